@@ -1,0 +1,123 @@
+// Graph IR: tensors with symbolic shapes, weights, state buffers and nodes.
+//
+// A Graph comes from a YAML file (graph_yaml.hpp) or a built-in template
+// (templates.hpp). validate() checks it and infers every value's type.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "rtscope/dtype.hpp"
+#include "rtscope/tensor.hpp"
+
+namespace rtscope {
+
+// Where something was written; empty file for graphs built in C++.
+struct SourceLocation {
+  std::string file;
+  int line = 0;    // 1-based; 0 = unknown
+  int column = 0;  // 1-based
+  // "file:line:col" (or the template name).
+  std::string str() const;
+};
+
+// One dimension: a fixed size or a named symbol (e.g. "seq").
+struct Dim {
+  int64_t value = -1;  // >= 0 when static
+  std::string symbol;  // non-empty when symbolic
+
+  static Dim fixed(int64_t v) { return Dim{v, {}}; }
+  static Dim named(std::string s) { return Dim{-1, std::move(s)}; }
+  bool is_static() const { return symbol.empty(); }
+  bool operator==(const Dim&) const = default;
+  std::string str() const;
+};
+
+using SymShape = std::vector<Dim>;
+std::string shape_to_string(const SymShape& shape);
+
+// Range of a symbolic dimension.
+struct SymbolRange {
+  int64_t min = 1;
+  int64_t opt = 1;
+  int64_t max = 1;
+};
+
+struct ValueType {
+  DType dtype = DType::f32;
+  SymShape shape;
+  bool operator==(const ValueType&) const = default;
+  std::string str() const;  // "f32[batch,seq,256]"
+};
+
+struct ValueInfo {
+  std::string name;
+  ValueType type;
+  SourceLocation loc;
+};
+
+using AttrValue = std::variant<int64_t, double, std::string, std::vector<int64_t>>;
+using AttrMap = std::map<std::string, AttrValue>;
+
+struct Node {
+  std::string name;
+  std::string op;
+  std::vector<std::string> inputs;
+  std::vector<std::string> outputs;
+  AttrMap attrs;
+  SourceLocation loc;
+};
+
+// How a weight gets its values.
+struct WeightInit {
+  enum class Kind { seeded, file } kind = Kind::seeded;
+  uint64_t seed = 0;    // seeded: combined with the weight's name
+  double scale = 0.02;  // seeded: uniform in [-scale, scale]
+  double offset = 0.0;  // seeded: added after scaling (e.g. 1.0 for norm gains)
+  std::string path;     // file: raw little-endian values, resolved against the graph file
+};
+
+struct Weight {
+  ValueInfo info;  // static shape required
+  WeightInit init;
+};
+
+// A mutable buffer that persists across executes (e.g. a KV cache). Nodes
+// read it by `info.name`; after each execute it takes the value of
+// `update_from` (in place when the producing op aliases it).
+struct StateBuffer {
+  ValueInfo info;  // static shape required; starts zeroed
+  std::string update_from;
+};
+
+struct Graph {
+  std::string name;
+  SourceLocation loc;
+  std::map<std::string, SymbolRange> symbols;
+  std::vector<ValueInfo> inputs;
+  std::vector<std::string> outputs;
+  std::vector<Weight> weights;
+  std::vector<StateBuffer> states;
+  std::vector<Node> nodes;
+
+  // Filled by validate(): the type of every value (inputs, weights, states,
+  // node outputs), and nodes sorted topologically.
+  std::map<std::string, ValueType> values;
+
+  const ValueType& type_of(const std::string& value) const;
+};
+
+// Checks the graph and infers value types; sorts nodes topologically.
+// Throws InputError whose message starts with the offending location:
+// unknown op or attribute, dangling tensor, shape or dtype mismatch, cycle,
+// duplicate name.
+void validate(Graph& graph);
+
+// Deterministic values of a seeded weight (same on every machine).
+Tensor materialize_weight(const Weight& weight);
+
+}  // namespace rtscope

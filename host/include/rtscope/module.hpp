@@ -1,0 +1,106 @@
+// Module: one engine on one plugin device, its RuntimeSettings and a lazily
+// created execution context.
+//
+// Concurrency contract:
+//  - execute() may be called from any thread. An execute in flight holds a
+//    shared reference to its context, so a settings change made meanwhile
+//    never frees it; the change applies to the next execute.
+//  - Nothing creates a context before the first execute. A settings change
+//    only drops the current context; identical settings change nothing.
+//  - Executes of one module are serialized on its context.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "rtscope/plugin.hpp"
+#include "rtscope/runtime_settings.hpp"
+#include "rtscope/tensor.hpp"
+
+namespace rtscope {
+
+class Engine;
+class ExecutionContext;
+class PluginRegistry;
+
+// A binding of an engine (input or output).
+struct BindingInfo {
+  std::string name;
+  DType dtype = DType::f32;
+  std::vector<int64_t> dims;  // -1 = dynamic
+  std::vector<int64_t> min_dims;
+  std::vector<int64_t> max_dims;
+};
+
+struct AliasInfo {
+  uint32_t output = 0;
+  uint32_t input = 0;
+  rts_alias_kind kind = RTS_ALIAS_KV_CACHE_UPDATE;
+};
+
+struct ModuleStats {
+  uint64_t contexts_created = 0;
+  uint64_t executes = 0;
+  // Counters the plugin reports for the current context (kernels run,
+  // replays, ...); empty before the first execute.
+  std::map<std::string, uint64_t> plugin_counters;
+};
+
+class Module {
+ public:
+  Module(std::string name, std::shared_ptr<Engine> engine);
+  ~Module();
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  const std::string& name() const { return name_; }
+  const Plugin& plugin() const;
+  uint32_t device() const;
+  const std::vector<BindingInfo>& inputs() const;
+  const std::vector<BindingInfo>& outputs() const;
+  const std::vector<AliasInfo>& aliases() const;
+
+  RuntimeSettings runtime_settings() const;
+  // Thread-safe. Drops the context when settings differ; the next execute
+  // creates a new one.
+  void set_runtime_settings(const RuntimeSettings& settings);
+
+  // Runs the engine. `inputs` in engine input order. `outputs` may hold
+  // preallocated tensors (same order; undefined entries are allocated);
+  // an aliased output is bound to its input's storage. Returns outputs in
+  // engine order. Throws InputError on a binding mismatch (naming the
+  // module and binding), PluginError on a plugin failure.
+  std::vector<Tensor> execute(const std::vector<Tensor>& inputs,
+                              std::vector<Tensor> outputs = {});
+
+  ModuleStats stats() const;
+
+  // Engine file: host header (magic, format and ABI versions, plugin id and
+  // version, device fingerprint, bindings, alias map, output-allocation
+  // flag) then the plugin's blob.
+  void save(std::ostream& out) const;
+  void save(const std::string& path) const;
+  // Checks every header field against the loaded plugin; a mismatch names
+  // the field, both values and says to rebuild the engine.
+  static std::unique_ptr<Module> load(std::istream& in, const std::string& source,
+                                      PluginRegistry& registry);
+  static std::unique_ptr<Module> load(const std::string& path, PluginRegistry& registry);
+
+ private:
+  std::shared_ptr<ExecutionContext> acquire_context();
+
+  std::string name_;
+  std::shared_ptr<Engine> engine_;
+  mutable std::mutex mutex_;  // guards settings_, context_, counters
+  RuntimeSettings settings_;
+  std::shared_ptr<ExecutionContext> context_;
+  uint64_t contexts_created_ = 0;
+  uint64_t executes_ = 0;
+};
+
+}  // namespace rtscope

@@ -1,0 +1,70 @@
+// PluginRegistry: finds, loads and initializes backend plugins.
+//
+// Search order for a plugin named N (file librtscope_plugin_N.so), logged at
+// debug level: explicit path -> each dir of $RTSCOPE_PLUGIN_PATH -> the build
+// tree -> the install dir <prefix>/lib/rtscope/plugins. Libraries are opened
+// with RTLD_NOW | RTLD_LOCAL. A plugin that fails is reported (path, dlerror
+// text, reason) and never stops the others from loading.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rtscope/plugin.hpp"
+
+namespace rtscope {
+
+struct PluginSpec {
+  std::string name;             // searched for as librtscope_plugin_<name>.so
+  std::filesystem::path path;   // explicit file; wins over name
+  bool optional = false;        // failure is a warning, not an error
+  std::string label() const;    // name or path, for messages
+};
+
+struct PluginLoadFailure {
+  PluginSpec spec;
+  std::string message;  // full reason, already naming path and cause
+};
+
+class PluginRegistry {
+ public:
+  struct Options {
+    // Directories searched after $RTSCOPE_PLUGIN_PATH; defaults are the
+    // build tree's plugin dirs and the install dir compiled into the host.
+    std::vector<std::filesystem::path> extra_dirs;
+    bool use_default_dirs = true;
+  };
+
+  PluginRegistry();
+  explicit PluginRegistry(Options options);
+  ~PluginRegistry();
+  PluginRegistry(const PluginRegistry&) = delete;
+  PluginRegistry& operator=(const PluginRegistry&) = delete;
+
+  // Loads one plugin; throws PluginError with the full reason. Loading a
+  // plugin whose id is already loaded returns the loaded one.
+  std::shared_ptr<Plugin> load(const PluginSpec& spec);
+
+  // Loads every spec, in order. Failures are logged and returned; a failure
+  // of a non-optional spec is returned too (the caller decides to stop).
+  std::vector<PluginLoadFailure> load_all(const std::vector<PluginSpec>& specs);
+
+  // Throws PluginError listing the loaded ids when absent.
+  std::shared_ptr<Plugin> get(const std::string& id) const;
+  std::shared_ptr<Plugin> find(const std::string& id) const;  // nullptr when absent
+  std::vector<std::shared_ptr<Plugin>> plugins() const;
+
+  // Directories searched for a plugin name, in order.
+  std::vector<std::filesystem::path> search_dirs() const;
+  // Resolves a spec to a file; throws PluginError listing every directory
+  // searched.
+  std::filesystem::path resolve(const PluginSpec& spec) const;
+
+ private:
+  Options options_;
+  std::vector<std::shared_ptr<Plugin>> plugins_;
+};
+
+}  // namespace rtscope

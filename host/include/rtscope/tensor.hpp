@@ -1,0 +1,62 @@
+// Host-side tensor: dtype, concrete shape and reference-counted storage.
+//
+// Storage is shared between copies of a Tensor (copying a Tensor is cheap
+// and aliases the same bytes); use clone() for a deep copy.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "rtscope/dtype.hpp"
+
+namespace rtscope {
+
+using Shape = std::vector<int64_t>;
+
+int64_t element_count(const Shape& shape);
+std::string shape_to_string(const Shape& shape);
+
+class Tensor {
+ public:
+  Tensor() = default;
+
+  // Uninitialized storage, 64-byte aligned.
+  static Tensor empty(DType dtype, Shape shape);
+  static Tensor zeros(DType dtype, Shape shape);
+  // Copies `bytes` (must be element_count(shape) * dtype_size(dtype) long).
+  static Tensor from_bytes(DType dtype, Shape shape, const void* bytes);
+  // Wraps memory owned elsewhere; `keep_alive` holds it while the tensor lives.
+  static Tensor wrap(DType dtype, Shape shape, void* data, std::shared_ptr<void> keep_alive);
+  // Seeded uniform values in [-scale, scale] (integers: [0, int(scale)]).
+  static Tensor random(DType dtype, Shape shape, uint64_t seed, double scale = 1.0);
+
+  DType dtype() const { return dtype_; }
+  const Shape& shape() const { return shape_; }
+  int64_t numel() const { return element_count(shape_); }
+  std::size_t size_bytes() const;
+  bool defined() const { return storage_ != nullptr; }
+
+  void* data() { return data_; }
+  const void* data() const { return data_; }
+  template <typename T>
+  T* data_as() { return static_cast<T*>(data_); }
+  template <typename T>
+  const T* data_as() const { return static_cast<const T*>(data_); }
+
+  Tensor clone() const;
+  // Same storage, new shape with the same element count.
+  Tensor reshaped(Shape shape) const;
+
+  // Values as double, whatever the dtype (f16 decoded).
+  std::vector<double> to_doubles() const;
+
+ private:
+  DType dtype_ = DType::f32;
+  Shape shape_;
+  std::shared_ptr<void> storage_;
+  void* data_ = nullptr;
+};
+
+}  // namespace rtscope

@@ -1,0 +1,11 @@
+// The host's logger. Level from $RTSCOPE_LOG_LEVEL (trace, debug, info,
+// warn, error, off; default info). Writes to stderr.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+namespace rtscope {
+
+spdlog::logger& log();
+
+}  // namespace rtscope
