@@ -1,13 +1,34 @@
-// RuntimeCache: a thread-safe keyed store of blobs shared by modules of any
-// plugin. Entries are (plugin id, device fingerprint, key) -> bytes.
+// RuntimeCache: a keyed store of blobs shared by modules of any plugin and,
+// through one file on disk, by several processes. Entries are
+// (plugin id, device fingerprint, key) -> bytes.
+//
+//   auto cache = std::make_shared<rtscope::RuntimeCache>();
+//   cache->load("/var/cache/app/rtscope.cache");     // missing file: cold start
+//   ... modules get() and put() ...
+//   cache->try_save("/var/cache/app/rtscope.cache");  // merges with what is on disk
+//
+// Thread safety: every member function may be called from any thread at any
+// time, concurrently with any other, on the same object. Several processes
+// (and several RuntimeCache objects in one process) may load and save the same
+// file at once: save() merges with the file under a lock that excludes both
+// threads and processes, so no update is lost; load() never blocks a writer and
+// always sees one complete version of the file. The `warn` callback is never
+// called with the cache's internal lock held, so it may call back into the
+// cache.
+//
+// Validation: every entry on disk carries its producer identity, its length
+// and checksums. Anything that fails validation is skipped, counted in
+// `rejected` and reported through `warn`; get() never returns it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
-#include <map>
-#include <mutex>
+#include <filesystem>
+#include <functional>
+#include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
-#include <tuple>
 #include <vector>
 
 namespace rtscope {
@@ -22,29 +43,87 @@ struct CacheKey {
 struct CacheCounters {
   uint64_t hits = 0;
   uint64_t misses = 0;
+  // Entries refused: invalid on disk or in a stream (bad checksum, malformed
+  // identity, truncated), or put() with an identity that cannot be stored.
   uint64_t rejected = 0;
+  // Entries dropped by the size cap on save.
   uint64_t evicted = 0;
-  uint64_t bytes = 0;  // payload bytes held now
+  uint64_t bytes = 0;         // payload bytes held now
+  uint64_t lock_wait_ns = 0;  // total time save() waited for the file lock
 };
+
+// Points inside save() where Options::on_save_phase is called, in this order.
+enum class SavePhase { after_temp_write, before_fsync, before_rename, after_rename };
 
 class RuntimeCache {
  public:
-  RuntimeCache() = default;
+  struct Options {
+    // Size cap of the saved file. Least recently used entries beyond it are
+    // evicted on save.
+    uint64_t max_bytes = uint64_t{256} << 20;
+    // How long save() waits for another writer of the same file.
+    std::chrono::milliseconds lock_timeout{5000};
+    // Receives every warning. Default: "rtscope: warning: ..." on stderr.
+    std::function<void(const std::string&)> warn;
+    // Test hook for crash injection; called at each SavePhase of a file save.
+    std::function<void(SavePhase)> on_save_phase;
+  };
+
+  // Two constructors rather than `Options options = {}`: a nested struct with
+  // member initializers cannot be a default argument inside its own class.
+  RuntimeCache();
+  explicit RuntimeCache(Options options);
+  ~RuntimeCache();
   RuntimeCache(const RuntimeCache&) = delete;
   RuntimeCache& operator=(const RuntimeCache&) = delete;
 
-  // Thread-safe. A miss is counted.
+  // A hit returns a copy of the bytes and marks the entry used; a miss is
+  // counted.
   std::optional<std::vector<uint8_t>> get(const CacheKey& key);
-  // Thread-safe. Copies the bytes; replaces an existing entry.
+  // Copies the bytes; replaces an existing entry. A key whose identity
+  // cannot be stored (empty or non-printable plugin id, a NUL byte, a field
+  // over its length bound) is counted as rejected, warned about and dropped.
   void put(const CacheKey& key, const void* data, std::size_t size);
 
   std::size_t size() const;
   CacheCounters counters() const;
 
+  // Reads the cache file at `path` and returns the number of bytes read. The
+  // bytes wait in a pending buffer and are validated and merged into the
+  // cache on first use (for a duplicate key the newer write wins). A missing
+  // file is a cold start and returns 0 without a warning; an unreadable file
+  // or one with a bad header is ignored with one warning and returns 0.
+  uint64_t load(const std::filesystem::path& path);
+  // Same for a stream holding a cache file image; reads it to the end.
+  uint64_t load_from_stream(std::istream& in);
+
+  // Merges this cache with the file at `path` (union; for a duplicate key the
+  // newer write wins), evicts least recently used entries over max_bytes and
+  // replaces the file atomically. Afterwards this cache holds what was
+  // written. Returns the file size. Throws rtscope::Error naming the path and
+  // the cause (I/O error, lock timeout, a file at `path` that is not an
+  // rtscope cache or is another format version, which is never overwritten);
+  // the in-memory entries are kept. Invalid entries in the file are dropped.
+  uint64_t save(const std::filesystem::path& path);
+  // save() that reports a failure through `warn` and returns false, so the
+  // caller goes on without the file.
+  bool try_save(const std::filesystem::path& path);
+  // Writes this cache as a cache file image (after eviction over max_bytes)
+  // and returns the number of bytes written. Throws rtscope::Error if the
+  // stream fails.
+  uint64_t save_to_stream(std::ostream& out);
+
  private:
-  mutable std::mutex mutex_;
-  std::map<CacheKey, std::vector<uint8_t>> entries_;
-  CacheCounters counters_;
+  struct State;  // entries, pending bytes, counters; defined in runtime_cache.cpp
+
+  uint64_t save_file(const std::filesystem::path& canonical_path);
+  // Queues a file image for validation on first use; returns its size, or 0
+  // when its header is bad.
+  uint64_t add_pending(std::vector<uint8_t> bytes, const std::string& source);
+  void warn_all(const std::vector<std::string>& warnings) const;
+
+  Options options_;
+  std::unique_ptr<State> state_;
 };
 
 }  // namespace rtscope

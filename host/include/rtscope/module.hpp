@@ -20,6 +20,7 @@
 
 #include "rtscope/plugin.hpp"
 #include "rtscope/runtime_settings.hpp"
+#include "rtscope/settings_target.hpp"
 #include "rtscope/tensor.hpp"
 
 namespace rtscope {
@@ -51,10 +52,10 @@ struct ModuleStats {
   std::map<std::string, uint64_t> plugin_counters;
 };
 
-class Module {
+class Module : public SettingsTarget {
  public:
   Module(std::string name, std::shared_ptr<Engine> engine);
-  ~Module();
+  ~Module() override;
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
@@ -65,10 +66,12 @@ class Module {
   const std::vector<BindingInfo>& outputs() const;
   const std::vector<AliasInfo>& aliases() const;
 
-  RuntimeSettings runtime_settings() const;
+  const std::string& settings_target_name() const override { return name_; }
+  RuntimeSettings runtime_settings() const override;
   // Thread-safe. Drops the context when settings differ; the next execute
-  // creates a new one.
-  void set_runtime_settings(const RuntimeSettings& settings);
+  // creates a new one. Throws PluginError, changing nothing, when the
+  // plugin rejects the settings.
+  void set_runtime_settings(const RuntimeSettings& settings) override;
 
   // Runs the engine. `inputs` in engine input order. `outputs` may hold
   // preallocated tensors (same order; undefined entries are allocated);

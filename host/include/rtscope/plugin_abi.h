@@ -416,6 +416,12 @@ typedef struct rts_plugin_api {
   rts_status (*device_copy)(rts_plugin* plugin, uint32_t device, void* device_ptr,
                             void* host_ptr, uint64_t size, int to_device,
                             const rts_error_sink* err);
+
+  /* Optional (may be NULL: every setting is accepted). Says whether the
+   * engine can run with `settings`, so a bad combination fails when it is
+   * applied rather than at the next execute. Thread-safe. */
+  rts_status (*validate_settings)(rts_engine* engine, const rts_runtime_settings* settings,
+                                  const rts_error_sink* err);
 } rts_plugin_api;
 
 /* The entry point every plugin exports. Returns a table with static storage

@@ -1,0 +1,144 @@
+// run_op(): schema checks, then the op's float64 kernel.
+#include <cmath>
+#include <map>
+#include <stdexcept>
+#include <string>
+
+#include "ref_ops.hpp"
+#include "rtscope/error.hpp"
+#include "rtscope/op_registry.hpp"
+
+namespace rtscope::reference {
+namespace detail {
+
+Kernel find_kernel(std::string_view op) {
+  static const std::map<std::string, Kernel, std::less<>> kernels = {
+      {"add", add_kernel},
+      {"sub", sub_kernel},
+      {"mul", mul_kernel},
+      {"scale", scale_kernel},
+      {"relu", relu_kernel},
+      {"gelu", gelu_kernel},
+      {"silu", silu_kernel},
+      {"matmul", matmul_kernel},
+      {"linear", linear_kernel},
+      {"softmax", softmax_kernel},
+      {"layernorm", layernorm_kernel},
+      {"rmsnorm", rmsnorm_kernel},
+      {"rope", rope_kernel},
+      {"attention", attention_kernel},
+      {"kv_cache_update", kv_cache_update_kernel},
+      {"embedding", embedding_kernel},
+      {"reshape", reshape_kernel},
+      {"transpose", transpose_kernel},
+      {"concat", concat_kernel},
+      {"slice", slice_kernel},
+      {"argmax", argmax_kernel},
+  };
+  auto it = kernels.find(op);
+  return it == kernels.end() ? nullptr : it->second;
+}
+
+std::vector<int64_t> broadcast_sources(const Shape& out, const Shape& in) {
+  const std::size_t rank = out.size();
+  const std::size_t offset = rank - in.size();  // in is right-aligned
+  // Strides of `in` seen from `out`'s coordinates; 0 where `in` broadcasts.
+  std::vector<int64_t> strides(rank, 0);
+  int64_t stride = 1;
+  for (std::size_t d = in.size(); d-- > 0;) {
+    strides[d + offset] = in[d] == 1 ? 0 : stride;
+    stride *= in[d];
+  }
+  const int64_t count = element_count(out);
+  std::vector<int64_t> sources(static_cast<std::size_t>(count));
+  std::vector<int64_t> coords(rank, 0);
+  int64_t source = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    sources[i] = source;
+    // Odometer increment of coords, keeping `source` in step.
+    for (std::size_t d = rank; d-- > 0;) {
+      source += strides[d];
+      if (++coords[d] < out[d]) break;
+      source -= strides[d] * out[d];
+      coords[d] = 0;
+    }
+  }
+  return sources;
+}
+
+int64_t position_of(const RefTensor& pos, std::string_view op) {
+  const double value = pos.data.at(0);
+  if (!(value >= 0) || std::floor(value) != value) {
+    throw InputError(std::string(op) + ": pos must be a non-negative integer, got " +
+                     std::to_string(value));
+  }
+  return static_cast<int64_t>(value);
+}
+
+AxisSplit split_at(const Shape& shape, std::size_t axis) {
+  AxisSplit split;
+  for (std::size_t d = 0; d < axis; ++d) split.outer *= shape[d];
+  split.length = shape[axis];
+  for (std::size_t d = axis + 1; d < shape.size(); ++d) split.inner *= shape[d];
+  return split;
+}
+
+std::size_t positive_axis(int64_t axis, std::size_t rank) {
+  return static_cast<std::size_t>(axis < 0 ? axis + static_cast<int64_t>(rank) : axis);
+}
+
+}  // namespace detail
+
+std::vector<RefTensor> run_op(const std::string& op, const std::vector<RefTensor>& inputs,
+                              const AttrMap& attrs) {
+  const OpSchema* schema = find_op(op);
+  const detail::Kernel kernel = detail::find_kernel(op);
+  if (schema == nullptr || kernel == nullptr) {
+    std::string valid;
+    for (const std::string& name : op_names()) valid += (valid.empty() ? "" : ", ") + name;
+    throw InputError("reference: unknown op '" + op + "'; valid ops: " + valid);
+  }
+  const auto count = static_cast<int>(inputs.size());
+  if (count < schema->min_inputs || (schema->max_inputs >= 0 && count > schema->max_inputs)) {
+    throw InputError(
+        "reference: op '" + op + "' got " + std::to_string(count) + " inputs; it takes " +
+        std::to_string(schema->min_inputs) +
+        (schema->max_inputs < 0 ? " or more" : " to " + std::to_string(schema->max_inputs)));
+  }
+  std::vector<ValueType> types;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const RefTensor& input = inputs[i];
+    if (static_cast<int64_t>(input.data.size()) != element_count(input.shape)) {
+      throw InputError("reference: op '" + op + "' input " + std::to_string(i) + " has shape " +
+                       shape_to_string(input.shape) + " but " + std::to_string(input.data.size()) +
+                       " values");
+    }
+    ValueType type{input.dtype, {}};
+    for (int64_t dim : input.shape) type.shape.push_back(Dim::fixed(dim));
+    types.push_back(std::move(type));
+  }
+  const AttrMap resolved = resolve_attrs(*schema, attrs);
+  std::vector<ValueType> out_types;
+  try {
+    out_types = schema->infer(types, resolved);
+  } catch (const std::invalid_argument& e) {
+    throw InputError("reference: op '" + op + "': " + e.what());
+  }
+  std::vector<RefTensor> outputs;
+  for (const ValueType& type : out_types) {
+    RefTensor out{type.dtype, {}, {}};
+    for (const Dim& dim : type.shape) {
+      if (!dim.is_static()) {
+        throw InputError("reference: op '" + op + "' has output " + type.str() +
+                         " with a dim that static inputs do not determine");
+      }
+      out.shape.push_back(dim.value);
+    }
+    out.data.assign(static_cast<std::size_t>(element_count(out.shape)), 0.0);
+    outputs.push_back(std::move(out));
+  }
+  kernel(inputs, resolved, outputs);
+  return outputs;
+}
+
+}  // namespace rtscope::reference

@@ -1,0 +1,275 @@
+// Engine files: a host header that identifies the plugin, device and
+// bindings, followed by the plugin's own blob. Every load checks the header
+// before the plugin sees a byte.
+#include <xxhash.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "engine.hpp"
+#include "log.hpp"
+#include "rtscope/error.hpp"
+#include "rtscope/module.hpp"
+#include "rtscope/plugin_registry.hpp"
+
+namespace rtscope {
+namespace {
+
+constexpr char kMagic[8] = {'R', 'T', 'S', 'E', 'N', 'G', 'N', '\0'};
+// 2: alias map and output-allocation flag in the header.
+constexpr uint32_t kFormatVersion = 2;
+
+class Writer {
+ public:
+  explicit Writer(std::ostream& out) : out_(out) {}
+  void bytes(const void* data, std::size_t size) {
+    out_.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
+  }
+  template <typename T>
+  void pod(T value) {
+    bytes(&value, sizeof(value));
+  }
+  void str(const std::string& s) {
+    pod<uint32_t>(static_cast<uint32_t>(s.size()));
+    bytes(s.data(), s.size());
+  }
+  void dims(const std::vector<int64_t>& d) {
+    for (int64_t v : d) pod<int64_t>(v);
+  }
+
+ private:
+  std::ostream& out_;
+};
+
+class Reader {
+ public:
+  Reader(std::istream& in, std::string source) : in_(in), source_(std::move(source)) {}
+  void bytes(void* data, std::size_t size) {
+    in_.read(static_cast<char*>(data), static_cast<std::streamsize>(size));
+    if (static_cast<std::size_t>(in_.gcount()) != size) {
+      throw InputError("engine file " + source_ + " is truncated; rebuild the engine");
+    }
+  }
+  template <typename T>
+  T pod() {
+    T value;
+    bytes(&value, sizeof(value));
+    return value;
+  }
+  std::string str() {
+    const auto size = pod<uint32_t>();
+    if (size > (1u << 20)) throw InputError("engine file " + source_ + " is corrupt");
+    std::string s(size, '\0');
+    bytes(s.data(), size);
+    return s;
+  }
+  std::vector<int64_t> dims(uint32_t rank) {
+    std::vector<int64_t> d(rank);
+    for (auto& v : d) v = pod<int64_t>();
+    return d;
+  }
+
+ private:
+  std::istream& in_;
+  std::string source_;
+};
+
+void write_bindings(Writer& w, const std::vector<BindingInfo>& bindings) {
+  w.pod<uint32_t>(static_cast<uint32_t>(bindings.size()));
+  for (const auto& b : bindings) {
+    w.str(b.name);
+    w.pod<uint8_t>(static_cast<uint8_t>(b.dtype));
+    w.pod<uint32_t>(static_cast<uint32_t>(b.dims.size()));
+    w.dims(b.dims);
+    w.dims(b.min_dims);
+    w.dims(b.max_dims);
+  }
+}
+
+std::vector<BindingInfo> read_bindings(Reader& r) {
+  const auto count = r.pod<uint32_t>();
+  if (count > 100000) throw InputError("engine file has an implausible binding count");
+  std::vector<BindingInfo> bindings(count);
+  for (auto& b : bindings) {
+    b.name = r.str();
+    b.dtype = static_cast<DType>(r.pod<uint8_t>());
+    const auto rank = r.pod<uint32_t>();
+    if (rank > RTS_MAX_RANK) throw InputError("engine file has a binding of rank > 8");
+    b.dims = r.dims(rank);
+    b.min_dims = r.dims(rank);
+    b.max_dims = r.dims(rank);
+  }
+  return bindings;
+}
+
+std::string describe(const std::vector<BindingInfo>& bindings) {
+  std::string s;
+  for (const auto& b : bindings) {
+    if (!s.empty()) s += ", ";
+    s += b.name;
+    s += ':';
+    s += to_string(b.dtype);
+    s += '[';
+    for (std::size_t i = 0; i < b.dims.size(); ++i) {
+      if (i) s += ',';
+      s += std::to_string(b.dims[i]);
+    }
+    s += "]";
+  }
+  return s;
+}
+
+bool same_bindings(const std::vector<BindingInfo>& a, const std::vector<BindingInfo>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].name != b[i].name || a[i].dtype != b[i].dtype || a[i].dims != b[i].dims ||
+        a[i].min_dims != b[i].min_dims || a[i].max_dims != b[i].max_dims) {
+      return false;
+    }
+  }
+  return true;
+}
+
+[[noreturn]] void mismatch(const std::string& source, const std::string& field,
+                           const std::string& in_file, const std::string& here) {
+  throw InputError("engine file " + source + ": " + field + " differs (file: " + in_file +
+                   ", this host: " + here + "); rebuild the engine");
+}
+
+}  // namespace
+
+void Module::save(std::ostream& out) const {
+  const std::vector<uint8_t> blob = engine_->serialize();
+  Writer w(out);
+  w.bytes(kMagic, sizeof(kMagic));
+  w.pod<uint32_t>(kFormatVersion);
+  w.pod<uint32_t>(RTS_ABI_VERSION_MAJOR);
+  w.pod<uint32_t>(engine_->plugin().abi_minor());
+  w.str(name_);
+  w.str(engine_->plugin().id());
+  w.str(engine_->plugin().version());
+  w.str(engine_->device_info().fingerprint);
+  write_bindings(w, engine_->inputs());
+  write_bindings(w, engine_->outputs());
+  w.pod<uint32_t>(static_cast<uint32_t>(engine_->aliases().size()));
+  for (const auto& a : engine_->aliases()) {
+    w.pod<uint32_t>(a.output);
+    w.pod<uint32_t>(a.input);
+    w.pod<uint32_t>(static_cast<uint32_t>(a.kind));
+  }
+  w.pod<uint8_t>(engine_->needs_output_allocation() ? 1 : 0);
+  w.pod<uint64_t>(blob.size());
+  w.pod<uint64_t>(XXH3_64bits(blob.data(), blob.size()));
+  w.bytes(blob.data(), blob.size());
+  if (!out) throw Error("module '" + name_ + "': writing the engine file failed");
+}
+
+void Module::save(const std::string& path) const {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw Error("cannot open engine file " + path + " for writing");
+  save(out);
+  out.flush();
+  if (!out) throw Error("writing engine file " + path + " failed");
+}
+
+std::unique_ptr<Module> Module::load(std::istream& in, const std::string& source,
+                                     PluginRegistry& registry) {
+  Reader r(in, source);
+  char magic[sizeof(kMagic)];
+  r.bytes(magic, sizeof(magic));
+  if (std::memcmp(magic, kMagic, sizeof(kMagic)) != 0) {
+    throw InputError("engine file " + source + ": not an rtscope engine file (bad magic)");
+  }
+  const auto format = r.pod<uint32_t>();
+  if (format != kFormatVersion) {
+    mismatch(source, "format version", std::to_string(format), std::to_string(kFormatVersion));
+  }
+  const auto abi_major = r.pod<uint32_t>();
+  const auto abi_minor = r.pod<uint32_t>();
+  if (abi_major != RTS_ABI_VERSION_MAJOR) {
+    mismatch(source, "ABI major version", std::to_string(abi_major),
+             std::to_string(RTS_ABI_VERSION_MAJOR));
+  }
+  const std::string name = r.str();
+  const std::string plugin_id = r.str();
+  const std::string plugin_version = r.str();
+  const std::string fingerprint = r.str();
+  const auto inputs = read_bindings(r);
+  const auto outputs = read_bindings(r);
+  std::vector<AliasInfo> aliases(r.pod<uint32_t>());
+  for (auto& a : aliases) {
+    a.output = r.pod<uint32_t>();
+    a.input = r.pod<uint32_t>();
+    a.kind = static_cast<rts_alias_kind>(r.pod<uint32_t>());
+  }
+  const bool needs_output_allocation = r.pod<uint8_t>() != 0;
+  const auto blob_size = r.pod<uint64_t>();
+  const auto checksum = r.pod<uint64_t>();
+
+  auto plugin = registry.find(plugin_id);
+  if (!plugin) {
+    throw InputError("engine file " + source + " was built by plugin '" + plugin_id +
+                     "', which is not loaded; load it or rebuild the engine");
+  }
+  if (plugin->version() != plugin_version) {
+    mismatch(source, "plugin '" + plugin_id + "' version", plugin_version, plugin->version());
+  }
+  if (abi_minor > plugin->abi_minor()) {
+    mismatch(source, "ABI minor version", std::to_string(abi_minor),
+             std::to_string(plugin->abi_minor()));
+  }
+  uint32_t device = 0;
+  bool found = false;
+  for (uint32_t d = 0; d < plugin->devices().size(); ++d) {
+    if (plugin->devices()[d].fingerprint == fingerprint) {
+      device = d;
+      found = true;
+      break;
+    }
+  }
+  if (!found) {
+    mismatch(source, "device fingerprint", fingerprint,
+             plugin->devices().empty() ? "(no device)" : plugin->devices()[0].fingerprint);
+  }
+  if (blob_size > (uint64_t{1} << 40)) throw InputError("engine file " + source + " is corrupt");
+  std::vector<uint8_t> blob(blob_size);
+  r.bytes(blob.data(), blob.size());
+  if (XXH3_64bits(blob.data(), blob.size()) != checksum) {
+    throw InputError("engine file " + source +
+                     ": plugin blob checksum mismatch (corrupt file); rebuild the engine");
+  }
+
+  auto engine = Engine::deserialize(plugin, device, blob);
+  if (!same_bindings(engine->inputs(), inputs)) {
+    mismatch(source, "input bindings", describe(inputs), describe(engine->inputs()));
+  }
+  if (!same_bindings(engine->outputs(), outputs)) {
+    mismatch(source, "output bindings", describe(outputs), describe(engine->outputs()));
+  }
+  if (engine->needs_output_allocation() != needs_output_allocation) {
+    mismatch(source, "needs-output-allocation flag", needs_output_allocation ? "1" : "0",
+             engine->needs_output_allocation() ? "1" : "0");
+  }
+  bool same_aliases = aliases.size() == engine->aliases().size();
+  for (std::size_t i = 0; same_aliases && i < aliases.size(); ++i) {
+    const auto& a = aliases[i];
+    const auto& b = engine->aliases()[i];
+    same_aliases = a.output == b.output && a.input == b.input && a.kind == b.kind;
+  }
+  if (!same_aliases) {
+    // The plugin knows what its kernels do in place; its report wins.
+    log().warn("engine file {}: alias map differs from what plugin '{}' reports; using the "
+               "plugin's",
+               source, plugin_id);
+  }
+  return std::make_unique<Module>(name, std::move(engine));
+}
+
+std::unique_ptr<Module> Module::load(const std::string& path, PluginRegistry& registry) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError("cannot open engine file " + path);
+  return load(in, path, registry);
+}
+
+}  // namespace rtscope

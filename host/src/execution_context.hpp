@@ -1,0 +1,47 @@
+// ExecutionContext: the plugin's per-settings execution state of an engine.
+// Created lazily by Module on the first execute after a settings change;
+// shared only while an execute is in flight, so a settings change never
+// frees a context that is running.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "engine.hpp"
+#include "rtscope/runtime_cache.hpp"
+#include "rtscope/runtime_settings.hpp"
+
+namespace rtscope {
+
+// The ABI form of `settings`; `cache` may be null.
+rts_runtime_settings to_abi_settings(const RuntimeSettings& settings,
+                                     const rts_cache_store* cache);
+
+class ExecutionContext {
+ public:
+  // `cache` may be null (no runtime cache). Calls the plugin's
+  // create_context; throws PluginError on failure.
+  ExecutionContext(std::shared_ptr<Engine> engine, const RuntimeSettings& settings,
+                   std::shared_ptr<RuntimeCache> cache);
+  ~ExecutionContext();
+  ExecutionContext(const ExecutionContext&) = delete;
+  ExecutionContext& operator=(const ExecutionContext&) = delete;
+
+  // Serialized per context (the ABI requires external synchronization).
+  void execute(const rts_execute_args& args, const std::string& module_name);
+
+  std::map<std::string, uint64_t> counters() const;
+  const RuntimeSettings& settings() const { return settings_; }
+
+ private:
+  std::shared_ptr<Engine> engine_;
+  RuntimeSettings settings_;
+  std::shared_ptr<RuntimeCache> cache_;
+  rts_cache_store cache_store_{};
+  rts_context* handle_ = nullptr;
+  std::mutex execute_mutex_;
+};
+
+}  // namespace rtscope

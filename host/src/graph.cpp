@@ -1,0 +1,48 @@
+// Printing of IR types and locations, and value lookup.
+#include "rtscope/graph.hpp"
+
+#include <string>
+
+#include "rtscope/error.hpp"
+
+namespace rtscope {
+
+std::string SourceLocation::str() const {
+  if (line <= 0) return file;
+  // Appended piece by piece: `file + ":" + ...` trips a false -Wrestrict
+  // in GCC 12's inlined std::string concatenation.
+  std::string text = file;
+  text += ':';
+  text += std::to_string(line);
+  if (column > 0) {
+    text += ':';
+    text += std::to_string(column);
+  }
+  return text;
+}
+
+std::string Dim::str() const { return is_static() ? std::to_string(value) : symbol; }
+
+std::string shape_to_string(const SymShape& shape) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) text += ",";
+    text += shape[i].str();
+  }
+  return text + "]";
+}
+
+std::string ValueType::str() const {
+  return std::string(to_string(dtype)) + shape_to_string(shape);
+}
+
+const ValueType& Graph::type_of(const std::string& value) const {
+  auto it = values.find(value);
+  if (it == values.end()) {
+    throw InputError("graph '" + name + "' has no value named '" + value +
+                     "' (validate() fills the value types; check the name)");
+  }
+  return it->second;
+}
+
+}  // namespace rtscope

@@ -1,0 +1,95 @@
+#include "rtscope/model.hpp"
+
+#include <cstring>
+
+#include "abi_graph.hpp"
+#include "engine.hpp"
+#include "log.hpp"
+#include "rtscope/error.hpp"
+#include "rtscope/plugin_registry.hpp"
+
+namespace rtscope {
+
+Model::~Model() = default;
+
+std::unique_ptr<Model> Model::build(Graph graph, PluginRegistry& registry,
+                                    const CompileOptions& options) {
+  if (graph.values.empty() && !graph.nodes.empty()) validate(graph);
+  std::unique_ptr<Model> model(new Model());
+  model->graph_ = std::move(graph);
+  const Graph& g = model->graph_;
+  model->partitions_ = partition_graph(g, registry, options, &model->placements_);
+  for (std::size_t p = 0; p < model->partitions_.size(); ++p) {
+    const Partition& partition = model->partitions_[p];
+    std::string name = g.name;
+    if (model->partitions_.size() > 1) {
+      name += '.';
+      name += std::to_string(p);
+    }
+    name += "@";
+    name += partition.plugin;
+    AbiPartition abi(g, partition, name);
+    auto engine = Engine::build(registry.get(partition.plugin), 0, abi.graph());
+    model->modules_.push_back(std::make_unique<Module>(name, std::move(engine)));
+  }
+  for (const auto& s : g.states) {
+    Shape shape;
+    for (const auto& d : s.info.type.shape) shape.push_back(d.value);
+    model->state_[s.info.name] = Tensor::zeros(s.info.type.dtype, shape);
+  }
+  return model;
+}
+
+std::vector<Module*> Model::modules() const {
+  std::vector<Module*> result;
+  for (const auto& m : modules_) result.push_back(m.get());
+  return result;
+}
+
+std::map<std::string, Tensor> Model::run(const std::map<std::string, Tensor>& inputs) {
+  std::map<std::string, Tensor> values;
+  for (const auto& in : graph_.inputs) {
+    auto it = inputs.find(in.name);
+    if (it == inputs.end()) {
+      throw InputError("model '" + graph_.name + "': missing input '" + in.name + "' (" +
+                       in.type.str() + ")");
+    }
+    values[in.name] = it->second;
+  }
+  for (const auto& [name, tensor] : inputs) {
+    if (!values.count(name)) {
+      std::string valid;
+      for (const auto& in : graph_.inputs) valid += (valid.empty() ? "" : ", ") + in.name;
+      throw InputError("model '" + graph_.name + "': unknown input '" + name +
+                       "'; inputs are: " + valid);
+    }
+  }
+  for (const auto& [name, tensor] : state_) values[name] = tensor;
+
+  for (std::size_t p = 0; p < modules_.size(); ++p) {
+    const Partition& partition = partitions_[p];
+    std::vector<Tensor> module_inputs;
+    module_inputs.reserve(partition.inputs.size());
+    for (const auto& name : partition.inputs) module_inputs.push_back(values.at(name));
+    std::vector<Tensor> outputs = modules_[p]->execute(module_inputs);
+    for (std::size_t o = 0; o < outputs.size(); ++o) {
+      values[partition.outputs[o]] = std::move(outputs[o]);
+    }
+  }
+
+  for (const auto& s : graph_.states) {
+    Tensor& state = state_.at(s.info.name);
+    const Tensor& next = values.at(s.update_from);
+    // An aliased update already wrote into the state's storage.
+    if (next.data() != state.data()) std::memcpy(state.data(), next.data(), state.size_bytes());
+  }
+  std::map<std::string, Tensor> result;
+  for (const auto& name : graph_.outputs) result[name] = values.at(name);
+  return result;
+}
+
+void Model::reset_state() {
+  for (auto& [name, tensor] : state_) std::memset(tensor.data(), 0, tensor.size_bytes());
+}
+
+}  // namespace rtscope

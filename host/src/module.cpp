@@ -1,0 +1,214 @@
+#include "rtscope/module.hpp"
+
+#include <cstring>
+
+#include "engine.hpp"
+#include "execution_context.hpp"
+#include "rtscope/error.hpp"
+
+namespace rtscope {
+namespace {
+
+std::string dims_to_string(const std::vector<int64_t>& dims) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    if (i) s += ',';
+    s += dims[i] < 0 ? std::string("?") : std::to_string(dims[i]);
+  }
+  return s + "]";
+}
+
+void check_input(const std::string& module, const BindingInfo& binding, const Tensor& tensor) {
+  auto fail = [&](const std::string& what) {
+    throw InputError("module '" + module + "': input '" + binding.name + "' " + what);
+  };
+  if (!tensor.defined()) fail("is not bound");
+  if (tensor.dtype() != binding.dtype) {
+    fail("has dtype " + std::string(to_string(tensor.dtype())) + ", expected " +
+         std::string(to_string(binding.dtype)));
+  }
+  const Shape& shape = tensor.shape();
+  if (shape.size() != binding.dims.size()) {
+    fail("has shape " + shape_to_string(shape) + ", expected rank " +
+         std::to_string(binding.dims.size()) + " " + dims_to_string(binding.dims));
+  }
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    const bool ok = binding.dims[d] >= 0
+                        ? shape[d] == binding.dims[d]
+                        : shape[d] >= binding.min_dims[d] && shape[d] <= binding.max_dims[d];
+    if (!ok) {
+      std::string expected = binding.dims[d] >= 0
+                                 ? std::to_string(binding.dims[d])
+                                 : std::to_string(binding.min_dims[d]) + ".." +
+                                       std::to_string(binding.max_dims[d]);
+      fail("has shape " + shape_to_string(shape) + ": dim " + std::to_string(d) + " must be " +
+           expected);
+    }
+  }
+}
+
+rts_tensor to_abi_tensor(const std::string& name, const Tensor& tensor) {
+  rts_tensor t{};
+  t.struct_size = sizeof(t);
+  t.name = name.c_str();
+  t.dtype = static_cast<rts_dtype>(tensor.dtype());
+  t.rank = static_cast<uint32_t>(tensor.shape().size());
+  for (uint32_t d = 0; d < t.rank && d < RTS_MAX_RANK; ++d) t.dims[d] = tensor.shape()[d];
+  t.data = const_cast<void*>(tensor.data());
+  t.size_bytes = tensor.size_bytes();
+  t.residency = RTS_RESIDENCY_HOST;
+  return t;
+}
+
+Shape shape_of(const rts_tensor& t) { return Shape(t.dims, t.dims + t.rank); }
+
+// Output storage the plugin asks for; kept in `allocated` by index.
+struct OutputAllocations {
+  std::vector<Tensor> allocated;
+
+  static int allocate(void* user, uint32_t index, rts_tensor* tensor) {
+    auto* self = static_cast<OutputAllocations*>(user);
+    if (index >= self->allocated.size() || tensor->rank > RTS_MAX_RANK) return 1;
+    try {
+      Tensor t = Tensor::empty(static_cast<DType>(tensor->dtype), shape_of(*tensor));
+      tensor->data = t.data();
+      tensor->size_bytes = t.size_bytes();
+      tensor->residency = RTS_RESIDENCY_HOST;
+      self->allocated[index] = std::move(t);
+      return 0;
+    } catch (...) {
+      return 1;
+    }
+  }
+};
+
+}  // namespace
+
+Module::Module(std::string name, std::shared_ptr<Engine> engine)
+    : name_(std::move(name)), engine_(std::move(engine)) {}
+
+Module::~Module() = default;
+
+const Plugin& Module::plugin() const { return engine_->plugin(); }
+uint32_t Module::device() const { return engine_->device(); }
+const std::vector<BindingInfo>& Module::inputs() const { return engine_->inputs(); }
+const std::vector<BindingInfo>& Module::outputs() const { return engine_->outputs(); }
+const std::vector<AliasInfo>& Module::aliases() const { return engine_->aliases(); }
+
+RuntimeSettings Module::runtime_settings() const {
+  std::lock_guard lock(mutex_);
+  return settings_;
+}
+
+void Module::set_runtime_settings(const RuntimeSettings& settings) {
+  if (runtime_settings() == settings) return;
+  const rts_plugin_api& api = engine_->plugin().api();
+  if (RTS_HAS_FIELD(&api, rts_plugin_api, validate_settings) && api.validate_settings) {
+    const rts_runtime_settings abi = to_abi_settings(settings, nullptr);
+    PluginCall call;
+    call.check(api.validate_settings(engine_->handle(), &abi, call.sink()),
+               engine_->plugin().id(), "settings for module '" + name_ + "'");
+  }
+  std::lock_guard lock(mutex_);
+  if (settings == settings_) return;
+  settings_ = settings;
+  // An execute in flight holds its own reference; this only drops ours.
+  context_.reset();
+}
+
+std::shared_ptr<ExecutionContext> Module::acquire_context() {
+  std::lock_guard lock(mutex_);
+  if (!context_) {
+    std::shared_ptr<RuntimeCache> cache;
+    if (auto* shared = std::get_if<std::shared_ptr<RuntimeCache>>(&settings_.runtime_cache)) {
+      cache = *shared;
+    }
+    context_ = std::make_shared<ExecutionContext>(engine_, settings_, std::move(cache));
+    ++contexts_created_;
+  }
+  ++executes_;
+  return context_;
+}
+
+std::vector<Tensor> Module::execute(const std::vector<Tensor>& inputs,
+                                    std::vector<Tensor> outputs) {
+  const auto& in_bindings = engine_->inputs();
+  const auto& out_bindings = engine_->outputs();
+  if (inputs.size() != in_bindings.size()) {
+    std::string names;
+    for (const auto& b : in_bindings) names += (names.empty() ? "" : ", ") + b.name;
+    throw InputError("module '" + name_ + "': got " + std::to_string(inputs.size()) +
+                     " inputs, expected " + std::to_string(in_bindings.size()) + " (" + names +
+                     ")");
+  }
+  for (std::size_t i = 0; i < inputs.size(); ++i) check_input(name_, in_bindings[i], inputs[i]);
+  outputs.resize(out_bindings.size());
+
+  std::vector<rts_tensor> abi_inputs;
+  abi_inputs.reserve(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    abi_inputs.push_back(to_abi_tensor(in_bindings[i].name, inputs[i]));
+  }
+  std::vector<rts_tensor> abi_outputs(out_bindings.size());
+  for (std::size_t o = 0; o < out_bindings.size(); ++o) {
+    const int alias = engine_->aliased_input(static_cast<uint32_t>(o));
+    if (alias >= 0) {
+      // In place: the output is the input's storage, never a preallocated buffer.
+      outputs[o] = inputs[alias];
+    }
+    if (outputs[o].defined()) {
+      abi_outputs[o] = to_abi_tensor(out_bindings[o].name, outputs[o]);
+    } else {
+      rts_tensor& t = abi_outputs[o];
+      t.struct_size = sizeof(t);
+      t.name = out_bindings[o].name.c_str();
+      t.dtype = static_cast<rts_dtype>(out_bindings[o].dtype);
+    }
+  }
+
+  OutputAllocations allocations;
+  allocations.allocated.resize(out_bindings.size());
+  rts_output_allocator allocator{&allocations, &OutputAllocations::allocate};
+  rts_execute_args args{};
+  args.struct_size = sizeof(args);
+  args.inputs = abi_inputs.data();
+  args.n_inputs = static_cast<uint32_t>(abi_inputs.size());
+  args.outputs = abi_outputs.data();
+  args.n_outputs = static_cast<uint32_t>(abi_outputs.size());
+  args.allocator = &allocator;
+
+  std::shared_ptr<ExecutionContext> context = acquire_context();
+  context->execute(args, name_);
+
+  std::vector<Tensor> results(out_bindings.size());
+  for (std::size_t o = 0; o < out_bindings.size(); ++o) {
+    const Shape shape = shape_of(abi_outputs[o]);
+    if (allocations.allocated[o].defined()) {
+      results[o] = allocations.allocated[o].reshaped(shape);
+    } else if (!outputs[o].defined()) {
+      throw PluginError("plugin '" + engine_->plugin().id() + "': module '" + name_ +
+                        "' produced no storage for output '" + out_bindings[o].name + "'");
+    } else if (element_count(shape) == outputs[o].numel()) {
+      results[o] = outputs[o].reshaped(shape);
+    } else {
+      // Written into the front of a larger preallocated buffer.
+      results[o] = Tensor::from_bytes(outputs[o].dtype(), shape, outputs[o].data());
+    }
+  }
+  return results;
+}
+
+ModuleStats Module::stats() const {
+  std::shared_ptr<ExecutionContext> context;
+  ModuleStats stats;
+  {
+    std::lock_guard lock(mutex_);
+    stats.contexts_created = contexts_created_;
+    stats.executes = executes_;
+    context = context_;
+  }
+  if (context) stats.plugin_counters = context->counters();
+  return stats;
+}
+
+}  // namespace rtscope

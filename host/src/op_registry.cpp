@@ -1,0 +1,158 @@
+// The table of op schemas and typed attribute access.
+#include "rtscope/op_registry.hpp"
+
+#include <map>
+#include <sstream>
+
+#include "op_shapes.hpp"
+#include "rtscope/error.hpp"
+
+namespace rtscope {
+namespace {
+
+using SchemaTable = std::map<std::string, OpSchema, std::less<>>;
+
+const SchemaTable& schemas() {
+  static const SchemaTable table = [] {
+    std::vector<OpSchema> list;
+    detail::add_elementwise_schemas(list);
+    detail::add_linalg_schemas(list);
+    detail::add_norm_schemas(list);
+    detail::add_attention_schemas(list);
+    detail::add_layout_schemas(list);
+    SchemaTable result;
+    for (OpSchema& schema : list) result.emplace(schema.name, std::move(schema));
+    return result;
+  }();
+  return table;
+}
+
+std::string_view kind_name(AttrKind kind) {
+  switch (kind) {
+    case AttrKind::integer:
+      return "an integer";
+    case AttrKind::real:
+      return "a real number";
+    case AttrKind::string:
+      return "a string";
+    case AttrKind::ints:
+      return "a list of integers";
+  }
+  return "?";
+}
+
+std::string describe_value(const AttrValue& value) {
+  std::ostringstream text;
+  if (const auto* i = std::get_if<int64_t>(&value)) {
+    text << "the integer " << *i;
+  } else if (const auto* r = std::get_if<double>(&value)) {
+    text << "the real number " << *r;
+  } else if (const auto* s = std::get_if<std::string>(&value)) {
+    text << "the string '" << *s << "'";
+  } else {
+    text << "a list of " << std::get<std::vector<int64_t>>(value).size() << " integers";
+  }
+  return text.str();
+}
+
+const AttrValue& lookup(const AttrMap& attrs, const std::string& name) {
+  auto it = attrs.find(name);
+  if (it == attrs.end()) {
+    throw InputError("attribute '" + name +
+                     "' is not set (pass attributes through resolve_attrs to fill defaults)");
+  }
+  return it->second;
+}
+
+[[noreturn]] void wrong_kind(const std::string& name, AttrKind expected, const AttrValue& got) {
+  throw InputError("attribute '" + name + "' must be " + std::string(kind_name(expected)) +
+                   ", got " + describe_value(got));
+}
+
+std::string valid_attr_list(const OpSchema& schema) {
+  std::string list;
+  for (const AttrSpec& spec : schema.attrs) {
+    if (!list.empty()) list += ", ";
+    list += spec.name;
+  }
+  return list;
+}
+
+}  // namespace
+
+const OpSchema* find_op(std::string_view name) {
+  const SchemaTable& table = schemas();
+  auto it = table.find(name);
+  return it == table.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> op_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, schema] : schemas()) names.push_back(name);
+  return names;  // std::map keeps them sorted
+}
+
+int64_t attr_int(const AttrMap& attrs, const std::string& name) {
+  const AttrValue& value = lookup(attrs, name);
+  if (const auto* i = std::get_if<int64_t>(&value)) return *i;
+  wrong_kind(name, AttrKind::integer, value);
+}
+
+double attr_real(const AttrMap& attrs, const std::string& name) {
+  const AttrValue& value = lookup(attrs, name);
+  if (const auto* r = std::get_if<double>(&value)) return *r;
+  if (const auto* i = std::get_if<int64_t>(&value)) return static_cast<double>(*i);
+  wrong_kind(name, AttrKind::real, value);
+}
+
+const std::string& attr_string(const AttrMap& attrs, const std::string& name) {
+  const AttrValue& value = lookup(attrs, name);
+  if (const auto* s = std::get_if<std::string>(&value)) return *s;
+  wrong_kind(name, AttrKind::string, value);
+}
+
+const std::vector<int64_t>& attr_ints(const AttrMap& attrs, const std::string& name) {
+  const AttrValue& value = lookup(attrs, name);
+  if (const auto* v = std::get_if<std::vector<int64_t>>(&value)) return *v;
+  wrong_kind(name, AttrKind::ints, value);
+}
+
+AttrMap resolve_attrs(const OpSchema& schema, const AttrMap& attrs) {
+  AttrMap resolved;
+  for (const auto& [name, value] : attrs) {
+    const AttrSpec* spec = nullptr;
+    for (const AttrSpec& candidate : schema.attrs) {
+      if (candidate.name == name) spec = &candidate;
+    }
+    if (spec == nullptr) {
+      throw InputError("unknown attribute '" + name + "' for op '" + schema.name + "'; " +
+                       (schema.attrs.empty() ? "op '" + schema.name + "' takes no attributes"
+                                             : "valid attributes: " + valid_attr_list(schema)));
+    }
+    const bool int_as_real = spec->kind == AttrKind::real && std::holds_alternative<int64_t>(value);
+    const bool kind_matches =
+        (spec->kind == AttrKind::integer && std::holds_alternative<int64_t>(value)) ||
+        (spec->kind == AttrKind::real && std::holds_alternative<double>(value)) ||
+        (spec->kind == AttrKind::string && std::holds_alternative<std::string>(value)) ||
+        (spec->kind == AttrKind::ints && std::holds_alternative<std::vector<int64_t>>(value));
+    if (int_as_real) {
+      resolved[name] = static_cast<double>(std::get<int64_t>(value));
+    } else if (kind_matches) {
+      resolved[name] = value;
+    } else {
+      throw InputError("attribute '" + name + "' of op '" + schema.name + "' must be " +
+                       std::string(kind_name(spec->kind)) + ", got " + describe_value(value));
+    }
+  }
+  for (const AttrSpec& spec : schema.attrs) {
+    if (resolved.count(spec.name)) continue;
+    if (spec.required) {
+      throw InputError("op '" + schema.name + "' requires attribute '" + spec.name + "' (" +
+                       std::string(kind_name(spec.kind)) + ")");
+    }
+    resolved[spec.name] = spec.default_value;
+  }
+  return resolved;
+}
+
+}  // namespace rtscope

@@ -1,0 +1,53 @@
+// Shared pieces of op type inference (op_shapes_*.cpp): type checks that
+// throw std::invalid_argument with a message naming the input, symbolic
+// broadcasting, axis normalization, and the registration hooks that
+// op_registry.cpp calls to collect every OpSchema.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rtscope/graph.hpp"
+#include "rtscope/op_registry.hpp"
+
+namespace rtscope::detail {
+
+// Symbol of a dim whose size inference cannot name (e.g. a -1 of reshape
+// over symbolic dims). validate() renames it to "<value>_d<index>" so every
+// such dim is unique to the value that introduced it.
+inline constexpr std::string_view kFreshSymbol = "?";
+inline Dim fresh_dim() { return Dim::named(std::string(kFreshSymbol)); }
+inline bool is_fresh(const Dim& dim) { return dim.symbol == kFreshSymbol; }
+
+[[noreturn]] void fail(const std::string& message);
+
+// "a f32[2,3]": a role name followed by the type, for messages.
+std::string describe(std::string_view role, const ValueType& type);
+
+// f32 or f16.
+void require_float(std::string_view role, const ValueType& type);
+// Every type in `types` has the dtype of the first; `roles` names them.
+void require_same_dtype(const std::vector<std::string_view>& roles,
+                        const std::vector<ValueType>& types);
+void require_rank(std::string_view role, const ValueType& type, std::size_t rank);
+void require_min_rank(std::string_view role, const ValueType& type, std::size_t rank);
+// Symbols are equal only to the same symbol; `what` names the dims compared.
+void require_same_dim(const Dim& a, const Dim& b, const std::string& what);
+// The `pos` input: i64 [1].
+void require_position(std::string_view role, const ValueType& type);
+
+// Numpy broadcasting over symbolic dims: equal dims, or one side fixed 1.
+SymShape broadcast_shapes(std::string_view role_a, const ValueType& a, std::string_view role_b,
+                          const ValueType& b);
+
+// Axis in [-rank, rank) to [0, rank).
+std::size_t normalize_axis(int64_t axis, std::size_t rank, std::string_view attr_name = "axis");
+
+void add_elementwise_schemas(std::vector<OpSchema>& schemas);
+void add_linalg_schemas(std::vector<OpSchema>& schemas);
+void add_norm_schemas(std::vector<OpSchema>& schemas);
+void add_attention_schemas(std::vector<OpSchema>& schemas);
+void add_layout_schemas(std::vector<OpSchema>& schemas);
+
+}  // namespace rtscope::detail

@@ -1,0 +1,101 @@
+// Schemas of the decoder attention ops: rope, attention over a KV cache, and
+// kv_cache_update (in place on the cache).
+#include "op_shapes.hpp"
+
+namespace rtscope::detail {
+namespace {
+
+std::vector<ValueType> infer_rope(const std::vector<ValueType>& in, const AttrMap& attrs) {
+  const ValueType& x = in[0];
+  require_float("x", x);
+  require_rank("x", x, 4);  // [B, S, H, Dh]
+  require_position("pos", in[1]);
+  const Dim& head_dim = x.shape[3];
+  if (head_dim.is_static() && head_dim.value % 2 != 0) {
+    fail(describe("x", x) + " must have an even head dim (last dim), got " + head_dim.str());
+  }
+  if (!(attr_real(attrs, "base") > 0.0)) {
+    fail("base must be > 0, got " + std::to_string(attr_real(attrs, "base")));
+  }
+  return {x};
+}
+
+// Checks that `other` [B, H, *, Dh] matches `q` in batch, heads and head dim.
+void check_heads(std::string_view q_role, const ValueType& q, std::string_view role,
+                 const ValueType& other) {
+  const std::string pair = " of " + describe(q_role, q) + " and " + describe(role, other);
+  require_same_dim(q.shape[0], other.shape[0], "batch dims (0)" + pair);
+  require_same_dim(q.shape[1], other.shape[1], "head counts (dim 1)" + pair);
+  require_same_dim(q.shape[3], other.shape[3], "head dims (dim 3)" + pair);
+}
+
+void check_fits(std::string_view role, const ValueType& seq_owner, const ValueType& cache) {
+  const Dim& s = seq_owner.shape[2];
+  const Dim& t = cache.shape[2];
+  if (s.is_static() && t.is_static() && s.value > t.value) {
+    fail(describe(role, seq_owner) + " has " + s.str() + " positions but " +
+         describe("cache", cache) + " holds only " + t.str());
+  }
+}
+
+std::vector<ValueType> infer_attention(const std::vector<ValueType>& in, const AttrMap& attrs) {
+  const ValueType& q = in[0];
+  const ValueType& k = in[1];
+  const ValueType& v = in[2];
+  require_float("q", q);
+  require_same_dtype({"q", "k_cache", "v_cache"}, {q, k, v});
+  require_rank("q", q, 4);  // [B, H, S, Dh]
+  require_rank("k_cache", k, 4);
+  require_rank("v_cache", v, 4);
+  if (!(k.shape == v.shape)) {
+    fail(describe("k_cache", k) + " and " + describe("v_cache", v) + " must have one shape");
+  }
+  check_heads("q", q, "k_cache", k);
+  check_fits("q", q, k);
+  require_position("pos", in[3]);
+  if (!(attr_real(attrs, "scale") >= 0.0)) {
+    fail("scale must be >= 0 (0 means 1/sqrt(head dim)), got " +
+         std::to_string(attr_real(attrs, "scale")));
+  }
+  return {q};
+}
+
+std::vector<ValueType> infer_kv_cache_update(const std::vector<ValueType>& in, const AttrMap&) {
+  const ValueType& cache = in[0];
+  const ValueType& fresh = in[1];
+  require_float("cache", cache);
+  require_same_dtype({"cache", "new"}, {cache, fresh});
+  require_rank("cache", cache, 4);  // [B, H, T, Dh]
+  require_rank("new", fresh, 4);    // [B, H, S, Dh]
+  check_heads("cache", cache, "new", fresh);
+  check_fits("new", fresh, cache);
+  require_position("pos", in[2]);
+  return {cache};
+}
+
+}  // namespace
+
+void add_attention_schemas(std::vector<OpSchema>& schemas) {
+  OpSchema rope;
+  rope.name = "rope";
+  rope.min_inputs = rope.max_inputs = 2;
+  rope.attrs = {AttrSpec{"base", AttrKind::real, false, 10000.0}};
+  rope.infer = infer_rope;
+  schemas.push_back(std::move(rope));
+
+  OpSchema attention;
+  attention.name = "attention";
+  attention.min_inputs = attention.max_inputs = 4;
+  attention.attrs = {AttrSpec{"scale", AttrKind::real, false, 0.0}};
+  attention.infer = infer_attention;
+  schemas.push_back(std::move(attention));
+
+  OpSchema update;
+  update.name = "kv_cache_update";
+  update.min_inputs = update.max_inputs = 3;
+  update.infer = infer_kv_cache_update;
+  update.aliases_input = 0;  // the output is the cache, written in place
+  schemas.push_back(std::move(update));
+}
+
+}  // namespace rtscope::detail

@@ -1,0 +1,100 @@
+#include "rtscope/plugin.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "log.hpp"
+#include "plugin_library.hpp"
+#include "rtscope/error.hpp"
+
+namespace rtscope {
+namespace {
+
+void log_from_plugin(void* user, rts_log_level level, const char* message) {
+  const auto* plugin = static_cast<const Plugin*>(user);
+  const char* text = message ? message : "";
+  switch (level) {
+    case RTS_LOG_TRACE: log().trace("[{}] {}", plugin->id(), text); break;
+    case RTS_LOG_DEBUG: log().debug("[{}] {}", plugin->id(), text); break;
+    case RTS_LOG_INFO: log().info("[{}] {}", plugin->id(), text); break;
+    case RTS_LOG_WARN: log().warn("[{}] {}", plugin->id(), text); break;
+    default: log().error("[{}] {}", plugin->id(), text); break;
+  }
+}
+
+std::string status_name(rts_status status) {
+  switch (status) {
+    case RTS_OK: return "ok";
+    case RTS_ERROR_INVALID_ARGUMENT: return "invalid argument";
+    case RTS_ERROR_UNSUPPORTED: return "unsupported";
+    case RTS_ERROR_NOT_FOUND: return "not found";
+    case RTS_ERROR_OUT_OF_MEMORY: return "out of memory";
+    case RTS_ERROR_DEVICE: return "device error";
+    case RTS_ERROR_VERSION: return "version mismatch";
+    case RTS_ERROR_INTERNAL: return "internal error";
+  }
+  return "status " + std::to_string(static_cast<int>(status));
+}
+
+}  // namespace
+
+PluginCall::PluginCall() {
+  sink_.user = this;
+  sink_.report = [](void* user, rts_status, const char* message) {
+    auto* self = static_cast<PluginCall*>(user);
+    if (self->message_.empty() && message) self->message_ = message;
+  };
+}
+
+void PluginCall::check(rts_status status, const std::string& plugin,
+                       const std::string& what) const {
+  if (status == RTS_OK) return;
+  std::string text = "plugin '" + plugin + "': " + what + " failed (" + status_name(status) + ")";
+  if (!message_.empty()) text += ": " + message_;
+  throw PluginError(text);
+}
+
+Plugin::Plugin(std::unique_ptr<Library> library, const rts_plugin_api* api,
+               std::filesystem::path path)
+    : library_(std::move(library)), api_(api), path_(std::move(path)) {
+  id_ = api_->id ? api_->id : "";
+  version_ = api_->version ? api_->version : "";
+  negotiated_minor_ = std::min<uint32_t>(api_->abi_minor, RTS_ABI_VERSION_MINOR);
+  host_api_.struct_size = sizeof(rts_host_api);
+  host_api_.user = this;
+  host_api_.log = &log_from_plugin;
+}
+
+Plugin::~Plugin() {
+  if (handle_ && api_->shutdown) api_->shutdown(handle_);
+}
+
+void Plugin::initialize() {
+  PluginCall call;
+  call.check(api_->init(&host_api_, negotiated_minor_, &handle_, call.sink()), id_,
+             "init (" + path_.string() + ")");
+  if (!handle_) {
+    throw PluginError("plugin '" + id_ + "' (" + path_.string() +
+                      "): init returned no instance");
+  }
+  const uint32_t count = api_->device_count(handle_);
+  for (uint32_t i = 0; i < count; ++i) {
+    rts_device_info info{};
+    info.struct_size = sizeof(info);
+    PluginCall info_call;
+    info_call.check(api_->device_info(handle_, i, &info, info_call.sink()), id_,
+                    "device_info(" + std::to_string(i) + ")");
+    DeviceInfo device;
+    device.name = std::string(info.name, strnlen(info.name, sizeof(info.name)));
+    device.kind = info.kind;
+    device.vendor_id = info.vendor_id;
+    device.device_id = info.device_id;
+    device.driver_version = info.driver_version;
+    device.memory_bytes = info.memory_bytes;
+    device.fingerprint =
+        std::string(info.fingerprint, strnlen(info.fingerprint, sizeof(info.fingerprint)));
+    devices_.push_back(std::move(device));
+  }
+}
+
+}  // namespace rtscope

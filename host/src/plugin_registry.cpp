@@ -1,0 +1,176 @@
+#include "rtscope/plugin_registry.hpp"
+
+#include <dlfcn.h>
+
+#include <boost/dll/shared_library.hpp>
+#include <cstdlib>
+#include <sstream>
+
+#include "log.hpp"
+#include "plugin_library.hpp"
+#include "rtscope/error.hpp"
+
+namespace rtscope {
+namespace fs = std::filesystem;
+namespace {
+
+std::string plugin_file_name(const std::string& name) {
+  return "librtscope_plugin_" + name + ".so";
+}
+
+std::vector<fs::path> split_path_list(const char* value) {
+  std::vector<fs::path> dirs;
+  if (!value) return dirs;
+  std::stringstream stream(value);
+  std::string item;
+  while (std::getline(stream, item, ':')) {
+    if (!item.empty()) dirs.emplace_back(item);
+  }
+  return dirs;
+}
+
+// Boost.DLL resets dlerror() before reporting a failed open, so the real
+// reason (missing dependency, undefined symbol, bad ELF) would be lost. Open
+// once with plain dlopen under the same flags to capture it; the handle is
+// released right away (Boost.DLL holds its own reference when it succeeds).
+std::string dlopen_failure(const fs::path& path) {
+  dlerror();
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle) {
+    dlclose(handle);
+    return {};
+  }
+  const char* text = dlerror();
+  return text ? text : "dlopen failed without a message";
+}
+
+// A plugin at our minor or newer must provide at least our whole table; an
+// older one may stop early, and slots past its end are never called.
+bool table_too_small(const rts_plugin_api& api, uint32_t host_minor) {
+  return api.abi_minor >= host_minor && api.struct_size < sizeof(rts_plugin_api);
+}
+
+}  // namespace
+
+std::string PluginSpec::label() const { return path.empty() ? name : path.string(); }
+
+PluginRegistry::PluginRegistry() : PluginRegistry(Options{}) {}
+PluginRegistry::PluginRegistry(Options options) : options_(std::move(options)) {}
+
+PluginRegistry::~PluginRegistry() = default;
+
+std::vector<fs::path> PluginRegistry::search_dirs() const {
+  std::vector<fs::path> dirs = split_path_list(std::getenv("RTSCOPE_PLUGIN_PATH"));
+  for (const auto& dir : options_.extra_dirs) dirs.push_back(dir);
+  if (options_.use_default_dirs) {
+    dirs.emplace_back(RTSCOPE_PLUGIN_BUILD_DIR);
+    dirs.emplace_back(RTSCOPE_PLUGIN_INSTALL_DIR);
+  }
+  return dirs;
+}
+
+fs::path PluginRegistry::resolve(const PluginSpec& spec) const {
+  if (!spec.path.empty()) {
+    log().debug("plugin '{}': explicit path {}", spec.label(), spec.path.string());
+    if (!fs::exists(spec.path)) {
+      throw PluginError("plugin file not found: " + spec.path.string());
+    }
+    return spec.path;
+  }
+  if (spec.name.empty()) throw PluginError("plugin spec has neither a name nor a path");
+  const std::string file = plugin_file_name(spec.name);
+  std::string searched;
+  for (const auto& dir : search_dirs()) {
+    // The build tree keeps each plugin in its own folder.
+    for (const fs::path& candidate : {dir / file, dir / spec.name / file}) {
+      log().debug("plugin '{}': trying {}", spec.name, candidate.string());
+      if (fs::exists(candidate)) return candidate;
+    }
+    searched += "\n  " + dir.string();
+  }
+  throw PluginError("plugin '" + spec.name + "' not found: no " + file +
+                    " in any searched directory (set RTSCOPE_PLUGIN_PATH or give a path):" +
+                    searched);
+}
+
+std::shared_ptr<Plugin> PluginRegistry::load(const PluginSpec& spec) {
+  const fs::path path = resolve(spec);
+  if (auto failure = dlopen_failure(path); !failure.empty()) {
+    throw PluginError("cannot load plugin " + path.string() + ": " + failure);
+  }
+  auto library = std::make_unique<Plugin::Library>();
+  try {
+    library->library.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+  } catch (const std::exception& e) {
+    throw PluginError("cannot load plugin " + path.string() + ": " + e.what());
+  }
+  if (!library->library.has(RTS_PLUGIN_ENTRY_SYMBOL)) {
+    throw PluginError("plugin " + path.string() + " does not export the entry symbol '" +
+                      RTS_PLUGIN_ENTRY_SYMBOL + "'; is it an rtscope plugin?");
+  }
+  auto entry = library->library.get<const rts_plugin_api*()>(RTS_PLUGIN_ENTRY_SYMBOL);
+  const rts_plugin_api* api = entry();
+  if (!api) throw PluginError("plugin " + path.string() + ": entry returned no function table");
+  if (api->abi_major != RTS_ABI_VERSION_MAJOR) {
+    throw PluginError("plugin " + path.string() + " was built for ABI " +
+                      std::to_string(api->abi_major) + "." + std::to_string(api->abi_minor) +
+                      " but this host speaks ABI " + std::to_string(RTS_ABI_VERSION_MAJOR) + "." +
+                      std::to_string(RTS_ABI_VERSION_MINOR) +
+                      " (major versions must match); rebuild the plugin against this rtscope");
+  }
+  if (table_too_small(*api, RTS_ABI_VERSION_MINOR)) {
+    throw PluginError("plugin " + path.string() + ": function table is " +
+                      std::to_string(api->struct_size) + " bytes, smaller than ABI " +
+                      std::to_string(RTS_ABI_VERSION_MAJOR) + "." +
+                      std::to_string(api->abi_minor) + " requires");
+  }
+  const std::string id = api->id ? api->id : "";
+  if (id.empty()) throw PluginError("plugin " + path.string() + " has an empty id");
+  if (auto loaded = find(id)) {
+    log().debug("plugin '{}' already loaded from {}", id, loaded->path().string());
+    return loaded;
+  }
+  auto plugin = std::make_shared<Plugin>(std::move(library), api, path);
+  plugin->initialize();
+  log().debug("loaded plugin '{}' {} from {} (ABI {}.{}, {} device(s))", plugin->id(),
+              plugin->version(), path.string(), plugin->abi_major(), plugin->abi_minor(),
+              plugin->devices().size());
+  plugins_.push_back(plugin);
+  return plugin;
+}
+
+std::vector<PluginLoadFailure> PluginRegistry::load_all(const std::vector<PluginSpec>& specs) {
+  std::vector<PluginLoadFailure> failures;
+  for (const auto& spec : specs) {
+    try {
+      load(spec);
+    } catch (const Error& e) {
+      if (spec.optional) {
+        log().warn("optional plugin '{}' skipped: {}", spec.label(), e.what());
+      } else {
+        log().error("{}", e.what());
+      }
+      failures.push_back({spec, e.what()});
+    }
+  }
+  return failures;
+}
+
+std::shared_ptr<Plugin> PluginRegistry::find(const std::string& id) const {
+  for (const auto& plugin : plugins_) {
+    if (plugin->id() == id) return plugin;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<Plugin> PluginRegistry::get(const std::string& id) const {
+  if (auto plugin = find(id)) return plugin;
+  std::string loaded;
+  for (const auto& plugin : plugins_) loaded += (loaded.empty() ? "" : ", ") + plugin->id();
+  throw PluginError("no plugin '" + id + "' loaded; loaded plugins: " +
+                    (loaded.empty() ? "(none)" : loaded));
+}
+
+std::vector<std::shared_ptr<Plugin>> PluginRegistry::plugins() const { return plugins_; }
+
+}  // namespace rtscope

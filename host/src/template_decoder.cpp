@@ -1,0 +1,174 @@
+// The built-in Llama-style `decoder` template (DESIGN.md, "Graph IR").
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "graph_builder.hpp"
+#include "rtscope/error.hpp"
+#include "rtscope/templates.hpp"
+
+namespace rtscope {
+namespace {
+
+constexpr const char* kOrigin = "builtin:decoder";
+constexpr double kRopeBase = 10000.0;
+constexpr double kNormEps = 1e-5;
+// Norm gains vary around 1 (not exactly 1) so tests notice a gain applied
+// to the wrong value.
+constexpr double kGainScale = 0.1;
+
+[[noreturn]] void fail(const std::string& message) {
+  throw InputError(fmt::format("{}: {}", kOrigin, message));
+}
+
+void check_params(const DecoderParams& p) {
+  auto positive = [](const char* name, int64_t value) {
+    if (value < 1) fail(fmt::format("{} must be >= 1; got {}", name, value));
+  };
+  positive("layers", p.layers);
+  positive("d_model", p.d_model);
+  positive("heads", p.heads);
+  positive("vocab", p.vocab);
+  positive("max_seq", p.max_seq);
+  positive("batch", p.batch);
+  if (p.ffn < 0) fail(fmt::format("ffn must be >= 1 (or 0 for 4 * d_model); got {}", p.ffn));
+  if (p.d_model % p.heads != 0) {
+    fail(fmt::format("d_model ({}) must be divisible by heads ({})", p.d_model, p.heads));
+  }
+  if ((p.d_model / p.heads) % 2 != 0) {
+    fail(
+        fmt::format("head_dim = d_model / heads = {} must be even for rope; choose d_model and "
+                    "heads accordingly",
+                    p.d_model / p.heads));
+  }
+  if (p.dtype != DType::f32 && p.dtype != DType::f16) {
+    fail(fmt::format("dtype must be f32 or f16; got {}", to_string(p.dtype)));
+  }
+}
+
+// Projection weights: uniform with scale 1/sqrt(fan_in) keeps activations
+// of order one through each linear.
+WeightInit projection(uint64_t seed, int64_t fan_in) {
+  return seeded_init(seed, 1.0 / std::sqrt(static_cast<double>(fan_in)));
+}
+
+// Builds one decoder layer reading residual stream `x`; returns the new
+// residual stream.
+class LayerBuilder {
+ public:
+  LayerBuilder(GraphBuilder& g, const DecoderParams& p, int64_t ffn, int64_t layer)
+      : g_(g), p_(p), ffn_(ffn), layer_(layer), prefix_(fmt::format("layers.{}.", layer)) {}
+
+  std::string build(const std::string& x) {
+    std::string h = attention_block(x);
+    return ffn_block(h);
+  }
+
+ private:
+  std::string n(const std::string& suffix) const { return prefix_ + suffix; }
+
+  std::string weight(const std::string& suffix, const Shape& shape, WeightInit init) {
+    g_.weight(n(suffix), p_.dtype, shape, init);
+    return n(suffix);
+  }
+
+  std::string rmsnorm(const std::string& node, const std::string& x, const std::string& gain,
+                      const std::string& out) {
+    weight(gain, {p_.d_model}, seeded_init(p_.seed, kGainScale, 1.0));
+    return g_.node(n(node), "rmsnorm", {x, n(gain)}, n(out), {{"eps", kNormEps}});
+  }
+
+  std::string linear(const std::string& node, const std::string& x, const std::string& w,
+                     int64_t in, int64_t out_dim, const std::string& out) {
+    weight(w, {in, out_dim}, projection(p_.seed, in));
+    return g_.node(n(node), "linear", {x, n(w)}, n(out));
+  }
+
+  // [B, S, D] -> [B, H, S, Dh], with rope on the way for q and k.
+  std::string to_heads(const std::string& t, const std::string& x, bool rope) {
+    int64_t head_dim = p_.d_model / p_.heads;
+    std::string v = g_.node(n("attn." + t + "_split"), "reshape", {x}, n("attn." + t + "_bshd"),
+                            {{"shape", std::vector<int64_t>{0, 0, p_.heads, head_dim}}});
+    if (rope) {
+      v = g_.node(n("attn." + t + "_rope"), "rope", {v, "pos"}, n("attn." + t + "_rot"),
+                  {{"base", kRopeBase}});
+    }
+    return g_.node(n("attn." + t + "_to_heads"), "transpose", {v}, n("attn." + t + "_bhsd"),
+                   {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
+  }
+
+  // Writes `x` ([B, H, S, Dh]) into the layer's static cache at `pos`; the
+  // updated cache is also the state's next value.
+  std::string cache_write(const std::string& t, const std::string& x) {
+    int64_t head_dim = p_.d_model / p_.heads;
+    std::string cache = fmt::format("{}_cache_{}", t, layer_);
+    std::string next = g_.node(n("attn." + t + "_cache_write"), "kv_cache_update",
+                               {cache, x, "pos"}, n("attn." + t + "_cache_next"));
+    g_.state(cache, p_.dtype, {p_.batch, p_.heads, p_.max_seq, head_dim}, next);
+    return next;
+  }
+
+  std::string attention_block(const std::string& x) {
+    const int64_t d = p_.d_model;
+    std::string normed = rmsnorm("attn.norm", x, "attn_norm", "attn.normed");
+    std::string q = linear("attn.q_proj", normed, "attn.wq", d, d, "attn.q");
+    std::string k = linear("attn.k_proj", normed, "attn.wk", d, d, "attn.k");
+    std::string v = linear("attn.v_proj", normed, "attn.wv", d, d, "attn.v");
+    q = to_heads("q", q, /*rope=*/true);
+    k = cache_write("k", to_heads("k", k, /*rope=*/true));
+    v = cache_write("v", to_heads("v", v, /*rope=*/false));
+    std::string ctx = g_.node(n("attn.sdpa"), "attention", {q, k, v, "pos"}, n("attn.ctx_bhsd"));
+    ctx = g_.node(n("attn.from_heads"), "transpose", {ctx}, n("attn.ctx_bshd"),
+                  {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
+    ctx = g_.node(n("attn.merge"), "reshape", {ctx}, n("attn.ctx"),
+                  {{"shape", std::vector<int64_t>{0, 0, d}}});
+    std::string out = linear("attn.o_proj", ctx, "attn.wo", d, d, "attn.out");
+    return g_.node(n("attn.residual"), "add", {x, out}, n("h_attn"));
+  }
+
+  std::string ffn_block(const std::string& x) {
+    const int64_t d = p_.d_model;
+    std::string normed = rmsnorm("ffn.norm", x, "ffn_norm", "ffn.normed");
+    std::string gate = linear("ffn.gate_proj", normed, "ffn.w_gate", d, ffn_, "ffn.gate");
+    gate = g_.node(n("ffn.gate_act"), "silu", {gate}, n("ffn.gate_silu"));
+    std::string up = linear("ffn.up_proj", normed, "ffn.w_up", d, ffn_, "ffn.up");
+    std::string hidden = g_.node(n("ffn.gate_mul"), "mul", {gate, up}, n("ffn.hidden"));
+    std::string out = linear("ffn.down_proj", hidden, "ffn.w_down", ffn_, d, "ffn.out");
+    return g_.node(n("ffn.residual"), "add", {x, out}, n("h_out"));
+  }
+
+  GraphBuilder& g_;
+  const DecoderParams& p_;
+  int64_t ffn_;
+  int64_t layer_;
+  std::string prefix_;
+};
+
+}  // namespace
+
+Graph build_decoder(const DecoderParams& params) {
+  check_params(params);
+  const DecoderParams& p = params;
+  const int64_t ffn = p.ffn == 0 ? 4 * p.d_model : p.ffn;
+  GraphBuilder g("decoder", kOrigin);
+  // Decode steps (seq 1) dominate generation, so engines are tuned for them.
+  g.symbol("seq", SymbolRange{1, 1, p.max_seq});
+  g.input("tokens", DType::i64, {Dim::fixed(p.batch), Dim::named("seq")});
+  g.input("pos", DType::i64, {Dim::fixed(1)});
+
+  g.weight("embed", p.dtype, {p.vocab, p.d_model}, seeded_init(p.seed, 1.0));
+  std::string x = g.node("embed_tokens", "embedding", {"embed", "tokens"}, "x");
+  for (int64_t layer = 0; layer < p.layers; ++layer) {
+    x = LayerBuilder(g, p, ffn, layer).build(x);
+  }
+  g.weight("final_norm", p.dtype, {p.d_model}, seeded_init(p.seed, kGainScale, 1.0));
+  x = g.node("final_norm.apply", "rmsnorm", {x, "final_norm"}, "x_final", {{"eps", kNormEps}});
+  g.weight("lm_head", p.dtype, {p.d_model, p.vocab}, projection(p.seed, p.d_model));
+  g.node("lm_head.proj", "linear", {x, "lm_head"}, "logits");
+  g.node("sample_argmax", "argmax", {"logits"}, "next_token", {{"axis", int64_t{-1}}});
+  g.output("logits");
+  g.output("next_token");
+  return g.finish();
+}
+
+}  // namespace rtscope

@@ -1,0 +1,150 @@
+// The built-in `mlp` template and build_template(), which builds either
+// template from string parameters as written in YAML configs.
+#include "rtscope/templates.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <functional>
+#include <vector>
+
+#include "graph_builder.hpp"
+#include "rtscope/error.hpp"
+
+namespace rtscope {
+namespace {
+
+constexpr const char* kMlpOrigin = "builtin:mlp";
+
+[[noreturn]] void fail_mlp(const std::string& message) {
+  throw InputError(fmt::format("{}: {}", kMlpOrigin, message));
+}
+
+void check_mlp(const MlpParams& p) {
+  auto positive = [](const char* name, int64_t value) {
+    if (value < 1) fail_mlp(fmt::format("{} must be >= 1; got {}", name, value));
+  };
+  positive("layers", p.layers);
+  positive("d_in", p.d_in);
+  positive("hidden", p.hidden);
+  positive("d_out", p.d_out);
+  positive("max_batch", p.max_batch);
+  if (p.dtype != DType::f32 && p.dtype != DType::f16) {
+    fail_mlp(fmt::format("dtype must be f32 or f16; got {}", to_string(p.dtype)));
+  }
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+// One named template parameter and how to store its parsed value.
+struct Param {
+  std::string name;
+  std::function<void(const std::string& value)> set;
+};
+
+int64_t parse_int(const std::string& tmpl, const std::string& name, const std::string& value) {
+  int64_t out = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
+  if (value.empty() || ec != std::errc() || end != value.data() + value.size()) {
+    throw InputError(fmt::format("template '{}': parameter '{}' must be an integer; got '{}'", tmpl,
+                                 name, value));
+  }
+  return out;
+}
+
+uint64_t parse_seed(const std::string& tmpl, const std::string& value) {
+  uint64_t out = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
+  if (value.empty() || ec != std::errc() || end != value.data() + value.size()) {
+    throw InputError(fmt::format(
+        "template '{}': parameter 'seed' must be a non-negative integer; got '{}'", tmpl, value));
+  }
+  return out;
+}
+
+DType parse_dtype(const std::string& tmpl, const std::string& value) {
+  for (DType d : {DType::f32, DType::f16}) {
+    if (to_string(d) == value) return d;
+  }
+  throw InputError(fmt::format("template '{}': parameter 'dtype' must be one of f32, f16; got '{}'",
+                               tmpl, value));
+}
+
+Param int_param(const std::string& tmpl, const std::string& name, int64_t& field) {
+  return Param{name,
+               [tmpl, name, &field](const std::string& v) { field = parse_int(tmpl, name, v); }};
+}
+
+void apply(const std::string& tmpl, const std::vector<Param>& accepted,
+           const std::map<std::string, std::string>& params) {
+  for (const auto& [key, value] : params) {
+    auto it = std::find_if(accepted.begin(), accepted.end(),
+                           [&key](const Param& p) { return p.name == key; });
+    if (it == accepted.end()) {
+      std::vector<std::string> names;
+      for (const Param& p : accepted) names.push_back(p.name);
+      throw InputError(fmt::format("template '{}': unknown parameter '{}'; valid parameters: {}",
+                                   tmpl, key, join(names)));
+    }
+    it->set(value);
+  }
+}
+
+}  // namespace
+
+Graph build_mlp(const MlpParams& params) {
+  check_mlp(params);
+  const MlpParams& p = params;
+  GraphBuilder g("mlp", kMlpOrigin);
+  g.symbol("batch", SymbolRange{1, p.max_batch, p.max_batch});
+  g.input("x", p.dtype, {Dim::named("batch"), Dim::fixed(p.d_in)});
+  std::string x = "x";
+  for (int64_t i = 0; i < p.layers; ++i) {
+    const bool last = i + 1 == p.layers;
+    const int64_t in = i == 0 ? p.d_in : p.hidden;
+    const int64_t out = last ? p.d_out : p.hidden;
+    const std::string prefix = fmt::format("layers.{}.", i);
+    // Uniform with scale 1/sqrt(fan_in) keeps activations of order one.
+    g.weight(prefix + "weight", p.dtype, {in, out},
+             seeded_init(p.seed, 1.0 / std::sqrt(static_cast<double>(in))));
+    x = g.node(prefix + "linear", "linear", {x, prefix + "weight"}, last ? "y" : prefix + "pre");
+    if (!last) x = g.node(prefix + "relu", "relu", {x}, prefix + "act");
+  }
+  g.output("y");
+  return g.finish();
+}
+
+Graph build_template(const std::string& name, const std::map<std::string, std::string>& params) {
+  if (name == "mlp") {
+    MlpParams p;
+    apply(name,
+          {int_param(name, "layers", p.layers), int_param(name, "d_in", p.d_in),
+           int_param(name, "hidden", p.hidden), int_param(name, "d_out", p.d_out),
+           int_param(name, "max_batch", p.max_batch),
+           Param{"dtype", [&](const std::string& v) { p.dtype = parse_dtype(name, v); }},
+           Param{"seed", [&](const std::string& v) { p.seed = parse_seed(name, v); }}},
+          params);
+    return build_mlp(p);
+  }
+  if (name == "decoder") {
+    DecoderParams p;
+    apply(name,
+          {int_param(name, "layers", p.layers), int_param(name, "d_model", p.d_model),
+           int_param(name, "heads", p.heads), int_param(name, "ffn", p.ffn),
+           int_param(name, "vocab", p.vocab), int_param(name, "max_seq", p.max_seq),
+           int_param(name, "batch", p.batch),
+           Param{"dtype", [&](const std::string& v) { p.dtype = parse_dtype(name, v); }},
+           Param{"seed", [&](const std::string& v) { p.seed = parse_seed(name, v); }}},
+          params);
+    return build_decoder(p);
+  }
+  throw InputError(fmt::format("unknown template '{}'; valid templates: mlp, decoder", name));
+}
+
+}  // namespace rtscope

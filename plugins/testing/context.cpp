@@ -1,0 +1,319 @@
+#include "context.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "failure.hpp"
+
+namespace rtscope_testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// What a "compiled kernel" looks like in the runtime cache: deterministic,
+// so a cache written by one run is recognized by the next.
+std::string kernel_blob(const Step& step) {
+  return "rtscope-testing-kernel 1\nop=" + std::string(op_name(step.op)) + "\nnode=" + step.node +
+         "\n";
+}
+
+int append_to_string(void* user, const void* data, uint64_t size) {
+  static_cast<std::string*>(user)->append(static_cast<const char*>(data), size);
+  return 0;
+}
+
+// Sleeps for long waits and spins for the tail, so short execute costs are
+// accurate to a few microseconds instead of the scheduler's granularity.
+void wait_until(Clock::time_point deadline) {
+  const auto sleep_until = deadline - std::chrono::microseconds(200);
+  if (Clock::now() < sleep_until) std::this_thread::sleep_until(sleep_until);
+  while (Clock::now() < deadline) {
+  }
+}
+
+std::string dims_string(const Shape& shape) {
+  std::string s = "[";
+  for (uint32_t d = 0; d < shape.rank; ++d) {
+    if (d > 0) s += ',';
+    s += std::to_string(shape.dims[d]);
+  }
+  return s + "]";
+}
+
+}  // namespace
+
+Context::Context(const Engine* engine, const rts_runtime_settings* settings) : engine_(engine) {
+  PluginState& plugin = engine_->plugin();
+  const Config config = plugin.config();
+  if (config.fail_create_context) fail(RTS_ERROR_DEVICE, *config.fail_create_context);
+
+  const rts_cache_store* cache = nullptr;
+  if (settings && RTS_HAS_FIELD(settings, rts_runtime_settings, graph_capture)) {
+    graph_capture_ = settings->graph_capture;
+  }
+  if (settings && RTS_HAS_FIELD(settings, rts_runtime_settings, cache)) cache = settings->cache;
+  if (cache && !(RTS_HAS_FIELD(cache, rts_cache_store, put) && cache->get && cache->put)) {
+    plugin.log(RTS_LOG_WARN, "testing: runtime cache store is incomplete; running without it");
+    cache = nullptr;
+  }
+
+  if (config.context_cost_ms > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(config.context_cost_ms));
+  }
+  compile_kernels(config, cache);
+
+  const uint32_t slots = engine_->slot_count();
+  slot_data_.assign(slots, nullptr);
+  slot_shapes_.assign(slots, Shape{});
+  scratch_.resize(slots);
+  // Constants never change: bind them once.
+  const auto& constants = engine_->graph().constants;
+  for (std::size_t c = 0; c < constants.size(); ++c) {
+    const uint32_t slot = engine_->constant_slot(c);
+    slot_data_[slot] = reinterpret_cast<const float*>(constants[c].bytes.data());
+    slot_shapes_[slot].rank = constants[c].value.rank;
+    slot_shapes_[slot].dims = constants[c].value.dims;
+  }
+  recorded_shapes_.reserve(engine_->graph().inputs.size());
+  // Counted last: a constructor that throws never reaches the destructor.
+  engine_->live_contexts.fetch_add(1);
+  plugin.contexts_created.fetch_add(1);
+}
+
+Context::~Context() {
+  engine_->live_contexts.fetch_sub(1);
+  engine_->plugin().contexts_destroyed.fetch_add(1);
+}
+
+void Context::compile_kernels(const Config& config, const rts_cache_store* cache) {
+  PluginState& plugin = engine_->plugin();
+  for (const Step& step : engine_->steps()) {
+    const std::string blob = kernel_blob(step);
+    if (cache) {
+      std::string found;
+      const rts_blob_sink sink{&found, &append_to_string};
+      const rts_status status =
+          cache->get(cache->user, kDeviceFingerprint, step.kernel_key.c_str(), &sink);
+      if (status == RTS_OK && found == blob) {
+        kernel_cache_hits_.fetch_add(1);
+        continue;
+      }
+      if (status == RTS_OK) {
+        plugin.log(RTS_LOG_WARN, "testing: cached kernel '" + step.kernel_key +
+                                     "' has unexpected bytes; compiling it again");
+      } else if (status != RTS_ERROR_NOT_FOUND) {
+        plugin.log(RTS_LOG_WARN, "testing: runtime cache get of '" + step.kernel_key +
+                                     "' failed with status " + std::to_string(status));
+      }
+    }
+    if (config.compile_cost_ms > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(config.compile_cost_ms));
+    }
+    kernels_compiled_.fetch_add(1);
+    if (cache) {
+      const rts_status status = cache->put(cache->user, kDeviceFingerprint, step.kernel_key.c_str(),
+                                           blob.data(), blob.size());
+      // The cache is an optimization: failing to fill it is not an error.
+      if (status != RTS_OK) {
+        plugin.log(RTS_LOG_WARN, "testing: runtime cache put of '" + step.kernel_key +
+                                     "' failed with status " + std::to_string(status));
+      }
+    }
+  }
+}
+
+void Context::bind_inputs(const rts_execute_args& args) {
+  const auto& decls = engine_->graph().inputs;
+  if (args.n_inputs != decls.size()) {
+    fail(RTS_ERROR_INVALID_ARGUMENT, "engine expects " + std::to_string(decls.size()) +
+                                         " inputs, got " + std::to_string(args.n_inputs));
+  }
+  if (args.n_inputs > 0 && !args.inputs) fail(RTS_ERROR_INVALID_ARGUMENT, "inputs is NULL");
+  for (uint32_t i = 0; i < args.n_inputs; ++i) {
+    const rts_tensor& t = args.inputs[i];
+    const ValueDef& decl = decls[i];
+    const std::string what = "input " + std::to_string(i) + " '" + decl.name + "'";
+    if (t.name && decl.name != t.name) {
+      fail(RTS_ERROR_INVALID_ARGUMENT, what + " is bound as '" + t.name + "'");
+    }
+    if (t.dtype != RTS_DTYPE_F32) {
+      fail(RTS_ERROR_INVALID_ARGUMENT,
+           what + " has dtype " + dtype_name(t.dtype) + ", expected f32");
+    }
+    if (t.rank != decl.rank) {
+      fail(RTS_ERROR_INVALID_ARGUMENT, what + " has rank " + std::to_string(t.rank) +
+                                           ", expected " + std::to_string(decl.rank));
+    }
+    Shape shape;
+    shape.rank = t.rank;
+    std::copy(t.dims, t.dims + t.rank, shape.dims.begin());
+    for (uint32_t d = 0; d < t.rank; ++d) {
+      const int64_t dim = shape.dims[d];
+      const bool ok = decl.dims[d] >= 0 ? dim == decl.dims[d]
+                                        : dim >= decl.min_dims[d] && dim <= decl.max_dims[d];
+      if (!ok || dim < 0) {
+        const std::string expected = decl.dims[d] >= 0
+                                         ? std::to_string(decl.dims[d])
+                                         : "in [" + std::to_string(decl.min_dims[d]) + ", " +
+                                               std::to_string(decl.max_dims[d]) + "]";
+        fail(RTS_ERROR_INVALID_ARGUMENT, what + " has shape " + dims_string(shape) + ": dim " +
+                                             std::to_string(d) + " must be " + expected);
+      }
+    }
+    const uint64_t bytes = static_cast<uint64_t>(shape.numel()) * sizeof(float);
+    if (bytes > 0 && (!t.data || t.size_bytes < bytes)) {
+      fail(RTS_ERROR_INVALID_ARGUMENT, what + " needs " + std::to_string(bytes) +
+                                           " bytes, its binding holds " +
+                                           std::to_string(t.data ? t.size_bytes : 0));
+    }
+    // Device residency needs no staging: device memory is host memory here.
+    slot_data_[i] = static_cast<const float*>(t.data);
+    slot_shapes_[i] = shape;
+  }
+}
+
+float* Context::bind_output(const rts_execute_args& args, uint32_t index, const Shape& shape,
+                            bool must_allocate) {
+  rts_tensor& t = args.outputs[index];
+  const std::string& name = engine_->graph().outputs[index].name;
+  auto write_shape = [&] {
+    t.rank = shape.rank;
+    for (uint32_t d = 0; d < shape.rank; ++d) t.dims[d] = shape.dims[d];
+  };
+  write_shape();
+  const uint64_t bytes = static_cast<uint64_t>(shape.numel()) * sizeof(float);
+  if (!must_allocate && (bytes == 0 || (t.data && t.size_bytes >= bytes))) {
+    if (t.data && t.dtype != RTS_DTYPE_F32) {
+      fail(RTS_ERROR_INVALID_ARGUMENT,
+           "output '" + name + "' is bound with dtype " + dtype_name(t.dtype) + ", expected f32");
+    }
+    return static_cast<float*>(t.data);
+  }
+  if (!args.allocator || !args.allocator->allocate) {
+    fail(RTS_ERROR_INVALID_ARGUMENT,
+         "output '" + name + "' needs " + std::to_string(bytes) + " bytes" +
+             (must_allocate ? " from the output allocator (data-dependent)"
+                            : "; its binding holds " + std::to_string(t.data ? t.size_bytes : 0)) +
+             " and no output allocator was given");
+  }
+  t.dtype = RTS_DTYPE_F32;
+  if (args.allocator->allocate(args.allocator->user, index, &t) != 0) {
+    fail(RTS_ERROR_OUT_OF_MEMORY, "the host's output allocator failed for output '" + name + "' (" +
+                                      std::to_string(bytes) + " bytes)");
+  }
+  write_shape();
+  if (bytes > 0 && (!t.data || t.size_bytes < bytes)) {
+    fail(RTS_ERROR_INTERNAL, "the host's output allocator gave output '" + name + "' " +
+                                 std::to_string(t.data ? t.size_bytes : 0) + " bytes, " +
+                                 std::to_string(bytes) + " needed");
+  }
+  return static_cast<float*>(t.data);
+}
+
+void Context::execute(const rts_execute_args& args) {
+  const Config config = engine_->plugin().config();
+  if (config.fail_execute) fail(RTS_ERROR_DEVICE, *config.fail_execute);
+  const auto start = Clock::now();
+  if (!RTS_HAS_FIELD(&args, rts_execute_args, allocator)) {
+    fail(RTS_ERROR_INVALID_ARGUMENT, "rts_execute_args struct_size is too small");
+  }
+  const auto& outputs = engine_->graph().outputs;
+  if (args.n_outputs != outputs.size() || (args.n_outputs > 0 && !args.outputs)) {
+    fail(RTS_ERROR_INVALID_ARGUMENT, "engine expects " + std::to_string(outputs.size()) +
+                                         " outputs, got " + std::to_string(args.n_outputs));
+  }
+  bind_inputs(args);
+
+  for (const Step& step : engine_->steps()) {
+    const Shape& a = slot_shapes_[step.inputs[0]];
+    const Shape shape =
+        op_arity(step.op) == 2 ? broadcast_shapes(a, slot_shapes_[step.inputs[1]], step.node) : a;
+    float* out;
+    if (step.engine_output >= 0) {
+      out =
+          bind_output(args, static_cast<uint32_t>(step.engine_output), shape, step.dynamic_output);
+    } else {
+      auto& buffer = scratch_[step.output];
+      buffer.resize(static_cast<std::size_t>(shape.numel()));
+      out = buffer.data();
+    }
+    const float* x = slot_data_[step.inputs[0]];
+    switch (step.op) {
+      case Op::kAdd:
+      case Op::kMul:
+        run_binary(step.op, x, a, slot_data_[step.inputs[1]], slot_shapes_[step.inputs[1]], out,
+                   shape);
+        break;
+      case Op::kScale:
+        run_scale(x, shape.numel(), step.factor, out);
+        break;
+      case Op::kRelu:
+        run_relu(x, shape.numel(), out);
+        break;
+    }
+    slot_data_[step.output] = out;
+    slot_shapes_[step.output] = shape;
+  }
+
+  // Outputs no step wrote in place: engine inputs passed through, constants
+  // and repeated outputs.
+  for (uint32_t o = 0; o < args.n_outputs; ++o) {
+    if (engine_->output_in_place()[o]) continue;
+    const uint32_t slot = engine_->output_slots()[o];
+    const Shape& shape = slot_shapes_[slot];
+    float* dst = bind_output(args, o, shape, false);
+    const std::size_t bytes = static_cast<std::size_t>(shape.numel()) * sizeof(float);
+    // memmove: the host may bind an output onto its input's storage.
+    if (bytes > 0 && dst != slot_data_[slot]) std::memmove(dst, slot_data_[slot], bytes);
+  }
+
+  track_capture();
+  if (config.execute_cost_us > 0) {
+    wait_until(start + std::chrono::microseconds(config.execute_cost_us));
+  }
+  executes_.fetch_add(1);
+}
+
+void Context::track_capture() {
+  if (graph_capture_ != RTS_GRAPH_CAPTURE_WHOLE_GRAPH) return;
+  // A recorded graph is only valid for the input shapes it was recorded
+  // with; any change records it again, as CUDA graphs would.
+  const std::size_t n = engine_->graph().inputs.size();
+  bool same = recorded_;
+  for (std::size_t i = 0; same && i < n; ++i) same = slot_shapes_[i] == recorded_shapes_[i];
+  if (same) {
+    replays_.fetch_add(1);
+    return;
+  }
+  recorded_shapes_.assign(slot_shapes_.begin(), slot_shapes_.begin() + n);
+  recorded_ = true;
+  records_.fetch_add(1);
+}
+
+void Context::report_counters(const rts_counter_sink& sink) const {
+  if (!sink.counter) return;
+  const PluginState& plugin = engine_->plugin();
+  const uint64_t created = plugin.contexts_created.load();
+  const uint64_t destroyed = plugin.contexts_destroyed.load();
+  const struct {
+    const char* name;
+    uint64_t value;
+  } counters[] = {
+      {"executes", executes_.load()},
+      {"kernels_compiled", kernels_compiled_.load()},
+      {"kernel_cache_hits", kernel_cache_hits_.load()},
+      {"records", records_.load()},
+      {"replays", replays_.load()},
+      {"contexts_created", created},
+      {"contexts_destroyed", destroyed},
+      {"contexts_live", created - destroyed},
+      {"engines_live", static_cast<uint64_t>(plugin.engines_live.load())},
+      {"device_allocations_live", plugin.device_allocations_live()},
+  };
+  for (const auto& c : counters) sink.counter(sink.user, c.name, c.value);
+}
+
+}  // namespace rtscope_testing

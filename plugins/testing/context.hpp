@@ -1,0 +1,54 @@
+// An execution context: the runtime settings it was created with, its
+// (simulated) compiled kernels, graph-capture state and counters.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "engine.hpp"
+
+namespace rtscope_testing {
+
+class Context {
+ public:
+  // Simulates the costly part of context creation: a fixed setup cost and
+  // one kernel compile per node unless the runtime cache already holds it.
+  Context(const Engine* engine, const rts_runtime_settings* settings);
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  // Externally synchronized (the ABI contract), so the scratch state below
+  // needs no lock; the counters are atomics because context_counters may
+  // run concurrently with it.
+  void execute(const rts_execute_args& args);
+  void report_counters(const rts_counter_sink& sink) const;
+
+ private:
+  void compile_kernels(const Config& config, const rts_cache_store* cache);
+  void bind_inputs(const rts_execute_args& args);
+  // Storage for engine output `index` holding `shape`: the caller's buffer
+  // when it is big enough and the node allows it, else the host allocator.
+  float* bind_output(const rts_execute_args& args, uint32_t index, const Shape& shape,
+                     bool must_allocate);
+  void track_capture();
+
+  const Engine* engine_;
+  rts_graph_capture graph_capture_ = RTS_GRAPH_CAPTURE_DISABLED;
+
+  std::atomic<uint64_t> executes_{0};
+  std::atomic<uint64_t> kernels_compiled_{0};
+  std::atomic<uint64_t> kernel_cache_hits_{0};
+  std::atomic<uint64_t> records_{0};
+  std::atomic<uint64_t> replays_{0};
+
+  // Per-execute state, kept to avoid allocating on every call.
+  std::vector<const float*> slot_data_;
+  std::vector<Shape> slot_shapes_;
+  std::vector<std::vector<float>> scratch_;
+  bool recorded_ = false;
+  std::vector<Shape> recorded_shapes_;
+};
+
+}  // namespace rtscope_testing

@@ -1,0 +1,130 @@
+#include "kernels.hpp"
+
+#include <algorithm>
+
+#include "failure.hpp"
+
+namespace rtscope_testing {
+namespace {
+
+float apply(Op op, float a, float b) { return op == Op::kAdd ? a + b : a * b; }
+
+// Strides of `shape` seen through broadcasting to `out`: 0 where a dim is
+// broadcast, right-aligned as numpy does.
+Dims broadcast_strides(const Shape& shape, const Shape& out) {
+  Dims strides{};
+  int64_t stride = 1;
+  for (int d = static_cast<int>(shape.rank) - 1; d >= 0; --d) {
+    const int od = d + static_cast<int>(out.rank - shape.rank);
+    strides[od] = shape.dims[d] == 1 ? 0 : stride;
+    stride *= shape.dims[d];
+  }
+  return strides;
+}
+
+}  // namespace
+
+int64_t Shape::numel() const {
+  int64_t n = 1;
+  for (uint32_t d = 0; d < rank; ++d) n *= dims[d];
+  return n;
+}
+
+bool Shape::operator==(const Shape& other) const {
+  return rank == other.rank && std::equal(dims.begin(), dims.begin() + rank, other.dims.begin());
+}
+
+std::optional<Op> op_from_name(std::string_view name) {
+  if (name == "add") return Op::kAdd;
+  if (name == "mul") return Op::kMul;
+  if (name == "scale") return Op::kScale;
+  if (name == "relu") return Op::kRelu;
+  return std::nullopt;
+}
+
+std::string_view op_name(Op op) {
+  switch (op) {
+    case Op::kAdd:
+      return "add";
+    case Op::kMul:
+      return "mul";
+    case Op::kScale:
+      return "scale";
+    case Op::kRelu:
+      return "relu";
+  }
+  return "?";
+}
+
+uint32_t op_arity(Op op) { return op == Op::kAdd || op == Op::kMul ? 2 : 1; }
+
+const char* kernel_detail(Op op) {
+  switch (op) {
+    case Op::kAdd:
+      return "testing:add";
+    case Op::kMul:
+      return "testing:mul";
+    case Op::kScale:
+      return "testing:scale";
+    case Op::kRelu:
+      return "testing:relu";
+  }
+  return "testing:?";
+}
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& node) {
+  Shape out;
+  out.rank = std::max(a.rank, b.rank);
+  for (uint32_t d = 0; d < out.rank; ++d) {
+    // Right-aligned: missing leading dims count as 1.
+    const int ad = static_cast<int>(d) - static_cast<int>(out.rank - a.rank);
+    const int bd = static_cast<int>(d) - static_cast<int>(out.rank - b.rank);
+    const int64_t x = ad >= 0 ? a.dims[ad] : 1;
+    const int64_t y = bd >= 0 ? b.dims[bd] : 1;
+    if (x != y && x != 1 && y != 1) {
+      fail(RTS_ERROR_INVALID_ARGUMENT, "node '" + node + "': cannot broadcast dim " +
+                                           std::to_string(d) + " (" + std::to_string(x) + " vs " +
+                                           std::to_string(y) + ")");
+    }
+    out.dims[d] = x == 1 ? y : x;
+  }
+  return out;
+}
+
+void run_binary(Op op, const float* a, const Shape& a_shape, const float* b, const Shape& b_shape,
+                float* out, const Shape& out_shape) {
+  const int64_t n = out_shape.numel();
+  if (a_shape == out_shape && b_shape == out_shape) {
+    for (int64_t i = 0; i < n; ++i) out[i] = apply(op, a[i], b[i]);
+    return;
+  }
+  // General case: walk the output in row-major order with an odometer and
+  // keep each input's offset in step with it.
+  const Dims a_strides = broadcast_strides(a_shape, out_shape);
+  const Dims b_strides = broadcast_strides(b_shape, out_shape);
+  Dims index{};
+  int64_t a_offset = 0;
+  int64_t b_offset = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = apply(op, a[a_offset], b[b_offset]);
+    for (int d = static_cast<int>(out_shape.rank) - 1; d >= 0; --d) {
+      a_offset += a_strides[d];
+      b_offset += b_strides[d];
+      if (++index[d] < out_shape.dims[d]) break;
+      a_offset -= a_strides[d] * index[d];
+      b_offset -= b_strides[d] * index[d];
+      index[d] = 0;
+    }
+  }
+}
+
+void run_scale(const float* x, int64_t n, double factor, float* out) {
+  // Computed in double and rounded once, like the float64 reference.
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(static_cast<double>(x[i]) * factor);
+}
+
+void run_relu(const float* x, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] < 0.0f ? 0.0f : x[i];  // NaN propagates
+}
+
+}  // namespace rtscope_testing

@@ -1,0 +1,38 @@
+// The op set of the testing plugin: f32 add, mul, scale and relu with the
+// semantics of docs/ops.md, written as plain loops so results are exactly
+// reproducible on every machine.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "graph_def.hpp"
+
+namespace rtscope_testing {
+
+enum class Op { kAdd, kMul, kScale, kRelu };
+
+// Concrete shape of a tensor at execute time.
+struct Shape {
+  uint32_t rank = 0;
+  Dims dims{};
+  int64_t numel() const;
+  bool operator==(const Shape& other) const;
+};
+
+std::optional<Op> op_from_name(std::string_view name);
+std::string_view op_name(Op op);
+uint32_t op_arity(Op op);
+// Static kernel name reported by query_node ("testing:add").
+const char* kernel_detail(Op op);
+
+// numpy broadcasting; fails with RTS_ERROR_INVALID_ARGUMENT naming `node`.
+Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& node);
+
+void run_binary(Op op, const float* a, const Shape& a_shape, const float* b, const Shape& b_shape,
+                float* out, const Shape& out_shape);
+void run_scale(const float* x, int64_t n, double factor, float* out);
+void run_relu(const float* x, int64_t n, float* out);
+
+}  // namespace rtscope_testing

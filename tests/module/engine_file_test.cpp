@@ -1,0 +1,127 @@
+// Engine files: round trip through the host header, and every header field
+// checked on load with a message that names it and says to rebuild.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "rtscope/error.hpp"
+#include "rtscope/model.hpp"
+#include "rtscope/plugin_registry.hpp"
+#include "support/temp_dir.hpp"
+#include "support/tiny_graphs.hpp"
+
+namespace rtscope {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+class EngineFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    registry_.load({.name = "testing"});
+    model_ = Model::build(testing::scale_relu_graph(), registry_, {.backends = {"testing"}});
+    std::ostringstream out;
+    model_->modules()[0]->save(out);
+    bytes_ = out.str();
+  }
+
+  std::string load_error(const std::string& bytes) {
+    std::istringstream in(bytes);
+    try {
+      Module::load(in, "model.engine", registry_);
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "load did not fail";
+    return {};
+  }
+
+  // Replaces the first occurrence of `from` by `to` (same length).
+  std::string patched(const std::string& from, const std::string& to) const {
+    std::string copy = bytes_;
+    const auto at = copy.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    EXPECT_EQ(from.size(), to.size());
+    if (at != std::string::npos) copy.replace(at, from.size(), to);
+    return copy;
+  }
+
+  PluginRegistry registry_;
+  std::unique_ptr<Model> model_;
+  std::string bytes_;
+};
+
+TEST_F(EngineFileTest, RoundTripRunsTheSameEngine) {
+  testing::TempDir dir;
+  const std::string path = (dir / "scale_relu.engine").string();
+  model_->modules()[0]->save(path);
+  auto loaded = Module::load(path, registry_);
+  EXPECT_EQ(loaded->name(), model_->modules()[0]->name());
+  ASSERT_EQ(loaded->inputs().size(), 1u);
+  EXPECT_EQ(loaded->inputs()[0].name, "x");
+  EXPECT_EQ(loaded->stats().contexts_created, 0u);
+
+  const Tensor x = Tensor::random(DType::f32, {16}, 9);
+  const Tensor a = model_->modules()[0]->execute({x})[0];
+  const Tensor b = loaded->execute({x})[0];
+  ASSERT_EQ(a.numel(), b.numel());
+  for (int64_t i = 0; i < a.numel(); ++i) EXPECT_EQ(a.data_as<float>()[i], b.data_as<float>()[i]);
+}
+
+TEST_F(EngineFileTest, BadMagicIsNotAnEngineFile) {
+  EXPECT_THAT(load_error("hello world, definitely not an engine"),
+              AllOf(HasSubstr("model.engine"), HasSubstr("not an rtscope engine file")));
+}
+
+TEST_F(EngineFileTest, TruncationAtAnyLengthIsAnErrorNotACrash) {
+  for (std::size_t length = 0; length < bytes_.size(); length += 7) {
+    EXPECT_FALSE(load_error(bytes_.substr(0, length)).empty()) << length;
+  }
+}
+
+TEST_F(EngineFileTest, PluginVersionMismatchNamesTheFieldAndSaysRebuild) {
+  EXPECT_THAT(load_error(patched("0.1.0", "0.0.9")),
+              AllOf(HasSubstr("plugin 'testing' version"), HasSubstr("0.0.9"),
+                    HasSubstr("0.1.0"), HasSubstr("rebuild")));
+}
+
+TEST_F(EngineFileTest, DeviceFingerprintMismatchIsNamed) {
+  EXPECT_THAT(load_error(patched("testing/virtual/0", "testing/virtual/7")),
+              AllOf(HasSubstr("device fingerprint"), HasSubstr("testing/virtual/7"),
+                    HasSubstr("rebuild")));
+}
+
+TEST_F(EngineFileTest, BindingMismatchIsNamed) {
+  // The binding name 'x' follows its length prefix 1 in the header.
+  const std::string name_field = std::string("\x01\0\0\0x", 5);
+  EXPECT_THAT(load_error(patched(name_field, std::string("\x01\0\0\0q", 5))),
+              AllOf(HasSubstr("input bindings"), HasSubstr("rebuild")));
+}
+
+TEST_F(EngineFileTest, FormatVersionMismatchIsNamed) {
+  std::string copy = bytes_;
+  copy[8] = static_cast<char>(copy[8] + 1);
+  EXPECT_THAT(load_error(copy), AllOf(HasSubstr("format version"), HasSubstr("rebuild")));
+}
+
+TEST_F(EngineFileTest, CorruptBlobFailsTheChecksum) {
+  std::string copy = bytes_;
+  copy.back() = static_cast<char>(copy.back() ^ 0x5a);
+  EXPECT_THAT(load_error(copy), HasSubstr("checksum"));
+}
+
+TEST_F(EngineFileTest, UnloadedPluginIsNamed) {
+  PluginRegistry empty;
+  std::istringstream in(bytes_);
+  try {
+    Module::load(in, "model.engine", empty);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_THAT(std::string(e.what()), AllOf(HasSubstr("'testing'"), HasSubstr("not loaded")));
+  }
+}
+
+}  // namespace
+}  // namespace rtscope

@@ -1,0 +1,102 @@
+// Partitioning across plugins in priority order, on CI without a GPU:
+// the testing plugin takes elementwise ops, the cpu plugin the rest.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "rtscope/error.hpp"
+#include "rtscope/model.hpp"
+#include "rtscope/plugin_registry.hpp"
+#include "rtscope/reference/reference.hpp"
+
+namespace rtscope {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+// x -> scale -> softmax -> relu -> add(x) -> y
+Graph mixed_graph() {
+  Graph g;
+  g.name = "mixed";
+  g.inputs.push_back({"x", {DType::f32, {Dim::fixed(4), Dim::fixed(8)}}, {}});
+  g.nodes = {
+      {"scale", "scale", {"x"}, {"a"}, {{"factor", 0.5}}, {}},
+      {"softmax", "softmax", {"a"}, {"b"}, {}, {}},
+      {"relu", "relu", {"b"}, {"c"}, {}, {}},
+      {"add", "add", {"c", "x"}, {"y"}, {}, {}},
+  };
+  g.outputs = {"y"};
+  validate(g);
+  return g;
+}
+
+class PartitionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    registry_.load({.name = "testing"});
+    registry_.load({.name = "cpu"});
+  }
+  PluginRegistry registry_;
+};
+
+TEST_F(PartitionTest, OnePluginYieldsOnePartition) {
+  auto model = Model::build(mixed_graph(), registry_, {.backends = {"cpu"}});
+  ASSERT_EQ(model->partitions().size(), 1u);
+  EXPECT_EQ(model->partitions()[0].nodes.size(), 4u);
+  EXPECT_EQ(model->partitions()[0].inputs, std::vector<std::string>{"x"});
+  EXPECT_EQ(model->partitions()[0].outputs, std::vector<std::string>{"y"});
+}
+
+TEST_F(PartitionTest, PriorityOrderSplitsIntoContiguousRunsAndStillComputesCorrectly) {
+  auto model = Model::build(mixed_graph(), registry_, {.backends = {"testing", "cpu"}});
+  ASSERT_EQ(model->partitions().size(), 3u);
+  EXPECT_EQ(model->partitions()[0].plugin, "testing");
+  EXPECT_EQ(model->partitions()[1].plugin, "cpu");
+  EXPECT_EQ(model->partitions()[2].plugin, "testing");
+  EXPECT_EQ(model->partitions()[2].inputs, (std::vector<std::string>{"b", "x"}));
+  ASSERT_EQ(model->placements().size(), 4u);
+  EXPECT_EQ(model->placements()[1].plugin, "cpu");
+
+  Tensor x = Tensor::random(DType::f32, {4, 8}, 8);
+  const auto out = model->run({{"x", x}});
+  std::map<std::string, reference::RefTensor> states;
+  const auto expected =
+      reference::run_graph(model->graph(), {{"x", reference::RefTensor::from(x)}}, states);
+  EXPECT_LE(reference::closeness(out.at("y"), expected.at("y"), 1e-5, 1e-5), 1.0);
+}
+
+TEST_F(PartitionTest, RequireFullCompilationNamesTheNodesTheFirstBackendRefuses) {
+  try {
+    Model::build(mixed_graph(), registry_,
+                 {.backends = {"testing", "cpu"}, .require_full_compilation = true});
+    FAIL() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_THAT(std::string(e.what()),
+                AllOf(HasSubstr("require_full_compilation"), HasSubstr("softmax (softmax)")));
+  }
+}
+
+TEST_F(PartitionTest, FallbackWithFullCompilationIsAConflict) {
+  try {
+    Model::build(mixed_graph(), registry_,
+                 {.backends = {"cpu"},
+                  .fallback_data_dependent_ops = true,
+                  .require_full_compilation = true});
+    FAIL() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_THAT(std::string(e.what()), HasSubstr("conflict"));
+  }
+}
+
+TEST_F(PartitionTest, NodeNoBackendSupportsIsNamedWithEachRefusal) {
+  try {
+    Model::build(mixed_graph(), registry_, {.backends = {"testing"}});
+    FAIL() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_THAT(std::string(e.what()),
+                AllOf(HasSubstr("'softmax'"), HasSubstr("no backend"), HasSubstr("testing:")));
+  }
+}
+
+}  // namespace
+}  // namespace rtscope
