@@ -81,8 +81,10 @@ ExecutionContext::~ExecutionContext() {
 void ExecutionContext::execute(const rts_execute_args& args, const std::string& module_name) {
   std::lock_guard lock(execute_mutex_);
   PluginCall call;
-  call.check(engine_->plugin().api().execute(handle_, &args, call.sink()), engine_->plugin().id(),
-             "execute of module '" + module_name + "'");
+  const rts_status status = engine_->plugin().api().execute(handle_, &args, call.sink());
+  if (status != RTS_OK) {
+    call.check(status, engine_->plugin().id(), "execute of module '" + module_name + "'");
+  }
 }
 
 std::map<std::string, uint64_t> ExecutionContext::counters() const {

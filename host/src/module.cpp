@@ -101,19 +101,27 @@ RuntimeSettings Module::runtime_settings() const {
 }
 
 void Module::set_runtime_settings(const RuntimeSettings& settings) {
-  if (runtime_settings() == settings) return;
+  {
+    std::lock_guard lock(mutex_);
+    if (settings == settings_) return;
+  }
   const rts_plugin_api& api = engine_->plugin().api();
   if (RTS_HAS_FIELD(&api, rts_plugin_api, validate_settings) && api.validate_settings) {
     const rts_runtime_settings abi = to_abi_settings(settings, nullptr);
     PluginCall call;
-    call.check(api.validate_settings(engine_->handle(), &abi, call.sink()),
-               engine_->plugin().id(), "settings for module '" + name_ + "'");
+    const rts_status status = api.validate_settings(engine_->handle(), &abi, call.sink());
+    if (status != RTS_OK) {
+      call.check(status, engine_->plugin().id(), "settings for module '" + name_ + "'");
+    }
   }
-  std::lock_guard lock(mutex_);
-  if (settings == settings_) return;
-  settings_ = settings;
-  // An execute in flight holds its own reference; this only drops ours.
-  context_.reset();
+  std::shared_ptr<ExecutionContext> dropped;
+  {
+    std::lock_guard lock(mutex_);
+    settings_ = settings;
+    // An execute in flight holds its own reference; this only drops ours.
+    dropped = std::move(context_);
+  }
+  // `dropped` is destroyed here, outside the lock, when nothing runs on it.
 }
 
 std::shared_ptr<ExecutionContext> Module::acquire_context() {

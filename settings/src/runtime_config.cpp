@@ -7,10 +7,12 @@ namespace rtscope {
 
 RuntimeConfigScope::RuntimeConfigScope(const std::vector<SettingsTarget*>& targets,
                                        const SettingOverrides& overrides) {
+  const SettingsPatch patch = SettingsPatch::parse(overrides);
+  snapshots_.reserve(targets.size());
   try {
     for (SettingsTarget* target : targets) {
       RuntimeSettings before = target->runtime_settings();
-      target->set_runtime_settings(before.merge(overrides));
+      target->set_runtime_settings(patch.apply(before));
       snapshots_.emplace_back(target, std::move(before));
     }
   } catch (...) {

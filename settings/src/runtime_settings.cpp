@@ -61,25 +61,37 @@ std::vector<std::string> RuntimeSettings::keys() {
 
 RuntimeSettings RuntimeSettings::merge(
     const std::map<std::string, std::string>& overrides) const {
-  RuntimeSettings merged = *this;
+  return SettingsPatch::parse(overrides).apply(*this);
+}
+
+RuntimeSettings SettingsPatch::apply(const RuntimeSettings& base) const {
+  RuntimeSettings merged = base;
+  if (kernel_specialization) merged.kernel_specialization = *kernel_specialization;
+  if (graph_capture) merged.graph_capture = *graph_capture;
+  if (runtime_cache) merged.runtime_cache = *runtime_cache;
+  return merged;
+}
+
+SettingsPatch SettingsPatch::parse(const std::map<std::string, std::string>& overrides) {
+  SettingsPatch patch;
   for (const auto& [key, value] : overrides) {
     if (key == "kernel_specialization") {
-      merged.kernel_specialization = kernel_specialization_from_string(value);
+      patch.kernel_specialization = kernel_specialization_from_string(value);
     } else if (key == "graph_capture") {
-      merged.graph_capture = graph_capture_from_string(value);
+      patch.graph_capture = graph_capture_from_string(value);
     } else if (key == "runtime_cache" || key == "cache") {
       if (value.empty() || value == "none" || value == "~" || value == "null") {
-        merged.runtime_cache = NoCache{};
+        patch.runtime_cache = NoCache{};
       } else {
-        merged.runtime_cache = std::filesystem::path(value);
+        patch.runtime_cache = std::filesystem::path(value);
       }
     } else {
       std::string valid;
-      for (const auto& k : keys()) valid += (valid.empty() ? "" : ", ") + k;
+      for (const auto& k : RuntimeSettings::keys()) valid += (valid.empty() ? "" : ", ") + k;
       throw InputError("unknown runtime setting '" + key + "'; valid settings: " + valid);
     }
   }
-  return merged;
+  return patch;
 }
 
 std::map<std::string, std::string> RuntimeSettings::to_map() const {

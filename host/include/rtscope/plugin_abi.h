@@ -235,7 +235,10 @@ typedef struct rts_constant {
   uint64_t size_bytes;
 } rts_constant;
 
-/* Output `output` shares storage with input `input` (in-place update). */
+/* Output `output` shares storage with input `input` (in-place update).
+ * The host signals in-place execution by binding the output's `data` to the
+ * same pointer as the input's; a plugin that sees different pointers must
+ * produce the output without relying on the alias (copy, then update). */
 typedef struct rts_alias {
   uint32_t output;
   uint32_t input;
@@ -319,7 +322,8 @@ typedef struct rts_execute_args {
   uint32_t struct_size;
   const rts_tensor* inputs; /* in engine input order */
   uint32_t n_inputs;
-  rts_tensor* outputs; /* in engine output order; dims written by plugin */
+  rts_tensor* outputs; /* in engine output order; the plugin writes dtype,
+                          rank and dims of each before returning */
   uint32_t n_outputs;
   const rts_output_allocator* allocator;
 } rts_execute_args;

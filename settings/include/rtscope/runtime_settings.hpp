@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -32,6 +33,21 @@ struct NoCache {
 };
 using CacheSetting =
     std::variant<NoCache, std::filesystem::path, std::shared_ptr<RuntimeCache>>;
+
+struct RuntimeSettings;
+
+// Parsed overrides: the fields to change, checked once and applied to any
+// number of settings (scopes apply one patch to every module).
+struct SettingsPatch {
+  std::optional<KernelSpecialization> kernel_specialization;
+  std::optional<GraphCapture> graph_capture;
+  std::optional<CacheSetting> runtime_cache;
+
+  // Throws InputError for an unknown key or bad value, naming it and
+  // listing the valid ones.
+  static SettingsPatch parse(const std::map<std::string, std::string>& overrides);
+  RuntimeSettings apply(const RuntimeSettings& base) const;
+};
 
 struct RuntimeSettings {
   KernelSpecialization kernel_specialization = KernelSpecialization::lazy;

@@ -1,0 +1,355 @@
+#include "context.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine.hpp"
+#include "error.hpp"
+#include "half.hpp"
+#include "plugin.hpp"
+#include "thread_pool.hpp"
+
+namespace rtscope::cpu {
+
+ContextSettings read_settings(const rts_runtime_settings* settings) {
+  ContextSettings copy;
+  if (settings == nullptr) return copy;
+  if (RTS_HAS_FIELD(settings, rts_runtime_settings, kernel_specialization)) {
+    copy.kernel_specialization = settings->kernel_specialization;
+  }
+  if (RTS_HAS_FIELD(settings, rts_runtime_settings, graph_capture)) {
+    copy.graph_capture = settings->graph_capture;
+  }
+  if (RTS_HAS_FIELD(settings, rts_runtime_settings, cache)) copy.cache = settings->cache;
+  if (copy.kernel_specialization < RTS_KERNEL_SPECIALIZATION_LAZY ||
+      copy.kernel_specialization > RTS_KERNEL_SPECIALIZATION_NONE) {
+    fail_invalid("unknown kernel_specialization ", static_cast<int>(copy.kernel_specialization));
+  }
+  if (copy.graph_capture < RTS_GRAPH_CAPTURE_DISABLED ||
+      copy.graph_capture > RTS_GRAPH_CAPTURE_WHOLE_GRAPH) {
+    fail_invalid("unknown graph_capture ", static_cast<int>(copy.graph_capture));
+  }
+  return copy;
+}
+
+namespace {
+
+size_t tensor_bytes(const rts_tensor& tensor) {
+  return static_cast<size_t>(element_count({tensor.dims, tensor.rank})) * dtype_size(tensor.dtype);
+}
+
+bool ranges_overlap(const void* a, size_t a_bytes, const void* b, size_t b_bytes) {
+  if (a == nullptr || b == nullptr || a_bytes == 0 || b_bytes == 0) return false;
+  const auto* a_begin = static_cast<const std::byte*>(a);
+  const auto* b_begin = static_cast<const std::byte*>(b);
+  return a_begin < b_begin + b_bytes && b_begin < a_begin + a_bytes;
+}
+
+void copy_bytes(void* dst, const void* src, size_t bytes) {
+  if (bytes > 0 && dst != src) std::memmove(dst, src, bytes);
+}
+
+}  // namespace
+
+Context::Context(const Engine& engine, const rts_runtime_settings* settings)
+    : engine_(engine), settings_(read_settings(settings)) {
+  refs_.resize(engine_.values().size());
+  output_stand_ins_.resize(engine_.output_values().size());
+  output_uses_stand_in_.assign(engine_.output_values().size(), 0);
+
+  // Eager specialization prepares everything before the first execute
+  // when the shapes are already known.
+  if (settings_.kernel_specialization == RTS_KERNEL_SPECIALIZATION_EAGER) {
+    std::vector<Dims> input_dims;
+    bool static_inputs = true;
+    for (const ValueDesc& input : engine_.graph().inputs) {
+      static_inputs = static_inputs && input.is_static();
+      input_dims.push_back(input.dims);
+      signature_.push_back(static_cast<int64_t>(input.dims.size()));
+      signature_.insert(signature_.end(), input.dims.begin(), input.dims.end());
+    }
+    if (static_inputs) {
+      plans_.emplace(signature_,
+                     std::make_unique<ExecutionPlan>(build_plan(engine_, input_dims, settings_)));
+      plans_built_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
+void Context::check_inputs(const rts_execute_args& args) const {
+  const GraphDesc& graph = engine_.graph();
+  if (args.n_inputs != graph.inputs.size() || args.n_outputs != graph.outputs.size()) {
+    fail_invalid("engine '", graph.name, "' binds ", graph.inputs.size(), " inputs and ",
+                 graph.outputs.size(), " outputs, got ", args.n_inputs, " and ", args.n_outputs);
+  }
+  if ((args.n_inputs > 0 && args.inputs == nullptr) ||
+      (args.n_outputs > 0 && args.outputs == nullptr)) {
+    fail_invalid("execute arguments have NULL input or output arrays");
+  }
+  for (uint32_t i = 0; i < args.n_inputs; ++i) {
+    const rts_tensor& tensor = args.inputs[i];
+    const ValueDesc& declared = graph.inputs[i];
+    if (tensor.name != nullptr && declared.name != tensor.name) {
+      fail_invalid("input ", i, " is bound as '", tensor.name, "' but the engine's input ", i,
+                   " is '", declared.name, "'");
+    }
+    if (tensor.dtype != declared.dtype) {
+      fail_invalid("input '", declared.name, "': bound tensor is ", dtype_name(tensor.dtype),
+                   " but the engine expects ", declared.type_str());
+    }
+    if (tensor.rank > RTS_MAX_RANK) {
+      fail_invalid("input '", declared.name, "': rank ", tensor.rank, " exceeds RTS_MAX_RANK");
+    }
+    if (tensor.residency != RTS_RESIDENCY_HOST) {
+      fail(RTS_ERROR_UNSUPPORTED, "input '", declared.name,
+           "': the cpu plugin reads host memory only");
+    }
+    for (uint32_t axis = 0; axis < tensor.rank; ++axis) {
+      if (tensor.dims[axis] < 0) {
+        fail_invalid("input '", declared.name, "': bound shape ",
+                     shape_str({tensor.dims, tensor.rank}), " has a negative dim");
+      }
+    }
+    const size_t bytes = tensor_bytes(tensor);
+    if (bytes > 0 && (tensor.data == nullptr || tensor.size_bytes < bytes)) {
+      fail_invalid("input '", declared.name, "': ", dtype_name(tensor.dtype),
+                   shape_str({tensor.dims, tensor.rank}), " needs ", bytes,
+                   " bytes but the binding holds ", tensor.data ? tensor.size_bytes : 0);
+    }
+  }
+}
+
+const ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
+  signature_.clear();
+  for (uint32_t i = 0; i < args.n_inputs; ++i) {
+    signature_.push_back(args.inputs[i].rank);
+    signature_.insert(signature_.end(), args.inputs[i].dims,
+                      args.inputs[i].dims + args.inputs[i].rank);
+  }
+  auto found = plans_.find(signature_);
+  if (found != plans_.end()) return *found->second;
+
+  std::vector<Dims> input_dims;
+  for (uint32_t i = 0; i < args.n_inputs; ++i) {
+    input_dims.emplace_back(args.inputs[i].dims, args.inputs[i].dims + args.inputs[i].rank);
+  }
+  auto plan = std::make_unique<ExecutionPlan>(build_plan(engine_, input_dims, settings_));
+  if (plans_.size() >= kMaxCachedPlans) plans_.clear();
+  size_t arena_bytes = 0;
+  for (size_t bytes : plan->slot_bytes) arena_bytes += bytes;
+  engine_.plugin().log(
+      RTS_LOG_DEBUG, str_cat("cpu: engine '", engine_.graph().name, "': planned new input shapes (",
+                             plan->slot_bytes.size(), " buffers, ", arena_bytes, " bytes)"));
+  plans_built_.fetch_add(1, std::memory_order_relaxed);
+  return *plans_.emplace(signature_, std::move(plan)).first->second;
+}
+
+void Context::bind_outputs(const ExecutionPlan& plan, const rts_execute_args& args) {
+  for (uint32_t o = 0; o < args.n_outputs; ++o) {
+    const uint32_t id = engine_.output_values()[o];
+    const EngineValue& value = engine_.values()[id];
+    const Dims& dims = plan.dims[id];
+    rts_tensor& tensor = args.outputs[o];
+    tensor.dtype = value.dtype;
+    tensor.rank = static_cast<uint32_t>(dims.size());
+    std::copy(dims.begin(), dims.end(), tensor.dims);
+    const size_t bytes = tensor_bytes(tensor);
+    if (bytes == 0 || (tensor.data != nullptr && tensor.size_bytes >= bytes)) {
+      if (tensor.data != nullptr && tensor.residency != RTS_RESIDENCY_HOST) {
+        fail(RTS_ERROR_UNSUPPORTED, "output '", value.name,
+             "': the cpu plugin writes host memory only");
+      }
+      continue;
+    }
+    if (args.allocator == nullptr || args.allocator->allocate == nullptr) {
+      fail_invalid("output '", value.name, "': ", dtype_name(value.dtype), shape_str(dims),
+                   " needs ", bytes, " bytes, the binding holds ",
+                   tensor.data ? tensor.size_bytes : 0, " and no output allocator was given");
+    }
+    if (args.allocator->allocate(args.allocator->user, o, &tensor) != 0) {
+      fail(RTS_ERROR_OUT_OF_MEMORY, "output '", value.name, "': the host's allocator failed for ",
+           bytes, " bytes");
+    }
+    if (tensor.data == nullptr || tensor.size_bytes < bytes ||
+        tensor.residency != RTS_RESIDENCY_HOST) {
+      fail(RTS_ERROR_INTERNAL, "output '", value.name, "': the host's allocator returned ",
+           tensor.size_bytes, " bytes of ",
+           tensor.residency == RTS_RESIDENCY_HOST ? "host" : "device", " memory, needed ", bytes,
+           " bytes of host memory");
+    }
+    output_allocations_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+int Context::resolve_storage(const ExecutionPlan& plan, const rts_execute_args& args) {
+  int in_place_outputs = 0;
+  const std::vector<EngineValue>& values = engine_.values();
+  for (uint32_t id = 0; id < values.size(); ++id) {
+    TensorRef& ref = refs_[id];
+    ref.dtype = values[id].dtype;
+    ref.dims = plan.dims[id];
+    const Placement& placement = plan.placement[id];
+    switch (placement.storage) {
+      case Storage::kInput:
+        ref.data = args.inputs[placement.index].data;
+        break;
+      case Storage::kConstant:
+        ref.data = const_cast<void*>(engine_.constant_data(placement.index));
+        break;
+      case Storage::kArena:
+        ref.data = slots_[placement.index].data();
+        break;
+      case Storage::kView:
+      case Storage::kOutput:
+        break;  // below, once inputs are known
+    }
+  }
+  // Outputs go straight into their binding unless it overlaps an input: then
+  // only an in-place kv_cache_update may write there during the run.
+  for (uint32_t o = 0; o < args.n_outputs; ++o) {
+    output_uses_stand_in_[o] = 0;
+    const uint32_t id = engine_.output_values()[o];
+    const Placement& placement = plan.placement[id];
+    if (placement.storage != Storage::kOutput || placement.index != o) continue;
+    const rts_tensor& binding = args.outputs[o];
+    const size_t bytes = tensor_bytes(binding);
+    bool overlaps_input = false;
+    for (uint32_t i = 0; i < args.n_inputs; ++i) {
+      overlaps_input = overlaps_input || ranges_overlap(binding.data, bytes, args.inputs[i].data,
+                                                        tensor_bytes(args.inputs[i]));
+    }
+    refs_[id].data = binding.data;
+    if (!overlaps_input) continue;
+    const EngineNode& producer = engine_.nodes()[values[id].producer];
+    if (std::strcmp(producer.spec->op, "kv_cache_update") == 0) {
+      const uint32_t cache = producer.inputs[0];
+      const Placement& cache_placement = plan.placement[cache];
+      const uint32_t cache_root =
+          cache_placement.storage == Storage::kView ? cache_placement.index : cache;
+      if (refs_[cache_root].data == binding.data) {
+        ++in_place_outputs;
+        continue;
+      }
+    }
+    output_stand_ins_[o].reserve(std::max<size_t>(bytes, 1));
+    refs_[id].data = output_stand_ins_[o].data();
+    output_uses_stand_in_[o] = 1;
+  }
+  for (uint32_t id = 0; id < values.size(); ++id) {
+    if (plan.placement[id].storage == Storage::kView) {
+      refs_[id].data = refs_[plan.placement[id].index].data;
+    }
+  }
+  return in_place_outputs;
+}
+
+void Context::run_node(size_t node_index, const ExecutionPlan& plan) {
+  const EngineNode& node = engine_.nodes()[node_index];
+  node_inputs_.clear();
+  node_outputs_.clear();
+  for (uint32_t id : node.inputs) node_inputs_.push_back(refs_[id]);
+  for (uint32_t id : node.outputs) node_outputs_.push_back(refs_[id]);
+  if (node.computes_f16_in_f32()) {
+    run_with_f32_conversion(node_index, plan);
+  } else {
+    plan.kernels[node_index](
+        KernelArgs{*node.desc, node_inputs_, node_outputs_, engine_.plugin().pool()});
+  }
+  kernel_runs_.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Runs an f32 kernel on an f16 node: converts its float inputs into scratch
+// (constants were converted once by the engine), runs, converts back.
+void Context::run_with_f32_conversion(size_t node_index, const ExecutionPlan& plan) {
+  const EngineNode& node = engine_.nodes()[node_index];
+  ThreadPool& pool = engine_.plugin().pool();
+  auto* cursor = static_cast<std::byte*>(conversion_scratch_.data());
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    TensorRef& ref = node_inputs_[i];
+    if (input_kind(*node.spec, i) != InputKind::kFloat || ref.dtype != RTS_DTYPE_F16) continue;
+    const EngineValue& value = engine_.values()[node.inputs[i]];
+    if (value.role == ValueRole::kConstant) {
+      if (const float* converted = engine_.constant_as_f32(value.role_index)) {
+        ref.dtype = RTS_DTYPE_F32;
+        ref.data = const_cast<float*>(converted);
+        continue;
+      }
+    }
+    const int64_t count = ref.elements();
+    auto* destination = reinterpret_cast<float*>(cursor);
+    const auto* source = ref.as<const uint16_t>();
+    pool.parallel_for(count, kMinElementsPerTask, [&](int64_t begin, int64_t end) {
+      half_to_float(source + begin, destination + begin, end - begin);
+    });
+    cursor += conversion_slot_bytes(count);
+    ref.dtype = RTS_DTYPE_F32;
+    ref.data = destination;
+  }
+  for (TensorRef& ref : node_outputs_) {
+    if (ref.dtype != RTS_DTYPE_F16) continue;
+    ref.dtype = RTS_DTYPE_F32;
+    ref.data = cursor;
+    cursor += conversion_slot_bytes(ref.elements());
+  }
+  plan.kernels[node_index](KernelArgs{*node.desc, node_inputs_, node_outputs_, pool});
+  for (size_t o = 0; o < node.outputs.size(); ++o) {
+    const TensorRef& final_ref = refs_[node.outputs[o]];
+    if (final_ref.dtype != RTS_DTYPE_F16) continue;
+    const auto* source = node_outputs_[o].as<const float>();
+    auto* destination = final_ref.as<uint16_t>();
+    pool.parallel_for(final_ref.elements(), kMinElementsPerTask, [&](int64_t begin, int64_t end) {
+      float_to_half(source + begin, destination + begin, end - begin);
+    });
+  }
+}
+
+void Context::copy_remaining_outputs(const ExecutionPlan& plan, const rts_execute_args& args) {
+  for (uint32_t o = 0; o < args.n_outputs; ++o) {
+    const uint32_t id = engine_.output_values()[o];
+    const Placement& placement = plan.placement[id];
+    const bool written_directly =
+        placement.storage == Storage::kOutput && placement.index == o && !output_uses_stand_in_[o];
+    if (written_directly) continue;
+    // A stand-in, an input or constant passed through, or a value that an
+    // earlier output binding already holds.
+    copy_bytes(args.outputs[o].data, refs_[id].data, refs_[id].bytes());
+    output_copies_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void Context::execute(const rts_execute_args& args) {
+  if (args.struct_size < offsetof(rts_execute_args, allocator) + sizeof(args.allocator)) {
+    fail_invalid("rts_execute_args.struct_size ", args.struct_size, " is too small");
+  }
+  check_inputs(args);
+  const ExecutionPlan& plan = plan_for(args);
+  if (slots_.size() < plan.slot_bytes.size()) slots_.resize(plan.slot_bytes.size());
+  for (size_t slot = 0; slot < plan.slot_bytes.size(); ++slot) {
+    slots_[slot].reserve(plan.slot_bytes[slot]);
+  }
+  conversion_scratch_.reserve(plan.conversion_bytes);
+
+  bind_outputs(plan, args);
+  const int in_place_outputs = resolve_storage(plan, args);
+  for (size_t n = 0; n < engine_.nodes().size(); ++n) {
+    if (!plan.skip_node[n]) run_node(n, plan);
+  }
+  copy_remaining_outputs(plan, args);
+  in_place_updates_.fetch_add(in_place_outputs, std::memory_order_relaxed);
+  executes_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Context::report_counters(const rts_counter_sink& sink) const {
+  if (sink.counter == nullptr) return;
+  auto report = [&sink](const char* name, const std::atomic<uint64_t>& value) {
+    sink.counter(sink.user, name, value.load(std::memory_order_relaxed));
+  };
+  report("executes", executes_);
+  report("kernel_runs", kernel_runs_);
+  report("plans_built", plans_built_);
+  report("output_allocations", output_allocations_);
+  report("in_place_updates", in_place_updates_);
+  report("output_copies", output_copies_);
+}
+
+}  // namespace rtscope::cpu

@@ -1,0 +1,77 @@
+// An execution context: runs an engine on bound inputs. It caches one
+// execution plan per input-shape signature and keeps the buffers those
+// plans need, so steady-state executes allocate nothing.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "aligned_buffer.hpp"
+#include "execution_plan.hpp"
+#include "kernels/op_spec.hpp"
+#include "rtscope/plugin_abi.h"
+
+namespace rtscope::cpu {
+
+class Engine;
+
+// Copies the fields of `settings` the caller's struct_size covers (NULL:
+// defaults); throws on a value outside its enum.
+ContextSettings read_settings(const rts_runtime_settings* settings);
+
+class Context {
+ public:
+  // `settings` may be NULL (defaults); its cache store must outlive the
+  // context, as the ABI promises.
+  Context(const Engine& engine, const rts_runtime_settings* settings);
+
+  // Externally synchronized; throws Error.
+  void execute(const rts_execute_args& args);
+
+  // Thread-safe with respect to execute.
+  void report_counters(const rts_counter_sink& sink) const;
+
+  const ContextSettings& settings() const { return settings_; }
+
+ private:
+  // Plans are kept for this many distinct input shapes; beyond that the
+  // cache starts over.
+  static constexpr size_t kMaxCachedPlans = 16;
+
+  const ExecutionPlan& plan_for(const rts_execute_args& args);
+  void check_inputs(const rts_execute_args& args) const;
+  void bind_outputs(const ExecutionPlan& plan, const rts_execute_args& args);
+  // Points every value at its storage; returns how many outputs are
+  // updated in place on their aliased input.
+  int resolve_storage(const ExecutionPlan& plan, const rts_execute_args& args);
+  void run_node(size_t node_index, const ExecutionPlan& plan);
+  void run_with_f32_conversion(size_t node_index, const ExecutionPlan& plan);
+  void copy_remaining_outputs(const ExecutionPlan& plan, const rts_execute_args& args);
+
+  const Engine& engine_;
+  ContextSettings settings_;
+
+  std::map<std::vector<int64_t>, std::unique_ptr<ExecutionPlan>> plans_;
+  std::vector<int64_t> signature_;  // reused key of the current input shapes
+  std::vector<AlignedBuffer> slots_;
+  // Stand-ins for output bindings that overlap an input the engine still
+  // reads; copied into the binding after every node ran.
+  std::vector<AlignedBuffer> output_stand_ins_;
+  std::vector<uint8_t> output_uses_stand_in_;
+  AlignedBuffer conversion_scratch_;
+  std::vector<TensorRef> refs_;  // per value id, for the current execute
+  std::vector<TensorRef> node_inputs_;
+  std::vector<TensorRef> node_outputs_;
+
+  std::atomic<uint64_t> executes_{0};
+  std::atomic<uint64_t> kernel_runs_{0};
+  std::atomic<uint64_t> plans_built_{0};
+  std::atomic<uint64_t> output_allocations_{0};
+  std::atomic<uint64_t> in_place_updates_{0};
+  std::atomic<uint64_t> output_copies_{0};
+};
+
+}  // namespace rtscope::cpu

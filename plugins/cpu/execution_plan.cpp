@@ -1,0 +1,225 @@
+#include "execution_plan.hpp"
+
+#include <algorithm>
+
+#include "aligned_buffer.hpp"
+#include "engine.hpp"
+#include "error.hpp"
+
+namespace rtscope::cpu {
+namespace {
+
+void check_input_dims(const ValueDesc& declared, const Dims& dims) {
+  if (dims.size() != declared.dims.size()) {
+    fail_invalid("input '", declared.name, "': shape ", shape_str(dims), " has rank ", dims.size(),
+                 " but the engine expects ", declared.type_str());
+  }
+  for (size_t axis = 0; axis < dims.size(); ++axis) {
+    if (declared.dims[axis] >= 0 && dims[axis] != declared.dims[axis]) {
+      fail_invalid("input '", declared.name, "': shape ", shape_str(dims), " does not match ",
+                   declared.type_str(), " (dim ", axis, " must be ", declared.dims[axis], ")");
+    }
+    if (dims[axis] < declared.min_dims[axis] || dims[axis] > declared.max_dims[axis]) {
+      fail_invalid("input '", declared.name, "': shape ", shape_str(dims), " has dim ", axis, " = ",
+                   dims[axis], " outside its range [", declared.min_dims[axis], ", ",
+                   declared.max_dims[axis], "]");
+    }
+  }
+}
+
+void check_inferred_dims(const NodeDesc& node, const EngineValue& value, const Dims& dims) {
+  if (dims.size() > RTS_MAX_RANK) {
+    fail_node(node, "output '", value.name, "' would have rank ", dims.size(), " > ", RTS_MAX_RANK);
+  }
+  if (value.declared == nullptr) return;
+  const ValueDesc& declared = *value.declared;
+  bool matches = dims.size() == declared.dims.size();
+  for (size_t axis = 0; matches && axis < dims.size(); ++axis) {
+    matches = declared.dims[axis] < 0 || declared.dims[axis] == dims[axis];
+  }
+  if (!matches) {
+    fail_node(node, "output '", value.name, "' is ", dtype_name(value.dtype), shape_str(dims),
+              " but the graph declares ", declared.type_str());
+  }
+}
+
+// A plan starts with the generic, shape-agnostic kernel of every op under
+// every setting. The specialized kernels replace them later, all at once,
+// through install_choices() (specialization.cpp): eager before the plan's
+// first run, lazy once the background tuning finished, none never.
+KernelFn select_kernel(const OpSpec& spec) { return spec.run; }
+
+// Hands out reusable buffer slots: the smallest free one that fits, else
+// the largest free one (which then grows), else a new one.
+class SlotAllocator {
+ public:
+  explicit SlotAllocator(std::vector<size_t>& slot_bytes) : slot_bytes_(slot_bytes) {}
+
+  uint32_t take(size_t bytes) {
+    int best = -1;
+    for (size_t i = 0; i < free_.size(); ++i) {
+      const size_t capacity = slot_bytes_[free_[i]];
+      if (best < 0) {
+        best = static_cast<int>(i);
+        continue;
+      }
+      const size_t best_capacity = slot_bytes_[free_[best]];
+      const bool fits = capacity >= bytes;
+      const bool best_fits = best_capacity >= bytes;
+      if ((fits && (!best_fits || capacity < best_capacity)) ||
+          (!fits && !best_fits && capacity > best_capacity)) {
+        best = static_cast<int>(i);
+      }
+    }
+    uint32_t slot;
+    if (best >= 0) {
+      slot = free_[best];
+      free_.erase(free_.begin() + best);
+    } else {
+      slot = static_cast<uint32_t>(slot_bytes_.size());
+      slot_bytes_.push_back(0);
+    }
+    slot_bytes_[slot] = std::max(slot_bytes_[slot], bytes);
+    return slot;
+  }
+
+  void give_back(uint32_t slot) { free_.push_back(slot); }
+
+ private:
+  std::vector<size_t>& slot_bytes_;
+  std::vector<uint32_t> free_;
+};
+
+}  // namespace
+
+size_t conversion_slot_bytes(int64_t elements) {
+  const size_t bytes = static_cast<size_t>(elements) * sizeof(float);
+  return (bytes + AlignedBuffer::kAlignment - 1) / AlignedBuffer::kAlignment *
+         AlignedBuffer::kAlignment;
+}
+
+ExecutionPlan build_plan(const Engine& engine, std::span<const Dims> input_dims,
+                         const ContextSettings&) {
+  const std::vector<EngineValue>& values = engine.values();
+  const std::vector<EngineNode>& nodes = engine.nodes();
+  const GraphDesc& graph = engine.graph();
+  ExecutionPlan plan;
+  plan.dims.resize(values.size());
+  plan.placement.resize(values.size());
+  plan.skip_node.assign(nodes.size(), 0);
+  plan.kernels.resize(nodes.size());
+  plan.tuning.resize(nodes.size());
+  plan.variant.assign(nodes.size(), nullptr);
+  plan.tunable.assign(nodes.size(), 0);
+
+  for (size_t i = 0; i < input_dims.size(); ++i) {
+    check_input_dims(graph.inputs[i], input_dims[i]);
+    const uint32_t id = engine.input_values()[i];
+    plan.dims[id] = input_dims[i];
+    plan.placement[id] = {Storage::kInput, static_cast<uint32_t>(i)};
+  }
+  for (uint32_t id = 0; id < values.size(); ++id) {
+    if (values[id].role != ValueRole::kConstant) continue;
+    plan.dims[id] = graph.constants[values[id].role_index].value.dims;
+    plan.placement[id] = {Storage::kConstant, values[id].role_index};
+  }
+  // Node outputs that are engine outputs go straight into the binding.
+  std::vector<int> output_index(values.size(), -1);
+  for (uint32_t output = 0; output < engine.output_values().size(); ++output) {
+    const uint32_t id = engine.output_values()[output];
+    if (values[id].role == ValueRole::kIntermediate && output_index[id] < 0) {
+      output_index[id] = static_cast<int>(output);
+    }
+  }
+
+  // Shapes, node by node.
+  std::vector<const Dims*> node_inputs;
+  std::vector<Dims> node_outputs;
+  for (size_t n = 0; n < nodes.size(); ++n) {
+    const EngineNode& node = nodes[n];
+    node_inputs.clear();
+    for (uint32_t id : node.inputs) node_inputs.push_back(&plan.dims[id]);
+    node_outputs.assign(node.outputs.size(), Dims{});
+    node.spec->infer(*node.desc, node_inputs, node_outputs);
+    for (size_t o = 0; o < node.outputs.size(); ++o) {
+      check_inferred_dims(*node.desc, values[node.outputs[o]], node_outputs[o]);
+      plan.dims[node.outputs[o]] = std::move(node_outputs[o]);
+    }
+    plan.kernels[n] = select_kernel(*node.spec);
+    const uint32_t output = node.outputs[0];
+    if (node.spec->output_views_input && output_index[output] < 0) {
+      const uint32_t input = node.inputs[0];
+      const Placement& source = plan.placement[input];
+      const uint32_t root = source.storage == Storage::kView ? source.index : input;
+      plan.placement[output] = {Storage::kView, root};
+      plan.skip_node[n] = 1;
+    }
+    if (!plan.skip_node[n] && node.spec->tune_space != nullptr) {
+      plan.tunable[n] = 1;
+      ++plan.tunable_nodes;
+    }
+  }
+
+  // Lifetimes: the last node reading each value; a view keeps its root alive.
+  std::vector<int> last_use(values.size(), -1);
+  for (size_t n = 0; n < nodes.size(); ++n) {
+    for (uint32_t id : nodes[n].inputs) last_use[id] = static_cast<int>(n);
+  }
+  for (uint32_t id = 0; id < values.size(); ++id) {
+    if (plan.placement[id].storage == Storage::kView) {
+      const uint32_t root = plan.placement[id].index;
+      last_use[root] = std::max(last_use[root], last_use[id]);
+    }
+  }
+
+  SlotAllocator slots(plan.slot_bytes);
+  std::vector<uint8_t> released(values.size(), 0);
+  auto release_if_dead = [&](uint32_t id, int node_index) {
+    const uint32_t root =
+        plan.placement[id].storage == Storage::kView ? plan.placement[id].index : id;
+    if (plan.placement[root].storage != Storage::kArena || released[root]) return;
+    if (last_use[root] <= node_index) {
+      released[root] = 1;
+      slots.give_back(plan.placement[root].index);
+    }
+  };
+  for (size_t n = 0; n < nodes.size(); ++n) {
+    const EngineNode& node = nodes[n];
+    if (!plan.skip_node[n]) {
+      for (uint32_t id : node.outputs) {
+        if (output_index[id] >= 0) {
+          plan.placement[id] = {Storage::kOutput, static_cast<uint32_t>(output_index[id])};
+          continue;
+        }
+        const size_t bytes =
+            static_cast<size_t>(element_count(plan.dims[id])) * dtype_size(values[id].dtype);
+        plan.placement[id] = {Storage::kArena, slots.take(bytes)};
+      }
+    }
+    // Inputs are released only after the outputs took their slots: kernels
+    // never write over what they read.
+    for (uint32_t id : node.inputs) release_if_dead(id, static_cast<int>(n));
+    for (uint32_t id : node.outputs) release_if_dead(id, static_cast<int>(n));
+
+    if (node.computes_f16_in_f32()) {
+      size_t bytes = 0;
+      for (size_t i = 0; i < node.inputs.size(); ++i) {
+        const EngineValue& value = values[node.inputs[i]];
+        if (input_kind(*node.spec, i) != InputKind::kFloat) continue;
+        if (value.role == ValueRole::kConstant && engine.constant_as_f32(value.role_index)) {
+          continue;
+        }
+        bytes += conversion_slot_bytes(element_count(plan.dims[node.inputs[i]]));
+      }
+      for (uint32_t id : node.outputs) {
+        if (values[id].dtype == RTS_DTYPE_F16) {
+          bytes += conversion_slot_bytes(element_count(plan.dims[id]));
+        }
+      }
+      plan.conversion_bytes = std::max(plan.conversion_bytes, bytes);
+    }
+  }
+  return plan;
+}
+
+}  // namespace rtscope::cpu

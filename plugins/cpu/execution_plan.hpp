@@ -1,0 +1,73 @@
+// An execution plan: everything about an execute that depends only on the
+// concrete input shapes. It holds the shape of every value, where each
+// value lives, how large each reusable buffer must be, and which kernel
+// runs each node. Contexts cache plans per input-shape signature.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "graph_desc.hpp"
+#include "kernels/op_spec.hpp"
+#include "rtscope/plugin_abi.h"
+
+namespace rtscope::cpu {
+
+class Engine;
+
+// The settings a context was created with (rts_runtime_settings, copied).
+struct ContextSettings {
+  rts_kernel_specialization kernel_specialization = RTS_KERNEL_SPECIALIZATION_LAZY;
+  rts_graph_capture graph_capture = RTS_GRAPH_CAPTURE_DISABLED;
+  const rts_cache_store* cache = nullptr;  // valid until the context is destroyed
+};
+
+enum class Storage : uint8_t {
+  kInput,     // the input binding `index`
+  kConstant,  // engine constant `index`
+  kArena,     // context buffer slot `index`
+  kView,      // the bytes of value `index` (never itself a view)
+  kOutput,    // the output binding `index` (or the context's stand-in for it)
+};
+
+struct Placement {
+  Storage storage = Storage::kArena;
+  uint32_t index = 0;
+};
+
+struct ExecutionPlan {
+  std::vector<Dims> dims;            // per value id
+  std::vector<Placement> placement;  // per value id
+  std::vector<size_t> slot_bytes;    // per arena slot
+  std::vector<uint8_t> skip_node;    // 1: the node's output is a view, nothing runs
+  // Per node: the kernel that runs. Generic when the plan is built;
+  // specialization.cpp installs the measured choice of every tunable node
+  // at once (`specialized`), between executes.
+  std::vector<KernelFn> kernels;
+  std::vector<KernelTuning> tuning;   // per node; meaningful once specialized
+  std::vector<const char*> variant;   // per node: the chosen variant's name, or nullptr
+  std::vector<uint8_t> tunable;       // per node: the op offers specialized variants
+  size_t tunable_nodes = 0;
+  bool specialized = false;
+  size_t conversion_bytes = 0;  // f16 <-> f32 scratch of the largest node
+
+  // What a node's kernel gets as tuning: nullptr keeps generic defaults.
+  const KernelTuning* tuning_for(size_t node) const {
+    return specialized && tunable[node] ? &tuning[node] : nullptr;
+  }
+};
+
+// Infers every shape from `input_dims` (one per engine input, in order),
+// checks them against the graph's declarations, and assigns storage with
+// buffer reuse between values whose lifetimes do not overlap. Throws Error
+// naming the node and shapes on a mismatch.
+ExecutionPlan build_plan(const Engine& engine, std::span<const Dims> input_dims,
+                         const ContextSettings& settings);
+
+// Bytes of f32 scratch one converted tensor takes, rounded up so that every
+// scratch tensor stays aligned.
+size_t conversion_slot_bytes(int64_t elements);
+
+}  // namespace rtscope::cpu

@@ -1,0 +1,315 @@
+// Decoder ops: rope, causal attention over a KV cache, and the in-place
+// kv_cache_update. Attention specializes on common head dims at compile
+// time; attention and rope split work over the pool per shape.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "kernels/op_spec.hpp"
+#include "thread_pool.hpp"
+
+namespace rtscope::cpu {
+namespace {
+
+void check_position_dims(const NodeDesc& node, const Dims& pos) {
+  if (element_count(pos) != 1) fail_node(node, "pos must hold one i64, got ", shape_str(pos));
+}
+
+int64_t read_position(const TensorRef& pos) { return *pos.as<const int64_t>(); }
+
+void infer_rope(const NodeDesc& node, std::span<const Dims* const> inputs,
+                std::span<Dims> outputs) {
+  const Dims& x = *inputs[0];
+  if (x.size() != 4) fail_node(node, "x must be [B, S, H, Dh], got ", shape_str(x));
+  if (x[3] % 2 != 0) fail_node(node, "head dim Dh must be even, got ", shape_str(x));
+  check_position_dims(node, *inputs[1]);
+  outputs[0] = x;
+}
+
+void run_rope(const KernelArgs& args) {
+  const TensorRef& x = args.inputs[0];
+  const int64_t seq = x.dim(1);
+  const int64_t heads = x.dim(2);
+  const int64_t head_dim = x.dim(3);
+  const int64_t half = head_dim / 2;
+  const int64_t pos = read_position(args.inputs[1]);
+  const double base = args.node.attr_real("base", 10000.0);
+
+  // cos/sin of every (s, i) once; angles in double so that large positions
+  // keep their precision. Grows once per thread, then is reused.
+  thread_local std::vector<float> table;
+  table.resize(static_cast<size_t>(seq * half * 2));
+  for (int64_t s = 0; s < seq; ++s) {
+    for (int64_t i = 0; i < half; ++i) {
+      const double inv_freq =
+          std::pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
+      const double theta = static_cast<double>(pos + s) * inv_freq;
+      table[(s * half + i) * 2] = static_cast<float>(std::cos(theta));
+      table[(s * half + i) * 2 + 1] = static_cast<float>(std::sin(theta));
+    }
+  }
+  const float* angles = table.data();
+  const float* in = x.as<const float>();
+  float* out = args.outputs[0].as<float>();
+  const int64_t rows = x.elements() / std::max<int64_t>(head_dim, 1);  // rows of B·S·H
+  args.pool.parallel_for(rows, args.grain_or(rows_per_task(head_dim)), [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t s = (row / heads) % seq;
+      const float* src = in + row * head_dim;
+      float* dst = out + row * head_dim;
+      const float* row_angles = angles + s * half * 2;
+      for (int64_t i = 0; i < half; ++i) {
+        const float cos_theta = row_angles[i * 2];
+        const float sin_theta = row_angles[i * 2 + 1];
+        const float first = src[i];
+        const float second = src[i + half];
+        dst[i] = first * cos_theta - second * sin_theta;
+        dst[i + half] = second * cos_theta + first * sin_theta;
+      }
+    }
+  });
+}
+
+// q [B, H, S, Dh] against k and v [B, H, T, Dh].
+void infer_attention(const NodeDesc& node, std::span<const Dims* const> inputs,
+                     std::span<Dims> outputs) {
+  const Dims& q = *inputs[0];
+  const Dims& k = *inputs[1];
+  const Dims& v = *inputs[2];
+  if (q.size() != 4) fail_node(node, "q must be [B, H, S, Dh], got ", shape_str(q));
+  if (k.size() != 4) fail_node(node, "k_cache must be [B, H, T, Dh], got ", shape_str(k));
+  if (k != v) {
+    fail_node(node, "k_cache ", shape_str(k), " and v_cache ", shape_str(v), " differ");
+  }
+  if (q[0] != k[0] || q[1] != k[1] || q[3] != k[3]) {
+    fail_node(node, "q ", shape_str(q), " does not match k_cache ", shape_str(k), " in B, H or Dh");
+  }
+  if (q[2] > k[2]) {
+    fail_node(node, "q has ", q[2], " steps but the cache only ", k[2], ": ", shape_str(q), " vs ",
+              shape_str(k));
+  }
+  check_position_dims(node, *inputs[3]);
+  outputs[0] = q;
+}
+
+float dot(const float* a, const float* b, int64_t count) {
+  // Independent partial sums let the compiler vectorize the loop.
+  float partial[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    for (int lane = 0; lane < 8; ++lane) partial[lane] += a[i + lane] * b[i + lane];
+  }
+  float sum = 0.0f;
+  for (; i < count; ++i) sum += a[i] * b[i];
+  for (float value : partial) sum += value;
+  return sum;
+}
+
+// With a compile-time head dim (32, 64, 128) every inner loop has a fixed
+// trip count and unrolls fully; the lane order matches dot(), so both
+// forms give identical sums.
+template <int kHeadDim>
+float dot_fixed(const float* a, const float* b, int64_t count) {
+  if constexpr (kHeadDim == 0) {
+    return dot(a, b, count);
+  } else {
+    static_assert(kHeadDim % 8 == 0);
+    float partial[8] = {};
+    for (int i = 0; i < kHeadDim; i += 8) {
+      for (int lane = 0; lane < 8; ++lane) partial[lane] += a[i + lane] * b[i + lane];
+    }
+    float sum = 0.0f;
+    for (float value : partial) sum += value;
+    return sum;
+  }
+}
+
+// `grain` (when tuned) counts multiply-adds per pool task rather than rows,
+// so the split still follows the visible cache length as pos grows.
+template <int kHeadDim>
+void run_attention(const KernelArgs& args) {
+  const TensorRef& q = args.inputs[0];
+  const TensorRef& k = args.inputs[1];
+  const int64_t steps = q.dim(2);
+  const int64_t head_dim = kHeadDim > 0 ? kHeadDim : q.dim(3);
+  const int64_t cache_len = k.dim(2);
+  const int64_t pos = read_position(args.inputs[3]);
+  if (pos < 0 || pos + steps > cache_len) {
+    fail_node(args.node, "pos ", pos, " + ", steps, " query steps exceeds cache length ", cache_len,
+              " (q ", shape_str(q.dims), ", k_cache ", shape_str(k.dims), ")");
+  }
+  double scale = args.node.attr_real("scale", 0.0);
+  if (scale == 0.0) scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
+  const float scale_f = static_cast<float>(scale);
+
+  const float* q_data = q.as<const float>();
+  const float* k_data = k.as<const float>();
+  const float* v_data = args.inputs[2].as<const float>();
+  float* out = args.outputs[0].as<float>();
+  const int64_t rows = q.elements() / std::max<int64_t>(head_dim, 1);  // B·H·S query rows
+  const int64_t work_per_row = std::max<int64_t>((pos + steps) * head_dim * 2, 1);
+  const int64_t rows_per = args.tuning != nullptr && args.tuning->grain > 0
+                               ? std::max<int64_t>(args.tuning->grain / work_per_row, 1)
+                               : rows_per_task(work_per_row);
+  args.pool.parallel_for(rows, rows_per, [&](int64_t begin, int64_t end) {
+    thread_local std::vector<float> scores;
+    scores.resize(static_cast<size_t>(cache_len));
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t s = row % steps;
+      const int64_t batch_head = row / steps;
+      const float* query = q_data + row * head_dim;
+      const float* keys = k_data + batch_head * cache_len * head_dim;
+      const float* values = v_data + batch_head * cache_len * head_dim;
+      float* dst = out + row * head_dim;
+      const int64_t visible = pos + s + 1;  // keys 0..pos+s, causal
+      float max_score = -INFINITY;
+      for (int64_t j = 0; j < visible; ++j) {
+        scores[j] = dot_fixed<kHeadDim>(query, keys + j * head_dim, head_dim) * scale_f;
+        max_score = std::max(max_score, scores[j]);
+      }
+      float sum = 0.0f;
+      for (int64_t j = 0; j < visible; ++j) {
+        scores[j] = std::exp(scores[j] - max_score);
+        sum += scores[j];
+      }
+      const float inv_sum = 1.0f / sum;
+      std::fill(dst, dst + head_dim, 0.0f);
+      for (int64_t j = 0; j < visible; ++j) {
+        const float weight = scores[j] * inv_sum;
+        const float* value_row = values + j * head_dim;
+        for (int64_t d = 0; d < head_dim; ++d) dst[d] += weight * value_row[d];
+      }
+    }
+  });
+}
+
+// Half the cache visible while measuring: a typical decode position.
+void tune_attention(const NodeDesc&, std::span<const Dims* const> inputs,
+                    std::span<const Dims>, unsigned threads, TuningSpace& space) {
+  const Dims& q = *inputs[0];
+  const int64_t steps = q[2];
+  const int64_t head_dim = q[3];
+  const int64_t cache_len = (*inputs[1])[2];
+  space.position = std::max<int64_t>((cache_len - steps) / 2, 0);
+  const int64_t rows = element_count(q) / std::max<int64_t>(head_dim, 1);
+  const int64_t work = rows * (space.position + steps) * head_dim * 2;
+  KernelFn fixed = nullptr;
+  const char* fixed_name = nullptr;
+  switch (head_dim) {
+    case 32:
+      fixed = run_attention<32>, fixed_name = "attention.hd32";
+      break;
+    case 64:
+      fixed = run_attention<64>, fixed_name = "attention.hd64";
+      break;
+    case 128:
+      fixed = run_attention<128>, fixed_name = "attention.hd128";
+      break;
+  }
+  for (int64_t grain : candidate_grains(work, threads, kMinElementsPerTask)) {
+    space.variants.push_back({"attention.rows", run_attention<0>, {grain}});
+    if (fixed != nullptr) space.variants.push_back({fixed_name, fixed, {grain}});
+  }
+}
+
+void tune_rope(const NodeDesc&, std::span<const Dims* const> inputs, std::span<const Dims>,
+               unsigned threads, TuningSpace& space) {
+  const Dims& x = *inputs[0];
+  const int64_t head_dim = std::max<int64_t>(x[3], 1);
+  for (int64_t grain : candidate_grains(element_count(x) / head_dim, threads, rows_per_task(head_dim))) {
+    space.variants.push_back({"rope.rows", run_rope, {grain}});
+  }
+}
+
+void infer_kv_cache_update(const NodeDesc& node, std::span<const Dims* const> inputs,
+                           std::span<Dims> outputs) {
+  const Dims& cache = *inputs[0];
+  const Dims& fresh = *inputs[1];
+  if (cache.size() != 4) fail_node(node, "cache must be [B, H, T, Dh], got ", shape_str(cache));
+  if (fresh.size() != 4 || fresh[0] != cache[0] || fresh[1] != cache[1] || fresh[3] != cache[3]) {
+    fail_node(node, "new must be [", cache[0], ", ", cache[1], ", S, ", cache[3],
+              "] to match cache ", shape_str(cache), ", got ", shape_str(fresh));
+  }
+  if (fresh[2] > cache[2]) {
+    fail_node(node, "new has ", fresh[2], " steps but the cache only ", cache[2]);
+  }
+  check_position_dims(node, *inputs[2]);
+  outputs[0] = cache;
+}
+
+// Copies the cache unless the output already is the cache (bound in place),
+// then writes the new steps: an in-place decode step costs one timestep.
+void run_kv_cache_update(const KernelArgs& args) {
+  const TensorRef& cache = args.inputs[0];
+  const TensorRef& fresh = args.inputs[1];
+  const TensorRef& out = args.outputs[0];
+  const int64_t cache_len = cache.dim(2);
+  const int64_t steps = fresh.dim(2);
+  const int64_t pos = read_position(args.inputs[2]);
+  if (pos < 0 || pos + steps > cache_len) {
+    fail_node(args.node, "pos ", pos, " + ", steps, " new steps exceeds cache length ", cache_len,
+              " (cache ", shape_str(cache.dims), ")");
+  }
+  const size_t element = dtype_size(cache.dtype);
+  if (out.data != cache.data && cache.bytes() > 0) {
+    std::memcpy(out.data, cache.data, cache.bytes());
+  }
+  const size_t row_bytes = static_cast<size_t>(cache.dim(3)) * element;
+  const size_t step_bytes = static_cast<size_t>(steps) * row_bytes;
+  const int64_t batch_heads = cache.dim(0) * cache.dim(1);
+  auto* dst = static_cast<std::byte*>(out.data);
+  const auto* src = static_cast<const std::byte*>(fresh.data);
+  for (int64_t bh = 0; bh < batch_heads; ++bh) {
+    if (step_bytes == 0) break;
+    std::memcpy(dst + (bh * cache_len + pos) * row_bytes, src + bh * step_bytes, step_bytes);
+  }
+}
+
+constexpr InputKind kRopeInputs[] = {InputKind::kFloat, InputKind::kPosition};
+constexpr InputKind kAttentionInputs[] = {InputKind::kFloat, InputKind::kFloat, InputKind::kFloat,
+                                          InputKind::kPosition};
+constexpr InputKind kCacheInputs[] = {InputKind::kFloat, InputKind::kFloat, InputKind::kPosition};
+constexpr AttrSpec kRopeAttrs[] = {{"base", RTS_ATTR_FLOAT, false}};
+constexpr AttrSpec kAttentionAttrs[] = {{"scale", RTS_ATTR_FLOAT, false}};
+
+const OpSpec kAttentionOps[] = {
+    {.op = "rope",
+     .min_inputs = 2,
+     .max_inputs = 2,
+     .input_kinds = kRopeInputs,
+     .output_dtype = OutputDtype::kSameAsFirstInput,
+     .f16_mode = F16Mode::kComputeInF32,
+     .attrs = kRopeAttrs,
+     .infer = infer_rope,
+     .run = run_rope,
+     .kernel_name = "cpu.rope.rotate_half_f32",
+     .tune_space = tune_rope},
+    {.op = "attention",
+     .min_inputs = 4,
+     .max_inputs = 4,
+     .input_kinds = kAttentionInputs,
+     .output_dtype = OutputDtype::kSameAsFirstInput,
+     .f16_mode = F16Mode::kComputeInF32,
+     .attrs = kAttentionAttrs,
+     .infer = infer_attention,
+     .run = run_attention<0>,
+     .kernel_name = "cpu.attention.causal_rows_f32",
+     .tune_space = tune_attention},
+    {.op = "kv_cache_update",
+     .min_inputs = 3,
+     .max_inputs = 3,
+     .input_kinds = kCacheInputs,
+     .output_dtype = OutputDtype::kSameAsFirstInput,
+     .f16_mode = F16Mode::kRawElements,
+     .attrs = {},
+     .infer = infer_kv_cache_update,
+     .run = run_kv_cache_update,
+     .kernel_name = "cpu.kv_cache_update.in_place_copy"},
+};
+
+}  // namespace
+
+std::span<const OpSpec> attention_op_specs() { return kAttentionOps; }
+
+}  // namespace rtscope::cpu

@@ -1,0 +1,328 @@
+// matmul and linear through OpenBLAS sgemm. Batch dims broadcast; when b
+// has no batch dims the whole batch of a folds into one large sgemm.
+// Specialized forms, chosen per shape by measurement: per-batch or
+// pool-parallel batches for matmul; sgemv for few rows and output columns
+// split over the plugin's pool for linear.
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/op_spec.hpp"
+#include "thread_pool.hpp"
+
+namespace rtscope::cpu {
+namespace {
+
+bool transpose_b(const NodeDesc& node) { return node.attr_int("transpose_b", 0) != 0; }
+
+void infer_matmul(const NodeDesc& node, std::span<const Dims* const> inputs,
+                  std::span<Dims> outputs) {
+  const Dims& a = *inputs[0];
+  const Dims& b = *inputs[1];
+  const bool b_transposed = transpose_b(node);
+  if (a.size() < 2 || b.size() < 2) {
+    fail_node(node, "both inputs need rank >= 2, got ", shape_str(a), " x ", shape_str(b));
+  }
+  const int64_t k_a = a[a.size() - 1];
+  const int64_t k_b = b_transposed ? b[b.size() - 1] : b[b.size() - 2];
+  if (k_a != k_b) {
+    fail_node(node, "inner dims differ: ", shape_str(a), " x ", shape_str(b),
+              b_transposed ? " (transpose_b)" : "");
+  }
+  const int64_t n = b_transposed ? b[b.size() - 2] : b[b.size() - 1];
+  // Batch dims broadcast like elementwise ops.
+  const size_t a_batch = a.size() - 2;
+  const size_t b_batch = b.size() - 2;
+  const size_t batch_rank = std::max(a_batch, b_batch);
+  Dims out(batch_rank + 2);
+  for (size_t i = 0; i < batch_rank; ++i) {
+    const int64_t da = i < batch_rank - a_batch ? 1 : a[i - (batch_rank - a_batch)];
+    const int64_t db = i < batch_rank - b_batch ? 1 : b[i - (batch_rank - b_batch)];
+    if (da != db && da != 1 && db != 1) {
+      fail_node(node, "batch dims do not broadcast: ", shape_str(a), " x ", shape_str(b));
+    }
+    out[i] = da == 1 ? db : da;
+  }
+  out[batch_rank] = a[a.size() - 2];
+  out[batch_rank + 1] = n;
+  outputs[0] = std::move(out);
+}
+
+// C[m,n] = A[m,k] · B (B is [k,n], or [n,k] when transposed); beta 0 or 1.
+void sgemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
+           bool b_transposed, float beta) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    if (beta == 0.0f) std::memset(c, 0, static_cast<size_t>(m * n) * sizeof(float));
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, b_transposed ? CblasTrans : CblasNoTrans,
+              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, a,
+              static_cast<blasint>(k), b, static_cast<blasint>(b_transposed ? k : n), beta, c,
+              static_cast<blasint>(n));
+}
+
+// Where matrix `batch` of the output reads its a and b matrices, with
+// broadcast batch dims.
+struct BatchLayout {
+  int batch_rank = 0;
+  int64_t out_dims[RTS_MAX_RANK] = {};
+  int64_t a_strides[RTS_MAX_RANK] = {};
+  int64_t b_strides[RTS_MAX_RANK] = {};
+
+  BatchLayout(const TensorRef& a, const TensorRef& b, const TensorRef& out)
+      : batch_rank(out.rank() - 2) {
+    int64_t a_stride = 1;
+    int64_t b_stride = 1;
+    for (int i = batch_rank - 1; i >= 0; --i) {
+      const int ai = i - (batch_rank - (a.rank() - 2));
+      const int bi = i - (batch_rank - (b.rank() - 2));
+      const int64_t da = ai >= 0 ? a.dims[ai] : 1;
+      const int64_t db = bi >= 0 ? b.dims[bi] : 1;
+      out_dims[i] = out.dims[i];
+      a_strides[i] = da == 1 ? 0 : a_stride;
+      b_strides[i] = db == 1 ? 0 : b_stride;
+      a_stride *= da;
+      b_stride *= db;
+    }
+  }
+
+  void matrices(int64_t batch, int64_t& a_matrix, int64_t& b_matrix) const {
+    a_matrix = 0;
+    b_matrix = 0;
+    for (int axis = batch_rank - 1; axis >= 0; --axis) {
+      const int64_t index = batch % out_dims[axis];
+      batch /= out_dims[axis];
+      a_matrix += index * a_strides[axis];
+      b_matrix += index * b_strides[axis];
+    }
+  }
+};
+
+struct MatmulShape {
+  int64_t m, n, k, batches;
+  bool b_transposed;
+  bool foldable;  // one b for every batch and a covers the batch
+};
+
+MatmulShape matmul_shape(const KernelArgs& args) {
+  const TensorRef& a = args.inputs[0];
+  const TensorRef& b = args.inputs[1];
+  const TensorRef& out = args.outputs[0];
+  MatmulShape shape;
+  shape.m = a.dim(-2);
+  shape.k = a.dim(-1);
+  shape.n = out.dim(-1);
+  shape.b_transposed = transpose_b(args.node);
+  shape.batches = element_count(out.dims.first(out.rank() - 2));
+  shape.foldable = element_count(b.dims.first(b.rank() - 2)) == 1 &&
+                   element_count(a.dims.first(a.rank() - 2)) == shape.batches;
+  return shape;
+}
+
+void matmul_batches(const KernelArgs& args, const MatmulShape& shape, int64_t begin, int64_t end) {
+  const BatchLayout layout(args.inputs[0], args.inputs[1], args.outputs[0]);
+  const float* a_data = args.inputs[0].as<const float>();
+  const float* b_data = args.inputs[1].as<const float>();
+  float* out_data = args.outputs[0].as<float>();
+  const int64_t m = shape.m, n = shape.n, k = shape.k;
+  for (int64_t batch = begin; batch < end; ++batch) {
+    int64_t a_matrix, b_matrix;
+    layout.matrices(batch, a_matrix, b_matrix);
+    sgemm(a_data + a_matrix * m * k, b_data + b_matrix * k * n, out_data + batch * m * n, m, n, k,
+          shape.b_transposed, 0.0f);
+  }
+}
+
+// Generic: folds the batch into one sgemm when b is shared, else one
+// sgemm per batch.
+void run_matmul(const KernelArgs& args) {
+  const MatmulShape shape = matmul_shape(args);
+  if (shape.foldable) {
+    sgemm(args.inputs[0].as<const float>(), args.inputs[1].as<const float>(),
+          args.outputs[0].as<float>(), shape.batches * shape.m, shape.n, shape.k,
+          shape.b_transposed, 0.0f);
+    return;
+  }
+  matmul_batches(args, shape, 0, shape.batches);
+}
+
+// One sgemm per batch even when the batch could fold: small per-batch
+// matrices stay in cache.
+void run_matmul_per_batch(const KernelArgs& args) {
+  const MatmulShape shape = matmul_shape(args);
+  matmul_batches(args, shape, 0, shape.batches);
+}
+
+// Batches spread over the plugin's pool, `grain` batches per task.
+void run_matmul_batch_pool(const KernelArgs& args) {
+  const MatmulShape shape = matmul_shape(args);
+  args.pool.parallel_for(shape.batches, args.grain_or(1), [&](int64_t begin, int64_t end) {
+    matmul_batches(args, shape, begin, end);
+  });
+}
+
+void tune_matmul(const NodeDesc&, std::span<const Dims* const>, std::span<const Dims> outputs,
+                 unsigned threads, TuningSpace& space) {
+  const Dims& out = outputs[0];
+  const int64_t batches = element_count(std::span(out).first(out.size() - 2));
+  space.variants.push_back({"matmul.generic", run_matmul, {}});
+  if (batches > 1) {
+    space.variants.push_back({"matmul.per_batch", run_matmul_per_batch, {}});
+    if (threads > 1) {
+      for (int64_t grain : candidate_grains(batches, threads, 1)) {
+        if (grain < batches) space.variants.push_back({"matmul.batch_pool", run_matmul_batch_pool, {grain}});
+      }
+    }
+  }
+}
+
+void infer_linear(const NodeDesc& node, std::span<const Dims* const> inputs,
+                  std::span<Dims> outputs) {
+  const Dims& x = *inputs[0];
+  const Dims& w = *inputs[1];
+  if (x.empty()) fail_node(node, "x must have rank >= 1, got ", shape_str(x));
+  if (w.size() != 2) fail_node(node, "w must be [K, N], got ", shape_str(w));
+  if (x.back() != w[0]) {
+    fail_node(node, "inner dims differ: ", shape_str(x), " x ", shape_str(w));
+  }
+  if (inputs.size() == 3) {
+    const Dims& bias = *inputs[2];
+    if (bias.size() != 1 || bias[0] != w[1]) {
+      fail_node(node, "bias must be [", w[1], "], got ", shape_str(bias));
+    }
+  }
+  Dims out = x;
+  out.back() = w[1];
+  outputs[0] = std::move(out);
+}
+
+struct LinearShape {
+  int64_t m, n, k;
+};
+
+LinearShape linear_shape(const KernelArgs& args) {
+  const int64_t k = args.inputs[1].dim(0);
+  const int64_t n = args.inputs[1].dim(1);
+  return {n > 0 ? args.outputs[0].elements() / n : 0, n, k};
+}
+
+// Starts every output row from the bias so the product accumulates onto
+// it; returns the beta that product must use.
+float prefill_bias(const KernelArgs& args, const LinearShape& shape) {
+  if (args.inputs.size() < 3) return 0.0f;
+  const float* bias = args.inputs[2].as<const float>();
+  float* out_data = args.outputs[0].as<float>();
+  const int64_t n = shape.n;
+  args.pool.parallel_for(shape.m, rows_per_task(n), [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      std::memcpy(out_data + row * n, bias, static_cast<size_t>(n) * sizeof(float));
+    }
+  });
+  return 1.0f;
+}
+
+// Generic: one sgemm over every row (OpenBLAS threads it internally).
+void run_linear(const KernelArgs& args) {
+  const LinearShape shape = linear_shape(args);
+  const float beta = prefill_bias(args, shape);
+  sgemm(args.inputs[0].as<const float>(), args.inputs[1].as<const float>(),
+        args.outputs[0].as<float>(), shape.m, shape.n, shape.k, false, beta);
+}
+
+// out[row] = x[row] · W[:, begin:end] as a matrix-vector product: for a
+// few rows (decode steps) sgemv avoids sgemm's packing.
+void gemv_columns(const KernelArgs& args, const LinearShape& shape, int64_t row, int64_t begin,
+                  int64_t end, float beta) {
+  if (end <= begin) return;
+  if (shape.k == 0) {
+    if (beta == 0.0f) std::fill_n(args.outputs[0].as<float>() + row * shape.n + begin, end - begin, 0.0f);
+    return;
+  }
+  cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<blasint>(shape.k),
+              static_cast<blasint>(end - begin), 1.0f, args.inputs[1].as<const float>() + begin,
+              static_cast<blasint>(shape.n), args.inputs[0].as<const float>() + row * shape.k, 1,
+              beta, args.outputs[0].as<float>() + row * shape.n + begin, 1);
+}
+
+void run_linear_gemv(const KernelArgs& args) {
+  const LinearShape shape = linear_shape(args);
+  const float beta = prefill_bias(args, shape);
+  for (int64_t row = 0; row < shape.m; ++row) gemv_columns(args, shape, row, 0, shape.n, beta);
+}
+
+// Output columns split over the plugin's pool, `grain` columns per task.
+// OpenBLAS runs products this small on the calling thread, so the pool
+// (not OpenBLAS's process-global thread count) decides the parallelism;
+// measurement drops this form where it loses.
+void run_linear_split_n(const KernelArgs& args) {
+  const LinearShape shape = linear_shape(args);
+  const float beta = prefill_bias(args, shape);
+  const float* x = args.inputs[0].as<const float>();
+  const float* w = args.inputs[1].as<const float>();
+  float* out = args.outputs[0].as<float>();
+  args.pool.parallel_for(shape.n, args.grain_or(shape.n), [&](int64_t begin, int64_t end) {
+    if (shape.m == 1) {
+      gemv_columns(args, shape, 0, begin, end, beta);
+      return;
+    }
+    if (shape.m == 0 || shape.k == 0) {
+      if (beta == 0.0f) {
+        for (int64_t row = 0; row < shape.m; ++row) std::fill(out + row * shape.n + begin, out + row * shape.n + end, 0.0f);
+      }
+      return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(shape.m),
+                static_cast<blasint>(end - begin), static_cast<blasint>(shape.k), 1.0f, x,
+                static_cast<blasint>(shape.k), w + begin, static_cast<blasint>(shape.n), beta,
+                out + begin, static_cast<blasint>(shape.n));
+  });
+}
+
+void tune_linear(const NodeDesc&, std::span<const Dims* const> inputs,
+                 std::span<const Dims> outputs, unsigned threads, TuningSpace& space) {
+  const int64_t n = (*inputs[1])[1];
+  const int64_t m = n > 0 ? element_count(outputs[0]) / n : 0;
+  space.variants.push_back({"linear.sgemm", run_linear, {}});
+  if (m <= 4) space.variants.push_back({"linear.sgemv", run_linear_gemv, {}});
+  // Column blocks of at least 64 keep each sgemm/sgemv call efficient.
+  if (threads > 1 && n >= 128 && m <= 64) {
+    const int64_t per_thread = (n + threads - 1) / threads;
+    space.variants.push_back({"linear.split_n", run_linear_split_n, {(per_thread + 15) / 16 * 16}});
+  }
+}
+
+constexpr InputKind kFloats[] = {InputKind::kFloat};
+constexpr AttrSpec kMatmulAttrs[] = {{"transpose_b", RTS_ATTR_INT, false}};
+
+const OpSpec kMatmulOps[] = {
+    {.op = "matmul",
+     .min_inputs = 2,
+     .max_inputs = 2,
+     .input_kinds = kFloats,
+     .output_dtype = OutputDtype::kSameAsFirstInput,
+     .f16_mode = F16Mode::kComputeInF32,
+     .attrs = kMatmulAttrs,
+     .infer = infer_matmul,
+     .run = run_matmul,
+     .kernel_name = "cpu.matmul.openblas_sgemm",
+     .tune_space = tune_matmul},
+    {.op = "linear",
+     .min_inputs = 2,
+     .max_inputs = 3,
+     .input_kinds = kFloats,
+     .output_dtype = OutputDtype::kSameAsFirstInput,
+     .f16_mode = F16Mode::kComputeInF32,
+     .attrs = {},
+     .infer = infer_linear,
+     .run = run_linear,
+     .kernel_name = "cpu.linear.openblas_sgemm",
+     .tune_space = tune_linear},
+};
+
+}  // namespace
+
+std::span<const OpSpec> matmul_op_specs() { return kMatmulOps; }
+
+}  // namespace rtscope::cpu

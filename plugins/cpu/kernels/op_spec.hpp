@@ -1,0 +1,176 @@
+// What the CPU plugin knows about each op: arity, input dtypes, attributes,
+// shape inference from concrete input shapes, and the kernel that runs it.
+// Each kernels/*.cpp file defines the specs of one group of ops.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "error.hpp"
+#include "graph_desc.hpp"
+#include "rtscope/plugin_abi.h"
+
+namespace rtscope::cpu {
+
+class ThreadPool;
+class StepList;
+
+// A tensor as a kernel sees it: row-major, contiguous, host memory.
+struct TensorRef {
+  rts_dtype dtype = RTS_DTYPE_F32;
+  std::span<const int64_t> dims;
+  void* data = nullptr;
+
+  int64_t elements() const { return element_count(dims); }
+  size_t bytes() const { return static_cast<size_t>(elements()) * dtype_size(dtype); }
+  int64_t dim(int axis) const { return dims[axis < 0 ? axis + rank() : axis]; }
+  int rank() const { return static_cast<int>(dims.size()); }
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(data);
+  }
+};
+
+// How a specialized kernel splits its work: a value chosen per concrete
+// shape by measurement (see tuning.hpp).
+struct KernelTuning {
+  // Work items (elements, rows or columns, as the kernel defines them) per
+  // pool task; 0: the kernel's shape-agnostic default.
+  int64_t grain = 0;
+};
+
+struct KernelArgs {
+  const NodeDesc& node;
+  std::span<const TensorRef> inputs;
+  std::span<const TensorRef> outputs;
+  ThreadPool& pool;
+  // nullptr for generic kernels, which use their built-in defaults.
+  const KernelTuning* tuning = nullptr;
+
+  int64_t grain_or(int64_t fallback) const {
+    return tuning != nullptr && tuning->grain > 0 ? tuning->grain : fallback;
+  }
+};
+
+// Computes output dims from concrete input dims; throws (via fail_node) on
+// a shape the op does not accept.
+using InferFn = void (*)(const NodeDesc& node, std::span<const Dims* const> inputs,
+                         std::span<Dims> outputs);
+using KernelFn = void (*)(const KernelArgs& args);
+
+// One candidate implementation of a node for concrete shapes. `name` is
+// static and stable: tuning results are stored by (name, grain).
+struct KernelVariant {
+  const char* name = nullptr;
+  KernelFn run = nullptr;
+  KernelTuning tuning;
+};
+
+// The candidates worth measuring for one node at concrete shapes.
+struct TuningSpace {
+  std::vector<KernelVariant> variants;
+  // Value written into i64 position inputs while measuring, so that the
+  // measured work is representative (e.g. half the KV cache visible).
+  int64_t position = 0;
+};
+
+// Fills `space` for a node at concrete shapes, given the plugin's pool
+// size. Every tunable op offers at least one variant.
+using TuneSpaceFn = void (*)(const NodeDesc& node, std::span<const Dims* const> inputs,
+                             std::span<const Dims> outputs, unsigned pool_threads,
+                             TuningSpace& space);
+
+// Turns a node whose tensors are fully resolved (persistent pointers,
+// fixed shapes) into replay steps with pre-computed arguments. Returns
+// false when it has no lowering for this variant or shape; the capture
+// then wraps the kernel itself.
+using LowerFn = bool (*)(const KernelArgs& args, KernelFn kernel, StepList& steps);
+
+enum class InputKind : uint8_t {
+  kFloat,     // f32 or f16; every kFloat input of a node has the same dtype
+  kAnyDtype,  // any dtype; every kAnyDtype input of a node has the same dtype
+  kPosition,  // i64
+  kIndices,   // i32 or i64
+};
+
+enum class OutputDtype : uint8_t { kSameAsFirstInput, kI64 };
+
+enum class F16Mode : uint8_t {
+  // The kernel is written for f32; the context converts f16 inputs and
+  // outputs around it.
+  kComputeInF32,
+  // The kernel moves elements of any size without arithmetic.
+  kRawElements,
+};
+
+struct AttrSpec {
+  const char* name;
+  rts_attr_type type;
+  bool required;
+};
+
+struct OpSpec {
+  const char* op;
+  int min_inputs;
+  int max_inputs;  // -1: any number >= min_inputs
+  // One kind per input; the last one repeats for variadic ops.
+  std::span<const InputKind> input_kinds;
+  OutputDtype output_dtype;
+  F16Mode f16_mode;
+  std::span<const AttrSpec> attrs;
+  InferFn infer;
+  KernelFn run;
+  const char* kernel_name;  // static; reported by query_node
+  // The output holds input 0's bytes unchanged (reshape): when the output
+  // is internal to the engine, the context points it at the input instead
+  // of running the kernel.
+  bool output_views_input = false;
+  // Kernel specialization: candidates for concrete shapes (nullptr: the op
+  // has only its generic kernel).
+  TuneSpaceFn tune_space = nullptr;
+  // Graph capture: replay steps for a resolved node (nullptr: wrapped).
+  LowerFn lower = nullptr;
+};
+
+// Grain candidates for `items` units of work on a pool of `threads`: all
+// on the caller, one task per thread, and the kernel's default
+// `default_grain`; duplicates removed, values clamped to `items`.
+std::vector<int64_t> candidate_grains(int64_t items, unsigned threads, int64_t default_grain);
+
+// Spec groups, one per kernels/*.cpp file.
+std::span<const OpSpec> elementwise_op_specs();
+std::span<const OpSpec> matmul_op_specs();
+std::span<const OpSpec> norm_op_specs();
+std::span<const OpSpec> reduction_op_specs();
+std::span<const OpSpec> attention_op_specs();
+std::span<const OpSpec> shape_op_specs();
+
+// nullptr when the plugin has no kernel for `op`.
+const OpSpec* find_op_spec(std::string_view op);
+// Why an op is not provided (a static string), for query_node.
+const char* unsupported_op_reason(std::string_view op);
+
+// Empty when the input count and dtypes suit `spec`, else the reason.
+std::string check_input_types(const OpSpec& spec, std::span<const rts_dtype> inputs);
+// Empty when every attribute `spec` knows has the right type and every
+// required one is present, else the reason.
+std::string check_attrs(const OpSpec& spec, const NodeDesc& node);
+// Dtype of every output, from valid input dtypes.
+rts_dtype output_dtype(const OpSpec& spec, std::span<const rts_dtype> inputs);
+// The dtype f16-converting kernels compute in for this node: the shared
+// dtype of its kFloat inputs, or f32 when it has none.
+rts_dtype float_dtype(const OpSpec& spec, std::span<const rts_dtype> inputs);
+const InputKind& input_kind(const OpSpec& spec, size_t input);
+
+template <typename... Parts>
+[[noreturn]] void fail_node(const NodeDesc& node, const Parts&... parts) {
+  fail_invalid(node.label(), ": ", parts...);
+}
+
+// Maps a possibly negative axis onto [0, rank); throws naming the node.
+int normalize_axis(const NodeDesc& node, int64_t axis, size_t rank);
+
+}  // namespace rtscope::cpu

@@ -1,0 +1,139 @@
+// softmax and argmax along one axis. The tensor is viewed as
+// [outer, axis, inner]; with inner == 1 (the usual last axis) rows are
+// contiguous.
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/op_spec.hpp"
+#include "thread_pool.hpp"
+
+namespace rtscope::cpu {
+namespace {
+
+struct AxisView {
+  int64_t outer = 1;
+  int64_t length = 1;
+  int64_t inner = 1;
+};
+
+AxisView view_around(std::span<const int64_t> dims, int axis) {
+  AxisView view;
+  for (int i = 0; i < axis; ++i) view.outer *= dims[i];
+  view.length = dims[axis];
+  for (size_t i = axis + 1; i < dims.size(); ++i) view.inner *= dims[i];
+  return view;
+}
+
+void infer_softmax(const NodeDesc& node, std::span<const Dims* const> inputs,
+                   std::span<Dims> outputs) {
+  const Dims& x = *inputs[0];
+  normalize_axis(node, node.attr_int("axis", -1), x.size());
+  outputs[0] = x;
+}
+
+void run_softmax(const KernelArgs& args) {
+  const TensorRef& x = args.inputs[0];
+  const int axis = normalize_axis(args.node, args.node.attr_int("axis", -1), x.rank());
+  const AxisView view = view_around(x.dims, axis);
+  const float* in = x.as<const float>();
+  float* out = args.outputs[0].as<float>();
+  // One lane is one softmax: `length` values `inner` apart.
+  const int64_t lanes = view.outer * view.inner;
+  args.pool.parallel_for(lanes, args.grain_or(rows_per_task(view.length)), [&](int64_t begin, int64_t end) {
+    for (int64_t lane = begin; lane < end; ++lane) {
+      const int64_t base = (lane / view.inner) * view.length * view.inner + lane % view.inner;
+      const float* src = in + base;
+      float* dst = out + base;
+      const int64_t step = view.inner;
+      float max_value = -INFINITY;
+      for (int64_t i = 0; i < view.length; ++i) max_value = std::max(max_value, src[i * step]);
+      double sum = 0.0;
+      for (int64_t i = 0; i < view.length; ++i) {
+        const float e = std::exp(src[i * step] - max_value);
+        dst[i * step] = e;
+        sum += e;
+      }
+      const float inv_sum = static_cast<float>(1.0 / sum);
+      for (int64_t i = 0; i < view.length; ++i) dst[i * step] *= inv_sum;
+    }
+  });
+}
+
+void infer_argmax(const NodeDesc& node, std::span<const Dims* const> inputs,
+                  std::span<Dims> outputs) {
+  const Dims& x = *inputs[0];
+  const int axis = normalize_axis(node, node.attr_int("axis", -1), x.size());
+  if (x[axis] == 0) fail_node(node, "argmax over an empty axis of ", shape_str(x));
+  Dims out = x;
+  out.erase(out.begin() + axis);
+  outputs[0] = std::move(out);
+}
+
+void run_argmax(const KernelArgs& args) {
+  const TensorRef& x = args.inputs[0];
+  const int axis = normalize_axis(args.node, args.node.attr_int("axis", -1), x.rank());
+  const AxisView view = view_around(x.dims, axis);
+  const float* in = x.as<const float>();
+  int64_t* out = args.outputs[0].as<int64_t>();
+  const int64_t lanes = view.outer * view.inner;
+  args.pool.parallel_for(lanes, rows_per_task(view.length), [&](int64_t begin, int64_t end) {
+    for (int64_t lane = begin; lane < end; ++lane) {
+      const float* src = in + (lane / view.inner) * view.length * view.inner + lane % view.inner;
+      int64_t best = 0;
+      float best_value = src[0];
+      // Strictly greater keeps the first index on ties.
+      for (int64_t i = 1; i < view.length; ++i) {
+        const float value = src[i * view.inner];
+        if (value > best_value) {
+          best_value = value;
+          best = i;
+        }
+      }
+      out[lane] = best;
+    }
+  });
+}
+
+// Lanes per pool task, chosen per shape.
+void tune_softmax(const NodeDesc& node, std::span<const Dims* const> inputs,
+                  std::span<const Dims>, unsigned threads, TuningSpace& space) {
+  const Dims& x = *inputs[0];
+  const AxisView view = view_around(x, normalize_axis(node, node.attr_int("axis", -1), x.size()));
+  for (int64_t grain :
+       candidate_grains(view.outer * view.inner, threads, rows_per_task(view.length))) {
+    space.variants.push_back({"softmax.lanes", run_softmax, {grain}});
+  }
+}
+
+constexpr InputKind kFloats[] = {InputKind::kFloat};
+constexpr AttrSpec kAxisAttrs[] = {{"axis", RTS_ATTR_INT, false}};
+
+const OpSpec kReductionOps[] = {
+    {.op = "softmax",
+     .min_inputs = 1,
+     .max_inputs = 1,
+     .input_kinds = kFloats,
+     .output_dtype = OutputDtype::kSameAsFirstInput,
+     .f16_mode = F16Mode::kComputeInF32,
+     .attrs = kAxisAttrs,
+     .infer = infer_softmax,
+     .run = run_softmax,
+     .kernel_name = "cpu.softmax.lanes_f32",
+     .tune_space = tune_softmax},
+    {.op = "argmax",
+     .min_inputs = 1,
+     .max_inputs = 1,
+     .input_kinds = kFloats,
+     .output_dtype = OutputDtype::kI64,
+     .f16_mode = F16Mode::kComputeInF32,
+     .attrs = kAxisAttrs,
+     .infer = infer_argmax,
+     .run = run_argmax,
+     .kernel_name = "cpu.argmax.lanes_f32"},
+};
+
+}  // namespace
+
+std::span<const OpSpec> reduction_op_specs() { return kReductionOps; }
+
+}  // namespace rtscope::cpu

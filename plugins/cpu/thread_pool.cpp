@@ -1,0 +1,107 @@
+#include "thread_pool.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+
+namespace rtscope::cpu {
+
+struct ThreadPool::Job {
+  const RangeFunction* body;
+  int64_t count;
+  int64_t chunk;
+  int64_t chunks;
+  std::atomic<int64_t> next_chunk{0};
+  std::atomic<int64_t> finished_chunks{0};
+  int workers_inside = 0;  // guarded by the pool mutex
+  std::mutex error_mutex;
+  std::exception_ptr error;
+};
+
+ThreadPool::ThreadPool(unsigned threads) {
+  const unsigned workers = threads > 1 ? threads - 1 : 0;
+  workers_.reserve(workers);
+  for (unsigned i = 0; i < workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  work_available_.notify_all();
+  for (auto& worker : workers_) worker.join();
+}
+
+void ThreadPool::run_chunks(Job& job) {
+  while (true) {
+    const int64_t index = job.next_chunk.fetch_add(1, std::memory_order_relaxed);
+    if (index >= job.chunks) return;
+    const int64_t begin = index * job.chunk;
+    const int64_t end = std::min(job.count, begin + job.chunk);
+    try {
+      (*job.body)(begin, end);
+    } catch (...) {
+      std::lock_guard lock(job.error_mutex);
+      if (!job.error) job.error = std::current_exception();
+    }
+    job.finished_chunks.fetch_add(1, std::memory_order_acq_rel);
+  }
+}
+
+void ThreadPool::worker_loop() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    work_available_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+    if (stopping_) return;
+    Job* job = jobs_.front();
+    // A job with no chunk left to claim leaves the queue; the caller may
+    // not have removed it yet.
+    if (job->next_chunk.load(std::memory_order_relaxed) >= job->chunks) {
+      jobs_.pop_front();
+      continue;
+    }
+    ++job->workers_inside;
+    lock.unlock();
+    run_chunks(*job);
+    lock.lock();
+    --job->workers_inside;
+    if (!jobs_.empty() && jobs_.front() == job) jobs_.pop_front();
+    job_finished_.notify_all();
+  }
+}
+
+void ThreadPool::parallel_for(int64_t count, int64_t min_per_task, RangeFunction body) {
+  if (count <= 0) return;
+  min_per_task = std::max<int64_t>(min_per_task, 1);
+  const int64_t max_tasks = std::min<int64_t>(size(), (count + min_per_task - 1) / min_per_task);
+  if (max_tasks <= 1) {
+    body(0, count);
+    return;
+  }
+  Job job;
+  job.body = &body;
+  job.count = count;
+  job.chunk = (count + max_tasks - 1) / max_tasks;
+  job.chunks = (count + job.chunk - 1) / job.chunk;
+  {
+    std::lock_guard lock(mutex_);
+    jobs_.push_back(&job);
+  }
+  work_available_.notify_all();
+  run_chunks(job);
+  {
+    std::unique_lock lock(mutex_);
+    // No new worker may enter the job once it leaves the queue; the ones
+    // inside must finish before `job` goes out of scope.
+    auto position = std::find(jobs_.begin(), jobs_.end(), &job);
+    if (position != jobs_.end()) jobs_.erase(position);
+    job_finished_.wait(lock, [&] {
+      return job.workers_inside == 0 &&
+             job.finished_chunks.load(std::memory_order_acquire) == job.chunks;
+    });
+  }
+  if (job.error) std::rethrow_exception(job.error);
+}
+
+}  // namespace rtscope::cpu

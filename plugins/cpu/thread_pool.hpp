@@ -1,0 +1,75 @@
+// A small persistent pool of worker threads for row-parallel kernels.
+//
+// One pool is shared by every context of a plugin instance, and distinct
+// contexts may execute concurrently, so parallel_for supports several
+// callers at once: each call posts a job, workers take chunks of whichever
+// job is at the front, and the caller works on its own job until it is done.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace rtscope::cpu {
+
+// A non-owning reference to a callable taking (begin, end): unlike
+// std::function it never allocates, so a kernel can hand its lambda to the
+// pool on every call.
+class RangeFunction {
+ public:
+  template <typename Callable>
+  RangeFunction(const Callable& callable)  // NOLINT: implicit by design
+      : object_(&callable), call_([](const void* object, int64_t begin, int64_t end) {
+          (*static_cast<const Callable*>(object))(begin, end);
+        }) {}
+  void operator()(int64_t begin, int64_t end) const { call_(object_, begin, end); }
+
+ private:
+  const void* object_;
+  void (*call_)(const void*, int64_t, int64_t);
+};
+
+class ThreadPool {
+ public:
+  // `threads` counts the calling thread, so a pool of 1 spawns no worker.
+  explicit ThreadPool(unsigned threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  unsigned size() const { return static_cast<unsigned>(workers_.size()) + 1; }
+
+  // Calls body(begin, end) over disjoint ranges covering [0, count). Ranges
+  // hold at least `min_per_task` items, so small work runs inline on the
+  // caller without waking anyone. The first exception a range throws is
+  // rethrown here after every range has finished.
+  void parallel_for(int64_t count, int64_t min_per_task, RangeFunction body);
+
+ private:
+  struct Job;
+
+  void worker_loop();
+  // Runs chunks of `job` until none is left; returns when the claim fails.
+  static void run_chunks(Job& job);
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable work_available_;
+  std::condition_variable job_finished_;
+  std::deque<Job*> jobs_;
+  bool stopping_ = false;
+};
+
+// Rows per task so that each task touches about `kMinElementsPerTask`
+// elements: below that, waking a thread costs more than it saves.
+inline constexpr int64_t kMinElementsPerTask = 16 * 1024;
+inline int64_t rows_per_task(int64_t elements_per_row) {
+  return elements_per_row >= kMinElementsPerTask
+             ? 1
+             : kMinElementsPerTask / (elements_per_row > 0 ? elements_per_row : 1);
+}
+
+}  // namespace rtscope::cpu

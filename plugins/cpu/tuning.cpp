@@ -1,0 +1,226 @@
+#include "tuning.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <limits>
+
+#include "aligned_buffer.hpp"
+#include "engine.hpp"
+#include "error.hpp"
+#include "plugin.hpp"
+#include "tuning_record.hpp"
+
+namespace rtscope::cpu {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A few runs per candidate, fewer when one run is slow: enough to see
+// a difference between strategies without stretching a cold start.
+constexpr int kMinTimedRuns = 3;
+constexpr int kMaxTimedRuns = 10;
+constexpr auto kCandidateBudget = std::chrono::milliseconds(2);
+
+uint64_t elapsed_ns(Clock::time_point since) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - since).count());
+}
+
+// Seeded values in [-1, 1]: never time kernels on all-zero data.
+void fill_random(float* data, int64_t count, uint32_t seed) {
+  uint32_t state = seed * 2654435761u + 1;
+  for (int64_t i = 0; i < count; ++i) {
+    state = state * 1664525u + 1013904223u;
+    data[i] = static_cast<float>(state >> 8) / static_cast<float>(1u << 23) - 1.0f;
+  }
+}
+
+// Inputs and outputs of one node at its task's shapes. Float tensors are
+// f32 (f16 nodes run f32 kernels); constant inputs use the engine's own
+// weights, everything else scratch memory.
+class Workspace {
+ public:
+  Workspace(const Engine& engine, const NodeTask& task, int64_t position) {
+    const EngineNode& node = engine.nodes()[task.node];
+    buffers_.reserve(task.inputs.size() + task.outputs.size());
+    for (size_t i = 0; i < task.inputs.size(); ++i) {
+      const EngineValue& value = engine.values()[node.inputs[i]];
+      const InputKind kind = input_kind(*node.spec, i);
+      TensorRef& ref = inputs_.emplace_back();
+      ref.dims = task.inputs[i];
+      ref.dtype = kind == InputKind::kFloat ? RTS_DTYPE_F32 : value.dtype;
+      if (kind == InputKind::kFloat && value.role == ValueRole::kConstant) {
+        const void* data = value.dtype == RTS_DTYPE_F32 ? engine.constant_data(value.role_index)
+                                                        : engine.constant_as_f32(value.role_index);
+        if (data != nullptr) {
+          ref.data = const_cast<void*>(data);
+          continue;
+        }
+      }
+      ref.data = scratch(ref.bytes());
+      if (kind == InputKind::kFloat) {
+        fill_random(ref.as<float>(), ref.elements(), static_cast<uint32_t>(i + 1));
+      } else if (kind == InputKind::kPosition) {
+        for (int64_t e = 0; e < ref.elements(); ++e) ref.as<int64_t>()[e] = position;
+      } else {
+        std::memset(ref.data, 0, ref.bytes());
+      }
+    }
+    for (const Dims& dims : task.outputs) {
+      TensorRef& ref = outputs_.emplace_back();
+      ref.dims = dims;
+      ref.dtype = RTS_DTYPE_F32;
+      ref.data = scratch(ref.bytes());
+    }
+  }
+
+  std::span<const TensorRef> inputs() const { return inputs_; }
+  std::span<const TensorRef> outputs() const { return outputs_; }
+
+ private:
+  void* scratch(size_t bytes) {
+    buffers_.emplace_back(std::max<size_t>(bytes, 1));
+    return buffers_.back().data();
+  }
+
+  std::vector<AlignedBuffer> buffers_;
+  std::vector<TensorRef> inputs_;
+  std::vector<TensorRef> outputs_;
+};
+
+}  // namespace
+
+Tuner::Tuner(const Engine& engine, const rts_cache_store* cache)
+    : engine_(engine), cache_(cache) {
+  const bool usable = cache_ != nullptr && RTS_HAS_FIELD(cache_, rts_cache_store, put) &&
+                      cache_->get != nullptr && cache_->put != nullptr;
+  if (!usable) cache_ = nullptr;
+}
+
+std::optional<KernelVariant> Tuner::choose(const NodeTask& task, const std::atomic<bool>* cancel) {
+  const EngineNode& node = engine_.nodes()[task.node];
+  std::vector<const Dims*> input_dims;
+  for (const Dims& dims : task.inputs) input_dims.push_back(&dims);
+  CpuPlugin& plugin = engine_.plugin();
+  const unsigned threads = plugin.pool().size();
+  TuningSpace space;
+  node.spec->tune_space(*node.desc, input_dims, task.outputs, threads, space);
+  if (space.variants.empty()) return KernelVariant{node.spec->kernel_name, node.spec->run, {}};
+  // A single candidate needs no measurement and no cache entry.
+  if (space.variants.size() == 1) return space.variants.front();
+
+  const std::string key = tuning_key(*node.spec, *node.desc, task.inputs, threads);
+  {
+    std::lock_guard lock(memo_mutex_);
+    const auto found = memo_.find(key);
+    if (found != memo_.end()) return found->second;
+  }
+  std::optional<KernelVariant> chosen = load(key, space);
+  if (!chosen) {
+    uint64_t best_ns = 0;
+    chosen = measure(task, space, cancel, best_ns);
+    if (!chosen) return std::nullopt;
+    store(key, *chosen, best_ns);
+    plugin.log(RTS_LOG_DEBUG, str_cat("cpu: tuned ", node.desc->label(), " at ", key, ": ",
+                                      chosen->name, " grain ", chosen->tuning.grain, " (",
+                                      best_ns, " ns)"));
+  }
+  std::lock_guard lock(memo_mutex_);
+  return memo_.emplace(key, *chosen).first->second;
+}
+
+std::optional<KernelVariant> Tuner::load(const std::string& key, const TuningSpace& space) {
+  if (cache_ == nullptr) {
+    counters_.cache_misses.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  std::vector<uint8_t> bytes;
+  rts_blob_sink sink{&bytes, [](void* user, const void* data, uint64_t size) {
+                       const auto* begin = static_cast<const uint8_t*>(data);
+                       static_cast<std::vector<uint8_t>*>(user)->assign(begin, begin + size);
+                       return 0;
+                     }};
+  const rts_status status =
+      cache_->get(cache_->user, engine_.plugin().device().fingerprint, key.c_str(), &sink);
+  if (status != RTS_OK) {
+    counters_.cache_misses.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  // Only an intact record naming one of today's candidates is trusted.
+  const std::optional<TuningRecord> record = decode_tuning_record(bytes);
+  if (record) {
+    for (const KernelVariant& variant : space.variants) {
+      if (record->variant == variant.name && record->tuning.grain == variant.tuning.grain) {
+        counters_.cache_hits.fetch_add(1, std::memory_order_relaxed);
+        return variant;
+      }
+    }
+  }
+  counters_.cache_rejected.fetch_add(1, std::memory_order_relaxed);
+  engine_.plugin().log(RTS_LOG_WARN, str_cat("cpu: runtime cache entry '", key, "' (",
+                                             bytes.size(),
+                                             " bytes) is not a valid tuning record; re-tuning"));
+  return std::nullopt;
+}
+
+void Tuner::store(const std::string& key, const KernelVariant& variant, uint64_t best_ns) {
+  if (cache_ == nullptr) return;
+  const std::vector<uint8_t> bytes =
+      encode_tuning_record({.variant = variant.name, .tuning = variant.tuning, .best_ns = best_ns});
+  const rts_status status = cache_->put(cache_->user, engine_.plugin().device().fingerprint,
+                                        key.c_str(), bytes.data(), bytes.size());
+  if (status != RTS_OK) {
+    // The result still applies to this context; only the warm start is lost.
+    engine_.plugin().log(RTS_LOG_WARN, str_cat("cpu: could not store tuning result '", key,
+                                               "' in the runtime cache (status ",
+                                               static_cast<int>(status), ")"));
+  }
+}
+
+std::optional<KernelVariant> Tuner::measure(const NodeTask& task, const TuningSpace& space,
+                                            const std::atomic<bool>* cancel, uint64_t& best_ns) {
+  const Clock::time_point started = Clock::now();
+  const EngineNode& node = engine_.nodes()[task.node];
+  Workspace workspace(engine_, task, space.position);
+  ThreadPool& pool = engine_.plugin().pool();
+  const KernelVariant* best = nullptr;
+  best_ns = std::numeric_limits<uint64_t>::max();
+  for (const KernelVariant& variant : space.variants) {
+    if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) return std::nullopt;
+    const KernelArgs args{*node.desc, workspace.inputs(), workspace.outputs(), pool,
+                          &variant.tuning};
+    uint64_t fastest = std::numeric_limits<uint64_t>::max();
+    try {
+      variant.run(args);  // warm-up: page faults, thread wake-ups, code
+      const Clock::time_point budget_start = Clock::now();
+      for (int run = 0; run < kMaxTimedRuns; ++run) {
+        const Clock::time_point begin = Clock::now();
+        variant.run(args);
+        fastest = std::min(fastest, elapsed_ns(begin));
+        if (run + 1 >= kMinTimedRuns && Clock::now() - budget_start > kCandidateBudget) break;
+      }
+    } catch (const std::exception& error) {
+      // A candidate that cannot run this shape is simply not chosen.
+      engine_.plugin().log(RTS_LOG_DEBUG, str_cat("cpu: tuning candidate ", variant.name,
+                                                  " failed on ", node.desc->label(), ": ",
+                                                  error.what()));
+      continue;
+    }
+    counters_.runs.fetch_add(1, std::memory_order_relaxed);
+    if (fastest < best_ns) {
+      best_ns = fastest;
+      best = &variant;
+    }
+  }
+  counters_.micros.fetch_add(elapsed_ns(started) / 1000, std::memory_order_relaxed);
+  // Every candidate failed: the first one still computes the node correctly
+  // (the real inputs may well be valid where the scratch ones were not).
+  if (best == nullptr) {
+    best_ns = 0;
+    return space.variants.front();
+  }
+  return *best;
+}
+
+}  // namespace rtscope::cpu

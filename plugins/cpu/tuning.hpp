@@ -1,0 +1,69 @@
+// Tuning: picks, per node and concrete shape, the fastest of an op's
+// kernel variants by running each on scratch data of that shape. Results
+// are remembered for the context and stored in the host's runtime cache
+// (keyed by device fingerprint + op + shapes), so a warm start measures
+// nothing.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "graph_desc.hpp"
+#include "kernels/op_spec.hpp"
+#include "rtscope/plugin_abi.h"
+
+namespace rtscope::cpu {
+
+class Engine;
+
+// One node of a plan with its concrete shapes, copied so that tuning never
+// reads a plan (which the context may evict meanwhile).
+struct NodeTask {
+  uint32_t node = 0;
+  std::vector<Dims> inputs;
+  std::vector<Dims> outputs;
+};
+
+struct TuningCounters {
+  std::atomic<uint64_t> runs{0};            // candidates measured
+  std::atomic<uint64_t> cache_hits{0};      // results read back from the runtime cache
+  std::atomic<uint64_t> cache_misses{0};    // no entry (or no cache) for a tunable shape
+  std::atomic<uint64_t> cache_rejected{0};  // entries that failed validation (then re-tuned)
+  std::atomic<uint64_t> micros{0};          // wall time spent measuring
+};
+
+class Tuner {
+ public:
+  // `cache` may be NULL; it must outlive the tuner (the ABI promises it
+  // for the context's lifetime, and the tuner lives inside the context).
+  Tuner(const Engine& engine, const rts_cache_store* cache);
+
+  // The variant `task.node` should run at the task's shapes: from this
+  // context's memo, the runtime cache, or by measuring every candidate.
+  // nullopt when `cancel` became true before a result was reached.
+  // Thread-safe.
+  std::optional<KernelVariant> choose(const NodeTask& task, const std::atomic<bool>* cancel);
+
+  const TuningCounters& counters() const { return counters_; }
+
+ private:
+  std::optional<KernelVariant> load(const std::string& key, const TuningSpace& space);
+  void store(const std::string& key, const KernelVariant& variant, uint64_t best_ns);
+  // Fastest candidate by the minimum over a few timed runs; nullopt when
+  // cancelled.
+  std::optional<KernelVariant> measure(const NodeTask& task, const TuningSpace& space,
+                                       const std::atomic<bool>* cancel, uint64_t& best_ns);
+
+  const Engine& engine_;
+  const rts_cache_store* cache_;
+  TuningCounters counters_;
+  std::mutex memo_mutex_;
+  std::map<std::string, KernelVariant> memo_;  // by tuning key
+};
+
+}  // namespace rtscope::cpu
