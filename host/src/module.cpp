@@ -4,6 +4,8 @@
 
 #include "engine.hpp"
 #include "execution_context.hpp"
+#include "log.hpp"
+#include "rtscope/runtime_cache.hpp"
 #include "rtscope/error.hpp"
 
 namespace rtscope {
@@ -87,7 +89,9 @@ struct OutputAllocations {
 Module::Module(std::string name, std::shared_ptr<Engine> engine)
     : name_(std::move(name)), engine_(std::move(engine)) {}
 
-Module::~Module() = default;
+Module::~Module() {
+  if (implicit_cache_) implicit_cache_->try_save(implicit_cache_path_);
+}
 
 const Plugin& Module::plugin() const { return engine_->plugin(); }
 uint32_t Module::device() const { return engine_->device(); }
@@ -114,11 +118,34 @@ void Module::set_runtime_settings(const RuntimeSettings& settings) {
       call.check(status, engine_->plugin().id(), "settings for module '" + name_ + "'");
     }
   }
+  // A new cache path saves the old implicit cache and loads the new one;
+  // the same path keeps the cache already loaded.
+  const auto* path = std::get_if<std::filesystem::path>(&settings.runtime_cache);
+  bool keep_cache = false;
+  std::shared_ptr<RuntimeCache> old_cache;
+  std::filesystem::path old_path;
+  {
+    std::lock_guard lock(mutex_);
+    keep_cache = path && implicit_cache_ && *path == implicit_cache_path_;
+    if (!keep_cache) {
+      old_cache = implicit_cache_;
+      old_path = implicit_cache_path_;
+    }
+  }
+  if (old_cache) old_cache->try_save(old_path);
+  std::shared_ptr<RuntimeCache> new_cache;
+  if (path && !keep_cache) {
+    new_cache = std::make_shared<RuntimeCache>();
+    new_cache->load(*path);
+  }
   std::shared_ptr<ExecutionContext> dropped;
   {
     std::lock_guard lock(mutex_);
     settings_ = settings;
-    // An execute in flight holds its own reference; this only drops ours.
+    if (!keep_cache) {
+      implicit_cache_ = std::move(new_cache);
+      implicit_cache_path_ = path ? *path : std::filesystem::path();
+    }
     dropped = std::move(context_);
   }
   // `dropped` is destroyed here, outside the lock, when nothing runs on it.
@@ -130,12 +157,33 @@ std::shared_ptr<ExecutionContext> Module::acquire_context() {
     std::shared_ptr<RuntimeCache> cache;
     if (auto* shared = std::get_if<std::shared_ptr<RuntimeCache>>(&settings_.runtime_cache)) {
       cache = *shared;
+    } else if (std::holds_alternative<std::filesystem::path>(settings_.runtime_cache)) {
+      cache = implicit_cache_;
     }
     context_ = std::make_shared<ExecutionContext>(engine_, settings_, std::move(cache));
     ++contexts_created_;
   }
   ++executes_;
+  ++in_flight_;
   return context_;
+}
+
+void Module::release_context() {
+  std::lock_guard lock(mutex_);
+  if (--in_flight_ == 0) idle_.notify_all();
+}
+
+void Module::wait_idle() const {
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [&] { return in_flight_ == 0; });
+}
+
+std::shared_ptr<RuntimeCache> Module::runtime_cache() const {
+  std::lock_guard lock(mutex_);
+  if (auto* shared = std::get_if<std::shared_ptr<RuntimeCache>>(&settings_.runtime_cache)) {
+    return *shared;
+  }
+  return implicit_cache_;
 }
 
 std::vector<Tensor> Module::execute(const std::vector<Tensor>& inputs,
@@ -185,8 +233,15 @@ std::vector<Tensor> Module::execute(const std::vector<Tensor>& inputs,
   args.n_outputs = static_cast<uint32_t>(abi_outputs.size());
   args.allocator = &allocator;
 
-  std::shared_ptr<ExecutionContext> context = acquire_context();
-  context->execute(args, name_);
+  struct InFlight {
+    Module* module;
+    std::shared_ptr<ExecutionContext> context;
+    ~InFlight() {
+      context.reset();  // the last reference may be ours: destroy before idling
+      module->release_context();
+    }
+  } in_flight{this, acquire_context()};
+  in_flight.context->execute(args, name_);
 
   std::vector<Tensor> results(out_bindings.size());
   for (std::size_t o = 0; o < out_bindings.size(); ++o) {

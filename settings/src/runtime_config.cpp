@@ -6,8 +6,11 @@
 namespace rtscope {
 
 RuntimeConfigScope::RuntimeConfigScope(const std::vector<SettingsTarget*>& targets,
-                                       const SettingOverrides& overrides) {
-  const SettingsPatch patch = SettingsPatch::parse(overrides);
+                                       const SettingOverrides& overrides)
+    : RuntimeConfigScope(targets, SettingsPatch::parse(overrides)) {}
+
+RuntimeConfigScope::RuntimeConfigScope(const std::vector<SettingsTarget*>& targets,
+                                       const SettingsPatch& patch) {
   snapshots_.reserve(targets.size());
   try {
     for (SettingsTarget* target : targets) {

@@ -10,7 +10,9 @@
 //  - Executes of one module are serialized on its context.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <filesystem>
 #include <iosfwd>
 #include <map>
 #include <memory>
@@ -28,6 +30,7 @@ namespace rtscope {
 class Engine;
 class ExecutionContext;
 class PluginRegistry;
+class RuntimeCache;
 
 // A binding of an engine (input or output).
 struct BindingInfo {
@@ -83,6 +86,15 @@ class Module : public SettingsTarget {
 
   ModuleStats stats() const;
 
+  // Blocks until no execute of this module is in flight.
+  void wait_idle() const;
+
+  // The runtime cache the next context will use: the shared cache of the
+  // settings, the implicit cache of a `runtime_cache` path (loaded when the
+  // path is set, saved when the path changes and when the module is
+  // destroyed), or null.
+  std::shared_ptr<RuntimeCache> runtime_cache() const;
+
   // Engine file: host header (magic, format and ABI versions, plugin id and
   // version, device fingerprint, bindings, alias map, output-allocation
   // flag) then the plugin's blob.
@@ -96,6 +108,7 @@ class Module : public SettingsTarget {
 
  private:
   std::shared_ptr<ExecutionContext> acquire_context();
+  void release_context();
 
   std::string name_;
   std::shared_ptr<Engine> engine_;
@@ -104,6 +117,11 @@ class Module : public SettingsTarget {
   std::shared_ptr<ExecutionContext> context_;
   uint64_t contexts_created_ = 0;
   uint64_t executes_ = 0;
+  uint64_t in_flight_ = 0;
+  mutable std::condition_variable idle_;
+  // Implicit cache of a `runtime_cache: PATH` setting.
+  std::filesystem::path implicit_cache_path_;
+  std::shared_ptr<RuntimeCache> implicit_cache_;
 };
 
 }  // namespace rtscope

@@ -31,6 +31,7 @@ class [[nodiscard]] RuntimeConfigScope {
   // or what a target throws, after rolling back.
   RuntimeConfigScope(const std::vector<SettingsTarget*>& targets,
                      const SettingOverrides& overrides);
+  RuntimeConfigScope(const std::vector<SettingsTarget*>& targets, const SettingsPatch& patch);
   RuntimeConfigScope(RuntimeConfigScope&& other) noexcept
       : snapshots_(std::exchange(other.snapshots_, {})) {}
   RuntimeConfigScope& operator=(RuntimeConfigScope&& other) noexcept {
