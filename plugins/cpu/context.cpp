@@ -6,6 +6,7 @@
 #include "engine.hpp"
 #include "error.hpp"
 #include "half.hpp"
+#include "output_binding.hpp"
 #include "plugin.hpp"
 #include "thread_pool.hpp"
 
@@ -34,15 +35,20 @@ ContextSettings read_settings(const rts_runtime_settings* settings) {
 
 namespace {
 
-size_t tensor_bytes(const rts_tensor& tensor) {
-  return static_cast<size_t>(element_count({tensor.dims, tensor.rank})) * dtype_size(tensor.dtype);
-}
-
 bool ranges_overlap(const void* a, size_t a_bytes, const void* b, size_t b_bytes) {
   if (a == nullptr || b == nullptr || a_bytes == 0 || b_bytes == 0) return false;
   const auto* a_begin = static_cast<const std::byte*>(a);
   const auto* b_begin = static_cast<const std::byte*>(b);
   return a_begin < b_begin + b_bytes && b_begin < a_begin + a_bytes;
+}
+
+// Counters have one writer (executes of a context are externally
+// synchronized) and readers on any thread: a relaxed load and store keeps
+// every read untorn without a locked read-modify-write per execute.
+void bump(std::atomic<uint64_t>& counter, uint64_t amount = 1) {
+  if (amount != 0) {
+    counter.store(counter.load(std::memory_order_relaxed) + amount, std::memory_order_relaxed);
+  }
 }
 
 void copy_bytes(void* dst, const void* src, size_t bytes) {
@@ -52,29 +58,25 @@ void copy_bytes(void* dst, const void* src, size_t bytes) {
 }  // namespace
 
 Context::Context(const Engine& engine, const rts_runtime_settings* settings)
-    : engine_(engine), settings_(read_settings(settings)) {
+    : engine_(engine), settings_(read_settings(settings)), specializer_(engine, settings_) {
   refs_.resize(engine_.values().size());
   output_stand_ins_.resize(engine_.output_values().size());
   output_uses_stand_in_.assign(engine_.output_values().size(), 0);
 
-  // Eager specialization prepares everything before the first execute
-  // when the shapes are already known.
-  if (settings_.kernel_specialization == RTS_KERNEL_SPECIALIZATION_EAGER) {
-    std::vector<Dims> input_dims;
-    bool static_inputs = true;
-    for (const ValueDesc& input : engine_.graph().inputs) {
-      static_inputs = static_inputs && input.is_static();
-      input_dims.push_back(input.dims);
-      signature_.push_back(static_cast<int64_t>(input.dims.size()));
-      signature_.insert(signature_.end(), input.dims.begin(), input.dims.end());
-    }
-    if (static_inputs) {
-      plans_.emplace(signature_,
-                     std::make_unique<ExecutionPlan>(build_plan(engine_, input_dims, settings_)));
-      plans_built_.fetch_add(1, std::memory_order_relaxed);
-    }
+  // With static shapes the plan is known now: eager specializes it before
+  // the first execute, lazy starts tuning it in the background already.
+  if (settings_.kernel_specialization == RTS_KERNEL_SPECIALIZATION_NONE) return;
+  std::vector<Dims> input_dims;
+  for (const ValueDesc& input : engine_.graph().inputs) {
+    if (!input.is_static()) return;
+    input_dims.push_back(input.dims);
+    signature_.push_back(static_cast<int64_t>(input.dims.size()));
+    signature_.insert(signature_.end(), input.dims.begin(), input.dims.end());
   }
+  add_plan(std::move(input_dims));
 }
+
+Context::~Context() = default;
 
 void Context::check_inputs(const rts_execute_args& args) const {
   const GraphDesc& graph = engine_.graph();
@@ -119,7 +121,7 @@ void Context::check_inputs(const rts_execute_args& args) const {
   }
 }
 
-const ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
+ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
   signature_.clear();
   for (uint32_t i = 0; i < args.n_inputs; ++i) {
     signature_.push_back(args.inputs[i].rank);
@@ -133,52 +135,22 @@ const ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
   for (uint32_t i = 0; i < args.n_inputs; ++i) {
     input_dims.emplace_back(args.inputs[i].dims, args.inputs[i].dims + args.inputs[i].rank);
   }
+  return add_plan(std::move(input_dims));
+}
+
+// Builds the plan of `signature_`, specializes it per the setting (eager:
+// now, before it runs) and caches it.
+ExecutionPlan& Context::add_plan(std::vector<Dims> input_dims) {
   auto plan = std::make_unique<ExecutionPlan>(build_plan(engine_, input_dims, settings_));
+  plan->id = plans_built_.fetch_add(1, std::memory_order_relaxed) + 1;
+  specializer_.on_new_plan(*plan, signature_);
   if (plans_.size() >= kMaxCachedPlans) plans_.clear();
   size_t arena_bytes = 0;
   for (size_t bytes : plan->slot_bytes) arena_bytes += bytes;
   engine_.plugin().log(
       RTS_LOG_DEBUG, str_cat("cpu: engine '", engine_.graph().name, "': planned new input shapes (",
                              plan->slot_bytes.size(), " buffers, ", arena_bytes, " bytes)"));
-  plans_built_.fetch_add(1, std::memory_order_relaxed);
-  return *plans_.emplace(signature_, std::move(plan)).first->second;
-}
-
-void Context::bind_outputs(const ExecutionPlan& plan, const rts_execute_args& args) {
-  for (uint32_t o = 0; o < args.n_outputs; ++o) {
-    const uint32_t id = engine_.output_values()[o];
-    const EngineValue& value = engine_.values()[id];
-    const Dims& dims = plan.dims[id];
-    rts_tensor& tensor = args.outputs[o];
-    tensor.dtype = value.dtype;
-    tensor.rank = static_cast<uint32_t>(dims.size());
-    std::copy(dims.begin(), dims.end(), tensor.dims);
-    const size_t bytes = tensor_bytes(tensor);
-    if (bytes == 0 || (tensor.data != nullptr && tensor.size_bytes >= bytes)) {
-      if (tensor.data != nullptr && tensor.residency != RTS_RESIDENCY_HOST) {
-        fail(RTS_ERROR_UNSUPPORTED, "output '", value.name,
-             "': the cpu plugin writes host memory only");
-      }
-      continue;
-    }
-    if (args.allocator == nullptr || args.allocator->allocate == nullptr) {
-      fail_invalid("output '", value.name, "': ", dtype_name(value.dtype), shape_str(dims),
-                   " needs ", bytes, " bytes, the binding holds ",
-                   tensor.data ? tensor.size_bytes : 0, " and no output allocator was given");
-    }
-    if (args.allocator->allocate(args.allocator->user, o, &tensor) != 0) {
-      fail(RTS_ERROR_OUT_OF_MEMORY, "output '", value.name, "': the host's allocator failed for ",
-           bytes, " bytes");
-    }
-    if (tensor.data == nullptr || tensor.size_bytes < bytes ||
-        tensor.residency != RTS_RESIDENCY_HOST) {
-      fail(RTS_ERROR_INTERNAL, "output '", value.name, "': the host's allocator returned ",
-           tensor.size_bytes, " bytes of ",
-           tensor.residency == RTS_RESIDENCY_HOST ? "host" : "device", " memory, needed ", bytes,
-           " bytes of host memory");
-    }
-    output_allocations_.fetch_add(1, std::memory_order_relaxed);
-  }
+  return *plans_.insert_or_assign(signature_, std::move(plan)).first->second;
 }
 
 int Context::resolve_storage(const ExecutionPlan& plan, const rts_execute_args& args) {
@@ -252,10 +224,9 @@ void Context::run_node(size_t node_index, const ExecutionPlan& plan) {
   if (node.computes_f16_in_f32()) {
     run_with_f32_conversion(node_index, plan);
   } else {
-    plan.kernels[node_index](
-        KernelArgs{*node.desc, node_inputs_, node_outputs_, engine_.plugin().pool()});
+    plan.kernels[node_index](KernelArgs{*node.desc, node_inputs_, node_outputs_,
+                                        engine_.plugin().pool(), plan.tuning_for(node_index)});
   }
-  kernel_runs_.fetch_add(1, std::memory_order_relaxed);
 }
 
 // Runs an f32 kernel on an f16 node: converts its float inputs into scratch
@@ -291,7 +262,8 @@ void Context::run_with_f32_conversion(size_t node_index, const ExecutionPlan& pl
     ref.data = cursor;
     cursor += conversion_slot_bytes(ref.elements());
   }
-  plan.kernels[node_index](KernelArgs{*node.desc, node_inputs_, node_outputs_, pool});
+  plan.kernels[node_index](
+      KernelArgs{*node.desc, node_inputs_, node_outputs_, pool, plan.tuning_for(node_index)});
   for (size_t o = 0; o < node.outputs.size(); ++o) {
     const TensorRef& final_ref = refs_[node.outputs[o]];
     if (final_ref.dtype != RTS_DTYPE_F16) continue;
@@ -313,7 +285,7 @@ void Context::copy_remaining_outputs(const ExecutionPlan& plan, const rts_execut
     // A stand-in, an input or constant passed through, or a value that an
     // earlier output binding already holds.
     copy_bytes(args.outputs[o].data, refs_[id].data, refs_[id].bytes());
-    output_copies_.fetch_add(1, std::memory_order_relaxed);
+    bump(output_copies_);
   }
 }
 
@@ -321,22 +293,84 @@ void Context::execute(const rts_execute_args& args) {
   if (args.struct_size < offsetof(rts_execute_args, allocator) + sizeof(args.allocator)) {
     fail_invalid("rts_execute_args.struct_size ", args.struct_size, " is too small");
   }
+  // Lazy specialization switches here, between executes: one atomic load
+  // when nothing finished.
+  if (specializer_.has_ready()) install_specializations();
+  if (settings_.graph_capture == RTS_GRAPH_CAPTURE_WHOLE_GRAPH) {
+    execute_captured(args);
+  } else {
+    execute_planned(args);
+  }
+  bump(executes_);
+}
+
+void Context::install_specializations() {
+  const size_t switched = specializer_.install_ready([this](const std::vector<int64_t>& signature) {
+    const auto found = plans_.find(signature);
+    return found == plans_.end() ? nullptr : found->second.get();
+  });
+  // A capture holds the kernels it was recorded with: record again so the
+  // replay runs the specialized ones.
+  if (switched > 0) capture_.reset();
+}
+
+void Context::execute_planned(const rts_execute_args& args) {
   check_inputs(args);
   const ExecutionPlan& plan = plan_for(args);
+  note_current_plan(plan);
   if (slots_.size() < plan.slot_bytes.size()) slots_.resize(plan.slot_bytes.size());
   for (size_t slot = 0; slot < plan.slot_bytes.size(); ++slot) {
     slots_[slot].reserve(plan.slot_bytes[slot]);
   }
   conversion_scratch_.reserve(plan.conversion_bytes);
 
-  bind_outputs(plan, args);
+  output_dims_.clear();
+  for (uint32_t id : engine_.output_values()) output_dims_.push_back(&plan.dims[id]);
+  bump(output_allocations_, bind_outputs(engine_, output_dims_, args));
   const int in_place_outputs = resolve_storage(plan, args);
   for (size_t n = 0; n < engine_.nodes().size(); ++n) {
     if (!plan.skip_node[n]) run_node(n, plan);
   }
   copy_remaining_outputs(plan, args);
-  in_place_updates_.fetch_add(in_place_outputs, std::memory_order_relaxed);
-  executes_.fetch_add(1, std::memory_order_relaxed);
+  bump(in_place_updates_, in_place_outputs);
+  bump(kernel_runs_, plan.run_nodes);
+  bump(plan.specialized ? specialized_kernel_runs_ : generic_kernel_runs_, plan.tunable_nodes);
+}
+
+// Replays the capture when the bindings match it; otherwise (first call,
+// new input shapes, moved aliased input, new kernels) records a new one
+// from the checked plan. The recording execute runs the new capture once.
+void Context::execute_captured(const rts_execute_args& args) {
+  if (capture_ && capture_->matches(args)) {
+    bump(replays_);
+  } else {
+    check_inputs(args);
+    const ExecutionPlan& plan = plan_for(args);
+    note_current_plan(plan);
+    capture_.reset();  // free the old recording before the new one allocates
+    capture_ = std::make_unique<Capture>(engine_, plan, args);
+    bump(records_);
+  }
+  bump(output_allocations_, capture_->replay(args));
+  bump(kernel_runs_, capture_->nodes());
+  bump(in_place_updates_, capture_->in_place_outputs());
+  bump(specialized_kernel_runs_, capture_->specialized_nodes());
+  bump(generic_kernel_runs_, capture_->generic_nodes());
+}
+
+void Context::note_current_plan(const ExecutionPlan& plan) {
+  if (plan.id == current_plan_id_ && plan.specialized == current_plan_specialized_) return;
+  current_plan_id_ = plan.id;
+  current_plan_specialized_ = plan.specialized;
+  specialized_ready_.store(plan.specialized ? 1 : 0, std::memory_order_relaxed);
+  std::map<std::string, uint64_t> counts;
+  for (size_t n = 0; n < plan.variant.size(); ++n) {
+    if (plan.specialized && plan.tunable[n] && plan.variant[n] != nullptr) {
+      ++counts[str_cat("variant.", plan.variant[n])];
+    }
+  }
+  std::lock_guard lock(variants_mutex_);
+  variant_counts_.assign(counts.begin(), counts.end());
 }
 
 void Context::report_counters(const rts_counter_sink& sink) const {
@@ -350,6 +384,19 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("output_allocations", output_allocations_);
   report("in_place_updates", in_place_updates_);
   report("output_copies", output_copies_);
+  report("generic_kernel_runs", generic_kernel_runs_);
+  report("specialized_kernel_runs", specialized_kernel_runs_);
+  report("specialized_ready", specialized_ready_);
+  report("records", records_);
+  report("replays", replays_);
+  const TuningCounters& tuning = specializer_.counters();
+  report("tuning_runs", tuning.runs);
+  report("tuning_cache_hits", tuning.cache_hits);
+  report("tuning_cache_misses", tuning.cache_misses);
+  report("tuning_cache_rejected", tuning.cache_rejected);
+  report("tuning_us", tuning.micros);
+  std::lock_guard lock(variants_mutex_);
+  for (const auto& [name, nodes] : variant_counts_) sink.counter(sink.user, name.c_str(), nodes);
 }
 
 }  // namespace rtscope::cpu

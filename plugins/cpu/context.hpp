@@ -1,18 +1,25 @@
 // An execution context: runs an engine on bound inputs. It caches one
 // execution plan per input-shape signature and keeps the buffers those
-// plans need, so steady-state executes allocate nothing.
+// plans need, so steady-state executes allocate nothing. It owns the
+// kernel specialization of its plans (specialization.hpp) and, under
+// graph_capture whole_graph, one recorded replay (capture.hpp).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "aligned_buffer.hpp"
+#include "capture.hpp"
 #include "execution_plan.hpp"
 #include "kernels/op_spec.hpp"
 #include "rtscope/plugin_abi.h"
+#include "specialization.hpp"
 
 namespace rtscope::cpu {
 
@@ -25,8 +32,11 @@ ContextSettings read_settings(const rts_runtime_settings* settings);
 class Context {
  public:
   // `settings` may be NULL (defaults); its cache store must outlive the
-  // context, as the ABI promises.
+  // context, as the ABI promises. With static input shapes, eager
+  // specialization tunes here and lazy starts tuning in the background.
   Context(const Engine& engine, const rts_runtime_settings* settings);
+  // Stops and joins the background tuning thread first.
+  ~Context();
 
   // Externally synchronized; throws Error.
   void execute(const rts_execute_args& args);
@@ -41,9 +51,14 @@ class Context {
   // cache starts over.
   static constexpr size_t kMaxCachedPlans = 16;
 
-  const ExecutionPlan& plan_for(const rts_execute_args& args);
+  ExecutionPlan& plan_for(const rts_execute_args& args);
+  ExecutionPlan& add_plan(std::vector<Dims> input_dims);
+  void install_specializations();
+  void execute_planned(const rts_execute_args& args);
+  void execute_captured(const rts_execute_args& args);
+  // Makes `plan` the one counters describe (specialized_ready, variants).
+  void note_current_plan(const ExecutionPlan& plan);
   void check_inputs(const rts_execute_args& args) const;
-  void bind_outputs(const ExecutionPlan& plan, const rts_execute_args& args);
   // Points every value at its storage; returns how many outputs are
   // updated in place on their aliased input.
   int resolve_storage(const ExecutionPlan& plan, const rts_execute_args& args);
@@ -65,6 +80,10 @@ class Context {
   std::vector<TensorRef> refs_;  // per value id, for the current execute
   std::vector<TensorRef> node_inputs_;
   std::vector<TensorRef> node_outputs_;
+  std::vector<const Dims*> output_dims_;
+  std::unique_ptr<Capture> capture_;
+  uint64_t current_plan_id_ = 0;  // 0: none yet
+  bool current_plan_specialized_ = false;
 
   std::atomic<uint64_t> executes_{0};
   std::atomic<uint64_t> kernel_runs_{0};
@@ -72,6 +91,18 @@ class Context {
   std::atomic<uint64_t> output_allocations_{0};
   std::atomic<uint64_t> in_place_updates_{0};
   std::atomic<uint64_t> output_copies_{0};
+  std::atomic<uint64_t> generic_kernel_runs_{0};
+  std::atomic<uint64_t> specialized_kernel_runs_{0};
+  std::atomic<uint64_t> specialized_ready_{0};
+  std::atomic<uint64_t> records_{0};
+  std::atomic<uint64_t> replays_{0};
+  // Kernel variants of the current plan ("variant.<name>" -> nodes), for
+  // module.stats(); replaced when the current plan changes.
+  mutable std::mutex variants_mutex_;
+  std::vector<std::pair<std::string, uint64_t>> variant_counts_;
+
+  // Last: destroyed first, so background tuning stops before the rest.
+  Specializer specializer_;
 };
 
 }  // namespace rtscope::cpu

@@ -154,6 +154,7 @@ ExecutionPlan build_plan(const Engine& engine, std::span<const Dims> input_dims,
       plan.placement[output] = {Storage::kView, root};
       plan.skip_node[n] = 1;
     }
+    if (!plan.skip_node[n]) ++plan.run_nodes;
     if (!plan.skip_node[n] && node.spec->tune_space != nullptr) {
       plan.tunable[n] = 1;
       ++plan.tunable_nodes;

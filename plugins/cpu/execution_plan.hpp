@@ -38,17 +38,19 @@ struct Placement {
 };
 
 struct ExecutionPlan {
+  uint64_t id = 0;                   // unique within its context
   std::vector<Dims> dims;            // per value id
   std::vector<Placement> placement;  // per value id
   std::vector<size_t> slot_bytes;    // per arena slot
   std::vector<uint8_t> skip_node;    // 1: the node's output is a view, nothing runs
+  size_t run_nodes = 0;              // nodes not skipped
   // Per node: the kernel that runs. Generic when the plan is built;
   // specialization.cpp installs the measured choice of every tunable node
   // at once (`specialized`), between executes.
   std::vector<KernelFn> kernels;
-  std::vector<KernelTuning> tuning;   // per node; meaningful once specialized
-  std::vector<const char*> variant;   // per node: the chosen variant's name, or nullptr
-  std::vector<uint8_t> tunable;       // per node: the op offers specialized variants
+  std::vector<KernelTuning> tuning;  // per node; meaningful once specialized
+  std::vector<const char*> variant;  // per node: the chosen variant's name, or nullptr
+  std::vector<uint8_t> tunable;      // per node: the op offers specialized variants
   size_t tunable_nodes = 0;
   bool specialized = false;
   size_t conversion_bytes = 0;  // f16 <-> f32 scratch of the largest node

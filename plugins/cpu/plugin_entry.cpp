@@ -236,9 +236,9 @@ rts_status plugin_execute(rts_context* context, const rts_execute_args* args,
   });
 }
 
-// Every valid setting runs (specialization falls back to generic kernels
-// and whole-graph capture replays the cached plan), so only values outside
-// the enums are refused.
+// Every valid setting runs on every engine (ops without specialized
+// variants keep their generic kernels; every node can be captured), so
+// only values outside the enums are refused.
 rts_status plugin_validate_settings(rts_engine* engine, const rts_runtime_settings* settings,
                                     const rts_error_sink* err) {
   return guarded(err, [&] {

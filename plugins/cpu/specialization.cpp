@@ -69,8 +69,7 @@ void Specializer::on_new_plan(ExecutionPlan& plan, const Signature& signature) {
     } catch (const std::exception& error) {
       // The plan keeps running its generic kernels.
       engine_.plugin().log(RTS_LOG_WARN, str_cat("cpu: background kernel specialization of '",
-                                                 engine_.graph().name, "' failed: ",
-                                                 error.what()));
+                                                 engine_.graph().name, "' failed: ", error.what()));
       return;
     }
     std::lock_guard lock(ready_mutex_);

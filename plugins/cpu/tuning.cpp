@@ -91,8 +91,7 @@ class Workspace {
 
 }  // namespace
 
-Tuner::Tuner(const Engine& engine, const rts_cache_store* cache)
-    : engine_(engine), cache_(cache) {
+Tuner::Tuner(const Engine& engine, const rts_cache_store* cache) : engine_(engine), cache_(cache) {
   const bool usable = cache_ != nullptr && RTS_HAS_FIELD(cache_, rts_cache_store, put) &&
                       cache_->get != nullptr && cache_->put != nullptr;
   if (!usable) cache_ = nullptr;
@@ -122,9 +121,9 @@ std::optional<KernelVariant> Tuner::choose(const NodeTask& task, const std::atom
     chosen = measure(task, space, cancel, best_ns);
     if (!chosen) return std::nullopt;
     store(key, *chosen, best_ns);
-    plugin.log(RTS_LOG_DEBUG, str_cat("cpu: tuned ", node.desc->label(), " at ", key, ": ",
-                                      chosen->name, " grain ", chosen->tuning.grain, " (",
-                                      best_ns, " ns)"));
+    plugin.log(RTS_LOG_DEBUG,
+               str_cat("cpu: tuned ", node.desc->label(), " at ", key, ": ", chosen->name,
+                       " grain ", chosen->tuning.grain, " (", best_ns, " ns)"));
   }
   std::lock_guard lock(memo_mutex_);
   return memo_.emplace(key, *chosen).first->second;
@@ -158,8 +157,7 @@ std::optional<KernelVariant> Tuner::load(const std::string& key, const TuningSpa
     }
   }
   counters_.cache_rejected.fetch_add(1, std::memory_order_relaxed);
-  engine_.plugin().log(RTS_LOG_WARN, str_cat("cpu: runtime cache entry '", key, "' (",
-                                             bytes.size(),
+  engine_.plugin().log(RTS_LOG_WARN, str_cat("cpu: runtime cache entry '", key, "' (", bytes.size(),
                                              " bytes) is not a valid tuning record; re-tuning"));
   return std::nullopt;
 }
@@ -172,9 +170,9 @@ void Tuner::store(const std::string& key, const KernelVariant& variant, uint64_t
                                         key.c_str(), bytes.data(), bytes.size());
   if (status != RTS_OK) {
     // The result still applies to this context; only the warm start is lost.
-    engine_.plugin().log(RTS_LOG_WARN, str_cat("cpu: could not store tuning result '", key,
-                                               "' in the runtime cache (status ",
-                                               static_cast<int>(status), ")"));
+    engine_.plugin().log(RTS_LOG_WARN,
+                         str_cat("cpu: could not store tuning result '", key,
+                                 "' in the runtime cache (status ", static_cast<int>(status), ")"));
   }
 }
 
@@ -202,9 +200,9 @@ std::optional<KernelVariant> Tuner::measure(const NodeTask& task, const TuningSp
       }
     } catch (const std::exception& error) {
       // A candidate that cannot run this shape is simply not chosen.
-      engine_.plugin().log(RTS_LOG_DEBUG, str_cat("cpu: tuning candidate ", variant.name,
-                                                  " failed on ", node.desc->label(), ": ",
-                                                  error.what()));
+      engine_.plugin().log(RTS_LOG_DEBUG,
+                           str_cat("cpu: tuning candidate ", variant.name, " failed on ",
+                                   node.desc->label(), ": ", error.what()));
       continue;
     }
     counters_.runs.fetch_add(1, std::memory_order_relaxed);

@@ -40,7 +40,8 @@ std::string tuning_key(const OpSpec& spec, const NodeDesc& node, std::span<const
   for (const Dims& dims : inputs) key += shape_str(dims);
   for (const AttrSpec& attr : spec.attrs) {
     if (attr.type != RTS_ATTR_INT) continue;
-    if (const AttrDesc* value = node.find_attr(attr.name)) key += str_cat("/", attr.name, "=", value->i);
+    if (const AttrDesc* value = node.find_attr(attr.name))
+      key += str_cat("/", attr.name, "=", value->i);
   }
   return str_cat(key, "/t", pool_threads);
 }

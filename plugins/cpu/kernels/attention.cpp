@@ -53,22 +53,23 @@ void run_rope(const KernelArgs& args) {
   const float* in = x.as<const float>();
   float* out = args.outputs[0].as<float>();
   const int64_t rows = x.elements() / std::max<int64_t>(head_dim, 1);  // rows of B·S·H
-  args.pool.parallel_for(rows, args.grain_or(rows_per_task(head_dim)), [&](int64_t begin, int64_t end) {
-    for (int64_t row = begin; row < end; ++row) {
-      const int64_t s = (row / heads) % seq;
-      const float* src = in + row * head_dim;
-      float* dst = out + row * head_dim;
-      const float* row_angles = angles + s * half * 2;
-      for (int64_t i = 0; i < half; ++i) {
-        const float cos_theta = row_angles[i * 2];
-        const float sin_theta = row_angles[i * 2 + 1];
-        const float first = src[i];
-        const float second = src[i + half];
-        dst[i] = first * cos_theta - second * sin_theta;
-        dst[i + half] = second * cos_theta + first * sin_theta;
-      }
-    }
-  });
+  args.pool.parallel_for(rows, args.grain_or(rows_per_task(head_dim)),
+                         [&](int64_t begin, int64_t end) {
+                           for (int64_t row = begin; row < end; ++row) {
+                             const int64_t s = (row / heads) % seq;
+                             const float* src = in + row * head_dim;
+                             float* dst = out + row * head_dim;
+                             const float* row_angles = angles + s * half * 2;
+                             for (int64_t i = 0; i < half; ++i) {
+                               const float cos_theta = row_angles[i * 2];
+                               const float sin_theta = row_angles[i * 2 + 1];
+                               const float first = src[i];
+                               const float second = src[i + half];
+                               dst[i] = first * cos_theta - second * sin_theta;
+                               dst[i + half] = second * cos_theta + first * sin_theta;
+                             }
+                           }
+                         });
 }
 
 // q [B, H, S, Dh] against k and v [B, H, T, Dh].
@@ -185,8 +186,8 @@ void run_attention(const KernelArgs& args) {
 }
 
 // Half the cache visible while measuring: a typical decode position.
-void tune_attention(const NodeDesc&, std::span<const Dims* const> inputs,
-                    std::span<const Dims>, unsigned threads, TuningSpace& space) {
+void tune_attention(const NodeDesc&, std::span<const Dims* const> inputs, std::span<const Dims>,
+                    unsigned threads, TuningSpace& space) {
   const Dims& q = *inputs[0];
   const int64_t steps = q[2];
   const int64_t head_dim = q[3];
@@ -217,7 +218,8 @@ void tune_rope(const NodeDesc&, std::span<const Dims* const> inputs, std::span<c
                unsigned threads, TuningSpace& space) {
   const Dims& x = *inputs[0];
   const int64_t head_dim = std::max<int64_t>(x[3], 1);
-  for (int64_t grain : candidate_grains(element_count(x) / head_dim, threads, rows_per_task(head_dim))) {
+  for (int64_t grain :
+       candidate_grains(element_count(x) / head_dim, threads, rows_per_task(head_dim))) {
     space.variants.push_back({"rope.rows", run_rope, {grain}});
   }
 }

@@ -116,27 +116,28 @@ void run_binary(const KernelArgs& args, Op op) {
   const float* a_data = a.as<const float>();
   const float* b_data = b.as<const float>();
   float* out_data = out.as<float>();
-  args.pool.parallel_for(total, args.grain_or(kMinElementsPerTask), [&](int64_t begin, int64_t end) {
-    int64_t position = begin;
-    while (position < end) {
-      const int64_t row = position / inner;
-      const int64_t column = position % inner;
-      const int64_t count = std::min(end - position, inner - column);
-      // Offsets of this row in a and b from its multi-index.
-      int64_t a_offset = column * layout.a_strides[inner_axis];
-      int64_t b_offset = column * layout.b_strides[inner_axis];
-      int64_t remaining = row;
-      for (int axis = inner_axis - 1; axis >= 0; --axis) {
-        const int64_t index = remaining % layout.dims[axis];
-        remaining /= layout.dims[axis];
-        a_offset += index * layout.a_strides[axis];
-        b_offset += index * layout.b_strides[axis];
-      }
-      binary_segment(a_data + a_offset, layout.a_strides[inner_axis], b_data + b_offset,
-                     layout.b_strides[inner_axis], out_data + position, count, op);
-      position += count;
-    }
-  });
+  args.pool.parallel_for(
+      total, args.grain_or(kMinElementsPerTask), [&](int64_t begin, int64_t end) {
+        int64_t position = begin;
+        while (position < end) {
+          const int64_t row = position / inner;
+          const int64_t column = position % inner;
+          const int64_t count = std::min(end - position, inner - column);
+          // Offsets of this row in a and b from its multi-index.
+          int64_t a_offset = column * layout.a_strides[inner_axis];
+          int64_t b_offset = column * layout.b_strides[inner_axis];
+          int64_t remaining = row;
+          for (int axis = inner_axis - 1; axis >= 0; --axis) {
+            const int64_t index = remaining % layout.dims[axis];
+            remaining /= layout.dims[axis];
+            a_offset += index * layout.a_strides[axis];
+            b_offset += index * layout.b_strides[axis];
+          }
+          binary_segment(a_data + a_offset, layout.a_strides[inner_axis], b_data + b_offset,
+                         layout.b_strides[inner_axis], out_data + position, count, op);
+          position += count;
+        }
+      });
 }
 
 // The no-broadcast fast path: one flat loop, no layout or index math.
@@ -184,9 +185,7 @@ struct Mul {
 };
 struct Scale {
   static constexpr const char* kName = "scale.contiguous";
-  static Scale from(const NodeDesc& node) {
-    return {static_cast<float>(node.attr_real("factor"))};
-  }
+  static Scale from(const NodeDesc& node) { return {static_cast<float>(node.attr_real("factor"))}; }
   float factor;
   float operator()(float x) const { return x * factor; }
 };
@@ -235,12 +234,13 @@ void run_unary(const KernelArgs& args) {
 // Same-shape operands take the flat path; either way the split over the
 // pool is chosen per shape (tiny tensors are fastest inline).
 template <typename Op>
-void tune_binary(const NodeDesc&, std::span<const Dims* const> inputs, std::span<const Dims> outputs,
-                 unsigned threads, TuningSpace& space) {
+void tune_binary(const NodeDesc&, std::span<const Dims* const> inputs,
+                 std::span<const Dims> outputs, unsigned threads, TuningSpace& space) {
   const bool flat = *inputs[0] == outputs[0] && *inputs[1] == outputs[0];
   for (int64_t grain : candidate_grains(element_count(outputs[0]), threads, kMinElementsPerTask)) {
     space.variants.push_back({flat ? Op::kContiguous : Op::kBroadcast,
-                              flat ? run_binary_contiguous<Op> : run_binary_generic<Op>, {grain}});
+                              flat ? run_binary_contiguous<Op> : run_binary_generic<Op>,
+                              {grain}});
   }
 }
 
@@ -272,10 +272,13 @@ bool lower_binary(const KernelArgs& args, KernelFn, StepList& steps) {
   if (!same_shapes(args.inputs[0].dims, out.dims) || !same_shapes(args.inputs[1].dims, out.dims)) {
     return false;  // broadcasting keeps the wrapped kernel
   }
-  steps.add<binary_step<Op>>(BinaryStep{args.inputs[0].as<const float>(),
-                                        args.inputs[1].as<const float>(), out.as<float>(),
-                                        out.elements(), args.grain_or(kMinElementsPerTask),
-                                        &args.pool});
+  const BinaryStep step{args.inputs[0].as<const float>(),
+                        args.inputs[1].as<const float>(),
+                        out.as<float>(),
+                        out.elements(),
+                        args.grain_or(kMinElementsPerTask),
+                        &args.pool};
+  steps.add<binary_step<Op>>(step);
   return true;
 }
 
@@ -297,9 +300,10 @@ void unary_step(const UnaryStep<Op>& step) {
 template <typename Op>
 bool lower_unary(const KernelArgs& args, KernelFn, StepList& steps) {
   const TensorRef& out = args.outputs[0];
-  steps.add<unary_step<Op>>(UnaryStep<Op>{args.inputs[0].as<const float>(), out.as<float>(),
-                                          out.elements(), args.grain_or(kMinElementsPerTask),
-                                          &args.pool, Op::from(args.node)});
+  const UnaryStep<Op> step{
+      args.inputs[0].as<const float>(),   out.as<float>(), out.elements(),
+      args.grain_or(kMinElementsPerTask), &args.pool,      Op::from(args.node)};
+  steps.add<unary_step<Op>>(step);
   return true;
 }
 

@@ -172,7 +172,8 @@ void tune_matmul(const NodeDesc&, std::span<const Dims* const>, std::span<const 
     space.variants.push_back({"matmul.per_batch", run_matmul_per_batch, {}});
     if (threads > 1) {
       for (int64_t grain : candidate_grains(batches, threads, 1)) {
-        if (grain < batches) space.variants.push_back({"matmul.batch_pool", run_matmul_batch_pool, {grain}});
+        if (grain < batches)
+          space.variants.push_back({"matmul.batch_pool", run_matmul_batch_pool, {grain}});
       }
     }
   }
@@ -237,7 +238,8 @@ void gemv_columns(const KernelArgs& args, const LinearShape& shape, int64_t row,
                   int64_t end, float beta) {
   if (end <= begin) return;
   if (shape.k == 0) {
-    if (beta == 0.0f) std::fill_n(args.outputs[0].as<float>() + row * shape.n + begin, end - begin, 0.0f);
+    if (beta == 0.0f)
+      std::fill_n(args.outputs[0].as<float>() + row * shape.n + begin, end - begin, 0.0f);
     return;
   }
   cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<blasint>(shape.k),
@@ -269,7 +271,8 @@ void run_linear_split_n(const KernelArgs& args) {
     }
     if (shape.m == 0 || shape.k == 0) {
       if (beta == 0.0f) {
-        for (int64_t row = 0; row < shape.m; ++row) std::fill(out + row * shape.n + begin, out + row * shape.n + end, 0.0f);
+        for (int64_t row = 0; row < shape.m; ++row)
+          std::fill(out + row * shape.n + begin, out + row * shape.n + end, 0.0f);
       }
       return;
     }

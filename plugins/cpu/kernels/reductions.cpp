@@ -39,24 +39,25 @@ void run_softmax(const KernelArgs& args) {
   float* out = args.outputs[0].as<float>();
   // One lane is one softmax: `length` values `inner` apart.
   const int64_t lanes = view.outer * view.inner;
-  args.pool.parallel_for(lanes, args.grain_or(rows_per_task(view.length)), [&](int64_t begin, int64_t end) {
-    for (int64_t lane = begin; lane < end; ++lane) {
-      const int64_t base = (lane / view.inner) * view.length * view.inner + lane % view.inner;
-      const float* src = in + base;
-      float* dst = out + base;
-      const int64_t step = view.inner;
-      float max_value = -INFINITY;
-      for (int64_t i = 0; i < view.length; ++i) max_value = std::max(max_value, src[i * step]);
-      double sum = 0.0;
-      for (int64_t i = 0; i < view.length; ++i) {
-        const float e = std::exp(src[i * step] - max_value);
-        dst[i * step] = e;
-        sum += e;
-      }
-      const float inv_sum = static_cast<float>(1.0 / sum);
-      for (int64_t i = 0; i < view.length; ++i) dst[i * step] *= inv_sum;
-    }
-  });
+  args.pool.parallel_for(
+      lanes, args.grain_or(rows_per_task(view.length)), [&](int64_t begin, int64_t end) {
+        for (int64_t lane = begin; lane < end; ++lane) {
+          const int64_t base = (lane / view.inner) * view.length * view.inner + lane % view.inner;
+          const float* src = in + base;
+          float* dst = out + base;
+          const int64_t step = view.inner;
+          float max_value = -INFINITY;
+          for (int64_t i = 0; i < view.length; ++i) max_value = std::max(max_value, src[i * step]);
+          double sum = 0.0;
+          for (int64_t i = 0; i < view.length; ++i) {
+            const float e = std::exp(src[i * step] - max_value);
+            dst[i * step] = e;
+            sum += e;
+          }
+          const float inv_sum = static_cast<float>(1.0 / sum);
+          for (int64_t i = 0; i < view.length; ++i) dst[i * step] *= inv_sum;
+        }
+      });
 }
 
 void infer_argmax(const NodeDesc& node, std::span<const Dims* const> inputs,
@@ -95,8 +96,8 @@ void run_argmax(const KernelArgs& args) {
 }
 
 // Lanes per pool task, chosen per shape.
-void tune_softmax(const NodeDesc& node, std::span<const Dims* const> inputs,
-                  std::span<const Dims>, unsigned threads, TuningSpace& space) {
+void tune_softmax(const NodeDesc& node, std::span<const Dims* const> inputs, std::span<const Dims>,
+                  unsigned threads, TuningSpace& space) {
   const Dims& x = *inputs[0];
   const AxisView view = view_around(x, normalize_axis(node, node.attr_int("axis", -1), x.size()));
   for (int64_t grain :

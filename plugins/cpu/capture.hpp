@@ -1,0 +1,99 @@
+// Whole-graph capture (graph_capture: whole_graph): a replay plan recorded
+// from an execution plan and the bindings of one execute.
+//
+// Recording resolves everything an execute would otherwise work out per
+// call: every value's storage (persistent buffers owned by the capture),
+// every node's kernel, tuning and attribute values, f16 conversions. The
+// result is a flat StepList. Replaying copies the non-aliased inputs into
+// the capture's input buffers, runs the steps and copies the results into
+// the output bindings: no shape inference, no plan lookup, no allocation.
+//
+// Aliased inputs (e.g. KV caches updated in place) are bound directly to
+// the caller's storage, so a decode step never copies its cache. Their
+// addresses are baked into the steps: when a later execute passes an
+// aliased input at a different address (or stops or starts binding its
+// output in place) the capture no longer matches and the context
+// re-records. Callers that keep their state tensors, as Model does,
+// record once per input shape.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "aligned_buffer.hpp"
+#include "execution_plan.hpp"
+#include "kernels/step_list.hpp"
+#include "rtscope/plugin_abi.h"
+
+namespace rtscope::cpu {
+
+class Engine;
+
+class Capture {
+ public:
+  // Records `plan` for the bindings in `args`, which the context has
+  // checked. Throws Error (the context then has no capture).
+  Capture(const Engine& engine, const ExecutionPlan& plan, const rts_execute_args& args);
+  Capture(const Capture&) = delete;
+  Capture& operator=(const Capture&) = delete;
+
+  // Whether `args` can replay this capture: the same input dtypes and
+  // shapes with enough bytes bound, and every aliased input (and its
+  // in-place output) at the recorded address. A few compares per binding.
+  bool matches(const rts_execute_args& args) const;
+
+  // Runs the recording on `args`; returns how many outputs the host's
+  // allocator provided. Throws Error on an output binding failure.
+  uint64_t replay(const rts_execute_args& args);
+
+  size_t nodes() const { return nodes_; }
+  size_t steps() const { return steps_.size(); }
+  // Tunable nodes recorded with specialized / generic kernels.
+  size_t specialized_nodes() const { return specialized_nodes_; }
+  size_t generic_nodes() const { return generic_nodes_; }
+  // Outputs written in place into an aliased input's storage per replay.
+  size_t in_place_outputs() const { return in_place_outputs_; }
+
+ private:
+  struct InputBinding {
+    rts_dtype dtype;
+    uint32_t rank;
+    int64_t dims[RTS_MAX_RANK];
+    size_t bytes;
+    void* copy;           // capture buffer; nullptr for an aliased input
+    const void* address;  // aliased input: the caller's storage at record time
+  };
+  struct AliasedOutput {
+    uint32_t output;
+    uint32_t input;
+    bool in_place;
+  };
+  struct OutputCopy {
+    uint32_t output;
+    const void* source;
+    size_t bytes;
+  };
+
+  void* new_buffer(size_t bytes);
+  void record_node(size_t node_index, const ExecutionPlan& plan);
+
+  const Engine& engine_;
+  std::vector<Dims> dims_;             // per value id, copied from the plan
+  std::vector<void*> storage_;         // per value id, resolved at record time
+  std::vector<KernelTuning> tunings_;  // per node, copied from the plan
+  std::vector<const Dims*> output_dims_;
+  std::vector<InputBinding> inputs_;
+  std::vector<AliasedOutput> aliased_outputs_;
+  std::vector<OutputCopy> output_copies_;
+  std::vector<AlignedBuffer> buffers_;
+  AlignedBuffer conversion_scratch_;
+  size_t conversion_used_ = 0;
+  StepList steps_;
+  size_t nodes_ = 0;
+  size_t specialized_nodes_ = 0;
+  size_t generic_nodes_ = 0;
+  size_t in_place_outputs_ = 0;
+};
+
+}  // namespace rtscope::cpu

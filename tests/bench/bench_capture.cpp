@@ -1,0 +1,206 @@
+// B4: graph capture on the CPU plugin. A 64-node graph of tiny ops
+// (add / mul / relu / scale on f32[16]) runs through Module::execute, once
+// planned (graph_capture disabled) and once as a captured replay. Both use
+// eager kernel specialization, so only the capture differs. Reported: host
+// time per node for each and their ratio (target: replay <= 1/5 of eager).
+//
+// The Google Benchmark cases give per-variant numbers; after them the
+// program measures both side by side in interleaved rounds and prints the
+// median, min and max per node and the ratio of medians.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+#include "rtscope/model.hpp"
+#include "rtscope/plugin_registry.hpp"
+#include "rtscope/scopes.hpp"
+
+namespace {
+
+using namespace rtscope;
+
+constexpr int kNodes = 64;
+constexpr int64_t kWidth = 16;
+
+// x -> [add w_add, mul w_mul, relu, scale 0.9] repeated, `nodes` ops -> y
+Graph tiny_ops_graph(int nodes) {
+  Graph g;
+  g.name = "tiny_ops";
+  g.inputs.push_back({"x", {DType::f32, {Dim::fixed(kWidth)}}, {}});
+  const ValueType vector_type{DType::f32, {Dim::fixed(kWidth)}};
+  g.weights.push_back({{"w_add", vector_type, {}}, {WeightInit::Kind::seeded, 1, 0.1, 0.0, {}}});
+  g.weights.push_back({{"w_mul", vector_type, {}}, {WeightInit::Kind::seeded, 2, 0.1, 1.0, {}}});
+  std::string h = "x";
+  for (int i = 0; i < nodes; ++i) {
+    const std::string out = i + 1 == nodes ? "y" : "h" + std::to_string(i);
+    const std::string name = "n" + std::to_string(i);
+    switch (i % 4) {
+      case 0:
+        g.nodes.push_back({name, "add", {h, "w_add"}, {out}, {}, {}});
+        break;
+      case 1:
+        g.nodes.push_back({name, "mul", {h, "w_mul"}, {out}, {}, {}});
+        break;
+      case 2:
+        g.nodes.push_back({name, "relu", {h}, {out}, {}, {}});
+        break;
+      default:
+        g.nodes.push_back({name, "scale", {h}, {out}, {{"factor", 0.9}}, {}});
+        break;
+    }
+    h = out;
+  }
+  g.outputs = {"y"};
+  validate(g);
+  return g;
+}
+
+struct Setup {
+  PluginRegistry registry;
+  std::unique_ptr<Model> planned;
+  std::unique_ptr<Model> captured;
+  Tensor x = Tensor::random(DType::f32, {kWidth}, 42);
+  std::vector<Tensor> planned_out{Tensor::empty(DType::f32, {kWidth})};
+  std::vector<Tensor> captured_out{Tensor::empty(DType::f32, {kWidth})};
+  RuntimeConfigScope planned_config;
+  RuntimeConfigScope captured_config;
+
+  explicit Setup(int nodes)
+      : planned(build(nodes)),
+        captured(build(nodes)),
+        planned_config(runtime_config(*planned, {{"kernel_specialization", "eager"}})),
+        captured_config(runtime_config(
+            *captured, {{"kernel_specialization", "eager"}, {"graph_capture", "whole_graph"}})) {
+    // Warm both: the first execute creates the context (and the recording).
+    for (int i = 0; i < 100; ++i) {
+      run_planned();
+      run_captured();
+    }
+  }
+
+  std::unique_ptr<Model> build(int nodes) {
+    if (!registry.find("cpu")) {
+      PluginSpec spec;
+      spec.name = "cpu";
+      registry.load(spec);
+    }
+    auto model = Model::build(tiny_ops_graph(nodes), registry, {.backends = {"cpu"}});
+    if (model->modules().size() != 1) throw std::runtime_error("expected one cpu module");
+    return model;
+  }
+
+  Module& planned_module() { return *planned->modules()[0]; }
+  Module& captured_module() { return *captured->modules()[0]; }
+  void run_planned() { benchmark::DoNotOptimize(planned_module().execute({x}, planned_out)); }
+  void run_captured() { benchmark::DoNotOptimize(captured_module().execute({x}, captured_out)); }
+};
+
+Setup& setup() {
+  static Setup instance(kNodes);
+  return instance;
+}
+
+// The same path with a single node: the per-call cost both modes share
+// (Module::execute, bindings, plugin entry), measured to separate it from
+// the per-node cost.
+Setup& single_node_setup() {
+  static Setup instance(1);
+  return instance;
+}
+
+void report(benchmark::State& state, Module& module) {
+  state.counters["time_per_node"] = benchmark::Counter(
+      kNodes, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  const auto counters = module.stats().plugin_counters;
+  state.counters["records"] = static_cast<double>(counters.at("records"));
+  state.counters["replays"] = static_cast<double>(counters.at("replays"));
+}
+
+void BM_Eager64TinyNodes(benchmark::State& state) {
+  Setup& s = setup();
+  for (auto _ : state) s.run_planned();
+  report(state, s.planned_module());
+}
+BENCHMARK(BM_Eager64TinyNodes);
+
+void BM_Replay64TinyNodes(benchmark::State& state) {
+  Setup& s = setup();
+  for (auto _ : state) s.run_captured();
+  report(state, s.captured_module());
+}
+BENCHMARK(BM_Replay64TinyNodes);
+
+// Nanoseconds per execute, over `calls` executes.
+template <typename Run>
+double ns_per_call(Run run, int calls) {
+  const auto begin = std::chrono::steady_clock::now();
+  for (int i = 0; i < calls; ++i) run();
+  const auto elapsed = std::chrono::steady_clock::now() - begin;
+  return std::chrono::duration<double, std::nano>(elapsed).count() / calls;
+}
+
+struct Spread {
+  double median, min, max;
+};
+
+Spread spread(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return {values[values.size() / 2], values.front(), values.back()};
+}
+
+void side_by_side() {
+  Setup& s = setup();
+  Setup& one = single_node_setup();
+  constexpr int kRounds = 31;
+  constexpr int kCalls = 2000;
+  std::vector<double> eager, replay, eager_marginal, replay_marginal;
+  for (int round = 0; round < kRounds; ++round) {
+    const double e64 = ns_per_call([&] { s.run_planned(); }, kCalls);
+    const double r64 = ns_per_call([&] { s.run_captured(); }, kCalls);
+    const double e1 = ns_per_call([&] { one.run_planned(); }, kCalls);
+    const double r1 = ns_per_call([&] { one.run_captured(); }, kCalls);
+    eager.push_back(e64 / kNodes);
+    replay.push_back(r64 / kNodes);
+    eager_marginal.push_back((e64 - e1) / (kNodes - 1));
+    replay_marginal.push_back((r64 - r1) / (kNodes - 1));
+  }
+  // Correctness: both paths give the same y.
+  const auto a = s.planned_module().execute({s.x})[0].to_doubles();
+  const auto b = s.captured_module().execute({s.x})[0].to_doubles();
+  const Spread e = spread(eager);
+  const Spread r = spread(replay);
+  const Spread em = spread(eager_marginal);
+  const Spread rm = spread(replay_marginal);
+  const auto counters = s.captured_module().stats().plugin_counters;
+  std::printf(
+      "\nB4 side by side (%d rounds x %d executes, %d nodes f32[%lld], Module::execute):\n"
+      "  host time per node (execute time / %d):\n"
+      "    eager  median %6.2f ns (min %.2f, max %.2f)\n"
+      "    replay median %6.2f ns (min %.2f, max %.2f)\n"
+      "    replay / eager = %.3f (target <= 0.200)\n"
+      "  marginal time per node ((64-node - 1-node execute) / 63; leaves out the per-call\n"
+      "  cost both share):\n"
+      "    eager  median %6.2f ns (min %.2f, max %.2f)\n"
+      "    replay median %6.2f ns (min %.2f, max %.2f)\n"
+      "    replay / eager = %.3f\n"
+      "  outputs equal: %s   records %llu   replays %llu\n",
+      kRounds, kCalls, kNodes, static_cast<long long>(kWidth), kNodes, e.median, e.min, e.max,
+      r.median, r.min, r.max, r.median / e.median, em.median, em.min, em.max, rm.median, rm.min,
+      rm.max, rm.median / em.median, a == b ? "yes" : "NO",
+      static_cast<unsigned long long>(counters.at("records")),
+      static_cast<unsigned long long>(counters.at("replays")));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  side_by_side();
+  return 0;
+}
