@@ -1,5 +1,6 @@
 #include "rtscope/module.hpp"
 
+#include <boost/container/small_vector.hpp>
 #include <cstring>
 
 #include "engine.hpp"
@@ -64,9 +65,21 @@ rts_tensor to_abi_tensor(const std::string& name, const Tensor& tensor) {
 
 Shape shape_of(const rts_tensor& t) { return Shape(t.dims, t.dims + t.rank); }
 
+// Small arrays of bindings live on the stack: execute is the hot path.
+template <typename T>
+using BindingArray = boost::container::small_vector<T, 6>;
+
+bool same_shape(const Shape& shape, const rts_tensor& t) {
+  if (shape.size() != t.rank) return false;
+  for (uint32_t d = 0; d < t.rank; ++d) {
+    if (shape[d] != t.dims[d]) return false;
+  }
+  return true;
+}
+
 // Output storage the plugin asks for; kept in `allocated` by index.
 struct OutputAllocations {
-  std::vector<Tensor> allocated;
+  BindingArray<Tensor> allocated;
 
   static int allocate(void* user, uint32_t index, rts_tensor* tensor) {
     auto* self = static_cast<OutputAllocations*>(user);
@@ -200,12 +213,11 @@ std::vector<Tensor> Module::execute(const std::vector<Tensor>& inputs,
   for (std::size_t i = 0; i < inputs.size(); ++i) check_input(name_, in_bindings[i], inputs[i]);
   outputs.resize(out_bindings.size());
 
-  std::vector<rts_tensor> abi_inputs;
-  abi_inputs.reserve(inputs.size());
+  BindingArray<rts_tensor> abi_inputs;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     abi_inputs.push_back(to_abi_tensor(in_bindings[i].name, inputs[i]));
   }
-  std::vector<rts_tensor> abi_outputs(out_bindings.size());
+  BindingArray<rts_tensor> abi_outputs(out_bindings.size());
   for (std::size_t o = 0; o < out_bindings.size(); ++o) {
     const int alias = engine_->aliased_input(static_cast<uint32_t>(o));
     if (alias >= 0) {
@@ -243,22 +255,26 @@ std::vector<Tensor> Module::execute(const std::vector<Tensor>& inputs,
   } in_flight{this, acquire_context()};
   in_flight.context->execute(args, name_);
 
-  std::vector<Tensor> results(out_bindings.size());
+  // Results replace the caller's bindings in place: a preallocated output
+  // of the right shape is returned as it is, without copying its shape.
   for (std::size_t o = 0; o < out_bindings.size(); ++o) {
-    const Shape shape = shape_of(abi_outputs[o]);
+    const rts_tensor& written = abi_outputs[o];
     if (allocations.allocated[o].defined()) {
-      results[o] = allocations.allocated[o].reshaped(shape);
+      outputs[o] = std::move(allocations.allocated[o]);
     } else if (!outputs[o].defined()) {
       throw PluginError("plugin '" + engine_->plugin().id() + "': module '" + name_ +
                         "' produced no storage for output '" + out_bindings[o].name + "'");
-    } else if (element_count(shape) == outputs[o].numel()) {
-      results[o] = outputs[o].reshaped(shape);
-    } else {
-      // Written into the front of a larger preallocated buffer.
-      results[o] = Tensor::from_bytes(outputs[o].dtype(), shape, outputs[o].data());
+    } else if (!same_shape(outputs[o].shape(), written)) {
+      const Shape shape = shape_of(written);
+      if (element_count(shape) == outputs[o].numel()) {
+        outputs[o] = outputs[o].reshaped(shape);
+      } else {
+        // Written into the front of a larger preallocated buffer.
+        outputs[o] = Tensor::from_bytes(outputs[o].dtype(), shape, outputs[o].data());
+      }
     }
   }
-  return results;
+  return outputs;
 }
 
 ModuleStats Module::stats() const {
