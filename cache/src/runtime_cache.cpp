@@ -1,35 +1,373 @@
 #include "rtscope/runtime_cache.hpp"
 
+#include <algorithm>
+#include <atomic>
+#include <iostream>
+#include <mutex>
+
+#include "atomic_file_writer.hpp"
+#include "cache_file_format.hpp"
+#include "cache_file_saver.hpp"
+#include "file_lock.hpp"
+#include "rtscope/error.hpp"
+
 namespace rtscope {
+namespace {
+
+using cache_format::Entry;
+using cache_format::EntryMap;
+
+// Wall-clock time, strictly increasing within the process (across all
+// caches) so that a put always counts as newer than any put before it. Wall
+// clock rather than a steady clock because times are compared across
+// processes.
+uint64_t now_ns() {
+  static std::atomic<uint64_t> last{0};
+  const auto wall = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count());
+  uint64_t prev = last.load(std::memory_order_relaxed);
+  uint64_t next;
+  do {
+    next = std::max(wall, prev + 1);
+  } while (!last.compare_exchange_weak(prev, next, std::memory_order_relaxed));
+  return next;
+}
+
+bool same_version(const Entry& a, const Entry& b) {
+  return a.written_ns == b.written_ns && a.payload_hash == b.payload_hash;
+}
+
+// Merges one entry read from a file into `entries`: per key the newer write
+// and the later use. `in_home` says the entry is in the cache's home file,
+// so the result is clean when the file knows all that memory knows.
+void absorb(EntryMap& entries, const CacheKey& key, const Entry& incoming, bool in_home) {
+  auto [it, inserted] = entries.try_emplace(key, incoming);
+  Entry& current = it->second;
+  if (inserted) {
+    current.clean = in_home;
+  } else if (cache_format::replaces(incoming, current)) {
+    const bool clean = in_home && incoming.last_used_ns >= current.last_used_ns;
+    const uint64_t last_used = std::max(incoming.last_used_ns, current.last_used_ns);
+    current = incoming;
+    current.last_used_ns = last_used;
+    current.clean = clean;
+  } else if (same_version(incoming, current)) {
+    if (in_home && incoming.last_used_ns >= current.last_used_ns) current.clean = true;
+    current.last_used_ns = std::max(incoming.last_used_ns, current.last_used_ns);
+  } else {
+    // Memory holds a newer write than the file.
+    current.last_used_ns = std::max(incoming.last_used_ns, current.last_used_ns);
+    current.clean = false;
+  }
+}
+
+// A key as text for a warning: bounded, and with bytes that could garble a
+// terminal replaced.
+std::string printable(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text.substr(0, 64)) out += (c >= 0x20 && c < 0x7f) ? char(c) : '?';
+  if (text.size() > 64) out += "...";
+  return out;
+}
+
+}  // namespace
+
+struct RuntimeCache::State {
+  // Bytes read by load() that have not been validated yet.
+  struct Pending {
+    std::vector<uint8_t> bytes;
+    std::string source;
+    std::filesystem::path canonical;  // empty for a stream
+  };
+
+  std::mutex mutex;
+  EntryMap entries;
+  std::vector<Pending> pending;
+  CacheCounters counters;
+  // The file last loaded from or saved to; Entry::clean refers to it.
+  std::filesystem::path home;
+
+  void recount_bytes() {
+    counters.bytes = 0;
+    for (const auto& [key, entry] : entries) counters.bytes += entry.payload->size();
+  }
+
+  void set_home(const std::filesystem::path& path) {
+    if (path == home) return;
+    for (auto& [key, entry] : entries) entry.clean = false;
+    home = path;
+  }
+
+  // Validates pending bytes and merges them in. Runs on first use after a
+  // load, under `mutex`, so a reader never sees half of a drain.
+  void drain(std::vector<std::string>& warnings) {
+    if (pending.empty()) return;
+    for (const Pending& p : pending) {
+      const cache_format::Decoded decoded = cache_format::decode(p.bytes);
+      if (!p.canonical.empty()) set_home(p.canonical);
+      for (const auto& [key, entry] : decoded.entries) {
+        absorb(entries, key, entry, !p.canonical.empty());
+      }
+      counters.rejected += decoded.rejected;
+      if (decoded.rejected > 0) {
+        warnings.push_back("runtime cache '" + p.source + "': skipped " +
+                           std::to_string(decoded.rejected) + " invalid entries (" +
+                           decoded.problems.front() + ")");
+      }
+    }
+    pending.clear();
+    recount_bytes();
+  }
+
+  // After this cache wrote `merged` (evicting `evicted`) to the home file:
+  // takes in what other processes had saved, and drops what the cap evicted
+  // unless it was used or replaced since.
+  void adopt(const EntryMap& merged, const EntryMap& evicted) {
+    for (const auto& [key, entry] : merged) absorb(entries, key, entry, /*in_home=*/true);
+    for (const auto& [key, gone] : evicted) {
+      auto it = entries.find(key);
+      if (it != entries.end() && !cache_format::replaces(it->second, gone) &&
+          it->second.last_used_ns <= gone.last_used_ns) {
+        entries.erase(it);
+      }
+    }
+    counters.evicted += evicted.size();
+    recount_bytes();
+  }
+
+  // After another process's write carried `handed_over` into the home file.
+  void mark_saved(const EntryMap& handed_over) {
+    for (const auto& [key, saved] : handed_over) {
+      auto it = entries.find(key);
+      if (it != entries.end() && same_version(it->second, saved) &&
+          it->second.last_used_ns == saved.last_used_ns) {
+        it->second.clean = true;
+      }
+    }
+  }
+};
+
+RuntimeCache::RuntimeCache() : RuntimeCache(Options{}) {}
+
+RuntimeCache::RuntimeCache(Options options)
+    : options_(std::move(options)), state_(std::make_unique<State>()) {
+  if (!options_.warn) {
+    options_.warn = [](const std::string& message) {
+      std::cerr << "rtscope: warning: " << message << '\n';
+    };
+  }
+}
+
+RuntimeCache::~RuntimeCache() = default;
+
+void RuntimeCache::warn_all(const std::vector<std::string>& warnings) const {
+  for (const auto& w : warnings) options_.warn(w);
+}
 
 std::optional<std::vector<uint8_t>> RuntimeCache::get(const CacheKey& key) {
-  std::lock_guard lock(mutex_);
-  auto it = entries_.find(key);
-  if (it == entries_.end()) {
-    ++counters_.misses;
-    return std::nullopt;
+  std::vector<std::string> warnings;
+  std::optional<std::vector<uint8_t>> result;
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->drain(warnings);
+    auto it = state_->entries.find(key);
+    if (it == state_->entries.end()) {
+      ++state_->counters.misses;
+    } else {
+      ++state_->counters.hits;
+      it->second.last_used_ns = now_ns();
+      it->second.clean = false;  // the file should learn of this use
+      result = *it->second.payload;
+    }
   }
-  ++counters_.hits;
-  return it->second;
+  warn_all(warnings);
+  return result;
 }
 
 void RuntimeCache::put(const CacheKey& key, const void* data, std::size_t size) {
+  std::vector<std::string> warnings;
+  if (std::string problem = cache_format::identity_problem(key); !problem.empty()) {
+    {
+      std::lock_guard lock(state_->mutex);
+      ++state_->counters.rejected;
+    }
+    options_.warn("runtime cache: not storing entry of plugin '" + printable(key.plugin_id) +
+                  "', key '" + printable(key.key) + "': " + problem);
+    return;
+  }
   const auto* bytes = static_cast<const uint8_t*>(data);
-  std::lock_guard lock(mutex_);
-  auto& slot = entries_[key];
-  counters_.bytes -= slot.size();
-  slot.assign(bytes, bytes + size);
-  counters_.bytes += size;
+  Entry entry;
+  entry.payload = std::make_shared<const std::vector<uint8_t>>(bytes, bytes + size);
+  entry.payload_hash = cache_format::hash_payload(bytes, size);
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->drain(warnings);
+    entry.written_ns = entry.last_used_ns = now_ns();
+    auto [it, inserted] = state_->entries.try_emplace(key, entry);
+    if (!inserted) {
+      state_->counters.bytes -= it->second.payload->size();
+      it->second = std::move(entry);
+    }
+    state_->counters.bytes += size;
+  }
+  warn_all(warnings);
 }
 
 std::size_t RuntimeCache::size() const {
-  std::lock_guard lock(mutex_);
-  return entries_.size();
+  std::vector<std::string> warnings;
+  std::size_t count;
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->drain(warnings);
+    count = state_->entries.size();
+  }
+  warn_all(warnings);
+  return count;
 }
 
 CacheCounters RuntimeCache::counters() const {
-  std::lock_guard lock(mutex_);
-  return counters_;
+  std::vector<std::string> warnings;
+  CacheCounters counters;
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->drain(warnings);
+    counters = state_->counters;
+  }
+  warn_all(warnings);
+  return counters;
+}
+
+uint64_t RuntimeCache::add_pending(std::vector<uint8_t> bytes, const std::string& source,
+                                   const std::filesystem::path& canonical) {
+  if (std::string problem = cache_format::header_problem(bytes); !problem.empty()) {
+    {
+      std::lock_guard lock(state_->mutex);
+      ++state_->counters.rejected;
+    }
+    options_.warn("ignoring runtime cache '" + source + "': " + problem + "; starting cold");
+    return 0;
+  }
+  const uint64_t size = bytes.size();
+  std::lock_guard lock(state_->mutex);
+  state_->pending.push_back({std::move(bytes), source, canonical});
+  return size;
+}
+
+uint64_t RuntimeCache::load(const std::filesystem::path& path) {
+  std::vector<uint8_t> bytes;
+  std::filesystem::path canonical;
+  try {
+    canonical = cache_file::canonical_cache_path(path);
+    if (!cache_file::read_whole_file(canonical, bytes)) return 0;  // cold start
+  } catch (const std::exception& e) {
+    options_.warn(std::string(e.what()) + "; running without the cached entries");
+    return 0;
+  }
+  return add_pending(std::move(bytes), path.string(), canonical);
+}
+
+uint64_t RuntimeCache::load_from_stream(std::istream& in) {
+  std::vector<uint8_t> bytes;
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    bytes.insert(bytes.end(), chunk, chunk + in.gcount());
+  }
+  if (in.bad()) {
+    options_.warn("cannot read runtime cache from stream; running without the cached entries");
+    return 0;
+  }
+  return add_pending(std::move(bytes), "<stream>", {});
+}
+
+uint64_t RuntimeCache::save(const std::filesystem::path& path) {
+  try {
+    return save_file(cache_file::canonical_cache_path(path));
+  } catch (const std::filesystem::filesystem_error& e) {
+    throw Error("cannot save runtime cache '" + path.string() + "': " + e.code().message());
+  } catch (const Error& e) {
+    throw Error("cannot save runtime cache '" + path.string() + "': " + e.what());
+  }
+}
+
+uint64_t RuntimeCache::save_file(const std::filesystem::path& canonical) {
+  std::vector<std::string> warnings;
+  EntryMap all;
+  EntryMap changed;
+  {
+    std::lock_guard guard(state_->mutex);
+    state_->drain(warnings);
+    state_->set_home(canonical);
+    all = state_->entries;
+    for (const auto& [key, entry] : all) {
+      if (!entry.clean) changed.emplace(key, entry);
+    }
+  }
+  warn_all(warnings);
+
+  cache_file::SaveInput input;
+  input.all = &all;
+  input.changed = &changed;
+  input.max_bytes = options_.max_bytes;
+  input.lock_timeout = options_.lock_timeout;
+  input.on_phase = options_.on_save_phase;
+  cache_file::SaveResult result;
+  auto account = [&] {
+    std::lock_guard guard(state_->mutex);
+    state_->counters.lock_wait_ns += static_cast<uint64_t>(result.lock_wait.count());
+    state_->counters.rejected += result.rejected;
+  };
+  try {
+    cache_file::save_cache_file(canonical, input, result);
+  } catch (...) {
+    account();
+    warn_all(result.warnings);
+    throw;
+  }
+  account();
+  {
+    std::lock_guard guard(state_->mutex);
+    if (state_->home == canonical) {
+      if (result.wrote_file) {
+        state_->adopt(result.merged, result.evicted);
+      } else {
+        state_->mark_saved(changed);
+      }
+    }
+  }
+  warn_all(result.warnings);
+  return result.bytes;
+}
+
+bool RuntimeCache::try_save(const std::filesystem::path& path) {
+  try {
+    save(path);
+    return true;
+  } catch (const std::exception& e) {
+    options_.warn(std::string(e.what()) + "; continuing without saving the runtime cache");
+    return false;
+  }
+}
+
+uint64_t RuntimeCache::save_to_stream(std::ostream& out) {
+  std::vector<std::string> warnings;
+  std::vector<uint8_t> image;
+  {
+    std::lock_guard guard(state_->mutex);
+    state_->drain(warnings);
+    EntryMap kept = state_->entries;
+    const EntryMap evicted = cache_format::evict_to_fit(kept, options_.max_bytes);
+    for (const auto& [key, entry] : evicted) state_->entries.erase(key);
+    state_->counters.evicted += evicted.size();
+    state_->recount_bytes();
+    image = cache_format::encode(kept);
+  }
+  warn_all(warnings);
+  out.write(reinterpret_cast<const char*>(image.data()),
+            static_cast<std::streamsize>(image.size()));
+  out.flush();
+  if (!out) throw Error("cannot write the runtime cache to the stream");
+  return image.size();
 }
 
 }  // namespace rtscope

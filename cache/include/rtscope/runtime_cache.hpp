@@ -48,12 +48,16 @@ struct CacheCounters {
   uint64_t rejected = 0;
   // Entries dropped by the size cap on save.
   uint64_t evicted = 0;
-  uint64_t bytes = 0;         // payload bytes held now
-  uint64_t lock_wait_ns = 0;  // total time save() waited for the file lock
+  uint64_t bytes = 0;  // payload bytes held now
+  // Total time save() waited for the file's lock, or for another process's
+  // save to carry this cache's entries into the file.
+  uint64_t lock_wait_ns = 0;
 };
 
-// Points inside save() where Options::on_save_phase is called, in this order.
-enum class SavePhase { after_temp_write, before_fsync, before_rename, after_rename };
+// Points inside a save that writes the file where Options::on_save_phase is
+// called, in this order. after_lock comes once the file's lock is held,
+// before the file is read.
+enum class SavePhase { after_lock, after_temp_write, before_fsync, before_rename, after_rename };
 
 class RuntimeCache {
  public:
@@ -63,9 +67,11 @@ class RuntimeCache {
     uint64_t max_bytes = uint64_t{256} << 20;
     // How long save() waits for another writer of the same file.
     std::chrono::milliseconds lock_timeout{5000};
-    // Receives every warning. Default: "rtscope: warning: ..." on stderr.
+    // Receives every warning, possibly from several threads at once.
+    // Default: "rtscope: warning: ..." on stderr.
     std::function<void(const std::string&)> warn;
-    // Test hook for crash injection; called at each SavePhase of a file save.
+    // Test hook for crash injection; called at each SavePhase of a save that
+    // writes the file.
     std::function<void(SavePhase)> on_save_phase;
   };
 
@@ -99,11 +105,19 @@ class RuntimeCache {
 
   // Merges this cache with the file at `path` (union; for a duplicate key the
   // newer write wins), evicts least recently used entries over max_bytes and
-  // replaces the file atomically. Afterwards this cache holds what was
-  // written. Returns the file size. Throws rtscope::Error naming the path and
-  // the cause (I/O error, lock timeout, a file at `path` that is not an
-  // rtscope cache or is another format version, which is never overwritten);
-  // the in-memory entries are kept. Invalid entries in the file are dropped.
+  // replaces the file atomically; returns the bytes written. Invalid entries
+  // found in the file are dropped and counted.
+  //
+  // When another process holds the file's lock, this cache's entries that
+  // the file may lack are handed to that writer instead of waiting for a
+  // whole rewrite of its own, and save() returns once a new version holding
+  // them is durable (see cache/src/cache_file_saver.hpp). Only a save that
+  // wrote the file itself takes in the entries other processes saved.
+  //
+  // Throws rtscope::Error naming the path and the cause (I/O error, lock
+  // timeout, a file at `path` that is not an rtscope cache or is another
+  // format version, which is never overwritten); the in-memory entries are
+  // kept.
   uint64_t save(const std::filesystem::path& path);
   // save() that reports a failure through `warn` and returns false, so the
   // caller goes on without the file.
@@ -119,7 +133,8 @@ class RuntimeCache {
   uint64_t save_file(const std::filesystem::path& canonical_path);
   // Queues a file image for validation on first use; returns its size, or 0
   // when its header is bad.
-  uint64_t add_pending(std::vector<uint8_t> bytes, const std::string& source);
+  uint64_t add_pending(std::vector<uint8_t> bytes, const std::string& source,
+                       const std::filesystem::path& canonical);
   void warn_all(const std::vector<std::string>& warnings) const;
 
   Options options_;

@@ -1,0 +1,128 @@
+// rtscope-run: loads plugins, builds models and reports latency and
+// throughput as a table on stdout and, with --json, as a JSON file.
+//
+// Exit codes: 0 success, 1 any error (one line on stderr), 2 usage error.
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "config_overrides.hpp"
+#include "progress.hpp"
+#include "report.hpp"
+#include "run_config.hpp"
+#include "runner.hpp"
+
+#ifndef RTSCOPE_VERSION
+#define RTSCOPE_VERSION "unknown"
+#endif
+
+namespace {
+
+namespace runner = rtscope::runner;
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+struct CommandLine {
+  std::string config_path;
+  std::vector<runner::ConfigOverride> overrides;
+  std::string json_path;
+  bool dump_config = false;
+  std::string text;  // as typed, for the report
+};
+
+void print_error(const std::string& message) {
+  fmt::print(stderr, "rtscope-run: error: {}\n", runner::fold_lines(message));
+}
+
+std::string join_arguments(int argc, char** argv) {
+  std::string line;
+  for (int i = 0; i < argc; ++i) line += (i ? " " : "") + std::string(argv[i]);
+  return line;
+}
+
+// Parses argv; on --help/--version or a usage error returns the exit code
+// instead, having printed what is needed.
+std::variant<CommandLine, int> parse_command_line(int argc, char** argv) {
+  CLI::App app{
+      "Loads backend plugins, builds models from a config and reports latency and "
+      "throughput.",
+      "rtscope-run"};
+  CommandLine command;
+  std::vector<std::string> set_arguments;
+  app.add_option("config", command.config_path, "Runner config (YAML), e.g. configs/default.yaml")
+      ->required();
+  // One value per --set, so `--set k=v CONFIG` keeps CONFIG positional.
+  app.add_option("--set", set_arguments,
+                 "Override a config key before it is read: key.path=value, list items by "
+                 "index (run.0.warmup=2); the value is YAML. Repeatable.")
+      ->allow_extra_args(false)
+      ->type_name("KEY=VALUE");
+  app.add_option("--json", command.json_path,
+                 "Also write the report as JSON to FILE (overrides report.json)")
+      ->type_name("FILE");
+  app.add_flag("--dump-config", command.dump_config,
+               "Print the effective config (overrides applied, defaults filled in) and exit");
+  app.set_version_flag("--version", RTSCOPE_VERSION);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    print_error(fmt::format("{}; run 'rtscope-run --help' for usage", e.what()));
+    return kExitUsage;
+  }
+  try {
+    for (const std::string& text : set_arguments) {
+      command.overrides.push_back(runner::parse_override(text));
+    }
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return kExitUsage;
+  }
+  command.text = join_arguments(argc, argv);
+  return command;
+}
+
+int run(const CommandLine& command) {
+  runner::RunConfig config = runner::load_run_config(command.config_path, command.overrides);
+  if (!command.json_path.empty()) config.report.json = command.json_path;
+  if (command.dump_config) {
+    YAML::Emitter out;
+    out << runner::to_yaml(config);
+    fmt::print("{}\n", out.c_str());
+    return kExitOk;
+  }
+  if (config.report.json) runner::check_json_destination(*config.report.json);
+  runner::RunnerOptions options;
+  options.show_progress = runner::ProgressLine::stderr_is_terminal();
+  options.command_line = command.text;
+  const runner::Report report = runner::run_benchmarks(config, options);
+  runner::print_table(report, stdout);
+  if (config.report.json) {
+    runner::write_json(report, *config.report.json);
+    fmt::print("\nJSON report: {}\n", config.report.json->string());
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto parsed = parse_command_line(argc, argv);
+  if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
+  try {
+    return run(std::get<CommandLine>(parsed));
+  } catch (const std::exception& e) {
+    std::fflush(stdout);  // keep the table (if any) ahead of the error
+    print_error(e.what());
+    return kExitError;
+  }
+}

@@ -1,0 +1,293 @@
+#include "report.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+
+#include "json_writer.hpp"
+#include "rtscope/error.hpp"
+
+namespace rtscope::runner {
+namespace {
+
+constexpr double kSchemaPercentiles[] = {50, 90, 95, 99};
+
+std::string format_bytes(uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(kUnits)) {
+    value /= 1024;
+    ++unit;
+  }
+  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, kUnits[unit]);
+}
+
+std::string format_memory(uint64_t bytes) {
+  return bytes == 0 ? "memory unknown" : format_bytes(bytes);
+}
+
+std::string format_ms(double ms) { return fmt::format("{:.3f}", ms); }
+
+// A table with one column per run: rows are (label, one cell per run).
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
+  void row(std::string label, std::vector<std::string> cells) {
+    rows_.push_back({std::move(label), std::move(cells)});
+  }
+  void print(std::FILE* out) const {
+    std::size_t label_width = 0;
+    std::vector<std::size_t> widths(header_.size());
+    for (std::size_t c = 0; c < header_.size(); ++c) widths[c] = header_[c].size();
+    for (const auto& [label, cells] : rows_) {
+      label_width = std::max(label_width, label.size());
+      for (std::size_t c = 0; c < cells.size() && c < widths.size(); ++c) {
+        widths[c] = std::max(widths[c], cells[c].size());
+      }
+    }
+    const auto line = [&](const std::string& label, const std::vector<std::string>& cells) {
+      std::string text = fmt::format("{:<{}}", label, label_width);
+      for (std::size_t c = 0; c < widths.size(); ++c) {
+        text += fmt::format("  {:>{}}", c < cells.size() ? cells[c] : "", widths[c]);
+      }
+      fmt::print(out, "{}\n", text);
+    };
+    line("", header_);
+    for (const auto& [label, cells] : rows_) line(label, cells);
+  }
+
+ private:
+  std::vector<std::string> header_;
+  std::vector<std::pair<std::string, std::vector<std::string>>> rows_;
+};
+
+template <typename Fn>
+std::vector<std::string> cells(const Report& report, Fn cell) {
+  std::vector<std::string> result;
+  for (const ModelReport& model : report.models) result.push_back(cell(model));
+  return result;
+}
+
+std::string describe_partitions(const ModelReport& model) {
+  std::string text;
+  for (const PartitionReport& partition : model.partitions) {
+    text +=
+        fmt::format("{}{} ({} nodes)", text.empty() ? "" : ", ", partition.plugin, partition.nodes);
+  }
+  return text;
+}
+
+void write_context(JsonWriter& json, const ReportContext& context) {
+  json.key("context").begin_object();
+  json.key("host").value(context.host);
+  json.key("rtscope_version").value(context.rtscope_version);
+  json.key("timestamp_utc").value(context.timestamp_utc);
+  json.key("config").value(context.config);
+  json.key("command_line").value(context.command_line);
+  json.key("abi").begin_object();
+  json.key("major").value(context.abi_major);
+  json.key("minor").value(context.abi_minor);
+  json.end_object();
+  json.key("plugins").begin_array();
+  for (const PluginReport& plugin : context.plugins) {
+    json.begin_object();
+    json.key("id").value(plugin.id);
+    json.key("version").value(plugin.version);
+    json.key("path").value(plugin.path);
+    json.key("abi_minor").value(plugin.abi_minor);
+    json.key("devices").begin_array();
+    for (const DeviceReport& device : plugin.devices) {
+      json.begin_object();
+      json.key("name").value(device.name);
+      json.key("kind").value(device.kind);
+      json.key("fingerprint").value(device.fingerprint);
+      json.key("memory_bytes").value(device.memory_bytes);
+      json.end_object();
+    }
+    json.end_array();
+    json.end_object();
+  }
+  json.end_array();
+  json.end_object();
+}
+
+void write_latency(JsonWriter& json, const SampleStats& latency) {
+  json.key("latency_ms").begin_object();
+  json.key("min").value(latency.min);
+  json.key("mean").value(latency.mean);
+  for (const auto& [p, value] : latency.percentiles) json.key(percentile_name(p)).value(value);
+  json.key("max").value(latency.max);
+  json.key("stddev").value(latency.stddev);
+  json.end_object();
+}
+
+void write_model(JsonWriter& json, const ModelReport& model) {
+  json.key(model.name).begin_object();
+  json.key("model").value(model.model);
+  json.key("workload").value(model.workload);
+  json.key("throughput_unit").value(model.throughput_unit);
+  json.key("settings").begin_object();
+  for (const auto& [key, value] : model.settings) json.key(key).value(value);
+  json.end_object();
+  json.key("phases_ms").begin_object();
+  json.key("plugin_load").value(model.plugin_load_ms);
+  json.key("model_build").value(model.model_build_ms);
+  json.key("first_inference").value(model.first_inference_ms);
+  json.end_object();
+  write_latency(json, model.latency_ms);
+  json.key("throughput_per_s").value(model.throughput_per_s);
+  json.key("iterations").value(model.iterations);
+  json.key("warmup").value(model.warmup);
+  json.key("measured_s").value(model.measured_s);
+  json.key("contexts_created").value(model.contexts_created);
+  json.key("cache").begin_object();
+  json.key("enabled").value(model.cache.enabled);
+  json.key("path").value(model.cache.path);
+  json.key("hits").value(model.cache.hits);
+  json.key("misses").value(model.cache.misses);
+  json.key("rejected").value(model.cache.rejected);
+  json.key("evicted").value(model.cache.evicted);
+  json.key("bytes").value(model.cache.bytes);
+  json.key("load_ms").value(model.cache.load_ms);
+  json.key("save_ms").value(model.cache.save_ms);
+  json.end_object();
+  json.key("partitions").begin_array();
+  for (const PartitionReport& partition : model.partitions) {
+    json.begin_object();
+    json.key("plugin").value(partition.plugin);
+    json.key("nodes").value(static_cast<uint64_t>(partition.nodes));
+    json.key("inputs").begin_array();
+    for (const std::string& name : partition.inputs) json.value(name);
+    json.end_array();
+    json.key("outputs").begin_array();
+    for (const std::string& name : partition.outputs) json.value(name);
+    json.end_array();
+    json.end_object();
+  }
+  json.end_array();
+  json.end_object();
+}
+
+}  // namespace
+
+std::vector<double> percentiles_to_compute(const std::vector<double>& configured) {
+  std::set<double> all(std::begin(kSchemaPercentiles), std::end(kSchemaPercentiles));
+  all.insert(configured.begin(), configured.end());
+  return {all.begin(), all.end()};
+}
+
+void print_table(const Report& report, std::FILE* out) {
+  const ReportContext& context = report.context;
+  fmt::print(out, "rtscope {} on {}, plugin ABI {}.{}, config {}\n", context.rtscope_version,
+             context.host, context.abi_major, context.abi_minor, context.config);
+  for (const PluginReport& plugin : context.plugins) {
+    fmt::print(out, "plugin {} {} (ABI {}.{}) {}\n", plugin.id, plugin.version, context.abi_major,
+               plugin.abi_minor, plugin.path);
+    for (std::size_t i = 0; i < plugin.devices.size(); ++i) {
+      const DeviceReport& device = plugin.devices[i];
+      fmt::print(out, "  device {}: {} [{}] {}\n", i, device.name, device.kind,
+                 format_memory(device.memory_bytes));
+    }
+  }
+  fmt::print(out, "\n");
+
+  Table table(cells(report, [](const ModelReport& m) { return m.name; }));
+  table.row("model", cells(report, [](const ModelReport& m) { return m.model; }));
+  table.row("workload", cells(report, [](const ModelReport& m) { return m.workload; }));
+  table.row("partitions", cells(report, describe_partitions));
+  std::set<std::string> setting_keys;
+  for (const ModelReport& model : report.models) {
+    for (const auto& [key, value] : model.settings) setting_keys.insert(key);
+  }
+  for (const std::string& key : setting_keys) {
+    table.row(key, cells(report, [&](const ModelReport& m) {
+                const auto found = m.settings.find(key);
+                return found == m.settings.end() ? std::string() : found->second;
+              }));
+  }
+  table.row("plugin load ms",
+            cells(report, [](const ModelReport& m) { return format_ms(m.plugin_load_ms); }));
+  table.row("model build ms",
+            cells(report, [](const ModelReport& m) { return format_ms(m.model_build_ms); }));
+  table.row("first inference ms",
+            cells(report, [](const ModelReport& m) { return format_ms(m.first_inference_ms); }));
+  table.row("iterations (+warm-up)", cells(report, [](const ModelReport& m) {
+              return fmt::format("{} (+{})", m.iterations, m.warmup);
+            }));
+  table.row("latency min ms",
+            cells(report, [](const ModelReport& m) { return format_ms(m.latency_ms.min); }));
+  table.row("latency mean ms",
+            cells(report, [](const ModelReport& m) { return format_ms(m.latency_ms.mean); }));
+  for (double p : report.percentiles) {
+    table.row(
+        fmt::format("latency {} ms", percentile_name(p)), cells(report, [&](const ModelReport& m) {
+          const auto found = m.latency_ms.percentiles.find(p);
+          return found == m.latency_ms.percentiles.end() ? std::string() : format_ms(found->second);
+        }));
+  }
+  table.row("latency max ms",
+            cells(report, [](const ModelReport& m) { return format_ms(m.latency_ms.max); }));
+  table.row("latency stddev ms",
+            cells(report, [](const ModelReport& m) { return format_ms(m.latency_ms.stddev); }));
+  table.row("throughput", cells(report, [](const ModelReport& m) {
+              return fmt::format("{:.1f} {}/s", m.throughput_per_s, m.throughput_unit);
+            }));
+  table.row("contexts created", cells(report, [](const ModelReport& m) {
+              return fmt::format("{}", m.contexts_created);
+            }));
+  const bool any_cache = std::any_of(report.models.begin(), report.models.end(),
+                                     [](const ModelReport& m) { return m.cache.enabled; });
+  if (any_cache) {
+    table.row("cache hits/misses/rejected", cells(report, [](const ModelReport& m) {
+                return m.cache.enabled ? fmt::format("{}/{}/{}", m.cache.hits, m.cache.misses,
+                                                     m.cache.rejected)
+                                       : std::string("off");
+              }));
+    table.row("cache load/save ms", cells(report, [](const ModelReport& m) {
+                return m.cache.enabled ? fmt::format("{}/{}", format_ms(m.cache.load_ms),
+                                                     format_ms(m.cache.save_ms))
+                                       : std::string();
+              }));
+    table.row("cache bytes", cells(report, [](const ModelReport& m) {
+                return m.cache.enabled ? format_bytes(m.cache.bytes) : std::string();
+              }));
+  }
+  table.print(out);
+}
+
+std::string to_json(const Report& report) {
+  JsonWriter json;
+  json.begin_object();
+  json.key("schema_version").value(1);
+  write_context(json, report.context);
+  json.key("models").begin_object();
+  for (const ModelReport& model : report.models) write_model(json, model);
+  json.end_object();
+  json.end_object();
+  return json.str();
+}
+
+void write_json(const Report& report, const std::filesystem::path& file) {
+  const std::string text = to_json(report);
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) {
+    throw Error(fmt::format("{}: cannot write the JSON report: {}", file.string(),
+                            std::error_code(errno, std::generic_category()).message()));
+  }
+}
+
+void check_json_destination(const std::filesystem::path& file) {
+  const std::filesystem::path folder = file.parent_path();
+  std::error_code error;
+  if (!folder.empty() && !std::filesystem::is_directory(folder, error)) {
+    throw Error(fmt::format("{}: cannot write the JSON report there: folder {} does not exist",
+                            file.string(), folder.string()));
+  }
+}
+
+}  // namespace rtscope::runner

@@ -1,0 +1,121 @@
+// What a runner invocation measured, and its two renderings: a table for
+// people (stdout) and JSON for tools (`--json`, schema below).
+//
+// JSON, schema_version 1 (consumers ignore unknown keys):
+//   { "schema_version": 1,
+//     "context": { "host", "rtscope_version", "timestamp_utc", "config",
+//                  "command_line", "abi": {"major", "minor"},
+//                  "plugins": [{"id", "version", "path", "abi_minor",
+//                    "devices": [{"name", "kind", "fingerprint", "memory_bytes"}]}] },
+//     "models": { "<run name>": {
+//         "model", "workload", "throughput_unit",
+//         "settings": { RuntimeSettings::to_map() },
+//         "phases_ms": {"plugin_load", "model_build", "first_inference"},
+//         "latency_ms": {"min", "mean", "p50", "p90", "p95", "p99", "max", "stddev",
+//                        plus any other configured percentile "pNN"},
+//         "throughput_per_s", "iterations", "warmup", "measured_s",
+//         "contexts_created",
+//         "partitions": [{"plugin", "nodes", "inputs", "outputs"}] } } }
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "statistics.hpp"
+
+namespace rtscope::runner {
+
+struct DeviceReport {
+  std::string name;
+  std::string kind;  // cpu | gpu | virtual
+  std::string fingerprint;
+  uint64_t memory_bytes = 0;
+};
+
+struct PluginReport {
+  std::string id;
+  std::string version;
+  std::string path;
+  uint32_t abi_minor = 0;  // negotiated
+  std::vector<DeviceReport> devices;
+};
+
+struct ReportContext {
+  std::string host;
+  std::string rtscope_version;
+  uint32_t abi_major = 0;
+  uint32_t abi_minor = 0;
+  std::string timestamp_utc;  // ISO 8601
+  std::string config;
+  std::string command_line;
+  std::vector<PluginReport> plugins;
+};
+
+struct PartitionReport {
+  std::string plugin;
+  std::size_t nodes = 0;
+  std::vector<std::string> inputs;
+  std::vector<std::string> outputs;
+};
+
+// The shared runtime cache's activity during one run entry.
+struct CacheReport {
+  bool enabled = false;
+  std::string path;
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t rejected = 0;
+  uint64_t evicted = 0;
+  uint64_t bytes = 0;  // held after the entry
+  double load_ms = 0;  // reading the file (charged to the first entry)
+  double save_ms = 0;  // writing it (charged to the last entry)
+};
+
+// One run entry of the config.
+struct ModelReport {
+  std::string name;             // the run's name (key in JSON)
+  std::string model;            // the model it ran
+  std::string workload;         // e.g. "stream prompt 16, tokens 64"
+  std::string throughput_unit;  // "tokens" or "samples"
+  std::map<std::string, std::string> settings;
+  // Plugin load: the load time of the plugins in the model's backends.
+  // Model build: graph construction, partitioning and engine builds. First
+  // inference: the first Model::run of this entry (context creation included).
+  double plugin_load_ms = 0;
+  double model_build_ms = 0;
+  double first_inference_ms = 0;
+  // Latency of one iteration: a decode step (stream) or a model run (batch).
+  SampleStats latency_ms;
+  // Items per second over the measured iterations' summed latency.
+  double throughput_per_s = 0;
+  int64_t iterations = 0;
+  int64_t warmup = 0;
+  double measured_s = 0;  // wall time of the measured loop
+  // Execution contexts created while this entry ran (warm-up included).
+  uint64_t contexts_created = 0;
+  std::vector<PartitionReport> partitions;
+  CacheReport cache;
+};
+
+struct Report {
+  ReportContext context;
+  std::vector<double> percentiles;  // the ones to show, in config order
+  std::vector<ModelReport> models;
+};
+
+// Percentiles always computed (the JSON's fixed keys) plus the configured.
+std::vector<double> percentiles_to_compute(const std::vector<double>& configured);
+
+void print_table(const Report& report, std::FILE* out);
+std::string to_json(const Report& report);
+// Throws rtscope::Error naming the file when it cannot be written.
+void write_json(const Report& report, const std::filesystem::path& file);
+
+// Fails early (before a long run) when `file`'s folder does not exist.
+void check_json_destination(const std::filesystem::path& file);
+
+}  // namespace rtscope::runner

@@ -1,0 +1,102 @@
+// The runner's config file: plugins, models, runtime settings, runs and
+// report options (see configs/default.yaml and README.md).
+//
+// Every error thrown while reading a config is an InputError starting with
+// "file:line:col: " and naming the key path (e.g. run.0.workload.kind);
+// unknown keys are errors that list the valid ones.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config_overrides.hpp"
+
+namespace rtscope::runner {
+
+struct PluginConfig {
+  std::string name;            // searched for by name, or
+  std::filesystem::path path;  // an explicit library file
+  bool optional = false;       // failing to load is a warning
+  std::string where;           // "file:line:col: " of the entry
+};
+
+struct ModelConfig {
+  std::string name;
+  std::string builtin;                        // template name, or
+  std::map<std::string, std::string> params;  // its parameters as written
+  std::filesystem::path graph;                // a graph YAML file
+  std::vector<std::string> backends;          // plugin ids, priority order
+  bool fallback_data_dependent_ops = false;
+  bool require_full_compilation = false;
+  // RuntimeSettings overrides of this model, on top of the top-level ones.
+  std::map<std::string, std::string> runtime;
+  std::string where;  // "file:line:col: " of the model's entry
+};
+
+struct WorkloadConfig {
+  enum class Kind { stream, batch };
+  Kind kind = Kind::stream;
+  int64_t prompt = 16;  // stream: prompt length (prefill, untimed)
+  int64_t tokens = 64;  // stream: decode steps per stream
+  int64_t batch = 1;    // batch: rows per model run
+  uint64_t seed = 1;    // seed of the random inputs
+};
+
+struct RunEntry {
+  std::string name;   // key in the report; defaults to the model name
+  std::string model;  // a key of `models`
+  WorkloadConfig workload;
+  int64_t warmup = 5;
+  int64_t iterations = 50;               // lower bound
+  std::chrono::nanoseconds duration{0};  // lower bound
+  std::string where;
+};
+
+struct ReportConfig {
+  std::optional<std::filesystem::path> json;
+  std::vector<double> percentiles = {50, 90, 95, 99};
+};
+
+struct RunConfig {
+  std::filesystem::path file;
+  bool has_plugins_list = false;  // false: backends are loaded by name
+  std::vector<PluginConfig> plugins;
+  std::vector<ModelConfig> models;  // in file order
+  // RuntimeSettings overrides for every model (keys of
+  // RuntimeSettings::merge: kernel_specialization, graph_capture,
+  // runtime_cache).
+  std::map<std::string, std::string> runtime;
+  std::vector<RunEntry> runs;
+  ReportConfig report;
+
+  const ModelConfig* find_model(const std::string& name) const;
+};
+
+// Reads `file`, applies `overrides` to its tree, then parses and validates.
+RunConfig load_run_config(const std::filesystem::path& file,
+                          const std::vector<ConfigOverride>& overrides = {});
+
+// Parses YAML text; `file_name` is used in messages and to resolve relative
+// paths (see resolve_config_path).
+RunConfig parse_run_config(const std::string& text, const std::filesystem::path& file_name,
+                           const std::vector<ConfigOverride>& overrides = {});
+
+// The config with every default filled in, for --dump-config. Parsing the
+// result gives the same RunConfig.
+YAML::Node to_yaml(const RunConfig& config);
+
+// A relative path in a config is taken relative to the working directory
+// when it exists there, else relative to the config file's folder.
+std::filesystem::path resolve_config_path(const std::filesystem::path& path,
+                                          const std::filesystem::path& config_file);
+
+std::string_view to_string(WorkloadConfig::Kind kind);
+
+}  // namespace rtscope::runner

@@ -1,0 +1,360 @@
+#include "runner.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <set>
+
+#include "progress.hpp"
+#include "rtscope/error.hpp"
+#include "rtscope/graph_yaml.hpp"
+#include "rtscope/model.hpp"
+#include "rtscope/plugin_registry.hpp"
+#include "rtscope/runtime_cache.hpp"
+#include "rtscope/templates.hpp"
+#include "workload.hpp"
+
+#ifndef RTSCOPE_VERSION
+#define RTSCOPE_VERSION "unknown"
+#endif
+
+namespace rtscope::runner {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+double to_ms(std::chrono::nanoseconds duration) {
+  return std::chrono::duration<double, std::milli>(duration).count();
+}
+
+// Re-throws `error` with `prefix` in front, keeping its type so callers can
+// still tell config mistakes (InputError) from plugin failures.
+[[noreturn]] void rethrow_with_prefix(const std::string& prefix) {
+  try {
+    throw;
+  } catch (const InputError& e) {
+    throw InputError(prefix + e.what());
+  } catch (const PluginError& e) {
+    throw PluginError(prefix + e.what());
+  } catch (const std::exception& e) {
+    throw Error(prefix + e.what());
+  }
+}
+
+std::string device_kind_name(rts_device_kind kind) {
+  switch (kind) {
+    case RTS_DEVICE_CPU:
+      return "cpu";
+    case RTS_DEVICE_GPU:
+      return "gpu";
+    case RTS_DEVICE_VIRTUAL:
+      return "virtual";
+  }
+  return fmt::format("kind {}", static_cast<int>(kind));
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "unknown";
+  return name;
+}
+
+std::string utc_timestamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm parts{};
+  gmtime_r(&now, &parts);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text;
+}
+
+uint64_t contexts_created(const Model& model) {
+  uint64_t total = 0;
+  for (const Module* module : model.modules()) total += module->stats().contexts_created;
+  return total;
+}
+
+// A model built once and shared by the run entries that name it.
+struct BuiltModel {
+  std::unique_ptr<Model> model;
+  double plugin_load_ms = 0;
+  double model_build_ms = 0;
+  std::map<std::string, std::string> settings;
+  std::vector<PartitionReport> partitions;
+};
+
+class Runner {
+ public:
+  Runner(const RunConfig& config, const RunnerOptions& options)
+      : config_(config), options_(options) {}
+
+  Report run() {
+    load_configured_plugins();
+    open_shared_cache();
+    Report report;
+    report.percentiles = config_.report.percentiles;
+    for (const RunEntry& run : config_.runs) report.models.push_back(run_entry(run));
+    if (shared_cache_ && !report.models.empty()) {
+      // Modules stay alive until the runner ends, so nothing executes now.
+      const auto start = Clock::now();
+      shared_cache_->try_save(shared_cache_path_);
+      CacheReport& last = report.models.back().cache;
+      last.save_ms = ms_since(start);
+      last.bytes = shared_cache_->counters().bytes;
+    }
+    report.context = context();
+    return report;
+  }
+
+ private:
+  void load_configured_plugins() {
+    for (const PluginConfig& plugin : config_.plugins) {
+      PluginSpec spec;
+      spec.name = plugin.name;
+      if (!plugin.path.empty()) spec.path = resolve_config_path(plugin.path, config_.file);
+      spec.optional = plugin.optional;
+      try {
+        load_plugin(spec);
+      } catch (const std::exception& e) {
+        if (!plugin.optional) rethrow_with_prefix(plugin.where);
+        warn(fmt::format("optional plugin {} was not loaded: {}", spec.label(), e.what()));
+        failed_optional_.insert(plugin.name.empty() ? plugin.path.stem().string() : plugin.name);
+      }
+    }
+  }
+
+  // `runtime.cache: PATH` gives every model one shared cache, loaded once
+  // here and saved once at the end; a model's own `runtime.cache` keeps the
+  // implicit per-module cache of that path.
+  void open_shared_cache() {
+    const auto found = config_.runtime.find("runtime_cache");
+    if (found == config_.runtime.end()) return;
+    const RuntimeSettings parsed = RuntimeSettings{}.merge({*found});
+    const auto* path = std::get_if<std::filesystem::path>(&parsed.runtime_cache);
+    if (!path) return;
+    RuntimeCache::Options options;
+    options.warn = [](const std::string& message) { warn("runtime cache: " + message); };
+    shared_cache_ = std::make_shared<RuntimeCache>(std::move(options));
+    shared_cache_path_ = *path;
+    const auto start = Clock::now();
+    shared_cache_->load(shared_cache_path_);
+    cache_load_ms_ = ms_since(start);
+  }
+
+  void load_plugin(const PluginSpec& spec) {
+    const auto start = Clock::now();
+    const std::shared_ptr<Plugin> plugin = registry_.load(spec);
+    // Loading an already loaded id returns it; keep the first time.
+    load_ms_.emplace(plugin->id(), ms_since(start));
+  }
+
+  // Backends of `model` that are loaded, loading any not yet loaded by name;
+  // a backend whose optional plugin failed is dropped with a warning.
+  std::vector<std::string> available_backends(const ModelConfig& model) {
+    std::vector<std::string> backends;
+    for (const std::string& id : model.backends) {
+      if (!registry_.find(id)) {
+        if (failed_optional_.count(id) || failed_optional_.count("librtscope_plugin_" + id)) {
+          warn(fmt::format("model '{}': skipping backend '{}' (its optional plugin did not load)",
+                           model.name, id));
+          continue;
+        }
+        try {
+          load_plugin(PluginSpec{id, {}, false});
+        } catch (...) {
+          rethrow_with_prefix(fmt::format("{}backend '{}': ", model.where, id));
+        }
+        if (!registry_.find(id)) {
+          throw InputError(fmt::format(
+              "{}backend '{}': the plugin loaded under that name reports a different id",
+              model.where, id));
+        }
+      }
+      backends.push_back(id);
+    }
+    if (backends.empty()) {
+      throw InputError(fmt::format("{}none of the backends [{}] is available", model.where,
+                                   fmt::join(model.backends, ", ")));
+    }
+    return backends;
+  }
+
+  BuiltModel& model(const std::string& name) {
+    if (auto found = models_.find(name); found != models_.end()) return found->second;
+    const ModelConfig& config = *config_.find_model(name);
+    BuiltModel built;
+    CompileOptions options;
+    options.backends = available_backends(config);
+    options.fallback_data_dependent_ops = config.fallback_data_dependent_ops;
+    options.require_full_compilation = config.require_full_compilation;
+    for (const std::string& id : options.backends) built.plugin_load_ms += load_ms_[id];
+
+    const auto start = Clock::now();
+    try {
+      Graph graph;
+      if (!config.builtin.empty()) {
+        graph = build_template(config.builtin, config.params);
+      } else {
+        graph = load_graph_yaml(resolve_config_path(config.graph, config_.file));
+      }
+      if (graph.name.empty()) graph.name = name;
+      built.model = Model::build(std::move(graph), registry_, options);
+    } catch (...) {
+      rethrow_with_prefix(config.where);
+    }
+    built.model_build_ms = ms_since(start);
+
+    // Top-level runtime settings, then the model's own on top.
+    std::map<std::string, std::string> overrides = config_.runtime;
+    for (const auto& [key, value] : config.runtime) overrides[key] = value;
+    const bool use_shared_cache =
+        shared_cache_ && overrides.at("runtime_cache") == config_.runtime.at("runtime_cache");
+    if (use_shared_cache) overrides.erase("runtime_cache");
+    try {
+      for (Module* module : built.model->modules()) {
+        RuntimeSettings settings = module->runtime_settings().merge(overrides);
+        if (use_shared_cache) settings.runtime_cache = shared_cache_;
+        module->set_runtime_settings(settings);
+      }
+      const auto modules = built.model->modules();
+      built.settings = modules.empty() ? RuntimeSettings{}.merge(overrides).to_map()
+                                       : modules.front()->runtime_settings().to_map();
+      if (use_shared_cache) built.settings["runtime_cache"] = shared_cache_path_.string();
+    } catch (...) {
+      rethrow_with_prefix(config.where);
+    }
+    for (const Partition& partition : built.model->partitions()) {
+      built.partitions.push_back(
+          {partition.plugin, partition.nodes.size(), partition.inputs, partition.outputs});
+    }
+    return models_.emplace(name, std::move(built)).first->second;
+  }
+
+  ModelReport run_entry(const RunEntry& run) {
+    const CacheCounters cache_before =
+        shared_cache_ ? shared_cache_->counters() : CacheCounters{};
+    BuiltModel& built = model(run.model);
+    Model& model = *built.model;
+    ModelReport report;
+    report.name = run.name;
+    report.model = run.model;
+    report.settings = built.settings;
+    report.plugin_load_ms = built.plugin_load_ms;
+    report.model_build_ms = built.model_build_ms;
+    report.partitions = built.partitions;
+    report.warmup = run.warmup;
+    try {
+      const std::unique_ptr<Workload> workload = make_workload(run.workload, model);
+      report.workload = workload->describe();
+      report.throughput_unit = workload->item_unit();
+      const uint64_t contexts_before = contexts_created(model);
+
+      for (int64_t i = 0; i < run.warmup; ++i) workload->run_iteration();
+      std::vector<double> samples_ms;
+      samples_ms.reserve(static_cast<std::size_t>(run.iterations));
+      ProgressLine progress(options_.show_progress, run.name, run.iterations, run.duration);
+      const auto start = Clock::now();
+      // Both the count and the duration are lower bounds.
+      while (static_cast<int64_t>(samples_ms.size()) < run.iterations ||
+             Clock::now() - start < run.duration) {
+        samples_ms.push_back(to_ms(workload->run_iteration()));
+        progress.update(static_cast<int64_t>(samples_ms.size()));
+      }
+      report.measured_s = ms_since(start) / 1000;
+      report.first_inference_ms = to_ms(workload->first_run().value_or(std::chrono::nanoseconds{}));
+      report.iterations = static_cast<int64_t>(samples_ms.size());
+      const double total_ms = std::accumulate(samples_ms.begin(), samples_ms.end(), 0.0);
+      report.throughput_per_s =
+          total_ms > 0 ? static_cast<double>(workload->items_per_iteration() * report.iterations) /
+                             (total_ms / 1000)
+                       : 0;
+      report.latency_ms =
+          summarize(std::move(samples_ms), percentiles_to_compute(config_.report.percentiles));
+      report.contexts_created = contexts_created(model) - contexts_before;
+      if (shared_cache_) {
+        const CacheCounters now = shared_cache_->counters();
+        report.cache = {true,
+                        shared_cache_path_.string(),
+                        now.hits - cache_before.hits,
+                        now.misses - cache_before.misses,
+                        now.rejected - cache_before.rejected,
+                        now.evicted - cache_before.evicted,
+                        now.bytes,
+                        std::exchange(cache_load_ms_, 0.0),
+                        0.0};
+      }
+    } catch (...) {
+      rethrow_with_prefix(fmt::format("{}model '{}': ", run.where, run.model));
+    }
+    return report;
+  }
+
+  ReportContext context() const {
+    ReportContext context;
+    context.host = host_name();
+    context.rtscope_version = RTSCOPE_VERSION;
+    context.abi_major = RTS_ABI_VERSION_MAJOR;
+    context.abi_minor = RTS_ABI_VERSION_MINOR;
+    context.timestamp_utc = utc_timestamp();
+    context.config = config_.file.string();
+    context.command_line = options_.command_line;
+    for (const std::shared_ptr<Plugin>& plugin : registry_.plugins()) {
+      PluginReport entry{
+          plugin->id(), plugin->version(), plugin->path().string(), plugin->abi_minor(), {}};
+      for (const DeviceInfo& device : plugin->devices()) {
+        entry.devices.push_back(
+            {device.name, device_kind_name(device.kind), device.fingerprint, device.memory_bytes});
+      }
+      context.plugins.push_back(std::move(entry));
+    }
+    return context;
+  }
+
+  const RunConfig& config_;
+  const RunnerOptions& options_;
+  // Declared before models_ so it outlives every model built on it.
+  PluginRegistry registry_;
+  std::map<std::string, double> load_ms_;  // plugin id -> load time
+  std::set<std::string> failed_optional_;  // names of optional plugins that failed
+  std::shared_ptr<RuntimeCache> shared_cache_;
+  std::filesystem::path shared_cache_path_;
+  double cache_load_ms_ = 0;
+  // Declared after the cache so modules detach before it goes away.
+  std::map<std::string, BuiltModel> models_;
+};
+
+}  // namespace
+
+std::string fold_lines(const std::string& message) {
+  std::string line;
+  for (std::size_t i = 0; i < message.size(); ++i) {
+    if (message[i] != '\n') {
+      line += message[i];
+      continue;
+    }
+    while (i + 1 < message.size() && (message[i + 1] == ' ' || message[i + 1] == '\t')) ++i;
+    if (line.empty() || i + 1 == message.size()) continue;
+    line += line.back() == ':' ? " " : "; ";
+  }
+  return line;
+}
+
+void warn(const std::string& message) {
+  fmt::print(stderr, "rtscope-run: warning: {}\n", fold_lines(message));
+}
+
+Report run_benchmarks(const RunConfig& config, const RunnerOptions& options) {
+  return Runner(config, options).run();
+}
+
+}  // namespace rtscope::runner

@@ -1,0 +1,31 @@
+// Executes a RunConfig: loads plugins, builds each model once, applies
+// runtime settings, runs warm-up then measured iterations per run entry,
+// and collects the Report.
+#pragma once
+
+#include <string>
+
+#include "report.hpp"
+#include "run_config.hpp"
+
+namespace rtscope::runner {
+
+struct RunnerOptions {
+  bool show_progress = false;  // progress line on stderr for long runs
+  std::string command_line;    // recorded in the report's context
+};
+
+// Throws rtscope::Error (or a subclass) on the first failure; messages from
+// config-related failures start with the config's "file:line:col: ".
+Report run_benchmarks(const RunConfig& config, const RunnerOptions& options);
+
+// Messages are printed as one line so scripts can grep them; multi-line
+// text from lower layers (e.g. a list of searched directories) is folded: a
+// line break becomes "; ", or a space after a colon, and indentation is
+// dropped.
+std::string fold_lines(const std::string& message);
+
+// Prints "rtscope-run: warning: <message>" on stderr, folded to one line.
+void warn(const std::string& message);
+
+}  // namespace rtscope::runner

@@ -1,0 +1,215 @@
+#include "workload.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+
+#include "rtscope/error.hpp"
+
+namespace rtscope::runner {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+const ValueInfo* find_input(const Graph& graph, const std::string& name) {
+  for (const ValueInfo& input : graph.inputs) {
+    if (input.name == name) return &input;
+  }
+  return nullptr;
+}
+
+std::string describe_interface(const Graph& graph) {
+  std::vector<std::string> inputs;
+  for (const ValueInfo& input : graph.inputs) inputs.push_back(input.name + " " + input.type.str());
+  return fmt::format("inputs [{}], outputs [{}]", fmt::join(inputs, ", "),
+                     fmt::join(graph.outputs, ", "));
+}
+
+Tensor scalar_i64(int64_t value) { return Tensor::from_bytes(DType::i64, {1}, &value); }
+
+// Concrete size of a symbolic dim when the workload does not choose it.
+int64_t default_size(const Graph& graph, const Dim& dim) {
+  if (dim.is_static()) return dim.value;
+  const auto range = graph.symbols.find(dim.symbol);
+  return range == graph.symbols.end() ? 1 : range->second.opt;
+}
+
+class StreamWorkload : public Workload {
+ public:
+  StreamWorkload(const WorkloadConfig& config, Model& model) : config_(config), model_(model) {
+    const Graph& graph = model.graph();
+    const ValueInfo* tokens = find_input(graph, "tokens");
+    const bool has_next_token =
+        std::find(graph.outputs.begin(), graph.outputs.end(), "next_token") != graph.outputs.end();
+    if (!tokens || !find_input(graph, "pos") || !has_next_token || tokens->type.shape.size() != 2) {
+      throw InputError(fmt::format(
+          "workload 'stream' needs a decoder-style model with inputs tokens [batch, seq] and "
+          "pos [1] and output next_token; this model has {}; use workload kind 'batch' for it",
+          describe_interface(graph)));
+    }
+    const Dim& rows = tokens->type.shape[0];
+    rows_ = rows.is_static() ? rows.value : std::max<int64_t>(1, default_size(graph, rows));
+    const auto logits = graph.values.find("logits");
+    if (logits == graph.values.end() || logits->second.shape.empty() ||
+        !logits->second.shape.back().is_static()) {
+      throw InputError(fmt::format(
+          "workload 'stream' takes the vocabulary size from the static last dim of output "
+          "'logits'; this model has {}",
+          describe_interface(graph)));
+    }
+    vocab_ = logits->second.shape.back().value;
+    check_positions(graph);
+  }
+
+  std::chrono::nanoseconds run_iteration() override {
+    if (!stream_started_ || step_ == config_.tokens) start_stream();
+    std::chrono::nanoseconds elapsed{};
+    const auto outputs =
+        timed_run(model_, {{"tokens", next_}, {"pos", scalar_i64(position_)}}, elapsed);
+    take_last_column(outputs);
+    ++position_;
+    ++step_;
+    return elapsed;
+  }
+
+  int64_t items_per_iteration() const override { return rows_; }
+  std::string item_unit() const override { return "tokens"; }
+  std::string describe() const override {
+    return fmt::format("stream prompt {}, tokens {}", config_.prompt, config_.tokens);
+  }
+
+ private:
+  // Every position a stream writes must fit the KV cache
+  // (k_cache_<l>: [batch, heads, max_seq, head_dim]).
+  void check_positions(const Graph& graph) const {
+    const int64_t needed = config_.prompt + config_.tokens;
+    for (const StateBuffer& state : graph.states) {
+      const SymShape& shape = state.info.type.shape;
+      if (state.info.name.starts_with("k_cache") && shape.size() == 4 && shape[2].is_static() &&
+          shape[2].value < needed) {
+        throw InputError(fmt::format(
+            "workload 'stream' needs {} positions (prompt {} + tokens {}) but the model keeps "
+            "{} in {}; lower prompt/tokens or raise the model's max_seq",
+            needed, config_.prompt, config_.tokens, shape[2].value, state.info.name));
+      }
+    }
+  }
+
+  // Prefill of a fresh stream; not timed (the first one is the model's
+  // first inference, reported on its own).
+  void start_stream() {
+    model_.reset_state();
+    const Tensor prompt = Tensor::random(DType::i64, {rows_, config_.prompt},
+                                         config_.seed + streams_, static_cast<double>(vocab_ - 1));
+    std::chrono::nanoseconds ignored{};
+    take_last_column(timed_run(model_, {{"tokens", prompt}, {"pos", scalar_i64(0)}}, ignored));
+    position_ = config_.prompt;
+    step_ = 0;
+    ++streams_;
+    stream_started_ = true;
+  }
+
+  void take_last_column(const std::map<std::string, Tensor>& outputs) {
+    const auto found = outputs.find("next_token");
+    if (found == outputs.end()) {
+      throw InputError("the model returned no 'next_token' output");
+    }
+    const Tensor& next_token = found->second;
+    const Shape& shape = next_token.shape();
+    if (shape.size() != 2 || shape[0] != rows_ || shape[1] < 1) {
+      throw InputError(fmt::format("the model's next_token has shape {}, expected [{}, seq]",
+                                   shape_to_string(shape), rows_));
+    }
+    const std::vector<double> values = next_token.to_doubles();
+    std::vector<int64_t> column(static_cast<std::size_t>(rows_));
+    for (int64_t row = 0; row < rows_; ++row) {
+      column[row] = static_cast<int64_t>(values[row * shape[1] + shape[1] - 1]);
+    }
+    next_ = Tensor::from_bytes(DType::i64, {rows_, 1}, column.data());
+  }
+
+  WorkloadConfig config_;
+  Model& model_;
+  int64_t rows_ = 1;
+  int64_t vocab_ = 0;
+  bool stream_started_ = false;
+  uint64_t streams_ = 0;
+  int64_t step_ = 0;      // decode steps done in this stream
+  int64_t position_ = 0;  // position of the next token
+  Tensor next_;
+};
+
+class BatchWorkload : public Workload {
+ public:
+  BatchWorkload(const WorkloadConfig& config, Model& model) : config_(config), model_(model) {
+    const Graph& graph = model.graph();
+    uint64_t seed = config.seed;
+    for (const ValueInfo& input : graph.inputs) {
+      Shape shape;
+      for (std::size_t i = 0; i < input.type.shape.size(); ++i) {
+        const Dim& dim = input.type.shape[i];
+        shape.push_back(i == 0 ? batch_dim(graph, input, dim) : default_size(graph, dim));
+      }
+      // Floats uniform in [-1, 1]; integers and bools in {0, 1}, which is a
+      // valid id for any embedding table.
+      inputs_[input.name] = Tensor::random(input.type.dtype, shape, seed++, 1.0);
+    }
+  }
+
+  std::chrono::nanoseconds run_iteration() override {
+    if (!model_.graph().states.empty()) model_.reset_state();
+    std::chrono::nanoseconds elapsed{};
+    timed_run(model_, inputs_, elapsed);
+    return elapsed;
+  }
+
+  int64_t items_per_iteration() const override { return config_.batch; }
+  std::string item_unit() const override { return "samples"; }
+  std::string describe() const override { return fmt::format("batch {}", config_.batch); }
+
+ private:
+  int64_t batch_dim(const Graph& graph, const ValueInfo& input, const Dim& dim) const {
+    if (dim.is_static()) {
+      if (dim.value != config_.batch) {
+        throw InputError(fmt::format(
+            "workload batch {} does not fit the model: input '{}' has a fixed first dim of {} ({})",
+            config_.batch, input.name, dim.value, input.type.str()));
+      }
+      return dim.value;
+    }
+    if (const auto range = graph.symbols.find(dim.symbol); range != graph.symbols.end()) {
+      if (config_.batch < range->second.min || config_.batch > range->second.max) {
+        throw InputError(fmt::format(
+            "workload batch {} is outside the range [{}, {}] of '{}' (first dim of input '{}')",
+            config_.batch, range->second.min, range->second.max, dim.symbol, input.name));
+      }
+    }
+    return config_.batch;
+  }
+
+  WorkloadConfig config_;
+  Model& model_;
+  std::map<std::string, Tensor> inputs_;
+};
+
+}  // namespace
+
+std::map<std::string, Tensor> Workload::timed_run(Model& model,
+                                                  const std::map<std::string, Tensor>& inputs,
+                                                  std::chrono::nanoseconds& elapsed) {
+  const auto start = Clock::now();
+  auto outputs = model.run(inputs);
+  elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start);
+  if (!first_run_) first_run_ = elapsed;
+  return outputs;
+}
+
+std::unique_ptr<Workload> make_workload(const WorkloadConfig& config, Model& model) {
+  if (config.kind == WorkloadConfig::Kind::stream) {
+    return std::make_unique<StreamWorkload>(config, model);
+  }
+  return std::make_unique<BatchWorkload>(config, model);
+}
+
+}  // namespace rtscope::runner

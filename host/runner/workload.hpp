@@ -1,0 +1,56 @@
+// Workloads: what one measured iteration of a run does to a model.
+//
+//  - stream: autoregressive decoding. A stream resets the model's state,
+//    prefills `prompt` seeded random tokens (not timed), then runs `tokens`
+//    decode steps of one token each, feeding back the last column of
+//    `next_token`. One iteration is one decode step, so latency is per
+//    generated token; when a stream has run all its steps the next
+//    iteration starts a new stream. Needs the decoder contract: inputs
+//    `tokens` (i64 [batch, seq]) and `pos` (i64 [1]), output `next_token`.
+//  - batch: one Model::run on `batch` seeded random rows per iteration (the
+//    same inputs every time). State buffers, if any, are reset before each
+//    run, outside the timed part.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "rtscope/model.hpp"
+#include "run_config.hpp"
+
+namespace rtscope::runner {
+
+class Workload {
+ public:
+  virtual ~Workload() = default;
+
+  // Runs one iteration; returns the time of its measured part.
+  virtual std::chrono::nanoseconds run_iteration() = 0;
+
+  // Items one iteration produces, for throughput: generated tokens (stream,
+  // one per batch row) or input rows (batch).
+  virtual int64_t items_per_iteration() const = 0;
+  virtual std::string item_unit() const = 0;  // "tokens" or "samples"
+  virtual std::string describe() const = 0;   // e.g. "stream prompt 16, tokens 64"
+
+  // Duration of the first Model::run this workload made (it includes
+  // execution-context creation); empty before the first iteration.
+  std::optional<std::chrono::nanoseconds> first_run() const { return first_run_; }
+
+ protected:
+  // Model::run, timed; records the first call's time.
+  std::map<std::string, Tensor> timed_run(Model& model, const std::map<std::string, Tensor>& inputs,
+                                          std::chrono::nanoseconds& elapsed);
+
+ private:
+  std::optional<std::chrono::nanoseconds> first_run_;
+};
+
+// Checks that `model` fits the workload (throws InputError naming the
+// mismatch) and prepares its inputs.
+std::unique_ptr<Workload> make_workload(const WorkloadConfig& config, Model& model);
+
+}  // namespace rtscope::runner
