@@ -242,9 +242,9 @@ void print_table(const Report& report, std::FILE* out) {
                                      [](const ModelReport& m) { return m.cache.enabled; });
   if (any_cache) {
     table.row("cache hits/misses/rejected", cells(report, [](const ModelReport& m) {
-                return m.cache.enabled ? fmt::format("{}/{}/{}", m.cache.hits, m.cache.misses,
-                                                     m.cache.rejected)
-                                       : std::string("off");
+                return m.cache.enabled
+                           ? fmt::format("{}/{}/{}", m.cache.hits, m.cache.misses, m.cache.rejected)
+                           : std::string("off");
               }));
     table.row("cache load/save ms", cells(report, [](const ModelReport& m) {
                 return m.cache.enabled ? fmt::format("{}/{}", format_ms(m.cache.load_ms),

@@ -276,9 +276,9 @@ ModelConfig parse_model(const Reader& reader, const std::string& name, const Ite
   return model;
 }
 
-WorkloadConfig parse_workload(const Reader& reader, const Item& item) {
+WorkloadConfig parse_workload(const Reader& reader, const Item& item, const RunConfig& config) {
   static const Keys kKinds = {"stream", "batch"};
-  static const Keys kStreamKeys = {"kind", "prompt", "tokens", "seed"};
+  static const Keys kStreamKeys = {"kind", "prompt", "tokens", "seed", "prefill"};
   static const Keys kBatchKeys = {"kind", "batch", "seed"};
   WorkloadConfig workload;
   if (!item.present()) reader.fail(item, "missing; e.g. {kind: stream, prompt: 16, tokens: 64}");
@@ -302,6 +302,15 @@ WorkloadConfig parse_workload(const Reader& reader, const Item& item) {
     if (key == "tokens") workload.tokens = reader.integer(value, 1);
     if (key == "batch") workload.batch = reader.integer(value, 1);
     if (key == "seed") workload.seed = static_cast<uint64_t>(reader.integer(value, 0));
+    if (key == "prefill" && value.present()) {
+      workload.prefill = reader.string(value);
+      if (!config.find_model(workload.prefill)) {
+        std::vector<std::string> names;
+        for (const ModelConfig& m : config.models) names.push_back(m.name);
+        reader.fail(value, fmt::format("unknown prefill model '{}'; models in this config: {}",
+                                       workload.prefill, fmt::join(names, ", ")));
+      }
+    }
   }
   return workload;
 }
@@ -322,7 +331,7 @@ RunEntry parse_run(const Reader& reader, const Item& item, const RunConfig& conf
                                    fmt::join(names, ", ")));
   }
   run.name = run.model;
-  run.workload = parse_workload(reader, reader.child(item, "workload"));
+  run.workload = parse_workload(reader, reader.child(item, "workload"), config);
   for (const auto& [key, value] : fields) {
     if (key == "name") run.name = reader.string(value);
     if (key == "warmup") run.warmup = reader.integer(value, 0);
@@ -483,6 +492,7 @@ YAML::Node to_yaml(const RunConfig& config) {
     if (run.workload.kind == WorkloadConfig::Kind::stream) {
       node["workload"]["prompt"] = run.workload.prompt;
       node["workload"]["tokens"] = run.workload.tokens;
+      if (!run.workload.prefill.empty()) node["workload"]["prefill"] = run.workload.prefill;
     } else {
       node["workload"]["batch"] = run.workload.batch;
     }

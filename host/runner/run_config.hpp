@@ -47,6 +47,10 @@ struct WorkloadConfig {
   int64_t tokens = 64;  // stream: decode steps per stream
   int64_t batch = 1;    // batch: rows per model run
   uint64_t seed = 1;    // seed of the random inputs
+  // stream: a model (key of `models`) that runs the prefill and shares its
+  // state buffers (the KV caches) with the run's model; empty = the run's
+  // model prefills too.
+  std::string prefill;
 };
 
 struct RunEntry {

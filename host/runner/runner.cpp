@@ -146,6 +146,10 @@ class Runner {
     options.warn = [](const std::string& message) { warn("runtime cache: " + message); };
     shared_cache_ = std::make_shared<RuntimeCache>(std::move(options));
     shared_cache_path_ = *path;
+    // A first run creates the cache's folder (e.g. ~/.cache/rtscope); if that
+    // fails, saving warns at the end and the run goes on without the file.
+    std::error_code ignored;
+    std::filesystem::create_directories(shared_cache_path_.parent_path(), ignored);
     const auto start = Clock::now();
     shared_cache_->load(shared_cache_path_);
     cache_load_ms_ = ms_since(start);
@@ -241,8 +245,7 @@ class Runner {
   }
 
   ModelReport run_entry(const RunEntry& run) {
-    const CacheCounters cache_before =
-        shared_cache_ ? shared_cache_->counters() : CacheCounters{};
+    const CacheCounters cache_before = shared_cache_ ? shared_cache_->counters() : CacheCounters{};
     BuiltModel& built = model(run.model);
     Model& model = *built.model;
     ModelReport report;
@@ -254,7 +257,13 @@ class Runner {
     report.partitions = built.partitions;
     report.warmup = run.warmup;
     try {
-      const std::unique_ptr<Workload> workload = make_workload(run.workload, model);
+      Model* prefill = nullptr;
+      if (!run.workload.prefill.empty() && run.workload.prefill != run.model) {
+        prefill = this->model(run.workload.prefill).model.get();
+        // The decode model continues in the prefill model's KV caches.
+        model.share_state(*prefill);
+      }
+      const std::unique_ptr<Workload> workload = make_workload(run.workload, model, prefill);
       report.workload = workload->describe();
       report.throughput_unit = workload->item_unit();
       const uint64_t contexts_before = contexts_created(model);

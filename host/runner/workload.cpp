@@ -37,7 +37,8 @@ int64_t default_size(const Graph& graph, const Dim& dim) {
 
 class StreamWorkload : public Workload {
  public:
-  StreamWorkload(const WorkloadConfig& config, Model& model) : config_(config), model_(model) {
+  StreamWorkload(const WorkloadConfig& config, Model& model, Model& prefill)
+      : config_(config), model_(model), prefill_(prefill) {
     const Graph& graph = model.graph();
     const ValueInfo* tokens = find_input(graph, "tokens");
     const bool has_next_token =
@@ -99,11 +100,12 @@ class StreamWorkload : public Workload {
   // Prefill of a fresh stream; not timed (the first one is the model's
   // first inference, reported on its own).
   void start_stream() {
-    model_.reset_state();
+    // Both models hold the same buffers when they differ.
+    prefill_.reset_state();
     const Tensor prompt = Tensor::random(DType::i64, {rows_, config_.prompt},
                                          config_.seed + streams_, static_cast<double>(vocab_ - 1));
     std::chrono::nanoseconds ignored{};
-    take_last_column(timed_run(model_, {{"tokens", prompt}, {"pos", scalar_i64(0)}}, ignored));
+    take_last_column(timed_run(prefill_, {{"tokens", prompt}, {"pos", scalar_i64(0)}}, ignored));
     position_ = config_.prompt;
     step_ = 0;
     ++streams_;
@@ -131,6 +133,7 @@ class StreamWorkload : public Workload {
 
   WorkloadConfig config_;
   Model& model_;
+  Model& prefill_;
   int64_t rows_ = 1;
   int64_t vocab_ = 0;
   bool stream_started_ = false;
@@ -205,9 +208,10 @@ std::map<std::string, Tensor> Workload::timed_run(Model& model,
   return outputs;
 }
 
-std::unique_ptr<Workload> make_workload(const WorkloadConfig& config, Model& model) {
+std::unique_ptr<Workload> make_workload(const WorkloadConfig& config, Model& model,
+                                        Model* prefill) {
   if (config.kind == WorkloadConfig::Kind::stream) {
-    return std::make_unique<StreamWorkload>(config, model);
+    return std::make_unique<StreamWorkload>(config, model, prefill ? *prefill : model);
   }
   return std::make_unique<BatchWorkload>(config, model);
 }

@@ -50,7 +50,9 @@ class Workload {
 };
 
 // Checks that `model` fits the workload (throws InputError naming the
-// mismatch) and prepares its inputs.
-std::unique_ptr<Workload> make_workload(const WorkloadConfig& config, Model& model);
+// mismatch) and prepares its inputs. A stream with a `prefill` model runs
+// its prompts on `prefill`, which must share `model`'s state buffers.
+std::unique_ptr<Workload> make_workload(const WorkloadConfig& config, Model& model,
+                                        Model* prefill = nullptr);
 
 }  // namespace rtscope::runner

@@ -73,8 +73,7 @@ AbiNode::AbiNode(const Node& node, const Graph& graph) {
   node_.n_attrs = static_cast<uint32_t>(abi_attrs_.size());
 }
 
-AbiPartition::AbiPartition(const Graph& graph, const Partition& partition,
-                           const std::string& name)
+AbiPartition::AbiPartition(const Graph& graph, const Partition& partition, const std::string& name)
     : name_(name) {
   std::map<std::string, const Weight*> weights;
   for (const auto& w : graph.weights) weights[w.info.name] = &w;
@@ -103,7 +102,8 @@ AbiPartition::AbiPartition(const Graph& graph, const Partition& partition,
       weight_data_.push_back(std::move(data));
     }
     for (const auto& out : node.outputs) {
-      if (declared.insert(out).second) values_.push_back(to_abi_value(out, graph.type_of(out), graph));
+      if (declared.insert(out).second)
+        values_.push_back(to_abi_value(out, graph.type_of(out), graph));
     }
     // In-place ops whose cache input and result both cross the boundary
     // become engine aliases.
@@ -114,9 +114,9 @@ AbiPartition::AbiPartition(const Graph& graph, const Partition& partition,
         if (partition.outputs[o] != node.outputs[0]) continue;
         for (std::size_t i = 0; i < partition.inputs.size(); ++i) {
           if (partition.inputs[i] == aliased) {
-            aliases_.push_back({static_cast<uint32_t>(o), static_cast<uint32_t>(i),
-                                node.op == "kv_cache_update" ? RTS_ALIAS_KV_CACHE_UPDATE
-                                                             : RTS_ALIAS_USER});
+            aliases_.push_back(
+                {static_cast<uint32_t>(o), static_cast<uint32_t>(i),
+                 node.op == "kv_cache_update" ? RTS_ALIAS_KV_CACHE_UPDATE : RTS_ALIAS_USER});
           }
         }
       }

@@ -49,7 +49,8 @@ std::shared_ptr<Engine> Engine::build(std::shared_ptr<Plugin> plugin, uint32_t d
   rts_engine* handle = nullptr;
   PluginCall call;
   call.check(plugin->api().build_engine(plugin->handle(), device, &graph, &handle, call.sink()),
-             plugin->id(), std::string("build_engine for '") + (graph.name ? graph.name : "") + "'");
+             plugin->id(),
+             std::string("build_engine for '") + (graph.name ? graph.name : "") + "'");
   return std::make_shared<Engine>(std::move(plugin), device, handle);
 }
 

@@ -259,9 +259,10 @@ std::unique_ptr<Module> Module::load(std::istream& in, const std::string& source
   }
   if (!same_aliases) {
     // The plugin knows what its kernels do in place; its report wins.
-    log().warn("engine file {}: alias map differs from what plugin '{}' reports; using the "
-               "plugin's",
-               source, plugin_id);
+    log().warn(
+        "engine file {}: alias map differs from what plugin '{}' reports; using the "
+        "plugin's",
+        source, plugin_id);
   }
   return std::make_unique<Module>(name, std::move(engine));
 }

@@ -7,9 +7,12 @@ namespace {
 
 rts_kernel_specialization to_abi(KernelSpecialization value) {
   switch (value) {
-    case KernelSpecialization::lazy: return RTS_KERNEL_SPECIALIZATION_LAZY;
-    case KernelSpecialization::eager: return RTS_KERNEL_SPECIALIZATION_EAGER;
-    case KernelSpecialization::none: return RTS_KERNEL_SPECIALIZATION_NONE;
+    case KernelSpecialization::lazy:
+      return RTS_KERNEL_SPECIALIZATION_LAZY;
+    case KernelSpecialization::eager:
+      return RTS_KERNEL_SPECIALIZATION_EAGER;
+    case KernelSpecialization::none:
+      return RTS_KERNEL_SPECIALIZATION_NONE;
   }
   return RTS_KERNEL_SPECIALIZATION_LAZY;
 }
@@ -32,8 +35,7 @@ rts_status cache_get(void* user, const char* fingerprint, const char* key,
   if (!fingerprint || !key || !sink) return RTS_ERROR_INVALID_ARGUMENT;
   auto bytes = scope->cache->get({scope->plugin_id, fingerprint, key});
   if (!bytes) return RTS_ERROR_NOT_FOUND;
-  return sink->write(sink->user, bytes->data(), bytes->size()) == 0 ? RTS_OK
-                                                                     : RTS_ERROR_INTERNAL;
+  return sink->write(sink->user, bytes->data(), bytes->size()) == 0 ? RTS_OK : RTS_ERROR_INTERNAL;
 }
 
 rts_status cache_put(void* user, const char* fingerprint, const char* key, const void* data,
@@ -56,8 +58,7 @@ rts_runtime_settings to_abi_settings(const RuntimeSettings& settings,
   return abi;
 }
 
-ExecutionContext::ExecutionContext(std::shared_ptr<Engine> engine,
-                                   const RuntimeSettings& settings,
+ExecutionContext::ExecutionContext(std::shared_ptr<Engine> engine, const RuntimeSettings& settings,
                                    std::shared_ptr<RuntimeCache> cache)
     : engine_(std::move(engine)), settings_(settings), cache_(std::move(cache)) {
   auto scope = std::make_unique<CacheScope>(CacheScope{cache_.get(), engine_->plugin().id()});

@@ -16,8 +16,7 @@
 namespace rtscope {
 
 // The ABI form of `settings`; `cache` may be null.
-rts_runtime_settings to_abi_settings(const RuntimeSettings& settings,
-                                     const rts_cache_store* cache);
+rts_runtime_settings to_abi_settings(const RuntimeSettings& settings, const rts_cache_store* cache);
 
 class ExecutionContext {
  public:

@@ -88,6 +88,41 @@ std::map<std::string, Tensor> Model::run(const std::map<std::string, Tensor>& in
   return result;
 }
 
+void Model::bind_state(const std::string& name, const Tensor& storage) {
+  auto it = state_.find(name);
+  if (it == state_.end()) {
+    std::string valid;
+    for (const auto& [state, tensor] : state_) valid += (valid.empty() ? "" : ", ") + state;
+    throw InputError("model '" + graph_.name + "' has no state buffer '" + name +
+                     "'; its state buffers are: " + (valid.empty() ? "(none)" : valid));
+  }
+  if (storage.dtype() != it->second.dtype() || storage.shape() != it->second.shape()) {
+    throw InputError("model '" + graph_.name + "': state buffer '" + name + "' is " +
+                     std::string(to_string(it->second.dtype())) +
+                     shape_to_string(it->second.shape()) + ", cannot bind a " +
+                     std::string(to_string(storage.dtype())) + shape_to_string(storage.shape()));
+  }
+  it->second = storage;
+}
+
+void Model::share_state(const Model& other) {
+  // Check every buffer before binding any, so a mismatch changes nothing.
+  for (const auto& [name, tensor] : state_) {
+    auto theirs = other.state_.find(name);
+    if (theirs == other.state_.end()) {
+      throw InputError("model '" + graph_.name + "' cannot share state with model '" +
+                       other.graph_.name + "': it has no state buffer '" + name + "'");
+    }
+    if (theirs->second.dtype() != tensor.dtype() || theirs->second.shape() != tensor.shape()) {
+      throw InputError("model '" + graph_.name + "' cannot share state buffer '" + name +
+                       "' with model '" + other.graph_.name +
+                       "': " + shape_to_string(tensor.shape()) + " vs " +
+                       shape_to_string(theirs->second.shape()));
+    }
+  }
+  for (auto& [name, tensor] : state_) tensor = other.state_.at(name);
+}
+
 void Model::reset_state() {
   for (auto& [name, tensor] : state_) std::memset(tensor.data(), 0, tensor.size_bytes());
 }

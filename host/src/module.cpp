@@ -6,8 +6,8 @@
 #include "engine.hpp"
 #include "execution_context.hpp"
 #include "log.hpp"
-#include "rtscope/runtime_cache.hpp"
 #include "rtscope/error.hpp"
+#include "rtscope/runtime_cache.hpp"
 
 namespace rtscope {
 namespace {
@@ -40,10 +40,9 @@ void check_input(const std::string& module, const BindingInfo& binding, const Te
                         ? shape[d] == binding.dims[d]
                         : shape[d] >= binding.min_dims[d] && shape[d] <= binding.max_dims[d];
     if (!ok) {
-      std::string expected = binding.dims[d] >= 0
-                                 ? std::to_string(binding.dims[d])
-                                 : std::to_string(binding.min_dims[d]) + ".." +
-                                       std::to_string(binding.max_dims[d]);
+      std::string expected = binding.dims[d] >= 0 ? std::to_string(binding.dims[d])
+                                                  : std::to_string(binding.min_dims[d]) + ".." +
+                                                        std::to_string(binding.max_dims[d]);
       fail("has shape " + shape_to_string(shape) + ": dim " + std::to_string(d) + " must be " +
            expected);
     }

@@ -14,24 +14,42 @@ void log_from_plugin(void* user, rts_log_level level, const char* message) {
   const auto* plugin = static_cast<const Plugin*>(user);
   const char* text = message ? message : "";
   switch (level) {
-    case RTS_LOG_TRACE: log().trace("[{}] {}", plugin->id(), text); break;
-    case RTS_LOG_DEBUG: log().debug("[{}] {}", plugin->id(), text); break;
-    case RTS_LOG_INFO: log().info("[{}] {}", plugin->id(), text); break;
-    case RTS_LOG_WARN: log().warn("[{}] {}", plugin->id(), text); break;
-    default: log().error("[{}] {}", plugin->id(), text); break;
+    case RTS_LOG_TRACE:
+      log().trace("[{}] {}", plugin->id(), text);
+      break;
+    case RTS_LOG_DEBUG:
+      log().debug("[{}] {}", plugin->id(), text);
+      break;
+    case RTS_LOG_INFO:
+      log().info("[{}] {}", plugin->id(), text);
+      break;
+    case RTS_LOG_WARN:
+      log().warn("[{}] {}", plugin->id(), text);
+      break;
+    default:
+      log().error("[{}] {}", plugin->id(), text);
+      break;
   }
 }
 
 std::string status_name(rts_status status) {
   switch (status) {
-    case RTS_OK: return "ok";
-    case RTS_ERROR_INVALID_ARGUMENT: return "invalid argument";
-    case RTS_ERROR_UNSUPPORTED: return "unsupported";
-    case RTS_ERROR_NOT_FOUND: return "not found";
-    case RTS_ERROR_OUT_OF_MEMORY: return "out of memory";
-    case RTS_ERROR_DEVICE: return "device error";
-    case RTS_ERROR_VERSION: return "version mismatch";
-    case RTS_ERROR_INTERNAL: return "internal error";
+    case RTS_OK:
+      return "ok";
+    case RTS_ERROR_INVALID_ARGUMENT:
+      return "invalid argument";
+    case RTS_ERROR_UNSUPPORTED:
+      return "unsupported";
+    case RTS_ERROR_NOT_FOUND:
+      return "not found";
+    case RTS_ERROR_OUT_OF_MEMORY:
+      return "out of memory";
+    case RTS_ERROR_DEVICE:
+      return "device error";
+    case RTS_ERROR_VERSION:
+      return "version mismatch";
+    case RTS_ERROR_INTERNAL:
+      return "internal error";
   }
   return "status " + std::to_string(static_cast<int>(status));
 }
@@ -74,8 +92,7 @@ void Plugin::initialize() {
   call.check(api_->init(&host_api_, negotiated_minor_, &handle_, call.sink()), id_,
              "init (" + path_.string() + ")");
   if (!handle_) {
-    throw PluginError("plugin '" + id_ + "' (" + path_.string() +
-                      "): init returned no instance");
+    throw PluginError("plugin '" + id_ + "' (" + path_.string() + "): init returned no instance");
   }
   const uint32_t count = api_->device_count(handle_);
   for (uint32_t i = 0; i < count; ++i) {

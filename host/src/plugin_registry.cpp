@@ -88,9 +88,9 @@ fs::path PluginRegistry::resolve(const PluginSpec& spec) const {
     }
     searched += "\n  " + dir.string();
   }
-  throw PluginError("plugin '" + spec.name + "' not found: no " + file +
-                    " in any searched directory (set RTSCOPE_PLUGIN_PATH or give a path):" +
-                    searched);
+  throw PluginError(
+      "plugin '" + spec.name + "' not found: no " + file +
+      " in any searched directory (set RTSCOPE_PLUGIN_PATH or give a path):" + searched);
 }
 
 std::shared_ptr<Plugin> PluginRegistry::load(const PluginSpec& spec) {
@@ -100,7 +100,8 @@ std::shared_ptr<Plugin> PluginRegistry::load(const PluginSpec& spec) {
   }
   auto library = std::make_unique<Plugin::Library>();
   try {
-    library->library.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+    library->library.load(path,
+                          boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::exception& e) {
     throw PluginError("cannot load plugin " + path.string() + ": " + e.what());
   }
@@ -121,8 +122,8 @@ std::shared_ptr<Plugin> PluginRegistry::load(const PluginSpec& spec) {
   if (table_too_small(*api, RTS_ABI_VERSION_MINOR)) {
     throw PluginError("plugin " + path.string() + ": function table is " +
                       std::to_string(api->struct_size) + " bytes, smaller than ABI " +
-                      std::to_string(RTS_ABI_VERSION_MAJOR) + "." +
-                      std::to_string(api->abi_minor) + " requires");
+                      std::to_string(RTS_ABI_VERSION_MAJOR) + "." + std::to_string(api->abi_minor) +
+                      " requires");
   }
   const std::string id = api->id ? api->id : "";
   if (id.empty()) throw PluginError("plugin " + path.string() + " has an empty id");
@@ -167,8 +168,8 @@ std::shared_ptr<Plugin> PluginRegistry::get(const std::string& id) const {
   if (auto plugin = find(id)) return plugin;
   std::string loaded;
   for (const auto& plugin : plugins_) loaded += (loaded.empty() ? "" : ", ") + plugin->id();
-  throw PluginError("no plugin '" + id + "' loaded; loaded plugins: " +
-                    (loaded.empty() ? "(none)" : loaded));
+  throw PluginError("no plugin '" + id +
+                    "' loaded; loaded plugins: " + (loaded.empty() ? "(none)" : loaded));
 }
 
 std::vector<std::shared_ptr<Plugin>> PluginRegistry::plugins() const { return plugins_; }

@@ -21,8 +21,9 @@ RuntimeCacheScope::RuntimeCacheScope(const ScopeTarget& target,
                                      std::iostream* stream)
     : modules_(target.modules()), cache_(make_cache()), path_(std::move(path)), stream_(stream) {
   if (modules_.empty()) {
-    throw InputError("runtime_cache: the target has no modules; pass a Module, a Model or a list "
-                     "of them that holds at least one module");
+    throw InputError(
+        "runtime_cache: the target has no modules; pass a Module, a Model or a list "
+        "of them that holds at least one module");
   }
   if (path_) {
     loaded_bytes_ = cache_->load(*path_);

@@ -67,7 +67,7 @@ Capture::Capture(const Engine& engine, const ExecutionPlan& plan, const rts_exec
     : engine_(engine), dims_(plan.dims), tunings_(plan.tuning) {
   const std::vector<EngineValue>& values = engine_.values();
   storage_.assign(values.size(), nullptr);
-  buffers_.reserve(args.n_inputs + plan.slot_bytes.size() + args.n_outputs);
+  buffers_.reserve(args.n_inputs + 1 + args.n_outputs);
 
   std::vector<uint8_t> aliased_input(args.n_inputs, 0);
   for (const rts_alias& alias : engine_.aliases()) aliased_input[alias.input] = 1;
@@ -88,8 +88,7 @@ Capture::Capture(const Engine& engine, const ExecutionPlan& plan, const rts_exec
     }
     inputs_.push_back(binding);
   }
-  std::vector<void*> slots;
-  for (size_t bytes : plan.slot_bytes) slots.push_back(new_buffer(bytes));
+  auto* arena = static_cast<std::byte*>(new_buffer(plan.arena_bytes));
 
   for (uint32_t id = 0; id < values.size(); ++id) {
     const Placement& placement = plan.placement[id];
@@ -101,7 +100,7 @@ Capture::Capture(const Engine& engine, const ExecutionPlan& plan, const rts_exec
         storage_[id] = const_cast<void*>(engine_.constant_data(placement.index));
         break;
       case Storage::kArena:
-        storage_[id] = slots[placement.index];
+        storage_[id] = arena + placement.offset;
         break;
       case Storage::kView:
       case Storage::kOutput:

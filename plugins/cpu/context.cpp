@@ -145,11 +145,10 @@ ExecutionPlan& Context::add_plan(std::vector<Dims> input_dims) {
   plan->id = plans_built_.fetch_add(1, std::memory_order_relaxed) + 1;
   specializer_.on_new_plan(*plan, signature_);
   if (plans_.size() >= kMaxCachedPlans) plans_.clear();
-  size_t arena_bytes = 0;
-  for (size_t bytes : plan->slot_bytes) arena_bytes += bytes;
   engine_.plugin().log(
       RTS_LOG_DEBUG, str_cat("cpu: engine '", engine_.graph().name, "': planned new input shapes (",
-                             plan->slot_bytes.size(), " buffers, ", arena_bytes, " bytes)"));
+                             plan->arena_bytes, " arena bytes, ", plan->naive_bytes,
+                             " without reuse)"));
   return *plans_.insert_or_assign(signature_, std::move(plan)).first->second;
 }
 
@@ -169,7 +168,7 @@ int Context::resolve_storage(const ExecutionPlan& plan, const rts_execute_args& 
         ref.data = const_cast<void*>(engine_.constant_data(placement.index));
         break;
       case Storage::kArena:
-        ref.data = slots_[placement.index].data();
+        ref.data = static_cast<std::byte*>(arena_.data()) + placement.offset;
         break;
       case Storage::kView:
       case Storage::kOutput:
@@ -318,10 +317,7 @@ void Context::execute_planned(const rts_execute_args& args) {
   check_inputs(args);
   const ExecutionPlan& plan = plan_for(args);
   note_current_plan(plan);
-  if (slots_.size() < plan.slot_bytes.size()) slots_.resize(plan.slot_bytes.size());
-  for (size_t slot = 0; slot < plan.slot_bytes.size(); ++slot) {
-    slots_[slot].reserve(plan.slot_bytes[slot]);
-  }
+  arena_.reserve(plan.arena_bytes);
   conversion_scratch_.reserve(plan.conversion_bytes);
 
   output_dims_.clear();
@@ -363,6 +359,8 @@ void Context::note_current_plan(const ExecutionPlan& plan) {
   current_plan_id_ = plan.id;
   current_plan_specialized_ = plan.specialized;
   specialized_ready_.store(plan.specialized ? 1 : 0, std::memory_order_relaxed);
+  planned_peak_bytes_.store(plan.arena_bytes, std::memory_order_relaxed);
+  naive_peak_bytes_.store(plan.naive_bytes, std::memory_order_relaxed);
   std::map<std::string, uint64_t> counts;
   for (size_t n = 0; n < plan.variant.size(); ++n) {
     if (plan.specialized && plan.tunable[n] && plan.variant[n] != nullptr) {
@@ -389,6 +387,8 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("specialized_ready", specialized_ready_);
   report("records", records_);
   report("replays", replays_);
+  report("planned_peak_bytes", planned_peak_bytes_);
+  report("naive_peak_bytes", naive_peak_bytes_);
   const TuningCounters& tuning = specializer_.counters();
   report("tuning_runs", tuning.runs);
   report("tuning_cache_hits", tuning.cache_hits);

@@ -56,7 +56,8 @@ class Context {
   void install_specializations();
   void execute_planned(const rts_execute_args& args);
   void execute_captured(const rts_execute_args& args);
-  // Makes `plan` the one counters describe (specialized_ready, variants).
+  // Makes `plan` the one counters describe (specialized_ready, variants,
+  // memory).
   void note_current_plan(const ExecutionPlan& plan);
   void check_inputs(const rts_execute_args& args) const;
   // Points every value at its storage; returns how many outputs are
@@ -71,7 +72,7 @@ class Context {
 
   std::map<std::vector<int64_t>, std::unique_ptr<ExecutionPlan>> plans_;
   std::vector<int64_t> signature_;  // reused key of the current input shapes
-  std::vector<AlignedBuffer> slots_;
+  AlignedBuffer arena_;  // intermediates, at the plan's offsets
   // Stand-ins for output bindings that overlap an input the engine still
   // reads; copied into the binding after every node ran.
   std::vector<AlignedBuffer> output_stand_ins_;
@@ -96,6 +97,9 @@ class Context {
   std::atomic<uint64_t> specialized_ready_{0};
   std::atomic<uint64_t> records_{0};
   std::atomic<uint64_t> replays_{0};
+  // Memory of the current plan: its arena and every intermediate apart.
+  std::atomic<uint64_t> planned_peak_bytes_{0};
+  std::atomic<uint64_t> naive_peak_bytes_{0};
   // Kernel variants of the current plan ("variant.<name>" -> nodes), for
   // module.stats(); replaced when the current plan changes.
   mutable std::mutex variants_mutex_;

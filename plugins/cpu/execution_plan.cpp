@@ -5,6 +5,7 @@
 #include "aligned_buffer.hpp"
 #include "engine.hpp"
 #include "error.hpp"
+#include "memory_planner.hpp"
 
 namespace rtscope::cpu {
 namespace {
@@ -49,46 +50,48 @@ void check_inferred_dims(const NodeDesc& node, const EngineValue& value, const D
 // first run, lazy once the background tuning finished, none never.
 KernelFn select_kernel(const OpSpec& spec) { return spec.run; }
 
-// Hands out reusable buffer slots: the smallest free one that fits, else
-// the largest free one (which then grows), else a new one.
-class SlotAllocator {
- public:
-  explicit SlotAllocator(std::vector<size_t>& slot_bytes) : slot_bytes_(slot_bytes) {}
-
-  uint32_t take(size_t bytes) {
-    int best = -1;
-    for (size_t i = 0; i < free_.size(); ++i) {
-      const size_t capacity = slot_bytes_[free_[i]];
-      if (best < 0) {
-        best = static_cast<int>(i);
-        continue;
-      }
-      const size_t best_capacity = slot_bytes_[free_[best]];
-      const bool fits = capacity >= bytes;
-      const bool best_fits = best_capacity >= bytes;
-      if ((fits && (!best_fits || capacity < best_capacity)) ||
-          (!fits && !best_fits && capacity > best_capacity)) {
-        best = static_cast<int>(i);
-      }
-    }
-    uint32_t slot;
-    if (best >= 0) {
-      slot = free_[best];
-      free_.erase(free_.begin() + best);
+// Every engine-internal value gets arena storage from the memory planner.
+// Inputs, constants and output bindings are outside the arena; a view
+// shares its source's storage; an internal kv_cache_update takes over its
+// cache's storage when the cache is dead after it.
+void place_values(const Engine& engine, const std::vector<int>& output_index,
+                  ExecutionPlan& plan) {
+  const std::vector<EngineValue>& values = engine.values();
+  const std::vector<EngineNode>& nodes = engine.nodes();
+  std::vector<PlanValue> sizes(values.size());
+  for (uint32_t id = 0; id < values.size(); ++id) {
+    if (values[id].role != ValueRole::kIntermediate) {
+      sizes[id].external = true;
+    } else if (output_index[id] >= 0) {
+      sizes[id].external = true;
+      plan.placement[id] = {Storage::kOutput, static_cast<uint32_t>(output_index[id])};
     } else {
-      slot = static_cast<uint32_t>(slot_bytes_.size());
-      slot_bytes_.push_back(0);
+      sizes[id].bytes =
+          static_cast<size_t>(element_count(plan.dims[id])) * dtype_size(values[id].dtype);
     }
-    slot_bytes_[slot] = std::max(slot_bytes_[slot], bytes);
-    return slot;
   }
-
-  void give_back(uint32_t slot) { free_.push_back(slot); }
-
- private:
-  std::vector<size_t>& slot_bytes_;
-  std::vector<uint32_t> free_;
-};
+  std::vector<PlanStep> steps(nodes.size());
+  for (size_t n = 0; n < nodes.size(); ++n) {
+    const EngineNode& node = nodes[n];
+    PlanStep& step = steps[n];
+    step.reads = node.inputs;
+    step.writes = node.outputs;
+    const uint32_t output = node.outputs[0];
+    if (plan.skip_node[n]) {
+      step.aliases.push_back({output, node.inputs[0], AliasKind::kShared});
+    } else if (node.spec->output_updates_input && output_index[output] < 0) {
+      step.aliases.push_back({output, node.inputs[0], AliasKind::kInPlaceIfDead});
+    }
+  }
+  const MemoryPlan memory = plan_memory(sizes, steps, AlignedBuffer::kAlignment);
+  for (uint32_t id = 0; id < values.size(); ++id) {
+    if (memory.offset[id] == MemoryPlan::kNoOffset) continue;
+    if (plan.placement[id].storage == Storage::kView) continue;
+    plan.placement[id] = {Storage::kArena, 0, memory.offset[id]};
+  }
+  plan.arena_bytes = memory.peak_bytes;
+  plan.naive_bytes = memory.naive_bytes;
+}
 
 }  // namespace
 
@@ -161,64 +164,26 @@ ExecutionPlan build_plan(const Engine& engine, std::span<const Dims> input_dims,
     }
   }
 
-  // Lifetimes: the last node reading each value; a view keeps its root alive.
-  std::vector<int> last_use(values.size(), -1);
-  for (size_t n = 0; n < nodes.size(); ++n) {
-    for (uint32_t id : nodes[n].inputs) last_use[id] = static_cast<int>(n);
-  }
-  for (uint32_t id = 0; id < values.size(); ++id) {
-    if (plan.placement[id].storage == Storage::kView) {
-      const uint32_t root = plan.placement[id].index;
-      last_use[root] = std::max(last_use[root], last_use[id]);
-    }
-  }
+  place_values(engine, output_index, plan);
 
-  SlotAllocator slots(plan.slot_bytes);
-  std::vector<uint8_t> released(values.size(), 0);
-  auto release_if_dead = [&](uint32_t id, int node_index) {
-    const uint32_t root =
-        plan.placement[id].storage == Storage::kView ? plan.placement[id].index : id;
-    if (plan.placement[root].storage != Storage::kArena || released[root]) return;
-    if (last_use[root] <= node_index) {
-      released[root] = 1;
-      slots.give_back(plan.placement[root].index);
+  // f16 nodes with f32 kernels convert into scratch sized for the largest.
+  for (const EngineNode& node : nodes) {
+    if (!node.computes_f16_in_f32()) continue;
+    size_t bytes = 0;
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const EngineValue& value = values[node.inputs[i]];
+      if (input_kind(*node.spec, i) != InputKind::kFloat) continue;
+      if (value.role == ValueRole::kConstant && engine.constant_as_f32(value.role_index)) {
+        continue;
+      }
+      bytes += conversion_slot_bytes(element_count(plan.dims[node.inputs[i]]));
     }
-  };
-  for (size_t n = 0; n < nodes.size(); ++n) {
-    const EngineNode& node = nodes[n];
-    if (!plan.skip_node[n]) {
-      for (uint32_t id : node.outputs) {
-        if (output_index[id] >= 0) {
-          plan.placement[id] = {Storage::kOutput, static_cast<uint32_t>(output_index[id])};
-          continue;
-        }
-        const size_t bytes =
-            static_cast<size_t>(element_count(plan.dims[id])) * dtype_size(values[id].dtype);
-        plan.placement[id] = {Storage::kArena, slots.take(bytes)};
+    for (uint32_t id : node.outputs) {
+      if (values[id].dtype == RTS_DTYPE_F16) {
+        bytes += conversion_slot_bytes(element_count(plan.dims[id]));
       }
     }
-    // Inputs are released only after the outputs took their slots: kernels
-    // never write over what they read.
-    for (uint32_t id : node.inputs) release_if_dead(id, static_cast<int>(n));
-    for (uint32_t id : node.outputs) release_if_dead(id, static_cast<int>(n));
-
-    if (node.computes_f16_in_f32()) {
-      size_t bytes = 0;
-      for (size_t i = 0; i < node.inputs.size(); ++i) {
-        const EngineValue& value = values[node.inputs[i]];
-        if (input_kind(*node.spec, i) != InputKind::kFloat) continue;
-        if (value.role == ValueRole::kConstant && engine.constant_as_f32(value.role_index)) {
-          continue;
-        }
-        bytes += conversion_slot_bytes(element_count(plan.dims[node.inputs[i]]));
-      }
-      for (uint32_t id : node.outputs) {
-        if (values[id].dtype == RTS_DTYPE_F16) {
-          bytes += conversion_slot_bytes(element_count(plan.dims[id]));
-        }
-      }
-      plan.conversion_bytes = std::max(plan.conversion_bytes, bytes);
-    }
+    plan.conversion_bytes = std::max(plan.conversion_bytes, bytes);
   }
   return plan;
 }

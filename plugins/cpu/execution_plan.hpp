@@ -1,7 +1,8 @@
 // An execution plan: everything about an execute that depends only on the
 // concrete input shapes. It holds the shape of every value, where each
-// value lives, how large each reusable buffer must be, and which kernel
-// runs each node. Contexts cache plans per input-shape signature.
+// value lives (intermediates at offsets in one arena, laid out by the
+// alias-aware memory planner), and which kernel runs each node. Contexts
+// cache plans per input-shape signature.
 #pragma once
 
 #include <cstddef>
@@ -27,21 +28,25 @@ struct ContextSettings {
 enum class Storage : uint8_t {
   kInput,     // the input binding `index`
   kConstant,  // engine constant `index`
-  kArena,     // context buffer slot `index`
+  kArena,     // the context's arena at `offset`
   kView,      // the bytes of value `index` (never itself a view)
   kOutput,    // the output binding `index` (or the context's stand-in for it)
 };
 
 struct Placement {
   Storage storage = Storage::kArena;
-  uint32_t index = 0;
+  uint32_t index = 0;  // input, constant, output or (kView) root value
+  size_t offset = 0;   // kArena only
 };
 
 struct ExecutionPlan {
   uint64_t id = 0;                   // unique within its context
   std::vector<Dims> dims;            // per value id
   std::vector<Placement> placement;  // per value id
-  std::vector<size_t> slot_bytes;    // per arena slot
+  // Intermediates live in one arena; values whose lifetimes do not overlap
+  // share bytes, and an in-place kv_cache_update shares its cache's.
+  size_t arena_bytes = 0;
+  size_t naive_bytes = 0;  // every intermediate in a buffer of its own
   std::vector<uint8_t> skip_node;    // 1: the node's output is a view, nothing runs
   size_t run_nodes = 0;              // nodes not skipped
   // Per node: the kernel that runs. Generic when the plan is built;
@@ -63,8 +68,9 @@ struct ExecutionPlan {
 
 // Infers every shape from `input_dims` (one per engine input, in order),
 // checks them against the graph's declarations, and assigns storage with
-// buffer reuse between values whose lifetimes do not overlap. Throws Error
-// naming the node and shapes on a mismatch.
+// alias-aware reuse (memory_planner.hpp): a buffer is released as soon as
+// nothing live aliases it. Throws Error naming the node and shapes on a
+// mismatch.
 ExecutionPlan build_plan(const Engine& engine, std::span<const Dims> input_dims,
                          const ContextSettings& settings);
 

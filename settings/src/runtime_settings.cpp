@@ -59,8 +59,7 @@ std::vector<std::string> RuntimeSettings::keys() {
   return {"kernel_specialization", "graph_capture", "runtime_cache"};
 }
 
-RuntimeSettings RuntimeSettings::merge(
-    const std::map<std::string, std::string>& overrides) const {
+RuntimeSettings RuntimeSettings::merge(const std::map<std::string, std::string>& overrides) const {
   return SettingsPatch::parse(overrides).apply(*this);
 }
 

@@ -55,7 +55,8 @@ void BM_RuntimeConfigEnterExit(benchmark::State& state, const std::string& plugi
   state.counters["time_per_module"] = benchmark::Counter(
       kModules, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
-BENCHMARK_CAPTURE(BM_RuntimeConfigEnterExit, cpu, std::string("cpu"))->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_RuntimeConfigEnterExit, cpu, std::string("cpu"))
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(BM_RuntimeConfigEnterExit, testing, std::string("testing"))
     ->Unit(benchmark::kMicrosecond);
 

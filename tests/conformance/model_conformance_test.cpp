@@ -113,7 +113,8 @@ TEST(MlpConformance, BatchMatchesReference) {
     Tensor x = Tensor::random(DType::f32, {batch, params.d_in}, 100 + batch);
     const auto out = model->run({{"x", x}});
     std::map<std::string, reference::RefTensor> states;
-    const auto expected = reference::run_graph(model->graph(), {{"x", reference::RefTensor::from(x)}}, states);
+    const auto expected =
+        reference::run_graph(model->graph(), {{"x", reference::RefTensor::from(x)}}, states);
     EXPECT_LE(reference::closeness(out.at("y"), expected.at("y"), 1e-4, 1e-4), 1.0) << batch;
   }
 }

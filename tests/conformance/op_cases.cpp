@@ -9,7 +9,9 @@ namespace {
 
 using Kind = InputSpec::Kind;
 
-InputSpec f(std::string name, Shape shape) { return {std::move(name), Kind::floating, std::move(shape)}; }
+InputSpec f(std::string name, Shape shape) {
+  return {std::move(name), Kind::floating, std::move(shape)};
+}
 InputSpec pos(int64_t value) { return {"pos", Kind::position, {1}, value}; }
 InputSpec ids(Shape shape, int64_t vocab, DType dtype) {
   return {"ids", Kind::ids, std::move(shape), vocab, dtype};
@@ -31,7 +33,10 @@ const std::vector<OpCase>& op_cases() {
       {"matmul_2d", "matmul", {f("a", {17, 33}), f("b", {33, 19})}, {}},
       {"matmul_batched_rhs2d", "matmul", {f("a", {2, 5, 33}), f("b", {33, 12})}, {}},
       {"matmul_batched", "matmul", {f("a", {2, 3, 5, 16}), f("b", {2, 3, 16, 7})}, {}},
-      {"matmul_transpose_b", "matmul", {f("a", {2, 6, 16}), f("b", {2, 9, 16})}, {{"transpose_b", int64_t{1}}}},
+      {"matmul_transpose_b",
+       "matmul",
+       {f("a", {2, 6, 16}), f("b", {2, 9, 16})},
+       {{"transpose_b", int64_t{1}}}},
       {"linear", "linear", {f("x", {2, 5, 48}), f("w", {48, 40})}, {}},
       {"linear_bias", "linear", {f("x", {6, 48}), f("w", {48, 40}), f("bias", {40})}, {}},
       {"softmax_last", "softmax", {f("x", {4, 3, 50})}, {}},
@@ -40,19 +45,34 @@ const std::vector<OpCase>& op_cases() {
       {"rmsnorm", "rmsnorm", {f("x", {3, 4, 64}), f("gamma", {64})}, {{"eps", 1e-5}}},
       {"rope_pos0", "rope", {f("x", {2, 3, 4, 16}), pos(0)}, {}},
       {"rope_pos9", "rope", {f("x", {1, 5, 2, 32}), pos(9)}, {{"base", 10000.0}}},
-      {"attention_prefill", "attention",
-       {f("q", {1, 2, 6, 16}), f("k_cache", {1, 2, 32, 16}), f("v_cache", {1, 2, 32, 16}), pos(0)}, {}},
-      {"attention_decode", "attention",
-       {f("q", {2, 3, 1, 8}), f("k_cache", {2, 3, 20, 8}), f("v_cache", {2, 3, 20, 8}), pos(13)}, {}},
-      {"kv_cache_update", "kv_cache_update",
-       {f("cache", {1, 2, 16, 8}), f("new", {1, 2, 3, 8}), pos(5)}, {}},
+      {"attention_prefill",
+       "attention",
+       {f("q", {1, 2, 6, 16}), f("k_cache", {1, 2, 32, 16}), f("v_cache", {1, 2, 32, 16}), pos(0)},
+       {}},
+      {"attention_decode",
+       "attention",
+       {f("q", {2, 3, 1, 8}), f("k_cache", {2, 3, 20, 8}), f("v_cache", {2, 3, 20, 8}), pos(13)},
+       {}},
+      {"kv_cache_update",
+       "kv_cache_update",
+       {f("cache", {1, 2, 16, 8}), f("new", {1, 2, 3, 8}), pos(5)},
+       {}},
       {"embedding_i64", "embedding", {f("table", {50, 24}), ids({2, 7}, 50, DType::i64)}, {}},
       {"embedding_i32", "embedding", {f("table", {50, 24}), ids({9}, 50, DType::i32)}, {}},
       {"reshape", "reshape", {f("x", {2, 3, 8})}, {{"shape", std::vector<int64_t>{0, -1, 4}}}},
-      {"transpose", "transpose", {f("x", {2, 3, 4, 5})}, {{"perm", std::vector<int64_t>{0, 2, 1, 3}}}},
+      {"transpose",
+       "transpose",
+       {f("x", {2, 3, 4, 5})},
+       {{"perm", std::vector<int64_t>{0, 2, 1, 3}}}},
       {"transpose_2d", "transpose", {f("x", {7, 9})}, {{"perm", std::vector<int64_t>{1, 0}}}},
-      {"concat", "concat", {f("a", {2, 3, 4}), f("b", {2, 5, 4}), f("c", {2, 1, 4})}, {{"axis", int64_t{1}}}},
-      {"slice", "slice", {f("x", {4, 10, 3})}, {{"axis", int64_t{1}}, {"start", int64_t{2}}, {"end", int64_t{-3}}}},
+      {"concat",
+       "concat",
+       {f("a", {2, 3, 4}), f("b", {2, 5, 4}), f("c", {2, 1, 4})},
+       {{"axis", int64_t{1}}}},
+      {"slice",
+       "slice",
+       {f("x", {4, 10, 3})},
+       {{"axis", int64_t{1}}, {"start", int64_t{2}}, {"end", int64_t{-3}}}},
       {"argmax", "argmax", {f("x", {3, 4, 33})}, {}},
       {"argmax_axis0", "argmax", {f("x", {6, 5})}, {{"axis", int64_t{0}}}},
   };

@@ -76,9 +76,11 @@ TEST_P(OpConformance, MatchesFloat64Reference) {
     const auto inputs = random_inputs(c, v.dtype, seed * 1000);
     // Taken before running: in-place ops write into their aliased input.
     std::vector<reference::RefTensor> ref_inputs;
-    for (const auto& in : c.inputs) ref_inputs.push_back(reference::RefTensor::from(inputs.at(in.name)));
+    for (const auto& in : c.inputs)
+      ref_inputs.push_back(reference::RefTensor::from(inputs.at(in.name)));
     const auto actual = model->run(inputs);
-    const auto expected = reference::run_op(c.op, ref_inputs, resolve_attrs(*find_op(c.op), c.attrs));
+    const auto expected =
+        reference::run_op(c.op, ref_inputs, resolve_attrs(*find_op(c.op), c.attrs));
     ASSERT_EQ(expected.size(), static_cast<std::size_t>(c.outputs));
 
     const Tolerance tol = tolerance_for(v.dtype);
@@ -87,8 +89,8 @@ TEST_P(OpConformance, MatchesFloat64Reference) {
       ASSERT_EQ(out.shape(), expected[o].shape) << "output " << o;
       EXPECT_EQ(out.dtype(), graph.type_of("out" + std::to_string(o)).dtype);
       const double worst = reference::closeness(out, expected[o], tol.atol, tol.rtol);
-      EXPECT_LE(worst, 1.0) << c.op << " output " << o << " seed " << seed
-                            << ": worst error is " << worst << "x the tolerance";
+      EXPECT_LE(worst, 1.0) << c.op << " output " << o << " seed " << seed << ": worst error is "
+                            << worst << "x the tolerance";
     }
   }
 }

@@ -83,14 +83,14 @@ TEST_F(EngineFileTest, TruncationAtAnyLengthIsAnErrorNotACrash) {
 
 TEST_F(EngineFileTest, PluginVersionMismatchNamesTheFieldAndSaysRebuild) {
   EXPECT_THAT(load_error(patched("0.1.0", "0.0.9")),
-              AllOf(HasSubstr("plugin 'testing' version"), HasSubstr("0.0.9"),
-                    HasSubstr("0.1.0"), HasSubstr("rebuild")));
+              AllOf(HasSubstr("plugin 'testing' version"), HasSubstr("0.0.9"), HasSubstr("0.1.0"),
+                    HasSubstr("rebuild")));
 }
 
 TEST_F(EngineFileTest, DeviceFingerprintMismatchIsNamed) {
-  EXPECT_THAT(load_error(patched("testing/virtual/0", "testing/virtual/7")),
-              AllOf(HasSubstr("device fingerprint"), HasSubstr("testing/virtual/7"),
-                    HasSubstr("rebuild")));
+  EXPECT_THAT(
+      load_error(patched("testing/virtual/0", "testing/virtual/7")),
+      AllOf(HasSubstr("device fingerprint"), HasSubstr("testing/virtual/7"), HasSubstr("rebuild")));
 }
 
 TEST_F(EngineFileTest, BindingMismatchIsNamed) {

@@ -1,6 +1,8 @@
 // runtime_cache scope and the implicit cache of a `runtime_cache: PATH`
 // setting, with the testing plugin's simulated kernel compiles and the cpu
 // plugin's tuning results as the cached work.
+#include "rtscope/runtime_cache_scope.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -10,7 +12,6 @@
 #include "rtscope/error.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
-#include "rtscope/runtime_cache_scope.hpp"
 #include "support/env_guard.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tiny_graphs.hpp"
@@ -62,8 +63,7 @@ TEST_F(RuntimeCacheScopeTest, EmptyTargetIsAnError) {
 
 TEST_F(RuntimeCacheScopeTest, ModulesOfTwoPluginsShareOneCacheAndTheFileHoldsBoth) {
   auto on_testing = testing_model();
-  auto on_cpu = Model::build(testing::scale_relu_graph(), registry_,
-                             {.backends = {"cpu"}});
+  auto on_cpu = Model::build(testing::scale_relu_graph(), registry_, {.backends = {"cpu"}});
   const auto path = dir_ / "shared.cache";
   {
     auto cache = runtime_cache({*on_testing, *on_cpu}, path);

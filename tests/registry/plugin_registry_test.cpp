@@ -1,5 +1,7 @@
 // PluginRegistry: search order, ABI negotiation and every load error path,
 // against real plugins built deliberately wrong (tests/plugins/).
+#include "rtscope/plugin_registry.hpp"
+
 #include <dlfcn.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -7,7 +9,6 @@
 #include <filesystem>
 
 #include "rtscope/error.hpp"
-#include "rtscope/plugin_registry.hpp"
 #include "support/env_guard.hpp"
 #include "support/temp_dir.hpp"
 
@@ -16,8 +17,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::AllOf;
-using ::testing::HasSubstr;
 using testing::EnvGuard;
+using ::testing::HasSubstr;
 using testing::TempDir;
 
 fs::path test_plugin(const std::string& name) {
@@ -56,9 +57,9 @@ TEST(PluginRegistry, NotFoundListsEverySearchedDirectory) {
   EnvGuard env("RTSCOPE_PLUGIN_PATH", env_dir.path().string());
   PluginRegistry registry(PluginRegistry::Options{.extra_dirs = {"/nonexistent/extra"}});
   const std::string message = load_error(registry, {.name = "nosuch"});
-  EXPECT_THAT(message, AllOf(HasSubstr("librtscope_plugin_nosuch.so"),
-                             HasSubstr(env_dir.path().string()), HasSubstr("/nonexistent/extra"),
-                             HasSubstr(RTSCOPE_PLUGIN_BUILD_DIR)));
+  EXPECT_THAT(message,
+              AllOf(HasSubstr("librtscope_plugin_nosuch.so"), HasSubstr(env_dir.path().string()),
+                    HasSubstr("/nonexistent/extra"), HasSubstr(RTSCOPE_PLUGIN_BUILD_DIR)));
 }
 
 TEST(PluginRegistry, SearchOrderIsExplicitThenEnvThenBuildTree) {

@@ -1,10 +1,11 @@
 // RuntimeSettings: defaults, names, merging and equality.
+#include "rtscope/runtime_settings.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "rtscope/error.hpp"
 #include "rtscope/runtime_cache.hpp"
-#include "rtscope/runtime_settings.hpp"
 
 namespace rtscope {
 namespace {
@@ -31,7 +32,8 @@ TEST(RuntimeSettings, Defaults) {
 }
 
 TEST(RuntimeSettings, NamesRoundTrip) {
-  for (auto k : {KernelSpecialization::lazy, KernelSpecialization::eager, KernelSpecialization::none}) {
+  for (auto k :
+       {KernelSpecialization::lazy, KernelSpecialization::eager, KernelSpecialization::none}) {
     EXPECT_EQ(kernel_specialization_from_string(to_string(k)), k);
   }
   for (auto g : {GraphCapture::disabled, GraphCapture::whole_graph}) {
@@ -43,12 +45,16 @@ TEST(RuntimeSettings, BadNameListsValidOnes) {
   EXPECT_THAT(error_of([] { kernel_specialization_from_string("eagerly"); }),
               AllOf(HasSubstr("'eagerly'"), HasSubstr("kernel_specialization"), HasSubstr("lazy"),
                     HasSubstr("eager"), HasSubstr("none")));
-  EXPECT_THAT(error_of([] { RuntimeSettings{}.merge({{"graph_capture", "all"}}); }),
+  EXPECT_THAT(error_of([] {
+                RuntimeSettings{}.merge({{"graph_capture", "all"}});
+              }),
               AllOf(HasSubstr("'all'"), HasSubstr("disabled"), HasSubstr("whole_graph")));
 }
 
 TEST(RuntimeSettings, UnknownOverrideKeyIsNamed) {
-  EXPECT_THAT(error_of([] { RuntimeSettings{}.merge({{"graph_captur", "whole_graph"}}); }),
+  EXPECT_THAT(error_of([] {
+                RuntimeSettings{}.merge({{"graph_captur", "whole_graph"}});
+              }),
               AllOf(HasSubstr("'graph_captur'"), HasSubstr("graph_capture"),
                     HasSubstr("kernel_specialization")));
 }
@@ -62,7 +68,8 @@ TEST(RuntimeSettings, MergeChangesOnlyTheGivenKeys) {
   EXPECT_EQ(base.kernel_specialization, KernelSpecialization::lazy) << "merge must not mutate";
   RuntimeSettings with_path = base.merge({{"runtime_cache", "/tmp/x.bin"}});
   EXPECT_EQ(std::get<std::filesystem::path>(with_path.runtime_cache), "/tmp/x.bin");
-  EXPECT_TRUE(std::holds_alternative<NoCache>(with_path.merge({{"runtime_cache", "none"}}).runtime_cache));
+  EXPECT_TRUE(
+      std::holds_alternative<NoCache>(with_path.merge({{"runtime_cache", "none"}}).runtime_cache));
 }
 
 TEST(RuntimeSettings, EqualityComparesASharedCacheByIdentity) {

@@ -1,5 +1,7 @@
 // runtime_config and graph_capture scopes over modules, models and lists,
 // on the testing and cpu plugins.
+#include "rtscope/scopes.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,7 +11,6 @@
 #include "rtscope/error.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
-#include "rtscope/scopes.hpp"
 #include "support/env_guard.hpp"
 #include "support/tiny_graphs.hpp"
 
@@ -46,7 +47,8 @@ class ScopesTest : public ::testing::Test {
 
   std::vector<KernelSpecialization> specializations() const {
     std::vector<KernelSpecialization> result;
-    for (Module* m : model_->modules()) result.push_back(m->runtime_settings().kernel_specialization);
+    for (Module* m : model_->modules())
+      result.push_back(m->runtime_settings().kernel_specialization);
     return result;
   }
 
@@ -71,8 +73,8 @@ TEST_F(ScopesTest, NestedScopesRestoreLifo) {
   {
     auto outer = runtime_config(*model_, {{"kernel_specialization", "eager"}});
     {
-      auto inner = runtime_config(first, {{"kernel_specialization", "none"},
-                                          {"graph_capture", "whole_graph"}});
+      auto inner = runtime_config(
+          first, {{"kernel_specialization", "none"}, {"graph_capture", "whole_graph"}});
       EXPECT_EQ(first.runtime_settings().kernel_specialization, KS::none);
       EXPECT_EQ(first.runtime_settings().graph_capture, GraphCapture::whole_graph);
       EXPECT_EQ(model_->modules()[1]->runtime_settings().kernel_specialization, KS::eager);
@@ -86,7 +88,8 @@ TEST_F(ScopesTest, NestedScopesRestoreLifo) {
 TEST_F(ScopesTest, ListOfTargetsCoversEachOne) {
   auto other = Model::build(testing::scale_relu_graph(), registry_, {.backends = {"testing"}});
   {
-    auto scope = runtime_config({*model_->modules()[2], *other}, {{"kernel_specialization", "none"}});
+    auto scope =
+        runtime_config({*model_->modules()[2], *other}, {{"kernel_specialization", "none"}});
     EXPECT_EQ(scope.size(), 2u);
     EXPECT_EQ(specializations(), (std::vector<KS>{KS::lazy, KS::lazy, KS::none}));
     EXPECT_EQ(other->modules()[0]->runtime_settings().kernel_specialization, KS::none);
@@ -107,7 +110,10 @@ TEST_F(ScopesTest, MovedScopeRestoresOnce) {
 
 TEST_F(ScopesTest, BadOverrideChangesNothing) {
   EXPECT_THROW(
-      { auto s = runtime_config(*model_, {{"kernel_specialization", "sometimes"}}); }, InputError);
+      {
+        auto s = runtime_config(*model_, {{"kernel_specialization", "sometimes"}});
+      },
+      InputError);
   EXPECT_THROW({ auto s = runtime_config(*model_, {{"colour", "blue"}}); }, InputError);
   EXPECT_EQ(specializations(), (std::vector<KS>{KS::lazy, KS::lazy, KS::lazy}));
 }
@@ -116,7 +122,8 @@ TEST_F(ScopesTest, FailureInjectedByAPluginRollsBackModulesAlreadyChanged) {
   // Module 0 runs on cpu and accepts; module 1 runs on testing and rejects.
   ASSERT_EQ(model_->modules()[0]->plugin().id(), "cpu");
   ASSERT_EQ(model_->modules()[1]->plugin().id(), "testing");
-  testing::EnvGuard reject("RTSCOPE_TESTING_CONFIG", "fail_validate_settings=eager kernels unavailable");
+  testing::EnvGuard reject("RTSCOPE_TESTING_CONFIG",
+                           "fail_validate_settings=eager kernels unavailable");
   try {
     auto scope = runtime_config(*model_, {{"kernel_specialization", "eager"}});
     FAIL() << "expected the testing plugin to reject eager";
@@ -138,8 +145,8 @@ TEST_F(ScopesTest, ConfigThenCaptureCreatesExactlyOneContextPerModule) {
 TEST_F(ScopesTest, CollapsedFormAlsoCreatesOneContextPerModule) {
   model_->run({{"x", x_}});  // one context each under the default settings
   {
-    auto both = runtime_config(*model_, {{"kernel_specialization", "eager"},
-                                         {"graph_capture", "whole_graph"}});
+    auto both = runtime_config(
+        *model_, {{"kernel_specialization", "eager"}, {"graph_capture", "whole_graph"}});
     for (int i = 0; i < 3; ++i) model_->run({{"x", x_}});
   }
   for (Module* m : model_->modules()) EXPECT_EQ(m->stats().contexts_created, 2u) << m->name();

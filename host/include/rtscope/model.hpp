@@ -63,6 +63,15 @@ class Model {
   void reset_state();
   const std::map<std::string, Tensor>& state() const { return state_; }
 
+  // Uses `storage` (shared, not copied) as state buffer `name` from now on:
+  // runs update it in place. Throws InputError naming the buffer when the
+  // name is unknown or the dtype or shape differs from the graph's.
+  void bind_state(const std::string& name, const Tensor& storage);
+  // Binds every state buffer of this model to the buffer of the same name
+  // in `other` (e.g. a decode model continuing what a prefill model
+  // started). Throws InputError when a buffer is missing or differs.
+  void share_state(const Model& other);
+
  private:
   Model() = default;
   Graph graph_;

@@ -81,8 +81,7 @@ class Module : public SettingsTarget {
   // an aliased output is bound to its input's storage. Returns outputs in
   // engine order. Throws InputError on a binding mismatch (naming the
   // module and binding), PluginError on a plugin failure.
-  std::vector<Tensor> execute(const std::vector<Tensor>& inputs,
-                              std::vector<Tensor> outputs = {});
+  std::vector<Tensor> execute(const std::vector<Tensor>& inputs, std::vector<Tensor> outputs = {});
 
   ModuleStats stats() const;
 

@@ -42,8 +42,7 @@ class Plugin {
  public:
   // Use PluginRegistry::load.
   struct Library;
-  Plugin(std::unique_ptr<Library> library, const rts_plugin_api* api,
-         std::filesystem::path path);
+  Plugin(std::unique_ptr<Library> library, const rts_plugin_api* api, std::filesystem::path path);
   ~Plugin();
   Plugin(const Plugin&) = delete;
   Plugin& operator=(const Plugin&) = delete;

@@ -19,8 +19,8 @@ namespace rtscope {
 struct PluginSpec {
   std::string name = {};            // searched for as librtscope_plugin_<name>.so
   std::filesystem::path path = {};  // explicit file; wins over name
-  bool optional = false;        // failure is a warning, not an error
-  std::string label() const;    // name or path, for messages
+  bool optional = false;            // failure is a warning, not an error
+  std::string label() const;        // name or path, for messages
 };
 
 struct PluginLoadFailure {

@@ -2,8 +2,8 @@
 //
 //   rtscope::PluginRegistry registry;
 //   registry.load({.name = "cpu"});
-//   auto model = rtscope::Model::build(rtscope::build_decoder({}), registry, {.backends = {"cpu"}});
-//   auto out = model->run({{"tokens", tokens}, {"pos", pos}});
+//   auto model = rtscope::Model::build(rtscope::build_decoder({}), registry, {.backends =
+//   {"cpu"}}); auto out = model->run({{"tokens", tokens}, {"pos", pos}});
 #pragma once
 
 #include "rtscope/dtype.hpp"

@@ -65,8 +65,7 @@ class [[nodiscard]] RuntimeCacheScope {
                                                      const std::filesystem::path& path) {
   return RuntimeCacheScope(target, path);
 }
-[[nodiscard]] inline RuntimeCacheScope runtime_cache(const ScopeTarget& target,
-                                                     const char* path) {
+[[nodiscard]] inline RuntimeCacheScope runtime_cache(const ScopeTarget& target, const char* path) {
   return RuntimeCacheScope(target, std::filesystem::path(path));
 }
 [[nodiscard]] inline RuntimeCacheScope runtime_cache(const ScopeTarget& target,

@@ -31,9 +31,11 @@ class ScopeTarget {
     for (Module* m : model.modules()) modules_.push_back(m);
   }
   ScopeTarget(std::initializer_list<ScopeTarget> targets) {
-    for (const auto& t : targets) modules_.insert(modules_.end(), t.modules_.begin(), t.modules_.end());
+    for (const auto& t : targets)
+      modules_.insert(modules_.end(), t.modules_.begin(), t.modules_.end());
   }
-  ScopeTarget(const std::vector<Module*>& modules) : modules_(modules.begin(), modules.end()) {}  // NOLINT
+  ScopeTarget(const std::vector<Module*>& modules)
+      : modules_(modules.begin(), modules.end()) {}  // NOLINT
 
   const std::vector<SettingsTarget*>& modules() const { return modules_; }
 

@@ -307,7 +307,8 @@ const OpSpec kAttentionOps[] = {
      .attrs = {},
      .infer = infer_kv_cache_update,
      .run = run_kv_cache_update,
-     .kernel_name = "cpu.kv_cache_update.in_place_copy"},
+     .kernel_name = "cpu.kv_cache_update.in_place_copy",
+     .output_updates_input = true},
 };
 
 }  // namespace

@@ -128,6 +128,11 @@ struct OpSpec {
   // is internal to the engine, the context points it at the input instead
   // of running the kernel.
   bool output_views_input = false;
+  // The output is input 0 with some elements replaced (kv_cache_update):
+  // an internal output takes over input 0's storage when nothing reads it
+  // afterwards. The kernel copies input 0 first only when the pointers
+  // differ.
+  bool output_updates_input = false;
   // Kernel specialization: candidates for concrete shapes (nullptr: the op
   // has only its generic kernel).
   TuneSpaceFn tune_space = nullptr;

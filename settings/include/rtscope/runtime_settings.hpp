@@ -31,8 +31,7 @@ GraphCapture graph_capture_from_string(std::string_view name);
 struct NoCache {
   bool operator==(const NoCache&) const = default;
 };
-using CacheSetting =
-    std::variant<NoCache, std::filesystem::path, std::shared_ptr<RuntimeCache>>;
+using CacheSetting = std::variant<NoCache, std::filesystem::path, std::shared_ptr<RuntimeCache>>;
 
 struct RuntimeSettings;
 

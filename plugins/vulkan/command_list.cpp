@@ -1,0 +1,169 @@
+#include "command_list.hpp"
+
+#include "error.hpp"
+#include "pipelines.hpp"
+
+namespace rtscope::vulkan {
+
+CommandList::~CommandList() {
+  // Destroying the pool frees its descriptor sets.
+  if (pool_ != VK_NULL_HANDLE) vkDestroyDescriptorPool(device_, pool_, nullptr);
+}
+
+CommandList::Command& CommandList::add_dispatch(uint32_t pipeline,
+                                                std::initializer_list<Binding> bindings,
+                                                Groups groups) {
+  if (bindings.size() == 0 || bindings.size() > kMaxBindings) {
+    fail(RTS_ERROR_INTERNAL, "vulkan: a dispatch binds ", bindings.size(), " buffers");
+  }
+  Command& command = commands_.emplace_back();
+  command.kind = Kind::kDispatch;
+  command.pipeline = pipeline;
+  command.binding_count = static_cast<uint32_t>(bindings.size());
+  uint32_t i = 0;
+  for (const Binding& binding : bindings) command.bindings[i++] = binding;
+  command.groups = groups;
+  ++dispatches_;
+  return command;
+}
+
+void CommandList::copy(const BufferRegion& source, VkDeviceSize source_offset,
+                       const BufferRegion& target, VkDeviceSize target_offset, VkDeviceSize size) {
+  if (size == 0) return;
+  Command& command = commands_.emplace_back();
+  command.kind = Kind::kCopy;
+  command.source = {source.buffer, source.offset + source_offset, size};
+  command.target = {target.buffer, target.offset + target_offset, size};
+}
+
+void CommandList::accesses_of(const Command& command, std::vector<Access>& out) {
+  out.clear();
+  if (command.kind == Kind::kCopy) {
+    out.push_back(
+        {command.source, false, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT});
+    out.push_back(
+        {command.target, true, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT});
+    return;
+  }
+  for (uint32_t i = 0; i < command.binding_count; ++i) {
+    const Binding& binding = command.bindings[i];
+    out.push_back({binding.region, binding.written, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                   binding.written ? VkAccessFlags{VK_ACCESS_SHADER_WRITE_BIT}
+                                   : VkAccessFlags{VK_ACCESS_SHADER_READ_BIT}});
+  }
+}
+
+void CommandList::finalize(VkDevice device, VkDescriptorSetLayout layout) {
+  // Barriers: `pending` holds the accesses since the last barrier.
+  std::vector<Access> pending;
+  std::vector<Access> current;
+  for (Command& command : commands_) {
+    accesses_of(command, current);
+    bool hazard = false;
+    for (const Access& now : current) {
+      for (const Access& before : pending) {
+        if ((now.write || before.write) && now.region.overlaps(before.region)) hazard = true;
+      }
+    }
+    if (hazard) {
+      for (const Access& before : pending) {
+        command.wait_stages |= before.stage;
+        if (before.write) command.wait_access |= before.access;
+      }
+      for (const Access& now : current) {
+        command.block_stages |= now.stage;
+        command.block_access |= now.access;
+      }
+      pending.clear();
+      ++barriers_;
+    }
+    pending.insert(pending.end(), current.begin(), current.end());
+  }
+  for (const Access& access : pending) {
+    if (!access.write) continue;
+    final_stages_ |= access.stage;
+    final_access_ |= access.access;
+  }
+
+  // One descriptor set per dispatch, written once for the plan's lifetime.
+  device_ = device;
+  if (dispatches_ == 0) return;
+  VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                            static_cast<uint32_t>(dispatches_ * kMaxBindings)};
+  auto pool_info =
+      vk_struct<VkDescriptorPoolCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO);
+  pool_info.maxSets = static_cast<uint32_t>(dispatches_);
+  pool_info.poolSizeCount = 1;
+  pool_info.pPoolSizes = &size;
+  check_vk(vkCreateDescriptorPool(device, &pool_info, nullptr, &pool_), "vkCreateDescriptorPool");
+  std::vector<VkDescriptorSetLayout> layouts(dispatches_, layout);
+  std::vector<VkDescriptorSet> sets(dispatches_);
+  auto allocate_info =
+      vk_struct<VkDescriptorSetAllocateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO);
+  allocate_info.descriptorPool = pool_;
+  allocate_info.descriptorSetCount = static_cast<uint32_t>(dispatches_);
+  allocate_info.pSetLayouts = layouts.data();
+  check_vk(vkAllocateDescriptorSets(device, &allocate_info, sets.data()),
+           "vkAllocateDescriptorSets");
+
+  std::vector<VkDescriptorBufferInfo> infos;
+  std::vector<VkWriteDescriptorSet> writes;
+  infos.reserve(dispatches_ * kMaxBindings);
+  size_t next_set = 0;
+  for (Command& command : commands_) {
+    if (command.kind != Kind::kDispatch) continue;
+    command.set = sets[next_set++];
+    for (uint32_t b = 0; b < kMaxBindings; ++b) {
+      // Bindings a shader does not declare still get a valid buffer, so the
+      // set is complete whatever the pipeline.
+      const BufferRegion& region = command.bindings[b < command.binding_count ? b : 0].region;
+      infos.push_back({region.buffer, region.offset, region.size});
+      auto write = vk_struct<VkWriteDescriptorSet>(VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET);
+      write.dstSet = command.set;
+      write.dstBinding = b;
+      write.descriptorCount = 1;
+      write.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+      write.pBufferInfo = &infos.back();
+      writes.push_back(write);
+    }
+  }
+  vkUpdateDescriptorSets(device, static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
+}
+
+void CommandList::record(VkCommandBuffer commands, const PipelineSet& pipelines,
+                         VkPipelineLayout layout) const {
+  uint32_t bound = UINT32_MAX;
+  for (const Command& command : commands_) {
+    if (command.block_stages != 0) {
+      auto barrier = vk_struct<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
+      barrier.srcAccessMask = command.wait_access;
+      barrier.dstAccessMask = command.block_access;
+      vkCmdPipelineBarrier(commands, command.wait_stages, command.block_stages, 0, 1, &barrier, 0,
+                           nullptr, 0, nullptr);
+    }
+    if (command.kind == Kind::kCopy) {
+      const VkBufferCopy region{command.source.offset, command.target.offset, command.target.size};
+      vkCmdCopyBuffer(commands, command.source.buffer, command.target.buffer, 1, &region);
+      continue;
+    }
+    if (command.pipeline != bound) {
+      vkCmdBindPipeline(commands, VK_PIPELINE_BIND_POINT_COMPUTE,
+                        pipelines.pipeline(command.pipeline));
+      bound = command.pipeline;
+    }
+    vkCmdBindDescriptorSets(commands, VK_PIPELINE_BIND_POINT_COMPUTE, layout, 0, 1, &command.set, 0,
+                            nullptr);
+    vkCmdPushConstants(commands, layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, command.push_bytes,
+                       command.push.data());
+    vkCmdDispatch(commands, command.groups.x, command.groups.y, command.groups.z);
+  }
+  if (final_stages_ != 0) {
+    auto barrier = vk_struct<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
+    barrier.srcAccessMask = final_access_;
+    barrier.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+    vkCmdPipelineBarrier(commands, final_stages_, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0,
+                         nullptr, 0, nullptr);
+  }
+}
+
+}  // namespace rtscope::vulkan

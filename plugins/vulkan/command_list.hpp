@@ -1,0 +1,111 @@
+// The commands of one execution plan, in order: staging copies in, one or
+// more dispatches per node, staging copies out. finalize() places a memory
+// barrier before a command only where it touches a region an earlier
+// command since the last barrier wrote (or writes one it read): dependent
+// dispatches get barriers, independent ones run back to back. It also
+// writes one descriptor set per dispatch, so recording an execute only
+// binds, pushes and dispatches.
+#pragma once
+
+#include <vulkan/vulkan.h>
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <vector>
+
+#include "buffer.hpp"
+#include "shader_interface.hpp"
+
+namespace rtscope::vulkan {
+
+class PipelineSet;
+
+struct Binding {
+  BufferRegion region;
+  bool written = false;
+};
+
+struct Groups {
+  uint32_t x = 1;
+  uint32_t y = 1;
+  uint32_t z = 1;
+};
+
+class CommandList {
+ public:
+  CommandList() = default;
+  ~CommandList();
+  CommandList(const CommandList&) = delete;
+  CommandList& operator=(const CommandList&) = delete;
+
+  // Appends a dispatch of `pipeline` (an index into the context's
+  // PipelineSet). `bindings` fill bindings 0..n-1 in order.
+  template <typename Push>
+  void dispatch(uint32_t pipeline, std::initializer_list<Binding> bindings, const Push& push,
+                Groups groups) {
+    static_assert(sizeof(Push) <= kPushConstantBytes && sizeof(Push) % 4 == 0);
+    Command& command = add_dispatch(pipeline, bindings, groups);
+    std::memcpy(command.push.data(), &push, sizeof(Push));
+    command.push_bytes = sizeof(Push);
+  }
+  // Appends a buffer copy of `size` bytes.
+  void copy(const BufferRegion& source, VkDeviceSize source_offset, const BufferRegion& target,
+            VkDeviceSize target_offset, VkDeviceSize size);
+
+  // Places barriers and writes descriptor sets. Call once, after the last
+  // command was added.
+  void finalize(VkDevice device, VkDescriptorSetLayout layout);
+
+  // Records every command into `commands` (in the recording state), ending
+  // with a barrier that makes transfer writes visible to the host.
+  void record(VkCommandBuffer commands, const PipelineSet& pipelines,
+              VkPipelineLayout layout) const;
+
+  uint64_t dispatches() const { return dispatches_; }
+  uint64_t barriers() const { return barriers_; }
+  bool empty() const { return commands_.empty(); }
+
+ private:
+  enum class Kind : uint8_t { kDispatch, kCopy };
+  struct Command {
+    Kind kind = Kind::kDispatch;
+    // Dispatch.
+    uint32_t pipeline = 0;
+    std::array<Binding, kMaxBindings> bindings{};
+    uint32_t binding_count = 0;
+    std::array<uint32_t, kPushConstantBytes / 4> push{};
+    uint32_t push_bytes = 0;
+    Groups groups;
+    VkDescriptorSet set = VK_NULL_HANDLE;
+    // Copy.
+    BufferRegion source;
+    BufferRegion target;
+    // Barrier recorded before this command; stage 0: none.
+    VkPipelineStageFlags wait_stages = 0;
+    VkPipelineStageFlags block_stages = 0;
+    VkAccessFlags wait_access = 0;
+    VkAccessFlags block_access = 0;
+  };
+  struct Access {
+    BufferRegion region;
+    bool write;
+    VkPipelineStageFlags stage;
+    VkAccessFlags access;
+  };
+
+  Command& add_dispatch(uint32_t pipeline, std::initializer_list<Binding> bindings, Groups groups);
+  static void accesses_of(const Command& command, std::vector<Access>& out);
+
+  std::vector<Command> commands_;
+  VkDevice device_ = VK_NULL_HANDLE;
+  VkDescriptorPool pool_ = VK_NULL_HANDLE;
+  // Stages with writes still to make visible to the host at the end.
+  VkPipelineStageFlags final_stages_ = 0;
+  VkAccessFlags final_access_ = 0;
+  uint64_t dispatches_ = 0;
+  uint64_t barriers_ = 0;
+};
+
+}  // namespace rtscope::vulkan

@@ -1,0 +1,93 @@
+// An execution context: the engine's pipelines (created here, the costly
+// step), one command buffer and fence, and one execution plan per
+// input-shape signature. An execute stages host inputs in, records the
+// plan's commands into the one command buffer, submits once, waits, and
+// stages outputs back.
+//
+// Settings: every kernel_specialization value runs the generic pipelines
+// in this version, and whole_graph capture re-records each execute like
+// disabled; both are accepted so that scopes apply to Vulkan modules.
+#pragma once
+
+#include <vulkan/vulkan.h>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "execution_plan.hpp"
+#include "pipelines.hpp"
+#include "rtscope/plugin_abi.h"
+
+namespace rtscope::vulkan {
+
+class Device;
+class Engine;
+
+// The settings a context was created with (rts_runtime_settings, copied).
+struct ContextSettings {
+  rts_kernel_specialization kernel_specialization = RTS_KERNEL_SPECIALIZATION_LAZY;
+  rts_graph_capture graph_capture = RTS_GRAPH_CAPTURE_DISABLED;
+  const rts_cache_store* cache = nullptr;  // valid until the context is destroyed
+};
+
+// Copies the fields of `settings` the caller's struct_size covers (NULL:
+// defaults); throws on a value outside its enum.
+ContextSettings read_settings(const rts_runtime_settings* settings);
+
+class Context {
+ public:
+  // Creates the engine's pipelines through the settings' runtime cache.
+  Context(const Engine& engine, const rts_runtime_settings* settings);
+  // Executes are synchronous; only a submit whose wait failed can still be
+  // running, and the destructor waits for it (bounded) first.
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  // Externally synchronized; throws Error.
+  void execute(const rts_execute_args& args);
+
+  // Thread-safe with respect to execute.
+  void report_counters(const rts_counter_sink& sink) const;
+
+ private:
+  // Plans are kept for this many distinct input shapes; beyond that the
+  // cache starts over.
+  static constexpr size_t kMaxCachedPlans = 16;
+
+  void check_inputs(const rts_execute_args& args) const;
+  ExecutionPlan& plan_for(const rts_execute_args& args);
+  void run_host_checks(const ExecutionPlan& plan, const rts_execute_args& args) const;
+  void stage_in(const ExecutionPlan& plan, const rts_execute_args& args) const;
+  void submit_and_wait(const ExecutionPlan& plan);
+  void stage_out(const ExecutionPlan& plan, const rts_execute_args& args) const;
+
+  const Engine& engine_;
+  Device& device_;
+  ContextSettings settings_;
+  PipelineCounters pipeline_counters_;
+  std::unique_ptr<PipelineSet> pipelines_;
+  VkCommandPool pool_ = VK_NULL_HANDLE;
+  VkCommandBuffer commands_ = VK_NULL_HANDLE;
+  VkFence fence_ = VK_NULL_HANDLE;
+  // A submit whose fence was not seen signalled (its wait failed); the
+  // destructor waits before freeing what it uses.
+  bool in_flight_ = false;
+  std::map<std::vector<int64_t>, std::unique_ptr<ExecutionPlan>> plans_;
+  std::vector<int64_t> signature_;  // reused key of the current input shapes
+
+  std::atomic<uint64_t> executes_{0};
+  std::atomic<uint64_t> submits_{0};
+  std::atomic<uint64_t> dispatches_{0};
+  std::atomic<uint64_t> barriers_{0};
+  std::atomic<uint64_t> plans_built_{0};
+  std::atomic<uint64_t> staged_in_bytes_{0};
+  std::atomic<uint64_t> staged_out_bytes_{0};
+  std::atomic<uint64_t> in_place_updates_{0};
+  std::atomic<uint64_t> output_allocations_{0};
+};
+
+}  // namespace rtscope::vulkan

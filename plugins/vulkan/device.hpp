@@ -1,0 +1,80 @@
+// A logical device: the queue every context submits to, the memory
+// allocators, the descriptor and pipeline layouts every pipeline shares,
+// and a one-shot command path for uploads. Created on first use of a
+// physical device (build_engine), so listing devices costs nothing.
+#pragma once
+
+#include <vulkan/vulkan.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include "allocator.hpp"
+#include "instance.hpp"
+#include "physical_device.hpp"
+
+namespace rtscope::vulkan {
+
+class Device {
+ public:
+  Device(const PhysicalDevice& physical, LogFn log);
+  // Waits for the device to go idle. Every engine and context using the
+  // device must be gone.
+  ~Device();
+  Device(const Device&) = delete;
+  Device& operator=(const Device&) = delete;
+
+  VkDevice handle() const { return device_; }
+  const PhysicalDevice& physical() const { return physical_; }
+  const DeviceCaps& caps() const { return physical_.caps; }
+  const std::string& fingerprint() const { return physical_.fingerprint; }
+  void log(rts_log_level level, const std::string& message) const { log_(level, message); }
+
+  // Device-local memory for constants and intermediates.
+  BlockAllocator& device_memory() { return *device_memory_; }
+  // Host-visible, coherent, persistently mapped memory for staging.
+  BlockAllocator& staging_memory() { return *staging_memory_; }
+
+  VkDescriptorSetLayout set_layout() const { return set_layout_; }
+  VkPipelineLayout pipeline_layout() const { return pipeline_layout_; }
+
+  // Submits `commands` to the queue, signalling `fence`. The queue is
+  // externally synchronized in Vulkan; this serializes submits of every
+  // context. Thread-safe.
+  void submit(VkCommandBuffer commands, VkFence fence);
+
+  // Waits for `fence`, first polling vkGetFenceStatus for `spin` (a wake-up
+  // from vkWaitForFences costs tens of microseconds), then blocking. Throws
+  // on device loss or a wait beyond `timeout`.
+  void wait(VkFence fence, std::chrono::microseconds spin,
+            std::chrono::seconds timeout = std::chrono::seconds(120)) const;
+
+  // Records through `record` into a one-shot command buffer, submits it and
+  // waits. For uploads at engine build; serialized. Thread-safe.
+  void run_one_shot(const std::function<void(VkCommandBuffer)>& record);
+
+ private:
+  void create_layouts();
+  // Destroys everything created so far; the destructor and a failing
+  // constructor share it.
+  void release();
+
+  const PhysicalDevice& physical_;
+  LogFn log_;
+  VkDevice device_ = VK_NULL_HANDLE;
+  VkQueue queue_ = VK_NULL_HANDLE;
+  std::mutex queue_mutex_;
+  VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
+  VkPipelineLayout pipeline_layout_ = VK_NULL_HANDLE;
+  std::unique_ptr<BlockAllocator> device_memory_;
+  std::unique_ptr<BlockAllocator> staging_memory_;
+
+  std::mutex one_shot_mutex_;
+  VkCommandPool one_shot_pool_ = VK_NULL_HANDLE;
+  VkCommandBuffer one_shot_buffer_ = VK_NULL_HANDLE;
+  VkFence one_shot_fence_ = VK_NULL_HANDLE;
+};
+
+}  // namespace rtscope::vulkan

@@ -1,0 +1,278 @@
+#include "execution_plan.hpp"
+
+#include <algorithm>
+
+#include "device.hpp"
+#include "engine.hpp"
+#include "error.hpp"
+#include "pipelines.hpp"
+
+namespace rtscope::vulkan {
+namespace {
+
+VkDeviceSize value_bytes(const Dims& dims, rts_dtype device_dtype) {
+  return static_cast<VkDeviceSize>(element_count(dims)) * dtype_size(device_dtype);
+}
+
+// Hands out reusable buffer slots: the smallest free one that fits, else
+// the largest free one (which then grows), else a new one.
+class SlotAllocator {
+ public:
+  uint32_t take(VkDeviceSize bytes) {
+    int best = -1;
+    for (size_t i = 0; i < free_.size(); ++i) {
+      if (best < 0) {
+        best = static_cast<int>(i);
+        continue;
+      }
+      const VkDeviceSize capacity = bytes_[free_[i]];
+      const VkDeviceSize best_capacity = bytes_[free_[best]];
+      const bool fits = capacity >= bytes;
+      const bool best_fits = best_capacity >= bytes;
+      if ((fits && (!best_fits || capacity < best_capacity)) ||
+          (!fits && !best_fits && capacity > best_capacity)) {
+        best = static_cast<int>(i);
+      }
+    }
+    uint32_t slot;
+    if (best >= 0) {
+      slot = free_[best];
+      free_.erase(free_.begin() + best);
+    } else {
+      slot = static_cast<uint32_t>(bytes_.size());
+      bytes_.push_back(0);
+    }
+    bytes_[slot] = std::max(bytes_[slot], bytes);
+    return slot;
+  }
+  void give_back(uint32_t slot) { free_.push_back(slot); }
+  const std::vector<VkDeviceSize>& bytes() const { return bytes_; }
+
+ private:
+  std::vector<VkDeviceSize> bytes_;
+  std::vector<uint32_t> free_;
+};
+
+constexpr VkDeviceSize kStagingAlignment = 256;
+
+VkDeviceSize align_up(VkDeviceSize value) {
+  return (value + kStagingAlignment - 1) / kStagingAlignment * kStagingAlignment;
+}
+
+class PlanBuilder {
+ public:
+  PlanBuilder(const Engine& engine, const PipelineSet& pipelines, ExecutionPlan& plan)
+      : engine_(engine),
+        pipelines_(pipelines),
+        plan_(plan),
+        values_(engine.values()),
+        nodes_(engine.nodes()),
+        root_(values_.size()),
+        last_use_(values_.size(), -1),
+        slot_of_(values_.size(), -1) {}
+
+  void build(std::span<const Dims> input_dims) {
+    plan_.dims = engine_.infer_shapes(input_dims);
+    plan_.regions.resize(values_.size());
+    find_views();
+    place_values();
+    stage_bindings();
+    add_host_checks();
+    encode();
+    plan_.commands.finalize(engine_.device().handle(), engine_.device().set_layout());
+  }
+
+ private:
+  std::string engine_label() const { return str_cat("engine '", engine_.graph().name, "'"); }
+
+  // Lifetimes and views. A reshape output views its input; a
+  // kv_cache_update output views the cache when nothing reads the old cache
+  // afterwards (then the update happens in place on the device).
+  void find_views() {
+    const int end = static_cast<int>(nodes_.size());
+    for (uint32_t id = 0; id < values_.size(); ++id) root_[id] = id;
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      for (uint32_t id : nodes_[n].inputs) last_use_[id] = static_cast<int>(n);
+    }
+    for (uint32_t id : engine_.output_values()) last_use_[id] = end;
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      const EngineNode& node = nodes_[n];
+      const uint32_t output = node.outputs[0];
+      uint32_t viewed = UINT32_MAX;
+      if (node.spec->output_views_input) {
+        viewed = root_[node.inputs[0]];
+      } else if (node.desc->op == "kv_cache_update") {
+        const uint32_t cache = root_[node.inputs[0]];
+        if (values_[cache].role != ValueRole::kConstant &&
+            last_use_[cache] <= static_cast<int>(n)) {
+          viewed = cache;
+          ++plan_.in_place_updates;
+        }
+      }
+      if (viewed == UINT32_MAX) continue;
+      root_[output] = viewed;
+      last_use_[viewed] = std::max(last_use_[viewed], last_use_[output]);
+    }
+  }
+
+  // Constants live in the engine; every engine input gets its own buffer
+  // (staging writes it before anything runs); intermediates and outputs
+  // share slots by lifetime.
+  void place_values() {
+    Device& device = engine_.device();
+    for (uint32_t id = 0; id < values_.size(); ++id) {
+      if (values_[id].role == ValueRole::kConstant) {
+        plan_.regions[id] = engine_.constant_region(values_[id].role_index);
+      } else if (values_[id].role == ValueRole::kInput) {
+        plan_.buffers.push_back(device.device_memory().allocate(
+            value_bytes(plan_.dims[id], values_[id].device_dtype),
+            str_cat(engine_label(), " input '", values_[id].name, "'")));
+        plan_.regions[id] = plan_.buffers.back().region();
+      }
+    }
+    SlotAllocator slots;
+    std::vector<uint8_t> released(values_.size(), 0);
+    auto release_if_dead = [&](uint32_t id, int node) {
+      const uint32_t root = root_[id];
+      if (slot_of_[root] < 0 || released[root] || last_use_[root] > node) return;
+      released[root] = 1;
+      slots.give_back(static_cast<uint32_t>(slot_of_[root]));
+    };
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      const EngineNode& node = nodes_[n];
+      for (uint32_t id : node.outputs) {
+        if (root_[id] != id) continue;
+        slot_of_[id] =
+            static_cast<int>(slots.take(value_bytes(plan_.dims[id], values_[id].device_dtype)));
+      }
+      // Inputs are released only after the outputs took their slots: a
+      // node never writes over what it reads.
+      for (uint32_t id : node.inputs) release_if_dead(id, static_cast<int>(n));
+      for (uint32_t id : node.outputs) release_if_dead(id, static_cast<int>(n));
+    }
+    const size_t first_slot_buffer = plan_.buffers.size();
+    for (VkDeviceSize bytes : slots.bytes()) {
+      plan_.buffers.push_back(
+          device.device_memory().allocate(bytes, str_cat(engine_label(), " intermediate buffer")));
+    }
+    for (uint32_t id = 0; id < values_.size(); ++id) {
+      if (slot_of_[id] >= 0) {
+        const BufferRegion slot = plan_.buffers[first_slot_buffer + slot_of_[id]].region();
+        plan_.regions[id] = {
+            slot.buffer, slot.offset,
+            std::max<VkDeviceSize>(value_bytes(plan_.dims[id], values_[id].device_dtype), 4)};
+      }
+    }
+    for (uint32_t id = 0; id < values_.size(); ++id) {
+      if (root_[id] != id) plan_.regions[id] = plan_.regions[root_[id]];
+    }
+  }
+
+  // Staging layout: inputs the engine reads, then every output.
+  void stage_bindings() {
+    VkDeviceSize offset = 0;
+    auto add = [&](std::vector<StagedTensor>& list, uint32_t binding, uint32_t id) {
+      const EngineValue& value = values_[id];
+      StagedTensor staged;
+      staged.binding = binding;
+      staged.value = id;
+      staged.staging_offset = offset;
+      staged.elements = static_cast<size_t>(element_count(plan_.dims[id]));
+      staged.host_dtype = value.dtype;
+      staged.device_dtype = value.device_dtype;
+      const VkDeviceSize bytes = staged.elements * dtype_size(value.device_dtype);
+      offset += align_up(bytes);
+      list.push_back(staged);
+      return bytes;
+    };
+    for (uint32_t i = 0; i < engine_.input_values().size(); ++i) {
+      const uint32_t id = engine_.input_values()[i];
+      if (last_use_[id] < 0) continue;  // nothing reads it
+      plan_.staged_in_bytes += add(plan_.staged_inputs, i, id);
+    }
+    for (uint32_t o = 0; o < engine_.output_values().size(); ++o) {
+      plan_.staged_out_bytes += add(plan_.staged_outputs, o, engine_.output_values()[o]);
+    }
+    plan_.staging = engine_.device().staging_memory().allocate(std::max<VkDeviceSize>(offset, 4),
+                                                               str_cat(engine_label(), " staging"));
+  }
+
+  // Positions and ids that are engine inputs are visible to the host:
+  // check them before submitting, so a bad one fails like on the CPU.
+  void add_host_checks() {
+    for (const EngineNode& node : nodes_) {
+      const std::string& op = node.desc->op;
+      HostCheck check;
+      check.node = node.desc;
+      uint32_t source;
+      if (op == "kv_cache_update" || op == "attention") {
+        source = node.inputs[op == "attention" ? 3 : 2];
+        check.kind = HostCheck::Kind::kPosition;
+        check.steps = plan_.dims[node.inputs[op == "attention" ? 0 : 1]][2];
+        check.limit = plan_.dims[node.inputs[op == "attention" ? 1 : 0]][2];
+        check.dims = plan_.dims[node.inputs[0]];
+      } else if (op == "embedding") {
+        source = node.inputs[1];
+        check.kind = HostCheck::Kind::kIds;
+        check.limit = plan_.dims[node.inputs[0]][0];
+        check.dims = plan_.dims[source];
+      } else {
+        continue;
+      }
+      const EngineValue& value = values_[root_[source]];
+      if (value.role != ValueRole::kInput) continue;
+      check.input = value.role_index;
+      plan_.checks.push_back(std::move(check));
+    }
+  }
+
+  void encode() {
+    for (const StagedTensor& staged : plan_.staged_inputs) {
+      plan_.commands.copy(plan_.staging.region(), staged.staging_offset,
+                          plan_.regions[staged.value], 0,
+                          staged.elements * dtype_size(staged.device_dtype));
+    }
+    std::vector<TensorArg> inputs;
+    std::vector<TensorArg> outputs;
+    std::vector<uint32_t> pipelines;
+    auto arg = [&](uint32_t id) {
+      return TensorArg{values_[id].device_dtype, plan_.dims[id], plan_.regions[id]};
+    };
+    for (const EngineNode& node : nodes_) {
+      if (node.spec->encode == nullptr) continue;  // a view
+      inputs.clear();
+      outputs.clear();
+      for (uint32_t id : node.inputs) inputs.push_back(arg(id));
+      for (uint32_t id : node.outputs) outputs.push_back(arg(id));
+      pipelines.clear();
+      for (const std::string& shader : node.shaders)
+        pipelines.push_back(pipelines_.index_of(shader));
+      node.spec->encode(EncodeArgs{*node.desc, inputs, outputs, pipelines, engine_.device().caps(),
+                                   plan_.commands});
+    }
+    for (const StagedTensor& staged : plan_.staged_outputs) {
+      plan_.commands.copy(plan_.regions[staged.value], 0, plan_.staging.region(),
+                          staged.staging_offset, staged.elements * dtype_size(staged.device_dtype));
+    }
+  }
+
+  const Engine& engine_;
+  const PipelineSet& pipelines_;
+  ExecutionPlan& plan_;
+  const std::vector<EngineValue>& values_;
+  const std::vector<EngineNode>& nodes_;
+  std::vector<uint32_t> root_;  // the value whose storage each value uses
+  std::vector<int> last_use_;   // last node reading the value (or a view of it)
+  std::vector<int> slot_of_;    // arena slot of each root intermediate; -1: none
+};
+
+}  // namespace
+
+std::unique_ptr<ExecutionPlan> build_plan(const Engine& engine, std::span<const Dims> input_dims,
+                                          const PipelineSet& pipelines) {
+  auto plan = std::make_unique<ExecutionPlan>();
+  PlanBuilder(engine, pipelines, *plan).build(input_dims);
+  return plan;
+}
+
+}  // namespace rtscope::vulkan

@@ -1,0 +1,70 @@
+// An execution plan: everything about an execute that depends only on the
+// concrete input shapes. It holds the dims of every value, the device range
+// of each (constants in the engine; inputs, intermediates and outputs in
+// buffers the plan owns, reused between values whose lifetimes do not
+// overlap), where each staged input and output sits in the plan's staging
+// buffer, the commands with their barriers and descriptor sets, and the
+// host-side checks of data-dependent arguments. A context keeps one plan
+// per input-shape signature, so a steady-state execute allocates nothing
+// and only re-records the plan's commands.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "allocator.hpp"
+#include "command_list.hpp"
+#include "graph_desc.hpp"
+#include "rtscope/plugin_abi.h"
+
+namespace rtscope::vulkan {
+
+class Engine;
+class PipelineSet;
+
+// A host binding copied through the staging buffer.
+struct StagedTensor {
+  uint32_t binding = 0;  // engine input or output index
+  uint32_t value = 0;
+  VkDeviceSize staging_offset = 0;
+  size_t elements = 0;
+  rts_dtype host_dtype = RTS_DTYPE_F32;
+  rts_dtype device_dtype = RTS_DTYPE_F32;
+};
+
+// A data-dependent argument the shaders cannot reject, checked on the host
+// before submitting when it is an engine input: a position against a cache
+// length, or ids against a vocabulary.
+struct HostCheck {
+  enum class Kind : uint8_t { kPosition, kIds };
+  Kind kind = Kind::kPosition;
+  const NodeDesc* node = nullptr;
+  uint32_t input = 0;         // engine input index holding pos or ids
+  int64_t steps = 0;          // kPosition: require 0 <= pos and pos + steps <= limit
+  int64_t limit = 0;          // cache length, or vocabulary size for kIds
+  std::vector<int64_t> dims;  // for messages
+};
+
+struct ExecutionPlan {
+  std::vector<Dims> dims;             // per value id
+  std::vector<BufferRegion> regions;  // per value id
+  std::vector<Allocation> buffers;    // device-local, owned
+  Allocation staging;                 // host-visible, owned
+  std::vector<StagedTensor> staged_inputs;
+  std::vector<StagedTensor> staged_outputs;
+  std::vector<HostCheck> checks;
+  CommandList commands;
+  uint64_t in_place_updates = 0;  // kv_cache_update nodes updating the cache in place
+  uint64_t staged_in_bytes = 0;
+  uint64_t staged_out_bytes = 0;
+};
+
+// Infers every shape from `input_dims` (one per engine input), places every
+// value, allocates the plan's buffers, encodes the nodes with `pipelines`
+// and finalizes the commands. Throws Error naming the node and shapes.
+std::unique_ptr<ExecutionPlan> build_plan(const Engine& engine, std::span<const Dims> input_dims,
+                                          const PipelineSet& pipelines);
+
+}  // namespace rtscope::vulkan

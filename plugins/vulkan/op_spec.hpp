@@ -1,0 +1,151 @@
+// What the Vulkan plugin knows about each op: arity, input dtypes,
+// attributes, shape inference from concrete input shapes, the shader family
+// that runs it, and how a node becomes dispatches. Each ops/*.cpp file
+// defines the specs of one group of ops.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "buffer.hpp"
+#include "command_list.hpp"
+#include "error.hpp"
+#include "graph_desc.hpp"
+#include "physical_device.hpp"
+#include "rtscope/plugin_abi.h"
+
+namespace rtscope::vulkan {
+
+// A tensor as a node's encoder sees it: its storage dtype on the device
+// (f16 is f32 there when the device lacks 16-bit storage), its dims and the
+// device range that holds it (row-major, contiguous).
+struct TensorArg {
+  rts_dtype dtype = RTS_DTYPE_F32;
+  std::span<const int64_t> dims;
+  BufferRegion region;
+
+  int64_t elements() const { return element_count(dims); }
+  int rank() const { return static_cast<int>(dims.size()); }
+  int64_t dim(int axis) const { return dims[axis < 0 ? axis + rank() : axis]; }
+};
+
+struct EncodeArgs {
+  const NodeDesc& node;
+  std::span<const TensorArg> inputs;
+  std::span<const TensorArg> outputs;
+  // The node's shader variants in the context's PipelineSet: [0] for
+  // OpSpec::shader, [1] for OpSpec::alternate_shader.
+  std::span<const uint32_t> pipelines;
+  const DeviceCaps& caps;
+  CommandList& commands;
+};
+
+// Computes output dims from concrete input dims; throws (via fail_node) on
+// a shape the op or its kernel does not accept.
+using InferFn = void (*)(const NodeDesc& node, std::span<const Dims* const> inputs,
+                         std::span<Dims> outputs);
+// Appends the node's commands. Nothing is recorded yet: the plan keeps the
+// list and replays it into a command buffer on every execute.
+using EncodeFn = void (*)(const EncodeArgs& args);
+
+enum class InputKind : uint8_t {
+  kFloat,     // f32 or f16; every kFloat input of a node has the same dtype
+  kAnyDtype,  // any dtype; every kAnyDtype input of a node has the same dtype
+  kPosition,  // i64
+  kIndices,   // i32 or i64
+};
+
+enum class OutputDtype : uint8_t { kSameAsFirstInput, kI64 };
+
+// How the variant suffix of the node's shader is chosen.
+enum class ShaderKind : uint8_t {
+  kNone,   // no shader: the output views the input (reshape)
+  kFloat,  // _f32 or _f16 from the node's float dtype on the device
+  kRaw,    // _b32, _b16 or _b8 from the element size of input 0 on the device
+};
+
+struct AttrSpec {
+  const char* name;
+  rts_attr_type type;
+  bool required;
+};
+
+struct OpSpec {
+  const char* op;
+  int min_inputs;
+  int max_inputs;  // -1: any number >= min_inputs
+  // One kind per input; the last one repeats for variadic ops.
+  std::span<const InputKind> input_kinds;
+  OutputDtype output_dtype;
+  std::span<const AttrSpec> attrs;
+  InferFn infer;
+  EncodeFn encode;
+  const char* shader;  // family, e.g. "matmul"; nullptr with kNone
+  ShaderKind shader_kind;
+  const char* kernel_name;  // static; reported by query_node
+  // The output holds input 0's bytes unchanged (reshape): the plan points
+  // it at the input's range and nothing runs.
+  bool output_views_input = false;
+  // A second family the encoder picks for some shapes (matvec for
+  // matmul with few rows); nullptr: none.
+  const char* alternate_shader = nullptr;
+};
+
+// Spec groups, one per ops/*.cpp file.
+std::span<const OpSpec> elementwise_op_specs();
+std::span<const OpSpec> matmul_op_specs();
+std::span<const OpSpec> reduction_op_specs();
+std::span<const OpSpec> attention_op_specs();
+std::span<const OpSpec> data_movement_op_specs();
+
+// nullptr when the plugin has no kernel for `op`.
+const OpSpec* find_op_spec(std::string_view op);
+// Why an op is not provided (a static string), for query_node.
+const char* unsupported_op_reason(std::string_view op);
+
+// Empty when the input count and dtypes suit `spec`, else the reason.
+std::string check_input_types(const OpSpec& spec, std::span<const rts_dtype> inputs);
+// Empty when every attribute `spec` knows has the right type and every
+// required one is present, else the reason.
+std::string check_attrs(const OpSpec& spec, const NodeDesc& node);
+// Empty when the device can run the node with these input dtypes (as
+// declared in the graph), else the reason.
+std::string check_device_support(const OpSpec& spec, std::span<const rts_dtype> inputs,
+                                 const DeviceCaps& caps);
+rts_dtype output_dtype(const OpSpec& spec, std::span<const rts_dtype> inputs);
+// The shared dtype of the node's kFloat inputs, or f32 when it has none.
+rts_dtype float_dtype(const OpSpec& spec, std::span<const rts_dtype> inputs);
+const InputKind& input_kind(const OpSpec& spec, size_t input);
+
+// How a graph dtype is stored on a device: f16 becomes f32 without
+// 16-bit storage (converted while staging).
+rts_dtype device_dtype(rts_dtype dtype, const DeviceCaps& caps);
+// The shader variants a node may run, e.g. {"matmul_f16", "matvec_f16"}
+// (primary first); empty for kNone. `inputs` are the graph dtypes of the
+// node's inputs.
+std::vector<std::string> shader_variants(const OpSpec& spec, std::span<const rts_dtype> inputs,
+                                         const DeviceCaps& caps);
+
+template <typename... Parts>
+[[noreturn]] void fail_node(const NodeDesc& node, const Parts&... parts) {
+  fail_invalid(node.label(), ": ", parts...);
+}
+
+// Maps a possibly negative axis onto [0, rank); throws naming the node.
+int normalize_axis(const NodeDesc& node, int64_t axis, size_t rank);
+
+// Helpers shared by the encoders.
+// Workgroups for a 1-D grid-stride shader over `count` items (at least 1,
+// at most maxComputeWorkGroupCount[0]; the shader loops over the rest).
+Groups linear_groups(uint64_t count, const DeviceCaps& caps);
+// One workgroup per row, grid-stride beyond maxComputeWorkGroupCount[0].
+Groups row_groups(uint64_t rows, const DeviceCaps& caps);
+// Throws unless `value` fits the 32-bit index arithmetic of the shaders.
+uint32_t to_u32(const NodeDesc& node, uint64_t value, const char* what);
+// Row-major strides of `dims`.
+std::vector<int64_t> contiguous_strides(std::span<const int64_t> dims);
+
+}  // namespace rtscope::vulkan

@@ -1,0 +1,221 @@
+// matmul and linear on the tiled matmul shader, or on the skinny matvec
+// shader for at most four rows (decode steps). Batch dims broadcast (up to
+// three after merging); when b has no batch dims and a is a full batch, the
+// batch folds into M so that one dispatch covers every row.
+#include <algorithm>
+
+#include "command_list.hpp"
+#include "op_spec.hpp"
+#include "ops/strided_layout.hpp"
+#include "shader_interface.hpp"
+
+namespace rtscope::vulkan {
+namespace {
+
+bool transpose_b(const NodeDesc& node) { return node.attr_int("transpose_b", 0) != 0; }
+
+void infer_matmul(const NodeDesc& node, std::span<const Dims* const> inputs,
+                  std::span<Dims> outputs) {
+  const Dims& a = *inputs[0];
+  const Dims& b = *inputs[1];
+  const bool b_transposed = transpose_b(node);
+  if (a.size() < 2 || b.size() < 2) {
+    fail_node(node, "both inputs need rank >= 2, got ", shape_str(a), " x ", shape_str(b));
+  }
+  const int64_t k_a = a[a.size() - 1];
+  const int64_t k_b = b_transposed ? b[b.size() - 1] : b[b.size() - 2];
+  if (k_a != k_b) {
+    fail_node(node, "inner dims differ: ", shape_str(a), " x ", shape_str(b),
+              b_transposed ? " (transpose_b)" : "");
+  }
+  const int64_t n = b_transposed ? b[b.size() - 2] : b[b.size() - 1];
+  const size_t a_batch = a.size() - 2;
+  const size_t b_batch = b.size() - 2;
+  const size_t batch_rank = std::max(a_batch, b_batch);
+  Dims out(batch_rank + 2);
+  for (size_t i = 0; i < batch_rank; ++i) {
+    const int64_t da = i < batch_rank - a_batch ? 1 : a[i - (batch_rank - a_batch)];
+    const int64_t db = i < batch_rank - b_batch ? 1 : b[i - (batch_rank - b_batch)];
+    if (da != db && da != 1 && db != 1) {
+      fail_node(node, "batch dims do not broadcast: ", shape_str(a), " x ", shape_str(b));
+    }
+    out[i] = da == 1 ? db : da;
+  }
+  out[batch_rank] = a[a.size() - 2];
+  out[batch_rank + 1] = n;
+  outputs[0] = std::move(out);
+}
+
+void infer_linear(const NodeDesc& node, std::span<const Dims* const> inputs,
+                  std::span<Dims> outputs) {
+  const Dims& x = *inputs[0];
+  const Dims& w = *inputs[1];
+  if (x.empty()) fail_node(node, "x must have rank >= 1, got ", shape_str(x));
+  if (w.size() != 2) fail_node(node, "w must be [K, N], got ", shape_str(w));
+  if (x.back() != w[0]) fail_node(node, "inner dims differ: ", shape_str(x), " x ", shape_str(w));
+  if (inputs.size() == 3) {
+    const Dims& bias = *inputs[2];
+    if (bias.size() != 1 || bias[0] != w[1]) {
+      fail_node(node, "bias must be [", w[1], "], got ", shape_str(bias));
+    }
+  }
+  Dims out = x;
+  out.back() = w[1];
+  outputs[0] = std::move(out);
+}
+
+// Batch strides (in elements) of a matrix operand read at the output's
+// batch index space; 0 along broadcast or missing dims.
+std::vector<int64_t> batch_strides(std::span<const int64_t> operand, size_t out_batch_rank,
+                                   int64_t matrix_elements) {
+  const size_t rank = operand.size() - 2;
+  std::vector<int64_t> strides(out_batch_rank, 0);
+  int64_t stride = matrix_elements;
+  for (size_t i = rank; i-- > 0;) {
+    strides[out_batch_rank - rank + i] = operand[i] == 1 ? 0 : stride;
+    stride *= operand[i];
+  }
+  return strides;
+}
+
+// Few rows, one batch, b not transposed: the skinny shader; otherwise tiles.
+void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion& a,
+                     const BufferRegion& b, const BufferRegion& bias, const BufferRegion& out) {
+  if (push.m == 0 || push.n == 0 || push.batches == 0) return;
+  const DeviceCaps& caps = args.caps;
+  if (push.m <= kMatvecMaxRows && push.batches == 1 && (push.flags & kMatmulTransposeB) == 0) {
+    const MatvecPush skinny{push.m, push.n, push.k, push.flags};
+    const uint64_t groups = (uint64_t{push.n} + kMatvecColumns - 1) / kMatvecColumns;
+    args.commands.dispatch(
+        args.pipelines[1], {{a}, {b}, {bias}, {out, true}}, skinny,
+        Groups{static_cast<uint32_t>(std::min<uint64_t>(groups, caps.max_group_count[0])), 1, 1});
+    return;
+  }
+  const uint64_t tile_cols = uint64_t{caps.tile_x} * 4;
+  const uint64_t tile_rows = uint64_t{caps.tile_y} * 4;
+  const uint64_t groups_x = (push.n + tile_cols - 1) / tile_cols;
+  const uint64_t groups_y = (push.m + tile_rows - 1) / tile_rows;
+  if (groups_x > caps.max_group_count[0] || groups_y > caps.max_group_count[1]) {
+    fail(RTS_ERROR_UNSUPPORTED, args.node.label(), ": ", push.m, "x", push.n,
+         " output needs more workgroups than maxComputeWorkGroupCount allows");
+  }
+  const Groups groups{static_cast<uint32_t>(groups_x), static_cast<uint32_t>(groups_y),
+                      std::min(push.batches, caps.max_group_count[2])};
+  args.commands.dispatch(args.pipelines[0], {{a}, {b}, {bias}, {out, true}}, push, groups);
+}
+
+void encode_matmul(const EncodeArgs& args) {
+  const TensorArg& a = args.inputs[0];
+  const TensorArg& b = args.inputs[1];
+  const TensorArg& out = args.outputs[0];
+  const NodeDesc& node = args.node;
+  const bool b_transposed = transpose_b(node);
+  const int64_t m = a.dim(-2);
+  const int64_t k = a.dim(-1);
+  const int64_t n = out.dim(-1);
+  const size_t batch_rank = out.dims.size() - 2;
+  const std::span<const int64_t> batch_dims = out.dims.first(batch_rank);
+
+  std::vector<int64_t> out_strides(batch_rank);
+  int64_t stride = m * n;
+  for (size_t i = batch_rank; i-- > 0;) {
+    out_strides[i] = stride;
+    stride *= batch_dims[i];
+  }
+  auto layout =
+      StridedLayout<3>::merge(batch_dims, {batch_strides(a.dims, batch_rank, m * k),
+                                           batch_strides(b.dims, batch_rank, k * n), out_strides});
+
+  MatmulPush push{};
+  push.flags = b_transposed ? kMatmulTransposeB : 0;
+  uint64_t batches = 1;
+  for (int64_t dim : layout.dims) batches *= static_cast<uint64_t>(dim);
+  int64_t rows = m;
+  // One shared b and a batch laid out like the output: fold into rows.
+  const bool shared_b = std::all_of(layout.strides[1].begin(), layout.strides[1].end(),
+                                    [](int64_t s) { return s == 0; });
+  bool a_follows_out = true;
+  for (size_t i = 0; i < layout.dims.size(); ++i) {
+    a_follows_out = a_follows_out && layout.strides[0][i] * n == layout.strides[2][i] * k;
+  }
+  if (shared_b && a_follows_out && m > 0 && k > 0) {
+    rows = m * static_cast<int64_t>(batches);
+    batches = 1;
+    layout.dims = {1};
+    layout.strides = {std::vector<int64_t>{0}, {0}, {0}};
+  }
+  if (layout.dims.size() > 3) {
+    fail(RTS_ERROR_UNSUPPORTED, node.label(), ": batch dims ", shape_str(batch_dims),
+         " need more than 3 dims after merging; the matmul shader handles 3");
+  }
+  push.m = to_u32(node, static_cast<uint64_t>(rows), "row count");
+  push.n = to_u32(node, static_cast<uint64_t>(n), "column count");
+  push.k = to_u32(node, static_cast<uint64_t>(k), "inner dim");
+  push.batches = to_u32(node, batches, "batch count");
+  // Right-align into the shader's three batch dims.
+  const size_t pad = 3 - layout.dims.size();
+  for (size_t i = 0; i < 3; ++i) {
+    push.batch_dims[i] = 1;
+    if (i < pad) continue;
+    push.batch_dims[i] = static_cast<uint32_t>(layout.dims[i - pad]);
+    push.a_batch_strides[i] = to_u32(node, layout.strides[0][i - pad], "batch stride");
+    push.b_batch_strides[i] = to_u32(node, layout.strides[1][i - pad], "batch stride");
+  }
+  to_u32(node, out.elements(), "element count");
+  dispatch_matmul(args, push, a.region, b.region, a.region, out.region);
+}
+
+void encode_linear(const EncodeArgs& args) {
+  const TensorArg& x = args.inputs[0];
+  const TensorArg& w = args.inputs[1];
+  const TensorArg& out = args.outputs[0];
+  const NodeDesc& node = args.node;
+  const bool has_bias = args.inputs.size() == 3;
+  MatmulPush push{};
+  push.k = to_u32(node, w.dim(0), "inner dim");
+  push.n = to_u32(node, w.dim(1), "column count");
+  push.m = push.n > 0 ? to_u32(node, out.elements() / push.n, "row count") : 0;
+  push.flags = has_bias ? kMatmulBias : 0;
+  push.batches = 1;
+  push.batch_dims[0] = push.batch_dims[1] = push.batch_dims[2] = 1;
+  to_u32(node, out.elements(), "element count");
+  to_u32(node, x.elements(), "element count");
+  dispatch_matmul(args, push, x.region, w.region, has_bias ? args.inputs[2].region : x.region,
+                  out.region);
+}
+
+constexpr InputKind kFloats[] = {InputKind::kFloat};
+constexpr AttrSpec kMatmulAttrs[] = {{"transpose_b", RTS_ATTR_INT, false}};
+
+const OpSpec kMatmulOps[] = {
+    {.op = "matmul",
+     .min_inputs = 2,
+     .max_inputs = 2,
+     .input_kinds = kFloats,
+     .output_dtype = OutputDtype::kSameAsFirstInput,
+     .attrs = kMatmulAttrs,
+     .infer = infer_matmul,
+     .encode = encode_matmul,
+     .shader = "matmul",
+     .shader_kind = ShaderKind::kFloat,
+     .kernel_name = "vulkan.matmul.tiled_shared",
+     .alternate_shader = "matvec"},
+    {.op = "linear",
+     .min_inputs = 2,
+     .max_inputs = 3,
+     .input_kinds = kFloats,
+     .output_dtype = OutputDtype::kSameAsFirstInput,
+     .attrs = {},
+     .infer = infer_linear,
+     .encode = encode_linear,
+     .shader = "matmul",
+     .shader_kind = ShaderKind::kFloat,
+     .kernel_name = "vulkan.linear.tiled_shared",
+     .alternate_shader = "matvec"},
+};
+
+}  // namespace
+
+std::span<const OpSpec> matmul_op_specs() { return kMatmulOps; }
+
+}  // namespace rtscope::vulkan

@@ -1,0 +1,65 @@
+// What the plugin knows about each physical device before creating a
+// logical one: properties, the limits kernels must respect, optional
+// features, the workgroup sizes chosen from those limits, and the stable
+// fingerprint that keys cache entries. Also the device order the plugin
+// exposes: the RTSCOPE_VULKAN_DEVICE choice, else the preferred kind
+// (discrete > integrated > virtual > CPU), is plugin device 0, which is
+// where the host builds engines.
+#pragma once
+
+#include <vulkan/vulkan.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "instance.hpp"
+#include "rtscope/plugin_abi.h"
+
+namespace rtscope::vulkan {
+
+struct DeviceCaps {
+  uint32_t api_version = 0;
+  uint32_t subgroup_size = 0;
+  uint32_t max_shared_memory = 0;         // maxComputeSharedMemorySize
+  uint32_t max_push_constants = 0;        // maxPushConstantsSize
+  uint64_t max_storage_range = 0;         // maxStorageBufferRange
+  uint64_t max_allocation = 0;            // maxMemoryAllocationSize
+  uint32_t max_group_count[3] = {};       // maxComputeWorkGroupCount
+  uint64_t storage_offset_alignment = 0;  // minStorageBufferOffsetAlignment
+  // storageBuffer16BitAccess: f16 tensors live on the device as f16.
+  // Without it they are stored as f32 and converted while staging.
+  bool storage_16bit = false;
+  bool storage_8bit = false;                  // bool tensors in data-movement ops
+  bool storage_8bit_needs_extension = false;  // device < 1.2: enable VK_KHR_8bit_storage
+  uint32_t queue_family = 0;                  // a family with compute (and therefore transfer)
+  // Workgroup sizes chosen from the limits (specialization constants).
+  uint32_t linear_workgroup = 0;  // 1-D grid-stride shaders
+  uint32_t rows_workgroup = 0;    // row shaders; a power of two
+  uint32_t tile_x = 0;            // matmul tile threads
+  uint32_t tile_y = 0;
+};
+
+struct PhysicalDevice {
+  VkPhysicalDevice handle = VK_NULL_HANDLE;
+  uint32_t enumeration_index = 0;  // position in vkEnumeratePhysicalDevices
+  VkPhysicalDeviceProperties properties{};
+  VkPhysicalDeviceMemoryProperties memory{};
+  DeviceCaps caps;
+  // "vulkan/<vendorID hex>/<deviceID hex>/<driverVersion>/<pipelineCacheUUID hex>"
+  std::string fingerprint;
+  rts_device_info info{};
+};
+
+// Usable devices (Vulkan 1.1 or newer with a compute queue), in the order
+// the plugin exposes them. `selection` is RTSCOPE_VULKAN_DEVICE (index in
+// enumeration order, or a case-insensitive substring of the name; NULL or
+// empty: automatic). `allow_16bit_storage` false forces f16 through f32
+// (RTSCOPE_VULKAN_F16_STORAGE=0). Throws Error starting "no Vulkan device:"
+// when there is none, and naming every device when `selection` matches none.
+std::vector<PhysicalDevice> list_devices(const Instance& instance, const char* selection,
+                                         bool allow_16bit_storage, const LogFn& log);
+
+const char* device_type_name(VkPhysicalDeviceType type);
+
+}  // namespace rtscope::vulkan

@@ -1,0 +1,196 @@
+#include "pipelines.hpp"
+
+#include <optional>
+
+#include "device.hpp"
+#include "error.hpp"
+#include "pipeline_cache.hpp"
+#include "shader_interface.hpp"
+#include "shader_registry.hpp"
+
+namespace rtscope::vulkan {
+namespace {
+
+// Specialization constants of a variant on a device (ids 0 and 1).
+struct Specialization {
+  uint32_t values[2] = {0, 0};
+  uint32_t count = 1;
+  std::string label;  // for the cache key
+};
+
+Specialization specialization_for(const DeviceCaps& caps, std::string_view variant) {
+  Specialization spec;
+  switch (workgroup_shape(shader_family(variant))) {
+    case WorkgroupShape::kLinear:
+      spec.values[0] = caps.linear_workgroup;
+      spec.label = str_cat("wg", caps.linear_workgroup);
+      break;
+    case WorkgroupShape::kRows:
+      spec.values[0] = caps.rows_workgroup;
+      spec.label = str_cat("wg", caps.rows_workgroup);
+      break;
+    case WorkgroupShape::kTiles:
+      spec.values[0] = caps.tile_x;
+      spec.values[1] = caps.tile_y;
+      spec.count = 2;
+      spec.label = str_cat("t", caps.tile_x, "x", caps.tile_y);
+      break;
+  }
+  return spec;
+}
+
+// Reads one entry from the host's store; nullopt on a miss.
+std::optional<std::vector<uint8_t>> cache_get(const rts_cache_store& cache,
+                                              const std::string& fingerprint,
+                                              const std::string& key) {
+  std::vector<uint8_t> bytes;
+  rts_blob_sink sink{&bytes, [](void* user, const void* data, uint64_t size) {
+                       auto* out = static_cast<std::vector<uint8_t>*>(user);
+                       const auto* begin = static_cast<const uint8_t*>(data);
+                       out->assign(begin, begin + size);
+                       return 0;
+                     }};
+  if (cache.get == nullptr) return std::nullopt;
+  const rts_status status = cache.get(cache.user, fingerprint.c_str(), key.c_str(), &sink);
+  if (status != RTS_OK) return std::nullopt;
+  return bytes;
+}
+
+// RAII for the per-pipeline objects that only live while compiling.
+struct ShaderModule {
+  VkDevice device;
+  VkShaderModule handle = VK_NULL_HANDLE;
+  ~ShaderModule() {
+    if (handle != VK_NULL_HANDLE) vkDestroyShaderModule(device, handle, nullptr);
+  }
+};
+struct DriverCache {
+  VkDevice device;
+  VkPipelineCache handle = VK_NULL_HANDLE;
+  ~DriverCache() {
+    if (handle != VK_NULL_HANDLE) vkDestroyPipelineCache(device, handle, nullptr);
+  }
+};
+
+}  // namespace
+
+std::string PipelineSet::cache_key(const Device& device, std::string_view variant) {
+  const ShaderBlob& blob = find_shader(variant);
+  return str_cat("pipeline/v1/", variant, "/", blob.digest, "/",
+                 specialization_for(device.caps(), variant).label);
+}
+
+PipelineSet::PipelineSet(Device& device, std::span<const std::string> variants,
+                         const rts_cache_store* cache, PipelineCounters& counters)
+    : device_(device) {
+  if (cache != nullptr && cache->struct_size < offsetof(rts_cache_store, put) + sizeof(void*)) {
+    fail_invalid("rts_cache_store.struct_size ", cache->struct_size, " is too small");
+  }
+  try {
+    for (const std::string& variant : variants) {
+      pipelines_.push_back(create(variant, cache, counters));
+      names_.push_back(variant);
+    }
+  } catch (...) {
+    for (VkPipeline pipeline : pipelines_) vkDestroyPipeline(device_.handle(), pipeline, nullptr);
+    throw;
+  }
+}
+
+PipelineSet::~PipelineSet() {
+  for (VkPipeline pipeline : pipelines_) vkDestroyPipeline(device_.handle(), pipeline, nullptr);
+}
+
+uint32_t PipelineSet::index_of(std::string_view variant) const {
+  for (uint32_t i = 0; i < names_.size(); ++i) {
+    if (names_[i] == variant) return i;
+  }
+  fail(RTS_ERROR_INTERNAL, "vulkan: pipeline '", variant, "' was not created for this context");
+}
+
+VkPipeline PipelineSet::create(std::string_view variant, const rts_cache_store* cache,
+                               PipelineCounters& counters) {
+  const VkDevice device = device_.handle();
+  const ShaderBlob& blob = find_shader(variant);
+  const std::string key = cache_key(device_, variant);
+  const std::string& fingerprint = device_.fingerprint();
+
+  std::optional<std::vector<uint8_t>> seed;
+  if (cache != nullptr) {
+    if (std::optional<std::vector<uint8_t>> stored = cache_get(*cache, fingerprint, key)) {
+      std::string reason;
+      seed = decode_pipeline_cache(device_.physical(), key, *stored, reason);
+      if (seed) {
+        counters.cache_hits.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        counters.cache_rejected.fetch_add(1, std::memory_order_relaxed);
+        device_.log(RTS_LOG_WARN, str_cat("vulkan: ignoring runtime-cache entry '", key,
+                                          "': ", reason, "; compiling the pipeline from SPIR-V"));
+      }
+    } else {
+      counters.cache_misses.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
+  ShaderModule module{device};
+  auto module_info =
+      vk_struct<VkShaderModuleCreateInfo>(VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO);
+  module_info.codeSize = blob.word_count * sizeof(uint32_t);
+  module_info.pCode = blob.words;
+  check_vk(vkCreateShaderModule(device, &module_info, nullptr, &module.handle),
+           str_cat("vkCreateShaderModule (", variant, ")"));
+
+  DriverCache driver_cache{device};
+  auto cache_info =
+      vk_struct<VkPipelineCacheCreateInfo>(VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO);
+  if (seed) {
+    cache_info.initialDataSize = seed->size();
+    cache_info.pInitialData = seed->data();
+  }
+  check_vk(vkCreatePipelineCache(device, &cache_info, nullptr, &driver_cache.handle),
+           str_cat("vkCreatePipelineCache (", variant, ")"));
+
+  const Specialization spec = specialization_for(device_.caps(), variant);
+  VkSpecializationMapEntry entries[2] = {{0, 0, sizeof(uint32_t)},
+                                         {1, sizeof(uint32_t), sizeof(uint32_t)}};
+  VkSpecializationInfo specialization{spec.count, entries, spec.count * sizeof(uint32_t),
+                                      spec.values};
+  auto info =
+      vk_struct<VkComputePipelineCreateInfo>(VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO);
+  info.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
+  info.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+  info.stage.module = module.handle;
+  info.stage.pName = "main";
+  info.stage.pSpecializationInfo = &specialization;
+  info.layout = device_.pipeline_layout();
+  VkPipeline pipeline = VK_NULL_HANDLE;
+  check_vk(vkCreateComputePipelines(device, driver_cache.handle, 1, &info, nullptr, &pipeline),
+           str_cat("vkCreateComputePipelines (", variant, ")"));
+  counters.created.fetch_add(1, std::memory_order_relaxed);
+
+  if (cache != nullptr && !seed && cache->put != nullptr) {
+    size_t size = 0;
+    VkResult result = vkGetPipelineCacheData(device, driver_cache.handle, &size, nullptr);
+    std::vector<uint8_t> data(size);
+    if (result == VK_SUCCESS && size > 0) {
+      result = vkGetPipelineCacheData(device, driver_cache.handle, &size, data.data());
+    }
+    if (result != VK_SUCCESS) {
+      // The pipeline exists; losing its cache entry only costs a compile.
+      device_.log(RTS_LOG_WARN, str_cat("vulkan: vkGetPipelineCacheData (", variant,
+                                        ") failed: ", vk_result_name(result)));
+    } else {
+      data.resize(size);
+      const std::vector<uint8_t> entry = encode_pipeline_cache(device_.physical(), key, data);
+      const rts_status status =
+          cache->put(cache->user, fingerprint.c_str(), key.c_str(), entry.data(), entry.size());
+      if (status != RTS_OK) {
+        device_.log(RTS_LOG_WARN, str_cat("vulkan: the runtime cache refused entry '", key,
+                                          "' (status ", static_cast<int>(status), ")"));
+      }
+    }
+  }
+  return pipeline;
+}
+
+}  // namespace rtscope::vulkan

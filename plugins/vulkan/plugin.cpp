@@ -1,0 +1,78 @@
+#include "plugin.hpp"
+
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+
+#include "error.hpp"
+
+namespace rtscope::vulkan {
+namespace {
+
+// "1", "true", "on", "yes" (any case) are true; unset or anything else is
+// `fallback` for unset and false otherwise.
+bool env_flag(const char* name, bool fallback) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') return fallback;
+  std::string text(value);
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text == "1" || text == "true" || text == "on" || text == "yes";
+}
+
+}  // namespace
+
+VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
+    : host_(host), abi_minor_(abi_minor) {
+  const LogFn log = [this](rts_log_level level, const std::string& message) {
+    this->log(level, message);
+  };
+  instance_ = std::make_unique<Instance>(log, env_flag("RTSCOPE_VULKAN_VALIDATION", false),
+                                         validation_errors_);
+  physical_ = list_devices(*instance_, std::getenv("RTSCOPE_VULKAN_DEVICE"),
+                           env_flag("RTSCOPE_VULKAN_F16_STORAGE", true), log);
+  devices_.resize(physical_.size());
+  for (uint32_t i = 0; i < physical_.size(); ++i) {
+    const PhysicalDevice& device = physical_[i];
+    log(i == 0 ? RTS_LOG_INFO : RTS_LOG_DEBUG,
+        str_cat("vulkan: device ", i, (i == 0 ? " (default)" : ""), ": '",
+                device.properties.deviceName, "', ", device_type_name(device.properties.deviceType),
+                ", enumeration index ", device.enumeration_index, ", ", device.fingerprint));
+  }
+}
+
+VulkanPlugin::~VulkanPlugin() {
+  devices_.clear();  // logical devices before the instance
+  instance_.reset();
+}
+
+void VulkanPlugin::log(rts_log_level level, const std::string& message) const {
+  if (host_ == nullptr || !RTS_HAS_FIELD(host_, rts_host_api, log) || host_->log == nullptr) {
+    return;
+  }
+  host_->log(host_->user, level, message.c_str());
+}
+
+const PhysicalDevice& VulkanPlugin::physical(uint32_t device) const {
+  if (device >= physical_.size()) {
+    fail_invalid("the vulkan plugin has ", physical_.size(), " device(s) (0..",
+                 physical_.size() - 1, "), got device ", device);
+  }
+  return physical_[device];
+}
+
+Device& VulkanPlugin::device(uint32_t device) {
+  const PhysicalDevice& chosen = physical(device);
+  std::lock_guard lock(devices_mutex_);
+  if (!devices_[device]) {
+    devices_[device] = std::make_unique<Device>(
+        chosen, [this](rts_log_level level, const std::string& message) { log(level, message); });
+  }
+  return *devices_[device];
+}
+
+const char* VulkanPlugin::intern(const std::string& text) {
+  std::lock_guard lock(interned_mutex_);
+  return interned_.insert(text).first->c_str();
+}
+
+}  // namespace rtscope::vulkan

@@ -1,0 +1,62 @@
+// The Vulkan plugin instance behind rts_plugin: host services, the
+// VkInstance, the physical devices it exposes, and their logical devices,
+// opened on first use.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "device.hpp"
+#include "instance.hpp"
+#include "physical_device.hpp"
+#include "rtscope/plugin_abi.h"
+
+namespace rtscope::vulkan {
+
+inline constexpr const char* kPluginId = "vulkan";
+inline constexpr const char* kPluginVersion = "0.1.0";
+
+class VulkanPlugin {
+ public:
+  // `host` may be NULL (then nothing is logged); it stays valid until the
+  // plugin is destroyed. Reads RTSCOPE_VULKAN_VALIDATION, _DEVICE and
+  // _F16_STORAGE. Throws Error starting "no Vulkan device:" when there is
+  // no usable device.
+  VulkanPlugin(const rts_host_api* host, uint32_t abi_minor);
+  // Every engine and context must be destroyed first.
+  ~VulkanPlugin();
+
+  // Thread-safe.
+  void log(rts_log_level level, const std::string& message) const;
+
+  uint32_t device_count() const { return static_cast<uint32_t>(physical_.size()); }
+  // Throws Error naming the valid range for a bad index.
+  const PhysicalDevice& physical(uint32_t device) const;
+  // The logical device, created on first call. Thread-safe.
+  Device& device(uint32_t device);
+
+  // A copy of `text` that lives as long as the plugin, for the static
+  // strings query_node hands out. Thread-safe.
+  const char* intern(const std::string& text);
+
+  uint64_t validation_errors() const { return validation_errors_.load(std::memory_order_relaxed); }
+  bool validation_enabled() const { return instance_->validation_enabled(); }
+
+ private:
+  const rts_host_api* host_;
+  uint32_t abi_minor_;
+  std::atomic<uint64_t> validation_errors_{0};
+  std::unique_ptr<Instance> instance_;
+  std::vector<PhysicalDevice> physical_;
+  std::mutex devices_mutex_;
+  std::vector<std::unique_ptr<Device>> devices_;
+  std::mutex interned_mutex_;
+  std::set<std::string> interned_;
+};
+
+}  // namespace rtscope::vulkan

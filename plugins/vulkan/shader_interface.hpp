@@ -1,0 +1,134 @@
+// The host side of the shader interface: push-constant blocks (each mirrors
+// the `Push` block of one shaders/*.comp; std430, 4-byte scalars only), the
+// descriptor layout every pipeline shares, and which specialization
+// constants each shader family takes. Change a struct here only together
+// with its shader.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace rtscope::vulkan {
+
+// Every pipeline uses one descriptor set of this many storage buffers
+// (attention binds the most: q, k, v, pos, out) and one push-constant range.
+inline constexpr uint32_t kMaxBindings = 5;
+inline constexpr uint32_t kMaxShaderRank = 8;  // MAX_RANK in common.glsl
+
+struct BinaryPush {
+  uint32_t op;  // 0 add, 1 sub, 2 mul
+  uint32_t rank;
+  uint32_t count;
+  uint32_t pad;
+  uint32_t dims[kMaxShaderRank];
+  uint32_t a_strides[kMaxShaderRank];
+  uint32_t b_strides[kMaxShaderRank];
+};
+
+struct UnaryPush {
+  uint32_t op;  // 0 scale, 1 relu, 2 gelu, 3 silu
+  uint32_t count;
+  float factor;
+};
+
+struct MatmulPush {
+  uint32_t m;
+  uint32_t n;
+  uint32_t k;
+  uint32_t flags;  // kMatmulTransposeB | kMatmulBias
+  uint32_t batches;
+  uint32_t batch_dims[3];
+  uint32_t a_batch_strides[3];
+  uint32_t b_batch_strides[3];
+};
+inline constexpr uint32_t kMatmulTransposeB = 1;
+inline constexpr uint32_t kMatmulBias = 2;
+
+// matvec.comp: the skinny matmul for at most kMatvecMaxRows rows.
+struct MatvecPush {
+  uint32_t m;
+  uint32_t n;
+  uint32_t k;
+  uint32_t flags;  // kMatmulBias
+};
+inline constexpr uint32_t kMatvecMaxRows = 4;   // MAX_ROWS in matvec.comp
+inline constexpr uint32_t kMatvecColumns = 32;  // COLS in matvec.comp
+
+struct SoftmaxPush {
+  uint32_t lanes;
+  uint32_t axis_len;
+  uint32_t inner;
+};
+
+struct NormPush {
+  uint32_t mode;  // 0 rmsnorm, 1 layernorm
+  uint32_t rows;
+  uint32_t width;
+  float eps;
+};
+
+struct RopePush {
+  uint32_t pairs;
+  uint32_t seq;
+  uint32_t heads;
+  uint32_t head_dim;
+  float log2_base;
+};
+
+struct AttentionPush {
+  uint32_t rows;
+  uint32_t seq;
+  uint32_t cache_len;
+  uint32_t head_dim;
+  float scale;
+};
+inline constexpr uint32_t kAttentionMaxHeadDim = 256;  // MAX_HEAD_DIM in attention.comp
+
+struct KvUpdatePush {
+  uint32_t count;
+  uint32_t seq;
+  uint32_t cache_len;
+  uint32_t row;
+};
+
+struct EmbeddingPush {
+  uint32_t count;
+  uint32_t width;
+  uint32_t vocab;
+  uint32_t id_words;
+};
+
+struct CopyPush {
+  uint32_t rank;
+  uint32_t count;
+  uint32_t in_offset;
+  uint32_t out_offset;
+  uint32_t dims[kMaxShaderRank];
+  uint32_t in_strides[kMaxShaderRank];
+  uint32_t out_strides[kMaxShaderRank];
+};
+
+struct ArgmaxPush {
+  uint32_t lanes;
+  uint32_t axis_len;
+  uint32_t inner;
+};
+
+// The largest block above; the size of the shared push-constant range.
+inline constexpr uint32_t kPushConstantBytes = sizeof(CopyPush);
+static_assert(sizeof(BinaryPush) <= kPushConstantBytes && sizeof(MatmulPush) <= kPushConstantBytes);
+static_assert(kPushConstantBytes <= 128, "Vulkan guarantees only 128 bytes of push constants");
+
+// How a shader family is specialized for a device.
+enum class WorkgroupShape : uint8_t {
+  kLinear,  // 1-D grid-stride loops: constant 0 = workgroup size
+  kRows,    // one workgroup per row with shared-memory reductions: constant 0
+            // = workgroup size, a power of two
+  kTiles,   // matmul: constants 0 and 1 = tile threads along x and y
+};
+
+// The family of a shader variant name: "matmul_f16" -> "matmul".
+std::string_view shader_family(std::string_view variant);
+WorkgroupShape workgroup_shape(std::string_view family);
+
+}  // namespace rtscope::vulkan

@@ -1,0 +1,64 @@
+#version 450
+// argmax along one axis of a tensor viewed as [outer, axis_len, inner]; one
+// workgroup per lane. The first index wins on ties, as in the reference.
+// Results are i64, written as two uint words.
+#include "common.glsl"
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint WG = 128;
+
+layout(std430, binding = 0) readonly buffer In { ELEM x[]; };
+layout(std430, binding = 1) writeonly buffer Out { uint o[]; };
+
+// Mirrors ArgmaxPush in shader_interface.hpp.
+layout(push_constant) uniform Push {
+  uint lanes;
+  uint axis_len;
+  uint inner;
+} pc;
+
+shared float best_values[WG];
+shared uint best_indices[WG];
+
+// True when (value, index) beats (best, best_index): larger, or equal with
+// a smaller index.
+bool better(float value, uint index, float best, uint best_index) {
+  return value > best || (value == best && index < best_index);
+}
+
+void main() {
+  const uint lid = gl_LocalInvocationID.x;
+  for (uint lane = gl_WorkGroupID.x; lane < pc.lanes; lane += gl_NumWorkGroups.x) {
+    const uint base = (lane / pc.inner) * pc.axis_len * pc.inner + lane % pc.inner;
+    float best = -1.0 / 0.0;
+    uint best_index = 0xffffffffu;
+    for (uint i = lid; i < pc.axis_len; i += WG) {
+      const float value = float(x[base + i * pc.inner]);
+      if (best_index == 0xffffffffu || value > best) {
+        best = value;
+        best_index = i;
+      }
+    }
+    best_values[lid] = best;
+    best_indices[lid] = best_index;
+    barrier();
+    for (uint s = WG / 2u; s > 0u; s >>= 1u) {
+      if (lid < s) {
+        const float other = best_values[lid + s];
+        const uint other_index = best_indices[lid + s];
+        if (other_index != 0xffffffffu &&
+            (best_indices[lid] == 0xffffffffu ||
+             better(other, other_index, best_values[lid], best_indices[lid]))) {
+          best_values[lid] = other;
+          best_indices[lid] = other_index;
+        }
+      }
+      barrier();
+    }
+    if (lid == 0u) {
+      o[lane * 2u] = best_indices[0];
+      o[lane * 2u + 1u] = 0u;
+    }
+    barrier();
+  }
+}

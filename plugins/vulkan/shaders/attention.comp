@@ -1,0 +1,82 @@
+#version 450
+// Causal attention over a KV cache: q [B, H, S, Dh] against k and v
+// [B, H, T, Dh]; query s (absolute position pos+s) sees keys j ≤ pos+s.
+// One workgroup per (b, h, s) row. Keys are visited in chunks of WG with an
+// online softmax (running max and sum, rescaled accumulator), so the cache
+// length is not bounded by shared memory; the head dim is (MAX_HEAD_DIM).
+#include "common.glsl"
+#include "reduce.glsl"
+
+const uint MAX_HEAD_DIM = 256;
+
+layout(std430, binding = 0) readonly buffer Q { ELEM q[]; };
+layout(std430, binding = 1) readonly buffer K { ELEM k[]; };
+layout(std430, binding = 2) readonly buffer V { ELEM v[]; };
+layout(std430, binding = 3) readonly buffer Pos { uint pos_words[]; };
+layout(std430, binding = 4) writeonly buffer Out { ELEM o[]; };
+
+// Mirrors AttentionPush in shader_interface.hpp.
+layout(push_constant) uniform Push {
+  uint rows;  // B·H·S
+  uint seq;
+  uint cache_len;
+  uint head_dim;
+  float scale;
+} pc;
+
+shared float query[MAX_HEAD_DIM];
+shared float accumulator[MAX_HEAD_DIM];
+shared float weights[WG];
+
+void main() {
+  const uint lid = gl_LocalInvocationID.x;
+  const uint dh = pc.head_dim;
+  const int pos = LOW_WORD(pos_words, 0u);
+  for (uint row = gl_WorkGroupID.x; row < pc.rows; row += gl_NumWorkGroups.x) {
+    const uint bh = row / pc.seq;
+    const uint s = row % pc.seq;
+    const uint kv_base = bh * pc.cache_len * dh;
+    // The host rejects pos + S > T before submitting; clamp anyway so a bad
+    // position can never read outside the cache.
+    const uint visible = uint(clamp(pos + int(s) + 1, 0, int(pc.cache_len)));
+
+    for (uint d = lid; d < dh; d += WG) {
+      query[d] = float(q[row * dh + d]);
+      accumulator[d] = 0.0;
+    }
+    barrier();
+
+    float running_max = -1.0 / 0.0;
+    float running_sum = 0.0;
+    for (uint chunk = 0u; chunk < visible; chunk += WG) {
+      const uint j = chunk + lid;
+      float score = -1.0 / 0.0;
+      if (j < visible) {
+        float dot_qk = 0.0;
+        const uint key = kv_base + j * dh;
+        for (uint d = 0u; d < dh; ++d) dot_qk = fma(query[d], float(k[key + d]), dot_qk);
+        score = dot_qk * pc.scale;
+      }
+      const float new_max = max(running_max, workgroup_max(score));
+      const float weight = j < visible ? exp(score - new_max) : 0.0;
+      weights[lid] = weight;
+      const float correction = exp(running_max - new_max);  // 0 on the first chunk
+      running_sum = running_sum * correction + workgroup_sum(weight);
+      running_max = new_max;
+      // workgroup_sum ended with a barrier: every weight is visible now.
+      const uint count = min(WG, visible - chunk);
+      for (uint d = lid; d < dh; d += WG) {
+        float value = accumulator[d] * correction;
+        for (uint jj = 0u; jj < count; ++jj) {
+          value = fma(weights[jj], float(v[kv_base + (chunk + jj) * dh + d]), value);
+        }
+        accumulator[d] = value;
+      }
+      barrier();  // weights are rewritten by the next chunk
+    }
+
+    const float inv_sum = running_sum > 0.0 ? 1.0 / running_sum : 0.0;
+    for (uint d = lid; d < dh; d += WG) o[row * dh + d] = ELEM(accumulator[d] * inv_sum);
+    barrier();  // query and accumulator are reused by the next row
+  }
+}

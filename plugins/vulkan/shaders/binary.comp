@@ -1,0 +1,46 @@
+#version 450
+// add, sub and mul with numpy broadcasting: the host merges dims and hands
+// over the output dims plus each operand's strides (0 along broadcast dims).
+#include "common.glsl"
+
+layout(local_size_x_id = 0) in;
+
+layout(std430, binding = 0) readonly buffer InA { ELEM a[]; };
+layout(std430, binding = 1) readonly buffer InB { ELEM b[]; };
+layout(std430, binding = 2) writeonly buffer Out { ELEM o[]; };
+
+// Mirrors BinaryPush in shader_interface.hpp.
+layout(push_constant) uniform Push {
+  uint op;  // 0 add, 1 sub, 2 mul
+  uint rank;
+  uint count;
+  uint pad;
+  uint dims[MAX_RANK];
+  uint a_strides[MAX_RANK];
+  uint b_strides[MAX_RANK];
+} pc;
+
+void main() {
+  for (uint i = gl_GlobalInvocationID.x; i < pc.count; i += GRID_STRIDE_X) {
+    uint rest = i;
+    uint ai = 0u;
+    uint bi = 0u;
+    for (int d = int(pc.rank) - 1; d >= 0; --d) {
+      const uint index = rest % pc.dims[d];
+      rest /= pc.dims[d];
+      ai += index * pc.a_strides[d];
+      bi += index * pc.b_strides[d];
+    }
+    const float x = float(a[ai]);
+    const float y = float(b[bi]);
+    float r;
+    if (pc.op == 0u) {
+      r = x + y;
+    } else if (pc.op == 1u) {
+      r = x - y;
+    } else {
+      r = x * y;
+    }
+    o[i] = ELEM(r);
+  }
+}

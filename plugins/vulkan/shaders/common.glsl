@@ -1,0 +1,47 @@
+// Declarations shared by every rtscope compute shader. Each shader is built
+// into variants by defines (plugins/vulkan/CMakeLists.txt):
+//   ELEM_F16   float tensors are stored as float16_t and computed in f32
+//   RAW_BITS   element width of the data-movement shaders: 32, 16 or 8
+// Workgroup sizes are specialization constants chosen per device from its
+// limits (pipelines.cpp), so one SPIR-V module serves every device.
+#ifndef RTSCOPE_COMMON_GLSL
+#define RTSCOPE_COMMON_GLSL
+
+#if defined(ELEM_F16) || (defined(RAW_BITS) && RAW_BITS == 16)
+#extension GL_EXT_shader_16bit_storage : require
+#endif
+#if defined(RAW_BITS) && RAW_BITS == 8
+#extension GL_EXT_shader_8bit_storage : require
+#endif
+
+// Storage type of float tensors; arithmetic always happens in f32.
+#ifdef ELEM_F16
+#define ELEM float16_t
+#else
+#define ELEM float
+#endif
+
+// Storage type of data-movement shaders (no arithmetic on the values).
+#if defined(RAW_BITS)
+#if RAW_BITS == 32
+#define RAW uint
+#elif RAW_BITS == 16
+#define RAW uint16_t
+#elif RAW_BITS == 8
+#define RAW uint8_t
+#else
+#error RAW_BITS must be 32, 16 or 8
+#endif
+#endif
+
+// Rank limit of the strided index arithmetic; the host merges dims first.
+#define MAX_RANK 8
+
+// Invocations in the whole dispatch along x, for grid-stride loops.
+#define GRID_STRIDE_X (gl_NumWorkGroups.x * gl_WorkGroupSize.x)
+
+// The low 32-bit word of an i64 stored as two uint words (little-endian).
+// Shaders never need 64-bit arithmetic on positions or ids.
+#define LOW_WORD(buffer, index) int(buffer[(index) * 2u])
+
+#endif  // RTSCOPE_COMMON_GLSL

@@ -1,0 +1,39 @@
+#version 450
+// Rotate-half RoPE on x [B, S, H, Dh]: for i < Dh/2 and θ = (pos+s)·base^(−2i/Dh),
+// out[i] = x[i]·cosθ − x[i+Dh/2]·sinθ and out[i+Dh/2] = x[i+Dh/2]·cosθ + x[i]·sinθ.
+// One invocation per (row, i) pair; pos is read from its i64 buffer.
+#include "common.glsl"
+
+layout(local_size_x_id = 0) in;
+
+layout(std430, binding = 0) readonly buffer In { ELEM x[]; };
+layout(std430, binding = 1) readonly buffer Pos { uint pos_words[]; };
+layout(std430, binding = 2) writeonly buffer Out { ELEM o[]; };
+
+// Mirrors RopePush in shader_interface.hpp.
+layout(push_constant) uniform Push {
+  uint pairs;  // B·S·H·Dh/2
+  uint seq;
+  uint heads;
+  uint head_dim;
+  float log2_base;
+} pc;
+
+void main() {
+  const uint half_dim = pc.head_dim / 2u;
+  const int pos = LOW_WORD(pos_words, 0u);
+  for (uint p = gl_GlobalInvocationID.x; p < pc.pairs; p += GRID_STRIDE_X) {
+    const uint i = p % half_dim;
+    const uint row = p / half_dim;  // over B·S·H
+    const uint s = (row / pc.heads) % pc.seq;
+    const float inv_freq = exp2(-2.0 * float(i) / float(pc.head_dim) * pc.log2_base);
+    const float theta = float(pos + int(s)) * inv_freq;
+    const float c = cos(theta);
+    const float sn = sin(theta);
+    const uint at = row * pc.head_dim + i;
+    const float first = float(x[at]);
+    const float second = float(x[at + half_dim]);
+    o[at] = ELEM(first * c - second * sn);
+    o[at + half_dim] = ELEM(second * c + first * sn);
+  }
+}

@@ -1,0 +1,338 @@
+// The cpu plugin's alias-aware memory planner (plugins/cpu/memory_planner)
+// on hand-built plans whose lifetimes are known: reuse, best fit, results
+// released as soon as they are dead, mutated arguments and views keeping
+// their storage alive. Then the planner inside the plugin: an internal
+// kv_cache_update written in place, and B12's bound on the default decoder.
+#include "memory_planner.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "rtscope/model.hpp"
+#include "rtscope/plugin_registry.hpp"
+#include "rtscope/reference/reference.hpp"
+#include "rtscope/templates.hpp"
+
+namespace rtscope::cpu {
+namespace {
+
+constexpr size_t kAlign = 64;
+constexpr uint32_t kInput = 0;  // value 0 is an external input in every plan below
+
+std::vector<PlanValue> arena_values(std::vector<size_t> bytes) {
+  std::vector<PlanValue> values{{.bytes = 0, .external = true}};
+  for (size_t b : bytes) values.push_back({.bytes = b, .external = false});
+  return values;
+}
+
+// [begin, end) of a value's bytes in the arena.
+struct Range {
+  size_t begin, end;
+};
+
+Range range(const MemoryPlan& plan, const std::vector<PlanValue>& values, uint32_t id) {
+  return {plan.offset[id], plan.offset[id] + values[id].bytes};
+}
+
+bool overlap(Range a, Range b) { return a.begin < b.end && b.begin < a.end; }
+
+TEST(MemoryPlanner, ChainReusesReleasedBuffers) {
+  // in -> t1 -> t2 -> t3 -> t4, each 256 bytes: at most two live at once.
+  const std::vector<PlanValue> values = arena_values({256, 256, 256, 256});
+  const std::vector<PlanStep> steps = {
+      {.reads = {kInput}, .writes = {1}}, {.reads = {1}, .writes = {2}},
+      {.reads = {2}, .writes = {3}},      {.reads = {3}, .writes = {4}},
+      {.reads = {4}, .writes = {}},
+  };
+  const MemoryPlan plan = plan_memory(values, steps, kAlign);
+  EXPECT_EQ(plan.peak_bytes, 2 * 256u);
+  EXPECT_EQ(plan.naive_bytes, 4 * 256u);
+  EXPECT_EQ(plan.offset[3], plan.offset[1]) << "t3 takes t1's released bytes";
+  EXPECT_EQ(plan.offset[4], plan.offset[2]);
+  EXPECT_NE(plan.offset[1], plan.offset[2]) << "a step's output never overlaps its input";
+  EXPECT_EQ(plan.offset[kInput], MemoryPlan::kNoOffset);
+  EXPECT_EQ(plan.released_after[1], 1);
+  EXPECT_EQ(plan.released_after[4], 4);
+}
+
+TEST(MemoryPlanner, BestFitTakesTheSmallestHoleThatFits) {
+  // Step 0 places A (512), B (64), C (256), E (64) back to back; A and C die
+  // at step 1, leaving holes of 512 and 256 between B and E, which stay
+  // live. D (256) fits both holes and must take C's; F (512) then A's.
+  const std::vector<PlanValue> values = arena_values({512, 64, 256, 256, 64, 512});
+  const uint32_t A = 1, B = 2, C = 3, D = 4, E = 5, F = 6;
+  const std::vector<PlanStep> steps = {
+      {.reads = {kInput}, .writes = {A, B, C, E}},
+      {.reads = {A, C}, .writes = {}},
+      {.reads = {B}, .writes = {D}},
+      {.reads = {D}, .writes = {F}},
+      {.reads = {B, E, F}, .writes = {}},
+  };
+  const MemoryPlan plan = plan_memory(values, steps, kAlign);
+  EXPECT_EQ(plan.offset[D], plan.offset[C]);
+  EXPECT_EQ(plan.offset[F], plan.offset[A]);
+  EXPECT_EQ(plan.peak_bytes, 512u + 64 + 256 + 64) << "nothing new past the first step's top";
+  EXPECT_EQ(plan.naive_bytes, 512u + 64 + 256 + 256 + 64 + 512);
+}
+
+TEST(MemoryPlanner, SizesRoundUpToTheAlignment) {
+  const std::vector<PlanValue> values = arena_values({1, 65, 3});
+  const std::vector<PlanStep> steps = {
+      {.reads = {kInput}, .writes = {1, 2, 3}},
+      {.reads = {1, 2, 3}, .writes = {}},
+  };
+  const MemoryPlan plan = plan_memory(values, steps, kAlign);
+  for (uint32_t id : {1u, 2u, 3u}) EXPECT_EQ(plan.offset[id] % kAlign, 0u) << id;
+  EXPECT_EQ(plan.peak_bytes, 64u + 128 + 64);
+  EXPECT_EQ(plan.naive_bytes, plan.peak_bytes);
+}
+
+TEST(MemoryPlanner, AResultIsReleasedAsSoonAsItIsDead) {
+  // Step 0 writes `dead` (never read) next to `live`; its bytes are free
+  // right after step 0, so step 1's `next` takes them without growing.
+  const std::vector<PlanValue> values = arena_values({128, 128, 128});
+  const uint32_t live = 1, dead = 2, next = 3;
+  const std::vector<PlanStep> steps = {
+      {.reads = {kInput}, .writes = {live, dead}},
+      {.reads = {live}, .writes = {next}},
+      {.reads = {live, next}, .writes = {}},
+  };
+  const MemoryPlan plan = plan_memory(values, steps, kAlign);
+  EXPECT_EQ(plan.released_after[dead], 0);
+  EXPECT_EQ(plan.released_after[live], 2);
+  EXPECT_EQ(plan.offset[next], plan.offset[dead]);
+  EXPECT_EQ(plan.peak_bytes, 256u);
+}
+
+TEST(MemoryPlanner, MutatedArgumentOfAMultiOutputOpStaysAliveWhileItsAliasLives) {
+  // Step 1 is an op with two outputs: `state_out` is its argument `state`
+  // updated in place, `y` a fresh result. `state` itself is never read
+  // again, but its bytes hold `state_out` until step 4 reads it.
+  const std::vector<PlanValue> values = arena_values({512, 512, 256, 256, 256, 64});
+  const uint32_t state = 1, state_out = 2, y = 3, t2 = 4, t3 = 5, t4 = 6;
+  const std::vector<PlanStep> steps = {
+      {.reads = {kInput}, .writes = {state}},
+      {.reads = {state, kInput},
+       .writes = {state_out, y},
+       .aliases = {{.value = state_out, .source = state, .kind = AliasKind::kShared}}},
+      {.reads = {y}, .writes = {t2}},
+      {.reads = {t2}, .writes = {t3}},
+      {.reads = {state_out, t3}, .writes = {t4}},
+  };
+  const MemoryPlan plan = plan_memory(values, steps, kAlign);
+  EXPECT_EQ(plan.storage[state_out], state);
+  EXPECT_EQ(plan.offset[state_out], plan.offset[state]);
+  EXPECT_EQ(plan.released_after[state], 4);
+  EXPECT_EQ(plan.released_after[state_out], -1) << "it owns no storage of its own";
+  EXPECT_EQ(plan.released_after[y], 2);
+  const Range kept = range(plan, values, state);
+  for (uint32_t id : {y, t2, t3, t4}) {
+    EXPECT_FALSE(overlap(kept, range(plan, values, id))) << "value " << id;
+  }
+  // y dies at step 2 and t3 reuses it; the state's 512 stay throughout.
+  EXPECT_EQ(plan.offset[t3], plan.offset[y]);
+  EXPECT_EQ(plan.peak_bytes, 512u + 256 + 256);
+  EXPECT_EQ(plan.naive_bytes, 512u + 256 + 256 + 256 + 64);
+}
+
+TEST(MemoryPlanner, ViewsKeepTheirSourceAlive) {
+  // v2 views v1 views t; t is last read directly at step 1, v2 at step 4.
+  const std::vector<PlanValue> values = arena_values({256, 256, 256, 256, 256});
+  const uint32_t t = 1, v1 = 2, v2 = 3, a = 4, b = 5;
+  const std::vector<PlanStep> steps = {
+      {.reads = {kInput}, .writes = {t}},
+      {.reads = {t}, .writes = {v1}, .aliases = {{.value = v1, .source = t}}},
+      {.reads = {v1}, .writes = {v2}, .aliases = {{.value = v2, .source = v1}}},
+      {.reads = {kInput}, .writes = {a}},
+      {.reads = {a, v2}, .writes = {b}},
+  };
+  const MemoryPlan plan = plan_memory(values, steps, kAlign);
+  EXPECT_EQ(plan.storage[v1], t);
+  EXPECT_EQ(plan.storage[v2], t);
+  EXPECT_EQ(plan.offset[v2], plan.offset[t]);
+  EXPECT_EQ(plan.released_after[t], 4);
+  EXPECT_FALSE(overlap(range(plan, values, t), range(plan, values, a)));
+  EXPECT_FALSE(overlap(range(plan, values, t), range(plan, values, b)));
+  EXPECT_EQ(plan.naive_bytes, 3 * 256u) << "views own no storage";
+  EXPECT_EQ(plan.peak_bytes, 3 * 256u);
+}
+
+TEST(MemoryPlanner, ViewOfAnExternalValueStaysOutsideTheArena) {
+  const std::vector<PlanValue> values = arena_values({256, 256});
+  const std::vector<PlanStep> steps = {
+      {.reads = {kInput}, .writes = {1}, .aliases = {{.value = 1, .source = kInput}}},
+      {.reads = {1}, .writes = {2}},
+  };
+  const MemoryPlan plan = plan_memory(values, steps, kAlign);
+  EXPECT_EQ(plan.offset[1], MemoryPlan::kNoOffset);
+  EXPECT_EQ(plan.storage[1], kInput);
+  EXPECT_EQ(plan.peak_bytes, 256u);
+}
+
+// cache (intermediate) -> update(cache) -> next, as kv_cache_update.
+std::vector<PlanStep> update_steps(bool read_cache_after) {
+  const uint32_t cache = 1, next = 2, after = 3;
+  std::vector<PlanStep> steps = {
+      {.reads = {kInput}, .writes = {cache}},
+      {.reads = {cache, kInput},
+       .writes = {next},
+       .aliases = {{.value = next, .source = cache, .kind = AliasKind::kInPlaceIfDead}}},
+      {.reads = {next}, .writes = {after}},
+  };
+  if (read_cache_after) steps.push_back({.reads = {cache, after}, .writes = {}});
+  return steps;
+}
+
+TEST(MemoryPlanner, InPlaceUpdateTakesOverADeadCache) {
+  const std::vector<PlanValue> values = arena_values({1024, 1024, 64});
+  const MemoryPlan plan = plan_memory(values, update_steps(false), kAlign);
+  EXPECT_EQ(plan.storage[2], 1u);
+  EXPECT_EQ(plan.offset[2], plan.offset[1]);
+  EXPECT_EQ(plan.released_after[1], 2) << "the cache lives on as `next`";
+  EXPECT_EQ(plan.peak_bytes, 1024u + 64);
+  EXPECT_EQ(plan.naive_bytes, 1024u + 1024 + 64);
+}
+
+TEST(MemoryPlanner, InPlaceUpdateCopiesACacheReadLater) {
+  const std::vector<PlanValue> values = arena_values({1024, 1024, 64});
+  const MemoryPlan plan = plan_memory(values, update_steps(true), kAlign);
+  EXPECT_EQ(plan.storage[2], 2u) << "the old cache is still needed: the update gets its own bytes";
+  EXPECT_FALSE(overlap(range(plan, values, 1), range(plan, values, 2)));
+  EXPECT_EQ(plan.released_after[1], 3);
+}
+
+TEST(MemoryPlanner, InPlaceUpdateNeverWritesExternalStorage) {
+  const std::vector<PlanValue> values = arena_values({1024});
+  const std::vector<PlanStep> steps = {
+      {.reads = {kInput},
+       .writes = {1},
+       .aliases = {{.value = 1, .source = kInput, .kind = AliasKind::kInPlaceIfDead}}},
+      {.reads = {1}, .writes = {}},
+  };
+  const MemoryPlan plan = plan_memory(values, steps, kAlign);
+  EXPECT_EQ(plan.storage[1], 1u);
+  EXPECT_NE(plan.offset[1], MemoryPlan::kNoOffset);
+}
+
+TEST(MemoryPlanner, InPlaceUpdateRefusedWhenTheStepReadsTheStorageTwice) {
+  // The update's other argument is a view of the same cache: writing in
+  // place would overwrite what it copies from.
+  const std::vector<PlanValue> values = arena_values({1024, 1024, 1024});
+  const uint32_t cache = 1, view = 2, next = 3;
+  const std::vector<PlanStep> steps = {
+      {.reads = {kInput}, .writes = {cache}},
+      {.reads = {cache}, .writes = {view}, .aliases = {{.value = view, .source = cache}}},
+      {.reads = {cache, view},
+       .writes = {next},
+       .aliases = {{.value = next, .source = cache, .kind = AliasKind::kInPlaceIfDead}}},
+      {.reads = {next}, .writes = {}},
+  };
+  const MemoryPlan plan = plan_memory(values, steps, kAlign);
+  EXPECT_EQ(plan.storage[next], next);
+  EXPECT_FALSE(overlap(range(plan, values, cache), range(plan, values, next)));
+}
+
+TEST(MemoryPlanner, RejectsMalformedPlans) {
+  const std::vector<PlanValue> values = arena_values({64, 64});
+  EXPECT_THROW(plan_memory(values, std::vector<PlanStep>{{.reads = {1}, .writes = {2}}}, kAlign),
+               std::invalid_argument)
+      << "read before written";
+  EXPECT_THROW(plan_memory(values,
+                           std::vector<PlanStep>{{.reads = {kInput}, .writes = {1}},
+                                                 {.reads = {kInput}, .writes = {1}}},
+                           kAlign),
+               std::invalid_argument)
+      << "written twice";
+  EXPECT_THROW(
+      plan_memory(values, std::vector<PlanStep>{{.reads = {kInput}, .writes = {7}}}, kAlign),
+      std::invalid_argument)
+      << "out of range";
+  EXPECT_THROW(plan_memory(values,
+                           std::vector<PlanStep>{{.reads = {kInput},
+                                                  .writes = {1},
+                                                  .aliases = {{.value = 2, .source = kInput}}}},
+                           kAlign),
+               std::invalid_argument)
+      << "alias of a value the step does not write";
+  EXPECT_THROW(plan_memory(values, std::vector<PlanStep>{}, 3), std::invalid_argument);
+}
+
+// ---------------------------------------------------------------------------
+// The planner inside the cpu plugin
+// ---------------------------------------------------------------------------
+
+uint64_t plugin_counter(const Model& model, const std::string& name) {
+  const auto counters = model.modules().at(0)->stats().plugin_counters;
+  const auto found = counters.find(name);
+  return found == counters.end() ? 0 : found->second;
+}
+
+Tensor position(int64_t value) {
+  Tensor t = Tensor::empty(DType::i64, {1});
+  t.data_as<int64_t>()[0] = value;
+  return t;
+}
+
+// cache_in -> scale -> cache (internal) -> kv_cache_update -> next (internal)
+// -> scale -> y. The update's cache is dead after it, so the plan writes it
+// in place: one cache-sized buffer in the arena instead of two.
+Graph internal_cache_graph() {
+  Graph g;
+  g.name = "internal_cache";
+  const ValueType cache_type{DType::f32,
+                             {Dim::fixed(1), Dim::fixed(2), Dim::fixed(16), Dim::fixed(8)}};
+  g.inputs.push_back({"cache_in", cache_type, {}});
+  g.inputs.push_back(
+      {"fresh", {DType::f32, {Dim::fixed(1), Dim::fixed(2), Dim::fixed(3), Dim::fixed(8)}}, {}});
+  g.inputs.push_back({"pos", {DType::i64, {Dim::fixed(1)}}, {}});
+  g.nodes.push_back({"prepare", "scale", {"cache_in"}, {"cache"}, {{"factor", 0.5}}, {}});
+  g.nodes.push_back({"update", "kv_cache_update", {"cache", "fresh", "pos"}, {"next"}, {}, {}});
+  g.nodes.push_back({"finish", "scale", {"next"}, {"y"}, {{"factor", 2.0}}, {}});
+  g.outputs = {"y"};
+  validate(g);
+  return g;
+}
+
+TEST(PlannedCpuEngine, InternalCacheUpdateIsWrittenInPlace) {
+  PluginRegistry registry;
+  registry.load({.name = "cpu"});
+  const Graph graph = internal_cache_graph();
+  auto model = Model::build(graph, registry, {.backends = {"cpu"}});
+  const Tensor cache_in = Tensor::random(DType::f32, {1, 2, 16, 8}, 5);
+  const Tensor fresh = Tensor::random(DType::f32, {1, 2, 3, 8}, 6);
+  const std::map<std::string, Tensor> inputs = {
+      {"cache_in", cache_in}, {"fresh", fresh}, {"pos", position(7)}};
+  const auto out = model->run(inputs);
+
+  std::map<std::string, reference::RefTensor> ref_inputs, states;
+  for (const auto& [name, t] : inputs) ref_inputs[name] = reference::RefTensor::from(t);
+  const auto expected = reference::run_graph(model->graph(), ref_inputs, states);
+  EXPECT_LE(reference::closeness(out.at("y"), expected.at("y"), 1e-6, 1e-6), 1.0);
+
+  const uint64_t cache_bytes = 1 * 2 * 16 * 8 * sizeof(float);
+  EXPECT_EQ(plugin_counter(*model, "planned_peak_bytes"), cache_bytes);
+  EXPECT_EQ(plugin_counter(*model, "naive_peak_bytes"), 2 * cache_bytes);
+}
+
+// B12 as a check: the default decoder's prefill of 16 tokens needs at most
+// 60% of the activation bytes that one buffer per intermediate would take.
+TEST(PlannedCpuEngine, DefaultDecoderPrefillPlansAtMostSixtyPercentOfNaive) {
+  PluginRegistry registry;
+  registry.load({.name = "cpu"});
+  DecoderParams params;  // layers 2, d_model 256, heads 4, vocab 1024, max_seq 256
+  params.seed = 7;
+  auto model = Model::build(build_decoder(params), registry, {.backends = {"cpu"}});
+  ASSERT_EQ(model->modules().size(), 1u);
+  const Tensor tokens = Tensor::random(DType::i64, {1, 16}, 3, double(params.vocab - 1));
+  model->run({{"tokens", tokens}, {"pos", position(0)}});
+  const uint64_t planned = plugin_counter(*model, "planned_peak_bytes");
+  const uint64_t naive = plugin_counter(*model, "naive_peak_bytes");
+  ASSERT_GT(planned, 0u);
+  EXPECT_LE(static_cast<double>(planned), 0.6 * static_cast<double>(naive))
+      << "planned " << planned << " bytes, naive " << naive;
+}
+
+}  // namespace
+}  // namespace rtscope::cpu

@@ -1,0 +1,238 @@
+// Pipeline-cache entries in the host's runtime cache: the first context
+// stores one per pipeline, a later context starts from them, and an entry
+// that is not a valid blob for this device and key is rejected before the
+// driver sees it (and the pipeline is compiled from SPIR-V instead).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <set>
+
+#include "rtscope/graph.hpp"
+#include "rtscope/model.hpp"
+#include "rtscope/plugin_registry.hpp"
+#include "rtscope/runtime_cache.hpp"
+#include "rtscope/runtime_settings.hpp"
+#include "vulkan/vulkan_test_support.hpp"
+
+namespace rtscope::vulkan_testing {
+namespace {
+
+// y = a + b, f32[n]; runs the binary_f32 pipeline only.
+Graph add_graph(int64_t n) {
+  Graph g;
+  g.name = "add";
+  g.loc = {"test:add", 0, 0};
+  g.inputs.push_back({"a", {DType::f32, {Dim::fixed(n)}}, {}});
+  g.inputs.push_back({"b", {DType::f32, {Dim::fixed(n)}}, {}});
+  g.nodes.push_back(Node{"add", "add", {"a", "b"}, {"y"}, {}, {}});
+  g.outputs = {"y"};
+  validate(g);
+  return g;
+}
+
+// A cache store over a RuntimeCache, as the host's, that also records the
+// keys and bytes the plugin stores: the test corrupts exactly those
+// entries without knowing how the plugin names them.
+struct RecordingStore {
+  RuntimeCache* cache;
+  std::map<std::string, std::vector<uint8_t>> puts;
+  rts_cache_store store{};
+
+  explicit RecordingStore(RuntimeCache& runtime_cache) : cache(&runtime_cache) {
+    store.struct_size = sizeof(store);
+    store.user = this;
+    store.get = [](void* user, const char* fingerprint, const char* key,
+                   const rts_blob_sink* sink) {
+      auto* self = static_cast<RecordingStore*>(user);
+      auto bytes = self->cache->get({"vulkan", fingerprint, key});
+      if (!bytes) return RTS_ERROR_NOT_FOUND;
+      return sink->write(sink->user, bytes->data(), bytes->size()) == 0 ? RTS_OK
+                                                                        : RTS_ERROR_INTERNAL;
+    };
+    store.put = [](void* user, const char* fingerprint, const char* key, const void* data,
+                   uint64_t size) {
+      auto* self = static_cast<RecordingStore*>(user);
+      self->cache->put({"vulkan", fingerprint, key}, data, size);
+      const auto* begin = static_cast<const uint8_t*>(data);
+      self->puts[key].assign(begin, begin + size);
+      return RTS_OK;
+    };
+  }
+};
+
+// Builds an engine for `add_graph` through the ABI and creates one context
+// with `store`, so the test sees the keys the plugin uses.
+void create_context_through_abi(const Plugin& plugin, RecordingStore& store) {
+  rts_value a{};
+  a.name = "a";
+  a.dtype = RTS_DTYPE_F32;
+  a.rank = 1;
+  a.dims[0] = a.min_dims[0] = a.max_dims[0] = 8;
+  rts_value b = a;
+  b.name = "b";
+  rts_value y = a;
+  y.name = "y";
+  const rts_value inputs[] = {a, b};
+  const char* input_names[] = {"a", "b"};
+  const char* output_names[] = {"y"};
+  rts_node node{};
+  node.struct_size = sizeof(node);
+  node.name = "add";
+  node.op = "add";
+  node.inputs = input_names;
+  node.n_inputs = 2;
+  node.outputs = output_names;
+  node.n_outputs = 1;
+  rts_graph graph{};
+  graph.struct_size = sizeof(graph);
+  graph.name = "add";
+  graph.inputs = inputs;
+  graph.n_inputs = 2;
+  graph.outputs = &y;
+  graph.n_outputs = 1;
+  graph.nodes = &node;
+  graph.n_nodes = 1;
+
+  const rts_plugin_api& api = plugin.api();
+  PluginCall call;
+  rts_engine* engine = nullptr;
+  call.check(api.build_engine(plugin.handle(), 0, &graph, &engine, call.sink()), "vulkan",
+             "build_engine");
+  rts_runtime_settings settings{};
+  settings.struct_size = sizeof(settings);
+  settings.kernel_specialization = RTS_KERNEL_SPECIALIZATION_NONE;
+  settings.cache = &store.store;
+  rts_context* context = nullptr;
+  PluginCall context_call;
+  const rts_status status = api.create_context(engine, &settings, &context, context_call.sink());
+  if (context != nullptr) api.destroy_context(context);
+  api.destroy_engine(engine);
+  context_call.check(status, "vulkan", "create_context");
+}
+
+// FNV-1a 64, as the plugin's blob header uses for its payload checksum.
+uint64_t fnv1a64(const uint8_t* data, size_t size) {
+  uint64_t hash = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < size; ++i) {
+    hash ^= data[i];
+    hash *= 0x100000001b3ull;
+  }
+  return hash;
+}
+
+std::vector<float> run_add(Module& module, int64_t n) {
+  Tensor a = Tensor::random(DType::f32, {n}, 1);
+  Tensor b = Tensor::random(DType::f32, {n}, 2);
+  const std::vector<Tensor> out = module.execute({a, b});
+  std::vector<float> y(out[0].data_as<float>(), out[0].data_as<float>() + n);
+  for (int64_t i = 0; i < n; ++i) {
+    EXPECT_EQ(y[i], a.data_as<float>()[i] + b.data_as<float>()[i]) << "element " << i;
+  }
+  return y;
+}
+
+RuntimeSettings with_cache(std::shared_ptr<RuntimeCache> cache, KernelSpecialization mode) {
+  RuntimeSettings settings;
+  settings.kernel_specialization = mode;
+  settings.runtime_cache = std::move(cache);
+  return settings;
+}
+
+TEST(VulkanPipelineCache, FirstContextStoresEntriesSecondStartsFromThem) {
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  auto cache = std::make_shared<RuntimeCache>();
+  auto model = Model::build(add_graph(64), registry, {.backends = {"vulkan"}});
+  Module& module = *model->modules()[0];
+
+  module.set_runtime_settings(with_cache(cache, KernelSpecialization::lazy));
+  run_add(module, 64);
+  EXPECT_EQ(counter(module, "pipelines_created"), 1u);
+  EXPECT_EQ(counter(module, "pipeline_cache_misses"), 1u);
+  EXPECT_EQ(counter(module, "pipeline_cache_hits"), 0u);
+  EXPECT_EQ(cache->size(), 1u) << "one entry per pipeline";
+
+  // New settings, same shared cache: the next execute creates a new context.
+  module.set_runtime_settings(with_cache(cache, KernelSpecialization::none));
+  run_add(module, 64);
+  EXPECT_EQ(module.stats().contexts_created, 2u);
+  EXPECT_GT(counter(module, "pipeline_cache_hits"), 0u);
+  EXPECT_EQ(counter(module, "pipeline_cache_misses"), 0u);
+  EXPECT_EQ(counter(module, "pipeline_cache_rejected"), 0u);
+  EXPECT_EQ(cache->size(), 1u);
+  expect_no_validation_errors(*model);
+}
+
+// Each corruption of a stored entry: the plugin must reject it (counted),
+// warn, compile from SPIR-V, store a good entry again, and compute right.
+TEST(VulkanPipelineCache, CorruptEntriesAreRejectedBeforeTheDriver) {
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  const Plugin& plugin = *registry.get("vulkan");
+  const std::string fingerprint = plugin.devices().at(0).fingerprint;
+
+  auto cache = std::make_shared<RuntimeCache>();
+  RecordingStore recorder(*cache);
+  create_context_through_abi(plugin, recorder);
+  ASSERT_EQ(recorder.puts.size(), 1u) << "the add engine runs one pipeline";
+  const std::string key = recorder.puts.begin()->first;
+  const std::vector<uint8_t> good = recorder.puts.begin()->second;
+  ASSERT_GT(good.size(), 64u) << "our header plus the driver's pipeline-cache data";
+
+  struct Corruption {
+    const char* what;
+    std::vector<uint8_t> bytes;
+  };
+  std::vector<Corruption> corruptions;
+  corruptions.push_back({"garbage", std::vector<uint8_t>(200, 0xAB)});
+  corruptions.push_back({"truncated", std::vector<uint8_t>(good.begin(), good.begin() + 40)});
+  std::vector<uint8_t> flipped_payload = good;
+  flipped_payload.back() ^= 0x5A;
+  corruptions.push_back({"payload bit flip", flipped_payload});
+  std::vector<uint8_t> other_driver = good;
+  other_driver[20] ^= 0x01;  // driverVersion in the header
+  corruptions.push_back({"other driver version", other_driver});
+  // A consistent blob of ours whose driver data claims another device: only
+  // the check of the driver's own header catches it.
+  constexpr size_t kHeaderBytes = 64;
+  constexpr size_t kPayloadHashOffset = 56;
+  std::vector<uint8_t> other_device = good;
+  other_device[kHeaderBytes + 16] ^= 0xFF;  // pipelineCacheUUID in the driver's header
+  const uint64_t rehashed =
+      fnv1a64(other_device.data() + kHeaderBytes, other_device.size() - kHeaderBytes);
+  std::memcpy(other_device.data() + kPayloadHashOffset, &rehashed, sizeof(rehashed));
+  corruptions.push_back({"driver header of another device", other_device});
+  std::vector<uint8_t> extra = good;
+  extra.push_back(0);
+  corruptions.push_back({"trailing byte", extra});
+
+  auto model = Model::build(add_graph(8), registry, {.backends = {"vulkan"}});
+  Module& module = *model->modules()[0];
+  KernelSpecialization mode = KernelSpecialization::lazy;
+  for (const Corruption& corruption : corruptions) {
+    SCOPED_TRACE(corruption.what);
+    cache->put(CacheKey{"vulkan", fingerprint, key}, corruption.bytes.data(),
+               corruption.bytes.size());
+    // Alternate the settings so that every round creates a new context.
+    mode = mode == KernelSpecialization::lazy ? KernelSpecialization::none
+                                              : KernelSpecialization::lazy;
+    module.set_runtime_settings(with_cache(cache, mode));
+    run_add(module, 8);
+    EXPECT_EQ(counter(module, "pipeline_cache_rejected"), 1u);
+    EXPECT_EQ(counter(module, "pipeline_cache_hits"), 0u);
+    EXPECT_EQ(counter(module, "pipelines_created"), 1u);
+    // The rejected entry was replaced by a good one.
+    auto stored = cache->get(CacheKey{"vulkan", fingerprint, key});
+    ASSERT_TRUE(stored.has_value());
+    EXPECT_EQ(stored->size(), good.size());
+  }
+  // And the replacement is a hit for the next context.
+  module.set_runtime_settings(with_cache(cache, KernelSpecialization::eager));
+  run_add(module, 8);
+  EXPECT_EQ(counter(module, "pipeline_cache_hits"), 1u);
+  EXPECT_EQ(counter(module, "pipeline_cache_rejected"), 0u);
+  expect_no_validation_errors(*model);
+}
+
+}  // namespace
+}  // namespace rtscope::vulkan_testing
