@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config_overrides.hpp"
+#include "partitions_report.hpp"
 #include "progress.hpp"
 #include "report.hpp"
 #include "run_config.hpp"
@@ -35,6 +36,7 @@ struct CommandLine {
   std::vector<runner::ConfigOverride> overrides;
   std::string json_path;
   bool dump_config = false;
+  bool show_partitions = false;
   std::string text;  // as typed, for the report
 };
 
@@ -70,6 +72,9 @@ std::variant<CommandLine, int> parse_command_line(int argc, char** argv) {
       ->type_name("FILE");
   app.add_flag("--dump-config", command.dump_config,
                "Print the effective config (overrides applied, defaults filled in) and exit");
+  app.add_flag("--show-partitions", command.show_partitions,
+               "Build every model, print each node with the plugin it went to and why, and "
+               "exit without running");
   app.set_version_flag("--version", RTSCOPE_VERSION);
 
   try {
@@ -98,6 +103,10 @@ int run(const CommandLine& command) {
     YAML::Emitter out;
     out << runner::to_yaml(config);
     fmt::print("{}\n", out.c_str());
+    return kExitOk;
+  }
+  if (command.show_partitions) {
+    fmt::print("{}", runner::format_partitions(runner::place_models(config)));
     return kExitOk;
   }
   if (config.report.json) runner::check_json_destination(*config.report.json);

@@ -116,6 +116,17 @@ class Runner {
     return report;
   }
 
+  // Builds every model of the config (plugins and runtime settings as for
+  // a run) and returns where each node went, without executing anything.
+  std::vector<ModelPlacements> place() {
+    load_configured_plugins();
+    std::vector<ModelPlacements> result;
+    for (const ModelConfig& config : config_.models) {
+      result.push_back({config.name, model(config.name).model->placements()});
+    }
+    return result;
+  }
+
  private:
   void load_configured_plugins() {
     for (const PluginConfig& plugin : config_.plugins) {
@@ -343,6 +354,11 @@ class Runner {
 };
 
 }  // namespace
+
+std::vector<ModelPlacements> place_models(const RunConfig& config) {
+  const RunnerOptions options;
+  return Runner(config, options).place();
+}
 
 std::string fold_lines(const std::string& message) {
   std::string line;

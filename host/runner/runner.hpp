@@ -4,8 +4,10 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "report.hpp"
+#include "rtscope/model.hpp"
 #include "run_config.hpp"
 
 namespace rtscope::runner {
@@ -18,6 +20,16 @@ struct RunnerOptions {
 // Throws rtscope::Error (or a subclass) on the first failure; messages from
 // config-related failures start with the config's "file:line:col: ".
 Report run_benchmarks(const RunConfig& config, const RunnerOptions& options);
+
+// Where the nodes of one model of the config went.
+struct ModelPlacements {
+  std::string model;  // key of `models`
+  std::vector<NodePlacement> nodes;
+};
+
+// Loads the plugins and builds every model of `config` in file order,
+// without running any; throws like run_benchmarks.
+std::vector<ModelPlacements> place_models(const RunConfig& config);
 
 // Messages are printed as one line so scripts can grep them; multi-line
 // text from lower layers (e.g. a list of searched directories) is folded: a

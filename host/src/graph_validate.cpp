@@ -254,6 +254,10 @@ class Validator {
         for (std::size_t d = 0; d < shape.size(); ++d) {
           if (detail::is_fresh(shape[d])) {
             shape[d] = Dim::named(node.outputs[i] + "_d" + std::to_string(d));
+          } else if (detail::is_data_dependent(shape[d])) {
+            const int64_t bound = shape[d].value;
+            shape[d] = Dim::named(node.outputs[i] + "_n");
+            if (bound >= 0) graph_.symbols[shape[d].symbol] = SymbolRange{0, bound, bound};
           }
         }
         graph_.values[node.outputs[i]] = outputs[i];

@@ -20,6 +20,16 @@ inline constexpr std::string_view kFreshSymbol = "?";
 inline Dim fresh_dim() { return Dim::named(std::string(kFreshSymbol)); }
 inline bool is_fresh(const Dim& dim) { return dim.symbol == kFreshSymbol; }
 
+// Symbol of a dim known only after the op ran (nonzero, masked_select).
+// Its `value` carries the static upper bound, or -1 when the input is
+// symbolic; validate() renames it to "<value>_n" and records the range
+// 0..bound, so planners can size a worst-case buffer.
+inline constexpr std::string_view kDataDependentSymbol = "?n";
+inline Dim data_dependent_dim(int64_t upper_bound) {
+  return Dim{upper_bound, std::string(kDataDependentSymbol)};
+}
+inline bool is_data_dependent(const Dim& dim) { return dim.symbol == kDataDependentSymbol; }
+
 [[noreturn]] void fail(const std::string& message);
 
 // "a f32[2,3]": a role name followed by the type, for messages.

@@ -1,5 +1,6 @@
 // Schemas of the data movement ops: reshape, transpose, concat, slice,
-// embedding and argmax. Layout ops accept any dtype.
+// embedding, argmax, and the data-dependent nonzero and masked_select.
+// Layout ops accept any dtype.
 #include <algorithm>
 #include <limits>
 #include <map>
@@ -179,6 +180,37 @@ std::vector<ValueType> infer_argmax(const std::vector<ValueType>& in, const Attr
   return {ValueType{DType::i64, std::move(out)}};
 }
 
+// Element count of a static shape; -1 when any dim is symbolic.
+int64_t static_numel(const SymShape& shape) {
+  int64_t count = 1;
+  for (const Dim& dim : shape) {
+    if (!dim.is_static()) return -1;
+    count *= dim.value;
+  }
+  return count;
+}
+
+std::vector<ValueType> infer_nonzero(const std::vector<ValueType>& in, const AttrMap& attrs) {
+  const ValueType& x = in[0];
+  const int64_t max_count = attr_int(attrs, "max_count");
+  if (max_count < 0) fail("max_count must be >= 0, got " + std::to_string(max_count));
+  const auto rank = static_cast<int64_t>(x.shape.size());
+  // max_count > 0 fixes the row count, so the output is static-shape.
+  const Dim rows =
+      max_count > 0 ? Dim::fixed(max_count) : data_dependent_dim(static_numel(x.shape));
+  return {ValueType{DType::i64, {rows, Dim::fixed(rank)}}};
+}
+
+std::vector<ValueType> infer_masked_select(const std::vector<ValueType>& in, const AttrMap&) {
+  const ValueType& x = in[0];
+  const ValueType& mask = in[1];
+  if (mask.dtype != DType::boolean) fail(describe("mask", mask) + " must be bool");
+  if (mask.shape != x.shape) {
+    fail(describe("mask", mask) + " must have the shape of " + describe("x", x));
+  }
+  return {ValueType{x.dtype, {data_dependent_dim(static_numel(x.shape))}}};
+}
+
 OpSchema schema(std::string name, std::vector<AttrSpec> attrs,
                 std::vector<ValueType> (*infer)(const std::vector<ValueType>&, const AttrMap&)) {
   OpSchema result;
@@ -216,6 +248,12 @@ void add_layout_schemas(std::vector<OpSchema>& schemas) {
 
   schemas.push_back(
       schema("argmax", {AttrSpec{"axis", AttrKind::integer, false, int64_t{-1}}}, infer_argmax));
+
+  schemas.push_back(schema("nonzero", {AttrSpec{"max_count", AttrKind::integer, false, int64_t{0}}},
+                           infer_nonzero));
+  OpSchema masked_select = schema("masked_select", {}, infer_masked_select);
+  masked_select.min_inputs = masked_select.max_inputs = 2;
+  schemas.push_back(std::move(masked_select));
 }
 
 }  // namespace rtscope::detail

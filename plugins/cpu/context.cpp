@@ -6,8 +6,8 @@
 #include "engine.hpp"
 #include "error.hpp"
 #include "half.hpp"
-#include "output_binding.hpp"
 #include "plugin.hpp"
+#include "plugin_kit/output_binding.hpp"
 #include "thread_pool.hpp"
 
 namespace rtscope::cpu {
@@ -112,7 +112,7 @@ void Context::check_inputs(const rts_execute_args& args) const {
                      shape_str({tensor.dims, tensor.rank}), " has a negative dim");
       }
     }
-    const size_t bytes = tensor_bytes(tensor);
+    const size_t bytes = plugin_kit::tensor_bytes(tensor);
     if (bytes > 0 && (tensor.data == nullptr || tensor.size_bytes < bytes)) {
       fail_invalid("input '", declared.name, "': ", dtype_name(tensor.dtype),
                    shape_str({tensor.dims, tensor.rank}), " needs ", bytes,
@@ -146,9 +146,9 @@ ExecutionPlan& Context::add_plan(std::vector<Dims> input_dims) {
   specializer_.on_new_plan(*plan, signature_);
   if (plans_.size() >= kMaxCachedPlans) plans_.clear();
   engine_.plugin().log(
-      RTS_LOG_DEBUG, str_cat("cpu: engine '", engine_.graph().name, "': planned new input shapes (",
-                             plan->arena_bytes, " arena bytes, ", plan->naive_bytes,
-                             " without reuse)"));
+      RTS_LOG_DEBUG,
+      str_cat("cpu: engine '", engine_.graph().name, "': planned new input shapes (",
+              plan->arena_bytes, " arena bytes, ", plan->naive_bytes, " without reuse)"));
   return *plans_.insert_or_assign(signature_, std::move(plan)).first->second;
 }
 
@@ -183,11 +183,11 @@ int Context::resolve_storage(const ExecutionPlan& plan, const rts_execute_args& 
     const Placement& placement = plan.placement[id];
     if (placement.storage != Storage::kOutput || placement.index != o) continue;
     const rts_tensor& binding = args.outputs[o];
-    const size_t bytes = tensor_bytes(binding);
+    const size_t bytes = plugin_kit::tensor_bytes(binding);
     bool overlaps_input = false;
     for (uint32_t i = 0; i < args.n_inputs; ++i) {
       overlaps_input = overlaps_input || ranges_overlap(binding.data, bytes, args.inputs[i].data,
-                                                        tensor_bytes(args.inputs[i]));
+                                                        plugin_kit::tensor_bytes(args.inputs[i]));
     }
     refs_[id].data = binding.data;
     if (!overlaps_input) continue;
@@ -322,7 +322,7 @@ void Context::execute_planned(const rts_execute_args& args) {
 
   output_dims_.clear();
   for (uint32_t id : engine_.output_values()) output_dims_.push_back(&plan.dims[id]);
-  bump(output_allocations_, bind_outputs(engine_, output_dims_, args));
+  bump(output_allocations_, plugin_kit::bind_outputs(engine_, output_dims_, args));
   const int in_place_outputs = resolve_storage(plan, args);
   for (size_t n = 0; n < engine_.nodes().size(); ++n) {
     if (!plan.skip_node[n]) run_node(n, plan);

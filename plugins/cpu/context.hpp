@@ -72,7 +72,7 @@ class Context {
 
   std::map<std::vector<int64_t>, std::unique_ptr<ExecutionPlan>> plans_;
   std::vector<int64_t> signature_;  // reused key of the current input shapes
-  AlignedBuffer arena_;  // intermediates, at the plan's offsets
+  AlignedBuffer arena_;             // intermediates, at the plan's offsets
   // Stand-ins for output bindings that overlap an input the engine still
   // reads; copied into the binding after every node ran.
   std::vector<AlignedBuffer> output_stand_ins_;

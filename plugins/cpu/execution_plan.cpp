@@ -54,8 +54,7 @@ KernelFn select_kernel(const OpSpec& spec) { return spec.run; }
 // Inputs, constants and output bindings are outside the arena; a view
 // shares its source's storage; an internal kv_cache_update takes over its
 // cache's storage when the cache is dead after it.
-void place_values(const Engine& engine, const std::vector<int>& output_index,
-                  ExecutionPlan& plan) {
+void place_values(const Engine& engine, const std::vector<int>& output_index, ExecutionPlan& plan) {
   const std::vector<EngineValue>& values = engine.values();
   const std::vector<EngineNode>& nodes = engine.nodes();
   std::vector<PlanValue> sizes(values.size());

@@ -46,9 +46,9 @@ struct ExecutionPlan {
   // Intermediates live in one arena; values whose lifetimes do not overlap
   // share bytes, and an in-place kv_cache_update shares its cache's.
   size_t arena_bytes = 0;
-  size_t naive_bytes = 0;  // every intermediate in a buffer of its own
-  std::vector<uint8_t> skip_node;    // 1: the node's output is a view, nothing runs
-  size_t run_nodes = 0;              // nodes not skipped
+  size_t naive_bytes = 0;          // every intermediate in a buffer of its own
+  std::vector<uint8_t> skip_node;  // 1: the node's output is a view, nothing runs
+  size_t run_nodes = 0;            // nodes not skipped
   // Per node: the kernel that runs. Generic when the plan is built;
   // specialization.cpp installs the measured choice of every tunable node
   // at once (`specialized`), between executes.

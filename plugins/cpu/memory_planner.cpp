@@ -114,8 +114,8 @@ Lifetimes check_and_measure(std::span<const PlanValue> values, std::span<const P
                   ", which it does not write");
       }
       if (alias.kind == AliasKind::kShared && values[alias.value].external) {
-        malformed("step " + std::to_string(s) + ": external value " +
-                  std::to_string(alias.value) + " cannot share another value's storage");
+        malformed("step " + std::to_string(s) + ": external value " + std::to_string(alias.value) +
+                  " cannot share another value's storage");
       }
     }
   }

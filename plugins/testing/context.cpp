@@ -175,8 +175,8 @@ void Context::bind_inputs(const rts_execute_args& args) {
   }
 }
 
-float* Context::bind_output(const rts_execute_args& args, uint32_t index, const Shape& shape,
-                            bool must_allocate) {
+void* Context::bind_output(const rts_execute_args& args, uint32_t index, const Shape& shape,
+                           bool must_allocate, rts_dtype dtype) {
   rts_tensor& t = args.outputs[index];
   const std::string& name = engine_->graph().outputs[index].name;
   auto write_shape = [&] {
@@ -184,13 +184,14 @@ float* Context::bind_output(const rts_execute_args& args, uint32_t index, const 
     for (uint32_t d = 0; d < shape.rank; ++d) t.dims[d] = shape.dims[d];
   };
   write_shape();
-  const uint64_t bytes = static_cast<uint64_t>(shape.numel()) * sizeof(float);
+  const uint64_t element_bytes = dtype == RTS_DTYPE_I64 ? sizeof(int64_t) : sizeof(float);
+  const uint64_t bytes = static_cast<uint64_t>(shape.numel()) * element_bytes;
   if (!must_allocate && (bytes == 0 || (t.data && t.size_bytes >= bytes))) {
-    if (t.data && t.dtype != RTS_DTYPE_F32) {
-      fail(RTS_ERROR_INVALID_ARGUMENT,
-           "output '" + name + "' is bound with dtype " + dtype_name(t.dtype) + ", expected f32");
+    if (t.data && t.dtype != dtype) {
+      fail(RTS_ERROR_INVALID_ARGUMENT, "output '" + name + "' is bound with dtype " +
+                                           dtype_name(t.dtype) + ", expected " + dtype_name(dtype));
     }
-    return static_cast<float*>(t.data);
+    return t.data;
   }
   if (!args.allocator || !args.allocator->allocate) {
     fail(RTS_ERROR_INVALID_ARGUMENT,
@@ -199,7 +200,7 @@ float* Context::bind_output(const rts_execute_args& args, uint32_t index, const 
                             : "; its binding holds " + std::to_string(t.data ? t.size_bytes : 0)) +
              " and no output allocator was given");
   }
-  t.dtype = RTS_DTYPE_F32;
+  t.dtype = dtype;
   if (args.allocator->allocate(args.allocator->user, index, &t) != 0) {
     fail(RTS_ERROR_OUT_OF_MEMORY, "the host's output allocator failed for output '" + name + "' (" +
                                       std::to_string(bytes) + " bytes)");
@@ -210,7 +211,7 @@ float* Context::bind_output(const rts_execute_args& args, uint32_t index, const 
                                  std::to_string(t.data ? t.size_bytes : 0) + " bytes, " +
                                  std::to_string(bytes) + " needed");
   }
-  return static_cast<float*>(t.data);
+  return t.data;
 }
 
 void Context::execute(const rts_execute_args& args) {
@@ -229,12 +230,27 @@ void Context::execute(const rts_execute_args& args) {
 
   for (const Step& step : engine_->steps()) {
     const Shape& a = slot_shapes_[step.inputs[0]];
+    if (step.op == Op::kNonzero) {
+      // Rows are counted first so the data-dependent kernel can ask the
+      // host for exactly the storage it needs.
+      const float* x = slot_data_[step.inputs[0]];
+      const int64_t rows = step.max_count > 0 ? step.max_count : count_nonzero(x, a.numel());
+      Shape shape;
+      shape.rank = 2;
+      shape.dims[0] = rows;
+      shape.dims[1] = a.rank;
+      auto* out = static_cast<int64_t*>(bind_output(args, static_cast<uint32_t>(step.engine_output),
+                                                    shape, step.dynamic_output, RTS_DTYPE_I64));
+      run_nonzero(x, a, rows, out);
+      slot_shapes_[step.output] = shape;
+      continue;
+    }
     const Shape shape =
         op_arity(step.op) == 2 ? broadcast_shapes(a, slot_shapes_[step.inputs[1]], step.node) : a;
     float* out;
     if (step.engine_output >= 0) {
-      out =
-          bind_output(args, static_cast<uint32_t>(step.engine_output), shape, step.dynamic_output);
+      out = static_cast<float*>(
+          bind_output(args, static_cast<uint32_t>(step.engine_output), shape, step.dynamic_output));
     } else {
       auto& buffer = scratch_[step.output];
       buffer.resize(static_cast<std::size_t>(shape.numel()));
@@ -253,6 +269,8 @@ void Context::execute(const rts_execute_args& args) {
       case Op::kRelu:
         run_relu(x, shape.numel(), out);
         break;
+      case Op::kNonzero:  // handled above: its output is i64 and sized by the data
+        break;
     }
     slot_data_[step.output] = out;
     slot_shapes_[step.output] = shape;
@@ -264,7 +282,7 @@ void Context::execute(const rts_execute_args& args) {
     if (engine_->output_in_place()[o]) continue;
     const uint32_t slot = engine_->output_slots()[o];
     const Shape& shape = slot_shapes_[slot];
-    float* dst = bind_output(args, o, shape, false);
+    auto* dst = static_cast<float*>(bind_output(args, o, shape, false));
     const std::size_t bytes = static_cast<std::size_t>(shape.numel()) * sizeof(float);
     // memmove: the host may bind an output onto its input's storage.
     if (bytes > 0 && dst != slot_data_[slot]) std::memmove(dst, slot_data_[slot], bytes);

@@ -30,8 +30,9 @@ class Context {
   void bind_inputs(const rts_execute_args& args);
   // Storage for engine output `index` holding `shape`: the caller's buffer
   // when it is big enough and the node allows it, else the host allocator.
-  float* bind_output(const rts_execute_args& args, uint32_t index, const Shape& shape,
-                     bool must_allocate);
+  // `dtype` is f32 except for nonzero's i64 indices.
+  void* bind_output(const rts_execute_args& args, uint32_t index, const Shape& shape,
+                    bool must_allocate, rts_dtype dtype = RTS_DTYPE_F32);
   void track_capture();
 
   const Engine* engine_;

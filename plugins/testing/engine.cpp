@@ -1,6 +1,8 @@
 #include "engine.hpp"
 
+#include <algorithm>
 #include <map>
+#include <set>
 
 #include "failure.hpp"
 
@@ -73,7 +75,14 @@ void Engine::plan() {
     }
     define(v.name, "constant");
   }
-  for (const auto& value : graph_.values) check_f32(value, "value");
+  // nonzero writes i64; its outputs are checked with its node below.
+  std::set<std::string> i64_outputs;
+  for (const auto& node : graph_.nodes) {
+    if (node.op == "nonzero" && node.outputs.size() == 1) i64_outputs.insert(node.outputs[0]);
+  }
+  for (const auto& value : graph_.values) {
+    if (!i64_outputs.count(value.name)) check_f32(value, "value");
+  }
 
   for (const auto& node : graph_.nodes) {
     const std::string where = "node '" + node.name + "' (" + node.op + ")";
@@ -101,14 +110,34 @@ void Engine::plan() {
     }
     const AttrDef* dynamic = find_attr(node, kDynamicOutputAttr);
     step.dynamic_output = dynamic && dynamic->type == RTS_ATTR_INT && dynamic->i == 1;
+    if (*op == Op::kNonzero) {
+      const AttrDef* max_count = find_attr(node, "max_count");
+      step.max_count = max_count && max_count->type == RTS_ATTR_INT ? max_count->i : 0;
+      step.dynamic_output = step.max_count <= 0;
+    }
     needs_output_allocation_ = needs_output_allocation_ || step.dynamic_output;
     steps_.push_back(std::move(step));
   }
   slot_count_ = static_cast<uint32_t>(slots.size());
+  // The testing ops read f32 only, so an i64 index tensor can only leave
+  // the engine; it is written straight into its engine output.
+  for (std::size_t n = 0; n < steps_.size(); ++n) {
+    const Step& step = steps_[n];
+    const std::string& name = graph_.nodes[n].outputs[0];
+    const bool read_inside = std::any_of(steps_.begin(), steps_.end(), [&](const Step& other) {
+      return std::find(other.inputs.begin(), other.inputs.end(), step.output) != other.inputs.end();
+    });
+    const bool leaves = std::any_of(graph_.outputs.begin(), graph_.outputs.end(),
+                                    [&](const ValueDef& output) { return output.name == name; });
+    if (step.op == Op::kNonzero && (read_inside || !leaves)) {
+      fail(RTS_ERROR_UNSUPPORTED, "node '" + step.node + "' (nonzero): its i64 output '" + name +
+                                      "' must be an engine output read by no other node");
+    }
+  }
 
   output_in_place_.assign(graph_.outputs.size(), false);
   for (std::size_t o = 0; o < graph_.outputs.size(); ++o) {
-    check_f32(graph_.outputs[o], "output");
+    if (!i64_outputs.count(graph_.outputs[o].name)) check_f32(graph_.outputs[o], "output");
     const uint32_t slot = lookup(graph_.outputs[o].name, "output " + std::to_string(o));
     output_slots_.push_back(slot);
     // The first engine output a step produces is written in place; inputs,

@@ -26,6 +26,7 @@ struct Step {
   std::vector<uint32_t> inputs;
   uint32_t output = 0;
   double factor = 1.0;          // scale only
+  int64_t max_count = 0;        // nonzero only: > 0 pads to a static row count
   bool dynamic_output = false;  // output allocated by the host
   int engine_output = -1;       // engine output written in place, or -1
 };

@@ -88,6 +88,15 @@ bool has_real_attr(const rts_node& node, const char* name) {
   return false;
 }
 
+// Value of the integer attribute `name`, or 0 when absent.
+int64_t int_attr(const rts_node& node, const char* name) {
+  for (uint32_t a = 0; a < node.n_attrs; ++a) {
+    const rts_attr& attr = node.attrs[a];
+    if (attr.name && std::strcmp(attr.name, name) == 0 && attr.type == RTS_ATTR_INT) return attr.i;
+  }
+  return 0;
+}
+
 // Fills `out` for query_node. Details are static strings, as the ABI asks.
 void answer_query(const rts_node& node, const rts_value* inputs, const rts_value* outputs,
                   rts_support* out) {
@@ -110,8 +119,19 @@ void answer_query(const rts_node& node, const rts_value* inputs, const rts_value
       return;
     }
   }
-  if (outputs[0].dtype != RTS_DTYPE_F32) {
+  const rts_dtype output_dtype = *op == Op::kNonzero ? RTS_DTYPE_I64 : RTS_DTYPE_F32;
+  if (outputs[0].dtype != output_dtype) {
     out->detail = "testing: dtype not provided (f32 only)";
+    return;
+  }
+  if (*op == Op::kNonzero) {
+    // Two kernels: with max_count > 0 the output is a static padded
+    // [max_count, rank], otherwise its row count is known only after
+    // running, so the host must allocate it.
+    const bool padded = int_attr(node, "max_count") > 0;
+    out->supported = 1;
+    out->needs_output_allocation = padded ? 0 : 1;
+    out->detail = padded ? "testing:nonzero_padded" : "testing:nonzero";
     return;
   }
   if (*op == Op::kScale && !has_real_attr(node, "factor")) {

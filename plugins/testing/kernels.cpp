@@ -39,6 +39,7 @@ std::optional<Op> op_from_name(std::string_view name) {
   if (name == "mul") return Op::kMul;
   if (name == "scale") return Op::kScale;
   if (name == "relu") return Op::kRelu;
+  if (name == "nonzero") return Op::kNonzero;
   return std::nullopt;
 }
 
@@ -52,6 +53,8 @@ std::string_view op_name(Op op) {
       return "scale";
     case Op::kRelu:
       return "relu";
+    case Op::kNonzero:
+      return "nonzero";
   }
   return "?";
 }
@@ -68,6 +71,8 @@ const char* kernel_detail(Op op) {
       return "testing:scale";
     case Op::kRelu:
       return "testing:relu";
+    case Op::kNonzero:
+      return "testing:nonzero";
   }
   return "testing:?";
 }
@@ -125,6 +130,31 @@ void run_scale(const float* x, int64_t n, double factor, float* out) {
 
 void run_relu(const float* x, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] < 0.0f ? 0.0f : x[i];  // NaN propagates
+}
+
+int64_t count_nonzero(const float* x, int64_t n) {
+  int64_t count = 0;
+  for (int64_t i = 0; i < n; ++i) count += x[i] != 0.0f ? 1 : 0;
+  return count;
+}
+
+void run_nonzero(const float* x, const Shape& x_shape, int64_t rows, int64_t* out) {
+  const uint32_t rank = x_shape.rank;
+  Dims coords{};
+  int64_t row = 0;
+  const int64_t n = x_shape.numel();
+  for (int64_t i = 0; i < n && row < rows; ++i) {
+    if (x[i] != 0.0f) {
+      for (uint32_t d = 0; d < rank; ++d) out[row * rank + d] = coords[d];
+      ++row;
+    }
+    // Odometer increment: coords of element i + 1 in row-major order.
+    for (uint32_t d = rank; d-- > 0;) {
+      if (++coords[d] < x_shape.dims[d]) break;
+      coords[d] = 0;
+    }
+  }
+  std::fill(out + row * rank, out + rows * rank, int64_t{-1});
 }
 
 }  // namespace rtscope_testing

@@ -1,4 +1,4 @@
-// The op set of the testing plugin: f32 add, mul, scale and relu with the
+// The op set of the testing plugin: f32 add, mul, scale, relu and nonzero with the
 // semantics of docs/ops.md, written as plain loops so results are exactly
 // reproducible on every machine.
 #pragma once
@@ -11,7 +11,8 @@
 
 namespace rtscope_testing {
 
-enum class Op { kAdd, kMul, kScale, kRelu };
+// kNonzero reads f32 and writes i64 indices; every other op is f32 only.
+enum class Op { kAdd, kMul, kScale, kRelu, kNonzero };
 
 // Concrete shape of a tensor at execute time.
 struct Shape {
@@ -34,5 +35,10 @@ void run_binary(Op op, const float* a, const Shape& a_shape, const float* b, con
                 float* out, const Shape& out_shape);
 void run_scale(const float* x, int64_t n, double factor, float* out);
 void run_relu(const float* x, int64_t n, float* out);
+// Nonzero elements of x in row-major order.
+int64_t count_nonzero(const float* x, int64_t n);
+// Writes the index rows of the first `rows` nonzero elements of x, then
+// rows of -1 up to `rows`, into out [rows, x_shape.rank].
+void run_nonzero(const float* x, const Shape& x_shape, int64_t rows, int64_t* out);
 
 }  // namespace rtscope_testing

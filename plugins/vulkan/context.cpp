@@ -7,8 +7,8 @@
 #include "engine.hpp"
 #include "error.hpp"
 #include "half.hpp"
-#include "output_binding.hpp"
 #include "plugin.hpp"
+#include "plugin_kit/output_binding.hpp"
 
 namespace rtscope::vulkan {
 namespace {
@@ -113,7 +113,7 @@ void Context::check_inputs(const rts_execute_args& args) const {
                      shape_str({tensor.dims, tensor.rank}), " has a negative dim");
       }
     }
-    const size_t bytes = tensor_bytes(tensor);
+    const size_t bytes = plugin_kit::tensor_bytes(tensor);
     if (bytes > 0 && (tensor.data == nullptr || tensor.size_bytes < bytes)) {
       fail_invalid("input '", declared.name, "': ", dtype_name(tensor.dtype),
                    shape_str({tensor.dims, tensor.rank}), " needs ", bytes,
@@ -211,7 +211,7 @@ void Context::execute(const rts_execute_args& args) {
   run_host_checks(plan, args);
   std::vector<const Dims*> output_dims;
   for (uint32_t id : engine_.output_values()) output_dims.push_back(&plan.dims[id]);
-  output_allocations_.fetch_add(bind_outputs(engine_, output_dims, args),
+  output_allocations_.fetch_add(plugin_kit::bind_outputs(engine_, output_dims, args),
                                 std::memory_order_relaxed);
   stage_in(plan, args);
   submit_and_wait(plan);

@@ -1,49 +1,27 @@
-// The exception type the Vulkan plugin uses internally, message helpers and
-// VkResult checking. Trampolines in plugin_entry.cpp turn Error into an
+// The exception type the Vulkan plugin uses internally (plugin_kit/error.hpp)
+// and VkResult checking. Trampolines in plugin_entry.cpp turn Error into an
 // rts_status plus one message for the host's error sink; nothing thrown here
 // ever crosses the C boundary.
 #pragma once
 
 #include <vulkan/vulkan.h>
 
-#include <cstdint>
-#include <span>
-#include <sstream>
-#include <stdexcept>
 #include <string>
 
+#include "plugin_kit/error.hpp"
 #include "rtscope/plugin_abi.h"
 
 namespace rtscope::vulkan {
 
-class Error : public std::runtime_error {
- public:
-  Error(rts_status status, const std::string& message)
-      : std::runtime_error(message), status_(status) {}
-  rts_status status() const { return status_; }
-
- private:
-  rts_status status_;
-};
-
-// Concatenates anything streamable; used to build error messages.
-template <typename... Parts>
-std::string str_cat(const Parts&... parts) {
-  std::ostringstream out;
-  (out << ... << parts);
-  return out.str();
-}
-
-template <typename... Parts>
-[[noreturn]] void fail(rts_status status, const Parts&... parts) {
-  throw Error(status, str_cat(parts...));
-}
-
-// Shorthand for the most common failure: a bad shape, dtype or attribute.
-template <typename... Parts>
-[[noreturn]] void fail_invalid(const Parts&... parts) {
-  fail(RTS_ERROR_INVALID_ARGUMENT, parts...);
-}
+// Error and the message helpers are shared with the other plugins.
+using plugin_kit::dtype_name;
+using plugin_kit::dtype_size;
+using plugin_kit::Error;
+using plugin_kit::fail;
+using plugin_kit::fail_invalid;
+using plugin_kit::ints_str;
+using plugin_kit::shape_str;
+using plugin_kit::str_cat;
 
 // A zero-initialized Vulkan struct with its sType set.
 template <typename T>
@@ -60,14 +38,5 @@ const char* vk_result_name(VkResult result);
 // results become RTS_ERROR_OUT_OF_MEMORY, everything else RTS_ERROR_DEVICE.
 void check_vk(VkResult result, const char* call);
 void check_vk(VkResult result, const std::string& call);
-
-// "[4,256]"; -1 dims print as '?'.
-std::string shape_str(std::span<const int64_t> dims);
-// "[0,0,-1]": a list of ints such as a shape attribute.
-std::string ints_str(std::span<const int64_t> values);
-
-const char* dtype_name(rts_dtype dtype);
-// Bytes per element; 0 for a value outside the enum.
-size_t dtype_size(rts_dtype dtype);
 
 }  // namespace rtscope::vulkan

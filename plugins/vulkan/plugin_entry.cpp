@@ -7,6 +7,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "context.hpp"
@@ -15,6 +16,7 @@
 #include "graph_desc.hpp"
 #include "op_spec.hpp"
 #include "plugin.hpp"
+#include "plugin_kit/abi_guard.hpp"
 #include "rtscope/plugin_abi.h"
 
 namespace rtscope::vulkan {
@@ -24,45 +26,13 @@ VulkanPlugin* as_plugin(rts_plugin* handle) { return reinterpret_cast<VulkanPlug
 Engine* as_engine(rts_engine* handle) { return reinterpret_cast<Engine*>(handle); }
 Context* as_context(rts_context* handle) { return reinterpret_cast<Context*>(handle); }
 
-void report(const rts_error_sink* err, rts_status status, const char* message) {
-  if (err != nullptr && err->report != nullptr) err->report(err->user, status, message);
-}
+using plugin_kit::copy_sized;
+using plugin_kit::require;
 
 // Runs `body`; on an exception reports it once and returns its status.
 template <typename Body>
 rts_status guarded(const rts_error_sink* err, Body&& body) noexcept {
-  try {
-    body();
-    return RTS_OK;
-  } catch (const Error& error) {
-    report(err, error.status(), error.what());
-    return error.status();
-  } catch (const std::bad_alloc&) {
-    report(err, RTS_ERROR_OUT_OF_MEMORY, "vulkan: out of host memory");
-    return RTS_ERROR_OUT_OF_MEMORY;
-  } catch (const std::exception& error) {
-    const std::string message = std::string("vulkan: internal error: ") + error.what();
-    report(err, RTS_ERROR_INTERNAL, message.c_str());
-    return RTS_ERROR_INTERNAL;
-  } catch (...) {
-    report(err, RTS_ERROR_INTERNAL, "vulkan: internal error: unknown exception");
-    return RTS_ERROR_INTERNAL;
-  }
-}
-
-template <typename T>
-void require(const T* pointer, const char* what) {
-  if (pointer == nullptr) fail_invalid(what, " is NULL");
-}
-
-// Copies `full` into the caller's struct up to the size the caller knows.
-template <typename T>
-void copy_sized(const T& full, T* out) {
-  const uint32_t caller_size = out->struct_size;
-  if (caller_size < sizeof(uint32_t)) fail_invalid("struct_size ", caller_size, " is too small");
-  std::memcpy(reinterpret_cast<char*>(out) + sizeof(uint32_t),
-              reinterpret_cast<const char*>(&full) + sizeof(uint32_t),
-              std::min<size_t>(caller_size, sizeof(T)) - sizeof(uint32_t));
+  return plugin_kit::guarded("vulkan", err, std::forward<Body>(body));
 }
 
 // With every input dim known, runs the op's shape inference so that a

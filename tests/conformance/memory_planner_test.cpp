@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "rtscope/model.hpp"
@@ -27,6 +29,19 @@ std::vector<PlanValue> arena_values(std::vector<size_t> bytes) {
   return values;
 }
 
+PlanStep step(std::vector<uint32_t> reads, std::vector<uint32_t> writes,
+              std::vector<PlanAlias> aliases = {}) {
+  return PlanStep{std::move(reads), std::move(writes), std::move(aliases)};
+}
+
+// `value` lives in `source`'s storage (a view or a mutated argument).
+PlanAlias shares(uint32_t value, uint32_t source) { return {value, source, AliasKind::kShared}; }
+
+// `value` may take over `source`'s storage (an in-place update).
+PlanAlias in_place(uint32_t value, uint32_t source) {
+  return {value, source, AliasKind::kInPlaceIfDead};
+}
+
 // [begin, end) of a value's bytes in the arena.
 struct Range {
   size_t begin, end;
@@ -42,9 +57,7 @@ TEST(MemoryPlanner, ChainReusesReleasedBuffers) {
   // in -> t1 -> t2 -> t3 -> t4, each 256 bytes: at most two live at once.
   const std::vector<PlanValue> values = arena_values({256, 256, 256, 256});
   const std::vector<PlanStep> steps = {
-      {.reads = {kInput}, .writes = {1}}, {.reads = {1}, .writes = {2}},
-      {.reads = {2}, .writes = {3}},      {.reads = {3}, .writes = {4}},
-      {.reads = {4}, .writes = {}},
+      step({kInput}, {1}), step({1}, {2}), step({2}, {3}), step({3}, {4}), step({4}, {}),
   };
   const MemoryPlan plan = plan_memory(values, steps, kAlign);
   EXPECT_EQ(plan.peak_bytes, 2 * 256u);
@@ -64,11 +77,8 @@ TEST(MemoryPlanner, BestFitTakesTheSmallestHoleThatFits) {
   const std::vector<PlanValue> values = arena_values({512, 64, 256, 256, 64, 512});
   const uint32_t A = 1, B = 2, C = 3, D = 4, E = 5, F = 6;
   const std::vector<PlanStep> steps = {
-      {.reads = {kInput}, .writes = {A, B, C, E}},
-      {.reads = {A, C}, .writes = {}},
-      {.reads = {B}, .writes = {D}},
-      {.reads = {D}, .writes = {F}},
-      {.reads = {B, E, F}, .writes = {}},
+      step({kInput}, {A, B, C, E}), step({A, C}, {}), step({B}, {D}), step({D}, {F}),
+      step({B, E, F}, {}),
   };
   const MemoryPlan plan = plan_memory(values, steps, kAlign);
   EXPECT_EQ(plan.offset[D], plan.offset[C]);
@@ -80,8 +90,8 @@ TEST(MemoryPlanner, BestFitTakesTheSmallestHoleThatFits) {
 TEST(MemoryPlanner, SizesRoundUpToTheAlignment) {
   const std::vector<PlanValue> values = arena_values({1, 65, 3});
   const std::vector<PlanStep> steps = {
-      {.reads = {kInput}, .writes = {1, 2, 3}},
-      {.reads = {1, 2, 3}, .writes = {}},
+      step({kInput}, {1, 2, 3}),
+      step({1, 2, 3}, {}),
   };
   const MemoryPlan plan = plan_memory(values, steps, kAlign);
   for (uint32_t id : {1u, 2u, 3u}) EXPECT_EQ(plan.offset[id] % kAlign, 0u) << id;
@@ -95,9 +105,9 @@ TEST(MemoryPlanner, AResultIsReleasedAsSoonAsItIsDead) {
   const std::vector<PlanValue> values = arena_values({128, 128, 128});
   const uint32_t live = 1, dead = 2, next = 3;
   const std::vector<PlanStep> steps = {
-      {.reads = {kInput}, .writes = {live, dead}},
-      {.reads = {live}, .writes = {next}},
-      {.reads = {live, next}, .writes = {}},
+      step({kInput}, {live, dead}),
+      step({live}, {next}),
+      step({live, next}, {}),
   };
   const MemoryPlan plan = plan_memory(values, steps, kAlign);
   EXPECT_EQ(plan.released_after[dead], 0);
@@ -113,13 +123,11 @@ TEST(MemoryPlanner, MutatedArgumentOfAMultiOutputOpStaysAliveWhileItsAliasLives)
   const std::vector<PlanValue> values = arena_values({512, 512, 256, 256, 256, 64});
   const uint32_t state = 1, state_out = 2, y = 3, t2 = 4, t3 = 5, t4 = 6;
   const std::vector<PlanStep> steps = {
-      {.reads = {kInput}, .writes = {state}},
-      {.reads = {state, kInput},
-       .writes = {state_out, y},
-       .aliases = {{.value = state_out, .source = state, .kind = AliasKind::kShared}}},
-      {.reads = {y}, .writes = {t2}},
-      {.reads = {t2}, .writes = {t3}},
-      {.reads = {state_out, t3}, .writes = {t4}},
+      step({kInput}, {state}),
+      step({state, kInput}, {state_out, y}, {shares(state_out, state)}),
+      step({y}, {t2}),
+      step({t2}, {t3}),
+      step({state_out, t3}, {t4}),
   };
   const MemoryPlan plan = plan_memory(values, steps, kAlign);
   EXPECT_EQ(plan.storage[state_out], state);
@@ -142,11 +150,11 @@ TEST(MemoryPlanner, ViewsKeepTheirSourceAlive) {
   const std::vector<PlanValue> values = arena_values({256, 256, 256, 256, 256});
   const uint32_t t = 1, v1 = 2, v2 = 3, a = 4, b = 5;
   const std::vector<PlanStep> steps = {
-      {.reads = {kInput}, .writes = {t}},
-      {.reads = {t}, .writes = {v1}, .aliases = {{.value = v1, .source = t}}},
-      {.reads = {v1}, .writes = {v2}, .aliases = {{.value = v2, .source = v1}}},
-      {.reads = {kInput}, .writes = {a}},
-      {.reads = {a, v2}, .writes = {b}},
+      step({kInput}, {t}),
+      step({t}, {v1}, {shares(v1, t)}),
+      step({v1}, {v2}, {shares(v2, v1)}),
+      step({kInput}, {a}),
+      step({a, v2}, {b}),
   };
   const MemoryPlan plan = plan_memory(values, steps, kAlign);
   EXPECT_EQ(plan.storage[v1], t);
@@ -162,8 +170,8 @@ TEST(MemoryPlanner, ViewsKeepTheirSourceAlive) {
 TEST(MemoryPlanner, ViewOfAnExternalValueStaysOutsideTheArena) {
   const std::vector<PlanValue> values = arena_values({256, 256});
   const std::vector<PlanStep> steps = {
-      {.reads = {kInput}, .writes = {1}, .aliases = {{.value = 1, .source = kInput}}},
-      {.reads = {1}, .writes = {2}},
+      step({kInput}, {1}, {shares(1, kInput)}),
+      step({1}, {2}),
   };
   const MemoryPlan plan = plan_memory(values, steps, kAlign);
   EXPECT_EQ(plan.offset[1], MemoryPlan::kNoOffset);
@@ -175,13 +183,11 @@ TEST(MemoryPlanner, ViewOfAnExternalValueStaysOutsideTheArena) {
 std::vector<PlanStep> update_steps(bool read_cache_after) {
   const uint32_t cache = 1, next = 2, after = 3;
   std::vector<PlanStep> steps = {
-      {.reads = {kInput}, .writes = {cache}},
-      {.reads = {cache, kInput},
-       .writes = {next},
-       .aliases = {{.value = next, .source = cache, .kind = AliasKind::kInPlaceIfDead}}},
-      {.reads = {next}, .writes = {after}},
+      step({kInput}, {cache}),
+      step({cache, kInput}, {next}, {in_place(next, cache)}),
+      step({next}, {after}),
   };
-  if (read_cache_after) steps.push_back({.reads = {cache, after}, .writes = {}});
+  if (read_cache_after) steps.push_back(step({cache, after}, {}));
   return steps;
 }
 
@@ -206,10 +212,8 @@ TEST(MemoryPlanner, InPlaceUpdateCopiesACacheReadLater) {
 TEST(MemoryPlanner, InPlaceUpdateNeverWritesExternalStorage) {
   const std::vector<PlanValue> values = arena_values({1024});
   const std::vector<PlanStep> steps = {
-      {.reads = {kInput},
-       .writes = {1},
-       .aliases = {{.value = 1, .source = kInput, .kind = AliasKind::kInPlaceIfDead}}},
-      {.reads = {1}, .writes = {}},
+      step({kInput}, {1}, {in_place(1, kInput)}),
+      step({1}, {}),
   };
   const MemoryPlan plan = plan_memory(values, steps, kAlign);
   EXPECT_EQ(plan.storage[1], 1u);
@@ -222,12 +226,10 @@ TEST(MemoryPlanner, InPlaceUpdateRefusedWhenTheStepReadsTheStorageTwice) {
   const std::vector<PlanValue> values = arena_values({1024, 1024, 1024});
   const uint32_t cache = 1, view = 2, next = 3;
   const std::vector<PlanStep> steps = {
-      {.reads = {kInput}, .writes = {cache}},
-      {.reads = {cache}, .writes = {view}, .aliases = {{.value = view, .source = cache}}},
-      {.reads = {cache, view},
-       .writes = {next},
-       .aliases = {{.value = next, .source = cache, .kind = AliasKind::kInPlaceIfDead}}},
-      {.reads = {next}, .writes = {}},
+      step({kInput}, {cache}),
+      step({cache}, {view}, {shares(view, cache)}),
+      step({cache, view}, {next}, {in_place(next, cache)}),
+      step({next}, {}),
   };
   const MemoryPlan plan = plan_memory(values, steps, kAlign);
   EXPECT_EQ(plan.storage[next], next);
@@ -236,25 +238,19 @@ TEST(MemoryPlanner, InPlaceUpdateRefusedWhenTheStepReadsTheStorageTwice) {
 
 TEST(MemoryPlanner, RejectsMalformedPlans) {
   const std::vector<PlanValue> values = arena_values({64, 64});
-  EXPECT_THROW(plan_memory(values, std::vector<PlanStep>{{.reads = {1}, .writes = {2}}}, kAlign),
+  EXPECT_THROW(plan_memory(values, std::vector<PlanStep>{step({1}, {2})}, kAlign),
                std::invalid_argument)
       << "read before written";
-  EXPECT_THROW(plan_memory(values,
-                           std::vector<PlanStep>{{.reads = {kInput}, .writes = {1}},
-                                                 {.reads = {kInput}, .writes = {1}}},
-                           kAlign),
-               std::invalid_argument)
-      << "written twice";
   EXPECT_THROW(
-      plan_memory(values, std::vector<PlanStep>{{.reads = {kInput}, .writes = {7}}}, kAlign),
+      plan_memory(values, std::vector<PlanStep>{step({kInput}, {1}), step({kInput}, {1})}, kAlign),
       std::invalid_argument)
-      << "out of range";
-  EXPECT_THROW(plan_memory(values,
-                           std::vector<PlanStep>{{.reads = {kInput},
-                                                  .writes = {1},
-                                                  .aliases = {{.value = 2, .source = kInput}}}},
-                           kAlign),
+      << "written twice";
+  EXPECT_THROW(plan_memory(values, std::vector<PlanStep>{step({kInput}, {7})}, kAlign),
                std::invalid_argument)
+      << "out of range";
+  EXPECT_THROW(
+      plan_memory(values, std::vector<PlanStep>{step({kInput}, {1}, {shares(2, kInput)})}, kAlign),
+      std::invalid_argument)
       << "alias of a value the step does not write";
   EXPECT_THROW(plan_memory(values, std::vector<PlanStep>{}, 3), std::invalid_argument);
 }

@@ -322,7 +322,8 @@ TEST(OpRegistryTest, NamesAndLookup) {
   EXPECT_THAT(names, ::testing::UnorderedElementsAre(
                          "add", "sub", "mul", "scale", "relu", "gelu", "silu", "matmul", "linear",
                          "softmax", "layernorm", "rmsnorm", "rope", "attention", "kv_cache_update",
-                         "embedding", "reshape", "transpose", "concat", "slice", "argmax"));
+                         "embedding", "reshape", "transpose", "concat", "slice", "argmax",
+                         "nonzero", "masked_select"));
   EXPECT_EQ(find_op("nope"), nullptr);
   ASSERT_NE(find_op("kv_cache_update"), nullptr);
   EXPECT_EQ(find_op("kv_cache_update")->aliases_input, 0);

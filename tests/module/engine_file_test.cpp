@@ -8,6 +8,7 @@
 #include "rtscope/error.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
+#include "rtscope/templates.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tiny_graphs.hpp"
 
@@ -120,6 +121,58 @@ TEST_F(EngineFileTest, UnloadedPluginIsNamed) {
     FAIL();
   } catch (const InputError& e) {
     EXPECT_THAT(std::string(e.what()), AllOf(HasSubstr("'testing'"), HasSubstr("not loaded")));
+  }
+}
+
+}  // namespace
+}  // namespace rtscope
+
+namespace rtscope {
+namespace {
+
+TEST(EngineFileAliases, RoundTripKeepsTheKvCacheAliasMap) {
+  PluginRegistry registry;
+  registry.load({.name = "cpu"});
+  DecoderParams params;
+  params.layers = 1;
+  params.d_model = 32;
+  params.heads = 2;
+  params.vocab = 40;
+  params.max_seq = 16;
+  auto model = Model::build(build_decoder(params), registry, {.backends = {"cpu"}});
+  const Module& module = *model->modules()[0];
+  ASSERT_EQ(module.aliases().size(), 2u) << "k and v cache updates alias their inputs";
+  for (const auto& alias : module.aliases()) {
+    EXPECT_EQ(alias.kind, RTS_ALIAS_KV_CACHE_UPDATE);
+    EXPECT_EQ(module.outputs()[alias.output].dtype, module.inputs()[alias.input].dtype);
+    EXPECT_EQ(module.outputs()[alias.output].dims, module.inputs()[alias.input].dims);
+  }
+  std::stringstream file;
+  module.save(file);
+  auto loaded = Module::load(file, "decoder.engine", registry);
+  ASSERT_EQ(loaded->aliases().size(), module.aliases().size());
+  for (std::size_t i = 0; i < module.aliases().size(); ++i) {
+    EXPECT_EQ(loaded->aliases()[i].output, module.aliases()[i].output);
+    EXPECT_EQ(loaded->aliases()[i].input, module.aliases()[i].input);
+    EXPECT_EQ(loaded->aliases()[i].kind, module.aliases()[i].kind);
+  }
+}
+
+TEST(EngineFileAliases, FileFromBeforeTheAliasMapIsRejectedWithRebuild) {
+  PluginRegistry registry;
+  registry.load({.name = "testing"});
+  auto model = Model::build(testing::scale_relu_graph(), registry, {.backends = {"testing"}});
+  std::ostringstream out;
+  model->modules()[0]->save(out);
+  std::string bytes = out.str();
+  bytes[8] = 1;  // format version 1 had no alias map
+  std::istringstream in(bytes);
+  try {
+    Module::load(in, "old.engine", registry);
+    FAIL() << "a version-1 engine file was accepted";
+  } catch (const InputError& e) {
+    EXPECT_THAT(std::string(e.what()), AllOf(HasSubstr("old.engine"), HasSubstr("format version"),
+                                             HasSubstr("file: 1"), HasSubstr("rebuild")));
   }
 }
 

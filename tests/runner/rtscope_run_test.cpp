@@ -204,6 +204,31 @@ TEST_F(RtscopeRun, GraphFileModel) {
 }
 #endif
 
+TEST_F(RtscopeRun, ShowPartitionsPrintsEachNodesPluginWithoutRunning) {
+  const fs::path graph = fs::path(RTSCOPE_SOURCE_DIR) / "configs" / "models" / "tiny_mlp.yaml";
+  const fs::path config = write("mixed.yaml", R"(plugins:
+  - name: testing
+  - name: cpu
+models:
+  mlp:
+    graph: )" + graph.string() + R"(
+    backends: [testing, cpu]
+run:
+  - model: mlp
+    workload: {kind: batch, batch: 8}
+    iterations: 1000000
+)");
+  const CommandResult result = run(config.string() + " --show-partitions");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  // linear and rmsnorm are cpu-only; relu runs on the first backend.
+  EXPECT_THAT(result.out, HasSubstr("model 'mlp': 4 nodes in 3 partitions"));
+  EXPECT_THAT(result.out, HasSubstr("fc1 (linear) -> cpu: earlier backends declined"));
+  EXPECT_THAT(result.out, HasSubstr("act (relu) -> testing: first backend supports it"));
+  EXPECT_THAT(result.out, HasSubstr("fc2 (linear) -> cpu"));
+  // Nothing ran: no latency table.
+  EXPECT_THAT(result.out, ::testing::Not(HasSubstr("samples/s")));
+}
+
 TEST_F(RtscopeRun, DumpConfigPrintsTheEffectiveConfig) {
   const fs::path config = write("tiny.yaml", kTinyDecoderConfig);
   const CommandResult result = run(config.string() + " --set run.0.warmup=3 --dump-config");

@@ -60,6 +60,10 @@ class ScopesTest : public ::testing::Test {
 using KS = KernelSpecialization;
 
 TEST_F(ScopesTest, RuntimeConfigAppliesToEveryModuleAndRestoresOnExit) {
+  // The modules span both plugins, so the scope reaches each of them.
+  std::vector<std::string> plugins;
+  for (Module* m : model_->modules()) plugins.push_back(m->plugin().id());
+  EXPECT_EQ(plugins, (std::vector<std::string>{"cpu", "testing", "cpu"}));
   {
     auto scope = runtime_config(*model_, {{"kernel_specialization", "eager"}});
     EXPECT_EQ(scope.size(), 3u);

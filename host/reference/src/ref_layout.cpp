@@ -1,5 +1,5 @@
 // Reference kernels of the data movement ops: embedding, reshape, transpose,
-// concat, slice and argmax.
+// concat, slice, argmax, nonzero and masked_select.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -104,6 +104,47 @@ void argmax_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
       out[0].data[o * split.inner + i] = static_cast<double>(best);
     }
   }
+}
+
+void nonzero_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
+                    std::vector<RefTensor>& out) {
+  const RefTensor& x = in[0];
+  const auto rank = static_cast<int64_t>(x.shape.size());
+  std::vector<double> indices;
+  int64_t found = 0;
+  std::vector<int64_t> coords(x.shape.size(), 0);
+  for (std::size_t i = 0; i < x.data.size(); ++i) {
+    if (x.data[i] != 0.0) {
+      ++found;
+      for (int64_t c : coords) indices.push_back(static_cast<double>(c));
+    }
+    // Odometer increment: coords of element i + 1 in row-major order.
+    for (std::size_t d = coords.size(); d-- > 0;) {
+      if (++coords[d] < x.shape[d]) break;
+      coords[d] = 0;
+    }
+  }
+  const int64_t max_count = attr_int(attrs, "max_count");
+  if (max_count > 0) {
+    // Static-shape form: the first max_count rows, then rows of -1.
+    indices.resize(static_cast<std::size_t>(max_count * rank), -1.0);
+    out[0].shape = {max_count, rank};
+  } else {
+    out[0].shape = {found, rank};
+  }
+  out[0].data = std::move(indices);
+}
+
+void masked_select_kernel(const std::vector<RefTensor>& in, const AttrMap&,
+                          std::vector<RefTensor>& out) {
+  const RefTensor& x = in[0];
+  const RefTensor& mask = in[1];
+  std::vector<double> selected;
+  for (std::size_t i = 0; i < x.data.size(); ++i) {
+    if (mask.data[i] != 0.0) selected.push_back(x.data[i]);
+  }
+  out[0].shape = {static_cast<int64_t>(selected.size())};
+  out[0].data = std::move(selected);
 }
 
 }  // namespace rtscope::reference::detail

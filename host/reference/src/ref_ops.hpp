@@ -62,5 +62,8 @@ void transpose_kernel(const std::vector<RefTensor>&, const AttrMap&, std::vector
 void concat_kernel(const std::vector<RefTensor>&, const AttrMap&, std::vector<RefTensor>&);
 void slice_kernel(const std::vector<RefTensor>&, const AttrMap&, std::vector<RefTensor>&);
 void argmax_kernel(const std::vector<RefTensor>&, const AttrMap&, std::vector<RefTensor>&);
+// Data-dependent outputs: these set out[0].shape and data themselves.
+void nonzero_kernel(const std::vector<RefTensor>&, const AttrMap&, std::vector<RefTensor>&);
+void masked_select_kernel(const std::vector<RefTensor>&, const AttrMap&, std::vector<RefTensor>&);
 
 }  // namespace rtscope::reference::detail

@@ -34,6 +34,8 @@ Kernel find_kernel(std::string_view op) {
       {"concat", concat_kernel},
       {"slice", slice_kernel},
       {"argmax", argmax_kernel},
+      {"nonzero", nonzero_kernel},
+      {"masked_select", masked_select_kernel},
   };
   auto it = kernels.find(op);
   return it == kernels.end() ? nullptr : it->second;
@@ -128,6 +130,12 @@ std::vector<RefTensor> run_op(const std::string& op, const std::vector<RefTensor
   for (const ValueType& type : out_types) {
     RefTensor out{type.dtype, {}, {}};
     for (const Dim& dim : type.shape) {
+      // A dim known only after running (symbol "?n" from nonzero and
+      // masked_select): its kernel sets the shape and data itself.
+      if (dim.symbol == "?n") {
+        out.shape.push_back(0);
+        continue;
+      }
       if (!dim.is_static()) {
         throw InputError("reference: op '" + op + "' has output " + type.str() +
                          " with a dim that static inputs do not determine");

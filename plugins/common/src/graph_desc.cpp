@@ -1,10 +1,10 @@
-#include "graph_desc.hpp"
+#include "plugin_kit/graph_desc.hpp"
 
 #include <cstring>
 
-#include "error.hpp"
+#include "plugin_kit/error.hpp"
 
-namespace rtscope::cpu {
+namespace rtscope::plugin_kit {
 namespace {
 
 std::string copy_string(const char* text, const char* what) {
@@ -218,4 +218,4 @@ int64_t element_count(std::span<const int64_t> dims) {
   return count;
 }
 
-}  // namespace rtscope::cpu
+}  // namespace rtscope::plugin_kit
