@@ -68,8 +68,8 @@ typedef enum rts_status {
   RTS_ERROR_UNSUPPORTED = 2,      /* op, dtype or feature not provided */
   RTS_ERROR_NOT_FOUND = 3,        /* cache miss, unknown binding */
   RTS_ERROR_OUT_OF_MEMORY = 4,
-  RTS_ERROR_DEVICE = 5,           /* driver or device failure */
-  RTS_ERROR_VERSION = 6,          /* incompatible engine blob or ABI */
+  RTS_ERROR_DEVICE = 5,  /* driver or device failure */
+  RTS_ERROR_VERSION = 6, /* incompatible engine blob or ABI */
   RTS_ERROR_INTERNAL = 7
 } rts_status;
 
@@ -155,8 +155,8 @@ typedef struct rts_cache_store {
 
   /* Stores `size` bytes; the host copies them during the call. A later put
    * of the same key replaces the entry. */
-  rts_status (*put)(void* user, const char* device_fingerprint, const char* key,
-                    const void* data, uint64_t size);
+  rts_status (*put)(void* user, const char* device_fingerprint, const char* key, const void* data,
+                    uint64_t size);
 } rts_cache_store;
 
 /* Services the host gives each plugin at `init`. The struct and its `user`
@@ -366,8 +366,8 @@ typedef struct rts_plugin_api {
    * order) can run on `device`, and whether its kernel needs a data-dependent
    * output allocation. Returns RTS_OK whether or not supported. Thread-safe. */
   rts_status (*query_node)(rts_plugin* plugin, uint32_t device, const rts_node* node,
-                           const rts_value* inputs, const rts_value* outputs,
-                           rts_support* out, const rts_error_sink* err);
+                           const rts_value* inputs, const rts_value* outputs, rts_support* out,
+                           const rts_error_sink* err);
 
   /* Compiles a partition into an engine. Thread-safe (distinct engines). */
   rts_status (*build_engine)(rts_plugin* plugin, uint32_t device, const rts_graph* graph,
@@ -417,9 +417,8 @@ typedef struct rts_plugin_api {
   void (*device_free)(rts_plugin* plugin, uint32_t device, void* ptr);
   /* Copies between host memory and device memory from device_alloc.
    * `to_device` non-zero copies host→device. Thread-safe. */
-  rts_status (*device_copy)(rts_plugin* plugin, uint32_t device, void* device_ptr,
-                            void* host_ptr, uint64_t size, int to_device,
-                            const rts_error_sink* err);
+  rts_status (*device_copy)(rts_plugin* plugin, uint32_t device, void* device_ptr, void* host_ptr,
+                            uint64_t size, int to_device, const rts_error_sink* err);
 
   /* Optional (may be NULL: every setting is accepted). Says whether the
    * engine can run with `settings`, so a bad combination fails when it is
