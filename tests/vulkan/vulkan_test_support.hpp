@@ -30,10 +30,6 @@ struct LoadResult {
 // Loads the vulkan plugin (and cpu, for mixed models) into `registry`.
 inline LoadResult load_vulkan(PluginRegistry& registry) {
   LoadResult result;
-#ifdef RTSCOPE_VULKAN_PLUGIN_DISABLED
-  result.skip_reason = "the Vulkan plugin is not built (RTSCOPE_BUILD_VULKAN=OFF)";
-  return result;
-#endif
   setenv("RTSCOPE_VULKAN_VALIDATION", "1", 1);
   try {
     PluginSpec spec;
