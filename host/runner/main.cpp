@@ -8,14 +8,17 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <fstream>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "config_overrides.hpp"
+#include "device_list.hpp"
 #include "partitions_report.hpp"
 #include "progress.hpp"
 #include "report.hpp"
+#include "rtscope/trace.hpp"
 #include "run_config.hpp"
 #include "runner.hpp"
 
@@ -37,6 +40,9 @@ struct CommandLine {
   std::string json_path;
   bool dump_config = false;
   bool show_partitions = false;
+  bool list_devices = false;
+  bool keep_samples = false;
+  std::string trace_path;
   std::string text;  // as typed, for the report
 };
 
@@ -59,8 +65,8 @@ std::variant<CommandLine, int> parse_command_line(int argc, char** argv) {
       "rtscope-run"};
   CommandLine command;
   std::vector<std::string> set_arguments;
-  app.add_option("config", command.config_path, "Runner config (YAML), e.g. configs/default.yaml")
-      ->required();
+  CLI::Option* config = app.add_option("config", command.config_path,
+                                       "Runner config (YAML), e.g. configs/default.yaml");
   // One value per --set, so `--set k=v CONFIG` keeps CONFIG positional.
   app.add_option("--set", set_arguments,
                  "Override a config key before it is read: key.path=value, list items by "
@@ -75,10 +81,23 @@ std::variant<CommandLine, int> parse_command_line(int argc, char** argv) {
   app.add_flag("--show-partitions", command.show_partitions,
                "Build every model, print each node with the plugin it went to and why, and "
                "exit without running");
+  app.add_option("--trace", command.trace_path,
+                 "Write a Chrome trace-event JSON of the run to FILE (plugin loads, model "
+                 "builds, contexts, compiles, cache load/save, every execute); open it in "
+                 "https://ui.perfetto.dev (overrides report.trace)")
+      ->type_name("FILE");
+  app.add_flag("--samples", command.keep_samples,
+               "Include every measured iteration's latency (samples_ms) in the JSON report");
+  app.add_flag("--list-devices", command.list_devices,
+               "Print every plugin's devices and fingerprints and exit: the config's plugins "
+               "and backends, or without a config every plugin in the search path");
   app.set_version_flag("--version", RTSCOPE_VERSION);
 
   try {
     app.parse(argc, argv);
+    if (config->count() == 0 && !command.list_devices) {
+      throw CLI::RequiredError("config");
+    }
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
     print_error(fmt::format("{}; run 'rtscope-run --help' for usage", e.what()));
@@ -96,9 +115,51 @@ std::variant<CommandLine, int> parse_command_line(int argc, char** argv) {
   return command;
 }
 
+// Records the run while alive and writes the trace file when it ends, also
+// when the run fails, so the events up to the failure are kept.
+class TraceFile {
+ public:
+  explicit TraceFile(std::string path) : path_(std::move(path)) {
+    if (!path_.empty()) rtscope::trace::start();
+  }
+  ~TraceFile() {
+    if (path_.empty()) return;
+    try {
+      const std::vector<rtscope::trace::Event> events = rtscope::trace::stop();
+      std::ofstream out(path_, std::ios::trunc);
+      if (out) rtscope::trace::write_chrome_json(events, out);
+      if (!out) {
+        print_error(fmt::format("cannot write the trace file {}", path_));
+      } else {
+        fmt::print(stderr, "rtscope-run: trace with {} events written to {}\n", events.size(),
+                   path_);
+      }
+    } catch (const std::exception& e) {
+      print_error(fmt::format("writing the trace file {} failed: {}", path_, e.what()));
+    }
+  }
+  TraceFile(const TraceFile&) = delete;
+  TraceFile& operator=(const TraceFile&) = delete;
+
+ private:
+  std::string path_;
+};
+
+int list_devices(const CommandLine& command) {
+  if (command.config_path.empty()) {
+    fmt::print("{}", runner::format_devices(runner::list_devices(nullptr)));
+    return kExitOk;
+  }
+  const runner::RunConfig config = runner::load_run_config(command.config_path, command.overrides);
+  fmt::print("{}", runner::format_devices(runner::list_devices(&config)));
+  return kExitOk;
+}
+
 int run(const CommandLine& command) {
+  if (command.list_devices) return list_devices(command);
   runner::RunConfig config = runner::load_run_config(command.config_path, command.overrides);
   if (!command.json_path.empty()) config.report.json = command.json_path;
+  if (!command.trace_path.empty()) config.report.trace = command.trace_path;
   if (command.dump_config) {
     YAML::Emitter out;
     out << runner::to_yaml(config);
@@ -110,7 +171,10 @@ int run(const CommandLine& command) {
     return kExitOk;
   }
   if (config.report.json) runner::check_json_destination(*config.report.json);
+  if (config.report.trace) runner::check_json_destination(*config.report.trace);
+  const TraceFile trace(config.report.trace ? config.report.trace->string() : std::string());
   runner::RunnerOptions options;
+  options.keep_samples = command.keep_samples;
   options.show_progress = runner::ProgressLine::stderr_is_terminal();
   options.command_line = command.text;
   const runner::Report report = runner::run_benchmarks(config, options);

@@ -80,6 +80,16 @@ std::string describe_partitions(const ModelReport& model) {
   return text;
 }
 
+// Per module: "vulkan 1.2 KiB" (bytes between host and device per iteration).
+std::string describe_staging(const ModelReport& model) {
+  std::string text;
+  for (const PartitionReport& partition : model.partitions) {
+    text += fmt::format("{}{} {}", text.empty() ? "" : ", ", partition.plugin,
+                        format_bytes(static_cast<uint64_t>(partition.staged_bytes_per_iteration)));
+  }
+  return text;
+}
+
 void write_context(JsonWriter& json, const ReportContext& context) {
   json.key("context").begin_object();
   json.key("host").value(context.host);
@@ -138,6 +148,11 @@ void write_model(JsonWriter& json, const ModelReport& model) {
   json.key("first_inference").value(model.first_inference_ms);
   json.end_object();
   write_latency(json, model.latency_ms);
+  if (!model.samples_ms.empty()) {
+    json.key("samples_ms").begin_array();
+    for (const double sample : model.samples_ms) json.value(sample);
+    json.end_array();
+  }
   json.key("throughput_per_s").value(model.throughput_per_s);
   json.key("iterations").value(model.iterations);
   json.key("warmup").value(model.warmup);
@@ -165,6 +180,8 @@ void write_model(JsonWriter& json, const ModelReport& model) {
     json.key("outputs").begin_array();
     for (const std::string& name : partition.outputs) json.value(name);
     json.end_array();
+    json.key("staged_bytes").value(partition.staged_bytes);
+    json.key("staged_bytes_per_iteration").value(partition.staged_bytes_per_iteration);
     json.end_object();
   }
   json.end_array();
@@ -238,6 +255,7 @@ void print_table(const Report& report, std::FILE* out) {
   table.row("contexts created", cells(report, [](const ModelReport& m) {
               return fmt::format("{}", m.contexts_created);
             }));
+  table.row("staged per iteration", cells(report, describe_staging));
   const bool any_cache = std::any_of(report.models.begin(), report.models.end(),
                                      [](const ModelReport& m) { return m.cache.enabled; });
   if (any_cache) {
@@ -285,8 +303,8 @@ void check_json_destination(const std::filesystem::path& file) {
   const std::filesystem::path folder = file.parent_path();
   std::error_code error;
   if (!folder.empty() && !std::filesystem::is_directory(folder, error)) {
-    throw Error(fmt::format("{}: cannot write the JSON report there: folder {} does not exist",
-                            file.string(), folder.string()));
+    throw Error(fmt::format("{}: cannot write there: folder {} does not exist", file.string(),
+                            folder.string()));
   }
 }
 

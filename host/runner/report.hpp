@@ -15,7 +15,8 @@
 //                        plus any other configured percentile "pNN"},
 //         "throughput_per_s", "iterations", "warmup", "measured_s",
 //         "contexts_created",
-//         "partitions": [{"plugin", "nodes", "inputs", "outputs"}] } } }
+//         "partitions": [{"plugin", "nodes", "inputs", "outputs",
+//                         "staged_bytes", "staged_bytes_per_iteration"}] } } }
 #pragma once
 
 #include <cstdint>
@@ -60,6 +61,11 @@ struct PartitionReport {
   std::size_t nodes = 0;
   std::vector<std::string> inputs;
   std::vector<std::string> outputs;
+  // Bytes the partition's module copied between host memory and its device
+  // during the run entry (warm-up included): the host's copies of tensors
+  // from another device plus the plugin's `staged_bytes` counter.
+  uint64_t staged_bytes = 0;
+  double staged_bytes_per_iteration = 0;  // over warm-up and measured iterations
 };
 
 // The shared runtime cache's activity during one run entry.
@@ -90,6 +96,9 @@ struct ModelReport {
   double first_inference_ms = 0;
   // Latency of one iteration: a decode step (stream) or a model run (batch).
   SampleStats latency_ms;
+  // Every measured iteration's latency in run order; kept only with
+  // --samples (empty otherwise, and then absent from the JSON).
+  std::vector<double> samples_ms;
   // Items per second over the measured iterations' summed latency.
   double throughput_per_s = 0;
   int64_t iterations = 0;

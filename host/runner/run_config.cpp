@@ -361,9 +361,7 @@ ReportConfig parse_report(const Reader& reader, const Item& item) {
         report.percentiles.push_back(percentile);
       }
     }
-    if (key == "trace" && value.present()) {
-      reader.fail(value, "trace output is not implemented yet; leave 'trace' null");
-    }
+    if (key == "trace" && value.present()) report.trace = reader.string(value);
   }
   return report;
 }
@@ -504,6 +502,8 @@ YAML::Node to_yaml(const RunConfig& config) {
   }
   root["report"]["json"] = config.report.json ? YAML::Node(config.report.json->string())
                                               : YAML::Node(YAML::NodeType::Null);
+  root["report"]["trace"] = config.report.trace ? YAML::Node(config.report.trace->string())
+                                                : YAML::Node(YAML::NodeType::Null);
   root["report"]["percentiles"] = config.report.percentiles;
   return root;
 }

@@ -65,6 +65,7 @@ struct RunEntry {
 
 struct ReportConfig {
   std::optional<std::filesystem::path> json;
+  std::optional<std::filesystem::path> trace;  // Chrome trace-event JSON of the run
   std::vector<double> percentiles = {50, 90, 95, 99};
 };
 

@@ -11,6 +11,7 @@
 #include <numeric>
 #include <set>
 
+#include "device_list.hpp"
 #include "progress.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/graph_yaml.hpp"
@@ -18,6 +19,7 @@
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/runtime_cache.hpp"
 #include "rtscope/templates.hpp"
+#include "rtscope/trace.hpp"
 #include "workload.hpp"
 
 #ifndef RTSCOPE_VERSION
@@ -51,18 +53,6 @@ double to_ms(std::chrono::nanoseconds duration) {
   }
 }
 
-std::string device_kind_name(rts_device_kind kind) {
-  switch (kind) {
-    case RTS_DEVICE_CPU:
-      return "cpu";
-    case RTS_DEVICE_GPU:
-      return "gpu";
-    case RTS_DEVICE_VIRTUAL:
-      return "virtual";
-  }
-  return fmt::format("kind {}", static_cast<int>(kind));
-}
-
 std::string host_name() {
   char name[256] = {};
   if (gethostname(name, sizeof(name) - 1) != 0) return "unknown";
@@ -82,6 +72,32 @@ uint64_t contexts_created(const Model& model) {
   uint64_t total = 0;
   for (const Module* module : model.modules()) total += module->stats().contexts_created;
   return total;
+}
+
+// Bytes each module (in partition order) has copied between host memory and
+// its device so far: the host's copies for tensors of another device plus
+// the plugin's own staging (its `staged_bytes` counter, when it has one).
+// The two parts are kept apart: the host's count only grows, the plugin's
+// starts over with each new context (a settings change).
+struct StagedBytes {
+  uint64_t host = 0;
+  uint64_t plugin = 0;
+};
+
+std::vector<StagedBytes> staged_bytes(const Model& model) {
+  std::vector<StagedBytes> bytes;
+  for (const Module* module : model.modules()) {
+    const ModuleStats stats = module->stats();
+    const auto plugin = stats.plugin_counters.find("staged_bytes");
+    bytes.push_back(
+        {stats.staged_bytes, plugin == stats.plugin_counters.end() ? 0 : plugin->second});
+  }
+  return bytes;
+}
+
+uint64_t staged_between(const StagedBytes& before, const StagedBytes& after) {
+  const uint64_t plugin_before = before.plugin <= after.plugin ? before.plugin : 0;
+  return (after.host - before.host) + (after.plugin - plugin_before);
 }
 
 // A model built once and shared by the run entries that name it.
@@ -107,6 +123,8 @@ class Runner {
     if (shared_cache_ && !report.models.empty()) {
       // Modules stay alive until the runner ends, so nothing executes now.
       const auto start = Clock::now();
+      trace::Span span("cache", "save runtime cache");
+      span.arg("path", shared_cache_path_.string());
       shared_cache_->try_save(shared_cache_path_);
       CacheReport& last = report.models.back().cache;
       last.save_ms = ms_since(start);
@@ -162,6 +180,8 @@ class Runner {
     std::error_code ignored;
     std::filesystem::create_directories(shared_cache_path_.parent_path(), ignored);
     const auto start = Clock::now();
+    trace::Span span("cache", "load runtime cache");
+    span.arg("path", shared_cache_path_.string());
     shared_cache_->load(shared_cache_path_);
     cache_load_ms_ = ms_since(start);
   }
@@ -278,8 +298,13 @@ class Runner {
       report.workload = workload->describe();
       report.throughput_unit = workload->item_unit();
       const uint64_t contexts_before = contexts_created(model);
+      const std::vector<StagedBytes> staged_before = staged_bytes(model);
 
-      for (int64_t i = 0; i < run.warmup; ++i) workload->run_iteration();
+      {
+        trace::Span span("run", "warm-up " + run.name);
+        for (int64_t i = 0; i < run.warmup; ++i) workload->run_iteration();
+      }
+      trace::Span measured_span("run", "measure " + run.name);
       std::vector<double> samples_ms;
       samples_ms.reserve(static_cast<std::size_t>(run.iterations));
       ProgressLine progress(options_.show_progress, run.name, run.iterations, run.duration);
@@ -298,9 +323,18 @@ class Runner {
           total_ms > 0 ? static_cast<double>(workload->items_per_iteration() * report.iterations) /
                              (total_ms / 1000)
                        : 0;
+      if (options_.keep_samples) report.samples_ms = samples_ms;
       report.latency_ms =
           summarize(std::move(samples_ms), percentiles_to_compute(config_.report.percentiles));
       report.contexts_created = contexts_created(model) - contexts_before;
+      const std::vector<StagedBytes> staged_after = staged_bytes(model);
+      for (std::size_t p = 0; p < report.partitions.size() && p < staged_after.size(); ++p) {
+        PartitionReport& partition = report.partitions[p];
+        partition.staged_bytes = staged_between(staged_before[p], staged_after[p]);
+        const int64_t runs = report.iterations + run.warmup;
+        partition.staged_bytes_per_iteration =
+            runs > 0 ? static_cast<double>(partition.staged_bytes) / static_cast<double>(runs) : 0;
+      }
       if (shared_cache_) {
         const CacheCounters now = shared_cache_->counters();
         report.cache = {true,

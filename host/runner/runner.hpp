@@ -15,6 +15,7 @@ namespace rtscope::runner {
 struct RunnerOptions {
   bool show_progress = false;  // progress line on stderr for long runs
   std::string command_line;    // recorded in the report's context
+  bool keep_samples = false;   // every iteration's latency in the report (--samples)
 };
 
 // Throws rtscope::Error (or a subclass) on the first failure; messages from

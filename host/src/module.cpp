@@ -8,6 +8,7 @@
 #include "log.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/runtime_cache.hpp"
+#include "rtscope/trace.hpp"
 
 namespace rtscope {
 namespace {
@@ -49,7 +50,8 @@ void check_input(const std::string& module, const BindingInfo& binding, const Te
   }
 }
 
-rts_tensor to_abi_tensor(const std::string& name, const Tensor& tensor) {
+rts_tensor to_abi_tensor(const std::string& name, const Tensor& tensor,
+                         const DeviceMemory* device) {
   rts_tensor t{};
   t.struct_size = sizeof(t);
   t.name = name.c_str();
@@ -59,7 +61,19 @@ rts_tensor to_abi_tensor(const std::string& name, const Tensor& tensor) {
   t.data = const_cast<void*>(tensor.data());
   t.size_bytes = tensor.size_bytes();
   t.residency = RTS_RESIDENCY_HOST;
+  if (tensor.on_device()) {
+    // Callers stage tensors of other devices first.
+    t.residency = RTS_RESIDENCY_DEVICE;
+    t.device = device->device();
+  }
   return t;
+}
+
+// Whether `tensor` can be bound as it is to an engine on `device` (null:
+// a host-only plugin).
+bool binds_in_place(const Tensor& tensor, const DeviceMemory* device) {
+  if (!tensor.on_device()) return true;
+  return device && tensor.device_memory()->same_as(*device);
 }
 
 Shape shape_of(const rts_tensor& t) { return Shape(t.dims, t.dims + t.rank); }
@@ -77,13 +91,21 @@ bool same_shape(const Shape& shape, const rts_tensor& t) {
 }
 
 // Output storage the plugin asks for; kept in `allocated` by index.
+// Sized on the first allocation: with every output preallocated (the
+// steady state) nothing is constructed.
 struct OutputAllocations {
+  std::size_t outputs = 0;
   BindingArray<Tensor> allocated;
+
+  bool has(std::size_t index) const {
+    return index < allocated.size() && allocated[index].defined();
+  }
 
   static int allocate(void* user, uint32_t index, rts_tensor* tensor) {
     auto* self = static_cast<OutputAllocations*>(user);
-    if (index >= self->allocated.size() || tensor->rank > RTS_MAX_RANK) return 1;
+    if (index >= self->outputs || tensor->rank > RTS_MAX_RANK) return 1;
     try {
+      if (self->allocated.empty()) self->allocated.resize(self->outputs);
       Tensor t = Tensor::empty(static_cast<DType>(tensor->dtype), shape_of(*tensor));
       tensor->data = t.data();
       tensor->size_bytes = t.size_bytes();
@@ -99,10 +121,15 @@ struct OutputAllocations {
 }  // namespace
 
 Module::Module(std::string name, std::shared_ptr<Engine> engine)
-    : name_(std::move(name)), engine_(std::move(engine)) {}
+    : name_(std::move(name)),
+      engine_(std::move(engine)),
+      device_memory_(DeviceMemory::of(engine_->plugin_ptr(), engine_->device())) {}
 
 Module::~Module() {
-  if (implicit_cache_) implicit_cache_->try_save(implicit_cache_path_);
+  if (!implicit_cache_) return;
+  trace::Span span("cache", "save runtime cache");
+  span.arg("path", implicit_cache_path_.string());
+  implicit_cache_->try_save(implicit_cache_path_);
 }
 
 const Plugin& Module::plugin() const { return engine_->plugin(); }
@@ -144,10 +171,16 @@ void Module::set_runtime_settings(const RuntimeSettings& settings) {
       old_path = implicit_cache_path_;
     }
   }
-  if (old_cache) old_cache->try_save(old_path);
+  if (old_cache) {
+    trace::Span span("cache", "save runtime cache");
+    span.arg("path", old_path.string());
+    old_cache->try_save(old_path);
+  }
   std::shared_ptr<RuntimeCache> new_cache;
   if (path && !keep_cache) {
     new_cache = std::make_shared<RuntimeCache>();
+    trace::Span span("cache", "load runtime cache");
+    span.arg("path", path->string());
     new_cache->load(*path);
   }
   std::shared_ptr<ExecutionContext> dropped;
@@ -172,6 +205,7 @@ std::shared_ptr<ExecutionContext> Module::acquire_context() {
     } else if (std::holds_alternative<std::filesystem::path>(settings_.runtime_cache)) {
       cache = implicit_cache_;
     }
+    trace::Span span("context", "create context " + name_);
     context_ = std::make_shared<ExecutionContext>(engine_, settings_, std::move(cache));
     ++contexts_created_;
   }
@@ -181,13 +215,17 @@ std::shared_ptr<ExecutionContext> Module::acquire_context() {
 }
 
 void Module::release_context() {
+  // Under the mutex: once wait_idle can see zero, this thread no longer
+  // touches the module (its caller may destroy it right away).
   std::lock_guard lock(mutex_);
-  if (--in_flight_ == 0) idle_.notify_all();
+  if (--in_flight_ == 0 && idle_waiters_ > 0) idle_.notify_all();
 }
 
 void Module::wait_idle() const {
   std::unique_lock lock(mutex_);
+  ++idle_waiters_;
   idle_.wait(lock, [&] { return in_flight_ == 0; });
+  --idle_waiters_;
 }
 
 std::shared_ptr<RuntimeCache> Module::runtime_cache() const {
@@ -200,8 +238,18 @@ std::shared_ptr<RuntimeCache> Module::runtime_cache() const {
 
 std::vector<Tensor> Module::execute(const std::vector<Tensor>& inputs,
                                     std::vector<Tensor> outputs) {
+  outputs.resize(engine_->outputs().size());
+  execute_into(inputs, outputs);
+  return outputs;
+}
+
+void Module::execute_into(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
   const auto& in_bindings = engine_->inputs();
   const auto& out_bindings = engine_->outputs();
+  if (outputs.size() != out_bindings.size()) {
+    throw InputError("module '" + name_ + "': got " + std::to_string(outputs.size()) +
+                     " output slots, expected " + std::to_string(out_bindings.size()));
+  }
   if (inputs.size() != in_bindings.size()) {
     std::string names;
     for (const auto& b : in_bindings) names += (names.empty() ? "" : ", ") + b.name;
@@ -210,21 +258,47 @@ std::vector<Tensor> Module::execute(const std::vector<Tensor>& inputs,
                      ")");
   }
   for (std::size_t i = 0; i < inputs.size(); ++i) check_input(name_, in_bindings[i], inputs[i]);
-  outputs.resize(out_bindings.size());
+  const DeviceMemory* device = device_memory_.get();
 
+  // Tensors of another device are bound through host copies; `staged`
+  // is empty on the usual path.
+  BindingArray<Tensor> staged;
+  auto bound = [&](std::size_t i) -> const Tensor& {
+    return staged.empty() || !staged[i].defined() ? inputs[i] : staged[i];
+  };
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (binds_in_place(inputs[i], device)) continue;
+    if (staged.empty()) staged.resize(inputs.size());
+    if (!logged_staging_.exchange(true)) {
+      log().info(
+          "module '{}' stages input '{}' from {} through host memory ({}); bind tensors of {} "
+          "to avoid the copies",
+          name_, in_bindings[i].name, inputs[i].device_memory()->label(),
+          device ? "it runs on " + device->label() : "its plugin reads host memory only",
+          device ? device->label() : std::string("the host"));
+    }
+    staged[i] = inputs[i].to_host();
+    staged_bytes_.fetch_add(staged[i].size_bytes(), std::memory_order_relaxed);
+  }
   BindingArray<rts_tensor> abi_inputs;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    abi_inputs.push_back(to_abi_tensor(in_bindings[i].name, inputs[i]));
+    abi_inputs.push_back(to_abi_tensor(in_bindings[i].name, bound(i), device));
   }
   BindingArray<rts_tensor> abi_outputs(out_bindings.size());
   for (std::size_t o = 0; o < out_bindings.size(); ++o) {
     const int alias = engine_->aliased_input(static_cast<uint32_t>(o));
     if (alias >= 0) {
       // In place: the output is the input's storage, never a preallocated buffer.
-      outputs[o] = inputs[alias];
-    }
-    if (outputs[o].defined()) {
-      abi_outputs[o] = to_abi_tensor(out_bindings[o].name, outputs[o]);
+      if (outputs[o].data() != inputs[alias].data()) outputs[o] = inputs[alias];
+      abi_outputs[o] = to_abi_tensor(out_bindings[o].name, bound(alias), device);
+    } else if (outputs[o].defined() && !binds_in_place(outputs[o], device)) {
+      throw InputError("module '" + name_ + "': preallocated output '" + out_bindings[o].name +
+                       "' lives on " + outputs[o].device_memory()->label() +
+                       "; this module runs on " +
+                       (device ? device->label() : "plugin '" + plugin().id() + "' (host memory)") +
+                       ": pass an undefined tensor to have it allocated");
+    } else if (outputs[o].defined()) {
+      abi_outputs[o] = to_abi_tensor(out_bindings[o].name, outputs[o], device);
     } else {
       rts_tensor& t = abi_outputs[o];
       t.struct_size = sizeof(t);
@@ -234,7 +308,7 @@ std::vector<Tensor> Module::execute(const std::vector<Tensor>& inputs,
   }
 
   OutputAllocations allocations;
-  allocations.allocated.resize(out_bindings.size());
+  allocations.outputs = out_bindings.size();
   rts_output_allocator allocator{&allocations, &OutputAllocations::allocate};
   rts_execute_args args{};
   args.struct_size = sizeof(args);
@@ -252,13 +326,24 @@ std::vector<Tensor> Module::execute(const std::vector<Tensor>& inputs,
       module->release_context();
     }
   } in_flight{this, acquire_context()};
-  in_flight.context->execute(args, name_);
+  {
+    trace::Span span("execute", name_);
+    in_flight.context->execute(args, name_);
+  }
+
+  // Aliased outputs written into a host copy go back to their device.
+  for (std::size_t o = 0; o < out_bindings.size() && !staged.empty(); ++o) {
+    const int alias = engine_->aliased_input(static_cast<uint32_t>(o));
+    if (alias < 0 || !staged[alias].defined()) continue;
+    outputs[o].copy_from(staged[alias]);
+    staged_bytes_.fetch_add(staged[alias].size_bytes(), std::memory_order_relaxed);
+  }
 
   // Results replace the caller's bindings in place: a preallocated output
   // of the right shape is returned as it is, without copying its shape.
   for (std::size_t o = 0; o < out_bindings.size(); ++o) {
     const rts_tensor& written = abi_outputs[o];
-    if (allocations.allocated[o].defined()) {
+    if (allocations.has(o)) {
       outputs[o] = std::move(allocations.allocated[o]);
     } else if (!outputs[o].defined()) {
       throw PluginError("plugin '" + engine_->plugin().id() + "': module '" + name_ +
@@ -269,11 +354,11 @@ std::vector<Tensor> Module::execute(const std::vector<Tensor>& inputs,
         outputs[o] = outputs[o].reshaped(shape);
       } else {
         // Written into the front of a larger preallocated buffer.
-        outputs[o] = Tensor::from_bytes(outputs[o].dtype(), shape, outputs[o].data());
+        const Tensor host = outputs[o].to_host();
+        outputs[o] = Tensor::from_bytes(outputs[o].dtype(), shape, host.data());
       }
     }
   }
-  return outputs;
 }
 
 ModuleStats Module::stats() const {
@@ -283,6 +368,7 @@ ModuleStats Module::stats() const {
     std::lock_guard lock(mutex_);
     stats.contexts_created = contexts_created_;
     stats.executes = executes_;
+    stats.staged_bytes = staged_bytes_.load(std::memory_order_relaxed);
     context = context_;
   }
   if (context) stats.plugin_counters = context->counters();

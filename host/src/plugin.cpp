@@ -6,9 +6,29 @@
 #include "log.hpp"
 #include "plugin_library.hpp"
 #include "rtscope/error.hpp"
+#include "rtscope/trace.hpp"
 
 namespace rtscope {
 namespace {
+
+uint64_t trace_begin_from_plugin(void*) {
+  return trace::enabled() ? static_cast<uint64_t>(trace::now_ns()) : 0;
+}
+
+void trace_end_from_plugin(void* user, uint64_t begin, const char* category, const char* name) {
+  if (begin == 0 || !trace::enabled()) return;
+  try {  // nothing may unwind into plugin frames
+    const auto* plugin = static_cast<const Plugin*>(user);
+    trace::Event event;
+    event.category = category ? category : "plugin";
+    event.name = name ? name : "";
+    event.begin_ns = static_cast<int64_t>(begin);
+    event.end_ns = trace::now_ns();
+    event.args.emplace_back("plugin", plugin->id());
+    trace::record(std::move(event));
+  } catch (...) {
+  }
+}
 
 void log_from_plugin(void* user, rts_log_level level, const char* message) {
   const auto* plugin = static_cast<const Plugin*>(user);
@@ -81,6 +101,8 @@ Plugin::Plugin(std::unique_ptr<Library> library, const rts_plugin_api* api,
   host_api_.struct_size = sizeof(rts_host_api);
   host_api_.user = this;
   host_api_.log = &log_from_plugin;
+  host_api_.trace_begin = &trace_begin_from_plugin;
+  host_api_.trace_end = &trace_end_from_plugin;
 }
 
 Plugin::~Plugin() {

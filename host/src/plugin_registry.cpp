@@ -9,6 +9,7 @@
 #include "log.hpp"
 #include "plugin_library.hpp"
 #include "rtscope/error.hpp"
+#include "rtscope/trace.hpp"
 
 namespace rtscope {
 namespace fs = std::filesystem;
@@ -95,6 +96,8 @@ fs::path PluginRegistry::resolve(const PluginSpec& spec) const {
 
 std::shared_ptr<Plugin> PluginRegistry::load(const PluginSpec& spec) {
   const fs::path path = resolve(spec);
+  trace::Span span("plugin", "load plugin " + path.filename().string());
+  span.arg("path", path.string());
   if (auto failure = dlopen_failure(path); !failure.empty()) {
     throw PluginError("cannot load plugin " + path.string() + ": " + failure);
   }

@@ -4,6 +4,7 @@
 
 #include "log.hpp"
 #include "rtscope/error.hpp"
+#include "rtscope/trace.hpp"
 
 namespace rtscope {
 namespace {
@@ -26,6 +27,8 @@ RuntimeCacheScope::RuntimeCacheScope(const ScopeTarget& target,
         "of them that holds at least one module");
   }
   if (path_) {
+    trace::Span span("cache", "load runtime cache");
+    span.arg("path", path_->string());
     loaded_bytes_ = cache_->load(*path_);
   } else if (stream_) {
     loaded_bytes_ = cache_->load_from_stream(*stream_);
@@ -51,6 +54,7 @@ RuntimeCacheScope::RuntimeCacheScope(RuntimeCacheScope&& other) noexcept
       attach_(std::exchange(other.attach_, std::nullopt)) {}
 
 uint64_t RuntimeCacheScope::save() {
+  trace::Span span("cache", "save runtime cache");
   if (path_) return cache_->save(*path_);
   if (stream_) {
     stream_->clear();

@@ -110,9 +110,74 @@ Tensor Tensor::random(DType dtype, Shape shape, uint64_t seed, double scale) {
   return tensor;
 }
 
+Tensor Tensor::empty_on(std::shared_ptr<const DeviceMemory> device, DType dtype, Shape shape) {
+  if (!device) return empty(dtype, std::move(shape));
+  check_shape(shape);
+  Tensor tensor;
+  tensor.dtype_ = dtype;
+  tensor.shape_ = std::move(shape);
+  // Never zero bytes, so an empty tensor is still defined().
+  tensor.storage_ = device->allocate(std::max<std::size_t>(tensor.size_bytes(), 1));
+  tensor.data_ = tensor.storage_.get();
+  tensor.device_ = std::move(device);
+  return tensor;
+}
+
+Tensor Tensor::zeros_on(std::shared_ptr<const DeviceMemory> device, DType dtype, Shape shape) {
+  Tensor tensor = empty_on(std::move(device), dtype, std::move(shape));
+  tensor.zero();
+  return tensor;
+}
+
 Tensor Tensor::clone() const {
   if (!defined()) return Tensor();
-  return from_bytes(dtype_, shape_, data_);
+  if (!on_device()) return from_bytes(dtype_, shape_, data_);
+  Tensor copy = empty_on(device_, dtype_, shape_);
+  copy.copy_from(*this);
+  return copy;
+}
+
+Tensor Tensor::to_host() const {
+  if (!on_device()) return *this;
+  Tensor host = empty(dtype_, shape_);
+  if (size_bytes() > 0) device_->copy_to_host(host.data_, data_, size_bytes());
+  return host;
+}
+
+void Tensor::copy_from(const Tensor& source) {
+  if (!defined() || !source.defined()) {
+    throw InputError("Tensor::copy_from needs two tensors with storage");
+  }
+  if (source.dtype_ != dtype_ || source.numel() != numel()) {
+    throw InputError("cannot copy a " + std::string(to_string(source.dtype_)) +
+                     shape_to_string(source.shape_) + " tensor into a " +
+                     std::string(to_string(dtype_)) + shape_to_string(shape_) + " one");
+  }
+  const std::size_t bytes = size_bytes();
+  const bool same_place =
+      on_device() == source.on_device() && (!on_device() || device_->same_as(*source.device_));
+  if (bytes == 0 || (same_place && source.data_ == data_)) return;
+  if (!on_device() && !source.on_device()) {
+    std::memcpy(data_, source.data_, bytes);
+  } else if (!on_device()) {
+    source.device_->copy_to_host(data_, source.data_, bytes);
+  } else if (!source.on_device()) {
+    device_->copy_to_device(data_, source.data_, bytes);
+  } else {
+    // Between devices (or within one) through the host.
+    const Tensor staged = source.to_host();
+    device_->copy_to_device(data_, staged.data_, bytes);
+  }
+}
+
+void Tensor::zero() {
+  if (!defined() || size_bytes() == 0) return;
+  if (!on_device()) {
+    std::memset(data_, 0, size_bytes());
+    return;
+  }
+  const Tensor zeros = Tensor::zeros(dtype_, shape_);
+  device_->copy_to_device(data_, zeros.data_, size_bytes());
 }
 
 Tensor Tensor::reshaped(Shape shape) const {
@@ -129,6 +194,7 @@ Tensor Tensor::reshaped(Shape shape) const {
 }
 
 std::vector<double> Tensor::to_doubles() const {
+  if (on_device()) return to_host().to_doubles();
   std::vector<double> values(static_cast<std::size_t>(defined() ? numel() : 0));
   for (std::size_t i = 0; i < values.size(); ++i) {
     values[i] = detail::load_element(dtype_, data_, static_cast<int64_t>(i));

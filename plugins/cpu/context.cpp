@@ -8,6 +8,7 @@
 #include "half.hpp"
 #include "plugin.hpp"
 #include "plugin_kit/output_binding.hpp"
+#include "plugin_kit/trace_span.hpp"
 #include "thread_pool.hpp"
 
 namespace rtscope::cpu {
@@ -62,6 +63,18 @@ Context::Context(const Engine& engine, const rts_runtime_settings* settings)
   refs_.resize(engine_.values().size());
   output_stand_ins_.resize(engine_.output_values().size());
   output_uses_stand_in_.assign(engine_.output_values().size(), 0);
+  runtime_dims_.resize(engine_.values().size());
+  if (settings_.graph_capture == RTS_GRAPH_CAPTURE_WHOLE_GRAPH &&
+      engine_.has_data_dependent_nodes()) {
+    const EngineNode& node = engine_.nodes()[engine_.first_data_dependent_node()];
+    capture_refusal_ = str_cat(node.desc->label(),
+                               " sizes its output from the input values, so shapes change "
+                               "between executes and a recorded replay cannot hold them");
+    engine_.plugin().log(
+        RTS_LOG_INFO,
+        str_cat("cpu: engine '", engine_.graph().name,
+                "': graph_capture whole_graph runs eagerly instead: ", capture_refusal_));
+  }
 
   // With static shapes the plan is known now: eager specializes it before
   // the first execute, lazy starts tuning it in the background already.
@@ -214,6 +227,39 @@ int Context::resolve_storage(const ExecutionPlan& plan, const rts_execute_args& 
   return in_place_outputs;
 }
 
+void Context::resolve_dynamic_shapes(size_t node_index, const ExecutionPlan& plan) {
+  const EngineNode& node = engine_.nodes()[node_index];
+  dynamic_outputs_.resize(node.outputs.size());
+  if (is_data_dependent(*node.spec, *node.desc)) {
+    node_inputs_.clear();
+    for (uint32_t id : node.inputs) node_inputs_.push_back(refs_[id]);
+    node.spec->infer_from_data(*node.desc, node_inputs_, dynamic_outputs_);
+  } else {
+    dynamic_inputs_.clear();
+    for (uint32_t id : node.inputs) {
+      dynamic_inputs_.push_back(plan.dynamic_value[id] ? &runtime_dims_[id] : &plan.dims[id]);
+    }
+    node.spec->infer(*node.desc, dynamic_inputs_, dynamic_outputs_);
+  }
+  for (size_t o = 0; o < node.outputs.size(); ++o) {
+    const uint32_t id = node.outputs[o];
+    const Placement& placement = plan.placement[id];
+    const uint32_t root = placement.storage == Storage::kView ? placement.index : id;
+    const size_t bytes =
+        static_cast<size_t>(element_count(dynamic_outputs_[o])) * dtype_size(refs_[id].dtype);
+    if (bytes > plan.planned_bytes[root]) {
+      fail_node(*node.desc, "output '", engine_.values()[id].name, "' is ",
+                shape_str(dynamic_outputs_[o]), " at run time, larger than the ",
+                shape_str(plan.dims[id]),
+                " planned for it; after a data-dependent op a shape must not grow with the "
+                "selected count (move this node into a separate engine)");
+    }
+    runtime_dims_[id].swap(dynamic_outputs_[o]);
+    refs_[id].dims = runtime_dims_[id];
+  }
+  bump(dynamic_shape_resolutions_);
+}
+
 void Context::run_node(size_t node_index, const ExecutionPlan& plan) {
   const EngineNode& node = engine_.nodes()[node_index];
   node_inputs_.clear();
@@ -295,9 +341,10 @@ void Context::execute(const rts_execute_args& args) {
   // Lazy specialization switches here, between executes: one atomic load
   // when nothing finished.
   if (specializer_.has_ready()) install_specializations();
-  if (settings_.graph_capture == RTS_GRAPH_CAPTURE_WHOLE_GRAPH) {
+  if (settings_.graph_capture == RTS_GRAPH_CAPTURE_WHOLE_GRAPH && capture_refusal_.empty()) {
     execute_captured(args);
   } else {
+    if (!capture_refusal_.empty()) bump(eager_instead_of_capture_);
     execute_planned(args);
   }
   bump(executes_);
@@ -320,13 +367,27 @@ void Context::execute_planned(const rts_execute_args& args) {
   arena_.reserve(plan.arena_bytes);
   conversion_scratch_.reserve(plan.conversion_bytes);
 
-  output_dims_.clear();
-  for (uint32_t id : engine_.output_values()) output_dims_.push_back(&plan.dims[id]);
-  bump(output_allocations_, plugin_kit::bind_outputs(engine_, output_dims_, args));
+  const std::vector<EngineValue>& values = engine_.values();
+  const std::vector<uint32_t>& outputs = engine_.output_values();
+  // Dynamic outputs are bound once the run has resolved their shapes.
+  uint64_t allocated = 0;
+  for (uint32_t o = 0; o < args.n_outputs; ++o) {
+    const EngineValue& value = values[outputs[o]];
+    if (plan.dynamic_value[outputs[o]]) continue;
+    allocated += plugin_kit::bind_output(o, value.name, value.dtype, plan.dims[outputs[o]], args);
+  }
   const int in_place_outputs = resolve_storage(plan, args);
   for (size_t n = 0; n < engine_.nodes().size(); ++n) {
+    if (n >= plan.first_dynamic_node) resolve_dynamic_shapes(n, plan);
     if (!plan.skip_node[n]) run_node(n, plan);
   }
+  for (uint32_t o = 0; o < args.n_outputs; ++o) {
+    const EngineValue& value = values[outputs[o]];
+    if (!plan.dynamic_value[outputs[o]]) continue;
+    allocated +=
+        plugin_kit::bind_output(o, value.name, value.dtype, runtime_dims_[outputs[o]], args);
+  }
+  bump(output_allocations_, allocated);
   copy_remaining_outputs(plan, args);
   bump(in_place_updates_, in_place_outputs);
   bump(kernel_runs_, plan.run_nodes);
@@ -344,9 +405,13 @@ void Context::execute_captured(const rts_execute_args& args) {
     const ExecutionPlan& plan = plan_for(args);
     note_current_plan(plan);
     capture_.reset();  // free the old recording before the new one allocates
+    const plugin_kit::TraceSpan span(engine_.plugin().host(), "capture",
+                                     [] { return std::string("record"); });
     capture_ = std::make_unique<Capture>(engine_, plan, args);
     bump(records_);
   }
+  const plugin_kit::TraceSpan span(engine_.plugin().host(), "capture",
+                                   [] { return std::string("replay"); });
   bump(output_allocations_, capture_->replay(args));
   bump(kernel_runs_, capture_->nodes());
   bump(in_place_updates_, capture_->in_place_outputs());
@@ -387,6 +452,8 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("specialized_ready", specialized_ready_);
   report("records", records_);
   report("replays", replays_);
+  report("eager_instead_of_capture", eager_instead_of_capture_);
+  report("dynamic_shape_resolutions", dynamic_shape_resolutions_);
   report("planned_peak_bytes", planned_peak_bytes_);
   report("naive_peak_bytes", naive_peak_bytes_);
   const TuningCounters& tuning = specializer_.counters();

@@ -63,6 +63,9 @@ class Context {
   // Points every value at its storage; returns how many outputs are
   // updated in place on their aliased input.
   int resolve_storage(const ExecutionPlan& plan, const rts_execute_args& args);
+  // Dynamic nodes (execution_plan.hpp): the real dims of the node's
+  // outputs, from its input values (data-dependent op) or input dims.
+  void resolve_dynamic_shapes(size_t node_index, const ExecutionPlan& plan);
   void run_node(size_t node_index, const ExecutionPlan& plan);
   void run_with_f32_conversion(size_t node_index, const ExecutionPlan& plan);
   void copy_remaining_outputs(const ExecutionPlan& plan, const rts_execute_args& args);
@@ -81,7 +84,14 @@ class Context {
   std::vector<TensorRef> refs_;  // per value id, for the current execute
   std::vector<TensorRef> node_inputs_;
   std::vector<TensorRef> node_outputs_;
-  std::vector<const Dims*> output_dims_;
+  // Per value id: the dims resolved this execute, for dynamic values only.
+  std::vector<Dims> runtime_dims_;
+  std::vector<const Dims*> dynamic_inputs_;
+  std::vector<Dims> dynamic_outputs_;
+  // Why graph_capture whole_graph runs this engine eagerly (empty: it
+  // does not): a replay is recorded for fixed shapes, and a data-dependent
+  // node changes shapes from one execute to the next.
+  std::string capture_refusal_;
   std::unique_ptr<Capture> capture_;
   uint64_t current_plan_id_ = 0;  // 0: none yet
   bool current_plan_specialized_ = false;
@@ -97,6 +107,8 @@ class Context {
   std::atomic<uint64_t> specialized_ready_{0};
   std::atomic<uint64_t> records_{0};
   std::atomic<uint64_t> replays_{0};
+  std::atomic<uint64_t> eager_instead_of_capture_{0};
+  std::atomic<uint64_t> dynamic_shape_resolutions_{0};
   // Memory of the current plan: its arena and every intermediate apart.
   std::atomic<uint64_t> planned_peak_bytes_{0};
   std::atomic<uint64_t> naive_peak_bytes_{0};

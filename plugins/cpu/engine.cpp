@@ -155,6 +155,13 @@ void Engine::resolve_nodes() {
     }
     nodes_.push_back(std::move(node));
   }
+  first_data_dependent_node_ = nodes_.size();
+  for (size_t index = 0; index < nodes_.size(); ++index) {
+    if (is_data_dependent(*nodes_[index].spec, *nodes_[index].desc)) {
+      first_data_dependent_node_ = index;
+      break;
+    }
+  }
 }
 
 void Engine::resolve_outputs() {
@@ -244,7 +251,15 @@ void Engine::fill_info(rts_engine_info& info) const {
   info.n_outputs = static_cast<uint32_t>(info_outputs_.size());
   info.aliases = aliases_.data();
   info.n_aliases = static_cast<uint32_t>(aliases_.size());
+  // An output produced at or after the first data-dependent node has its
+  // size known only after running: the host's allocator provides it.
   info.needs_output_allocation = 0;
+  for (uint32_t id : output_values_) {
+    const int producer = values_[id].producer;
+    if (producer >= 0 && static_cast<size_t>(producer) >= first_data_dependent_node_) {
+      info.needs_output_allocation = 1;
+    }
+  }
 }
 
 }  // namespace rtscope::cpu

@@ -63,6 +63,11 @@ class Engine {
   const std::vector<uint32_t>& input_values() const { return input_values_; }
   const std::vector<uint32_t>& output_values() const { return output_values_; }
   const std::vector<rts_alias>& aliases() const { return aliases_; }
+  // Index of the first node whose output size depends on input values
+  // (nonzero without max_count, masked_select); nodes().size() when none.
+  // From it on, shapes are resolved on every execute.
+  size_t first_data_dependent_node() const { return first_data_dependent_node_; }
+  bool has_data_dependent_nodes() const { return first_data_dependent_node_ < nodes_.size(); }
 
   const void* constant_data(uint32_t constant) const;
   // The f32 copy of an f16 constant read by f32-computing kernels, made
@@ -89,6 +94,7 @@ class Engine {
   std::vector<uint32_t> input_values_;
   std::vector<uint32_t> output_values_;
   std::vector<rts_alias> aliases_;
+  size_t first_data_dependent_node_ = 0;
   std::vector<AlignedBuffer> constants_f32_;  // empty buffer: no f32 copy
   // engine_info arrays; names point into graph_.
   std::vector<rts_value> info_inputs_;

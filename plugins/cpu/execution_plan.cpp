@@ -82,6 +82,13 @@ void place_values(const Engine& engine, const std::vector<int>& output_index, Ex
       step.aliases.push_back({output, node.inputs[0], AliasKind::kInPlaceIfDead});
     }
   }
+  // Dynamic engine outputs live in the arena until they are copied into
+  // their binding after the last node: a final step reads them.
+  PlanStep copy_out;
+  for (uint32_t id : engine.output_values()) {
+    if (plan.dynamic_value[id]) copy_out.reads.push_back(id);
+  }
+  if (!copy_out.reads.empty()) steps.push_back(std::move(copy_out));
   const MemoryPlan memory = plan_memory(sizes, steps, AlignedBuffer::kAlignment);
   for (uint32_t id = 0; id < values.size(); ++id) {
     if (memory.offset[id] == MemoryPlan::kNoOffset) continue;
@@ -125,11 +132,20 @@ ExecutionPlan build_plan(const Engine& engine, std::span<const Dims> input_dims,
     plan.dims[id] = graph.constants[values[id].role_index].value.dims;
     plan.placement[id] = {Storage::kConstant, values[id].role_index};
   }
-  // Node outputs that are engine outputs go straight into the binding.
+  plan.first_dynamic_node = engine.first_data_dependent_node();
+  plan.dynamic_value.assign(values.size(), 0);
+  for (uint32_t id = 0; id < values.size(); ++id) {
+    const int producer = values[id].producer;
+    plan.dynamic_value[id] =
+        producer >= 0 && static_cast<size_t>(producer) >= plan.first_dynamic_node ? 1 : 0;
+  }
+  // Node outputs that are engine outputs go straight into the binding,
+  // except dynamic ones: their binding is sized only after the run.
   std::vector<int> output_index(values.size(), -1);
   for (uint32_t output = 0; output < engine.output_values().size(); ++output) {
     const uint32_t id = engine.output_values()[output];
-    if (values[id].role == ValueRole::kIntermediate && output_index[id] < 0) {
+    if (values[id].role == ValueRole::kIntermediate && output_index[id] < 0 &&
+        !plan.dynamic_value[id]) {
       output_index[id] = static_cast<int>(output);
     }
   }
@@ -157,12 +173,17 @@ ExecutionPlan build_plan(const Engine& engine, std::span<const Dims> input_dims,
       plan.skip_node[n] = 1;
     }
     if (!plan.skip_node[n]) ++plan.run_nodes;
-    if (!plan.skip_node[n] && node.spec->tune_space != nullptr) {
+    if (!plan.skip_node[n] && node.spec->tune_space != nullptr && n < plan.first_dynamic_node) {
       plan.tunable[n] = 1;
       ++plan.tunable_nodes;
     }
   }
 
+  plan.planned_bytes.resize(values.size());
+  for (uint32_t id = 0; id < values.size(); ++id) {
+    plan.planned_bytes[id] =
+        static_cast<size_t>(element_count(plan.dims[id])) * dtype_size(values[id].dtype);
+  }
   place_values(engine, output_index, plan);
 
   // f16 nodes with f32 kernels convert into scratch sized for the largest.

@@ -59,6 +59,17 @@ struct ExecutionPlan {
   size_t tunable_nodes = 0;
   bool specialized = false;
   size_t conversion_bytes = 0;  // f16 <-> f32 scratch of the largest node
+  // Nodes from the engine's first data-dependent node on are dynamic: their
+  // output shapes depend on input values. `dims` holds their worst case
+  // (every element selected), which the arena reserves, and the context
+  // resolves the real dims on every execute. Dynamic engine outputs live in
+  // the arena and are copied into a binding sized after the run. Dynamic
+  // nodes always run their generic kernel.
+  size_t first_dynamic_node = 0;       // nodes.size(): none
+  std::vector<uint8_t> dynamic_value;  // per value id: produced by a dynamic node
+  std::vector<size_t> planned_bytes;   // per value id: bytes at `dims`
+
+  bool has_dynamic_nodes() const { return first_dynamic_node < skip_node.size(); }
 
   // What a node's kernel gets as tuning: nullptr keeps generic defaults.
   const KernelTuning* tuning_for(size_t node) const {

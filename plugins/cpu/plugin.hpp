@@ -25,6 +25,7 @@ class CpuPlugin {
   void log(rts_log_level level, const std::string& message) const;
 
   ThreadPool& pool() { return pool_; }
+  const rts_host_api* host() const { return host_; }
   const rts_device_info& device() const { return device_; }
   uint32_t abi_minor() const { return abi_minor_; }
 

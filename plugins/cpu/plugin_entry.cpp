@@ -126,10 +126,11 @@ rts_status plugin_query_node(rts_plugin* plugin, uint32_t device, const rts_node
       if (reason.empty()) reason = check_static_shapes(*spec, desc, inputs);
       if (reason.empty()) {
         answer.supported = 1;
+        answer.needs_output_allocation = is_data_dependent(*spec, desc) ? 1 : 0;
+        const char* kernel = kernel_name_for(*spec, desc);
         const bool converts =
             spec->f16_mode == F16Mode::kComputeInF32 && float_dtype(*spec, dtypes) == RTS_DTYPE_F16;
-        answer.detail =
-            converts ? self.intern(str_cat(spec->kernel_name, "+f16_via_f32")) : spec->kernel_name;
+        answer.detail = converts ? self.intern(str_cat(kernel, "+f16_via_f32")) : kernel;
       } else {
         answer.detail = self.intern(str_cat("cpu: ", desc.op, ": ", reason));
       }

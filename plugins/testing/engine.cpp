@@ -24,6 +24,24 @@ const AttrDef* find_attr(const NodeDef& node, const std::string& name) {
   return nullptr;
 }
 
+// Declared shapes that can never broadcast are refused when the engine is
+// built rather than at the first execute; dynamic dims (-1) are checked
+// against the bound shapes then.
+void check_static_broadcast(const ValueDef& a, const ValueDef& b, const std::string& where) {
+  const uint32_t rank = std::max(a.rank, b.rank);
+  for (uint32_t d = 0; d < rank; ++d) {
+    const int ad = static_cast<int>(d) - static_cast<int>(rank - a.rank);
+    const int bd = static_cast<int>(d) - static_cast<int>(rank - b.rank);
+    const int64_t x = ad >= 0 ? a.dims[ad] : 1;
+    const int64_t y = bd >= 0 ? b.dims[bd] : 1;
+    if (x >= 0 && y >= 0 && x != y && x != 1 && y != 1) {
+      fail(RTS_ERROR_INVALID_ARGUMENT, where + ": cannot broadcast '" + a.name + "' with '" +
+                                           b.name + "' (dim " + std::to_string(d) + ": " +
+                                           std::to_string(x) + " vs " + std::to_string(y) + ")");
+    }
+  }
+}
+
 }  // namespace
 
 Engine::Engine(PluginState* plugin, uint32_t device, GraphDef graph)
@@ -56,9 +74,11 @@ void Engine::plan() {
     return it->second;
   };
 
+  std::map<std::string, const ValueDef*> declared;
   for (const auto& input : graph_.inputs) {
     check_f32(input, "input");
     define(input.name, "input");
+    declared[input.name] = &input;
   }
   for (const auto& constant : graph_.constants) {
     const ValueDef& v = constant.value;
@@ -74,6 +94,7 @@ void Engine::plan() {
                " bytes, its shape needs " + std::to_string(numel * sizeof(float)));
     }
     define(v.name, "constant");
+    declared[v.name] = &v;
   }
   // nonzero writes i64; its outputs are checked with its node below.
   std::set<std::string> i64_outputs;
@@ -82,6 +103,7 @@ void Engine::plan() {
   }
   for (const auto& value : graph_.values) {
     if (!i64_outputs.count(value.name)) check_f32(value, "value");
+    declared.emplace(value.name, &value);
   }
 
   for (const auto& node : graph_.nodes) {
@@ -100,6 +122,10 @@ void Engine::plan() {
     step.node = node.name;
     step.kernel_key = "kernel/" + node.op + "/" + node.name;
     for (const auto& input : node.inputs) step.inputs.push_back(lookup(input, where));
+    if ((*op == Op::kAdd || *op == Op::kMul) && declared.count(node.inputs[0]) &&
+        declared.count(node.inputs[1])) {
+      check_static_broadcast(*declared[node.inputs[0]], *declared[node.inputs[1]], where);
+    }
     step.output = define(node.outputs[0], "value");
     if (*op == Op::kScale) {
       const AttrDef* factor = find_attr(node, "factor");

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <optional>
 
 #include "device.hpp"
 #include "engine.hpp"
@@ -42,6 +43,10 @@ ContextSettings read_settings(const rts_runtime_settings* settings) {
 
 Context::Context(const Engine& engine, const rts_runtime_settings* settings)
     : engine_(engine), device_(engine.device()), settings_(read_settings(settings)) {
+  if (!engine_.segments().empty()) {
+    segmented_ = std::make_unique<SegmentedRun>(engine_, settings);
+    return;
+  }
   pipelines_ = std::make_unique<PipelineSet>(device_, engine_.shader_variants(), settings_.cache,
                                              pipeline_counters_);
   const VkDevice device = device_.handle();
@@ -73,12 +78,36 @@ Context::~Context() {
                                                   vk_result_name(result)));
     }
   }
+  if (pool_ != VK_NULL_HANDLE) drop_plans();
   plans_.clear();
   if (fence_ != VK_NULL_HANDLE) vkDestroyFence(device, fence_, nullptr);
   if (pool_ != VK_NULL_HANDLE) vkDestroyCommandPool(device, pool_, nullptr);
 }
 
-void Context::check_inputs(const rts_execute_args& args) const {
+BufferRegion Context::device_region(const rts_tensor& tensor, const char* what,
+                                    const std::string& name, rts_dtype device_dtype) const {
+  const std::optional<BufferRegion> region = device_.tensors().find(tensor.data);
+  if (!region) {
+    fail_invalid(what, " '", name, "': bound as device memory, but ", tensor.data,
+                 " is not live device memory of the vulkan plugin's device ", tensor.device,
+                 " (the engine runs on '", device_.physical().properties.deviceName,
+                 "'); bind memory from this plugin's device_alloc or host memory");
+  }
+  if (device_dtype != tensor.dtype) {
+    fail(RTS_ERROR_UNSUPPORTED, what, " '", name, "': a ", dtype_name(tensor.dtype),
+         " device tensor cannot be bound: this device stores ", dtype_name(tensor.dtype), " as ",
+         dtype_name(device_dtype), " (no 16-bit storage); bind host memory instead");
+  }
+  const VkDeviceSize bytes = plugin_kit::tensor_bytes(tensor);
+  if (region->size < bytes) {
+    fail_invalid(what, " '", name, "': ", dtype_name(tensor.dtype),
+                 shape_str({tensor.dims, tensor.rank}), " needs ", bytes,
+                 " bytes but the device allocation holds ", region->size);
+  }
+  return *region;
+}
+
+void Context::check_inputs(const rts_execute_args& args) {
   const GraphDesc& graph = engine_.graph();
   if (args.n_inputs != graph.inputs.size() || args.n_outputs != graph.outputs.size()) {
     fail_invalid("engine '", graph.name, "' binds ", graph.inputs.size(), " inputs and ",
@@ -102,11 +131,6 @@ void Context::check_inputs(const rts_execute_args& args) const {
     if (tensor.rank > RTS_MAX_RANK) {
       fail_invalid("input '", declared.name, "': rank ", tensor.rank, " exceeds RTS_MAX_RANK");
     }
-    if (tensor.residency != RTS_RESIDENCY_HOST) {
-      fail(RTS_ERROR_UNSUPPORTED, "input '", declared.name,
-           "': the vulkan plugin reads host memory only (device residency is not implemented "
-           "yet)");
-    }
     for (uint32_t axis = 0; axis < tensor.rank; ++axis) {
       if (tensor.dims[axis] < 0) {
         fail_invalid("input '", declared.name, "': bound shape ",
@@ -120,6 +144,23 @@ void Context::check_inputs(const rts_execute_args& args) const {
                    " bytes but the binding holds ", tensor.data ? tensor.size_bytes : 0);
     }
   }
+  // Device-resident bindings: resolved to their ranges here (the handle is
+  // never dereferenced), so the plan can use them in place.
+  const std::vector<EngineValue>& values = engine_.values();
+  device_bindings_.inputs.assign(args.n_inputs, std::nullopt);
+  device_bindings_.outputs.assign(args.n_outputs, std::nullopt);
+  for (uint32_t i = 0; i < args.n_inputs; ++i) {
+    const rts_tensor& tensor = args.inputs[i];
+    if (tensor.residency == RTS_RESIDENCY_HOST || tensor.data == nullptr) continue;
+    const EngineValue& value = values[engine_.input_values()[i]];
+    device_bindings_.inputs[i] = device_region(tensor, "input", value.name, value.device_dtype);
+  }
+  for (uint32_t o = 0; o < args.n_outputs; ++o) {
+    const rts_tensor& tensor = args.outputs[o];
+    if (tensor.residency == RTS_RESIDENCY_HOST || tensor.data == nullptr) continue;
+    const EngineValue& value = values[engine_.output_values()[o]];
+    device_bindings_.outputs[o] = device_region(tensor, "output", value.name, value.device_dtype);
+  }
 }
 
 ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
@@ -129,6 +170,14 @@ ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
     signature_.insert(signature_.end(), args.inputs[i].dims,
                       args.inputs[i].dims + args.inputs[i].rank);
   }
+  // A plan encodes the ranges of device bindings: other ranges, other plan.
+  auto add_binding = [this](const std::optional<BufferRegion>& region) {
+    signature_.push_back(region ? static_cast<int64_t>(reinterpret_cast<uintptr_t>(region->buffer))
+                                : -1);
+    if (region) signature_.push_back(static_cast<int64_t>(region->offset));
+  };
+  for (const auto& region : device_bindings_.inputs) add_binding(region);
+  for (const auto& region : device_bindings_.outputs) add_binding(region);
   auto found = plans_.find(signature_);
   if (found != plans_.end()) return *found->second;
 
@@ -136,8 +185,9 @@ ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
   for (uint32_t i = 0; i < args.n_inputs; ++i) {
     input_dims.emplace_back(args.inputs[i].dims, args.inputs[i].dims + args.inputs[i].rank);
   }
-  if (plans_.size() >= kMaxCachedPlans) plans_.clear();
-  std::unique_ptr<ExecutionPlan> plan = build_plan(engine_, input_dims, *pipelines_);
+  if (plans_.size() >= kMaxCachedPlans) drop_plans();
+  std::unique_ptr<ExecutionPlan> plan =
+      build_plan(engine_, input_dims, device_bindings_, *pipelines_);
   plans_built_.fetch_add(1, std::memory_order_relaxed);
   engine_.plugin().log(
       RTS_LOG_DEBUG,
@@ -148,11 +198,27 @@ ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
   return *plans_.insert_or_assign(signature_, std::move(plan)).first->second;
 }
 
+void Context::drop_plans() {
+  for (auto& [signature, plan] : plans_) {
+    if (plan->recorded != VK_NULL_HANDLE) {
+      vkFreeCommandBuffers(device_.handle(), pool_, 1, &plan->recorded);
+    }
+  }
+  plans_.clear();
+}
+
 void Context::run_host_checks(const ExecutionPlan& plan, const rts_execute_args& args) const {
+  std::vector<std::byte> fetched;  // a device-resident argument, read back
   for (const HostCheck& check : plan.checks) {
     const rts_tensor& tensor = args.inputs[check.input];
+    const void* data = tensor.data;
+    if (tensor.residency != RTS_RESIDENCY_HOST) {
+      fetched.resize(plugin_kit::tensor_bytes(tensor));
+      device_.tensors().copy(tensor.data, fetched.data(), fetched.size(), false);
+      data = fetched.data();
+    }
     if (check.kind == HostCheck::Kind::kPosition) {
-      const int64_t pos = *static_cast<const int64_t*>(tensor.data);
+      const int64_t pos = *static_cast<const int64_t*>(data);
       if (pos < 0 || pos + check.steps > check.limit) {
         fail_node(*check.node, "pos ", pos, " + ", check.steps, " steps exceeds cache length ",
                   check.limit, " (", shape_str(check.dims), ")");
@@ -161,9 +227,8 @@ void Context::run_host_checks(const ExecutionPlan& plan, const rts_execute_args&
     }
     const size_t count = static_cast<size_t>(element_count({tensor.dims, tensor.rank}));
     for (size_t i = 0; i < count; ++i) {
-      const int64_t id = tensor.dtype == RTS_DTYPE_I32
-                             ? static_cast<const int32_t*>(tensor.data)[i]
-                             : static_cast<const int64_t*>(tensor.data)[i];
+      const int64_t id = tensor.dtype == RTS_DTYPE_I32 ? static_cast<const int32_t*>(data)[i]
+                                                       : static_cast<const int64_t*>(data)[i];
       if (id < 0 || id >= check.limit) {
         fail_node(*check.node, "id ", id, " at flat index ", i, " of ids ", shape_str(check.dims),
                   " is outside [0, ", check.limit, ")");
@@ -181,19 +246,77 @@ void Context::stage_in(const ExecutionPlan& plan, const rts_execute_args& args) 
   }
 }
 
-void Context::submit_and_wait(const ExecutionPlan& plan) {
-  check_vk(vkResetCommandBuffer(commands_, 0), "vkResetCommandBuffer");
+void Context::record(const ExecutionPlan& plan, VkCommandBuffer commands,
+                     VkCommandBufferUsageFlags usage) const {
   auto begin = vk_struct<VkCommandBufferBeginInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO);
-  begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
-  check_vk(vkBeginCommandBuffer(commands_, &begin), "vkBeginCommandBuffer");
-  plan.commands.record(commands_, *pipelines_, device_.pipeline_layout());
-  check_vk(vkEndCommandBuffer(commands_), "vkEndCommandBuffer");
+  begin.flags = usage;
+  check_vk(vkBeginCommandBuffer(commands, &begin), "vkBeginCommandBuffer");
+  // Device-resident bindings and reused buffers were last touched by an
+  // earlier submit (or device_copy): order this one after it.
+  auto barrier = vk_struct<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
+  barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+  barrier.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                          VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+  const VkPipelineStageFlags stages =
+      VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+  vkCmdPipelineBarrier(commands, stages, stages, 0, 1, &barrier, 0, nullptr, 0, nullptr);
+  plan.commands.record(commands, *pipelines_, device_.pipeline_layout());
+  check_vk(vkEndCommandBuffer(commands), "vkEndCommandBuffer");
+}
+
+void Context::submit_and_wait(ExecutionPlan& plan) {
+  VkCommandBuffer commands = commands_;
+  if (settings_.graph_capture == RTS_GRAPH_CAPTURE_WHOLE_GRAPH) {
+    if (plan.recorded == VK_NULL_HANDLE) {
+      auto info =
+          vk_struct<VkCommandBufferAllocateInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO);
+      info.commandPool = pool_;
+      info.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+      info.commandBufferCount = 1;
+      VkCommandBuffer recorded = VK_NULL_HANDLE;
+      check_vk(vkAllocateCommandBuffers(device_.handle(), &info, &recorded),
+               "vkAllocateCommandBuffers (whole-graph capture)");
+      try {
+        record(plan, recorded, 0);
+      } catch (...) {
+        vkFreeCommandBuffers(device_.handle(), pool_, 1, &recorded);
+        throw;
+      }
+      plan.recorded = recorded;
+      recordings_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      replays_.fetch_add(1, std::memory_order_relaxed);
+    }
+    commands = plan.recorded;
+  } else {
+    check_vk(vkResetCommandBuffer(commands_, 0), "vkResetCommandBuffer");
+    record(plan, commands_, VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT);
+  }
   check_vk(vkResetFences(device_.handle(), 1, &fence_), "vkResetFences");
-  device_.submit(commands_, fence_);
+  device_.submit(commands, fence_);
   submits_.fetch_add(1, std::memory_order_relaxed);
   in_flight_ = true;
   device_.wait(fence_, kFenceSpin);
   in_flight_ = false;
+}
+
+// Staging is the cost a caller can avoid (device_alloc bindings), and easy
+// to miss: say once per engine what was staged.
+void Context::report_first_staging(const ExecutionPlan& plan) const {
+  if (plan.staged_inputs.empty() && plan.staged_outputs.empty()) return;
+  if (!engine_.first_staging()) return;
+  const bool input = !plan.staged_inputs.empty();
+  const StagedTensor& first = input ? plan.staged_inputs.front() : plan.staged_outputs.front();
+  const size_t count = plan.staged_inputs.size() + plan.staged_outputs.size();
+  engine_.plugin().log(
+      RTS_LOG_INFO,
+      str_cat("vulkan: engine '", engine_.graph().name, "' stages host-resident ",
+              input ? "input '" : "output '", engine_.values()[first.value].name, "'",
+              count > 1 ? str_cat(" and ", count - 1, count == 2 ? " more tensor" : " more tensors")
+                        : std::string(),
+              " (", plan.staged_in_bytes + plan.staged_out_bytes,
+              " bytes per execute) through host-visible memory; tensors from the plugin's "
+              "device_alloc are used in place"));
 }
 
 void Context::stage_out(const ExecutionPlan& plan, const rts_execute_args& args) const {
@@ -206,13 +329,36 @@ void Context::stage_out(const ExecutionPlan& plan, const rts_execute_args& args)
 }
 
 void Context::execute(const rts_execute_args& args) {
+  if (segmented_) return segmented_->execute(args);
+  // Device tensors in a representation the shaders do not read (f16 on a
+  // device storing f16 as f32) run through host shadows.
+  const auto needs_shadow = [this](bool is_output, uint32_t index) {
+    const std::vector<uint32_t>& ids = is_output ? engine_.output_values() : engine_.input_values();
+    if (index >= ids.size()) return false;  // check_inputs reports the count
+    const EngineValue& value = engine_.values()[ids[index]];
+    return value.device_dtype != value.dtype;
+  };
+  const bool arrays_bound = (args.n_inputs == 0 || args.inputs != nullptr) &&
+                            (args.n_outputs == 0 || args.outputs != nullptr);
+  if (arrays_bound && shadows_.prepare(args, device_.tensors(), needs_shadow)) {
+    run(shadows_.args());
+    shadows_.finish(args, device_.tensors());
+    shadowed_bytes_.fetch_add(shadows_.bytes(), std::memory_order_relaxed);
+    return;
+  }
+  run(args);
+}
+
+void Context::run(const rts_execute_args& args) {
   check_inputs(args);
   ExecutionPlan& plan = plan_for(args);
   run_host_checks(plan, args);
   std::vector<const Dims*> output_dims;
   for (uint32_t id : engine_.output_values()) output_dims.push_back(&plan.dims[id]);
-  output_allocations_.fetch_add(plugin_kit::bind_outputs(engine_, output_dims, args),
-                                std::memory_order_relaxed);
+  output_allocations_.fetch_add(
+      plugin_kit::bind_outputs(engine_, output_dims, args, /*device_outputs=*/true),
+      std::memory_order_relaxed);
+  report_first_staging(plan);
   stage_in(plan, args);
   submit_and_wait(plan);
   stage_out(plan, args);
@@ -223,10 +369,16 @@ void Context::execute(const rts_execute_args& args) {
   staged_in_bytes_.fetch_add(plan.staged_in_bytes, std::memory_order_relaxed);
   staged_out_bytes_.fetch_add(plan.staged_out_bytes, std::memory_order_relaxed);
   in_place_updates_.fetch_add(plan.in_place_updates, std::memory_order_relaxed);
+  uint64_t device_bytes = 0;
+  for (uint32_t i = 0; i < args.n_inputs; ++i) {
+    if (device_bindings_.inputs[i]) device_bytes += plugin_kit::tensor_bytes(args.inputs[i]);
+  }
+  device_bound_bytes_.fetch_add(device_bytes, std::memory_order_relaxed);
 }
 
 void Context::report_counters(const rts_counter_sink& sink) const {
   if (sink.counter == nullptr) return;
+  if (segmented_) return segmented_->report_counters(sink);
   auto report = [&sink](const char* name, uint64_t value) { sink.counter(sink.user, name, value); };
   auto load = [](const std::atomic<uint64_t>& value) {
     return value.load(std::memory_order_relaxed);
@@ -238,6 +390,13 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("plans_built", load(plans_built_));
   report("staged_in_bytes", load(staged_in_bytes_));
   report("staged_out_bytes", load(staged_out_bytes_));
+  // Bytes copied between host memory and the device for bindings, both ways.
+  report("staged_bytes", load(staged_in_bytes_) + load(staged_out_bytes_) + load(shadowed_bytes_));
+  report("shadowed_bytes", load(shadowed_bytes_));
+  report("device_bound_bytes", load(device_bound_bytes_));
+  report("records", load(recordings_));
+  report("replays", load(replays_));
+  report("device_allocations_live", device_.tensors().live());
   report("in_place_updates", load(in_place_updates_));
   report("output_allocations", load(output_allocations_));
   report("pipelines_created", load(pipeline_counters_.created));

@@ -1,12 +1,19 @@
 // An execution context: the engine's pipelines (created here, the costly
 // step), one command buffer and fence, and one execution plan per
-// input-shape signature. An execute stages host inputs in, records the
-// plan's commands into the one command buffer, submits once, waits, and
-// stages outputs back.
+// input-shape signature and device binding. An execute stages host inputs
+// in, records the plan's commands into the one command buffer, submits
+// once, waits, and stages host outputs back; device-resident bindings
+// (device_alloc) are read and written in place.
 //
-// Settings: every kernel_specialization value runs the generic pipelines
-// in this version, and whole_graph capture re-records each execute like
-// disabled; both are accepted so that scopes apply to Vulkan modules.
+// graph_capture whole_graph: the plan's commands are recorded once into a
+// command buffer of their own and every later execute with the same shapes
+// and device bindings replays it with one submit; only staged host inputs
+// are refreshed (the plan's addresses are fixed). New shapes or bindings
+// select or build another plan, which records on its first execute. An
+// execute waits for its submit, so one recording per plan suffices.
+//
+// kernel_specialization: every value runs the generic pipelines in this
+// version; all are accepted so that scopes apply to Vulkan modules.
 #pragma once
 
 #include <vulkan/vulkan.h>
@@ -17,9 +24,11 @@
 #include <memory>
 #include <vector>
 
+#include "device_shadows.hpp"
 #include "execution_plan.hpp"
 #include "pipelines.hpp"
 #include "rtscope/plugin_abi.h"
+#include "segmented_run.hpp"
 
 namespace rtscope::vulkan {
 
@@ -58,11 +67,21 @@ class Context {
   // cache starts over.
   static constexpr size_t kMaxCachedPlans = 16;
 
-  void check_inputs(const rts_execute_args& args) const;
+  // One execute after any shadowing.
+  void run(const rts_execute_args& args);
+  void check_inputs(const rts_execute_args& args);
+  // The device range of a device-resident binding; throws naming it when
+  // the memory is not this device's or cannot hold `value`.
+  BufferRegion device_region(const rts_tensor& tensor, const char* what, const std::string& name,
+                             rts_dtype device_dtype) const;
   ExecutionPlan& plan_for(const rts_execute_args& args);
+  void drop_plans();
   void run_host_checks(const ExecutionPlan& plan, const rts_execute_args& args) const;
   void stage_in(const ExecutionPlan& plan, const rts_execute_args& args) const;
-  void submit_and_wait(const ExecutionPlan& plan);
+  void record(const ExecutionPlan& plan, VkCommandBuffer commands,
+              VkCommandBufferUsageFlags usage) const;
+  void submit_and_wait(ExecutionPlan& plan);
+  void report_first_staging(const ExecutionPlan& plan) const;
   void stage_out(const ExecutionPlan& plan, const rts_execute_args& args) const;
 
   const Engine& engine_;
@@ -77,7 +96,9 @@ class Context {
   // destructor waits before freeing what it uses.
   bool in_flight_ = false;
   std::map<std::vector<int64_t>, std::unique_ptr<ExecutionPlan>> plans_;
-  std::vector<int64_t> signature_;  // reused key of the current input shapes
+  std::vector<int64_t> signature_;  // reused key of the current shapes and bindings
+  DeviceBindings device_bindings_;  // of the current execute
+  DeviceShadows shadows_;
 
   std::atomic<uint64_t> executes_{0};
   std::atomic<uint64_t> submits_{0};
@@ -88,6 +109,14 @@ class Context {
   std::atomic<uint64_t> staged_out_bytes_{0};
   std::atomic<uint64_t> in_place_updates_{0};
   std::atomic<uint64_t> output_allocations_{0};
+  std::atomic<uint64_t> device_bound_bytes_{0};
+  std::atomic<uint64_t> shadowed_bytes_{0};
+  std::atomic<uint64_t> recordings_{0};
+  std::atomic<uint64_t> replays_{0};
+
+  // Set for an engine with data-dependent nodes: execute and counters go
+  // to its segments' contexts instead (segments.hpp).
+  std::unique_ptr<SegmentedRun> segmented_;
 };
 
 }  // namespace rtscope::vulkan

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "coop_matrix.hpp"
 #include "error.hpp"
 #include "shader_interface.hpp"
 
@@ -32,6 +33,14 @@ Device::Device(const PhysicalDevice& physical, LogFn log)
 
   std::vector<const char*> extensions;
   if (caps.storage_8bit_needs_extension) extensions.push_back(VK_KHR_8BIT_STORAGE_EXTENSION_NAME);
+  CoopMatrixFeatures coop_matrix;
+  if (caps.coop_matrix_f16) {
+    coop_matrix.coop.cooperativeMatrix = VK_TRUE;
+    coop_matrix.float16.shaderFloat16 = VK_TRUE;
+    coop_matrix.memory_model.vulkanMemoryModel = VK_TRUE;
+    coop_matrix.link(&features.pNext);
+    extensions.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+  }
 
   auto info = vk_struct<VkDeviceCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO);
   info.pNext = &features;
@@ -73,6 +82,7 @@ Device::Device(const PhysicalDevice& physical, LogFn log)
     staging_options.max_allocation = caps.max_allocation;
     staging_options.map = true;
     staging_memory_ = std::make_unique<BlockAllocator>(device_, physical_.memory, staging_options);
+    tensors_ = std::make_unique<DeviceTensors>(*this);
 
     auto pool_info = vk_struct<VkCommandPoolCreateInfo>(VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO);
     pool_info.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
@@ -102,7 +112,7 @@ Device::Device(const PhysicalDevice& physical, LogFn log)
                caps.max_storage_range, " B; f16 ",
                caps.storage_16bit ? "stored as f16" : "stored as f32 (no 16-bit storage)",
                "; workgroups ", caps.linear_workgroup, "/", caps.rows_workgroup, "/", caps.tile_x,
-               "x", caps.tile_y, ")"));
+               "x", caps.tile_y, "r", caps.tile_regs, ")"));
 }
 
 void Device::create_layouts() {
@@ -140,6 +150,7 @@ void Device::release() {
   if (one_shot_pool_ != VK_NULL_HANDLE) vkDestroyCommandPool(device_, one_shot_pool_, nullptr);
   one_shot_fence_ = VK_NULL_HANDLE;
   one_shot_pool_ = VK_NULL_HANDLE;
+  tensors_.reset();
   staging_memory_.reset();
   device_memory_.reset();
   if (pipeline_layout_ != VK_NULL_HANDLE) {

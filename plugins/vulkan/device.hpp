@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "allocator.hpp"
+#include "device_tensors.hpp"
 #include "instance.hpp"
 #include "physical_device.hpp"
 
@@ -36,6 +37,8 @@ class Device {
   BlockAllocator& device_memory() { return *device_memory_; }
   // Host-visible, coherent, persistently mapped memory for staging.
   BlockAllocator& staging_memory() { return *staging_memory_; }
+  // Tensors the host keeps on this device (device_alloc).
+  DeviceTensors& tensors() { return *tensors_; }
 
   VkDescriptorSetLayout set_layout() const { return set_layout_; }
   VkPipelineLayout pipeline_layout() const { return pipeline_layout_; }
@@ -70,6 +73,7 @@ class Device {
   VkPipelineLayout pipeline_layout_ = VK_NULL_HANDLE;
   std::unique_ptr<BlockAllocator> device_memory_;
   std::unique_ptr<BlockAllocator> staging_memory_;
+  std::unique_ptr<DeviceTensors> tensors_;  // released before the allocators
 
   std::mutex one_shot_mutex_;
   VkCommandPool one_shot_pool_ = VK_NULL_HANDLE;

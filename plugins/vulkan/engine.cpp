@@ -44,6 +44,14 @@ void check_input_dims(const ValueDesc& declared, const Dims& dims) {
 }  // namespace
 
 Engine::Engine(VulkanPlugin& plugin, uint32_t device, GraphDesc graph)
+    : Engine(plugin, device, std::move(graph), false) {}
+
+Engine::Engine(VulkanPlugin& plugin, uint32_t device, GraphDesc graph, AsSegment)
+    : Engine(plugin, device, std::move(graph), true) {}
+
+Engine::~Engine() = default;
+
+Engine::Engine(VulkanPlugin& plugin, uint32_t device, GraphDesc graph, bool segment)
     : plugin_(plugin),
       device_index_(device),
       caps_(plugin.physical(device).caps),
@@ -66,7 +74,8 @@ Engine::Engine(VulkanPlugin& plugin, uint32_t device, GraphDesc graph)
   if (static_inputs) infer_shapes(input_dims);
 
   device_ = &plugin_.device(device_index_);
-  upload_constants();
+  if (!segment) split_into_segments();
+  if (segments_.empty()) upload_constants();
   size_t constant_bytes = 0;
   for (const ConstantDesc& constant : graph_.constants) constant_bytes += constant.bytes.size();
   plugin_.log(RTS_LOG_DEBUG, str_cat("vulkan: built engine '", graph_.name, "': ", nodes_.size(),
@@ -246,6 +255,27 @@ void Engine::resolve_aliases() {
   }
 }
 
+void Engine::split_into_segments() {
+  std::vector<uint8_t> data_dependent(nodes_.size(), 0);
+  bool any = false;
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    data_dependent[n] = is_data_dependent(*nodes_[n].spec, *nodes_[n].desc) ? 1 : 0;
+    any = any || data_dependent[n];
+  }
+  if (!any) return;
+  const auto ranges = segment_ranges(data_dependent);
+  for (size_t s = 0; s < ranges.size(); ++s) {
+    const auto [begin, end] = ranges[s];
+    segments_.push_back(
+        build_segment(plugin_, device_index_, graph_, begin, end, data_dependent[end - 1] != 0, s));
+  }
+  shader_variants_.clear();  // each segment engine has its own
+  plugin_.log(RTS_LOG_DEBUG,
+              str_cat("vulkan: engine '", graph_.name, "' runs as ", segments_.size(),
+                      " segments: its data-dependent outputs are sized after "
+                      "their node ran"));
+}
+
 void Engine::upload_constants() {
   std::vector<UploadItem> items;
   for (uint32_t i = 0; i < graph_.constants.size(); ++i) {
@@ -309,7 +339,8 @@ void Engine::fill_info(rts_engine_info& info) const {
   info.n_outputs = static_cast<uint32_t>(info_outputs_.size());
   info.aliases = aliases_.data();
   info.n_aliases = static_cast<uint32_t>(aliases_.size());
-  info.needs_output_allocation = 0;
+  // A segmented engine binds its outputs once their size is known.
+  info.needs_output_allocation = segments_.empty() ? 0 : 1;
 }
 
 }  // namespace rtscope::vulkan

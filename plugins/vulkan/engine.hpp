@@ -4,6 +4,7 @@
 // number of contexts and threads may share it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -15,6 +16,7 @@
 #include "graph_desc.hpp"
 #include "op_spec.hpp"
 #include "rtscope/plugin_abi.h"
+#include "segments.hpp"
 
 namespace rtscope::vulkan {
 
@@ -52,6 +54,12 @@ class Engine {
   // the device and uploads the constants. Throws Error naming the node,
   // value and types involved.
   Engine(VulkanPlugin& plugin, uint32_t device, GraphDesc graph);
+  // A piece of a segmented engine (segments.hpp): runs as one plan even
+  // when it ends with a data-dependent node.
+  struct AsSegment {};
+  static constexpr AsSegment kSegment{};
+  Engine(VulkanPlugin& plugin, uint32_t device, GraphDesc graph, AsSegment);
+  ~Engine();
 
   // Re-creates an engine from a blob written by serialize().
   static std::unique_ptr<Engine> deserialize(VulkanPlugin& plugin, uint32_t device,
@@ -80,7 +88,18 @@ class Engine {
 
   void fill_info(rts_engine_info& info) const;
 
+  // Non-empty when the graph has data-dependent nodes: the engine then runs
+  // as these segments, in order (segments.hpp), and has no constants or
+  // pipelines of its own.
+  const std::vector<Segment>& segments() const { return segments_; }
+
+  // True exactly once: for the first execute of any of the engine's
+  // contexts that stages host memory (which then says so in the log).
+  bool first_staging() const { return !staging_reported_.exchange(true); }
+
  private:
+  Engine(VulkanPlugin& plugin, uint32_t device, GraphDesc graph, bool segment);
+  void split_into_segments();
   void index_values();
   void resolve_nodes();
   void resolve_outputs();
@@ -106,6 +125,8 @@ class Engine {
   // engine_info arrays; names point into graph_.
   std::vector<rts_value> info_inputs_;
   std::vector<rts_value> info_outputs_;
+  std::vector<Segment> segments_;
+  mutable std::atomic<bool> staging_reported_{false};
 };
 
 }  // namespace rtscope::vulkan

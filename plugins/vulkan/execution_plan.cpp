@@ -61,8 +61,10 @@ VkDeviceSize align_up(VkDeviceSize value) {
 
 class PlanBuilder {
  public:
-  PlanBuilder(const Engine& engine, const PipelineSet& pipelines, ExecutionPlan& plan)
+  PlanBuilder(const Engine& engine, const DeviceBindings& device_bindings,
+              const PipelineSet& pipelines, ExecutionPlan& plan)
       : engine_(engine),
+        device_bindings_(device_bindings),
         pipelines_(pipelines),
         plan_(plan),
         values_(engine.values()),
@@ -104,7 +106,7 @@ class PlanBuilder {
       } else if (node.desc->op == "kv_cache_update") {
         const uint32_t cache = root_[node.inputs[0]];
         if (values_[cache].role != ValueRole::kConstant &&
-            last_use_[cache] <= static_cast<int>(n)) {
+            last_use_[cache] <= static_cast<int>(n) && may_update_in_place(cache, output)) {
           viewed = cache;
           ++plan_.in_place_updates;
         }
@@ -123,6 +125,8 @@ class PlanBuilder {
     for (uint32_t id = 0; id < values_.size(); ++id) {
       if (values_[id].role == ValueRole::kConstant) {
         plan_.regions[id] = engine_.constant_region(values_[id].role_index);
+      } else if (values_[id].role == ValueRole::kInput && device_input(values_[id].role_index)) {
+        plan_.regions[id] = *device_input(values_[id].role_index);
       } else if (values_[id].role == ValueRole::kInput) {
         plan_.buffers.push_back(device.device_memory().allocate(
             value_bytes(plan_.dims[id], values_[id].device_dtype),
@@ -187,10 +191,11 @@ class PlanBuilder {
     };
     for (uint32_t i = 0; i < engine_.input_values().size(); ++i) {
       const uint32_t id = engine_.input_values()[i];
-      if (last_use_[id] < 0) continue;  // nothing reads it
+      if (last_use_[id] < 0 || device_input(i)) continue;  // unread, or read in place
       plan_.staged_in_bytes += add(plan_.staged_inputs, i, id);
     }
     for (uint32_t o = 0; o < engine_.output_values().size(); ++o) {
+      if (device_output(o)) continue;
       plan_.staged_out_bytes += add(plan_.staged_outputs, o, engine_.output_values()[o]);
     }
     plan_.staging = engine_.device().staging_memory().allocate(std::max<VkDeviceSize>(offset, 4),
@@ -254,9 +259,41 @@ class PlanBuilder {
       plan_.commands.copy(plan_.regions[staged.value], 0, plan_.staging.region(),
                           staged.staging_offset, staged.elements * dtype_size(staged.device_dtype));
     }
+    // A device-resident output not already written in place (an aliased
+    // cache updated in place is) gets its value copied over.
+    for (uint32_t o = 0; o < engine_.output_values().size(); ++o) {
+      const std::optional<BufferRegion>& bound = device_output(o);
+      const uint32_t id = engine_.output_values()[o];
+      const VkDeviceSize bytes = value_bytes(plan_.dims[id], values_[id].device_dtype);
+      if (!bound || bytes == 0) continue;
+      const BufferRegion& value = plan_.regions[id];
+      if (value.buffer == bound->buffer && value.offset == bound->offset) continue;
+      plan_.commands.copy(value, 0, *bound, 0, bytes);
+    }
+  }
+
+  // A device-resident input is the caller's memory: it is updated in place
+  // only when the caller bound the updated value onto it (an aliased cache).
+  // A host input is the plan's own copy.
+  bool may_update_in_place(uint32_t cache, uint32_t updated) const {
+    if (values_[cache].role != ValueRole::kInput) return true;
+    const std::optional<BufferRegion>& bound = device_input(values_[cache].role_index);
+    if (!bound) return true;
+    for (uint32_t o = 0; o < engine_.output_values().size(); ++o) {
+      if (engine_.output_values()[o] == updated && device_output(o) == bound) return true;
+    }
+    return false;
+  }
+
+  const std::optional<BufferRegion>& device_input(uint32_t input) const {
+    return device_bindings_.inputs[input];
+  }
+  const std::optional<BufferRegion>& device_output(uint32_t output) const {
+    return device_bindings_.outputs[output];
   }
 
   const Engine& engine_;
+  const DeviceBindings& device_bindings_;
   const PipelineSet& pipelines_;
   ExecutionPlan& plan_;
   const std::vector<EngineValue>& values_;
@@ -269,9 +306,10 @@ class PlanBuilder {
 }  // namespace
 
 std::unique_ptr<ExecutionPlan> build_plan(const Engine& engine, std::span<const Dims> input_dims,
+                                          const DeviceBindings& device_bindings,
                                           const PipelineSet& pipelines) {
   auto plan = std::make_unique<ExecutionPlan>();
-  PlanBuilder(engine, pipelines, *plan).build(input_dims);
+  PlanBuilder(engine, device_bindings, pipelines, *plan).build(input_dims);
   return plan;
 }
 

@@ -5,12 +5,20 @@
 // overlap), where each staged input and output sits in the plan's staging
 // buffer, the commands with their barriers and descriptor sets, and the
 // host-side checks of data-dependent arguments. A context keeps one plan
-// per input-shape signature, so a steady-state execute allocates nothing
-// and only re-records the plan's commands.
+// per input-shape signature and device binding, so a steady-state execute
+// allocates nothing; under whole_graph capture it also records the commands
+// once and replays them (context.hpp).
+//
+// Bindings in device memory (device_alloc) are used in place: an input is
+// read from its device range, an output aliased onto such an input (a KV
+// cache updated in place) is written there, and any other device-resident
+// output gets a device-to-device copy at the end. Only host bindings go
+// through the staging buffer.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -47,6 +55,13 @@ struct HostCheck {
   std::vector<int64_t> dims;  // for messages
 };
 
+// Where each engine input and output is bound when the caller passed
+// device memory (nullopt: a host binding, staged).
+struct DeviceBindings {
+  std::vector<std::optional<BufferRegion>> inputs;
+  std::vector<std::optional<BufferRegion>> outputs;
+};
+
 struct ExecutionPlan {
   std::vector<Dims> dims;             // per value id
   std::vector<BufferRegion> regions;  // per value id
@@ -59,12 +74,16 @@ struct ExecutionPlan {
   uint64_t in_place_updates = 0;  // kv_cache_update nodes updating the cache in place
   uint64_t staged_in_bytes = 0;
   uint64_t staged_out_bytes = 0;
+  // The commands recorded once for whole_graph replay; owned by the
+  // context's command pool (VK_NULL_HANDLE: not recorded yet).
+  VkCommandBuffer recorded = VK_NULL_HANDLE;
 };
 
 // Infers every shape from `input_dims` (one per engine input), places every
 // value, allocates the plan's buffers, encodes the nodes with `pipelines`
 // and finalizes the commands. Throws Error naming the node and shapes.
 std::unique_ptr<ExecutionPlan> build_plan(const Engine& engine, std::span<const Dims> input_dims,
+                                          const DeviceBindings& device_bindings,
                                           const PipelineSet& pipelines);
 
 }  // namespace rtscope::vulkan

@@ -1,7 +1,10 @@
 #include "instance.hpp"
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 
 #include "error.hpp"
 
@@ -30,6 +33,32 @@ bool has_extension(const char* layer, const char* name) {
   }
   return std::any_of(extensions.begin(), extensions.end(), [name](const VkExtensionProperties& e) {
     return std::strcmp(e.extensionName, name) == 0;
+  });
+}
+
+// NVIDIA's driver libraries use static TLS, which glibc does not give back
+// when a library is unloaded. The loader loads the driver at each
+// vkCreateInstance and unloads it at the matching vkDestroyInstance, so a
+// process that loads this plugin again and again (a test suite) runs out
+// after a few dozen rounds ("cannot allocate memory in static TLS block").
+// The first time a driver is found, one extra instance is kept for the life
+// of the process, and this plugin is pinned in memory (RTLD_NODELETE) so
+// the loader it links stays loaded too: the driver is then loaded once.
+void keep_driver_loaded(uint32_t api_version) {
+  static std::once_flag once;
+  std::call_once(once, [api_version] {
+    Dl_info self{};
+    if (dladdr(reinterpret_cast<void*>(&keep_driver_loaded), &self) != 0 &&
+        self.dli_fname != nullptr) {
+      dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+    }
+    auto application = vk_struct<VkApplicationInfo>(VK_STRUCTURE_TYPE_APPLICATION_INFO);
+    application.pApplicationName = "rtscope driver keeper";
+    application.apiVersion = api_version;
+    auto info = vk_struct<VkInstanceCreateInfo>(VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO);
+    info.pApplicationInfo = &application;
+    VkInstance keeper = VK_NULL_HANDLE;
+    vkCreateInstance(&info, nullptr, &keeper);  // never destroyed, on purpose
   });
 }
 
@@ -108,6 +137,7 @@ Instance::Instance(LogFn log, bool validation, std::atomic<uint64_t>& validation
          "install a driver, e.g. mesa-vulkan-drivers for the lavapipe CPU device)");
   }
   check_vk(created, "vkCreateInstance");
+  keep_driver_loaded(api_version_);
 
   if (messenger) {
     auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(

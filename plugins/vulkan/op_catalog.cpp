@@ -20,6 +20,8 @@ const char* kind_expectation(InputKind kind) {
       return "i64";
     case InputKind::kIndices:
       return "i32 or i64";
+    case InputKind::kBool:
+      return "bool";
   }
   return "?";
 }
@@ -41,9 +43,9 @@ const char* attr_type_name(rts_attr_type type) {
 }  // namespace
 
 const OpSpec* find_op_spec(std::string_view op) {
-  static const std::array<std::span<const OpSpec>, 5> groups = {
-      elementwise_op_specs(), matmul_op_specs(), reduction_op_specs(), attention_op_specs(),
-      data_movement_op_specs()};
+  static const std::array<std::span<const OpSpec>, 6> groups = {
+      elementwise_op_specs(), matmul_op_specs(),        reduction_op_specs(),
+      attention_op_specs(),   data_movement_op_specs(), data_dependent_op_specs()};
   for (std::span<const OpSpec> group : groups) {
     for (const OpSpec& spec : group) {
       if (op == spec.op) return &spec;
@@ -52,12 +54,7 @@ const OpSpec* find_op_spec(std::string_view op) {
   return nullptr;
 }
 
-const char* unsupported_op_reason(std::string_view op) {
-  if (op == "nonzero" || op == "masked_select") {
-    return "vulkan: data-dependent ops (nonzero, masked_select) are not implemented";
-  }
-  return "vulkan: unknown op";
-}
+const char* unsupported_op_reason(std::string_view) { return "vulkan: unknown op"; }
 
 const InputKind& input_kind(const OpSpec& spec, size_t input) {
   return spec.input_kinds[std::min(input, spec.input_kinds.size() - 1)];
@@ -103,6 +100,9 @@ std::string check_input_types(const OpSpec& spec, std::span<const rts_dtype> inp
       case InputKind::kIndices:
         ok = dtype == RTS_DTYPE_I32 || dtype == RTS_DTYPE_I64;
         break;
+      case InputKind::kBool:
+        ok = dtype == RTS_DTYPE_BOOL;
+        break;
     }
     if (!ok) {
       return str_cat("input ", i, " must be ", kind_expectation(kind), ", got ", dtype_name(dtype));
@@ -132,6 +132,11 @@ std::string check_device_support(const OpSpec& spec, std::span<const rts_dtype> 
   if (spec.shader_kind == ShaderKind::kRaw && !inputs.empty() &&
       device_dtype(inputs[0], caps) == RTS_DTYPE_BOOL && !caps.storage_8bit) {
     return "bool tensors need storageBuffer8BitAccess, which this device lacks";
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (input_kind(spec, i) == InputKind::kBool && !caps.storage_8bit) {
+      return "bool masks need storageBuffer8BitAccess, which this device lacks";
+    }
   }
   return {};
 }
@@ -170,6 +175,9 @@ std::vector<std::string> shader_variants(const OpSpec& spec, std::span<const rts
   }
   std::vector<std::string> variants = {spec.shader + suffix};
   if (spec.alternate_shader != nullptr) variants.push_back(spec.alternate_shader + suffix);
+  if (spec.coop_matrix_shader != nullptr && caps.coop_matrix_f16 && suffix == "_f16") {
+    variants.push_back(spec.coop_matrix_shader);
+  }
   return variants;
 }
 

@@ -56,6 +56,7 @@ enum class InputKind : uint8_t {
   kAnyDtype,  // any dtype; every kAnyDtype input of a node has the same dtype
   kPosition,  // i64
   kIndices,   // i32 or i64
+  kBool,      // bool (a mask)
 };
 
 enum class OutputDtype : uint8_t { kSameAsFirstInput, kI64 };
@@ -92,7 +93,32 @@ struct OpSpec {
   // A second family the encoder picks for some shapes (matvec for
   // matmul with few rows); nullptr: none.
   const char* alternate_shader = nullptr;
+  // An f16-only family on tensor cores, added as the third variant when the
+  // device has cooperative matrices (DeviceCaps::coop_matrix_f16) and the
+  // node computes in f16; nullptr: none.
+  const char* coop_matrix_shader = nullptr;
+  // Data-dependent ops (nonzero, masked_select): nullptr when the output
+  // shape always follows from the input shapes. When it returns true for
+  // a node, `infer` gives the worst case (every element selected) and the
+  // kernel writes the real count of rows first; the engine then runs as
+  // segments (segments.hpp) so that the exact output is allocated after
+  // the node ran.
+  bool (*data_dependent)(const NodeDesc& node) = nullptr;
+  // The kernel name query_node reports for nodes of a data-dependent op
+  // whose output is static (nullptr: `kernel_name`).
+  const char* static_kernel_name = nullptr;
 };
+
+inline bool is_data_dependent(const OpSpec& spec, const NodeDesc& node) {
+  return spec.data_dependent != nullptr && spec.data_dependent(node);
+}
+
+inline const char* kernel_name_for(const OpSpec& spec, const NodeDesc& node) {
+  if (spec.static_kernel_name != nullptr && !is_data_dependent(spec, node)) {
+    return spec.static_kernel_name;
+  }
+  return spec.kernel_name;
+}
 
 // Spec groups, one per ops/*.cpp file.
 std::span<const OpSpec> elementwise_op_specs();
@@ -100,6 +126,7 @@ std::span<const OpSpec> matmul_op_specs();
 std::span<const OpSpec> reduction_op_specs();
 std::span<const OpSpec> attention_op_specs();
 std::span<const OpSpec> data_movement_op_specs();
+std::span<const OpSpec> data_dependent_op_specs();
 
 // nullptr when the plugin has no kernel for `op`.
 const OpSpec* find_op_spec(std::string_view op);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <optional>
 
+#include "coop_matrix.hpp"
 #include "error.hpp"
 #include "shader_interface.hpp"
 
@@ -97,6 +98,11 @@ void choose_workgroups(const VkPhysicalDeviceLimits& limits, DeviceCaps& caps) {
            tile <= limits.maxComputeWorkGroupSize[1] && shared <= caps.max_shared_memory;
   };
   if (!tile_fits(16)) caps.tile_x = caps.tile_y = 8;
+  // GPUs with 32-wide or wider subgroups have the registers for 8×8
+  // outputs per thread (128×128 tiles), which doubles the arithmetic per
+  // shared-memory load; CPU drivers such as lavapipe keep 4×4.
+  const uint32_t wide_shared = 16 /*BK*/ * (caps.tile_x * 8) * 2 * sizeof(float);
+  if (caps.subgroup_size >= 32 && wide_shared <= caps.max_shared_memory) caps.tile_regs = 8;
 }
 
 // Describes `handle`; nullopt (with the reason in `why`) when the plugin
@@ -247,6 +253,9 @@ std::vector<PhysicalDevice> list_devices(const Instance& instance, const char* s
           str_cat("vulkan: skipping device ", i, " '", properties.deviceName, "': it ", why));
       continue;
     }
+    device->caps.coop_matrix_f16 =
+        supports_coop_matrix_f16(instance.handle(), handles[i], device->properties, device->caps,
+                                 device->caps.coop_matrix_note);
     devices.push_back(std::move(*device));
   }
   if (devices.empty()) {

@@ -38,6 +38,11 @@ struct DeviceCaps {
   uint32_t rows_workgroup = 0;    // row shaders; a power of two
   uint32_t tile_x = 0;            // matmul tile threads
   uint32_t tile_y = 0;
+  uint32_t tile_regs = 4;  // outputs per thread along each tile axis
+  // VK_NV_cooperative_matrix with the shape matmul_coop.comp needs (see
+  // coop_matrix.hpp); when false, why not (for the device log line).
+  bool coop_matrix_f16 = false;
+  std::string coop_matrix_note;
 };
 
 struct PhysicalDevice {

@@ -13,7 +13,7 @@ namespace {
 
 // Specialization constants of a variant on a device (ids 0 and 1).
 struct Specialization {
-  uint32_t values[2] = {0, 0};
+  uint32_t values[3] = {0, 0, 0};
   uint32_t count = 1;
   std::string label;  // for the cache key
 };
@@ -32,8 +32,9 @@ Specialization specialization_for(const DeviceCaps& caps, std::string_view varia
     case WorkgroupShape::kTiles:
       spec.values[0] = caps.tile_x;
       spec.values[1] = caps.tile_y;
-      spec.count = 2;
-      spec.label = str_cat("t", caps.tile_x, "x", caps.tile_y);
+      spec.values[2] = caps.tile_regs;
+      spec.count = 3;
+      spec.label = str_cat("t", caps.tile_x, "x", caps.tile_y, "r", caps.tile_regs);
       break;
   }
   return spec;
@@ -151,8 +152,9 @@ VkPipeline PipelineSet::create(std::string_view variant, const rts_cache_store* 
            str_cat("vkCreatePipelineCache (", variant, ")"));
 
   const Specialization spec = specialization_for(device_.caps(), variant);
-  VkSpecializationMapEntry entries[2] = {{0, 0, sizeof(uint32_t)},
-                                         {1, sizeof(uint32_t), sizeof(uint32_t)}};
+  VkSpecializationMapEntry entries[3] = {{0, 0, sizeof(uint32_t)},
+                                         {1, sizeof(uint32_t), sizeof(uint32_t)},
+                                         {2, 2 * sizeof(uint32_t), sizeof(uint32_t)}};
   VkSpecializationInfo specialization{spec.count, entries, spec.count * sizeof(uint32_t),
                                       spec.values};
   auto info =

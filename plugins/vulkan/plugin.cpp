@@ -36,7 +36,9 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
     log(i == 0 ? RTS_LOG_INFO : RTS_LOG_DEBUG,
         str_cat("vulkan: device ", i, (i == 0 ? " (default)" : ""), ": '",
                 device.properties.deviceName, "', ", device_type_name(device.properties.deviceType),
-                ", enumeration index ", device.enumeration_index, ", ", device.fingerprint));
+                ", enumeration index ", device.enumeration_index, ", ", device.fingerprint,
+                ", f16 tensor cores: ",
+                device.caps.coop_matrix_f16 ? "yes" : "no (" + device.caps.coop_matrix_note + ")"));
   }
 }
 

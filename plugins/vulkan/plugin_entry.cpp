@@ -124,9 +124,10 @@ rts_status plugin_query_node(rts_plugin* plugin, uint32_t device, const rts_node
       if (reason.empty()) reason = check_static_shapes(*spec, desc, inputs);
       if (reason.empty()) {
         answer.supported = 1;
+        answer.needs_output_allocation = is_data_dependent(*spec, desc) ? 1 : 0;
         // Name the kernel and how f16 is handled on this device.
         const bool f16 = std::find(dtypes.begin(), dtypes.end(), RTS_DTYPE_F16) != dtypes.end();
-        std::string detail = spec->kernel_name;
+        std::string detail = kernel_name_for(*spec, desc);
         const std::vector<std::string> variants = shader_variants(*spec, dtypes, caps);
         for (size_t i = 0; i < variants.size(); ++i) {
           detail += str_cat(i == 0 ? " (" : ", ", variants[i], i + 1 == variants.size() ? ")" : "");
@@ -226,6 +227,38 @@ void plugin_context_counters(rts_context* context, const rts_counter_sink* sink)
   guarded(nullptr, [&] { as_context(context)->report_counters(*sink); });
 }
 
+rts_status plugin_device_alloc(rts_plugin* plugin, uint32_t device, uint64_t size, void** out,
+                               const rts_error_sink* err) {
+  return guarded(err, [&] {
+    require(plugin, "plugin");
+    require(out, "out");
+    *out = nullptr;
+    *out = as_plugin(plugin)->device(device).tensors().allocate(size);
+  });
+}
+
+void plugin_device_free(rts_plugin* plugin, uint32_t device, void* ptr) {
+  if (plugin == nullptr || ptr == nullptr) return;
+  guarded(nullptr, [&] {
+    VulkanPlugin& self = *as_plugin(plugin);
+    if (!self.device(device).tensors().free(ptr)) {
+      self.log(RTS_LOG_ERROR, str_cat("vulkan: device_free of a pointer that is not live device "
+                                      "memory of device ",
+                                      device, "; ignored"));
+    }
+  });
+}
+
+rts_status plugin_device_copy(rts_plugin* plugin, uint32_t device, void* device_ptr, void* host_ptr,
+                              uint64_t size, int to_device, const rts_error_sink* err) {
+  return guarded(err, [&] {
+    require(plugin, "plugin");
+    require(device_ptr, "device_ptr");
+    if (size > 0) require(host_ptr, "host_ptr");
+    as_plugin(plugin)->device(device).tensors().copy(device_ptr, host_ptr, size, to_device != 0);
+  });
+}
+
 const rts_plugin_api kPluginApi = {
     .struct_size = sizeof(rts_plugin_api),
     .abi_major = RTS_ABI_VERSION_MAJOR,
@@ -246,10 +279,9 @@ const rts_plugin_api kPluginApi = {
     .destroy_context = plugin_destroy_context,
     .execute = plugin_execute,
     .context_counters = plugin_context_counters,
-    // Host-resident tensors only in this version: executes stage them.
-    .device_alloc = nullptr,
-    .device_free = nullptr,
-    .device_copy = nullptr,
+    .device_alloc = plugin_device_alloc,
+    .device_free = plugin_device_free,
+    .device_copy = plugin_device_copy,
     .validate_settings = plugin_validate_settings,
 };
 

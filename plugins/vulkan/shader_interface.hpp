@@ -114,9 +114,21 @@ struct ArgmaxPush {
   uint32_t inner;
 };
 
+// select.comp: nonzero and masked_select.
+struct SelectPush {
+  uint32_t count;
+  uint32_t rows;
+  uint32_t words;
+  uint32_t value_mask;
+  uint32_t rank;
+  uint32_t pad[3];
+  uint32_t dims[kMaxShaderRank];
+};
+
 // The largest block above; the size of the shared push-constant range.
 inline constexpr uint32_t kPushConstantBytes = sizeof(CopyPush);
 static_assert(sizeof(BinaryPush) <= kPushConstantBytes && sizeof(MatmulPush) <= kPushConstantBytes);
+static_assert(sizeof(SelectPush) <= kPushConstantBytes);
 static_assert(kPushConstantBytes <= 128, "Vulkan guarantees only 128 bytes of push constants");
 
 // How a shader family is specialized for a device.

@@ -20,7 +20,7 @@ std::string_view shader_family(std::string_view variant) {
 WorkgroupShape workgroup_shape(std::string_view family) {
   if (family == "matmul") return WorkgroupShape::kTiles;
   if (family == "softmax" || family == "norm" || family == "attention" || family == "argmax" ||
-      family == "matvec") {
+      family == "matvec" || family == "nonzero" || family == "masked_select") {
     return WorkgroupShape::kRows;
   }
   return WorkgroupShape::kLinear;

@@ -5,7 +5,7 @@
 // machinery, not a kernel:
 //   BM_RoundTrip_RawAbi        dlopen + the rts_plugin_api table directly:
 //                              the floor any host can reach.
-//   BM_RoundTrip_ModuleExecute rtscope::Module::execute: binding checks,
+//   BM_RoundTrip_ModuleExecute rtscope::Module::execute_into: binding checks,
 //                              context acquisition and output wrapping on top.
 // The context is created before timing; both cases check afterwards that
 // the plugin counted exactly the executes that were timed.
@@ -188,14 +188,13 @@ void BM_RoundTrip_ModuleExecute(benchmark::State& state) {
     rtscope::Module module("round_trip", rtscope::Engine::build(plugin, 0, empty_graph()));
     const std::vector<rtscope::Tensor> inputs{
         rtscope::Tensor::random(rtscope::DType::f32, {kElements}, 1)};
-    const std::vector<rtscope::Tensor> outputs{
-        rtscope::Tensor::empty(rtscope::DType::f32, {kElements})};
+    std::vector<rtscope::Tensor> outputs{rtscope::Tensor::empty(rtscope::DType::f32, {kElements})};
     // The first execute creates the context; keep it out of the timing.
-    module.execute(inputs, outputs);
+    module.execute_into(inputs, outputs);
 
     for (auto _ : state) {
-      std::vector<rtscope::Tensor> result = module.execute(inputs, outputs);
-      benchmark::DoNotOptimize(result.data());
+      module.execute_into(inputs, outputs);
+      benchmark::DoNotOptimize(outputs.data());
     }
     const rtscope::ModuleStats stats = module.stats();
     if (stats.contexts_created != 1 ||

@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "op_cases.hpp"
+#include "rtscope/conformance/op_cases.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/op_registry.hpp"
 #include "rtscope/plugin_registry.hpp"

@@ -169,18 +169,31 @@ TEST_F(DataDependentModel, WithoutFallbackBothKernelsRunOnTheFirstBackendAndMatc
 }
 
 TEST_F(DataDependentModel, FallbackIsDecidedPerNodeFromTheKernelThePluginWouldPick) {
-  // The static-shape kernel keeps its node on testing; only the
-  // data-dependent one is sent on, and cpu (the next backend) lacks it.
-  try {
-    partition_graph(two_nonzero_graph(), registry_,
-                    {.backends = {"testing", "cpu"}, .fallback_data_dependent_ops = true});
-    FAIL() << "expected InputError";
-  } catch (const InputError& e) {
-    const std::string message = e.what();
-    EXPECT_THAT(message, AllOf(HasSubstr("'exact'"), HasSubstr("data-dependent output allocation"),
-                               HasSubstr("cpu:")));
-    EXPECT_THAT(message, ::testing::Not(HasSubstr("'padded'")));
+  // The static-shape kernel keeps its node on testing; only the node whose
+  // kernel is data-dependent goes on to cpu.
+  auto model = Model::build(two_nonzero_graph(), registry_,
+                            {.backends = {"testing", "cpu"}, .fallback_data_dependent_ops = true});
+  ASSERT_EQ(model->placements().size(), 2u);
+  EXPECT_EQ(model->placements()[0].plugin, "testing");
+  EXPECT_THAT(model->placements()[0].reason, HasSubstr("testing:nonzero_padded"));
+  EXPECT_EQ(model->placements()[1].plugin, "cpu");
+  EXPECT_THAT(model->placements()[1].reason, HasSubstr("cpu.nonzero.scan"));
+  ASSERT_EQ(model->partitions().size(), 2u);
+
+  Tensor x = Tensor::random(DType::f32, {3, 4}, 12);
+  float* data = static_cast<float*>(x.data());
+  for (int i = 1; i < 12; i += 4) data[i] = 0.0f;
+  const auto out = model->run({{"x", x}});
+  std::map<std::string, reference::RefTensor> states;
+  const auto expected =
+      reference::run_graph(model->graph(), {{"x", reference::RefTensor::from(x)}}, states);
+  for (const char* name : {"idx_padded", "idx_exact"}) {
+    const auto got = reference::RefTensor::from(out.at(name));
+    EXPECT_EQ(got.shape, expected.at(name).shape) << name;
+    EXPECT_EQ(got.data, expected.at(name).data) << name;
   }
+  EXPECT_EQ(out.at("idx_exact").shape(), (Shape{9, 2}));
+
   // The last backend keeps data-dependent nodes: there is nowhere to fall back to.
   std::vector<NodePlacement> placements;
   partition_graph(two_nonzero_graph(), registry_,
@@ -189,16 +202,25 @@ TEST_F(DataDependentModel, FallbackIsDecidedPerNodeFromTheKernelThePluginWouldPi
   EXPECT_EQ(placements[1].plugin, "testing");
 }
 
-// The cpu plugin does not implement the data-dependent ops yet; the
-// partitioner names it and the reason rather than failing later.
-TEST(DataDependentPartition, UnsupportedDataDependentOpIsNamedWithTheReason) {
-  PluginRegistry registry;
-  registry.load({.name = "cpu"});
+// The testing plugin has nonzero but no masked_select: full compilation on
+// it names that node, and without cpu no backend takes it.
+TEST_F(DataDependentModel, DataDependentNodeTheFirstBackendLacksIsNamed) {
   try {
-    partition_graph(data_dependent_graph(0), registry, {.backends = {"cpu"}});
+    partition_graph(data_dependent_graph(0), registry_,
+                    {.backends = {"testing", "cpu"}, .require_full_compilation = true});
     FAIL() << "expected InputError";
   } catch (const InputError& e) {
-    EXPECT_THAT(std::string(e.what()), AllOf(HasSubstr("'nz'"), HasSubstr("data-dependent")));
+    const std::string message = e.what();
+    EXPECT_THAT(message,
+                AllOf(HasSubstr("require_full_compilation"), HasSubstr("sel (masked_select)")));
+    EXPECT_THAT(message, ::testing::Not(HasSubstr("nz (nonzero)")));
+  }
+  try {
+    partition_graph(data_dependent_graph(0), registry_, {.backends = {"testing"}});
+    FAIL() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_THAT(std::string(e.what()),
+                AllOf(HasSubstr("'sel'"), HasSubstr("no backend"), HasSubstr("testing:")));
   }
 }
 

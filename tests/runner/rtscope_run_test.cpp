@@ -2,20 +2,16 @@
 // and the JSON report of a tiny decoder run on the CPU plugin.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
+
+#include "rtscope_run_fixture.hpp"
 
 namespace {
 
-namespace fs = std::filesystem;
+using namespace rtscope_run_test;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -35,59 +31,6 @@ run:
     warmup: 2
     iterations: 100
 )";
-
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-class RtscopeRun : public ::testing::Test {
- protected:
-  void SetUp() override {
-#ifndef RTSCOPE_RUN_BINARY
-    GTEST_SKIP() << "rtscope-run is not built (RTSCOPE_RUN_BINARY undefined)";
-#else
-    binary_ = RTSCOPE_RUN_BINARY;
-#endif
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("rtscope_run_test_" + std::to_string(getpid()) + "_" + test->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    if (!dir_.empty()) fs::remove_all(dir_, ignored);
-  }
-
-  fs::path write(const std::string& name, const std::string& text) {
-    const fs::path path = dir_ / name;
-    std::ofstream(path) << text;
-    return path;
-  }
-
-  CommandResult run(const std::string& arguments) {
-    const std::string command = "'" + binary_ + "' " + arguments + " >'" +
-                                (dir_ / "stdout").string() + "' 2>'" + (dir_ / "stderr").string() +
-                                "'";
-    const int status = std::system(command.c_str());
-    CommandResult result;
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    result.out = read_file(dir_ / "stdout");
-    result.err = read_file(dir_ / "stderr");
-    return result;
-  }
-
-  std::string binary_;
-  fs::path dir_;
-};
 
 TEST_F(RtscopeRun, TinyDecoderWritesJsonReport) {
   const fs::path config = write("tiny.yaml", kTinyDecoderConfig);

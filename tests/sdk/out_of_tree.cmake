@@ -101,4 +101,9 @@ run_step("rtscope-run" ${prefix}/bin/rtscope-run ${WORK_DIR}/skeleton.yaml
 if(NOT step_output MATCHES "plugin skeleton ")
   message(FATAL_ERROR "the report does not name the skeleton plugin:\n${step_output}")
 endif()
-message(STATUS "out-of-tree skeleton plugin built and run:\n${step_output}")
+# The installed conformance tool passes the example an author starts from.
+run_step("rtscope-conformance" ${prefix}/bin/rtscope-conformance --plugin ${plugin} --threads 2)
+if(NOT step_output MATCHES "0 failed")
+  message(FATAL_ERROR "rtscope-conformance did not pass the skeleton plugin:\n${step_output}")
+endif()
+message(STATUS "out-of-tree skeleton plugin built, run and checked:\n${step_output}")

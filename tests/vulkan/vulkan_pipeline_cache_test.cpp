@@ -221,10 +221,13 @@ TEST(VulkanPipelineCache, CorruptEntriesAreRejectedBeforeTheDriver) {
     EXPECT_EQ(counter(module, "pipeline_cache_rejected"), 1u);
     EXPECT_EQ(counter(module, "pipeline_cache_hits"), 0u);
     EXPECT_EQ(counter(module, "pipelines_created"), 1u);
-    // The rejected entry was replaced by a good one.
+    // The rejected entry was replaced by a fresh one (drivers may differ by
+    // a few bytes between compilations, so the size is not compared; the
+    // final round checks the replacement is accepted).
     auto stored = cache->get(CacheKey{"vulkan", fingerprint, key});
     ASSERT_TRUE(stored.has_value());
-    EXPECT_EQ(stored->size(), good.size());
+    EXPECT_GT(stored->size(), kHeaderBytes);
+    EXPECT_NE(*stored, corruption.bytes);
   }
   // And the replacement is a hit for the next context.
   module.set_runtime_settings(with_cache(cache, KernelSpecialization::eager));

@@ -188,11 +188,21 @@ Engine* build(Plugin* plugin, const rts_graph& graph) {
     const auto* data = static_cast<const float*>(c.data);
     engine->constants[c.value.name].assign(data, data + c.size_bytes / sizeof(float));
   }
+  // Declared shapes, so a graph that cannot run fails here, not at execute.
+  std::map<std::string, const rts_value*> declared;
+  for (uint32_t i = 0; i < graph.n_inputs; ++i) declared[graph.inputs[i].name] = &graph.inputs[i];
+  for (uint32_t i = 0; i < graph.n_values; ++i) declared[graph.values[i].name] = &graph.values[i];
   for (uint32_t n = 0; n < graph.n_nodes; ++n) {
     const rts_node& node = graph.nodes[n];
     Node copy;
     if (!op_from_name(node.op, &copy.op)) {
       fail(RTS_ERROR_UNSUPPORTED, std::string("op not provided: ") + (node.op ? node.op : "?"));
+    }
+    if (copy.op == Op::kAdd && node.n_inputs == 2 && declared.count(node.inputs[0]) &&
+        declared.count(node.inputs[1]) &&
+        !same_shape(*declared[node.inputs[0]], *declared[node.inputs[1]])) {
+      fail(RTS_ERROR_INVALID_ARGUMENT, std::string("add: inputs '") + node.inputs[0] + "' and '" +
+                                           node.inputs[1] + "' differ in shape (no broadcasting)");
     }
     copy.inputs.assign(node.inputs, node.inputs + node.n_inputs);
     copy.output = node.outputs[0];
@@ -248,6 +258,11 @@ void run(Context& context, const rts_execute_args& args) {
     const rts_tensor& t = args.inputs[i];
     if (t.dtype != RTS_DTYPE_F32 || t.residency != RTS_RESIDENCY_HOST || t.rank > RTS_MAX_RANK) {
       fail(RTS_ERROR_INVALID_ARGUMENT, "inputs must be f32 host tensors");
+    }
+    if (!t.name || std::strcmp(t.name, engine.inputs[i].name) != 0) {
+      fail(RTS_ERROR_INVALID_ARGUMENT, "input " + std::to_string(i) + " is bound as '" +
+                                           (t.name ? t.name : "(null)") + "', the engine's is '" +
+                                           engine.inputs[i].name + "'");
     }
     Buffer& buffer = values[engine.inputs[i].name];
     buffer.dims.assign(t.dims, t.dims + t.rank);

@@ -2,6 +2,8 @@
 // host glue that moves tensors between them and keeps state buffers.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -42,6 +44,20 @@ std::vector<Partition> partition_graph(const Graph& graph, PluginRegistry& regis
                                        const CompileOptions& options,
                                        std::vector<NodePlacement>* placements = nullptr);
 
+// What a model's runs moved between its modules.
+struct ModelStats {
+  uint64_t runs = 0;
+  // Tensors one module produced and a later module read: one per value and
+  // reading module per run, with their bytes. With several plugins these
+  // are the partition boundaries the executor carries tensors across.
+  uint64_t partition_crossings = 0;
+  uint64_t crossing_bytes = 0;
+  // Bytes copied into device-resident state buffers after runs whose graph
+  // does not update them in place (a kv_cache_update does; a plain op's
+  // result comes back in host memory and is copied over).
+  uint64_t state_upload_bytes = 0;
+};
+
 class Model {
  public:
   // Partitions and builds one engine per partition. `graph` must be
@@ -59,13 +75,20 @@ class Model {
   // buffers persist between runs. Thread-compatible (one run at a time).
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs);
 
+  // Thread-safe (may be read while a run is in flight).
+  ModelStats stats() const;
+
   // Zeroes every state buffer without reallocating it.
   void reset_state();
+  // State buffers (KV caches). Each lives on the device of the modules that
+  // read it when they share one device whose plugin offers device memory,
+  // else on the host; Tensor::to_host() or to_doubles() reads either.
   const std::map<std::string, Tensor>& state() const { return state_; }
 
   // Uses `storage` (shared, not copied) as state buffer `name` from now on:
-  // runs update it in place. Throws InputError naming the buffer when the
-  // name is unknown or the dtype or shape differs from the graph's.
+  // runs update it in place. It may live on the host or on any device; a
+  // module on another device stages it (Module::stats().staged_bytes). Throws InputError naming the
+  // buffer when the name is unknown or the dtype or shape differs from the graph's.
   void bind_state(const std::string& name, const Tensor& storage);
   // Binds every state buffer of this model to the buffer of the same name
   // in `other` (e.g. a decode model continuing what a prefill model
@@ -79,6 +102,14 @@ class Model {
   std::vector<NodePlacement> placements_;
   std::vector<std::unique_ptr<Module>> modules_;
   std::map<std::string, Tensor> state_;
+  std::shared_ptr<const DeviceMemory> state_device(const std::string& name) const;
+
+  std::atomic<uint64_t> runs_{0};
+  // Per partition, per input: whether an earlier module produces it.
+  std::vector<std::vector<bool>> crosses_;
+  std::atomic<uint64_t> partition_crossings_{0};
+  std::atomic<uint64_t> crossing_bytes_{0};
+  std::atomic<uint64_t> state_upload_bytes_{0};
 };
 
 }  // namespace rtscope

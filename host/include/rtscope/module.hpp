@@ -10,6 +10,7 @@
 //  - Executes of one module are serialized on its context.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -17,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -50,6 +52,10 @@ struct AliasInfo {
 struct ModuleStats {
   uint64_t contexts_created = 0;
   uint64_t executes = 0;
+  // Bytes of bound tensors that lived on another device (or on a device
+  // while this plugin offers no device memory) and were copied through the
+  // host for an execute, written-back aliased outputs included.
+  uint64_t staged_bytes = 0;
   // Counters the plugin reports for the current context (kernels run,
   // replays, ...); empty before the first execute.
   std::map<std::string, uint64_t> plugin_counters;
@@ -65,6 +71,9 @@ class Module : public SettingsTarget {
   const std::string& name() const { return name_; }
   const Plugin& plugin() const;
   uint32_t device() const;
+  // Memory of this module's device, or null when its plugin keeps tensors
+  // on the host. Tensors on it bind in place (zero-copy).
+  const std::shared_ptr<const DeviceMemory>& device_memory() const { return device_memory_; }
   const std::vector<BindingInfo>& inputs() const;
   const std::vector<BindingInfo>& outputs() const;
   const std::vector<AliasInfo>& aliases() const;
@@ -82,6 +91,11 @@ class Module : public SettingsTarget {
   // engine order. Throws InputError on a binding mismatch (naming the
   // module and binding), PluginError on a plugin failure.
   std::vector<Tensor> execute(const std::vector<Tensor>& inputs, std::vector<Tensor> outputs = {});
+  // The same into `outputs` (one slot per engine output) in place: the hot
+  // path of a caller that keeps its bindings between calls, since with
+  // every output preallocated in the right shape the host allocates
+  // nothing per call.
+  void execute_into(std::span<const Tensor> inputs, std::span<Tensor> outputs);
 
   ModuleStats stats() const;
 
@@ -111,12 +125,18 @@ class Module : public SettingsTarget {
 
   std::string name_;
   std::shared_ptr<Engine> engine_;
-  mutable std::mutex mutex_;  // guards settings_, context_, counters
+  std::shared_ptr<const DeviceMemory> device_memory_;
+  std::atomic<uint64_t> staged_bytes_{0};
+  std::atomic<bool> logged_staging_{false};  // the first staging is logged once
+  mutable std::mutex mutex_;                 // guards settings_, context_, counters
   RuntimeSettings settings_;
   std::shared_ptr<ExecutionContext> context_;
   uint64_t contexts_created_ = 0;
   uint64_t executes_ = 0;
+  // Executes running and threads in wait_idle, under mutex_: the last
+  // release notifies only when someone waits.
   uint64_t in_flight_ = 0;
+  mutable uint64_t idle_waiters_ = 0;
   mutable std::condition_variable idle_;
   // Implicit cache of a `runtime_cache: PATH` setting.
   std::filesystem::path implicit_cache_path_;

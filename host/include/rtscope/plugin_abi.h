@@ -43,7 +43,7 @@ extern "C" {
 #endif
 
 #define RTS_ABI_VERSION_MAJOR 1
-#define RTS_ABI_VERSION_MINOR 0
+#define RTS_ABI_VERSION_MINOR 1
 
 /* The single exported symbol of every plugin. */
 #define RTS_PLUGIN_ENTRY_SYMBOL "rts_plugin_entry"
@@ -168,6 +168,14 @@ typedef struct rts_host_api {
   /* Logs one line. `message` is copied during the call. */
   void (*log)(void* user, rts_log_level level, const char* message);
 
+  /* Since ABI 1.1 (check with RTS_HAS_FIELD): timed spans for the host's
+   * trace (rtscope-run --trace), e.g. kernel compiles, capture, staging.
+   * `trace_begin` returns a start timestamp, or 0 when the host is not
+   * recording (then skip the span); pass a nonzero one to `trace_end` when
+   * the work is done. `category` and `name` are copied during the call. Cheap
+   * when not recording: one call and an atomic load. */
+  uint64_t (*trace_begin)(void* user);
+  void (*trace_end)(void* user, uint64_t begin, const char* category, const char* name);
 } rts_host_api;
 
 /* ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 //   {"cpu"}}); auto out = model->run({{"tokens", tokens}, {"pos", pos}});
 #pragma once
 
+#include "rtscope/device_memory.hpp"
 #include "rtscope/dtype.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/graph.hpp"
@@ -22,3 +23,4 @@
 #include "rtscope/scopes.hpp"
 #include "rtscope/templates.hpp"
 #include "rtscope/tensor.hpp"
+#include "rtscope/trace.hpp"

@@ -1,7 +1,11 @@
-// Host-side tensor: dtype, concrete shape and reference-counted storage.
+// Tensor: dtype, concrete shape and reference-counted storage, on the host
+// or on a plugin device.
 //
 // Storage is shared between copies of a Tensor (copying a Tensor is cheap
-// and aliases the same bytes); use clone() for a deep copy.
+// and aliases the same bytes); use clone() for a deep copy. A device tensor
+// (on_device()) holds memory from a plugin's device_alloc: its data() is an
+// opaque device pointer, never dereferenced on the host; read it with
+// to_host() or to_doubles().
 #pragma once
 
 #include <cstdint>
@@ -9,6 +13,7 @@
 #include <span>
 #include <vector>
 
+#include "rtscope/device_memory.hpp"
 #include "rtscope/dtype.hpp"
 
 namespace rtscope {
@@ -31,12 +36,18 @@ class Tensor {
   static Tensor wrap(DType dtype, Shape shape, void* data, std::shared_ptr<void> keep_alive);
   // Seeded uniform values in [-scale, scale] (integers: [0, int(scale)]).
   static Tensor random(DType dtype, Shape shape, uint64_t seed, double scale = 1.0);
+  // Uninitialized / zeroed storage on a plugin device.
+  static Tensor empty_on(std::shared_ptr<const DeviceMemory> device, DType dtype, Shape shape);
+  static Tensor zeros_on(std::shared_ptr<const DeviceMemory> device, DType dtype, Shape shape);
 
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
   int64_t numel() const { return element_count(shape_); }
   std::size_t size_bytes() const;
   bool defined() const { return storage_ != nullptr; }
+  bool on_device() const { return device_ != nullptr; }
+  // The device holding the storage; null for a host tensor.
+  const std::shared_ptr<const DeviceMemory>& device_memory() const { return device_; }
 
   void* data() { return data_; }
   const void* data() const { return data_; }
@@ -49,11 +60,19 @@ class Tensor {
     return static_cast<const T*>(data_);
   }
 
+  // A deep copy with the same residency.
   Tensor clone() const;
   // Same storage, new shape with the same element count.
   Tensor reshaped(Shape shape) const;
+  // A host copy of a device tensor; a host tensor returns itself (shared).
+  Tensor to_host() const;
+  // Copies `source`'s bytes into this tensor's storage, whatever the two
+  // residencies. Dtype and element count must match (throws InputError).
+  void copy_from(const Tensor& source);
+  // Sets every byte of the storage to zero, in place.
+  void zero();
 
-  // Values as double, whatever the dtype (f16 decoded).
+  // Values as double, whatever the dtype (f16 decoded) and residency.
   std::vector<double> to_doubles() const;
 
  private:
@@ -61,6 +80,7 @@ class Tensor {
   Shape shape_;
   std::shared_ptr<void> storage_;
   void* data_ = nullptr;
+  std::shared_ptr<const DeviceMemory> device_;  // null: host memory
 };
 
 }  // namespace rtscope

@@ -11,21 +11,27 @@ size_t tensor_bytes(const rts_tensor& tensor) {
 }
 
 bool bind_output(uint32_t index, const std::string& name, rts_dtype dtype, const Dims& dims,
-                 const rts_execute_args& args) {
+                 const rts_execute_args& args, bool device_outputs) {
   rts_tensor& tensor = args.outputs[index];
   tensor.dtype = dtype;
   tensor.rank = static_cast<uint32_t>(dims.size());
   std::copy(dims.begin(), dims.end(), tensor.dims);
   const size_t bytes = tensor_bytes(tensor);
-  if (bytes == 0 || (tensor.data != nullptr && tensor.size_bytes >= bytes)) {
-    if (tensor.data != nullptr && tensor.residency != RTS_RESIDENCY_HOST) {
+  const bool has_allocator = args.allocator != nullptr && args.allocator->allocate != nullptr;
+  // An empty output (e.g. nonzero finding nothing) still gets storage
+  // from the allocator when the host bound none, so the host can tell an
+  // empty result from an output that was never written.
+  const bool fits =
+      tensor.data != nullptr ? tensor.size_bytes >= bytes : bytes == 0 && !has_allocator;
+  if (fits) {
+    if (tensor.data != nullptr && tensor.residency != RTS_RESIDENCY_HOST && !device_outputs) {
       fail(RTS_ERROR_UNSUPPORTED, "output '", name,
            "': this plugin writes host memory only (device-resident outputs are not "
            "implemented)");
     }
     return false;
   }
-  if (args.allocator == nullptr || args.allocator->allocate == nullptr) {
+  if (!has_allocator) {
     fail_invalid("output '", name, "': ", dtype_name(dtype), shape_str(dims), " needs ", bytes,
                  " bytes, the binding holds ", tensor.data ? tensor.size_bytes : 0,
                  " and no output allocator was given");

@@ -19,6 +19,8 @@ const char* kind_expectation(InputKind kind) {
       return "i64";
     case InputKind::kIndices:
       return "i32 or i64";
+    case InputKind::kBool:
+      return "bool";
   }
   return "?";
 }
@@ -40,9 +42,9 @@ const char* attr_type_name(rts_attr_type type) {
 }  // namespace
 
 const OpSpec* find_op_spec(std::string_view op) {
-  static const std::array<std::span<const OpSpec>, 6> groups = {
-      elementwise_op_specs(), matmul_op_specs(),    norm_op_specs(),
-      reduction_op_specs(),   attention_op_specs(), shape_op_specs()};
+  static const std::array<std::span<const OpSpec>, 7> groups = {
+      elementwise_op_specs(), matmul_op_specs(), norm_op_specs(),          reduction_op_specs(),
+      attention_op_specs(),   shape_op_specs(),  data_dependent_op_specs()};
   for (std::span<const OpSpec> group : groups) {
     for (const OpSpec& spec : group) {
       if (op == spec.op) return &spec;
@@ -51,12 +53,7 @@ const OpSpec* find_op_spec(std::string_view op) {
   return nullptr;
 }
 
-const char* unsupported_op_reason(std::string_view op) {
-  if (op == "nonzero" || op == "masked_select") {
-    return "cpu: data-dependent ops (nonzero, masked_select) are not implemented";
-  }
-  return "cpu: unknown op";
-}
+const char* unsupported_op_reason(std::string_view) { return "cpu: unknown op"; }
 
 const InputKind& input_kind(const OpSpec& spec, size_t input) {
   return spec.input_kinds[std::min(input, spec.input_kinds.size() - 1)];
@@ -101,6 +98,9 @@ std::string check_input_types(const OpSpec& spec, std::span<const rts_dtype> inp
         break;
       case InputKind::kIndices:
         ok = dtype == RTS_DTYPE_I32 || dtype == RTS_DTYPE_I64;
+        break;
+      case InputKind::kBool:
+        ok = dtype == RTS_DTYPE_BOOL;
         break;
     }
     if (!ok) {

@@ -89,11 +89,19 @@ using TuneSpaceFn = void (*)(const NodeDesc& node, std::span<const Dims* const> 
 // then wraps the kernel itself.
 using LowerFn = bool (*)(const KernelArgs& args, KernelFn kernel, StepList& steps);
 
+// Data-dependent ops (nonzero, masked_select): whether this node's kernel
+// sizes its output only after reading the input values, and the real
+// output dims computed from those values at execute time.
+using DataDependentFn = bool (*)(const NodeDesc& node);
+using InferFromDataFn = void (*)(const NodeDesc& node, std::span<const TensorRef> inputs,
+                                 std::span<Dims> outputs);
+
 enum class InputKind : uint8_t {
   kFloat,     // f32 or f16; every kFloat input of a node has the same dtype
   kAnyDtype,  // any dtype; every kAnyDtype input of a node has the same dtype
   kPosition,  // i64
   kIndices,   // i32 or i64
+  kBool,      // bool (a mask)
 };
 
 enum class OutputDtype : uint8_t { kSameAsFirstInput, kI64 };
@@ -138,7 +146,29 @@ struct OpSpec {
   TuneSpaceFn tune_space = nullptr;
   // Graph capture: replay steps for a resolved node (nullptr: wrapped).
   LowerFn lower = nullptr;
+  // nullptr: the output shape always follows from the input shapes. When
+  // it returns true for a node, `infer` gives the worst-case dims (what the
+  // memory plan reserves) and `infer_from_data` the real ones, which the
+  // context resolves before running the kernel.
+  DataDependentFn data_dependent = nullptr;
+  InferFromDataFn infer_from_data = nullptr;
+  // The kernel name query_node reports for nodes of a data-dependent op
+  // whose output is static (nullptr: `kernel_name`).
+  const char* static_kernel_name = nullptr;
 };
+
+// Whether `node`'s kernel needs its output sized after running.
+inline bool is_data_dependent(const OpSpec& spec, const NodeDesc& node) {
+  return spec.data_dependent != nullptr && spec.data_dependent(node);
+}
+
+// The name of the kernel that runs `node` (static; for query_node).
+inline const char* kernel_name_for(const OpSpec& spec, const NodeDesc& node) {
+  if (spec.static_kernel_name != nullptr && !is_data_dependent(spec, node)) {
+    return spec.static_kernel_name;
+  }
+  return spec.kernel_name;
+}
 
 // Grain candidates for `items` units of work on a pool of `threads`: all
 // on the caller, one task per thread, and the kernel's default
@@ -152,10 +182,12 @@ std::span<const OpSpec> norm_op_specs();
 std::span<const OpSpec> reduction_op_specs();
 std::span<const OpSpec> attention_op_specs();
 std::span<const OpSpec> shape_op_specs();
+std::span<const OpSpec> data_dependent_op_specs();
 
 // nullptr when the plugin has no kernel for `op`.
 const OpSpec* find_op_spec(std::string_view op);
-// Why an op is not provided (a static string), for query_node.
+// Why an op is not provided (a static string), for query_node and
+// build_engine.
 const char* unsupported_op_reason(std::string_view op);
 
 // Empty when the input count and dtypes suit `spec`, else the reason.

@@ -78,7 +78,19 @@ std::vector<int64_t> batch_strides(std::span<const int64_t> operand, size_t out_
   return strides;
 }
 
-// Few rows, one batch, b not transposed: the skinny shader; otherwise tiles.
+// Tile of C per workgroup of matmul_coop.comp, and its K step.
+constexpr uint32_t kCoopTileM = 128;
+constexpr uint32_t kCoopTileN = 256;
+constexpr uint32_t kCoopTileK = 32;
+
+// The cooperative-matrix shader has no edge handling, bias or transposed B.
+bool fits_coop_matrix_tiles(const MatmulPush& push) {
+  return push.flags == 0 && push.m % kCoopTileM == 0 && push.n % kCoopTileN == 0 &&
+         push.k % kCoopTileK == 0 && push.k > 0;
+}
+
+// Few rows, one batch, b not transposed: the skinny shader; otherwise tiles
+// (on tensor cores when the device has them and the shapes fit).
 void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion& a,
                      const BufferRegion& b, const BufferRegion& bias, const BufferRegion& out) {
   if (push.m == 0 || push.n == 0 || push.batches == 0) return;
@@ -91,8 +103,17 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
         Groups{static_cast<uint32_t>(std::min<uint64_t>(groups, caps.max_group_count[0])), 1, 1});
     return;
   }
-  const uint64_t tile_cols = uint64_t{caps.tile_x} * 4;
-  const uint64_t tile_rows = uint64_t{caps.tile_y} * 4;
+  if (args.pipelines.size() > 2 && fits_coop_matrix_tiles(push)) {
+    // Tensor cores: the shapes tile exactly (matmul_coop.comp).
+    const Groups groups{push.n / kCoopTileN, push.m / kCoopTileM,
+                        std::min(push.batches, caps.max_group_count[2])};
+    if (groups.x <= caps.max_group_count[0] && groups.y <= caps.max_group_count[1]) {
+      args.commands.dispatch(args.pipelines[2], {{a}, {b}, {bias}, {out, true}}, push, groups);
+      return;
+    }
+  }
+  const uint64_t tile_cols = uint64_t{caps.tile_x} * caps.tile_regs;
+  const uint64_t tile_rows = uint64_t{caps.tile_y} * caps.tile_regs;
   const uint64_t groups_x = (push.n + tile_cols - 1) / tile_cols;
   const uint64_t groups_y = (push.m + tile_rows - 1) / tile_rows;
   if (groups_x > caps.max_group_count[0] || groups_y > caps.max_group_count[1]) {
@@ -199,7 +220,8 @@ const OpSpec kMatmulOps[] = {
      .shader = "matmul",
      .shader_kind = ShaderKind::kFloat,
      .kernel_name = "vulkan.matmul.tiled_shared",
-     .alternate_shader = "matvec"},
+     .alternate_shader = "matvec",
+     .coop_matrix_shader = "matmul_coop_f16"},
     {.op = "linear",
      .min_inputs = 2,
      .max_inputs = 3,
@@ -211,7 +233,8 @@ const OpSpec kMatmulOps[] = {
      .shader = "matmul",
      .shader_kind = ShaderKind::kFloat,
      .kernel_name = "vulkan.linear.tiled_shared",
-     .alternate_shader = "matvec"},
+     .alternate_shader = "matvec",
+     .coop_matrix_shader = "matmul_coop_f16"},
 };
 
 }  // namespace

@@ -1,9 +1,10 @@
 #version 450
 // matmul and linear: C[batch] = A[batch] · B[batch] (+ bias), tiled through
 // shared memory. A workgroup of TX×TY invocations computes a BM×BN tile of C;
-// each invocation accumulates RM×RN outputs in registers, strided by the
-// workgroup size so that neighbouring invocations touch neighbouring
-// columns. Shapes come in push constants, so one pipeline serves every shape.
+// each invocation accumulates R×R outputs in registers (R = 8 on GPUs, 4 on
+// CPU drivers: DeviceCaps::tile_regs), strided by the workgroup size so that
+// neighbouring invocations touch neighbouring columns. Shapes come in push
+// constants, so one pipeline serves every shape.
 #include "common.glsl"
 // Register tiles must be fully unrolled: a private array indexed in a loop
 // stays in memory on some compilers (lavapipe's LLVM path then gathers and
@@ -13,9 +14,10 @@
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 layout(constant_id = 0) const uint TX = 16;
 layout(constant_id = 1) const uint TY = 16;
+layout(constant_id = 2) const uint R = 4;
 
-const uint RM = 4;
-const uint RN = 4;
+const uint RM = R;
+const uint RN = R;
 const uint BK = 16;
 const uint BM = TY * RM;
 const uint BN = TX * RN;

@@ -1,6 +1,7 @@
-#include "op_cases.hpp"
+#include "rtscope/conformance/op_cases.hpp"
 
 #include <cstring>
+#include <set>
 
 #include "rtscope/op_registry.hpp"
 
@@ -77,6 +78,12 @@ const std::vector<OpCase>& op_cases() {
       {"argmax_axis0", "argmax", {f("x", {6, 5})}, {{"axis", int64_t{0}}}},
   };
   return cases;
+}
+
+std::vector<std::string> covered_ops() {
+  std::set<std::string> ops;
+  for (const auto& c : op_cases()) ops.insert(c.op);
+  return {ops.begin(), ops.end()};
 }
 
 Graph single_op_graph(const OpCase& c, DType dtype) {

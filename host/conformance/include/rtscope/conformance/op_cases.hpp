@@ -1,0 +1,43 @@
+// The op conformance cases: one small graph per op variant, with seeded
+// random inputs chosen to be valid for the op (ids within the vocabulary,
+// positions within the cache).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "rtscope/graph.hpp"
+
+namespace rtscope::conformance {
+
+struct InputSpec {
+  enum class Kind { floating, ids, position, mask };
+  std::string name;
+  Kind kind = Kind::floating;
+  Shape shape;
+  int64_t limit = 0;  // ids: values in [0, limit); position: the value
+  DType int_dtype = DType::i64;
+};
+
+struct OpCase {
+  std::string label;  // unique test name part
+  std::string op;
+  std::vector<InputSpec> inputs;
+  AttrMap attrs;
+  int outputs = 1;
+};
+
+// Every case of the op set (docs/ops.md).
+const std::vector<OpCase>& op_cases();
+
+// Sorted names of the ops the cases cover.
+std::vector<std::string> covered_ops();
+
+// A validated single-node graph for `c` with float inputs of `dtype`.
+Graph single_op_graph(const OpCase& c, DType dtype);
+
+// Seeded random inputs for the graph's inputs (never all zeros).
+std::map<std::string, Tensor> random_inputs(const OpCase& c, DType dtype, uint64_t seed);
+
+}  // namespace rtscope::conformance

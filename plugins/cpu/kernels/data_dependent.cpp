@@ -1,0 +1,173 @@
+// nonzero and masked_select: ops whose output size depends on the values
+// they read. nonzero with max_count > 0 has a static padded output
+// [max_count, rank]; without it (and masked_select always) the output's
+// first dim is a count known only after reading the data. For those nodes
+// `infer` gives the worst case (every element selected), which the memory
+// plan is sized for, and `infer_from_data` the real dims at execute time.
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/op_spec.hpp"
+
+namespace rtscope::cpu {
+namespace {
+
+// Whether an element is nonzero. f16 is compared by its bits: both zeros
+// (+0, -0) have every bit but the sign clear.
+struct HalfBits {
+  uint16_t bits;
+};
+bool is_set(float v) { return v != 0.0f; }
+bool is_set(HalfBits v) { return (v.bits & 0x7fffu) != 0; }
+bool is_set(int32_t v) { return v != 0; }
+bool is_set(int64_t v) { return v != 0; }
+bool is_set(uint8_t v) { return v != 0; }
+
+template <typename Element, typename Fn>
+void scan(const TensorRef& x, Fn& fn) {
+  const auto* data = x.as<const Element>();
+  const int64_t n = x.elements();
+  for (int64_t i = 0; i < n; ++i) {
+    if (is_set(data[i]) && !fn(i)) return;
+  }
+}
+
+// Calls fn(i) for each nonzero element of `x` in row-major order; stops
+// early when fn returns false.
+template <typename Fn>
+void for_each_nonzero(const TensorRef& x, Fn&& fn) {
+  switch (x.dtype) {
+    case RTS_DTYPE_F32:
+      return scan<float>(x, fn);
+    case RTS_DTYPE_F16:
+      return scan<HalfBits>(x, fn);
+    case RTS_DTYPE_I32:
+      return scan<int32_t>(x, fn);
+    case RTS_DTYPE_I64:
+      return scan<int64_t>(x, fn);
+    case RTS_DTYPE_BOOL:
+      return scan<uint8_t>(x, fn);
+  }
+}
+
+int64_t count_nonzero(const TensorRef& x) {
+  int64_t count = 0;
+  for_each_nonzero(x, [&count](int64_t) {
+    ++count;
+    return true;
+  });
+  return count;
+}
+
+bool nonzero_is_data_dependent(const NodeDesc& node) { return node.attr_int("max_count", 0) <= 0; }
+
+void infer_nonzero(const NodeDesc& node, std::span<const Dims* const> inputs,
+                   std::span<Dims> outputs) {
+  const Dims& x = *inputs[0];
+  const int64_t max_count = node.attr_int("max_count", 0);
+  if (max_count < 0) fail_node(node, "max_count must be >= 0, got ", max_count);
+  const int64_t rows = max_count > 0 ? max_count : element_count(x);
+  outputs[0] = {rows, static_cast<int64_t>(x.size())};
+}
+
+void infer_nonzero_from_data(const NodeDesc&, std::span<const TensorRef> inputs,
+                             std::span<Dims> outputs) {
+  outputs[0] = {count_nonzero(inputs[0]), static_cast<int64_t>(inputs[0].rank())};
+}
+
+// Writes the coordinates of the first `rows` nonzero elements, one row
+// each, then rows of -1: the exact output has no padding, the max_count
+// form pads or truncates.
+void run_nonzero(const KernelArgs& args) {
+  const TensorRef& x = args.inputs[0];
+  const TensorRef& out = args.outputs[0];
+  const int rank = x.rank();
+  const int64_t rows = out.dim(0);
+  auto* cursor = out.as<int64_t>();
+  int64_t written = 0;
+  for_each_nonzero(x, [&](int64_t flat) {
+    if (written == rows) return false;
+    // Row-major coordinates of `flat`, last axis first.
+    for (int axis = rank - 1; axis >= 0; --axis) {
+      cursor[axis] = flat % x.dims[axis];
+      flat /= x.dims[axis];
+    }
+    cursor += rank;
+    ++written;
+    return true;
+  });
+  std::fill(cursor, out.as<int64_t>() + rows * rank, int64_t{-1});
+}
+
+bool masked_select_is_data_dependent(const NodeDesc&) { return true; }
+
+void infer_masked_select(const NodeDesc& node, std::span<const Dims* const> inputs,
+                         std::span<Dims> outputs) {
+  const Dims& x = *inputs[0];
+  const Dims& mask = *inputs[1];
+  if (x != mask) {
+    fail_node(node, "mask ", shape_str(mask), " must have the shape of x ", shape_str(x));
+  }
+  outputs[0] = {element_count(x)};
+}
+
+void infer_masked_select_from_data(const NodeDesc&, std::span<const TensorRef> inputs,
+                                   std::span<Dims> outputs) {
+  outputs[0] = {count_nonzero(inputs[1])};
+}
+
+// Copies the elements of x under a set mask, in order, as raw bytes (any
+// dtype); stops at the output's capacity.
+void run_masked_select(const KernelArgs& args) {
+  const TensorRef& x = args.inputs[0];
+  const TensorRef& out = args.outputs[0];
+  const size_t element = dtype_size(x.dtype);
+  const auto* source = x.as<const std::byte>();
+  auto* destination = out.as<std::byte>();
+  const int64_t capacity = out.elements();
+  int64_t written = 0;
+  for_each_nonzero(args.inputs[1], [&](int64_t i) {
+    if (written == capacity) return false;
+    std::memcpy(destination + written * element, source + i * element, element);
+    ++written;
+    return true;
+  });
+}
+
+constexpr InputKind kAny[] = {InputKind::kAnyDtype};
+constexpr InputKind kValuesAndMask[] = {InputKind::kAnyDtype, InputKind::kBool};
+constexpr AttrSpec kNonzeroAttrs[] = {{"max_count", RTS_ATTR_INT, false}};
+
+const OpSpec kDataDependentOps[] = {
+    {.op = "nonzero",
+     .min_inputs = 1,
+     .max_inputs = 1,
+     .input_kinds = kAny,
+     .output_dtype = OutputDtype::kI64,
+     .f16_mode = F16Mode::kRawElements,
+     .attrs = kNonzeroAttrs,
+     .infer = infer_nonzero,
+     .run = run_nonzero,
+     .kernel_name = "cpu.nonzero.scan",
+     .data_dependent = nonzero_is_data_dependent,
+     .infer_from_data = infer_nonzero_from_data,
+     .static_kernel_name = "cpu.nonzero.scan_padded"},
+    {.op = "masked_select",
+     .min_inputs = 2,
+     .max_inputs = 2,
+     .input_kinds = kValuesAndMask,
+     .output_dtype = OutputDtype::kSameAsFirstInput,
+     .f16_mode = F16Mode::kRawElements,
+     .attrs = {},
+     .infer = infer_masked_select,
+     .run = run_masked_select,
+     .kernel_name = "cpu.masked_select.scan",
+     .data_dependent = masked_select_is_data_dependent,
+     .infer_from_data = infer_masked_select_from_data},
+};
+
+}  // namespace
+
+std::span<const OpSpec> data_dependent_op_specs() { return kDataDependentOps; }
+
+}  // namespace rtscope::cpu

@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# The GPU benchmarks of BENCHMARKS.md (B5, B6, B9, B10, B13, B14) in one call,
+# on a prebuilt tree: a build dir, or a bundle from scripts/gpu-bundle.sh
+# (no compiler or Debian packages needed on the GPU machine).
+#
+#   scripts/device-bench.sh BUILD_DIR [OUT_DIR] [--quick]
+#
+# Correctness first: the Vulkan test binary (when present) and the checks of
+# the benchmark programs; a failure stops the script with status 1 before any
+# timing. Then it times:
+#   B9       bench_vulkan_matmul (4096^3 f16 and f32)
+#   B6/B14   rtscope-run configs/gpu-decoder.yaml in a fresh process, cold
+#            (empty runtime cache) and warm (the cold run's cache file)
+#   B10/B13  decode steps of the warm (eager) and captured runs, the faster p50
+#   B5       a third run with graph_capture whole_graph, against the eager ones
+#   torch    tests/bench/torch_decoder.py: the same decoder in PyTorch (eager,
+#            CUDA graph, torch.compile), torch.matmul, device copy bandwidth;
+#            skipped ("n/a") when torch or CUDA is missing
+# and writes one JSON per benchmark plus results.json into OUT_DIR
+# (default: device-bench-<UTC time>), then prints the table
+# (tests/bench/device_bench_report.py).
+#
+# The driver's own shader disk cache is off for every run
+# (__GL_SHADER_DISK_CACHE=0; Mesa: MESA_SHADER_CACHE_DISABLE=true), so warm
+# starts come from rtscope's runtime cache alone.
+#
+# --quick (or RTSCOPE_BENCH_QUICK=1): tiny shapes and few repetitions, for
+# checking the script end to end on any Vulkan device (lavapipe in CI).
+# RTSCOPE_BENCH_TORCH=0 skips the PyTorch comparison;
+# RTSCOPE_BENCH_TEST_FILTER=<gtest filter> narrows the test_vulkan run.
+set -uo pipefail
+
+usage() {
+  echo "usage: scripts/device-bench.sh BUILD_DIR [OUT_DIR] [--quick]" >&2
+  exit 2
+}
+
+quick="${RTSCOPE_BENCH_QUICK:-0}"
+positional=()
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    -h | --help) usage ;;
+    -*) echo "device-bench: unknown option '$arg'" >&2; usage ;;
+    *) positional+=("$arg") ;;
+  esac
+done
+[[ ${#positional[@]} -ge 1 && ${#positional[@]} -le 2 ]] || usage
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="$(cd "${positional[0]}" 2>/dev/null && pwd)" || {
+  echo "device-bench: build dir '${positional[0]}' does not exist" >&2
+  exit 2
+}
+
+runner="$build/host/runner/rtscope-run"
+matmul_bench="$build/tests/bench/bench_vulkan_matmul"
+vulkan_plugin="$build/plugins/vulkan/librtscope_plugin_vulkan.so"
+for file in "$runner" "$vulkan_plugin"; do
+  [[ -x "$file" || -f "$file" ]] || {
+    echo "device-bench: $file is missing; build with -DRTSCOPE_BUILD_VULKAN=ON (or bundle with scripts/gpu-bundle.sh)" >&2
+    exit 2
+  }
+done
+
+out="${positional[1]:-device-bench-$(date -u +%Y%m%dT%H%M%SZ)}"
+mkdir -p "$out" && out="$(cd "$out" && pwd)" || {
+  echo "device-bench: cannot create the output dir '${positional[1]:-}'" >&2
+  exit 2
+}
+
+# --- environment: libraries and plugins of the prebuilt tree ---------------
+# The build's own libraries first, then a bundle's deps/; the bundle's glvnd/
+# copies go last, used only when the machine lacks those libraries (bare GPU
+# images lack libGLdispatch, which the NVIDIA ICD libGLX_nvidia needs).
+export LD_LIBRARY_PATH="$build/host:$build/deps${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}:$build/glvnd"
+# The build tree's plugin dir is compiled in as an absolute path, which a
+# copied tree does not have; name the dirs explicitly.
+export RTSCOPE_PLUGIN_PATH="$build/plugins/cpu:$build/plugins/vulkan${RTSCOPE_PLUGIN_PATH:+:$RTSCOPE_PLUGIN_PATH}"
+# NVIDIA containers often keep the Vulkan ICD outside the loader's search path.
+if [[ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ]]; then
+  for icd in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
+    [[ -f "$icd" ]] && break
+    icd=""
+  done
+  if [[ -z "$icd" && -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]]; then
+    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+  fi
+fi
+# A bundle carries the Khronos validation layer that test_vulkan enables.
+[[ -d "$build/layers" ]] && export VK_ADD_LAYER_PATH="$build/layers${VK_ADD_LAYER_PATH:+:$VK_ADD_LAYER_PATH}"
+export __GL_SHADER_DISK_CACHE=0 MESA_SHADER_CACHE_DISABLE=true
+
+# A plain build dir needs the build machine's libraries (yaml-cpp, spdlog,
+# OpenBLAS, ...); a GPU machine without them needs a bundle.
+missing="$(ldd "$runner" "$vulkan_plugin" "$build/plugins/cpu/librtscope_plugin_cpu.so" 2>/dev/null | awk '/not found/ {print $1}' | sort -u | paste -sd ' ' -)"
+if [[ -n "$missing" ]]; then
+  echo "device-bench: libraries not found for $build: $missing; on a machine without the build's packages, run scripts/gpu-bundle.sh $build BUNDLE where it was built and pass BUNDLE instead" >&2
+  exit 2
+fi
+unset RTSCOPE_VULKAN_VALIDATION
+
+log() { echo "device-bench: $*" >&2; }
+# The tree's commit, "+dirty" with local changes; "unknown" without git.
+commit_id() {
+  local id
+  id="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null)" || { echo unknown; return; }
+  git -C "$repo" diff --quiet HEAD 2>/dev/null || id+="+dirty"
+  echo "$id"
+}
+now_ns() { date +%s%N; }
+
+# --- sizes -------------------------------------------------------------------
+# The decoder's params are always set explicitly, so the report knows them.
+if [[ "$quick" == 1 ]]; then
+  layers=2 d_model=256 heads=4 ffn=1024 vocab=1024 max_seq=256
+  prompt=16 tokens=16 warmup=2 iterations=10
+  matmul_args=(--quick)
+  torch_args=(--quick)
+  vulkan_filter='*Decoder*'
+else
+  # GPU reference size (DESIGN.md); ~200 timed steps per run.
+  layers=8 d_model=2048 heads=16 ffn=8192 vocab=32000 max_seq=1024
+  prompt=16 tokens=128 warmup=10 iterations=200
+  matmul_args=()
+  torch_args=(--steps 100 --warmup 10)
+  vulkan_filter='*'
+fi
+vulkan_filter="${RTSCOPE_BENCH_TEST_FILTER:-$vulkan_filter}"
+decoder_sets=()
+for key in layers d_model heads ffn vocab max_seq; do
+  decoder_sets+=(--set "models.decoder.params.$key=${!key}")
+done
+decoder_sets+=(--set "models.decoder.params.dtype=f16"
+  --set "run.0.workload.prompt=$prompt" --set "run.0.workload.tokens=$tokens"
+  --set "run.0.warmup=$warmup" --set "run.0.iterations=$iterations")
+
+{
+  echo "{\"quick\": $([[ $quick == 1 ]] && echo true || echo false),"
+  echo " \"date_utc\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\","
+  echo " \"host\": \"$(hostname)\","
+  echo " \"commit\": \"$(commit_id)\","
+  echo " \"driver\": \"$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -1)\","
+  echo " \"decoder_params\": {\"layers\": $layers, \"d_model\": $d_model, \"heads\": $heads, \"ffn\": $ffn, \"vocab\": $vocab, \"max_seq\": $max_seq, \"dtype\": \"f16\"},"
+  echo " \"decoder_workload\": {\"prompt\": $prompt, \"tokens\": $tokens, \"warmup\": $warmup, \"iterations\": $iterations},"
+  echo " \"command\": \"scripts/device-bench.sh $*\"}"
+} >"$out/run_info.json"
+
+log "devices:"
+"$runner" --list-devices 2>&1 | tee "$out/devices.txt" >&2
+
+# --- correctness --------------------------------------------------------------
+status_correct=true
+test_binary=""
+for candidate in "$build/tests/vulkan/test_vulkan" "$build/tests/test_vulkan"; do
+  [[ -x "$candidate" ]] && test_binary="$candidate" && break
+done
+if [[ -n "$test_binary" ]]; then
+  log "correctness: $test_binary --gtest_filter='$vulkan_filter'"
+  # The tests find the conformance data through the source tree they were
+  # built from; run them from the repo root.
+  if (cd "$repo" && "$test_binary" --gtest_brief=1 --gtest_filter="$vulkan_filter" \
+    --gtest_output="json:$out/test_vulkan.json") >"$out/test_vulkan.log" 2>&1; then
+    log "correctness: test_vulkan: $(grep -E '^\[  (PASSED|SKIPPED) ' "$out/test_vulkan.log" | tr -s ' ' | paste -sd ';' -)"
+  else
+    log "correctness: test_vulkan FAILED; see $out/test_vulkan.log"
+    tail -20 "$out/test_vulkan.log" >&2
+    status_correct=false
+  fi
+else
+  log "correctness: no test_vulkan in $build (not built or not bundled); relying on the benchmark checks"
+fi
+
+# B9's program checks a sampled product against float64 before it times.
+b9_ok=false
+if [[ -x "$matmul_bench" ]]; then
+  log "B9: $matmul_bench ${matmul_args[*]}"
+  if "$matmul_bench" "${matmul_args[@]}" >"$out/matmul_vulkan.json" 2>"$out/matmul_vulkan.log"; then
+    b9_ok=true
+  else
+    log "B9: bench_vulkan_matmul failed (status $?); see $out/matmul_vulkan.log"
+    tail -5 "$out/matmul_vulkan.log" >&2
+    grep -q '"passed": false' "$out/matmul_vulkan.json" 2>/dev/null && status_correct=false
+  fi
+else
+  log "B9: $matmul_bench not built; B9 is skipped"
+fi
+
+if [[ "$status_correct" != true ]]; then
+  log "correctness failed: no timings taken"
+  exit 1
+fi
+
+# --- decoder runs: B5, B6, B10, B13, B14 ------------------------------------
+cache="$out/runtime-cache.bin"
+rm -f "$cache" "$cache.lock"
+
+# run_decoder NAME [--set ...]: one fresh process; its wall time in NAME.wall_ms
+run_decoder() {
+  local name="$1"
+  shift
+  log "decoder: $name"
+  local begin end
+  begin=$(now_ns)
+  (cd "$repo" && "$runner" configs/gpu-decoder.yaml "${decoder_sets[@]}" \
+    --set "runtime.cache=$cache" "$@" --json "$out/decoder_$name.json") >"$out/decoder_$name.log" 2>&1
+  local rc=$?
+  end=$(now_ns)
+  echo $(((end - begin) / 1000000)) >"$out/decoder_$name.wall_ms"
+  if [[ $rc -ne 0 ]]; then
+    log "decoder: $name failed (status $rc); see $out/decoder_$name.log"
+    tail -5 "$out/decoder_$name.log" >&2
+    return 1
+  fi
+}
+
+decoder_ok=true
+run_decoder cold || decoder_ok=false
+if $decoder_ok; then
+  run_decoder warm || decoder_ok=false
+  run_decoder captured --set runtime.graph_capture=whole_graph || decoder_ok=false
+fi
+
+# --- PyTorch comparison --------------------------------------------------------
+if [[ "${RTSCOPE_BENCH_TORCH:-1}" == 0 ]]; then
+  echo '{"available": false, "reason": "RTSCOPE_BENCH_TORCH=0"}' >"$out/torch.json"
+elif ! command -v python3 >/dev/null; then
+  echo '{"available": false, "reason": "no python3"}' >"$out/torch.json"
+else
+  log "torch: tests/bench/torch_decoder.py ${torch_args[*]}"
+  if ! PYTHONUNBUFFERED=1 python3 "$repo/tests/bench/torch_decoder.py" "${torch_args[@]}" \
+    >"$out/torch.json" 2>"$out/torch.log"; then
+    log "torch: the comparison failed (see $out/torch.log); its column shows n/a"
+    tail -5 "$out/torch.log" >&2
+    echo '{"available": false, "reason": "torch_decoder.py failed; see torch.log"}' >"$out/torch.json"
+  fi
+fi
+
+# --- table --------------------------------------------------------------------
+if ! command -v python3 >/dev/null; then
+  log "no python3: raw JSON files are in $out, no table"
+  exit 0
+fi
+python3 "$repo/tests/bench/device_bench_report.py" "$out" || {
+  log "the report failed; raw JSON files are in $out"
+  exit 1
+}
+$decoder_ok || exit 1
+exit 0

@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""Turns the raw files of scripts/device-bench.sh into one JSON per GPU
+benchmark (B5.json, B6.json, B9.json, B10.json, B13.json, B14.json), a
+combined results.json, and a table on stdout:
+
+  id, what, ours, reference (PyTorch on the same GPU), ratio, target, met
+
+Usage: device_bench_report.py OUT_DIR. Standard library only (the GPU
+machine's python3 may lack everything else). A missing input gives "n/a"
+cells, never an error: a missing PyTorch leaves the reference column empty.
+"""
+import json
+import os
+import sys
+
+
+def load(folder, name):
+    try:
+        with open(os.path.join(folder, name)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def read_number(folder, name):
+    try:
+        with open(os.path.join(folder, name)) as f:
+            return float(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def dig(data, *keys):
+    """data[k0][k1]...; None when any level is missing."""
+    for key in keys:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def first_model(run):
+    models = dig(run, "models")
+    if not models:
+        return None
+    return next(iter(models.values()))
+
+
+def number(value, unit):
+    """Three significant digits, so quick runs' tiny values stay readable."""
+    return f"{value:.3g} {unit}"
+
+
+def fmt_ms(value):
+    return f"{value:.3f}" if value is not None else "n/a"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def row(bench_id, what, ours, reference, ratio_value, target, op, bound, unit="", note=""):
+    """op: "<=", "<" or ">=": how ratio_value must compare with bound."""
+    if ratio_value is None:
+        met = None
+    elif op == "<=":
+        met = ratio_value <= bound
+    elif op == "<":
+        met = ratio_value < bound
+    else:
+        met = ratio_value >= bound
+    return {
+        "id": bench_id, "what": what, "ours": ours, "reference": reference, "ratio": ratio_value,
+        "target": target, "met": met, "unit": unit, "note": note,
+    }
+
+
+def decoder_bytes_per_step(params, position):
+    """Bytes a decode step at `position` must read: every weight except the
+    embedding table (one row of it), plus the K and V cache rows 0..position."""
+    d, ffn, layers = params["d_model"], params["ffn"], params["layers"]
+    vocab, size = params["vocab"], 2 if params.get("dtype", "f16") == "f16" else 4
+    weights = layers * (4 * d * d + 3 * d * ffn + 2 * d) + d * vocab + d + d
+    kv = 2 * layers * (position + 1) * d
+    return (weights + kv) * size, weights * size, kv * size
+
+
+def build_rows(folder):
+    info = load(folder, "run_info.json") or {}
+    matmul = load(folder, "matmul_vulkan.json")
+    cold = first_model(load(folder, "decoder_cold.json"))
+    warm = first_model(load(folder, "decoder_warm.json"))
+    captured = first_model(load(folder, "decoder_captured.json"))
+    torch = load(folder, "torch.json") or {}
+    if not torch.get("available"):
+        torch = {}
+    results = {}
+
+    # B5: replay vs eager per decode step (wall time of Module::execute
+    # chains; the host's share is what capture removes).
+    eager_ms = dig(warm, "latency_ms", "p50")
+    replay_ms = dig(captured, "latency_ms", "p50")
+    torch_eager = dig(torch, "decoder", "eager_ms", "median")
+    torch_graph = dig(torch, "decoder", "cuda_graph_ms", "median")
+    kernels = dig(torch, "decoder", "cuda_graph_kernels")
+    results["B5"] = [
+        row("B5", "decode step, graph replay / eager",
+            f"{replay_ms:.3f} / {eager_ms:.3f} ms" if replay_ms and eager_ms else None,
+            f"{torch_graph:.3f} / {torch_eager:.3f} ms (CUDA graph / eager)"
+            if torch_graph and torch_eager else None,
+            ratio(replay_ms, eager_ms), "<= 0.333", "<=", 1 / 3,
+            note="wall time per step; host time is not separated from GPU time"),
+        row("B5", "GPU time per dispatch vs CUDA graph per kernel", None,
+            f"{1e3 * torch_graph / kernels:.2f} us/kernel ({kernels} kernels)"
+            if torch_graph and kernels else None,
+            None, "<= 1.5", "<=", 1.5,
+            note="needs GPU timestamps per dispatch, which the Vulkan plugin does not report"),
+    ]
+
+    # B6 / B14: first inference and process start to first token.
+    def first_token_ms(model):
+        phases = dig(model, "phases_ms")
+        if not phases:
+            return None
+        return (phases.get("plugin_load", 0) + phases.get("model_build", 0) +
+                phases.get("first_inference", 0) + (dig(model, "cache", "load_ms") or 0))
+
+    cold_first = dig(cold, "phases_ms", "first_inference")
+    warm_first = dig(warm, "phases_ms", "first_inference")
+    results["B6"] = [
+        row("B6", "first inference, warm / cold cache", f"{warm_first:.1f} / {cold_first:.1f} ms"
+            if warm_first is not None and cold_first else None, None,
+            ratio(warm_first, cold_first), "<= 0.05", "<=", 0.05,
+            note=f"cache hits warm: {dig(warm, 'cache', 'hits')}, misses cold: "
+                 f"{dig(cold, 'cache', 'misses')}"),
+    ]
+    cold_ttft, warm_ttft = first_token_ms(cold), first_token_ms(warm)
+    compile_first = dig(torch, "decoder", "compile_first_call_ms")
+    results["B14"] = [
+        row("B14", "start to first token, cold vs torch.compile first call",
+            f"{cold_ttft:.0f} ms" if cold_ttft else None,
+            f"{compile_first:.0f} ms" if compile_first else None,
+            ratio(cold_ttft, compile_first), "< 1.0", "<", 1.0,
+            note="ours: plugin load + model build + first inference + cache load; model build "
+                 f"(weights generated and uploaded) {dig(cold, 'phases_ms', 'model_build') or 0:.0f} "
+                 f"ms cold, {dig(warm, 'phases_ms', 'model_build') or 0:.0f} ms warm"),
+        row("B14", "start to first token, warm / cold",
+            f"{warm_ttft:.0f} / {cold_ttft:.0f} ms" if warm_ttft and cold_ttft else None, None,
+            ratio(warm_ttft, cold_ttft), "<= 0.05", "<=", 0.05),
+    ]
+
+    # B9: matmul TFLOP/s.
+    results["B9"] = []
+    for dtype in ("f16", "f32"):
+        ours = dig(matmul, dtype, "tflops")
+        reference = dig(torch, "matmul", dtype, "tflops", "median")
+        size = dig(matmul, "size")
+        results["B9"].append(row(
+            "B9", f"matmul {size}^3 {dtype}" + (" (no TF32)" if dtype == "f32" else ""),
+            number(ours, "TFLOP/s") if ours is not None else None,
+            number(reference, "TFLOP/s") if reference else None,
+            ratio(ours, reference), ">= 0.5", ">=", 0.5,
+            note="" if dig(torch, "matmul", "size") in (None, size) else
+            f"torch size {dig(torch, 'matmul', 'size')}"))
+
+    # B10 / B13: decode step.
+    params = info.get("decoder_params")
+    best_ms = min((m for m in (eager_ms, replay_ms) if m), default=None)
+    achieved = None
+    bytes_note = ""
+    if params and best_ms:
+        run_params = info.get("decoder_workload", {})
+        position = run_params.get("prompt", 16) + (run_params.get("tokens", 128) - 1) / 2
+        total, weights, kv = decoder_bytes_per_step(params, int(position))
+        achieved = total / (best_ms * 1e-3)
+        bytes_note = f"{weights / 1e6:.0f} MB weights + {kv / 1e6:.1f} MB KV per step"
+    copy_bw = dig(torch, "copy", "bytes_per_s", "median")
+    results["B10"] = [
+        row("B10", "decode step bytes/s vs device copy bandwidth",
+            number(achieved / 1e9, "GB/s") if achieved else None,
+            number(copy_bw / 1e9, "GB/s") if copy_bw else None,
+            ratio(achieved, copy_bw), ">= 0.6", ">=", 0.6, note=bytes_note),
+    ]
+    torch_variants = {
+        "eager": torch_eager, "cuda_graph": torch_graph,
+        "compile": dig(torch, "decoder", "compile_ms", "median"),
+    }
+    fastest = min(((v, k) for k, v in torch_variants.items() if v), default=(None, None))
+    results["B13"] = [
+        row("B13", "decode step latency vs fastest PyTorch",
+            f"{best_ms:.3f} ms" if best_ms else None,
+            f"{fastest[0]:.3f} ms ({fastest[1]})" if fastest[0] else None,
+            ratio(best_ms, fastest[0]), "<= 1.0", "<=", 1.0,
+            note=f"ours eager p50 {fmt_ms(dig(cold, 'latency_ms', 'p50'))} (cold run) / "
+                 f"{fmt_ms(eager_ms)} (warm run), replay {fmt_ms(replay_ms)} "
+                 f"[{fmt_ms(dig(captured, 'latency_ms', 'min'))}, "
+                 f"{fmt_ms(dig(captured, 'latency_ms', 'max'))}]; "
+                 "torch eager/graph/compile: " + " / ".join(
+                f"{v:.3f}" if v else "n/a" for v in torch_variants.values()) + " ms"),
+    ]
+    return info, results, {"torch": torch or None, "matmul": matmul,
+                           "decoder": {"cold": cold, "warm": warm, "captured": captured}}
+
+
+def vulkan_device(folder):
+    """The vulkan plugin's device 0 from `rtscope-run --list-devices`'s table
+    (plugin, device, kind, name..., memory, fingerprint), or None."""
+    try:
+        with open(os.path.join(folder, "devices.txt")) as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 5 and fields[0] == "vulkan" and fields[1] == "0":
+                    return " ".join(fields[3:-3])
+    except OSError:
+        pass
+    return None
+
+
+def cell(value):
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "met" if value else "MISSED"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def main():
+    if len(sys.argv) != 2:
+        print("usage: device_bench_report.py OUT_DIR", file=sys.stderr)
+        return 2
+    folder = sys.argv[1]
+    info, results, raw = build_rows(folder)
+    for bench_id, rows in results.items():
+        with open(os.path.join(folder, f"{bench_id}.json"), "w") as f:
+            json.dump({"id": bench_id, "run": info, "rows": rows}, f, indent=1)
+    device = vulkan_device(folder)
+    combined = {"run": info, "device": device, "torch_device": dig(raw, "torch", "device"),
+                "results": results, "raw": raw}
+    with open(os.path.join(folder, "results.json"), "w") as f:
+        json.dump(combined, f, indent=1)
+
+    rows = [r for rs in results.values() for r in rs]
+    rows.sort(key=lambda r: int(r["id"][1:]))
+    header = ["id", "what", "ours", "reference (torch)", "ratio", "target", "met"]
+    table = [header] + [[r["id"], r["what"], cell(r["ours"]), cell(r["reference"]),
+                         cell(r["ratio"]), r["target"], cell(r["met"])] for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    print(f"\nGPU benchmarks ({'quick sizes' if info.get('quick') else 'reference sizes'}) on "
+          f"{device or '?'}, "
+          f"{info.get('date_utc', '?')}, commit {info.get('commit', '?')}, driver "
+          f"{info.get('driver') or '?'}; torch: {dig(raw, 'torch', 'torch') or 'n/a'} on "
+          f"{dig(raw, 'torch', 'device') or 'n/a'}")
+    for i, line in enumerate(table):
+        print("  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip())
+        if i == 0:
+            print("  ".join("-" * width for width in widths))
+    notes = [f"{r['id']}: {r['note']}" for r in rows if r["note"]]
+    if notes:
+        print("notes:\n  " + "\n  ".join(notes))
+    print(f"JSON: {os.path.join(folder, 'results.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

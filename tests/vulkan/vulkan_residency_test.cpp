@@ -1,0 +1,233 @@
+// Where the Vulkan plugin's tensors live: host bindings are staged (and
+// counted, and logged once per engine), device memory from device_alloc is
+// used in place, so a decoder's KV caches stay on the device between steps.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+#include "rtscope/device_memory.hpp"
+#include "rtscope/model.hpp"
+#include "rtscope/plugin_registry.hpp"
+#include "rtscope/reference/reference.hpp"
+#include "rtscope/templates.hpp"
+#include "support/decoder_stream_check.hpp"
+#include "support/env_guard.hpp"
+#include "vulkan/vulkan_test_support.hpp"
+
+namespace rtscope::vulkan_testing {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::position_tensor;
+
+SymShape fixed(const Shape& shape) {
+  SymShape sym;
+  for (int64_t d : shape) sym.push_back(Dim::fixed(d));
+  return sym;
+}
+
+// y = a + b on f32[4, 8].
+Graph add_graph() {
+  Graph g;
+  g.name = "staged_add";
+  g.loc = {"test:staged_add", 0, 0};
+  g.inputs.push_back({"a", {DType::f32, fixed({4, 8})}, g.loc});
+  g.inputs.push_back({"b", {DType::f32, fixed({4, 8})}, g.loc});
+  g.nodes.push_back(Node{"sum", "add", {"a", "b"}, {"y"}, {}, g.loc});
+  g.outputs = {"y"};
+  validate(g);
+  return g;
+}
+
+size_t count_of(const std::string& text, const std::string& phrase) {
+  size_t count = 0;
+  for (size_t at = text.find(phrase); at != std::string::npos; at = text.find(phrase, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+TEST(VulkanResidency, HostBindingsAreStagedCountedAndLoggedOnce) {
+  // ctest runs tests at warn level; the host's logger reads the level when
+  // it first logs, which in a one-test process is the plugin load below.
+  const testing::EnvGuard info_level("RTSCOPE_LOG_LEVEL", "info");
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  auto model = Model::build(add_graph(), registry, {.backends = {"vulkan"}});
+  const std::map<std::string, Tensor> inputs = {{"a", Tensor::random(DType::f32, {4, 8}, 1)},
+                                                {"b", Tensor::random(DType::f32, {4, 8}, 2)}};
+  std::map<std::string, reference::RefTensor> ref_inputs;
+  for (const auto& [name, t] : inputs) ref_inputs[name] = reference::RefTensor::from(t);
+  std::map<std::string, reference::RefTensor> states;
+  const auto expected = reference::run_graph(model->graph(), ref_inputs, states);
+
+  ::testing::internal::CaptureStderr();
+  for (int run = 0; run < 3; ++run) {
+    EXPECT_LE(reference::closeness(model->run(inputs).at("y"), expected.at("y"), 1e-6, 1e-6), 1.0);
+  }
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(count_of(log, "stages host-resident"), 1u) << log;
+  EXPECT_THAT(log, HasSubstr("engine 'staged_add"));
+  EXPECT_THAT(log, HasSubstr("input 'a' and 2 more tensors"));
+
+  const Module& module = *model->modules()[0];
+  constexpr uint64_t kTensorBytes = 4 * 8 * sizeof(float);
+  EXPECT_EQ(counter(module, "staged_bytes"), 3 * 3 * kTensorBytes) << "a, b in and y out, 3 runs";
+  EXPECT_EQ(counter(module, "device_bound_bytes"), 0u);
+  expect_no_validation_errors(*model);
+}
+
+TEST(VulkanResidency, DeviceAllocRoundTripsAndBindsInPlace) {
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  auto model = Model::build(add_graph(), registry, {.backends = {"vulkan"}});
+  const std::shared_ptr<const DeviceMemory>& memory = model->modules()[0]->device_memory();
+  ASSERT_TRUE(memory) << "the vulkan plugin offers device memory";
+  const Tensor a = Tensor::random(DType::f32, {4, 8}, 3);
+  const Tensor b = Tensor::random(DType::f32, {4, 8}, 4);
+  Tensor device_a = Tensor::empty_on(memory, DType::f32, {4, 8});
+  device_a.copy_from(a);
+  EXPECT_EQ(device_a.to_host().to_doubles(), a.to_doubles()) << "device_copy round trip";
+
+  const auto out = model->run({{"a", device_a}, {"b", b}});
+  std::map<std::string, reference::RefTensor> states;
+  const auto expected = reference::run_graph(
+      model->graph(), {{"a", reference::RefTensor::from(a)}, {"b", reference::RefTensor::from(b)}},
+      states);
+  EXPECT_LE(reference::closeness(out.at("y"), expected.at("y"), 1e-6, 1e-6), 1.0);
+  const Module& module = *model->modules()[0];
+  constexpr uint64_t kTensorBytes = 4 * 8 * sizeof(float);
+  EXPECT_EQ(counter(module, "staged_bytes"), 2 * kTensorBytes) << "only b in and y out";
+  EXPECT_EQ(counter(module, "device_bound_bytes"), kTensorBytes);
+  EXPECT_EQ(module.stats().staged_bytes, 0u) << "the host staged nothing either";
+  expect_no_validation_errors(*model);
+}
+
+// A cache input in device memory, aliased by the engine to the update's
+// output: the host binds the output onto it and the device writes it in
+// place; only the new rows and the position are staged.
+TEST(VulkanResidency, AliasedDeviceCacheInputIsUpdatedInPlace) {
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  Graph g;
+  g.name = "cache_update";
+  g.loc = {"test:cache_update", 0, 0};
+  g.inputs.push_back({"cache", {DType::f32, fixed({1, 2, 16, 8})}, g.loc});
+  g.inputs.push_back({"new", {DType::f32, fixed({1, 2, 3, 8})}, g.loc});
+  g.inputs.push_back({"pos", {DType::i64, fixed({1})}, g.loc});
+  g.nodes.push_back(
+      Node{"update", "kv_cache_update", {"cache", "new", "pos"}, {"updated"}, {}, g.loc});
+  g.outputs = {"updated"};
+  validate(g);
+  auto model = Model::build(g, registry, {.backends = {"vulkan"}});
+  const Tensor cache = Tensor::random(DType::f32, {1, 2, 16, 8}, 6);
+  const Tensor update = Tensor::random(DType::f32, {1, 2, 3, 8}, 7);
+  Tensor device_cache =
+      Tensor::empty_on(model->modules()[0]->device_memory(), DType::f32, {1, 2, 16, 8});
+  device_cache.copy_from(cache);
+  const auto out =
+      model->run({{"cache", device_cache}, {"new", update}, {"pos", position_tensor(4)}});
+  std::map<std::string, reference::RefTensor> states;
+  const auto expected =
+      reference::run_graph(model->graph(),
+                           {{"cache", reference::RefTensor::from(cache)},
+                            {"new", reference::RefTensor::from(update)},
+                            {"pos", reference::RefTensor::from(position_tensor(4))}},
+                           states);
+  EXPECT_LE(reference::closeness(out.at("updated"), expected.at("updated"), 1e-6, 1e-6), 1.0);
+  EXPECT_EQ(out.at("updated").data(), device_cache.data()) << "the output is the cache itself";
+  EXPECT_LE(reference::closeness(device_cache, expected.at("updated"), 1e-6, 1e-6), 1.0);
+  const Module& module = *model->modules()[0];
+  EXPECT_EQ(counter(module, "in_place_updates"), 1u);
+  EXPECT_EQ(counter(module, "device_bound_bytes"), cache.size_bytes());
+  EXPECT_EQ(counter(module, "staged_bytes"), update.size_bytes() + sizeof(int64_t));
+  expect_no_validation_errors(*model);
+}
+
+// Bytes a decode step must cross the bus: its true inputs and outputs.
+uint64_t step_io_bytes(const std::map<std::string, Tensor>& inputs,
+                       const std::map<std::string, Tensor>& outputs) {
+  uint64_t bytes = 0;
+  for (const auto& [name, tensor] : inputs) bytes += tensor.size_bytes();
+  for (const auto& [name, tensor] : outputs) bytes += tensor.size_bytes();
+  return bytes;
+}
+
+TEST(VulkanResidency, DecoderCachesStayOnTheDevice) {
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  const DecoderParams params = testing::small_decoder_params(DType::f32);
+  auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+  uint64_t cache_bytes = 0;
+  for (const auto& [name, state] : model->state()) {
+    EXPECT_TRUE(state.on_device()) << name << " lives in the plugin's device memory";
+    cache_bytes += state.size_bytes();
+  }
+  testing::expect_stream_matches_reference(*model, params);
+
+  const Module& module = *model->modules()[0];
+  Tensor token = Tensor::random(DType::i64, {1, 1}, 5, double(params.vocab - 1));
+  const uint64_t before = counter(module, "staged_bytes");
+  const std::map<std::string, Tensor> inputs = {{"tokens", token}, {"pos", position_tensor(5)}};
+  const auto out = model->run(inputs);
+  const uint64_t step_bytes = counter(module, "staged_bytes") - before;
+  EXPECT_EQ(step_bytes, step_io_bytes(inputs, out)) << "tokens, pos, logits, next_token only";
+  EXPECT_LT(step_bytes * 20, cache_bytes) << "the caches do not cross the bus";
+  EXPECT_EQ(module.stats().staged_bytes, 0u);
+  expect_no_validation_errors(*model);
+}
+
+TEST(VulkanResidency, ResetStateRestartsTheStream) {
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  const DecoderParams params = testing::small_decoder_params(DType::f32);
+  auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+  testing::expect_stream_matches_reference(*model, params);
+  model->reset_state();
+  for (const auto& [name, state] : model->state()) {
+    const std::vector<double> values = state.to_doubles();
+    EXPECT_EQ(std::count(values.begin(), values.end(), 0.0), static_cast<long>(values.size()))
+        << name << " is zero after reset_state";
+  }
+  testing::expect_stream_matches_reference(*model, params);
+  expect_no_validation_errors(*model);
+}
+
+// Caches the user binds in host memory still work: the host stages them,
+// and the results are the same.
+TEST(VulkanResidency, UserBoundHostCachesMatchTheReference) {
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  const DecoderParams params = testing::small_decoder_params(DType::f32);
+  auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+  std::map<std::string, Shape> shapes;
+  for (const auto& [name, state] : model->state()) shapes[name] = state.shape();
+  for (const auto& [name, shape] : shapes) {
+    model->bind_state(name, Tensor::zeros(DType::f32, shape));
+  }
+  testing::expect_stream_matches_reference(*model, params);
+  EXPECT_FALSE(model->state().at("k_cache_0").on_device());
+  EXPECT_GT(counter(*model->modules()[0], "staged_bytes"), 0u);
+  expect_no_validation_errors(*model);
+}
+
+// Without 16-bit storage the device keeps f16 as f32, so the f16 caches in
+// device memory go through host shadows: slower, still correct.
+TEST(VulkanResidency, F16CachesWithoutSixteenBitStorageUseHostShadows) {
+  const testing::EnvGuard no_f16("RTSCOPE_VULKAN_F16_STORAGE", "0");
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  const DecoderParams params = testing::small_decoder_params(DType::f16);
+  auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+  EXPECT_TRUE(model->state().at("k_cache_0").on_device());
+  testing::expect_stream_matches_reference(*model, params);
+  const Module& module = *model->modules()[0];
+  EXPECT_GT(counter(module, "shadowed_bytes"), 0u);
+  EXPECT_EQ(counter(module, "device_bound_bytes"), 0u);
+  expect_no_validation_errors(*model);
+}
+
+}  // namespace
+}  // namespace rtscope::vulkan_testing

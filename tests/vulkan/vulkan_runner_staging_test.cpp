@@ -1,0 +1,54 @@
+// rtscope-run reports, per module, the bytes the Vulkan plugin staged
+// between host memory and the device: a decoder whose KV caches stay on
+// the device stages only each step's tokens, position, logits and next
+// token.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "runner/rtscope_run_fixture.hpp"
+#include "vulkan/vulkan_test_support.hpp"
+
+namespace rtscope_run_test {
+namespace {
+
+constexpr const char* kConfig = R"(plugins:
+  - name: vulkan
+models:
+  decoder:
+    builtin: decoder
+    params: {layers: 2, d_model: 64, heads: 4, vocab: 97, max_seq: 64, seed: 3}
+    backends: [vulkan]
+run:
+  - model: decoder
+    workload: {kind: stream, prompt: 4, tokens: 16}
+    warmup: 2
+    iterations: 10
+)";
+
+TEST_F(RtscopeRun, VulkanModulesReportStagedBytesPerIteration) {
+  {
+    rtscope::PluginRegistry registry;
+    RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  }
+  const fs::path config = write("vulkan.yaml", kConfig);
+  const fs::path json_path = dir_ / "report.json";
+  const CommandResult result = run("'" + config.string() + "' --json '" + json_path.string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("staged per iteration"), std::string::npos) << result.out;
+
+  const nlohmann::json report = nlohmann::json::parse(read_file(json_path));
+  const nlohmann::json& partition = report.at("models").at("decoder").at("partitions").at(0);
+  EXPECT_EQ(partition.at("plugin"), "vulkan");
+  // A decode step: tokens i64[1,1] and pos i64[1] in; logits f32[1,1,97]
+  // and next_token i64[1,1] out. The caches (2 layers x 2 x 64 x 64 f32)
+  // never cross.
+  const double step_bytes = 8 + 8 + 97 * 4 + 8;
+  const double per_iteration = partition.at("staged_bytes_per_iteration").get<double>();
+  EXPECT_GE(per_iteration, step_bytes);
+  EXPECT_LT(per_iteration, 2 * step_bytes) << "only the prompt step stages more";
+  EXPECT_GT(partition.at("staged_bytes").get<uint64_t>(), 0u);
+}
+
+}  // namespace
+}  // namespace rtscope_run_test
