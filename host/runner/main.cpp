@@ -170,8 +170,11 @@ int run(const CommandLine& command) {
     fmt::print("{}", runner::format_partitions(runner::place_models(config)));
     return kExitOk;
   }
-  if (config.report.json) runner::check_json_destination(*config.report.json);
-  if (config.report.trace) runner::check_json_destination(*config.report.trace);
+  if (config.report.json) runner::check_json_destination(*config.report.json, "JSON report");
+  if (config.report.trace) runner::check_json_destination(*config.report.trace, "trace");
+  if (command.keep_samples && !config.report.json) {
+    runner::warn("--samples has no effect without --json FILE (or report.json)");
+  }
   const TraceFile trace(config.report.trace ? config.report.trace->string() : std::string());
   runner::RunnerOptions options;
   options.keep_samples = command.keep_samples;

@@ -299,12 +299,12 @@ void write_json(const Report& report, const std::filesystem::path& file) {
   }
 }
 
-void check_json_destination(const std::filesystem::path& file) {
+void check_json_destination(const std::filesystem::path& file, std::string_view what) {
   const std::filesystem::path folder = file.parent_path();
   std::error_code error;
   if (!folder.empty() && !std::filesystem::is_directory(folder, error)) {
-    throw Error(fmt::format("{}: cannot write there: folder {} does not exist", file.string(),
-                            folder.string()));
+    throw Error(fmt::format("{}: cannot write the {} there: folder {} does not exist",
+                            file.string(), what, folder.string()));
   }
 }
 

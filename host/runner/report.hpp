@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "statistics.hpp"
@@ -125,6 +126,6 @@ std::string to_json(const Report& report);
 void write_json(const Report& report, const std::filesystem::path& file);
 
 // Fails early (before a long run) when `file`'s folder does not exist.
-void check_json_destination(const std::filesystem::path& file);
+void check_json_destination(const std::filesystem::path& file, std::string_view what);
 
 }  // namespace rtscope::runner

@@ -16,18 +16,6 @@ namespace {
 constexpr uint32_t kSharedBytes = (128 * 40 + 32 * 264) * 2;
 constexpr uint32_t kWorkgroupInvocations = 256;
 
-bool has_extension(VkPhysicalDevice device, const char* name) {
-  uint32_t count = 0;
-  if (vkEnumerateDeviceExtensionProperties(device, nullptr, &count, nullptr) != VK_SUCCESS) {
-    return false;
-  }
-  std::vector<VkExtensionProperties> extensions(count);
-  vkEnumerateDeviceExtensionProperties(device, nullptr, &count, extensions.data());
-  return std::any_of(extensions.begin(), extensions.end(), [name](const VkExtensionProperties& e) {
-    return std::strcmp(e.extensionName, name) == 0;
-  });
-}
-
 bool disabled_by_environment() {
   const char* value = std::getenv("RTSCOPE_VULKAN_COOP_MATRIX");
   return value != nullptr && std::strcmp(value, "0") == 0;
@@ -42,7 +30,7 @@ bool supports_coop_matrix_f16(VkInstance instance, VkPhysicalDevice device,
     why = "turned off by RTSCOPE_VULKAN_COOP_MATRIX=0";
     return false;
   }
-  if (!has_extension(device, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME)) {
+  if (!has_device_extension(device, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME)) {
     why = "no VK_NV_cooperative_matrix";
     return false;
   }

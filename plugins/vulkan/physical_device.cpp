@@ -16,21 +16,6 @@ namespace {
 // Workgroups larger than this rarely help the bandwidth-bound shaders.
 constexpr uint32_t kPreferredWorkgroup = 256;
 
-bool has_device_extension(VkPhysicalDevice device, const char* name) {
-  uint32_t count = 0;
-  if (vkEnumerateDeviceExtensionProperties(device, nullptr, &count, nullptr) != VK_SUCCESS) {
-    return false;
-  }
-  std::vector<VkExtensionProperties> extensions(count);
-  if (vkEnumerateDeviceExtensionProperties(device, nullptr, &count, extensions.data()) !=
-      VK_SUCCESS) {
-    return false;
-  }
-  return std::any_of(extensions.begin(), extensions.end(), [name](const VkExtensionProperties& e) {
-    return std::strcmp(e.extensionName, name) == 0;
-  });
-}
-
 uint32_t floor_power_of_two(uint32_t value) {
   uint32_t power = 1;
   while (power * 2 <= value) power *= 2;
@@ -220,6 +205,21 @@ std::string describe_list(const std::vector<PhysicalDevice>& devices) {
 }
 
 }  // namespace
+
+bool has_device_extension(VkPhysicalDevice device, const char* name) {
+  uint32_t count = 0;
+  if (vkEnumerateDeviceExtensionProperties(device, nullptr, &count, nullptr) != VK_SUCCESS) {
+    return false;
+  }
+  std::vector<VkExtensionProperties> extensions(count);
+  if (vkEnumerateDeviceExtensionProperties(device, nullptr, &count, extensions.data()) !=
+      VK_SUCCESS) {
+    return false;
+  }
+  return std::any_of(extensions.begin(), extensions.end(), [name](const VkExtensionProperties& e) {
+    return std::strcmp(e.extensionName, name) == 0;
+  });
+}
 
 const char* device_type_name(VkPhysicalDeviceType type) {
   switch (type) {

@@ -56,6 +56,9 @@ struct PhysicalDevice {
   rts_device_info info{};
 };
 
+// Whether `device` offers device extension `name`.
+bool has_device_extension(VkPhysicalDevice device, const char* name);
+
 // Usable devices (Vulkan 1.1 or newer with a compute queue), in the order
 // the plugin exposes them. `selection` is RTSCOPE_VULKAN_DEVICE (index in
 // enumeration order, or a case-insensitive substring of the name; NULL or

@@ -139,6 +139,25 @@ TEST_F(RtscopeRun, TraceIsWrittenWhenTheRunFails) {
   EXPECT_GE(counts.at("decoder"), 7);  // the first entry's executes are kept
 }
 
+TEST_F(RtscopeRun, ReportTraceKeyWritesTheTraceLikeTheFlag) {
+  const fs::path config = write("tiny.yaml", kTinyConfig);
+  const fs::path trace = dir_ / "from_config.json";
+  const CommandResult result = run("--set report.trace=" + trace.string() + " " + config.string());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const json document = read_json(trace);
+  ASSERT_TRUE(document.contains("traceEvents"));
+  EXPECT_GE(count_by_prefix(document["traceEvents"], {"decoder"}).at("decoder"), 7);
+}
+
+TEST_F(RtscopeRun, TraceIntoAMissingFolderFailsBeforeRunning) {
+  const fs::path config = write("tiny.yaml", kTinyConfig);
+  const CommandResult result =
+      run(config.string() + " --trace " + (dir_ / "no_such_dir" / "t.json").string());
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, AllOf(HasSubstr("no_such_dir"), HasSubstr("trace")));
+  EXPECT_EQ(result.out, "");
+}
+
 TEST_F(RtscopeRun, SamplesListEveryMeasuredIterationOnlyWhenAsked) {
   const fs::path config = write("tiny.yaml", kTinyConfig);
   const fs::path with = dir_ / "with.json";

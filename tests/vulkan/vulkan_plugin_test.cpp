@@ -177,6 +177,8 @@ TEST(VulkanPlugin, SkinnyMatmulMatchesReference) {
                      {}});
   }
   cases.push_back({"matmul_rhs2d_rows3", "matmul", {f("a", {3, 64}), f("b", {64, 100})}, {}});
+  // Rows of B a multiple of 16 bytes: the shader's vector loads.
+  cases.push_back({"matmul_rows2_wide", "matmul", {f("a", {2, 96}), f("b", {96, 256})}, {}});
   for (const OpCase& c : cases) {
     for (DType dtype : {DType::f32, DType::f16}) {
       SCOPED_TRACE(c.label + " " + std::string(to_string(dtype)));
