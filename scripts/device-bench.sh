@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU benchmarks of BENCHMARKS.md (B5, B6, B9, B10, B13, B14) in one call,
+# The GPU benchmarks of BENCHMARKS.md (B5, B6, B9, B10, B11, B13, B14) in one call,
 # on a prebuilt tree: a build dir, or a bundle from scripts/gpu-bundle.sh
 # (no compiler or Debian packages needed on the GPU machine).
 #
@@ -13,6 +13,7 @@
 #            (empty runtime cache) and warm (the cold run's cache file)
 #   B10/B13  decode steps of the warm (eager) and captured runs, the faster p50
 #   B5       a third run with graph_capture whole_graph, against the eager ones
+#   B11      two more runs with max_seq 256 and 4096 (KV caches on the device)
 #   torch    tests/bench/torch_decoder.py: the same decoder in PyTorch (eager,
 #            CUDA graph, torch.compile), torch.matmul, device copy bandwidth;
 #            skipped ("n/a") when torch or CUDA is missing
@@ -113,14 +114,14 @@ now_ns() { date +%s%N; }
 # --- sizes -------------------------------------------------------------------
 # The decoder's params are always set explicitly, so the report knows them.
 if [[ "$quick" == 1 ]]; then
-  layers=2 d_model=256 heads=4 ffn=1024 vocab=1024 max_seq=256
+  layers=2 d_model=256 heads=4 ffn=1024 vocab=1024 max_seq=256 b11_short=64 b11_long=512
   prompt=16 tokens=16 warmup=2 iterations=10
   matmul_args=(--quick)
   torch_args=(--quick)
   vulkan_filter='*Decoder*'
 else
   # GPU reference size (DESIGN.md); ~200 timed steps per run.
-  layers=8 d_model=2048 heads=16 ffn=8192 vocab=32000 max_seq=1024
+  layers=8 d_model=2048 heads=16 ffn=8192 vocab=32000 max_seq=1024 b11_short=256 b11_long=4096
   prompt=16 tokens=128 warmup=10 iterations=200
   matmul_args=()
   torch_args=(--steps 100 --warmup 10)
@@ -219,6 +220,10 @@ run_decoder cold || decoder_ok=false
 if $decoder_ok; then
   run_decoder warm || decoder_ok=false
   run_decoder captured --set runtime.graph_capture=whole_graph || decoder_ok=false
+  # B11: the same decode steps with short and long KV caches (updated in
+  # place on the device); the step time should not grow with max_seq.
+  run_decoder b11_short --set "models.decoder.params.max_seq=$b11_short" || decoder_ok=false
+  run_decoder b11_long --set "models.decoder.params.max_seq=$b11_long" || decoder_ok=false
 fi
 
 # --- PyTorch comparison --------------------------------------------------------

@@ -18,7 +18,10 @@ namespace {
 
 constexpr char kMagic[8] = {'R', 'T', 'S', 'E', 'N', 'G', 'N', '\0'};
 // 2: alias map and output-allocation flag in the header.
-constexpr uint32_t kFormatVersion = 2;
+// 3: compile options as key/value pairs (a version-2 file loads with every
+//    option at its default, and so does a later file's unknown key).
+constexpr uint32_t kFormatVersion = 3;
+constexpr uint32_t kOldestReadableFormat = 2;
 
 class Writer {
  public:
@@ -131,6 +134,38 @@ bool same_bindings(const std::vector<BindingInfo>& a, const std::vector<BindingI
   return true;
 }
 
+std::vector<std::pair<std::string, std::string>> options_to_pairs(const CompileOptions& options) {
+  std::string backends;
+  for (const std::string& id : options.backends) backends += (backends.empty() ? "" : ",") + id;
+  return {{"backends", backends},
+          {"fallback_data_dependent_ops", options.fallback_data_dependent_ops ? "1" : "0"},
+          {"require_full_compilation", options.require_full_compilation ? "1" : "0"}};
+}
+
+CompileOptions options_from_pairs(const std::vector<std::pair<std::string, std::string>>& pairs,
+                                  const std::string& source) {
+  CompileOptions options;
+  for (const auto& [key, value] : pairs) {
+    if (key == "backends") {
+      std::size_t start = 0;
+      while (start < value.size()) {
+        const std::size_t comma = value.find(',', start);
+        const std::size_t end = comma == std::string::npos ? value.size() : comma;
+        options.backends.push_back(value.substr(start, end - start));
+        start = end + 1;
+      }
+    } else if (key == "fallback_data_dependent_ops") {
+      options.fallback_data_dependent_ops = value == "1";
+    } else if (key == "require_full_compilation") {
+      options.require_full_compilation = value == "1";
+    } else {
+      log().debug("engine file {}: ignoring compile option '{}' this host does not know", source,
+                  key);
+    }
+  }
+  return options;
+}
+
 [[noreturn]] void mismatch(const std::string& source, const std::string& field,
                            const std::string& in_file, const std::string& here) {
   throw InputError("engine file " + source + ": " + field + " differs (file: " + in_file +
@@ -159,6 +194,12 @@ void Module::save(std::ostream& out) const {
     w.pod<uint32_t>(static_cast<uint32_t>(a.kind));
   }
   w.pod<uint8_t>(engine_->needs_output_allocation() ? 1 : 0);
+  const auto options = options_to_pairs(compile_options_);
+  w.pod<uint32_t>(static_cast<uint32_t>(options.size()));
+  for (const auto& [key, value] : options) {
+    w.str(key);
+    w.str(value);
+  }
   w.pod<uint64_t>(blob.size());
   w.pod<uint64_t>(XXH3_64bits(blob.data(), blob.size()));
   w.bytes(blob.data(), blob.size());
@@ -182,8 +223,9 @@ std::unique_ptr<Module> Module::load(std::istream& in, const std::string& source
     throw InputError("engine file " + source + ": not an rtscope engine file (bad magic)");
   }
   const auto format = r.pod<uint32_t>();
-  if (format != kFormatVersion) {
-    mismatch(source, "format version", std::to_string(format), std::to_string(kFormatVersion));
+  if (format < kOldestReadableFormat || format > kFormatVersion) {
+    mismatch(source, "format version", std::to_string(format),
+             std::to_string(kOldestReadableFormat) + ".." + std::to_string(kFormatVersion));
   }
   const auto abi_major = r.pod<uint32_t>();
   const auto abi_minor = r.pod<uint32_t>();
@@ -204,6 +246,16 @@ std::unique_ptr<Module> Module::load(std::istream& in, const std::string& source
     a.kind = static_cast<rts_alias_kind>(r.pod<uint32_t>());
   }
   const bool needs_output_allocation = r.pod<uint8_t>() != 0;
+  std::vector<std::pair<std::string, std::string>> option_pairs;
+  if (format >= 3) {
+    const auto count = r.pod<uint32_t>();
+    if (count > 1024) throw InputError("engine file " + source + " is corrupt");
+    for (uint32_t i = 0; i < count; ++i) {
+      std::string key = r.str();
+      option_pairs.emplace_back(std::move(key), r.str());
+    }
+  }
+  const CompileOptions compile_options = options_from_pairs(option_pairs, source);
   const auto blob_size = r.pod<uint64_t>();
   const auto checksum = r.pod<uint64_t>();
 
@@ -264,7 +316,7 @@ std::unique_ptr<Module> Module::load(std::istream& in, const std::string& source
         "plugin's",
         source, plugin_id);
   }
-  return std::make_unique<Module>(name, std::move(engine));
+  return std::make_unique<Module>(name, std::move(engine), compile_options);
 }
 
 std::unique_ptr<Module> Module::load(const std::string& path, PluginRegistry& registry) {

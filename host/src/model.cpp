@@ -21,6 +21,7 @@ std::unique_ptr<Model> Model::build(Graph graph, PluginRegistry& registry,
   if (graph.values.empty() && !graph.nodes.empty()) validate(graph);
   std::unique_ptr<Model> model(new Model());
   model->graph_ = std::move(graph);
+  model->compile_options_ = options;
   const Graph& g = model->graph_;
   {
     trace::Span partition_span("model", "partition");
@@ -39,7 +40,7 @@ std::unique_ptr<Model> Model::build(Graph graph, PluginRegistry& registry,
     trace::Span engine_span("compile", "build engine " + name);
     engine_span.arg("plugin", partition.plugin);
     auto engine = Engine::build(registry.get(partition.plugin), 0, abi.graph());
-    model->modules_.push_back(std::make_unique<Module>(name, std::move(engine)));
+    model->modules_.push_back(std::make_unique<Module>(name, std::move(engine), options));
   }
   // An input another module produced crosses a partition boundary.
   std::set<std::string> produced;

@@ -120,10 +120,11 @@ struct OutputAllocations {
 
 }  // namespace
 
-Module::Module(std::string name, std::shared_ptr<Engine> engine)
+Module::Module(std::string name, std::shared_ptr<Engine> engine, CompileOptions options)
     : name_(std::move(name)),
       engine_(std::move(engine)),
-      device_memory_(DeviceMemory::of(engine_->plugin_ptr(), engine_->device())) {}
+      device_memory_(DeviceMemory::of(engine_->plugin_ptr(), engine_->device())),
+      compile_options_(std::move(options)) {}
 
 Module::~Module() {
   if (!implicit_cache_) return;

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Turns the raw files of scripts/device-bench.sh into one JSON per GPU
-benchmark (B5.json, B6.json, B9.json, B10.json, B13.json, B14.json), a
+benchmark (B5, B6, B9, B10, B11, B13, B14 .json), a
 combined results.json, and a table on stdout:
 
   id, what, ours, reference (PyTorch on the same GPU), ratio, target, met
@@ -199,6 +199,17 @@ def build_rows(folder):
                  f"{fmt_ms(dig(captured, 'latency_ms', 'max'))}]; "
                  "torch eager/graph/compile: " + " / ".join(
                 f"{v:.3f}" if v else "n/a" for v in torch_variants.values()) + " ms"),
+    ]
+    # B11: decode step with long vs short KV caches (in place, on the device).
+    short = first_model(load(folder, "decoder_b11_short.json"))
+    long_ = first_model(load(folder, "decoder_b11_long.json"))
+    short_ms = dig(short, "latency_ms", "p50")
+    long_ms = dig(long_, "latency_ms", "p50")
+    results["B11"] = [
+        row("B11", "decode step, KV cache max_seq long / short",
+            f"{fmt_ms(long_ms)} / {fmt_ms(short_ms)} ms" if long_ms and short_ms else None, None,
+            ratio(long_ms, short_ms), "<= 1.2", "<=", 1.2,
+            note="max_seq from the runs' settings; caches updated in place in device memory"),
     ]
     return info, results, {"torch": torch or None, "matmul": matmul,
                            "decoder": {"cold": cold, "warm": warm, "captured": captured}}

@@ -176,5 +176,65 @@ TEST(EngineFileAliases, FileFromBeforeTheAliasMapIsRejectedWithRebuild) {
   }
 }
 
+// The compile-options block as Module::save writes it (format 3).
+std::string options_block(const std::string& backends, bool fallback, bool full) {
+  std::string block;
+  auto u32 = [&](uint32_t v) { block.append(reinterpret_cast<const char*>(&v), sizeof(v)); };
+  auto str = [&](const std::string& text) {
+    u32(static_cast<uint32_t>(text.size()));
+    block += text;
+  };
+  u32(3);
+  str("backends");
+  str(backends);
+  str("fallback_data_dependent_ops");
+  str(fallback ? "1" : "0");
+  str("require_full_compilation");
+  str(full ? "1" : "0");
+  return block;
+}
+
+TEST(EngineFileCompileOptions, ModelOptionsAreRecordedAndRoundTrip) {
+  PluginRegistry registry;
+  registry.load({.name = "testing"});
+  registry.load({.name = "cpu"});
+  const CompileOptions options{{"testing", "cpu"}, true, false};
+  auto model = Model::build(testing::scale_relu_graph(), registry, options);
+  EXPECT_EQ(model->compile_options(), options);
+  ASSERT_FALSE(model->modules().empty());
+  EXPECT_EQ(model->modules()[0]->compile_options(), options);
+
+  std::ostringstream out;
+  model->modules()[0]->save(out);
+  EXPECT_NE(out.str().find(options_block("testing,cpu", true, false)), std::string::npos);
+  std::istringstream in(out.str());
+  const auto loaded = Module::load(in, "options.engine", registry);
+  EXPECT_EQ(loaded->compile_options(), options);
+}
+
+TEST(EngineFileCompileOptions, FileFromBeforeTheOptionsLoadsWithDefaults) {
+  PluginRegistry registry;
+  registry.load({.name = "testing"});
+  auto model = Model::build(testing::scale_relu_graph(), registry,
+                            {.backends = {"testing"}, .require_full_compilation = true});
+  std::ostringstream out;
+  model->modules()[0]->save(out);
+  std::string bytes = out.str();
+  // Format 2 is format 3 without the options block.
+  const std::string block = options_block("testing", false, true);
+  const std::size_t at = bytes.find(block);
+  ASSERT_NE(at, std::string::npos);
+  bytes.erase(at, block.size());
+  bytes[8] = 2;
+  std::istringstream in(bytes);
+  const auto loaded = Module::load(in, "v2.engine", registry);
+  EXPECT_EQ(loaded->compile_options(), CompileOptions{});
+  // It still runs.
+  const Tensor x = Tensor::random(DType::f32, {16}, 3);
+  const auto outputs = loaded->execute({x});
+  ASSERT_EQ(outputs.size(), 1u);
+  EXPECT_EQ(outputs[0].numel(), 16);
+}
+
 }  // namespace
 }  // namespace rtscope

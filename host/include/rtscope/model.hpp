@@ -9,18 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "rtscope/compile_options.hpp"
 #include "rtscope/graph.hpp"
 #include "rtscope/module.hpp"
 
 namespace rtscope {
 
 class PluginRegistry;
-
-struct CompileOptions {
-  std::vector<std::string> backends;  // plugin ids in priority order
-  bool fallback_data_dependent_ops = false;
-  bool require_full_compilation = false;
-};
 
 // Where one node went and why.
 struct NodePlacement {
@@ -76,6 +71,8 @@ class Model {
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs);
 
   // Thread-safe (may be read while a run is in flight).
+  const CompileOptions& compile_options() const { return compile_options_; }
+
   ModelStats stats() const;
 
   // Zeroes every state buffer without reallocating it.
@@ -103,6 +100,8 @@ class Model {
   std::vector<std::unique_ptr<Module>> modules_;
   std::map<std::string, Tensor> state_;
   std::shared_ptr<const DeviceMemory> state_device(const std::string& name) const;
+
+  CompileOptions compile_options_;
 
   std::atomic<uint64_t> runs_{0};
   // Per partition, per input: whether an earlier module produces it.

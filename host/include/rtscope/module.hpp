@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "rtscope/compile_options.hpp"
 #include "rtscope/plugin.hpp"
 #include "rtscope/runtime_settings.hpp"
 #include "rtscope/settings_target.hpp"
@@ -63,7 +64,7 @@ struct ModuleStats {
 
 class Module : public SettingsTarget {
  public:
-  Module(std::string name, std::shared_ptr<Engine> engine);
+  Module(std::string name, std::shared_ptr<Engine> engine, CompileOptions options = {});
   ~Module() override;
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
@@ -77,6 +78,9 @@ class Module : public SettingsTarget {
   const std::vector<BindingInfo>& inputs() const;
   const std::vector<BindingInfo>& outputs() const;
   const std::vector<AliasInfo>& aliases() const;
+  // The options of the model this module was compiled for (saved in its
+  // engine file).
+  const CompileOptions& compile_options() const { return compile_options_; }
 
   const std::string& settings_target_name() const override { return name_; }
   RuntimeSettings runtime_settings() const override;
@@ -126,6 +130,7 @@ class Module : public SettingsTarget {
   std::string name_;
   std::shared_ptr<Engine> engine_;
   std::shared_ptr<const DeviceMemory> device_memory_;
+  CompileOptions compile_options_;
   std::atomic<uint64_t> staged_bytes_{0};
   std::atomic<bool> logged_staging_{false};  // the first staging is logged once
   mutable std::mutex mutex_;                 // guards settings_, context_, counters
