@@ -107,8 +107,7 @@ BufferRegion Context::device_region(const rts_tensor& tensor, const char* what,
   return *region;
 }
 
-void Context::check_inputs(const rts_execute_args& args) {
-  const GraphDesc& graph = engine_.graph();
+void check_binding_counts(const GraphDesc& graph, const rts_execute_args& args) {
   if (args.n_inputs != graph.inputs.size() || args.n_outputs != graph.outputs.size()) {
     fail_invalid("engine '", graph.name, "' binds ", graph.inputs.size(), " inputs and ",
                  graph.outputs.size(), " outputs, got ", args.n_inputs, " and ", args.n_outputs);
@@ -117,6 +116,11 @@ void Context::check_inputs(const rts_execute_args& args) {
       (args.n_outputs > 0 && args.outputs == nullptr)) {
     fail_invalid("execute arguments have NULL input or output arrays");
   }
+}
+
+void Context::check_inputs(const rts_execute_args& args) {
+  const GraphDesc& graph = engine_.graph();
+  check_binding_counts(graph, args);
   for (uint32_t i = 0; i < args.n_inputs; ++i) {
     const rts_tensor& tensor = args.inputs[i];
     const ValueDesc& declared = graph.inputs[i];

@@ -46,6 +46,10 @@ struct ContextSettings {
 // defaults); throws on a value outside its enum.
 ContextSettings read_settings(const rts_runtime_settings* settings);
 
+// Throws unless `args` binds exactly the engine's inputs and outputs, with
+// non-NULL arrays. Shared by the plain and the segmented execute.
+void check_binding_counts(const GraphDesc& graph, const rts_execute_args& args);
+
 class Context {
  public:
   // Creates the engine's pipelines through the settings' runtime cache.

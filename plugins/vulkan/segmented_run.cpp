@@ -146,14 +146,7 @@ void SegmentedRun::run_segment(size_t index) {
 
 void SegmentedRun::execute(const rts_execute_args& args) {
   const GraphDesc& graph = engine_.graph();
-  if (args.n_inputs != graph.inputs.size() || args.n_outputs != graph.outputs.size()) {
-    fail_invalid("engine '", graph.name, "' binds ", graph.inputs.size(), " inputs and ",
-                 graph.outputs.size(), " outputs, got ", args.n_inputs, " and ", args.n_outputs);
-  }
-  if ((args.n_inputs > 0 && args.inputs == nullptr) ||
-      (args.n_outputs > 0 && args.outputs == nullptr)) {
-    fail_invalid("execute arguments have NULL input or output arrays");
-  }
+  check_binding_counts(graph, args);
   tensors_.clear();
   for (uint32_t i = 0; i < args.n_inputs; ++i) {
     const rts_tensor& input = args.inputs[i];

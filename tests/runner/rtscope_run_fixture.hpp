@@ -3,31 +3,20 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
+
+#include "support/command.hpp"
 
 namespace rtscope_run_test {
 
 namespace fs = std::filesystem;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-inline std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using rtscope::testing::CommandResult;
+using rtscope::testing::read_file;
 
 class RtscopeRun : public ::testing::Test {
  protected:
@@ -54,15 +43,7 @@ class RtscopeRun : public ::testing::Test {
   }
 
   CommandResult run(const std::string& arguments) {
-    const std::string command = "'" + binary_ + "' " + arguments + " >'" +
-                                (dir_ / "stdout").string() + "' 2>'" + (dir_ / "stderr").string() +
-                                "'";
-    const int status = std::system(command.c_str());
-    CommandResult result;
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    result.out = read_file(dir_ / "stdout");
-    result.err = read_file(dir_ / "stderr");
-    return result;
+    return rtscope::testing::run_command(binary_, arguments, dir_);
   }
 
   std::string binary_;

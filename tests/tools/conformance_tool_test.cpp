@@ -2,32 +2,21 @@
 // pass) and against wrong_add, a test plugin that breaks its contract (which
 // must fail with a table naming the failing checks).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+
+#include "support/command.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using rtscope::testing::CommandResult;
+using rtscope::testing::read_file;
 
 // The table row of `check` for `dtype`, or "" when absent.
 std::string row_of(const std::string& table, const std::string& check, const std::string& dtype) {
@@ -55,15 +44,7 @@ class ConformanceTool : public ::testing::Test {
   }
 
   CommandResult run(const std::string& arguments) {
-    const std::string command = std::string("'") + RTSCOPE_CONFORMANCE_BINARY + "' " + arguments +
-                                " >'" + (dir_ / "stdout").string() + "' 2>'" +
-                                (dir_ / "stderr").string() + "'";
-    const int status = std::system(command.c_str());
-    CommandResult result;
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    result.out = read_file(dir_ / "stdout");
-    result.err = read_file(dir_ / "stderr");
-    return result;
+    return rtscope::testing::run_command(RTSCOPE_CONFORMANCE_BINARY, arguments, dir_);
   }
 
   fs::path dir_;
