@@ -1,5 +1,7 @@
 #include "command_list.hpp"
 
+#include <algorithm>
+
 #include "error.hpp"
 #include "pipelines.hpp"
 
@@ -130,9 +132,23 @@ void CommandList::finalize(VkDevice device, VkDescriptorSetLayout layout) {
   vkUpdateDescriptorSets(device, static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
 }
 
-void CommandList::record(VkCommandBuffer commands, const PipelineSet& pipelines,
-                         VkPipelineLayout layout) const {
-  uint32_t bound = UINT32_MAX;
+void CommandList::specialize(PipelineSet& pipelines, std::vector<SpecializedPipeline*>& slots) {
+  for (Command& command : commands_) {
+    if (command.kind != Kind::kDispatch) continue;
+    const uint32_t words = pipelines.shape_constant_count(command.pipeline);
+    if (words == 0) continue;
+    command.specialized = pipelines.specialized(
+        command.pipeline, {command.push.data(), std::min(words, command.push_bytes / 4)});
+    if (std::find(slots.begin(), slots.end(), command.specialized) == slots.end()) {
+      slots.push_back(command.specialized);
+    }
+  }
+}
+
+DispatchMix CommandList::record(VkCommandBuffer commands, const PipelineSet& pipelines,
+                                VkPipelineLayout layout) const {
+  DispatchMix mix;
+  VkPipeline bound = VK_NULL_HANDLE;
   for (const Command& command : commands_) {
     if (command.block_stages != 0) {
       auto barrier = vk_struct<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
@@ -146,10 +162,20 @@ void CommandList::record(VkCommandBuffer commands, const PipelineSet& pipelines,
       vkCmdCopyBuffer(commands, command.source.buffer, command.target.buffer, 1, &region);
       continue;
     }
-    if (command.pipeline != bound) {
-      vkCmdBindPipeline(commands, VK_PIPELINE_BIND_POINT_COMPUTE,
-                        pipelines.pipeline(command.pipeline));
-      bound = command.pipeline;
+    VkPipeline pipeline = VK_NULL_HANDLE;
+    if (command.specialized != nullptr) {
+      pipeline = command.specialized->pipeline.load(std::memory_order_acquire);
+      if (pipeline == VK_NULL_HANDLE && !command.specialized->finished()) ++mix.waiting;
+    }
+    if (pipeline == VK_NULL_HANDLE) {
+      pipeline = pipelines.pipeline(command.pipeline);
+      ++mix.generic;
+    } else {
+      ++mix.specialized;
+    }
+    if (pipeline != bound) {
+      vkCmdBindPipeline(commands, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
+      bound = pipeline;
     }
     vkCmdBindDescriptorSets(commands, VK_PIPELINE_BIND_POINT_COMPUTE, layout, 0, 1, &command.set, 0,
                             nullptr);
@@ -164,6 +190,7 @@ void CommandList::record(VkCommandBuffer commands, const PipelineSet& pipelines,
     vkCmdPipelineBarrier(commands, final_stages_, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0,
                          nullptr, 0, nullptr);
   }
+  return mix;
 }
 
 }  // namespace rtscope::vulkan

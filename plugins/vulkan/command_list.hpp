@@ -21,10 +21,18 @@
 namespace rtscope::vulkan {
 
 class PipelineSet;
+struct SpecializedPipeline;
 
 struct Binding {
   BufferRegion region;
   bool written = false;
+};
+
+// Which pipelines one recording of a list used.
+struct DispatchMix {
+  uint64_t specialized = 0;  // shape-specialized pipelines
+  uint64_t generic = 0;      // generic pipelines
+  uint64_t waiting = 0;      // generic while their specialized one compiles
 };
 
 struct Groups {
@@ -58,10 +66,17 @@ class CommandList {
   // command was added.
   void finalize(VkDevice device, VkDescriptorSetLayout layout);
 
+  // Gives every dispatch whose family has shape constants the pipeline
+  // slot specialized to its push-constant words, and appends the distinct
+  // slots to `slots`. Call after finalize, from the execute thread.
+  void specialize(PipelineSet& pipelines, std::vector<SpecializedPipeline*>& slots);
+
   // Records every command into `commands` (in the recording state), ending
-  // with a barrier that makes transfer writes visible to the host.
-  void record(VkCommandBuffer commands, const PipelineSet& pipelines,
-              VkPipelineLayout layout) const;
+  // with a barrier that makes transfer writes visible to the host. A
+  // dispatch runs its specialized pipeline when it has one that is ready,
+  // else the generic one.
+  DispatchMix record(VkCommandBuffer commands, const PipelineSet& pipelines,
+                     VkPipelineLayout layout) const;
 
   uint64_t dispatches() const { return dispatches_; }
   uint64_t barriers() const { return barriers_; }
@@ -73,6 +88,7 @@ class CommandList {
     Kind kind = Kind::kDispatch;
     // Dispatch.
     uint32_t pipeline = 0;
+    SpecializedPipeline* specialized = nullptr;  // see specialize()
     std::array<Binding, kMaxBindings> bindings{};
     uint32_t binding_count = 0;
     std::array<uint32_t, kPushConstantBytes / 4> push{};

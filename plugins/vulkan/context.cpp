@@ -1,5 +1,6 @@
 #include "context.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -193,6 +194,7 @@ ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
   std::unique_ptr<ExecutionPlan> plan =
       build_plan(engine_, input_dims, device_bindings_, *pipelines_);
   plans_built_.fetch_add(1, std::memory_order_relaxed);
+  specialize(*plan);
   engine_.plugin().log(
       RTS_LOG_DEBUG,
       str_cat("vulkan: engine '", engine_.graph().name, "': planned new input shapes (",
@@ -200,6 +202,25 @@ ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
               plan->commands.barriers(), " barriers, ", plan->in_place_updates,
               " in-place cache updates)"));
   return *plans_.insert_or_assign(signature_, std::move(plan)).first->second;
+}
+
+void Context::specialize(ExecutionPlan& plan) {
+  if (settings_.kernel_specialization == RTS_KERNEL_SPECIALIZATION_NONE) return;
+  plan.commands.specialize(*pipelines_, plan.specialized);
+  if (plan.specialized.empty()) return;
+  if (settings_.kernel_specialization == RTS_KERNEL_SPECIALIZATION_EAGER) {
+    pipelines_->compile(plan.specialized, settings_.cache, specialized_counters_);
+  } else {
+    plan.compile_pending = true;
+  }
+}
+
+void Context::start_background_compile(ExecutionPlan& plan) {
+  if (!plan.compile_pending) return;
+  plan.compile_pending = false;
+  worker_.post([this, slots = plan.specialized](const std::atomic<bool>& cancel) {
+    pipelines_->compile(slots, settings_.cache, specialized_counters_, &cancel);
+  });
 }
 
 void Context::drop_plans() {
@@ -250,8 +271,8 @@ void Context::stage_in(const ExecutionPlan& plan, const rts_execute_args& args) 
   }
 }
 
-void Context::record(const ExecutionPlan& plan, VkCommandBuffer commands,
-                     VkCommandBufferUsageFlags usage) const {
+DispatchMix Context::record(const ExecutionPlan& plan, VkCommandBuffer commands,
+                            VkCommandBufferUsageFlags usage) const {
   auto begin = vk_struct<VkCommandBufferBeginInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO);
   begin.flags = usage;
   check_vk(vkBeginCommandBuffer(commands, &begin), "vkBeginCommandBuffer");
@@ -264,42 +285,59 @@ void Context::record(const ExecutionPlan& plan, VkCommandBuffer commands,
   const VkPipelineStageFlags stages =
       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
   vkCmdPipelineBarrier(commands, stages, stages, 0, 1, &barrier, 0, nullptr, 0, nullptr);
-  plan.commands.record(commands, *pipelines_, device_.pipeline_layout());
+  const DispatchMix mix = plan.commands.record(commands, *pipelines_, device_.pipeline_layout());
   check_vk(vkEndCommandBuffer(commands), "vkEndCommandBuffer");
+  return mix;
+}
+
+VkCommandBuffer Context::recorded_commands(ExecutionPlan& plan) {
+  // A recording that ran generic pipelines for specializations still
+  // compiling is replaced once every one of them is finished: one more
+  // recording, not one per pipeline that lands.
+  if (plan.recorded != VK_NULL_HANDLE && plan.mix.waiting > 0 &&
+      std::all_of(plan.specialized.begin(), plan.specialized.end(),
+                  [](const SpecializedPipeline* slot) { return slot->finished(); })) {
+    vkFreeCommandBuffers(device_.handle(), pool_, 1, &plan.recorded);
+    plan.recorded = VK_NULL_HANDLE;
+  }
+  if (plan.recorded != VK_NULL_HANDLE) {
+    replays_.fetch_add(1, std::memory_order_relaxed);
+    return plan.recorded;
+  }
+  auto info =
+      vk_struct<VkCommandBufferAllocateInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO);
+  info.commandPool = pool_;
+  info.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  info.commandBufferCount = 1;
+  VkCommandBuffer recorded = VK_NULL_HANDLE;
+  check_vk(vkAllocateCommandBuffers(device_.handle(), &info, &recorded),
+           "vkAllocateCommandBuffers (whole-graph capture)");
+  try {
+    plan.mix = record(plan, recorded, 0);
+  } catch (...) {
+    vkFreeCommandBuffers(device_.handle(), pool_, 1, &recorded);
+    throw;
+  }
+  plan.recorded = recorded;
+  recordings_.fetch_add(1, std::memory_order_relaxed);
+  return recorded;
 }
 
 void Context::submit_and_wait(ExecutionPlan& plan) {
   VkCommandBuffer commands = commands_;
   if (settings_.graph_capture == RTS_GRAPH_CAPTURE_WHOLE_GRAPH) {
-    if (plan.recorded == VK_NULL_HANDLE) {
-      auto info =
-          vk_struct<VkCommandBufferAllocateInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO);
-      info.commandPool = pool_;
-      info.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-      info.commandBufferCount = 1;
-      VkCommandBuffer recorded = VK_NULL_HANDLE;
-      check_vk(vkAllocateCommandBuffers(device_.handle(), &info, &recorded),
-               "vkAllocateCommandBuffers (whole-graph capture)");
-      try {
-        record(plan, recorded, 0);
-      } catch (...) {
-        vkFreeCommandBuffers(device_.handle(), pool_, 1, &recorded);
-        throw;
-      }
-      plan.recorded = recorded;
-      recordings_.fetch_add(1, std::memory_order_relaxed);
-    } else {
-      replays_.fetch_add(1, std::memory_order_relaxed);
-    }
-    commands = plan.recorded;
+    commands = recorded_commands(plan);
   } else {
     check_vk(vkResetCommandBuffer(commands_, 0), "vkResetCommandBuffer");
-    record(plan, commands_, VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT);
+    plan.mix = record(plan, commands_, VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT);
   }
   check_vk(vkResetFences(device_.handle(), 1, &fence_), "vkResetFences");
   device_.submit(commands, fence_);
   submits_.fetch_add(1, std::memory_order_relaxed);
   in_flight_ = true;
+  // The first submit of a lazy plan has its generic pipelines bound: the
+  // specialized ones compile from here on, overlapping the device's work.
+  start_background_compile(plan);
   device_.wait(fence_, kFenceSpin);
   in_flight_ = false;
 }
@@ -369,6 +407,8 @@ void Context::run(const rts_execute_args& args) {
 
   executes_.fetch_add(1, std::memory_order_relaxed);
   dispatches_.fetch_add(plan.commands.dispatches(), std::memory_order_relaxed);
+  specialized_dispatches_.fetch_add(plan.mix.specialized, std::memory_order_relaxed);
+  generic_dispatches_.fetch_add(plan.mix.generic, std::memory_order_relaxed);
   barriers_.fetch_add(plan.commands.barriers(), std::memory_order_relaxed);
   staged_in_bytes_.fetch_add(plan.staged_in_bytes, std::memory_order_relaxed);
   staged_out_bytes_.fetch_add(plan.staged_out_bytes, std::memory_order_relaxed);
@@ -407,6 +447,16 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("pipeline_cache_hits", load(pipeline_counters_.cache_hits));
   report("pipeline_cache_misses", load(pipeline_counters_.cache_misses));
   report("pipeline_cache_rejected", load(pipeline_counters_.cache_rejected));
+  // Shape specialization: which pipelines the dispatches ran, and the
+  // specialized pipelines with their own cache traffic.
+  report("generic_dispatches", load(generic_dispatches_));
+  report("specialized_dispatches", load(specialized_dispatches_));
+  report("specialized_pipelines", load(specialized_counters_.created));
+  report("specializations_pending", pipelines_->specializations_pending());
+  report("specialization_failures", load(specialized_counters_.failed));
+  report("specialized_cache_hits", load(specialized_counters_.cache_hits));
+  report("specialized_cache_misses", load(specialized_counters_.cache_misses));
+  report("specialized_cache_rejected", load(specialized_counters_.cache_rejected));
   // Plugin-wide: validation messages are not tied to one context.
   report("validation_errors", engine_.plugin().validation_errors());
   report("validation_enabled", engine_.plugin().validation_enabled() ? 1 : 0);

@@ -12,8 +12,13 @@
 // select or build another plan, which records on its first execute. An
 // execute waits for its submit, so one recording per plan suffices.
 //
-// kernel_specialization: every value runs the generic pipelines in this
-// version; all are accepted so that scopes apply to Vulkan modules.
+// kernel_specialization: `none` runs the generic pipelines (shapes in push
+// constants). `eager` compiles each new plan's shape-specialized pipelines
+// (pipelines.hpp) before its first dispatch. `lazy` runs a new plan on the
+// generic pipelines and compiles the specialized ones on a background
+// thread, started right after the plan's first submit; each execute then
+// uses those that are ready, and a whole_graph recording is recorded again
+// once all of its plan's are finished. Nothing ever waits for a compile.
 #pragma once
 
 #include <vulkan/vulkan.h>
@@ -27,6 +32,7 @@
 #include "device_shadows.hpp"
 #include "execution_plan.hpp"
 #include "pipelines.hpp"
+#include "plugin_kit/background_worker.hpp"
 #include "rtscope/plugin_abi.h"
 #include "segmented_run.hpp"
 
@@ -82,9 +88,16 @@ class Context {
   void drop_plans();
   void run_host_checks(const ExecutionPlan& plan, const rts_execute_args& args) const;
   void stage_in(const ExecutionPlan& plan, const rts_execute_args& args) const;
-  void record(const ExecutionPlan& plan, VkCommandBuffer commands,
-              VkCommandBufferUsageFlags usage) const;
+  DispatchMix record(const ExecutionPlan& plan, VkCommandBuffer commands,
+                     VkCommandBufferUsageFlags usage) const;
   void submit_and_wait(ExecutionPlan& plan);
+  // The plan's command buffer under whole_graph capture: recorded on first
+  // use and again when lazy specialization finished for its pipelines.
+  VkCommandBuffer recorded_commands(ExecutionPlan& plan);
+  // Registers a new plan's specialized pipelines; eager compiles them now.
+  void specialize(ExecutionPlan& plan);
+  // Lazy: hands a plan's specialized pipelines to the background worker.
+  void start_background_compile(ExecutionPlan& plan);
   void report_first_staging(const ExecutionPlan& plan) const;
   void stage_out(const ExecutionPlan& plan, const rts_execute_args& args) const;
 
@@ -92,6 +105,7 @@ class Context {
   Device& device_;
   ContextSettings settings_;
   PipelineCounters pipeline_counters_;
+  PipelineCounters specialized_counters_;
   std::unique_ptr<PipelineSet> pipelines_;
   VkCommandPool pool_ = VK_NULL_HANDLE;
   VkCommandBuffer commands_ = VK_NULL_HANDLE;
@@ -117,10 +131,16 @@ class Context {
   std::atomic<uint64_t> shadowed_bytes_{0};
   std::atomic<uint64_t> recordings_{0};
   std::atomic<uint64_t> replays_{0};
+  std::atomic<uint64_t> specialized_dispatches_{0};
+  std::atomic<uint64_t> generic_dispatches_{0};
 
   // Set for an engine with data-dependent nodes: execute and counters go
   // to its segments' contexts instead (segments.hpp).
   std::unique_ptr<SegmentedRun> segmented_;
+
+  // Lazy specialization's compiles; declared last so that it is joined
+  // before the pipelines and settings it compiles with are destroyed.
+  plugin_kit::BackgroundWorker worker_;
 };
 
 }  // namespace rtscope::vulkan

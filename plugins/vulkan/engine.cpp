@@ -1,6 +1,9 @@
 #include "engine.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <deque>
+#include <string_view>
 
 #include "device.hpp"
 #include "error.hpp"
@@ -9,6 +12,20 @@
 
 namespace rtscope::vulkan {
 namespace {
+
+// [rows, cols] row-major bytes of `element` bytes each -> [cols, rows].
+std::vector<std::byte> transpose_matrix(const std::vector<std::byte>& bytes, const Dims& dims,
+                                        size_t element) {
+  const size_t rows = static_cast<size_t>(dims[0]);
+  const size_t cols = static_cast<size_t>(dims[1]);
+  std::vector<std::byte> out(bytes.size());
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t c = 0; c < cols; ++c) {
+      std::memcpy(&out[(c * rows + r) * element], &bytes[(r * cols + c) * element], element);
+    }
+  }
+  return out;
+}
 
 rts_value to_rts_value(const ValueDesc& desc) {
   rts_value value{};
@@ -58,6 +75,8 @@ Engine::Engine(VulkanPlugin& plugin, uint32_t device, GraphDesc graph, bool segm
       graph_(std::move(graph)) {
   index_values();
   resolve_nodes();
+  transpose_linear_weights();
+  collect_shader_variants();
   resolve_outputs();
   resolve_aliases();
   for (const ValueDesc& input : graph_.inputs) info_inputs_.push_back(to_rts_value(input));
@@ -171,12 +190,6 @@ void Engine::resolve_nodes() {
       fail_invalid(desc.label(), ": expects 1 output, got ", desc.outputs.size());
     }
     node.shaders = vulkan::shader_variants(*node.spec, input_dtypes, caps_);
-    for (const std::string& shader : node.shaders) {
-      if (std::find(shader_variants_.begin(), shader_variants_.end(), shader) ==
-          shader_variants_.end()) {
-        shader_variants_.push_back(shader);
-      }
-    }
     const rts_dtype produced = output_dtype(*node.spec, input_dtypes);
     for (const std::string& name : desc.outputs) {
       int id = find_value(name);
@@ -276,16 +289,61 @@ void Engine::split_into_segments() {
                       "their node ran"));
 }
 
+void Engine::transpose_linear_weights() {
+  if (!caps_.subgroup_arithmetic) return;
+  std::vector<int> linear_reads(values_.size(), 0);  // as a linear's weight
+  std::vector<int> other_reads(values_.size(), 0);
+  for (const EngineNode& node : nodes_) {
+    const bool linear = std::string_view(node.spec->op) == "linear";
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      ++(linear && i == 1 ? linear_reads : other_reads)[node.inputs[i]];
+    }
+  }
+  for (uint32_t id = 0; id < values_.size(); ++id) {
+    EngineValue& value = values_[id];
+    if (value.role != ValueRole::kConstant || linear_reads[id] == 0 || other_reads[id] > 0) {
+      continue;
+    }
+    const Dims& dims = graph_.constants[value.role_index].value.dims;
+    const int64_t vector_elements = 16 / static_cast<int64_t>(dtype_size(value.device_dtype));
+    if (dims.size() != 2 || dims[0] % vector_elements != 0) continue;
+    value.transposed = true;
+  }
+  for (EngineNode& node : nodes_) {
+    if (std::string_view(node.spec->op) != "linear" || !values_[node.inputs[1]].transposed)
+      continue;
+    const std::string suffix = node.shaders[1].substr(node.shaders[1].rfind('_'));
+    node.shaders[1] = "matvec_t" + suffix;
+  }
+}
+
+void Engine::collect_shader_variants() {
+  for (const EngineNode& node : nodes_) {
+    for (const std::string& shader : node.shaders) {
+      if (std::find(shader_variants_.begin(), shader_variants_.end(), shader) ==
+          shader_variants_.end()) {
+        shader_variants_.push_back(shader);
+      }
+    }
+  }
+}
+
 void Engine::upload_constants() {
   std::vector<UploadItem> items;
+  std::deque<std::vector<std::byte>> transposed;  // alive until upload() returns
   for (uint32_t i = 0; i < graph_.constants.size(); ++i) {
     const ConstantDesc& constant = graph_.constants[i];
     const rts_dtype stored = device_dtype(constant.value.dtype, caps_);
     const size_t elements = static_cast<size_t>(element_count(constant.value.dims));
     constants_.push_back(device_->device_memory().allocate(
         elements * dtype_size(stored), str_cat("constant '", constant.value.name, "'")));
-    items.push_back({constant.bytes.data(), elements, constant.value.dtype, stored,
-                     constants_.back().region()});
+    const void* data = constant.bytes.data();
+    if (values_[find_value(constant.value.name)].transposed) {
+      transposed.push_back(
+          transpose_matrix(constant.bytes, constant.value.dims, dtype_size(constant.value.dtype)));
+      data = transposed.back().data();
+    }
+    items.push_back({data, elements, constant.value.dtype, stored, constants_.back().region()});
   }
   upload(*device_, items);
 }

@@ -35,6 +35,8 @@ struct EngineValue {
   ValueRole role = ValueRole::kIntermediate;
   uint32_t role_index = 0;  // engine input index or constant index
   int producer = -1;        // node index; -1 for inputs and constants
+  // A constant stored transposed on the device (transpose_linear_weights).
+  bool transposed = false;
 };
 
 struct EngineNode {
@@ -104,6 +106,13 @@ class Engine {
   void resolve_nodes();
   void resolve_outputs();
   void resolve_aliases();
+  // Stores rank-2 constants that only `linear` nodes read as their weight
+  // as [N, K] on devices with subgroup arithmetic, and gives those nodes
+  // the matvec_t shader: a decode step then reads each output column's
+  // weights contiguously. Prefill rows run the tiled shader with
+  // transpose_b. Skipped where K does not fill 16-byte vectors.
+  void transpose_linear_weights();
+  void collect_shader_variants();
   void upload_constants();
   uint32_t add_value(const std::string& name, rts_dtype dtype, const ValueDesc* declared,
                      ValueRole role, uint32_t role_index);

@@ -241,7 +241,8 @@ class PlanBuilder {
     std::vector<TensorArg> outputs;
     std::vector<uint32_t> pipelines;
     auto arg = [&](uint32_t id) {
-      return TensorArg{values_[id].device_dtype, plan_.dims[id], plan_.regions[id]};
+      return TensorArg{values_[id].device_dtype, plan_.dims[id], plan_.regions[id],
+                       values_[id].transposed};
     };
     for (const EngineNode& node : nodes_) {
       if (node.spec->encode == nullptr) continue;  // a view

@@ -31,6 +31,7 @@ namespace rtscope::vulkan {
 
 class Engine;
 class PipelineSet;
+struct SpecializedPipeline;
 
 // A host binding copied through the staging buffer.
 struct StagedTensor {
@@ -77,6 +78,12 @@ struct ExecutionPlan {
   // The commands recorded once for whole_graph replay; owned by the
   // context's command pool (VK_NULL_HANDLE: not recorded yet).
   VkCommandBuffer recorded = VK_NULL_HANDLE;
+  // Shape-specialized pipelines the commands use (kernel_specialization
+  // eager or lazy; empty under none), and what the last recording ran.
+  std::vector<SpecializedPipeline*> specialized;
+  DispatchMix mix;
+  // Lazy: the background compile of `specialized` is still to be started.
+  bool compile_pending = false;
 };
 
 // Infers every shape from `input_dims` (one per engine input), places every

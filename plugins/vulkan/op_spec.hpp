@@ -26,6 +26,9 @@ struct TensorArg {
   rts_dtype dtype = RTS_DTYPE_F32;
   std::span<const int64_t> dims;
   BufferRegion region;
+  // A rank-2 constant stored transposed ([dims[1], dims[0]] row-major);
+  // only `linear` weights are (Engine::transpose_linear_weights).
+  bool transposed = false;
 
   int64_t elements() const { return element_count(dims); }
   int rank() const { return static_cast<int>(dims.size()); }

@@ -135,6 +135,10 @@ std::optional<PhysicalDevice> describe(VkPhysicalDevice handle, uint32_t index,
 
   const VkPhysicalDeviceLimits& limits = properties.limits;
   caps.subgroup_size = subgroup.subgroupSize;
+  caps.subgroup_arithmetic =
+      (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0 &&
+      (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) != 0 &&
+      caps.subgroup_size >= 4;
   caps.max_shared_memory = limits.maxComputeSharedMemorySize;
   caps.max_push_constants = limits.maxPushConstantsSize;
   caps.max_storage_range = limits.maxStorageBufferRange;

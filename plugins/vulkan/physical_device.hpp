@@ -21,6 +21,9 @@ namespace rtscope::vulkan {
 struct DeviceCaps {
   uint32_t api_version = 0;
   uint32_t subgroup_size = 0;
+  // Subgroup arithmetic (subgroupAdd) in compute shaders: linear weights
+  // are then stored transposed for the matvec_t decode shader (engine.hpp).
+  bool subgroup_arithmetic = false;
   uint32_t max_shared_memory = 0;         // maxComputeSharedMemorySize
   uint32_t max_push_constants = 0;        // maxPushConstantsSize
   uint64_t max_storage_range = 0;         // maxStorageBufferRange

@@ -1,6 +1,10 @@
 #include "pipelines.hpp"
 
+#include <algorithm>
+#include <exception>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 #include "device.hpp"
 #include "error.hpp"
@@ -73,33 +77,79 @@ struct DriverCache {
   }
 };
 
+// Runs fn(i) for every i in [0, count) on up to `threads` threads (this
+// one included). Pipeline creation is thread-safe in Vulkan and scales
+// with threads on every driver measured. The first exception is rethrown
+// once every thread is done.
+template <typename Fn>
+void parallel_for(size_t count, unsigned threads, const Fn& fn) {
+  std::atomic<size_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto work = [&] {
+    for (size_t i = next.fetch_add(1); i < count; i = next.fetch_add(1)) {
+      try {
+        fn(i);
+      } catch (...) {
+        std::lock_guard lock(error_mutex);
+        if (!error) error = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  const size_t extra = std::min<size_t>(threads, count) - (count > 0 && threads > 0 ? 1 : 0);
+  for (size_t t = 0; t < extra; ++t) helpers.emplace_back(work);
+  work();
+  for (std::thread& helper : helpers) helper.join();
+  if (error) std::rethrow_exception(error);
+}
+
+// Threads for one batch of pipeline creations.
+unsigned creation_threads() { return std::clamp(std::thread::hardware_concurrency(), 1u, 8u); }
+
+std::string words_label(std::span<const uint32_t> words) {
+  std::string label = "/s";
+  for (size_t i = 0; i < words.size(); ++i) label += str_cat(i == 0 ? "" : "x", words[i]);
+  return label;
+}
+
 }  // namespace
 
-std::string PipelineSet::cache_key(const Device& device, std::string_view variant) {
+std::string PipelineSet::cache_key(const Device& device, std::string_view variant,
+                                   std::span<const uint32_t> words) {
   const ShaderBlob& blob = find_shader(variant);
   return str_cat("pipeline/v1/", variant, "/", blob.digest, "/",
-                 specialization_for(device.caps(), variant).label);
+                 specialization_for(device.caps(), variant).label,
+                 words.empty() ? std::string() : words_label(words));
 }
 
 PipelineSet::PipelineSet(Device& device, std::span<const std::string> variants,
                          const rts_cache_store* cache, PipelineCounters& counters)
-    : device_(device) {
+    : device_(device), names_(variants.begin(), variants.end()) {
   if (cache != nullptr && cache->struct_size < offsetof(rts_cache_store, put) + sizeof(void*)) {
     fail_invalid("rts_cache_store.struct_size ", cache->struct_size, " is too small");
   }
+  for (const std::string& variant : names_) {
+    shape_counts_.push_back(vulkan::shape_constant_count(shader_family(variant)));
+  }
+  pipelines_.assign(names_.size(), VK_NULL_HANDLE);
   try {
-    for (const std::string& variant : variants) {
-      pipelines_.push_back(create(variant, cache, counters));
-      names_.push_back(variant);
-    }
+    parallel_for(names_.size(), creation_threads(),
+                 [&](size_t i) { pipelines_[i] = create(names_[i], {}, cache, counters); });
   } catch (...) {
-    for (VkPipeline pipeline : pipelines_) vkDestroyPipeline(device_.handle(), pipeline, nullptr);
+    for (VkPipeline pipeline : pipelines_) {
+      if (pipeline != VK_NULL_HANDLE) vkDestroyPipeline(device_.handle(), pipeline, nullptr);
+    }
     throw;
   }
 }
 
 PipelineSet::~PipelineSet() {
   for (VkPipeline pipeline : pipelines_) vkDestroyPipeline(device_.handle(), pipeline, nullptr);
+  for (SpecializedPipeline& slot : specialized_) {
+    const VkPipeline pipeline = slot.pipeline.load(std::memory_order_acquire);
+    if (pipeline != VK_NULL_HANDLE) vkDestroyPipeline(device_.handle(), pipeline, nullptr);
+  }
 }
 
 uint32_t PipelineSet::index_of(std::string_view variant) const {
@@ -109,13 +159,58 @@ uint32_t PipelineSet::index_of(std::string_view variant) const {
   fail(RTS_ERROR_INTERNAL, "vulkan: pipeline '", variant, "' was not created for this context");
 }
 
-VkPipeline PipelineSet::create(std::string_view variant, const rts_cache_store* cache,
-                               PipelineCounters& counters) {
+SpecializedPipeline* PipelineSet::specialized(uint32_t index, std::span<const uint32_t> words) {
+  std::vector<uint32_t> key{index};
+  key.insert(key.end(), words.begin(), words.end());
+  auto found = specialized_by_key_.find(key);
+  if (found != specialized_by_key_.end()) return found->second;
+  SpecializedPipeline& slot = specialized_.emplace_back();
+  slot.generic = index;
+  slot.words.assign(words.begin(), words.end());
+  specialized_by_key_.emplace(std::move(key), &slot);
+  registered_.fetch_add(1, std::memory_order_relaxed);
+  return &slot;
+}
+
+void PipelineSet::compile(std::span<SpecializedPipeline* const> slots, const rts_cache_store* cache,
+                          PipelineCounters& counters, const std::atomic<bool>* cancel) {
+  std::vector<SpecializedPipeline*> mine;
+  for (SpecializedPipeline* slot : slots) {
+    int expected = SpecializedPipeline::kRegistered;
+    if (slot->state.compare_exchange_strong(expected, SpecializedPipeline::kQueued)) {
+      mine.push_back(slot);
+    }
+  }
+  parallel_for(mine.size(), creation_threads(), [&](size_t i) {
+    SpecializedPipeline& slot = *mine[i];
+    if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) {
+      slot.state.store(SpecializedPipeline::kFailed, std::memory_order_release);
+      finished_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    try {
+      slot.pipeline.store(create(names_[slot.generic], slot.words, cache, counters),
+                          std::memory_order_release);
+      slot.state.store(SpecializedPipeline::kReady, std::memory_order_release);
+      finished_.fetch_add(1, std::memory_order_relaxed);
+    } catch (const std::exception& error) {
+      // The generic pipeline keeps serving these dispatches.
+      counters.failed.fetch_add(1, std::memory_order_relaxed);
+      slot.state.store(SpecializedPipeline::kFailed, std::memory_order_release);
+      device_.log(RTS_LOG_WARN, str_cat("vulkan: shape-specialized pipeline ",
+                                        cache_key(device_, names_[slot.generic], slot.words),
+                                        " failed (", error.what(), "); the generic one runs"));
+      finished_.fetch_add(1, std::memory_order_relaxed);
+    }
+  });
+}
+
+VkPipeline PipelineSet::create(std::string_view variant, std::span<const uint32_t> words,
+                               const rts_cache_store* cache, PipelineCounters& counters) const {
   const VkDevice device = device_.handle();
   const ShaderBlob& blob = find_shader(variant);
-  const std::string key = cache_key(device_, variant);
+  const std::string key = cache_key(device_, variant, words);
   const std::string& fingerprint = device_.fingerprint();
-
   std::optional<std::vector<uint8_t>> seed;
   if (cache != nullptr) {
     if (std::optional<std::vector<uint8_t>> stored = cache_get(*cache, fingerprint, key)) {
@@ -151,12 +246,20 @@ VkPipeline PipelineSet::create(std::string_view variant, const rts_cache_store* 
   check_vk(vkCreatePipelineCache(device, &cache_info, nullptr, &driver_cache.handle),
            str_cat("vkCreatePipelineCache (", variant, ")"));
 
+  // Workgroup constants (ids 0..2), then the shape words (ids 8..).
   const Specialization spec = specialization_for(device_.caps(), variant);
-  VkSpecializationMapEntry entries[3] = {{0, 0, sizeof(uint32_t)},
-                                         {1, sizeof(uint32_t), sizeof(uint32_t)},
-                                         {2, 2 * sizeof(uint32_t), sizeof(uint32_t)}};
-  VkSpecializationInfo specialization{spec.count, entries, spec.count * sizeof(uint32_t),
-                                      spec.values};
+  std::vector<uint32_t> values(spec.values, spec.values + spec.count);
+  std::vector<VkSpecializationMapEntry> entries;
+  for (uint32_t i = 0; i < spec.count; ++i) entries.push_back({i, 0, sizeof(uint32_t)});
+  for (size_t i = 0; i < words.size(); ++i) {
+    entries.push_back({kShapeConstantBase + static_cast<uint32_t>(i), 0, sizeof(uint32_t)});
+    values.push_back(words[i]);
+  }
+  for (size_t i = 0; i < entries.size(); ++i) {
+    entries[i].offset = static_cast<uint32_t>(i * sizeof(uint32_t));
+  }
+  VkSpecializationInfo specialization{static_cast<uint32_t>(entries.size()), entries.data(),
+                                      values.size() * sizeof(uint32_t), values.data()};
   auto info =
       vk_struct<VkComputePipelineCreateInfo>(VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO);
   info.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;

@@ -139,6 +139,16 @@ enum class WorkgroupShape : uint8_t {
   kTiles,   // matmul: constants 0 and 1 = tile threads along x and y
 };
 
+// Shape specialization: the first shape_constant_count(family) push-constant
+// words of a family's dispatches are also its shader's specialization
+// constants kShapeConstantBase + i (SHAPE in common.glsl), 0 meaning "read
+// the push constant". Generic pipelines leave them all 0; a specialized
+// pipeline carries one dispatch's words. Families with none (data movement,
+// whose work is memory-bound index arithmetic) always run generic.
+inline constexpr uint32_t kShapeConstantBase = 8;
+inline constexpr uint32_t kMaxShapeConstants = 5;
+uint32_t shape_constant_count(std::string_view family);
+
 // The family of a shader variant name: "matmul_f16" -> "matmul".
 std::string_view shader_family(std::string_view variant);
 WorkgroupShape workgroup_shape(std::string_view family);

@@ -26,6 +26,17 @@ DecoderParams stream_params() {
   return params;
 }
 
+// Generic pipelines only: these tests compare recordings bit for bit and
+// count them, and lazy specialization would re-record once its pipelines
+// land (vulkan_specialization_test.cpp covers that).
+void pin_generic_pipelines(Model& model) {
+  for (Module* module : model.modules()) {
+    RuntimeSettings settings = module->runtime_settings();
+    settings.kernel_specialization = KernelSpecialization::none;
+    module->set_runtime_settings(settings);
+  }
+}
+
 Tensor token_row(int64_t token) {
   Tensor row = Tensor::empty(DType::i64, {1, 1});
   row.data_as<int64_t>()[0] = token;
@@ -40,7 +51,9 @@ TEST(VulkanCapture, ReplayEqualsEagerOverA64TokenStream) {
   const DecoderParams params = stream_params();
   const Graph graph = build_decoder(params);
   auto eager = Model::build(graph, registry, {.backends = {"vulkan"}});
+  pin_generic_pipelines(*eager);
   auto captured = Model::build(graph, registry, {.backends = {"vulkan"}});
+  pin_generic_pipelines(*captured);
   auto capture = graph_capture(*captured);
 
   constexpr int kPrompt = 8;
@@ -80,6 +93,7 @@ TEST(VulkanCapture, ShapeChangeRecordsAgainAndOldShapesStillReplay) {
   RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
   const DecoderParams params = stream_params();
   auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+  pin_generic_pipelines(*model);
   const Module& module = *model->modules()[0];
   auto capture = graph_capture(*model);
   std::map<std::string, RefTensor> ref_states;
@@ -107,6 +121,7 @@ TEST(VulkanCapture, LeavingTheScopeStopsReplayingAndANewScopeRecordsAgain) {
   RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
   const DecoderParams params = stream_params();
   auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+  pin_generic_pipelines(*model);
   const Module& module = *model->modules()[0];
   const Tensor token = token_row(7);
   {

@@ -131,9 +131,13 @@ std::vector<float> run_add(Module& module, int64_t n) {
   return y;
 }
 
-RuntimeSettings with_cache(std::shared_ptr<RuntimeCache> cache, KernelSpecialization mode) {
+// Generic pipelines under `capture` (the tests count generic pipelines
+// and their entries; lazy specialization would add entries in the
+// background).
+RuntimeSettings with_cache(std::shared_ptr<RuntimeCache> cache, GraphCapture capture) {
   RuntimeSettings settings;
-  settings.kernel_specialization = mode;
+  settings.kernel_specialization = KernelSpecialization::none;
+  settings.graph_capture = capture;
   settings.runtime_cache = std::move(cache);
   return settings;
 }
@@ -145,7 +149,7 @@ TEST(VulkanPipelineCache, FirstContextStoresEntriesSecondStartsFromThem) {
   auto model = Model::build(add_graph(64), registry, {.backends = {"vulkan"}});
   Module& module = *model->modules()[0];
 
-  module.set_runtime_settings(with_cache(cache, KernelSpecialization::lazy));
+  module.set_runtime_settings(with_cache(cache, GraphCapture::disabled));
   run_add(module, 64);
   EXPECT_EQ(counter(module, "pipelines_created"), 1u);
   EXPECT_EQ(counter(module, "pipeline_cache_misses"), 1u);
@@ -153,7 +157,7 @@ TEST(VulkanPipelineCache, FirstContextStoresEntriesSecondStartsFromThem) {
   EXPECT_EQ(cache->size(), 1u) << "one entry per pipeline";
 
   // New settings, same shared cache: the next execute creates a new context.
-  module.set_runtime_settings(with_cache(cache, KernelSpecialization::none));
+  module.set_runtime_settings(with_cache(cache, GraphCapture::whole_graph));
   run_add(module, 64);
   EXPECT_EQ(module.stats().contexts_created, 2u);
   EXPECT_GT(counter(module, "pipeline_cache_hits"), 0u);
@@ -208,14 +212,13 @@ TEST(VulkanPipelineCache, CorruptEntriesAreRejectedBeforeTheDriver) {
 
   auto model = Model::build(add_graph(8), registry, {.backends = {"vulkan"}});
   Module& module = *model->modules()[0];
-  KernelSpecialization mode = KernelSpecialization::lazy;
+  GraphCapture mode = GraphCapture::disabled;
   for (const Corruption& corruption : corruptions) {
     SCOPED_TRACE(corruption.what);
     cache->put(CacheKey{"vulkan", fingerprint, key}, corruption.bytes.data(),
                corruption.bytes.size());
     // Alternate the settings so that every round creates a new context.
-    mode = mode == KernelSpecialization::lazy ? KernelSpecialization::none
-                                              : KernelSpecialization::lazy;
+    mode = mode == GraphCapture::disabled ? GraphCapture::whole_graph : GraphCapture::disabled;
     module.set_runtime_settings(with_cache(cache, mode));
     run_add(module, 8);
     EXPECT_EQ(counter(module, "pipeline_cache_rejected"), 1u);
@@ -230,7 +233,8 @@ TEST(VulkanPipelineCache, CorruptEntriesAreRejectedBeforeTheDriver) {
     EXPECT_NE(*stored, corruption.bytes);
   }
   // And the replacement is a hit for the next context.
-  module.set_runtime_settings(with_cache(cache, KernelSpecialization::eager));
+  module.set_runtime_settings(with_cache(
+      cache, mode == GraphCapture::disabled ? GraphCapture::whole_graph : GraphCapture::disabled));
   run_add(module, 8);
   EXPECT_EQ(counter(module, "pipeline_cache_hits"), 1u);
   EXPECT_EQ(counter(module, "pipeline_cache_rejected"), 0u);

@@ -89,15 +89,23 @@ bool fits_coop_matrix_tiles(const MatmulPush& push) {
          push.k % kCoopTileK == 0 && push.k > 0;
 }
 
-// Few rows, one batch, b not transposed: the skinny shader; otherwise tiles
-// (on tensor cores when the device has them and the shapes fit).
+// Few rows and one batch: the skinny shader in args.pipelines[1], which
+// reads b as [N, K] (matvec_t) when `skinny_transposed`, else as [K, N]
+// (matvec); otherwise tiles (on tensor cores when the device has them and
+// the shapes fit).
 void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion& a,
-                     const BufferRegion& b, const BufferRegion& bias, const BufferRegion& out) {
+                     const BufferRegion& b, const BufferRegion& bias, const BufferRegion& out,
+                     bool skinny_transposed = false) {
   if (push.m == 0 || push.n == 0 || push.batches == 0) return;
   const DeviceCaps& caps = args.caps;
-  if (push.m <= kMatvecMaxRows && push.batches == 1 && (push.flags & kMatmulTransposeB) == 0) {
+  const bool b_transposed = (push.flags & kMatmulTransposeB) != 0;
+  if (push.m <= kMatvecMaxRows && push.batches == 1 && b_transposed == skinny_transposed) {
     const MatvecPush skinny{push.m, push.n, push.k, push.flags};
-    const uint64_t groups = (uint64_t{push.n} + kMatvecColumns - 1) / kMatvecColumns;
+    // matvec: kMatvecColumns columns per workgroup; matvec_t: one column
+    // per subgroup.
+    const uint64_t columns =
+        skinny_transposed ? std::max(1u, caps.rows_workgroup / caps.subgroup_size) : kMatvecColumns;
+    const uint64_t groups = (uint64_t{push.n} + columns - 1) / columns;
     args.commands.dispatch(
         args.pipelines[1], {{a}, {b}, {bias}, {out, true}}, skinny,
         Groups{static_cast<uint32_t>(std::min<uint64_t>(groups, caps.max_group_count[0])), 1, 1});
@@ -196,13 +204,14 @@ void encode_linear(const EncodeArgs& args) {
   push.k = to_u32(node, w.dim(0), "inner dim");
   push.n = to_u32(node, w.dim(1), "column count");
   push.m = push.n > 0 ? to_u32(node, out.elements() / push.n, "row count") : 0;
-  push.flags = has_bias ? kMatmulBias : 0;
+  // A weight the engine stores as [N, K] (Engine::transpose_linear_weights).
+  push.flags = (has_bias ? kMatmulBias : 0) | (w.transposed ? kMatmulTransposeB : 0);
   push.batches = 1;
   push.batch_dims[0] = push.batch_dims[1] = push.batch_dims[2] = 1;
   to_u32(node, out.elements(), "element count");
   to_u32(node, x.elements(), "element count");
   dispatch_matmul(args, push, x.region, w.region, has_bias ? args.inputs[2].region : x.region,
-                  out.region);
+                  out.region, /*skinny_transposed=*/w.transposed);
 }
 
 constexpr InputKind kFloats[] = {InputKind::kFloat};

@@ -17,6 +17,11 @@ layout(push_constant) uniform Push {
   uint inner;
 } pc;
 
+// Shape constants (SHAPE in common.glsl): push words 0..2.
+SHAPE_CONSTANT(8, S_LANES);
+SHAPE_CONSTANT(9, S_AXIS_LEN);
+SHAPE_CONSTANT(10, S_INNER);
+
 shared float best_values[WG];
 shared uint best_indices[WG];
 
@@ -27,13 +32,16 @@ bool better(float value, uint index, float best, uint best_index) {
 }
 
 void main() {
+  const uint LANES = SHAPE(S_LANES, pc.lanes);
+  const uint AXIS_LEN = SHAPE(S_AXIS_LEN, pc.axis_len);
+  const uint INNER = SHAPE(S_INNER, pc.inner);
   const uint lid = gl_LocalInvocationID.x;
-  for (uint lane = gl_WorkGroupID.x; lane < pc.lanes; lane += gl_NumWorkGroups.x) {
-    const uint base = (lane / pc.inner) * pc.axis_len * pc.inner + lane % pc.inner;
+  for (uint lane = gl_WorkGroupID.x; lane < LANES; lane += gl_NumWorkGroups.x) {
+    const uint base = (lane / INNER) * AXIS_LEN * INNER + lane % INNER;
     float best = -1.0 / 0.0;
     uint best_index = 0xffffffffu;
-    for (uint i = lid; i < pc.axis_len; i += WG) {
-      const float value = float(x[base + i * pc.inner]);
+    for (uint i = lid; i < AXIS_LEN; i += WG) {
+      const float value = float(x[base + i * INNER]);
       if (best_index == 0xffffffffu || value > best) {
         best = value;
         best_index = i;

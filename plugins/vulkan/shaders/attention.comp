@@ -24,21 +24,31 @@ layout(push_constant) uniform Push {
   float scale;
 } pc;
 
+// Shape constants (SHAPE in common.glsl): push words 0..3.
+SHAPE_CONSTANT(8, S_ROWS);
+SHAPE_CONSTANT(9, S_SEQ);
+SHAPE_CONSTANT(10, S_CACHE_LEN);
+SHAPE_CONSTANT(11, S_HEAD_DIM);
+
 shared float query[MAX_HEAD_DIM];
 shared float accumulator[MAX_HEAD_DIM];
 shared float weights[WG];
 
 void main() {
+  const uint ROWS = SHAPE(S_ROWS, pc.rows);
+  const uint SEQ = SHAPE(S_SEQ, pc.seq);
+  const uint CACHE_LEN = SHAPE(S_CACHE_LEN, pc.cache_len);
+  const uint HEAD_DIM = SHAPE(S_HEAD_DIM, pc.head_dim);
   const uint lid = gl_LocalInvocationID.x;
-  const uint dh = pc.head_dim;
+  const uint dh = HEAD_DIM;
   const int pos = LOW_WORD(pos_words, 0u);
-  for (uint row = gl_WorkGroupID.x; row < pc.rows; row += gl_NumWorkGroups.x) {
-    const uint bh = row / pc.seq;
-    const uint s = row % pc.seq;
-    const uint kv_base = bh * pc.cache_len * dh;
+  for (uint row = gl_WorkGroupID.x; row < ROWS; row += gl_NumWorkGroups.x) {
+    const uint bh = row / SEQ;
+    const uint s = row % SEQ;
+    const uint kv_base = bh * CACHE_LEN * dh;
     // The host rejects pos + S > T before submitting; clamp anyway so a bad
     // position can never read outside the cache.
-    const uint visible = uint(clamp(pos + int(s) + 1, 0, int(pc.cache_len)));
+    const uint visible = uint(clamp(pos + int(s) + 1, 0, int(CACHE_LEN)));
 
     for (uint d = lid; d < dh; d += WG) {
       query[d] = float(q[row * dh + d]);

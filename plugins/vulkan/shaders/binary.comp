@@ -20,12 +20,20 @@ layout(push_constant) uniform Push {
   uint b_strides[MAX_RANK];
 } pc;
 
+// Shape constants (SHAPE in common.glsl): push words 0..2.
+SHAPE_CONSTANT(8, S_OP);
+SHAPE_CONSTANT(9, S_RANK);
+SHAPE_CONSTANT(10, S_COUNT);
+
 void main() {
-  for (uint i = gl_GlobalInvocationID.x; i < pc.count; i += GRID_STRIDE_X) {
+  const uint OP = SHAPE(S_OP, pc.op);
+  const uint RANK = SHAPE(S_RANK, pc.rank);
+  const uint COUNT = SHAPE(S_COUNT, pc.count);
+  for (uint i = gl_GlobalInvocationID.x; i < COUNT; i += GRID_STRIDE_X) {
     uint rest = i;
     uint ai = 0u;
     uint bi = 0u;
-    for (int d = int(pc.rank) - 1; d >= 0; --d) {
+    for (int d = int(RANK) - 1; d >= 0; --d) {
       const uint index = rest % pc.dims[d];
       rest /= pc.dims[d];
       ai += index * pc.a_strides[d];
@@ -34,9 +42,9 @@ void main() {
     const float x = float(a[ai]);
     const float y = float(b[bi]);
     float r;
-    if (pc.op == 0u) {
+    if (OP == 0u) {
       r = x + y;
-    } else if (pc.op == 1u) {
+    } else if (OP == 1u) {
       r = x - y;
     } else {
       r = x * y;

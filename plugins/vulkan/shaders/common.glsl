@@ -44,4 +44,15 @@
 // Shaders never need 64-bit arithmetic on positions or ids.
 #define LOW_WORD(buffer, index) int(buffer[(index) * 2u])
 
+// Shape specialization (kernel_specialization eager and lazy): a shader
+// mirrors its leading push-constant words as specialization constants
+// from id 8 on (shape_constant_count in shader_interface.hpp) and reads
+// them through SHAPE. A constant of 0 means "not specialized: read the
+// push constant", so the generic pipeline is the one with every constant
+// 0, and a specialized one carries a dispatch's own words: the driver then
+// compiles loop bounds and strides as constants. The pushed values stay
+// the same either way, so a word that really is 0 reads 0 both ways.
+#define SHAPE_CONSTANT(id, name) layout(constant_id = id) const uint name = 0u
+#define SHAPE(name, field) ((name) != 0u ? (name) : (field))
+
 #endif  // RTSCOPE_COMMON_GLSL

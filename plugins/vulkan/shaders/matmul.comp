@@ -43,17 +43,29 @@ layout(push_constant) uniform Push {
   uint b_batch_strides[3];
 } pc;
 
+// Shape constants (SHAPE in common.glsl): push words 0..4.
+SHAPE_CONSTANT(8, S_M);
+SHAPE_CONSTANT(9, S_N);
+SHAPE_CONSTANT(10, S_K);
+SHAPE_CONSTANT(11, S_FLAGS);
+SHAPE_CONSTANT(12, S_BATCHES);
+
 void main() {
+  const uint M = SHAPE(S_M, pc.m);
+  const uint N = SHAPE(S_N, pc.n);
+  const uint K = SHAPE(S_K, pc.k);
+  const uint FLAGS = SHAPE(S_FLAGS, pc.flags);
+  const uint BATCHES = SHAPE(S_BATCHES, pc.batches);
   const uint tx = gl_LocalInvocationID.x;
   const uint ty = gl_LocalInvocationID.y;
   const uint tid = ty * TX + tx;
   const uint threads = TX * TY;
   const uint row0 = gl_WorkGroupID.y * BM;
   const uint col0 = gl_WorkGroupID.x * BN;
-  const bool b_transposed = (pc.flags & 1u) != 0u;
-  const bool has_bias = (pc.flags & 2u) != 0u;
+  const bool b_transposed = (FLAGS & 1u) != 0u;
+  const bool has_bias = (FLAGS & 2u) != 0u;
 
-  for (uint batch = gl_WorkGroupID.z; batch < pc.batches; batch += gl_NumWorkGroups.z) {
+  for (uint batch = gl_WorkGroupID.z; batch < BATCHES; batch += gl_NumWorkGroups.z) {
     uint rest = batch;
     uint a_base = 0u;
     uint b_base = 0u;
@@ -63,20 +75,20 @@ void main() {
       a_base += index * pc.a_batch_strides[d];
       b_base += index * pc.b_batch_strides[d];
     }
-    const uint o_base = batch * pc.m * pc.n;
+    const uint o_base = batch * M * N;
 
     float acc[RM][RN];
     [[unroll]] for (uint i = 0u; i < RM; ++i) {
       [[unroll]] for (uint j = 0u; j < RN; ++j) acc[i][j] = 0.0;
     }
 
-    for (uint k0 = 0u; k0 < pc.k; k0 += BK) {
+    for (uint k0 = 0u; k0 < K; k0 += BK) {
       for (uint l = tid; l < BM * BK; l += threads) {
         const uint r = l / BK;
         const uint kk = l % BK;
         const uint gr = row0 + r;
         const uint gk = k0 + kk;
-        a_tile[kk * BM + r] = (gr < pc.m && gk < pc.k) ? float(a[a_base + gr * pc.k + gk]) : 0.0;
+        a_tile[kk * BM + r] = (gr < M && gk < K) ? float(a[a_base + gr * K + gk]) : 0.0;
       }
       for (uint l = tid; l < BN * BK; l += threads) {
         // Read along B's contiguous dim in either layout.
@@ -85,8 +97,8 @@ void main() {
         const uint gc = col0 + c;
         const uint gk = k0 + kk;
         float v = 0.0;
-        if (gc < pc.n && gk < pc.k) {
-          v = float(b[b_base + (b_transposed ? gc * pc.k + gk : gk * pc.n + gc)]);
+        if (gc < N && gk < K) {
+          v = float(b[b_base + (b_transposed ? gc * K + gk : gk * N + gc)]);
         }
         b_tile[kk * BN + c] = v;
       }
@@ -107,13 +119,13 @@ void main() {
 
     [[unroll]] for (uint i = 0u; i < RM; ++i) {
       const uint r = row0 + ty + i * TY;
-      if (r >= pc.m) continue;
+      if (r >= M) continue;
       [[unroll]] for (uint j = 0u; j < RN; ++j) {
         const uint c = col0 + tx + j * TX;
-        if (c >= pc.n) continue;
+        if (c >= N) continue;
         float v = acc[i][j];
         if (has_bias) v += float(bias[c]);
-        o[o_base + r * pc.n + c] = ELEM(v);
+        o[o_base + r * N + c] = ELEM(v);
       }
     }
   }

@@ -18,6 +18,7 @@
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_EXT_shader_16bit_storage : require
 #extension GL_EXT_control_flow_attributes : require
+#include "common.glsl"
 
 const uint LM = 16;  // cooperative matrix shape
 const uint LN = 16;
@@ -59,6 +60,13 @@ layout(push_constant) uniform Push {
   uint b_batch_strides[3];
 } pc;
 
+// Shape constants (SHAPE in common.glsl): push words 0..4.
+SHAPE_CONSTANT(8, S_M);
+SHAPE_CONSTANT(9, S_N);
+SHAPE_CONSTANT(10, S_K);
+SHAPE_CONSTANT(11, S_FLAGS);
+SHAPE_CONSTANT(12, S_BATCHES);
+
 // Vectors of one slab each thread carries from global to shared memory.
 const uint A_VECS_PER_ROW = TILE_K / HALVES_PER_VEC;
 const uint A_ROWS_PER_PASS = THREADS / A_VECS_PER_ROW;
@@ -68,6 +76,11 @@ const uint B_ROWS_PER_PASS = THREADS / B_VECS_PER_ROW;
 const uint B_PASSES = TILE_K / B_ROWS_PER_PASS;
 
 void main() {
+  const uint M = SHAPE(S_M, pc.m);
+  const uint N = SHAPE(S_N, pc.n);
+  const uint K = SHAPE(S_K, pc.k);
+  const uint FLAGS = SHAPE(S_FLAGS, pc.flags);
+  const uint BATCHES = SHAPE(S_BATCHES, pc.batches);
   const uint tid = gl_LocalInvocationID.x;
   const uint sub_x = gl_SubgroupID % SUBGROUPS_X;
   const uint sub_y = gl_SubgroupID / SUBGROUPS_X;
@@ -78,7 +91,7 @@ void main() {
   const uint b_col = (tid % B_VECS_PER_ROW) * HALVES_PER_VEC;
   const uint b_row = tid / B_VECS_PER_ROW;
 
-  for (uint batch = gl_WorkGroupID.z; batch < pc.batches; batch += gl_NumWorkGroups.z) {
+  for (uint batch = gl_WorkGroupID.z; batch < BATCHES; batch += gl_NumWorkGroups.z) {
     uint rest = batch;
     uint a_base = 0u;
     uint b_base = 0u;
@@ -88,7 +101,7 @@ void main() {
       a_base += index * pc.a_batch_strides[d];
       b_base += index * pc.b_batch_strides[d];
     }
-    const uint o_base = batch * pc.m * pc.n;
+    const uint o_base = batch * M * N;
 
     fcoopmatNV<32, gl_ScopeSubgroup, LM, LN> acc[C_ROWS][C_COLS];
     [[unroll]] for (uint i = 0; i < C_ROWS; ++i) {
@@ -101,14 +114,14 @@ void main() {
     uvec4 b_next[B_PASSES];
     [[unroll]] for (uint p = 0; p < A_PASSES; ++p) {
       const uint r = row0 + a_row + p * A_ROWS_PER_PASS;
-      a_next[p] = a[(a_base + r * pc.k + a_col) / HALVES_PER_VEC];
+      a_next[p] = a[(a_base + r * K + a_col) / HALVES_PER_VEC];
     }
     [[unroll]] for (uint p = 0; p < B_PASSES; ++p) {
       const uint kk = b_row + p * B_ROWS_PER_PASS;
-      b_next[p] = b[(b_base + kk * pc.n + col0 + b_col) / HALVES_PER_VEC];
+      b_next[p] = b[(b_base + kk * N + col0 + b_col) / HALVES_PER_VEC];
     }
 
-    for (uint k0 = 0; k0 < pc.k; k0 += TILE_K) {
+    for (uint k0 = 0; k0 < K; k0 += TILE_K) {
       barrier();  // every subgroup is done reading the previous slabs
       [[unroll]] for (uint p = 0; p < A_PASSES; ++p) {
         a_tile[((a_row + p * A_ROWS_PER_PASS) * A_STRIDE + a_col) / HALVES_PER_VEC] = a_next[p];
@@ -120,14 +133,14 @@ void main() {
 
       // Fetch the next slabs while this one is multiplied.
       const uint k1 = k0 + TILE_K;
-      if (k1 < pc.k) {
+      if (k1 < K) {
         [[unroll]] for (uint p = 0; p < A_PASSES; ++p) {
           const uint r = row0 + a_row + p * A_ROWS_PER_PASS;
-          a_next[p] = a[(a_base + r * pc.k + k1 + a_col) / HALVES_PER_VEC];
+          a_next[p] = a[(a_base + r * K + k1 + a_col) / HALVES_PER_VEC];
         }
         [[unroll]] for (uint p = 0; p < B_PASSES; ++p) {
           const uint kk = k1 + b_row + p * B_ROWS_PER_PASS;
-          b_next[p] = b[(b_base + kk * pc.n + col0 + b_col) / HALVES_PER_VEC];
+          b_next[p] = b[(b_base + kk * N + col0 + b_col) / HALVES_PER_VEC];
         }
       }
 
@@ -156,7 +169,7 @@ void main() {
         const uint c = col0 + (sub_x * C_COLS + j) * LN;
         const fcoopmatNV<16, gl_ScopeSubgroup, LM, LN> result =
             fcoopmatNV<16, gl_ScopeSubgroup, LM, LN>(acc[i][j]);
-        coopMatStoreNV(result, o, o_base + r * pc.n + c, pc.n, false);
+        coopMatStoreNV(result, o, o_base + r * N + c, N, false);
       }
     }
   }

@@ -26,23 +26,33 @@ layout(push_constant) uniform Push {
   uint flags;  // bit 1: add bias[N] (bit 0, transpose_b, is never set here)
 } pc;
 
+// Shape constants (SHAPE in common.glsl): push words 0..3.
+SHAPE_CONSTANT(8, S_M);
+SHAPE_CONSTANT(9, S_N);
+SHAPE_CONSTANT(10, S_K);
+SHAPE_CONSTANT(11, S_FLAGS);
+
 shared float partial[MAX_ROWS * WG];
 
 void main() {
+  const uint M = SHAPE(S_M, pc.m);
+  const uint N = SHAPE(S_N, pc.n);
+  const uint K = SHAPE(S_K, pc.k);
+  const uint FLAGS = SHAPE(S_FLAGS, pc.flags);
   const uint lid = gl_LocalInvocationID.x;
   const uint column = lid % COLS;
   const uint slice = lid / COLS;
   const uint slices = WG / COLS;
-  const bool has_bias = (pc.flags & 2u) != 0u;
-  for (uint base = gl_WorkGroupID.x * COLS; base < pc.n; base += gl_NumWorkGroups.x * COLS) {
+  const bool has_bias = (FLAGS & 2u) != 0u;
+  for (uint base = gl_WorkGroupID.x * COLS; base < N; base += gl_NumWorkGroups.x * COLS) {
     const uint c = base + column;
     float acc[MAX_ROWS];
     [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) acc[r] = 0.0;
-    if (c < pc.n) {
-      for (uint kk = slice; kk < pc.k; kk += slices) {
-        const float bv = float(b[kk * pc.n + c]);
+    if (c < N) {
+      for (uint kk = slice; kk < K; kk += slices) {
+        const float bv = float(b[kk * N + c]);
         [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
-          if (r < pc.m) acc[r] = fma(float(a[r * pc.k + kk]), bv, acc[r]);
+          if (r < M) acc[r] = fma(float(a[r * K + kk]), bv, acc[r]);
         }
       }
     }
@@ -56,10 +66,10 @@ void main() {
       }
       barrier();
     }
-    if (slice == 0u && c < pc.n) {
+    if (slice == 0u && c < N) {
       const float add = has_bias ? float(bias[c]) : 0.0;
       [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
-        if (r < pc.m) o[r * pc.n + c] = ELEM(partial[r * WG + lid] + add);
+        if (r < M) o[r * N + c] = ELEM(partial[r * WG + lid] + add);
       }
     }
     barrier();  // partial is rewritten by the next column block

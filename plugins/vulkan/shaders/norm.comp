@@ -18,24 +18,32 @@ layout(push_constant) uniform Push {
   float eps;
 } pc;
 
+// Shape constants (SHAPE in common.glsl): push words 0..2.
+SHAPE_CONSTANT(8, S_MODE);
+SHAPE_CONSTANT(9, S_ROWS);
+SHAPE_CONSTANT(10, S_WIDTH);
+
 void main() {
+  const uint MODE = SHAPE(S_MODE, pc.mode);
+  const uint ROWS = SHAPE(S_ROWS, pc.rows);
+  const uint WIDTH = SHAPE(S_WIDTH, pc.width);
   const uint lid = gl_LocalInvocationID.x;
-  const bool layer = pc.mode == 1u;
-  for (uint row = gl_WorkGroupID.x; row < pc.rows; row += gl_NumWorkGroups.x) {
-    const uint base = row * pc.width;
+  const bool layer = MODE == 1u;
+  for (uint row = gl_WorkGroupID.x; row < ROWS; row += gl_NumWorkGroups.x) {
+    const uint base = row * WIDTH;
     float mean = 0.0;
     if (layer) {
       float local = 0.0;
-      for (uint i = lid; i < pc.width; i += WG) local += float(x[base + i]);
-      mean = workgroup_sum(local) / float(pc.width);
+      for (uint i = lid; i < WIDTH; i += WG) local += float(x[base + i]);
+      mean = workgroup_sum(local) / float(WIDTH);
     }
     float squares = 0.0;
-    for (uint i = lid; i < pc.width; i += WG) {
+    for (uint i = lid; i < WIDTH; i += WG) {
       const float centered = float(x[base + i]) - mean;
       squares += centered * centered;
     }
-    const float inv = inversesqrt(workgroup_sum(squares) / float(pc.width) + pc.eps);
-    for (uint i = lid; i < pc.width; i += WG) {
+    const float inv = inversesqrt(workgroup_sum(squares) / float(WIDTH) + pc.eps);
+    for (uint i = lid; i < WIDTH; i += WG) {
       float v = (float(x[base + i]) - mean) * inv * float(gamma[i]);
       if (layer) v += float(beta[i]);
       o[base + i] = ELEM(v);

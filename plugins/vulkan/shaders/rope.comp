@@ -19,18 +19,28 @@ layout(push_constant) uniform Push {
   float log2_base;
 } pc;
 
+// Shape constants (SHAPE in common.glsl): push words 0..3.
+SHAPE_CONSTANT(8, S_PAIRS);
+SHAPE_CONSTANT(9, S_SEQ);
+SHAPE_CONSTANT(10, S_HEADS);
+SHAPE_CONSTANT(11, S_HEAD_DIM);
+
 void main() {
-  const uint half_dim = pc.head_dim / 2u;
+  const uint PAIRS = SHAPE(S_PAIRS, pc.pairs);
+  const uint SEQ = SHAPE(S_SEQ, pc.seq);
+  const uint HEADS = SHAPE(S_HEADS, pc.heads);
+  const uint HEAD_DIM = SHAPE(S_HEAD_DIM, pc.head_dim);
+  const uint half_dim = HEAD_DIM / 2u;
   const int pos = LOW_WORD(pos_words, 0u);
-  for (uint p = gl_GlobalInvocationID.x; p < pc.pairs; p += GRID_STRIDE_X) {
+  for (uint p = gl_GlobalInvocationID.x; p < PAIRS; p += GRID_STRIDE_X) {
     const uint i = p % half_dim;
     const uint row = p / half_dim;  // over B·S·H
-    const uint s = (row / pc.heads) % pc.seq;
-    const float inv_freq = exp2(-2.0 * float(i) / float(pc.head_dim) * pc.log2_base);
+    const uint s = (row / HEADS) % SEQ;
+    const float inv_freq = exp2(-2.0 * float(i) / float(HEAD_DIM) * pc.log2_base);
     const float theta = float(pos + int(s)) * inv_freq;
     const float c = cos(theta);
     const float sn = sin(theta);
-    const uint at = row * pc.head_dim + i;
+    const uint at = row * HEAD_DIM + i;
     const float first = float(x[at]);
     const float second = float(x[at + half_dim]);
     o[at] = ELEM(first * c - second * sn);

@@ -15,18 +15,26 @@ layout(push_constant) uniform Push {
   uint inner;
 } pc;
 
+// Shape constants (SHAPE in common.glsl): push words 0..2.
+SHAPE_CONSTANT(8, S_LANES);
+SHAPE_CONSTANT(9, S_AXIS_LEN);
+SHAPE_CONSTANT(10, S_INNER);
+
 void main() {
+  const uint LANES = SHAPE(S_LANES, pc.lanes);
+  const uint AXIS_LEN = SHAPE(S_AXIS_LEN, pc.axis_len);
+  const uint INNER = SHAPE(S_INNER, pc.inner);
   const uint lid = gl_LocalInvocationID.x;
-  for (uint lane = gl_WorkGroupID.x; lane < pc.lanes; lane += gl_NumWorkGroups.x) {
-    const uint base = (lane / pc.inner) * pc.axis_len * pc.inner + lane % pc.inner;
+  for (uint lane = gl_WorkGroupID.x; lane < LANES; lane += gl_NumWorkGroups.x) {
+    const uint base = (lane / INNER) * AXIS_LEN * INNER + lane % INNER;
     float local_max = -1.0 / 0.0;
-    for (uint i = lid; i < pc.axis_len; i += WG) local_max = max(local_max, float(x[base + i * pc.inner]));
+    for (uint i = lid; i < AXIS_LEN; i += WG) local_max = max(local_max, float(x[base + i * INNER]));
     const float row_max = workgroup_max(local_max);
     float local_sum = 0.0;
-    for (uint i = lid; i < pc.axis_len; i += WG) local_sum += exp(float(x[base + i * pc.inner]) - row_max);
+    for (uint i = lid; i < AXIS_LEN; i += WG) local_sum += exp(float(x[base + i * INNER]) - row_max);
     const float inv_sum = 1.0 / workgroup_sum(local_sum);
-    for (uint i = lid; i < pc.axis_len; i += WG) {
-      const uint at = base + i * pc.inner;
+    for (uint i = lid; i < AXIS_LEN; i += WG) {
+      const uint at = base + i * INNER;
       o[at] = ELEM(exp(float(x[at]) - row_max) * inv_sum);
     }
   }

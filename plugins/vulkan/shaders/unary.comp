@@ -14,6 +14,10 @@ layout(push_constant) uniform Push {
   float factor;
 } pc;
 
+// Shape constants (SHAPE in common.glsl): push words 0..1.
+SHAPE_CONSTANT(8, S_OP);
+SHAPE_CONSTANT(9, S_COUNT);
+
 // erfc with fractional error below 1.2e-7 everywhere (Numerical Recipes'
 // Chebyshev fit). GLSL has no erf; gelu is written through erfc so that it
 // keeps its relative precision for large negative inputs.
@@ -34,14 +38,16 @@ float erfc_approx(float v) {
 }
 
 void main() {
-  for (uint i = gl_GlobalInvocationID.x; i < pc.count; i += GRID_STRIDE_X) {
+  const uint OP = SHAPE(S_OP, pc.op);
+  const uint COUNT = SHAPE(S_COUNT, pc.count);
+  for (uint i = gl_GlobalInvocationID.x; i < COUNT; i += GRID_STRIDE_X) {
     const float v = float(x[i]);
     float r;
-    if (pc.op == 0u) {
+    if (OP == 0u) {
       r = v * pc.factor;
-    } else if (pc.op == 1u) {
+    } else if (OP == 1u) {
       r = max(v, 0.0);
-    } else if (pc.op == 2u) {
+    } else if (OP == 2u) {
       // 0.5·v·(1 + erf(v/√2)) = 0.5·v·erfc(−v/√2)
       r = 0.5 * v * erfc_approx(-v * 0.70710678118654752);
     } else {

@@ -1,6 +1,6 @@
-#include "background_worker.hpp"
+#include "plugin_kit/background_worker.hpp"
 
-namespace rtscope::cpu {
+namespace rtscope::plugin_kit {
 
 BackgroundWorker::~BackgroundWorker() {
   {
@@ -42,4 +42,4 @@ void BackgroundWorker::loop() {
   }
 }
 
-}  // namespace rtscope::cpu
+}  // namespace rtscope::plugin_kit

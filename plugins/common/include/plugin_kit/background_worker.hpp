@@ -1,7 +1,7 @@
 // One background thread owned by a context (lazy kernel specialization
-// tunes on it). Tasks run in order; destruction raises the cancel flag
-// that running tasks poll, drops queued ones and joins, so no task ever
-// outlives the context that owns the worker.
+// tunes or compiles on it, in the cpu and vulkan plugins). Tasks run in order; destruction raises
+// the cancel flag that running tasks poll, drops queued ones and joins, so no task ever outlives
+// the context that owns the worker.
 #pragma once
 
 #include <atomic>
@@ -11,7 +11,7 @@
 #include <mutex>
 #include <thread>
 
-namespace rtscope::cpu {
+namespace rtscope::plugin_kit {
 
 class BackgroundWorker {
  public:
@@ -37,4 +37,4 @@ class BackgroundWorker {
   std::thread thread_;
 };
 
-}  // namespace rtscope::cpu
+}  // namespace rtscope::plugin_kit

@@ -1,0 +1,100 @@
+#version 450
+// Skinny matmul on a weight stored transposed: C[M, N] = A[M, K] · Bᵀ
+// (+ bias) with B stored [N, K] and M ≤ MAX_ROWS, for decode steps. The
+// engine stores `linear` weights that way on devices with subgroup
+// arithmetic (engine.cpp), so that one subgroup computes one output
+// column from K contiguous weights: every invocation reads 16 bytes at a
+// time (the subgroup's reads are coalesced), and subgroupAdd reduces the
+// partial sums, with no shared memory and no barriers. A decode step is
+// a read of every weight once: this shader is bound by memory bandwidth.
+// The encoder uses it only when K is a multiple of the elements in 16
+// bytes (the bindings are 16-byte aligned).
+#include "common.glsl"
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_EXT_control_flow_attributes : require
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint WG = 256;
+
+const uint MAX_ROWS = 4;
+#ifdef ELEM_F16
+const uint VEC = 8;  // halves per uvec4
+#else
+const uint VEC = 4;  // floats per uvec4
+#endif
+
+layout(std430, binding = 0) readonly buffer InA { uvec4 a[]; };
+layout(std430, binding = 1) readonly buffer InB { uvec4 b[]; };
+layout(std430, binding = 2) readonly buffer InBias { ELEM bias[]; };
+layout(std430, binding = 3) writeonly buffer Out { ELEM o[]; };
+
+// Mirrors MatvecPush in shader_interface.hpp.
+layout(push_constant) uniform Push {
+  uint m;
+  uint n;
+  uint k;
+  uint flags;  // bit 0 (transpose_b) is always set here; bit 1: add bias[N]
+} pc;
+
+// Shape constants (SHAPE in common.glsl): push words 0..3.
+SHAPE_CONSTANT(8, S_M);
+SHAPE_CONSTANT(9, S_N);
+SHAPE_CONSTANT(10, S_K);
+SHAPE_CONSTANT(11, S_FLAGS);
+
+// Dot product of two 16-byte vectors, accumulated in f32.
+float dot16(uvec4 x, uvec4 y, float acc) {
+#ifdef ELEM_F16
+  [[unroll]] for (uint i = 0u; i < 4u; ++i) {
+    const vec2 p = unpackHalf2x16(x[i]);
+    const vec2 q = unpackHalf2x16(y[i]);
+    acc = fma(p.x, q.x, acc);
+    acc = fma(p.y, q.y, acc);
+  }
+#else
+  const vec4 p = uintBitsToFloat(x);
+  const vec4 q = uintBitsToFloat(y);
+  [[unroll]] for (uint i = 0u; i < 4u; ++i) acc = fma(p[i], q[i], acc);
+#endif
+  return acc;
+}
+
+void main() {
+  const uint M = SHAPE(S_M, pc.m);
+  const uint N = SHAPE(S_N, pc.n);
+  const uint K = SHAPE(S_K, pc.k);
+  const uint FLAGS = SHAPE(S_FLAGS, pc.flags);
+  const bool has_bias = (FLAGS & 2u) != 0u;
+  const uint vecs = K / VEC;  // 16-byte vectors per row of A and B
+  const uint lane = gl_SubgroupInvocationID;
+  const uint lanes = gl_SubgroupSize;
+  const uint columns = gl_NumWorkGroups.x * gl_NumSubgroups;
+  for (uint c = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID; c < N; c += columns) {
+    float acc[MAX_ROWS];
+    [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) acc[r] = 0.0;
+    const uint column = c * vecs;
+    uint v = lane;
+    // Two weight vectors in flight per invocation before the first use.
+    for (; v + lanes < vecs; v += 2u * lanes) {
+      const uvec4 w0 = b[column + v];
+      const uvec4 w1 = b[column + v + lanes];
+      [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
+        if (r < M) acc[r] = dot16(a[r * vecs + v + lanes], w1, dot16(a[r * vecs + v], w0, acc[r]));
+      }
+    }
+    if (v < vecs) {
+      const uvec4 w0 = b[column + v];
+      [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
+        if (r < M) acc[r] = dot16(a[r * vecs + v], w0, acc[r]);
+      }
+    }
+    const float add = has_bias ? float(bias[c]) : 0.0;
+    [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
+      if (r < M) {
+        const float total = subgroupAdd(acc[r]);
+        if (lane == 0u) o[r * N + c] = ELEM(total + add);
+      }
+    }
+  }
+}

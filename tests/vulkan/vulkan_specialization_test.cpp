@@ -1,0 +1,267 @@
+// Kernel specialization on Vulkan: `none` runs the generic pipelines
+// (shapes in push constants), `eager` compiles pipelines specialized to
+// each plan's shapes before its first dispatch, `lazy` runs the generic
+// ones while the specialized ones compile on a background thread and
+// switches once they are ready (re-recording a whole_graph capture once).
+// The counters say which pipelines ran; results match the float64
+// reference whichever did.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+#include "rtscope/model.hpp"
+#include "rtscope/reference/reference.hpp"
+#include "rtscope/runtime_cache.hpp"
+#include "rtscope/scopes.hpp"
+#include "rtscope/templates.hpp"
+#include "vulkan_test_support.hpp"
+
+namespace rtscope::vulkan_testing {
+namespace {
+
+using KS = KernelSpecialization;
+
+MlpParams small_mlp() {
+  MlpParams p;
+  p.layers = 2;
+  p.d_in = 24;
+  p.hidden = 32;
+  p.d_out = 16;
+  p.max_batch = 16;
+  p.seed = 11;
+  return p;
+}
+
+// A linear layer y = x·w + bias on a seeded weight of `dtype`.
+Graph linear_graph(DType dtype, int64_t rows, int64_t k, int64_t n) {
+  Graph g;
+  g.name = "linear";
+  g.inputs.push_back({"x", {dtype, {Dim::fixed(rows), Dim::fixed(k)}}, {}});
+  WeightInit init;
+  init.scale = 0.5;
+  init.seed = 3;
+  g.weights.push_back({{"w", {dtype, {Dim::fixed(k), Dim::fixed(n)}}, {}}, init});
+  init.seed = 4;
+  g.weights.push_back({{"bias", {dtype, {Dim::fixed(n)}}, {}}, init});
+  g.nodes = {{"proj", "linear", {"x", "w", "bias"}, {"y"}, {}, {}}};
+  g.outputs = {"y"};
+  validate(g);
+  return g;
+}
+
+void apply(Model& model, KS mode, std::shared_ptr<RuntimeCache> cache = nullptr,
+           GraphCapture capture = GraphCapture::disabled) {
+  RuntimeSettings settings;
+  settings.kernel_specialization = mode;
+  settings.graph_capture = capture;
+  settings.runtime_cache = std::move(cache);
+  for (Module* module : model.modules()) module->set_runtime_settings(settings);
+}
+
+// Largest |got - want| relative to the tolerance; <= 1 passes.
+double closeness_to_reference(Model& model, const std::string& input, const Tensor& x,
+                              double tolerance) {
+  const Tensor y = model.run({{input, x}}).at("y");
+  std::map<std::string, reference::RefTensor> states;
+  const auto expected =
+      reference::run_graph(model.graph(), {{input, reference::RefTensor::from(x)}}, states);
+  return reference::closeness(y, expected.at("y"), tolerance, tolerance);
+}
+
+// Runs until a specialized pipeline served a dispatch, with a generous
+// deadline (lavapipe compiles at the first dispatch, on a loaded CI box).
+bool run_until_specialized(Model& model, const Tensor& x) {
+  const Module& module = *model.modules()[0];
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline) {
+    model.run({{"x", x}});
+    if (counter(module, "specialized_dispatches") > 0 &&
+        counter(module, "specializations_pending") == 0) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+TEST(VulkanSpecialization, NoneRunsOnlyGenericPipelines) {
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  auto model = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
+  apply(*model, KS::none);
+  const Tensor x = Tensor::random(DType::f32, {4, 24}, 1);
+  for (int i = 0; i < 3; ++i) EXPECT_LE(closeness_to_reference(*model, "x", x, 1e-4), 1.0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  model->run({{"x", x}});
+  const Module& module = *model->modules()[0];
+  EXPECT_EQ(counter(module, "specialized_dispatches"), 0u);
+  EXPECT_EQ(counter(module, "specialized_pipelines"), 0u);
+  EXPECT_EQ(counter(module, "generic_dispatches"), counter(module, "dispatches"));
+  EXPECT_GT(counter(module, "dispatches"), 0u);
+  expect_no_validation_errors(*model);
+}
+
+TEST(VulkanSpecialization, EagerCompilesSpecializedPipelinesBeforeTheFirstDispatch) {
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  auto model = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
+  auto generic = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
+  apply(*model, KS::eager);
+  apply(*generic, KS::none);
+  const Tensor x = Tensor::random(DType::f32, {4, 24}, 2);
+  const Tensor y = model->run({{"x", x}}).at("y");
+  const Module& module = *model->modules()[0];
+  // Every op of the mlp (linear, relu) has shape constants: the first
+  // execute already ran nothing generic.
+  EXPECT_EQ(counter(module, "specialized_dispatches"), counter(module, "dispatches"));
+  EXPECT_EQ(counter(module, "generic_dispatches"), 0u);
+  EXPECT_GT(counter(module, "specialized_pipelines"), 0u);
+  EXPECT_EQ(counter(module, "specializations_pending"), 0u);
+  EXPECT_EQ(counter(module, "specialization_failures"), 0u);
+  // Same function as the generic pipelines compute.
+  const Tensor want = generic->run({{"x", x}}).at("y");
+  EXPECT_LE(reference::closeness(y, reference::RefTensor::from(want), 1e-5, 1e-5), 1.0);
+  EXPECT_LE(closeness_to_reference(*model, "x", x, 1e-4), 1.0);
+
+  // A new shape is a new plan with its own specialized pipelines; an old
+  // shape reuses its pipelines.
+  const uint64_t after_first = counter(module, "specialized_pipelines");
+  model->run({{"x", Tensor::random(DType::f32, {9, 24}, 3)}});
+  const uint64_t after_second = counter(module, "specialized_pipelines");
+  EXPECT_GT(after_second, after_first);
+  model->run({{"x", x}});
+  EXPECT_EQ(counter(module, "specialized_pipelines"), after_second);
+  EXPECT_EQ(counter(module, "generic_dispatches"), 0u);
+  expect_no_validation_errors(*model);
+}
+
+TEST(VulkanSpecialization, LazyRunsGenericPipelinesFirstThenSwitches) {
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  auto model = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
+  apply(*model, KS::lazy);
+  const Tensor x = Tensor::random(DType::f32, {4, 24}, 4);
+  EXPECT_LE(closeness_to_reference(*model, "x", x, 1e-4), 1.0);
+  const Module& module = *model->modules()[0];
+  EXPECT_EQ(counter(module, "specialized_dispatches"), 0u) << "the first execute never waits";
+  EXPECT_EQ(counter(module, "generic_dispatches"), counter(module, "dispatches"));
+  ASSERT_TRUE(run_until_specialized(*model, x));
+  EXPECT_GT(counter(module, "specialized_pipelines"), 0u);
+  EXPECT_EQ(counter(module, "specialization_failures"), 0u);
+  const uint64_t generic = counter(module, "generic_dispatches");
+  EXPECT_LE(closeness_to_reference(*model, "x", x, 1e-4), 1.0);
+  EXPECT_EQ(counter(module, "generic_dispatches"), generic) << "all specialized now";
+  expect_no_validation_errors(*model);
+}
+
+TEST(VulkanSpecialization, LazyUnderCaptureRecordsAgainOnceSpecialized) {
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  auto model = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
+  apply(*model, KS::lazy, nullptr, GraphCapture::whole_graph);
+  const Tensor x = Tensor::random(DType::f32, {4, 24}, 5);
+  EXPECT_LE(closeness_to_reference(*model, "x", x, 1e-4), 1.0);
+  const Module& module = *model->modules()[0];
+  EXPECT_EQ(counter(module, "records"), 1u);
+  ASSERT_TRUE(run_until_specialized(*model, x));
+  EXPECT_EQ(counter(module, "records"), 2u) << "the generic recording, then the specialized one";
+  const uint64_t replays = counter(module, "replays");
+  for (int i = 0; i < 3; ++i) EXPECT_LE(closeness_to_reference(*model, "x", x, 1e-4), 1.0);
+  EXPECT_EQ(counter(module, "records"), 2u);
+  EXPECT_EQ(counter(module, "replays"), replays + 3);
+  expect_no_validation_errors(*model);
+}
+
+TEST(VulkanSpecialization, SpecializedPipelinesStartWarmFromTheRuntimeCache) {
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  auto cache = std::make_shared<RuntimeCache>();
+  const Tensor x = Tensor::random(DType::f32, {4, 24}, 6);
+  auto cold = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
+  apply(*cold, KS::eager, cache);
+  cold->run({{"x", x}});
+  const Module& first = *cold->modules()[0];
+  const uint64_t specialized = counter(first, "specialized_pipelines");
+  EXPECT_GT(specialized, 0u);
+  EXPECT_EQ(counter(first, "specialized_cache_misses"), specialized);
+  EXPECT_EQ(cache->size(), counter(first, "pipelines_created") + specialized)
+      << "one entry per generic and per specialized pipeline";
+
+  auto warm = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
+  apply(*warm, KS::eager, cache);
+  EXPECT_LE(closeness_to_reference(*warm, "x", x, 1e-4), 1.0);
+  const Module& second = *warm->modules()[0];
+  EXPECT_EQ(counter(second, "specialized_cache_hits"), specialized);
+  EXPECT_EQ(counter(second, "specialized_cache_misses"), 0u);
+  EXPECT_EQ(counter(second, "specialized_cache_rejected"), 0u);
+  expect_no_validation_errors(*warm);
+}
+
+TEST(VulkanSpecialization, DestroyingALazyContextWhileItCompilesIsSafe) {
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  const Tensor x = Tensor::random(DType::f32, {4, 24}, 7);
+  for (int i = 0; i < 3; ++i) {
+    auto model = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
+    apply(*model, KS::lazy);
+    model->run({{"x", x}});
+    apply(*model, KS::none);  // drops the lazy context while it compiles
+    EXPECT_LE(closeness_to_reference(*model, "x", x, 1e-4), 1.0);
+  }
+}
+
+// Linear layers on the decode-step shaders: weights whose K fills 16-byte
+// vectors are stored [N, K] on devices with subgroup arithmetic (matvec_t
+// for up to four rows, the tiled shader with transpose_b above); others
+// keep [K, N] (matvec). Each must match the reference in every mode.
+struct LinearCase {
+  DType dtype;
+  int64_t rows, k, n;
+};
+
+void PrintTo(const LinearCase& c, std::ostream* out) {
+  *out << (c.dtype == DType::f16 ? "f16 " : "f32 ") << c.rows << "x" << c.k << " . " << c.k << "x"
+       << c.n;
+}
+
+class VulkanLinear : public ::testing::TestWithParam<LinearCase> {};
+
+TEST_P(VulkanLinear, MatchesFloat64ReferenceInEveryMode) {
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  const LinearCase c = GetParam();
+  auto model =
+      Model::build(linear_graph(c.dtype, c.rows, c.k, c.n), registry, {.backends = {"vulkan"}});
+  const Tensor x = Tensor::random(c.dtype, {c.rows, c.k}, 8);
+  // Sums of k products of values in [-1, 1] x [-0.5, 0.5]: f16 output
+  // rounding dominates (relative 2^-11).
+  const double tolerance =
+      c.dtype == DType::f16 ? 2e-3 * std::sqrt(static_cast<double>(c.k)) + 1e-3 : 1e-4;
+  for (KS mode : {KS::none, KS::eager}) {
+    SCOPED_TRACE(to_string(mode));
+    apply(*model, mode);
+    EXPECT_LE(closeness_to_reference(*model, "x", x, tolerance), 1.0);
+  }
+  expect_no_validation_errors(*model);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, VulkanLinear,
+    ::testing::Values(LinearCase{DType::f32, 1, 64, 40},    // matvec_t, one row
+                      LinearCase{DType::f32, 3, 256, 33},   // matvec_t, rows, odd N
+                      LinearCase{DType::f16, 1, 512, 96},   // matvec_t f16, long K
+                      LinearCase{DType::f16, 4, 40, 24},    // matvec_t f16, K = 5 vectors
+                      LinearCase{DType::f16, 2, 36, 24},    // K off the vectors: matvec
+                      LinearCase{DType::f32, 2, 30, 17},    // K off the vectors: matvec
+                      LinearCase{DType::f32, 19, 64, 40},   // transposed weight, tiled
+                      LinearCase{DType::f16, 70, 48, 72}),  // transposed weight, tiled
+    [](const ::testing::TestParamInfo<LinearCase>& info) {
+      const LinearCase& c = info.param;
+      return std::string(c.dtype == DType::f16 ? "f16_" : "f32_") + std::to_string(c.rows) + "x" +
+             std::to_string(c.k) + "x" + std::to_string(c.n);
+    });
+
+}  // namespace
+}  // namespace rtscope::vulkan_testing
