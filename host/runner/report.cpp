@@ -80,6 +80,20 @@ std::string describe_partitions(const ModelReport& model) {
   return text;
 }
 
+// Per module that reports device timestamps: "vulkan 0.912 ms" (device
+// time per measured iteration).
+std::string describe_device_time(const ModelReport& model) {
+  std::string text;
+  for (const PartitionReport& partition : model.partitions) {
+    const auto found = partition.measured_counters.find("gpu_time_ns");
+    if (found == partition.measured_counters.end() || model.iterations <= 0) continue;
+    const double ms =
+        static_cast<double>(found->second) / 1e6 / static_cast<double>(model.iterations);
+    text += fmt::format("{}{} {} ms", text.empty() ? "" : ", ", partition.plugin, format_ms(ms));
+  }
+  return text.empty() ? "-" : text;
+}
+
 // Per module: "vulkan 1.2 KiB" (bytes between host and device per iteration).
 std::string describe_staging(const ModelReport& model) {
   std::string text;
@@ -182,6 +196,9 @@ void write_model(JsonWriter& json, const ModelReport& model) {
     json.end_array();
     json.key("staged_bytes").value(partition.staged_bytes);
     json.key("staged_bytes_per_iteration").value(partition.staged_bytes_per_iteration);
+    json.key("measured_counters").begin_object();
+    for (const auto& [name, value] : partition.measured_counters) json.key(name).value(value);
+    json.end_object();
     json.end_object();
   }
   json.end_array();
@@ -256,6 +273,13 @@ void print_table(const Report& report, std::FILE* out) {
               return fmt::format("{}", m.contexts_created);
             }));
   table.row("staged per iteration", cells(report, describe_staging));
+  const bool any_device_time =
+      std::any_of(report.models.begin(), report.models.end(), [](const ModelReport& m) {
+        return std::any_of(m.partitions.begin(), m.partitions.end(), [](const PartitionReport& p) {
+          return p.measured_counters.count("gpu_time_ns") > 0;
+        });
+      });
+  if (any_device_time) table.row("device time per iteration", cells(report, describe_device_time));
   const bool any_cache = std::any_of(report.models.begin(), report.models.end(),
                                      [](const ModelReport& m) { return m.cache.enabled; });
   if (any_cache) {

@@ -67,6 +67,12 @@ struct PartitionReport {
   // from another device plus the plugin's `staged_bytes` counter.
   uint64_t staged_bytes = 0;
   double staged_bytes_per_iteration = 0;  // over warm-up and measured iterations
+  // How much each of the plugin's counters grew over the measured
+  // iterations (warm-up excluded), e.g. gpu_time_ns, dispatches; a
+  // counter that is a level rather than a count shows its change. A stream
+  // workload's untimed prompts that restart a stream inside the measured
+  // span count too.
+  std::map<std::string, uint64_t> measured_counters;
 };
 
 // The shared runtime cache's activity during one run entry.

@@ -95,6 +95,26 @@ std::vector<StagedBytes> staged_bytes(const Model& model) {
   return bytes;
 }
 
+// The plugin counters of each module, in partition order.
+std::vector<std::map<std::string, uint64_t>> plugin_counters(const Model& model) {
+  std::vector<std::map<std::string, uint64_t>> counters;
+  for (const Module* module : model.modules()) counters.push_back(module->stats().plugin_counters);
+  return counters;
+}
+
+// Growth of each counter from `before` to `after`; a counter that fell (a
+// level, or a new context starting over) counts from 0.
+std::map<std::string, uint64_t> counters_between(const std::map<std::string, uint64_t>& before,
+                                                 const std::map<std::string, uint64_t>& after) {
+  std::map<std::string, uint64_t> grown;
+  for (const auto& [name, value] : after) {
+    const auto found = before.find(name);
+    const uint64_t base = found != before.end() && found->second <= value ? found->second : 0;
+    grown[name] = value - base;
+  }
+  return grown;
+}
+
 uint64_t staged_between(const StagedBytes& before, const StagedBytes& after) {
   const uint64_t plugin_before = before.plugin <= after.plugin ? before.plugin : 0;
   return (after.host - before.host) + (after.plugin - plugin_before);
@@ -121,7 +141,10 @@ class Runner {
     report.percentiles = config_.report.percentiles;
     for (const RunEntry& run : config_.runs) report.models.push_back(run_entry(run));
     if (shared_cache_ && !report.models.empty()) {
-      // Modules stay alive until the runner ends, so nothing executes now.
+      // Releasing the models first destroys their execution contexts, which
+      // finish their background work (lazily specialized kernels) into the
+      // cache, so that the save holds it and the next run starts warm.
+      models_.clear();
       const auto start = Clock::now();
       trace::Span span("cache", "save runtime cache");
       span.arg("path", shared_cache_path_.string());
@@ -305,6 +328,7 @@ class Runner {
         for (int64_t i = 0; i < run.warmup; ++i) workload->run_iteration();
       }
       trace::Span measured_span("run", "measure " + run.name);
+      const std::vector<std::map<std::string, uint64_t>> counters_before = plugin_counters(model);
       std::vector<double> samples_ms;
       samples_ms.reserve(static_cast<std::size_t>(run.iterations));
       ProgressLine progress(options_.show_progress, run.name, run.iterations, run.duration);
@@ -327,6 +351,11 @@ class Runner {
       report.latency_ms =
           summarize(std::move(samples_ms), percentiles_to_compute(config_.report.percentiles));
       report.contexts_created = contexts_created(model) - contexts_before;
+      const std::vector<std::map<std::string, uint64_t>> counters_after = plugin_counters(model);
+      for (std::size_t p = 0; p < report.partitions.size() && p < counters_after.size(); ++p) {
+        report.partitions[p].measured_counters =
+            counters_between(counters_before[p], counters_after[p]);
+      }
       const std::vector<StagedBytes> staged_after = staged_bytes(model);
       for (std::size_t p = 0; p < report.partitions.size() && p < staged_after.size(); ++p) {
         PartitionReport& partition = report.partitions[p];

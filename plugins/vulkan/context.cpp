@@ -63,13 +63,25 @@ Context::Context(const Engine& engine, const rts_runtime_settings* settings)
   auto fence_info = vk_struct<VkFenceCreateInfo>(VK_STRUCTURE_TYPE_FENCE_CREATE_INFO);
   VkResult result = vkAllocateCommandBuffers(device, &buffer_info, &commands_);
   if (result == VK_SUCCESS) result = vkCreateFence(device, &fence_info, nullptr, &fence_);
+  if (result == VK_SUCCESS && device_.caps().timestamp_bits > 0) {
+    // Two timestamps around every submitted command buffer: gpu_time_ns.
+    auto query_info = vk_struct<VkQueryPoolCreateInfo>(VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO);
+    query_info.queryType = VK_QUERY_TYPE_TIMESTAMP;
+    query_info.queryCount = 2;
+    result = vkCreateQueryPool(device, &query_info, nullptr, &timestamps_);
+  }
   if (result != VK_SUCCESS) {
+    if (fence_ != VK_NULL_HANDLE) vkDestroyFence(device, fence_, nullptr);
     vkDestroyCommandPool(device, pool_, nullptr);
-    check_vk(result, "vkAllocateCommandBuffers/vkCreateFence");
+    check_vk(result, "vkAllocateCommandBuffers/vkCreateFence/vkCreateQueryPool");
   }
 }
 
 Context::~Context() {
+  // Specialized pipelines still compiling go into the runtime cache when
+  // done, so that the next process starts warm; without a cache they are
+  // cancelled (the worker's destructor).
+  if (settings_.cache != nullptr) worker_.finish();
   const VkDevice device = device_.handle();
   if (in_flight_) {
     const VkResult result = vkWaitForFences(device, 1, &fence_, VK_TRUE, 10'000'000'000ull);
@@ -81,6 +93,7 @@ Context::~Context() {
   }
   if (pool_ != VK_NULL_HANDLE) drop_plans();
   plans_.clear();
+  if (timestamps_ != VK_NULL_HANDLE) vkDestroyQueryPool(device, timestamps_, nullptr);
   if (fence_ != VK_NULL_HANDLE) vkDestroyFence(device, fence_, nullptr);
   if (pool_ != VK_NULL_HANDLE) vkDestroyCommandPool(device, pool_, nullptr);
 }
@@ -210,9 +223,15 @@ void Context::specialize(ExecutionPlan& plan) {
   if (plan.specialized.empty()) return;
   if (settings_.kernel_specialization == RTS_KERNEL_SPECIALIZATION_EAGER) {
     pipelines_->compile(plan.specialized, settings_.cache, specialized_counters_);
-  } else {
-    plan.compile_pending = true;
+    return;
   }
+  // Lazy: what the runtime cache already holds is created now (a warm
+  // start runs specialized from its first dispatch); the rest compiles in
+  // the background.
+  pipelines_->create_cached(plan.specialized, settings_.cache, specialized_counters_);
+  plan.compile_pending =
+      std::any_of(plan.specialized.begin(), plan.specialized.end(),
+                  [](const SpecializedPipeline* slot) { return !slot->finished(); });
 }
 
 void Context::start_background_compile(ExecutionPlan& plan) {
@@ -276,6 +295,10 @@ DispatchMix Context::record(const ExecutionPlan& plan, VkCommandBuffer commands,
   auto begin = vk_struct<VkCommandBufferBeginInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO);
   begin.flags = usage;
   check_vk(vkBeginCommandBuffer(commands, &begin), "vkBeginCommandBuffer");
+  if (timestamps_ != VK_NULL_HANDLE) {
+    vkCmdResetQueryPool(commands, timestamps_, 0, 2);
+    vkCmdWriteTimestamp(commands, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, timestamps_, 0);
+  }
   // Device-resident bindings and reused buffers were last touched by an
   // earlier submit (or device_copy): order this one after it.
   auto barrier = vk_struct<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
@@ -286,6 +309,9 @@ DispatchMix Context::record(const ExecutionPlan& plan, VkCommandBuffer commands,
       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
   vkCmdPipelineBarrier(commands, stages, stages, 0, 1, &barrier, 0, nullptr, 0, nullptr);
   const DispatchMix mix = plan.commands.record(commands, *pipelines_, device_.pipeline_layout());
+  if (timestamps_ != VK_NULL_HANDLE) {
+    vkCmdWriteTimestamp(commands, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, timestamps_, 1);
+  }
   check_vk(vkEndCommandBuffer(commands), "vkEndCommandBuffer");
   return mix;
 }
@@ -340,6 +366,23 @@ void Context::submit_and_wait(ExecutionPlan& plan) {
   start_background_compile(plan);
   device_.wait(fence_, kFenceSpin);
   in_flight_ = false;
+  read_gpu_time();
+}
+
+void Context::read_gpu_time() {
+  if (timestamps_ == VK_NULL_HANDLE) return;
+  uint64_t ticks[2] = {0, 0};
+  if (vkGetQueryPoolResults(device_.handle(), timestamps_, 0, 2, sizeof(ticks), ticks,
+                            sizeof(uint64_t), VK_QUERY_RESULT_64_BIT) != VK_SUCCESS) {
+    return;  // not available: the execute is simply not timed
+  }
+  const uint32_t bits = device_.caps().timestamp_bits;
+  const uint64_t mask = bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
+  const uint64_t elapsed = (ticks[1] - ticks[0]) & mask;
+  gpu_time_ns_.fetch_add(
+      static_cast<uint64_t>(static_cast<double>(elapsed) * device_.caps().timestamp_period_ns),
+      std::memory_order_relaxed);
+  gpu_timed_executes_.fetch_add(1, std::memory_order_relaxed);
 }
 
 // Staging is the cost a caller can avoid (device_alloc bindings), and easy
@@ -447,6 +490,10 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("pipeline_cache_hits", load(pipeline_counters_.cache_hits));
   report("pipeline_cache_misses", load(pipeline_counters_.cache_misses));
   report("pipeline_cache_rejected", load(pipeline_counters_.cache_rejected));
+  // Device time from the first to the last command of each submit, summed
+  // (timestamps; 0 on devices without them).
+  report("gpu_time_ns", load(gpu_time_ns_));
+  report("gpu_timed_executes", load(gpu_timed_executes_));
   // Shape specialization: which pipelines the dispatches ran, and the
   // specialized pipelines with their own cache traffic.
   report("generic_dispatches", load(generic_dispatches_));

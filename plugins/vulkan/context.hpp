@@ -91,6 +91,8 @@ class Context {
   DispatchMix record(const ExecutionPlan& plan, VkCommandBuffer commands,
                      VkCommandBufferUsageFlags usage) const;
   void submit_and_wait(ExecutionPlan& plan);
+  // Adds the finished submit's device time to gpu_time_ns.
+  void read_gpu_time();
   // The plan's command buffer under whole_graph capture: recorded on first
   // use and again when lazy specialization finished for its pipelines.
   VkCommandBuffer recorded_commands(ExecutionPlan& plan);
@@ -110,6 +112,7 @@ class Context {
   VkCommandPool pool_ = VK_NULL_HANDLE;
   VkCommandBuffer commands_ = VK_NULL_HANDLE;
   VkFence fence_ = VK_NULL_HANDLE;
+  VkQueryPool timestamps_ = VK_NULL_HANDLE;  // 2 timestamps; null without device support
   // A submit whose fence was not seen signalled (its wait failed); the
   // destructor waits before freeing what it uses.
   bool in_flight_ = false;
@@ -131,6 +134,8 @@ class Context {
   std::atomic<uint64_t> shadowed_bytes_{0};
   std::atomic<uint64_t> recordings_{0};
   std::atomic<uint64_t> replays_{0};
+  std::atomic<uint64_t> gpu_time_ns_{0};
+  std::atomic<uint64_t> gpu_timed_executes_{0};
   std::atomic<uint64_t> specialized_dispatches_{0};
   std::atomic<uint64_t> generic_dispatches_{0};
 

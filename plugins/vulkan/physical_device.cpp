@@ -119,6 +119,8 @@ std::optional<PhysicalDevice> describe(VkPhysicalDevice handle, uint32_t index,
   DeviceCaps& caps = device.caps;
   caps.api_version = properties.apiVersion;
   caps.queue_family = *family;
+  caps.timestamp_bits = families[*family].timestampValidBits;
+  caps.timestamp_period_ns = properties.limits.timestampPeriod;
 
   auto subgroup = vk_struct<VkPhysicalDeviceSubgroupProperties>(
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES);

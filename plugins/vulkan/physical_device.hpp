@@ -36,6 +36,10 @@ struct DeviceCaps {
   bool storage_8bit = false;                  // bool tensors in data-movement ops
   bool storage_8bit_needs_extension = false;  // device < 1.2: enable VK_KHR_8bit_storage
   uint32_t queue_family = 0;                  // a family with compute (and therefore transfer)
+  // Device timestamps on that queue (timestampValidBits; 0: none) and the
+  // nanoseconds per tick (timestampPeriod), for the gpu_time_ns counter.
+  uint32_t timestamp_bits = 0;
+  double timestamp_period_ns = 0;
   // Workgroup sizes chosen from the limits (specialization constants).
   uint32_t linear_workgroup = 0;  // 1-D grid-stride shaders
   uint32_t rows_workgroup = 0;    // row shaders; a power of two

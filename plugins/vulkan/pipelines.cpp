@@ -189,8 +189,9 @@ void PipelineSet::compile(std::span<SpecializedPipeline* const> slots, const rts
       return;
     }
     try {
-      slot.pipeline.store(create(names_[slot.generic], slot.words, cache, counters),
-                          std::memory_order_release);
+      slot.pipeline.store(
+          create(names_[slot.generic], slot.words, cache, counters, slot.cache_checked),
+          std::memory_order_release);
       slot.state.store(SpecializedPipeline::kReady, std::memory_order_release);
       finished_.fetch_add(1, std::memory_order_relaxed);
     } catch (const std::exception& error) {
@@ -205,29 +206,65 @@ void PipelineSet::compile(std::span<SpecializedPipeline* const> slots, const rts
   });
 }
 
+void PipelineSet::create_cached(std::span<SpecializedPipeline* const> slots,
+                                const rts_cache_store* cache, PipelineCounters& counters) {
+  if (cache == nullptr) return;
+  for (SpecializedPipeline* slot : slots) {
+    if (slot->state.load(std::memory_order_acquire) != SpecializedPipeline::kRegistered ||
+        slot->cache_checked) {
+      continue;
+    }
+    const std::string& variant = names_[slot->generic];
+    std::optional<std::vector<uint8_t>> seed =
+        cached_seed(cache_key(device_, variant, slot->words), cache, counters);
+    slot->cache_checked = true;
+    if (!seed) continue;  // compiled in the background
+    slot->state.store(SpecializedPipeline::kQueued, std::memory_order_relaxed);
+    try {
+      slot->pipeline.store(create(variant, slot->words, cache, counters, true, std::move(seed)),
+                           std::memory_order_release);
+      slot->state.store(SpecializedPipeline::kReady, std::memory_order_release);
+    } catch (const std::exception& error) {
+      counters.failed.fetch_add(1, std::memory_order_relaxed);
+      slot->state.store(SpecializedPipeline::kFailed, std::memory_order_release);
+      device_.log(RTS_LOG_WARN, str_cat("vulkan: shape-specialized pipeline ",
+                                        cache_key(device_, variant, slot->words), " failed (",
+                                        error.what(), "); the generic one runs"));
+    }
+    finished_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+std::optional<std::vector<uint8_t>> PipelineSet::cached_seed(const std::string& key,
+                                                             const rts_cache_store* cache,
+                                                             PipelineCounters& counters) const {
+  if (cache == nullptr) return std::nullopt;
+  std::optional<std::vector<uint8_t>> stored = cache_get(*cache, device_.fingerprint(), key);
+  if (!stored) {
+    counters.cache_misses.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  std::string reason;
+  std::optional<std::vector<uint8_t>> seed =
+      decode_pipeline_cache(device_.physical(), key, *stored, reason);
+  if (seed) {
+    counters.cache_hits.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    counters.cache_rejected.fetch_add(1, std::memory_order_relaxed);
+    device_.log(RTS_LOG_WARN, str_cat("vulkan: ignoring runtime-cache entry '", key, "': ", reason,
+                                      "; compiling the pipeline from SPIR-V"));
+  }
+  return seed;
+}
+
 VkPipeline PipelineSet::create(std::string_view variant, std::span<const uint32_t> words,
-                               const rts_cache_store* cache, PipelineCounters& counters) const {
+                               const rts_cache_store* cache, PipelineCounters& counters,
+                               bool cache_checked, std::optional<std::vector<uint8_t>> seed) const {
   const VkDevice device = device_.handle();
   const ShaderBlob& blob = find_shader(variant);
   const std::string key = cache_key(device_, variant, words);
   const std::string& fingerprint = device_.fingerprint();
-  std::optional<std::vector<uint8_t>> seed;
-  if (cache != nullptr) {
-    if (std::optional<std::vector<uint8_t>> stored = cache_get(*cache, fingerprint, key)) {
-      std::string reason;
-      seed = decode_pipeline_cache(device_.physical(), key, *stored, reason);
-      if (seed) {
-        counters.cache_hits.fetch_add(1, std::memory_order_relaxed);
-      } else {
-        counters.cache_rejected.fetch_add(1, std::memory_order_relaxed);
-        device_.log(RTS_LOG_WARN, str_cat("vulkan: ignoring runtime-cache entry '", key,
-                                          "': ", reason, "; compiling the pipeline from SPIR-V"));
-      }
-    } else {
-      counters.cache_misses.fetch_add(1, std::memory_order_relaxed);
-    }
-  }
-
+  if (!cache_checked) seed = cached_seed(key, cache, counters);
   ShaderModule module{device};
   auto module_info =
       vk_struct<VkShaderModuleCreateInfo>(VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO);

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -47,6 +48,10 @@ struct SpecializedPipeline {
   std::vector<uint32_t> words;
   std::atomic<VkPipeline> pipeline{VK_NULL_HANDLE};
   std::atomic<int> state{kRegistered};
+  // The runtime cache was already asked (create_cached) and had no valid
+  // entry: the compile goes straight to SPIR-V. Written before the slot
+  // is handed to another thread.
+  bool cache_checked = false;
 
   bool finished() const {
     const int now = state.load(std::memory_order_acquire);
@@ -85,6 +90,12 @@ class PipelineSet {
   void compile(std::span<SpecializedPipeline* const> slots, const rts_cache_store* cache,
                PipelineCounters& counters, const std::atomic<bool>* cancel = nullptr);
 
+  // Creates at once those of `slots` that the runtime cache holds (from a
+  // warm blob: ~0.1 ms each, so a lazy plan starts specialized on a warm
+  // cache); the others stay registered for compile(). Execute thread only.
+  void create_cached(std::span<SpecializedPipeline* const> slots, const rts_cache_store* cache,
+                     PipelineCounters& counters);
+
   // Registered specialized pipelines not compiled (or failed) yet.
   // Thread-safe.
   uint64_t specializations_pending() const {
@@ -97,8 +108,16 @@ class PipelineSet {
                                std::span<const uint32_t> words = {});
 
  private:
+  // A validated pipeline-cache blob for `key`, counting the hit, miss or
+  // rejection; nullopt without one.
+  std::optional<std::vector<uint8_t>> cached_seed(const std::string& key,
+                                                  const rts_cache_store* cache,
+                                                  PipelineCounters& counters) const;
+  // `cache_checked`: the cache was already asked, and `seed` is its answer.
   VkPipeline create(std::string_view variant, std::span<const uint32_t> words,
-                    const rts_cache_store* cache, PipelineCounters& counters) const;
+                    const rts_cache_store* cache, PipelineCounters& counters,
+                    bool cache_checked = false,
+                    std::optional<std::vector<uint8_t>> seed = std::nullopt) const;
 
   Device& device_;
   std::vector<std::string> names_;

@@ -29,6 +29,10 @@ TEST_P(VulkanDecoder, StreamMatchesReferenceStepByStep) {
   testing::expect_stream_matches_reference(*model, params);
   EXPECT_EQ(counter(module, "executes"), 5u);
   EXPECT_EQ(counter(module, "submits"), 5u) << "one submit per execute";
+  // Every submit is timed on the device (lavapipe and NVIDIA both have
+  // timestamps on their compute queues).
+  EXPECT_EQ(counter(module, "gpu_timed_executes"), 5u);
+  EXPECT_GT(counter(module, "gpu_time_ns"), 0u);
   EXPECT_EQ(counter(module, "plans_built"), 2u) << "one plan for the prompt, one for decode steps";
   // Each layer's two cache updates run in place on the device.
   EXPECT_EQ(counter(module, "in_place_updates"), 5u * 2 * params.layers);

@@ -48,6 +48,12 @@ TEST_F(RtscopeRun, VulkanModulesReportStagedBytesPerIteration) {
   EXPECT_GE(per_iteration, step_bytes);
   EXPECT_LT(per_iteration, 2 * step_bytes) << "only the prompt step stages more";
   EXPECT_GT(partition.at("staged_bytes").get<uint64_t>(), 0u);
+  // Device time of the measured iterations, and the text row showing it.
+  const nlohmann::json& measured = partition.at("measured_counters");
+  EXPECT_EQ(measured.at("executes").get<uint64_t>(), 10u);
+  EXPECT_EQ(measured.at("gpu_timed_executes").get<uint64_t>(), 10u);
+  EXPECT_GT(measured.at("gpu_time_ns").get<uint64_t>(), 0u);
+  EXPECT_NE(result.out.find("device time per iteration"), std::string::npos) << result.out;
 }
 
 }  // namespace

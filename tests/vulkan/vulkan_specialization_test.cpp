@@ -16,6 +16,7 @@
 #include "rtscope/runtime_cache.hpp"
 #include "rtscope/scopes.hpp"
 #include "rtscope/templates.hpp"
+#include "support/decoder_stream_check.hpp"
 #include "vulkan_test_support.hpp"
 
 namespace rtscope::vulkan_testing {
@@ -197,6 +198,60 @@ TEST(VulkanSpecialization, SpecializedPipelinesStartWarmFromTheRuntimeCache) {
   EXPECT_EQ(counter(second, "specialized_cache_misses"), 0u);
   EXPECT_EQ(counter(second, "specialized_cache_rejected"), 0u);
   expect_no_validation_errors(*warm);
+}
+
+TEST(VulkanSpecialization, LazyStartsSpecializedWhenTheCacheHoldsThePipelines) {
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  auto cache = std::make_shared<RuntimeCache>();
+  const Tensor x = Tensor::random(DType::f32, {4, 24}, 9);
+  auto cold = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
+  apply(*cold, KS::lazy, cache);
+  ASSERT_TRUE(run_until_specialized(*cold, x));
+  const uint64_t specialized = counter(*cold->modules()[0], "specialized_pipelines");
+
+  // A second process with the same cache: no generic dispatch at all.
+  auto warm = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
+  apply(*warm, KS::lazy, cache);
+  EXPECT_LE(closeness_to_reference(*warm, "x", x, 1e-4), 1.0);
+  const Module& module = *warm->modules()[0];
+  EXPECT_EQ(counter(module, "generic_dispatches"), 0u);
+  EXPECT_EQ(counter(module, "specialized_dispatches"), counter(module, "dispatches"));
+  EXPECT_EQ(counter(module, "specialized_cache_hits"), specialized);
+  EXPECT_EQ(counter(module, "specializations_pending"), 0u);
+  expect_no_validation_errors(*warm);
+}
+
+TEST(VulkanSpecialization, ALazyContextLeavingFinishesItsCompilesIntoTheCache) {
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  auto cache = std::make_shared<RuntimeCache>();
+  // A decoder has enough distinct kernels that its background compile is
+  // still running when the model goes away right after its first execute.
+  const DecoderParams params = testing::small_decoder_params(DType::f32);
+  const std::map<std::string, Tensor> inputs = {
+      {"tokens", Tensor::random(DType::i64, {1, 4}, 3, double(params.vocab - 1))},
+      {"pos", testing::position_tensor(0)}};
+  {
+    auto cold = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+    apply(*cold, KS::lazy, cache);
+    cold->run(inputs);
+  }
+  // Eager: which dispatches have no specialized form (ops without shape
+  // constants); the warm lazy start runs generic only those.
+  auto eager = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+  apply(*eager, KS::eager);
+  eager->run(inputs);
+  const uint64_t unspecialized = counter(*eager->modules()[0], "generic_dispatches");
+
+  auto warm = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+  apply(*warm, KS::lazy, cache);
+  warm->run(inputs);
+  const Module& module = *warm->modules()[0];
+  EXPECT_EQ(counter(module, "generic_dispatches"), unspecialized)
+      << "every specialized pipeline of the first context reached the cache";
+  EXPECT_EQ(counter(module, "specialized_cache_misses"), 0u);
+  EXPECT_GT(counter(module, "specialized_cache_hits"), 0u);
 }
 
 TEST(VulkanSpecialization, DestroyingALazyContextWhileItCompilesIsSafe) {

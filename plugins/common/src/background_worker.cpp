@@ -13,9 +13,18 @@ BackgroundWorker::~BackgroundWorker() {
   if (thread_.joinable()) thread_.join();
 }
 
+void BackgroundWorker::finish() {
+  {
+    std::lock_guard lock(mutex_);
+    finishing_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
 void BackgroundWorker::post(Task task) {
   std::lock_guard lock(mutex_);
-  if (stopping_) return;
+  if (stopping_ || finishing_) return;
   tasks_.push_back(std::move(task));
   if (!thread_.joinable()) {
     thread_ = std::thread([this] { loop(); });
@@ -27,8 +36,8 @@ void BackgroundWorker::post(Task task) {
 void BackgroundWorker::loop() {
   std::unique_lock lock(mutex_);
   while (true) {
-    wake_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
-    if (stopping_) return;
+    wake_.wait(lock, [this] { return stopping_ || finishing_ || !tasks_.empty(); });
+    if (stopping_ || tasks_.empty()) return;
     Task task = std::move(tasks_.front());
     tasks_.pop_front();
     lock.unlock();

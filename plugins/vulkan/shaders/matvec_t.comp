@@ -75,18 +75,22 @@ void main() {
     [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) acc[r] = 0.0;
     const uint column = c * vecs;
     uint v = lane;
-    // Two weight vectors in flight per invocation before the first use.
-    for (; v + lanes < vecs; v += 2u * lanes) {
-      const uvec4 w0 = b[column + v];
-      const uvec4 w1 = b[column + v + lanes];
+    // Four weight vectors in flight per invocation before the first use.
+    for (; v + 3u * lanes < vecs; v += 4u * lanes) {
+      uvec4 w[4];
+      [[unroll]] for (uint j = 0u; j < 4u; ++j) w[j] = b[column + v + j * lanes];
       [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
-        if (r < M) acc[r] = dot16(a[r * vecs + v + lanes], w1, dot16(a[r * vecs + v], w0, acc[r]));
+        if (r < M) {
+          [[unroll]] for (uint j = 0u; j < 4u; ++j) {
+            acc[r] = dot16(a[r * vecs + v + j * lanes], w[j], acc[r]);
+          }
+        }
       }
     }
-    if (v < vecs) {
-      const uvec4 w0 = b[column + v];
+    for (; v < vecs; v += lanes) {
+      const uvec4 w = b[column + v];
       [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
-        if (r < M) acc[r] = dot16(a[r * vecs + v], w0, acc[r]);
+        if (r < M) acc[r] = dot16(a[r * vecs + v], w, acc[r]);
       }
     }
     const float add = has_bias ? float(bias[c]) : 0.0;

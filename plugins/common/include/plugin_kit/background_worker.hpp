@@ -26,6 +26,11 @@ class BackgroundWorker {
   // never need it never create it. Thread-safe.
   void post(Task task);
 
+  // Runs every queued task to the end, then stops the thread; later posts
+  // are dropped. For an owner whose tasks produce results worth keeping
+  // (compiled kernels on their way into a runtime cache).
+  void finish();
+
  private:
   void loop();
 
@@ -33,6 +38,7 @@ class BackgroundWorker {
   std::condition_variable wake_;
   std::deque<Task> tasks_;
   bool stopping_ = false;
+  bool finishing_ = false;
   std::atomic<bool> cancel_{false};
   std::thread thread_;
 };
