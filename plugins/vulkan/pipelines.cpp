@@ -9,6 +9,7 @@
 #include "device.hpp"
 #include "error.hpp"
 #include "pipeline_cache.hpp"
+#include "plugin_kit/parallel_for.hpp"
 #include "shader_interface.hpp"
 #include "shader_registry.hpp"
 
@@ -77,32 +78,9 @@ struct DriverCache {
   }
 };
 
-// Runs fn(i) for every i in [0, count) on up to `threads` threads (this
-// one included). Pipeline creation is thread-safe in Vulkan and scales
-// with threads on every driver measured. The first exception is rethrown
-// once every thread is done.
-template <typename Fn>
-void parallel_for(size_t count, unsigned threads, const Fn& fn) {
-  std::atomic<size_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto work = [&] {
-    for (size_t i = next.fetch_add(1); i < count; i = next.fetch_add(1)) {
-      try {
-        fn(i);
-      } catch (...) {
-        std::lock_guard lock(error_mutex);
-        if (!error) error = std::current_exception();
-      }
-    }
-  };
-  std::vector<std::thread> helpers;
-  const size_t extra = std::min<size_t>(threads, count) - (count > 0 && threads > 0 ? 1 : 0);
-  for (size_t t = 0; t < extra; ++t) helpers.emplace_back(work);
-  work();
-  for (std::thread& helper : helpers) helper.join();
-  if (error) std::rethrow_exception(error);
-}
+// Pipeline creation is thread-safe in Vulkan and scales with threads on
+// every driver measured.
+using plugin_kit::parallel_for;
 
 // Threads for one batch of pipeline creations.
 unsigned creation_threads() { return std::clamp(std::thread::hardware_concurrency(), 1u, 8u); }

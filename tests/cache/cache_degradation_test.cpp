@@ -181,13 +181,15 @@ TEST(CacheDegradation, SaveWaitsForTheLockHolder) {
   testing::put(cache, kNew, bytes_of("new"));
   HeldLock held(path);
   ASSERT_TRUE(held.ok());
+  const auto start = std::chrono::steady_clock::now();
   std::thread releaser([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
     held.release();
   });
-  const auto start = std::chrono::steady_clock::now();
   EXPECT_NO_THROW(cache.save(path));
-  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(100));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));
+  // The counter covers only the wait on the lock itself, which starts after
+  // save() has prepared its entries, so it is checked with a wide margin.
   EXPECT_GE(cache.counters().lock_wait_ns, 100'000'000u);
   releaser.join();
 }
