@@ -1,6 +1,7 @@
 #include "command_list.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "error.hpp"
 #include "pipelines.hpp"
@@ -145,11 +146,50 @@ void CommandList::specialize(PipelineSet& pipelines, std::vector<SpecializedPipe
   }
 }
 
+std::vector<std::string> CommandList::batch_labels(const PipelineSet& pipelines) const {
+  std::vector<std::string> labels;
+  std::vector<std::pair<std::string, uint32_t>> batch;  // name, count, in first-use order
+  auto close = [&] {
+    std::string label;
+    for (const auto& [name, count] : batch) {
+      if (!label.empty()) label += " + ";
+      label += count > 1 ? str_cat(name, " x", count) : name;
+    }
+    labels.push_back(label.empty() ? "(empty)" : label);
+    batch.clear();
+  };
+  for (size_t i = 0; i < commands_.size(); ++i) {
+    const Command& command = commands_[i];
+    if (command.block_stages != 0 && i > 0) close();
+    const std::string name =
+        command.kind == Kind::kCopy ? std::string("copy") : pipelines.name(command.pipeline);
+    auto found = std::find_if(batch.begin(), batch.end(),
+                              [&](const auto& entry) { return entry.first == name; });
+    if (found == batch.end()) {
+      batch.emplace_back(name, 1);
+    } else {
+      ++found->second;
+    }
+  }
+  close();
+  return labels;
+}
+
 DispatchMix CommandList::record(VkCommandBuffer commands, const PipelineSet& pipelines,
-                                VkPipelineLayout layout) const {
+                                VkPipelineLayout layout, VkQueryPool profile) const {
   DispatchMix mix;
   VkPipeline bound = VK_NULL_HANDLE;
-  for (const Command& command : commands_) {
+  uint32_t query = 0;
+  auto stamp = [&] {
+    vkCmdWriteTimestamp(commands, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, profile, query++);
+  };
+  if (profile != VK_NULL_HANDLE) {
+    vkCmdResetQueryPool(commands, profile, 0, static_cast<uint32_t>(batches() + 1));
+    stamp();
+  }
+  for (size_t i = 0; i < commands_.size(); ++i) {
+    const Command& command = commands_[i];
+    if (profile != VK_NULL_HANDLE && command.block_stages != 0 && i > 0) stamp();
     if (command.block_stages != 0) {
       auto barrier = vk_struct<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
       barrier.srcAccessMask = command.wait_access;
@@ -190,6 +230,7 @@ DispatchMix CommandList::record(VkCommandBuffer commands, const PipelineSet& pip
     vkCmdPipelineBarrier(commands, final_stages_, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0,
                          nullptr, 0, nullptr);
   }
+  if (profile != VK_NULL_HANDLE) stamp();
   return mix;
 }
 

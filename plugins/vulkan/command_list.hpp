@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
+#include <string>
 #include <vector>
 
 #include "buffer.hpp"
@@ -74,12 +75,19 @@ class CommandList {
   // Records every command into `commands` (in the recording state), ending
   // with a barrier that makes transfer writes visible to the host. A
   // dispatch runs its specialized pipeline when it has one that is ready,
-  // else the generic one.
+  // else the generic one. With a `profile` pool (batches() + 1 queries) it
+  // writes a timestamp at the start, before every barrier and at the end.
   DispatchMix record(VkCommandBuffer commands, const PipelineSet& pipelines,
-                     VkPipelineLayout layout) const;
+                     VkPipelineLayout layout, VkQueryPool profile = VK_NULL_HANDLE) const;
+
+  // What each batch between barriers runs, e.g. "matvec_t_f16 x3" or
+  // "norm_f16 + copy", in order (dispatch_profile.hpp).
+  std::vector<std::string> batch_labels(const PipelineSet& pipelines) const;
 
   uint64_t dispatches() const { return dispatches_; }
   uint64_t barriers() const { return barriers_; }
+  // Runs of commands between barriers (the first command never waits).
+  uint64_t batches() const { return barriers_ + 1; }
   bool empty() const { return commands_.empty(); }
 
  private:

@@ -82,6 +82,11 @@ Context::~Context() {
   // done, so that the next process starts warm; without a cache they are
   // cancelled (the worker's destructor).
   if (settings_.cache != nullptr) worker_.finish();
+  if (const std::string table = profile_.table(24); !table.empty()) {
+    engine_.plugin().log(RTS_LOG_INFO,
+                         str_cat("vulkan: engine '", engine_.graph().name,
+                                 "' device profile (RTSCOPE_VULKAN_PROFILE): ", table));
+  }
   const VkDevice device = device_.handle();
   if (in_flight_) {
     const VkResult result = vkWaitForFences(device, 1, &fence_, VK_TRUE, 10'000'000'000ull);
@@ -207,6 +212,10 @@ ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
   std::unique_ptr<ExecutionPlan> plan =
       build_plan(engine_, input_dims, device_bindings_, *pipelines_);
   plans_built_.fetch_add(1, std::memory_order_relaxed);
+  if (engine_.plugin().profiling() && device_.caps().timestamp_bits > 0) {
+    plan->profile =
+        std::make_unique<PlanProfile>(device_, plan->commands.batch_labels(*pipelines_));
+  }
   specialize(*plan);
   engine_.plugin().log(
       RTS_LOG_DEBUG,
@@ -308,7 +317,9 @@ DispatchMix Context::record(const ExecutionPlan& plan, VkCommandBuffer commands,
   const VkPipelineStageFlags stages =
       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
   vkCmdPipelineBarrier(commands, stages, stages, 0, 1, &barrier, 0, nullptr, 0, nullptr);
-  const DispatchMix mix = plan.commands.record(commands, *pipelines_, device_.pipeline_layout());
+  const DispatchMix mix =
+      plan.commands.record(commands, *pipelines_, device_.pipeline_layout(),
+                           plan.profile ? plan.profile->pool() : VK_NULL_HANDLE);
   if (timestamps_ != VK_NULL_HANDLE) {
     vkCmdWriteTimestamp(commands, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, timestamps_, 1);
   }
@@ -367,6 +378,7 @@ void Context::submit_and_wait(ExecutionPlan& plan) {
   device_.wait(fence_, kFenceSpin);
   in_flight_ = false;
   read_gpu_time();
+  if (plan.profile) profile_.collect(device_, *plan.profile);
 }
 
 void Context::read_gpu_time() {

@@ -138,6 +138,7 @@ class Context {
   std::atomic<uint64_t> gpu_timed_executes_{0};
   std::atomic<uint64_t> specialized_dispatches_{0};
   std::atomic<uint64_t> generic_dispatches_{0};
+  DispatchProfile profile_;  // RTSCOPE_VULKAN_PROFILE
 
   // Set for an engine with data-dependent nodes: execute and counters go
   // to its segments' contexts instead (segments.hpp).

@@ -24,6 +24,7 @@
 
 #include "allocator.hpp"
 #include "command_list.hpp"
+#include "dispatch_profile.hpp"
 #include "graph_desc.hpp"
 #include "rtscope/plugin_abi.h"
 
@@ -84,6 +85,8 @@ struct ExecutionPlan {
   DispatchMix mix;
   // Lazy: the background compile of `specialized` is still to be started.
   bool compile_pending = false;
+  // Timestamps per barrier batch under RTSCOPE_VULKAN_PROFILE, else null.
+  std::unique_ptr<PlanProfile> profile;
 };
 
 // Infers every shape from `input_dims` (one per engine input), places every

@@ -22,7 +22,7 @@ bool env_flag(const char* name, bool fallback) {
 }  // namespace
 
 VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
-    : host_(host), abi_minor_(abi_minor) {
+    : host_(host), abi_minor_(abi_minor), profiling_(env_flag("RTSCOPE_VULKAN_PROFILE", false)) {
   const LogFn log = [this](rts_log_level level, const std::string& message) {
     this->log(level, message);
   };

@@ -36,8 +36,8 @@ inline constexpr const char* kPluginVersion = "0.1.0";
 class VulkanPlugin {
  public:
   // `host` may be NULL (then nothing is logged); it stays valid until the
-  // plugin is destroyed. Reads RTSCOPE_VULKAN_VALIDATION, _DEVICE and
-  // _F16_STORAGE. Throws Error starting "no Vulkan device:" when there is
+  // plugin is destroyed. Reads RTSCOPE_VULKAN_VALIDATION, _DEVICE,
+  // _F16_STORAGE and _PROFILE. Throws Error starting "no Vulkan device:" when there is
   // no usable device.
   VulkanPlugin(const rts_host_api* host, uint32_t abi_minor);
   // Every engine and context must be destroyed first.
@@ -58,10 +58,14 @@ class VulkanPlugin {
 
   uint64_t validation_errors() const { return validation_errors_.load(std::memory_order_relaxed); }
   bool validation_enabled() const { return instance_->validation_enabled(); }
+  // RTSCOPE_VULKAN_PROFILE: contexts time every barrier batch on the
+  // device and log where the time went when destroyed.
+  bool profiling() const { return profiling_; }
 
  private:
   const rts_host_api* host_;
   uint32_t abi_minor_;
+  bool profiling_ = false;
   std::atomic<uint64_t> validation_errors_{0};
   std::unique_ptr<Instance> instance_;
   std::vector<PhysicalDevice> physical_;
