@@ -1,6 +1,7 @@
 #include "execution_plan.hpp"
 
 #include <algorithm>
+#include <climits>
 
 #include "device.hpp"
 #include "engine.hpp"
@@ -77,6 +78,7 @@ class PlanBuilder {
     plan_.dims = engine_.infer_shapes(input_dims);
     plan_.regions.resize(values_.size());
     find_views();
+    schedule_nodes();
     place_values();
     stage_bindings();
     add_host_checks();
@@ -87,12 +89,14 @@ class PlanBuilder {
  private:
   std::string engine_label() const { return str_cat("engine '", engine_.graph().name, "'"); }
 
-  // Lifetimes and views. A reshape output views its input; a
+  // Lifetimes and views. A reshape output views its input, and so does a
+  // transpose that keeps the memory order for these shapes; a
   // kv_cache_update output views the cache when nothing reads the old cache
   // afterwards (then the update happens in place on the device).
   void find_views() {
     const int end = static_cast<int>(nodes_.size());
     for (uint32_t id = 0; id < values_.size(); ++id) root_[id] = id;
+    runs_.assign(nodes_.size(), true);
     for (size_t n = 0; n < nodes_.size(); ++n) {
       for (uint32_t id : nodes_[n].inputs) last_use_[id] = static_cast<int>(n);
     }
@@ -101,8 +105,11 @@ class PlanBuilder {
       const EngineNode& node = nodes_[n];
       const uint32_t output = node.outputs[0];
       uint32_t viewed = UINT32_MAX;
-      if (node.spec->output_views_input) {
+      if (node.spec->output_views_input ||
+          (node.spec->views_input_for != nullptr &&
+           node.spec->views_input_for(*node.desc, plan_.dims[node.inputs[0]]))) {
         viewed = root_[node.inputs[0]];
+        runs_[n] = false;
       } else if (node.desc->op == "kv_cache_update") {
         const uint32_t cache = root_[node.inputs[0]];
         if (values_[cache].role != ValueRole::kConstant &&
@@ -115,6 +122,43 @@ class PlanBuilder {
       root_[output] = viewed;
       last_use_[viewed] = std::max(last_use_[viewed], last_use_[output]);
     }
+  }
+
+  // Dependency levels of the nodes: one more than the latest earlier node
+  // writing storage this one reads or writes, or reading storage it
+  // writes. Computed on the values' own storage (views resolved), before
+  // any buffer is shared, so that only real dependencies order nodes;
+  // nodes of one level run between the same barriers (the q, k and v
+  // paths of an attention block, a gate and up projection).
+  void schedule_nodes() {
+    level_.assign(nodes_.size(), 0);
+    std::vector<std::vector<uint32_t>> reads(nodes_.size());
+    std::vector<std::vector<uint32_t>> writes(nodes_.size());
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      if (!runs_[n]) continue;  // a view runs nothing
+      for (uint32_t id : nodes_[n].inputs) {
+        if (values_[root_[id]].role != ValueRole::kConstant) reads[n].push_back(root_[id]);
+      }
+      for (uint32_t id : nodes_[n].outputs) writes[n].push_back(root_[id]);
+    }
+    auto shares = [](const std::vector<uint32_t>& a, const std::vector<uint32_t>& b) {
+      return std::any_of(a.begin(), a.end(), [&b](uint32_t id) {
+        return std::find(b.begin(), b.end(), id) != b.end();
+      });
+    };
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      for (size_t m = 0; m < n; ++m) {
+        if (level_[m] + 1 <= level_[n]) continue;
+        if (shares(writes[n], reads[m]) || shares(writes[n], writes[m]) ||
+            shares(reads[n], writes[m])) {
+          level_[n] = level_[m] + 1;
+        }
+      }
+    }
+    order_.resize(nodes_.size());
+    for (size_t n = 0; n < nodes_.size(); ++n) order_[n] = n;
+    std::stable_sort(order_.begin(), order_.end(),
+                     [this](size_t a, size_t b) { return level_[a] < level_[b]; });
   }
 
   // Constants live in the engine; every engine input gets its own buffer
@@ -134,25 +178,46 @@ class PlanBuilder {
         plan_.regions[id] = plan_.buffers.back().region();
       }
     }
+    // Slots in dependency-level order: a value's slot is free for outputs
+    // of the levels after the last one reading it, so reuse never orders
+    // two nodes of one level (which would cost a barrier).
+    std::vector<int> last_level(values_.size(), -1);
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      if (!runs_[n]) continue;  // a view
+      for (uint32_t id : nodes_[n].inputs) {
+        last_level[root_[id]] = std::max(last_level[root_[id]], level_[n]);
+      }
+      for (uint32_t id : nodes_[n].outputs) {
+        last_level[root_[id]] = std::max(last_level[root_[id]], level_[n]);
+      }
+    }
+    for (uint32_t id : engine_.output_values()) last_level[root_[id]] = INT_MAX;
     SlotAllocator slots;
     std::vector<uint8_t> released(values_.size(), 0);
-    auto release_if_dead = [&](uint32_t id, int node) {
-      const uint32_t root = root_[id];
-      if (slot_of_[root] < 0 || released[root] || last_use_[root] > node) return;
-      released[root] = 1;
-      slots.give_back(static_cast<uint32_t>(slot_of_[root]));
-    };
-    for (size_t n = 0; n < nodes_.size(); ++n) {
-      const EngineNode& node = nodes_[n];
-      for (uint32_t id : node.outputs) {
-        if (root_[id] != id) continue;
-        slot_of_[id] =
-            static_cast<int>(slots.take(value_bytes(plan_.dims[id], values_[id].device_dtype)));
+    for (size_t first = 0; first < order_.size();) {
+      const int level = level_[order_[first]];
+      size_t end = first;
+      while (end < order_.size() && level_[order_[end]] == level) ++end;
+      for (size_t i = first; i < end; ++i) {
+        for (uint32_t id : nodes_[order_[i]].outputs) {
+          if (root_[id] != id || slot_of_[id] >= 0) continue;
+          slot_of_[id] =
+              static_cast<int>(slots.take(value_bytes(plan_.dims[id], values_[id].device_dtype)));
+        }
       }
-      // Inputs are released only after the outputs took their slots: a
-      // node never writes over what it reads.
-      for (uint32_t id : node.inputs) release_if_dead(id, static_cast<int>(n));
-      for (uint32_t id : node.outputs) release_if_dead(id, static_cast<int>(n));
+      // Released only after the level's outputs took their slots: a node
+      // never writes over what it reads.
+      auto release_if_dead = [&](uint32_t id) {
+        const uint32_t root = root_[id];
+        if (slot_of_[root] < 0 || released[root] || last_level[root] > level) return;
+        released[root] = 1;
+        slots.give_back(static_cast<uint32_t>(slot_of_[root]));
+      };
+      for (size_t i = first; i < end; ++i) {
+        for (uint32_t id : nodes_[order_[i]].inputs) release_if_dead(id);
+        for (uint32_t id : nodes_[order_[i]].outputs) release_if_dead(id);
+      }
+      first = end;
     }
     const size_t first_slot_buffer = plan_.buffers.size();
     for (VkDeviceSize bytes : slots.bytes()) {
@@ -244,8 +309,9 @@ class PlanBuilder {
       return TensorArg{values_[id].device_dtype, plan_.dims[id], plan_.regions[id],
                        values_[id].transposed};
     };
-    for (const EngineNode& node : nodes_) {
-      if (node.spec->encode == nullptr) continue;  // a view
+    for (size_t n : order_) {
+      const EngineNode& node = nodes_[n];
+      if (!runs_[n]) continue;  // a view
       inputs.clear();
       outputs.clear();
       for (uint32_t id : node.inputs) inputs.push_back(arg(id));
@@ -302,6 +368,9 @@ class PlanBuilder {
   std::vector<uint32_t> root_;  // the value whose storage each value uses
   std::vector<int> last_use_;   // last node reading the value (or a view of it)
   std::vector<int> slot_of_;    // arena slot of each root intermediate; -1: none
+  std::vector<bool> runs_;      // per node: false for a view in this plan
+  std::vector<int> level_;      // dependency level of each node
+  std::vector<size_t> order_;   // nodes by level, then graph order
 };
 
 }  // namespace

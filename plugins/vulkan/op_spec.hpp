@@ -93,6 +93,10 @@ struct OpSpec {
   // The output holds input 0's bytes unchanged (reshape): the plan points
   // it at the input's range and nothing runs.
   bool output_views_input = false;
+  // When set and true for the node's concrete input dims, the output is a
+  // view of input 0 for that plan and nothing runs (a transpose that only
+  // moves axes of size 1, as in a decode step's [B, 1, H, D] -> [B, H, 1, D]).
+  bool (*views_input_for)(const NodeDesc& node, const Dims& input) = nullptr;
   // A second family the encoder picks for some shapes (matvec for
   // matmul with few rows); nullptr: none.
   const char* alternate_shader = nullptr;

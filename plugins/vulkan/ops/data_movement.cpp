@@ -120,6 +120,19 @@ void infer_transpose(const NodeDesc& node, std::span<const Dims* const> inputs,
   outputs[0] = std::move(out);
 }
 
+// The permutation keeps memory order when the axes longer than 1 stay in
+// their relative order.
+bool transpose_keeps_layout(const NodeDesc& node, const Dims& x) {
+  const std::array<int, RTS_MAX_RANK> perm = resolve_perm(node, x.size());
+  int last = -1;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (x[perm[i]] == 1) continue;
+    if (perm[i] < last) return false;
+    last = perm[i];
+  }
+  return true;
+}
+
 void encode_transpose(const EncodeArgs& args) {
   const TensorArg& x = args.inputs[0];
   const TensorArg& out = args.outputs[0];
@@ -259,7 +272,8 @@ const OpSpec kDataMovementOps[] = {
      .encode = encode_transpose,
      .shader = "copy",
      .shader_kind = ShaderKind::kRaw,
-     .kernel_name = "vulkan.transpose.strided_copy"},
+     .kernel_name = "vulkan.transpose.strided_copy",
+     .views_input_for = transpose_keeps_layout},
     {.op = "concat",
      .min_inputs = 1,
      .max_inputs = -1,
