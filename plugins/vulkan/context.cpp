@@ -468,6 +468,8 @@ void Context::run(const rts_execute_args& args) {
   staged_in_bytes_.fetch_add(plan.staged_in_bytes, std::memory_order_relaxed);
   staged_out_bytes_.fetch_add(plan.staged_out_bytes, std::memory_order_relaxed);
   in_place_updates_.fetch_add(plan.in_place_updates, std::memory_order_relaxed);
+  fused_residual_adds_.fetch_add(plan.fused_residual_adds, std::memory_order_relaxed);
+  fused_row_norms_.fetch_add(plan.fused_row_norms, std::memory_order_relaxed);
   uint64_t device_bytes = 0;
   for (uint32_t i = 0; i < args.n_inputs; ++i) {
     if (device_bindings_.inputs[i]) device_bytes += plugin_kit::tensor_bytes(args.inputs[i]);
@@ -497,6 +499,10 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("replays", load(replays_));
   report("device_allocations_live", device_.tensors().live());
   report("in_place_updates", load(in_place_updates_));
+  // Residual adds run inside the projection producing their input.
+  report("fused_residual_adds", load(fused_residual_adds_));
+  // rmsnorms run inside the projections reading their output.
+  report("fused_row_norms", load(fused_row_norms_));
   report("output_allocations", load(output_allocations_));
   report("pipelines_created", load(pipeline_counters_.created));
   report("pipeline_cache_hits", load(pipeline_counters_.cache_hits));

@@ -77,6 +77,11 @@ class PlanBuilder {
   void build(std::span<const Dims> input_dims) {
     plan_.dims = engine_.infer_shapes(input_dims);
     plan_.regions.resize(values_.size());
+    runs_.assign(nodes_.size(), true);
+    residual_.assign(nodes_.size(), false);
+    row_norm_eps_.assign(nodes_.size(), std::nullopt);
+    fuse_row_norms();
+    fuse_residual_adds();
     find_views();
     schedule_nodes();
     place_values();
@@ -89,6 +94,109 @@ class PlanBuilder {
  private:
   std::string engine_label() const { return str_cat("engine '", engine_.graph().name, "'"); }
 
+  // n = rmsnorm(x, g) read only by projections running matvec_t on it
+  // (without a bias): each of them normalizes x itself, with g in its bias
+  // binding, and the norm runs nothing. Every projection recomputes the
+  // row's sum of squares from the x it reads anyway.
+  void fuse_row_norms() {
+    std::vector<std::vector<size_t>> readers(values_.size());
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      for (uint32_t id : nodes_[n].inputs) readers[id].push_back(n);
+    }
+    std::vector<bool> engine_output(values_.size(), false);
+    for (uint32_t id : engine_.output_values()) engine_output[id] = true;
+    std::vector<const Dims*> dims;
+    for (size_t r = 0; r < nodes_.size(); ++r) {
+      EngineNode& norm = nodes_[r];
+      if (norm.desc->op != "rmsnorm" || norm.inputs.size() != 2 || norm.outputs.size() != 1) {
+        continue;
+      }
+      const uint32_t x = norm.inputs[0];
+      const uint32_t gain = norm.inputs[1];
+      const uint32_t normed = norm.outputs[0];
+      if (engine_output[normed] || readers[normed].empty() ||
+          values_[gain].role != ValueRole::kConstant ||
+          values_[gain].device_dtype != values_[normed].device_dtype ||
+          values_[x].device_dtype != values_[normed].device_dtype ||
+          engine_.constant_region(values_[gain].role_index).offset % 16 != 0) {
+        continue;
+      }
+      const bool all_fuse =
+          std::all_of(readers[normed].begin(), readers[normed].end(), [&](size_t n) {
+            const EngineNode& projection = nodes_[n];
+            if (projection.spec->runs_matvec_t == nullptr || projection.inputs.size() != 2 ||
+                projection.inputs[0] != normed || projection.inputs[1] == normed ||
+                row_norm_eps_[n]) {
+              return false;
+            }
+            dims.clear();
+            for (uint32_t id : projection.inputs) dims.push_back(&plan_.dims[id]);
+            return projection.spec->runs_matvec_t(dims, values_[projection.inputs[1]].transposed);
+          });
+      if (!all_fuse) continue;
+      const auto eps = static_cast<float>(norm.desc->attr_real("eps", 1e-5));
+      for (size_t n : readers[normed]) {
+        nodes_[n].inputs[0] = x;
+        nodes_[n].inputs.push_back(gain);
+        row_norm_eps_[n] = eps;
+      }
+      runs_[r] = false;
+      norm.inputs.clear();
+      norm.outputs.clear();
+      ++plan_.fused_row_norms;
+    }
+  }
+
+  // y = add(p, r) where p is a projection's output read by nothing else
+  // and r has p's shape: the projection adds r itself and writes y (its
+  // OpSpec::runs_matvec_t says for which shapes), and the add runs
+  // nothing. r must exist before the projection runs: an engine input, a
+  // constant, or the output of an earlier node.
+  void fuse_residual_adds() {
+    std::vector<int> producer(values_.size(), -1);
+    std::vector<int> readers(values_.size(), 0);
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      for (uint32_t id : nodes_[n].outputs) producer[id] = static_cast<int>(n);
+      for (uint32_t id : nodes_[n].inputs) ++readers[id];
+    }
+    for (uint32_t id : engine_.output_values()) ++readers[id];
+    std::vector<const Dims*> dims;
+    for (size_t a = 0; a < nodes_.size(); ++a) {
+      EngineNode& add = nodes_[a];
+      if (add.desc->op != "add" || add.inputs.size() != 2 || add.outputs.size() != 1) continue;
+      for (int side = 0; side < 2; ++side) {
+        const uint32_t product = add.inputs[side];
+        const uint32_t residual = add.inputs[1 - side];
+        const int p = producer[product];
+        if (p < 0 || readers[product] != 1 || product == residual) continue;
+        EngineNode& projection = nodes_[p];
+        if (projection.spec->runs_matvec_t == nullptr || projection.outputs.size() != 1 ||
+            residual_[p] || producer[residual] >= p) {
+          continue;
+        }
+        const Dims& out = plan_.dims[add.outputs[0]];
+        if (plan_.dims[product] != out || plan_.dims[residual] != out ||
+            values_[residual].device_dtype != values_[product].device_dtype ||
+            values_[add.outputs[0]].device_dtype != values_[product].device_dtype) {
+          continue;
+        }
+        dims.clear();
+        for (uint32_t id : projection.inputs) dims.push_back(&plan_.dims[id]);
+        const bool transposed =
+            projection.inputs.size() > 1 && values_[projection.inputs[1]].transposed;
+        if (!projection.spec->runs_matvec_t(dims, transposed)) continue;
+        projection.inputs.push_back(residual);
+        projection.outputs = {add.outputs[0]};
+        residual_[p] = true;
+        runs_[a] = false;
+        add.inputs.clear();
+        add.outputs.clear();
+        ++plan_.fused_residual_adds;
+        break;
+      }
+    }
+  }
+
   // Lifetimes and views. A reshape output views its input, and so does a
   // transpose that keeps the memory order for these shapes; a
   // kv_cache_update output views the cache when nothing reads the old cache
@@ -96,13 +204,13 @@ class PlanBuilder {
   void find_views() {
     const int end = static_cast<int>(nodes_.size());
     for (uint32_t id = 0; id < values_.size(); ++id) root_[id] = id;
-    runs_.assign(nodes_.size(), true);
     for (size_t n = 0; n < nodes_.size(); ++n) {
       for (uint32_t id : nodes_[n].inputs) last_use_[id] = static_cast<int>(n);
     }
     for (uint32_t id : engine_.output_values()) last_use_[id] = end;
     for (size_t n = 0; n < nodes_.size(); ++n) {
       const EngineNode& node = nodes_[n];
+      if (node.outputs.empty()) continue;  // fused into another node
       const uint32_t output = node.outputs[0];
       uint32_t viewed = UINT32_MAX;
       if (node.spec->output_views_input ||
@@ -316,11 +424,23 @@ class PlanBuilder {
       outputs.clear();
       for (uint32_t id : node.inputs) inputs.push_back(arg(id));
       for (uint32_t id : node.outputs) outputs.push_back(arg(id));
+      // Fused inputs were appended: the gain, then the residual.
+      std::optional<TensorArg> residual;
+      std::optional<TensorArg> gain;
+      if (residual_[n]) {
+        residual = inputs.back();
+        inputs.pop_back();
+      }
+      if (row_norm_eps_[n]) {
+        gain = inputs.back();
+        inputs.pop_back();
+      }
       pipelines.clear();
       for (const std::string& shader : node.shaders)
         pipelines.push_back(pipelines_.index_of(shader));
       node.spec->encode(EncodeArgs{*node.desc, inputs, outputs, pipelines, engine_.device().caps(),
-                                   plan_.commands});
+                                   plan_.commands, residual ? &*residual : nullptr,
+                                   gain ? &*gain : nullptr, row_norm_eps_[n].value_or(0.0f)});
     }
     for (const StagedTensor& staged : plan_.staged_outputs) {
       plan_.commands.copy(plan_.regions[staged.value], 0, plan_.staging.region(),
@@ -364,7 +484,13 @@ class PlanBuilder {
   const PipelineSet& pipelines_;
   ExecutionPlan& plan_;
   const std::vector<EngineValue>& values_;
-  const std::vector<EngineNode>& nodes_;
+  // The engine's nodes, as this plan runs them (fuse_residual_adds edits).
+  std::vector<EngineNode> nodes_;
+  // Per node: its last input is a residual added to its output.
+  std::vector<bool> residual_;
+  // Per node: the eps of an rmsnorm it applies to input 0 itself, with the
+  // gain appended to its inputs (before a residual).
+  std::vector<std::optional<float>> row_norm_eps_;
   std::vector<uint32_t> root_;  // the value whose storage each value uses
   std::vector<int> last_use_;   // last node reading the value (or a view of it)
   std::vector<int> slot_of_;    // arena slot of each root intermediate; -1: none

@@ -44,6 +44,13 @@ struct EncodeArgs {
   std::span<const uint32_t> pipelines;
   const DeviceCaps& caps;
   CommandList& commands;
+  // Set when the plan fused `y = out + residual` into this node (see
+  // OpSpec::runs_matvec_t): the encoder adds it to its result.
+  const TensorArg* residual = nullptr;
+  // Set when the plan fused the rmsnorm producing input 0 into this node:
+  // input 0 is the norm's input, normalized per row with this gain.
+  const TensorArg* row_norm_gain = nullptr;
+  float row_norm_eps = 0;
 };
 
 // Computes output dims from concrete input dims; throws (via fail_node) on
@@ -93,10 +100,6 @@ struct OpSpec {
   // The output holds input 0's bytes unchanged (reshape): the plan points
   // it at the input's range and nothing runs.
   bool output_views_input = false;
-  // When set and true for the node's concrete input dims, the output is a
-  // view of input 0 for that plan and nothing runs (a transpose that only
-  // moves axes of size 1, as in a decode step's [B, 1, H, D] -> [B, H, 1, D]).
-  bool (*views_input_for)(const NodeDesc& node, const Dims& input) = nullptr;
   // A second family the encoder picks for some shapes (matvec for
   // matmul with few rows); nullptr: none.
   const char* alternate_shader = nullptr;
@@ -114,6 +117,18 @@ struct OpSpec {
   // The kernel name query_node reports for nodes of a data-dependent op
   // whose output is static (nullptr: `kernel_name`).
   const char* static_kernel_name = nullptr;
+  // When set and true for the node's concrete input dims, the output is a
+  // view of input 0 for that plan and nothing runs (a transpose that only
+  // moves axes of size 1, as in a decode step's [B, 1, H, D] -> [B, H, 1, D]).
+  bool (*views_input_for)(const NodeDesc& node, const Dims& input) = nullptr;
+  // When set: whether the node runs matvec_t for its concrete input dims
+  // (and whether its weight, input 1, is stored transposed). Such a node
+  // can take in its neighbours (ExecutionPlan): an rmsnorm whose output
+  // only projections read, and an `add` of a same-shape tensor that is
+  // the only reader of its output (EncodeArgs::row_norm, ::residual), so
+  // a decode step's norms and residual connections cost no dispatch and
+  // no barrier of their own.
+  bool (*runs_matvec_t)(std::span<const Dims* const> inputs, bool weight_transposed) = nullptr;
 };
 
 inline bool is_data_dependent(const OpSpec& spec, const NodeDesc& node) {

@@ -43,13 +43,20 @@ struct MatmulPush {
 };
 inline constexpr uint32_t kMatmulTransposeB = 1;
 inline constexpr uint32_t kMatmulBias = 2;
+// matvec_t only: binding 4 holds r[M, N], added to the result (a residual
+// add fused into the projection before it, ExecutionPlan).
+inline constexpr uint32_t kMatmulResidual = 4;
+// matvec_t only: binding 2 holds a gain g[K] instead of a bias, and each
+// row of A is rmsnorm'ed (x * g / sqrt(mean(x²) + eps)) before the product.
+inline constexpr uint32_t kMatmulNormRows = 8;
 
 // matvec.comp: the skinny matmul for at most kMatvecMaxRows rows.
 struct MatvecPush {
   uint32_t m;
   uint32_t n;
   uint32_t k;
-  uint32_t flags;  // kMatmulBias
+  uint32_t flags;  // kMatmulBias, kMatmulResidual, kMatmulNormRows (matvec_t)
+  float eps;       // kMatmulNormRows
 };
 inline constexpr uint32_t kMatvecMaxRows = 4;   // MAX_ROWS in matvec.comp
 inline constexpr uint32_t kMatvecColumns = 32;  // COLS in matvec.comp
@@ -81,7 +88,10 @@ struct AttentionPush {
   uint32_t cache_len;
   uint32_t head_dim;
   float scale;
+  uint32_t flags;  // kAttentionVectorKeys
 };
+// Key rows start on 16-byte boundaries and hold whole 16-byte vectors.
+inline constexpr uint32_t kAttentionVectorKeys = 1;
 inline constexpr uint32_t kAttentionMaxHeadDim = 256;  // MAX_HEAD_DIM in attention.comp
 
 struct KvUpdatePush {

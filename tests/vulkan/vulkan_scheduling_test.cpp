@@ -20,14 +20,15 @@ SymShape fixed(const Shape& shape) {
   return sym;
 }
 
-void expect_matches_reference(Model& model, const std::map<std::string, Tensor>& inputs) {
+void expect_matches_reference(Model& model, const std::map<std::string, Tensor>& inputs,
+                              double tolerance = 1e-6) {
   std::map<std::string, reference::RefTensor> ref_inputs;
   for (const auto& [name, t] : inputs) ref_inputs[name] = reference::RefTensor::from(t);
   std::map<std::string, reference::RefTensor> states;
   const auto expected = reference::run_graph(model.graph(), ref_inputs, states);
   const auto outputs = model.run(inputs);
   for (const auto& [name, value] : expected) {
-    EXPECT_LE(reference::closeness(outputs.at(name), value, 1e-6, 1e-6), 1.0) << name;
+    EXPECT_LE(reference::closeness(outputs.at(name), value, tolerance, tolerance), 1.0) << name;
   }
 }
 
@@ -89,6 +90,143 @@ TEST(VulkanScheduling, TransposeMovingOnlyUnitAxesIsAView) {
   EXPECT_EQ(counter(*moving->modules()[0], "dispatches"), 2u);
   expect_no_validation_errors(*unit);
 }
+
+// y = r + linear(x, w, bias), optionally with the projection p as a second
+// output (then the add cannot run inside the projection).
+Graph residual_graph(DType dtype, int64_t rows, bool projection_is_output) {
+  constexpr int64_t k = 64;
+  constexpr int64_t n = 40;
+  Graph g;
+  g.name = "residual";
+  g.loc = {"test:residual", 0, 0};
+  g.inputs.push_back({"x", {dtype, fixed({rows, k})}, g.loc});
+  g.inputs.push_back({"r", {dtype, fixed({rows, n})}, g.loc});
+  WeightInit init;
+  init.scale = 0.5;
+  init.seed = 5;
+  g.weights.push_back({{"w", {dtype, fixed({k, n})}, g.loc}, init});
+  init.seed = 6;
+  g.weights.push_back({{"bias", {dtype, fixed({n})}, g.loc}, init});
+  g.nodes.push_back(Node{"proj", "linear", {"x", "w", "bias"}, {"p"}, {}, g.loc});
+  g.nodes.push_back(Node{"skip", "add", {"r", "p"}, {"y"}, {}, g.loc});
+  g.outputs = {"y"};
+  if (projection_is_output) g.outputs.push_back("p");
+  validate(g);
+  return g;
+}
+
+struct ResidualCase {
+  DType dtype;
+  int64_t rows;
+  bool projection_is_output;
+  uint64_t fused;  // adds run inside the projection, per execute
+};
+
+void PrintTo(const ResidualCase& c, std::ostream* out) {
+  *out << (c.dtype == DType::f16 ? "f16 " : "f32 ") << c.rows << " rows"
+       << (c.projection_is_output ? ", projection read outside" : "");
+}
+
+class VulkanResidualFusion : public ::testing::TestWithParam<ResidualCase> {};
+
+TEST_P(VulkanResidualFusion, MatchesTheReferenceFusedOrNot) {
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  const ResidualCase c = GetParam();
+  auto model = Model::build(residual_graph(c.dtype, c.rows, c.projection_is_output), registry,
+                            {.backends = {"vulkan"}});
+  // f16: the output's rounding (2^-11 relative on sums of about 8).
+  const double tolerance = c.dtype == DType::f16 ? 2e-2 : 1e-5;
+  expect_matches_reference(*model,
+                           {{"x", Tensor::random(c.dtype, {c.rows, 64}, 31)},
+                            {"r", Tensor::random(c.dtype, {c.rows, 40}, 32)}},
+                           tolerance);
+  const Module& module = *model->modules()[0];
+  if (counter(module, "fused_residual_adds") == 0 && c.fused > 0 &&
+      counter(module, "dispatches") == 2) {
+    GTEST_SKIP() << "this device keeps linear weights [K, N] (no subgroup arithmetic): "
+                    "nothing to fuse into";
+  }
+  EXPECT_EQ(counter(module, "fused_residual_adds"), c.fused);
+  EXPECT_EQ(counter(module, "dispatches"), 2u - c.fused);
+  expect_no_validation_errors(*model);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, VulkanResidualFusion,
+    ::testing::Values(ResidualCase{DType::f32, 1, false, 1},   // matvec_t adds r
+                      ResidualCase{DType::f16, 3, false, 1},   // f16, several rows
+                      ResidualCase{DType::f32, 8, false, 0},   // tiled shader: a separate add
+                      ResidualCase{DType::f32, 1, true, 0}));  // p is read outside
+
+// A pre-norm block: n = rmsnorm(x, g); q = linear(n, wq); k = linear(n, wk);
+// y = x + linear(n, wo) — wo is [k, k] so that the residual matches.
+Graph pre_norm_graph(DType dtype, int64_t rows, bool normed_is_output) {
+  constexpr int64_t k = 64;
+  Graph g;
+  g.name = "pre_norm";
+  g.loc = {"test:pre_norm", 0, 0};
+  g.inputs.push_back({"x", {dtype, fixed({rows, k})}, g.loc});
+  WeightInit init;
+  init.scale = 0.5;
+  init.offset = 1.0;  // gains around 1
+  init.seed = 7;
+  g.weights.push_back({{"gain", {dtype, fixed({k})}, g.loc}, init});
+  init.offset = 0.0;
+  for (const char* name : {"wq", "wk", "wo"}) {
+    init.seed += 1;
+    g.weights.push_back({{name, {dtype, fixed({k, name[1] == 'o' ? k : 24})}, g.loc}, init});
+  }
+  g.nodes.push_back(Node{"norm", "rmsnorm", {"x", "gain"}, {"n"}, {{"eps", 1e-5}}, g.loc});
+  g.nodes.push_back(Node{"q_proj", "linear", {"n", "wq"}, {"q"}, {}, g.loc});
+  g.nodes.push_back(Node{"k_proj", "linear", {"n", "wk"}, {"k"}, {}, g.loc});
+  g.nodes.push_back(Node{"o_proj", "linear", {"n", "wo"}, {"o"}, {}, g.loc});
+  g.nodes.push_back(Node{"skip", "add", {"x", "o"}, {"y"}, {}, g.loc});
+  g.outputs = {"q", "k", "y"};
+  if (normed_is_output) g.outputs.push_back("n");
+  validate(g);
+  return g;
+}
+
+struct PreNormCase {
+  DType dtype;
+  int64_t rows;
+  bool normed_is_output;
+  uint64_t dispatches;  // per execute
+};
+
+void PrintTo(const PreNormCase& c, std::ostream* out) {
+  *out << (c.dtype == DType::f16 ? "f16 " : "f32 ") << c.rows << " rows"
+       << (c.normed_is_output ? ", norm read outside" : "");
+}
+
+class VulkanRowNormFusion : public ::testing::TestWithParam<PreNormCase> {};
+
+TEST_P(VulkanRowNormFusion, MatchesTheReferenceFusedOrNot) {
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  const PreNormCase c = GetParam();
+  auto model = Model::build(pre_norm_graph(c.dtype, c.rows, c.normed_is_output), registry,
+                            {.backends = {"vulkan"}});
+  const double tolerance = c.dtype == DType::f16 ? 2e-2 : 1e-5;
+  expect_matches_reference(*model, {{"x", Tensor::random(c.dtype, {c.rows, 64}, 41)}}, tolerance);
+  const Module& module = *model->modules()[0];
+  if (counter(module, "fused_row_norms") == 0 && c.dispatches < 5 &&
+      counter(module, "dispatches") == 5) {
+    GTEST_SKIP() << "this device keeps linear weights [K, N] (no subgroup arithmetic): "
+                    "nothing to fuse into";
+  }
+  EXPECT_EQ(counter(module, "dispatches"), c.dispatches);
+  expect_no_validation_errors(*model);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, VulkanRowNormFusion,
+    ::testing::Values(PreNormCase{DType::f32, 1, false,
+                                  3},  // three projections, norm and add inside
+                      PreNormCase{DType::f16, 4, false, 3},   // f16, the most rows matvec_t takes
+                      PreNormCase{DType::f32, 8, false, 5},   // tiled shader: nothing fused
+                      PreNormCase{DType::f32, 1, true, 4}));  // n is read outside: the norm runs
 
 }  // namespace
 }  // namespace rtscope::vulkan_testing

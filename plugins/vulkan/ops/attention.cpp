@@ -76,6 +76,8 @@ void encode_attention(const EncodeArgs& args) {
   double scale = node.attr_real("scale", 0.0);
   if (scale == 0.0) scale = 1.0 / std::sqrt(static_cast<double>(push.head_dim));
   push.scale = static_cast<float>(scale);
+  const uint64_t row_bytes = uint64_t{push.head_dim} * dtype_size(k.dtype);
+  if (row_bytes % 16 == 0 && k.region.offset % 16 == 0) push.flags |= kAttentionVectorKeys;
   if (push.rows == 0 || push.head_dim == 0) return;
   args.commands.dispatch(args.pipelines[0],
                          {{q.region},

@@ -99,15 +99,26 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
   if (push.m == 0 || push.n == 0 || push.batches == 0) return;
   const DeviceCaps& caps = args.caps;
   const bool b_transposed = (push.flags & kMatmulTransposeB) != 0;
-  if (push.m <= kMatvecMaxRows && push.batches == 1 && b_transposed == skinny_transposed) {
-    const MatvecPush skinny{push.m, push.n, push.k, push.flags};
+  const bool skinny =
+      push.m <= kMatvecMaxRows && push.batches == 1 && b_transposed == skinny_transposed;
+  if ((args.residual != nullptr || args.row_norm_gain != nullptr) &&
+      !(skinny && skinny_transposed)) {
+    fail(RTS_ERROR_INTERNAL, args.node.label(),
+         ": a neighbouring node was fused into a product that does not run matvec_t");
+  }
+  if (skinny) {
+    const MatvecPush skinny_push{push.m, push.n, push.k,
+                                 push.flags | (args.residual ? kMatmulResidual : 0) |
+                                     (args.row_norm_gain ? kMatmulNormRows : 0),
+                                 args.row_norm_eps};
     // matvec: kMatvecColumns columns per workgroup; matvec_t: one column
     // per subgroup.
     const uint64_t columns =
         skinny_transposed ? std::max(1u, caps.rows_workgroup / caps.subgroup_size) : kMatvecColumns;
     const uint64_t groups = (uint64_t{push.n} + columns - 1) / columns;
+    const BufferRegion& residual = args.residual ? args.residual->region : a;
     args.commands.dispatch(
-        args.pipelines[1], {{a}, {b}, {bias}, {out, true}}, skinny,
+        args.pipelines[1], {{a}, {b}, {bias}, {out, true}, {residual}}, skinny_push,
         Groups{static_cast<uint32_t>(std::min<uint64_t>(groups, caps.max_group_count[0])), 1, 1});
     return;
   }
@@ -200,6 +211,9 @@ void encode_linear(const EncodeArgs& args) {
   const TensorArg& out = args.outputs[0];
   const NodeDesc& node = args.node;
   const bool has_bias = args.inputs.size() == 3;
+  if (has_bias && args.row_norm_gain != nullptr) {
+    fail(RTS_ERROR_INTERNAL, node.label(), ": an rmsnorm was fused into a linear with a bias");
+  }
   MatmulPush push{};
   push.k = to_u32(node, w.dim(0), "inner dim");
   push.n = to_u32(node, w.dim(1), "column count");
@@ -210,8 +224,21 @@ void encode_linear(const EncodeArgs& args) {
   push.batch_dims[0] = push.batch_dims[1] = push.batch_dims[2] = 1;
   to_u32(node, out.elements(), "element count");
   to_u32(node, x.elements(), "element count");
-  dispatch_matmul(args, push, x.region, w.region, has_bias ? args.inputs[2].region : x.region,
-                  out.region, /*skinny_transposed=*/w.transposed);
+  const BufferRegion& third = args.row_norm_gain ? args.row_norm_gain->region
+                              : has_bias         ? args.inputs[2].region
+                                                 : x.region;
+  dispatch_matmul(args, push, x.region, w.region, third, out.region,
+                  /*skinny_transposed=*/w.transposed);
+}
+
+// A linear with a weight stored [N, K] and few rows runs matvec_t, which
+// can add a residual (dispatch_matmul's skinny transposed path).
+bool linear_runs_matvec_t(std::span<const Dims* const> inputs, bool weight_transposed) {
+  if (!weight_transposed || inputs.size() < 2 || inputs[1]->size() != 2) return false;
+  const int64_t k = (*inputs[1])[0];
+  if (k <= 0) return false;
+  const int64_t rows = element_count(*inputs[0]) / k;
+  return rows > 0 && rows <= kMatvecMaxRows;
 }
 
 constexpr InputKind kFloats[] = {InputKind::kFloat};
@@ -243,7 +270,8 @@ const OpSpec kMatmulOps[] = {
      .shader_kind = ShaderKind::kFloat,
      .kernel_name = "vulkan.linear.tiled_shared",
      .alternate_shader = "matvec",
-     .coop_matrix_shader = "matmul_coop_f16"},
+     .coop_matrix_shader = "matmul_coop_f16",
+     .runs_matvec_t = linear_runs_matvec_t},
 };
 
 }  // namespace

@@ -4,6 +4,8 @@
 // One workgroup per (b, h, s) row. Keys are visited in chunks of WG with an
 // online softmax (running max and sum, rescaled accumulator), so the cache
 // length is not bounded by shared memory; the head dim is (MAX_HEAD_DIM).
+// Each invocation scores one key (with 16-byte loads when rows hold whole
+// vectors); the value pass splits the chunk's keys over WG / Dh groups.
 #include "common.glsl"
 #include "reduce.glsl"
 
@@ -11,6 +13,8 @@ const uint MAX_HEAD_DIM = 256;
 
 layout(std430, binding = 0) readonly buffer Q { ELEM q[]; };
 layout(std430, binding = 1) readonly buffer K { ELEM k[]; };
+// The same cache as 16-byte vectors, for rows that hold whole vectors.
+layout(std430, binding = 1) readonly buffer KVectors { uvec4 k4[]; };
 layout(std430, binding = 2) readonly buffer V { ELEM v[]; };
 layout(std430, binding = 3) readonly buffer Pos { uint pos_words[]; };
 layout(std430, binding = 4) writeonly buffer Out { ELEM o[]; };
@@ -22,7 +26,14 @@ layout(push_constant) uniform Push {
   uint cache_len;
   uint head_dim;
   float scale;
+  uint flags;  // bit 0: key rows are read as 16-byte vectors (k4)
 } pc;
+
+#ifdef ELEM_F16
+const uint VEC = 8u;  // halves per uvec4
+#else
+const uint VEC = 4u;  // floats per uvec4
+#endif
 
 // Shape constants (SHAPE in common.glsl): push words 0..3.
 SHAPE_CONSTANT(8, S_ROWS);
@@ -33,6 +44,31 @@ SHAPE_CONSTANT(11, S_HEAD_DIM);
 shared float query[MAX_HEAD_DIM];
 shared float accumulator[MAX_HEAD_DIM];
 shared float weights[WG];
+shared float partial[WG];  // the value pass's per-key-group sums
+
+// q·k for the key row starting at element `key`.
+float score_of(uint key, uint dh, bool vectors) {
+  float dot_qk = 0.0;
+  if (vectors) {
+    const uint first = key / VEC;
+    for (uint i = 0u; i < dh / VEC; ++i) {
+      const uvec4 w = k4[first + i];
+#ifdef ELEM_F16
+      for (uint h = 0u; h < 4u; ++h) {
+        const vec2 pair = unpackHalf2x16(w[h]);
+        dot_qk = fma(query[i * 8u + h * 2u], pair.x, dot_qk);
+        dot_qk = fma(query[i * 8u + h * 2u + 1u], pair.y, dot_qk);
+      }
+#else
+      const vec4 f = uintBitsToFloat(w);
+      for (uint h = 0u; h < 4u; ++h) dot_qk = fma(query[i * 4u + h], f[h], dot_qk);
+#endif
+    }
+    return dot_qk;
+  }
+  for (uint d = 0u; d < dh; ++d) dot_qk = fma(query[d], float(k[key + d]), dot_qk);
+  return dot_qk;
+}
 
 void main() {
   const uint ROWS = SHAPE(S_ROWS, pc.rows);
@@ -61,12 +97,7 @@ void main() {
     for (uint chunk = 0u; chunk < visible; chunk += WG) {
       const uint j = chunk + lid;
       float score = -1.0 / 0.0;
-      if (j < visible) {
-        float dot_qk = 0.0;
-        const uint key = kv_base + j * dh;
-        for (uint d = 0u; d < dh; ++d) dot_qk = fma(query[d], float(k[key + d]), dot_qk);
-        score = dot_qk * pc.scale;
-      }
+      if (j < visible) score = score_of(kv_base + j * dh, dh, (pc.flags & 1u) != 0u) * pc.scale;
       const float new_max = max(running_max, workgroup_max(score));
       const float weight = j < visible ? exp(score - new_max) : 0.0;
       weights[lid] = weight;
@@ -75,14 +106,35 @@ void main() {
       running_max = new_max;
       // workgroup_sum ended with a barrier: every weight is visible now.
       const uint count = min(WG, visible - chunk);
-      for (uint d = lid; d < dh; d += WG) {
-        float value = accumulator[d] * correction;
-        for (uint jj = 0u; jj < count; ++jj) {
-          value = fma(weights[jj], float(v[kv_base + (chunk + jj) * dh + d]), value);
+      if (dh <= WG) {
+        // WG / dh groups of dh invocations split the chunk's keys, so that
+        // every invocation works; their sums meet in `partial`.
+        const uint groups = WG / dh;
+        const uint group = lid / dh;
+        const uint d = lid % dh;
+        float value = 0.0;
+        if (group < groups) {
+          for (uint jj = group; jj < count; jj += groups) {
+            value = fma(weights[jj], float(v[kv_base + (chunk + jj) * dh + d]), value);
+          }
         }
-        accumulator[d] = value;
+        partial[lid] = value;
+        barrier();
+        if (lid < dh) {
+          float total = accumulator[lid] * correction;
+          for (uint g = 0u; g < groups; ++g) total += partial[g * dh + lid];
+          accumulator[lid] = total;
+        }
+      } else {
+        for (uint d = lid; d < dh; d += WG) {
+          float value = accumulator[d] * correction;
+          for (uint jj = 0u; jj < count; ++jj) {
+            value = fma(weights[jj], float(v[kv_base + (chunk + jj) * dh + d]), value);
+          }
+          accumulator[d] = value;
+        }
       }
-      barrier();  // weights are rewritten by the next chunk
+      barrier();  // weights and partial are rewritten by the next chunk
     }
 
     const float inv_sum = running_sum > 0.0 ? 1.0 / running_sum : 0.0;

@@ -27,14 +27,20 @@ const uint VEC = 4;  // floats per uvec4
 layout(std430, binding = 0) readonly buffer InA { uvec4 a[]; };
 layout(std430, binding = 1) readonly buffer InB { uvec4 b[]; };
 layout(std430, binding = 2) readonly buffer InBias { ELEM bias[]; };
+// With bit 3 of flags the same binding holds the rmsnorm gain g[K].
+layout(std430, binding = 2) readonly buffer InGain { uvec4 gain[]; };
 layout(std430, binding = 3) writeonly buffer Out { ELEM o[]; };
+layout(std430, binding = 4) readonly buffer InResidual { ELEM residual[]; };
 
 // Mirrors MatvecPush in shader_interface.hpp.
 layout(push_constant) uniform Push {
   uint m;
   uint n;
   uint k;
-  uint flags;  // bit 0 (transpose_b) is always set here; bit 1: add bias[N]
+  uint flags;  // bit 0 (transpose_b) is always set here; bit 1: add bias[N];
+               // bit 2: add residual[M, N] (a fused residual connection);
+               // bit 3: rmsnorm each row of A with gain g[K] first (fused)
+  float eps;   // bit 3
 } pc;
 
 // Shape constants (SHAPE in common.glsl): push words 0..3.
@@ -60,19 +66,42 @@ float dot16(uvec4 x, uvec4 y, float acc) {
   return acc;
 }
 
+// Sum of x·g·y over two 16-byte vectors and a gain vector, in f32.
+float dot16_gain(uvec4 x, uvec4 g, uvec4 y, float acc) {
+#ifdef ELEM_F16
+  [[unroll]] for (uint i = 0u; i < 4u; ++i) {
+    const vec2 p = unpackHalf2x16(x[i]) * unpackHalf2x16(g[i]);
+    const vec2 q = unpackHalf2x16(y[i]);
+    acc = fma(p.x, q.x, acc);
+    acc = fma(p.y, q.y, acc);
+  }
+#else
+  const vec4 p = uintBitsToFloat(x) * uintBitsToFloat(g);
+  const vec4 q = uintBitsToFloat(y);
+  [[unroll]] for (uint i = 0u; i < 4u; ++i) acc = fma(p[i], q[i], acc);
+#endif
+  return acc;
+}
+
 void main() {
   const uint M = SHAPE(S_M, pc.m);
   const uint N = SHAPE(S_N, pc.n);
   const uint K = SHAPE(S_K, pc.k);
   const uint FLAGS = SHAPE(S_FLAGS, pc.flags);
   const bool has_bias = (FLAGS & 2u) != 0u;
+  const bool has_residual = (FLAGS & 4u) != 0u;
+  const bool norm_rows = (FLAGS & 8u) != 0u;
   const uint vecs = K / VEC;  // 16-byte vectors per row of A and B
   const uint lane = gl_SubgroupInvocationID;
   const uint lanes = gl_SubgroupSize;
   const uint columns = gl_NumWorkGroups.x * gl_NumSubgroups;
   for (uint c = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID; c < N; c += columns) {
     float acc[MAX_ROWS];
-    [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) acc[r] = 0.0;
+    float squares[MAX_ROWS];  // of each row of A, for the fused rmsnorm
+    [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
+      acc[r] = 0.0;
+      squares[r] = 0.0;
+    }
     const uint column = c * vecs;
     uint v = lane;
     // Four weight vectors in flight per invocation before the first use.
@@ -82,7 +111,13 @@ void main() {
       [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
         if (r < M) {
           [[unroll]] for (uint j = 0u; j < 4u; ++j) {
-            acc[r] = dot16(a[r * vecs + v + j * lanes], w[j], acc[r]);
+            const uvec4 x = a[r * vecs + v + j * lanes];
+            if (norm_rows) {
+              acc[r] = dot16_gain(x, gain[v + j * lanes], w[j], acc[r]);
+              squares[r] = dot16(x, x, squares[r]);
+            } else {
+              acc[r] = dot16(x, w[j], acc[r]);
+            }
           }
         }
       }
@@ -90,14 +125,26 @@ void main() {
     for (; v < vecs; v += lanes) {
       const uvec4 w = b[column + v];
       [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
-        if (r < M) acc[r] = dot16(a[r * vecs + v], w, acc[r]);
+        if (r < M) {
+          const uvec4 x = a[r * vecs + v];
+          if (norm_rows) {
+            acc[r] = dot16_gain(x, gain[v], w, acc[r]);
+            squares[r] = dot16(x, x, squares[r]);
+          } else {
+            acc[r] = dot16(x, w, acc[r]);
+          }
+        }
       }
     }
-    const float add = has_bias ? float(bias[c]) : 0.0;
+    const float add = has_bias && !norm_rows ? float(bias[c]) : 0.0;
     [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
       if (r < M) {
-        const float total = subgroupAdd(acc[r]);
-        if (lane == 0u) o[r * N + c] = ELEM(total + add);
+        float total = subgroupAdd(acc[r]);
+        if (norm_rows) total *= inversesqrt(subgroupAdd(squares[r]) / float(K) + pc.eps);
+        if (lane == 0u) {
+          const float skip = has_residual ? float(residual[r * N + c]) : 0.0;
+          o[r * N + c] = ELEM(total + add + skip);
+        }
       }
     }
   }
