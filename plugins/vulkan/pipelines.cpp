@@ -187,30 +187,36 @@ void PipelineSet::compile(std::span<SpecializedPipeline* const> slots, const rts
 void PipelineSet::create_cached(std::span<SpecializedPipeline* const> slots,
                                 const rts_cache_store* cache, PipelineCounters& counters) {
   if (cache == nullptr) return;
+  std::vector<SpecializedPipeline*> unchecked;
   for (SpecializedPipeline* slot : slots) {
-    if (slot->state.load(std::memory_order_acquire) != SpecializedPipeline::kRegistered ||
-        slot->cache_checked) {
-      continue;
+    if (slot->state.load(std::memory_order_acquire) == SpecializedPipeline::kRegistered &&
+        !slot->cache_checked) {
+      unchecked.push_back(slot);
     }
-    const std::string& variant = names_[slot->generic];
+  }
+  // Even from a warm blob a pipeline takes a driver call of ~0.1-1 ms:
+  // spread over threads like the generic ones.
+  parallel_for(unchecked.size(), creation_threads(), [&](size_t i) {
+    SpecializedPipeline& slot = *unchecked[i];
+    const std::string& variant = names_[slot.generic];
     std::optional<std::vector<uint8_t>> seed =
-        cached_seed(cache_key(device_, variant, slot->words), cache, counters);
-    slot->cache_checked = true;
-    if (!seed) continue;  // compiled in the background
-    slot->state.store(SpecializedPipeline::kQueued, std::memory_order_relaxed);
+        cached_seed(cache_key(device_, variant, slot.words), cache, counters);
+    slot.cache_checked = true;
+    if (!seed) return;  // compiled in the background
+    slot.state.store(SpecializedPipeline::kQueued, std::memory_order_relaxed);
     try {
-      slot->pipeline.store(create(variant, slot->words, cache, counters, true, std::move(seed)),
-                           std::memory_order_release);
-      slot->state.store(SpecializedPipeline::kReady, std::memory_order_release);
+      slot.pipeline.store(create(variant, slot.words, cache, counters, true, std::move(seed)),
+                          std::memory_order_release);
+      slot.state.store(SpecializedPipeline::kReady, std::memory_order_release);
     } catch (const std::exception& error) {
       counters.failed.fetch_add(1, std::memory_order_relaxed);
-      slot->state.store(SpecializedPipeline::kFailed, std::memory_order_release);
+      slot.state.store(SpecializedPipeline::kFailed, std::memory_order_release);
       device_.log(RTS_LOG_WARN, str_cat("vulkan: shape-specialized pipeline ",
-                                        cache_key(device_, variant, slot->words), " failed (",
+                                        cache_key(device_, variant, slot.words), " failed (",
                                         error.what(), "); the generic one runs"));
     }
     finished_.fetch_add(1, std::memory_order_relaxed);
-  }
+  });
 }
 
 std::optional<std::vector<uint8_t>> PipelineSet::cached_seed(const std::string& key,

@@ -91,9 +91,10 @@ class PipelineSet {
   void compile(std::span<SpecializedPipeline* const> slots, const rts_cache_store* cache,
                PipelineCounters& counters, const std::atomic<bool>* cancel = nullptr);
 
-  // Creates at once those of `slots` that the runtime cache holds (from a
-  // warm blob: ~0.1 ms each, so a lazy plan starts specialized on a warm
-  // cache); the others stay registered for compile(). Execute thread only.
+  // Creates at once, spread over threads, those of `slots` that the
+  // runtime cache holds (from a warm blob: ~0.1-1 ms each, so a lazy plan
+  // starts specialized on a warm cache); the others stay registered for
+  // compile(). Called from the execute thread.
   void create_cached(std::span<SpecializedPipeline* const> slots, const rts_cache_store* cache,
                      PipelineCounters& counters);
 
