@@ -15,9 +15,21 @@
 namespace rtscope::vulkan {
 namespace {
 
-// Polling the fence this long before blocking saves the wake-up latency of
-// vkWaitForFences on short submissions (measured at 35-50 µs on NVIDIA).
-constexpr std::chrono::microseconds kFenceSpin{50};
+// Polling the fence before blocking saves the wake-up latency of
+// vkWaitForFences (35-100 µs on NVIDIA, more than a decode step's host
+// work). An execute is synchronous, so its thread has nothing else to do:
+// it polls for as long as the plan's last submit took on the device, plus
+// a margin, and blocks only beyond that (a stalled device) or past a cap.
+// A CPU device (lavapipe) runs on the cores a poll would take from it, so
+// there the poll stays short.
+constexpr std::chrono::microseconds kMinFenceSpin{50};
+constexpr std::chrono::microseconds kMaxFenceSpin{5000};
+
+std::chrono::microseconds fence_spin(const Device& device, uint64_t last_gpu_ns) {
+  if (device.physical().properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU) return kMinFenceSpin;
+  const auto expected = std::chrono::microseconds(last_gpu_ns / 1000 * 5 / 4);
+  return std::clamp(expected + kMinFenceSpin, kMinFenceSpin, kMaxFenceSpin);
+}
 
 }  // namespace
 
@@ -375,26 +387,27 @@ void Context::submit_and_wait(ExecutionPlan& plan) {
   // The first submit of a lazy plan has its generic pipelines bound: the
   // specialized ones compile from here on, overlapping the device's work.
   start_background_compile(plan);
-  device_.wait(fence_, kFenceSpin);
+  device_.wait(fence_, fence_spin(device_, plan.last_gpu_ns));
   in_flight_ = false;
-  read_gpu_time();
+  plan.last_gpu_ns = read_gpu_time();
   if (plan.profile) profile_.collect(device_, *plan.profile);
 }
 
-void Context::read_gpu_time() {
-  if (timestamps_ == VK_NULL_HANDLE) return;
+uint64_t Context::read_gpu_time() {
+  if (timestamps_ == VK_NULL_HANDLE) return 0;
   uint64_t ticks[2] = {0, 0};
   if (vkGetQueryPoolResults(device_.handle(), timestamps_, 0, 2, sizeof(ticks), ticks,
                             sizeof(uint64_t), VK_QUERY_RESULT_64_BIT) != VK_SUCCESS) {
-    return;  // not available: the execute is simply not timed
+    return 0;  // not available: the execute is simply not timed
   }
   const uint32_t bits = device_.caps().timestamp_bits;
   const uint64_t mask = bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
   const uint64_t elapsed = (ticks[1] - ticks[0]) & mask;
-  gpu_time_ns_.fetch_add(
-      static_cast<uint64_t>(static_cast<double>(elapsed) * device_.caps().timestamp_period_ns),
-      std::memory_order_relaxed);
+  const auto ns =
+      static_cast<uint64_t>(static_cast<double>(elapsed) * device_.caps().timestamp_period_ns);
+  gpu_time_ns_.fetch_add(ns, std::memory_order_relaxed);
   gpu_timed_executes_.fetch_add(1, std::memory_order_relaxed);
+  return ns;
 }
 
 // Staging is the cost a caller can avoid (device_alloc bindings), and easy

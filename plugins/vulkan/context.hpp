@@ -91,8 +91,9 @@ class Context {
   DispatchMix record(const ExecutionPlan& plan, VkCommandBuffer commands,
                      VkCommandBufferUsageFlags usage) const;
   void submit_and_wait(ExecutionPlan& plan);
-  // Adds the finished submit's device time to gpu_time_ns.
-  void read_gpu_time();
+  // Adds the finished submit's device time to gpu_time_ns and returns it
+  // (0 when not timed).
+  uint64_t read_gpu_time();
   // The plan's command buffer under whole_graph capture: recorded on first
   // use and again when lazy specialization finished for its pipelines.
   VkCommandBuffer recorded_commands(ExecutionPlan& plan);

@@ -87,6 +87,9 @@ struct ExecutionPlan {
   DispatchMix mix;
   // Lazy: the background compile of `specialized` is still to be started.
   bool compile_pending = false;
+  // Device time of the last submit (0: not timed), which sets how long the
+  // next one polls its fence before blocking (context.cpp).
+  uint64_t last_gpu_ns = 0;
   // Timestamps per barrier batch under RTSCOPE_VULKAN_PROFILE, else null.
   std::unique_ptr<PlanProfile> profile;
 };
