@@ -69,9 +69,9 @@ struct PartitionReport {
   double staged_bytes_per_iteration = 0;  // over warm-up and measured iterations
   // How much each of the plugin's counters grew over the measured
   // iterations (warm-up excluded), e.g. gpu_time_ns, dispatches; a
-  // counter that is a level rather than a count shows its change. A stream
-  // workload's untimed prompts that restart a stream inside the measured
-  // span count too.
+  // counter that is a level rather than a count shows its change. Untimed
+  // work inside the measured span (a stream's prefill of a new prompt) is
+  // left out.
   std::map<std::string, uint64_t> measured_counters;
 };
 

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <map>
@@ -292,8 +293,11 @@ class Runner {
       rethrow_with_prefix(config.where);
     }
     for (const Partition& partition : built.model->partitions()) {
-      built.partitions.push_back(
-          {partition.plugin, partition.nodes.size(), partition.inputs, partition.outputs});
+      PartitionReport& report = built.partitions.emplace_back();
+      report.plugin = partition.plugin;
+      report.nodes = partition.nodes.size();
+      report.inputs = partition.inputs;
+      report.outputs = partition.outputs;
     }
     return models_.emplace(name, std::move(built)).first->second;
   }
@@ -329,6 +333,24 @@ class Runner {
       }
       trace::Span measured_span("run", "measure " + run.name);
       const std::vector<std::map<std::string, uint64_t>> counters_before = plugin_counters(model);
+      // Counter growth during untimed work inside the measured span (a
+      // stream restarting on a new prompt through the same model), left
+      // out of measured_counters so that they are per measured iteration.
+      std::vector<std::map<std::string, uint64_t>> untimed_start;
+      std::vector<std::map<std::string, uint64_t>> untimed(counters_before.size());
+      workload->observe_untimed_work([&] { untimed_start = plugin_counters(model); },
+                                     [&] {
+                                       const auto now = plugin_counters(model);
+                                       for (std::size_t p = 0;
+                                            p < untimed.size() && p < now.size() &&
+                                            p < untimed_start.size();
+                                            ++p) {
+                                         for (const auto& [name, grown] :
+                                              counters_between(untimed_start[p], now[p])) {
+                                           untimed[p][name] += grown;
+                                         }
+                                       }
+                                     });
       std::vector<double> samples_ms;
       samples_ms.reserve(static_cast<std::size_t>(run.iterations));
       ProgressLine progress(options_.show_progress, run.name, run.iterations, run.duration);
@@ -353,9 +375,15 @@ class Runner {
       report.contexts_created = contexts_created(model) - contexts_before;
       const std::vector<std::map<std::string, uint64_t>> counters_after = plugin_counters(model);
       for (std::size_t p = 0; p < report.partitions.size() && p < counters_after.size(); ++p) {
-        report.partitions[p].measured_counters =
+        std::map<std::string, uint64_t> measured =
             counters_between(counters_before[p], counters_after[p]);
+        for (auto& [name, value] : measured) {
+          const auto excluded = untimed[p].find(name);
+          if (excluded != untimed[p].end()) value -= std::min(value, excluded->second);
+        }
+        report.partitions[p].measured_counters = std::move(measured);
       }
+      workload->observe_untimed_work({}, {});
       const std::vector<StagedBytes> staged_after = staged_bytes(model);
       for (std::size_t p = 0; p < report.partitions.size() && p < staged_after.size(); ++p) {
         PartitionReport& partition = report.partitions[p];

@@ -105,7 +105,9 @@ class StreamWorkload : public Workload {
     const Tensor prompt = Tensor::random(DType::i64, {rows_, config_.prompt},
                                          config_.seed + streams_, static_cast<double>(vocab_ - 1));
     std::chrono::nanoseconds ignored{};
+    begin_untimed();
     take_last_column(timed_run(prefill_, {{"tokens", prompt}, {"pos", scalar_i64(0)}}, ignored));
+    end_untimed();
     position_ = config_.prompt;
     step_ = 0;
     ++streams_;

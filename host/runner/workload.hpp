@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,13 +41,30 @@ class Workload {
   // execution-context creation); empty before the first iteration.
   std::optional<std::chrono::nanoseconds> first_run() const { return first_run_; }
 
+  // Calls `begin` and `end` around work an iteration does outside its
+  // measured part (a stream's prefill of a new prompt), so that the caller
+  // can leave it out of what it counts per iteration. Empty functions: no
+  // calls.
+  void observe_untimed_work(std::function<void()> begin, std::function<void()> end) {
+    untimed_begin_ = std::move(begin);
+    untimed_end_ = std::move(end);
+  }
+
  protected:
   // Model::run, timed; records the first call's time.
   std::map<std::string, Tensor> timed_run(Model& model, const std::map<std::string, Tensor>& inputs,
                                           std::chrono::nanoseconds& elapsed);
+  void begin_untimed() const {
+    if (untimed_begin_) untimed_begin_();
+  }
+  void end_untimed() const {
+    if (untimed_end_) untimed_end_();
+  }
 
  private:
   std::optional<std::chrono::nanoseconds> first_run_;
+  std::function<void()> untimed_begin_;
+  std::function<void()> untimed_end_;
 };
 
 // Checks that `model` fits the workload (throws InputError naming the

@@ -58,7 +58,10 @@ struct MatvecPush {
   uint32_t flags;  // kMatmulBias, kMatmulResidual, kMatmulNormRows (matvec_t)
   float eps;       // kMatmulNormRows
 };
-inline constexpr uint32_t kMatvecMaxRows = 4;   // MAX_ROWS in matvec.comp
+inline constexpr uint32_t kMatvecMaxRows = 4;  // MAX_ROWS in matvec.comp
+// matvec_t loops over blocks of 4 rows with the weights in cache: up to this
+// many rows it beats the tiled shader, which reads a transposed B poorly.
+inline constexpr uint32_t kMatvecTransposedMaxRows = 64;
 inline constexpr uint32_t kMatvecColumns = 32;  // COLS in matvec.comp
 
 struct SoftmaxPush {

@@ -26,7 +26,11 @@ Report sample_report() {
   model.latency_ms = summarize({1, 2, 3, 4}, percentiles_to_compute(report.percentiles));
   model.iterations = 4;
   model.contexts_created = 1;
-  model.partitions.push_back({"cpu", 12, {"tokens", "pos"}, {"logits", "next_token"}});
+  PartitionReport& partition = model.partitions.emplace_back();
+  partition.plugin = "cpu";
+  partition.nodes = 12;
+  partition.inputs = {"tokens", "pos"};
+  partition.outputs = {"logits", "next_token"};
   report.models.push_back(model);
   return report;
 }

@@ -156,7 +156,8 @@ INSTANTIATE_TEST_SUITE_P(
     Shapes, VulkanResidualFusion,
     ::testing::Values(ResidualCase{DType::f32, 1, false, 1},   // matvec_t adds r
                       ResidualCase{DType::f16, 3, false, 1},   // f16, several rows
-                      ResidualCase{DType::f32, 8, false, 0},   // tiled shader: a separate add
+                      ResidualCase{DType::f32, 19, false, 1},  // row blocks and a rest
+                      ResidualCase{DType::f32, 80, false, 0},  // tiled shader: a separate add
                       ResidualCase{DType::f32, 1, true, 0}));  // p is read outside
 
 // A pre-norm block: n = rmsnorm(x, g); q = linear(n, wq); k = linear(n, wk);
@@ -224,8 +225,9 @@ INSTANTIATE_TEST_SUITE_P(
     Shapes, VulkanRowNormFusion,
     ::testing::Values(PreNormCase{DType::f32, 1, false,
                                   3},  // three projections, norm and add inside
-                      PreNormCase{DType::f16, 4, false, 3},   // f16, the most rows matvec_t takes
-                      PreNormCase{DType::f32, 8, false, 5},   // tiled shader: nothing fused
+                      PreNormCase{DType::f16, 4, false, 3},   // f16, one block of rows
+                      PreNormCase{DType::f32, 19, false, 3},  // row blocks and a rest
+                      PreNormCase{DType::f32, 80, false, 5},  // tiled shader: nothing fused
                       PreNormCase{DType::f32, 1, true, 4}));  // n is read outside: the norm runs
 
 }  // namespace

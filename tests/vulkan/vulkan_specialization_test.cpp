@@ -269,7 +269,7 @@ TEST(VulkanSpecialization, DestroyingALazyContextWhileItCompilesIsSafe) {
 
 // Linear layers on the decode-step shaders: weights whose K fills 16-byte
 // vectors are stored [N, K] on devices with subgroup arithmetic (matvec_t
-// for up to four rows, the tiled shader with transpose_b above); others
+// for up to 64 rows, the tiled shader with transpose_b above); others
 // keep [K, N] (matvec). Each must match the reference in every mode.
 struct LinearCase {
   DType dtype;
@@ -310,7 +310,7 @@ INSTANTIATE_TEST_SUITE_P(
                       LinearCase{DType::f16, 4, 40, 24},    // matvec_t f16, K = 5 vectors
                       LinearCase{DType::f16, 2, 36, 24},    // K off the vectors: matvec
                       LinearCase{DType::f32, 2, 30, 17},    // K off the vectors: matvec
-                      LinearCase{DType::f32, 19, 64, 40},   // transposed weight, tiled
+                      LinearCase{DType::f32, 19, 64, 40},   // matvec_t, row blocks and a rest
                       LinearCase{DType::f16, 70, 48, 72}),  // transposed weight, tiled
     [](const ::testing::TestParamInfo<LinearCase>& info) {
       const LinearCase& c = info.param;

@@ -1,5 +1,6 @@
-// matmul and linear on the tiled matmul shader, or on the skinny matvec
-// shader for at most four rows (decode steps). Batch dims broadcast (up to
+// matmul and linear on the tiled matmul shader, or on the skinny shaders:
+// matvec for at most four rows (decode steps), matvec_t on a transposed
+// linear weight for up to 64 rows (decode steps and short prompts). Batch dims broadcast (up to
 // three after merging); when b has no batch dims and a is a full batch, the
 // batch folds into M so that one dispatch covers every row.
 #include <algorithm>
@@ -99,8 +100,9 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
   if (push.m == 0 || push.n == 0 || push.batches == 0) return;
   const DeviceCaps& caps = args.caps;
   const bool b_transposed = (push.flags & kMatmulTransposeB) != 0;
+  const uint32_t skinny_rows = skinny_transposed ? kMatvecTransposedMaxRows : kMatvecMaxRows;
   const bool skinny =
-      push.m <= kMatvecMaxRows && push.batches == 1 && b_transposed == skinny_transposed;
+      push.m <= skinny_rows && push.batches == 1 && b_transposed == skinny_transposed;
   if ((args.residual != nullptr || args.row_norm_gain != nullptr) &&
       !(skinny && skinny_transposed)) {
     fail(RTS_ERROR_INTERNAL, args.node.label(),
@@ -238,7 +240,7 @@ bool linear_runs_matvec_t(std::span<const Dims* const> inputs, bool weight_trans
   const int64_t k = (*inputs[1])[0];
   if (k <= 0) return false;
   const int64_t rows = element_count(*inputs[0]) / k;
-  return rows > 0 && rows <= kMatvecMaxRows;
+  return rows > 0 && rows <= kMatvecTransposedMaxRows;
 }
 
 constexpr InputKind kFloats[] = {InputKind::kFloat};

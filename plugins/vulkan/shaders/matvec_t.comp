@@ -1,6 +1,7 @@
 #version 450
 // Skinny matmul on a weight stored transposed: C[M, N] = A[M, K] · Bᵀ
-// (+ bias) with B stored [N, K] and M ≤ MAX_ROWS, for decode steps. The
+// (+ bias) with B stored [N, K], for decode steps and short prompts (the
+// encoder sends up to kMatvecTransposedMaxRows rows, MAX_ROWS at a time). The
 // engine stores `linear` weights that way on devices with subgroup
 // arithmetic (engine.cpp), so that one subgroup computes one output
 // column from K contiguous weights: every invocation reads 16 bytes at a
@@ -17,7 +18,7 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 256;
 
-const uint MAX_ROWS = 4;
+const uint MAX_ROWS = 4;  // rows per block
 #ifdef ELEM_F16
 const uint VEC = 8;  // halves per uvec4
 #else
@@ -96,54 +97,61 @@ void main() {
   const uint lanes = gl_SubgroupSize;
   const uint columns = gl_NumWorkGroups.x * gl_NumSubgroups;
   for (uint c = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID; c < N; c += columns) {
-    float acc[MAX_ROWS];
-    float squares[MAX_ROWS];  // of each row of A, for the fused rmsnorm
-    [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
-      acc[r] = 0.0;
-      squares[r] = 0.0;
-    }
     const uint column = c * vecs;
-    uint v = lane;
-    // Four weight vectors in flight per invocation before the first use.
-    for (; v + 3u * lanes < vecs; v += 4u * lanes) {
-      uvec4 w[4];
-      [[unroll]] for (uint j = 0u; j < 4u; ++j) w[j] = b[column + v + j * lanes];
+    const float add = has_bias && !norm_rows ? float(bias[c]) : 0.0;
+    // Rows in blocks of MAX_ROWS: after the first block the column's
+    // weights come from the cache, so a short prompt reads them from
+    // memory once.
+    for (uint row0 = 0u; row0 < M; row0 += MAX_ROWS) {
+      const uint rows = min(MAX_ROWS, M - row0);
+      float acc[MAX_ROWS];
+      float squares[MAX_ROWS];  // of each row of A, for the fused rmsnorm
       [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
-        if (r < M) {
-          [[unroll]] for (uint j = 0u; j < 4u; ++j) {
-            const uvec4 x = a[r * vecs + v + j * lanes];
-            if (norm_rows) {
-              acc[r] = dot16_gain(x, gain[v + j * lanes], w[j], acc[r]);
-              squares[r] = dot16(x, x, squares[r]);
-            } else {
-              acc[r] = dot16(x, w[j], acc[r]);
+        acc[r] = 0.0;
+        squares[r] = 0.0;
+      }
+      uint v = lane;
+      // Four weight vectors in flight per invocation before the first use.
+      for (; v + 3u * lanes < vecs; v += 4u * lanes) {
+        uvec4 w[4];
+        [[unroll]] for (uint j = 0u; j < 4u; ++j) w[j] = b[column + v + j * lanes];
+        [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
+          if (r < rows) {
+            [[unroll]] for (uint j = 0u; j < 4u; ++j) {
+              const uvec4 x = a[(row0 + r) * vecs + v + j * lanes];
+              if (norm_rows) {
+                acc[r] = dot16_gain(x, gain[v + j * lanes], w[j], acc[r]);
+                squares[r] = dot16(x, x, squares[r]);
+              } else {
+                acc[r] = dot16(x, w[j], acc[r]);
+              }
             }
           }
         }
       }
-    }
-    for (; v < vecs; v += lanes) {
-      const uvec4 w = b[column + v];
-      [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
-        if (r < M) {
-          const uvec4 x = a[r * vecs + v];
-          if (norm_rows) {
-            acc[r] = dot16_gain(x, gain[v], w, acc[r]);
-            squares[r] = dot16(x, x, squares[r]);
-          } else {
-            acc[r] = dot16(x, w, acc[r]);
+      for (; v < vecs; v += lanes) {
+        const uvec4 w = b[column + v];
+        [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
+          if (r < rows) {
+            const uvec4 x = a[(row0 + r) * vecs + v];
+            if (norm_rows) {
+              acc[r] = dot16_gain(x, gain[v], w, acc[r]);
+              squares[r] = dot16(x, x, squares[r]);
+            } else {
+              acc[r] = dot16(x, w, acc[r]);
+            }
           }
         }
       }
-    }
-    const float add = has_bias && !norm_rows ? float(bias[c]) : 0.0;
-    [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
-      if (r < M) {
-        float total = subgroupAdd(acc[r]);
-        if (norm_rows) total *= inversesqrt(subgroupAdd(squares[r]) / float(K) + pc.eps);
-        if (lane == 0u) {
-          const float skip = has_residual ? float(residual[r * N + c]) : 0.0;
-          o[r * N + c] = ELEM(total + add + skip);
+      [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
+        if (r < rows) {
+          const uint row = row0 + r;
+          float total = subgroupAdd(acc[r]);
+          if (norm_rows) total *= inversesqrt(subgroupAdd(squares[r]) / float(K) + pc.eps);
+          if (lane == 0u) {
+            const float skip = has_residual ? float(residual[row * N + c]) : 0.0;
+            o[row * N + c] = ELEM(total + add + skip);
+          }
         }
       }
     }
