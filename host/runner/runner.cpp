@@ -338,19 +338,17 @@ class Runner {
       // out of measured_counters so that they are per measured iteration.
       std::vector<std::map<std::string, uint64_t>> untimed_start;
       std::vector<std::map<std::string, uint64_t>> untimed(counters_before.size());
-      workload->observe_untimed_work([&] { untimed_start = plugin_counters(model); },
-                                     [&] {
-                                       const auto now = plugin_counters(model);
-                                       for (std::size_t p = 0;
-                                            p < untimed.size() && p < now.size() &&
-                                            p < untimed_start.size();
-                                            ++p) {
-                                         for (const auto& [name, grown] :
-                                              counters_between(untimed_start[p], now[p])) {
-                                           untimed[p][name] += grown;
-                                         }
-                                       }
-                                     });
+      workload->observe_untimed_work(
+          [&] { untimed_start = plugin_counters(model); },
+          [&] {
+            const auto now = plugin_counters(model);
+            for (std::size_t p = 0;
+                 p < untimed.size() && p < now.size() && p < untimed_start.size(); ++p) {
+              for (const auto& [name, grown] : counters_between(untimed_start[p], now[p])) {
+                untimed[p][name] += grown;
+              }
+            }
+          });
       std::vector<double> samples_ms;
       samples_ms.reserve(static_cast<std::size_t>(run.iterations));
       ProgressLine progress(options_.show_progress, run.name, run.iterations, run.duration);
