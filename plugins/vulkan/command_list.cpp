@@ -56,40 +56,7 @@ void CommandList::accesses_of(const Command& command, std::vector<Access>& out) 
   }
 }
 
-void CommandList::schedule_by_level() {
-  // A command's level is one more than that of the latest earlier command
-  // it conflicts with (a read after a write, a write after a read or a
-  // write of overlapping memory); commands of one level are independent.
-  // Stable-sorting by level keeps every conflicting pair in order and puts
-  // the independent work of a decoder layer (the q, k and v paths) between
-  // the same barriers instead of one barrier per command in graph order.
-  std::vector<std::vector<Access>> accesses(commands_.size());
-  for (size_t i = 0; i < commands_.size(); ++i) accesses_of(commands_[i], accesses[i]);
-  std::vector<uint32_t> level(commands_.size(), 0);
-  for (size_t i = 0; i < commands_.size(); ++i) {
-    for (size_t j = 0; j < i; ++j) {
-      if (level[j] + 1 <= level[i]) continue;  // cannot raise it
-      bool conflict = false;
-      for (const Access& now : accesses[i]) {
-        for (const Access& before : accesses[j]) {
-          if ((now.write || before.write) && now.region.overlaps(before.region)) conflict = true;
-        }
-      }
-      if (conflict) level[i] = level[j] + 1;
-    }
-  }
-  std::vector<size_t> order(commands_.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&level](size_t a, size_t b) { return level[a] < level[b]; });
-  std::vector<Command> sorted;
-  sorted.reserve(commands_.size());
-  for (size_t i : order) sorted.push_back(commands_[i]);
-  commands_ = std::move(sorted);
-}
-
 void CommandList::finalize(VkDevice device, VkDescriptorSetLayout layout) {
-  schedule_by_level();
   // Barriers: `pending` holds the accesses since the last barrier.
   std::vector<Access> pending;
   std::vector<Access> current;

@@ -1,6 +1,6 @@
 // The commands of one execution plan: staging copies in, one or more
-// dispatches per node, staging copies out. finalize() orders them by
-// dependency level, then places a memory barrier before a command only
+// dispatches per node (the plan adds nodes by dependency level), staging
+// copies out. finalize() places a memory barrier before a command only
 // where it touches a region an earlier command since the last barrier
 // wrote (or writes one it read): dependent dispatches get barriers,
 // independent ones run back to back. It also
@@ -121,8 +121,6 @@ class CommandList {
   };
 
   Command& add_dispatch(uint32_t pipeline, std::initializer_list<Binding> bindings, Groups groups);
-  // Reorders the commands into dependency levels (finalize's first step).
-  void schedule_by_level();
   static void accesses_of(const Command& command, std::vector<Access>& out);
 
   std::vector<Command> commands_;

@@ -94,6 +94,15 @@ class PlanBuilder {
  private:
   std::string engine_label() const { return str_cat("engine '", engine_.graph().name, "'"); }
 
+  // Whether `node` runs matvec_t for this plan's shapes, so that it can
+  // take in a neighbour (OpSpec::runs_matvec_t).
+  bool runs_matvec_t(const EngineNode& node) const {
+    if (node.spec->runs_matvec_t == nullptr || node.inputs.size() < 2) return false;
+    std::vector<const Dims*> dims;
+    for (uint32_t id : node.inputs) dims.push_back(&plan_.dims[id]);
+    return node.spec->runs_matvec_t(dims, values_[node.inputs[1]].transposed);
+  }
+
   // n = rmsnorm(x, g) read only by projections running matvec_t on it
   // (without a bias): each of them normalizes x itself, with g in its bias
   // binding, and the norm runs nothing. Every projection recomputes the
@@ -105,7 +114,6 @@ class PlanBuilder {
     }
     std::vector<bool> engine_output(values_.size(), false);
     for (uint32_t id : engine_.output_values()) engine_output[id] = true;
-    std::vector<const Dims*> dims;
     for (size_t r = 0; r < nodes_.size(); ++r) {
       EngineNode& norm = nodes_[r];
       if (norm.desc->op != "rmsnorm" || norm.inputs.size() != 2 || norm.outputs.size() != 1) {
@@ -124,14 +132,8 @@ class PlanBuilder {
       const bool all_fuse =
           std::all_of(readers[normed].begin(), readers[normed].end(), [&](size_t n) {
             const EngineNode& projection = nodes_[n];
-            if (projection.spec->runs_matvec_t == nullptr || projection.inputs.size() != 2 ||
-                projection.inputs[0] != normed || projection.inputs[1] == normed ||
-                row_norm_eps_[n]) {
-              return false;
-            }
-            dims.clear();
-            for (uint32_t id : projection.inputs) dims.push_back(&plan_.dims[id]);
-            return projection.spec->runs_matvec_t(dims, values_[projection.inputs[1]].transposed);
+            return projection.inputs.size() == 2 && projection.inputs[0] == normed &&
+                   projection.inputs[1] != normed && !row_norm_eps_[n] && runs_matvec_t(projection);
           });
       if (!all_fuse) continue;
       const auto eps = static_cast<float>(norm.desc->attr_real("eps", 1e-5));
@@ -160,7 +162,6 @@ class PlanBuilder {
       for (uint32_t id : nodes_[n].inputs) ++readers[id];
     }
     for (uint32_t id : engine_.output_values()) ++readers[id];
-    std::vector<const Dims*> dims;
     for (size_t a = 0; a < nodes_.size(); ++a) {
       EngineNode& add = nodes_[a];
       if (add.desc->op != "add" || add.inputs.size() != 2 || add.outputs.size() != 1) continue;
@@ -170,21 +171,14 @@ class PlanBuilder {
         const int p = producer[product];
         if (p < 0 || readers[product] != 1 || product == residual) continue;
         EngineNode& projection = nodes_[p];
-        if (projection.spec->runs_matvec_t == nullptr || projection.outputs.size() != 1 ||
-            residual_[p] || producer[residual] >= p) {
-          continue;
-        }
+        if (projection.outputs.size() != 1 || residual_[p] || producer[residual] >= p) continue;
         const Dims& out = plan_.dims[add.outputs[0]];
         if (plan_.dims[product] != out || plan_.dims[residual] != out ||
             values_[residual].device_dtype != values_[product].device_dtype ||
             values_[add.outputs[0]].device_dtype != values_[product].device_dtype) {
           continue;
         }
-        dims.clear();
-        for (uint32_t id : projection.inputs) dims.push_back(&plan_.dims[id]);
-        const bool transposed =
-            projection.inputs.size() > 1 && values_[projection.inputs[1]].transposed;
-        if (!projection.spec->runs_matvec_t(dims, transposed)) continue;
+        if (!runs_matvec_t(projection)) continue;
         projection.inputs.push_back(residual);
         projection.outputs = {add.outputs[0]};
         residual_[p] = true;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <memory>
 #include <string>
 
 #include "rtscope/model.hpp"
@@ -91,6 +92,16 @@ TEST(VulkanScheduling, TransposeMovingOnlyUnitAxesIsAView) {
   expect_no_validation_errors(*unit);
 }
 
+// Builds `graph` on the vulkan plugin and checks one run against the
+// float64 reference; f16 within the output's rounding (2^-11 relative on
+// sums of about 8).
+std::unique_ptr<Model> build_checked(PluginRegistry& registry, Graph graph, DType dtype,
+                                     const std::map<std::string, Tensor>& inputs) {
+  auto model = Model::build(std::move(graph), registry, {.backends = {"vulkan"}});
+  expect_matches_reference(*model, inputs, dtype == DType::f16 ? 2e-2 : 1e-5);
+  return model;
+}
+
 // y = r + linear(x, w, bias), optionally with the projection p as a second
 // output (then the add cannot run inside the projection).
 Graph residual_graph(DType dtype, int64_t rows, bool projection_is_output) {
@@ -133,14 +144,10 @@ TEST_P(VulkanResidualFusion, MatchesTheReferenceFusedOrNot) {
   PluginRegistry registry;
   RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
   const ResidualCase c = GetParam();
-  auto model = Model::build(residual_graph(c.dtype, c.rows, c.projection_is_output), registry,
-                            {.backends = {"vulkan"}});
-  // f16: the output's rounding (2^-11 relative on sums of about 8).
-  const double tolerance = c.dtype == DType::f16 ? 2e-2 : 1e-5;
-  expect_matches_reference(*model,
-                           {{"x", Tensor::random(c.dtype, {c.rows, 64}, 31)},
-                            {"r", Tensor::random(c.dtype, {c.rows, 40}, 32)}},
-                           tolerance);
+  auto model =
+      build_checked(registry, residual_graph(c.dtype, c.rows, c.projection_is_output), c.dtype,
+                    {{"x", Tensor::random(c.dtype, {c.rows, 64}, 31)},
+                     {"r", Tensor::random(c.dtype, {c.rows, 40}, 32)}});
   const Module& module = *model->modules()[0];
   if (counter(module, "fused_residual_adds") == 0 && c.fused > 0 &&
       counter(module, "dispatches") == 2) {
@@ -207,10 +214,8 @@ TEST_P(VulkanRowNormFusion, MatchesTheReferenceFusedOrNot) {
   PluginRegistry registry;
   RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
   const PreNormCase c = GetParam();
-  auto model = Model::build(pre_norm_graph(c.dtype, c.rows, c.normed_is_output), registry,
-                            {.backends = {"vulkan"}});
-  const double tolerance = c.dtype == DType::f16 ? 2e-2 : 1e-5;
-  expect_matches_reference(*model, {{"x", Tensor::random(c.dtype, {c.rows, 64}, 41)}}, tolerance);
+  auto model = build_checked(registry, pre_norm_graph(c.dtype, c.rows, c.normed_is_output), c.dtype,
+                             {{"x", Tensor::random(c.dtype, {c.rows, 64}, 41)}});
   const Module& module = *model->modules()[0];
   if (counter(module, "fused_row_norms") == 0 && c.dispatches < 5 &&
       counter(module, "dispatches") == 5) {
