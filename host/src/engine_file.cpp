@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "engine.hpp"
-#include "log.hpp"
+#include "rtscope/log.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/module.hpp"
 #include "rtscope/plugin_registry.hpp"

@@ -6,7 +6,7 @@
 
 #include "abi_graph.hpp"
 #include "engine.hpp"
-#include "log.hpp"
+#include "rtscope/log.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/trace.hpp"

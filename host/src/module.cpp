@@ -5,7 +5,7 @@
 
 #include "engine.hpp"
 #include "execution_context.hpp"
-#include "log.hpp"
+#include "rtscope/log.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/runtime_cache.hpp"
 #include "rtscope/trace.hpp"

@@ -2,7 +2,7 @@
 #include <set>
 
 #include "abi_graph.hpp"
-#include "log.hpp"
+#include "rtscope/log.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"

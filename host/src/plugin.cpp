@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "log.hpp"
+#include "rtscope/log.hpp"
 #include "plugin_library.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/trace.hpp"

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "log.hpp"
+#include "rtscope/log.hpp"
 #include "plugin_library.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/trace.hpp"

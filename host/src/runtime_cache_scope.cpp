@@ -2,7 +2,7 @@
 
 #include <istream>
 
-#include "log.hpp"
+#include "rtscope/log.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/trace.hpp"
 

@@ -1,4 +1,4 @@
-#include "log.hpp"
+#include "rtscope/log.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 
@@ -8,6 +8,9 @@ namespace rtscope {
 
 spdlog::logger& log() {
   static std::shared_ptr<spdlog::logger> logger = [] {
+    // Another copy of this library in the process (a static link beside
+    // the shared host) finds the logger already registered.
+    if (auto existing = spdlog::get("rtscope")) return existing;
     auto l = spdlog::stderr_color_mt("rtscope");
     l->set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
     const char* level = std::getenv("RTSCOPE_LOG_LEVEL");
