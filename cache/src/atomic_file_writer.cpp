@@ -89,12 +89,11 @@ int create_unique(const std::filesystem::path& path, const std::string& file_pre
                   static_cast<unsigned long long>(random()));
     *suffix = buffer;
     *created = path.parent_path() / (file_prefix + buffer);
-    const int fd = open_retrying(created->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-      // The umask must not make the shared file unreadable to other users.
-      fchmod(fd, 0644);
-      return fd;
-    }
+    // The mode follows the umask: a user who keeps files private (077)
+    // keeps the cache private too.
+    const int fd =
+        open_retrying(created->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd >= 0) return fd;
     if (errno != EEXIST || attempt == 16) fail("cannot create", *created, errno);
   }
 }
@@ -145,60 +144,6 @@ FileHandle& FileHandle::operator=(FileHandle&& other) noexcept {
     fd_ = std::exchange(other.fd_, -1);
   }
   return *this;
-}
-
-FileHandle open_for_reading(const std::filesystem::path& path) {
-  FileHandle file(open_retrying(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!file && errno != ENOENT) fail("cannot open", path, errno);
-  return file;
-}
-
-uint64_t file_size(const FileHandle& file) {
-  struct stat st {};
-  return fstat(file.get(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
-}
-
-bool read_at(const FileHandle& file, uint64_t offset, void* out, std::size_t size) {
-  auto* p = static_cast<uint8_t*>(out);
-  while (size > 0) {
-    const ssize_t n = pread(file.get(), p, size, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    offset += static_cast<uint64_t>(n);
-    size -= static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
-void read_all(const FileHandle& file, const std::filesystem::path& path,
-              std::vector<uint8_t>& out) {
-  out.clear();
-  // The size is only a hint: read until EOF.
-  std::size_t capacity = (1 << 16) + file_size(file);
-  std::size_t used = 0;
-  for (;;) {
-    if (out.size() - used < (1 << 16)) out.resize(std::max(capacity, used + (1 << 16)));
-    const ssize_t n =
-        pread(file.get(), out.data() + used, out.size() - used, static_cast<off_t>(used));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      out.clear();
-      fail("cannot read", path, errno);
-    }
-    if (n == 0) break;
-    used += static_cast<std::size_t>(n);
-    capacity = out.size() * 2;
-  }
-  out.resize(used);
-}
-
-bool read_whole_file(const std::filesystem::path& path, std::vector<uint8_t>& out) {
-  out.clear();
-  const FileHandle file = open_for_reading(path);
-  if (!file) return false;
-  read_all(file, path, out);
-  return true;
 }
 
 void replace_file_atomically(const std::filesystem::path& path, Pieces pieces,

@@ -37,28 +37,12 @@ class FileHandle {
 };
 
 // Reading never takes a lock: writers replace a file by rename, so an open
-// descriptor always sees one complete version.
-
-// Opens `path` for reading; an empty handle when it does not exist. Throws
-// rtscope::Error naming the path for any other failure.
-FileHandle open_for_reading(const std::filesystem::path& path);
-
-// Reads the whole file behind `file` into `out`. Throws rtscope::Error
-// naming `path`.
-void read_all(const FileHandle& file, const std::filesystem::path& path, std::vector<uint8_t>& out);
-
-// The size of the file behind `file`, and a reader of `size` bytes at an
-// offset for cache_format::decode_by_reads (false on a short read or error).
-uint64_t file_size(const FileHandle& file);
-bool read_at(const FileHandle& file, uint64_t offset, void* out, std::size_t size);
-
-// Reads the whole file. Returns false, leaving `out` empty, when the file does
-// not exist; throws rtscope::Error naming the path for any other failure.
-bool read_whole_file(const std::filesystem::path& path, std::vector<uint8_t>& out);
+// descriptor always sees one complete version (see cache_path_guard.hpp for
+// how files are opened and read).
 
 // Replaces `path` with the concatenated `pieces` so that a crash at any point
 // leaves either the old or the new file: a fresh temp file in the same
-// directory (O_EXCL, mode 0644) → write → fsync → rename over `path` → fsync
+// directory (O_EXCL, mode 0666 less the umask) → write → fsync → rename over `path` → fsync
 // the directory. The caller holds the FileLock of `path`. `on_phase`, when
 // set, is called at each SavePhase. Throws rtscope::Error naming the file and
 // errno text; the temp file is then removed and `path` is untouched unless

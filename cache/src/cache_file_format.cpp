@@ -14,6 +14,11 @@ constexpr char kFileMagic[8] = {'R', 'T', 'S', 'C', 'A', 'C', 'H', 'E'};
 constexpr char kEntryMagic[4] = {'R', 'T', 'S', 'E'};
 constexpr char kTrailerMagic[8] = {'R', 'T', 'S', 'C', 'E', 'N', 'D', '!'};
 constexpr std::size_t kMaxProblems = 32;
+// Failed candidate checks while resynchronizing may hash this many bytes
+// per byte of input, plus the floor: a crafted file cannot make a decode
+// more than linear.
+constexpr uint64_t kResyncWorkPerByte = 2;
+constexpr uint64_t kResyncWorkFloor = 64 << 10;
 
 void store_le(uint8_t* at, uint64_t value, int bytes) {
   for (int i = 0; i < bytes; ++i) at[i] = static_cast<uint8_t>(value >> (8 * i));
@@ -29,20 +34,15 @@ uint64_t header_hash(const uint8_t* header48, const uint8_t* strings, std::size_
   return XXH64(strings, strings_size, XXH64(header48, 48, 0));
 }
 
-struct ParsedEntry {
-  CacheKey key;
-  Entry entry;
-  std::size_t size = 0;
-};
-
 // The fixed fields of an entry header.
 struct EntryHead {
   std::size_t strings_len = 0;
   uint64_t payload_len = 0;
+  uint64_t size() const { return kEntryHeaderSize + strings_len + payload_len; }
 };
 
 // Checks the 56-byte entry header at `h`, `remaining` bytes before the end of
-// the file: magic, bounds, and that the entry fits.
+// the input: magic, bounds, and that the entry fits. Costs O(1).
 std::optional<EntryHead> parse_head(const uint8_t* h, uint64_t remaining, std::string* why) {
   if (remaining < kEntryHeaderSize) {
     *why = "truncated entry header";
@@ -71,78 +71,90 @@ std::optional<EntryHead> parse_head(const uint8_t* h, uint64_t remaining, std::s
   return head;
 }
 
-// Given the header and the strings after it (`h` holds both), checks the
-// header checksum and the producer identity, and fills everything of
-// `parsed` but the payload. A payload of `known` is taken when it matches.
-bool parse_identity(const uint8_t* h, const EntryHead& head, const EntryMap* known,
-                    ParsedEntry& parsed, std::string* why) {
-  const uint8_t* strings = h + kEntryHeaderSize;
-  if (header_hash(h, strings, head.strings_len) != get_le(h + 48, 8)) {
-    *why = "entry header checksum mismatch";
-    return false;
-  }
-  const std::size_t plugin_len = get_le(h + 4, 2);
-  const std::size_t fingerprint_len = get_le(h + 6, 2);
-  const auto* chars = reinterpret_cast<const char*>(strings);
-  parsed.key.plugin_id.assign(chars, plugin_len);
-  parsed.key.device_fingerprint.assign(chars + plugin_len, fingerprint_len);
-  parsed.key.key.assign(chars + plugin_len + fingerprint_len,
-                        head.strings_len - plugin_len - fingerprint_len);
-  // Checksums prove the bytes are what the writer wrote, not that the writer
-  // was well-formed: the identity is checked like a put().
-  if (std::string problem = identity_problem(parsed.key); !problem.empty()) {
-    *why = "malformed producer identity: " + problem;
-    return false;
-  }
-  parsed.entry.payload_hash = get_le(h + 40, 8);
-  parsed.entry.written_ns = get_le(h + 24, 8);
-  parsed.entry.last_used_ns = get_le(h + 32, 8);
-  parsed.size = kEntryHeaderSize + head.strings_len + head.payload_len;
-  if (known) {
-    auto it = known->find(parsed.key);
-    if (it != known->end() && it->second.written_ns == parsed.entry.written_ns &&
-        it->second.payload_hash == parsed.entry.payload_hash &&
-        it->second.payload->size() == head.payload_len) {
-      parsed.entry.payload = it->second.payload;
-    }
-  }
-  return true;
-}
+// A decode in progress: the input and the bytes of work spent on it.
+struct Reader {
+  std::span<const uint8_t> bytes;
+  uint64_t work = 0;
 
-// Checks a payload read from the file against its checksum and takes it.
-bool take_payload(std::vector<uint8_t> payload, ParsedEntry& parsed, std::string* why) {
-  if (hash_payload(payload.data(), payload.size()) != parsed.entry.payload_hash) {
-    *why = "entry payload checksum mismatch";
-    return false;
-  }
-  parsed.entry.payload = std::make_shared<const std::vector<uint8_t>>(std::move(payload));
-  return true;
-}
-
-// Parses the entry at `pos`; on failure returns nullopt and says why.
-std::optional<ParsedEntry> parse_entry(std::span<const uint8_t> bytes, std::size_t pos,
-                                       const EntryMap* known, std::string* why) {
-  const uint8_t* h = bytes.data() + pos;
-  const auto head = parse_head(h, bytes.size() - pos, why);
-  if (!head) return std::nullopt;
-  ParsedEntry parsed;
-  if (!parse_identity(h, *head, known, parsed, why)) return std::nullopt;
-  if (!parsed.entry.payload) {
-    const uint8_t* payload = h + kEntryHeaderSize + head->strings_len;
-    if (!take_payload(std::vector<uint8_t>(payload, payload + head->payload_len), parsed, why)) {
+  // The header at `pos` when its fields are in range and its checksum
+  // (over the header and the strings) matches. Once it does, its lengths
+  // are the writer's, so a failure later in the entry can skip the entry
+  // whole. Costs the header and strings.
+  std::optional<EntryHead> checked_head(std::size_t pos, std::string* why) {
+    const uint8_t* h = bytes.data() + pos;
+    auto head = parse_head(h, bytes.size() - pos, why);
+    if (!head) return std::nullopt;
+    work += kEntryHeaderSize + head->strings_len;
+    if (header_hash(h, h + kEntryHeaderSize, head->strings_len) != get_le(h + 48, 8)) {
+      *why = "entry header checksum mismatch";
       return std::nullopt;
     }
+    return head;
   }
-  return parsed;
+
+  // Scans forward from `from` for the next spot where an entry header
+  // validates or the trailer ends the input; bytes.size() when there is
+  // none or when checking candidates has spent `budget` bytes. Candidates
+  // are checked by header only, so a scan costs at most the bytes passed
+  // plus the budget.
+  std::size_t resync(std::size_t from, uint64_t& budget, bool* gave_up) {
+    const std::size_t size = bytes.size();
+    const std::size_t trailer_at = size >= kTrailerSize ? size - kTrailerSize : size;
+    std::string ignored;
+    for (std::size_t q = from; q + 4 <= size;) {
+      const void* found = std::memchr(bytes.data() + q, 'R', size - q);
+      if (!found) break;
+      const std::size_t r =
+          static_cast<std::size_t>(static_cast<const uint8_t*>(found) - bytes.data());
+      work += r - q + 1;
+      q = r;
+      if (q == trailer_at && parse_trailer(q)) return q;
+      if (q + 4 <= size && std::memcmp(bytes.data() + q, kEntryMagic, 4) == 0) {
+        const uint64_t before = work;
+        const bool valid = checked_head(q, &ignored).has_value();
+        const uint64_t spent = work - before;
+        if (valid) return q;
+        if (spent >= budget) {
+          *gave_up = true;
+          return size;
+        }
+        budget -= spent;
+      }
+      ++q;
+    }
+    return size;
+  }
+
+  // The entry count of a valid trailer that ends the input exactly at `pos`.
+  std::optional<uint64_t> parse_trailer(std::size_t pos) const {
+    if (bytes.size() - pos != kTrailerSize) return std::nullopt;
+    const uint8_t* t = bytes.data() + pos;
+    if (std::memcmp(t, kTrailerMagic, 8) != 0) return std::nullopt;
+    if (XXH64(t, 16, 0) != get_le(t + 16, 8)) return std::nullopt;
+    return get_le(t + 8, 8);
+  }
+};
+
+// The key of an entry whose header validated.
+CacheKey read_key(const uint8_t* h, const EntryHead& head) {
+  const std::size_t plugin_len = get_le(h + 4, 2);
+  const std::size_t fingerprint_len = get_le(h + 6, 2);
+  const auto* chars = reinterpret_cast<const char*>(h + kEntryHeaderSize);
+  CacheKey key;
+  key.plugin_id.assign(chars, plugin_len);
+  key.device_fingerprint.assign(chars + plugin_len, fingerprint_len);
+  key.key.assign(chars + plugin_len + fingerprint_len,
+                 head.strings_len - plugin_len - fingerprint_len);
+  return key;
 }
 
-// The entry count of a valid trailer that ends the file exactly at `pos`.
-std::optional<uint64_t> parse_trailer(std::span<const uint8_t> bytes, std::size_t pos) {
-  if (bytes.size() - pos != kTrailerSize) return std::nullopt;
-  const uint8_t* t = bytes.data() + pos;
-  if (std::memcmp(t, kTrailerMagic, 8) != 0) return std::nullopt;
-  if (XXH64(t, 16, 0) != get_le(t + 16, 8)) return std::nullopt;
-  return get_le(t + 8, 8);
+// Text from a file, bounded and with bytes that could garble a terminal
+// replaced, for a problem report.
+std::string shown(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text.substr(0, 64)) out += (c >= 0x20 && c < 0x7f) ? char(c) : '?';
+  if (text.size() > 64) out += "...";
+  return out;
 }
 
 void add_problem(Decoded& decoded, std::string text) {
@@ -318,36 +330,79 @@ Decoded decode(std::span<const uint8_t> bytes, const EntryMap* known) {
   }
   decoded.header_ok = true;
 
+  Reader reader{bytes};
+  // What failed candidate checks may cost in all: linear in the input.
+  uint64_t resync_budget = kResyncWorkPerByte * bytes.size() + kResyncWorkFloor;
   std::size_t pos = kHeaderSize;
   uint64_t accepted = 0;
   uint64_t bad_spots = 0;
+  uint64_t duplicates = 0;
   std::optional<uint64_t> trailer_count;
   std::string why;
   while (pos < bytes.size()) {
-    if ((trailer_count = parse_trailer(bytes, pos))) break;
-    if (auto parsed = parse_entry(bytes, pos, known, &why)) {
-      pos += parsed->size;
+    if ((trailer_count = reader.parse_trailer(pos))) break;
+    const uint8_t* h = bytes.data() + pos;
+    if (const auto head = reader.checked_head(pos, &why)) {
+      // The lengths are the writer's: whatever is wrong inside this entry,
+      // the next one starts right after it.
+      const std::size_t entry_pos = pos;
+      pos += head->size();
+      CacheKey key = read_key(h, *head);
+      // Checksums prove the bytes are what the writer wrote, not that the
+      // writer was well-formed: the identity is checked like a put().
+      if (std::string problem = identity_problem(key); !problem.empty()) {
+        ++bad_spots;
+        add_problem(decoded, "offset " + std::to_string(entry_pos) +
+                                 ": malformed producer identity: " + problem);
+        continue;
+      }
+      Entry entry;
+      entry.payload_hash = get_le(h + 40, 8);
+      entry.written_ns = get_le(h + 24, 8);
+      entry.last_used_ns = get_le(h + 32, 8);
+      const uint8_t* payload = h + kEntryHeaderSize + head->strings_len;
+      reader.work += head->payload_len;
+      // Every payload is checked, with or without `known`, so both decodes
+      // accept exactly the same entries.
+      if (hash_payload(payload, head->payload_len) != entry.payload_hash) {
+        ++bad_spots;
+        add_problem(decoded,
+                    "offset " + std::to_string(entry_pos) + ": entry payload checksum mismatch");
+        continue;
+      }
+      if (known) {
+        auto it = known->find(key);
+        if (it != known->end() && it->second.written_ns == entry.written_ns &&
+            it->second.payload_hash == entry.payload_hash &&
+            it->second.payload->size() == head->payload_len) {
+          entry.payload = it->second.payload;  // shared, not copied
+        }
+      }
+      if (!entry.payload) {
+        entry.payload =
+            std::make_shared<const std::vector<uint8_t>>(payload, payload + head->payload_len);
+      }
       ++accepted;
-      insert_newer(decoded.entries, std::move(parsed->key), std::move(parsed->entry));
+      // A writer never writes a key twice.
+      if (decoded.entries.count(key)) {
+        ++duplicates;
+        add_problem(decoded, "offset " + std::to_string(entry_pos) + ": duplicate entry for key '" +
+                                 shown(key.key) + "' of plugin '" + shown(key.plugin_id) + "'");
+      }
+      insert_newer(decoded.entries, std::move(key), std::move(entry));
       continue;
     }
     ++bad_spots;
     add_problem(decoded, "offset " + std::to_string(pos) + ": " + why);
-    // A corrupt length cannot be trusted to find the next entry: look for the
-    // next spot where a whole entry (or the trailer) validates.
-    std::size_t next = bytes.size();
-    for (std::size_t q = pos + 1; q + 4 <= bytes.size(); ++q) {
-      const bool entry_magic = std::memcmp(bytes.data() + q, kEntryMagic, 4) == 0;
-      if (entry_magic && parse_entry(bytes, q, nullptr, &why)) {
-        next = q;
-        break;
-      }
-      if (!entry_magic && bytes[q] == 'R' && parse_trailer(bytes, q)) {
-        next = q;
-        break;
-      }
+    // A corrupt header's lengths cannot be trusted to find the next entry:
+    // look for the next spot where an entry header (or the trailer)
+    // validates.
+    bool gave_up = false;
+    pos = reader.resync(pos + 1, resync_budget, &gave_up);
+    if (gave_up) {
+      add_problem(decoded, "gave up looking for valid entries after offset " + std::to_string(pos) +
+                               " (too much damage)");
     }
-    pos = next;
   }
   if (!trailer_count) {
     add_problem(decoded, "file ends without a trailer (truncated)");
@@ -360,47 +415,8 @@ Decoded decode(std::span<const uint8_t> bytes, const EntryMap* known) {
     }
     decoded.rejected = std::max(bad_spots, missing);
   }
-  return decoded;
-}
-
-std::optional<Decoded> decode_by_reads(uint64_t size, const ReadAt& read_at,
-                                       const EntryMap* known) {
-  if (size < kHeaderSize + kTrailerSize) return std::nullopt;
-  std::vector<uint8_t> buffer(4096);
-  if (!read_at(0, buffer.data(), kHeaderSize)) return std::nullopt;
-  if (!header_problem(std::span(buffer.data(), kHeaderSize)).empty()) return std::nullopt;
-  Decoded decoded;
-  decoded.magic_ok = decoded.header_ok = true;
-  decoded.version = kFormatVersion;
-  uint64_t pos = kHeaderSize;
-  uint64_t accepted = 0;
-  std::string why;
-  while (size - pos != kTrailerSize) {
-    // The header and, usually, the strings in one read.
-    const std::size_t first = static_cast<std::size_t>(std::min<uint64_t>(size - pos, 4096));
-    if (first < kEntryHeaderSize || !read_at(pos, buffer.data(), first)) return std::nullopt;
-    const auto head = parse_head(buffer.data(), size - pos, &why);
-    if (!head) return std::nullopt;
-    if (kEntryHeaderSize + head->strings_len > first) {
-      buffer.resize(kEntryHeaderSize + head->strings_len);
-      if (!read_at(pos, buffer.data(), buffer.size())) return std::nullopt;
-    }
-    ParsedEntry parsed;
-    if (!parse_identity(buffer.data(), *head, known, parsed, &why)) return std::nullopt;
-    if (!parsed.entry.payload) {
-      std::vector<uint8_t> payload(head->payload_len);
-      if (!read_at(pos + kEntryHeaderSize + head->strings_len, payload.data(), payload.size()) ||
-          !take_payload(std::move(payload), parsed, &why)) {
-        return std::nullopt;
-      }
-    }
-    pos += parsed.size;
-    ++accepted;
-    insert_newer(decoded.entries, std::move(parsed.key), std::move(parsed.entry));
-  }
-  if (!read_at(pos, buffer.data(), kTrailerSize)) return std::nullopt;
-  const auto count = parse_trailer(std::span(buffer.data(), kTrailerSize), 0);
-  if (!count || *count != accepted) return std::nullopt;
+  decoded.rejected += duplicates;
+  decoded.work_bytes = reader.work;
   return decoded;
 }
 

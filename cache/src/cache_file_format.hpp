@@ -99,29 +99,22 @@ struct Decoded {
   EntryMap entries;                   // the valid entries
   uint64_t rejected = 0;              // invalid entries skipped (at least 1 if anything was wrong)
   std::vector<std::string> problems;  // what was wrong, with byte offsets (capped)
+  uint64_t work_bytes = 0;            // bytes hashed or scanned: linear in the input
 };
 
 // Validates a whole file image. A bad header rejects the file (header_ok is
-// false, nothing else is read); a bad entry is skipped and the reader
-// resynchronizes on the next valid entry.
+// false, nothing else is read). An entry whose header checksum holds but
+// whose identity or payload is bad is skipped by its own length; after a bad
+// header the reader resynchronizes on the next header that validates. A key
+// found twice counts as one rejected entry (the newer write is kept). The
+// work is linear in the input: at most about 4 bytes hashed or scanned per
+// byte (Decoded::work_bytes).
 //
-// `known`, when given, holds entries the caller already has: an entry whose
-// header validates and whose key, write time and payload checksum match one
-// of them takes the caller's payload instead of hashing and copying its own.
-// Whatever is written from the result is then the caller's valid bytes, so a
-// corrupt payload on disk can only be repaired, never passed on.
+// `known`, when given, holds entries the caller already has: a valid entry
+// whose key, write time and payload checksum match one of them shares the
+// caller's payload instead of a copy. Every payload is still checked, so
+// the result equals a decode without `known`.
 Decoded decode(std::span<const uint8_t> bytes, const EntryMap* known = nullptr);
-
-// Reads `size` bytes at `offset` into `out`; false if it cannot.
-using ReadAt = std::function<bool(uint64_t offset, void* out, std::size_t size)>;
-
-// decode() of a file of `size` bytes read piecewise through `read_at`: entry
-// headers and keys are read, payloads only when `known` lacks them, so a save
-// does not copy the megabytes of payload it already holds. Only for a file
-// that is valid throughout; on anything else it returns nullopt and the
-// caller reads the whole file and decodes it, which reports and skips the
-// damage.
-std::optional<Decoded> decode_by_reads(uint64_t size, const ReadAt& read_at, const EntryMap* known);
 
 // Why the first bytes of a file are not a header this build reads, or empty.
 std::string header_problem(std::span<const uint8_t> bytes);

@@ -40,6 +40,7 @@ struct SaveResult {
   bool wrote_file = false;                // this saver was the writer
   cache_format::EntryMap merged;          // writer: the entries written
   cache_format::EntryMap evicted;         // writer: the entries the size cap dropped
+  cache_format::EntryMap handed_over;     // waiter: the entries a writer carried into the file
   uint64_t bytes = 0;                     // bytes this saver wrote (file or hand-over)
   uint64_t rejected = 0;                  // invalid entries met in the file or hand-overs
   std::chrono::nanoseconds lock_wait{0};  // until written or handed over
@@ -48,8 +49,9 @@ struct SaveResult {
 
 // Saves `input` into the file at `canonical_path`. Fills `result` as it goes,
 // so lock_wait and warnings are there even when it throws rtscope::Error (I/O
-// error, lock timeout, a file that is not an rtscope cache or is another
-// format version, which is never overwritten).
+// error, lock timeout, or anything at the path a save must not replace: see
+// cache_path_guard.hpp). Work and memory are linear in the file, which is
+// read at most up to input.max_bytes.
 void save_cache_file(const std::filesystem::path& canonical_path, const SaveInput& input,
                      SaveResult& result);
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -45,15 +46,44 @@ TimedMutex& path_mutex(const std::filesystem::path& canonical_path) {
 }
 
 std::filesystem::path canonical_cache_path(const std::filesystem::path& path) {
-  return std::filesystem::weakly_canonical(std::filesystem::absolute(path));
+  const std::filesystem::path absolute = std::filesystem::absolute(path).lexically_normal();
+  const std::filesystem::path name = absolute.filename();
+  if (name.empty() || name == "." || name == "..") {
+    throw Error("runtime cache path '" + path.string() + "' names a folder, not a file");
+  }
+  // Only the folder is resolved: the file itself is never reached through
+  // a symbolic link (see cache_path_guard.hpp).
+  return std::filesystem::weakly_canonical(absolute.parent_path()) / name;
 }
 
 FileLock::FileLock(const std::filesystem::path& canonical_path)
     : lock_path_(canonical_path.string() + ".lock") {
+  // Never through a link (a planted one would make us create files where it
+  // points), never blocking on a FIFO; mode 0666 less the umask.
   do {
-    fd_ = open(lock_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    fd_ = open(lock_path_.c_str(),
+               O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0666);
   } while (fd_ < 0 && errno == EINTR);
+  if (fd_ < 0 && errno == ELOOP) {
+    throw Error("lock file '" + lock_path_ +
+                "' is a symbolic link, which is not followed; remove it");
+  }
   if (fd_ < 0) throw Error("cannot open lock file '" + lock_path_ + "': " + std::strerror(errno));
+  struct stat st {};
+  if (fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd_);
+    fd_ = -1;
+    throw Error("lock file '" + lock_path_ + "' is not a regular file; remove it");
+  }
+}
+
+bool FileLock::held_elsewhere() {
+  if (use_flock_) return false;  // flock cannot be asked
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  if (fcntl(fd_, F_OFD_GETLK, &fl) != 0) return false;
+  return fl.l_type != F_UNLCK;
 }
 
 FileLock::~FileLock() {

@@ -27,7 +27,8 @@ class FileLock {
  public:
   // Opens (creating if needed) the lock file; does not lock. Throws
   // rtscope::Error naming the lock file when it cannot be opened (read-only
-  // directory, permission denied).
+  // directory, permission denied) or is not a regular file (a planted link,
+  // FIFO or device: never followed nor blocked on).
   explicit FileLock(const std::filesystem::path& canonical_path);
   ~FileLock();  // releases the lock, if held
   FileLock(const FileLock&) = delete;
@@ -36,6 +37,9 @@ class FileLock {
   // One non-blocking attempt: true once held. Throws rtscope::Error on an
   // error other than "held by someone else".
   bool try_lock();
+  // Whether another open file description holds the lock now (a hint: it
+  // may change at once). False where it cannot be asked.
+  bool held_elsewhere();
   const std::string& lock_path() const { return lock_path_; }
 
  private:
@@ -66,7 +70,8 @@ TimedMutex& path_mutex(const std::filesystem::path& canonical_path);
 
 // `path` made absolute with its directory resolved, so that two spellings of
 // one file share one in-process mutex and one lock file. The file itself need
-// not exist.
+// not exist and is not resolved: a symbolic link there stays a link, which
+// opening then refuses. Throws rtscope::Error for a path naming a folder.
 std::filesystem::path canonical_cache_path(const std::filesystem::path& path);
 
 }  // namespace rtscope::cache_file

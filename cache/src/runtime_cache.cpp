@@ -2,14 +2,16 @@
 
 #include <algorithm>
 #include <atomic>
-#include <iostream>
+#include <istream>
 #include <mutex>
+#include <ostream>
 
-#include "atomic_file_writer.hpp"
 #include "cache_file_format.hpp"
 #include "cache_file_saver.hpp"
+#include "cache_path_guard.hpp"
 #include "file_lock.hpp"
 #include "rtscope/error.hpp"
+#include "rtscope/log.hpp"
 
 namespace rtscope {
 namespace {
@@ -153,9 +155,7 @@ RuntimeCache::RuntimeCache() : RuntimeCache(Options{}) {}
 RuntimeCache::RuntimeCache(Options options)
     : options_(std::move(options)), state_(std::make_unique<State>()) {
   if (!options_.warn) {
-    options_.warn = [](const std::string& message) {
-      std::cerr << "rtscope: warning: " << message << '\n';
-    };
+    options_.warn = [](const std::string& message) { log().warn("runtime cache: {}", message); };
   }
 }
 
@@ -240,6 +240,7 @@ CacheCounters RuntimeCache::counters() const {
 
 uint64_t RuntimeCache::add_pending(std::vector<uint8_t> bytes, const std::string& source,
                                    const std::filesystem::path& canonical) {
+  if (bytes.empty()) return 0;  // an empty (or new) file or stream is an empty cache
   if (std::string problem = cache_format::header_problem(bytes); !problem.empty()) {
     {
       std::lock_guard lock(state_->mutex);
@@ -259,7 +260,11 @@ uint64_t RuntimeCache::load(const std::filesystem::path& path) {
   std::filesystem::path canonical;
   try {
     canonical = cache_file::canonical_cache_path(path);
-    if (!cache_file::read_whole_file(canonical, bytes)) return 0;  // cold start
+    cache_file::check_cache_folder(canonical.parent_path());
+    const cache_file::OpenedFile opened =
+        cache_file::open_regular(canonical, "runtime cache", options_.max_bytes);
+    if (!opened) return 0;  // cold start
+    cache_file::read_bounded(opened, canonical, options_.max_bytes, bytes);
   } catch (const std::exception& e) {
     options_.warn(std::string(e.what()) + "; running without the cached entries");
     return 0;
@@ -268,21 +273,43 @@ uint64_t RuntimeCache::load(const std::filesystem::path& path) {
 }
 
 uint64_t RuntimeCache::load_from_stream(std::istream& in) {
+  // At most the read limit (and one byte to tell a longer stream): an
+  // endless stream costs neither unbounded memory nor time.
+  const uint64_t limit = cache_file::read_limit(options_.max_bytes);
   std::vector<uint8_t> bytes;
   char chunk[1 << 16];
-  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+  while (bytes.size() <= limit) {
+    const auto want =
+        static_cast<std::streamsize>(std::min<uint64_t>(sizeof chunk, limit + 1 - bytes.size()));
+    if (!in.read(chunk, want) && in.gcount() == 0) break;
     bytes.insert(bytes.end(), chunk, chunk + in.gcount());
   }
   if (in.bad()) {
     options_.warn("cannot read runtime cache from stream; running without the cached entries");
     return 0;
   }
+  if (bytes.size() > limit) {
+    options_.warn("runtime cache stream is over 4 times the size cap of " +
+                  std::to_string(options_.max_bytes) +
+                  " bytes; running without the cached entries");
+    return 0;
+  }
   return add_pending(std::move(bytes), "<stream>", {});
 }
 
 uint64_t RuntimeCache::save(const std::filesystem::path& path) {
+  return save_waiting(path, options_.lock_timeout);
+}
+
+uint64_t RuntimeCache::save_waiting(const std::filesystem::path& path,
+                                    std::chrono::milliseconds lock_timeout) {
   try {
-    return save_file(cache_file::canonical_cache_path(path));
+    // A new cache's folders are made here (loading a missing file is only a
+    // cold start); a folder others may write to is refused.
+    cache_file::create_cache_folders(std::filesystem::absolute(path).lexically_normal());
+    const std::filesystem::path canonical = cache_file::canonical_cache_path(path);
+    cache_file::check_cache_folder(canonical.parent_path());
+    return save_file(canonical, lock_timeout);
   } catch (const std::filesystem::filesystem_error& e) {
     throw Error("cannot save runtime cache '" + path.string() + "': " + e.code().message());
   } catch (const Error& e) {
@@ -290,7 +317,8 @@ uint64_t RuntimeCache::save(const std::filesystem::path& path) {
   }
 }
 
-uint64_t RuntimeCache::save_file(const std::filesystem::path& canonical) {
+uint64_t RuntimeCache::save_file(const std::filesystem::path& canonical,
+                                 std::chrono::milliseconds lock_timeout) {
   std::vector<std::string> warnings;
   EntryMap all;
   EntryMap changed;
@@ -309,7 +337,7 @@ uint64_t RuntimeCache::save_file(const std::filesystem::path& canonical) {
   input.all = &all;
   input.changed = &changed;
   input.max_bytes = options_.max_bytes;
-  input.lock_timeout = options_.lock_timeout;
+  input.lock_timeout = lock_timeout;
   input.on_phase = options_.on_save_phase;
   cache_file::SaveResult result;
   auto account = [&] {
@@ -331,7 +359,7 @@ uint64_t RuntimeCache::save_file(const std::filesystem::path& canonical) {
       if (result.wrote_file) {
         state_->adopt(result.merged, result.evicted);
       } else {
-        state_->mark_saved(changed);
+        state_->mark_saved(result.handed_over);
       }
     }
   }
@@ -345,6 +373,16 @@ bool RuntimeCache::try_save(const std::filesystem::path& path) {
     return true;
   } catch (const std::exception& e) {
     options_.warn(std::string(e.what()) + "; continuing without saving the runtime cache");
+    return false;
+  }
+}
+
+bool RuntimeCache::try_save_final(const std::filesystem::path& path) {
+  try {
+    save_waiting(path, std::max(options_.lock_timeout, options_.final_lock_timeout));
+    return true;
+  } catch (const std::exception& e) {
+    options_.warn(std::string(e.what()) + "; the entries not saved before are lost");
     return false;
   }
 }

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <string>
 #include <thread>
@@ -18,8 +19,10 @@
 
 #include "atomic_file_writer.hpp"
 #include "cache_file_format.hpp"
+#include "cache_path_guard.hpp"
 #include "file_lock.hpp"
 #include "rtscope/error.hpp"
+#include "rtscope/runtime_cache.hpp"
 
 namespace {
 
@@ -28,10 +31,17 @@ namespace io = rtscope::cache_file;
 
 constexpr std::chrono::milliseconds kLockTimeout{10000};
 
-// Reads and decodes `path`; a missing file is an error here.
+// Files are read at most up to this (--max-bytes; the library's default
+// cap), so an endless or huge file is refused rather than read.
+uint64_t max_bytes = rtscope::RuntimeCache::Options{}.max_bytes;
+
+// Reads and decodes `path` (never through a link, never a device or FIFO);
+// a missing file is an error here.
 cfmt::Decoded read_cache(const std::string& path) {
+  const io::OpenedFile opened = io::open_regular(path, "cache file", max_bytes);
+  if (!opened) throw rtscope::Error("'" + path + "' does not exist");
   std::vector<uint8_t> bytes;
-  if (!io::read_whole_file(path, bytes)) throw rtscope::Error("'" + path + "' does not exist");
+  io::read_bounded(opened, path, max_bytes, bytes);
   return cfmt::decode(bytes);
 }
 
@@ -41,9 +51,17 @@ void print_problems(const std::string& path, const cfmt::Decoded& decoded) {
 
 // Replaces `path` with `entries` under the file's lock, as a save does but
 // without merging. `drop_handovers` also discards entries other processes are
-// waiting to hand over (for clear).
-void write_cache(const std::string& path, const cfmt::EntryMap& entries, bool drop_handovers) {
+// waiting to hand over (for clear). Like a save it never replaces a link, a
+// device or FIFO, nor (unless `force`) a file that is not an rtscope cache.
+void write_cache(const std::string& path, const cfmt::EntryMap& entries, bool drop_handovers,
+                 bool force) {
   const auto canonical = io::canonical_cache_path(path);
+  io::check_cache_folder(canonical.parent_path());
+  {
+    const io::OpenedFile opened =
+        io::open_regular(canonical, "cache file", std::numeric_limits<uint64_t>::max());
+    if (opened && !force) io::check_replaceable(opened, canonical);
+  }
   std::unique_lock thread_lock(io::path_mutex(canonical));
   io::FileLock lock(canonical);
   const auto deadline = std::chrono::steady_clock::now() + kLockTimeout;
@@ -111,13 +129,13 @@ int verify(const std::string& path) {
 }
 
 int clear(const std::string& path, bool force) {
-  std::vector<uint8_t> bytes;
-  if (io::read_whole_file(path, bytes) && !force && !cfmt::decode(bytes).magic_ok &&
-      bytes.size() >= 8) {
-    std::cerr << "'" << path << "' is not an rtscope cache file; use --force to replace it\n";
+  try {
+    write_cache(path, {}, /*drop_handovers=*/true, force);
+  } catch (const rtscope::Error& e) {
+    std::cerr << "rtscope-cache: " << e.what() << (force ? "" : "; use --force to replace it")
+              << '\n';
     return 2;
   }
-  write_cache(path, {}, /*drop_handovers=*/true);
   std::cout << "cleared " << path << '\n';
   return 0;
 }
@@ -133,7 +151,7 @@ int merge(const std::string& a, const std::string& b, const std::string& out) {
     }
     cfmt::merge_into(merged, decoded.entries);
   }
-  write_cache(out, merged, /*drop_handovers=*/false);
+  write_cache(out, merged, /*drop_handovers=*/false, /*force=*/false);
   std::cout << "wrote " << merged.size() << " entries to " << out << '\n';
   return 0;
 }
@@ -145,6 +163,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string file, a, b, out;
   bool force = false;
+  app.add_option("--max-bytes", max_bytes,
+                 "Size cap: files over 4 times it are not read (default: the library's cap)");
 
   auto* info_cmd = app.add_subcommand("info", "Entries per plugin and fingerprint, sizes, version");
   info_cmd->add_option("FILE", file, "Cache file")->required();

@@ -149,7 +149,7 @@ class Runner {
       const auto start = Clock::now();
       trace::Span span("cache", "save runtime cache");
       span.arg("path", shared_cache_path_.string());
-      shared_cache_->try_save(shared_cache_path_);
+      shared_cache_->try_save_final(shared_cache_path_);
       CacheReport& last = report.models.back().cache;
       last.save_ms = ms_since(start);
       last.bytes = shared_cache_->counters().bytes;

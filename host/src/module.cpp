@@ -130,7 +130,7 @@ Module::~Module() {
   if (!implicit_cache_) return;
   trace::Span span("cache", "save runtime cache");
   span.arg("path", implicit_cache_path_.string());
-  implicit_cache_->try_save(implicit_cache_path_);
+  implicit_cache_->try_save_final(implicit_cache_path_);
 }
 
 const Plugin& Module::plugin() const { return engine_->plugin(); }

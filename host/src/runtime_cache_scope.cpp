@@ -2,18 +2,15 @@
 
 #include <istream>
 
-#include "rtscope/log.hpp"
 #include "rtscope/error.hpp"
+#include "rtscope/log.hpp"
 #include "rtscope/trace.hpp"
 
 namespace rtscope {
 namespace {
 
-std::shared_ptr<RuntimeCache> make_cache() {
-  RuntimeCache::Options options;
-  options.warn = [](const std::string& message) { log().warn("runtime cache: {}", message); };
-  return std::make_shared<RuntimeCache>(std::move(options));
-}
+// Warnings go to the rtscope logger, the cache's default.
+std::shared_ptr<RuntimeCache> make_cache() { return std::make_shared<RuntimeCache>(); }
 
 }  // namespace
 
@@ -72,6 +69,13 @@ RuntimeCacheScope::~RuntimeCacheScope() {
   attach_.reset();       // detach: no new execute reaches the cache
   for (SettingsTarget* target : modules_) {
     if (auto* module = dynamic_cast<Module*>(target)) module->wait_idle();
+  }
+  if (path_) {
+    // The last save of these entries: it waits longer for other writers
+    // and warns itself on failure.
+    trace::Span span("cache", "save runtime cache");
+    cache_->try_save_final(*path_);
+    return;
   }
   try {
     save();

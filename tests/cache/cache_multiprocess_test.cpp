@@ -129,6 +129,58 @@ TEST(CacheMultiProcess, EightProcessesSavingLoseNoUpdate) {
   EXPECT_EQ(testing::count_temp_files(path), 0);
 }
 
+// Saves that cannot take the lock in time keep their entries for the next
+// save, and the final save waits long enough: with a lock timeout so short
+// that most saves time out, no entry is lost.
+TEST(CacheMultiProcess, WritersUnderLockPressureLoseNoEntry) {
+  TempDir dir;
+  const auto path = dir / "pressure.cache";
+  constexpr int kProcesses = 8, kSaves = 30, kPerSave = 2;
+  int start[2];
+  ASSERT_EQ(pipe(start), 0);
+  std::vector<pid_t> children;
+  std::fflush(nullptr);
+  for (int p = 0; p < kProcesses; ++p) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      close(start[1]);
+      char go;
+      if (read(start[0], &go, 1) < 0) _exit(kSaveFailed);
+      RuntimeCache::Options options;
+      options.warn = [](const std::string&) {};  // timeouts are expected here
+      options.lock_timeout = std::chrono::milliseconds(1);
+      RuntimeCache cache(options);
+      for (int s = 0; s < kSaves; ++s) {
+        for (int i = s * kPerSave; i < (s + 1) * kPerSave; ++i) {
+          testing::put(cache, process_key(p, i), process_value(p, i));
+        }
+        cache.try_save(path);
+      }
+      _exit(cache.try_save_final(path) ? 0 : kSaveFailed);
+    }
+    children.push_back(pid);
+  }
+  close(start[0]);
+  close(start[1]);
+  for (pid_t pid : children) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  }
+  Warnings warnings;
+  RuntimeCache reader(testing::options_with(warnings));
+  reader.load(path);
+  int lost = 0;
+  for (int p = 0; p < kProcesses; ++p) {
+    for (int i = 0; i < kSaves * kPerSave; ++i) {
+      lost += reader.get(process_key(p, i)) != process_value(p, i);
+    }
+  }
+  EXPECT_EQ(lost, 0);
+  EXPECT_EQ(warnings.count(), 0u);
+}
+
 class CacheCrash : public ::testing::TestWithParam<SavePhase> {};
 
 TEST_P(CacheCrash, KilledSaveLeavesTheOldOrTheNewFile) {

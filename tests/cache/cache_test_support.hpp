@@ -75,6 +75,12 @@ inline RuntimeCache::Options options_with(Warnings& warnings) {
   return options;
 }
 
+inline std::string join(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& line : lines) out += line + '\n';
+  return out;
+}
+
 inline std::vector<uint8_t> bytes_of(const std::string& text) {
   return std::vector<uint8_t>(text.begin(), text.end());
 }

@@ -150,7 +150,9 @@ TEST_F(RuntimeCacheScopeTest, ExceptionInTheBodyStillSavesAndPropagates) {
 
 TEST_F(RuntimeCacheScopeTest, ExplicitSaveThrowsButExitOnlyWarns) {
   auto model = testing_model();
-  const auto path = dir_ / "no-such-dir" / "x.cache";
+  // Missing folders are created on save; a file in the way of one is not.
+  std::ofstream(dir_ / "a-file") << "in the way";
+  const auto path = dir_ / "a-file" / "x.cache";
   auto cache = std::make_unique<RuntimeCacheScope>(runtime_cache(*model, path));
   run(*model);
   EXPECT_THROW(cache->save(), Error);

@@ -65,10 +65,16 @@ class RuntimeCache {
     // Size cap of the saved file. Least recently used entries beyond it are
     // evicted on save.
     uint64_t max_bytes = uint64_t{256} << 20;
-    // How long save() waits for another writer of the same file.
+    // How long save() waits for another writer of the same file. A save
+    // that times out keeps its entries unsaved in memory, so the next save
+    // writes them.
     std::chrono::milliseconds lock_timeout{5000};
+    // How long try_save_final() waits: under heavy load (many processes
+    // saving one file on few cores) a writer can take seconds, and the final
+    // save's entries have no later save to ride on.
+    std::chrono::milliseconds final_lock_timeout{60000};
     // Receives every warning, possibly from several threads at once.
-    // Default: "rtscope: warning: ..." on stderr.
+    // Default: the rtscope logger (rtscope/log.hpp) at warn level.
     std::function<void(const std::string&)> warn;
     // Test hook for crash injection; called at each SavePhase of a save that
     // writes the file.
@@ -97,10 +103,15 @@ class RuntimeCache {
   // Reads the cache file at `path` and returns the number of bytes read. The
   // bytes wait in a pending buffer and are validated and merged into the
   // cache on first use (for a duplicate key the newer write wins). A missing
-  // file is a cold start and returns 0 without a warning; an unreadable file
-  // or one with a bad header is ignored with one warning and returns 0.
+  // or empty file is a cold start and returns 0 without a warning; an
+  // unreadable file, one with a bad header, one that is not a regular file
+  // or is reached through a symbolic link, one over max_bytes, or one in a
+  // folder others may write to without the sticky bit is ignored with one
+  // warning and returns 0.
   uint64_t load(const std::filesystem::path& path);
-  // Same for a stream holding a cache file image; reads it to the end.
+  // Same for a stream holding a cache file image; reads it to the end, at
+  // most max_bytes (a longer stream is ignored with a warning). An empty
+  // stream is an empty cache.
   uint64_t load_from_stream(std::istream& in);
 
   // Merges this cache with the file at `path` (union; for a duplicate key the
@@ -114,14 +125,23 @@ class RuntimeCache {
   // them is durable (see cache/src/cache_file_saver.hpp). Only a save that
   // wrote the file itself takes in the entries other processes saved.
   //
+  // Missing folders of `path` are created (0700 under $XDG_CACHE_HOME or
+  // ~/.cache, elsewhere as the umask says); the file's mode follows the
+  // umask.
+  //
   // Throws rtscope::Error naming the path and the cause (I/O error, lock
-  // timeout, a file at `path` that is not an rtscope cache or is another
-  // format version, which is never overwritten); the in-memory entries are
-  // kept.
+  // timeout, a folder others may write to without the sticky bit, or a file
+  // at `path` that is not an rtscope cache or is another format version, is
+  // a symbolic link, a device or FIFO, or is over max_bytes: such a file is
+  // never overwritten); the in-memory entries are kept for the next save.
   uint64_t save(const std::filesystem::path& path);
   // save() that reports a failure through `warn` and returns false, so the
   // caller goes on without the file.
   bool try_save(const std::filesystem::path& path);
+  // try_save() for the last save of these entries (a scope's exit, a
+  // module's destruction): it waits up to final_lock_timeout, since no
+  // later save would carry what it cannot write.
+  bool try_save_final(const std::filesystem::path& path);
   // Writes this cache as a cache file image (after eviction over max_bytes)
   // and returns the number of bytes written. Throws rtscope::Error if the
   // stream fails.
@@ -130,7 +150,9 @@ class RuntimeCache {
  private:
   struct State;  // entries, pending bytes, counters; defined in runtime_cache.cpp
 
-  uint64_t save_file(const std::filesystem::path& canonical_path);
+  uint64_t save_waiting(const std::filesystem::path& path, std::chrono::milliseconds lock_timeout);
+  uint64_t save_file(const std::filesystem::path& canonical_path,
+                     std::chrono::milliseconds lock_timeout);
   // Queues a file image for validation on first use; returns its size, or 0
   // when its header is bad.
   uint64_t add_pending(std::vector<uint8_t> bytes, const std::string& source,

@@ -12,8 +12,9 @@
 //
 // Exit order: the previous settings are restored first (so no new execute
 // can reach the cache), then the scope waits for executes in flight, then it
-// saves. A save failure on exit is logged as a warning and never masks an
-// exception leaving the body; call save() to get the error as an exception.
+// saves (RuntimeCache::try_save_final: it waits longer for other writers). A
+// save failure on exit is logged as a warning and never masks an exception
+// leaving the body; call save() to get the error as an exception.
 #pragma once
 
 #include <filesystem>
