@@ -132,8 +132,10 @@ int clear(const std::string& path, bool force) {
   try {
     write_cache(path, {}, /*drop_handovers=*/true, force);
   } catch (const rtscope::Error& e) {
-    std::cerr << "rtscope-cache: " << e.what() << (force ? "" : "; use --force to replace it")
-              << '\n';
+    // --force overrides only the content check, never a link, device or FIFO.
+    const bool content = std::string(e.what()).find("not an rtscope cache") != std::string::npos;
+    std::cerr << "rtscope-cache: " << e.what()
+              << (content && !force ? "; use --force to replace it" : "") << '\n';
     return 2;
   }
   std::cout << "cleared " << path << '\n';
