@@ -13,7 +13,8 @@
 //
 // BM_CacheSaveUnderLoad (B7b) is the overload case: 16 writer processes,
 // pinned with the benchmark to 2 cores, each putting one 1 KiB entry and
-// saving 100 times into a 1 MiB file, with the default 5 s lock timeout.
+// saving 100 times into a 1 MiB (or 10 MiB, as B7) file, with the default
+// 5 s lock timeout.
 // Saves that time out keep their entries for the next save; the last save
 // of each process is try_save_final (final=1), which waits up to 60 s, or a
 // plain try_save (final=0, the behaviour before try_save_final) for
@@ -232,7 +233,6 @@ void pin_to_cores(int cores) {
   sched_setaffinity(0, sizeof pinned, &pinned);
 }
 
-constexpr int kLoadBaseEntries = 128;  // 1 MiB of 8 KiB entries
 constexpr int kLoadSaves = 100;
 
 // A writer of the load case: one entry per save; the last save is final.
@@ -263,6 +263,7 @@ constexpr int kLoadSaves = 100;
 void BM_CacheSaveUnderLoad(benchmark::State& state) {
   const int processes = static_cast<int>(state.range(0));
   const bool final_save = state.range(1) != 0;
+  const int base_entries = static_cast<int>(state.range(2)) * 128;  // MiB of 8 KiB entries
   pin_to_cores(2);
   std::vector<double> latencies;
   uint64_t lost = 0, timed_out = 0;
@@ -271,7 +272,7 @@ void BM_CacheSaveUnderLoad(benchmark::State& state) {
     const auto path = dir / "b7b.cache";
     {
       rtscope::RuntimeCache cache;
-      for (int i = 0; i < kLoadBaseEntries; ++i) {
+      for (int i = 0; i < base_entries; ++i) {
         const auto v = value(kBaseEntryBytes, i);
         cache.put(key(std::string("base-").append(std::to_string(i))), v.data(), v.size());
       }
@@ -366,9 +367,10 @@ BENCHMARK(BM_CacheSaveConcurrent)
 }  // namespace
 
 BENCHMARK(BM_CacheSaveUnderLoad)
-    ->ArgNames({"processes", "final"})
-    ->Args({16, 1})
-    ->Args({16, 0})
+    ->ArgNames({"processes", "final", "file_MiB"})
+    ->Args({16, 1, 1})
+    ->Args({16, 0, 1})
+    ->Args({16, 1, 10})
     ->Iterations(1)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
