@@ -133,15 +133,6 @@ bool gone(const std::filesystem::path& path) {
 
 void save_cache_file(const std::filesystem::path& path, const SaveInput& input,
                      SaveResult& result) {
-  const auto start = Clock::now();
-  const auto deadline = start + input.lock_timeout;
-  auto waited = [&] { result.lock_wait = Clock::now() - start; };
-  auto timed_out = [&] {
-    waited();
-    return Error("timed out after " + std::to_string(input.lock_timeout.count()) +
-                 " ms waiting for the lock on '" + path.string() + ".lock' held by another writer");
-  };
-
   // Outside any lock: what is at the path must be a cache this save may
   // replace (no lock file is made beside a device or a foreign file), and
   // when no writer holds the lock its current version is read and validated
@@ -152,6 +143,16 @@ void save_cache_file(const std::filesystem::path& path, const SaveInput& input,
   FileHandle old_version;
   FileLock lock(path);
   if (!lock.held_elsewhere()) read_version(early, path, input);
+
+  const auto start = Clock::now();
+  const auto deadline = start + input.lock_timeout;
+  auto waited = [&] { result.lock_wait = Clock::now() - start; };
+  auto timed_out = [&] {
+    waited();
+    return Error("timed out after " + std::to_string(input.lock_timeout.count()) +
+                 " ms waiting for the lock on '" + path.string() + ".lock' held by another writer");
+  };
+
   std::unique_lock thread_lock(path_mutex(path), std::defer_lock);
   if (!thread_lock.try_lock_until(deadline)) throw timed_out();
   if (lock.try_lock()) {
