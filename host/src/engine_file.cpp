@@ -384,7 +384,8 @@ std::unique_ptr<Module> Module::load(const std::string& path, PluginRegistry& re
   // Checked without blocking first: a FIFO would hang the open and a device
   // such as /dev/zero would feed the reader forever.
   if (const RegularFile file(path); !file.is_open()) {
-    throw InputError("engine file " + path + " is " + file.problem() +
+    throw InputError("engine file " + path + " " +
+                     (file.missing() ? "not found" : "is " + file.problem()) +
                      "; give the path of an engine file saved by Module::save");
   }
   std::ifstream in(path, std::ios::binary);

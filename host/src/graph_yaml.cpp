@@ -218,13 +218,15 @@ WeightInit Loader::read_init(const yaml::Map& weight, const ValueInfo& info) con
   // Checked here so a wrong path is reported at the line that names it
   // rather than when the weight is first materialized.
   const RegularFile file(path);
+  if (file.missing()) {
+    source_.fail(map.mark("file"), fmt::format("{}: weight file '{}' not found (relative paths "
+                                               "are resolved against the graph file's directory)",
+                                               map.what(), init.path));
+  }
   if (!file.is_open()) {
-    source_.fail(
-        map.mark("file"),
-        fmt::format("{}: weight file '{}' {} (relative paths "
-                    "are resolved against the graph file's directory)",
-                    map.what(), init.path,
-                    file.problem() == "not found" ? file.problem() : "is " + file.problem()));
+    source_.fail(map.mark("file"),
+                 fmt::format("{}: weight file '{}' is {}; give a file of raw little-endian values",
+                             map.what(), init.path, file.problem()));
   }
   Shape shape;
   for (const Dim& d : info.type.shape) shape.push_back(d.value);
@@ -330,11 +332,11 @@ Graph load_graph_yaml(const std::filesystem::path& path) {
   // would wait for a writer and /dev/zero would never end.
   const RegularFile file(path);
   if (!file.is_open()) {
-    if (file.problem() == "not found") {
-      throw InputError(fmt::format("{}: graph file not found", path.string()));
+    if (file.missing()) throw InputError(fmt::format("{}: graph file not found", path.string()));
+    if (!file.kind().empty()) {
+      throw InputError(fmt::format("{}: is {}, not a graph file", path.string(), file.kind()));
     }
-    throw InputError(fmt::format("{}: is {}, not a graph file", path.string(),
-                                 file.problem().substr(0, file.problem().find(','))));
+    throw InputError(fmt::format("{}: graph file {}", path.string(), file.problem()));
   }
   std::string text(file.size(), '\0');
   if (!file.read_all(text.data(), text.size())) {

@@ -26,8 +26,8 @@ RegularFile::RegularFile(const std::filesystem::path& path) {
   // writer. fstat on the open descriptor checks the very file we read.
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
-    problem_ =
-        errno == ENOENT ? "not found" : std::string("cannot be opened: ") + std::strerror(errno);
+    missing_ = errno == ENOENT;
+    problem_ = missing_ ? "not found" : std::string("cannot be opened: ") + std::strerror(errno);
     return;
   }
   struct stat info {};
@@ -37,7 +37,8 @@ RegularFile::RegularFile(const std::filesystem::path& path) {
     return;
   }
   if (!S_ISREG(info.st_mode)) {
-    problem_ = kind_of(info.st_mode) + ", not a regular file";
+    kind_ = kind_of(info.st_mode);
+    problem_ = kind_ + ", not a regular file";
     ::close(fd);
     return;
   }

@@ -24,6 +24,11 @@ class RegularFile {
 
   bool is_open() const { return fd_ >= 0; }
   const std::string& problem() const { return problem_; }
+  // Nothing exists at the path.
+  bool missing() const { return missing_; }
+  // What the path is when it exists but is no regular file ("a directory",
+  // "a FIFO (named pipe)", "a character device", ...); empty otherwise.
+  const std::string& kind() const { return kind_; }
   // The file's size when it was opened.
   uint64_t size() const { return size_; }
   // Reads exactly `bytes` from the start; false when the file has fewer
@@ -34,6 +39,8 @@ class RegularFile {
   int fd_ = -1;
   uint64_t size_ = 0;
   std::string problem_;
+  bool missing_ = false;
+  std::string kind_;
 };
 
 }  // namespace rtscope

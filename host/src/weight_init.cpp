@@ -117,7 +117,8 @@ Tensor from_file(const Weight& weight, Shape shape) {
   const std::filesystem::path path = resolve(weight);
   const RegularFile file(path);
   if (!file.is_open()) {
-    throw located(weight.info, "file '" + path.string() + "' of " + what + " is " + file.problem() +
+    throw located(weight.info, "file '" + path.string() + "' of " + what + " " +
+                                   (file.missing() ? "not found" : "is " + file.problem()) +
                                    "; give a file of raw little-endian values (relative paths "
                                    "start at the graph file)");
   }

@@ -174,7 +174,8 @@ TEST_F(EngineFileTest, PathThatIsNotARegularFileSaysWhatItIs) {
   for (const auto& [path, kind] :
        {std::pair{dir.path().string(), "is a directory, not a regular file"},
         std::pair{(dir / "fifo.engine").string(), "is a FIFO (named pipe), not a regular file"},
-        std::pair{std::string("/dev/zero"), "is a character device, not a regular file"}}) {
+        std::pair{std::string("/dev/zero"), "is a character device, not a regular file"},
+        std::pair{(dir / "absent.engine").string(), "not found"}}) {
     try {
       Module::load(path, registry_);
       ADD_FAILURE() << path << " loaded";
