@@ -4,7 +4,9 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <optional>
 
+#include "rtscope/checked_math.hpp"
 #include "rtscope/error.hpp"
 
 namespace rtscope::runner {
@@ -84,7 +86,14 @@ class StreamWorkload : public Workload {
   // Every position a stream writes must fit the KV cache
   // (k_cache_<l>: [batch, heads, max_seq, head_dim]).
   void check_positions(const Graph& graph) const {
-    const int64_t needed = config_.prompt + config_.tokens;
+    const std::optional<int64_t> sum = checked::add<int64_t>(config_.prompt, config_.tokens);
+    if (!sum) {
+      throw InputError(
+          fmt::format("workload 'stream': prompt {} + tokens {} overflows; use "
+                      "smaller values",
+                      config_.prompt, config_.tokens));
+    }
+    const int64_t needed = *sum;
     for (const StateBuffer& state : graph.states) {
       const SymShape& shape = state.info.type.shape;
       if (state.info.name.starts_with("k_cache") && shape.size() == 4 && shape[2].is_static() &&
@@ -102,6 +111,8 @@ class StreamWorkload : public Workload {
   void start_stream() {
     // Both models hold the same buffers when they differ.
     prefill_.reset_state();
+    // Sized from the config: checked, and named, before it is allocated.
+    tensor_bytes(DType::i64, {rows_, config_.prompt}, "the stream workload's prompt");
     const Tensor prompt = Tensor::random(DType::i64, {rows_, config_.prompt},
                                          config_.seed + streams_, static_cast<double>(vocab_ - 1));
     std::chrono::nanoseconds ignored{};
@@ -158,6 +169,9 @@ class BatchWorkload : public Workload {
       }
       // Floats uniform in [-1, 1]; integers and bools in {0, 1}, which is a
       // valid id for any embedding table.
+      // Sized from the graph and the config: checked, and named, before it
+      // is allocated (a count that wraps to 0 would otherwise run silently).
+      tensor_bytes(input.type.dtype, shape, fmt::format("input '{}'", input.name));
       inputs_[input.name] = Tensor::random(input.type.dtype, shape, seed++, 1.0);
     }
   }

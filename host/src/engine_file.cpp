@@ -3,13 +3,16 @@
 // before the plugin sees a byte.
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "engine.hpp"
-#include "rtscope/log.hpp"
+#include "regular_file.hpp"
+#include "rtscope/checked_math.hpp"
 #include "rtscope/error.hpp"
+#include "rtscope/log.hpp"
 #include "rtscope/module.hpp"
 #include "rtscope/plugin_registry.hpp"
 
@@ -45,14 +48,30 @@ class Writer {
   std::ostream& out_;
 };
 
+// Reads the header, trusting no count in it: every count is bounded by the
+// bytes left in the file before anything is allocated for it, so a corrupt
+// or hostile file fails at once instead of asking for gigabytes.
 class Reader {
  public:
-  Reader(std::istream& in, std::string source) : in_(in), source_(std::move(source)) {}
-  void bytes(void* data, std::size_t size) {
-    in_.read(static_cast<char*>(data), static_cast<std::streamsize>(size));
-    if (static_cast<std::size_t>(in_.gcount()) != size) {
-      throw InputError("engine file " + source_ + " is truncated; rebuild the engine");
+  Reader(std::istream& in, std::string source) : in_(in), source_(std::move(source)) {
+    // The bytes left, when the stream can tell (files and string streams
+    // can; a pipe cannot, and then allocations grow only as data arrives).
+    const std::istream::pos_type start = in_.tellg();
+    if (start != std::istream::pos_type(-1) && in_.seekg(0, std::ios::end)) {
+      const std::istream::pos_type end = in_.tellg();
+      if (end != std::istream::pos_type(-1) && end >= start) {
+        left_ = static_cast<uint64_t>(end - start);
+      }
     }
+    in_.clear();
+    in_.seekg(start);
+    in_.clear();
+  }
+  void bytes(void* data, std::size_t size) {
+    if (size > left_) truncated();
+    in_.read(static_cast<char*>(data), static_cast<std::streamsize>(size));
+    if (static_cast<std::size_t>(in_.gcount()) != size) truncated();
+    left_ -= size;
   }
   template <typename T>
   T pod() {
@@ -63,20 +82,63 @@ class Reader {
   std::string str() {
     const auto size = pod<uint32_t>();
     if (size > (1u << 20)) throw InputError("engine file " + source_ + " is corrupt");
+    check_fits(size, 1, "a string");
     std::string s(size, '\0');
     bytes(s.data(), size);
     return s;
   }
   std::vector<int64_t> dims(uint32_t rank) {
+    check_fits(rank, sizeof(int64_t), "a binding's dims");
     std::vector<int64_t> d(rank);
     for (auto& v : d) v = pod<int64_t>();
     return d;
   }
+  // A count of records that each take at least `record_bytes` in the file.
+  uint32_t count(const std::string& what, uint64_t record_bytes) {
+    const auto value = pod<uint32_t>();
+    check_fits(value, record_bytes, what);
+    return value;
+  }
+  // `size` bytes, read in bounded chunks so a size the stream cannot vouch
+  // for never allocates more than the data that actually arrives.
+  std::vector<uint8_t> blob(uint64_t size) {
+    check_fits(size, 1, "the plugin blob");
+    constexpr uint64_t kChunk = uint64_t{64} << 20;
+    std::vector<uint8_t> out;
+    while (out.size() < size) {
+      const auto offset = out.size();
+      out.resize(offset + static_cast<std::size_t>(std::min<uint64_t>(kChunk, size - offset)));
+      bytes(out.data() + offset, out.size() - offset);
+    }
+    return out;
+  }
 
  private:
+  [[noreturn]] void truncated() const {
+    throw InputError("engine file " + source_ + " is truncated; rebuild the engine");
+  }
+  void check_fits(uint64_t count, uint64_t record_bytes, const std::string& what) const {
+    if (checked::fits(count, record_bytes, left_)) return;
+    const auto needed = checked::mul<uint64_t>(count, record_bytes);
+    const std::string size =
+        record_bytes == 1
+            ? std::to_string(count) + " bytes"
+            : std::to_string(count) + " entries (at least " +
+                  (needed ? std::to_string(*needed) : std::string("2^64 or more")) + " bytes)";
+    throw InputError("engine file " + source_ + " is corrupt: " + what + " of " + size +
+                     " is more than the " + std::to_string(left_) +
+                     " bytes left in the file; rebuild the engine");
+  }
+
   std::istream& in_;
   std::string source_;
+  uint64_t left_ = UINT64_MAX;  // unknown: bounded by the reads themselves
 };
+
+// The fewest bytes one record takes in the file, for count checks.
+constexpr uint64_t kMinBindingBytes = sizeof(uint32_t) + sizeof(uint8_t) + sizeof(uint32_t);
+constexpr uint64_t kAliasBytes = 3 * sizeof(uint32_t);
+constexpr uint64_t kMinOptionBytes = 2 * sizeof(uint32_t);
 
 void write_bindings(Writer& w, const std::vector<BindingInfo>& bindings) {
   w.pod<uint32_t>(static_cast<uint32_t>(bindings.size()));
@@ -91,7 +153,7 @@ void write_bindings(Writer& w, const std::vector<BindingInfo>& bindings) {
 }
 
 std::vector<BindingInfo> read_bindings(Reader& r) {
-  const auto count = r.pod<uint32_t>();
+  const auto count = r.count("the binding list", kMinBindingBytes);
   if (count > 100000) throw InputError("engine file has an implausible binding count");
   std::vector<BindingInfo> bindings(count);
   for (auto& b : bindings) {
@@ -239,7 +301,7 @@ std::unique_ptr<Module> Module::load(std::istream& in, const std::string& source
   const std::string fingerprint = r.str();
   const auto inputs = read_bindings(r);
   const auto outputs = read_bindings(r);
-  std::vector<AliasInfo> aliases(r.pod<uint32_t>());
+  std::vector<AliasInfo> aliases(r.count("the alias map", kAliasBytes));
   for (auto& a : aliases) {
     a.output = r.pod<uint32_t>();
     a.input = r.pod<uint32_t>();
@@ -248,7 +310,7 @@ std::unique_ptr<Module> Module::load(std::istream& in, const std::string& source
   const bool needs_output_allocation = r.pod<uint8_t>() != 0;
   std::vector<std::pair<std::string, std::string>> option_pairs;
   if (format >= 3) {
-    const auto count = r.pod<uint32_t>();
+    const auto count = r.count("the compile options", kMinOptionBytes);
     if (count > 1024) throw InputError("engine file " + source + " is corrupt");
     for (uint32_t i = 0; i < count; ++i) {
       std::string key = r.str();
@@ -285,8 +347,7 @@ std::unique_ptr<Module> Module::load(std::istream& in, const std::string& source
              plugin->devices().empty() ? "(no device)" : plugin->devices()[0].fingerprint);
   }
   if (blob_size > (uint64_t{1} << 40)) throw InputError("engine file " + source + " is corrupt");
-  std::vector<uint8_t> blob(blob_size);
-  r.bytes(blob.data(), blob.size());
+  const std::vector<uint8_t> blob = r.blob(blob_size);
   if (XXH3_64bits(blob.data(), blob.size()) != checksum) {
     throw InputError("engine file " + source +
                      ": plugin blob checksum mismatch (corrupt file); rebuild the engine");
@@ -320,6 +381,13 @@ std::unique_ptr<Module> Module::load(std::istream& in, const std::string& source
 }
 
 std::unique_ptr<Module> Module::load(const std::string& path, PluginRegistry& registry) {
+  // Checked without blocking first: a FIFO would hang the open and a device
+  // such as /dev/zero would feed the reader forever.
+  if (const RegularFile file(path); !file.is_open()) {
+    throw InputError("engine file " + path + " " +
+                     (file.missing() ? "not found" : "is " + file.problem()) +
+                     "; give the path of an engine file saved by Module::save");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError("cannot open engine file " + path);
   return load(in, path, registry);

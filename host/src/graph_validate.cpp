@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "op_shapes.hpp"
+#include "rtscope/checked_math.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/graph.hpp"
 #include "rtscope/op_registry.hpp"
@@ -73,6 +74,18 @@ class Validator {
       if (needs_static && !dim.is_static()) {
         fail_at(info.loc, kind + " '" + info.name + "' must have a static shape, got " +
                               info.type.str() + " (" + kind + "s are allocated once)");
+      }
+    }
+    if (needs_static) {
+      // Its storage is allocated from this shape: a size that wraps around
+      // would allocate a few bytes and write far past them.
+      Shape shape;
+      for (const Dim& dim : info.type.shape) shape.push_back(dim.value);
+      const auto elements = checked::product<int64_t>(shape);
+      if (!elements ||
+          !checked::mul<uint64_t>(static_cast<uint64_t>(*elements), dtype_size(info.type.dtype))) {
+        fail_at(info.loc, kind + " '" + info.name + "' " + info.type.str() +
+                              " needs more than 2^64 bytes (the size overflows); check the shape");
       }
     }
   }

@@ -11,10 +11,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <optional>
 
 #include "graph_yaml_values.hpp"
+#include "regular_file.hpp"
+#include "rtscope/checked_math.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/op_registry.hpp"
 #include "yaml_util.hpp"
@@ -216,21 +217,33 @@ WeightInit Loader::read_init(const yaml::Map& weight, const ValueInfo& info) con
   init.path = path.string();
   // Checked here so a wrong path is reported at the line that names it
   // rather than when the weight is first materialized.
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) {
+  const RegularFile file(path);
+  if (file.missing()) {
     source_.fail(map.mark("file"), fmt::format("{}: weight file '{}' not found (relative paths "
                                                "are resolved against the graph file's directory)",
                                                map.what(), init.path));
   }
-  int64_t elements = 1;
-  for (const Dim& d : info.type.shape) elements *= d.value;
-  uintmax_t expected = static_cast<uintmax_t>(elements) * dtype_size(info.type.dtype);
-  uintmax_t actual = fs::file_size(path, ec);
-  if (ec || actual != expected) {
+  if (!file.is_open()) {
+    source_.fail(map.mark("file"),
+                 fmt::format("{}: weight file '{}' is {}; give a file of raw little-endian values",
+                             map.what(), init.path, file.problem()));
+  }
+  Shape shape;
+  for (const Dim& d : info.type.shape) shape.push_back(d.value);
+  const auto elements = checked::product<int64_t>(shape);
+  const auto expected = elements ? checked::mul<uint64_t>(static_cast<uint64_t>(*elements),
+                                                          dtype_size(info.type.dtype))
+                                 : std::nullopt;
+  if (!expected) {
+    source_.fail(map.mark("file"), fmt::format("{}: {} needs more than 2^64 bytes (the size "
+                                               "overflows); check the shape",
+                                               map.what(), info.type.str()));
+  }
+  if (file.size() != *expected) {
     source_.fail(map.mark("file"),
                  fmt::format("{}: weight file '{}' holds {} bytes; {} needs {} (raw little-endian "
                              "values, row-major)",
-                             map.what(), init.path, ec ? 0 : actual, info.type.str(), expected));
+                             map.what(), init.path, file.size(), info.type.str(), *expected));
   }
   return init;
 }
@@ -315,21 +328,22 @@ Graph parse_graph_yaml(const std::string& text, const std::string& file_name) {
 }
 
 Graph load_graph_yaml(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) {
-    throw InputError(fmt::format("{}: graph file not found", path.string()));
+  // Opened without blocking and checked to be a regular file first: a FIFO
+  // would wait for a writer and /dev/zero would never end.
+  const RegularFile file(path);
+  if (!file.is_open()) {
+    if (file.missing()) throw InputError(fmt::format("{}: graph file not found", path.string()));
+    if (!file.kind().empty()) {
+      throw InputError(fmt::format("{}: is {}, not a graph file", path.string(), file.kind()));
+    }
+    throw InputError(fmt::format("{}: graph file {}", path.string(), file.problem()));
   }
-  if (fs::is_directory(path, ec)) {
-    throw InputError(fmt::format("{}: is a directory, not a graph file", path.string()));
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  std::string text(file.size(), '\0');
+  if (!file.read_all(text.data(), text.size())) {
     throw InputError(
         fmt::format("{}: cannot read graph file: {}", path.string(), std::strerror(errno)));
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_graph_yaml(text.str(), path.string());
+  return parse_graph_yaml(text, path.string());
 }
 
 }  // namespace rtscope

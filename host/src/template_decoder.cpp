@@ -2,10 +2,13 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <optional>
 
 #include "graph_builder.hpp"
+#include "rtscope/checked_math.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/templates.hpp"
+#include "template_size.hpp"
 
 namespace rtscope {
 namespace {
@@ -144,12 +147,40 @@ class LayerBuilder {
   std::string prefix_;
 };
 
+// Everything the model allocates, checked before a node is built.
+void check_size(const DecoderParams& p, int64_t ffn) {
+  const int64_t d = p.d_model;
+  TemplateSize size(kOrigin, p.dtype);
+  size.add("embed", {p.vocab, d});
+  size.add("lm_head", {d, p.vocab});
+  size.add("final_norm", {d});
+  for (const char* name : {"layers.*.attn_norm", "layers.*.ffn_norm"})
+    size.add(name, {d}, p.layers);
+  for (const char* name :
+       {"layers.*.attn.wq", "layers.*.attn.wk", "layers.*.attn.wv", "layers.*.attn.wo"}) {
+    size.add(name, {d, d}, p.layers);
+  }
+  size.add("layers.*.ffn.w_gate", {d, ffn}, p.layers);
+  size.add("layers.*.ffn.w_up", {d, ffn}, p.layers);
+  size.add("layers.*.ffn.w_down", {ffn, d}, p.layers);
+  for (const char* name : {"k_cache_*", "v_cache_*"}) {
+    size.add(name, {p.batch, p.heads, p.max_seq, d / p.heads}, p.layers);
+  }
+  size.check();
+}
+
 }  // namespace
 
 Graph build_decoder(const DecoderParams& params) {
   check_params(params);
   const DecoderParams& p = params;
-  const int64_t ffn = p.ffn == 0 ? 4 * p.d_model : p.ffn;
+  const std::optional<int64_t> default_ffn = checked::mul<int64_t>(4, p.d_model);
+  if (p.ffn == 0 && !default_ffn) {
+    fail(fmt::format("ffn = 4 * d_model overflows for d_model {}; use a smaller d_model",
+                     p.d_model));
+  }
+  const int64_t ffn = p.ffn == 0 ? *default_ffn : p.ffn;
+  check_size(p, ffn);
   GraphBuilder g("decoder", kOrigin);
   // Decode steps (seq 1) dominate generation, so engines are tuned for them.
   g.symbol("seq", SymbolRange{1, 1, p.max_seq});

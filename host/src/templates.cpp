@@ -12,6 +12,7 @@
 
 #include "graph_builder.hpp"
 #include "rtscope/error.hpp"
+#include "template_size.hpp"
 
 namespace rtscope {
 namespace {
@@ -83,7 +84,11 @@ Param int_param(const std::string& tmpl, const std::string& name, int64_t& field
 
 void apply(const std::string& tmpl, const std::vector<Param>& accepted,
            const std::map<std::string, std::string>& params) {
-  for (const auto& [key, value] : params) {
+  for (const auto& entry : params) {
+    // Named, not a structured binding: clang (the fuzz build) cannot
+    // capture those in a lambda before C++20's P1091 support.
+    const std::string& key = entry.first;
+    const std::string& value = entry.second;
     auto it = std::find_if(accepted.begin(), accepted.end(),
                            [&key](const Param& p) { return p.name == key; });
     if (it == accepted.end()) {
@@ -101,6 +106,16 @@ void apply(const std::string& tmpl, const std::vector<Param>& accepted,
 Graph build_mlp(const MlpParams& params) {
   check_mlp(params);
   const MlpParams& p = params;
+  // Everything the model allocates, checked before a node is built.
+  TemplateSize size(kMlpOrigin, p.dtype);
+  if (p.layers == 1) {
+    size.add("layers.0.weight", {p.d_in, p.d_out});
+  } else {
+    size.add("layers.0.weight", {p.d_in, p.hidden});
+    size.add("layers.*.weight", {p.hidden, p.hidden}, p.layers - 2);
+    size.add(fmt::format("layers.{}.weight", p.layers - 1), {p.hidden, p.d_out});
+  }
+  size.check();
   GraphBuilder g("mlp", kMlpOrigin);
   g.symbol("batch", SymbolRange{1, p.max_batch, p.max_batch});
   g.input("x", p.dtype, {Dim::named("batch"), Dim::fixed(p.d_in)});

@@ -3,16 +3,24 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <string>
 
 #include "element_access.hpp"
+#include "host_memory.hpp"
+#include "rtscope/checked_math.hpp"
 #include "rtscope/error.hpp"
 #include "seeded_random.hpp"
 
 namespace rtscope {
 namespace {
+
+using detail::describe_bytes;
+using detail::host_memory_bytes;
 
 // 64 bytes: a cache line, and enough for every SIMD load width in use.
 constexpr std::align_val_t kAlignment{64};
@@ -26,18 +34,40 @@ void check_shape(const Shape& shape) {
   }
 }
 
-std::shared_ptr<void> allocate(std::size_t bytes) {
+// Bytes of a tensor with non-negative dims, or nullopt when they do not fit
+// in 64 bits (or its element count does not fit in int64).
+std::optional<uint64_t> exact_bytes(DType dtype, const Shape& shape) {
+  const auto count = checked::product<int64_t>(shape);
+  if (!count) return std::nullopt;
+  return checked::mul<uint64_t>(static_cast<uint64_t>(*count), dtype_size(dtype));
+}
+
+std::string describe_tensor(const std::string& what, DType dtype, const Shape& shape) {
+  return what + " " + std::string(to_string(dtype)) + shape_to_string(shape);
+}
+
+std::shared_ptr<void> allocate(std::size_t bytes, DType dtype, const Shape& shape) {
   // Never allocate zero bytes so an empty tensor is still defined().
-  void* memory = ::operator new(bytes == 0 ? 1 : bytes, kAlignment);
+  void* memory = nullptr;
+  try {
+    memory = ::operator new(bytes == 0 ? 1 : bytes, kAlignment);
+  } catch (const std::bad_alloc&) {
+    throw InputError("cannot allocate " + describe_bytes(bytes) + " for " +
+                     describe_tensor("tensor", dtype, shape) +
+                     ": out of host memory; use smaller shapes or free memory");
+  }
   return std::shared_ptr<void>(memory, [](void* p) { ::operator delete(p, kAlignment); });
 }
 
 }  // namespace
 
 int64_t element_count(const Shape& shape) {
-  int64_t count = 1;
-  for (int64_t dim : shape) count *= dim;
-  return count;
+  const auto count = checked::product<int64_t>(shape);
+  if (!count) {
+    throw InputError("tensor shape " + shape_to_string(shape) +
+                     " has more elements than fit in 64 bits; check the shape");
+  }
+  return *count;
 }
 
 std::string shape_to_string(const Shape& shape) {
@@ -49,16 +79,44 @@ std::string shape_to_string(const Shape& shape) {
   return text + "]";
 }
 
+std::size_t tensor_bytes(DType dtype, const Shape& shape, const std::string& what) {
+  for (int64_t dim : shape) {
+    if (dim < 0) {
+      throw InputError(describe_tensor(what, dtype, shape) +
+                       " has a negative dimension; dimensions must be >= 0");
+    }
+  }
+  const std::optional<uint64_t> bytes = exact_bytes(dtype, shape);
+  if (!bytes) {
+    double approximate = static_cast<double>(dtype_size(dtype));
+    for (int64_t dim : shape) approximate *= static_cast<double>(dim);
+    char text[32];
+    std::snprintf(text, sizeof(text), "%.3g", approximate);
+    throw InputError(describe_tensor(what, dtype, shape) + " needs " + text +
+                     " bytes, more than 2^64 (the size overflows); check the shape");
+  }
+  const uint64_t limit = host_memory_bytes();
+  if (*bytes > limit || *bytes > static_cast<uint64_t>(PTRDIFF_MAX)) {
+    throw InputError(describe_tensor(what, dtype, shape) + " needs " + describe_bytes(*bytes) +
+                     ", more than this machine's " + describe_bytes(limit) +
+                     " of memory (RAM and swap); use smaller shapes");
+  }
+  return static_cast<std::size_t>(*bytes);
+}
+
+// A tensor exists only once tensor_bytes() accepted its shape, so this
+// product cannot wrap.
 std::size_t Tensor::size_bytes() const {
   return static_cast<std::size_t>(numel()) * dtype_size(dtype_);
 }
 
 Tensor Tensor::empty(DType dtype, Shape shape) {
   check_shape(shape);
+  const std::size_t bytes = tensor_bytes(dtype, shape);
   Tensor tensor;
   tensor.dtype_ = dtype;
+  tensor.storage_ = allocate(bytes, dtype, shape);
   tensor.shape_ = std::move(shape);
-  tensor.storage_ = allocate(tensor.size_bytes());
   tensor.data_ = tensor.storage_.get();
   return tensor;
 }
@@ -77,6 +135,11 @@ Tensor Tensor::from_bytes(DType dtype, Shape shape, const void* bytes) {
 
 Tensor Tensor::wrap(DType dtype, Shape shape, void* data, std::shared_ptr<void> keep_alive) {
   check_shape(shape);
+  // The caller owns the memory; the size check only keeps size_bytes() exact.
+  if (!exact_bytes(dtype, shape)) {
+    throw InputError(describe_tensor("Tensor::wrap of a", dtype, shape) +
+                     " tensor: the size overflows; check the shape");
+  }
   if (data == nullptr) {
     throw InputError("Tensor::wrap of a " + std::string(to_string(dtype)) + shape_to_string(shape) +
                      " tensor got a null data pointer");
@@ -113,6 +176,10 @@ Tensor Tensor::random(DType dtype, Shape shape, uint64_t seed, double scale) {
 Tensor Tensor::empty_on(std::shared_ptr<const DeviceMemory> device, DType dtype, Shape shape) {
   if (!device) return empty(dtype, std::move(shape));
   check_shape(shape);
+  if (!exact_bytes(dtype, shape)) {
+    throw InputError(describe_tensor("device tensor", dtype, shape) +
+                     " needs more than 2^64 bytes (the size overflows); check the shape");
+  }
   Tensor tensor;
   tensor.dtype_ = dtype;
   tensor.shape_ = std::move(shape);

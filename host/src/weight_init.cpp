@@ -2,14 +2,13 @@
 #include <algorithm>
 #include <bit>
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "element_access.hpp"
+#include "regular_file.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/graph.hpp"
 #include "seeded_random.hpp"
@@ -57,8 +56,37 @@ void for_ranges(int64_t count, const std::function<void(int64_t, int64_t)>& fill
   fill(0, std::min(count, per_thread));
 }
 
+// "graph.yaml:7:5: weight 'w' f32[...] needs ... bytes": errors from the
+// size check and the allocation, located at the weight.
+template <typename Action>
+auto located_size_errors(const Weight& weight, Action action) {
+  const std::string what = "weight '" + weight.info.name + "'";
+  try {
+    return action(what);
+  } catch (const InputError& e) {
+    const std::string message = e.what();
+    throw located(weight.info, message.starts_with(what) ? message : what + ": " + message);
+  }
+}
+
+// The weight's size in bytes, checked for overflow and against memory.
+std::size_t weight_bytes(const Weight& weight, const Shape& shape) {
+  return located_size_errors(weight, [&](const std::string& what) {
+    return tensor_bytes(weight.info.type.dtype, shape, what);
+  });
+}
+
+// Storage for the weight; an impossible size or a failed allocation is an
+// InputError naming the weight, its shape and the bytes asked for.
+Tensor allocate(const Weight& weight, Shape shape) {
+  weight_bytes(weight, shape);
+  return located_size_errors(weight, [&](const std::string&) {
+    return Tensor::empty(weight.info.type.dtype, std::move(shape));
+  });
+}
+
 Tensor seeded(const Weight& weight, Shape shape) {
-  Tensor tensor = Tensor::empty(weight.info.type.dtype, std::move(shape));
+  Tensor tensor = allocate(weight, std::move(shape));
   // The name is part of the key so weights sharing a seed still differ.
   const uint64_t key = detail::stream_key(weight.init.seed ^ detail::fnv1a64(weight.info.name));
   const DType dtype = tensor.dtype();
@@ -87,27 +115,31 @@ std::filesystem::path resolve(const Weight& weight) {
 Tensor from_file(const Weight& weight, Shape shape) {
   const std::string what = "weight '" + weight.info.name + "' (" + weight.info.type.str() + ")";
   const std::filesystem::path path = resolve(weight);
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    throw located(weight.info, "cannot open file '" + path.string() + "' of " + what +
-                                   "; check the path (relative paths start at the graph file)");
+  const RegularFile file(path);
+  if (!file.is_open()) {
+    throw located(weight.info, "file '" + path.string() + "' of " + what + " " +
+                                   (file.missing() ? "not found" : "is " + file.problem()) +
+                                   "; give a file of raw little-endian values (relative paths "
+                                   "start at the graph file)");
   }
-  std::vector<char> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  Tensor tensor = Tensor::empty(weight.info.type.dtype, std::move(shape));
-  if (bytes.size() != tensor.size_bytes()) {
+  const std::size_t expected = weight_bytes(weight, shape);
+  // Sizes are compared before anything is allocated or read.
+  if (file.size() != expected) {
     throw located(weight.info, "file '" + path.string() + "' of " + what + " has " +
-                                   std::to_string(bytes.size()) + " bytes, expected " +
-                                   std::to_string(tensor.size_bytes()) + " (raw little-endian " +
-                                   std::string(to_string(tensor.dtype())) + " values)");
+                                   std::to_string(file.size()) + " bytes, expected " +
+                                   std::to_string(expected) + " (raw little-endian " +
+                                   std::string(to_string(weight.info.type.dtype)) + " values)");
   }
+  Tensor tensor = allocate(weight, std::move(shape));
   auto* out = static_cast<unsigned char*>(tensor.data());
-  const std::size_t width = dtype_size(tensor.dtype());
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
+  if (!file.read_all(out, expected)) {
+    throw located(weight.info, "file '" + path.string() + "' of " + what +
+                                   " could not be read in full (changed while reading?)");
+  }
+  if constexpr (std::endian::native == std::endian::big) {
     // Files are little-endian; flip each element's bytes on big-endian hosts.
-    const std::size_t source = std::endian::native == std::endian::little
-                                   ? i
-                                   : (i / width) * width + (width - 1 - i % width);
-    out[i] = static_cast<unsigned char>(bytes[source]);
+    const std::size_t width = dtype_size(tensor.dtype());
+    for (std::size_t i = 0; i < expected; i += width) std::reverse(out + i, out + i + width);
   }
   return tensor;
 }

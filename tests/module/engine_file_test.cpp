@@ -2,11 +2,15 @@
 // checked on load with a message that names it and says to rebuild.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <cstring>
 #include <sstream>
+#include <utility>
 
 #include "rtscope/error.hpp"
 #include "rtscope/model.hpp"
+#include "rtscope/plugin_abi.h"
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/templates.hpp"
 #include "support/temp_dir.hpp"
@@ -121,6 +125,63 @@ TEST_F(EngineFileTest, UnloadedPluginIsNamed) {
     FAIL();
   } catch (const InputError& e) {
     EXPECT_THAT(std::string(e.what()), AllOf(HasSubstr("'testing'"), HasSubstr("not loaded")));
+  }
+}
+
+// A header up to and including the alias count, with no bindings.
+std::string header_with_alias_count(uint32_t aliases) {
+  std::string bytes("RTSENGN\0", 8);
+  auto u32 = [&bytes](uint32_t value) { bytes.append(reinterpret_cast<const char*>(&value), 4); };
+  u32(3);  // format version
+  u32(RTS_ABI_VERSION_MAJOR);
+  u32(0);                              // ABI minor
+  for (int i = 0; i < 4; ++i) u32(0);  // name, plugin id, version, fingerprint: ""
+  u32(0);                              // inputs
+  u32(0);                              // outputs
+  u32(aliases);
+  return bytes;
+}
+
+// Was a 3.2 GB allocation for 2^28 aliases before a single one was read.
+TEST_F(EngineFileTest, CountsAreBoundedByTheBytesLeftInTheFile) {
+  EXPECT_THAT(load_error(header_with_alias_count(uint32_t{1} << 28)),
+              AllOf(HasSubstr("model.engine is corrupt"), HasSubstr("alias map"),
+                    HasSubstr("268435456 entries (at least 3221225472 bytes)"),
+                    HasSubstr("is more than the 0 bytes left"), HasSubstr("rebuild")));
+}
+
+// The plugin blob's size field sits right before its checksum and bytes.
+TEST_F(EngineFileTest, BlobSizeIsBoundedByTheBytesLeftInTheFile) {
+  std::size_t at = std::string::npos;
+  for (std::size_t offset = 0; offset + 16 <= bytes_.size(); ++offset) {
+    uint64_t size = 0;
+    std::memcpy(&size, bytes_.data() + offset, sizeof(size));
+    if (offset + 16 + size == bytes_.size()) at = offset;
+  }
+  ASSERT_NE(at, std::string::npos);
+  std::string copy = bytes_;
+  const uint64_t huge = uint64_t{1} << 39;  // was allocated (512 GiB) before reading
+  std::memcpy(copy.data() + at, &huge, sizeof(huge));
+  EXPECT_THAT(load_error(copy),
+              AllOf(HasSubstr("is corrupt: the plugin blob of 549755813888 bytes"),
+                    HasSubstr("bytes left in the file")));
+}
+
+// A directory or FIFO used to fail as "truncated" or block in open().
+TEST_F(EngineFileTest, PathThatIsNotARegularFileSaysWhatItIs) {
+  testing::TempDir dir;
+  ASSERT_EQ(mkfifo((dir / "fifo.engine").c_str(), 0600), 0);
+  for (const auto& [path, kind] :
+       {std::pair{dir.path().string(), "is a directory, not a regular file"},
+        std::pair{(dir / "fifo.engine").string(), "is a FIFO (named pipe), not a regular file"},
+        std::pair{std::string("/dev/zero"), "is a character device, not a regular file"},
+        std::pair{(dir / "absent.engine").string(), "not found"}}) {
+    try {
+      Module::load(path, registry_);
+      ADD_FAILURE() << path << " loaded";
+    } catch (const InputError& e) {
+      EXPECT_THAT(std::string(e.what()), AllOf(HasSubstr(path), HasSubstr(kind)));
+    }
   }
 }
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "rtscope/device_memory.hpp"
@@ -20,14 +21,23 @@ namespace rtscope {
 
 using Shape = std::vector<int64_t>;
 
+// Elements in `shape`; throws InputError when the count does not fit in
+// int64 (a shape read from a file can ask for any number).
 int64_t element_count(const Shape& shape);
 std::string shape_to_string(const Shape& shape);
+// Bytes of a `dtype` tensor of `shape`, computed without wrapping around.
+// Throws InputError naming `what` (e.g. "weight 'w'"), the dtype and shape
+// and the bytes asked for when a dimension is negative, the size overflows
+// or it is more than this machine's memory (RAM and swap) could ever hold.
+std::size_t tensor_bytes(DType dtype, const Shape& shape, const std::string& what = "tensor");
 
 class Tensor {
  public:
   Tensor() = default;
 
-  // Uninitialized storage, 64-byte aligned.
+  // Uninitialized storage, 64-byte aligned. An impossible size or a failed
+  // allocation throws InputError naming the dtype, shape and bytes (see
+  // tensor_bytes()), never std::bad_alloc.
   static Tensor empty(DType dtype, Shape shape);
   static Tensor zeros(DType dtype, Shape shape);
   // Copies `bytes` (must be element_count(shape) * dtype_size(dtype) long).
