@@ -18,6 +18,9 @@ struct InputSpec {
   Shape shape;
   int64_t limit = 0;  // ids: values in [0, limit); position: the value
   DType int_dtype = DType::i64;
+  // A weight: handed to build_engine as an rts_constant with its declared
+  // shape (never an engine input), with seeded values.
+  bool constant = false;
 };
 
 struct OpCase {
@@ -37,7 +40,8 @@ std::vector<std::string> covered_ops();
 // A validated single-node graph for `c` with float inputs of `dtype`.
 Graph single_op_graph(const OpCase& c, DType dtype);
 
-// Seeded random inputs for the graph's inputs (never all zeros).
+// Seeded random inputs for the graph's inputs (never all zeros); constant
+// inputs are weights of the graph, not among them.
 std::map<std::string, Tensor> random_inputs(const OpCase& c, DType dtype, uint64_t seed);
 
 }  // namespace rtscope::conformance
