@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
   }
   try {
     // Never probe from the probe.
-    rtscope::PluginRegistry registry(rtscope::PluginRegistry::Options{.use_default_dirs = false});
+    rtscope::PluginRegistry registry(
+        rtscope::PluginRegistry::Options{.extra_dirs = {}, .use_default_dirs = false});
     const auto plugin = registry.load({.path = argv[1]});
     std::printf("%s %s: %zu device(s)\n", plugin->id().c_str(), plugin->version().c_str(),
                 plugin->devices().size());

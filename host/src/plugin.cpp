@@ -99,6 +99,7 @@ Plugin::Plugin(std::unique_ptr<Library> library, const rts_plugin_api* api,
     : library_(std::move(library)), api_(api), path_(std::move(path)) {
   id_ = api_->id ? api_->id : "";
   version_ = api_->version ? api_->version : "";
+  label_ = "plugin '" + id_ + "' (" + path_.string() + ")";
   negotiated_minor_ = std::min<uint32_t>(api_->abi_minor, RTS_ABI_VERSION_MINOR);
   host_api_.struct_size = sizeof(rts_host_api);
   host_api_.user = this;

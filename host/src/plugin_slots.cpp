@@ -39,8 +39,6 @@ std::string current_exception_type() {
                     "error status: fix the plugin");
 }
 
-std::string Plugin::label() const { return "plugin '" + id_ + "' (" + path_.string() + ")"; }
-
 rts_support Plugin::query_node(uint32_t device, const rts_node& node, const rts_value* inputs,
                                const rts_value* outputs) const {
   rts_support support{};

@@ -107,7 +107,7 @@ TEST(PluginGuard, RelativePathIsLoadedFromTheWorkingDirectoryNotTheSystemPath) {
   const std::string file = "librtscope_plugin_relative_copy.so";
   fs::copy_file(test_plugin("newer_minor"), dir / file);
   CurrentDirGuard cwd(dir.path());
-  PluginRegistry registry(PluginRegistry::Options{.use_default_dirs = false});
+  PluginRegistry registry(PluginRegistry::Options{.extra_dirs = {}, .use_default_dirs = false});
   EXPECT_EQ(registry.resolve({.path = file}), dir / file);
   auto plugin = registry.load({.path = file});
   EXPECT_EQ(plugin->path(), dir / file);
@@ -133,6 +133,17 @@ TEST(PluginGuard, BuildTreeHostLibraryMapsToTheBuildTreePluginDir) {
   const auto dirs = PluginRegistry::default_dirs(build_host);
   ASSERT_FALSE(dirs.empty());
   EXPECT_EQ(dirs.front(), fs::path(RTSCOPE_PLUGIN_BUILD_DIR));
+}
+
+TEST(PluginGuard, ProbeProgramIsTheOneBesideTheHostLibrary) {
+  TempDir prefix;
+  fs::create_directories(prefix / "lib");
+  EXPECT_EQ(PluginRegistry::probe_program(prefix / "lib" / "librtscope_host.so.0"),
+            prefix / "lib" / "rtscope" / "rtscope-probe");
+  const fs::path build_probe =
+      PluginRegistry::probe_program(fs::path(RTSCOPE_BINARY_DIR) / "host" / "librtscope_host.so");
+  EXPECT_TRUE(fs::exists(build_probe)) << build_probe;
+  EXPECT_EQ(build_probe.filename(), "rtscope-probe");
 }
 
 }  // namespace

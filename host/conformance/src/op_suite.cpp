@@ -90,7 +90,11 @@ CheckResult run_case(const Target& target, const OpCase& op_case, DType dtype,
 std::vector<CheckResult> run_op_suite(const Target& target, const OpSuiteOptions& options) {
   check_op_names(options.ops);
   std::vector<CheckResult> results;
-  for (const auto& op_case : op_cases()) {
+  std::vector<const OpCase*> cases;
+  for (const auto& c : op_cases()) cases.push_back(&c);
+  for (const auto& c : weight_op_cases()) cases.push_back(&c);
+  for (const OpCase* each : cases) {
+    const OpCase& op_case = *each;
     if (!options.ops.empty() &&
         std::find(options.ops.begin(), options.ops.end(), op_case.op) == options.ops.end())
       continue;

@@ -55,7 +55,7 @@ class Plugin {
   const std::vector<DeviceInfo>& devices() const { return devices_; }
 
   // "plugin 'ID' (PATH)", for messages.
-  std::string label() const;
+  const std::string& label() const { return label_; }
 
   // The raw function table, for load-time checks and the conformance tool
   // (which calls slots directly to check their behaviour, under its own
@@ -101,6 +101,7 @@ class Plugin {
   std::filesystem::path path_;
   std::string id_;
   std::string version_;
+  std::string label_;  // made once: the guard on every call names it
   uint32_t negotiated_minor_ = 0;
   rts_host_api host_api_{};
   rts_plugin* handle_ = nullptr;

@@ -34,6 +34,11 @@ struct OpCase {
 // Every case of the op set (docs/ops.md).
 const std::vector<OpCase>& op_cases();
 
+// Cases with constant (weight) operands, which reach build_engine as
+// rts_constant rather than as engine inputs. Kept apart from op_cases(),
+// every input of whose cases tests bind by name.
+const std::vector<OpCase>& weight_op_cases();
+
 // Sorted names of the ops the cases cover.
 std::vector<std::string> covered_ops();
 
