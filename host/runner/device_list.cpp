@@ -93,7 +93,13 @@ std::vector<PluginDevices> list_devices(const RunConfig* config) {
   const std::vector<PluginSpec> specs = config ? configured(*config) : discover(registry);
   std::vector<PluginDevices> result;
   std::set<std::string> listed_ids;
-  for (const PluginSpec& spec : specs) {
+  for (PluginSpec spec : specs) {
+    // A backend named by id that a configured path already loaded is that
+    // plugin, not another one to find on the search path.
+    if (spec.path.empty() && listed_ids.count(spec.name)) continue;
+    // Listing is where broken plugins are found: one that crashes or hangs
+    // in init is reported, not allowed to stop the listing.
+    spec.probe = true;
     PluginDevices entry;
     entry.label = spec.label();
     try {

@@ -5,18 +5,9 @@
 
 namespace rtscope {
 
-namespace {
-
-bool offers_device_memory(const Plugin& plugin) {
-  const rts_plugin_api& api = plugin.api();
-  return api.device_alloc && api.device_free && api.device_copy;
-}
-
-}  // namespace
-
 std::shared_ptr<const DeviceMemory> DeviceMemory::of(std::shared_ptr<Plugin> plugin,
                                                      uint32_t device) {
-  if (!offers_device_memory(*plugin)) return nullptr;
+  if (!plugin->has_device_memory()) return nullptr;
   return std::make_shared<const DeviceMemory>(std::move(plugin), device);
 }
 
@@ -32,37 +23,24 @@ bool DeviceMemory::same_as(const DeviceMemory& other) const {
 }
 
 std::shared_ptr<void> DeviceMemory::allocate(std::size_t bytes) const {
-  if (!offers_device_memory(*plugin_)) {
+  if (!plugin_->has_device_memory()) {
     throw PluginError("plugin '" + plugin_->id() +
                       "' offers no device memory (device_alloc, device_free and device_copy "
                       "are not all set)");
   }
-  void* memory = nullptr;
-  PluginCall call;
-  call.check(plugin_->api().device_alloc(plugin_->handle(), device_, bytes, &memory, call.sink()),
-             plugin_->id(), "device_alloc(" + std::to_string(bytes) + " bytes)");
-  if (!memory) {
-    throw PluginError("plugin '" + plugin_->id() + "': device_alloc returned no memory");
-  }
+  void* memory = plugin_->device_alloc(device_, bytes);
   // The deleter owns the plugin: device memory must go before the plugin.
   std::shared_ptr<Plugin> owner = plugin_;
   const uint32_t device = device_;
-  return std::shared_ptr<void>(
-      memory, [owner, device](void* p) { owner->api().device_free(owner->handle(), device, p); });
+  return std::shared_ptr<void>(memory, [owner, device](void* p) { owner->device_free(device, p); });
 }
 
 void DeviceMemory::copy_to_device(void* device_ptr, const void* host, std::size_t bytes) const {
-  PluginCall call;
-  call.check(plugin_->api().device_copy(plugin_->handle(), device_, device_ptr,
-                                        const_cast<void*>(host), bytes, 1, call.sink()),
-             plugin_->id(), "device_copy(to device, " + std::to_string(bytes) + " bytes)");
+  plugin_->device_copy(device_, device_ptr, const_cast<void*>(host), bytes, /*to_device=*/true);
 }
 
 void DeviceMemory::copy_to_host(void* host, const void* device_ptr, std::size_t bytes) const {
-  PluginCall call;
-  call.check(plugin_->api().device_copy(plugin_->handle(), device_, const_cast<void*>(device_ptr),
-                                        host, bytes, 0, call.sink()),
-             plugin_->id(), "device_copy(to host, " + std::to_string(bytes) + " bytes)");
+  plugin_->device_copy(device_, const_cast<void*>(device_ptr), host, bytes, /*to_device=*/false);
 }
 
 }  // namespace rtscope

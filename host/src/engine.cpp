@@ -25,13 +25,10 @@ std::vector<BindingInfo> to_bindings(const rts_value* values, uint32_t count) {
 Engine::Engine(std::shared_ptr<Plugin> plugin, uint32_t device, rts_engine* handle)
     : plugin_(std::move(plugin)), device_(device), handle_(handle) {
   rts_engine_info info{};
-  info.struct_size = sizeof(info);
-  PluginCall call;
   try {
-    call.check(plugin_->api().engine_info(handle_, &info, call.sink()), plugin_->id(),
-               "engine_info");
+    info = plugin_->engine_info(handle_);
   } catch (...) {
-    plugin_->api().destroy_engine(handle_);
+    plugin_->destroy_engine(handle_);
     throw;
   }
   inputs_ = to_bindings(info.inputs, info.n_inputs);
@@ -42,25 +39,17 @@ Engine::Engine(std::shared_ptr<Plugin> plugin, uint32_t device, rts_engine* hand
   needs_output_allocation_ = info.needs_output_allocation != 0;
 }
 
-Engine::~Engine() { plugin_->api().destroy_engine(handle_); }
+Engine::~Engine() { plugin_->destroy_engine(handle_); }
 
 std::shared_ptr<Engine> Engine::build(std::shared_ptr<Plugin> plugin, uint32_t device,
                                       const rts_graph& graph) {
-  rts_engine* handle = nullptr;
-  PluginCall call;
-  call.check(plugin->api().build_engine(plugin->handle(), device, &graph, &handle, call.sink()),
-             plugin->id(),
-             std::string("build_engine for '") + (graph.name ? graph.name : "") + "'");
+  rts_engine* handle = plugin->build_engine(device, graph);
   return std::make_shared<Engine>(std::move(plugin), device, handle);
 }
 
 std::shared_ptr<Engine> Engine::deserialize(std::shared_ptr<Plugin> plugin, uint32_t device,
                                             const std::vector<uint8_t>& blob) {
-  rts_engine* handle = nullptr;
-  PluginCall call;
-  call.check(plugin->api().deserialize_engine(plugin->handle(), device, blob.data(), blob.size(),
-                                              &handle, call.sink()),
-             plugin->id(), "deserialize_engine");
+  rts_engine* handle = plugin->deserialize_engine(device, blob.data(), blob.size());
   return std::make_shared<Engine>(std::move(plugin), device, handle);
 }
 
@@ -72,9 +61,7 @@ std::vector<uint8_t> Engine::serialize() const {
                        out->insert(out->end(), bytes, bytes + size);
                        return 0;
                      }};
-  PluginCall call;
-  call.check(plugin_->api().serialize_engine(handle_, &sink, call.sink()), plugin_->id(),
-             "serialize_engine");
+  plugin_->serialize_engine(handle_, sink);
   return blob;
 }
 

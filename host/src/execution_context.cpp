@@ -68,33 +68,26 @@ ExecutionContext::ExecutionContext(std::shared_ptr<Engine> engine, const Runtime
   cache_store_.user = scope.get();
 
   const rts_runtime_settings abi = to_abi_settings(settings, cache_ ? &cache_store_ : nullptr);
-  PluginCall call;
-  call.check(engine_->plugin().api().create_context(engine_->handle(), &abi, &handle_, call.sink()),
-             engine_->plugin().id(), "create_context");
+  handle_ = engine_->plugin().create_context(engine_->handle(), abi);
   scope.release();  // owned through cache_store_.user from here on
 }
 
 ExecutionContext::~ExecutionContext() {
-  if (handle_) engine_->plugin().api().destroy_context(handle_);
+  if (handle_) engine_->plugin().destroy_context(handle_);
   delete static_cast<CacheScope*>(cache_store_.user);
 }
 
 void ExecutionContext::execute(const rts_execute_args& args, const std::string& module_name) {
   std::lock_guard lock(execute_mutex_);
-  PluginCall call;
-  const rts_status status = engine_->plugin().api().execute(handle_, &args, call.sink());
-  if (status != RTS_OK) {
-    call.check(status, engine_->plugin().id(), "execute of module '" + module_name + "'");
-  }
+  engine_->plugin().execute(handle_, args, "execute of module '" + module_name + "'");
 }
 
 std::map<std::string, uint64_t> ExecutionContext::counters() const {
   std::map<std::string, uint64_t> result;
-  if (!engine_->plugin().api().context_counters) return result;
   rts_counter_sink sink{&result, [](void* user, const char* name, uint64_t value) {
                           (*static_cast<std::map<std::string, uint64_t>*>(user))[name] = value;
                         }};
-  engine_->plugin().api().context_counters(handle_, &sink);
+  engine_->plugin().context_counters(handle_, sink);
   return result;
 }
 

@@ -5,8 +5,8 @@
 
 #include "engine.hpp"
 #include "execution_context.hpp"
-#include "rtscope/log.hpp"
 #include "rtscope/error.hpp"
+#include "rtscope/log.hpp"
 #include "rtscope/runtime_cache.hpp"
 #include "rtscope/trace.hpp"
 
@@ -149,15 +149,8 @@ void Module::set_runtime_settings(const RuntimeSettings& settings) {
     std::lock_guard lock(mutex_);
     if (settings == settings_) return;
   }
-  const rts_plugin_api& api = engine_->plugin().api();
-  if (RTS_HAS_FIELD(&api, rts_plugin_api, validate_settings) && api.validate_settings) {
-    const rts_runtime_settings abi = to_abi_settings(settings, nullptr);
-    PluginCall call;
-    const rts_status status = api.validate_settings(engine_->handle(), &abi, call.sink());
-    if (status != RTS_OK) {
-      call.check(status, engine_->plugin().id(), "settings for module '" + name_ + "'");
-    }
-  }
+  engine_->plugin().validate_settings(engine_->handle(), to_abi_settings(settings, nullptr),
+                                      "settings for module '" + name_ + "'");
   // A new cache path saves the old implicit cache and loads the new one;
   // the same path keeps the cache already loaded.
   const auto* path = std::get_if<std::filesystem::path>(&settings.runtime_cache);

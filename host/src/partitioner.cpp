@@ -2,8 +2,8 @@
 #include <set>
 
 #include "abi_graph.hpp"
-#include "rtscope/log.hpp"
 #include "rtscope/error.hpp"
+#include "rtscope/log.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
 
@@ -17,12 +17,7 @@ struct Answer {
 };
 
 Answer ask(const Plugin& plugin, const AbiNode& node) {
-  rts_support support{};
-  support.struct_size = sizeof(support);
-  PluginCall call;
-  call.check(plugin.api().query_node(plugin.handle(), 0, &node.node(), node.inputs(),
-                                     node.outputs(), &support, call.sink()),
-             plugin.id(), std::string("query_node for '") + node.node().name + "'");
+  const rts_support support = plugin.query_node(0, node.node(), node.inputs(), node.outputs());
   return {support.supported != 0, support.needs_output_allocation != 0,
           support.detail ? support.detail : ""};
 }
@@ -88,21 +83,26 @@ std::vector<Partition> partition_graph(const Graph& graph, PluginRegistry& regis
     std::string chosen;
     std::string reason;
     std::string refusals;
+    std::string declines;  // the same, on one line, for the placement reason
+    const auto decline = [&](const std::string& plugin, const std::string& why) {
+      refusals += "\n  " + plugin + ": " + why;
+      declines += (declines.empty() ? "" : "; ") + plugin + ": " + why;
+    };
     for (std::size_t b = 0; b < backends.size(); ++b) {
       const Answer answer = ask(*backends[b], abi);
       if (!answer.supported) {
-        refusals += "\n  " + backends[b]->id() + ": " +
-                    (answer.detail.empty() ? "unsupported" : answer.detail);
+        decline(backends[b]->id(), answer.detail.empty() ? "unsupported" : answer.detail);
         continue;
       }
       const bool last = b + 1 == backends.size();
       if (options.fallback_data_dependent_ops && answer.needs_output_allocation && !last) {
-        refusals += "\n  " + backends[b]->id() + ": kernel needs a data-dependent output " +
-                    "allocation (fallback_data_dependent_ops)";
+        decline(backends[b]->id(),
+                "kernel needs a data-dependent output allocation (fallback_data_dependent_ops)");
         continue;
       }
       chosen = backends[b]->id();
-      reason = b == 0 ? "first backend supports it" : "earlier backends declined";
+      reason =
+          b == 0 ? "first backend supports it" : "earlier backends declined [" + declines + "]";
       if (!answer.detail.empty()) reason += " (" + answer.detail + ")";
       if (b != 0) rejected_by_first.push_back(node.name + " (" + node.op + ")");
       break;

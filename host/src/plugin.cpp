@@ -3,9 +3,10 @@
 #include <algorithm>
 #include <cstring>
 
-#include "rtscope/log.hpp"
+#include "plugin_guard.hpp"
 #include "plugin_library.hpp"
 #include "rtscope/error.hpp"
+#include "rtscope/log.hpp"
 #include "rtscope/trace.hpp"
 
 namespace rtscope {
@@ -30,7 +31,7 @@ void trace_end_from_plugin(void* user, uint64_t begin, const char* category, con
   }
 }
 
-void log_from_plugin(void* user, rts_log_level level, const char* message) {
+void log_from_plugin(void* user, rts_log_level level, const char* message) try {
   const auto* plugin = static_cast<const Plugin*>(user);
   const char* text = message ? message : "";
   switch (level) {
@@ -50,6 +51,7 @@ void log_from_plugin(void* user, rts_log_level level, const char* message) {
       log().error("[{}] {}", plugin->id(), text);
       break;
   }
+} catch (...) {  // nothing may unwind into plugin frames
 }
 
 std::string status_name(rts_status status) {
@@ -97,6 +99,7 @@ Plugin::Plugin(std::unique_ptr<Library> library, const rts_plugin_api* api,
     : library_(std::move(library)), api_(api), path_(std::move(path)) {
   id_ = api_->id ? api_->id : "";
   version_ = api_->version ? api_->version : "";
+  label_ = "plugin '" + id_ + "' (" + path_.string() + ")";
   negotiated_minor_ = std::min<uint32_t>(api_->abi_minor, RTS_ABI_VERSION_MINOR);
   host_api_.struct_size = sizeof(rts_host_api);
   host_api_.user = this;
@@ -106,23 +109,30 @@ Plugin::Plugin(std::unique_ptr<Library> library, const rts_plugin_api* api,
 }
 
 Plugin::~Plugin() {
-  if (handle_ && api_->shutdown) api_->shutdown(handle_);
+  if (!handle_ || !api_->shutdown) return;
+  try {
+    call_slot(label(), "shutdown", api_->shutdown, handle_);
+  } catch (const std::exception& e) {
+    log().error("{}", e.what());
+  }
 }
 
 void Plugin::initialize() {
   PluginCall call;
-  call.check(api_->init(&host_api_, negotiated_minor_, &handle_, call.sink()), id_,
-             "init (" + path_.string() + ")");
+  call.check(
+      call_slot(label(), "init", api_->init, &host_api_, negotiated_minor_, &handle_, call.sink()),
+      id_, "init (" + path_.string() + ")");
   if (!handle_) {
     throw PluginError("plugin '" + id_ + "' (" + path_.string() + "): init returned no instance");
   }
-  const uint32_t count = api_->device_count(handle_);
+  const uint32_t count = call_slot(label(), "device_count", api_->device_count, handle_);
   for (uint32_t i = 0; i < count; ++i) {
     rts_device_info info{};
     info.struct_size = sizeof(info);
     PluginCall info_call;
-    info_call.check(api_->device_info(handle_, i, &info, info_call.sink()), id_,
-                    "device_info(" + std::to_string(i) + ")");
+    info_call.check(
+        call_slot(label(), "device_info", api_->device_info, handle_, i, &info, info_call.sink()),
+        id_, "device_info(" + std::to_string(i) + ")");
     DeviceInfo device;
     device.name = std::string(info.name, strnlen(info.name, sizeof(info.name)));
     device.kind = info.kind;

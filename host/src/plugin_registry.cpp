@@ -6,9 +6,10 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "rtscope/log.hpp"
 #include "plugin_library.hpp"
+#include "plugin_probe.hpp"
 #include "rtscope/error.hpp"
+#include "rtscope/log.hpp"
 #include "rtscope/trace.hpp"
 
 namespace rtscope {
@@ -45,6 +46,35 @@ std::string dlopen_failure(const fs::path& path) {
   return text ? text : "dlopen failed without a message";
 }
 
+// Required slots (RTS_REQUIRED_SLOTS of plugin_abi.h) the table leaves NULL
+// or too short to hold, quoted and comma-separated; empty when all are set.
+// Checked at load so that a NULL slot is an error naming it, never a call
+// through a null pointer later.
+std::string missing_required_slots(const rts_plugin_api& api) {
+  std::string missing;
+#define RTSCOPE_CHECK_REQUIRED_SLOT(slot)                                \
+  if (!RTS_HAS_FIELD(&api, rts_plugin_api, slot) || api.slot == nullptr) \
+    missing += std::string(missing.empty() ? "" : ", ") + "'" #slot "'";
+  RTS_REQUIRED_SLOTS(RTSCOPE_CHECK_REQUIRED_SLOT)
+#undef RTSCOPE_CHECK_REQUIRED_SLOT
+  return missing;
+}
+
+// The loaded librtscope_host.so (this library), found from the address of
+// one of its own functions.
+fs::path this_library_path() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<const void*>(&split_path_list), &info) == 0 || !info.dli_fname) {
+    return {};
+  }
+  return info.dli_fname;
+}
+
+bool same_directory(const fs::path& a, const fs::path& b) {
+  std::error_code error;
+  return fs::equivalent(a, b, error);
+}
+
 // A plugin at our minor or newer must provide at least our whole table; an
 // older one may stop early, and slots past its end are never called.
 bool table_too_small(const rts_plugin_api& api, uint32_t host_minor) {
@@ -64,10 +94,27 @@ std::vector<fs::path> PluginRegistry::search_dirs() const {
   std::vector<fs::path> dirs = split_path_list(std::getenv("RTSCOPE_PLUGIN_PATH"));
   for (const auto& dir : options_.extra_dirs) dirs.push_back(dir);
   if (options_.use_default_dirs) {
-    dirs.emplace_back(RTSCOPE_PLUGIN_BUILD_DIR);
-    dirs.emplace_back(RTSCOPE_PLUGIN_INSTALL_DIR);
+    for (auto& dir : default_dirs(this_library_path())) dirs.push_back(std::move(dir));
   }
   return dirs;
+}
+
+std::vector<fs::path> PluginRegistry::default_dirs(const fs::path& host_library) {
+  if (host_library.empty()) return {RTSCOPE_PLUGIN_INSTALL_DIR};
+  const fs::path library_dir = fs::absolute(host_library).parent_path();
+  // Only the build tree's own host library searches the build tree: an
+  // installed copy must never pick up plugins of the tree it was built in.
+  if (same_directory(library_dir, RTSCOPE_HOST_BUILD_DIR)) {
+    return {RTSCOPE_PLUGIN_BUILD_DIR, RTSCOPE_PLUGIN_INSTALL_DIR};
+  }
+  return {library_dir / "rtscope" / "plugins"};
+}
+
+fs::path PluginRegistry::probe_program(const fs::path& host_library) {
+  if (host_library.empty()) return {};
+  const fs::path library_dir = fs::absolute(host_library).parent_path();
+  if (same_directory(library_dir, RTSCOPE_HOST_BUILD_DIR)) return RTSCOPE_PROBE_BUILD_PATH;
+  return library_dir / "rtscope" / "rtscope-probe";
 }
 
 fs::path PluginRegistry::resolve(const PluginSpec& spec) const {
@@ -76,7 +123,9 @@ fs::path PluginRegistry::resolve(const PluginSpec& spec) const {
     if (!fs::exists(spec.path)) {
       throw PluginError("plugin file not found: " + spec.path.string());
     }
-    return spec.path;
+    // dlopen treats a name without a slash as a library to look up in the
+    // system search path, not as a file here: hand it the file just checked.
+    return fs::absolute(spec.path).lexically_normal();
   }
   if (spec.name.empty()) throw PluginError("plugin spec has neither a name nor a path");
   const std::string file = plugin_file_name(spec.name);
@@ -98,6 +147,11 @@ std::shared_ptr<Plugin> PluginRegistry::load(const PluginSpec& spec) {
   const fs::path path = resolve(spec);
   trace::Span span("plugin", "load plugin " + path.filename().string());
   span.arg("path", path.string());
+  if (spec.optional || spec.probe) {
+    const ProbeVerdict verdict = probe_plugin(path, probe_program(this_library_path()),
+                                              probe_cache_file(), probe_time_limit());
+    if (!verdict.safe) throw PluginError(verdict.reason);
+  }
   if (auto failure = dlopen_failure(path); !failure.empty()) {
     throw PluginError("cannot load plugin " + path.string() + ": " + failure);
   }
@@ -127,6 +181,12 @@ std::shared_ptr<Plugin> PluginRegistry::load(const PluginSpec& spec) {
                       std::to_string(api->struct_size) + " bytes, smaller than ABI " +
                       std::to_string(RTS_ABI_VERSION_MAJOR) + "." + std::to_string(api->abi_minor) +
                       " requires");
+  }
+  if (const std::string missing = missing_required_slots(*api); !missing.empty()) {
+    throw PluginError("plugin " + path.string() + ": required slot" +
+                      (missing.find(',') == std::string::npos ? " " : "s ") + missing +
+                      " left NULL; every slot in RTS_REQUIRED_SLOTS (plugin_abi.h) must be set "
+                      "(return RTS_ERROR_UNSUPPORTED for what the plugin does not do)");
   }
   const std::string id = api->id ? api->id : "";
   if (id.empty()) throw PluginError("plugin " + path.string() + " has an empty id");

@@ -73,13 +73,18 @@ struct Node {
   std::string output;
 };
 
+struct Buffer {
+  std::vector<int64_t> dims;
+  std::vector<float> data;
+};
+
 struct Engine {
   Plugin* plugin = nullptr;
   std::list<std::string> names;  // storage for the rts_value names below
   std::vector<rts_value> inputs;
   std::vector<rts_value> outputs;
   std::vector<rts_alias> aliases;
-  std::map<std::string, std::vector<float>> constants;
+  std::map<std::string, Buffer> constants;  // with their declared shapes
   std::vector<Node> nodes;
 
   rts_value keep(const rts_value& value) {
@@ -96,10 +101,6 @@ struct Context {
 };
 
 // A tensor during execute: f32 data and its shape.
-struct Buffer {
-  std::vector<int64_t> dims;
-  std::vector<float> data;
-};
 
 void report(const rts_error_sink* err, rts_status status, const char* message) noexcept {
   if (err && err->report) err->report(err->user, status, message);
@@ -186,12 +187,19 @@ Engine* build(Plugin* plugin, const rts_graph& graph) {
     const rts_constant& c = graph.constants[i];
     if (c.value.dtype != RTS_DTYPE_F32) fail(RTS_ERROR_UNSUPPORTED, "f32 constants only");
     const auto* data = static_cast<const float*>(c.data);
-    engine->constants[c.value.name].assign(data, data + c.size_bytes / sizeof(float));
+    Buffer& constant = engine->constants[c.value.name];
+    // Keep the declared shape: a flattened [6] weight would not match the
+    // [2, 3] input it is added to.
+    constant.dims.assign(c.value.dims, c.value.dims + c.value.rank);
+    constant.data.assign(data, data + c.size_bytes / sizeof(float));
   }
   // Declared shapes, so a graph that cannot run fails here, not at execute.
   std::map<std::string, const rts_value*> declared;
   for (uint32_t i = 0; i < graph.n_inputs; ++i) declared[graph.inputs[i].name] = &graph.inputs[i];
   for (uint32_t i = 0; i < graph.n_values; ++i) declared[graph.values[i].name] = &graph.values[i];
+  for (uint32_t i = 0; i < graph.n_constants; ++i) {
+    declared[graph.constants[i].value.name] = &graph.constants[i].value;
+  }
   for (uint32_t n = 0; n < graph.n_nodes; ++n) {
     const rts_node& node = graph.nodes[n];
     Node copy;
@@ -250,10 +258,7 @@ void run(Context& context, const rts_execute_args& args) {
     fail(RTS_ERROR_INVALID_ARGUMENT, "wrong number of bindings");
   }
   std::map<std::string, Buffer> values;
-  for (const auto& [name, data] : engine.constants) {
-    values[name].data = data;
-    values[name].dims = {static_cast<int64_t>(data.size())};
-  }
+  for (const auto& [name, constant] : engine.constants) values[name] = constant;
   for (uint32_t i = 0; i < args.n_inputs; ++i) {
     const rts_tensor& t = args.inputs[i];
     if (t.dtype != RTS_DTYPE_F32 || t.residency != RTS_RESIDENCY_HOST || t.rank > RTS_MAX_RANK) {

@@ -43,19 +43,14 @@ std::optional<Probe> find_probe(const Target& target, const AbiCheckOptions& opt
 
 CheckResult run_check(const std::string& name, const std::string& dtype,
                       const std::function<std::string()>& body) {
-  CheckResult row{"abi " + name, dtype, CheckStatus::passed, std::nullopt, ""};
-  try {
-    row.message = body();
-  } catch (const std::exception& e) {
-    row.status = CheckStatus::failed;
-    row.message = e.what();
-  }
-  return row;
+  return observed_check("abi " + name, dtype, [&] {
+    return CheckResult{"abi " + name, dtype, CheckStatus::passed, std::nullopt, body()};
+  });
 }
 
 CheckResult not_supported(const std::string& name, const std::string& dtype,
                           const std::string& why) {
-  return {"abi " + name, dtype, CheckStatus::not_supported, std::nullopt, why};
+  return observed_row({"abi " + name, dtype, CheckStatus::not_supported, std::nullopt, why});
 }
 
 void execute_and_verify(const Probe& probe, const Engine& engine, const Context& context,
@@ -89,15 +84,17 @@ void require_reported_error(const std::string& slot, rts_status status, const Er
 std::vector<CheckResult> run_abi_checks(const Target& target, const AbiCheckOptions& options) {
   std::vector<CheckResult> results = detail::entry_checks(target);
   std::optional<detail::Probe> probe;
-  try {
+  const CheckResult found = observed_check("abi probe", "-", [&] {
     probe = detail::find_probe(target, options);
-  } catch (const std::exception& e) {
-    results.push_back({"abi probe", "-", CheckStatus::failed, std::nullopt, e.what()});
-    return results;
-  }
+    return CheckResult{
+        "abi probe", "-", CheckStatus::passed, std::nullopt,
+        probe ? "engine checks on " + probe->graph->op_case().label + " " + probe->dtype() : ""};
+  });
+  results.push_back(found);
+  if (found.status == CheckStatus::failed) return results;
   if (!probe) {
-    results.push_back({"abi engine checks", "-", CheckStatus::skipped, std::nullopt,
-                       "the plugin supports no op case on this device"});
+    results.push_back(observed_row({"abi engine checks", "-", CheckStatus::skipped, std::nullopt,
+                                    "the plugin supports no op case on this device"}));
     return results;
   }
   for (auto* group :

@@ -43,21 +43,12 @@ std::string check_table(const Target& target) {
   if (api.struct_size < core_size)
     throw CallFailure("table struct_size is " + std::to_string(api.struct_size) +
                       " bytes; the core slots need " + std::to_string(core_size));
+  // The host's own list (plugin_abi.h), so the two never disagree.
   const std::vector<std::pair<const char*, bool>> slots = {
-      {"init", api.init != nullptr},
-      {"shutdown", api.shutdown != nullptr},
-      {"device_count", api.device_count != nullptr},
-      {"device_info", api.device_info != nullptr},
-      {"query_node", api.query_node != nullptr},
-      {"build_engine", api.build_engine != nullptr},
-      {"serialize_engine", api.serialize_engine != nullptr},
-      {"deserialize_engine", api.deserialize_engine != nullptr},
-      {"engine_info", api.engine_info != nullptr},
-      {"destroy_engine", api.destroy_engine != nullptr},
-      {"create_context", api.create_context != nullptr},
-      {"destroy_context", api.destroy_context != nullptr},
-      {"execute", api.execute != nullptr},
-      {"context_counters", api.context_counters != nullptr}};
+#define RTSCOPE_CONFORMANCE_SLOT(slot) {#slot, api.slot != nullptr},
+      RTS_REQUIRED_SLOTS(RTSCOPE_CONFORMANCE_SLOT)
+#undef RTSCOPE_CONFORMANCE_SLOT
+  };
   for (const auto& [name, present] : slots)
     if (!present) throw CallFailure(std::string("required slot '") + name + "' is NULL");
   if (RTS_HAS_FIELD(&api, rts_plugin_api, device_copy)) {

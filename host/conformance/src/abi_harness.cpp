@@ -38,7 +38,14 @@ CaseGraph::CaseGraph(const OpCase& op_case, DType dtype)
   for (const auto& in : graph_.inputs) partition_.inputs.push_back(in.name);
   partition_.outputs = graph_.outputs;
   abi_ = std::make_unique<AbiPartition>(graph_, partition_, op_case.label);
+  // The node's own declarations, constants included, as the partitioner
+  // hands them to query_node.
+  abi_node_ = std::make_unique<AbiNode>(graph_.nodes[0], graph_);
 }
+
+const rts_node& CaseGraph::node() const { return abi_node_->node(); }
+const rts_value* CaseGraph::node_inputs() const { return abi_node_->inputs(); }
+const rts_value* CaseGraph::node_outputs() const { return abi_node_->outputs(); }
 
 CaseGraph::~CaseGraph() = default;
 
@@ -51,8 +58,15 @@ std::map<std::string, Tensor> CaseGraph::inputs(uint64_t seed) const {
 std::vector<reference::RefTensor> CaseGraph::reference_outputs(
     const std::map<std::string, Tensor>& inputs) const {
   std::vector<reference::RefTensor> ref_inputs;
-  for (const auto& in : op_case_->inputs)
-    ref_inputs.push_back(reference::RefTensor::from(inputs.at(in.name)));
+  for (const auto& in : op_case_->inputs) {
+    if (!in.constant) {
+      ref_inputs.push_back(reference::RefTensor::from(inputs.at(in.name)));
+      continue;
+    }
+    for (const auto& weight : graph_.weights)
+      if (weight.info.name == in.name)
+        ref_inputs.push_back(reference::RefTensor::from(materialize_weight(weight)));
+  }
   return reference::run_op(op_case_->op, ref_inputs,
                            resolve_attrs(*find_op(op_case_->op), op_case_->attrs));
 }

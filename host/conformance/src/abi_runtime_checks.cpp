@@ -208,8 +208,8 @@ std::vector<CheckResult> runtime_checks(const Probe& probe, const AbiCheckOption
   const bool has_memory = RTS_HAS_FIELD(&t.api(), rts_plugin_api, device_copy) &&
                           t.api().device_alloc && t.api().device_free && t.api().device_copy;
   if (!has_memory) {
-    rows.push_back({"abi device_memory", "-", CheckStatus::skipped, std::nullopt,
-                    "device_alloc is NULL: host residency only"});
+    rows.push_back(observed_row({"abi device_memory", "-", CheckStatus::skipped, std::nullopt,
+                                 "device_alloc is NULL: host residency only"}));
     return rows;
   }
   rows.push_back(run_check("device_memory.round_trip", "-", [&] { return device_memory(t); }));

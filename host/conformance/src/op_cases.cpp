@@ -13,6 +13,11 @@ using Kind = InputSpec::Kind;
 InputSpec f(std::string name, Shape shape) {
   return {std::move(name), Kind::floating, std::move(shape)};
 }
+InputSpec w(std::string name, Shape shape) {
+  InputSpec spec{std::move(name), Kind::floating, std::move(shape)};
+  spec.constant = true;
+  return spec;
+}
 InputSpec pos(int64_t value) { return {"pos", Kind::position, {1}, value}; }
 InputSpec ids(Shape shape, int64_t vocab, DType dtype) {
   return {"ids", Kind::ids, std::move(shape), vocab, dtype};
@@ -80,6 +85,15 @@ const std::vector<OpCase>& op_cases() {
   return cases;
 }
 
+const std::vector<OpCase>& weight_op_cases() {
+  static const std::vector<OpCase> cases = {
+      // A weight operand of the same rank as the other: a plugin that
+      // flattens constants' shapes fails here.
+      {"add_weight", "add", {f("x", {2, 3}), w("w", {2, 3})}, {}},
+  };
+  return cases;
+}
+
 std::vector<std::string> covered_ops() {
   std::set<std::string> ops;
   for (const auto& c : op_cases()) ops.insert(c.op);
@@ -97,7 +111,13 @@ Graph single_op_graph(const OpCase& c, DType dtype) {
     if (in.kind == Kind::position) t = DType::i64;
     SymShape shape;
     for (int64_t d : in.shape) shape.push_back(Dim::fixed(d));
-    g.inputs.push_back({in.name, {t, shape}, g.loc});
+    if (in.constant) {
+      // Uniform in [-1, 1], seeded by the weight's name: never zeros.
+      g.weights.push_back(
+          {{in.name, {t, shape}, g.loc}, {WeightInit::Kind::seeded, /*seed=*/7, /*scale=*/1.0}});
+    } else {
+      g.inputs.push_back({in.name, {t, shape}, g.loc});
+    }
     node.inputs.push_back(in.name);
   }
   for (int o = 0; o < c.outputs; ++o) {
@@ -113,6 +133,7 @@ std::map<std::string, Tensor> random_inputs(const OpCase& c, DType dtype, uint64
   std::map<std::string, Tensor> inputs;
   for (const auto& in : c.inputs) {
     ++seed;
+    if (in.constant) continue;
     switch (in.kind) {
       case Kind::floating:
         inputs[in.name] = Tensor::random(dtype, in.shape, seed, 1.0);

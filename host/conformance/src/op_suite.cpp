@@ -35,7 +35,7 @@ CheckResult run_case(const Target& target, const OpCase& op_case, DType dtype,
                      const OpSuiteOptions& options) {
   CheckResult row{"op " + op_case.label, std::string(to_string(dtype)), CheckStatus::passed,
                   std::nullopt, ""};
-  try {
+  {
     CaseGraph graph(op_case, dtype);
     std::string detail;
     if (!supports(target, graph, &detail)) {
@@ -81,9 +81,6 @@ CheckResult run_case(const Target& target, const OpCase& op_case, DType dtype,
       }
       row.message = "separate and in-place output bindings";
     }
-  } catch (const std::exception& e) {
-    row.status = CheckStatus::failed;
-    row.message = e.what();
   }
   return row;
 }
@@ -93,11 +90,18 @@ CheckResult run_case(const Target& target, const OpCase& op_case, DType dtype,
 std::vector<CheckResult> run_op_suite(const Target& target, const OpSuiteOptions& options) {
   check_op_names(options.ops);
   std::vector<CheckResult> results;
-  for (const auto& op_case : op_cases()) {
+  std::vector<const OpCase*> cases;
+  for (const auto& c : op_cases()) cases.push_back(&c);
+  for (const auto& c : weight_op_cases()) cases.push_back(&c);
+  for (const OpCase* each : cases) {
+    const OpCase& op_case = *each;
     if (!options.ops.empty() &&
         std::find(options.ops.begin(), options.ops.end(), op_case.op) == options.ops.end())
       continue;
-    for (DType dtype : options.dtypes) results.push_back(run_case(target, op_case, dtype, options));
+    for (DType dtype : options.dtypes) {
+      results.push_back(observed_check("op " + op_case.label, std::string(to_string(dtype)),
+                                       [&] { return run_case(target, op_case, dtype, options); }));
+    }
   }
   return results;
 }

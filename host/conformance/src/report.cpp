@@ -18,23 +18,76 @@ std::string one_line(std::string text) {
   return text;
 }
 
+std::string row_format(std::size_t check_width) {
+  return "{:<" + std::to_string(check_width) + "}  {:<5}  {:<13}  {:<9}  {}\n";
+}
+
+CheckStatus status_from_string(const std::string& text) {
+  for (CheckStatus s :
+       {CheckStatus::passed, CheckStatus::failed, CheckStatus::not_supported, CheckStatus::skipped})
+    if (text == to_string(s)) return s;
+  return CheckStatus::failed;
+}
+
 }  // namespace
 
-void print_table(std::ostream& out, const ReportSubject& subject,
-                 const std::vector<CheckResult>& results) {
+void print_header(std::ostream& out, const ReportSubject& subject, std::size_t check_width) {
   out << fmt::format("plugin {} {} ({}), ABI {}, device {}: {}\n", subject.plugin_id,
                      subject.plugin_version, subject.plugin_path, subject.abi, subject.device,
                      subject.device_name);
+  out << fmt::format(fmt::runtime(row_format(check_width)), "CHECK", "DTYPE", "STATUS", "MAX ERR",
+                     "MESSAGE");
+}
+
+void print_row(std::ostream& out, const CheckResult& r, std::size_t check_width) {
+  out << fmt::format(fmt::runtime(row_format(check_width)), r.check, r.dtype, to_string(r.status),
+                     error_text(r), one_line(r.message));
+}
+
+void print_table(std::ostream& out, const ReportSubject& subject,
+                 const std::vector<CheckResult>& results) {
   std::size_t check_width = 5;
   for (const auto& r : results) check_width = std::max(check_width, r.check.size());
-  const std::string row = "{:<" + std::to_string(check_width) + "}  {:<5}  {:<13}  {:<9}  {}\n";
-  out << fmt::format(fmt::runtime(row), "CHECK", "DTYPE", "STATUS", "MAX ERR", "MESSAGE");
-  for (const auto& r : results)
-    out << fmt::format(fmt::runtime(row), r.check, r.dtype, to_string(r.status), error_text(r),
-                       one_line(r.message));
+  print_header(out, subject, check_width);
+  for (const auto& r : results) print_row(out, r, check_width);
+  print_summary(out, subject, results);
+}
+
+void print_summary(std::ostream& out, const ReportSubject& subject,
+                   const std::vector<CheckResult>& results) {
   const Summary s = summarize(results);
   out << fmt::format("{} passed, {} failed, {} not supported, {} skipped (seed {}): {}\n", s.passed,
                      s.failed, s.not_supported, s.skipped, subject.seed, s.ok() ? "PASS" : "FAIL");
+}
+
+std::string row_to_json(const CheckResult& r) {
+  nlohmann::json row = {{"check", r.check},
+                        {"dtype", r.dtype},
+                        {"status", to_string(r.status)},
+                        {"message", r.message}};
+  row["max_error"] = r.max_error ? nlohmann::json(*r.max_error) : nlohmann::json(nullptr);
+  return row.dump();
+}
+
+CheckResult row_from_json(const std::string& text) {
+  const nlohmann::json row = nlohmann::json::parse(text);
+  CheckResult r{row.at("check"), row.at("dtype"), status_from_string(row.at("status")),
+                std::nullopt, row.at("message")};
+  if (row.at("max_error").is_number()) r.max_error = row.at("max_error").get<double>();
+  return r;
+}
+
+std::string subject_to_json(const ReportSubject& s) {
+  return nlohmann::json{
+      {"id", s.plugin_id},  {"version", s.plugin_version},  {"path", s.plugin_path}, {"abi", s.abi},
+      {"device", s.device}, {"device_name", s.device_name}, {"seed", s.seed}}
+      .dump();
+}
+
+ReportSubject subject_from_json(const std::string& text) {
+  const nlohmann::json s = nlohmann::json::parse(text);
+  return {s.at("id"),     s.at("version"),     s.at("path"), s.at("abi"),
+          s.at("device"), s.at("device_name"), s.at("seed")};
 }
 
 std::string to_json(const ReportSubject& subject, const std::vector<CheckResult>& results) {

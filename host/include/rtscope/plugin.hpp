@@ -54,6 +54,12 @@ class Plugin {
   uint32_t abi_minor() const { return negotiated_minor_; }
   const std::vector<DeviceInfo>& devices() const { return devices_; }
 
+  // "plugin 'ID' (PATH)", for messages.
+  const std::string& label() const { return label_; }
+
+  // The raw function table, for load-time checks and the conformance tool
+  // (which calls slots directly to check their behaviour, under its own
+  // guard). Host code calls the guarded slot wrappers below instead.
   const rts_plugin_api& api() const { return *api_; }
   rts_plugin* handle() const { return handle_; }
 
@@ -61,12 +67,41 @@ class Plugin {
   // with the plugin's own message.
   void initialize();
 
+  // Guarded slot calls (plugin_slots.cpp): the only way host code reaches
+  // the plugin. A failing status becomes PluginError with the plugin's own
+  // message; a C++ exception escaping the plugin becomes PluginError naming
+  // the plugin and the slot. Calls that run in destructors never throw:
+  // they log what went wrong instead.
+  rts_support query_node(uint32_t device, const rts_node& node, const rts_value* inputs,
+                         const rts_value* outputs) const;
+  rts_engine* build_engine(uint32_t device, const rts_graph& graph) const;
+  rts_engine* deserialize_engine(uint32_t device, const void* data, uint64_t size) const;
+  void serialize_engine(rts_engine* engine, const rts_blob_sink& sink) const;
+  rts_engine_info engine_info(rts_engine* engine) const;
+  void destroy_engine(rts_engine* engine) const noexcept;
+  rts_context* create_context(rts_engine* engine, const rts_runtime_settings& settings) const;
+  void destroy_context(rts_context* context) const noexcept;
+  // `what` names the run in messages, e.g. "execute of module 'm'".
+  void execute(rts_context* context, const rts_execute_args& args, const std::string& what) const;
+  // No-op when the plugin has no counters slot.
+  void context_counters(rts_context* context, const rts_counter_sink& sink) const;
+  // Does nothing when the plugin has no validate_settings slot.
+  void validate_settings(rts_engine* engine, const rts_runtime_settings& settings,
+                         const std::string& what) const;
+  // device_alloc, device_free and device_copy are all set.
+  bool has_device_memory() const;
+  void* device_alloc(uint32_t device, uint64_t bytes) const;
+  void device_free(uint32_t device, void* memory) const noexcept;
+  void device_copy(uint32_t device, void* device_ptr, void* host_ptr, uint64_t bytes,
+                   bool to_device) const;
+
  private:
   std::unique_ptr<Library> library_;  // destroyed last
   const rts_plugin_api* api_;
   std::filesystem::path path_;
   std::string id_;
   std::string version_;
+  std::string label_;  // made once: the guard on every call names it
   uint32_t negotiated_minor_ = 0;
   rts_host_api host_api_{};
   rts_plugin* handle_ = nullptr;

@@ -11,14 +11,25 @@
  *   - The minor version is negotiated as min(host, plugin) and passed to
  *     `init`. Every struct that crosses the boundary starts with `struct_size`;
  *     tables and structs only grow at the end. Before calling a slot added in
- *     a later minor version, the caller checks RTS_HAS_FIELD(table, slot).
+ *     a later minor version, the caller checks
+ *     RTS_HAS_FIELD(table, rts_plugin_api, slot).
+ *
+ * Required slots
+ *   Every slot named in RTS_REQUIRED_SLOTS below must be set (non-NULL);
+ *   the host refuses to load a plugin that leaves one NULL, naming the file
+ *   and the slot. A plugin that does not support a feature still sets the
+ *   slot and returns RTS_ERROR_UNSUPPORTED. The other slots are optional:
+ *   device_alloc, device_free and device_copy (all three or none), and
+ *   validate_settings.
  *
  * Errors
  *   Functions return `rts_status`. A failing call describes the failure in
  *   one message through the `rts_error_sink` it was given (may be called at
  *   most once per call; the string is copied by the host during the call).
  *   No C++ exception ever crosses the boundary: plugin entry points catch
- *   everything and turn it into a status.
+ *   everything and turn it into a status. (The host guards every call
+ *   anyway: an exception that does escape becomes an error naming the
+ *   plugin and slot, but the plugin's state afterwards is undefined.)
  *
  * Ownership
  *   An object is destroyed by the plugin that created it, through the
@@ -53,6 +64,14 @@ extern "C" {
 #else
 #define RTS_PLUGIN_EXPORT __attribute__((visibility("default")))
 #endif
+
+/* The slots of rts_plugin_api every plugin must set, as an X-macro:
+ * RTS_REQUIRED_SLOTS(X) expands X(slot) once per required slot, in table
+ * order. All of them exist since ABI 1.0. */
+#define RTS_REQUIRED_SLOTS(X)                                                              \
+  X(init) X(shutdown) X(device_count) X(device_info) X(query_node) X(build_engine)          \
+      X(serialize_engine) X(deserialize_engine) X(engine_info) X(destroy_engine)           \
+          X(create_context) X(destroy_context) X(execute) X(context_counters)
 
 /* Maximum tensor rank carried across the boundary. */
 #define RTS_MAX_RANK 8

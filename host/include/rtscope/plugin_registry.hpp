@@ -1,10 +1,12 @@
 // PluginRegistry: finds, loads and initializes backend plugins.
 //
 // Search order for a plugin named N (file librtscope_plugin_N.so), logged at
-// debug level: explicit path -> each dir of $RTSCOPE_PLUGIN_PATH -> the build
-// tree -> the install dir <prefix>/lib/rtscope/plugins. Libraries are opened
-// with RTLD_NOW | RTLD_LOCAL. A plugin that fails is reported (path, dlerror
-// text, reason) and never stops the others from loading.
+// debug level: explicit path (made absolute) -> each dir of
+// $RTSCOPE_PLUGIN_PATH -> the default dirs: <libdir>/rtscope/plugins next to
+// the loaded librtscope_host.so, or, when that library is the build tree's
+// own, the build tree's plugin dir and the configured install dir. Libraries are opened with
+// RTLD_NOW | RTLD_LOCAL, after checking the required slots are set. A plugin that fails is reported
+// (path, dlerror text, reason) and never stops the others from loading.
 #pragma once
 
 #include <filesystem>
@@ -20,7 +22,11 @@ struct PluginSpec {
   std::string name = {};            // searched for as librtscope_plugin_<name>.so
   std::filesystem::path path = {};  // explicit file; wins over name
   bool optional = false;            // failure is a warning, not an error
-  std::string label() const;        // name or path, for messages
+  // Probe in a child process before loading (always done for optional
+  // specs): a plugin that crashes or hangs in init is refused with the
+  // reason instead of taking this process down.
+  bool probe = false;
+  std::string label() const;  // name or path, for messages
 };
 
 struct PluginLoadFailure {
@@ -31,8 +37,8 @@ struct PluginLoadFailure {
 class PluginRegistry {
  public:
   struct Options {
-    // Directories searched after $RTSCOPE_PLUGIN_PATH; defaults are the
-    // build tree's plugin dirs and the install dir compiled into the host.
+    // Directories searched after $RTSCOPE_PLUGIN_PATH, before the default
+    // dir (see default_dirs).
     std::vector<std::filesystem::path> extra_dirs;
     bool use_default_dirs = true;
   };
@@ -56,8 +62,18 @@ class PluginRegistry {
   std::shared_ptr<Plugin> find(const std::string& id) const;  // nullptr when absent
   std::vector<std::shared_ptr<Plugin>> plugins() const;
 
+  // The rtscope-probe program a host library at `host_library` runs: the
+  // build tree's when it is the build tree's library, else
+  // <its dir>/rtscope/rtscope-probe.
+  static std::filesystem::path probe_program(const std::filesystem::path& host_library);
+
   // Directories searched for a plugin name, in order.
   std::vector<std::filesystem::path> search_dirs() const;
+  // The default directories for a host library at `host_library`: the build
+  // tree's plugin dir then the configured install dir when it is the build
+  // tree's library, else only <its dir>/rtscope/plugins (never the build
+  // tree). Empty path: the configured install dir.
+  static std::vector<std::filesystem::path> default_dirs(const std::filesystem::path& host_library);
   // Resolves a spec to a file; throws PluginError listing every directory
   // searched.
   std::filesystem::path resolve(const PluginSpec& spec) const;

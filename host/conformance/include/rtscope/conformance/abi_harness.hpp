@@ -18,8 +18,9 @@
 #include "rtscope/tensor.hpp"
 
 namespace rtscope {
+class AbiNode;
 class AbiPartition;
-}
+}  // namespace rtscope
 
 namespace rtscope::conformance {
 
@@ -76,9 +77,9 @@ class CaseGraph {
   const Graph& graph() const { return graph_; }
   const rts_graph& abi() const;
   // The node and its value declarations, for query_node.
-  const rts_node& node() const { return abi().nodes[0]; }
-  const rts_value* node_inputs() const { return abi().inputs; }
-  const rts_value* node_outputs() const { return abi().outputs; }
+  const rts_node& node() const;
+  const rts_value* node_inputs() const;
+  const rts_value* node_outputs() const;
 
   // Seeded random inputs by name, and the float64 reference outputs for them.
   std::map<std::string, Tensor> inputs(uint64_t seed) const;
@@ -93,6 +94,7 @@ class CaseGraph {
   Graph graph_;
   Partition partition_;  // the ABI view points into its names
   std::unique_ptr<AbiPartition> abi_;
+  std::unique_ptr<AbiNode> abi_node_;
 };
 
 // Owning handles: destroyed through the plugin's own slots.

@@ -25,6 +25,20 @@ struct ReportSubject {
 void print_table(std::ostream& out, const ReportSubject& subject,
                  const std::vector<CheckResult>& results);
 
+// The same table piece by piece, for printing rows as checks finish: the
+// check column is `check_width` wide (longer names push the row out).
+void print_header(std::ostream& out, const ReportSubject& subject, std::size_t check_width);
+void print_row(std::ostream& out, const CheckResult& result, std::size_t check_width);
+void print_summary(std::ostream& out, const ReportSubject& subject,
+                   const std::vector<CheckResult>& results);
+
+// One row and the subject as JSON objects and back (the worker protocol of
+// rtscope-conformance).
+std::string row_to_json(const CheckResult& result);
+CheckResult row_from_json(const std::string& text);
+std::string subject_to_json(const ReportSubject& subject);
+ReportSubject subject_from_json(const std::string& text);
+
 std::string to_json(const ReportSubject& subject, const std::vector<CheckResult>& results);
 
 }  // namespace rtscope::conformance
