@@ -1,4 +1,4 @@
-#include "rtscope/runtime_cache_scope.hpp"
+#include "rtscope/scopes.hpp"
 
 #include <istream>
 

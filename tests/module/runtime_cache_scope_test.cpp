@@ -1,7 +1,7 @@
 // runtime_cache scope and the implicit cache of a `runtime_cache: PATH`
 // setting, with the testing plugin's simulated kernel compiles and the cpu
 // plugin's tuning results as the cached work.
-#include "rtscope/runtime_cache_scope.hpp"
+#include "rtscope/scopes.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
