@@ -5,8 +5,8 @@
 
 #include "engine.hpp"
 #include "execution_context.hpp"
-#include "rtscope/log.hpp"
 #include "rtscope/error.hpp"
+#include "rtscope/log.hpp"
 #include "rtscope/runtime_cache.hpp"
 #include "rtscope/trace.hpp"
 
@@ -22,7 +22,7 @@ std::string dims_to_string(const std::vector<int64_t>& dims) {
   return s + "]";
 }
 
-void check_input(const std::string& module, const BindingInfo& binding, const Tensor& tensor) {
+void check_binding(const std::string& module, const BindingInfo& binding, const Tensor& tensor) {
   auto fail = [&](const std::string& what) {
     throw InputError("module '" + module + "': input '" + binding.name + "' " + what);
   };
@@ -258,7 +258,33 @@ void Module::execute_into(std::span<const Tensor> inputs, std::span<Tensor> outp
                      " inputs, expected " + std::to_string(in_bindings.size()) + " (" + names +
                      ")");
   }
-  for (std::size_t i = 0; i < inputs.size(); ++i) check_input(name_, in_bindings[i], inputs[i]);
+  for (std::size_t i = 0; i < inputs.size(); ++i) check_binding(name_, in_bindings[i], inputs[i]);
+  execute_bound(inputs, outputs);
+}
+
+void Module::check_input(std::size_t index, const Tensor& tensor) const {
+  check_binding(name_, engine_->inputs().at(index), tensor);
+}
+
+namespace {
+
+// The inputs of a Model step: pointers to where each tensor lives.
+struct InputPointers {
+  std::span<const Tensor* const> tensors;
+  std::size_t size() const { return tensors.size(); }
+  const Tensor& operator[](std::size_t i) const { return *tensors[i]; }
+};
+
+}  // namespace
+
+void Module::execute_unchecked(std::span<const Tensor* const> inputs, std::span<Tensor> outputs) {
+  execute_bound(InputPointers{inputs}, outputs);
+}
+
+template <typename Inputs>
+void Module::execute_bound(const Inputs& inputs, std::span<Tensor> outputs) {
+  const auto& in_bindings = engine_->inputs();
+  const auto& out_bindings = engine_->outputs();
   const DeviceMemory* device = device_memory_.get();
 
   // Tensors of another device are bound through host copies; `staged`
