@@ -5,10 +5,13 @@
 #include <charconv>
 
 #include "rtscope/error.hpp"
-#include "yaml_location.hpp"
+#include "yaml_util.hpp"
 
 namespace rtscope::runner {
 namespace {
+
+using yaml::has_mark;
+using yaml::location_prefix;
 
 std::vector<std::string> split_path(const std::string& path) {
   std::vector<std::string> parts;
