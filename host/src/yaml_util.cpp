@@ -49,7 +49,7 @@ namespace {
 // they do. yaml-cpp would stop there too, but at its own depth and with
 // "bad file" at the end of the text; this names the place. Quoted strings
 // and comments are skipped; brackets inside block scalars are counted,
-// which at worst refuses a block scalar holding over a thousand unmatched
+// which at worst refuses a block scalar holding hundreds of unmatched
 // brackets.
 std::optional<YAML::Mark> too_deep(const std::string& text) {
   int depth = 0;

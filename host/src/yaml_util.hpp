@@ -41,8 +41,9 @@ class Source {
 // Flow lists and maps ([ and {) nested deeper than this are refused before
 // parsing, at the bracket that goes too deep: far beyond any graph or
 // config, and below the depth where yaml-cpp's parser gives up (its
-// DepthGuard, 2000 nested nodes, reported as "bad file").
-inline constexpr int kMaxNesting = 1000;
+// DepthGuard, 500 nested nodes, reported at the end of the text as
+// "bad file").
+inline constexpr int kMaxNesting = 256;
 
 // "file:line:col: message".
 std::string located(const SourceLocation& loc, std::string_view message);

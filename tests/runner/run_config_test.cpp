@@ -125,8 +125,8 @@ TEST(RunConfigErrors, MalformedYamlNamesFileLineAndColumn) {
 // file:line:col naming the limit, not yaml-cpp's "bad file".
 TEST(RunConfigErrors, DeeplyNestedYamlNamesTheNestingLimit) {
   const std::string message = parse_error("models: " + std::string(100000, '[') + "\n");
-  EXPECT_THAT(message, StartsWith("test.yaml:1:1009: YAML nested too deeply"));
-  EXPECT_THAT(message, HasSubstr("at most 1000 levels deep"));
+  EXPECT_THAT(message, StartsWith("test.yaml:1:265: YAML nested too deeply"));
+  EXPECT_THAT(message, HasSubstr("at most 256 levels deep"));
   EXPECT_THAT(message, testing::Not(HasSubstr("bad file")));
   EXPECT_EQ(message.find('\n'), std::string::npos);
 }
@@ -262,6 +262,17 @@ TEST(RunConfigOverrides, ValuesAreYamlAndMissingBlocksAreCreated) {
   EXPECT_EQ(*config.report.json, "r.json");
   EXPECT_EQ(config.runs[0].duration, std::chrono::seconds(1));
   EXPECT_EQ(config.report.percentiles, std::vector<double>{50});
+}
+
+// A --set value nested past the parser's limit names the override and the
+// limit in one line, not yaml-cpp's "bad file" (and does not echo the value).
+TEST(RunConfigOverrides, DeeplyNestedValueNamesTheLimit) {
+  const std::string message =
+      parse_error(kConfig, {"report.percentiles=" + std::string(100000, '[')});
+  EXPECT_THAT(message, StartsWith("--set report.percentiles: the value is nested too deeply"));
+  EXPECT_THAT(message, HasSubstr("limit of 500 nested nodes"));
+  EXPECT_THAT(message, testing::Not(HasSubstr("bad file")));
+  EXPECT_LT(message.size(), 200u);
 }
 
 TEST(RunConfigOverrides, LaterOverrideWins) {
