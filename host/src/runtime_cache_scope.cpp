@@ -1,9 +1,8 @@
-#include "rtscope/scopes.hpp"
-
 #include <istream>
 
-#include "rtscope/log.hpp"
 #include "rtscope/error.hpp"
+#include "rtscope/log.hpp"
+#include "rtscope/scopes.hpp"
 #include "rtscope/trace.hpp"
 
 namespace rtscope {

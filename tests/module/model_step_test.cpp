@@ -117,7 +117,8 @@ TEST_F(ModelStep, InputsAreCheckedAtTheirFirstReader) {
     model_->run_into(std::vector<Tensor>{x_, Tensor::random(DType::f32, {4, 9}, 1)}, outputs);
     FAIL() << "expected an error";
   } catch (const InputError& e) {
-    EXPECT_THAT(e.what(), HasSubstr("module 'three.3@testing': input 'z' has shape [4,9]: dim 1 must be 8"));
+    EXPECT_THAT(e.what(),
+                HasSubstr("module 'three.3@testing': input 'z' has shape [4,9]: dim 1 must be 8"));
   }
   EXPECT_EQ(model_->stats().runs, 0u);
   for (Module* module : model_->modules()) EXPECT_EQ(module->stats().executes, 0u);
