@@ -1,14 +1,18 @@
 #include "config_overrides.hpp"
 
 #include <fmt/format.h>
+#include <yaml-cpp/depthguard.h>
 
 #include <charconv>
 
 #include "rtscope/error.hpp"
-#include "yaml_location.hpp"
+#include "yaml_util.hpp"
 
 namespace rtscope::runner {
 namespace {
+
+using yaml::has_mark;
+using yaml::location_prefix;
 
 std::vector<std::string> split_path(const std::string& path) {
   std::vector<std::string> parts;
@@ -30,6 +34,12 @@ bool parse_index(const std::string& text, std::size_t& index) {
 YAML::Node parse_value(const ConfigOverride& override) {
   try {
     return YAML::Load(override.value);
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp words this "bad file".
+    throw InputError(fmt::format(
+        "--set {}: the value is nested too deeply (deeper than the parser's limit of {} nested "
+        "nodes)",
+        override.path, e.depth()));
   } catch (const YAML::Exception& e) {
     throw InputError(
         fmt::format("--set {}: the value is not valid YAML: {}", override.text(), e.msg));

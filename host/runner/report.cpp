@@ -3,10 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
 #include <set>
 
-#include "json_writer.hpp"
+#include "atomic_file.hpp"
+#include "json_text.hpp"
 #include "rtscope/error.hpp"
 
 namespace rtscope::runner {
@@ -104,105 +104,82 @@ std::string describe_staging(const ModelReport& model) {
   return text;
 }
 
-void write_context(JsonWriter& json, const ReportContext& context) {
-  json.key("context").begin_object();
-  json.key("host").value(context.host);
-  json.key("rtscope_version").value(context.rtscope_version);
-  json.key("timestamp_utc").value(context.timestamp_utc);
-  json.key("config").value(context.config);
-  json.key("command_line").value(context.command_line);
-  json.key("abi").begin_object();
-  json.key("major").value(context.abi_major);
-  json.key("minor").value(context.abi_minor);
-  json.end_object();
-  json.key("plugins").begin_array();
+Json context_json(const ReportContext& context) {
+  Json plugins = Json::array();
   for (const PluginReport& plugin : context.plugins) {
-    json.begin_object();
-    json.key("id").value(plugin.id);
-    json.key("version").value(plugin.version);
-    json.key("path").value(plugin.path);
-    json.key("abi_minor").value(plugin.abi_minor);
-    json.key("devices").begin_array();
+    Json devices = Json::array();
     for (const DeviceReport& device : plugin.devices) {
-      json.begin_object();
-      json.key("name").value(device.name);
-      json.key("kind").value(device.kind);
-      json.key("fingerprint").value(device.fingerprint);
-      json.key("memory_bytes").value(device.memory_bytes);
-      json.end_object();
+      devices.push_back({{"name", device.name},
+                         {"kind", device.kind},
+                         {"fingerprint", device.fingerprint},
+                         {"memory_bytes", device.memory_bytes}});
     }
-    json.end_array();
-    json.end_object();
+    plugins.push_back({{"id", plugin.id},
+                       {"version", plugin.version},
+                       {"path", plugin.path},
+                       {"abi_minor", plugin.abi_minor},
+                       {"devices", std::move(devices)}});
   }
-  json.end_array();
-  json.end_object();
+  return {{"host", context.host},
+          {"rtscope_version", context.rtscope_version},
+          {"timestamp_utc", context.timestamp_utc},
+          {"config", context.config},
+          {"command_line", context.command_line},
+          {"abi", {{"major", context.abi_major}, {"minor", context.abi_minor}}},
+          {"plugins", std::move(plugins)}};
 }
 
-void write_latency(JsonWriter& json, const SampleStats& latency) {
-  json.key("latency_ms").begin_object();
-  json.key("min").value(latency.min);
-  json.key("mean").value(latency.mean);
-  for (const auto& [p, value] : latency.percentiles) json.key(percentile_name(p)).value(value);
-  json.key("max").value(latency.max);
-  json.key("stddev").value(latency.stddev);
-  json.end_object();
+Json latency_json(const SampleStats& latency) {
+  Json json = Json::object();
+  json["min"] = latency.min;
+  json["mean"] = latency.mean;
+  for (const auto& [p, value] : latency.percentiles) json[percentile_name(p)] = value;
+  json["max"] = latency.max;
+  json["stddev"] = latency.stddev;
+  return json;
 }
 
-void write_model(JsonWriter& json, const ModelReport& model) {
-  json.key(model.name).begin_object();
-  json.key("model").value(model.model);
-  json.key("workload").value(model.workload);
-  json.key("throughput_unit").value(model.throughput_unit);
-  json.key("settings").begin_object();
-  for (const auto& [key, value] : model.settings) json.key(key).value(value);
-  json.end_object();
-  json.key("phases_ms").begin_object();
-  json.key("plugin_load").value(model.plugin_load_ms);
-  json.key("model_build").value(model.model_build_ms);
-  json.key("first_inference").value(model.first_inference_ms);
-  json.end_object();
-  write_latency(json, model.latency_ms);
-  if (!model.samples_ms.empty()) {
-    json.key("samples_ms").begin_array();
-    for (const double sample : model.samples_ms) json.value(sample);
-    json.end_array();
-  }
-  json.key("throughput_per_s").value(model.throughput_per_s);
-  json.key("iterations").value(model.iterations);
-  json.key("warmup").value(model.warmup);
-  json.key("measured_s").value(model.measured_s);
-  json.key("contexts_created").value(model.contexts_created);
-  json.key("cache").begin_object();
-  json.key("enabled").value(model.cache.enabled);
-  json.key("path").value(model.cache.path);
-  json.key("hits").value(model.cache.hits);
-  json.key("misses").value(model.cache.misses);
-  json.key("rejected").value(model.cache.rejected);
-  json.key("evicted").value(model.cache.evicted);
-  json.key("bytes").value(model.cache.bytes);
-  json.key("load_ms").value(model.cache.load_ms);
-  json.key("save_ms").value(model.cache.save_ms);
-  json.end_object();
-  json.key("partitions").begin_array();
+Json partition_json(const PartitionReport& partition) {
+  Json counters = Json::object();
+  for (const auto& [name, value] : partition.measured_counters) counters[name] = value;
+  return {{"plugin", partition.plugin},
+          {"nodes", static_cast<uint64_t>(partition.nodes)},
+          {"inputs", partition.inputs},
+          {"outputs", partition.outputs},
+          {"staged_bytes", partition.staged_bytes},
+          {"staged_bytes_per_iteration", partition.staged_bytes_per_iteration},
+          {"measured_counters", std::move(counters)}};
+}
+
+Json model_json(const ModelReport& model) {
+  Json json = Json::object();
+  json["model"] = model.model;
+  json["workload"] = model.workload;
+  json["throughput_unit"] = model.throughput_unit;
+  Json settings = Json::object();
+  for (const auto& [key, value] : model.settings) settings[key] = value;
+  json["settings"] = std::move(settings);
+  json["phases_ms"] = {{"plugin_load", model.plugin_load_ms},
+                       {"model_build", model.model_build_ms},
+                       {"first_inference", model.first_inference_ms}};
+  json["latency_ms"] = latency_json(model.latency_ms);
+  if (!model.samples_ms.empty()) json["samples_ms"] = model.samples_ms;
+  json["throughput_per_s"] = model.throughput_per_s;
+  json["iterations"] = model.iterations;
+  json["warmup"] = model.warmup;
+  json["measured_s"] = model.measured_s;
+  json["contexts_created"] = model.contexts_created;
+  json["cache"] = {{"enabled", model.cache.enabled},   {"path", model.cache.path},
+                   {"hits", model.cache.hits},         {"misses", model.cache.misses},
+                   {"rejected", model.cache.rejected}, {"evicted", model.cache.evicted},
+                   {"bytes", model.cache.bytes},       {"load_ms", model.cache.load_ms},
+                   {"save_ms", model.cache.save_ms}};
+  Json partitions = Json::array();
   for (const PartitionReport& partition : model.partitions) {
-    json.begin_object();
-    json.key("plugin").value(partition.plugin);
-    json.key("nodes").value(static_cast<uint64_t>(partition.nodes));
-    json.key("inputs").begin_array();
-    for (const std::string& name : partition.inputs) json.value(name);
-    json.end_array();
-    json.key("outputs").begin_array();
-    for (const std::string& name : partition.outputs) json.value(name);
-    json.end_array();
-    json.key("staged_bytes").value(partition.staged_bytes);
-    json.key("staged_bytes_per_iteration").value(partition.staged_bytes_per_iteration);
-    json.key("measured_counters").begin_object();
-    for (const auto& [name, value] : partition.measured_counters) json.key(name).value(value);
-    json.end_object();
-    json.end_object();
+    partitions.push_back(partition_json(partition));
   }
-  json.end_array();
-  json.end_object();
+  json["partitions"] = std::move(partitions);
+  return json;
 }
 
 }  // namespace
@@ -301,26 +278,16 @@ void print_table(const Report& report, std::FILE* out) {
 }
 
 std::string to_json(const Report& report) {
-  JsonWriter json;
-  json.begin_object();
-  json.key("schema_version").value(1);
-  write_context(json, report.context);
-  json.key("models").begin_object();
-  for (const ModelReport& model : report.models) write_model(json, model);
-  json.end_object();
-  json.end_object();
-  return json.str();
+  Json models = Json::object();
+  for (const ModelReport& model : report.models) models[model.name] = model_json(model);
+  const Json doc = {{"schema_version", 1},
+                    {"context", context_json(report.context)},
+                    {"models", std::move(models)}};
+  return json_text(doc);
 }
 
 void write_json(const Report& report, const std::filesystem::path& file) {
-  const std::string text = to_json(report);
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) {
-    throw Error(fmt::format("{}: cannot write the JSON report: {}", file.string(),
-                            std::error_code(errno, std::generic_category()).message()));
-  }
+  write_file_atomically(file, to_json(report), "JSON report");
 }
 
 void check_json_destination(const std::filesystem::path& file, std::string_view what) {

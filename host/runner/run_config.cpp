@@ -14,10 +14,13 @@
 #include "duration.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/runtime_settings.hpp"
-#include "yaml_location.hpp"
+#include "yaml_util.hpp"
 
 namespace rtscope::runner {
 namespace {
+
+using yaml::has_mark;
+using yaml::location_prefix;
 
 using Keys = std::vector<std::string_view>;
 
@@ -86,7 +89,7 @@ class Reader {
       if (!key_node.IsScalar()) fail(at_key, "map keys must be plain names");
       if (!seen.insert(key).second) fail(at_key, fmt::format("duplicate key '{}'", key));
       if (valid && std::find(valid->begin(), valid->end(), key) == valid->end()) {
-        fail(at_key, fmt::format("unknown key '{}'; valid keys: {}", key, fmt::join(*valid, ", ")));
+        fail(at_key, yaml::unknown_key(key, "", {valid->begin(), valid->end()}));
       }
       result.emplace_back(key, std::move(item));
     }
@@ -432,12 +435,9 @@ std::string_view to_string(WorkloadConfig::Kind kind) {
 
 RunConfig parse_run_config(const std::string& text, const std::filesystem::path& file_name,
                            const std::vector<ConfigOverride>& overrides) {
-  YAML::Node tree;
-  try {
-    tree = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    throw InputError(location_prefix(file_name.string(), e.mark) + e.msg);
-  }
+  // The host's YAML layer: malformed or too deeply nested text fails at
+  // file:line:col, the same way as in graph files.
+  YAML::Node tree = yaml::Source(file_name.string()).parse(text);
   const auto set_paths = apply_overrides(tree, overrides, file_name.string());
   return parse_tree(tree, file_name, set_paths);
 }

@@ -28,8 +28,6 @@ std::string describe_interface(const Graph& graph) {
                      fmt::join(graph.outputs, ", "));
 }
 
-Tensor scalar_i64(int64_t value) { return Tensor::from_bytes(DType::i64, {1}, &value); }
-
 // Concrete size of a symbolic dim when the workload does not choose it.
 int64_t default_size(const Graph& graph, const Dim& dim) {
   if (dim.is_static()) return dim.value;
@@ -63,14 +61,21 @@ class StreamWorkload : public Workload {
     }
     vocab_ = logits->second.shape.back().value;
     check_positions(graph);
+    decode_ = bind_step(model_);
+    prefill_step_ = &model_ == &prefill_ ? decode_ : bind_step(prefill_);
+    // One token column and one position, rewritten in place every step.
+    next_ = Tensor::zeros(DType::i64, {rows_, 1});
+    position_tensor_ = Tensor::zeros(DType::i64, {1});
   }
 
   std::chrono::nanoseconds run_iteration() override {
     if (!stream_started_ || step_ == config_.tokens) start_stream();
     std::chrono::nanoseconds elapsed{};
-    const auto outputs =
-        timed_run(model_, {{"tokens", next_}, {"pos", scalar_i64(position_)}}, elapsed);
-    take_last_column(outputs);
+    *position_tensor_.data_as<int64_t>() = position_;
+    decode_.inputs[decode_.tokens] = next_;
+    decode_.inputs[decode_.pos] = position_tensor_;
+    timed_run(model_, decode_.inputs, decode_.outputs, elapsed);
+    take_last_column(decode_.outputs[decode_.next_token]);
     ++position_;
     ++step_;
     return elapsed;
@@ -117,7 +122,11 @@ class StreamWorkload : public Workload {
                                          config_.seed + streams_, static_cast<double>(vocab_ - 1));
     std::chrono::nanoseconds ignored{};
     begin_untimed();
-    take_last_column(timed_run(prefill_, {{"tokens", prompt}, {"pos", scalar_i64(0)}}, ignored));
+    *position_tensor_.data_as<int64_t>() = 0;
+    prefill_step_.inputs[prefill_step_.tokens] = prompt;
+    prefill_step_.inputs[prefill_step_.pos] = position_tensor_;
+    timed_run(prefill_, prefill_step_.inputs, prefill_step_.outputs, ignored);
+    take_last_column(prefill_step_.outputs[prefill_step_.next_token]);
     end_untimed();
     position_ = config_.prompt;
     step_ = 0;
@@ -125,23 +134,61 @@ class StreamWorkload : public Workload {
     stream_started_ = true;
   }
 
-  void take_last_column(const std::map<std::string, Tensor>& outputs) {
-    const auto found = outputs.find("next_token");
-    if (found == outputs.end()) {
+  // A model's step by position: names resolved once, here, so that a step
+  // builds no map and looks nothing up.
+  struct StepBindings {
+    std::size_t tokens = 0;
+    std::size_t pos = 0;
+    std::size_t next_token = 0;
+    std::vector<Tensor> inputs;
+    std::vector<Tensor> outputs;
+  };
+  static StepBindings bind_step(const Model& model) {
+    const Graph& graph = model.graph();
+    for (const ValueInfo& input : graph.inputs) {
+      if (input.name != "tokens" && input.name != "pos") {
+        throw InputError("model '" + graph.name + "': missing input '" + input.name + "' (" +
+                         input.type.str() + ")");
+      }
+    }
+    if (std::find(graph.outputs.begin(), graph.outputs.end(), "next_token") ==
+        graph.outputs.end()) {
       throw InputError("the model returned no 'next_token' output");
     }
-    const Tensor& next_token = found->second;
+    StepBindings step;
+    step.tokens = model.input_index("tokens");
+    step.pos = model.input_index("pos");
+    step.next_token = model.output_index("next_token");
+    step.inputs.resize(graph.inputs.size());
+    step.outputs.resize(graph.outputs.size());
+    return step;
+  }
+
+  // The last column of next_token, read as integers into next_ (in place:
+  // ids never pass through floating point).
+  void take_last_column(const Tensor& next_token) {
     const Shape& shape = next_token.shape();
     if (shape.size() != 2 || shape[0] != rows_ || shape[1] < 1) {
       throw InputError(fmt::format("the model's next_token has shape {}, expected [{}, seq]",
                                    shape_to_string(shape), rows_));
     }
-    const std::vector<double> values = next_token.to_doubles();
-    std::vector<int64_t> column(static_cast<std::size_t>(rows_));
+    const Tensor host = next_token.on_device() ? next_token.to_host() : Tensor();
+    const Tensor& values = next_token.on_device() ? host : next_token;
+    int64_t* column = next_.data_as<int64_t>();
     for (int64_t row = 0; row < rows_; ++row) {
-      column[row] = static_cast<int64_t>(values[row * shape[1] + shape[1] - 1]);
+      const int64_t at = row * shape[1] + shape[1] - 1;
+      switch (values.dtype()) {
+        case DType::i64:
+          column[row] = values.data_as<int64_t>()[at];
+          break;
+        case DType::i32:
+          column[row] = values.data_as<int32_t>()[at];
+          break;
+        default:
+          throw InputError(fmt::format("the model's next_token is {}; token ids must be i64 or i32",
+                                       to_string(values.dtype())));
+      }
     }
-    next_ = Tensor::from_bytes(DType::i64, {rows_, 1}, column.data());
   }
 
   WorkloadConfig config_;
@@ -151,9 +198,12 @@ class StreamWorkload : public Workload {
   int64_t vocab_ = 0;
   bool stream_started_ = false;
   uint64_t streams_ = 0;
-  int64_t step_ = 0;      // decode steps done in this stream
-  int64_t position_ = 0;  // position of the next token
-  Tensor next_;
+  int64_t step_ = 0;        // decode steps done in this stream
+  int64_t position_ = 0;    // position of the next token
+  Tensor next_;             // i64 [rows, 1]: the tokens of the next step
+  Tensor position_tensor_;  // i64 [1]
+  StepBindings decode_;
+  StepBindings prefill_step_;
 };
 
 class BatchWorkload : public Workload {
@@ -172,14 +222,15 @@ class BatchWorkload : public Workload {
       // Sized from the graph and the config: checked, and named, before it
       // is allocated (a count that wraps to 0 would otherwise run silently).
       tensor_bytes(input.type.dtype, shape, fmt::format("input '{}'", input.name));
-      inputs_[input.name] = Tensor::random(input.type.dtype, shape, seed++, 1.0);
+      inputs_.push_back(Tensor::random(input.type.dtype, shape, seed++, 1.0));
     }
+    outputs_.resize(graph.outputs.size());
   }
 
   std::chrono::nanoseconds run_iteration() override {
     if (!model_.graph().states.empty()) model_.reset_state();
     std::chrono::nanoseconds elapsed{};
-    timed_run(model_, inputs_, elapsed);
+    timed_run(model_, inputs_, outputs_, elapsed);
     return elapsed;
   }
 
@@ -209,19 +260,18 @@ class BatchWorkload : public Workload {
 
   WorkloadConfig config_;
   Model& model_;
-  std::map<std::string, Tensor> inputs_;
+  std::vector<Tensor> inputs_;  // in graph input order
+  std::vector<Tensor> outputs_;
 };
 
 }  // namespace
 
-std::map<std::string, Tensor> Workload::timed_run(Model& model,
-                                                  const std::map<std::string, Tensor>& inputs,
-                                                  std::chrono::nanoseconds& elapsed) {
+void Workload::timed_run(Model& model, std::span<const Tensor> inputs, std::span<Tensor> outputs,
+                         std::chrono::nanoseconds& elapsed) {
   const auto start = Clock::now();
-  auto outputs = model.run(inputs);
+  model.run_into(inputs, outputs);
   elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start);
   if (!first_run_) first_run_ = elapsed;
-  return outputs;
 }
 
 std::unique_ptr<Workload> make_workload(const WorkloadConfig& config, Model& model,

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "rtscope/model.hpp"
@@ -51,9 +52,10 @@ class Workload {
   }
 
  protected:
-  // Model::run, timed; records the first call's time.
-  std::map<std::string, Tensor> timed_run(Model& model, const std::map<std::string, Tensor>& inputs,
-                                          std::chrono::nanoseconds& elapsed);
+  // Model::run_into (inputs and outputs by position), timed; records the
+  // first call's time.
+  void timed_run(Model& model, std::span<const Tensor> inputs, std::span<Tensor> outputs,
+                 std::chrono::nanoseconds& elapsed);
   void begin_untimed() const {
     if (untimed_begin_) untimed_begin_();
   }

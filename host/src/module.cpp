@@ -22,7 +22,7 @@ std::string dims_to_string(const std::vector<int64_t>& dims) {
   return s + "]";
 }
 
-void check_input(const std::string& module, const BindingInfo& binding, const Tensor& tensor) {
+void check_binding(const std::string& module, const BindingInfo& binding, const Tensor& tensor) {
   auto fail = [&](const std::string& what) {
     throw InputError("module '" + module + "': input '" + binding.name + "' " + what);
   };
@@ -50,23 +50,39 @@ void check_input(const std::string& module, const BindingInfo& binding, const Te
   }
 }
 
-rts_tensor to_abi_tensor(const std::string& name, const Tensor& tensor,
-                         const DeviceMemory* device) {
-  rts_tensor t{};
+// Sets every field of `t` in place, in an array left uninitialized. Built
+// and returned by value instead, each binding was copied back with wide
+// loads over the narrow stores just made (a store-forwarding stall per
+// binding), and zero-initializing the arrays first cost a memset each.
+void fill_abi_tensor(rts_tensor& t, const std::string& name, const Tensor& tensor,
+                     const DeviceMemory* device) {
   t.struct_size = sizeof(t);
   t.name = name.c_str();
   t.dtype = static_cast<rts_dtype>(tensor.dtype());
   t.rank = static_cast<uint32_t>(tensor.shape().size());
-  for (uint32_t d = 0; d < t.rank && d < RTS_MAX_RANK; ++d) t.dims[d] = tensor.shape()[d];
+  for (uint32_t d = 0; d < RTS_MAX_RANK; ++d) t.dims[d] = d < t.rank ? tensor.shape()[d] : 0;
   t.data = const_cast<void*>(tensor.data());
   t.size_bytes = tensor.size_bytes();
   t.residency = RTS_RESIDENCY_HOST;
+  t.device = 0;
   if (tensor.on_device()) {
     // Callers stage tensors of other devices first.
     t.residency = RTS_RESIDENCY_DEVICE;
     t.device = device->device();
   }
-  return t;
+}
+
+// An output the plugin allocates: name and dtype, no storage.
+void fill_unbound_output(rts_tensor& t, const BindingInfo& binding) {
+  t.struct_size = sizeof(t);
+  t.name = binding.name.c_str();
+  t.dtype = static_cast<rts_dtype>(binding.dtype);
+  t.rank = 0;
+  for (int64_t& dim : t.dims) dim = 0;
+  t.data = nullptr;
+  t.size_bytes = 0;
+  t.residency = RTS_RESIDENCY_HOST;
+  t.device = 0;
 }
 
 // Whether `tensor` can be bound as it is to an engine on `device` (null:
@@ -251,7 +267,33 @@ void Module::execute_into(std::span<const Tensor> inputs, std::span<Tensor> outp
                      " inputs, expected " + std::to_string(in_bindings.size()) + " (" + names +
                      ")");
   }
-  for (std::size_t i = 0; i < inputs.size(); ++i) check_input(name_, in_bindings[i], inputs[i]);
+  for (std::size_t i = 0; i < inputs.size(); ++i) check_binding(name_, in_bindings[i], inputs[i]);
+  execute_bound(inputs, outputs);
+}
+
+void Module::check_input(std::size_t index, const Tensor& tensor) const {
+  check_binding(name_, engine_->inputs().at(index), tensor);
+}
+
+namespace {
+
+// The inputs of a Model step: pointers to where each tensor lives.
+struct InputPointers {
+  std::span<const Tensor* const> tensors;
+  std::size_t size() const { return tensors.size(); }
+  const Tensor& operator[](std::size_t i) const { return *tensors[i]; }
+};
+
+}  // namespace
+
+void Module::execute_unchecked(std::span<const Tensor* const> inputs, std::span<Tensor> outputs) {
+  execute_bound(InputPointers{inputs}, outputs);
+}
+
+template <typename Inputs>
+void Module::execute_bound(const Inputs& inputs, std::span<Tensor> outputs) {
+  const auto& in_bindings = engine_->inputs();
+  const auto& out_bindings = engine_->outputs();
   const DeviceMemory* device = device_memory_.get();
 
   // Tensors of another device are bound through host copies; `staged`
@@ -274,17 +316,17 @@ void Module::execute_into(std::span<const Tensor> inputs, std::span<Tensor> outp
     staged[i] = inputs[i].to_host();
     staged_bytes_.fetch_add(staged[i].size_bytes(), std::memory_order_relaxed);
   }
-  BindingArray<rts_tensor> abi_inputs;
+  BindingArray<rts_tensor> abi_inputs(inputs.size(), boost::container::default_init);
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    abi_inputs.push_back(to_abi_tensor(in_bindings[i].name, bound(i), device));
+    fill_abi_tensor(abi_inputs[i], in_bindings[i].name, bound(i), device);
   }
-  BindingArray<rts_tensor> abi_outputs(out_bindings.size());
+  BindingArray<rts_tensor> abi_outputs(out_bindings.size(), boost::container::default_init);
   for (std::size_t o = 0; o < out_bindings.size(); ++o) {
     const int alias = engine_->aliased_input(static_cast<uint32_t>(o));
     if (alias >= 0) {
       // In place: the output is the input's storage, never a preallocated buffer.
       if (outputs[o].data() != inputs[alias].data()) outputs[o] = inputs[alias];
-      abi_outputs[o] = to_abi_tensor(out_bindings[o].name, bound(alias), device);
+      fill_abi_tensor(abi_outputs[o], out_bindings[o].name, bound(alias), device);
     } else if (outputs[o].defined() && !binds_in_place(outputs[o], device)) {
       throw InputError("module '" + name_ + "': preallocated output '" + out_bindings[o].name +
                        "' lives on " + outputs[o].device_memory()->label() +
@@ -292,12 +334,9 @@ void Module::execute_into(std::span<const Tensor> inputs, std::span<Tensor> outp
                        (device ? device->label() : "plugin '" + plugin().id() + "' (host memory)") +
                        ": pass an undefined tensor to have it allocated");
     } else if (outputs[o].defined()) {
-      abi_outputs[o] = to_abi_tensor(out_bindings[o].name, outputs[o], device);
+      fill_abi_tensor(abi_outputs[o], out_bindings[o].name, outputs[o], device);
     } else {
-      rts_tensor& t = abi_outputs[o];
-      t.struct_size = sizeof(t);
-      t.name = out_bindings[o].name.c_str();
-      t.dtype = static_cast<rts_dtype>(out_bindings[o].dtype);
+      fill_unbound_output(abi_outputs[o], out_bindings[o]);
     }
   }
 

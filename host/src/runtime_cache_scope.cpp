@@ -1,9 +1,8 @@
-#include "rtscope/runtime_cache_scope.hpp"
-
 #include <istream>
 
 #include "rtscope/error.hpp"
 #include "rtscope/log.hpp"
+#include "rtscope/scopes.hpp"
 #include "rtscope/trace.hpp"
 
 namespace rtscope {

@@ -1,11 +1,14 @@
 #include "yaml_util.hpp"
 
 #include <fmt/format.h>
+#include <yaml-cpp/depthguard.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <optional>
+#include <string_view>
 
 #include "rtscope/error.hpp"
 
@@ -40,12 +43,86 @@ void Source::fail(const YAML::Mark& mark, std::string_view message) const {
   throw InputError(located(at(mark), message));
 }
 
+namespace {
+
+// Where flow collections ([ and {) first nest deeper than kMaxNesting, if
+// they do. yaml-cpp would stop there too, but at its own depth and with
+// "bad file" at the end of the text; this names the place. Quoted strings
+// and comments are skipped; brackets inside block scalars are counted,
+// which at worst refuses a block scalar holding hundreds of unmatched
+// brackets.
+std::optional<YAML::Mark> too_deep(const std::string& text) {
+  int depth = 0;
+  YAML::Mark at;
+  at.line = 0;
+  at.column = 0;
+  char quote = 0;
+  char previous = '\n';
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quote) {
+      if (quote == '"' && c == '\\') {
+        ++i;
+        ++at.column;
+      } else if (c == quote) {
+        quote = 0;
+      }
+    } else if (c == '#' && (previous == ' ' || previous == '\t' || previous == '\n')) {
+      while (i + 1 < text.size() && text[i + 1] != '\n') ++i;
+    } else if ((c == '"' || c == '\'') &&
+               std::string_view(" \t\n[{,:-").find(previous) != std::string_view::npos) {
+      quote = c;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxNesting) return at;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+    if (c == '\n') {
+      ++at.line;
+      at.column = 0;
+    } else {
+      ++at.column;
+    }
+    previous = c;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 YAML::Node Source::parse(const std::string& text) const {
+  if (const auto mark = too_deep(text)) {
+    fail(*mark, fmt::format("YAML nested too deeply: lists and maps go at most {} levels deep; "
+                            "flatten the document",
+                            kMaxNesting));
+  }
   try {
     return YAML::Load(text);
+  } catch (const YAML::DeepRecursion& e) {
+    // Block nesting (indentation) past the parser's own depth limit;
+    // yaml-cpp words this "bad file".
+    fail(e.mark, fmt::format("YAML nested too deeply: deeper than the parser's limit of {} "
+                             "nested nodes; flatten the document",
+                             e.depth()));
   } catch (const YAML::ParserException& e) {
     fail(e.mark, fmt::format("malformed YAML: {}", e.msg));
   }
+}
+
+bool has_mark(const YAML::Node& node) {
+  return node.IsDefined() && node.Mark().line >= 0 && node.Mark().column >= 0;
+}
+
+std::string location_prefix(const std::string& file, const YAML::Mark& mark) {
+  if (mark.line < 0 || mark.column < 0) return file + ": ";
+  return fmt::format("{}:{}:{}: ", file, mark.line + 1, mark.column + 1);
+}
+
+std::string unknown_key(std::string_view key, std::string_view what,
+                        const std::vector<std::string>& valid) {
+  return what.empty()
+             ? fmt::format("unknown key '{}'; valid keys: {}", key, join(valid))
+             : fmt::format("unknown key '{}' in {}; valid keys: {}", key, what, join(valid));
 }
 
 std::string located(const SourceLocation& loc, std::string_view message) {
@@ -193,8 +270,7 @@ Map::Map(const Source& source, const YAML::Node& node, const YAML::Mark& fallbac
     }
     std::string key = key_node.Scalar();
     if (std::find(valid.begin(), valid.end(), key) == valid.end()) {
-      source.fail(key_mark,
-                  fmt::format("unknown key '{}' in {}; valid keys: {}", key, what_, join(valid)));
+      source.fail(key_mark, unknown_key(key, what_, valid));
     }
     for (const Entry& e : entries_) {
       if (e.key == key) {

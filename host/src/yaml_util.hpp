@@ -1,4 +1,6 @@
-// Strict reading of YAML documents with located error messages.
+// Strict reading of YAML documents with located error messages: the one
+// YAML layer of the host, used by graph files (graph_yaml.cpp) and by the
+// runner's configs (host/runner/run_config.cpp).
 //
 // yaml-cpp accepts unknown and duplicate keys and converts scalars loosely;
 // these helpers reject both and turn every problem into an InputError whose
@@ -27,15 +29,35 @@ class Source {
   SourceLocation at(const YAML::Mark& mark) const;
   [[noreturn]] void fail(const YAML::Mark& mark, std::string_view message) const;
 
-  // Parses `text`; malformed YAML fails at the parser's mark.
+  // Parses `text`; malformed YAML fails at the parser's mark with
+  // "malformed YAML: ...", and a document nested deeper than the parser's
+  // limit (kMaxNesting) fails there naming the limit.
   YAML::Node parse(const std::string& text) const;
 
  private:
   std::string file_;
 };
 
+// Flow lists and maps ([ and {) nested deeper than this are refused before
+// parsing, at the bracket that goes too deep: far beyond any graph or
+// config, and below the depth where yaml-cpp's parser gives up (its
+// DepthGuard, 500 nested nodes, reported at the end of the text as
+// "bad file").
+inline constexpr int kMaxNesting = 256;
+
 // "file:line:col: message".
 std::string located(const SourceLocation& loc, std::string_view message);
+
+// False for nodes built in memory (yaml-cpp gives them a null mark).
+bool has_mark(const YAML::Node& node);
+// "file:line:col: " with 1-based line and column (yaml-cpp's are 0-based);
+// "file: " when the mark is unknown.
+std::string location_prefix(const std::string& file, const YAML::Mark& mark);
+
+// "unknown key 'k'[ in what]; valid keys: a, b": the message for a key
+// outside a fixed set, for graph files and configs alike.
+std::string unknown_key(std::string_view key, std::string_view what,
+                        const std::vector<std::string>& valid);
 
 // Where a node was written. yaml-cpp gives null values (`key:` with nothing
 // after it) a mark on the following line, so callers pass the key's mark as

@@ -1,8 +1,6 @@
 // runtime_cache scope and the implicit cache of a `runtime_cache: PATH`
 // setting, with the testing plugin's simulated kernel compiles and the cpu
 // plugin's tuning results as the cached work.
-#include "rtscope/runtime_cache_scope.hpp"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -12,6 +10,7 @@
 #include "rtscope/error.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
+#include "rtscope/scopes.hpp"
 #include "support/env_guard.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tiny_graphs.hpp"

@@ -121,6 +121,22 @@ TEST(RunConfigErrors, MalformedYamlNamesFileLineAndColumn) {
   EXPECT_THAT(message, testing::ContainsRegex("^test\\.yaml:[0-9]+:[0-9]+: "));
 }
 
+// Nesting deeper than the YAML layer's limit is one clear line at
+// file:line:col naming the limit, not yaml-cpp's "bad file".
+TEST(RunConfigErrors, DeeplyNestedYamlNamesTheNestingLimit) {
+  const std::string message = parse_error("models: " + std::string(100000, '[') + "\n");
+  EXPECT_THAT(message, StartsWith("test.yaml:1:265: YAML nested too deeply"));
+  EXPECT_THAT(message, HasSubstr("at most 256 levels deep"));
+  EXPECT_THAT(message, testing::Not(HasSubstr("bad file")));
+  EXPECT_EQ(message.find('\n'), std::string::npos);
+}
+
+// Configs and graph files share one YAML layer: malformed text reads alike.
+TEST(RunConfigErrors, MalformedYamlReadsLikeAGraphFile) {
+  EXPECT_EQ(parse_error("models: {m: {builtin: mlp}}\nrun: [a, b]]\n"),
+            "test.yaml:2:12: malformed YAML: illegal flow end");
+}
+
 TEST(RunConfigErrors, UnknownTopLevelKeyListsValidKeys) {
   const std::string message = parse_error(
       "models: {m: {builtin: mlp}}\n"
@@ -246,6 +262,17 @@ TEST(RunConfigOverrides, ValuesAreYamlAndMissingBlocksAreCreated) {
   EXPECT_EQ(*config.report.json, "r.json");
   EXPECT_EQ(config.runs[0].duration, std::chrono::seconds(1));
   EXPECT_EQ(config.report.percentiles, std::vector<double>{50});
+}
+
+// A --set value nested past the parser's limit names the override and the
+// limit in one line, not yaml-cpp's "bad file" (and does not echo the value).
+TEST(RunConfigOverrides, DeeplyNestedValueNamesTheLimit) {
+  const std::string message =
+      parse_error(kConfig, {"report.percentiles=" + std::string(100000, '[')});
+  EXPECT_THAT(message, StartsWith("--set report.percentiles: the value is nested too deeply"));
+  EXPECT_THAT(message, HasSubstr("limit of 500 nested nodes"));
+  EXPECT_THAT(message, testing::Not(HasSubstr("bad file")));
+  EXPECT_LT(message.size(), 200u);
 }
 
 TEST(RunConfigOverrides, LaterOverrideWins) {

@@ -72,6 +72,27 @@ TEST_F(ScopesTest, RuntimeConfigAppliesToEveryModuleAndRestoresOnExit) {
   EXPECT_EQ(specializations(), (std::vector<KS>{KS::lazy, KS::lazy, KS::lazy}));
 }
 
+// rtscope/scopes.hpp alone presents the three scopes; nested, they give
+// every module one context with all three applied.
+TEST_F(ScopesTest, OneHeaderPresentsAllThreeScopes) {
+  {
+    auto config = runtime_config(*model_, {{"kernel_specialization", "eager"}});
+    auto capture = graph_capture(*model_);
+    auto cache = runtime_cache(*model_, InMemoryCache{});
+    model_->run({{"x", x_}});
+    model_->run({{"x", x_}});
+    for (Module* m : model_->modules()) {
+      EXPECT_EQ(m->runtime_settings().kernel_specialization, KS::eager) << m->name();
+      EXPECT_EQ(m->runtime_settings().graph_capture, GraphCapture::whole_graph) << m->name();
+      EXPECT_EQ(m->runtime_cache(), cache.cache()) << m->name();
+      EXPECT_EQ(m->stats().contexts_created, 1u) << m->name();
+    }
+  }
+  for (Module* m : model_->modules()) {
+    EXPECT_EQ(m->runtime_settings(), RuntimeSettings{}) << m->name();
+  }
+}
+
 TEST_F(ScopesTest, NestedScopesRestoreLifo) {
   Module& first = *model_->modules()[0];
   {

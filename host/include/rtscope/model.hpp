@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rtscope/compile_options.hpp"
@@ -68,7 +70,20 @@ class Model {
 
   // Runs every module in order. Returns the graph outputs by name. State
   // buffers persist between runs. Thread-compatible (one run at a time).
+  // Throws InputError for a missing or unknown input name.
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs);
+
+  // The same by position, for a caller that runs the model step after step:
+  // `inputs` in graph().inputs order, `outputs` one slot per
+  // graph().outputs entry (overwritten). Names were resolved when the model
+  // was built, so a step builds no map. Each input is checked once, against
+  // the binding of the first module that reads it; modules reached from here
+  // check nothing again. Throws InputError naming the model or the module
+  // and binding.
+  void run_into(std::span<const Tensor> inputs, std::span<Tensor> outputs);
+  // Positions for run_into. Throw InputError listing the valid names.
+  std::size_t input_index(std::string_view name) const;
+  std::size_t output_index(std::string_view name) const;
 
   // Thread-safe (may be read while a run is in flight).
   const CompileOptions& compile_options() const { return compile_options_; }
@@ -100,12 +115,33 @@ class Model {
   std::vector<std::unique_ptr<Module>> modules_;
   std::map<std::string, Tensor> state_;
   std::shared_ptr<const DeviceMemory> state_device(const std::string& name) const;
+  void resolve_slots();
+
+  // Where a value of one step lives, resolved from its name at build time.
+  struct Slot {
+    enum class Kind : uint8_t { input, state, output } kind = Kind::input;
+    uint32_t index = 0;      // graph input, state buffer, or output of `partition`
+    uint32_t partition = 0;  // Kind::output only
+  };
+  struct Step {
+    std::vector<Slot> inputs;          // one per module input
+    std::vector<bool> crosses;         // per input: an earlier module produced it
+    std::vector<bool> aliased;         // per output: bound to an input's storage
+    std::vector<const Tensor*> bound;  // per input, filled each step
+    std::vector<Tensor> outputs;       // per output, the step's results
+  };
+  const Tensor& at(const Slot& slot, std::span<const Tensor> inputs) const;
+  std::vector<Step> steps_;           // one per module
+  std::vector<Tensor*> state_slots_;  // state_ entries, in graph.states order
+  std::vector<Slot> state_updates_;   // per graph.states entry
+  std::vector<Slot> output_slots_;    // per graph.outputs entry
+  std::vector<bool> output_moves_;    // the step's result can be moved out
+  // Per graph input: the module and binding that checks it (module -1: none reads it).
+  std::vector<std::pair<int, uint32_t>> input_checks_;
 
   CompileOptions compile_options_;
 
   std::atomic<uint64_t> runs_{0};
-  // Per partition, per input: whether an earlier module produces it.
-  std::vector<std::vector<bool>> crosses_;
   std::atomic<uint64_t> partition_crossings_{0};
   std::atomic<uint64_t> crossing_bytes_{0};
   std::atomic<uint64_t> state_upload_bytes_{0};

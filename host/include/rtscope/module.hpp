@@ -100,6 +100,10 @@ class Module : public SettingsTarget {
   // every output preallocated in the right shape the host allocates
   // nothing per call.
   void execute_into(std::span<const Tensor> inputs, std::span<Tensor> outputs);
+  // The binding check execute_into makes for input `index` (engine order):
+  // bound, dtype, rank and each dim within its range. Throws InputError
+  // naming the module and binding.
+  void check_input(std::size_t index, const Tensor& tensor) const;
 
   ModuleStats stats() const;
 
@@ -124,6 +128,15 @@ class Module : public SettingsTarget {
   static std::unique_ptr<Module> load(const std::string& path, PluginRegistry& registry);
 
  private:
+  friend class Model;
+  // execute_into for a Model, which checked the graph's inputs once on the
+  // way down and passes pointers to where each input lives; nothing here is
+  // checked again (the plugin still validates what it is given).
+  void execute_unchecked(std::span<const Tensor* const> inputs, std::span<Tensor> outputs);
+  // The execute shared by both: `inputs[i]` is the i-th input tensor.
+  template <typename Inputs>
+  void execute_bound(const Inputs& inputs, std::span<Tensor> outputs);
+
   std::shared_ptr<ExecutionContext> acquire_context();
   void release_context();
 

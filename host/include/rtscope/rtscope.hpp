@@ -17,8 +17,6 @@
 #include "rtscope/plugin.hpp"
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/runtime_cache.hpp"
-#include "rtscope/runtime_cache_scope.hpp"
-#include "rtscope/runtime_config.hpp"
 #include "rtscope/runtime_settings.hpp"
 #include "rtscope/scopes.hpp"
 #include "rtscope/templates.hpp"

@@ -1,15 +1,14 @@
-// runtime_config: an RAII scope that applies setting overrides to a set of
-// targets and restores each target's exact previous settings when it ends.
-//
-//   {
-//     auto eager = rtscope::runtime_config(model, {{"kernel_specialization", "eager"}});
-//     model.run(inputs);   // runs with eager kernels
-//   }                      // previous settings restored here
+// RuntimeConfigScope: the settings-level mechanism under the runtime_config
+// and graph_capture scopes. It applies setting overrides to a set of
+// SettingsTargets and restores each target's exact previous settings when it
+// ends. Applications use the scopes in rtscope/scopes.hpp, which take a
+// Module, a Model or lists of them and present runtime_config, graph_capture
+// and runtime_cache together; this header stays in the settings library,
+// which knows no modules.
 //
 // Scopes nest LIFO. Applying is all-or-nothing: if any target rejects the
 // new settings, the targets already changed are restored before the error
-// propagates. The host adds overloads taking a Module, a Model or lists of
-// them (host/include/rtscope/scopes.hpp).
+// propagates.
 #pragma once
 
 #include <map>

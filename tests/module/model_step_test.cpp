@@ -1,0 +1,154 @@
+// Model::run_into: the step path by position. Names resolve when the model
+// is built; each graph input is checked once, at the first module that
+// reads it; results match Model::run and the float64 reference; results of
+// one step are never written into by the next.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "rtscope/error.hpp"
+#include "rtscope/model.hpp"
+#include "rtscope/plugin_registry.hpp"
+#include "rtscope/reference/reference.hpp"
+
+namespace rtscope {
+namespace {
+
+using ::testing::HasSubstr;
+
+// x -> softmax (cpu) -> scale (testing) -> relu (testing) -> softmax (cpu) -> y,
+// then y2 = y + z on testing: z is read only by the last module.
+Graph three_module_graph() {
+  Graph g;
+  g.name = "three";
+  g.inputs.push_back({"x", {DType::f32, {Dim::fixed(4), Dim::fixed(8)}}, {}});
+  g.inputs.push_back({"z", {DType::f32, {Dim::fixed(4), Dim::fixed(8)}}, {}});
+  g.nodes = {
+      {"sm0", "softmax", {"x"}, {"a"}, {}, {}},
+      {"scale", "scale", {"a"}, {"b"}, {{"factor", 3.0}}, {}},
+      {"relu", "relu", {"b"}, {"c"}, {}, {}},
+      {"sm1", "softmax", {"c"}, {"y"}, {}, {}},
+      {"add", "add", {"y", "z"}, {"y2"}, {}, {}},
+  };
+  g.outputs = {"y2", "y"};
+  validate(g);
+  return g;
+}
+
+class ModelStep : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    registry_.load({.name = "testing"});
+    registry_.load({.name = "cpu"});
+    model_ = Model::build(three_module_graph(), registry_, {.backends = {"testing", "cpu"}});
+    ASSERT_EQ(model_->modules().size(), 4u);  // cpu, testing, cpu, testing
+    x_ = Tensor::random(DType::f32, {4, 8}, 11);
+    z_ = Tensor::random(DType::f32, {4, 8}, 12);
+  }
+
+  PluginRegistry registry_;
+  std::unique_ptr<Model> model_;
+  Tensor x_;
+  Tensor z_;
+};
+
+TEST_F(ModelStep, PositionsFollowTheGraph) {
+  EXPECT_EQ(model_->input_index("x"), 0u);
+  EXPECT_EQ(model_->input_index("z"), 1u);
+  EXPECT_EQ(model_->output_index("y2"), 0u);
+  EXPECT_EQ(model_->output_index("y"), 1u);
+  try {
+    model_->input_index("w");
+    FAIL() << "expected an error";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("unknown input 'w'; inputs are: x, z"));
+  }
+  try {
+    model_->output_index("a");
+    FAIL() << "expected an error";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("unknown output 'a'; outputs are: y2, y"));
+  }
+}
+
+TEST_F(ModelStep, RunIntoMatchesRunAndTheReference) {
+  const std::vector<Tensor> inputs{x_, z_};
+  std::vector<Tensor> outputs(2);
+  model_->run_into(inputs, outputs);
+  const auto by_name = model_->run({{"x", x_}, {"z", z_}});
+  ASSERT_TRUE(outputs[0].defined() && outputs[1].defined());
+  EXPECT_EQ(outputs[0].to_doubles(), by_name.at("y2").to_doubles());
+  EXPECT_EQ(outputs[1].to_doubles(), by_name.at("y").to_doubles());
+
+  std::map<std::string, reference::RefTensor> states;
+  const auto expected = reference::run_graph(
+      model_->graph(),
+      {{"x", reference::RefTensor::from(x_)}, {"z", reference::RefTensor::from(z_)}}, states);
+  EXPECT_LE(reference::closeness(outputs[0], expected.at("y2"), 1e-6, 1e-5), 1.0);
+  EXPECT_LE(reference::closeness(outputs[1], expected.at("y"), 1e-6, 1e-5), 1.0);
+  EXPECT_EQ(model_->stats().runs, 2u);
+}
+
+// The caller keeps what a step returned: the next step allocates anew.
+TEST_F(ModelStep, AStepNeverWritesIntoEarlierResults) {
+  std::vector<Tensor> first(2);
+  model_->run_into(std::vector<Tensor>{x_, z_}, first);
+  const std::vector<double> kept = first[0].to_doubles();
+  std::vector<Tensor> second(2);
+  model_->run_into(std::vector<Tensor>{Tensor::random(DType::f32, {4, 8}, 99), z_}, second);
+  EXPECT_NE(first[0].data(), second[0].data());
+  EXPECT_EQ(first[0].to_doubles(), kept);
+  EXPECT_NE(second[0].to_doubles(), kept);
+}
+
+// The one check names the module and binding that reads the input, as
+// Module::execute does; an input read only by a later module is checked
+// there, before any module runs.
+TEST_F(ModelStep, InputsAreCheckedAtTheirFirstReader) {
+  std::vector<Tensor> outputs(2);
+  try {
+    model_->run_into(std::vector<Tensor>{Tensor::random(DType::f16, {4, 8}, 1), z_}, outputs);
+    FAIL() << "expected an error";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("module 'three.0@cpu': input 'x' has dtype f16, expected f32"));
+  }
+  try {
+    model_->run_into(std::vector<Tensor>{x_, Tensor::random(DType::f32, {4, 9}, 1)}, outputs);
+    FAIL() << "expected an error";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(),
+                HasSubstr("module 'three.3@testing': input 'z' has shape [4,9]: dim 1 must be 8"));
+  }
+  EXPECT_EQ(model_->stats().runs, 0u);
+  for (Module* module : model_->modules()) EXPECT_EQ(module->stats().executes, 0u);
+}
+
+TEST_F(ModelStep, WrongSlotCountsAreAnError) {
+  std::vector<Tensor> outputs(2);
+  try {
+    model_->run_into(std::vector<Tensor>{x_}, outputs);
+    FAIL() << "expected an error";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(),
+                HasSubstr("model 'three': got 1 inputs and 2 output slots, expected 2 and 2"));
+  }
+}
+
+TEST_F(ModelStep, RunByNameStillNamesMissingAndUnknownInputs) {
+  try {
+    model_->run({{"x", x_}});
+    FAIL() << "expected an error";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("model 'three': missing input 'z'"));
+  }
+  try {
+    model_->run({{"x", x_}, {"z", z_}, {"q", z_}});
+    FAIL() << "expected an error";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("model 'three': unknown input 'q'; inputs are: x, z"));
+  }
+}
+
+}  // namespace
+}  // namespace rtscope
