@@ -7,7 +7,6 @@
 #include <utility>
 
 #include "kernels/op_spec.hpp"
-#include "rtscope/error.hpp"
 #include "rtscope/op_schema_abi.hpp"
 
 namespace rtscope::cpu {
@@ -35,15 +34,6 @@ const SpecTable& spec_table() {
   return table;
 }
 
-std::vector<ValueType> value_types(std::span<const rts_dtype> dtypes, std::span<const Dims> dims) {
-  std::vector<ValueType> types(dtypes.size());
-  for (size_t i = 0; i < dtypes.size(); ++i) {
-    types[i].dtype = schema::dtype_from_abi(dtypes[i]);
-    if (i < dims.size()) types[i].shape = schema::shape_from_abi(dims[i]);
-  }
-  return types;
-}
-
 }  // namespace
 
 const OpSpec* find_op_spec(std::string_view op) {
@@ -64,50 +54,30 @@ const schema::OpSchema& op_schema(const OpSpec& spec) {
 
 InputKind input_kind(const OpSpec& spec, size_t input) {
   const schema::OpSchema& op = op_schema(spec);
-  if (schema::is_float_input(op, input)) return InputKind::kFloat;
-  const schema::InputDtype rule = schema::input_spec(op, input).dtype;
-  const bool any_dtype =
-      rule == schema::InputDtype::any || rule == schema::InputDtype::same_as_first;
-  if (spec.float_data_only && any_dtype) return InputKind::kFloat;
-  if (schema::input_spec(op, input).dtype == schema::InputDtype::position) {
-    return InputKind::kPosition;
-  }
-  return InputKind::kOther;
+  if (schema::reads_float_data(op, input, spec.float_data_only)) return InputKind::kFloat;
+  const bool position = schema::input_spec(op, input).dtype == schema::InputDtype::position;
+  return position ? InputKind::kPosition : InputKind::kOther;
 }
 
 std::string check_input_types(const OpSpec& spec, std::span<const rts_dtype> inputs,
                               std::span<const Dims> dims) {
-  const schema::OpSchema& op = op_schema(spec);
-  std::string reason = schema::check_input_count(op, static_cast<int>(inputs.size()));
-  if (!reason.empty()) return reason;
-  try {
-    schema::check_input_dtypes(op, value_types(inputs, dims));
-  } catch (const std::invalid_argument& error) {
-    return error.what();
-  }
-  for (size_t i = 0; i < inputs.size(); ++i) {
+  std::string reason = schema::check_abi_inputs(op_schema(spec), inputs, dims);
+  for (size_t i = 0; reason.empty() && i < inputs.size(); ++i) {
     const bool is_float = inputs[i] == RTS_DTYPE_F32 || inputs[i] == RTS_DTYPE_F16;
     if (input_kind(spec, i) == InputKind::kFloat && !is_float) {
-      return str_cat("input ", i, " is ", dtype_name(inputs[i]),
-                     "; the cpu kernel takes only f32 or f16");
+      reason = str_cat("input ", i, " is ", dtype_name(inputs[i]),
+                       "; the cpu kernel takes only f32 or f16");
     }
   }
-  return {};
+  return reason;
 }
 
 std::string check_attrs(const OpSpec& spec, const NodeDesc& node) {
-  try {
-    schema::resolve_attrs(op_schema(spec), schema::attrs_from_abi(std::span(node.attrs)));
-  } catch (const InputError& error) {
-    return error.what();
-  }
-  return {};
+  return schema::check_abi_attrs(op_schema(spec), std::span(node.attrs));
 }
 
 rts_dtype output_dtype(const OpSpec& spec, std::span<const rts_dtype> inputs) {
-  std::vector<DType> dtypes;
-  for (rts_dtype dtype : inputs) dtypes.push_back(schema::dtype_from_abi(dtype));
-  return schema::dtype_to_abi(schema::output_dtype(op_schema(spec), dtypes));
+  return schema::abi_output_dtype(op_schema(spec), inputs);
 }
 
 rts_dtype float_dtype(const OpSpec& spec, std::span<const rts_dtype> inputs) {
@@ -120,26 +90,13 @@ rts_dtype float_dtype(const OpSpec& spec, std::span<const rts_dtype> inputs) {
 void infer_output_dims(const OpSpec& spec, const NodeDesc& node,
                        std::span<const rts_dtype> input_dtypes, std::span<const Dims* const> inputs,
                        std::span<Dims> outputs) {
-  const schema::OpSchema& op = op_schema(spec);
-  std::vector<schema::TensorType> types(inputs.size());
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    types[i] = {schema::dtype_from_abi(input_dtypes[i]), *inputs[i]};
-  }
   std::vector<schema::ConcreteOutput> inferred;
   try {
-    inferred = schema::infer(
-        op, types, schema::resolve_attrs(op, schema::attrs_from_abi(std::span(node.attrs))));
+    inferred = schema::infer_abi(op_schema(spec), input_dtypes, inputs, std::span(node.attrs));
   } catch (const std::invalid_argument& error) {
-    fail_node(node, error.what());
-  } catch (const InputError& error) {
     fail_node(node, error.what());
   }
   for (size_t o = 0; o < outputs.size() && o < inferred.size(); ++o) {
-    // The ABI carries at most RTS_MAX_RANK dims (reshape, embedding).
-    if (inferred[o].dims.size() > RTS_MAX_RANK) {
-      fail_node(node, "output rank ", inferred[o].dims.size(), " exceeds the ABI's maximum of ",
-                RTS_MAX_RANK);
-    }
     outputs[o] = std::move(inferred[o].dims);
   }
 }
