@@ -21,21 +21,6 @@ std::string SourceLocation::str() const {
   return text;
 }
 
-std::string Dim::str() const { return is_static() ? std::to_string(value) : symbol; }
-
-std::string shape_to_string(const SymShape& shape) {
-  std::string text = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) text += ",";
-    text += shape[i].str();
-  }
-  return text + "]";
-}
-
-std::string ValueType::str() const {
-  return std::string(to_string(dtype)) + shape_to_string(shape);
-}
-
 const ValueType& Graph::type_of(const std::string& value) const {
   auto it = values.find(value);
   if (it == values.end()) {

@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "op_shapes.hpp"
 #include "rtscope/checked_math.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/graph.hpp"
@@ -141,17 +140,9 @@ class Validator {
         fail_at(node.loc, "node '" + node.name + "': unknown op '" + node.op +
                               "'; valid ops: " + join(op_names()));
       }
-      const auto count = static_cast<int>(node.inputs.size());
-      if (count < schema->min_inputs || (schema->max_inputs >= 0 && count > schema->max_inputs)) {
-        std::string expected = std::to_string(schema->min_inputs);
-        if (schema->max_inputs < 0) {
-          expected = "at least " + expected;
-        } else if (schema->max_inputs != schema->min_inputs) {
-          expected += " to " + std::to_string(schema->max_inputs);
-        }
-        throw InputError(node_prefix(node) + "takes " + expected + " inputs, got " +
-                         std::to_string(count));
-      }
+      const std::string count_error =
+          schema::check_input_count(*schema, static_cast<int>(node.inputs.size()));
+      if (!count_error.empty()) throw InputError(node_prefix(node) + count_error);
       if (static_cast<int>(node.outputs.size()) != schema->num_outputs) {
         throw InputError(node_prefix(node) + "has " + std::to_string(node.outputs.size()) +
                          " outputs; op '" + node.op + "' produces " +
@@ -265,9 +256,9 @@ class Validator {
       for (std::size_t i = 0; i < outputs.size(); ++i) {
         SymShape& shape = outputs[i].shape;
         for (std::size_t d = 0; d < shape.size(); ++d) {
-          if (detail::is_fresh(shape[d])) {
+          if (schema::is_fresh(shape[d])) {
             shape[d] = Dim::named(node.outputs[i] + "_d" + std::to_string(d));
-          } else if (detail::is_data_dependent(shape[d])) {
+          } else if (schema::is_data_dependent(shape[d])) {
             const int64_t bound = shape[d].value;
             shape[d] = Dim::named(node.outputs[i] + "_n");
             if (bound >= 0) graph_.symbols[shape[d].symbol] = SymbolRange{0, bound, bound};

@@ -236,10 +236,12 @@ void Context::resolve_dynamic_shapes(size_t node_index, const ExecutionPlan& pla
     node.spec->infer_from_data(*node.desc, node_inputs_, dynamic_outputs_);
   } else {
     dynamic_inputs_.clear();
+    std::vector<rts_dtype> dtypes;
     for (uint32_t id : node.inputs) {
       dynamic_inputs_.push_back(plan.dynamic_value[id] ? &runtime_dims_[id] : &plan.dims[id]);
+      dtypes.push_back(refs_[id].dtype);
     }
-    node.spec->infer(*node.desc, dynamic_inputs_, dynamic_outputs_);
+    infer_output_dims(*node.spec, *node.desc, dtypes, dynamic_inputs_, dynamic_outputs_);
   }
   for (size_t o = 0; o < node.outputs.size(); ++o) {
     const uint32_t id = node.outputs[o];

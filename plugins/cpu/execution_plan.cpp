@@ -152,13 +152,18 @@ ExecutionPlan build_plan(const Engine& engine, std::span<const Dims> input_dims,
 
   // Shapes, node by node.
   std::vector<const Dims*> node_inputs;
+  std::vector<rts_dtype> node_dtypes;
   std::vector<Dims> node_outputs;
   for (size_t n = 0; n < nodes.size(); ++n) {
     const EngineNode& node = nodes[n];
     node_inputs.clear();
-    for (uint32_t id : node.inputs) node_inputs.push_back(&plan.dims[id]);
+    node_dtypes.clear();
+    for (uint32_t id : node.inputs) {
+      node_inputs.push_back(&plan.dims[id]);
+      node_dtypes.push_back(values[id].dtype);
+    }
     node_outputs.assign(node.outputs.size(), Dims{});
-    node.spec->infer(*node.desc, node_inputs, node_outputs);
+    infer_output_dims(*node.spec, *node.desc, node_dtypes, node_inputs, node_outputs);
     for (size_t o = 0; o < node.outputs.size(); ++o) {
       check_inferred_dims(*node.desc, values[node.outputs[o]], node_outputs[o]);
       plan.dims[node.outputs[o]] = std::move(node_outputs[o]);

@@ -43,16 +43,18 @@ void check_device(uint32_t device) {
 // shape the kernel rejects is reported now instead of at build time.
 std::string check_static_shapes(const OpSpec& spec, const NodeDesc& desc, const rts_value* inputs) {
   std::vector<Dims> dims;
+  std::vector<rts_dtype> dtypes;
   for (size_t i = 0; i < desc.inputs.size(); ++i) {
     const ValueDesc value = copy_value(inputs[i], "input");
     if (!value.is_static()) return {};
     dims.push_back(value.dims);
+    dtypes.push_back(value.dtype);
   }
   std::vector<const Dims*> input_dims;
   for (const Dims& input : dims) input_dims.push_back(&input);
   std::vector<Dims> output_dims(desc.outputs.size());
   try {
-    spec.infer(desc, input_dims, output_dims);
+    infer_output_dims(spec, desc, dtypes, input_dims, output_dims);
   } catch (const Error& error) {
     // The caller names the op; drop the node label the message starts with.
     const std::string message = error.what();
@@ -113,8 +115,12 @@ rts_status plugin_query_node(rts_plugin* plugin, uint32_t device, const rts_node
       answer.detail = unsupported_op_reason(desc.op);
     } else {
       std::vector<rts_dtype> dtypes;
-      for (size_t i = 0; i < desc.inputs.size(); ++i) dtypes.push_back(inputs[i].dtype);
-      reason = check_input_types(*spec, dtypes);
+      std::vector<Dims> dims;
+      for (size_t i = 0; i < desc.inputs.size(); ++i) {
+        dtypes.push_back(inputs[i].dtype);
+        dims.push_back(copy_value(inputs[i], "input").dims);
+      }
+      reason = check_input_types(*spec, dtypes, dims);
       if (reason.empty()) reason = check_attrs(*spec, desc);
       if (reason.empty() && desc.outputs.size() != 1) {
         reason = str_cat("expects 1 output, got ", desc.outputs.size());

@@ -390,12 +390,17 @@ std::vector<Dims> Engine::infer_shapes(std::span<const Dims> input_dims) const {
     }
   }
   std::vector<const Dims*> node_inputs;
+  std::vector<rts_dtype> node_dtypes;
   std::vector<Dims> node_outputs;
   for (const EngineNode& node : nodes_) {
     node_inputs.clear();
-    for (uint32_t id : node.inputs) node_inputs.push_back(&dims[id]);
+    node_dtypes.clear();
+    for (uint32_t id : node.inputs) {
+      node_inputs.push_back(&dims[id]);
+      node_dtypes.push_back(values_[id].dtype);
+    }
     node_outputs.assign(node.outputs.size(), Dims{});
-    node.spec->infer(*node.desc, node_inputs, node_outputs);
+    infer_output_dims(*node.spec, *node.desc, node_dtypes, node_inputs, node_outputs);
     for (size_t o = 0; o < node.outputs.size(); ++o) {
       const EngineValue& value = values_[node.outputs[o]];
       const Dims& inferred = node_outputs[o];

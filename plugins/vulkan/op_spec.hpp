@@ -1,6 +1,7 @@
-// What the Vulkan plugin knows about each op: arity, input dtypes,
-// attributes, shape inference from concrete input shapes, the shader family
-// that runs it, and how a node becomes dispatches. Each ops/*.cpp file
+// What the Vulkan plugin knows about each op: the shader family that runs
+// it, how a node becomes dispatches, and the kernel's own limits. Arity,
+// attributes, dtype rules and shape inference come from the op schema
+// (rtscope/op_schema.hpp), shared with the host. Each ops/*.cpp file
 // defines the specs of one group of ops.
 #pragma once
 
@@ -15,6 +16,7 @@
 #include "error.hpp"
 #include "graph_desc.hpp"
 #include "physical_device.hpp"
+#include "rtscope/op_schema.hpp"
 #include "rtscope/plugin_abi.h"
 
 namespace rtscope::vulkan {
@@ -53,23 +55,13 @@ struct EncodeArgs {
   float row_norm_eps = 0;
 };
 
-// Computes output dims from concrete input dims; throws (via fail_node) on
-// a shape the op or its kernel does not accept.
-using InferFn = void (*)(const NodeDesc& node, std::span<const Dims* const> inputs,
-                         std::span<Dims> outputs);
 // Appends the node's commands. Nothing is recorded yet: the plan keeps the
 // list and replays it into a command buffer on every execute.
 using EncodeFn = void (*)(const EncodeArgs& args);
 
-enum class InputKind : uint8_t {
-  kFloat,     // f32 or f16; every kFloat input of a node has the same dtype
-  kAnyDtype,  // any dtype; every kAnyDtype input of a node has the same dtype
-  kPosition,  // i64
-  kIndices,   // i32 or i64
-  kBool,      // bool (a mask)
-};
-
-enum class OutputDtype : uint8_t { kSameAsFirstInput, kI64 };
+// What an input holds by the op's dtype rule: float data (the inputs whose
+// dtype picks the shader variant), a position, or anything else.
+enum class InputKind : uint8_t { kFloat, kPosition, kOther };
 
 // How the variant suffix of the node's shader is chosen.
 enum class ShaderKind : uint8_t {
@@ -78,21 +70,8 @@ enum class ShaderKind : uint8_t {
   kRaw,    // _b32, _b16 or _b8 from the element size of input 0 on the device
 };
 
-struct AttrSpec {
-  const char* name;
-  rts_attr_type type;
-  bool required;
-};
-
 struct OpSpec {
-  const char* op;
-  int min_inputs;
-  int max_inputs;  // -1: any number >= min_inputs
-  // One kind per input; the last one repeats for variadic ops.
-  std::span<const InputKind> input_kinds;
-  OutputDtype output_dtype;
-  std::span<const AttrSpec> attrs;
-  InferFn infer;
+  const char* op;  // a name of the op schema
   EncodeFn encode;
   const char* shader;  // family, e.g. "matmul"; nullptr with kNone
   ShaderKind shader_kind;
@@ -109,7 +88,7 @@ struct OpSpec {
   const char* coop_matrix_shader = nullptr;
   // Data-dependent ops (nonzero, masked_select): nullptr when the output
   // shape always follows from the input shapes. When it returns true for
-  // a node, `infer` gives the worst case (every element selected) and the
+  // a node, infer_output_dims gives the worst case (every element selected) and the
   // kernel writes the real count of rows first; the engine then runs as
   // segments (segments.hpp) so that the exact output is allocated after
   // the node ran.
@@ -129,6 +108,12 @@ struct OpSpec {
   // a decode step's norms and residual connections cost no dispatch and
   // no barrier of their own.
   bool (*runs_matvec_t)(std::span<const Dims* const> inputs, bool weight_transposed) = nullptr;
+  // The kernel reads the op's any-dtype inputs as float data (argmax):
+  // other dtypes are unsupported here.
+  bool float_data_only = false;
+  // Shapes the schema accepts but the kernel cannot run (nullptr: none);
+  // throws via fail_node.
+  void (*check_kernel_shapes)(const NodeDesc& node, std::span<const Dims* const> inputs) = nullptr;
 };
 
 inline bool is_data_dependent(const OpSpec& spec, const NodeDesc& node) {
@@ -155,19 +140,31 @@ const OpSpec* find_op_spec(std::string_view op);
 // Why an op is not provided (a static string), for query_node.
 const char* unsupported_op_reason(std::string_view op);
 
-// Empty when the input count and dtypes suit `spec`, else the reason.
-std::string check_input_types(const OpSpec& spec, std::span<const rts_dtype> inputs);
-// Empty when every attribute `spec` knows has the right type and every
-// required one is present, else the reason.
+// The schema of the op `spec` runs.
+const schema::OpSchema& op_schema(const OpSpec& spec);
+
+// Empty when the input count and dtypes suit the op (and the kernel), else
+// the reason in the schema's words. `dims` (optional, -1 where dynamic)
+// name the input shapes in the message.
+std::string check_input_types(const OpSpec& spec, std::span<const rts_dtype> inputs,
+                              std::span<const Dims> dims = {});
+// Empty when every attribute is known, of the right kind, and every
+// required one is present, else the reason in the schema's words.
 std::string check_attrs(const OpSpec& spec, const NodeDesc& node);
+// Output dims from concrete input dims by the op schema, then the kernel's
+// own limits; throws (via fail_node) naming the node. For a data-dependent
+// op these are the worst-case dims.
+void infer_output_dims(const OpSpec& spec, const NodeDesc& node,
+                       std::span<const rts_dtype> input_dtypes, std::span<const Dims* const> inputs,
+                       std::span<Dims> outputs);
 // Empty when the device can run the node with these input dtypes (as
 // declared in the graph), else the reason.
 std::string check_device_support(const OpSpec& spec, std::span<const rts_dtype> inputs,
                                  const DeviceCaps& caps);
 rts_dtype output_dtype(const OpSpec& spec, std::span<const rts_dtype> inputs);
-// The shared dtype of the node's kFloat inputs, or f32 when it has none.
+// The shared dtype of the node's float inputs, or f32 when it has none.
 rts_dtype float_dtype(const OpSpec& spec, std::span<const rts_dtype> inputs);
-const InputKind& input_kind(const OpSpec& spec, size_t input);
+InputKind input_kind(const OpSpec& spec, size_t input);
 
 // How a graph dtype is stored on a device: f16 becomes f32 without
 // 16-bit storage (converted while staging).

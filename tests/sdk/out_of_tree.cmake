@@ -28,7 +28,8 @@ foreach(file include/rtscope/rtscope.hpp include/rtscope/plugin_abi.h
              include/rtscope/runtime_settings.hpp include/rtscope/runtime_cache.hpp
              bin/rtscope-run bin/rtscope-cache share/rtscope/plugin_exports.map
              lib/cmake/rtscope/rtscopeConfig.cmake lib/cmake/rtscope/rtscopeConfigVersion.cmake
-             lib/pkgconfig/rtscope.pc lib/rtscope/plugins/librtscope_plugin_cpu.so)
+             lib/pkgconfig/rtscope.pc lib/rtscope/plugins/librtscope_plugin_cpu.so
+             include/rtscope/op_schema.hpp lib/librtscope_op_schema.a)
   if(NOT EXISTS ${prefix}/${file})
     message(FATAL_ERROR "install: ${prefix}/${file} is missing")
   endif()

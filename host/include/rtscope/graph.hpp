@@ -13,6 +13,7 @@
 
 #include "rtscope/dtype.hpp"
 #include "rtscope/tensor.hpp"
+#include "rtscope/value_types.hpp"
 
 namespace rtscope {
 
@@ -25,21 +26,6 @@ struct SourceLocation {
   std::string str() const;
 };
 
-// One dimension: a fixed size or a named symbol (e.g. "seq").
-struct Dim {
-  int64_t value = -1;  // >= 0 when static
-  std::string symbol;  // non-empty when symbolic
-
-  static Dim fixed(int64_t v) { return Dim{v, {}}; }
-  static Dim named(std::string s) { return Dim{-1, std::move(s)}; }
-  bool is_static() const { return symbol.empty(); }
-  bool operator==(const Dim&) const = default;
-  std::string str() const;
-};
-
-using SymShape = std::vector<Dim>;
-std::string shape_to_string(const SymShape& shape);
-
 // Range of a symbolic dimension.
 struct SymbolRange {
   int64_t min = 1;
@@ -47,21 +33,11 @@ struct SymbolRange {
   int64_t max = 1;
 };
 
-struct ValueType {
-  DType dtype = DType::f32;
-  SymShape shape;
-  bool operator==(const ValueType&) const = default;
-  std::string str() const;  // "f32[batch,seq,256]"
-};
-
 struct ValueInfo {
   std::string name;
   ValueType type;
   SourceLocation loc;
 };
-
-using AttrValue = std::variant<int64_t, double, std::string, std::vector<int64_t>>;
-using AttrMap = std::map<std::string, AttrValue>;
 
 struct Node {
   std::string name;

@@ -107,7 +107,7 @@ std::vector<RefTensor> run_op(const std::string& op, const std::vector<RefTensor
         std::to_string(schema->min_inputs) +
         (schema->max_inputs < 0 ? " or more" : " to " + std::to_string(schema->max_inputs)));
   }
-  std::vector<ValueType> types;
+  std::vector<schema::TensorType> types;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const RefTensor& input = inputs[i];
     if (static_cast<int64_t>(input.data.size()) != element_count(input.shape)) {
@@ -115,33 +115,21 @@ std::vector<RefTensor> run_op(const std::string& op, const std::vector<RefTensor
                        shape_to_string(input.shape) + " but " + std::to_string(input.data.size()) +
                        " values");
     }
-    ValueType type{input.dtype, {}};
-    for (int64_t dim : input.shape) type.shape.push_back(Dim::fixed(dim));
-    types.push_back(std::move(type));
+    types.push_back({input.dtype, input.shape});
   }
   const AttrMap resolved = resolve_attrs(*schema, attrs);
-  std::vector<ValueType> out_types;
+  std::vector<schema::ConcreteOutput> out_types;
   try {
-    out_types = schema->infer(types, resolved);
+    out_types = schema::infer(*schema, types, resolved);
   } catch (const std::invalid_argument& e) {
     throw InputError("reference: op '" + op + "': " + e.what());
   }
   std::vector<RefTensor> outputs;
-  for (const ValueType& type : out_types) {
-    RefTensor out{type.dtype, {}, {}};
-    for (const Dim& dim : type.shape) {
-      // A dim known only after running (symbol "?n" from nonzero and
-      // masked_select): its kernel sets the shape and data itself.
-      if (dim.symbol == "?n") {
-        out.shape.push_back(0);
-        continue;
-      }
-      if (!dim.is_static()) {
-        throw InputError("reference: op '" + op + "' has output " + type.str() +
-                         " with a dim that static inputs do not determine");
-      }
-      out.shape.push_back(dim.value);
-    }
+  for (schema::ConcreteOutput& type : out_types) {
+    RefTensor out{type.dtype, std::move(type.dims), {}};
+    // A data-dependent output (nonzero, masked_select): its kernel sets
+    // the shape and data itself.
+    if (type.data_dependent()) out.shape[type.data_dependent_dim] = 0;
     out.data.assign(static_cast<std::size_t>(element_count(out.shape)), 0.0);
     outputs.push_back(std::move(out));
   }

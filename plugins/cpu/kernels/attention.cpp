@@ -12,20 +12,7 @@
 namespace rtscope::cpu {
 namespace {
 
-void check_position_dims(const NodeDesc& node, const Dims& pos) {
-  if (element_count(pos) != 1) fail_node(node, "pos must hold one i64, got ", shape_str(pos));
-}
-
 int64_t read_position(const TensorRef& pos) { return *pos.as<const int64_t>(); }
-
-void infer_rope(const NodeDesc& node, std::span<const Dims* const> inputs,
-                std::span<Dims> outputs) {
-  const Dims& x = *inputs[0];
-  if (x.size() != 4) fail_node(node, "x must be [B, S, H, Dh], got ", shape_str(x));
-  if (x[3] % 2 != 0) fail_node(node, "head dim Dh must be even, got ", shape_str(x));
-  check_position_dims(node, *inputs[1]);
-  outputs[0] = x;
-}
 
 void run_rope(const KernelArgs& args) {
   const TensorRef& x = args.inputs[0];
@@ -70,28 +57,6 @@ void run_rope(const KernelArgs& args) {
                              }
                            }
                          });
-}
-
-// q [B, H, S, Dh] against k and v [B, H, T, Dh].
-void infer_attention(const NodeDesc& node, std::span<const Dims* const> inputs,
-                     std::span<Dims> outputs) {
-  const Dims& q = *inputs[0];
-  const Dims& k = *inputs[1];
-  const Dims& v = *inputs[2];
-  if (q.size() != 4) fail_node(node, "q must be [B, H, S, Dh], got ", shape_str(q));
-  if (k.size() != 4) fail_node(node, "k_cache must be [B, H, T, Dh], got ", shape_str(k));
-  if (k != v) {
-    fail_node(node, "k_cache ", shape_str(k), " and v_cache ", shape_str(v), " differ");
-  }
-  if (q[0] != k[0] || q[1] != k[1] || q[3] != k[3]) {
-    fail_node(node, "q ", shape_str(q), " does not match k_cache ", shape_str(k), " in B, H or Dh");
-  }
-  if (q[2] > k[2]) {
-    fail_node(node, "q has ", q[2], " steps but the cache only ", k[2], ": ", shape_str(q), " vs ",
-              shape_str(k));
-  }
-  check_position_dims(node, *inputs[3]);
-  outputs[0] = q;
 }
 
 float dot(const float* a, const float* b, int64_t count) {
@@ -224,22 +189,6 @@ void tune_rope(const NodeDesc&, std::span<const Dims* const> inputs, std::span<c
   }
 }
 
-void infer_kv_cache_update(const NodeDesc& node, std::span<const Dims* const> inputs,
-                           std::span<Dims> outputs) {
-  const Dims& cache = *inputs[0];
-  const Dims& fresh = *inputs[1];
-  if (cache.size() != 4) fail_node(node, "cache must be [B, H, T, Dh], got ", shape_str(cache));
-  if (fresh.size() != 4 || fresh[0] != cache[0] || fresh[1] != cache[1] || fresh[3] != cache[3]) {
-    fail_node(node, "new must be [", cache[0], ", ", cache[1], ", S, ", cache[3],
-              "] to match cache ", shape_str(cache), ", got ", shape_str(fresh));
-  }
-  if (fresh[2] > cache[2]) {
-    fail_node(node, "new has ", fresh[2], " steps but the cache only ", cache[2]);
-  }
-  check_position_dims(node, *inputs[2]);
-  outputs[0] = cache;
-}
-
 // Copies the cache unless the output already is the cache (bound in place),
 // then writes the new steps: an in-place decode step costs one timestep.
 void run_kv_cache_update(const KernelArgs& args) {
@@ -268,44 +217,19 @@ void run_kv_cache_update(const KernelArgs& args) {
   }
 }
 
-constexpr InputKind kRopeInputs[] = {InputKind::kFloat, InputKind::kPosition};
-constexpr InputKind kAttentionInputs[] = {InputKind::kFloat, InputKind::kFloat, InputKind::kFloat,
-                                          InputKind::kPosition};
-constexpr InputKind kCacheInputs[] = {InputKind::kFloat, InputKind::kFloat, InputKind::kPosition};
-constexpr AttrSpec kRopeAttrs[] = {{"base", RTS_ATTR_FLOAT, false}};
-constexpr AttrSpec kAttentionAttrs[] = {{"scale", RTS_ATTR_FLOAT, false}};
-
 const OpSpec kAttentionOps[] = {
     {.op = "rope",
-     .min_inputs = 2,
-     .max_inputs = 2,
-     .input_kinds = kRopeInputs,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
      .f16_mode = F16Mode::kComputeInF32,
-     .attrs = kRopeAttrs,
-     .infer = infer_rope,
      .run = run_rope,
      .kernel_name = "cpu.rope.rotate_half_f32",
      .tune_space = tune_rope},
     {.op = "attention",
-     .min_inputs = 4,
-     .max_inputs = 4,
-     .input_kinds = kAttentionInputs,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
      .f16_mode = F16Mode::kComputeInF32,
-     .attrs = kAttentionAttrs,
-     .infer = infer_attention,
      .run = run_attention<0>,
      .kernel_name = "cpu.attention.causal_rows_f32",
      .tune_space = tune_attention},
     {.op = "kv_cache_update",
-     .min_inputs = 3,
-     .max_inputs = 3,
-     .input_kinds = kCacheInputs,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
      .f16_mode = F16Mode::kRawElements,
-     .attrs = {},
-     .infer = infer_kv_cache_update,
      .run = run_kv_cache_update,
      .kernel_name = "cpu.kv_cache_update.in_place_copy",
      .output_updates_input = true},

@@ -61,15 +61,6 @@ int64_t count_nonzero(const TensorRef& x) {
 
 bool nonzero_is_data_dependent(const NodeDesc& node) { return node.attr_int("max_count", 0) <= 0; }
 
-void infer_nonzero(const NodeDesc& node, std::span<const Dims* const> inputs,
-                   std::span<Dims> outputs) {
-  const Dims& x = *inputs[0];
-  const int64_t max_count = node.attr_int("max_count", 0);
-  if (max_count < 0) fail_node(node, "max_count must be >= 0, got ", max_count);
-  const int64_t rows = max_count > 0 ? max_count : element_count(x);
-  outputs[0] = {rows, static_cast<int64_t>(x.size())};
-}
-
 void infer_nonzero_from_data(const NodeDesc&, std::span<const TensorRef> inputs,
                              std::span<Dims> outputs) {
   outputs[0] = {count_nonzero(inputs[0]), static_cast<int64_t>(inputs[0].rank())};
@@ -101,16 +92,6 @@ void run_nonzero(const KernelArgs& args) {
 
 bool masked_select_is_data_dependent(const NodeDesc&) { return true; }
 
-void infer_masked_select(const NodeDesc& node, std::span<const Dims* const> inputs,
-                         std::span<Dims> outputs) {
-  const Dims& x = *inputs[0];
-  const Dims& mask = *inputs[1];
-  if (x != mask) {
-    fail_node(node, "mask ", shape_str(mask), " must have the shape of x ", shape_str(x));
-  }
-  outputs[0] = {element_count(x)};
-}
-
 void infer_masked_select_from_data(const NodeDesc&, std::span<const TensorRef> inputs,
                                    std::span<Dims> outputs) {
   outputs[0] = {count_nonzero(inputs[1])};
@@ -134,32 +115,16 @@ void run_masked_select(const KernelArgs& args) {
   });
 }
 
-constexpr InputKind kAny[] = {InputKind::kAnyDtype};
-constexpr InputKind kValuesAndMask[] = {InputKind::kAnyDtype, InputKind::kBool};
-constexpr AttrSpec kNonzeroAttrs[] = {{"max_count", RTS_ATTR_INT, false}};
-
 const OpSpec kDataDependentOps[] = {
     {.op = "nonzero",
-     .min_inputs = 1,
-     .max_inputs = 1,
-     .input_kinds = kAny,
-     .output_dtype = OutputDtype::kI64,
      .f16_mode = F16Mode::kRawElements,
-     .attrs = kNonzeroAttrs,
-     .infer = infer_nonzero,
      .run = run_nonzero,
      .kernel_name = "cpu.nonzero.scan",
      .data_dependent = nonzero_is_data_dependent,
      .infer_from_data = infer_nonzero_from_data,
      .static_kernel_name = "cpu.nonzero.scan_padded"},
     {.op = "masked_select",
-     .min_inputs = 2,
-     .max_inputs = 2,
-     .input_kinds = kValuesAndMask,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
      .f16_mode = F16Mode::kRawElements,
-     .attrs = {},
-     .infer = infer_masked_select,
      .run = run_masked_select,
      .kernel_name = "cpu.masked_select.scan",
      .data_dependent = masked_select_is_data_dependent,

@@ -12,29 +12,6 @@
 namespace rtscope::cpu {
 namespace {
 
-void infer_same_shape(const NodeDesc&, std::span<const Dims* const> inputs,
-                      std::span<Dims> outputs) {
-  outputs[0] = *inputs[0];
-}
-
-void infer_broadcast(const NodeDesc& node, std::span<const Dims* const> inputs,
-                     std::span<Dims> outputs) {
-  const Dims& a = *inputs[0];
-  const Dims& b = *inputs[1];
-  const size_t rank = std::max(a.size(), b.size());
-  Dims out(rank);
-  for (size_t i = 0; i < rank; ++i) {
-    // Align from the right, as numpy does.
-    const int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
-    const int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
-    if (da != db && da != 1 && db != 1) {
-      fail_node(node, "cannot broadcast ", shape_str(a), " with ", shape_str(b));
-    }
-    out[i] = da == 1 ? db : da;
-  }
-  outputs[0] = std::move(out);
-}
-
 // Strides of an operand broadcast to the output shape: 0 along broadcast
 // dims. Adjacent dims that stay contiguous for both operands are merged so
 // the inner loop is as long as possible.
@@ -307,20 +284,10 @@ bool lower_unary(const KernelArgs& args, KernelFn, StepList& steps) {
   return true;
 }
 
-constexpr InputKind kOneFloat[] = {InputKind::kFloat};
-constexpr InputKind kTwoFloats[] = {InputKind::kFloat, InputKind::kFloat};
-constexpr AttrSpec kScaleAttrs[] = {{"factor", RTS_ATTR_FLOAT, true}};
-
 template <typename Op>
 OpSpec binary_spec(const char* op, const char* kernel) {
   return {.op = op,
-          .min_inputs = 2,
-          .max_inputs = 2,
-          .input_kinds = kTwoFloats,
-          .output_dtype = OutputDtype::kSameAsFirstInput,
           .f16_mode = F16Mode::kComputeInF32,
-          .attrs = {},
-          .infer = infer_broadcast,
           .run = run_binary_generic<Op>,
           .kernel_name = kernel,
           .tune_space = tune_binary<Op>,
@@ -328,15 +295,9 @@ OpSpec binary_spec(const char* op, const char* kernel) {
 }
 
 template <typename Op>
-OpSpec unary_spec(const char* op, const char* kernel, std::span<const AttrSpec> attrs = {}) {
+OpSpec unary_spec(const char* op, const char* kernel) {
   return {.op = op,
-          .min_inputs = 1,
-          .max_inputs = 1,
-          .input_kinds = kOneFloat,
-          .output_dtype = OutputDtype::kSameAsFirstInput,
           .f16_mode = F16Mode::kComputeInF32,
-          .attrs = attrs,
-          .infer = infer_same_shape,
           .run = run_unary<Op>,
           .kernel_name = kernel,
           .tune_space = tune_unary<Op>,
@@ -347,7 +308,7 @@ const OpSpec kElementwiseOps[] = {
     binary_spec<Add>("add", "cpu.add.broadcast_f32"),
     binary_spec<Sub>("sub", "cpu.sub.broadcast_f32"),
     binary_spec<Mul>("mul", "cpu.mul.broadcast_f32"),
-    unary_spec<Scale>("scale", "cpu.scale.f32", kScaleAttrs),
+    unary_spec<Scale>("scale", "cpu.scale.f32"),
     unary_spec<Relu>("relu", "cpu.relu.f32"),
     unary_spec<Gelu>("gelu", "cpu.gelu_erf.f32"),
     unary_spec<Silu>("silu", "cpu.silu.f32"),

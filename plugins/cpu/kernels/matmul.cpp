@@ -16,39 +16,6 @@ namespace {
 
 bool transpose_b(const NodeDesc& node) { return node.attr_int("transpose_b", 0) != 0; }
 
-void infer_matmul(const NodeDesc& node, std::span<const Dims* const> inputs,
-                  std::span<Dims> outputs) {
-  const Dims& a = *inputs[0];
-  const Dims& b = *inputs[1];
-  const bool b_transposed = transpose_b(node);
-  if (a.size() < 2 || b.size() < 2) {
-    fail_node(node, "both inputs need rank >= 2, got ", shape_str(a), " x ", shape_str(b));
-  }
-  const int64_t k_a = a[a.size() - 1];
-  const int64_t k_b = b_transposed ? b[b.size() - 1] : b[b.size() - 2];
-  if (k_a != k_b) {
-    fail_node(node, "inner dims differ: ", shape_str(a), " x ", shape_str(b),
-              b_transposed ? " (transpose_b)" : "");
-  }
-  const int64_t n = b_transposed ? b[b.size() - 2] : b[b.size() - 1];
-  // Batch dims broadcast like elementwise ops.
-  const size_t a_batch = a.size() - 2;
-  const size_t b_batch = b.size() - 2;
-  const size_t batch_rank = std::max(a_batch, b_batch);
-  Dims out(batch_rank + 2);
-  for (size_t i = 0; i < batch_rank; ++i) {
-    const int64_t da = i < batch_rank - a_batch ? 1 : a[i - (batch_rank - a_batch)];
-    const int64_t db = i < batch_rank - b_batch ? 1 : b[i - (batch_rank - b_batch)];
-    if (da != db && da != 1 && db != 1) {
-      fail_node(node, "batch dims do not broadcast: ", shape_str(a), " x ", shape_str(b));
-    }
-    out[i] = da == 1 ? db : da;
-  }
-  out[batch_rank] = a[a.size() - 2];
-  out[batch_rank + 1] = n;
-  outputs[0] = std::move(out);
-}
-
 // C[m,n] = A[m,k] · B (B is [k,n], or [n,k] when transposed); beta 0 or 1.
 void sgemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
            bool b_transposed, float beta) {
@@ -179,26 +146,6 @@ void tune_matmul(const NodeDesc&, std::span<const Dims* const>, std::span<const 
   }
 }
 
-void infer_linear(const NodeDesc& node, std::span<const Dims* const> inputs,
-                  std::span<Dims> outputs) {
-  const Dims& x = *inputs[0];
-  const Dims& w = *inputs[1];
-  if (x.empty()) fail_node(node, "x must have rank >= 1, got ", shape_str(x));
-  if (w.size() != 2) fail_node(node, "w must be [K, N], got ", shape_str(w));
-  if (x.back() != w[0]) {
-    fail_node(node, "inner dims differ: ", shape_str(x), " x ", shape_str(w));
-  }
-  if (inputs.size() == 3) {
-    const Dims& bias = *inputs[2];
-    if (bias.size() != 1 || bias[0] != w[1]) {
-      fail_node(node, "bias must be [", w[1], "], got ", shape_str(bias));
-    }
-  }
-  Dims out = x;
-  out.back() = w[1];
-  outputs[0] = std::move(out);
-}
-
 struct LinearShape {
   int64_t m, n, k;
 };
@@ -296,29 +243,14 @@ void tune_linear(const NodeDesc&, std::span<const Dims* const> inputs,
   }
 }
 
-constexpr InputKind kFloats[] = {InputKind::kFloat};
-constexpr AttrSpec kMatmulAttrs[] = {{"transpose_b", RTS_ATTR_INT, false}};
-
 const OpSpec kMatmulOps[] = {
     {.op = "matmul",
-     .min_inputs = 2,
-     .max_inputs = 2,
-     .input_kinds = kFloats,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
      .f16_mode = F16Mode::kComputeInF32,
-     .attrs = kMatmulAttrs,
-     .infer = infer_matmul,
      .run = run_matmul,
      .kernel_name = "cpu.matmul.openblas_sgemm",
      .tune_space = tune_matmul},
     {.op = "linear",
-     .min_inputs = 2,
-     .max_inputs = 3,
-     .input_kinds = kFloats,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
      .f16_mode = F16Mode::kComputeInF32,
-     .attrs = {},
-     .infer = infer_linear,
      .run = run_linear,
      .kernel_name = "cpu.linear.openblas_sgemm",
      .tune_space = tune_linear},

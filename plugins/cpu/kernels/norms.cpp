@@ -9,30 +9,6 @@
 namespace rtscope::cpu {
 namespace {
 
-void check_param(const NodeDesc& node, const Dims& x, const Dims& param, const char* what) {
-  if (param.size() != 1 || param[0] != x.back()) {
-    fail_node(node, what, " must be [", x.back(), "] to match x ", shape_str(x), ", got ",
-              shape_str(param));
-  }
-}
-
-void infer_layernorm(const NodeDesc& node, std::span<const Dims* const> inputs,
-                     std::span<Dims> outputs) {
-  const Dims& x = *inputs[0];
-  if (x.empty()) fail_node(node, "x must have rank >= 1");
-  check_param(node, x, *inputs[1], "gamma");
-  check_param(node, x, *inputs[2], "beta");
-  outputs[0] = x;
-}
-
-void infer_rmsnorm(const NodeDesc& node, std::span<const Dims* const> inputs,
-                   std::span<Dims> outputs) {
-  const Dims& x = *inputs[0];
-  if (x.empty()) fail_node(node, "x must have rank >= 1");
-  check_param(node, x, *inputs[1], "gamma");
-  outputs[0] = x;
-}
-
 void run_layernorm(const KernelArgs& args) {
   const TensorRef& x = args.inputs[0];
   const int64_t width = x.dim(-1);
@@ -101,29 +77,15 @@ void tune_rows(const NodeDesc&, std::span<const Dims* const>, std::span<const Di
 
 constexpr char kLayernormRows[] = "layernorm.rows";
 constexpr char kRmsnormRows[] = "rmsnorm.rows";
-constexpr InputKind kFloats[] = {InputKind::kFloat};
-constexpr AttrSpec kNormAttrs[] = {{"eps", RTS_ATTR_FLOAT, false}};
 
 const OpSpec kNormOps[] = {
     {.op = "layernorm",
-     .min_inputs = 3,
-     .max_inputs = 3,
-     .input_kinds = kFloats,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
      .f16_mode = F16Mode::kComputeInF32,
-     .attrs = kNormAttrs,
-     .infer = infer_layernorm,
      .run = run_layernorm,
      .kernel_name = "cpu.layernorm.rows_f32",
      .tune_space = tune_rows<kLayernormRows, run_layernorm>},
     {.op = "rmsnorm",
-     .min_inputs = 2,
-     .max_inputs = 2,
-     .input_kinds = kFloats,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
      .f16_mode = F16Mode::kComputeInF32,
-     .attrs = kNormAttrs,
-     .infer = infer_rmsnorm,
      .run = run_rmsnorm,
      .kernel_name = "cpu.rmsnorm.rows_f32",
      .tune_space = tune_rows<kRmsnormRows, run_rmsnorm>},

@@ -1,134 +1,83 @@
-// Lookup of op specs and the dtype and attribute checks shared by
-// query_node, build_engine and execute.
+// Lookup of op specs, and the arity, dtype, attribute and shape checks
+// shared by query_node, build_engine and execute, all answered by the op
+// schema so the plugin reports them in the host's words.
+#include <algorithm>
 #include <array>
+#include <stdexcept>
+#include <utility>
 
 #include "kernels/op_spec.hpp"
+#include "rtscope/op_schema_abi.hpp"
 
 namespace rtscope::cpu {
 namespace {
 
-bool is_float(rts_dtype dtype) { return dtype == RTS_DTYPE_F32 || dtype == RTS_DTYPE_F16; }
+// Every spec with its schema, found once.
+using SpecTable = std::vector<std::pair<const OpSpec*, const schema::OpSchema*>>;
 
-const char* kind_expectation(InputKind kind) {
-  switch (kind) {
-    case InputKind::kFloat:
-      return "f32 or f16";
-    case InputKind::kAnyDtype:
-      return "any dtype";
-    case InputKind::kPosition:
-      return "i64";
-    case InputKind::kIndices:
-      return "i32 or i64";
-    case InputKind::kBool:
-      return "bool";
-  }
-  return "?";
-}
-
-const char* attr_type_name(rts_attr_type type) {
-  switch (type) {
-    case RTS_ATTR_INT:
-      return "an int";
-    case RTS_ATTR_FLOAT:
-      return "a real";
-    case RTS_ATTR_STRING:
-      return "a string";
-    case RTS_ATTR_INTS:
-      return "a list of ints";
-  }
-  return "?";
+const SpecTable& spec_table() {
+  static const SpecTable table = [] {
+    const std::array<std::span<const OpSpec>, 7> groups = {
+        elementwise_op_specs(), matmul_op_specs(), norm_op_specs(),          reduction_op_specs(),
+        attention_op_specs(),   shape_op_specs(),  data_dependent_op_specs()};
+    SpecTable result;
+    for (std::span<const OpSpec> group : groups) {
+      for (const OpSpec& spec : group) {
+        const schema::OpSchema* op = schema::find_op(spec.op);
+        // A kernel for an op the schema lacks is a bug in this plugin.
+        if (op == nullptr) throw std::logic_error(str_cat("cpu: no op schema for '", spec.op, "'"));
+        result.emplace_back(&spec, op);
+      }
+    }
+    return result;
+  }();
+  return table;
 }
 
 }  // namespace
 
 const OpSpec* find_op_spec(std::string_view op) {
-  static const std::array<std::span<const OpSpec>, 7> groups = {
-      elementwise_op_specs(), matmul_op_specs(), norm_op_specs(),          reduction_op_specs(),
-      attention_op_specs(),   shape_op_specs(),  data_dependent_op_specs()};
-  for (std::span<const OpSpec> group : groups) {
-    for (const OpSpec& spec : group) {
-      if (op == spec.op) return &spec;
-    }
+  for (const auto& [spec, op_schema] : spec_table()) {
+    if (op == spec->op) return spec;
   }
   return nullptr;
 }
 
 const char* unsupported_op_reason(std::string_view) { return "cpu: unknown op"; }
 
-const InputKind& input_kind(const OpSpec& spec, size_t input) {
-  return spec.input_kinds[std::min(input, spec.input_kinds.size() - 1)];
+const schema::OpSchema& op_schema(const OpSpec& spec) {
+  for (const auto& [known, op] : spec_table()) {
+    if (known == &spec) return *op;
+  }
+  throw std::logic_error(str_cat("cpu: op spec '", spec.op, "' is not in the catalog"));
 }
 
-std::string check_input_types(const OpSpec& spec, std::span<const rts_dtype> inputs) {
-  const int count = static_cast<int>(inputs.size());
-  if (count < spec.min_inputs || (spec.max_inputs >= 0 && count > spec.max_inputs)) {
-    if (spec.max_inputs < 0) {
-      return str_cat("expects at least ", spec.min_inputs, " inputs, got ", count);
-    }
-    if (spec.min_inputs == spec.max_inputs) {
-      return str_cat("expects ", spec.min_inputs, " inputs, got ", count);
-    }
-    return str_cat("expects ", spec.min_inputs, " to ", spec.max_inputs, " inputs, got ", count);
-  }
-  int first_float = -1;
-  int first_any = -1;
-  for (int i = 0; i < count; ++i) {
-    const InputKind kind = input_kind(spec, i);
-    const rts_dtype dtype = inputs[i];
-    bool ok = false;
-    switch (kind) {
-      case InputKind::kFloat:
-        ok = is_float(dtype);
-        if (ok && first_float >= 0 && inputs[first_float] != dtype) {
-          return str_cat("input ", i, " is ", dtype_name(dtype), " but input ", first_float, " is ",
-                         dtype_name(inputs[first_float]), " (float inputs must share one dtype)");
-        }
-        if (ok && first_float < 0) first_float = i;
-        break;
-      case InputKind::kAnyDtype:
-        ok = dtype_size(dtype) > 0;
-        if (ok && first_any >= 0 && inputs[first_any] != dtype) {
-          return str_cat("input ", i, " is ", dtype_name(dtype), " but input ", first_any, " is ",
-                         dtype_name(inputs[first_any]), " (inputs must share one dtype)");
-        }
-        if (ok && first_any < 0) first_any = i;
-        break;
-      case InputKind::kPosition:
-        ok = dtype == RTS_DTYPE_I64;
-        break;
-      case InputKind::kIndices:
-        ok = dtype == RTS_DTYPE_I32 || dtype == RTS_DTYPE_I64;
-        break;
-      case InputKind::kBool:
-        ok = dtype == RTS_DTYPE_BOOL;
-        break;
-    }
-    if (!ok) {
-      return str_cat("input ", i, " must be ", kind_expectation(kind), ", got ", dtype_name(dtype));
+InputKind input_kind(const OpSpec& spec, size_t input) {
+  const schema::OpSchema& op = op_schema(spec);
+  if (schema::reads_float_data(op, input, spec.float_data_only)) return InputKind::kFloat;
+  const bool position = schema::input_spec(op, input).dtype == schema::InputDtype::position;
+  return position ? InputKind::kPosition : InputKind::kOther;
+}
+
+std::string check_input_types(const OpSpec& spec, std::span<const rts_dtype> inputs,
+                              std::span<const Dims> dims) {
+  std::string reason = schema::check_abi_inputs(op_schema(spec), inputs, dims);
+  for (size_t i = 0; reason.empty() && i < inputs.size(); ++i) {
+    const bool is_float = inputs[i] == RTS_DTYPE_F32 || inputs[i] == RTS_DTYPE_F16;
+    if (input_kind(spec, i) == InputKind::kFloat && !is_float) {
+      reason = str_cat("input ", i, " is ", dtype_name(inputs[i]),
+                       "; the cpu kernel takes only f32 or f16");
     }
   }
-  return {};
+  return reason;
 }
 
 std::string check_attrs(const OpSpec& spec, const NodeDesc& node) {
-  for (const AttrSpec& expected : spec.attrs) {
-    const AttrDesc* attr = node.find_attr(expected.name);
-    if (attr == nullptr) {
-      if (expected.required) return str_cat("missing required attribute '", expected.name, "'");
-      continue;
-    }
-    const bool int_as_real = expected.type == RTS_ATTR_FLOAT && attr->type == RTS_ATTR_INT;
-    if (attr->type != expected.type && !int_as_real) {
-      return str_cat("attribute '", expected.name, "' must be ", attr_type_name(expected.type),
-                     ", got ", attr_type_name(attr->type));
-    }
-  }
-  return {};
+  return schema::check_abi_attrs(op_schema(spec), std::span(node.attrs));
 }
 
 rts_dtype output_dtype(const OpSpec& spec, std::span<const rts_dtype> inputs) {
-  if (spec.output_dtype == OutputDtype::kI64) return RTS_DTYPE_I64;
-  return inputs.empty() ? RTS_DTYPE_F32 : inputs[0];
+  return schema::abi_output_dtype(op_schema(spec), inputs);
 }
 
 rts_dtype float_dtype(const OpSpec& spec, std::span<const rts_dtype> inputs) {
@@ -136,6 +85,20 @@ rts_dtype float_dtype(const OpSpec& spec, std::span<const rts_dtype> inputs) {
     if (input_kind(spec, i) == InputKind::kFloat) return inputs[i];
   }
   return RTS_DTYPE_F32;
+}
+
+void infer_output_dims(const OpSpec& spec, const NodeDesc& node,
+                       std::span<const rts_dtype> input_dtypes, std::span<const Dims* const> inputs,
+                       std::span<Dims> outputs) {
+  std::vector<schema::ConcreteOutput> inferred;
+  try {
+    inferred = schema::infer_abi(op_schema(spec), input_dtypes, inputs, std::span(node.attrs));
+  } catch (const std::invalid_argument& error) {
+    fail_node(node, error.what());
+  }
+  for (size_t o = 0; o < outputs.size() && o < inferred.size(); ++o) {
+    outputs[o] = std::move(inferred[o].dims);
+  }
 }
 
 int normalize_axis(const NodeDesc& node, int64_t axis, size_t rank) {

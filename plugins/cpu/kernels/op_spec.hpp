@@ -1,6 +1,7 @@
-// What the CPU plugin knows about each op: arity, input dtypes, attributes,
-// shape inference from concrete input shapes, and the kernel that runs it.
-// Each kernels/*.cpp file defines the specs of one group of ops.
+// What the CPU plugin knows about each op: the kernel that runs it and the
+// kernel's own properties. Arity, attributes, dtype rules and shape
+// inference come from the op schema (rtscope/op_schema.hpp), shared with
+// the host. Each kernels/*.cpp file defines the specs of one group of ops.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 
 #include "error.hpp"
 #include "graph_desc.hpp"
+#include "rtscope/op_schema.hpp"
 #include "rtscope/plugin_abi.h"
 
 namespace rtscope::cpu {
@@ -55,10 +57,6 @@ struct KernelArgs {
   }
 };
 
-// Computes output dims from concrete input dims; throws (via fail_node) on
-// a shape the op does not accept.
-using InferFn = void (*)(const NodeDesc& node, std::span<const Dims* const> inputs,
-                         std::span<Dims> outputs);
 using KernelFn = void (*)(const KernelArgs& args);
 
 // One candidate implementation of a node for concrete shapes. `name` is
@@ -96,15 +94,10 @@ using DataDependentFn = bool (*)(const NodeDesc& node);
 using InferFromDataFn = void (*)(const NodeDesc& node, std::span<const TensorRef> inputs,
                                  std::span<Dims> outputs);
 
-enum class InputKind : uint8_t {
-  kFloat,     // f32 or f16; every kFloat input of a node has the same dtype
-  kAnyDtype,  // any dtype; every kAnyDtype input of a node has the same dtype
-  kPosition,  // i64
-  kIndices,   // i32 or i64
-  kBool,      // bool (a mask)
-};
-
-enum class OutputDtype : uint8_t { kSameAsFirstInput, kI64 };
+// What an input holds by the op's dtype rule: float data (the inputs an f16
+// node converts around a kernel computing in f32), a position (tuning
+// writes a representative one), or anything else.
+enum class InputKind : uint8_t { kFloat, kPosition, kOther };
 
 enum class F16Mode : uint8_t {
   // The kernel is written for f32; the context converts f16 inputs and
@@ -114,22 +107,9 @@ enum class F16Mode : uint8_t {
   kRawElements,
 };
 
-struct AttrSpec {
-  const char* name;
-  rts_attr_type type;
-  bool required;
-};
-
 struct OpSpec {
-  const char* op;
-  int min_inputs;
-  int max_inputs;  // -1: any number >= min_inputs
-  // One kind per input; the last one repeats for variadic ops.
-  std::span<const InputKind> input_kinds;
-  OutputDtype output_dtype;
+  const char* op;  // a name of the op schema
   F16Mode f16_mode;
-  std::span<const AttrSpec> attrs;
-  InferFn infer;
   KernelFn run;
   const char* kernel_name;  // static; reported by query_node
   // The output holds input 0's bytes unchanged (reshape): when the output
@@ -147,14 +127,17 @@ struct OpSpec {
   // Graph capture: replay steps for a resolved node (nullptr: wrapped).
   LowerFn lower = nullptr;
   // nullptr: the output shape always follows from the input shapes. When
-  // it returns true for a node, `infer` gives the worst-case dims (what the
-  // memory plan reserves) and `infer_from_data` the real ones, which the
-  // context resolves before running the kernel.
+  // it returns true for a node, infer_output_dims gives the worst-case dims
+  // (what the memory plan reserves) and `infer_from_data` the real ones,
+  // which the context resolves before running the kernel.
   DataDependentFn data_dependent = nullptr;
   InferFromDataFn infer_from_data = nullptr;
   // The kernel name query_node reports for nodes of a data-dependent op
   // whose output is static (nullptr: `kernel_name`).
   const char* static_kernel_name = nullptr;
+  // The kernel reads the op's any-dtype inputs as float data (argmax): other
+  // dtypes are unsupported here, and f16 is converted like a float input.
+  bool float_data_only = false;
 };
 
 // Whether `node`'s kernel needs its output sized after running.
@@ -190,17 +173,30 @@ const OpSpec* find_op_spec(std::string_view op);
 // build_engine.
 const char* unsupported_op_reason(std::string_view op);
 
-// Empty when the input count and dtypes suit `spec`, else the reason.
-std::string check_input_types(const OpSpec& spec, std::span<const rts_dtype> inputs);
-// Empty when every attribute `spec` knows has the right type and every
-// required one is present, else the reason.
+// The schema of the op `spec` runs.
+const schema::OpSchema& op_schema(const OpSpec& spec);
+
+// Empty when the input count and dtypes suit the op, else the reason in
+// the schema's words. `dims` (optional, -1 where dynamic) name the input
+// shapes in the message.
+std::string check_input_types(const OpSpec& spec, std::span<const rts_dtype> inputs,
+                              std::span<const Dims> dims = {});
+// Empty when every attribute is known, of the right kind, and every
+// required one is present, else the reason in the schema's words.
 std::string check_attrs(const OpSpec& spec, const NodeDesc& node);
 // Dtype of every output, from valid input dtypes.
 rts_dtype output_dtype(const OpSpec& spec, std::span<const rts_dtype> inputs);
 // The dtype f16-converting kernels compute in for this node: the shared
-// dtype of its kFloat inputs, or f32 when it has none.
+// dtype of its float inputs, or f32 when it has none.
 rts_dtype float_dtype(const OpSpec& spec, std::span<const rts_dtype> inputs);
-const InputKind& input_kind(const OpSpec& spec, size_t input);
+InputKind input_kind(const OpSpec& spec, size_t input);
+
+// Output dims from concrete input dims by the op schema; throws (via
+// fail_node) on a shape the op does not accept, in the schema's words. For
+// a data-dependent op these are the worst-case dims.
+void infer_output_dims(const OpSpec& spec, const NodeDesc& node,
+                       std::span<const rts_dtype> input_dtypes, std::span<const Dims* const> inputs,
+                       std::span<Dims> outputs);
 
 template <typename... Parts>
 [[noreturn]] void fail_node(const NodeDesc& node, const Parts&... parts) {

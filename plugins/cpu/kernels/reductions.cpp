@@ -24,13 +24,6 @@ AxisView view_around(std::span<const int64_t> dims, int axis) {
   return view;
 }
 
-void infer_softmax(const NodeDesc& node, std::span<const Dims* const> inputs,
-                   std::span<Dims> outputs) {
-  const Dims& x = *inputs[0];
-  normalize_axis(node, node.attr_int("axis", -1), x.size());
-  outputs[0] = x;
-}
-
 void run_softmax(const KernelArgs& args) {
   const TensorRef& x = args.inputs[0];
   const int axis = normalize_axis(args.node, args.node.attr_int("axis", -1), x.rank());
@@ -58,16 +51,6 @@ void run_softmax(const KernelArgs& args) {
           for (int64_t i = 0; i < view.length; ++i) dst[i * step] *= inv_sum;
         }
       });
-}
-
-void infer_argmax(const NodeDesc& node, std::span<const Dims* const> inputs,
-                  std::span<Dims> outputs) {
-  const Dims& x = *inputs[0];
-  const int axis = normalize_axis(node, node.attr_int("axis", -1), x.size());
-  if (x[axis] == 0) fail_node(node, "argmax over an empty axis of ", shape_str(x));
-  Dims out = x;
-  out.erase(out.begin() + axis);
-  outputs[0] = std::move(out);
 }
 
 void run_argmax(const KernelArgs& args) {
@@ -106,31 +89,17 @@ void tune_softmax(const NodeDesc& node, std::span<const Dims* const> inputs, std
   }
 }
 
-constexpr InputKind kFloats[] = {InputKind::kFloat};
-constexpr AttrSpec kAxisAttrs[] = {{"axis", RTS_ATTR_INT, false}};
-
 const OpSpec kReductionOps[] = {
     {.op = "softmax",
-     .min_inputs = 1,
-     .max_inputs = 1,
-     .input_kinds = kFloats,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
      .f16_mode = F16Mode::kComputeInF32,
-     .attrs = kAxisAttrs,
-     .infer = infer_softmax,
      .run = run_softmax,
      .kernel_name = "cpu.softmax.lanes_f32",
      .tune_space = tune_softmax},
     {.op = "argmax",
-     .min_inputs = 1,
-     .max_inputs = 1,
-     .input_kinds = kFloats,
-     .output_dtype = OutputDtype::kI64,
      .f16_mode = F16Mode::kComputeInF32,
-     .attrs = kAxisAttrs,
-     .infer = infer_argmax,
      .run = run_argmax,
-     .kernel_name = "cpu.argmax.lanes_f32"},
+     .kernel_name = "cpu.argmax.lanes_f32",
+     .float_data_only = true},
 };
 
 }  // namespace

@@ -14,46 +14,6 @@ void copy_bytes(void* dst, const void* src, size_t bytes) {
   if (bytes > 0 && dst != src) std::memmove(dst, src, bytes);
 }
 
-void infer_reshape(const NodeDesc& node, std::span<const Dims* const> inputs,
-                   std::span<Dims> outputs) {
-  const Dims& x = *inputs[0];
-  const std::vector<int64_t>& shape = node.attr_ints("shape");
-  if (shape.size() > RTS_MAX_RANK) fail_node(node, "shape has rank ", shape.size());
-  Dims out(shape.size());
-  int inferred = -1;
-  int64_t known = 1;
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (shape[i] == -1) {
-      if (inferred >= 0) fail_node(node, "shape ", ints_str(shape), " has more than one -1");
-      inferred = static_cast<int>(i);
-      continue;
-    }
-    if (shape[i] == 0) {
-      if (i >= x.size()) {
-        fail_node(node, "shape ", ints_str(shape), " copies dim ", i, " but x is ", shape_str(x));
-      }
-      out[i] = x[i];
-    } else if (shape[i] > 0) {
-      out[i] = shape[i];
-    } else {
-      fail_node(node, "shape ", ints_str(shape), " has invalid dim ", shape[i]);
-    }
-    known *= out[i];
-  }
-  const int64_t total = element_count(x);
-  if (inferred >= 0) {
-    if (known == 0 || total % known != 0) {
-      fail_node(node, "cannot reshape ", shape_str(x), " (", total, " elements) to ",
-                ints_str(shape));
-    }
-    out[inferred] = total / known;
-  } else if (known != total) {
-    fail_node(node, "cannot reshape ", shape_str(x), " (", total, " elements) to ",
-              ints_str(shape));
-  }
-  outputs[0] = std::move(out);
-}
-
 void run_reshape(const KernelArgs& args) {
   copy_bytes(args.outputs[0].data, args.inputs[0].data, args.inputs[0].bytes());
 }
@@ -73,15 +33,6 @@ std::array<int, RTS_MAX_RANK> resolve_perm(const NodeDesc& node, size_t rank) {
     resolved[i] = axis;
   }
   return resolved;
-}
-
-void infer_transpose(const NodeDesc& node, std::span<const Dims* const> inputs,
-                     std::span<Dims> outputs) {
-  const Dims& x = *inputs[0];
-  const std::array<int, RTS_MAX_RANK> perm = resolve_perm(node, x.size());
-  Dims out(x.size());
-  for (size_t i = 0; i < x.size(); ++i) out[i] = x[perm[i]];
-  outputs[0] = std::move(out);
 }
 
 template <typename Element>
@@ -144,27 +95,6 @@ void run_transpose(const KernelArgs& args) {
   });
 }
 
-void infer_concat(const NodeDesc& node, std::span<const Dims* const> inputs,
-                  std::span<Dims> outputs) {
-  const Dims& first = *inputs[0];
-  const int axis = normalize_axis(node, node.attr_int("axis"), first.size());
-  Dims out = first;
-  out[axis] = 0;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const Dims& x = *inputs[i];
-    bool compatible = x.size() == first.size();
-    for (size_t d = 0; compatible && d < x.size(); ++d) {
-      compatible = static_cast<int>(d) == axis || x[d] == first[d];
-    }
-    if (!compatible) {
-      fail_node(node, "input ", i, " ", shape_str(x), " does not match input 0 ", shape_str(first),
-                " outside axis ", axis);
-    }
-    out[axis] += x[axis];
-  }
-  outputs[0] = std::move(out);
-}
-
 void run_concat(const KernelArgs& args) {
   const TensorRef& out = args.outputs[0];
   const int axis = normalize_axis(args.node, args.node.attr_int("axis"), out.rank());
@@ -208,14 +138,6 @@ SliceRange resolve_slice(const NodeDesc& node, std::span<const int64_t> x) {
   return {axis, start, end};
 }
 
-void infer_slice(const NodeDesc& node, std::span<const Dims* const> inputs,
-                 std::span<Dims> outputs) {
-  const SliceRange range = resolve_slice(node, *inputs[0]);
-  Dims out = *inputs[0];
-  out[range.axis] = range.end - range.start;
-  outputs[0] = std::move(out);
-}
-
 void run_slice(const KernelArgs& args) {
   const TensorRef& x = args.inputs[0];
   const SliceRange range = resolve_slice(args.node, x.dims);
@@ -234,17 +156,6 @@ void run_slice(const KernelArgs& args) {
                              std::memcpy(dst + row * out_row, src + row * in_row + offset, out_row);
                            }
                          });
-}
-
-void infer_embedding(const NodeDesc& node, std::span<const Dims* const> inputs,
-                     std::span<Dims> outputs) {
-  const Dims& table = *inputs[0];
-  const Dims& ids = *inputs[1];
-  if (table.size() != 2) fail_node(node, "table must be [V, D], got ", shape_str(table));
-  if (ids.size() + 1 > RTS_MAX_RANK) fail_node(node, "ids rank ", ids.size(), " is too large");
-  Dims out = ids;
-  out.push_back(table[1]);
-  outputs[0] = std::move(out);
 }
 
 template <typename Index>
@@ -278,64 +189,26 @@ void run_embedding(const KernelArgs& args) {
   }
 }
 
-constexpr InputKind kAnyInputs[] = {InputKind::kAnyDtype};
-constexpr InputKind kEmbeddingInputs[] = {InputKind::kFloat, InputKind::kIndices};
-constexpr AttrSpec kReshapeAttrs[] = {{"shape", RTS_ATTR_INTS, true}};
-constexpr AttrSpec kTransposeAttrs[] = {{"perm", RTS_ATTR_INTS, true}};
-constexpr AttrSpec kConcatAttrs[] = {{"axis", RTS_ATTR_INT, true}};
-constexpr AttrSpec kSliceAttrs[] = {
-    {"axis", RTS_ATTR_INT, true}, {"start", RTS_ATTR_INT, true}, {"end", RTS_ATTR_INT, true}};
-
 const OpSpec kShapeOps[] = {
     {.op = "reshape",
-     .min_inputs = 1,
-     .max_inputs = 1,
-     .input_kinds = kAnyInputs,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
      .f16_mode = F16Mode::kRawElements,
-     .attrs = kReshapeAttrs,
-     .infer = infer_reshape,
      .run = run_reshape,
      .kernel_name = "cpu.reshape.view_or_copy",
      .output_views_input = true},
     {.op = "transpose",
-     .min_inputs = 1,
-     .max_inputs = 1,
-     .input_kinds = kAnyInputs,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
      .f16_mode = F16Mode::kRawElements,
-     .attrs = kTransposeAttrs,
-     .infer = infer_transpose,
      .run = run_transpose,
      .kernel_name = "cpu.transpose.strided_rows"},
     {.op = "concat",
-     .min_inputs = 1,
-     .max_inputs = -1,
-     .input_kinds = kAnyInputs,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
      .f16_mode = F16Mode::kRawElements,
-     .attrs = kConcatAttrs,
-     .infer = infer_concat,
      .run = run_concat,
      .kernel_name = "cpu.concat.row_copy"},
     {.op = "slice",
-     .min_inputs = 1,
-     .max_inputs = 1,
-     .input_kinds = kAnyInputs,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
      .f16_mode = F16Mode::kRawElements,
-     .attrs = kSliceAttrs,
-     .infer = infer_slice,
      .run = run_slice,
      .kernel_name = "cpu.slice.row_copy"},
     {.op = "embedding",
-     .min_inputs = 2,
-     .max_inputs = 2,
-     .input_kinds = kEmbeddingInputs,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
      .f16_mode = F16Mode::kRawElements,
-     .attrs = {},
-     .infer = infer_embedding,
      .run = run_embedding,
      .kernel_name = "cpu.embedding.row_gather"},
 };

@@ -16,25 +16,12 @@ bool nonzero_is_data_dependent(const NodeDesc& node) { return node.attr_int("max
 
 bool masked_select_is_data_dependent(const NodeDesc&) { return true; }
 
-void infer_nonzero(const NodeDesc& node, std::span<const Dims* const> inputs,
-                   std::span<Dims> outputs) {
+// The compaction shader indexes at most kMaxShaderRank dims.
+void check_nonzero_rank(const NodeDesc& node, std::span<const Dims* const> inputs) {
   const Dims& x = *inputs[0];
-  const int64_t max_count = node.attr_int("max_count", 0);
-  if (max_count < 0) fail_node(node, "max_count must be >= 0, got ", max_count);
   if (x.size() > kMaxShaderRank) {
     fail_node(node, "x ", shape_str(x), " has rank ", x.size(), " > ", kMaxShaderRank);
   }
-  outputs[0] = {max_count > 0 ? max_count : element_count(x), static_cast<int64_t>(x.size())};
-}
-
-void infer_masked_select(const NodeDesc& node, std::span<const Dims* const> inputs,
-                         std::span<Dims> outputs) {
-  const Dims& x = *inputs[0];
-  const Dims& mask = *inputs[1];
-  if (x != mask) {
-    fail_node(node, "mask ", shape_str(mask), " must have the shape of x ", shape_str(x));
-  }
-  outputs[0] = {element_count(x)};
 }
 
 // Words per element and the bits that make an element of `dtype` (as
@@ -79,31 +66,16 @@ void encode_masked_select(const EncodeArgs& args) {
                          Groups{});
 }
 
-constexpr InputKind kAny[] = {InputKind::kAnyDtype};
-constexpr InputKind kValuesAndMask[] = {InputKind::kAnyDtype, InputKind::kBool};
-constexpr AttrSpec kNonzeroAttrs[] = {{"max_count", RTS_ATTR_INT, false}};
-
 const OpSpec kDataDependentOps[] = {
     {.op = "nonzero",
-     .min_inputs = 1,
-     .max_inputs = 1,
-     .input_kinds = kAny,
-     .output_dtype = OutputDtype::kI64,
-     .attrs = kNonzeroAttrs,
-     .infer = infer_nonzero,
      .encode = encode_nonzero,
      .shader = "nonzero",
      .shader_kind = ShaderKind::kRaw,
      .kernel_name = "vulkan.nonzero.compact",
      .data_dependent = nonzero_is_data_dependent,
-     .static_kernel_name = "vulkan.nonzero.compact_padded"},
+     .static_kernel_name = "vulkan.nonzero.compact_padded",
+     .check_kernel_shapes = check_nonzero_rank},
     {.op = "masked_select",
-     .min_inputs = 2,
-     .max_inputs = 2,
-     .input_kinds = kValuesAndMask,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
-     .attrs = {},
-     .infer = infer_masked_select,
      .encode = encode_masked_select,
      .shader = "masked_select",
      .shader_kind = ShaderKind::kRaw,

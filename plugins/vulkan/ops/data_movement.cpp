@@ -54,46 +54,6 @@ void dispatch_copy(const EncodeArgs& args, rts_dtype dtype, std::vector<int64_t>
                          linear_groups(push.count, args.caps));
 }
 
-void infer_reshape(const NodeDesc& node, std::span<const Dims* const> inputs,
-                   std::span<Dims> outputs) {
-  const Dims& x = *inputs[0];
-  const std::vector<int64_t>& shape = node.attr_ints("shape");
-  if (shape.size() > RTS_MAX_RANK) fail_node(node, "shape has rank ", shape.size());
-  Dims out(shape.size());
-  int inferred = -1;
-  int64_t known = 1;
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (shape[i] == -1) {
-      if (inferred >= 0) fail_node(node, "shape ", ints_str(shape), " has more than one -1");
-      inferred = static_cast<int>(i);
-      continue;
-    }
-    if (shape[i] == 0) {
-      if (i >= x.size()) {
-        fail_node(node, "shape ", ints_str(shape), " copies dim ", i, " but x is ", shape_str(x));
-      }
-      out[i] = x[i];
-    } else if (shape[i] > 0) {
-      out[i] = shape[i];
-    } else {
-      fail_node(node, "shape ", ints_str(shape), " has invalid dim ", shape[i]);
-    }
-    known *= out[i];
-  }
-  const int64_t total = element_count(x);
-  if (inferred >= 0) {
-    if (known == 0 || total % known != 0) {
-      fail_node(node, "cannot reshape ", shape_str(x), " (", total, " elements) to ",
-                ints_str(shape));
-    }
-    out[inferred] = total / known;
-  } else if (known != total) {
-    fail_node(node, "cannot reshape ", shape_str(x), " (", total, " elements) to ",
-              ints_str(shape));
-  }
-  outputs[0] = std::move(out);
-}
-
 // The permutation with negative entries resolved; throws unless it is one.
 std::array<int, RTS_MAX_RANK> resolve_perm(const NodeDesc& node, size_t rank) {
   const std::vector<int64_t>& perm = node.attr_ints("perm");
@@ -109,15 +69,6 @@ std::array<int, RTS_MAX_RANK> resolve_perm(const NodeDesc& node, size_t rank) {
     resolved[i] = axis;
   }
   return resolved;
-}
-
-void infer_transpose(const NodeDesc& node, std::span<const Dims* const> inputs,
-                     std::span<Dims> outputs) {
-  const Dims& x = *inputs[0];
-  const std::array<int, RTS_MAX_RANK> perm = resolve_perm(node, x.size());
-  Dims out(x.size());
-  for (size_t i = 0; i < x.size(); ++i) out[i] = x[perm[i]];
-  outputs[0] = std::move(out);
 }
 
 // The permutation keeps memory order when the axes longer than 1 stay in
@@ -142,27 +93,6 @@ void encode_transpose(const EncodeArgs& args) {
   for (size_t i = 0; i < x.dims.size(); ++i) in_strides[i] = x_strides[perm[i]];
   dispatch_copy(args, x.dtype, {out.dims.begin(), out.dims.end()}, in_strides,
                 contiguous_strides(out.dims), 0, 0, x.region, out.region);
-}
-
-void infer_concat(const NodeDesc& node, std::span<const Dims* const> inputs,
-                  std::span<Dims> outputs) {
-  const Dims& first = *inputs[0];
-  const int axis = normalize_axis(node, node.attr_int("axis"), first.size());
-  Dims out = first;
-  out[axis] = 0;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const Dims& x = *inputs[i];
-    bool compatible = x.size() == first.size();
-    for (size_t d = 0; compatible && d < x.size(); ++d) {
-      compatible = static_cast<int>(d) == axis || x[d] == first[d];
-    }
-    if (!compatible) {
-      fail_node(node, "input ", i, " ", shape_str(x), " does not match input 0 ", shape_str(first),
-                " outside axis ", axis);
-    }
-    out[axis] += x[axis];
-  }
-  outputs[0] = std::move(out);
 }
 
 void encode_concat(const EncodeArgs& args) {
@@ -195,14 +125,6 @@ SliceRange resolve_slice(const NodeDesc& node, std::span<const int64_t> x) {
   return {axis, start, end};
 }
 
-void infer_slice(const NodeDesc& node, std::span<const Dims* const> inputs,
-                 std::span<Dims> outputs) {
-  const SliceRange range = resolve_slice(node, *inputs[0]);
-  Dims out = *inputs[0];
-  out[range.axis] = range.end - range.start;
-  outputs[0] = std::move(out);
-}
-
 void encode_slice(const EncodeArgs& args) {
   const TensorArg& x = args.inputs[0];
   const TensorArg& out = args.outputs[0];
@@ -211,17 +133,6 @@ void encode_slice(const EncodeArgs& args) {
   dispatch_copy(args, x.dtype, {out.dims.begin(), out.dims.end()}, x_strides,
                 contiguous_strides(out.dims), range.start * x_strides[range.axis], 0, x.region,
                 out.region);
-}
-
-void infer_embedding(const NodeDesc& node, std::span<const Dims* const> inputs,
-                     std::span<Dims> outputs) {
-  const Dims& table = *inputs[0];
-  const Dims& ids = *inputs[1];
-  if (table.size() != 2) fail_node(node, "table must be [V, D], got ", shape_str(table));
-  if (ids.size() + 1 > RTS_MAX_RANK) fail_node(node, "ids rank ", ids.size(), " is too large");
-  Dims out = ids;
-  out.push_back(table[1]);
-  outputs[0] = std::move(out);
 }
 
 void encode_embedding(const EncodeArgs& args) {
@@ -241,68 +152,30 @@ void encode_embedding(const EncodeArgs& args) {
                          linear_groups(push.count, args.caps));
 }
 
-constexpr InputKind kAnyInputs[] = {InputKind::kAnyDtype};
-constexpr InputKind kEmbeddingInputs[] = {InputKind::kFloat, InputKind::kIndices};
-constexpr AttrSpec kReshapeAttrs[] = {{"shape", RTS_ATTR_INTS, true}};
-constexpr AttrSpec kTransposeAttrs[] = {{"perm", RTS_ATTR_INTS, true}};
-constexpr AttrSpec kConcatAttrs[] = {{"axis", RTS_ATTR_INT, true}};
-constexpr AttrSpec kSliceAttrs[] = {
-    {"axis", RTS_ATTR_INT, true}, {"start", RTS_ATTR_INT, true}, {"end", RTS_ATTR_INT, true}};
-
 const OpSpec kDataMovementOps[] = {
     {.op = "reshape",
-     .min_inputs = 1,
-     .max_inputs = 1,
-     .input_kinds = kAnyInputs,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
-     .attrs = kReshapeAttrs,
-     .infer = infer_reshape,
      .encode = nullptr,
      .shader = nullptr,
      .shader_kind = ShaderKind::kNone,
      .kernel_name = "vulkan.reshape.view",
      .output_views_input = true},
     {.op = "transpose",
-     .min_inputs = 1,
-     .max_inputs = 1,
-     .input_kinds = kAnyInputs,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
-     .attrs = kTransposeAttrs,
-     .infer = infer_transpose,
      .encode = encode_transpose,
      .shader = "copy",
      .shader_kind = ShaderKind::kRaw,
      .kernel_name = "vulkan.transpose.strided_copy",
      .views_input_for = transpose_keeps_layout},
     {.op = "concat",
-     .min_inputs = 1,
-     .max_inputs = -1,
-     .input_kinds = kAnyInputs,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
-     .attrs = kConcatAttrs,
-     .infer = infer_concat,
      .encode = encode_concat,
      .shader = "copy",
      .shader_kind = ShaderKind::kRaw,
      .kernel_name = "vulkan.concat.strided_copy"},
     {.op = "slice",
-     .min_inputs = 1,
-     .max_inputs = 1,
-     .input_kinds = kAnyInputs,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
-     .attrs = kSliceAttrs,
-     .infer = infer_slice,
      .encode = encode_slice,
      .shader = "copy",
      .shader_kind = ShaderKind::kRaw,
      .kernel_name = "vulkan.slice.strided_copy"},
     {.op = "embedding",
-     .min_inputs = 2,
-     .max_inputs = 2,
-     .input_kinds = kEmbeddingInputs,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
-     .attrs = {},
-     .infer = infer_embedding,
      .encode = encode_embedding,
      .shader = "embedding",
      .shader_kind = ShaderKind::kRaw,

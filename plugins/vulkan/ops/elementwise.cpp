@@ -11,29 +11,6 @@
 namespace rtscope::vulkan {
 namespace {
 
-void infer_same_shape(const NodeDesc&, std::span<const Dims* const> inputs,
-                      std::span<Dims> outputs) {
-  outputs[0] = *inputs[0];
-}
-
-void infer_broadcast(const NodeDesc& node, std::span<const Dims* const> inputs,
-                     std::span<Dims> outputs) {
-  const Dims& a = *inputs[0];
-  const Dims& b = *inputs[1];
-  const size_t rank = std::max(a.size(), b.size());
-  Dims out(rank);
-  for (size_t i = 0; i < rank; ++i) {
-    // Align from the right, as numpy does.
-    const int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
-    const int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
-    if (da != db && da != 1 && db != 1) {
-      fail_node(node, "cannot broadcast ", shape_str(a), " with ", shape_str(b));
-    }
-    out[i] = da == 1 ? db : da;
-  }
-  outputs[0] = std::move(out);
-}
-
 // Strides of `operand` read at the output's index space: 0 along dims the
 // operand lacks or broadcasts.
 std::vector<int64_t> broadcast_strides(std::span<const int64_t> operand,
@@ -88,33 +65,16 @@ void encode_unary(const EncodeArgs& args) {
                          linear_groups(push.count, args.caps));
 }
 
-constexpr InputKind kOneFloat[] = {InputKind::kFloat};
-constexpr InputKind kTwoFloats[] = {InputKind::kFloat, InputKind::kFloat};
-constexpr AttrSpec kScaleAttrs[] = {{"factor", RTS_ATTR_FLOAT, true}};
-
 constexpr OpSpec binary_spec(const char* op, const char* kernel) {
   return {.op = op,
-          .min_inputs = 2,
-          .max_inputs = 2,
-          .input_kinds = kTwoFloats,
-          .output_dtype = OutputDtype::kSameAsFirstInput,
-          .attrs = {},
-          .infer = infer_broadcast,
           .encode = encode_binary,
           .shader = "binary",
           .shader_kind = ShaderKind::kFloat,
           .kernel_name = kernel};
 }
 
-constexpr OpSpec unary_spec(const char* op, const char* kernel,
-                            std::span<const AttrSpec> attrs = {}) {
+constexpr OpSpec unary_spec(const char* op, const char* kernel) {
   return {.op = op,
-          .min_inputs = 1,
-          .max_inputs = 1,
-          .input_kinds = kOneFloat,
-          .output_dtype = OutputDtype::kSameAsFirstInput,
-          .attrs = attrs,
-          .infer = infer_same_shape,
           .encode = encode_unary,
           .shader = "unary",
           .shader_kind = ShaderKind::kFloat,
@@ -122,12 +82,9 @@ constexpr OpSpec unary_spec(const char* op, const char* kernel,
 }
 
 const OpSpec kElementwiseOps[] = {
-    binary_spec("add", "vulkan.binary.broadcast"),
-    binary_spec("sub", "vulkan.binary.broadcast"),
-    binary_spec("mul", "vulkan.binary.broadcast"),
-    unary_spec("scale", "vulkan.unary.scale", kScaleAttrs),
-    unary_spec("relu", "vulkan.unary.relu"),
-    unary_spec("gelu", "vulkan.unary.gelu_erf"),
+    binary_spec("add", "vulkan.binary.broadcast"), binary_spec("sub", "vulkan.binary.broadcast"),
+    binary_spec("mul", "vulkan.binary.broadcast"), unary_spec("scale", "vulkan.unary.scale"),
+    unary_spec("relu", "vulkan.unary.relu"),       unary_spec("gelu", "vulkan.unary.gelu_erf"),
     unary_spec("silu", "vulkan.unary.silu"),
 };
 

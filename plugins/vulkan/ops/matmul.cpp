@@ -15,56 +15,6 @@ namespace {
 
 bool transpose_b(const NodeDesc& node) { return node.attr_int("transpose_b", 0) != 0; }
 
-void infer_matmul(const NodeDesc& node, std::span<const Dims* const> inputs,
-                  std::span<Dims> outputs) {
-  const Dims& a = *inputs[0];
-  const Dims& b = *inputs[1];
-  const bool b_transposed = transpose_b(node);
-  if (a.size() < 2 || b.size() < 2) {
-    fail_node(node, "both inputs need rank >= 2, got ", shape_str(a), " x ", shape_str(b));
-  }
-  const int64_t k_a = a[a.size() - 1];
-  const int64_t k_b = b_transposed ? b[b.size() - 1] : b[b.size() - 2];
-  if (k_a != k_b) {
-    fail_node(node, "inner dims differ: ", shape_str(a), " x ", shape_str(b),
-              b_transposed ? " (transpose_b)" : "");
-  }
-  const int64_t n = b_transposed ? b[b.size() - 2] : b[b.size() - 1];
-  const size_t a_batch = a.size() - 2;
-  const size_t b_batch = b.size() - 2;
-  const size_t batch_rank = std::max(a_batch, b_batch);
-  Dims out(batch_rank + 2);
-  for (size_t i = 0; i < batch_rank; ++i) {
-    const int64_t da = i < batch_rank - a_batch ? 1 : a[i - (batch_rank - a_batch)];
-    const int64_t db = i < batch_rank - b_batch ? 1 : b[i - (batch_rank - b_batch)];
-    if (da != db && da != 1 && db != 1) {
-      fail_node(node, "batch dims do not broadcast: ", shape_str(a), " x ", shape_str(b));
-    }
-    out[i] = da == 1 ? db : da;
-  }
-  out[batch_rank] = a[a.size() - 2];
-  out[batch_rank + 1] = n;
-  outputs[0] = std::move(out);
-}
-
-void infer_linear(const NodeDesc& node, std::span<const Dims* const> inputs,
-                  std::span<Dims> outputs) {
-  const Dims& x = *inputs[0];
-  const Dims& w = *inputs[1];
-  if (x.empty()) fail_node(node, "x must have rank >= 1, got ", shape_str(x));
-  if (w.size() != 2) fail_node(node, "w must be [K, N], got ", shape_str(w));
-  if (x.back() != w[0]) fail_node(node, "inner dims differ: ", shape_str(x), " x ", shape_str(w));
-  if (inputs.size() == 3) {
-    const Dims& bias = *inputs[2];
-    if (bias.size() != 1 || bias[0] != w[1]) {
-      fail_node(node, "bias must be [", w[1], "], got ", shape_str(bias));
-    }
-  }
-  Dims out = x;
-  out.back() = w[1];
-  outputs[0] = std::move(out);
-}
-
 // Batch strides (in elements) of a matrix operand read at the output's
 // batch index space; 0 along broadcast or missing dims.
 std::vector<int64_t> batch_strides(std::span<const int64_t> operand, size_t out_batch_rank,
@@ -243,17 +193,8 @@ bool linear_runs_matvec_t(std::span<const Dims* const> inputs, bool weight_trans
   return rows > 0 && rows <= kMatvecTransposedMaxRows;
 }
 
-constexpr InputKind kFloats[] = {InputKind::kFloat};
-constexpr AttrSpec kMatmulAttrs[] = {{"transpose_b", RTS_ATTR_INT, false}};
-
 const OpSpec kMatmulOps[] = {
     {.op = "matmul",
-     .min_inputs = 2,
-     .max_inputs = 2,
-     .input_kinds = kFloats,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
-     .attrs = kMatmulAttrs,
-     .infer = infer_matmul,
      .encode = encode_matmul,
      .shader = "matmul",
      .shader_kind = ShaderKind::kFloat,
@@ -261,12 +202,6 @@ const OpSpec kMatmulOps[] = {
      .alternate_shader = "matvec",
      .coop_matrix_shader = "matmul_coop_f16"},
     {.op = "linear",
-     .min_inputs = 2,
-     .max_inputs = 3,
-     .input_kinds = kFloats,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
-     .attrs = {},
-     .infer = infer_linear,
      .encode = encode_linear,
      .shader = "matmul",
      .shader_kind = ShaderKind::kFloat,

@@ -22,12 +22,6 @@ AxisView view_around(std::span<const int64_t> dims, int axis) {
   return view;
 }
 
-void infer_softmax(const NodeDesc& node, std::span<const Dims* const> inputs,
-                   std::span<Dims> outputs) {
-  normalize_axis(node, node.attr_int("axis", -1), inputs[0]->size());
-  outputs[0] = *inputs[0];
-}
-
 void encode_softmax(const EncodeArgs& args) {
   const TensorArg& x = args.inputs[0];
   const NodeDesc& node = args.node;
@@ -43,16 +37,6 @@ void encode_softmax(const EncodeArgs& args) {
                          row_groups(push.lanes, args.caps));
 }
 
-void infer_argmax(const NodeDesc& node, std::span<const Dims* const> inputs,
-                  std::span<Dims> outputs) {
-  const Dims& x = *inputs[0];
-  const int axis = normalize_axis(node, node.attr_int("axis", -1), x.size());
-  if (x[axis] == 0) fail_node(node, "argmax over an empty axis of ", shape_str(x));
-  Dims out = x;
-  out.erase(out.begin() + axis);
-  outputs[0] = std::move(out);
-}
-
 void encode_argmax(const EncodeArgs& args) {
   const TensorArg& x = args.inputs[0];
   const NodeDesc& node = args.node;
@@ -66,30 +50,6 @@ void encode_argmax(const EncodeArgs& args) {
   if (push.lanes == 0) return;
   args.commands.dispatch(args.pipelines[0], {{x.region}, {args.outputs[0].region, true}}, push,
                          row_groups(push.lanes, args.caps));
-}
-
-void check_param(const NodeDesc& node, const Dims& x, const Dims& param, const char* what) {
-  if (param.size() != 1 || param[0] != x.back()) {
-    fail_node(node, what, " must be [", x.back(), "] to match x ", shape_str(x), ", got ",
-              shape_str(param));
-  }
-}
-
-void infer_layernorm(const NodeDesc& node, std::span<const Dims* const> inputs,
-                     std::span<Dims> outputs) {
-  const Dims& x = *inputs[0];
-  if (x.empty()) fail_node(node, "x must have rank >= 1");
-  check_param(node, x, *inputs[1], "gamma");
-  check_param(node, x, *inputs[2], "beta");
-  outputs[0] = x;
-}
-
-void infer_rmsnorm(const NodeDesc& node, std::span<const Dims* const> inputs,
-                   std::span<Dims> outputs) {
-  const Dims& x = *inputs[0];
-  if (x.empty()) fail_node(node, "x must have rank >= 1");
-  check_param(node, x, *inputs[1], "gamma");
-  outputs[0] = x;
 }
 
 void encode_norm(const EncodeArgs& args) {
@@ -110,51 +70,24 @@ void encode_norm(const EncodeArgs& args) {
       row_groups(push.rows, args.caps));
 }
 
-constexpr InputKind kFloats[] = {InputKind::kFloat};
-constexpr AttrSpec kAxisAttrs[] = {{"axis", RTS_ATTR_INT, false}};
-constexpr AttrSpec kNormAttrs[] = {{"eps", RTS_ATTR_FLOAT, false}};
-
 const OpSpec kReductionOps[] = {
     {.op = "softmax",
-     .min_inputs = 1,
-     .max_inputs = 1,
-     .input_kinds = kFloats,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
-     .attrs = kAxisAttrs,
-     .infer = infer_softmax,
      .encode = encode_softmax,
      .shader = "softmax",
      .shader_kind = ShaderKind::kFloat,
      .kernel_name = "vulkan.softmax.workgroup_per_lane"},
     {.op = "argmax",
-     .min_inputs = 1,
-     .max_inputs = 1,
-     .input_kinds = kFloats,
-     .output_dtype = OutputDtype::kI64,
-     .attrs = kAxisAttrs,
-     .infer = infer_argmax,
      .encode = encode_argmax,
      .shader = "argmax",
      .shader_kind = ShaderKind::kFloat,
-     .kernel_name = "vulkan.argmax.workgroup_per_lane"},
+     .kernel_name = "vulkan.argmax.workgroup_per_lane",
+     .float_data_only = true},
     {.op = "layernorm",
-     .min_inputs = 3,
-     .max_inputs = 3,
-     .input_kinds = kFloats,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
-     .attrs = kNormAttrs,
-     .infer = infer_layernorm,
      .encode = encode_norm,
      .shader = "norm",
      .shader_kind = ShaderKind::kFloat,
      .kernel_name = "vulkan.layernorm.workgroup_per_row"},
     {.op = "rmsnorm",
-     .min_inputs = 2,
-     .max_inputs = 2,
-     .input_kinds = kFloats,
-     .output_dtype = OutputDtype::kSameAsFirstInput,
-     .attrs = kNormAttrs,
-     .infer = infer_rmsnorm,
      .encode = encode_norm,
      .shader = "norm",
      .shader_kind = ShaderKind::kFloat,

@@ -1,24 +1,24 @@
 // Shared pieces of op type inference (op_shapes_*.cpp): type checks that
 // throw std::invalid_argument with a message naming the input, symbolic
 // broadcasting, axis normalization, and the registration hooks that
-// op_registry.cpp calls to collect every OpSchema.
+// op_table.cpp calls to collect every OpSchema.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "rtscope/graph.hpp"
-#include "rtscope/op_registry.hpp"
+#include "rtscope/op_schema.hpp"
 
-namespace rtscope::detail {
+namespace rtscope::schema::detail {
 
 // Symbol of a dim whose size inference cannot name (e.g. a -1 of reshape
-// over symbolic dims). validate() renames it to "<value>_d<index>" so every
-// such dim is unique to the value that introduced it.
+// over symbolic dims). The host's validate() renames it to
+// "<value>_d<index>" so every such dim is unique to the value that
+// introduced it.
 inline constexpr std::string_view kFreshSymbol = "?";
 inline Dim fresh_dim() { return Dim::named(std::string(kFreshSymbol)); }
-inline bool is_fresh(const Dim& dim) { return dim.symbol == kFreshSymbol; }
 
 // Symbol of a dim known only after the op ran (nonzero, masked_select).
 // Its `value` carries the static upper bound, or -1 when the input is
@@ -28,18 +28,20 @@ inline constexpr std::string_view kDataDependentSymbol = "?n";
 inline Dim data_dependent_dim(int64_t upper_bound) {
   return Dim{upper_bound, std::string(kDataDependentSymbol)};
 }
-inline bool is_data_dependent(const Dim& dim) { return dim.symbol == kDataDependentSymbol; }
 
 [[noreturn]] void fail(const std::string& message);
+
+// The spec and message role of input `index` (the last spec repeats).
+const InputSpec& input_spec(std::span<const InputSpec> specs, std::size_t index);
+std::string input_role(std::span<const InputSpec> specs, std::size_t index);
+// Checks `inputs` against the dtype rule `specs`, in input order.
+void check_dtypes(std::span<const InputSpec> specs, std::span<const ValueType> inputs);
 
 // "a f32[2,3]": a role name followed by the type, for messages.
 std::string describe(std::string_view role, const ValueType& type);
 
 // f32 or f16.
 void require_float(std::string_view role, const ValueType& type);
-// Every type in `types` has the dtype of the first; `roles` names them.
-void require_same_dtype(const std::vector<std::string_view>& roles,
-                        const std::vector<ValueType>& types);
 void require_rank(std::string_view role, const ValueType& type, std::size_t rank);
 void require_min_rank(std::string_view role, const ValueType& type, std::size_t rank);
 // Symbols are equal only to the same symbol; `what` names the dims compared.
@@ -60,4 +62,4 @@ void add_norm_schemas(std::vector<OpSchema>& schemas);
 void add_attention_schemas(std::vector<OpSchema>& schemas);
 void add_layout_schemas(std::vector<OpSchema>& schemas);
 
-}  // namespace rtscope::detail
+}  // namespace rtscope::schema::detail

@@ -7,7 +7,7 @@
 
 #include "op_shapes.hpp"
 
-namespace rtscope::detail {
+namespace rtscope::schema::detail {
 namespace {
 
 // A symbolic element count: product of the static dims times the symbols.
@@ -118,10 +118,6 @@ std::vector<ValueType> infer_concat(const std::vector<ValueType>& in, const Attr
   bool all_static = true;
   for (std::size_t i = 0; i < in.size(); ++i) {
     const std::string role = "input " + std::to_string(i);
-    if (in[i].dtype != first.dtype) {
-      fail("dtype mismatch: " + describe(role, in[i]) + " must have the dtype of " +
-           describe("input 0", first));
-    }
     require_rank(role, in[i], first.shape.size());
     for (std::size_t d = 0; d < first.shape.size(); ++d) {
       if (d == axis) continue;
@@ -161,11 +157,7 @@ std::vector<ValueType> infer_slice(const std::vector<ValueType>& in, const AttrM
 std::vector<ValueType> infer_embedding(const std::vector<ValueType>& in, const AttrMap&) {
   const ValueType& table = in[0];
   const ValueType& ids = in[1];
-  require_float("table", table);
   require_rank("table", table, 2);  // [V, D]
-  if (ids.dtype != DType::i32 && ids.dtype != DType::i64) {
-    fail(describe("ids", ids) + " must be i32 or i64");
-  }
   SymShape out = ids.shape;
   out.push_back(table.shape[1]);
   return {ValueType{table.dtype, std::move(out)}};
@@ -175,6 +167,9 @@ std::vector<ValueType> infer_argmax(const std::vector<ValueType>& in, const Attr
   const ValueType& x = in[0];
   require_min_rank("x", x, 1);
   const std::size_t axis = normalize_axis(attr_int(attrs, "axis"), x.shape.size());
+  if (x.shape[axis].is_static() && x.shape[axis].value == 0) {
+    fail("argmax over an empty axis of " + describe("x", x));
+  }
   SymShape out = x.shape;
   out.erase(out.begin() + static_cast<std::ptrdiff_t>(axis));
   return {ValueType{DType::i64, std::move(out)}};
@@ -204,7 +199,6 @@ std::vector<ValueType> infer_nonzero(const std::vector<ValueType>& in, const Att
 std::vector<ValueType> infer_masked_select(const std::vector<ValueType>& in, const AttrMap&) {
   const ValueType& x = in[0];
   const ValueType& mask = in[1];
-  if (mask.dtype != DType::boolean) fail(describe("mask", mask) + " must be bool");
   if (mask.shape != x.shape) {
     fail(describe("mask", mask) + " must have the shape of " + describe("x", x));
   }
@@ -215,6 +209,7 @@ OpSchema schema(std::string name, std::vector<AttrSpec> attrs,
                 std::vector<ValueType> (*infer)(const std::vector<ValueType>&, const AttrMap&)) {
   OpSchema result;
   result.name = std::move(name);
+  result.inputs = {{"x", InputDtype::any}};
   result.attrs = std::move(attrs);
   result.infer = infer;
   return result;
@@ -234,6 +229,8 @@ void add_layout_schemas(std::vector<OpSchema>& schemas) {
 
   OpSchema concat = schema("concat", {required("axis", AttrKind::integer)}, infer_concat);
   concat.max_inputs = -1;
+  // Any dtype, one for all inputs; roles are "input <i>".
+  concat.inputs = {{"", InputDtype::any}, {"", InputDtype::same_as_first}};
   schemas.push_back(std::move(concat));
 
   schemas.push_back(
@@ -244,16 +241,22 @@ void add_layout_schemas(std::vector<OpSchema>& schemas) {
 
   OpSchema embedding = schema("embedding", {}, infer_embedding);
   embedding.min_inputs = embedding.max_inputs = 2;
+  embedding.inputs = {{"table", InputDtype::floating}, {"ids", InputDtype::indices}};
   schemas.push_back(std::move(embedding));
 
-  schemas.push_back(
-      schema("argmax", {AttrSpec{"axis", AttrKind::integer, false, int64_t{-1}}}, infer_argmax));
+  OpSchema argmax =
+      schema("argmax", {AttrSpec{"axis", AttrKind::integer, false, int64_t{-1}}}, infer_argmax);
+  argmax.output_dtype = OutputDtype::i64;
+  schemas.push_back(std::move(argmax));
 
-  schemas.push_back(schema("nonzero", {AttrSpec{"max_count", AttrKind::integer, false, int64_t{0}}},
-                           infer_nonzero));
+  OpSchema nonzero = schema(
+      "nonzero", {AttrSpec{"max_count", AttrKind::integer, false, int64_t{0}}}, infer_nonzero);
+  nonzero.output_dtype = OutputDtype::i64;
+  schemas.push_back(std::move(nonzero));
   OpSchema masked_select = schema("masked_select", {}, infer_masked_select);
   masked_select.min_inputs = masked_select.max_inputs = 2;
+  masked_select.inputs = {{"x", InputDtype::any}, {"mask", InputDtype::boolean}};
   schemas.push_back(std::move(masked_select));
 }
 
-}  // namespace rtscope::detail
+}  // namespace rtscope::schema::detail

@@ -2,18 +2,14 @@
 // gelu, silu.
 #include "op_shapes.hpp"
 
-namespace rtscope::detail {
+namespace rtscope::schema::detail {
 namespace {
 
 std::vector<ValueType> infer_binary(const std::vector<ValueType>& in, const AttrMap&) {
-  require_float("a", in[0]);
-  require_float("b", in[1]);
-  require_same_dtype({"a", "b"}, in);
   return {ValueType{in[0].dtype, broadcast_shapes("a", in[0], "b", in[1])}};
 }
 
 std::vector<ValueType> infer_unary(const std::vector<ValueType>& in, const AttrMap&) {
-  require_float("x", in[0]);
   return {in[0]};
 }
 
@@ -21,6 +17,7 @@ OpSchema binary(std::string name) {
   OpSchema schema;
   schema.name = std::move(name);
   schema.min_inputs = schema.max_inputs = 2;
+  schema.inputs = {{"a", InputDtype::floating}, {"b", InputDtype::floating}};
   schema.infer = infer_binary;
   return schema;
 }
@@ -28,6 +25,7 @@ OpSchema binary(std::string name) {
 OpSchema unary(std::string name) {
   OpSchema schema;
   schema.name = std::move(name);
+  schema.inputs = {{"x", InputDtype::floating}};
   schema.infer = infer_unary;
   return schema;
 }
@@ -46,4 +44,4 @@ void add_elementwise_schemas(std::vector<OpSchema>& schemas) {
   schemas.push_back(std::move(scale));
 }
 
-}  // namespace rtscope::detail
+}  // namespace rtscope::schema::detail

@@ -1,11 +1,10 @@
 // Schemas of the normalizations: softmax, layernorm, rmsnorm.
 #include "op_shapes.hpp"
 
-namespace rtscope::detail {
+namespace rtscope::schema::detail {
 namespace {
 
 std::vector<ValueType> infer_softmax(const std::vector<ValueType>& in, const AttrMap& attrs) {
-  require_float("x", in[0]);
   require_min_rank("x", in[0], 1);
   normalize_axis(attr_int(attrs, "axis"), in[0].shape.size());
   return {in[0]};
@@ -25,8 +24,6 @@ void check_feature_param(std::string_view role, const ValueType& param, const Va
 }
 
 std::vector<ValueType> infer_layernorm(const std::vector<ValueType>& in, const AttrMap& attrs) {
-  require_float("x", in[0]);
-  require_same_dtype({"x", "gamma", "beta"}, in);
   require_min_rank("x", in[0], 1);
   check_feature_param("gamma", in[1], in[0]);
   check_feature_param("beta", in[2], in[0]);
@@ -35,8 +32,6 @@ std::vector<ValueType> infer_layernorm(const std::vector<ValueType>& in, const A
 }
 
 std::vector<ValueType> infer_rmsnorm(const std::vector<ValueType>& in, const AttrMap& attrs) {
-  require_float("x", in[0]);
-  require_same_dtype({"x", "gamma"}, in);
   require_min_rank("x", in[0], 1);
   check_feature_param("gamma", in[1], in[0]);
   check_eps(attrs);
@@ -48,6 +43,7 @@ std::vector<ValueType> infer_rmsnorm(const std::vector<ValueType>& in, const Att
 void add_norm_schemas(std::vector<OpSchema>& schemas) {
   OpSchema softmax;
   softmax.name = "softmax";
+  softmax.inputs = {{"x", InputDtype::floating}};
   softmax.attrs = {AttrSpec{"axis", AttrKind::integer, false, int64_t{-1}}};
   softmax.infer = infer_softmax;
   schemas.push_back(std::move(softmax));
@@ -55,6 +51,9 @@ void add_norm_schemas(std::vector<OpSchema>& schemas) {
   OpSchema layernorm;
   layernorm.name = "layernorm";
   layernorm.min_inputs = layernorm.max_inputs = 3;
+  layernorm.inputs = {{"x", InputDtype::floating},
+                      {"gamma", InputDtype::same_as_first},
+                      {"beta", InputDtype::same_as_first}};
   layernorm.attrs = {AttrSpec{"eps", AttrKind::real, false, 1e-5}};
   layernorm.infer = infer_layernorm;
   schemas.push_back(std::move(layernorm));
@@ -62,9 +61,10 @@ void add_norm_schemas(std::vector<OpSchema>& schemas) {
   OpSchema rmsnorm;
   rmsnorm.name = "rmsnorm";
   rmsnorm.min_inputs = rmsnorm.max_inputs = 2;
+  rmsnorm.inputs = {{"x", InputDtype::floating}, {"gamma", InputDtype::same_as_first}};
   rmsnorm.attrs = {AttrSpec{"eps", AttrKind::real, false, 1e-5}};
   rmsnorm.infer = infer_rmsnorm;
   schemas.push_back(std::move(rmsnorm));
 }
 
-}  // namespace rtscope::detail
+}  // namespace rtscope::schema::detail

@@ -2,15 +2,12 @@
 // and linear (x·w + bias).
 #include "op_shapes.hpp"
 
-namespace rtscope::detail {
+namespace rtscope::schema::detail {
 namespace {
 
 std::vector<ValueType> infer_matmul(const std::vector<ValueType>& in, const AttrMap& attrs) {
   const ValueType& a = in[0];
   const ValueType& b = in[1];
-  require_float("a", a);
-  require_float("b", b);
-  require_same_dtype({"a", "b"}, in);
   require_min_rank("a", a, 2);
   require_min_rank("b", b, 2);
   const int64_t transpose_b = attr_int(attrs, "transpose_b");
@@ -40,18 +37,12 @@ std::vector<ValueType> infer_matmul(const std::vector<ValueType>& in, const Attr
 std::vector<ValueType> infer_linear(const std::vector<ValueType>& in, const AttrMap&) {
   const ValueType& x = in[0];
   const ValueType& w = in[1];
-  require_float("x", x);
-  require_float("w", w);
   require_min_rank("x", x, 1);
   require_rank("w", w, 2);
   if (in.size() == 3) {
-    require_float("bias", in[2]);
-    require_same_dtype({"x", "w", "bias"}, in);
     require_rank("bias", in[2], 1);
     require_same_dim(in[2].shape[0], w.shape[1],
                      "bias length and output features of " + describe("w", w));
-  } else {
-    require_same_dtype({"x", "w"}, in);
   }
   if (!(x.shape.back() == w.shape[0])) {
     fail("inner dimensions differ: " + describe("x", x) + " has K=" + x.shape.back().str() +
@@ -68,6 +59,7 @@ void add_linalg_schemas(std::vector<OpSchema>& schemas) {
   OpSchema matmul;
   matmul.name = "matmul";
   matmul.min_inputs = matmul.max_inputs = 2;
+  matmul.inputs = {{"a", InputDtype::floating}, {"b", InputDtype::floating}};
   matmul.attrs = {AttrSpec{"transpose_b", AttrKind::integer, false, int64_t{0}}};
   matmul.infer = infer_matmul;
   schemas.push_back(std::move(matmul));
@@ -76,8 +68,10 @@ void add_linalg_schemas(std::vector<OpSchema>& schemas) {
   linear.name = "linear";
   linear.min_inputs = 2;
   linear.max_inputs = 3;  // optional bias
+  linear.inputs = {
+      {"x", InputDtype::floating}, {"w", InputDtype::floating}, {"bias", InputDtype::floating}};
   linear.infer = infer_linear;
   schemas.push_back(std::move(linear));
 }
 
-}  // namespace rtscope::detail
+}  // namespace rtscope::schema::detail

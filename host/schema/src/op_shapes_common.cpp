@@ -1,11 +1,12 @@
 // Type checks and symbolic broadcasting shared by the op schemas.
 #include <algorithm>
+#include <span>
 #include <stdexcept>
 #include <string>
 
 #include "op_shapes.hpp"
 
-namespace rtscope::detail {
+namespace rtscope::schema::detail {
 
 void fail(const std::string& message) { throw std::invalid_argument(message); }
 
@@ -19,12 +20,57 @@ void require_float(std::string_view role, const ValueType& type) {
   }
 }
 
-void require_same_dtype(const std::vector<std::string_view>& roles,
-                        const std::vector<ValueType>& types) {
-  for (std::size_t i = 1; i < types.size(); ++i) {
-    if (types[i].dtype != types[0].dtype) {
-      fail("dtype mismatch: " + describe(roles[i], types[i]) + " must have the dtype of " +
-           describe(roles[0], types[0]));
+const InputSpec& input_spec(std::span<const InputSpec> specs, std::size_t index) {
+  return specs[std::min(index, specs.size() - 1)];
+}
+
+std::string input_role(std::span<const InputSpec> specs, std::size_t index) {
+  const std::string& role = input_spec(specs, index).role;
+  return role.empty() ? "input " + std::to_string(index) : role;
+}
+
+void check_dtypes(std::span<const InputSpec> specs, std::span<const ValueType> inputs) {
+  if (specs.empty()) return;
+  int first_float = -1;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const ValueType& type = inputs[i];
+    const std::string role = input_role(specs, i);
+    switch (input_spec(specs, i).dtype) {
+      case InputDtype::floating:
+        require_float(role, type);
+        if (first_float < 0) first_float = static_cast<int>(i);
+        break;
+      case InputDtype::same_as_first:
+        if (type.dtype != inputs[0].dtype) {
+          fail("dtype mismatch: " + describe(role, type) + " must have the dtype of " +
+               describe(input_role(specs, 0), inputs[0]));
+        }
+        break;
+      case InputDtype::any:
+        break;
+      case InputDtype::position:
+        if (type.dtype != DType::i64) fail(describe(role, type) + " must be i64[1]");
+        break;
+      case InputDtype::indices:
+        if (type.dtype != DType::i32 && type.dtype != DType::i64) {
+          fail(describe(role, type) + " must be i32 or i64");
+        }
+        break;
+      case InputDtype::boolean:
+        if (type.dtype != DType::boolean) fail(describe(role, type) + " must be bool");
+        break;
+    }
+  }
+  // Float inputs share one dtype (checked once each is known to be float,
+  // so "must be f32 or f16" wins over a mismatch).
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (input_spec(specs, i).dtype != InputDtype::floating || static_cast<int>(i) == first_float) {
+      continue;
+    }
+    if (inputs[i].dtype != inputs[first_float].dtype) {
+      fail("dtype mismatch: " + describe(input_role(specs, i), inputs[i]) +
+           " must have the dtype of " +
+           describe(input_role(specs, first_float), inputs[first_float]));
     }
   }
 }
@@ -87,4 +133,4 @@ std::size_t normalize_axis(int64_t axis, std::size_t rank, std::string_view attr
   return static_cast<std::size_t>(axis < 0 ? axis + signed_rank : axis);
 }
 
-}  // namespace rtscope::detail
+}  // namespace rtscope::schema::detail

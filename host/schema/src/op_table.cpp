@@ -1,13 +1,13 @@
-// The table of op schemas and typed attribute access.
-#include "rtscope/op_registry.hpp"
-
+// The table of op schemas, attribute resolution and typed access, and the
+// input count and dtype rules every op shares.
 #include <map>
 #include <sstream>
 
 #include "op_shapes.hpp"
 #include "rtscope/error.hpp"
+#include "rtscope/op_schema.hpp"
 
-namespace rtscope {
+namespace rtscope::schema {
 namespace {
 
 using SchemaTable = std::map<std::string, OpSchema, std::less<>>;
@@ -21,7 +21,16 @@ const SchemaTable& schemas() {
     detail::add_attention_schemas(list);
     detail::add_layout_schemas(list);
     SchemaTable result;
-    for (OpSchema& schema : list) result.emplace(schema.name, std::move(schema));
+    for (OpSchema& schema : list) {
+      // Every op checks its input dtypes by its declared rule before its
+      // shape rule runs, so both entries report dtype errors alike.
+      schema.infer = [inputs = schema.inputs, rule = std::move(schema.infer)](
+                         const std::vector<ValueType>& types, const AttrMap& attrs) {
+        detail::check_dtypes(inputs, types);
+        return rule(types, attrs);
+      };
+      result.emplace(schema.name, std::move(schema));
+    }
     return result;
   }();
   return table;
@@ -117,6 +126,46 @@ const std::vector<int64_t>& attr_ints(const AttrMap& attrs, const std::string& n
   wrong_kind(name, AttrKind::ints, value);
 }
 
+std::string check_input_count(const OpSchema& schema, int count) {
+  if (count >= schema.min_inputs && (schema.max_inputs < 0 || count <= schema.max_inputs)) {
+    return {};
+  }
+  std::string expected = std::to_string(schema.min_inputs);
+  if (schema.max_inputs < 0) {
+    expected = "at least " + expected;
+  } else if (schema.max_inputs != schema.min_inputs) {
+    expected += " to " + std::to_string(schema.max_inputs);
+  }
+  return "takes " + expected + " inputs, got " + std::to_string(count);
+}
+
+const InputSpec& input_spec(const OpSchema& schema, std::size_t index) {
+  return detail::input_spec(schema.inputs, index);
+}
+
+std::string input_role(const OpSchema& schema, std::size_t index) {
+  return detail::input_role(schema.inputs, index);
+}
+
+bool is_float_input(const OpSchema& schema, std::size_t index) {
+  const InputDtype rule = input_spec(schema, index).dtype;
+  return rule == InputDtype::floating ||
+         (rule == InputDtype::same_as_first && input_spec(schema, 0).dtype == InputDtype::floating);
+}
+
+void check_input_dtypes(const OpSchema& schema, std::span<const ValueType> inputs) {
+  detail::check_dtypes(schema.inputs, inputs);
+}
+
+DType output_dtype(const OpSchema& schema, std::span<const DType> inputs) {
+  if (schema.output_dtype == OutputDtype::i64) return DType::i64;
+  return inputs.empty() ? DType::f32 : inputs[0];
+}
+
+bool is_fresh(const Dim& dim) { return dim.symbol == detail::kFreshSymbol; }
+
+bool is_data_dependent(const Dim& dim) { return dim.symbol == detail::kDataDependentSymbol; }
+
 AttrMap resolve_attrs(const OpSchema& schema, const AttrMap& attrs) {
   AttrMap resolved;
   for (const auto& [name, value] : attrs) {
@@ -155,4 +204,4 @@ AttrMap resolve_attrs(const OpSchema& schema, const AttrMap& attrs) {
   return resolved;
 }
 
-}  // namespace rtscope
+}  // namespace rtscope::schema

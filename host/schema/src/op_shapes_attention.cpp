@@ -2,12 +2,11 @@
 // kv_cache_update (in place on the cache).
 #include "op_shapes.hpp"
 
-namespace rtscope::detail {
+namespace rtscope::schema::detail {
 namespace {
 
 std::vector<ValueType> infer_rope(const std::vector<ValueType>& in, const AttrMap& attrs) {
   const ValueType& x = in[0];
-  require_float("x", x);
   require_rank("x", x, 4);  // [B, S, H, Dh]
   require_position("pos", in[1]);
   const Dim& head_dim = x.shape[3];
@@ -42,8 +41,6 @@ std::vector<ValueType> infer_attention(const std::vector<ValueType>& in, const A
   const ValueType& q = in[0];
   const ValueType& k = in[1];
   const ValueType& v = in[2];
-  require_float("q", q);
-  require_same_dtype({"q", "k_cache", "v_cache"}, {q, k, v});
   require_rank("q", q, 4);  // [B, H, S, Dh]
   require_rank("k_cache", k, 4);
   require_rank("v_cache", v, 4);
@@ -63,8 +60,6 @@ std::vector<ValueType> infer_attention(const std::vector<ValueType>& in, const A
 std::vector<ValueType> infer_kv_cache_update(const std::vector<ValueType>& in, const AttrMap&) {
   const ValueType& cache = in[0];
   const ValueType& fresh = in[1];
-  require_float("cache", cache);
-  require_same_dtype({"cache", "new"}, {cache, fresh});
   require_rank("cache", cache, 4);  // [B, H, T, Dh]
   require_rank("new", fresh, 4);    // [B, H, S, Dh]
   check_heads("cache", cache, "new", fresh);
@@ -79,6 +74,7 @@ void add_attention_schemas(std::vector<OpSchema>& schemas) {
   OpSchema rope;
   rope.name = "rope";
   rope.min_inputs = rope.max_inputs = 2;
+  rope.inputs = {{"x", InputDtype::floating}, {"pos", InputDtype::position}};
   rope.attrs = {AttrSpec{"base", AttrKind::real, false, 10000.0}};
   rope.infer = infer_rope;
   schemas.push_back(std::move(rope));
@@ -86,6 +82,10 @@ void add_attention_schemas(std::vector<OpSchema>& schemas) {
   OpSchema attention;
   attention.name = "attention";
   attention.min_inputs = attention.max_inputs = 4;
+  attention.inputs = {{"q", InputDtype::floating},
+                      {"k_cache", InputDtype::same_as_first},
+                      {"v_cache", InputDtype::same_as_first},
+                      {"pos", InputDtype::position}};
   attention.attrs = {AttrSpec{"scale", AttrKind::real, false, 0.0}};
   attention.infer = infer_attention;
   schemas.push_back(std::move(attention));
@@ -93,9 +93,12 @@ void add_attention_schemas(std::vector<OpSchema>& schemas) {
   OpSchema update;
   update.name = "kv_cache_update";
   update.min_inputs = update.max_inputs = 3;
+  update.inputs = {{"cache", InputDtype::floating},
+                   {"new", InputDtype::same_as_first},
+                   {"pos", InputDtype::position}};
   update.infer = infer_kv_cache_update;
   update.aliases_input = 0;  // the output is the cache, written in place
   schemas.push_back(std::move(update));
 }
 
-}  // namespace rtscope::detail
+}  // namespace rtscope::schema::detail
