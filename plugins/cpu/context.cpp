@@ -7,8 +7,8 @@
 #include "error.hpp"
 #include "half.hpp"
 #include "plugin.hpp"
-#include "plugin_kit/output_binding.hpp"
-#include "plugin_kit/trace_span.hpp"
+#include "rtscope/kit/output_binding.hpp"
+#include "rtscope/kit/trace_span.hpp"
 #include "thread_pool.hpp"
 
 namespace rtscope::cpu {
@@ -125,7 +125,7 @@ void Context::check_inputs(const rts_execute_args& args) const {
                      shape_str({tensor.dims, tensor.rank}), " has a negative dim");
       }
     }
-    const size_t bytes = plugin_kit::tensor_bytes(tensor);
+    const size_t bytes = kit::tensor_bytes(tensor);
     if (bytes > 0 && (tensor.data == nullptr || tensor.size_bytes < bytes)) {
       fail_invalid("input '", declared.name, "': ", dtype_name(tensor.dtype),
                    shape_str({tensor.dims, tensor.rank}), " needs ", bytes,
@@ -196,11 +196,11 @@ int Context::resolve_storage(const ExecutionPlan& plan, const rts_execute_args& 
     const Placement& placement = plan.placement[id];
     if (placement.storage != Storage::kOutput || placement.index != o) continue;
     const rts_tensor& binding = args.outputs[o];
-    const size_t bytes = plugin_kit::tensor_bytes(binding);
+    const size_t bytes = kit::tensor_bytes(binding);
     bool overlaps_input = false;
     for (uint32_t i = 0; i < args.n_inputs; ++i) {
       overlaps_input = overlaps_input || ranges_overlap(binding.data, bytes, args.inputs[i].data,
-                                                        plugin_kit::tensor_bytes(args.inputs[i]));
+                                                        kit::tensor_bytes(args.inputs[i]));
     }
     refs_[id].data = binding.data;
     if (!overlaps_input) continue;
@@ -374,7 +374,7 @@ void Context::execute_planned(const rts_execute_args& args) {
   for (uint32_t o = 0; o < args.n_outputs; ++o) {
     const EngineValue& value = values[outputs[o]];
     if (plan.dynamic_value[outputs[o]]) continue;
-    allocated += plugin_kit::bind_output(o, value.name, value.dtype, plan.dims[outputs[o]], args);
+    allocated += kit::bind_output(o, value.name, value.dtype, plan.dims[outputs[o]], args);
   }
   const int in_place_outputs = resolve_storage(plan, args);
   for (size_t n = 0; n < engine_.nodes().size(); ++n) {
@@ -385,7 +385,7 @@ void Context::execute_planned(const rts_execute_args& args) {
     const EngineValue& value = values[outputs[o]];
     if (!plan.dynamic_value[outputs[o]]) continue;
     allocated +=
-        plugin_kit::bind_output(o, value.name, value.dtype, runtime_dims_[outputs[o]], args);
+        kit::bind_output(o, value.name, value.dtype, runtime_dims_[outputs[o]], args);
   }
   bump(output_allocations_, allocated);
   copy_remaining_outputs(plan, args);
@@ -405,12 +405,12 @@ void Context::execute_captured(const rts_execute_args& args) {
     const ExecutionPlan& plan = plan_for(args);
     note_current_plan(plan);
     capture_.reset();  // free the old recording before the new one allocates
-    const plugin_kit::TraceSpan span(engine_.plugin().host(), "capture",
+    const kit::TraceSpan span(engine_.plugin().host(), "capture",
                                      [] { return std::string("record"); });
     capture_ = std::make_unique<Capture>(engine_, plan, args);
     bump(records_);
   }
-  const plugin_kit::TraceSpan span(engine_.plugin().host(), "capture",
+  const kit::TraceSpan span(engine_.plugin().host(), "capture",
                                    [] { return std::string("replay"); });
   bump(output_allocations_, capture_->replay(args));
   bump(kernel_runs_, capture_->nodes());

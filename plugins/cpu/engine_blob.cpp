@@ -1,6 +1,6 @@
 // The engine blob: a versioned, checksummed copy of the engine's graph in
-// the format of plugin_kit/engine_blob.hpp, under the magic "RTSCPUEB".
-#include "plugin_kit/engine_blob.hpp"
+// the format of rtscope/kit/engine_blob.hpp, under the magic "RTSCPUEB".
+#include "rtscope/kit/engine_blob.hpp"
 
 #include <utility>
 
@@ -11,17 +11,17 @@
 namespace rtscope::cpu {
 namespace {
 
-constexpr plugin_kit::EngineBlobFormat kBlobFormat = {
+constexpr kit::EngineBlobFormat kBlobFormat = {
     "cpu", {'R', 'T', 'S', 'C', 'P', 'U', 'E', 'B'}, 1, kPluginVersion};
 
 }  // namespace
 
 void Engine::serialize(const rts_blob_sink& sink) const {
-  plugin_kit::write_engine_blob(sink, kBlobFormat, graph_);
+  kit::write_engine_blob(sink, kBlobFormat, graph_);
 }
 
 std::unique_ptr<Engine> Engine::deserialize(CpuPlugin& plugin, const void* data, uint64_t size) {
-  GraphDesc graph = plugin_kit::read_engine_blob(kBlobFormat, data, size);
+  GraphDesc graph = kit::read_engine_blob(kBlobFormat, data, size);
   return std::make_unique<Engine>(plugin, std::move(graph));
 }
 

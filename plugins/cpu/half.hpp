@@ -1,12 +1,12 @@
 // IEEE 754 binary16 <-> binary32 conversion: one copy for all plugins in
-// plugin_kit/half.hpp (scalar and F16C bulk versions).
+// rtscope/kit/half.hpp (scalar and F16C bulk versions).
 #pragma once
 
-#include "plugin_kit/half.hpp"
+#include "rtscope/kit/half.hpp"
 
 namespace rtscope::cpu {
 
-using plugin_kit::float_to_half;
-using plugin_kit::half_to_float;
+using kit::float_to_half;
+using kit::half_to_float;
 
 }  // namespace rtscope::cpu

@@ -10,7 +10,7 @@
 #include "error.hpp"
 #include "half.hpp"
 #include "plugin.hpp"
-#include "plugin_kit/output_binding.hpp"
+#include "rtscope/kit/output_binding.hpp"
 
 namespace rtscope::vulkan {
 namespace {
@@ -129,7 +129,7 @@ BufferRegion Context::device_region(const rts_tensor& tensor, const char* what,
          " device tensor cannot be bound: this device stores ", dtype_name(tensor.dtype), " as ",
          dtype_name(device_dtype), " (no 16-bit storage); bind host memory instead");
   }
-  const VkDeviceSize bytes = plugin_kit::tensor_bytes(tensor);
+  const VkDeviceSize bytes = kit::tensor_bytes(tensor);
   if (region->size < bytes) {
     fail_invalid(what, " '", name, "': ", dtype_name(tensor.dtype),
                  shape_str({tensor.dims, tensor.rank}), " needs ", bytes,
@@ -172,7 +172,7 @@ void Context::check_inputs(const rts_execute_args& args) {
                      shape_str({tensor.dims, tensor.rank}), " has a negative dim");
       }
     }
-    const size_t bytes = plugin_kit::tensor_bytes(tensor);
+    const size_t bytes = kit::tensor_bytes(tensor);
     if (bytes > 0 && (tensor.data == nullptr || tensor.size_bytes < bytes)) {
       fail_invalid("input '", declared.name, "': ", dtype_name(tensor.dtype),
                    shape_str({tensor.dims, tensor.rank}), " needs ", bytes,
@@ -278,7 +278,7 @@ void Context::run_host_checks(const ExecutionPlan& plan, const rts_execute_args&
     const rts_tensor& tensor = args.inputs[check.input];
     const void* data = tensor.data;
     if (tensor.residency != RTS_RESIDENCY_HOST) {
-      fetched.resize(plugin_kit::tensor_bytes(tensor));
+      fetched.resize(kit::tensor_bytes(tensor));
       device_.tensors().copy(tensor.data, fetched.data(), fetched.size(), false);
       data = fetched.data();
     }
@@ -466,7 +466,7 @@ void Context::run(const rts_execute_args& args) {
   std::vector<const Dims*> output_dims;
   for (uint32_t id : engine_.output_values()) output_dims.push_back(&plan.dims[id]);
   output_allocations_.fetch_add(
-      plugin_kit::bind_outputs(engine_, output_dims, args, /*device_outputs=*/true),
+      kit::bind_outputs(engine_, output_dims, args, /*device_outputs=*/true),
       std::memory_order_relaxed);
   report_first_staging(plan);
   stage_in(plan, args);
@@ -485,7 +485,7 @@ void Context::run(const rts_execute_args& args) {
   fused_row_norms_.fetch_add(plan.fused_row_norms, std::memory_order_relaxed);
   uint64_t device_bytes = 0;
   for (uint32_t i = 0; i < args.n_inputs; ++i) {
-    if (device_bindings_.inputs[i]) device_bytes += plugin_kit::tensor_bytes(args.inputs[i]);
+    if (device_bindings_.inputs[i]) device_bytes += kit::tensor_bytes(args.inputs[i]);
   }
   device_bound_bytes_.fetch_add(device_bytes, std::memory_order_relaxed);
 }

@@ -32,7 +32,7 @@
 #include "device_shadows.hpp"
 #include "execution_plan.hpp"
 #include "pipelines.hpp"
-#include "plugin_kit/background_worker.hpp"
+#include "rtscope/kit/background_worker.hpp"
 #include "rtscope/plugin_abi.h"
 #include "segmented_run.hpp"
 
@@ -149,7 +149,7 @@ class Context {
 
   // Lazy specialization's compiles; declared last so that it is joined
   // before the pipelines and settings it compiles with are destroyed.
-  plugin_kit::BackgroundWorker worker_;
+  kit::BackgroundWorker worker_;
 };
 
 }  // namespace rtscope::vulkan

@@ -8,7 +8,7 @@
 #include "device.hpp"
 #include "error.hpp"
 #include "plugin.hpp"
-#include "plugin_kit/parallel_for.hpp"
+#include "rtscope/kit/parallel_for.hpp"
 #include "upload.hpp"
 
 namespace rtscope::vulkan {
@@ -358,7 +358,7 @@ void Engine::upload_constants() {
   // Weights stored [N, K] are transposed on all cores first; they stay
   // alive until upload() returns.
   std::vector<std::vector<std::byte>> transposed(count);
-  plugin_kit::parallel_for(count, std::max(1u, std::thread::hardware_concurrency()), [&](size_t i) {
+  kit::parallel_for(count, std::max(1u, std::thread::hardware_concurrency()), [&](size_t i) {
     const ConstantDesc& constant = graph_.constants[i];
     if (!values_[find_value(constant.value.name)].transposed) return;
     transposed[i] =

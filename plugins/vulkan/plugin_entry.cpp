@@ -16,7 +16,7 @@
 #include "graph_desc.hpp"
 #include "op_spec.hpp"
 #include "plugin.hpp"
-#include "plugin_kit/abi_guard.hpp"
+#include "rtscope/kit/abi_guard.hpp"
 #include "rtscope/plugin_abi.h"
 
 namespace rtscope::vulkan {
@@ -26,13 +26,13 @@ VulkanPlugin* as_plugin(rts_plugin* handle) { return reinterpret_cast<VulkanPlug
 Engine* as_engine(rts_engine* handle) { return reinterpret_cast<Engine*>(handle); }
 Context* as_context(rts_context* handle) { return reinterpret_cast<Context*>(handle); }
 
-using plugin_kit::copy_sized;
-using plugin_kit::require;
+using kit::copy_sized;
+using kit::require;
 
 // Runs `body`; on an exception reports it once and returns its status.
 template <typename Body>
 rts_status guarded(const rts_error_sink* err, Body&& body) noexcept {
-  return plugin_kit::guarded("vulkan", err, std::forward<Body>(body));
+  return kit::guarded("vulkan", err, std::forward<Body>(body));
 }
 
 // With every input dim known, runs the op's shape inference so that a

@@ -1,6 +1,6 @@
-#include "plugin_kit/background_worker.hpp"
+#include "rtscope/kit/background_worker.hpp"
 
-namespace rtscope::plugin_kit {
+namespace rtscope::kit {
 
 BackgroundWorker::~BackgroundWorker() {
   {
@@ -51,4 +51,4 @@ void BackgroundWorker::loop() {
   }
 }
 
-}  // namespace rtscope::plugin_kit
+}  // namespace rtscope::kit

@@ -9,7 +9,7 @@
 
 #include "rtscope/plugin_abi.h"
 
-namespace rtscope::plugin_kit {
+namespace rtscope::kit {
 
 class TraceSpan {
  public:
@@ -38,4 +38,4 @@ class TraceSpan {
   std::string name_;
 };
 
-}  // namespace rtscope::plugin_kit
+}  // namespace rtscope::kit

@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "plugin_kit/error.hpp"
-#include "plugin_kit/graph_desc.hpp"
+#include "rtscope/kit/error.hpp"
+#include "rtscope/kit/graph_desc.hpp"
 #include "rtscope/plugin_abi.h"
 
-namespace rtscope::plugin_kit {
+namespace rtscope::kit {
 
 inline constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ull;
 inline constexpr uint64_t kFnvPrime = 0x100000001b3ull;
@@ -76,4 +76,4 @@ class BlobReader {
   uint64_t offset_ = 0;
 };
 
-}  // namespace rtscope::plugin_kit
+}  // namespace rtscope::kit

@@ -1,13 +1,13 @@
-#include "plugin_kit/engine_blob.hpp"
+#include "rtscope/kit/engine_blob.hpp"
 
 #include <cstring>
 #include <string>
 #include <utility>
 
-#include "plugin_kit/blob_io.hpp"
-#include "plugin_kit/error.hpp"
+#include "rtscope/kit/blob_io.hpp"
+#include "rtscope/kit/error.hpp"
 
-namespace rtscope::plugin_kit {
+namespace rtscope::kit {
 namespace {
 
 void write_graph(BlobWriter& writer, const GraphDesc& graph) {
@@ -159,4 +159,4 @@ GraphDesc read_engine_blob(const EngineBlobFormat& format, const void* data, uin
   return graph;
 }
 
-}  // namespace rtscope::plugin_kit
+}  // namespace rtscope::kit

@@ -11,7 +11,7 @@
 #include <mutex>
 #include <thread>
 
-namespace rtscope::plugin_kit {
+namespace rtscope::kit {
 
 class BackgroundWorker {
  public:
@@ -43,4 +43,4 @@ class BackgroundWorker {
   std::thread thread_;
 };
 
-}  // namespace rtscope::plugin_kit
+}  // namespace rtscope::kit

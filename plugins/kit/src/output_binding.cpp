@@ -1,10 +1,10 @@
-#include "plugin_kit/output_binding.hpp"
+#include "rtscope/kit/output_binding.hpp"
 
 #include <algorithm>
 
-#include "plugin_kit/error.hpp"
+#include "rtscope/kit/error.hpp"
 
-namespace rtscope::plugin_kit {
+namespace rtscope::kit {
 
 size_t tensor_bytes(const rts_tensor& tensor) {
   return static_cast<size_t>(element_count({tensor.dims, tensor.rank})) * dtype_size(tensor.dtype);
@@ -50,4 +50,4 @@ bool bind_output(uint32_t index, const std::string& name, rts_dtype dtype, const
   return true;
 }
 
-}  // namespace rtscope::plugin_kit
+}  // namespace rtscope::kit

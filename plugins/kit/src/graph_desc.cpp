@@ -1,10 +1,10 @@
-#include "plugin_kit/graph_desc.hpp"
+#include "rtscope/kit/graph_desc.hpp"
 
 #include <cstring>
 
-#include "plugin_kit/error.hpp"
+#include "rtscope/kit/error.hpp"
 
-namespace rtscope::plugin_kit {
+namespace rtscope::kit {
 namespace {
 
 std::string copy_string(const char* text, const char* what) {
@@ -218,4 +218,4 @@ int64_t element_count(std::span<const int64_t> dims) {
   return count;
 }
 
-}  // namespace rtscope::plugin_kit
+}  // namespace rtscope::kit

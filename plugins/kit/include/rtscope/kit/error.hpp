@@ -1,5 +1,5 @@
 // The exception type the plugins use internally and the message helpers
-// that build its text. The trampolines (plugin_kit/abi_guard.hpp) turn an
+// that build its text. The trampolines (rtscope/kit/abi_guard.hpp) turn an
 // Error into an rts_status plus one message for the host's error sink;
 // nothing thrown here ever crosses the C boundary.
 #pragma once
@@ -13,7 +13,7 @@
 
 #include "rtscope/plugin_abi.h"
 
-namespace rtscope::plugin_kit {
+namespace rtscope::kit {
 
 class Error : public std::runtime_error {
  public:
@@ -54,4 +54,4 @@ const char* dtype_name(rts_dtype dtype);
 // Bytes per element; 0 for a value outside the enum.
 size_t dtype_size(rts_dtype dtype);
 
-}  // namespace rtscope::plugin_kit
+}  // namespace rtscope::kit

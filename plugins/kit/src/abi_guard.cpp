@@ -1,11 +1,11 @@
-#include "plugin_kit/abi_guard.hpp"
+#include "rtscope/kit/abi_guard.hpp"
 
 #include <cstdio>
 #include <exception>
 #include <new>
 #include <string>
 
-namespace rtscope::plugin_kit {
+namespace rtscope::kit {
 
 void report(const rts_error_sink* err, rts_status status, const char* message) {
   if (err != nullptr && err->report != nullptr) err->report(err->user, status, message);
@@ -42,4 +42,4 @@ rts_status report_current_exception(const char* backend, const rts_error_sink* e
   }
 }
 
-}  // namespace rtscope::plugin_kit
+}  // namespace rtscope::kit

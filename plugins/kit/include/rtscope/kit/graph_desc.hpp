@@ -11,7 +11,7 @@
 
 #include "rtscope/plugin_abi.h"
 
-namespace rtscope::plugin_kit {
+namespace rtscope::kit {
 
 using Dims = std::vector<int64_t>;
 
@@ -79,4 +79,4 @@ GraphDesc copy_graph(const rts_graph& graph);
 // Number of elements; 0 for an empty dim, 1 for a scalar.
 int64_t element_count(std::span<const int64_t> dims);
 
-}  // namespace rtscope::plugin_kit
+}  // namespace rtscope::kit

@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-namespace rtscope::plugin_kit {
+namespace rtscope::kit {
 
 // Runs fn(i) for every i in [0, count) on up to `threads` threads (this
 // one included), handing out indices one at a time so uneven tasks
@@ -38,4 +38,4 @@ void parallel_for(size_t count, unsigned threads, const Fn& fn) {
   if (error) std::rethrow_exception(error);
 }
 
-}  // namespace rtscope::plugin_kit
+}  // namespace rtscope::kit

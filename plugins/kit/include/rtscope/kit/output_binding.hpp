@@ -7,10 +7,10 @@
 #include <span>
 #include <string>
 
-#include "plugin_kit/graph_desc.hpp"
+#include "rtscope/kit/graph_desc.hpp"
 #include "rtscope/plugin_abi.h"
 
-namespace rtscope::plugin_kit {
+namespace rtscope::kit {
 
 size_t tensor_bytes(const rts_tensor& tensor);
 
@@ -39,4 +39,4 @@ uint64_t bind_outputs(const Engine& engine, std::span<const Dims* const> output_
   return allocated;
 }
 
-}  // namespace rtscope::plugin_kit
+}  // namespace rtscope::kit

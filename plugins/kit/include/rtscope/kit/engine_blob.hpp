@@ -11,10 +11,10 @@
 
 #include <cstdint>
 
-#include "plugin_kit/graph_desc.hpp"
+#include "rtscope/kit/graph_desc.hpp"
 #include "rtscope/plugin_abi.h"
 
-namespace rtscope::plugin_kit {
+namespace rtscope::kit {
 
 // What tells one plugin's blobs from another's and from older builds.
 struct EngineBlobFormat {
@@ -31,4 +31,4 @@ void write_engine_blob(const rts_blob_sink& sink, const EngineBlobFormat& format
 // RTS_ERROR_VERSION or RTS_ERROR_INVALID_ARGUMENT) and returns the graph.
 GraphDesc read_engine_blob(const EngineBlobFormat& format, const void* data, uint64_t size);
 
-}  // namespace rtscope::plugin_kit
+}  // namespace rtscope::kit

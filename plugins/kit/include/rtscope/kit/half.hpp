@@ -9,10 +9,10 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
-#define RTSCOPE_PLUGIN_KIT_HAVE_X86 1
+#define RTSCOPE_KIT_HAVE_X86 1
 #endif
 
-namespace rtscope::plugin_kit {
+namespace rtscope::kit {
 
 inline float half_to_float(uint16_t bits) {
   const uint32_t sign = static_cast<uint32_t>(bits & 0x8000u) << 16;
@@ -72,7 +72,7 @@ inline uint16_t float_to_half(float value) {
 
 namespace detail {
 
-#if RTSCOPE_PLUGIN_KIT_HAVE_X86
+#if RTSCOPE_KIT_HAVE_X86
 __attribute__((target("avx,f16c"))) inline void half_to_float_f16c(const uint16_t* in, float* out,
                                                                    int64_t count) {
   int64_t i = 0;
@@ -102,17 +102,17 @@ inline bool processor_has_f16c() {
 }  // namespace detail
 
 inline void half_to_float(const uint16_t* in, float* out, int64_t count) {
-#if RTSCOPE_PLUGIN_KIT_HAVE_X86
+#if RTSCOPE_KIT_HAVE_X86
   if (detail::processor_has_f16c()) return detail::half_to_float_f16c(in, out, count);
 #endif
   for (int64_t i = 0; i < count; ++i) out[i] = half_to_float(in[i]);
 }
 
 inline void float_to_half(const float* in, uint16_t* out, int64_t count) {
-#if RTSCOPE_PLUGIN_KIT_HAVE_X86
+#if RTSCOPE_KIT_HAVE_X86
   if (detail::processor_has_f16c()) return detail::float_to_half_f16c(in, out, count);
 #endif
   for (int64_t i = 0; i < count; ++i) out[i] = float_to_half(in[i]);
 }
 
-}  // namespace rtscope::plugin_kit
+}  // namespace rtscope::kit

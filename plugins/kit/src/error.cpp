@@ -1,6 +1,6 @@
-#include "plugin_kit/error.hpp"
+#include "rtscope/kit/error.hpp"
 
-namespace rtscope::plugin_kit {
+namespace rtscope::kit {
 
 std::string shape_str(std::span<const int64_t> dims) {
   std::string text = "[";
@@ -51,4 +51,4 @@ size_t dtype_size(rts_dtype dtype) {
   return 0;
 }
 
-}  // namespace rtscope::plugin_kit
+}  // namespace rtscope::kit

@@ -1,6 +1,6 @@
-#include "plugin_kit/blob_io.hpp"
+#include "rtscope/kit/blob_io.hpp"
 
-namespace rtscope::plugin_kit {
+namespace rtscope::kit {
 
 uint64_t fnv1a(uint64_t hash, const void* data, size_t size) {
   const auto* bytes = static_cast<const unsigned char*>(data);
@@ -109,4 +109,4 @@ ValueDesc BlobReader::value(const char* what) {
   return desc;
 }
 
-}  // namespace rtscope::plugin_kit
+}  // namespace rtscope::kit

@@ -7,10 +7,10 @@
 #include <cstdint>
 #include <cstring>
 
-#include "plugin_kit/error.hpp"
+#include "rtscope/kit/error.hpp"
 #include "rtscope/plugin_abi.h"
 
-namespace rtscope::plugin_kit {
+namespace rtscope::kit {
 
 // Passes one message to the host's error sink, if it has one.
 void report(const rts_error_sink* err, rts_status status, const char* message);
@@ -48,4 +48,4 @@ void copy_sized(const T& full, T* out) {
               std::min<size_t>(caller_size, sizeof(T)) - sizeof(uint32_t));
 }
 
-}  // namespace rtscope::plugin_kit
+}  // namespace rtscope::kit
