@@ -6,6 +6,7 @@
 #include "context.hpp"
 #include "engine.hpp"
 #include "error.hpp"
+#include "rtscope/kit/bindings.hpp"
 #include "rtscope/kit/output_binding.hpp"
 
 namespace rtscope::vulkan {
@@ -146,7 +147,7 @@ void SegmentedRun::run_segment(size_t index) {
 
 void SegmentedRun::execute(const rts_execute_args& args) {
   const GraphDesc& graph = engine_.graph();
-  check_binding_counts(graph, args);
+  kit::check_binding_counts(graph, args);
   tensors_.clear();
   for (uint32_t i = 0; i < args.n_inputs; ++i) {
     const rts_tensor& input = args.inputs[i];
