@@ -36,11 +36,10 @@ struct CpuTyper {
 }  // namespace
 
 Engine::Engine(CpuPlugin& plugin, GraphDesc graph)
-    : kit::Engine(plugin), plugin_(plugin), resolved_(std::move(graph), CpuTyper{}) {
-  const std::vector<EngineNode>& nodes = resolved_.nodes();
-  first_data_dependent_node_ = nodes.size();
-  for (size_t index = 0; index < nodes.size(); ++index) {
-    if (is_data_dependent(*nodes[index].spec, *nodes[index].desc)) {
+    : kit::Engine(plugin), ResolvedGraph(std::move(graph), CpuTyper{}), plugin_(plugin) {
+  first_data_dependent_node_ = nodes().size();
+  for (size_t index = 0; index < nodes().size(); ++index) {
+    if (is_data_dependent(*nodes()[index].spec, *nodes()[index].desc)) {
       first_data_dependent_node_ = index;
       break;
     }
@@ -49,14 +48,14 @@ Engine::Engine(CpuPlugin& plugin, GraphDesc graph)
 
   // With static inputs every shape is known now: check them all before
   // anything runs.
-  const GraphDesc& desc = resolved_.graph();
+  const GraphDesc& desc = ResolvedGraph::graph();  // `graph` is the moved-from argument
   if (const auto input_dims = kit::static_input_dims(desc)) {
     build_plan(*this, *input_dims, ContextSettings{});
   }
 
   size_t constant_bytes = 0;
   for (const ConstantDesc& constant : desc.constants) constant_bytes += constant.bytes.size();
-  plugin_.log(RTS_LOG_DEBUG, str_cat("cpu: built engine '", desc.name, "': ", nodes.size(),
+  plugin_.log(RTS_LOG_DEBUG, str_cat("cpu: built engine '", desc.name, "': ", nodes().size(),
                                      " nodes, ", desc.constants.size(), " constants (",
                                      constant_bytes, " bytes), ", aliases().size(), " aliases"));
 }
@@ -66,9 +65,9 @@ std::unique_ptr<kit::Context> Engine::create_context(const rts_runtime_settings*
 }
 
 void Engine::convert_f16_constants() {
-  const GraphDesc& graph = resolved_.graph();
-  constants_f32_.resize(graph.constants.size());
-  for (const EngineNode& node : resolved_.nodes()) {
+  const GraphDesc& desc = graph();
+  constants_f32_.resize(desc.constants.size());
+  for (const EngineNode& node : nodes()) {
     if (!node.computes_f16_in_f32()) continue;
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       const EngineValue& value = values()[node.inputs[i]];
@@ -77,7 +76,7 @@ void Engine::convert_f16_constants() {
       }
       AlignedBuffer& converted = constants_f32_[value.role_index];
       if (converted.capacity() > 0) continue;
-      const ConstantDesc& constant = graph.constants[value.role_index];
+      const ConstantDesc& constant = desc.constants[value.role_index];
       const int64_t count = element_count(constant.value.dims);
       converted.reserve(std::max<size_t>(static_cast<size_t>(count) * sizeof(float), 1));
       half_to_float(reinterpret_cast<const uint16_t*>(constant.bytes.data()),
@@ -96,7 +95,7 @@ const float* Engine::constant_as_f32(uint32_t constant) const {
 }
 
 void Engine::fill_info(rts_engine_info& info) const {
-  resolved_.fill_info(info);
+  ResolvedGraph::fill_info(info);
   // An output produced at or after the first data-dependent node has its
   // size known only after running: the host's allocator provides it.
   info.needs_output_allocation = 0;

@@ -32,7 +32,9 @@ struct EngineNode : kit::ResolvedNode {
   }
 };
 
-class Engine : public kit::Engine {
+// The engine is its resolved graph (values(), nodes(), input_values(),
+// output_values(), aliases(), find_value()) plus what the device adds.
+class Engine : public kit::Engine, public kit::ResolvedGraph<EngineValue, EngineNode> {
  public:
   // Validates `graph` (op support, names, topological order, dtypes,
   // aliases, and shapes when every input is static); throws Error naming
@@ -40,20 +42,12 @@ class Engine : public kit::Engine {
   Engine(CpuPlugin& plugin, GraphDesc graph);
 
   CpuPlugin& plugin() const { return plugin_; }
-  const GraphDesc& graph() const override { return resolved_.graph(); }
-  const std::vector<EngineValue>& values() const { return resolved_.values(); }
-  const std::vector<EngineNode>& nodes() const { return resolved_.nodes(); }
-  // Value id of each engine input / output, in binding order.
-  const std::vector<uint32_t>& input_values() const { return resolved_.input_values(); }
-  const std::vector<uint32_t>& output_values() const { return resolved_.output_values(); }
-  const std::vector<rts_alias>& aliases() const { return resolved_.aliases(); }
+  const GraphDesc& graph() const override { return ResolvedGraph::graph(); }
   // Index of the first node whose output size depends on input values
   // (nonzero without max_count, masked_select); nodes().size() when none.
   // From it on, shapes are resolved on every execute.
   size_t first_data_dependent_node() const { return first_data_dependent_node_; }
-  bool has_data_dependent_nodes() const {
-    return first_data_dependent_node_ < resolved_.nodes().size();
-  }
+  bool has_data_dependent_nodes() const { return first_data_dependent_node_ < nodes().size(); }
 
   const void* constant_data(uint32_t constant) const;
   // The f32 copy of an f16 constant read by f32-computing kernels, made
@@ -67,7 +61,6 @@ class Engine : public kit::Engine {
   void convert_f16_constants();
 
   CpuPlugin& plugin_;
-  kit::ResolvedGraph<EngineValue, EngineNode> resolved_;
   size_t first_data_dependent_node_ = 0;
   std::vector<AlignedBuffer> constants_f32_;  // empty buffer: no f32 copy
 };

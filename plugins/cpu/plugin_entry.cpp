@@ -25,17 +25,10 @@ rts_support CpuPlugin::query_node(uint32_t, const NodeDesc& desc, const rts_valu
   for (size_t i = 0; i < desc.inputs.size(); ++i) dtypes.push_back(inputs[i].dtype);
   std::string reason = check_input_types(*spec, dtypes);
   if (reason.empty()) reason = check_attrs(*spec, desc);
-  if (reason.empty() && desc.outputs.size() != 1) {
-    reason = str_cat("expects 1 output, got ", desc.outputs.size());
-  }
-  if (reason.empty() && outputs != nullptr && outputs[0].dtype != output_dtype(*spec, dtypes)) {
-    reason = str_cat("output is declared ", dtype_name(outputs[0].dtype), " but ", desc.op,
-                     " produces ", dtype_name(output_dtype(*spec, dtypes)));
-  }
   if (reason.empty()) {
-    reason = kit::static_shape_error(desc, inputs, [&](auto input_dims, auto output_dims) {
-      spec->infer(desc, input_dims, output_dims);
-    });
+    reason = kit::check_queried_outputs(
+        desc, inputs, outputs, [&] { return output_dtype(*spec, dtypes); },
+        [&](auto input_dims, auto output_dims) { spec->infer(desc, input_dims, output_dims); });
   }
   if (!reason.empty()) {
     answer.detail = refusal(desc, reason);

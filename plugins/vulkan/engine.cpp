@@ -91,18 +91,17 @@ Engine::~Engine() = default;
 
 Engine::Engine(VulkanPlugin& plugin, uint32_t device, GraphDesc graph, bool segment)
     : kit::Engine(plugin),
+      ResolvedGraph(std::move(graph), VulkanTyper{plugin.physical(device).caps}),
       plugin_(plugin),
       device_index_(device),
-      caps_(plugin.physical(device).caps),
-      resolved_(std::move(graph), VulkanTyper{caps_}) {
-  for (EngineValue& value : resolved_.values())
-    value.device_dtype = device_dtype(value.dtype, caps_);
+      caps_(plugin.physical(device).caps) {
+  for (EngineValue& value : values()) value.device_dtype = device_dtype(value.dtype, caps_);
   transpose_linear_weights();
   collect_shader_variants();
 
   // With static inputs every shape is known now: check them all before
   // touching the device.
-  const GraphDesc& desc = resolved_.graph();
+  const GraphDesc& desc = ResolvedGraph::graph();  // `graph` is the moved-from argument
   if (const auto input_dims = kit::static_input_dims(desc)) infer_shapes(*input_dims);
 
   device_ = &plugin_.device(device_index_);
@@ -121,50 +120,48 @@ std::unique_ptr<kit::Context> Engine::create_context(const rts_runtime_settings*
 }
 
 void Engine::split_into_segments() {
-  std::vector<uint8_t> data_dependent(resolved_.nodes().size(), 0);
+  std::vector<uint8_t> data_dependent(nodes().size(), 0);
   bool any = false;
-  for (size_t n = 0; n < resolved_.nodes().size(); ++n) {
-    data_dependent[n] =
-        is_data_dependent(*resolved_.nodes()[n].spec, *resolved_.nodes()[n].desc) ? 1 : 0;
+  for (size_t n = 0; n < nodes().size(); ++n) {
+    data_dependent[n] = is_data_dependent(*nodes()[n].spec, *nodes()[n].desc) ? 1 : 0;
     any = any || data_dependent[n];
   }
   if (!any) return;
   const auto ranges = segment_ranges(data_dependent);
   for (size_t s = 0; s < ranges.size(); ++s) {
     const auto [begin, end] = ranges[s];
-    segments_.push_back(build_segment(plugin_, device_index_, resolved_.graph(), begin, end,
+    segments_.push_back(build_segment(plugin_, device_index_, graph(), begin, end,
                                       data_dependent[end - 1] != 0, s));
   }
   shader_variants_.clear();  // each segment engine has its own
   plugin_.log(RTS_LOG_DEBUG,
-              str_cat("vulkan: engine '", resolved_.graph().name, "' runs as ", segments_.size(),
+              str_cat("vulkan: engine '", graph().name, "' runs as ", segments_.size(),
                       " segments: its data-dependent outputs are sized after "
                       "their node ran"));
 }
 
 void Engine::transpose_linear_weights() {
   if (!caps_.subgroup_arithmetic) return;
-  std::vector<int> linear_reads(resolved_.values().size(), 0);  // as a linear's weight
-  std::vector<int> other_reads(resolved_.values().size(), 0);
-  for (const EngineNode& node : resolved_.nodes()) {
+  std::vector<int> linear_reads(values().size(), 0);  // as a linear's weight
+  std::vector<int> other_reads(values().size(), 0);
+  for (const EngineNode& node : nodes()) {
     const bool linear = std::string_view(node.spec->op) == "linear";
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       ++(linear && i == 1 ? linear_reads : other_reads)[node.inputs[i]];
     }
   }
-  for (uint32_t id = 0; id < resolved_.values().size(); ++id) {
-    EngineValue& value = resolved_.values()[id];
+  for (uint32_t id = 0; id < values().size(); ++id) {
+    EngineValue& value = values()[id];
     if (value.role != ValueRole::kConstant || linear_reads[id] == 0 || other_reads[id] > 0) {
       continue;
     }
-    const Dims& dims = resolved_.graph().constants[value.role_index].value.dims;
+    const Dims& dims = graph().constants[value.role_index].value.dims;
     const int64_t vector_elements = 16 / static_cast<int64_t>(dtype_size(value.device_dtype));
     if (dims.size() != 2 || dims[0] % vector_elements != 0) continue;
     value.transposed = true;
   }
-  for (EngineNode& node : resolved_.nodes()) {
-    if (std::string_view(node.spec->op) != "linear" ||
-        !resolved_.values()[node.inputs[1]].transposed)
+  for (EngineNode& node : nodes()) {
+    if (std::string_view(node.spec->op) != "linear" || !values()[node.inputs[1]].transposed)
       continue;
     const std::string suffix = node.shaders[1].substr(node.shaders[1].rfind('_'));
     node.shaders[1] = "matvec_t" + suffix;
@@ -172,7 +169,7 @@ void Engine::transpose_linear_weights() {
 }
 
 void Engine::collect_shader_variants() {
-  for (const EngineNode& node : resolved_.nodes()) {
+  for (const EngineNode& node : nodes()) {
     for (const std::string& shader : node.shaders) {
       if (std::find(shader_variants_.begin(), shader_variants_.end(), shader) ==
           shader_variants_.end()) {
@@ -183,19 +180,19 @@ void Engine::collect_shader_variants() {
 }
 
 void Engine::upload_constants() {
-  const size_t count = resolved_.graph().constants.size();
+  const size_t count = graph().constants.size();
   // Weights stored [N, K] are transposed on all cores first; they stay
   // alive until upload() returns.
   std::vector<std::vector<std::byte>> transposed(count);
   kit::parallel_for(count, std::max(1u, std::thread::hardware_concurrency()), [&](size_t i) {
-    const ConstantDesc& constant = resolved_.graph().constants[i];
-    if (!resolved_.values()[resolved_.find_value(constant.value.name)].transposed) return;
+    const ConstantDesc& constant = graph().constants[i];
+    if (!values()[find_value(constant.value.name)].transposed) return;
     transposed[i] =
         transpose_matrix(constant.bytes, constant.value.dims, dtype_size(constant.value.dtype));
   });
   std::vector<UploadItem> items;
   for (size_t i = 0; i < count; ++i) {
-    const ConstantDesc& constant = resolved_.graph().constants[i];
+    const ConstantDesc& constant = graph().constants[i];
     const rts_dtype stored = device_dtype(constant.value.dtype, caps_);
     const size_t elements = static_cast<size_t>(element_count(constant.value.dims));
     constants_.push_back(device_->device_memory().allocate(
@@ -208,25 +205,25 @@ void Engine::upload_constants() {
 }
 
 std::vector<Dims> Engine::infer_shapes(std::span<const Dims> input_dims) const {
-  std::vector<Dims> dims(resolved_.values().size());
+  std::vector<Dims> dims(values().size());
   for (size_t i = 0; i < input_dims.size(); ++i) {
-    kit::check_input_dims(resolved_.graph().inputs[i], input_dims[i]);
-    dims[resolved_.input_values()[i]] = input_dims[i];
+    kit::check_input_dims(graph().inputs[i], input_dims[i]);
+    dims[input_values()[i]] = input_dims[i];
   }
-  for (uint32_t id = 0; id < resolved_.values().size(); ++id) {
-    if (resolved_.values()[id].role == ValueRole::kConstant) {
-      dims[id] = resolved_.graph().constants[resolved_.values()[id].role_index].value.dims;
+  for (uint32_t id = 0; id < values().size(); ++id) {
+    if (values()[id].role == ValueRole::kConstant) {
+      dims[id] = graph().constants[values()[id].role_index].value.dims;
     }
   }
   std::vector<const Dims*> node_inputs;
   std::vector<Dims> node_outputs;
-  for (const EngineNode& node : resolved_.nodes()) {
+  for (const EngineNode& node : nodes()) {
     node_inputs.clear();
     for (uint32_t id : node.inputs) node_inputs.push_back(&dims[id]);
     node_outputs.assign(node.outputs.size(), Dims{});
     node.spec->infer(*node.desc, node_inputs, node_outputs);
     for (size_t o = 0; o < node.outputs.size(); ++o) {
-      kit::check_inferred_dims(*node.desc, resolved_.values()[node.outputs[o]], node_outputs[o]);
+      kit::check_inferred_dims(*node.desc, values()[node.outputs[o]], node_outputs[o]);
       dims[node.outputs[o]] = std::move(node_outputs[o]);
     }
   }
@@ -234,7 +231,7 @@ std::vector<Dims> Engine::infer_shapes(std::span<const Dims> input_dims) const {
 }
 
 void Engine::fill_info(rts_engine_info& info) const {
-  resolved_.fill_info(info);
+  ResolvedGraph::fill_info(info);
   // A segmented engine binds its outputs once their size is known.
   info.needs_output_allocation = segments_.empty() ? 0 : 1;
 }

@@ -41,7 +41,9 @@ struct EngineNode : kit::ResolvedNode {
   std::vector<std::string> shaders;
 };
 
-class Engine : public kit::Engine {
+// The engine is its resolved graph (values(), nodes(), input_values(),
+// output_values(), aliases(), find_value()) plus what the device adds.
+class Engine : public kit::Engine, public kit::ResolvedGraph<EngineValue, EngineNode> {
  public:
   // Validates `graph` (op support on the device, names, topological order,
   // dtypes, aliases, and shapes when every input is static), then opens
@@ -57,13 +59,7 @@ class Engine : public kit::Engine {
 
   VulkanPlugin& plugin() const { return plugin_; }
   Device& device() const { return *device_; }
-  const GraphDesc& graph() const override { return resolved_.graph(); }
-  const std::vector<EngineValue>& values() const { return resolved_.values(); }
-  const std::vector<EngineNode>& nodes() const { return resolved_.nodes(); }
-  // Value id of each engine input / output, in binding order.
-  const std::vector<uint32_t>& input_values() const { return resolved_.input_values(); }
-  const std::vector<uint32_t>& output_values() const { return resolved_.output_values(); }
-  const std::vector<rts_alias>& aliases() const { return resolved_.aliases(); }
+  const GraphDesc& graph() const override { return ResolvedGraph::graph(); }
   // The shader variants the nodes run, each once: what a context creates
   // pipelines for.
   const std::vector<std::string>& shader_variants() const { return shader_variants_; }
@@ -102,7 +98,6 @@ class Engine : public kit::Engine {
   uint32_t device_index_;
   const DeviceCaps& caps_;
   Device* device_ = nullptr;
-  kit::ResolvedGraph<EngineValue, EngineNode> resolved_;
   std::vector<std::string> shader_variants_;
   std::vector<Allocation> constants_;
   std::vector<Segment> segments_;

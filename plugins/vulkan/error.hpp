@@ -8,20 +8,11 @@
 
 #include <string>
 
+#include "kit_names.hpp"
 #include "rtscope/kit/error.hpp"
 #include "rtscope/plugin_abi.h"
 
 namespace rtscope::vulkan {
-
-// Error and the message helpers are shared with the other plugins.
-using kit::dtype_name;
-using kit::dtype_size;
-using kit::Error;
-using kit::fail;
-using kit::fail_invalid;
-using kit::ints_str;
-using kit::shape_str;
-using kit::str_cat;
 
 // A zero-initialized Vulkan struct with its sType set.
 template <typename T>

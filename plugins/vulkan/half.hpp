@@ -6,13 +6,11 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kit_names.hpp"
 #include "rtscope/kit/half.hpp"
 #include "rtscope/plugin_abi.h"
 
 namespace rtscope::vulkan {
-
-using kit::float_to_half;
-using kit::half_to_float;
 
 // Copies `elements` values from `source` (stored as `from`) to `target`
 // (stored as `to`); the dtypes are equal or f16/f32.

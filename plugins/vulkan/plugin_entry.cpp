@@ -28,17 +28,10 @@ rts_support VulkanPlugin::query_node(uint32_t device, const NodeDesc& desc, cons
   std::string reason = check_input_types(*spec, dtypes);
   if (reason.empty()) reason = check_attrs(*spec, desc);
   if (reason.empty()) reason = check_device_support(*spec, dtypes, caps);
-  if (reason.empty() && desc.outputs.size() != 1) {
-    reason = str_cat("expects 1 output, got ", desc.outputs.size());
-  }
-  if (reason.empty() && outputs != nullptr && outputs[0].dtype != output_dtype(*spec, dtypes)) {
-    reason = str_cat("output is declared ", dtype_name(outputs[0].dtype), " but ", desc.op,
-                     " produces ", dtype_name(output_dtype(*spec, dtypes)));
-  }
   if (reason.empty()) {
-    reason = kit::static_shape_error(desc, inputs, [&](auto input_dims, auto output_dims) {
-      spec->infer(desc, input_dims, output_dims);
-    });
+    reason = kit::check_queried_outputs(
+        desc, inputs, outputs, [&] { return output_dtype(*spec, dtypes); },
+        [&](auto input_dims, auto output_dims) { spec->infer(desc, input_dims, output_dims); });
   }
   if (!reason.empty()) {
     answer.detail = refusal(desc, reason);

@@ -138,4 +138,20 @@ std::string static_shape_error(const NodeDesc& desc, const rts_value* inputs, In
   return {};
 }
 
+// The checks of query_node that follow a backend's own (op, dtypes,
+// attributes), once those passed: exactly one output, its declared dtype (if
+// the host gave `outputs`) against `produced()`, then the static shapes
+// through `infer` (static_shape_error). Returns why the node is refused, or
+// "" when it is not.
+template <typename Produced, typename Infer>
+std::string check_queried_outputs(const NodeDesc& desc, const rts_value* inputs,
+                                  const rts_value* outputs, Produced&& produced, Infer&& infer) {
+  if (desc.outputs.size() != 1) return str_cat("expects 1 output, got ", desc.outputs.size());
+  if (outputs != nullptr && outputs[0].dtype != produced()) {
+    return str_cat("output is declared ", dtype_name(outputs[0].dtype), " but ", desc.op,
+                   " produces ", dtype_name(produced()));
+  }
+  return static_shape_error(desc, inputs, infer);
+}
+
 }  // namespace rtscope::kit
