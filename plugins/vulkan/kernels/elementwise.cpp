@@ -5,7 +5,7 @@
 
 #include "command_list.hpp"
 #include "op_spec.hpp"
-#include "ops/strided_layout.hpp"
+#include "kernels/strided_layout.hpp"
 #include "shader_interface.hpp"
 
 namespace rtscope::vulkan {
