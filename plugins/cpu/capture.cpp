@@ -7,7 +7,7 @@
 #include "error.hpp"
 #include "half.hpp"
 #include "plugin.hpp"
-#include "plugin_kit/output_binding.hpp"
+#include "rtscope/kit/output_binding.hpp"
 #include "thread_pool.hpp"
 
 namespace rtscope::cpu {
@@ -78,7 +78,7 @@ Capture::Capture(const Engine& engine, const ExecutionPlan& plan, const rts_exec
     binding.dtype = tensor.dtype;
     binding.rank = tensor.rank;
     std::copy(tensor.dims, tensor.dims + tensor.rank, binding.dims);
-    binding.bytes = plugin_kit::tensor_bytes(tensor);
+    binding.bytes = kit::tensor_bytes(tensor);
     if (aliased_input[i]) {
       binding.address = tensor.data;
       input_storage[i] = tensor.data;
@@ -261,7 +261,7 @@ uint64_t Capture::replay(const rts_execute_args& args) {
       std::memcpy(input.copy, args.inputs[i].data, input.bytes);
     }
   }
-  const uint64_t allocated = plugin_kit::bind_outputs(engine_, output_dims_, args);
+  const uint64_t allocated = kit::bind_outputs(engine_, output_dims_, args);
   steps_.run();
   for (const OutputCopy& copy : output_copies_) {
     void* destination = args.outputs[copy.output].data;

@@ -7,32 +7,12 @@
 #include "error.hpp"
 #include "half.hpp"
 #include "plugin.hpp"
-#include "plugin_kit/output_binding.hpp"
-#include "plugin_kit/trace_span.hpp"
+#include "rtscope/kit/bindings.hpp"
+#include "rtscope/kit/output_binding.hpp"
+#include "rtscope/kit/trace_span.hpp"
 #include "thread_pool.hpp"
 
 namespace rtscope::cpu {
-
-ContextSettings read_settings(const rts_runtime_settings* settings) {
-  ContextSettings copy;
-  if (settings == nullptr) return copy;
-  if (RTS_HAS_FIELD(settings, rts_runtime_settings, kernel_specialization)) {
-    copy.kernel_specialization = settings->kernel_specialization;
-  }
-  if (RTS_HAS_FIELD(settings, rts_runtime_settings, graph_capture)) {
-    copy.graph_capture = settings->graph_capture;
-  }
-  if (RTS_HAS_FIELD(settings, rts_runtime_settings, cache)) copy.cache = settings->cache;
-  if (copy.kernel_specialization < RTS_KERNEL_SPECIALIZATION_LAZY ||
-      copy.kernel_specialization > RTS_KERNEL_SPECIALIZATION_NONE) {
-    fail_invalid("unknown kernel_specialization ", static_cast<int>(copy.kernel_specialization));
-  }
-  if (copy.graph_capture < RTS_GRAPH_CAPTURE_DISABLED ||
-      copy.graph_capture > RTS_GRAPH_CAPTURE_WHOLE_GRAPH) {
-    fail_invalid("unknown graph_capture ", static_cast<int>(copy.graph_capture));
-  }
-  return copy;
-}
 
 namespace {
 
@@ -59,7 +39,7 @@ void copy_bytes(void* dst, const void* src, size_t bytes) {
 }  // namespace
 
 Context::Context(const Engine& engine, const rts_runtime_settings* settings)
-    : engine_(engine), settings_(read_settings(settings)), specializer_(engine, settings_) {
+    : engine_(engine), settings_(kit::read_settings(settings)), specializer_(engine, settings_) {
   refs_.resize(engine_.values().size());
   output_stand_ins_.resize(engine_.output_values().size());
   output_uses_stand_in_.assign(engine_.output_values().size(), 0);
@@ -80,69 +60,21 @@ Context::Context(const Engine& engine, const rts_runtime_settings* settings)
   // the first execute, lazy starts tuning it in the background already.
   if (settings_.kernel_specialization == RTS_KERNEL_SPECIALIZATION_NONE) return;
   std::vector<Dims> input_dims;
+  std::vector<int64_t>& key = plans_.key();
   for (const ValueDesc& input : engine_.graph().inputs) {
     if (!input.is_static()) return;
     input_dims.push_back(input.dims);
-    signature_.push_back(static_cast<int64_t>(input.dims.size()));
-    signature_.insert(signature_.end(), input.dims.begin(), input.dims.end());
+    key.push_back(static_cast<int64_t>(input.dims.size()));
+    key.insert(key.end(), input.dims.begin(), input.dims.end());
   }
   add_plan(std::move(input_dims));
 }
 
 Context::~Context() = default;
 
-void Context::check_inputs(const rts_execute_args& args) const {
-  const GraphDesc& graph = engine_.graph();
-  if (args.n_inputs != graph.inputs.size() || args.n_outputs != graph.outputs.size()) {
-    fail_invalid("engine '", graph.name, "' binds ", graph.inputs.size(), " inputs and ",
-                 graph.outputs.size(), " outputs, got ", args.n_inputs, " and ", args.n_outputs);
-  }
-  if ((args.n_inputs > 0 && args.inputs == nullptr) ||
-      (args.n_outputs > 0 && args.outputs == nullptr)) {
-    fail_invalid("execute arguments have NULL input or output arrays");
-  }
-  for (uint32_t i = 0; i < args.n_inputs; ++i) {
-    const rts_tensor& tensor = args.inputs[i];
-    const ValueDesc& declared = graph.inputs[i];
-    if (tensor.name != nullptr && declared.name != tensor.name) {
-      fail_invalid("input ", i, " is bound as '", tensor.name, "' but the engine's input ", i,
-                   " is '", declared.name, "'");
-    }
-    if (tensor.dtype != declared.dtype) {
-      fail_invalid("input '", declared.name, "': bound tensor is ", dtype_name(tensor.dtype),
-                   " but the engine expects ", declared.type_str());
-    }
-    if (tensor.rank > RTS_MAX_RANK) {
-      fail_invalid("input '", declared.name, "': rank ", tensor.rank, " exceeds RTS_MAX_RANK");
-    }
-    if (tensor.residency != RTS_RESIDENCY_HOST) {
-      fail(RTS_ERROR_UNSUPPORTED, "input '", declared.name,
-           "': the cpu plugin reads host memory only");
-    }
-    for (uint32_t axis = 0; axis < tensor.rank; ++axis) {
-      if (tensor.dims[axis] < 0) {
-        fail_invalid("input '", declared.name, "': bound shape ",
-                     shape_str({tensor.dims, tensor.rank}), " has a negative dim");
-      }
-    }
-    const size_t bytes = plugin_kit::tensor_bytes(tensor);
-    if (bytes > 0 && (tensor.data == nullptr || tensor.size_bytes < bytes)) {
-      fail_invalid("input '", declared.name, "': ", dtype_name(tensor.dtype),
-                   shape_str({tensor.dims, tensor.rank}), " needs ", bytes,
-                   " bytes but the binding holds ", tensor.data ? tensor.size_bytes : 0);
-    }
-  }
-}
-
 ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
-  signature_.clear();
-  for (uint32_t i = 0; i < args.n_inputs; ++i) {
-    signature_.push_back(args.inputs[i].rank);
-    signature_.insert(signature_.end(), args.inputs[i].dims,
-                      args.inputs[i].dims + args.inputs[i].rank);
-  }
-  auto found = plans_.find(signature_);
-  if (found != plans_.end()) return *found->second;
+  plans_.key_input_shapes(args);
+  if (ExecutionPlan* found = plans_.find()) return *found;
 
   std::vector<Dims> input_dims;
   for (uint32_t i = 0; i < args.n_inputs; ++i) {
@@ -151,18 +83,17 @@ ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
   return add_plan(std::move(input_dims));
 }
 
-// Builds the plan of `signature_`, specializes it per the setting (eager:
+// Builds the plan of the current key, specializes it per the setting (eager:
 // now, before it runs) and caches it.
 ExecutionPlan& Context::add_plan(std::vector<Dims> input_dims) {
   auto plan = std::make_unique<ExecutionPlan>(build_plan(engine_, input_dims, settings_));
   plan->id = plans_built_.fetch_add(1, std::memory_order_relaxed) + 1;
-  specializer_.on_new_plan(*plan, signature_);
-  if (plans_.size() >= kMaxCachedPlans) plans_.clear();
+  specializer_.on_new_plan(*plan, plans_.key());
   engine_.plugin().log(
       RTS_LOG_DEBUG,
       str_cat("cpu: engine '", engine_.graph().name, "': planned new input shapes (",
               plan->arena_bytes, " arena bytes, ", plan->naive_bytes, " without reuse)"));
-  return *plans_.insert_or_assign(signature_, std::move(plan)).first->second;
+  return plans_.insert(std::move(plan));
 }
 
 int Context::resolve_storage(const ExecutionPlan& plan, const rts_execute_args& args) {
@@ -196,11 +127,11 @@ int Context::resolve_storage(const ExecutionPlan& plan, const rts_execute_args& 
     const Placement& placement = plan.placement[id];
     if (placement.storage != Storage::kOutput || placement.index != o) continue;
     const rts_tensor& binding = args.outputs[o];
-    const size_t bytes = plugin_kit::tensor_bytes(binding);
+    const size_t bytes = kit::tensor_bytes(binding);
     bool overlaps_input = false;
     for (uint32_t i = 0; i < args.n_inputs; ++i) {
       overlaps_input = overlaps_input || ranges_overlap(binding.data, bytes, args.inputs[i].data,
-                                                        plugin_kit::tensor_bytes(args.inputs[i]));
+                                                        kit::tensor_bytes(args.inputs[i]));
     }
     refs_[id].data = binding.data;
     if (!overlaps_input) continue;
@@ -353,17 +284,15 @@ void Context::execute(const rts_execute_args& args) {
 }
 
 void Context::install_specializations() {
-  const size_t switched = specializer_.install_ready([this](const std::vector<int64_t>& signature) {
-    const auto found = plans_.find(signature);
-    return found == plans_.end() ? nullptr : found->second.get();
-  });
+  const size_t switched = specializer_.install_ready(
+      [this](const std::vector<int64_t>& signature) { return plans_.find(signature); });
   // A capture holds the kernels it was recorded with: record again so the
   // replay runs the specialized ones.
   if (switched > 0) capture_.reset();
 }
 
 void Context::execute_planned(const rts_execute_args& args) {
-  check_inputs(args);
+  kit::check_input_bindings(engine_.graph(), args, "cpu");
   const ExecutionPlan& plan = plan_for(args);
   note_current_plan(plan);
   arena_.reserve(plan.arena_bytes);
@@ -376,7 +305,7 @@ void Context::execute_planned(const rts_execute_args& args) {
   for (uint32_t o = 0; o < args.n_outputs; ++o) {
     const EngineValue& value = values[outputs[o]];
     if (plan.dynamic_value[outputs[o]]) continue;
-    allocated += plugin_kit::bind_output(o, value.name, value.dtype, plan.dims[outputs[o]], args);
+    allocated += kit::bind_output(o, value.name, value.dtype, plan.dims[outputs[o]], args);
   }
   const int in_place_outputs = resolve_storage(plan, args);
   for (size_t n = 0; n < engine_.nodes().size(); ++n) {
@@ -386,8 +315,7 @@ void Context::execute_planned(const rts_execute_args& args) {
   for (uint32_t o = 0; o < args.n_outputs; ++o) {
     const EngineValue& value = values[outputs[o]];
     if (!plan.dynamic_value[outputs[o]]) continue;
-    allocated +=
-        plugin_kit::bind_output(o, value.name, value.dtype, runtime_dims_[outputs[o]], args);
+    allocated += kit::bind_output(o, value.name, value.dtype, runtime_dims_[outputs[o]], args);
   }
   bump(output_allocations_, allocated);
   copy_remaining_outputs(plan, args);
@@ -403,17 +331,17 @@ void Context::execute_captured(const rts_execute_args& args) {
   if (capture_ && capture_->matches(args)) {
     bump(replays_);
   } else {
-    check_inputs(args);
+    kit::check_input_bindings(engine_.graph(), args, "cpu");
     const ExecutionPlan& plan = plan_for(args);
     note_current_plan(plan);
     capture_.reset();  // free the old recording before the new one allocates
-    const plugin_kit::TraceSpan span(engine_.plugin().host(), "capture",
-                                     [] { return std::string("record"); });
+    const kit::TraceSpan span(engine_.plugin().host(), "capture",
+                              [] { return std::string("record"); });
     capture_ = std::make_unique<Capture>(engine_, plan, args);
     bump(records_);
   }
-  const plugin_kit::TraceSpan span(engine_.plugin().host(), "capture",
-                                   [] { return std::string("replay"); });
+  const kit::TraceSpan span(engine_.plugin().host(), "capture",
+                            [] { return std::string("replay"); });
   bump(output_allocations_, capture_->replay(args));
   bump(kernel_runs_, capture_->nodes());
   bump(in_place_updates_, capture_->in_place_outputs());

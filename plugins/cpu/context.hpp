@@ -18,6 +18,8 @@
 #include "capture.hpp"
 #include "execution_plan.hpp"
 #include "kernels/op_spec.hpp"
+#include "rtscope/kit/backend.hpp"
+#include "rtscope/kit/plan_cache.hpp"
 #include "rtscope/plugin_abi.h"
 #include "specialization.hpp"
 
@@ -25,32 +27,24 @@ namespace rtscope::cpu {
 
 class Engine;
 
-// Copies the fields of `settings` the caller's struct_size covers (NULL:
-// defaults); throws on a value outside its enum.
-ContextSettings read_settings(const rts_runtime_settings* settings);
-
-class Context {
+class Context : public kit::Context {
  public:
   // `settings` may be NULL (defaults); its cache store must outlive the
   // context, as the ABI promises. With static input shapes, eager
   // specialization tunes here and lazy starts tuning in the background.
   Context(const Engine& engine, const rts_runtime_settings* settings);
   // Stops and joins the background tuning thread first.
-  ~Context();
+  ~Context() override;
 
   // Externally synchronized; throws Error.
-  void execute(const rts_execute_args& args);
+  void execute(const rts_execute_args& args) override;
 
   // Thread-safe with respect to execute.
-  void report_counters(const rts_counter_sink& sink) const;
+  void report_counters(const rts_counter_sink& sink) const override;
 
   const ContextSettings& settings() const { return settings_; }
 
  private:
-  // Plans are kept for this many distinct input shapes; beyond that the
-  // cache starts over.
-  static constexpr size_t kMaxCachedPlans = 16;
-
   ExecutionPlan& plan_for(const rts_execute_args& args);
   ExecutionPlan& add_plan(std::vector<Dims> input_dims);
   void install_specializations();
@@ -59,7 +53,6 @@ class Context {
   // Makes `plan` the one counters describe (specialized_ready, variants,
   // memory).
   void note_current_plan(const ExecutionPlan& plan);
-  void check_inputs(const rts_execute_args& args) const;
   // Points every value at its storage; returns how many outputs are
   // updated in place on their aliased input.
   int resolve_storage(const ExecutionPlan& plan, const rts_execute_args& args);
@@ -73,9 +66,8 @@ class Context {
   const Engine& engine_;
   ContextSettings settings_;
 
-  std::map<std::vector<int64_t>, std::unique_ptr<ExecutionPlan>> plans_;
-  std::vector<int64_t> signature_;  // reused key of the current input shapes
-  AlignedBuffer arena_;             // intermediates, at the plan's offsets
+  kit::PlanCache<ExecutionPlan> plans_;  // keyed by the input shapes
+  AlignedBuffer arena_;                  // intermediates, at the plan's offsets
   // Stand-ins for output bindings that overlap an input the engine still
   // reads; copied into the binding after every node ran.
   std::vector<AlignedBuffer> output_stand_ins_;

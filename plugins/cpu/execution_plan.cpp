@@ -10,40 +10,6 @@
 namespace rtscope::cpu {
 namespace {
 
-void check_input_dims(const ValueDesc& declared, const Dims& dims) {
-  if (dims.size() != declared.dims.size()) {
-    fail_invalid("input '", declared.name, "': shape ", shape_str(dims), " has rank ", dims.size(),
-                 " but the engine expects ", declared.type_str());
-  }
-  for (size_t axis = 0; axis < dims.size(); ++axis) {
-    if (declared.dims[axis] >= 0 && dims[axis] != declared.dims[axis]) {
-      fail_invalid("input '", declared.name, "': shape ", shape_str(dims), " does not match ",
-                   declared.type_str(), " (dim ", axis, " must be ", declared.dims[axis], ")");
-    }
-    if (dims[axis] < declared.min_dims[axis] || dims[axis] > declared.max_dims[axis]) {
-      fail_invalid("input '", declared.name, "': shape ", shape_str(dims), " has dim ", axis, " = ",
-                   dims[axis], " outside its range [", declared.min_dims[axis], ", ",
-                   declared.max_dims[axis], "]");
-    }
-  }
-}
-
-void check_inferred_dims(const NodeDesc& node, const EngineValue& value, const Dims& dims) {
-  if (dims.size() > RTS_MAX_RANK) {
-    fail_node(node, "output '", value.name, "' would have rank ", dims.size(), " > ", RTS_MAX_RANK);
-  }
-  if (value.declared == nullptr) return;
-  const ValueDesc& declared = *value.declared;
-  bool matches = dims.size() == declared.dims.size();
-  for (size_t axis = 0; matches && axis < dims.size(); ++axis) {
-    matches = declared.dims[axis] < 0 || declared.dims[axis] == dims[axis];
-  }
-  if (!matches) {
-    fail_node(node, "output '", value.name, "' is ", dtype_name(value.dtype), shape_str(dims),
-              " but the graph declares ", declared.type_str());
-  }
-}
-
 // A plan starts with the generic, shape-agnostic kernel of every op under
 // every setting. The specialized kernels replace them later, all at once,
 // through install_choices() (specialization.cpp): eager before the plan's
@@ -122,7 +88,7 @@ ExecutionPlan build_plan(const Engine& engine, std::span<const Dims> input_dims,
   plan.tunable.assign(nodes.size(), 0);
 
   for (size_t i = 0; i < input_dims.size(); ++i) {
-    check_input_dims(graph.inputs[i], input_dims[i]);
+    kit::check_input_dims(graph.inputs[i], input_dims[i]);
     const uint32_t id = engine.input_values()[i];
     plan.dims[id] = input_dims[i];
     plan.placement[id] = {Storage::kInput, static_cast<uint32_t>(i)};
@@ -165,7 +131,7 @@ ExecutionPlan build_plan(const Engine& engine, std::span<const Dims> input_dims,
     node_outputs.assign(node.outputs.size(), Dims{});
     infer_output_dims(*node.spec, *node.desc, node_dtypes, node_inputs, node_outputs);
     for (size_t o = 0; o < node.outputs.size(); ++o) {
-      check_inferred_dims(*node.desc, values[node.outputs[o]], node_outputs[o]);
+      kit::check_inferred_dims(*node.desc, values[node.outputs[o]], node_outputs[o]);
       plan.dims[node.outputs[o]] = std::move(node_outputs[o]);
     }
     plan.kernels[n] = select_kernel(*node.spec);

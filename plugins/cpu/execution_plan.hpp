@@ -12,6 +12,7 @@
 
 #include "graph_desc.hpp"
 #include "kernels/op_spec.hpp"
+#include "rtscope/kit/settings.hpp"
 #include "rtscope/plugin_abi.h"
 
 namespace rtscope::cpu {
@@ -19,11 +20,7 @@ namespace rtscope::cpu {
 class Engine;
 
 // The settings a context was created with (rts_runtime_settings, copied).
-struct ContextSettings {
-  rts_kernel_specialization kernel_specialization = RTS_KERNEL_SPECIALIZATION_LAZY;
-  rts_graph_capture graph_capture = RTS_GRAPH_CAPTURE_DISABLED;
-  const rts_cache_store* cache = nullptr;  // valid until the context is destroyed
-};
+using kit::ContextSettings;
 
 enum class Storage : uint8_t {
   kInput,     // the input binding `index`

@@ -2,6 +2,9 @@
 
 #include <thread>
 
+#include "engine.hpp"
+#include "error.hpp"
+
 namespace rtscope::cpu {
 namespace {
 
@@ -13,21 +16,18 @@ unsigned pool_size() {
 }  // namespace
 
 CpuPlugin::CpuPlugin(const rts_host_api* host, uint32_t abi_minor)
-    : host_(host), abi_minor_(abi_minor), device_(describe_host_cpu()), pool_(pool_size()) {
+    : kit::Backend(host, abi_minor, kFormat), device_(describe_host_cpu()), pool_(pool_size()) {
   log(RTS_LOG_DEBUG, std::string("cpu plugin ") + kPluginVersion + " on '" + device_.name + "', " +
                          std::to_string(pool_.size()) + " threads");
 }
 
-void CpuPlugin::log(rts_log_level level, const std::string& message) const {
-  if (host_ == nullptr || !RTS_HAS_FIELD(host_, rts_host_api, log) || host_->log == nullptr) {
-    return;
-  }
-  host_->log(host_->user, level, message.c_str());
+const rts_device_info& CpuPlugin::device_info(uint32_t device) const {
+  if (device != 0) fail_invalid("the cpu plugin has one device (0), got device ", device);
+  return device_;
 }
 
-const char* CpuPlugin::intern(const std::string& text) {
-  std::lock_guard lock(interned_mutex_);
-  return interned_.insert(text).first->c_str();
+std::unique_ptr<kit::Engine> CpuPlugin::build_engine(uint32_t, GraphDesc graph) {
+  return std::make_unique<Engine>(*this, std::move(graph));
 }
 
 }  // namespace rtscope::cpu

@@ -1,12 +1,12 @@
-// The CPU plugin instance behind rts_plugin: host services, the device
+// The CPU plugin instance behind rts_plugin (a kit::Backend): the device
 // description and the thread pool shared by every context.
 #pragma once
 
 #include <cstdint>
-#include <mutex>
-#include <set>
+#include <memory>
 #include <string>
 
+#include "rtscope/kit/backend.hpp"
 #include "rtscope/plugin_abi.h"
 #include "thread_pool.hpp"
 
@@ -15,31 +15,28 @@ namespace rtscope::cpu {
 inline constexpr const char* kPluginId = "cpu";
 inline constexpr const char* kPluginVersion = "0.1.0";
 
-class CpuPlugin {
+class CpuPlugin : public kit::Backend {
  public:
-  // `host` may be NULL (then nothing is logged); it stays valid until the
-  // plugin is destroyed.
+  // The id, version and engine blob magic ("RTSCPUEB") of the plugin.
+  static constexpr kit::EngineBlobFormat kFormat = {
+      kPluginId, {'R', 'T', 'S', 'C', 'P', 'U', 'E', 'B'}, 1, kPluginVersion};
+  // Host memory is this plugin's device memory: no separate allocations.
+  static constexpr bool kDeviceMemory = false;
+
   CpuPlugin(const rts_host_api* host, uint32_t abi_minor);
 
-  // Thread-safe.
-  void log(rts_log_level level, const std::string& message) const;
-
   ThreadPool& pool() { return pool_; }
-  const rts_host_api* host() const { return host_; }
   const rts_device_info& device() const { return device_; }
-  uint32_t abi_minor() const { return abi_minor_; }
 
-  // A copy of `text` that lives as long as the plugin, for the static
-  // strings query_node hands out. Thread-safe.
-  const char* intern(const std::string& text);
+  uint32_t device_count() const override { return 1; }
+  const rts_device_info& device_info(uint32_t device) const override;
+  rts_support query_node(uint32_t device, const kit::NodeDesc& node, const rts_value* inputs,
+                         const rts_value* outputs) override;
+  std::unique_ptr<kit::Engine> build_engine(uint32_t device, kit::GraphDesc graph) override;
 
  private:
-  const rts_host_api* host_;
-  uint32_t abi_minor_;
   rts_device_info device_{};
   ThreadPool pool_;
-  std::mutex interned_mutex_;
-  std::set<std::string> interned_;
 };
 
 // Describes this machine's processor: model name, memory, fingerprint.

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "execution_plan.hpp"
-#include "plugin_kit/background_worker.hpp"
+#include "rtscope/kit/background_worker.hpp"
 #include "tuning.hpp"
 
 namespace rtscope::cpu {
@@ -70,7 +70,7 @@ class Specializer {
   std::atomic<bool> ready_flag_{false};
   // Declared last: destroyed first, so its thread stops before anything it
   // touches.
-  plugin_kit::BackgroundWorker worker_;
+  kit::BackgroundWorker worker_;
 };
 
 }  // namespace rtscope::cpu

@@ -9,7 +9,7 @@
 #include "engine.hpp"
 #include "error.hpp"
 #include "plugin.hpp"
-#include "plugin_kit/trace_span.hpp"
+#include "rtscope/kit/trace_span.hpp"
 #include "tuning_record.hpp"
 
 namespace rtscope::cpu {
@@ -118,7 +118,7 @@ std::optional<KernelVariant> Tuner::choose(const NodeTask& task, const std::atom
   }
   std::optional<KernelVariant> chosen = load(key, space);
   if (!chosen) {
-    const plugin_kit::TraceSpan span(plugin.host(), "compile",
+    const kit::TraceSpan span(plugin.host(), "compile",
                                      [&] { return "tune " + node.desc->label(); });
     uint64_t best_ns = 0;
     chosen = measure(task, space, cancel, best_ns);

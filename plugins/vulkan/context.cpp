@@ -10,7 +10,8 @@
 #include "error.hpp"
 #include "half.hpp"
 #include "plugin.hpp"
-#include "plugin_kit/output_binding.hpp"
+#include "rtscope/kit/bindings.hpp"
+#include "rtscope/kit/output_binding.hpp"
 
 namespace rtscope::vulkan {
 namespace {
@@ -33,29 +34,8 @@ std::chrono::microseconds fence_spin(const Device& device, uint64_t last_gpu_ns)
 
 }  // namespace
 
-ContextSettings read_settings(const rts_runtime_settings* settings) {
-  ContextSettings copy;
-  if (settings == nullptr) return copy;
-  if (RTS_HAS_FIELD(settings, rts_runtime_settings, kernel_specialization)) {
-    copy.kernel_specialization = settings->kernel_specialization;
-  }
-  if (RTS_HAS_FIELD(settings, rts_runtime_settings, graph_capture)) {
-    copy.graph_capture = settings->graph_capture;
-  }
-  if (RTS_HAS_FIELD(settings, rts_runtime_settings, cache)) copy.cache = settings->cache;
-  if (copy.kernel_specialization < RTS_KERNEL_SPECIALIZATION_LAZY ||
-      copy.kernel_specialization > RTS_KERNEL_SPECIALIZATION_NONE) {
-    fail_invalid("unknown kernel_specialization ", static_cast<int>(copy.kernel_specialization));
-  }
-  if (copy.graph_capture < RTS_GRAPH_CAPTURE_DISABLED ||
-      copy.graph_capture > RTS_GRAPH_CAPTURE_WHOLE_GRAPH) {
-    fail_invalid("unknown graph_capture ", static_cast<int>(copy.graph_capture));
-  }
-  return copy;
-}
-
 Context::Context(const Engine& engine, const rts_runtime_settings* settings)
-    : engine_(engine), device_(engine.device()), settings_(read_settings(settings)) {
+    : engine_(engine), device_(engine.device()), settings_(kit::read_settings(settings)) {
   if (!engine_.segments().empty()) {
     segmented_ = std::make_unique<SegmentedRun>(engine_, settings);
     return;
@@ -108,7 +88,6 @@ Context::~Context() {
                                                   vk_result_name(result)));
     }
   }
-  if (pool_ != VK_NULL_HANDLE) drop_plans();
   plans_.clear();
   if (timestamps_ != VK_NULL_HANDLE) vkDestroyQueryPool(device, timestamps_, nullptr);
   if (fence_ != VK_NULL_HANDLE) vkDestroyFence(device, fence_, nullptr);
@@ -129,7 +108,7 @@ BufferRegion Context::device_region(const rts_tensor& tensor, const char* what,
          " device tensor cannot be bound: this device stores ", dtype_name(tensor.dtype), " as ",
          dtype_name(device_dtype), " (no 16-bit storage); bind host memory instead");
   }
-  const VkDeviceSize bytes = plugin_kit::tensor_bytes(tensor);
+  const VkDeviceSize bytes = kit::tensor_bytes(tensor);
   if (region->size < bytes) {
     fail_invalid(what, " '", name, "': ", dtype_name(tensor.dtype),
                  shape_str({tensor.dims, tensor.rank}), " needs ", bytes,
@@ -138,47 +117,8 @@ BufferRegion Context::device_region(const rts_tensor& tensor, const char* what,
   return *region;
 }
 
-void check_binding_counts(const GraphDesc& graph, const rts_execute_args& args) {
-  if (args.n_inputs != graph.inputs.size() || args.n_outputs != graph.outputs.size()) {
-    fail_invalid("engine '", graph.name, "' binds ", graph.inputs.size(), " inputs and ",
-                 graph.outputs.size(), " outputs, got ", args.n_inputs, " and ", args.n_outputs);
-  }
-  if ((args.n_inputs > 0 && args.inputs == nullptr) ||
-      (args.n_outputs > 0 && args.outputs == nullptr)) {
-    fail_invalid("execute arguments have NULL input or output arrays");
-  }
-}
-
 void Context::check_inputs(const rts_execute_args& args) {
-  const GraphDesc& graph = engine_.graph();
-  check_binding_counts(graph, args);
-  for (uint32_t i = 0; i < args.n_inputs; ++i) {
-    const rts_tensor& tensor = args.inputs[i];
-    const ValueDesc& declared = graph.inputs[i];
-    if (tensor.name != nullptr && declared.name != tensor.name) {
-      fail_invalid("input ", i, " is bound as '", tensor.name, "' but the engine's input ", i,
-                   " is '", declared.name, "'");
-    }
-    if (tensor.dtype != declared.dtype) {
-      fail_invalid("input '", declared.name, "': bound tensor is ", dtype_name(tensor.dtype),
-                   " but the engine expects ", declared.type_str());
-    }
-    if (tensor.rank > RTS_MAX_RANK) {
-      fail_invalid("input '", declared.name, "': rank ", tensor.rank, " exceeds RTS_MAX_RANK");
-    }
-    for (uint32_t axis = 0; axis < tensor.rank; ++axis) {
-      if (tensor.dims[axis] < 0) {
-        fail_invalid("input '", declared.name, "': bound shape ",
-                     shape_str({tensor.dims, tensor.rank}), " has a negative dim");
-      }
-    }
-    const size_t bytes = plugin_kit::tensor_bytes(tensor);
-    if (bytes > 0 && (tensor.data == nullptr || tensor.size_bytes < bytes)) {
-      fail_invalid("input '", declared.name, "': ", dtype_name(tensor.dtype),
-                   shape_str({tensor.dims, tensor.rank}), " needs ", bytes,
-                   " bytes but the binding holds ", tensor.data ? tensor.size_bytes : 0);
-    }
-  }
+  kit::check_input_bindings(engine_.graph(), args);
   // Device-resident bindings: resolved to their ranges here (the handle is
   // never dereferenced), so the plan can use them in place.
   const std::vector<EngineValue>& values = engine_.values();
@@ -199,28 +139,20 @@ void Context::check_inputs(const rts_execute_args& args) {
 }
 
 ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
-  signature_.clear();
-  for (uint32_t i = 0; i < args.n_inputs; ++i) {
-    signature_.push_back(args.inputs[i].rank);
-    signature_.insert(signature_.end(), args.inputs[i].dims,
-                      args.inputs[i].dims + args.inputs[i].rank);
-  }
+  std::vector<int64_t>& key = plans_.key_input_shapes(args);
   // A plan encodes the ranges of device bindings: other ranges, other plan.
-  auto add_binding = [this](const std::optional<BufferRegion>& region) {
-    signature_.push_back(region ? static_cast<int64_t>(reinterpret_cast<uintptr_t>(region->buffer))
-                                : -1);
-    if (region) signature_.push_back(static_cast<int64_t>(region->offset));
+  auto add_binding = [&key](const std::optional<BufferRegion>& region) {
+    key.push_back(region ? static_cast<int64_t>(reinterpret_cast<uintptr_t>(region->buffer)) : -1);
+    if (region) key.push_back(static_cast<int64_t>(region->offset));
   };
   for (const auto& region : device_bindings_.inputs) add_binding(region);
   for (const auto& region : device_bindings_.outputs) add_binding(region);
-  auto found = plans_.find(signature_);
-  if (found != plans_.end()) return *found->second;
+  if (ExecutionPlan* found = plans_.find()) return *found;
 
   std::vector<Dims> input_dims;
   for (uint32_t i = 0; i < args.n_inputs; ++i) {
     input_dims.emplace_back(args.inputs[i].dims, args.inputs[i].dims + args.inputs[i].rank);
   }
-  if (plans_.size() >= kMaxCachedPlans) drop_plans();
   std::unique_ptr<ExecutionPlan> plan =
       build_plan(engine_, input_dims, device_bindings_, *pipelines_);
   plans_built_.fetch_add(1, std::memory_order_relaxed);
@@ -235,7 +167,7 @@ ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
               plan->buffers.size(), " buffers, ", plan->commands.dispatches(), " dispatches, ",
               plan->commands.barriers(), " barriers, ", plan->in_place_updates,
               " in-place cache updates)"));
-  return *plans_.insert_or_assign(signature_, std::move(plan)).first->second;
+  return plans_.insert(std::move(plan));
 }
 
 void Context::specialize(ExecutionPlan& plan) {
@@ -263,13 +195,9 @@ void Context::start_background_compile(ExecutionPlan& plan) {
   });
 }
 
-void Context::drop_plans() {
-  for (auto& [signature, plan] : plans_) {
-    if (plan->recorded != VK_NULL_HANDLE) {
-      vkFreeCommandBuffers(device_.handle(), pool_, 1, &plan->recorded);
-    }
-  }
-  plans_.clear();
+void Context::release_plan(ExecutionPlan& plan) {
+  if (plan.recorded != VK_NULL_HANDLE)
+    vkFreeCommandBuffers(device_.handle(), pool_, 1, &plan.recorded);
 }
 
 void Context::run_host_checks(const ExecutionPlan& plan, const rts_execute_args& args) const {
@@ -278,7 +206,7 @@ void Context::run_host_checks(const ExecutionPlan& plan, const rts_execute_args&
     const rts_tensor& tensor = args.inputs[check.input];
     const void* data = tensor.data;
     if (tensor.residency != RTS_RESIDENCY_HOST) {
-      fetched.resize(plugin_kit::tensor_bytes(tensor));
+      fetched.resize(kit::tensor_bytes(tensor));
       device_.tensors().copy(tensor.data, fetched.data(), fetched.size(), false);
       data = fetched.data();
     }
@@ -466,7 +394,7 @@ void Context::run(const rts_execute_args& args) {
   std::vector<const Dims*> output_dims;
   for (uint32_t id : engine_.output_values()) output_dims.push_back(&plan.dims[id]);
   output_allocations_.fetch_add(
-      plugin_kit::bind_outputs(engine_, output_dims, args, /*device_outputs=*/true),
+      kit::bind_outputs(engine_, output_dims, args, /*device_outputs=*/true),
       std::memory_order_relaxed);
   report_first_staging(plan);
   stage_in(plan, args);
@@ -485,7 +413,7 @@ void Context::run(const rts_execute_args& args) {
   fused_row_norms_.fetch_add(plan.fused_row_norms, std::memory_order_relaxed);
   uint64_t device_bytes = 0;
   for (uint32_t i = 0; i < args.n_inputs; ++i) {
-    if (device_bindings_.inputs[i]) device_bytes += plugin_kit::tensor_bytes(args.inputs[i]);
+    if (device_bindings_.inputs[i]) device_bytes += kit::tensor_bytes(args.inputs[i]);
   }
   device_bound_bytes_.fetch_add(device_bytes, std::memory_order_relaxed);
 }

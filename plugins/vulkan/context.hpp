@@ -32,7 +32,10 @@
 #include "device_shadows.hpp"
 #include "execution_plan.hpp"
 #include "pipelines.hpp"
-#include "plugin_kit/background_worker.hpp"
+#include "rtscope/kit/backend.hpp"
+#include "rtscope/kit/background_worker.hpp"
+#include "rtscope/kit/plan_cache.hpp"
+#include "rtscope/kit/settings.hpp"
 #include "rtscope/plugin_abi.h"
 #include "segmented_run.hpp"
 
@@ -42,41 +45,25 @@ class Device;
 class Engine;
 
 // The settings a context was created with (rts_runtime_settings, copied).
-struct ContextSettings {
-  rts_kernel_specialization kernel_specialization = RTS_KERNEL_SPECIALIZATION_LAZY;
-  rts_graph_capture graph_capture = RTS_GRAPH_CAPTURE_DISABLED;
-  const rts_cache_store* cache = nullptr;  // valid until the context is destroyed
-};
+using kit::ContextSettings;
 
-// Copies the fields of `settings` the caller's struct_size covers (NULL:
-// defaults); throws on a value outside its enum.
-ContextSettings read_settings(const rts_runtime_settings* settings);
-
-// Throws unless `args` binds exactly the engine's inputs and outputs, with
-// non-NULL arrays. Shared by the plain and the segmented execute.
-void check_binding_counts(const GraphDesc& graph, const rts_execute_args& args);
-
-class Context {
+class Context : public kit::Context {
  public:
   // Creates the engine's pipelines through the settings' runtime cache.
   Context(const Engine& engine, const rts_runtime_settings* settings);
   // Executes are synchronous; only a submit whose wait failed can still be
   // running, and the destructor waits for it (bounded) first.
-  ~Context();
+  ~Context() override;
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
   // Externally synchronized; throws Error.
-  void execute(const rts_execute_args& args);
+  void execute(const rts_execute_args& args) override;
 
   // Thread-safe with respect to execute.
-  void report_counters(const rts_counter_sink& sink) const;
+  void report_counters(const rts_counter_sink& sink) const override;
 
  private:
-  // Plans are kept for this many distinct input shapes; beyond that the
-  // cache starts over.
-  static constexpr size_t kMaxCachedPlans = 16;
-
   // One execute after any shadowing.
   void run(const rts_execute_args& args);
   void check_inputs(const rts_execute_args& args);
@@ -85,7 +72,8 @@ class Context {
   BufferRegion device_region(const rts_tensor& tensor, const char* what, const std::string& name,
                              rts_dtype device_dtype) const;
   ExecutionPlan& plan_for(const rts_execute_args& args);
-  void drop_plans();
+  // Frees the plan's recorded command buffer, when it is evicted.
+  void release_plan(ExecutionPlan& plan);
   void run_host_checks(const ExecutionPlan& plan, const rts_execute_args& args) const;
   void stage_in(const ExecutionPlan& plan, const rts_execute_args& args) const;
   DispatchMix record(const ExecutionPlan& plan, VkCommandBuffer commands,
@@ -117,8 +105,8 @@ class Context {
   // A submit whose fence was not seen signalled (its wait failed); the
   // destructor waits before freeing what it uses.
   bool in_flight_ = false;
-  std::map<std::vector<int64_t>, std::unique_ptr<ExecutionPlan>> plans_;
-  std::vector<int64_t> signature_;  // reused key of the current shapes and bindings
+  // Keyed by the input shapes and the ranges of device bindings.
+  kit::PlanCache<ExecutionPlan> plans_{[this](ExecutionPlan& plan) { release_plan(plan); }};
   DeviceBindings device_bindings_;  // of the current execute
   DeviceShadows shadows_;
 
@@ -149,7 +137,7 @@ class Context {
 
   // Lazy specialization's compiles; declared last so that it is joined
   // before the pipelines and settings it compiles with are destroyed.
-  plugin_kit::BackgroundWorker worker_;
+  kit::BackgroundWorker worker_;
 };
 
 }  // namespace rtscope::vulkan

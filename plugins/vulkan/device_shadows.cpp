@@ -2,7 +2,7 @@
 
 #include "device_tensors.hpp"
 #include "error.hpp"
-#include "plugin_kit/output_binding.hpp"
+#include "rtscope/kit/output_binding.hpp"
 
 namespace rtscope::vulkan {
 namespace {
@@ -73,7 +73,7 @@ void DeviceShadows::finish(const rts_execute_args& original, DeviceTensors& tens
     target.dtype = written.dtype;
     target.rank = written.rank;
     std::copy(written.dims, written.dims + written.rank, target.dims);
-    const size_t bytes = plugin_kit::tensor_bytes(written);
+    const size_t bytes = kit::tensor_bytes(written);
     tensors.copy(target.data, written.data, bytes, true);
     bytes_ += bytes;
   }

@@ -1,4 +1,4 @@
-// The exception type the Vulkan plugin uses internally (plugin_kit/error.hpp)
+// The exception type the Vulkan plugin uses internally (rtscope/kit/error.hpp)
 // and VkResult checking. Trampolines in plugin_entry.cpp turn Error into an
 // rts_status plus one message for the host's error sink; nothing thrown here
 // ever crosses the C boundary.
@@ -8,20 +8,11 @@
 
 #include <string>
 
-#include "plugin_kit/error.hpp"
+#include "kit_names.hpp"
+#include "rtscope/kit/error.hpp"
 #include "rtscope/plugin_abi.h"
 
 namespace rtscope::vulkan {
-
-// Error and the message helpers are shared with the other plugins.
-using plugin_kit::dtype_name;
-using plugin_kit::dtype_size;
-using plugin_kit::Error;
-using plugin_kit::fail;
-using plugin_kit::fail_invalid;
-using plugin_kit::ints_str;
-using plugin_kit::shape_str;
-using plugin_kit::str_cat;
 
 // A zero-initialized Vulkan struct with its sType set.
 template <typename T>

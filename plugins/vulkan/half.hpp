@@ -1,18 +1,16 @@
 // f16 <-> f32 staging for devices without 16-bit storage: there f16
 // tensors live on the device as f32, and staging and constant uploads
-// convert on the host (the conversion itself is plugin_kit/half.hpp).
+// convert on the host (the conversion itself is rtscope/kit/half.hpp).
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 
-#include "plugin_kit/half.hpp"
+#include "kit_names.hpp"
+#include "rtscope/kit/half.hpp"
 #include "rtscope/plugin_abi.h"
 
 namespace rtscope::vulkan {
-
-using plugin_kit::float_to_half;
-using plugin_kit::half_to_float;
 
 // Copies `elements` values from `source` (stored as `from`) to `target`
 // (stored as `to`); the dtypes are equal or f16/f32.

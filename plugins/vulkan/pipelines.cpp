@@ -9,7 +9,7 @@
 #include "device.hpp"
 #include "error.hpp"
 #include "pipeline_cache.hpp"
-#include "plugin_kit/parallel_for.hpp"
+#include "rtscope/kit/parallel_for.hpp"
 #include "shader_interface.hpp"
 #include "shader_registry.hpp"
 
@@ -80,7 +80,7 @@ struct DriverCache {
 
 // Pipeline creation is thread-safe in Vulkan and scales with threads on
 // every driver measured.
-using plugin_kit::parallel_for;
+using kit::parallel_for;
 
 // Threads for one batch of pipeline creations.
 unsigned creation_threads() { return std::clamp(std::thread::hardware_concurrency(), 1u, 8u); }

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "engine.hpp"
 #include "error.hpp"
 
 namespace rtscope::vulkan {
@@ -22,7 +23,8 @@ bool env_flag(const char* name, bool fallback) {
 }  // namespace
 
 VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
-    : host_(host), abi_minor_(abi_minor), profiling_(env_flag("RTSCOPE_VULKAN_PROFILE", false)) {
+    : kit::Backend(host, abi_minor, kFormat),
+      profiling_(env_flag("RTSCOPE_VULKAN_PROFILE", false)) {
   const LogFn log = [this](rts_log_level level, const std::string& message) {
     this->log(level, message);
   };
@@ -47,13 +49,6 @@ VulkanPlugin::~VulkanPlugin() {
   instance_.reset();
 }
 
-void VulkanPlugin::log(rts_log_level level, const std::string& message) const {
-  if (host_ == nullptr || !RTS_HAS_FIELD(host_, rts_host_api, log) || host_->log == nullptr) {
-    return;
-  }
-  host_->log(host_->user, level, message.c_str());
-}
-
 const PhysicalDevice& VulkanPlugin::physical(uint32_t device) const {
   if (device >= physical_.size()) {
     fail_invalid("the vulkan plugin has ", physical_.size(), " device(s) (0..",
@@ -72,9 +67,25 @@ Device& VulkanPlugin::device(uint32_t device) {
   return *devices_[device];
 }
 
-const char* VulkanPlugin::intern(const std::string& text) {
-  std::lock_guard lock(interned_mutex_);
-  return interned_.insert(text).first->c_str();
+std::unique_ptr<kit::Engine> VulkanPlugin::build_engine(uint32_t device, GraphDesc graph) {
+  return std::make_unique<Engine>(*this, device, std::move(graph));
+}
+
+void* VulkanPlugin::device_alloc(uint32_t device, uint64_t size) {
+  return this->device(device).tensors().allocate(size);
+}
+
+void VulkanPlugin::device_free(uint32_t device, void* ptr) {
+  if (!this->device(device).tensors().free(ptr)) {
+    log(RTS_LOG_ERROR, str_cat("vulkan: device_free of a pointer that is not live device "
+                               "memory of device ",
+                               device, "; ignored"));
+  }
+}
+
+void VulkanPlugin::device_copy(uint32_t device, void* device_ptr, void* host_ptr, uint64_t size,
+                               bool to_device) {
+  this->device(device).tensors().copy(device_ptr, host_ptr, size, to_device);
 }
 
 }  // namespace rtscope::vulkan

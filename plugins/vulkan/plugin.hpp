@@ -26,6 +26,7 @@
 #include "device.hpp"
 #include "instance.hpp"
 #include "physical_device.hpp"
+#include "rtscope/kit/backend.hpp"
 #include "rtscope/plugin_abi.h"
 
 namespace rtscope::vulkan {
@@ -33,28 +34,38 @@ namespace rtscope::vulkan {
 inline constexpr const char* kPluginId = "vulkan";
 inline constexpr const char* kPluginVersion = "0.1.0";
 
-class VulkanPlugin {
+class VulkanPlugin : public kit::Backend {
  public:
+  // The id, version and engine blob magic ("RTSVKEB1") of the plugin.
+  static constexpr kit::EngineBlobFormat kFormat = {
+      kPluginId, {'R', 'T', 'S', 'V', 'K', 'E', 'B', '1'}, 1, kPluginVersion};
+  // device_alloc/free/copy hand out this plugin's device memory.
+  static constexpr bool kDeviceMemory = true;
+
   // `host` may be NULL (then nothing is logged); it stays valid until the
   // plugin is destroyed. Reads RTSCOPE_VULKAN_VALIDATION, _DEVICE,
   // _F16_STORAGE and _PROFILE. Throws Error starting "no Vulkan device:" when there is
   // no usable device.
   VulkanPlugin(const rts_host_api* host, uint32_t abi_minor);
   // Every engine and context must be destroyed first.
-  ~VulkanPlugin();
+  ~VulkanPlugin() override;
 
-  // Thread-safe.
-  void log(rts_log_level level, const std::string& message) const;
+  uint32_t device_count() const override { return static_cast<uint32_t>(physical_.size()); }
+  const rts_device_info& device_info(uint32_t device) const override {
+    return physical(device).info;
+  }
+  rts_support query_node(uint32_t device, const kit::NodeDesc& node, const rts_value* inputs,
+                         const rts_value* outputs) override;
+  std::unique_ptr<kit::Engine> build_engine(uint32_t device, kit::GraphDesc graph) override;
+  void* device_alloc(uint32_t device, uint64_t size) override;
+  void device_free(uint32_t device, void* ptr) override;
+  void device_copy(uint32_t device, void* device_ptr, void* host_ptr, uint64_t size,
+                   bool to_device) override;
 
-  uint32_t device_count() const { return static_cast<uint32_t>(physical_.size()); }
   // Throws Error naming the valid range for a bad index.
   const PhysicalDevice& physical(uint32_t device) const;
   // The logical device, created on first call. Thread-safe.
   Device& device(uint32_t device);
-
-  // A copy of `text` that lives as long as the plugin, for the static
-  // strings query_node hands out. Thread-safe.
-  const char* intern(const std::string& text);
 
   uint64_t validation_errors() const { return validation_errors_.load(std::memory_order_relaxed); }
   bool validation_enabled() const { return instance_->validation_enabled(); }
@@ -63,16 +74,12 @@ class VulkanPlugin {
   bool profiling() const { return profiling_; }
 
  private:
-  const rts_host_api* host_;
-  uint32_t abi_minor_;
   bool profiling_ = false;
   std::atomic<uint64_t> validation_errors_{0};
   std::unique_ptr<Instance> instance_;
   std::vector<PhysicalDevice> physical_;
   std::mutex devices_mutex_;
   std::vector<std::unique_ptr<Device>> devices_;
-  std::mutex interned_mutex_;
-  std::set<std::string> interned_;
 };
 
 }  // namespace rtscope::vulkan

@@ -6,7 +6,8 @@
 #include "context.hpp"
 #include "engine.hpp"
 #include "error.hpp"
-#include "plugin_kit/output_binding.hpp"
+#include "rtscope/kit/bindings.hpp"
+#include "rtscope/kit/output_binding.hpp"
 
 namespace rtscope::vulkan {
 namespace {
@@ -68,7 +69,7 @@ struct SegmentOutputs {
     auto* self = static_cast<SegmentOutputs*>(user);
     if (index >= self->names->size()) return 1;
     std::vector<std::byte>& buffer = (*self->buffers)[(*self->names)[index]];
-    const size_t bytes = plugin_kit::tensor_bytes(*tensor);
+    const size_t bytes = kit::tensor_bytes(*tensor);
     buffer.resize(std::max<size_t>(bytes, 1));
     tensor->data = buffer.data();
     tensor->size_bytes = buffer.size();
@@ -146,7 +147,7 @@ void SegmentedRun::run_segment(size_t index) {
 
 void SegmentedRun::execute(const rts_execute_args& args) {
   const GraphDesc& graph = engine_.graph();
-  check_binding_counts(graph, args);
+  kit::check_binding_counts(graph, args);
   tensors_.clear();
   for (uint32_t i = 0; i < args.n_inputs; ++i) {
     const rts_tensor& input = args.inputs[i];
@@ -175,8 +176,8 @@ void SegmentedRun::execute(const rts_execute_args& args) {
            "' passes a device-resident input through an engine with data-dependent nodes, "
            "which returns host memory only");
     }
-    if (plugin_kit::bind_output(o, declared.name, result.dtype, result.dims, args)) ++allocated;
-    const size_t bytes = plugin_kit::tensor_bytes(args.outputs[o]);
+    if (kit::bind_output(o, declared.name, result.dtype, result.dims, args)) ++allocated;
+    const size_t bytes = kit::tensor_bytes(args.outputs[o]);
     if (bytes > 0 && args.outputs[o].data != result.data) {
       std::memmove(args.outputs[o].data, result.data, bytes);
     }

@@ -29,7 +29,8 @@ foreach(file include/rtscope/rtscope.hpp include/rtscope/plugin_abi.h
              bin/rtscope-run bin/rtscope-cache share/rtscope/plugin_exports.map
              lib/cmake/rtscope/rtscopeConfig.cmake lib/cmake/rtscope/rtscopeConfigVersion.cmake
              lib/pkgconfig/rtscope.pc lib/rtscope/plugins/librtscope_plugin_cpu.so
-             include/rtscope/op_schema.hpp lib/librtscope_op_schema.a)
+             include/rtscope/op_schema.hpp lib/librtscope_op_schema.a
+             lib/librtscope_kit.a include/rtscope/kit/plugin_api.hpp)
   if(NOT EXISTS ${prefix}/${file})
     message(FATAL_ERROR "install: ${prefix}/${file} is missing")
   endif()
@@ -67,6 +68,23 @@ run_step("build the host app" ${CMAKE_COMMAND} --build ${WORK_DIR}/host-app-buil
 run_step("host_app" ${WORK_DIR}/host-app-build/host_app ${plugin})
 if(NOT step_output MATCHES "loaded skeleton 0.1.0")
   message(FATAL_ERROR "host_app did not load the skeleton plugin:\n${step_output}")
+endif()
+
+# A plugin built on the installed backend kit (rtscope::kit) exports only
+# rts_plugin_entry too, and the host loads it.
+run_step("configure the kit plugin" ${CMAKE_COMMAND} ${generator}
+  -S ${CMAKE_CURRENT_LIST_DIR}/kit_plugin -B ${WORK_DIR}/kit-plugin-build
+  -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+run_step("build the kit plugin" ${CMAKE_COMMAND} --build ${WORK_DIR}/kit-plugin-build)
+set(kit_plugin ${WORK_DIR}/kit-plugin-build/librtscope_plugin_kitdemo.so)
+run_step("nm the kit plugin" nm -D --defined-only ${kit_plugin})
+string(STRIP "${step_output}" kit_symbols)
+if(NOT kit_symbols MATCHES "^[0-9a-f]+ T rts_plugin_entry$")
+  message(FATAL_ERROR "the kit plugin exports more than rts_plugin_entry:\n${step_output}")
+endif()
+run_step("host_app on the kit plugin" ${WORK_DIR}/host-app-build/host_app ${kit_plugin})
+if(NOT step_output MATCHES "loaded kitdemo 0.1.0")
+  message(FATAL_ERROR "host_app did not load the kit plugin:\n${step_output}")
 endif()
 
 file(WRITE ${WORK_DIR}/add_relu.yaml [=[

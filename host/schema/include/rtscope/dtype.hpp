@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "rtscope/half.hpp"  // float_to_half, half_to_float
+
 namespace rtscope {
 
 enum class DType : uint8_t { f32 = 0, f16 = 1, i32 = 2, i64 = 3, boolean = 4 };
@@ -20,9 +22,5 @@ std::string_view to_string(DType dtype);
 DType dtype_from_string(std::string_view name);
 
 bool is_floating(DType dtype);
-
-// IEEE half <-> float conversion (round to nearest even).
-uint16_t float_to_half(float value);
-float half_to_float(uint16_t bits);
 
 }  // namespace rtscope

@@ -1,0 +1,28 @@
+#include "rtscope/kit/settings.hpp"
+
+#include "rtscope/kit/error.hpp"
+
+namespace rtscope::kit {
+
+ContextSettings read_settings(const rts_runtime_settings* settings) {
+  ContextSettings copy;
+  if (settings == nullptr) return copy;
+  if (RTS_HAS_FIELD(settings, rts_runtime_settings, kernel_specialization)) {
+    copy.kernel_specialization = settings->kernel_specialization;
+  }
+  if (RTS_HAS_FIELD(settings, rts_runtime_settings, graph_capture)) {
+    copy.graph_capture = settings->graph_capture;
+  }
+  if (RTS_HAS_FIELD(settings, rts_runtime_settings, cache)) copy.cache = settings->cache;
+  if (copy.kernel_specialization < RTS_KERNEL_SPECIALIZATION_LAZY ||
+      copy.kernel_specialization > RTS_KERNEL_SPECIALIZATION_NONE) {
+    fail_invalid("unknown kernel_specialization ", static_cast<int>(copy.kernel_specialization));
+  }
+  if (copy.graph_capture < RTS_GRAPH_CAPTURE_DISABLED ||
+      copy.graph_capture > RTS_GRAPH_CAPTURE_WHOLE_GRAPH) {
+    fail_invalid("unknown graph_capture ", static_cast<int>(copy.graph_capture));
+  }
+  return copy;
+}
+
+}  // namespace rtscope::kit

@@ -1,0 +1,95 @@
+// Elementwise ops: add, sub, mul with numpy broadcasting (binary.comp, op
+// selector in push constants); scale, relu, gelu, silu (unary.comp). Both
+// shaders take f32 or f16 storage and compute in f32.
+#include <algorithm>
+
+#include "command_list.hpp"
+#include "op_spec.hpp"
+#include "kernels/strided_layout.hpp"
+#include "shader_interface.hpp"
+
+namespace rtscope::vulkan {
+namespace {
+
+// Strides of `operand` read at the output's index space: 0 along dims the
+// operand lacks or broadcasts.
+std::vector<int64_t> broadcast_strides(std::span<const int64_t> operand,
+                                       std::span<const int64_t> out) {
+  const std::vector<int64_t> own = contiguous_strides(operand);
+  std::vector<int64_t> strides(out.size(), 0);
+  const size_t offset = out.size() - operand.size();
+  for (size_t i = 0; i < operand.size(); ++i) {
+    strides[offset + i] = operand[i] == 1 ? 0 : own[i];
+  }
+  return strides;
+}
+
+void encode_binary(const EncodeArgs& args) {
+  const TensorArg& a = args.inputs[0];
+  const TensorArg& b = args.inputs[1];
+  const TensorArg& out = args.outputs[0];
+  const NodeDesc& node = args.node;
+  BinaryPush push{};
+  push.op = node.op == "add" ? 0 : node.op == "sub" ? 1 : 2;
+  push.count = to_u32(node, out.elements(), "element count");
+  if (push.count == 0) return;
+  const auto layout = StridedLayout<2>::merge(
+      out.dims, {broadcast_strides(a.dims, out.dims), broadcast_strides(b.dims, out.dims)});
+  if (layout.dims.size() > kMaxShaderRank) {
+    fail(RTS_ERROR_UNSUPPORTED, node.label(), ": broadcast pattern needs rank ", layout.dims.size(),
+         " after merging dims; the shader handles ", kMaxShaderRank);
+  }
+  push.rank = static_cast<uint32_t>(layout.dims.size());
+  for (size_t i = 0; i < layout.dims.size(); ++i) {
+    push.dims[i] = static_cast<uint32_t>(layout.dims[i]);
+    push.a_strides[i] = static_cast<uint32_t>(layout.strides[0][i]);
+    push.b_strides[i] = static_cast<uint32_t>(layout.strides[1][i]);
+  }
+  args.commands.dispatch(args.pipelines[0], {{a.region}, {b.region}, {out.region, true}}, push,
+                         linear_groups(push.count, args.caps));
+}
+
+void encode_unary(const EncodeArgs& args) {
+  const NodeDesc& node = args.node;
+  UnaryPush push{};
+  if (node.op == "scale") {
+    push.op = 0;
+    push.factor = static_cast<float>(node.attr_real("factor"));
+  } else {
+    push.op = node.op == "relu" ? 1 : node.op == "gelu" ? 2 : 3;
+  }
+  push.count = to_u32(node, args.outputs[0].elements(), "element count");
+  if (push.count == 0) return;
+  args.commands.dispatch(args.pipelines[0],
+                         {{args.inputs[0].region}, {args.outputs[0].region, true}}, push,
+                         linear_groups(push.count, args.caps));
+}
+
+constexpr OpSpec binary_spec(const char* op, const char* kernel) {
+  return {.op = op,
+          .encode = encode_binary,
+          .shader = "binary",
+          .shader_kind = ShaderKind::kFloat,
+          .kernel_name = kernel};
+}
+
+constexpr OpSpec unary_spec(const char* op, const char* kernel) {
+  return {.op = op,
+          .encode = encode_unary,
+          .shader = "unary",
+          .shader_kind = ShaderKind::kFloat,
+          .kernel_name = kernel};
+}
+
+const OpSpec kElementwiseOps[] = {
+    binary_spec("add", "vulkan.binary.broadcast"), binary_spec("sub", "vulkan.binary.broadcast"),
+    binary_spec("mul", "vulkan.binary.broadcast"), unary_spec("scale", "vulkan.unary.scale"),
+    unary_spec("relu", "vulkan.unary.relu"),       unary_spec("gelu", "vulkan.unary.gelu_erf"),
+    unary_spec("silu", "vulkan.unary.silu"),
+};
+
+}  // namespace
+
+std::span<const OpSpec> elementwise_op_specs() { return kElementwiseOps; }
+
+}  // namespace rtscope::vulkan
