@@ -1,5 +1,6 @@
 #include "engine.hpp"
 
+#include "host_callbacks.hpp"
 #include "rtscope/error.hpp"
 
 namespace rtscope {
@@ -55,13 +56,7 @@ std::shared_ptr<Engine> Engine::deserialize(std::shared_ptr<Plugin> plugin, uint
 
 std::vector<uint8_t> Engine::serialize() const {
   std::vector<uint8_t> blob;
-  rts_blob_sink sink{&blob, [](void* user, const void* data, uint64_t size) {
-                       auto* out = static_cast<std::vector<uint8_t>*>(user);
-                       const auto* bytes = static_cast<const uint8_t*>(data);
-                       out->insert(out->end(), bytes, bytes + size);
-                       return 0;
-                     }};
-  plugin_->serialize_engine(handle_, sink);
+  plugin_->serialize_engine(handle_, host_callbacks::blob_sink(blob));
   return blob;
 }
 

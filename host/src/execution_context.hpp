@@ -10,6 +10,7 @@
 #include <string>
 
 #include "engine.hpp"
+#include "host_callbacks.hpp"
 #include "rtscope/runtime_cache.hpp"
 #include "rtscope/runtime_settings.hpp"
 
@@ -38,7 +39,9 @@ class ExecutionContext {
   std::shared_ptr<Engine> engine_;
   RuntimeSettings settings_;
   std::shared_ptr<RuntimeCache> cache_;
-  rts_cache_store cache_store_{};
+  // Destroyed after the context (declared first): the plugin may use it
+  // until destroy_context returns.
+  std::unique_ptr<host_callbacks::CacheStore> cache_store_;
   rts_context* handle_ = nullptr;
   std::mutex execute_mutex_;
 };

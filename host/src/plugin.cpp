@@ -80,9 +80,13 @@ std::string status_name(rts_status status) {
 
 PluginCall::PluginCall() {
   sink_.user = this;
-  sink_.report = [](void* user, rts_status, const char* message) {
+  sink_.report = [](void* user, rts_status, const char* message) noexcept {
     auto* self = static_cast<PluginCall*>(user);
-    if (self->message_.empty() && message) self->message_ = message;
+    if (!self || !self->message_.empty() || !message) return;
+    try {  // nothing may unwind into plugin frames
+      self->message_ = message;
+    } catch (...) {  // std::bad_alloc: the status alone still reports the failure
+    }
   };
 }
 

@@ -99,6 +99,7 @@ class RuntimeCache {
 
   std::size_t size() const;
   CacheCounters counters() const;
+  const Options& options() const { return options_; }
 
   // Reads the cache file at `path` and returns the number of bytes read. The
   // bytes wait in a pending buffer and are validated and merged into the
