@@ -185,7 +185,8 @@ void Capture::record_node(size_t node_index, const ExecutionPlan& plan) {
     size_t cursor = 0;
     for (size_t i = 0; i < n_inputs; ++i) {
       TensorRef& ref = refs[i];
-      if (input_kind(*node.spec, i) != InputKind::kFloat || ref.dtype != RTS_DTYPE_F16) continue;
+      if (op_table().input_kind(*node.spec, i) != InputKind::kFloat || ref.dtype != RTS_DTYPE_F16)
+        continue;
       const EngineValue& value = values[node.inputs[i]];
       if (value.role == ValueRole::kConstant) {
         if (const float* converted = engine_.constant_as_f32(value.role_index)) {

@@ -129,7 +129,7 @@ ExecutionPlan build_plan(const Engine& engine, std::span<const Dims> input_dims,
       node_dtypes.push_back(values[id].dtype);
     }
     node_outputs.assign(node.outputs.size(), Dims{});
-    infer_output_dims(*node.spec, *node.desc, node_dtypes, node_inputs, node_outputs);
+    op_table().infer_output_dims(*node.spec, *node.desc, node_dtypes, node_inputs, node_outputs);
     for (size_t o = 0; o < node.outputs.size(); ++o) {
       kit::check_inferred_dims(*node.desc, values[node.outputs[o]], node_outputs[o]);
       plan.dims[node.outputs[o]] = std::move(node_outputs[o]);
@@ -163,7 +163,7 @@ ExecutionPlan build_plan(const Engine& engine, std::span<const Dims> input_dims,
     size_t bytes = 0;
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       const EngineValue& value = values[node.inputs[i]];
-      if (input_kind(*node.spec, i) != InputKind::kFloat) continue;
+      if (op_table().input_kind(*node.spec, i) != InputKind::kFloat) continue;
       if (value.role == ValueRole::kConstant && engine.constant_as_f32(value.role_index)) {
         continue;
       }

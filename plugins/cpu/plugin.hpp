@@ -19,7 +19,7 @@ class CpuPlugin : public kit::Backend {
  public:
   // The id, version and engine blob magic ("RTSCPUEB") of the plugin.
   static constexpr kit::EngineBlobFormat kFormat = {
-      kPluginId, {'R', 'T', 'S', 'C', 'P', 'U', 'E', 'B'}, 1, kPluginVersion};
+      kPluginId, {'R', 'T', 'S', 'C', 'P', 'U', 'E', 'B'}, 2, kPluginVersion};
   // Host memory is this plugin's device memory: no separate allocations.
   static constexpr bool kDeviceMemory = false;
 

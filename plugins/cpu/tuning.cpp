@@ -47,7 +47,7 @@ class Workspace {
     buffers_.reserve(task.inputs.size() + task.outputs.size());
     for (size_t i = 0; i < task.inputs.size(); ++i) {
       const EngineValue& value = engine.values()[node.inputs[i]];
-      const InputKind kind = input_kind(*node.spec, i);
+      const InputKind kind = op_table().input_kind(*node.spec, i);
       TensorRef& ref = inputs_.emplace_back();
       ref.dims = task.inputs[i];
       ref.dtype = kind == InputKind::kFloat ? RTS_DTYPE_F32 : value.dtype;
@@ -119,7 +119,7 @@ std::optional<KernelVariant> Tuner::choose(const NodeTask& task, const std::atom
   std::optional<KernelVariant> chosen = load(key, space);
   if (!chosen) {
     const kit::TraceSpan span(plugin.host(), "compile",
-                                     [&] { return "tune " + node.desc->label(); });
+                              [&] { return "tune " + node.desc->label(); });
     uint64_t best_ns = 0;
     chosen = measure(task, space, cancel, best_ns);
     if (!chosen) return std::nullopt;

@@ -57,25 +57,14 @@ std::vector<std::byte> transpose_matrix(const std::vector<std::byte>& bytes, con
 // checks, and the shader variants it may run.
 struct VulkanTyper {
   const DeviceCaps& caps;
-  void bind(EngineNode& node) const {
-    node.spec = find_op_spec(node.desc->op);
-    if (node.spec == nullptr) {
-      fail(RTS_ERROR_UNSUPPORTED, node.desc->label(), ": ", unsupported_op_reason(node.desc->op));
-    }
-  }
-  rts_dtype type(EngineNode& node, std::span<const rts_dtype> input_dtypes) const {
-    const std::vector<rts_dtype> dtypes(input_dtypes.begin(), input_dtypes.end());
-    if (std::string reason = check_input_types(*node.spec, dtypes); !reason.empty()) {
-      fail_invalid(node.desc->label(), ": ", reason);
-    }
-    if (std::string reason = check_attrs(*node.spec, *node.desc); !reason.empty()) {
-      fail_invalid(node.desc->label(), ": ", reason);
-    }
+  void bind(EngineNode& node) const { node.spec = &op_table().bind(*node.desc); }
+  rts_dtype type(EngineNode& node, std::span<const rts_dtype> dtypes) const {
+    op_table().check_node(*node.spec, *node.desc, dtypes);
     if (std::string reason = check_device_support(*node.spec, dtypes, caps); !reason.empty()) {
       fail(RTS_ERROR_UNSUPPORTED, node.desc->label(), ": ", reason);
     }
     node.shaders = vulkan::shader_variants(*node.spec, dtypes, caps);
-    return output_dtype(*node.spec, dtypes);
+    return op_table().output_dtype(*node.spec, dtypes);
   }
 };
 
@@ -226,7 +215,7 @@ std::vector<Dims> Engine::infer_shapes(std::span<const Dims> input_dims) const {
       node_dtypes.push_back(values()[id].dtype);
     }
     node_outputs.assign(node.outputs.size(), Dims{});
-    infer_output_dims(*node.spec, *node.desc, node_dtypes, node_inputs, node_outputs);
+    op_table().infer_output_dims(*node.spec, *node.desc, node_dtypes, node_inputs, node_outputs);
     for (size_t o = 0; o < node.outputs.size(); ++o) {
       kit::check_inferred_dims(*node.desc, values()[node.outputs[o]], node_outputs[o]);
       dims[node.outputs[o]] = std::move(node_outputs[o]);

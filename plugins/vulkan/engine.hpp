@@ -14,7 +14,7 @@
 
 #include "allocator.hpp"
 #include "graph_desc.hpp"
-#include "op_spec.hpp"
+#include "kernels/op_spec.hpp"
 #include "rtscope/kit/backend.hpp"
 #include "rtscope/kit/resolved_graph.hpp"
 #include "rtscope/plugin_abi.h"

@@ -38,7 +38,7 @@ class VulkanPlugin : public kit::Backend {
  public:
   // The id, version and engine blob magic ("RTSVKEB1") of the plugin.
   static constexpr kit::EngineBlobFormat kFormat = {
-      kPluginId, {'R', 'T', 'S', 'V', 'K', 'E', 'B', '1'}, 1, kPluginVersion};
+      kPluginId, {'R', 'T', 'S', 'V', 'K', 'E', 'B', '1'}, 2, kPluginVersion};
   // device_alloc/free/copy hand out this plugin's device memory.
   static constexpr bool kDeviceMemory = true;
 

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "command_list.hpp"
-#include "op_spec.hpp"
+#include "kernels/op_spec.hpp"
 #include "shader_interface.hpp"
 
 namespace rtscope::vulkan {

@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "command_list.hpp"
-#include "op_spec.hpp"
+#include "kernels/op_spec.hpp"
 #include "kernels/strided_layout.hpp"
 #include "shader_interface.hpp"
 
