@@ -28,6 +28,18 @@ const kit::AttrDesc* typed_attr(const kit::NodeDesc& node, const char* name, rts
   return attr->type == type || real ? attr : nullptr;
 }
 
+rts_device_info virtual_device() {
+  rts_device_info device{};
+  device.struct_size = sizeof(device);
+  std::snprintf(device.name, sizeof device.name, "%s", "testing virtual device");
+  device.kind = RTS_DEVICE_VIRTUAL;
+  device.driver_version = 1;
+  std::memcpy(device.uuid, "rtscope-testing", 16);  // 15 chars and the NUL
+  device.memory_bytes = uint64_t{1} << 30;          // nominal: memory is the host heap
+  std::snprintf(device.fingerprint, sizeof device.fingerprint, "%s", kDeviceFingerprint);
+  return device;
+}
+
 }  // namespace
 
 Config read_config(const rts_host_api* host) {
@@ -40,16 +52,9 @@ Config read_config(const rts_host_api* host) {
 }
 
 TestingPlugin::TestingPlugin(const rts_host_api* host, uint32_t abi_minor)
-    : kit::Backend(host, abi_minor, kFormat) {
+    : kit::OneDeviceBackend(host, abi_minor, kFormat, virtual_device()) {
   const Config config = read_config(host);
   if (config.fail_init) fail(RTS_ERROR_DEVICE, *config.fail_init);
-  device_.struct_size = sizeof(device_);
-  std::snprintf(device_.name, sizeof device_.name, "%s", "testing virtual device");
-  device_.kind = RTS_DEVICE_VIRTUAL;
-  device_.driver_version = 1;
-  std::memcpy(device_.uuid, "rtscope-testing", 16);  // 15 chars and the NUL
-  device_.memory_bytes = uint64_t{1} << 30;          // nominal: memory is the host heap
-  std::snprintf(device_.fingerprint, sizeof device_.fingerprint, "%s", kDeviceFingerprint);
   log(RTS_LOG_DEBUG, "testing: initialized (ABI " + std::to_string(RTS_ABI_VERSION_MAJOR) + "." +
                          std::to_string(abi_minor) + ")");
 }
@@ -80,14 +85,6 @@ Config TestingPlugin::config() {
   }
   for (const auto& line : warnings) log(RTS_LOG_WARN, "testing: " + line);
   return config;
-}
-
-const rts_device_info& TestingPlugin::device_info(uint32_t device) const {
-  if (device != 0) {
-    fail(RTS_ERROR_INVALID_ARGUMENT, "device ", device,
-         " does not exist (the testing plugin has 1)");
-  }
-  return device_;
 }
 
 // Details are static strings, as the ABI asks.

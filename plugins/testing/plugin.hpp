@@ -27,7 +27,7 @@ inline constexpr const char* kDeviceFingerprint = "testing/virtual/0";
 // Reads $RTSCOPE_TESTING_CONFIG now, logging a warning for each ignored entry.
 Config read_config(const rts_host_api* host);
 
-class TestingPlugin : public kit::Backend {
+class TestingPlugin : public kit::OneDeviceBackend {
  public:
   // The id, version and engine blob magic ("RTSTEST\0") of the plugin;
   // format 2 is the kit's checksummed graph blob.
@@ -47,8 +47,6 @@ class TestingPlugin : public kit::Backend {
   // every execute.
   Config config();
 
-  uint32_t device_count() const override { return 1; }
-  const rts_device_info& device_info(uint32_t device) const override;
   rts_support query_node(uint32_t device, const kit::NodeDesc& node, const rts_value* inputs,
                          const rts_value* outputs) override;
   std::unique_ptr<kit::Engine> build_engine(uint32_t device, kit::GraphDesc graph) override;
@@ -65,8 +63,6 @@ class TestingPlugin : public kit::Backend {
   std::atomic<int64_t> engines_live{0};
 
  private:
-  rts_device_info device_{};
-
   std::mutex config_mutex_;
   bool config_parsed_ = false;
   std::string config_text_;

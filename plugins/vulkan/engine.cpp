@@ -194,34 +194,7 @@ void Engine::upload_constants() {
 }
 
 std::vector<Dims> Engine::infer_shapes(std::span<const Dims> input_dims) const {
-  std::vector<Dims> dims(values().size());
-  for (size_t i = 0; i < input_dims.size(); ++i) {
-    kit::check_input_dims(graph().inputs[i], input_dims[i]);
-    dims[input_values()[i]] = input_dims[i];
-  }
-  for (uint32_t id = 0; id < values().size(); ++id) {
-    if (values()[id].role == ValueRole::kConstant) {
-      dims[id] = graph().constants[values()[id].role_index].value.dims;
-    }
-  }
-  std::vector<const Dims*> node_inputs;
-  std::vector<rts_dtype> node_dtypes;
-  std::vector<Dims> node_outputs;
-  for (const EngineNode& node : nodes()) {
-    node_inputs.clear();
-    node_dtypes.clear();
-    for (uint32_t id : node.inputs) {
-      node_inputs.push_back(&dims[id]);
-      node_dtypes.push_back(values()[id].dtype);
-    }
-    node_outputs.assign(node.outputs.size(), Dims{});
-    op_table().infer_output_dims(*node.spec, *node.desc, node_dtypes, node_inputs, node_outputs);
-    for (size_t o = 0; o < node.outputs.size(); ++o) {
-      kit::check_inferred_dims(*node.desc, values()[node.outputs[o]], node_outputs[o]);
-      dims[node.outputs[o]] = std::move(node_outputs[o]);
-    }
-  }
-  return dims;
+  return op_table().infer_dims(*this, input_dims);
 }
 
 void Engine::fill_info(rts_engine_info& info) const {

@@ -141,14 +141,10 @@ struct OpSpec {
 // `default_grain`; duplicates removed, values clamped to `items`.
 std::vector<int64_t> candidate_grains(int64_t items, unsigned threads, int64_t default_grain);
 
-// Spec groups, one per kernels/*.cpp file.
-std::span<const OpSpec> elementwise_op_specs();
-std::span<const OpSpec> matmul_op_specs();
-std::span<const OpSpec> norm_op_specs();
-std::span<const OpSpec> reduction_op_specs();
-std::span<const OpSpec> attention_op_specs();
-std::span<const OpSpec> shape_op_specs();
-std::span<const OpSpec> data_dependent_op_specs();
+// The specs of one family of ops, defined in its kernels/*.cpp file (not
+// const: GCC gives a const variable template specialization internal linkage).
+template <kit::OpFamily family>
+extern std::span<const OpSpec> kOpSpecs;
 
 // The plugin's kernels by op, with the schema's checks of a node
 // (kernels/op_table.cpp).

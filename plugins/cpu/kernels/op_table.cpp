@@ -5,9 +5,10 @@
 namespace rtscope::cpu {
 
 const kit::OpTable<OpSpec>& op_table() {
+  using enum kit::OpFamily;
   static const kit::OpTable<OpSpec> table(
-      "cpu", {elementwise_op_specs(), matmul_op_specs(), norm_op_specs(), reduction_op_specs(),
-              attention_op_specs(), shape_op_specs(), data_dependent_op_specs()});
+      "cpu", {kOpSpecs<kElementwise>, kOpSpecs<kMatmul>, kOpSpecs<kNorm>, kOpSpecs<kReduction>,
+              kOpSpecs<kAttention>, kOpSpecs<kShape>, kOpSpecs<kDataDependent>});
   return table;
 }
 

@@ -180,6 +180,7 @@ const OpSpec kShapeOps[] = {
 
 }  // namespace
 
-std::span<const OpSpec> shape_op_specs() { return kShapeOps; }
+template <>
+std::span<const OpSpec> kOpSpecs<kit::OpFamily::kShape> = kShapeOps;
 
 }  // namespace rtscope::cpu

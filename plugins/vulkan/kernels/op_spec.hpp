@@ -112,14 +112,10 @@ struct OpSpec {
   void (*check_kernel_shapes)(const NodeDesc& node, std::span<const Dims* const> inputs) = nullptr;
 };
 
-// Spec groups, one per kernels/*.cpp file.
-std::span<const OpSpec> elementwise_op_specs();
-std::span<const OpSpec> matmul_op_specs();
-std::span<const OpSpec> norm_op_specs();
-std::span<const OpSpec> reduction_op_specs();
-std::span<const OpSpec> attention_op_specs();
-std::span<const OpSpec> shape_op_specs();
-std::span<const OpSpec> data_dependent_op_specs();
+// The specs of one family of ops, defined in its kernels/*.cpp file (not
+// const: GCC gives a const variable template specialization internal linkage).
+template <kit::OpFamily family>
+extern std::span<const OpSpec> kOpSpecs;
 
 // The plugin's kernels by op, with the schema's checks of a node
 // (kernels/op_table.cpp).

@@ -51,6 +51,7 @@ const OpSpec kReductionOps[] = {
 
 }  // namespace
 
-std::span<const OpSpec> reduction_op_specs() { return kReductionOps; }
+template <>
+std::span<const OpSpec> kOpSpecs<kit::OpFamily::kReduction> = kReductionOps;
 
 }  // namespace rtscope::vulkan

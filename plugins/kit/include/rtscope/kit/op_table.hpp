@@ -32,10 +32,25 @@
 #include "rtscope/kit/error.hpp"
 #include "rtscope/kit/graph_desc.hpp"
 #include "rtscope/kit/op_attrs.hpp"
+#include "rtscope/kit/resolved_graph.hpp"
 #include "rtscope/op_schema.hpp"
 #include "rtscope/plugin_abi.h"
 
 namespace rtscope::kit {
+
+// The families every backend sorts its kernels into, one
+// kernels/<family>.cpp file each, so that backends look alike. A backend
+// declares `template <OpFamily> extern std::span<const Spec> kOpSpecs;`
+// and specializes it in each of those files.
+enum class OpFamily : uint8_t {
+  kElementwise,    // kernels/elementwise.cpp
+  kMatmul,         // kernels/matmul.cpp
+  kNorm,           // kernels/norms.cpp
+  kReduction,      // kernels/reductions.cpp
+  kAttention,      // kernels/attention.cpp
+  kShape,          // kernels/shape_ops.cpp
+  kDataDependent,  // kernels/data_dependent.cpp
+};
 
 // What an input holds by the op's dtype rule: float data (whose dtype picks
 // the kernel variant, or which is converted around an f32 kernel), a
@@ -74,8 +89,8 @@ const char* kernel_name_for(const Spec& spec, const NodeDesc& node) {
 template <typename Spec>
 class OpTable {
  public:
-  // `groups` are the backend's spec lists, one per kernels/*.cpp file; a
-  // spec naming an op the schema lacks is a bug of the plugin (logic_error).
+  // `groups` are the backend's spec lists, one per OpFamily; a spec naming
+  // an op the schema lacks is a bug of the plugin (logic_error).
   OpTable(const char* backend, std::initializer_list<std::span<const Spec>> groups)
       : backend_(backend), unknown_op_(str_cat(backend, ": unknown op")) {
     for (std::span<const Spec> group : groups) {
@@ -118,7 +133,8 @@ class OpTable {
   // name the input shapes in the message.
   std::string check_input_types(const Spec& spec, std::span<const rts_dtype> inputs,
                                 std::span<const Dims> dims = {}) const {
-    return op_checks::input_types(backend_.c_str(), schema(spec), spec.float_data_only, inputs, dims);
+    return op_checks::input_types(backend_.c_str(), schema(spec), spec.float_data_only, inputs,
+                                  dims);
   }
   // Empty when every attribute is known, of the right kind, and every
   // required one is present, else the reason in the schema's words.
@@ -150,6 +166,44 @@ class OpTable {
     if constexpr (requires { spec.check_kernel_shapes; }) {
       if (spec.check_kernel_shapes != nullptr) spec.check_kernel_shapes(node, inputs);
     }
+  }
+
+  // The dims of every value of `engine` (a ResolvedGraph whose nodes hold
+  // their `spec`), by value id, for concrete `input_dims`: inputs checked
+  // against their declarations, then each node's outputs inferred in order
+  // and checked against theirs.
+  template <typename ResolvedEngine>
+  std::vector<Dims> infer_dims(const ResolvedEngine& engine,
+                               std::span<const Dims> input_dims) const {
+    const auto& values = engine.values();
+    std::vector<Dims> dims(values.size());
+    for (size_t i = 0; i < input_dims.size(); ++i) {
+      check_input_dims(engine.graph().inputs[i], input_dims[i]);
+      dims[engine.input_values()[i]] = input_dims[i];
+    }
+    for (uint32_t id = 0; id < values.size(); ++id) {
+      if (values[id].role == ValueRole::kConstant) {
+        dims[id] = engine.graph().constants[values[id].role_index].value.dims;
+      }
+    }
+    std::vector<const Dims*> node_inputs;
+    std::vector<rts_dtype> node_dtypes;
+    std::vector<Dims> node_outputs;
+    for (const auto& node : engine.nodes()) {
+      node_inputs.clear();
+      node_dtypes.clear();
+      for (uint32_t id : node.inputs) {
+        node_inputs.push_back(&dims[id]);
+        node_dtypes.push_back(values[id].dtype);
+      }
+      node_outputs.assign(node.outputs.size(), Dims{});
+      infer_output_dims(*node.spec, *node.desc, node_dtypes, node_inputs, node_outputs);
+      for (size_t o = 0; o < node.outputs.size(); ++o) {
+        check_inferred_dims(*node.desc, values[node.outputs[o]], node_outputs[o]);
+        dims[node.outputs[o]] = std::move(node_outputs[o]);
+      }
+    }
+    return dims;
   }
 
   // The part of Backend::query_node every backend shares: the op, input
