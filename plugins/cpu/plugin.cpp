@@ -17,8 +17,8 @@ unsigned pool_size() {
 
 CpuPlugin::CpuPlugin(const rts_host_api* host, uint32_t abi_minor)
     : kit::OneDeviceBackend(host, abi_minor, kFormat, describe_host_cpu()), pool_(pool_size()) {
-  log(RTS_LOG_DEBUG, std::string("cpu plugin ") + kPluginVersion + " on '" + device().name + "', " +
-                         std::to_string(pool_.size()) + " threads");
+  log(RTS_LOG_DEBUG, std::string("cpu plugin ") + kFormat.plugin_version + " on '" + device().name +
+                         "', " + std::to_string(pool_.size()) + " threads");
 }
 
 std::unique_ptr<kit::Engine> CpuPlugin::build_engine(uint32_t, GraphDesc graph) {

@@ -12,14 +12,11 @@
 
 namespace rtscope::cpu {
 
-inline constexpr const char* kPluginId = "cpu";
-inline constexpr const char* kPluginVersion = "0.1.0";
-
 class CpuPlugin : public kit::OneDeviceBackend {
  public:
   // The id, version and engine blob magic ("RTSCPUEB") of the plugin.
   static constexpr kit::EngineBlobFormat kFormat = {
-      kPluginId, {'R', 'T', 'S', 'C', 'P', 'U', 'E', 'B'}, 2, kPluginVersion};
+      "cpu", {'R', 'T', 'S', 'C', 'P', 'U', 'E', 'B'}, 2, "0.1.0"};
   // Host memory is this plugin's device memory: no separate allocations.
   static constexpr bool kDeviceMemory = false;
 

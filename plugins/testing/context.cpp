@@ -116,8 +116,7 @@ void Context::bind_inputs(const rts_execute_args& args) {
   kit::check_input_bindings(engine_.graph(), args);
   for (uint32_t i = 0; i < args.n_inputs; ++i) {
     const rts_tensor& t = args.inputs[i];
-    const kit::Dims dims(t.dims, t.dims + t.rank);
-    kit::check_input_dims(engine_.graph().inputs[i], dims);
+    kit::check_input_dims(engine_.graph().inputs[i], std::span<const int64_t>(t.dims, t.rank));
     // Device residency needs no staging: device memory is host memory here.
     const uint32_t id = engine_.input_values()[i];
     slot_data_[id] = static_cast<const float*>(t.data);
@@ -129,7 +128,7 @@ void Context::bind_inputs(const rts_execute_args& args) {
 void* Context::bind_output(const rts_execute_args& args, uint32_t index, const Shape& shape,
                            bool must_allocate, rts_dtype dtype) {
   rts_tensor& t = args.outputs[index];
-  const std::string& name = engine_.graph().outputs[index].name;
+  const std::string& name = engine_.values()[engine_.output_values()[index]].name;
   auto write_shape = [&] {
     t.rank = shape.rank;
     for (uint32_t d = 0; d < shape.rank; ++d) t.dims[d] = shape.dims[d];

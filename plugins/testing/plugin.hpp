@@ -20,8 +20,6 @@ namespace rtscope_testing {
 
 namespace kit = rtscope::kit;
 
-inline constexpr const char* kPluginId = "testing";
-inline constexpr const char* kPluginVersion = RTSCOPE_TESTING_VERSION;
 inline constexpr const char* kDeviceFingerprint = "testing/virtual/0";
 
 // Reads $RTSCOPE_TESTING_CONFIG now, logging a warning for each ignored entry.
@@ -32,7 +30,7 @@ class TestingPlugin : public kit::OneDeviceBackend {
   // The id, version and engine blob magic ("RTSTEST\0") of the plugin;
   // format 2 is the kit's checksummed graph blob.
   static constexpr kit::EngineBlobFormat kFormat = {
-      kPluginId, {'R', 'T', 'S', 'T', 'E', 'S', 'T', '\0'}, 2, kPluginVersion};
+      "testing", {'R', 'T', 'S', 'T', 'E', 'S', 'T', '\0'}, 2, RTSCOPE_TESTING_VERSION};
   // Simulated device memory: ordinary heap memory, tracked so that a
   // double free or a copy past an allocation is reported, not silent.
   static constexpr bool kDeviceMemory = true;
