@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "rtscope/kit/bindings.hpp"
+#include "rtscope/kit/output_binding.hpp"
 
 namespace rtscope_testing {
 namespace {
@@ -128,39 +129,14 @@ void Context::bind_inputs(const rts_execute_args& args) {
 void* Context::bind_output(const rts_execute_args& args, uint32_t index, const Shape& shape,
                            bool must_allocate, rts_dtype dtype) {
   rts_tensor& t = args.outputs[index];
-  const std::string& name = engine_.values()[engine_.output_values()[index]].name;
-  auto write_shape = [&] {
-    t.rank = shape.rank;
-    for (uint32_t d = 0; d < shape.rank; ++d) t.dims[d] = shape.dims[d];
-  };
-  write_shape();
-  const uint64_t element_bytes = dtype == RTS_DTYPE_I64 ? sizeof(int64_t) : sizeof(float);
-  const uint64_t bytes = static_cast<uint64_t>(shape.numel()) * element_bytes;
-  if (!must_allocate && (bytes == 0 || (t.data && t.size_bytes >= bytes))) {
-    if (t.data && t.dtype != dtype) {
-      fail(RTS_ERROR_INVALID_ARGUMENT, "output '", name, "' is bound with dtype ",
-           kit::dtype_name(t.dtype), ", expected ", kit::dtype_name(dtype));
-    }
-    return t.data;
+  // A data-dependent output always comes from the host's allocator.
+  if (must_allocate) {
+    t.data = nullptr;
+    t.size_bytes = 0;
   }
-  if (!args.allocator || !args.allocator->allocate) {
-    fail(RTS_ERROR_INVALID_ARGUMENT,
-         "output '" + name + "' needs " + std::to_string(bytes) + " bytes" +
-             (must_allocate ? " from the output allocator (data-dependent)"
-                            : "; its binding holds " + std::to_string(t.data ? t.size_bytes : 0)) +
-             " and no output allocator was given");
-  }
-  t.dtype = dtype;
-  if (args.allocator->allocate(args.allocator->user, index, &t) != 0) {
-    fail(RTS_ERROR_OUT_OF_MEMORY, "the host's output allocator failed for output '" + name + "' (" +
-                                      std::to_string(bytes) + " bytes)");
-  }
-  write_shape();
-  if (bytes > 0 && (!t.data || t.size_bytes < bytes)) {
-    fail(RTS_ERROR_INTERNAL, "the host's output allocator gave output '" + name + "' " +
-                                 std::to_string(t.data ? t.size_bytes : 0) + " bytes, " +
-                                 std::to_string(bytes) + " needed");
-  }
+  // Device memory is host memory here: a device-resident binding is written in place.
+  kit::bind_output(index, engine_.values()[engine_.output_values()[index]].name, dtype,
+                   std::span<const int64_t>(shape.dims.data(), shape.rank), args, true);
   return t.data;
 }
 
