@@ -4,8 +4,7 @@
 #include <cstring>
 
 #include "engine.hpp"
-#include "error.hpp"
-#include "half.hpp"
+#include "kit_names.hpp"
 #include "plugin.hpp"
 #include "rtscope/kit/output_binding.hpp"
 #include "thread_pool.hpp"

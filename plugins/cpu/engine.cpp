@@ -3,9 +3,8 @@
 #include <cstring>
 
 #include "context.hpp"
-#include "error.hpp"
 #include "execution_plan.hpp"
-#include "half.hpp"
+#include "kit_names.hpp"
 #include "plugin.hpp"
 
 namespace rtscope::cpu {

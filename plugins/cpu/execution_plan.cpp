@@ -4,7 +4,7 @@
 
 #include "aligned_buffer.hpp"
 #include "engine.hpp"
-#include "error.hpp"
+#include "kit_names.hpp"
 #include "memory_planner.hpp"
 
 namespace rtscope::cpu {

@@ -3,7 +3,7 @@
 #include <thread>
 
 #include "engine.hpp"
-#include "error.hpp"
+#include "kit_names.hpp"
 
 namespace rtscope::cpu {
 namespace {

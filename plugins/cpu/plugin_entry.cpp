@@ -4,9 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "error.hpp"
-#include "graph_desc.hpp"
 #include "kernels/op_spec.hpp"
+#include "kit_names.hpp"
 #include "plugin.hpp"
 #include "rtscope/kit/plugin_api.hpp"
 #include "rtscope/plugin_abi.h"

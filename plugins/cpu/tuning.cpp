@@ -7,7 +7,7 @@
 
 #include "aligned_buffer.hpp"
 #include "engine.hpp"
-#include "error.hpp"
+#include "kit_names.hpp"
 #include "plugin.hpp"
 #include "rtscope/kit/trace_span.hpp"
 #include "tuning_record.hpp"

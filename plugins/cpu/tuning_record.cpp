@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "error.hpp"
+#include "kit_names.hpp"
 
 namespace rtscope::cpu {
 namespace {

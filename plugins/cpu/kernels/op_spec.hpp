@@ -11,8 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "error.hpp"
-#include "graph_desc.hpp"
+#include "kit_names.hpp"
 #include "rtscope/kit/op_table.hpp"
 #include "rtscope/plugin_abi.h"
 

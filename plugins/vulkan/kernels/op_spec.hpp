@@ -14,7 +14,7 @@
 #include "buffer.hpp"
 #include "command_list.hpp"
 #include "error.hpp"
-#include "graph_desc.hpp"
+#include "kit_names.hpp"
 #include "physical_device.hpp"
 #include "rtscope/kit/op_table.hpp"
 #include "rtscope/plugin_abi.h"
