@@ -23,11 +23,6 @@ std::string kernel_blob(const Step& step) {
          "\nnode=" + step.desc->name + "\n";
 }
 
-int append_to_string(void* user, const void* data, uint64_t size) {
-  static_cast<std::string*>(user)->append(static_cast<const char*>(data), size);
-  return 0;
-}
-
 // Sleeps for long waits and spins for the tail, so short execute costs are
 // accurate to a few microseconds instead of the scheduler's granularity.
 void wait_until(Clock::time_point deadline) {
@@ -44,10 +39,9 @@ Context::Context(const Engine& engine, const rts_runtime_settings* settings)
   TestingPlugin& plugin = engine_.plugin();
   const Config config = plugin.config();
   if (config.fail_create_context) fail(RTS_ERROR_DEVICE, *config.fail_create_context);
-  const rts_cache_store* cache = settings_.cache;
-  if (cache && !(RTS_HAS_FIELD(cache, rts_cache_store, put) && cache->get && cache->put)) {
+  const rts_cache_store* cache = kit::complete_cache(settings_.cache);
+  if (settings_.cache && !cache) {
     plugin.log(RTS_LOG_WARN, "testing: runtime cache store is incomplete; running without it");
-    cache = nullptr;
   }
 
   if (config.context_cost_ms > 0) {
@@ -81,11 +75,9 @@ void Context::compile_kernels(const Config& config, const rts_cache_store* cache
   for (const Step& step : engine_.nodes()) {
     const std::string blob = kernel_blob(step);
     if (cache) {
-      std::string found;
-      const rts_blob_sink sink{&found, &append_to_string};
-      const rts_status status =
-          cache->get(cache->user, kDeviceFingerprint, step.kernel_key.c_str(), &sink);
-      if (status == RTS_OK && found == blob) {
+      std::vector<uint8_t> found;
+      const rts_status status = kit::cache_get(*cache, kDeviceFingerprint, step.kernel_key, found);
+      if (status == RTS_OK && std::string(found.begin(), found.end()) == blob) {
         kernel_cache_hits_.fetch_add(1);
         continue;
       }
