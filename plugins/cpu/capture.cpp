@@ -4,8 +4,7 @@
 #include <cstring>
 
 #include "engine.hpp"
-#include "error.hpp"
-#include "half.hpp"
+#include "kit_names.hpp"
 #include "plugin.hpp"
 #include "rtscope/kit/output_binding.hpp"
 #include "thread_pool.hpp"
@@ -185,7 +184,8 @@ void Capture::record_node(size_t node_index, const ExecutionPlan& plan) {
     size_t cursor = 0;
     for (size_t i = 0; i < n_inputs; ++i) {
       TensorRef& ref = refs[i];
-      if (input_kind(*node.spec, i) != InputKind::kFloat || ref.dtype != RTS_DTYPE_F16) continue;
+      if (op_table().input_kind(*node.spec, i) != InputKind::kFloat || ref.dtype != RTS_DTYPE_F16)
+        continue;
       const EngineValue& value = values[node.inputs[i]];
       if (value.role == ValueRole::kConstant) {
         if (const float* converted = engine_.constant_as_f32(value.role_index)) {

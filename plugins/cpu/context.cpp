@@ -4,8 +4,7 @@
 #include <cstring>
 
 #include "engine.hpp"
-#include "error.hpp"
-#include "half.hpp"
+#include "kit_names.hpp"
 #include "plugin.hpp"
 #include "rtscope/kit/bindings.hpp"
 #include "rtscope/kit/output_binding.hpp"
@@ -172,7 +171,7 @@ void Context::resolve_dynamic_shapes(size_t node_index, const ExecutionPlan& pla
       dynamic_inputs_.push_back(plan.dynamic_value[id] ? &runtime_dims_[id] : &plan.dims[id]);
       dtypes.push_back(refs_[id].dtype);
     }
-    infer_output_dims(*node.spec, *node.desc, dtypes, dynamic_inputs_, dynamic_outputs_);
+    op_table().infer_output_dims(*node.spec, *node.desc, dtypes, dynamic_inputs_, dynamic_outputs_);
   }
   for (size_t o = 0; o < node.outputs.size(); ++o) {
     const uint32_t id = node.outputs[o];
@@ -215,7 +214,8 @@ void Context::run_with_f32_conversion(size_t node_index, const ExecutionPlan& pl
   auto* cursor = static_cast<std::byte*>(conversion_scratch_.data());
   for (size_t i = 0; i < node.inputs.size(); ++i) {
     TensorRef& ref = node_inputs_[i];
-    if (input_kind(*node.spec, i) != InputKind::kFloat || ref.dtype != RTS_DTYPE_F16) continue;
+    if (op_table().input_kind(*node.spec, i) != InputKind::kFloat || ref.dtype != RTS_DTYPE_F16)
+      continue;
     const EngineValue& value = engine_.values()[node.inputs[i]];
     if (value.role == ValueRole::kConstant) {
       if (const float* converted = engine_.constant_as_f32(value.role_index)) {

@@ -3,9 +3,8 @@
 #include <cstring>
 
 #include "context.hpp"
-#include "error.hpp"
 #include "execution_plan.hpp"
-#include "half.hpp"
+#include "kit_names.hpp"
 #include "plugin.hpp"
 
 namespace rtscope::cpu {
@@ -14,22 +13,11 @@ namespace {
 // What the CPU makes of each node: its op spec, dtype checks, and whether
 // f16 runs through f32 kernels.
 struct CpuTyper {
-  void bind(EngineNode& node) const {
-    node.spec = find_op_spec(node.desc->op);
-    if (node.spec == nullptr) {
-      fail(RTS_ERROR_UNSUPPORTED, node.desc->label(), ": ", unsupported_op_reason(node.desc->op));
-    }
-  }
-  rts_dtype type(EngineNode& node, std::span<const rts_dtype> input_dtypes) const {
-    const std::vector<rts_dtype> dtypes(input_dtypes.begin(), input_dtypes.end());
-    if (std::string reason = check_input_types(*node.spec, dtypes); !reason.empty()) {
-      fail_invalid(node.desc->label(), ": ", reason);
-    }
-    if (std::string reason = check_attrs(*node.spec, *node.desc); !reason.empty()) {
-      fail_invalid(node.desc->label(), ": ", reason);
-    }
-    node.float_dtype = float_dtype(*node.spec, dtypes);
-    return output_dtype(*node.spec, dtypes);
+  void bind(EngineNode& node) const { node.spec = &op_table().bind(*node.desc); }
+  rts_dtype type(EngineNode& node, std::span<const rts_dtype> dtypes) const {
+    op_table().check_node(*node.spec, *node.desc, dtypes);
+    node.float_dtype = op_table().float_dtype(*node.spec, dtypes);
+    return op_table().output_dtype(*node.spec, dtypes);
   }
 };
 
@@ -71,7 +59,8 @@ void Engine::convert_f16_constants() {
     if (!node.computes_f16_in_f32()) continue;
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       const EngineValue& value = values()[node.inputs[i]];
-      if (value.role != ValueRole::kConstant || input_kind(*node.spec, i) != InputKind::kFloat) {
+      if (value.role != ValueRole::kConstant ||
+          op_table().input_kind(*node.spec, i) != InputKind::kFloat) {
         continue;
       }
       AlignedBuffer& converted = constants_f32_[value.role_index];

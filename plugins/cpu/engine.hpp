@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "aligned_buffer.hpp"
-#include "graph_desc.hpp"
 #include "kernels/op_spec.hpp"
+#include "kit_names.hpp"
 #include "rtscope/kit/backend.hpp"
 #include "rtscope/kit/resolved_graph.hpp"
 #include "rtscope/plugin_abi.h"

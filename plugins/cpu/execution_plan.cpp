@@ -4,7 +4,7 @@
 
 #include "aligned_buffer.hpp"
 #include "engine.hpp"
-#include "error.hpp"
+#include "kit_names.hpp"
 #include "memory_planner.hpp"
 
 namespace rtscope::cpu {
@@ -77,9 +77,8 @@ ExecutionPlan build_plan(const Engine& engine, std::span<const Dims> input_dims,
                          const ContextSettings&) {
   const std::vector<EngineValue>& values = engine.values();
   const std::vector<EngineNode>& nodes = engine.nodes();
-  const GraphDesc& graph = engine.graph();
   ExecutionPlan plan;
-  plan.dims.resize(values.size());
+  plan.dims = op_table().infer_dims(engine, input_dims);
   plan.placement.resize(values.size());
   plan.skip_node.assign(nodes.size(), 0);
   plan.kernels.resize(nodes.size());
@@ -88,14 +87,10 @@ ExecutionPlan build_plan(const Engine& engine, std::span<const Dims> input_dims,
   plan.tunable.assign(nodes.size(), 0);
 
   for (size_t i = 0; i < input_dims.size(); ++i) {
-    kit::check_input_dims(graph.inputs[i], input_dims[i]);
-    const uint32_t id = engine.input_values()[i];
-    plan.dims[id] = input_dims[i];
-    plan.placement[id] = {Storage::kInput, static_cast<uint32_t>(i)};
+    plan.placement[engine.input_values()[i]] = {Storage::kInput, static_cast<uint32_t>(i)};
   }
   for (uint32_t id = 0; id < values.size(); ++id) {
     if (values[id].role != ValueRole::kConstant) continue;
-    plan.dims[id] = graph.constants[values[id].role_index].value.dims;
     plan.placement[id] = {Storage::kConstant, values[id].role_index};
   }
   plan.first_dynamic_node = engine.first_data_dependent_node();
@@ -116,24 +111,8 @@ ExecutionPlan build_plan(const Engine& engine, std::span<const Dims> input_dims,
     }
   }
 
-  // Shapes, node by node.
-  std::vector<const Dims*> node_inputs;
-  std::vector<rts_dtype> node_dtypes;
-  std::vector<Dims> node_outputs;
   for (size_t n = 0; n < nodes.size(); ++n) {
     const EngineNode& node = nodes[n];
-    node_inputs.clear();
-    node_dtypes.clear();
-    for (uint32_t id : node.inputs) {
-      node_inputs.push_back(&plan.dims[id]);
-      node_dtypes.push_back(values[id].dtype);
-    }
-    node_outputs.assign(node.outputs.size(), Dims{});
-    infer_output_dims(*node.spec, *node.desc, node_dtypes, node_inputs, node_outputs);
-    for (size_t o = 0; o < node.outputs.size(); ++o) {
-      kit::check_inferred_dims(*node.desc, values[node.outputs[o]], node_outputs[o]);
-      plan.dims[node.outputs[o]] = std::move(node_outputs[o]);
-    }
     plan.kernels[n] = select_kernel(*node.spec);
     const uint32_t output = node.outputs[0];
     if (node.spec->output_views_input && output_index[output] < 0) {
@@ -163,7 +142,7 @@ ExecutionPlan build_plan(const Engine& engine, std::span<const Dims> input_dims,
     size_t bytes = 0;
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       const EngineValue& value = values[node.inputs[i]];
-      if (input_kind(*node.spec, i) != InputKind::kFloat) continue;
+      if (op_table().input_kind(*node.spec, i) != InputKind::kFloat) continue;
       if (value.role == ValueRole::kConstant && engine.constant_as_f32(value.role_index)) {
         continue;
       }

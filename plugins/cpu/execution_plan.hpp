@@ -10,8 +10,8 @@
 #include <span>
 #include <vector>
 
-#include "graph_desc.hpp"
 #include "kernels/op_spec.hpp"
+#include "kit_names.hpp"
 #include "rtscope/kit/settings.hpp"
 #include "rtscope/plugin_abi.h"
 

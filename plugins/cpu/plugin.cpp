@@ -3,7 +3,7 @@
 #include <thread>
 
 #include "engine.hpp"
-#include "error.hpp"
+#include "kit_names.hpp"
 
 namespace rtscope::cpu {
 namespace {
@@ -16,14 +16,9 @@ unsigned pool_size() {
 }  // namespace
 
 CpuPlugin::CpuPlugin(const rts_host_api* host, uint32_t abi_minor)
-    : kit::Backend(host, abi_minor, kFormat), device_(describe_host_cpu()), pool_(pool_size()) {
-  log(RTS_LOG_DEBUG, std::string("cpu plugin ") + kPluginVersion + " on '" + device_.name + "', " +
-                         std::to_string(pool_.size()) + " threads");
-}
-
-const rts_device_info& CpuPlugin::device_info(uint32_t device) const {
-  if (device != 0) fail_invalid("the cpu plugin has one device (0), got device ", device);
-  return device_;
+    : kit::OneDeviceBackend(host, abi_minor, kFormat, describe_host_cpu()), pool_(pool_size()) {
+  log(RTS_LOG_DEBUG, std::string("cpu plugin ") + kFormat.plugin_version + " on '" + device().name +
+                         "', " + std::to_string(pool_.size()) + " threads");
 }
 
 std::unique_ptr<kit::Engine> CpuPlugin::build_engine(uint32_t, GraphDesc graph) {

@@ -12,30 +12,23 @@
 
 namespace rtscope::cpu {
 
-inline constexpr const char* kPluginId = "cpu";
-inline constexpr const char* kPluginVersion = "0.1.0";
-
-class CpuPlugin : public kit::Backend {
+class CpuPlugin : public kit::OneDeviceBackend {
  public:
   // The id, version and engine blob magic ("RTSCPUEB") of the plugin.
   static constexpr kit::EngineBlobFormat kFormat = {
-      kPluginId, {'R', 'T', 'S', 'C', 'P', 'U', 'E', 'B'}, 1, kPluginVersion};
+      "cpu", {'R', 'T', 'S', 'C', 'P', 'U', 'E', 'B'}, 2, "0.1.0"};
   // Host memory is this plugin's device memory: no separate allocations.
   static constexpr bool kDeviceMemory = false;
 
   CpuPlugin(const rts_host_api* host, uint32_t abi_minor);
 
   ThreadPool& pool() { return pool_; }
-  const rts_device_info& device() const { return device_; }
 
-  uint32_t device_count() const override { return 1; }
-  const rts_device_info& device_info(uint32_t device) const override;
   rts_support query_node(uint32_t device, const kit::NodeDesc& node, const rts_value* inputs,
                          const rts_value* outputs) override;
   std::unique_ptr<kit::Engine> build_engine(uint32_t device, kit::GraphDesc graph) override;
 
  private:
-  rts_device_info device_{};
   ThreadPool pool_;
 };
 

@@ -1,7 +1,7 @@
 #include "specialization.hpp"
 
 #include "engine.hpp"
-#include "error.hpp"
+#include "kit_names.hpp"
 #include "plugin.hpp"
 
 namespace rtscope::cpu {

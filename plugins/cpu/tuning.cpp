@@ -7,8 +7,9 @@
 
 #include "aligned_buffer.hpp"
 #include "engine.hpp"
-#include "error.hpp"
+#include "kit_names.hpp"
 #include "plugin.hpp"
+#include "rtscope/kit/settings.hpp"
 #include "rtscope/kit/trace_span.hpp"
 #include "tuning_record.hpp"
 
@@ -47,7 +48,7 @@ class Workspace {
     buffers_.reserve(task.inputs.size() + task.outputs.size());
     for (size_t i = 0; i < task.inputs.size(); ++i) {
       const EngineValue& value = engine.values()[node.inputs[i]];
-      const InputKind kind = input_kind(*node.spec, i);
+      const InputKind kind = op_table().input_kind(*node.spec, i);
       TensorRef& ref = inputs_.emplace_back();
       ref.dims = task.inputs[i];
       ref.dtype = kind == InputKind::kFloat ? RTS_DTYPE_F32 : value.dtype;
@@ -92,11 +93,8 @@ class Workspace {
 
 }  // namespace
 
-Tuner::Tuner(const Engine& engine, const rts_cache_store* cache) : engine_(engine), cache_(cache) {
-  const bool usable = cache_ != nullptr && RTS_HAS_FIELD(cache_, rts_cache_store, put) &&
-                      cache_->get != nullptr && cache_->put != nullptr;
-  if (!usable) cache_ = nullptr;
-}
+Tuner::Tuner(const Engine& engine, const rts_cache_store* cache)
+    : engine_(engine), cache_(kit::complete_cache(cache)) {}
 
 std::optional<KernelVariant> Tuner::choose(const NodeTask& task, const std::atomic<bool>* cancel) {
   const EngineNode& node = engine_.nodes()[task.node];
@@ -119,7 +117,7 @@ std::optional<KernelVariant> Tuner::choose(const NodeTask& task, const std::atom
   std::optional<KernelVariant> chosen = load(key, space);
   if (!chosen) {
     const kit::TraceSpan span(plugin.host(), "compile",
-                                     [&] { return "tune " + node.desc->label(); });
+                              [&] { return "tune " + node.desc->label(); });
     uint64_t best_ns = 0;
     chosen = measure(task, space, cancel, best_ns);
     if (!chosen) return std::nullopt;
@@ -138,14 +136,7 @@ std::optional<KernelVariant> Tuner::load(const std::string& key, const TuningSpa
     return std::nullopt;
   }
   std::vector<uint8_t> bytes;
-  rts_blob_sink sink{&bytes, [](void* user, const void* data, uint64_t size) {
-                       const auto* begin = static_cast<const uint8_t*>(data);
-                       static_cast<std::vector<uint8_t>*>(user)->assign(begin, begin + size);
-                       return 0;
-                     }};
-  const rts_status status =
-      cache_->get(cache_->user, engine_.plugin().device().fingerprint, key.c_str(), &sink);
-  if (status != RTS_OK) {
+  if (kit::cache_get(*cache_, engine_.plugin().device().fingerprint, key, bytes) != RTS_OK) {
     counters_.cache_misses.fetch_add(1, std::memory_order_relaxed);
     return std::nullopt;
   }

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "graph_desc.hpp"
 #include "kernels/op_spec.hpp"
+#include "kit_names.hpp"
 #include "rtscope/plugin_abi.h"
 
 namespace rtscope::cpu {

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "error.hpp"
+#include "kit_names.hpp"
 
 namespace rtscope::cpu {
 namespace {
@@ -38,7 +38,7 @@ std::string tuning_key(const OpSpec& spec, const NodeDesc& node, std::span<const
                        unsigned pool_threads) {
   std::string key = str_cat("tune.v", kTuningRecordVersion, "/", spec.op, "/");
   for (const Dims& dims : inputs) key += shape_str(dims);
-  for (const schema::AttrSpec& attr : op_schema(spec).attrs) {
+  for (const schema::AttrSpec& attr : op_table().schema(spec).attrs) {
     if (attr.kind != schema::AttrKind::integer) continue;
     if (const AttrDesc* value = node.find_attr(attr.name))
       key += str_cat("/", attr.name, "=", value->i);

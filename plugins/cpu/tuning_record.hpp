@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "graph_desc.hpp"
 #include "kernels/op_spec.hpp"
+#include "kit_names.hpp"
 
 namespace rtscope::cpu {
 

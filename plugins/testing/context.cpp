@@ -6,23 +6,21 @@
 #include <string>
 #include <thread>
 
-#include "failure.hpp"
+#include "rtscope/kit/bindings.hpp"
+#include "rtscope/kit/output_binding.hpp"
 
 namespace rtscope_testing {
 namespace {
+
+using kit::fail;
 
 using Clock = std::chrono::steady_clock;
 
 // What a "compiled kernel" looks like in the runtime cache: deterministic,
 // so a cache written by one run is recognized by the next.
 std::string kernel_blob(const Step& step) {
-  return "rtscope-testing-kernel 1\nop=" + std::string(op_name(step.op)) + "\nnode=" + step.node +
-         "\n";
-}
-
-int append_to_string(void* user, const void* data, uint64_t size) {
-  static_cast<std::string*>(user)->append(static_cast<const char*>(data), size);
-  return 0;
+  return "rtscope-testing-kernel 1\nop=" + std::string(op_name(step.op)) +
+         "\nnode=" + step.desc->name + "\n";
 }
 
 // Sleeps for long waits and spins for the tail, so short execute costs are
@@ -34,30 +32,16 @@ void wait_until(Clock::time_point deadline) {
   }
 }
 
-std::string dims_string(const Shape& shape) {
-  std::string s = "[";
-  for (uint32_t d = 0; d < shape.rank; ++d) {
-    if (d > 0) s += ',';
-    s += std::to_string(shape.dims[d]);
-  }
-  return s + "]";
-}
-
 }  // namespace
 
-Context::Context(const Engine* engine, const rts_runtime_settings* settings) : engine_(engine) {
-  PluginState& plugin = engine_->plugin();
+Context::Context(const Engine& engine, const rts_runtime_settings* settings)
+    : engine_(engine), settings_(kit::read_settings(settings)) {
+  TestingPlugin& plugin = engine_.plugin();
   const Config config = plugin.config();
   if (config.fail_create_context) fail(RTS_ERROR_DEVICE, *config.fail_create_context);
-
-  const rts_cache_store* cache = nullptr;
-  if (settings && RTS_HAS_FIELD(settings, rts_runtime_settings, graph_capture)) {
-    graph_capture_ = settings->graph_capture;
-  }
-  if (settings && RTS_HAS_FIELD(settings, rts_runtime_settings, cache)) cache = settings->cache;
-  if (cache && !(RTS_HAS_FIELD(cache, rts_cache_store, put) && cache->get && cache->put)) {
+  const rts_cache_store* cache = kit::complete_cache(settings_.cache);
+  if (settings_.cache && !cache) {
     plugin.log(RTS_LOG_WARN, "testing: runtime cache store is incomplete; running without it");
-    cache = nullptr;
   }
 
   if (config.context_cost_ms > 0) {
@@ -65,39 +49,35 @@ Context::Context(const Engine* engine, const rts_runtime_settings* settings) : e
   }
   compile_kernels(config, cache);
 
-  const uint32_t slots = engine_->slot_count();
+  const size_t slots = engine_.values().size();
   slot_data_.assign(slots, nullptr);
   slot_shapes_.assign(slots, Shape{});
   scratch_.resize(slots);
   // Constants never change: bind them once.
-  const auto& constants = engine_->graph().constants;
-  for (std::size_t c = 0; c < constants.size(); ++c) {
-    const uint32_t slot = engine_->constant_slot(c);
-    slot_data_[slot] = reinterpret_cast<const float*>(constants[c].bytes.data());
-    slot_shapes_[slot].rank = constants[c].value.rank;
-    slot_shapes_[slot].dims = constants[c].value.dims;
+  for (size_t id = 0; id < slots; ++id) {
+    const kit::ResolvedValue& value = engine_.values()[id];
+    if (value.role != kit::ValueRole::kConstant) continue;
+    const kit::ConstantDesc& constant = engine_.graph().constants[value.role_index];
+    slot_data_[id] = reinterpret_cast<const float*>(constant.bytes.data());
+    slot_shapes_[id].rank = static_cast<uint32_t>(constant.value.dims.size());
+    std::copy(constant.value.dims.begin(), constant.value.dims.end(),
+              slot_shapes_[id].dims.begin());
   }
-  recorded_shapes_.reserve(engine_->graph().inputs.size());
+  recorded_shapes_.reserve(engine_.graph().inputs.size());
   // Counted last: a constructor that throws never reaches the destructor.
-  engine_->live_contexts.fetch_add(1);
   plugin.contexts_created.fetch_add(1);
 }
 
-Context::~Context() {
-  engine_->live_contexts.fetch_sub(1);
-  engine_->plugin().contexts_destroyed.fetch_add(1);
-}
+Context::~Context() { engine_.plugin().contexts_destroyed.fetch_add(1); }
 
 void Context::compile_kernels(const Config& config, const rts_cache_store* cache) {
-  PluginState& plugin = engine_->plugin();
-  for (const Step& step : engine_->steps()) {
+  TestingPlugin& plugin = engine_.plugin();
+  for (const Step& step : engine_.nodes()) {
     const std::string blob = kernel_blob(step);
     if (cache) {
-      std::string found;
-      const rts_blob_sink sink{&found, &append_to_string};
-      const rts_status status =
-          cache->get(cache->user, kDeviceFingerprint, step.kernel_key.c_str(), &sink);
-      if (status == RTS_OK && found == blob) {
+      std::vector<uint8_t> found;
+      const rts_status status = kit::cache_get(*cache, kDeviceFingerprint, step.kernel_key, found);
+      if (status == RTS_OK && std::string(found.begin(), found.end()) == blob) {
         kernel_cache_hits_.fetch_add(1);
         continue;
       }
@@ -126,97 +106,34 @@ void Context::compile_kernels(const Config& config, const rts_cache_store* cache
 }
 
 void Context::bind_inputs(const rts_execute_args& args) {
-  const auto& decls = engine_->graph().inputs;
-  if (args.n_inputs != decls.size()) {
-    fail(RTS_ERROR_INVALID_ARGUMENT, "engine expects " + std::to_string(decls.size()) +
-                                         " inputs, got " + std::to_string(args.n_inputs));
-  }
-  if (args.n_inputs > 0 && !args.inputs) fail(RTS_ERROR_INVALID_ARGUMENT, "inputs is NULL");
+  kit::check_input_bindings(engine_.graph(), args);
   for (uint32_t i = 0; i < args.n_inputs; ++i) {
     const rts_tensor& t = args.inputs[i];
-    const ValueDef& decl = decls[i];
-    // Built only for a message: execute is the round-trip benchmark's path.
-    auto what = [&] { return "input " + std::to_string(i) + " '" + decl.name + "'"; };
-    if (t.name && std::strcmp(decl.name.c_str(), t.name) != 0) {
-      fail(RTS_ERROR_INVALID_ARGUMENT, what() + " is bound as '" + t.name + "'");
-    }
-    if (t.dtype != RTS_DTYPE_F32) {
-      fail(RTS_ERROR_INVALID_ARGUMENT,
-           what() + " has dtype " + dtype_name(t.dtype) + ", expected f32");
-    }
-    if (t.rank != decl.rank) {
-      fail(RTS_ERROR_INVALID_ARGUMENT, what() + " has rank " + std::to_string(t.rank) +
-                                           ", expected " + std::to_string(decl.rank));
-    }
-    Shape shape;
-    shape.rank = t.rank;
-    std::copy(t.dims, t.dims + t.rank, shape.dims.begin());
-    for (uint32_t d = 0; d < t.rank; ++d) {
-      const int64_t dim = shape.dims[d];
-      const bool ok = decl.dims[d] >= 0 ? dim == decl.dims[d]
-                                        : dim >= decl.min_dims[d] && dim <= decl.max_dims[d];
-      if (!ok || dim < 0) {
-        const std::string expected = decl.dims[d] >= 0
-                                         ? std::to_string(decl.dims[d])
-                                         : "in [" + std::to_string(decl.min_dims[d]) + ", " +
-                                               std::to_string(decl.max_dims[d]) + "]";
-        fail(RTS_ERROR_INVALID_ARGUMENT, what() + " has shape " + dims_string(shape) + ": dim " +
-                                             std::to_string(d) + " must be " + expected);
-      }
-    }
-    const uint64_t bytes = static_cast<uint64_t>(shape.numel()) * sizeof(float);
-    if (bytes > 0 && (!t.data || t.size_bytes < bytes)) {
-      fail(RTS_ERROR_INVALID_ARGUMENT, what() + " needs " + std::to_string(bytes) +
-                                           " bytes, its binding holds " +
-                                           std::to_string(t.data ? t.size_bytes : 0));
-    }
+    kit::check_input_dims(engine_.graph().inputs[i], std::span<const int64_t>(t.dims, t.rank));
     // Device residency needs no staging: device memory is host memory here.
-    slot_data_[i] = static_cast<const float*>(t.data);
-    slot_shapes_[i] = shape;
+    const uint32_t id = engine_.input_values()[i];
+    slot_data_[id] = static_cast<const float*>(t.data);
+    slot_shapes_[id].rank = t.rank;
+    std::copy(t.dims, t.dims + t.rank, slot_shapes_[id].dims.begin());
   }
 }
 
 void* Context::bind_output(const rts_execute_args& args, uint32_t index, const Shape& shape,
                            bool must_allocate, rts_dtype dtype) {
   rts_tensor& t = args.outputs[index];
-  const std::string& name = engine_->graph().outputs[index].name;
-  auto write_shape = [&] {
-    t.rank = shape.rank;
-    for (uint32_t d = 0; d < shape.rank; ++d) t.dims[d] = shape.dims[d];
-  };
-  write_shape();
-  const uint64_t element_bytes = dtype == RTS_DTYPE_I64 ? sizeof(int64_t) : sizeof(float);
-  const uint64_t bytes = static_cast<uint64_t>(shape.numel()) * element_bytes;
-  if (!must_allocate && (bytes == 0 || (t.data && t.size_bytes >= bytes))) {
-    if (t.data && t.dtype != dtype) {
-      fail(RTS_ERROR_INVALID_ARGUMENT, "output '" + name + "' is bound with dtype " +
-                                           dtype_name(t.dtype) + ", expected " + dtype_name(dtype));
-    }
-    return t.data;
+  // A data-dependent output always comes from the host's allocator.
+  if (must_allocate) {
+    t.data = nullptr;
+    t.size_bytes = 0;
   }
-  if (!args.allocator || !args.allocator->allocate) {
-    fail(RTS_ERROR_INVALID_ARGUMENT,
-         "output '" + name + "' needs " + std::to_string(bytes) + " bytes" +
-             (must_allocate ? " from the output allocator (data-dependent)"
-                            : "; its binding holds " + std::to_string(t.data ? t.size_bytes : 0)) +
-             " and no output allocator was given");
-  }
-  t.dtype = dtype;
-  if (args.allocator->allocate(args.allocator->user, index, &t) != 0) {
-    fail(RTS_ERROR_OUT_OF_MEMORY, "the host's output allocator failed for output '" + name + "' (" +
-                                      std::to_string(bytes) + " bytes)");
-  }
-  write_shape();
-  if (bytes > 0 && (!t.data || t.size_bytes < bytes)) {
-    fail(RTS_ERROR_INTERNAL, "the host's output allocator gave output '" + name + "' " +
-                                 std::to_string(t.data ? t.size_bytes : 0) + " bytes, " +
-                                 std::to_string(bytes) + " needed");
-  }
+  // Device memory is host memory here: a device-resident binding is written in place.
+  kit::bind_output(index, engine_.values()[engine_.output_values()[index]].name, dtype,
+                   std::span<const int64_t>(shape.dims.data(), shape.rank), args, true);
   return t.data;
 }
 
 void Context::execute(const rts_execute_args& args) {
-  const Config config = engine_->plugin().config();
+  const Config config = engine_.plugin().config();
   if (config.fail_execute) fail(RTS_ERROR_DEVICE, *config.fail_execute);
   // The clock is read only when a cost is configured: the round-trip
   // benchmark times this path.
@@ -224,14 +141,9 @@ void Context::execute(const rts_execute_args& args) {
   if (!RTS_HAS_FIELD(&args, rts_execute_args, allocator)) {
     fail(RTS_ERROR_INVALID_ARGUMENT, "rts_execute_args struct_size is too small");
   }
-  const auto& outputs = engine_->graph().outputs;
-  if (args.n_outputs != outputs.size() || (args.n_outputs > 0 && !args.outputs)) {
-    fail(RTS_ERROR_INVALID_ARGUMENT, "engine expects " + std::to_string(outputs.size()) +
-                                         " outputs, got " + std::to_string(args.n_outputs));
-  }
   bind_inputs(args);
 
-  for (const Step& step : engine_->steps()) {
+  for (const Step& step : engine_.nodes()) {
     const Shape& a = slot_shapes_[step.inputs[0]];
     if (step.op == Op::kNonzero) {
       // Rows are counted first so the data-dependent kernel can ask the
@@ -245,17 +157,18 @@ void Context::execute(const rts_execute_args& args) {
       auto* out = static_cast<int64_t*>(bind_output(args, static_cast<uint32_t>(step.engine_output),
                                                     shape, step.dynamic_output, RTS_DTYPE_I64));
       run_nonzero(x, a, rows, out);
-      slot_shapes_[step.output] = shape;
+      slot_shapes_[step.outputs[0]] = shape;
       continue;
     }
-    const Shape shape =
-        op_arity(step.op) == 2 ? broadcast_shapes(a, slot_shapes_[step.inputs[1]], step.node) : a;
+    const Shape shape = op_arity(step.op) == 2
+                            ? broadcast_shapes(a, slot_shapes_[step.inputs[1]], step.desc->name)
+                            : a;
     float* out;
     if (step.engine_output >= 0) {
       out = static_cast<float*>(
           bind_output(args, static_cast<uint32_t>(step.engine_output), shape, step.dynamic_output));
     } else {
-      auto& buffer = scratch_[step.output];
+      auto& buffer = scratch_[step.outputs[0]];
       buffer.resize(static_cast<std::size_t>(shape.numel()));
       out = buffer.data();
     }
@@ -275,15 +188,15 @@ void Context::execute(const rts_execute_args& args) {
       case Op::kNonzero:  // handled above: its output is i64 and sized by the data
         break;
     }
-    slot_data_[step.output] = out;
-    slot_shapes_[step.output] = shape;
+    slot_data_[step.outputs[0]] = out;
+    slot_shapes_[step.outputs[0]] = shape;
   }
 
   // Outputs no step wrote in place: engine inputs passed through, constants
   // and repeated outputs.
   for (uint32_t o = 0; o < args.n_outputs; ++o) {
-    if (engine_->output_in_place()[o]) continue;
-    const uint32_t slot = engine_->output_slots()[o];
+    if (engine_.output_in_place()[o]) continue;
+    const uint32_t slot = engine_.output_values()[o];
     const Shape& shape = slot_shapes_[slot];
     auto* dst = static_cast<float*>(bind_output(args, o, shape, false));
     const std::size_t bytes = static_cast<std::size_t>(shape.numel()) * sizeof(float);
@@ -299,24 +212,27 @@ void Context::execute(const rts_execute_args& args) {
 }
 
 void Context::track_capture() {
-  if (graph_capture_ != RTS_GRAPH_CAPTURE_WHOLE_GRAPH) return;
+  if (settings_.graph_capture != RTS_GRAPH_CAPTURE_WHOLE_GRAPH) return;
   // A recorded graph is only valid for the input shapes it was recorded
   // with; any change records it again, as CUDA graphs would.
-  const std::size_t n = engine_->graph().inputs.size();
+  const std::vector<uint32_t>& inputs = engine_.input_values();
   bool same = recorded_;
-  for (std::size_t i = 0; same && i < n; ++i) same = slot_shapes_[i] == recorded_shapes_[i];
+  for (std::size_t i = 0; same && i < inputs.size(); ++i) {
+    same = slot_shapes_[inputs[i]] == recorded_shapes_[i];
+  }
   if (same) {
     replays_.fetch_add(1);
     return;
   }
-  recorded_shapes_.assign(slot_shapes_.begin(), slot_shapes_.begin() + n);
+  recorded_shapes_.clear();
+  for (uint32_t id : inputs) recorded_shapes_.push_back(slot_shapes_[id]);
   recorded_ = true;
   records_.fetch_add(1);
 }
 
 void Context::report_counters(const rts_counter_sink& sink) const {
   if (!sink.counter) return;
-  const PluginState& plugin = engine_->plugin();
+  const TestingPlugin& plugin = engine_.plugin();
   const uint64_t created = plugin.contexts_created.load();
   const uint64_t destroyed = plugin.contexts_destroyed.load();
   const struct {

@@ -7,23 +7,22 @@
 #include <vector>
 
 #include "engine.hpp"
+#include "rtscope/kit/settings.hpp"
 
 namespace rtscope_testing {
 
-class Context {
+class Context : public kit::Context {
  public:
   // Simulates the costly part of context creation: a fixed setup cost and
   // one kernel compile per node unless the runtime cache already holds it.
-  Context(const Engine* engine, const rts_runtime_settings* settings);
-  ~Context();
-  Context(const Context&) = delete;
-  Context& operator=(const Context&) = delete;
+  Context(const Engine& engine, const rts_runtime_settings* settings);
+  ~Context() override;
 
   // Externally synchronized (the ABI contract), so the scratch state below
   // needs no lock; the counters are atomics because context_counters may
   // run concurrently with it.
-  void execute(const rts_execute_args& args);
-  void report_counters(const rts_counter_sink& sink) const;
+  void execute(const rts_execute_args& args) override;
+  void report_counters(const rts_counter_sink& sink) const override;
 
  private:
   void compile_kernels(const Config& config, const rts_cache_store* cache);
@@ -35,8 +34,8 @@ class Context {
                     bool must_allocate, rts_dtype dtype = RTS_DTYPE_F32);
   void track_capture();
 
-  const Engine* engine_;
-  rts_graph_capture graph_capture_ = RTS_GRAPH_CAPTURE_DISABLED;
+  const Engine& engine_;
+  kit::ContextSettings settings_;
 
   std::atomic<uint64_t> executes_{0};
   std::atomic<uint64_t> kernels_compiled_{0};
@@ -44,7 +43,7 @@ class Context {
   std::atomic<uint64_t> records_{0};
   std::atomic<uint64_t> replays_{0};
 
-  // Per-execute state, kept to avoid allocating on every call.
+  // Per-execute state by value id, kept to avoid allocating on every call.
   std::vector<const float*> slot_data_;
   std::vector<Shape> slot_shapes_;
   std::vector<std::vector<float>> scratch_;

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 
-#include "failure.hpp"
+#include "rtscope/kit/error.hpp"
 
 namespace rtscope_testing {
 namespace {
+
+using rtscope::kit::fail;
 
 float apply(Op op, float a, float b) { return op == Op::kAdd ? a + b : a * b; }
 

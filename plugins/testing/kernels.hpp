@@ -3,16 +3,20 @@
 // reproducible on every machine.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
-#include "graph_def.hpp"
+#include "rtscope/plugin_abi.h"
 
 namespace rtscope_testing {
 
 // kNonzero reads f32 and writes i64 indices; every other op is f32 only.
 enum class Op { kAdd, kMul, kScale, kRelu, kNonzero };
+
+using Dims = std::array<int64_t, RTS_MAX_RANK>;
 
 // Concrete shape of a tensor at execute time.
 struct Shape {

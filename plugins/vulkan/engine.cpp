@@ -57,25 +57,14 @@ std::vector<std::byte> transpose_matrix(const std::vector<std::byte>& bytes, con
 // checks, and the shader variants it may run.
 struct VulkanTyper {
   const DeviceCaps& caps;
-  void bind(EngineNode& node) const {
-    node.spec = find_op_spec(node.desc->op);
-    if (node.spec == nullptr) {
-      fail(RTS_ERROR_UNSUPPORTED, node.desc->label(), ": ", unsupported_op_reason(node.desc->op));
-    }
-  }
-  rts_dtype type(EngineNode& node, std::span<const rts_dtype> input_dtypes) const {
-    const std::vector<rts_dtype> dtypes(input_dtypes.begin(), input_dtypes.end());
-    if (std::string reason = check_input_types(*node.spec, dtypes); !reason.empty()) {
-      fail_invalid(node.desc->label(), ": ", reason);
-    }
-    if (std::string reason = check_attrs(*node.spec, *node.desc); !reason.empty()) {
-      fail_invalid(node.desc->label(), ": ", reason);
-    }
+  void bind(EngineNode& node) const { node.spec = &op_table().bind(*node.desc); }
+  rts_dtype type(EngineNode& node, std::span<const rts_dtype> dtypes) const {
+    op_table().check_node(*node.spec, *node.desc, dtypes);
     if (std::string reason = check_device_support(*node.spec, dtypes, caps); !reason.empty()) {
       fail(RTS_ERROR_UNSUPPORTED, node.desc->label(), ": ", reason);
     }
     node.shaders = vulkan::shader_variants(*node.spec, dtypes, caps);
-    return output_dtype(*node.spec, dtypes);
+    return op_table().output_dtype(*node.spec, dtypes);
   }
 };
 
@@ -205,34 +194,7 @@ void Engine::upload_constants() {
 }
 
 std::vector<Dims> Engine::infer_shapes(std::span<const Dims> input_dims) const {
-  std::vector<Dims> dims(values().size());
-  for (size_t i = 0; i < input_dims.size(); ++i) {
-    kit::check_input_dims(graph().inputs[i], input_dims[i]);
-    dims[input_values()[i]] = input_dims[i];
-  }
-  for (uint32_t id = 0; id < values().size(); ++id) {
-    if (values()[id].role == ValueRole::kConstant) {
-      dims[id] = graph().constants[values()[id].role_index].value.dims;
-    }
-  }
-  std::vector<const Dims*> node_inputs;
-  std::vector<rts_dtype> node_dtypes;
-  std::vector<Dims> node_outputs;
-  for (const EngineNode& node : nodes()) {
-    node_inputs.clear();
-    node_dtypes.clear();
-    for (uint32_t id : node.inputs) {
-      node_inputs.push_back(&dims[id]);
-      node_dtypes.push_back(values()[id].dtype);
-    }
-    node_outputs.assign(node.outputs.size(), Dims{});
-    infer_output_dims(*node.spec, *node.desc, node_dtypes, node_inputs, node_outputs);
-    for (size_t o = 0; o < node.outputs.size(); ++o) {
-      kit::check_inferred_dims(*node.desc, values()[node.outputs[o]], node_outputs[o]);
-      dims[node.outputs[o]] = std::move(node_outputs[o]);
-    }
-  }
-  return dims;
+  return op_table().infer_dims(*this, input_dims);
 }
 
 void Engine::fill_info(rts_engine_info& info) const {

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "allocator.hpp"
-#include "graph_desc.hpp"
-#include "op_spec.hpp"
+#include "kernels/op_spec.hpp"
+#include "kit_names.hpp"
 #include "rtscope/kit/backend.hpp"
 #include "rtscope/kit/resolved_graph.hpp"
 #include "rtscope/plugin_abi.h"

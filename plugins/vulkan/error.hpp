@@ -1,5 +1,5 @@
 // The exception type the Vulkan plugin uses internally (rtscope/kit/error.hpp)
-// and VkResult checking. Trampolines in plugin_entry.cpp turn Error into an
+// and VkResult checking. The kit's trampolines (plugin_entry.cpp) turn Error into an
 // rts_status plus one message for the host's error sink; nothing thrown here
 // ever crosses the C boundary.
 #pragma once

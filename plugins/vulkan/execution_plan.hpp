@@ -25,7 +25,7 @@
 #include "allocator.hpp"
 #include "command_list.hpp"
 #include "dispatch_profile.hpp"
-#include "graph_desc.hpp"
+#include "kit_names.hpp"
 #include "rtscope/plugin_abi.h"
 
 namespace rtscope::vulkan {

@@ -10,6 +10,7 @@
 #include "error.hpp"
 #include "pipeline_cache.hpp"
 #include "rtscope/kit/parallel_for.hpp"
+#include "rtscope/kit/settings.hpp"
 #include "shader_interface.hpp"
 #include "shader_registry.hpp"
 
@@ -43,23 +44,6 @@ Specialization specialization_for(const DeviceCaps& caps, std::string_view varia
       break;
   }
   return spec;
-}
-
-// Reads one entry from the host's store; nullopt on a miss.
-std::optional<std::vector<uint8_t>> cache_get(const rts_cache_store& cache,
-                                              const std::string& fingerprint,
-                                              const std::string& key) {
-  std::vector<uint8_t> bytes;
-  rts_blob_sink sink{&bytes, [](void* user, const void* data, uint64_t size) {
-                       auto* out = static_cast<std::vector<uint8_t>*>(user);
-                       const auto* begin = static_cast<const uint8_t*>(data);
-                       out->assign(begin, begin + size);
-                       return 0;
-                     }};
-  if (cache.get == nullptr) return std::nullopt;
-  const rts_status status = cache.get(cache.user, fingerprint.c_str(), key.c_str(), &sink);
-  if (status != RTS_OK) return std::nullopt;
-  return bytes;
 }
 
 // RAII for the per-pipeline objects that only live while compiling.
@@ -222,15 +206,15 @@ void PipelineSet::create_cached(std::span<SpecializedPipeline* const> slots,
 std::optional<std::vector<uint8_t>> PipelineSet::cached_seed(const std::string& key,
                                                              const rts_cache_store* cache,
                                                              PipelineCounters& counters) const {
-  if (cache == nullptr) return std::nullopt;
-  std::optional<std::vector<uint8_t>> stored = cache_get(*cache, device_.fingerprint(), key);
-  if (!stored) {
+  std::vector<uint8_t> stored;
+  if (cache == nullptr || cache->get == nullptr ||
+      kit::cache_get(*cache, device_.fingerprint().c_str(), key, stored) != RTS_OK) {
     counters.cache_misses.fetch_add(1, std::memory_order_relaxed);
     return std::nullopt;
   }
   std::string reason;
   std::optional<std::vector<uint8_t>> seed =
-      decode_pipeline_cache(device_.physical(), key, *stored, reason);
+      decode_pipeline_cache(device_.physical(), key, stored, reason);
   if (seed) {
     counters.cache_hits.fetch_add(1, std::memory_order_relaxed);
   } else {

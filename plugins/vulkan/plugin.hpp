@@ -31,14 +31,11 @@
 
 namespace rtscope::vulkan {
 
-inline constexpr const char* kPluginId = "vulkan";
-inline constexpr const char* kPluginVersion = "0.1.0";
-
 class VulkanPlugin : public kit::Backend {
  public:
   // The id, version and engine blob magic ("RTSVKEB1") of the plugin.
   static constexpr kit::EngineBlobFormat kFormat = {
-      kPluginId, {'R', 'T', 'S', 'V', 'K', 'E', 'B', '1'}, 1, kPluginVersion};
+      "vulkan", {'R', 'T', 'S', 'V', 'K', 'E', 'B', '1'}, 2, "0.1.0"};
   // device_alloc/free/copy hand out this plugin's device memory.
   static constexpr bool kDeviceMemory = true;
 

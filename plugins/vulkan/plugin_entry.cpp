@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "error.hpp"
-#include "graph_desc.hpp"
-#include "op_spec.hpp"
+#include "kernels/op_spec.hpp"
+#include "kit_names.hpp"
 #include "plugin.hpp"
 #include "rtscope/kit/plugin_api.hpp"
 #include "rtscope/plugin_abi.h"
@@ -17,34 +17,14 @@ namespace rtscope::vulkan {
 rts_support VulkanPlugin::query_node(uint32_t device, const NodeDesc& desc, const rts_value* inputs,
                                      const rts_value* outputs) {
   const DeviceCaps& caps = physical(device).caps;
-  rts_support answer{};
-  const OpSpec* spec = find_op_spec(desc.op);
-  if (spec == nullptr) {
-    answer.detail = unsupported_op_reason(desc.op);
-    return answer;
-  }
+  rts_support answer;
   std::vector<rts_dtype> dtypes;
-  std::vector<Dims> dims;
-  for (size_t i = 0; i < desc.inputs.size(); ++i) {
-    dtypes.push_back(inputs[i].dtype);
-    dims.push_back(copy_value(inputs[i], "input").dims);
-  }
-  std::string reason = check_input_types(*spec, dtypes, dims);
-  if (reason.empty()) reason = check_attrs(*spec, desc);
-  if (reason.empty()) reason = check_device_support(*spec, dtypes, caps);
-  if (reason.empty()) {
-    reason = kit::check_queried_outputs(
-        desc, inputs, outputs, [&] { return output_dtype(*spec, dtypes); },
-        [&](auto input_dims, auto output_dims) {
-          infer_output_dims(*spec, desc, dtypes, input_dims, output_dims);
-        });
-  }
-  if (!reason.empty()) {
-    answer.detail = refusal(desc, reason);
-    return answer;
-  }
-  answer.supported = 1;
-  answer.needs_output_allocation = is_data_dependent(*spec, desc) ? 1 : 0;
+  const OpSpec* spec =
+      op_table().query_node(*this, desc, inputs, outputs, dtypes, answer,
+                            [&](const OpSpec& op, std::span<const rts_dtype> types) {
+                              return check_device_support(op, types, caps);
+                            });
+  if (spec == nullptr) return answer;
   // Name the kernel and how f16 is handled on this device.
   const bool f16 = std::find(dtypes.begin(), dtypes.end(), RTS_DTYPE_F16) != dtypes.end();
   std::string detail = kernel_name_for(*spec, desc);

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "graph_desc.hpp"
+#include "kit_names.hpp"
 #include "rtscope/plugin_abi.h"
 
 namespace rtscope::vulkan {

@@ -4,7 +4,7 @@
 
 #include "engine.hpp"
 #include "error.hpp"
-#include "op_spec.hpp"
+#include "kernels/op_spec.hpp"
 
 namespace rtscope::vulkan {
 namespace {

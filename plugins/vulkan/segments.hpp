@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "graph_desc.hpp"
+#include "kit_names.hpp"
 
 namespace rtscope::vulkan {
 

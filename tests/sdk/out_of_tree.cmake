@@ -30,7 +30,8 @@ foreach(file include/rtscope/rtscope.hpp include/rtscope/plugin_abi.h
              lib/cmake/rtscope/rtscopeConfig.cmake lib/cmake/rtscope/rtscopeConfigVersion.cmake
              lib/pkgconfig/rtscope.pc lib/rtscope/plugins/librtscope_plugin_cpu.so
              include/rtscope/op_schema.hpp lib/librtscope_op_schema.a
-             lib/librtscope_kit.a include/rtscope/kit/plugin_api.hpp)
+             lib/librtscope_kit.a include/rtscope/kit/plugin_api.hpp
+             include/rtscope/kit/op_table.hpp include/rtscope/kit/op_attrs.hpp)
   if(NOT EXISTS ${prefix}/${file})
     message(FATAL_ERROR "install: ${prefix}/${file} is missing")
   endif()

@@ -237,6 +237,7 @@ const OpSpec kAttentionOps[] = {
 
 }  // namespace
 
-std::span<const OpSpec> attention_op_specs() { return kAttentionOps; }
+template <>
+std::span<const OpSpec> kOpSpecs<kit::OpFamily::kAttention> = kAttentionOps;
 
 }  // namespace rtscope::cpu

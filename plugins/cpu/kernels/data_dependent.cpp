@@ -133,6 +133,7 @@ const OpSpec kDataDependentOps[] = {
 
 }  // namespace
 
-std::span<const OpSpec> data_dependent_op_specs() { return kDataDependentOps; }
+template <>
+std::span<const OpSpec> kOpSpecs<kit::OpFamily::kDataDependent> = kDataDependentOps;
 
 }  // namespace rtscope::cpu

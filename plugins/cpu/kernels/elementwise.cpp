@@ -316,6 +316,7 @@ const OpSpec kElementwiseOps[] = {
 
 }  // namespace
 
-std::span<const OpSpec> elementwise_op_specs() { return kElementwiseOps; }
+template <>
+std::span<const OpSpec> kOpSpecs<kit::OpFamily::kElementwise> = kElementwiseOps;
 
 }  // namespace rtscope::cpu

@@ -258,6 +258,7 @@ const OpSpec kMatmulOps[] = {
 
 }  // namespace
 
-std::span<const OpSpec> matmul_op_specs() { return kMatmulOps; }
+template <>
+std::span<const OpSpec> kOpSpecs<kit::OpFamily::kMatmul> = kMatmulOps;
 
 }  // namespace rtscope::cpu

@@ -93,6 +93,7 @@ const OpSpec kNormOps[] = {
 
 }  // namespace
 
-std::span<const OpSpec> norm_op_specs() { return kNormOps; }
+template <>
+std::span<const OpSpec> kOpSpecs<kit::OpFamily::kNorm> = kNormOps;
 
 }  // namespace rtscope::cpu

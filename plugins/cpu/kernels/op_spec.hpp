@@ -1,7 +1,8 @@
 // What the CPU plugin knows about each op: the kernel that runs it and the
 // kernel's own properties. Arity, attributes, dtype rules and shape
 // inference come from the op schema (rtscope/op_schema.hpp), shared with
-// the host. Each kernels/*.cpp file defines the specs of one group of ops.
+// the host, through the kit's OpTable. Each kernels/*.cpp file defines the
+// specs of one group of ops.
 #pragma once
 
 #include <cstdint>
@@ -10,9 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "error.hpp"
-#include "graph_desc.hpp"
-#include "rtscope/op_schema.hpp"
+#include "kit_names.hpp"
+#include "rtscope/kit/op_table.hpp"
 #include "rtscope/plugin_abi.h"
 
 namespace rtscope::cpu {
@@ -94,11 +94,6 @@ using DataDependentFn = bool (*)(const NodeDesc& node);
 using InferFromDataFn = void (*)(const NodeDesc& node, std::span<const TensorRef> inputs,
                                  std::span<Dims> outputs);
 
-// What an input holds by the op's dtype rule: float data (the inputs an f16
-// node converts around a kernel computing in f32), a position (tuning
-// writes a representative one), or anything else.
-enum class InputKind : uint8_t { kFloat, kPosition, kOther };
-
 enum class F16Mode : uint8_t {
   // The kernel is written for f32; the context converts f16 inputs and
   // outputs around it.
@@ -140,70 +135,18 @@ struct OpSpec {
   bool float_data_only = false;
 };
 
-// Whether `node`'s kernel needs its output sized after running.
-inline bool is_data_dependent(const OpSpec& spec, const NodeDesc& node) {
-  return spec.data_dependent != nullptr && spec.data_dependent(node);
-}
-
-// The name of the kernel that runs `node` (static; for query_node).
-inline const char* kernel_name_for(const OpSpec& spec, const NodeDesc& node) {
-  if (spec.static_kernel_name != nullptr && !is_data_dependent(spec, node)) {
-    return spec.static_kernel_name;
-  }
-  return spec.kernel_name;
-}
-
 // Grain candidates for `items` units of work on a pool of `threads`: all
 // on the caller, one task per thread, and the kernel's default
 // `default_grain`; duplicates removed, values clamped to `items`.
 std::vector<int64_t> candidate_grains(int64_t items, unsigned threads, int64_t default_grain);
 
-// Spec groups, one per kernels/*.cpp file.
-std::span<const OpSpec> elementwise_op_specs();
-std::span<const OpSpec> matmul_op_specs();
-std::span<const OpSpec> norm_op_specs();
-std::span<const OpSpec> reduction_op_specs();
-std::span<const OpSpec> attention_op_specs();
-std::span<const OpSpec> shape_op_specs();
-std::span<const OpSpec> data_dependent_op_specs();
+// The specs of one family of ops, defined in its kernels/*.cpp file (not
+// const: GCC gives a const variable template specialization internal linkage).
+template <kit::OpFamily family>
+extern std::span<const OpSpec> kOpSpecs;
 
-// nullptr when the plugin has no kernel for `op`.
-const OpSpec* find_op_spec(std::string_view op);
-// Why an op is not provided (a static string), for query_node and
-// build_engine.
-const char* unsupported_op_reason(std::string_view op);
-
-// The schema of the op `spec` runs.
-const schema::OpSchema& op_schema(const OpSpec& spec);
-
-// Empty when the input count and dtypes suit the op, else the reason in
-// the schema's words. `dims` (optional, -1 where dynamic) name the input
-// shapes in the message.
-std::string check_input_types(const OpSpec& spec, std::span<const rts_dtype> inputs,
-                              std::span<const Dims> dims = {});
-// Empty when every attribute is known, of the right kind, and every
-// required one is present, else the reason in the schema's words.
-std::string check_attrs(const OpSpec& spec, const NodeDesc& node);
-// Dtype of every output, from valid input dtypes.
-rts_dtype output_dtype(const OpSpec& spec, std::span<const rts_dtype> inputs);
-// The dtype f16-converting kernels compute in for this node: the shared
-// dtype of its float inputs, or f32 when it has none.
-rts_dtype float_dtype(const OpSpec& spec, std::span<const rts_dtype> inputs);
-InputKind input_kind(const OpSpec& spec, size_t input);
-
-// Output dims from concrete input dims by the op schema; throws (via
-// fail_node) on a shape the op does not accept, in the schema's words. For
-// a data-dependent op these are the worst-case dims.
-void infer_output_dims(const OpSpec& spec, const NodeDesc& node,
-                       std::span<const rts_dtype> input_dtypes, std::span<const Dims* const> inputs,
-                       std::span<Dims> outputs);
-
-template <typename... Parts>
-[[noreturn]] void fail_node(const NodeDesc& node, const Parts&... parts) {
-  fail_invalid(node.label(), ": ", parts...);
-}
-
-// Maps a possibly negative axis onto [0, rank); throws naming the node.
-int normalize_axis(const NodeDesc& node, int64_t axis, size_t rank);
+// The plugin's kernels by op, with the schema's checks of a node
+// (kernels/op_table.cpp).
+const kit::OpTable<OpSpec>& op_table();
 
 }  // namespace rtscope::cpu

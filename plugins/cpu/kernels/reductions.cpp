@@ -10,24 +10,9 @@
 namespace rtscope::cpu {
 namespace {
 
-struct AxisView {
-  int64_t outer = 1;
-  int64_t length = 1;
-  int64_t inner = 1;
-};
-
-AxisView view_around(std::span<const int64_t> dims, int axis) {
-  AxisView view;
-  for (int i = 0; i < axis; ++i) view.outer *= dims[i];
-  view.length = dims[axis];
-  for (size_t i = axis + 1; i < dims.size(); ++i) view.inner *= dims[i];
-  return view;
-}
-
 void run_softmax(const KernelArgs& args) {
   const TensorRef& x = args.inputs[0];
-  const int axis = normalize_axis(args.node, args.node.attr_int("axis", -1), x.rank());
-  const AxisView view = view_around(x.dims, axis);
+  const AxisView view = view_around_axis(args.node, x.dims);
   const float* in = x.as<const float>();
   float* out = args.outputs[0].as<float>();
   // One lane is one softmax: `length` values `inner` apart.
@@ -55,8 +40,7 @@ void run_softmax(const KernelArgs& args) {
 
 void run_argmax(const KernelArgs& args) {
   const TensorRef& x = args.inputs[0];
-  const int axis = normalize_axis(args.node, args.node.attr_int("axis", -1), x.rank());
-  const AxisView view = view_around(x.dims, axis);
+  const AxisView view = view_around_axis(args.node, x.dims);
   const float* in = x.as<const float>();
   int64_t* out = args.outputs[0].as<int64_t>();
   const int64_t lanes = view.outer * view.inner;
@@ -82,7 +66,7 @@ void run_argmax(const KernelArgs& args) {
 void tune_softmax(const NodeDesc& node, std::span<const Dims* const> inputs, std::span<const Dims>,
                   unsigned threads, TuningSpace& space) {
   const Dims& x = *inputs[0];
-  const AxisView view = view_around(x, normalize_axis(node, node.attr_int("axis", -1), x.size()));
+  const AxisView view = view_around_axis(node, x);
   for (int64_t grain :
        candidate_grains(view.outer * view.inner, threads, rows_per_task(view.length))) {
     space.variants.push_back({"softmax.lanes", run_softmax, {grain}});
@@ -104,6 +88,7 @@ const OpSpec kReductionOps[] = {
 
 }  // namespace
 
-std::span<const OpSpec> reduction_op_specs() { return kReductionOps; }
+template <>
+std::span<const OpSpec> kOpSpecs<kit::OpFamily::kReduction> = kReductionOps;
 
 }  // namespace rtscope::cpu

@@ -18,23 +18,6 @@ void run_reshape(const KernelArgs& args) {
   copy_bytes(args.outputs[0].data, args.inputs[0].data, args.inputs[0].bytes());
 }
 
-// The permutation with negative entries resolved; throws unless it is one.
-std::array<int, RTS_MAX_RANK> resolve_perm(const NodeDesc& node, size_t rank) {
-  const std::vector<int64_t>& perm = node.attr_ints("perm");
-  if (perm.size() != rank) {
-    fail_node(node, "perm ", ints_str(perm), " has ", perm.size(), " entries for rank ", rank);
-  }
-  std::array<int, RTS_MAX_RANK> resolved{};
-  std::array<bool, RTS_MAX_RANK> seen{};
-  for (size_t i = 0; i < rank; ++i) {
-    const int axis = normalize_axis(node, perm[i], rank);
-    if (seen[axis]) fail_node(node, "perm ", ints_str(perm), " is not a permutation");
-    seen[axis] = true;
-    resolved[i] = axis;
-  }
-  return resolved;
-}
-
 template <typename Element>
 void transpose_rows(const Element* in, Element* out, int rank, const int64_t* out_dims,
                     const int64_t* in_strides, int64_t row_begin, int64_t row_end) {
@@ -120,24 +103,6 @@ void run_concat(const KernelArgs& args) {
   }
 }
 
-struct SliceRange {
-  int axis;
-  int64_t start;
-  int64_t end;
-};
-
-SliceRange resolve_slice(const NodeDesc& node, std::span<const int64_t> x) {
-  const int axis = normalize_axis(node, node.attr_int("axis"), x.size());
-  const int64_t length = x[axis];
-  auto clamp_index = [length](int64_t index) {
-    if (index < 0) index += length;
-    return std::clamp<int64_t>(index, 0, length);
-  };
-  const int64_t start = clamp_index(node.attr_int("start"));
-  const int64_t end = std::max(start, clamp_index(node.attr_int("end")));
-  return {axis, start, end};
-}
-
 void run_slice(const KernelArgs& args) {
   const TensorRef& x = args.inputs[0];
   const SliceRange range = resolve_slice(args.node, x.dims);
@@ -215,6 +180,7 @@ const OpSpec kShapeOps[] = {
 
 }  // namespace
 
-std::span<const OpSpec> shape_op_specs() { return kShapeOps; }
+template <>
+std::span<const OpSpec> kOpSpecs<kit::OpFamily::kShape> = kShapeOps;
 
 }  // namespace rtscope::cpu

@@ -31,6 +31,11 @@ std::unique_ptr<Engine> Backend::deserialize_engine(uint32_t device, const void*
   return build_engine(device, read_engine_blob(format_, data, size));
 }
 
+const rts_device_info& OneDeviceBackend::device_info(uint32_t device) const {
+  if (device != 0) fail_invalid("the ", name(), " plugin has one device (0), got device ", device);
+  return device_;
+}
+
 void* Backend::device_alloc(uint32_t, uint64_t) {
   fail(RTS_ERROR_UNSUPPORTED, "the ", name(), " plugin has no device memory");
 }

@@ -24,6 +24,12 @@ void write_graph(BlobWriter& writer, const GraphDesc& graph) {
   }
   writer.scalar<uint32_t>(static_cast<uint32_t>(graph.values.size()));
   for (const ValueDesc& value : graph.values) writer.value(value);
+  writer.scalar<uint32_t>(static_cast<uint32_t>(graph.aliases.size()));
+  for (const rts_alias& alias : graph.aliases) {
+    writer.scalar<uint32_t>(alias.output);
+    writer.scalar<uint32_t>(alias.input);
+    writer.scalar<uint32_t>(alias.kind);
+  }
   writer.scalar<uint32_t>(static_cast<uint32_t>(graph.nodes.size()));
   for (const NodeDesc& node : graph.nodes) {
     writer.string(node.name);
@@ -42,12 +48,6 @@ void write_graph(BlobWriter& writer, const GraphDesc& graph) {
       writer.scalar<uint32_t>(static_cast<uint32_t>(attr.ints.size()));
       for (int64_t value : attr.ints) writer.scalar<int64_t>(value);
     }
-  }
-  writer.scalar<uint32_t>(static_cast<uint32_t>(graph.aliases.size()));
-  for (const rts_alias& alias : graph.aliases) {
-    writer.scalar<uint32_t>(alias.output);
-    writer.scalar<uint32_t>(alias.input);
-    writer.scalar<uint32_t>(alias.kind);
   }
 }
 
@@ -78,6 +78,13 @@ GraphDesc read_graph(BlobReader& reader) {
   for (uint32_t n = reader.count("values"); n > 0; --n) {
     graph.values.push_back(reader.value("value"));
   }
+  for (uint32_t n = reader.count("aliases"); n > 0; --n) {
+    rts_alias alias;
+    alias.output = reader.scalar<uint32_t>("alias output");
+    alias.input = reader.scalar<uint32_t>("alias input");
+    alias.kind = static_cast<rts_alias_kind>(reader.scalar<uint32_t>("alias kind"));
+    graph.aliases.push_back(alias);
+  }
   for (uint32_t n = reader.count("nodes"); n > 0; --n) {
     NodeDesc node;
     node.name = reader.string("node name");
@@ -101,13 +108,6 @@ GraphDesc read_graph(BlobReader& reader) {
       node.attrs.push_back(std::move(attr));
     }
     graph.nodes.push_back(std::move(node));
-  }
-  for (uint32_t n = reader.count("aliases"); n > 0; --n) {
-    rts_alias alias;
-    alias.output = reader.scalar<uint32_t>("alias output");
-    alias.input = reader.scalar<uint32_t>("alias input");
-    alias.kind = static_cast<rts_alias_kind>(reader.scalar<uint32_t>("alias kind"));
-    graph.aliases.push_back(alias);
   }
   return graph;
 }

@@ -10,8 +10,8 @@ size_t tensor_bytes(const rts_tensor& tensor) {
   return static_cast<size_t>(element_count({tensor.dims, tensor.rank})) * dtype_size(tensor.dtype);
 }
 
-bool bind_output(uint32_t index, const std::string& name, rts_dtype dtype, const Dims& dims,
-                 const rts_execute_args& args, bool device_outputs) {
+bool bind_output(uint32_t index, const std::string& name, rts_dtype dtype,
+                 std::span<const int64_t> dims, const rts_execute_args& args, bool device_outputs) {
   rts_tensor& tensor = args.outputs[index];
   tensor.dtype = dtype;
   tensor.rank = static_cast<uint32_t>(dims.size());

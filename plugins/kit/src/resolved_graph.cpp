@@ -15,7 +15,7 @@ rts_value to_rts_value(const ValueDesc& desc) {
   return value;
 }
 
-void check_input_dims(const ValueDesc& declared, const Dims& dims) {
+void check_input_dims(const ValueDesc& declared, std::span<const int64_t> dims) {
   if (dims.size() != declared.dims.size()) {
     fail_invalid("input '", declared.name, "': shape ", shape_str(dims), " has rank ", dims.size(),
                  " but the engine expects ", declared.type_str());

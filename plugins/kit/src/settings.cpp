@@ -25,4 +25,21 @@ ContextSettings read_settings(const rts_runtime_settings* settings) {
   return copy;
 }
 
+const rts_cache_store* complete_cache(const rts_cache_store* cache) {
+  const bool complete = cache != nullptr && RTS_HAS_FIELD(cache, rts_cache_store, put) &&
+                        cache->get != nullptr && cache->put != nullptr;
+  return complete ? cache : nullptr;
+}
+
+rts_status cache_get(const rts_cache_store& cache, const char* fingerprint, const std::string& key,
+                     std::vector<uint8_t>& bytes) {
+  bytes.clear();
+  const rts_blob_sink sink{&bytes, [](void* user, const void* data, uint64_t size) {
+                             const auto* begin = static_cast<const uint8_t*>(data);
+                             static_cast<std::vector<uint8_t>*>(user)->assign(begin, begin + size);
+                             return 0;
+                           }};
+  return cache.get(cache.user, fingerprint, key.c_str(), &sink);
+}
+
 }  // namespace rtscope::kit

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "command_list.hpp"
-#include "op_spec.hpp"
+#include "kernels/op_spec.hpp"
 #include "shader_interface.hpp"
 
 namespace rtscope::vulkan {
@@ -96,6 +96,7 @@ const OpSpec kAttentionOps[] = {
 
 }  // namespace
 
-std::span<const OpSpec> attention_op_specs() { return kAttentionOps; }
+template <>
+std::span<const OpSpec> kOpSpecs<kit::OpFamily::kAttention> = kAttentionOps;
 
 }  // namespace rtscope::vulkan

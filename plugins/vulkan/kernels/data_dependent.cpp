@@ -6,7 +6,7 @@
 // end after the node, and the exact output is allocated once the count is
 // read back.
 #include "command_list.hpp"
-#include "op_spec.hpp"
+#include "kernels/op_spec.hpp"
 #include "shader_interface.hpp"
 
 namespace rtscope::vulkan {
@@ -85,6 +85,7 @@ const OpSpec kDataDependentOps[] = {
 
 }  // namespace
 
-std::span<const OpSpec> data_dependent_op_specs() { return kDataDependentOps; }
+template <>
+std::span<const OpSpec> kOpSpecs<kit::OpFamily::kDataDependent> = kDataDependentOps;
 
 }  // namespace rtscope::vulkan

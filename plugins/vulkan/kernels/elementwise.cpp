@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "command_list.hpp"
-#include "op_spec.hpp"
+#include "kernels/op_spec.hpp"
 #include "kernels/strided_layout.hpp"
 #include "shader_interface.hpp"
 
@@ -90,6 +90,7 @@ const OpSpec kElementwiseOps[] = {
 
 }  // namespace
 
-std::span<const OpSpec> elementwise_op_specs() { return kElementwiseOps; }
+template <>
+std::span<const OpSpec> kOpSpecs<kit::OpFamily::kElementwise> = kElementwiseOps;
 
 }  // namespace rtscope::vulkan

@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "command_list.hpp"
-#include "op_spec.hpp"
+#include "kernels/op_spec.hpp"
 #include "kernels/strided_layout.hpp"
 #include "shader_interface.hpp"
 
@@ -213,6 +213,7 @@ const OpSpec kMatmulOps[] = {
 
 }  // namespace
 
-std::span<const OpSpec> matmul_op_specs() { return kMatmulOps; }
+template <>
+std::span<const OpSpec> kOpSpecs<kit::OpFamily::kMatmul> = kMatmulOps;
 
 }  // namespace rtscope::vulkan

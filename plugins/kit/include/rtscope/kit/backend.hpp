@@ -113,6 +113,22 @@ class Backend {
   std::set<std::string> interned_;
 };
 
+// A backend with one device, described once at construction (cpu,
+// testing): device_count is 1 and device_info refuses any other index.
+class OneDeviceBackend : public Backend {
+ public:
+  OneDeviceBackend(const rts_host_api* host, uint32_t abi_minor, const EngineBlobFormat& format,
+                   const rts_device_info& device)
+      : Backend(host, abi_minor, format), device_(device) {}
+
+  const rts_device_info& device() const { return device_; }
+  uint32_t device_count() const final { return 1; }
+  const rts_device_info& device_info(uint32_t device) const final;
+
+ private:
+  rts_device_info device_;
+};
+
 // For query_node: with every input dim known, runs `infer(input_dims,
 // output_dims)` (the op's shape inference) so that a shape the op rejects
 // is reported at query time. Returns the Error's message without the node

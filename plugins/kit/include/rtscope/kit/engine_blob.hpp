@@ -1,9 +1,9 @@
-// The engine blob both plugins write: a versioned, checksummed copy of the
+// The engine blob every kit plugin writes: a versioned, checksummed copy of the
 // engine's graph.
 //
 //   magic (8 bytes, per plugin) | u32 format version | string plugin
 //   version | graph (name, inputs, outputs, constants with bytes, values,
-//   nodes, aliases) | u64 FNV-1a of everything before it
+//   aliases, nodes) | u64 FNV-1a of everything before it
 //
 // Integers are written in the machine's byte order, as are constants; the
 // host's engine-file header ties a blob to its device fingerprint anyway.

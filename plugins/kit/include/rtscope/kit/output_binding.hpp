@@ -20,8 +20,9 @@ size_t tensor_bytes(const rts_tensor& tensor);
 // Error naming the output (`name`) on a failure. A preallocated binding in
 // device memory is refused unless `device_outputs` (the plugin writes
 // device memory from its device_alloc itself).
-bool bind_output(uint32_t index, const std::string& name, rts_dtype dtype, const Dims& dims,
-                 const rts_execute_args& args, bool device_outputs = false);
+bool bind_output(uint32_t index, const std::string& name, rts_dtype dtype,
+                 std::span<const int64_t> dims, const rts_execute_args& args,
+                 bool device_outputs = false);
 
 // bind_output for every output of `engine` (anything with values() and
 // output_values(), each value having a name and a dtype), with the shapes

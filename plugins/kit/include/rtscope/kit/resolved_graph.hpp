@@ -51,7 +51,10 @@ struct ResolvedNode {
 rts_value to_rts_value(const ValueDesc& desc);
 // Throws unless concrete `dims` of input `declared` match its declaration
 // (rank, fixed dims, min/max range).
-void check_input_dims(const ValueDesc& declared, const Dims& dims);
+void check_input_dims(const ValueDesc& declared, std::span<const int64_t> dims);
+inline void check_input_dims(const ValueDesc& declared, const Dims& dims) {
+  check_input_dims(declared, std::span<const int64_t>(dims));
+}
 // Throws unless `dims`, inferred for output `value` of `node`, fit RTS_MAX_RANK
 // and the value's declared type.
 void check_inferred_dims(const NodeDesc& node, const ResolvedValue& value, const Dims& dims);

@@ -1,4 +1,4 @@
-// Data movement of any dtype: reshape (a view, nothing runs), transpose,
+// Shape ops (data movement of any dtype): reshape (a view, nothing runs), transpose,
 // slice and concat through the generic strided copy shader, and the
 // embedding gather. These move elements without arithmetic; 8-byte
 // elements move as two 32-bit words.
@@ -6,7 +6,7 @@
 #include <array>
 
 #include "command_list.hpp"
-#include "op_spec.hpp"
+#include "kernels/op_spec.hpp"
 #include "kernels/strided_layout.hpp"
 #include "shader_interface.hpp"
 
@@ -54,23 +54,6 @@ void dispatch_copy(const EncodeArgs& args, rts_dtype dtype, std::vector<int64_t>
                          linear_groups(push.count, args.caps));
 }
 
-// The permutation with negative entries resolved; throws unless it is one.
-std::array<int, RTS_MAX_RANK> resolve_perm(const NodeDesc& node, size_t rank) {
-  const std::vector<int64_t>& perm = node.attr_ints("perm");
-  if (perm.size() != rank) {
-    fail_node(node, "perm ", ints_str(perm), " has ", perm.size(), " entries for rank ", rank);
-  }
-  std::array<int, RTS_MAX_RANK> resolved{};
-  std::array<bool, RTS_MAX_RANK> seen{};
-  for (size_t i = 0; i < rank; ++i) {
-    const int axis = normalize_axis(node, perm[i], rank);
-    if (seen[axis]) fail_node(node, "perm ", ints_str(perm), " is not a permutation");
-    seen[axis] = true;
-    resolved[i] = axis;
-  }
-  return resolved;
-}
-
 // The permutation keeps memory order when the axes longer than 1 stay in
 // their relative order.
 bool transpose_keeps_layout(const NodeDesc& node, const Dims& x) {
@@ -107,24 +90,6 @@ void encode_concat(const EncodeArgs& args) {
   }
 }
 
-struct SliceRange {
-  int axis;
-  int64_t start;
-  int64_t end;
-};
-
-SliceRange resolve_slice(const NodeDesc& node, std::span<const int64_t> x) {
-  const int axis = normalize_axis(node, node.attr_int("axis"), x.size());
-  const int64_t length = x[axis];
-  auto clamp_index = [length](int64_t index) {
-    if (index < 0) index += length;
-    return std::clamp<int64_t>(index, 0, length);
-  };
-  const int64_t start = clamp_index(node.attr_int("start"));
-  const int64_t end = std::max(start, clamp_index(node.attr_int("end")));
-  return {axis, start, end};
-}
-
 void encode_slice(const EncodeArgs& args) {
   const TensorArg& x = args.inputs[0];
   const TensorArg& out = args.outputs[0];
@@ -152,7 +117,7 @@ void encode_embedding(const EncodeArgs& args) {
                          linear_groups(push.count, args.caps));
 }
 
-const OpSpec kDataMovementOps[] = {
+const OpSpec kShapeOps[] = {
     {.op = "reshape",
      .encode = nullptr,
      .shader = nullptr,
@@ -184,6 +149,7 @@ const OpSpec kDataMovementOps[] = {
 
 }  // namespace
 
-std::span<const OpSpec> data_movement_op_specs() { return kDataMovementOps; }
+template <>
+std::span<const OpSpec> kOpSpecs<kit::OpFamily::kShape> = kShapeOps;
 
 }  // namespace rtscope::vulkan

@@ -1,8 +1,8 @@
 // What the Vulkan plugin knows about each op: the shader family that runs
 // it, how a node becomes dispatches, and the kernel's own limits. Arity,
 // attributes, dtype rules and shape inference come from the op schema
-// (rtscope/op_schema.hpp), shared with the host. Each ops/*.cpp file
-// defines the specs of one group of ops.
+// (rtscope/op_schema.hpp), shared with the host, through the kit's
+// OpTable. Each kernels/*.cpp file defines the specs of one group of ops.
 #pragma once
 
 #include <cstdint>
@@ -14,9 +14,9 @@
 #include "buffer.hpp"
 #include "command_list.hpp"
 #include "error.hpp"
-#include "graph_desc.hpp"
+#include "kit_names.hpp"
 #include "physical_device.hpp"
-#include "rtscope/op_schema.hpp"
+#include "rtscope/kit/op_table.hpp"
 #include "rtscope/plugin_abi.h"
 
 namespace rtscope::vulkan {
@@ -58,10 +58,6 @@ struct EncodeArgs {
 // Appends the node's commands. Nothing is recorded yet: the plan keeps the
 // list and replays it into a command buffer on every execute.
 using EncodeFn = void (*)(const EncodeArgs& args);
-
-// What an input holds by the op's dtype rule: float data (the inputs whose
-// dtype picks the shader variant), a position, or anything else.
-enum class InputKind : uint8_t { kFloat, kPosition, kOther };
 
 // How the variant suffix of the node's shader is chosen.
 enum class ShaderKind : uint8_t {
@@ -116,56 +112,19 @@ struct OpSpec {
   void (*check_kernel_shapes)(const NodeDesc& node, std::span<const Dims* const> inputs) = nullptr;
 };
 
-inline bool is_data_dependent(const OpSpec& spec, const NodeDesc& node) {
-  return spec.data_dependent != nullptr && spec.data_dependent(node);
-}
+// The specs of one family of ops, defined in its kernels/*.cpp file (not
+// const: GCC gives a const variable template specialization internal linkage).
+template <kit::OpFamily family>
+extern std::span<const OpSpec> kOpSpecs;
 
-inline const char* kernel_name_for(const OpSpec& spec, const NodeDesc& node) {
-  if (spec.static_kernel_name != nullptr && !is_data_dependent(spec, node)) {
-    return spec.static_kernel_name;
-  }
-  return spec.kernel_name;
-}
+// The plugin's kernels by op, with the schema's checks of a node
+// (kernels/op_table.cpp).
+const kit::OpTable<OpSpec>& op_table();
 
-// Spec groups, one per ops/*.cpp file.
-std::span<const OpSpec> elementwise_op_specs();
-std::span<const OpSpec> matmul_op_specs();
-std::span<const OpSpec> reduction_op_specs();
-std::span<const OpSpec> attention_op_specs();
-std::span<const OpSpec> data_movement_op_specs();
-std::span<const OpSpec> data_dependent_op_specs();
-
-// nullptr when the plugin has no kernel for `op`.
-const OpSpec* find_op_spec(std::string_view op);
-// Why an op is not provided (a static string), for query_node.
-const char* unsupported_op_reason(std::string_view op);
-
-// The schema of the op `spec` runs.
-const schema::OpSchema& op_schema(const OpSpec& spec);
-
-// Empty when the input count and dtypes suit the op (and the kernel), else
-// the reason in the schema's words. `dims` (optional, -1 where dynamic)
-// name the input shapes in the message.
-std::string check_input_types(const OpSpec& spec, std::span<const rts_dtype> inputs,
-                              std::span<const Dims> dims = {});
-// Empty when every attribute is known, of the right kind, and every
-// required one is present, else the reason in the schema's words.
-std::string check_attrs(const OpSpec& spec, const NodeDesc& node);
-// Output dims from concrete input dims by the op schema, then the kernel's
-// own limits; throws (via fail_node) naming the node. For a data-dependent
-// op these are the worst-case dims.
-void infer_output_dims(const OpSpec& spec, const NodeDesc& node,
-                       std::span<const rts_dtype> input_dtypes, std::span<const Dims* const> inputs,
-                       std::span<Dims> outputs);
 // Empty when the device can run the node with these input dtypes (as
 // declared in the graph), else the reason.
 std::string check_device_support(const OpSpec& spec, std::span<const rts_dtype> inputs,
                                  const DeviceCaps& caps);
-rts_dtype output_dtype(const OpSpec& spec, std::span<const rts_dtype> inputs);
-// The shared dtype of the node's float inputs, or f32 when it has none.
-rts_dtype float_dtype(const OpSpec& spec, std::span<const rts_dtype> inputs);
-InputKind input_kind(const OpSpec& spec, size_t input);
-
 // How a graph dtype is stored on a device: f16 becomes f32 without
 // 16-bit storage (converted while staging).
 rts_dtype device_dtype(rts_dtype dtype, const DeviceCaps& caps);
@@ -175,14 +134,6 @@ rts_dtype device_dtype(rts_dtype dtype, const DeviceCaps& caps);
 std::vector<std::string> shader_variants(const OpSpec& spec, std::span<const rts_dtype> inputs,
                                          const DeviceCaps& caps);
 
-template <typename... Parts>
-[[noreturn]] void fail_node(const NodeDesc& node, const Parts&... parts) {
-  fail_invalid(node.label(), ": ", parts...);
-}
-
-// Maps a possibly negative axis onto [0, rank); throws naming the node.
-int normalize_axis(const NodeDesc& node, int64_t axis, size_t rank);
-
 // Helpers shared by the encoders.
 // Workgroups for a 1-D grid-stride shader over `count` items (at least 1,
 // at most maxComputeWorkGroupCount[0]; the shader loops over the rest).
@@ -191,7 +142,5 @@ Groups linear_groups(uint64_t count, const DeviceCaps& caps);
 Groups row_groups(uint64_t rows, const DeviceCaps& caps);
 // Throws unless `value` fits the 32-bit index arithmetic of the shaders.
 uint32_t to_u32(const NodeDesc& node, uint64_t value, const char* what);
-// Row-major strides of `dims`.
-std::vector<int64_t> contiguous_strides(std::span<const int64_t> dims);
 
 }  // namespace rtscope::vulkan
