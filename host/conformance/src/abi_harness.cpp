@@ -260,13 +260,7 @@ std::vector<Tensor> execute(const Target& target, const Engine& engine, const Co
   }
   OutputAllocator allocator;
   rts_output_allocator abi_allocator{&allocator, &OutputAllocator::allocate};
-  rts_execute_args args{};
-  args.struct_size = sizeof(args);
-  args.inputs = in.data();
-  args.n_inputs = info.n_inputs;
-  args.outputs = out.data();
-  args.n_outputs = info.n_outputs;
-  args.allocator = &abi_allocator;
+  const rts_execute_args args = execute_args(in, out, &abi_allocator);
   ErrorCapture err;
   err.require_ok(target.api().execute(context.get(), &args, err.sink()), "execute");
 
