@@ -4,6 +4,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "cache/cache_test_support.hpp"
 #include "rtscope/runtime_cache.hpp"
 #include "support/temp_dir.hpp"
@@ -235,24 +239,25 @@ TEST_P(CacheCrash, KilledSaveLeavesTheOldOrTheNewFile) {
   EXPECT_EQ(warnings.count(), 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Phases, CacheCrash,
-                         ::testing::Values(SavePhase::after_lock, SavePhase::after_temp_write,
-                                           SavePhase::before_fsync, SavePhase::before_rename,
-                                           SavePhase::after_rename),
+// Every phase of a save, named for the test instances.
+constexpr std::pair<SavePhase, const char*> kSavePhases[] = {
+    {SavePhase::after_lock, "after_lock"},     {SavePhase::after_temp_write, "after_temp_write"},
+    {SavePhase::before_fsync, "before_fsync"}, {SavePhase::before_rename, "before_rename"},
+    {SavePhase::after_rename, "after_rename"},
+};
+
+std::vector<SavePhase> all_save_phases() {
+  std::vector<SavePhase> phases;
+  for (const auto& [phase, name] : kSavePhases) phases.push_back(phase);
+  return phases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Phases, CacheCrash, ::testing::ValuesIn(all_save_phases()),
                          [](const auto& info) {
-                           switch (info.param) {
-                             case SavePhase::after_lock:
-                               return "after_lock";
-                             case SavePhase::after_temp_write:
-                               return "after_temp_write";
-                             case SavePhase::before_fsync:
-                               return "before_fsync";
-                             case SavePhase::before_rename:
-                               return "before_rename";
-                             case SavePhase::after_rename:
-                               return "after_rename";
+                           for (const auto& [phase, name] : kSavePhases) {
+                             if (phase == info.param) return std::string(name);
                            }
-                           return "unknown";
+                           return std::string("unknown");
                          });
 
 int count_handovers(const std::filesystem::path& path) {
