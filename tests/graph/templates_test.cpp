@@ -11,21 +11,14 @@
 
 #include "rtscope/error.hpp"
 #include "rtscope/op_registry.hpp"
+#include "support/error_of.hpp"
 
 namespace rtscope {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::string error_of(const std::function<void()>& build) {
-  try {
-    build();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no error";
-  return {};
-}
+using testing::error_of;
 
 const Weight& weight(const Graph& g, const std::string& name) {
   for (const Weight& w : g.weights) {
@@ -93,14 +86,8 @@ TEST(DecoderTemplate, DefaultShapesAndCounts) {
 }
 
 TEST(DecoderTemplate, LayerStructure) {
-  DecoderParams p;
-  p.layers = 1;
-  p.d_model = 64;
-  p.heads = 2;
-  p.ffn = 96;
-  p.vocab = 100;
-  p.max_seq = 32;
-  p.batch = 3;
+  DecoderParams p{
+      .layers = 1, .d_model = 64, .heads = 2, .ffn = 96, .vocab = 100, .max_seq = 32, .batch = 3};
   Graph g = build_decoder(p);
   EXPECT_EQ(g.type_of("logits").str(), "f32[3,seq,100]");
   EXPECT_EQ(g.type_of("k_cache_0").str(), "f32[3,2,32,32]");
@@ -160,12 +147,7 @@ TEST(DecoderTemplate, BadParams) {
 }
 
 TEST(MlpTemplate, ShapesAndCounts) {
-  MlpParams p;
-  p.layers = 3;
-  p.d_in = 32;
-  p.hidden = 48;
-  p.d_out = 8;
-  p.max_batch = 16;
+  MlpParams p{.layers = 3, .d_in = 32, .hidden = 48, .d_out = 8, .max_batch = 16};
   Graph g = build_mlp(p);
   EXPECT_EQ(g.type_of("x").str(), "f32[batch,32]");
   EXPECT_EQ(g.type_of("y").str(), "f32[batch,8]");
