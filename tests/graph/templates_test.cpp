@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 #include <string>
 
@@ -198,30 +199,33 @@ TEST(BuildTemplate, ParsesStringParams) {
 }
 
 TEST(BuildTemplate, Errors) {
-  EXPECT_EQ(error_of([] { build_template("gpt", {}); }),
-            "unknown template 'gpt'; valid templates: mlp, decoder");
-  EXPECT_EQ(error_of([] {
-              build_template("decoder", {{"layer", "2"}});
-            }),
-            "template 'decoder': unknown parameter 'layer'; valid parameters: layers, d_model, "
-            "heads, ffn, vocab, max_seq, batch, dtype, seed");
-  EXPECT_EQ(error_of([] {
-              build_template("mlp", {{"heads", "2"}});
-            }),
-            "template 'mlp': unknown parameter 'heads'; valid parameters: layers, d_in, hidden, "
-            "d_out, max_batch, dtype, seed");
-  EXPECT_EQ(error_of([] {
-              build_template("decoder", {{"d_model", "2x"}});
-            }),
-            "template 'decoder': parameter 'd_model' must be an integer; got '2x'");
-  EXPECT_EQ(error_of([] {
-              build_template("mlp", {{"dtype", "bf16"}});
-            }),
-            "template 'mlp': parameter 'dtype' must be one of f32, f16; got 'bf16'");
-  EXPECT_EQ(error_of([] {
-              build_template("mlp", {{"seed", "-1"}});
-            }),
-            "template 'mlp': parameter 'seed' must be a non-negative integer; got '-1'");
+  const struct {
+    const char* name;
+    std::map<std::string, std::string> params;
+    const char* message;
+  } cases[] = {
+      {"gpt", {}, "unknown template 'gpt'; valid templates: mlp, decoder"},
+      {"decoder",
+       {{"layer", "2"}},
+       "template 'decoder': unknown parameter 'layer'; valid parameters: layers, d_model, heads, "
+       "ffn, vocab, max_seq, batch, dtype, seed"},
+      {"mlp",
+       {{"heads", "2"}},
+       "template 'mlp': unknown parameter 'heads'; valid parameters: layers, d_in, hidden, d_out, "
+       "max_batch, dtype, seed"},
+      {"decoder",
+       {{"d_model", "2x"}},
+       "template 'decoder': parameter 'd_model' must be an integer; got '2x'"},
+      {"mlp",
+       {{"dtype", "bf16"}},
+       "template 'mlp': parameter 'dtype' must be one of f32, f16; got 'bf16'"},
+      {"mlp",
+       {{"seed", "-1"}},
+       "template 'mlp': parameter 'seed' must be a non-negative integer; got '-1'"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(error_of([&] { build_template(c.name, c.params); }), c.message);
+  }
   EXPECT_THAT(error_of([] {
                 build_template("decoder", {{"heads", "3"}});
               }),
