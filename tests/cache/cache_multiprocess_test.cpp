@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -79,6 +80,23 @@ int load_repeatedly(const std::filesystem::path& path, const std::filesystem::pa
   return loads > 0 ? 0 : kLoadRejected;
 }
 
+// Forks `count` children into `children`: child p closes the write end of
+// the `start` pipe (the parent releases them all at once by closing it)
+// and exits with child(p).
+void fork_children(int count, const int start[2], std::vector<pid_t>* children,
+                   const std::function<int(int)>& child) {
+  std::fflush(nullptr);
+  for (int p = 0; p < count; ++p) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      close(start[1]);
+      _exit(child(p));
+    }
+    children->push_back(pid);
+  }
+}
+
 TEST(CacheMultiProcess, EightProcessesSavingLoseNoUpdate) {
   TempDir dir;
   const auto path = dir / "shared.cache";
@@ -86,16 +104,8 @@ TEST(CacheMultiProcess, EightProcessesSavingLoseNoUpdate) {
   int start[2];
   ASSERT_EQ(pipe(start), 0);
   std::vector<pid_t> children;
-  std::fflush(nullptr);
-  for (int p = 0; p < kProcesses; ++p) {
-    const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      close(start[1]);
-      _exit(save_repeatedly(path, p, start[0]));
-    }
-    children.push_back(pid);
-  }
+  ASSERT_NO_FATAL_FAILURE(fork_children(kProcesses, start, &children,
+                                        [&](int p) { return save_repeatedly(path, p, start[0]); }));
   const auto done = dir / "writers-done";
   const pid_t reader_pid = fork();
   ASSERT_GE(reader_pid, 0);
@@ -143,28 +153,21 @@ TEST(CacheMultiProcess, WritersUnderLockPressureLoseNoEntry) {
   int start[2];
   ASSERT_EQ(pipe(start), 0);
   std::vector<pid_t> children;
-  std::fflush(nullptr);
-  for (int p = 0; p < kProcesses; ++p) {
-    const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      close(start[1]);
-      char go;
-      if (read(start[0], &go, 1) < 0) _exit(kSaveFailed);
-      RuntimeCache::Options options;
-      options.warn = [](const std::string&) {};  // timeouts are expected here
-      options.lock_timeout = std::chrono::milliseconds(1);
-      RuntimeCache cache(options);
-      for (int s = 0; s < kSaves; ++s) {
-        for (int i = s * kPerSave; i < (s + 1) * kPerSave; ++i) {
-          testing::put(cache, process_key(p, i), process_value(p, i));
-        }
-        cache.try_save(path);
+  ASSERT_NO_FATAL_FAILURE(fork_children(kProcesses, start, &children, [&](int p) -> int {
+    char go;
+    if (read(start[0], &go, 1) < 0) return kSaveFailed;
+    RuntimeCache::Options options;
+    options.warn = [](const std::string&) {};  // timeouts are expected here
+    options.lock_timeout = std::chrono::milliseconds(1);
+    RuntimeCache cache(options);
+    for (int s = 0; s < kSaves; ++s) {
+      for (int i = s * kPerSave; i < (s + 1) * kPerSave; ++i) {
+        testing::put(cache, process_key(p, i), process_value(p, i));
       }
-      _exit(cache.try_save_final(path) ? 0 : kSaveFailed);
+      cache.try_save(path);
     }
-    children.push_back(pid);
-  }
+    return cache.try_save_final(path) ? 0 : kSaveFailed;
+  }));
   close(start[0]);
   close(start[1]);
   for (pid_t pid : children) {
