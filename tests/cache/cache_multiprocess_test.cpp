@@ -298,15 +298,21 @@ pid_t start_paused_writer(const std::filesystem::path& path, bool die, int* read
   _exit(writer.try_save(path) ? 0 : 31);
 }
 
+// start_paused_writer, returning once the writer holds the lock.
+void start_writer_holding_the_lock(const std::filesystem::path& path, bool die, pid_t* writer) {
+  int ready = -1;
+  *writer = start_paused_writer(path, die, &ready);
+  ASSERT_GT(*writer, 0);
+  char byte;
+  ASSERT_EQ(read(ready, &byte, 1), 1);
+  close(ready);
+}
+
 TEST(CacheHandOver, WaitingSaverIsCarriedByTheWriter) {
   TempDir dir;
   const auto path = dir / "handover.cache";
-  int ready = -1;
-  const pid_t writer = start_paused_writer(path, /*die=*/false, &ready);
-  ASSERT_GT(writer, 0);
-  char byte;
-  ASSERT_EQ(read(ready, &byte, 1), 1);  // the writer holds the lock now
-  close(ready);
+  pid_t writer = -1;
+  ASSERT_NO_FATAL_FAILURE(start_writer_holding_the_lock(path, /*die=*/false, &writer));
 
   RuntimeCache waiting;
   testing::put(waiting, {"cpu", "fp", "from-waiter"}, std::vector<uint8_t>(100, 2));
@@ -329,12 +335,8 @@ TEST(CacheHandOver, WaitingSaverIsCarriedByTheWriter) {
 TEST(CacheHandOver, WaitingSaverWritesItselfWhenTheWriterDies) {
   TempDir dir;
   const auto path = dir / "handover-crash.cache";
-  int ready = -1;
-  const pid_t writer = start_paused_writer(path, /*die=*/true, &ready);
-  ASSERT_GT(writer, 0);
-  char byte;
-  ASSERT_EQ(read(ready, &byte, 1), 1);
-  close(ready);
+  pid_t writer = -1;
+  ASSERT_NO_FATAL_FAILURE(start_writer_holding_the_lock(path, /*die=*/true, &writer));
 
   Warnings warnings;
   RuntimeCache waiting(testing::options_with(warnings));
@@ -365,12 +367,8 @@ TEST(CacheHandOver, UnchangedEntriesAreNotHandedOverAgain) {
   cache.load(path);
   testing::put(cache, {"cpu", "fp", "small"}, std::vector<uint8_t>(10, 2));
 
-  int ready = -1;
-  const pid_t writer = start_paused_writer(path, /*die=*/false, &ready);
-  ASSERT_GT(writer, 0);
-  char byte;
-  ASSERT_EQ(read(ready, &byte, 1), 1);
-  close(ready);
+  pid_t writer = -1;
+  ASSERT_NO_FATAL_FAILURE(start_writer_holding_the_lock(path, /*die=*/false, &writer));
   // Only the new small entry goes over: the big one came from this file.
   EXPECT_LT(cache.save(path), 1000u);
   int status = 0;
