@@ -77,32 +77,6 @@ std::vector<DType> CaseGraph::output_dtypes() const {
   return dtypes;
 }
 
-Engine& Engine::operator=(Engine&& other) noexcept {
-  if (this != &other) {
-    reset();
-    api_ = other.api_;
-    engine_ = std::exchange(other.engine_, nullptr);
-  }
-  return *this;
-}
-
-void Engine::reset() {
-  if (engine_) api_->destroy_engine(std::exchange(engine_, nullptr));
-}
-
-Context& Context::operator=(Context&& other) noexcept {
-  if (this != &other) {
-    reset();
-    api_ = other.api_;
-    context_ = std::exchange(other.context_, nullptr);
-  }
-  return *this;
-}
-
-void Context::reset() {
-  if (context_) api_->destroy_context(std::exchange(context_, nullptr));
-}
-
 rts_runtime_settings default_settings() {
   rts_runtime_settings settings{};
   settings.struct_size = sizeof(settings);
