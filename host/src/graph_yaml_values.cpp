@@ -23,18 +23,10 @@ std::string symbol_names(const std::map<std::string, SymbolRange>& symbols) {
   return yaml::join(names);
 }
 
+// A real attribute is "a number" in a graph file: an integer written there
+// is accepted and widened.
 std::string_view kind_name(AttrKind kind) {
-  switch (kind) {
-    case AttrKind::integer:
-      return "an integer";
-    case AttrKind::real:
-      return "a number";
-    case AttrKind::string:
-      return "a string";
-    case AttrKind::ints:
-      return "a list of integers";
-  }
-  return "?";
+  return kind == AttrKind::real ? "a number" : schema::attr_kind_name(kind);
 }
 
 // The value as written, before the schema is consulted.
@@ -179,19 +171,13 @@ AttrMap read_attrs(const yaml::Map& node_map, const OpSchema& schema,
     }
     YAML::Mark mark = yaml::mark_of(it->second, key_mark);
     std::string what = fmt::format("attribute '{}' of {}", name, node_what);
-    AttrValue value = read_attr_value(source, it->second, mark, what);
-    if (spec->kind == AttrKind::real && std::holds_alternative<int64_t>(value)) {
-      value = static_cast<double>(std::get<int64_t>(value));
-    }
-    bool ok = (spec->kind == AttrKind::integer && std::holds_alternative<int64_t>(value)) ||
-              (spec->kind == AttrKind::real && std::holds_alternative<double>(value)) ||
-              (spec->kind == AttrKind::string && std::holds_alternative<std::string>(value)) ||
-              (spec->kind == AttrKind::ints && std::holds_alternative<std::vector<int64_t>>(value));
-    if (!ok) {
+    std::optional<AttrValue> value =
+        schema::as_attr_kind(spec->kind, read_attr_value(source, it->second, mark, what));
+    if (!value) {
       source.fail(mark, fmt::format("{} (op {}) must be {}; got {}", what, schema.name,
                                     kind_name(spec->kind), yaml::describe(it->second)));
     }
-    attrs[name] = std::move(value);
+    attrs[name] = std::move(*value);
   }
   return attrs;
 }

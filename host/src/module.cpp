@@ -343,13 +343,8 @@ void Module::execute_bound(const Inputs& inputs, std::span<Tensor> outputs) {
   OutputAllocations allocations;
   allocations.outputs = out_bindings.size();
   rts_output_allocator allocator{&allocations, &OutputAllocations::allocate};
-  rts_execute_args args{};
-  args.struct_size = sizeof(args);
-  args.inputs = abi_inputs.data();
-  args.n_inputs = static_cast<uint32_t>(abi_inputs.size());
-  args.outputs = abi_outputs.data();
-  args.n_outputs = static_cast<uint32_t>(abi_outputs.size());
-  args.allocator = &allocator;
+  const rts_execute_args args = execute_args({abi_inputs.data(), abi_inputs.size()},
+                                             {abi_outputs.data(), abi_outputs.size()}, &allocator);
 
   struct InFlight {
     Module* module;

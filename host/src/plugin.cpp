@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include "plugin_guard.hpp"
 #include "plugin_library.hpp"
@@ -33,24 +34,12 @@ void trace_end_from_plugin(void* user, uint64_t begin, const char* category, con
 
 void log_from_plugin(void* user, rts_log_level level, const char* message) try {
   const auto* plugin = static_cast<const Plugin*>(user);
-  const char* text = message ? message : "";
-  switch (level) {
-    case RTS_LOG_TRACE:
-      log().trace("[{}] {}", plugin->id(), text);
-      break;
-    case RTS_LOG_DEBUG:
-      log().debug("[{}] {}", plugin->id(), text);
-      break;
-    case RTS_LOG_INFO:
-      log().info("[{}] {}", plugin->id(), text);
-      break;
-    case RTS_LOG_WARN:
-      log().warn("[{}] {}", plugin->id(), text);
-      break;
-    default:
-      log().error("[{}] {}", plugin->id(), text);
-      break;
-  }
+  // Indexed by rts_log_level; any other value (a newer plugin's) is an error.
+  constexpr spdlog::level::level_enum kLevels[] = {spdlog::level::trace, spdlog::level::debug,
+                                                   spdlog::level::info, spdlog::level::warn};
+  const auto index = static_cast<std::size_t>(level);
+  const auto spd_level = index < std::size(kLevels) ? kLevels[index] : spdlog::level::err;
+  log().log(spd_level, "[{}] {}", plugin->id(), message ? message : "");
 } catch (...) {  // nothing may unwind into plugin frames
 }
 

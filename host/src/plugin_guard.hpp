@@ -11,6 +11,8 @@
 #include <string>
 #include <utility>
 
+#include "rtscope/log.hpp"
+
 namespace rtscope {
 
 // Throws PluginError "<plugin>: slot '<slot>' let a C++ exception escape
@@ -25,6 +27,18 @@ decltype(auto) call_slot(const std::string& plugin, const char* slot, Fn fn, Arg
     return fn(std::forward<Args>(args)...);
   } catch (...) {
     throw_escaped_exception(plugin, slot);
+  }
+}
+
+// call_slot for slots whose caller cannot fail (destroy_*, device_free,
+// called from destructors): an escaped exception is logged, not thrown.
+template <typename Fn, typename... Args>
+void call_release_slot(const std::string& plugin, const char* slot, Fn fn,
+                       Args&&... args) noexcept {
+  try {
+    call_slot(plugin, slot, fn, std::forward<Args>(args)...);
+  } catch (const std::exception& e) {
+    log().error("{}", e.what());
   }
 }
 

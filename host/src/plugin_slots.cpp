@@ -1,30 +1,15 @@
 // Plugin's guarded slot wrappers: every call from the host into a plugin
 // passes here, under call_slot (plugin_guard.hpp), and failing statuses
 // become PluginError with the plugin's own message.
-#include <cxxabi.h>
-
 #include <memory>
 
 #include "plugin_guard.hpp"
 #include "rtscope/error.hpp"
+#include "rtscope/exception_type.hpp"
 #include "rtscope/log.hpp"
 #include "rtscope/plugin.hpp"
 
 namespace rtscope {
-namespace {
-
-// Demangled type of the exception being handled, e.g. "int" or
-// "std::runtime_error".
-std::string current_exception_type() {
-  const std::type_info* type = abi::__cxa_current_exception_type();
-  if (!type) return "unknown type";
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> name(
-      abi::__cxa_demangle(type->name(), nullptr, nullptr, &status), std::free);
-  return status == 0 && name ? name.get() : type->name();
-}
-
-}  // namespace
 
 [[noreturn]] void throw_escaped_exception(const std::string& plugin, const char* slot) {
   std::string detail = current_exception_type();
@@ -87,11 +72,7 @@ rts_engine_info Plugin::engine_info(rts_engine* engine) const {
 }
 
 void Plugin::destroy_engine(rts_engine* engine) const noexcept {
-  try {
-    call_slot(label(), "destroy_engine", api_->destroy_engine, engine);
-  } catch (const std::exception& e) {
-    log().error("{}", e.what());
-  }
+  call_release_slot(label(), "destroy_engine", api_->destroy_engine, engine);
 }
 
 rts_context* Plugin::create_context(rts_engine* engine,
@@ -105,11 +86,7 @@ rts_context* Plugin::create_context(rts_engine* engine,
 }
 
 void Plugin::destroy_context(rts_context* context) const noexcept {
-  try {
-    call_slot(label(), "destroy_context", api_->destroy_context, context);
-  } catch (const std::exception& e) {
-    log().error("{}", e.what());
-  }
+  call_release_slot(label(), "destroy_context", api_->destroy_context, context);
 }
 
 void Plugin::execute(rts_context* context, const rts_execute_args& args,
@@ -150,11 +127,7 @@ void* Plugin::device_alloc(uint32_t device, uint64_t bytes) const {
 }
 
 void Plugin::device_free(uint32_t device, void* memory) const noexcept {
-  try {
-    call_slot(label(), "device_free", api_->device_free, handle_, device, memory);
-  } catch (const std::exception& e) {
-    log().error("{}", e.what());
-  }
+  call_release_slot(label(), "device_free", api_->device_free, handle_, device, memory);
 }
 
 void Plugin::device_copy(uint32_t device, void* device_ptr, void* host_ptr, uint64_t bytes,

@@ -3,11 +3,13 @@
 
 #include <cmath>
 #include <optional>
+#include <utility>
 
 #include "graph_builder.hpp"
 #include "rtscope/checked_math.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/templates.hpp"
+#include "template_params.hpp"
 #include "template_size.hpp"
 
 namespace rtscope {
@@ -20,20 +22,16 @@ constexpr double kNormEps = 1e-5;
 // to the wrong value.
 constexpr double kGainScale = 0.1;
 
-[[noreturn]] void fail(const std::string& message) {
-  throw InputError(fmt::format("{}: {}", kOrigin, message));
-}
+const TemplateParams kParams{kOrigin};
+
+[[noreturn]] void fail(const std::string& message) { kParams.fail(message); }
 
 void check_params(const DecoderParams& p) {
-  auto positive = [](const char* name, int64_t value) {
-    if (value < 1) fail(fmt::format("{} must be >= 1; got {}", name, value));
-  };
-  positive("layers", p.layers);
-  positive("d_model", p.d_model);
-  positive("heads", p.heads);
-  positive("vocab", p.vocab);
-  positive("max_seq", p.max_seq);
-  positive("batch", p.batch);
+  for (const auto& [name, value] : {std::pair{"layers", p.layers}, std::pair{"d_model", p.d_model},
+                                    std::pair{"heads", p.heads}, std::pair{"vocab", p.vocab},
+                                    std::pair{"max_seq", p.max_seq}, std::pair{"batch", p.batch}}) {
+    kParams.require_positive(name, value);
+  }
   if (p.ffn < 0) fail(fmt::format("ffn must be >= 1 (or 0 for 4 * d_model); got {}", p.ffn));
   if (p.d_model % p.heads != 0) {
     fail(fmt::format("d_model ({}) must be divisible by heads ({})", p.d_model, p.heads));
@@ -44,9 +42,7 @@ void check_params(const DecoderParams& p) {
                     "heads accordingly",
                     p.d_model / p.heads));
   }
-  if (p.dtype != DType::f32 && p.dtype != DType::f16) {
-    fail(fmt::format("dtype must be f32 or f16; got {}", to_string(p.dtype)));
-  }
+  kParams.require_float(p.dtype);
 }
 
 // Projection weights: uniform with scale 1/sqrt(fan_in) keeps activations

@@ -8,10 +8,12 @@
 #include <charconv>
 #include <cmath>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "graph_builder.hpp"
 #include "rtscope/error.hpp"
+#include "template_params.hpp"
 #include "template_size.hpp"
 
 namespace rtscope {
@@ -19,22 +21,15 @@ namespace {
 
 constexpr const char* kMlpOrigin = "builtin:mlp";
 
-[[noreturn]] void fail_mlp(const std::string& message) {
-  throw InputError(fmt::format("{}: {}", kMlpOrigin, message));
-}
+const TemplateParams kMlpParams{kMlpOrigin};
 
 void check_mlp(const MlpParams& p) {
-  auto positive = [](const char* name, int64_t value) {
-    if (value < 1) fail_mlp(fmt::format("{} must be >= 1; got {}", name, value));
-  };
-  positive("layers", p.layers);
-  positive("d_in", p.d_in);
-  positive("hidden", p.hidden);
-  positive("d_out", p.d_out);
-  positive("max_batch", p.max_batch);
-  if (p.dtype != DType::f32 && p.dtype != DType::f16) {
-    fail_mlp(fmt::format("dtype must be f32 or f16; got {}", to_string(p.dtype)));
+  for (const auto& [name, value] :
+       {std::pair{"layers", p.layers}, std::pair{"d_in", p.d_in}, std::pair{"hidden", p.hidden},
+        std::pair{"d_out", p.d_out}, std::pair{"max_batch", p.max_batch}}) {
+    kMlpParams.require_positive(name, value);
   }
+  kMlpParams.require_float(p.dtype);
 }
 
 std::string join(const std::vector<std::string>& items) {

@@ -126,12 +126,7 @@ class DecodeSetup {
       return;
     }
     std::vector<rts_tensor>& outputs = binding == kInPlace ? abi_in_place_ : abi_separate_;
-    rts_execute_args args{};
-    args.struct_size = sizeof(args);
-    args.inputs = abi_inputs_.data();
-    args.n_inputs = static_cast<uint32_t>(abi_inputs_.size());
-    args.outputs = outputs.data();
-    args.n_outputs = static_cast<uint32_t>(outputs.size());
+    const rts_execute_args args = execute_args(abi_inputs_, outputs);
     context_->execute(args, "b11");
   }
 

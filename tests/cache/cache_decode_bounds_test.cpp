@@ -46,6 +46,16 @@ void append(std::vector<uint8_t>& out, const std::vector<uint8_t>& more) {
 // The bound every decode must keep: a few passes over the input.
 uint64_t linear_bound(std::size_t size) { return 4 * uint64_t{size} + (64 << 10); }
 
+// A file of nothing but bad entries: decoding it keeps none, rejects at
+// least one, and stays within linear_bound of its size.
+void expect_rejected_in_linear_work(const std::vector<uint8_t>& bytes) {
+  const fmt::Decoded decoded = fmt::decode(bytes);
+  EXPECT_TRUE(decoded.entries.empty());
+  EXPECT_GE(decoded.rejected, 1u);
+  EXPECT_LE(decoded.work_bytes, linear_bound(bytes.size()))
+      << "work " << decoded.work_bytes << " on " << bytes.size() << " bytes";
+}
+
 TEST(CacheDecodeBounds, NestedEntriesWithBadPayloadsCostLinearWork) {
   // Every entry's payload runs to the trailer and fails its checksum, so the
   // next entry header sits inside the previous payload. A decoder that
@@ -62,11 +72,7 @@ TEST(CacheDecodeBounds, NestedEntriesWithBadPayloadsCostLinearWork) {
     append(bytes, entry_head("cpu", "fp", key, after, /*wrong checksum=*/12345));
   }
   append(bytes, raw::trailer(kEntries));
-  const fmt::Decoded decoded = fmt::decode(bytes);
-  EXPECT_TRUE(decoded.entries.empty());
-  EXPECT_GE(decoded.rejected, 1u);
-  EXPECT_LE(decoded.work_bytes, linear_bound(bytes.size()))
-      << "work " << decoded.work_bytes << " on " << bytes.size() << " bytes";
+  expect_rejected_in_linear_work(bytes);
 }
 
 TEST(CacheDecodeBounds, EntryMagicEverywhereCostsLinearWork) {
@@ -81,11 +87,7 @@ TEST(CacheDecodeBounds, EntryMagicEverywhereCostsLinearWork) {
   while (bytes.size() < (1 << 20)) append(bytes, bogus);
   append(bytes, std::vector<uint8_t>(70000, 0));
   append(bytes, raw::trailer(1));
-  const fmt::Decoded decoded = fmt::decode(bytes);
-  EXPECT_TRUE(decoded.entries.empty());
-  EXPECT_GE(decoded.rejected, 1u);
-  EXPECT_LE(decoded.work_bytes, linear_bound(bytes.size()))
-      << "work " << decoded.work_bytes << " on " << bytes.size() << " bytes";
+  expect_rejected_in_linear_work(bytes);
 }
 
 TEST(CacheDecodeBounds, IntactFileIsOnePass) {

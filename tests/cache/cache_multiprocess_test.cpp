@@ -4,6 +4,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "cache/cache_test_support.hpp"
 #include "rtscope/runtime_cache.hpp"
 #include "support/temp_dir.hpp"
@@ -75,6 +80,23 @@ int load_repeatedly(const std::filesystem::path& path, const std::filesystem::pa
   return loads > 0 ? 0 : kLoadRejected;
 }
 
+// Forks `count` children into `children`: child p closes the write end of
+// the `start` pipe (the parent releases them all at once by closing it)
+// and exits with child(p).
+void fork_children(int count, const int start[2], std::vector<pid_t>* children,
+                   const std::function<int(int)>& child) {
+  std::fflush(nullptr);
+  for (int p = 0; p < count; ++p) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      close(start[1]);
+      _exit(child(p));
+    }
+    children->push_back(pid);
+  }
+}
+
 TEST(CacheMultiProcess, EightProcessesSavingLoseNoUpdate) {
   TempDir dir;
   const auto path = dir / "shared.cache";
@@ -82,16 +104,8 @@ TEST(CacheMultiProcess, EightProcessesSavingLoseNoUpdate) {
   int start[2];
   ASSERT_EQ(pipe(start), 0);
   std::vector<pid_t> children;
-  std::fflush(nullptr);
-  for (int p = 0; p < kProcesses; ++p) {
-    const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      close(start[1]);
-      _exit(save_repeatedly(path, p, start[0]));
-    }
-    children.push_back(pid);
-  }
+  ASSERT_NO_FATAL_FAILURE(fork_children(kProcesses, start, &children,
+                                        [&](int p) { return save_repeatedly(path, p, start[0]); }));
   const auto done = dir / "writers-done";
   const pid_t reader_pid = fork();
   ASSERT_GE(reader_pid, 0);
@@ -139,28 +153,21 @@ TEST(CacheMultiProcess, WritersUnderLockPressureLoseNoEntry) {
   int start[2];
   ASSERT_EQ(pipe(start), 0);
   std::vector<pid_t> children;
-  std::fflush(nullptr);
-  for (int p = 0; p < kProcesses; ++p) {
-    const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      close(start[1]);
-      char go;
-      if (read(start[0], &go, 1) < 0) _exit(kSaveFailed);
-      RuntimeCache::Options options;
-      options.warn = [](const std::string&) {};  // timeouts are expected here
-      options.lock_timeout = std::chrono::milliseconds(1);
-      RuntimeCache cache(options);
-      for (int s = 0; s < kSaves; ++s) {
-        for (int i = s * kPerSave; i < (s + 1) * kPerSave; ++i) {
-          testing::put(cache, process_key(p, i), process_value(p, i));
-        }
-        cache.try_save(path);
+  ASSERT_NO_FATAL_FAILURE(fork_children(kProcesses, start, &children, [&](int p) -> int {
+    char go;
+    if (read(start[0], &go, 1) < 0) return kSaveFailed;
+    RuntimeCache::Options options;
+    options.warn = [](const std::string&) {};  // timeouts are expected here
+    options.lock_timeout = std::chrono::milliseconds(1);
+    RuntimeCache cache(options);
+    for (int s = 0; s < kSaves; ++s) {
+      for (int i = s * kPerSave; i < (s + 1) * kPerSave; ++i) {
+        testing::put(cache, process_key(p, i), process_value(p, i));
       }
-      _exit(cache.try_save_final(path) ? 0 : kSaveFailed);
+      cache.try_save(path);
     }
-    children.push_back(pid);
-  }
+    return cache.try_save_final(path) ? 0 : kSaveFailed;
+  }));
   close(start[0]);
   close(start[1]);
   for (pid_t pid : children) {
@@ -235,24 +242,25 @@ TEST_P(CacheCrash, KilledSaveLeavesTheOldOrTheNewFile) {
   EXPECT_EQ(warnings.count(), 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Phases, CacheCrash,
-                         ::testing::Values(SavePhase::after_lock, SavePhase::after_temp_write,
-                                           SavePhase::before_fsync, SavePhase::before_rename,
-                                           SavePhase::after_rename),
+// Every phase of a save, named for the test instances.
+constexpr std::pair<SavePhase, const char*> kSavePhases[] = {
+    {SavePhase::after_lock, "after_lock"},     {SavePhase::after_temp_write, "after_temp_write"},
+    {SavePhase::before_fsync, "before_fsync"}, {SavePhase::before_rename, "before_rename"},
+    {SavePhase::after_rename, "after_rename"},
+};
+
+std::vector<SavePhase> all_save_phases() {
+  std::vector<SavePhase> phases;
+  for (const auto& [phase, name] : kSavePhases) phases.push_back(phase);
+  return phases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Phases, CacheCrash, ::testing::ValuesIn(all_save_phases()),
                          [](const auto& info) {
-                           switch (info.param) {
-                             case SavePhase::after_lock:
-                               return "after_lock";
-                             case SavePhase::after_temp_write:
-                               return "after_temp_write";
-                             case SavePhase::before_fsync:
-                               return "before_fsync";
-                             case SavePhase::before_rename:
-                               return "before_rename";
-                             case SavePhase::after_rename:
-                               return "after_rename";
+                           for (const auto& [phase, name] : kSavePhases) {
+                             if (phase == info.param) return std::string(name);
                            }
-                           return "unknown";
+                           return std::string("unknown");
                          });
 
 int count_handovers(const std::filesystem::path& path) {
@@ -290,15 +298,21 @@ pid_t start_paused_writer(const std::filesystem::path& path, bool die, int* read
   _exit(writer.try_save(path) ? 0 : 31);
 }
 
+// start_paused_writer, returning once the writer holds the lock.
+void start_writer_holding_the_lock(const std::filesystem::path& path, bool die, pid_t* writer) {
+  int ready = -1;
+  *writer = start_paused_writer(path, die, &ready);
+  ASSERT_GT(*writer, 0);
+  char byte;
+  ASSERT_EQ(read(ready, &byte, 1), 1);
+  close(ready);
+}
+
 TEST(CacheHandOver, WaitingSaverIsCarriedByTheWriter) {
   TempDir dir;
   const auto path = dir / "handover.cache";
-  int ready = -1;
-  const pid_t writer = start_paused_writer(path, /*die=*/false, &ready);
-  ASSERT_GT(writer, 0);
-  char byte;
-  ASSERT_EQ(read(ready, &byte, 1), 1);  // the writer holds the lock now
-  close(ready);
+  pid_t writer = -1;
+  ASSERT_NO_FATAL_FAILURE(start_writer_holding_the_lock(path, /*die=*/false, &writer));
 
   RuntimeCache waiting;
   testing::put(waiting, {"cpu", "fp", "from-waiter"}, std::vector<uint8_t>(100, 2));
@@ -321,12 +335,8 @@ TEST(CacheHandOver, WaitingSaverIsCarriedByTheWriter) {
 TEST(CacheHandOver, WaitingSaverWritesItselfWhenTheWriterDies) {
   TempDir dir;
   const auto path = dir / "handover-crash.cache";
-  int ready = -1;
-  const pid_t writer = start_paused_writer(path, /*die=*/true, &ready);
-  ASSERT_GT(writer, 0);
-  char byte;
-  ASSERT_EQ(read(ready, &byte, 1), 1);
-  close(ready);
+  pid_t writer = -1;
+  ASSERT_NO_FATAL_FAILURE(start_writer_holding_the_lock(path, /*die=*/true, &writer));
 
   Warnings warnings;
   RuntimeCache waiting(testing::options_with(warnings));
@@ -357,12 +367,8 @@ TEST(CacheHandOver, UnchangedEntriesAreNotHandedOverAgain) {
   cache.load(path);
   testing::put(cache, {"cpu", "fp", "small"}, std::vector<uint8_t>(10, 2));
 
-  int ready = -1;
-  const pid_t writer = start_paused_writer(path, /*die=*/false, &ready);
-  ASSERT_GT(writer, 0);
-  char byte;
-  ASSERT_EQ(read(ready, &byte, 1), 1);
-  close(ready);
+  pid_t writer = -1;
+  ASSERT_NO_FATAL_FAILURE(start_writer_holding_the_lock(path, /*die=*/false, &writer));
   // Only the new small entry goes over: the big one came from this file.
   EXPECT_LT(cache.save(path), 1000u);
   int status = 0;

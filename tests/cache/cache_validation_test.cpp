@@ -65,6 +65,13 @@ LoadResult load_raw(const std::vector<std::vector<uint8_t>>& entries) {
   return load_bytes(raw::file(entries));
 }
 
+// Loads `entry` between two valid ones (cpu "a" and gpu "c"): a bad entry
+// must cost only itself.
+LoadResult load_between_valid_entries(const std::vector<uint8_t>& entry) {
+  return load_raw({raw::entry("cpu", "x86", "a", bytes_of("alpha payload")), entry,
+                   raw::entry("gpu", "sm90|550.54", "c", bytes_of("gamma"))});
+}
+
 TEST(CacheValidation, LibraryWritesTheDocumentedLayout) {
   std::vector<std::vector<uint8_t>> entries;
   for (const auto& s : samples()) {
@@ -164,8 +171,7 @@ TEST(CacheValidation, WrongVersionIgnoresTheWholeFileWithOneWarning) {
 TEST(CacheValidation, EntryWithFailingChecksumIsSkippedAndCounted) {
   auto bad = raw::entry("cpu", "x86", "b", std::vector<uint8_t>(40, 0xab));
   bad[bad.size() - 5] ^= 0x10;  // payload byte
-  const LoadResult r = load_raw({raw::entry("cpu", "x86", "a", bytes_of("alpha payload")), bad,
-                                 raw::entry("gpu", "sm90|550.54", "c", bytes_of("gamma"))});
+  const LoadResult r = load_between_valid_entries(bad);
   EXPECT_EQ(r.hits, 2);
   EXPECT_EQ(r.wrong, 0);
   EXPECT_EQ(r.rejected, 1u);
@@ -175,8 +181,7 @@ TEST(CacheValidation, EntryWithFailingChecksumIsSkippedAndCounted) {
 TEST(CacheValidation, CorruptLengthResynchronizesOnTheNextEntry) {
   auto bad = raw::entry("cpu", "x86", "b", std::vector<uint8_t>(40, 0xab));
   bad[16] = 0xff;  // payload length 255 instead of 40
-  const LoadResult r = load_raw({raw::entry("cpu", "x86", "a", bytes_of("alpha payload")), bad,
-                                 raw::entry("gpu", "sm90|550.54", "c", bytes_of("gamma"))});
+  const LoadResult r = load_between_valid_entries(bad);
   EXPECT_EQ(r.hits, 2);
   EXPECT_EQ(r.rejected, 1u);
 }
@@ -224,9 +229,7 @@ TEST(CacheValidation, MalformedProducerIdentityIsRejected) {
   };
   for (std::size_t i = 0; i < malformed.size(); ++i) {
     SCOPED_TRACE("case " + std::to_string(i));
-    const LoadResult r =
-        load_raw({raw::entry("cpu", "x86", "a", bytes_of("alpha payload")), malformed[i],
-                  raw::entry("gpu", "sm90|550.54", "c", bytes_of("gamma"))});
+    const LoadResult r = load_between_valid_entries(malformed[i]);
     EXPECT_EQ(r.hits, 2);
     EXPECT_EQ(r.wrong, 0);
     EXPECT_EQ(r.rejected, 1u);

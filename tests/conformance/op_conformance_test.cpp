@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "rtscope/conformance/op_cases.hpp"
+#include "conformance/op_cases.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/op_registry.hpp"
 #include "rtscope/plugin_registry.hpp"
@@ -12,11 +12,6 @@
 
 namespace rtscope::conformance {
 namespace {
-
-struct Tolerance {
-  double atol;
-  double rtol;
-};
 
 Tolerance tolerance_for(DType dtype) {
   // f16 outputs carry ~1e-3 relative rounding plus f16-rounded
@@ -72,27 +67,8 @@ TEST_P(OpConformance, MatchesFloat64Reference) {
   ASSERT_EQ(model->modules().size(), 1u);
   EXPECT_EQ(model->modules()[0]->plugin().id(), v.plugin);
 
-  for (uint64_t seed : {1u, 2u}) {
-    const auto inputs = random_inputs(c, v.dtype, seed * 1000);
-    // Taken before running: in-place ops write into their aliased input.
-    std::vector<reference::RefTensor> ref_inputs;
-    for (const auto& in : c.inputs)
-      ref_inputs.push_back(reference::RefTensor::from(inputs.at(in.name)));
-    const auto actual = model->run(inputs);
-    const auto expected =
-        reference::run_op(c.op, ref_inputs, resolve_attrs(*find_op(c.op), c.attrs));
-    ASSERT_EQ(expected.size(), static_cast<std::size_t>(c.outputs));
-
-    const Tolerance tol = tolerance_for(v.dtype);
-    for (int o = 0; o < c.outputs; ++o) {
-      const Tensor& out = actual.at("out" + std::to_string(o));
-      ASSERT_EQ(out.shape(), expected[o].shape) << "output " << o;
-      EXPECT_EQ(out.dtype(), graph.type_of("out" + std::to_string(o)).dtype);
-      const double worst = reference::closeness(out, expected[o], tol.atol, tol.rtol);
-      EXPECT_LE(worst, 1.0) << c.op << " output " << o << " seed " << seed << ": worst error is "
-                            << worst << "x the tolerance";
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(
+      expect_op_matches_reference(*model, graph, c, v.dtype, tolerance_for(v.dtype)));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllOps, OpConformance, ::testing::ValuesIn(variants()), variant_name);

@@ -12,6 +12,7 @@
 #include "rtscope/checked_math.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/tensor.hpp"
+#include "support/error_of.hpp"
 
 namespace rtscope {
 namespace {
@@ -20,20 +21,6 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 constexpr int64_t k2To62 = int64_t{1} << 62;
-
-template <typename Action>
-std::string input_error_of(Action action) {
-  try {
-    action();
-  } catch (const InputError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "not an InputError: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "no error";
-  return {};
-}
 
 TEST(CheckedMath, DetectsOverflowInEveryOperation) {
   EXPECT_EQ(checked::mul<int64_t>(3, 4), 12);
@@ -51,12 +38,12 @@ TEST(CheckedMath, DetectsOverflowInEveryOperation) {
 
 // Was signed overflow (UBSan: tensor.cpp) returning a wrapped count.
 TEST(TensorSizes, ElementCountOverflowIsAnInputError) {
-  EXPECT_THAT(input_error_of([] {
+  EXPECT_THAT(testing::error_of([] {
                 element_count({k2To62, 4});
               }),
               AllOf(HasSubstr("[4611686018427387904,4]"), HasSubstr("64 bits")));
   // 2^64 elements used to wrap to exactly 0: an empty tensor, silently.
-  EXPECT_THAT(input_error_of([] {
+  EXPECT_THAT(testing::error_of([] {
                 element_count({65536, 65536, 65536, 65536});
               }),
               HasSubstr("[65536,65536,65536,65536]"));
@@ -65,18 +52,19 @@ TEST(TensorSizes, ElementCountOverflowIsAnInputError) {
 // Was a 0-byte allocation (4 * 2^62 wraps to 0) filled with 2^62 values: a
 // heap-buffer-overflow.
 TEST(TensorSizes, RandomWithAWrappingByteSizeIsAnInputError) {
-  const std::string message = input_error_of([] {
+  const std::string message = testing::error_of([] {
     Tensor::random(DType::f32, {k2To62, 1}, /*seed=*/1);
   });
   EXPECT_THAT(message, AllOf(HasSubstr("f32[4611686018427387904,1]"), HasSubstr("1.84e+19 bytes"),
                              HasSubstr("overflows")));
-  EXPECT_THAT(input_error_of([] { Tensor::zeros(DType::i64, {k2To62}); }),
+  EXPECT_THAT(testing::error_of([] { Tensor::zeros(DType::i64, {k2To62}); }),
               HasSubstr("i64[4611686018427387904]"));
 }
 
 // Was a bare std::bad_alloc.
 TEST(TensorSizes, MoreThanTheMachineHoldsNamesTheBytes) {
-  const std::string message = input_error_of([] { Tensor::empty(DType::f32, {int64_t{1} << 40}); });
+  const std::string message =
+      testing::error_of([] { Tensor::empty(DType::f32, {int64_t{1} << 40}); });
   EXPECT_THAT(message, AllOf(HasSubstr("f32[1099511627776]"),
                              HasSubstr("needs 4398046511104 bytes (4.0 TiB)"),
                              HasSubstr("of memory (RAM and swap)")));
@@ -85,11 +73,11 @@ TEST(TensorSizes, MoreThanTheMachineHoldsNamesTheBytes) {
 TEST(TensorSizes, TensorBytesNamesWhatItChecks) {
   EXPECT_EQ(tensor_bytes(DType::f16, {3, 5}), 30u);
   EXPECT_EQ(tensor_bytes(DType::f32, {0, k2To62}), 0u);
-  EXPECT_THAT(input_error_of([] {
+  EXPECT_THAT(testing::error_of([] {
                 tensor_bytes(DType::f32, {k2To62, 2}, "weight 'w'");
               }),
               AllOf(HasSubstr("weight 'w' f32[4611686018427387904,2]"), HasSubstr("bytes")));
-  EXPECT_THAT(input_error_of([] {
+  EXPECT_THAT(testing::error_of([] {
                 tensor_bytes(DType::f32, {2, -3}, "input 'x'");
               }),
               AllOf(HasSubstr("input 'x' f32[2,-3]"), HasSubstr("negative")));
@@ -97,7 +85,7 @@ TEST(TensorSizes, TensorBytesNamesWhatItChecks) {
 
 TEST(TensorSizes, WrapRejectsWrappingSizes) {
   float value = 0;
-  EXPECT_THAT(input_error_of([&] {
+  EXPECT_THAT(testing::error_of([&] {
                 Tensor::wrap(DType::f32, {k2To62, 4}, &value, nullptr);
               }),
               HasSubstr("overflows"));

@@ -13,6 +13,7 @@
 #include "rtscope/reference/reference.hpp"
 #include "rtscope/scopes.hpp"
 #include "rtscope/tensor.hpp"
+#include "support/reference_outputs.hpp"
 
 namespace rtscope {
 namespace {
@@ -64,10 +65,7 @@ class CpuDataDependent : public ::testing::TestWithParam<DType> {
   // indices and selected elements are copies, never arithmetic.
   static void expect_reference(Model& model, const std::map<std::string, Tensor>& inputs) {
     const auto out = model.run(inputs);
-    std::map<std::string, reference::RefTensor> ref_inputs;
-    for (const auto& [name, tensor] : inputs) ref_inputs[name] = reference::RefTensor::from(tensor);
-    std::map<std::string, reference::RefTensor> states;
-    const auto expected = reference::run_graph(model.graph(), ref_inputs, states);
+    const auto expected = testing::reference_outputs(model.graph(), inputs);
     for (const auto& name : model.graph().outputs) {
       const auto got = reference::RefTensor::from(out.at(name));
       EXPECT_EQ(got.dtype, expected.at(name).dtype) << name;
@@ -188,10 +186,7 @@ TEST(CpuDataDependentEngine, NodesAfterADataDependentOneResolveTheirShapesOnEver
     const Tensor x = Tensor::random(DType::f32, {5, 6}, seed);
     const Tensor mask = Tensor::random(DType::boolean, {5, 6}, seed + 7, 1.0);
     const auto out = model->run({{"x", x}, {"mask", mask}});
-    std::map<std::string, reference::RefTensor> states;
-    const auto expected = reference::run_graph(
-        model->graph(),
-        {{"x", reference::RefTensor::from(x)}, {"mask", reference::RefTensor::from(mask)}}, states);
+    const auto expected = testing::reference_outputs(model->graph(), {{"x", x}, {"mask", mask}});
     for (const char* name : {"r", "y", "rows"}) {
       EXPECT_LE(reference::closeness(out.at(name), expected.at(name), 1e-6, 1e-5), 1.0)
           << name << ::testing::PrintToString(out.at(name).to_doubles()) << " vs "
@@ -214,10 +209,7 @@ TEST(CpuDataDependentEngine, GraphCaptureRunsADataDependentEngineEagerlyAndSaysW
     const Tensor x = Tensor::random(DType::f32, {5, 6}, seed);
     const Tensor mask = Tensor::random(DType::boolean, {5, 6}, seed + 7, 1.0);
     const auto out = model->run({{"x", x}, {"mask", mask}});
-    std::map<std::string, reference::RefTensor> states;
-    const auto expected = reference::run_graph(
-        model->graph(),
-        {{"x", reference::RefTensor::from(x)}, {"mask", reference::RefTensor::from(mask)}}, states);
+    const auto expected = testing::reference_outputs(model->graph(), {{"x", x}, {"mask", mask}});
     EXPECT_LE(reference::closeness(out.at("y"), expected.at("y"), 1e-6, 1e-5), 1.0);
   }
   const auto counters = model->modules()[0]->stats().plugin_counters;

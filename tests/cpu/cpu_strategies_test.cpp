@@ -15,18 +15,14 @@
 #include "rtscope/runtime_cache.hpp"
 #include "rtscope/scopes.hpp"
 #include "rtscope/templates.hpp"
+#include "support/reference_outputs.hpp"
+#include "support/small_models.hpp"
 
 namespace rtscope {
 namespace {
 
 using KS = KernelSpecialization;
 using Counters = std::map<std::string, uint64_t>;
-
-Tensor position(int64_t value) {
-  Tensor t = Tensor::empty(DType::i64, {1});
-  t.data_as<int64_t>()[0] = value;
-  return t;
-}
 
 Counters counters(const Model& model) { return model.modules().at(0)->stats().plugin_counters; }
 
@@ -58,26 +54,15 @@ double closeness(const Tensor& actual, const Tensor& expected, double tol) {
   return reference::closeness(actual, reference::RefTensor::from(expected), tol, tol);
 }
 
+// Two heads of head_dim 32: the fixed-size attention kernels apply.
 DecoderParams small_decoder(DType dtype = DType::f32) {
-  DecoderParams params;
-  params.layers = 2;
-  params.d_model = 64;
-  params.heads = 2;  // head_dim 32: the fixed-size attention kernels apply
-  params.vocab = 97;
-  params.max_seq = 32;
-  params.dtype = dtype;
-  params.seed = 11;
+  DecoderParams params = testing::small_decoder_params(dtype);
+  params.heads = 2;
   return params;
 }
 
 MlpParams small_mlp() {
-  MlpParams params;
-  params.layers = 3;
-  params.d_in = 48;
-  params.hidden = 96;
-  params.d_out = 24;
-  params.seed = 3;
-  return params;
+  return MlpParams{.layers = 3, .d_in = 48, .hidden = 96, .d_out = 24, .seed = 3};
 }
 
 // A prompt of 5 tokens, then single-token decode steps: the decode step has
@@ -128,7 +113,8 @@ TEST_P(DecoderCapture, ReplayMatchesPlannedRunsAndReRecordsOnSeqChange) {
   const std::vector<Tensor> steps = token_stream(97, 5);
   int64_t pos = 0;
   for (size_t step = 0; step < steps.size(); ++step) {
-    const std::map<std::string, Tensor> inputs = {{"tokens", steps[step]}, {"pos", position(pos)}};
+    const std::map<std::string, Tensor> inputs = {{"tokens", steps[step]},
+                                                  {"pos", testing::position_tensor(pos)}};
     const auto want = planned->run(inputs);
     const auto got = captured->run(inputs);
     EXPECT_LE(closeness(got.at("logits"), want.at("logits"), tol), 1.0) << "step " << step;
@@ -211,13 +197,13 @@ TEST_F(CpuStrategies, AliasedInputAtANewAddressReRecords) {
       inputs.push_back(Tensor::random(DType::i64, {1, 1}, 1, 96));
     } else if (binding.name == "pos") {
       pos_index = inputs.size();
-      inputs.push_back(position(0));
+      inputs.push_back(testing::position_tensor(0));
     } else {
       inputs.push_back(Tensor::zeros(binding.dtype, binding.dims));
     }
   }
   module.execute(inputs);
-  inputs[pos_index] = position(1);  // a new non-aliased input tensor still replays
+  inputs[pos_index] = testing::position_tensor(1);  // a new non-aliased input tensor still replays
   module.execute(inputs);
   EXPECT_EQ(module.stats().plugin_counters.at("records"), 1u);
   EXPECT_EQ(module.stats().plugin_counters.at("replays"), 1u);
@@ -257,11 +243,10 @@ TEST_P(SpecializationModes, DecoderAndMlpMatchTheFloat64Reference) {
   std::map<std::string, reference::RefTensor> ref_states;
   int64_t pos = 0;
   for (const Tensor& tokens : token_stream(97, 4)) {
-    const std::map<std::string, Tensor> inputs = {{"tokens", tokens}, {"pos", position(pos)}};
-    std::map<std::string, reference::RefTensor> ref_inputs;
-    for (const auto& [name, t] : inputs) ref_inputs[name] = reference::RefTensor::from(t);
+    const std::map<std::string, Tensor> inputs = {{"tokens", tokens},
+                                                  {"pos", testing::position_tensor(pos)}};
     const auto out = decoder->run(inputs);
-    const auto expected = reference::run_graph(decoder->graph(), ref_inputs, ref_states);
+    const auto expected = testing::reference_outputs(decoder->graph(), inputs, ref_states);
     EXPECT_LE(reference::closeness(out.at("logits"), expected.at("logits"), 1e-4, 1e-4), 1.0)
         << "pos " << pos;
     pos += tokens.shape()[1];
@@ -271,9 +256,7 @@ TEST_P(SpecializationModes, DecoderAndMlpMatchTheFloat64Reference) {
   apply_settings(*mlp, mode);
   for (int64_t batch : {1, 7, 32, 7}) {
     const Tensor x = Tensor::random(DType::f32, {batch, 48}, 100 + batch);
-    std::map<std::string, reference::RefTensor> states;
-    const auto expected =
-        reference::run_graph(mlp->graph(), {{"x", reference::RefTensor::from(x)}}, states);
+    const auto expected = testing::reference_outputs(mlp->graph(), {{"x", x}});
     EXPECT_LE(reference::closeness(mlp->run({{"x", x}}).at("y"), expected.at("y"), 1e-4, 1e-4), 1.0)
         << "batch " << batch;
   }
@@ -286,7 +269,7 @@ INSTANTIATE_TEST_SUITE_P(Modes, SpecializationModes,
 TEST_F(CpuStrategies, EagerRunsSpecializedKernelsFromTheFirstCall) {
   auto model = build(build_decoder(small_decoder()));
   apply_settings(*model, KS::eager);
-  model->run({{"tokens", token_stream(97, 0)[0]}, {"pos", position(0)}});
+  model->run({{"tokens", token_stream(97, 0)[0]}, {"pos", testing::position_tensor(0)}});
   const Counters c = counters(*model);
   EXPECT_EQ(c.at("generic_kernel_runs"), 0u);
   EXPECT_GT(c.at("specialized_kernel_runs"), 0u);
@@ -325,9 +308,7 @@ TEST_F(CpuStrategies, LazyRunsGenericKernelsFirstThenSwitches) {
   auto model = build(build_mlp(small_mlp()));
   apply_settings(*model, KS::lazy);
   const Tensor x = Tensor::random(DType::f32, {16, 48}, 5);
-  std::map<std::string, reference::RefTensor> states;
-  const auto expected =
-      reference::run_graph(model->graph(), {{"x", reference::RefTensor::from(x)}}, states);
+  const auto expected = testing::reference_outputs(model->graph(), {{"x", x}});
 
   EXPECT_LE(reference::closeness(model->run({{"x", x}}).at("y"), expected.at("y"), 1e-4, 1e-4),
             1.0);
@@ -363,7 +344,7 @@ TEST_F(CpuStrategies, DestroyingALazyContextWhileItTunesIsSafe) {
   for (int i = 0; i < 5; ++i) {
     auto model = build(build_decoder(small_decoder()));
     apply_settings(*model, KS::lazy);
-    model->run({{"tokens", token_stream(97, 0)[0]}, {"pos", position(0)}});
+    model->run({{"tokens", token_stream(97, 0)[0]}, {"pos", testing::position_tensor(0)}});
     apply_settings(*model, KS::none);  // drops the lazy context
   }
 }
@@ -376,7 +357,7 @@ TEST_F(CpuStrategies, WarmTuningCacheMeasuresNothing) {
   auto cache = std::make_shared<RuntimeCache>();
   const Graph graph = build_decoder(small_decoder());
   const std::map<std::string, Tensor> inputs = {{"tokens", token_stream(97, 0)[0]},
-                                                {"pos", position(0)}};
+                                                {"pos", testing::position_tensor(0)}};
   auto cold = build(graph);
   apply_settings(*cold, KS::eager, cache);
   const Tensor cold_logits = cold->run(inputs).at("logits");
@@ -401,11 +382,7 @@ class TuningCacheValidation : public CpuStrategies {
  protected:
   void SetUp() override {
     CpuStrategies::SetUp();
-    MlpParams params;
-    params.layers = 1;
-    params.d_in = 32;
-    params.d_out = 16;
-    params.seed = 4;
+    MlpParams params{.layers = 1, .d_in = 32, .d_out = 16, .seed = 4};
     graph_ = build_mlp(params);
     x_ = Tensor::random(DType::f32, {4, 32}, 8);
     const unsigned threads = std::max(1u, std::thread::hardware_concurrency());

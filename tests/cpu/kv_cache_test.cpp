@@ -16,6 +16,7 @@
 #include "rtscope/reference/reference.hpp"
 #include "rtscope/scopes.hpp"
 #include "rtscope/templates.hpp"
+#include "support/small_models.hpp"
 
 namespace rtscope {
 namespace {
@@ -26,20 +27,8 @@ using Inputs = std::map<std::string, Tensor>;
 constexpr double kTol = 1e-4;
 
 DecoderParams small_decoder() {
-  DecoderParams params;
-  params.layers = 2;
-  params.d_model = 64;
-  params.heads = 4;
-  params.vocab = 97;
-  params.max_seq = 80;
-  params.seed = 11;
-  return params;
-}
-
-Tensor position(int64_t value) {
-  Tensor t = Tensor::empty(DType::i64, {1});
-  t.data_as<int64_t>()[0] = value;
-  return t;
+  return DecoderParams{
+      .layers = 2, .d_model = 64, .heads = 4, .vocab = 97, .max_seq = 80, .seed = 11};
 }
 
 Tensor token_row(const std::vector<int64_t>& ids) {
@@ -117,7 +106,7 @@ TEST_F(KvCache, InPlaceDecodeKeepsStorageAndMatchesReference) {
   Tensor tokens = token_row(random_tokens(kPrompt, 77, params.vocab));
   int64_t pos = 0;
   for (int step = 0; step <= kSteps; ++step) {
-    const Inputs inputs = {{"tokens", tokens}, {"pos", position(pos)}};
+    const Inputs inputs = {{"tokens", tokens}, {"pos", testing::position_tensor(pos)}};
     const auto out = model->run(inputs);
     const auto expected = reference::run_graph(model->graph(), to_ref(inputs), ref_states);
     const double worst = reference::closeness(out.at("logits"), expected.at("logits"), kTol, kTol);
@@ -155,14 +144,16 @@ TEST_F(KvCache, PrefillThenSingleStepsEqualsOneLongerPrefill) {
   constexpr int kPrompt = 8;
 
   Tensor last_logits;
-  streamed->run(
-      {{"tokens", token_row({ids.begin(), ids.begin() + kPrompt})}, {"pos", position(0)}});
+  streamed->run({{"tokens", token_row({ids.begin(), ids.begin() + kPrompt})},
+                 {"pos", testing::position_tensor(0)}});
   for (int64_t t = kPrompt; t < static_cast<int64_t>(ids.size()); ++t) {
     last_logits =
-        streamed->run({{"tokens", token_row({ids[t]})}, {"pos", position(t)}}).at("logits");
+        streamed->run({{"tokens", token_row({ids[t]})}, {"pos", testing::position_tensor(t)}})
+            .at("logits");
   }
   const Tensor all_logits =
-      prefilled->run({{"tokens", token_row(ids)}, {"pos", position(0)}}).at("logits");
+      prefilled->run({{"tokens", token_row(ids)}, {"pos", testing::position_tensor(0)}})
+          .at("logits");
 
   for (const auto& [name, state] : streamed->state()) {
     const RefTensor expected = RefTensor::from(prefilled->state().at(name));
@@ -185,7 +176,7 @@ TEST_F(KvCache, ResetThenAFreshStreamRepeatsTheFirst) {
     Tensor tokens = token_row(random_tokens(5, 33, params.vocab));
     int64_t pos = 0;
     for (int step = 0; step < 9; ++step) {
-      const auto out = model->run({{"tokens", tokens}, {"pos", position(pos)}});
+      const auto out = model->run({{"tokens", tokens}, {"pos", testing::position_tensor(pos)}});
       logits.push_back(out.at("logits").to_doubles());
       pos += tokens.shape()[1];
       tokens = token_row({last_token(out.at("next_token"))});
@@ -244,7 +235,7 @@ Inputs cache_io_inputs(int64_t pos) {
           {"q", Tensor::random(DType::f32, {1, kHeads, kNew, kHeadDim}, 3)},
           {"k_new", Tensor::random(DType::f32, {1, kHeads, kNew, kHeadDim}, 4)},
           {"v_new", Tensor::random(DType::f32, {1, kHeads, kNew, kHeadDim}, 5)},
-          {"pos", position(pos)}};
+          {"pos", testing::position_tensor(pos)}};
 }
 
 std::map<std::string, RefTensor> cache_io_expected(const Graph& graph, const Inputs& inputs) {
@@ -330,12 +321,7 @@ class RawCacheEngine {
     std::vector<rts_tensor> in(inputs.size()), out(outputs.size());
     for (size_t i = 0; i < inputs.size(); ++i) in[i] = binding(inputs_[i], inputs[i]);
     for (size_t o = 0; o < outputs.size(); ++o) out[o] = binding(outputs_[o], outputs[o]);
-    rts_execute_args args{};
-    args.struct_size = sizeof(args);
-    args.inputs = in.data();
-    args.n_inputs = static_cast<uint32_t>(in.size());
-    args.outputs = out.data();
-    args.n_outputs = static_cast<uint32_t>(out.size());
+    const rts_execute_args args = execute_args(in, out);
     check(api_.execute(context_, &args, &sink_), "execute");
   }
 
@@ -475,7 +461,7 @@ TEST_F(KvCache, CaptureReplayEqualsEagerOverA64TokenStream) {
   int64_t pos = 0;
   int steps = 0;
   while (pos < kTokens) {
-    const Inputs inputs = {{"tokens", tokens}, {"pos", position(pos)}};
+    const Inputs inputs = {{"tokens", tokens}, {"pos", testing::position_tensor(pos)}};
     const auto expected = eager->run(inputs);
     const auto out = captured->run(inputs);
     const RefTensor eager_logits = RefTensor::from(expected.at("logits"));

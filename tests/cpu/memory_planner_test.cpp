@@ -16,6 +16,7 @@
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/reference/reference.hpp"
 #include "rtscope/templates.hpp"
+#include "support/small_models.hpp"
 
 namespace rtscope::cpu {
 namespace {
@@ -265,12 +266,6 @@ uint64_t plugin_counter(const Model& model, const std::string& name) {
   return found == counters.end() ? 0 : found->second;
 }
 
-Tensor position(int64_t value) {
-  Tensor t = Tensor::empty(DType::i64, {1});
-  t.data_as<int64_t>()[0] = value;
-  return t;
-}
-
 // cache_in -> scale -> cache (internal) -> kv_cache_update -> next (internal)
 // -> scale -> y. The update's cache is dead after it, so the plan writes it
 // in place: one cache-sized buffer in the arena instead of two.
@@ -299,7 +294,7 @@ TEST(PlannedCpuEngine, InternalCacheUpdateIsWrittenInPlace) {
   const Tensor cache_in = Tensor::random(DType::f32, {1, 2, 16, 8}, 5);
   const Tensor fresh = Tensor::random(DType::f32, {1, 2, 3, 8}, 6);
   const std::map<std::string, Tensor> inputs = {
-      {"cache_in", cache_in}, {"fresh", fresh}, {"pos", position(7)}};
+      {"cache_in", cache_in}, {"fresh", fresh}, {"pos", testing::position_tensor(7)}};
   const auto out = model->run(inputs);
 
   std::map<std::string, reference::RefTensor> ref_inputs, states;
@@ -322,7 +317,7 @@ TEST(PlannedCpuEngine, DefaultDecoderPrefillPlansAtMostSixtyPercentOfNaive) {
   auto model = Model::build(build_decoder(params), registry, {.backends = {"cpu"}});
   ASSERT_EQ(model->modules().size(), 1u);
   const Tensor tokens = Tensor::random(DType::i64, {1, 16}, 3, double(params.vocab - 1));
-  model->run({{"tokens", tokens}, {"pos", position(0)}});
+  model->run({{"tokens", tokens}, {"pos", testing::position_tensor(0)}});
   const uint64_t planned = plugin_counter(*model, "planned_peak_bytes");
   const uint64_t naive = plugin_counter(*model, "naive_peak_bytes");
   ASSERT_GT(planned, 0u);

@@ -9,6 +9,7 @@
 #include "rtscope/scopes.hpp"
 #include "rtscope/templates.hpp"
 #include "support/decoder_stream_check.hpp"
+#include "support/reference_outputs.hpp"
 
 namespace rtscope {
 namespace {
@@ -31,12 +32,7 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, DecoderConformance, ::testing::Values(DType::f3
 TEST(DecoderConformance, ResetStateZeroesWithoutReallocating) {
   PluginRegistry registry;
   registry.load({.name = "cpu"});
-  DecoderParams params;
-  params.layers = 1;
-  params.d_model = 32;
-  params.heads = 2;
-  params.vocab = 50;
-  params.max_seq = 16;
+  DecoderParams params{.layers = 1, .d_model = 32, .heads = 2, .vocab = 50, .max_seq = 16};
   auto model = Model::build(build_decoder(params), registry, {.backends = {"cpu"}});
   // Bit-exact repeat needs the same kernels both times: lazy specialization
   // could switch kernels between the two runs.
@@ -62,19 +58,12 @@ TEST(DecoderConformance, ResetStateZeroesWithoutReallocating) {
 TEST(MlpConformance, BatchMatchesReference) {
   PluginRegistry registry;
   registry.load({.name = "cpu"});
-  MlpParams params;
-  params.layers = 3;
-  params.d_in = 48;
-  params.hidden = 96;
-  params.d_out = 24;
-  params.seed = 3;
+  MlpParams params{.layers = 3, .d_in = 48, .hidden = 96, .d_out = 24, .seed = 3};
   auto model = Model::build(build_mlp(params), registry, {.backends = {"cpu"}});
   for (int64_t batch : {1, 7, 32}) {
     Tensor x = Tensor::random(DType::f32, {batch, params.d_in}, 100 + batch);
     const auto out = model->run({{"x", x}});
-    std::map<std::string, reference::RefTensor> states;
-    const auto expected =
-        reference::run_graph(model->graph(), {{"x", reference::RefTensor::from(x)}}, states);
+    const auto expected = testing::reference_outputs(model->graph(), {{"x", x}});
     EXPECT_LE(reference::closeness(out.at("y"), expected.at("y"), 1e-4, 1e-4), 1.0) << batch;
   }
 }

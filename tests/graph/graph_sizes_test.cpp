@@ -17,6 +17,7 @@
 #include "rtscope/graph.hpp"
 #include "rtscope/graph_yaml.hpp"
 #include "rtscope/templates.hpp"
+#include "support/error_of.hpp"
 #include "support/temp_dir.hpp"
 
 namespace rtscope {
@@ -40,20 +41,6 @@ std::string graph_with_weight(const std::string& shape, const std::string& init)
          "outputs: [y]\n";
 }
 
-template <typename Action>
-std::string input_error_of(Action action) {
-  try {
-    action();
-  } catch (const InputError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "not an InputError: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "no error";
-  return {};
-}
-
 Weight file_weight(const std::string& path, Shape shape) {
   Weight weight;
   weight.info.name = "w";
@@ -66,7 +53,7 @@ Weight file_weight(const std::string& path, Shape shape) {
 // Was accepted, then materializing it allocated 0 bytes (4 * 2^62 wraps)
 // and wrote 2^62 floats: a heap-buffer-overflow in weight_init.cpp.
 TEST(GraphSizes, WeightWhoseByteSizeWrapsFailsAtLoad) {
-  const std::string message = input_error_of([] {
+  const std::string message = testing::error_of([] {
     parse_graph_yaml(graph_with_weight("[4611686018427387904, 1]", "{seed: 1}"), "g.yaml");
   });
   EXPECT_THAT(message, AllOf(HasSubstr("g.yaml:5:"), HasSubstr("weight 'w'"),
@@ -83,7 +70,7 @@ TEST(GraphSizes, StateWhoseElementCountWrapsFailsAtLoad) {
       "nodes:\n"
       "  - {name: add, op: add, inputs: [x, s], outputs: [y]}\n"
       "outputs: [y]\n";
-  EXPECT_THAT(input_error_of([&] { parse_graph_yaml(text, "g.yaml"); }),
+  EXPECT_THAT(testing::error_of([&] { parse_graph_yaml(text, "g.yaml"); }),
               AllOf(HasSubstr("state 's'"), HasSubstr("f32[65536,65536,65536,65536]")));
 }
 
@@ -93,7 +80,7 @@ TEST(GraphSizes, MaterializingAWrappingWeightIsAnInputError) {
   weight.info.name = "w";
   weight.info.type = {DType::f32, {Dim::fixed(int64_t{1} << 62), Dim::fixed(1)}};
   weight.init.seed = 1;
-  EXPECT_THAT(input_error_of([&] { materialize_weight(weight); }),
+  EXPECT_THAT(testing::error_of([&] { materialize_weight(weight); }),
               AllOf(HasSubstr("weight 'w' f32[4611686018427387904,1]"), HasSubstr("bytes")));
 }
 
@@ -102,7 +89,7 @@ TEST(GraphSizes, WeightLargerThanMemoryNamesTheWeightAndBytes) {
   Weight weight;
   weight.info.name = "huge";
   weight.info.type = {DType::f16, {Dim::fixed(int64_t{1} << 20), Dim::fixed(int64_t{1} << 20)}};
-  EXPECT_THAT(input_error_of([&] { materialize_weight(weight); }),
+  EXPECT_THAT(testing::error_of([&] { materialize_weight(weight); }),
               AllOf(HasSubstr("weight 'huge' f16[1048576,1048576]"),
                     HasSubstr("needs 2199023255552 bytes (2.0 TiB)"),
                     HasSubstr("of memory (RAM and swap)")));
@@ -118,7 +105,7 @@ TEST(GraphSizes, WeightFileThatIsNotARegularFileSaysWhatItIs) {
       {(dir / "fifo.bin").string(), "is a FIFO (named pipe), not a regular file"},
       {"/dev/zero", "is a character device, not a regular file"}};
   for (const auto& [path, expected] : cases) {
-    const std::string message = input_error_of([&] {
+    const std::string message = testing::error_of([&] {
       parse_graph_yaml(graph_with_weight("[4, 3]", "{file: " + path + "}"),
                        (dir / "g.yaml").string());
     });
@@ -133,9 +120,9 @@ TEST(GraphSizes, MaterializingFromAFifoOrDeviceNeverBlocks) {
   testing::TempDir dir;
   ASSERT_EQ(mkfifo((dir / "fifo.bin").c_str(), 0600), 0);
   EXPECT_THAT(
-      input_error_of([&] { materialize_weight(file_weight((dir / "fifo.bin").string(), {4})); }),
+      testing::error_of([&] { materialize_weight(file_weight((dir / "fifo.bin").string(), {4})); }),
       HasSubstr("is a FIFO (named pipe), not a regular file"));
-  EXPECT_THAT(input_error_of([] { materialize_weight(file_weight("/dev/zero", {4})); }),
+  EXPECT_THAT(testing::error_of([] { materialize_weight(file_weight("/dev/zero", {4})); }),
               HasSubstr("is a character device, not a regular file"));
 }
 
@@ -143,22 +130,22 @@ TEST(GraphSizes, MaterializingFromAFileOfTheWrongSizeReadsNothing) {
   testing::TempDir dir;
   std::ofstream(dir / "w.bin", std::ios::binary) << std::string(10, '\0');
   EXPECT_THAT(
-      input_error_of([&] { materialize_weight(file_weight((dir / "w.bin").string(), {4})); }),
+      testing::error_of([&] { materialize_weight(file_weight((dir / "w.bin").string(), {4})); }),
       HasSubstr("has 10 bytes, expected 16"));
 }
 
 TEST(GraphSizes, GraphFileThatIsAFifoIsNamedWithoutBlocking) {
   testing::TempDir dir;
   ASSERT_EQ(mkfifo((dir / "g.yaml").c_str(), 0600), 0);
-  EXPECT_THAT(input_error_of([&] { load_graph_yaml(dir / "g.yaml"); }),
+  EXPECT_THAT(testing::error_of([&] { load_graph_yaml(dir / "g.yaml"); }),
               HasSubstr("is a FIFO (named pipe), not a graph file"));
-  EXPECT_THAT(input_error_of([] { load_graph_yaml("/dev/zero"); }),
+  EXPECT_THAT(testing::error_of([] { load_graph_yaml("/dev/zero"); }),
               HasSubstr("is a character device, not a graph file"));
 }
 
 // Was std::bad_alloc once the first multi-terabyte weight was allocated.
 TEST(GraphSizes, DecoderTooLargeForTheMachineFailsBeforeBuilding) {
-  const std::string message = input_error_of([] {
+  const std::string message = testing::error_of([] {
     build_template("decoder", {{"d_model", "1048576"}, {"heads", "8"}, {"layers", "4"}});
   });
   EXPECT_THAT(message, AllOf(HasSubstr("builtin:decoder: its weights and state need"),
@@ -168,11 +155,11 @@ TEST(GraphSizes, DecoderTooLargeForTheMachineFailsBeforeBuilding) {
 
 // 4 * d_model was a signed overflow.
 TEST(GraphSizes, DecoderDefaultFfnOverflowIsNamed) {
-  EXPECT_THAT(input_error_of([] {
+  EXPECT_THAT(testing::error_of([] {
                 build_template("decoder", {{"d_model", "4611686018427387904"}, {"heads", "2"}});
               }),
               HasSubstr("ffn = 4 * d_model overflows"));
-  EXPECT_THAT(input_error_of([] {
+  EXPECT_THAT(testing::error_of([] {
                 build_template("decoder",
                                {{"d_model", "4294967296"}, {"heads", "2"}, {"ffn", "4294967296"}});
               }),
@@ -180,7 +167,7 @@ TEST(GraphSizes, DecoderDefaultFfnOverflowIsNamed) {
 }
 
 TEST(GraphSizes, MlpTooLargeForTheMachineFailsBeforeBuilding) {
-  EXPECT_THAT(input_error_of([] {
+  EXPECT_THAT(testing::error_of([] {
                 build_template("mlp", {{"d_in", "1048576"}, {"hidden", "1048576"}});
               }),
               AllOf(HasSubstr("builtin:mlp: its weights and state need"),

@@ -6,26 +6,20 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 #include <string>
 
 #include "rtscope/error.hpp"
 #include "rtscope/op_registry.hpp"
+#include "support/error_of.hpp"
 
 namespace rtscope {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::string error_of(const std::function<void()>& build) {
-  try {
-    build();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no error";
-  return {};
-}
+using testing::error_of;
 
 const Weight& weight(const Graph& g, const std::string& name) {
   for (const Weight& w : g.weights) {
@@ -93,14 +87,8 @@ TEST(DecoderTemplate, DefaultShapesAndCounts) {
 }
 
 TEST(DecoderTemplate, LayerStructure) {
-  DecoderParams p;
-  p.layers = 1;
-  p.d_model = 64;
-  p.heads = 2;
-  p.ffn = 96;
-  p.vocab = 100;
-  p.max_seq = 32;
-  p.batch = 3;
+  DecoderParams p{
+      .layers = 1, .d_model = 64, .heads = 2, .ffn = 96, .vocab = 100, .max_seq = 32, .batch = 3};
   Graph g = build_decoder(p);
   EXPECT_EQ(g.type_of("logits").str(), "f32[3,seq,100]");
   EXPECT_EQ(g.type_of("k_cache_0").str(), "f32[3,2,32,32]");
@@ -160,12 +148,7 @@ TEST(DecoderTemplate, BadParams) {
 }
 
 TEST(MlpTemplate, ShapesAndCounts) {
-  MlpParams p;
-  p.layers = 3;
-  p.d_in = 32;
-  p.hidden = 48;
-  p.d_out = 8;
-  p.max_batch = 16;
+  MlpParams p{.layers = 3, .d_in = 32, .hidden = 48, .d_out = 8, .max_batch = 16};
   Graph g = build_mlp(p);
   EXPECT_EQ(g.type_of("x").str(), "f32[batch,32]");
   EXPECT_EQ(g.type_of("y").str(), "f32[batch,8]");
@@ -216,30 +199,33 @@ TEST(BuildTemplate, ParsesStringParams) {
 }
 
 TEST(BuildTemplate, Errors) {
-  EXPECT_EQ(error_of([] { build_template("gpt", {}); }),
-            "unknown template 'gpt'; valid templates: mlp, decoder");
-  EXPECT_EQ(error_of([] {
-              build_template("decoder", {{"layer", "2"}});
-            }),
-            "template 'decoder': unknown parameter 'layer'; valid parameters: layers, d_model, "
-            "heads, ffn, vocab, max_seq, batch, dtype, seed");
-  EXPECT_EQ(error_of([] {
-              build_template("mlp", {{"heads", "2"}});
-            }),
-            "template 'mlp': unknown parameter 'heads'; valid parameters: layers, d_in, hidden, "
-            "d_out, max_batch, dtype, seed");
-  EXPECT_EQ(error_of([] {
-              build_template("decoder", {{"d_model", "2x"}});
-            }),
-            "template 'decoder': parameter 'd_model' must be an integer; got '2x'");
-  EXPECT_EQ(error_of([] {
-              build_template("mlp", {{"dtype", "bf16"}});
-            }),
-            "template 'mlp': parameter 'dtype' must be one of f32, f16; got 'bf16'");
-  EXPECT_EQ(error_of([] {
-              build_template("mlp", {{"seed", "-1"}});
-            }),
-            "template 'mlp': parameter 'seed' must be a non-negative integer; got '-1'");
+  const struct {
+    const char* name;
+    std::map<std::string, std::string> params;
+    const char* message;
+  } cases[] = {
+      {"gpt", {}, "unknown template 'gpt'; valid templates: mlp, decoder"},
+      {"decoder",
+       {{"layer", "2"}},
+       "template 'decoder': unknown parameter 'layer'; valid parameters: layers, d_model, heads, "
+       "ffn, vocab, max_seq, batch, dtype, seed"},
+      {"mlp",
+       {{"heads", "2"}},
+       "template 'mlp': unknown parameter 'heads'; valid parameters: layers, d_in, hidden, d_out, "
+       "max_batch, dtype, seed"},
+      {"decoder",
+       {{"d_model", "2x"}},
+       "template 'decoder': parameter 'd_model' must be an integer; got '2x'"},
+      {"mlp",
+       {{"dtype", "bf16"}},
+       "template 'mlp': parameter 'dtype' must be one of f32, f16; got 'bf16'"},
+      {"mlp",
+       {{"seed", "-1"}},
+       "template 'mlp': parameter 'seed' must be a non-negative integer; got '-1'"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(error_of([&] { build_template(c.name, c.params); }), c.message);
+  }
   EXPECT_THAT(error_of([] {
                 build_template("decoder", {{"heads", "3"}});
               }),

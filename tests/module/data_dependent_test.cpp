@@ -10,6 +10,9 @@
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/reference/reference.hpp"
 #include "rtscope/tensor.hpp"
+#include "support/error_of.hpp"
+#include "support/plugin_fixtures.hpp"
+#include "support/reference_outputs.hpp"
 
 namespace rtscope {
 namespace {
@@ -135,14 +138,20 @@ Graph two_nonzero_graph() {
   return g;
 }
 
-class DataDependentModel : public ::testing::Test {
- protected:
-  void SetUp() override {
-    registry_.load({.name = "testing"});
-    registry_.load({.name = "cpu"});
+using DataDependentModel = testing::TestingAndCpu;
+
+// Runs two_nonzero_graph's model on `x`; both index lists must equal the
+// float64 reference's exactly.
+std::map<std::string, Tensor> run_and_expect_reference_indices(Model& model, const Tensor& x) {
+  auto out = model.run({{"x", x}});
+  const auto expected = testing::reference_outputs(model.graph(), {{"x", x}});
+  for (const char* name : {"idx_padded", "idx_exact"}) {
+    const auto got = reference::RefTensor::from(out.at(name));
+    EXPECT_EQ(got.shape, expected.at(name).shape) << name;
+    EXPECT_EQ(got.data, expected.at(name).data) << name;
   }
-  PluginRegistry registry_;
-};
+  return out;
+}
 
 TEST_F(DataDependentModel, WithoutFallbackBothKernelsRunOnTheFirstBackendAndMatchTheReference) {
   auto model = Model::build(two_nonzero_graph(), registry_, {.backends = {"testing", "cpu"}});
@@ -155,15 +164,7 @@ TEST_F(DataDependentModel, WithoutFallbackBothKernelsRunOnTheFirstBackendAndMatc
   // Zero some elements so the index list is shorter than the input.
   float* data = static_cast<float*>(x.data());
   for (int i = 0; i < 12; i += 3) data[i] = 0.0f;
-  const auto out = model->run({{"x", x}});
-  std::map<std::string, reference::RefTensor> states;
-  const auto expected =
-      reference::run_graph(model->graph(), {{"x", reference::RefTensor::from(x)}}, states);
-  for (const char* name : {"idx_padded", "idx_exact"}) {
-    const auto got = reference::RefTensor::from(out.at(name));
-    EXPECT_EQ(got.shape, expected.at(name).shape) << name;
-    EXPECT_EQ(got.data, expected.at(name).data) << name;
-  }
+  const auto out = run_and_expect_reference_indices(*model, x);
   EXPECT_EQ(out.at("idx_padded").shape(), (Shape{8, 2}));
   EXPECT_EQ(out.at("idx_exact").shape(), (Shape{8, 2}));  // 12 elements, 4 zeroed
 }
@@ -183,15 +184,7 @@ TEST_F(DataDependentModel, FallbackIsDecidedPerNodeFromTheKernelThePluginWouldPi
   Tensor x = Tensor::random(DType::f32, {3, 4}, 12);
   float* data = static_cast<float*>(x.data());
   for (int i = 1; i < 12; i += 4) data[i] = 0.0f;
-  const auto out = model->run({{"x", x}});
-  std::map<std::string, reference::RefTensor> states;
-  const auto expected =
-      reference::run_graph(model->graph(), {{"x", reference::RefTensor::from(x)}}, states);
-  for (const char* name : {"idx_padded", "idx_exact"}) {
-    const auto got = reference::RefTensor::from(out.at(name));
-    EXPECT_EQ(got.shape, expected.at(name).shape) << name;
-    EXPECT_EQ(got.data, expected.at(name).data) << name;
-  }
+  const auto out = run_and_expect_reference_indices(*model, x);
   EXPECT_EQ(out.at("idx_exact").shape(), (Shape{9, 2}));
 
   // The last backend keeps data-dependent nodes: there is nowhere to fall back to.
@@ -205,23 +198,17 @@ TEST_F(DataDependentModel, FallbackIsDecidedPerNodeFromTheKernelThePluginWouldPi
 // The testing plugin has nonzero but no masked_select: full compilation on
 // it names that node, and without cpu no backend takes it.
 TEST_F(DataDependentModel, DataDependentNodeTheFirstBackendLacksIsNamed) {
-  try {
+  const std::string message = testing::error_of([&] {
     partition_graph(data_dependent_graph(0), registry_,
                     {.backends = {"testing", "cpu"}, .require_full_compilation = true});
-    FAIL() << "expected InputError";
-  } catch (const InputError& e) {
-    const std::string message = e.what();
-    EXPECT_THAT(message,
-                AllOf(HasSubstr("require_full_compilation"), HasSubstr("sel (masked_select)")));
-    EXPECT_THAT(message, ::testing::Not(HasSubstr("nz (nonzero)")));
-  }
-  try {
-    partition_graph(data_dependent_graph(0), registry_, {.backends = {"testing"}});
-    FAIL() << "expected InputError";
-  } catch (const InputError& e) {
-    EXPECT_THAT(std::string(e.what()),
-                AllOf(HasSubstr("'sel'"), HasSubstr("no backend"), HasSubstr("testing:")));
-  }
+  });
+  EXPECT_THAT(message,
+              AllOf(HasSubstr("require_full_compilation"), HasSubstr("sel (masked_select)")));
+  EXPECT_THAT(message, ::testing::Not(HasSubstr("nz (nonzero)")));
+  EXPECT_THAT(testing::error_of([&] {
+                partition_graph(data_dependent_graph(0), registry_, {.backends = {"testing"}});
+              }),
+              AllOf(HasSubstr("'sel'"), HasSubstr("no backend"), HasSubstr("testing:")));
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "rtscope/error.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
+#include "support/plugin_fixtures.hpp"
 
 namespace rtscope {
 namespace {
@@ -34,20 +35,12 @@ Graph accumulator_graph() {
   return g;
 }
 
-class DeviceState : public ::testing::Test {
+class DeviceState : public testing::TestingAndCpu {
  protected:
-  void SetUp() override {
-    testing_ = registry_.load({.name = "testing"});
-    registry_.load({.name = "cpu"});
-  }
-
   uint64_t live_device_allocations(Model& model) {
     model.run({{"x", Tensor::random(DType::f32, {kSize}, 99)}});
     return model.modules().front()->stats().plugin_counters.at("device_allocations_live");
   }
-
-  PluginRegistry registry_;
-  std::shared_ptr<Plugin> testing_;
 };
 
 // Runs `steps` seeded steps and checks the state holds their float64 sum.

@@ -13,6 +13,8 @@
 #include "rtscope/plugin_abi.h"
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/templates.hpp"
+#include "support/error_of.hpp"
+#include "support/plugin_fixtures.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tiny_graphs.hpp"
 
@@ -22,11 +24,10 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-class EngineFileTest : public ::testing::Test {
+class EngineFileTest : public testing::ScaleReluOnTesting {
  protected:
   void SetUp() override {
-    registry_.load({.name = "testing"});
-    model_ = Model::build(testing::scale_relu_graph(), registry_, {.backends = {"testing"}});
+    ScaleReluOnTesting::SetUp();
     std::ostringstream out;
     model_->modules()[0]->save(out);
     bytes_ = out.str();
@@ -34,13 +35,7 @@ class EngineFileTest : public ::testing::Test {
 
   std::string load_error(const std::string& bytes) {
     std::istringstream in(bytes);
-    try {
-      Module::load(in, "model.engine", registry_);
-    } catch (const InputError& e) {
-      return e.what();
-    }
-    ADD_FAILURE() << "load did not fail";
-    return {};
+    return testing::error_of([&] { Module::load(in, "model.engine", registry_); });
   }
 
   // Replaces the first occurrence of `from` by `to` (same length).
@@ -53,8 +48,6 @@ class EngineFileTest : public ::testing::Test {
     return copy;
   }
 
-  PluginRegistry registry_;
-  std::unique_ptr<Model> model_;
   std::string bytes_;
 };
 
@@ -194,12 +187,7 @@ namespace {
 TEST(EngineFileAliases, RoundTripKeepsTheKvCacheAliasMap) {
   PluginRegistry registry;
   registry.load({.name = "cpu"});
-  DecoderParams params;
-  params.layers = 1;
-  params.d_model = 32;
-  params.heads = 2;
-  params.vocab = 40;
-  params.max_seq = 16;
+  DecoderParams params{.layers = 1, .d_model = 32, .heads = 2, .vocab = 40, .max_seq = 16};
   auto model = Model::build(build_decoder(params), registry, {.backends = {"cpu"}});
   const Module& module = *model->modules()[0];
   ASSERT_EQ(module.aliases().size(), 2u) << "k and v cache updates alias their inputs";

@@ -11,43 +11,26 @@
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/reference/reference.hpp"
+#include "support/plugin_fixtures.hpp"
+#include "support/reference_outputs.hpp"
+#include "support/tiny_graphs.hpp"
 
 namespace rtscope {
 namespace {
 
 using ::testing::HasSubstr;
 
-// x -> softmax (cpu) -> scale (testing) -> relu (testing) -> softmax (cpu) -> y,
-// then y2 = y + z on testing: z is read only by the last module.
-Graph three_module_graph() {
-  Graph g;
-  g.name = "three";
-  g.inputs.push_back({"x", {DType::f32, {Dim::fixed(4), Dim::fixed(8)}}, {}});
-  g.inputs.push_back({"z", {DType::f32, {Dim::fixed(4), Dim::fixed(8)}}, {}});
-  g.nodes = {
-      {"sm0", "softmax", {"x"}, {"a"}, {}, {}},
-      {"scale", "scale", {"a"}, {"b"}, {{"factor", 3.0}}, {}},
-      {"relu", "relu", {"b"}, {"c"}, {}, {}},
-      {"sm1", "softmax", {"c"}, {"y"}, {}, {}},
-      {"add", "add", {"y", "z"}, {"y2"}, {}, {}},
-  };
-  g.outputs = {"y2", "y"};
-  validate(g);
-  return g;
-}
-
-class ModelStep : public ::testing::Test {
+class ModelStep : public testing::TestingAndCpu {
  protected:
   void SetUp() override {
-    registry_.load({.name = "testing"});
-    registry_.load({.name = "cpu"});
-    model_ = Model::build(three_module_graph(), registry_, {.backends = {"testing", "cpu"}});
+    TestingAndCpu::SetUp();
+    model_ = Model::build(testing::three_module_graph(/*late_input=*/true), registry_,
+                          {.backends = {"testing", "cpu"}});
     ASSERT_EQ(model_->modules().size(), 4u);  // cpu, testing, cpu, testing
     x_ = Tensor::random(DType::f32, {4, 8}, 11);
     z_ = Tensor::random(DType::f32, {4, 8}, 12);
   }
 
-  PluginRegistry registry_;
   std::unique_ptr<Model> model_;
   Tensor x_;
   Tensor z_;
@@ -81,10 +64,7 @@ TEST_F(ModelStep, RunIntoMatchesRunAndTheReference) {
   EXPECT_EQ(outputs[0].to_doubles(), by_name.at("y2").to_doubles());
   EXPECT_EQ(outputs[1].to_doubles(), by_name.at("y").to_doubles());
 
-  std::map<std::string, reference::RefTensor> states;
-  const auto expected = reference::run_graph(
-      model_->graph(),
-      {{"x", reference::RefTensor::from(x_)}, {"z", reference::RefTensor::from(z_)}}, states);
+  const auto expected = testing::reference_outputs(model_->graph(), {{"x", x_}, {"z", z_}});
   EXPECT_LE(reference::closeness(outputs[0], expected.at("y2"), 1e-6, 1e-5), 1.0);
   EXPECT_LE(reference::closeness(outputs[1], expected.at("y"), 1e-6, 1e-5), 1.0);
   EXPECT_EQ(model_->stats().runs, 2u);

@@ -7,6 +7,7 @@
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
 #include "support/env_guard.hpp"
+#include "support/plugin_fixtures.hpp"
 #include "support/tiny_graphs.hpp"
 
 namespace rtscope {
@@ -15,11 +16,10 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-class ModuleTest : public ::testing::Test {
+class ModuleTest : public testing::ScaleReluOnTesting {
  protected:
   void SetUp() override {
-    registry_.load({.name = "testing"});
-    model_ = Model::build(testing::scale_relu_graph(), registry_, {.backends = {"testing"}});
+    ScaleReluOnTesting::SetUp();
     ASSERT_EQ(model_->modules().size(), 1u);
     module_ = model_->modules()[0];
     x_ = Tensor::random(DType::f32, {16}, 42);
@@ -31,8 +31,6 @@ class ModuleTest : public ::testing::Test {
     return {y.data_as<float>(), y.data_as<float>() + y.numel()};
   }
 
-  PluginRegistry registry_;
-  std::unique_ptr<Model> model_;
   Module* module_ = nullptr;
   Tensor x_;
 };

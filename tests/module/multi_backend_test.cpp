@@ -9,6 +9,8 @@
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/reference/reference.hpp"
 #include "rtscope/scopes.hpp"
+#include "support/plugin_fixtures.hpp"
+#include "support/reference_outputs.hpp"
 
 namespace rtscope {
 namespace {
@@ -44,9 +46,7 @@ Tensor input_with_zeros(uint64_t seed) {
 
 void expect_reference(Model& model, const Tensor& x) {
   const auto out = model.run({{"x", x}});
-  std::map<std::string, reference::RefTensor> states;
-  const auto expected =
-      reference::run_graph(model.graph(), {{"x", reference::RefTensor::from(x)}}, states);
+  const auto expected = testing::reference_outputs(model.graph(), {{"x", x}});
   EXPECT_EQ(reference::RefTensor::from(out.at("idx")).data, expected.at("idx").data);
   EXPECT_LE(reference::closeness(out.at("y"), expected.at("y"), 1e-6, 1e-6), 1.0);
 }
@@ -57,14 +57,7 @@ std::vector<std::string> partition_plugins(const Model& model) {
   return plugins;
 }
 
-class MultiBackendModel : public ::testing::Test {
- protected:
-  void SetUp() override {
-    registry_.load({.name = "testing"});
-    registry_.load({.name = "cpu"});
-  }
-  PluginRegistry registry_;
-};
+using MultiBackendModel = testing::TestingAndCpu;
 
 TEST_F(MultiBackendModel, FallbackMovesTheDataDependentNodeToCpuAcrossThreePartitions) {
   auto model = Model::build(data_dependent_chain(), registry_,

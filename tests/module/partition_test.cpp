@@ -7,6 +7,9 @@
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/reference/reference.hpp"
+#include "support/error_of.hpp"
+#include "support/plugin_fixtures.hpp"
+#include "support/reference_outputs.hpp"
 
 namespace rtscope {
 namespace {
@@ -30,14 +33,7 @@ Graph mixed_graph() {
   return g;
 }
 
-class PartitionTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    registry_.load({.name = "testing"});
-    registry_.load({.name = "cpu"});
-  }
-  PluginRegistry registry_;
-};
+using PartitionTest = testing::TestingAndCpu;
 
 TEST_F(PartitionTest, OnePluginYieldsOnePartition) {
   auto model = Model::build(mixed_graph(), registry_, {.backends = {"cpu"}});
@@ -59,43 +55,32 @@ TEST_F(PartitionTest, PriorityOrderSplitsIntoContiguousRunsAndStillComputesCorre
 
   Tensor x = Tensor::random(DType::f32, {4, 8}, 8);
   const auto out = model->run({{"x", x}});
-  std::map<std::string, reference::RefTensor> states;
-  const auto expected =
-      reference::run_graph(model->graph(), {{"x", reference::RefTensor::from(x)}}, states);
+  const auto expected = testing::reference_outputs(model->graph(), {{"x", x}});
   EXPECT_LE(reference::closeness(out.at("y"), expected.at("y"), 1e-5, 1e-5), 1.0);
 }
 
 TEST_F(PartitionTest, RequireFullCompilationNamesTheNodesTheFirstBackendRefuses) {
-  try {
-    Model::build(mixed_graph(), registry_,
-                 {.backends = {"testing", "cpu"}, .require_full_compilation = true});
-    FAIL() << "expected InputError";
-  } catch (const InputError& e) {
-    EXPECT_THAT(std::string(e.what()),
-                AllOf(HasSubstr("require_full_compilation"), HasSubstr("softmax (softmax)")));
-  }
+  EXPECT_THAT(testing::error_of([&] {
+                Model::build(mixed_graph(), registry_,
+                             {.backends = {"testing", "cpu"}, .require_full_compilation = true});
+              }),
+              AllOf(HasSubstr("require_full_compilation"), HasSubstr("softmax (softmax)")));
 }
 
 TEST_F(PartitionTest, FallbackWithFullCompilationIsAConflict) {
-  try {
-    Model::build(mixed_graph(), registry_,
-                 {.backends = {"cpu"},
-                  .fallback_data_dependent_ops = true,
-                  .require_full_compilation = true});
-    FAIL() << "expected InputError";
-  } catch (const InputError& e) {
-    EXPECT_THAT(std::string(e.what()), HasSubstr("conflict"));
-  }
+  EXPECT_THAT(testing::error_of([&] {
+                Model::build(mixed_graph(), registry_,
+                             {.backends = {"cpu"},
+                              .fallback_data_dependent_ops = true,
+                              .require_full_compilation = true});
+              }),
+              HasSubstr("conflict"));
 }
 
 TEST_F(PartitionTest, NodeNoBackendSupportsIsNamedWithEachRefusal) {
-  try {
-    Model::build(mixed_graph(), registry_, {.backends = {"testing"}});
-    FAIL() << "expected InputError";
-  } catch (const InputError& e) {
-    EXPECT_THAT(std::string(e.what()),
-                AllOf(HasSubstr("'softmax'"), HasSubstr("no backend"), HasSubstr("testing:")));
-  }
+  EXPECT_THAT(
+      testing::error_of([&] { Model::build(mixed_graph(), registry_, {.backends = {"testing"}}); }),
+      AllOf(HasSubstr("'softmax'"), HasSubstr("no backend"), HasSubstr("testing:")));
 }
 
 }  // namespace

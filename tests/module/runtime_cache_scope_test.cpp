@@ -12,6 +12,7 @@
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/scopes.hpp"
 #include "support/env_guard.hpp"
+#include "support/plugin_fixtures.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tiny_graphs.hpp"
 
@@ -37,12 +38,9 @@ class CountingStream : public std::iostream {
   } buffer_;
 };
 
-class RuntimeCacheScopeTest : public ::testing::Test {
+class RuntimeCacheScopeTest : public testing::TestingAndCpu {
  protected:
-  void SetUp() override {
-    registry_.load({.name = "testing"});
-    registry_.load({.name = "cpu"});
-  }
+  void SetUp() override { TestingAndCpu::SetUp(); }
   std::unique_ptr<Model> testing_model() {
     return Model::build(testing::scale_relu_graph(), registry_, {.backends = {"testing"}});
   }
@@ -52,7 +50,6 @@ class RuntimeCacheScopeTest : public ::testing::Test {
   void run(Model& model) { model.run({{"x", Tensor::random(DType::f32, {16}, 7)}}); }
 
   testing::EnvGuard compile_cost_{"RTSCOPE_TESTING_CONFIG", "compile_cost_ms=1"};
-  PluginRegistry registry_;
   testing::TempDir dir_;
 };
 

@@ -6,24 +6,11 @@
 
 #include "stub_plugin.h"
 
-static rts_status hang_init(const rts_host_api* host, uint32_t abi_minor, rts_plugin** out,
-                            const rts_error_sink* err) {
-  (void)host;
-  (void)abi_minor;
+static rts_status hang_init(rts_plugin** out, const rts_error_sink* err) {
   (void)out;
   (void)err;
   for (;;) pause();
   return RTS_ERROR_INTERNAL;
 }
 
-static const rts_plugin_api kApi = {
-    .struct_size = sizeof(rts_plugin_api),
-    .abi_major = RTS_ABI_VERSION_MAJOR,
-    .abi_minor = RTS_ABI_VERSION_MINOR,
-    .id = "hang_init",
-    .version = "0.0.1",
-    .init = hang_init,
-    STUB_PLUGIN_SLOTS,
-};
-
-RTS_PLUGIN_EXPORT const rts_plugin_api* rts_plugin_entry(void) { return &kApi; }
+STUB_PLUGIN_ENTRY(RTS_ABI_VERSION_MAJOR, "hang_init", hang_init)

@@ -3,24 +3,17 @@
  * and both slots, instead of calling through a null pointer later. */
 #include "stub_plugin.h"
 
-static rts_status null_slots_init(const rts_host_api* host, uint32_t abi_minor, rts_plugin** out,
-                                  const rts_error_sink* err) {
+static rts_status null_slots_init(rts_plugin** out, const rts_error_sink* err) {
   static int instance;
-  (void)host;
-  (void)abi_minor;
   (void)err;
   *out = (rts_plugin*)&instance;
   return RTS_OK;
 }
 
+STUB_INIT_SLOT(null_slots_init)
+
 static const rts_plugin_api kApi = {
-    .struct_size = sizeof(rts_plugin_api),
-    .abi_major = RTS_ABI_VERSION_MAJOR,
-    .abi_minor = RTS_ABI_VERSION_MINOR,
-    .id = "null_slots",
-    .version = "0.0.1",
-    .init = null_slots_init,
-    STUB_PLUGIN_SLOTS,
+    STUB_PLUGIN_TABLE(RTS_ABI_VERSION_MAJOR, "null_slots"),
     /* Designated initializers: the last one for a member wins. */
     .query_node = NULL,
     .execute = NULL,

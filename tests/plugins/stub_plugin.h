@@ -5,38 +5,7 @@
 #ifndef RTSCOPE_TEST_STUB_PLUGIN_H
 #define RTSCOPE_TEST_STUB_PLUGIN_H
 
-#include <stdio.h>
-#include <string.h>
-
-#include "rtscope/plugin_abi.h"
-
-static void stub_report(const rts_error_sink* err, rts_status status, const char* message) {
-  if (err && err->report) err->report(err->user, status, message);
-}
-
-static void stub_shutdown(rts_plugin* plugin) { (void)plugin; }
-
-static uint32_t stub_device_count(rts_plugin* plugin) {
-  (void)plugin;
-  return 1;
-}
-
-static rts_status stub_device_info(rts_plugin* plugin, uint32_t device, rts_device_info* out,
-                                   const rts_error_sink* err) {
-  uint32_t size;
-  (void)plugin;
-  if (device != 0 || !out || !RTS_HAS_FIELD(out, rts_device_info, fingerprint)) {
-    stub_report(err, RTS_ERROR_INVALID_ARGUMENT, "stub: bad device_info call");
-    return RTS_ERROR_INVALID_ARGUMENT;
-  }
-  size = out->struct_size;
-  memset(out, 0, sizeof(*out));
-  out->struct_size = size;
-  snprintf(out->name, sizeof(out->name), "%s", "stub virtual device");
-  out->kind = RTS_DEVICE_VIRTUAL;
-  snprintf(out->fingerprint, sizeof(out->fingerprint), "%s", "stub/virtual/0");
-  return RTS_OK;
-}
+#include "stub_device.h"
 
 static rts_status stub_query_node(rts_plugin* plugin, uint32_t device, const rts_node* node,
                                   const rts_value* inputs, const rts_value* outputs,
@@ -111,12 +80,7 @@ static rts_status stub_execute(rts_context* context, const rts_execute_args* arg
   return stub_unsupported(err);
 }
 
-static void stub_context_counters(rts_context* context, const rts_counter_sink* sink) {
-  (void)context;
-  (void)sink;
-}
-
-/* Every slot but init, which each plugin file supplies. */
+/* Every slot but init, which each plugin file supplies (STUB_INIT_SLOT). */
 #define STUB_PLUGIN_SLOTS                                                                        \
   .shutdown = stub_shutdown, .device_count = stub_device_count, .device_info = stub_device_info, \
   .query_node = stub_query_node, .build_engine = stub_build_engine,                              \
@@ -125,5 +89,28 @@ static void stub_context_counters(rts_context* context, const rts_counter_sink* 
   .create_context = stub_create_context, .destroy_context = stub_destroy_context,                \
   .execute = stub_execute, .context_counters = stub_context_counters, .device_alloc = NULL,      \
   .device_free = NULL, .device_copy = NULL
+
+/* The init slot: a stub's init needs none of the host's arguments, so the
+ * slot forwards to the plugin file's `init_fn(out, err)`. */
+#define STUB_INIT_SLOT(init_fn)                                                                    \
+  static rts_status stub_init_slot(const rts_host_api* host, uint32_t abi_minor, rts_plugin** out, \
+                                   const rts_error_sink* err) {                                    \
+    (void)host;                                                                                    \
+    (void)abi_minor;                                                                               \
+    return init_fn(out, err);                                                                      \
+  }
+
+/* The initializers of a stub plugin's table for ABI `major`, named
+ * `plugin_id`, with STUB_INIT_SLOT's init. */
+#define STUB_PLUGIN_TABLE(major, plugin_id)                                                        \
+  .struct_size = sizeof(rts_plugin_api), .abi_major = (major), .abi_minor = RTS_ABI_VERSION_MINOR, \
+  .id = (plugin_id), .version = "0.0.1", .init = stub_init_slot, STUB_PLUGIN_SLOTS
+
+/* A whole stub plugin: init slot, table and entry point. Used without a
+ * trailing semicolon (ISO C allows no empty declaration at file scope). */
+#define STUB_PLUGIN_ENTRY(major, plugin_id, init_fn)                        \
+  STUB_INIT_SLOT(init_fn)                                                   \
+  static const rts_plugin_api kApi = {STUB_PLUGIN_TABLE(major, plugin_id)}; \
+  RTS_PLUGIN_EXPORT const rts_plugin_api* rts_plugin_entry(void) { return &kApi; }
 
 #endif /* RTSCOPE_TEST_STUB_PLUGIN_H */

@@ -2,11 +2,10 @@
  * tool's failure path: it claims f32 `add` yet computes a + b + 0.5, and
  * its build_engine and execute fail without reporting a message. Engines
  * are heap objects; a context is its engine's address. */
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "rtscope/plugin_abi.h"
+#define STUB_DEVICE_OWNER "wrong_add"
+#include "stub_device.h"
 
 #define WRONG_ADD_MAGIC 0x57414444u /* "WADD" */
 
@@ -20,40 +19,12 @@ typedef struct wrong_add_engine {
 
 static int instance;
 
-static void report(const rts_error_sink* err, rts_status status, const char* message) {
-  if (err && err->report) err->report(err->user, status, message);
-}
-
 static rts_status wa_init(const rts_host_api* host, uint32_t abi_minor, rts_plugin** out,
                           const rts_error_sink* err) {
   (void)host;
   (void)abi_minor;
   (void)err;
   *out = (rts_plugin*)&instance;
-  return RTS_OK;
-}
-
-static void wa_shutdown(rts_plugin* plugin) { (void)plugin; }
-
-static uint32_t wa_device_count(rts_plugin* plugin) {
-  (void)plugin;
-  return 1;
-}
-
-static rts_status wa_device_info(rts_plugin* plugin, uint32_t device, rts_device_info* out,
-                                 const rts_error_sink* err) {
-  uint32_t size;
-  (void)plugin;
-  if (device != 0 || !out || !RTS_HAS_FIELD(out, rts_device_info, fingerprint)) {
-    report(err, RTS_ERROR_INVALID_ARGUMENT, "wrong_add: one device (0) with a full struct");
-    return RTS_ERROR_INVALID_ARGUMENT;
-  }
-  size = out->struct_size;
-  memset(out, 0, sizeof(*out));
-  out->struct_size = size;
-  strcpy(out->name, "wrong_add virtual device");
-  out->kind = RTS_DEVICE_VIRTUAL;
-  strcpy(out->fingerprint, "wrong_add/virtual/0");
   return RTS_OK;
 }
 
@@ -128,7 +99,7 @@ static rts_status wa_serialize_engine(rts_engine* engine, const rts_blob_sink* s
                                       const rts_error_sink* err) {
   const wrong_add_engine* e = (const wrong_add_engine*)engine;
   if (sink->write(sink->user, e, sizeof(*e)) != 0) {
-    report(err, RTS_ERROR_INTERNAL, "wrong_add: the blob sink refused the engine");
+    stub_report(err, RTS_ERROR_INTERNAL, "wrong_add: the blob sink refused the engine");
     return RTS_ERROR_INTERNAL;
   }
   return RTS_OK;
@@ -142,12 +113,12 @@ static rts_status wa_deserialize_engine(rts_plugin* plugin, uint32_t device, con
   (void)device;
   *out = NULL;
   if (size != sizeof(blob)) {
-    report(err, RTS_ERROR_VERSION, "wrong_add: engine blob has the wrong size");
+    stub_report(err, RTS_ERROR_VERSION, "wrong_add: engine blob has the wrong size");
     return RTS_ERROR_VERSION;
   }
   memcpy(&blob, data, sizeof(blob));
   if (blob.magic != WRONG_ADD_MAGIC || blob.rank > RTS_MAX_RANK) {
-    report(err, RTS_ERROR_VERSION, "wrong_add: not a wrong_add engine blob");
+    stub_report(err, RTS_ERROR_VERSION, "wrong_add: not a wrong_add engine blob");
     return RTS_ERROR_VERSION;
   }
   blob.names[0][63] = blob.names[1][63] = blob.names[2][63] = '\0';
@@ -216,11 +187,6 @@ static rts_status wa_execute(rts_context* context, const rts_execute_args* args,
   return RTS_OK;
 }
 
-static void wa_context_counters(rts_context* context, const rts_counter_sink* sink) {
-  (void)context;
-  (void)sink;
-}
-
 static const rts_plugin_api kApi = {
     .struct_size = sizeof(rts_plugin_api),
     .abi_major = RTS_ABI_VERSION_MAJOR,
@@ -228,9 +194,9 @@ static const rts_plugin_api kApi = {
     .id = "wrong_add",
     .version = "0.0.1",
     .init = wa_init,
-    .shutdown = wa_shutdown,
-    .device_count = wa_device_count,
-    .device_info = wa_device_info,
+    .shutdown = stub_shutdown,
+    .device_count = stub_device_count,
+    .device_info = stub_device_info,
     .query_node = wa_query_node,
     .build_engine = wa_build_engine,
     .serialize_engine = wa_serialize_engine,
@@ -240,7 +206,7 @@ static const rts_plugin_api kApi = {
     .create_context = wa_create_context,
     .destroy_context = wa_destroy_context,
     .execute = wa_execute,
-    .context_counters = wa_context_counters,
+    .context_counters = stub_context_counters,
     .device_alloc = NULL,
     .device_free = NULL,
     .device_copy = NULL,

@@ -11,6 +11,7 @@
 #include "rtscope/error.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
+#include "support/error_of.hpp"
 #include "support/temp_dir.hpp"
 
 namespace rtscope {
@@ -27,16 +28,6 @@ fs::path test_plugin(const std::string& name) {
   return fs::path(RTSCOPE_TEST_PLUGIN_DIR) / ("librtscope_plugin_" + name + ".so");
 }
 
-std::string error_of(const std::function<void()>& body) {
-  try {
-    body();
-  } catch (const PluginError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no PluginError";
-  return {};
-}
-
 // Restores the working directory at the end of a scope.
 class CurrentDirGuard {
  public:
@@ -51,7 +42,8 @@ class CurrentDirGuard {
 
 TEST(PluginGuard, NullRequiredSlotsAreRefusedAtLoadNamingFileAndSlots) {
   PluginRegistry registry;
-  const std::string message = error_of([&] { registry.load({.path = test_plugin("null_slots")}); });
+  const std::string message =
+      testing::error_of<PluginError>([&] { registry.load({.path = test_plugin("null_slots")}); });
   EXPECT_THAT(message,
               AllOf(HasSubstr(test_plugin("null_slots").string()), HasSubstr("'query_node'"),
                     HasSubstr("'execute'"), HasSubstr("RTS_REQUIRED_SLOTS")));
@@ -84,7 +76,7 @@ Graph binary_graph(const std::string& op) {
 TEST(PluginGuard, NonStandardExceptionFromAPluginBecomesPluginErrorNamingPluginAndSlot) {
   PluginRegistry registry;
   registry.load({.path = test_plugin("throwing")});
-  const std::string message = error_of([&] {
+  const std::string message = testing::error_of<PluginError>([&] {
     partition_graph(binary_graph("add"), registry, CompileOptions{.backends = {"throwing"}});
   });
   EXPECT_THAT(message, AllOf(HasSubstr("plugin 'throwing'"), HasSubstr(test_plugin("throwing")),
@@ -94,7 +86,7 @@ TEST(PluginGuard, NonStandardExceptionFromAPluginBecomesPluginErrorNamingPluginA
 TEST(PluginGuard, StdExceptionFromAPluginIsAttributedToPluginAndSlot) {
   PluginRegistry registry;
   registry.load({.path = test_plugin("throwing")});
-  const std::string message = error_of([&] {
+  const std::string message = testing::error_of<PluginError>([&] {
     partition_graph(binary_graph("mul"), registry, CompileOptions{.backends = {"throwing"}});
   });
   EXPECT_THAT(message, AllOf(HasSubstr("plugin 'throwing'"), HasSubstr("slot 'query_node'"),

@@ -24,6 +24,35 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// Caps the size of the files this process writes at `bytes` (RLIMIT_FSIZE),
+// with SIGXFSZ ignored so that a longer write fails with EFBIG instead of
+// killing the test; both are restored when the scope ends.
+class FileSizeCap {
+ public:
+  explicit FileSizeCap(rlim_t bytes) {
+    limit_read_ = getrlimit(RLIMIT_FSIZE, &saved_) == 0;
+    previous_handler_ = signal(SIGXFSZ, SIG_IGN);
+    rlimit small = saved_;
+    small.rlim_cur = bytes;
+    applied_ = limit_read_ && setrlimit(RLIMIT_FSIZE, &small) == 0;
+  }
+  ~FileSizeCap() {
+    if (applied_) setrlimit(RLIMIT_FSIZE, &saved_);
+    signal(SIGXFSZ, previous_handler_);
+  }
+  FileSizeCap(const FileSizeCap&) = delete;
+  FileSizeCap& operator=(const FileSizeCap&) = delete;
+
+  bool limit_read() const { return limit_read_; }
+  bool applied() const { return applied_; }
+
+ private:
+  rlimit saved_{};
+  void (*previous_handler_)(int) = SIG_DFL;
+  bool limit_read_ = false;
+  bool applied_ = false;
+};
+
 std::string quoted(const std::string& text) { return json_text(Json(text)); }
 
 TEST(JsonText, EscapesStrings) {
@@ -101,20 +130,17 @@ TEST(AtomicFile, AFailedWriteLeavesTheOldFileUntouched) {
   const std::string old_report = "{\"schema_version\": 1}";
   write_file_atomically(file, old_report, "JSON report");
 
-  rlimit saved{};
-  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
-  const auto previous_handler = signal(SIGXFSZ, SIG_IGN);
-  rlimit small = saved;
-  small.rlim_cur = 8;
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
   std::string message;
-  try {
-    write_file_atomically(file, std::string(4096, 'x'), "JSON report");
-  } catch (const Error& e) {
-    message = e.what();
+  {
+    const FileSizeCap cap(8);
+    ASSERT_TRUE(cap.limit_read());
+    ASSERT_TRUE(cap.applied());
+    try {
+      write_file_atomically(file, std::string(4096, 'x'), "JSON report");
+    } catch (const Error& e) {
+      message = e.what();
+    }
   }
-  setrlimit(RLIMIT_FSIZE, &saved);
-  signal(SIGXFSZ, previous_handler);
 
   EXPECT_THAT(message, HasSubstr(file.string() + ": cannot write the JSON report"));
   EXPECT_EQ(message.find('\n'), std::string::npos);
@@ -140,20 +166,17 @@ TEST(AtomicFile, WriteJsonKeepsTheExistingReportOnFailure) {
   testing::TempDir dir;
   const std::filesystem::path file = dir.path() / "report.json";
   { std::ofstream(file) << "previous"; }
-  rlimit saved{};
-  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
-  const auto previous_handler = signal(SIGXFSZ, SIG_IGN);
-  rlimit small = saved;
-  small.rlim_cur = 16;
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
   bool threw = false;
-  try {
-    write_json(Report{}, file);
-  } catch (const Error& e) {
-    threw = std::string(e.what()).find(file.string()) != std::string::npos;
+  {
+    const FileSizeCap cap(16);
+    ASSERT_TRUE(cap.limit_read());
+    ASSERT_TRUE(cap.applied());
+    try {
+      write_json(Report{}, file);
+    } catch (const Error& e) {
+      threw = std::string(e.what()).find(file.string()) != std::string::npos;
+    }
   }
-  setrlimit(RLIMIT_FSIZE, &saved);
-  signal(SIGXFSZ, previous_handler);
   EXPECT_TRUE(threw);
   EXPECT_EQ(read_file(file), "previous");
 }

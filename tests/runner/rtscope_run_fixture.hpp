@@ -3,13 +3,12 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "support/command.hpp"
+#include "support/program_test.hpp"
 
 namespace rtscope_run_test {
 
@@ -18,36 +17,18 @@ namespace fs = std::filesystem;
 using rtscope::testing::CommandResult;
 using rtscope::testing::read_file;
 
-class RtscopeRun : public ::testing::Test {
- protected:
-  void SetUp() override {
-#ifndef RTSCOPE_RUN_BINARY
-    GTEST_SKIP() << "rtscope-run is not built (RTSCOPE_RUN_BINARY undefined)";
+#ifdef RTSCOPE_RUN_BINARY
+inline constexpr const char* kRtscopeRunBinary = RTSCOPE_RUN_BINARY;
 #else
-    binary_ = RTSCOPE_RUN_BINARY;
+inline constexpr const char* kRtscopeRunBinary = "";
 #endif
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("rtscope_run_test_" + std::to_string(getpid()) + "_" + test->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    if (!dir_.empty()) fs::remove_all(dir_, ignored);
-  }
 
-  fs::path write(const std::string& name, const std::string& text) {
-    const fs::path path = dir_ / name;
-    std::ofstream(path) << text;
-    return path;
+class RtscopeRun : public rtscope::testing::ProgramTest {
+ protected:
+  RtscopeRun() : ProgramTest(kRtscopeRunBinary) {}
+  void SetUp() override {
+    if (binary_.empty()) GTEST_SKIP() << "rtscope-run is not built (RTSCOPE_RUN_BINARY undefined)";
   }
-
-  CommandResult run(const std::string& arguments) {
-    return rtscope::testing::run_command(binary_, arguments, dir_);
-  }
-
-  std::string binary_;
-  fs::path dir_;
 };
 
 }  // namespace rtscope_run_test

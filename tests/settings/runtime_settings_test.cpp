@@ -6,6 +6,7 @@
 
 #include "rtscope/error.hpp"
 #include "rtscope/runtime_cache.hpp"
+#include "support/error_of.hpp"
 
 namespace rtscope {
 namespace {
@@ -13,15 +14,7 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected InputError";
-  return {};
-}
+using testing::error_of;
 
 TEST(RuntimeSettings, Defaults) {
   RuntimeSettings s;

@@ -12,6 +12,7 @@
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
 #include "support/env_guard.hpp"
+#include "support/plugin_fixtures.hpp"
 #include "support/tiny_graphs.hpp"
 
 namespace rtscope {
@@ -19,28 +20,12 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// x -> softmax (cpu) -> scale (testing) -> relu (testing) -> softmax (cpu) -> y
-Graph three_module_graph() {
-  Graph g;
-  g.name = "three";
-  g.inputs.push_back({"x", {DType::f32, {Dim::fixed(4), Dim::fixed(8)}}, {}});
-  g.nodes = {
-      {"sm0", "softmax", {"x"}, {"a"}, {}, {}},
-      {"scale", "scale", {"a"}, {"b"}, {{"factor", 3.0}}, {}},
-      {"relu", "relu", {"b"}, {"c"}, {}, {}},
-      {"sm1", "softmax", {"c"}, {"y"}, {}, {}},
-  };
-  g.outputs = {"y"};
-  validate(g);
-  return g;
-}
-
-class ScopesTest : public ::testing::Test {
+class ScopesTest : public testing::TestingAndCpu {
  protected:
   void SetUp() override {
-    registry_.load({.name = "testing"});
-    registry_.load({.name = "cpu"});
-    model_ = Model::build(three_module_graph(), registry_, {.backends = {"testing", "cpu"}});
+    TestingAndCpu::SetUp();
+    model_ =
+        Model::build(testing::three_module_graph(), registry_, {.backends = {"testing", "cpu"}});
     ASSERT_EQ(model_->modules().size(), 3u);
     x_ = Tensor::random(DType::f32, {4, 8}, 5);
   }
@@ -52,7 +37,6 @@ class ScopesTest : public ::testing::Test {
     return result;
   }
 
-  PluginRegistry registry_;
   std::unique_ptr<Model> model_;
   Tensor x_;
 };

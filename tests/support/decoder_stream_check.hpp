@@ -9,27 +9,9 @@
 #include "rtscope/model.hpp"
 #include "rtscope/reference/reference.hpp"
 #include "rtscope/templates.hpp"
+#include "support/small_models.hpp"
 
 namespace rtscope::testing {
-
-inline Tensor position_tensor(int64_t value) {
-  Tensor t = Tensor::empty(DType::i64, {1});
-  t.data_as<int64_t>()[0] = value;
-  return t;
-}
-
-// The small decoder the stream checks run on.
-inline DecoderParams small_decoder_params(DType dtype) {
-  DecoderParams params;
-  params.layers = 2;
-  params.d_model = 64;
-  params.heads = 4;
-  params.vocab = 97;
-  params.max_seq = 32;
-  params.dtype = dtype;
-  params.seed = 11;
-  return params;
-}
 
 // Runs 5 steps (the prompt, then 4 single tokens) on `model`, built from
 // small_decoder_params(dtype).

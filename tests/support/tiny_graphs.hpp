@@ -21,4 +21,28 @@ inline Graph scale_relu_graph(int64_t n = 16, double factor = 2.0) {
   return g;
 }
 
+// x f32[4,8] -> softmax -> scale(3) -> relu -> softmax -> y. With backends
+// testing then cpu the softmaxes go to cpu and the rest to testing: three
+// modules. With `late_input`, also y2 = y + z (on testing), where z is read
+// only by that fourth module; the outputs are then y2, y.
+inline Graph three_module_graph(bool late_input = false) {
+  Graph g;
+  g.name = "three";
+  g.inputs.push_back({"x", {DType::f32, {Dim::fixed(4), Dim::fixed(8)}}, {}});
+  g.nodes = {
+      {"sm0", "softmax", {"x"}, {"a"}, {}, {}},
+      {"scale", "scale", {"a"}, {"b"}, {{"factor", 3.0}}, {}},
+      {"relu", "relu", {"b"}, {"c"}, {}, {}},
+      {"sm1", "softmax", {"c"}, {"y"}, {}, {}},
+  };
+  g.outputs = {"y"};
+  if (late_input) {
+    g.inputs.push_back({"z", {DType::f32, {Dim::fixed(4), Dim::fixed(8)}}, {}});
+    g.nodes.push_back({"add", "add", {"y", "z"}, {"y2"}, {}, {}});
+    g.outputs = {"y2", "y"};
+  }
+  validate(g);
+  return g;
+}
+
 }  // namespace rtscope::testing

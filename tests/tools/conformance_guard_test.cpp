@@ -4,13 +4,13 @@
 // slots are refused; weight (constant) operands keep their shapes.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <sstream>
 #include <string>
+#include <vector>
 
 #include "support/command.hpp"
+#include "tools/conformance_run.hpp"
 
 namespace {
 
@@ -22,35 +22,8 @@ fs::path test_plugin(const std::string& name) {
   return fs::path(RTSCOPE_TEST_PLUGIN_DIR) / ("librtscope_plugin_" + name + ".so");
 }
 
-// The table row of `check` for `dtype`, or "" when absent.
-std::string row_of(const std::string& table, const std::string& check, const std::string& dtype) {
-  std::istringstream lines(table);
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream words(line);
-    std::string kind, name, type;
-    words >> kind >> name >> type;
-    if (kind + " " + name == check && type == dtype) return line;
-  }
-  return "";
-}
-
-class ConformanceGuard : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("rtscope_conformance_guard_" + std::to_string(getpid()) + "_" + test->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-  CommandResult run(const std::string& arguments) {
-    return rtscope::testing::run_command(RTSCOPE_CONFORMANCE_BINARY, arguments, dir_);
-  }
-  fs::path dir_;
-};
+using ConformanceGuard = rtscope::conformance_test::ConformanceRun;
+using rtscope::conformance_test::row_of;
 
 TEST_F(ConformanceGuard, SkeletonExamplePassesIncludingAWeightOperand) {
   const CommandResult r = run("--plugin '" + test_plugin("skeleton").string() + "' --threads 2");
@@ -95,18 +68,27 @@ TEST_F(ConformanceGuard, HangingCheckIsKilledAndNamed) {
   EXPECT_THAT(row_of(r.out, "abi entry.table", "-"), HasSubstr("PASS")) << r.out;
 }
 
-TEST_F(ConformanceGuard, NullRequiredSlotsAreRefusedNamingThem) {
-  const CommandResult r = run("--plugin '" + test_plugin("null_slots").string() + "'");
+// A plugin the tool cannot load fails the run with a message naming why.
+struct LoadFailure {
+  const char* plugin;
+  std::vector<std::string> message_parts;
+};
+
+class ConformanceLoadFailure : public rtscope::conformance_test::ConformanceRun,
+                               public ::testing::WithParamInterface<LoadFailure> {};
+
+TEST_P(ConformanceLoadFailure, IsReportedNamingTheCause) {
+  const CommandResult r = run("--plugin '" + test_plugin(GetParam().plugin).string() + "'");
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_THAT(r.err, HasSubstr("'query_node'"));
-  EXPECT_THAT(r.err, HasSubstr("'execute'"));
+  for (const std::string& part : GetParam().message_parts) EXPECT_THAT(r.err, HasSubstr(part));
 }
 
-TEST_F(ConformanceGuard, PluginCrashingWhileLoadingIsReported) {
-  const CommandResult r = run("--plugin '" + test_plugin("crash_init").string() + "'");
-  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_THAT(r.err, HasSubstr("SIGSEGV"));
-  EXPECT_THAT(r.err, HasSubstr("while loading"));
-}
+INSTANTIATE_TEST_SUITE_P(Plugins, ConformanceLoadFailure,
+                         ::testing::Values(
+                             // NULL required slots are refused, naming them.
+                             LoadFailure{"null_slots", {"'query_node'", "'execute'"}},
+                             // A plugin crashing while it loads is reported.
+                             LoadFailure{"crash_init", {"SIGSEGV", "while loading"}}),
+                         [](const auto& info) { return std::string(info.param.plugin); });
 
 }  // namespace

@@ -2,14 +2,13 @@
 // pass) and against wrong_add, a test plugin that breaks its contract (which
 // must fail with a table naming the failing checks).
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 
 #include "support/command.hpp"
+#include "tools/conformance_run.hpp"
 
 namespace {
 
@@ -18,37 +17,8 @@ namespace fs = std::filesystem;
 using rtscope::testing::CommandResult;
 using rtscope::testing::read_file;
 
-// The table row of `check` for `dtype`, or "" when absent.
-std::string row_of(const std::string& table, const std::string& check, const std::string& dtype) {
-  std::istringstream lines(table);
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream words(line);
-    std::string kind, name, type;
-    words >> kind >> name >> type;
-    if (kind + " " + name == check && type == dtype) return line;
-  }
-  return "";
-}
-
-class ConformanceTool : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("rtscope_conformance_test_" + std::to_string(getpid()) + "_" + test->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-
-  CommandResult run(const std::string& arguments) {
-    return rtscope::testing::run_command(RTSCOPE_CONFORMANCE_BINARY, arguments, dir_);
-  }
-
-  fs::path dir_;
-};
+using ConformanceTool = rtscope::conformance_test::ConformanceRun;
+using rtscope::conformance_test::row_of;
 
 TEST_F(ConformanceTool, CpuPluginPassesEveryCheck) {
   const CommandResult r = run("--plugin cpu --threads 2");

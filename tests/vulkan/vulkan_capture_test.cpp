@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <memory>
 #include <string>
 
 #include "rtscope/model.hpp"
@@ -12,6 +13,7 @@
 #include "rtscope/scopes.hpp"
 #include "rtscope/templates.hpp"
 #include "support/decoder_stream_check.hpp"
+#include "support/reference_outputs.hpp"
 #include "vulkan/vulkan_test_support.hpp"
 
 namespace rtscope::vulkan_testing {
@@ -35,6 +37,13 @@ void pin_generic_pipelines(Model& model) {
     settings.kernel_specialization = KernelSpecialization::none;
     module->set_runtime_settings(settings);
   }
+}
+
+// The stream decoder on the vulkan plugin, with generic pipelines.
+std::unique_ptr<Model> pinned_stream_model(PluginRegistry& registry) {
+  auto model = Model::build(build_decoder(stream_params()), registry, {.backends = {"vulkan"}});
+  pin_generic_pipelines(*model);
+  return model;
 }
 
 Tensor token_row(int64_t token) {
@@ -91,22 +100,18 @@ TEST(VulkanCapture, ReplayEqualsEagerOverA64TokenStream) {
 TEST(VulkanCapture, ShapeChangeRecordsAgainAndOldShapesStillReplay) {
   PluginRegistry registry;
   RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  const DecoderParams params = stream_params();
-  auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
-  pin_generic_pipelines(*model);
+  auto model = pinned_stream_model(registry);
   const Module& module = *model->modules()[0];
   auto capture = graph_capture(*model);
   std::map<std::string, RefTensor> ref_states;
   int64_t pos = 0;
   for (const int64_t length : {3, 5, 3, 3}) {
     const Tensor tokens =
-        Tensor::random(DType::i64, {1, length}, 40 + pos, double(params.vocab - 1));
+        Tensor::random(DType::i64, {1, length}, 40 + pos, double(stream_params().vocab - 1));
     const std::map<std::string, Tensor> inputs = {{"tokens", tokens},
                                                   {"pos", position_tensor(pos)}};
-    std::map<std::string, RefTensor> ref_inputs;
-    for (const auto& [name, t] : inputs) ref_inputs[name] = RefTensor::from(t);
     const auto out = model->run(inputs);
-    const auto expected = reference::run_graph(model->graph(), ref_inputs, ref_states);
+    const auto expected = testing::reference_outputs(model->graph(), inputs, ref_states);
     EXPECT_LE(reference::closeness(out.at("logits"), expected.at("logits"), 1e-4, 1e-4), 1.0)
         << "tokens of length " << length << " at pos " << pos;
     pos += length;
@@ -119,9 +124,7 @@ TEST(VulkanCapture, ShapeChangeRecordsAgainAndOldShapesStillReplay) {
 TEST(VulkanCapture, LeavingTheScopeStopsReplayingAndANewScopeRecordsAgain) {
   PluginRegistry registry;
   RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  const DecoderParams params = stream_params();
-  auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
-  pin_generic_pipelines(*model);
+  auto model = pinned_stream_model(registry);
   const Module& module = *model->modules()[0];
   const Tensor token = token_row(7);
   {

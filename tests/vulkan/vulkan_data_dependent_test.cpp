@@ -13,6 +13,7 @@
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/reference/reference.hpp"
+#include "support/reference_outputs.hpp"
 #include "vulkan_test_support.hpp"
 
 namespace rtscope {
@@ -68,10 +69,7 @@ void expect_reference(Model& model) {
     const Tensor x = Tensor::random(DType::f32, {6, 8}, seed);
     const Tensor mask = Tensor::random(DType::boolean, {6, 5}, seed + 10, 1.0);
     const auto out = model.run({{"x", x}, {"mask", mask}});
-    std::map<std::string, reference::RefTensor> states;
-    const auto expected = reference::run_graph(
-        model.graph(),
-        {{"x", reference::RefTensor::from(x)}, {"mask", reference::RefTensor::from(mask)}}, states);
+    const auto expected = testing::reference_outputs(model.graph(), {{"x", x}, {"mask", mask}});
     EXPECT_LE(reference::closeness(out.at("y"), expected.at("y"), 1e-4, 1e-4), 1.0) << seed;
     for (const char* name : {"idx", "idx_padded"}) {
       const auto got = reference::RefTensor::from(out.at(name));
@@ -156,11 +154,7 @@ TEST_F(VulkanDataDependent, DataDependentOpBetweenTwoMatmulsSplitsIntoThreeParti
       const Tensor x = Tensor::random(DType::f32, {4, 6}, seed);
       const Tensor mask = Tensor::random(DType::boolean, {4, 3}, seed + 5, 1.0);
       const auto out = model->run({{"x", x}, {"mask", mask}});
-      std::map<std::string, reference::RefTensor> states;
-      const auto expected = reference::run_graph(
-          model->graph(),
-          {{"x", reference::RefTensor::from(x)}, {"mask", reference::RefTensor::from(mask)}},
-          states);
+      const auto expected = testing::reference_outputs(model->graph(), {{"x", x}, {"mask", mask}});
       EXPECT_LE(reference::closeness(out.at("y"), expected.at("y"), 1e-4, 1e-4), 1.0)
           << "fallback " << fallback << " seed " << seed;
     }
@@ -193,11 +187,7 @@ TEST_F(VulkanDataDependent, EveryDtypeAndEmptyResultsMatchTheReference) {
       const Tensor mask = seed == 3 ? Tensor::zeros(DType::boolean, {3, 7})
                                     : Tensor::random(DType::boolean, {3, 7}, seed + 3, 1.0);
       const auto out = model->run({{"x", x}, {"mask", mask}});
-      std::map<std::string, reference::RefTensor> states;
-      const auto expected = reference::run_graph(
-          model->graph(),
-          {{"x", reference::RefTensor::from(x)}, {"mask", reference::RefTensor::from(mask)}},
-          states);
+      const auto expected = testing::reference_outputs(model->graph(), {{"x", x}, {"mask", mask}});
       for (const char* name : {"idx", "picked"}) {
         const auto got = reference::RefTensor::from(out.at(name));
         EXPECT_EQ(got.shape, expected.at(name).shape) << to_string(dtype) << " " << name;

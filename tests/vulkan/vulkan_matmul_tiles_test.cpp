@@ -9,6 +9,7 @@
 
 #include "rtscope/model.hpp"
 #include "rtscope/reference/reference.hpp"
+#include "support/reference_outputs.hpp"
 #include "vulkan_test_support.hpp"
 
 namespace rtscope {
@@ -42,13 +43,8 @@ TEST_P(VulkanMatmulTiles, MatchesFloat64Reference) {
   const Tensor a = Tensor::random(DType::f16, {s.batch, s.m, s.k}, 5);
   const Tensor b = Tensor::random(DType::f16, {s.k, s.n}, 6);
   const std::vector<double> got = model->run({{"a", a}, {"b", b}}).at("c").to_doubles();
-  std::map<std::string, reference::RefTensor> states;
   const std::vector<double> expected =
-      reference::run_graph(
-          model->graph(),
-          {{"a", reference::RefTensor::from(a)}, {"b", reference::RefTensor::from(b)}}, states)
-          .at("c")
-          .data;
+      testing::reference_outputs(model->graph(), {{"a", a}, {"b", b}}).at("c").data;
   ASSERT_EQ(got.size(), expected.size());
   // f16 output of sums of k products of values in [-1, 1]: the f16 rounding
   // of the result dominates (relative 2^-11), plus f16 accumulation noise.

@@ -14,15 +14,11 @@ namespace {
 
 using conformance::OpCase;
 
-struct Tolerance {
-  double atol;
-  double rtol;
-};
-
-Tolerance tolerance_for(DType dtype) {
+conformance::Tolerance tolerance_for(DType dtype) {
   // f32: shaders accumulate in f32 (the reference in f64) and use the GPU's
   // exp/sin/cos; f16: storage rounding of inputs, intermediates and outputs.
-  return dtype == DType::f16 ? Tolerance{2e-2, 2e-2} : Tolerance{1e-4, 1e-4};
+  return dtype == DType::f16 ? conformance::Tolerance{2e-2, 2e-2}
+                             : conformance::Tolerance{1e-4, 1e-4};
 }
 
 struct Variant {
@@ -82,28 +78,8 @@ TEST_P(VulkanOpConformance, MatchesFloat64Reference) {
   ASSERT_EQ(model->modules().size(), 1u);
   ASSERT_EQ(model->modules()[0]->plugin().id(), "vulkan");
 
-  for (uint64_t seed : {1u, 2u}) {
-    const auto inputs = conformance::random_inputs(c, v.dtype, seed * 1000);
-    // Taken before running: in-place ops write into their aliased input.
-    std::vector<reference::RefTensor> ref_inputs;
-    for (const auto& in : c.inputs) {
-      ref_inputs.push_back(reference::RefTensor::from(inputs.at(in.name)));
-    }
-    const auto actual = model->run(inputs);
-    const auto expected =
-        reference::run_op(c.op, ref_inputs, resolve_attrs(*find_op(c.op), c.attrs));
-    ASSERT_EQ(expected.size(), static_cast<std::size_t>(c.outputs));
-
-    const Tolerance tol = tolerance_for(v.dtype);
-    for (int o = 0; o < c.outputs; ++o) {
-      const Tensor& out = actual.at("out" + std::to_string(o));
-      ASSERT_EQ(out.shape(), expected[o].shape) << "output " << o;
-      EXPECT_EQ(out.dtype(), graph.type_of("out" + std::to_string(o)).dtype);
-      const double worst = reference::closeness(out, expected[o], tol.atol, tol.rtol);
-      EXPECT_LE(worst, 1.0) << c.op << " output " << o << " seed " << seed << ": worst error is "
-                            << worst << "x the tolerance";
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(
+      conformance::expect_op_matches_reference(*model, graph, c, v.dtype, tolerance_for(v.dtype)));
   const Module& module = *model->modules()[0];
   EXPECT_EQ(counter(module, "executes"), 2u);
   EXPECT_EQ(counter(module, "submits"), 2u) << "one submit per execute";

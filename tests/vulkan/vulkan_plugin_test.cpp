@@ -17,6 +17,7 @@
 #include "rtscope/scopes.hpp"
 #include "rtscope/templates.hpp"
 #include "support/env_guard.hpp"
+#include "support/reference_outputs.hpp"
 #include "vulkan/vulkan_test_support.hpp"
 
 namespace rtscope::vulkan_testing {
@@ -116,13 +117,8 @@ TEST(VulkanPlugin, DeviceSelectionByIndexAndName) {
 TEST(VulkanPlugin, QueryNodeNamesTheKernelAndTheF16Handling) {
   PluginRegistry registry;
   RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  DecoderParams params;
-  params.layers = 1;
-  params.d_model = 32;
-  params.heads = 2;
-  params.vocab = 50;
-  params.max_seq = 16;
-  params.dtype = DType::f16;
+  DecoderParams params{
+      .layers = 1, .d_model = 32, .heads = 2, .vocab = 50, .max_seq = 16, .dtype = DType::f16};
   auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
   bool saw_linear = false;
   for (const NodePlacement& placement : model->placements()) {
@@ -216,10 +212,7 @@ TEST(VulkanPlugin, CacheUpdateCopiesWhenTheOldCacheIsStillRead) {
       {"cache", Tensor::random(DType::f32, {1, 2, 16, 8}, 1)},
       {"new", Tensor::random(DType::f32, {1, 2, 3, 8}, 2)},
       {"pos", pos}};
-  std::map<std::string, reference::RefTensor> ref_inputs;
-  for (const auto& [name, t] : inputs) ref_inputs[name] = reference::RefTensor::from(t);
-  std::map<std::string, reference::RefTensor> states;
-  const auto expected = reference::run_graph(model->graph(), ref_inputs, states);
+  const auto expected = testing::reference_outputs(model->graph(), inputs);
   const auto actual = model->run(inputs);
   EXPECT_LE(reference::closeness(actual.at("y"), expected.at("y"), 1e-6, 1e-6), 1.0);
   EXPECT_EQ(counter(*model->modules()[0], "in_place_updates"), 0u);
@@ -256,14 +249,7 @@ TEST(VulkanPlugin, IdsOutsideTheVocabularyFailBeforeSubmitting) {
 }
 
 MlpParams small_mlp() {
-  MlpParams params;
-  params.layers = 2;
-  params.d_in = 24;
-  params.hidden = 40;
-  params.d_out = 12;
-  params.max_batch = 16;
-  params.seed = 5;
-  return params;
+  return MlpParams{.layers = 2, .d_in = 24, .hidden = 40, .d_out = 12, .max_batch = 16, .seed = 5};
 }
 
 TEST(VulkanPlugin, EngineFileRoundTripGivesIdenticalResults) {
@@ -279,9 +265,7 @@ TEST(VulkanPlugin, EngineFileRoundTripGivesIdenticalResults) {
   const Tensor b = loaded->execute({x})[0];
   ASSERT_EQ(a.shape(), b.shape());
   EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size_bytes()), 0);
-  std::map<std::string, reference::RefTensor> states;
-  const auto expected =
-      reference::run_graph(model->graph(), {{"x", reference::RefTensor::from(x)}}, states);
+  const auto expected = testing::reference_outputs(model->graph(), {{"x", x}});
   EXPECT_LE(reference::closeness(b, expected.at("y"), 1e-4, 1e-4), 1.0);
   EXPECT_EQ(counter(*loaded, "validation_errors"), 0u);
 }

@@ -14,6 +14,7 @@
 #include "rtscope/templates.hpp"
 #include "support/decoder_stream_check.hpp"
 #include "support/env_guard.hpp"
+#include "support/reference_outputs.hpp"
 #include "vulkan/vulkan_test_support.hpp"
 
 namespace rtscope::vulkan_testing {
@@ -58,10 +59,7 @@ TEST(VulkanResidency, HostBindingsAreStagedCountedAndLoggedOnce) {
   auto model = Model::build(add_graph(), registry, {.backends = {"vulkan"}});
   const std::map<std::string, Tensor> inputs = {{"a", Tensor::random(DType::f32, {4, 8}, 1)},
                                                 {"b", Tensor::random(DType::f32, {4, 8}, 2)}};
-  std::map<std::string, reference::RefTensor> ref_inputs;
-  for (const auto& [name, t] : inputs) ref_inputs[name] = reference::RefTensor::from(t);
-  std::map<std::string, reference::RefTensor> states;
-  const auto expected = reference::run_graph(model->graph(), ref_inputs, states);
+  const auto expected = testing::reference_outputs(model->graph(), inputs);
 
   ::testing::internal::CaptureStderr();
   for (int run = 0; run < 3; ++run) {
@@ -92,10 +90,7 @@ TEST(VulkanResidency, DeviceAllocRoundTripsAndBindsInPlace) {
   EXPECT_EQ(device_a.to_host().to_doubles(), a.to_doubles()) << "device_copy round trip";
 
   const auto out = model->run({{"a", device_a}, {"b", b}});
-  std::map<std::string, reference::RefTensor> states;
-  const auto expected = reference::run_graph(
-      model->graph(), {{"a", reference::RefTensor::from(a)}, {"b", reference::RefTensor::from(b)}},
-      states);
+  const auto expected = testing::reference_outputs(model->graph(), {{"a", a}, {"b", b}});
   EXPECT_LE(reference::closeness(out.at("y"), expected.at("y"), 1e-6, 1e-6), 1.0);
   const Module& module = *model->modules()[0];
   constexpr uint64_t kTensorBytes = 4 * 8 * sizeof(float);

@@ -10,6 +10,7 @@
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/reference/reference.hpp"
+#include "support/reference_outputs.hpp"
 #include "vulkan/vulkan_test_support.hpp"
 
 namespace rtscope::vulkan_testing {
@@ -23,10 +24,7 @@ SymShape fixed(const Shape& shape) {
 
 void expect_matches_reference(Model& model, const std::map<std::string, Tensor>& inputs,
                               double tolerance = 1e-6) {
-  std::map<std::string, reference::RefTensor> ref_inputs;
-  for (const auto& [name, t] : inputs) ref_inputs[name] = reference::RefTensor::from(t);
-  std::map<std::string, reference::RefTensor> states;
-  const auto expected = reference::run_graph(model.graph(), ref_inputs, states);
+  const auto expected = testing::reference_outputs(model.graph(), inputs);
   const auto outputs = model.run(inputs);
   for (const auto& [name, value] : expected) {
     EXPECT_LE(reference::closeness(outputs.at(name), value, tolerance, tolerance), 1.0) << name;

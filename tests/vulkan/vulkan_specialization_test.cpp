@@ -25,14 +25,7 @@ namespace {
 using KS = KernelSpecialization;
 
 MlpParams small_mlp() {
-  MlpParams p;
-  p.layers = 2;
-  p.d_in = 24;
-  p.hidden = 32;
-  p.d_out = 16;
-  p.max_batch = 16;
-  p.seed = 11;
-  return p;
+  return MlpParams{.layers = 2, .d_in = 24, .hidden = 32, .d_out = 16, .max_batch = 16, .seed = 11};
 }
 
 // A linear layer y = x·w + bias on a seeded weight of `dtype`.

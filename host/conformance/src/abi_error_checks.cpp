@@ -40,16 +40,7 @@ struct Bindings {
     return b;
   }
 
-  rts_execute_args args() {
-    rts_execute_args a{};
-    a.struct_size = sizeof(a);
-    a.inputs = inputs.data();
-    a.n_inputs = static_cast<uint32_t>(inputs.size());
-    a.outputs = outputs.data();
-    a.n_outputs = static_cast<uint32_t>(outputs.size());
-    a.allocator = nullptr;
-    return a;
-  }
+  rts_execute_args args() { return execute_args(inputs, outputs); }
 };
 
 // Builds a copy of `graph` changed by `edit` and expects build_engine to
@@ -148,27 +139,26 @@ std::vector<CheckResult> error_checks(const Probe& probe) {
     return std::string();
   }));
 
-  rows.push_back(run_check("errors.deserialize_garbage", dtype, [&] {
-    const Tensor noise = Tensor::random(DType::i32, {16}, probe.seed + 29, 1e9);
+  // deserialize_engine of `size` bytes that are no engine must fail with a
+  // reported message (returned as the row's detail).
+  const auto refused_deserialize = [&](const void* data, uint64_t size) {
     ErrorCapture err;
     rts_engine* out = nullptr;
-    const rts_status status = target.api().deserialize_engine(
-        target.handle(), target.device, noise.data(), noise.size_bytes(), &out, err.sink());
+    const rts_status status = target.api().deserialize_engine(target.handle(), target.device, data,
+                                                              size, &out, err.sink());
     if (status == RTS_OK && out) target.api().destroy_engine(out);
     require_reported_error("deserialize_engine", status, err);
     return err.message();
+  };
+  rows.push_back(run_check("errors.deserialize_garbage", dtype, [&] {
+    const Tensor noise = Tensor::random(DType::i32, {16}, probe.seed + 29, 1e9);
+    return refused_deserialize(noise.data(), noise.size_bytes());
   }));
   if (!probe.serialization_declined.empty()) return rows;
   rows.push_back(run_check("errors.deserialize_truncated", dtype, [&] {
     std::vector<uint8_t> blob = serialize_engine(target, engine);
     blob.resize(blob.size() / 2);
-    ErrorCapture err;
-    rts_engine* out = nullptr;
-    const rts_status status = target.api().deserialize_engine(
-        target.handle(), target.device, blob.data(), blob.size(), &out, err.sink());
-    if (status == RTS_OK && out) target.api().destroy_engine(out);
-    require_reported_error("deserialize_engine", status, err);
-    return err.message();
+    return refused_deserialize(blob.data(), blob.size());
   }));
   rows.push_back(run_check("errors.serialize_sink_abort", dtype, [&] {
     rts_blob_sink refusing{nullptr, [](void*, const void*, uint64_t) { return 1; }};

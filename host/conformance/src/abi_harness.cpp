@@ -77,32 +77,6 @@ std::vector<DType> CaseGraph::output_dtypes() const {
   return dtypes;
 }
 
-Engine& Engine::operator=(Engine&& other) noexcept {
-  if (this != &other) {
-    reset();
-    api_ = other.api_;
-    engine_ = std::exchange(other.engine_, nullptr);
-  }
-  return *this;
-}
-
-void Engine::reset() {
-  if (engine_) api_->destroy_engine(std::exchange(engine_, nullptr));
-}
-
-Context& Context::operator=(Context&& other) noexcept {
-  if (this != &other) {
-    reset();
-    api_ = other.api_;
-    context_ = std::exchange(other.context_, nullptr);
-  }
-  return *this;
-}
-
-void Context::reset() {
-  if (context_) api_->destroy_context(std::exchange(context_, nullptr));
-}
-
 rts_runtime_settings default_settings() {
   rts_runtime_settings settings{};
   settings.struct_size = sizeof(settings);
@@ -260,13 +234,7 @@ std::vector<Tensor> execute(const Target& target, const Engine& engine, const Co
   }
   OutputAllocator allocator;
   rts_output_allocator abi_allocator{&allocator, &OutputAllocator::allocate};
-  rts_execute_args args{};
-  args.struct_size = sizeof(args);
-  args.inputs = in.data();
-  args.n_inputs = info.n_inputs;
-  args.outputs = out.data();
-  args.n_outputs = info.n_outputs;
-  args.allocator = &abi_allocator;
+  const rts_execute_args args = execute_args(in, out, &abi_allocator);
   ErrorCapture err;
   err.require_ok(target.api().execute(context.get(), &args, err.sink()), "execute");
 

@@ -1,13 +1,10 @@
 #include "rtscope/conformance/check_result.hpp"
 
-#include <cxxabi.h>
-
-#include <cstdlib>
-#include <memory>
-#include <typeinfo>
+#include <algorithm>
 
 #include "rtscope/conformance/abi_harness.hpp"
 #include "rtscope/error.hpp"
+#include "rtscope/exception_type.hpp"
 
 namespace rtscope::conformance {
 
@@ -26,38 +23,20 @@ const char* to_string(CheckStatus status) {
 }
 
 Summary summarize(const std::vector<CheckResult>& results) {
-  Summary s;
-  for (const auto& r : results) {
-    switch (r.status) {
-      case CheckStatus::passed:
-        ++s.passed;
-        break;
-      case CheckStatus::failed:
-        ++s.failed;
-        break;
-      case CheckStatus::not_supported:
-        ++s.not_supported;
-        break;
-      case CheckStatus::skipped:
-        ++s.skipped;
-        break;
-    }
-  }
-  return s;
+  const auto count = [&results](CheckStatus status) {
+    return static_cast<int>(
+        std::count_if(results.begin(), results.end(),
+                      [status](const CheckResult& r) { return r.status == status; }));
+  };
+  return {.passed = count(CheckStatus::passed),
+          .failed = count(CheckStatus::failed),
+          .not_supported = count(CheckStatus::not_supported),
+          .skipped = count(CheckStatus::skipped)};
 }
 
 namespace {
 
 CheckObserver* g_observer = nullptr;
-
-std::string current_exception_type() {
-  const std::type_info* type = abi::__cxa_current_exception_type();
-  if (!type) return "unknown type";
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> name(
-      abi::__cxa_demangle(type->name(), nullptr, nullptr, &status), std::free);
-  return status == 0 && name ? name.get() : type->name();
-}
 
 }  // namespace
 

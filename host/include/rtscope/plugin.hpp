@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,22 @@ struct DeviceInfo {
   uint64_t memory_bytes = 0;
   std::string fingerprint;
 };
+
+// The arguments of one execute over `inputs` and `outputs`, in the engine's
+// order. Nothing is copied: both must outlive the call. `allocator` is null
+// when every output is bound.
+inline rts_execute_args execute_args(std::span<const rts_tensor> inputs,
+                                     std::span<rts_tensor> outputs,
+                                     const rts_output_allocator* allocator = nullptr) {
+  rts_execute_args args{};
+  args.struct_size = sizeof(args);
+  args.inputs = inputs.data();
+  args.n_inputs = static_cast<uint32_t>(inputs.size());
+  args.outputs = outputs.data();
+  args.n_outputs = static_cast<uint32_t>(outputs.size());
+  args.allocator = allocator;
+  return args;
+}
 
 // Collects the message a plugin reports through rts_error_sink and turns a
 // failing status into PluginError.

@@ -56,6 +56,11 @@ SymShape broadcast_shapes(std::string_view role_a, const ValueType& a, std::stri
 // Axis in [-rank, rank) to [0, rank).
 std::size_t normalize_axis(int64_t axis, std::size_t rank, std::string_view attr_name = "axis");
 
+// A schema taking exactly `inputs` (one spec each), with `attrs` and the
+// shape rule `infer`; callers adjust the other fields on the result.
+OpSchema fixed_inputs(std::string name, std::vector<InputSpec> inputs, std::vector<AttrSpec> attrs,
+                      InferFn infer);
+
 void add_elementwise_schemas(std::vector<OpSchema>& schemas);
 void add_linalg_schemas(std::vector<OpSchema>& schemas);
 void add_norm_schemas(std::vector<OpSchema>& schemas);

@@ -71,32 +71,20 @@ std::vector<ValueType> infer_kv_cache_update(const std::vector<ValueType>& in, c
 }  // namespace
 
 void add_attention_schemas(std::vector<OpSchema>& schemas) {
-  OpSchema rope;
-  rope.name = "rope";
-  rope.min_inputs = rope.max_inputs = 2;
-  rope.inputs = {{"x", InputDtype::floating}, {"pos", InputDtype::position}};
-  rope.attrs = {AttrSpec{"base", AttrKind::real, false, 10000.0}};
-  rope.infer = infer_rope;
-  schemas.push_back(std::move(rope));
-
-  OpSchema attention;
-  attention.name = "attention";
-  attention.min_inputs = attention.max_inputs = 4;
-  attention.inputs = {{"q", InputDtype::floating},
-                      {"k_cache", InputDtype::same_as_first},
-                      {"v_cache", InputDtype::same_as_first},
-                      {"pos", InputDtype::position}};
-  attention.attrs = {AttrSpec{"scale", AttrKind::real, false, 0.0}};
-  attention.infer = infer_attention;
-  schemas.push_back(std::move(attention));
-
-  OpSchema update;
-  update.name = "kv_cache_update";
-  update.min_inputs = update.max_inputs = 3;
-  update.inputs = {{"cache", InputDtype::floating},
-                   {"new", InputDtype::same_as_first},
-                   {"pos", InputDtype::position}};
-  update.infer = infer_kv_cache_update;
+  schemas.push_back(fixed_inputs("rope",
+                                 {{"x", InputDtype::floating}, {"pos", InputDtype::position}},
+                                 {{"base", AttrKind::real, false, 10000.0}}, infer_rope));
+  schemas.push_back(fixed_inputs("attention",
+                                 {{"q", InputDtype::floating},
+                                  {"k_cache", InputDtype::same_as_first},
+                                  {"v_cache", InputDtype::same_as_first},
+                                  {"pos", InputDtype::position}},
+                                 {{"scale", AttrKind::real, false, 0.0}}, infer_attention));
+  OpSchema update = fixed_inputs("kv_cache_update",
+                                 {{"cache", InputDtype::floating},
+                                  {"new", InputDtype::same_as_first},
+                                  {"pos", InputDtype::position}},
+                                 {}, infer_kv_cache_update);
   update.aliases_input = 0;  // the output is the cache, written in place
   schemas.push_back(std::move(update));
 }

@@ -133,4 +133,15 @@ std::size_t normalize_axis(int64_t axis, std::size_t rank, std::string_view attr
   return static_cast<std::size_t>(axis < 0 ? axis + signed_rank : axis);
 }
 
+OpSchema fixed_inputs(std::string name, std::vector<InputSpec> inputs, std::vector<AttrSpec> attrs,
+                      InferFn infer) {
+  OpSchema schema;
+  schema.name = std::move(name);
+  schema.min_inputs = schema.max_inputs = static_cast<int>(inputs.size());
+  schema.inputs = std::move(inputs);
+  schema.attrs = std::move(attrs);
+  schema.infer = std::move(infer);
+  return schema;
+}
+
 }  // namespace rtscope::schema::detail

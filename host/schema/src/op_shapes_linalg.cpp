@@ -56,21 +56,14 @@ std::vector<ValueType> infer_linear(const std::vector<ValueType>& in, const Attr
 }  // namespace
 
 void add_linalg_schemas(std::vector<OpSchema>& schemas) {
-  OpSchema matmul;
-  matmul.name = "matmul";
-  matmul.min_inputs = matmul.max_inputs = 2;
-  matmul.inputs = {{"a", InputDtype::floating}, {"b", InputDtype::floating}};
-  matmul.attrs = {AttrSpec{"transpose_b", AttrKind::integer, false, int64_t{0}}};
-  matmul.infer = infer_matmul;
-  schemas.push_back(std::move(matmul));
-
-  OpSchema linear;
-  linear.name = "linear";
-  linear.min_inputs = 2;
-  linear.max_inputs = 3;  // optional bias
-  linear.inputs = {
-      {"x", InputDtype::floating}, {"w", InputDtype::floating}, {"bias", InputDtype::floating}};
-  linear.infer = infer_linear;
+  schemas.push_back(
+      fixed_inputs("matmul", {{"a", InputDtype::floating}, {"b", InputDtype::floating}},
+                   {{"transpose_b", AttrKind::integer, false, int64_t{0}}}, infer_matmul));
+  OpSchema linear = fixed_inputs(
+      "linear",
+      {{"x", InputDtype::floating}, {"w", InputDtype::floating}, {"bias", InputDtype::floating}},
+      {}, infer_linear);
+  linear.min_inputs = 2;  // the bias is optional
   schemas.push_back(std::move(linear));
 }
 

@@ -41,30 +41,16 @@ std::vector<ValueType> infer_rmsnorm(const std::vector<ValueType>& in, const Att
 }  // namespace
 
 void add_norm_schemas(std::vector<OpSchema>& schemas) {
-  OpSchema softmax;
-  softmax.name = "softmax";
-  softmax.inputs = {{"x", InputDtype::floating}};
-  softmax.attrs = {AttrSpec{"axis", AttrKind::integer, false, int64_t{-1}}};
-  softmax.infer = infer_softmax;
-  schemas.push_back(std::move(softmax));
-
-  OpSchema layernorm;
-  layernorm.name = "layernorm";
-  layernorm.min_inputs = layernorm.max_inputs = 3;
-  layernorm.inputs = {{"x", InputDtype::floating},
-                      {"gamma", InputDtype::same_as_first},
-                      {"beta", InputDtype::same_as_first}};
-  layernorm.attrs = {AttrSpec{"eps", AttrKind::real, false, 1e-5}};
-  layernorm.infer = infer_layernorm;
-  schemas.push_back(std::move(layernorm));
-
-  OpSchema rmsnorm;
-  rmsnorm.name = "rmsnorm";
-  rmsnorm.min_inputs = rmsnorm.max_inputs = 2;
-  rmsnorm.inputs = {{"x", InputDtype::floating}, {"gamma", InputDtype::same_as_first}};
-  rmsnorm.attrs = {AttrSpec{"eps", AttrKind::real, false, 1e-5}};
-  rmsnorm.infer = infer_rmsnorm;
-  schemas.push_back(std::move(rmsnorm));
+  schemas.push_back(fixed_inputs("softmax", {{"x", InputDtype::floating}},
+                                 {{"axis", AttrKind::integer, false, int64_t{-1}}}, infer_softmax));
+  schemas.push_back(fixed_inputs("layernorm",
+                                 {{"x", InputDtype::floating},
+                                  {"gamma", InputDtype::same_as_first},
+                                  {"beta", InputDtype::same_as_first}},
+                                 {{"eps", AttrKind::real, false, 1e-5}}, infer_layernorm));
+  schemas.push_back(
+      fixed_inputs("rmsnorm", {{"x", InputDtype::floating}, {"gamma", InputDtype::same_as_first}},
+                   {{"eps", AttrKind::real, false, 1e-5}}, infer_rmsnorm));
 }
 
 }  // namespace rtscope::schema::detail

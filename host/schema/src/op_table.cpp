@@ -36,20 +36,6 @@ const SchemaTable& schemas() {
   return table;
 }
 
-std::string_view kind_name(AttrKind kind) {
-  switch (kind) {
-    case AttrKind::integer:
-      return "an integer";
-    case AttrKind::real:
-      return "a real number";
-    case AttrKind::string:
-      return "a string";
-    case AttrKind::ints:
-      return "a list of integers";
-  }
-  return "?";
-}
-
 std::string describe_value(const AttrValue& value) {
   std::ostringstream text;
   if (const auto* i = std::get_if<int64_t>(&value)) {
@@ -74,7 +60,7 @@ const AttrValue& lookup(const AttrMap& attrs, const std::string& name) {
 }
 
 [[noreturn]] void wrong_kind(const std::string& name, AttrKind expected, const AttrValue& got) {
-  throw InputError("attribute '" + name + "' must be " + std::string(kind_name(expected)) +
+  throw InputError("attribute '" + name + "' must be " + std::string(attr_kind_name(expected)) +
                    ", got " + describe_value(got));
 }
 
@@ -166,6 +152,33 @@ bool is_fresh(const Dim& dim) { return dim.symbol == detail::kFreshSymbol; }
 
 bool is_data_dependent(const Dim& dim) { return dim.symbol == detail::kDataDependentSymbol; }
 
+std::string_view attr_kind_name(AttrKind kind) {
+  switch (kind) {
+    case AttrKind::integer:
+      return "an integer";
+    case AttrKind::real:
+      return "a real number";
+    case AttrKind::string:
+      return "a string";
+    case AttrKind::ints:
+      return "a list of integers";
+  }
+  return "?";
+}
+
+std::optional<AttrValue> as_attr_kind(AttrKind kind, const AttrValue& value) {
+  if (kind == AttrKind::real && std::holds_alternative<int64_t>(value)) {
+    return static_cast<double>(std::get<int64_t>(value));
+  }
+  const bool matches =
+      (kind == AttrKind::integer && std::holds_alternative<int64_t>(value)) ||
+      (kind == AttrKind::real && std::holds_alternative<double>(value)) ||
+      (kind == AttrKind::string && std::holds_alternative<std::string>(value)) ||
+      (kind == AttrKind::ints && std::holds_alternative<std::vector<int64_t>>(value));
+  if (!matches) return std::nullopt;
+  return value;
+}
+
 AttrMap resolve_attrs(const OpSchema& schema, const AttrMap& attrs) {
   AttrMap resolved;
   for (const auto& [name, value] : attrs) {
@@ -178,26 +191,18 @@ AttrMap resolve_attrs(const OpSchema& schema, const AttrMap& attrs) {
                        (schema.attrs.empty() ? "op '" + schema.name + "' takes no attributes"
                                              : "valid attributes: " + valid_attr_list(schema)));
     }
-    const bool int_as_real = spec->kind == AttrKind::real && std::holds_alternative<int64_t>(value);
-    const bool kind_matches =
-        (spec->kind == AttrKind::integer && std::holds_alternative<int64_t>(value)) ||
-        (spec->kind == AttrKind::real && std::holds_alternative<double>(value)) ||
-        (spec->kind == AttrKind::string && std::holds_alternative<std::string>(value)) ||
-        (spec->kind == AttrKind::ints && std::holds_alternative<std::vector<int64_t>>(value));
-    if (int_as_real) {
-      resolved[name] = static_cast<double>(std::get<int64_t>(value));
-    } else if (kind_matches) {
-      resolved[name] = value;
-    } else {
+    std::optional<AttrValue> accepted = as_attr_kind(spec->kind, value);
+    if (!accepted) {
       throw InputError("attribute '" + name + "' of op '" + schema.name + "' must be " +
-                       std::string(kind_name(spec->kind)) + ", got " + describe_value(value));
+                       std::string(attr_kind_name(spec->kind)) + ", got " + describe_value(value));
     }
+    resolved[name] = std::move(*accepted);
   }
   for (const AttrSpec& spec : schema.attrs) {
     if (resolved.count(spec.name)) continue;
     if (spec.required) {
       throw InputError("op '" + schema.name + "' requires attribute '" + spec.name + "' (" +
-                       std::string(kind_name(spec.kind)) + ")");
+                       std::string(attr_kind_name(spec.kind)) + ")");
     }
     resolved[spec.name] = spec.default_value;
   }

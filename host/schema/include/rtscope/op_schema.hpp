@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -97,6 +98,16 @@ DType output_dtype(const OpSchema& schema, std::span<const DType> inputs);
 // unknown, ill-typed or missing required attributes (the message lists the
 // valid ones).
 AttrMap resolve_attrs(const OpSchema& schema, const AttrMap& attrs);
+
+// How an attribute of `kind` is named in messages: "an integer", "a real
+// number", "a string", "a list of integers".
+std::string_view attr_kind_name(AttrKind kind);
+
+// `value` as an attribute of `kind`: itself when it is of that kind, an
+// integer widened to a real where a real is expected, nullopt otherwise.
+// Every reader of attributes (resolve_attrs, the graph file loader) accepts
+// the same values through this.
+std::optional<AttrValue> as_attr_kind(AttrKind kind, const AttrValue& value);
 
 // Typed attribute access on resolved attributes.
 int64_t attr_int(const AttrMap& attrs, const std::string& name);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "rtscope/conformance/op_cases.hpp"
@@ -97,36 +98,35 @@ class CaseGraph {
   std::unique_ptr<AbiNode> abi_node_;
 };
 
-// Owning handles: destroyed through the plugin's own slots.
-class Engine {
+// An owning handle to a plugin object, destroyed through the plugin's own
+// slot `Destroy` (a member of rts_plugin_api). Move-only.
+template <typename Handle, void (*rts_plugin_api::*Destroy)(Handle*)>
+class PluginHandle {
  public:
-  Engine() = default;
-  Engine(const rts_plugin_api* api, rts_engine* engine) : api_(api), engine_(engine) {}
-  Engine(Engine&& other) noexcept { *this = std::move(other); }
-  Engine& operator=(Engine&& other) noexcept;
-  ~Engine() { reset(); }
-  rts_engine* get() const { return engine_; }
-  void reset();
+  PluginHandle() = default;
+  PluginHandle(const rts_plugin_api* api, Handle* handle) : api_(api), handle_(handle) {}
+  PluginHandle(PluginHandle&& other) noexcept { *this = std::move(other); }
+  PluginHandle& operator=(PluginHandle&& other) noexcept {
+    if (this != &other) {
+      reset();
+      api_ = other.api_;
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
+    return *this;
+  }
+  ~PluginHandle() { reset(); }
+  Handle* get() const { return handle_; }
+  void reset() {
+    if (handle_) (api_->*Destroy)(std::exchange(handle_, nullptr));
+  }
 
  private:
   const rts_plugin_api* api_ = nullptr;
-  rts_engine* engine_ = nullptr;
+  Handle* handle_ = nullptr;
 };
 
-class Context {
- public:
-  Context() = default;
-  Context(const rts_plugin_api* api, rts_context* context) : api_(api), context_(context) {}
-  Context(Context&& other) noexcept { *this = std::move(other); }
-  Context& operator=(Context&& other) noexcept;
-  ~Context() { reset(); }
-  rts_context* get() const { return context_; }
-  void reset();
-
- private:
-  const rts_plugin_api* api_ = nullptr;
-  rts_context* context_ = nullptr;
-};
+using Engine = PluginHandle<rts_engine, &rts_plugin_api::destroy_engine>;
+using Context = PluginHandle<rts_context, &rts_plugin_api::destroy_context>;
 
 // Settings a host uses when nothing is configured.
 rts_runtime_settings default_settings();

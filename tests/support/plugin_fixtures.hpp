@@ -1,0 +1,43 @@
+// Fixtures of the host tests: registries with the bundled plugins that run
+// on any machine loaded, and models built on them.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "rtscope/model.hpp"
+#include "rtscope/plugin_registry.hpp"
+#include "support/tiny_graphs.hpp"
+
+namespace rtscope::testing {
+
+// A registry holding the testing and cpu plugins: the pair the host tests
+// partition graphs across on machines without a GPU (testing takes the
+// elementwise ops, cpu the rest).
+class TestingAndCpu : public ::testing::Test {
+ protected:
+  // Derived fixtures that build a model call this first.
+  void SetUp() override {
+    testing_ = registry_.load({.name = "testing"});
+    registry_.load({.name = "cpu"});
+  }
+
+  PluginRegistry registry_;
+  std::shared_ptr<Plugin> testing_;
+};
+
+// The testing plugin alone, with scale_relu_graph() built on it (one module).
+class ScaleReluOnTesting : public ::testing::Test {
+ protected:
+  // Derived fixtures call this first.
+  void SetUp() override {
+    registry_.load({.name = "testing"});
+    model_ = Model::build(scale_relu_graph(), registry_, {.backends = {"testing"}});
+  }
+
+  PluginRegistry registry_;
+  std::unique_ptr<Model> model_;
+};
+
+}  // namespace rtscope::testing
