@@ -6,6 +6,9 @@
 namespace rtscope::cache_remote {
 namespace {
 
+constexpr std::size_t kPushBatchEntries = 256;
+constexpr uint64_t kPushBatchBytes = uint64_t{4} << 20;
+
 std::string printable(const std::string& text) {
   std::string out;
   for (unsigned char c : text.substr(0, 64)) out += (c >= 0x20 && c < 0x7f) ? char(c) : '?';
@@ -114,13 +117,28 @@ PushResult RemoteTier::push(const cache_format::EntryMap& entries) {
   }
   if (items.empty()) return result;
   try {
-    result.pushed = client_.push(items);
+    // Batches keep each round trip small enough for the timeout, which
+    // bounds a round trip, not the whole push.
+    std::size_t begin = 0;
+    while (begin < items.size()) {
+      std::size_t end = begin;
+      uint64_t bytes = 0;
+      while (end < items.size() && end - begin < kPushBatchEntries &&
+             (end == begin || bytes + items[end].value.size() <= kPushBatchBytes)) {
+        bytes += items[end].value.size();
+        ++end;
+      }
+      const std::vector<PushItem> batch(std::make_move_iterator(items.begin() + begin),
+                                        std::make_move_iterator(items.begin() + end));
+      result.pushed += client_.push(batch);
+      for (const PushItem& item : batch) known_.insert(item.address);
+      begin = end;
+    }
   } catch (const Error& e) {
     turn_off(e.what(), result.warnings);
     result.faults = 1;
     return result;
   }
-  for (PushItem& item : items) known_.insert(std::move(item.address));
   return result;
 }
 

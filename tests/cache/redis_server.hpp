@@ -9,6 +9,7 @@
 //   server.command({"SET", "k", "v"});        // plant or inspect values
 #pragma once
 
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -179,6 +180,12 @@ class RedisServer {
     argv.push_back(nullptr);
     pid_ = fork();
     if (pid_ == 0) {
+      // The server must not hold the caller's stdout or stderr: a pipe
+      // reading them would wait for the server too.
+      const int null = open("/dev/null", O_RDWR);
+      dup2(null, STDIN_FILENO);
+      dup2(null, STDOUT_FILENO);
+      dup2(null, STDERR_FILENO);
       execv(argv[0], argv.data());
       _exit(127);
     }

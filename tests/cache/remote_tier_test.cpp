@@ -150,6 +150,19 @@ TEST_F(RemoteTier, SetNxKeepsEveryHostsVersionAndTheNewerWriteWins) {
   EXPECT_EQ(reader.counters().remote_fetched, 1u) << "one entry taken in: the newer version";
 }
 
+TEST_F(RemoteTier, ALargePushGoesInBatchesAndLosesNothing) {
+  RedisServer server;
+  Warnings warnings;
+  RuntimeCache producer(remote_options(warnings, server.url("fleet")));
+  constexpr int kEntries = 600;  // over two batches of 256
+  for (int i = 0; i < kEntries; ++i) testing::put(producer, key_of(i), random_bytes(i, 24));
+  EXPECT_EQ(producer.push_remote(), uint64_t{kEntries});
+  RuntimeCache consumer(remote_options(warnings, server.url("fleet")));
+  for (int i = 0; i < kEntries; ++i) ASSERT_EQ(consumer.get(key_of(i)), random_bytes(i, 24)) << i;
+  EXPECT_EQ(consumer.counters().remote_fetched, uint64_t{kEntries});
+  EXPECT_EQ(warnings.count(), 0u) << testing::join(warnings.messages());
+}
+
 TEST_F(RemoteTier, SixteenConcurrentWritersLoseNoEntry) {
   RedisServer server;
   constexpr int kWriters = 16;
