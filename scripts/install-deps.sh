@@ -7,6 +7,8 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache
   libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libxxhash-dev
   libopenblas-dev libeigen3-dev
+  # the runtime cache's remote tier: its client, and a server the tests start
+  libhiredis-dev redis-server
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
   libvulkan-dev glslc spirv-tools mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
   # scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes

@@ -5,11 +5,15 @@
 #include <istream>
 #include <mutex>
 #include <ostream>
+#include <set>
 
 #include "cache_file_format.hpp"
 #include "cache_file_saver.hpp"
 #include "cache_path_guard.hpp"
 #include "file_lock.hpp"
+#include "redis_url.hpp"
+#include "remote_entry.hpp"
+#include "remote_tier.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/log.hpp"
 
@@ -152,10 +156,20 @@ struct RuntimeCache::State {
 
 RuntimeCache::RuntimeCache() : RuntimeCache(Options{}) {}
 
+void RuntimeCache::check_remote(const std::string& url) { cache_remote::parse_redis_url(url); }
+
 RuntimeCache::RuntimeCache(Options options)
     : options_(std::move(options)), state_(std::make_unique<State>()) {
   if (!options_.warn) {
     options_.warn = [](const std::string& message) { log().warn("runtime cache: {}", message); };
+  }
+  if (!options_.remote.empty()) {
+    // A fingerprint's entries arrive in one reply: allow what a file of this
+    // cap may hold, plus the addresses and framing around each value.
+    const uint64_t limit = cache_file::read_limit(options_.max_bytes);
+    remote_ =
+        std::make_unique<cache_remote::RemoteTier>(cache_remote::parse_redis_url(options_.remote),
+                                                   limit > UINT64_MAX / 2 ? UINT64_MAX : limit * 2);
   }
 }
 
@@ -165,7 +179,58 @@ void RuntimeCache::warn_all(const std::vector<std::string>& warnings) const {
   for (const auto& w : warnings) options_.warn(w);
 }
 
+void RuntimeCache::fetch_remote(const CacheKey& key) {
+  std::vector<std::string> warnings;
+  auto local_addresses = [&] {
+    std::set<std::string> addresses;
+    std::lock_guard lock(state_->mutex);
+    state_->drain(warnings);
+    const CacheKey first{key.plugin_id, key.device_fingerprint, {}};
+    for (auto it = state_->entries.lower_bound(first);
+         it != state_->entries.end() && it->first.plugin_id == key.plugin_id &&
+         it->first.device_fingerprint == key.device_fingerprint;
+         ++it) {
+      addresses.insert(cache_remote::content_address(it->first, it->second));
+    }
+    return addresses;
+  };
+  cache_remote::FetchResult fetched =
+      remote_->fetch(key.plugin_id, key.device_fingerprint, local_addresses);
+  {
+    std::lock_guard lock(state_->mutex);
+    for (const auto& [k, entry] : fetched.entries) absorb(state_->entries, k, entry, false);
+    state_->counters.remote_fetched += fetched.entries.size();
+    state_->counters.remote_rejected += fetched.rejected;
+    state_->counters.rejected += fetched.rejected;
+    state_->counters.remote_faults += fetched.faults;
+    if (!fetched.entries.empty()) state_->recount_bytes();
+  }
+  warn_all(warnings);
+  warn_all(fetched.warnings);
+}
+
+uint64_t RuntimeCache::push_remote() {
+  if (!remote_) return 0;
+  std::vector<std::string> warnings;
+  EntryMap all;
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->drain(warnings);
+    all = state_->entries;
+  }
+  warn_all(warnings);
+  const cache_remote::PushResult pushed = remote_->push(all);
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->counters.remote_pushed += pushed.pushed;
+    state_->counters.remote_faults += pushed.faults;
+  }
+  warn_all(pushed.warnings);
+  return pushed.pushed;
+}
+
 std::optional<std::vector<uint8_t>> RuntimeCache::get(const CacheKey& key) {
+  if (remote_) fetch_remote(key);
   std::vector<std::string> warnings;
   std::optional<std::vector<uint8_t>> result;
   {
@@ -298,7 +363,15 @@ uint64_t RuntimeCache::load_from_stream(std::istream& in) {
 }
 
 uint64_t RuntimeCache::save(const std::filesystem::path& path) {
-  return save_waiting(path, options_.lock_timeout);
+  uint64_t bytes = 0;
+  try {
+    bytes = save_waiting(path, options_.lock_timeout);
+  } catch (...) {
+    push_remote();
+    throw;
+  }
+  push_remote();
+  return bytes;
 }
 
 uint64_t RuntimeCache::save_waiting(const std::filesystem::path& path,
@@ -378,13 +451,15 @@ bool RuntimeCache::try_save(const std::filesystem::path& path) {
 }
 
 bool RuntimeCache::try_save_final(const std::filesystem::path& path) {
+  bool saved = true;
   try {
     save_waiting(path, std::max(options_.lock_timeout, options_.final_lock_timeout));
-    return true;
   } catch (const std::exception& e) {
     options_.warn(std::string(e.what()) + "; the entries not saved before are lost");
-    return false;
+    saved = false;
   }
+  push_remote();
+  return saved;
 }
 
 uint64_t RuntimeCache::save_to_stream(std::ostream& out) {
@@ -404,6 +479,7 @@ uint64_t RuntimeCache::save_to_stream(std::ostream& out) {
   out.write(reinterpret_cast<const char*>(image.data()),
             static_cast<std::streamsize>(image.size()));
   out.flush();
+  push_remote();
   if (!out) throw Error("cannot write the runtime cache to the stream");
   return image.size();
 }

@@ -1,11 +1,15 @@
-// rtscope-cache: inspect, verify, clear and merge runtime cache files.
+// rtscope-cache: inspect, verify, clear and merge runtime cache files, and
+// seed, fetch and inspect a remote tier.
 //
 //   rtscope-cache info FILE          entries per plugin and fingerprint, sizes, format version
+//   rtscope-cache info redis://HOST:PORT/NS   the same for a remote tier
 //   rtscope-cache verify FILE        exit 1 and list the problems if any entry is invalid
 //   rtscope-cache clear FILE         replace FILE with an empty cache
 //   rtscope-cache merge A B -o C     write the union of A and B to C (newer write wins)
+//   rtscope-cache push FILE redis://HOST:PORT/NS   store FILE's entries there (SET NX)
+//   rtscope-cache pull redis://HOST:PORT/NS FILE   merge the remote entries into FILE
 //
-// Exit status: 0 success, 1 invalid cache content, 2 usage or I/O error.
+// Exit status: 0 success, 1 invalid cache content, 2 usage, I/O or server error.
 // Writes go through the same lock and atomic replace as RuntimeCache::save, so
 // the tool is safe to run while programs use the file.
 #include <CLI/CLI.hpp>
@@ -21,6 +25,7 @@
 #include "cache_file_format.hpp"
 #include "cache_path_guard.hpp"
 #include "file_lock.hpp"
+#include "remote_commands.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/runtime_cache.hpp"
 
@@ -158,6 +163,38 @@ int merge(const std::string& a, const std::string& b, const std::string& out) {
   return 0;
 }
 
+bool is_remote(const std::string& target) { return target.starts_with("redis"); }
+
+int push(const std::string& path, const std::string& url) {
+  const cfmt::Decoded decoded = read_cache(path);
+  if (!decoded.header_ok) {
+    print_problems(path, decoded);
+    return 1;
+  }
+  if (decoded.rejected > 0) {
+    print_problems(path, decoded);
+    std::cerr << path << ": skipping " << decoded.rejected << " invalid entries\n";
+  }
+  return rtscope::cache_tool::remote_push(decoded, path, url, max_bytes);
+}
+
+int pull(const std::string& url, const std::string& path) {
+  return rtscope::cache_tool::remote_pull(
+      url, path, max_bytes, [&](const cfmt::EntryMap& pulled) -> uint64_t {
+        cfmt::EntryMap merged;
+        if (std::filesystem::exists(std::filesystem::symlink_status(path))) {
+          const cfmt::Decoded decoded = read_cache(path);
+          if (!decoded.header_ok) {
+            throw rtscope::Error("'" + path + "' is not an rtscope cache of this format version");
+          }
+          merged = decoded.entries;
+        }
+        cfmt::merge_into(merged, pulled);
+        write_cache(path, merged, /*drop_handovers=*/false, /*force=*/false);
+        return merged.size();
+      });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -168,8 +205,9 @@ int main(int argc, char** argv) {
   app.add_option("--max-bytes", max_bytes,
                  "Size cap: files over 4 times it are not read (default: the library's cap)");
 
-  auto* info_cmd = app.add_subcommand("info", "Entries per plugin and fingerprint, sizes, version");
-  info_cmd->add_option("FILE", file, "Cache file")->required();
+  auto* info_cmd = app.add_subcommand(
+      "info", "Entries per plugin and fingerprint, sizes, version (of a file or a remote tier)");
+  info_cmd->add_option("FILE", file, "Cache file or redis://HOST:PORT/NAMESPACE")->required();
   auto* verify_cmd = app.add_subcommand("verify", "Exit 1 and report if any entry is invalid");
   verify_cmd->add_option("FILE", file, "Cache file")->required();
   auto* clear_cmd = app.add_subcommand("clear", "Replace the file with an empty cache");
@@ -179,6 +217,13 @@ int main(int argc, char** argv) {
   merge_cmd->add_option("A", a, "First cache file")->required();
   merge_cmd->add_option("B", b, "Second cache file")->required();
   merge_cmd->add_option("-o,--output", out, "Output cache file")->required();
+  std::string url;
+  auto* push_cmd = app.add_subcommand("push", "Store FILE's entries in a remote tier (SET NX)");
+  push_cmd->add_option("FILE", file, "Cache file")->required();
+  push_cmd->add_option("URL", url, "redis://HOST[:PORT]/NAMESPACE[?timeout_ms=N]")->required();
+  auto* pull_cmd = app.add_subcommand("pull", "Merge a remote tier's entries into FILE");
+  pull_cmd->add_option("URL", url, "redis://HOST[:PORT]/NAMESPACE[?timeout_ms=N]")->required();
+  pull_cmd->add_option("FILE", file, "Cache file")->required();
 
   try {
     app.parse(argc, argv);
@@ -186,7 +231,11 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   try {
-    if (*info_cmd) return info(file);
+    if (*info_cmd) {
+      return is_remote(file) ? rtscope::cache_tool::remote_info(file, max_bytes) : info(file);
+    }
+    if (*push_cmd) return push(file, url);
+    if (*pull_cmd) return pull(url, file);
     if (*verify_cmd) return verify(file);
     if (*clear_cmd) return clear(file, force);
     return merge(a, b, out);

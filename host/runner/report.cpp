@@ -174,6 +174,13 @@ Json model_json(const ModelReport& model) {
                    {"rejected", model.cache.rejected}, {"evicted", model.cache.evicted},
                    {"bytes", model.cache.bytes},       {"load_ms", model.cache.load_ms},
                    {"save_ms", model.cache.save_ms}};
+  if (!model.cache.remote.empty()) {
+    json["cache"]["remote"] = {{"url", model.cache.remote},
+                               {"fetched", model.cache.remote_fetched},
+                               {"rejected", model.cache.remote_rejected},
+                               {"pushed", model.cache.remote_pushed},
+                               {"failed", model.cache.remote_failed}};
+  }
   Json partitions = Json::array();
   for (const PartitionReport& partition : model.partitions) {
     partitions.push_back(partition_json(partition));

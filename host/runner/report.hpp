@@ -86,6 +86,15 @@ struct CacheReport {
   uint64_t bytes = 0;  // held after the entry
   double load_ms = 0;  // reading the file (charged to the first entry)
   double save_ms = 0;  // writing it (charged to the last entry)
+  // The remote tier (runtime.cache_remote), when configured: its URL,
+  // entries fetched from it, fetched values refused by validation, entries
+  // it stored new at the save (charged to the last entry), and whether it
+  // failed (the run then went on with the local tier).
+  std::string remote{};
+  uint64_t remote_fetched = 0;
+  uint64_t remote_rejected = 0;
+  uint64_t remote_pushed = 0;
+  bool remote_failed = false;
 };
 
 // One run entry of the config.

@@ -13,6 +13,7 @@
 
 #include "duration.hpp"
 #include "rtscope/error.hpp"
+#include "rtscope/runtime_cache.hpp"
 #include "rtscope/runtime_settings.hpp"
 #include "yaml_util.hpp"
 
@@ -188,10 +189,26 @@ std::string expand_home(const std::string& path) {
 
 // `runtime:` block -> RuntimeSettings::merge overrides. Values are checked
 // here so a typo is reported at its line, not when the model is built.
-std::map<std::string, std::string> parse_runtime(const Reader& reader, const Item& block) {
-  static const Keys kKeys = {"kernel_specialization", "graph_capture", "cache"};
+// `remote`, for the top-level block only, receives `cache_remote`.
+std::map<std::string, std::string> parse_runtime(const Reader& reader, const Item& block,
+                                                 std::string* remote = nullptr) {
+  static const Keys kKeys = {"kernel_specialization", "graph_capture", "cache", "cache_remote"};
   std::map<std::string, std::string> overrides;
   for (const auto& [key, item] : reader.entries(block, &kKeys)) {
+    if (key == "cache_remote") {
+      if (remote == nullptr) {
+        reader.fail(item,
+                    "cache_remote is set once for every model, in the top-level 'runtime' block");
+      }
+      if (!item.present()) continue;
+      *remote = reader.string(item);
+      try {
+        RuntimeCache::check_remote(*remote);
+      } catch (const InputError& e) {
+        reader.fail(item, e.what());
+      }
+      continue;
+    }
     if (key == "cache") {
       overrides["runtime_cache"] = item.present() ? expand_home(reader.string(item)) : "none";
       continue;
@@ -390,7 +407,16 @@ RunConfig parse_tree(const YAML::Node& tree, const std::filesystem::path& file,
         config.models.push_back(parse_model(reader, name, item));
       }
     }
-    if (key == "runtime") config.runtime = parse_runtime(reader, section);
+    if (key == "runtime") {
+      config.runtime = parse_runtime(reader, section, &config.cache_remote);
+      const auto cache = config.runtime.find("runtime_cache");
+      if (!config.cache_remote.empty() &&
+          (cache == config.runtime.end() || cache->second == "none")) {
+        reader.fail(section,
+                    "cache_remote needs 'cache' (a file): the node-local file tier stays primary "
+                    "and the remote tier sits behind it");
+      }
+    }
     if (key == "report") config.report = parse_report(reader, section);
   }
   if (config.models.empty()) reader.fail(root, "'models' is missing or empty");
@@ -482,6 +508,7 @@ YAML::Node to_yaml(const RunConfig& config) {
     root["models"][model.name] = node;
   }
   root["runtime"] = runtime_to_yaml(config.runtime);
+  if (!config.cache_remote.empty()) root["runtime"]["cache_remote"] = config.cache_remote;
   for (const RunEntry& run : config.runs) {
     YAML::Node node;
     node["name"] = run.name;

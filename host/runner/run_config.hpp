@@ -78,6 +78,9 @@ struct RunConfig {
   // RuntimeSettings::merge: kernel_specialization, graph_capture,
   // runtime_cache).
   std::map<std::string, std::string> runtime;
+  // runtime.cache_remote: the shared remote tier behind runtime.cache
+  // ("redis://HOST:PORT/NAMESPACE"); empty for none.
+  std::string cache_remote;
   std::vector<RunEntry> runs;
   ReportConfig report;
 

@@ -152,7 +152,10 @@ class Runner {
       shared_cache_->try_save_final(shared_cache_path_);
       CacheReport& last = report.models.back().cache;
       last.save_ms = ms_since(start);
-      last.bytes = shared_cache_->counters().bytes;
+      const CacheCounters counters = shared_cache_->counters();
+      last.bytes = counters.bytes;
+      last.remote_pushed = counters.remote_pushed;
+      last.remote_failed = last.remote_failed || counters.remote_faults > 0;
     }
     report.context = context();
     return report;
@@ -197,6 +200,7 @@ class Runner {
     if (!path) return;
     RuntimeCache::Options options;
     options.warn = [](const std::string& message) { warn("runtime cache: " + message); };
+    options.remote = config_.cache_remote;
     shared_cache_ = std::make_shared<RuntimeCache>(std::move(options));
     shared_cache_path_ = *path;
     // A first run creates the cache's folder (e.g. ~/.cache/rtscope); if that
@@ -401,6 +405,12 @@ class Runner {
                         now.bytes,
                         std::exchange(cache_load_ms_, 0.0),
                         0.0};
+        if (!config_.cache_remote.empty()) {
+          report.cache.remote = config_.cache_remote;
+          report.cache.remote_fetched = now.remote_fetched - cache_before.remote_fetched;
+          report.cache.remote_rejected = now.remote_rejected - cache_before.remote_rejected;
+          report.cache.remote_failed = now.remote_faults > 0;
+        }
       }
     } catch (...) {
       rethrow_with_prefix(fmt::format("{}model '{}': ", run.where, run.model));

@@ -15,8 +15,11 @@ std::shared_ptr<RuntimeCache> make_cache() { return std::make_shared<RuntimeCach
 
 RuntimeCacheScope::RuntimeCacheScope(const ScopeTarget& target,
                                      std::optional<std::filesystem::path> path,
-                                     std::iostream* stream)
-    : modules_(target.modules()), cache_(make_cache()), path_(std::move(path)), stream_(stream) {
+                                     std::iostream* stream, std::shared_ptr<RuntimeCache> cache)
+    : modules_(target.modules()),
+      cache_(cache ? std::move(cache) : make_cache()),
+      path_(std::move(path)),
+      stream_(stream) {
   if (modules_.empty()) {
     throw InputError(
         "runtime_cache: the target has no modules; pass a Module, a Model or a list "
@@ -36,6 +39,10 @@ RuntimeCacheScope::RuntimeCacheScope(const ScopeTarget& target,
 
 RuntimeCacheScope::RuntimeCacheScope(const ScopeTarget& target, const std::filesystem::path& path)
     : RuntimeCacheScope(target, path, nullptr) {}
+RuntimeCacheScope::RuntimeCacheScope(const ScopeTarget& target, const std::filesystem::path& path,
+                                     RuntimeCache::Options options)
+    : RuntimeCacheScope(target, path, nullptr, std::make_shared<RuntimeCache>(std::move(options))) {
+}
 RuntimeCacheScope::RuntimeCacheScope(const ScopeTarget& target, std::iostream& stream)
     : RuntimeCacheScope(target, std::nullopt, &stream) {}
 RuntimeCacheScope::RuntimeCacheScope(const ScopeTarget& target, InMemoryCache)

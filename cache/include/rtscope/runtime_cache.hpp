@@ -19,6 +19,18 @@
 // Validation: every entry on disk carries its producer identity, its length
 // and checksums. Anything that fails validation is skipped, counted in
 // `rejected` and reported through `warn`; get() never returns it.
+//
+// Remote tier (Options::remote, "redis://HOST:PORT/NAMESPACE"): a Redis
+// server shared by a fleet, behind the local tier (memory and file). The
+// first get() of a (plugin id, device fingerprint) fetches that
+// fingerprint's entries the local tier lacks, in one pipelined round trip;
+// save() and push_remote() store new entries under content-addressed keys
+// with SET NX, so hosts never overwrite each other. A fetched entry passes
+// the same validation as a file entry. Any fault (unreachable, timeout,
+// refused AUTH, a full server) warns once and leaves the cache on its local
+// tier; no call waits longer than the URL's timeout_ms (default 200) per
+// round trip. The AUTH password comes from $RTSCOPE_REDIS_PASSWORD only.
+// See docs/runtime-cache.md.
 #pragma once
 
 #include <chrono>
@@ -52,7 +64,18 @@ struct CacheCounters {
   // Total time save() waited for the file's lock, or for another process's
   // save to carry this cache's entries into the file.
   uint64_t lock_wait_ns = 0;
+  // Remote tier: entries taken in from it, entries it stored new on a push,
+  // fetched values refused by validation (also counted in `rejected`), and
+  // faults (1 once the tier is off).
+  uint64_t remote_fetched = 0;
+  uint64_t remote_pushed = 0;
+  uint64_t remote_rejected = 0;
+  uint64_t remote_faults = 0;
 };
+
+namespace cache_remote {
+class RemoteTier;
+}
 
 // Points inside a save that writes the file where Options::on_save_phase is
 // called, in this order. after_lock comes once the file's lock is held,
@@ -75,11 +98,19 @@ class RuntimeCache {
     std::chrono::milliseconds final_lock_timeout{60000};
     // Receives every warning, possibly from several threads at once.
     // Default: the rtscope logger (rtscope/log.hpp) at warn level.
-    std::function<void(const std::string&)> warn;
+    std::function<void(const std::string&)> warn{};
     // Test hook for crash injection; called at each SavePhase of a save that
     // writes the file.
-    std::function<void(SavePhase)> on_save_phase;
+    std::function<void(SavePhase)> on_save_phase{};
+    // The shared remote tier, "redis://HOST[:PORT]/NAMESPACE[?timeout_ms=N]";
+    // empty for none. The constructor throws InputError for a malformed
+    // URL; it never connects (the first fetch or push does).
+    std::string remote{};
   };
+
+  // Throws InputError naming `url` and what is wrong with it unless it is a
+  // valid Options::remote.
+  static void check_remote(const std::string& url);
 
   // Two constructors rather than `Options options = {}`: a nested struct with
   // member initializers cannot be a default argument inside its own class.
@@ -135,6 +166,9 @@ class RuntimeCache {
   // at `path` that is not an rtscope cache or is another format version, is
   // a symbolic link, a device or FIFO, or is over max_bytes: such a file is
   // never overwritten); the in-memory entries are kept for the next save.
+  //
+  // With a remote tier, entries it may lack are pushed after the file is
+  // written (or failed to be); a push never throws (see push_remote).
   uint64_t save(const std::filesystem::path& path);
   // save() that reports a failure through `warn` and returns false, so the
   // caller goes on without the file.
@@ -148,6 +182,12 @@ class RuntimeCache {
   // stream fails.
   uint64_t save_to_stream(std::ostream& out);
 
+  // Stores the entries the remote tier is not known to hold (save() calls
+  // it) and returns how many it stored new. Without a remote tier, or once
+  // it is off, returns 0. Never throws: a fault warns once and turns the
+  // tier off.
+  uint64_t push_remote();
+
  private:
   struct State;  // entries, pending bytes, counters; defined in runtime_cache.cpp
 
@@ -159,9 +199,12 @@ class RuntimeCache {
   uint64_t add_pending(std::vector<uint8_t> bytes, const std::string& source,
                        const std::filesystem::path& canonical);
   void warn_all(const std::vector<std::string>& warnings) const;
+  // Takes in the remote entries of `key`'s fingerprint on its first use.
+  void fetch_remote(const CacheKey& key);
 
   Options options_;
   std::unique_ptr<State> state_;
+  std::unique_ptr<cache_remote::RemoteTier> remote_;
 };
 
 }  // namespace rtscope

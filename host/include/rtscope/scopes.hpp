@@ -105,6 +105,11 @@ class [[nodiscard]] RuntimeCacheScope {
  public:
   // Throws InputError for an empty target.
   RuntimeCacheScope(const ScopeTarget& target, const std::filesystem::path& path);
+  // A file cache with `options`, e.g. a remote tier behind the file:
+  // {.remote = "redis://cache.internal:6379/prod"}. Throws InputError for a
+  // malformed remote URL.
+  RuntimeCacheScope(const ScopeTarget& target, const std::filesystem::path& path,
+                    RuntimeCache::Options options);
   RuntimeCacheScope(const ScopeTarget& target, std::iostream& stream);
   RuntimeCacheScope(const ScopeTarget& target, InMemoryCache);
   RuntimeCacheScope(RuntimeCacheScope&&) noexcept;
@@ -123,7 +128,7 @@ class [[nodiscard]] RuntimeCacheScope {
 
  private:
   RuntimeCacheScope(const ScopeTarget& target, std::optional<std::filesystem::path> path,
-                    std::iostream* stream);
+                    std::iostream* stream, std::shared_ptr<RuntimeCache> cache = nullptr);
 
   std::vector<SettingsTarget*> modules_;
   std::shared_ptr<RuntimeCache> cache_;
@@ -136,6 +141,13 @@ class [[nodiscard]] RuntimeCacheScope {
 [[nodiscard]] inline RuntimeCacheScope runtime_cache(const ScopeTarget& target,
                                                      const std::filesystem::path& path) {
   return RuntimeCacheScope(target, path);
+}
+// With a remote tier (or other options):
+//   auto cache = rtscope::runtime_cache(model, "rt.cache", {.remote = "redis://host:6379/prod"});
+[[nodiscard]] inline RuntimeCacheScope runtime_cache(const ScopeTarget& target,
+                                                     const std::filesystem::path& path,
+                                                     RuntimeCache::Options options) {
+  return RuntimeCacheScope(target, path, std::move(options));
 }
 [[nodiscard]] inline RuntimeCacheScope runtime_cache(const ScopeTarget& target, const char* path) {
   return RuntimeCacheScope(target, std::filesystem::path(path));
