@@ -144,10 +144,28 @@ Tensor from_file(const Weight& weight, Shape shape) {
   return tensor;
 }
 
+// Values given by the graph's builder; checked because a Graph is plain
+// data anyone can edit after it was built.
+Tensor given(const Weight& weight, const Shape& shape) {
+  const Tensor& data = weight.init.data;
+  if (!data.defined() || data.on_device() || data.dtype() != weight.info.type.dtype ||
+      data.shape() != shape) {
+    throw located(weight.info,
+                  "weight '" + weight.info.name + "' (" + weight.info.type.str() + ") was given " +
+                      (data.defined() ? std::string(data.on_device() ? "device " : "host ") +
+                                            std::string(to_string(data.dtype())) +
+                                            shape_to_string(data.shape())
+                                      : std::string("no tensor")) +
+                      "; give a host tensor of the weight's dtype and shape");
+  }
+  return data;
+}
+
 }  // namespace
 
 Tensor materialize_weight(const Weight& weight) {
   Shape shape = static_shape(weight.info);
+  if (weight.init.kind == WeightInit::Kind::tensor) return given(weight, shape);
   if (weight.init.kind == WeightInit::Kind::file) return from_file(weight, std::move(shape));
   return seeded(weight, std::move(shape));
 }
