@@ -16,6 +16,7 @@
 #include "progress.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/graph_yaml.hpp"
+#include "rtscope/llama_checkpoint.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/runtime_cache.hpp"
@@ -261,7 +262,10 @@ class Runner {
     const auto start = Clock::now();
     try {
       Graph graph;
-      if (!config.builtin.empty()) {
+      if (!config.weights.empty()) {
+        graph = load_llama_checkpoint(resolve_config_path(config.weights, config_.file),
+                                      llama_load_options(config.params));
+      } else if (!config.builtin.empty()) {
         graph = build_template(config.builtin, config.params);
       } else {
         graph = load_graph_yaml(resolve_config_path(config.graph, config_.file));
