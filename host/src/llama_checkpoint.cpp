@@ -142,17 +142,22 @@ bool ignorable(const std::string& name, bool tied) {
   return name.ends_with(".rotary_emb.inv_freq") || (tied && name == "lm_head.weight");
 }
 
-float read_element(const unsigned char* bytes, const std::string& dtype, std::size_t i) {
-  if (dtype == "F32") {
-    float value;
-    std::memcpy(&value, bytes + 4 * i, 4);
-    return value;
-  }
+// Source element decoders; the dtype is chosen once per tensor, not per
+// element.
+float from_f32(const unsigned char* bytes, std::size_t i) {
+  float value;
+  std::memcpy(&value, bytes + 4 * i, 4);
+  return value;
+}
+float from_f16(const unsigned char* bytes, std::size_t i) {
   uint16_t bits;
   std::memcpy(&bits, bytes + 2 * i, 2);
-  if (dtype == "F16") return half_to_float(bits);
-  // bf16 is the top half of an f32.
-  return std::bit_cast<float>(uint32_t{bits} << 16);
+  return half_to_float(bits);
+}
+float from_bf16(const unsigned char* bytes, std::size_t i) {
+  uint16_t bits;
+  std::memcpy(&bits, bytes + 2 * i, 2);
+  return std::bit_cast<float>(uint32_t{bits} << 16);  // bf16 is the top half of an f32
 }
 
 // The tensor's values in `dtype`, converted once into host memory.
@@ -160,14 +165,18 @@ Tensor convert(const Stored& stored, const std::string& name, DType dtype, Shape
   Tensor out = Tensor::empty(dtype, std::move(shape));
   const unsigned char* bytes = stored.file->bytes().data() + stored.tensor.offset;
   const auto count = static_cast<std::size_t>(out.numel());
+  const std::string& from = stored.tensor.dtype;
+  float (*read)(const unsigned char*, std::size_t) = from == "F32"   ? from_f32
+                                                     : from == "F16" ? from_f16
+                                                                     : from_bf16;
   if (dtype == DType::f32) {
     auto* dst = out.data_as<float>();
-    for (std::size_t i = 0; i < count; ++i) dst[i] = read_element(bytes, stored.tensor.dtype, i);
+    for (std::size_t i = 0; i < count; ++i) dst[i] = read(bytes, i);
     return out;
   }
   auto* dst = out.data_as<uint16_t>();
   for (std::size_t i = 0; i < count; ++i) {
-    const float value = read_element(bytes, stored.tensor.dtype, i);
+    const float value = read(bytes, i);
     dst[i] = float_to_half(value);
     if (std::isfinite(value) && !std::isfinite(half_to_float(dst[i]))) {
       throw InputError(

@@ -100,6 +100,19 @@ TEST_F(CheckpointErrorTest, NonFloatDtypeIsNamed) {
                                   HasSubstr("'model.norm.weight' has dtype I32")));
 }
 
+TEST_F(CheckpointErrorTest, Bf16BeyondF16RangeIsNamedAndLoadsAsF32) {
+  config_.dtype = "BF16";
+  auto tensors = testing::tiny_llama_tensors(config_);
+  for (auto& t : tensors) {
+    if (t.name == "model.norm.weight") t.values[3] = testing::stored_value("BF16", 1e6);
+  }
+  write(config_, tensors);
+  EXPECT_THAT(load_error(),
+              AllOf(HasSubstr(file("model.safetensors")), HasSubstr("'model.norm.weight'"),
+                    HasSubstr("element 3"), HasSubstr("beyond f16's range")));
+  EXPECT_NO_THROW(load_llama_checkpoint(dir_.path(), {.dtype = DType::f32}));
+}
+
 TEST_F(CheckpointErrorTest, TruncatedFileIsNamed) {
   testing::write_tiny_llama(dir_.path(), config_);
   const auto path = dir_ / "model.safetensors";

@@ -112,14 +112,17 @@ TEST_F(CheckpointTest, GraphTakesSizesAndConstantsFromConfig) {
       EXPECT_EQ(std::get<double>(node.attrs.at("base")), 500.0);
       saw_rope = true;
     }
-    if (node.op == "rmsnorm") EXPECT_EQ(std::get<double>(node.attrs.at("eps")), 1e-5);
+    if (node.op == "rmsnorm") {
+      EXPECT_EQ(std::get<double>(node.attrs.at("eps")), 1e-5);
+    }
   }
   EXPECT_TRUE(saw_rope);
   // The KV cache holds max_position_embeddings positions by default.
   EXPECT_EQ(graph.states.front().info.type.shape[2].value, 40);
-  const Graph shorter = load_llama_checkpoint(dir_.path(), {.max_seq = 16});
+  const Graph shorter = load_llama_checkpoint(dir_.path(), {.dtype = std::nullopt, .max_seq = 16});
   EXPECT_EQ(shorter.states.front().info.type.shape[2].value, 16);
-  EXPECT_THROW(load_llama_checkpoint(dir_.path(), {.max_seq = 41}), InputError);
+  EXPECT_THROW(load_llama_checkpoint(dir_.path(), {.dtype = std::nullopt, .max_seq = 41}),
+               InputError);
 }
 
 TEST(CheckpointOptions, ParsesRunnerParamsAndNamesUnknownOnes) {
