@@ -222,7 +222,8 @@ TEST(BuildTemplate, Errors) {
               build_template("decoder", {{"layer", "2"}});
             }),
             "template 'decoder': unknown parameter 'layer'; valid parameters: layers, d_model, "
-            "heads, ffn, vocab, max_seq, batch, dtype, seed");
+            "heads, kv_heads, ffn, vocab, max_seq, batch, rope_theta, norm_eps, "
+            "tied_embeddings, dtype, seed");
   EXPECT_EQ(error_of([] {
               build_template("mlp", {{"heads", "2"}});
             }),
