@@ -127,6 +127,7 @@ struct BuiltModel {
   std::unique_ptr<Model> model;
   double plugin_load_ms = 0;
   double model_build_ms = 0;
+  double weights_load_ms = 0;
   std::map<std::string, std::string> settings;
   std::vector<PartitionReport> partitions;
 };
@@ -265,6 +266,7 @@ class Runner {
       if (!config.weights.empty()) {
         graph = load_llama_checkpoint(resolve_config_path(config.weights, config_.file),
                                       llama_load_options(config.params));
+        built.weights_load_ms = ms_since(start);
       } else if (!config.builtin.empty()) {
         graph = build_template(config.builtin, config.params);
       } else {
@@ -316,6 +318,7 @@ class Runner {
     report.settings = built.settings;
     report.plugin_load_ms = built.plugin_load_ms;
     report.model_build_ms = built.model_build_ms;
+    report.weights_load_ms = built.weights_load_ms;
     report.partitions = built.partitions;
     report.warmup = run.warmup;
     try {

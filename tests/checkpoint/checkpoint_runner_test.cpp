@@ -43,6 +43,10 @@ TEST_F(CheckpointRunner, StreamsFromACheckpointFolder) {
   const auto& run = report["models"]["llama"];
   EXPECT_EQ(run["iterations"], 6) << run.dump();
   EXPECT_GT(run["phases_ms"]["first_inference"].get<double>(), 0.0);
+  // Reading the checkpoint is reported as a part of the model build.
+  const double weights_load = run["phases_ms"]["weights_load"].get<double>();
+  EXPECT_GT(weights_load, 0.0);
+  EXPECT_LE(weights_load, run["phases_ms"]["model_build"].get<double>());
 }
 
 TEST_F(CheckpointRunner, SizesFromParamsAreRefusedWithTheValidOnes) {
