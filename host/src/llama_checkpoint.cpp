@@ -198,8 +198,14 @@ Graph load_llama_checkpoint(const std::filesystem::path& dir, const LlamaLoadOpt
     throw InputError(dir.string() + ": safetensors files are little-endian; this host is not");
   }
   const LlamaConfig config = read_llama_config(dir);
-  const DecoderParams params = llama_decoder_params(config, options);
-  Graph graph = build_decoder(params);
+  Graph graph;
+  try {
+    graph = build_decoder(llama_decoder_params(config, options));
+  } catch (const InputError& e) {
+    // Sizes that cannot be built (e.g. more memory than the machine has)
+    // came from config.json.
+    throw InputError((dir / "config.json").string() + ": " + e.what());
+  }
   graph.name =
       dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
 

@@ -175,6 +175,11 @@ TEST_F(CheckpointErrorTest, UnsupportedConfigFeaturesAreNamed) {
     EXPECT_THAT(load_error(), AllOf(HasSubstr(file("config.json")), HasSubstr(key)))
         << key << " = " << value.dump();
   }
+  auto huge = base;
+  huge["num_hidden_layers"] = 1'000'000'000;
+  huge["vocab_size"] = 1'000'000'000;
+  testing::write_json(dir_ / "config.json", huge);
+  EXPECT_THAT(load_error(), HasSubstr(file("config.json")));
   auto json = base;
   json.erase("vocab_size");
   testing::write_json(dir_ / "config.json", json);
