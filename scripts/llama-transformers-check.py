@@ -49,7 +49,7 @@ def main():
         sizes = dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=8,
                      num_attention_heads=16, num_key_value_heads=4, vocab_size=32000)
     config = LlamaConfig(**sizes, max_position_embeddings=1024, rope_theta=500000.0,
-                         rms_norm_eps=1e-5, tie_word_embeddings=False, torch_dtype="float16")
+                         rms_norm_eps=1e-5, tie_word_embeddings=False)
     model = LlamaForCausalLM(config)
     # transformers' init (std 0.02) gives near-uniform logits; a larger spread
     # makes the greedy check meaningful.
@@ -75,7 +75,13 @@ def main():
     tokens = ours["tokens"]
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    reference = LlamaForCausalLM.from_pretrained(checkpoint, torch_dtype=torch.float32).to(device).eval()
+    # Saved as float16, computed in float32 (newer transformers call the
+    # argument `dtype`, older ones `torch_dtype`).
+    try:
+        reference = LlamaForCausalLM.from_pretrained(checkpoint, dtype=torch.float32)
+    except TypeError:
+        reference = LlamaForCausalLM.from_pretrained(checkpoint, torch_dtype=torch.float32)
+    reference = reference.float().to(device).eval()
     with torch.no_grad():
         theirs = reference(torch.tensor([tokens], device=device)).logits[0].double().cpu()
     got = torch.tensor(ours["logits"], dtype=torch.float64)

@@ -113,14 +113,46 @@ class ConfigReader {
   // Features of other Llama variants whose weights would load but whose
   // outputs would silently differ.
   void check_unsupported() const {
-    if (find("rope_scaling")) {
-      fail_key("rope_scaling", "is not supported (plain RoPE only); use a checkpoint without it");
-    }
+    for (const char* key : {"rope_scaling", "rope_parameters"}) check_plain_rope(key);
     for (const char* key : {"attention_bias", "mlp_bias"}) {
       if (boolean(key, false)) fail_key(key, "is true; biases are not supported");
     }
     const std::string act = string("hidden_act", "silu");
     if (act != "silu") fail_key("hidden_act", fmt::format("is '{}'; only silu is supported", act));
+  }
+
+  // Newer transformers write RoPE settings as a map (`rope_parameters`,
+  // or `rope_scaling` in some versions) whose rope_type "default" is plain
+  // RoPE; any other type (llama3, linear, yarn, ...) scales positions.
+  void check_plain_rope(const std::string& key) const {
+    const json* rope = find(key);
+    if (!rope) return;
+    const json* type = nullptr;
+    if (rope->is_object()) {
+      for (const char* name : {"rope_type", "type"}) {
+        if (rope->contains(name)) type = &(*rope)[name];
+      }
+    }
+    if (!type || *type != "default") {
+      fail_key(key, fmt::format("is {}; only plain RoPE (rope_type default) is supported",
+                                rope->dump()));
+    }
+  }
+
+  // rope_theta at the top level or inside the RoPE map of newer versions.
+  double rope_theta() const {
+    for (const char* key : {"rope_parameters", "rope_scaling"}) {
+      const json* rope = find(key);
+      if (rope && rope->is_object() && rope->contains("rope_theta")) {
+        const json& value = (*rope)["rope_theta"];
+        if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() <= 0) {
+          fail_key(std::string(key) + ".rope_theta",
+                   "must be a finite number > 0; got " + value.dump());
+        }
+        return value.get<double>();
+      }
+    }
+    return real("rope_theta", 10000.0, /*allow_zero=*/false);
   }
 
  private:
@@ -160,9 +192,10 @@ LlamaConfig read_llama_config(const std::filesystem::path& dir) {
   c.vocab_size = reader.positive("vocab_size");
   c.max_position_embeddings = reader.positive("max_position_embeddings", 2048);
   c.rms_norm_eps = reader.real("rms_norm_eps", 1e-6, /*allow_zero=*/true);
-  c.rope_theta = reader.real("rope_theta", 10000.0, /*allow_zero=*/false);
+  c.rope_theta = reader.rope_theta();
   c.tie_word_embeddings = reader.boolean("tie_word_embeddings", false);
-  c.torch_dtype = reader.string("torch_dtype", "float32");
+  // Newer transformers write `dtype` where older ones wrote `torch_dtype`.
+  c.torch_dtype = reader.string("torch_dtype", reader.string("dtype", "float32"));
   if (c.torch_dtype != "float32" && c.torch_dtype != "float16" && c.torch_dtype != "bfloat16") {
     reader.fail_key("torch_dtype",
                     fmt::format("is '{}'; valid: float32, float16, bfloat16", c.torch_dtype));

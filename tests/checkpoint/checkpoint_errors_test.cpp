@@ -186,6 +186,24 @@ TEST_F(CheckpointErrorTest, UnsupportedConfigFeaturesAreNamed) {
   EXPECT_THAT(load_error(), HasSubstr("'vocab_size' is missing"));
 }
 
+TEST_F(CheckpointErrorTest, NewerConfigSpellingsAreRead) {
+  testing::write_tiny_llama(dir_.path(), config_);
+  auto json = testing::tiny_llama_config(config_);
+  json.erase("rope_theta");
+  json.erase("rope_scaling");
+  json.erase("torch_dtype");
+  json["dtype"] = "float16";
+  json["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", 123.0}};
+  testing::write_json(dir_ / "config.json", json);
+  const LlamaConfig config = read_llama_config(dir_.path());
+  EXPECT_EQ(config.rope_theta, 123.0);
+  EXPECT_EQ(config.torch_dtype, "float16");
+  json["rope_parameters"] = {{"rope_type", "llama3"}, {"rope_theta", 123.0}, {"factor", 8.0}};
+  testing::write_json(dir_ / "config.json", json);
+  EXPECT_THAT(load_error(), AllOf(HasSubstr(file("config.json")), HasSubstr("'rope_parameters'"),
+                                  HasSubstr("llama3")));
+}
+
 TEST_F(CheckpointErrorTest, FolderWithoutSafetensorsSaysWhatToDo) {
   testing::write_json(dir_ / "config.json", testing::tiny_llama_config(config_));
   EXPECT_THAT(load_error(), AllOf(HasSubstr("no model.safetensors"), HasSubstr("save_pretrained")));
