@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <bit>
 #include <chrono>
 #include <cmath>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "for_ranges.hpp"
 #include "mapped_file.hpp"
 #include "regular_file.hpp"
 #include "rtscope/error.hpp"
@@ -160,30 +162,45 @@ float from_bf16(const unsigned char* bytes, std::size_t i) {
   return std::bit_cast<float>(uint32_t{bits} << 16);  // bf16 is the top half of an f32
 }
 
-// The tensor's values in `dtype`, converted once into host memory.
+// The tensor's values in `dtype`, converted once into host memory, on all
+// cores for large tensors.
 Tensor convert(const Stored& stored, const std::string& name, DType dtype, Shape shape) {
   Tensor out = Tensor::empty(dtype, std::move(shape));
   const unsigned char* bytes = stored.file->bytes().data() + stored.tensor.offset;
-  const auto count = static_cast<std::size_t>(out.numel());
   const std::string& from = stored.tensor.dtype;
   float (*read)(const unsigned char*, std::size_t) = from == "F32"   ? from_f32
                                                      : from == "F16" ? from_f16
                                                                      : from_bf16;
   if (dtype == DType::f32) {
     auto* dst = out.data_as<float>();
-    for (std::size_t i = 0; i < count; ++i) dst[i] = read(bytes, i);
+    for_ranges(out.numel(), [&](int64_t begin, int64_t end) {
+      for (auto i = static_cast<std::size_t>(begin); i < static_cast<std::size_t>(end); ++i) {
+        dst[i] = read(bytes, i);
+      }
+    });
     return out;
   }
   auto* dst = out.data_as<uint16_t>();
-  for (std::size_t i = 0; i < count; ++i) {
-    const float value = read(bytes, i);
-    dst[i] = float_to_half(value);
-    if (std::isfinite(value) && !std::isfinite(half_to_float(dst[i]))) {
-      throw InputError(
-          fmt::format("{}: tensor '{}' holds {} at element {}, beyond f16's range; "
-                      "load the model with dtype f32",
-                      stored.file->path().string(), name, value, i));
+  // The first element that f16 cannot hold, if any (workers must not throw).
+  std::atomic<int64_t> overflow{out.numel()};
+  for_ranges(out.numel(), [&](int64_t begin, int64_t end) {
+    for (auto i = static_cast<std::size_t>(begin); i < static_cast<std::size_t>(end); ++i) {
+      const float value = read(bytes, i);
+      dst[i] = float_to_half(value);
+      if (std::isfinite(value) && !std::isfinite(half_to_float(dst[i]))) {
+        int64_t seen = overflow.load();
+        while (static_cast<int64_t>(i) < seen &&
+               !overflow.compare_exchange_weak(seen, int64_t(i))) {
+        }
+        return;
+      }
     }
+  });
+  if (const int64_t i = overflow.load(); i < out.numel()) {
+    throw InputError(fmt::format(
+        "{}: tensor '{}' holds {} at element {}, beyond f16's range; "
+        "load the model with dtype f32",
+        stored.file->path().string(), name, read(bytes, static_cast<std::size_t>(i)), i));
   }
   return out;
 }

@@ -101,6 +101,43 @@ TEST_F(CheckpointTest, F16CheckpointLoadedAsF32MatchesReference) {
   check(config, {.dtype = DType::f32}, kF32Tol);
 }
 
+// A table of 2^21 elements is converted by several threads; every value
+// must land where it belongs, and the first value beyond f16's range is
+// the one reported.
+TEST_F(CheckpointTest, LargeTensorsConvertOnAllCoresExactly) {
+  TinyLlama config;
+  config.dtype = "BF16";
+  config.vocab = 65536;
+  config.tied = true;
+  config.layers = 1;
+  auto tensors = testing::write_tiny_llama(dir_.path(), config);
+  const std::vector<double>& table = tensors.front().values;  // model.embed_tokens.weight
+  ASSERT_EQ(tensors.front().name, "model.embed_tokens.weight");
+  for (DType dtype : {DType::f32, DType::f16}) {
+    const Graph graph = load_llama_checkpoint(dir_.path(), {.dtype = dtype});
+    const std::vector<double> loaded = graph.weights.front().init.data.to_doubles();
+    ASSERT_EQ(loaded.size(), table.size());
+    std::size_t mismatches = 0;
+    for (std::size_t i = 0; i < table.size(); ++i) {
+      const double want = dtype == DType::f32 ? table[i] : testing::stored_value("F16", table[i]);
+      mismatches += loaded[i] != want;
+    }
+    EXPECT_EQ(mismatches, 0u) << to_string(dtype);
+  }
+  tensors.front().values[1'900'000] = testing::stored_value("BF16", 1e6);
+  tensors.front().values[1'500'000] = testing::stored_value("BF16", -2e6);
+  tensors.front().values[1'040'000] = testing::stored_value("BF16", 3e6);  // first thread's range
+  std::vector<const testing::NamedTensor*> all;
+  for (const auto& t : tensors) all.push_back(&t);
+  testing::write_safetensors(dir_ / "model.safetensors", all, "BF16");
+  try {
+    load_llama_checkpoint(dir_.path());
+    FAIL() << "a bf16 value beyond f16's range was converted";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("element 1040000"));
+  }
+}
+
 TEST_F(CheckpointTest, GraphTakesSizesAndConstantsFromConfig) {
   TinyLlama config;
   config.max_positions = 40;
