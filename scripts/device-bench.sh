@@ -14,6 +14,11 @@
 #   B10/B13  decode steps of the warm (eager) and captured runs, the faster p50
 #   B5       a third run with graph_capture whole_graph, against the eager ones
 #   B11      two more runs with max_seq 256 and 4096 (KV caches on the device)
+#   B14 ckpt where python3 has torch and transformers:
+#            scripts/llama-transformers-check.py saves a random GQA Llama
+#            checkpoint (f16) and compares rtscope's logits with
+#            transformers' (a failure fails the script), then the decoder
+#            runs from that checkpoint cold and warm (page cache warm)
 #   torch    tests/bench/torch_decoder.py: the same decoder in PyTorch (eager,
 #            CUDA graph, torch.compile), torch.matmul, device copy bandwidth;
 #            skipped ("n/a") when torch or CUDA is missing
@@ -226,6 +231,44 @@ if $decoder_ok; then
   run_decoder b11_long --set "models.decoder.params.max_seq=$b11_long" || decoder_ok=false
 fi
 
+# --- B14 from a Hugging Face checkpoint ------------------------------------------
+# The same decoder sizes with 4 KV heads, loaded from safetensors instead of
+# seeded weights; the checkpoint was just written, so it is in the page cache.
+checkpoint_ok=skipped
+if [[ "${RTSCOPE_BENCH_TORCH:-1}" != 0 ]] && python3 -c 'import torch, transformers' 2>/dev/null; then
+  checkpoint_args=()
+  [[ "$quick" == 1 ]] && checkpoint_args=(--quick)
+  log "checkpoint: scripts/llama-transformers-check.py $build ${checkpoint_args[*]} --out $out/llama"
+  if python3 "$repo/scripts/llama-transformers-check.py" "$build" "${checkpoint_args[@]}" \
+    --out "$out/llama" >"$out/llama_check.json" 2>"$out/llama_check.log"; then
+    checkpoint_ok=true
+    checkpoint_cache="$out/runtime-cache-checkpoint.bin"
+    rm -f "$checkpoint_cache" "$checkpoint_cache.lock"
+    for name in ckpt_cold ckpt_warm; do
+      log "decoder: $name"
+      begin=$(now_ns)
+      (cd "$repo" && "$runner" configs/gpu-decoder.yaml \
+        --set "models.decoder.weights=$out/llama/checkpoint" \
+        --set "models.decoder.params={dtype: f16, max_seq: $max_seq}" \
+        --set "run.0.workload.prompt=$prompt" --set "run.0.workload.tokens=$tokens" \
+        --set "run.0.warmup=$warmup" --set "run.0.iterations=$iterations" \
+        --set "runtime.cache=$checkpoint_cache" --json "$out/decoder_$name.json") \
+        >"$out/decoder_$name.log" 2>&1 || {
+        log "decoder: $name failed; see $out/decoder_$name.log"
+        tail -5 "$out/decoder_$name.log" >&2
+        decoder_ok=false
+      }
+      echo $((($(now_ns) - begin) / 1000000)) >"$out/decoder_$name.wall_ms"
+    done
+  else
+    checkpoint_ok=false
+    log "checkpoint: the transformers comparison FAILED; see $out/llama_check.json and .log"
+    tail -20 "$out/llama_check.log" >&2
+  fi
+else
+  log "checkpoint: python3 lacks torch or transformers; the checkpoint rows are skipped"
+fi
+
 # --- PyTorch comparison --------------------------------------------------------
 if [[ "${RTSCOPE_BENCH_TORCH:-1}" == 0 ]]; then
   echo '{"available": false, "reason": "RTSCOPE_BENCH_TORCH=0"}' >"$out/torch.json"
@@ -251,4 +294,5 @@ python3 "$repo/tests/bench/device_bench_report.py" "$out" || {
   exit 1
 }
 $decoder_ok || exit 1
+[[ "$checkpoint_ok" != false ]] || exit 1
 exit 0

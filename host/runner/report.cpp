@@ -161,6 +161,7 @@ Json model_json(const ModelReport& model) {
   json["settings"] = std::move(settings);
   json["phases_ms"] = {{"plugin_load", model.plugin_load_ms},
                        {"model_build", model.model_build_ms},
+                       {"weights_load", model.weights_load_ms},
                        {"first_inference", model.first_inference_ms}};
   json["latency_ms"] = latency_json(model.latency_ms);
   if (!model.samples_ms.empty()) json["samples_ms"] = model.samples_ms;

@@ -10,7 +10,7 @@
 //     "models": { "<run name>": {
 //         "model", "workload", "throughput_unit",
 //         "settings": { RuntimeSettings::to_map() },
-//         "phases_ms": {"plugin_load", "model_build", "first_inference"},
+//         "phases_ms": {"plugin_load", "model_build", "weights_load", "first_inference"},
 //         "latency_ms": {"min", "mean", "p50", "p90", "p95", "p99", "max", "stddev",
 //                        plus any other configured percentile "pNN"},
 //         "throughput_per_s", "iterations", "warmup", "measured_s",
@@ -107,8 +107,11 @@ struct ModelReport {
   // Plugin load: the load time of the plugins in the model's backends.
   // Model build: graph construction, partitioning and engine builds. First
   // inference: the first Model::run of this entry (context creation included).
+  // Weights load: the part of model build spent reading a checkpoint
+  // (`weights`: config, mapping, checks, conversions); 0 without one.
   double plugin_load_ms = 0;
   double model_build_ms = 0;
+  double weights_load_ms = 0;
   double first_inference_ms = 0;
   // Latency of one iteration: a decode step (stream) or a model run (batch).
   SampleStats latency_ms;

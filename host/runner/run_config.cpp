@@ -245,17 +245,23 @@ PluginConfig parse_plugin(const Reader& reader, const Item& item) {
 }
 
 ModelConfig parse_model(const Reader& reader, const std::string& name, const Item& item) {
-  static const Keys kKeys = {"builtin", "params", "graph", "backends", "compile", "runtime"};
+  static const Keys kKeys = {"builtin",  "params",  "weights", "graph",
+                             "backends", "compile", "runtime"};
   ModelConfig model;
   model.name = name;
   model.where = reader.where(item);
   model.backends = {"cpu"};
   const Item* params = nullptr;
+  const Item* weights = nullptr;
   if (!item.present()) reader.fail(item, "a model needs 'builtin' or 'graph'");
   const auto fields = reader.entries(item, &kKeys);
   for (const auto& [key, value] : fields) {
     if (key == "builtin") model.builtin = reader.string(value);
     if (key == "graph") model.graph = reader.string(value);
+    if (key == "weights") {
+      model.weights = reader.string(value);
+      weights = &value;
+    }
     if (key == "params") {
       params = &value;
       for (const auto& [param, param_value] : reader.entries(value, nullptr)) {
@@ -292,6 +298,10 @@ ModelConfig parse_model(const Reader& reader, const std::string& name, const Ite
   }
   if (params && !model.graph.empty()) {
     reader.fail(*params, "'params' belongs to 'builtin' models; a graph file has its own values");
+  }
+  if (weights && model.builtin != "decoder") {
+    reader.fail(*weights,
+                "'weights' (a Hugging Face Llama checkpoint folder) belongs to 'builtin: decoder'");
   }
   return model;
 }
@@ -498,6 +508,7 @@ YAML::Node to_yaml(const RunConfig& config) {
       node["builtin"] = model.builtin;
       node["params"] = YAML::Node(YAML::NodeType::Map);
       for (const auto& [key, value] : model.params) node["params"][key] = value;
+      if (!model.weights.empty()) node["weights"] = model.weights.string();
     } else {
       node["graph"] = model.graph.string();
     }

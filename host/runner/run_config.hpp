@@ -31,8 +31,11 @@ struct ModelConfig {
   std::string name;
   std::string builtin;                        // template name, or
   std::map<std::string, std::string> params;  // its parameters as written
-  std::filesystem::path graph;                // a graph YAML file
-  std::vector<std::string> backends;          // plugin ids, priority order
+  // builtin decoder only: a Hugging Face Llama checkpoint folder whose
+  // config.json gives the sizes and whose safetensors give the weights.
+  std::filesystem::path weights;
+  std::filesystem::path graph;        // a graph YAML file
+  std::vector<std::string> backends;  // plugin ids, priority order
   bool fallback_data_dependent_ops = false;
   bool require_full_compilation = false;
   // RuntimeSettings overrides of this model, on top of the top-level ones.

@@ -16,6 +16,7 @@
 #include "progress.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/graph_yaml.hpp"
+#include "rtscope/llama_checkpoint.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/runtime_cache.hpp"
@@ -126,6 +127,7 @@ struct BuiltModel {
   std::unique_ptr<Model> model;
   double plugin_load_ms = 0;
   double model_build_ms = 0;
+  double weights_load_ms = 0;
   std::map<std::string, std::string> settings;
   std::vector<PartitionReport> partitions;
 };
@@ -265,7 +267,11 @@ class Runner {
     const auto start = Clock::now();
     try {
       Graph graph;
-      if (!config.builtin.empty()) {
+      if (!config.weights.empty()) {
+        graph = load_llama_checkpoint(resolve_config_path(config.weights, config_.file),
+                                      llama_load_options(config.params));
+        built.weights_load_ms = ms_since(start);
+      } else if (!config.builtin.empty()) {
         graph = build_template(config.builtin, config.params);
       } else {
         graph = load_graph_yaml(resolve_config_path(config.graph, config_.file));
@@ -316,6 +322,7 @@ class Runner {
     report.settings = built.settings;
     report.plugin_load_ms = built.plugin_load_ms;
     report.model_build_ms = built.model_build_ms;
+    report.weights_load_ms = built.weights_load_ms;
     report.partitions = built.partitions;
     report.warmup = run.warmup;
     try {

@@ -31,6 +31,8 @@ class RegularFile {
   const std::string& kind() const { return kind_; }
   // The file's size when it was opened.
   uint64_t size() const { return size_; }
+  // The open descriptor (owned by this object), e.g. to map the file.
+  int descriptor() const { return fd_; }
   // Reads exactly `bytes` from the start; false when the file has fewer
   // (it shrank since it was opened) or a read fails.
   bool read_all(void* out, std::size_t bytes) const;

@@ -16,8 +16,6 @@ namespace rtscope {
 namespace {
 
 constexpr const char* kOrigin = "builtin:decoder";
-constexpr double kRopeBase = 10000.0;
-constexpr double kNormEps = 1e-5;
 // Norm gains vary around 1 (not exactly 1) so tests notice a gain applied
 // to the wrong value.
 constexpr double kGainScale = 0.1;
@@ -31,6 +29,16 @@ void check_params(const DecoderParams& p) {
                                     std::pair{"heads", p.heads}, std::pair{"vocab", p.vocab},
                                     std::pair{"max_seq", p.max_seq}, std::pair{"batch", p.batch}}) {
     kParams.require_positive(name, value);
+  }
+  if (p.kv_heads < 0 || (p.kv_heads > 0 && p.heads % p.kv_heads != 0)) {
+    fail(fmt::format("kv_heads ({}) must divide heads ({}), or be 0 for kv_heads = heads",
+                     p.kv_heads, p.heads));
+  }
+  if (!(p.rope_theta > 0.0) || !std::isfinite(p.rope_theta)) {
+    fail(fmt::format("rope_theta must be a finite number > 0; got {}", p.rope_theta));
+  }
+  if (!(p.norm_eps >= 0.0) || !std::isfinite(p.norm_eps)) {
+    fail(fmt::format("norm_eps must be a finite number >= 0; got {}", p.norm_eps));
   }
   if (p.ffn < 0) fail(fmt::format("ffn must be >= 1 (or 0 for 4 * d_model); got {}", p.ffn));
   if (p.d_model % p.heads != 0) {
@@ -56,7 +64,13 @@ WeightInit projection(uint64_t seed, int64_t fan_in) {
 class LayerBuilder {
  public:
   LayerBuilder(GraphBuilder& g, const DecoderParams& p, int64_t ffn, int64_t layer)
-      : g_(g), p_(p), ffn_(ffn), layer_(layer), prefix_(fmt::format("layers.{}.", layer)) {}
+      : g_(g),
+        p_(p),
+        ffn_(ffn),
+        layer_(layer),
+        head_dim_(p.d_model / p.heads),
+        kv_heads_(p.kv_heads == 0 ? p.heads : p.kv_heads),
+        prefix_(fmt::format("layers.{}.", layer)) {}
 
   std::string build(const std::string& x) {
     std::string h = attention_block(x);
@@ -74,48 +88,70 @@ class LayerBuilder {
   std::string rmsnorm(const std::string& node, const std::string& x, const std::string& gain,
                       const std::string& out) {
     weight(gain, {p_.d_model}, seeded_init(p_.seed, kGainScale, 1.0));
-    return g_.node(n(node), "rmsnorm", {x, n(gain)}, n(out), {{"eps", kNormEps}});
+    return g_.node(n(node), "rmsnorm", {x, n(gain)}, n(out), {{"eps", p_.norm_eps}});
   }
 
   std::string linear(const std::string& node, const std::string& x, const std::string& w,
                      int64_t in, int64_t out_dim, const std::string& out) {
+    if (p_.out_in_weights) {
+      weight(w, {out_dim, in}, projection(p_.seed, in));
+      return g_.node(n(node), "matmul", {x, n(w)}, n(out), {{"transpose_b", int64_t{1}}});
+    }
     weight(w, {in, out_dim}, projection(p_.seed, in));
     return g_.node(n(node), "linear", {x, n(w)}, n(out));
   }
 
-  // [B, S, D] -> [B, H, S, Dh], with rope on the way for q and k.
-  std::string to_heads(const std::string& t, const std::string& x, bool rope) {
-    int64_t head_dim = p_.d_model / p_.heads;
+  // [B, S, heads * Dh] -> [B, H, S, Dh], with rope on the way for q and k;
+  // K/V heads are repeated for their query heads first.
+  std::string to_heads(const std::string& t, const std::string& x, int64_t heads, bool rope) {
     std::string v = g_.node(n("attn." + t + "_split"), "reshape", {x}, n("attn." + t + "_bshd"),
-                            {{"shape", std::vector<int64_t>{0, 0, p_.heads, head_dim}}});
+                            {{"shape", std::vector<int64_t>{0, 0, heads, head_dim_}}});
     if (rope) {
       v = g_.node(n("attn." + t + "_rope"), "rope", {v, "pos"}, n("attn." + t + "_rot"),
-                  {{"base", kRopeBase}});
+                  {{"base", p_.rope_theta}});
     }
+    if (heads != p_.heads) v = repeat_heads(t, v, heads);
     return g_.node(n("attn." + t + "_to_heads"), "transpose", {v}, n("attn." + t + "_bhsd"),
                    {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
+  }
+
+  // Grouped-query attention: [B, S, KV, Dh] -> [B, S, KV * G, Dh] with
+  // K/V head j serving query heads j*G .. j*G+G-1 (Hugging Face's
+  // repeat_kv). Only the new positions are repeated, so a decode step
+  // copies G rows per head, and the attention op stays the plain one.
+  std::string repeat_heads(const std::string& t, const std::string& x, int64_t heads) {
+    const int64_t group = p_.heads / heads;
+    std::string one =
+        g_.node(n("attn." + t + "_group_axis"), "reshape", {x}, n("attn." + t + "_bskd"),
+                {{"shape", std::vector<int64_t>{0, 0, heads, 1, head_dim_}}});
+    std::string grouped =
+        g_.node(n("attn." + t + "_repeat"), "concat", std::vector<std::string>(group, one),
+                n("attn." + t + "_bskgd"), {{"axis", int64_t{3}}});
+    return g_.node(n("attn." + t + "_merge_groups"), "reshape", {grouped},
+                   n("attn." + t + "_bshd_repeated"),
+                   {{"shape", std::vector<int64_t>{0, 0, p_.heads, head_dim_}}});
   }
 
   // Writes `x` ([B, H, S, Dh]) into the layer's static cache at `pos`; the
   // updated cache is also the state's next value.
   std::string cache_write(const std::string& t, const std::string& x) {
-    int64_t head_dim = p_.d_model / p_.heads;
     std::string cache = fmt::format("{}_cache_{}", t, layer_);
     std::string next = g_.node(n("attn." + t + "_cache_write"), "kv_cache_update",
                                {cache, x, "pos"}, n("attn." + t + "_cache_next"));
-    g_.state(cache, p_.dtype, {p_.batch, p_.heads, p_.max_seq, head_dim}, next);
+    g_.state(cache, p_.dtype, {p_.batch, p_.heads, p_.max_seq, head_dim_}, next);
     return next;
   }
 
   std::string attention_block(const std::string& x) {
     const int64_t d = p_.d_model;
+    const int64_t kv_dim = kv_heads_ * head_dim_;
     std::string normed = rmsnorm("attn.norm", x, "attn_norm", "attn.normed");
     std::string q = linear("attn.q_proj", normed, "attn.wq", d, d, "attn.q");
-    std::string k = linear("attn.k_proj", normed, "attn.wk", d, d, "attn.k");
-    std::string v = linear("attn.v_proj", normed, "attn.wv", d, d, "attn.v");
-    q = to_heads("q", q, /*rope=*/true);
-    k = cache_write("k", to_heads("k", k, /*rope=*/true));
-    v = cache_write("v", to_heads("v", v, /*rope=*/false));
+    std::string k = linear("attn.k_proj", normed, "attn.wk", d, kv_dim, "attn.k");
+    std::string v = linear("attn.v_proj", normed, "attn.wv", d, kv_dim, "attn.v");
+    q = to_heads("q", q, p_.heads, /*rope=*/true);
+    k = cache_write("k", to_heads("k", k, kv_heads_, /*rope=*/true));
+    v = cache_write("v", to_heads("v", v, kv_heads_, /*rope=*/false));
     std::string ctx = g_.node(n("attn.sdpa"), "attention", {q, k, v, "pos"}, n("attn.ctx_bhsd"));
     ctx = g_.node(n("attn.from_heads"), "transpose", {ctx}, n("attn.ctx_bshd"),
                   {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
@@ -140,21 +176,25 @@ class LayerBuilder {
   const DecoderParams& p_;
   int64_t ffn_;
   int64_t layer_;
+  int64_t head_dim_;
+  int64_t kv_heads_;
   std::string prefix_;
 };
 
 // Everything the model allocates, checked before a node is built.
 void check_size(const DecoderParams& p, int64_t ffn) {
   const int64_t d = p.d_model;
+  const int64_t kv_dim = (p.kv_heads == 0 ? p.heads : p.kv_heads) * (d / p.heads);
   TemplateSize size(kOrigin, p.dtype);
   size.add("embed", {p.vocab, d});
-  size.add("lm_head", {d, p.vocab});
+  if (!p.tied_embeddings) size.add("lm_head", {d, p.vocab});
   size.add("final_norm", {d});
   for (const char* name : {"layers.*.attn_norm", "layers.*.ffn_norm"})
     size.add(name, {d}, p.layers);
-  for (const char* name :
-       {"layers.*.attn.wq", "layers.*.attn.wk", "layers.*.attn.wv", "layers.*.attn.wo"}) {
+  for (const char* name : {"layers.*.attn.wq", "layers.*.attn.wo"})
     size.add(name, {d, d}, p.layers);
+  for (const char* name : {"layers.*.attn.wk", "layers.*.attn.wv"}) {
+    size.add(name, {d, kv_dim}, p.layers);
   }
   size.add("layers.*.ffn.w_gate", {d, ffn}, p.layers);
   size.add("layers.*.ffn.w_up", {d, ffn}, p.layers);
@@ -189,9 +229,17 @@ Graph build_decoder(const DecoderParams& params) {
     x = LayerBuilder(g, p, ffn, layer).build(x);
   }
   g.weight("final_norm", p.dtype, {p.d_model}, seeded_init(p.seed, kGainScale, 1.0));
-  x = g.node("final_norm.apply", "rmsnorm", {x, "final_norm"}, "x_final", {{"eps", kNormEps}});
-  g.weight("lm_head", p.dtype, {p.d_model, p.vocab}, projection(p.seed, p.d_model));
-  g.node("lm_head.proj", "linear", {x, "lm_head"}, "logits");
+  x = g.node("final_norm.apply", "rmsnorm", {x, "final_norm"}, "x_final", {{"eps", p.norm_eps}});
+  if (p.tied_embeddings) {
+    // The table is [vocab, d_model]: logits = x · embedᵀ.
+    g.node("lm_head.proj", "matmul", {x, "embed"}, "logits", {{"transpose_b", int64_t{1}}});
+  } else if (p.out_in_weights) {
+    g.weight("lm_head", p.dtype, {p.vocab, p.d_model}, projection(p.seed, p.d_model));
+    g.node("lm_head.proj", "matmul", {x, "lm_head"}, "logits", {{"transpose_b", int64_t{1}}});
+  } else {
+    g.weight("lm_head", p.dtype, {p.d_model, p.vocab}, projection(p.seed, p.d_model));
+    g.node("lm_head.proj", "linear", {x, "lm_head"}, "logits");
+  }
   g.node("sample_argmax", "argmax", {"logits"}, "next_token", {{"axis", int64_t{-1}}});
   g.output("logits");
   g.output("next_token");

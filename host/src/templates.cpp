@@ -72,6 +72,23 @@ DType parse_dtype(const std::string& tmpl, const std::string& value) {
                                tmpl, value));
 }
 
+double parse_real(const std::string& tmpl, const std::string& name, const std::string& value) {
+  double out = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
+  if (value.empty() || ec != std::errc() || end != value.data() + value.size()) {
+    throw InputError(
+        fmt::format("template '{}': parameter '{}' must be a number; got '{}'", tmpl, name, value));
+  }
+  return out;
+}
+
+bool parse_bool(const std::string& tmpl, const std::string& name, const std::string& value) {
+  if (value == "true") return true;
+  if (value == "false") return false;
+  throw InputError(fmt::format("template '{}': parameter '{}' must be true or false; got '{}'",
+                               tmpl, name, value));
+}
+
 Param int_param(const std::string& tmpl, const std::string& name, int64_t& field) {
   return Param{name,
                [tmpl, name, &field](const std::string& v) { field = parse_int(tmpl, name, v); }};
@@ -146,9 +163,17 @@ Graph build_template(const std::string& name, const std::map<std::string, std::s
     DecoderParams p;
     apply(name,
           {int_param(name, "layers", p.layers), int_param(name, "d_model", p.d_model),
-           int_param(name, "heads", p.heads), int_param(name, "ffn", p.ffn),
-           int_param(name, "vocab", p.vocab), int_param(name, "max_seq", p.max_seq),
-           int_param(name, "batch", p.batch),
+           int_param(name, "heads", p.heads), int_param(name, "kv_heads", p.kv_heads),
+           int_param(name, "ffn", p.ffn), int_param(name, "vocab", p.vocab),
+           int_param(name, "max_seq", p.max_seq), int_param(name, "batch", p.batch),
+           Param{"rope_theta",
+                 [&](const std::string& v) { p.rope_theta = parse_real(name, "rope_theta", v); }},
+           Param{"norm_eps",
+                 [&](const std::string& v) { p.norm_eps = parse_real(name, "norm_eps", v); }},
+           Param{"tied_embeddings",
+                 [&](const std::string& v) {
+                   p.tied_embeddings = parse_bool(name, "tied_embeddings", v);
+                 }},
            Param{"dtype", [&](const std::string& v) { p.dtype = parse_dtype(name, v); }},
            Param{"seed", [&](const std::string& v) { p.seed = parse_seed(name, v); }}},
           params);

@@ -2,12 +2,11 @@
 #include <algorithm>
 #include <bit>
 #include <filesystem>
-#include <functional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "element_access.hpp"
+#include "for_ranges.hpp"
 #include "regular_file.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/graph.hpp"
@@ -33,27 +32,6 @@ Shape static_shape(const ValueInfo& info) {
     shape.push_back(dim.value);
   }
   return shape;
-}
-
-// Runs fill(begin, end) over [0, count) on all cores when the range is
-// large: a model of a billion parameters generates its weights in a second
-// rather than in ten. Values depend only on the index, so the split does
-// not change them.
-void for_ranges(int64_t count, const std::function<void(int64_t, int64_t)>& fill) {
-  constexpr int64_t kMinPerThread = int64_t{1} << 20;
-  const int64_t threads = std::clamp<int64_t>(count / kMinPerThread, 1,
-                                              std::max(1u, std::thread::hardware_concurrency()));
-  if (threads == 1) {
-    fill(0, count);
-    return;
-  }
-  std::vector<std::jthread> workers;
-  const int64_t per_thread = (count + threads - 1) / threads;
-  for (int64_t begin = per_thread; begin < count; begin += per_thread) {
-    workers.emplace_back(
-        [&fill, begin, end = std::min(count, begin + per_thread)] { fill(begin, end); });
-  }
-  fill(0, std::min(count, per_thread));
 }
 
 // "graph.yaml:7:5: weight 'w' f32[...] needs ... bytes": errors from the
@@ -144,10 +122,28 @@ Tensor from_file(const Weight& weight, Shape shape) {
   return tensor;
 }
 
+// Values given by the graph's builder; checked because a Graph is plain
+// data anyone can edit after it was built.
+Tensor given(const Weight& weight, const Shape& shape) {
+  const Tensor& data = weight.init.data;
+  if (!data.defined() || data.on_device() || data.dtype() != weight.info.type.dtype ||
+      data.shape() != shape) {
+    throw located(weight.info,
+                  "weight '" + weight.info.name + "' (" + weight.info.type.str() + ") was given " +
+                      (data.defined() ? std::string(data.on_device() ? "device " : "host ") +
+                                            std::string(to_string(data.dtype())) +
+                                            shape_to_string(data.shape())
+                                      : std::string("no tensor")) +
+                      "; give a host tensor of the weight's dtype and shape");
+  }
+  return data;
+}
+
 }  // namespace
 
 Tensor materialize_weight(const Weight& weight) {
   Shape shape = static_shape(weight.info);
+  if (weight.init.kind == WeightInit::Kind::tensor) return given(weight, shape);
   if (weight.init.kind == WeightInit::Kind::file) return from_file(weight, std::move(shape));
   return seeded(weight, std::move(shape));
 }

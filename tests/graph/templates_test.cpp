@@ -208,7 +208,7 @@ TEST(BuildTemplate, Errors) {
       {"decoder",
        {{"layer", "2"}},
        "template 'decoder': unknown parameter 'layer'; valid parameters: layers, d_model, heads, "
-       "ffn, vocab, max_seq, batch, dtype, seed"},
+       "kv_heads, ffn, vocab, max_seq, batch, rope_theta, norm_eps, tied_embeddings, dtype, seed"},
       {"mlp",
        {{"heads", "2"}},
        "template 'mlp': unknown parameter 'heads'; valid parameters: layers, d_in, hidden, d_out, "

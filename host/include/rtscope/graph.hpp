@@ -50,11 +50,14 @@ struct Node {
 
 // How a weight gets its values.
 struct WeightInit {
-  enum class Kind { seeded, file } kind = Kind::seeded;
+  enum class Kind { seeded, file, tensor } kind = Kind::seeded;
   uint64_t seed = 0;    // seeded: combined with the weight's name
   double scale = 0.02;  // seeded: uniform in [-scale, scale]
   double offset = 0.0;  // seeded: added after scaling (e.g. 1.0 for norm gains)
   std::string path;     // file: raw little-endian values, resolved against the graph file
+  // tensor: the values, a host tensor of the weight's dtype and shape
+  // (shared, not copied: e.g. bytes of a memory-mapped checkpoint).
+  Tensor data{};
 };
 
 struct Weight {
@@ -93,7 +96,8 @@ struct Graph {
 // duplicate name.
 void validate(Graph& graph);
 
-// Deterministic values of a seeded weight (same on every machine).
+// The values of a weight: deterministic ones of a seeded weight (same on
+// every machine), a file's, or the given tensor (shared, not copied).
 Tensor materialize_weight(const Weight& weight);
 
 }  // namespace rtscope

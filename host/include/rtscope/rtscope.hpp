@@ -11,6 +11,7 @@
 #include "rtscope/error.hpp"
 #include "rtscope/graph.hpp"
 #include "rtscope/graph_yaml.hpp"
+#include "rtscope/llama_checkpoint.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/module.hpp"
 #include "rtscope/op_registry.hpp"

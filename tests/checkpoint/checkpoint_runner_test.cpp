@@ -1,0 +1,75 @@
+// rtscope-run with `weights: DIR`: a tiny checkpoint folder streamed on the
+// CPU plugin, and the config errors that belong to the key.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "support/command.hpp"
+#include "support/temp_dir.hpp"
+#include "support/tiny_llama.hpp"
+
+namespace rtscope {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+class CheckpointRunner : public ::testing::Test {
+ protected:
+  void SetUp() override { testing::write_tiny_llama(checkpoint_.path(), testing::TinyLlama{}); }
+
+  testing::CommandResult run(const std::string& model_entry) {
+    std::ofstream(dir_ / "run.yaml") << "models:\n  llama:\n"
+                                     << model_entry
+                                     << "run:\n  - model: llama\n"
+                                        "    workload: {kind: stream, prompt: 4, tokens: 8}\n"
+                                        "    warmup: 1\n    iterations: 6\n";
+    return testing::run_command(
+        RTSCOPE_RUN_BINARY,
+        "'" + (dir_ / "run.yaml").string() + "' --json '" + (dir_ / "out.json").string() + "'",
+        dir_.path());
+  }
+
+  testing::TempDir checkpoint_;
+  testing::TempDir dir_;
+};
+
+TEST_F(CheckpointRunner, StreamsFromACheckpointFolder) {
+  const auto result = run("    builtin: decoder\n    weights: " + checkpoint_.path().string() +
+                          "\n    params: {max_seq: 32}\n");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto report = nlohmann::json::parse(testing::read_file(dir_ / "out.json"));
+  const auto& run = report["models"]["llama"];
+  EXPECT_EQ(run["iterations"], 6) << run.dump();
+  EXPECT_GT(run["phases_ms"]["first_inference"].get<double>(), 0.0);
+  // Reading the checkpoint is reported as a part of the model build.
+  const double weights_load = run["phases_ms"]["weights_load"].get<double>();
+  EXPECT_GT(weights_load, 0.0);
+  EXPECT_LE(weights_load, run["phases_ms"]["model_build"].get<double>());
+}
+
+TEST_F(CheckpointRunner, SizesFromParamsAreRefusedWithTheValidOnes) {
+  const auto result = run("    builtin: decoder\n    weights: " + checkpoint_.path().string() +
+                          "\n    params: {layers: 4}\n");
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_THAT(result.err, AllOf(HasSubstr("'layers'"), HasSubstr("dtype, max_seq, batch")));
+}
+
+TEST_F(CheckpointRunner, WeightsBelongToTheDecoder) {
+  const auto result = run("    builtin: mlp\n    weights: " + checkpoint_.path().string() + "\n");
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_THAT(result.err,
+              AllOf(HasSubstr("run.yaml"), HasSubstr("'weights'"), HasSubstr("builtin: decoder")));
+}
+
+TEST_F(CheckpointRunner, BrokenCheckpointIsOneLineNamingTheFile) {
+  std::filesystem::resize_file(checkpoint_ / "model.safetensors", 100);
+  const auto result =
+      run("    builtin: decoder\n    weights: " + checkpoint_.path().string() + "\n");
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_THAT(result.err, HasSubstr((checkpoint_ / "model.safetensors").string()));
+}
+
+}  // namespace
+}  // namespace rtscope

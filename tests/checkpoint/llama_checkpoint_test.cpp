@@ -1,0 +1,181 @@
+// Hugging Face Llama checkpoints on the CPU plugin: tiny checkpoints written
+// at test time (GQA and not, tied and untied, F32/F16/BF16, one file and
+// shards) loaded with load_llama_checkpoint and streamed against the
+// float64 Llama forward pass; weights stored in the model's dtype are used
+// from the mapping without a copy.
+#include "rtscope/llama_checkpoint.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "rtscope/error.hpp"
+#include "rtscope/model.hpp"
+#include "rtscope/plugin_registry.hpp"
+#include "support/checkpoint_stream_check.hpp"
+#include "support/temp_dir.hpp"
+#include "support/tiny_llama.hpp"
+
+namespace rtscope {
+namespace {
+
+using testing::TempDir;
+using testing::TinyLlama;
+
+constexpr double kF32Tol = 1e-4;
+constexpr double kF16Tol = 3e-2;
+
+class CheckpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override { registry_.load({.name = "cpu"}); }
+
+  // Writes `config`, loads it with `options` and streams it on cpu.
+  LlamaLoadStats check(const TinyLlama& config, const LlamaLoadOptions& options, double tol) {
+    const auto tensors = testing::write_tiny_llama(dir_.path(), config);
+    LlamaLoadStats stats;
+    Graph graph = load_llama_checkpoint(dir_.path(), options, &stats);
+    auto model = Model::build(std::move(graph), registry_, {.backends = {"cpu"}});
+    testing::expect_checkpoint_stream_matches(*model, config, tensors, tol);
+    return stats;
+  }
+
+  PluginRegistry registry_;
+  TempDir dir_;
+};
+
+TEST_F(CheckpointTest, F32GroupedQueryAttentionMatchesReference) {
+  TinyLlama config;  // 4 heads, 2 KV heads, untied
+  const LlamaLoadStats stats = check(config, {}, kF32Tol);
+  EXPECT_EQ(stats.files, 1);
+  EXPECT_EQ(stats.converted_bytes, 0u) << "f32 weights for an f32 model are used in place";
+  EXPECT_GT(stats.mapped_bytes, 0u);
+}
+
+TEST_F(CheckpointTest, MultiHeadAttentionWithTiedEmbeddingsMatchesReference) {
+  TinyLlama config;
+  config.kv_heads = config.heads;
+  config.tied = true;
+  check(config, {}, kF32Tol);
+}
+
+TEST_F(CheckpointTest, MultiQueryAttentionMatchesReference) {
+  TinyLlama config;
+  config.kv_heads = 1;
+  config.rope_theta = 10000.0;
+  config.rms_norm_eps = 1e-6;
+  check(config, {}, kF32Tol);
+}
+
+TEST_F(CheckpointTest, ShardedBf16ConvertedToF32MatchesReference) {
+  TinyLlama config;
+  config.dtype = "BF16";
+  config.shards = 3;
+  config.tied = true;
+  const LlamaLoadStats stats = check(config, {.dtype = DType::f32}, kF32Tol);
+  EXPECT_EQ(stats.files, 3);
+  EXPECT_EQ(stats.mapped_bytes, 0u) << "bf16 is converted once at load";
+  EXPECT_GT(stats.converted_bytes, 0u);
+}
+
+TEST_F(CheckpointTest, Bf16DefaultsToF16AndMatchesReference) {
+  TinyLlama config;
+  config.dtype = "BF16";
+  const auto tensors = testing::write_tiny_llama(dir_.path(), config);
+  const Graph graph = load_llama_checkpoint(dir_.path());
+  EXPECT_EQ(graph.weights.front().info.type.dtype, DType::f16);
+  auto model = Model::build(graph, registry_, {.backends = {"cpu"}});
+  testing::expect_checkpoint_stream_matches(*model, config, tensors, kF16Tol);
+}
+
+TEST_F(CheckpointTest, F16WeightsAreUsedFromTheMapping) {
+  TinyLlama config;
+  config.dtype = "F16";
+  const LlamaLoadStats stats = check(config, {}, kF16Tol);
+  EXPECT_EQ(stats.converted_bytes, 0u);
+  EXPECT_GT(stats.mapped_bytes, 0u);
+}
+
+TEST_F(CheckpointTest, F16CheckpointLoadedAsF32MatchesReference) {
+  TinyLlama config;
+  config.dtype = "F16";
+  config.shards = 2;
+  check(config, {.dtype = DType::f32}, kF32Tol);
+}
+
+// A table of 2^21 elements is converted by several threads; every value
+// must land where it belongs, and the first value beyond f16's range is
+// the one reported.
+TEST_F(CheckpointTest, LargeTensorsConvertOnAllCoresExactly) {
+  TinyLlama config;
+  config.dtype = "BF16";
+  config.vocab = 65536;
+  config.tied = true;
+  config.layers = 1;
+  auto tensors = testing::write_tiny_llama(dir_.path(), config);
+  const std::vector<double>& table = tensors.front().values;  // model.embed_tokens.weight
+  ASSERT_EQ(tensors.front().name, "model.embed_tokens.weight");
+  for (DType dtype : {DType::f32, DType::f16}) {
+    const Graph graph = load_llama_checkpoint(dir_.path(), {.dtype = dtype});
+    const std::vector<double> loaded = graph.weights.front().init.data.to_doubles();
+    ASSERT_EQ(loaded.size(), table.size());
+    std::size_t mismatches = 0;
+    for (std::size_t i = 0; i < table.size(); ++i) {
+      const double want = dtype == DType::f32 ? table[i] : testing::stored_value("F16", table[i]);
+      mismatches += loaded[i] != want;
+    }
+    EXPECT_EQ(mismatches, 0u) << to_string(dtype);
+  }
+  tensors.front().values[1'900'000] = testing::stored_value("BF16", 1e6);
+  tensors.front().values[1'500'000] = testing::stored_value("BF16", -2e6);
+  tensors.front().values[1'040'000] = testing::stored_value("BF16", 3e6);  // first thread's range
+  std::vector<const testing::NamedTensor*> all;
+  for (const auto& t : tensors) all.push_back(&t);
+  testing::write_safetensors(dir_ / "model.safetensors", all, "BF16");
+  try {
+    load_llama_checkpoint(dir_.path());
+    FAIL() << "a bf16 value beyond f16's range was converted";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("element 1040000"));
+  }
+}
+
+TEST_F(CheckpointTest, GraphTakesSizesAndConstantsFromConfig) {
+  TinyLlama config;
+  config.max_positions = 40;
+  testing::write_tiny_llama(dir_.path(), config);
+  const Graph graph = load_llama_checkpoint(dir_.path());
+  bool saw_rope = false;
+  for (const Node& node : graph.nodes) {
+    if (node.op == "rope") {
+      EXPECT_EQ(std::get<double>(node.attrs.at("base")), 500.0);
+      saw_rope = true;
+    }
+    if (node.op == "rmsnorm") {
+      EXPECT_EQ(std::get<double>(node.attrs.at("eps")), 1e-5);
+    }
+  }
+  EXPECT_TRUE(saw_rope);
+  // The KV cache holds max_position_embeddings positions by default.
+  EXPECT_EQ(graph.states.front().info.type.shape[2].value, 40);
+  const Graph shorter = load_llama_checkpoint(dir_.path(), {.dtype = std::nullopt, .max_seq = 16});
+  EXPECT_EQ(shorter.states.front().info.type.shape[2].value, 16);
+  EXPECT_THROW(load_llama_checkpoint(dir_.path(), {.dtype = std::nullopt, .max_seq = 41}),
+               InputError);
+}
+
+TEST(CheckpointOptions, ParsesRunnerParamsAndNamesUnknownOnes) {
+  const LlamaLoadOptions options = llama_load_options({{"dtype", "f16"}, {"max_seq", "64"}});
+  EXPECT_EQ(options.dtype, DType::f16);
+  EXPECT_EQ(options.max_seq, 64);
+  try {
+    llama_load_options({{"layers", "3"}});
+    FAIL() << "an unknown parameter was accepted";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("'layers'"));
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("dtype, max_seq, batch"));
+  }
+  EXPECT_THROW(llama_load_options({{"dtype", "bf16"}}), InputError);
+  EXPECT_THROW(llama_load_options({{"max_seq", "0"}}), InputError);
+}
+
+}  // namespace
+}  // namespace rtscope
