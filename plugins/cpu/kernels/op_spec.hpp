@@ -166,6 +166,9 @@ std::span<const OpSpec> reduction_op_specs();
 std::span<const OpSpec> attention_op_specs();
 std::span<const OpSpec> shape_op_specs();
 std::span<const OpSpec> data_dependent_op_specs();
+std::span<const OpSpec> math_op_specs();
+std::span<const OpSpec> reduce_op_specs();
+std::span<const OpSpec> window_op_specs();
 
 // nullptr when the plugin has no kernel for `op`.
 const OpSpec* find_op_spec(std::string_view op);
