@@ -7,6 +7,8 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache
   libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libxxhash-dev
   libopenblas-dev libeigen3-dev
+  # ONNX import (host/onnx) and ONNX's backend test data (tests/onnx)
+  libonnx-dev libprotobuf-dev libonnx-testdata
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
   libvulkan-dev glslc spirv-tools mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
   # scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes

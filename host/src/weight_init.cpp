@@ -144,11 +144,27 @@ Tensor from_file(const Weight& weight, Shape shape) {
   return tensor;
 }
 
+// Values held in memory already: shared as they are once dtype and shape
+// are checked against the declaration.
+Tensor in_memory(const Weight& weight, const Shape& shape) {
+  const Tensor& data = weight.init.data;
+  if (!data.defined() || data.dtype() != weight.info.type.dtype || data.shape() != shape) {
+    throw located(
+        weight.info,
+        "weight '" + weight.info.name + "' (" + weight.info.type.str() + ") holds " +
+            (data.defined() ? std::string(to_string(data.dtype())) + shape_to_string(data.shape())
+                            : std::string("no data")) +
+            "; its tensor must have the declared dtype and shape");
+  }
+  return data;
+}
+
 }  // namespace
 
 Tensor materialize_weight(const Weight& weight) {
   Shape shape = static_shape(weight.info);
   if (weight.init.kind == WeightInit::Kind::file) return from_file(weight, std::move(shape));
+  if (weight.init.kind == WeightInit::Kind::tensor) return in_memory(weight, shape);
   return seeded(weight, std::move(shape));
 }
 

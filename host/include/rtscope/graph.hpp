@@ -50,11 +50,14 @@ struct Node {
 
 // How a weight gets its values.
 struct WeightInit {
-  enum class Kind { seeded, file } kind = Kind::seeded;
+  enum class Kind { seeded, file, tensor } kind = Kind::seeded;
   uint64_t seed = 0;    // seeded: combined with the weight's name
   double scale = 0.02;  // seeded: uniform in [-scale, scale]
   double offset = 0.0;  // seeded: added after scaling (e.g. 1.0 for norm gains)
   std::string path;     // file: raw little-endian values, resolved against the graph file
+  // tensor: values already in memory (an imported model's initializer,
+  // possibly a memory-mapped file); shared, never copied.
+  Tensor data;
 };
 
 struct Weight {
