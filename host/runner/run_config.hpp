@@ -31,8 +31,11 @@ struct ModelConfig {
   std::string name;
   std::string builtin;                        // template name, or
   std::map<std::string, std::string> params;  // its parameters as written
-  std::filesystem::path graph;                // a graph YAML file
-  std::vector<std::string> backends;          // plugin ids, priority order
+  std::filesystem::path graph;                // a graph YAML file, or
+  std::filesystem::path onnx;                 // an ONNX model file
+  // onnx: concrete shapes of inputs by name (dim_params become sizes).
+  std::map<std::string, std::vector<int64_t>> shapes;
+  std::vector<std::string> backends;  // plugin ids, priority order
   bool fallback_data_dependent_ops = false;
   bool require_full_compilation = false;
   // RuntimeSettings overrides of this model, on top of the top-level ones.

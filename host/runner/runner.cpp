@@ -17,6 +17,7 @@
 #include "rtscope/error.hpp"
 #include "rtscope/graph_yaml.hpp"
 #include "rtscope/model.hpp"
+#include "rtscope/onnx_import.hpp"
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/runtime_cache.hpp"
 #include "rtscope/templates.hpp"
@@ -263,6 +264,10 @@ class Runner {
       Graph graph;
       if (!config.builtin.empty()) {
         graph = build_template(config.builtin, config.params);
+      } else if (!config.onnx.empty()) {
+        OnnxImportOptions import_options;
+        import_options.shapes = config.shapes;
+        graph = import_onnx(resolve_config_path(config.onnx, config_.file), import_options);
       } else {
         graph = load_graph_yaml(resolve_config_path(config.graph, config_.file));
       }
