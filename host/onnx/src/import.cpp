@@ -14,6 +14,14 @@
 #include "rtscope/error.hpp"
 #include "rtscope/onnx_import.hpp"
 
+// libonnx 1.12 exports the checker entry that takes a context (the one its
+// check_model(path) uses) without declaring it; the context carries the
+// model's folder, so external data is looked up next to the model rather
+// than in the working directory.
+namespace onnx::checker {
+void check_model(const ModelProto& model, CheckerContext& ctx);
+}  // namespace onnx::checker
+
 namespace rtscope {
 namespace onnx_import {
 namespace {
@@ -128,7 +136,9 @@ Graph import_model(std::shared_ptr<onnx::ModelProto> model, const fs::path& file
   check_opsets(ctx, *model);
   if (options.check) {
     try {
-      onnx::checker::check_model(*model);
+      onnx::checker::CheckerContext checker;
+      checker.set_model_dir(ctx.dir.empty() ? std::string(".") : ctx.dir.string());
+      onnx::checker::check_model(*model, checker);
     } catch (const std::exception& e) {
       std::string text = e.what();
       for (char& c : text) c = c == '\n' ? ' ' : c;

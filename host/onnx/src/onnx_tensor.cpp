@@ -183,7 +183,11 @@ Shape dims_of(const onnx::TensorProto& proto, const std::string& what) {
   for (int64_t dim : shape) {
     if (dim < 0) throw InputError(what + ": dim " + std::to_string(dim) + " is negative");
   }
-  element_count(shape);  // throws when the count does not fit in int64
+  try {
+    element_count(shape);  // throws when the count does not fit in int64
+  } catch (const InputError& e) {
+    throw InputError(what + ": " + e.what());
+  }
   return shape;
 }
 
