@@ -294,6 +294,29 @@ bool evaluate(Context& ctx, const std::vector<Value>& in, std::vector<Value>& ou
     // The input's dims, not its values: see fold_node.
     return false;
   }
+  if (op == "HannWindow" || op == "HammingWindow" || op == "BlackmanWindow") {
+    // Cosine windows of a known size (ONNX's definitions).
+    const auto n = static_cast<int64_t>(in.at(0).data.at(0));
+    if (n < 0 || n > kMaxFoldElements) return false;
+    const auto dtype = dtype_of(static_cast<int32_t>(ctx.attr_int("output_datatype", 1)));
+    if (!dtype)
+      ctx.unsupported("output_datatype " +
+                      elem_type_name(static_cast<int32_t>(ctx.attr_int("output_datatype", 1))));
+    const double denominator =
+        ctx.attr_int("periodic", 1) != 0 ? static_cast<double>(n) : static_cast<double>(n - 1);
+    out[0] = {*dtype, {n}, {}};
+    const double pi = 3.14159265358979323846;
+    for (int64_t i = 0; i < n; ++i) {
+      const double phase = 2.0 * pi * static_cast<double>(i) / denominator;
+      double value = 0.0;
+      if (op == "HannWindow") value = 0.5 - 0.5 * std::cos(phase);
+      if (op == "HammingWindow") value = 25.0 / 46.0 - (1.0 - 25.0 / 46.0) * std::cos(phase);
+      if (op == "BlackmanWindow")
+        value = 0.42 - 0.5 * std::cos(phase) + 0.08 * std::cos(2.0 * phase);
+      out[0].data.push_back(value);
+    }
+    return true;
+  }
   if (op == "Range") {
     const double start = in[0].data.at(0), limit = in[1].data.at(0), delta = in[2].data.at(0);
     if (delta == 0) ctx.fail("Range delta is 0");
@@ -469,6 +492,24 @@ bool fold_node(Context& ctx) {
       end = std::clamp(end < 0 ? end + rank : end, int64_t{0}, rank);
       for (int64_t d = start; d < end; ++d) v.data.push_back(static_cast<double>(shape[d]));
       v.shape = {static_cast<int64_t>(v.data.size())};
+    }
+    ctx.constants[ctx.output(0)] = write(v);
+    return true;
+  }
+  // EyeLike needs only the input's shape too.
+  if (op == "EyeLike" && ctx.has_input(0) && ctx.is_static(ctx.input(0))) {
+    const Shape shape = ctx.static_shape(ctx.input(0));
+    if (shape.size() != 2) ctx.fail("EyeLike input must have rank 2");
+    if (element_count(shape) > kMaxFoldElements) return false;
+    const int64_t k = ctx.attr_int("k", 0);
+    const auto to = ctx.has_attr("dtype") ? dtype_of(static_cast<int32_t>(ctx.attr_int("dtype", 1)))
+                                          : std::optional<DType>(ctx.dtype(ctx.input(0)));
+    if (!to)
+      ctx.unsupported("EyeLike dtype " +
+                      elem_type_name(static_cast<int32_t>(ctx.attr_int("dtype", 1))));
+    Value v{*to, shape, std::vector<double>(static_cast<std::size_t>(element_count(shape)), 0.0)};
+    for (int64_t r = 0; r < shape[0]; ++r) {
+      if (r + k >= 0 && r + k < shape[1]) v.data[r * shape[1] + r + k] = 1.0;
     }
     ctx.constants[ctx.output(0)] = write(v);
     return true;

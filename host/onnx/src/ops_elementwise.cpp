@@ -204,8 +204,33 @@ void map_cast(Context& ctx) {
   ctx.emit("cast_" + std::string(to_string(*dtype)), {ctx.input(0)}, {}, ctx.output(0));
 }
 
+// IsNaN: x != x. IsInf: x equals +inf or -inf, as detect_* ask.
+void map_is_nan(Context& ctx) {
+  require_float(ctx, ctx.input(0));
+  ctx.emit("not", {ctx.emit("equal", {ctx.input(0), ctx.input(0)})}, {}, ctx.output(0));
+}
+
+void map_is_inf(Context& ctx) {
+  require_float(ctx, ctx.input(0));
+  const DType dtype = ctx.dtype(ctx.input(0));
+  const bool positive = ctx.attr_int("detect_positive", 1) != 0;
+  const bool negative = ctx.attr_int("detect_negative", 1) != 0;
+  const std::string pos = ctx.add_scalar(ctx.output(0) + "/inf", INFINITY, dtype);
+  const std::string neg = ctx.add_scalar(ctx.output(0) + "/minus_inf", -INFINITY, dtype);
+  if (positive && negative) {
+    ctx.emit("or", {ctx.emit("equal", {ctx.input(0), pos}), ctx.emit("equal", {ctx.input(0), neg})},
+             {}, ctx.output(0));
+  } else if (positive || negative) {
+    ctx.emit("equal", {ctx.input(0), positive ? pos : neg}, {}, ctx.output(0));
+  } else {
+    // Neither: all false (x > +inf never holds).
+    ctx.emit("greater", {ctx.input(0), pos}, {}, ctx.output(0));
+  }
+}
+
 void map_where(Context& ctx) {
-  ctx.emit("where", {ctx.input(0), ctx.input(1), ctx.input(2)}, {}, ctx.output(0));
+  // rtscope's where takes (x, y, cond): its output dtype is its first input's.
+  ctx.emit("where", {ctx.input(1), ctx.input(2), ctx.input(0)}, {}, ctx.output(0));
 }
 
 }  // namespace
@@ -271,6 +296,8 @@ void add_elementwise_mappers(MapperTable& t) {
   t["Not"] = {map_not};
   t["Cast"] = {map_cast};
   t["Where"] = {map_where};
+  t["IsNaN"] = {map_is_nan};
+  t["IsInf"] = {map_is_inf};
 }
 
 }  // namespace rtscope::onnx_import

@@ -256,6 +256,150 @@ void map_conv(Context& ctx) {
            ctx.output(0));
 }
 
+void map_conv_transpose(Context& ctx) {
+  require_float(ctx, ctx.input(0));
+  const Shape x = ctx.static_shape(ctx.input(0));
+  const Shape w = ctx.static_shape(ctx.input(1));
+  if (x.size() < 3 || w.size() != x.size()) ctx.fail("x and w must have the same rank >= 3");
+  const std::size_t n = x.size() - 2;
+  const std::vector<int64_t> kernel = ctx.attr_ints("kernel_shape", Shape(w.begin() + 2, w.end()));
+  const std::vector<int64_t> strides = ctx.attr_ints("strides", std::vector<int64_t>(n, 1));
+  const std::vector<int64_t> dilations = ctx.attr_ints("dilations", std::vector<int64_t>(n, 1));
+  const std::vector<int64_t> extra = ctx.attr_ints("output_padding", std::vector<int64_t>(n, 0));
+  if (strides.size() != n || dilations.size() != n || extra.size() != n || kernel.size() != n) {
+    ctx.fail("strides, dilations, output_padding and kernel_shape need one value per spatial dim");
+  }
+  std::vector<int64_t> pads = ctx.attr_ints("pads", std::vector<int64_t>(2 * n, 0));
+  const std::string auto_pad = ctx.attr_string("auto_pad", "NOTSET");
+  std::vector<int64_t> output_shape = ctx.attr_ints("output_shape");
+  if (output_shape.size() == n + 2)
+    output_shape.erase(output_shape.begin(), output_shape.begin() + 2);
+  if (output_shape.empty() && (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER")) {
+    for (std::size_t i = 0; i < n; ++i) output_shape.push_back(x[2 + i] * strides[i]);
+  }
+  if (auto_pad == "VALID") pads.assign(2 * n, 0);
+  if (!output_shape.empty()) {
+    if (output_shape.size() != n) ctx.fail("output_shape needs one value per spatial dim");
+    // Padding that gives the asked-for output size (ONNX's rule).
+    for (std::size_t i = 0; i < n; ++i) {
+      const int64_t total = strides[i] * (x[2 + i] - 1) + extra[i] +
+                            ((kernel[i] - 1) * dilations[i] + 1) - output_shape[i];
+      // A negative total (output_shape past the full result) pads the end:
+      // those outputs get only the bias.
+      const bool upper = auto_pad != "SAME_LOWER";
+      pads[i] = upper ? total / 2 : total - total / 2;
+      pads[i + n] = total - pads[i];
+    }
+  }
+  std::vector<std::string> inputs{ctx.input(0), ctx.input(1)};
+  if (ctx.has_input(2)) inputs.push_back(ctx.input(2));
+  ctx.emit("conv_transpose", inputs,
+           {{"strides", strides},
+            {"pads", pads},
+            {"dilations", dilations},
+            {"output_padding", extra},
+            {"group", ctx.attr_int("group", 1)}},
+           ctx.output(0));
+}
+
+AttrMap loss_attrs(Context& ctx) {
+  AttrMap attrs{{"reduction", ctx.attr_string("reduction", "mean")}};
+  if (ctx.has_attr("ignore_index")) attrs["ignore_index"] = ctx.attr_int("ignore_index", 0);
+  return attrs;
+}
+
+void map_nll_loss(Context& ctx) {
+  require_float(ctx, ctx.input(0));
+  std::vector<std::string> inputs{ctx.input(0), ctx.input(1)};
+  if (ctx.has_input(2)) inputs.push_back(ctx.input(2));
+  ctx.emit("nll_loss", inputs, loss_attrs(ctx), ctx.output(0));
+}
+
+void map_softmax_cross_entropy(Context& ctx) {
+  require_float(ctx, ctx.input(0));
+  const bool wants_log_prob = ctx.node().output_size() > 1 && !ctx.node().output(1).empty();
+  const std::string log_prob = ctx.emit("log_softmax", {ctx.input(0)}, {{"axis", int64_t{1}}},
+                                        wants_log_prob ? ctx.output(1) : "");
+  std::vector<std::string> inputs{log_prob, ctx.input(1)};
+  if (ctx.has_input(2)) inputs.push_back(ctx.input(2));
+  ctx.emit("nll_loss", inputs, loss_attrs(ctx), ctx.output(0));
+}
+
+// Hardmax: 1 at the first maximum along the axis (opset < 13: of the rows
+// of the 2-D coercion), 0 elsewhere: argmax compared with the positions.
+void map_hardmax(Context& ctx) {
+  require_float(ctx, ctx.input(0));
+  const Shape shape = ctx.static_shape(ctx.input(0));
+  std::string x = ctx.input(0);
+  int64_t axis = 0;
+  Shape work = shape;
+  if (ctx.opset() >= 13) {
+    axis = axis_in(ctx, ctx.attr_int("axis", -1), shape.size());
+  } else {
+    const int64_t a = shape.empty() ? 0 : axis_in(ctx, ctx.attr_int("axis", 1), shape.size());
+    const int64_t outer =
+        std::accumulate(shape.begin(), shape.begin() + a, int64_t{1}, std::multiplies<>());
+    work = {outer, element_count(shape) / std::max<int64_t>(outer, 1)};
+    x = ctx.reshape(x, work);
+    axis = 1;
+  }
+  Shape kept = work;
+  kept[axis] = 1;
+  const std::string index = ctx.reshape(ctx.emit("argmax", {x}, {{"axis", axis}}), kept);
+  Shape positions_shape(work.size(), 1);
+  positions_shape[axis] = work[axis];
+  Tensor positions = Tensor::empty(DType::i64, positions_shape);
+  for (int64_t i = 0; i < work[axis]; ++i) positions.data_as<int64_t>()[i] = i;
+  const std::string hit =
+      ctx.emit("equal", {ctx.add_weight(ctx.output(0) + "/positions", positions), index});
+  const char* cast = ctx.dtype(ctx.input(0)) == DType::f16 ? "cast_f16" : "cast_f32";
+  const std::string y = ctx.emit(cast, {hit}, {}, ctx.opset() >= 13 ? ctx.output(0) : "");
+  if (ctx.opset() < 13) ctx.reshape(y, shape, ctx.output(0));
+}
+
+// MeanVarianceNormalization: (x - mean) / sqrt(var) over `axes`.
+void map_mean_variance_normalization(Context& ctx) {
+  require_float(ctx, ctx.input(0));
+  const std::vector<int64_t> axes = ctx.attr_ints("axes", {0, 2, 3});
+  const AttrMap over{{"axes", axes}, {"keepdims", int64_t{1}}};
+  const std::string mean = ctx.emit("reduce_mean", {ctx.input(0)}, over);
+  const std::string centered = ctx.emit("sub", {ctx.input(0), mean});
+  const std::string var = ctx.emit("reduce_mean", {ctx.emit("mul", {centered, centered})}, over);
+  // ONNX's reference adds 1e-9 under the root.
+  const std::string eps = ctx.add_scalar(ctx.output(0) + "/eps", 1e-9, ctx.dtype(ctx.input(0)));
+  ctx.emit("div", {centered, ctx.emit("sqrt", {ctx.emit("add", {var, eps})})}, {}, ctx.output(0));
+}
+
+// LRN: x / (bias + alpha / size · Σ x² over `size` neighbouring channels)^beta;
+// the channel window sum is an avg_pool over a [N, 1, C, rest] view.
+void map_lrn(Context& ctx) {
+  require_float(ctx, ctx.input(0));
+  const Shape shape = ctx.static_shape(ctx.input(0));
+  if (shape.size() < 3) ctx.fail("input must have rank >= 3");
+  const int64_t size = ctx.attr_int("size", 0);
+  if (size < 1) ctx.fail("size must be >= 1");
+  const double alpha = ctx.attr_float("alpha", 1e-4);
+  const double beta = ctx.attr_float("beta", 0.75);
+  const double bias = ctx.attr_float("bias", 1.0);
+  const int64_t rest = element_count(shape) / (shape[0] * shape[1]);
+  const DType dtype = ctx.dtype(ctx.input(0));
+  const std::string x = ctx.input(0);
+  const std::string squares = ctx.reshape(ctx.emit("mul", {x, x}), {shape[0], 1, shape[1], rest});
+  const int64_t before = (size - 1) / 2;
+  const int64_t after = size - 1 - before;
+  const std::string mean = ctx.emit("avg_pool", {squares},
+                                    {{"kernel", std::vector<int64_t>{size, 1}},
+                                     {"pads", std::vector<int64_t>{before, 0, after, 0}},
+                                     {"count_include_pad", int64_t{1}}});
+  // avg · size = Σ; alpha / size · Σ = alpha · avg.
+  const std::string scaled = ctx.emit("scale", {ctx.reshape(mean, shape)}, {{"factor", alpha}});
+  const std::string base =
+      ctx.emit("add", {scaled, ctx.add_scalar(ctx.output(0) + "/bias", bias, dtype)});
+  const std::string denom =
+      ctx.emit("pow", {base, ctx.add_scalar(ctx.output(0) + "/beta", beta, dtype)});
+  ctx.emit("div", {x, denom}, {}, ctx.output(0));
+}
+
 void pool(Context& ctx, const char* op) {
   require_float(ctx, ctx.input(0));
   if (ctx.node().output_size() > 1 && !ctx.node().output(1).empty())
@@ -346,6 +490,12 @@ void add_nn_mappers(MapperTable& t) {
   t["BatchNormalization"] = {map_batch_norm};
   t["InstanceNormalization"] = {map_instance_norm};
   t["Conv"] = {map_conv};
+  t["ConvTranspose"] = {map_conv_transpose};
+  t["NegativeLogLikelihoodLoss"] = {map_nll_loss};
+  t["SoftmaxCrossEntropyLoss"] = {map_softmax_cross_entropy};
+  t["Hardmax"] = {map_hardmax};
+  t["MeanVarianceNormalization"] = {map_mean_variance_normalization};
+  t["LRN"] = {map_lrn};
   t["MaxPool"] = {map_max_pool};
   t["AveragePool"] = {map_avg_pool};
   t["GlobalAveragePool"] = {map_global_avg_pool};

@@ -225,14 +225,31 @@ void map_pad(Context& ctx) {
            ctx.output(0));
 }
 
+// Positions L-1, ..., 0 as an i64 weight: gathering with them reverses an
+// axis, and maps an index into the reversed axis back.
+std::string reversed_positions(Context& ctx, int64_t length) {
+  Tensor t = Tensor::empty(DType::i64, {length});
+  for (int64_t i = 0; i < length; ++i) t.data_as<int64_t>()[i] = length - 1 - i;
+  return ctx.add_weight(ctx.output(0) + "/reversed", t);
+}
+
 void arg_reduce(Context& ctx, bool is_min) {
-  if (ctx.attr_int("select_last_index", 0) != 0) ctx.unsupported("select_last_index");
   require_float(ctx, ctx.input(0));
   const Shape shape = ctx.static_shape(ctx.input(0));
   const int64_t axis = axis_in(ctx, ctx.attr_int("axis", 0), shape.size());
+  const bool last = ctx.attr_int("select_last_index", 0) != 0;
   std::string x = is_min ? ctx.emit("neg", {ctx.input(0)}) : ctx.input(0);
   const bool keep = ctx.attr_int("keepdims", 1) != 0;
-  std::string out = ctx.emit("argmax", {x}, {{"axis", axis}}, keep ? "" : ctx.output(0));
+  std::string out;
+  if (last) {
+    // The last maximum is the first one of the reversed axis.
+    const std::string positions = reversed_positions(ctx, shape[axis]);
+    const std::string flipped = ctx.emit("gather", {x, positions}, {{"axis", axis}});
+    const std::string index = ctx.emit("argmax", {flipped}, {{"axis", axis}});
+    out = ctx.emit("gather", {positions, index}, {{"axis", int64_t{0}}}, keep ? "" : ctx.output(0));
+  } else {
+    out = ctx.emit("argmax", {x}, {{"axis", axis}}, keep ? "" : ctx.output(0));
+  }
   if (keep) {
     Shape kept = shape;
     kept[axis] = 1;
@@ -241,6 +258,53 @@ void arg_reduce(Context& ctx, bool is_min) {
 }
 void map_argmax(Context& ctx) { arg_reduce(ctx, false); }
 void map_argmin(Context& ctx) { arg_reduce(ctx, true); }
+
+void map_gather_elements(Context& ctx) {
+  ctx.emit("gather_elements", {ctx.input(0), ctx.input(1)}, {{"axis", ctx.attr_int("axis", 0)}},
+           ctx.output(0));
+}
+
+void map_trilu(Context& ctx) {
+  const int64_t k = ctx.has_input(1) ? ctx.constant_ints(ctx.input(1), "k").at(0) : 0;
+  ctx.emit("trilu", {ctx.input(0)}, {{"upper", ctx.attr_int("upper", 1)}, {"k", k}}, ctx.output(0));
+}
+
+// OneHot: where(positions == indices, on, off) along a new axis.
+void map_one_hot(Context& ctx) {
+  const int64_t depth = static_cast<int64_t>(ctx.constant_doubles(ctx.input(1), "depth").at(0));
+  if (depth < 1) ctx.fail("depth must be >= 1");
+  if (ctx.static_shape(ctx.input(2)) != Shape{2}) ctx.fail("values must hold [off, on]");
+  Shape shape = ctx.static_shape(ctx.input(0));
+  const int64_t axis = axis_in(ctx, ctx.attr_int("axis", -1), shape.size() + 1);
+  // Indices as i64 in [0, depth): negative ones count from the end.
+  std::string indices = ctx.input(0);
+  if (ctx.dtype(indices) != DType::i64) indices = ctx.emit("cast_i64", {indices});
+  Shape expanded = shape;
+  expanded.insert(expanded.begin() + axis, 1);
+  indices = ctx.reshape(indices, expanded);
+  Shape positions_shape(expanded.size(), 1);
+  positions_shape[axis] = depth;
+  Tensor positions = Tensor::empty(DType::i64, positions_shape);
+  Tensor negative = Tensor::empty(DType::i64, positions_shape);
+  for (int64_t i = 0; i < depth; ++i) {
+    positions.data_as<int64_t>()[i] = i;
+    negative.data_as<int64_t>()[i] = i - depth;
+  }
+  const std::string hit = ctx.emit(
+      "or", {ctx.emit("equal", {ctx.add_weight(ctx.output(0) + "/positions", positions), indices}),
+             ctx.emit("equal", {ctx.add_weight(ctx.output(0) + "/negative", negative), indices})});
+  // values [off, on] may be a runtime input: its elements by gather.
+  const std::string on =
+      ctx.emit("gather", {ctx.input(2), ctx.add_scalar(ctx.output(0) + "/one", 1, DType::i64)});
+  const std::string off =
+      ctx.emit("gather", {ctx.input(2), ctx.add_scalar(ctx.output(0) + "/zero", 0, DType::i64)});
+  ctx.emit("where", {on, off, hit}, {}, ctx.output(0));
+}
+
+void map_cast_like(Context& ctx) {
+  const DType to = ctx.dtype(ctx.input(1));
+  ctx.emit("cast_" + std::string(to_string(to)), {ctx.input(0)}, {}, ctx.output(0));
+}
 
 void map_nonzero(Context& ctx) {
   const std::string rows = ctx.emit("nonzero", {ctx.input(0)});
@@ -292,6 +356,10 @@ void add_tensor_mappers(MapperTable& t) {
   t["ArgMax"] = {map_argmax};
   t["ArgMin"] = {map_argmin};
   t["NonZero"] = {map_nonzero};
+  t["GatherElements"] = {map_gather_elements};
+  t["Trilu"] = {map_trilu};
+  t["OneHot"] = {map_one_hot};
+  t["CastLike"] = {map_cast_like};
   t["DepthToSpace"] = {map_depth_to_space};
   t["SpaceToDepth"] = {map_space_to_depth};
 }

@@ -81,6 +81,48 @@ void conv_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
   } while (next(o, y.shape));
 }
 
+void conv_transpose_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
+                           std::vector<RefTensor>& out) {
+  const RefTensor& x = in[0];
+  const RefTensor& w = in[1];
+  const std::size_t n = x.shape.size() - 2;
+  const Window win = window_of(attrs, n, Shape(w.shape.begin() + 2, w.shape.end()));
+  const int64_t group = attr_int(attrs, "group");
+  const int64_t c_per_group = w.shape[0] / group;
+  const int64_t m_per_group = w.shape[1];
+  RefTensor& y = out[0];
+  if (in.size() > 2) {
+    for (std::size_t i = 0; i < y.data.size(); ++i) {
+      y.data[i] = in[2].data[(static_cast<int64_t>(i) /
+                              element_count(Shape(y.shape.begin() + 2, y.shape.end()))) %
+                             y.shape[1]];
+    }
+  }
+  const Shape kshape(w.shape.begin() + 2, w.shape.end());
+  std::vector<int64_t> xi(x.shape.size(), 0);
+  // Every input element spreads over the output through the kernel.
+  do {
+    const int64_t c = xi[1];
+    const int64_t g = c / c_per_group;
+    for (int64_t m = 0; m < m_per_group; ++m) {
+      std::vector<int64_t> k(n, 0);
+      do {
+        std::vector<int64_t> yi{xi[0], g * m_per_group + m};
+        bool inside = true;
+        for (std::size_t d = 0; d < n; ++d) {
+          const int64_t pos = xi[2 + d] * win.strides[d] - win.pads[d] + k[d] * win.dilations[d];
+          inside = inside && pos >= 0 && pos < y.shape[2 + d];
+          yi.push_back(pos);
+        }
+        if (!inside) continue;
+        std::vector<int64_t> wi{c, m};
+        wi.insert(wi.end(), k.begin(), k.end());
+        y.data[flat(y.shape, yi)] += x.data[flat(x.shape, xi)] * w.data[flat(w.shape, wi)];
+      } while (next(k, kshape));
+    }
+  } while (next(xi, x.shape));
+}
+
 template <bool IsMax>
 void pool_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
                  std::vector<RefTensor>& out) {
@@ -155,12 +197,13 @@ void pad_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
 Kernel find_window_kernel(std::string_view op) {
   static const std::map<std::string, Kernel, std::less<>> kernels = {
       {"conv", conv_kernel},
+      {"conv_transpose", conv_transpose_kernel},
       {"max_pool", pool_kernel<true>},
       {"avg_pool", pool_kernel<false>},
       {"pad", pad_kernel},
   };
   auto it = kernels.find(op);
-  return it == kernels.end() ? nullptr : it->second;
+  return it == kernels.end() ? find_select_kernel(op) : it->second;
 }
 
 }  // namespace rtscope::reference::detail

@@ -73,6 +73,42 @@ std::vector<ValueType> infer_conv(const std::vector<ValueType>& in, const AttrMa
   return {out};
 }
 
+std::vector<ValueType> infer_conv_transpose(const std::vector<ValueType>& in,
+                                            const AttrMap& attrs) {
+  const ValueType& x = in[0];
+  const ValueType& w = in[1];
+  require_min_rank("x", x, 3);
+  require_rank("w", w, x.shape.size());
+  const std::size_t n = x.shape.size() - 2;
+  const int64_t group = attr_int(attrs, "group");
+  if (group < 1) fail("group must be >= 1");
+  for (std::size_t d = 0; d < w.shape.size(); ++d) {
+    if (!w.shape[d].is_static()) fail(describe("w", w) + " must have a static shape");
+  }
+  if (static_dim(x, 1).value != w.shape[0].value || w.shape[0].value % group != 0) {
+    fail(describe("x", x) + " and " + describe("w", w) +
+         " do not match (x channels = w dim 0, divisible by group " + std::to_string(group) + ")");
+  }
+  const int64_t m = w.shape[1].value * group;
+  if (in.size() > 2) {
+    require_rank("b", in[2], 1);
+    require_same_dim(in[2].shape[0], Dim::fixed(m), "b's size and the output channels");
+  }
+  const auto strides = per_dim(attrs, "strides", n, 1);
+  const auto dilations = per_dim(attrs, "dilations", n, 1);
+  const auto pads = per_dim(attrs, "pads", n, 0, 2);
+  const auto extra = per_dim(attrs, "output_padding", n, 0);
+  ValueType out{x.dtype, {x.shape[0], Dim::fixed(m)}};
+  for (std::size_t i = 0; i < n; ++i) {
+    if (strides[i] < 1 || dilations[i] < 1) fail("strides and dilations must be >= 1");
+    const int64_t size = strides[i] * (static_dim(x, 2 + i).value - 1) + extra[i] +
+                         (w.shape[2 + i].value - 1) * dilations[i] + 1 - pads[i] - pads[i + n];
+    if (size < 1) fail("the output of spatial dim " + std::to_string(i) + " would be empty");
+    out.shape.push_back(Dim::fixed(size));
+  }
+  return {out};
+}
+
 std::vector<ValueType> infer_pool(const std::vector<ValueType>& in, const AttrMap& attrs) {
   const ValueType& x = in[0];
   require_min_rank("x", x, 3);
@@ -146,6 +182,16 @@ void add_window_schemas(std::vector<OpSchema>& schemas) {
   conv.attrs = {ints("strides"), ints("pads"), ints("dilations"), integer("group", 1)};
   conv.infer = infer_conv;
   schemas.push_back(std::move(conv));
+  OpSchema transposed;
+  transposed.name = "conv_transpose";
+  transposed.min_inputs = 2;
+  transposed.max_inputs = 3;
+  transposed.inputs = {
+      {"x", InputDtype::floating}, {"w", InputDtype::floating}, {"b", InputDtype::floating}};
+  transposed.attrs = {ints("strides"), ints("pads"), ints("dilations"), ints("output_padding"),
+                      integer("group", 1)};
+  transposed.infer = infer_conv_transpose;
+  schemas.push_back(std::move(transposed));
   for (const char* name : {"max_pool", "avg_pool"}) {
     OpSchema pool;
     pool.name = name;

@@ -22,6 +22,7 @@ const SchemaTable& schemas() {
     detail::add_layout_schemas(list);
     detail::add_math_schemas(list);
     detail::add_window_schemas(list);
+    detail::add_select_schemas(list);
     SchemaTable result;
     for (OpSchema& schema : list) {
       // Every op checks its input dtypes by its declared rule before its

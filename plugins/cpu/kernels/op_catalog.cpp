@@ -17,10 +17,10 @@ using SpecTable = std::vector<std::pair<const OpSpec*, const schema::OpSchema*>>
 
 const SpecTable& spec_table() {
   static const SpecTable table = [] {
-    const std::array<std::span<const OpSpec>, 10> groups = {
+    const std::array<std::span<const OpSpec>, 11> groups = {
         elementwise_op_specs(), matmul_op_specs(), norm_op_specs(),           reduction_op_specs(),
         attention_op_specs(),   shape_op_specs(),  data_dependent_op_specs(), math_op_specs(),
-        reduce_op_specs(),      window_op_specs()};
+        reduce_op_specs(),      window_op_specs(), select_op_specs()};
     SpecTable result;
     for (std::span<const OpSpec> group : groups) {
       for (const OpSpec& spec : group) {

@@ -169,6 +169,7 @@ std::span<const OpSpec> data_dependent_op_specs();
 std::span<const OpSpec> math_op_specs();
 std::span<const OpSpec> reduce_op_specs();
 std::span<const OpSpec> window_op_specs();
+std::span<const OpSpec> select_op_specs();
 
 // nullptr when the plugin has no kernel for `op`.
 const OpSpec* find_op_spec(std::string_view op);

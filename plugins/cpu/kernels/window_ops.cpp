@@ -123,6 +123,79 @@ void run_conv(const KernelArgs& args) {
   }
 }
 
+// Each input element spreads through the kernel into the output
+// (the adjoint of conv); the output starts from the bias.
+void run_conv_transpose(const KernelArgs& args) {
+  const TensorRef& x = args.inputs[0];
+  const TensorRef& weights = args.inputs[1];
+  const TensorRef& y = args.outputs[0];
+  const int n = x.rank() - 2;
+  const int64_t group = args.node.attr_int("group");
+  const int64_t channels = x.dims[1];
+  const int64_t c_per_group = channels / group;
+  const int64_t m_per_group = weights.dims[1];
+  const int64_t m_total = y.dims[1];
+  const auto& strides = args.node.attr_ints("strides");
+  const auto& dilations = args.node.attr_ints("dilations");
+  const auto& pads = args.node.attr_ints("pads");
+  int64_t in_size = 1, out_size = 1, kernel_size = 1;
+  for (int d = 0; d < n; ++d) {
+    in_size *= x.dims[2 + d];
+    out_size *= y.dims[2 + d];
+    kernel_size *= weights.dims[2 + d];
+  }
+  // Output offset of every (input position, tap) pair; -1 outside.
+  std::vector<int64_t> targets(static_cast<size_t>(in_size * kernel_size));
+  for (int64_t i = 0; i < in_size; ++i) {
+    for (int64_t k = 0; k < kernel_size; ++k) {
+      int64_t ri = i, rk = k, offset = 0;
+      int64_t ic[RTS_MAX_RANK], kc[RTS_MAX_RANK];
+      for (int d = n - 1; d >= 0; --d) {
+        ic[d] = ri % x.dims[2 + d];
+        ri /= x.dims[2 + d];
+        kc[d] = rk % weights.dims[2 + d];
+        rk /= weights.dims[2 + d];
+      }
+      bool inside = true;
+      for (int d = 0; d < n; ++d) {
+        const int64_t pos = ic[d] * (strides.empty() ? 1 : strides[d]) -
+                            (pads.empty() ? 0 : pads[d]) +
+                            kc[d] * (dilations.empty() ? 1 : dilations[d]);
+        inside = inside && pos >= 0 && pos < y.dims[2 + d];
+        offset = offset * y.dims[2 + d] + pos;
+      }
+      targets[i * kernel_size + k] = inside ? offset : -1;
+    }
+  }
+  const float* in = x.as<const float>();
+  const float* wd = weights.as<const float>();
+  const float* bias = args.inputs.size() > 2 ? args.inputs[2].as<const float>() : nullptr;
+  float* out = y.as<float>();
+  const int64_t batch = x.dims[0];
+  args.pool.parallel_for(batch * m_total, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t bm = begin; bm < end; ++bm) {
+      const int64_t b = bm / m_total;
+      const int64_t m_global = bm % m_total;
+      const int64_t g = m_global / m_per_group;
+      const int64_t m = m_global % m_per_group;
+      float* plane = out + bm * out_size;
+      for (int64_t o = 0; o < out_size; ++o) plane[o] = bias != nullptr ? bias[m_global] : 0.0f;
+      for (int64_t c = 0; c < c_per_group; ++c) {
+        const int64_t channel = g * c_per_group + c;
+        const float* src = in + (b * channels + channel) * in_size;
+        const float* kernel = wd + (channel * m_per_group + m) * kernel_size;
+        for (int64_t i = 0; i < in_size; ++i) {
+          const float v = src[i];
+          const int64_t* t = targets.data() + i * kernel_size;
+          for (int64_t k = 0; k < kernel_size; ++k) {
+            if (t[k] >= 0) plane[t[k]] += v * kernel[k];
+          }
+        }
+      }
+    }
+  });
+}
+
 template <bool IsMax>
 void run_pool(const KernelArgs& args) {
   const TensorRef& x = args.inputs[0];
@@ -208,6 +281,10 @@ const OpSpec kWindowOps[] = {
      .f16_mode = F16Mode::kComputeInF32,
      .run = run_conv,
      .kernel_name = "cpu.conv.im2col_sgemm"},
+    {.op = "conv_transpose",
+     .f16_mode = F16Mode::kComputeInF32,
+     .run = run_conv_transpose,
+     .kernel_name = "cpu.conv_transpose.scatter"},
     {.op = "max_pool",
      .f16_mode = F16Mode::kComputeInF32,
      .run = run_pool<true>,
