@@ -220,7 +220,9 @@ bool evaluate(Context& ctx, const std::vector<Value>& in, std::vector<Value>& ou
     shape[axis] = 0;
     for (const Value& v : in) {
       if (v.shape.size() != rank) ctx.fail("Concat inputs differ in rank");
-      shape[axis] += v.shape[axis];
+      if (__builtin_add_overflow(shape[axis], v.shape[axis], &shape[axis])) {
+        ctx.fail("Concat result dim does not fit in 64 bits");
+      }
     }
     if (count(shape) > kMaxFoldElements) return false;
     int64_t outer = 1;
@@ -276,8 +278,9 @@ bool evaluate(Context& ctx, const std::vector<Value>& in, std::vector<Value>& ou
         infer = static_cast<int>(d);
       } else if (target[d] < 0) {
         ctx.fail("Reshape dim " + std::to_string(target[d]) + " is negative");
-      } else {
-        known *= target[d];
+      } else if (__builtin_mul_overflow(known, target[d], &known)) {
+        ctx.fail("Reshape target " + shape_to_string(Shape(target.begin(), target.end())) +
+                 " has more elements than fit in 64 bits");
       }
     }
     const int64_t n = count(in[0].shape);
@@ -365,8 +368,11 @@ bool evaluate(Context& ctx, const std::vector<Value>& in, std::vector<Value>& ou
       int64_t s = st > 0 ? clampi(starts[i], 0, dim) : clampi(starts[i], -1, dim - 1);
       int64_t e = st > 0 ? clampi(ends[i], 0, dim) : clampi(ends[i], -1, dim - 1);
       if (ends[i] < -dim && st < 0) e = -1;
-      const int64_t len = st > 0 ? std::max<int64_t>(0, (e - s + st - 1) / st)
-                                 : std::max<int64_t>(0, (s - e + (-st) - 1) / (-st));
+      // In 128 bits: a step near INT64_MAX must not wrap the arithmetic.
+      const __int128 wide_step = st;
+      const __int128 wide_len = st > 0 ? (__int128{e} - s + wide_step - 1) / wide_step
+                                       : (__int128{s} - e - wide_step - 1) / -wide_step;
+      const int64_t len = wide_len > 0 ? static_cast<int64_t>(wide_len) : 0;
       begin[a] = s;
       step[a] = st;
       shape[a] = len;

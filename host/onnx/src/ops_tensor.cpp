@@ -23,8 +23,9 @@ Shape reshape_target(Context& ctx, const Shape& in, std::vector<int64_t> target,
       infer = static_cast<int>(d);
     } else if (target[d] < 0) {
       ctx.fail("shape dim " + std::to_string(target[d]) + " is negative");
-    } else {
-      known *= target[d];
+    } else if (__builtin_mul_overflow(known, target[d], &known)) {
+      ctx.fail("shape " + shape_to_string(Shape(target.begin(), target.end())) +
+               " has more elements than fit in 64 bits");
     }
   }
   const int64_t n = element_count(in);

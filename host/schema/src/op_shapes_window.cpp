@@ -1,5 +1,7 @@
 // Schemas of the sliding-window ops of CNNs: conv (1-d to 3-d, groups,
 // dilations, explicit pads), max_pool and avg_pool, and pad.
+#include <limits>
+
 #include "op_shapes.hpp"
 
 namespace rtscope::schema::detail {
@@ -21,8 +23,13 @@ int64_t window_out(int64_t in, int64_t kernel, int64_t stride, int64_t dilation,
                    int64_t pad_end, bool ceil_mode) {
   if (kernel < 1 || stride < 1 || dilation < 1) fail("kernel, strides and dilations must be >= 1");
   if (pad_begin < 0 || pad_end < 0) fail("pads must be >= 0");
-  const int64_t extent = (kernel - 1) * dilation + 1;
-  const int64_t span = in + pad_begin + pad_end - extent;
+  // Sizes come from model files: computed in 128 bits, checked to fit.
+  const __int128 wide_extent = (__int128{kernel} - 1) * dilation + 1;
+  const __int128 wide_span = __int128{in} + pad_begin + pad_end - wide_extent;
+  constexpr __int128 kLimit = std::numeric_limits<int64_t>::max() / 2;
+  if (wide_extent > kLimit || wide_span > kLimit) fail("window sizes are too large");
+  const auto extent = static_cast<int64_t>(wide_extent);
+  const auto span = static_cast<int64_t>(wide_span);
   if (span < 0) {
     fail("the window (extent " + std::to_string(extent) + ") is larger than the padded input (" +
          std::to_string(in + pad_begin + pad_end) + ")");
@@ -101,10 +108,12 @@ std::vector<ValueType> infer_conv_transpose(const std::vector<ValueType>& in,
   ValueType out{x.dtype, {x.shape[0], Dim::fixed(m)}};
   for (std::size_t i = 0; i < n; ++i) {
     if (strides[i] < 1 || dilations[i] < 1) fail("strides and dilations must be >= 1");
-    const int64_t size = strides[i] * (static_dim(x, 2 + i).value - 1) + extra[i] +
-                         (w.shape[2 + i].value - 1) * dilations[i] + 1 - pads[i] - pads[i + n];
+    const __int128 size = __int128{strides[i]} * (static_dim(x, 2 + i).value - 1) + extra[i] +
+                          (__int128{w.shape[2 + i].value} - 1) * dilations[i] + 1 - pads[i] -
+                          pads[i + n];
     if (size < 1) fail("the output of spatial dim " + std::to_string(i) + " would be empty");
-    out.shape.push_back(Dim::fixed(size));
+    if (size > std::numeric_limits<int64_t>::max() / 2) fail("the output size is too large");
+    out.shape.push_back(Dim::fixed(static_cast<int64_t>(size)));
   }
   return {out};
 }
@@ -121,10 +130,8 @@ std::vector<ValueType> infer_pool(const std::vector<ValueType>& in, const AttrMa
   const bool ceil_mode = attr_int(attrs, "ceil_mode") != 0;
   ValueType out{x.dtype, {x.shape[0], x.shape[1]}};
   for (std::size_t i = 0; i < n; ++i) {
-    if (pads[i] >= (kernel[i] - 1) * dilations[i] + 1 ||
-        pads[i + n] >= (kernel[i] - 1) * dilations[i] + 1) {
-      fail("pads must be smaller than the window");
-    }
+    const __int128 extent = (__int128{kernel[i]} - 1) * dilations[i] + 1;
+    if (pads[i] >= extent || pads[i + n] >= extent) fail("pads must be smaller than the window");
     out.shape.push_back(Dim::fixed(window_out(static_dim(x, 2 + i).value, kernel[i], strides[i],
                                               dilations[i], pads[i], pads[i + n], ceil_mode)));
   }
