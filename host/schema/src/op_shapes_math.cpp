@@ -148,8 +148,10 @@ void add_math_schemas(std::vector<OpSchema>& schemas) {
                                                  {DType::boolean, OutputDtype::boolean}};
   for (const auto& [dtype, rule] : casts) {
     OpSchema cast = make("cast_" + std::string(to_string(dtype)), {{"x", InputDtype::any}},
-                         [dtype](const std::vector<ValueType>& in, const AttrMap&) {
-                           return std::vector<ValueType>{ValueType{dtype, in[0].shape}};
+                         // A structured binding is captured by copy into a named
+                         // variable (clang rejects capturing the binding itself).
+                         [to = dtype](const std::vector<ValueType>& in, const AttrMap&) {
+                           return std::vector<ValueType>{ValueType{to, in[0].shape}};
                          });
     cast.output_dtype = rule;
     schemas.push_back(std::move(cast));
