@@ -193,17 +193,6 @@ Graph import_model(std::shared_ptr<onnx::ModelProto> model, const fs::path& file
       if (input.name() == info.name) patch_input_shape(input, info.type);
     }
   }
-  try {
-    // Node-level inference errors are not fatal: old opsets declare types
-    // more narrowly than exporters used them; the op schema checks every
-    // node again.
-    onnx::ShapeInferenceOptions inference(/*check_type=*/false, /*error_mode=*/0);
-    onnx::shape_inference::InferShapes(*model, onnx::OpSchemaRegistry::Instance(), inference);
-  } catch (const std::exception& e) {
-    std::string text = e.what();
-    for (char& c : text) c = c == '\n' ? ' ' : c;
-    throw InputError(ctx.file + ": ONNX shape inference fails: " + text);
-  }
   for (const auto& output : graph.output()) {
     ctx.graph_outputs.insert(output.name());
     ctx.graph.outputs.push_back(output.name());
@@ -223,9 +212,14 @@ Graph import_model(std::shared_ptr<onnx::ModelProto> model, const fs::path& file
     }
     if (!fold_node(ctx)) map_node(ctx);
   }
-  // Outputs known at import time still come out of a node.
+  // Outputs known at import time still come out of a node (an identity
+  // named after the output).
+  onnx::NodeProto output_node;
+  output_node.set_op_type("Identity");
   for (const std::string& out : ctx.graph.outputs) {
     if (ctx.types.count(out)) continue;
+    output_node.set_name(out + "/output");
+    ctx.begin_node(output_node, 0);
     if (ctx.constant(out) == nullptr) {
       throw InputError(ctx.file + ": graph output '" + out + "' is produced by no node");
     }
@@ -238,6 +232,27 @@ Graph import_model(std::shared_ptr<onnx::ModelProto> model, const fs::path& file
                          "' is a graph input passed through unchanged");
       }
     }
+  }
+  // Dead nodes leave the model too, so inference sees only checked nodes.
+  google::protobuf::RepeatedPtrField<onnx::NodeProto> kept;
+  for (int i = 0; i < graph.node_size(); ++i) {
+    if (live[static_cast<std::size_t>(i)]) kept.Add()->Swap(graph.mutable_node(i));
+  }
+  graph.mutable_node()->Swap(&kept);
+  // ONNX shape inference runs once every node has passed the op schema's
+  // own checks: libonnx 1.12's inference functions index dims without
+  // checking ranks (a LayerNormalization of a rank-0 input crashes it), so
+  // only a graph the schema accepted reaches it. The importer takes every
+  // type from the schema; this is ONNX's cross-check of the same model.
+  try {
+    // Node-level inference errors are not fatal: old opsets declare types
+    // more narrowly than exporters used them.
+    onnx::ShapeInferenceOptions inference(/*check_type=*/false, /*error_mode=*/0);
+    onnx::shape_inference::InferShapes(*model, onnx::OpSchemaRegistry::Instance(), inference);
+  } catch (const std::exception& e) {
+    std::string text = e.what();
+    for (char& c : text) c = c == '\n' ? ' ' : c;
+    throw InputError(ctx.file + ": ONNX shape inference fails: " + text);
   }
   try {
     validate(ctx.graph);
