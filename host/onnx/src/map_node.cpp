@@ -10,6 +10,7 @@ const MapperTable& mappers() {
     add_elementwise_mappers(t);
     add_tensor_mappers(t);
     add_nn_mappers(t);
+    add_resize_mappers(t);
     return t;
   }();
   return table;

@@ -21,6 +21,7 @@ using MapperTable = std::map<std::string, MapperEntry, std::less<>>;
 void add_elementwise_mappers(MapperTable& table);
 void add_tensor_mappers(MapperTable& table);
 void add_nn_mappers(MapperTable& table);
+void add_resize_mappers(MapperTable& table);
 
 // Helpers shared by the mappers.
 // Normalizes an axis in [-rank, rank).
