@@ -1,6 +1,7 @@
 // OnnxModelBuilder, see onnx_model_builder.hpp.
 #include "onnx_model_builder.hpp"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -150,9 +151,31 @@ void set_attr(onnx::NodeProto& node, const std::string& name, const std::vector<
   for (int64_t v : value) a->add_ints(v);
 }
 
+namespace {
+
+std::string dir_prefix() { return "rtscope_onnx_" + std::to_string(::getpid()) + "_"; }
+
+// Removes this process's test folders when the tests end.
+class RemoveTestDirs : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::error_code error;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(std::filesystem::temp_directory_path(), error)) {
+      if (entry.path().filename().string().starts_with(dir_prefix())) {
+        std::filesystem::remove_all(entry.path(), error);
+      }
+    }
+  }
+};
+
+[[maybe_unused]] ::testing::Environment* const kRemoveTestDirs =
+    ::testing::AddGlobalTestEnvironment(new RemoveTestDirs);
+
+}  // namespace
+
 std::filesystem::path fresh_dir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("rtscope_onnx_" + std::to_string(::getpid()) + "_" + name);
+  const auto dir = std::filesystem::temp_directory_path() / (dir_prefix() + name);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
