@@ -147,7 +147,33 @@ void map_slice(Context& ctx) {
   for (std::size_t i = 0; i < starts.size(); ++i) {
     const int64_t axis = axis_in(ctx, axes[i], shape.size());
     const int64_t dim = shape[axis];
-    if (steps[i] != 1) ctx.unsupported("Slice step " + std::to_string(steps[i]) + " (only 1)");
+    if (steps[i] == 0) ctx.fail("Slice step is 0");
+    if (steps[i] != 1) {
+      // Any other step: a gather of the positions it visits (ONNX's
+      // clamping rules for positive and negative steps).
+      const int64_t step = steps[i];
+      int64_t s = starts[i] < 0 ? starts[i] + dim : starts[i];
+      int64_t e = ends[i] < 0 ? ends[i] + dim : ends[i];
+      if (step > 0) {
+        s = std::clamp<int64_t>(s, 0, dim);
+        e = std::clamp<int64_t>(e, 0, dim);
+      } else {
+        s = std::clamp<int64_t>(s, -1, dim - 1);
+        e = std::clamp<int64_t>(e, -1, dim - 1);
+      }
+      std::vector<int64_t> positions;
+      // A step from the file may be huge: the walk stops on overflow.
+      for (int64_t p = s; step > 0 ? p < e : p > e;) {
+        positions.push_back(p);
+        if (__builtin_add_overflow(p, step, &p)) break;
+      }
+      if (positions.empty()) ctx.unsupported("Slice yields an empty tensor");
+      Tensor index = Tensor::from_bytes(DType::i64, {static_cast<int64_t>(positions.size())},
+                                        positions.data());
+      x = ctx.emit("gather", {x, ctx.add_weight(ctx.output(0) + "/positions", index)},
+                   {{"axis", axis}});
+      continue;
+    }
     int64_t s = starts[i] < 0 ? starts[i] + dim : starts[i];
     int64_t e = ends[i] < 0 ? ends[i] + dim : ends[i];
     s = std::clamp<int64_t>(s, 0, dim);
