@@ -8,7 +8,7 @@
 #   RTSCOPE_FUZZ_SECONDS  seconds per target (default 60)
 #   RTSCOPE_FUZZ_JOBS     targets fuzzed at once (default: the core count)
 #   RTSCOPE_FUZZ_TARGETS  space-separated subset of: cache_file engine_file
-#                         graph_yaml run_config remote_input safetensors (default: all)
+#                         graph_yaml onnx_model run_config remote_input safetensors (default: all)
 #   RTSCOPE_FUZZ_BUILD    build directory (default build-fuzz)
 # Longer runs: RTSCOPE_FUZZ_SECONDS=600 bash scripts/fuzz.sh
 # Inputs found along the way stay in $RTSCOPE_FUZZ_BUILD/corpus/<target>;
@@ -18,7 +18,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 seconds="${RTSCOPE_FUZZ_SECONDS:-60}"
 jobs="${RTSCOPE_FUZZ_JOBS:-$(nproc)}"
-targets=(${RTSCOPE_FUZZ_TARGETS:-cache_file engine_file graph_yaml run_config remote_input safetensors})
+targets=(${RTSCOPE_FUZZ_TARGETS:-cache_file engine_file graph_yaml onnx_model run_config remote_input safetensors})
 build_dir="${RTSCOPE_FUZZ_BUILD:-build-fuzz}"
 
 bash scripts/install-deps.sh

@@ -9,6 +9,8 @@ packages=(
   libopenblas-dev libeigen3-dev
   # the runtime cache's remote tier: its client, and a server the tests start
   libhiredis-dev redis-server
+  # ONNX import (host/onnx) and ONNX's backend test data (tests/onnx)
+  libonnx-dev libprotobuf-dev libonnx-testdata
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
   libvulkan-dev glslc spirv-tools mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
   # scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes

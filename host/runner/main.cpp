@@ -15,6 +15,7 @@
 
 #include "config_overrides.hpp"
 #include "device_list.hpp"
+#include "onnx_quick.hpp"
 #include "partitions_report.hpp"
 #include "progress.hpp"
 #include "report.hpp"
@@ -36,6 +37,9 @@ constexpr int kExitUsage = 2;
 
 struct CommandLine {
   std::string config_path;
+  std::string onnx_path;  // quick mode: --onnx FILE instead of a config
+  std::string shapes;
+  std::string backends;
   std::vector<runner::ConfigOverride> overrides;
   std::string json_path;
   bool dump_config = false;
@@ -91,12 +95,31 @@ std::variant<CommandLine, int> parse_command_line(int argc, char** argv) {
   app.add_flag("--list-devices", command.list_devices,
                "Print every plugin's devices and fingerprints and exit: the config's plugins "
                "and backends, or without a config every plugin in the search path");
+  CLI::Option* onnx = app.add_option("--onnx", command.onnx_path,
+                                     "Run an ONNX model without a config (a batch run of one "
+                                     "model; the other flags apply as to a config)")
+                          ->type_name("FILE");
+  app.add_option("--shapes", command.shapes,
+                 "With --onnx: concrete input shapes, NAME:DxD[,NAME:DxD...] (e.g. "
+                 "input_ids:1x16); a dim_param takes the size given here")
+      ->type_name("SHAPES");
+  app.add_option("--backends", command.backends,
+                 "With --onnx: plugin ids in partition priority order (default cpu)")
+      ->type_name("IDS");
   app.set_version_flag("--version", RTSCOPE_VERSION);
 
   try {
     app.parse(argc, argv);
-    if (config->count() == 0 && !command.list_devices) {
-      throw CLI::RequiredError("config");
+    if (config->count() > 0 && onnx->count() > 0) {
+      throw CLI::ValidationError("--onnx", "give a config or --onnx FILE, not both");
+    }
+    if (config->count() == 0 && onnx->count() == 0 && !command.list_devices) {
+      throw CLI::RequiredError("config (or --onnx FILE)");
+    }
+    if (onnx->count() == 0 && (!command.shapes.empty() || !command.backends.empty())) {
+      throw CLI::ValidationError("--shapes/--backends",
+                                 "belong to --onnx FILE; a config has "
+                                 "models.NAME.shapes and .backends");
     }
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
@@ -157,7 +180,10 @@ int list_devices(const CommandLine& command) {
 
 int run(const CommandLine& command) {
   if (command.list_devices) return list_devices(command);
-  runner::RunConfig config = runner::load_run_config(command.config_path, command.overrides);
+  runner::RunConfig config = command.onnx_path.empty()
+                                 ? runner::load_run_config(command.config_path, command.overrides)
+                                 : runner::onnx_quick_config(command.onnx_path, command.shapes,
+                                                             command.backends, command.overrides);
   if (!command.json_path.empty()) config.report.json = command.json_path;
   if (!command.trace_path.empty()) config.report.trace = command.trace_path;
   if (command.dump_config) {

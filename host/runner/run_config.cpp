@@ -245,15 +245,16 @@ PluginConfig parse_plugin(const Reader& reader, const Item& item) {
 }
 
 ModelConfig parse_model(const Reader& reader, const std::string& name, const Item& item) {
-  static const Keys kKeys = {"builtin",  "params",  "weights", "graph",
-                             "backends", "compile", "runtime"};
+  static const Keys kKeys = {"builtin", "params",   "weights", "graph",  "onnx",
+                             "shapes",  "backends", "compile", "runtime"};
   ModelConfig model;
   model.name = name;
   model.where = reader.where(item);
   model.backends = {"cpu"};
   const Item* params = nullptr;
   const Item* weights = nullptr;
-  if (!item.present()) reader.fail(item, "a model needs 'builtin' or 'graph'");
+  const Item* shapes = nullptr;
+  if (!item.present()) reader.fail(item, "a model needs 'builtin', 'graph' or 'onnx'");
   const auto fields = reader.entries(item, &kKeys);
   for (const auto& [key, value] : fields) {
     if (key == "builtin") model.builtin = reader.string(value);
@@ -261,6 +262,16 @@ ModelConfig parse_model(const Reader& reader, const std::string& name, const Ite
     if (key == "weights") {
       model.weights = reader.string(value);
       weights = &value;
+    }
+    if (key == "onnx") model.onnx = reader.string(value);
+    if (key == "shapes") {
+      shapes = &value;
+      for (const auto& [input, dims] : reader.entries(value, nullptr)) {
+        std::vector<int64_t>& shape = model.shapes[input];
+        for (const Item& dim : reader.list(dims)) {
+          shape.push_back(reader.integer(dim, 0));
+        }
+      }
     }
     if (key == "params") {
       params = &value;
@@ -292,9 +303,14 @@ ModelConfig parse_model(const Reader& reader, const std::string& name, const Ite
     }
     if (key == "runtime") model.runtime = parse_runtime(reader, value);
   }
-  if (model.builtin.empty() == model.graph.empty()) {
+  const int sources = !model.builtin.empty() + !model.graph.empty() + !model.onnx.empty();
+  if (sources != 1) {
     reader.fail(item,
-                "a model needs exactly one of 'builtin' (a template name) or 'graph' (a file)");
+                "a model needs exactly one of 'builtin' (a template name), 'graph' (a graph "
+                "file) or 'onnx' (an ONNX model file)");
+  }
+  if (shapes && model.onnx.empty()) {
+    reader.fail(*shapes, "'shapes' belongs to 'onnx' models (input name: [dims])");
   }
   if (params && !model.graph.empty()) {
     reader.fail(*params, "'params' belongs to 'builtin' models; a graph file has its own values");
@@ -509,6 +525,17 @@ YAML::Node to_yaml(const RunConfig& config) {
       node["params"] = YAML::Node(YAML::NodeType::Map);
       for (const auto& [key, value] : model.params) node["params"][key] = value;
       if (!model.weights.empty()) node["weights"] = model.weights.string();
+    } else if (!model.onnx.empty()) {
+      node["onnx"] = model.onnx.string();
+      if (!model.shapes.empty()) {
+        node["shapes"] = YAML::Node(YAML::NodeType::Map);
+        for (const auto& [input, dims] : model.shapes) {
+          YAML::Node list(YAML::NodeType::Sequence);
+          for (int64_t d : dims) list.push_back(d);
+          list.SetStyle(YAML::EmitterStyle::Flow);
+          node["shapes"][input] = list;
+        }
+      }
     } else {
       node["graph"] = model.graph.string();
     }

@@ -34,7 +34,10 @@ struct ModelConfig {
   // builtin decoder only: a Hugging Face Llama checkpoint folder whose
   // config.json gives the sizes and whose safetensors give the weights.
   std::filesystem::path weights;
-  std::filesystem::path graph;        // a graph YAML file
+  std::filesystem::path graph;  // a graph YAML file, or
+  std::filesystem::path onnx;   // an ONNX model file
+  // onnx: concrete shapes of inputs by name (dim_params become sizes).
+  std::map<std::string, std::vector<int64_t>> shapes;
   std::vector<std::string> backends;  // plugin ids, priority order
   bool fallback_data_dependent_ops = false;
   bool require_full_compilation = false;

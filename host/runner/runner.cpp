@@ -18,6 +18,7 @@
 #include "rtscope/graph_yaml.hpp"
 #include "rtscope/llama_checkpoint.hpp"
 #include "rtscope/model.hpp"
+#include "rtscope/onnx_import.hpp"
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/runtime_cache.hpp"
 #include "rtscope/templates.hpp"
@@ -273,6 +274,10 @@ class Runner {
         built.weights_load_ms = ms_since(start);
       } else if (!config.builtin.empty()) {
         graph = build_template(config.builtin, config.params);
+      } else if (!config.onnx.empty()) {
+        OnnxImportOptions import_options;
+        import_options.shapes = config.shapes;
+        graph = import_onnx(resolve_config_path(config.onnx, config_.file), import_options);
       } else {
         graph = load_graph_yaml(resolve_config_path(config.graph, config_.file));
       }

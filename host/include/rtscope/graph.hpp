@@ -55,8 +55,9 @@ struct WeightInit {
   double scale = 0.02;  // seeded: uniform in [-scale, scale]
   double offset = 0.0;  // seeded: added after scaling (e.g. 1.0 for norm gains)
   std::string path;     // file: raw little-endian values, resolved against the graph file
-  // tensor: the values, a host tensor of the weight's dtype and shape
-  // (shared, not copied: e.g. bytes of a memory-mapped checkpoint).
+  // tensor: the values, a host tensor of the weight's dtype and shape, held
+  // in memory already (a checkpoint's or an imported model's, possibly
+  // memory-mapped); shared, never copied.
   Tensor data{};
 };
 

@@ -38,7 +38,7 @@ Kernel find_kernel(std::string_view op) {
       {"masked_select", masked_select_kernel},
   };
   auto it = kernels.find(op);
-  return it == kernels.end() ? nullptr : it->second;
+  return it == kernels.end() ? find_math_kernel(op) : it->second;
 }
 
 std::vector<int64_t> broadcast_sources(const Shape& out, const Shape& in) {

@@ -66,5 +66,8 @@ void add_linalg_schemas(std::vector<OpSchema>& schemas);
 void add_norm_schemas(std::vector<OpSchema>& schemas);
 void add_attention_schemas(std::vector<OpSchema>& schemas);
 void add_layout_schemas(std::vector<OpSchema>& schemas);
+void add_math_schemas(std::vector<OpSchema>& schemas);
+void add_window_schemas(std::vector<OpSchema>& schemas);
+void add_select_schemas(std::vector<OpSchema>& schemas);
 
 }  // namespace rtscope::schema::detail

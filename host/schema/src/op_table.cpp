@@ -20,6 +20,9 @@ const SchemaTable& schemas() {
     detail::add_norm_schemas(list);
     detail::add_attention_schemas(list);
     detail::add_layout_schemas(list);
+    detail::add_math_schemas(list);
+    detail::add_window_schemas(list);
+    detail::add_select_schemas(list);
     SchemaTable result;
     for (OpSchema& schema : list) {
       // Every op checks its input dtypes by its declared rule before its
@@ -144,7 +147,20 @@ void check_input_dtypes(const OpSchema& schema, std::span<const ValueType> input
 }
 
 DType output_dtype(const OpSchema& schema, std::span<const DType> inputs) {
-  if (schema.output_dtype == OutputDtype::i64) return DType::i64;
+  switch (schema.output_dtype) {
+    case OutputDtype::i64:
+      return DType::i64;
+    case OutputDtype::f32:
+      return DType::f32;
+    case OutputDtype::f16:
+      return DType::f16;
+    case OutputDtype::i32:
+      return DType::i32;
+    case OutputDtype::boolean:
+      return DType::boolean;
+    case OutputDtype::same_as_first:
+      break;
+  }
   return inputs.empty() ? DType::f32 : inputs[0];
 }
 

@@ -8,7 +8,8 @@ const kit::OpTable<OpSpec>& op_table() {
   using enum kit::OpFamily;
   static const kit::OpTable<OpSpec> table(
       "cpu", {kOpSpecs<kElementwise>, kOpSpecs<kMatmul>, kOpSpecs<kNorm>, kOpSpecs<kReduction>,
-              kOpSpecs<kAttention>, kOpSpecs<kShape>, kOpSpecs<kDataDependent>});
+              kOpSpecs<kAttention>, kOpSpecs<kShape>, kOpSpecs<kDataDependent>, kOpSpecs<kMath>,
+              kOpSpecs<kReduce>, kOpSpecs<kWindow>, kOpSpecs<kSelect>});
   return table;
 }
 

@@ -41,7 +41,8 @@ enum class InputDtype : uint8_t {
   boolean,        // bool
 };
 
-enum class OutputDtype : uint8_t { same_as_first, i64 };
+// The dtype of every output: input 0's, or a fixed one (casts, comparisons).
+enum class OutputDtype : uint8_t { same_as_first, i64, f32, f16, i32, boolean };
 
 struct InputSpec {
   std::string role;  // "x", "gamma": the name messages use; empty: "input <i>"

@@ -50,6 +50,10 @@ enum class OpFamily : uint8_t {
   kAttention,      // kernels/attention.cpp
   kShape,          // kernels/shape_ops.cpp
   kDataDependent,  // kernels/data_dependent.cpp
+  kMath,           // kernels/math_ops.cpp: unary math, arithmetic, casts, gather
+  kReduce,         // kernels/reduce_ops.cpp: reduce_* over axes, log_softmax
+  kWindow,         // kernels/window_ops.cpp: convolution, pooling, padding
+  kSelect,         // kernels/select_ops.cpp: index-driven ops (gather_elements, trilu)
 };
 
 // What an input holds by the op's dtype rule: float data (whose dtype picks

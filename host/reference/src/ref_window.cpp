@@ -1,0 +1,209 @@
+// Reference kernels of the sliding-window ops (op_shapes_window): conv,
+// max_pool, avg_pool, and pad. Written over any number of spatial dims
+// with explicit index arithmetic.
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "ref_ops.hpp"
+#include "rtscope/op_registry.hpp"
+
+namespace rtscope::reference::detail {
+namespace {
+
+std::vector<int64_t> ints_or(const AttrMap& attrs, const char* name, std::size_t n,
+                             int64_t fallback) {
+  std::vector<int64_t> v = attr_ints(attrs, name);
+  if (v.empty()) v.assign(n, fallback);
+  return v;
+}
+
+// Advances a row-major multi-index over `shape`; false after the last.
+bool next(std::vector<int64_t>& index, const Shape& shape) {
+  for (std::size_t d = shape.size(); d-- > 0;) {
+    if (++index[d] < shape[d]) return true;
+    index[d] = 0;
+  }
+  return false;
+}
+
+int64_t flat(const Shape& shape, const std::vector<int64_t>& index) {
+  int64_t f = 0;
+  for (std::size_t d = 0; d < shape.size(); ++d) f = f * shape[d] + index[d];
+  return f;
+}
+
+struct Window {
+  std::size_t n = 0;  // spatial dims
+  std::vector<int64_t> kernel, strides, pads, dilations;
+};
+
+Window window_of(const AttrMap& attrs, std::size_t n, std::vector<int64_t> kernel) {
+  return {n, std::move(kernel), ints_or(attrs, "strides", n, 1), ints_or(attrs, "pads", 2 * n, 0),
+          ints_or(attrs, "dilations", n, 1)};
+}
+
+void conv_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
+                 std::vector<RefTensor>& out) {
+  const RefTensor& x = in[0];
+  const RefTensor& w = in[1];
+  const std::size_t n = x.shape.size() - 2;
+  const Window win = window_of(attrs, n, Shape(w.shape.begin() + 2, w.shape.end()));
+  const int64_t group = attr_int(attrs, "group");
+  const int64_t m_total = w.shape[0];
+  const int64_t c_per_group = w.shape[1];
+  const int64_t m_per_group = m_total / group;
+  const Shape kshape(w.shape.begin() + 2, w.shape.end());
+  RefTensor& y = out[0];
+  std::vector<int64_t> o(y.shape.size(), 0);
+  do {
+    const int64_t batch = o[0];
+    const int64_t m = o[1];
+    const int64_t g = m / m_per_group;
+    double sum = in.size() > 2 ? in[2].data[m] : 0.0;
+    for (int64_t c = 0; c < c_per_group; ++c) {
+      std::vector<int64_t> k(n, 0);
+      do {
+        std::vector<int64_t> xi{batch, g * c_per_group + c};
+        bool inside = true;
+        for (std::size_t d = 0; d < n; ++d) {
+          const int64_t pos = o[2 + d] * win.strides[d] - win.pads[d] + k[d] * win.dilations[d];
+          inside = inside && pos >= 0 && pos < x.shape[2 + d];
+          xi.push_back(pos);
+        }
+        if (!inside) continue;
+        std::vector<int64_t> wi{m, c};
+        wi.insert(wi.end(), k.begin(), k.end());
+        sum += x.data[flat(x.shape, xi)] * w.data[flat(w.shape, wi)];
+      } while (n > 0 && next(k, kshape));
+    }
+    y.data[flat(y.shape, o)] = sum;
+  } while (next(o, y.shape));
+}
+
+void conv_transpose_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
+                           std::vector<RefTensor>& out) {
+  const RefTensor& x = in[0];
+  const RefTensor& w = in[1];
+  const std::size_t n = x.shape.size() - 2;
+  const Window win = window_of(attrs, n, Shape(w.shape.begin() + 2, w.shape.end()));
+  const int64_t group = attr_int(attrs, "group");
+  const int64_t c_per_group = w.shape[0] / group;
+  const int64_t m_per_group = w.shape[1];
+  RefTensor& y = out[0];
+  if (in.size() > 2) {
+    for (std::size_t i = 0; i < y.data.size(); ++i) {
+      y.data[i] = in[2].data[(static_cast<int64_t>(i) /
+                              element_count(Shape(y.shape.begin() + 2, y.shape.end()))) %
+                             y.shape[1]];
+    }
+  }
+  const Shape kshape(w.shape.begin() + 2, w.shape.end());
+  std::vector<int64_t> xi(x.shape.size(), 0);
+  // Every input element spreads over the output through the kernel.
+  do {
+    const int64_t c = xi[1];
+    const int64_t g = c / c_per_group;
+    for (int64_t m = 0; m < m_per_group; ++m) {
+      std::vector<int64_t> k(n, 0);
+      do {
+        std::vector<int64_t> yi{xi[0], g * m_per_group + m};
+        bool inside = true;
+        for (std::size_t d = 0; d < n; ++d) {
+          const int64_t pos = xi[2 + d] * win.strides[d] - win.pads[d] + k[d] * win.dilations[d];
+          inside = inside && pos >= 0 && pos < y.shape[2 + d];
+          yi.push_back(pos);
+        }
+        if (!inside) continue;
+        std::vector<int64_t> wi{c, m};
+        wi.insert(wi.end(), k.begin(), k.end());
+        y.data[flat(y.shape, yi)] += x.data[flat(x.shape, xi)] * w.data[flat(w.shape, wi)];
+      } while (next(k, kshape));
+    }
+  } while (next(xi, x.shape));
+}
+
+template <bool IsMax>
+void pool_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
+                 std::vector<RefTensor>& out) {
+  const RefTensor& x = in[0];
+  const std::size_t n = x.shape.size() - 2;
+  const Window win = window_of(attrs, n, attr_ints(attrs, "kernel"));
+  const bool include_pad = !IsMax && attr_int(attrs, "count_include_pad") != 0;
+  RefTensor& y = out[0];
+  std::vector<int64_t> o(y.shape.size(), 0);
+  const Shape kshape(win.kernel.begin(), win.kernel.end());
+  do {
+    double acc = IsMax ? -std::numeric_limits<double>::infinity() : 0.0;
+    int64_t count = 0;
+    std::vector<int64_t> k(n, 0);
+    do {
+      std::vector<int64_t> xi{o[0], o[1]};
+      bool inside = true;
+      bool in_padded = true;
+      for (std::size_t d = 0; d < n; ++d) {
+        const int64_t pos = o[2 + d] * win.strides[d] - win.pads[d] + k[d] * win.dilations[d];
+        inside = inside && pos >= 0 && pos < x.shape[2 + d];
+        in_padded = in_padded && pos < x.shape[2 + d] + win.pads[n + d];
+        xi.push_back(pos);
+      }
+      if (include_pad && in_padded) ++count;
+      if (!inside) continue;
+      const double v = x.data[flat(x.shape, xi)];
+      if (IsMax) {
+        acc = std::isnan(v) || v > acc ? v : acc;
+      } else {
+        acc += v;
+        if (!include_pad) ++count;
+      }
+    } while (next(k, kshape));
+    y.data[flat(y.shape, o)] = IsMax ? acc : acc / static_cast<double>(count);
+  } while (next(o, y.shape));
+}
+
+void pad_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
+                std::vector<RefTensor>& out) {
+  const RefTensor& x = in[0];
+  const auto& pads = attr_ints(attrs, "pads");
+  const std::string& mode = attr_string(attrs, "mode");
+  const double value = attr_real(attrs, "value");
+  const std::size_t rank = x.shape.size();
+  RefTensor& y = out[0];
+  if (y.data.empty()) return;
+  std::vector<int64_t> o(rank, 0);
+  do {
+    std::vector<int64_t> xi(rank);
+    bool inside = true;
+    for (std::size_t d = 0; d < rank; ++d) {
+      int64_t pos = o[d] - pads[d];
+      const int64_t size = x.shape[d];
+      if (pos < 0 || pos >= size) {
+        if (mode == "reflect") {
+          pos = pos < 0 ? -pos : 2 * (size - 1) - pos;
+        } else if (mode == "edge") {
+          pos = pos < 0 ? 0 : size - 1;
+        } else {
+          inside = false;
+        }
+      }
+      xi[d] = pos;
+    }
+    y.data[flat(y.shape, o)] = inside ? x.data[flat(x.shape, xi)] : value;
+  } while (rank > 0 && next(o, y.shape));
+}
+
+}  // namespace
+
+Kernel find_window_kernel(std::string_view op) {
+  static const std::map<std::string, Kernel, std::less<>> kernels = {
+      {"conv", conv_kernel},
+      {"conv_transpose", conv_transpose_kernel},
+      {"max_pool", pool_kernel<true>},
+      {"avg_pool", pool_kernel<false>},
+      {"pad", pad_kernel},
+  };
+  auto it = kernels.find(op);
+  return it == kernels.end() ? find_select_kernel(op) : it->second;
+}
+
+}  // namespace rtscope::reference::detail

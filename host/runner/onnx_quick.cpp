@@ -1,0 +1,103 @@
+// Quick mode of rtscope-run (see onnx_quick.hpp).
+#include "onnx_quick.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+
+#include "rtscope/error.hpp"
+#include "rtscope/onnx_import.hpp"
+
+namespace rtscope::runner {
+namespace {
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::size_t begin = 0;
+  while (begin <= text.size()) {
+    const std::size_t end = std::min(text.find(separator, begin), text.size());
+    parts.push_back(text.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return parts;
+}
+
+}  // namespace
+
+std::map<std::string, std::vector<int64_t>> parse_shapes(const std::string& text) {
+  std::map<std::string, std::vector<int64_t>> shapes;
+  if (text.empty()) return shapes;
+  for (const std::string& entry : split(text, ',')) {
+    const std::size_t colon = entry.rfind(':');
+    const auto bad = [&] {
+      return InputError("--shapes: '" + entry + "' is not NAME:DIMS (e.g. input_ids:1x16)");
+    };
+    if (colon == std::string::npos || colon == 0 || colon + 1 == entry.size()) throw bad();
+    std::vector<int64_t> dims;
+    for (const std::string& dim : split(entry.substr(colon + 1), 'x')) {
+      int64_t value = -1;
+      const auto [end, error] = std::from_chars(dim.data(), dim.data() + dim.size(), value);
+      if (error != std::errc() || end != dim.data() + dim.size() || value < 0) throw bad();
+      dims.push_back(value);
+    }
+    shapes[entry.substr(0, colon)] = dims;
+  }
+  return shapes;
+}
+
+std::vector<std::string> parse_backends(const std::string& text) {
+  std::vector<std::string> backends;
+  for (const std::string& id : split(text.empty() ? "cpu" : text, ',')) {
+    if (id.empty()) throw InputError("--backends: '" + text + "' has an empty plugin id");
+    backends.push_back(id);
+  }
+  return backends;
+}
+
+std::string onnx_quick_yaml(const std::filesystem::path& model,
+                            const std::map<std::string, std::vector<int64_t>>& shapes,
+                            const std::vector<std::string>& backends, int64_t batch) {
+  YAML::Node root;
+  const std::string name = model.stem().string().empty() ? "model" : model.stem().string();
+  YAML::Node entry;
+  entry["onnx"] = model.string();
+  for (const auto& [input, dims] : shapes) {
+    YAML::Node list(YAML::NodeType::Sequence);
+    for (int64_t d : dims) list.push_back(d);
+    entry["shapes"][input] = list;
+  }
+  entry["backends"] = backends;
+  root["models"][name] = entry;
+  YAML::Node run;
+  run["model"] = name;
+  run["workload"]["kind"] = "batch";
+  run["workload"]["batch"] = batch;
+  root["run"].push_back(run);
+  YAML::Emitter out;
+  out << root;
+  return out.c_str();
+}
+
+RunConfig onnx_quick_config(const std::filesystem::path& model, const std::string& shapes_text,
+                            const std::string& backends_text,
+                            const std::vector<ConfigOverride>& overrides) {
+  const auto shapes = parse_shapes(shapes_text);
+  const auto backends = parse_backends(backends_text);
+  const std::filesystem::path file = std::filesystem::absolute(model);
+  int64_t batch = 1;
+  {
+    OnnxImportOptions options;
+    options.shapes = shapes;
+    const Graph graph = import_onnx(file, options);
+    if (!graph.inputs.empty() && !graph.inputs[0].type.shape.empty() &&
+        graph.inputs[0].type.shape[0].is_static() && graph.inputs[0].type.shape[0].value > 0) {
+      batch = graph.inputs[0].type.shape[0].value;
+    }
+  }
+  return parse_run_config(onnx_quick_yaml(file, shapes, backends, batch), "rtscope-run --onnx",
+                          overrides);
+}
+
+}  // namespace rtscope::runner

@@ -1,0 +1,222 @@
+// Schemas of the sliding-window ops of CNNs: conv (1-d to 3-d, groups,
+// dilations, explicit pads), max_pool and avg_pool, and pad.
+#include <limits>
+
+#include "op_shapes.hpp"
+
+namespace rtscope::schema::detail {
+namespace {
+
+std::vector<int64_t> per_dim(const AttrMap& attrs, const char* name, std::size_t n,
+                             int64_t fallback, std::size_t count_factor = 1) {
+  std::vector<int64_t> values = attr_ints(attrs, name);
+  if (values.empty()) values.assign(n * count_factor, fallback);
+  if (values.size() != n * count_factor) {
+    fail(std::string(name) + " has " + std::to_string(values.size()) + " values, expected " +
+         std::to_string(n * count_factor) + " for " + std::to_string(n) + " spatial dims");
+  }
+  return values;
+}
+
+// Output size of one spatial dim of a window op.
+int64_t window_out(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, int64_t pad_begin,
+                   int64_t pad_end, bool ceil_mode) {
+  if (kernel < 1 || stride < 1 || dilation < 1) fail("kernel, strides and dilations must be >= 1");
+  if (pad_begin < 0 || pad_end < 0) fail("pads must be >= 0");
+  // Sizes come from model files: computed in 128 bits, checked to fit.
+  const __int128 wide_extent = (__int128{kernel} - 1) * dilation + 1;
+  const __int128 wide_span = __int128{in} + pad_begin + pad_end - wide_extent;
+  constexpr __int128 kLimit = std::numeric_limits<int64_t>::max() / 2;
+  if (wide_extent > kLimit || wide_span > kLimit) fail("window sizes are too large");
+  const auto extent = static_cast<int64_t>(wide_extent);
+  const auto span = static_cast<int64_t>(wide_span);
+  if (span < 0) {
+    fail("the window (extent " + std::to_string(extent) + ") is larger than the padded input (" +
+         std::to_string(in + pad_begin + pad_end) + ")");
+  }
+  int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
+  // A last window starting in the end padding is dropped (ceil_mode).
+  if (ceil_mode && (out - 1) * stride >= in + pad_begin) --out;
+  return out;
+}
+
+Dim static_dim(const ValueType& x, std::size_t d) {
+  if (!x.shape[d].is_static()) {
+    fail(describe("x", x) + " needs static channel and spatial dims");
+  }
+  return x.shape[d];
+}
+
+std::vector<ValueType> infer_conv(const std::vector<ValueType>& in, const AttrMap& attrs) {
+  const ValueType& x = in[0];
+  const ValueType& w = in[1];
+  require_min_rank("x", x, 3);
+  require_rank("w", w, x.shape.size());
+  const std::size_t n = x.shape.size() - 2;
+  const int64_t group = attr_int(attrs, "group");
+  if (group < 1) fail("group must be >= 1");
+  for (std::size_t d = 0; d < w.shape.size(); ++d) {
+    if (!w.shape[d].is_static()) fail(describe("w", w) + " must have a static shape");
+  }
+  const int64_t channels = static_dim(x, 1).value;
+  const int64_t m = w.shape[0].value;
+  if (channels != w.shape[1].value * group || m % group != 0) {
+    fail(describe("x", x) + " and " + describe("w", w) + " do not match for group " +
+         std::to_string(group) + " (x channels = w dim 1 × group, w dim 0 divisible by group)");
+  }
+  if (in.size() > 2) {
+    require_rank("b", in[2], 1);
+    require_same_dim(in[2].shape[0], w.shape[0], "b's size and w's output channels");
+  }
+  const auto strides = per_dim(attrs, "strides", n, 1);
+  const auto dilations = per_dim(attrs, "dilations", n, 1);
+  const auto pads = per_dim(attrs, "pads", n, 0, 2);
+  ValueType out{x.dtype, {x.shape[0], Dim::fixed(m)}};
+  for (std::size_t i = 0; i < n; ++i) {
+    out.shape.push_back(
+        Dim::fixed(window_out(static_dim(x, 2 + i).value, w.shape[2 + i].value, strides[i],
+                              dilations[i], pads[i], pads[i + n], false)));
+  }
+  return {out};
+}
+
+std::vector<ValueType> infer_conv_transpose(const std::vector<ValueType>& in,
+                                            const AttrMap& attrs) {
+  const ValueType& x = in[0];
+  const ValueType& w = in[1];
+  require_min_rank("x", x, 3);
+  require_rank("w", w, x.shape.size());
+  const std::size_t n = x.shape.size() - 2;
+  const int64_t group = attr_int(attrs, "group");
+  if (group < 1) fail("group must be >= 1");
+  for (std::size_t d = 0; d < w.shape.size(); ++d) {
+    if (!w.shape[d].is_static()) fail(describe("w", w) + " must have a static shape");
+  }
+  if (static_dim(x, 1).value != w.shape[0].value || w.shape[0].value % group != 0) {
+    fail(describe("x", x) + " and " + describe("w", w) +
+         " do not match (x channels = w dim 0, divisible by group " + std::to_string(group) + ")");
+  }
+  const int64_t m = w.shape[1].value * group;
+  if (in.size() > 2) {
+    require_rank("b", in[2], 1);
+    require_same_dim(in[2].shape[0], Dim::fixed(m), "b's size and the output channels");
+  }
+  const auto strides = per_dim(attrs, "strides", n, 1);
+  const auto dilations = per_dim(attrs, "dilations", n, 1);
+  const auto pads = per_dim(attrs, "pads", n, 0, 2);
+  const auto extra = per_dim(attrs, "output_padding", n, 0);
+  ValueType out{x.dtype, {x.shape[0], Dim::fixed(m)}};
+  for (std::size_t i = 0; i < n; ++i) {
+    if (strides[i] < 1 || dilations[i] < 1) fail("strides and dilations must be >= 1");
+    const __int128 size = __int128{strides[i]} * (static_dim(x, 2 + i).value - 1) + extra[i] +
+                          (__int128{w.shape[2 + i].value} - 1) * dilations[i] + 1 - pads[i] -
+                          pads[i + n];
+    if (size < 1) fail("the output of spatial dim " + std::to_string(i) + " would be empty");
+    if (size > std::numeric_limits<int64_t>::max() / 2) fail("the output size is too large");
+    out.shape.push_back(Dim::fixed(static_cast<int64_t>(size)));
+  }
+  return {out};
+}
+
+std::vector<ValueType> infer_pool(const std::vector<ValueType>& in, const AttrMap& attrs) {
+  const ValueType& x = in[0];
+  require_min_rank("x", x, 3);
+  const std::size_t n = x.shape.size() - 2;
+  const auto kernel = attr_ints(attrs, "kernel");
+  if (kernel.size() != n) fail("kernel needs " + std::to_string(n) + " values");
+  const auto strides = per_dim(attrs, "strides", n, 1);
+  const auto dilations = per_dim(attrs, "dilations", n, 1);
+  const auto pads = per_dim(attrs, "pads", n, 0, 2);
+  const bool ceil_mode = attr_int(attrs, "ceil_mode") != 0;
+  ValueType out{x.dtype, {x.shape[0], x.shape[1]}};
+  for (std::size_t i = 0; i < n; ++i) {
+    const __int128 extent = (__int128{kernel[i]} - 1) * dilations[i] + 1;
+    if (pads[i] >= extent || pads[i + n] >= extent) fail("pads must be smaller than the window");
+    out.shape.push_back(Dim::fixed(window_out(static_dim(x, 2 + i).value, kernel[i], strides[i],
+                                              dilations[i], pads[i], pads[i + n], ceil_mode)));
+  }
+  return {out};
+}
+
+std::vector<ValueType> infer_pad(const std::vector<ValueType>& in, const AttrMap& attrs) {
+  const ValueType& x = in[0];
+  const std::size_t rank = x.shape.size();
+  const auto& pads = attr_ints(attrs, "pads");
+  if (pads.size() != 2 * rank) {
+    fail("pads has " + std::to_string(pads.size()) + " values, expected " +
+         std::to_string(2 * rank));
+  }
+  const std::string& mode = attr_string(attrs, "mode");
+  if (mode != "constant" && mode != "reflect" && mode != "edge") {
+    fail("mode '" + mode + "' is not one of constant, reflect, edge");
+  }
+  ValueType out{x.dtype, {}};
+  for (std::size_t d = 0; d < rank; ++d) {
+    if (pads[d] == 0 && pads[d + rank] == 0) {
+      out.shape.push_back(x.shape[d]);
+      continue;
+    }
+    const Dim dim = static_dim(x, d);
+    const int64_t size = dim.value + pads[d] + pads[d + rank];
+    if (size < 0) fail("pads remove more than dim " + std::to_string(d) + " holds");
+    if (mode != "constant" && (pads[d] < 0 || pads[d + rank] < 0))
+      fail("negative pads need mode constant");
+    if (mode == "reflect" && (pads[d] >= dim.value || pads[d + rank] >= dim.value)) {
+      fail("reflect pads must be smaller than the dim");
+    }
+    if (mode == "edge" && dim.value == 0) fail("edge padding of an empty dim");
+    out.shape.push_back(Dim::fixed(size));
+  }
+  return {out};
+}
+
+AttrSpec ints(const char* name, bool required = false) {
+  return AttrSpec{name, AttrKind::ints, required, std::vector<int64_t>{}};
+}
+AttrSpec integer(const char* name, int64_t value) {
+  return AttrSpec{name, AttrKind::integer, false, value};
+}
+
+}  // namespace
+
+void add_window_schemas(std::vector<OpSchema>& schemas) {
+  OpSchema conv;
+  conv.name = "conv";
+  conv.min_inputs = 2;
+  conv.max_inputs = 3;
+  conv.inputs = {
+      {"x", InputDtype::floating}, {"w", InputDtype::floating}, {"b", InputDtype::floating}};
+  conv.attrs = {ints("strides"), ints("pads"), ints("dilations"), integer("group", 1)};
+  conv.infer = infer_conv;
+  schemas.push_back(std::move(conv));
+  OpSchema transposed;
+  transposed.name = "conv_transpose";
+  transposed.min_inputs = 2;
+  transposed.max_inputs = 3;
+  transposed.inputs = {
+      {"x", InputDtype::floating}, {"w", InputDtype::floating}, {"b", InputDtype::floating}};
+  transposed.attrs = {ints("strides"), ints("pads"), ints("dilations"), ints("output_padding"),
+                      integer("group", 1)};
+  transposed.infer = infer_conv_transpose;
+  schemas.push_back(std::move(transposed));
+  for (const char* name : {"max_pool", "avg_pool"}) {
+    OpSchema pool;
+    pool.name = name;
+    pool.inputs = {{"x", InputDtype::floating}};
+    pool.attrs = {ints("kernel", true), ints("strides"), ints("pads"), ints("dilations"),
+                  integer("ceil_mode", 0)};
+    if (pool.name == "avg_pool") pool.attrs.push_back(integer("count_include_pad", 0));
+    pool.infer = infer_pool;
+    schemas.push_back(std::move(pool));
+  }
+  OpSchema pad;
+  pad.name = "pad";
+  pad.inputs = {{"x", InputDtype::any}};
+  pad.attrs = {ints("pads", true),
+               AttrSpec{"mode", AttrKind::string, false, std::string("constant")},
+               AttrSpec{"value", AttrKind::real, false, 0.0}};
+  pad.infer = infer_pad;
+  schemas.push_back(std::move(pad));
+}
+
+}  // namespace rtscope::schema::detail

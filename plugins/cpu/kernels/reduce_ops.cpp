@@ -1,0 +1,140 @@
+// CPU kernels of the reductions of imported models (reduce_sum, _mean,
+// _max, _min, _prod, _log_sum_exp over any set of axes) and log_softmax.
+// f32; f16 is converted by the context. Sums accumulate in double.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "kernels/op_spec.hpp"
+#include "thread_pool.hpp"
+
+namespace rtscope::cpu {
+namespace {
+
+enum class Reduce { sum, mean, max, min, prod, log_sum_exp };
+
+template <Reduce R>
+void run_reduce(const KernelArgs& args) {
+  const TensorRef& x = args.inputs[0];
+  const int rank = x.rank();
+  bool reduced[RTS_MAX_RANK] = {};
+  for (int64_t a : args.node.attr_ints("axes")) reduced[normalize_axis(args.node, a, rank)] = true;
+  int64_t strides[RTS_MAX_RANK];
+  int64_t stride = 1;
+  for (int d = rank - 1; d >= 0; --d) {
+    strides[d] = stride;
+    stride *= x.dims[d];
+  }
+  // Kept dims (outer loop) and reduced dims (inner loop), with strides.
+  std::vector<int64_t> kept_dims, kept_strides, red_dims, red_strides;
+  for (int d = 0; d < rank; ++d) {
+    (reduced[d] ? red_dims : kept_dims).push_back(x.dims[d]);
+    (reduced[d] ? red_strides : kept_strides).push_back(strides[d]);
+  }
+  int64_t groups = 1;
+  for (int64_t d : kept_dims) groups *= d;
+  int64_t members = 1;
+  for (int64_t d : red_dims) members *= d;
+  const float* in = x.as<const float>();
+  float* out = args.outputs[0].as<float>();
+  args.pool.parallel_for(groups, 1, [&](int64_t begin, int64_t end) {
+    std::vector<int64_t> offsets(static_cast<size_t>(members));
+    for (int64_t m = 0; m < members; ++m) {
+      int64_t rest = m;
+      int64_t offset = 0;
+      for (size_t d = red_dims.size(); d-- > 0;) {
+        offset += (rest % red_dims[d]) * red_strides[d];
+        rest /= red_dims[d];
+      }
+      offsets[m] = offset;
+    }
+    for (int64_t g = begin; g < end; ++g) {
+      int64_t rest = g;
+      int64_t base = 0;
+      for (size_t d = kept_dims.size(); d-- > 0;) {
+        base += (rest % kept_dims[d]) * kept_strides[d];
+        rest /= kept_dims[d];
+      }
+      double acc = 0.0;
+      if (R == Reduce::max) acc = -std::numeric_limits<double>::infinity();
+      if (R == Reduce::min) acc = std::numeric_limits<double>::infinity();
+      if (R == Reduce::prod) acc = 1.0;
+      double top = -std::numeric_limits<double>::infinity();
+      if (R == Reduce::log_sum_exp) {
+        for (int64_t m = 0; m < members; ++m)
+          top = std::max(top, static_cast<double>(in[base + offsets[m]]));
+      }
+      for (int64_t m = 0; m < members; ++m) {
+        const double v = in[base + offsets[m]];
+        switch (R) {
+          case Reduce::sum:
+          case Reduce::mean:
+            acc += v;
+            break;
+          case Reduce::max:
+            acc = std::isnan(v) || v > acc ? v : acc;
+            break;
+          case Reduce::min:
+            acc = std::isnan(v) || v < acc ? v : acc;
+            break;
+          case Reduce::prod:
+            acc *= v;
+            break;
+          case Reduce::log_sum_exp:
+            acc += std::exp(v - top);
+            break;
+        }
+      }
+      if (R == Reduce::mean) acc /= static_cast<double>(members);
+      if (R == Reduce::log_sum_exp) acc = std::isinf(top) ? top : top + std::log(acc);
+      out[g] = static_cast<float>(acc);
+    }
+  });
+}
+
+void run_log_softmax(const KernelArgs& args) {
+  const TensorRef& x = args.inputs[0];
+  const int axis = normalize_axis(args.node, args.node.attr_int("axis"), x.dims.size());
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= x.dims[d];
+  for (int d = axis + 1; d < x.rank(); ++d) inner *= x.dims[d];
+  const int64_t length = x.dims[axis];
+  const float* in = x.as<const float>();
+  float* out = args.outputs[0].as<float>();
+  args.pool.parallel_for(outer * inner, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t o = r / inner;
+      const int64_t i = r % inner;
+      const float* row = in + o * length * inner + i;
+      float* dst = out + o * length * inner + i;
+      float top = -std::numeric_limits<float>::infinity();
+      for (int64_t k = 0; k < length; ++k) top = std::max(top, row[k * inner]);
+      double sum = 0.0;
+      for (int64_t k = 0; k < length; ++k)
+        sum += std::exp(static_cast<double>(row[k * inner] - top));
+      const auto log_sum = static_cast<float>(std::log(sum));
+      for (int64_t k = 0; k < length; ++k) dst[k * inner] = row[k * inner] - top - log_sum;
+    }
+  });
+}
+
+OpSpec spec(const char* op, KernelFn run, const char* kernel) {
+  return {.op = op, .f16_mode = F16Mode::kComputeInF32, .run = run, .kernel_name = kernel};
+}
+
+const OpSpec kReduceOps[] = {
+    spec("reduce_sum", run_reduce<Reduce::sum>, "cpu.reduce_sum.f32"),
+    spec("reduce_mean", run_reduce<Reduce::mean>, "cpu.reduce_mean.f32"),
+    spec("reduce_max", run_reduce<Reduce::max>, "cpu.reduce_max.f32"),
+    spec("reduce_min", run_reduce<Reduce::min>, "cpu.reduce_min.f32"),
+    spec("reduce_prod", run_reduce<Reduce::prod>, "cpu.reduce_prod.f32"),
+    spec("reduce_log_sum_exp", run_reduce<Reduce::log_sum_exp>, "cpu.reduce_log_sum_exp.f32"),
+    spec("log_softmax", run_log_softmax, "cpu.log_softmax.f32"),
+};
+
+}  // namespace
+
+template <>
+std::span<const OpSpec> kOpSpecs<kit::OpFamily::kReduce> = kReduceOps;
+
+}  // namespace rtscope::cpu

@@ -1,0 +1,307 @@
+// CPU kernels of the sliding-window ops: conv (any number of spatial dims,
+// groups, dilations, pads) as im2col + sgemm per image and group, max_pool
+// and avg_pool, and pad (constant, reflect, edge; any dtype).
+#include <cblas.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "kernels/onnx_support.hpp"
+#include "thread_pool.hpp"
+
+namespace rtscope::cpu {
+namespace {
+
+struct Window {
+  int n = 0;  // spatial dims
+  int64_t in[RTS_MAX_RANK] = {};
+  int64_t out[RTS_MAX_RANK] = {};
+  int64_t kernel[RTS_MAX_RANK] = {};
+  int64_t strides[RTS_MAX_RANK] = {};
+  int64_t dilations[RTS_MAX_RANK] = {};
+  int64_t pad_begin[RTS_MAX_RANK] = {};
+  int64_t pad_end[RTS_MAX_RANK] = {};
+  int64_t in_size = 1, out_size = 1, kernel_size = 1;
+};
+
+Window window_of(const KernelArgs& args, std::span<const int64_t> kernel) {
+  const TensorRef& x = args.inputs[0];
+  const TensorRef& y = args.outputs[0];
+  Window w;
+  w.n = x.rank() - 2;
+  const auto& strides = args.node.attr_ints("strides");
+  const auto& dilations = args.node.attr_ints("dilations");
+  const auto& pads = args.node.attr_ints("pads");
+  for (int d = 0; d < w.n; ++d) {
+    w.in[d] = x.dims[2 + d];
+    w.out[d] = y.dims[2 + d];
+    w.kernel[d] = kernel[d];
+    w.strides[d] = strides.empty() ? 1 : strides[d];
+    w.dilations[d] = dilations.empty() ? 1 : dilations[d];
+    w.pad_begin[d] = pads.empty() ? 0 : pads[d];
+    w.pad_end[d] = pads.empty() ? 0 : pads[w.n + d];
+    w.in_size *= w.in[d];
+    w.out_size *= w.out[d];
+    w.kernel_size *= w.kernel[d];
+  }
+  return w;
+}
+
+// Input position along each spatial dim of output `o`, kernel tap `k`;
+// returns the flat input offset, or -1 when it falls in the padding.
+// `padded` tells whether it lies within the padded extent.
+int64_t tap(const Window& w, int64_t o, int64_t k, bool* padded = nullptr) {
+  int64_t oc[RTS_MAX_RANK];
+  int64_t kc[RTS_MAX_RANK];
+  for (int d = w.n - 1; d >= 0; --d) {
+    oc[d] = o % w.out[d];
+    o /= w.out[d];
+    kc[d] = k % w.kernel[d];
+    k /= w.kernel[d];
+  }
+  int64_t offset = 0;
+  bool inside = true;
+  bool in_padded = true;
+  for (int d = 0; d < w.n; ++d) {
+    const int64_t pos = oc[d] * w.strides[d] - w.pad_begin[d] + kc[d] * w.dilations[d];
+    inside = inside && pos >= 0 && pos < w.in[d];
+    in_padded = in_padded && pos < w.in[d] + w.pad_end[d];
+    offset = offset * w.in[d] + pos;
+  }
+  if (padded != nullptr) *padded = in_padded;
+  return inside ? offset : -1;
+}
+
+void run_conv(const KernelArgs& args) {
+  const TensorRef& x = args.inputs[0];
+  const TensorRef& weights = args.inputs[1];
+  const TensorRef& y = args.outputs[0];
+  const Window w = window_of(args, weights.dims.subspan(2));
+  const int64_t batch = x.dims[0];
+  const int64_t channels = x.dims[1];
+  const int64_t group = args.node.attr_int("group");
+  const int64_t m_total = weights.dims[0];
+  const int64_t c_per_group = channels / group;
+  const int64_t m_per_group = m_total / group;
+  const int64_t rows = c_per_group * w.kernel_size;  // im2col rows per group
+  // Offsets of every (output, tap) pair, computed once for all channels.
+  std::vector<int64_t> taps(static_cast<size_t>(w.kernel_size * w.out_size));
+  for (int64_t k = 0; k < w.kernel_size; ++k) {
+    for (int64_t o = 0; o < w.out_size; ++o) taps[k * w.out_size + o] = tap(w, o, k);
+  }
+  const float* in = x.as<const float>();
+  const float* wd = weights.as<const float>();
+  float* out = y.as<float>();
+  const float* bias = args.inputs.size() > 2 ? args.inputs[2].as<const float>() : nullptr;
+  std::vector<float> columns(static_cast<size_t>(rows * w.out_size));
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t g = 0; g < group; ++g) {
+      args.pool.parallel_for(rows, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r) {
+          const int64_t c = r / w.kernel_size;
+          const int64_t k = r % w.kernel_size;
+          const float* plane = in + ((b * channels) + g * c_per_group + c) * w.in_size;
+          const int64_t* t = taps.data() + k * w.out_size;
+          float* col = columns.data() + r * w.out_size;
+          for (int64_t o = 0; o < w.out_size; ++o) col[o] = t[o] >= 0 ? plane[t[o]] : 0.0f;
+        }
+      });
+      float* dst = out + (b * m_total + g * m_per_group) * w.out_size;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(m_per_group),
+                  static_cast<blasint>(w.out_size), static_cast<blasint>(rows), 1.0f,
+                  wd + g * m_per_group * rows, static_cast<blasint>(rows), columns.data(),
+                  static_cast<blasint>(w.out_size), 0.0f, dst, static_cast<blasint>(w.out_size));
+      if (bias != nullptr) {
+        for (int64_t m = 0; m < m_per_group; ++m) {
+          const float v = bias[g * m_per_group + m];
+          for (int64_t o = 0; o < w.out_size; ++o) dst[m * w.out_size + o] += v;
+        }
+      }
+    }
+  }
+}
+
+// Each input element spreads through the kernel into the output
+// (the adjoint of conv); the output starts from the bias.
+void run_conv_transpose(const KernelArgs& args) {
+  const TensorRef& x = args.inputs[0];
+  const TensorRef& weights = args.inputs[1];
+  const TensorRef& y = args.outputs[0];
+  const int n = x.rank() - 2;
+  const int64_t group = args.node.attr_int("group");
+  const int64_t channels = x.dims[1];
+  const int64_t c_per_group = channels / group;
+  const int64_t m_per_group = weights.dims[1];
+  const int64_t m_total = y.dims[1];
+  const auto& strides = args.node.attr_ints("strides");
+  const auto& dilations = args.node.attr_ints("dilations");
+  const auto& pads = args.node.attr_ints("pads");
+  int64_t in_size = 1, out_size = 1, kernel_size = 1;
+  for (int d = 0; d < n; ++d) {
+    in_size *= x.dims[2 + d];
+    out_size *= y.dims[2 + d];
+    kernel_size *= weights.dims[2 + d];
+  }
+  // Output offset of every (input position, tap) pair; -1 outside.
+  std::vector<int64_t> targets(static_cast<size_t>(in_size * kernel_size));
+  for (int64_t i = 0; i < in_size; ++i) {
+    for (int64_t k = 0; k < kernel_size; ++k) {
+      int64_t ri = i, rk = k, offset = 0;
+      int64_t ic[RTS_MAX_RANK], kc[RTS_MAX_RANK];
+      for (int d = n - 1; d >= 0; --d) {
+        ic[d] = ri % x.dims[2 + d];
+        ri /= x.dims[2 + d];
+        kc[d] = rk % weights.dims[2 + d];
+        rk /= weights.dims[2 + d];
+      }
+      bool inside = true;
+      for (int d = 0; d < n; ++d) {
+        const int64_t pos = ic[d] * (strides.empty() ? 1 : strides[d]) -
+                            (pads.empty() ? 0 : pads[d]) +
+                            kc[d] * (dilations.empty() ? 1 : dilations[d]);
+        inside = inside && pos >= 0 && pos < y.dims[2 + d];
+        offset = offset * y.dims[2 + d] + pos;
+      }
+      targets[i * kernel_size + k] = inside ? offset : -1;
+    }
+  }
+  const float* in = x.as<const float>();
+  const float* wd = weights.as<const float>();
+  const float* bias = args.inputs.size() > 2 ? args.inputs[2].as<const float>() : nullptr;
+  float* out = y.as<float>();
+  const int64_t batch = x.dims[0];
+  args.pool.parallel_for(batch * m_total, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t bm = begin; bm < end; ++bm) {
+      const int64_t b = bm / m_total;
+      const int64_t m_global = bm % m_total;
+      const int64_t g = m_global / m_per_group;
+      const int64_t m = m_global % m_per_group;
+      float* plane = out + bm * out_size;
+      for (int64_t o = 0; o < out_size; ++o) plane[o] = bias != nullptr ? bias[m_global] : 0.0f;
+      for (int64_t c = 0; c < c_per_group; ++c) {
+        const int64_t channel = g * c_per_group + c;
+        const float* src = in + (b * channels + channel) * in_size;
+        const float* kernel = wd + (channel * m_per_group + m) * kernel_size;
+        for (int64_t i = 0; i < in_size; ++i) {
+          const float v = src[i];
+          const int64_t* t = targets.data() + i * kernel_size;
+          for (int64_t k = 0; k < kernel_size; ++k) {
+            if (t[k] >= 0) plane[t[k]] += v * kernel[k];
+          }
+        }
+      }
+    }
+  });
+}
+
+template <bool IsMax>
+void run_pool(const KernelArgs& args) {
+  const TensorRef& x = args.inputs[0];
+  const Window w = window_of(args, args.node.attr_ints("kernel"));
+  const bool include_pad = !IsMax && args.node.attr_int("count_include_pad", 0) != 0;
+  const int64_t planes = x.dims[0] * x.dims[1];
+  std::vector<int64_t> taps(static_cast<size_t>(w.kernel_size * w.out_size));
+  std::vector<float> divisors(static_cast<size_t>(w.out_size), 0.0f);
+  for (int64_t o = 0; o < w.out_size; ++o) {
+    for (int64_t k = 0; k < w.kernel_size; ++k) {
+      bool padded = false;
+      const int64_t t = tap(w, o, k, &padded);
+      taps[o * w.kernel_size + k] = t;
+      if (include_pad ? padded : t >= 0) divisors[o] += 1.0f;
+    }
+  }
+  const float* in = x.as<const float>();
+  float* out = args.outputs[0].as<float>();
+  args.pool.parallel_for(planes, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      const float* plane = in + p * w.in_size;
+      float* dst = out + p * w.out_size;
+      for (int64_t o = 0; o < w.out_size; ++o) {
+        const int64_t* t = taps.data() + o * w.kernel_size;
+        float acc = IsMax ? -std::numeric_limits<float>::infinity() : 0.0f;
+        for (int64_t k = 0; k < w.kernel_size; ++k) {
+          if (t[k] < 0) continue;
+          const float v = plane[t[k]];
+          if (IsMax) {
+            acc = std::isnan(v) || v > acc ? v : acc;
+          } else {
+            acc += v;
+          }
+        }
+        dst[o] = IsMax ? acc : acc / divisors[o];
+      }
+    }
+  });
+}
+
+void run_pad(const KernelArgs& args) {
+  const TensorRef& x = args.inputs[0];
+  const TensorRef& y = args.outputs[0];
+  const auto& pads = args.node.attr_ints("pads");
+  const std::string& mode = onnx_kernels::attr_string(args.node, "mode");
+  const double value = args.node.attr_real("value");
+  const int rank = x.rank();
+  const size_t width = dtype_size(y.dtype);
+  // The fill value in the output's dtype, written once.
+  std::byte fill[8] = {};
+  const TensorRef fill_ref{y.dtype, y.dims, fill};
+  onnx_kernels::store(fill_ref, 0, value);
+  const auto* from = static_cast<const std::byte*>(x.data);
+  auto* to = static_cast<std::byte*>(y.data);
+  const int64_t n = y.elements();
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t rest = i;
+    int64_t offset = 0;
+    int64_t stride = 1;
+    bool inside = true;
+    for (int d = rank - 1; d >= 0; --d) {
+      int64_t pos = rest % y.dims[d] - pads[d];
+      rest /= y.dims[d];
+      const int64_t size = x.dims[d];
+      if (pos < 0 || pos >= size) {
+        if (mode == "reflect") {
+          pos = pos < 0 ? -pos : 2 * (size - 1) - pos;
+        } else if (mode == "edge") {
+          pos = pos < 0 ? 0 : size - 1;
+        } else {
+          inside = false;
+        }
+      }
+      offset += pos * stride;
+      stride *= size;
+    }
+    std::memcpy(to + i * width, inside ? from + offset * width : fill, width);
+  }
+}
+
+const OpSpec kWindowOps[] = {
+    {.op = "conv",
+     .f16_mode = F16Mode::kComputeInF32,
+     .run = run_conv,
+     .kernel_name = "cpu.conv.im2col_sgemm"},
+    {.op = "conv_transpose",
+     .f16_mode = F16Mode::kComputeInF32,
+     .run = run_conv_transpose,
+     .kernel_name = "cpu.conv_transpose.scatter"},
+    {.op = "max_pool",
+     .f16_mode = F16Mode::kComputeInF32,
+     .run = run_pool<true>,
+     .kernel_name = "cpu.max_pool.f32"},
+    {.op = "avg_pool",
+     .f16_mode = F16Mode::kComputeInF32,
+     .run = run_pool<false>,
+     .kernel_name = "cpu.avg_pool.f32"},
+    {.op = "pad",
+     .f16_mode = F16Mode::kRawElements,
+     .run = run_pad,
+     .kernel_name = "cpu.pad.elements"},
+};
+
+}  // namespace
+
+template <>
+std::span<const OpSpec> kOpSpecs<kit::OpFamily::kWindow> = kWindowOps;
+
+}  // namespace rtscope::cpu

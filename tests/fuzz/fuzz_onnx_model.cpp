@@ -1,0 +1,19 @@
+// libFuzzer target: ONNX model bytes through the importer (protobuf parse,
+// checker, shape inference, opset checks, initializers, folding, mapping,
+// validate). A hostile file must be an rtscope::Error, never a crash, a
+// hang or a wrapped size.
+#include <cstddef>
+#include <cstdint>
+
+#include "rtscope/error.hpp"
+#include "rtscope/onnx_import.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
+  try {
+    // A folder that does not exist: external data resolves to nothing
+    // rather than to whatever lies next to the fuzzer.
+    rtscope::import_onnx_bytes(data, size, "/nonexistent-rtscope-fuzz/model.onnx");
+  } catch (const rtscope::Error&) {
+  }
+  return 0;
+}

@@ -1,0 +1,91 @@
+// rtscope-run --onnx FILE and models.NAME.onnx: the usual report, JSON and
+// partitions on an imported model.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "onnx_model_builder.hpp"
+
+namespace rtscope {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::OnnxModelBuilder;
+
+struct Result {
+  int status = -1;
+  std::string output;
+};
+
+Result run(const std::string& arguments) {
+  const std::string command = std::string(RTSCOPE_RUN_BINARY) + " " + arguments + " 2>&1";
+  Result result;
+  FILE* pipe = popen(command.c_str(), "r");
+  std::array<char, 4096> buffer{};
+  while (pipe && fgets(buffer.data(), buffer.size(), pipe)) result.output += buffer.data();
+  result.status = pipe ? pclose(pipe) : -1;
+  return result;
+}
+
+std::filesystem::path conv_model(const std::string& name) {
+  OnnxModelBuilder b;
+  b.input("image", {-1, 2, 6, 6}).output("y", {-1, 4, 1, 1});
+  b.raw_floats("w", {4, 2, 3, 3}, std::vector<float>(72, 0.25f));
+  b.node("Conv", {"image", "w"}, {"c"}, "conv1");
+  b.node("Relu", {"c"}, {"r"}, "relu1");
+  b.node("GlobalAveragePool", {"r"}, {"y"}, "pool");
+  return b.write(testing::fresh_dir(name));
+}
+
+TEST(OnnxRunner, QuickModeRunsAndWritesJson) {
+  const auto path = conv_model("quick");
+  const auto json = path.parent_path() / "report.json";
+  const Result r = run("--onnx " + path.string() + " --shapes image:2x2x6x6 --json " +
+                       json.string() + " --set run.0.iterations=3 --set run.0.warmup=1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("latency p50 ms"));
+  std::ifstream in(json);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_THAT(text.str(), HasSubstr("\"model\""));
+  EXPECT_THAT(text.str(), HasSubstr("batch 2"));
+}
+
+TEST(OnnxRunner, ShowPartitionsListsImportedNodes) {
+  const Result r = run("--onnx " + conv_model("partitions").string() +
+                       " --shapes image:1x2x6x6 --show-partitions");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("conv1 (conv) -> cpu"));
+  EXPECT_THAT(r.output, HasSubstr("pool (reduce_mean) -> cpu"));
+}
+
+TEST(OnnxRunner, ConfigModelWithShapes) {
+  const auto path = conv_model("config");
+  const auto config = path.parent_path() / "run.yaml";
+  std::ofstream(config) << "models:\n  net:\n    onnx: " << path.string()
+                        << "\n    shapes: {image: [1, 2, 6, 6]}\n"
+                           "run:\n  - model: net\n    workload: {kind: batch, batch: 1}\n"
+                           "    warmup: 1\n    iterations: 2\n";
+  const Result r = run(config.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("net"));
+}
+
+TEST(OnnxRunner, ShapesWithoutOnnxIsAUsageError) {
+  const Result r = run("configs/default.yaml --shapes x:1x2");
+  EXPECT_NE(r.status, 0);
+  EXPECT_THAT(r.output, HasSubstr("--onnx"));
+}
+
+TEST(OnnxRunner, BadShapesTextNamesTheEntry) {
+  const Result r = run("--onnx " + conv_model("badshapes").string() + " --shapes image:2xZ");
+  EXPECT_NE(r.status, 0);
+  EXPECT_THAT(r.output, HasSubstr("'image:2xZ'"));
+}
+
+}  // namespace
+}  // namespace rtscope
