@@ -106,8 +106,7 @@ class Exporter {
     a->set_type(onnx::AttributeProto::FLOAT);
     a->set_f(static_cast<float>(v));
   }
-  static void set_ints(onnx::NodeProto& n, const std::string& name,
-                        const std::vector<int64_t>& v) {
+  static void set_ints(onnx::NodeProto& n, const std::string& name, const std::vector<int64_t>& v) {
     auto* a = n.add_attribute();
     a->set_name(name);
     a->set_type(onnx::AttributeProto::INTS);
@@ -194,11 +193,12 @@ class Exporter {
     }
     if (node.op == "transpose") {
       set_ints(emit(node, "Transpose", node.inputs, node.outputs), "perm",
-                schema::attr_ints(attrs, "perm"));
+               schema::attr_ints(attrs, "perm"));
       return;
     }
     if (node.op == "concat") {
-      set_int(emit(node, "Concat", node.inputs, node.outputs), "axis", schema::attr_int(attrs, "axis"));
+      set_int(emit(node, "Concat", node.inputs, node.outputs), "axis",
+              schema::attr_int(attrs, "axis"));
       return;
     }
     if (node.op == "slice") {
