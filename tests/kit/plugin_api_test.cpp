@@ -218,7 +218,9 @@ TEST_F(PluginApi, RefusesNullPointersAndBadDevicesBeforeTheBackendRuns) {
             RTS_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(api.build_engine(plugin, 3, &graph, &engine, &errors.sink), RTS_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(api.execute(nullptr, nullptr, &errors.sink), RTS_ERROR_INVALID_ARGUMENT);
-  EXPECT_EQ(api.init(nullptr, RTS_ABI_VERSION_MINOR + 1, &plugin, nullptr), RTS_ERROR_VERSION);
+  rts_plugin* newer = nullptr;  // the fixture's plugin stays for TearDown
+  EXPECT_EQ(api.init(nullptr, RTS_ABI_VERSION_MINOR + 1, &newer, nullptr), RTS_ERROR_VERSION);
+  EXPECT_EQ(newer, nullptr);
   ASSERT_EQ(errors.messages.size(), 3u);
   EXPECT_EQ(errors.messages[0], "graph is NULL");
   EXPECT_EQ(errors.messages[1], "the testkit plugin has one device (0), got device 3");

@@ -1,6 +1,7 @@
 #include "rtscope/kit/graph_desc.hpp"
 
 #include <cstring>
+#include <limits>
 
 #include "rtscope/kit/error.hpp"
 
@@ -212,9 +213,13 @@ GraphDesc copy_graph(const rts_graph& graph) {
   return desc;
 }
 
+// Saturates at INT64_MAX instead of overflowing: a count that large fits no
+// allocation, so the size checks after it refuse the tensor by name.
 int64_t element_count(std::span<const int64_t> dims) {
   int64_t count = 1;
-  for (int64_t dim : dims) count *= dim;
+  for (int64_t dim : dims) {
+    if (__builtin_mul_overflow(count, dim, &count)) return std::numeric_limits<int64_t>::max();
+  }
   return count;
 }
 

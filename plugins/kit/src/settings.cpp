@@ -1,5 +1,8 @@
 #include "rtscope/kit/settings.hpp"
 
+#include <cstdint>
+#include <cstring>
+
 #include "rtscope/kit/error.hpp"
 
 namespace rtscope::kit {
@@ -7,21 +10,25 @@ namespace rtscope::kit {
 ContextSettings read_settings(const rts_runtime_settings* settings) {
   ContextSettings copy;
   if (settings == nullptr) return copy;
+  // The enums are read as their stored integers: a host may pass any value,
+  // and loading an out-of-range enum is undefined behaviour.
   if (RTS_HAS_FIELD(settings, rts_runtime_settings, kernel_specialization)) {
-    copy.kernel_specialization = settings->kernel_specialization;
+    int32_t raw = 0;
+    std::memcpy(&raw, &settings->kernel_specialization, sizeof(raw));
+    if (raw < RTS_KERNEL_SPECIALIZATION_LAZY || raw > RTS_KERNEL_SPECIALIZATION_NONE) {
+      fail_invalid("unknown kernel_specialization ", raw);
+    }
+    copy.kernel_specialization = static_cast<rts_kernel_specialization>(raw);
   }
   if (RTS_HAS_FIELD(settings, rts_runtime_settings, graph_capture)) {
-    copy.graph_capture = settings->graph_capture;
+    int32_t raw = 0;
+    std::memcpy(&raw, &settings->graph_capture, sizeof(raw));
+    if (raw < RTS_GRAPH_CAPTURE_DISABLED || raw > RTS_GRAPH_CAPTURE_WHOLE_GRAPH) {
+      fail_invalid("unknown graph_capture ", raw);
+    }
+    copy.graph_capture = static_cast<rts_graph_capture>(raw);
   }
   if (RTS_HAS_FIELD(settings, rts_runtime_settings, cache)) copy.cache = settings->cache;
-  if (copy.kernel_specialization < RTS_KERNEL_SPECIALIZATION_LAZY ||
-      copy.kernel_specialization > RTS_KERNEL_SPECIALIZATION_NONE) {
-    fail_invalid("unknown kernel_specialization ", static_cast<int>(copy.kernel_specialization));
-  }
-  if (copy.graph_capture < RTS_GRAPH_CAPTURE_DISABLED ||
-      copy.graph_capture > RTS_GRAPH_CAPTURE_WHOLE_GRAPH) {
-    fail_invalid("unknown graph_capture ", static_cast<int>(copy.graph_capture));
-  }
   return copy;
 }
 
