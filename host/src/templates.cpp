@@ -147,6 +147,28 @@ Graph build_mlp(const MlpParams& params) {
   return g.finish();
 }
 
+DecoderParams decoder_params(const std::map<std::string, std::string>& params) {
+  const std::string name = "decoder";
+  DecoderParams p;
+  apply(name,
+        {int_param(name, "layers", p.layers), int_param(name, "d_model", p.d_model),
+         int_param(name, "heads", p.heads), int_param(name, "kv_heads", p.kv_heads),
+         int_param(name, "ffn", p.ffn), int_param(name, "vocab", p.vocab),
+         int_param(name, "max_seq", p.max_seq), int_param(name, "batch", p.batch),
+         Param{"rope_theta",
+               [&](const std::string& v) { p.rope_theta = parse_real(name, "rope_theta", v); }},
+         Param{"norm_eps",
+               [&](const std::string& v) { p.norm_eps = parse_real(name, "norm_eps", v); }},
+         Param{"tied_embeddings",
+               [&](const std::string& v) {
+                 p.tied_embeddings = parse_bool(name, "tied_embeddings", v);
+               }},
+         Param{"dtype", [&](const std::string& v) { p.dtype = parse_dtype(name, v); }},
+         Param{"seed", [&](const std::string& v) { p.seed = parse_seed(name, v); }}},
+        params);
+  return p;
+}
+
 Graph build_template(const std::string& name, const std::map<std::string, std::string>& params) {
   if (name == "mlp") {
     MlpParams p;
@@ -159,26 +181,7 @@ Graph build_template(const std::string& name, const std::map<std::string, std::s
           params);
     return build_mlp(p);
   }
-  if (name == "decoder") {
-    DecoderParams p;
-    apply(name,
-          {int_param(name, "layers", p.layers), int_param(name, "d_model", p.d_model),
-           int_param(name, "heads", p.heads), int_param(name, "kv_heads", p.kv_heads),
-           int_param(name, "ffn", p.ffn), int_param(name, "vocab", p.vocab),
-           int_param(name, "max_seq", p.max_seq), int_param(name, "batch", p.batch),
-           Param{"rope_theta",
-                 [&](const std::string& v) { p.rope_theta = parse_real(name, "rope_theta", v); }},
-           Param{"norm_eps",
-                 [&](const std::string& v) { p.norm_eps = parse_real(name, "norm_eps", v); }},
-           Param{"tied_embeddings",
-                 [&](const std::string& v) {
-                   p.tied_embeddings = parse_bool(name, "tied_embeddings", v);
-                 }},
-           Param{"dtype", [&](const std::string& v) { p.dtype = parse_dtype(name, v); }},
-           Param{"seed", [&](const std::string& v) { p.seed = parse_seed(name, v); }}},
-          params);
-    return build_decoder(p);
-  }
+  if (name == "decoder") return build_decoder(decoder_params(params));
   throw InputError(fmt::format("unknown template '{}'; valid templates: mlp, decoder", name));
 }
 

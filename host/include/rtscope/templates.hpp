@@ -61,4 +61,8 @@ Graph build_decoder(const DecoderParams& params);
 // the valid ones.
 Graph build_template(const std::string& name, const std::map<std::string, std::string>& params);
 
+// The decoder's parameters from strings, as build_template("decoder", ...)
+// reads them (the same errors).
+DecoderParams decoder_params(const std::map<std::string, std::string>& params);
+
 }  // namespace rtscope

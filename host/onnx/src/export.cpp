@@ -3,6 +3,7 @@
 
 #include <fstream>
 
+#include "onnx_writer.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/onnx_export.hpp"
 #include "rtscope/op_registry.hpp"
@@ -10,36 +11,8 @@
 namespace rtscope {
 namespace {
 
-int32_t elem_type(DType dtype) {
-  switch (dtype) {
-    case DType::f32:
-      return onnx::TensorProto::FLOAT;
-    case DType::f16:
-      return onnx::TensorProto::FLOAT16;
-    case DType::i32:
-      return onnx::TensorProto::INT32;
-    case DType::i64:
-      return onnx::TensorProto::INT64;
-    case DType::boolean:
-      return onnx::TensorProto::BOOL;
-  }
-  return onnx::TensorProto::UNDEFINED;
-}
-
-void value_info(onnx::ValueInfoProto& info, const std::string& name, const ValueType& type) {
-  info.set_name(name);
-  auto* tensor = info.mutable_type()->mutable_tensor_type();
-  tensor->set_elem_type(elem_type(type.dtype));
-  auto* shape = tensor->mutable_shape();
-  for (const Dim& d : type.shape) {
-    auto* dim = shape->add_dim();
-    if (d.is_static()) {
-      dim->set_dim_value(d.value);
-    } else {
-      dim->set_dim_param(d.symbol);
-    }
-  }
-}
+using onnx_export::elem_type;
+using onnx_export::value_info;
 
 class Exporter {
  public:

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "context.hpp"
+#include "kv_alias.hpp"
 #include "onnx_tensor.hpp"
 #include "passes.hpp"
 #include "regular_file.hpp"
@@ -146,6 +147,7 @@ Graph import_model(std::shared_ptr<onnx::ModelProto> model, const fs::path& file
     }
   }
   onnx::GraphProto& graph = *model->mutable_graph();
+  const std::map<std::size_t, KvPair> kv_pairs = find_kv_pairs(ctx, graph, options);
   ctx.graph.name = file.stem().string();
   ctx.graph.loc.file = ctx.file;
 
@@ -197,6 +199,7 @@ Graph import_model(std::shared_ptr<onnx::ModelProto> model, const fs::path& file
     ctx.graph_outputs.insert(output.name());
     ctx.graph.outputs.push_back(output.name());
   }
+  make_kv_states(ctx, kv_pairs);
   fold_batchnorm(ctx, graph);
   const std::vector<bool> live = live_nodes(graph);
   for (int i = 0; i < graph.node_size(); ++i) {
@@ -210,7 +213,11 @@ Graph import_model(std::shared_ptr<onnx::ModelProto> model, const fs::path& file
     if (!domain.empty() && domain != "ai.onnx") {
       ctx.unsupported("domain '" + domain + "' has no rtscope mappings (only ai.onnx)");
     }
-    if (!fold_node(ctx)) map_node(ctx);
+    if (auto kv = kv_pairs.find(static_cast<std::size_t>(i)); kv != kv_pairs.end()) {
+      map_kv_update(ctx, kv->second);
+    } else if (!fold_node(ctx)) {
+      map_node(ctx);
+    }
   }
   // Outputs known at import time still come out of a node (an identity
   // named after the output).
@@ -225,6 +232,11 @@ Graph import_model(std::shared_ptr<onnx::ModelProto> model, const fs::path& file
     }
     ctx.identity(ctx.value(out), out);
   }
+  if (!kv_pairs.empty()) {
+    output_node.set_name("next_token/argmax");
+    ctx.begin_node(output_node, 0);
+    add_next_token(ctx);
+  }
   for (const std::string& out : ctx.graph.outputs) {
     for (const ValueInfo& in : ctx.graph.inputs) {
       if (in.name == out) {
@@ -232,6 +244,15 @@ Graph import_model(std::shared_ptr<onnx::ModelProto> model, const fs::path& file
                          "' is a graph input passed through unchanged");
       }
     }
+  }
+  // ONNX's cross-check sees each aliased update as what it now is: the
+  // cache, the same size after the step.
+  for (const auto& [index, pair] : kv_pairs) {
+    onnx::NodeProto& node = *graph.mutable_node(static_cast<int>(index));
+    node.set_op_type("Identity");
+    node.clear_input();
+    node.add_input(pair.past);
+    node.clear_attribute();
   }
   // Dead nodes leave the model too, so inference sees only checked nodes.
   google::protobuf::RepeatedPtrField<onnx::NodeProto> kept;

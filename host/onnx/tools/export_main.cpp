@@ -3,6 +3,11 @@
 //
 //   rtscope-onnx-export --builtin mlp [--param d_in=256 ...] OUT.onnx
 //   rtscope-onnx-export --graph configs/models/tiny_mlp.yaml OUT.onnx
+//   rtscope-onnx-export --builtin decoder [--kv-cache concat|fixed] [--param seed=7 ...] OUT.onnx
+//
+// The decoder carries past_key_values.N.key/value inputs and present.N.*
+// outputs: appended by Concat (concat, the default) or a max_seq-row cache
+// written at position_ids by ScatterElements (fixed).
 #include <cstdio>
 #include <map>
 #include <string>
@@ -16,6 +21,7 @@ int main(int argc, char** argv) {
   std::string builtin;
   std::string graph_file;
   std::string out;
+  std::string kv_cache = "concat";
   std::map<std::string, std::string> params;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -24,6 +30,13 @@ int main(int argc, char** argv) {
       builtin = argv[++i];
     } else if (arg == "--graph" && has_value) {
       graph_file = argv[++i];
+    } else if (arg == "--kv-cache" && has_value) {
+      kv_cache = argv[++i];
+      if (kv_cache != "concat" && kv_cache != "fixed") {
+        std::fprintf(stderr, "rtscope-onnx-export: --kv-cache is concat or fixed, not '%s'\n",
+                     kv_cache.c_str());
+        return 2;
+      }
     } else if (arg == "--param" && has_value) {
       const std::string kv = argv[++i];
       const auto eq = kv.find('=');
@@ -36,8 +49,8 @@ int main(int argc, char** argv) {
       out = arg;
     } else {
       std::fprintf(stderr,
-                   "usage: rtscope-onnx-export (--builtin NAME [--param K=V]... | --graph FILE) "
-                   "OUT.onnx\n");
+                   "usage: rtscope-onnx-export (--builtin NAME [--param K=V]... "
+                   "[--kv-cache concat|fixed] | --graph FILE) OUT.onnx\n");
       return 2;
     }
   }
@@ -46,6 +59,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    if (builtin == "decoder") {
+      const auto style =
+          kv_cache == "fixed" ? rtscope::KvCacheStyle::fixed : rtscope::KvCacheStyle::concat;
+      rtscope::export_decoder_onnx(rtscope::decoder_params(params), style, out);
+      std::printf("wrote %s (decoder, %s KV cache)\n", out.c_str(), kv_cache.c_str());
+      return 0;
+    }
     const rtscope::Graph graph = builtin.empty() ? rtscope::load_graph_yaml(graph_file)
                                                  : rtscope::build_template(builtin, params);
     rtscope::export_onnx(graph, out);

@@ -32,6 +32,15 @@ struct OnnxImportOptions {
   // that the model computes from): they become constants, so shape
   // arithmetic on them folds. They are no longer graph inputs.
   std::map<std::string, Tensor> values;
+  // Past/present KV pairs of decoder exports (present output → past
+  // input) held as in-place state: the past becomes a state buffer that
+  // kv_cache_update writes at the step's first position (position_ids[0,
+  // 0]), and neither is graph I/O any more; a `logits` output gains
+  // `next_token` (its argmax). Declared pairs must be such an update
+  // (Concat on axis 2, ScatterElements on axis 2, ScatterND); with
+  // detect_kv_alias every output that is one is paired too.
+  std::map<std::string, std::string> alias;
+  bool detect_kv_alias = true;
   // Run onnx::checker before anything else.
   bool check = true;
 };
