@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "rtscope/error.hpp"
@@ -56,11 +57,11 @@ std::vector<std::string> parse_backends(const std::string& text) {
   return backends;
 }
 
-std::string onnx_quick_yaml(const std::filesystem::path& model,
-                            const std::map<std::string, std::vector<int64_t>>& shapes,
-                            const std::vector<std::string>& backends, int64_t batch) {
-  YAML::Node root;
-  const std::string name = model.stem().string().empty() ? "model" : model.stem().string();
+namespace {
+
+YAML::Node model_entry(const std::filesystem::path& model,
+                       const std::map<std::string, std::vector<int64_t>>& shapes,
+                       const std::vector<std::string>& backends) {
   YAML::Node entry;
   entry["onnx"] = model.string();
   for (const auto& [input, dims] : shapes) {
@@ -69,11 +70,36 @@ std::string onnx_quick_yaml(const std::filesystem::path& model,
     entry["shapes"][input] = list;
   }
   entry["backends"] = backends;
-  root["models"][name] = entry;
+  return entry;
+}
+
+}  // namespace
+
+std::string onnx_quick_yaml(const std::filesystem::path& model,
+                            const std::map<std::string, std::vector<int64_t>>& shapes,
+                            const std::vector<std::string>& backends, int64_t batch, bool decoder) {
+  YAML::Node root;
+  const std::string name = model.stem().string().empty() ? "model" : model.stem().string();
   YAML::Node run;
   run["model"] = name;
-  run["workload"]["kind"] = "batch";
-  run["workload"]["batch"] = batch;
+  if (decoder) {
+    // Static plans for both step sizes: the decode step (one token) and
+    // the prompt, which continue in the same in-place caches.
+    auto step = shapes;
+    step[kStreamTokens] = {batch, 1};
+    auto prompt = shapes;
+    prompt[kStreamTokens] = {batch, kStreamPrompt};
+    root["models"][name] = model_entry(model, step, backends);
+    root["models"][name + "_prefill"] = model_entry(model, prompt, backends);
+    run["workload"]["kind"] = "stream";
+    run["workload"]["prompt"] = kStreamPrompt;
+    run["workload"]["tokens"] = 64;
+    run["workload"]["prefill"] = name + "_prefill";
+  } else {
+    root["models"][name] = model_entry(model, shapes, backends);
+    run["workload"]["kind"] = "batch";
+    run["workload"]["batch"] = batch;
+  }
   root["run"].push_back(run);
   YAML::Emitter out;
   out << root;
@@ -87,17 +113,28 @@ RunConfig onnx_quick_config(const std::filesystem::path& model, const std::strin
   const auto backends = parse_backends(backends_text);
   const std::filesystem::path file = std::filesystem::absolute(model);
   int64_t batch = 1;
+  bool decoder = false;
   {
+    // A decoder export (input_ids and past_key_values.N.* inputs) is probed
+    // with a one-token step, since its seq dim stays symbolic otherwise.
+    const std::vector<std::string> inputs = onnx_input_names(file);
+    const bool has = std::find(inputs.begin(), inputs.end(), kStreamTokens) != inputs.end();
+    const bool has_past = std::any_of(inputs.begin(), inputs.end(), [](const std::string& in) {
+      return in.starts_with("past_key_values.");
+    });
     OnnxImportOptions options;
     options.shapes = shapes;
+    if (has && has_past && !shapes.count(kStreamTokens)) options.shapes[kStreamTokens] = {1, 1};
     const Graph graph = import_onnx(file, options);
     if (!graph.inputs.empty() && !graph.inputs[0].type.shape.empty() &&
         graph.inputs[0].type.shape[0].is_static() && graph.inputs[0].type.shape[0].value > 0) {
       batch = graph.inputs[0].type.shape[0].value;
     }
+    // A decoder whose KV pairs became in-place state streams tokens.
+    decoder = has && !graph.states.empty();
   }
-  return parse_run_config(onnx_quick_yaml(file, shapes, backends, batch), "rtscope-run --onnx",
-                          overrides);
+  return parse_run_config(onnx_quick_yaml(file, shapes, backends, batch, decoder),
+                          "rtscope-run --onnx", overrides);
 }
 
 }  // namespace rtscope::runner

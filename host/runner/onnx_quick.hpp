@@ -2,6 +2,10 @@
 // `trtexec --onnx` is used. It writes the config a user would have
 // written (one model importing FILE, one batch run) and parses it like any
 // other, so every flag (--show-partitions, --trace, --json, --set) works.
+// A decoder export whose past/present KV pairs the importer holds as
+// in-place state (input_ids, position_ids, past_key_values.N.*) gets a
+// stream run instead: a decode-step model (input_ids [batch, 1]) and a
+// prompt model (input_ids [batch, 16]) sharing the caches.
 #pragma once
 
 #include <filesystem>
@@ -21,10 +25,15 @@ std::map<std::string, std::vector<int64_t>> parse_shapes(const std::string& text
 // "vulkan,cpu" → {vulkan, cpu}.
 std::vector<std::string> parse_backends(const std::string& text);
 
-// The YAML text of the quick-mode config.
+// The token input of a decoder export, and the quick stream's prompt.
+inline constexpr const char* kStreamTokens = "input_ids";
+inline constexpr int64_t kStreamPrompt = 16;
+
+// The YAML text of the quick-mode config (`decoder`: the stream run).
 std::string onnx_quick_yaml(const std::filesystem::path& model,
                             const std::map<std::string, std::vector<int64_t>>& shapes,
-                            const std::vector<std::string>& backends, int64_t batch);
+                            const std::vector<std::string>& backends, int64_t batch,
+                            bool decoder = false);
 
 // The config for `--onnx model [--shapes ...] [--backends ...]`; the batch
 // of the run is the first dim of the model's first input once shapes are

@@ -245,8 +245,8 @@ PluginConfig parse_plugin(const Reader& reader, const Item& item) {
 }
 
 ModelConfig parse_model(const Reader& reader, const std::string& name, const Item& item) {
-  static const Keys kKeys = {"builtin", "params",   "weights", "graph",  "onnx",
-                             "shapes",  "backends", "compile", "runtime"};
+  static const Keys kKeys = {"builtin", "params", "weights",  "graph",   "onnx",
+                             "shapes",  "alias",  "backends", "compile", "runtime"};
   ModelConfig model;
   model.name = name;
   model.where = reader.where(item);
@@ -254,6 +254,7 @@ ModelConfig parse_model(const Reader& reader, const std::string& name, const Ite
   const Item* params = nullptr;
   const Item* weights = nullptr;
   const Item* shapes = nullptr;
+  const Item* alias = nullptr;
   if (!item.present()) reader.fail(item, "a model needs 'builtin', 'graph' or 'onnx'");
   const auto fields = reader.entries(item, &kKeys);
   for (const auto& [key, value] : fields) {
@@ -271,6 +272,12 @@ ModelConfig parse_model(const Reader& reader, const std::string& name, const Ite
         for (const Item& dim : reader.list(dims)) {
           shape.push_back(reader.integer(dim, 0));
         }
+      }
+    }
+    if (key == "alias") {
+      alias = &value;
+      for (const auto& [present, past] : reader.entries(value, nullptr)) {
+        model.alias[present] = reader.string(past);
       }
     }
     if (key == "params") {
@@ -311,6 +318,9 @@ ModelConfig parse_model(const Reader& reader, const std::string& name, const Ite
   }
   if (shapes && model.onnx.empty()) {
     reader.fail(*shapes, "'shapes' belongs to 'onnx' models (input name: [dims])");
+  }
+  if (alias && model.onnx.empty()) {
+    reader.fail(*alias, "'alias' belongs to 'onnx' models (present output: past input)");
   }
   if (params && !model.graph.empty()) {
     reader.fail(*params, "'params' belongs to 'builtin' models; a graph file has its own values");
@@ -536,6 +546,7 @@ YAML::Node to_yaml(const RunConfig& config) {
           node["shapes"][input] = list;
         }
       }
+      for (const auto& [present, past] : model.alias) node["alias"][present] = past;
     } else {
       node["graph"] = model.graph.string();
     }

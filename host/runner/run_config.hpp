@@ -38,6 +38,9 @@ struct ModelConfig {
   std::filesystem::path onnx;   // an ONNX model file
   // onnx: concrete shapes of inputs by name (dim_params become sizes).
   std::map<std::string, std::vector<int64_t>> shapes;
+  // onnx: past/present KV pairs held as in-place state (present output →
+  // past input); pairs the importer detects need no entry.
+  std::map<std::string, std::string> alias;
   std::vector<std::string> backends;  // plugin ids, priority order
   bool fallback_data_dependent_ops = false;
   bool require_full_compilation = false;

@@ -277,6 +277,7 @@ class Runner {
       } else if (!config.onnx.empty()) {
         OnnxImportOptions import_options;
         import_options.shapes = config.shapes;
+        import_options.alias = config.alias;
         graph = import_onnx(resolve_config_path(config.onnx, config_.file), import_options);
       } else {
         graph = load_graph_yaml(resolve_config_path(config.graph, config_.file));

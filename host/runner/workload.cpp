@@ -35,18 +35,36 @@ int64_t default_size(const Graph& graph, const Dim& dim) {
   return range == graph.symbols.end() ? 1 : range->second.opt;
 }
 
+// A decoder step's inputs are named as the built-in decoder has them
+// (tokens [batch, seq], pos [1]: the first position) or as Hugging Face
+// exports do (input_ids [batch, seq], position_ids [batch, seq]).
+struct StreamInputs {
+  const char* tokens;
+  const char* positions;
+  bool per_token;  // positions hold every token's position
+};
+constexpr StreamInputs kBuiltinInputs{"tokens", "pos", false};
+constexpr StreamInputs kExportInputs{"input_ids", "position_ids", true};
+
+StreamInputs stream_inputs(const Graph& graph) {
+  return find_input(graph, kBuiltinInputs.tokens) ? kBuiltinInputs : kExportInputs;
+}
+
 class StreamWorkload : public Workload {
  public:
   StreamWorkload(const WorkloadConfig& config, Model& model, Model& prefill)
       : config_(config), model_(model), prefill_(prefill) {
     const Graph& graph = model.graph();
-    const ValueInfo* tokens = find_input(graph, "tokens");
+    names_ = stream_inputs(graph);
+    const ValueInfo* tokens = find_input(graph, names_.tokens);
     const bool has_next_token =
         std::find(graph.outputs.begin(), graph.outputs.end(), "next_token") != graph.outputs.end();
-    if (!tokens || !find_input(graph, "pos") || !has_next_token || tokens->type.shape.size() != 2) {
+    if (!tokens || !find_input(graph, names_.positions) || !has_next_token ||
+        tokens->type.shape.size() != 2) {
       throw InputError(fmt::format(
           "workload 'stream' needs a decoder-style model with inputs tokens [batch, seq] and "
-          "pos [1] and output next_token; this model has {}; use workload kind 'batch' for it",
+          "pos [1] (or input_ids and position_ids [batch, seq]) and output next_token; this "
+          "model has {}; use workload kind 'batch' for it",
           describe_interface(graph)));
     }
     const Dim& rows = tokens->type.shape[0];
@@ -61,17 +79,19 @@ class StreamWorkload : public Workload {
     }
     vocab_ = logits->second.shape.back().value;
     check_positions(graph);
-    decode_ = bind_step(model_);
-    prefill_step_ = &model_ == &prefill_ ? decode_ : bind_step(prefill_);
-    // One token column and one position, rewritten in place every step.
+    decode_ = bind_step(model_, names_);
+    prefill_step_ = &model_ == &prefill_ ? decode_ : bind_step(prefill_, names_);
+    // One token column and one position (a column of them), rewritten in
+    // place every step.
     next_ = Tensor::zeros(DType::i64, {rows_, 1});
-    position_tensor_ = Tensor::zeros(DType::i64, {1});
+    position_tensor_ =
+        names_.per_token ? Tensor::zeros(DType::i64, {rows_, 1}) : Tensor::zeros(DType::i64, {1});
   }
 
   std::chrono::nanoseconds run_iteration() override {
     if (!stream_started_ || step_ == config_.tokens) start_stream();
     std::chrono::nanoseconds elapsed{};
-    *position_tensor_.data_as<int64_t>() = position_;
+    std::fill_n(position_tensor_.data_as<int64_t>(), position_tensor_.numel(), position_);
     decode_.inputs[decode_.tokens] = next_;
     decode_.inputs[decode_.pos] = position_tensor_;
     timed_run(model_, decode_.inputs, decode_.outputs, elapsed);
@@ -101,8 +121,8 @@ class StreamWorkload : public Workload {
     const int64_t needed = *sum;
     for (const StateBuffer& state : graph.states) {
       const SymShape& shape = state.info.type.shape;
-      if (state.info.name.starts_with("k_cache") && shape.size() == 4 && shape[2].is_static() &&
-          shape[2].value < needed) {
+      if ((state.info.name.starts_with("k_cache") || state.info.name.starts_with("past_key")) &&
+          shape.size() == 4 && shape[2].is_static() && shape[2].value < needed) {
         throw InputError(fmt::format(
             "workload 'stream' needs {} positions (prompt {} + tokens {}) but the model keeps "
             "{} in {}; lower prompt/tokens or raise the model's max_seq",
@@ -122,9 +142,17 @@ class StreamWorkload : public Workload {
                                          config_.seed + streams_, static_cast<double>(vocab_ - 1));
     std::chrono::nanoseconds ignored{};
     begin_untimed();
-    *position_tensor_.data_as<int64_t>() = 0;
     prefill_step_.inputs[prefill_step_.tokens] = prompt;
-    prefill_step_.inputs[prefill_step_.pos] = position_tensor_;
+    if (names_.per_token) {
+      Tensor positions = Tensor::empty(DType::i64, {rows_, config_.prompt});
+      for (int64_t i = 0; i < positions.numel(); ++i) {
+        positions.data_as<int64_t>()[i] = i % config_.prompt;
+      }
+      prefill_step_.inputs[prefill_step_.pos] = positions;
+    } else {
+      *position_tensor_.data_as<int64_t>() = 0;
+      prefill_step_.inputs[prefill_step_.pos] = position_tensor_;
+    }
     timed_run(prefill_, prefill_step_.inputs, prefill_step_.outputs, ignored);
     take_last_column(prefill_step_.outputs[prefill_step_.next_token]);
     end_untimed();
@@ -143,10 +171,10 @@ class StreamWorkload : public Workload {
     std::vector<Tensor> inputs;
     std::vector<Tensor> outputs;
   };
-  static StepBindings bind_step(const Model& model) {
+  static StepBindings bind_step(const Model& model, const StreamInputs& names) {
     const Graph& graph = model.graph();
     for (const ValueInfo& input : graph.inputs) {
-      if (input.name != "tokens" && input.name != "pos") {
+      if (input.name != names.tokens && input.name != names.positions) {
         throw InputError("model '" + graph.name + "': missing input '" + input.name + "' (" +
                          input.type.str() + ")");
       }
@@ -156,8 +184,8 @@ class StreamWorkload : public Workload {
       throw InputError("the model returned no 'next_token' output");
     }
     StepBindings step;
-    step.tokens = model.input_index("tokens");
-    step.pos = model.input_index("pos");
+    step.tokens = model.input_index(names.tokens);
+    step.pos = model.input_index(names.positions);
     step.next_token = model.output_index("next_token");
     step.inputs.resize(graph.inputs.size());
     step.outputs.resize(graph.outputs.size());
@@ -194,6 +222,7 @@ class StreamWorkload : public Workload {
   WorkloadConfig config_;
   Model& model_;
   Model& prefill_;
+  StreamInputs names_ = kBuiltinInputs;
   int64_t rows_ = 1;
   int64_t vocab_ = 0;
   bool stream_started_ = false;
@@ -201,7 +230,7 @@ class StreamWorkload : public Workload {
   int64_t step_ = 0;        // decode steps done in this stream
   int64_t position_ = 0;    // position of the next token
   Tensor next_;             // i64 [rows, 1]: the tokens of the next step
-  Tensor position_tensor_;  // i64 [1]
+  Tensor position_tensor_;  // i64 [1], or [rows, 1] for position_ids
   StepBindings decode_;
   StepBindings prefill_step_;
 };

@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include "onnx_model_builder.hpp"
+#include "rtscope/onnx_export.hpp"
+#include "rtscope/templates.hpp"
 
 namespace rtscope {
 namespace {
@@ -85,6 +87,67 @@ TEST(OnnxRunner, BadShapesTextNamesTheEntry) {
   const Result r = run("--onnx " + conv_model("badshapes").string() + " --shapes image:2xZ");
   EXPECT_NE(r.status, 0);
   EXPECT_THAT(r.output, HasSubstr("'image:2xZ'"));
+}
+
+// A small decoder export (concat-style KV), for the stream runs below.
+std::filesystem::path decoder_model(const std::string& name) {
+  DecoderParams p;
+  p.layers = 1;
+  p.d_model = 32;
+  p.heads = 4;
+  p.vocab = 64;
+  p.max_seq = 32;
+  p.seed = 7;
+  const auto path = testing::fresh_dir(name) / "decoder.onnx";
+  export_decoder_onnx(p, KvCacheStyle::concat, path);
+  return path;
+}
+
+TEST(OnnxRunner, QuickModeStreamsAnImportedDecoder) {
+  for (const char* capture : {"disabled", "whole_graph"}) {
+    const Result r = run("--onnx " + decoder_model("quick_decoder").string() +
+                         " --shapes past_key_values.0.key:1x4x32x8 --set run.0.iterations=8 "
+                         "--set run.0.warmup=1 --set run.0.workload.tokens=8 "
+                         "--set runtime.graph_capture=" +
+                         capture);
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("stream prompt 16, tokens 8"));
+    EXPECT_THAT(r.output, HasSubstr("tokens/s"));
+  }
+}
+
+// models.NAME.alias declares the pairs; a pair that is no update of its
+// past is a one-line error naming both.
+TEST(OnnxRunner, ConfigAliasDeclaresPairs) {
+  const auto model = decoder_model("alias_decoder");
+  const auto write = [&](const std::string& alias) {
+    const auto file = model.parent_path() / "run.yaml";
+    std::ofstream(file) << "models:\n"
+                           "  step:\n"
+                           "    onnx: "
+                        << model.string()
+                        << "\n"
+                           "    shapes: {input_ids: [1, 1], past_key_values.0.key: [1, 4, 32, 8]}\n"
+                           "    alias: {"
+                        << alias
+                        << "}\n"
+                           "  prompt:\n"
+                           "    onnx: "
+                        << model.string()
+                        << "\n"
+                           "    shapes: {input_ids: [1, 4], past_key_values.0.key: [1, 4, 32, 8]}\n"
+                           "run:\n"
+                           "  - model: step\n"
+                           "    workload: {kind: stream, prompt: 4, tokens: 4, prefill: prompt}\n"
+                           "    iterations: 4\n";
+    return file;
+  };
+  const Result ok = run(write("present.0.key: past_key_values.0.key").string());
+  ASSERT_EQ(ok.status, 0) << ok.output;
+  EXPECT_THAT(ok.output, HasSubstr("stream prompt 4, tokens 4"));
+  const Result bad = run(write("logits: past_key_values.0.key").string());
+  EXPECT_NE(bad.status, 0);
+  EXPECT_THAT(bad.output, HasSubstr("'logits' cannot alias 'past_key_values.0.key'"));
 }
 
 }  // namespace
