@@ -131,7 +131,9 @@ RunConfig onnx_quick_config(const std::filesystem::path& model, const std::strin
       batch = graph.inputs[0].type.shape[0].value;
     }
     // A decoder whose KV pairs became in-place state streams tokens.
-    decoder = has && !graph.states.empty();
+    // Given input_ids' shape, it runs one step of that size (a prompt) as
+    // a batch run.
+    decoder = has && !graph.states.empty() && !shapes.count(kStreamTokens);
   }
   return parse_run_config(onnx_quick_yaml(file, shapes, backends, batch, decoder),
                           "rtscope-run --onnx", overrides);

@@ -5,7 +5,8 @@
 // A decoder export whose past/present KV pairs the importer holds as
 // in-place state (input_ids, position_ids, past_key_values.N.*) gets a
 // stream run instead: a decode-step model (input_ids [batch, 1]) and a
-// prompt model (input_ids [batch, 16]) sharing the caches.
+// prompt model (input_ids [batch, 16]) sharing the caches, unless
+// --shapes sizes input_ids (then one step of that size is the batch run).
 #pragma once
 
 #include <filesystem>

@@ -16,6 +16,8 @@ async function main() {
   const session = await ort.InferenceSession.create(model, {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
+    intraOpNumThreads: Number(process.env.ORT_THREADS || 2),
+    interOpNumThreads: 1,
   });
   const feeds = {};
   let seed = 1;

@@ -4,10 +4,13 @@
 //   rtscope-onnx-export --builtin mlp [--param d_in=256 ...] OUT.onnx
 //   rtscope-onnx-export --graph configs/models/tiny_mlp.yaml OUT.onnx
 //   rtscope-onnx-export --builtin decoder [--kv-cache concat|fixed] [--param seed=7 ...] OUT.onnx
+//   rtscope-onnx-export --builtin resnet18 [--param image=224 --param seed=1] OUT.onnx
 //
 // The decoder carries past_key_values.N.key/value inputs and present.N.*
 // outputs: appended by Concat (concat, the default) or a max_seq-row cache
 // written at position_ids by ScatterElements (fixed).
+#include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -16,6 +19,21 @@
 #include "rtscope/graph_yaml.hpp"
 #include "rtscope/onnx_export.hpp"
 #include "rtscope/templates.hpp"
+
+namespace {
+
+// A non-negative integer parameter; anything else is an InputError naming it.
+int64_t integer_param(const std::string& key, const std::string& value) {
+  int64_t parsed = -1;
+  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), parsed);
+  if (error != std::errc() || end != value.data() + value.size() || parsed < 0) {
+    throw rtscope::InputError("builtin:resnet18: " + key +
+                              " must be a non-negative integer; got '" + value + "'");
+  }
+  return parsed;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::string builtin;
@@ -59,6 +77,25 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    if (builtin == "resnet18") {
+      rtscope::ResNetParams p;
+      for (const auto& [key, value] : params) {
+        if (key == "image") {
+          p.image = integer_param(key, value);
+        } else if (key == "classes") {
+          p.classes = integer_param(key, value);
+        } else if (key == "seed") {
+          p.seed = static_cast<uint64_t>(integer_param(key, value));
+        } else {
+          throw rtscope::InputError("builtin:resnet18: unknown parameter '" + key +
+                                    "'; valid: image, classes, seed");
+        }
+      }
+      rtscope::export_resnet18_onnx(p, out);
+      std::printf("wrote %s (resnet18, %lldx%lld input)\n", out.c_str(),
+                  static_cast<long long>(p.image), static_cast<long long>(p.image));
+      return 0;
+    }
     if (builtin == "decoder") {
       const auto style =
           kv_cache == "fixed" ? rtscope::KvCacheStyle::fixed : rtscope::KvCacheStyle::concat;

@@ -38,4 +38,15 @@ enum class KvCacheStyle {
 void export_decoder_onnx(const DecoderParams& params, KvCacheStyle style,
                          const std::filesystem::path& path);
 
+// A ResNet-18-shaped CNN (torchvision's layout: Conv+BatchNormalization+
+// Relu, MaxPool, residual Add, GlobalAveragePool, Gemm) with seeded
+// weights, input `input` f32 [N, 3, image, image], output `logits`
+// [N, classes]: a Conv2d model to run in rtscope and ONNX Runtime alike.
+struct ResNetParams {
+  int64_t image = 224;
+  int64_t classes = 1000;
+  uint64_t seed = 0;
+};
+void export_resnet18_onnx(const ResNetParams& params, const std::filesystem::path& path);
+
 }  // namespace rtscope
