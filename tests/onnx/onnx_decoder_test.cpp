@@ -30,16 +30,19 @@ struct Case {
   int64_t kv_heads;
   const char* backend;
   bool capture;
+  DType dtype = DType::f32;
 };
 
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   const Case& c = info.param;
   return std::string(c.style == KvCacheStyle::concat ? "Concat" : "Fixed") +
-         (c.kv_heads == 2 ? "Gqa" : "Mha") + "_" + c.backend + (c.capture ? "_Captured" : "");
+         (c.kv_heads == 2 ? "Gqa" : "Mha") + "_" + c.backend + (c.capture ? "_Captured" : "") +
+         (c.dtype == DType::f16 ? "_F16" : "");
 }
 
-DecoderParams small_params(int64_t kv_heads) {
+DecoderParams small_params(int64_t kv_heads, DType dtype = DType::f32) {
   DecoderParams p;
+  p.dtype = dtype;
   p.layers = 2;
   p.d_model = 32;
   p.heads = 4;
@@ -108,7 +111,8 @@ class OnnxDecoderStream : public ::testing::TestWithParam<Case> {};
 // state uploads).
 TEST_P(OnnxDecoderStream, MatchesTheBuiltinDecoder) {
   const Case& c = GetParam();
-  const DecoderParams p = small_params(c.kv_heads);
+  const DecoderParams p = small_params(c.kv_heads, c.dtype);
+  const double tol = c.dtype == DType::f16 ? 3e-2 : 1e-4;
   PluginRegistry registry;
   registry.load({.name = "cpu"});
   if (std::string(c.backend) == "vulkan") RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
@@ -138,7 +142,7 @@ TEST_P(OnnxDecoderStream, MatchesTheBuiltinDecoder) {
                               {"pos", reference::RefTensor::from(pos_scalar(pos))}},
                              ref_states);
     const Tensor logits = out.at("logits").to_host();
-    EXPECT_LE(reference::closeness(logits, expected.at("logits"), 1e-4, 1e-4), 1.0)
+    EXPECT_LE(reference::closeness(logits, expected.at("logits"), tol, tol), 1.0)
         << "step " << step;
     EXPECT_EQ(out.at("next_token").to_host().to_doubles(),
               want.at("next_token").to_host().to_doubles())
@@ -159,6 +163,7 @@ INSTANTIATE_TEST_SUITE_P(Styles, OnnxDecoderStream,
                                            Case{KvCacheStyle::fixed, 0, "cpu", false},
                                            Case{KvCacheStyle::concat, 2, "cpu", false},
                                            Case{KvCacheStyle::fixed, 2, "cpu", true},
+                                           Case{KvCacheStyle::fixed, 0, "cpu", false, DType::f16},
                                            Case{KvCacheStyle::concat, 2, "vulkan", false},
                                            Case{KvCacheStyle::fixed, 0, "vulkan", true}),
                          case_name);
