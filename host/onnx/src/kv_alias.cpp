@@ -45,11 +45,20 @@ std::string shown(const ValueType& t) { return t.str(); }
 std::map<std::size_t, KvPair> find_kv_pairs(const Context& ctx, onnx::GraphProto& graph,
                                             const OnnxImportOptions& options) {
   std::set<std::string> inputs;
+  // Detection looks only at decoder-shaped models: a position_ids input
+  // and pasts declared [batch, heads, length, head_dim].
+  std::set<std::string> rank4;
   std::set<std::string> initialized;
   for (const auto& init : graph.initializer()) initialized.insert(init.name());
   for (const auto& in : graph.input()) {
-    if (!initialized.count(in.name())) inputs.insert(in.name());
+    if (initialized.count(in.name())) continue;
+    inputs.insert(in.name());
+    if (in.type().has_tensor_type() && in.type().tensor_type().has_shape() &&
+        in.type().tensor_type().shape().dim_size() == 4) {
+      rank4.insert(in.name());
+    }
   }
+  const bool detect = options.detect_kv_alias && inputs.count(kPositions) != 0;
   std::set<std::string> outputs;
   for (const auto& out : graph.output()) outputs.insert(out.name());
   for (const auto& [present, past] : options.alias) {
@@ -69,8 +78,8 @@ std::map<std::size_t, KvPair> find_kv_pairs(const Context& ctx, onnx::GraphProto
     if (node.output_size() != 1 || !outputs.count(node.output(0))) continue;
     const std::string& present = node.output(0);
     auto declared = options.alias.find(present);
-    if (declared == options.alias.end() && !options.detect_kv_alias) continue;
-    KvPair pair = as_update(node, inputs);
+    if (declared == options.alias.end() && !detect) continue;
+    KvPair pair = as_update(node, declared == options.alias.end() ? rank4 : inputs);
     if (declared != options.alias.end() && pair.past != declared->second) {
       throw InputError(ctx.file + ": '" + present + "' cannot alias '" + declared->second +
                        "': node '" + node.name() + "' (" + node.op_type() +

@@ -38,7 +38,8 @@ struct OnnxImportOptions {
   // 0]), and neither is graph I/O any more; a `logits` output gains
   // `next_token` (its argmax). Declared pairs must be such an update
   // (Concat on axis 2, ScatterElements on axis 2, ScatterND); with
-  // detect_kv_alias every output that is one is paired too.
+  // detect_kv_alias, in a model with a position_ids input, every output
+  // that is one of a rank-4 input is paired too.
   std::map<std::string, std::string> alias;
   bool detect_kv_alias = true;
   // Run onnx::checker before anything else.
