@@ -62,8 +62,9 @@ void* Capture::new_buffer(size_t bytes) {
   return buffers_.back().data();
 }
 
-Capture::Capture(const Engine& engine, const ExecutionPlan& plan, const rts_execute_args& args)
-    : engine_(engine), dims_(plan.dims), tunings_(plan.tuning) {
+Capture::Capture(const Engine& engine, const ExecutionPlan& plan, const rts_execute_args& args,
+                 const Profiling& profiling)
+    : engine_(engine), dims_(plan.dims), tunings_(plan.tuning), profiling_(profiling) {
   const std::vector<EngineValue>& values = engine_.values();
   storage_.assign(values.size(), nullptr);
   buffers_.reserve(args.n_inputs + 1 + args.n_outputs);
@@ -149,8 +150,11 @@ Capture::Capture(const Engine& engine, const ExecutionPlan& plan, const rts_exec
 
   conversion_scratch_.reserve(std::max<size_t>(plan.conversion_bytes, 1));
   for (size_t n = 0; n < engine_.nodes().size(); ++n) {
-    if (!plan.skip_node[n]) record_node(n, plan);
+    if (plan.skip_node[n]) continue;
+    record_node(n, plan);
+    if (profiling_.profile != nullptr) step_rows_.resize(steps_.size(), profiling_.node_rows[n]);
   }
+  step_ns_.resize(step_rows_.size());
 
   for (uint32_t o = 0; o < args.n_outputs; ++o) {
     const uint32_t id = engine_.output_values()[o];
@@ -262,7 +266,14 @@ uint64_t Capture::replay(const rts_execute_args& args) {
     }
   }
   const uint64_t allocated = kit::bind_outputs(engine_, output_dims_, args);
-  steps_.run();
+  if (profiling_.profile == nullptr) {
+    steps_.run();
+  } else {
+    steps_.run_timed(&StepProfile::now_ns, step_ns_.data());
+    for (size_t i = 0; i < step_ns_.size(); ++i) {
+      profiling_.profile->add_row(step_rows_[i], step_ns_[i]);
+    }
+  }
   for (const OutputCopy& copy : output_copies_) {
     void* destination = args.outputs[copy.output].data;
     if (copy.bytes > 0 && destination != copy.source) {

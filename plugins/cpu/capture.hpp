@@ -19,12 +19,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "aligned_buffer.hpp"
 #include "execution_plan.hpp"
 #include "kernels/step_list.hpp"
 #include "rtscope/plugin_abi.h"
+#include "step_profile.hpp"
 
 namespace rtscope::cpu {
 
@@ -33,8 +35,16 @@ class Engine;
 class Capture {
  public:
   // Records `plan` for the bindings in `args`, which the context has
-  // checked. Throws Error (the context then has no capture).
-  Capture(const Engine& engine, const ExecutionPlan& plan, const rts_execute_args& args);
+  // checked. Throws Error (the context then has no capture). With a
+  // `profile`, replays time every step into the rows `node_rows` (one per
+  // engine node) names, and the whole replay into `group`.
+  struct Profiling {
+    StepProfile* profile = nullptr;
+    uint32_t group = 0;
+    std::span<const uint32_t> node_rows;
+  };
+  Capture(const Engine& engine, const ExecutionPlan& plan, const rts_execute_args& args,
+          const Profiling& profiling);
   Capture(const Capture&) = delete;
   Capture& operator=(const Capture&) = delete;
 
@@ -54,6 +64,7 @@ class Capture {
   size_t generic_nodes() const { return generic_nodes_; }
   // Outputs written in place into an aliased input's storage per replay.
   size_t in_place_outputs() const { return in_place_outputs_; }
+  uint32_t profile_group() const { return profiling_.group; }
 
  private:
   struct InputBinding {
@@ -90,6 +101,9 @@ class Capture {
   AlignedBuffer conversion_scratch_;
   size_t conversion_used_ = 0;
   StepList steps_;
+  Profiling profiling_;
+  std::vector<uint32_t> step_rows_;  // per step, with a profile
+  std::vector<uint64_t> step_ns_;    // per step, with a profile
   size_t nodes_ = 0;
   size_t specialized_nodes_ = 0;
   size_t generic_nodes_ = 0;

@@ -43,6 +43,7 @@ Context::Context(const Engine& engine, const rts_runtime_settings* settings)
   output_stand_ins_.resize(engine_.output_values().size());
   output_uses_stand_in_.assign(engine_.output_values().size(), 0);
   runtime_dims_.resize(engine_.values().size());
+  if (StepProfile::requested()) profile_ = std::make_unique<StepProfile>();
   if (settings_.graph_capture == RTS_GRAPH_CAPTURE_WHOLE_GRAPH &&
       engine_.has_data_dependent_nodes()) {
     const EngineNode& node = engine_.nodes()[engine_.first_data_dependent_node()];
@@ -69,7 +70,35 @@ Context::Context(const Engine& engine, const rts_runtime_settings* settings)
   add_plan(std::move(input_dims));
 }
 
-Context::~Context() = default;
+Context::~Context() {
+  if (profile_ == nullptr) return;
+  if (const std::string table = profile_->table(64); !table.empty()) {
+    engine_.plugin().log(RTS_LOG_INFO, str_cat("cpu: engine '", engine_.graph().name,
+                                               "' host profile (RTSCOPE_CPU_PROFILE):", table));
+  }
+}
+
+const Context::PlanRows& Context::plan_rows(const ExecutionPlan& plan,
+                                            const rts_execute_args& args) {
+  const auto [it, inserted] = plan_rows_.try_emplace({plan.id, plan.specialized});
+  PlanRows& rows = it->second;
+  if (!inserted) return rows;
+  std::string group = "inputs";
+  for (uint32_t i = 0; i < args.n_inputs; ++i) {
+    group += ' ';
+    group += shape_str(std::span(args.inputs[i].dims, args.inputs[i].rank));
+  }
+  if (settings_.graph_capture == RTS_GRAPH_CAPTURE_WHOLE_GRAPH && capture_refusal_.empty()) {
+    group += " replay";
+  } else {
+    group += " eager";
+  }
+  rows.group = profile_->group(group);
+  for (size_t n = 0; n < engine_.nodes().size(); ++n) {
+    rows.rows.push_back(profile_->row(rows.group, node_profile_label(engine_, plan, n)));
+  }
+  return rows;
+}
 
 ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
   plans_.key_input_shapes(args);
@@ -273,6 +302,7 @@ void Context::execute(const rts_execute_args& args) {
   }
   // Lazy specialization switches here, between executes: one atomic load
   // when nothing finished.
+  const uint64_t start = profile_ != nullptr ? StepProfile::now_ns() : 0;
   if (specializer_.has_ready()) install_specializations();
   if (settings_.graph_capture == RTS_GRAPH_CAPTURE_WHOLE_GRAPH && capture_refusal_.empty()) {
     execute_captured(args);
@@ -280,6 +310,7 @@ void Context::execute(const rts_execute_args& args) {
     if (!capture_refusal_.empty()) bump(eager_instead_of_capture_);
     execute_planned(args);
   }
+  if (profile_ != nullptr) profile_->add_execute(profile_group_, StepProfile::now_ns() - start);
   bump(executes_);
 }
 
@@ -308,9 +339,18 @@ void Context::execute_planned(const rts_execute_args& args) {
     allocated += kit::bind_output(o, value.name, value.dtype, plan.dims[outputs[o]], args);
   }
   const int in_place_outputs = resolve_storage(plan, args);
+  const PlanRows* rows = profile_ != nullptr ? &plan_rows(plan, args) : nullptr;
+  if (rows != nullptr) profile_group_ = rows->group;
   for (size_t n = 0; n < engine_.nodes().size(); ++n) {
     if (n >= plan.first_dynamic_node) resolve_dynamic_shapes(n, plan);
-    if (!plan.skip_node[n]) run_node(n, plan);
+    if (plan.skip_node[n]) continue;
+    if (rows == nullptr) {
+      run_node(n, plan);
+    } else {
+      const uint64_t start = StepProfile::now_ns();
+      run_node(n, plan);
+      profile_->add_row(rows->rows[n], StepProfile::now_ns() - start);
+    }
   }
   for (uint32_t o = 0; o < args.n_outputs; ++o) {
     const EngineValue& value = values[outputs[o]];
@@ -337,11 +377,17 @@ void Context::execute_captured(const rts_execute_args& args) {
     capture_.reset();  // free the old recording before the new one allocates
     const kit::TraceSpan span(engine_.plugin().host(), "capture",
                               [] { return std::string("record"); });
-    capture_ = std::make_unique<Capture>(engine_, plan, args);
+    Capture::Profiling profiling;
+    if (profile_ != nullptr) {
+      const PlanRows& rows = plan_rows(plan, args);
+      profiling = {profile_.get(), rows.group, rows.rows};
+    }
+    capture_ = std::make_unique<Capture>(engine_, plan, args, profiling);
     bump(records_);
   }
   const kit::TraceSpan span(engine_.plugin().host(), "capture",
                             [] { return std::string("replay"); });
+  profile_group_ = capture_->profile_group();
   bump(output_allocations_, capture_->replay(args));
   bump(kernel_runs_, capture_->nodes());
   bump(in_place_updates_, capture_->in_place_outputs());

@@ -22,6 +22,7 @@
 #include "rtscope/kit/plan_cache.hpp"
 #include "rtscope/plugin_abi.h"
 #include "specialization.hpp"
+#include "step_profile.hpp"
 
 namespace rtscope::cpu {
 
@@ -85,6 +86,16 @@ class Context : public kit::Context {
   // node changes shapes from one execute to the next.
   std::string capture_refusal_;
   std::unique_ptr<Capture> capture_;
+  // RTSCOPE_CPU_PROFILE: the profile, and per (plan id, specialized) its
+  // group and a row per node; null and empty otherwise.
+  struct PlanRows {
+    uint32_t group = 0;
+    std::vector<uint32_t> rows;
+  };
+  const PlanRows& plan_rows(const ExecutionPlan& plan, const rts_execute_args& args);
+  std::unique_ptr<StepProfile> profile_;
+  std::map<std::pair<uint64_t, bool>, PlanRows> plan_rows_;
+  uint32_t profile_group_ = 0;    // of the current execute
   uint64_t current_plan_id_ = 0;  // 0: none yet
   bool current_plan_specialized_ = false;
 

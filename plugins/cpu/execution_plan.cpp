@@ -159,3 +159,18 @@ ExecutionPlan build_plan(const Engine& engine, std::span<const Dims> input_dims,
 }
 
 }  // namespace rtscope::cpu
+
+namespace rtscope::cpu {
+
+std::string node_profile_label(const Engine& engine, const ExecutionPlan& plan, size_t node) {
+  const EngineNode& n = engine.nodes()[node];
+  std::string kernel = n.spec->kernel_name;
+  if (const KernelTuning* tuning = plan.tuning_for(node); tuning != nullptr) {
+    kernel = plan.variant[node] != nullptr ? plan.variant[node] : "?";
+    if (tuning->grain > 0) kernel += str_cat(" grain ", tuning->grain);
+  }
+  const std::string shape = n.outputs.empty() ? "" : shape_str(plan.dims[n.outputs[0]]);
+  return str_cat(n.desc->name, " [", kernel, "] ", shape);
+}
+
+}  // namespace rtscope::cpu

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "kernels/op_spec.hpp"
@@ -81,6 +82,11 @@ struct ExecutionPlan {
 // mismatch.
 ExecutionPlan build_plan(const Engine& engine, std::span<const Dims> input_dims,
                          const ContextSettings& settings);
+
+// A node's row in RTSCOPE_CPU_PROFILE: its name, the kernel `plan` runs
+// it with (the tuned variant and grain once specialized) and its first
+// output's shape.
+std::string node_profile_label(const Engine& engine, const ExecutionPlan& plan, size_t node);
 
 // Bytes of f32 scratch one converted tensor takes, rounded up so that every
 // scratch tensor stays aligned.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <exception>
 
 namespace rtscope::cpu {
@@ -49,16 +50,48 @@ void ThreadPool::run_chunks(Job& job) {
   }
 }
 
+namespace {
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+}  // namespace
+
+bool ThreadPool::spin_for_job() const {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(kSpinNs);
+  while (true) {
+    // The clock costs tens of nanoseconds: read it every 64 polls.
+    for (int i = 0; i < 64; ++i) {
+      if (job_count_.load(std::memory_order_acquire) != 0) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+  }
+}
+
 void ThreadPool::worker_loop() {
   std::unique_lock lock(mutex_);
   while (true) {
-    work_available_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+    if (jobs_.empty() && !stopping_) {
+      lock.unlock();
+      spin_for_job();
+      lock.lock();
+      ++sleepers_;
+      work_available_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      --sleepers_;
+    }
     if (stopping_) return;
     Job* job = jobs_.front();
     // A job with no chunk left to claim leaves the queue; the caller may
     // not have removed it yet.
     if (job->next_chunk.load(std::memory_order_relaxed) >= job->chunks) {
       jobs_.pop_front();
+      job_count_.store(jobs_.size(), std::memory_order_release);
       continue;
     }
     ++job->workers_inside;
@@ -66,7 +99,10 @@ void ThreadPool::worker_loop() {
     run_chunks(*job);
     lock.lock();
     --job->workers_inside;
-    if (!jobs_.empty() && jobs_.front() == job) jobs_.pop_front();
+    if (!jobs_.empty() && jobs_.front() == job) {
+      jobs_.pop_front();
+      job_count_.store(jobs_.size(), std::memory_order_release);
+    }
     job_finished_.notify_all();
   }
 }
@@ -84,18 +120,24 @@ void ThreadPool::parallel_for(int64_t count, int64_t min_per_task, RangeFunction
   job.count = count;
   job.chunk = (count + max_tasks - 1) / max_tasks;
   job.chunks = (count + job.chunk - 1) / job.chunk;
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
     jobs_.push_back(&job);
+    job_count_.store(jobs_.size(), std::memory_order_release);
+    wake = sleepers_ > 0;  // spinning workers see job_count_ instead
   }
-  work_available_.notify_all();
+  if (wake) work_available_.notify_all();
   run_chunks(job);
   {
     std::unique_lock lock(mutex_);
     // No new worker may enter the job once it leaves the queue; the ones
     // inside must finish before `job` goes out of scope.
     auto position = std::find(jobs_.begin(), jobs_.end(), &job);
-    if (position != jobs_.end()) jobs_.erase(position);
+    if (position != jobs_.end()) {
+      jobs_.erase(position);
+      job_count_.store(jobs_.size(), std::memory_order_release);
+    }
     job_finished_.wait(lock, [&] {
       return job.workers_inside == 0 &&
              job.finished_chunks.load(std::memory_order_acquire) == job.chunks;

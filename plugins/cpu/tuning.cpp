@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -94,7 +95,11 @@ class Workspace {
 }  // namespace
 
 Tuner::Tuner(const Engine& engine, const rts_cache_store* cache)
-    : engine_(engine), cache_(kit::complete_cache(cache)) {}
+    : engine_(engine), cache_(kit::complete_cache(cache)) {
+  if (const char* forced = std::getenv("RTSCOPE_CPU_FORCE_VARIANT"); forced != nullptr) {
+    forced_variant_ = forced;
+  }
+}
 
 std::optional<KernelVariant> Tuner::choose(const NodeTask& task, const std::atomic<bool>* cancel) {
   const EngineNode& node = engine_.nodes()[task.node];
@@ -107,6 +112,11 @@ std::optional<KernelVariant> Tuner::choose(const NodeTask& task, const std::atom
   if (space.variants.empty()) return KernelVariant{node.spec->kernel_name, node.spec->run, {}};
   // A single candidate needs no measurement and no cache entry.
   if (space.variants.size() == 1) return space.variants.front();
+  if (!forced_variant_.empty()) {
+    for (const KernelVariant& variant : space.variants) {
+      if (forced_variant_ == variant.name) return variant;
+    }
+  }
 
   const std::string key = tuning_key(*node.spec, *node.desc, task.inputs, threads);
   {

@@ -61,6 +61,10 @@ class Tuner {
 
   const Engine& engine_;
   const rts_cache_store* cache_;
+  // RTSCOPE_CPU_FORCE_VARIANT: a variant name that wins wherever it is a
+  // candidate, without measuring or caching (tests run every variant
+  // against the reference this way); empty when unset.
+  std::string forced_variant_;
   TuningCounters counters_;
   std::mutex memo_mutex_;
   std::map<std::string, KernelVariant> memo_;  // by tuning key

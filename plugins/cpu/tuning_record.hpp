@@ -15,9 +15,12 @@
 
 namespace rtscope::cpu {
 
-inline constexpr uint16_t kTuningRecordVersion = 1;
+// Raised whenever an op's candidates change, so that stored choices are
+// measured again (2: oneDNN for matmul and linear; 3: no pool split of
+// tiny work).
+inline constexpr uint16_t kTuningRecordVersion = 3;
 
-// "tune.v1/linear/[1,1,256][256,1024]/t2": the op, every input shape, the
+// "tune.v3/linear/[1,1,256][256,1024]/t2": the op, every input shape, the
 // integer attributes the op declares (they can change the work), and the
 // pool size the measurement ran with.
 std::string tuning_key(const OpSpec& spec, const NodeDesc& node, std::span<const Dims> inputs,

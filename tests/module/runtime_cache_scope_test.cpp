@@ -59,7 +59,11 @@ TEST_F(RuntimeCacheScopeTest, EmptyTargetIsAnError) {
 
 TEST_F(RuntimeCacheScopeTest, ModulesOfTwoPluginsShareOneCacheAndTheFileHoldsBoth) {
   auto on_testing = testing_model();
-  auto on_cpu = Model::build(testing::scale_relu_graph(), registry_, {.backends = {"cpu"}});
+  // Large enough that the cpu plugin has kernel variants to tune (tiny
+  // work only ever runs inline).
+  constexpr int64_t kCpuElements = 4096;
+  auto on_cpu =
+      Model::build(testing::scale_relu_graph(kCpuElements), registry_, {.backends = {"cpu"}});
   const auto path = dir_ / "shared.cache";
   {
     auto cache = runtime_cache({*on_testing, *on_cpu}, path);
@@ -68,7 +72,7 @@ TEST_F(RuntimeCacheScopeTest, ModulesOfTwoPluginsShareOneCacheAndTheFileHoldsBot
     EXPECT_EQ(on_cpu->modules()[0]->runtime_cache(), cache.cache());
     auto eager = runtime_config(*on_cpu, {{"kernel_specialization", "eager"}});
     run(*on_testing);
-    run(*on_cpu);
+    on_cpu->run({{"x", Tensor::random(DType::f32, {kCpuElements}, 7)}});
     EXPECT_EQ(counter(*on_testing, "kernels_compiled"), 2u);
   }
   EXPECT_EQ(on_testing->modules()[0]->runtime_cache(), nullptr) << "detached on exit";

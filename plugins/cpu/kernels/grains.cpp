@@ -13,7 +13,12 @@ std::vector<int64_t> candidate_grains(int64_t items, unsigned threads, int64_t d
     if (std::find(grains.begin(), grains.end(), grain) == grains.end()) grains.push_back(grain);
   };
   add(upper);  // everything on the calling thread: no wake-up cost
-  if (threads > 1) add((items + threads - 1) / threads);  // one task per pool thread
+  // One task per pool thread, unless a task would be tiny (under 1/16 of
+  // the kernel's default grain): even a warm worker's hand-off costs more
+  // than such a task, and a tuning loop, where workers never idle, would
+  // not show that.
+  const int64_t per_thread = threads > 1 ? (items + threads - 1) / threads : upper;
+  if (threads > 1 && per_thread >= default_grain / 16) add(per_thread);
   add(default_grain);
   return grains;
 }

@@ -2,12 +2,14 @@
 // has no batch dims the whole batch of a folds into one large sgemm.
 // Specialized forms, chosen per shape by measurement: per-batch or
 // pool-parallel batches for matmul; sgemv for few rows and output columns
-// split over the plugin's pool for linear.
+// split over the plugin's pool for linear; oneDNN's sgemm, on the calling
+// thread or over column blocks on the pool, for both.
 #include <cblas.h>
 
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/onednn_gemm.hpp"
 #include "kernels/op_spec.hpp"
 #include "thread_pool.hpp"
 
@@ -130,11 +132,61 @@ void run_matmul_batch_pool(const KernelArgs& args) {
   });
 }
 
-void tune_matmul(const NodeDesc&, std::span<const Dims* const>, std::span<const Dims> outputs,
-                 unsigned threads, TuningSpace& space) {
+// oneDNN on a folded batch: output columns [begin, end) of the one
+// [batches*m, n] product.
+void onednn_matmul_columns(const KernelArgs& args, const MatmulShape& shape, int64_t begin,
+                           int64_t end) {
+  if (end <= begin) return;
+  const int64_t rows = shape.batches * shape.m;
+  const float* b = args.inputs[1].as<const float>();
+  float* out = args.outputs[0].as<float>() + begin;
+  if (shape.k == 0) {
+    for (int64_t row = 0; row < rows; ++row) std::fill_n(out + row * shape.n, end - begin, 0.0f);
+    return;
+  }
+  onednn_sgemm(args.inputs[0].as<const float>(),
+               shape.b_transposed ? b + begin * shape.k : b + begin, out, rows, end - begin,
+               shape.k, shape.k, shape.b_transposed ? shape.k : shape.n, shape.n,
+               shape.b_transposed, 0.0f);
+}
+
+// Offered only where the batch folds (tune_matmul checks).
+void run_matmul_onednn(const KernelArgs& args) {
+  const MatmulShape shape = matmul_shape(args);
+  onednn_matmul_columns(args, shape, 0, shape.n);
+}
+
+void run_matmul_onednn_split_n(const KernelArgs& args) {
+  const MatmulShape shape = matmul_shape(args);
+  args.pool.parallel_for(shape.n, args.grain_or(shape.n), [&](int64_t begin, int64_t end) {
+    onednn_matmul_columns(args, shape, begin, end);
+  });
+}
+
+// Column blocks of at least 64 keep each product call efficient; 16 keeps
+// block starts on 64-byte boundaries.
+int64_t column_grain(int64_t n, unsigned threads) {
+  const int64_t per_thread = (n + threads - 1) / threads;
+  return (per_thread + 15) / 16 * 16;
+}
+
+void tune_matmul(const NodeDesc&, std::span<const Dims* const> inputs,
+                 std::span<const Dims> outputs, unsigned threads, TuningSpace& space) {
   const Dims& out = outputs[0];
+  const Dims& a = *inputs[0];
+  const Dims& b = *inputs[1];
   const int64_t batches = element_count(std::span(out).first(out.size() - 2));
+  const bool foldable = element_count(std::span(b).first(b.size() - 2)) == 1 &&
+                        element_count(std::span(a).first(a.size() - 2)) == batches;
   space.variants.push_back({"matmul.generic", run_matmul, {}});
+  if (foldable) {
+    space.variants.push_back({"matmul.onednn", run_matmul_onednn, {}});
+    const int64_t n = out.back();
+    if (threads > 1 && n >= 128) {
+      space.variants.push_back(
+          {"matmul.onednn_split_n", run_matmul_onednn_split_n, {column_grain(n, threads)}});
+    }
+  }
   if (batches > 1) {
     space.variants.push_back({"matmul.per_batch", run_matmul_per_batch, {}});
     if (threads > 1) {
@@ -230,16 +282,50 @@ void run_linear_split_n(const KernelArgs& args) {
   });
 }
 
+// oneDNN: output columns [begin, end) of every row, onto the bias when
+// there is one (beta 1).
+void onednn_linear_columns(const KernelArgs& args, const LinearShape& shape, int64_t begin,
+                           int64_t end, float beta) {
+  if (end <= begin || shape.m == 0) return;
+  float* out = args.outputs[0].as<float>() + begin;
+  if (shape.k == 0) {
+    if (beta == 0.0f) {
+      for (int64_t row = 0; row < shape.m; ++row)
+        std::fill_n(out + row * shape.n, end - begin, 0.0f);
+    }
+    return;
+  }
+  onednn_sgemm(args.inputs[0].as<const float>(), args.inputs[1].as<const float>() + begin, out,
+               shape.m, end - begin, shape.k, shape.k, shape.n, shape.n, false, beta);
+}
+
+void run_linear_onednn(const KernelArgs& args) {
+  const LinearShape shape = linear_shape(args);
+  const float beta = prefill_bias(args, shape);
+  onednn_linear_columns(args, shape, 0, shape.n, beta);
+}
+
+void run_linear_onednn_split_n(const KernelArgs& args) {
+  const LinearShape shape = linear_shape(args);
+  const float beta = prefill_bias(args, shape);
+  args.pool.parallel_for(shape.n, args.grain_or(shape.n), [&](int64_t begin, int64_t end) {
+    onednn_linear_columns(args, shape, begin, end, beta);
+  });
+}
+
 void tune_linear(const NodeDesc&, std::span<const Dims* const> inputs,
                  std::span<const Dims> outputs, unsigned threads, TuningSpace& space) {
   const int64_t n = (*inputs[1])[1];
   const int64_t m = n > 0 ? element_count(outputs[0]) / n : 0;
   space.variants.push_back({"linear.sgemm", run_linear, {}});
   if (m <= 4) space.variants.push_back({"linear.sgemv", run_linear_gemv, {}});
-  // Column blocks of at least 64 keep each sgemm/sgemv call efficient.
-  if (threads > 1 && n >= 128 && m <= 64) {
-    const int64_t per_thread = (n + threads - 1) / threads;
-    space.variants.push_back({"linear.split_n", run_linear_split_n, {(per_thread + 15) / 16 * 16}});
+  space.variants.push_back({"linear.onednn", run_linear_onednn, {}});
+  if (threads > 1 && n >= 128) {
+    if (m <= 64) {
+      space.variants.push_back({"linear.split_n", run_linear_split_n, {column_grain(n, threads)}});
+    }
+    space.variants.push_back(
+        {"linear.onednn_split_n", run_linear_onednn_split_n, {column_grain(n, threads)}});
   }
 }
 

@@ -136,8 +136,9 @@ struct OpSpec {
 };
 
 // Grain candidates for `items` units of work on a pool of `threads`: all
-// on the caller, one task per thread, and the kernel's default
-// `default_grain`; duplicates removed, values clamped to `items`.
+// on the caller, one task per thread (when a task holds at least 1/16 of
+// `default_grain`), and the kernel's default `default_grain`; duplicates
+// removed, values clamped to `items`.
 std::vector<int64_t> candidate_grains(int64_t items, unsigned threads, int64_t default_grain);
 
 // The specs of one family of ops, defined in its kernels/*.cpp file (not

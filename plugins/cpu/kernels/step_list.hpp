@@ -4,6 +4,8 @@
 // call per step: no shape inference, no lookups, no allocation.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -27,6 +29,19 @@ class StepList {
 
   void run() const {
     for (const Step& step : steps_) step.fn(step.args);
+  }
+
+  // run(), timing every step: `ns` (one slot per step) receives the
+  // nanoseconds each took (RTSCOPE_CPU_PROFILE).
+  template <typename Clock>
+  void run_timed(Clock now_ns, uint64_t* ns) const {
+    uint64_t start = now_ns();
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      steps_[i].fn(steps_[i].args);
+      const uint64_t end = now_ns();
+      ns[i] = end - start;
+      start = end;
+    }
   }
 
   size_t size() const { return steps_.size(); }
