@@ -49,13 +49,17 @@ inline constexpr uint32_t kMatmulResidual = 4;
 // matvec_t only: binding 2 holds a gain g[K] instead of a bias, and each
 // row of A is rmsnorm'ed (x * g / sqrt(mean(x²) + eps)) before the product.
 inline constexpr uint32_t kMatmulNormRows = 8;
+// matvec_t only: binding 4 holds a second weight U [N, K] and the output is
+// silu(A·Bᵀ) · (A·Uᵀ) (a SwiGLU's gate, up, silu and product fused,
+// ExecutionPlan).
+inline constexpr uint32_t kMatmulGated = 16;
 
 // matvec.comp: the skinny matmul for at most kMatvecMaxRows rows.
 struct MatvecPush {
   uint32_t m;
   uint32_t n;
   uint32_t k;
-  uint32_t flags;  // kMatmulBias, kMatmulResidual, kMatmulNormRows (matvec_t)
+  uint32_t flags;  // kMatmulBias, kMatmulResidual, kMatmulNormRows, kMatmulGated (matvec_t)
   float eps;       // kMatmulNormRows
 };
 inline constexpr uint32_t kMatvecMaxRows = 4;  // MAX_ROWS in matvec.comp
@@ -96,6 +100,9 @@ struct AttentionPush {
 // Key rows start on 16-byte boundaries and hold whole 16-byte vectors.
 inline constexpr uint32_t kAttentionVectorKeys = 1;
 inline constexpr uint32_t kAttentionMaxHeadDim = 256;  // MAX_HEAD_DIM in attention.comp
+// attention_split.comp: the combine pass (else the per-block partial pass).
+inline constexpr uint32_t kAttentionCombine = 2;
+inline constexpr uint32_t kAttentionSplitBlock = 32;  // BLOCK in attention_split.comp
 
 struct KvUpdatePush {
   uint32_t count;

@@ -10,6 +10,10 @@
 // a read of every weight once: this shader is bound by memory bandwidth.
 // The encoder uses it only when K is a multiple of the elements in 16
 // bytes (the bindings are 16-byte aligned).
+// Gated (flag bit 4): a second weight U [N, K] in binding 4, and the
+// output is silu(A·Bᵀ) · (A·Uᵀ), so a SwiGLU's gate and up projections,
+// its silu and its product run as one dispatch; each subgroup then streams
+// two weight rows, which keeps twice the bytes in flight.
 #include "common.glsl"
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -32,6 +36,8 @@ layout(std430, binding = 2) readonly buffer InBias { ELEM bias[]; };
 layout(std430, binding = 2) readonly buffer InGain { uvec4 gain[]; };
 layout(std430, binding = 3) writeonly buffer Out { ELEM o[]; };
 layout(std430, binding = 4) readonly buffer InResidual { ELEM residual[]; };
+// With bit 4 of flags the same binding holds the second (up) weight U[N, K].
+layout(std430, binding = 4) readonly buffer InUp { uvec4 up[]; };
 
 // Mirrors MatvecPush in shader_interface.hpp.
 layout(push_constant) uniform Push {
@@ -40,7 +46,8 @@ layout(push_constant) uniform Push {
   uint k;
   uint flags;  // bit 0 (transpose_b) is always set here; bit 1: add bias[N];
                // bit 2: add residual[M, N] (a fused residual connection);
-               // bit 3: rmsnorm each row of A with gain g[K] first (fused)
+               // bit 3: rmsnorm each row of A with gain g[K] first (fused);
+               // bit 4: gated, silu(A·Bᵀ) · (A·Uᵀ) with U in binding 4
   float eps;   // bit 3
 } pc;
 
@@ -92,6 +99,7 @@ void main() {
   const bool has_bias = (FLAGS & 2u) != 0u;
   const bool has_residual = (FLAGS & 4u) != 0u;
   const bool norm_rows = (FLAGS & 8u) != 0u;
+  const bool gated = (FLAGS & 16u) != 0u;
   const uint vecs = K / VEC;  // 16-byte vectors per row of A and B
   const uint lane = gl_SubgroupInvocationID;
   const uint lanes = gl_SubgroupSize;
@@ -105,25 +113,35 @@ void main() {
     for (uint row0 = 0u; row0 < M; row0 += MAX_ROWS) {
       const uint rows = min(MAX_ROWS, M - row0);
       float acc[MAX_ROWS];
+      float acc_up[MAX_ROWS];   // gated: the up projection's sums
       float squares[MAX_ROWS];  // of each row of A, for the fused rmsnorm
       [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
         acc[r] = 0.0;
+        acc_up[r] = 0.0;
         squares[r] = 0.0;
       }
       uint v = lane;
-      // Four weight vectors in flight per invocation before the first use.
+      // Four weight vectors (eight when gated) in flight per invocation
+      // before the first use.
       for (; v + 3u * lanes < vecs; v += 4u * lanes) {
         uvec4 w[4];
+        uvec4 u[4];
         [[unroll]] for (uint j = 0u; j < 4u; ++j) w[j] = b[column + v + j * lanes];
+        if (gated) {
+          [[unroll]] for (uint j = 0u; j < 4u; ++j) u[j] = up[column + v + j * lanes];
+        }
         [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
           if (r < rows) {
             [[unroll]] for (uint j = 0u; j < 4u; ++j) {
               const uvec4 x = a[(row0 + r) * vecs + v + j * lanes];
               if (norm_rows) {
-                acc[r] = dot16_gain(x, gain[v + j * lanes], w[j], acc[r]);
+                const uvec4 g = gain[v + j * lanes];
+                acc[r] = dot16_gain(x, g, w[j], acc[r]);
+                if (gated) acc_up[r] = dot16_gain(x, g, u[j], acc_up[r]);
                 squares[r] = dot16(x, x, squares[r]);
               } else {
                 acc[r] = dot16(x, w[j], acc[r]);
+                if (gated) acc_up[r] = dot16(x, u[j], acc_up[r]);
               }
             }
           }
@@ -131,14 +149,17 @@ void main() {
       }
       for (; v < vecs; v += lanes) {
         const uvec4 w = b[column + v];
+        const uvec4 u = gated ? up[column + v] : uvec4(0u);
         [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
           if (r < rows) {
             const uvec4 x = a[(row0 + r) * vecs + v];
             if (norm_rows) {
               acc[r] = dot16_gain(x, gain[v], w, acc[r]);
+              if (gated) acc_up[r] = dot16_gain(x, gain[v], u, acc_up[r]);
               squares[r] = dot16(x, x, squares[r]);
             } else {
               acc[r] = dot16(x, w, acc[r]);
+              if (gated) acc_up[r] = dot16(x, u, acc_up[r]);
             }
           }
         }
@@ -147,10 +168,23 @@ void main() {
         if (r < rows) {
           const uint row = row0 + r;
           float total = subgroupAdd(acc[r]);
-          if (norm_rows) total *= inversesqrt(subgroupAdd(squares[r]) / float(K) + pc.eps);
+          float up_total = gated ? subgroupAdd(acc_up[r]) : 0.0;
+          if (norm_rows) {
+            const float inv_rms = inversesqrt(subgroupAdd(squares[r]) / float(K) + pc.eps);
+            total *= inv_rms;
+            up_total *= inv_rms;
+          }
           if (lane == 0u) {
-            const float skip = has_residual ? float(residual[row * N + c]) : 0.0;
-            o[row * N + c] = ELEM(total + add + skip);
+            if (gated) {
+              // Rounded to the storage type where the unfused gate, up
+              // and silu would store them, so both paths agree.
+              const float g = float(ELEM(total));
+              const float s = float(ELEM(g / (1.0 + exp(-g))));
+              o[row * N + c] = ELEM(s * float(ELEM(up_total)));
+            } else {
+              const float skip = has_residual ? float(residual[row * N + c]) : 0.0;
+              o[row * N + c] = ELEM(total + add + skip);
+            }
           }
         }
       }
