@@ -412,6 +412,7 @@ void Context::run(const rts_execute_args& args) {
   fused_residual_adds_.fetch_add(plan.fused_residual_adds, std::memory_order_relaxed);
   fused_row_norms_.fetch_add(plan.fused_row_norms, std::memory_order_relaxed);
   fused_gated_products_.fetch_add(plan.fused_gated_products, std::memory_order_relaxed);
+  fused_ropes_.fetch_add(plan.fused_ropes, std::memory_order_relaxed);
   uint64_t device_bytes = 0;
   for (uint32_t i = 0; i < args.n_inputs; ++i) {
     if (device_bindings_.inputs[i]) device_bytes += kit::tensor_bytes(args.inputs[i]);
@@ -447,6 +448,8 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("fused_row_norms", load(fused_row_norms_));
   // SwiGLU gate/up/silu/mul groups run as one gated projection.
   report("fused_gated_products", load(fused_gated_products_));
+  // ropes run inside the projection producing their input.
+  report("fused_ropes", load(fused_ropes_));
   report("output_allocations", load(output_allocations_));
   report("pipelines_created", load(pipeline_counters_.created));
   report("pipeline_cache_hits", load(pipeline_counters_.cache_hits));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 
 #include "device.hpp"
 #include "engine.hpp"
@@ -81,8 +82,10 @@ class PlanBuilder {
     residual_.assign(nodes_.size(), false);
     row_norm_eps_.assign(nodes_.size(), std::nullopt);
     gated_.assign(nodes_.size(), false);
+    rope_.assign(nodes_.size(), std::nullopt);
     fuse_row_norms();
     fuse_gated_products();
+    fuse_rope_projections();
     fuse_residual_adds();
     find_views();
     schedule_nodes();
@@ -220,6 +223,62 @@ class PlanBuilder {
     }
   }
 
+  // y = rope(reshape(p), pos) where p is a projection's output running
+  // matvec_t without a bias, read only by the reshape (read only by the
+  // rope), and the reshape gives [B, S, heads, head_dim] with p's last dim
+  // heads * head_dim: the projection computes each pair of rotated columns
+  // and writes y, with pos appended to its inputs; the reshape and the
+  // rope run nothing.
+  void fuse_rope_projections() {
+    std::vector<int> producer(values_.size(), -1);
+    std::vector<int> readers(values_.size(), 0);
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      for (uint32_t id : nodes_[n].outputs) producer[id] = static_cast<int>(n);
+      for (uint32_t id : nodes_[n].inputs) ++readers[id];
+    }
+    for (uint32_t id : engine_.output_values()) ++readers[id];
+    for (size_t r = 0; r < nodes_.size(); ++r) {
+      EngineNode& rope = nodes_[r];
+      if (rope.desc->op != "rope" || rope.inputs.size() != 2 || rope.outputs.size() != 1) continue;
+      const uint32_t heads_view = rope.inputs[0];
+      const int v = producer[heads_view];
+      if (v < 0 || !nodes_[v].spec->output_views_input || nodes_[v].inputs.size() < 1 ||
+          readers[heads_view] != 1) {
+        continue;
+      }
+      const uint32_t product = nodes_[v].inputs[0];
+      const int p = producer[product];
+      if (p < 0 || readers[product] != 1) continue;
+      EngineNode& projection = nodes_[p];
+      const size_t plain_inputs = row_norm_eps_[p] ? 3 : 2;
+      if (projection.desc->op != "linear" || projection.inputs.size() != plain_inputs ||
+          projection.outputs.size() != 1 || gated_[p] || rope_[p] || !runs_matvec_t(projection)) {
+        continue;
+      }
+      const Dims& heads = plan_.dims[heads_view];
+      const Dims& flat = plan_.dims[product];
+      if (heads.size() != 4 || heads[3] <= 0 || heads[3] % 2 != 0 || flat.empty() ||
+          flat.back() != heads[2] * heads[3] || heads[1] <= 0 ||
+          values_[rope.outputs[0]].device_dtype != values_[product].device_dtype ||
+          heads[1] > UINT32_MAX || heads[3] > UINT32_MAX) {
+        continue;
+      }
+      RopeFusion fused;
+      fused.head_dim = static_cast<uint32_t>(heads[3]);
+      fused.seq = static_cast<uint32_t>(heads[1]);
+      fused.log2_base = static_cast<float>(std::log2(rope.desc->attr_real("base", 10000.0)));
+      projection.inputs.push_back(rope.inputs[1]);
+      projection.outputs = {rope.outputs[0]};
+      rope_[p] = fused;
+      for (size_t dead : {static_cast<size_t>(v), r}) {
+        runs_[dead] = false;
+        nodes_[dead].inputs.clear();
+        nodes_[dead].outputs.clear();
+      }
+      ++plan_.fused_ropes;
+    }
+  }
+
   // y = add(p, r) where p is a projection's output read by nothing else
   // and r has p's shape: the projection adds r itself and writes y (its
   // OpSpec::runs_matvec_t says for which shapes), and the add runs
@@ -242,7 +301,7 @@ class PlanBuilder {
         const int p = producer[product];
         if (p < 0 || readers[product] != 1 || product == residual) continue;
         EngineNode& projection = nodes_[p];
-        if (projection.outputs.size() != 1 || residual_[p] || gated_[p] ||
+        if (projection.outputs.size() != 1 || residual_[p] || gated_[p] || rope_[p] ||
             producer[residual] >= p) {
           continue;
         }
@@ -521,6 +580,13 @@ class PlanBuilder {
         residual = inputs.back();
         inputs.pop_back();
       }
+      std::optional<TensorArg> pos;
+      EncodeArgs::Rope rope;
+      if (rope_[n]) {
+        pos = inputs.back();
+        inputs.pop_back();
+        rope = {&*pos, rope_[n]->head_dim, rope_[n]->seq, rope_[n]->log2_base};
+      }
       if (gated_[n]) {
         up = inputs.back();
         inputs.pop_back();
@@ -532,10 +598,10 @@ class PlanBuilder {
       pipelines.clear();
       for (const std::string& shader : node.shaders)
         pipelines.push_back(pipelines_.index_of(shader));
-      node.spec->encode(EncodeArgs{*node.desc, inputs, outputs, pipelines, engine_.device().caps(),
-                                   plan_.commands, residual ? &*residual : nullptr,
-                                   gain ? &*gain : nullptr, row_norm_eps_[n].value_or(0.0f),
-                                   up ? &*up : nullptr, wants_scratch_[n] ? &scratch_ : nullptr});
+      node.spec->encode(EncodeArgs{
+          *node.desc, inputs, outputs, pipelines, engine_.device().caps(), plan_.commands,
+          residual ? &*residual : nullptr, gain ? &*gain : nullptr, row_norm_eps_[n].value_or(0.0f),
+          up ? &*up : nullptr, wants_scratch_[n] ? &scratch_ : nullptr, rope});
     }
     for (const StagedTensor& staged : plan_.staged_outputs) {
       plan_.commands.copy(plan_.regions[staged.value], 0, plan_.staging.region(),
@@ -589,6 +655,14 @@ class PlanBuilder {
   // Per node: it computes silu(its product) · (input 0 · the weight
   // appended after the gain), fuse_gated_products.
   std::vector<bool> gated_;
+  // Per node: the rope it applies to its output, with the position appended
+  // to its inputs after the up weight, fuse_rope_projections.
+  struct RopeFusion {
+    uint32_t head_dim = 0;
+    uint32_t seq = 0;
+    float log2_base = 0;
+  };
+  std::vector<std::optional<RopeFusion>> rope_;
   std::vector<bool> wants_scratch_;  // per node: it gets scratch_ (place_scratch)
   BufferRegion scratch_{};
   std::vector<uint32_t> root_;  // the value whose storage each value uses

@@ -53,14 +53,21 @@ inline constexpr uint32_t kMatmulNormRows = 8;
 // silu(A·Bᵀ) · (A·Uᵀ) (a SwiGLU's gate, up, silu and product fused,
 // ExecutionPlan).
 inline constexpr uint32_t kMatmulGated = 16;
+// matvec_t only: binding 4 holds the i64 position and the output, read as
+// [rows, heads, head_dim], gets rotate-half RoPE at pos + row % seq (a rope
+// after the projection fused, ExecutionPlan).
+inline constexpr uint32_t kMatmulRope = 32;
 
 // matvec.comp: the skinny matmul for at most kMatvecMaxRows rows.
 struct MatvecPush {
   uint32_t m;
   uint32_t n;
   uint32_t k;
-  uint32_t flags;  // kMatmulBias, kMatmulResidual, kMatmulNormRows, kMatmulGated (matvec_t)
-  float eps;       // kMatmulNormRows
+  uint32_t flags;         // kMatmulBias, kMatmulResidual, kMatmulNormRows, kMatmulGated (matvec_t)
+  float eps;              // kMatmulNormRows
+  uint32_t head_dim = 0;  // kMatmulRope
+  uint32_t seq = 0;       // kMatmulRope
+  float log2_base = 0;    // kMatmulRope
 };
 inline constexpr uint32_t kMatvecMaxRows = 4;  // MAX_ROWS in matvec.comp
 // matvec_t loops over blocks of 4 rows with the weights in cache: up to this

@@ -11,6 +11,7 @@
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/reference/reference.hpp"
 #include "support/reference_outputs.hpp"
+#include "vulkan/matvec_t_probe.hpp"
 #include "vulkan/vulkan_test_support.hpp"
 
 namespace rtscope::vulkan_testing {
@@ -72,24 +73,6 @@ Graph gated_graph(const GatedCase& c) {
   return g;
 }
 
-// Whether the device stores linear weights [N, K] and runs matvec_t (it
-// needs subgroup arithmetic): a lone projection with a residual add then
-// runs as one dispatch.
-bool runs_matvec_t(PluginRegistry& registry) {
-  Graph g;
-  g.name = "probe";
-  g.loc = {"test:probe", 0, 0};
-  g.inputs.push_back({"x", {DType::f32, fixed({1, kInner})}, g.loc});
-  g.weights.push_back({{"w", {DType::f32, fixed({kInner, kInner})}, g.loc}, WeightInit{}});
-  g.nodes.push_back(Node{"proj", "linear", {"x", "w"}, {"p"}, {}, g.loc});
-  g.nodes.push_back(Node{"skip", "add", {"x", "p"}, {"y"}, {}, g.loc});
-  g.outputs = {"y"};
-  validate(g);
-  auto model = Model::build(std::move(g), registry, {.backends = {"vulkan"}});
-  model->run({{"x", Tensor::random(DType::f32, {1, kInner}, 3)}});
-  return counter(*model->modules()[0], "fused_residual_adds") == 1;
-}
-
 class VulkanGatedFusion : public ::testing::TestWithParam<GatedCase> {};
 
 TEST_P(VulkanGatedFusion, MatchesTheReferenceFusedOrNot) {
@@ -105,7 +88,7 @@ TEST_P(VulkanGatedFusion, MatchesTheReferenceFusedOrNot) {
     EXPECT_LE(reference::closeness(outputs.at(name), value, tolerance, tolerance), 1.0) << name;
   }
   const Module& module = *model->modules()[0];
-  if (c.fused > 0 && !runs_matvec_t(registry)) {
+  if (c.fused > 0 && !device_runs_matvec_t(registry)) {
     GTEST_SKIP() << "this device keeps linear weights [K, N] (no subgroup arithmetic): "
                     "nothing to fuse into";
   }

@@ -60,6 +60,15 @@ struct EncodeArgs {
   // dispatches to pass partial results through; nullptr when it asked
   // for none.
   const BufferRegion* scratch = nullptr;
+  // Set when the plan fused a rope of this node's output (viewed as
+  // [B, S, heads, head_dim]) into it: the position and the rope's shape.
+  struct Rope {
+    const TensorArg* pos = nullptr;
+    uint32_t head_dim = 0;
+    uint32_t seq = 0;
+    float log2_base = 0;
+  };
+  Rope rope;
 };
 
 // Appends the node's commands. Nothing is recorded yet: the plan keeps the

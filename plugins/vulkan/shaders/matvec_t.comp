@@ -14,6 +14,10 @@
 // output is silu(A·Bᵀ) · (A·Uᵀ), so a SwiGLU's gate and up projections,
 // its silu and its product run as one dispatch; each subgroup then streams
 // two weight rows, which keeps twice the bytes in flight.
+// Rope (flag bit 5): the output is [rows, heads, Dh] and gets rotate-half
+// RoPE at position pos + (row % seq) (rope.comp): each subgroup computes the
+// pair of columns i and i + Dh/2 of one head and rotates them, with pos in
+// binding 4.
 #include "common.glsl"
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -38,6 +42,8 @@ layout(std430, binding = 3) writeonly buffer Out { ELEM o[]; };
 layout(std430, binding = 4) readonly buffer InResidual { ELEM residual[]; };
 // With bit 4 of flags the same binding holds the second (up) weight U[N, K].
 layout(std430, binding = 4) readonly buffer InUp { uvec4 up[]; };
+// With bit 5 of flags the same binding holds the i64 position.
+layout(std430, binding = 4) readonly buffer InPos { uint pos_words[]; };
 
 // Mirrors MatvecPush in shader_interface.hpp.
 layout(push_constant) uniform Push {
@@ -47,8 +53,12 @@ layout(push_constant) uniform Push {
   uint flags;  // bit 0 (transpose_b) is always set here; bit 1: add bias[N];
                // bit 2: add residual[M, N] (a fused residual connection);
                // bit 3: rmsnorm each row of A with gain g[K] first (fused);
-               // bit 4: gated, silu(A·Bᵀ) · (A·Uᵀ) with U in binding 4
+               // bit 4: gated, silu(A·Bᵀ) · (A·Uᵀ) with U in binding 4;
+               // bit 5: rope on the output, pos in binding 4
   float eps;   // bit 3
+  uint head_dim;     // bit 5
+  uint seq;          // bit 5
+  float log2_base;   // bit 5
 } pc;
 
 // Shape constants (SHAPE in common.glsl): push words 0..3.
@@ -100,12 +110,21 @@ void main() {
   const bool has_residual = (FLAGS & 4u) != 0u;
   const bool norm_rows = (FLAGS & 8u) != 0u;
   const bool gated = (FLAGS & 16u) != 0u;
+  const bool rope = (FLAGS & 32u) != 0u;
+  const bool paired = gated || rope;  // two weight rows per subgroup
+  const uint half_dim = pc.head_dim / 2u;
+  // Rope: one task per pair of columns; else one per column.
+  const uint tasks = rope ? N / 2u : N;
   const uint vecs = K / VEC;  // 16-byte vectors per row of A and B
   const uint lane = gl_SubgroupInvocationID;
   const uint lanes = gl_SubgroupSize;
   const uint columns = gl_NumWorkGroups.x * gl_NumSubgroups;
-  for (uint c = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID; c < N; c += columns) {
+  for (uint t = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID; t < tasks; t += columns) {
+    const uint i = rope ? t % half_dim : 0u;  // rope: the pair's first index in its head
+    const uint c = rope ? (t / half_dim) * pc.head_dim + i : t;
     const uint column = c * vecs;
+    // The second weight row: U's row c (gated) or B's row c + Dh/2 (rope).
+    const uint column2 = rope ? (c + half_dim) * vecs : column;
     const float add = has_bias && !norm_rows ? float(bias[c]) : 0.0;
     // Rows in blocks of MAX_ROWS: after the first block the column's
     // weights come from the cache, so a short prompt reads them from
@@ -113,7 +132,7 @@ void main() {
     for (uint row0 = 0u; row0 < M; row0 += MAX_ROWS) {
       const uint rows = min(MAX_ROWS, M - row0);
       float acc[MAX_ROWS];
-      float acc_up[MAX_ROWS];   // gated: the up projection's sums
+      float acc_up[MAX_ROWS];   // the second row's sums: U's (gated), c + Dh/2 (rope)
       float squares[MAX_ROWS];  // of each row of A, for the fused rmsnorm
       [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
         acc[r] = 0.0;
@@ -121,14 +140,16 @@ void main() {
         squares[r] = 0.0;
       }
       uint v = lane;
-      // Four weight vectors (eight when gated) in flight per invocation
-      // before the first use.
+      // Four weight vectors (eight with a second row) in flight per
+      // invocation before the first use.
       for (; v + 3u * lanes < vecs; v += 4u * lanes) {
         uvec4 w[4];
         uvec4 u[4];
         [[unroll]] for (uint j = 0u; j < 4u; ++j) w[j] = b[column + v + j * lanes];
         if (gated) {
           [[unroll]] for (uint j = 0u; j < 4u; ++j) u[j] = up[column + v + j * lanes];
+        } else if (rope) {
+          [[unroll]] for (uint j = 0u; j < 4u; ++j) u[j] = b[column2 + v + j * lanes];
         }
         [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
           if (r < rows) {
@@ -137,11 +158,11 @@ void main() {
               if (norm_rows) {
                 const uvec4 g = gain[v + j * lanes];
                 acc[r] = dot16_gain(x, g, w[j], acc[r]);
-                if (gated) acc_up[r] = dot16_gain(x, g, u[j], acc_up[r]);
+                if (paired) acc_up[r] = dot16_gain(x, g, u[j], acc_up[r]);
                 squares[r] = dot16(x, x, squares[r]);
               } else {
                 acc[r] = dot16(x, w[j], acc[r]);
-                if (gated) acc_up[r] = dot16(x, u[j], acc_up[r]);
+                if (paired) acc_up[r] = dot16(x, u[j], acc_up[r]);
               }
             }
           }
@@ -149,17 +170,17 @@ void main() {
       }
       for (; v < vecs; v += lanes) {
         const uvec4 w = b[column + v];
-        const uvec4 u = gated ? up[column + v] : uvec4(0u);
+        const uvec4 u = gated ? up[column + v] : rope ? b[column2 + v] : uvec4(0u);
         [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
           if (r < rows) {
             const uvec4 x = a[(row0 + r) * vecs + v];
             if (norm_rows) {
               acc[r] = dot16_gain(x, gain[v], w, acc[r]);
-              if (gated) acc_up[r] = dot16_gain(x, gain[v], u, acc_up[r]);
+              if (paired) acc_up[r] = dot16_gain(x, gain[v], u, acc_up[r]);
               squares[r] = dot16(x, x, squares[r]);
             } else {
               acc[r] = dot16(x, w, acc[r]);
-              if (gated) acc_up[r] = dot16(x, u, acc_up[r]);
+              if (paired) acc_up[r] = dot16(x, u, acc_up[r]);
             }
           }
         }
@@ -168,14 +189,25 @@ void main() {
         if (r < rows) {
           const uint row = row0 + r;
           float total = subgroupAdd(acc[r]);
-          float up_total = gated ? subgroupAdd(acc_up[r]) : 0.0;
+          float up_total = paired ? subgroupAdd(acc_up[r]) : 0.0;
           if (norm_rows) {
             const float inv_rms = inversesqrt(subgroupAdd(squares[r]) / float(K) + pc.eps);
             total *= inv_rms;
             up_total *= inv_rms;
           }
           if (lane == 0u) {
-            if (gated) {
+            if (rope) {
+              // Rounded where the unfused projection would store them.
+              const float first = float(ELEM(total));
+              const float second = float(ELEM(up_total));
+              const int pos = LOW_WORD(pos_words, 0u);
+              const float inv_freq = exp2(-2.0 * float(i) / float(pc.head_dim) * pc.log2_base);
+              const float theta = float(pos + int(row % pc.seq)) * inv_freq;
+              const float cs = cos(theta);
+              const float sn = sin(theta);
+              o[row * N + c] = ELEM(first * cs - second * sn);
+              o[row * N + c + half_dim] = ELEM(second * cs + first * sn);
+            } else if (gated) {
               // Rounded to the storage type where the unfused gate, up
               // and silu would store them, so both paths agree.
               const float g = float(ELEM(total));
