@@ -27,6 +27,7 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 256;
 
 const uint MAX_ROWS = 4;  // rows per block
+const uint IN_FLIGHT = 8;  // 16-byte weight loads per invocation and row
 #ifdef ELEM_F16
 const uint VEC = 8;  // halves per uvec4
 #else
@@ -140,20 +141,21 @@ void main() {
         squares[r] = 0.0;
       }
       uint v = lane;
-      // Four weight vectors (eight with a second row) in flight per
-      // invocation before the first use.
-      for (; v + 3u * lanes < vecs; v += 4u * lanes) {
-        uvec4 w[4];
-        uvec4 u[4];
-        [[unroll]] for (uint j = 0u; j < 4u; ++j) w[j] = b[column + v + j * lanes];
+      // IN_FLIGHT weight vectors (twice that with a second row) in flight
+      // per invocation before the first use: a 2048-wide f16 row is then
+      // one round trip to memory per subgroup.
+      for (; v + (IN_FLIGHT - 1u) * lanes < vecs; v += IN_FLIGHT * lanes) {
+        uvec4 w[IN_FLIGHT];
+        uvec4 u[IN_FLIGHT];
+        [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) w[j] = b[column + v + j * lanes];
         if (gated) {
-          [[unroll]] for (uint j = 0u; j < 4u; ++j) u[j] = up[column + v + j * lanes];
+          [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) u[j] = up[column + v + j * lanes];
         } else if (rope) {
-          [[unroll]] for (uint j = 0u; j < 4u; ++j) u[j] = b[column2 + v + j * lanes];
+          [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) u[j] = b[column2 + v + j * lanes];
         }
         [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
           if (r < rows) {
-            [[unroll]] for (uint j = 0u; j < 4u; ++j) {
+            [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
               const uvec4 x = a[(row0 + r) * vecs + v + j * lanes];
               if (norm_rows) {
                 const uvec4 g = gain[v + j * lanes];
