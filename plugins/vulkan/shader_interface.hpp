@@ -63,7 +63,7 @@ struct MatvecPush {
   uint32_t m;
   uint32_t n;
   uint32_t k;
-  uint32_t flags;         // kMatmulBias, kMatmulResidual, kMatmulNormRows, kMatmulGated (matvec_t)
+  uint32_t flags;         // kMatmulBias, and the matvec_t flags above
   float eps;              // kMatmulNormRows
   uint32_t head_dim = 0;  // kMatmulRope
   uint32_t seq = 0;       // kMatmulRope

@@ -19,11 +19,12 @@ std::string_view shader_family(std::string_view variant) {
 
 WorkgroupShape workgroup_shape(std::string_view family) {
   if (family == "matmul") return WorkgroupShape::kTiles;
-  if (family == "softmax" || family == "norm" || family == "attention" ||
-      family == "attention_split" || family == "argmax" || family == "matvec" ||
-      family == "matvec_t" || family == "nonzero" || family == "masked_select") {
+  if (family == "softmax" || family == "norm" || family == "attention" || family == "argmax" ||
+      family == "matvec" || family == "matvec_t" || family == "nonzero" ||
+      family == "masked_select") {
     return WorkgroupShape::kRows;
   }
+  if (family == "attention_split") return WorkgroupShape::kRows;
   return WorkgroupShape::kLinear;
 }
 
@@ -31,13 +32,13 @@ uint32_t shape_constant_count(std::string_view family) {
   // Mirrors the SHAPE_CONSTANT declarations of each shader.
   if (family == "matmul" || family == "matmul_coop") return 5;  // m n k flags batches
   if (family == "matvec" || family == "matvec_t") return 4;     // m n k flags
-  if (family == "attention" || family == "attention_split")
-    return 4;                                               // rows seq cache_len head_dim
-  if (family == "rope") return 4;                           // pairs seq heads head_dim
-  if (family == "softmax" || family == "argmax") return 3;  // lanes axis_len inner
-  if (family == "norm") return 3;                           // mode rows width
-  if (family == "binary") return 3;                         // op rank count
-  if (family == "unary") return 2;                          // op count
+  if (family == "attention") return 4;                          // rows seq cache_len head_dim
+  if (family == "attention_split") return 4;                    // as attention
+  if (family == "rope") return 4;                               // pairs seq heads head_dim
+  if (family == "softmax" || family == "argmax") return 3;      // lanes axis_len inner
+  if (family == "norm") return 3;                               // mode rows width
+  if (family == "binary") return 3;                             // op rank count
+  if (family == "unary") return 2;                              // op count
   return 0;
 }
 
