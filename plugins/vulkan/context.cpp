@@ -157,8 +157,8 @@ ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
       build_plan(engine_, input_dims, device_bindings_, *pipelines_);
   plans_built_.fetch_add(1, std::memory_order_relaxed);
   if (engine_.plugin().profiling() && device_.caps().timestamp_bits > 0) {
-    plan->profile =
-        std::make_unique<PlanProfile>(device_, plan->commands.batch_labels(*pipelines_));
+    plan->profile = std::make_unique<PlanProfile>(device_, plan->commands.batch_labels(*pipelines_),
+                                                  plan->commands.dispatches());
   }
   specialize(*plan);
   engine_.plugin().log(
@@ -411,6 +411,8 @@ void Context::run(const rts_execute_args& args) {
   in_place_updates_.fetch_add(plan.in_place_updates, std::memory_order_relaxed);
   fused_residual_adds_.fetch_add(plan.fused_residual_adds, std::memory_order_relaxed);
   fused_row_norms_.fetch_add(plan.fused_row_norms, std::memory_order_relaxed);
+  fused_gated_products_.fetch_add(plan.fused_gated_products, std::memory_order_relaxed);
+  fused_ropes_.fetch_add(plan.fused_ropes, std::memory_order_relaxed);
   uint64_t device_bytes = 0;
   for (uint32_t i = 0; i < args.n_inputs; ++i) {
     if (device_bindings_.inputs[i]) device_bytes += kit::tensor_bytes(args.inputs[i]);
@@ -444,6 +446,10 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("fused_residual_adds", load(fused_residual_adds_));
   // rmsnorms run inside the projections reading their output.
   report("fused_row_norms", load(fused_row_norms_));
+  // SwiGLU gate/up/silu/mul groups run as one gated projection.
+  report("fused_gated_products", load(fused_gated_products_));
+  // ropes run inside the projection producing their input.
+  report("fused_ropes", load(fused_ropes_));
   report("output_allocations", load(output_allocations_));
   report("pipelines_created", load(pipeline_counters_.created));
   report("pipeline_cache_hits", load(pipeline_counters_.cache_hits));

@@ -9,8 +9,8 @@
 
 namespace rtscope::vulkan {
 
-PlanProfile::PlanProfile(Device& device, std::vector<std::string> batch_labels)
-    : device_(device), labels_(std::move(batch_labels)) {
+PlanProfile::PlanProfile(Device& device, std::vector<std::string> batch_labels, uint64_t dispatches)
+    : device_(device), dispatches_(dispatches), labels_(std::move(batch_labels)) {
   auto info = vk_struct<VkQueryPoolCreateInfo>(VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO);
   info.queryType = VK_QUERY_TYPE_TIMESTAMP;
   info.queryCount = queries();
@@ -38,6 +38,8 @@ void DispatchProfile::collect(Device& device, const PlanProfile& plan) {
     ++total.batches;
     total_ns_ += ns;
   }
+  dispatches_ += plan.dispatches();
+  barriers_ += plan.labels().empty() ? 0 : plan.labels().size() - 1;
   ++executes_;
 }
 
@@ -47,9 +49,13 @@ std::string DispatchProfile::table(size_t rows) const {
   std::sort(sorted.begin(), sorted.end(),
             [](const auto& a, const auto& b) { return a.second.ns > b.second.ns; });
   char line[256];
-  std::snprintf(line, sizeof(line), "%.1f us of device time per execute over %llu executes",
-                static_cast<double>(total_ns_) / 1e3 / static_cast<double>(executes_),
-                static_cast<unsigned long long>(executes_));
+  const auto executes = static_cast<double>(executes_);
+  std::snprintf(
+      line, sizeof(line),
+      "%.1f us of device time per execute over %llu executes; %.1f dispatches and "
+      "%.1f barriers per execute",
+      static_cast<double>(total_ns_) / 1e3 / executes, static_cast<unsigned long long>(executes_),
+      static_cast<double>(dispatches_) / executes, static_cast<double>(barriers_) / executes);
   std::string text = line;
   text += "\n  us/execute  share  batches/execute  us/batch  batch";
   for (size_t i = 0; i < sorted.size() && i < rows; ++i) {

@@ -23,7 +23,9 @@ class Device;
 // One plan's timestamps: a query pool with a slot per batch boundary.
 class PlanProfile {
  public:
-  PlanProfile(Device& device, std::vector<std::string> batch_labels);
+  // `dispatches`: the plan's dispatches per execute (its barriers are one
+  // fewer than its batches).
+  PlanProfile(Device& device, std::vector<std::string> batch_labels, uint64_t dispatches);
   ~PlanProfile();
   PlanProfile(const PlanProfile&) = delete;
   PlanProfile& operator=(const PlanProfile&) = delete;
@@ -31,9 +33,11 @@ class PlanProfile {
   VkQueryPool pool() const { return pool_; }
   uint32_t queries() const { return static_cast<uint32_t>(labels_.size() + 1); }
   const std::vector<std::string>& labels() const { return labels_; }
+  uint64_t dispatches() const { return dispatches_; }
 
  private:
   Device& device_;
+  uint64_t dispatches_ = 0;
   std::vector<std::string> labels_;  // per batch
   VkQueryPool pool_ = VK_NULL_HANDLE;
 };
@@ -54,6 +58,8 @@ class DispatchProfile {
   std::map<std::string, Total> totals_;
   uint64_t executes_ = 0;
   uint64_t total_ns_ = 0;
+  uint64_t dispatches_ = 0;  // over every execute
+  uint64_t barriers_ = 0;    // over every execute
 };
 
 }  // namespace rtscope::vulkan

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 
 #include "device.hpp"
 #include "engine.hpp"
@@ -80,11 +81,16 @@ class PlanBuilder {
     runs_.assign(nodes_.size(), true);
     residual_.assign(nodes_.size(), false);
     row_norm_eps_.assign(nodes_.size(), std::nullopt);
+    gated_.assign(nodes_.size(), false);
+    rope_.assign(nodes_.size(), std::nullopt);
     fuse_row_norms();
+    fuse_gated_products();
+    fuse_rope_projections();
     fuse_residual_adds();
     find_views();
     schedule_nodes();
     place_values();
+    place_scratch();
     stage_bindings();
     add_host_checks();
     encode();
@@ -149,6 +155,130 @@ class PlanBuilder {
     }
   }
 
+  // y = mul(silu(g), u) where g and u are projections of the same input
+  // (the same fused rmsnorm too) running matvec_t without a bias, each
+  // read by nothing else: g's node computes both and writes y, with u's
+  // weight appended to its inputs; u's node, the silu and the mul run
+  // nothing.
+  void fuse_gated_products() {
+    std::vector<int> producer(values_.size(), -1);
+    std::vector<int> readers(values_.size(), 0);
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      for (uint32_t id : nodes_[n].outputs) producer[id] = static_cast<int>(n);
+      for (uint32_t id : nodes_[n].inputs) ++readers[id];
+    }
+    for (uint32_t id : engine_.output_values()) ++readers[id];
+    auto plain_projection = [&](int p) {
+      if (p < 0) return false;
+      const EngineNode& node = nodes_[p];
+      const size_t inputs = row_norm_eps_[p] ? 3 : 2;
+      return node.desc->op == "linear" && node.inputs.size() == inputs &&
+             node.outputs.size() == 1 && !gated_[p] && runs_matvec_t(node);
+    };
+    for (size_t m = 0; m < nodes_.size(); ++m) {
+      EngineNode& mul = nodes_[m];
+      if (mul.desc->op != "mul" || mul.inputs.size() != 2 || mul.outputs.size() != 1) continue;
+      for (int side = 0; side < 2; ++side) {
+        const uint32_t activated = mul.inputs[side];
+        const uint32_t up_value = mul.inputs[1 - side];
+        const int s = producer[activated];
+        if (s < 0 || nodes_[s].desc->op != "silu" || nodes_[s].inputs.size() != 1 ||
+            readers[activated] != 1) {
+          continue;
+        }
+        const uint32_t gate_value = nodes_[s].inputs[0];
+        const int g = producer[gate_value];
+        const int u = producer[up_value];
+        if (g == u || readers[gate_value] != 1 || readers[up_value] != 1 || !plain_projection(g) ||
+            !plain_projection(u)) {
+          continue;
+        }
+        EngineNode& gate = nodes_[g];
+        const EngineNode& up = nodes_[u];
+        const uint32_t y = mul.outputs[0];
+        const uint32_t gate_weight = gate.inputs[1];
+        const uint32_t up_weight = up.inputs[1];
+        if (gate.inputs[0] != up.inputs[0] || row_norm_eps_[g] != row_norm_eps_[u] ||
+            (row_norm_eps_[g] && gate.inputs[2] != up.inputs[2]) ||
+            values_[up_weight].role != ValueRole::kConstant ||
+            values_[up_weight].transposed != values_[gate_weight].transposed ||
+            values_[up_weight].device_dtype != values_[gate_weight].device_dtype ||
+            plan_.dims[up_weight] != plan_.dims[gate_weight] ||
+            plan_.dims[y] != plan_.dims[gate_value] || plan_.dims[y] != plan_.dims[up_value] ||
+            values_[y].device_dtype != values_[gate_value].device_dtype ||
+            engine_.constant_region(values_[up_weight].role_index).offset % 16 != 0) {
+          continue;
+        }
+        gate.inputs.push_back(up_weight);
+        gate.outputs = {y};
+        gated_[g] = true;
+        for (size_t dead : {static_cast<size_t>(u), static_cast<size_t>(s), m}) {
+          runs_[dead] = false;
+          nodes_[dead].inputs.clear();
+          nodes_[dead].outputs.clear();
+        }
+        ++plan_.fused_gated_products;
+        break;
+      }
+    }
+  }
+
+  // y = rope(reshape(p), pos) where p is a projection's output running
+  // matvec_t without a bias, read only by the reshape (read only by the
+  // rope), and the reshape gives [B, S, heads, head_dim] with p's last dim
+  // heads * head_dim: the projection computes each pair of rotated columns
+  // and writes y, with pos appended to its inputs; the reshape and the
+  // rope run nothing.
+  void fuse_rope_projections() {
+    std::vector<int> producer(values_.size(), -1);
+    std::vector<int> readers(values_.size(), 0);
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      for (uint32_t id : nodes_[n].outputs) producer[id] = static_cast<int>(n);
+      for (uint32_t id : nodes_[n].inputs) ++readers[id];
+    }
+    for (uint32_t id : engine_.output_values()) ++readers[id];
+    for (size_t r = 0; r < nodes_.size(); ++r) {
+      EngineNode& rope = nodes_[r];
+      if (rope.desc->op != "rope" || rope.inputs.size() != 2 || rope.outputs.size() != 1) continue;
+      const uint32_t heads_view = rope.inputs[0];
+      const int v = producer[heads_view];
+      if (v < 0 || !nodes_[v].spec->output_views_input || nodes_[v].inputs.size() < 1 ||
+          readers[heads_view] != 1) {
+        continue;
+      }
+      const uint32_t product = nodes_[v].inputs[0];
+      const int p = producer[product];
+      if (p < 0 || readers[product] != 1) continue;
+      EngineNode& projection = nodes_[p];
+      const size_t plain_inputs = row_norm_eps_[p] ? 3 : 2;
+      if (projection.desc->op != "linear" || projection.inputs.size() != plain_inputs ||
+          projection.outputs.size() != 1 || gated_[p] || rope_[p] || !runs_matvec_t(projection)) {
+        continue;
+      }
+      const Dims& heads = plan_.dims[heads_view];
+      const Dims& flat = plan_.dims[product];
+      if (heads.size() != 4 || heads[3] <= 0 || heads[3] % 2 != 0 || flat.empty() ||
+          flat.back() != heads[2] * heads[3] || heads[1] <= 0 ||
+          values_[rope.outputs[0]].device_dtype != values_[product].device_dtype ||
+          heads[1] > UINT32_MAX || heads[3] > UINT32_MAX) {
+        continue;
+      }
+      RopeFusion fused;
+      fused.head_dim = static_cast<uint32_t>(heads[3]);
+      fused.seq = static_cast<uint32_t>(heads[1]);
+      fused.log2_base = static_cast<float>(std::log2(rope.desc->attr_real("base", 10000.0)));
+      projection.inputs.push_back(rope.inputs[1]);
+      projection.outputs = {rope.outputs[0]};
+      rope_[p] = fused;
+      for (size_t dead : {static_cast<size_t>(v), r}) {
+        runs_[dead] = false;
+        nodes_[dead].inputs.clear();
+        nodes_[dead].outputs.clear();
+      }
+      ++plan_.fused_ropes;
+    }
+  }
+
   // y = add(p, r) where p is a projection's output read by nothing else
   // and r has p's shape: the projection adds r itself and writes y (its
   // OpSpec::runs_matvec_t says for which shapes), and the add runs
@@ -171,7 +301,10 @@ class PlanBuilder {
         const int p = producer[product];
         if (p < 0 || readers[product] != 1 || product == residual) continue;
         EngineNode& projection = nodes_[p];
-        if (projection.outputs.size() != 1 || residual_[p] || producer[residual] >= p) continue;
+        if (projection.outputs.size() != 1 || residual_[p] || gated_[p] || rope_[p] ||
+            producer[residual] >= p) {
+          continue;
+        }
         const Dims& out = plan_.dims[add.outputs[0]];
         if (plan_.dims[product] != out || plan_.dims[residual] != out ||
             values_[residual].device_dtype != values_[product].device_dtype ||
@@ -339,6 +472,27 @@ class PlanBuilder {
     }
   }
 
+  // One scratch buffer, of the largest size a node asks for
+  // (OpSpec::scratch_bytes), shared by every node that asks.
+  void place_scratch() {
+    wants_scratch_.assign(nodes_.size(), false);
+    uint64_t bytes = 0;
+    std::vector<const Dims*> dims;
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      const EngineNode& node = nodes_[n];
+      if (!runs_[n] || node.spec->scratch_bytes == nullptr) continue;
+      dims.clear();
+      for (uint32_t id : node.inputs) dims.push_back(&plan_.dims[id]);
+      const uint64_t wanted = node.spec->scratch_bytes(dims, engine_.device().caps());
+      wants_scratch_[n] = wanted > 0;
+      bytes = std::max(bytes, wanted);
+    }
+    if (bytes == 0) return;
+    plan_.buffers.push_back(
+        engine_.device().device_memory().allocate(bytes, str_cat(engine_label(), " scratch")));
+    scratch_ = plan_.buffers.back().region();
+  }
+
   // Staging layout: inputs the engine reads, then every output.
   void stage_bindings() {
     VkDeviceSize offset = 0;
@@ -418,11 +572,23 @@ class PlanBuilder {
       outputs.clear();
       for (uint32_t id : node.inputs) inputs.push_back(arg(id));
       for (uint32_t id : node.outputs) outputs.push_back(arg(id));
-      // Fused inputs were appended: the gain, then the residual.
+      // Fused inputs were appended: the gain, the up weight, the residual.
       std::optional<TensorArg> residual;
       std::optional<TensorArg> gain;
+      std::optional<TensorArg> up;
       if (residual_[n]) {
         residual = inputs.back();
+        inputs.pop_back();
+      }
+      std::optional<TensorArg> pos;
+      EncodeArgs::Rope rope;
+      if (rope_[n]) {
+        pos = inputs.back();
+        inputs.pop_back();
+        rope = {&*pos, rope_[n]->head_dim, rope_[n]->seq, rope_[n]->log2_base};
+      }
+      if (gated_[n]) {
+        up = inputs.back();
         inputs.pop_back();
       }
       if (row_norm_eps_[n]) {
@@ -432,9 +598,10 @@ class PlanBuilder {
       pipelines.clear();
       for (const std::string& shader : node.shaders)
         pipelines.push_back(pipelines_.index_of(shader));
-      node.spec->encode(EncodeArgs{*node.desc, inputs, outputs, pipelines, engine_.device().caps(),
-                                   plan_.commands, residual ? &*residual : nullptr,
-                                   gain ? &*gain : nullptr, row_norm_eps_[n].value_or(0.0f)});
+      node.spec->encode(EncodeArgs{
+          *node.desc, inputs, outputs, pipelines, engine_.device().caps(), plan_.commands,
+          residual ? &*residual : nullptr, gain ? &*gain : nullptr, row_norm_eps_[n].value_or(0.0f),
+          up ? &*up : nullptr, wants_scratch_[n] ? &scratch_ : nullptr, rope});
     }
     for (const StagedTensor& staged : plan_.staged_outputs) {
       plan_.commands.copy(plan_.regions[staged.value], 0, plan_.staging.region(),
@@ -485,6 +652,19 @@ class PlanBuilder {
   // Per node: the eps of an rmsnorm it applies to input 0 itself, with the
   // gain appended to its inputs (before a residual).
   std::vector<std::optional<float>> row_norm_eps_;
+  // Per node: it computes silu(its product) · (input 0 · the weight
+  // appended after the gain), fuse_gated_products.
+  std::vector<bool> gated_;
+  // Per node: the rope it applies to its output, with the position appended
+  // to its inputs after the up weight, fuse_rope_projections.
+  struct RopeFusion {
+    uint32_t head_dim = 0;
+    uint32_t seq = 0;
+    float log2_base = 0;
+  };
+  std::vector<std::optional<RopeFusion>> rope_;
+  std::vector<bool> wants_scratch_;  // per node: it gets scratch_ (place_scratch)
+  BufferRegion scratch_{};
   std::vector<uint32_t> root_;  // the value whose storage each value uses
   std::vector<int> last_use_;   // last node reading the value (or a view of it)
   std::vector<int> slot_of_;    // arena slot of each root intermediate; -1: none

@@ -73,9 +73,11 @@ struct ExecutionPlan {
   std::vector<StagedTensor> staged_outputs;
   std::vector<HostCheck> checks;
   CommandList commands;
-  uint64_t in_place_updates = 0;     // kv_cache_update nodes updating the cache in place
-  uint64_t fused_residual_adds = 0;  // adds run inside the projection before them
-  uint64_t fused_row_norms = 0;      // rmsnorms run inside the projections after them
+  uint64_t in_place_updates = 0;      // kv_cache_update nodes updating the cache in place
+  uint64_t fused_residual_adds = 0;   // adds run inside the projection before them
+  uint64_t fused_row_norms = 0;       // rmsnorms run inside the projections after them
+  uint64_t fused_ropes = 0;           // ropes run inside the projection before them
+  uint64_t fused_gated_products = 0;  // silu(gate) * up groups run as one projection
   uint64_t staged_in_bytes = 0;
   uint64_t staged_out_bytes = 0;
   // The commands recorded once for whole_graph replay; owned by the

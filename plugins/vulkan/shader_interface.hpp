@@ -49,14 +49,25 @@ inline constexpr uint32_t kMatmulResidual = 4;
 // matvec_t only: binding 2 holds a gain g[K] instead of a bias, and each
 // row of A is rmsnorm'ed (x * g / sqrt(mean(x²) + eps)) before the product.
 inline constexpr uint32_t kMatmulNormRows = 8;
+// matvec_t only: binding 4 holds a second weight U [N, K] and the output is
+// silu(A·Bᵀ) · (A·Uᵀ) (a SwiGLU's gate, up, silu and product fused,
+// ExecutionPlan).
+inline constexpr uint32_t kMatmulGated = 16;
+// matvec_t only: binding 4 holds the i64 position and the output, read as
+// [rows, heads, head_dim], gets rotate-half RoPE at pos + row % seq (a rope
+// after the projection fused, ExecutionPlan).
+inline constexpr uint32_t kMatmulRope = 32;
 
 // matvec.comp: the skinny matmul for at most kMatvecMaxRows rows.
 struct MatvecPush {
   uint32_t m;
   uint32_t n;
   uint32_t k;
-  uint32_t flags;  // kMatmulBias, kMatmulResidual, kMatmulNormRows (matvec_t)
-  float eps;       // kMatmulNormRows
+  uint32_t flags;         // kMatmulBias, and the matvec_t flags above
+  float eps;              // kMatmulNormRows
+  uint32_t head_dim = 0;  // kMatmulRope
+  uint32_t seq = 0;       // kMatmulRope
+  float log2_base = 0;    // kMatmulRope
 };
 inline constexpr uint32_t kMatvecMaxRows = 4;  // MAX_ROWS in matvec.comp
 // matvec_t loops over blocks of 4 rows with the weights in cache: up to this
@@ -96,6 +107,9 @@ struct AttentionPush {
 // Key rows start on 16-byte boundaries and hold whole 16-byte vectors.
 inline constexpr uint32_t kAttentionVectorKeys = 1;
 inline constexpr uint32_t kAttentionMaxHeadDim = 256;  // MAX_HEAD_DIM in attention.comp
+// attention_split.comp: the combine pass (else the per-block partial pass).
+inline constexpr uint32_t kAttentionCombine = 2;
+inline constexpr uint32_t kAttentionSplitBlock = 32;  // BLOCK in attention_split.comp
 
 struct KvUpdatePush {
   uint32_t count;

@@ -24,6 +24,7 @@ WorkgroupShape workgroup_shape(std::string_view family) {
       family == "masked_select") {
     return WorkgroupShape::kRows;
   }
+  if (family == "attention_split") return WorkgroupShape::kRows;
   return WorkgroupShape::kLinear;
 }
 
@@ -32,6 +33,7 @@ uint32_t shape_constant_count(std::string_view family) {
   if (family == "matmul" || family == "matmul_coop") return 5;  // m n k flags batches
   if (family == "matvec" || family == "matvec_t") return 4;     // m n k flags
   if (family == "attention") return 4;                          // rows seq cache_len head_dim
+  if (family == "attention_split") return 4;                    // as attention
   if (family == "rope") return 4;                               // pairs seq heads head_dim
   if (family == "softmax" || family == "argmax") return 3;      // lanes axis_len inner
   if (family == "norm") return 3;                               // mode rows width

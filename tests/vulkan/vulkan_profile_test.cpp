@@ -65,6 +65,9 @@ TEST(VulkanProfile, LogsDeviceTimePerBarrierBatchWhenTheContextEnds) {
   const std::string log = run_three_times(registry);
   EXPECT_THAT(log, HasSubstr("engine 'profiled@vulkan' device profile (RTSCOPE_VULKAN_PROFILE)"));
   EXPECT_THAT(log, HasSubstr("of device time per execute over 3 executes"));
+  // Three dispatches; barriers after the staging copies in, between the
+  // two batches and before the copies out.
+  EXPECT_THAT(log, HasSubstr("; 3.0 dispatches and 3.0 barriers per execute")) << log;
   // The independent add and mul share a batch; the final add is its own.
   EXPECT_THAT(log, HasSubstr("binary_f32 x2\n")) << log;
   EXPECT_THAT(log, HasSubstr("  binary_f32\n")) << log;

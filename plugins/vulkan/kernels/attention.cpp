@@ -1,5 +1,7 @@
-// Decoder ops: rope, causal attention over a KV cache (one workgroup per
-// query row, online softmax over key chunks), and kv_cache_update. The
+// Decoder ops: rope, causal attention over a KV cache (split over key blocks
+// with a combine pass when the partials fit a small scratch, else one
+// workgroup per query row with an online softmax over key chunks), and
+// kv_cache_update. The
 // position is read on the device from its i64 buffer; the host checks it
 // against the cache length before submitting (execution_plan.hpp).
 #include <cmath>
@@ -26,6 +28,31 @@ void encode_rope(const EncodeArgs& args) {
                          push, linear_groups(push.pairs, args.caps));
 }
 
+// Attention splits over key blocks (attention_split.comp) when the
+// per-block partials fit this much scratch: decode steps and short prompts,
+// whose few rows would leave most of the device idle at one workgroup per
+// row.
+constexpr uint64_t kAttentionSplitMaxScratch = uint64_t{64} << 20;
+
+// Scratch bytes of the split for q and k dims, or 0 where it does not run.
+uint64_t split_attention_bytes(std::span<const int64_t> q, std::span<const int64_t> k,
+                               const DeviceCaps& caps) {
+  if (q.size() != 4 || k.size() != 4 || caps.rows_workgroup < kAttentionSplitBlock) return 0;
+  const int64_t head_dim = q[3];
+  if (head_dim <= 0 || head_dim > kAttentionMaxHeadDim || k[2] <= 0) return 0;
+  const auto rows = static_cast<uint64_t>(element_count(q) / head_dim);
+  const uint64_t blocks =
+      (static_cast<uint64_t>(k[2]) + kAttentionSplitBlock - 1) / kAttentionSplitBlock;
+  if (rows == 0 || rows > caps.max_group_count[1] || blocks > caps.max_group_count[0]) return 0;
+  // rows < 2^32, blocks < 2^32 / 32 and head_dim + 2 ≤ 258: no overflow.
+  const uint64_t bytes = rows * blocks * (static_cast<uint64_t>(head_dim) + 2) * sizeof(float);
+  return bytes <= kAttentionSplitMaxScratch ? bytes : 0;
+}
+
+uint64_t attention_scratch_bytes(std::span<const Dims* const> inputs, const DeviceCaps& caps) {
+  return inputs.size() < 2 ? 0 : split_attention_bytes(*inputs[0], *inputs[1], caps);
+}
+
 void encode_attention(const EncodeArgs& args) {
   const TensorArg& q = args.inputs[0];
   const TensorArg& k = args.inputs[1];
@@ -42,6 +69,24 @@ void encode_attention(const EncodeArgs& args) {
   const uint64_t row_bytes = uint64_t{push.head_dim} * dtype_size(k.dtype);
   if (row_bytes % 16 == 0 && k.region.offset % 16 == 0) push.flags |= kAttentionVectorKeys;
   if (push.rows == 0 || push.head_dim == 0) return;
+  if (args.scratch != nullptr && args.pipelines.size() > 1 &&
+      split_attention_bytes(q.dims, k.dims, args.caps) > 0) {
+    // Per-block partials into the scratch, then one workgroup per row
+    // merges them; binding 0 is q, then the output.
+    const uint32_t blocks = (push.cache_len + kAttentionSplitBlock - 1) / kAttentionSplitBlock;
+    const BufferRegion& scratch = *args.scratch;
+    args.commands.dispatch(
+        args.pipelines[1],
+        {{q.region}, {k.region}, {args.inputs[2].region}, {args.inputs[3].region}, {scratch, true}},
+        push, Groups{blocks, push.rows, 1});
+    AttentionPush combine = push;
+    combine.flags |= kAttentionCombine;
+    args.commands.dispatch(
+        args.pipelines[1],
+        {{args.outputs[0].region, true}, {scratch}, {scratch}, {args.inputs[3].region}, {scratch}},
+        combine, row_groups(push.rows, args.caps));
+    return;
+  }
   args.commands.dispatch(args.pipelines[0],
                          {{q.region},
                           {k.region},
@@ -86,7 +131,9 @@ const OpSpec kAttentionOps[] = {
      .encode = encode_attention,
      .shader = "attention",
      .shader_kind = ShaderKind::kFloat,
-     .kernel_name = "vulkan.attention.causal_online_softmax"},
+     .kernel_name = "vulkan.attention.causal_online_softmax",
+     .alternate_shader = "attention_split",
+     .scratch_bytes = attention_scratch_bytes},
     {.op = "kv_cache_update",
      .encode = encode_kv_cache_update,
      .shader = "kv_update",

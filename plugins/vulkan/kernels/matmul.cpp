@@ -53,24 +53,39 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
   const uint32_t skinny_rows = skinny_transposed ? kMatvecTransposedMaxRows : kMatvecMaxRows;
   const bool skinny =
       push.m <= skinny_rows && push.batches == 1 && b_transposed == skinny_transposed;
-  if ((args.residual != nullptr || args.row_norm_gain != nullptr) &&
+  if ((args.residual != nullptr || args.row_norm_gain != nullptr || args.gated_up != nullptr ||
+       args.rope.pos != nullptr) &&
       !(skinny && skinny_transposed)) {
     fail(RTS_ERROR_INTERNAL, args.node.label(),
          ": a neighbouring node was fused into a product that does not run matvec_t");
   }
   if (skinny) {
-    const MatvecPush skinny_push{push.m, push.n, push.k,
+    const MatvecPush skinny_push{push.m,
+                                 push.n,
+                                 push.k,
                                  push.flags | (args.residual ? kMatmulResidual : 0) |
-                                     (args.row_norm_gain ? kMatmulNormRows : 0),
-                                 args.row_norm_eps};
+                                     (args.row_norm_gain ? kMatmulNormRows : 0) |
+                                     (args.gated_up ? kMatmulGated : 0) |
+                                     (args.rope.pos ? kMatmulRope : 0),
+                                 args.row_norm_eps,
+                                 args.rope.head_dim,
+                                 args.rope.seq,
+                                 args.rope.log2_base};
     // matvec: kMatvecColumns columns per workgroup; matvec_t: one column
     // per subgroup.
     const uint64_t columns =
         skinny_transposed ? std::max(1u, caps.rows_workgroup / caps.subgroup_size) : kMatvecColumns;
-    const uint64_t groups = (uint64_t{push.n} + columns - 1) / columns;
-    const BufferRegion& residual = args.residual ? args.residual->region : a;
+    // A rope takes one subgroup per pair of columns.
+    const uint64_t tasks = args.rope.pos ? push.n / 2 : push.n;
+    const uint64_t groups = (tasks + columns - 1) / columns;
+    // Binding 4: the residual, the up weight of a gated product, or the
+    // rope's position.
+    const BufferRegion& fourth = args.residual   ? args.residual->region
+                                 : args.gated_up ? args.gated_up->region
+                                 : args.rope.pos ? args.rope.pos->region
+                                                 : a;
     args.commands.dispatch(
-        args.pipelines[1], {{a}, {b}, {bias}, {out, true}, {residual}}, skinny_push,
+        args.pipelines[1], {{a}, {b}, {bias}, {out, true}, {fourth}}, skinny_push,
         Groups{static_cast<uint32_t>(std::min<uint64_t>(groups, caps.max_group_count[0])), 1, 1});
     return;
   }
@@ -165,6 +180,10 @@ void encode_linear(const EncodeArgs& args) {
   const bool has_bias = args.inputs.size() == 3;
   if (has_bias && args.row_norm_gain != nullptr) {
     fail(RTS_ERROR_INTERNAL, node.label(), ": an rmsnorm was fused into a linear with a bias");
+  }
+  if (has_bias && (args.gated_up != nullptr || args.rope.pos != nullptr)) {
+    fail(RTS_ERROR_INTERNAL, node.label(),
+         ": a gated product or a rope was fused into a linear with a bias");
   }
   MatmulPush push{};
   push.k = to_u32(node, w.dim(0), "inner dim");

@@ -53,6 +53,22 @@ struct EncodeArgs {
   // input 0 is the norm's input, normalized per row with this gain.
   const TensorArg* row_norm_gain = nullptr;
   float row_norm_eps = 0;
+  // Set when the plan fused y = silu(this) * (input 0 · up) into this
+  // node: the up projection's weight, laid out like input 1.
+  const TensorArg* gated_up = nullptr;
+  // Device memory of at least OpSpec::scratch_bytes for the encoder's own
+  // dispatches to pass partial results through; nullptr when it asked
+  // for none.
+  const BufferRegion* scratch = nullptr;
+  // Set when the plan fused a rope of this node's output (viewed as
+  // [B, S, heads, head_dim]) into it: the position and the rope's shape.
+  struct Rope {
+    const TensorArg* pos = nullptr;
+    uint32_t head_dim = 0;
+    uint32_t seq = 0;
+    float log2_base = 0;
+  };
+  Rope rope;
 };
 
 // Appends the node's commands. Nothing is recorded yet: the plan keeps the
@@ -110,6 +126,11 @@ struct OpSpec {
   // Shapes the schema accepts but the kernel cannot run (nullptr: none);
   // throws via fail_node.
   void (*check_kernel_shapes)(const NodeDesc& node, std::span<const Dims* const> inputs) = nullptr;
+  // Scratch bytes the encoder needs for the node's concrete input dims
+  // (nullptr or 0: none). A plan gives its nodes one shared buffer of the
+  // largest size (EncodeArgs::scratch): nodes that use it are ordered by
+  // the barriers its writes bring.
+  uint64_t (*scratch_bytes)(std::span<const Dims* const> inputs, const DeviceCaps& caps) = nullptr;
 };
 
 // The specs of one family of ops, defined in its kernels/*.cpp file (not

@@ -1,0 +1,198 @@
+#version 450
+// Causal attention for decode steps, split over key blocks (split-K): the
+// same result as attention.comp, q [B, H, S, Dh] against k and v
+// [B, H, T, Dh], query s seeing keys j ≤ pos+s, but with one workgroup per
+// (row, block of BLOCK keys) instead of one per row, so that a step's few
+// rows fill the device. Two dispatches of this shader:
+//   partial (flags bit 1 clear): workgroup (block, row) writes its block's
+//     max score m, sum of exp(score − m) l and Σ exp(score − m)·v into the
+//     scratch buffer; blocks past the row's visible keys return at once (the
+//     grid covers the whole cache, since pos is only known on the device).
+//   combine (bit 1 set): one workgroup per row merges the visible blocks,
+//     out = Σ exp(m_b − M)·acc_b / Σ exp(m_b − M)·l_b with M = max m_b.
+// Requires WG ≥ BLOCK (the host checks).
+#include "common.glsl"
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint WG = 128;
+
+const uint MAX_HEAD_DIM = 256;
+const uint BLOCK = 32;  // keys per workgroup; kAttentionSplitBlock
+
+// Binding 0 is q in the partial pass and the output in the combine pass.
+layout(std430, binding = 0) readonly buffer Q { ELEM q[]; };
+layout(std430, binding = 0) writeonly buffer Out { ELEM o[]; };
+layout(std430, binding = 1) readonly buffer K { ELEM k[]; };
+// The same cache as 16-byte vectors, for rows that hold whole vectors.
+layout(std430, binding = 1) readonly buffer KVectors { uvec4 k4[]; };
+layout(std430, binding = 2) readonly buffer V { ELEM v[]; };
+layout(std430, binding = 3) readonly buffer Pos { uint pos_words[]; };
+// Per (row, block): m, l, then Dh accumulator sums, in f32.
+layout(std430, binding = 4) buffer Scratch { float scratch[]; };
+
+// Mirrors AttentionPush in shader_interface.hpp.
+layout(push_constant) uniform Push {
+  uint rows;  // B·H·S
+  uint seq;
+  uint cache_len;
+  uint head_dim;
+  float scale;
+  uint flags;  // bit 0: key rows are 16-byte vectors (k4); bit 1: combine pass
+} pc;
+
+#ifdef ELEM_F16
+const uint VEC = 8u;  // halves per uvec4
+#else
+const uint VEC = 4u;  // floats per uvec4
+#endif
+
+// Shape constants (SHAPE in common.glsl): push words 0..3.
+SHAPE_CONSTANT(8, S_ROWS);
+SHAPE_CONSTANT(9, S_SEQ);
+SHAPE_CONSTANT(10, S_CACHE_LEN);
+SHAPE_CONSTANT(11, S_HEAD_DIM);
+
+shared float query[MAX_HEAD_DIM];
+shared float part_scores[WG];  // WG / BLOCK partial dot products per key
+shared float weights[BLOCK];
+shared float part_values[WG];
+
+// Sum of query[i·VEC ..] · key vector i over i = first, first+step, ...
+float vector_dot(uint key_vector, uint vectors, uint first, uint step) {
+  float acc = 0.0;
+  for (uint i = first; i < vectors; i += step) {
+    const uvec4 w = k4[key_vector + i];
+#ifdef ELEM_F16
+    for (uint h = 0u; h < 4u; ++h) {
+      const vec2 pair = unpackHalf2x16(w[h]);
+      acc = fma(query[i * 8u + h * 2u], pair.x, acc);
+      acc = fma(query[i * 8u + h * 2u + 1u], pair.y, acc);
+    }
+#else
+    const vec4 f = uintBitsToFloat(w);
+    for (uint h = 0u; h < 4u; ++h) acc = fma(query[i * 4u + h], f[h], acc);
+#endif
+  }
+  return acc;
+}
+
+// Keys row `row` sees: the host rejects pos + S > T before submitting;
+// clamp anyway so a bad position can never read outside the cache.
+uint visible_keys(uint row, uint seq, uint cache_len) {
+  const int pos = LOW_WORD(pos_words, 0u);
+  return uint(clamp(pos + int(row % seq) + 1, 0, int(cache_len)));
+}
+
+void partial_pass(uint row, uint block, uint dh, uint visible, uint cache_len) {
+  const uint lid = gl_LocalInvocationID.x;
+  const uint key0 = block * BLOCK;
+  const uint count = min(BLOCK, visible - key0);
+  const uint kv_base = (row / SHAPE(S_SEQ, pc.seq)) * cache_len * dh;
+  for (uint d = lid; d < dh; d += WG) query[d] = float(q[row * dh + d]);
+  barrier();
+  // Scores: WG / BLOCK invocations per key, each over every parts-th slice.
+  const uint parts = WG / BLOCK;
+  const uint key = lid / parts;
+  const uint part = lid % parts;
+  float dot_qk = 0.0;
+  if (key < count) {
+    const uint at = kv_base + (key0 + key) * dh;
+    if ((pc.flags & 1u) != 0u) {
+      dot_qk = vector_dot(at / VEC, dh / VEC, part, parts);
+    } else {
+      for (uint d = part; d < dh; d += parts) dot_qk = fma(query[d], float(k[at + d]), dot_qk);
+    }
+  }
+  part_scores[lid] = dot_qk;
+  barrier();
+  if (lid < BLOCK) {
+    float score = -1.0 / 0.0;
+    if (lid < count) {
+      score = 0.0;
+      for (uint p = 0u; p < parts; ++p) score += part_scores[lid * parts + p];
+      score *= pc.scale;
+    }
+    weights[lid] = score;
+  }
+  barrier();
+  float block_max = -1.0 / 0.0;
+  for (uint j = 0u; j < count; ++j) block_max = max(block_max, weights[j]);
+  barrier();  // every invocation read the scores before they become weights
+  if (lid < BLOCK) weights[lid] = lid < count ? exp(weights[lid] - block_max) : 0.0;
+  barrier();
+  const uint out_at = (row * ((cache_len + BLOCK - 1u) / BLOCK) + block) * (dh + 2u);
+  if (lid == 0u) {
+    float sum = 0.0;
+    for (uint j = 0u; j < count; ++j) sum += weights[j];
+    scratch[out_at] = block_max;
+    scratch[out_at + 1u] = sum;
+  }
+  // Values: WG / dh groups of dh invocations split the block's keys.
+  if (dh <= WG) {
+    const uint groups = WG / dh;
+    const uint group = lid / dh;
+    const uint d = lid % dh;
+    float value = 0.0;
+    if (group < groups) {
+      for (uint j = group; j < count; j += groups) {
+        value = fma(weights[j], float(v[kv_base + (key0 + j) * dh + d]), value);
+      }
+    }
+    part_values[lid] = value;
+    barrier();
+    if (lid < dh) {
+      float total = 0.0;
+      for (uint g = 0u; g < groups; ++g) total += part_values[g * dh + lid];
+      scratch[out_at + 2u + lid] = total;
+    }
+  } else {
+    for (uint d = lid; d < dh; d += WG) {
+      float value = 0.0;
+      for (uint j = 0u; j < count; ++j) {
+        value = fma(weights[j], float(v[kv_base + (key0 + j) * dh + d]), value);
+      }
+      scratch[out_at + 2u + d] = value;
+    }
+  }
+}
+
+void combine_pass(uint row, uint dh, uint visible, uint cache_len) {
+  const uint blocks = (cache_len + BLOCK - 1u) / BLOCK;
+  const uint used = (visible + BLOCK - 1u) / BLOCK;
+  const uint first = row * blocks * (dh + 2u);
+  float overall_max = -1.0 / 0.0;
+  for (uint b = 0u; b < used; ++b) overall_max = max(overall_max, scratch[first + b * (dh + 2u)]);
+  float total_sum = 0.0;
+  for (uint b = 0u; b < used; ++b) {
+    const uint at = first + b * (dh + 2u);
+    total_sum += exp(scratch[at] - overall_max) * scratch[at + 1u];
+  }
+  const float inv_sum = total_sum > 0.0 ? 1.0 / total_sum : 0.0;
+  for (uint d = gl_LocalInvocationID.x; d < dh; d += WG) {
+    float value = 0.0;
+    for (uint b = 0u; b < used; ++b) {
+      const uint at = first + b * (dh + 2u);
+      value = fma(exp(scratch[at] - overall_max), scratch[at + 2u + d], value);
+    }
+    o[row * dh + d] = ELEM(value * inv_sum);
+  }
+}
+
+void main() {
+  const uint ROWS = SHAPE(S_ROWS, pc.rows);
+  const uint SEQ = SHAPE(S_SEQ, pc.seq);
+  const uint CACHE_LEN = SHAPE(S_CACHE_LEN, pc.cache_len);
+  const uint dh = SHAPE(S_HEAD_DIM, pc.head_dim);
+  if ((pc.flags & 2u) != 0u) {
+    for (uint row = gl_WorkGroupID.x; row < ROWS; row += gl_NumWorkGroups.x) {
+      combine_pass(row, dh, visible_keys(row, SEQ, CACHE_LEN), CACHE_LEN);
+    }
+    return;
+  }
+  const uint row = gl_WorkGroupID.y;
+  const uint block = gl_WorkGroupID.x;
+  // Uniform per workgroup, before any barrier: a block past the row's
+  // visible keys has nothing to add (the combine pass skips it).
+  if (row >= ROWS || block * BLOCK >= visible_keys(row, SEQ, CACHE_LEN)) return;
+  partial_pass(row, block, dh, visible_keys(row, SEQ, CACHE_LEN), CACHE_LEN);
+}
