@@ -16,7 +16,7 @@ inline constexpr uint32_t kMaxBindings = 5;
 inline constexpr uint32_t kMaxShaderRank = 8;  // MAX_RANK in common.glsl
 
 struct BinaryPush {
-  uint32_t op;  // 0 add, 1 sub, 2 mul
+  uint32_t op;  // 0 add, 1 sub, 2 mul, 3 div, 4 pow, 5 max, 6 min, 7 prelu
   uint32_t rank;
   uint32_t count;
   uint32_t pad;
@@ -26,10 +26,12 @@ struct BinaryPush {
 };
 
 struct UnaryPush {
-  uint32_t op;  // 0 scale, 1 relu, 2 gelu, 3 silu
+  uint32_t op;  // 0 scale, 1 relu, 2 gelu, 3 silu, kUnaryMathBase + rtscope::math::Unary
   uint32_t count;
-  float factor;
+  float factor;  // scale's factor, or a math op's first parameter (UnaryParams::a)
+  float param;   // a math op's second parameter (UnaryParams::b)
 };
+inline constexpr uint32_t kUnaryMathBase = 4;
 
 struct MatmulPush {
   uint32_t m;
@@ -138,8 +140,75 @@ struct SelectPush {
   uint32_t dims[kMaxShaderRank];
 };
 
+// reduce.comp: reduce_* over any axes. Dims of size 1 are dropped and
+// adjacent kept (reduced) dims merged, so at most kReduceRank runs of each.
+inline constexpr uint32_t kReduceRank = 4;  // REDUCE_RANK in reduce.comp
+struct ReducePush {
+  uint32_t op;  // 0 sum, 1 mean, 2 max, 3 min, 4 prod, 5 log_sum_exp
+  uint32_t groups;
+  uint32_t members;
+  uint32_t kept_rank;
+  uint32_t reduced_rank;
+  uint32_t pad[3];
+  uint32_t kept_dims[kReduceRank];
+  uint32_t kept_strides[kReduceRank];
+  uint32_t reduced_dims[kReduceRank];
+  uint32_t reduced_strides[kReduceRank];
+};
+
+// window.comp: conv, max_pool, avg_pool over 1 to kWindowSpatial dims.
+inline constexpr uint32_t kWindowSpatial = 3;  // SPATIAL in window.comp
+struct WindowPush {
+  uint32_t mode;  // 0 conv, 1 max_pool, 2 avg_pool, 3 avg_pool counting pads
+  uint32_t count;
+  uint32_t spatial;
+  uint32_t flags;  // kWindowBias
+  uint32_t in_per_group;
+  uint32_t out_per_group;
+  uint32_t out_channels;
+  uint32_t in_dims[kWindowSpatial];
+  uint32_t out_dims[kWindowSpatial];
+  uint32_t kernel[kWindowSpatial];
+  uint32_t strides[kWindowSpatial];
+  uint32_t dilations[kWindowSpatial];
+  uint32_t pad_begin[kWindowSpatial];
+  uint32_t pad_end[kWindowSpatial];
+};
+inline constexpr uint32_t kWindowBias = 1;
+
+// gather.comp: rows of one axis picked by i32 or i64 indices.
+struct GatherPush {
+  uint32_t count;
+  uint32_t inner;
+  uint32_t indices;
+  uint32_t axis_len;
+  uint32_t id_words;
+};
+
+// where.comp: select with broadcasting of x, y and cond.
+inline constexpr uint32_t kWhereRank = 6;  // WHERE_RANK in where.comp
+struct WherePush {
+  uint32_t rank;
+  uint32_t count;
+  uint32_t pad[2];
+  uint32_t dims[kWhereRank];
+  uint32_t x_strides[kWhereRank];
+  uint32_t y_strides[kWhereRank];
+  uint32_t cond_strides[kWhereRank];
+};
+
+// cast.comp: type codes of `from` and `to`.
+enum CastType : uint32_t { kCastF32, kCastF16, kCastI32, kCastI64, kCastBool };
+struct CastPush {
+  uint32_t count;
+  uint32_t from;
+  uint32_t to;
+};
+
 // The largest block above; the size of the shared push-constant range.
 inline constexpr uint32_t kPushConstantBytes = sizeof(CopyPush);
+static_assert(sizeof(WindowPush) <= kPushConstantBytes && sizeof(WherePush) <= kPushConstantBytes);
+static_assert(sizeof(ReducePush) <= kPushConstantBytes);
 static_assert(sizeof(BinaryPush) <= kPushConstantBytes && sizeof(MatmulPush) <= kPushConstantBytes);
 static_assert(sizeof(SelectPush) <= kPushConstantBytes);
 static_assert(kPushConstantBytes <= 128, "Vulkan guarantees only 128 bytes of push constants");
