@@ -52,14 +52,22 @@ void main() {
       low = uint(in8[i]) != 0u ? 1u : 0u;
     }
     if (!from_float) {
-      // Exact to 2^24 in magnitude, rounded beyond, as a cast in C++ is.
-      f = float(int(high)) * 4294967296.0 + float(low);
+      // Values that fit an i32 convert exactly to 2^24 in magnitude, rounded
+      // beyond as in C++; wider i64 values go through their two words.
+      const bool fits_i32 = high == (int(low) < 0 ? 0xffffffffu : 0u);
+      f = fits_i32 ? float(int(low)) : float(int(high)) * 4294967296.0 + float(low);
     } else if (pc.to == T_I32 || pc.to == T_I64) {
       const float t = isnan(f) || isinf(f) ? 0.0 : trunc(f);
-      // Within ±2^63 the high word is the quotient by 2^32, rounded down.
-      const float hf = floor(t / 4294967296.0);
-      high = uint(int(hf));
-      low = uint(t - hf * 4294967296.0);
+      if (abs(t) < 2147483648.0) {
+        low = uint(int(t));
+        high = t < 0.0 ? 0xffffffffu : 0u;
+      } else {
+        // Beyond 2^31 the value is a multiple of 2^8 (f32 has 24 bits): the
+        // high word is the quotient by 2^32 rounded down, exactly.
+        const float hf = floor(t / 4294967296.0);
+        high = uint(int(hf));
+        low = uint(t - hf * 4294967296.0);
+      }
     }
     const bool nonzero = from_float ? f != 0.0 : (low | high) != 0u;
     if (pc.to == T_F32) {

@@ -85,7 +85,7 @@ float math_unary(uint op, float v, float a, float b) {
     case 12u: return sin(v);
     case 13u: return cos(v);
     case 14u: return tan(v);
-    case 15u: return asin(v);
+    case 15u: return atan(v / sqrt((1.0 - v) * (1.0 + v)));  // asin: the built-in is coarse
     case 16u: return acos(v);
     case 17u: return atan(v);
     case 18u: return abs(v) < 0.01 ? v + v * v * v / 6.0 : 0.5 * (exp(v) - exp(-v));

@@ -40,6 +40,12 @@ void main() {
       yi += index * pc.y_strides[d];
       ci += index * pc.cond_strides[d];
     }
-    o[i] = uint(cond[ci]) != 0u ? x[xi] : y[yi];
+    // Branches, not a select: selecting 16- or 8-bit values would need the
+    // Int16 / Int8 arithmetic capabilities; moving them needs only storage.
+    if (uint(cond[ci]) != 0u) {
+      o[i] = x[xi];
+    } else {
+      o[i] = y[yi];
+    }
   }
 }
