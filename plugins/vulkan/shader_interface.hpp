@@ -205,10 +205,23 @@ struct CastPush {
   uint32_t to;
 };
 
+// compare.comp: comparisons (any dtype) and logic (bool), bool out.
+struct ComparePush {
+  uint32_t op;  // 0 equal, 1 less, 2 greater, 3 less_equal, 4 greater_equal, 5 and, 6 or,
+                // 7 xor, 8 not
+  uint32_t rank;
+  uint32_t count;
+  uint32_t type;  // CastType of both operands
+  uint32_t dims[kMaxShaderRank];
+  uint32_t a_strides[kMaxShaderRank];
+  uint32_t b_strides[kMaxShaderRank];
+};
+
 // The largest block above; the size of the shared push-constant range.
 inline constexpr uint32_t kPushConstantBytes = sizeof(CopyPush);
 static_assert(sizeof(WindowPush) <= kPushConstantBytes && sizeof(WherePush) <= kPushConstantBytes);
-static_assert(sizeof(ReducePush) <= kPushConstantBytes);
+static_assert(sizeof(ReducePush) <= kPushConstantBytes &&
+              sizeof(ComparePush) <= kPushConstantBytes);
 static_assert(sizeof(BinaryPush) <= kPushConstantBytes && sizeof(MatmulPush) <= kPushConstantBytes);
 static_assert(sizeof(SelectPush) <= kPushConstantBytes);
 static_assert(kPushConstantBytes <= 128, "Vulkan guarantees only 128 bytes of push constants");

@@ -1,5 +1,5 @@
 // The ops of imported models (unary math and activations, div/pow/max/min/
-// prelu, casts, where, expand, gather, reductions, log_softmax, conv and
+// prelu, comparisons and logic, casts, where, expand, gather, reductions, log_softmax, conv and
 // pooling) on the Vulkan plugin alone, f32 and f16, against the float64
 // reference on seeded inputs drawn from each op's domain. One test per op
 // family, whose cases run as one graph, so that the plugin loads and each
@@ -264,6 +264,45 @@ TEST_F(VulkanModelOps, CastsWhereExpandGather) {
            "gather",
            {{"data", {3, 5}, Domain::kBool, boolean}, {"indices", {2}, Domain::kIndices, i64, 3}},
            {}},
+      },
+      /*f16=*/false);
+}
+
+TEST_F(VulkanModelOps, ComparisonsAndLogic) {
+  const DType i64 = DType::i64;
+  const DType i32 = DType::i32;
+  const DType boolean = DType::boolean;
+  // Float operands drawn from the integers, so that ties occur.
+  const Domain ints = Domain::kIntegers;
+  check_all({
+      {"equal", "equal", {{"a", {3, 8}, ints}, {"b", {8}, ints}}, {}},
+      {"less", "less", {{"a", {3, 8}, ints}, {"b", {3, 1}, ints}}, {}},
+      {"greater", "greater", {{"a", {2, 3, 4}, ints}, {"b", {3, 4}, ints}}, {}},
+      {"less_equal", "less_equal", {{"a", {3, 8}, ints}, {"b", {3, 8}, ints}}, {}},
+      {"greater_equal", "greater_equal", {{"a", {3, 8}, ints}, {"b", {1, 8}, ints}}, {}},
+  });
+  check_all(
+      {
+          {"equal_i64", "equal", {{"a", {3, 8}, ints, i64}, {"b", {8}, ints, i64}}, {}},
+          {"less_i64", "less", {{"a", {3, 8}, ints, i64}, {"b", {3, 1}, ints, i64}}, {}},
+          {"greater_i32", "greater", {{"a", {3, 8}, ints, i32}, {"b", {8}, ints, i32}}, {}},
+          {"equal_bool",
+           "equal",
+           {{"a", {4, 5}, Domain::kBool, boolean}, {"b", {5}, Domain::kBool, boolean}},
+           {}},
+          {"and",
+           "and",
+           {{"a", {4, 5}, Domain::kBool, boolean}, {"b", {4, 1}, Domain::kBool, boolean}},
+           {}},
+          {"or",
+           "or",
+           {{"a", {4, 5}, Domain::kBool, boolean}, {"b", {5}, Domain::kBool, boolean}},
+           {}},
+          {"xor",
+           "xor",
+           {{"a", {4, 5}, Domain::kBool, boolean}, {"b", {4, 5}, Domain::kBool, boolean}},
+           {}},
+          {"not", "not", {{"x", {4, 5}, Domain::kBool, boolean}}, {}},
       },
       /*f16=*/false);
 }

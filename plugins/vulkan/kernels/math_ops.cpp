@@ -1,7 +1,8 @@
 // The math ops of imported models: unary functions and activations
 // (unary.comp by op code), div/pow/max/min/prelu with broadcasting
-// (binary.comp), casts between every dtype (cast.comp), where (where.comp),
-// expand (copy.comp with broadcast strides) and gather (gather.comp).
+// (binary.comp), comparisons and logic with bool results (compare.comp),
+// casts between every dtype (cast.comp), where (where.comp), expand
+// (copy.comp with broadcast strides) and gather (gather.comp).
 #include <string_view>
 
 #include "command_list.hpp"
@@ -39,6 +40,41 @@ void encode_cast(const EncodeArgs& args) {
   push.to = cast_type(args.node, out.dtype);
   if (push.count == 0) return;
   args.commands.dispatch(args.pipelines[0], {{x.region}, {out.region, true}}, push,
+                         linear_groups(push.count, args.caps));
+}
+
+uint32_t compare_op_code(const NodeDesc& node) {
+  static constexpr std::string_view kOps[] = {
+      "equal", "less", "greater", "less_equal", "greater_equal", "and", "or", "xor", "not"};
+  for (uint32_t i = 0; i < std::size(kOps); ++i) {
+    if (node.op == kOps[i]) return i;
+  }
+  fail(RTS_ERROR_INTERNAL, node.label(), ": compare.comp has no op '", node.op, "'");
+}
+
+void encode_compare(const EncodeArgs& args) {
+  const TensorArg& a = args.inputs[0];
+  const TensorArg& b = args.inputs.size() > 1 ? args.inputs[1] : args.inputs[0];  // not: a, a
+  const TensorArg& out = args.outputs[0];
+  const NodeDesc& node = args.node;
+  ComparePush push{};
+  push.op = compare_op_code(node);
+  push.type = cast_type(node, a.dtype);
+  push.count = to_u32(node, out.elements(), "element count");
+  if (push.count == 0) return;
+  const auto layout = StridedLayout<2>::merge(
+      out.dims, {broadcast_strides(a.dims, out.dims), broadcast_strides(b.dims, out.dims)});
+  if (layout.dims.size() > kMaxShaderRank) {
+    fail(RTS_ERROR_UNSUPPORTED, node.label(), ": broadcast pattern needs rank ", layout.dims.size(),
+         " after merging dims; the shader handles ", kMaxShaderRank);
+  }
+  push.rank = static_cast<uint32_t>(layout.dims.size());
+  for (size_t i = 0; i < layout.dims.size(); ++i) {
+    push.dims[i] = static_cast<uint32_t>(layout.dims[i]);
+    push.a_strides[i] = to_u32(node, layout.strides[0][i], "stride");
+    push.b_strides[i] = to_u32(node, layout.strides[1][i], "stride");
+  }
+  args.commands.dispatch(args.pipelines[0], {{a.region}, {b.region}, {out.region, true}}, push,
                          linear_groups(push.count, args.caps));
 }
 
@@ -135,9 +171,26 @@ constexpr OpSpec cast_spec(const char* op) {
           .kernel_name = "vulkan.cast.elementwise"};
 }
 
+constexpr OpSpec compare_spec(const char* op) {
+  return {.op = op,
+          .encode = encode_compare,
+          .shader = "compare",
+          .shader_kind = ShaderKind::kFixed,
+          .kernel_name = "vulkan.compare.broadcast"};
+}
+
 constexpr auto kUnarySpecs = unary_specs(std::make_index_sequence<std::size(math::kUnaryNames)>());
 
-constexpr std::array<OpSpec, 13> kOtherSpecs = {
+constexpr std::array<OpSpec, 22> kOtherSpecs = {
+    compare_spec("equal"),
+    compare_spec("less"),
+    compare_spec("greater"),
+    compare_spec("less_equal"),
+    compare_spec("greater_equal"),
+    compare_spec("and"),
+    compare_spec("or"),
+    compare_spec("xor"),
+    compare_spec("not"),
     float_binary("div"),
     float_binary("pow"),
     float_binary("max"),

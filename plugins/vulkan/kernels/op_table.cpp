@@ -18,8 +18,9 @@ const kit::OpTable<OpSpec>& op_table() {
 std::string check_device_support(const OpSpec& spec, std::span<const rts_dtype> inputs,
                                  const DeviceCaps& caps) {
   if (spec.shader_kind == ShaderKind::kFixed && (!caps.storage_8bit || !caps.storage_16bit)) {
-    return "conversions need storageBuffer8BitAccess and storageBuffer16BitAccess, which this "
-           "device lacks";
+    return str_cat(spec.shader,
+                   ".comp reads and writes every dtype through "
+                   "storageBuffer8BitAccess and storageBuffer16BitAccess, which this device lacks");
   }
   if (spec.shader_kind == ShaderKind::kRaw && !inputs.empty() &&
       device_dtype(inputs[0], caps) == RTS_DTYPE_BOOL && !caps.storage_8bit) {
