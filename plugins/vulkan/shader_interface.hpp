@@ -217,6 +217,23 @@ struct ComparePush {
   uint32_t b_strides[kMaxShaderRank];
 };
 
+// index_map.comp: pad, trilu and gather_elements.
+inline constexpr uint32_t kIndexMapRank = 6;  // MAP_RANK in index_map.comp
+struct IndexMapPush {
+  uint32_t mode;  // 0 pad, 1 trilu, 2 gather_elements
+  uint32_t rank;
+  uint32_t count;
+  uint32_t units;
+  uint32_t param;  // pad: 0 constant, 1 reflect, 2 edge; trilu: 1 upper; gather_elements: axis
+  int32_t k;
+  uint32_t fill_low;
+  uint32_t fill_high;
+  uint32_t id_words;
+  uint32_t out_dims[kIndexMapRank];
+  uint32_t in_dims[kIndexMapRank];
+  int32_t pad_begin[kIndexMapRank];
+};
+
 // The largest block above; the size of the shared push-constant range.
 inline constexpr uint32_t kPushConstantBytes = sizeof(CopyPush);
 static_assert(sizeof(WindowPush) <= kPushConstantBytes && sizeof(WherePush) <= kPushConstantBytes);

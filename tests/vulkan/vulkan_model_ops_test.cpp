@@ -1,5 +1,6 @@
 // The ops of imported models (unary math and activations, div/pow/max/min/
-// prelu, comparisons and logic, casts, where, expand, gather, reductions, log_softmax, conv and
+// prelu, comparisons and logic, casts, where, expand, gather, pad, trilu,
+// gather_elements, reductions, log_softmax, conv and
 // pooling) on the Vulkan plugin alone, f32 and f16, against the float64
 // reference on seeded inputs drawn from each op's domain. One test per op
 // family, whose cases run as one graph, so that the plugin loads and each
@@ -263,6 +264,40 @@ TEST_F(VulkanModelOps, CastsWhereExpandGather) {
           {"gather_bool",
            "gather",
            {{"data", {3, 5}, Domain::kBool, boolean}, {"indices", {2}, Domain::kIndices, i64, 3}},
+           {}},
+      },
+      /*f16=*/false);
+}
+
+TEST_F(VulkanModelOps, PadTriluGatherElements) {
+  const auto ints = [](std::vector<int64_t> a) { return AttrValue{std::move(a)}; };
+  const DType i64 = DType::i64;
+  const std::vector<Case> cases = {
+      {"pad_constant",
+       "pad",
+       {{"x", {2, 3, 4}}},
+       {{"pads", ints({0, 1, 2, 1, -1, 0})}, {"value", 1.5}}},
+      {"pad_reflect", "pad", {{"x", {3, 5}}}, {{"pads", ints({2, 1, 1, 3})}, {"mode", "reflect"}}},
+      {"pad_edge", "pad", {{"x", {3, 5}}}, {{"pads", ints({1, 0, 2, 4})}, {"mode", "edge"}}},
+      {"trilu_upper", "trilu", {{"x", {2, 4, 5}}}, {{"k", int64_t{1}}}},
+      {"trilu_lower", "trilu", {{"x", {5, 3}}}, {{"upper", int64_t{0}}, {"k", int64_t{-1}}}},
+      {"gather_elements",
+       "gather_elements",
+       {{"data", {3, 4}}, {"indices", {3, 2}, Domain::kIndices, i64, 4}},
+       {{"axis", int64_t{1}}}},
+  };
+  check_all(cases);
+  check_all(
+      {
+          {"pad_constant_i64",
+           "pad",
+           {{"x", {2, 3}, Domain::kIntegers, i64}},
+           {{"pads", ints({1, 0, 0, 2})}, {"value", -7.0}}},
+          {"trilu_i64", "trilu", {{"x", {4, 4}, Domain::kIntegers, i64}}, {}},
+          {"gather_elements_i64_axis0",
+           "gather_elements",
+           {{"data", {3, 4}, Domain::kIntegers, i64},
+            {"indices", {2, 4}, Domain::kIndices, DType::i32, 3}},
            {}},
       },
       /*f16=*/false);

@@ -146,6 +146,9 @@ void dispatch_copy(const EncodeArgs& args, rts_dtype dtype, std::vector<int64_t>
                    std::vector<int64_t> in_strides, std::vector<int64_t> out_strides,
                    int64_t in_offset, int64_t out_offset, const BufferRegion& in,
                    const BufferRegion& out);
+// index_map.comp (kernels/select_ops.cpp): pad, trilu or gather_elements
+// by the node's op.
+void encode_index_map(const EncodeArgs& args);
 // RAW shader elements per tensor element (8-byte ones move as two words).
 int64_t units_per_element(rts_dtype dtype);
 

@@ -11,7 +11,7 @@ const kit::OpTable<OpSpec>& op_table() {
   static const kit::OpTable<OpSpec> table(
       "vulkan", {kOpSpecs<kElementwise>, kOpSpecs<kMatmul>, kOpSpecs<kNorm>, kOpSpecs<kReduction>,
                  kOpSpecs<kAttention>, kOpSpecs<kShape>, kOpSpecs<kDataDependent>, kOpSpecs<kMath>,
-                 kOpSpecs<kReduce>, kOpSpecs<kWindow>});
+                 kOpSpecs<kReduce>, kOpSpecs<kWindow>, kOpSpecs<kSelect>});
   return table;
 }
 

@@ -1,6 +1,7 @@
 // The sliding-window ops of CNNs: conv (1 to 3 spatial dims, groups,
 // strides, dilations, pads, optional bias), max_pool and avg_pool, all on
-// window.comp (one invocation per output element).
+// window.comp (one invocation per output element); and pad (constant,
+// reflect, edge; any dtype) on index_map.comp.
 #include "command_list.hpp"
 #include "kernels/op_spec.hpp"
 #include "shader_interface.hpp"
@@ -19,6 +20,13 @@ void check_window_shapes(const NodeDesc& node, std::span<const Dims* const> inpu
   if (spatial > kWindowSpatial) {
     fail_node(node, "the Vulkan window kernel handles 1 to ", kWindowSpatial, " spatial dims, got ",
               spatial);
+  }
+}
+
+void check_pad_rank(const NodeDesc& node, std::span<const Dims* const> inputs) {
+  if (inputs[0]->size() > kIndexMapRank) {
+    fail_node(node, "the Vulkan pad kernel handles rank up to ", kIndexMapRank, ", got ",
+              inputs[0]->size());
   }
 }
 
@@ -85,6 +93,12 @@ const OpSpec kWindowOps[] = {
     window_spec("conv", "vulkan.conv.direct"),
     window_spec("max_pool", "vulkan.max_pool.direct"),
     window_spec("avg_pool", "vulkan.avg_pool.direct"),
+    {.op = "pad",
+     .encode = encode_index_map,
+     .shader = "index_map",
+     .shader_kind = ShaderKind::kRaw,
+     .kernel_name = "vulkan.pad.index_map",
+     .check_kernel_shapes = check_pad_rank},
 };
 
 }  // namespace
