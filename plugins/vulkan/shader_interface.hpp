@@ -156,10 +156,11 @@ struct ReducePush {
   uint32_t reduced_strides[kReduceRank];
 };
 
-// window.comp: conv, max_pool, avg_pool over 1 to kWindowSpatial dims.
+// window.comp: conv, conv_transpose, max_pool, avg_pool over 1 to
+// kWindowSpatial dims.
 inline constexpr uint32_t kWindowSpatial = 3;  // SPATIAL in window.comp
 struct WindowPush {
-  uint32_t mode;  // 0 conv, 1 max_pool, 2 avg_pool, 3 avg_pool counting pads
+  uint32_t mode;  // 0 conv, 1 max_pool, 2 avg_pool, 3 avg_pool counting pads, 4 conv_transpose
   uint32_t count;
   uint32_t spatial;
   uint32_t flags;  // kWindowBias
@@ -171,7 +172,7 @@ struct WindowPush {
   uint32_t kernel[kWindowSpatial];
   uint32_t strides[kWindowSpatial];
   uint32_t dilations[kWindowSpatial];
-  uint32_t pad_begin[kWindowSpatial];
+  int32_t pad_begin[kWindowSpatial];  // conv_transpose may crop (negative)
   uint32_t pad_end[kWindowSpatial];
 };
 inline constexpr uint32_t kWindowBias = 1;
@@ -233,6 +234,19 @@ struct IndexMapPush {
   uint32_t in_dims[kIndexMapRank];
   int32_t pad_begin[kIndexMapRank];
 };
+
+// nll_loss.comp: one workgroup over every target.
+struct NllLossPush {
+  uint32_t count;
+  uint32_t classes;
+  uint32_t spatial;
+  uint32_t flags;      // kNllLossWeighted
+  uint32_t reduction;  // 0 none, 1 sum, 2 mean
+  uint32_t id_words;
+  uint32_t ignore_low;
+  uint32_t ignore_high;
+};
+inline constexpr uint32_t kNllLossWeighted = 1;
 
 // The largest block above; the size of the shared push-constant range.
 inline constexpr uint32_t kPushConstantBytes = sizeof(CopyPush);

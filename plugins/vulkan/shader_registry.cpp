@@ -21,7 +21,8 @@ WorkgroupShape workgroup_shape(std::string_view family) {
   if (family == "matmul") return WorkgroupShape::kTiles;
   if (family == "softmax" || family == "norm" || family == "attention" || family == "argmax" ||
       family == "matvec" || family == "matvec_t" || family == "nonzero" ||
-      family == "masked_select" || family == "reduce" || family == "log_softmax") {
+      family == "masked_select" || family == "reduce" || family == "log_softmax" ||
+      family == "nll_loss") {
     return WorkgroupShape::kRows;
   }
   return WorkgroupShape::kLinear;

@@ -1,6 +1,6 @@
 // The ops of imported models (unary math and activations, div/pow/max/min/
 // prelu, comparisons and logic, casts, where, expand, gather, pad, trilu,
-// gather_elements, reductions, log_softmax, conv and
+// gather_elements, nll_loss, reductions, log_softmax, conv, conv_transpose and
 // pooling) on the Vulkan plugin alone, f32 and f16, against the float64
 // reference on seeded inputs drawn from each op's domain. One test per op
 // family, whose cases run as one graph, so that the plugin loads and each
@@ -30,9 +30,10 @@ enum class Domain {
   kAboveOne,  // [1.05, 4.05]: acosh
   kNearOne,   // [0.5, 1.5]: reduce_prod
   kIntegers,  // integers in [-3, 3] (as floats): pow's integer exponents, casts
-  kBool,      // alternating-ish booleans
+  kBool,      // 0 or 1, equally likely
   kIndices,   // integers in [-limit, limit): gather indices
   kTan,       // [-1.2, 1.2]
+  kClasses,   // integers in [0, limit): class targets
 };
 
 struct In {
@@ -40,7 +41,7 @@ struct In {
   Shape shape;
   Domain domain = Domain::kSigned;
   // The dtype: the case's float dtype unless set.
-  std::optional<DType> dtype;
+  std::optional<DType> dtype{};
   int64_t limit = 0;  // kIndices
 };
 
@@ -78,6 +79,8 @@ double draw(Domain domain, int64_t limit, uint64_t& state) {
       return std::floor(u * 2.0 * static_cast<double>(limit)) - static_cast<double>(limit);
     case Domain::kTan:
       return u * 2.4 - 1.2;
+    case Domain::kClasses:
+      return std::floor(u * static_cast<double>(limit));
   }
   return u;
 }
@@ -269,7 +272,7 @@ TEST_F(VulkanModelOps, CastsWhereExpandGather) {
       /*f16=*/false);
 }
 
-TEST_F(VulkanModelOps, PadTriluGatherElements) {
+TEST_F(VulkanModelOps, IndexDrivenOps) {
   const auto ints = [](std::vector<int64_t> a) { return AttrValue{std::move(a)}; };
   const DType i64 = DType::i64;
   const std::vector<Case> cases = {
@@ -287,6 +290,24 @@ TEST_F(VulkanModelOps, PadTriluGatherElements) {
        {{"axis", int64_t{1}}}},
   };
   check_all(cases);
+  const auto losses = [](DType targets) {
+    return std::vector<Case>{
+        {"nll_loss_mean_weighted",
+         "nll_loss",
+         {{"x", {3, 5, 2}}, {"target", {3, 2}, Domain::kClasses, targets, 5}, {"weight", {5}}},
+         {{"ignore_index", int64_t{1}}}},
+        {"nll_loss_sum",
+         "nll_loss",
+         {{"x", {4, 6}}, {"target", {4}, Domain::kClasses, targets, 6}},
+         {{"reduction", "sum"}}},
+        {"nll_loss_none",
+         "nll_loss",
+         {{"x", {2, 3, 4}}, {"target", {2, 4}, Domain::kClasses, targets, 3}},
+         {{"reduction", "none"}}},
+    };
+  };
+  check_all(losses(i64));
+  check_all(losses(DType::i32), /*f16=*/false);
   check_all(
       {
           {"pad_constant_i64",
@@ -375,6 +396,18 @@ TEST_F(VulkanModelOps, ConvAndPooling) {
        "conv",
        {{"x", {1, 4, 5, 5}}, {"w", {4, 1, 3, 3}}},
        {{"group", int64_t{4}}, {"pads", ints({1, 1, 1, 1})}}},
+      {"conv_transpose2d_groups_strides_dilations_pads",
+       "conv_transpose",
+       {{"x", {2, 4, 4, 3}}, {"w", {4, 3, 3, 2}}, {"b", {6}}},
+       {{"group", int64_t{2}},
+        {"strides", ints({2, 3})},
+        {"pads", ints({1, 0, 0, 1})},
+        {"dilations", ints({1, 2})},
+        {"output_padding", ints({1, 0})}}},
+      {"conv_transpose1d_cropped",
+       "conv_transpose",
+       {{"x", {1, 3, 5}}, {"w", {3, 2, 4}}},
+       {{"pads", ints({-1, 1})}}},
       {"max_pool2d",
        "max_pool",
        {{"x", {2, 3, 7, 7}}},

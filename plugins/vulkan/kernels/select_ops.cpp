@@ -1,6 +1,6 @@
 // The index-driven ops of imported models: trilu and gather_elements (any
 // dtype) on index_map.comp, whose encoder also runs pad (kernels/
-// window_ops.cpp). nll_loss has no Vulkan kernel.
+// window_ops.cpp), and nll_loss (nll_loss.comp, one workgroup).
 #include <cstring>
 #include <string>
 
@@ -88,7 +88,41 @@ void encode_index_map(const EncodeArgs& args) {
 
 namespace {
 
+void encode_nll_loss(const EncodeArgs& args) {
+  const TensorArg& x = args.inputs[0];
+  const TensorArg& target = args.inputs[1];
+  const NodeDesc& node = args.node;
+  NllLossPush push{};
+  push.count = to_u32(node, target.elements(), "target count");
+  push.classes = to_u32(node, x.dims[1], "class count");
+  int64_t spatial = 1;
+  for (size_t d = 2; d < x.dims.size(); ++d) spatial *= x.dims[d];
+  push.spatial = to_u32(node, spatial, "spatial size");
+  to_u32(node, x.elements(), "element count");
+  const AttrDesc* reduction = node.find_attr("reduction");
+  const std::string mode = reduction != nullptr ? reduction->s : "mean";
+  push.reduction = mode == "none" ? 0 : mode == "sum" ? 1 : 2;
+  push.id_words = target.dtype == RTS_DTYPE_I64 ? 2 : 1;
+  const auto ignore = static_cast<uint64_t>(node.attr_int("ignore_index"));
+  push.ignore_low = static_cast<uint32_t>(ignore);
+  push.ignore_high = static_cast<uint32_t>(ignore >> 32);
+  BufferRegion weight = x.region;  // bound but unread without weights
+  if (args.inputs.size() > 2) {
+    push.flags = kNllLossWeighted;
+    weight = args.inputs[2].region;
+  }
+  if (args.outputs[0].elements() == 0) return;
+  args.commands.dispatch(args.pipelines[0],
+                         {{x.region}, {target.region}, {weight}, {args.outputs[0].region, true}},
+                         push, row_groups(1, args.caps));
+}
+
 const OpSpec kSelectOps[] = {
+    {.op = "nll_loss",
+     .encode = encode_nll_loss,
+     .shader = "nll_loss",
+     .shader_kind = ShaderKind::kFloat,
+     .kernel_name = "vulkan.nll_loss.one_workgroup"},
     {.op = "trilu",
      .encode = encode_index_map,
      .shader = "index_map",

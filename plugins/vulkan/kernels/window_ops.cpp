@@ -1,7 +1,10 @@
-// The sliding-window ops of CNNs: conv (1 to 3 spatial dims, groups,
-// strides, dilations, pads, optional bias), max_pool and avg_pool, all on
+// The sliding-window ops of CNNs: conv and conv_transpose (1 to 3 spatial
+// dims, groups, strides, dilations, pads, optional bias), max_pool and
+// avg_pool, all on
 // window.comp (one invocation per output element); and pad (constant,
 // reflect, edge; any dtype) on index_map.comp.
+#include <cstdint>
+
 #include "command_list.hpp"
 #include "kernels/op_spec.hpp"
 #include "shader_interface.hpp"
@@ -13,6 +16,15 @@ namespace {
 // when it is empty.
 int64_t per_dim(const std::vector<int64_t>& values, size_t index, int64_t fallback) {
   return values.empty() ? fallback : values[index];
+}
+
+// conv_transpose's pads may be negative (they crop its output).
+int32_t to_i32(const NodeDesc& node, int64_t pad) {
+  if (pad < INT32_MIN || pad > INT32_MAX) {
+    fail(RTS_ERROR_UNSUPPORTED, node.label(), ": pad ", pad,
+         " exceeds the 32-bit indexing of the Vulkan kernels");
+  }
+  return static_cast<int32_t>(pad);
 }
 
 void check_window_shapes(const NodeDesc& node, std::span<const Dims* const> inputs) {
@@ -34,7 +46,8 @@ void encode_window(const EncodeArgs& args) {
   const TensorArg& x = args.inputs[0];
   const TensorArg& out = args.outputs[0];
   const NodeDesc& node = args.node;
-  const bool conv = node.op == "conv";
+  const bool transposed = node.op == "conv_transpose";
+  const bool conv = node.op == "conv" || transposed;
   const size_t spatial = x.dims.size() - 2;
   WindowPush push{};
   push.spatial = static_cast<uint32_t>(spatial);
@@ -53,8 +66,9 @@ void encode_window(const EncodeArgs& args) {
     push.kernel[d] = to_u32(node, kernel[d], "kernel size");
     push.strides[d] = to_u32(node, per_dim(strides, d, 1), "stride");
     push.dilations[d] = to_u32(node, per_dim(dilations, d, 1), "dilation");
-    push.pad_begin[d] = to_u32(node, per_dim(pads, d, 0), "pad");
-    push.pad_end[d] = to_u32(node, per_dim(pads, spatial + d, 0), "pad");
+    push.pad_begin[d] = to_i32(node, per_dim(pads, d, 0));
+    // Only avg_pool counting pads reads the end pads (conv_transpose's may be negative).
+    push.pad_end[d] = conv ? 0 : to_u32(node, per_dim(pads, spatial + d, 0), "pad");
   }
   push.out_channels = to_u32(node, out.dims[1], "channel count");
   BufferRegion weights = x.region;  // pools bind x in the unused slots
@@ -62,9 +76,15 @@ void encode_window(const EncodeArgs& args) {
   if (conv) {
     const TensorArg& w = args.inputs[1];
     const int64_t group = node.attr_int("group");
-    push.mode = 0;
-    push.in_per_group = to_u32(node, w.dims[1], "input channels per group");
-    push.out_per_group = to_u32(node, w.dims[0] / group, "output channels per group");
+    if (transposed) {  // w is [C, M / group, kernel...]
+      push.mode = 4;
+      push.in_per_group = to_u32(node, w.dims[0] / group, "input channels per group");
+      push.out_per_group = to_u32(node, w.dims[1], "output channels per group");
+    } else {  // w is [M, C / group, kernel...]
+      push.mode = 0;
+      push.in_per_group = to_u32(node, w.dims[1], "input channels per group");
+      push.out_per_group = to_u32(node, w.dims[0] / group, "output channels per group");
+    }
     to_u32(node, w.elements(), "weight element count");
     weights = w.region;
     if (args.inputs.size() > 2) {
@@ -91,6 +111,7 @@ constexpr OpSpec window_spec(const char* op, const char* kernel) {
 
 const OpSpec kWindowOps[] = {
     window_spec("conv", "vulkan.conv.direct"),
+    window_spec("conv_transpose", "vulkan.conv_transpose.direct"),
     window_spec("max_pool", "vulkan.max_pool.direct"),
     window_spec("avg_pool", "vulkan.avg_pool.direct"),
     {.op = "pad",
