@@ -16,7 +16,7 @@ inline constexpr uint32_t kMaxBindings = 5;
 inline constexpr uint32_t kMaxShaderRank = 8;  // MAX_RANK in common.glsl
 
 struct BinaryPush {
-  uint32_t op;  // 0 add, 1 sub, 2 mul
+  uint32_t op;  // 0 add, 1 sub, 2 mul, 3 div, 4 pow, 5 max, 6 min, 7 prelu
   uint32_t rank;
   uint32_t count;
   uint32_t pad;
@@ -26,10 +26,12 @@ struct BinaryPush {
 };
 
 struct UnaryPush {
-  uint32_t op;  // 0 scale, 1 relu, 2 gelu, 3 silu
+  uint32_t op;  // 0 scale, 1 relu, 2 gelu, 3 silu, kUnaryMathBase + rtscope::math::Unary
   uint32_t count;
-  float factor;
+  float factor;  // scale's factor, or a math op's first parameter (UnaryParams::a)
+  float param;   // a math op's second parameter (UnaryParams::b)
 };
+inline constexpr uint32_t kUnaryMathBase = 4;
 
 struct MatmulPush {
   uint32_t m;
@@ -152,8 +154,119 @@ struct SelectPush {
   uint32_t dims[kMaxShaderRank];
 };
 
+// reduce.comp: reduce_* over any axes. Dims of size 1 are dropped and
+// adjacent kept (reduced) dims merged, so at most kReduceRank runs of each.
+inline constexpr uint32_t kReduceRank = 4;  // REDUCE_RANK in reduce.comp
+struct ReducePush {
+  uint32_t op;  // 0 sum, 1 mean, 2 max, 3 min, 4 prod, 5 log_sum_exp
+  uint32_t groups;
+  uint32_t members;
+  uint32_t kept_rank;
+  uint32_t reduced_rank;
+  uint32_t pad[3];
+  uint32_t kept_dims[kReduceRank];
+  uint32_t kept_strides[kReduceRank];
+  uint32_t reduced_dims[kReduceRank];
+  uint32_t reduced_strides[kReduceRank];
+};
+
+// window.comp: conv, conv_transpose, max_pool, avg_pool over 1 to
+// kWindowSpatial dims.
+inline constexpr uint32_t kWindowSpatial = 3;  // SPATIAL in window.comp
+struct WindowPush {
+  uint32_t mode;  // 0 conv, 1 max_pool, 2 avg_pool, 3 avg_pool counting pads, 4 conv_transpose
+  uint32_t count;
+  uint32_t spatial;
+  uint32_t flags;  // kWindowBias
+  uint32_t in_per_group;
+  uint32_t out_per_group;
+  uint32_t out_channels;
+  uint32_t in_dims[kWindowSpatial];
+  uint32_t out_dims[kWindowSpatial];
+  uint32_t kernel[kWindowSpatial];
+  uint32_t strides[kWindowSpatial];
+  uint32_t dilations[kWindowSpatial];
+  int32_t pad_begin[kWindowSpatial];  // conv_transpose may crop (negative)
+  uint32_t pad_end[kWindowSpatial];
+};
+inline constexpr uint32_t kWindowBias = 1;
+
+// gather.comp: rows of one axis picked by i32 or i64 indices.
+struct GatherPush {
+  uint32_t count;
+  uint32_t inner;
+  uint32_t indices;
+  uint32_t axis_len;
+  uint32_t id_words;
+};
+
+// where.comp: select with broadcasting of x, y and cond.
+inline constexpr uint32_t kWhereRank = 6;  // WHERE_RANK in where.comp
+struct WherePush {
+  uint32_t rank;
+  uint32_t count;
+  uint32_t pad[2];
+  uint32_t dims[kWhereRank];
+  uint32_t x_strides[kWhereRank];
+  uint32_t y_strides[kWhereRank];
+  uint32_t cond_strides[kWhereRank];
+};
+
+// cast.comp: type codes of `from` and `to`.
+enum CastType : uint32_t { kCastF32, kCastF16, kCastI32, kCastI64, kCastBool };
+struct CastPush {
+  uint32_t count;
+  uint32_t from;
+  uint32_t to;
+};
+
+// compare.comp: comparisons (any dtype) and logic (bool), bool out.
+struct ComparePush {
+  uint32_t op;  // 0 equal, 1 less, 2 greater, 3 less_equal, 4 greater_equal, 5 and, 6 or,
+                // 7 xor, 8 not
+  uint32_t rank;
+  uint32_t count;
+  uint32_t type;  // CastType of both operands
+  uint32_t dims[kMaxShaderRank];
+  uint32_t a_strides[kMaxShaderRank];
+  uint32_t b_strides[kMaxShaderRank];
+};
+
+// index_map.comp: pad, trilu and gather_elements.
+inline constexpr uint32_t kIndexMapRank = 6;  // MAP_RANK in index_map.comp
+struct IndexMapPush {
+  uint32_t mode;  // 0 pad, 1 trilu, 2 gather_elements
+  uint32_t rank;
+  uint32_t count;
+  uint32_t units;
+  uint32_t param;  // pad: 0 constant, 1 reflect, 2 edge; trilu: 1 upper; gather_elements: axis
+  int32_t k;
+  uint32_t fill_low;
+  uint32_t fill_high;
+  uint32_t id_words;
+  uint32_t out_dims[kIndexMapRank];
+  uint32_t in_dims[kIndexMapRank];
+  int32_t pad_begin[kIndexMapRank];
+};
+
+// nll_loss.comp: one workgroup over every target.
+struct NllLossPush {
+  uint32_t count;
+  uint32_t classes;
+  uint32_t spatial;
+  uint32_t flags;      // kNllLossWeighted
+  uint32_t reduction;  // 0 none, 1 sum, 2 mean
+  uint32_t id_words;
+  uint32_t ignore_low;
+  uint32_t ignore_high;
+};
+inline constexpr uint32_t kNllLossWeighted = 1;
+
 // The largest block above; the size of the shared push-constant range.
 inline constexpr uint32_t kPushConstantBytes = sizeof(CopyPush);
+static_assert(sizeof(WindowPush) <= kPushConstantBytes && sizeof(WherePush) <= kPushConstantBytes);
+static_assert(sizeof(ReducePush) <= kPushConstantBytes &&
+              sizeof(ComparePush) <= kPushConstantBytes);
 static_assert(sizeof(BinaryPush) <= kPushConstantBytes && sizeof(MatmulPush) <= kPushConstantBytes);
 static_assert(sizeof(SelectPush) <= kPushConstantBytes);
 static_assert(kPushConstantBytes <= 128, "Vulkan guarantees only 128 bytes of push constants");

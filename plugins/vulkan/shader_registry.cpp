@@ -21,7 +21,8 @@ WorkgroupShape workgroup_shape(std::string_view family) {
   if (family == "matmul") return WorkgroupShape::kTiles;
   if (family == "softmax" || family == "norm" || family == "attention" || family == "argmax" ||
       family == "matvec" || family == "matvec_t" || family == "nonzero" ||
-      family == "masked_select") {
+      family == "masked_select" || family == "reduce" || family == "log_softmax" ||
+      family == "nll_loss") {
     return WorkgroupShape::kRows;
   }
   if (family == "attention_split") return WorkgroupShape::kRows;
@@ -35,10 +36,12 @@ uint32_t shape_constant_count(std::string_view family) {
   if (family == "attention") return 4;                          // rows seq cache_len head_dim
   if (family == "attention_split") return 4;                    // as attention
   if (family == "rope") return 4;                               // pairs seq heads head_dim
-  if (family == "softmax" || family == "argmax") return 3;      // lanes axis_len inner
-  if (family == "norm") return 3;                               // mode rows width
-  if (family == "binary") return 3;                             // op rank count
-  if (family == "unary") return 2;                              // op count
+  if (family == "softmax" || family == "log_softmax" || family == "argmax") {
+    return 3;  // lanes axis_len inner
+  }
+  if (family == "norm") return 3;    // mode rows width
+  if (family == "binary") return 3;  // op rank count
+  if (family == "unary") return 2;   // op count
   return 0;
 }
 

@@ -1,28 +1,30 @@
 // Elementwise ops: add, sub, mul with numpy broadcasting (binary.comp, op
 // selector in push constants); scale, relu, gelu, silu (unary.comp). Both
-// shaders take f32 or f16 storage and compute in f32.
+// shaders take f32 or f16 storage and compute in f32. The math ops of
+// imported models run through the same two encoders (kernels/math_ops.cpp).
 #include <algorithm>
+#include <optional>
 
 #include "command_list.hpp"
 #include "kernels/op_spec.hpp"
 #include "kernels/strided_layout.hpp"
+#include "rtscope/op_math.hpp"
 #include "shader_interface.hpp"
 
 namespace rtscope::vulkan {
 namespace {
 
-// Strides of `operand` read at the output's index space: 0 along dims the
-// operand lacks or broadcasts.
-std::vector<int64_t> broadcast_strides(std::span<const int64_t> operand,
-                                       std::span<const int64_t> out) {
-  const std::vector<int64_t> own = contiguous_strides(operand);
-  std::vector<int64_t> strides(out.size(), 0);
-  const size_t offset = out.size() - operand.size();
-  for (size_t i = 0; i < operand.size(); ++i) {
-    strides[offset + i] = operand[i] == 1 ? 0 : own[i];
+// binary.comp's op selector.
+uint32_t binary_op_code(const NodeDesc& node) {
+  static constexpr std::string_view kOps[] = {"add", "sub", "mul", "div",
+                                              "pow", "max", "min", "prelu"};
+  for (uint32_t i = 0; i < std::size(kOps); ++i) {
+    if (node.op == kOps[i]) return i;
   }
-  return strides;
+  fail(RTS_ERROR_INTERNAL, node.label(), ": binary.comp has no op '", node.op, "'");
 }
+
+}  // namespace
 
 void encode_binary(const EncodeArgs& args) {
   const TensorArg& a = args.inputs[0];
@@ -30,7 +32,7 @@ void encode_binary(const EncodeArgs& args) {
   const TensorArg& out = args.outputs[0];
   const NodeDesc& node = args.node;
   BinaryPush push{};
-  push.op = node.op == "add" ? 0 : node.op == "sub" ? 1 : 2;
+  push.op = binary_op_code(node);
   push.count = to_u32(node, out.elements(), "element count");
   if (push.count == 0) return;
   const auto layout = StridedLayout<2>::merge(
@@ -55,8 +57,18 @@ void encode_unary(const EncodeArgs& args) {
   if (node.op == "scale") {
     push.op = 0;
     push.factor = static_cast<float>(node.attr_real("factor"));
-  } else {
+  } else if (node.op == "relu" || node.op == "gelu" || node.op == "silu") {
     push.op = node.op == "relu" ? 1 : node.op == "gelu" ? 2 : 3;
+  } else {
+    const std::optional<math::Unary> op = math::unary_from_name(node.op);
+    if (!op) fail(RTS_ERROR_INTERNAL, node.label(), ": unary.comp has no op '", node.op, "'");
+    push.op = kUnaryMathBase + static_cast<uint32_t>(*op);
+    // The host resolved every attribute; the parametric ops read theirs.
+    AttrMap attrs;
+    for (const AttrDesc& attr : node.attrs) attrs[attr.name] = node.attr_real(attr.name);
+    const math::UnaryParams params = math::unary_params(*op, attrs);
+    push.factor = static_cast<float>(params.a);
+    push.param = static_cast<float>(params.b);
   }
   push.count = to_u32(node, args.outputs[0].elements(), "element count");
   if (push.count == 0) return;
@@ -64,6 +76,8 @@ void encode_unary(const EncodeArgs& args) {
                          {{args.inputs[0].region}, {args.outputs[0].region, true}}, push,
                          linear_groups(push.count, args.caps));
 }
+
+namespace {
 
 constexpr OpSpec binary_spec(const char* op, const char* kernel) {
   return {.op = op,

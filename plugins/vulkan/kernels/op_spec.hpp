@@ -80,6 +80,7 @@ enum class ShaderKind : uint8_t {
   kNone,   // no shader: the output views the input (reshape)
   kFloat,  // _f32 or _f16 from the node's float dtype on the device
   kRaw,    // _b32, _b16 or _b8 from the element size of input 0 on the device
+  kFixed,  // one module for every dtype (cast): the shader name as it is
 };
 
 struct OpSpec {
@@ -154,6 +155,23 @@ rts_dtype device_dtype(rts_dtype dtype, const DeviceCaps& caps);
 // node's inputs.
 std::vector<std::string> shader_variants(const OpSpec& spec, std::span<const rts_dtype> inputs,
                                          const DeviceCaps& caps);
+
+// Encoders shared by several op families (kernels/elementwise.cpp):
+// binary.comp with broadcasting, unary.comp by the node's op.
+void encode_binary(const EncodeArgs& args);
+void encode_unary(const EncodeArgs& args);
+// copy.comp (kernels/shape_ops.cpp): copies the index space `dims` from `in`
+// (strides, offset; a stride may be 0 to broadcast) to `out`, elements of
+// `dtype`.
+void dispatch_copy(const EncodeArgs& args, rts_dtype dtype, std::vector<int64_t> dims,
+                   std::vector<int64_t> in_strides, std::vector<int64_t> out_strides,
+                   int64_t in_offset, int64_t out_offset, const BufferRegion& in,
+                   const BufferRegion& out);
+// index_map.comp (kernels/select_ops.cpp): pad, trilu or gather_elements
+// by the node's op.
+void encode_index_map(const EncodeArgs& args);
+// RAW shader elements per tensor element (8-byte ones move as two words).
+int64_t units_per_element(rts_dtype dtype);
 
 // Helpers shared by the encoders.
 // Workgroups for a 1-D grid-stride shader over `count` items (at least 1,

@@ -10,12 +10,18 @@ const kit::OpTable<OpSpec>& op_table() {
   using enum kit::OpFamily;
   static const kit::OpTable<OpSpec> table(
       "vulkan", {kOpSpecs<kElementwise>, kOpSpecs<kMatmul>, kOpSpecs<kNorm>, kOpSpecs<kReduction>,
-                 kOpSpecs<kAttention>, kOpSpecs<kShape>, kOpSpecs<kDataDependent>});
+                 kOpSpecs<kAttention>, kOpSpecs<kShape>, kOpSpecs<kDataDependent>, kOpSpecs<kMath>,
+                 kOpSpecs<kReduce>, kOpSpecs<kWindow>, kOpSpecs<kSelect>});
   return table;
 }
 
 std::string check_device_support(const OpSpec& spec, std::span<const rts_dtype> inputs,
                                  const DeviceCaps& caps) {
+  if (spec.shader_kind == ShaderKind::kFixed && (!caps.storage_8bit || !caps.storage_16bit)) {
+    return str_cat(spec.shader,
+                   ".comp reads and writes every dtype through "
+                   "storageBuffer8BitAccess and storageBuffer16BitAccess, which this device lacks");
+  }
   if (spec.shader_kind == ShaderKind::kRaw && !inputs.empty() &&
       device_dtype(inputs[0], caps) == RTS_DTYPE_BOOL && !caps.storage_8bit) {
     return "bool tensors need storageBuffer8BitAccess, which this device lacks";
@@ -38,6 +44,8 @@ std::vector<std::string> shader_variants(const OpSpec& spec, std::span<const rts
   switch (spec.shader_kind) {
     case ShaderKind::kNone:
       return {};
+    case ShaderKind::kFixed:
+      return {spec.shader};
     case ShaderKind::kFloat:
       suffix = device_dtype(op_table().float_dtype(spec, inputs), caps) == RTS_DTYPE_F16 ? "_f16"
                                                                                          : "_f32";

@@ -11,12 +11,10 @@
 #include "shader_interface.hpp"
 
 namespace rtscope::vulkan {
-namespace {
 
 // RAW shader elements per tensor element.
 int64_t units_per_element(rts_dtype dtype) { return dtype_size(dtype) >= 8 ? 2 : 1; }
 
-// Copies the index space `dims` from `in` (strides, offset) to `out`.
 void dispatch_copy(const EncodeArgs& args, rts_dtype dtype, std::vector<int64_t> dims,
                    std::vector<int64_t> in_strides, std::vector<int64_t> out_strides,
                    int64_t in_offset, int64_t out_offset, const BufferRegion& in,
@@ -53,6 +51,8 @@ void dispatch_copy(const EncodeArgs& args, rts_dtype dtype, std::vector<int64_t>
   args.commands.dispatch(args.pipelines[0], {{in}, {out, true}}, push,
                          linear_groups(push.count, args.caps));
 }
+
+namespace {
 
 // The permutation keeps memory order when the axes longer than 1 stay in
 // their relative order.

@@ -42,4 +42,18 @@ struct StridedLayout {
   }
 };
 
+// Strides of `operand` read at the index space `out` (numpy broadcasting):
+// 0 along dims the operand lacks or broadcasts.
+inline std::vector<int64_t> broadcast_strides(std::span<const int64_t> operand,
+                                              std::span<const int64_t> out) {
+  std::vector<int64_t> strides(out.size(), 0);
+  const size_t offset = out.size() - operand.size();
+  int64_t stride = 1;
+  for (size_t i = operand.size(); i-- > 0;) {
+    strides[offset + i] = operand[i] == 1 ? 0 : stride;
+    stride *= operand[i];
+  }
+  return strides;
+}
+
 }  // namespace rtscope::vulkan

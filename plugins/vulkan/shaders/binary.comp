@@ -1,6 +1,7 @@
 #version 450
-// add, sub and mul with numpy broadcasting: the host merges dims and hands
-// over the output dims plus each operand's strides (0 along broadcast dims).
+// add, sub, mul, div, pow, max, min and prelu with numpy broadcasting: the
+// host merges dims and hands over the output dims plus each operand's
+// strides (0 along broadcast dims).
 #include "common.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -11,7 +12,7 @@ layout(std430, binding = 2) writeonly buffer Out { ELEM o[]; };
 
 // Mirrors BinaryPush in shader_interface.hpp.
 layout(push_constant) uniform Push {
-  uint op;  // 0 add, 1 sub, 2 mul
+  uint op;  // 0 add, 1 sub, 2 mul, 3 div, 4 pow, 5 max, 6 min, 7 prelu
   uint rank;
   uint count;
   uint pad;
@@ -24,6 +25,17 @@ layout(push_constant) uniform Push {
 SHAPE_CONSTANT(8, S_OP);
 SHAPE_CONSTANT(9, S_RANK);
 SHAPE_CONSTANT(10, S_COUNT);
+
+// x^y as C's pow: GLSL's pow is undefined for x < 0 and x = 0, which
+// integer exponents of negative bases (and 0^y) need.
+float pow_c(float x, float y) {
+  if (y == 0.0) return 1.0;
+  if (x == 0.0) return y > 0.0 ? 0.0 : 1.0 / 0.0;
+  if (x > 0.0) return pow(x, y);
+  if (floor(y) != y) return 0.0 / 0.0;  // NaN: no real root
+  const float magnitude = pow(-x, y);
+  return mod(y, 2.0) == 1.0 ? -magnitude : magnitude;
+}
 
 void main() {
   const uint OP = SHAPE(S_OP, pc.op);
@@ -46,8 +58,18 @@ void main() {
       r = x + y;
     } else if (OP == 1u) {
       r = x - y;
-    } else {
+    } else if (OP == 2u) {
       r = x * y;
+    } else if (OP == 3u) {
+      r = x / y;
+    } else if (OP == 4u) {
+      r = pow_c(x, y);
+    } else if (OP == 5u) {
+      r = isnan(x) || x > y ? x : y;  // NaN propagates as in numpy's maximum
+    } else if (OP == 6u) {
+      r = isnan(x) || x < y ? x : y;
+    } else {
+      r = x < 0.0 ? y * x : x;
     }
     o[i] = ELEM(r);
   }

@@ -1,7 +1,9 @@
 #version 450
 // softmax along one axis. The tensor is viewed as [outer, axis_len, inner]; a
 // lane is one softmax of `axis_len` values `inner` apart. One workgroup per
-// lane (grid-stride over lanes).
+// lane (grid-stride over lanes). Built with LOG_SOFTMAX it writes
+// log_softmax, x - max - log(Σ exp(x - max)), which keeps its precision
+// where softmax underflows.
 #include "common.glsl"
 #include "reduce.glsl"
 
@@ -32,10 +34,18 @@ void main() {
     const float row_max = workgroup_max(local_max);
     float local_sum = 0.0;
     for (uint i = lid; i < AXIS_LEN; i += WG) local_sum += exp(float(x[base + i * INNER]) - row_max);
+#ifdef LOG_SOFTMAX
+    const float shift = row_max + log(workgroup_sum(local_sum));
+    for (uint i = lid; i < AXIS_LEN; i += WG) {
+      const uint at = base + i * INNER;
+      o[at] = ELEM(float(x[at]) - shift);
+    }
+#else
     const float inv_sum = 1.0 / workgroup_sum(local_sum);
     for (uint i = lid; i < AXIS_LEN; i += WG) {
       const uint at = base + i * INNER;
       o[at] = ELEM(exp(float(x[at]) - row_max) * inv_sum);
     }
+#endif
   }
 }
