@@ -103,7 +103,6 @@ void conv_transpose_kernel(const std::vector<RefTensor>& in, const AttrMap& attr
   const RefTensor& x = in[0];
   const RefTensor& w = in[1];
   const Window win = conv_window(attrs, w);
-  const std::size_t n = win.n;
   const int64_t c_per_group = w.shape[0] / attr_int(attrs, "group");
   const int64_t m_per_group = w.shape[1];
   RefTensor& y = out[0];
@@ -120,7 +119,7 @@ void conv_transpose_kernel(const std::vector<RefTensor>& in, const AttrMap& attr
     const int64_t c = xi[1];
     const int64_t g = c / c_per_group;
     for (int64_t m = 0; m < m_per_group; ++m) {
-      std::vector<int64_t> k(n, 0);
+      std::vector<int64_t> k(win.n, 0);
       do {
         std::vector<int64_t> yi{xi[0], g * m_per_group + m};
         if (!reach(win, xi, k, y.shape, yi)) continue;
