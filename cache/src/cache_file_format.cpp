@@ -171,6 +171,13 @@ void insert_newer(EntryMap& into, CacheKey key, Entry entry) {
 
 }  // namespace
 
+std::string printable(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text.substr(0, 64)) out += (c >= 0x20 && c < 0x7f) ? char(c) : '?';
+  if (text.size() > 64) out += "...";
+  return out;
+}
+
 std::string identity_problem(const CacheKey& key) {
   if (key.plugin_id.empty()) return "empty plugin id";
   if (key.plugin_id.size() > kMaxPluginIdBytes) return "plugin id longer than 255 bytes";

@@ -55,6 +55,10 @@ struct Entry {
 };
 using EntryMap = std::map<CacheKey, Entry>;
 
+// A key or id as text for a warning: its first 64 bytes, with bytes that
+// could garble a terminal replaced.
+std::string printable(const std::string& text);
+
 // Empty when `key` can be stored; otherwise what is wrong with it. A plugin
 // id is 1..255 printable non-space ASCII bytes; the fingerprint and key hold
 // no NUL byte and stay within their bounds.

@@ -9,12 +9,7 @@ namespace {
 constexpr std::size_t kPushBatchEntries = 256;
 constexpr uint64_t kPushBatchBytes = uint64_t{4} << 20;
 
-std::string printable(const std::string& text) {
-  std::string out;
-  for (unsigned char c : text.substr(0, 64)) out += (c >= 0x20 && c < 0x7f) ? char(c) : '?';
-  if (text.size() > 64) out += "...";
-  return out;
-}
+using cache_format::printable;
 
 }  // namespace
 

@@ -22,6 +22,7 @@ namespace {
 
 using cache_format::Entry;
 using cache_format::EntryMap;
+using cache_format::printable;
 
 // Wall-clock time, strictly increasing within the process (across all
 // caches) so that a put always counts as newer than any put before it. Wall
@@ -66,15 +67,6 @@ void absorb(EntryMap& entries, const CacheKey& key, const Entry& incoming, bool 
     current.last_used_ns = std::max(incoming.last_used_ns, current.last_used_ns);
     current.clean = false;
   }
-}
-
-// A key as text for a warning: bounded, and with bytes that could garble a
-// terminal replaced.
-std::string printable(const std::string& text) {
-  std::string out;
-  for (unsigned char c : text.substr(0, 64)) out += (c >= 0x20 && c < 0x7f) ? char(c) : '?';
-  if (text.size() > 64) out += "...";
-  return out;
 }
 
 }  // namespace

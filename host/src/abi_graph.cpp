@@ -7,6 +7,16 @@
 #include "rtscope/op_registry.hpp"
 
 namespace rtscope {
+namespace {
+
+// Points an ABI array field and its count at `items`.
+template <typename T, typename U>
+void set_array(const T*& data, uint32_t& count, const std::vector<U>& items) {
+  data = items.data();
+  count = static_cast<uint32_t>(items.size());
+}
+
+}  // namespace
 
 rts_value to_abi_value(const std::string& name, const ValueType& type, const Graph& graph) {
   rts_value v{};
@@ -65,12 +75,9 @@ AbiNode::AbiNode(const Node& node, const Graph& graph) {
   node_.struct_size = sizeof(node_);
   node_.name = node.name.c_str();
   node_.op = node.op.c_str();
-  node_.inputs = input_names_.data();
-  node_.n_inputs = static_cast<uint32_t>(input_names_.size());
-  node_.outputs = output_names_.data();
-  node_.n_outputs = static_cast<uint32_t>(output_names_.size());
-  node_.attrs = abi_attrs_.data();
-  node_.n_attrs = static_cast<uint32_t>(abi_attrs_.size());
+  set_array(node_.inputs, node_.n_inputs, input_names_);
+  set_array(node_.outputs, node_.n_outputs, output_names_);
+  set_array(node_.attrs, node_.n_attrs, abi_attrs_);
 }
 
 AbiPartition::AbiPartition(const Graph& graph, const Partition& partition, const std::string& name)
@@ -124,18 +131,12 @@ AbiPartition::AbiPartition(const Graph& graph, const Partition& partition, const
   }
   graph_.struct_size = sizeof(graph_);
   graph_.name = name_.c_str();
-  graph_.inputs = inputs_.data();
-  graph_.n_inputs = static_cast<uint32_t>(inputs_.size());
-  graph_.outputs = outputs_.data();
-  graph_.n_outputs = static_cast<uint32_t>(outputs_.size());
-  graph_.constants = constants_.data();
-  graph_.n_constants = static_cast<uint32_t>(constants_.size());
-  graph_.values = values_.data();
-  graph_.n_values = static_cast<uint32_t>(values_.size());
-  graph_.nodes = abi_nodes_.data();
-  graph_.n_nodes = static_cast<uint32_t>(abi_nodes_.size());
-  graph_.aliases = aliases_.data();
-  graph_.n_aliases = static_cast<uint32_t>(aliases_.size());
+  set_array(graph_.inputs, graph_.n_inputs, inputs_);
+  set_array(graph_.outputs, graph_.n_outputs, outputs_);
+  set_array(graph_.constants, graph_.n_constants, constants_);
+  set_array(graph_.values, graph_.n_values, values_);
+  set_array(graph_.nodes, graph_.n_nodes, abi_nodes_);
+  set_array(graph_.aliases, graph_.n_aliases, aliases_);
 }
 
 }  // namespace rtscope

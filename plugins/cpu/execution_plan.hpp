@@ -67,8 +67,6 @@ struct ExecutionPlan {
   std::vector<uint8_t> dynamic_value;  // per value id: produced by a dynamic node
   std::vector<size_t> planned_bytes;   // per value id: bytes at `dims`
 
-  bool has_dynamic_nodes() const { return first_dynamic_node < skip_node.size(); }
-
   // What a node's kernel gets as tuning: nullptr keeps generic defaults.
   const KernelTuning* tuning_for(size_t node) const {
     return specialized && tunable[node] ? &tuning[node] : nullptr;

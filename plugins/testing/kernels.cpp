@@ -1,6 +1,7 @@
 #include "kernels.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 #include "rtscope/kit/error.hpp"
 
@@ -8,6 +9,17 @@ namespace rtscope_testing {
 namespace {
 
 using rtscope::kit::fail;
+
+// Each op's name in graphs and its kernel name for query_node, by Op.
+struct OpNames {
+  const char* op;
+  const char* kernel;
+};
+constexpr OpNames kOpNames[] = {{"add", "testing:add"},
+                                {"mul", "testing:mul"},
+                                {"scale", "testing:scale"},
+                                {"relu", "testing:relu"},
+                                {"nonzero", "testing:nonzero"}};
 
 float apply(Op op, float a, float b) { return op == Op::kAdd ? a + b : a * b; }
 
@@ -37,47 +49,17 @@ bool Shape::operator==(const Shape& other) const {
 }
 
 std::optional<Op> op_from_name(std::string_view name) {
-  if (name == "add") return Op::kAdd;
-  if (name == "mul") return Op::kMul;
-  if (name == "scale") return Op::kScale;
-  if (name == "relu") return Op::kRelu;
-  if (name == "nonzero") return Op::kNonzero;
+  for (size_t i = 0; i < std::size(kOpNames); ++i) {
+    if (name == kOpNames[i].op) return static_cast<Op>(i);
+  }
   return std::nullopt;
 }
 
-std::string_view op_name(Op op) {
-  switch (op) {
-    case Op::kAdd:
-      return "add";
-    case Op::kMul:
-      return "mul";
-    case Op::kScale:
-      return "scale";
-    case Op::kRelu:
-      return "relu";
-    case Op::kNonzero:
-      return "nonzero";
-  }
-  return "?";
-}
+std::string_view op_name(Op op) { return kOpNames[static_cast<size_t>(op)].op; }
 
 uint32_t op_arity(Op op) { return op == Op::kAdd || op == Op::kMul ? 2 : 1; }
 
-const char* kernel_detail(Op op) {
-  switch (op) {
-    case Op::kAdd:
-      return "testing:add";
-    case Op::kMul:
-      return "testing:mul";
-    case Op::kScale:
-      return "testing:scale";
-    case Op::kRelu:
-      return "testing:relu";
-    case Op::kNonzero:
-      return "testing:nonzero";
-  }
-  return "testing:?";
-}
+const char* kernel_detail(Op op) { return kOpNames[static_cast<size_t>(op)].kernel; }
 
 Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& node) {
   Shape out;

@@ -14,6 +14,7 @@
 namespace rtscope_testing {
 
 // kNonzero reads f32 and writes i64 indices; every other op is f32 only.
+// In the order of kOpNames (kernels.cpp).
 enum class Op { kAdd, kMul, kScale, kRelu, kNonzero };
 
 using Dims = std::array<int64_t, RTS_MAX_RANK>;

@@ -156,7 +156,6 @@ Allocation BlockAllocator::allocate(VkDeviceSize size, const std::string& what) 
   chosen->free.erase(range);
   if (remaining > 0) chosen->free.emplace(offset + rounded, remaining);
   chosen->used += rounded;
-  in_use_ += rounded;
 
   Allocation allocation;
   allocation.owner_ = this;
@@ -188,7 +187,6 @@ void BlockAllocator::release(void* block_handle, VkDeviceSize offset, VkDeviceSi
   }
   block->free.emplace(start, length);
   block->used -= size;
-  in_use_ -= size;
   if (block->used > 0) return;
   // Keep one empty standard-size block so that plans rebuilt in a loop do
   // not allocate device memory each time; give the rest back.
@@ -199,18 +197,6 @@ void BlockAllocator::release(void* block_handle, VkDeviceSize offset, VkDeviceSi
                                   [block](const auto& owned) { return owned.get() == block; });
   destroy_block(*block);
   blocks_.erase(found);
-}
-
-VkDeviceSize BlockAllocator::bytes_in_use() const {
-  std::lock_guard lock(mutex_);
-  return in_use_;
-}
-
-VkDeviceSize BlockAllocator::bytes_reserved() const {
-  std::lock_guard lock(mutex_);
-  VkDeviceSize total = 0;
-  for (const auto& block : blocks_) total += block->size;
-  return total;
 }
 
 }  // namespace rtscope::vulkan

@@ -77,9 +77,6 @@ class BlockAllocator {
   Allocation allocate(VkDeviceSize size, const std::string& what);
 
   uint32_t memory_type() const { return memory_type_; }
-  // Bytes in live ranges and in blocks. Thread-safe.
-  VkDeviceSize bytes_in_use() const;
-  VkDeviceSize bytes_reserved() const;
 
  private:
   struct Block {
@@ -102,7 +99,6 @@ class BlockAllocator {
   VkDeviceSize alignment_ = 0;
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<Block>> blocks_;
-  VkDeviceSize in_use_ = 0;
 };
 
 }  // namespace rtscope::vulkan

@@ -8,6 +8,7 @@
 
 #include "coop_matrix.hpp"
 #include "error.hpp"
+#include "rtscope/kit/enum_name.hpp"
 #include "shader_interface.hpp"
 
 namespace rtscope::vulkan {
@@ -228,18 +229,10 @@ bool has_device_extension(VkPhysicalDevice device, const char* name) {
 }
 
 const char* device_type_name(VkPhysicalDeviceType type) {
-  switch (type) {
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
-      return "discrete GPU";
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
-      return "integrated GPU";
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
-      return "virtual GPU";
-    case VK_PHYSICAL_DEVICE_TYPE_CPU:
-      return "CPU";
-    default:
-      return "other";
-  }
+  // By VkPhysicalDeviceType: OTHER, INTEGRATED_GPU, DISCRETE_GPU, VIRTUAL_GPU, CPU.
+  static constexpr const char* kNames[] = {"other", "integrated GPU", "discrete GPU", "virtual GPU",
+                                           "CPU"};
+  return kit::enum_name(type, kNames, "other");
 }
 
 std::vector<PhysicalDevice> list_devices(const Instance& instance, const char* selection,

@@ -1,18 +1,7 @@
 // The Vulkan plugin instance behind rts_plugin: host services, the
 // VkInstance, the physical devices it exposes, and their logical devices,
-// opened on first use.
-//
-// Residency contract (README.md, "Residency"):
-// - Zero-copy: memory from device_alloc(plugin, device, ...) bound with
-//   RTS_RESIDENCY_DEVICE to an engine built on that same device index. It
-//   is read in place; an output aliased onto it is written in place; any
-//   other device-resident output is filled by a device-side copy.
-// - Staged: every RTS_RESIDENCY_HOST binding, on every execute, through
-//   host-visible staging memory; counted in `staged_bytes` and logged once
-//   per engine at info level.
-// - Device id: the index the host passes to device_alloc, the same one it
-//   builds engines with. Handles are opaque, owned by the host (freed with
-//   device_free) and looked up, never dereferenced, on each bind.
+// opened on first use. What is zero-copy and what is staged: README.md,
+// "Residency".
 #pragma once
 
 #include <atomic>

@@ -21,6 +21,7 @@
 #include <random>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "cache/redis_server.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
@@ -30,42 +31,11 @@
 namespace {
 
 using namespace rtscope;
-using Clock = std::chrono::steady_clock;
+using namespace rtscope::bench;
 namespace fs = std::filesystem;
-
-double ms_since(Clock::time_point begin) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - begin).count();
-}
 
 testing::RedisServer* server = nullptr;
 fs::path work_dir;
-
-PluginRegistry& registry() {
-  static PluginRegistry instance;
-  static bool loaded = false;
-  if (!loaded) {
-    PluginSpec spec;
-    spec.name = "cpu";
-    instance.load(spec);
-    loaded = true;
-  }
-  return instance;
-}
-
-const Graph& decoder_graph() {
-  static const Graph graph = [] {
-    DecoderParams params;  // the defaults: layers 2, d_model 256, heads 4, vocab 1024, max_seq 256
-    params.seed = 7;
-    return build_decoder(params);
-  }();
-  return graph;
-}
-
-std::map<std::string, Tensor> prompt() {
-  Tensor pos = Tensor::empty(DType::i64, {1});
-  pos.data_as<int64_t>()[0] = 0;
-  return {{"tokens", Tensor::random(DType::i64, {1, 16}, 5, 1023)}, {"pos", pos}};
-}
 
 struct FirstRun {
   double first_ms = 0;  // cache made and loaded, then the first run
@@ -76,8 +46,8 @@ struct FirstRun {
 // A new process's start: a cache with `options` loaded from `file`, a model
 // on it, its first inference. Saves the cache afterwards when `save`.
 FirstRun start(RuntimeCache::Options options, const fs::path& file, bool save) {
-  const auto inputs = prompt();
-  auto model = Model::build(decoder_graph(), registry(), {.backends = {"cpu"}});
+  const auto inputs = decoder_prompt();
+  auto model = Model::build(default_decoder(), cpu_registry(), {.backends = {"cpu"}});
   FirstRun result;
   const auto begin = Clock::now();
   auto cache = std::make_shared<RuntimeCache>(std::move(options));
@@ -157,15 +127,6 @@ void BM_RemoteFetch(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * state.range(0) * (16 << 10));
 }
 BENCHMARK(BM_RemoteFetch)->Arg(64)->Arg(512)->Unit(benchmark::kMillisecond);
-
-struct Spread {
-  double median, min, max;
-};
-
-Spread spread(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return {values[values.size() / 2], values.front(), values.back()};
-}
 
 void side_by_side() {
   constexpr int kRounds = 15;

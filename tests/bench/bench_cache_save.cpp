@@ -37,6 +37,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -123,6 +124,10 @@ void quiet(const std::string&) {}
   _exit(0);
 }
 
+void close_all(std::initializer_list<int> fds) {
+  for (int fd : fds) close(fd);
+}
+
 double percentile(std::vector<double> samples, double p) {
   if (samples.empty()) return 0;
   std::sort(samples.begin(), samples.end());
@@ -148,28 +153,17 @@ void BM_CacheSaveConcurrent(benchmark::State& state) {
       if (pid == 0) {
         // Every child closes the write ends it does not own, or the parent
         // would never see EOF on them.
-        close(start[1]);
-        close(samples[0]);
-        close(stop[1]);
-        close(reader_out[0]);
-        close(reader_out[1]);
+        close_all({start[1], samples[0], stop[1], reader_out[0], reader_out[1]});
         writer(path, p, start[0], samples[1]);
       }
       pids.push_back(pid);
     }
     const pid_t reader_pid = fork();
     if (reader_pid == 0) {
-      close(start[1]);
-      close(samples[0]);
-      close(samples[1]);
-      close(stop[1]);
-      close(reader_out[0]);
+      close_all({start[1], samples[0], samples[1], stop[1], reader_out[0]});
       reader(path, stop[0], reader_out[1]);
     }
-    close(start[0]);
-    close(samples[1]);
-    close(stop[0]);
-    close(reader_out[1]);
+    close_all({start[0], samples[1], stop[0], reader_out[1]});
     // Give every writer time to load the file before the start signal.
     usleep(300000);
 
@@ -194,8 +188,7 @@ void BM_CacheSaveConcurrent(benchmark::State& state) {
     waitpid(reader_pid, nullptr, 0);
     loads += reader_counts[0];
     corrupt += reader_counts[1];
-    close(samples[0]);
-    close(reader_out[0]);
+    close_all({samples[0], reader_out[0]});
 
     rtscope::RuntimeCache check;
     check.load(path);

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/scopes.hpp"
@@ -21,6 +22,7 @@
 namespace {
 
 using namespace rtscope;
+using namespace rtscope::bench;
 
 constexpr int kNodes = 64;
 constexpr int64_t kWidth = 16;
@@ -142,15 +144,6 @@ double ns_per_call(Run run, int calls) {
   return std::chrono::duration<double, std::nano>(elapsed).count() / calls;
 }
 
-struct Spread {
-  double median, min, max;
-};
-
-Spread spread(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return {values[values.size() / 2], values.front(), values.back()};
-}
-
 void side_by_side() {
   Setup& s = setup();
   Setup& one = single_node_setup();
@@ -196,11 +189,4 @@ void side_by_side() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  side_by_side();
-  return 0;
-}
+int main(int argc, char** argv) { return run_benchmarks_then(argc, argv, side_by_side); }

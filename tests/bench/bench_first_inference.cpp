@@ -18,6 +18,7 @@
 #include <memory>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/runtime_cache.hpp"
@@ -26,45 +27,11 @@
 namespace {
 
 using namespace rtscope;
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point begin) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - begin).count();
-}
-
-PluginRegistry& registry() {
-  static PluginRegistry instance;
-  static bool loaded = false;
-  if (!loaded) {
-    PluginSpec spec;
-    spec.name = "cpu";
-    instance.load(spec);
-    loaded = true;
-  }
-  return instance;
-}
-
-const Graph& decoder_graph() {
-  static const Graph graph = [] {
-    DecoderParams params;  // the defaults: layers 2, d_model 256, heads 4, vocab 1024, max_seq 256
-    params.seed = 7;
-    return build_decoder(params);
-  }();
-  return graph;
-}
-
-std::map<std::string, Tensor> prompt() {
-  Tensor pos = Tensor::empty(DType::i64, {1});
-  pos.data_as<int64_t>()[0] = 0;
-  return {{"tokens", Tensor::random(DType::i64, {1, 16}, 5, 1023)}, {"pos", pos}};
-}
+using namespace rtscope::bench;
 
 struct FirstRun {
-  double build_ms = 0;
-  double first_ms = 0;
-  uint64_t tuning_runs = 0;
-  uint64_t tuning_us = 0;
-  uint64_t cache_hits = 0;
+  double build_ms = 0, first_ms = 0;
+  uint64_t tuning_runs = 0, tuning_us = 0, cache_hits = 0;
   std::unique_ptr<Model> model;
 };
 
@@ -72,9 +39,9 @@ struct FirstRun {
 // inference.
 FirstRun first_inference(const std::shared_ptr<RuntimeCache>& cache) {
   FirstRun result;
-  const auto inputs = prompt();
+  const auto inputs = decoder_prompt();
   auto begin = Clock::now();
-  result.model = Model::build(decoder_graph(), registry(), {.backends = {"cpu"}});
+  result.model = Model::build(default_decoder(), cpu_registry(), {.backends = {"cpu"}});
   for (Module* module : result.model->modules()) {
     RuntimeSettings settings;
     settings.kernel_specialization = KernelSpecialization::eager;
@@ -126,20 +93,11 @@ BENCHMARK(BM_FirstInferenceWarm)->UseManualTime()->Iterations(5)->Unit(benchmark
 
 void BM_SteadyState(benchmark::State& state) {
   FirstRun run = first_inference(std::make_shared<RuntimeCache>());
-  const auto inputs = prompt();
+  const auto inputs = decoder_prompt();
   for (int i = 0; i < 3; ++i) run.model->run(inputs);
   for (auto _ : state) benchmark::DoNotOptimize(run.model->run(inputs));
 }
 BENCHMARK(BM_SteadyState)->Unit(benchmark::kMillisecond);
-
-struct Spread {
-  double median, min, max;
-};
-
-Spread spread(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return {values[values.size() / 2], values.front(), values.back()};
-}
 
 void side_by_side() {
   constexpr int kRounds = 7;
@@ -158,7 +116,7 @@ void side_by_side() {
     warm_tuning_runs = std::max(warm_tuning_runs, warm.tuning_runs);
     warm_hits = warm.cache_hits;
     warm_never_tuned = warm_never_tuned && warm.tuning_runs == 0;
-    const auto inputs = prompt();
+    const auto inputs = decoder_prompt();
     for (int i = 0; i < 3; ++i) {
       const auto begin = Clock::now();
       benchmark::DoNotOptimize(warm.model->run(inputs));
@@ -188,11 +146,4 @@ void side_by_side() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  side_by_side();
-  return 0;
-}
+int main(int argc, char** argv) { return run_benchmarks_then(argc, argv, side_by_side); }

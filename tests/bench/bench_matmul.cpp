@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "rtscope/plugin_abi.h"
+#include "support/abi_values.hpp"
 
 namespace {
 
@@ -137,32 +138,13 @@ void BM_Matmul_CpuPlugin(benchmark::State& state) {
     dlclose(library);
     return;
   }
-  const rts_value inputs[2] = {matrix_value("a"), matrix_value("b")};
-  const rts_value output = matrix_value("c");
-  const char* node_inputs[2] = {"a", "b"};
-  const char* node_outputs[1] = {"c"};
-  rts_node node{};
-  node.struct_size = sizeof(node);
-  node.name = "product";
-  node.op = "matmul";
-  node.inputs = node_inputs;
-  node.n_inputs = 2;
-  node.outputs = node_outputs;
-  node.n_outputs = 1;
-  rts_graph graph{};
-  graph.struct_size = sizeof(graph);
-  graph.name = "b8_matmul";
-  graph.inputs = inputs;
-  graph.n_inputs = 2;
-  graph.outputs = &output;
-  graph.n_outputs = 1;
-  graph.nodes = &node;
-  graph.n_nodes = 1;
+  const rtscope::testing::TwoInputGraph product("b8_matmul", "matmul", matrix_value("a"),
+                                                matrix_value("b"), matrix_value("c"));
   rts_runtime_settings settings{};
   settings.struct_size = sizeof(settings);
   settings.kernel_specialization = RTS_KERNEL_SPECIALIZATION_NONE;
 
-  if (api->build_engine(plugin, 0, &graph, &engine, &error.sink) != RTS_OK) {
+  if (api->build_engine(plugin, 0, &product.graph, &engine, &error.sink) != RTS_OK) {
     fail("build_engine");
   } else if (api->create_context(engine, &settings, &context, &error.sink) != RTS_OK) {
     fail("create_context");

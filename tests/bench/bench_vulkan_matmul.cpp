@@ -28,13 +28,14 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
 
 namespace {
 
 using namespace rtscope;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
 
 struct Options {
   int64_t size = 4096;
@@ -186,15 +187,6 @@ CheckResult check_product(DType dtype, int64_t n, int samples, PluginRegistry& r
   return result;
 }
 
-struct Spread {
-  double median = 0, min = 0, max = 0;
-};
-
-Spread spread(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return {values[values.size() / 2], values.front(), values.back()};
-}
-
 // `x` in the module's device memory when its plugin offers some (the
 // input is then bound in place, not staged), else `x` itself.
 Tensor resident_copy(const Tensor& x, const Module& module) {
@@ -210,7 +202,7 @@ double ms_of(Module& module, const Tensor& x) {
   return std::chrono::duration<double, std::milli>(Clock::now() - begin).count();
 }
 
-std::string json_spread(const Spread& s) {
+std::string json_spread(const bench::Spread& s) {
   char text[160];
   std::snprintf(text, sizeof text, "{\"median\": %.6g, \"min\": %.6g, \"max\": %.6g}", s.median,
                 s.min, s.max);
@@ -254,9 +246,9 @@ std::string measure(DType dtype, const Options& options, PluginRegistry& registr
     long_ms.push_back(l);
     product_ms.push_back((l - s) / options.chain);
   }
-  const Spread shorter = spread(short_ms);
-  const Spread longer = spread(long_ms);
-  const Spread per_product = spread(product_ms);
+  const bench::Spread shorter = bench::spread(short_ms);
+  const bench::Spread longer = bench::spread(long_ms);
+  const bench::Spread per_product = bench::spread(product_ms);
   const double flops =
       2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n);
   // Difference of medians: the per-product estimate least hurt by outliers.

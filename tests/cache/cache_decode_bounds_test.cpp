@@ -10,6 +10,7 @@
 #include "../../cache/src/cache_file_format.hpp"
 #include "cache/cache_test_support.hpp"
 #include "rtscope/runtime_cache.hpp"
+#include "support/run_merged.hpp"
 #include "support/temp_dir.hpp"
 
 namespace rtscope {
@@ -133,16 +134,9 @@ TEST(CacheDecodeBounds, VerifyToolRejectsDuplicatedEntries) {
   testing::TempDir dir;
   const auto path = dir / "dup.cache";
   testing::write_file(path, file_with_duplicate());
-  const std::string command =
-      std::string(RTSCOPE_CACHE_TOOL) + " verify '" + path.string() + "' 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
-  const int status = pclose(pipe);
-  EXPECT_EQ(WEXITSTATUS(status), 1) << output;
+  const auto [exit_code, output] =
+      testing::run_merged(std::string(RTSCOPE_CACHE_TOOL) + " verify '" + path.string() + "'");
+  EXPECT_EQ(exit_code, 1) << output;
   EXPECT_NE(output.find("duplicate"), std::string::npos) << output;
 }
 

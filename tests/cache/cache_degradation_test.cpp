@@ -60,11 +60,7 @@ TEST(CacheDegradation, ReadOnlyDirectory) {
   std::filesystem::create_directories(with_file);
   std::filesystem::create_directories(empty);
   const auto path = with_file / "ro.cache";
-  {
-    RuntimeCache seed;
-    testing::put(seed, kOld, bytes_of("old"));
-    seed.save(path);  // also leaves ro.cache.lock behind
-  }
+  testing::save_one_entry(path, kOld, bytes_of("old"));  // also leaves ro.cache.lock behind
   const auto before = testing::read_file(path);
   chmod(with_file.c_str(), 0555);
   chmod(empty.c_str(), 0555);
@@ -102,11 +98,7 @@ TEST(CacheDegradation, ReadOnlyDirectory) {
 TEST(CacheDegradation, UnreadableFileLoadsNothingWithAWarning) {
   TempDir dir;
   const auto path = dir / "secret.cache";
-  {
-    RuntimeCache seed;
-    testing::put(seed, kOld, bytes_of("old"));
-    seed.save(path);
-  }
+  testing::save_one_entry(path, kOld, bytes_of("old"));
   chmod(path.c_str(), 0);
   const int status = testing::run_in_child([&]() -> int {
     if (!drop_permission_override()) return kCapsNotDropped;
@@ -199,11 +191,7 @@ TEST(CacheDegradation, WriteFailureKeepsTheOldFileAndTheEntries) {
   // (EFBIG rather than ENOSPC, through the same error path).
   TempDir dir;
   const auto path = dir / "full.cache";
-  {
-    RuntimeCache seed;
-    testing::put(seed, kOld, bytes_of("old"));
-    seed.save(path);
-  }
+  testing::save_one_entry(path, kOld, bytes_of("old"));
   const auto before = testing::read_file(path);
   const int status = testing::run_in_child([&]() -> int {
     signal(SIGXFSZ, SIG_IGN);

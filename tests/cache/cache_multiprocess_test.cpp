@@ -358,11 +358,7 @@ TEST(CacheHandOver, WaitingSaverWritesItselfWhenTheWriterDies) {
 TEST(CacheHandOver, UnchangedEntriesAreNotHandedOverAgain) {
   TempDir dir;
   const auto path = dir / "clean.cache";
-  {
-    RuntimeCache seed;
-    testing::put(seed, {"cpu", "fp", "big"}, std::vector<uint8_t>(100000, 1));
-    seed.save(path);
-  }
+  testing::save_one_entry(path, {"cpu", "fp", "big"}, std::vector<uint8_t>(100000, 1));
   RuntimeCache cache;
   cache.load(path);
   testing::put(cache, {"cpu", "fp", "small"}, std::vector<uint8_t>(10, 2));

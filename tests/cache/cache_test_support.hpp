@@ -89,6 +89,14 @@ inline void put(RuntimeCache& cache, const CacheKey& key, const std::vector<uint
   cache.put(key, value.data(), value.size());
 }
 
+// Writes a cache file at `path` holding only `key` -> `value`.
+inline void save_one_entry(const std::filesystem::path& path, const CacheKey& key,
+                           const std::vector<uint8_t>& value) {
+  RuntimeCache seed;
+  put(seed, key, value);
+  seed.save(path);
+}
+
 inline std::vector<uint8_t> read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});

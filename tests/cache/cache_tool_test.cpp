@@ -1,11 +1,9 @@
 // The rtscope-cache tool on real cache files.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-
-#include <cstdio>
 
 #include "cache/cache_test_support.hpp"
 #include "rtscope/runtime_cache.hpp"
+#include "support/run_merged.hpp"
 #include "support/temp_dir.hpp"
 
 namespace rtscope {
@@ -14,22 +12,10 @@ namespace {
 using testing::bytes_of;
 using testing::TempDir;
 
-struct ToolResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
+using ToolResult = testing::MergedResult;
 
 ToolResult run_tool(const std::string& args) {
-  const std::string command = std::string(RTSCOPE_CACHE_TOOL) + " " + args + " 2>&1";
-  ToolResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return result;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return testing::run_merged(std::string(RTSCOPE_CACHE_TOOL) + " " + args);
 }
 
 std::string quoted(const std::filesystem::path& path) {

@@ -8,11 +8,15 @@
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/scopes.hpp"
 #include "support/env_guard.hpp"
+#include "support/plugin_fixtures.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tiny_graphs.hpp"
 
 namespace rtscope {
 namespace {
+
+using testing::plugin_counter;
+using testing::run_scale_relu;
 
 class RemoteScope : public ::testing::Test {
  protected:
@@ -23,10 +27,6 @@ class RemoteScope : public ::testing::Test {
   std::unique_ptr<Model> model() {
     return Model::build(testing::scale_relu_graph(), registry_, {.backends = {"testing"}});
   }
-  static uint64_t counter(const Model& model, const std::string& name) {
-    return model.modules()[0]->stats().plugin_counters.at(name);
-  }
-  void run(Model& model) { model.run({{"x", Tensor::random(DType::f32, {16}, 7)}}); }
 
   testing::EnvGuard compile_cost_{"RTSCOPE_TESTING_CONFIG", "compile_cost_ms=1"};
   PluginRegistry registry_;
@@ -38,15 +38,15 @@ TEST_F(RemoteScope, SecondHostSkipsTheCompilesThroughTheSharedTier) {
   {
     auto first = model();
     auto cache = runtime_cache(*first, dir_.path() / "host1.cache", {.remote = server.url("ns")});
-    run(*first);
-    EXPECT_EQ(counter(*first, "kernels_compiled"), 2u);
+    run_scale_relu(*first);
+    EXPECT_EQ(plugin_counter(*first, "kernels_compiled"), 2u);
   }
   auto second = model();
   auto cache = runtime_cache(*second, dir_.path() / "host2.cache", {.remote = server.url("ns")});
   EXPECT_EQ(cache.loaded_bytes(), 0u) << "the second host's file is empty";
-  run(*second);
-  EXPECT_EQ(counter(*second, "kernels_compiled"), 0u);
-  EXPECT_EQ(counter(*second, "kernel_cache_hits"), 2u);
+  run_scale_relu(*second);
+  EXPECT_EQ(plugin_counter(*second, "kernels_compiled"), 0u);
+  EXPECT_EQ(plugin_counter(*second, "kernel_cache_hits"), 2u);
   EXPECT_EQ(cache.cache()->counters().remote_fetched, 2u);
 }
 

@@ -41,6 +41,21 @@ RuntimeCache::Options remote_options(Warnings& warnings, const std::string& url)
   return options;
 }
 
+// Pushes entries 0 .. count-1, `size` random bytes each, to the "fleet"
+// namespace of `server`.
+void push_to_fleet(const RedisServer& server, Warnings& warnings, int count, size_t size) {
+  RuntimeCache producer(remote_options(warnings, server.url("fleet")));
+  for (int i = 0; i < count; ++i) testing::put(producer, key_of(i), random_bytes(i, size));
+  producer.push_remote();
+}
+
+// How many entries a local-only cache loads from `file`.
+size_t entries_in_file(Warnings& warnings, const std::filesystem::path& file) {
+  RuntimeCache local(testing::options_with(warnings));
+  local.load(file);
+  return local.size();
+}
+
 uint64_t command_calls(const RedisServer& server, const std::string& command) {
   const auto info = server.command({"INFO", "commandstats"});
   const std::string text(info->str, info->len);
@@ -96,18 +111,14 @@ TEST_F(RemoteTier, AnotherHostWarmStartsFromWhatOnePushed) {
   // The fetched entries reach the local file, so the next start is local.
   consumer.save(dir.path() / "local.cache");
   Warnings offline_warnings;
-  RuntimeCache offline(testing::options_with(offline_warnings));
-  offline.load(dir.path() / "local.cache");
-  EXPECT_EQ(offline.size(), 20u);
+  EXPECT_EQ(entries_in_file(offline_warnings, dir.path() / "local.cache"), 20u);
   EXPECT_EQ(warnings.count(), 0u) << testing::join(warnings.messages());
 }
 
 TEST_F(RemoteTier, FetchesOnlyTheEntriesMissingLocally) {
   RedisServer server;
   Warnings warnings;
-  RuntimeCache producer(remote_options(warnings, server.url("fleet")));
-  for (int i = 0; i < 10; ++i) testing::put(producer, key_of(i), random_bytes(i, 64));
-  producer.push_remote();
+  push_to_fleet(server, warnings, 10, 64);
 
   RuntimeCache consumer(remote_options(warnings, server.url("fleet")));
   for (int i = 0; i < 6; ++i) testing::put(consumer, key_of(i), random_bytes(i, 64));
@@ -276,17 +287,13 @@ TEST_F(RemoteTier, FullServerWarnsOnceAndTheFileIsStillSaved) {
   EXPECT_THAT(warnings.messages()[0], HasSubstr("OOM"));
   EXPECT_EQ(cache.counters().remote_faults, 1u);
 
-  RuntimeCache local(testing::options_with(warnings));
-  local.load(dir.path() / "local.cache");
-  EXPECT_EQ(local.size(), 6u);
+  EXPECT_EQ(entries_in_file(warnings, dir.path() / "local.cache"), 6u);
 }
 
 TEST_F(RemoteTier, EvictedEntriesAreMissesWithOneWarning) {
   RedisServer server;
   Warnings warnings;
-  RuntimeCache producer(remote_options(warnings, server.url("fleet")));
-  for (int i = 0; i < 4; ++i) testing::put(producer, key_of(i), random_bytes(i, 80));
-  producer.push_remote();
+  push_to_fleet(server, warnings, 4, 80);
   const auto keys = server.strings({"KEYS", "rtscope:fleet:*:e:*"});
   ASSERT_EQ(keys.size(), 4u);
   server.command({"DEL", keys[0], keys[1]});  // as an evicting server would
@@ -366,9 +373,7 @@ TEST_F(RemoteTier, KilledServerLeavesTheRunOnTheLocalTier) {
   EXPECT_EQ(cache.get(key_of(39)), random_bytes(39, 5000));
   ASSERT_EQ(warnings.count(), 1u) << testing::join(warnings.messages());
   EXPECT_THAT(warnings.messages()[0], HasSubstr("running on the local tier only"));
-  RuntimeCache local(testing::options_with(warnings));
-  local.load(dir.path() / "local.cache");
-  EXPECT_EQ(local.size(), 39u);
+  EXPECT_EQ(entries_in_file(warnings, dir.path() / "local.cache"), 39u);
 }
 
 TEST_F(RemoteTier, NamespacesKeepDeploymentsApart) {

@@ -1,14 +1,13 @@
 // rtscope-cache push, pull and info against a real redis-server.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <random>
 
 #include "cache/cache_test_support.hpp"
 #include "cache/redis_server.hpp"
 #include "rtscope/runtime_cache.hpp"
+#include "support/run_merged.hpp"
 #include "support/temp_dir.hpp"
 
 namespace rtscope {
@@ -18,22 +17,10 @@ using ::testing::HasSubstr;
 using testing::RedisServer;
 using testing::TempDir;
 
-struct ToolResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
+using ToolResult = testing::MergedResult;
 
 ToolResult run_tool(const std::string& args) {
-  const std::string command = std::string(RTSCOPE_CACHE_TOOL) + " " + args + " 2>&1";
-  ToolResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return result;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return testing::run_merged(std::string(RTSCOPE_CACHE_TOOL) + " " + args);
 }
 
 std::vector<uint8_t> random_bytes(uint32_t seed, std::size_t size) {

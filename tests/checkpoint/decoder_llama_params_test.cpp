@@ -58,28 +58,31 @@ TEST(DecoderLlamaParams, BadValuesAreNamed) {
   EXPECT_THAT(build_error({{"tied_embeddings", "yes"}}), HasSubstr("true or false"));
 }
 
-class DecoderLlamaStream : public ::testing::TestWithParam<DType> {};
+class DecoderLlamaStream : public ::testing::TestWithParam<DType> {
+ protected:
+  // Builds `params` on the cpu plugin and checks its token stream.
+  static void expect_cpu_stream_matches_reference(const DecoderParams& params) {
+    PluginRegistry registry;
+    registry.load({.name = "cpu"});
+    auto model = Model::build(build_decoder(params), registry, {.backends = {"cpu"}});
+    testing::expect_stream_matches_reference(*model, params);
+  }
+};
 
 TEST_P(DecoderLlamaStream, GroupedTiedDecoderMatchesReference) {
-  PluginRegistry registry;
-  registry.load({.name = "cpu"});
   DecoderParams params = testing::small_decoder_params(GetParam());
   params.kv_heads = 2;
   params.tied_embeddings = true;
   params.rope_theta = 500.0;
   params.norm_eps = 1e-6;
-  auto model = Model::build(build_decoder(params), registry, {.backends = {"cpu"}});
-  testing::expect_stream_matches_reference(*model, params);
+  expect_cpu_stream_matches_reference(params);
 }
 
 TEST_P(DecoderLlamaStream, OutInWeightsMatchReference) {
-  PluginRegistry registry;
-  registry.load({.name = "cpu"});
   DecoderParams params = testing::small_decoder_params(GetParam());
   params.kv_heads = 1;
   params.out_in_weights = true;
-  auto model = Model::build(build_decoder(params), registry, {.backends = {"cpu"}});
-  testing::expect_stream_matches_reference(*model, params);
+  expect_cpu_stream_matches_reference(params);
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, DecoderLlamaStream, ::testing::Values(DType::f32, DType::f16),

@@ -14,17 +14,13 @@
 #include "rtscope/scopes.hpp"
 #include "rtscope/tensor.hpp"
 #include "support/reference_outputs.hpp"
+#include "support/tiny_graphs.hpp"
 
 namespace rtscope {
 namespace {
 
+using testing::fixed_shape;
 using ::testing::HasSubstr;
-
-SymShape fixed_shape(const Shape& shape) {
-  SymShape result;
-  for (int64_t d : shape) result.push_back(Dim::fixed(d));
-  return result;
-}
 
 // Seeded values of `dtype` with roughly a third of the elements exactly
 // zero, so that the nonzero count differs from the element count and

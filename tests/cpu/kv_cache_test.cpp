@@ -16,6 +16,7 @@
 #include "rtscope/reference/reference.hpp"
 #include "rtscope/scopes.hpp"
 #include "rtscope/templates.hpp"
+#include "support/abi_values.hpp"
 #include "support/small_models.hpp"
 
 namespace rtscope {
@@ -269,21 +270,18 @@ TEST_F(KvCache, CacheAsGraphInputThroughTheModelIsCorrect) {
 class RawCacheEngine {
  public:
   RawCacheEngine(Plugin& plugin, rts_graph_capture capture) : plugin_(plugin), api_(plugin.api()) {
-    auto value = [](const char* name, rts_dtype dtype, std::vector<int64_t> dims) {
-      rts_value v{};
-      v.name = name;
-      v.dtype = dtype;
-      v.rank = static_cast<uint32_t>(dims.size());
-      for (size_t d = 0; d < dims.size(); ++d) v.dims[d] = v.min_dims[d] = v.max_dims[d] = dims[d];
-      return v;
-    };
+    using testing::static_value;
     const std::vector<int64_t> cache = {1, kHeads, kSeq, kHeadDim};
     const std::vector<int64_t> fresh = {1, kHeads, kNew, kHeadDim};
-    inputs_ = {value("k_cache", RTS_DTYPE_F32, cache), value("v_cache", RTS_DTYPE_F32, cache),
-               value("q", RTS_DTYPE_F32, fresh),       value("k_new", RTS_DTYPE_F32, fresh),
-               value("v_new", RTS_DTYPE_F32, fresh),   value("pos", RTS_DTYPE_I64, {1})};
-    outputs_ = {value("ctx", RTS_DTYPE_F32, fresh), value("k_next", RTS_DTYPE_F32, cache),
-                value("v_next", RTS_DTYPE_F32, cache)};
+    inputs_ = {static_value("k_cache", RTS_DTYPE_F32, cache),
+               static_value("v_cache", RTS_DTYPE_F32, cache),
+               static_value("q", RTS_DTYPE_F32, fresh),
+               static_value("k_new", RTS_DTYPE_F32, fresh),
+               static_value("v_new", RTS_DTYPE_F32, fresh),
+               static_value("pos", RTS_DTYPE_I64, {1})};
+    outputs_ = {static_value("ctx", RTS_DTYPE_F32, fresh),
+                static_value("k_next", RTS_DTYPE_F32, cache),
+                static_value("v_next", RTS_DTYPE_F32, cache)};
     scale_.name = "scale";
     scale_.type = RTS_ATTR_FLOAT;
     scale_.f = kScale;

@@ -15,6 +15,7 @@
 
 #include "rtscope/kit/op_attrs.hpp"
 #include "rtscope/kit/resolved_graph.hpp"
+#include "support/abi_values.hpp"
 
 namespace rtscope::kit {
 namespace {
@@ -64,15 +65,6 @@ AttrDesc int_attr(const std::string& name, int64_t value) {
   attr.name = name;
   attr.i = value;
   return attr;
-}
-
-rts_value value(const char* name, rts_dtype dtype, std::vector<int64_t> dims) {
-  rts_value v{};
-  v.name = name;
-  v.dtype = dtype;
-  v.rank = static_cast<uint32_t>(dims.size());
-  for (size_t i = 0; i < dims.size(); ++i) v.dims[i] = v.min_dims[i] = v.max_dims[i] = dims[i];
-  return v;
 }
 
 template <typename Body>
@@ -179,9 +171,9 @@ TEST(OpTable, QueryNodeAnswersTheSharedChecksAndTheBackendsOwn) {
   std::vector<rts_dtype> dtypes;
   rts_support answer{};
   auto no_device_check = [](const DemoSpec&, std::span<const rts_dtype>) { return std::string(); };
-  const rts_value x = value("x", RTS_DTYPE_F32, {2, 3});
-  const rts_value y_f32 = value("y", RTS_DTYPE_F32, {2, 3});
-  const rts_value y_f16 = value("y", RTS_DTYPE_F16, {2, 3});
+  const rts_value x = testing::static_value("x", RTS_DTYPE_F32, {2, 3});
+  const rts_value y_f32 = testing::static_value("y", RTS_DTYPE_F32, {2, 3});
+  const rts_value y_f16 = testing::static_value("y", RTS_DTYPE_F16, {2, 3});
 
   EXPECT_EQ(table().query_node(backend, node("matmul", {"x"}), &x, nullptr, dtypes, answer,
                                no_device_check),
@@ -229,16 +221,16 @@ TEST(OpTable, InfersEveryValueOfAResolvedGraph) {
   };
   GraphDesc desc;
   desc.name = "g";
-  desc.inputs.push_back(copy_value(value("x", RTS_DTYPE_F32, {2, 3}), "input"));
+  desc.inputs.push_back(copy_value(testing::static_value("x", RTS_DTYPE_F32, {2, 3}), "input"));
   ConstantDesc bias;
-  bias.value = copy_value(value("b", RTS_DTYPE_F32, {3}), "constant");
+  bias.value = copy_value(testing::static_value("b", RTS_DTYPE_F32, {3}), "constant");
   bias.bytes.resize(3 * sizeof(float));
   desc.constants.push_back(bias);
   NodeDesc add = node("add", {"x", "b"});
   add.outputs = {"s"};
   desc.nodes.push_back(add);
   desc.nodes.push_back(node("relu", {"s"}));
-  desc.outputs.push_back(copy_value(value("y", RTS_DTYPE_F32, {2, 3}), "output"));
+  desc.outputs.push_back(copy_value(testing::static_value("y", RTS_DTYPE_F32, {2, 3}), "output"));
   const ResolvedGraph<ResolvedValue, Node> graph(desc, Typer{});
 
   const std::vector<Dims> dims = table().infer_dims(graph, std::vector<Dims>{{2, 3}});

@@ -14,13 +14,7 @@ namespace {
 using ::testing::HasSubstr;
 
 ValueDesc value(const std::string& name, Dims dims, rts_dtype dtype = RTS_DTYPE_F32) {
-  ValueDesc desc;
-  desc.name = name;
-  desc.dtype = dtype;
-  desc.dims = dims;
-  desc.min_dims = dims;
-  desc.max_dims = dims;
-  return desc;
+  return {.name = name, .dtype = dtype, .dims = dims, .min_dims = dims, .max_dims = dims};
 }
 
 NodeDesc node(const std::string& name, const std::string& op, std::vector<std::string> inputs,

@@ -19,6 +19,9 @@
 namespace rtscope {
 namespace {
 
+using testing::plugin_counter;
+using testing::run_scale_relu;
+
 // A string stream that counts how often it is rewound for writing: the
 // scope rewinds once per save.
 class CountingStream : public std::iostream {
@@ -44,10 +47,6 @@ class RuntimeCacheScopeTest : public testing::TestingAndCpu {
   std::unique_ptr<Model> testing_model() {
     return Model::build(testing::scale_relu_graph(), registry_, {.backends = {"testing"}});
   }
-  static uint64_t counter(const Model& model, const std::string& name) {
-    return model.modules()[0]->stats().plugin_counters.at(name);
-  }
-  void run(Model& model) { model.run({{"x", Tensor::random(DType::f32, {16}, 7)}}); }
 
   testing::EnvGuard compile_cost_{"RTSCOPE_TESTING_CONFIG", "compile_cost_ms=1"};
   testing::TempDir dir_;
@@ -71,9 +70,9 @@ TEST_F(RuntimeCacheScopeTest, ModulesOfTwoPluginsShareOneCacheAndTheFileHoldsBot
     EXPECT_EQ(on_testing->modules()[0]->runtime_cache(), cache.cache());
     EXPECT_EQ(on_cpu->modules()[0]->runtime_cache(), cache.cache());
     auto eager = runtime_config(*on_cpu, {{"kernel_specialization", "eager"}});
-    run(*on_testing);
-    on_cpu->run({{"x", Tensor::random(DType::f32, {kCpuElements}, 7)}});
-    EXPECT_EQ(counter(*on_testing, "kernels_compiled"), 2u);
+    run_scale_relu(*on_testing);
+    run_scale_relu(*on_cpu, kCpuElements);
+    EXPECT_EQ(plugin_counter(*on_testing, "kernels_compiled"), 2u);
   }
   EXPECT_EQ(on_testing->modules()[0]->runtime_cache(), nullptr) << "detached on exit";
 
@@ -90,15 +89,15 @@ TEST_F(RuntimeCacheScopeTest, WarmScopeSkipsTheCompiles) {
   {
     auto model = testing_model();
     auto cache = runtime_cache(*model, path);
-    run(*model);
-    EXPECT_EQ(counter(*model, "kernel_cache_hits"), 0u);
+    run_scale_relu(*model);
+    EXPECT_EQ(plugin_counter(*model, "kernel_cache_hits"), 0u);
   }
   auto model = testing_model();
   auto cache = runtime_cache(*model, path);
   EXPECT_GT(cache.loaded_bytes(), 0u);
-  run(*model);
-  EXPECT_EQ(counter(*model, "kernels_compiled"), 0u);
-  EXPECT_EQ(counter(*model, "kernel_cache_hits"), 2u);
+  run_scale_relu(*model);
+  EXPECT_EQ(plugin_counter(*model, "kernels_compiled"), 0u);
+  EXPECT_EQ(plugin_counter(*model, "kernel_cache_hits"), 2u);
 }
 
 TEST_F(RuntimeCacheScopeTest, SavedExactlyOnceOnExitAndRestoredSettings) {
@@ -106,7 +105,7 @@ TEST_F(RuntimeCacheScopeTest, SavedExactlyOnceOnExitAndRestoredSettings) {
   CountingStream stream;
   {
     auto cache = runtime_cache(*model, stream);
-    run(*model);
+    run_scale_relu(*model);
     EXPECT_EQ(stream.saves(), 0);
   }
   EXPECT_EQ(stream.saves(), 1);
@@ -124,13 +123,13 @@ TEST_F(RuntimeCacheScopeTest, FstreamRoundTrip) {
     auto model = testing_model();
     std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
     auto cache = runtime_cache(*model, file);
-    run(*model);
+    run_scale_relu(*model);
   }
   auto model = testing_model();
   std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
   auto cache = runtime_cache(*model, file);
-  run(*model);
-  EXPECT_EQ(counter(*model, "kernel_cache_hits"), 2u);
+  run_scale_relu(*model);
+  EXPECT_EQ(plugin_counter(*model, "kernel_cache_hits"), 2u);
 }
 
 TEST_F(RuntimeCacheScopeTest, ExceptionInTheBodyStillSavesAndPropagates) {
@@ -138,7 +137,7 @@ TEST_F(RuntimeCacheScopeTest, ExceptionInTheBodyStillSavesAndPropagates) {
   const auto path = dir_ / "body.cache";
   try {
     auto cache = runtime_cache(*model, path);
-    run(*model);
+    run_scale_relu(*model);
     throw std::runtime_error("body failed");
   } catch (const std::runtime_error& e) {
     EXPECT_STREQ(e.what(), "body failed");
@@ -154,7 +153,7 @@ TEST_F(RuntimeCacheScopeTest, ExplicitSaveThrowsButExitOnlyWarns) {
   std::ofstream(dir_ / "a-file") << "in the way";
   const auto path = dir_ / "a-file" / "x.cache";
   auto cache = std::make_unique<RuntimeCacheScope>(runtime_cache(*model, path));
-  run(*model);
+  run_scale_relu(*model);
   EXPECT_THROW(cache->save(), Error);
   EXPECT_NO_THROW(cache.reset());
 }
@@ -162,7 +161,7 @@ TEST_F(RuntimeCacheScopeTest, ExplicitSaveThrowsButExitOnlyWarns) {
 TEST_F(RuntimeCacheScopeTest, InMemoryCacheWorksWithoutAFile) {
   auto model = testing_model();
   auto cache = runtime_cache(*model);
-  run(*model);
+  run_scale_relu(*model);
   EXPECT_EQ(cache.cache()->size(), 2u);
   EXPECT_EQ(cache.save(), 0u);
   EXPECT_TRUE(std::filesystem::is_empty(dir_.path()));
@@ -174,15 +173,15 @@ TEST_F(RuntimeCacheScopeTest, ImplicitPathCacheAutosavesWhenTheModuleIsDestroyed
     auto model = testing_model();
     auto settings = model->modules()[0]->runtime_settings();
     model->modules()[0]->set_runtime_settings(settings.merge({{"runtime_cache", path.string()}}));
-    run(*model);
+    run_scale_relu(*model);
     EXPECT_FALSE(std::filesystem::exists(path)) << "saved before the module went away";
   }
   ASSERT_TRUE(std::filesystem::exists(path));
   auto model = testing_model();
   model->modules()[0]->set_runtime_settings(
       RuntimeSettings{}.merge({{"runtime_cache", path.string()}}));
-  run(*model);
-  EXPECT_EQ(counter(*model, "kernel_cache_hits"), 2u);
+  run_scale_relu(*model);
+  EXPECT_EQ(plugin_counter(*model, "kernel_cache_hits"), 2u);
 }
 
 TEST_F(RuntimeCacheScopeTest, SwitchingPathsSavesTheOldOne) {
@@ -191,7 +190,7 @@ TEST_F(RuntimeCacheScopeTest, SwitchingPathsSavesTheOldOne) {
   auto model = testing_model();
   Module& module = *model->modules()[0];
   module.set_runtime_settings(RuntimeSettings{}.merge({{"runtime_cache", first.string()}}));
-  run(*model);
+  run_scale_relu(*model);
   module.set_runtime_settings(RuntimeSettings{}.merge({{"runtime_cache", second.string()}}));
   EXPECT_TRUE(std::filesystem::exists(first));
   EXPECT_FALSE(std::filesystem::exists(second));

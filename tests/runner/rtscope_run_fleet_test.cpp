@@ -20,22 +20,7 @@ using ::testing::Not;
 
 // Eager specialization tunes every kernel before the first inference; a
 // tuning result is a cache entry, so a warm start tunes nothing.
-constexpr char kFleetConfig[] = R"(plugins:
-  - name: cpu
-models:
-  tiny:
-    builtin: decoder
-    params: {layers: 1, d_model: 64, heads: 2, vocab: 128, max_seq: 32, seed: 7}
-    backends: [cpu]
-runtime:
-  kernel_specialization: eager
-  graph_capture: disabled
-run:
-  - model: tiny
-    workload: {kind: stream, prompt: 4, tokens: 8}
-    warmup: 1
-    iterations: 4
-)";
+const std::string kFleetConfig = tiny_decoder_config("eager", /*warmup=*/1, /*iterations=*/4);
 
 nlohmann::json cache_report(const fs::path& json_file) {
   const auto doc = nlohmann::json::parse(read_file(json_file));

@@ -15,22 +15,8 @@ using namespace rtscope_run_test;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-constexpr char kTinyDecoderConfig[] = R"(plugins:
-  - name: cpu
-models:
-  tiny:
-    builtin: decoder
-    params: {layers: 1, d_model: 64, heads: 2, vocab: 128, max_seq: 32, seed: 7}
-    backends: [cpu]
-runtime:
-  kernel_specialization: lazy
-  graph_capture: disabled
-run:
-  - model: tiny
-    workload: {kind: stream, prompt: 4, tokens: 8}
-    warmup: 2
-    iterations: 100
-)";
+const std::string kTinyDecoderConfig =
+    tiny_decoder_config("lazy", /*warmup=*/2, /*iterations=*/100);
 
 TEST_F(RtscopeRun, TinyDecoderWritesJsonReport) {
   const fs::path config = write("tiny.yaml", kTinyDecoderConfig);

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <memory>
+#include <string>
 
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
@@ -39,5 +41,15 @@ class ScaleReluOnTesting : public ::testing::Test {
   PluginRegistry registry_;
   std::unique_ptr<Model> model_;
 };
+
+// A counter that the plugin of `model`'s first module reports.
+inline uint64_t plugin_counter(const Model& model, const std::string& name) {
+  return model.modules()[0]->stats().plugin_counters.at(name);
+}
+
+// One run of a model of scale_relu_graph(elements) on seeded input.
+inline void run_scale_relu(Model& model, int64_t elements = 16) {
+  model.run({{"x", Tensor::random(DType::f32, {elements}, 7)}});
+}
 
 }  // namespace rtscope::testing

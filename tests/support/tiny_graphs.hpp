@@ -7,6 +7,13 @@
 
 namespace rtscope::testing {
 
+// A shape of fixed dims, as a graph declares it.
+inline SymShape fixed_shape(const Shape& dims) {
+  SymShape shape;
+  for (int64_t d : dims) shape.push_back(Dim::fixed(d));
+  return shape;
+}
+
 // x f32[n] -> scale(factor) -> relu -> y. Runs on the testing and cpu plugins.
 inline Graph scale_relu_graph(int64_t n = 16, double factor = 2.0) {
   Graph g;

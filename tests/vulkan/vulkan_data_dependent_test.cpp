@@ -14,20 +14,16 @@
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/reference/reference.hpp"
 #include "support/reference_outputs.hpp"
+#include "support/tiny_graphs.hpp"
 #include "vulkan_test_support.hpp"
 
 namespace rtscope {
 namespace {
 
+using testing::fixed_shape;
 using ::testing::HasSubstr;
 using vulkan_testing::counter;
 using vulkan_testing::expect_no_validation_errors;
-
-SymShape fixed(std::initializer_list<int64_t> dims) {
-  SymShape shape;
-  for (int64_t d : dims) shape.push_back(Dim::fixed(d));
-  return shape;
-}
 
 // x [6, 8] -> matmul(w1 [8, 5]) -> h [6, 5] -> masked_select(mask) -> s [n]
 //   -> reshape [n, 1] -> matmul(w2 [1, 3]) -> y [n, 3]
@@ -35,12 +31,12 @@ SymShape fixed(std::initializer_list<int64_t> dims) {
 Graph select_between_matmuls() {
   Graph g;
   g.name = "select_between_matmuls";
-  g.inputs.push_back({"x", {DType::f32, fixed({6, 8})}, {}});
-  g.inputs.push_back({"mask", {DType::boolean, fixed({6, 5})}, {}});
+  g.inputs.push_back({"x", {DType::f32, fixed_shape({6, 8})}, {}});
+  g.inputs.push_back({"mask", {DType::boolean, fixed_shape({6, 5})}, {}});
   g.weights.push_back(
-      {{"w1", {DType::f32, fixed({8, 5})}, {}}, {WeightInit::Kind::seeded, 3, 0.5, 0.0, {}}});
+      {{"w1", {DType::f32, fixed_shape({8, 5})}, {}}, {WeightInit::Kind::seeded, 3, 0.5, 0.0, {}}});
   g.weights.push_back(
-      {{"w2", {DType::f32, fixed({1, 3})}, {}}, {WeightInit::Kind::seeded, 4, 0.5, 0.0, {}}});
+      {{"w2", {DType::f32, fixed_shape({1, 3})}, {}}, {WeightInit::Kind::seeded, 4, 0.5, 0.0, {}}});
   g.nodes = {
       {"mm1", "matmul", {"x", "w1"}, {"h"}, {}, {}},
       {"relu", "relu", {"h"}, {"r"}, {}, {}},
@@ -128,12 +124,12 @@ TEST_F(VulkanDataDependent, WithoutFallbackTheVulkanEngineRunsAsSegments) {
 TEST_F(VulkanDataDependent, DataDependentOpBetweenTwoMatmulsSplitsIntoThreePartitions) {
   Graph g;
   g.name = "between_matmuls";
-  g.inputs.push_back({"x", {DType::f32, fixed({4, 6})}, {}});
-  g.inputs.push_back({"mask", {DType::boolean, fixed({4, 3})}, {}});
+  g.inputs.push_back({"x", {DType::f32, fixed_shape({4, 6})}, {}});
+  g.inputs.push_back({"mask", {DType::boolean, fixed_shape({4, 3})}, {}});
   g.weights.push_back(
-      {{"w1", {DType::f32, fixed({6, 3})}, {}}, {WeightInit::Kind::seeded, 8, 0.5, 0.0, {}}});
+      {{"w1", {DType::f32, fixed_shape({6, 3})}, {}}, {WeightInit::Kind::seeded, 8, 0.5, 0.0, {}}});
   g.weights.push_back(
-      {{"w2", {DType::f32, fixed({1, 2})}, {}}, {WeightInit::Kind::seeded, 9, 0.5, 0.0, {}}});
+      {{"w2", {DType::f32, fixed_shape({1, 2})}, {}}, {WeightInit::Kind::seeded, 9, 0.5, 0.0, {}}});
   g.nodes = {
       {"mm1", "matmul", {"x", "w1"}, {"h"}, {}, {}},
       {"sel", "masked_select", {"h", "mask"}, {"s"}, {}, {}},
@@ -166,8 +162,8 @@ TEST_F(VulkanDataDependent, EveryDtypeAndEmptyResultsMatchTheReference) {
   for (const DType dtype : {DType::f32, DType::f16, DType::i32, DType::i64, DType::boolean}) {
     Graph g;
     g.name = "select_dtypes";
-    g.inputs.push_back({"x", {dtype, fixed({3, 7})}, {}});
-    g.inputs.push_back({"mask", {DType::boolean, fixed({3, 7})}, {}});
+    g.inputs.push_back({"x", {dtype, fixed_shape({3, 7})}, {}});
+    g.inputs.push_back({"mask", {DType::boolean, fixed_shape({3, 7})}, {}});
     g.nodes = {{"nz", "nonzero", {"x"}, {"idx"}, {}, {}},
                {"sel", "masked_select", {"x", "mask"}, {"picked"}, {}, {}}};
     g.outputs = {"idx", "picked"};

@@ -12,6 +12,7 @@
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/runtime_cache.hpp"
 #include "rtscope/runtime_settings.hpp"
+#include "support/abi_values.hpp"
 #include "vulkan/vulkan_test_support.hpp"
 
 namespace rtscope::vulkan_testing {
@@ -72,31 +73,12 @@ void create_context_through_abi(const Plugin& plugin, RecordingStore& store) {
   b.name = "b";
   rts_value y = a;
   y.name = "y";
-  const rts_value inputs[] = {a, b};
-  const char* input_names[] = {"a", "b"};
-  const char* output_names[] = {"y"};
-  rts_node node{};
-  node.struct_size = sizeof(node);
-  node.name = "add";
-  node.op = "add";
-  node.inputs = input_names;
-  node.n_inputs = 2;
-  node.outputs = output_names;
-  node.n_outputs = 1;
-  rts_graph graph{};
-  graph.struct_size = sizeof(graph);
-  graph.name = "add";
-  graph.inputs = inputs;
-  graph.n_inputs = 2;
-  graph.outputs = &y;
-  graph.n_outputs = 1;
-  graph.nodes = &node;
-  graph.n_nodes = 1;
+  const testing::TwoInputGraph add("add", "add", a, b, y);
 
   const rts_plugin_api& api = plugin.api();
   PluginCall call;
   rts_engine* engine = nullptr;
-  call.check(api.build_engine(plugin.handle(), 0, &graph, &engine, call.sink()), "vulkan",
+  call.check(api.build_engine(plugin.handle(), 0, &add.graph, &engine, call.sink()), "vulkan",
              "build_engine");
   rts_runtime_settings settings{};
   settings.struct_size = sizeof(settings);

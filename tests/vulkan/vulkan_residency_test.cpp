@@ -15,27 +15,23 @@
 #include "support/decoder_stream_check.hpp"
 #include "support/env_guard.hpp"
 #include "support/reference_outputs.hpp"
+#include "support/tiny_graphs.hpp"
 #include "vulkan/vulkan_test_support.hpp"
 
 namespace rtscope::vulkan_testing {
 namespace {
 
+using testing::fixed_shape;
 using ::testing::HasSubstr;
 using testing::position_tensor;
-
-SymShape fixed(const Shape& shape) {
-  SymShape sym;
-  for (int64_t d : shape) sym.push_back(Dim::fixed(d));
-  return sym;
-}
 
 // y = a + b on f32[4, 8].
 Graph add_graph() {
   Graph g;
   g.name = "staged_add";
   g.loc = {"test:staged_add", 0, 0};
-  g.inputs.push_back({"a", {DType::f32, fixed({4, 8})}, g.loc});
-  g.inputs.push_back({"b", {DType::f32, fixed({4, 8})}, g.loc});
+  g.inputs.push_back({"a", {DType::f32, fixed_shape({4, 8})}, g.loc});
+  g.inputs.push_back({"b", {DType::f32, fixed_shape({4, 8})}, g.loc});
   g.nodes.push_back(Node{"sum", "add", {"a", "b"}, {"y"}, {}, g.loc});
   g.outputs = {"y"};
   validate(g);
@@ -109,9 +105,9 @@ TEST(VulkanResidency, AliasedDeviceCacheInputIsUpdatedInPlace) {
   Graph g;
   g.name = "cache_update";
   g.loc = {"test:cache_update", 0, 0};
-  g.inputs.push_back({"cache", {DType::f32, fixed({1, 2, 16, 8})}, g.loc});
-  g.inputs.push_back({"new", {DType::f32, fixed({1, 2, 3, 8})}, g.loc});
-  g.inputs.push_back({"pos", {DType::i64, fixed({1})}, g.loc});
+  g.inputs.push_back({"cache", {DType::f32, fixed_shape({1, 2, 16, 8})}, g.loc});
+  g.inputs.push_back({"new", {DType::f32, fixed_shape({1, 2, 3, 8})}, g.loc});
+  g.inputs.push_back({"pos", {DType::i64, fixed_shape({1})}, g.loc});
   g.nodes.push_back(
       Node{"update", "kv_cache_update", {"cache", "new", "pos"}, {"updated"}, {}, g.loc});
   g.outputs = {"updated"};

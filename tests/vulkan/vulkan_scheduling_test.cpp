@@ -11,16 +11,13 @@
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/reference/reference.hpp"
 #include "support/reference_outputs.hpp"
+#include "support/tiny_graphs.hpp"
 #include "vulkan/vulkan_test_support.hpp"
 
 namespace rtscope::vulkan_testing {
 namespace {
 
-SymShape fixed(const Shape& shape) {
-  SymShape sym;
-  for (int64_t d : shape) sym.push_back(Dim::fixed(d));
-  return sym;
-}
+using testing::fixed_shape;
 
 void expect_matches_reference(Model& model, const std::map<std::string, Tensor>& inputs,
                               double tolerance = 1e-6) {
@@ -37,8 +34,8 @@ Graph two_chains() {
   Graph g;
   g.name = "chains";
   g.loc = {"test:chains", 0, 0};
-  g.inputs.push_back({"a", {DType::f32, fixed({64, 32})}, g.loc});
-  g.inputs.push_back({"b", {DType::f32, fixed({64, 32})}, g.loc});
+  g.inputs.push_back({"a", {DType::f32, fixed_shape({64, 32})}, g.loc});
+  g.inputs.push_back({"b", {DType::f32, fixed_shape({64, 32})}, g.loc});
   g.nodes.push_back(Node{"a1", "relu", {"a"}, {"a_1"}, {}, g.loc});
   g.nodes.push_back(Node{"a2", "silu", {"a_1"}, {"a_2"}, {}, g.loc});
   g.nodes.push_back(Node{"b1", "relu", {"b"}, {"b_1"}, {}, g.loc});
@@ -67,7 +64,7 @@ Graph transposed(const Shape& x_shape) {
   Graph g;
   g.name = "transposed";
   g.loc = {"test:transposed", 0, 0};
-  g.inputs.push_back({"x", {DType::f32, fixed(x_shape)}, g.loc});
+  g.inputs.push_back({"x", {DType::f32, fixed_shape(x_shape)}, g.loc});
   g.nodes.push_back(
       Node{"swap", "transpose", {"x"}, {"t"}, {{"perm", std::vector<int64_t>{1, 0, 2}}}, g.loc});
   g.nodes.push_back(Node{"act", "relu", {"t"}, {"y"}, {}, g.loc});
@@ -108,14 +105,14 @@ Graph residual_graph(DType dtype, int64_t rows, bool projection_is_output) {
   Graph g;
   g.name = "residual";
   g.loc = {"test:residual", 0, 0};
-  g.inputs.push_back({"x", {dtype, fixed({rows, k})}, g.loc});
-  g.inputs.push_back({"r", {dtype, fixed({rows, n})}, g.loc});
+  g.inputs.push_back({"x", {dtype, fixed_shape({rows, k})}, g.loc});
+  g.inputs.push_back({"r", {dtype, fixed_shape({rows, n})}, g.loc});
   WeightInit init;
   init.scale = 0.5;
   init.seed = 5;
-  g.weights.push_back({{"w", {dtype, fixed({k, n})}, g.loc}, init});
+  g.weights.push_back({{"w", {dtype, fixed_shape({k, n})}, g.loc}, init});
   init.seed = 6;
-  g.weights.push_back({{"bias", {dtype, fixed({n})}, g.loc}, init});
+  g.weights.push_back({{"bias", {dtype, fixed_shape({n})}, g.loc}, init});
   g.nodes.push_back(Node{"proj", "linear", {"x", "w", "bias"}, {"p"}, {}, g.loc});
   g.nodes.push_back(Node{"skip", "add", {"r", "p"}, {"y"}, {}, g.loc});
   g.outputs = {"y"};
@@ -172,16 +169,16 @@ Graph pre_norm_graph(DType dtype, int64_t rows, bool normed_is_output) {
   Graph g;
   g.name = "pre_norm";
   g.loc = {"test:pre_norm", 0, 0};
-  g.inputs.push_back({"x", {dtype, fixed({rows, k})}, g.loc});
+  g.inputs.push_back({"x", {dtype, fixed_shape({rows, k})}, g.loc});
   WeightInit init;
   init.scale = 0.5;
   init.offset = 1.0;  // gains around 1
   init.seed = 7;
-  g.weights.push_back({{"gain", {dtype, fixed({k})}, g.loc}, init});
+  g.weights.push_back({{"gain", {dtype, fixed_shape({k})}, g.loc}, init});
   init.offset = 0.0;
   for (const char* name : {"wq", "wk", "wo"}) {
     init.seed += 1;
-    g.weights.push_back({{name, {dtype, fixed({k, name[1] == 'o' ? k : 24})}, g.loc}, init});
+    g.weights.push_back({{name, {dtype, fixed_shape({k, name[1] == 'o' ? k : 24})}, g.loc}, init});
   }
   g.nodes.push_back(Node{"norm", "rmsnorm", {"x", "gain"}, {"n"}, {{"eps", 1e-5}}, g.loc});
   g.nodes.push_back(Node{"q_proj", "linear", {"n", "wq"}, {"q"}, {}, g.loc});

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "ref_ops.hpp"
+#include "rtscope/op_pad.hpp"
 #include "rtscope/op_registry.hpp"
 
 namespace rtscope::reference::detail {
@@ -43,17 +44,41 @@ Window window_of(const AttrMap& attrs, std::size_t n, std::vector<int64_t> kerne
           ints_or(attrs, "dilations", n, 1)};
 }
 
+// Appends to `index` the spatial position that `at` (an index whose dims
+// from 2 on are spatial) reaches through kernel offset `k` in a tensor of
+// `shape`: the output-to-input step of conv and the input-to-output step
+// of conv_transpose. False when that position lies in the padding.
+bool reach(const Window& win, const std::vector<int64_t>& at, const std::vector<int64_t>& k,
+           const Shape& shape, std::vector<int64_t>& index) {
+  bool inside = true;
+  for (std::size_t d = 0; d < k.size(); ++d) {
+    const int64_t pos = at[2 + d] * win.strides[d] - win.pads[d] + k[d] * win.dilations[d];
+    inside = inside && pos >= 0 && pos < shape[2 + d];
+    index.push_back(pos);
+  }
+  return inside;
+}
+
+// The weight's index of channels `first`, `second` at kernel offset `k`.
+std::vector<int64_t> weight_index(int64_t first, int64_t second, const std::vector<int64_t>& k) {
+  std::vector<int64_t> index{first, second};
+  index.insert(index.end(), k.begin(), k.end());
+  return index;
+}
+
+// The window of conv and conv_transpose: the kernel is w's spatial dims.
+Window conv_window(const AttrMap& attrs, const RefTensor& w) {
+  return window_of(attrs, w.shape.size() - 2, Shape(w.shape.begin() + 2, w.shape.end()));
+}
+
 void conv_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
                  std::vector<RefTensor>& out) {
   const RefTensor& x = in[0];
   const RefTensor& w = in[1];
-  const std::size_t n = x.shape.size() - 2;
-  const Window win = window_of(attrs, n, Shape(w.shape.begin() + 2, w.shape.end()));
-  const int64_t group = attr_int(attrs, "group");
-  const int64_t m_total = w.shape[0];
+  const Window win = conv_window(attrs, w);
+  const std::size_t n = win.n;
   const int64_t c_per_group = w.shape[1];
-  const int64_t m_per_group = m_total / group;
-  const Shape kshape(w.shape.begin() + 2, w.shape.end());
+  const int64_t m_per_group = w.shape[0] / attr_int(attrs, "group");
   RefTensor& y = out[0];
   std::vector<int64_t> o(y.shape.size(), 0);
   do {
@@ -65,17 +90,9 @@ void conv_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
       std::vector<int64_t> k(n, 0);
       do {
         std::vector<int64_t> xi{batch, g * c_per_group + c};
-        bool inside = true;
-        for (std::size_t d = 0; d < n; ++d) {
-          const int64_t pos = o[2 + d] * win.strides[d] - win.pads[d] + k[d] * win.dilations[d];
-          inside = inside && pos >= 0 && pos < x.shape[2 + d];
-          xi.push_back(pos);
-        }
-        if (!inside) continue;
-        std::vector<int64_t> wi{m, c};
-        wi.insert(wi.end(), k.begin(), k.end());
-        sum += x.data[flat(x.shape, xi)] * w.data[flat(w.shape, wi)];
-      } while (n > 0 && next(k, kshape));
+        if (!reach(win, o, k, x.shape, xi)) continue;
+        sum += x.data[flat(x.shape, xi)] * w.data[flat(w.shape, weight_index(m, c, k))];
+      } while (n > 0 && next(k, win.kernel));
     }
     y.data[flat(y.shape, o)] = sum;
   } while (next(o, y.shape));
@@ -85,10 +102,8 @@ void conv_transpose_kernel(const std::vector<RefTensor>& in, const AttrMap& attr
                            std::vector<RefTensor>& out) {
   const RefTensor& x = in[0];
   const RefTensor& w = in[1];
-  const std::size_t n = x.shape.size() - 2;
-  const Window win = window_of(attrs, n, Shape(w.shape.begin() + 2, w.shape.end()));
-  const int64_t group = attr_int(attrs, "group");
-  const int64_t c_per_group = w.shape[0] / group;
+  const Window win = conv_window(attrs, w);
+  const int64_t c_per_group = w.shape[0] / attr_int(attrs, "group");
   const int64_t m_per_group = w.shape[1];
   RefTensor& y = out[0];
   if (in.size() > 2) {
@@ -98,27 +113,19 @@ void conv_transpose_kernel(const std::vector<RefTensor>& in, const AttrMap& attr
                              y.shape[1]];
     }
   }
-  const Shape kshape(w.shape.begin() + 2, w.shape.end());
   std::vector<int64_t> xi(x.shape.size(), 0);
   // Every input element spreads over the output through the kernel.
   do {
     const int64_t c = xi[1];
     const int64_t g = c / c_per_group;
     for (int64_t m = 0; m < m_per_group; ++m) {
-      std::vector<int64_t> k(n, 0);
+      std::vector<int64_t> k(win.n, 0);
       do {
         std::vector<int64_t> yi{xi[0], g * m_per_group + m};
-        bool inside = true;
-        for (std::size_t d = 0; d < n; ++d) {
-          const int64_t pos = xi[2 + d] * win.strides[d] - win.pads[d] + k[d] * win.dilations[d];
-          inside = inside && pos >= 0 && pos < y.shape[2 + d];
-          yi.push_back(pos);
-        }
-        if (!inside) continue;
-        std::vector<int64_t> wi{c, m};
-        wi.insert(wi.end(), k.begin(), k.end());
-        y.data[flat(y.shape, yi)] += x.data[flat(x.shape, xi)] * w.data[flat(w.shape, wi)];
-      } while (next(k, kshape));
+        if (!reach(win, xi, k, y.shape, yi)) continue;
+        y.data[flat(y.shape, yi)] +=
+            x.data[flat(x.shape, xi)] * w.data[flat(w.shape, weight_index(c, m, k))];
+      } while (next(k, win.kernel));
     }
   } while (next(xi, x.shape));
 }
@@ -132,7 +139,6 @@ void pool_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
   const bool include_pad = !IsMax && attr_int(attrs, "count_include_pad") != 0;
   RefTensor& y = out[0];
   std::vector<int64_t> o(y.shape.size(), 0);
-  const Shape kshape(win.kernel.begin(), win.kernel.end());
   do {
     double acc = IsMax ? -std::numeric_limits<double>::infinity() : 0.0;
     int64_t count = 0;
@@ -156,7 +162,7 @@ void pool_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
         acc += v;
         if (!include_pad) ++count;
       }
-    } while (next(k, kshape));
+    } while (next(k, win.kernel));
     y.data[flat(y.shape, o)] = IsMax ? acc : acc / static_cast<double>(count);
   } while (next(o, y.shape));
 }
@@ -175,18 +181,8 @@ void pad_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
     std::vector<int64_t> xi(rank);
     bool inside = true;
     for (std::size_t d = 0; d < rank; ++d) {
-      int64_t pos = o[d] - pads[d];
-      const int64_t size = x.shape[d];
-      if (pos < 0 || pos >= size) {
-        if (mode == "reflect") {
-          pos = pos < 0 ? -pos : 2 * (size - 1) - pos;
-        } else if (mode == "edge") {
-          pos = pos < 0 ? 0 : size - 1;
-        } else {
-          inside = false;
-        }
-      }
-      xi[d] = pos;
+      xi[d] = o[d] - pads[d];
+      inside = math::pad_source(mode, x.shape[d], xi[d]) && inside;
     }
     y.data[flat(y.shape, o)] = inside ? x.data[flat(x.shape, xi)] : value;
   } while (rank > 0 && next(o, y.shape));

@@ -18,13 +18,7 @@ std::vector<ValueType> broadcast_pair(const std::vector<ValueType>& in, const At
 
 OpSchema make(std::string name, std::vector<InputSpec> inputs, InferFn infer,
               std::vector<AttrSpec> attrs = {}) {
-  OpSchema schema;
-  schema.name = std::move(name);
-  schema.min_inputs = schema.max_inputs = static_cast<int>(inputs.size());
-  schema.inputs = std::move(inputs);
-  schema.infer = std::move(infer);
-  schema.attrs = std::move(attrs);
-  return schema;
+  return fixed_inputs(std::move(name), std::move(inputs), std::move(attrs), std::move(infer));
 }
 
 AttrSpec real(std::string name, double value) {

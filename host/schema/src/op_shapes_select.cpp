@@ -47,34 +47,23 @@ std::vector<ValueType> infer_nll_loss(const std::vector<ValueType>& in, const At
 }  // namespace
 
 void add_select_schemas(std::vector<OpSchema>& schemas) {
-  OpSchema gather;
-  gather.name = "gather_elements";
-  gather.min_inputs = gather.max_inputs = 2;
-  gather.inputs = {{"data", InputDtype::any}, {"indices", InputDtype::indices}};
-  gather.attrs = {AttrSpec{"axis", AttrKind::integer, false, int64_t{0}}};
-  gather.infer = infer_gather_elements;
-  schemas.push_back(std::move(gather));
-
-  OpSchema trilu;
-  trilu.name = "trilu";
-  trilu.inputs = {{"x", InputDtype::any}};
-  trilu.attrs = {AttrSpec{"upper", AttrKind::integer, false, int64_t{1}},
-                 AttrSpec{"k", AttrKind::integer, false, int64_t{0}}};
-  trilu.infer = infer_trilu;
-  schemas.push_back(std::move(trilu));
-
-  OpSchema nll;
-  nll.name = "nll_loss";
-  nll.min_inputs = 2;
-  nll.max_inputs = 3;
-  nll.inputs = {{"x", InputDtype::floating},
-                {"target", InputDtype::indices},
-                {"weight", InputDtype::floating}};
-  nll.attrs = {
-      AttrSpec{"reduction", AttrKind::string, false, std::string("mean")},
-      // The minimum int64 stands for "no index is ignored".
-      AttrSpec{"ignore_index", AttrKind::integer, false, std::numeric_limits<int64_t>::min()}};
-  nll.infer = infer_nll_loss;
+  schemas.push_back(fixed_inputs(
+      "gather_elements", {{"data", InputDtype::any}, {"indices", InputDtype::indices}},
+      {AttrSpec{"axis", AttrKind::integer, false, int64_t{0}}}, infer_gather_elements));
+  schemas.push_back(fixed_inputs("trilu", {{"x", InputDtype::any}},
+                                 {AttrSpec{"upper", AttrKind::integer, false, int64_t{1}},
+                                  AttrSpec{"k", AttrKind::integer, false, int64_t{0}}},
+                                 infer_trilu));
+  OpSchema nll = fixed_inputs(
+      "nll_loss",
+      {{"x", InputDtype::floating},
+       {"target", InputDtype::indices},
+       {"weight", InputDtype::floating}},
+      {AttrSpec{"reduction", AttrKind::string, false, std::string("mean")},
+       // The minimum int64 stands for "no index is ignored".
+       AttrSpec{"ignore_index", AttrKind::integer, false, std::numeric_limits<int64_t>::min()}},
+      infer_nll_loss);
+  nll.min_inputs = 2;  // the weight is optional
   schemas.push_back(std::move(nll));
 }
 

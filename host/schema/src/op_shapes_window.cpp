@@ -47,9 +47,15 @@ Dim static_dim(const ValueType& x, std::size_t d) {
   return x.shape[d];
 }
 
-std::vector<ValueType> infer_conv(const std::vector<ValueType>& in, const AttrMap& attrs) {
-  const ValueType& x = in[0];
-  const ValueType& w = in[1];
+// What conv and conv_transpose read and check alike: x of rank >= 3, w of
+// its rank with a static shape, group >= 1, and the per-dim attributes.
+struct ConvOperands {
+  std::size_t n;  // spatial dims
+  int64_t group;
+  std::vector<int64_t> strides, dilations, pads;
+};
+
+ConvOperands conv_operands(const ValueType& x, const ValueType& w, const AttrMap& attrs) {
   require_min_rank("x", x, 3);
   require_rank("w", w, x.shape.size());
   const std::size_t n = x.shape.size() - 2;
@@ -58,6 +64,14 @@ std::vector<ValueType> infer_conv(const std::vector<ValueType>& in, const AttrMa
   for (std::size_t d = 0; d < w.shape.size(); ++d) {
     if (!w.shape[d].is_static()) fail(describe("w", w) + " must have a static shape");
   }
+  return {n, group, per_dim(attrs, "strides", n, 1), per_dim(attrs, "dilations", n, 1),
+          per_dim(attrs, "pads", n, 0, 2)};
+}
+
+std::vector<ValueType> infer_conv(const std::vector<ValueType>& in, const AttrMap& attrs) {
+  const ValueType& x = in[0];
+  const ValueType& w = in[1];
+  const auto [n, group, strides, dilations, pads] = conv_operands(x, w, attrs);
   const int64_t channels = static_dim(x, 1).value;
   const int64_t m = w.shape[0].value;
   if (channels != w.shape[1].value * group || m % group != 0) {
@@ -68,9 +82,6 @@ std::vector<ValueType> infer_conv(const std::vector<ValueType>& in, const AttrMa
     require_rank("b", in[2], 1);
     require_same_dim(in[2].shape[0], w.shape[0], "b's size and w's output channels");
   }
-  const auto strides = per_dim(attrs, "strides", n, 1);
-  const auto dilations = per_dim(attrs, "dilations", n, 1);
-  const auto pads = per_dim(attrs, "pads", n, 0, 2);
   ValueType out{x.dtype, {x.shape[0], Dim::fixed(m)}};
   for (std::size_t i = 0; i < n; ++i) {
     out.shape.push_back(
@@ -84,14 +95,7 @@ std::vector<ValueType> infer_conv_transpose(const std::vector<ValueType>& in,
                                             const AttrMap& attrs) {
   const ValueType& x = in[0];
   const ValueType& w = in[1];
-  require_min_rank("x", x, 3);
-  require_rank("w", w, x.shape.size());
-  const std::size_t n = x.shape.size() - 2;
-  const int64_t group = attr_int(attrs, "group");
-  if (group < 1) fail("group must be >= 1");
-  for (std::size_t d = 0; d < w.shape.size(); ++d) {
-    if (!w.shape[d].is_static()) fail(describe("w", w) + " must have a static shape");
-  }
+  const auto [n, group, strides, dilations, pads] = conv_operands(x, w, attrs);
   if (static_dim(x, 1).value != w.shape[0].value || w.shape[0].value % group != 0) {
     fail(describe("x", x) + " and " + describe("w", w) +
          " do not match (x channels = w dim 0, divisible by group " + std::to_string(group) + ")");
@@ -101,9 +105,6 @@ std::vector<ValueType> infer_conv_transpose(const std::vector<ValueType>& in,
     require_rank("b", in[2], 1);
     require_same_dim(in[2].shape[0], Dim::fixed(m), "b's size and the output channels");
   }
-  const auto strides = per_dim(attrs, "strides", n, 1);
-  const auto dilations = per_dim(attrs, "dilations", n, 1);
-  const auto pads = per_dim(attrs, "pads", n, 0, 2);
   const auto extra = per_dim(attrs, "output_padding", n, 0);
   ValueType out{x.dtype, {x.shape[0], Dim::fixed(m)}};
   for (std::size_t i = 0; i < n; ++i) {
@@ -180,43 +181,32 @@ AttrSpec integer(const char* name, int64_t value) {
 }  // namespace
 
 void add_window_schemas(std::vector<OpSchema>& schemas) {
-  OpSchema conv;
-  conv.name = "conv";
-  conv.min_inputs = 2;
-  conv.max_inputs = 3;
-  conv.inputs = {
+  const std::vector<InputSpec> conv_inputs = {
       {"x", InputDtype::floating}, {"w", InputDtype::floating}, {"b", InputDtype::floating}};
-  conv.attrs = {ints("strides"), ints("pads"), ints("dilations"), integer("group", 1)};
-  conv.infer = infer_conv;
-  schemas.push_back(std::move(conv));
-  OpSchema transposed;
-  transposed.name = "conv_transpose";
-  transposed.min_inputs = 2;
-  transposed.max_inputs = 3;
-  transposed.inputs = {
-      {"x", InputDtype::floating}, {"w", InputDtype::floating}, {"b", InputDtype::floating}};
-  transposed.attrs = {ints("strides"), ints("pads"), ints("dilations"), ints("output_padding"),
-                      integer("group", 1)};
-  transposed.infer = infer_conv_transpose;
-  schemas.push_back(std::move(transposed));
+  OpSchema conv = fixed_inputs(
+      "conv", conv_inputs, {ints("strides"), ints("pads"), ints("dilations"), integer("group", 1)},
+      infer_conv);
+  OpSchema transposed = fixed_inputs("conv_transpose", conv_inputs,
+                                     {ints("strides"), ints("pads"), ints("dilations"),
+                                      ints("output_padding"), integer("group", 1)},
+                                     infer_conv_transpose);
+  for (OpSchema* op : {&conv, &transposed}) {
+    op->min_inputs = 2;  // the bias is optional
+    schemas.push_back(std::move(*op));
+  }
   for (const char* name : {"max_pool", "avg_pool"}) {
-    OpSchema pool;
-    pool.name = name;
-    pool.inputs = {{"x", InputDtype::floating}};
-    pool.attrs = {ints("kernel", true), ints("strides"), ints("pads"), ints("dilations"),
-                  integer("ceil_mode", 0)};
+    OpSchema pool = fixed_inputs(name, {{"x", InputDtype::floating}},
+                                 {ints("kernel", true), ints("strides"), ints("pads"),
+                                  ints("dilations"), integer("ceil_mode", 0)},
+                                 infer_pool);
     if (pool.name == "avg_pool") pool.attrs.push_back(integer("count_include_pad", 0));
-    pool.infer = infer_pool;
     schemas.push_back(std::move(pool));
   }
-  OpSchema pad;
-  pad.name = "pad";
-  pad.inputs = {{"x", InputDtype::any}};
-  pad.attrs = {ints("pads", true),
-               AttrSpec{"mode", AttrKind::string, false, std::string("constant")},
-               AttrSpec{"value", AttrKind::real, false, 0.0}};
-  pad.infer = infer_pad;
-  schemas.push_back(std::move(pad));
+  schemas.push_back(fixed_inputs(
+      "pad", {{"x", InputDtype::any}},
+      {ints("pads", true), AttrSpec{"mode", AttrKind::string, false, std::string("constant")},
+       AttrSpec{"value", AttrKind::real, false, 0.0}},
+      infer_pad));
 }
 
 }  // namespace rtscope::schema::detail

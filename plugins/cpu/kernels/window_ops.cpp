@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/onnx_support.hpp"
+#include "rtscope/op_pad.hpp"
 #include "thread_pool.hpp"
 
 namespace rtscope::cpu {
@@ -259,18 +260,9 @@ void run_pad(const KernelArgs& args) {
     for (int d = rank - 1; d >= 0; --d) {
       int64_t pos = rest % y.dims[d] - pads[d];
       rest /= y.dims[d];
-      const int64_t size = x.dims[d];
-      if (pos < 0 || pos >= size) {
-        if (mode == "reflect") {
-          pos = pos < 0 ? -pos : 2 * (size - 1) - pos;
-        } else if (mode == "edge") {
-          pos = pos < 0 ? 0 : size - 1;
-        } else {
-          inside = false;
-        }
-      }
+      inside = math::pad_source(mode, x.dims[d], pos) && inside;
       offset += pos * stride;
-      stride *= size;
+      stride *= x.dims[d];
     }
     std::memcpy(to + i * width, inside ? from + offset * width : fill, width);
   }

@@ -11,104 +11,89 @@ namespace rtscope::kit {
 namespace {
 
 void write_graph(BlobWriter& writer, const GraphDesc& graph) {
+  const auto value = [&](const ValueDesc& desc) { writer.value(desc); };
+  const auto string = [&](const std::string& text) { writer.string(text); };
   writer.string(graph.name);
-  writer.scalar<uint32_t>(static_cast<uint32_t>(graph.inputs.size()));
-  for (const ValueDesc& input : graph.inputs) writer.value(input);
-  writer.scalar<uint32_t>(static_cast<uint32_t>(graph.outputs.size()));
-  for (const ValueDesc& output : graph.outputs) writer.value(output);
-  writer.scalar<uint32_t>(static_cast<uint32_t>(graph.constants.size()));
-  for (const ConstantDesc& constant : graph.constants) {
+  writer.list(graph.inputs, value);
+  writer.list(graph.outputs, value);
+  writer.list(graph.constants, [&](const ConstantDesc& constant) {
     writer.value(constant.value);
     writer.scalar<uint64_t>(constant.bytes.size());
     writer.bytes(constant.bytes.data(), constant.bytes.size());
-  }
-  writer.scalar<uint32_t>(static_cast<uint32_t>(graph.values.size()));
-  for (const ValueDesc& value : graph.values) writer.value(value);
-  writer.scalar<uint32_t>(static_cast<uint32_t>(graph.aliases.size()));
-  for (const rts_alias& alias : graph.aliases) {
+  });
+  writer.list(graph.values, value);
+  writer.list(graph.aliases, [&](const rts_alias& alias) {
     writer.scalar<uint32_t>(alias.output);
     writer.scalar<uint32_t>(alias.input);
     writer.scalar<uint32_t>(alias.kind);
-  }
-  writer.scalar<uint32_t>(static_cast<uint32_t>(graph.nodes.size()));
-  for (const NodeDesc& node : graph.nodes) {
+  });
+  writer.list(graph.nodes, [&](const NodeDesc& node) {
     writer.string(node.name);
     writer.string(node.op);
-    writer.scalar<uint32_t>(static_cast<uint32_t>(node.inputs.size()));
-    for (const std::string& input : node.inputs) writer.string(input);
-    writer.scalar<uint32_t>(static_cast<uint32_t>(node.outputs.size()));
-    for (const std::string& output : node.outputs) writer.string(output);
-    writer.scalar<uint32_t>(static_cast<uint32_t>(node.attrs.size()));
-    for (const AttrDesc& attr : node.attrs) {
+    writer.list(node.inputs, string);
+    writer.list(node.outputs, string);
+    writer.list(node.attrs, [&](const AttrDesc& attr) {
       writer.string(attr.name);
       writer.scalar<uint32_t>(attr.type);
       writer.scalar<int64_t>(attr.i);
       writer.scalar<double>(attr.f);
       writer.string(attr.s);
-      writer.scalar<uint32_t>(static_cast<uint32_t>(attr.ints.size()));
-      for (int64_t value : attr.ints) writer.scalar<int64_t>(value);
-    }
+      writer.list(attr.ints, [&](int64_t i) { writer.scalar<int64_t>(i); });
+    });
+  });
+}
+
+ConstantDesc read_constant(BlobReader& reader) {
+  ConstantDesc constant;
+  constant.value = reader.value("constant");
+  const uint64_t size = reader.scalar<uint64_t>("constant size");
+  const int64_t elements = element_count(constant.value.dims);
+  if (!constant.value.is_static() ||
+      size != static_cast<uint64_t>(elements) * dtype_size(constant.value.dtype)) {
+    fail_invalid("engine blob: constant '", constant.value.name, "' ", constant.value.type_str(),
+                 " has ", size, " bytes");
   }
+  const unsigned char* bytes = reader.take(size, "constant data");
+  constant.bytes.resize(size);
+  if (size > 0) std::memcpy(constant.bytes.data(), bytes, size);
+  return constant;
+}
+
+NodeDesc read_node(BlobReader& reader) {
+  NodeDesc node;
+  node.name = reader.string("node name");
+  node.op = reader.string("node op");
+  node.inputs = reader.list("node inputs", [&] { return reader.string("node input"); });
+  node.outputs = reader.list("node outputs", [&] { return reader.string("node output"); });
+  node.attrs = reader.list("node attributes", [&] {
+    AttrDesc attr;
+    attr.name = reader.string("attribute name");
+    attr.type = static_cast<rts_attr_type>(reader.scalar<uint32_t>("attribute type"));
+    attr.i = reader.scalar<int64_t>("attribute int");
+    attr.f = reader.scalar<double>("attribute real");
+    attr.s = reader.string("attribute string");
+    attr.ints =
+        reader.list("attribute ints", [&] { return reader.scalar<int64_t>("attribute ints"); });
+    return attr;
+  });
+  return node;
 }
 
 GraphDesc read_graph(BlobReader& reader) {
   GraphDesc graph;
   graph.name = reader.string("graph name");
-  for (uint32_t n = reader.count("inputs"); n > 0; --n) {
-    graph.inputs.push_back(reader.value("input"));
-  }
-  for (uint32_t n = reader.count("outputs"); n > 0; --n) {
-    graph.outputs.push_back(reader.value("output"));
-  }
-  for (uint32_t n = reader.count("constants"); n > 0; --n) {
-    ConstantDesc constant;
-    constant.value = reader.value("constant");
-    const uint64_t size = reader.scalar<uint64_t>("constant size");
-    const int64_t elements = element_count(constant.value.dims);
-    if (!constant.value.is_static() ||
-        size != static_cast<uint64_t>(elements) * dtype_size(constant.value.dtype)) {
-      fail_invalid("engine blob: constant '", constant.value.name, "' ", constant.value.type_str(),
-                   " has ", size, " bytes");
-    }
-    const unsigned char* bytes = reader.take(size, "constant data");
-    constant.bytes.resize(size);
-    if (size > 0) std::memcpy(constant.bytes.data(), bytes, size);
-    graph.constants.push_back(std::move(constant));
-  }
-  for (uint32_t n = reader.count("values"); n > 0; --n) {
-    graph.values.push_back(reader.value("value"));
-  }
-  for (uint32_t n = reader.count("aliases"); n > 0; --n) {
+  graph.inputs = reader.list("inputs", [&] { return reader.value("input"); });
+  graph.outputs = reader.list("outputs", [&] { return reader.value("output"); });
+  graph.constants = reader.list("constants", [&] { return read_constant(reader); });
+  graph.values = reader.list("values", [&] { return reader.value("value"); });
+  graph.aliases = reader.list("aliases", [&] {
     rts_alias alias;
     alias.output = reader.scalar<uint32_t>("alias output");
     alias.input = reader.scalar<uint32_t>("alias input");
     alias.kind = static_cast<rts_alias_kind>(reader.scalar<uint32_t>("alias kind"));
-    graph.aliases.push_back(alias);
-  }
-  for (uint32_t n = reader.count("nodes"); n > 0; --n) {
-    NodeDesc node;
-    node.name = reader.string("node name");
-    node.op = reader.string("node op");
-    for (uint32_t i = reader.count("node inputs"); i > 0; --i) {
-      node.inputs.push_back(reader.string("node input"));
-    }
-    for (uint32_t i = reader.count("node outputs"); i > 0; --i) {
-      node.outputs.push_back(reader.string("node output"));
-    }
-    for (uint32_t i = reader.count("node attributes"); i > 0; --i) {
-      AttrDesc attr;
-      attr.name = reader.string("attribute name");
-      attr.type = static_cast<rts_attr_type>(reader.scalar<uint32_t>("attribute type"));
-      attr.i = reader.scalar<int64_t>("attribute int");
-      attr.f = reader.scalar<double>("attribute real");
-      attr.s = reader.string("attribute string");
-      for (uint32_t k = reader.count("attribute ints"); k > 0; --k) {
-        attr.ints.push_back(reader.scalar<int64_t>("attribute ints"));
-      }
-      node.attrs.push_back(std::move(attr));
-    }
-    graph.nodes.push_back(std::move(node));
-  }
+    return alias;
+  });
+  graph.nodes = reader.list("nodes", [&] { return read_node(reader); });
   return graph;
 }
 

@@ -1,5 +1,7 @@
 #include "rtscope/kit/error.hpp"
 
+#include "rtscope/kit/enum_name.hpp"
+
 namespace rtscope::kit {
 
 std::string shape_str(std::span<const int64_t> dims) {
@@ -21,19 +23,8 @@ std::string ints_str(std::span<const int64_t> values) {
 }
 
 const char* dtype_name(rts_dtype dtype) {
-  switch (dtype) {
-    case RTS_DTYPE_F32:
-      return "f32";
-    case RTS_DTYPE_F16:
-      return "f16";
-    case RTS_DTYPE_I32:
-      return "i32";
-    case RTS_DTYPE_I64:
-      return "i64";
-    case RTS_DTYPE_BOOL:
-      return "bool";
-  }
-  return "unknown-dtype";
+  static constexpr const char* kNames[] = {"f32", "f16", "i32", "i64", "bool"};
+  return enum_name(dtype, kNames, "unknown-dtype");
 }
 
 size_t dtype_size(rts_dtype dtype) {

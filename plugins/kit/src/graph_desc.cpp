@@ -3,6 +3,7 @@
 #include <cstring>
 #include <limits>
 
+#include "rtscope/kit/enum_name.hpp"
 #include "rtscope/kit/error.hpp"
 
 namespace rtscope::kit {
@@ -14,17 +15,8 @@ std::string copy_string(const char* text, const char* what) {
 }
 
 const char* attr_type_name(rts_attr_type type) {
-  switch (type) {
-    case RTS_ATTR_INT:
-      return "int";
-    case RTS_ATTR_FLOAT:
-      return "float";
-    case RTS_ATTR_STRING:
-      return "string";
-    case RTS_ATTR_INTS:
-      return "ints";
-  }
-  return "unknown";
+  static constexpr const char* kNames[] = {"int", "float", "string", "ints"};
+  return enum_name(type, kNames, "unknown");
 }
 
 }  // namespace

@@ -6,27 +6,33 @@
 #include "rtscope/kit/error.hpp"
 
 namespace rtscope::kit {
+namespace {
+
+// An enum field of the settings, read as its stored integer (a host may
+// pass any value, and loading an out-of-range enum is undefined behaviour)
+// and checked to lie in [first, last].
+template <typename Enum>
+Enum checked_enum(const Enum& field, Enum first, Enum last, const char* name) {
+  static_assert(sizeof(Enum) == sizeof(int32_t));
+  int32_t raw = 0;
+  std::memcpy(&raw, &field, sizeof(raw));
+  if (raw < first || raw > last) fail_invalid("unknown ", name, " ", raw);
+  return static_cast<Enum>(raw);
+}
+
+}  // namespace
 
 ContextSettings read_settings(const rts_runtime_settings* settings) {
   ContextSettings copy;
   if (settings == nullptr) return copy;
-  // The enums are read as their stored integers: a host may pass any value,
-  // and loading an out-of-range enum is undefined behaviour.
   if (RTS_HAS_FIELD(settings, rts_runtime_settings, kernel_specialization)) {
-    int32_t raw = 0;
-    std::memcpy(&raw, &settings->kernel_specialization, sizeof(raw));
-    if (raw < RTS_KERNEL_SPECIALIZATION_LAZY || raw > RTS_KERNEL_SPECIALIZATION_NONE) {
-      fail_invalid("unknown kernel_specialization ", raw);
-    }
-    copy.kernel_specialization = static_cast<rts_kernel_specialization>(raw);
+    copy.kernel_specialization =
+        checked_enum(settings->kernel_specialization, RTS_KERNEL_SPECIALIZATION_LAZY,
+                     RTS_KERNEL_SPECIALIZATION_NONE, "kernel_specialization");
   }
   if (RTS_HAS_FIELD(settings, rts_runtime_settings, graph_capture)) {
-    int32_t raw = 0;
-    std::memcpy(&raw, &settings->graph_capture, sizeof(raw));
-    if (raw < RTS_GRAPH_CAPTURE_DISABLED || raw > RTS_GRAPH_CAPTURE_WHOLE_GRAPH) {
-      fail_invalid("unknown graph_capture ", raw);
-    }
-    copy.graph_capture = static_cast<rts_graph_capture>(raw);
+    copy.graph_capture = checked_enum(settings->graph_capture, RTS_GRAPH_CAPTURE_DISABLED,
+                                      RTS_GRAPH_CAPTURE_WHOLE_GRAPH, "graph_capture");
   }
   if (RTS_HAS_FIELD(settings, rts_runtime_settings, cache)) copy.cache = settings->cache;
   return copy;

@@ -35,6 +35,12 @@ class BlobWriter {
   void string(const std::string& text);
   void dims(const Dims& values);
   void value(const ValueDesc& desc);
+  // A u32 count, then `write_one(item)` for each item.
+  template <typename T, typename WriteOne>
+  void list(const std::vector<T>& items, WriteOne write_one) {
+    scalar<uint32_t>(static_cast<uint32_t>(items.size()));
+    for (const T& item : items) write_one(item);
+  }
   // Writes the checksum of everything so far, then flushes.
   void finish();
 
@@ -68,6 +74,13 @@ class BlobReader {
   uint32_t count(const char* what);
   Dims dims(const char* what);
   ValueDesc value(const char* what);
+  // A count (named `what`), then that many items of `read_one()`.
+  template <typename ReadOne>
+  auto list(const char* what, ReadOne read_one) {
+    std::vector<decltype(read_one())> items;
+    for (uint32_t n = count(what); n > 0; --n) items.push_back(read_one());
+    return items;
+  }
   uint64_t offset() const { return offset_; }
 
  private:

@@ -23,6 +23,13 @@ namespace trampolines {
 inline Backend* as_backend(rts_plugin* handle) { return reinterpret_cast<Backend*>(handle); }
 inline Engine* as_engine(rts_engine* handle) { return reinterpret_cast<Engine*>(handle); }
 inline Context* as_context(rts_context* handle) { return reinterpret_cast<Context*>(handle); }
+// The backend, once `device` is known to be one of its devices
+// (device_info throws naming the valid range).
+inline Backend& on_device(rts_plugin* handle, uint32_t device) {
+  Backend& backend = *as_backend(handle);
+  backend.device_info(device);
+  return backend;
+}
 
 template <typename B>
 struct Table {
@@ -72,8 +79,7 @@ struct Table {
       require(plugin, "plugin");
       require(node, "node");
       require(out, "out");
-      Backend& backend = *as_backend(plugin);
-      backend.device_info(device);
+      Backend& backend = on_device(plugin, device);
       const NodeDesc desc = copy_node(*node);
       if (desc.inputs.size() > 0) require(inputs, "inputs");
       rts_support answer = backend.query_node(device, desc, inputs, outputs);
@@ -89,8 +95,7 @@ struct Table {
       require(graph, "graph");
       require(out, "out");
       *out = nullptr;
-      Backend& backend = *as_backend(plugin);
-      backend.device_info(device);
+      Backend& backend = on_device(plugin, device);
       *out =
           reinterpret_cast<rts_engine*>(backend.build_engine(device, copy_graph(*graph)).release());
     });
@@ -111,10 +116,8 @@ struct Table {
       require(plugin, "plugin");
       require(out, "out");
       *out = nullptr;
-      Backend& backend = *as_backend(plugin);
-      backend.device_info(device);
-      *out =
-          reinterpret_cast<rts_engine*>(backend.deserialize_engine(device, data, size).release());
+      *out = reinterpret_cast<rts_engine*>(
+          on_device(plugin, device).deserialize_engine(device, data, size).release());
     });
   }
 
