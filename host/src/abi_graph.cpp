@@ -73,7 +73,8 @@ AbiNode::AbiNode(const Node& node, const Graph& graph) {
   node_.n_attrs = static_cast<uint32_t>(abi_attrs_.size());
 }
 
-AbiPartition::AbiPartition(const Graph& graph, const Partition& partition, const std::string& name)
+AbiPartition::AbiPartition(const Graph& graph, const Partition& partition, const std::string& name,
+                           bool constants_outlive_engine)
     : name_(name) {
   std::map<std::string, const Weight*> weights;
   for (const auto& w : graph.weights) weights[w.info.name] = &w;
@@ -136,6 +137,7 @@ AbiPartition::AbiPartition(const Graph& graph, const Partition& partition, const
   graph_.n_nodes = static_cast<uint32_t>(abi_nodes_.size());
   graph_.aliases = aliases_.data();
   graph_.n_aliases = static_cast<uint32_t>(aliases_.size());
+  graph_.constants_outlive_engine = constants_outlive_engine ? 1 : 0;
 }
 
 }  // namespace rtscope

@@ -24,6 +24,13 @@ class CpuPlugin;
 using kit::ValueRole;
 using EngineValue = kit::ResolvedValue;
 
+// Bytes of the engine's constants by where they live.
+struct ConstantBytes {
+  uint64_t borrowed = 0;   // the host's memory, read in place
+  uint64_t copied = 0;     // copied at build (the host did not lend them)
+  uint64_t converted = 0;  // f32 copies of f16 constants for f32 kernels
+};
+
 struct EngineNode : kit::ResolvedNode {
   const OpSpec* spec = nullptr;
   rts_dtype float_dtype = RTS_DTYPE_F32;  // f16 here: the context converts around the kernel
@@ -54,6 +61,8 @@ class Engine : public kit::Engine, public kit::ResolvedGraph<EngineValue, Engine
   // once here instead of on every execute; nullptr when there is none.
   const float* constant_as_f32(uint32_t constant) const;
 
+  ConstantBytes constant_bytes() const { return constant_bytes_; }
+
   void fill_info(rts_engine_info& info) const override;
   std::unique_ptr<kit::Context> create_context(const rts_runtime_settings* settings) const override;
 
@@ -63,6 +72,7 @@ class Engine : public kit::Engine, public kit::ResolvedGraph<EngineValue, Engine
   CpuPlugin& plugin_;
   size_t first_data_dependent_node_ = 0;
   std::vector<AlignedBuffer> constants_f32_;  // empty buffer: no f32 copy
+  ConstantBytes constant_bytes_;
 };
 
 }  // namespace rtscope::cpu

@@ -71,8 +71,7 @@ GraphDesc read_graph(BlobReader& reader) {
                    " has ", size, " bytes");
     }
     const unsigned char* bytes = reader.take(size, "constant data");
-    constant.bytes.resize(size);
-    if (size > 0) std::memcpy(constant.bytes.data(), bytes, size);
+    constant.assign_copy(bytes, static_cast<size_t>(size));
     graph.constants.push_back(std::move(constant));
   }
   for (uint32_t n = reader.count("values"); n > 0; --n) {
