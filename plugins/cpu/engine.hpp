@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <span>
 #include <string>
@@ -23,6 +24,10 @@ class CpuPlugin;
 
 using kit::ValueRole;
 using EngineValue = kit::ResolvedValue;
+
+struct FreeDeleter {
+  void operator()(void* memory) const { std::free(memory); }
+};
 
 // Bytes of the engine's constants by where they live.
 struct ConstantBytes {
@@ -71,7 +76,7 @@ class Engine : public kit::Engine, public kit::ResolvedGraph<EngineValue, Engine
 
   CpuPlugin& plugin_;
   size_t first_data_dependent_node_ = 0;
-  std::vector<AlignedBuffer> constants_f32_;  // empty buffer: no f32 copy
+  std::vector<std::unique_ptr<float, FreeDeleter>> constants_f32_;  // null: no f32 copy
   ConstantBytes constant_bytes_;
 };
 
