@@ -50,18 +50,12 @@ TEST_F(CheckpointRunner, StreamsFromACheckpointFolder) {
 }
 
 TEST_F(CheckpointRunner, ReportsTheStartPhasesUpToTheFirstToken) {
-  const auto result = run("    builtin: decoder
-    weights: " + checkpoint_.path().string() +
-                          "
-    params: {
-  max_seq:
-    32}
-");
+  const auto result = run("    builtin: decoder\n    weights: " + checkpoint_.path().string() +
+                          "\n    params: {max_seq: 32}\n");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto report = nlohmann::json::parse(testing::read_file(dir_ / "out.json"));
   const auto& phases = report["models"]["llama"]["phases_ms"];
-  auto phase = [&](const char* name) {
-    return phases.at(name).get<double>(); };
+  auto phase = [&](const char* name) { return phases.at(name).get<double>(); };
   // Mapping and converting are the parts of reading the checkpoint; the
   // engine build (upload) and the reading are parts of the model build.
   EXPECT_GT(phase("checkpoint_map"), 0.0) << phases.dump();
