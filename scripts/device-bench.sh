@@ -18,7 +18,9 @@
 #            scripts/llama-transformers-check.py saves a random GQA Llama
 #            checkpoint (f16) and compares rtscope's logits with
 #            transformers' (a failure fails the script), then the decoder
-#            runs from that checkpoint cold and warm (page cache warm)
+#            runs from that checkpoint cold and warm (page cache warm), and
+#            scripts/b14-checkpoint-start.py times B14's phases from it cold
+#            and warm next to torch.compile's cold and warm starts
 #   torch    tests/bench/torch_decoder.py: the same decoder in PyTorch (eager,
 #            CUDA graph, torch.compile), torch.matmul, device copy bandwidth;
 #            skipped ("n/a") when torch or CUDA is missing
@@ -260,6 +262,14 @@ if [[ "${RTSCOPE_BENCH_TORCH:-1}" != 0 ]] && python3 -c 'import torch, transform
       }
       echo $((($(now_ns) - begin) / 1000000)) >"$out/decoder_$name.wall_ms"
     done
+    # B14 phases from the checkpoint, rtscope and torch.compile (inductor
+    # cache on) cold and warm, in fresh processes; its table is printed.
+    b14_args=(--checkpoint "$out/llama/checkpoint" --out "$out/b14_checkpoint")
+    [[ "$quick" == 1 ]] && b14_args+=(--runs 1 --max-seq "$max_seq")
+    log "checkpoint: scripts/b14-checkpoint-start.py ${b14_args[*]}"
+    python3 "$repo/scripts/b14-checkpoint-start.py" "$build" "${b14_args[@]}" \
+      2>"$out/b14_checkpoint.log" | tee "$out/b14_checkpoint.txt" ||
+      log "checkpoint: b14-checkpoint-start.py failed; see $out/b14_checkpoint.log"
   else
     checkpoint_ok=false
     log "checkpoint: the transformers comparison FAILED; see $out/llama_check.json and .log"

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <exception>
 #include <fstream>
@@ -22,6 +23,11 @@
 #include "rtscope/trace.hpp"
 #include "run_config.hpp"
 #include "runner.hpp"
+
+namespace {
+// The reference point of the report's start_to_first_token phase.
+std::chrono::steady_clock::time_point process_start;
+}  // namespace
 
 #ifndef RTSCOPE_VERSION
 #define RTSCOPE_VERSION "unknown"
@@ -206,6 +212,7 @@ int run(const CommandLine& command) {
   options.keep_samples = command.keep_samples;
   options.show_progress = runner::ProgressLine::stderr_is_terminal();
   options.command_line = command.text;
+  options.process_start = process_start;
   const runner::Report report = runner::run_benchmarks(config, options);
   runner::print_table(report, stdout);
   if (config.report.json) {
@@ -218,6 +225,7 @@ int run(const CommandLine& command) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  process_start = std::chrono::steady_clock::now();
   const auto parsed = parse_command_line(argc, argv);
   if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
   try {

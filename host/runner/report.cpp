@@ -162,7 +162,12 @@ Json model_json(const ModelReport& model) {
   json["phases_ms"] = {{"plugin_load", model.plugin_load_ms},
                        {"model_build", model.model_build_ms},
                        {"weights_load", model.weights_load_ms},
-                       {"first_inference", model.first_inference_ms}};
+                       {"checkpoint_map", model.checkpoint_map_ms},
+                       {"checkpoint_convert", model.checkpoint_convert_ms},
+                       {"upload", model.upload_ms},
+                       {"pipelines", model.pipelines_ms},
+                       {"first_inference", model.first_inference_ms},
+                       {"start_to_first_token", model.start_to_first_token_ms}};
   json["latency_ms"] = latency_json(model.latency_ms);
   if (!model.samples_ms.empty()) json["samples_ms"] = model.samples_ms;
   json["throughput_per_s"] = model.throughput_per_s;
@@ -231,8 +236,25 @@ void print_table(const Report& report, std::FILE* out) {
             cells(report, [](const ModelReport& m) { return format_ms(m.plugin_load_ms); }));
   table.row("model build ms",
             cells(report, [](const ModelReport& m) { return format_ms(m.model_build_ms); }));
+  if (std::any_of(report.models.begin(), report.models.end(),
+                  [](const ModelReport& m) { return m.weights_load_ms > 0; })) {
+    table.row("  checkpoint map/convert ms", cells(report, [](const ModelReport& m) {
+                return fmt::format("{}/{}", format_ms(m.checkpoint_map_ms),
+                                   format_ms(m.checkpoint_convert_ms));
+              }));
+  }
+  table.row("  upload (engine build) ms",
+            cells(report, [](const ModelReport& m) { return format_ms(m.upload_ms); }));
   table.row("first inference ms",
             cells(report, [](const ModelReport& m) { return format_ms(m.first_inference_ms); }));
+  if (std::any_of(report.models.begin(), report.models.end(),
+                  [](const ModelReport& m) { return m.pipelines_ms > 0; })) {
+    table.row("  pipelines ms",
+              cells(report, [](const ModelReport& m) { return format_ms(m.pipelines_ms); }));
+  }
+  table.row("start to first token ms", cells(report, [](const ModelReport& m) {
+              return format_ms(m.start_to_first_token_ms);
+            }));
   table.row("iterations (+warm-up)", cells(report, [](const ModelReport& m) {
               return fmt::format("{} (+{})", m.iterations, m.warmup);
             }));

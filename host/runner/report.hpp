@@ -10,7 +10,9 @@
 //     "models": { "<run name>": {
 //         "model", "workload", "throughput_unit",
 //         "settings": { RuntimeSettings::to_map() },
-//         "phases_ms": {"plugin_load", "model_build", "weights_load", "first_inference"},
+//         "phases_ms": {"plugin_load", "model_build", "weights_load", "checkpoint_map",
+//                       "checkpoint_convert", "upload", "pipelines", "first_inference",
+//                       "start_to_first_token"},
 //         "latency_ms": {"min", "mean", "p50", "p90", "p95", "p99", "max", "stddev",
 //                        plus any other configured percentile "pNN"},
 //         "throughput_per_s", "iterations", "warmup", "measured_s",
@@ -113,6 +115,21 @@ struct ModelReport {
   double model_build_ms = 0;
   double weights_load_ms = 0;
   double first_inference_ms = 0;
+  // The start of a model from a checkpoint (B14), finer: mapping the
+  // safetensors files (checkpoint_map) and checking, wrapping or converting
+  // their tensors (checkpoint_convert), both inside weights_load; building
+  // the engines (upload: the plugins take the weights and copy them to
+  // their device) and creating pipelines at the first context (pipelines:
+  // from the plugins' `pipeline_create_ns` counters, from the runtime cache
+  // when warm), inside first_inference.
+  double checkpoint_map_ms = 0;
+  double checkpoint_convert_ms = 0;
+  double upload_ms = 0;
+  double pipelines_ms = 0;
+  // From the process start to the end of this entry's first inference (the
+  // prompt of a stream): everything above plus config parsing, cache load
+  // and any models built before. 0 when not measured.
+  double start_to_first_token_ms = 0;
   // Latency of one iteration: a decode step (stream) or a model run (batch).
   SampleStats latency_ms;
   // Every measured iteration's latency in run order; kept only with

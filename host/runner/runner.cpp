@@ -129,14 +129,34 @@ struct BuiltModel {
   double plugin_load_ms = 0;
   double model_build_ms = 0;
   double weights_load_ms = 0;
+  double checkpoint_map_ms = 0;
+  double checkpoint_convert_ms = 0;
+  double upload_ms = 0;
   std::map<std::string, std::string> settings;
   std::vector<PartitionReport> partitions;
 };
 
+// Time the plugins spent creating pipelines for the models' contexts so far
+// (their `pipeline_create_ns` counters): from the runtime cache when warm.
+double pipeline_create_ms(const Model& model, const Model* prefill) {
+  uint64_t ns = 0;
+  for (const Model* m : {&model, prefill}) {
+    if (m == nullptr || (m == prefill && prefill == &model)) continue;
+    for (const Module* module : m->modules()) {
+      const ModuleStats stats = module->stats();
+      const auto found = stats.plugin_counters.find("pipeline_create_ns");
+      if (found != stats.plugin_counters.end()) ns += found->second;
+    }
+  }
+  return static_cast<double>(ns) / 1e6;
+}
+
 class Runner {
  public:
   Runner(const RunConfig& config, const RunnerOptions& options)
-      : config_(config), options_(options) {}
+      : config_(config),
+        options_(options),
+        process_start_(options.process_start.value_or(Clock::now())) {}
 
   Report run() {
     load_configured_plugins();
@@ -269,9 +289,12 @@ class Runner {
     try {
       Graph graph;
       if (!config.weights.empty()) {
+        LlamaLoadStats stats;
         graph = load_llama_checkpoint(resolve_config_path(config.weights, config_.file),
-                                      llama_load_options(config.params));
+                                      llama_load_options(config.params), &stats);
         built.weights_load_ms = ms_since(start);
+        built.checkpoint_map_ms = stats.map_ms;
+        built.checkpoint_convert_ms = stats.convert_ms;
       } else if (!config.builtin.empty()) {
         graph = build_template(config.builtin, config.params);
       } else if (!config.onnx.empty()) {
@@ -283,7 +306,9 @@ class Runner {
         graph = load_graph_yaml(resolve_config_path(config.graph, config_.file));
       }
       if (graph.name.empty()) graph.name = name;
+      const auto engines_start = Clock::now();
       built.model = Model::build(std::move(graph), registry_, options);
+      built.upload_ms = ms_since(engines_start);
     } catch (...) {
       rethrow_with_prefix(config.where);
     }
@@ -329,6 +354,9 @@ class Runner {
     report.plugin_load_ms = built.plugin_load_ms;
     report.model_build_ms = built.model_build_ms;
     report.weights_load_ms = built.weights_load_ms;
+    report.checkpoint_map_ms = built.checkpoint_map_ms;
+    report.checkpoint_convert_ms = built.checkpoint_convert_ms;
+    report.upload_ms = built.upload_ms;
     report.partitions = built.partitions;
     report.warmup = run.warmup;
     try {
@@ -378,6 +406,11 @@ class Runner {
       }
       report.measured_s = ms_since(start) / 1000;
       report.first_inference_ms = to_ms(workload->first_run().value_or(std::chrono::nanoseconds{}));
+      if (const auto end = workload->first_run_end()) {
+        report.start_to_first_token_ms =
+            std::chrono::duration<double, std::milli>(*end - process_start_).count();
+      }
+      report.pipelines_ms = pipeline_create_ms(model, prefill);
       report.iterations = static_cast<int64_t>(samples_ms.size());
       const double total_ms = std::accumulate(samples_ms.begin(), samples_ms.end(), 0.0);
       report.throughput_per_s =
@@ -454,6 +487,7 @@ class Runner {
 
   const RunConfig& config_;
   const RunnerOptions& options_;
+  Clock::time_point process_start_;
   // Declared before models_ so it outlives every model built on it.
   PluginRegistry registry_;
   std::map<std::string, double> load_ms_;  // plugin id -> load time

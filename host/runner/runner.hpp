@@ -3,6 +3,8 @@
 // and collects the Report.
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,9 @@ struct RunnerOptions {
   bool show_progress = false;  // progress line on stderr for long runs
   std::string command_line;    // recorded in the report's context
   bool keep_samples = false;   // every iteration's latency in the report (--samples)
+  // When the process started (main's first statement); start_to_first_token
+  // is measured from it. Unset: from the start of run_benchmarks.
+  std::optional<std::chrono::steady_clock::time_point> process_start;
 };
 
 // Throws rtscope::Error (or a subclass) on the first failure; messages from

@@ -299,8 +299,12 @@ void Workload::timed_run(Model& model, std::span<const Tensor> inputs, std::span
                          std::chrono::nanoseconds& elapsed) {
   const auto start = Clock::now();
   model.run_into(inputs, outputs);
-  elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start);
-  if (!first_run_) first_run_ = elapsed;
+  const auto end = Clock::now();
+  elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(end - start);
+  if (!first_run_) {
+    first_run_ = elapsed;
+    first_run_end_ = end;
+  }
 }
 
 std::unique_ptr<Workload> make_workload(const WorkloadConfig& config, Model& model,

@@ -41,6 +41,10 @@ class Workload {
   // Duration of the first Model::run this workload made (it includes
   // execution-context creation); empty before the first iteration.
   std::optional<std::chrono::nanoseconds> first_run() const { return first_run_; }
+  // When the first Model::run returned (the prompt's tokens, for a stream).
+  std::optional<std::chrono::steady_clock::time_point> first_run_end() const {
+    return first_run_end_;
+  }
 
   // Calls `begin` and `end` around work an iteration does outside its
   // measured part (a stream's prefill of a new prompt), so that the caller
@@ -65,6 +69,7 @@ class Workload {
 
  private:
   std::optional<std::chrono::nanoseconds> first_run_;
+  std::optional<std::chrono::steady_clock::time_point> first_run_end_;
   std::function<void()> untimed_begin_;
   std::function<void()> untimed_end_;
 };

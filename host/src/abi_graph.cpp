@@ -80,7 +80,8 @@ AbiNode::AbiNode(const Node& node, const Graph& graph) {
   set_array(node_.attrs, node_.n_attrs, abi_attrs_);
 }
 
-AbiPartition::AbiPartition(const Graph& graph, const Partition& partition, const std::string& name)
+AbiPartition::AbiPartition(const Graph& graph, const Partition& partition, const std::string& name,
+                           bool constants_outlive_engine)
     : name_(name) {
   std::map<std::string, const Weight*> weights;
   for (const auto& w : graph.weights) weights[w.info.name] = &w;
@@ -137,6 +138,7 @@ AbiPartition::AbiPartition(const Graph& graph, const Partition& partition, const
   set_array(graph_.values, graph_.n_values, values_);
   set_array(graph_.nodes, graph_.n_nodes, abi_nodes_);
   set_array(graph_.aliases, graph_.n_aliases, aliases_);
+  graph_.constants_outlive_engine = constants_outlive_engine ? 1 : 0;
 }
 
 }  // namespace rtscope

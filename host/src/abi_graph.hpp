@@ -41,13 +41,20 @@ class AbiNode {
 };
 
 // One partition as an rts_graph, weights materialized as constants.
+// With `constants_outlive_engine` the graph tells the plugin that it may
+// keep pointers into the constants; the caller then keeps constants()
+// alive until the engine is destroyed (Engine::build does).
 class AbiPartition {
  public:
-  AbiPartition(const Graph& graph, const Partition& partition, const std::string& name);
+  AbiPartition(const Graph& graph, const Partition& partition, const std::string& name,
+               bool constants_outlive_engine = false);
   AbiPartition(const AbiPartition&) = delete;
   AbiPartition& operator=(const AbiPartition&) = delete;
 
   const rts_graph& graph() const { return graph_; }
+  // The constants' storage (shared, not copied): mapped files or host
+  // tensors the rts_graph points into.
+  const std::vector<Tensor>& constants() const { return weight_data_; }
 
  private:
   std::string name_;

@@ -43,9 +43,11 @@ Engine::Engine(std::shared_ptr<Plugin> plugin, uint32_t device, rts_engine* hand
 Engine::~Engine() { plugin_->destroy_engine(handle_); }
 
 std::shared_ptr<Engine> Engine::build(std::shared_ptr<Plugin> plugin, uint32_t device,
-                                      const rts_graph& graph) {
+                                      const rts_graph& graph, std::vector<Tensor> constants) {
   rts_engine* handle = plugin->build_engine(device, graph);
-  return std::make_shared<Engine>(std::move(plugin), device, handle);
+  auto engine = std::make_shared<Engine>(std::move(plugin), device, handle);
+  engine->constants_ = std::move(constants);
+  return engine;
 }
 
 std::shared_ptr<Engine> Engine::deserialize(std::shared_ptr<Plugin> plugin, uint32_t device,

@@ -10,6 +10,7 @@
 
 #include "rtscope/module.hpp"
 #include "rtscope/plugin.hpp"
+#include "rtscope/tensor.hpp"
 
 namespace rtscope {
 
@@ -21,8 +22,11 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
+  // `constants`: storage the graph's constants point into, kept until the
+  // plugin's engine is destroyed (for a graph that sets
+  // constants_outlive_engine, whose plugin may read them after the build).
   static std::shared_ptr<Engine> build(std::shared_ptr<Plugin> plugin, uint32_t device,
-                                       const rts_graph& graph);
+                                       const rts_graph& graph, std::vector<Tensor> constants = {});
   static std::shared_ptr<Engine> deserialize(std::shared_ptr<Plugin> plugin, uint32_t device,
                                              const std::vector<uint8_t>& blob);
   std::vector<uint8_t> serialize() const;
@@ -49,6 +53,8 @@ class Engine {
   std::vector<BindingInfo> outputs_;
   std::vector<AliasInfo> aliases_;
   bool needs_output_allocation_ = false;
+  // Released after the plugin's engine (the destructor's body runs first).
+  std::vector<Tensor> constants_;
 };
 
 }  // namespace rtscope

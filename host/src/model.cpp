@@ -35,10 +35,16 @@ std::unique_ptr<Model> Model::build(Graph graph, PluginRegistry& registry,
     }
     name += "@";
     name += partition.plugin;
-    AbiPartition abi(g, partition, name);
+    std::shared_ptr<Plugin> plugin = registry.get(partition.plugin);
+    // A plugin of ABI 1.2 or later may keep views of the weights (a mapped
+    // checkpoint needs no host copy); the engine keeps them alive. Older
+    // plugins copy during the build, so nothing is kept for them.
+    const bool lend_constants = plugin->abi_minor() >= 2;
+    AbiPartition abi(g, partition, name, lend_constants);
     trace::Span engine_span("compile", "build engine " + name);
     engine_span.arg("plugin", partition.plugin);
-    auto engine = Engine::build(registry.get(partition.plugin), 0, abi.graph());
+    auto engine = Engine::build(std::move(plugin), 0, abi.graph(),
+                                lend_constants ? abi.constants() : std::vector<Tensor>{});
     model->modules_.push_back(std::make_unique<Module>(name, std::move(engine), options));
   }
   for (const auto& s : g.states) {

@@ -1,6 +1,8 @@
 // Host tensors: aligned, reference-counted storage with a dtype and shape.
 #include "rtscope/tensor.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -57,6 +59,26 @@ std::shared_ptr<void> allocate(std::size_t bytes, DType dtype, const Shape& shap
                      ": out of host memory; use smaller shapes or free memory");
   }
   return std::shared_ptr<void>(memory, [](void* p) { ::operator delete(p, kAlignment); });
+}
+
+// At this size zeroed storage comes straight from the kernel: its pages are
+// zero already and are only touched when written, so a KV cache sized for
+// max_seq costs nothing for the positions a run never reaches.
+constexpr std::size_t kZeroPagesFrom = std::size_t{1} << 20;
+
+std::shared_ptr<void> allocate_zeroed(std::size_t bytes, DType dtype, const Shape& shape) {
+  if (bytes < kZeroPagesFrom) {
+    std::shared_ptr<void> storage = allocate(bytes, dtype, shape);
+    std::memset(storage.get(), 0, bytes);
+    return storage;
+  }
+  void* memory = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) {
+    throw InputError("cannot allocate " + describe_bytes(bytes) + " for " +
+                     describe_tensor("tensor", dtype, shape) +
+                     ": out of host memory; use smaller shapes or free memory");
+  }
+  return std::shared_ptr<void>(memory, [bytes](void* p) { ::munmap(p, bytes); });
 }
 
 }  // namespace
@@ -122,8 +144,13 @@ Tensor Tensor::empty(DType dtype, Shape shape) {
 }
 
 Tensor Tensor::zeros(DType dtype, Shape shape) {
-  Tensor tensor = empty(dtype, std::move(shape));
-  std::memset(tensor.data_, 0, tensor.size_bytes());
+  check_shape(shape);
+  const std::size_t bytes = tensor_bytes(dtype, shape);
+  Tensor tensor;
+  tensor.dtype_ = dtype;
+  tensor.storage_ = allocate_zeroed(bytes, dtype, shape);
+  tensor.shape_ = std::move(shape);
+  tensor.data_ = tensor.storage_.get();
   return tensor;
 }
 
@@ -191,6 +218,7 @@ Tensor Tensor::empty_on(std::shared_ptr<const DeviceMemory> device, DType dtype,
 }
 
 Tensor Tensor::zeros_on(std::shared_ptr<const DeviceMemory> device, DType dtype, Shape shape) {
+  if (!device) return zeros(dtype, std::move(shape));  // zero pages, not a memset
   Tensor tensor = empty_on(std::move(device), dtype, std::move(shape));
   tensor.zero();
   return tensor;

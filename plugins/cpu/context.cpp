@@ -438,6 +438,12 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("tuning_cache_misses", tuning.cache_misses);
   report("tuning_cache_rejected", tuning.cache_rejected);
   report("tuning_us", tuning.micros);
+  // Where the weights live: read in place from the host's memory (a mapped
+  // checkpoint), copied at build, or converted to f32 for f32 kernels.
+  const ConstantBytes constants = engine_.constant_bytes();
+  sink.counter(sink.user, "constant_bytes_borrowed", constants.borrowed);
+  sink.counter(sink.user, "constant_bytes_copied", constants.copied);
+  sink.counter(sink.user, "constant_bytes_converted", constants.converted);
   std::lock_guard lock(variants_mutex_);
   for (const auto& [name, nodes] : variant_counts_) sink.counter(sink.user, name.c_str(), nodes);
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <span>
 #include <string>
@@ -23,6 +24,17 @@ class CpuPlugin;
 
 using kit::ValueRole;
 using EngineValue = kit::ResolvedValue;
+
+struct FreeDeleter {
+  void operator()(void* memory) const { std::free(memory); }
+};
+
+// Bytes of the engine's constants by where they live.
+struct ConstantBytes {
+  uint64_t borrowed = 0;   // the host's memory, read in place
+  uint64_t copied = 0;     // copied at build (the host did not lend them)
+  uint64_t converted = 0;  // f32 copies of f16 constants for f32 kernels
+};
 
 struct EngineNode : kit::ResolvedNode {
   const OpSpec* spec = nullptr;
@@ -54,6 +66,8 @@ class Engine : public kit::Engine, public kit::ResolvedGraph<EngineValue, Engine
   // once here instead of on every execute; nullptr when there is none.
   const float* constant_as_f32(uint32_t constant) const;
 
+  ConstantBytes constant_bytes() const { return constant_bytes_; }
+
   void fill_info(rts_engine_info& info) const override;
   std::unique_ptr<kit::Context> create_context(const rts_runtime_settings* settings) const override;
 
@@ -62,7 +76,8 @@ class Engine : public kit::Engine, public kit::ResolvedGraph<EngineValue, Engine
 
   CpuPlugin& plugin_;
   size_t first_data_dependent_node_ = 0;
-  std::vector<AlignedBuffer> constants_f32_;  // empty buffer: no f32 copy
+  std::vector<std::unique_ptr<float, FreeDeleter>> constants_f32_;  // null: no f32 copy
+  ConstantBytes constant_bytes_;
 };
 
 }  // namespace rtscope::cpu

@@ -40,8 +40,13 @@ Context::Context(const Engine& engine, const rts_runtime_settings* settings)
     segmented_ = std::make_unique<SegmentedRun>(engine_, settings);
     return;
   }
+  const auto pipelines_start = std::chrono::steady_clock::now();
   pipelines_ = std::make_unique<PipelineSet>(device_, engine_.shader_variants(), settings_.cache,
                                              pipeline_counters_);
+  pipeline_create_ns_ =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::steady_clock::now() - pipelines_start)
+                                .count());
   const VkDevice device = device_.handle();
   auto pool_info = vk_struct<VkCommandPoolCreateInfo>(VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO);
   pool_info.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
@@ -455,6 +460,9 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("pipeline_cache_hits", load(pipeline_counters_.cache_hits));
   report("pipeline_cache_misses", load(pipeline_counters_.cache_misses));
   report("pipeline_cache_rejected", load(pipeline_counters_.cache_rejected));
+  // Wall time of creating this context's generic pipelines (from the
+  // runtime cache when warm): the start-up phase the runner reports.
+  report("pipeline_create_ns", pipeline_create_ns_);
   // Device time from the first to the last command of each submit, summed
   // (timestamps; 0 on devices without them).
   report("gpu_time_ns", load(gpu_time_ns_));

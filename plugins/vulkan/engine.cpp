@@ -3,55 +3,15 @@
 #include <algorithm>
 #include <cstring>
 #include <string_view>
-#include <thread>
 
 #include "context.hpp"
 #include "device.hpp"
 #include "error.hpp"
 #include "plugin.hpp"
-#include "rtscope/kit/parallel_for.hpp"
 #include "upload.hpp"
 
 namespace rtscope::vulkan {
 namespace {
-
-// [rows, cols] row-major elements -> [cols, rows], in 64 x 64 tiles so that
-// reads and writes both stay within cache lines (a strided element copy of
-// a 1 GB model's weights takes seconds).
-template <typename Element>
-void transpose_tiles(const Element* in, Element* out, size_t rows, size_t cols) {
-  constexpr size_t kTile = 64;
-  for (size_t r0 = 0; r0 < rows; r0 += kTile) {
-    const size_t r1 = std::min(rows, r0 + kTile);
-    for (size_t c0 = 0; c0 < cols; c0 += kTile) {
-      const size_t c1 = std::min(cols, c0 + kTile);
-      for (size_t r = r0; r < r1; ++r) {
-        for (size_t c = c0; c < c1; ++c) out[c * rows + r] = in[r * cols + c];
-      }
-    }
-  }
-}
-
-std::vector<std::byte> transpose_matrix(const std::vector<std::byte>& bytes, const Dims& dims,
-                                        size_t element) {
-  const size_t rows = static_cast<size_t>(dims[0]);
-  const size_t cols = static_cast<size_t>(dims[1]);
-  std::vector<std::byte> out(bytes.size());
-  if (element == 2) {
-    transpose_tiles(reinterpret_cast<const uint16_t*>(bytes.data()),
-                    reinterpret_cast<uint16_t*>(out.data()), rows, cols);
-  } else if (element == 4) {
-    transpose_tiles(reinterpret_cast<const uint32_t*>(bytes.data()),
-                    reinterpret_cast<uint32_t*>(out.data()), rows, cols);
-  } else {
-    for (size_t r = 0; r < rows; ++r) {
-      for (size_t c = 0; c < cols; ++c) {
-        std::memcpy(&out[(c * rows + r) * element], &bytes[(r * cols + c) * element], element);
-      }
-    }
-  }
-  return out;
-}
 
 // What the device makes of each node: its op spec, dtype and device
 // checks, and the shader variants it may run.
@@ -169,26 +129,18 @@ void Engine::collect_shader_variants() {
 }
 
 void Engine::upload_constants() {
-  const size_t count = graph().constants.size();
-  // Weights stored [N, K] are transposed on all cores first; they stay
-  // alive until upload() returns.
-  std::vector<std::vector<std::byte>> transposed(count);
-  kit::parallel_for(count, std::max(1u, std::thread::hardware_concurrency()), [&](size_t i) {
-    const ConstantDesc& constant = graph().constants[i];
-    if (!values()[find_value(constant.value.name)].transposed) return;
-    transposed[i] =
-        transpose_matrix(constant.bytes, constant.value.dims, dtype_size(constant.value.dtype));
-  });
+  // Weights stored [N, K] for a linear are transposed while the staging is
+  // filled: no host copy of them is made.
   std::vector<UploadItem> items;
-  for (size_t i = 0; i < count; ++i) {
-    const ConstantDesc& constant = graph().constants[i];
+  for (const ConstantDesc& constant : graph().constants) {
     const rts_dtype stored = device_dtype(constant.value.dtype, caps_);
     const size_t elements = static_cast<size_t>(element_count(constant.value.dims));
     constants_.push_back(device_->device_memory().allocate(
         elements * dtype_size(stored), str_cat("constant '", constant.value.name, "'")));
-    const void* data = transposed[i].empty() ? constant.bytes.data()
-                                             : static_cast<const void*>(transposed[i].data());
-    items.push_back({data, elements, constant.value.dtype, stored, constants_.back().region()});
+    const bool transposed = values()[find_value(constant.value.name)].transposed;
+    items.push_back({constant.bytes.data(), elements, constant.value.dtype, stored,
+                     constants_.back().region(),
+                     transposed ? static_cast<size_t>(constant.value.dims[0]) : 0});
   }
   upload(*device_, items);
 }

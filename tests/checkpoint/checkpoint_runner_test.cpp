@@ -49,6 +49,27 @@ TEST_F(CheckpointRunner, StreamsFromACheckpointFolder) {
   EXPECT_LE(weights_load, run["phases_ms"]["model_build"].get<double>());
 }
 
+TEST_F(CheckpointRunner, ReportsTheStartPhasesUpToTheFirstToken) {
+  const auto result = run("    builtin: decoder\n    weights: " + checkpoint_.path().string() +
+                          "\n    params: {max_seq: 32}\n");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto report = nlohmann::json::parse(testing::read_file(dir_ / "out.json"));
+  const auto& phases = report["models"]["llama"]["phases_ms"];
+  auto phase = [&](const char* name) { return phases.at(name).get<double>(); };
+  // Mapping and converting are the parts of reading the checkpoint; the
+  // engine build (upload) and the reading are parts of the model build.
+  EXPECT_GT(phase("checkpoint_map"), 0.0) << phases.dump();
+  EXPECT_LE(phase("checkpoint_map") + phase("checkpoint_convert"), phase("weights_load"));
+  EXPECT_GT(phase("upload"), 0.0);
+  EXPECT_LE(phase("weights_load") + phase("upload"), phase("model_build"));
+  EXPECT_EQ(phase("pipelines"), 0.0) << "the cpu plugin creates no pipelines";
+  // From the process start: everything before the first token, in order.
+  EXPECT_GE(phase("start_to_first_token"),
+            phase("plugin_load") + phase("model_build") + phase("first_inference"));
+  EXPECT_THAT(result.out, HasSubstr("start to first token ms"));
+  EXPECT_THAT(result.out, HasSubstr("checkpoint map/convert ms"));
+}
+
 TEST_F(CheckpointRunner, SizesFromParamsAreRefusedWithTheValidOnes) {
   const auto result = run("    builtin: decoder\n    weights: " + checkpoint_.path().string() +
                           "\n    params: {layers: 4}\n");

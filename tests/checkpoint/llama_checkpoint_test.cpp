@@ -8,6 +8,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+
 #include "rtscope/error.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
@@ -92,6 +95,51 @@ TEST_F(CheckpointTest, F16WeightsAreUsedFromTheMapping) {
   const LlamaLoadStats stats = check(config, {}, kF16Tol);
   EXPECT_EQ(stats.converted_bytes, 0u);
   EXPECT_GT(stats.mapped_bytes, 0u);
+}
+
+// The plugin's counters of where its constants live, after a stream.
+std::map<std::string, uint64_t> constant_counters(const Model& model) {
+  EXPECT_EQ(model.modules().size(), 1u);
+  std::map<std::string, uint64_t> counters;
+  for (const auto& [name, value] : model.modules().at(0)->stats().plugin_counters) {
+    if (name.starts_with("constant_bytes_")) counters[name] = value;
+  }
+  return counters;
+}
+
+TEST_F(CheckpointTest, CpuPluginReadsTheMappedWeightsWithoutACopy) {
+  TinyLlama config;  // F32 stored, f32 model: every weight is the mapping
+  const auto tensors = testing::write_tiny_llama(dir_.path(), config);
+  LlamaLoadStats stats;
+  Graph graph = load_llama_checkpoint(dir_.path(), {}, &stats);
+  uint64_t weight_bytes = 0;
+  for (const Weight& weight : graph.weights) weight_bytes += weight.init.data.size_bytes();
+  ASSERT_EQ(stats.mapped_bytes, weight_bytes);
+  auto model = Model::build(std::move(graph), registry_, {.backends = {"cpu"}});
+  testing::expect_checkpoint_stream_matches(*model, config, tensors, kF32Tol);
+  const auto counters = constant_counters(*model);
+  EXPECT_EQ(counters.at("constant_bytes_copied"), 0u);
+  EXPECT_EQ(counters.at("constant_bytes_converted"), 0u);
+  // The template's own constants (if any) are lent too, so at least the
+  // mapped bytes are read in place.
+  EXPECT_GE(counters.at("constant_bytes_borrowed"), stats.mapped_bytes);
+}
+
+TEST_F(CheckpointTest, F16WeightsAreConvertedOnceByThePluginNotCopied) {
+  TinyLlama config;
+  config.dtype = "F16";
+  const auto tensors = testing::write_tiny_llama(dir_.path(), config);
+  LlamaLoadStats stats;
+  Graph graph = load_llama_checkpoint(dir_.path(), {}, &stats);
+  auto model = Model::build(std::move(graph), registry_, {.backends = {"cpu"}});
+  testing::expect_checkpoint_stream_matches(*model, config, tensors, kF16Tol);
+  const auto counters = constant_counters(*model);
+  EXPECT_EQ(counters.at("constant_bytes_copied"), 0u);
+  EXPECT_GE(counters.at("constant_bytes_borrowed"), stats.mapped_bytes);
+  // The f16 matmuls compute in f32: their weights get one f32 copy, at most
+  // twice the f16 bytes of the whole model.
+  EXPECT_GT(counters.at("constant_bytes_converted"), 0u);
+  EXPECT_LE(counters.at("constant_bytes_converted"), 2 * counters.at("constant_bytes_borrowed"));
 }
 
 TEST_F(CheckpointTest, F16CheckpointLoadedAsF32MatchesReference) {

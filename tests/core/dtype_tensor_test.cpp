@@ -168,6 +168,26 @@ TEST(TensorTest, ZerosAndFromBytes) {
   EXPECT_THAT(t.to_doubles(), ::testing::ElementsAre(1.0, -2.0, 3.0));
 }
 
+// Large zeroed tensors (KV caches) come from zero pages, not a memset:
+// still zero, aligned, writable and independent of each other.
+TEST(TensorTest, LargeZerosAreZeroAlignedAndWritable) {
+  const int64_t count = (int64_t{3} << 20) / 4 + 5;  // over the zero-page size, odd
+  Tensor a = Tensor::zeros(DType::f32, {count});
+  Tensor b = Tensor::zeros(DType::f32, {count});
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(a.data()) % 64, 0u);
+  const float* values = a.data_as<float>();
+  int64_t nonzero = 0;
+  for (int64_t i = 0; i < count; ++i) nonzero += values[i] != 0.0f;
+  EXPECT_EQ(nonzero, 0);
+  a.data_as<float>()[count - 1] = 2.5f;
+  a.data_as<float>()[0] = -1.0f;
+  EXPECT_EQ(a.to_doubles()[count - 1], 2.5);
+  EXPECT_EQ(b.data_as<float>()[count - 1], 0.0f);
+  a.zero();
+  EXPECT_EQ(a.data_as<float>()[0], 0.0f);
+  EXPECT_EQ(a.data_as<float>()[count - 1], 0.0f);
+}
+
 TEST(TensorTest, ToDoublesDecodesHalfAndBool) {
   const uint16_t halves[] = {0x3c00, 0xc000, 0x3800};
   EXPECT_THAT(Tensor::from_bytes(DType::f16, {3}, halves).to_doubles(),

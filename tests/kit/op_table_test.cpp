@@ -224,7 +224,8 @@ TEST(OpTable, InfersEveryValueOfAResolvedGraph) {
   desc.inputs.push_back(copy_value(testing::static_value("x", RTS_DTYPE_F32, {2, 3}), "input"));
   ConstantDesc bias;
   bias.value = copy_value(testing::static_value("b", RTS_DTYPE_F32, {3}), "constant");
-  bias.bytes.resize(3 * sizeof(float));
+  const float bias_values[3] = {};
+  bias.assign_copy(bias_values, sizeof(bias_values));
   desc.constants.push_back(bias);
   NodeDesc add = node("add", {"x", "b"});
   add.outputs = {"s"};

@@ -56,7 +56,8 @@ GraphDesc two_nodes() {
   graph.inputs = {value("x", {2, 3})};
   ConstantDesc bias;
   bias.value = value("b", {2, 3});
-  bias.bytes.resize(6 * sizeof(float));
+  const float bias_values[6] = {};
+  bias.assign_copy(bias_values, sizeof(bias_values));
   graph.constants = {bias};
   graph.nodes = {node("sum", "add", {"x", "b"}, {"s"}), node("pick", "argmax", {"s"}, {"y"})};
   graph.outputs = {value("y", {2}, RTS_DTYPE_I64)};

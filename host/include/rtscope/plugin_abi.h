@@ -54,7 +54,7 @@ extern "C" {
 #endif
 
 #define RTS_ABI_VERSION_MAJOR 1
-#define RTS_ABI_VERSION_MINOR 1
+#define RTS_ABI_VERSION_MINOR 2
 
 /* The single exported symbol of every plugin. */
 #define RTS_PLUGIN_ENTRY_SYMBOL "rts_plugin_entry"
@@ -70,7 +70,8 @@ extern "C" {
  * order. All of them exist since ABI 1.0. */
 #define RTS_REQUIRED_SLOTS(X)                                                                     \
   X(init)                                                                                         \
-  X(shutdown) X(device_count) X(device_info) X(query_node) X(build_engine) X(serialize_engine)    \
+  X(shutdown)                                                                                     \
+  X(device_count) X(device_info) X(query_node) X(build_engine) X(serialize_engine)                \
       X(deserialize_engine) X(engine_info) X(destroy_engine) X(create_context) X(destroy_context) \
           X(execute) X(context_counters)
 
@@ -256,7 +257,8 @@ typedef struct rts_node {
   uint32_t n_attrs;
 } rts_node;
 
-/* Constant data (weights). `data` is valid only during `build_engine`. */
+/* Constant data (weights). `data` is valid only during `build_engine`,
+ * unless the graph sets `constants_outlive_engine`. */
 typedef struct rts_constant {
   rts_value value;
   const void* data;
@@ -291,6 +293,12 @@ typedef struct rts_graph {
   uint32_t n_nodes;
   const rts_alias* aliases; /* aliases the graph author declared */
   uint32_t n_aliases;
+  /* Since ABI 1.2 (check with RTS_HAS_FIELD): non-zero when every
+   * constant's `data` stays valid and unchanged until the engine built from
+   * this graph is destroyed, so the plugin may read it later instead of
+   * copying it at build (the host keeps its weights, e.g. a memory-mapped
+   * checkpoint, alive for the engine). The memory may be read-only. */
+  uint32_t constants_outlive_engine;
 } rts_graph;
 
 /* Answer of `query_node`. */

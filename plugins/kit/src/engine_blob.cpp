@@ -54,8 +54,7 @@ ConstantDesc read_constant(BlobReader& reader) {
                  " has ", size, " bytes");
   }
   const unsigned char* bytes = reader.take(size, "constant data");
-  constant.bytes.resize(size);
-  if (size > 0) std::memcpy(constant.bytes.data(), bytes, size);
+  constant.assign_copy(bytes, static_cast<size_t>(size));
   return constant;
 }
 

@@ -151,6 +151,19 @@ NodeDesc copy_node(const rts_node& node) {
   return desc;
 }
 
+void ConstantDesc::assign_copy(const void* data, size_t size) {
+  if (size == 0) {
+    bytes = {};
+    owner.reset();
+    return;
+  }
+  // make_shared_for_overwrite: no zeroing of memory overwritten right away.
+  auto copy = std::make_shared_for_overwrite<std::byte[]>(size);
+  std::memcpy(copy.get(), data, size);
+  bytes = {copy.get(), size};
+  owner = std::move(copy);
+}
+
 GraphDesc copy_graph(const rts_graph& graph) {
   auto check_array = [](const void* array, uint32_t count, const char* what) {
     if (count > 0 && array == nullptr) fail_invalid("graph ", what, " is NULL with count ", count);
@@ -161,6 +174,10 @@ GraphDesc copy_graph(const rts_graph& graph) {
   check_array(graph.values, graph.n_values, "values");
   check_array(graph.nodes, graph.n_nodes, "nodes");
 
+  // The host keeps the weights (a mapped checkpoint, say) alive for the
+  // engine: view them instead of copying the whole model.
+  const bool borrow = RTS_HAS_FIELD(&graph, rts_graph, constants_outlive_engine) &&
+                      graph.constants_outlive_engine != 0;
   GraphDesc desc;
   desc.name = graph.name != nullptr ? graph.name : "";
   for (uint32_t i = 0; i < graph.n_inputs; ++i) {
@@ -185,8 +202,11 @@ GraphDesc copy_graph(const rts_graph& graph) {
     if (expected > 0 && constant.data == nullptr) {
       fail_invalid("constant '", copy.value.name, "' has NULL data");
     }
-    copy.bytes.resize(expected);
-    if (expected > 0) std::memcpy(copy.bytes.data(), constant.data, expected);
+    if (borrow) {
+      copy.bytes = {static_cast<const std::byte*>(constant.data), static_cast<size_t>(expected)};
+    } else {
+      copy.assign_copy(constant.data, static_cast<size_t>(expected));
+    }
     desc.constants.push_back(std::move(copy));
   }
   for (uint32_t i = 0; i < graph.n_values; ++i) {

@@ -1,9 +1,14 @@
 // An owned copy of an rts_graph. build_engine copies the host's graph into
 // one of these (the host's pointers are valid only during the call), the
 // engine blob stores one, and the engine is built from one either way.
+// Constant bytes are the exception: when the host promises they outlive the
+// engine (rts_graph::constants_outlive_engine) they are viewed, not copied,
+// so a memory-mapped checkpoint reaches the plugin without a host copy.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -57,7 +62,16 @@ struct NodeDesc {
 
 struct ConstantDesc {
   ValueDesc value;
-  std::vector<std::byte> bytes;
+  // The values: in `owner` (a copy) or in the host's memory when the host
+  // keeps them alive for the engine's lifetime (`owner` null). Copies of a
+  // ConstantDesc share the owner, so the view stays valid in each.
+  std::span<const std::byte> bytes;
+  std::shared_ptr<const void> owner;
+
+  // Replaces the bytes with an owned copy of `data`.
+  void assign_copy(const void* data, size_t size);
+  // True when the bytes are the host's, not a copy.
+  bool borrowed() const { return owner == nullptr && !bytes.empty(); }
 };
 
 struct GraphDesc {
@@ -73,7 +87,8 @@ struct GraphDesc {
 ValueDesc copy_value(const rts_value& value, const char* role);
 NodeDesc copy_node(const rts_node& node);
 // Copies every array of `graph`; checks counts, names and ranks but not
-// semantics (Engine does that).
+// semantics (Engine does that). Constant bytes are viewed instead of copied
+// when the graph says they outlive the engine.
 GraphDesc copy_graph(const rts_graph& graph);
 
 // Number of elements; 0 for an empty dim, 1 for a scalar.

@@ -1,0 +1,78 @@
+// Writes a Hugging Face Llama checkpoint (config.json + model.safetensors of
+// seeded random weights) with the tests' writer, for start-up measurements
+// of rtscope-run from a checkpoint (B14 on the CPU, docs/checkpoints.md):
+//
+//   bench_write_llama DIR [--layers N] [--hidden D] [--heads H] [--kv-heads K]
+//                     [--ffn F] [--vocab V] [--max-positions P] [--dtype F32|F16|BF16]
+//
+// The defaults are the runner's default decoder (2 layers, d_model 256,
+// 4 heads, vocab 1024) with 2 KV heads.
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "../support/tiny_llama.hpp"
+
+int main(int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-') {
+    std::fprintf(stderr,
+                 "usage: %s DIR [--layers N] [--hidden D] [--heads H] [--kv-heads K] [--ffn F] "
+                 "[--vocab V] [--max-positions P] [--dtype F32|F16|BF16]\n",
+                 argv[0]);
+    return 2;
+  }
+  rtscope::testing::TinyLlama c;
+  c.hidden = 256;
+  c.intermediate = 1024;
+  c.layers = 2;
+  c.heads = 4;
+  c.kv_heads = 2;
+  c.vocab = 1024;
+  c.max_positions = 256;
+  c.rope_theta = 10000;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    const char* value = argv[i + 1];
+    if (flag == "--dtype") {
+      c.dtype = value;
+      continue;
+    }
+    char* end = nullptr;
+    const long long number = std::strtoll(value, &end, 10);
+    if (end == value || *end != '\0' || number <= 0) {
+      std::fprintf(stderr, "%s: '%s' is not a positive integer\n", flag.c_str(), value);
+      return 2;
+    }
+    if (flag == "--layers")
+      c.layers = number;
+    else if (flag == "--hidden")
+      c.hidden = number;
+    else if (flag == "--heads")
+      c.heads = number;
+    else if (flag == "--kv-heads")
+      c.kv_heads = number;
+    else if (flag == "--ffn")
+      c.intermediate = number;
+    else if (flag == "--vocab")
+      c.vocab = number;
+    else if (flag == "--max-positions")
+      c.max_positions = number;
+    else {
+      std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
+      return 2;
+    }
+  }
+  if (c.dtype != "F32" && c.dtype != "F16" && c.dtype != "BF16") {
+    std::fprintf(stderr, "--dtype: expected F32, F16 or BF16, got %s\n", c.dtype.c_str());
+    return 2;
+  }
+  std::filesystem::create_directories(argv[1]);
+  rtscope::testing::write_tiny_llama(argv[1], c);
+  std::printf(
+      "wrote %s: %lld layers, d_model %lld, %lld heads (%lld KV), ffn %lld, vocab %lld, %s\n",
+      argv[1], static_cast<long long>(c.layers), static_cast<long long>(c.hidden),
+      static_cast<long long>(c.heads), static_cast<long long>(c.kv_heads),
+      static_cast<long long>(c.intermediate), static_cast<long long>(c.vocab), c.dtype.c_str());
+  return 0;
+}
