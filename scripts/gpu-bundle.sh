@@ -33,7 +33,8 @@ copy() {  # copy FILE... keeping paths relative to the build dir
 
 binaries=("$build/host/runner/rtscope-run")
 for file in "$build"/tests/test_vulkan "$build"/tests/bench/bench_* "$build"/cache/tools/rtscope-cache \
-  "$build"/host/conformance/rtscope-conformance "$build"/tools/*/rtscope-*; do
+  "$build"/host/conformance/rtscope-conformance "$build"/host/onnx/rtscope-onnx-export \
+  "$build"/tools/*/rtscope-*; do
   [[ -f "$file" && -x "$file" ]] && binaries+=("$file")
 done
 copy "${binaries[@]}" "$build"/host/librtscope_host.so*
