@@ -163,10 +163,15 @@ INSTANTIATE_TEST_SUITE_P(Styles, OnnxDecoderStream,
                                            Case{KvCacheStyle::fixed, 0, "cpu", false},
                                            Case{KvCacheStyle::concat, 2, "cpu", false},
                                            Case{KvCacheStyle::fixed, 2, "cpu", true},
-                                           Case{KvCacheStyle::fixed, 0, "cpu", false, DType::f16},
-                                           Case{KvCacheStyle::concat, 2, "vulkan", false},
+                                           Case{KvCacheStyle::fixed, 0, "cpu", false, DType::f16}),
+                         case_name);
+
+#ifdef RTSCOPE_HAVE_VULKAN_PLUGIN
+INSTANTIATE_TEST_SUITE_P(VulkanStyles, OnnxDecoderStream,
+                         ::testing::Values(Case{KvCacheStyle::concat, 2, "vulkan", false},
                                            Case{KvCacheStyle::fixed, 0, "vulkan", true}),
                          case_name);
+#endif
 
 // A declared pair whose new rows do not fit the cache: one line naming both.
 TEST(OnnxDecoderImport, MismatchedPairIsNamed) {

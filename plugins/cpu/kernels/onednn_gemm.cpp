@@ -1,11 +1,21 @@
 #include "kernels/onednn_gemm.hpp"
 
+#include <dlfcn.h>
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 
 #include "kit_names.hpp"
 
 namespace rtscope::cpu {
+namespace {
+
+// oneDNN's OpenMP runtime (libgomp) keeps per-thread state and a pthread
+// key whose destructor frees it; unloading libgomp with this plugin would
+// delete the key while threads that touched OpenMP live on, so their state
+// could never be freed. Pinned for the life of the process.
+void* const kPinnedOpenMp = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+
+}  // namespace
 
 void onednn_sgemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
                   int64_t lda, int64_t ldb, int64_t ldc, bool b_transposed, float beta) {
