@@ -106,7 +106,10 @@ std::map<std::size_t, KvPair> find_kv_pairs(const Context& ctx, onnx::GraphProto
     axis->set_i(2);
     pairs[pair.node] = pair;
   }
-  for (const auto& [present, past] : options.alias) {
+  for (const auto& declared : options.alias) {
+    // Named members, not a structured binding: clang 14 cannot capture one.
+    const std::string& present = declared.first;
+    const std::string& past = declared.second;
     const bool found = std::any_of(pairs.begin(), pairs.end(),
                                    [&](const auto& p) { return p.second.present == present; });
     if (!found) {
@@ -118,7 +121,8 @@ std::map<std::size_t, KvPair> find_kv_pairs(const Context& ctx, onnx::GraphProto
 }
 
 void make_kv_states(Context& ctx, const std::map<std::size_t, KvPair>& pairs) {
-  for (const auto& [index, pair] : pairs) {
+  for (const auto& entry : pairs) {
+    const KvPair& pair = entry.second;
     auto it = std::find_if(ctx.graph.inputs.begin(), ctx.graph.inputs.end(),
                            [&](const ValueInfo& in) { return in.name == pair.past; });
     if (it == ctx.graph.inputs.end()) {
