@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "command_list.hpp"
+#include "kernels/broadcast_pair.hpp"
 #include "kernels/op_spec.hpp"
 #include "kernels/strided_layout.hpp"
 #include "rtscope/op_math.hpp"
@@ -35,18 +36,7 @@ void encode_binary(const EncodeArgs& args) {
   push.op = binary_op_code(node);
   push.count = to_u32(node, out.elements(), "element count");
   if (push.count == 0) return;
-  const auto layout = StridedLayout<2>::merge(
-      out.dims, {broadcast_strides(a.dims, out.dims), broadcast_strides(b.dims, out.dims)});
-  if (layout.dims.size() > kMaxShaderRank) {
-    fail(RTS_ERROR_UNSUPPORTED, node.label(), ": broadcast pattern needs rank ", layout.dims.size(),
-         " after merging dims; the shader handles ", kMaxShaderRank);
-  }
-  push.rank = static_cast<uint32_t>(layout.dims.size());
-  for (size_t i = 0; i < layout.dims.size(); ++i) {
-    push.dims[i] = static_cast<uint32_t>(layout.dims[i]);
-    push.a_strides[i] = static_cast<uint32_t>(layout.strides[0][i]);
-    push.b_strides[i] = static_cast<uint32_t>(layout.strides[1][i]);
-  }
+  set_broadcast_pair(node, a, b, out, push);
   args.commands.dispatch(args.pipelines[0], {{a.region}, {b.region}, {out.region, true}}, push,
                          linear_groups(push.count, args.caps));
 }
