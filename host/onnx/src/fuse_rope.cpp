@@ -52,8 +52,10 @@ bool table_matches(const std::vector<double>& cos, const std::vector<double>& si
 
 // `value` rounded to `digits` significant decimal digits.
 double significant(double value, int digits) {
-  const double scale = std::pow(10.0, digits - 1 - std::floor(std::log10(value)));
-  return std::round(value * scale) / scale;
+  // Powers of ten are exact up to 1e22, so 5e5 comes out as exactly 500000.
+  const int exponent = static_cast<int>(std::floor(std::log10(value))) - (digits - 1);
+  const double power = std::pow(10.0, std::abs(exponent));
+  return exponent >= 0 ? std::round(value / power) * power : std::round(value * power) / power;
 }
 
 }  // namespace
