@@ -6,7 +6,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <fstream>
+#include <functional>
+#include <limits>
 #include <map>
 #include <string>
 
@@ -290,6 +294,129 @@ TEST(OnnxFusion, HuggingFaceRmsNormVariantFuses) {
   const auto expected =
       reference::run_graph(unfused, {{"x", reference::RefTensor::from(x)}}, states);
   EXPECT_LE(reference::closeness(out.at("y").to_host(), expected.at("y"), 2e-2, 2e-2), 1.0);
+}
+
+// One attention block written the way Hugging Face's Llama export has it:
+// heads transposed before RoPE (cos/sin [B, 1, S, Dh]), a fixed cache
+// written by ScatterElements, repeat_kv as Unsqueeze/Expand/Reshape after
+// the cache, scores divided by √Dh and a mask Where(keys > positions,
+// lowest, 0). It fuses into two ropes between transposes and one
+// attention over caches widened to every query head, and computes what
+// the unfused import computes.
+TEST(OnnxFusion, HuggingFaceAttentionBlockFuses) {
+  constexpr int64_t S = 3, D = 16, H = 4, KV = 2, Dh = 4, T = 8;
+  testing::OnnxModelBuilder b(17);
+  b.input("x", {1, S, D})
+      .input("position_ids", {1, S}, onnx::TensorProto::INT64)
+      .input("past_key_values.0.key", {1, KV, T, Dh})
+      .input("past_key_values.0.value", {1, KV, T, Dh});
+  b.output("out", {1, S, D})
+      .output("present.0.key", {1, KV, T, Dh})
+      .output("present.0.value", {1, KV, T, Dh});
+  auto floats = [](const Tensor& t) {
+    return std::vector<float>(t.data_as<float>(), t.data_as<float>() + t.numel());
+  };
+  b.raw_floats("wq", {D, H * Dh}, floats(Tensor::random(DType::f32, {D, H * Dh}, 1, 0.5)));
+  b.raw_floats("wk", {D, KV * Dh}, floats(Tensor::random(DType::f32, {D, KV * Dh}, 2, 0.5)));
+  b.raw_floats("wv", {D, KV * Dh}, floats(Tensor::random(DType::f32, {D, KV * Dh}, 3, 0.5)));
+  b.raw_floats("wo", {H * Dh, D}, floats(Tensor::random(DType::f32, {H * Dh, D}, 4, 0.5)));
+  std::vector<float> cos, sin;
+  for (int64_t p = 0; p < T; ++p) {
+    for (int64_t j = 0; j < Dh; ++j) {
+      const double angle = double(p) * std::pow(10000.0, -2.0 * double(j % (Dh / 2)) / double(Dh));
+      cos.push_back(static_cast<float>(std::cos(angle)));
+      sin.push_back(static_cast<float>(std::sin(angle)));
+    }
+  }
+  b.raw_floats("cos_table", {T, Dh}, cos).raw_floats("sin_table", {T, Dh}, sin);
+  b.raw_floats("sqrt_dh", {}, {2.0f}).raw_floats("zero", {}, {0.0f});
+  b.raw_floats("lowest", {}, {std::numeric_limits<float>::lowest()});
+  std::vector<int64_t> keys(T);
+  for (int64_t i = 0; i < T; ++i) keys[static_cast<std::size_t>(i)] = i;
+  b.ints("keys", {T}, keys).ints("axis1", {1}, {1}).ints("axes13", {2}, {1, 3});
+  b.ints("q_shape", {4}, {0, 0, H, Dh}).ints("kv_shape", {4}, {0, 0, KV, Dh});
+  b.ints("rows_shape", {4}, {1, KV, S, Dh}).ints("axis2", {1}, {2});
+  b.ints("expand_shape", {5}, {1, KV, H / KV, T, Dh}).ints("rep_shape", {4}, {1, H, T, Dh});
+  b.ints("out_shape", {3}, {0, 0, H * Dh});
+  b.ints("zero_i", {1}, {0}).ints("half", {1}, {Dh / 2}).ints("end", {1}, {Dh});
+  b.ints("last", {1}, {-1});
+  auto perm = [&](onnx::NodeProto& n, std::vector<int64_t> p) { testing::set_attr(n, "perm", p); };
+  for (const char* f : {"cos", "sin"}) {
+    b.node("Gather", {std::string(f) + "_table", "position_ids"}, {std::string(f) + "_g"});
+    b.node("Unsqueeze", {std::string(f) + "_g", "axis1"}, {f});
+  }
+  auto heads = [&](const std::string& t, const char* w, const char* shape) {
+    b.node("MatMul", {"x", w}, {t + "_p"});
+    b.node("Reshape", {t + "_p", shape}, {t + "_bshd"});
+    perm(b.node("Transpose", {t + "_bshd"}, {t + "_h"}), {0, 2, 1, 3});
+    return t + "_h";
+  };
+  auto rope = [&](const std::string& t) {
+    b.node("Slice", {t, "zero_i", "half", "last"}, {t + "_x1"});
+    b.node("Slice", {t, "half", "end", "last"}, {t + "_x2"});
+    b.node("Neg", {t + "_x2"}, {t + "_nx2"});
+    testing::set_attr(b.node("Concat", {t + "_nx2", t + "_x1"}, {t + "_rot"}), "axis", int64_t{-1});
+    b.node("Mul", {t, "cos"}, {t + "_c"});
+    b.node("Mul", {t + "_rot", "sin"}, {t + "_s"});
+    b.node("Add", {t + "_c", t + "_s"}, {t + "_r"});
+    return t + "_r";
+  };
+  const std::string q = rope(heads("q", "wq", "q_shape"));
+  const std::string k = rope(heads("k", "wk", "kv_shape"));
+  const std::string v = heads("v", "wv", "kv_shape");
+  b.node("Unsqueeze", {"position_ids", "axes13"}, {"qpos"});
+  b.node("Expand", {"qpos", "rows_shape"}, {"rows"});
+  testing::set_attr(
+      b.node("ScatterElements", {"past_key_values.0.key", "rows", k}, {"present.0.key"}), "axis",
+      int64_t{2});
+  testing::set_attr(
+      b.node("ScatterElements", {"past_key_values.0.value", "rows", v}, {"present.0.value"}),
+      "axis", int64_t{2});
+  for (const char* t : {"key", "value"}) {
+    const std::string c = std::string("present.0.") + t;
+    b.node("Unsqueeze", {c, "axis2"}, {c + "_u"});
+    b.node("Expand", {c + "_u", "expand_shape"}, {c + "_e"});
+    b.node("Reshape", {c + "_e", "rep_shape"}, {c + "_rep"});
+  }
+  perm(b.node("Transpose", {"present.0.key_rep"}, {"k_t"}), {0, 1, 3, 2});
+  b.node("MatMul", {q, "k_t"}, {"scores"});
+  b.node("Div", {"scores", "sqrt_dh"}, {"scaled"});
+  b.node("Greater", {"keys", "qpos"}, {"future"});
+  b.node("Where", {"future", "lowest", "zero"}, {"mask"});
+  b.node("Add", {"scaled", "mask"}, {"masked"});
+  testing::set_attr(b.node("Softmax", {"masked"}, {"probs"}), "axis", int64_t{-1});
+  b.node("MatMul", {"probs", "present.0.value_rep"}, {"ctx"});
+  perm(b.node("Transpose", {"ctx"}, {"ctx_t"}), {0, 2, 1, 3});
+  b.node("Reshape", {"ctx_t", "out_shape"}, {"merged"});
+  b.node("MatMul", {"merged", "wo"}, {"out"});
+  const auto path = b.write(testing::fresh_dir("fusion_hf_attention"));
+
+  OnnxImportOptions off;
+  off.fuse = false;
+  const Graph fused = import_onnx(path);
+  const Graph unfused = import_onnx(path, off);
+  EXPECT_EQ(nodes_of(fused, "rope").size(), 2u);
+  EXPECT_EQ(nodes_of(fused, "attention").size(), 1u);
+  ASSERT_EQ(nodes_of(fused, "attention").size(), 1u);
+  EXPECT_DOUBLE_EQ(std::get<double>(nodes_of(fused, "attention")[0]->attrs.at("scale")), 0.5);
+  for (const char* op : {"softmax", "where", "expand", "neg"}) {
+    EXPECT_TRUE(nodes_of(fused, op).empty()) << op;
+  }
+  for (const StateBuffer& state : fused.states) {
+    EXPECT_EQ(state.info.type.shape[1], Dim::fixed(H)) << state.info.name;
+  }
+  PluginRegistry registry;
+  registry.load({.name = "cpu"});
+  auto model = Model::build(fused, registry, {.backends = {"cpu"}});
+  const Tensor x = Tensor::random(DType::f32, {1, S, D}, 8, 1.0);
+  const auto out = model->run({{"x", x}, {"position_ids", positions(0, S)}});
+  std::map<std::string, reference::RefTensor> states;
+  const auto expected =
+      reference::run_graph(unfused,
+                           {{"x", reference::RefTensor::from(x)},
+                            {"position_ids", reference::RefTensor::from(positions(0, S))}},
+                           states);
+  EXPECT_LE(reference::closeness(out.at("out").to_host(), expected.at("out"), 1e-4, 1e-4), 1.0);
 }
 
 }  // namespace

@@ -78,7 +78,9 @@ std::optional<CacheRead> cache_read(const FuseGraph& g, const std::string& value
   const SymShape rep = g.type(repeated).shape;
   if (rep.size() != 5 || !all_static(rep) || rep[2].value < 1) return std::nullopt;
   const int64_t group = rep[2].value;
-  const Dim heads = Dim::fixed(c[1].value * group);
+  int64_t heads_value = 0;
+  if (__builtin_mul_overflow(c[1].value, group, &heads_value)) return std::nullopt;
+  const Dim heads = Dim::fixed(heads_value);
   if (g.type(one).shape != SymShape{c[0], c[1], Dim::fixed(1), c[2], c[3]} ||
       rep != SymShape{c[0], c[1], rep[2], c[2], c[3]} ||
       g.type(value).shape != SymShape{c[0], heads, c[2], c[3]}) {

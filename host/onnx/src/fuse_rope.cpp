@@ -131,8 +131,9 @@ std::optional<std::string> rotated_half_of(const FuseGraph& g, const std::string
     const auto a = int_attr(*s, "axis", 0);
     const auto from = int_attr(*s, "start", 0);
     const auto to = int_attr(*s, "end", 0);
+    const SymShape whole = g.type(s->inputs[0]).shape;
     if (!a || (*a != -1 && *a != rank - 1) || from != start || to != end ||
-        g.type(s->inputs[0]).shape.back() != Dim::fixed(dh)) {
+        static_cast<int64_t>(whole.size()) != rank || whole.back() != Dim::fixed(dh)) {
       return std::nullopt;
     }
     return s->inputs[0];
