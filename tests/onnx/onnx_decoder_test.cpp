@@ -171,6 +171,23 @@ TEST_P(OnnxDecoderStream, MatchesTheBuiltinDecoder) {
   }
   EXPECT_EQ(imported->stats().state_upload_bytes + prompt->stats().state_upload_bytes, 0u)
       << "a step must not copy the KV cache";
+  if (std::string(c.backend) == "vulkan" && !c.capture) {
+    // Fused, the Vulkan plugin's own fusions (rmsnorm into projections,
+    // gated products, rope into projections, residual adds) fire as on
+    // the built-in decoder: the same steps, the same counts.
+    for (const char* name :
+         {"fused_row_norms", "fused_gated_products", "fused_ropes", "fused_residual_adds"}) {
+      const uint64_t ours = vulkan_testing::counter(*prompt->modules()[0], name) +
+                            vulkan_testing::counter(*imported->modules()[0], name);
+      const uint64_t builtin_count = vulkan_testing::counter(*native->modules()[0], name);
+      if (c.fuse) {
+        EXPECT_EQ(ours, builtin_count) << name;
+        EXPECT_GT(builtin_count, 0u) << name;
+      } else {
+        EXPECT_EQ(ours, 0u) << name;
+      }
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
