@@ -13,6 +13,7 @@
 // else nothing fuses.
 #include <array>
 #include <cmath>
+#include <map>
 #include <numbers>
 
 #include "fuse_graph.hpp"
@@ -144,26 +145,27 @@ std::optional<std::string> rotated_half_of(const FuseGraph& g, const std::string
   return x1;
 }
 
-// The table when `value` is Gather(table [P, Dh], position_ids) given a
-// unit heads axis for `layout`; nullptr otherwise.
-const Tensor* gathered_table(const FuseGraph& g, const std::string& value, Layout layout,
-                             const ValueType& x) {
+// The table's weight when `value` is Gather(table [P, Dh], position_ids)
+// given a unit heads axis for `layout`; empty otherwise.
+std::string gathered_table(const FuseGraph& g, const std::string& value, Layout layout,
+                           const ValueType& x) {
   const Node* unsqueeze = g.produced_by(value, "reshape");
-  if (unsqueeze == nullptr || unsqueeze->inputs.size() != 1) return nullptr;
+  if (unsqueeze == nullptr || unsqueeze->inputs.size() != 1) return {};
   const Node* gather = g.produced_by(unsqueeze->inputs[0], "gather");
   if (gather == nullptr || gather->inputs.size() != 2 || gather->inputs[1] != kPositionIds ||
       int_attr(*gather, "axis", 0) != 0) {
-    return nullptr;
+    return {};
   }
   const Tensor* table = g.weight(gather->inputs[0]);
   const SymShape& xs = x.shape;
-  if (table == nullptr || table->dtype() != x.dtype || xs.size() != 4) return nullptr;
+  if (table == nullptr || table->dtype() != x.dtype || xs.size() != 4) return {};
   // [B, S, Dh] rows of the table, given the unit heads axis.
   const Dim& seq = layout == Layout::bshd ? xs[1] : xs[2];
   const SymShape rows{xs[0], seq, xs[3]};
   const SymShape want = layout == Layout::bshd ? SymShape{xs[0], seq, Dim::fixed(1), xs[3]}
                                                : SymShape{xs[0], Dim::fixed(1), seq, xs[3]};
-  return g.type(gather->outputs[0]).shape == rows && g.type(value).shape == want ? table : nullptr;
+  const bool unsqueezed = g.type(gather->outputs[0]).shape == rows && g.type(value).shape == want;
+  return unsqueezed ? gather->inputs[0] : std::string();
 }
 
 struct RopeMatch {
@@ -172,8 +174,12 @@ struct RopeMatch {
   double base = 0;
 };
 
+// The base of each (cos, sin) table pair checked so far: every layer
+// gathers from the same tables, which are verified once.
+using BaseCache = std::map<std::pair<std::string, std::string>, std::optional<double>>;
+
 // out = x * cos + rotate_half(x) * sin, in any operand order.
-std::optional<RopeMatch> match_rope(const FuseGraph& g, const Node& add) {
+std::optional<RopeMatch> match_rope(const FuseGraph& g, const Node& add, BaseCache& bases) {
   if (add.inputs.size() != 2) return std::nullopt;
   for (int side = 0; side < 2; ++side) {
     const Node* plain = g.produced_by(add.inputs[static_cast<std::size_t>(side)], "mul");
@@ -191,22 +197,24 @@ std::optional<RopeMatch> match_rope(const FuseGraph& g, const Node& add) {
       const std::string& cos = plain->inputs[static_cast<std::size_t>(1 - x_at)];
       const ValueType xt = g.type(*x);
       for (Layout layout : {Layout::bshd, Layout::bhsd}) {
-        const Tensor* cos_table = gathered_table(g, cos, layout, xt);
-        const Tensor* sin_table = gathered_table(g, sin, layout, xt);
-        if (cos_table == nullptr || sin_table == nullptr) continue;
-        if (auto base = rope_table_base(*cos_table, *sin_table)) {
-          return RopeMatch{*x, layout, *base};
+        const std::string cos_table = gathered_table(g, cos, layout, xt);
+        const std::string sin_table = gathered_table(g, sin, layout, xt);
+        if (cos_table.empty() || sin_table.empty()) continue;
+        const auto key = std::pair{cos_table, sin_table};
+        if (!bases.count(key)) {
+          bases[key] = rope_table_base(*g.weight(cos_table), *g.weight(sin_table));
         }
+        if (const auto base = bases.at(key)) return RopeMatch{*x, layout, *base};
       }
     }
   }
   return std::nullopt;
 }
 
-bool to_rope(FuseGraph& g, const std::string& out) {
+bool to_rope(FuseGraph& g, const std::string& out, BaseCache& bases) {
   const Node* add = g.produced_by(out, "add");
   if (add == nullptr) return false;
-  const auto m = match_rope(g, *add);
+  const auto m = match_rope(g, *add, bases);
   if (!m) return false;
   Rewrite r(g);
   const AttrMap base{{"base", m->base}};
@@ -235,7 +243,8 @@ std::size_t fuse_rope(FuseGraph& g) {
     if (node.op == "add" && node.outputs.size() == 1) outs.push_back(node.outputs[0]);
   }
   std::size_t count = 0;
-  for (const std::string& out : outs) count += to_rope(g, out);
+  BaseCache bases;
+  for (const std::string& out : outs) count += to_rope(g, out, bases);
   return count;
 }
 
