@@ -44,6 +44,7 @@ constexpr int kExitUsage = 2;
 struct CommandLine {
   std::string config_path;
   std::string onnx_path;  // quick mode: --onnx FILE instead of a config
+  bool onnx_no_fuse = false;
   std::string shapes;
   std::string backends;
   std::vector<runner::ConfigOverride> overrides;
@@ -112,6 +113,10 @@ std::variant<CommandLine, int> parse_command_line(int argc, char** argv) {
   app.add_option("--backends", command.backends,
                  "With --onnx: plugin ids in partition priority order (default cpu)")
       ->type_name("IDS");
+  CLI::Option* no_fuse =
+      app.add_flag("--onnx-no-fuse", command.onnx_no_fuse,
+                   "With --onnx: import every node as mapped, without fusing decomposed "
+                   "decoder blocks into rmsnorm, rope, attention, silu and linear");
   app.set_version_flag("--version", RTSCOPE_VERSION);
 
   try {
@@ -122,10 +127,11 @@ std::variant<CommandLine, int> parse_command_line(int argc, char** argv) {
     if (config->count() == 0 && onnx->count() == 0 && !command.list_devices) {
       throw CLI::RequiredError("config (or --onnx FILE)");
     }
-    if (onnx->count() == 0 && (!command.shapes.empty() || !command.backends.empty())) {
-      throw CLI::ValidationError("--shapes/--backends",
+    if (onnx->count() == 0 &&
+        (!command.shapes.empty() || !command.backends.empty() || no_fuse->count() > 0)) {
+      throw CLI::ValidationError("--shapes/--backends/--onnx-no-fuse",
                                  "belong to --onnx FILE; a config has "
-                                 "models.NAME.shapes and .backends");
+                                 "models.NAME.shapes, .backends and .fuse");
     }
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
@@ -186,10 +192,11 @@ int list_devices(const CommandLine& command) {
 
 int run(const CommandLine& command) {
   if (command.list_devices) return list_devices(command);
-  runner::RunConfig config = command.onnx_path.empty()
-                                 ? runner::load_run_config(command.config_path, command.overrides)
-                                 : runner::onnx_quick_config(command.onnx_path, command.shapes,
-                                                             command.backends, command.overrides);
+  runner::RunConfig config =
+      command.onnx_path.empty()
+          ? runner::load_run_config(command.config_path, command.overrides)
+          : runner::onnx_quick_config(command.onnx_path, command.shapes, command.backends,
+                                      command.overrides, !command.onnx_no_fuse);
   if (!command.json_path.empty()) config.report.json = command.json_path;
   if (!command.trace_path.empty()) config.report.trace = command.trace_path;
   if (command.dump_config) {

@@ -61,9 +61,10 @@ namespace {
 
 YAML::Node model_entry(const std::filesystem::path& model,
                        const std::map<std::string, std::vector<int64_t>>& shapes,
-                       const std::vector<std::string>& backends) {
+                       const std::vector<std::string>& backends, bool fuse) {
   YAML::Node entry;
   entry["onnx"] = model.string();
+  if (!fuse) entry["fuse"] = false;
   for (const auto& [input, dims] : shapes) {
     YAML::Node list(YAML::NodeType::Sequence);
     for (int64_t d : dims) list.push_back(d);
@@ -77,7 +78,8 @@ YAML::Node model_entry(const std::filesystem::path& model,
 
 std::string onnx_quick_yaml(const std::filesystem::path& model,
                             const std::map<std::string, std::vector<int64_t>>& shapes,
-                            const std::vector<std::string>& backends, int64_t batch, bool decoder) {
+                            const std::vector<std::string>& backends, int64_t batch, bool decoder,
+                            bool fuse) {
   YAML::Node root;
   const std::string name = model.stem().string().empty() ? "model" : model.stem().string();
   YAML::Node run;
@@ -89,14 +91,14 @@ std::string onnx_quick_yaml(const std::filesystem::path& model,
     step[kStreamTokens] = {batch, 1};
     auto prompt = shapes;
     prompt[kStreamTokens] = {batch, kStreamPrompt};
-    root["models"][name] = model_entry(model, step, backends);
-    root["models"][name + "_prefill"] = model_entry(model, prompt, backends);
+    root["models"][name] = model_entry(model, step, backends, fuse);
+    root["models"][name + "_prefill"] = model_entry(model, prompt, backends, fuse);
     run["workload"]["kind"] = "stream";
     run["workload"]["prompt"] = kStreamPrompt;
     run["workload"]["tokens"] = 64;
     run["workload"]["prefill"] = name + "_prefill";
   } else {
-    root["models"][name] = model_entry(model, shapes, backends);
+    root["models"][name] = model_entry(model, shapes, backends, fuse);
     run["workload"]["kind"] = "batch";
     run["workload"]["batch"] = batch;
   }
@@ -108,7 +110,7 @@ std::string onnx_quick_yaml(const std::filesystem::path& model,
 
 RunConfig onnx_quick_config(const std::filesystem::path& model, const std::string& shapes_text,
                             const std::string& backends_text,
-                            const std::vector<ConfigOverride>& overrides) {
+                            const std::vector<ConfigOverride>& overrides, bool fuse) {
   const auto shapes = parse_shapes(shapes_text);
   const auto backends = parse_backends(backends_text);
   const std::filesystem::path file = std::filesystem::absolute(model);
@@ -124,6 +126,7 @@ RunConfig onnx_quick_config(const std::filesystem::path& model, const std::strin
     });
     OnnxImportOptions options;
     options.shapes = shapes;
+    options.fuse = fuse;
     if (has && has_past && !shapes.count(kStreamTokens)) options.shapes[kStreamTokens] = {1, 1};
     const Graph graph = import_onnx(file, options);
     if (!graph.inputs.empty() && !graph.inputs[0].type.shape.empty() &&
@@ -135,7 +138,7 @@ RunConfig onnx_quick_config(const std::filesystem::path& model, const std::strin
     // a batch run.
     decoder = has && !graph.states.empty() && !shapes.count(kStreamTokens);
   }
-  return parse_run_config(onnx_quick_yaml(file, shapes, backends, batch, decoder),
+  return parse_run_config(onnx_quick_yaml(file, shapes, backends, batch, decoder, fuse),
                           "rtscope-run --onnx", overrides);
 }
 

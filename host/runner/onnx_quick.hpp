@@ -30,17 +30,18 @@ std::vector<std::string> parse_backends(const std::string& text);
 inline constexpr const char* kStreamTokens = "input_ids";
 inline constexpr int64_t kStreamPrompt = 16;
 
-// The YAML text of the quick-mode config (`decoder`: the stream run).
+// The YAML text of the quick-mode config (`decoder`: the stream run;
+// `fuse` false: models import with `fuse: false`).
 std::string onnx_quick_yaml(const std::filesystem::path& model,
                             const std::map<std::string, std::vector<int64_t>>& shapes,
                             const std::vector<std::string>& backends, int64_t batch,
-                            bool decoder = false);
+                            bool decoder = false, bool fuse = true);
 
 // The config for `--onnx model [--shapes ...] [--backends ...]`; the batch
 // of the run is the first dim of the model's first input once shapes are
 // applied (1 when it stays symbolic).
 RunConfig onnx_quick_config(const std::filesystem::path& model, const std::string& shapes,
                             const std::string& backends,
-                            const std::vector<ConfigOverride>& overrides);
+                            const std::vector<ConfigOverride>& overrides, bool fuse = true);
 
 }  // namespace rtscope::runner

@@ -245,8 +245,8 @@ PluginConfig parse_plugin(const Reader& reader, const Item& item) {
 }
 
 ModelConfig parse_model(const Reader& reader, const std::string& name, const Item& item) {
-  static const Keys kKeys = {"builtin", "params", "weights",  "graph",   "onnx",
-                             "shapes",  "alias",  "backends", "compile", "runtime"};
+  static const Keys kKeys = {"builtin", "params", "weights",  "graph",   "onnx",   "shapes",
+                             "alias",   "fuse",   "backends", "compile", "runtime"};
   ModelConfig model;
   model.name = name;
   model.where = reader.where(item);
@@ -255,6 +255,7 @@ ModelConfig parse_model(const Reader& reader, const std::string& name, const Ite
   const Item* weights = nullptr;
   const Item* shapes = nullptr;
   const Item* alias = nullptr;
+  const Item* fuse = nullptr;
   if (!item.present()) reader.fail(item, "a model needs 'builtin', 'graph' or 'onnx'");
   const auto fields = reader.entries(item, &kKeys);
   for (const auto& [key, value] : fields) {
@@ -273,6 +274,10 @@ ModelConfig parse_model(const Reader& reader, const std::string& name, const Ite
           shape.push_back(reader.integer(dim, 0));
         }
       }
+    }
+    if (key == "fuse") {
+      fuse = &value;
+      model.fuse = reader.boolean(value);
     }
     if (key == "alias") {
       alias = &value;
@@ -321,6 +326,9 @@ ModelConfig parse_model(const Reader& reader, const std::string& name, const Ite
   }
   if (alias && model.onnx.empty()) {
     reader.fail(*alias, "'alias' belongs to 'onnx' models (present output: past input)");
+  }
+  if (fuse && model.onnx.empty()) {
+    reader.fail(*fuse, "'fuse' belongs to 'onnx' models (true or false)");
   }
   if (params && !model.graph.empty()) {
     reader.fail(*params, "'params' belongs to 'builtin' models; a graph file has its own values");
@@ -547,6 +555,7 @@ YAML::Node to_yaml(const RunConfig& config) {
         }
       }
       for (const auto& [present, past] : model.alias) node["alias"][present] = past;
+      if (!model.fuse) node["fuse"] = false;
     } else {
       node["graph"] = model.graph.string();
     }

@@ -41,6 +41,9 @@ struct ModelConfig {
   // onnx: past/present KV pairs held as in-place state (present output →
   // past input); pairs the importer detects need no entry.
   std::map<std::string, std::string> alias;
+  // onnx: fuse exported decoders' decomposed blocks back into rtscope's
+  // ops (OnnxImportOptions::fuse); false imports every node as mapped.
+  bool fuse = true;
   std::vector<std::string> backends;  // plugin ids, priority order
   bool fallback_data_dependent_ops = false;
   bool require_full_compilation = false;

@@ -301,6 +301,7 @@ class Runner {
         OnnxImportOptions import_options;
         import_options.shapes = config.shapes;
         import_options.alias = config.alias;
+        import_options.fuse = config.fuse;
         graph = import_onnx(resolve_config_path(config.onnx, config_.file), import_options);
       } else {
         graph = load_graph_yaml(resolve_config_path(config.graph, config_.file));

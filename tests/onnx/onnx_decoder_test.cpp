@@ -31,13 +31,14 @@ struct Case {
   const char* backend;
   bool capture;
   DType dtype = DType::f32;
+  bool fuse = true;  // OnnxImportOptions::fuse
 };
 
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   const Case& c = info.param;
   return std::string(c.style == KvCacheStyle::concat ? "Concat" : "Fixed") +
          (c.kv_heads == 2 ? "Gqa" : "Mha") + "_" + c.backend + (c.capture ? "_Captured" : "") +
-         (c.dtype == DType::f16 ? "_F16" : "");
+         (c.dtype == DType::f16 ? "_F16" : "") + (c.fuse ? "" : "_Unfused");
 }
 
 DecoderParams small_params(int64_t kv_heads, DType dtype = DType::f32) {
@@ -58,10 +59,11 @@ DecoderParams small_params(int64_t kv_heads, DType dtype = DType::f32) {
 // and the decode steps are two imports that share their state);
 // concat-style pasts get the built-in's max_seq rows.
 Graph exported_and_imported(const DecoderParams& p, KvCacheStyle style, const std::string& dir,
-                            int64_t seq = 1) {
+                            int64_t seq = 1, bool fuse = true) {
   const auto path = testing::fresh_dir(dir) / "decoder.onnx";
   export_decoder_onnx(p, style, path);
   OnnxImportOptions options;
+  options.fuse = fuse;
   options.shapes["input_ids"] = {1, seq};
   const int64_t kv = p.kv_heads == 0 ? p.heads : p.kv_heads;
   options.shapes["past_key_values.0.key"] = {1, kv, p.max_seq, p.d_model / p.heads};
@@ -80,9 +82,16 @@ Tensor pos_scalar(int64_t pos) {
   return t;
 }
 
+// Without fusion the caches keep the export's kv_heads (2); fused, a
+// grouped-query cache holds every query head (4), as the built-in
+// decoder's does, so attention reads it directly.
 TEST(OnnxDecoderImport, PastPresentPairsBecomeInPlaceState) {
-  for (KvCacheStyle style : {KvCacheStyle::concat, KvCacheStyle::fixed}) {
-    const Graph g = exported_and_imported(small_params(2), style, "decoder_pairs");
+  for (const auto& [style, fuse] :
+       {std::pair{KvCacheStyle::concat, false}, std::pair{KvCacheStyle::fixed, false},
+        std::pair{KvCacheStyle::concat, true}, std::pair{KvCacheStyle::fixed, true}}) {
+    SCOPED_TRACE(fuse ? "fused" : "unfused");
+    const Graph g = exported_and_imported(small_params(2), style, "decoder_pairs", 1, fuse);
+    const int64_t heads = fuse ? 4 : 2;
     std::vector<std::string> inputs;
     for (const ValueInfo& in : g.inputs) inputs.push_back(in.name);
     EXPECT_THAT(inputs, ::testing::ElementsAre("input_ids", "position_ids"));
@@ -90,7 +99,7 @@ TEST(OnnxDecoderImport, PastPresentPairsBecomeInPlaceState) {
     ASSERT_EQ(g.states.size(), 4u);
     for (const StateBuffer& state : g.states) {
       EXPECT_EQ(state.info.type.shape,
-                (SymShape{Dim::fixed(1), Dim::fixed(2), Dim::fixed(16), Dim::fixed(8)}))
+                (SymShape{Dim::fixed(1), Dim::fixed(heads), Dim::fixed(16), Dim::fixed(8)}))
           << state.info.name;
       const auto producer = std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) {
         return n.outputs[0] == state.update_from;
@@ -117,10 +126,16 @@ TEST_P(OnnxDecoderStream, MatchesTheBuiltinDecoder) {
   registry.load({.name = "cpu"});
   if (std::string(c.backend) == "vulkan") RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
   const Graph builtin = build_decoder(p);
-  auto prompt = Model::build(exported_and_imported(p, c.style, "decoder_prompt", 5), registry,
-                             {.backends = {c.backend, "cpu"}});
-  auto imported = Model::build(exported_and_imported(p, c.style, "decoder_stream"), registry,
-                               {.backends = {c.backend, "cpu"}});
+  const Graph prompt_graph = exported_and_imported(p, c.style, "decoder_prompt", 5, c.fuse);
+  const Graph step_graph = exported_and_imported(p, c.style, "decoder_stream", 1, c.fuse);
+  // Fused, each layer runs the built-in's attention; unfused, none does.
+  for (const Graph* g : {&prompt_graph, &step_graph}) {
+    EXPECT_EQ(std::count_if(g->nodes.begin(), g->nodes.end(),
+                            [](const Node& n) { return n.op == "attention"; }),
+              c.fuse ? p.layers : 0);
+  }
+  auto prompt = Model::build(prompt_graph, registry, {.backends = {c.backend, "cpu"}});
+  auto imported = Model::build(step_graph, registry, {.backends = {c.backend, "cpu"}});
   // The decode steps continue in the prompt's caches.
   imported->share_state(*prompt);
   auto native = Model::build(builtin, registry, {.backends = {c.backend, "cpu"}});
@@ -156,21 +171,45 @@ TEST_P(OnnxDecoderStream, MatchesTheBuiltinDecoder) {
   }
   EXPECT_EQ(imported->stats().state_upload_bytes + prompt->stats().state_upload_bytes, 0u)
       << "a step must not copy the KV cache";
+  if (std::string(c.backend) == "vulkan" && !c.capture) {
+    // Fused, the Vulkan plugin's own fusions (rmsnorm into projections,
+    // gated products, rope into projections, residual adds) fire as on
+    // the built-in decoder: the same steps, the same counts.
+    for (const char* name :
+         {"fused_row_norms", "fused_gated_products", "fused_ropes", "fused_residual_adds"}) {
+      const uint64_t ours = vulkan_testing::counter(*prompt->modules()[0], name) +
+                            vulkan_testing::counter(*imported->modules()[0], name);
+      const uint64_t builtin_count = vulkan_testing::counter(*native->modules()[0], name);
+      if (c.fuse) {
+        EXPECT_EQ(ours, builtin_count) << name;
+        EXPECT_GT(builtin_count, 0u) << name;
+      } else {
+        EXPECT_EQ(ours, 0u) << name;
+      }
+    }
+  }
 }
 
-INSTANTIATE_TEST_SUITE_P(Styles, OnnxDecoderStream,
-                         ::testing::Values(Case{KvCacheStyle::concat, 0, "cpu", false},
-                                           Case{KvCacheStyle::fixed, 0, "cpu", false},
-                                           Case{KvCacheStyle::concat, 2, "cpu", false},
-                                           Case{KvCacheStyle::fixed, 2, "cpu", true},
-                                           Case{KvCacheStyle::fixed, 0, "cpu", false, DType::f16}),
-                         case_name);
+INSTANTIATE_TEST_SUITE_P(
+    Styles, OnnxDecoderStream,
+    ::testing::Values(Case{KvCacheStyle::concat, 0, "cpu", false},
+                      Case{KvCacheStyle::fixed, 0, "cpu", false},
+                      Case{KvCacheStyle::concat, 2, "cpu", false},
+                      Case{KvCacheStyle::fixed, 2, "cpu", true},
+                      Case{KvCacheStyle::fixed, 0, "cpu", false, DType::f16},
+                      Case{KvCacheStyle::concat, 2, "cpu", false, DType::f16},
+                      Case{KvCacheStyle::concat, 0, "cpu", false, DType::f32, false},
+                      Case{KvCacheStyle::fixed, 2, "cpu", true, DType::f16, false}),
+    case_name);
 
 #ifdef RTSCOPE_HAVE_VULKAN_PLUGIN
-INSTANTIATE_TEST_SUITE_P(VulkanStyles, OnnxDecoderStream,
-                         ::testing::Values(Case{KvCacheStyle::concat, 2, "vulkan", false},
-                                           Case{KvCacheStyle::fixed, 0, "vulkan", true}),
-                         case_name);
+INSTANTIATE_TEST_SUITE_P(
+    VulkanStyles, OnnxDecoderStream,
+    ::testing::Values(Case{KvCacheStyle::concat, 2, "vulkan", false},
+                      Case{KvCacheStyle::fixed, 0, "vulkan", true},
+                      Case{KvCacheStyle::fixed, 2, "vulkan", false, DType::f16},
+                      Case{KvCacheStyle::concat, 0, "vulkan", false, DType::f32, false}),
+    case_name);
 #endif
 
 // A declared pair whose new rows do not fit the cache: one line naming both.

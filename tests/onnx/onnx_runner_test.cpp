@@ -150,5 +150,30 @@ TEST(OnnxRunner, ConfigAliasDeclaresPairs) {
   EXPECT_THAT(bad.output, HasSubstr("'logits' cannot alias 'past_key_values.0.key'"));
 }
 
+// --onnx-no-fuse (models.NAME.fuse: false) imports every node as mapped:
+// the decomposed decoder has many more nodes than the fused one, whose
+// layer runs rmsnorm, rope and attention; `fuse` on a built-in model is an
+// error naming the key.
+TEST(OnnxRunner, NoFuseKeepsTheDecomposedDecoder) {
+  const std::string common = "--onnx " + decoder_model("fuse_switch").string() +
+                             " --shapes past_key_values.0.key:1x4x32x8 --show-partitions "
+                             "--set run.0.iterations=2 --set run.0.warmup=1 "
+                             "--set run.0.workload.tokens=2";
+  const Result fused = run(common);
+  ASSERT_EQ(fused.status, 0) << fused.output;
+  EXPECT_THAT(fused.output, HasSubstr("model 'decoder': 31 nodes"));
+  EXPECT_THAT(fused.output, HasSubstr("(attention) -> cpu"));
+  EXPECT_THAT(fused.output, HasSubstr("(rope) -> cpu"));
+  const Result unfused = run(common + " --onnx-no-fuse");
+  ASSERT_EQ(unfused.status, 0) << unfused.output;
+  EXPECT_THAT(unfused.output, HasSubstr("model 'decoder': 75 nodes"));
+  EXPECT_THAT(unfused.output, ::testing::Not(HasSubstr("(attention) -> cpu")));
+  const auto file = testing::fresh_dir("fuse_builtin") / "run.yaml";
+  std::ofstream(file) << "models:\n  m: {builtin: mlp, fuse: false}\nrun:\n  - model: m\n";
+  const Result bad = run(file.string());
+  EXPECT_NE(bad.status, 0);
+  EXPECT_THAT(bad.output, HasSubstr("'fuse' belongs to 'onnx' models"));
+}
+
 }  // namespace
 }  // namespace rtscope

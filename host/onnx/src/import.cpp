@@ -8,6 +8,7 @@
 #include <set>
 
 #include "context.hpp"
+#include "fuse_patterns.hpp"
 #include "kv_alias.hpp"
 #include "onnx_tensor.hpp"
 #include "passes.hpp"
@@ -275,6 +276,7 @@ Graph import_model(std::shared_ptr<onnx::ModelProto> model, const fs::path& file
     for (char& c : text) c = c == '\n' ? ' ' : c;
     throw InputError(ctx.file + ": ONNX shape inference fails: " + text);
   }
+  if (options.fuse) fuse_patterns(ctx);
   try {
     validate(ctx.graph);
   } catch (const InputError& e) {

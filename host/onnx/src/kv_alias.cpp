@@ -9,8 +9,6 @@
 namespace rtscope::onnx_import {
 namespace {
 
-constexpr const char* kPositions = "position_ids";
-
 int64_t int_attr(const onnx::NodeProto& node, const std::string& name, int64_t fallback) {
   for (const auto& a : node.attribute()) {
     if (a.name() == name) return a.i();
@@ -58,7 +56,7 @@ std::map<std::size_t, KvPair> find_kv_pairs(const Context& ctx, onnx::GraphProto
       rank4.insert(in.name());
     }
   }
-  const bool detect = options.detect_kv_alias && inputs.count(kPositions) != 0;
+  const bool detect = options.detect_kv_alias && inputs.count(kPositionIds) != 0;
   std::set<std::string> outputs;
   for (const auto& out : graph.output()) outputs.insert(out.name());
   for (const auto& [present, past] : options.alias) {
@@ -183,20 +181,24 @@ void map_kv_update(Context& ctx, const KvPair& pair) {
                      pair.fresh + "' are " + shown(fresh) + " but the cache is " + shown(cache) +
                      " (dtype, batch, heads and head_dim must match)");
   }
-  std::string pos = "/kv_cache/pos";
+  const std::string pos = kStepPosition;
   if (!ctx.types.count(pos)) {
-    const auto positions = ctx.types.find(kPositions);
+    const auto positions = ctx.types.find(kPositionIds);
     if (positions == ctx.types.end() || positions->second.dtype != DType::i64 ||
         positions->second.shape.size() != 2) {
       ctx.fail("KV pairs alias onto in-place caches, which need an input " +
-               std::string(kPositions) +
+               std::string(kPositionIds) +
                " i64 [batch, seq] to place each step's rows; this model has none (or another "
                "type)");
     }
-    const std::string row = ctx.emit(
-        "slice", {kPositions}, {{"axis", int64_t{0}}, {"start", int64_t{0}}, {"end", int64_t{1}}});
-    const std::string first = ctx.emit(
-        "slice", {row}, {{"axis", int64_t{1}}, {"start", int64_t{0}}, {"end", int64_t{1}}});
+    // position_ids[0, 0]: a dim of static size 1 needs no slice (a decode
+    // step of batch 1 reshapes [1, 1] to [1]).
+    std::string first = kPositionIds;
+    for (int64_t axis : {0, 1}) {
+      if (positions->second.shape[static_cast<std::size_t>(axis)] == Dim::fixed(1)) continue;
+      first =
+          ctx.emit("slice", {first}, {{"axis", axis}, {"start", int64_t{0}}, {"end", int64_t{1}}});
+    }
     ctx.reshape(first, {1}, pos);
   }
   ctx.emit("kv_cache_update", {ctx.value(pair.past), ctx.value(pair.fresh), pos}, {}, pair.present);

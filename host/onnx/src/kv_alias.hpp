@@ -18,6 +18,12 @@
 
 namespace rtscope::onnx_import {
 
+// The positions input of decoder exports ([batch, seq] i64), and the
+// value holding a step's first position (position_ids[0, 0] as i64 [1])
+// that kv_cache_update, and the fused rope and attention, read.
+inline constexpr const char* kPositionIds = "position_ids";
+inline constexpr const char* kStepPosition = "/kv_cache/pos";
+
 struct KvPair {
   std::string past;     // graph input, becomes the state
   std::string present;  // graph output, the state's next value

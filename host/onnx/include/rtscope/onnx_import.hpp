@@ -42,6 +42,13 @@ struct OnnxImportOptions {
   // that is one of a rank-4 input is paired too.
   std::map<std::string, std::string> alias;
   bool detect_kv_alias = true;
+  // Fuse decomposed blocks of exported decoders back into rtscope's ops
+  // (docs/onnx.md, "Fusion"): MatMul with a constant weight → linear,
+  // x·Sigmoid(x) → silu, RMSNorm → rmsnorm, and, where KV pairs are
+  // in-place state, rotate-half RoPE → rope and masked softmax attention
+  // over the caches → attention. Patterns that do not match exactly stay
+  // as they are; false keeps every node as mapped.
+  bool fuse = true;
   // Run onnx::checker before anything else.
   bool check = true;
 };
