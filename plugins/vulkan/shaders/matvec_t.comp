@@ -17,7 +17,8 @@
 // Rope (flag bit 5): the output is [rows, heads, Dh] and gets rotate-half
 // RoPE at position pos + (row % seq) (rope.comp): each subgroup computes the
 // pair of columns i and i + Dh/2 of one head and rotates them, with pos in
-// binding 4.
+// binding 4: one position for every row, or (flag bit 6) one per batch
+// row, row r at pos[r / seq].
 #include "common.glsl"
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -55,7 +56,8 @@ layout(push_constant) uniform Push {
                // bit 2: add residual[M, N] (a fused residual connection);
                // bit 3: rmsnorm each row of A with gain g[K] first (fused);
                // bit 4: gated, silu(A·Bᵀ) · (A·Uᵀ) with U in binding 4;
-               // bit 5: rope on the output, pos in binding 4
+               // bit 5: rope on the output, pos in binding 4;
+               // bit 6: with bit 5, one position per batch row (pos [B])
   float eps;   // bit 3
   uint head_dim;     // bit 5
   uint seq;          // bit 5
@@ -202,7 +204,7 @@ void main() {
               // Rounded where the unfused projection would store them.
               const float first = float(ELEM(total));
               const float second = float(ELEM(up_total));
-              const int pos = LOW_WORD(pos_words, 0u);
+              const int pos = LOW_WORD(pos_words, (FLAGS & 64u) != 0u ? row / pc.seq : 0u);
               const float inv_freq = exp2(-2.0 * float(i) / float(pc.head_dim) * pc.log2_base);
               const float theta = float(pos + int(row % pc.seq)) * inv_freq;
               const float cs = cos(theta);
