@@ -75,8 +75,10 @@ struct MatvecPush {
   float log2_base = 0;    // kMatmulRope
 };
 inline constexpr uint32_t kMatvecMaxRows = 4;  // MAX_ROWS in matvec.comp
-// matvec_t loops over blocks of 4 rows with the weights in cache: up to this
-// many rows it beats the tiled shader, which reads a transposed B poorly.
+// matvec_t computes blocks of 16 rows per weight read (a batched decode step
+// of up to 16 streams reads each weight once) and loops over blocks with
+// the weights in cache: up to this many rows it beats the tiled shader,
+// which reads a transposed B poorly.
 inline constexpr uint32_t kMatvecTransposedMaxRows = 64;
 inline constexpr uint32_t kMatvecColumns = 32;  // COLS in matvec.comp
 

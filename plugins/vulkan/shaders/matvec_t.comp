@@ -1,7 +1,10 @@
 #version 450
 // Skinny matmul on a weight stored transposed: C[M, N] = A[M, K] · Bᵀ
 // (+ bias) with B stored [N, K], for decode steps and short prompts (the
-// encoder sends up to kMatvecTransposedMaxRows rows, MAX_ROWS at a time). The
+// encoder sends up to kMatvecTransposedMaxRows rows, MAX_ROWS at a time:
+// with shape specialization, a batched decode step of up to 16 streams is
+// one block, so every weight is read from memory once per step for all
+// rows). The
 // engine stores `linear` weights that way on devices with subgroup
 // arithmetic (engine.cpp), so that one subgroup computes one output
 // column from K contiguous weights: every invocation reads 16 bytes at a
@@ -27,7 +30,6 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 256;
 
-const uint MAX_ROWS = 4;  // rows per block
 const uint IN_FLIGHT = 8;  // 16-byte weight loads per invocation and row
 #ifdef ELEM_F16
 const uint VEC = 8;  // halves per uvec4
@@ -69,6 +71,12 @@ SHAPE_CONSTANT(8, S_M);
 SHAPE_CONSTANT(9, S_N);
 SHAPE_CONSTANT(10, S_K);
 SHAPE_CONSTANT(11, S_FLAGS);
+
+// Rows per block: M itself up to 16 when the pipeline is specialized to M
+// (a batched decode step reads each weight once for all its rows, and a
+// single row keeps one accumulator), else 4, which keeps the generic
+// pipeline small to compile and light on registers.
+const uint MAX_ROWS = S_M == 0u ? 4u : (S_M < 16u ? S_M : 16u);
 
 // Dot product of two 16-byte vectors, accumulated in f32.
 float dot16(uvec4 x, uvec4 y, float acc) {
