@@ -14,6 +14,10 @@
 #   B10/B13  decode steps of the warm (eager) and captured runs, the faster p50
 #   B5       a third run with graph_capture whole_graph, against the eager ones
 #   B11      two more runs with max_seq 256 and 4096 (KV caches on the device)
+#   B16      batched decode, captured: B = 1, 4, 8, 16 independent streams per
+#            step (models.decoder.params.batch=B, run.0.workload.batch=B),
+#            tokens/s of each and the B=8 / B=1 ratio
+#            (tests/bench/batch_scaling_report.py)
 #   B14 ckpt where python3 has torch and transformers:
 #            scripts/llama-transformers-check.py saves a random GQA Llama
 #            checkpoint (f16) and compares rtscope's logits with
@@ -231,6 +235,17 @@ if $decoder_ok; then
   # place on the device); the step time should not grow with max_seq.
   run_decoder b11_short --set "models.decoder.params.max_seq=$b11_short" || decoder_ok=false
   run_decoder b11_long --set "models.decoder.params.max_seq=$b11_long" || decoder_ok=false
+  # B16: B streams per captured step, each with its own prompt, position
+  # and KV rows; every weight is read once per step for all of them.
+  for batch in 1 4 8 16; do
+    run_decoder "batch_$batch" --set runtime.graph_capture=whole_graph \
+      --set "models.decoder.params.batch=$batch" --set "run.0.workload.batch=$batch" ||
+      decoder_ok=false
+  done
+  if command -v python3 >/dev/null; then
+    python3 "$repo/tests/bench/batch_scaling_report.py" "$out" ||
+      log "B16: batch_scaling_report.py failed; the runs' JSON is in $out/decoder_batch_*.json"
+  fi
 fi
 
 # --- B14 from a Hugging Face checkpoint ------------------------------------------

@@ -156,6 +156,7 @@ Json model_json(const ModelReport& model) {
   json["model"] = model.model;
   json["workload"] = model.workload;
   json["throughput_unit"] = model.throughput_unit;
+  json["batch"] = model.batch;
   Json settings = Json::object();
   for (const auto& [key, value] : model.settings) settings[key] = value;
   json["settings"] = std::move(settings);

@@ -8,7 +8,7 @@
 //                  "plugins": [{"id", "version", "path", "abi_minor",
 //                    "devices": [{"name", "kind", "fingerprint", "memory_bytes"}]}] },
 //     "models": { "<run name>": {
-//         "model", "workload", "throughput_unit",
+//         "model", "workload", "throughput_unit", "batch",
 //         "settings": { RuntimeSettings::to_map() },
 //         "phases_ms": {"plugin_load", "model_build", "weights_load", "checkpoint_map",
 //                       "checkpoint_convert", "upload", "pipelines", "first_inference",
@@ -105,6 +105,10 @@ struct ModelReport {
   std::string model;            // the model it ran
   std::string workload;         // e.g. "stream prompt 16, tokens 64"
   std::string throughput_unit;  // "tokens" or "samples"
+  // Items one iteration produces: the streams a decode step advances (one
+  // token each), or a batch run's rows. Throughput is batch × iterations
+  // over their summed latency; latency_ms is per iteration (per step).
+  int64_t batch = 1;
   std::map<std::string, std::string> settings;
   // Plugin load: the load time of the plugins in the model's backends.
   // Model build: graph construction, partitioning and engine builds. First

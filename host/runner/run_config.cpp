@@ -342,7 +342,7 @@ ModelConfig parse_model(const Reader& reader, const std::string& name, const Ite
 
 WorkloadConfig parse_workload(const Reader& reader, const Item& item, const RunConfig& config) {
   static const Keys kKinds = {"stream", "batch"};
-  static const Keys kStreamKeys = {"kind", "prompt", "tokens", "seed", "prefill"};
+  static const Keys kStreamKeys = {"kind", "prompt", "tokens", "batch", "seed", "prefill"};
   static const Keys kBatchKeys = {"kind", "batch", "seed"};
   WorkloadConfig workload;
   if (!item.present()) reader.fail(item, "missing; e.g. {kind: stream, prompt: 16, tokens: 64}");
@@ -361,6 +361,7 @@ WorkloadConfig parse_workload(const Reader& reader, const Item& item, const RunC
                                   fmt::join(kKinds, ", ")));
   }
   const Keys& keys = workload.kind == WorkloadConfig::Kind::stream ? kStreamKeys : kBatchKeys;
+  if (workload.kind == WorkloadConfig::Kind::stream) workload.batch = 0;  // the model's
   for (const auto& [key, value] : reader.entries(item, &keys)) {
     if (key == "prompt") workload.prompt = reader.integer(value, 1);
     if (key == "tokens") workload.tokens = reader.integer(value, 1);
@@ -575,6 +576,7 @@ YAML::Node to_yaml(const RunConfig& config) {
     if (run.workload.kind == WorkloadConfig::Kind::stream) {
       node["workload"]["prompt"] = run.workload.prompt;
       node["workload"]["tokens"] = run.workload.tokens;
+      if (run.workload.batch > 0) node["workload"]["batch"] = run.workload.batch;
       if (!run.workload.prefill.empty()) node["workload"]["prefill"] = run.workload.prefill;
     } else {
       node["workload"]["batch"] = run.workload.batch;

@@ -57,8 +57,10 @@ struct WorkloadConfig {
   Kind kind = Kind::stream;
   int64_t prompt = 16;  // stream: prompt length (prefill, untimed)
   int64_t tokens = 64;  // stream: decode steps per stream
-  int64_t batch = 1;    // batch: rows per model run
-  uint64_t seed = 1;    // seed of the random inputs
+  // batch: rows per model run. stream: streams decoded per step (the
+  // model's token rows; 0 = as many as the model has).
+  int64_t batch = 1;
+  uint64_t seed = 1;  // seed of the random inputs
   // stream: a model (key of `models`) that runs the prefill and shares its
   // state buffers (the KV caches) with the run's model; empty = the run's
   // model prefills too.

@@ -370,6 +370,7 @@ class Runner {
       const std::unique_ptr<Workload> workload = make_workload(run.workload, model, prefill);
       report.workload = workload->describe();
       report.throughput_unit = workload->item_unit();
+      report.batch = workload->items_per_iteration();
       const uint64_t contexts_before = contexts_created(model);
       const std::vector<StagedBytes> staged_before = staged_bytes(model);
 

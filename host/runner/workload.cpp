@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <vector>
 
 #include "rtscope/checked_math.hpp"
 #include "rtscope/error.hpp"
@@ -36,8 +37,9 @@ int64_t default_size(const Graph& graph, const Dim& dim) {
 }
 
 // A decoder step's inputs are named as the built-in decoder has them
-// (tokens [batch, seq], pos [1]: the first position) or as Hugging Face
-// exports do (input_ids [batch, seq], position_ids [batch, seq]).
+// (tokens [batch, seq], pos [1] or [batch]: the first position, shared or
+// per row) or as Hugging Face exports do (input_ids [batch, seq],
+// position_ids [batch, seq]).
 struct StreamInputs {
   const char* tokens;
   const char* positions;
@@ -69,6 +71,13 @@ class StreamWorkload : public Workload {
     }
     const Dim& rows = tokens->type.shape[0];
     rows_ = rows.is_static() ? rows.value : std::max<int64_t>(1, default_size(graph, rows));
+    if (config_.batch > 0 && config_.batch != rows_) {
+      throw InputError(fmt::format(
+          "workload 'stream' batch {} does not fit the model: input '{}' ({}) decodes {} "
+          "stream(s) per step; build the model with that batch (e.g. --set "
+          "models.<name>.params.batch={}) or drop the workload's batch",
+          config_.batch, names_.tokens, tokens->type.str(), rows_, config_.batch));
+    }
     const auto logits = graph.values.find("logits");
     if (logits == graph.values.end() || logits->second.shape.empty() ||
         !logits->second.shape.back().is_static()) {
@@ -84,19 +93,21 @@ class StreamWorkload : public Workload {
     // One token column and one position (a column of them), rewritten in
     // place every step.
     next_ = Tensor::zeros(DType::i64, {rows_, 1});
-    position_tensor_ =
-        names_.per_token ? Tensor::zeros(DType::i64, {rows_, 1}) : Tensor::zeros(DType::i64, {1});
+    position_tensor_ = names_.per_token
+                           ? Tensor::zeros(DType::i64, {rows_, 1})
+                           : Tensor::zeros(DType::i64, {per_row_positions(graph) ? rows_ : 1});
+    positions_.assign(static_cast<std::size_t>(rows_), 0);
   }
 
   std::chrono::nanoseconds run_iteration() override {
     if (!stream_started_ || step_ == config_.tokens) start_stream();
     std::chrono::nanoseconds elapsed{};
-    std::fill_n(position_tensor_.data_as<int64_t>(), position_tensor_.numel(), position_);
+    write_positions();
     decode_.inputs[decode_.tokens] = next_;
     decode_.inputs[decode_.pos] = position_tensor_;
     timed_run(model_, decode_.inputs, decode_.outputs, elapsed);
     take_last_column(decode_.outputs[decode_.next_token]);
-    ++position_;
+    for (int64_t& position : positions_) ++position;
     ++step_;
     return elapsed;
   }
@@ -104,7 +115,13 @@ class StreamWorkload : public Workload {
   int64_t items_per_iteration() const override { return rows_; }
   std::string item_unit() const override { return "tokens"; }
   std::string describe() const override {
-    return fmt::format("stream prompt {}, tokens {}", config_.prompt, config_.tokens);
+    if (rows_ == 1)
+      return fmt::format("stream prompt {}, tokens {}", config_.prompt, config_.tokens);
+    return fmt::format("stream batch {}, prompt {}, tokens {}", rows_, config_.prompt,
+                       config_.tokens);
+  }
+  std::span<const int64_t> last_tokens() const override {
+    return {next_.data_as<int64_t>(), static_cast<std::size_t>(rows_)};
   }
 
  private:
@@ -131,6 +148,29 @@ class StreamWorkload : public Workload {
     }
   }
 
+  // Whether the model's pos input takes one position per stream: a
+  // [batch] or symbolic dim that allows rows_ (the built-in decoder with
+  // batch > 1); otherwise every stream shares pos [1].
+  bool per_row_positions(const Graph& graph) const {
+    if (names_.per_token || rows_ == 1) return false;
+    const ValueInfo* pos = find_input(graph, names_.positions);
+    if (pos->type.shape.size() != 1) return false;
+    const Dim& dim = pos->type.shape[0];
+    if (dim.is_static()) return dim.value == rows_;
+    const auto range = graph.symbols.find(dim.symbol);
+    return range == graph.symbols.end() ||
+           (range->second.min <= rows_ && rows_ <= range->second.max);
+  }
+
+  // The next step's positions: each stream's (pos [batch]), the first
+  // stream's (pos [1]: streams advance together), or each token's
+  // (position_ids [batch, 1]).
+  void write_positions() {
+    int64_t* out = position_tensor_.data_as<int64_t>();
+    const int64_t count = position_tensor_.numel();
+    for (int64_t i = 0; i < count; ++i) out[i] = positions_[static_cast<std::size_t>(i)];
+  }
+
   // Prefill of a fresh stream; not timed (the first one is the model's
   // first inference, reported on its own).
   void start_stream() {
@@ -138,8 +178,18 @@ class StreamWorkload : public Workload {
     prefill_.reset_state();
     // Sized from the config: checked, and named, before it is allocated.
     tensor_bytes(DType::i64, {rows_, config_.prompt}, "the stream workload's prompt");
-    const Tensor prompt = Tensor::random(DType::i64, {rows_, config_.prompt},
-                                         config_.seed + streams_, static_cast<double>(vocab_ - 1));
+    // Row b of the n-th batch of streams is seeded with seed + n·rows + b,
+    // so that every stream has its own tokens, and stream b of a batch
+    // equals the stream a batch-1 run with seed + b starts with.
+    Tensor prompt = Tensor::empty(DType::i64, {rows_, config_.prompt});
+    for (int64_t row = 0; row < rows_; ++row) {
+      const Tensor tokens =
+          Tensor::random(DType::i64, {1, config_.prompt},
+                         config_.seed + streams_ * static_cast<uint64_t>(rows_) + row,
+                         static_cast<double>(vocab_ - 1));
+      std::copy_n(tokens.data_as<int64_t>(), config_.prompt,
+                  prompt.data_as<int64_t>() + row * config_.prompt);
+    }
     std::chrono::nanoseconds ignored{};
     begin_untimed();
     prefill_step_.inputs[prefill_step_.tokens] = prompt;
@@ -150,13 +200,14 @@ class StreamWorkload : public Workload {
       }
       prefill_step_.inputs[prefill_step_.pos] = positions;
     } else {
-      *position_tensor_.data_as<int64_t>() = 0;
+      std::fill(positions_.begin(), positions_.end(), 0);
+      write_positions();
       prefill_step_.inputs[prefill_step_.pos] = position_tensor_;
     }
     timed_run(prefill_, prefill_step_.inputs, prefill_step_.outputs, ignored);
     take_last_column(prefill_step_.outputs[prefill_step_.next_token]);
     end_untimed();
-    position_ = config_.prompt;
+    std::fill(positions_.begin(), positions_.end(), config_.prompt);
     step_ = 0;
     ++streams_;
     stream_started_ = true;
@@ -227,10 +278,10 @@ class StreamWorkload : public Workload {
   int64_t vocab_ = 0;
   bool stream_started_ = false;
   uint64_t streams_ = 0;
-  int64_t step_ = 0;        // decode steps done in this stream
-  int64_t position_ = 0;    // position of the next token
-  Tensor next_;             // i64 [rows, 1]: the tokens of the next step
-  Tensor position_tensor_;  // i64 [1], or [rows, 1] for position_ids
+  int64_t step_ = 0;                // decode steps done in this stream
+  std::vector<int64_t> positions_;  // each stream's position of its next token
+  Tensor next_;                     // i64 [rows, 1]: the tokens of the next step
+  Tensor position_tensor_;          // i64 [1] or [rows], or [rows, 1] for position_ids
   StepBindings decode_;
   StepBindings prefill_step_;
 };

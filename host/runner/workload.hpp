@@ -6,7 +6,11 @@
 //    `next_token`. One iteration is one decode step, so latency is per
 //    generated token; when a stream has run all its steps the next
 //    iteration starts a new stream. Needs the decoder contract: inputs
-//    `tokens` (i64 [batch, seq]) and `pos` (i64 [1]), output `next_token`.
+//    `tokens` (i64 [batch, seq]) and `pos` (i64 [1] or [batch]), output
+//    `next_token`. A model with batch rows decodes that many independent
+//    streams per step (`batch`, default the model's), each with its own
+//    seeded prompt (seed + row) and, with pos [batch], its own position;
+//    throughput counts one token per stream and step.
 //  - batch: one Model::run on `batch` seeded random rows per iteration (the
 //    same inputs every time). State buffers, if any, are reset before each
 //    run, outside the timed part.
@@ -37,6 +41,9 @@ class Workload {
   virtual int64_t items_per_iteration() const = 0;
   virtual std::string item_unit() const = 0;  // "tokens" or "samples"
   virtual std::string describe() const = 0;   // e.g. "stream prompt 16, tokens 64"
+  // The tokens the last iteration generated, one per stream (stream); empty
+  // for a batch workload.
+  virtual std::span<const int64_t> last_tokens() const { return {}; }
 
   // Duration of the first Model::run this workload made (it includes
   // execution-context creation); empty before the first iteration.

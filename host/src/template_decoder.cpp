@@ -221,7 +221,13 @@ Graph build_decoder(const DecoderParams& params) {
   // Decode steps (seq 1) dominate generation, so engines are tuned for them.
   g.symbol("seq", SymbolRange{1, 1, p.max_seq});
   g.input("tokens", DType::i64, {Dim::fixed(p.batch), Dim::named("seq")});
-  g.input("pos", DType::i64, {Dim::fixed(1)});
+  if (p.batch == 1) {
+    g.input("pos", DType::i64, {Dim::fixed(1)});
+  } else {
+    // One position per stream (batch row), or one shared by all of them.
+    g.symbol("streams", SymbolRange{1, p.batch, p.batch});
+    g.input("pos", DType::i64, {Dim::named("streams")});
+  }
 
   g.weight("embed", p.dtype, {p.vocab, p.d_model}, seeded_init(p.seed, 1.0));
   std::string x = g.node("embed_tokens", "embedding", {"embed", "tokens"}, "x");

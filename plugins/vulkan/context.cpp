@@ -216,10 +216,15 @@ void Context::run_host_checks(const ExecutionPlan& plan, const rts_execute_args&
       data = fetched.data();
     }
     if (check.kind == HostCheck::Kind::kPosition) {
-      const int64_t pos = *static_cast<const int64_t*>(data);
-      if (pos < 0 || pos + check.steps > check.limit) {
-        fail_node(*check.node, "pos ", pos, " + ", check.steps, " steps exceeds cache length ",
-                  check.limit, " (", shape_str(check.dims), ")");
+      // One position for every batch row, or one per batch row.
+      const int64_t count = element_count({tensor.dims, tensor.rank});
+      for (int64_t row = 0; row < count; ++row) {
+        const int64_t pos = static_cast<const int64_t*>(data)[row];
+        if (pos < 0 || pos > check.limit - check.steps) {
+          fail_node(*check.node, "pos[", row, "] = ", pos, " + ", check.steps,
+                    " steps exceeds cache length ", check.limit, " (", shape_str(check.dims),
+                    "); positions must lie in [0, cache length - steps]");
+        }
       }
       continue;
     }

@@ -59,6 +59,9 @@ inline constexpr uint32_t kMatmulGated = 16;
 // [rows, heads, head_dim], gets rotate-half RoPE at pos + row % seq (a rope
 // after the projection fused, ExecutionPlan).
 inline constexpr uint32_t kMatmulRope = 32;
+// With kMatmulRope: one position per batch row (pos [B]), row r at
+// pos[r / seq]; without it every row shares pos[0].
+inline constexpr uint32_t kMatmulRopePerRow = 64;
 
 // matvec.comp: the skinny matmul for at most kMatvecMaxRows rows.
 struct MatvecPush {
@@ -72,8 +75,10 @@ struct MatvecPush {
   float log2_base = 0;    // kMatmulRope
 };
 inline constexpr uint32_t kMatvecMaxRows = 4;  // MAX_ROWS in matvec.comp
-// matvec_t loops over blocks of 4 rows with the weights in cache: up to this
-// many rows it beats the tiled shader, which reads a transposed B poorly.
+// matvec_t computes blocks of 16 rows per weight read (a batched decode step
+// of up to 16 streams reads each weight once) and loops over blocks with
+// the weights in cache: up to this many rows it beats the tiled shader,
+// which reads a transposed B poorly.
 inline constexpr uint32_t kMatvecTransposedMaxRows = 64;
 inline constexpr uint32_t kMatvecColumns = 32;  // COLS in matvec.comp
 
@@ -96,6 +101,7 @@ struct RopePush {
   uint32_t heads;
   uint32_t head_dim;
   float log2_base;
+  uint32_t per_pos;  // pairs per position: 0 (one shared) or S·H·Dh/2
 };
 
 struct AttentionPush {
@@ -104,7 +110,8 @@ struct AttentionPush {
   uint32_t cache_len;
   uint32_t head_dim;
   float scale;
-  uint32_t flags;  // kAttentionVectorKeys
+  uint32_t flags;    // kAttentionVectorKeys
+  uint32_t per_pos;  // rows per position: 0 (one shared) or H·S
 };
 // Key rows start on 16-byte boundaries and hold whole 16-byte vectors.
 inline constexpr uint32_t kAttentionVectorKeys = 1;
@@ -118,6 +125,7 @@ struct KvUpdatePush {
   uint32_t seq;
   uint32_t cache_len;
   uint32_t row;
+  uint32_t per_pos;  // elements of new per position: 0 (one shared) or H·S·row
 };
 
 struct EmbeddingPush {

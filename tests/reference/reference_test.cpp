@@ -186,6 +186,59 @@ TEST(ReferenceOpTest, KvCacheUpdateWritesPositions) {
   EXPECT_THROW(run1("kv_cache_update", {cache, fresh, pos(2)}), InputError);
 }
 
+// Rows of a batch, each at its own position (pos [B]), equal each row run
+// alone at that position (pos [1]).
+RefTensor batch_row(const RefTensor& x, int64_t row) {
+  const int64_t size = static_cast<int64_t>(x.data.size()) / x.shape[0];
+  Shape shape = x.shape;
+  shape[0] = 1;
+  return t(shape, {x.data.begin() + row * size, x.data.begin() + (row + 1) * size});
+}
+
+RefTensor seeded(Shape shape, double seed) {
+  int64_t count = 1;
+  for (int64_t d : shape) count *= d;
+  std::vector<double> data(static_cast<std::size_t>(count));
+  // Non-zero values with no two rows alike.
+  for (int64_t i = 0; i < count; ++i) data[i] = std::sin(seed + 0.7 * static_cast<double>(i)) + 0.1;
+  return t(std::move(shape), std::move(data));
+}
+
+TEST(ReferenceOpTest, PositionPerBatchRowEqualsEachRowAlone) {
+  const std::vector<int64_t> positions = {4, 0, 2};
+  const RefTensor pos3 = t({3}, {4, 0, 2}, DType::i64);
+  const RefTensor x = seeded({3, 2, 2, 4}, 1);  // rope [B, S, H, Dh]
+  const RefTensor q = seeded({3, 2, 1, 4}, 2);  // attention [B, H, S, Dh]
+  const RefTensor k = seeded({3, 2, 6, 4}, 3);  // caches [B, H, T, Dh]
+  const RefTensor v = seeded({3, 2, 6, 4}, 4);
+  const RefTensor fresh = seeded({3, 2, 2, 4}, 5);  // kv_cache_update's new steps
+  const RefTensor rope = run1("rope", {x, pos3});
+  const RefTensor attention = run1("attention", {q, k, v, pos3});
+  const RefTensor updated = run1("kv_cache_update", {k, fresh, pos3});
+  for (int64_t b = 0; b < 3; ++b) {
+    SCOPED_TRACE("batch row " + std::to_string(b));
+    const RefTensor p = pos(positions[b]);
+    EXPECT_THAT(batch_row(rope, b), Near(run1("rope", {batch_row(x, b), p}).data));
+    EXPECT_THAT(
+        batch_row(attention, b),
+        Near(run1("attention", {batch_row(q, b), batch_row(k, b), batch_row(v, b), p}).data));
+    EXPECT_THAT(batch_row(updated, b),
+                Near(run1("kv_cache_update", {batch_row(k, b), batch_row(fresh, b), p}).data));
+  }
+  // The rows differ (each row's own position is used, not row 0's).
+  EXPECT_NE(batch_row(rope, 1).data, run1("rope", {batch_row(x, 1), pos(4)}).data);
+
+  // A position that leaves no room names the batch row.
+  try {
+    run1("kv_cache_update", {k, fresh, t({3}, {0, 5, 1}, DType::i64)});
+    FAIL() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_THAT(e.what(),
+                HasSubstr("batch row 1 at pos 5 + 2 new positions exceeds the cache length 6"));
+  }
+  EXPECT_THROW(run1("rope", {x, t({3}, {0, -1, 1}, DType::i64)}), InputError);
+}
+
 TEST(ReferenceOpTest, Embedding) {
   const RefTensor table = t({3, 2}, {0, 1, 10, 11, 20, 21});
   RefTensor rows = run1("embedding", {table, t({2, 2}, {2, 0, 1, 1}, DType::i64)});

@@ -88,6 +88,11 @@ std::vector<Case> valid_cases() {
       {"nonzero", {i32({2, 3})}, {}},
       {"nonzero", {f32({2, 3})}, {{"max_count", int64_t{4}}}},
       {"masked_select", {f32({2, 3}), boolean({2, 3})}, {}},
+      // One position per batch row, and one shared by a batch of three.
+      {"rope", {f32({3, 1, 2, 8}), i64({3})}, {}},
+      {"rope", {f32({3, 1, 2, 8}), i64({1})}, {}},
+      {"attention", {f32({3, 2, 1, 8}), f32({3, 2, 16, 8}), f32({3, 2, 16, 8}), i64({3})}, {}},
+      {"kv_cache_update", {f32({3, 2, 16, 8}), f32({3, 2, 1, 8}), i64({3})}, {}},
   };
 }
 
@@ -162,6 +167,13 @@ TEST(OpSchemaTest, ConcreteAndSymbolicFailWithTheSameText) {
       {{"rope", {f32({1, 3, 2, 7}), i64({1})}, {}}, "must have an even head dim"},
       {{"rope", {f32({1, 3, 2, 8}), i32({1})}, {}}, "pos i32[1] must be i64[1]"},
       {{"rope", {f32({1, 3, 2, 8}), i64({2})}, {}}, "pos i64[2] must be i64[1]"},
+      {{"rope", {f32({3, 1, 2, 8}), i64({2})}, {}},
+       "pos i64[2] must be i64[1] (one position for every batch row) or i64[3] (one per batch "
+       "row)"},
+      {{"attention", {f32({3, 2, 1, 8}), f32({3, 2, 16, 8}), f32({3, 2, 16, 8}), i64({3, 1})}, {}},
+       "pos i64[3,1] must be i64[1] (one position for every batch row) or i64[3]"},
+      {{"kv_cache_update", {f32({2, 2, 16, 8}), f32({2, 2, 1, 8}), i64({4})}, {}},
+       "pos i64[4] must be i64[1] (one position for every batch row) or i64[2]"},
       {{"attention", {f32({1, 2, 20, 8}), f32({1, 2, 16, 8}), f32({1, 2, 16, 8}), i64({1})}, {}},
        "has 20 positions but cache f32[1,2,16,8] holds only 16"},
       {{"reshape", {f32({2, 3})}, {{"shape", std::vector<int64_t>{4, -1}}}},

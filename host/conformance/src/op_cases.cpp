@@ -1,5 +1,6 @@
 #include "rtscope/conformance/op_cases.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 
@@ -19,6 +20,12 @@ InputSpec w(std::string name, Shape shape) {
   return spec;
 }
 InputSpec pos(int64_t value) { return {"pos", Kind::position, {1}, value}; }
+// One position per batch row (pos [B]).
+InputSpec pos(std::vector<int64_t> values) {
+  InputSpec spec{"pos", Kind::position, {static_cast<int64_t>(values.size())}};
+  spec.values = std::move(values);
+  return spec;
+}
 InputSpec ids(Shape shape, int64_t vocab, DType dtype) {
   return {"ids", Kind::ids, std::move(shape), vocab, dtype};
 }
@@ -58,6 +65,23 @@ const std::vector<OpCase>& op_cases() {
       {"attention_decode",
        "attention",
        {f("q", {2, 3, 1, 8}), f("k_cache", {2, 3, 20, 8}), f("v_cache", {2, 3, 20, 8}), pos(13)},
+       {}},
+      // Every batch row at its own position (pos [B]): odd batch sizes,
+      // positions from 0 to the last that fits.
+      {"rope_pos_per_row", "rope", {f("x", {3, 2, 2, 16}), pos({0, 7, 2})}, {}},
+      {"attention_decode_per_row",
+       "attention",
+       {f("q", {3, 2, 1, 8}), f("k_cache", {3, 2, 20, 8}), f("v_cache", {3, 2, 20, 8}),
+        pos({13, 0, 19})},
+       {}},
+      {"attention_prefill_per_row",
+       "attention",
+       {f("q", {2, 2, 4, 16}), f("k_cache", {2, 2, 40, 16}), f("v_cache", {2, 2, 40, 16}),
+        pos({0, 33})},
+       {}},
+      {"kv_cache_update_per_row",
+       "kv_cache_update",
+       {f("cache", {3, 2, 16, 8}), f("new", {3, 2, 3, 8}), pos({5, 0, 13})},
        {}},
       {"kv_cache_update",
        "kv_cache_update",
@@ -142,8 +166,12 @@ std::map<std::string, Tensor> random_inputs(const OpCase& c, DType dtype, uint64
         inputs[in.name] = Tensor::random(in.int_dtype, in.shape, seed, double(in.limit - 1));
         break;
       case Kind::position: {
-        Tensor t = Tensor::empty(DType::i64, {1});
-        t.data_as<int64_t>()[0] = in.limit;
+        Tensor t = Tensor::empty(DType::i64, in.shape);
+        if (in.values.empty()) {
+          t.data_as<int64_t>()[0] = in.limit;
+        } else {
+          std::copy(in.values.begin(), in.values.end(), t.data_as<int64_t>());
+        }
         inputs[in.name] = t;
         break;
       }

@@ -1,5 +1,6 @@
 // Reference kernels of rope, causal attention over a KV cache, and
-// kv_cache_update.
+// kv_cache_update. Batch row b runs at pos[b] (pos [B]) or at pos[0] (pos
+// [1]).
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -11,11 +12,12 @@
 namespace rtscope::reference::detail {
 namespace {
 
-void check_fits(std::string_view op, int64_t pos, int64_t steps, int64_t capacity) {
+void check_fits(std::string_view op, int64_t row, int64_t pos, int64_t steps, int64_t capacity) {
   if (pos + steps > capacity) {
-    throw InputError(std::string(op) + ": pos " + std::to_string(pos) + " + " +
-                     std::to_string(steps) + " new positions exceeds the cache length " +
-                     std::to_string(capacity) + "; use a larger max_seq or a smaller pos");
+    throw InputError(std::string(op) + ": batch row " + std::to_string(row) + " at pos " +
+                     std::to_string(pos) + " + " + std::to_string(steps) +
+                     " new positions exceeds the cache length " + std::to_string(capacity) +
+                     "; use a larger max_seq or a smaller pos");
   }
 }
 
@@ -24,11 +26,11 @@ void check_fits(std::string_view op, int64_t pos, int64_t steps, int64_t capacit
 void rope_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
                  std::vector<RefTensor>& out) {
   const RefTensor& x = in[0];  // [B, S, H, Dh]
-  const int64_t pos = position_of(in[1], "rope");
   const double base = attr_real(attrs, "base");
   const int64_t batch = x.shape[0], seq = x.shape[1], heads = x.shape[2], dh = x.shape[3];
   const int64_t half = dh / 2;
   for (int64_t b = 0; b < batch; ++b) {
+    const int64_t pos = position_of(in[1], b, "rope");
     for (int64_t s = 0; s < seq; ++s) {
       for (int64_t h = 0; h < heads; ++h) {
         const int64_t offset = ((b * seq + s) * heads + h) * dh;
@@ -52,15 +54,15 @@ void attention_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
   const RefTensor& q = in[0];  // [B, H, S, Dh]
   const RefTensor& k = in[1];  // [B, H, T, Dh]
   const RefTensor& v = in[2];
-  const int64_t pos = position_of(in[3], "attention");
   const int64_t batch = q.shape[0], heads = q.shape[1], seq = q.shape[2], dh = q.shape[3];
   const int64_t capacity = k.shape[2];
-  check_fits("attention", pos, seq, capacity);
   double scale = attr_real(attrs, "scale");
   if (scale == 0.0) scale = 1.0 / std::sqrt(static_cast<double>(dh));
 
   std::vector<double> weights(static_cast<std::size_t>(capacity));
   for (int64_t bh = 0; bh < batch * heads; ++bh) {
+    const int64_t pos = position_of(in[3], bh / heads, "attention");
+    check_fits("attention", bh / heads, pos, seq, capacity);
     const double* kb = k.data.data() + bh * capacity * dh;
     const double* vb = v.data.data() + bh * capacity * dh;
     for (int64_t s = 0; s < seq; ++s) {
@@ -90,12 +92,13 @@ void kv_cache_update_kernel(const std::vector<RefTensor>& in, const AttrMap&,
                             std::vector<RefTensor>& out) {
   const RefTensor& cache = in[0];  // [B, H, T, Dh]
   const RefTensor& fresh = in[1];  // [B, H, S, Dh]
-  const int64_t pos = position_of(in[2], "kv_cache_update");
   const int64_t capacity = cache.shape[2], steps = fresh.shape[2], dh = cache.shape[3];
-  check_fits("kv_cache_update", pos, steps, capacity);
   out[0].data = cache.data;  // the reference returns an updated copy
   const int64_t planes = cache.shape[0] * cache.shape[1];
   for (int64_t bh = 0; bh < planes; ++bh) {
+    const int64_t row = bh / cache.shape[1];
+    const int64_t pos = position_of(in[2], row, "kv_cache_update");
+    check_fits("kv_cache_update", row, pos, steps, capacity);
     std::copy_n(fresh.data.begin() + bh * steps * dh, steps * dh,
                 out[0].data.begin() + (bh * capacity + pos) * dh);
   }

@@ -29,9 +29,10 @@ Kernel find_select_kernel(std::string_view op);
 // the element of a tensor of shape `in` that numpy broadcasting reads.
 std::vector<int64_t> broadcast_sources(const Shape& out, const Shape& in);
 
-// The single value of a `pos` input as an integer; throws InputError if it
-// is negative or not integral.
-int64_t position_of(const RefTensor& pos, std::string_view op);
+// The position of batch row `row` from a `pos` input of [1] (shared by
+// every row) or [batch] values; throws InputError if it is negative or not
+// integral.
+int64_t position_of(const RefTensor& pos, int64_t row, std::string_view op);
 
 // Sizes before, along and after `axis`, for loops over one axis.
 struct AxisSplit {

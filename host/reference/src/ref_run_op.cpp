@@ -68,11 +68,11 @@ std::vector<int64_t> broadcast_sources(const Shape& out, const Shape& in) {
   return sources;
 }
 
-int64_t position_of(const RefTensor& pos, std::string_view op) {
-  const double value = pos.data.at(0);
+int64_t position_of(const RefTensor& pos, int64_t row, std::string_view op) {
+  const double value = pos.data.at(pos.data.size() == 1 ? 0 : static_cast<std::size_t>(row));
   if (!(value >= 0) || std::floor(value) != value) {
-    throw InputError(std::string(op) + ": pos must be a non-negative integer, got " +
-                     std::to_string(value));
+    throw InputError(std::string(op) + ": pos[" + std::to_string(pos.data.size() == 1 ? 0 : row) +
+                     "] must be a non-negative integer, got " + std::to_string(value));
   }
   return static_cast<int64_t>(value);
 }

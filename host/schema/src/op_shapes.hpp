@@ -46,8 +46,10 @@ void require_rank(std::string_view role, const ValueType& type, std::size_t rank
 void require_min_rank(std::string_view role, const ValueType& type, std::size_t rank);
 // Symbols are equal only to the same symbol; `what` names the dims compared.
 void require_same_dim(const Dim& a, const Dim& b, const std::string& what);
-// The `pos` input: i64 [1].
-void require_position(std::string_view role, const ValueType& type);
+// The `pos` input of rope, attention and kv_cache_update: i64 [1], one
+// position shared by every batch row, or i64 [batch], where batch row b
+// uses pos[b] (each row a stream of its own, at its own position).
+void require_position(std::string_view role, const ValueType& type, const Dim& batch);
 
 // Numpy broadcasting over symbolic dims: equal dims, or one side fixed 1.
 SymShape broadcast_shapes(std::string_view role_a, const ValueType& a, std::string_view role_b,

@@ -1,5 +1,7 @@
 // Schemas of the decoder attention ops: rope, attention over a KV cache, and
-// kv_cache_update (in place on the cache).
+// kv_cache_update (in place on the cache). Each takes `pos` as i64 [1] (one
+// position for all batch rows) or i64 [B] (batch row b at pos[b]: its rope
+// angle, the cache rows it writes, and the keys it sees, pos[b] + S).
 #include "op_shapes.hpp"
 
 namespace rtscope::schema::detail {
@@ -8,7 +10,7 @@ namespace {
 std::vector<ValueType> infer_rope(const std::vector<ValueType>& in, const AttrMap& attrs) {
   const ValueType& x = in[0];
   require_rank("x", x, 4);  // [B, S, H, Dh]
-  require_position("pos", in[1]);
+  require_position("pos", in[1], x.shape[0]);
   const Dim& head_dim = x.shape[3];
   if (head_dim.is_static() && head_dim.value % 2 != 0) {
     fail(describe("x", x) + " must have an even head dim (last dim), got " + head_dim.str());
@@ -49,7 +51,7 @@ std::vector<ValueType> infer_attention(const std::vector<ValueType>& in, const A
   }
   check_heads("q", q, "k_cache", k);
   check_fits("q", q, k);
-  require_position("pos", in[3]);
+  require_position("pos", in[3], q.shape[0]);
   if (!(attr_real(attrs, "scale") >= 0.0)) {
     fail("scale must be >= 0 (0 means 1/sqrt(head dim)), got " +
          std::to_string(attr_real(attrs, "scale")));
@@ -64,7 +66,7 @@ std::vector<ValueType> infer_kv_cache_update(const std::vector<ValueType>& in, c
   require_rank("new", fresh, 4);    // [B, H, S, Dh]
   check_heads("cache", cache, "new", fresh);
   check_fits("new", fresh, cache);
-  require_position("pos", in[2]);
+  require_position("pos", in[2], cache.shape[0]);
   return {cache};
 }
 

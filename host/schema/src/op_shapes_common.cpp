@@ -93,11 +93,16 @@ void require_same_dim(const Dim& a, const Dim& b, const std::string& what) {
   if (!(a == b)) fail(what + " differ: " + a.str() + " vs " + b.str());
 }
 
-void require_position(std::string_view role, const ValueType& type) {
-  const bool is_one_element =
-      type.shape.size() == 1 && type.shape[0].is_static() && type.shape[0].value == 1;
-  if (type.dtype != DType::i64 || !is_one_element) {
-    fail(describe(role, type) + " must be i64[1]");
+void require_position(std::string_view role, const ValueType& type, const Dim& batch) {
+  const bool is_vector = type.shape.size() == 1;
+  const Dim& length = is_vector ? type.shape[0] : batch;
+  const bool shared = length.is_static() && length.value == 1;
+  // A symbolic length (a graph taking either form) is checked again once
+  // its size is known.
+  const bool later = !length.is_static() || !batch.is_static();
+  if (type.dtype != DType::i64 || !is_vector || !(shared || later || length == batch)) {
+    fail(describe(role, type) + " must be i64[1] (one position for every batch row) or i64[" +
+         batch.str() + "] (one per batch row)");
   }
 }
 

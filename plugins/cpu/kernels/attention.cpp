@@ -1,6 +1,7 @@
 // Decoder ops: rope, causal attention over a KV cache, and the in-place
 // kv_cache_update. Attention specializes on common head dims at compile
-// time; attention and rope split work over the pool per shape.
+// time; attention and rope split work over the pool per shape. pos is [1]
+// (every batch row at pos[0]) or [batch] (row b at pos[b]).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -12,7 +13,31 @@
 namespace rtscope::cpu {
 namespace {
 
-int64_t read_position(const TensorRef& pos) { return *pos.as<const int64_t>(); }
+// The positions of a pos input: one shared by every batch row ([1]) or one
+// per batch row ([batch]), each checked to leave room for `steps` new
+// positions in a cache of `cache_len` (0: no cache to fit, rope).
+struct Positions {
+  const int64_t* values;
+  bool per_row;
+  int64_t of(int64_t row) const { return values[per_row ? row : 0]; }
+};
+
+Positions read_positions(const KernelArgs& args, const TensorRef& pos, int64_t batch, int64_t steps,
+                         int64_t cache_len, std::span<const int64_t> checked_dims) {
+  const Positions positions{pos.as<const int64_t>(), pos.elements() > 1};
+  const int64_t count = positions.per_row ? batch : 1;
+  for (int64_t row = 0; row < count; ++row) {
+    const int64_t value = positions.of(row);
+    if (value < 0 && cache_len == 0)
+      fail_node(args.node, "pos[", row, "] = ", value, " must be >= 0");
+    if (value < 0 || (cache_len > 0 && value > cache_len - steps)) {
+      fail_node(args.node, "pos[", row, "] = ", value, " + ", steps, " steps exceeds cache length ",
+                cache_len, " (", shape_str(checked_dims),
+                "); positions must lie in [0, cache length - steps]");
+    }
+  }
+  return positions;
+}
 
 void run_rope(const KernelArgs& args) {
   const TensorRef& x = args.inputs[0];
@@ -20,20 +45,26 @@ void run_rope(const KernelArgs& args) {
   const int64_t heads = x.dim(2);
   const int64_t head_dim = x.dim(3);
   const int64_t half = head_dim / 2;
-  const int64_t pos = read_position(args.inputs[1]);
+  const int64_t batch = x.dim(0);
+  const Positions positions = read_positions(args, args.inputs[1], batch, seq, 0, x.dims);
+  const int64_t tables = positions.per_row ? batch : 1;
   const double base = args.node.attr_real("base", 10000.0);
 
-  // cos/sin of every (s, i) once; angles in double so that large positions
-  // keep their precision. Grows once per thread, then is reused.
+  // cos/sin of every (b, s, i) once (b: only with a position per batch
+  // row); angles in double so that large positions keep their precision.
+  // Grows once per thread, then is reused.
   thread_local std::vector<float> table;
-  table.resize(static_cast<size_t>(seq * half * 2));
-  for (int64_t s = 0; s < seq; ++s) {
-    for (int64_t i = 0; i < half; ++i) {
-      const double inv_freq =
-          std::pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
-      const double theta = static_cast<double>(pos + s) * inv_freq;
-      table[(s * half + i) * 2] = static_cast<float>(std::cos(theta));
-      table[(s * half + i) * 2 + 1] = static_cast<float>(std::sin(theta));
+  table.resize(static_cast<size_t>(tables * seq * half * 2));
+  for (int64_t b = 0; b < tables; ++b) {
+    for (int64_t s = 0; s < seq; ++s) {
+      for (int64_t i = 0; i < half; ++i) {
+        const double inv_freq =
+            std::pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
+        const double theta = static_cast<double>(positions.of(b) + s) * inv_freq;
+        const int64_t at = ((b * seq + s) * half + i) * 2;
+        table[at] = static_cast<float>(std::cos(theta));
+        table[at + 1] = static_cast<float>(std::sin(theta));
+      }
     }
   }
   const float* angles = table.data();
@@ -43,10 +74,11 @@ void run_rope(const KernelArgs& args) {
   args.pool.parallel_for(rows, args.grain_or(rows_per_task(head_dim)),
                          [&](int64_t begin, int64_t end) {
                            for (int64_t row = begin; row < end; ++row) {
-                             const int64_t s = (row / heads) % seq;
+                             // (b, s) of the row, or s alone with one table.
+                             const int64_t step = (row / heads) % (tables * seq);
                              const float* src = in + row * head_dim;
                              float* dst = out + row * head_dim;
-                             const float* row_angles = angles + s * half * 2;
+                             const float* row_angles = angles + step * half * 2;
                              for (int64_t i = 0; i < half; ++i) {
                                const float cos_theta = row_angles[i * 2];
                                const float sin_theta = row_angles[i * 2 + 1];
@@ -100,10 +132,12 @@ void run_attention(const KernelArgs& args) {
   const int64_t steps = q.dim(2);
   const int64_t head_dim = kHeadDim > 0 ? kHeadDim : q.dim(3);
   const int64_t cache_len = k.dim(2);
-  const int64_t pos = read_position(args.inputs[3]);
-  if (pos < 0 || pos + steps > cache_len) {
-    fail_node(args.node, "pos ", pos, " + ", steps, " query steps exceeds cache length ", cache_len,
-              " (q ", shape_str(q.dims), ", k_cache ", shape_str(k.dims), ")");
+  const int64_t heads = q.dim(1);
+  const Positions positions =
+      read_positions(args, args.inputs[3], q.dim(0), steps, cache_len, k.dims);
+  int64_t last = 0;  // the furthest position any row reaches, for the split
+  for (int64_t b = 0; b < (positions.per_row ? q.dim(0) : 1); ++b) {
+    last = std::max(last, positions.of(b));
   }
   double scale = args.node.attr_real("scale", 0.0);
   if (scale == 0.0) scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
@@ -114,7 +148,7 @@ void run_attention(const KernelArgs& args) {
   const float* v_data = args.inputs[2].as<const float>();
   float* out = args.outputs[0].as<float>();
   const int64_t rows = q.elements() / std::max<int64_t>(head_dim, 1);  // B·H·S query rows
-  const int64_t work_per_row = std::max<int64_t>((pos + steps) * head_dim * 2, 1);
+  const int64_t work_per_row = std::max<int64_t>((last + steps) * head_dim * 2, 1);
   const int64_t rows_per = args.tuning != nullptr && args.tuning->grain > 0
                                ? std::max<int64_t>(args.tuning->grain / work_per_row, 1)
                                : rows_per_task(work_per_row);
@@ -128,7 +162,7 @@ void run_attention(const KernelArgs& args) {
       const float* keys = k_data + batch_head * cache_len * head_dim;
       const float* values = v_data + batch_head * cache_len * head_dim;
       float* dst = out + row * head_dim;
-      const int64_t visible = pos + s + 1;  // keys 0..pos+s, causal
+      const int64_t visible = positions.of(batch_head / heads) + s + 1;  // keys 0..pos+s, causal
       float max_score = -INFINITY;
       for (int64_t j = 0; j < visible; ++j) {
         scores[j] = dot_fixed<kHeadDim>(query, keys + j * head_dim, head_dim) * scale_f;
@@ -197,22 +231,21 @@ void run_kv_cache_update(const KernelArgs& args) {
   const TensorRef& out = args.outputs[0];
   const int64_t cache_len = cache.dim(2);
   const int64_t steps = fresh.dim(2);
-  const int64_t pos = read_position(args.inputs[2]);
-  if (pos < 0 || pos + steps > cache_len) {
-    fail_node(args.node, "pos ", pos, " + ", steps, " new steps exceeds cache length ", cache_len,
-              " (cache ", shape_str(cache.dims), ")");
-  }
+  const Positions positions =
+      read_positions(args, args.inputs[2], cache.dim(0), steps, cache_len, cache.dims);
   const size_t element = dtype_size(cache.dtype);
   if (out.data != cache.data && cache.bytes() > 0) {
     std::memcpy(out.data, cache.data, cache.bytes());
   }
   const size_t row_bytes = static_cast<size_t>(cache.dim(3)) * element;
   const size_t step_bytes = static_cast<size_t>(steps) * row_bytes;
-  const int64_t batch_heads = cache.dim(0) * cache.dim(1);
+  const int64_t heads = cache.dim(1);
+  const int64_t batch_heads = cache.dim(0) * heads;
   auto* dst = static_cast<std::byte*>(out.data);
   const auto* src = static_cast<const std::byte*>(fresh.data);
   for (int64_t bh = 0; bh < batch_heads; ++bh) {
     if (step_bytes == 0) break;
+    const int64_t pos = positions.of(bh / heads);
     std::memcpy(dst + (bh * cache_len + pos) * row_bytes, src + bh * step_bytes, step_bytes);
   }
 }

@@ -2,7 +2,8 @@
 // with a combine pass when the partials fit a small scratch, else one
 // workgroup per query row with an online softmax over key chunks), and
 // kv_cache_update. The
-// position is read on the device from its i64 buffer; the host checks it
+// position is read on the device from its i64 buffer, one for every batch
+// row (pos [1]) or one per batch row (pos [B]); the host checks each
 // against the cache length before submitting (execution_plan.hpp).
 #include <cmath>
 
@@ -12,6 +13,10 @@
 
 namespace rtscope::vulkan {
 namespace {
+
+// Whether `pos` holds one position per batch row ([B], B > 1) rather than
+// one for every row.
+bool per_batch_row(const TensorArg& pos) { return pos.elements() > 1; }
 
 void encode_rope(const EncodeArgs& args) {
   const TensorArg& x = args.inputs[0];
@@ -23,6 +28,7 @@ void encode_rope(const EncodeArgs& args) {
   push.head_dim = to_u32(node, x.dim(3), "head dim");
   push.log2_base = static_cast<float>(std::log2(node.attr_real("base", 10000.0)));
   if (push.pairs == 0) return;
+  if (per_batch_row(args.inputs[1])) push.per_pos = push.pairs / to_u32(node, x.dim(0), "batch");
   args.commands.dispatch(args.pipelines[0],
                          {{x.region}, {args.inputs[1].region}, {args.outputs[0].region, true}},
                          push, linear_groups(push.pairs, args.caps));
@@ -66,6 +72,7 @@ void encode_attention(const EncodeArgs& args) {
   double scale = node.attr_real("scale", 0.0);
   if (scale == 0.0) scale = 1.0 / std::sqrt(static_cast<double>(push.head_dim));
   push.scale = static_cast<float>(scale);
+  if (per_batch_row(args.inputs[3])) push.per_pos = push.rows / to_u32(node, q.dim(0), "batch");
   const uint64_t row_bytes = uint64_t{push.head_dim} * dtype_size(k.dtype);
   if (row_bytes % 16 == 0 && k.region.offset % 16 == 0) push.flags |= kAttentionVectorKeys;
   if (push.rows == 0 || push.head_dim == 0) return;
@@ -116,6 +123,8 @@ void encode_kv_cache_update(const EncodeArgs& args) {
   push.row = to_u32(node, cache.dim(3) * units, "row width");
   to_u32(node, cache.elements() * units, "cache element count");
   if (push.count == 0) return;
+  if (per_batch_row(args.inputs[2]))
+    push.per_pos = push.count / to_u32(node, fresh.dim(0), "batch");
   args.commands.dispatch(args.pipelines[0],
                          {{out.region, true}, {fresh.region}, {args.inputs[2].region}}, push,
                          linear_groups(push.count, args.caps));

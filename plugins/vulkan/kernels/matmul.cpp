@@ -60,17 +60,18 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
          ": a neighbouring node was fused into a product that does not run matvec_t");
   }
   if (skinny) {
-    const MatvecPush skinny_push{push.m,
-                                 push.n,
-                                 push.k,
-                                 push.flags | (args.residual ? kMatmulResidual : 0) |
-                                     (args.row_norm_gain ? kMatmulNormRows : 0) |
-                                     (args.gated_up ? kMatmulGated : 0) |
-                                     (args.rope.pos ? kMatmulRope : 0),
-                                 args.row_norm_eps,
-                                 args.rope.head_dim,
-                                 args.rope.seq,
-                                 args.rope.log2_base};
+    const MatvecPush skinny_push{
+        push.m,
+        push.n,
+        push.k,
+        push.flags | (args.residual ? kMatmulResidual : 0) |
+            (args.row_norm_gain ? kMatmulNormRows : 0) | (args.gated_up ? kMatmulGated : 0) |
+            (args.rope.pos ? kMatmulRope : 0) |
+            (args.rope.pos && args.rope.pos->elements() > 1 ? kMatmulRopePerRow : 0),
+        args.row_norm_eps,
+        args.rope.head_dim,
+        args.rope.seq,
+        args.rope.log2_base};
     // matvec: kMatvecColumns columns per workgroup; matvec_t: one column
     // per subgroup.
     const uint64_t columns =

@@ -27,6 +27,7 @@ layout(push_constant) uniform Push {
   uint head_dim;
   float scale;
   uint flags;  // bit 0: key rows are read as 16-byte vectors (k4)
+  uint per_pos;  // rows per position: 0 (pos [1]) or H·S (pos [B], batch row b at pos[b])
 } pc;
 
 #ifdef ELEM_F16
@@ -77,8 +78,8 @@ void main() {
   const uint HEAD_DIM = SHAPE(S_HEAD_DIM, pc.head_dim);
   const uint lid = gl_LocalInvocationID.x;
   const uint dh = HEAD_DIM;
-  const int pos = LOW_WORD(pos_words, 0u);
   for (uint row = gl_WorkGroupID.x; row < ROWS; row += gl_NumWorkGroups.x) {
+    const int pos = POSITION(pos_words, row, pc.per_pos);
     const uint bh = row / SEQ;
     const uint s = row % SEQ;
     const uint kv_base = bh * CACHE_LEN * dh;

@@ -38,6 +38,7 @@ layout(push_constant) uniform Push {
   uint head_dim;
   float scale;
   uint flags;  // bit 0: key rows are 16-byte vectors (k4); bit 1: combine pass
+  uint per_pos;  // rows per position: 0 (pos [1]) or H·S (pos [B], batch row b at pos[b])
 } pc;
 
 #ifdef ELEM_F16
@@ -79,7 +80,7 @@ float vector_dot(uint key_vector, uint vectors, uint first, uint step) {
 // Keys row `row` sees: the host rejects pos + S > T before submitting;
 // clamp anyway so a bad position can never read outside the cache.
 uint visible_keys(uint row, uint seq, uint cache_len) {
-  const int pos = LOW_WORD(pos_words, 0u);
+  const int pos = POSITION(pos_words, row, pc.per_pos);
   return uint(clamp(pos + int(row % seq) + 1, 0, int(cache_len)));
 }
 

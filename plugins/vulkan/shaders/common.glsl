@@ -44,6 +44,11 @@
 // Shaders never need 64-bit arithmetic on positions or ids.
 #define LOW_WORD(buffer, index) int(buffer[(index) * 2u])
 
+// The position of work item `item` from a pos buffer holding one position
+// for every batch row (per_pos 0) or one per batch row, per_pos items each
+// (rope, attention, kv_cache_update: batch row b runs at pos[b]).
+#define POSITION(buffer, item, per_pos) LOW_WORD(buffer, (per_pos) == 0u ? 0u : (item) / (per_pos))
+
 // Shape specialization (kernel_specialization eager and lazy): a shader
 // mirrors its leading push-constant words as specialization constants
 // from id 8 on (shape_constant_count in shader_interface.hpp) and reads

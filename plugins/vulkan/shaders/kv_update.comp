@@ -1,6 +1,10 @@
 #version 450
 // kv_cache_update: writes new [B, H, S, Dh] into cache [B, H, T, Dh] at
-// positions pos..pos+S−1. The output buffer already holds the cache (it is
+// positions pos..pos+S−1, where pos is one position for every batch row or
+// one per batch row (per_pos elements of new each). A batch row whose
+// position leaves no room for S steps is skipped, never written outside
+// the cache (the host rejects it before submitting when it can read pos).
+// The output buffer already holds the cache (it is
 // the cache, in place, or the host copied it there first). Sizes are in
 // RAW elements.
 #include "common.glsl"
@@ -17,13 +21,13 @@ layout(push_constant) uniform Push {
   uint seq;
   uint cache_len;
   uint row;  // Dh in RAW elements
+  uint per_pos;  // elements of new per position: 0 (pos [1]) or H·S·row (pos [B])
 } pc;
 
 void main() {
-  const int pos = LOW_WORD(pos_words, 0u);
-  // The host rejects a bad position before submitting; never write outside.
-  if (pos < 0 || pos + int(pc.seq) > int(pc.cache_len)) return;
   for (uint i = gl_GlobalInvocationID.x; i < pc.count; i += GRID_STRIDE_X) {
+    const int pos = POSITION(pos_words, i, pc.per_pos);
+    if (pos < 0 || pos > int(pc.cache_len) - int(pc.seq)) continue;
     const uint d = i % pc.row;
     const uint s = (i / pc.row) % pc.seq;
     const uint bh = i / (pc.row * pc.seq);

@@ -1,7 +1,10 @@
 #version 450
 // Skinny matmul on a weight stored transposed: C[M, N] = A[M, K] · Bᵀ
 // (+ bias) with B stored [N, K], for decode steps and short prompts (the
-// encoder sends up to kMatvecTransposedMaxRows rows, MAX_ROWS at a time). The
+// encoder sends up to kMatvecTransposedMaxRows rows, MAX_ROWS at a time:
+// with shape specialization, a batched decode step of up to 16 streams is
+// one block, so every weight is read from memory once per step for all
+// rows). The
 // engine stores `linear` weights that way on devices with subgroup
 // arithmetic (engine.cpp), so that one subgroup computes one output
 // column from K contiguous weights: every invocation reads 16 bytes at a
@@ -17,7 +20,8 @@
 // Rope (flag bit 5): the output is [rows, heads, Dh] and gets rotate-half
 // RoPE at position pos + (row % seq) (rope.comp): each subgroup computes the
 // pair of columns i and i + Dh/2 of one head and rotates them, with pos in
-// binding 4.
+// binding 4: one position for every row, or (flag bit 6) one per batch
+// row, row r at pos[r / seq].
 #include "common.glsl"
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -26,7 +30,6 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 256;
 
-const uint MAX_ROWS = 4;  // rows per block
 const uint IN_FLIGHT = 8;  // 16-byte weight loads per invocation and row
 #ifdef ELEM_F16
 const uint VEC = 8;  // halves per uvec4
@@ -55,7 +58,8 @@ layout(push_constant) uniform Push {
                // bit 2: add residual[M, N] (a fused residual connection);
                // bit 3: rmsnorm each row of A with gain g[K] first (fused);
                // bit 4: gated, silu(A·Bᵀ) · (A·Uᵀ) with U in binding 4;
-               // bit 5: rope on the output, pos in binding 4
+               // bit 5: rope on the output, pos in binding 4;
+               // bit 6: with bit 5, one position per batch row (pos [B])
   float eps;   // bit 3
   uint head_dim;     // bit 5
   uint seq;          // bit 5
@@ -67,6 +71,12 @@ SHAPE_CONSTANT(8, S_M);
 SHAPE_CONSTANT(9, S_N);
 SHAPE_CONSTANT(10, S_K);
 SHAPE_CONSTANT(11, S_FLAGS);
+
+// Rows per block: M itself up to 16 when the pipeline is specialized to M
+// (a batched decode step reads each weight once for all its rows, and a
+// single row keeps one accumulator), else 4, which keeps the generic
+// pipeline small to compile and light on registers.
+const uint MAX_ROWS = S_M == 0u ? 4u : (S_M < 16u ? S_M : 16u);
 
 // Dot product of two 16-byte vectors, accumulated in f32.
 float dot16(uvec4 x, uvec4 y, float acc) {
@@ -202,7 +212,7 @@ void main() {
               // Rounded where the unfused projection would store them.
               const float first = float(ELEM(total));
               const float second = float(ELEM(up_total));
-              const int pos = LOW_WORD(pos_words, 0u);
+              const int pos = LOW_WORD(pos_words, (FLAGS & 64u) != 0u ? row / pc.seq : 0u);
               const float inv_freq = exp2(-2.0 * float(i) / float(pc.head_dim) * pc.log2_base);
               const float theta = float(pos + int(row % pc.seq)) * inv_freq;
               const float cs = cos(theta);

@@ -1,7 +1,8 @@
 #version 450
 // Rotate-half RoPE on x [B, S, H, Dh]: for i < Dh/2 and θ = (pos+s)·base^(−2i/Dh),
 // out[i] = x[i]·cosθ − x[i+Dh/2]·sinθ and out[i+Dh/2] = x[i+Dh/2]·cosθ + x[i]·sinθ.
-// One invocation per (row, i) pair; pos is read from its i64 buffer.
+// One invocation per (row, i) pair; pos is read from its i64 buffer: one
+// position for every batch row, or one per batch row (per_pos pairs each).
 #include "common.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -17,6 +18,7 @@ layout(push_constant) uniform Push {
   uint heads;
   uint head_dim;
   float log2_base;
+  uint per_pos;  // pairs per position: 0 (pos [1]) or S·H·Dh/2 (pos [B])
 } pc;
 
 // Shape constants (SHAPE in common.glsl): push words 0..3.
@@ -31,8 +33,8 @@ void main() {
   const uint HEADS = SHAPE(S_HEADS, pc.heads);
   const uint HEAD_DIM = SHAPE(S_HEAD_DIM, pc.head_dim);
   const uint half_dim = HEAD_DIM / 2u;
-  const int pos = LOW_WORD(pos_words, 0u);
   for (uint p = gl_GlobalInvocationID.x; p < PAIRS; p += GRID_STRIDE_X) {
+    const int pos = POSITION(pos_words, p, pc.per_pos);
     const uint i = p % half_dim;
     const uint row = p / half_dim;  // over B·S·H
     const uint s = (row / HEADS) % SEQ;

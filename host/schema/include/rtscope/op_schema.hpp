@@ -36,7 +36,7 @@ enum class InputDtype : uint8_t {
   floating,       // f32 or f16
   same_as_first,  // the dtype of input 0, whatever it is
   any,            // any dtype
-  position,       // i64 (the [1] shape is checked with the shapes)
+  position,       // i64 (the [1] or [batch] shape is checked with the shapes)
   indices,        // i32 or i64
   boolean,        // bool
 };

@@ -21,6 +21,8 @@ struct InputSpec {
   // A weight: handed to build_engine as an rts_constant with its declared
   // shape (never an engine input), with seeded values.
   bool constant = false;
+  // position of shape [B]: one value per batch row (limit unused).
+  std::vector<int64_t> values = {};
 };
 
 struct OpCase {
