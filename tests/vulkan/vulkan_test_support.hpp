@@ -11,10 +11,12 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "rtscope/error.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
+#include "support/tiny_graphs.hpp"
 
 namespace rtscope::vulkan_testing {
 
@@ -54,6 +56,34 @@ inline LoadResult load_vulkan(PluginRegistry& registry) {
     if (!load_.skip_reason.empty()) GTEST_SKIP() << load_.skip_reason;                           \
     ASSERT_TRUE(load_.failure.empty()) << "loading the vulkan plugin failed: " << load_.failure; \
   } while (0)
+
+// A registry with the vulkan plugin loaded before each test (skipped on a
+// machine without a Vulkan device), and models built on it alone.
+class VulkanTest : public ::testing::Test {
+ protected:
+  void SetUp() override { RTSCOPE_LOAD_VULKAN_OR_SKIP(registry_); }
+
+  std::unique_ptr<Model> build(Graph graph) {
+    return Model::build(std::move(graph), registry_, {.backends = {"vulkan"}});
+  }
+
+  PluginRegistry registry_;
+};
+
+// VulkanTest for TEST_P suites whose parameter is a `Case`.
+template <class Case>
+class VulkanCaseTest : public VulkanTest, public ::testing::WithParamInterface<Case> {};
+
+// cache f32[1, 2, 16, 8], new f32[1, 2, 3, 8] and pos i64[1] into
+// kv_cache_update -> updated; the caller adds the rest and the outputs.
+inline testing::GraphBuilder cache_update_graph(const std::string& name) {
+  testing::GraphBuilder g(name);
+  g.input("cache", DType::f32, {1, 2, 16, 8})
+      .input("new", DType::f32, {1, 2, 3, 8})
+      .input("pos", DType::i64, {1})
+      .node("update", "kv_cache_update", {"cache", "new", "pos"}, "updated");
+  return g;
+}
 
 inline uint64_t counter(const Module& module, const std::string& name) {
   const auto counters = module.stats().plugin_counters;
