@@ -7,12 +7,38 @@
 //
 // The defaults are the runner's default decoder (2 layers, d_model 256,
 // 4 heads, vocab 1024) with 2 KV heads.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <utility>
 
 #include "../support/tiny_llama.hpp"
+
+using rtscope::testing::TinyLlama;
+
+// The integer flags and the sizes they set.
+constexpr std::pair<const char*, int64_t TinyLlama::*> kSizeFlags[] = {
+    {"--layers", &TinyLlama::layers},
+    {"--hidden", &TinyLlama::hidden},
+    {"--heads", &TinyLlama::heads},
+    {"--kv-heads", &TinyLlama::kv_heads},
+    {"--ffn", &TinyLlama::intermediate},
+    {"--vocab", &TinyLlama::vocab},
+    {"--max-positions", &TinyLlama::max_positions}};
+
+// The runner's default decoder with 2 KV heads.
+TinyLlama default_decoder() {
+  return TinyLlama{.hidden = 256,
+                   .intermediate = 1024,
+                   .layers = 2,
+                   .heads = 4,
+                   .kv_heads = 2,
+                   .vocab = 1024,
+                   .max_positions = 256,
+                   .rope_theta = 10000};
+}
 
 int main(int argc, char** argv) {
   if (argc < 2 || argv[1][0] == '-') {
@@ -22,15 +48,7 @@ int main(int argc, char** argv) {
                  argv[0]);
     return 2;
   }
-  rtscope::testing::TinyLlama c;
-  c.hidden = 256;
-  c.intermediate = 1024;
-  c.layers = 2;
-  c.heads = 4;
-  c.kv_heads = 2;
-  c.vocab = 1024;
-  c.max_positions = 256;
-  c.rope_theta = 10000;
+  TinyLlama c = default_decoder();
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const char* value = argv[i + 1];
@@ -44,24 +62,13 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s: '%s' is not a positive integer\n", flag.c_str(), value);
       return 2;
     }
-    if (flag == "--layers")
-      c.layers = number;
-    else if (flag == "--hidden")
-      c.hidden = number;
-    else if (flag == "--heads")
-      c.heads = number;
-    else if (flag == "--kv-heads")
-      c.kv_heads = number;
-    else if (flag == "--ffn")
-      c.intermediate = number;
-    else if (flag == "--vocab")
-      c.vocab = number;
-    else if (flag == "--max-positions")
-      c.max_positions = number;
-    else {
+    const auto* size = std::find_if(std::begin(kSizeFlags), std::end(kSizeFlags),
+                                    [&flag](const auto& entry) { return flag == entry.first; });
+    if (size == std::end(kSizeFlags)) {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
     }
+    c.*(size->second) = number;
   }
   if (c.dtype != "F32" && c.dtype != "F16" && c.dtype != "BF16") {
     std::fprintf(stderr, "--dtype: expected F32, F16 or BF16, got %s\n", c.dtype.c_str());
