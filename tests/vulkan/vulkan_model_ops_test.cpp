@@ -362,14 +362,23 @@ TEST_F(VulkanModelOps, ReductionsAndLogSoftmax) {
 
 TEST_F(VulkanModelOps, ConvAndPooling) {
   const auto ints = [](std::vector<int64_t> a) { return AttrValue{std::move(a)}; };
+  // The attributes of a grouped, strided, padded and dilated convolution
+  // (and a transposed one's output padding).
+  const auto grouped = [&ints](int64_t group, std::vector<int64_t> strides,
+                               std::vector<int64_t> pads, std::vector<int64_t> dilations,
+                               std::vector<int64_t> output_padding = {}) {
+    AttrMap attrs{{"group", group},
+                  {"strides", ints(std::move(strides))},
+                  {"pads", ints(std::move(pads))},
+                  {"dilations", ints(std::move(dilations))}};
+    if (!output_padding.empty()) attrs["output_padding"] = ints(std::move(output_padding));
+    return attrs;
+  };
   check_all({
       {"conv2d_groups_strides_dilations_pads",
        "conv",
        {{"x", {2, 4, 7, 6}}, {"w", {6, 2, 3, 3}}, {"b", {6}}},
-       {{"group", int64_t{2}},
-        {"strides", ints({2, 1})},
-        {"pads", ints({1, 0, 1, 2})},
-        {"dilations", ints({1, 2})}}},
+       grouped(2, {2, 1}, {1, 0, 1, 2}, {1, 2})},
       {"conv1d", "conv", {{"x", {1, 3, 10}}, {"w", {4, 3, 3}}}, {{"pads", ints({1, 1})}}},
       {"conv2d_depthwise",
        "conv",
@@ -378,11 +387,7 @@ TEST_F(VulkanModelOps, ConvAndPooling) {
       {"conv_transpose2d_groups_strides_dilations_pads",
        "conv_transpose",
        {{"x", {2, 4, 4, 3}}, {"w", {4, 3, 3, 2}}, {"b", {6}}},
-       {{"group", int64_t{2}},
-        {"strides", ints({2, 3})},
-        {"pads", ints({1, 0, 0, 1})},
-        {"dilations", ints({1, 2})},
-        {"output_padding", ints({1, 0})}}},
+       grouped(2, {2, 3}, {1, 0, 0, 1}, {1, 2}, /*output_padding=*/{1, 0})},
       {"conv_transpose1d_cropped",
        "conv_transpose",
        {{"x", {1, 3, 5}}, {"w", {3, 2, 4}}},
