@@ -12,21 +12,31 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
-#include <utility>
 
 #include "../support/tiny_llama.hpp"
 
 using rtscope::testing::TinyLlama;
 
-// The integer flags and the sizes they set.
-constexpr std::pair<const char*, int64_t TinyLlama::*> kSizeFlags[] = {
-    {"--layers", &TinyLlama::layers},
-    {"--hidden", &TinyLlama::hidden},
-    {"--heads", &TinyLlama::heads},
-    {"--kv-heads", &TinyLlama::kv_heads},
-    {"--ffn", &TinyLlama::intermediate},
-    {"--vocab", &TinyLlama::vocab},
-    {"--max-positions", &TinyLlama::max_positions}};
+// An integer flag, its value's name in the usage, and the size it sets.
+struct SizeFlag {
+  const char* flag;
+  const char* value;
+  int64_t TinyLlama::*size;
+};
+
+constexpr SizeFlag kSizeFlags[] = {{"--layers", "N", &TinyLlama::layers},
+                                   {"--hidden", "D", &TinyLlama::hidden},
+                                   {"--heads", "H", &TinyLlama::heads},
+                                   {"--kv-heads", "K", &TinyLlama::kv_heads},
+                                   {"--ffn", "F", &TinyLlama::intermediate},
+                                   {"--vocab", "V", &TinyLlama::vocab},
+                                   {"--max-positions", "P", &TinyLlama::max_positions}};
+
+std::string usage_flags() {
+  std::string text;
+  for (const SizeFlag& f : kSizeFlags) text += std::string(" [") + f.flag + " " + f.value + "]";
+  return text + " [--dtype F32|F16|BF16]";
+}
 
 // The runner's default decoder with 2 KV heads.
 TinyLlama default_decoder() {
@@ -42,10 +52,7 @@ TinyLlama default_decoder() {
 
 int main(int argc, char** argv) {
   if (argc < 2 || argv[1][0] == '-') {
-    std::fprintf(stderr,
-                 "usage: %s DIR [--layers N] [--hidden D] [--heads H] [--kv-heads K] [--ffn F] "
-                 "[--vocab V] [--max-positions P] [--dtype F32|F16|BF16]\n",
-                 argv[0]);
+    std::fprintf(stderr, "usage: %s DIR%s\n", argv[0], usage_flags().c_str());
     return 2;
   }
   TinyLlama c = default_decoder();
@@ -63,12 +70,12 @@ int main(int argc, char** argv) {
       return 2;
     }
     const auto* size = std::find_if(std::begin(kSizeFlags), std::end(kSizeFlags),
-                                    [&flag](const auto& entry) { return flag == entry.first; });
+                                    [&flag](const SizeFlag& f) { return flag == f.flag; });
     if (size == std::end(kSizeFlags)) {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
     }
-    c.*(size->second) = number;
+    c.*(size->size) = number;
   }
   if (c.dtype != "F32" && c.dtype != "F16" && c.dtype != "BF16") {
     std::fprintf(stderr, "--dtype: expected F32, F16 or BF16, got %s\n", c.dtype.c_str());
