@@ -26,10 +26,10 @@ inline constexpr const char* kRtscopeRunBinary = "";
 
 // One built-in decoder streamed on one plugin, as a run config.
 struct StreamRun {
-  std::string plugin;
-  std::string model;    // the model's and the run's name
-  std::string params;   // the decoder's params, a YAML flow map
-  std::string runtime;  // lines of the runtime section ("" for none)
+  std::string plugin{};
+  std::string model{};    // the model's and the run's name
+  std::string params{};   // the decoder's params, a YAML flow map
+  std::string runtime{};  // lines of the runtime section ("" for none)
   int prompt = 4;
   int tokens = 8;
   int warmup = 1;

@@ -20,6 +20,7 @@
 #include "support/reference_outputs.hpp"
 #include "support/small_models.hpp"
 #include "support/tiny_graphs.hpp"
+#include "vulkan/cache_update_graph.hpp"
 #include "vulkan/vulkan_test_support.hpp"
 
 namespace rtscope::vulkan_testing {

@@ -16,6 +16,7 @@
 #include "support/env_guard.hpp"
 #include "support/reference_outputs.hpp"
 #include "support/tiny_graphs.hpp"
+#include "vulkan/cache_update_graph.hpp"
 #include "vulkan/vulkan_test_support.hpp"
 
 namespace rtscope::vulkan_testing {

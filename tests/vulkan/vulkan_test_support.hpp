@@ -16,7 +16,6 @@
 #include "rtscope/error.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
-#include "support/tiny_graphs.hpp"
 
 namespace rtscope::vulkan_testing {
 
@@ -73,17 +72,6 @@ class VulkanTest : public ::testing::Test {
 // VulkanTest for TEST_P suites whose parameter is a `Case`.
 template <class Case>
 class VulkanCaseTest : public VulkanTest, public ::testing::WithParamInterface<Case> {};
-
-// cache f32[1, 2, 16, 8], new f32[1, 2, 3, 8] and pos i64[1] into
-// kv_cache_update -> updated; the caller adds the rest and the outputs.
-inline testing::GraphBuilder cache_update_graph(const std::string& name) {
-  testing::GraphBuilder g(name);
-  g.input("cache", DType::f32, {1, 2, 16, 8})
-      .input("new", DType::f32, {1, 2, 3, 8})
-      .input("pos", DType::i64, {1})
-      .node("update", "kv_cache_update", {"cache", "new", "pos"}, "updated");
-  return g;
-}
 
 inline uint64_t counter(const Module& module, const std::string& name) {
   const auto counters = module.stats().plugin_counters;
