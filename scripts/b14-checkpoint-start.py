@@ -44,6 +44,8 @@ import sys
 import tempfile
 import time
 
+from seeded_llama import seeded_llama
+
 CHILD = r'''
 import time
 _t0 = time.perf_counter()
@@ -75,18 +77,9 @@ print(json.dumps({"import_ms": (_t_import - _t0) * 1e3, "load_ms": (_t_load - _t
 
 def save_checkpoint(path, quick):
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
 
-    torch.manual_seed(0)
-    if quick:
-        sizes = dict(hidden_size=64, intermediate_size=160, num_hidden_layers=2,
-                     num_attention_heads=8, num_key_value_heads=2, vocab_size=512)
-    else:
-        sizes = dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=8,
-                     num_attention_heads=16, num_key_value_heads=4, vocab_size=32000)
-    config = LlamaConfig(**sizes, max_position_embeddings=1024, rope_theta=500000.0,
-                         rms_norm_eps=1e-5, tie_word_embeddings=False)
-    LlamaForCausalLM(config).to(torch.float16).save_pretrained(path, safe_serialization=True)
+    model, sizes = seeded_llama(quick)
+    model.to(torch.float16).save_pretrained(path, safe_serialization=True)
     return sizes
 
 

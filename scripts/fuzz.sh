@@ -23,13 +23,7 @@ build_dir="${RTSCOPE_FUZZ_BUILD:-build-fuzz}"
 
 bash scripts/install-deps.sh
 
-launcher=()
-if command -v ccache >/dev/null; then
-  export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
-  export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-10G}"
-  export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-include_file_mtime,include_file_ctime}"
-  launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-fi
+source scripts/ccache-launcher.sh
 if [[ ! -f "$build_dir/build.ninja" ]]; then
   # -O1 with line tables: quick to build, fast enough to fuzz, and stack
   # traces with lines; asserts stay on.

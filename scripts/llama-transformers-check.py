@@ -25,6 +25,8 @@ import subprocess
 import sys
 import tempfile
 
+from seeded_llama import seeded_llama
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -39,18 +41,9 @@ def main():
     args = parser.parse_args()
 
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
-    torch.manual_seed(0)
-    if args.quick:
-        sizes = dict(hidden_size=64, intermediate_size=160, num_hidden_layers=2,
-                     num_attention_heads=8, num_key_value_heads=2, vocab_size=512)
-    else:
-        sizes = dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=8,
-                     num_attention_heads=16, num_key_value_heads=4, vocab_size=32000)
-    config = LlamaConfig(**sizes, max_position_embeddings=1024, rope_theta=500000.0,
-                         rms_norm_eps=1e-5, tie_word_embeddings=False)
-    model = LlamaForCausalLM(config)
+    model, sizes = seeded_llama(args.quick)
     # transformers' init (std 0.02) gives near-uniform logits; a larger spread
     # makes the greedy check meaningful.
     with torch.no_grad():

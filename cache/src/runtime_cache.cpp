@@ -6,6 +6,7 @@
 #include <mutex>
 #include <ostream>
 #include <set>
+#include <type_traits>
 
 #include "cache_file_format.hpp"
 #include "cache_file_saver.hpp"
@@ -171,6 +172,24 @@ void RuntimeCache::warn_all(const std::vector<std::string>& warnings) const {
   for (const auto& w : warnings) options_.warn(w);
 }
 
+template <class Body>
+auto RuntimeCache::with_state(Body body) const {
+  std::vector<std::string> warnings;
+  const auto locked = [&] {
+    std::lock_guard lock(state_->mutex);
+    state_->drain(warnings);
+    return body(*state_);
+  };
+  if constexpr (std::is_void_v<decltype(locked())>) {
+    locked();
+    warn_all(warnings);
+  } else {
+    auto result = locked();
+    warn_all(warnings);
+    return result;
+  }
+}
+
 void RuntimeCache::fetch_remote(const CacheKey& key) {
   std::vector<std::string> warnings;
   auto local_addresses = [&] {
@@ -203,14 +222,7 @@ void RuntimeCache::fetch_remote(const CacheKey& key) {
 
 uint64_t RuntimeCache::push_remote() {
   if (!remote_) return 0;
-  std::vector<std::string> warnings;
-  EntryMap all;
-  {
-    std::lock_guard lock(state_->mutex);
-    state_->drain(warnings);
-    all = state_->entries;
-  }
-  warn_all(warnings);
+  const EntryMap all = with_state([](const State& state) { return state.entries; });
   const cache_remote::PushResult pushed = remote_->push(all);
   {
     std::lock_guard lock(state_->mutex);
@@ -223,27 +235,20 @@ uint64_t RuntimeCache::push_remote() {
 
 std::optional<std::vector<uint8_t>> RuntimeCache::get(const CacheKey& key) {
   if (remote_) fetch_remote(key);
-  std::vector<std::string> warnings;
-  std::optional<std::vector<uint8_t>> result;
-  {
-    std::lock_guard lock(state_->mutex);
-    state_->drain(warnings);
-    auto it = state_->entries.find(key);
-    if (it == state_->entries.end()) {
-      ++state_->counters.misses;
-    } else {
-      ++state_->counters.hits;
-      it->second.last_used_ns = now_ns();
-      it->second.clean = false;  // the file should learn of this use
-      result = *it->second.payload;
+  return with_state([&key](State& state) -> std::optional<std::vector<uint8_t>> {
+    auto it = state.entries.find(key);
+    if (it == state.entries.end()) {
+      ++state.counters.misses;
+      return std::nullopt;
     }
-  }
-  warn_all(warnings);
-  return result;
+    ++state.counters.hits;
+    it->second.last_used_ns = now_ns();
+    it->second.clean = false;  // the file should learn of this use
+    return *it->second.payload;
+  });
 }
 
 void RuntimeCache::put(const CacheKey& key, const void* data, std::size_t size) {
-  std::vector<std::string> warnings;
   if (std::string problem = cache_format::identity_problem(key); !problem.empty()) {
     {
       std::lock_guard lock(state_->mutex);
@@ -257,42 +262,23 @@ void RuntimeCache::put(const CacheKey& key, const void* data, std::size_t size) 
   Entry entry;
   entry.payload = std::make_shared<const std::vector<uint8_t>>(bytes, bytes + size);
   entry.payload_hash = cache_format::hash_payload(bytes, size);
-  {
-    std::lock_guard lock(state_->mutex);
-    state_->drain(warnings);
+  with_state([&](State& state) {
     entry.written_ns = entry.last_used_ns = now_ns();
-    auto [it, inserted] = state_->entries.try_emplace(key, entry);
+    auto [it, inserted] = state.entries.try_emplace(key, entry);
     if (!inserted) {
-      state_->counters.bytes -= it->second.payload->size();
+      state.counters.bytes -= it->second.payload->size();
       it->second = std::move(entry);
     }
-    state_->counters.bytes += size;
-  }
-  warn_all(warnings);
+    state.counters.bytes += size;
+  });
 }
 
 std::size_t RuntimeCache::size() const {
-  std::vector<std::string> warnings;
-  std::size_t count;
-  {
-    std::lock_guard lock(state_->mutex);
-    state_->drain(warnings);
-    count = state_->entries.size();
-  }
-  warn_all(warnings);
-  return count;
+  return with_state([](const State& state) { return state.entries.size(); });
 }
 
 CacheCounters RuntimeCache::counters() const {
-  std::vector<std::string> warnings;
-  CacheCounters counters;
-  {
-    std::lock_guard lock(state_->mutex);
-    state_->drain(warnings);
-    counters = state_->counters;
-  }
-  warn_all(warnings);
-  return counters;
+  return with_state([](const State& state) { return state.counters; });
 }
 
 uint64_t RuntimeCache::add_pending(std::vector<uint8_t> bytes, const std::string& source,

@@ -44,9 +44,8 @@ namespace {
 
 namespace conf = rtscope::conformance;
 
-constexpr int kExitPass = 0;
-constexpr int kExitFail = 1;
-constexpr int kExitUsage = 2;
+// The exit codes the top of this file lists.
+enum ExitCode : int { kExitPass = 0, kExitFail = 1, kExitUsage = 2 };
 
 struct CommandLine {
   std::string plugin;

@@ -237,28 +237,27 @@ LlamaLoadOptions llama_load_options(const std::map<std::string, std::string>& pa
 }
 
 DecoderParams llama_decoder_params(const LlamaConfig& config, const LlamaLoadOptions& options) {
-  DecoderParams p;
-  p.layers = config.num_hidden_layers;
-  p.d_model = config.hidden_size;
-  p.heads = config.num_attention_heads;
-  p.kv_heads = config.num_key_value_heads;
-  p.ffn = config.intermediate_size;
-  p.vocab = config.vocab_size;
   if (options.max_seq > config.max_position_embeddings) {
     throw InputError(
         fmt::format("checkpoint: max_seq {} is more than the model's "
                     "max_position_embeddings {}",
                     options.max_seq, config.max_position_embeddings));
   }
-  p.max_seq = options.max_seq > 0 ? options.max_seq
-                                  : std::min(config.max_position_embeddings, kDefaultMaxSeqCap);
-  p.batch = options.batch;
-  p.dtype = options.dtype.value_or(config.torch_dtype == "float32" ? DType::f32 : DType::f16);
-  p.rope_theta = config.rope_theta;
-  p.norm_eps = config.rms_norm_eps;
-  p.tied_embeddings = config.tie_word_embeddings;
-  p.out_in_weights = true;
-  return p;
+  return DecoderParams{
+      .layers = config.num_hidden_layers,
+      .d_model = config.hidden_size,
+      .heads = config.num_attention_heads,
+      .kv_heads = config.num_key_value_heads,
+      .ffn = config.intermediate_size,
+      .vocab = config.vocab_size,
+      .max_seq = options.max_seq > 0 ? options.max_seq
+                                     : std::min(config.max_position_embeddings, kDefaultMaxSeqCap),
+      .batch = options.batch,
+      .dtype = options.dtype.value_or(config.torch_dtype == "float32" ? DType::f32 : DType::f16),
+      .rope_theta = config.rope_theta,
+      .norm_eps = config.rms_norm_eps,
+      .tied_embeddings = config.tie_word_embeddings,
+      .out_in_weights = true};
 }
 
 }  // namespace rtscope

@@ -132,26 +132,26 @@ std::size_t Tensor::size_bytes() const {
   return static_cast<std::size_t>(numel()) * dtype_size(dtype_);
 }
 
-Tensor Tensor::empty(DType dtype, Shape shape) {
+namespace {
+
+// A host tensor owning storage from `allocate_storage` (allocate or
+// allocate_zeroed) of the size tensor_bytes() accepts.
+Tensor host_tensor(DType dtype, Shape shape,
+                   std::shared_ptr<void> (*allocate_storage)(std::size_t, DType, const Shape&)) {
   check_shape(shape);
-  const std::size_t bytes = tensor_bytes(dtype, shape);
-  Tensor tensor;
-  tensor.dtype_ = dtype;
-  tensor.storage_ = allocate(bytes, dtype, shape);
-  tensor.shape_ = std::move(shape);
-  tensor.data_ = tensor.storage_.get();
-  return tensor;
+  std::shared_ptr<void> storage = allocate_storage(tensor_bytes(dtype, shape), dtype, shape);
+  void* data = storage.get();
+  return Tensor::wrap(dtype, std::move(shape), data, std::move(storage));
+}
+
+}  // namespace
+
+Tensor Tensor::empty(DType dtype, Shape shape) {
+  return host_tensor(dtype, std::move(shape), allocate);
 }
 
 Tensor Tensor::zeros(DType dtype, Shape shape) {
-  check_shape(shape);
-  const std::size_t bytes = tensor_bytes(dtype, shape);
-  Tensor tensor;
-  tensor.dtype_ = dtype;
-  tensor.storage_ = allocate_zeroed(bytes, dtype, shape);
-  tensor.shape_ = std::move(shape);
-  tensor.data_ = tensor.storage_.get();
-  return tensor;
+  return host_tensor(dtype, std::move(shape), allocate_zeroed);
 }
 
 Tensor Tensor::from_bytes(DType dtype, Shape shape, const void* bytes) {

@@ -159,13 +159,12 @@ void side_by_side() {
   std::printf(
       "\nB17 side by side, %d rounds, decoder defaults, 16-token prompt, eager, loopback Redis:\n"
       "  cold first inference         %8.2f ms (tuning runs %llu)\n"
-      "  local-warm first inference   median %8.2f ms (min %.2f, max %.2f)\n"
-      "  remote-warm first inference  median %8.2f ms (min %.2f, max %.2f), %llu entries "
-      "fetched\n"
+      "  local-warm first inference   %s\n"
+      "  remote-warm first inference  %s, %llu entries fetched\n"
       "  remote-warm / local-warm = %.2f median, %.2f min (target <= 1.5)   warm tuning runs: "
       "%llu\n",
-      kRounds, cold.first_ms, static_cast<unsigned long long>(cold.tuning_runs), local.median,
-      local.min, local.max, remote_warm.median, remote_warm.min, remote_warm.max,
+      kRounds, cold.first_ms, static_cast<unsigned long long>(cold.tuning_runs),
+      describe(local).c_str(), describe(remote_warm).c_str(),
       static_cast<unsigned long long>(fetched), remote_warm.median / local.median,
       remote_warm.min / local.min, static_cast<unsigned long long>(warm_tuning));
 }

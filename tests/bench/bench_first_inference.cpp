@@ -125,22 +125,18 @@ void side_by_side() {
   }
   const Spread cold = spread(cold_ms);
   const Spread warm = spread(warm_ms);
-  const Spread tuning = spread(tuning_ms);
-  const Spread build = spread(cold_build_ms);
-  const Spread steady = spread(steady_ms);
   std::printf(
       "\nB6 (cpu) side by side, %d rounds, decoder defaults, 16-token prompt, eager:\n"
-      "  model build            median %8.2f ms (min %.2f, max %.2f)  [not in first inference]\n"
-      "  cold first inference   median %8.2f ms (min %.2f, max %.2f)\n"
-      "    of which tuning      median %8.2f ms (min %.2f, max %.2f), %llu candidates measured\n"
-      "  warm first inference   median %8.2f ms (min %.2f, max %.2f), tuning runs %llu, cache "
-      "hits %llu\n"
-      "  steady-state inference median %8.2f ms (min %.2f, max %.2f)\n"
+      "  model build            %s  [not in first inference]\n"
+      "  cold first inference   %s\n"
+      "    of which tuning      %s, %llu candidates measured\n"
+      "  warm first inference   %s, tuning runs %llu, cache hits %llu\n"
+      "  steady-state inference %s\n"
       "  warm / cold = %.3f (target <= 0.050)   warm tuning counter 0 in every round: %s\n",
-      kRounds, build.median, build.min, build.max, cold.median, cold.min, cold.max, tuning.median,
-      tuning.min, tuning.max, static_cast<unsigned long long>(cold_tuning_runs), warm.median,
-      warm.min, warm.max, static_cast<unsigned long long>(warm_tuning_runs),
-      static_cast<unsigned long long>(warm_hits), steady.median, steady.min, steady.max,
+      kRounds, describe(spread(cold_build_ms)).c_str(), describe(cold).c_str(),
+      describe(spread(tuning_ms)).c_str(), static_cast<unsigned long long>(cold_tuning_runs),
+      describe(warm).c_str(), static_cast<unsigned long long>(warm_tuning_runs),
+      static_cast<unsigned long long>(warm_hits), describe(spread(steady_ms)).c_str(),
       warm.median / cold.median, warm_never_tuned ? "yes" : "NO");
 }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <vector>
@@ -32,6 +33,14 @@ struct Spread {
 inline Spread spread(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   return {values[values.size() / 2], values.front(), values.back()};
+}
+
+// "median M ms (min A, max B)", as the side-by-side tables print a spread of
+// milliseconds.
+inline std::string describe(const Spread& s) {
+  char text[96];
+  std::snprintf(text, sizeof text, "median %8.2f ms (min %.2f, max %.2f)", s.median, s.min, s.max);
+  return text;
 }
 
 // A registry holding the cpu plugin, loaded on first use.

@@ -7,6 +7,7 @@
 //
 // The defaults are the runner's default decoder (2 layers, d_model 256,
 // 4 heads, vocab 1024) with 2 KV heads.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -14,23 +15,47 @@
 
 #include "../support/tiny_llama.hpp"
 
+using rtscope::testing::TinyLlama;
+
+// An integer flag, its value's name in the usage, and the size it sets.
+struct SizeFlag {
+  const char* flag;
+  const char* value;
+  int64_t TinyLlama::*size;
+};
+
+constexpr SizeFlag kSizeFlags[] = {{"--layers", "N", &TinyLlama::layers},
+                                   {"--hidden", "D", &TinyLlama::hidden},
+                                   {"--heads", "H", &TinyLlama::heads},
+                                   {"--kv-heads", "K", &TinyLlama::kv_heads},
+                                   {"--ffn", "F", &TinyLlama::intermediate},
+                                   {"--vocab", "V", &TinyLlama::vocab},
+                                   {"--max-positions", "P", &TinyLlama::max_positions}};
+
+std::string usage_flags() {
+  std::string text;
+  for (const SizeFlag& f : kSizeFlags) text += std::string(" [") + f.flag + " " + f.value + "]";
+  return text + " [--dtype F32|F16|BF16]";
+}
+
+// The runner's default decoder with 2 KV heads.
+TinyLlama default_decoder() {
+  return TinyLlama{.hidden = 256,
+                   .intermediate = 1024,
+                   .layers = 2,
+                   .heads = 4,
+                   .kv_heads = 2,
+                   .vocab = 1024,
+                   .max_positions = 256,
+                   .rope_theta = 10000};
+}
+
 int main(int argc, char** argv) {
   if (argc < 2 || argv[1][0] == '-') {
-    std::fprintf(stderr,
-                 "usage: %s DIR [--layers N] [--hidden D] [--heads H] [--kv-heads K] [--ffn F] "
-                 "[--vocab V] [--max-positions P] [--dtype F32|F16|BF16]\n",
-                 argv[0]);
+    std::fprintf(stderr, "usage: %s DIR%s\n", argv[0], usage_flags().c_str());
     return 2;
   }
-  rtscope::testing::TinyLlama c;
-  c.hidden = 256;
-  c.intermediate = 1024;
-  c.layers = 2;
-  c.heads = 4;
-  c.kv_heads = 2;
-  c.vocab = 1024;
-  c.max_positions = 256;
-  c.rope_theta = 10000;
+  TinyLlama c = default_decoder();
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const char* value = argv[i + 1];
@@ -44,24 +69,13 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s: '%s' is not a positive integer\n", flag.c_str(), value);
       return 2;
     }
-    if (flag == "--layers")
-      c.layers = number;
-    else if (flag == "--hidden")
-      c.hidden = number;
-    else if (flag == "--heads")
-      c.heads = number;
-    else if (flag == "--kv-heads")
-      c.kv_heads = number;
-    else if (flag == "--ffn")
-      c.intermediate = number;
-    else if (flag == "--vocab")
-      c.vocab = number;
-    else if (flag == "--max-positions")
-      c.max_positions = number;
-    else {
+    const auto* size = std::find_if(std::begin(kSizeFlags), std::end(kSizeFlags),
+                                    [&flag](const SizeFlag& f) { return flag == f.flag; });
+    if (size == std::end(kSizeFlags)) {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
     }
+    c.*(size->size) = number;
   }
   if (c.dtype != "F32" && c.dtype != "F16" && c.dtype != "BF16") {
     std::fprintf(stderr, "--dtype: expected F32, F16 or BF16, got %s\n", c.dtype.c_str());

@@ -11,21 +11,15 @@
 // written by ScatterElements at position_ids (ORT's in-place variant; see
 // ORT_BIND_PRESENT below). prefill times the 16-token prompt from empty
 // caches instead of the decode steps.
-const ort = require('onnxruntime-node');
+const {ort, counts, createSession, elapsedMs, report, run} = require('./ort_common.cjs');
 
 const kPrompt = 16;
 const kTokens = 64;
 
 async function main() {
   const [model, style, mode, iterationsText, warmupText] = process.argv.slice(2);
-  const iterations = Number(iterationsText || 200);
-  const warmup = Number(warmupText || 20);
-  const session = await ort.InferenceSession.create(model, {
-    executionProviders: ['cpu'],
-    graphOptimizationLevel: 'all',
-    intraOpNumThreads: Number(process.env.ORT_THREADS || 2),
-    interOpNumThreads: 1,
-  });
+  const {iterations, warmup} = counts(iterationsText, warmupText);
+  const session = await createSession(model);
   // Cache geometry from the model's declared inputs.
   const pasts = session.inputNames.filter((n) => n.startsWith('past_key_values.'));
   const meta = session.inputMetadata
@@ -107,14 +101,9 @@ async function main() {
       await step([next]);
       ++steps;
     }
-    if (i >= warmup) samples.push(Number(process.hrtime.bigint() - start) / 1e6);
+    if (i >= warmup) samples.push(elapsedMs(start));
   }
-  samples.sort((a, b) => a - b);
-  const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
-  console.log(JSON.stringify({model, p50_ms: samples[Math.floor(samples.length / 2)], mean_ms: mean, iterations}));
+  report(model, samples, iterations);
 }
 
-main().catch((error) => {
-  console.error(`ort_decoder: ${error.message}`);
-  process.exit(1);
-});
+run('ort_decoder', main);

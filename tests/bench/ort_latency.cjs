@@ -4,21 +4,12 @@
 // Prints one JSON line: {"model", "p50_ms", "mean_ms", "iterations"}.
 //
 //   node tests/bench/ort_latency.cjs MODEL.onnx NAME:DxD[,NAME:DxD] [iterations] [warmup]
-//
-// onnxruntime-node comes from npm (scripts/bench_onnx.sh installs it into
-// build-ort/ with --ignore-scripts); NODE_PATH points there.
-const ort = require('onnxruntime-node');
+const {ort, counts, createSession, elapsedMs, report, run} = require('./ort_common.cjs');
 
 async function main() {
   const [model, shapesText, iterationsText, warmupText] = process.argv.slice(2);
-  const iterations = Number(iterationsText || 200);
-  const warmup = Number(warmupText || 20);
-  const session = await ort.InferenceSession.create(model, {
-    executionProviders: ['cpu'],
-    graphOptimizationLevel: 'all',
-    intraOpNumThreads: Number(process.env.ORT_THREADS || 2),
-    interOpNumThreads: 1,
-  });
+  const {iterations, warmup} = counts(iterationsText, warmupText);
+  const session = await createSession(model);
   const feeds = {};
   let seed = 1;
   for (const entry of shapesText.split(',')) {
@@ -37,14 +28,9 @@ async function main() {
   for (let i = 0; i < iterations; ++i) {
     const start = process.hrtime.bigint();
     await session.run(feeds);
-    samples.push(Number(process.hrtime.bigint() - start) / 1e6);
+    samples.push(elapsedMs(start));
   }
-  samples.sort((a, b) => a - b);
-  const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
-  console.log(JSON.stringify({model, p50_ms: samples[Math.floor(samples.length / 2)], mean_ms: mean, iterations}));
+  report(model, samples, iterations);
 }
 
-main().catch((error) => {
-  console.error(`ort_latency: ${error.message}`);
-  process.exit(1);
-});
+run('ort_latency', main);

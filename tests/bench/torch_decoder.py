@@ -361,19 +361,12 @@ def copy_bandwidth(args, device):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny shapes, a few steps")
-    parser.add_argument("--layers", type=int, default=8)
-    parser.add_argument("--d-model", type=int, default=2048)
-    parser.add_argument("--heads", type=int, default=16)
-    parser.add_argument("--ffn", type=int, default=8192)
-    parser.add_argument("--vocab", type=int, default=32000)
-    parser.add_argument("--max-seq", type=int, default=1024)
-    parser.add_argument("--prompt", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--warmup", type=int, default=10)
-    parser.add_argument("--matmul-size", type=int, default=4096)
-    parser.add_argument("--matmul-iterations", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--copy-bytes", type=int, default=1 << 30)
+    # The sizes and counts, with their defaults (the GPU reference decoder).
+    for flag, default in (("--layers", 8), ("--d-model", 2048), ("--heads", 16), ("--ffn", 8192),
+                          ("--vocab", 32000), ("--max-seq", 1024), ("--prompt", 16),
+                          ("--steps", 100), ("--warmup", 10), ("--matmul-size", 4096),
+                          ("--matmul-iterations", 20), ("--repeats", 5), ("--copy-bytes", 1 << 30)):
+        parser.add_argument(flag, type=int, default=default)
     parser.add_argument("--skip-compile", action="store_true")
     parser.add_argument("--only", choices=["decoder", "matmul", "copy"], action="append",
                         help="run only these parts (repeatable); default all")

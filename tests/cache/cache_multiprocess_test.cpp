@@ -298,27 +298,33 @@ pid_t start_paused_writer(const std::filesystem::path& path, bool die, int* read
   _exit(writer.try_save(path) ? 0 : 31);
 }
 
-// start_paused_writer, returning once the writer holds the lock.
-void start_writer_holding_the_lock(const std::filesystem::path& path, bool die, pid_t* writer) {
-  int ready = -1;
-  *writer = start_paused_writer(path, die, &ready);
-  ASSERT_GT(*writer, 0);
-  char byte;
-  ASSERT_EQ(read(ready, &byte, 1), 1);
-  close(ready);
-}
+// A waiting saver and a writer process that holds the lock, in a fresh
+// folder.
+class CacheHandOver : public ::testing::Test {
+ protected:
+  // start_paused_writer as `writer_`, returning once it holds the lock.
+  void start_writer_holding_the_lock(const std::filesystem::path& path, bool die) {
+    int ready = -1;
+    writer_ = start_paused_writer(path, die, &ready);
+    ASSERT_GT(writer_, 0);
+    char byte;
+    ASSERT_EQ(read(ready, &byte, 1), 1);
+    close(ready);
+  }
 
-TEST(CacheHandOver, WaitingSaverIsCarriedByTheWriter) {
-  TempDir dir;
-  const auto path = dir / "handover.cache";
-  pid_t writer = -1;
-  ASSERT_NO_FATAL_FAILURE(start_writer_holding_the_lock(path, /*die=*/false, &writer));
+  TempDir dir_;
+  pid_t writer_ = -1;
+};
+
+TEST_F(CacheHandOver, WaitingSaverIsCarriedByTheWriter) {
+  const auto path = dir_ / "handover.cache";
+  ASSERT_NO_FATAL_FAILURE(start_writer_holding_the_lock(path, /*die=*/false));
 
   RuntimeCache waiting;
   testing::put(waiting, {"cpu", "fp", "from-waiter"}, std::vector<uint8_t>(100, 2));
   const uint64_t handed_over = waiting.save(path);
   int status = 0;
-  waitpid(writer, &status, 0);
+  waitpid(writer_, &status, 0);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 
   // It handed over only its own small entry and did not write the file: it
@@ -332,18 +338,16 @@ TEST(CacheHandOver, WaitingSaverIsCarriedByTheWriter) {
   EXPECT_EQ(reader.get({"cpu", "fp", "from-waiter"}), std::vector<uint8_t>(100, 2));
 }
 
-TEST(CacheHandOver, WaitingSaverWritesItselfWhenTheWriterDies) {
-  TempDir dir;
-  const auto path = dir / "handover-crash.cache";
-  pid_t writer = -1;
-  ASSERT_NO_FATAL_FAILURE(start_writer_holding_the_lock(path, /*die=*/true, &writer));
+TEST_F(CacheHandOver, WaitingSaverWritesItselfWhenTheWriterDies) {
+  const auto path = dir_ / "handover-crash.cache";
+  ASSERT_NO_FATAL_FAILURE(start_writer_holding_the_lock(path, /*die=*/true));
 
   Warnings warnings;
   RuntimeCache waiting(testing::options_with(warnings));
   testing::put(waiting, {"cpu", "fp", "from-waiter"}, std::vector<uint8_t>(100, 2));
   EXPECT_TRUE(waiting.try_save(path));
   int status = 0;
-  waitpid(writer, &status, 0);
+  waitpid(writer_, &status, 0);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
   EXPECT_EQ(warnings.count(), 0u);
@@ -355,20 +359,18 @@ TEST(CacheHandOver, WaitingSaverWritesItselfWhenTheWriterDies) {
   EXPECT_FALSE(reader.get({"cpu", "fp", "from-writer"}));  // died before its rename
 }
 
-TEST(CacheHandOver, UnchangedEntriesAreNotHandedOverAgain) {
-  TempDir dir;
-  const auto path = dir / "clean.cache";
+TEST_F(CacheHandOver, UnchangedEntriesAreNotHandedOverAgain) {
+  const auto path = dir_ / "clean.cache";
   testing::save_one_entry(path, {"cpu", "fp", "big"}, std::vector<uint8_t>(100000, 1));
   RuntimeCache cache;
   cache.load(path);
   testing::put(cache, {"cpu", "fp", "small"}, std::vector<uint8_t>(10, 2));
 
-  pid_t writer = -1;
-  ASSERT_NO_FATAL_FAILURE(start_writer_holding_the_lock(path, /*die=*/false, &writer));
+  ASSERT_NO_FATAL_FAILURE(start_writer_holding_the_lock(path, /*die=*/false));
   // Only the new small entry goes over: the big one came from this file.
   EXPECT_LT(cache.save(path), 1000u);
   int status = 0;
-  waitpid(writer, &status, 0);
+  waitpid(writer_, &status, 0);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 
   RuntimeCache reader;

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,14 @@ inline void save_one_entry(const std::filesystem::path& path, const CacheKey& ke
   RuntimeCache seed;
   put(seed, key, value);
   seed.save(path);
+}
+
+// What a fresh cache that loaded the file at `path` serves for `key`.
+inline std::optional<std::vector<uint8_t>> read_back(const std::filesystem::path& path,
+                                                     const CacheKey& key) {
+  RuntimeCache reader;
+  reader.load(path);
+  return reader.get(key);
 }
 
 inline std::vector<uint8_t> read_file(const std::filesystem::path& path) {

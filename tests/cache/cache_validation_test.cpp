@@ -1,5 +1,6 @@
 // Bad bytes in a cache file: nothing invalid ever comes out of get(); every
 // fault is counted and warned about; nothing crashes.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <random>
@@ -12,7 +13,9 @@
 namespace rtscope {
 namespace {
 
+using ::testing::AllOf;
 using testing::bytes_of;
+using ::testing::Field;
 using testing::TempDir;
 using testing::Warnings;
 namespace raw = testing::raw;
@@ -70,6 +73,15 @@ LoadResult load_raw(const std::vector<std::vector<uint8_t>>& entries) {
 LoadResult load_between_valid_entries(const std::vector<uint8_t>& entry) {
   return load_raw({raw::entry("cpu", "x86", "a", bytes_of("alpha payload")), entry,
                    raw::entry("gpu", "sm90|550.54", "c", bytes_of("gamma"))});
+}
+
+// A bad entry between two good ones costs only itself: both good ones are
+// served with their exact bytes, the bad one is rejected with one warning.
+void expect_only_the_bad_entry_lost(const LoadResult& r) {
+  EXPECT_EQ(r.hits, 2);
+  EXPECT_EQ(r.wrong, 0);
+  EXPECT_EQ(r.rejected, 1u);
+  EXPECT_EQ(r.warnings, 1u);
 }
 
 TEST(CacheValidation, LibraryWritesTheDocumentedLayout) {
@@ -171,11 +183,7 @@ TEST(CacheValidation, WrongVersionIgnoresTheWholeFileWithOneWarning) {
 TEST(CacheValidation, EntryWithFailingChecksumIsSkippedAndCounted) {
   auto bad = raw::entry("cpu", "x86", "b", std::vector<uint8_t>(40, 0xab));
   bad[bad.size() - 5] ^= 0x10;  // payload byte
-  const LoadResult r = load_between_valid_entries(bad);
-  EXPECT_EQ(r.hits, 2);
-  EXPECT_EQ(r.wrong, 0);
-  EXPECT_EQ(r.rejected, 1u);
-  EXPECT_EQ(r.warnings, 1u);
+  expect_only_the_bad_entry_lost(load_between_valid_entries(bad));
 }
 
 TEST(CacheValidation, CorruptLengthResynchronizesOnTheNextEntry) {
@@ -194,10 +202,7 @@ TEST(CacheValidation, MissingWholeEntryIsCountedFromTheTrailer) {
   }
   const auto t = raw::trailer(3);  // the writer wrote three
   bytes.insert(bytes.end(), t.begin(), t.end());
-  const LoadResult r = load_bytes(bytes);
-  EXPECT_EQ(r.hits, 2);
-  EXPECT_EQ(r.rejected, 1u);
-  EXPECT_EQ(r.warnings, 1u);
+  expect_only_the_bad_entry_lost(load_bytes(bytes));
 }
 
 TEST(CacheValidation, ForeignFingerprintIsAMiss) {
@@ -209,10 +214,9 @@ TEST(CacheValidation, ForeignFingerprintIsAMiss) {
   cache.load_from_stream(stream);
   EXPECT_FALSE(cache.get({"gpu", "sm90|550.54", "kernel"}));
   EXPECT_EQ(cache.get({"gpu", "sm80|535.00", "kernel"}), bytes_of("sm80 code"));
-  const CacheCounters c = cache.counters();
-  EXPECT_EQ(c.misses, 1u);
-  EXPECT_EQ(c.hits, 1u);
-  EXPECT_EQ(c.rejected, 0u);
+  EXPECT_THAT(cache.counters(),
+              AllOf(Field(&CacheCounters::misses, 1u), Field(&CacheCounters::hits, 1u),
+                    Field(&CacheCounters::rejected, 0u)));
   EXPECT_EQ(warnings.count(), 0u);
 }
 
@@ -229,11 +233,7 @@ TEST(CacheValidation, MalformedProducerIdentityIsRejected) {
   };
   for (std::size_t i = 0; i < malformed.size(); ++i) {
     SCOPED_TRACE("case " + std::to_string(i));
-    const LoadResult r = load_between_valid_entries(malformed[i]);
-    EXPECT_EQ(r.hits, 2);
-    EXPECT_EQ(r.wrong, 0);
-    EXPECT_EQ(r.rejected, 1u);
-    EXPECT_EQ(r.warnings, 1u);
+    expect_only_the_bad_entry_lost(load_between_valid_entries(malformed[i]));
   }
 }
 

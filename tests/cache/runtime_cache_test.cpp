@@ -148,10 +148,8 @@ TEST(RuntimeCache, SaveMergesWithTheFileOnDisk) {
 
   // The second save kept the first's entry, and the saver now holds both.
   EXPECT_EQ(second.size(), 2u);
-  RuntimeCache reader;
-  reader.load(path);
-  EXPECT_EQ(reader.get(kA), bytes_of("from first"));
-  EXPECT_EQ(reader.get(kB), bytes_of("from second"));
+  EXPECT_EQ(testing::read_back(path, kA), bytes_of("from first"));
+  EXPECT_EQ(testing::read_back(path, kB), bytes_of("from second"));
 }
 
 TEST(RuntimeCache, NewerWriteWinsOverAStaleCopy) {
@@ -166,9 +164,7 @@ TEST(RuntimeCache, NewerWriteWinsOverAStaleCopy) {
   stale.save(path);
 
   EXPECT_EQ(stale.get(kA), bytes_of("new"));
-  RuntimeCache reader;
-  reader.load(path);
-  EXPECT_EQ(reader.get(kA), bytes_of("new"));
+  EXPECT_EQ(testing::read_back(path, kA), bytes_of("new"));
 }
 
 TEST(RuntimeCache, LoadedBytesAreValidatedOnFirstUse) {

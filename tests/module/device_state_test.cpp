@@ -13,6 +13,7 @@
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
 #include "support/plugin_fixtures.hpp"
+#include "support/tiny_graphs.hpp"
 
 namespace rtscope {
 namespace {
@@ -24,15 +25,13 @@ constexpr int64_t kSize = 24;
 
 // acc f32[kSize] (state) + x -> acc_next; acc <- acc_next; y = relu(acc_next)
 Graph accumulator_graph() {
-  Graph g;
-  g.name = "accumulator";
-  g.inputs.push_back({"x", {DType::f32, {Dim::fixed(kSize)}}, {}});
-  g.states.push_back({{"acc", {DType::f32, {Dim::fixed(kSize)}}, {}}, "acc_next"});
-  g.nodes = {{"add", "add", {"acc", "x"}, {"acc_next"}, {}, {}},
-             {"relu", "relu", {"acc_next"}, {"y"}, {}, {}}};
-  g.outputs = {"y"};
-  validate(g);
-  return g;
+  return testing::GraphBuilder("accumulator")
+      .input("x", DType::f32, {kSize})
+      .state("acc", DType::f32, {kSize}, "acc_next")
+      .node("add", "add", {"acc", "x"}, "acc_next")
+      .node("relu", "relu", {"acc_next"}, "y")
+      .outputs({"y"})
+      .build();
 }
 
 class DeviceState : public testing::TestingAndCpu {

@@ -27,9 +27,9 @@ using ::testing::HasSubstr;
 class EngineFileTest : public testing::ScaleReluOnTesting {
  protected:
   void SetUp() override {
-    ScaleReluOnTesting::SetUp();
+    ASSERT_NO_FATAL_FAILURE(ScaleReluOnTesting::SetUp());
     std::ostringstream out;
-    model_->modules()[0]->save(out);
+    module_->save(out);
     bytes_ = out.str();
   }
 
@@ -54,15 +54,15 @@ class EngineFileTest : public testing::ScaleReluOnTesting {
 TEST_F(EngineFileTest, RoundTripRunsTheSameEngine) {
   testing::TempDir dir;
   const std::string path = (dir / "scale_relu.engine").string();
-  model_->modules()[0]->save(path);
+  module_->save(path);
   auto loaded = Module::load(path, registry_);
-  EXPECT_EQ(loaded->name(), model_->modules()[0]->name());
+  EXPECT_EQ(loaded->name(), module_->name());
   ASSERT_EQ(loaded->inputs().size(), 1u);
   EXPECT_EQ(loaded->inputs()[0].name, "x");
   EXPECT_EQ(loaded->stats().contexts_created, 0u);
 
   const Tensor x = Tensor::random(DType::f32, {16}, 9);
-  const Tensor a = model_->modules()[0]->execute({x})[0];
+  const Tensor a = module_->execute({x})[0];
   const Tensor b = loaded->execute({x})[0];
   ASSERT_EQ(a.numel(), b.numel());
   for (int64_t i = 0; i < a.numel(); ++i) EXPECT_EQ(a.data_as<float>()[i], b.data_as<float>()[i]);

@@ -13,27 +13,19 @@
 namespace rtscope {
 namespace {
 
-using ::testing::AllOf;
-using ::testing::HasSubstr;
-
 class ModuleTest : public testing::ScaleReluOnTesting {
  protected:
-  void SetUp() override {
-    ScaleReluOnTesting::SetUp();
-    ASSERT_EQ(model_->modules().size(), 1u);
-    module_ = model_->modules()[0];
-    x_ = Tensor::random(DType::f32, {16}, 42);
-  }
-
   std::vector<float> run() {
     auto out = model_->run({{"x", x_}});
     const Tensor& y = out.at("y");
     return {y.data_as<float>(), y.data_as<float>() + y.numel()};
   }
 
-  Module* module_ = nullptr;
-  Tensor x_;
+  const Tensor x_ = Tensor::random(DType::f32, {16}, 42);
 };
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
 
 TEST_F(ModuleTest, NoContextBeforeFirstExecuteThenExactlyOne) {
   EXPECT_EQ(module_->stats().contexts_created, 0u);

@@ -11,6 +11,7 @@
 #include "rtscope/scopes.hpp"
 #include "support/plugin_fixtures.hpp"
 #include "support/reference_outputs.hpp"
+#include "support/tiny_graphs.hpp"
 
 namespace rtscope {
 namespace {
@@ -21,20 +22,15 @@ using ::testing::Eq;
 // x [16] -> scale -> a -> nonzero -> idx [n, 1] -> embedding(table) -> e [n, 1, 4] -> relu -> y
 // The testing plugin has scale, nonzero and relu; only cpu has embedding.
 Graph data_dependent_chain() {
-  Graph g;
-  g.name = "chain";
-  g.inputs.push_back({"x", {DType::f32, {Dim::fixed(16)}}, {}});
-  g.weights.push_back({{"table", {DType::f32, {Dim::fixed(16), Dim::fixed(4)}}, {}},
-                       {WeightInit::Kind::seeded, 5, 1.0, 0.0, {}}});
-  g.nodes = {
-      {"scale", "scale", {"x"}, {"a"}, {{"factor", 2.0}}, {}},
-      {"nz", "nonzero", {"a"}, {"idx"}, {}, {}},
-      {"embed", "embedding", {"table", "idx"}, {"e"}, {}, {}},
-      {"relu", "relu", {"e"}, {"y"}, {}, {}},
-  };
-  g.outputs = {"y", "idx"};
-  validate(g);
-  return g;
+  return testing::GraphBuilder("chain")
+      .input("x", DType::f32, {16})
+      .weight("table", DType::f32, {16, 4}, testing::seeded_init(5, 1.0))
+      .node("scale", "scale", {"x"}, "a", {{"factor", 2.0}})
+      .node("nz", "nonzero", {"a"}, "idx")
+      .node("embed", "embedding", {"table", "idx"}, "e")
+      .node("relu", "relu", {"e"}, "y")
+      .outputs({"y", "idx"})
+      .build();
 }
 
 // Seeded values with every third element exactly zero.

@@ -10,30 +10,26 @@
 #include "support/error_of.hpp"
 #include "support/plugin_fixtures.hpp"
 #include "support/reference_outputs.hpp"
+#include "support/tiny_graphs.hpp"
 
 namespace rtscope {
 namespace {
 
-using ::testing::AllOf;
-using ::testing::HasSubstr;
-
 // x -> scale -> softmax -> relu -> add(x) -> y
 Graph mixed_graph() {
-  Graph g;
-  g.name = "mixed";
-  g.inputs.push_back({"x", {DType::f32, {Dim::fixed(4), Dim::fixed(8)}}, {}});
-  g.nodes = {
-      {"scale", "scale", {"x"}, {"a"}, {{"factor", 0.5}}, {}},
-      {"softmax", "softmax", {"a"}, {"b"}, {}, {}},
-      {"relu", "relu", {"b"}, {"c"}, {}, {}},
-      {"add", "add", {"c", "x"}, {"y"}, {}, {}},
-  };
-  g.outputs = {"y"};
-  validate(g);
-  return g;
+  return testing::GraphBuilder("mixed")
+      .input("x", DType::f32, {4, 8})
+      .node("scale", "scale", {"x"}, "a", {{"factor", 0.5}})
+      .node("softmax", "softmax", {"a"}, "b")
+      .node("relu", "relu", {"b"}, "c")
+      .node("add", "add", {"c", "x"}, "y")
+      .outputs({"y"})
+      .build();
 }
 
 using PartitionTest = testing::TestingAndCpu;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
 
 TEST_F(PartitionTest, OnePluginYieldsOnePartition) {
   auto model = Model::build(mixed_graph(), registry_, {.backends = {"cpu"}});

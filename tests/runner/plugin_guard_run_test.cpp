@@ -25,6 +25,17 @@ const std::string kRun = "run:\n  - model: mlp\n    workload: {kind: batch, batc
 
 class PluginGuardRun : public RtscopeRun {
  protected:
+  // --list-devices on a config of `plugins` (YAML list items) whose model
+  // runs on `backend`.
+  CommandResult list_devices(const std::string& plugins, const std::string& backend) {
+    const fs::path config = write(
+        "list.yaml", "plugins:\n" + plugins + "models:\n  mlp:\n    graph: " + kGraph.string() +
+                         "\n    backends: [" + backend + "]\n" + kRun);
+    CommandResult r = run(config.string() + " --list-devices");
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    return r;
+  }
+
   // A run of tiny_mlp on cpu, with `plugin` listed first as optional.
   fs::path config_with_optional(const std::string& plugin) {
     return write("optional.yaml", "plugins:\n  - path: " + test_plugin(plugin).string() +
@@ -36,10 +47,12 @@ class PluginGuardRun : public RtscopeRun {
                                       "    iterations: 2\n    warmup: 0\n");
   }
   fs::path cache_file() const { return dir_ / "xdg" / "rtscope" / "plugin-probe.json"; }
+
+  // Probe verdicts are cached in the test's folder, not the user's.
+  const EnvGuard xdg_cache_{"XDG_CACHE_HOME", (dir_ / "xdg").string()};
 };
 
 TEST_F(PluginGuardRun, OptionalPluginCrashingInInitIsDroppedWithAWarning) {
-  EnvGuard cache("XDG_CACHE_HOME", (dir_ / "xdg").string());
   const CommandResult r = run(config_with_optional("crash_init").string());
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_THAT(r.err, HasSubstr("optional plugin"));
@@ -50,7 +63,6 @@ TEST_F(PluginGuardRun, OptionalPluginCrashingInInitIsDroppedWithAWarning) {
 }
 
 TEST_F(PluginGuardRun, OptionalPluginHangingInInitIsDroppedAfterTheTimeLimit) {
-  EnvGuard cache("XDG_CACHE_HOME", (dir_ / "xdg").string());
   EnvGuard limit("RTSCOPE_PLUGIN_PROBE_TIMEOUT", "1");
   const CommandResult r = run(config_with_optional("hang_init").string());
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -60,7 +72,6 @@ TEST_F(PluginGuardRun, OptionalPluginHangingInInitIsDroppedAfterTheTimeLimit) {
 }
 
 TEST_F(PluginGuardRun, ProbeVerdictIsCachedByFileIdentity) {
-  EnvGuard cache("XDG_CACHE_HOME", (dir_ / "xdg").string());
   const fs::path config = config_with_optional("crash_init");
   ASSERT_EQ(run(config.string()).exit_code, 0);
   ASSERT_TRUE(fs::exists(cache_file()));
@@ -78,7 +89,6 @@ TEST_F(PluginGuardRun, ProbeVerdictIsCachedByFileIdentity) {
 }
 
 TEST_F(PluginGuardRun, CorruptProbeCacheIsIgnoredAndRewritten) {
-  EnvGuard cache("XDG_CACHE_HOME", (dir_ / "xdg").string());
   fs::create_directories(cache_file().parent_path());
   std::ofstream(cache_file()) << "{not json";
   const CommandResult r = run(config_with_optional("crash_init").string());
@@ -89,27 +99,17 @@ TEST_F(PluginGuardRun, CorruptProbeCacheIsIgnoredAndRewritten) {
 }
 
 TEST_F(PluginGuardRun, ListDevicesSurvivesAPluginCrashingInInit) {
-  EnvGuard cache("XDG_CACHE_HOME", (dir_ / "xdg").string());
-  const fs::path config =
-      write("list.yaml", "plugins:\n  - path: " + test_plugin("crash_init").string() +
-                             "\n  - name: testing\nmodels:\n  mlp:\n    graph: " + kGraph.string() +
-                             "\n    backends: [testing]\n" + kRun);
-  const CommandResult r = run(config.string() + " --list-devices");
-  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const CommandResult r = list_devices(
+      "  - path: " + test_plugin("crash_init").string() + "\n  - name: testing\n", "testing");
   EXPECT_THAT(r.out, HasSubstr("not loaded: plugin " + test_plugin("crash_init").string() +
                                " crashed while loading"));
   EXPECT_THAT(r.out, HasSubstr("testing "));
 }
 
 TEST_F(PluginGuardRun, ListDevicesListsAPluginLoadedByPathOnce) {
-  EnvGuard cache("XDG_CACHE_HOME", (dir_ / "xdg").string());
   // newer_minor is not on the search path: only its path finds it.
-  const fs::path config =
-      write("list.yaml", "plugins:\n  - path: " + test_plugin("newer_minor").string() +
-                             "\nmodels:\n  mlp:\n    graph: " + kGraph.string() +
-                             "\n    backends: [newer_minor]\n" + kRun);
-  const CommandResult r = run(config.string() + " --list-devices");
-  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const CommandResult r =
+      list_devices("  - path: " + test_plugin("newer_minor").string() + "\n", "newer_minor");
   EXPECT_THAT(r.out, HasSubstr("stub virtual device"));
   EXPECT_THAT(r.out, Not(HasSubstr("not loaded"))) << r.out;
 }

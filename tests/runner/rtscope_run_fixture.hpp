@@ -24,30 +24,40 @@ inline constexpr const char* kRtscopeRunBinary = RTSCOPE_RUN_BINARY;
 inline constexpr const char* kRtscopeRunBinary = "";
 #endif
 
+// One built-in decoder streamed on one plugin, as a run config.
+struct StreamRun {
+  std::string plugin{};
+  std::string model{};    // the model's and the run's name
+  std::string params{};   // the decoder's params, a YAML flow map
+  std::string runtime{};  // lines of the runtime section ("" for none)
+  int prompt = 4;
+  int tokens = 8;
+  int warmup = 1;
+  int iterations = 4;
+};
+
+inline std::string stream_config(const StreamRun& r) {
+  return "plugins:\n  - name: " + r.plugin + "\nmodels:\n  " + r.model +
+         ":\n    builtin: decoder\n    params: " + r.params + "\n    backends: [" + r.plugin +
+         "]\n" + (r.runtime.empty() ? "" : "runtime:\n" + r.runtime) +
+         "run:\n  - model: " + r.model +
+         "\n    workload: {kind: stream, prompt: " + std::to_string(r.prompt) +
+         ", tokens: " + std::to_string(r.tokens) + "}\n    warmup: " + std::to_string(r.warmup) +
+         "\n    iterations: " + std::to_string(r.iterations) + "\n";
+}
+
 // A run config with one model, a tiny decoder (1 layer, d_model 64, vocab
 // 128) on the cpu plugin, streaming 8 tokens after a 4-token prompt.
 inline std::string tiny_decoder_config(std::string_view kernel_specialization, int warmup,
                                        int iterations) {
-  return std::string(R"(plugins:
-  - name: cpu
-models:
-  tiny:
-    builtin: decoder
-    params: {layers: 1, d_model: 64, heads: 2, vocab: 128, max_seq: 32, seed: 7}
-    backends: [cpu]
-runtime:
-  kernel_specialization: )")
-      .append(kernel_specialization)
-      .append(R"(
-  graph_capture: disabled
-run:
-  - model: tiny
-    workload: {kind: stream, prompt: 4, tokens: 8}
-    warmup: )")
-      .append(std::to_string(warmup))
-      .append("\n    iterations: ")
-      .append(std::to_string(iterations))
-      .append("\n");
+  return stream_config(
+      {.plugin = "cpu",
+       .model = "tiny",
+       .params = "{layers: 1, d_model: 64, heads: 2, vocab: 128, max_seq: 32, seed: 7}",
+       .runtime = "  kernel_specialization: " + std::string(kernel_specialization) +
+                  "\n  graph_capture: disabled\n",
+       .warmup = warmup,
+       .iterations = iterations});
 }
 
 class RtscopeRun : public rtscope::testing::ProgramTest {

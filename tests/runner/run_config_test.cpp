@@ -195,12 +195,10 @@ TEST(RunConfigErrors, UnknownModelListsModels) {
 }
 
 TEST(RunConfigErrors, RunNamesMustBeUnique) {
-  const std::string message = parse_error(
-      "models: {a: {builtin: mlp}}\n"
-      "run:\n"
-      "  - {model: a, workload: {kind: batch}}\n"
-      "  - {model: a, workload: {kind: batch, batch: 4}}\n");
-  EXPECT_THAT(message, HasSubstr("run name 'a' is already used by run.0"));
+  EXPECT_THAT(parse_error("models: {a: {builtin: mlp}}\n"
+                          "run: [{model: a, workload: {kind: batch}},\n"
+                          "      {model: a, workload: {kind: batch, batch: 4}}]\n"),
+              HasSubstr("run name 'a' is already used by run.0"));
 }
 
 TEST(RunConfigErrors, ModelNeedsExactlyOneSource) {

@@ -22,19 +22,12 @@ using ::testing::Not;
 using ::testing::StartsWith;
 using json = nlohmann::json;
 
-constexpr char kTinyConfig[] = R"(plugins:
-  - name: cpu
-models:
-  tiny:
-    builtin: decoder
-    params: {layers: 1, d_model: 32, heads: 2, vocab: 64, max_seq: 32, seed: 3}
-    backends: [cpu]
-run:
-  - model: tiny
-    workload: {kind: stream, prompt: 2, tokens: 8}
-    warmup: 1
-    iterations: 6
-)";
+const std::string kTinyConfig =
+    stream_config({.plugin = "cpu",
+                   .model = "tiny",
+                   .params = "{layers: 1, d_model: 32, heads: 2, vocab: 64, max_seq: 32, seed: 3}",
+                   .prompt = 2,
+                   .iterations = 6});
 
 json read_json(const fs::path& path) {
   const std::string text = read_file(path);

@@ -18,6 +18,22 @@ function(run_step what)
   set(step_output "${out}${err}" PARENT_SCOPE)
 endfunction()
 
+# Configures and builds the CMake project in `source` against the install,
+# in `build`.
+function(build_against_install what source build)
+  run_step("configure ${what}" ${CMAKE_COMMAND} ${generator} -S ${source} -B ${build}
+    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+  run_step("build ${what}" ${CMAKE_COMMAND} --build ${build})
+endfunction()
+
+# Fails with `failure` and the last step's output unless that output
+# matches `pattern`.
+function(expect_output pattern failure)
+  if(NOT step_output MATCHES "${pattern}")
+    message(FATAL_ERROR "${failure}:\n${step_output}")
+  endif()
+endfunction()
+
 set(prefix ${WORK_DIR}/prefix)
 set(example_build ${WORK_DIR}/skeleton-build)
 file(REMOVE_RECURSE ${WORK_DIR})
@@ -41,10 +57,7 @@ find_program(NINJA ninja)
 if(NINJA)
   set(generator -G Ninja)
 endif()
-run_step("configure the example" ${CMAKE_COMMAND} ${generator}
-  -S ${SOURCE_DIR}/docs/examples/plugin-skeleton -B ${example_build}
-  -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
-run_step("build the example" ${CMAKE_COMMAND} --build ${example_build})
+build_against_install("the example" ${SOURCE_DIR}/docs/examples/plugin-skeleton ${example_build})
 set(plugin ${example_build}/librtscope_plugin_skeleton.so)
 if(NOT EXISTS ${plugin})
   message(FATAL_ERROR "the example did not produce ${plugin}")
@@ -57,26 +70,17 @@ foreach(line ${symbols})
     message(FATAL_ERROR "the plugin exports more than rts_plugin_entry:\n${step_output}")
   endif()
 endforeach()
-if(NOT step_output MATCHES "rts_plugin_entry")
-  message(FATAL_ERROR "the plugin does not export rts_plugin_entry:\n${step_output}")
-endif()
+expect_output("rts_plugin_entry" "the plugin does not export rts_plugin_entry")
 
 # An application linking rtscope::host from the install loads the plugin.
-run_step("configure the host app" ${CMAKE_COMMAND} ${generator}
-  -S ${CMAKE_CURRENT_LIST_DIR}/host_app -B ${WORK_DIR}/host-app-build
-  -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
-run_step("build the host app" ${CMAKE_COMMAND} --build ${WORK_DIR}/host-app-build)
+build_against_install("the host app" ${CMAKE_CURRENT_LIST_DIR}/host_app ${WORK_DIR}/host-app-build)
 run_step("host_app" ${WORK_DIR}/host-app-build/host_app ${plugin})
-if(NOT step_output MATCHES "loaded skeleton 0.1.0")
-  message(FATAL_ERROR "host_app did not load the skeleton plugin:\n${step_output}")
-endif()
+expect_output("loaded skeleton 0.1.0" "host_app did not load the skeleton plugin")
 
 # A plugin built on the installed backend kit (rtscope::kit) exports only
 # rts_plugin_entry too, and the host loads it.
-run_step("configure the kit plugin" ${CMAKE_COMMAND} ${generator}
-  -S ${CMAKE_CURRENT_LIST_DIR}/kit_plugin -B ${WORK_DIR}/kit-plugin-build
-  -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
-run_step("build the kit plugin" ${CMAKE_COMMAND} --build ${WORK_DIR}/kit-plugin-build)
+build_against_install("the kit plugin" ${CMAKE_CURRENT_LIST_DIR}/kit_plugin
+  ${WORK_DIR}/kit-plugin-build)
 set(kit_plugin ${WORK_DIR}/kit-plugin-build/librtscope_plugin_kitdemo.so)
 run_step("nm the kit plugin" nm -D --defined-only ${kit_plugin})
 string(STRIP "${step_output}" kit_symbols)
@@ -84,9 +88,7 @@ if(NOT kit_symbols MATCHES "^[0-9a-f]+ T rts_plugin_entry$")
   message(FATAL_ERROR "the kit plugin exports more than rts_plugin_entry:\n${step_output}")
 endif()
 run_step("host_app on the kit plugin" ${WORK_DIR}/host-app-build/host_app ${kit_plugin})
-if(NOT step_output MATCHES "loaded kitdemo 0.1.0")
-  message(FATAL_ERROR "host_app did not load the kit plugin:\n${step_output}")
-endif()
+expect_output("loaded kitdemo 0.1.0" "host_app did not load the kit plugin")
 
 file(WRITE ${WORK_DIR}/add_relu.yaml [=[
 name: add_relu
@@ -118,12 +120,8 @@ run:
 run_step("rtscope-run" ${prefix}/bin/rtscope-run ${WORK_DIR}/skeleton.yaml
   --set run.0.iterations=3 --set runtime.cache=${WORK_DIR}/cache.bin
   --json ${WORK_DIR}/report.json)
-if(NOT step_output MATCHES "plugin skeleton ")
-  message(FATAL_ERROR "the report does not name the skeleton plugin:\n${step_output}")
-endif()
+expect_output("plugin skeleton " "the report does not name the skeleton plugin")
 # The installed conformance tool passes the example an author starts from.
 run_step("rtscope-conformance" ${prefix}/bin/rtscope-conformance --plugin ${plugin} --threads 2)
-if(NOT step_output MATCHES "0 failed")
-  message(FATAL_ERROR "rtscope-conformance did not pass the skeleton plugin:\n${step_output}")
-endif()
+expect_output("0 failed" "rtscope-conformance did not pass the skeleton plugin")
 message(STATUS "out-of-tree skeleton plugin built, run and checked:\n${step_output}")

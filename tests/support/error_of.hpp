@@ -2,11 +2,13 @@
 // what an error says rather than only that it is thrown.
 #pragma once
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <exception>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "rtscope/error.hpp"
 
@@ -27,5 +29,21 @@ std::string error_of(const std::function<void()>& body) {
   ADD_FAILURE() << "the code threw no error of the expected type";
   return {};
 }
+
+// Checks that `message` starts with `prefix` (where and what failed) and
+// holds each of `phrases`.
+inline void expect_message(const std::string& message, const std::string& prefix,
+                           const std::vector<std::string>& phrases) {
+  EXPECT_THAT(message, ::testing::StartsWith(prefix));
+  for (const std::string& phrase : phrases) EXPECT_THAT(message, ::testing::HasSubstr(phrase));
+}
+
+// Names each instance of a TEST_P suite after its parameter's `name`.
+struct NameOfCase {
+  template <class Info>
+  std::string operator()(const Info& info) const {
+    return info.param.name;
+  }
+};
 
 }  // namespace rtscope::testing

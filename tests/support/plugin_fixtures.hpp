@@ -29,17 +29,21 @@ class TestingAndCpu : public ::testing::Test {
   std::shared_ptr<Plugin> testing_;
 };
 
-// The testing plugin alone, with scale_relu_graph() built on it (one module).
+// The testing plugin alone, with scale_relu_graph() built on it: one
+// module, `module_`.
 class ScaleReluOnTesting : public ::testing::Test {
  protected:
   // Derived fixtures call this first.
   void SetUp() override {
     registry_.load({.name = "testing"});
     model_ = Model::build(scale_relu_graph(), registry_, {.backends = {"testing"}});
+    ASSERT_EQ(model_->modules().size(), 1u);
+    module_ = model_->modules()[0];
   }
 
   PluginRegistry registry_;
   std::unique_ptr<Model> model_;
+  Module* module_ = nullptr;  // owned by model_
 };
 
 // A counter that the plugin of `model`'s first module reports.

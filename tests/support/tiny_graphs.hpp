@@ -1,8 +1,19 @@
-// Small graphs built in C++ for host tests.
+// Small graphs built in C++ for host tests, and the builder the tests
+// write their own with, one value or node a line:
+//
+//   Graph g = GraphBuilder("staged_add")
+//                 .input("a", DType::f32, {4, 8})
+//                 .input("b", DType::f32, {4, 8})
+//                 .node("sum", "add", {"a", "b"}, "y")
+//                 .outputs({"y"})
+//                 .build();
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "graph_builder.hpp"  // host/src: the built-in templates' builder
 #include "rtscope/graph.hpp"
 
 namespace rtscope::testing {
@@ -13,6 +24,49 @@ inline SymShape fixed_shape(const Shape& dims) {
   for (int64_t d : dims) shape.push_back(Dim::fixed(d));
   return shape;
 }
+
+using rtscope::seeded_init;
+
+// A chain over the host's builder of the built-in templates: every value
+// and node is located at "test:NAME", so an error about the graph names the
+// test graph it came from.
+class GraphBuilder {
+ public:
+  explicit GraphBuilder(const std::string& name) : builder_(name, "test:" + name) {}
+
+  // A graph input of fixed `dims`.
+  GraphBuilder& input(std::string name, DType dtype, const Shape& dims) {
+    builder_.input(std::move(name), dtype, fixed_shape(dims));
+    return *this;
+  }
+  GraphBuilder& weight(std::string name, DType dtype, const Shape& dims, WeightInit init = {}) {
+    builder_.weight(std::move(name), dtype, dims, init);
+    return *this;
+  }
+  // A state buffer that `update_from` (a node output) replaces after each run.
+  GraphBuilder& state(std::string name, DType dtype, const Shape& dims, std::string update_from) {
+    builder_.state(std::move(name), dtype, dims, std::move(update_from));
+    return *this;
+  }
+  GraphBuilder& node(std::string name, std::string op, std::vector<std::string> inputs,
+                     std::string output, AttrMap attrs = {}) {
+    builder_.node(std::move(name), std::move(op), std::move(inputs), std::move(output),
+                  std::move(attrs));
+    return *this;
+  }
+  // Appends to the graph's outputs, in order.
+  GraphBuilder& outputs(const std::vector<std::string>& names) {
+    for (const std::string& name : names) builder_.output(name);
+    return *this;
+  }
+
+  // The graph, checked and typed by validate() (which throws InputError on
+  // a mistake in the test's graph). Call once.
+  Graph build() { return builder_.finish(); }
+
+ private:
+  rtscope::GraphBuilder builder_;
+};
 
 // x f32[n] -> scale(factor) -> relu -> y. Runs on the testing and cpu plugins.
 inline Graph scale_relu_graph(int64_t n = 16, double factor = 2.0) {

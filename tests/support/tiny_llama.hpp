@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "rtscope/half.hpp"
@@ -23,13 +24,10 @@
 namespace rtscope::testing {
 
 struct TinyLlama {
-  int64_t hidden = 32;
-  int64_t intermediate = 48;
+  int64_t hidden = 32, intermediate = 48;
   int64_t layers = 2;
-  int64_t heads = 4;
-  int64_t kv_heads = 2;
-  int64_t vocab = 61;
-  int64_t max_positions = 64;
+  int64_t heads = 4, kv_heads = 2;  // two query heads per KV head
+  int64_t vocab = 61, max_positions = 64;
   double rms_norm_eps = 1e-5;
   double rope_theta = 500.0;  // far from 10000, so a default base shows
   bool tied = false;
@@ -139,23 +137,28 @@ inline void write_safetensors(const std::filesystem::path& path,
   out << text << data;
 }
 
+// config.json's sizes and the fields that hold them.
+inline constexpr std::pair<const char*, int64_t TinyLlama::*> kConfigSizes[] = {
+    {"hidden_size", &TinyLlama::hidden},
+    {"intermediate_size", &TinyLlama::intermediate},
+    {"num_hidden_layers", &TinyLlama::layers},
+    {"num_attention_heads", &TinyLlama::heads},
+    {"num_key_value_heads", &TinyLlama::kv_heads},
+    {"vocab_size", &TinyLlama::vocab},
+    {"max_position_embeddings", &TinyLlama::max_positions}};
+
 inline nlohmann::json tiny_llama_config(const TinyLlama& c) {
-  return {{"architectures", {"LlamaForCausalLM"}},
-          {"model_type", "llama"},
-          {"hidden_size", c.hidden},
-          {"intermediate_size", c.intermediate},
-          {"num_hidden_layers", c.layers},
-          {"num_attention_heads", c.heads},
-          {"num_key_value_heads", c.kv_heads},
-          {"vocab_size", c.vocab},
-          {"max_position_embeddings", c.max_positions},
-          {"rms_norm_eps", c.rms_norm_eps},
-          {"rope_theta", c.rope_theta},
-          {"tie_word_embeddings", c.tied},
-          {"hidden_act", "silu"},
-          {"attention_bias", false},
-          {"rope_scaling", nullptr},
-          {"torch_dtype", c.torch_dtype()}};
+  nlohmann::json config = {{"architectures", {"LlamaForCausalLM"}},
+                           {"model_type", "llama"},
+                           {"rms_norm_eps", c.rms_norm_eps},
+                           {"rope_theta", c.rope_theta},
+                           {"tie_word_embeddings", c.tied},
+                           {"hidden_act", "silu"},
+                           {"attention_bias", false},
+                           {"rope_scaling", nullptr},
+                           {"torch_dtype", c.torch_dtype()}};
+  for (const auto& [key, size] : kConfigSizes) config[key] = c.*size;
+  return config;
 }
 
 inline void write_json(const std::filesystem::path& path, const nlohmann::json& value) {

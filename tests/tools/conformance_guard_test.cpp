@@ -22,8 +22,26 @@ fs::path test_plugin(const std::string& name) {
   return fs::path(RTSCOPE_TEST_PLUGIN_DIR) / ("librtscope_plugin_" + name + ".so");
 }
 
-using ConformanceGuard = rtscope::conformance_test::ConformanceRun;
 using rtscope::conformance_test::row_of;
+
+class ConformanceGuard : public rtscope::conformance_test::ConformanceRun {
+ protected:
+  // The tool on the throwing test plugin for `ops` in f32 (plus `options`):
+  // a plugin that fails some checks, so the run must exit 1.
+  CommandResult run_throwing(const std::string& ops, const std::string& options = "") {
+    CommandResult r = run("--plugin '" + test_plugin("throwing").string() + "' --ops " + ops +
+                          " --dtypes f32 --threads 2" + options);
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    return r;
+  }
+};
+
+// The f32 row of `check`, which must say FAIL.
+std::string failed_row(const CommandResult& r, const std::string& check) {
+  std::string row = row_of(r.out, check, "f32");
+  EXPECT_THAT(row, HasSubstr("FAIL")) << r.out;
+  return row;
+}
 
 TEST_F(ConformanceGuard, SkeletonExamplePassesIncludingAWeightOperand) {
   const CommandResult r = run("--plugin '" + test_plugin("skeleton").string() + "' --threads 2");
@@ -34,37 +52,26 @@ TEST_F(ConformanceGuard, SkeletonExamplePassesIncludingAWeightOperand) {
 }
 
 TEST_F(ConformanceGuard, ExceptionsCrossingTheAbiAreFlaggedWithTheirType) {
-  const CommandResult r = run("--plugin '" + test_plugin("throwing").string() +
-                              "' --ops add,mul --dtypes f32 --threads 2");
-  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  const std::string add = row_of(r.out, "op add_same", "f32");
-  EXPECT_THAT(add, HasSubstr("FAIL")) << r.out;
-  EXPECT_THAT(add, HasSubstr("C++ exception crossed the C ABI (int)")) << add;
-  const std::string mul = row_of(r.out, "op mul_same", "f32");
-  EXPECT_THAT(mul, HasSubstr("std::runtime_error: query_node exploded")) << mul;
+  const CommandResult r = run_throwing("add,mul");
+  EXPECT_THAT(failed_row(r, "op add_same"), HasSubstr("C++ exception crossed the C ABI (int)"));
+  EXPECT_THAT(row_of(r.out, "op mul_same", "f32"),
+              HasSubstr("std::runtime_error: query_node exploded"));
 }
 
 TEST_F(ConformanceGuard, CrashInACheckNamesItAndTheRemainingChecksStillRun) {
-  const CommandResult r = run("--plugin '" + test_plugin("throwing").string() +
-                              "' --ops add,relu --dtypes f32 --threads 2");
-  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  const std::string relu = row_of(r.out, "op relu", "f32");
-  EXPECT_THAT(relu, HasSubstr("FAIL")) << r.out;
-  EXPECT_THAT(relu, HasSubstr("SIGSEGV")) << relu;
+  const CommandResult r = run_throwing("add,relu");
+  EXPECT_THAT(failed_row(r, "op relu"), HasSubstr("SIGSEGV"));
   // Rows from before the crash are kept, the checks after it ran in a new
   // worker, and each row appears once.
-  EXPECT_THAT(row_of(r.out, "op add_same", "f32"), HasSubstr("FAIL")) << r.out;
+  failed_row(r, "op add_same");
   EXPECT_THAT(row_of(r.out, "abi entry.version", "-"), HasSubstr("PASS")) << r.out;
   EXPECT_EQ(r.out.find("abi entry.version"), r.out.rfind("abi entry.version")) << r.out;
   EXPECT_THAT(r.out, HasSubstr("): FAIL"));
 }
 
 TEST_F(ConformanceGuard, HangingCheckIsKilledAndNamed) {
-  const CommandResult r = run("--plugin '" + test_plugin("throwing").string() +
-                              "' --ops gelu --dtypes f32 --threads 2 --check-timeout 1");
-  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  const std::string gelu = row_of(r.out, "op gelu", "f32");
-  EXPECT_THAT(gelu, HasSubstr("did not finish within 1 s")) << r.out;
+  const CommandResult r = run_throwing("gelu", " --check-timeout 1");
+  EXPECT_THAT(row_of(r.out, "op gelu", "f32"), HasSubstr("did not finish within 1 s")) << r.out;
   EXPECT_THAT(row_of(r.out, "abi entry.table", "-"), HasSubstr("PASS")) << r.out;
 }
 

@@ -40,11 +40,14 @@ void pin_generic_pipelines(Model& model) {
 }
 
 // The stream decoder on the vulkan plugin, with generic pipelines.
-std::unique_ptr<Model> pinned_stream_model(PluginRegistry& registry) {
-  auto model = Model::build(build_decoder(stream_params()), registry, {.backends = {"vulkan"}});
-  pin_generic_pipelines(*model);
-  return model;
-}
+class VulkanCapture : public VulkanTest {
+ protected:
+  std::unique_ptr<Model> pinned_stream_model(const Graph& graph = build_decoder(stream_params())) {
+    auto model = build(graph);
+    pin_generic_pipelines(*model);
+    return model;
+  }
+};
 
 Tensor token_row(int64_t token) {
   Tensor row = Tensor::empty(DType::i64, {1, 1});
@@ -54,15 +57,11 @@ Tensor token_row(int64_t token) {
 
 int64_t last_token(const Tensor& next) { return next.data_as<int64_t>()[next.numel() - 1]; }
 
-TEST(VulkanCapture, ReplayEqualsEagerOverA64TokenStream) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+TEST_F(VulkanCapture, ReplayEqualsEagerOverA64TokenStream) {
   const DecoderParams params = stream_params();
   const Graph graph = build_decoder(params);
-  auto eager = Model::build(graph, registry, {.backends = {"vulkan"}});
-  pin_generic_pipelines(*eager);
-  auto captured = Model::build(graph, registry, {.backends = {"vulkan"}});
-  pin_generic_pipelines(*captured);
+  auto eager = pinned_stream_model(graph);
+  auto captured = pinned_stream_model(graph);
   auto capture = graph_capture(*captured);
 
   constexpr int kPrompt = 8;
@@ -97,10 +96,8 @@ TEST(VulkanCapture, ReplayEqualsEagerOverA64TokenStream) {
   expect_no_validation_errors(*captured);
 }
 
-TEST(VulkanCapture, ShapeChangeRecordsAgainAndOldShapesStillReplay) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  auto model = pinned_stream_model(registry);
+TEST_F(VulkanCapture, ShapeChangeRecordsAgainAndOldShapesStillReplay) {
+  auto model = pinned_stream_model();
   const Module& module = *model->modules()[0];
   auto capture = graph_capture(*model);
   std::map<std::string, RefTensor> ref_states;
@@ -121,10 +118,8 @@ TEST(VulkanCapture, ShapeChangeRecordsAgainAndOldShapesStillReplay) {
   expect_no_validation_errors(*model);
 }
 
-TEST(VulkanCapture, LeavingTheScopeStopsReplayingAndANewScopeRecordsAgain) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  auto model = pinned_stream_model(registry);
+TEST_F(VulkanCapture, LeavingTheScopeStopsReplayingAndANewScopeRecordsAgain) {
+  auto model = pinned_stream_model();
   const Module& module = *model->modules()[0];
   const Tensor token = token_row(7);
   {

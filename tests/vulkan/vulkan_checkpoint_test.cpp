@@ -22,19 +22,16 @@ struct Case {
   bool capture;
 };
 
-class VulkanCheckpoint : public ::testing::TestWithParam<Case> {};
+using VulkanCheckpoint = VulkanCaseTest<Case>;
 
 TEST_P(VulkanCheckpoint, StreamMatchesLlamaReference) {
   const Case c = GetParam();
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
   testing::TempDir dir;
   testing::TinyLlama config;  // 4 heads sharing 2 KV heads
   config.dtype = c.stored;
   config.tied = c.capture;
   const auto tensors = testing::write_tiny_llama(dir.path(), config);
-  auto model = Model::build(load_llama_checkpoint(dir.path(), {.dtype = c.model}), registry,
-                            {.backends = {"vulkan"}});
+  auto model = build(load_llama_checkpoint(dir.path(), {.dtype = c.model}));
   ASSERT_EQ(model->modules().size(), 1u) << "every op of a checkpoint decoder runs on Vulkan";
   const double tol = c.model == DType::f16 ? 3e-2 : 1e-4;
   if (c.capture) {

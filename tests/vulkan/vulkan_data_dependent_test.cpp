@@ -20,7 +20,6 @@
 namespace rtscope {
 namespace {
 
-using testing::fixed_shape;
 using ::testing::HasSubstr;
 using vulkan_testing::counter;
 using vulkan_testing::expect_no_validation_errors;
@@ -29,26 +28,20 @@ using vulkan_testing::expect_no_validation_errors;
 //   -> reshape [n, 1] -> matmul(w2 [1, 3]) -> y [n, 3]
 // plus nonzero(h) -> idx [m, 2] (returned) and a padded nonzero (static).
 Graph select_between_matmuls() {
-  Graph g;
-  g.name = "select_between_matmuls";
-  g.inputs.push_back({"x", {DType::f32, fixed_shape({6, 8})}, {}});
-  g.inputs.push_back({"mask", {DType::boolean, fixed_shape({6, 5})}, {}});
-  g.weights.push_back(
-      {{"w1", {DType::f32, fixed_shape({8, 5})}, {}}, {WeightInit::Kind::seeded, 3, 0.5, 0.0, {}}});
-  g.weights.push_back(
-      {{"w2", {DType::f32, fixed_shape({1, 3})}, {}}, {WeightInit::Kind::seeded, 4, 0.5, 0.0, {}}});
-  g.nodes = {
-      {"mm1", "matmul", {"x", "w1"}, {"h"}, {}, {}},
-      {"relu", "relu", {"h"}, {"r"}, {}, {}},
-      {"padded", "nonzero", {"r"}, {"idx_padded"}, {{"max_count", int64_t{7}}}, {}},
-      {"sel", "masked_select", {"h", "mask"}, {"s"}, {}, {}},
-      {"col", "reshape", {"s"}, {"s2"}, {{"shape", std::vector<int64_t>{-1, 1}}}, {}},
-      {"mm2", "matmul", {"s2", "w2"}, {"y"}, {}, {}},
-      {"nz", "nonzero", {"r"}, {"idx"}, {}, {}},
-  };
-  g.outputs = {"y", "idx", "idx_padded"};
-  validate(g);
-  return g;
+  return testing::GraphBuilder("select_between_matmuls")
+      .input("x", DType::f32, {6, 8})
+      .input("mask", DType::boolean, {6, 5})
+      .weight("w1", DType::f32, {8, 5}, testing::seeded_init(3, 0.5))
+      .weight("w2", DType::f32, {1, 3}, testing::seeded_init(4, 0.5))
+      .node("mm1", "matmul", {"x", "w1"}, "h")
+      .node("relu", "relu", {"h"}, "r")
+      .node("padded", "nonzero", {"r"}, "idx_padded", {{"max_count", int64_t{7}}})
+      .node("sel", "masked_select", {"h", "mask"}, "s")
+      .node("col", "reshape", {"s"}, "s2", {{"shape", std::vector<int64_t>{-1, 1}}})
+      .node("mm2", "matmul", {"s2", "w2"}, "y")
+      .node("nz", "nonzero", {"r"}, "idx")
+      .outputs({"y", "idx", "idx_padded"})
+      .build();
 }
 
 std::vector<std::string> partition_plugins(const Model& model) {
@@ -122,22 +115,17 @@ TEST_F(VulkanDataDependent, WithoutFallbackTheVulkanEngineRunsAsSegments) {
 
 // The graph the issue names: one data-dependent op between two matmuls.
 TEST_F(VulkanDataDependent, DataDependentOpBetweenTwoMatmulsSplitsIntoThreePartitions) {
-  Graph g;
-  g.name = "between_matmuls";
-  g.inputs.push_back({"x", {DType::f32, fixed_shape({4, 6})}, {}});
-  g.inputs.push_back({"mask", {DType::boolean, fixed_shape({4, 3})}, {}});
-  g.weights.push_back(
-      {{"w1", {DType::f32, fixed_shape({6, 3})}, {}}, {WeightInit::Kind::seeded, 8, 0.5, 0.0, {}}});
-  g.weights.push_back(
-      {{"w2", {DType::f32, fixed_shape({1, 2})}, {}}, {WeightInit::Kind::seeded, 9, 0.5, 0.0, {}}});
-  g.nodes = {
-      {"mm1", "matmul", {"x", "w1"}, {"h"}, {}, {}},
-      {"sel", "masked_select", {"h", "mask"}, {"s"}, {}, {}},
-      {"col", "reshape", {"s"}, {"s2"}, {{"shape", std::vector<int64_t>{-1, 1}}}, {}},
-      {"mm2", "matmul", {"s2", "w2"}, {"y"}, {}, {}},
-  };
-  g.outputs = {"y"};
-  validate(g);
+  const Graph g = testing::GraphBuilder("between_matmuls")
+                      .input("x", DType::f32, {4, 6})
+                      .input("mask", DType::boolean, {4, 3})
+                      .weight("w1", DType::f32, {6, 3}, testing::seeded_init(8, 0.5))
+                      .weight("w2", DType::f32, {1, 2}, testing::seeded_init(9, 0.5))
+                      .node("mm1", "matmul", {"x", "w1"}, "h")
+                      .node("sel", "masked_select", {"h", "mask"}, "s")
+                      .node("col", "reshape", {"s"}, "s2", {{"shape", std::vector<int64_t>{-1, 1}}})
+                      .node("mm2", "matmul", {"s2", "w2"}, "y")
+                      .outputs({"y"})
+                      .build();
   for (const bool fallback : {true, false}) {
     auto model = Model::build(
         g, registry_, {.backends = {"vulkan", "cpu"}, .fallback_data_dependent_ops = fallback});
@@ -160,15 +148,14 @@ TEST_F(VulkanDataDependent, DataDependentOpBetweenTwoMatmulsSplitsIntoThreeParti
 
 TEST_F(VulkanDataDependent, EveryDtypeAndEmptyResultsMatchTheReference) {
   for (const DType dtype : {DType::f32, DType::f16, DType::i32, DType::i64, DType::boolean}) {
-    Graph g;
-    g.name = "select_dtypes";
-    g.inputs.push_back({"x", {dtype, fixed_shape({3, 7})}, {}});
-    g.inputs.push_back({"mask", {DType::boolean, fixed_shape({3, 7})}, {}});
-    g.nodes = {{"nz", "nonzero", {"x"}, {"idx"}, {}, {}},
-               {"sel", "masked_select", {"x", "mask"}, {"picked"}, {}, {}}};
-    g.outputs = {"idx", "picked"};
-    validate(g);
-    auto model = Model::build(g, registry_, {.backends = {"vulkan"}});
+    auto model = Model::build(testing::GraphBuilder("select_dtypes")
+                                  .input("x", dtype, {3, 7})
+                                  .input("mask", DType::boolean, {3, 7})
+                                  .node("nz", "nonzero", {"x"}, "idx")
+                                  .node("sel", "masked_select", {"x", "mask"}, "picked")
+                                  .outputs({"idx", "picked"})
+                                  .build(),
+                              registry_, {.backends = {"vulkan"}});
     const bool integer = dtype == DType::i32 || dtype == DType::i64 || dtype == DType::boolean;
     for (uint64_t seed = 1; seed <= 3; ++seed) {
       // Integers in [0, 2] and seeded floats: some elements are zero.
@@ -189,7 +176,9 @@ TEST_F(VulkanDataDependent, EveryDtypeAndEmptyResultsMatchTheReference) {
         EXPECT_EQ(got.shape, expected.at(name).shape) << to_string(dtype) << " " << name;
         EXPECT_EQ(got.data, expected.at(name).data) << to_string(dtype) << " " << name;
       }
-      if (seed == 3) EXPECT_EQ(out.at("picked").shape(), (Shape{0}));
+      if (seed == 3) {
+        EXPECT_EQ(out.at("picked").shape(), (Shape{0}));
+      }
     }
     expect_no_validation_errors(*model);
   }

@@ -16,14 +16,12 @@ namespace {
 
 using testing::position_tensor;
 
-class VulkanDecoder : public ::testing::TestWithParam<DType> {};
+using VulkanDecoder = VulkanCaseTest<DType>;
 
 TEST_P(VulkanDecoder, StreamMatchesReferenceStepByStep) {
   const DType dtype = GetParam();
   const DecoderParams params = testing::small_decoder_params(dtype);
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+  auto model = build(build_decoder(params));
   ASSERT_EQ(model->modules().size(), 1u) << "every decoder op runs on the Vulkan plugin";
   const Module& module = *model->modules()[0];
   testing::expect_stream_matches_reference(*model, params);
@@ -46,11 +44,11 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, VulkanDecoder, ::testing::Values(DType::f32, DT
 
 // A position past the cache is rejected before anything is submitted, with
 // the node named, as on the CPU.
-TEST(VulkanDecoderErrors, PositionBeyondTheCacheFails) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+using VulkanDecoderErrors = VulkanTest;
+
+TEST_F(VulkanDecoderErrors, PositionBeyondTheCacheFails) {
   const DecoderParams params = testing::small_decoder_params(DType::f32);
-  auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+  auto model = build(build_decoder(params));
   Tensor tokens = Tensor::random(DType::i64, {1, 4}, 3, double(params.vocab - 1));
   try {
     model->run({{"tokens", tokens}, {"pos", position_tensor(params.max_seq - 2)}});

@@ -10,6 +10,7 @@
 #include "rtscope/model.hpp"
 #include "rtscope/reference/reference.hpp"
 #include "support/reference_outputs.hpp"
+#include "support/tiny_graphs.hpp"
 #include "vulkan_test_support.hpp"
 
 namespace rtscope {
@@ -20,24 +21,19 @@ struct MatmulShape {
 };
 
 Graph matmul_graph(const MatmulShape& s) {
-  Graph g;
-  g.name = "matmul_tiles";
-  g.inputs.push_back(
-      {"a", {DType::f16, {Dim::fixed(s.batch), Dim::fixed(s.m), Dim::fixed(s.k)}}, {}});
-  g.inputs.push_back({"b", {DType::f16, {Dim::fixed(s.k), Dim::fixed(s.n)}}, {}});
-  g.nodes = {{"mm", "matmul", {"a", "b"}, {"c"}, {}, {}}};
-  g.outputs = {"c"};
-  validate(g);
-  return g;
+  return testing::GraphBuilder("matmul_tiles")
+      .input("a", DType::f16, {s.batch, s.m, s.k})
+      .input("b", DType::f16, {s.k, s.n})
+      .node("mm", "matmul", {"a", "b"}, "c")
+      .outputs({"c"})
+      .build();
 }
 
-class VulkanMatmulTiles : public ::testing::TestWithParam<MatmulShape> {};
+using VulkanMatmulTiles = vulkan_testing::VulkanCaseTest<MatmulShape>;
 
 TEST_P(VulkanMatmulTiles, MatchesFloat64Reference) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
   const MatmulShape s = GetParam();
-  auto model = Model::build(matmul_graph(s), registry, {.backends = {"vulkan"}});
+  auto model = build(matmul_graph(s));
   RecordProperty("kernel", model->placements().front().reason);
 
   const Tensor a = Tensor::random(DType::f16, {s.batch, s.m, s.k}, 5);

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "rtscope/half.hpp"
+#include "element_access.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/op_math.hpp"
 #include "rtscope/op_registry.hpp"
@@ -85,30 +85,13 @@ double draw(Domain domain, int64_t limit, uint64_t& state) {
   return u;
 }
 
+// Integer and bool inputs come from the integer domains only, so storing
+// (which rounds to nearest) keeps the drawn values.
 Tensor make_input(const In& in, DType dtype, uint64_t seed) {
   Tensor t = Tensor::empty(dtype, in.shape);
   uint64_t state = seed;
-  int64_t count = 1;
-  for (int64_t d : in.shape) count *= d;
-  for (int64_t i = 0; i < count; ++i) {
-    const double v = draw(in.domain, in.limit, state);
-    switch (dtype) {
-      case DType::f32:
-        t.data_as<float>()[i] = static_cast<float>(v);
-        break;
-      case DType::f16:
-        t.data_as<uint16_t>()[i] = float_to_half(static_cast<float>(v));
-        break;
-      case DType::i32:
-        t.data_as<int32_t>()[i] = static_cast<int32_t>(v);
-        break;
-      case DType::i64:
-        t.data_as<int64_t>()[i] = static_cast<int64_t>(v);
-        break;
-      case DType::boolean:
-        t.data_as<uint8_t>()[i] = v != 0.0 ? 1 : 0;
-        break;
-    }
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    detail::store_element(dtype, t.data(), i, draw(in.domain, in.limit, state));
   }
   return t;
 }
@@ -330,6 +313,14 @@ TEST_F(VulkanModelOps, ComparisonsAndLogic) {
   const DType boolean = DType::boolean;
   // Float operands drawn from the integers, so that ties occur.
   const Domain ints = Domain::kIntegers;
+  // a bool[4, 5] and b bool[b_shape] (broadcast).
+  const auto bools = [](std::string label, std::string op, Shape b_shape) {
+    return Case{std::move(label),
+                std::move(op),
+                {{"a", {4, 5}, Domain::kBool, DType::boolean},
+                 {"b", std::move(b_shape), Domain::kBool, DType::boolean}},
+                {}};
+  };
   check_all({
       {"equal", "equal", {{"a", {3, 8}, ints}, {"b", {8}, ints}}, {}},
       {"less", "less", {{"a", {3, 8}, ints}, {"b", {3, 1}, ints}}, {}},
@@ -342,22 +333,10 @@ TEST_F(VulkanModelOps, ComparisonsAndLogic) {
           {"equal_i64", "equal", {{"a", {3, 8}, ints, i64}, {"b", {8}, ints, i64}}, {}},
           {"less_i64", "less", {{"a", {3, 8}, ints, i64}, {"b", {3, 1}, ints, i64}}, {}},
           {"greater_i32", "greater", {{"a", {3, 8}, ints, i32}, {"b", {8}, ints, i32}}, {}},
-          {"equal_bool",
-           "equal",
-           {{"a", {4, 5}, Domain::kBool, boolean}, {"b", {5}, Domain::kBool, boolean}},
-           {}},
-          {"and",
-           "and",
-           {{"a", {4, 5}, Domain::kBool, boolean}, {"b", {4, 1}, Domain::kBool, boolean}},
-           {}},
-          {"or",
-           "or",
-           {{"a", {4, 5}, Domain::kBool, boolean}, {"b", {5}, Domain::kBool, boolean}},
-           {}},
-          {"xor",
-           "xor",
-           {{"a", {4, 5}, Domain::kBool, boolean}, {"b", {4, 5}, Domain::kBool, boolean}},
-           {}},
+          bools("equal_bool", "equal", {5}),
+          bools("and", "and", {4, 1}),
+          bools("or", "or", {5}),
+          bools("xor", "xor", {4, 5}),
           {"not", "not", {{"x", {4, 5}, Domain::kBool, boolean}}, {}},
       },
       /*f16=*/false);
@@ -383,14 +362,23 @@ TEST_F(VulkanModelOps, ReductionsAndLogSoftmax) {
 
 TEST_F(VulkanModelOps, ConvAndPooling) {
   const auto ints = [](std::vector<int64_t> a) { return AttrValue{std::move(a)}; };
+  // The attributes of a grouped, strided, padded and dilated convolution
+  // (and a transposed one's output padding).
+  const auto grouped = [&ints](int64_t group, std::vector<int64_t> strides,
+                               std::vector<int64_t> pads, std::vector<int64_t> dilations,
+                               std::vector<int64_t> output_padding = {}) {
+    AttrMap attrs{{"group", group},
+                  {"strides", ints(std::move(strides))},
+                  {"pads", ints(std::move(pads))},
+                  {"dilations", ints(std::move(dilations))}};
+    if (!output_padding.empty()) attrs["output_padding"] = ints(std::move(output_padding));
+    return attrs;
+  };
   check_all({
       {"conv2d_groups_strides_dilations_pads",
        "conv",
        {{"x", {2, 4, 7, 6}}, {"w", {6, 2, 3, 3}}, {"b", {6}}},
-       {{"group", int64_t{2}},
-        {"strides", ints({2, 1})},
-        {"pads", ints({1, 0, 1, 2})},
-        {"dilations", ints({1, 2})}}},
+       grouped(2, {2, 1}, {1, 0, 1, 2}, {1, 2})},
       {"conv1d", "conv", {{"x", {1, 3, 10}}, {"w", {4, 3, 3}}}, {{"pads", ints({1, 1})}}},
       {"conv2d_depthwise",
        "conv",
@@ -399,11 +387,7 @@ TEST_F(VulkanModelOps, ConvAndPooling) {
       {"conv_transpose2d_groups_strides_dilations_pads",
        "conv_transpose",
        {{"x", {2, 4, 4, 3}}, {"w", {4, 3, 3, 2}}, {"b", {6}}},
-       {{"group", int64_t{2}},
-        {"strides", ints({2, 3})},
-        {"pads", ints({1, 0, 0, 1})},
-        {"dilations", ints({1, 2})},
-        {"output_padding", ints({1, 0})}}},
+       grouped(2, {2, 3}, {1, 0, 0, 1}, {1, 2}, /*output_padding=*/{1, 0})},
       {"conv_transpose1d_cropped",
        "conv_transpose",
        {{"x", {1, 3, 5}}, {"w", {3, 2, 4}}},

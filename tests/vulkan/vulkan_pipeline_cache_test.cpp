@@ -8,27 +8,28 @@
 #include <set>
 
 #include "rtscope/graph.hpp"
+#include "rtscope/kit/blob_io.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/runtime_cache.hpp"
 #include "rtscope/runtime_settings.hpp"
 #include "support/abi_values.hpp"
+#include "support/tiny_graphs.hpp"
 #include "vulkan/vulkan_test_support.hpp"
 
 namespace rtscope::vulkan_testing {
 namespace {
 
+using VulkanPipelineCache = VulkanTest;
+
 // y = a + b, f32[n]; runs the binary_f32 pipeline only.
 Graph add_graph(int64_t n) {
-  Graph g;
-  g.name = "add";
-  g.loc = {"test:add", 0, 0};
-  g.inputs.push_back({"a", {DType::f32, {Dim::fixed(n)}}, {}});
-  g.inputs.push_back({"b", {DType::f32, {Dim::fixed(n)}}, {}});
-  g.nodes.push_back(Node{"add", "add", {"a", "b"}, {"y"}, {}, {}});
-  g.outputs = {"y"};
-  validate(g);
-  return g;
+  return testing::GraphBuilder("add")
+      .input("a", DType::f32, {n})
+      .input("b", DType::f32, {n})
+      .node("add", "add", {"a", "b"}, "y")
+      .outputs({"y"})
+      .build();
 }
 
 // A cache store over a RuntimeCache, as the host's, that also records the
@@ -64,16 +65,9 @@ struct RecordingStore {
 // Builds an engine for `add_graph` through the ABI and creates one context
 // with `store`, so the test sees the keys the plugin uses.
 void create_context_through_abi(const Plugin& plugin, RecordingStore& store) {
-  rts_value a{};
-  a.name = "a";
-  a.dtype = RTS_DTYPE_F32;
-  a.rank = 1;
-  a.dims[0] = a.min_dims[0] = a.max_dims[0] = 8;
-  rts_value b = a;
-  b.name = "b";
-  rts_value y = a;
-  y.name = "y";
-  const testing::TwoInputGraph add("add", "add", a, b, y);
+  const testing::TwoInputGraph add("add", "add", testing::static_value("a", RTS_DTYPE_F32, {8}),
+                                   testing::static_value("b", RTS_DTYPE_F32, {8}),
+                                   testing::static_value("y", RTS_DTYPE_F32, {8}));
 
   const rts_plugin_api& api = plugin.api();
   PluginCall call;
@@ -90,16 +84,6 @@ void create_context_through_abi(const Plugin& plugin, RecordingStore& store) {
   if (context != nullptr) api.destroy_context(context);
   api.destroy_engine(engine);
   context_call.check(status, "vulkan", "create_context");
-}
-
-// FNV-1a 64, as the plugin's blob header uses for its payload checksum.
-uint64_t fnv1a64(const uint8_t* data, size_t size) {
-  uint64_t hash = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < size; ++i) {
-    hash ^= data[i];
-    hash *= 0x100000001b3ull;
-  }
-  return hash;
 }
 
 std::vector<float> run_add(Module& module, int64_t n) {
@@ -124,11 +108,9 @@ RuntimeSettings with_cache(std::shared_ptr<RuntimeCache> cache, GraphCapture cap
   return settings;
 }
 
-TEST(VulkanPipelineCache, FirstContextStoresEntriesSecondStartsFromThem) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+TEST_F(VulkanPipelineCache, FirstContextStoresEntriesSecondStartsFromThem) {
   auto cache = std::make_shared<RuntimeCache>();
-  auto model = Model::build(add_graph(64), registry, {.backends = {"vulkan"}});
+  auto model = build(add_graph(64));
   Module& module = *model->modules()[0];
 
   module.set_runtime_settings(with_cache(cache, GraphCapture::disabled));
@@ -151,10 +133,8 @@ TEST(VulkanPipelineCache, FirstContextStoresEntriesSecondStartsFromThem) {
 
 // Each corruption of a stored entry: the plugin must reject it (counted),
 // warn, compile from SPIR-V, store a good entry again, and compute right.
-TEST(VulkanPipelineCache, CorruptEntriesAreRejectedBeforeTheDriver) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  const Plugin& plugin = *registry.get("vulkan");
+TEST_F(VulkanPipelineCache, CorruptEntriesAreRejectedBeforeTheDriver) {
+  const Plugin& plugin = *registry_.get("vulkan");
   const std::string fingerprint = plugin.devices().at(0).fingerprint;
 
   auto cache = std::make_shared<RuntimeCache>();
@@ -184,15 +164,16 @@ TEST(VulkanPipelineCache, CorruptEntriesAreRejectedBeforeTheDriver) {
   constexpr size_t kPayloadHashOffset = 56;
   std::vector<uint8_t> other_device = good;
   other_device[kHeaderBytes + 16] ^= 0xFF;  // pipelineCacheUUID in the driver's header
-  const uint64_t rehashed =
-      fnv1a64(other_device.data() + kHeaderBytes, other_device.size() - kHeaderBytes);
+  // The plugin checksums its payload with FNV-1a 64, as the kit's blobs do.
+  const uint64_t rehashed = kit::fnv1a(kit::kFnvOffset, other_device.data() + kHeaderBytes,
+                                       other_device.size() - kHeaderBytes);
   std::memcpy(other_device.data() + kPayloadHashOffset, &rehashed, sizeof(rehashed));
   corruptions.push_back({"driver header of another device", other_device});
   std::vector<uint8_t> extra = good;
   extra.push_back(0);
   corruptions.push_back({"trailing byte", extra});
 
-  auto model = Model::build(add_graph(8), registry, {.backends = {"vulkan"}});
+  auto model = build(add_graph(8));
   Module& module = *model->modules()[0];
   GraphCapture mode = GraphCapture::disabled;
   for (const Corruption& corruption : corruptions) {

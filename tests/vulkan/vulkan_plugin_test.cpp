@@ -18,6 +18,9 @@
 #include "rtscope/templates.hpp"
 #include "support/env_guard.hpp"
 #include "support/reference_outputs.hpp"
+#include "support/small_models.hpp"
+#include "support/tiny_graphs.hpp"
+#include "vulkan/cache_update_graph.hpp"
 #include "vulkan/vulkan_test_support.hpp"
 
 namespace rtscope::vulkan_testing {
@@ -53,10 +56,16 @@ std::string run_case(PluginRegistry& registry, const OpCase& c, DType dtype, dou
   return model->placements().at(0).reason;
 }
 
-TEST(VulkanPlugin, DescribesItsDevicesWithStableFingerprints) {
-  PluginRegistry first;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(first);
-  const Plugin& plugin = *first.get("vulkan");
+using VulkanPlugin = VulkanTest;
+
+// The plugin loaded as on a device without 16-bit storage: it keeps f16 as
+// f32.
+class VulkanPluginWithoutF16Storage : public VulkanTest {
+  const EnvGuard no_f16_{"RTSCOPE_VULKAN_F16_STORAGE", "0"};
+};
+
+TEST_F(VulkanPlugin, DescribesItsDevicesWithStableFingerprints) {
+  const Plugin& plugin = *registry_.get("vulkan");
   EXPECT_EQ(plugin.version(), "0.1.0");
   ASSERT_FALSE(plugin.devices().empty());
   const DeviceInfo& device = plugin.devices()[0];
@@ -70,11 +79,8 @@ TEST(VulkanPlugin, DescribesItsDevicesWithStableFingerprints) {
   EXPECT_EQ(second.get("vulkan")->devices()[0].fingerprint, device.fingerprint);
 }
 
-TEST(VulkanPlugin, RunsUnderTheValidationLayer) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  auto model = Model::build(conformance::single_op_graph(find_case("softmax_last"), DType::f32),
-                            registry, {.backends = {"vulkan"}});
+TEST_F(VulkanPlugin, RunsUnderTheValidationLayer) {
+  auto model = build(conformance::single_op_graph(find_case("softmax_last"), DType::f32));
   model->run(conformance::random_inputs(find_case("softmax_last"), DType::f32, 1));
   EXPECT_EQ(counter(*model->modules()[0], "validation_enabled"), 1u)
       << "RTSCOPE_VULKAN_VALIDATION=1 but VK_LAYER_KHRONOS_validation is not active; install "
@@ -82,13 +88,8 @@ TEST(VulkanPlugin, RunsUnderTheValidationLayer) {
   expect_no_validation_errors(*model);
 }
 
-TEST(VulkanPlugin, DeviceSelectionByIndexAndName) {
-  std::string default_name;
-  {
-    PluginRegistry registry;
-    RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-    default_name = registry.get("vulkan")->devices()[0].name;
-  }
+TEST_F(VulkanPlugin, DeviceSelectionByIndexAndName) {
+  const std::string default_name = registry_.get("vulkan")->devices()[0].name;
   {
     EnvGuard env("RTSCOPE_VULKAN_DEVICE", "0");
     PluginRegistry registry;
@@ -114,12 +115,10 @@ TEST(VulkanPlugin, DeviceSelectionByIndexAndName) {
   }
 }
 
-TEST(VulkanPlugin, QueryNodeNamesTheKernelAndTheF16Handling) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+TEST_F(VulkanPlugin, QueryNodeNamesTheKernelAndTheF16Handling) {
   DecoderParams params{
       .layers = 1, .d_model = 32, .heads = 2, .vocab = 50, .max_seq = 16, .dtype = DType::f16};
-  auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+  auto model = build(build_decoder(params));
   bool saw_linear = false;
   for (const NodePlacement& placement : model->placements()) {
     EXPECT_EQ(placement.plugin, "vulkan") << placement.node;
@@ -140,12 +139,9 @@ TEST(VulkanPlugin, QueryNodeNamesTheKernelAndTheF16Handling) {
   EXPECT_EQ(aliases[0].kind, RTS_ALIAS_KV_CACHE_UPDATE);
 }
 
-TEST(VulkanPlugin, F16ThroughF32WithoutSixteenBitStorage) {
-  EnvGuard env("RTSCOPE_VULKAN_F16_STORAGE", "0");
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+TEST_F(VulkanPluginWithoutF16Storage, F16ThroughF32WithoutSixteenBitStorage) {
   for (const OpCase& c : conformance::op_cases()) {
-    const std::string reason = run_case(registry, c, DType::f16, 2e-2);
+    const std::string reason = run_case(registry_, c, DType::f16, 2e-2);
     if (c.op != "reshape") {
       EXPECT_NE(reason.find("converted while staging"), std::string::npos) << reason;
     }
@@ -154,9 +150,7 @@ TEST(VulkanPlugin, F16ThroughF32WithoutSixteenBitStorage) {
 
 // Few rows take the skinny matvec shader instead of the tiles: every row
 // count it handles, odd K and N, with and without bias, f32 and f16.
-TEST(VulkanPlugin, SkinnyMatmulMatchesReference) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+TEST_F(VulkanPlugin, SkinnyMatmulMatchesReference) {
   using conformance::InputSpec;
   auto f = [](std::string name, Shape shape) {
     return InputSpec{std::move(name), InputSpec::Kind::floating, std::move(shape)};
@@ -178,65 +172,41 @@ TEST(VulkanPlugin, SkinnyMatmulMatchesReference) {
   for (const OpCase& c : cases) {
     for (DType dtype : {DType::f32, DType::f16}) {
       SCOPED_TRACE(c.label + " " + std::string(to_string(dtype)));
-      run_case(registry, c, dtype, dtype == DType::f16 ? 2e-2 : 1e-4);
+      run_case(registry_, c, dtype, dtype == DType::f16 ? 2e-2 : 1e-4);
     }
   }
 }
 
 // When a later node still reads the old cache, kv_cache_update cannot
 // update it in place on the device: it copies the cache first.
-TEST(VulkanPlugin, CacheUpdateCopiesWhenTheOldCacheIsStillRead) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  Graph g;
-  g.name = "cache_reread";
-  g.loc = {"test:cache_reread", 0, 0};
-  auto fixed = [](Shape shape) {
-    SymShape sym;
-    for (int64_t d : shape) sym.push_back(Dim::fixed(d));
-    return sym;
-  };
-  g.inputs.push_back({"cache", {DType::f32, fixed({1, 2, 16, 8})}, g.loc});
-  g.inputs.push_back({"new", {DType::f32, fixed({1, 2, 3, 8})}, g.loc});
-  g.inputs.push_back({"pos", {DType::i64, fixed({1})}, g.loc});
-  g.nodes.push_back(
-      Node{"update", "kv_cache_update", {"cache", "new", "pos"}, {"updated"}, {}, g.loc});
-  g.nodes.push_back(Node{"old", "scale", {"cache"}, {"old_scaled"}, {{"factor", 2.0}}, g.loc});
-  g.nodes.push_back(Node{"sum", "add", {"updated", "old_scaled"}, {"y"}, {}, g.loc});
-  g.outputs = {"y"};
-  validate(g);
-  auto model = Model::build(g, registry, {.backends = {"vulkan"}});
-  Tensor pos = Tensor::zeros(DType::i64, {1});
-  pos.data_as<int64_t>()[0] = 6;
-  const std::map<std::string, Tensor> inputs = {
-      {"cache", Tensor::random(DType::f32, {1, 2, 16, 8}, 1)},
-      {"new", Tensor::random(DType::f32, {1, 2, 3, 8}, 2)},
-      {"pos", pos}};
-  const auto expected = testing::reference_outputs(model->graph(), inputs);
-  const auto actual = model->run(inputs);
-  EXPECT_LE(reference::closeness(actual.at("y"), expected.at("y"), 1e-6, 1e-6), 1.0);
+TEST_F(VulkanPlugin, CacheUpdateCopiesWhenTheOldCacheIsStillRead) {
+  auto model = build(cache_update_graph("cache_reread")
+                         .node("old", "scale", {"cache"}, "old_scaled", {{"factor", 2.0}})
+                         .node("sum", "add", {"updated", "old_scaled"}, "y")
+                         .outputs({"y"})
+                         .build());
+  testing::expect_matches_reference(*model,
+                                    {{"cache", Tensor::random(DType::f32, {1, 2, 16, 8}, 1)},
+                                     {"new", Tensor::random(DType::f32, {1, 2, 3, 8}, 2)},
+                                     {"pos", testing::position_tensor(6)}},
+                                    1e-6);
   EXPECT_EQ(counter(*model->modules()[0], "in_place_updates"), 0u);
   expect_no_validation_errors(*model);
 }
 
 // Data movement of the non-float dtypes, bit-exact against the reference.
-TEST(VulkanPlugin, DataMovementOfEveryDtype) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+TEST_F(VulkanPlugin, DataMovementOfEveryDtype) {
   for (const char* label : {"reshape", "transpose", "transpose_2d", "concat", "slice"}) {
     for (DType dtype : {DType::i64, DType::i32, DType::boolean}) {
       SCOPED_TRACE(std::string(label) + " " + std::string(to_string(dtype)));
-      run_case(registry, find_case(label), dtype, 0.0);
+      run_case(registry_, find_case(label), dtype, 0.0);
     }
   }
 }
 
-TEST(VulkanPlugin, IdsOutsideTheVocabularyFailBeforeSubmitting) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+TEST_F(VulkanPlugin, IdsOutsideTheVocabularyFailBeforeSubmitting) {
   const OpCase& c = find_case("embedding_i32");
-  auto model =
-      Model::build(conformance::single_op_graph(c, DType::f32), registry, {.backends = {"vulkan"}});
+  auto model = build(conformance::single_op_graph(c, DType::f32));
   auto inputs = conformance::random_inputs(c, DType::f32, 5);
   inputs.at("ids").data_as<int32_t>()[3] = 50;
   try {
@@ -252,14 +222,12 @@ MlpParams small_mlp() {
   return MlpParams{.layers = 2, .d_in = 24, .hidden = 40, .d_out = 12, .max_batch = 16, .seed = 5};
 }
 
-TEST(VulkanPlugin, EngineFileRoundTripGivesIdenticalResults) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  auto model = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
+TEST_F(VulkanPlugin, EngineFileRoundTripGivesIdenticalResults) {
+  auto model = build(build_mlp(small_mlp()));
   Module& original = *model->modules()[0];
   std::stringstream file;
   original.save(file);
-  std::unique_ptr<Module> loaded = Module::load(file, "memory", registry);
+  std::unique_ptr<Module> loaded = Module::load(file, "memory", registry_);
   Tensor x = Tensor::random(DType::f32, {7, 24}, 9);
   const Tensor a = original.execute({x})[0];
   const Tensor b = loaded->execute({x})[0];
@@ -270,10 +238,8 @@ TEST(VulkanPlugin, EngineFileRoundTripGivesIdenticalResults) {
   EXPECT_EQ(counter(*loaded, "validation_errors"), 0u);
 }
 
-TEST(VulkanPlugin, SettingsChangesCreateNewContexts) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  auto model = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
+TEST_F(VulkanPlugin, SettingsChangesCreateNewContexts) {
+  auto model = build(build_mlp(small_mlp()));
   Module& module = *model->modules()[0];
   Tensor x = Tensor::random(DType::f32, {4, 24}, 3);
   const Tensor before = module.execute({x})[0];
@@ -290,11 +256,9 @@ TEST(VulkanPlugin, SettingsChangesCreateNewContexts) {
 
 // Distinct contexts may execute concurrently: they share the device's
 // queue and allocators.
-TEST(VulkanPlugin, ContextsExecuteConcurrently) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  auto first = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
-  auto second = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
+TEST_F(VulkanPlugin, ContextsExecuteConcurrently) {
+  auto first = build(build_mlp(small_mlp()));
+  auto second = build(build_mlp(small_mlp()));
   Tensor x = Tensor::random(DType::f32, {5, 24}, 4);
   const Tensor expected = first->modules()[0]->execute({x})[0];
   auto work = [&](Model& model, int* mismatches) {

@@ -11,6 +11,8 @@
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/reference/reference.hpp"
 #include "support/env_guard.hpp"
+#include "support/reference_outputs.hpp"
+#include "support/tiny_graphs.hpp"
 #include "vulkan/vulkan_test_support.hpp"
 
 namespace rtscope::vulkan_testing {
@@ -22,18 +24,14 @@ using ::testing::Not;
 // s = a + b and p = a * b are independent (one batch); y = s + p waits for
 // both (a second batch after a barrier).
 Graph two_batch_graph() {
-  Graph g;
-  g.name = "profiled";
-  g.loc = {"test:profiled", 0, 0};
-  SymShape shape = {Dim::fixed(64), Dim::fixed(32)};
-  g.inputs.push_back({"a", {DType::f32, shape}, g.loc});
-  g.inputs.push_back({"b", {DType::f32, shape}, g.loc});
-  g.nodes.push_back(Node{"sum", "add", {"a", "b"}, {"s"}, {}, g.loc});
-  g.nodes.push_back(Node{"product", "mul", {"a", "b"}, {"p"}, {}, g.loc});
-  g.nodes.push_back(Node{"total", "add", {"s", "p"}, {"y"}, {}, g.loc});
-  g.outputs = {"y"};
-  validate(g);
-  return g;
+  return testing::GraphBuilder("profiled")
+      .input("a", DType::f32, {64, 32})
+      .input("b", DType::f32, {64, 32})
+      .node("sum", "add", {"a", "b"}, "s")
+      .node("product", "mul", {"a", "b"}, "p")
+      .node("total", "add", {"s", "p"}, "y")
+      .outputs({"y"})
+      .build();
 }
 
 // Runs the graph three times on a plugin loaded by the caller (with
@@ -41,13 +39,10 @@ Graph two_batch_graph() {
 std::string run_three_times(PluginRegistry& registry) {
   const std::map<std::string, Tensor> inputs = {{"a", Tensor::random(DType::f32, {64, 32}, 3)},
                                                 {"b", Tensor::random(DType::f32, {64, 32}, 4)}};
-  std::map<std::string, reference::RefTensor> ref_inputs;
-  for (const auto& [name, t] : inputs) ref_inputs[name] = reference::RefTensor::from(t);
-  std::map<std::string, reference::RefTensor> states;
   ::testing::internal::CaptureStderr();
   {
     auto model = Model::build(two_batch_graph(), registry, {.backends = {"vulkan"}});
-    const auto expected = reference::run_graph(model->graph(), ref_inputs, states);
+    const auto expected = testing::reference_outputs(model->graph(), inputs);
     for (int run = 0; run < 3; ++run) {
       // Timestamps do not change what runs.
       EXPECT_LE(reference::closeness(model->run(inputs).at("y"), expected.at("y"), 1e-6, 1e-6),

@@ -16,26 +16,38 @@
 #include "support/env_guard.hpp"
 #include "support/reference_outputs.hpp"
 #include "support/tiny_graphs.hpp"
+#include "vulkan/cache_update_graph.hpp"
 #include "vulkan/vulkan_test_support.hpp"
 
 namespace rtscope::vulkan_testing {
 namespace {
 
-using testing::fixed_shape;
 using ::testing::HasSubstr;
 using testing::position_tensor;
 
+using VulkanResidency = VulkanTest;
+
+// The plugin loaded at info level: ctest runs tests at warn level, and the
+// host's logger reads the level when it first logs, which in a one-test
+// process is the plugin load in SetUp.
+class VulkanResidencyAtInfoLevel : public VulkanTest {
+  const testing::EnvGuard info_level_{"RTSCOPE_LOG_LEVEL", "info"};
+};
+
+// The plugin loaded as on a device without 16-bit storage: it keeps f16 as
+// f32.
+class VulkanResidencyWithoutF16Storage : public VulkanTest {
+  const testing::EnvGuard no_f16_{"RTSCOPE_VULKAN_F16_STORAGE", "0"};
+};
+
 // y = a + b on f32[4, 8].
 Graph add_graph() {
-  Graph g;
-  g.name = "staged_add";
-  g.loc = {"test:staged_add", 0, 0};
-  g.inputs.push_back({"a", {DType::f32, fixed_shape({4, 8})}, g.loc});
-  g.inputs.push_back({"b", {DType::f32, fixed_shape({4, 8})}, g.loc});
-  g.nodes.push_back(Node{"sum", "add", {"a", "b"}, {"y"}, {}, g.loc});
-  g.outputs = {"y"};
-  validate(g);
-  return g;
+  return testing::GraphBuilder("staged_add")
+      .input("a", DType::f32, {4, 8})
+      .input("b", DType::f32, {4, 8})
+      .node("sum", "add", {"a", "b"}, "y")
+      .outputs({"y"})
+      .build();
 }
 
 size_t count_of(const std::string& text, const std::string& phrase) {
@@ -46,13 +58,8 @@ size_t count_of(const std::string& text, const std::string& phrase) {
   return count;
 }
 
-TEST(VulkanResidency, HostBindingsAreStagedCountedAndLoggedOnce) {
-  // ctest runs tests at warn level; the host's logger reads the level when
-  // it first logs, which in a one-test process is the plugin load below.
-  const testing::EnvGuard info_level("RTSCOPE_LOG_LEVEL", "info");
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  auto model = Model::build(add_graph(), registry, {.backends = {"vulkan"}});
+TEST_F(VulkanResidencyAtInfoLevel, HostBindingsAreStagedCountedAndLoggedOnce) {
+  auto model = build(add_graph());
   const std::map<std::string, Tensor> inputs = {{"a", Tensor::random(DType::f32, {4, 8}, 1)},
                                                 {"b", Tensor::random(DType::f32, {4, 8}, 2)}};
   const auto expected = testing::reference_outputs(model->graph(), inputs);
@@ -73,10 +80,8 @@ TEST(VulkanResidency, HostBindingsAreStagedCountedAndLoggedOnce) {
   expect_no_validation_errors(*model);
 }
 
-TEST(VulkanResidency, DeviceAllocRoundTripsAndBindsInPlace) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  auto model = Model::build(add_graph(), registry, {.backends = {"vulkan"}});
+TEST_F(VulkanResidency, DeviceAllocRoundTripsAndBindsInPlace) {
+  auto model = build(add_graph());
   const std::shared_ptr<const DeviceMemory>& memory = model->modules()[0]->device_memory();
   ASSERT_TRUE(memory) << "the vulkan plugin offers device memory";
   const Tensor a = Tensor::random(DType::f32, {4, 8}, 3);
@@ -99,20 +104,8 @@ TEST(VulkanResidency, DeviceAllocRoundTripsAndBindsInPlace) {
 // A cache input in device memory, aliased by the engine to the update's
 // output: the host binds the output onto it and the device writes it in
 // place; only the new rows and the position are staged.
-TEST(VulkanResidency, AliasedDeviceCacheInputIsUpdatedInPlace) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  Graph g;
-  g.name = "cache_update";
-  g.loc = {"test:cache_update", 0, 0};
-  g.inputs.push_back({"cache", {DType::f32, fixed_shape({1, 2, 16, 8})}, g.loc});
-  g.inputs.push_back({"new", {DType::f32, fixed_shape({1, 2, 3, 8})}, g.loc});
-  g.inputs.push_back({"pos", {DType::i64, fixed_shape({1})}, g.loc});
-  g.nodes.push_back(
-      Node{"update", "kv_cache_update", {"cache", "new", "pos"}, {"updated"}, {}, g.loc});
-  g.outputs = {"updated"};
-  validate(g);
-  auto model = Model::build(g, registry, {.backends = {"vulkan"}});
+TEST_F(VulkanResidency, AliasedDeviceCacheInputIsUpdatedInPlace) {
+  auto model = build(cache_update_graph("cache_update").outputs({"updated"}).build());
   const Tensor cache = Tensor::random(DType::f32, {1, 2, 16, 8}, 6);
   const Tensor update = Tensor::random(DType::f32, {1, 2, 3, 8}, 7);
   Tensor device_cache =
@@ -120,13 +113,8 @@ TEST(VulkanResidency, AliasedDeviceCacheInputIsUpdatedInPlace) {
   device_cache.copy_from(cache);
   const auto out =
       model->run({{"cache", device_cache}, {"new", update}, {"pos", position_tensor(4)}});
-  std::map<std::string, reference::RefTensor> states;
-  const auto expected =
-      reference::run_graph(model->graph(),
-                           {{"cache", reference::RefTensor::from(cache)},
-                            {"new", reference::RefTensor::from(update)},
-                            {"pos", reference::RefTensor::from(position_tensor(4))}},
-                           states);
+  const auto expected = testing::reference_outputs(
+      model->graph(), {{"cache", cache}, {"new", update}, {"pos", position_tensor(4)}});
   EXPECT_LE(reference::closeness(out.at("updated"), expected.at("updated"), 1e-6, 1e-6), 1.0);
   EXPECT_EQ(out.at("updated").data(), device_cache.data()) << "the output is the cache itself";
   EXPECT_LE(reference::closeness(device_cache, expected.at("updated"), 1e-6, 1e-6), 1.0);
@@ -146,11 +134,9 @@ uint64_t step_io_bytes(const std::map<std::string, Tensor>& inputs,
   return bytes;
 }
 
-TEST(VulkanResidency, DecoderCachesStayOnTheDevice) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+TEST_F(VulkanResidency, DecoderCachesStayOnTheDevice) {
   const DecoderParams params = testing::small_decoder_params(DType::f32);
-  auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+  auto model = build(build_decoder(params));
   uint64_t cache_bytes = 0;
   for (const auto& [name, state] : model->state()) {
     EXPECT_TRUE(state.on_device()) << name << " lives in the plugin's device memory";
@@ -170,11 +156,9 @@ TEST(VulkanResidency, DecoderCachesStayOnTheDevice) {
   expect_no_validation_errors(*model);
 }
 
-TEST(VulkanResidency, ResetStateRestartsTheStream) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+TEST_F(VulkanResidency, ResetStateRestartsTheStream) {
   const DecoderParams params = testing::small_decoder_params(DType::f32);
-  auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+  auto model = build(build_decoder(params));
   testing::expect_stream_matches_reference(*model, params);
   model->reset_state();
   for (const auto& [name, state] : model->state()) {
@@ -188,11 +172,9 @@ TEST(VulkanResidency, ResetStateRestartsTheStream) {
 
 // Caches the user binds in host memory still work: the host stages them,
 // and the results are the same.
-TEST(VulkanResidency, UserBoundHostCachesMatchTheReference) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+TEST_F(VulkanResidency, UserBoundHostCachesMatchTheReference) {
   const DecoderParams params = testing::small_decoder_params(DType::f32);
-  auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+  auto model = build(build_decoder(params));
   std::map<std::string, Shape> shapes;
   for (const auto& [name, state] : model->state()) shapes[name] = state.shape();
   for (const auto& [name, shape] : shapes) {
@@ -206,12 +188,9 @@ TEST(VulkanResidency, UserBoundHostCachesMatchTheReference) {
 
 // Without 16-bit storage the device keeps f16 as f32, so the f16 caches in
 // device memory go through host shadows: slower, still correct.
-TEST(VulkanResidency, F16CachesWithoutSixteenBitStorageUseHostShadows) {
-  const testing::EnvGuard no_f16("RTSCOPE_VULKAN_F16_STORAGE", "0");
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+TEST_F(VulkanResidencyWithoutF16Storage, F16CachesWithoutSixteenBitStorageUseHostShadows) {
   const DecoderParams params = testing::small_decoder_params(DType::f16);
-  auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+  auto model = build(build_decoder(params));
   EXPECT_TRUE(model->state().at("k_cache_0").on_device());
   testing::expect_stream_matches_reference(*model, params);
   const Module& module = *model->modules()[0];

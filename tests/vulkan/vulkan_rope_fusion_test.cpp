@@ -4,30 +4,22 @@
 // reference fused or not.
 #include <gtest/gtest.h>
 
-#include <cstring>
-#include <map>
-#include <memory>
 #include <string>
+#include <vector>
 
-#include "rtscope/model.hpp"
-#include "rtscope/plugin_registry.hpp"
-#include "rtscope/reference/reference.hpp"
-#include "support/reference_outputs.hpp"
-#include "vulkan/matvec_t_probe.hpp"
+#include "support/small_models.hpp"
+#include "support/tiny_graphs.hpp"
+#include "vulkan/fusion_check.hpp"
 #include "vulkan/vulkan_test_support.hpp"
 
 namespace rtscope::vulkan_testing {
 namespace {
 
+using testing::seeded_init;
+
 constexpr int64_t kInner = 64;
 constexpr int64_t kHeads = 3;
 constexpr int64_t kHeadDim = 16;
-
-SymShape fixed(const Shape& shape) {
-  SymShape sym;
-  for (int64_t d : shape) sym.push_back(Dim::fixed(d));
-  return sym;
-}
 
 struct RopeCase {
   DType dtype;
@@ -45,63 +37,31 @@ void PrintTo(const RopeCase& c, std::ostream* out) {
 }
 
 Graph rope_graph(const RopeCase& c) {
-  Graph g;
-  g.name = "rope_projection";
-  g.loc = {"test:rope_projection", 0, 0};
-  g.inputs.push_back({"x", {c.dtype, fixed({1, c.seq, kInner})}, g.loc});
-  g.inputs.push_back({"pos", {DType::i64, fixed({1})}, g.loc});
-  WeightInit init;
-  init.scale = 0.5;
-  init.seed = 71;
-  g.weights.push_back({{"w", {c.dtype, fixed({kInner, kHeads * kHeadDim})}, g.loc}, init});
-  std::string n = "x";
-  if (c.norm) {
-    init.seed = 72;
-    init.offset = 1.0;  // gains around 1
-    g.weights.push_back({{"gain", {c.dtype, fixed({kInner})}, g.loc}, init});
-    g.nodes.push_back(Node{"norm", "rmsnorm", {"x", "gain"}, {"n"}, {{"eps", 1e-5}}, g.loc});
-    n = "n";
-  }
-  g.nodes.push_back(Node{"proj", "linear", {n, "w"}, {"p"}, {}, g.loc});
-  g.nodes.push_back(Node{"split",
-                         "reshape",
-                         {"p"},
-                         {"heads"},
-                         {{"shape", std::vector<int64_t>{0, 0, kHeads, kHeadDim}}},
-                         g.loc});
-  g.nodes.push_back(Node{"rot", "rope", {"heads", "pos"}, {"y"}, {{"base", 500.0}}, g.loc});
-  g.outputs = {"y"};
-  if (c.view_is_output) g.outputs.push_back("heads");
-  validate(g);
-  return g;
+  testing::GraphBuilder g("rope_projection");
+  g.input("x", c.dtype, {1, c.seq, kInner})
+      .input("pos", DType::i64, {1})
+      .weight("w", c.dtype, {kInner, kHeads * kHeadDim}, seeded_init(71, 0.5));
+  const std::string n = optional_rmsnorm(g, c.norm, c.dtype, kInner, 72);
+  g.node("proj", "linear", {n, "w"}, "p")
+      .node("split", "reshape", {"p"}, "heads",
+            {{"shape", std::vector<int64_t>{0, 0, kHeads, kHeadDim}}})
+      .node("rot", "rope", {"heads", "pos"}, "y", {{"base", 500.0}})
+      .outputs({"y"});
+  if (c.view_is_output) g.outputs({"heads"});
+  return g.build();
 }
 
-class VulkanRopeFusion : public ::testing::TestWithParam<RopeCase> {};
+using VulkanRopeFusion = VulkanCaseTest<RopeCase>;
 
 TEST_P(VulkanRopeFusion, MatchesTheReferenceFusedOrNot) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
   const RopeCase c = GetParam();
-  auto model = Model::build(rope_graph(c), registry, {.backends = {"vulkan"}});
-  Tensor pos = Tensor::zeros(DType::i64, {1});
-  std::memcpy(pos.data(), &c.pos, sizeof(c.pos));
-  const std::map<std::string, Tensor> inputs{{"x", Tensor::random(c.dtype, {1, c.seq, kInner}, 81)},
-                                             {"pos", pos}};
-  const auto expected = testing::reference_outputs(model->graph(), inputs);
-  const auto outputs = model->run(inputs);
+  auto model = build(rope_graph(c));
   // f32: the device's sin and cos (as in the op conformance cases).
-  const double tolerance = c.dtype == DType::f16 ? 2e-2 : 1e-4;
-  for (const auto& [name, value] : expected) {
-    EXPECT_LE(reference::closeness(outputs.at(name), value, tolerance, tolerance), 1.0) << name;
-  }
-  const Module& module = *model->modules()[0];
-  if (c.fused > 0 && !device_runs_matvec_t(registry)) {
-    GTEST_SKIP() << "this device keeps linear weights [K, N] (no subgroup arithmetic): "
-                    "nothing to fuse into";
-  }
-  EXPECT_EQ(counter(module, "fused_ropes"), c.fused);
-  EXPECT_EQ(counter(module, "dispatches"), c.dispatches);
-  expect_no_validation_errors(*model);
+  expect_fused_or_not(registry_, *model,
+                      {{"x", Tensor::random(c.dtype, {1, c.seq, kInner}, 81)},
+                       {"pos", testing::position_tensor(c.pos)}},
+                      c.dtype == DType::f16 ? 2e-2 : 1e-4, c.fused > 0,
+                      {{"fused_ropes", c.fused}, {"dispatches", c.dispatches}});
 }
 
 INSTANTIATE_TEST_SUITE_P(

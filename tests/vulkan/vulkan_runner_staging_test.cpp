@@ -12,19 +12,13 @@
 namespace rtscope_run_test {
 namespace {
 
-constexpr const char* kConfig = R"(plugins:
-  - name: vulkan
-models:
-  decoder:
-    builtin: decoder
-    params: {layers: 2, d_model: 64, heads: 4, vocab: 97, max_seq: 64, seed: 3}
-    backends: [vulkan]
-run:
-  - model: decoder
-    workload: {kind: stream, prompt: 4, tokens: 16}
-    warmup: 2
-    iterations: 10
-)";
+const std::string kConfig =
+    stream_config({.plugin = "vulkan",
+                   .model = "decoder",
+                   .params = "{layers: 2, d_model: 64, heads: 4, vocab: 97, max_seq: 64, seed: 3}",
+                   .tokens = 16,
+                   .warmup = 2,
+                   .iterations = 10});
 
 TEST_F(RtscopeRun, VulkanModulesReportStagedBytesPerIteration) {
   {

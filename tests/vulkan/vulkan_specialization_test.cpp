@@ -17,6 +17,7 @@
 #include "rtscope/scopes.hpp"
 #include "rtscope/templates.hpp"
 #include "support/decoder_stream_check.hpp"
+#include "support/tiny_graphs.hpp"
 #include "vulkan_test_support.hpp"
 
 namespace rtscope::vulkan_testing {
@@ -30,19 +31,13 @@ MlpParams small_mlp() {
 
 // A linear layer y = x·w + bias on a seeded weight of `dtype`.
 Graph linear_graph(DType dtype, int64_t rows, int64_t k, int64_t n) {
-  Graph g;
-  g.name = "linear";
-  g.inputs.push_back({"x", {dtype, {Dim::fixed(rows), Dim::fixed(k)}}, {}});
-  WeightInit init;
-  init.scale = 0.5;
-  init.seed = 3;
-  g.weights.push_back({{"w", {dtype, {Dim::fixed(k), Dim::fixed(n)}}, {}}, init});
-  init.seed = 4;
-  g.weights.push_back({{"bias", {dtype, {Dim::fixed(n)}}, {}}, init});
-  g.nodes = {{"proj", "linear", {"x", "w", "bias"}, {"y"}, {}, {}}};
-  g.outputs = {"y"};
-  validate(g);
-  return g;
+  return testing::GraphBuilder("linear")
+      .input("x", dtype, {rows, k})
+      .weight("w", dtype, {k, n}, testing::seeded_init(3, 0.5))
+      .weight("bias", dtype, {n}, testing::seeded_init(4, 0.5))
+      .node("proj", "linear", {"x", "w", "bias"}, "y")
+      .outputs({"y"})
+      .build();
 }
 
 void apply(Model& model, KS mode, std::shared_ptr<RuntimeCache> cache = nullptr,
@@ -80,11 +75,20 @@ bool run_until_specialized(Model& model, const Tensor& x) {
   return false;
 }
 
-TEST(VulkanSpecialization, NoneRunsOnlyGenericPipelines) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  auto model = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
-  apply(*model, KS::none);
+class VulkanSpecialization : public VulkanTest {
+ protected:
+  // small_mlp() on the vulkan plugin, run with `mode` (and the settings
+  // apply() takes).
+  std::unique_ptr<Model> mlp(KS mode, std::shared_ptr<RuntimeCache> cache = nullptr,
+                             GraphCapture capture = GraphCapture::disabled) {
+    auto model = build(build_mlp(small_mlp()));
+    apply(*model, mode, std::move(cache), capture);
+    return model;
+  }
+};
+
+TEST_F(VulkanSpecialization, NoneRunsOnlyGenericPipelines) {
+  auto model = mlp(KS::none);
   const Tensor x = Tensor::random(DType::f32, {4, 24}, 1);
   for (int i = 0; i < 3; ++i) EXPECT_LE(closeness_to_reference(*model, "x", x, 1e-4), 1.0);
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -97,13 +101,9 @@ TEST(VulkanSpecialization, NoneRunsOnlyGenericPipelines) {
   expect_no_validation_errors(*model);
 }
 
-TEST(VulkanSpecialization, EagerCompilesSpecializedPipelinesBeforeTheFirstDispatch) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  auto model = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
-  auto generic = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
-  apply(*model, KS::eager);
-  apply(*generic, KS::none);
+TEST_F(VulkanSpecialization, EagerCompilesSpecializedPipelinesBeforeTheFirstDispatch) {
+  auto model = mlp(KS::eager);
+  auto generic = mlp(KS::none);
   const Tensor x = Tensor::random(DType::f32, {4, 24}, 2);
   const Tensor y = model->run({{"x", x}}).at("y");
   const Module& module = *model->modules()[0];
@@ -131,11 +131,8 @@ TEST(VulkanSpecialization, EagerCompilesSpecializedPipelinesBeforeTheFirstDispat
   expect_no_validation_errors(*model);
 }
 
-TEST(VulkanSpecialization, LazyRunsGenericPipelinesFirstThenSwitches) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  auto model = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
-  apply(*model, KS::lazy);
+TEST_F(VulkanSpecialization, LazyRunsGenericPipelinesFirstThenSwitches) {
+  auto model = mlp(KS::lazy);
   const Tensor x = Tensor::random(DType::f32, {4, 24}, 4);
   EXPECT_LE(closeness_to_reference(*model, "x", x, 1e-4), 1.0);
   const Module& module = *model->modules()[0];
@@ -150,11 +147,8 @@ TEST(VulkanSpecialization, LazyRunsGenericPipelinesFirstThenSwitches) {
   expect_no_validation_errors(*model);
 }
 
-TEST(VulkanSpecialization, LazyUnderCaptureRecordsAgainOnceSpecialized) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  auto model = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
-  apply(*model, KS::lazy, nullptr, GraphCapture::whole_graph);
+TEST_F(VulkanSpecialization, LazyUnderCaptureRecordsAgainOnceSpecialized) {
+  auto model = mlp(KS::lazy, nullptr, GraphCapture::whole_graph);
   const Tensor x = Tensor::random(DType::f32, {4, 24}, 5);
   EXPECT_LE(closeness_to_reference(*model, "x", x, 1e-4), 1.0);
   const Module& module = *model->modules()[0];
@@ -168,13 +162,10 @@ TEST(VulkanSpecialization, LazyUnderCaptureRecordsAgainOnceSpecialized) {
   expect_no_validation_errors(*model);
 }
 
-TEST(VulkanSpecialization, SpecializedPipelinesStartWarmFromTheRuntimeCache) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+TEST_F(VulkanSpecialization, SpecializedPipelinesStartWarmFromTheRuntimeCache) {
   auto cache = std::make_shared<RuntimeCache>();
   const Tensor x = Tensor::random(DType::f32, {4, 24}, 6);
-  auto cold = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
-  apply(*cold, KS::eager, cache);
+  auto cold = mlp(KS::eager, cache);
   cold->run({{"x", x}});
   const Module& first = *cold->modules()[0];
   const uint64_t specialized = counter(first, "specialized_pipelines");
@@ -183,8 +174,7 @@ TEST(VulkanSpecialization, SpecializedPipelinesStartWarmFromTheRuntimeCache) {
   EXPECT_EQ(cache->size(), counter(first, "pipelines_created") + specialized)
       << "one entry per generic and per specialized pipeline";
 
-  auto warm = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
-  apply(*warm, KS::eager, cache);
+  auto warm = mlp(KS::eager, cache);
   EXPECT_LE(closeness_to_reference(*warm, "x", x, 1e-4), 1.0);
   const Module& second = *warm->modules()[0];
   EXPECT_EQ(counter(second, "specialized_cache_hits"), specialized);
@@ -193,19 +183,15 @@ TEST(VulkanSpecialization, SpecializedPipelinesStartWarmFromTheRuntimeCache) {
   expect_no_validation_errors(*warm);
 }
 
-TEST(VulkanSpecialization, LazyStartsSpecializedWhenTheCacheHoldsThePipelines) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+TEST_F(VulkanSpecialization, LazyStartsSpecializedWhenTheCacheHoldsThePipelines) {
   auto cache = std::make_shared<RuntimeCache>();
   const Tensor x = Tensor::random(DType::f32, {4, 24}, 9);
-  auto cold = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
-  apply(*cold, KS::lazy, cache);
+  auto cold = mlp(KS::lazy, cache);
   ASSERT_TRUE(run_until_specialized(*cold, x));
   const uint64_t specialized = counter(*cold->modules()[0], "specialized_pipelines");
 
   // A second process with the same cache: no generic dispatch at all.
-  auto warm = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
-  apply(*warm, KS::lazy, cache);
+  auto warm = mlp(KS::lazy, cache);
   EXPECT_LE(closeness_to_reference(*warm, "x", x, 1e-4), 1.0);
   const Module& module = *warm->modules()[0];
   EXPECT_EQ(counter(module, "generic_dispatches"), 0u);
@@ -215,9 +201,7 @@ TEST(VulkanSpecialization, LazyStartsSpecializedWhenTheCacheHoldsThePipelines) {
   expect_no_validation_errors(*warm);
 }
 
-TEST(VulkanSpecialization, ALazyContextLeavingFinishesItsCompilesIntoTheCache) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+TEST_F(VulkanSpecialization, ALazyContextLeavingFinishesItsCompilesIntoTheCache) {
   auto cache = std::make_shared<RuntimeCache>();
   // A decoder has enough distinct kernels that its background compile is
   // still running when the model goes away right after its first execute.
@@ -226,18 +210,18 @@ TEST(VulkanSpecialization, ALazyContextLeavingFinishesItsCompilesIntoTheCache) {
       {"tokens", Tensor::random(DType::i64, {1, 4}, 3, double(params.vocab - 1))},
       {"pos", testing::position_tensor(0)}};
   {
-    auto cold = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+    auto cold = build(build_decoder(params));
     apply(*cold, KS::lazy, cache);
     cold->run(inputs);
   }
   // Eager: which dispatches have no specialized form (ops without shape
   // constants); the warm lazy start runs generic only those.
-  auto eager = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+  auto eager = build(build_decoder(params));
   apply(*eager, KS::eager);
   eager->run(inputs);
   const uint64_t unspecialized = counter(*eager->modules()[0], "generic_dispatches");
 
-  auto warm = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+  auto warm = build(build_decoder(params));
   apply(*warm, KS::lazy, cache);
   warm->run(inputs);
   const Module& module = *warm->modules()[0];
@@ -247,13 +231,10 @@ TEST(VulkanSpecialization, ALazyContextLeavingFinishesItsCompilesIntoTheCache) {
   EXPECT_GT(counter(module, "specialized_cache_hits"), 0u);
 }
 
-TEST(VulkanSpecialization, DestroyingALazyContextWhileItCompilesIsSafe) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+TEST_F(VulkanSpecialization, DestroyingALazyContextWhileItCompilesIsSafe) {
   const Tensor x = Tensor::random(DType::f32, {4, 24}, 7);
   for (int i = 0; i < 3; ++i) {
-    auto model = Model::build(build_mlp(small_mlp()), registry, {.backends = {"vulkan"}});
-    apply(*model, KS::lazy);
+    auto model = mlp(KS::lazy);
     model->run({{"x", x}});
     apply(*model, KS::none);  // drops the lazy context while it compiles
     EXPECT_LE(closeness_to_reference(*model, "x", x, 1e-4), 1.0);
@@ -274,14 +255,11 @@ void PrintTo(const LinearCase& c, std::ostream* out) {
        << c.n;
 }
 
-class VulkanLinear : public ::testing::TestWithParam<LinearCase> {};
+using VulkanLinear = VulkanCaseTest<LinearCase>;
 
 TEST_P(VulkanLinear, MatchesFloat64ReferenceInEveryMode) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
   const LinearCase c = GetParam();
-  auto model =
-      Model::build(linear_graph(c.dtype, c.rows, c.k, c.n), registry, {.backends = {"vulkan"}});
+  auto model = build(linear_graph(c.dtype, c.rows, c.k, c.n));
   const Tensor x = Tensor::random(c.dtype, {c.rows, c.k}, 8);
   // Sums of k products of values in [-1, 1] x [-0.5, 0.5]: f16 output
   // rounding dominates (relative 2^-11).

@@ -5,25 +5,13 @@
 // dims read as 16-byte vectors or not.
 #include <gtest/gtest.h>
 
-#include <cstring>
-#include <map>
-#include <memory>
-#include <string>
-
-#include "rtscope/model.hpp"
-#include "rtscope/plugin_registry.hpp"
-#include "rtscope/reference/reference.hpp"
-#include "support/reference_outputs.hpp"
+#include "support/small_models.hpp"
+#include "support/tiny_graphs.hpp"
+#include "vulkan/fusion_check.hpp"
 #include "vulkan/vulkan_test_support.hpp"
 
 namespace rtscope::vulkan_testing {
 namespace {
-
-SymShape fixed(const Shape& shape) {
-  SymShape sym;
-  for (int64_t d : shape) sym.push_back(Dim::fixed(d));
-  return sym;
-}
 
 struct SplitCase {
   DType dtype;
@@ -40,42 +28,30 @@ void PrintTo(const SplitCase& c, std::ostream* out) {
 }
 
 Graph attention_graph(const SplitCase& c) {
-  Graph g;
-  g.name = "split_attention";
-  g.loc = {"test:split_attention", 0, 0};
-  g.inputs.push_back({"q", {c.dtype, fixed({2, c.heads, c.seq, c.head_dim})}, g.loc});
-  g.inputs.push_back({"k", {c.dtype, fixed({2, c.heads, c.cache_len, c.head_dim})}, g.loc});
-  g.inputs.push_back({"v", {c.dtype, fixed({2, c.heads, c.cache_len, c.head_dim})}, g.loc});
-  g.inputs.push_back({"pos", {DType::i64, fixed({1})}, g.loc});
-  g.nodes.push_back(Node{"sdpa", "attention", {"q", "k", "v", "pos"}, {"ctx"}, {}, g.loc});
-  g.outputs = {"ctx"};
-  validate(g);
-  return g;
+  return testing::GraphBuilder("split_attention")
+      .input("q", c.dtype, {2, c.heads, c.seq, c.head_dim})
+      .input("k", c.dtype, {2, c.heads, c.cache_len, c.head_dim})
+      .input("v", c.dtype, {2, c.heads, c.cache_len, c.head_dim})
+      .input("pos", DType::i64, {1})
+      .node("sdpa", "attention", {"q", "k", "v", "pos"}, "ctx")
+      .outputs({"ctx"})
+      .build();
 }
 
-class VulkanSplitAttention : public ::testing::TestWithParam<SplitCase> {};
+using VulkanSplitAttention = VulkanCaseTest<SplitCase>;
 
 TEST_P(VulkanSplitAttention, MatchesTheReference) {
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
   const SplitCase c = GetParam();
-  auto model = Model::build(attention_graph(c), registry, {.backends = {"vulkan"}});
-  Tensor pos = Tensor::zeros(DType::i64, {1});
-  std::memcpy(pos.data(), &c.pos, sizeof(c.pos));
+  auto model = build(attention_graph(c));
   // Scores of order one: q scaled down so the softmax is neither flat nor
-  // a one-hot.
-  const std::map<std::string, Tensor> inputs{
-      {"q", Tensor::random(c.dtype, {2, c.heads, c.seq, c.head_dim}, 61, 0.5)},
-      {"k", Tensor::random(c.dtype, {2, c.heads, c.cache_len, c.head_dim}, 62)},
-      {"v", Tensor::random(c.dtype, {2, c.heads, c.cache_len, c.head_dim}, 63)},
-      {"pos", pos}};
-  const auto expected = testing::reference_outputs(model->graph(), inputs);
-  const auto outputs = model->run(inputs);
-  const double tolerance = c.dtype == DType::f16 ? 2e-2 : 1e-5;
-  EXPECT_LE(reference::closeness(outputs.at("ctx"), expected.at("ctx"), tolerance, tolerance), 1.0);
-  // Per-block partials, then the combine: two dispatches.
-  EXPECT_EQ(counter(*model->modules()[0], "dispatches"), 2u);
-  expect_no_validation_errors(*model);
+  // a one-hot. Per-block partials, then the combine: two dispatches on
+  // every device.
+  expect_fused_or_not(registry_, *model,
+                      {{"q", Tensor::random(c.dtype, {2, c.heads, c.seq, c.head_dim}, 61, 0.5)},
+                       {"k", Tensor::random(c.dtype, {2, c.heads, c.cache_len, c.head_dim}, 62)},
+                       {"v", Tensor::random(c.dtype, {2, c.heads, c.cache_len, c.head_dim}, 63)},
+                       {"pos", testing::position_tensor(c.pos)}},
+                      c.dtype == DType::f16 ? 2e-2 : 1e-5, /*fuses=*/false, {{"dispatches", 2}});
 }
 
 INSTANTIATE_TEST_SUITE_P(

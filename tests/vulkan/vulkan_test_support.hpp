@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "rtscope/error.hpp"
 #include "rtscope/model.hpp"
@@ -54,6 +55,23 @@ inline LoadResult load_vulkan(PluginRegistry& registry) {
     if (!load_.skip_reason.empty()) GTEST_SKIP() << load_.skip_reason;                           \
     ASSERT_TRUE(load_.failure.empty()) << "loading the vulkan plugin failed: " << load_.failure; \
   } while (0)
+
+// A registry with the vulkan plugin loaded before each test (skipped on a
+// machine without a Vulkan device), and models built on it alone.
+class VulkanTest : public ::testing::Test {
+ protected:
+  void SetUp() override { RTSCOPE_LOAD_VULKAN_OR_SKIP(registry_); }
+
+  std::unique_ptr<Model> build(Graph graph) {
+    return Model::build(std::move(graph), registry_, {.backends = {"vulkan"}});
+  }
+
+  PluginRegistry registry_;
+};
+
+// VulkanTest for TEST_P suites whose parameter is a `Case`.
+template <class Case>
+class VulkanCaseTest : public VulkanTest, public ::testing::WithParamInterface<Case> {};
 
 inline uint64_t counter(const Module& module, const std::string& name) {
   const auto counters = module.stats().plugin_counters;

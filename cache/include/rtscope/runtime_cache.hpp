@@ -199,6 +199,10 @@ class RuntimeCache {
   uint64_t add_pending(std::vector<uint8_t> bytes, const std::string& source,
                        const std::filesystem::path& canonical);
   void warn_all(const std::vector<std::string>& warnings) const;
+  // Returns `body(state)` run under the state's lock once loaded bytes are
+  // validated, and warns about what validation rejected after unlocking.
+  template <class Body>
+  auto with_state(Body body) const;
   // Takes in the remote entries of `key`'s fingerprint on its first use.
   void fetch_remote(const CacheKey& key);
 
