@@ -13,6 +13,7 @@
 //         "phases_ms": {"plugin_load", "model_build", "weights_load", "checkpoint_map",
 //                       "checkpoint_convert", "upload", "pipelines", "first_inference",
 //                       "start_to_first_token"},
+//         "plugin_phases_ms": {"<plugin>.<phase>": ms, ...},
 //         "latency_ms": {"min", "mean", "p50", "p90", "p95", "p99", "max", "stddev",
 //                        plus any other configured percentile "pNN"},
 //         "throughput_per_s", "iterations", "warmup", "measured_s",
@@ -126,6 +127,9 @@ struct ModelReport {
   double checkpoint_convert_ms = 0;
   double upload_ms = 0;
   double pipelines_ms = 0;
+  // Where the plugins say their start-up went, "<plugin>.<phase>" -> ms:
+  // finer phases inside plugin_load and upload (docs/runner.md, "Report").
+  std::map<std::string, double> plugin_phases_ms;
   // From the process start to the end of this entry's first inference (the
   // prompt of a stream): everything above plus config parsing, cache load
   // and any models built before. 0 when not measured.

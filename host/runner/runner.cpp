@@ -11,6 +11,7 @@
 #include <memory>
 #include <numeric>
 #include <set>
+#include <string_view>
 
 #include "device_list.hpp"
 #include "progress.hpp"
@@ -149,6 +150,33 @@ double pipeline_create_ms(const Model& model, const Model* prefill) {
     }
   }
   return static_cast<double>(ns) / 1e6;
+}
+
+// The plugins' own start-up phases, from their counters named
+// "startup_<phase>_ns" (the Vulkan plugin: instance, device, upload fill
+// and drain...), as "<plugin>.<phase>" in ms. A phase reported by several
+// modules of one plugin (a plugin-wide one) counts once: the largest.
+std::map<std::string, double> plugin_phases_ms(const Model& model, const Model* prefill) {
+  constexpr std::string_view kPrefix = "startup_";
+  constexpr std::string_view kSuffix = "_ns";
+  std::map<std::string, double> phases;
+  for (const Model* m : {&model, prefill}) {
+    if (m == nullptr || (m == prefill && prefill == &model)) continue;
+    for (const Module* module : m->modules()) {
+      for (const auto& [name, value] : module->stats().plugin_counters) {
+        if (!name.starts_with(kPrefix) || !name.ends_with(kSuffix) ||
+            name.size() <= kPrefix.size() + kSuffix.size()) {
+          continue;
+        }
+        const std::string phase =
+            module->plugin().id() + "." +
+            name.substr(kPrefix.size(), name.size() - kPrefix.size() - kSuffix.size());
+        double& ms = phases[phase];
+        ms = std::max(ms, static_cast<double>(value) / 1e6);
+      }
+    }
+  }
+  return phases;
 }
 
 class Runner {
@@ -411,6 +439,7 @@ class Runner {
             std::chrono::duration<double, std::milli>(*end - process_start_).count();
       }
       report.pipelines_ms = pipeline_create_ms(model, prefill);
+      report.plugin_phases_ms = plugin_phases_ms(model, prefill);
       report.iterations = static_cast<int64_t>(samples_ms.size());
       const double total_ms = std::accumulate(samples_ms.begin(), samples_ms.end(), 0.0);
       report.throughput_per_s =
