@@ -356,7 +356,6 @@ UploadOptions UploadOptions::from_environment() {
 
 UploadStats upload(Device& device, std::span<const UploadItem> items,
                    const UploadOptions& options) {
-  const auto start = Clock::now();
   UploadStats stats;
   // Staged pieces first, in chunk order, then the direct ones: the direct
   // writes then overlap the last copies.
@@ -410,6 +409,7 @@ UploadStats upload(Device& device, std::span<const UploadItem> items,
   }
   const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::atomic<uint64_t> stalled{0};
+  const auto fill_start = Clock::now();
   try {
     kit::parallel_for(pieces.size(), threads, [&](size_t index) {
       if (index < staged_count) {
@@ -425,7 +425,7 @@ UploadStats upload(Device& device, std::span<const UploadItem> items,
     throw;
   }
   const auto filled = Clock::now();
-  stats.fill_ns = ns_between(start, filled);
+  stats.fill_ns = ns_between(fill_start, filled);
   if (pipeline) pipeline->finish();
   stats.drain_ns = ns_between(filled, Clock::now());
   stats.stall_ns = stalled.load() / std::min<uint64_t>(threads, std::max<size_t>(pieces.size(), 1));

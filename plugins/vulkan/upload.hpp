@@ -60,8 +60,9 @@ struct UploadOptions {
 // Where the time of one upload went, for the plugin's start-up counters.
 struct UploadStats {
   uint64_t staging_alloc_ns = 0;  // allocating the staging ring
-  uint64_t fill_ns = 0;           // start until every item is written (direct or staging)
-  uint64_t drain_ns = 0;          // after that, until the device finished copying
+  uint64_t fill_ns =
+      0;  // after that allocation, until every item is written (in place or to staging)
+  uint64_t drain_ns = 0;  // after that, until the device finished copying
   // Time a filling core waited for a free staging chunk, averaged over
   // the cores: the transfer was the bottleneck for that long.
   uint64_t stall_ns = 0;
