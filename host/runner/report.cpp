@@ -166,6 +166,7 @@ Json model_json(const ModelReport& model) {
                        {"checkpoint_convert", model.checkpoint_convert_ms},
                        {"upload", model.upload_ms},
                        {"graph_beside_plugin_load", model.graph_beside_plugin_load_ms},
+                       {"checkpoint_prefault", model.checkpoint_prefault_ms},
                        {"pipelines", model.pipelines_ms},
                        {"first_inference", model.first_inference_ms},
                        {"start_to_first_token", model.start_to_first_token_ms}};

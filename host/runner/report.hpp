@@ -12,6 +12,7 @@
 //         "settings": { RuntimeSettings::to_map() },
 //         "phases_ms": {"plugin_load", "model_build", "weights_load", "checkpoint_map",
 //                       "checkpoint_convert", "upload", "graph_beside_plugin_load",
+//                       "checkpoint_prefault",
 //                       "pipelines", "first_inference",
 //                       "start_to_first_token"},
 //         "plugin_phases_ms": {"<plugin>.<phase>": ms, ...},
@@ -131,6 +132,9 @@ struct ModelReport {
   // first run's graph or checkpoint, on the main thread): counted in both
   // plugin_load and model_build, once in start_to_first_token.
   double graph_beside_plugin_load_ms = 0;
+  // After that, until the plugins were loaded: paging in the checkpoint's
+  // mapped weights for the upload. Beside plugin_load, in no other phase.
+  double checkpoint_prefault_ms = 0;
   double pipelines_ms = 0;
   // Where the plugins say their start-up went, "<plugin>.<phase>" -> ms:
   // finer phases inside plugin_load and upload (docs/runner.md, "Report").

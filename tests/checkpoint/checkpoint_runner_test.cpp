@@ -91,9 +91,11 @@ TEST_F(CheckpointRunner, TheCheckpointIsReadWhileThePluginsLoadUnlessSerial) {
       EXPECT_GE(phases.at("start_to_first_token").get<double>(),
                 phases.at("plugin_load").get<double>() + phases.at("model_build").get<double>() +
                     phases.at("first_inference").get<double>());
+      EXPECT_EQ(phases.at("checkpoint_prefault").get<double>(), 0.0) << "nothing ran beside";
     } else {
       // The whole reading of the checkpoint ran beside the plugin load.
       EXPECT_GE(beside, phases.at("weights_load").get<double>()) << phases.dump();
+      EXPECT_GE(phases.at("checkpoint_prefault").get<double>(), 0.0);
     }
   }
 }
