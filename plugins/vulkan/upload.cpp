@@ -33,6 +33,7 @@ uint64_t ns_between(Clock::time_point from, Clock::time_point to) {
 // Pieces are cut to at most this much so that every core gets work within
 // one staging chunk (page faults on a freshly mapped file included).
 constexpr size_t kPieceBytes = size_t{1} << 20;
+constexpr VkDeviceSize kPieceAlignment = 64;
 
 struct Piece {
   const UploadItem* item;
@@ -378,15 +379,17 @@ UploadStats upload(Device& device, std::span<const UploadItem> items,
         stats.direct_bytes += bytes;
         continue;
       }
+      // Pieces start on cache lines (an odd-sized tensor ends anywhere).
       // A piece larger than a chunk (one huge transposed row) gets a
       // chunk of its own, and every slot grows to hold it.
-      if (chunks == 0 || chunk_used + bytes > options.chunk_bytes) {
+      VkDeviceSize offset = (chunk_used + kPieceAlignment - 1) / kPieceAlignment * kPieceAlignment;
+      if (chunks == 0 || offset + bytes > options.chunk_bytes) {
         ++chunks;
-        chunk_used = 0;
+        offset = 0;
       }
       piece.chunk = chunks - 1;
-      piece.offset = chunk_used;
-      chunk_used += bytes;
+      piece.offset = offset;
+      chunk_used = offset + bytes;
       slot_bytes = std::max(slot_bytes, chunk_used);
       stats.staged_bytes += bytes;
       pieces.push_back(piece);
