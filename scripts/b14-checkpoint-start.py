@@ -109,6 +109,8 @@ def rtscope_start(repo, build, env, checkpoint, cache, json_path, prompt, max_se
         report = json.load(f)
     model = next(iter(report["models"].values()))
     phases = model["phases_ms"]
+    # The plugins' own start-up phases ("vulkan.instance", "vulkan.upload_fill", ...).
+    phases.update(model.get("plugin_phases_ms", {}))
     phases["process_wall"] = wall
     phases["pipeline_cache_hits"] = model["cache"]["hits"]
     return phases, " ".join(command)
@@ -219,8 +221,11 @@ def main():
         return f"{phases[key]:.1f}" if phases and key in phases else "n/a"
 
     rows = [("plugin load", "plugin_load"), ("checkpoint map", "checkpoint_map"),
-            ("checkpoint convert", "checkpoint_convert"), ("upload (engine build)", "upload"),
-            ("pipelines", "pipelines"), ("first inference (prompt)", "first_inference"),
+            ("checkpoint convert", "checkpoint_convert"),
+            ("graph beside plugin load", "graph_beside_plugin_load"),
+            ("upload (engine build)", "upload")]
+    rows += [(f"  {key}", key) for key in sorted(ours_warm) if "." in key]
+    rows += [("pipelines", "pipelines"), ("first inference (prompt)", "first_inference"),
             ("start to first token", "start_to_first_token"), ("process wall", "process_wall")]
     print(f"\nB14 from {checkpoint} ({page_cache_bytes / 1e9:.2f} GB, page cache warm), ms; "
           f"warm = median of {args.runs}")

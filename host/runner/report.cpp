@@ -166,9 +166,14 @@ Json model_json(const ModelReport& model) {
                        {"checkpoint_map", model.checkpoint_map_ms},
                        {"checkpoint_convert", model.checkpoint_convert_ms},
                        {"upload", model.upload_ms},
+                       {"graph_beside_plugin_load", model.graph_beside_plugin_load_ms},
+                       {"checkpoint_prefault", model.checkpoint_prefault_ms},
                        {"pipelines", model.pipelines_ms},
                        {"first_inference", model.first_inference_ms},
                        {"start_to_first_token", model.start_to_first_token_ms}};
+  Json plugin_phases = Json::object();
+  for (const auto& [phase, ms] : model.plugin_phases_ms) plugin_phases[phase] = ms;
+  json["plugin_phases_ms"] = std::move(plugin_phases);
   json["latency_ms"] = latency_json(model.latency_ms);
   if (!model.samples_ms.empty()) json["samples_ms"] = model.samples_ms;
   json["throughput_per_s"] = model.throughput_per_s;
@@ -252,6 +257,16 @@ void print_table(const Report& report, std::FILE* out) {
                   [](const ModelReport& m) { return m.pipelines_ms > 0; })) {
     table.row("  pipelines ms",
               cells(report, [](const ModelReport& m) { return format_ms(m.pipelines_ms); }));
+  }
+  std::set<std::string> plugin_phases;
+  for (const ModelReport& model : report.models) {
+    for (const auto& [phase, ms] : model.plugin_phases_ms) plugin_phases.insert(phase);
+  }
+  for (const std::string& phase : plugin_phases) {
+    table.row(fmt::format("  {} ms", phase), cells(report, [&](const ModelReport& m) {
+                const auto found = m.plugin_phases_ms.find(phase);
+                return found == m.plugin_phases_ms.end() ? std::string() : format_ms(found->second);
+              }));
   }
   table.row("start to first token ms", cells(report, [](const ModelReport& m) {
               return format_ms(m.start_to_first_token_ms);

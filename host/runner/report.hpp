@@ -11,8 +11,11 @@
 //         "model", "workload", "throughput_unit", "batch",
 //         "settings": { RuntimeSettings::to_map() },
 //         "phases_ms": {"plugin_load", "model_build", "weights_load", "checkpoint_map",
-//                       "checkpoint_convert", "upload", "pipelines", "first_inference",
+//                       "checkpoint_convert", "upload", "graph_beside_plugin_load",
+//                       "checkpoint_prefault",
+//                       "pipelines", "first_inference",
 //                       "start_to_first_token"},
+//         "plugin_phases_ms": {"<plugin>.<phase>": ms, ...},
 //         "latency_ms": {"min", "mean", "p50", "p90", "p95", "p99", "max", "stddev",
 //                        plus any other configured percentile "pNN"},
 //         "throughput_per_s", "iterations", "warmup", "measured_s",
@@ -129,7 +132,17 @@ struct ModelReport {
   double checkpoint_map_ms = 0;
   double checkpoint_convert_ms = 0;
   double upload_ms = 0;
+  // The part of model_build that ran while the plugins loaded (reading the
+  // first run's graph or checkpoint, on the main thread): counted in both
+  // plugin_load and model_build, once in start_to_first_token.
+  double graph_beside_plugin_load_ms = 0;
+  // After that, until the plugins were loaded: paging in the checkpoint's
+  // mapped weights for the upload. Beside plugin_load, in no other phase.
+  double checkpoint_prefault_ms = 0;
   double pipelines_ms = 0;
+  // Where the plugins say their start-up went, "<plugin>.<phase>" -> ms:
+  // finer phases inside plugin_load and upload (docs/runner.md, "Report").
+  std::map<std::string, double> plugin_phases_ms;
   // From the process start to the end of this entry's first inference (the
   // prompt of a stream): everything above plus config parsing, cache load
   // and any models built before. 0 when not measured.

@@ -6,11 +6,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
+#include <exception>
+#include <future>
 #include <map>
 #include <memory>
 #include <numeric>
 #include <set>
+#include <string_view>
 
 #include "device_list.hpp"
 #include "progress.hpp"
@@ -132,6 +136,7 @@ struct BuiltModel {
   double checkpoint_map_ms = 0;
   double checkpoint_convert_ms = 0;
   double upload_ms = 0;
+  double graph_beside_plugin_load_ms = 0;
   std::map<std::string, std::string> settings;
   std::vector<PartitionReport> partitions;
 };
@@ -151,6 +156,33 @@ double pipeline_create_ms(const Model& model, const Model* prefill) {
   return static_cast<double>(ns) / 1e6;
 }
 
+// The plugins' own start-up phases, from their counters named
+// "startup_<phase>_ns" (the Vulkan plugin: instance, device, upload fill
+// and drain...), as "<plugin>.<phase>" in ms. A phase reported by several
+// modules of one plugin (a plugin-wide one) counts once: the largest.
+std::map<std::string, double> plugin_phases_ms(const Model& model, const Model* prefill) {
+  constexpr std::string_view kPrefix = "startup_";
+  constexpr std::string_view kSuffix = "_ns";
+  std::map<std::string, double> phases;
+  for (const Model* m : {&model, prefill}) {
+    if (m == nullptr || (m == prefill && prefill == &model)) continue;
+    for (const Module* module : m->modules()) {
+      for (const auto& [name, value] : module->stats().plugin_counters) {
+        if (!name.starts_with(kPrefix) || !name.ends_with(kSuffix) ||
+            name.size() <= kPrefix.size() + kSuffix.size()) {
+          continue;
+        }
+        const std::string phase =
+            module->plugin().id() + "." +
+            name.substr(kPrefix.size(), name.size() - kPrefix.size() - kSuffix.size());
+        double& ms = phases[phase];
+        ms = std::max(ms, static_cast<double>(value) / 1e6);
+      }
+    }
+  }
+  return phases;
+}
+
 class Runner {
  public:
   Runner(const RunConfig& config, const RunnerOptions& options)
@@ -159,7 +191,7 @@ class Runner {
         process_start_(options.process_start.value_or(Clock::now())) {}
 
   Report run() {
-    load_configured_plugins();
+    load_plugins_while_preparing_graph();
     open_shared_cache();
     Report report;
     report.percentiles = config_.report.percentiles;
@@ -210,6 +242,43 @@ class Runner {
         failed_optional_.insert(plugin.name.empty() ? plugin.path.stem().string() : plugin.name);
       }
     }
+  }
+
+  // The plugins load (driver and device start-up, mostly) on a thread
+  // while this one reads the first run's model: its checkpoint is mapped and
+  // checked, or its graph built, by the time the plugins are up. A plugin
+  // failure is reported before a graph's, as when the two ran in turn
+  // (RTSCOPE_RUN_SERIAL_START=1).
+  void load_plugins_while_preparing_graph() {
+    const char* serial = std::getenv("RTSCOPE_RUN_SERIAL_START");
+    if (config_.runs.empty() || (serial != nullptr && std::string_view(serial) == "1")) {
+      load_configured_plugins();
+      return;
+    }
+    auto plugins = std::async(std::launch::async, [this] { load_configured_plugins(); });
+    const std::string& name = config_.runs.front().model;
+    try {
+      if (const ModelConfig* config = config_.find_model(name)) {
+        PreparedGraph prepared = prepare_graph(*config);
+        prepared.beside_plugin_load = true;
+        // What is left of the plugin load pages in the checkpoint, so the
+        // upload does not fault on it (RTSCOPE_RUN_PREFAULT=0: not).
+        const char* prefault = std::getenv("RTSCOPE_RUN_PREFAULT");
+        if (prefault == nullptr || std::string_view(prefault) != "0") {
+          const auto start = Clock::now();
+          prefault_weights(prepared.graph, [&plugins] {
+            return plugins.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+          });
+          prefault_ms_ = ms_since(start);
+        }
+        prepared_.emplace(name, std::move(prepared));
+      }
+    } catch (...) {
+      const std::exception_ptr graph_error = std::current_exception();
+      plugins.get();
+      std::rethrow_exception(graph_error);
+    }
+    plugins.get();
   }
 
   // `runtime.cache: PATH` gives every model one shared cache, loaded once
@@ -275,26 +344,29 @@ class Runner {
     return backends;
   }
 
-  BuiltModel& model(const std::string& name) {
-    if (auto found = models_.find(name); found != models_.end()) return found->second;
-    const ModelConfig& config = *config_.find_model(name);
-    BuiltModel built;
-    CompileOptions options;
-    options.backends = available_backends(config);
-    options.fallback_data_dependent_ops = config.fallback_data_dependent_ops;
-    options.require_full_compilation = config.require_full_compilation;
-    for (const std::string& id : options.backends) built.plugin_load_ms += load_ms_[id];
+  // A model's graph with what reading it cost; made before the model's
+  // plugins are needed, so it may be made while they load.
+  struct PreparedGraph {
+    Graph graph;
+    double ms = 0;  // all of it
+    double weights_load_ms = 0;
+    double checkpoint_map_ms = 0;
+    double checkpoint_convert_ms = 0;
+    bool beside_plugin_load = false;  // made while the plugins loaded
+  };
 
+  PreparedGraph prepare_graph(const ModelConfig& config) const {
+    PreparedGraph prepared;
     const auto start = Clock::now();
     try {
-      Graph graph;
+      Graph& graph = prepared.graph;
       if (!config.weights.empty()) {
         LlamaLoadStats stats;
         graph = load_llama_checkpoint(resolve_config_path(config.weights, config_.file),
                                       llama_load_options(config.params), &stats);
-        built.weights_load_ms = ms_since(start);
-        built.checkpoint_map_ms = stats.map_ms;
-        built.checkpoint_convert_ms = stats.convert_ms;
+        prepared.weights_load_ms = ms_since(start);
+        prepared.checkpoint_map_ms = stats.map_ms;
+        prepared.checkpoint_convert_ms = stats.convert_ms;
       } else if (!config.builtin.empty()) {
         graph = build_template(config.builtin, config.params);
       } else if (!config.onnx.empty()) {
@@ -306,14 +378,43 @@ class Runner {
       } else {
         graph = load_graph_yaml(resolve_config_path(config.graph, config_.file));
       }
-      if (graph.name.empty()) graph.name = name;
-      const auto engines_start = Clock::now();
-      built.model = Model::build(std::move(graph), registry_, options);
-      built.upload_ms = ms_since(engines_start);
+      if (graph.name.empty()) graph.name = config.name;
     } catch (...) {
       rethrow_with_prefix(config.where);
     }
-    built.model_build_ms = ms_since(start);
+    prepared.ms = ms_since(start);
+    return prepared;
+  }
+
+  BuiltModel& model(const std::string& name) {
+    if (auto found = models_.find(name); found != models_.end()) return found->second;
+    const ModelConfig& config = *config_.find_model(name);
+    BuiltModel built;
+    CompileOptions options;
+    options.backends = available_backends(config);
+    options.fallback_data_dependent_ops = config.fallback_data_dependent_ops;
+    options.require_full_compilation = config.require_full_compilation;
+    for (const std::string& id : options.backends) built.plugin_load_ms += load_ms_[id];
+
+    PreparedGraph prepared;
+    if (auto early = prepared_.find(name); early != prepared_.end()) {
+      prepared = std::move(early->second);
+      prepared_.erase(early);
+    } else {
+      prepared = prepare_graph(config);
+    }
+    built.weights_load_ms = prepared.weights_load_ms;
+    built.checkpoint_map_ms = prepared.checkpoint_map_ms;
+    built.checkpoint_convert_ms = prepared.checkpoint_convert_ms;
+    built.graph_beside_plugin_load_ms = prepared.beside_plugin_load ? prepared.ms : 0;
+    const auto start = Clock::now();
+    try {
+      built.model = Model::build(std::move(prepared.graph), registry_, options);
+      built.upload_ms = ms_since(start);
+    } catch (...) {
+      rethrow_with_prefix(config.where);
+    }
+    built.model_build_ms = prepared.ms + ms_since(start);
 
     // Top-level runtime settings, then the model's own on top.
     std::map<std::string, std::string> overrides = config_.runtime;
@@ -358,6 +459,8 @@ class Runner {
     report.checkpoint_map_ms = built.checkpoint_map_ms;
     report.checkpoint_convert_ms = built.checkpoint_convert_ms;
     report.upload_ms = built.upload_ms;
+    report.graph_beside_plugin_load_ms = built.graph_beside_plugin_load_ms;
+    report.checkpoint_prefault_ms = std::exchange(prefault_ms_, 0.0);
     report.partitions = built.partitions;
     report.warmup = run.warmup;
     try {
@@ -413,6 +516,7 @@ class Runner {
             std::chrono::duration<double, std::milli>(*end - process_start_).count();
       }
       report.pipelines_ms = pipeline_create_ms(model, prefill);
+      report.plugin_phases_ms = plugin_phases_ms(model, prefill);
       report.iterations = static_cast<int64_t>(samples_ms.size());
       const double total_ms = std::accumulate(samples_ms.begin(), samples_ms.end(), 0.0);
       report.throughput_per_s =
@@ -492,8 +596,10 @@ class Runner {
   Clock::time_point process_start_;
   // Declared before models_ so it outlives every model built on it.
   PluginRegistry registry_;
-  std::map<std::string, double> load_ms_;  // plugin id -> load time
-  std::set<std::string> failed_optional_;  // names of optional plugins that failed
+  std::map<std::string, double> load_ms_;          // plugin id -> load time
+  std::set<std::string> failed_optional_;          // names of optional plugins that failed
+  std::map<std::string, PreparedGraph> prepared_;  // graphs read while the plugins loaded
+  double prefault_ms_ = 0;                         // paging them in, after that
   std::shared_ptr<RuntimeCache> shared_cache_;
   std::filesystem::path shared_cache_path_;
   double cache_load_ms_ = 0;

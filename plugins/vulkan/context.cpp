@@ -482,6 +482,21 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("specialized_cache_hits", load(specialized_counters_.cache_hits));
   report("specialized_cache_misses", load(specialized_counters_.cache_misses));
   report("specialized_cache_rejected", load(specialized_counters_.cache_rejected));
+  // Start-up phases (the runner's plugin phases): plugin-wide ones inside
+  // the host's plugin load, the device's and the engine's inside its build.
+  const VulkanPlugin& plugin = engine_.plugin();
+  const Engine::UploadReport& upload = engine_.upload_report();
+  report("startup_instance_ns", plugin.instance_create_ns());
+  report("startup_devices_list_ns", plugin.devices_list_ns());
+  report("startup_device_create_ns", device_.create_ns());
+  report("startup_constants_alloc_ns", upload.alloc_ns);
+  report("startup_staging_alloc_ns", upload.transfer.staging_alloc_ns);
+  report("startup_upload_fill_ns", upload.transfer.fill_ns);
+  report("startup_upload_drain_ns", upload.transfer.drain_ns);
+  report("startup_upload_stall_ns", upload.transfer.stall_ns);
+  report("upload_direct_bytes", upload.transfer.direct_bytes);
+  report("upload_staged_bytes", upload.transfer.staged_bytes);
+  report("upload_chunks", upload.transfer.chunks);
   // Plugin-wide: validation messages are not tied to one context.
   report("validation_errors", engine_.plugin().validation_errors());
   report("validation_enabled", engine_.plugin().validation_enabled() ? 1 : 0);

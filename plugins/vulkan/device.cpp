@@ -10,7 +10,10 @@
 namespace rtscope::vulkan {
 
 Device::Device(const PhysicalDevice& physical, LogFn log)
-    : physical_(physical), log_(std::move(log)) {
+    : physical_(physical),
+      log_(std::move(log)),
+      upload_options_(UploadOptions::from_environment()) {
+  const auto start = std::chrono::steady_clock::now();
   const DeviceCaps& caps = physical_.caps;
   const float priority = 1.0f;
   auto queue_info = vk_struct<VkDeviceQueueCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO);
@@ -82,6 +85,7 @@ Device::Device(const PhysicalDevice& physical, LogFn log)
     staging_options.max_allocation = caps.max_allocation;
     staging_options.map = true;
     staging_memory_ = std::make_unique<BlockAllocator>(device_, physical_.memory, staging_options);
+    create_direct_memory(device_options);
     tensors_ = std::make_unique<DeviceTensors>(*this);
 
     auto pool_info = vk_struct<VkCommandPoolCreateInfo>(VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO);
@@ -103,6 +107,9 @@ Device::Device(const PhysicalDevice& physical, LogFn log)
     release();
     throw;
   }
+  create_ns_ = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count());
   log_(RTS_LOG_INFO,
        str_cat("vulkan: opened '", physical_.properties.deviceName, "' (",
                device_type_name(physical_.properties.deviceType), ", Vulkan ",
@@ -112,7 +119,45 @@ Device::Device(const PhysicalDevice& physical, LogFn log)
                caps.max_storage_range, " B; f16 ",
                caps.storage_16bit ? "stored as f16" : "stored as f32 (no 16-bit storage)",
                "; workgroups ", caps.linear_workgroup, "/", caps.rows_workgroup, "/", caps.tile_x,
-               "x", caps.tile_y, "r", caps.tile_regs, ")"));
+               "x", caps.tile_y, "r", caps.tile_regs, "; constants ",
+               direct_memory_ ? "written in place (host-visible device memory)"
+                              : "uploaded through staging",
+               ")"));
+}
+
+void Device::create_direct_memory(const BlockAllocator::Options& device_options) {
+  if (upload_options_.mode == UploadOptions::Mode::staged) return;
+  BlockAllocator::Options options = device_options;
+  options.label = "host-visible device-local";
+  options.required = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                     VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  options.avoided = 0;
+  options.map = true;
+  std::unique_ptr<BlockAllocator> allocator;
+  try {
+    allocator = std::make_unique<BlockAllocator>(device_, physical_.memory, options);
+  } catch (const Error&) {
+    return;  // no such memory type: constants are staged
+  }
+  const VkPhysicalDeviceMemoryProperties& memory = physical_.memory;
+  VkDeviceSize largest_local = 0;
+  for (uint32_t heap = 0; heap < memory.memoryHeapCount; ++heap) {
+    if ((memory.memoryHeaps[heap].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) != 0) {
+      largest_local = std::max(largest_local, memory.memoryHeaps[heap].size);
+    }
+  }
+  const VkDeviceSize mapped_heap =
+      memory.memoryHeaps[memory.memoryTypes[allocator->memory_type()].heapIndex].size;
+  // Without resizable BAR the mapped window is a few hundred MiB that
+  // others need too; `direct` uses it anyway, as far as it goes.
+  if (upload_options_.mode == UploadOptions::Mode::automatic &&
+      mapped_heap < largest_local / 4 * 3) {
+    log_(RTS_LOG_DEBUG,
+         str_cat("vulkan: host-visible device memory is a ", mapped_heap, "-byte window of ",
+                 largest_local, " bytes: constants are uploaded through staging"));
+    return;
+  }
+  direct_memory_ = std::move(allocator);
 }
 
 void Device::create_layouts() {
@@ -151,6 +196,7 @@ void Device::release() {
   one_shot_fence_ = VK_NULL_HANDLE;
   one_shot_pool_ = VK_NULL_HANDLE;
   tensors_.reset();
+  direct_memory_.reset();
   staging_memory_.reset();
   device_memory_.reset();
   if (pipeline_layout_ != VK_NULL_HANDLE) {

@@ -15,6 +15,7 @@
 #include "device_tensors.hpp"
 #include "instance.hpp"
 #include "physical_device.hpp"
+#include "upload.hpp"
 
 namespace rtscope::vulkan {
 
@@ -37,6 +38,13 @@ class Device {
   BlockAllocator& device_memory() { return *device_memory_; }
   // Host-visible, coherent, persistently mapped memory for staging.
   BlockAllocator& staging_memory() { return *staging_memory_; }
+  // Device-local memory the host maps (resizable BAR, unified memory), for
+  // constants the upload writes in place; nullptr when the device has none
+  // or the upload options say staged (upload.hpp).
+  BlockAllocator* direct_memory() { return direct_memory_.get(); }
+  const UploadOptions& upload_options() const { return upload_options_; }
+  // Wall time of the constructor (vkCreateDevice, layouts, allocators).
+  uint64_t create_ns() const { return create_ns_; }
   // Tensors the host keeps on this device (device_alloc).
   DeviceTensors& tensors() { return *tensors_; }
 
@@ -60,6 +68,7 @@ class Device {
 
  private:
   void create_layouts();
+  void create_direct_memory(const BlockAllocator::Options& device_options);
   // Destroys everything created so far; the destructor and a failing
   // constructor share it.
   void release();
@@ -73,6 +82,9 @@ class Device {
   VkPipelineLayout pipeline_layout_ = VK_NULL_HANDLE;
   std::unique_ptr<BlockAllocator> device_memory_;
   std::unique_ptr<BlockAllocator> staging_memory_;
+  std::unique_ptr<BlockAllocator> direct_memory_;
+  UploadOptions upload_options_;
+  uint64_t create_ns_ = 0;
   std::unique_ptr<DeviceTensors> tensors_;  // released before the allocators
 
   std::mutex one_shot_mutex_;

@@ -1,6 +1,7 @@
 #include "engine.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <string_view>
 
@@ -12,6 +13,12 @@
 
 namespace rtscope::vulkan {
 namespace {
+
+uint64_t elapsed_ns(std::chrono::steady_clock::time_point start) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count());
+}
 
 // What the device makes of each node: its op spec, dtype and device
 // checks, and the shader variants it may run.
@@ -129,20 +136,34 @@ void Engine::collect_shader_variants() {
 }
 
 void Engine::upload_constants() {
-  // Weights stored [N, K] for a linear are transposed while the staging is
-  // filled: no host copy of them is made.
+  // Weights stored [N, K] for a linear are transposed while they are
+  // written: no host copy of them is made.
+  const auto start = std::chrono::steady_clock::now();
   std::vector<UploadItem> items;
+  BlockAllocator* direct = device_->direct_memory();
   for (const ConstantDesc& constant : graph().constants) {
     const rts_dtype stored = device_dtype(constant.value.dtype, caps_);
     const size_t elements = static_cast<size_t>(element_count(constant.value.dims));
-    constants_.push_back(device_->device_memory().allocate(
-        elements * dtype_size(stored), str_cat("constant '", constant.value.name, "'")));
+    const size_t bytes = elements * dtype_size(stored);
+    const std::string what = str_cat("constant '", constant.value.name, "'");
+    Allocation allocation;
+    if (direct != nullptr) {
+      try {
+        allocation = direct->allocate(bytes, what);
+      } catch (const Error&) {
+        // The mapped memory is full (a small BAR window): stage the rest.
+        direct = nullptr;
+      }
+    }
+    if (!allocation) allocation = device_->device_memory().allocate(bytes, what);
+    constants_.push_back(std::move(allocation));
     const bool transposed = values()[find_value(constant.value.name)].transposed;
     items.push_back({constant.bytes.data(), elements, constant.value.dtype, stored,
-                     constants_.back().region(),
+                     constants_.back().region(), constants_.back().mapped(),
                      transposed ? static_cast<size_t>(constant.value.dims[0]) : 0});
   }
-  upload(*device_, items);
+  upload_stats_.alloc_ns = elapsed_ns(start);
+  upload_stats_.transfer = upload(*device_, items, device_->upload_options());
 }
 
 std::vector<Dims> Engine::infer_shapes(std::span<const Dims> input_dims) const {

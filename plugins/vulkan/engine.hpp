@@ -19,6 +19,7 @@
 #include "rtscope/kit/resolved_graph.hpp"
 #include "rtscope/plugin_abi.h"
 #include "segments.hpp"
+#include "upload.hpp"
 
 namespace rtscope::vulkan {
 
@@ -78,6 +79,15 @@ class Engine : public kit::Engine, public kit::ResolvedGraph<EngineValue, Engine
   // pipelines of its own.
   const std::vector<Segment>& segments() const { return segments_; }
 
+  // What building the engine cost: allocating device memory for the
+  // constants and uploading them (zero for a segmented engine, whose
+  // segments upload their own).
+  struct UploadReport {
+    uint64_t alloc_ns = 0;
+    UploadStats transfer;
+  };
+  const UploadReport& upload_report() const { return upload_stats_; }
+
   // True exactly once: for the first execute of any of the engine's
   // contexts that stages host memory (which then says so in the log).
   bool first_staging() const { return !staging_reported_.exchange(true); }
@@ -101,6 +111,7 @@ class Engine : public kit::Engine, public kit::ResolvedGraph<EngineValue, Engine
   std::vector<std::string> shader_variants_;
   std::vector<Allocation> constants_;
   std::vector<Segment> segments_;
+  UploadReport upload_stats_;
   mutable std::atomic<bool> staging_reported_{false};
 };
 

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
@@ -44,6 +45,9 @@ bool has_extension(const char* layer, const char* name) {
 // The first time a driver is found, one extra instance is kept for the life
 // of the process, and this plugin is pinned in memory (RTLD_NODELETE) so
 // the loader it links stays loaded too: the driver is then loaded once.
+// The keeper is made when the first instance is destroyed (creating one
+// costs milliseconds on NVIDIA, which a start should not pay), or at once
+// with RTSCOPE_VULKAN_KEEPER=start.
 void keep_driver_loaded(uint32_t api_version) {
   static std::once_flag once;
   std::call_once(once, [api_version] {
@@ -60,6 +64,11 @@ void keep_driver_loaded(uint32_t api_version) {
     VkInstance keeper = VK_NULL_HANDLE;
     vkCreateInstance(&info, nullptr, &keeper);  // never destroyed, on purpose
   });
+}
+
+bool keeper_at_start() {
+  const char* when = std::getenv("RTSCOPE_VULKAN_KEEPER");
+  return when != nullptr && std::strcmp(when, "start") == 0;
 }
 
 std::string version_str(uint32_t version) {
@@ -137,7 +146,7 @@ Instance::Instance(LogFn log, bool validation, std::atomic<uint64_t>& validation
          "install a driver, e.g. mesa-vulkan-drivers for the lavapipe CPU device)");
   }
   check_vk(created, "vkCreateInstance");
-  keep_driver_loaded(api_version_);
+  if (keeper_at_start()) keep_driver_loaded(api_version_);
 
   if (messenger) {
     auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
@@ -165,7 +174,11 @@ Instance::~Instance() {
         vkGetInstanceProcAddr(instance_, "vkDestroyDebugUtilsMessengerEXT"));
     if (destroy != nullptr) destroy(instance_, messenger_, nullptr);
   }
-  if (instance_ != VK_NULL_HANDLE) vkDestroyInstance(instance_, nullptr);
+  if (instance_ != VK_NULL_HANDLE) {
+    // Before the driver's last instance goes (see keep_driver_loaded).
+    keep_driver_loaded(api_version_);
+    vkDestroyInstance(instance_, nullptr);
+  }
 }
 
 std::vector<VkPhysicalDevice> Instance::physical_devices() const {

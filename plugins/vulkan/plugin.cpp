@@ -1,6 +1,7 @@
 #include "plugin.hpp"
 
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -20,6 +21,12 @@ bool env_flag(const char* name, bool fallback) {
   return text == "1" || text == "true" || text == "on" || text == "yes";
 }
 
+uint64_t elapsed_ns(std::chrono::steady_clock::time_point start) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count());
+}
+
 }  // namespace
 
 VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
@@ -28,10 +35,14 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
   const LogFn log = [this](rts_log_level level, const std::string& message) {
     this->log(level, message);
   };
+  auto start = std::chrono::steady_clock::now();
   instance_ = std::make_unique<Instance>(log, env_flag("RTSCOPE_VULKAN_VALIDATION", false),
                                          validation_errors_);
+  instance_create_ns_ = elapsed_ns(start);
+  start = std::chrono::steady_clock::now();
   physical_ = list_devices(*instance_, std::getenv("RTSCOPE_VULKAN_DEVICE"),
                            env_flag("RTSCOPE_VULKAN_F16_STORAGE", true), log);
+  devices_list_ns_ = elapsed_ns(start);
   devices_.resize(physical_.size());
   for (uint32_t i = 0; i < physical_.size(); ++i) {
     const PhysicalDevice& device = physical_[i];

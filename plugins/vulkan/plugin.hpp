@@ -58,9 +58,15 @@ class VulkanPlugin : public kit::Backend {
   // RTSCOPE_VULKAN_PROFILE: contexts time every barrier batch on the
   // device and log where the time went when destroyed.
   bool profiling() const { return profiling_; }
+  // Start-up costs of the plugin itself (inside the host's plugin load):
+  // creating the VkInstance and listing the physical devices.
+  uint64_t instance_create_ns() const { return instance_create_ns_; }
+  uint64_t devices_list_ns() const { return devices_list_ns_; }
 
  private:
   bool profiling_ = false;
+  uint64_t instance_create_ns_ = 0;
+  uint64_t devices_list_ns_ = 0;
   std::atomic<uint64_t> validation_errors_{0};
   std::unique_ptr<Instance> instance_;
   std::vector<PhysicalDevice> physical_;

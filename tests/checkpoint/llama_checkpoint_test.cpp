@@ -7,6 +7,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <map>
 #include <string>
@@ -95,6 +96,30 @@ TEST_F(CheckpointTest, F16WeightsAreUsedFromTheMapping) {
   const LlamaLoadStats stats = check(config, {}, kF16Tol);
   EXPECT_EQ(stats.converted_bytes, 0u);
   EXPECT_GT(stats.mapped_bytes, 0u);
+}
+
+TEST_F(CheckpointTest, PrefaultPagesInTheMappedWeightsUntilStopped) {
+  TinyLlama config;
+  config.dtype = "F16";
+  const auto tensors = testing::write_tiny_llama(dir_.path(), config);
+  LlamaLoadStats stats;
+  const Graph graph = load_llama_checkpoint(dir_.path(), {}, &stats);
+  ASSERT_GT(stats.mapped_bytes, 0u);
+  EXPECT_EQ(prefault_weights(graph, [] { return true; }), 0u) << "stopped before any slice";
+  int asked = 0;
+  const uint64_t one = prefault_weights(graph, [&asked] { return ++asked > 1; });
+  EXPECT_GT(one, 0u);
+  EXPECT_LT(one, stats.mapped_bytes) << "one slice of the first weight only";
+  // Every weight, each from the start of its first page.
+  const uint64_t all = prefault_weights(graph, [] { return false; });
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  EXPECT_GE(all, stats.mapped_bytes);
+  EXPECT_LE(all, stats.mapped_bytes + graph.weights.size() * page);
+  // The weights read the same afterwards: the model still matches.
+  Graph reloaded = load_llama_checkpoint(dir_.path(), {});
+  prefault_weights(reloaded, [] { return false; });
+  auto model = Model::build(std::move(reloaded), registry_, {.backends = {"cpu"}});
+  testing::expect_checkpoint_stream_matches(*model, config, tensors, kF16Tol);
 }
 
 // The plugin's counters of where its constants live, after a stream.

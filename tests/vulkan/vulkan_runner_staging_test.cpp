@@ -50,5 +50,34 @@ TEST_F(RtscopeRun, VulkanModulesReportStagedBytesPerIteration) {
   EXPECT_NE(result.out.find("device time per iteration"), std::string::npos) << result.out;
 }
 
+TEST_F(RtscopeRun, VulkanStartUpPhasesAreReportedInsideTheirRunnerPhases) {
+  {
+    rtscope::PluginRegistry registry;
+    RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  }
+  const fs::path config = write("vulkan.yaml", kConfig);
+  const fs::path json_path = dir_ / "report.json";
+  const CommandResult result = run("'" + config.string() + "' --json '" + json_path.string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json report = nlohmann::json::parse(read_file(json_path));
+  const nlohmann::json& run = report.at("models").at("decoder");
+  const nlohmann::json& plugin = run.at("plugin_phases_ms");
+  const nlohmann::json& phases = run.at("phases_ms");
+  auto ms = [](const nlohmann::json& object, const char* name) {
+    return object.at(name).get<double>();
+  };
+  // Instance and device listing happen inside the plugin load; the device
+  // and the constants inside the engine build (upload).
+  EXPECT_GT(ms(plugin, "vulkan.instance"), 0.0) << plugin.dump();
+  EXPECT_LE(ms(plugin, "vulkan.instance") + ms(plugin, "vulkan.devices_list"),
+            ms(phases, "plugin_load"));
+  EXPECT_GT(ms(plugin, "vulkan.device_create"), 0.0);
+  EXPECT_GT(ms(plugin, "vulkan.upload_fill"), 0.0);
+  EXPECT_LE(ms(plugin, "vulkan.device_create") + ms(plugin, "vulkan.constants_alloc") +
+                ms(plugin, "vulkan.upload_fill") + ms(plugin, "vulkan.upload_drain"),
+            ms(phases, "upload"));
+  EXPECT_NE(result.out.find("vulkan.upload_fill ms"), std::string::npos) << result.out;
+}
+
 }  // namespace
 }  // namespace rtscope_run_test

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -81,5 +82,12 @@ DecoderParams llama_decoder_params(const LlamaConfig& config, const LlamaLoadOpt
 // implies. Not thread-safe with respect to the files changing meanwhile.
 Graph load_llama_checkpoint(const std::filesystem::path& dir, const LlamaLoadOptions& options = {},
                             LlamaLoadStats* stats = nullptr);
+
+// Maps the pages of `graph`'s tensor weights (a loaded checkpoint's mapped
+// bytes) into the process, in slices, until `stop` returns true or all are
+// done; a plugin's upload then reads them without page faults. For time
+// that would otherwise be spent waiting (rtscope-run: while the plugins
+// load). Returns the bytes made resident this way.
+uint64_t prefault_weights(const Graph& graph, const std::function<bool()>& stop);
 
 }  // namespace rtscope
