@@ -62,11 +62,6 @@ inline constexpr uint32_t kMatmulRope = 32;
 // With kMatmulRope: one position per batch row (pos [B]), row r at
 // pos[r / seq]; without it every row shares pos[0].
 inline constexpr uint32_t kMatmulRopePerRow = 64;
-// matvec_t only, for more than one row without a second weight row: each
-// subgroup computes several adjacent columns, so a row of A loaded once
-// serves all of them (batched decode). RTSCOPE_VULKAN_MATVEC_COLUMNS=0
-// keeps one column per subgroup.
-inline constexpr uint32_t kMatmulColumns = 128;
 
 // matvec.comp: the skinny matmul for at most kMatvecMaxRows rows.
 struct MatvecPush {

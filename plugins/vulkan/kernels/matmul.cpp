@@ -4,8 +4,6 @@
 // three after merging); when b has no batch dims and a is a full batch, the
 // batch folds into M so that one dispatch covers every row.
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 
 #include "command_list.hpp"
 #include "kernels/op_spec.hpp"
@@ -42,14 +40,6 @@ bool fits_coop_matrix_tiles(const MatmulPush& push) {
          push.k % kCoopTileK == 0 && push.k > 0;
 }
 
-bool matvec_columns_enabled() {
-  static const bool enabled = [] {
-    const char* value = std::getenv("RTSCOPE_VULKAN_MATVEC_COLUMNS");
-    return value == nullptr || std::strcmp(value, "0") != 0;
-  }();
-  return enabled;
-}
-
 // Few rows and one batch: the skinny shader in args.pipelines[1], which
 // reads b as [N, K] (matvec_t) when `skinny_transposed`, else as [K, N]
 // (matvec); otherwise tiles (on tensor cores when the device has them and
@@ -70,8 +60,6 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
          ": a neighbouring node was fused into a product that does not run matvec_t");
   }
   if (skinny) {
-    const bool several_columns = skinny_transposed && push.m > 1 && args.gated_up == nullptr &&
-                                 args.rope.pos == nullptr && matvec_columns_enabled();
     const MatvecPush skinny_push{
         push.m,
         push.n,
@@ -79,8 +67,7 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
         push.flags | (args.residual ? kMatmulResidual : 0) |
             (args.row_norm_gain ? kMatmulNormRows : 0) | (args.gated_up ? kMatmulGated : 0) |
             (args.rope.pos ? kMatmulRope : 0) |
-            (args.rope.pos && args.rope.pos->elements() > 1 ? kMatmulRopePerRow : 0) |
-            (several_columns ? kMatmulColumns : 0),
+            (args.rope.pos && args.rope.pos->elements() > 1 ? kMatmulRopePerRow : 0),
         args.row_norm_eps,
         args.rope.head_dim,
         args.rope.seq,

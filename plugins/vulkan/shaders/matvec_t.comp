@@ -59,8 +59,7 @@ layout(push_constant) uniform Push {
                // bit 3: rmsnorm each row of A with gain g[K] first (fused);
                // bit 4: gated, silu(A·Bᵀ) · (A·Uᵀ) with U in binding 4;
                // bit 5: rope on the output, pos in binding 4;
-               // bit 6: with bit 5, one position per batch row (pos [B]);
-               // bit 7: COLS columns per subgroup (plain products, rows > 1)
+               // bit 6: with bit 5, one position per batch row (pos [B])
   float eps;   // bit 3
   uint head_dim;     // bit 5
   uint seq;          // bit 5
@@ -113,70 +112,6 @@ float dot16_gain(uvec4 x, uvec4 g, uvec4 y, float acc) {
   return acc;
 }
 
-// Columns per subgroup on the plain batched path (flag bit 7): each row of
-// A read from the cache serves COLS weight rows. With one column per
-// subgroup, a block of R rows loads R vectors of A per weight vector, and
-// at 8 rows that L1 traffic, not memory, bounds the step.
-const uint COLS = 4u;
-
-// C[rows, c0 .. c0 + COLS) for the plain (no second weight row) product:
-// bias, residual and the fused rmsnorm as in main().
-void columns_main(const uint M, const uint N, const uint K, const uint FLAGS) {
-  const bool has_bias = (FLAGS & 2u) != 0u;
-  const bool has_residual = (FLAGS & 4u) != 0u;
-  const bool norm_rows = (FLAGS & 8u) != 0u;
-  const uint vecs = K / VEC;
-  const uint lane = gl_SubgroupInvocationID;
-  const uint lanes = gl_SubgroupSize;
-  const uint groups = (N + COLS - 1u) / COLS;
-  const uint stride = gl_NumWorkGroups.x * gl_NumSubgroups;
-  for (uint t = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID; t < groups; t += stride) {
-    const uint c0 = t * COLS;
-    for (uint row0 = 0u; row0 < M; row0 += MAX_ROWS) {
-      const uint rows = min(MAX_ROWS, M - row0);
-      float acc[MAX_ROWS][COLS];
-      float squares[MAX_ROWS];
-      [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
-        squares[r] = 0.0;
-        [[unroll]] for (uint j = 0u; j < COLS; ++j) acc[r][j] = 0.0;
-      }
-      for (uint v = lane; v < vecs; v += lanes) {
-        // COLS weight vectors in flight, then every row against them.
-        uvec4 w[COLS];
-        [[unroll]] for (uint j = 0u; j < COLS; ++j) {
-          w[j] = c0 + j < N ? b[(c0 + j) * vecs + v] : uvec4(0u);
-        }
-        const uvec4 g = norm_rows ? gain[v] : uvec4(0u);
-        [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
-          if (r < rows) {
-            const uvec4 x = a[(row0 + r) * vecs + v];
-            if (norm_rows) squares[r] = dot16(x, x, squares[r]);
-            [[unroll]] for (uint j = 0u; j < COLS; ++j) {
-              acc[r][j] = norm_rows ? dot16_gain(x, g, w[j], acc[r][j]) : dot16(x, w[j], acc[r][j]);
-            }
-          }
-        }
-      }
-      [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
-        if (r < rows) {
-          const uint row = row0 + r;
-          const float inv_rms =
-              norm_rows ? inversesqrt(subgroupAdd(squares[r]) / float(K) + pc.eps) : 1.0;
-          [[unroll]] for (uint j = 0u; j < COLS; ++j) {
-            const float total = subgroupAdd(acc[r][j]) * inv_rms;
-            const uint c = c0 + j;
-            if (lane == 0u && c < N) {
-              const float add = has_bias && !norm_rows ? float(bias[c]) : 0.0;
-              const float skip = has_residual ? float(residual[row * N + c]) : 0.0;
-              o[row * N + c] = ELEM(total + add + skip);
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
 void main() {
   const uint M = SHAPE(S_M, pc.m);
   const uint N = SHAPE(S_N, pc.n);
@@ -188,10 +123,6 @@ void main() {
   const bool gated = (FLAGS & 16u) != 0u;
   const bool rope = (FLAGS & 32u) != 0u;
   const bool paired = gated || rope;  // two weight rows per subgroup
-  if ((FLAGS & 128u) != 0u && !paired && MAX_ROWS > 1u) {
-    columns_main(M, N, K, FLAGS);
-    return;
-  }
   const uint half_dim = pc.head_dim / 2u;
   // Rope: one task per pair of columns; else one per column.
   const uint tasks = rope ? N / 2u : N;
