@@ -107,14 +107,21 @@ const Context::PlanRows& Context::plan_rows(const ExecutionPlan& plan,
 }
 
 ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
-  plans_.key_input_shapes(args);
-  if (ExecutionPlan* found = plans_.find()) return *found;
-
-  std::vector<Dims> input_dims;
-  for (uint32_t i = 0; i < args.n_inputs; ++i) {
-    input_dims.emplace_back(args.inputs[i].dims, args.inputs[i].dims + args.inputs[i].rank);
+  const std::vector<int64_t>& key = plans_.key_input_shapes(args);
+  // Steps of one shape in a row (decode steps) find their plan without a
+  // map lookup.
+  if (last_plan_ != nullptr && key == last_key_) return *last_plan_;
+  ExecutionPlan* plan = plans_.find();
+  if (plan == nullptr) {
+    std::vector<Dims> input_dims;
+    for (uint32_t i = 0; i < args.n_inputs; ++i) {
+      input_dims.emplace_back(args.inputs[i].dims, args.inputs[i].dims + args.inputs[i].rank);
+    }
+    plan = &add_plan(std::move(input_dims));
   }
-  return add_plan(std::move(input_dims));
+  last_plan_ = plan;
+  last_key_ = key;
+  return *plan;
 }
 
 // Builds the plan of the current key, specializes it per the setting (eager:
@@ -123,6 +130,7 @@ ExecutionPlan& Context::add_plan(std::vector<Dims> input_dims) {
   auto plan = std::make_unique<ExecutionPlan>(build_plan(engine_, input_dims, settings_, fuse_));
   plan->id = plans_built_.fetch_add(1, std::memory_order_relaxed) + 1;
   specializer_.on_new_plan(*plan, plans_.key());
+  last_plan_ = nullptr;  // inserting may drop every cached plan
   engine_.plugin().log(
       RTS_LOG_DEBUG,
       str_cat("cpu: engine '", engine_.graph().name, "': planned new input shapes (",

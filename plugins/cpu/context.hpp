@@ -71,7 +71,10 @@ class Context : public kit::Context {
   bool fuse_;  // RTSCOPE_CPU_FUSION when the context was created
 
   kit::PlanCache<ExecutionPlan> plans_;  // keyed by the input shapes
-  AlignedBuffer arena_;                  // intermediates, at the plan's offsets
+  // The plan the last execute ran and its key (null after plans changed).
+  ExecutionPlan* last_plan_ = nullptr;
+  std::vector<int64_t> last_key_;
+  AlignedBuffer arena_;  // intermediates, at the plan's offsets
   // Stand-ins for output bindings that overlap an input the engine still
   // reads; copied into the binding after every node ran.
   std::vector<AlignedBuffer> output_stand_ins_;
