@@ -191,13 +191,46 @@ void print_pair(const char* what, const std::vector<double>& eager,
       what, e.median, e.min, e.max, r.median, r.min, r.max, r.median / e.median, r.min / e.min);
 }
 
+// The work itself, without any runtime: the same 64 ops on f32[16] as
+// plain loops (one out-of-line function per op, each writing a buffer of
+// its own that the next one reads), so per-node times above this are the
+// runtime's overhead.
+[[gnu::noinline]] void add_loop(const float* a, const float* b, float* out) {
+  for (int64_t i = 0; i < kWidth; ++i) out[i] = a[i] + b[i];
+}
+[[gnu::noinline]] void mul_loop(const float* a, const float* b, float* out) {
+  for (int64_t i = 0; i < kWidth; ++i) out[i] = a[i] * b[i];
+}
+[[gnu::noinline]] void relu_loop(const float* a, const float*, float* out) {
+  for (int64_t i = 0; i < kWidth; ++i) out[i] = a[i] > 0.0f ? a[i] : 0.0f;
+}
+[[gnu::noinline]] void scale_loop(const float* a, const float*, float* out) {
+  for (int64_t i = 0; i < kWidth; ++i) out[i] = a[i] * 0.9f;
+}
+
+struct DirectChain {
+  std::vector<float> buffers = std::vector<float>((kNodes + 1) * kWidth, 0.5f);
+  std::vector<float> w_add = std::vector<float>(kWidth, 0.1f);
+  std::vector<float> w_mul = std::vector<float>(kWidth, 1.1f);
+  void run() {
+    using Loop = void (*)(const float*, const float*, float*);
+    static constexpr Loop kLoops[4] = {add_loop, mul_loop, relu_loop, scale_loop};
+    for (int n = 0; n < kNodes; ++n) {
+      const float* weight = n % 4 == 0 ? w_add.data() : w_mul.data();
+      kLoops[n % 4](&buffers[n * kWidth], weight, &buffers[(n + 1) * kWidth]);
+    }
+    benchmark::DoNotOptimize(buffers.data());
+  }
+};
+
 void side_by_side() {
   Setup& s = setup();
   Setup& one = single_node_setup();
   constexpr int kRounds = 31;
   constexpr int kCalls = 2000;
   Series eager, replay, eager_marginal, replay_marginal;
-  std::vector<double> e64_cpu, r64_cpu, e1_cpu, r1_cpu;
+  std::vector<double> e64_cpu, r64_cpu, e1_cpu, r1_cpu, direct_cpu;
+  DirectChain direct;
   for (int round = 0; round < kRounds; ++round) {
     const PerCall e64 = ns_per_call([&] { s.run_planned(); }, kCalls);
     const PerCall r64 = ns_per_call([&] { s.run_captured(); }, kCalls);
@@ -207,6 +240,7 @@ void side_by_side() {
     replay.add(r64, kNodes);
     eager_marginal.add({e64.wall - e1.wall, e64.cpu - e1.cpu}, kNodes - 1);
     replay_marginal.add({r64.wall - r1.wall, r64.cpu - r1.cpu}, kNodes - 1);
+    direct_cpu.push_back(ns_per_call([&] { direct.run(); }, kCalls).cpu / kNodes);
     e64_cpu.push_back(e64.cpu);
     r64_cpu.push_back(r64.cpu);
     e1_cpu.push_back(e1.cpu);
@@ -235,6 +269,11 @@ void side_by_side() {
       "replay / eager = %.3f\n"
       "  per-call CPU minimum, 1-node execute: eager %.1f ns, replay %.1f ns\n",
       e_marginal, r_marginal, r_marginal / e_marginal, spread(e1_cpu).min, spread(r1_cpu).min);
+  const Spread floor = spread(direct_cpu);
+  std::printf(
+      "  the same 64 ops as plain loops, no runtime: CPU median %.2f ns per node (min %.2f);\n"
+      "  per-node overhead above them, from the minimums: eager %.2f ns, replay %.2f ns\n",
+      floor.median, floor.min, e_marginal - floor.min, r_marginal - floor.min);
   std::printf("  outputs equal: %s   records %llu   replays %llu\n", a == b ? "yes" : "NO",
               static_cast<unsigned long long>(counters.at("records")),
               static_cast<unsigned long long>(counters.at("replays")));
