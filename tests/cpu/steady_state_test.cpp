@@ -56,6 +56,52 @@ RTSCOPE_EXPORTED void* operator new(std::size_t size, std::align_val_t align) {
 RTSCOPE_EXPORTED void* operator new[](std::size_t size, std::align_val_t align) {
   return counted_aligned(size, align);
 }
+// The nothrow forms too: every form this file does not replace would come
+// from the runtime (or a sanitizer's), whose memory free() must not take.
+RTSCOPE_EXPORTED void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  try {
+    return counted(size);
+  } catch (...) {
+    return nullptr;
+  }
+}
+RTSCOPE_EXPORTED void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
+  try {
+    return counted(size);
+  } catch (...) {
+    return nullptr;
+  }
+}
+RTSCOPE_EXPORTED void* operator new(std::size_t size, std::align_val_t align,
+                                    const std::nothrow_t&) noexcept {
+  try {
+    return counted_aligned(size, align);
+  } catch (...) {
+    return nullptr;
+  }
+}
+RTSCOPE_EXPORTED void* operator new[](std::size_t size, std::align_val_t align,
+                                      const std::nothrow_t&) noexcept {
+  try {
+    return counted_aligned(size, align);
+  } catch (...) {
+    return nullptr;
+  }
+}
+RTSCOPE_EXPORTED void operator delete(void* memory, const std::nothrow_t&) noexcept {
+  std::free(memory);
+}
+RTSCOPE_EXPORTED void operator delete[](void* memory, const std::nothrow_t&) noexcept {
+  std::free(memory);
+}
+RTSCOPE_EXPORTED void operator delete(void* memory, std::align_val_t,
+                                      const std::nothrow_t&) noexcept {
+  std::free(memory);
+}
+RTSCOPE_EXPORTED void operator delete[](void* memory, std::align_val_t,
+                                        const std::nothrow_t&) noexcept {
+  std::free(memory);
+}
 RTSCOPE_EXPORTED void operator delete(void* memory) noexcept { std::free(memory); }
 RTSCOPE_EXPORTED void operator delete[](void* memory) noexcept { std::free(memory); }
 RTSCOPE_EXPORTED void operator delete(void* memory, std::size_t) noexcept { std::free(memory); }
