@@ -44,6 +44,9 @@ class ExecutionContext {
   std::unique_ptr<host_callbacks::CacheStore> cache_store_;
   rts_context* handle_ = nullptr;
   std::mutex execute_mutex_;
+  // "execute of module 'm'" for error messages, built on the first execute
+  // (a context runs for one module) so that a step builds no string.
+  std::string execute_what_;  // guarded by execute_mutex_
 };
 
 }  // namespace rtscope

@@ -20,12 +20,14 @@ struct KernelStep {
   const KernelTuning* tuning;
   std::vector<TensorRef> refs;  // inputs, then outputs
   size_t n_inputs;
+  bool has_epilogue = false;  // a fused group's product
+  LinearEpilogue epilogue;
 };
 
 void run_kernel_step(const KernelStep& step) {
   const std::span<const TensorRef> refs(step.refs);
   step.fn(KernelArgs{*step.node, refs.first(step.n_inputs), refs.subspan(step.n_inputs), *step.pool,
-                     step.tuning});
+                     step.tuning, step.has_epilogue ? &step.epilogue : nullptr});
 }
 
 struct ConvertStep {
@@ -102,9 +104,10 @@ Capture::Capture(const Engine& engine, const ExecutionPlan& plan, const rts_exec
       case Storage::kArena:
         storage_[id] = arena + placement.offset;
         break;
+      case Storage::kUnused:
       case Storage::kView:
       case Storage::kOutput:
-        break;  // below
+        break;  // below (never stored: stays null)
     }
   }
 
@@ -150,8 +153,12 @@ Capture::Capture(const Engine& engine, const ExecutionPlan& plan, const rts_exec
 
   conversion_scratch_.reserve(std::max<size_t>(plan.conversion_bytes, 1));
   for (size_t n = 0; n < engine_.nodes().size(); ++n) {
-    if (plan.skip_node[n]) continue;
-    record_node(n, plan);
+    if (plan.runs_nothing(n)) continue;
+    if (plan.runs_group(n)) {
+      record_group(plan.groups[plan.group_of[n]], plan);
+    } else {
+      record_node(n, plan);
+    }
     if (profiling_.profile != nullptr) step_rows_.resize(steps_.size(), profiling_.node_rows[n]);
   }
   step_ns_.resize(step_rows_.size());
@@ -226,9 +233,37 @@ void Capture::record_node(size_t node_index, const ExecutionPlan& plan) {
   const bool lowered = node.spec->lower != nullptr && node.spec->lower(args, kernel, steps_);
   if (!lowered) {
     steps_.add<run_kernel_step>(
-        KernelStep{kernel, node.desc, &pool, tuning, std::move(refs), n_inputs});
+        KernelStep{kernel, node.desc, &pool, tuning, std::move(refs), n_inputs, false, {}});
   }
   for (const ConvertStep& convert : converts_out) steps_.add<float_to_half_step>(convert);
+}
+
+void Capture::record_group(const FusedGroup& group, const ExecutionPlan& plan) {
+  const std::vector<EngineValue>& values = engine_.values();
+  ThreadPool& pool = engine_.plugin().pool();
+  auto ref = [&](uint32_t id) { return TensorRef{values[id].dtype, dims_[id], storage_[id]}; };
+  ++nodes_;
+  if (group.kind == FusedKind::kRopeToHeads || group.kind == FusedKind::kRopeIntoCache) {
+    const TensorRef cache =
+        group.kind == FusedKind::kRopeIntoCache ? ref(group.cache) : TensorRef{};
+    const EngineNode& error_node = engine_.nodes()[group.nodes.back()];
+    steps_.add<run_fused_rope>(
+        fused_rope_args(group, ref(group.x), ref(group.pos),
+                        group.kind == FusedKind::kRopeIntoCache ? &cache : nullptr,
+                        ref(group.output), pool, *error_node.desc));
+    rope_tables_.push_back(group.table);  // the steps point into it
+    return;
+  }
+  const EngineNode& product = engine_.nodes()[group.main];
+  if (plan.tunable[group.main]) ++(plan.specialized ? specialized_nodes_ : generic_nodes_);
+  std::vector<TensorRef> refs;
+  for (uint32_t id : product.inputs) refs.push_back(ref(id));
+  refs.push_back(ref(group.output));
+  const size_t n_inputs = product.inputs.size();
+  const KernelTuning* tuning = plan.tuning_for(group.main) ? &tunings_[group.main] : nullptr;
+  steps_.add<run_kernel_step>(KernelStep{plan.kernels[group.main], product.desc, &pool, tuning,
+                                         std::move(refs), n_inputs, true,
+                                         linear_epilogue(group, ref(group.operand))});
 }
 
 bool Capture::matches(const rts_execute_args& args) const {

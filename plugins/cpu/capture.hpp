@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -88,6 +89,7 @@ class Capture {
 
   void* new_buffer(size_t bytes);
   void record_node(size_t node_index, const ExecutionPlan& plan);
+  void record_group(const FusedGroup& group, const ExecutionPlan& plan);
 
   const Engine& engine_;
   std::vector<Dims> dims_;             // per value id, copied from the plan
@@ -101,6 +103,8 @@ class Capture {
   AlignedBuffer conversion_scratch_;
   size_t conversion_used_ = 0;
   StepList steps_;
+  // Rope tables the steps point into, kept alive with the recording.
+  std::vector<std::shared_ptr<RopeTable>> rope_tables_;
   Profiling profiling_;
   std::vector<uint32_t> step_rows_;  // per step, with a profile
   std::vector<uint64_t> step_ns_;    // per step, with a profile

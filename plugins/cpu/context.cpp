@@ -38,7 +38,10 @@ void copy_bytes(void* dst, const void* src, size_t bytes) {
 }  // namespace
 
 Context::Context(const Engine& engine, const rts_runtime_settings* settings)
-    : engine_(engine), settings_(kit::read_settings(settings)), specializer_(engine, settings_) {
+    : engine_(engine),
+      settings_(kit::read_settings(settings)),
+      fuse_(fusion_requested()),
+      specializer_(engine, settings_) {
   refs_.resize(engine_.values().size());
   output_stand_ins_.resize(engine_.output_values().size());
   output_uses_stand_in_.assign(engine_.output_values().size(), 0);
@@ -94,29 +97,40 @@ const Context::PlanRows& Context::plan_rows(const ExecutionPlan& plan,
     group += " eager";
   }
   rows.group = profile_->group(group);
+  // A fused group has one row, at the member it runs in place of.
   for (size_t n = 0; n < engine_.nodes().size(); ++n) {
-    rows.rows.push_back(profile_->row(rows.group, node_profile_label(engine_, plan, n)));
+    std::string label = plan.runs_group(n) ? group_profile_label(engine_, plan, plan.group_of[n])
+                                           : node_profile_label(engine_, plan, n);
+    rows.rows.push_back(profile_->row(rows.group, label));
   }
   return rows;
 }
 
 ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
-  plans_.key_input_shapes(args);
-  if (ExecutionPlan* found = plans_.find()) return *found;
-
-  std::vector<Dims> input_dims;
-  for (uint32_t i = 0; i < args.n_inputs; ++i) {
-    input_dims.emplace_back(args.inputs[i].dims, args.inputs[i].dims + args.inputs[i].rank);
+  const std::vector<int64_t>& key = plans_.key_input_shapes(args);
+  // Steps of one shape in a row (decode steps) find their plan without a
+  // map lookup.
+  if (last_plan_ != nullptr && key == last_key_) return *last_plan_;
+  ExecutionPlan* plan = plans_.find();
+  if (plan == nullptr) {
+    std::vector<Dims> input_dims;
+    for (uint32_t i = 0; i < args.n_inputs; ++i) {
+      input_dims.emplace_back(args.inputs[i].dims, args.inputs[i].dims + args.inputs[i].rank);
+    }
+    plan = &add_plan(std::move(input_dims));
   }
-  return add_plan(std::move(input_dims));
+  last_plan_ = plan;
+  last_key_ = key;
+  return *plan;
 }
 
 // Builds the plan of the current key, specializes it per the setting (eager:
 // now, before it runs) and caches it.
 ExecutionPlan& Context::add_plan(std::vector<Dims> input_dims) {
-  auto plan = std::make_unique<ExecutionPlan>(build_plan(engine_, input_dims, settings_));
+  auto plan = std::make_unique<ExecutionPlan>(build_plan(engine_, input_dims, settings_, fuse_));
   plan->id = plans_built_.fetch_add(1, std::memory_order_relaxed) + 1;
   specializer_.on_new_plan(*plan, plans_.key());
+  last_plan_ = nullptr;  // inserting may drop every cached plan
   engine_.plugin().log(
       RTS_LOG_DEBUG,
       str_cat("cpu: engine '", engine_.graph().name, "': planned new input shapes (",
@@ -141,6 +155,9 @@ int Context::resolve_storage(const ExecutionPlan& plan, const rts_execute_args& 
         break;
       case Storage::kArena:
         ref.data = static_cast<std::byte*>(arena_.data()) + placement.offset;
+        break;
+      case Storage::kUnused:
+        ref.data = nullptr;
         break;
       case Storage::kView:
       case Storage::kOutput:
@@ -219,6 +236,28 @@ void Context::resolve_dynamic_shapes(size_t node_index, const ExecutionPlan& pla
     refs_[id].dims = runtime_dims_[id];
   }
   bump(dynamic_shape_resolutions_);
+}
+
+void Context::run_group(size_t node_index, const ExecutionPlan& plan) {
+  const FusedGroup& group = plan.groups[plan.group_of[node_index]];
+  const TensorRef& output = refs_[group.output];
+  ThreadPool& pool = engine_.plugin().pool();
+  if (group.kind == FusedKind::kRopeToHeads || group.kind == FusedKind::kRopeIntoCache) {
+    const EngineNode& error_node = engine_.nodes()[group.nodes.back()];
+    run_fused_rope(
+        fused_rope_args(group, refs_[group.x], refs_[group.pos],
+                        group.kind == FusedKind::kRopeIntoCache ? &refs_[group.cache] : nullptr,
+                        output, pool, *error_node.desc));
+    return;
+  }
+  const EngineNode& product = engine_.nodes()[group.main];
+  node_inputs_.clear();
+  node_outputs_.clear();
+  for (uint32_t id : product.inputs) node_inputs_.push_back(refs_[id]);
+  node_outputs_.push_back(output);
+  const LinearEpilogue epilogue = linear_epilogue(group, refs_[group.operand]);
+  plan.kernels[group.main](KernelArgs{*product.desc, node_inputs_, node_outputs_, pool,
+                                      plan.tuning_for(group.main), &epilogue});
 }
 
 void Context::run_node(size_t node_index, const ExecutionPlan& plan) {
@@ -343,14 +382,14 @@ void Context::execute_planned(const rts_execute_args& args) {
   if (rows != nullptr) profile_group_ = rows->group;
   for (size_t n = 0; n < engine_.nodes().size(); ++n) {
     if (n >= plan.first_dynamic_node) resolve_dynamic_shapes(n, plan);
-    if (plan.skip_node[n]) continue;
-    if (rows == nullptr) {
-      run_node(n, plan);
+    if (plan.runs_nothing(n)) continue;
+    const uint64_t start = rows != nullptr ? StepProfile::now_ns() : 0;
+    if (plan.runs_group(n)) {
+      run_group(n, plan);
     } else {
-      const uint64_t start = StepProfile::now_ns();
       run_node(n, plan);
-      profile_->add_row(rows->rows[n], StepProfile::now_ns() - start);
     }
+    if (rows != nullptr) profile_->add_row(rows->rows[n], StepProfile::now_ns() - start);
   }
   for (uint32_t o = 0; o < args.n_outputs; ++o) {
     const EngineValue& value = values[outputs[o]];
@@ -401,6 +440,7 @@ void Context::note_current_plan(const ExecutionPlan& plan) {
   current_plan_specialized_ = plan.specialized;
   specialized_ready_.store(plan.specialized ? 1 : 0, std::memory_order_relaxed);
   planned_peak_bytes_.store(plan.arena_bytes, std::memory_order_relaxed);
+  fused_groups_.store(plan.groups.size(), std::memory_order_relaxed);
   naive_peak_bytes_.store(plan.naive_bytes, std::memory_order_relaxed);
   std::map<std::string, uint64_t> counts;
   for (size_t n = 0; n < plan.variant.size(); ++n) {
@@ -432,6 +472,7 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("dynamic_shape_resolutions", dynamic_shape_resolutions_);
   report("planned_peak_bytes", planned_peak_bytes_);
   report("naive_peak_bytes", naive_peak_bytes_);
+  report("fused_groups", fused_groups_);
   const TuningCounters& tuning = specializer_.counters();
   report("tuning_runs", tuning.runs);
   report("tuning_cache_hits", tuning.cache_hits);

@@ -61,14 +61,20 @@ class Context : public kit::Context {
   // outputs, from its input values (data-dependent op) or input dims.
   void resolve_dynamic_shapes(size_t node_index, const ExecutionPlan& plan);
   void run_node(size_t node_index, const ExecutionPlan& plan);
+  // The fused group that runs in place of node `node_index`.
+  void run_group(size_t node_index, const ExecutionPlan& plan);
   void run_with_f32_conversion(size_t node_index, const ExecutionPlan& plan);
   void copy_remaining_outputs(const ExecutionPlan& plan, const rts_execute_args& args);
 
   const Engine& engine_;
   ContextSettings settings_;
+  bool fuse_;  // RTSCOPE_CPU_FUSION when the context was created
 
   kit::PlanCache<ExecutionPlan> plans_;  // keyed by the input shapes
-  AlignedBuffer arena_;                  // intermediates, at the plan's offsets
+  // The plan the last execute ran and its key (null after plans changed).
+  ExecutionPlan* last_plan_ = nullptr;
+  std::vector<int64_t> last_key_;
+  AlignedBuffer arena_;  // intermediates, at the plan's offsets
   // Stand-ins for output bindings that overlap an input the engine still
   // reads; copied into the binding after every node ran.
   std::vector<AlignedBuffer> output_stand_ins_;
@@ -115,6 +121,7 @@ class Context : public kit::Context {
   // Memory of the current plan: its arena and every intermediate apart.
   std::atomic<uint64_t> planned_peak_bytes_{0};
   std::atomic<uint64_t> naive_peak_bytes_{0};
+  std::atomic<uint64_t> fused_groups_{0};  // in the current plan
   // Kernel variants of the current plan ("variant.<name>" -> nodes), for
   // module.stats(); replaced when the current plan changes.
   mutable std::mutex variants_mutex_;

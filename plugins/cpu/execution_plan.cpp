@@ -1,6 +1,7 @@
 #include "execution_plan.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "aligned_buffer.hpp"
 #include "engine.hpp"
@@ -15,6 +16,35 @@ namespace {
 // through install_choices() (specialization.cpp): eager before the plan's
 // first run, lazy once the background tuning finished, none never.
 KernelFn select_kernel(const OpSpec& spec) { return spec.run; }
+
+// A fused group is one step of the memory plan where its last member ran:
+// it reads every input of the group there and writes only its output. It
+// may write that output over an input nothing reads afterwards: the
+// residual of a linear (the product then accumulates onto it), x of a
+// decode step's rope (the same bytes in either layout), or the cache.
+void add_group_step(const Engine& engine, const FusedGroup& group, const ExecutionPlan& plan,
+                    PlanStep& step) {
+  step.reads = group.reads;
+  step.writes = {group.output};
+  switch (group.kind) {
+    case FusedKind::kLinearResidual:
+      // matmul's kernels always write their product over the output.
+      if (std::strcmp(engine.nodes()[group.main].spec->op, "linear") == 0) {
+        step.aliases.push_back({group.output, group.operand, AliasKind::kInPlaceIfDead});
+      }
+      break;
+    case FusedKind::kRopeToHeads:
+      if (plan.dims[group.x][1] == 1) {
+        step.aliases.push_back({group.output, group.x, AliasKind::kInPlaceIfDead});
+      }
+      break;
+    case FusedKind::kRopeIntoCache:
+      step.aliases.push_back({group.output, group.cache, AliasKind::kInPlaceIfDead});
+      break;
+    case FusedKind::kLinearSiluMul:
+      break;
+  }
+}
 
 // Every engine-internal value gets arena storage from the memory planner.
 // Inputs, constants and output bindings are outside the arena; a view
@@ -39,6 +69,10 @@ void place_values(const Engine& engine, const std::vector<int>& output_index, Ex
   for (size_t n = 0; n < nodes.size(); ++n) {
     const EngineNode& node = nodes[n];
     PlanStep& step = steps[n];
+    if (plan.group_of[n] >= 0) {
+      if (plan.runs_group(n)) add_group_step(engine, plan.groups[plan.group_of[n]], plan, step);
+      continue;  // the group's other members read and write nothing
+    }
     step.reads = node.inputs;
     step.writes = node.outputs;
     const uint32_t output = node.outputs[0];
@@ -58,7 +92,10 @@ void place_values(const Engine& engine, const std::vector<int>& output_index, Ex
   const MemoryPlan memory = plan_memory(sizes, steps, AlignedBuffer::kAlignment);
   for (uint32_t id = 0; id < values.size(); ++id) {
     if (memory.offset[id] == MemoryPlan::kNoOffset) continue;
-    if (plan.placement[id].storage == Storage::kView) continue;
+    if (plan.placement[id].storage == Storage::kView ||
+        plan.placement[id].storage == Storage::kUnused) {
+      continue;
+    }
     plan.placement[id] = {Storage::kArena, 0, memory.offset[id]};
   }
   plan.arena_bytes = memory.peak_bytes;
@@ -74,7 +111,7 @@ size_t conversion_slot_bytes(int64_t elements) {
 }
 
 ExecutionPlan build_plan(const Engine& engine, std::span<const Dims> input_dims,
-                         const ContextSettings&) {
+                         const ContextSettings&, bool fuse) {
   const std::vector<EngineValue>& values = engine.values();
   const std::vector<EngineNode>& nodes = engine.nodes();
   ExecutionPlan plan;
@@ -111,19 +148,46 @@ ExecutionPlan build_plan(const Engine& engine, std::span<const Dims> input_dims,
     }
   }
 
+  plan.group_of.assign(nodes.size(), -1);
+  if (fuse) {
+    plan.groups = find_fused_groups(engine, plan.dims, plan.first_dynamic_node);
+    for (size_t g = 0; g < plan.groups.size(); ++g) {
+      const FusedGroup& group = plan.groups[g];
+      for (uint32_t member : group.nodes) {
+        plan.group_of[member] = static_cast<int32_t>(g);
+        // Values between members are never stored.
+        const uint32_t produced = nodes[member].outputs[0];
+        if (produced != group.output) plan.placement[produced] = {Storage::kUnused};
+      }
+    }
+  }
+
   for (size_t n = 0; n < nodes.size(); ++n) {
     const EngineNode& node = nodes[n];
     plan.kernels[n] = select_kernel(*node.spec);
     const uint32_t output = node.outputs[0];
-    if (node.spec->output_views_input && output_index[output] < 0) {
+    // A transpose that only moves size-1 dims keeps the bytes where they are.
+    const bool transpose_view = fuse && n < plan.first_dynamic_node &&
+                                std::strcmp(node.spec->op, "transpose") == 0 &&
+                                transpose_keeps_layout(*node.desc, plan.dims[node.inputs[0]]);
+    if ((node.spec->output_views_input || transpose_view) && output_index[output] < 0 &&
+        plan.group_of[n] < 0) {
       const uint32_t input = node.inputs[0];
       const Placement& source = plan.placement[input];
       const uint32_t root = source.storage == Storage::kView ? source.index : input;
       plan.placement[output] = {Storage::kView, root};
       plan.skip_node[n] = 1;
     }
-    if (!plan.skip_node[n]) ++plan.run_nodes;
-    if (!plan.skip_node[n] && node.spec->tune_space != nullptr && n < plan.first_dynamic_node) {
+    if (!plan.runs_nothing(n)) ++plan.run_nodes;
+    // A fused group runs its product's tuned kernel; its other members
+    // (and a rope group's rope) are not tuned.
+    const int32_t group = plan.group_of[n];
+    const bool runs_own_kernel =
+        group < 0 ||
+        (plan.groups[group].main == n && (plan.groups[group].kind == FusedKind::kLinearResidual ||
+                                          plan.groups[group].kind == FusedKind::kLinearSiluMul));
+    if (!plan.skip_node[n] && runs_own_kernel && node.spec->tune_space != nullptr &&
+        n < plan.first_dynamic_node) {
       plan.tunable[n] = 1;
       ++plan.tunable_nodes;
     }
@@ -171,6 +235,21 @@ std::string node_profile_label(const Engine& engine, const ExecutionPlan& plan, 
   }
   const std::string shape = n.outputs.empty() ? "" : shape_str(plan.dims[n.outputs[0]]);
   return str_cat(n.desc->name, " [", kernel, "] ", shape);
+}
+
+std::string group_profile_label(const Engine& engine, const ExecutionPlan& plan, size_t group) {
+  const FusedGroup& g = plan.groups[group];
+  std::string kernel;
+  if (g.kind == FusedKind::kLinearResidual || g.kind == FusedKind::kLinearSiluMul) {
+    kernel = engine.nodes()[g.main].spec->kernel_name;
+    if (const KernelTuning* tuning = plan.tuning_for(g.main); tuning != nullptr) {
+      kernel = plan.variant[g.main] != nullptr ? plan.variant[g.main] : "?";
+      if (tuning->grain > 0) kernel += str_cat(" grain ", tuning->grain);
+    }
+    kernel += " + ";
+  }
+  kernel += group_kernel_suffix(g.kind);
+  return str_cat(group_name(engine, g), " [", kernel, "] ", shape_str(plan.dims[g.output]));
 }
 
 }  // namespace rtscope::cpu

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "fusion.hpp"
 #include "kernels/op_spec.hpp"
 #include "kit_names.hpp"
 #include "rtscope/kit/settings.hpp"
@@ -29,6 +30,7 @@ enum class Storage : uint8_t {
   kArena,     // the context's arena at `offset`
   kView,      // the bytes of value `index` (never itself a view)
   kOutput,    // the output binding `index` (or the context's stand-in for it)
+  kUnused,    // between the members of a fused group: never stored
 };
 
 struct Placement {
@@ -46,7 +48,12 @@ struct ExecutionPlan {
   size_t arena_bytes = 0;
   size_t naive_bytes = 0;          // every intermediate in a buffer of its own
   std::vector<uint8_t> skip_node;  // 1: the node's output is a view, nothing runs
-  size_t run_nodes = 0;            // nodes not skipped
+  // Fusion (fusion.hpp): the groups, in the order they run, and per node
+  // the group it belongs to (-1: none). A group runs in place of its last
+  // member; its other members run nothing.
+  std::vector<FusedGroup> groups;
+  std::vector<int32_t> group_of;
+  size_t run_nodes = 0;  // kernels one execute runs: nodes not skipped, a group counting once
   // Per node: the kernel that runs. Generic when the plan is built;
   // specialization.cpp installs the measured choice of every tunable node
   // at once (`specialized`), between executes.
@@ -67,6 +74,16 @@ struct ExecutionPlan {
   std::vector<uint8_t> dynamic_value;  // per value id: produced by a dynamic node
   std::vector<size_t> planned_bytes;   // per value id: bytes at `dims`
 
+  // Whether nothing runs at `node`: a view, or a fused member other than
+  // its group's last.
+  bool runs_nothing(size_t node) const {
+    return skip_node[node] != 0 || (group_of[node] >= 0 && !runs_group(node));
+  }
+  // Whether `node` is the last member of a group: the group runs there.
+  bool runs_group(size_t node) const {
+    return group_of[node] >= 0 && groups[group_of[node]].nodes.back() == node;
+  }
+
   // What a node's kernel gets as tuning: nullptr keeps generic defaults.
   const KernelTuning* tuning_for(size_t node) const {
     return specialized && tunable[node] ? &tuning[node] : nullptr;
@@ -77,14 +94,18 @@ struct ExecutionPlan {
 // checks them against the graph's declarations, and assigns storage with
 // alias-aware reuse (memory_planner.hpp): a buffer is released as soon as
 // nothing live aliases it. Throws Error naming the node and shapes on a
-// mismatch.
+// mismatch. With `fuse`, elementwise chains fuse into the kernels around
+// them (fusion.hpp).
 ExecutionPlan build_plan(const Engine& engine, std::span<const Dims> input_dims,
-                         const ContextSettings& settings);
+                         const ContextSettings& settings, bool fuse = false);
 
 // A node's row in RTSCOPE_CPU_PROFILE: its name, the kernel `plan` runs
 // it with (the tuned variant and grain once specialized) and its first
 // output's shape.
 std::string node_profile_label(const Engine& engine, const ExecutionPlan& plan, size_t node);
+// The row of fused group `group`: its members, the product's kernel (or
+// what the group runs) and the output shape.
+std::string group_profile_label(const Engine& engine, const ExecutionPlan& plan, size_t group);
 
 // Bytes of f32 scratch one converted tensor takes, rounded up so that every
 // scratch tensor stays aligned.

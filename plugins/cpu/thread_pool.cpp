@@ -21,6 +21,7 @@ struct ThreadPool::Job {
 
 ThreadPool::ThreadPool(unsigned threads) {
   const unsigned workers = threads > 1 ? threads - 1 : 0;
+  jobs_.reserve(16);
   workers_.reserve(workers);
   for (unsigned i = 0; i < workers; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
@@ -90,7 +91,7 @@ void ThreadPool::worker_loop() {
     // A job with no chunk left to claim leaves the queue; the caller may
     // not have removed it yet.
     if (job->next_chunk.load(std::memory_order_relaxed) >= job->chunks) {
-      jobs_.pop_front();
+      jobs_.erase(jobs_.begin());
       job_count_.store(jobs_.size(), std::memory_order_release);
       continue;
     }
@@ -100,7 +101,7 @@ void ThreadPool::worker_loop() {
     lock.lock();
     --job->workers_inside;
     if (!jobs_.empty() && jobs_.front() == job) {
-      jobs_.pop_front();
+      jobs_.erase(jobs_.begin());
       job_count_.store(jobs_.size(), std::memory_order_release);
     }
     job_finished_.notify_all();

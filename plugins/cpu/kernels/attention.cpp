@@ -153,8 +153,16 @@ void run_attention(const KernelArgs& args) {
                                ? std::max<int64_t>(args.tuning->grain / work_per_row, 1)
                                : rows_per_task(work_per_row);
   args.pool.parallel_for(rows, rows_per, [&](int64_t begin, int64_t end) {
-    thread_local std::vector<float> scores;
-    scores.resize(static_cast<size_t>(cache_len));
+    // Scores of one query row: on the stack for caches up to 4096 rows, so
+    // a pool worker's first attention task allocates nothing either.
+    constexpr int64_t kStackScores = 4096;
+    float stack_scores[kStackScores];
+    thread_local std::vector<float> heap_scores;
+    float* scores = stack_scores;
+    if (cache_len > kStackScores) {
+      heap_scores.resize(static_cast<size_t>(cache_len));
+      scores = heap_scores.data();
+    }
     for (int64_t row = begin; row < end; ++row) {
       const int64_t s = row % steps;
       const int64_t batch_head = row / steps;

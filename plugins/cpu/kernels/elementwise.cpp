@@ -243,17 +243,58 @@ void binary_step(const BinaryStep& step) {
   binary_contiguous(step.a, step.b, step.out, step.count, step.grain, *step.pool, Op{});
 }
 
+// Work within one grain never reaches the pool: the recording picks a step
+// that is the bare loop (no branch, no pool argument, no stack frame), and
+// where the output overlaps no operand, one without the compiler's
+// run-time overlap checks.
+struct InlineBinaryStep {
+  const float* a;
+  const float* b;
+  float* out;
+  int64_t count;
+};
+
+template <typename Op>
+void inline_binary_step(const InlineBinaryStep& step) {
+  const Op op{};
+  for (int64_t i = 0; i < step.count; ++i) step.out[i] = op(step.a[i], step.b[i]);
+}
+
+template <typename Op>
+void disjoint_binary_step(const InlineBinaryStep& step) {
+  const float* __restrict a = step.a;
+  const float* __restrict b = step.b;
+  float* __restrict out = step.out;
+  const Op op{};
+  for (int64_t i = 0; i < step.count; ++i) out[i] = op(a[i], b[i]);
+}
+
+bool overlap(const float* a, const float* b, int64_t count) {
+  return a < b + count && b < a + count;
+}
+
 template <typename Op>
 bool lower_binary(const KernelArgs& args, KernelFn, StepList& steps) {
   const TensorRef& out = args.outputs[0];
   if (!same_shapes(args.inputs[0].dims, out.dims) || !same_shapes(args.inputs[1].dims, out.dims)) {
     return false;  // broadcasting keeps the wrapped kernel
   }
+  const int64_t grain = args.grain_or(kMinElementsPerTask);
+  if (out.elements() <= grain) {
+    const InlineBinaryStep step{args.inputs[0].as<const float>(), args.inputs[1].as<const float>(),
+                                out.as<float>(), out.elements()};
+    if (overlap(step.out, step.a, step.count) || overlap(step.out, step.b, step.count)) {
+      steps.add<inline_binary_step<Op>>(step);
+    } else {
+      steps.add<disjoint_binary_step<Op>>(step);
+    }
+    return true;
+  }
   const BinaryStep step{args.inputs[0].as<const float>(),
                         args.inputs[1].as<const float>(),
                         out.as<float>(),
                         out.elements(),
-                        args.grain_or(kMinElementsPerTask),
+                        grain,
                         &args.pool};
   steps.add<binary_step<Op>>(step);
   return true;
@@ -275,8 +316,39 @@ void unary_step(const UnaryStep<Op>& step) {
 }
 
 template <typename Op>
+struct InlineUnaryStep {
+  const float* in;
+  float* out;
+  int64_t count;
+  Op op;
+};
+
+template <typename Op>
+void inline_unary_step(const InlineUnaryStep<Op>& step) {
+  for (int64_t i = 0; i < step.count; ++i) step.out[i] = step.op(step.in[i]);
+}
+
+template <typename Op>
+void disjoint_unary_step(const InlineUnaryStep<Op>& step) {
+  const float* __restrict in = step.in;
+  float* __restrict out = step.out;
+  const Op op = step.op;
+  for (int64_t i = 0; i < step.count; ++i) out[i] = op(in[i]);
+}
+
+template <typename Op>
 bool lower_unary(const KernelArgs& args, KernelFn, StepList& steps) {
   const TensorRef& out = args.outputs[0];
+  if (out.elements() <= args.grain_or(kMinElementsPerTask)) {
+    const InlineUnaryStep<Op> step{args.inputs[0].as<const float>(), out.as<float>(),
+                                   out.elements(), Op::from(args.node)};
+    if (overlap(step.out, step.in, step.count)) {
+      steps.add<inline_unary_step<Op>>(step);
+    } else {
+      steps.add<disjoint_unary_step<Op>>(step);
+    }
+    return true;
+  }
   const UnaryStep<Op> step{
       args.inputs[0].as<const float>(),   out.as<float>(), out.elements(),
       args.grain_or(kMinElementsPerTask), &args.pool,      Op::from(args.node)};

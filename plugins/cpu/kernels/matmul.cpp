@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/fused_elementwise.hpp"
 #include "kernels/onednn_gemm.hpp"
 #include "kernels/op_spec.hpp"
 #include "thread_pool.hpp"
@@ -30,6 +31,21 @@ void sgemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64
               static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, a,
               static_cast<blasint>(k), b, static_cast<blasint>(b_transposed ? k : n), beta, c,
               static_cast<blasint>(n));
+}
+
+// A fused elementwise tail (fusion.hpp) on output columns [begin, end) of
+// all `rows` rows, right after the product wrote them.
+void finish_columns(const KernelArgs& args, int64_t rows, int64_t n, int64_t begin, int64_t end) {
+  if (args.epilogue != nullptr && end > begin) {
+    apply_epilogue(*args.epilogue, args.outputs[0].as<float>(), rows, n, begin, end);
+  }
+}
+
+// The same on the whole output of a product.
+void finish_output(const KernelArgs& args) {
+  const TensorRef& out = args.outputs[0];
+  const int64_t n = out.rank() > 0 ? out.dim(-1) : 1;
+  if (n > 0) finish_columns(args, out.elements() / n, n, 0, n);
 }
 
 // Where matrix `batch` of the output reads its a and b matrices, with
@@ -112,9 +128,10 @@ void run_matmul(const KernelArgs& args) {
     sgemm(args.inputs[0].as<const float>(), args.inputs[1].as<const float>(),
           args.outputs[0].as<float>(), shape.batches * shape.m, shape.n, shape.k,
           shape.b_transposed, 0.0f);
-    return;
+  } else {
+    matmul_batches(args, shape, 0, shape.batches);
   }
-  matmul_batches(args, shape, 0, shape.batches);
+  finish_output(args);
 }
 
 // One sgemm per batch even when the batch could fold: small per-batch
@@ -122,6 +139,7 @@ void run_matmul(const KernelArgs& args) {
 void run_matmul_per_batch(const KernelArgs& args) {
   const MatmulShape shape = matmul_shape(args);
   matmul_batches(args, shape, 0, shape.batches);
+  finish_output(args);
 }
 
 // Batches spread over the plugin's pool, `grain` batches per task.
@@ -130,6 +148,7 @@ void run_matmul_batch_pool(const KernelArgs& args) {
   args.pool.parallel_for(shape.batches, args.grain_or(1), [&](int64_t begin, int64_t end) {
     matmul_batches(args, shape, begin, end);
   });
+  finish_output(args);
 }
 
 // oneDNN on a folded batch: output columns [begin, end) of the one
@@ -154,12 +173,14 @@ void onednn_matmul_columns(const KernelArgs& args, const MatmulShape& shape, int
 void run_matmul_onednn(const KernelArgs& args) {
   const MatmulShape shape = matmul_shape(args);
   onednn_matmul_columns(args, shape, 0, shape.n);
+  finish_columns(args, shape.batches * shape.m, shape.n, 0, shape.n);
 }
 
 void run_matmul_onednn_split_n(const KernelArgs& args) {
   const MatmulShape shape = matmul_shape(args);
   args.pool.parallel_for(shape.n, args.grain_or(shape.n), [&](int64_t begin, int64_t end) {
     onednn_matmul_columns(args, shape, begin, end);
+    finish_columns(args, shape.batches * shape.m, shape.n, begin, end);
   });
 }
 
@@ -208,16 +229,25 @@ LinearShape linear_shape(const KernelArgs& args) {
   return {n > 0 ? args.outputs[0].elements() / n : 0, n, k};
 }
 
-// Starts every output row from the bias so the product accumulates onto
-// it; returns the beta that product must use.
+// What the product accumulates onto; returns the beta it must use. A bias
+// is copied into every output row first; a fused residual that already
+// is the output (the plan put the sum in the residual's storage) stays,
+// and a bias is added onto it.
 float prefill_bias(const KernelArgs& args, const LinearShape& shape) {
-  if (args.inputs.size() < 3) return 0.0f;
-  const float* bias = args.inputs[2].as<const float>();
   float* out_data = args.outputs[0].as<float>();
+  const bool onto_residual =
+      args.epilogue != nullptr && args.epilogue->accumulates_in_place(out_data);
+  if (args.inputs.size() < 3) return onto_residual ? 1.0f : 0.0f;
+  const float* bias = args.inputs[2].as<const float>();
   const int64_t n = shape.n;
   args.pool.parallel_for(shape.m, rows_per_task(n), [&](int64_t begin, int64_t end) {
     for (int64_t row = begin; row < end; ++row) {
-      std::memcpy(out_data + row * n, bias, static_cast<size_t>(n) * sizeof(float));
+      float* dst = out_data + row * n;
+      if (onto_residual) {
+        for (int64_t c = 0; c < n; ++c) dst[c] += bias[c];
+      } else {
+        std::memcpy(dst, bias, static_cast<size_t>(n) * sizeof(float));
+      }
     }
   });
   return 1.0f;
@@ -229,6 +259,7 @@ void run_linear(const KernelArgs& args) {
   const float beta = prefill_bias(args, shape);
   sgemm(args.inputs[0].as<const float>(), args.inputs[1].as<const float>(),
         args.outputs[0].as<float>(), shape.m, shape.n, shape.k, false, beta);
+  finish_columns(args, shape.m, shape.n, 0, shape.n);
 }
 
 // out[row] = x[row] · W[:, begin:end] as a matrix-vector product: for a
@@ -251,6 +282,7 @@ void run_linear_gemv(const KernelArgs& args) {
   const LinearShape shape = linear_shape(args);
   const float beta = prefill_bias(args, shape);
   for (int64_t row = 0; row < shape.m; ++row) gemv_columns(args, shape, row, 0, shape.n, beta);
+  finish_columns(args, shape.m, shape.n, 0, shape.n);
 }
 
 // Output columns split over the plugin's pool, `grain` columns per task.
@@ -266,19 +298,18 @@ void run_linear_split_n(const KernelArgs& args) {
   args.pool.parallel_for(shape.n, args.grain_or(shape.n), [&](int64_t begin, int64_t end) {
     if (shape.m == 1) {
       gemv_columns(args, shape, 0, begin, end, beta);
-      return;
-    }
-    if (shape.m == 0 || shape.k == 0) {
+    } else if (shape.m == 0 || shape.k == 0) {
       if (beta == 0.0f) {
         for (int64_t row = 0; row < shape.m; ++row)
           std::fill(out + row * shape.n + begin, out + row * shape.n + end, 0.0f);
       }
-      return;
+    } else {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(shape.m),
+                  static_cast<blasint>(end - begin), static_cast<blasint>(shape.k), 1.0f, x,
+                  static_cast<blasint>(shape.k), w + begin, static_cast<blasint>(shape.n), beta,
+                  out + begin, static_cast<blasint>(shape.n));
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(shape.m),
-                static_cast<blasint>(end - begin), static_cast<blasint>(shape.k), 1.0f, x,
-                static_cast<blasint>(shape.k), w + begin, static_cast<blasint>(shape.n), beta,
-                out + begin, static_cast<blasint>(shape.n));
+    finish_columns(args, shape.m, shape.n, begin, end);
   });
 }
 
@@ -303,6 +334,7 @@ void run_linear_onednn(const KernelArgs& args) {
   const LinearShape shape = linear_shape(args);
   const float beta = prefill_bias(args, shape);
   onednn_linear_columns(args, shape, 0, shape.n, beta);
+  finish_columns(args, shape.m, shape.n, 0, shape.n);
 }
 
 void run_linear_onednn_split_n(const KernelArgs& args) {
@@ -310,6 +342,7 @@ void run_linear_onednn_split_n(const KernelArgs& args) {
   const float beta = prefill_bias(args, shape);
   args.pool.parallel_for(shape.n, args.grain_or(shape.n), [&](int64_t begin, int64_t end) {
     onednn_linear_columns(args, shape, begin, end, beta);
+    finish_columns(args, shape.m, shape.n, begin, end);
   });
 }
 

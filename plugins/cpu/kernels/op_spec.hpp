@@ -19,6 +19,7 @@ namespace rtscope::cpu {
 
 class ThreadPool;
 class StepList;
+struct LinearEpilogue;
 
 // A tensor as a kernel sees it: row-major, contiguous, host memory.
 struct TensorRef {
@@ -51,6 +52,9 @@ struct KernelArgs {
   ThreadPool& pool;
   // nullptr for generic kernels, which use their built-in defaults.
   const KernelTuning* tuning = nullptr;
+  // linear and matmul only: an elementwise tail fused into the output
+  // (fusion.hpp); nullptr for none.
+  const LinearEpilogue* epilogue = nullptr;
 
   int64_t grain_or(int64_t fallback) const {
     return tuning != nullptr && tuning->grain > 0 ? tuning->grain : fallback;

@@ -1,0 +1,27 @@
+#include "kernels/fused_elementwise.hpp"
+
+#include <cmath>
+
+namespace rtscope::cpu {
+
+void apply_epilogue(const LinearEpilogue& epilogue, float* out, int64_t rows, int64_t n,
+                    int64_t begin, int64_t end) {
+  if (epilogue.accumulates_in_place(out)) return;
+  for (int64_t row = 0; row < rows; ++row) {
+    float* dst = out + row * n;
+    const float* operand = epilogue.operand + row * n;
+    switch (epilogue.kind) {
+      case LinearEpilogue::Kind::kResidualAdd:
+        for (int64_t c = begin; c < end; ++c) dst[c] = operand[c] + dst[c];
+        break;
+      case LinearEpilogue::Kind::kSiluGateMul:
+        for (int64_t c = begin; c < end; ++c) {
+          const float gate = operand[c];
+          dst[c] = gate / (1.0f + std::exp(-gate)) * dst[c];
+        }
+        break;
+    }
+  }
+}
+
+}  // namespace rtscope::cpu
