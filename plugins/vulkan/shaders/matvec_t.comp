@@ -95,35 +95,6 @@ float dot16(uvec4 x, uvec4 y, float acc) {
   return acc;
 }
 
-// A 16-byte weight vector as f32 values, widened once for all rows.
-struct Widened {
-  vec4 lo;
-  vec4 hi;
-};
-
-Widened widen(uvec4 y) {
-#ifdef ELEM_F16
-  return Widened(vec4(unpackHalf2x16(y.x), unpackHalf2x16(y.y)),
-                 vec4(unpackHalf2x16(y.z), unpackHalf2x16(y.w)));
-#else
-  return Widened(uintBitsToFloat(y), vec4(0.0));
-#endif
-}
-
-// dot16 against a widened weight vector, in the same order as dot16.
-float dot_widened(uvec4 x, Widened y, float acc) {
-#ifdef ELEM_F16
-  const vec4 lo = vec4(unpackHalf2x16(x.x), unpackHalf2x16(x.y));
-  const vec4 hi = vec4(unpackHalf2x16(x.z), unpackHalf2x16(x.w));
-  [[unroll]] for (uint i = 0u; i < 4u; ++i) acc = fma(lo[i], y.lo[i], acc);
-  [[unroll]] for (uint i = 0u; i < 4u; ++i) acc = fma(hi[i], y.hi[i], acc);
-#else
-  const vec4 p = uintBitsToFloat(x);
-  [[unroll]] for (uint i = 0u; i < 4u; ++i) acc = fma(p[i], y.lo[i], acc);
-#endif
-  return acc;
-}
-
 // Sum of x·g·y over two 16-byte vectors and a gain vector, in f32.
 float dot16_gain(uvec4 x, uvec4 g, uvec4 y, float acc) {
 #ifdef ELEM_F16
@@ -192,29 +163,18 @@ void main() {
         } else if (rope) {
           [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) u[j] = b[column2 + v + j * lanes];
         }
-        if (norm_rows) {
-          [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
-            if (r < rows) {
-              [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
-                const uvec4 x = a[(row0 + r) * vecs + v + j * lanes];
+        [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
+          if (r < rows) {
+            [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
+              const uvec4 x = a[(row0 + r) * vecs + v + j * lanes];
+              if (norm_rows) {
                 const uvec4 g = gain[v + j * lanes];
                 acc[r] = dot16_gain(x, g, w[j], acc[r]);
                 if (paired) acc_up[r] = dot16_gain(x, g, u[j], acc_up[r]);
                 squares[r] = dot16(x, x, squares[r]);
-              }
-            }
-          }
-        } else {
-          // Each weight vector is widened once and serves every row (the
-          // rows' sums still add j in ascending order).
-          [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
-            const Widened wj = widen(w[j]);
-            const Widened uj = paired ? widen(u[j]) : Widened(vec4(0.0), vec4(0.0));
-            [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
-              if (r < rows) {
-                const uvec4 x = a[(row0 + r) * vecs + v + j * lanes];
-                acc[r] = dot_widened(x, wj, acc[r]);
-                if (paired) acc_up[r] = dot_widened(x, uj, acc_up[r]);
+              } else {
+                acc[r] = dot16(x, w[j], acc[r]);
+                if (paired) acc_up[r] = dot16(x, u[j], acc_up[r]);
               }
             }
           }
