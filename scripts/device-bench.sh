@@ -236,9 +236,12 @@ if $decoder_ok; then
   run_decoder b11_short --set "models.decoder.params.max_seq=$b11_short" || decoder_ok=false
   run_decoder b11_long --set "models.decoder.params.max_seq=$b11_long" || decoder_ok=false
   # B16: B streams per captured step, each with its own prompt, position
-  # and KV rows; every weight is read once per step for all of them.
+  # and KV rows; every weight is read once per step for all of them. The
+  # pipelines specialized to B are built before the first step (eager), so
+  # no timed step runs the generic ones while they compile.
   for batch in 1 4 8 16; do
     run_decoder "batch_$batch" --set runtime.graph_capture=whole_graph \
+      --set runtime.kernel_specialization=eager \
       --set "models.decoder.params.batch=$batch" --set "run.0.workload.batch=$batch" ||
       decoder_ok=false
   done
