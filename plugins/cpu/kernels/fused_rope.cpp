@@ -65,8 +65,10 @@ void run_fused_rope(const FusedRopeArgs& args) {
   for (int64_t b = 0; b < args.batch; ++b) {
     const int64_t pos = position_of(args, b);
     if (args.into_cache && (pos < 0 || pos > args.out_seq - args.seq)) {
-      fail_node(*args.node, "pos ", pos, " (batch row ", b, ") + ", args.seq,
-                " new steps exceeds cache length ", args.out_seq);
+      // The unfused kv_cache_update's words (attention.cpp), so the error
+      // reads the same with fusion on or off.
+      fail_node(*args.node, "pos[", b, "] = ", pos, " + ", args.seq, " steps exceeds cache length ",
+                args.out_seq, "; positions must lie in [0, cache length - steps]");
     }
     first = std::min(first, pos);
     end = std::max(end, pos + args.seq);
