@@ -37,6 +37,26 @@ struct RopeCase {
   int64_t table_capacity;  // positions the table holds
 };
 
+// The arguments every case sets alike: x, the positions and the shape from
+// the case, and out_seq from where the rows go.
+FusedRopeArgs rope_args(const RopeCase& c, const float* x, float* out, RopeTable& table,
+                        ThreadPool& pool) {
+  FusedRopeArgs args;
+  args.x = x;
+  args.pos = c.pos.data();
+  args.pos_count = static_cast<int64_t>(c.pos.size());
+  args.out = out;
+  args.batch = c.batch;
+  args.seq = c.seq;
+  args.heads = c.heads;
+  args.head_dim = c.head_dim;
+  args.out_seq = c.into_cache ? c.cache_len : c.seq;
+  args.into_cache = c.into_cache;
+  args.table = &table;
+  args.pool = &pool;
+  return args;
+}
+
 // x [B,S,H,D] rotated at position pos_b + s, written at [b, h, s] (heads)
 // or [b, h, pos_b + s] (cache) of an [B, H, out_seq, D] tensor that starts
 // as `start`.
@@ -106,21 +126,9 @@ TEST(FusedRope, MatchesFloat64PerBatchRowPositions) {
     std::vector<float> out(out_count, 0.0f);
     RopeTable table(base, c.head_dim, c.table_capacity);
     const NodeDesc node = update_node();
-    FusedRopeArgs args;
-    args.x = x.data();
-    args.pos = c.pos.data();
-    args.pos_count = static_cast<int64_t>(c.pos.size());
-    args.out = out.data();
-    args.batch = c.batch;
-    args.seq = c.seq;
-    args.heads = c.heads;
-    args.head_dim = c.head_dim;
-    args.out_seq = out_seq;
-    args.into_cache = c.into_cache;
+    FusedRopeArgs args = rope_args(c, x.data(), out.data(), table, pool);
     args.cache = cache.data();
     args.cache_bytes = cache.size() * sizeof(float);
-    args.table = &table;
-    args.pool = &pool;
     args.node = &node;
     // Twice: the second run reads the rows the first one filled.
     for (int run = 0; run < 2; ++run) {
@@ -145,19 +153,7 @@ TEST(FusedRope, RotatesInPlaceWhenSeqIsOne) {
   std::vector<float> x = random_floats(2 * 4 * 16, 9);
   const std::vector<double> want = reference_rope(c, x, std::vector<float>(x.size()), 500.0);
   RopeTable table(500.0, 16, 16);
-  FusedRopeArgs args;
-  args.x = x.data();
-  args.pos = c.pos.data();
-  args.pos_count = 2;
-  args.out = x.data();
-  args.batch = 2;
-  args.seq = 1;
-  args.heads = 4;
-  args.head_dim = 16;
-  args.out_seq = 1;
-  args.table = &table;
-  args.pool = &pool;
-  run_fused_rope(args);
+  run_fused_rope(rope_args(c, x.data(), x.data(), table, pool));
   expect_close(x, want, 1e-6, "in place");
 }
 
@@ -165,23 +161,11 @@ TEST(FusedRope, PositionOutsideTheCacheNamesTheNode) {
   ThreadPool pool(1);
   std::vector<float> x(2 * 2 * 2 * 8, 1.0f);
   std::vector<float> cache(2 * 2 * 4 * 8, 0.0f);
-  const std::vector<int64_t> pos = {1, 3};  // row 1: 3 + 2 steps > 4
+  const RopeCase c{2, 2, 2, 8, {1, 3}, true, 4, 4};  // row 1: 3 + 2 steps > 4
   RopeTable table(10000.0, 8, 4);
   const NodeDesc node = update_node();
-  FusedRopeArgs args;
-  args.x = x.data();
-  args.pos = pos.data();
-  args.pos_count = 2;
-  args.out = cache.data();
-  args.batch = 2;
-  args.seq = 2;
-  args.heads = 2;
-  args.head_dim = 8;
-  args.out_seq = 4;
-  args.into_cache = true;
+  FusedRopeArgs args = rope_args(c, x.data(), cache.data(), table, pool);
   args.cache = cache.data();
-  args.table = &table;
-  args.pool = &pool;
   args.node = &node;
   try {
     run_fused_rope(args);

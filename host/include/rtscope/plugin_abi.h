@@ -68,13 +68,25 @@ extern "C" {
 /* The slots of rts_plugin_api every plugin must set, as an X-macro:
  * RTS_REQUIRED_SLOTS(X) expands X(slot) once per required slot, in table
  * order. All of them exist since ABI 1.0. */
-#define RTS_REQUIRED_SLOTS(X)                                                            \
-  X(init)                                                                                \
-  X(shutdown)                                                                            \
-  X(device_count)                                                                        \
-  X(device_info) X(query_node) X(build_engine) X(serialize_engine) X(deserialize_engine) \
-      X(engine_info) X(destroy_engine) X(create_context) X(destroy_context) X(execute)   \
-          X(context_counters)
+/* One slot per line; clang-format would reflow the list differently on
+ * each pass. */
+/* clang-format off */
+#define RTS_REQUIRED_SLOTS(X) \
+  X(init) \
+  X(shutdown) \
+  X(device_count) \
+  X(device_info) \
+  X(query_node) \
+  X(build_engine) \
+  X(serialize_engine) \
+  X(deserialize_engine) \
+  X(engine_info) \
+  X(destroy_engine) \
+  X(create_context) \
+  X(destroy_context) \
+  X(execute) \
+  X(context_counters)
+/* clang-format on */
 
 /* Maximum tensor rank carried across the boundary. */
 #define RTS_MAX_RANK 8
