@@ -228,20 +228,51 @@ class Runner {
   }
 
  private:
+  // The configured plugins load at once, each on its own thread (one
+  // plugin's driver start-up overlaps the others'; RTSCOPE_RUN_SERIAL_START=1
+  // loads them in turn), and report their errors in the config's order.
   void load_configured_plugins() {
+    std::vector<PluginSpec> specs;
     for (const PluginConfig& plugin : config_.plugins) {
       PluginSpec spec;
       spec.name = plugin.name;
       if (!plugin.path.empty()) spec.path = resolve_config_path(plugin.path, config_.file);
       spec.optional = plugin.optional;
+      specs.push_back(std::move(spec));
+    }
+    std::vector<PluginRegistry::LoadOutcome> outcomes;
+    if (serial_start()) {
+      for (const PluginSpec& spec : specs) {
+        PluginRegistry::LoadOutcome outcome;
+        const auto start = Clock::now();
+        try {
+          outcome.plugin = registry_.load(spec);
+        } catch (...) {
+          outcome.error = std::current_exception();
+        }
+        outcome.ms = ms_since(start);
+        outcomes.push_back(std::move(outcome));
+      }
+    } else {
+      outcomes = registry_.load_concurrently(specs);
+    }
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      const PluginConfig& plugin = config_.plugins[i];
       try {
-        load_plugin(spec);
+        if (outcomes[i].error) std::rethrow_exception(outcomes[i].error);
+        // Loading an already loaded id returns it; keep the first time.
+        load_ms_.emplace(outcomes[i].plugin->id(), outcomes[i].ms);
       } catch (const std::exception& e) {
         if (!plugin.optional) rethrow_with_prefix(plugin.where);
-        warn(fmt::format("optional plugin {} was not loaded: {}", spec.label(), e.what()));
+        warn(fmt::format("optional plugin {} was not loaded: {}", specs[i].label(), e.what()));
         failed_optional_.insert(plugin.name.empty() ? plugin.path.stem().string() : plugin.name);
       }
     }
+  }
+
+  static bool serial_start() {
+    const char* serial = std::getenv("RTSCOPE_RUN_SERIAL_START");
+    return serial != nullptr && std::string_view(serial) == "1";
   }
 
   // The plugins load (driver and device start-up, mostly) on a thread
@@ -250,8 +281,7 @@ class Runner {
   // failure is reported before a graph's, as when the two ran in turn
   // (RTSCOPE_RUN_SERIAL_START=1).
   void load_plugins_while_preparing_graph() {
-    const char* serial = std::getenv("RTSCOPE_RUN_SERIAL_START");
-    if (config_.runs.empty() || (serial != nullptr && std::string_view(serial) == "1")) {
+    if (config_.runs.empty() || serial_start()) {
       load_configured_plugins();
       return;
     }
@@ -262,13 +292,21 @@ class Runner {
         PreparedGraph prepared = prepare_graph(*config);
         prepared.beside_plugin_load = true;
         // What is left of the plugin load pages in the checkpoint, so the
-        // upload does not fault on it (RTSCOPE_RUN_PREFAULT=0: not).
+        // upload does not fault on it (RTSCOPE_RUN_PREFAULT=0: not; =touch:
+        // one read per page, as on kernels without MADV_POPULATE_READ).
         const char* prefault = std::getenv("RTSCOPE_RUN_PREFAULT");
         if (prefault == nullptr || std::string_view(prefault) != "0") {
           const auto start = Clock::now();
-          prefault_weights(prepared.graph, [&plugins] {
-            return plugins.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
-          });
+          const PrefaultMethod method =
+              std::string_view(prefault == nullptr ? "" : prefault) == "touch"
+                  ? PrefaultMethod::touch
+                  : PrefaultMethod::automatic;
+          prefault_weights(
+              prepared.graph,
+              [&plugins] {
+                return plugins.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+              },
+              method);
           prefault_ms_ = ms_since(start);
         }
         prepared_.emplace(name, std::move(prepared));

@@ -47,11 +47,14 @@ std::unique_ptr<Model> Model::build(Graph graph, PluginRegistry& registry,
                                 lend_constants ? abi.constants() : std::vector<Tensor>{});
     model->modules_.push_back(std::make_unique<Module>(name, std::move(engine), options));
   }
-  for (const auto& s : g.states) {
-    Shape shape;
-    for (const auto& d : s.info.type.shape) shape.push_back(d.value);
-    model->state_[s.info.name] =
-        Tensor::zeros_on(model->state_device(s.info.name), s.info.type.dtype, shape);
+  {
+    trace::Span states_span("model", "zero states");
+    for (const auto& s : g.states) {
+      Shape shape;
+      for (const auto& d : s.info.type.shape) shape.push_back(d.value);
+      model->state_[s.info.name] =
+          Tensor::zeros_on(model->state_device(s.info.name), s.info.type.dtype, shape);
+    }
   }
   model->resolve_slots();
   return model;

@@ -3,7 +3,9 @@
 #include <dlfcn.h>
 
 #include <boost/dll/shared_library.hpp>
+#include <chrono>
 #include <cstdlib>
+#include <future>
 #include <sstream>
 
 #include "plugin_library.hpp"
@@ -33,18 +35,33 @@ std::vector<fs::path> split_path_list(const char* value) {
 
 // Boost.DLL resets dlerror() before reporting a failed open, so the real
 // reason (missing dependency, undefined symbol, bad ELF) would be lost. Open
-// once with plain dlopen under the same flags to capture it; the handle is
-// released right away (Boost.DLL holds its own reference when it succeeds).
-std::string dlopen_failure(const fs::path& path) {
-  dlerror();
-  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (handle) {
-    dlclose(handle);
-    return {};
+// once with plain dlopen under the same flags to capture it. The handle is
+// held until Boost.DLL has its own reference: releasing it first would
+// unload the library and everything it pulled in (a BLAS starts its
+// threads when loaded), and the second open would load them all again.
+class RawHandle {
+ public:
+  explicit RawHandle(const fs::path& path) {
+    dlerror();
+    handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle_) {
+      const char* text = dlerror();
+      failure_ = text ? text : "dlopen failed without a message";
+    }
   }
-  const char* text = dlerror();
-  return text ? text : "dlopen failed without a message";
-}
+  ~RawHandle() {
+    if (handle_) dlclose(handle_);
+  }
+  RawHandle(const RawHandle&) = delete;
+  RawHandle& operator=(const RawHandle&) = delete;
+
+  // Empty when the open succeeded.
+  const std::string& failure() const { return failure_; }
+
+ private:
+  void* handle_ = nullptr;
+  std::string failure_;
+};
 
 // Required slots (RTS_REQUIRED_SLOTS of plugin_abi.h) the table leaves NULL
 // or too short to hold, quoted and comma-separated; empty when all are set.
@@ -143,7 +160,9 @@ fs::path PluginRegistry::resolve(const PluginSpec& spec) const {
       " in any searched directory (set RTSCOPE_PLUGIN_PATH or give a path):" + searched);
 }
 
-std::shared_ptr<Plugin> PluginRegistry::load(const PluginSpec& spec) {
+std::shared_ptr<Plugin> PluginRegistry::load(const PluginSpec& spec) { return adopt(open(spec)); }
+
+std::shared_ptr<Plugin> PluginRegistry::open(const PluginSpec& spec) {
   const fs::path path = resolve(spec);
   trace::Span span("plugin", "load plugin " + path.filename().string());
   span.arg("path", path.string());
@@ -152,8 +171,9 @@ std::shared_ptr<Plugin> PluginRegistry::load(const PluginSpec& spec) {
                                               probe_cache_file(), probe_time_limit());
     if (!verdict.safe) throw PluginError(verdict.reason);
   }
-  if (auto failure = dlopen_failure(path); !failure.empty()) {
-    throw PluginError("cannot load plugin " + path.string() + ": " + failure);
+  const RawHandle first_open(path);
+  if (!first_open.failure().empty()) {
+    throw PluginError("cannot load plugin " + path.string() + ": " + first_open.failure());
   }
   auto library = std::make_unique<Plugin::Library>();
   try {
@@ -199,8 +219,44 @@ std::shared_ptr<Plugin> PluginRegistry::load(const PluginSpec& spec) {
   log().debug("loaded plugin '{}' {} from {} (ABI {}.{}, {} device(s))", plugin->id(),
               plugin->version(), path.string(), plugin->abi_major(), plugin->abi_minor(),
               plugin->devices().size());
+  return plugin;
+}
+
+std::shared_ptr<Plugin> PluginRegistry::adopt(std::shared_ptr<Plugin> plugin) {
+  std::lock_guard lock(mutex_);
+  for (const auto& loaded : plugins_) {
+    // Two specs naming one plugin that were opened at the same time.
+    if (loaded->id() == plugin->id()) return loaded;
+  }
   plugins_.push_back(plugin);
   return plugin;
+}
+
+std::vector<PluginRegistry::LoadOutcome> PluginRegistry::load_concurrently(
+    const std::vector<PluginSpec>& specs) {
+  const auto open_one = [this](const PluginSpec& spec) {
+    LoadOutcome outcome;
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      outcome.plugin = open(spec);
+    } catch (...) {
+      outcome.error = std::current_exception();
+    }
+    outcome.ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    return outcome;
+  };
+  std::vector<std::future<LoadOutcome>> pending;
+  for (std::size_t i = 1; i < specs.size(); ++i) {
+    pending.push_back(std::async(std::launch::async, open_one, std::cref(specs[i])));
+  }
+  std::vector<LoadOutcome> outcomes;
+  if (!specs.empty()) outcomes.push_back(open_one(specs.front()));  // on this thread
+  for (auto& outcome : pending) outcomes.push_back(outcome.get());
+  for (LoadOutcome& outcome : outcomes) {
+    if (outcome.plugin) outcome.plugin = adopt(std::move(outcome.plugin));
+  }
+  return outcomes;
 }
 
 std::vector<PluginLoadFailure> PluginRegistry::load_all(const std::vector<PluginSpec>& specs) {
@@ -221,6 +277,7 @@ std::vector<PluginLoadFailure> PluginRegistry::load_all(const std::vector<Plugin
 }
 
 std::shared_ptr<Plugin> PluginRegistry::find(const std::string& id) const {
+  std::lock_guard lock(mutex_);
   for (const auto& plugin : plugins_) {
     if (plugin->id() == id) return plugin;
   }
@@ -230,11 +287,14 @@ std::shared_ptr<Plugin> PluginRegistry::find(const std::string& id) const {
 std::shared_ptr<Plugin> PluginRegistry::get(const std::string& id) const {
   if (auto plugin = find(id)) return plugin;
   std::string loaded;
-  for (const auto& plugin : plugins_) loaded += (loaded.empty() ? "" : ", ") + plugin->id();
+  for (const auto& plugin : plugins()) loaded += (loaded.empty() ? "" : ", ") + plugin->id();
   throw PluginError("no plugin '" + id +
                     "' loaded; loaded plugins: " + (loaded.empty() ? "(none)" : loaded));
 }
 
-std::vector<std::shared_ptr<Plugin>> PluginRegistry::plugins() const { return plugins_; }
+std::vector<std::shared_ptr<Plugin>> PluginRegistry::plugins() const {
+  std::lock_guard lock(mutex_);
+  return plugins_;
+}
 
 }  // namespace rtscope

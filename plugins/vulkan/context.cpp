@@ -489,6 +489,7 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("startup_instance_ns", plugin.instance_create_ns());
   report("startup_devices_list_ns", plugin.devices_list_ns());
   report("startup_device_create_ns", device_.create_ns());
+  report("startup_device_wait_ns", plugin.device_wait_ns());
   report("startup_constants_alloc_ns", upload.alloc_ns);
   report("startup_staging_alloc_ns", upload.transfer.staging_alloc_ns);
   report("startup_upload_fill_ns", upload.transfer.fill_ns);

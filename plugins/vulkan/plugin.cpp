@@ -53,9 +53,24 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
                 ", f16 tensor cores: ",
                 device.caps.coop_matrix_f16 ? "yes" : "no (" + device.caps.coop_matrix_note + ")"));
   }
+  // Opening the default device is driver work (tens of milliseconds on a
+  // discrete GPU) that needs nothing from the host: done on a thread, it
+  // overlaps whatever the host does before it builds the first engine.
+  if (!physical_.empty() && env_flag("RTSCOPE_VULKAN_EAGER_DEVICE", true)) {
+    opening_default_ = std::async(std::launch::async, [this, log] {
+      return std::make_unique<Device>(physical_.front(), log);
+    });
+  }
 }
 
 VulkanPlugin::~VulkanPlugin() {
+  if (opening_default_.valid()) {
+    try {
+      opening_default_.get();  // never used: closed here, before the instance
+    } catch (const std::exception& e) {
+      log(RTS_LOG_DEBUG, str_cat("vulkan: opening the default device failed: ", e.what()));
+    }
+  }
   devices_.clear();  // logical devices before the instance
   instance_.reset();
 }
@@ -71,6 +86,12 @@ const PhysicalDevice& VulkanPlugin::physical(uint32_t device) const {
 Device& VulkanPlugin::device(uint32_t device) {
   const PhysicalDevice& chosen = physical(device);
   std::lock_guard lock(devices_mutex_);
+  if (!devices_[device] && device == 0 && opening_default_.valid()) {
+    const auto start = std::chrono::steady_clock::now();
+    // Rethrows what opening it threw; the next call then opens it here.
+    devices_[0] = opening_default_.get();
+    device_wait_ns_.store(elapsed_ns(start), std::memory_order_relaxed);
+  }
   if (!devices_[device]) {
     devices_[device] = std::make_unique<Device>(
         chosen, [this](rts_log_level level, const std::string& message) { log(level, message); });

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -50,7 +51,9 @@ class VulkanPlugin : public kit::Backend {
 
   // Throws Error naming the valid range for a bad index.
   const PhysicalDevice& physical(uint32_t device) const;
-  // The logical device, created on first call. Thread-safe.
+  // The logical device, created on first call; the default one (0) is
+  // already being opened on a thread since the plugin loaded, unless
+  // RTSCOPE_VULKAN_EAGER_DEVICE=0. Thread-safe.
   Device& device(uint32_t device);
 
   uint64_t validation_errors() const { return validation_errors_.load(std::memory_order_relaxed); }
@@ -62,6 +65,9 @@ class VulkanPlugin : public kit::Backend {
   // creating the VkInstance and listing the physical devices.
   uint64_t instance_create_ns() const { return instance_create_ns_; }
   uint64_t devices_list_ns() const { return devices_list_ns_; }
+  // How long the first device(0) waited for the default device opened at
+  // load (0 when it was ready, or opened on first use).
+  uint64_t device_wait_ns() const { return device_wait_ns_.load(std::memory_order_relaxed); }
 
  private:
   bool profiling_ = false;
@@ -72,6 +78,8 @@ class VulkanPlugin : public kit::Backend {
   std::vector<PhysicalDevice> physical_;
   std::mutex devices_mutex_;
   std::vector<std::unique_ptr<Device>> devices_;
+  std::future<std::unique_ptr<Device>> opening_default_;  // under devices_mutex_
+  std::atomic<uint64_t> device_wait_ns_{0};
 };
 
 }  // namespace rtscope::vulkan

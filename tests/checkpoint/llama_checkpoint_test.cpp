@@ -9,6 +9,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
 #include <map>
 #include <string>
 
@@ -120,6 +124,47 @@ TEST_F(CheckpointTest, PrefaultPagesInTheMappedWeightsUntilStopped) {
   prefault_weights(reloaded, [] { return false; });
   auto model = Model::build(std::move(reloaded), registry_, {.backends = {"cpu"}});
   testing::expect_checkpoint_stream_matches(*model, config, tensors, kF16Tol);
+}
+
+// Resident bytes (smaps "Rss") of the mappings holding `graph`'s weights.
+uint64_t resident_weight_bytes(const Graph& graph) {
+  uintptr_t low = UINTPTR_MAX, high = 0;
+  for (const Weight& weight : graph.weights) {
+    if (weight.init.kind != WeightInit::Kind::tensor || weight.init.data.size_bytes() == 0)
+      continue;
+    const auto begin = reinterpret_cast<uintptr_t>(weight.init.data.data_as<unsigned char>());
+    low = std::min(low, begin);
+    high = std::max(high, begin + weight.init.data.size_bytes());
+  }
+  std::ifstream smaps("/proc/self/smaps");
+  uint64_t rss_kb = 0;
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    uintptr_t from = 0, to = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &from, &to) == 2 && line.find(':') > line.find('-')) {
+      inside = from < high && to > low;
+      continue;
+    }
+    uint64_t kb = 0;
+    if (inside && std::sscanf(line.c_str(), "Rss: %lu kB", &kb) == 1) rss_kb += kb;
+  }
+  return rss_kb * 1024;
+}
+
+TEST_F(CheckpointTest, PrefaultByReadingEachPageMapsTheWeights) {
+  // The path for kernels without MADV_POPULATE_READ, forced.
+  TinyLlama config;
+  config.dtype = "F16";
+  testing::write_tiny_llama(dir_.path(), config);
+  LlamaLoadStats stats;
+  const Graph graph = load_llama_checkpoint(dir_.path(), {}, &stats);
+  ASSERT_GT(stats.mapped_bytes, 0u);
+  const uint64_t before = resident_weight_bytes(graph);
+  const uint64_t done = prefault_weights(
+      graph, [] { return false; }, PrefaultMethod::touch);
+  EXPECT_GE(done, stats.mapped_bytes);
+  const uint64_t after = resident_weight_bytes(graph);
+  EXPECT_GE(after, stats.mapped_bytes) << "resident before: " << before;
 }
 
 // The plugin's counters of where its constants live, after a stream.

@@ -7,6 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
 
 #include "rtscope/error.hpp"
 #include "support/env_guard.hpp"
@@ -116,6 +119,54 @@ TEST(PluginRegistry, NewerMinorIsNegotiatedDownToTheHosts) {
   auto plugin = registry.load({.path = test_plugin("newer_minor")});
   EXPECT_GT(plugin->api().abi_minor, RTS_ABI_VERSION_MINOR);
   EXPECT_EQ(plugin->abi_minor(), RTS_ABI_VERSION_MINOR);
+}
+
+TEST(PluginRegistry, InitialisesAPluginLibraryOncePerLoad) {
+  // The open that captures dlerror's text must not unload the library before
+  // the real open: its constructors (a BLAS starting threads) would run twice.
+  TempDir dir;
+  const fs::path log = dir.path() / "loads.txt";
+  EnvGuard env("RTSCOPE_TEST_LOAD_LOG", log.string());
+  {
+    PluginRegistry registry;
+    auto plugin = registry.load({.path = test_plugin("counts_loads")});
+    EXPECT_EQ(plugin->id(), "counts_loads");
+  }
+  std::ifstream file(log);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(file, line);) lines.push_back(line);
+  EXPECT_EQ(lines.size(), 1u) << "the library's constructor ran " << lines.size() << " times";
+}
+
+TEST(PluginRegistry, LoadsConcurrentlyAndRegistersInTheSpecsOrder) {
+  PluginRegistry registry;
+  const std::vector<PluginSpec> specs = {
+      {.name = "testing"},
+      {.path = test_plugin("bad_major")},
+      {.name = "cpu"},
+      {.name = "testing"},  // the same id twice: one plugin
+  };
+  const auto outcomes = registry.load_concurrently(specs);
+  ASSERT_EQ(outcomes.size(), specs.size());
+  ASSERT_TRUE(outcomes[0].plugin);
+  EXPECT_EQ(outcomes[0].plugin->id(), "testing");
+  EXPECT_FALSE(outcomes[1].plugin);
+  ASSERT_TRUE(outcomes[1].error);
+  try {
+    std::rethrow_exception(outcomes[1].error);
+  } catch (const PluginError& e) {
+    // The same text a plain load gives.
+    PluginRegistry other;
+    EXPECT_EQ(std::string(e.what()), load_error(other, specs[1]));
+  }
+  ASSERT_TRUE(outcomes[2].plugin);
+  EXPECT_EQ(outcomes[2].plugin->id(), "cpu");
+  EXPECT_EQ(outcomes[3].plugin, outcomes[0].plugin);
+  for (const auto& outcome : outcomes) EXPECT_GT(outcome.ms, 0.0);
+  const auto loaded = registry.plugins();
+  ASSERT_EQ(loaded.size(), 2u);
+  EXPECT_EQ(loaded[0]->id(), "testing");
+  EXPECT_EQ(loaded[1]->id(), "cpu");
 }
 
 TEST(PluginRegistry, OneBadPluginNeverStopsTheOthers) {

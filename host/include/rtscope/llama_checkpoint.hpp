@@ -87,7 +87,11 @@ Graph load_llama_checkpoint(const std::filesystem::path& dir, const LlamaLoadOpt
 // bytes) into the process, in slices, until `stop` returns true or all are
 // done; a plugin's upload then reads them without page faults. For time
 // that would otherwise be spent waiting (rtscope-run: while the plugins
-// load). Returns the bytes made resident this way.
-uint64_t prefault_weights(const Graph& graph, const std::function<bool()>& stop);
+// load). Returns the bytes made resident this way. `automatic` asks the
+// kernel (MADV_POPULATE_READ) and reads each page where it cannot;
+// `touch` always reads each page.
+enum class PrefaultMethod { automatic, touch };
+uint64_t prefault_weights(const Graph& graph, const std::function<bool()>& stop,
+                          PrefaultMethod method = PrefaultMethod::automatic);
 
 }  // namespace rtscope
