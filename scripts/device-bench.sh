@@ -40,6 +40,8 @@
 # checking the script end to end on any Vulkan device (lavapipe in CI).
 # RTSCOPE_BENCH_TORCH=0 skips the PyTorch comparison;
 # RTSCOPE_BENCH_TEST_FILTER=<gtest filter> narrows the test_vulkan run.
+# RTSCOPE_BENCH_SKINNY_AB=1 repeats B16 with RTSCOPE_VULKAN_SKINNY=matvec
+# (OUT_DIR/skinny_matvec/): tensor-core against shader-core projections.
 set -uo pipefail
 
 usage() {
@@ -248,6 +250,26 @@ if $decoder_ok; then
   if command -v python3 >/dev/null; then
     python3 "$repo/tests/bench/batch_scaling_report.py" "$out" ||
       log "B16: batch_scaling_report.py failed; the runs' JSON is in $out/decoder_batch_*.json"
+  fi
+  # B16 A/B of the skinny products: the same runs with every projection on
+  # matvec_t (RTSCOPE_VULKAN_SKINNY=matvec; the runs above take the
+  # tensor-core skinny_coop from 2 rows on where the device has it), in
+  # OUT_DIR/skinny_matvec/ with its own report.
+  if [[ "${RTSCOPE_BENCH_SKINNY_AB:-0}" == 1 ]]; then
+    (
+      out="$out/skinny_matvec"
+      mkdir -p "$out"
+      export RTSCOPE_VULKAN_SKINNY=matvec
+      for batch in 1 4 8 16; do
+        run_decoder "batch_$batch" --set runtime.graph_capture=whole_graph \
+          --set runtime.kernel_specialization=eager \
+          --set "models.decoder.params.batch=$batch" --set "run.0.workload.batch=$batch"
+      done
+      if command -v python3 >/dev/null; then
+        python3 "$repo/tests/bench/batch_scaling_report.py" "$out" ||
+          log "B16 matvec: batch_scaling_report.py failed; see $out"
+      fi
+    ) || decoder_ok=false
   fi
 fi
 

@@ -30,6 +30,12 @@ CommandList::Command& CommandList::add_dispatch(uint32_t pipeline,
   return command;
 }
 
+uint64_t CommandList::dispatches_on(uint32_t pipeline) const {
+  return static_cast<uint64_t>(std::count_if(
+      commands_.begin(), commands_.end(),
+      [&](const Command& c) { return c.kind == Kind::kDispatch && c.pipeline == pipeline; }));
+}
+
 void CommandList::copy(const BufferRegion& source, VkDeviceSize source_offset,
                        const BufferRegion& target, VkDeviceSize target_offset, VkDeviceSize size) {
   if (size == 0) return;

@@ -86,6 +86,8 @@ class CommandList {
   std::vector<std::string> batch_labels(const PipelineSet& pipelines) const;
 
   uint64_t dispatches() const { return dispatches_; }
+  // Dispatches of generic pipeline `pipeline` (a PipelineSet index).
+  uint64_t dispatches_on(uint32_t pipeline) const;
   uint64_t barriers() const { return barriers_; }
   // Runs of commands between barriers (the first command never waits).
   uint64_t batches() const { return barriers_ + 1; }

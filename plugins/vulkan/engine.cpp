@@ -8,6 +8,7 @@
 #include "context.hpp"
 #include "device.hpp"
 #include "error.hpp"
+#include "kernels/skinny_product.hpp"
 #include "plugin.hpp"
 #include "upload.hpp"
 
@@ -121,6 +122,10 @@ void Engine::transpose_linear_weights() {
       continue;
     const std::string suffix = node.shaders[1].substr(node.shaders[1].rfind('_'));
     node.shaders[1] = "matvec_t" + suffix;
+    // Fourth, after matmul_coop_f16: the skinny product on tensor cores.
+    if (adds_skinny_coop_variant(caps_.coop_matrix_f16, suffix == "_f16", caps_.skinny)) {
+      node.shaders.push_back("skinny_coop_f16");
+    }
   }
 }
 

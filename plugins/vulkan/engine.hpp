@@ -99,7 +99,10 @@ class Engine : public kit::Engine, public kit::ResolvedGraph<EngineValue, Engine
   // as [N, K] on devices with subgroup arithmetic, and gives those nodes
   // the matvec_t shader: a decode step then reads each output column's
   // weights contiguously. Prefill rows run the tiled shader with
-  // transpose_b. Skipped where K does not fill 16-byte vectors.
+  // transpose_b. Skipped where K does not fill 16-byte vectors. On devices
+  // with cooperative matrices f16 linears also get skinny_coop_f16 (unless
+  // RTSCOPE_VULKAN_SKINNY=matvec), which the encoder picks for the shapes
+  // it covers.
   void transpose_linear_weights();
   void collect_shader_variants();
   void upload_constants();

@@ -8,6 +8,7 @@
 #include "engine.hpp"
 #include "error.hpp"
 #include "pipelines.hpp"
+#include "shader_interface.hpp"
 
 namespace rtscope::vulkan {
 namespace {
@@ -602,6 +603,11 @@ class PlanBuilder {
           *node.desc, inputs, outputs, pipelines, engine_.device().caps(), plan_.commands,
           residual ? &*residual : nullptr, gain ? &*gain : nullptr, row_norm_eps_[n].value_or(0.0f),
           up ? &*up : nullptr, wants_scratch_[n] ? &scratch_ : nullptr, rope});
+    }
+    for (uint32_t p = 0; p < pipelines_.size(); ++p) {
+      if (shader_family(pipelines_.name(p)) == "skinny_coop") {
+        plan_.skinny_coop_products += plan_.commands.dispatches_on(p);
+      }
     }
     for (const StagedTensor& staged : plan_.staged_outputs) {
       plan_.commands.copy(plan_.regions[staged.value], 0, plan_.staging.region(),

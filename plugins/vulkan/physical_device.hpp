@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "instance.hpp"
+#include "kernels/skinny_product.hpp"
 #include "rtscope/plugin_abi.h"
 
 namespace rtscope::vulkan {
@@ -50,6 +51,9 @@ struct DeviceCaps {
   // coop_matrix.hpp); when false, why not (for the device log line).
   bool coop_matrix_f16 = false;
   std::string coop_matrix_note;
+  // Which shader runs skinny f16 linears where both could
+  // (RTSCOPE_VULKAN_SKINNY, kernels/skinny_product.hpp).
+  SkinnyMode skinny = SkinnyMode::kAuto;
 };
 
 struct PhysicalDevice {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "engine.hpp"
 #include "error.hpp"
@@ -43,6 +44,13 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
   physical_ = list_devices(*instance_, std::getenv("RTSCOPE_VULKAN_DEVICE"),
                            env_flag("RTSCOPE_VULKAN_F16_STORAGE", true), log);
   devices_list_ns_ = elapsed_ns(start);
+  const char* skinny = std::getenv("RTSCOPE_VULKAN_SKINNY");
+  const std::optional<SkinnyMode> skinny_mode = parse_skinny_mode(skinny);
+  if (!skinny_mode) {
+    fail_invalid("RTSCOPE_VULKAN_SKINNY='", skinny,
+                 "' is not a skinny-product choice: set coop, matvec or leave it unset");
+  }
+  for (PhysicalDevice& device : physical_) device.caps.skinny = *skinny_mode;
   devices_.resize(physical_.size());
   for (uint32_t i = 0; i < physical_.size(); ++i) {
     const PhysicalDevice& device = physical_[i];
@@ -51,7 +59,8 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
                 device.properties.deviceName, "', ", device_type_name(device.properties.deviceType),
                 ", enumeration index ", device.enumeration_index, ", ", device.fingerprint,
                 ", f16 tensor cores: ",
-                device.caps.coop_matrix_f16 ? "yes" : "no (" + device.caps.coop_matrix_note + ")"));
+                device.caps.coop_matrix_f16 ? "yes" : "no (" + device.caps.coop_matrix_note + ")",
+                ", skinny products: ", skinny_mode_name(device.caps.skinny)));
   }
   // Opening the default device is driver work (tens of milliseconds on a
   // discrete GPU) that needs nothing from the host: done on a thread, it

@@ -32,10 +32,12 @@ WorkgroupShape workgroup_shape(std::string_view family) {
 uint32_t shape_constant_count(std::string_view family) {
   // Mirrors the SHAPE_CONSTANT declarations of each shader.
   if (family == "matmul" || family == "matmul_coop") return 5;  // m n k flags batches
-  if (family == "matvec" || family == "matvec_t") return 4;     // m n k flags
-  if (family == "attention") return 4;                          // rows seq cache_len head_dim
-  if (family == "attention_split") return 4;                    // as attention
-  if (family == "rope") return 4;                               // pairs seq heads head_dim
+  if (family == "matvec" || family == "matvec_t" || family == "skinny_coop") {
+    return 4;  // m n k flags
+  }
+  if (family == "attention") return 4;        // rows seq cache_len head_dim
+  if (family == "attention_split") return 4;  // as attention
+  if (family == "rope") return 4;             // pairs seq heads head_dim
   if (family == "softmax" || family == "log_softmax" || family == "argmax") {
     return 3;  // lanes axis_len inner
   }

@@ -1,12 +1,15 @@
 // matmul and linear on the tiled matmul shader, or on the skinny shaders:
 // matvec for at most four rows (decode steps), matvec_t on a transposed
-// linear weight for up to 64 rows (decode steps and short prompts). Batch dims broadcast (up to
+// linear weight for up to 64 rows (decode steps and short prompts), or
+// skinny_coop on tensor cores for 2..16 such rows in f16 (batched decode;
+// kernels/skinny_product.hpp). Batch dims broadcast (up to
 // three after merging); when b has no batch dims and a is a full batch, the
 // batch folds into M so that one dispatch covers every row.
 #include <algorithm>
 
 #include "command_list.hpp"
 #include "kernels/op_spec.hpp"
+#include "kernels/skinny_product.hpp"
 #include "kernels/strided_layout.hpp"
 #include "shader_interface.hpp"
 
@@ -42,8 +45,10 @@ bool fits_coop_matrix_tiles(const MatmulPush& push) {
 
 // Few rows and one batch: the skinny shader in args.pipelines[1], which
 // reads b as [N, K] (matvec_t) when `skinny_transposed`, else as [K, N]
-// (matvec); otherwise tiles (on tensor cores when the device has them and
-// the shapes fit).
+// (matvec), or for the shapes it covers the tensor-core skinny shader in
+// args.pipelines[3] (f16 linears on devices with cooperative matrices);
+// otherwise tiles (on tensor cores when the device has them and the shapes
+// fit).
 void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion& a,
                      const BufferRegion& b, const BufferRegion& bias, const BufferRegion& out,
                      bool skinny_transposed = false) {
@@ -72,6 +77,24 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
         args.rope.head_dim,
         args.rope.seq,
         args.rope.log2_base};
+    // Binding 4: the residual, the up weight of a gated product, or the
+    // rope's position.
+    const BufferRegion& fourth = args.residual   ? args.residual->region
+                                 : args.gated_up ? args.gated_up->region
+                                 : args.rope.pos ? args.rope.pos->region
+                                                 : a;
+    const SkinnyShape shape{skinny_push.m, skinny_push.n, skinny_push.k, skinny_push.flags,
+                            skinny_push.head_dim};
+    if (skinny_transposed && args.pipelines.size() > 3 &&
+        runs_skinny_coop(shape, caps.skinny, /*coop_variant=*/true)) {
+      // Tensor cores (skinny_coop.comp): one workgroup per 16 columns.
+      args.commands.dispatch(args.pipelines[3], {{a}, {b}, {bias}, {out, true}, {fourth}},
+                             skinny_push,
+                             Groups{static_cast<uint32_t>(std::min<uint64_t>(
+                                        skinny_coop_groups(shape), caps.max_group_count[0])),
+                                    1, 1});
+      return;
+    }
     // matvec: kMatvecColumns columns per workgroup; matvec_t: one column
     // per subgroup.
     const uint64_t columns =
@@ -79,12 +102,6 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
     // A rope takes one subgroup per pair of columns.
     const uint64_t tasks = args.rope.pos ? push.n / 2 : push.n;
     const uint64_t groups = (tasks + columns - 1) / columns;
-    // Binding 4: the residual, the up weight of a gated product, or the
-    // rope's position.
-    const BufferRegion& fourth = args.residual   ? args.residual->region
-                                 : args.gated_up ? args.gated_up->region
-                                 : args.rope.pos ? args.rope.pos->region
-                                                 : a;
     args.commands.dispatch(
         args.pipelines[1], {{a}, {b}, {bias}, {out, true}, {fourth}}, skinny_push,
         Groups{static_cast<uint32_t>(std::min<uint64_t>(groups, caps.max_group_count[0])), 1, 1});

@@ -1,0 +1,60 @@
+#include "kernels/skinny_product.hpp"
+
+#include <cctype>
+#include <string>
+
+#include "shader_interface.hpp"
+
+namespace rtscope::vulkan {
+
+std::optional<SkinnyMode> parse_skinny_mode(const char* value) {
+  if (value == nullptr || *value == '\0') return SkinnyMode::kAuto;
+  std::string text(value);
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (text == "coop") return SkinnyMode::kCoop;
+  if (text == "matvec") return SkinnyMode::kMatvec;
+  return std::nullopt;
+}
+
+std::string_view skinny_mode_name(SkinnyMode mode) {
+  switch (mode) {
+    case SkinnyMode::kAuto:
+      return "auto";
+    case SkinnyMode::kCoop:
+      return "coop";
+    case SkinnyMode::kMatvec:
+      return "matvec";
+  }
+  return "auto";
+}
+
+bool adds_skinny_coop_variant(bool device_coop_f16, bool f16_variants, SkinnyMode mode) {
+  return device_coop_f16 && f16_variants && mode != SkinnyMode::kMatvec;
+}
+
+bool runs_skinny_coop(const SkinnyShape& shape, SkinnyMode mode, bool coop_variant) {
+  if (!coop_variant || mode == SkinnyMode::kMatvec) return false;
+  const uint32_t min_rows = mode == SkinnyMode::kCoop ? 1 : kSkinnyCoopAutoMinRows;
+  if (shape.m < min_rows || shape.m > kSkinnyCoopMaxRows) return false;
+  // Whole 16-wide K steps: the weight tiles are read without bounds checks.
+  if (shape.k == 0 || shape.k % kSkinnyCoopTile != 0) return false;
+  // The last tile of columns is moved left to end at N.
+  if (shape.n < kSkinnyCoopTile) return false;
+  // The shader indexes the weights (and a gate's second weight) in 32 bits.
+  if (uint64_t{shape.n} * shape.k > UINT32_MAX) return false;
+  if ((shape.flags & kMatmulRope) != 0) {
+    // Tiles of 16 pairs (i, i + head_dim / 2) within one head.
+    if (shape.head_dim == 0 || (shape.head_dim / 2) % kSkinnyCoopTile != 0 ||
+        shape.n % shape.head_dim != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+uint64_t skinny_coop_groups(const SkinnyShape& shape) {
+  if ((shape.flags & kMatmulRope) != 0) return shape.n / 2 / kSkinnyCoopTile;
+  return (uint64_t{shape.n} + kSkinnyCoopTile - 1) / kSkinnyCoopTile;
+}
+
+}  // namespace rtscope::vulkan

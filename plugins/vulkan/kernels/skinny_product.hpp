@@ -1,0 +1,61 @@
+// Which shader runs a skinny `linear` (weight stored [N, K], few rows):
+// matvec_t.comp on the shader cores, or skinny_coop.comp on tensor cores
+// (VK_NV_cooperative_matrix). Both take MatvecPush and the same fusion
+// flags; skinny_coop covers up to 16 rows (a batched decode step) and the
+// shapes its tiles allow, and matvec_t runs everything else.
+//
+// RTSCOPE_VULKAN_SKINNY chooses between them on a device that has both:
+//   unset   tensor cores from 2 rows on (a single row stays on matvec_t,
+//           which reads the weights at full bandwidth already);
+//   coop    tensor cores for every row count they cover (1 included);
+//   matvec  matvec_t always.
+// Pure functions of their arguments, no Vulkan calls: unit-tested without
+// a device.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace rtscope::vulkan {
+
+enum class SkinnyMode : uint8_t { kAuto, kCoop, kMatvec };
+
+// RTSCOPE_VULKAN_SKINNY's value: nullptr or "" is kAuto, "coop" and
+// "matvec" (any case) their modes; nullopt for anything else.
+std::optional<SkinnyMode> parse_skinny_mode(const char* value);
+// "auto", "coop" or "matvec".
+std::string_view skinny_mode_name(SkinnyMode mode);
+
+// skinny_coop.comp's limits (mirrored from the shader). Its workgroup (256
+// invocations, 32-wide subgroups, 19 KiB of shared memory) is within what
+// supports_coop_matrix_f16 already requires for matmul_coop.comp.
+inline constexpr uint32_t kSkinnyCoopMaxRows = 16;  // one 16-row tile of A
+inline constexpr uint32_t kSkinnyCoopTile = 16;     // columns per workgroup; K step
+inline constexpr uint32_t kSkinnyCoopAutoMinRows = 2;
+
+// A skinny product as the encoder sees it: the MatvecPush words.
+struct SkinnyShape {
+  uint32_t m = 0;
+  uint32_t n = 0;
+  uint32_t k = 0;
+  uint32_t flags = 0;     // kMatmul* (shader_interface.hpp)
+  uint32_t head_dim = 0;  // with kMatmulRope
+};
+
+// Whether an engine gives a linear whose weight it stores [N, K] the
+// skinny_coop_f16 variant: the device has f16 cooperative matrices, the
+// linear computes in f16 on the device (`f16_variants`: its shaders are
+// the _f16 ones) and `mode` is not kMatvec.
+bool adds_skinny_coop_variant(bool device_coop_f16, bool f16_variants, SkinnyMode mode);
+
+// Whether skinny_coop.comp runs `shape`. `coop_variant`: the node has the
+// skinny_coop_f16 pipeline (an f16 linear on a device with cooperative
+// matrices, and a mode other than kMatvec when the engine was built).
+bool runs_skinny_coop(const SkinnyShape& shape, SkinnyMode mode, bool coop_variant);
+
+// Workgroups skinny_coop.comp needs for `shape` (one per tile of 16
+// columns, or of 16 rope pairs), before the device's group-count limit.
+uint64_t skinny_coop_groups(const SkinnyShape& shape);
+
+}  // namespace rtscope::vulkan

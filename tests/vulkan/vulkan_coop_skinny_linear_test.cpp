@@ -1,0 +1,167 @@
+// The skinny f16 linear on tensor cores (skinny_coop.comp), against the
+// float64 reference: row counts 1..16 (RTSCOPE_VULKAN_SKINNY=coop, so a
+// single row runs on it too), N and K off multiples of 64 (a last partial
+// tile of 16 columns), with a bias, a fused residual add, a fused rmsnorm,
+// a fused SwiGLU gate and a fused rope; and a K off its 16-wide step,
+// which stays on matvec_t. Needs a device with f16 cooperative matrices
+// (VK_NV_cooperative_matrix): elsewhere (lavapipe) each case runs on
+// matvec_t, checks the same numbers and fusions, then skips and says so.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "rtscope/model.hpp"
+#include "rtscope/plugin_registry.hpp"
+#include "support/env_guard.hpp"
+#include "support/reference_outputs.hpp"
+#include "support/small_models.hpp"
+#include "support/tiny_graphs.hpp"
+#include "vulkan/fusion_check.hpp"
+#include "vulkan/vulkan_test_support.hpp"
+
+namespace rtscope::vulkan_testing {
+namespace {
+
+using testing::seeded_init;
+
+struct SkinnyCase {
+  int64_t rows;
+  int64_t k;
+  int64_t n;  // with a rope: heads * head_dim
+  bool bias = false;
+  bool residual = false;  // y = linear(...) + r, fused into the projection
+  bool norm = false;      // the projection reads rmsnorm(x, gain), fused
+  bool gated = false;     // y = silu(linear(n, wg)) * linear(n, wu), fused
+  int64_t head_dim = 0;   // > 0: y = rope(reshape(linear(...)), pos), fused
+  bool streams = false;   // rope: x is [rows, 1, K], one position per row
+  bool coop = true;       // runs on skinny_coop.comp (else on matvec_t)
+};
+
+void PrintTo(const SkinnyCase& c, std::ostream* out) {
+  *out << c.rows << " rows, K " << c.k << ", N " << c.n << (c.bias ? ", bias" : "")
+       << (c.residual ? ", residual" : "") << (c.norm ? ", normed" : "")
+       << (c.gated ? ", gated" : "");
+  if (c.head_dim > 0) *out << ", rope head_dim " << c.head_dim;
+  if (c.streams) *out << ", a position per row";
+}
+
+// x as the graph takes it: [rows, K], or with a rope [B, S, K], the rows
+// one sequence (S = rows) or one stream each (B = rows, own positions).
+Shape x_shape(const SkinnyCase& c) {
+  if (c.head_dim == 0) return {c.rows, c.k};
+  return c.streams ? Shape{c.rows, 1, c.k} : Shape{1, c.rows, c.k};
+}
+
+Tensor positions(const SkinnyCase& c) {
+  if (!c.streams) return testing::position_tensor(37);
+  Tensor t = Tensor::empty(DType::i64, {c.rows});
+  for (int64_t r = 0; r < c.rows; ++r) t.data_as<int64_t>()[r] = 5 + 23 * r;
+  return t;
+}
+
+Graph skinny_graph(const SkinnyCase& c) {
+  testing::GraphBuilder g("skinny_coop");
+  g.input("x", DType::f16, x_shape(c)).weight("w", DType::f16, {c.k, c.n}, seeded_init(31, 0.5));
+  const std::string x = optional_rmsnorm(g, c.norm, DType::f16, c.k, 32);
+  std::vector<std::string> projection_inputs = {x, "w"};
+  if (c.bias) {
+    g.weight("b", DType::f16, {c.n}, seeded_init(33, 0.5));
+    projection_inputs.push_back("b");
+  }
+  g.node("proj", "linear", projection_inputs, "p");
+  std::string y = "p";
+  if (c.gated) {
+    g.weight("wu", DType::f16, {c.k, c.n}, seeded_init(34, 0.5))
+        .node("act", "silu", {"p"}, "s")
+        .node("up_proj", "linear", {x, "wu"}, "u")
+        .node("gate_mul", "mul", {"s", "u"}, "g");
+    y = "g";
+  }
+  if (c.head_dim > 0) {
+    g.input("pos", DType::i64, {c.streams ? c.rows : 1})
+        .node("split", "reshape", {y}, "heads",
+              {{"shape", std::vector<int64_t>{0, 0, c.n / c.head_dim, c.head_dim}}})
+        .node("rot", "rope", {"heads", "pos"}, "r", {{"base", 10000.0}});
+    y = "r";
+  }
+  if (c.residual) {
+    g.input("skip", DType::f16, {c.rows, c.n}).node("add", "add", {y, "skip"}, "sum");
+    y = "sum";
+  }
+  return g.outputs({y}).build();
+}
+
+class VulkanCoopSkinnyLinear : public ::testing::TestWithParam<SkinnyCase> {
+ protected:
+  void SetUp() override {
+    // Read when the plugin loads: tensor cores for every row count.
+    const testing::EnvGuard skinny("RTSCOPE_VULKAN_SKINNY", "coop");
+    RTSCOPE_LOAD_VULKAN_OR_SKIP(registry_);
+  }
+  PluginRegistry registry_;
+};
+
+TEST_P(VulkanCoopSkinnyLinear, MatchesFloat64Reference) {
+  const SkinnyCase c = GetParam();
+  auto model = Model::build(skinny_graph(c), registry_, {.backends = {"vulkan"}});
+  std::string reason;
+  for (const NodePlacement& placement : model->placements()) {
+    if (placement.node == "proj") reason = placement.reason;
+  }
+  // Devices with f16 cooperative matrices list matmul_coop_f16 among the
+  // linear's shaders.
+  const bool tensor_cores = reason.find("matmul_coop_f16") != std::string::npos;
+  std::map<std::string, Tensor> inputs = {{"x", Tensor::random(DType::f16, x_shape(c), 41)}};
+  if (c.residual) inputs.emplace("skip", Tensor::random(DType::f16, {c.rows, c.n}, 42));
+  if (c.head_dim > 0) inputs.emplace("pos", positions(c));
+  // f16 storage of a sum of K products: relative 2^-11 of the result and
+  // of each fused step's rounding, as the other f16 fusion checks allow.
+  testing::expect_matches_reference(*model, inputs, 2e-2);
+
+  const Module& module = *model->modules()[0];
+  EXPECT_EQ(counter(module, "skinny_coop_products"), tensor_cores && c.coop ? 1u : 0u);
+  EXPECT_EQ(counter(module, "dispatches"), 1u) << "every neighbour fused into one dispatch";
+  EXPECT_EQ(counter(module, "fused_residual_adds"), c.residual ? 1u : 0u);
+  EXPECT_EQ(counter(module, "fused_row_norms"), c.norm ? 1u : 0u);
+  EXPECT_EQ(counter(module, "fused_gated_products"), c.gated ? 1u : 0u);
+  EXPECT_EQ(counter(module, "fused_ropes"), c.head_dim > 0 ? 1u : 0u);
+  expect_no_validation_errors(*model);
+  if (!tensor_cores) {
+    GTEST_SKIP() << "skipping: this Vulkan device has no f16 cooperative matrices "
+                    "(VK_NV_cooperative_matrix, 16x16x16 f16 x f16 + f32), so skinny_coop.comp "
+                    "cannot run here; the case ran and matched on matvec_t ("
+                 << reason << ")";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, VulkanCoopSkinnyLinear,
+    ::testing::Values(
+        SkinnyCase{.rows = 1, .k = 272, .n = 200, .bias = true, .residual = true},
+        SkinnyCase{.rows = 3, .k = 272, .n = 200, .bias = true},
+        SkinnyCase{.rows = 4, .k = 1040, .n = 96, .residual = true},              // many K steps
+        SkinnyCase{.rows = 8, .k = 48, .n = 40, .bias = true, .residual = true},  // one K step
+        SkinnyCase{.rows = 16, .k = 528, .n = 1000, .bias = true, .residual = true},
+        SkinnyCase{.rows = 8, .k = 272, .n = 200, .residual = true, .norm = true},
+        SkinnyCase{.rows = 8, .k = 272, .n = 200, .norm = true, .gated = true},
+        SkinnyCase{.rows = 4, .k = 272, .n = 96, .norm = true, .head_dim = 32},
+        SkinnyCase{.rows = 8, .k = 256, .n = 256, .head_dim = 64, .streams = true},
+        SkinnyCase{.rows = 5, .k = 72, .n = 64, .bias = true, .coop = false}),  // K % 16 != 0
+    [](const ::testing::TestParamInfo<SkinnyCase>& info) {
+      const SkinnyCase& c = info.param;
+      std::string name =
+          "m" + std::to_string(c.rows) + "_k" + std::to_string(c.k) + "_n" + std::to_string(c.n);
+      if (c.bias) name += "_bias";
+      if (c.residual) name += "_residual";
+      if (c.norm) name += "_norm";
+      if (c.gated) name += "_gated";
+      if (c.head_dim > 0) name += "_rope" + std::to_string(c.head_dim);
+      if (c.streams) name += "_streams";
+      return name;
+    });
+
+}  // namespace
+}  // namespace rtscope::vulkan_testing

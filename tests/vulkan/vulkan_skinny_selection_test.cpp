@@ -1,0 +1,120 @@
+// Which shader runs a skinny f16 linear (kernels/skinny_product.hpp): on a
+// device with cooperative matrices the tensor-core skinny_coop.comp for the
+// row counts and shapes it covers, matvec_t.comp for the rest, and the
+// RTSCOPE_VULKAN_SKINNY switch between them. The choice is a pure function
+// of the shape, the mode and the device's support, so it is checked here
+// for a device with tensor cores even where none exists; the plugin test
+// at the end checks that the switch reaches the plugin.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "kernels/skinny_product.hpp"
+#include "rtscope/plugin_registry.hpp"
+#include "shader_interface.hpp"
+#include "support/env_guard.hpp"
+#include "vulkan/vulkan_test_support.hpp"
+
+namespace rtscope::vulkan {
+namespace {
+
+// A decode projection of the GPU reference decoder (d_model 2048).
+SkinnyShape projection(uint32_t rows, uint32_t flags = 0) {
+  return {rows, 2048, 2048, kMatmulTransposeB | flags, 0};
+}
+
+TEST(VulkanSkinnySelection, ParsesTheSwitch) {
+  EXPECT_EQ(parse_skinny_mode(nullptr), SkinnyMode::kAuto);
+  EXPECT_EQ(parse_skinny_mode(""), SkinnyMode::kAuto);
+  EXPECT_EQ(parse_skinny_mode("coop"), SkinnyMode::kCoop);
+  EXPECT_EQ(parse_skinny_mode("COOP"), SkinnyMode::kCoop);
+  EXPECT_EQ(parse_skinny_mode("matvec"), SkinnyMode::kMatvec);
+  EXPECT_EQ(parse_skinny_mode("tensor"), std::nullopt);
+  EXPECT_EQ(parse_skinny_mode("matvec_t"), std::nullopt);
+  EXPECT_EQ(skinny_mode_name(SkinnyMode::kCoop), "coop");
+}
+
+TEST(VulkanSkinnySelection, EnginesAddTheVariantOnlyForF16OnTensorCores) {
+  EXPECT_TRUE(adds_skinny_coop_variant(true, true, SkinnyMode::kAuto));
+  EXPECT_TRUE(adds_skinny_coop_variant(true, true, SkinnyMode::kCoop));
+  EXPECT_FALSE(adds_skinny_coop_variant(true, true, SkinnyMode::kMatvec));
+  EXPECT_FALSE(adds_skinny_coop_variant(false, true, SkinnyMode::kCoop));  // no tensor cores
+  EXPECT_FALSE(adds_skinny_coop_variant(true, false, SkinnyMode::kCoop));  // f32 linear
+}
+
+TEST(VulkanSkinnySelection, ByDefaultTensorCoresRunTwoToSixteenRows) {
+  EXPECT_FALSE(runs_skinny_coop(projection(1), SkinnyMode::kAuto, true));
+  for (uint32_t rows : {2u, 3u, 4u, 8u, 16u}) {
+    EXPECT_TRUE(runs_skinny_coop(projection(rows), SkinnyMode::kAuto, true)) << rows;
+  }
+  EXPECT_FALSE(runs_skinny_coop(projection(17), SkinnyMode::kAuto, true));
+  EXPECT_FALSE(runs_skinny_coop(projection(64), SkinnyMode::kAuto, true));
+}
+
+TEST(VulkanSkinnySelection, TheSwitchForcesEitherShader) {
+  // coop: a single row too; matvec: never.
+  EXPECT_TRUE(runs_skinny_coop(projection(1), SkinnyMode::kCoop, true));
+  EXPECT_TRUE(runs_skinny_coop(projection(16), SkinnyMode::kCoop, true));
+  EXPECT_FALSE(runs_skinny_coop(projection(17), SkinnyMode::kCoop, true));
+  for (uint32_t rows : {1u, 4u, 8u, 16u}) {
+    EXPECT_FALSE(runs_skinny_coop(projection(rows), SkinnyMode::kMatvec, true)) << rows;
+  }
+}
+
+TEST(VulkanSkinnySelection, WithoutTheVariantMatvecTRunsEverything) {
+  for (SkinnyMode mode : {SkinnyMode::kAuto, SkinnyMode::kCoop}) {
+    EXPECT_FALSE(runs_skinny_coop(projection(8), mode, false));
+  }
+}
+
+TEST(VulkanSkinnySelection, ShapesOutsideTheTilesStayOnMatvecT) {
+  const auto runs = [](SkinnyShape shape) {
+    return runs_skinny_coop(shape, SkinnyMode::kAuto, true);
+  };
+  EXPECT_TRUE(runs({4, 200, 272, kMatmulTransposeB, 0}));   // N and K off 64: fine
+  EXPECT_FALSE(runs({4, 200, 264, kMatmulTransposeB, 0}));  // K off the 16-wide step
+  EXPECT_FALSE(runs({4, 8, 256, kMatmulTransposeB, 0}));    // fewer than 16 columns
+  EXPECT_FALSE(runs({4, 200, 0, kMatmulTransposeB, 0}));
+  // Weights past 32-bit indexing.
+  EXPECT_FALSE(runs({4, 1u << 20, 1u << 13, kMatmulTransposeB, 0}));
+  // Every fusion of matvec_t is covered.
+  for (uint32_t flags : {kMatmulBias, kMatmulResidual, kMatmulNormRows | kMatmulResidual,
+                         kMatmulGated | kMatmulNormRows}) {
+    EXPECT_TRUE(runs(projection(8, flags))) << flags;
+  }
+  // Rope: whole tiles of 16 pairs inside a head.
+  EXPECT_TRUE(runs({8, 2048, 2048, kMatmulTransposeB | kMatmulRope, 128}));
+  EXPECT_TRUE(runs({8, 96, 272, kMatmulTransposeB | kMatmulRope | kMatmulRopePerRow, 32}));
+  EXPECT_FALSE(runs({8, 48, 64, kMatmulTransposeB | kMatmulRope, 16}));  // 8 pairs per head
+  EXPECT_FALSE(runs({8, 2048, 2048, kMatmulTransposeB | kMatmulRope, 0}));
+}
+
+TEST(VulkanSkinnySelection, OneWorkgroupPerTileOfColumns) {
+  EXPECT_EQ(skinny_coop_groups(projection(8)), 128u);
+  EXPECT_EQ(skinny_coop_groups({8, 200, 272, kMatmulTransposeB, 0}), 13u);  // a last partial tile
+  EXPECT_EQ(skinny_coop_groups({8, 2048, 2048, kMatmulTransposeB | kMatmulRope, 128}), 64u);
+}
+
+// The plugin reads the switch when it loads: an unknown value is an error
+// that names the variable; coop and matvec load, and wherever the engine
+// has no tensor cores nothing runs on skinny_coop.
+TEST(VulkanSkinnySelection, ThePluginRejectsAnUnknownSwitchValue) {
+  {
+    const testing::EnvGuard env("RTSCOPE_VULKAN_SKINNY", "tensor");
+    PluginRegistry registry;
+    const vulkan_testing::LoadResult load = vulkan_testing::load_vulkan(registry);
+    if (!load.skip_reason.empty()) GTEST_SKIP() << load.skip_reason;
+    EXPECT_NE(load.failure.find("RTSCOPE_VULKAN_SKINNY='tensor'"), std::string::npos)
+        << load.failure;
+    EXPECT_NE(load.failure.find("coop, matvec"), std::string::npos) << load.failure;
+  }
+  for (const char* value : {"coop", "matvec"}) {
+    const testing::EnvGuard env("RTSCOPE_VULKAN_SKINNY", value);
+    PluginRegistry registry;
+    const vulkan_testing::LoadResult load = vulkan_testing::load_vulkan(registry);
+    EXPECT_TRUE(load.failure.empty()) << value << ": " << load.failure;
+  }
+}
+
+}  // namespace
+}  // namespace rtscope::vulkan
