@@ -101,8 +101,8 @@ class LayerBuilder {
     return g_.node(n(node), "linear", {x, n(w)}, n(out));
   }
 
-  // [B, S, heads * Dh] -> [B, H, S, Dh], with rope on the way for q and k;
-  // K/V heads are repeated for their query heads first.
+  // [B, S, heads * Dh] -> [B, heads, S, Dh], with rope on the way for q and
+  // k. K and V keep their kv_heads heads: attention is grouped-query.
   std::string to_heads(const std::string& t, const std::string& x, int64_t heads, bool rope) {
     std::string v = g_.node(n("attn." + t + "_split"), "reshape", {x}, n("attn." + t + "_bshd"),
                             {{"shape", std::vector<int64_t>{0, 0, heads, head_dim_}}});
@@ -110,35 +110,19 @@ class LayerBuilder {
       v = g_.node(n("attn." + t + "_rope"), "rope", {v, "pos"}, n("attn." + t + "_rot"),
                   {{"base", p_.rope_theta}});
     }
-    if (heads != p_.heads) v = repeat_heads(t, v, heads);
     return g_.node(n("attn." + t + "_to_heads"), "transpose", {v}, n("attn." + t + "_bhsd"),
                    {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
   }
 
-  // Grouped-query attention: [B, S, KV, Dh] -> [B, S, KV * G, Dh] with
-  // K/V head j serving query heads j*G .. j*G+G-1 (Hugging Face's
-  // repeat_kv). Only the new positions are repeated, so a decode step
-  // copies G rows per head, and the attention op stays the plain one.
-  std::string repeat_heads(const std::string& t, const std::string& x, int64_t heads) {
-    const int64_t group = p_.heads / heads;
-    std::string one =
-        g_.node(n("attn." + t + "_group_axis"), "reshape", {x}, n("attn." + t + "_bskd"),
-                {{"shape", std::vector<int64_t>{0, 0, heads, 1, head_dim_}}});
-    std::string grouped =
-        g_.node(n("attn." + t + "_repeat"), "concat", std::vector<std::string>(group, one),
-                n("attn." + t + "_bskgd"), {{"axis", int64_t{3}}});
-    return g_.node(n("attn." + t + "_merge_groups"), "reshape", {grouped},
-                   n("attn." + t + "_bshd_repeated"),
-                   {{"shape", std::vector<int64_t>{0, 0, p_.heads, head_dim_}}});
-  }
-
-  // Writes `x` ([B, H, S, Dh]) into the layer's static cache at `pos`; the
-  // updated cache is also the state's next value.
+  // Writes `x` ([B, kv_heads, S, Dh]) into the layer's static cache at
+  // `pos`; the updated cache is also the state's next value. The cache holds
+  // kv_heads heads, each read by heads / kv_heads query heads (Hugging
+  // Face's repeat_kv, without storing the repeat).
   std::string cache_write(const std::string& t, const std::string& x) {
     std::string cache = fmt::format("{}_cache_{}", t, layer_);
     std::string next = g_.node(n("attn." + t + "_cache_write"), "kv_cache_update",
                                {cache, x, "pos"}, n("attn." + t + "_cache_next"));
-    g_.state(cache, p_.dtype, {p_.batch, p_.heads, p_.max_seq, head_dim_}, next);
+    g_.state(cache, p_.dtype, {p_.batch, kv_heads_, p_.max_seq, head_dim_}, next);
     return next;
   }
 
@@ -184,7 +168,8 @@ class LayerBuilder {
 // Everything the model allocates, checked before a node is built.
 void check_size(const DecoderParams& p, int64_t ffn) {
   const int64_t d = p.d_model;
-  const int64_t kv_dim = (p.kv_heads == 0 ? p.heads : p.kv_heads) * (d / p.heads);
+  const int64_t kv_heads = p.kv_heads == 0 ? p.heads : p.kv_heads;
+  const int64_t kv_dim = kv_heads * (d / p.heads);
   TemplateSize size(kOrigin, p.dtype);
   size.add("embed", {p.vocab, d});
   if (!p.tied_embeddings) size.add("lm_head", {d, p.vocab});
@@ -200,7 +185,7 @@ void check_size(const DecoderParams& p, int64_t ffn) {
   size.add("layers.*.ffn.w_up", {d, ffn}, p.layers);
   size.add("layers.*.ffn.w_down", {ffn, d}, p.layers);
   for (const char* name : {"k_cache_*", "v_cache_*"}) {
-    size.add(name, {p.batch, p.heads, p.max_seq, d / p.heads}, p.layers);
+    size.add(name, {p.batch, kv_heads, p.max_seq, d / p.heads}, p.layers);
   }
   size.check();
 }

@@ -112,6 +112,7 @@ struct AttentionPush {
   float scale;
   uint32_t flags;    // kAttentionVectorKeys
   uint32_t per_pos;  // rows per position: 0 (one shared) or H·S
+  uint32_t group;    // query heads per KV head, H / Hkv (1: every head has its own)
 };
 // Key rows start on 16-byte boundaries and hold whole 16-byte vectors.
 inline constexpr uint32_t kAttentionVectorKeys = 1;

@@ -46,8 +46,9 @@ TEST(DecoderLlamaParams, YamlParametersReachTheGraph) {
       EXPECT_EQ(std::get<double>(node.attrs.at("eps")), 1e-6);
     }
   }
-  // The caches hold every query head.
-  EXPECT_EQ(g.states.front().info.type.str(), "f32[1,8,256,8]");
+  // The caches hold the 2 KV heads (grouped-query attention reads each for
+  // 4 query heads), not a repeat for every query head.
+  EXPECT_EQ(g.states.front().info.type.str(), "f32[1,2,256,8]");
 }
 
 TEST(DecoderLlamaParams, BadValuesAreNamed) {

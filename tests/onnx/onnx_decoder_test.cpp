@@ -82,16 +82,16 @@ Tensor pos_scalar(int64_t pos) {
   return t;
 }
 
-// Without fusion the caches keep the export's kv_heads (2); fused, a
-// grouped-query cache holds every query head (4), as the built-in
-// decoder's does, so attention reads it directly.
+// The caches keep the export's kv_heads (2), fused or not: fused, the
+// grouped attention reads them directly, as the built-in decoder's does,
+// and the export's repeat of the K/V heads is gone.
 TEST(OnnxDecoderImport, PastPresentPairsBecomeInPlaceState) {
   for (const auto& [style, fuse] :
        {std::pair{KvCacheStyle::concat, false}, std::pair{KvCacheStyle::fixed, false},
         std::pair{KvCacheStyle::concat, true}, std::pair{KvCacheStyle::fixed, true}}) {
     SCOPED_TRACE(fuse ? "fused" : "unfused");
     const Graph g = exported_and_imported(small_params(2), style, "decoder_pairs", 1, fuse);
-    const int64_t heads = fuse ? 4 : 2;
+    const int64_t heads = 2;
     std::vector<std::string> inputs;
     for (const ValueInfo& in : g.inputs) inputs.push_back(in.name);
     EXPECT_THAT(inputs, ::testing::ElementsAre("input_ids", "position_ids"));
@@ -107,6 +107,14 @@ TEST(OnnxDecoderImport, PastPresentPairsBecomeInPlaceState) {
       ASSERT_NE(producer, g.nodes.end());
       EXPECT_EQ(producer->op, "kv_cache_update") << state.info.name;
       EXPECT_EQ(producer->inputs[0], state.info.name);
+      if (!fuse) continue;
+      // Fused, only the attention reads the updated cache: no repeat.
+      for (const Node& reader : g.nodes) {
+        if (std::find(reader.inputs.begin(), reader.inputs.end(), state.update_from) !=
+            reader.inputs.end()) {
+          EXPECT_EQ(reader.op, "attention") << state.info.name << " read by " << reader.name;
+        }
+      }
     }
     EXPECT_TRUE(g.symbols.empty());
   }

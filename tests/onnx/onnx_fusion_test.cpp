@@ -300,8 +300,8 @@ TEST(OnnxFusion, HuggingFaceRmsNormVariantFuses) {
 // heads transposed before RoPE (cos/sin [B, 1, S, Dh]), a fixed cache
 // written by ScatterElements, repeat_kv as Unsqueeze/Expand/Reshape after
 // the cache, scores divided by √Dh and a mask Where(keys > positions,
-// lowest, 0). It fuses into two ropes between transposes and one
-// attention over caches widened to every query head, and computes what
+// lowest, 0). It fuses into two ropes between transposes and one grouped
+// attention over the KV-head caches (the repeat gone), and computes what
 // the unfused import computes.
 TEST(OnnxFusion, HuggingFaceAttentionBlockFuses) {
   constexpr int64_t S = 3, D = 16, H = 4, KV = 2, Dh = 4, T = 8;
@@ -403,7 +403,12 @@ TEST(OnnxFusion, HuggingFaceAttentionBlockFuses) {
     EXPECT_TRUE(nodes_of(fused, op).empty()) << op;
   }
   for (const StateBuffer& state : fused.states) {
-    EXPECT_EQ(state.info.type.shape[1], Dim::fixed(H)) << state.info.name;
+    EXPECT_EQ(state.info.type.shape[1], Dim::fixed(KV)) << state.info.name;
+  }
+  ASSERT_EQ(nodes_of(fused, "attention").size(), 1u);
+  for (int i : {1, 2}) {
+    EXPECT_EQ(fused.values.at(nodes_of(fused, "attention")[0]->inputs[i]).shape[1], Dim::fixed(KV))
+        << "the attention reads the caches' KV heads";
   }
   PluginRegistry registry;
   registry.load({.name = "cpu"});

@@ -204,6 +204,43 @@ RefTensor seeded(Shape shape, double seed) {
   return t(std::move(shape), std::move(data));
 }
 
+// [B, Hkv, T, Dh] with each head repeated `group` times: [B, Hkv·group, T, Dh].
+RefTensor repeat_heads(const RefTensor& x, int64_t group) {
+  const int64_t plane = x.shape[2] * x.shape[3];
+  std::vector<double> data;
+  for (int64_t bh = 0; bh < x.shape[0] * x.shape[1]; ++bh) {
+    for (int64_t g = 0; g < group; ++g) {
+      data.insert(data.end(), x.data.begin() + bh * plane, x.data.begin() + (bh + 1) * plane);
+    }
+  }
+  return t({x.shape[0], x.shape[1] * group, x.shape[2], x.shape[3]}, std::move(data));
+}
+
+// Grouped-query attention (caches of Hkv heads) equals plain attention over
+// the caches with each head repeated for its H / Hkv query heads (Hugging
+// Face's repeat_kv), for every ratio, with pos [1] and [B].
+TEST(ReferenceOpTest, GroupedAttentionEqualsAttentionOverRepeatedHeads) {
+  const RefTensor q = seeded({2, 8, 3, 4}, 6);  // [B, H, S, Dh]
+  for (int64_t kv_heads : {8, 4, 2, 1}) {
+    SCOPED_TRACE("kv heads " + std::to_string(kv_heads));
+    const RefTensor k = seeded({2, kv_heads, 7, 4}, 7);
+    const RefTensor v = seeded({2, kv_heads, 7, 4}, 8);
+    const int64_t group = 8 / kv_heads;
+    for (const RefTensor& p : {pos(2), t({2}, {4, 0}, DType::i64)}) {
+      const RefTensor grouped = run1("attention", {q, k, v, p});
+      EXPECT_EQ(grouped.shape, q.shape);
+      EXPECT_THAT(
+          grouped,
+          Near(run1("attention", {q, repeat_heads(k, group), repeat_heads(v, group), p}).data));
+    }
+  }
+  // The query heads of one group read one cache head: different queries,
+  // different results (the grouping is not a broadcast of one head's output).
+  const RefTensor one =
+      run1("attention", {q, seeded({2, 1, 7, 4}, 7), seeded({2, 1, 7, 4}, 8), pos(2)});
+  EXPECT_NE(batch_row(one, 0).data[0], batch_row(one, 0).data[3 * 4]);
+}
+
 TEST(ReferenceOpTest, PositionPerBatchRowEqualsEachRowAlone) {
   const std::vector<int64_t> positions = {4, 0, 2};
   const RefTensor pos3 = t({3}, {4, 0, 2}, DType::i64);

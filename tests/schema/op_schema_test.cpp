@@ -93,6 +93,9 @@ std::vector<Case> valid_cases() {
       {"rope", {f32({3, 1, 2, 8}), i64({1})}, {}},
       {"attention", {f32({3, 2, 1, 8}), f32({3, 2, 16, 8}), f32({3, 2, 16, 8}), i64({3})}, {}},
       {"kv_cache_update", {f32({3, 2, 16, 8}), f32({3, 2, 1, 8}), i64({3})}, {}},
+      // Grouped-query: 8 query heads over 2 and 1 KV heads.
+      {"attention", {f16({2, 8, 1, 8}), f16({2, 2, 16, 8}), f16({2, 2, 16, 8}), i64({2})}, {}},
+      {"attention", {f32({1, 8, 3, 8}), f32({1, 1, 16, 8}), f32({1, 1, 16, 8}), i64({1})}, {}},
   };
 }
 
@@ -176,6 +179,15 @@ TEST(OpSchemaTest, ConcreteAndSymbolicFailWithTheSameText) {
        "pos i64[4] must be i64[1] (one position for every batch row) or i64[2]"},
       {{"attention", {f32({1, 2, 20, 8}), f32({1, 2, 16, 8}), f32({1, 2, 16, 8}), i64({1})}, {}},
        "has 20 positions but cache f32[1,2,16,8] holds only 16"},
+      {{"attention", {f32({1, 8, 1, 8}), f32({1, 3, 16, 8}), f32({1, 3, 16, 8}), i64({1})}, {}},
+       "query heads 8 of q f32[1,8,1,8] are not a multiple of KV heads 3 of k_cache "
+       "f32[1,3,16,8]"},
+      {{"attention", {f32({1, 2, 1, 8}), f32({1, 4, 16, 8}), f32({1, 4, 16, 8}), i64({1})}, {}},
+       "query heads 2 of q f32[1,2,1,8] are not a multiple of KV heads 4"},
+      {{"attention", {f32({1, 4, 1, 8}), f32({1, 2, 16, 8}), f32({1, 1, 16, 8}), i64({1})}, {}},
+       "k_cache f32[1,2,16,8] and v_cache f32[1,1,16,8] must have one shape"},
+      {{"kv_cache_update", {f32({1, 2, 16, 8}), f32({1, 4, 1, 8}), i64({1})}, {}},
+       "head counts (dim 1) of cache f32[1,2,16,8] and new f32[1,4,1,8] differ"},
       {{"reshape", {f32({2, 3})}, {{"shape", std::vector<int64_t>{4, -1}}}},
        "cannot reshape x f32[2,3] to [4,-1]: 6 elements do not divide into dims of 4"},
       {{"transpose", {f32({2, 3})}, {{"perm", std::vector<int64_t>{0, 0}}}},

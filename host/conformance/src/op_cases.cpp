@@ -87,6 +87,17 @@ const std::vector<OpCase>& op_cases() {
        "kv_cache_update",
        {f("cache", {1, 2, 16, 8}), f("new", {1, 2, 3, 8}), pos(5)},
        {}},
+      // Grouped-query attention: Hkv cache heads, each read by H / Hkv query
+      // heads (4 and 8 here), decode and prefill, one position or one per row.
+      {"attention_grouped_decode",
+       "attention",
+       {f("q", {2, 8, 1, 16}), f("k_cache", {2, 2, 20, 16}), f("v_cache", {2, 2, 20, 16}), pos(13)},
+       {}},
+      {"attention_grouped_prefill_per_row",
+       "attention",
+       {f("q", {2, 8, 3, 8}), f("k_cache", {2, 1, 24, 8}), f("v_cache", {2, 1, 24, 8}),
+        pos({0, 21})},
+       {}},
       {"embedding_i64", "embedding", {f("table", {50, 24}), ids({2, 7}, 50, DType::i64)}, {}},
       {"embedding_i32", "embedding", {f("table", {50, 24}), ids({9}, 50, DType::i32)}, {}},
       {"reshape", "reshape", {f("x", {2, 3, 8})}, {{"shape", std::vector<int64_t>{0, -1, 4}}}},

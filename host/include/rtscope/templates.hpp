@@ -46,9 +46,9 @@ struct DecoderParams {
 
 // Inputs: tokens i64 [batch, seq], pos i64 [1] (position of tokens[:,0]).
 // Outputs: logits [batch, seq, vocab], next_token i64 [batch, seq].
-// States: k_cache_<l>, v_cache_<l> [batch, heads, max_seq, d_model/heads]
-// (with grouped-query attention the cache holds each K/V head repeated for
-// its query heads).
+// States: k_cache_<l>, v_cache_<l> [batch, kv_heads, max_seq, d_model/heads]
+// (grouped-query attention reads each K/V head for heads / kv_heads query
+// heads, so the caches hold kv_heads heads, never a repeat).
 // Weights: embed [vocab, d_model]; per layer layers.<l>.{attn_norm,
 // ffn_norm} [d_model], layers.<l>.attn.{wq, wk, wv, wo} and
 // layers.<l>.ffn.{w_gate, w_up, w_down}; final_norm [d_model]; lm_head

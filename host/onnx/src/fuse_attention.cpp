@@ -11,18 +11,18 @@
 // becomes attention(q, k, v, pos, scale): query s attends to keys
 // j ≤ pos + s, which the mask says for positions pos, pos+1, ... (what the
 // in-place caches already assume). A grouped-query cache that the export
-// repeats after reading it is widened instead: the state holds every query
-// head and the step's rows are repeated before they are written, as in the
-// built-in decoder, so attention reads the cache directly.
+// repeats after reading it is read by the grouped attention directly (query
+// head h reads cached head h / G, as repeat_kv has it): the cache keeps its
+// kv heads and the repeat is never materialised.
 #include <cmath>
 #include <limits>
-#include <memory>
-#include <set>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "fuse_graph.hpp"
 #include "fuse_patterns.hpp"
 #include "kv_alias.hpp"
-#include "rtscope/error.hpp"
 
 namespace rtscope::onnx_import {
 namespace {
@@ -36,10 +36,8 @@ bool all_static(const SymShape& shape) {
 
 // One cache as the attention reads it.
 struct CacheRead {
-  std::string cache;               // the kv_cache_update output
-  std::string read;                // what the attention's matmul reads
-  int64_t group = 1;               // > 1: heads repeated after the cache
-  std::vector<std::string> chain;  // the repeat's values
+  std::string cache;  // the kv_cache_update output
+  int64_t group = 1;  // > 1: heads repeated after the cache (query heads per cached head)
 };
 
 bool is_update(const FuseGraph& g, const std::string& value) {
@@ -50,7 +48,7 @@ bool is_update(const FuseGraph& g, const std::string& value) {
 }
 
 std::optional<CacheRead> cache_read(const FuseGraph& g, const std::string& value) {
-  if (is_update(g, value)) return CacheRead{value, value, 1, {}};
+  if (is_update(g, value)) return CacheRead{value, 1};
   // reshape(concat(reshape(cache, [B, KV, 1, T, Dh]) × G, axis 2), [B, KV·G, T, Dh]),
   // or with expand in place of the concat (Hugging Face's repeat_kv).
   const Node* merge = g.produced_by(value, "reshape");
@@ -86,7 +84,7 @@ std::optional<CacheRead> cache_read(const FuseGraph& g, const std::string& value
       g.type(value).shape != SymShape{c[0], heads, c[2], c[3]}) {
     return std::nullopt;
   }
-  return CacheRead{cache, value, group, {one, repeated, value}};
+  return CacheRead{cache, group};
 }
 
 // A one-element constant that removes a key from the softmax: -inf or the
@@ -149,7 +147,6 @@ bool causal_mask(const FuseGraph& g, const std::string& mask, const ValueType& s
 
 struct Scores {
   std::string q, k;
-  std::vector<std::string> interior;
 };
 
 // q·kᵀ: matmul(q, transpose(k, [0, 1, 3, 2])) or matmul(q, k, transpose_b=1).
@@ -157,20 +154,19 @@ std::optional<Scores> scores_of(const FuseGraph& g, const std::string& value) {
   const Node* mm = g.produced_by(value, "matmul");
   if (mm == nullptr || mm->inputs.size() != 2) return std::nullopt;
   const auto transposed = int_attr(*mm, "transpose_b", 0);
-  if (transposed == 1) return Scores{mm->inputs[0], mm->inputs[1], {value}};
+  if (transposed == 1) return Scores{mm->inputs[0], mm->inputs[1]};
   const Node* t = g.produced_by(mm->inputs[1], "transpose");
   if (transposed != 0 || t == nullptr || t->inputs.size() != 1 ||
       ints_attr(*t, "perm") != std::vector<int64_t>{0, 1, 3, 2}) {
     return std::nullopt;
   }
-  return Scores{mm->inputs[0], t->inputs[0], {value, mm->inputs[1]}};
+  return Scores{mm->inputs[0], t->inputs[0]};
 }
 
 struct AttentionMatch {
   std::string out, q;
   CacheRead k, v;
   double scale = 0;
-  std::set<std::string> interior;  // values that go with the fusion
 };
 
 std::optional<AttentionMatch> match_attention(FuseGraph& g, const std::string& out) {
@@ -213,91 +209,23 @@ std::optional<AttentionMatch> match_attention(FuseGraph& g, const std::string& o
     const auto k = cache_read(g, scores->k);
     const auto v = cache_read(g, mm->inputs[1]);
     if (!k || !v) continue;
-    // The attention as it will read the caches (widened ones hold every
-    // query head): a dry run through the op schema, and the step's result
-    // keeps its type.
+    // The attention as it will read the caches (grouped ones with their kv
+    // heads): a dry run through the op schema, and the step's result keeps
+    // its type.
     Rewrite dry(g);
-    const ValueType widened_k = g.type(k->read);
-    const ValueType widened_v = g.type(v->read);
-    dry.assume(k->cache, widened_k);
-    dry.assume(v->cache, widened_v);
     const std::string fused =
         dry.add("attention", {scores->q, k->cache, v->cache, kStepPosition}, {{"scale", scale}});
     if (!dry.ok() || dry.type(fused) != g.type(out) || g.type(raw).shape != g.type(scaled).shape) {
       continue;
     }
-    AttentionMatch match{out, scores->q, *k, *v, scale, {}};
-    match.interior.insert(scores->interior.begin(), scores->interior.end());
-    match.interior.insert({scaled, softmax->inputs[0], probs});
-    match.interior.insert(k->chain.begin(), k->chain.end());
-    match.interior.insert(v->chain.begin(), v->chain.end());
-    return match;
+    return AttentionMatch{out, scores->q, *k, *v, scale};
   }
   return std::nullopt;
 }
 
-// Whether every node that depends on `cache` goes with the fusions (its
-// output is interior to a match) or is a fused attention itself, so the
-// cache may change type.
-bool only_fused_readers(const FuseGraph& g, const std::string& cache,
-                        const std::vector<AttentionMatch>& matches) {
-  std::set<std::string> gone;
-  std::set<std::string> fused;
-  for (const AttentionMatch& m : matches) {
-    gone.insert(m.interior.begin(), m.interior.end());
-    fused.insert(m.out);
-  }
-  const Node* update = g.producer(cache);
-  if (g.readers(update->inputs[0]).size() != 1) return false;  // the past is read elsewhere
-  std::vector<std::string> pending{cache};
-  std::set<std::string> seen;
-  while (!pending.empty()) {
-    const std::string value = pending.back();
-    pending.pop_back();
-    if (!seen.insert(value).second) continue;
-    for (const Node* reader : g.readers(value)) {
-      for (const std::string& out : reader->outputs) {
-        if (fused.count(out)) continue;
-        if (!gone.count(out)) return false;
-        pending.push_back(out);
-      }
-    }
-    // Leaving the graph other than as the state's next value: kept as is.
-    for (const std::string& o : g.graph().outputs) {
-      if (o == value) return false;
-    }
-  }
-  return true;
-}
-
-// The rewrite by which the state holds kv·G heads and the step's rows are
-// repeated before the update writes them (head h reads cached head h / G,
-// as repeat_kv does); nullptr when the op schema refuses it.
-std::unique_ptr<Rewrite> widened(FuseGraph& g, const CacheRead& read) {
-  const Node* update = g.producer(read.cache);
-  const std::string& past = update->inputs[0];
-  const std::string& rows = update->inputs[1];
-  const SymShape r = g.type(rows).shape;
-  if (r.size() != 4 || !all_static(r)) return nullptr;
-  const ValueType wide = g.type(read.read);
-  auto w = std::make_unique<Rewrite>(g);
-  w->assume(past, wide);
-  const std::string one =
-      w->add("reshape", {rows}, {{"shape", std::vector<int64_t>{0, 0, 1, -1, r[3].value}}});
-  const std::string repeated =
-      w->add("concat", std::vector<std::string>(static_cast<std::size_t>(read.group), one),
-             {{"axis", int64_t{2}}});
-  const std::string merged =
-      w->add("reshape", {repeated},
-             {{"shape", std::vector<int64_t>{0, wide.shape[1].value, -1, r[3].value}}});
-  w->add("kv_cache_update", {past, merged, update->inputs[2]}, {}, read.cache);
-  if (!w->ok() || w->type(read.cache) != wide) return nullptr;
-  return w;
-}
-
 }  // namespace
 
-std::size_t fuse_attention(FuseGraph& g, std::size_t& widened_caches) {
+std::size_t fuse_attention(FuseGraph& g, std::size_t& grouped) {
   if (!g.ctx().types.count(kStepPosition)) return 0;
   std::vector<std::string> outs;
   for (const Node& node : g.graph().nodes) {
@@ -307,50 +235,15 @@ std::size_t fuse_attention(FuseGraph& g, std::size_t& widened_caches) {
   for (const std::string& out : outs) {
     if (auto m = match_attention(g, out)) matches.push_back(std::move(*m));
   }
-  // A grouped-query cache changes type when widened: only when nothing
-  // but these fusions reads it, in every layer that reads it.
-  std::map<std::string, std::unique_ptr<Rewrite>> widenings;
-  for (bool dropped = true; dropped;) {
-    dropped = false;
-    widenings.clear();
-    std::set<std::string> refused;
-    for (const AttentionMatch& m : matches) {
-      for (const CacheRead* read : {&m.k, &m.v}) {
-        if (read->group == 1 || widenings.count(read->cache)) continue;
-        auto w = only_fused_readers(g, read->cache, matches) ? widened(g, *read) : nullptr;
-        if (w == nullptr) {
-          refused.insert(read->cache);
-        } else {
-          widenings.emplace(read->cache, std::move(w));
-        }
-      }
-    }
-    std::erase_if(matches, [&](const AttentionMatch& m) {
-      const bool refuse = refused.count(m.k.cache) || refused.count(m.v.cache);
-      dropped = dropped || refuse;
-      return refuse;
-    });
-  }
-  for (auto& [cache, w] : widenings) {
-    const std::string past = g.producer(cache)->inputs[0];
-    g.retype_state(past, w->type(cache));
-    if (!g.commit(cache, *w, /*retype=*/true)) {
-      throw InputError(
-          g.ctx().file + ": widening the cache '" + past +
-          "' for its fused attention failed (an importer bug; import with fusion off)");
-    }
-    ++widened_caches;
-  }
+  // The repeats go with the matmuls they fed (remove_dead), unless
+  // something else still reads them.
   std::size_t count = 0;
   for (const AttentionMatch& m : matches) {
     Rewrite r(g);
     r.add("attention", {m.q, m.k.cache, m.v.cache, kStepPosition}, {{"scale", m.scale}}, m.out);
     if (g.commit(m.out, r)) {
       ++count;
-    } else if (m.k.group > 1 || m.v.group > 1) {
-      throw InputError(g.ctx().file + ": the attention '" + m.out +
-                       "' over widened caches could not be fused (an importer bug; import with "
-                       "fusion off)");
+      if (m.k.group > 1) ++grouped;
     }
   }
   return count;

@@ -84,7 +84,7 @@ FuseCounts fuse_patterns(Context& ctx) {
   counts.silu = fuse_silu(g);
   counts.rmsnorm = fuse_rmsnorm(g);
   counts.rope = fuse_rope(g);
-  counts.attention = fuse_attention(g, counts.widened_caches);
+  counts.attention = fuse_attention(g, counts.grouped_attention);
   g.remove_dead();
   return counts;
 }

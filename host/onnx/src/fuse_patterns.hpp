@@ -34,7 +34,7 @@ struct FuseCounts {
   std::size_t rmsnorm = 0;
   std::size_t rope = 0;
   std::size_t attention = 0;
-  std::size_t widened_caches = 0;  // grouped-query caches now holding every query head
+  std::size_t grouped_attention = 0;  // of the attentions, those over grouped-query caches
 };
 
 // Runs every pass on ctx.graph, then removes dead nodes and weights.
@@ -52,7 +52,8 @@ std::size_t fuse_linear(FuseGraph& g);
 std::size_t fuse_silu(FuseGraph& g);
 std::size_t fuse_rmsnorm(FuseGraph& g);
 std::size_t fuse_rope(FuseGraph& g);
-// Also widens grouped-query caches (FuseCounts::widened_caches).
-std::size_t fuse_attention(FuseGraph& g, std::size_t& widened_caches);
+// Also counts the attentions over grouped-query caches
+// (FuseCounts::grouped_attention).
+std::size_t fuse_attention(FuseGraph& g, std::size_t& grouped);
 
 }  // namespace rtscope::onnx_import

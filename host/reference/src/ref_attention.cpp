@@ -1,6 +1,6 @@
-// Reference kernels of rope, causal attention over a KV cache, and
-// kv_cache_update. Batch row b runs at pos[b] (pos [B]) or at pos[0] (pos
-// [1]).
+// Reference kernels of rope, causal (grouped-query) attention over a KV
+// cache, and kv_cache_update. Batch row b runs at pos[b] (pos [B]) or at
+// pos[0] (pos [1]).
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -52,19 +52,23 @@ void rope_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
 void attention_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
                       std::vector<RefTensor>& out) {
   const RefTensor& q = in[0];  // [B, H, S, Dh]
-  const RefTensor& k = in[1];  // [B, H, T, Dh]
+  const RefTensor& k = in[1];  // [B, Hkv, T, Dh], H a multiple of Hkv (the op schema)
   const RefTensor& v = in[2];
   const int64_t batch = q.shape[0], heads = q.shape[1], seq = q.shape[2], dh = q.shape[3];
+  const int64_t kv_heads = k.shape[1];
   const int64_t capacity = k.shape[2];
   double scale = attr_real(attrs, "scale");
   if (scale == 0.0) scale = 1.0 / std::sqrt(static_cast<double>(dh));
 
   std::vector<double> weights(static_cast<std::size_t>(capacity));
   for (int64_t bh = 0; bh < batch * heads; ++bh) {
-    const int64_t pos = position_of(in[3], bh / heads, "attention");
-    check_fits("attention", bh / heads, pos, seq, capacity);
-    const double* kb = k.data.data() + bh * capacity * dh;
-    const double* vb = v.data.data() + bh * capacity * dh;
+    const int64_t b = bh / heads;
+    const int64_t pos = position_of(in[3], b, "attention");
+    check_fits("attention", b, pos, seq, capacity);
+    // Grouped-query: query head h reads KV head h / (H / Hkv).
+    const int64_t kv_head = (bh % heads) / (heads / kv_heads);
+    const double* kb = k.data.data() + (b * kv_heads + kv_head) * capacity * dh;
+    const double* vb = v.data.data() + (b * kv_heads + kv_head) * capacity * dh;
     for (int64_t s = 0; s < seq; ++s) {
       const double* qs = q.data.data() + (bh * seq + s) * dh;
       double* os = out[0].data.data() + (bh * seq + s) * dh;
@@ -90,8 +94,8 @@ void attention_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
 
 void kv_cache_update_kernel(const std::vector<RefTensor>& in, const AttrMap&,
                             std::vector<RefTensor>& out) {
-  const RefTensor& cache = in[0];  // [B, H, T, Dh]
-  const RefTensor& fresh = in[1];  // [B, H, S, Dh]
+  const RefTensor& cache = in[0];  // [B, Hkv, T, Dh]
+  const RefTensor& fresh = in[1];  // [B, Hkv, S, Dh]
   const int64_t capacity = cache.shape[2], steps = fresh.shape[2], dh = cache.shape[3];
   out[0].data = cache.data;  // the reference returns an updated copy
   const int64_t planes = cache.shape[0] * cache.shape[1];

@@ -2,6 +2,9 @@
 // kv_cache_update (in place on the cache). Each takes `pos` as i64 [1] (one
 // position for all batch rows) or i64 [B] (batch row b at pos[b]: its rope
 // angle, the cache rows it writes, and the keys it sees, pos[b] + S).
+// Attention is grouped-query: the caches hold Hkv heads, a divisor of the
+// query's H, and query head h reads KV head h / (H / Hkv) (Hkv = H is plain
+// multi-head attention), so a cache never stores a head twice.
 #include "op_shapes.hpp"
 
 namespace rtscope::schema::detail {
@@ -30,6 +33,29 @@ void check_heads(std::string_view q_role, const ValueType& q, std::string_view r
   require_same_dim(q.shape[3], other.shape[3], "head dims (dim 3)" + pair);
 }
 
+// Checks that the cache [B, Hkv, T, Dh] matches `q` [B, H, S, Dh] in batch
+// and head dim, and that its Hkv heads divide H (grouped-query attention).
+// Symbolic head counts must be the same symbol: the grouping is fixed when
+// the graph is built.
+void check_grouped_heads(const ValueType& q, const ValueType& cache) {
+  const std::string pair = " of " + describe("q", q) + " and " + describe("k_cache", cache);
+  require_same_dim(q.shape[0], cache.shape[0], "batch dims (0)" + pair);
+  require_same_dim(q.shape[3], cache.shape[3], "head dims (dim 3)" + pair);
+  const Dim& heads = q.shape[1];
+  const Dim& kv_heads = cache.shape[1];
+  if (!heads.is_static() || !kv_heads.is_static()) {
+    require_same_dim(heads, kv_heads, "head counts (dim 1)" + pair);
+    return;
+  }
+  // 0 KV heads serve only an empty query (no heads at all).
+  const bool divides = kv_heads.value > 0 ? heads.value % kv_heads.value == 0 : heads.value == 0;
+  if (!divides) {
+    fail("query heads " + heads.str() + " of " + describe("q", q) +
+         " are not a multiple of KV heads " + kv_heads.str() + " of " + describe("k_cache", cache) +
+         "; grouped-query attention needs H % Hkv == 0 (each KV head serves H / Hkv query heads)");
+  }
+}
+
 void check_fits(std::string_view role, const ValueType& seq_owner, const ValueType& cache) {
   const Dim& s = seq_owner.shape[2];
   const Dim& t = cache.shape[2];
@@ -49,7 +75,7 @@ std::vector<ValueType> infer_attention(const std::vector<ValueType>& in, const A
   if (!(k.shape == v.shape)) {
     fail(describe("k_cache", k) + " and " + describe("v_cache", v) + " must have one shape");
   }
-  check_heads("q", q, "k_cache", k);
+  check_grouped_heads(q, k);
   check_fits("q", q, k);
   require_position("pos", in[3], q.shape[0]);
   if (!(attr_real(attrs, "scale") >= 0.0)) {
@@ -62,8 +88,8 @@ std::vector<ValueType> infer_attention(const std::vector<ValueType>& in, const A
 std::vector<ValueType> infer_kv_cache_update(const std::vector<ValueType>& in, const AttrMap&) {
   const ValueType& cache = in[0];
   const ValueType& fresh = in[1];
-  require_rank("cache", cache, 4);  // [B, H, T, Dh]
-  require_rank("new", fresh, 4);    // [B, H, S, Dh]
+  require_rank("cache", cache, 4);  // [B, Hkv, T, Dh]: the heads attention reads
+  require_rank("new", fresh, 4);    // [B, Hkv, S, Dh]
   check_heads("cache", cache, "new", fresh);
   check_fits("new", fresh, cache);
   require_position("pos", in[2], cache.shape[0]);

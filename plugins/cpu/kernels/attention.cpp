@@ -1,7 +1,8 @@
-// Decoder ops: rope, causal attention over a KV cache, and the in-place
-// kv_cache_update. Attention specializes on common head dims at compile
-// time; attention and rope split work over the pool per shape. pos is [1]
-// (every batch row at pos[0]) or [batch] (row b at pos[b]).
+// Decoder ops: rope, causal attention over a KV cache (grouped-query: the
+// cache may hold fewer heads than q, each serving H / Hkv query heads), and
+// the in-place kv_cache_update. Attention specializes on common head dims
+// at compile time; attention and rope split work over the pool per shape.
+// pos is [1] (every batch row at pos[0]) or [batch] (row b at pos[b]).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -133,6 +134,9 @@ void run_attention(const KernelArgs& args) {
   const int64_t head_dim = kHeadDim > 0 ? kHeadDim : q.dim(3);
   const int64_t cache_len = k.dim(2);
   const int64_t heads = q.dim(1);
+  // Grouped-query: `group` consecutive query heads read one KV head, so
+  // query plane b·H + h reads KV plane (b·H + h) / group = b·Hkv + h / group.
+  const int64_t group = k.dim(1) > 0 ? heads / k.dim(1) : 1;
   const Positions positions =
       read_positions(args, args.inputs[3], q.dim(0), steps, cache_len, k.dims);
   int64_t last = 0;  // the furthest position any row reaches, for the split
@@ -166,9 +170,10 @@ void run_attention(const KernelArgs& args) {
     for (int64_t row = begin; row < end; ++row) {
       const int64_t s = row % steps;
       const int64_t batch_head = row / steps;
+      const int64_t kv_plane = batch_head / group;
       const float* query = q_data + row * head_dim;
-      const float* keys = k_data + batch_head * cache_len * head_dim;
-      const float* values = v_data + batch_head * cache_len * head_dim;
+      const float* keys = k_data + kv_plane * cache_len * head_dim;
+      const float* values = v_data + kv_plane * cache_len * head_dim;
       float* dst = out + row * head_dim;
       const int64_t visible = positions.of(batch_head / heads) + s + 1;  // keys 0..pos+s, causal
       float max_score = -INFINITY;

@@ -1,4 +1,5 @@
-// Decoder ops: rope, causal attention over a KV cache (split over key blocks
+// Decoder ops: rope, causal grouped-query attention over a KV cache whose
+// Hkv heads each serve H / Hkv query heads (split over key blocks
 // with a combine pass when the partials fit a small scratch, else one
 // workgroup per query row with an online softmax over key chunks), and
 // kv_cache_update. The
@@ -68,6 +69,9 @@ void encode_attention(const EncodeArgs& args) {
   push.cache_len = to_u32(node, k.dim(2), "cache length");
   push.head_dim = to_u32(node, q.dim(3), "head dim");
   push.rows = to_u32(node, q.dim(0) * q.dim(1) * q.dim(2), "row count");
+  // Grouped-query: H / Hkv query heads per KV head (the op schema checked
+  // that Hkv divides H).
+  push.group = k.dim(1) > 0 ? to_u32(node, q.dim(1) / k.dim(1), "query heads per KV head") : 1;
   to_u32(node, k.elements(), "cache element count");
   double scale = node.attr_real("scale", 0.0);
   if (scale == 0.0) scale = 1.0 / std::sqrt(static_cast<double>(push.head_dim));

@@ -1,6 +1,7 @@
 #version 450
 // Causal attention over a KV cache: q [B, H, S, Dh] against k and v
-// [B, H, T, Dh]; query s (absolute position pos+s) sees keys j ≤ pos+s.
+// [B, Hkv, T, Dh] (query head h reads KV head h / (H / Hkv)); query s
+// (absolute position pos+s) sees keys j ≤ pos+s.
 // One workgroup per (b, h, s) row. Keys are visited in chunks of WG with an
 // online softmax (running max and sum, rescaled accumulator), so the cache
 // length is not bounded by shared memory; the head dim is (MAX_HEAD_DIM).
@@ -28,6 +29,7 @@ layout(push_constant) uniform Push {
   float scale;
   uint flags;  // bit 0: key rows are read as 16-byte vectors (k4)
   uint per_pos;  // rows per position: 0 (pos [1]) or H·S (pos [B], batch row b at pos[b])
+  uint group;  // query heads per KV head: H / Hkv
 } pc;
 
 #ifdef ELEM_F16
@@ -82,7 +84,8 @@ void main() {
     const int pos = POSITION(pos_words, row, pc.per_pos);
     const uint bh = row / SEQ;
     const uint s = row % SEQ;
-    const uint kv_base = bh * CACHE_LEN * dh;
+    // Grouped-query: query plane b·H + h reads KV plane b·Hkv + h / group.
+    const uint kv_base = (bh / pc.group) * CACHE_LEN * dh;
     // The host rejects pos + S > T before submitting; clamp anyway so a bad
     // position can never read outside the cache.
     const uint visible = uint(clamp(pos + int(s) + 1, 0, int(CACHE_LEN)));

@@ -1,7 +1,7 @@
 #version 450
 // Causal attention for decode steps, split over key blocks (split-K): the
 // same result as attention.comp, q [B, H, S, Dh] against k and v
-// [B, H, T, Dh], query s seeing keys j ≤ pos+s, but with one workgroup per
+// [B, Hkv, T, Dh], query s seeing keys j ≤ pos+s, but with one workgroup per
 // (row, block of BLOCK keys) instead of one per row, so that a step's few
 // rows fill the device. Two dispatches of this shader:
 //   partial (flags bit 1 clear): workgroup (block, row) writes its block's
@@ -39,6 +39,7 @@ layout(push_constant) uniform Push {
   float scale;
   uint flags;  // bit 0: key rows are 16-byte vectors (k4); bit 1: combine pass
   uint per_pos;  // rows per position: 0 (pos [1]) or H·S (pos [B], batch row b at pos[b])
+  uint group;  // query heads per KV head: H / Hkv
 } pc;
 
 #ifdef ELEM_F16
@@ -88,7 +89,8 @@ void partial_pass(uint row, uint block, uint dh, uint visible, uint cache_len) {
   const uint lid = gl_LocalInvocationID.x;
   const uint key0 = block * BLOCK;
   const uint count = min(BLOCK, visible - key0);
-  const uint kv_base = (row / SHAPE(S_SEQ, pc.seq)) * cache_len * dh;
+  // Grouped-query: query plane b·H + h reads KV plane b·Hkv + h / group.
+  const uint kv_base = (row / SHAPE(S_SEQ, pc.seq) / pc.group) * cache_len * dh;
   for (uint d = lid; d < dh; d += WG) query[d] = float(q[row * dh + d]);
   barrier();
   // Scores: WG / BLOCK invocations per key, each over every parts-th slice.
