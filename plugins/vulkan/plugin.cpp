@@ -7,6 +7,7 @@
 
 #include "engine.hpp"
 #include "error.hpp"
+#include "rtscope/kit/elapsed.hpp"
 
 namespace rtscope::vulkan {
 namespace {
@@ -21,12 +22,6 @@ bool env_flag(const char* name, bool fallback) {
   return text == "1" || text == "true" || text == "on" || text == "yes";
 }
 
-uint64_t elapsed_ns(std::chrono::steady_clock::time_point start) {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
-          .count());
-}
-
 }  // namespace
 
 VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
@@ -38,11 +33,11 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
   auto start = std::chrono::steady_clock::now();
   instance_ = std::make_unique<Instance>(log, env_flag("RTSCOPE_VULKAN_VALIDATION", false),
                                          validation_errors_);
-  instance_create_ns_ = elapsed_ns(start);
+  instance_create_ns_ = kit::elapsed_ns(start);
   start = std::chrono::steady_clock::now();
   physical_ = list_devices(*instance_, std::getenv("RTSCOPE_VULKAN_DEVICE"),
                            env_flag("RTSCOPE_VULKAN_F16_STORAGE", true), log);
-  devices_list_ns_ = elapsed_ns(start);
+  devices_list_ns_ = kit::elapsed_ns(start);
   devices_.resize(physical_.size());
   for (uint32_t i = 0; i < physical_.size(); ++i) {
     const PhysicalDevice& device = physical_[i];
