@@ -20,18 +20,30 @@ const std::string kConfig =
                    .warmup = 2,
                    .iterations = 10});
 
-TEST_F(RtscopeRun, VulkanModulesReportStagedBytesPerIteration) {
-  {
+// rtscope-run on kConfig with a JSON report; skipped without a Vulkan
+// device.
+class VulkanRun : public RtscopeRun {
+ protected:
+  void SetUp() override {
+    RtscopeRun::SetUp();
+    if (IsSkipped()) return;
     rtscope::PluginRegistry registry;
     RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
   }
-  const fs::path config = write("vulkan.yaml", kConfig);
-  const fs::path json_path = dir_ / "report.json";
-  const CommandResult result = run("'" + config.string() + "' --json '" + json_path.string() + "'");
+  CommandResult run_config() {
+    const fs::path config = write("vulkan.yaml", kConfig);
+    return run("'" + config.string() + "' --json '" + json_path().string() + "'");
+  }
+  nlohmann::json json_report() { return nlohmann::json::parse(read_file(json_path())); }
+  fs::path json_path() const { return dir_ / "report.json"; }
+};
+
+TEST_F(VulkanRun, VulkanModulesReportStagedBytesPerIteration) {
+  const CommandResult result = run_config();
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("staged per iteration"), std::string::npos) << result.out;
 
-  const nlohmann::json report = nlohmann::json::parse(read_file(json_path));
+  const nlohmann::json report = json_report();
   const nlohmann::json& partition = report.at("models").at("decoder").at("partitions").at(0);
   EXPECT_EQ(partition.at("plugin"), "vulkan");
   // A decode step: tokens i64[1,1] and pos i64[1] in; logits f32[1,1,97]
@@ -50,16 +62,10 @@ TEST_F(RtscopeRun, VulkanModulesReportStagedBytesPerIteration) {
   EXPECT_NE(result.out.find("device time per iteration"), std::string::npos) << result.out;
 }
 
-TEST_F(RtscopeRun, VulkanStartUpPhasesAreReportedInsideTheirRunnerPhases) {
-  {
-    rtscope::PluginRegistry registry;
-    RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  }
-  const fs::path config = write("vulkan.yaml", kConfig);
-  const fs::path json_path = dir_ / "report.json";
-  const CommandResult result = run("'" + config.string() + "' --json '" + json_path.string() + "'");
+TEST_F(VulkanRun, VulkanStartUpPhasesAreReportedInsideTheirRunnerPhases) {
+  const CommandResult result = run_config();
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  const nlohmann::json report = nlohmann::json::parse(read_file(json_path));
+  const nlohmann::json report = json_report();
   const nlohmann::json& run = report.at("models").at("decoder");
   const nlohmann::json& plugin = run.at("plugin_phases_ms");
   const nlohmann::json& phases = run.at("phases_ms");
