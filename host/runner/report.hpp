@@ -102,8 +102,31 @@ struct CacheReport {
   bool remote_failed = false;
 };
 
+// What building a model cost, the same for every run entry of the model.
+struct ModelBuildTimes {
+  // Plugin load: the load time of the plugins in the model's backends.
+  // Model build: graph construction, partitioning and engine builds.
+  // Weights load: the part of model build spent reading a checkpoint
+  // (`weights`: config, mapping, checks, conversions); 0 without one.
+  double plugin_load_ms = 0;
+  double model_build_ms = 0;
+  double weights_load_ms = 0;
+  // The start of a model from a checkpoint (B14), finer: mapping the
+  // safetensors files (checkpoint_map) and checking, wrapping or converting
+  // their tensors (checkpoint_convert), both inside weights_load; building
+  // the engines (upload: the plugins take the weights and copy them to
+  // their device).
+  double checkpoint_map_ms = 0;
+  double checkpoint_convert_ms = 0;
+  double upload_ms = 0;
+  // The part of model_build that ran while the plugins loaded (reading the
+  // first run's graph or checkpoint, on the main thread): counted in both
+  // plugin_load and model_build, once in start_to_first_token.
+  double graph_beside_plugin_load_ms = 0;
+};
+
 // One run entry of the config.
-struct ModelReport {
+struct ModelReport : ModelBuildTimes {
   std::string name;             // the run's name (key in JSON)
   std::string model;            // the model it ran
   std::string workload;         // e.g. "stream prompt 16, tokens 64"
@@ -113,31 +136,14 @@ struct ModelReport {
   // over their summed latency; latency_ms is per iteration (per step).
   int64_t batch = 1;
   std::map<std::string, std::string> settings;
-  // Plugin load: the load time of the plugins in the model's backends.
-  // Model build: graph construction, partitioning and engine builds. First
-  // inference: the first Model::run of this entry (context creation included).
-  // Weights load: the part of model build spent reading a checkpoint
-  // (`weights`: config, mapping, checks, conversions); 0 without one.
-  double plugin_load_ms = 0;
-  double model_build_ms = 0;
-  double weights_load_ms = 0;
+  // First inference: the first Model::run of this entry (context creation
+  // included); pipelines: creating pipelines at the first context (from the
+  // plugins' `pipeline_create_ns` counters, from the runtime cache when
+  // warm), inside first_inference.
   double first_inference_ms = 0;
-  // The start of a model from a checkpoint (B14), finer: mapping the
-  // safetensors files (checkpoint_map) and checking, wrapping or converting
-  // their tensors (checkpoint_convert), both inside weights_load; building
-  // the engines (upload: the plugins take the weights and copy them to
-  // their device) and creating pipelines at the first context (pipelines:
-  // from the plugins' `pipeline_create_ns` counters, from the runtime cache
-  // when warm), inside first_inference.
-  double checkpoint_map_ms = 0;
-  double checkpoint_convert_ms = 0;
-  double upload_ms = 0;
-  // The part of model_build that ran while the plugins loaded (reading the
-  // first run's graph or checkpoint, on the main thread): counted in both
-  // plugin_load and model_build, once in start_to_first_token.
-  double graph_beside_plugin_load_ms = 0;
-  // After that, until the plugins were loaded: paging in the checkpoint's
-  // mapped weights for the upload. Beside plugin_load, in no other phase.
+  // After the graph was read, until the plugins were loaded: paging in the
+  // checkpoint's mapped weights for the upload. Beside plugin_load, in no
+  // other phase.
   double checkpoint_prefault_ms = 0;
   double pipelines_ms = 0;
   // Where the plugins say their start-up went, "<plugin>.<phase>" -> ms:

@@ -130,13 +130,7 @@ uint64_t staged_between(const StagedBytes& before, const StagedBytes& after) {
 // A model built once and shared by the run entries that name it.
 struct BuiltModel {
   std::unique_ptr<Model> model;
-  double plugin_load_ms = 0;
-  double model_build_ms = 0;
-  double weights_load_ms = 0;
-  double checkpoint_map_ms = 0;
-  double checkpoint_convert_ms = 0;
-  double upload_ms = 0;
-  double graph_beside_plugin_load_ms = 0;
+  ModelBuildTimes times;
   std::map<std::string, std::string> settings;
   std::vector<PartitionReport> partitions;
 };
@@ -432,7 +426,7 @@ class Runner {
     options.backends = available_backends(config);
     options.fallback_data_dependent_ops = config.fallback_data_dependent_ops;
     options.require_full_compilation = config.require_full_compilation;
-    for (const std::string& id : options.backends) built.plugin_load_ms += load_ms_[id];
+    for (const std::string& id : options.backends) built.times.plugin_load_ms += load_ms_[id];
 
     PreparedGraph prepared;
     if (auto early = prepared_.find(name); early != prepared_.end()) {
@@ -441,18 +435,18 @@ class Runner {
     } else {
       prepared = prepare_graph(config);
     }
-    built.weights_load_ms = prepared.weights_load_ms;
-    built.checkpoint_map_ms = prepared.checkpoint_map_ms;
-    built.checkpoint_convert_ms = prepared.checkpoint_convert_ms;
-    built.graph_beside_plugin_load_ms = prepared.beside_plugin_load ? prepared.ms : 0;
+    built.times.weights_load_ms = prepared.weights_load_ms;
+    built.times.checkpoint_map_ms = prepared.checkpoint_map_ms;
+    built.times.checkpoint_convert_ms = prepared.checkpoint_convert_ms;
+    built.times.graph_beside_plugin_load_ms = prepared.beside_plugin_load ? prepared.ms : 0;
     const auto start = Clock::now();
     try {
       built.model = Model::build(std::move(prepared.graph), registry_, options);
-      built.upload_ms = ms_since(start);
+      built.times.upload_ms = ms_since(start);
     } catch (...) {
       rethrow_with_prefix(config.where);
     }
-    built.model_build_ms = prepared.ms + ms_since(start);
+    built.times.model_build_ms = prepared.ms + ms_since(start);
 
     // Top-level runtime settings, then the model's own on top.
     std::map<std::string, std::string> overrides = config_.runtime;
@@ -491,13 +485,7 @@ class Runner {
     report.name = run.name;
     report.model = run.model;
     report.settings = built.settings;
-    report.plugin_load_ms = built.plugin_load_ms;
-    report.model_build_ms = built.model_build_ms;
-    report.weights_load_ms = built.weights_load_ms;
-    report.checkpoint_map_ms = built.checkpoint_map_ms;
-    report.checkpoint_convert_ms = built.checkpoint_convert_ms;
-    report.upload_ms = built.upload_ms;
-    report.graph_beside_plugin_load_ms = built.graph_beside_plugin_load_ms;
+    static_cast<ModelBuildTimes&>(report) = built.times;
     report.checkpoint_prefault_ms = std::exchange(prefault_ms_, 0.0);
     report.partitions = built.partitions;
     report.warmup = run.warmup;

@@ -10,6 +10,7 @@
 #include "engine.hpp"
 #include "kit_names.hpp"
 #include "plugin.hpp"
+#include "rtscope/kit/elapsed.hpp"
 #include "rtscope/kit/settings.hpp"
 #include "rtscope/kit/trace_span.hpp"
 #include "tuning_record.hpp"
@@ -25,10 +26,7 @@ constexpr int kMinTimedRuns = 3;
 constexpr int kMaxTimedRuns = 10;
 constexpr auto kCandidateBudget = std::chrono::milliseconds(2);
 
-uint64_t elapsed_ns(Clock::time_point since) {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - since).count());
-}
+using kit::elapsed_ns;
 
 // Seeded values in [-1, 1]: never time kernels on all-zero data.
 void fill_random(float* data, int64_t count, uint32_t seed) {

@@ -11,6 +11,7 @@
 #include "half.hpp"
 #include "plugin.hpp"
 #include "rtscope/kit/bindings.hpp"
+#include "rtscope/kit/elapsed.hpp"
 #include "rtscope/kit/output_binding.hpp"
 
 namespace rtscope::vulkan {
@@ -43,10 +44,7 @@ Context::Context(const Engine& engine, const rts_runtime_settings* settings)
   const auto pipelines_start = std::chrono::steady_clock::now();
   pipelines_ = std::make_unique<PipelineSet>(device_, engine_.shader_variants(), settings_.cache,
                                              pipeline_counters_);
-  pipeline_create_ns_ =
-      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                std::chrono::steady_clock::now() - pipelines_start)
-                                .count());
+  pipeline_create_ns_ = kit::elapsed_ns(pipelines_start);
   const VkDevice device = device_.handle();
   auto pool_info = vk_struct<VkCommandPoolCreateInfo>(VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO);
   pool_info.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;

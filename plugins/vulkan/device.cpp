@@ -5,6 +5,7 @@
 
 #include "coop_matrix.hpp"
 #include "error.hpp"
+#include "rtscope/kit/elapsed.hpp"
 #include "shader_interface.hpp"
 
 namespace rtscope::vulkan {
@@ -107,9 +108,7 @@ Device::Device(const PhysicalDevice& physical, LogFn log)
     release();
     throw;
   }
-  create_ns_ = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
-          .count());
+  create_ns_ = kit::elapsed_ns(start);
   log_(RTS_LOG_INFO,
        str_cat("vulkan: opened '", physical_.properties.deviceName, "' (",
                device_type_name(physical_.properties.deviceType), ", Vulkan ",

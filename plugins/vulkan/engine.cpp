@@ -10,16 +10,11 @@
 #include "error.hpp"
 #include "kernels/skinny_product.hpp"
 #include "plugin.hpp"
+#include "rtscope/kit/elapsed.hpp"
 #include "upload.hpp"
 
 namespace rtscope::vulkan {
 namespace {
-
-uint64_t elapsed_ns(std::chrono::steady_clock::time_point start) {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
-          .count());
-}
 
 // What the device makes of each node: its op spec, dtype and device
 // checks, and the shader variants it may run.
@@ -167,7 +162,7 @@ void Engine::upload_constants() {
                      constants_.back().region(), constants_.back().mapped(),
                      transposed ? static_cast<size_t>(constant.value.dims[0]) : 0});
   }
-  upload_stats_.alloc_ns = elapsed_ns(start);
+  upload_stats_.alloc_ns = kit::elapsed_ns(start);
   upload_stats_.transfer = upload(*device_, items, device_->upload_options());
 }
 

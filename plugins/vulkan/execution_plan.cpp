@@ -110,6 +110,29 @@ class PlanBuilder {
     return node.spec->runs_matvec_t(dims, values_[node.inputs[1]].transposed);
   }
 
+  // The node producing each value (-1: none) and how many nodes and engine
+  // outputs read it, as the fusions so far have rewired the nodes.
+  struct Links {
+    std::vector<int> producer;
+    std::vector<int> readers;
+  };
+  Links links() const {
+    Links links{std::vector<int>(values_.size(), -1), std::vector<int>(values_.size(), 0)};
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      for (uint32_t id : nodes_[n].outputs) links.producer[id] = static_cast<int>(n);
+      for (uint32_t id : nodes_[n].inputs) ++links.readers[id];
+    }
+    for (uint32_t id : engine_.output_values()) ++links.readers[id];
+    return links;
+  }
+
+  // A node another one took in: it runs nothing and names no values.
+  void drop(size_t n) {
+    runs_[n] = false;
+    nodes_[n].inputs.clear();
+    nodes_[n].outputs.clear();
+  }
+
   // n = rmsnorm(x, g) read only by projections running matvec_t on it
   // (without a bias): each of them normalizes x itself, with g in its bias
   // binding, and the norm runs nothing. Every projection recomputes the
@@ -149,9 +172,7 @@ class PlanBuilder {
         nodes_[n].inputs.push_back(gain);
         row_norm_eps_[n] = eps;
       }
-      runs_[r] = false;
-      norm.inputs.clear();
-      norm.outputs.clear();
+      drop(r);
       ++plan_.fused_row_norms;
     }
   }
@@ -162,13 +183,7 @@ class PlanBuilder {
   // weight appended to its inputs; u's node, the silu and the mul run
   // nothing.
   void fuse_gated_products() {
-    std::vector<int> producer(values_.size(), -1);
-    std::vector<int> readers(values_.size(), 0);
-    for (size_t n = 0; n < nodes_.size(); ++n) {
-      for (uint32_t id : nodes_[n].outputs) producer[id] = static_cast<int>(n);
-      for (uint32_t id : nodes_[n].inputs) ++readers[id];
-    }
-    for (uint32_t id : engine_.output_values()) ++readers[id];
+    const auto [producer, readers] = links();
     auto plain_projection = [&](int p) {
       if (p < 0) return false;
       const EngineNode& node = nodes_[p];
@@ -213,11 +228,7 @@ class PlanBuilder {
         gate.inputs.push_back(up_weight);
         gate.outputs = {y};
         gated_[g] = true;
-        for (size_t dead : {static_cast<size_t>(u), static_cast<size_t>(s), m}) {
-          runs_[dead] = false;
-          nodes_[dead].inputs.clear();
-          nodes_[dead].outputs.clear();
-        }
+        for (size_t dead : {static_cast<size_t>(u), static_cast<size_t>(s), m}) drop(dead);
         ++plan_.fused_gated_products;
         break;
       }
@@ -231,13 +242,7 @@ class PlanBuilder {
   // and writes y, with pos appended to its inputs; the reshape and the
   // rope run nothing.
   void fuse_rope_projections() {
-    std::vector<int> producer(values_.size(), -1);
-    std::vector<int> readers(values_.size(), 0);
-    for (size_t n = 0; n < nodes_.size(); ++n) {
-      for (uint32_t id : nodes_[n].outputs) producer[id] = static_cast<int>(n);
-      for (uint32_t id : nodes_[n].inputs) ++readers[id];
-    }
-    for (uint32_t id : engine_.output_values()) ++readers[id];
+    const auto [producer, readers] = links();
     for (size_t r = 0; r < nodes_.size(); ++r) {
       EngineNode& rope = nodes_[r];
       if (rope.desc->op != "rope" || rope.inputs.size() != 2 || rope.outputs.size() != 1) continue;
@@ -271,11 +276,8 @@ class PlanBuilder {
       projection.inputs.push_back(rope.inputs[1]);
       projection.outputs = {rope.outputs[0]};
       rope_[p] = fused;
-      for (size_t dead : {static_cast<size_t>(v), r}) {
-        runs_[dead] = false;
-        nodes_[dead].inputs.clear();
-        nodes_[dead].outputs.clear();
-      }
+      drop(static_cast<size_t>(v));
+      drop(r);
       ++plan_.fused_ropes;
     }
   }
@@ -286,13 +288,7 @@ class PlanBuilder {
   // nothing. r must exist before the projection runs: an engine input, a
   // constant, or the output of an earlier node.
   void fuse_residual_adds() {
-    std::vector<int> producer(values_.size(), -1);
-    std::vector<int> readers(values_.size(), 0);
-    for (size_t n = 0; n < nodes_.size(); ++n) {
-      for (uint32_t id : nodes_[n].outputs) producer[id] = static_cast<int>(n);
-      for (uint32_t id : nodes_[n].inputs) ++readers[id];
-    }
-    for (uint32_t id : engine_.output_values()) ++readers[id];
+    const auto [producer, readers] = links();
     for (size_t a = 0; a < nodes_.size(); ++a) {
       EngineNode& add = nodes_[a];
       if (add.desc->op != "add" || add.inputs.size() != 2 || add.outputs.size() != 1) continue;
@@ -316,9 +312,7 @@ class PlanBuilder {
         projection.inputs.push_back(residual);
         projection.outputs = {add.outputs[0]};
         residual_[p] = true;
-        runs_[a] = false;
-        add.inputs.clear();
-        add.outputs.clear();
+        drop(a);
         ++plan_.fused_residual_adds;
         break;
       }

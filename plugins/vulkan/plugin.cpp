@@ -8,6 +8,7 @@
 
 #include "engine.hpp"
 #include "error.hpp"
+#include "rtscope/kit/elapsed.hpp"
 
 namespace rtscope::vulkan {
 namespace {
@@ -22,12 +23,6 @@ bool env_flag(const char* name, bool fallback) {
   return text == "1" || text == "true" || text == "on" || text == "yes";
 }
 
-uint64_t elapsed_ns(std::chrono::steady_clock::time_point start) {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
-          .count());
-}
-
 }  // namespace
 
 VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
@@ -39,11 +34,11 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
   auto start = std::chrono::steady_clock::now();
   instance_ = std::make_unique<Instance>(log, env_flag("RTSCOPE_VULKAN_VALIDATION", false),
                                          validation_errors_);
-  instance_create_ns_ = elapsed_ns(start);
+  instance_create_ns_ = kit::elapsed_ns(start);
   start = std::chrono::steady_clock::now();
   physical_ = list_devices(*instance_, std::getenv("RTSCOPE_VULKAN_DEVICE"),
                            env_flag("RTSCOPE_VULKAN_F16_STORAGE", true), log);
-  devices_list_ns_ = elapsed_ns(start);
+  devices_list_ns_ = kit::elapsed_ns(start);
   const char* skinny = std::getenv("RTSCOPE_VULKAN_SKINNY");
   const std::optional<SkinnyMode> skinny_mode = parse_skinny_mode(skinny);
   if (!skinny_mode) {
@@ -99,7 +94,7 @@ Device& VulkanPlugin::device(uint32_t device) {
     const auto start = std::chrono::steady_clock::now();
     // Rethrows what opening it threw; the next call then opens it here.
     devices_[0] = opening_default_.get();
-    device_wait_ns_.store(elapsed_ns(start), std::memory_order_relaxed);
+    device_wait_ns_.store(kit::elapsed_ns(start), std::memory_order_relaxed);
   }
   if (!devices_[device]) {
     devices_[device] = std::make_unique<Device>(

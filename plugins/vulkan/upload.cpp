@@ -18,6 +18,7 @@
 #include "device.hpp"
 #include "error.hpp"
 #include "half.hpp"
+#include "rtscope/kit/elapsed.hpp"
 #include "rtscope/kit/parallel_for.hpp"
 
 namespace rtscope::vulkan {
@@ -25,10 +26,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-uint64_t ns_between(Clock::time_point from, Clock::time_point to) {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(to - from).count());
-}
+using kit::ns_between;
 
 // Pieces are cut to at most this much so that every core gets work within
 // one staging chunk (page faults on a freshly mapped file included).

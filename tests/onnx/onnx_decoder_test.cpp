@@ -20,6 +20,7 @@
 #include "rtscope/reference/reference.hpp"
 #include "rtscope/scopes.hpp"
 #include "rtscope/templates.hpp"
+#include "small_decoder.hpp"
 #include "vulkan/vulkan_test_support.hpp"
 
 namespace rtscope {
@@ -42,32 +43,12 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
 }
 
 DecoderParams small_params(int64_t kv_heads, DType dtype = DType::f32) {
-  DecoderParams p;
-  p.dtype = dtype;
-  p.layers = 2;
-  p.d_model = 32;
-  p.heads = 4;
-  p.kv_heads = kv_heads;
-  p.ffn = 48;
-  p.vocab = 64;
-  p.max_seq = 16;
-  p.seed = 7;
-  return p;
+  return testing::small_decoder(kv_heads, /*seed=*/7, dtype);
 }
 
-// Exports and imports for steps of `seq` tokens (static plans: a prompt
-// and the decode steps are two imports that share their state);
-// concat-style pasts get the built-in's max_seq rows.
 Graph exported_and_imported(const DecoderParams& p, KvCacheStyle style, const std::string& dir,
                             int64_t seq = 1, bool fuse = true) {
-  const auto path = testing::fresh_dir(dir) / "decoder.onnx";
-  export_decoder_onnx(p, style, path);
-  OnnxImportOptions options;
-  options.fuse = fuse;
-  options.shapes["input_ids"] = {1, seq};
-  const int64_t kv = p.kv_heads == 0 ? p.heads : p.kv_heads;
-  options.shapes["past_key_values.0.key"] = {1, kv, p.max_seq, p.d_model / p.heads};
-  return import_onnx(path, options);
+  return testing::import_decoder(testing::export_decoder(p, style, dir), p, seq, fuse);
 }
 
 Tensor positions(int64_t first, int64_t count) {

@@ -22,6 +22,7 @@
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/reference/reference.hpp"
 #include "rtscope/templates.hpp"
+#include "small_decoder.hpp"
 
 namespace rtscope {
 namespace {
@@ -43,33 +44,11 @@ std::vector<const Node*> nodes_of(const Graph& g, const std::string& op) {
 }
 
 DecoderParams small_params(int64_t kv_heads, DType dtype = DType::f32) {
-  DecoderParams p;
-  p.dtype = dtype;
-  p.layers = 2;
-  p.d_model = 32;
-  p.heads = 4;
-  p.kv_heads = kv_heads;
-  p.ffn = 48;
-  p.vocab = 64;
-  p.max_seq = 16;
-  p.seed = 11;
-  return p;
+  return testing::small_decoder(kv_heads, /*seed=*/11, dtype);
 }
 
-std::filesystem::path exported(const DecoderParams& p, KvCacheStyle style, const std::string& dir) {
-  const auto path = testing::fresh_dir(dir) / "decoder.onnx";
-  export_decoder_onnx(p, style, path);
-  return path;
-}
-
-Graph imported(const std::filesystem::path& path, const DecoderParams& p, int64_t seq, bool fuse) {
-  OnnxImportOptions options;
-  options.fuse = fuse;
-  options.shapes["input_ids"] = {1, seq};
-  const int64_t kv = p.kv_heads == 0 ? p.heads : p.kv_heads;
-  options.shapes["past_key_values.0.key"] = {1, kv, p.max_seq, p.d_model / p.heads};
-  return import_onnx(path, options);
-}
+using testing::export_decoder;
+using testing::import_decoder;
 
 // The f32 values of an initializer written as raw_data.
 std::vector<float> raw_values(const onnx::TensorProto& t) {
@@ -147,16 +126,16 @@ TEST(OnnxFusion, ExportedDecoderHasTheBuiltinOps) {
     const DecoderParams p = small_params(c.kv_heads, c.dtype);
     SCOPED_TRACE(std::string(c.style == KvCacheStyle::concat ? "concat" : "fixed") +
                  (c.kv_heads ? " gqa " : " mha ") + std::string(to_string(c.dtype)));
-    const auto path = exported(p, c.style, "fusion_histogram");
+    const auto path = export_decoder(p, c.style, "fusion_histogram");
     Histogram want = histogram(build_decoder(p));
     want.erase("embedding");
     ++want["gather"];
     ++want["reshape"];
-    EXPECT_EQ(histogram(imported(path, p, 1, true)), want);
+    EXPECT_EQ(histogram(import_decoder(path, p, 1, true)), want);
     ++want["slice"];
-    EXPECT_EQ(histogram(imported(path, p, 5, true)), want);
+    EXPECT_EQ(histogram(import_decoder(path, p, 5, true)), want);
 
-    const Graph unfused = imported(path, p, 1, false);
+    const Graph unfused = import_decoder(path, p, 1, false);
     for (const char* op : {"rmsnorm", "rope", "attention", "silu", "linear"}) {
       EXPECT_TRUE(nodes_of(unfused, op).empty()) << op;
     }
@@ -171,8 +150,8 @@ TEST(OnnxFusion, FusedOpsTakeTheMatchedConstants) {
   DecoderParams p = small_params(0);
   p.rope_theta = 500000.0;
   p.norm_eps = 1e-6;
-  const auto path = exported(p, KvCacheStyle::fixed, "fusion_constants");
-  const Graph g = imported(path, p, 5, true);
+  const auto path = export_decoder(p, KvCacheStyle::fixed, "fusion_constants");
+  const Graph g = import_decoder(path, p, 5, true);
   ASSERT_EQ(nodes_of(g, "rope").size(), 4u);
   for (const Node* n : nodes_of(g, "rope")) EXPECT_EQ(std::get<double>(n->attrs.at("base")), 5e5);
   ASSERT_EQ(nodes_of(g, "rmsnorm").size(), 5u);
@@ -227,14 +206,14 @@ TEST(OnnxFusion, AlteredPatternsStayDecomposed) {
   };
   for (const Alteration& a : alterations) {
     SCOPED_TRACE(a.initializer);
-    const auto path = exported(p, KvCacheStyle::fixed, "fusion_altered");
+    const auto path = export_decoder(p, KvCacheStyle::fixed, "fusion_altered");
     edit_initializer(path, a.initializer, a.edit);
-    const Graph fused = imported(path, p, 5, true);
+    const Graph fused = import_decoder(path, p, 5, true);
     EXPECT_TRUE(nodes_of(fused, a.kept_op).empty());
     // The other patterns still fuse.
     EXPECT_EQ(nodes_of(fused, "silu").size(), 2u);
     EXPECT_EQ(nodes_of(fused, "rmsnorm").size(), std::string(a.kept_op) == "rmsnorm" ? 0u : 5u);
-    expect_prompt_matches(fused, imported(path, p, 5, false), p, 1e-4);
+    expect_prompt_matches(fused, import_decoder(path, p, 5, false), p, 1e-4);
   }
 }
 

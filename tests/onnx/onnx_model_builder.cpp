@@ -17,35 +17,38 @@ OnnxModelBuilder::OnnxModelBuilder(int64_t opset) {
   model_.mutable_graph()->set_name("test");
 }
 
-OnnxModelBuilder& OnnxModelBuilder::input(const std::string& name, const std::vector<int64_t>& dims,
-                                          int32_t elem_type, const std::string& symbol) {
-  auto* value = model_.mutable_graph()->add_input();
-  value->set_name(name);
-  auto* tensor = value->mutable_type()->mutable_tensor_type();
+namespace {
+
+// Names `value` a tensor of `elem_type` with `dims`; a dim < 0 becomes the
+// dim_param `symbol`, or stays unknown when `symbol` is empty.
+void describe_tensor(onnx::ValueInfoProto& value, const std::string& name,
+                     const std::vector<int64_t>& dims, int32_t elem_type,
+                     const std::string& symbol) {
+  value.set_name(name);
+  auto* tensor = value.mutable_type()->mutable_tensor_type();
   tensor->set_elem_type(elem_type);
   auto* shape = tensor->mutable_shape();
   for (int64_t d : dims) {
     auto* dim = shape->add_dim();
-    if (d < 0) {
-      dim->set_dim_param(symbol);
-    } else {
+    if (d >= 0) {
       dim->set_dim_value(d);
+    } else if (!symbol.empty()) {
+      dim->set_dim_param(symbol);
     }
   }
+}
+
+}  // namespace
+
+OnnxModelBuilder& OnnxModelBuilder::input(const std::string& name, const std::vector<int64_t>& dims,
+                                          int32_t elem_type, const std::string& symbol) {
+  describe_tensor(*model_.mutable_graph()->add_input(), name, dims, elem_type, symbol);
   return *this;
 }
 
 OnnxModelBuilder& OnnxModelBuilder::output(const std::string& name,
                                            const std::vector<int64_t>& dims, int32_t elem_type) {
-  auto* value = model_.mutable_graph()->add_output();
-  value->set_name(name);
-  auto* tensor = value->mutable_type()->mutable_tensor_type();
-  tensor->set_elem_type(elem_type);
-  auto* shape = tensor->mutable_shape();
-  for (int64_t d : dims) {
-    auto* dim = shape->add_dim();
-    if (d >= 0) dim->set_dim_value(d);
-  }
+  describe_tensor(*model_.mutable_graph()->add_output(), name, dims, elem_type, "");
   return *this;
 }
 

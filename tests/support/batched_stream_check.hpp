@@ -13,6 +13,7 @@
 #include "rtscope/model.hpp"
 #include "rtscope/reference/reference.hpp"
 #include "rtscope/templates.hpp"
+#include "support/decoder_stream_check.hpp"
 
 namespace rtscope::testing {
 
@@ -78,17 +79,7 @@ inline std::vector<std::vector<int64_t>> run_batched_streams(Model& model,
                                                   {"pos", positions_tensor(positions)}};
     const auto out = model.run(inputs);
     if (tol > 0) {
-      std::map<std::string, reference::RefTensor> ref_inputs;
-      for (const auto& [name, t] : inputs) ref_inputs[name] = reference::RefTensor::from(t);
-      const auto expected = reference::run_graph(model.graph(), ref_inputs, ref_states);
-      const double worst = reference::closeness(out.at("logits"), expected.at("logits"), tol, tol);
-      EXPECT_LE(worst, 1.0) << "step " << step << ": logits off by " << worst << "x tolerance";
-      for (const auto& [name, state] : model.state()) {
-        EXPECT_LE(reference::closeness(state, ref_states.at(name), tol, tol), 1.0)
-            << "state " << name << " at step " << step;
-      }
-      EXPECT_EQ(model.state().at("k_cache_0").data(), cache_storage)
-          << "the KV cache must be updated in place";
+      expect_step_matches_reference(model, inputs, out, ref_states, cache_storage, tol, step);
     }
     for (int64_t& p : positions) p += tokens.shape()[1];
     tokens = last_column(out.at("next_token"));

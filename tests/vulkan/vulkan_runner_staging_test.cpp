@@ -21,18 +21,30 @@ const std::string kConfig =
                    .warmup = 2,
                    .iterations = 10});
 
-TEST_F(RtscopeRun, VulkanModulesReportStagedBytesPerIteration) {
-  {
+// rtscope-run on kConfig with a JSON report; skipped without a Vulkan
+// device.
+class VulkanRun : public RtscopeRun {
+ protected:
+  void SetUp() override {
+    RtscopeRun::SetUp();
+    if (IsSkipped()) return;
     rtscope::PluginRegistry registry;
     RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
   }
-  const fs::path config = write("vulkan.yaml", kConfig);
-  const fs::path json_path = dir_ / "report.json";
-  const CommandResult result = run("'" + config.string() + "' --json '" + json_path.string() + "'");
+  CommandResult run_config() {
+    const fs::path config = write("vulkan.yaml", kConfig);
+    return run("'" + config.string() + "' --json '" + json_path().string() + "'");
+  }
+  nlohmann::json json_report() { return nlohmann::json::parse(read_file(json_path())); }
+  fs::path json_path() const { return dir_ / "report.json"; }
+};
+
+TEST_F(VulkanRun, VulkanModulesReportStagedBytesPerIteration) {
+  const CommandResult result = run_config();
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("staged per iteration"), std::string::npos) << result.out;
 
-  const nlohmann::json report = nlohmann::json::parse(read_file(json_path));
+  const nlohmann::json report = json_report();
   const nlohmann::json& partition = report.at("models").at("decoder").at("partitions").at(0);
   EXPECT_EQ(partition.at("plugin"), "vulkan");
   // A decode step: tokens i64[1,1] and pos i64[1] in; logits f32[1,1,97]
@@ -51,8 +63,7 @@ TEST_F(RtscopeRun, VulkanModulesReportStagedBytesPerIteration) {
   EXPECT_NE(result.out.find("device time per iteration"), std::string::npos) << result.out;
 }
 
-// The runner's phases and the plugin's start-up phases of one run, with the
-// default device opened at plugin load (`eager`) or on first use.
+// The runner's phases and the plugin's start-up phases of one run.
 struct StartUpPhases {
   nlohmann::json plugin;
   nlohmann::json runner;
@@ -61,28 +72,18 @@ struct StartUpPhases {
   }
 };
 
-class RtscopeRunStartUp : public RtscopeRun {
- protected:
-  StartUpPhases run_decoder(bool eager) {
-    rtscope::testing::EnvGuard env("RTSCOPE_VULKAN_EAGER_DEVICE", eager ? "1" : "0");
-    const fs::path config = write("vulkan.yaml", kConfig);
-    const fs::path json_path = dir_ / "report.json";
-    const CommandResult result =
-        run("'" + config.string() + "' --json '" + json_path.string() + "'");
-    EXPECT_EQ(result.exit_code, 0) << result.err;
-    EXPECT_NE(result.out.find("vulkan.upload_fill ms"), std::string::npos) << result.out;
-    const nlohmann::json report = nlohmann::json::parse(read_file(json_path));
-    const nlohmann::json& run = report.at("models").at("decoder");
-    return {run.at("plugin_phases_ms"), run.at("phases_ms")};
-  }
-};
+// Both phase lists of a run's report.
+StartUpPhases start_up_phases(const nlohmann::json& report) {
+  const nlohmann::json& run = report.at("models").at("decoder");
+  return {run.at("plugin_phases_ms"), run.at("phases_ms")};
+}
 
-TEST_F(RtscopeRunStartUp, VulkanStartUpPhasesAreReportedInsideTheirRunnerPhases) {
-  {
-    rtscope::PluginRegistry registry;
-    RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  }
-  const StartUpPhases phases = run_decoder(/*eager=*/false);
+TEST_F(VulkanRun, VulkanStartUpPhasesAreReportedInsideTheirRunnerPhases) {
+  rtscope::testing::EnvGuard lazy("RTSCOPE_VULKAN_EAGER_DEVICE", "0");
+  const CommandResult result = run_config();
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("vulkan.upload_fill ms"), std::string::npos) << result.out;
+  const StartUpPhases phases = start_up_phases(json_report());
   // Instance and device listing happen inside the plugin load; the device
   // and the constants inside the engine build (upload).
   EXPECT_GT(phases.ms("vulkan.instance"), 0.0) << phases.plugin.dump();
@@ -96,12 +97,11 @@ TEST_F(RtscopeRunStartUp, VulkanStartUpPhasesAreReportedInsideTheirRunnerPhases)
             phases.ms("upload"));
 }
 
-TEST_F(RtscopeRunStartUp, VulkanOpensTheDefaultDeviceWhileTheHostPrepares) {
-  {
-    rtscope::PluginRegistry registry;
-    RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  }
-  const StartUpPhases phases = run_decoder(/*eager=*/true);
+TEST_F(VulkanRun, VulkanOpensTheDefaultDeviceWhileTheHostPrepares) {
+  rtscope::testing::EnvGuard eager("RTSCOPE_VULKAN_EAGER_DEVICE", "1");
+  const CommandResult result = run_config();
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const StartUpPhases phases = start_up_phases(json_report());
   EXPECT_GT(phases.ms("vulkan.device_create"), 0.0) << phases.plugin.dump();
   // The engine build waits only for what is left of opening the device.
   EXPECT_LE(phases.ms("vulkan.device_wait"), phases.ms("vulkan.device_create"));

@@ -177,10 +177,6 @@ OpSpec binary_spec(const char* kernel) {
           .kernel_name = kernel};
 }
 
-OpSpec raw(const char* op, KernelFn run, const char* kernel) {
-  return {.op = op, .f16_mode = F16Mode::kRawElements, .run = run, .kernel_name = kernel};
-}
-
 const std::vector<OpSpec>& specs() {
   static const std::vector<std::string> unary_names = [] {
     std::vector<std::string> names;
@@ -205,13 +201,13 @@ const std::vector<OpSpec>& specs() {
     t.push_back(binary_spec<B::logical_and>("cpu.and.broadcast"));
     t.push_back(binary_spec<B::logical_or>("cpu.or.broadcast"));
     t.push_back(binary_spec<B::logical_xor>("cpu.xor.broadcast"));
-    t.push_back(raw("not", run_not, "cpu.not.bool"));
+    t.push_back(raw_kernel("not", run_not, "cpu.not.bool"));
     for (const char* op : {"cast_f32", "cast_f16", "cast_i32", "cast_i64", "cast_bool"}) {
-      t.push_back(raw(op, run_cast, "cpu.cast.elementwise"));
+      t.push_back(raw_kernel(op, run_cast, "cpu.cast.elementwise"));
     }
-    t.push_back(raw("where", run_where, "cpu.where.broadcast"));
-    t.push_back(raw("expand", run_expand, "cpu.expand.broadcast"));
-    t.push_back(raw("gather", run_gather, "cpu.gather.rows"));
+    t.push_back(raw_kernel("where", run_where, "cpu.where.broadcast"));
+    t.push_back(raw_kernel("expand", run_expand, "cpu.expand.broadcast"));
+    t.push_back(raw_kernel("gather", run_gather, "cpu.gather.rows"));
     return t;
   }();
   return table;

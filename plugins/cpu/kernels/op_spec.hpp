@@ -139,6 +139,16 @@ struct OpSpec {
   bool float_data_only = false;
 };
 
+// The spec of a kernel with none of the optional properties: an f32
+// kernel the context converts f16 around, or one that moves elements of
+// any size without arithmetic.
+constexpr OpSpec f32_kernel(const char* op, KernelFn run, const char* kernel_name) {
+  return {.op = op, .f16_mode = F16Mode::kComputeInF32, .run = run, .kernel_name = kernel_name};
+}
+constexpr OpSpec raw_kernel(const char* op, KernelFn run, const char* kernel_name) {
+  return {.op = op, .f16_mode = F16Mode::kRawElements, .run = run, .kernel_name = kernel_name};
+}
+
 // Grain candidates for `items` units of work on a pool of `threads`: all
 // on the caller, one task per thread (when a task holds at least 1/16 of
 // `default_grain`), and the kernel's default `default_grain`; duplicates

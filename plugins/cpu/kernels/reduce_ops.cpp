@@ -118,18 +118,14 @@ void run_log_softmax(const KernelArgs& args) {
   });
 }
 
-OpSpec spec(const char* op, KernelFn run, const char* kernel) {
-  return {.op = op, .f16_mode = F16Mode::kComputeInF32, .run = run, .kernel_name = kernel};
-}
-
 const OpSpec kReduceOps[] = {
-    spec("reduce_sum", run_reduce<Reduce::sum>, "cpu.reduce_sum.f32"),
-    spec("reduce_mean", run_reduce<Reduce::mean>, "cpu.reduce_mean.f32"),
-    spec("reduce_max", run_reduce<Reduce::max>, "cpu.reduce_max.f32"),
-    spec("reduce_min", run_reduce<Reduce::min>, "cpu.reduce_min.f32"),
-    spec("reduce_prod", run_reduce<Reduce::prod>, "cpu.reduce_prod.f32"),
-    spec("reduce_log_sum_exp", run_reduce<Reduce::log_sum_exp>, "cpu.reduce_log_sum_exp.f32"),
-    spec("log_softmax", run_log_softmax, "cpu.log_softmax.f32"),
+    f32_kernel("reduce_sum", run_reduce<Reduce::sum>, "cpu.reduce_sum.f32"),
+    f32_kernel("reduce_mean", run_reduce<Reduce::mean>, "cpu.reduce_mean.f32"),
+    f32_kernel("reduce_max", run_reduce<Reduce::max>, "cpu.reduce_max.f32"),
+    f32_kernel("reduce_min", run_reduce<Reduce::min>, "cpu.reduce_min.f32"),
+    f32_kernel("reduce_prod", run_reduce<Reduce::prod>, "cpu.reduce_prod.f32"),
+    f32_kernel("reduce_log_sum_exp", run_reduce<Reduce::log_sum_exp>, "cpu.reduce_log_sum_exp.f32"),
+    f32_kernel("log_softmax", run_log_softmax, "cpu.log_softmax.f32"),
 };
 
 }  // namespace

@@ -101,18 +101,9 @@ void run_nll_loss(const KernelArgs& args) {
 }
 
 const OpSpec kSelectOps[] = {
-    {.op = "gather_elements",
-     .f16_mode = F16Mode::kRawElements,
-     .run = run_gather_elements,
-     .kernel_name = "cpu.gather_elements.elements"},
-    {.op = "trilu",
-     .f16_mode = F16Mode::kRawElements,
-     .run = run_trilu,
-     .kernel_name = "cpu.trilu.elements"},
-    {.op = "nll_loss",
-     .f16_mode = F16Mode::kComputeInF32,
-     .run = run_nll_loss,
-     .kernel_name = "cpu.nll_loss.f32"},
+    raw_kernel("gather_elements", run_gather_elements, "cpu.gather_elements.elements"),
+    raw_kernel("trilu", run_trilu, "cpu.trilu.elements"),
+    f32_kernel("nll_loss", run_nll_loss, "cpu.nll_loss.f32"),
 };
 
 }  // namespace

@@ -28,17 +28,9 @@ uint32_t binary_op_code(const NodeDesc& node) {
 }  // namespace
 
 void encode_binary(const EncodeArgs& args) {
-  const TensorArg& a = args.inputs[0];
-  const TensorArg& b = args.inputs[1];
-  const TensorArg& out = args.outputs[0];
-  const NodeDesc& node = args.node;
   BinaryPush push{};
-  push.op = binary_op_code(node);
-  push.count = to_u32(node, out.elements(), "element count");
-  if (push.count == 0) return;
-  set_broadcast_pair(node, a, b, out, push);
-  args.commands.dispatch(args.pipelines[0], {{a.region}, {b.region}, {out.region, true}}, push,
-                         linear_groups(push.count, args.caps));
+  push.op = binary_op_code(args.node);
+  dispatch_broadcast_pair(args, args.inputs[0], args.inputs[1], push);
 }
 
 void encode_unary(const EncodeArgs& args) {
@@ -70,19 +62,11 @@ void encode_unary(const EncodeArgs& args) {
 namespace {
 
 constexpr OpSpec binary_spec(const char* op, const char* kernel) {
-  return {.op = op,
-          .encode = encode_binary,
-          .shader = "binary",
-          .shader_kind = ShaderKind::kFloat,
-          .kernel_name = kernel};
+  return shader_kernel(op, encode_binary, "binary", ShaderKind::kFloat, kernel);
 }
 
 constexpr OpSpec unary_spec(const char* op, const char* kernel) {
-  return {.op = op,
-          .encode = encode_unary,
-          .shader = "unary",
-          .shader_kind = ShaderKind::kFloat,
-          .kernel_name = kernel};
+  return shader_kernel(op, encode_unary, "unary", ShaderKind::kFloat, kernel);
 }
 
 const OpSpec kElementwiseOps[] = {

@@ -56,16 +56,10 @@ uint32_t compare_op_code(const NodeDesc& node) {
 void encode_compare(const EncodeArgs& args) {
   const TensorArg& a = args.inputs[0];
   const TensorArg& b = args.inputs.size() > 1 ? args.inputs[1] : args.inputs[0];  // not: a, a
-  const TensorArg& out = args.outputs[0];
-  const NodeDesc& node = args.node;
   ComparePush push{};
-  push.op = compare_op_code(node);
-  push.type = cast_type(node, a.dtype);
-  push.count = to_u32(node, out.elements(), "element count");
-  if (push.count == 0) return;
-  set_broadcast_pair(node, a, b, out, push);
-  args.commands.dispatch(args.pipelines[0], {{a.region}, {b.region}, {out.region, true}}, push,
-                         linear_groups(push.count, args.caps));
+  push.op = compare_op_code(args.node);
+  push.type = cast_type(args.node, a.dtype);
+  dispatch_broadcast_pair(args, a, b, push);
 }
 
 void encode_expand(const EncodeArgs& args) {
@@ -146,27 +140,16 @@ constexpr std::array<OpSpec, sizeof...(I)> unary_specs(std::index_sequence<I...>
 }
 
 constexpr OpSpec float_binary(const char* op) {
-  return {.op = op,
-          .encode = encode_binary,
-          .shader = "binary",
-          .shader_kind = ShaderKind::kFloat,
-          .kernel_name = "vulkan.binary.broadcast"};
+  return shader_kernel(op, encode_binary, "binary", ShaderKind::kFloat, "vulkan.binary.broadcast");
 }
 
 constexpr OpSpec cast_spec(const char* op) {
-  return {.op = op,
-          .encode = encode_cast,
-          .shader = "cast",
-          .shader_kind = ShaderKind::kFixed,
-          .kernel_name = "vulkan.cast.elementwise"};
+  return shader_kernel(op, encode_cast, "cast", ShaderKind::kFixed, "vulkan.cast.elementwise");
 }
 
 constexpr OpSpec compare_spec(const char* op) {
-  return {.op = op,
-          .encode = encode_compare,
-          .shader = "compare",
-          .shader_kind = ShaderKind::kFixed,
-          .kernel_name = "vulkan.compare.broadcast"};
+  return shader_kernel(op, encode_compare, "compare", ShaderKind::kFixed,
+                       "vulkan.compare.broadcast");
 }
 
 constexpr auto kUnarySpecs = unary_specs(std::make_index_sequence<std::size(math::kUnaryNames)>());
@@ -191,21 +174,9 @@ constexpr std::array<OpSpec, 22> kOtherSpecs = {
     cast_spec("cast_i32"),
     cast_spec("cast_i64"),
     cast_spec("cast_bool"),
-    OpSpec{.op = "where",
-           .encode = encode_where,
-           .shader = "where",
-           .shader_kind = ShaderKind::kRaw,
-           .kernel_name = "vulkan.where.broadcast"},
-    OpSpec{.op = "expand",
-           .encode = encode_expand,
-           .shader = "copy",
-           .shader_kind = ShaderKind::kRaw,
-           .kernel_name = "vulkan.expand.strided_copy"},
-    OpSpec{.op = "gather",
-           .encode = encode_gather,
-           .shader = "gather",
-           .shader_kind = ShaderKind::kRaw,
-           .kernel_name = "vulkan.gather.rows"},
+    shader_kernel("where", encode_where, "where", ShaderKind::kRaw, "vulkan.where.broadcast"),
+    shader_kernel("expand", encode_expand, "copy", ShaderKind::kRaw, "vulkan.expand.strided_copy"),
+    shader_kernel("gather", encode_gather, "gather", ShaderKind::kRaw, "vulkan.gather.rows"),
 };
 
 const std::vector<OpSpec>& math_specs() {

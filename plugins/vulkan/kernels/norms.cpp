@@ -26,16 +26,10 @@ void encode_norm(const EncodeArgs& args) {
 }
 
 const OpSpec kNormOps[] = {
-    {.op = "layernorm",
-     .encode = encode_norm,
-     .shader = "norm",
-     .shader_kind = ShaderKind::kFloat,
-     .kernel_name = "vulkan.layernorm.workgroup_per_row"},
-    {.op = "rmsnorm",
-     .encode = encode_norm,
-     .shader = "norm",
-     .shader_kind = ShaderKind::kFloat,
-     .kernel_name = "vulkan.rmsnorm.workgroup_per_row"},
+    shader_kernel("layernorm", encode_norm, "norm", ShaderKind::kFloat,
+                  "vulkan.layernorm.workgroup_per_row"),
+    shader_kernel("rmsnorm", encode_norm, "norm", ShaderKind::kFloat,
+                  "vulkan.rmsnorm.workgroup_per_row"),
 };
 
 }  // namespace

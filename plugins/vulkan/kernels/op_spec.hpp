@@ -134,6 +134,21 @@ struct OpSpec {
   uint64_t (*scratch_bytes)(std::span<const Dims* const> inputs, const DeviceCaps& caps) = nullptr;
 };
 
+// The spec of a kernel whose only optional property is a check of the
+// shapes it can run: `encode` dispatching the variant of `shader` that
+// `kind` picks.
+constexpr OpSpec shader_kernel(
+    const char* op, EncodeFn encode, const char* shader, ShaderKind kind, const char* kernel_name,
+    void (*check_kernel_shapes)(const NodeDesc& node,
+                                std::span<const Dims* const> inputs) = nullptr) {
+  return {.op = op,
+          .encode = encode,
+          .shader = shader,
+          .shader_kind = kind,
+          .kernel_name = kernel_name,
+          .check_kernel_shapes = check_kernel_shapes};
+}
+
 // The specs of one family of ops, defined in its kernels/*.cpp file (not
 // const: GCC gives a const variable template specialization internal linkage).
 template <kit::OpFamily family>
@@ -167,6 +182,9 @@ void dispatch_copy(const EncodeArgs& args, rts_dtype dtype, std::vector<int64_t>
                    std::vector<int64_t> in_strides, std::vector<int64_t> out_strides,
                    int64_t in_offset, int64_t out_offset, const BufferRegion& in,
                    const BufferRegion& out);
+// softmax.comp and log_softmax.comp (kernels/reductions.cpp): one
+// workgroup per lane of input 0 viewed as [outer, axis, inner] (same push).
+void encode_softmax_lanes(const EncodeArgs& args);
 // index_map.comp (kernels/select_ops.cpp): pad, trilu or gather_elements
 // by the node's op.
 void encode_index_map(const EncodeArgs& args);

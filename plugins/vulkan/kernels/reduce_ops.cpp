@@ -84,26 +84,9 @@ void encode_reduce(const EncodeArgs& args) {
                          row_groups(push.groups, args.caps));
 }
 
-void encode_log_softmax(const EncodeArgs& args) {
-  const TensorArg& x = args.inputs[0];
-  const NodeDesc& node = args.node;
-  const AxisView view = view_around_axis(node, x.dims);
-  SoftmaxPush push{};
-  push.lanes = to_u32(node, view.outer * view.inner, "lane count");
-  push.axis_len = to_u32(node, view.length, "axis length");
-  push.inner = to_u32(node, view.inner, "inner size");
-  to_u32(node, x.elements(), "element count");
-  if (push.lanes == 0 || push.axis_len == 0) return;
-  args.commands.dispatch(args.pipelines[0], {{x.region}, {args.outputs[0].region, true}}, push,
-                         row_groups(push.lanes, args.caps));
-}
-
 constexpr OpSpec reduce_spec(const char* op) {
-  return {.op = op,
-          .encode = encode_reduce,
-          .shader = "reduce",
-          .shader_kind = ShaderKind::kFloat,
-          .kernel_name = "vulkan.reduce.workgroup_per_output"};
+  return shader_kernel(op, encode_reduce, "reduce", ShaderKind::kFloat,
+                       "vulkan.reduce.workgroup_per_output");
 }
 
 const OpSpec kReduceOps[] = {
@@ -113,11 +96,8 @@ const OpSpec kReduceOps[] = {
     reduce_spec("reduce_min"),
     reduce_spec("reduce_prod"),
     reduce_spec("reduce_log_sum_exp"),
-    {.op = "log_softmax",
-     .encode = encode_log_softmax,
-     .shader = "log_softmax",
-     .shader_kind = ShaderKind::kFloat,
-     .kernel_name = "vulkan.log_softmax.workgroup_per_lane"},
+    shader_kernel("log_softmax", encode_softmax_lanes, "log_softmax", ShaderKind::kFloat,
+                  "vulkan.log_softmax.workgroup_per_lane"),
 };
 
 }  // namespace

@@ -29,11 +29,8 @@ void encode_lanes(const EncodeArgs& args) {
 }
 
 const OpSpec kReductionOps[] = {
-    {.op = "softmax",
-     .encode = encode_lanes<SoftmaxPush>,
-     .shader = "softmax",
-     .shader_kind = ShaderKind::kFloat,
-     .kernel_name = "vulkan.softmax.workgroup_per_lane"},
+    shader_kernel("softmax", encode_softmax_lanes, "softmax", ShaderKind::kFloat,
+                  "vulkan.softmax.workgroup_per_lane"),
     {.op = "argmax",
      .encode = encode_lanes<ArgmaxPush>,
      .shader = "argmax",
@@ -43,6 +40,8 @@ const OpSpec kReductionOps[] = {
 };
 
 }  // namespace
+
+void encode_softmax_lanes(const EncodeArgs& args) { encode_lanes<SoftmaxPush>(args); }
 
 template <>
 std::span<const OpSpec> kOpSpecs<kit::OpFamily::kReduction> = kReductionOps;

@@ -118,23 +118,12 @@ void encode_nll_loss(const EncodeArgs& args) {
 }
 
 const OpSpec kSelectOps[] = {
-    {.op = "nll_loss",
-     .encode = encode_nll_loss,
-     .shader = "nll_loss",
-     .shader_kind = ShaderKind::kFloat,
-     .kernel_name = "vulkan.nll_loss.one_workgroup"},
-    {.op = "trilu",
-     .encode = encode_index_map,
-     .shader = "index_map",
-     .shader_kind = ShaderKind::kRaw,
-     .kernel_name = "vulkan.trilu.index_map",
-     .check_kernel_shapes = check_rank},
-    {.op = "gather_elements",
-     .encode = encode_index_map,
-     .shader = "index_map",
-     .shader_kind = ShaderKind::kRaw,
-     .kernel_name = "vulkan.gather_elements.index_map",
-     .check_kernel_shapes = check_rank},
+    shader_kernel("nll_loss", encode_nll_loss, "nll_loss", ShaderKind::kFloat,
+                  "vulkan.nll_loss.one_workgroup"),
+    shader_kernel("trilu", encode_index_map, "index_map", ShaderKind::kRaw,
+                  "vulkan.trilu.index_map", check_rank),
+    shader_kernel("gather_elements", encode_index_map, "index_map", ShaderKind::kRaw,
+                  "vulkan.gather_elements.index_map", check_rank),
 };
 
 }  // namespace

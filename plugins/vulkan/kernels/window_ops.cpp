@@ -101,12 +101,8 @@ void encode_window(const EncodeArgs& args) {
 }
 
 constexpr OpSpec window_spec(const char* op, const char* kernel) {
-  return {.op = op,
-          .encode = encode_window,
-          .shader = "window",
-          .shader_kind = ShaderKind::kFloat,
-          .kernel_name = kernel,
-          .check_kernel_shapes = check_window_shapes};
+  return shader_kernel(op, encode_window, "window", ShaderKind::kFloat, kernel,
+                       check_window_shapes);
 }
 
 const OpSpec kWindowOps[] = {
@@ -114,12 +110,8 @@ const OpSpec kWindowOps[] = {
     window_spec("conv_transpose", "vulkan.conv_transpose.direct"),
     window_spec("max_pool", "vulkan.max_pool.direct"),
     window_spec("avg_pool", "vulkan.avg_pool.direct"),
-    {.op = "pad",
-     .encode = encode_index_map,
-     .shader = "index_map",
-     .shader_kind = ShaderKind::kRaw,
-     .kernel_name = "vulkan.pad.index_map",
-     .check_kernel_shapes = check_pad_rank},
+    shader_kernel("pad", encode_index_map, "index_map", ShaderKind::kRaw, "vulkan.pad.index_map",
+                  check_pad_rank),
 };
 
 }  // namespace
