@@ -1,5 +1,6 @@
 // CPU kernels of the sliding-window ops: conv (any number of spatial dims,
-// groups, dilations, pads) as im2col + sgemm per image and group, max_pool
+// groups, dilations, pads) as im2col + sgemm per image and group, or through
+// oneDNN (kernels/onednn_conv.hpp) where tuning measures it faster; max_pool
 // and avg_pool, and pad (constant, reflect, edge; any dtype).
 #include <cblas.h>
 
@@ -8,6 +9,7 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/onednn_conv.hpp"
 #include "kernels/onnx_support.hpp"
 #include "rtscope/op_pad.hpp"
 #include "thread_pool.hpp"
@@ -121,6 +123,24 @@ void run_conv(const KernelArgs& args) {
         }
       }
     }
+  }
+}
+
+void run_conv_onednn(const KernelArgs& args) {
+  if (!run_onednn_conv(args)) run_conv(args);  // no prepared state: the generic kernel
+}
+
+// im2col + sgemm, and oneDNN in one slice (`onednn`) and in one slice per
+// pool thread where the channels allow it (`onednn_split`).
+void tune_conv(const NodeDesc& node, std::span<const Dims* const> inputs,
+               std::span<const Dims> outputs, unsigned threads, TuningSpace& space) {
+  space.variants.push_back({"conv.im2col_sgemm", run_conv, {}});
+  if (!onednn_conv_supports(inputs, outputs)) return;
+  const int64_t max_slices = onednn_conv_max_slices(node, *inputs[1], threads);
+  space.variants.push_back({"conv.onednn", run_conv_onednn, {.grain = 1}, prepare_onednn_conv});
+  if (max_slices > 1) {
+    space.variants.push_back(
+        {"conv.onednn_split", run_conv_onednn, {.grain = max_slices}, prepare_onednn_conv});
   }
 }
 
@@ -272,7 +292,8 @@ const OpSpec kWindowOps[] = {
     {.op = "conv",
      .f16_mode = F16Mode::kComputeInF32,
      .run = run_conv,
-     .kernel_name = "cpu.conv.im2col_sgemm"},
+     .kernel_name = "cpu.conv.im2col_sgemm",
+     .tune_space = tune_conv},
     {.op = "conv_transpose",
      .f16_mode = F16Mode::kComputeInF32,
      .run = run_conv_transpose,
