@@ -1,5 +1,6 @@
 // The CPU plugin's conv kernels (im2col + OpenBLAS sgemm, oneDNN in one
-// slice and in one slice of channels or groups per pool thread), each
+// slice and in one slice of channels or groups per pool thread, oneDNN in
+// the blocked layout), each
 // forced with RTSCOPE_CPU_FORCE_VARIANT, against the float64 reference:
 // strides, pads, dilations, groups (depthwise too), 1d and 2d, with and
 // without bias and a following relu, weights as constants (reordered once
@@ -122,6 +123,20 @@ const std::vector<ConvCase>& cases() {
        true,
        {{"pads", ints({2, 1})}, {"strides", ints({3})}, {"dilations", ints({2})}}},
       {"conv1d_groups", {1, 8, 15}, {8, 2, 3}, false, false, {{"group", int64_t{4}}}},
+      // Channels in whole blocks of 16: the blocked layout applies.
+      {"blocks_3x3", {1, 32, 9, 9}, {48, 32, 3, 3}, true, true, {{"pads", ints({1, 1, 1, 1})}}},
+      {"blocks_first_layer",
+       {2, 3, 20, 20},
+       {32, 3, 7, 7},
+       true,
+       false,
+       {{"strides", ints({2, 2})}, {"pads", ints({3, 3, 3, 3})}}},
+      {"blocks_conv1d",
+       {2, 16, 30},
+       {32, 16, 3},
+       false,
+       true,
+       {{"dilations", ints({2})}, {"pads", ints({2, 2})}}},
   };
   return all;
 }
@@ -155,11 +170,14 @@ class ConvVariants : public ::testing::TestWithParam<const char*> {
         EXPECT_LE(reference::closeness(y, expected.at("y"), 1e-4, 1e-4), 1.0) << "round " << round;
       }
       // The split is offered only where the pool has several threads (one
-      // per core) and the channels (or groups) make two slices.
-      const bool splits = std::thread::hardware_concurrency() > 1 &&
-                          (c.w[0] >= 32 || (c.attrs.count("group") != 0 &&
-                                            std::get<int64_t>(c.attrs.at("group")) >= 4));
-      if (variant != "conv.onednn_split" || splits) {
+      // per core) and the channels (or groups) make two slices; the
+      // blocked layout only without groups and with whole output blocks.
+      const int64_t group =
+          c.attrs.count("group") != 0 ? std::get<int64_t>(c.attrs.at("group")) : 1;
+      const bool splits = std::thread::hardware_concurrency() > 1 && (c.w[0] >= 32 || group >= 4);
+      const bool blocks = group == 1 && c.w[0] % 16 == 0;
+      if ((variant != "conv.onednn_split" || splits) &&
+          (variant != "conv.onednn_blocked" || blocks)) {
         EXPECT_EQ(variant_nodes(*model, variant), 1u);
       }
     }
@@ -172,7 +190,8 @@ TEST_P(ConvVariants, ConstantWeightsMatchFloat64Reference) { check(false); }
 TEST_P(ConvVariants, RuntimeWeightsMatchFloat64Reference) { check(true); }
 
 INSTANTIATE_TEST_SUITE_P(Cpu, ConvVariants,
-                         ::testing::Values("conv.im2col_sgemm", "conv.onednn", "conv.onednn_split"),
+                         ::testing::Values("conv.im2col_sgemm", "conv.onednn", "conv.onednn_split",
+                                           "conv.onednn_blocked"),
                          [](const auto& info) {
                            std::string name = info.param;
                            for (char& c : name) c = c == '.' ? '_' : c;

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "aligned_buffer.hpp"
@@ -44,14 +46,29 @@ Tag plain_tag(int spatial) {
   static constexpr Tag kTags[] = {Tag::ncw, Tag::nchw, Tag::ncdhw};
   return kTags[spatial - 1];
 }
+Tag blocked_tag(int spatial) {
+  static constexpr Tag kTags[] = {Tag::nCw16c, Tag::nChw16c, Tag::nCdhw16c};
+  return kTags[spatial - 1];
+}
+constexpr int64_t kBlock = 16;  // channels per block of blocked_tag()
 Tag weights_tag(int spatial, bool grouped) {
   static constexpr Tag kPlain[] = {Tag::oiw, Tag::oihw, Tag::oidhw};
   static constexpr Tag kGrouped[] = {Tag::goiw, Tag::goihw, Tag::goidhw};
   return grouped ? kGrouped[spatial - 1] : kPlain[spatial - 1];
 }
 
+// A reorder of one channel slice of one image between the plain and the
+// blocked layout; slices start on a block, so both sides are dense at
+// the same float offset.
+struct SliceReorder {
+  dnnl::reorder primitive;
+  memory from, to;
+  dnnl::stream stream;
+  int64_t offset = 0;
+};
+
 // One slice of the output channels (or groups) with its own primitive.
-// Offsets are in floats; src and dst ones are within one call's images.
+// Offsets are in floats, within one call's images.
 struct ConvSlice {
   dnnl::convolution_forward conv;
   dnnl::reorder weights_reorder;  // the node's weights slice -> the primitive's layout
@@ -63,10 +80,17 @@ struct ConvSlice {
   int64_t dst_offset = 0;
   int64_t weights_offset = 0;  // into the node's oihw (goihw) weights
   int64_t bias_offset = 0;
+  // Blocked layout: the slice's output back into the plain output.
+  std::optional<SliceReorder> dst_back;
 };
 
 struct OnednnConv final : PreparedKernel {
   std::vector<ConvSlice> slices;
+  // Blocked layout: the input image into `src_blocked`, by channel slices
+  // (empty: the primitive reads the plain input).
+  std::vector<SliceReorder> src_in;
+  AlignedBuffer src_blocked;
+  AlignedBuffer dst_blocked;  // blocked layout: one image of output
   // The constant the weights were reordered from at prepare time; nullptr
   // when input 1 was not a constant.
   const void* weights_source = nullptr;
@@ -91,6 +115,31 @@ void execute_conv(ConvSlice& slice, bool has_bias) {
                                   {DNNL_ARG_BIAS, slice.bias.get()}};
   check(dnnl_primitive_execute(slice.conv.get(), slice.stream.get(), has_bias ? 5 : 4, args),
         "convolution");
+}
+
+void run_reorder(SliceReorder& reorder) {
+  const dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, reorder.from.get()},
+                                  {DNNL_ARG_TO, reorder.to.get()}};
+  check(dnnl_primitive_execute(reorder.primitive.get(), reorder.stream.get(), 2, args),
+        "layout reorder");
+}
+
+// A reorder of channels [offset / inner, ...) of one image, `dims` the
+// slice's, between `plain` and `blocked` buffers that hold whole images.
+SliceReorder make_slice_reorder(const memory::dims& dims, int spatial, int64_t offset,
+                                bool to_blocked, float* blocked) {
+  const auto& engine = cpu_engine();
+  const memory::desc plain_md(dims, memory::data_type::f32, plain_tag(spatial));
+  const memory::desc blocked_md(dims, memory::data_type::f32, blocked_tag(spatial));
+  SliceReorder reorder;
+  reorder.offset = offset;
+  reorder.stream = dnnl::stream(engine);
+  const memory plain(plain_md, engine, DNNL_MEMORY_NONE);
+  const memory block(blocked_md, engine, blocked + offset);
+  reorder.from = to_blocked ? plain : block;
+  reorder.to = to_blocked ? block : plain;
+  reorder.primitive = dnnl::reorder(reorder.from, reorder.to);
+  return reorder;
 }
 
 void reorder_weights(ConvSlice& slice) {
@@ -119,19 +168,24 @@ bool onednn_conv_supports(std::span<const Dims* const> inputs, std::span<const D
   return rank >= 3 && rank <= 5 && element_count(x) > 0 && element_count(outputs[0]) > 0;
 }
 
+bool onednn_conv_blocked_supports(const NodeDesc& node, const Dims& weights) {
+  return node.attr_int("group") == 1 && weights[0] % kBlock == 0;
+}
+
 int64_t onednn_conv_max_slices(const NodeDesc& node, const Dims& weights, unsigned threads) {
   const int64_t group = node.attr_int("group");
   const int64_t units = group > 1 ? group : weights[0];
   // A slice of fewer than 16 channels (or 2 groups) costs more in calls
   // than it gains in parallelism.
-  const int64_t least = group > 1 ? 2 : 16;
+  const int64_t least = group > 1 ? 2 : kBlock;
   return std::clamp<int64_t>(units / least, 1, threads);
 }
 
-std::shared_ptr<PreparedKernel> prepare_onednn_conv(const NodeDesc& node,
-                                                    std::span<const TensorRef> inputs,
-                                                    std::span<const TensorRef> outputs,
-                                                    const KernelTuning& tuning) {
+namespace {
+
+std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const TensorRef> inputs,
+                                        std::span<const TensorRef> outputs, int64_t grain,
+                                        bool blocked) {
   const SingleOpenMpThread single;
   const TensorRef& x = inputs[0];
   const TensorRef& w = inputs[1];
@@ -148,8 +202,12 @@ std::shared_ptr<PreparedKernel> prepare_onednn_conv(const NodeDesc& node,
   const int64_t c_per_group = channels / group;
   const int64_t m_per_group = m_total / group;
   const bool grouped = group > 1;
+  if (blocked && (grouped || m_total % kBlock != 0)) {
+    fail(RTS_ERROR_UNSUPPORTED, "cpu: ", node.label(),
+         ": the blocked oneDNN conv needs one group and output channels in blocks of ", kBlock);
+  }
   const int64_t units = grouped ? group : m_total;
-  const int64_t slices = std::clamp<int64_t>(tuning.grain, 1, units);
+  const int64_t slices = std::clamp<int64_t>(grain, 1, units);
   const std::vector<int64_t> bounds = slice_bounds(units, slices, !grouped);
 
   const auto& strides = node.attr_ints("strides");
@@ -169,17 +227,39 @@ std::shared_ptr<PreparedKernel> prepare_onednn_conv(const NodeDesc& node,
     out_size *= y.dims[2 + d];
     kernel_size *= w.dims[2 + d];
   }
-  // One slice covers every image in one call; several slices take the
-  // images one at a time (a channel slice of several images is not dense).
+  const auto with_spatial = [](memory::dims dims, const memory::dims& rest) {
+    dims.insert(dims.end(), rest.begin(), rest.end());
+    return dims;
+  };
+  // Plain and one slice: every image in one call. Otherwise images go one
+  // at a time (a channel slice of several images is not dense).
   auto state = std::make_shared<OnednnConv>();
   state->has_bias = inputs.size() > 2;
   state->weights_source = w.data;
-  const int64_t images = slices == 1 ? batch : 1;
-  state->calls = slices == 1 ? 1 : batch;
+  const int64_t images = slices == 1 && !blocked ? batch : 1;
+  state->calls = batch / images;
   state->src_stride = channels * in_size;
   state->dst_stride = m_total * out_size;
+  // Blocked: an input whose channels fill whole blocks is reordered per
+  // image, in channel slices over the pool; a few channels (the first
+  // layer's) stay plain, which oneDNN's blocked kernels read directly.
+  const bool blocked_src = blocked && channels % kBlock == 0;
+  const Tag src_tag = blocked_src ? blocked_tag(spatial) : plain_tag(spatial);
+  const Tag dst_tag = blocked ? blocked_tag(spatial) : plain_tag(spatial);
   const auto& engine = cpu_engine();
   try {
+    if (blocked_src) {
+      state->src_blocked.reserve(static_cast<size_t>(state->src_stride) * sizeof(float));
+      const int64_t src_slices = std::clamp<int64_t>(channels / kBlock, 1, slices);
+      const std::vector<int64_t> src_bounds = slice_bounds(channels, src_slices, true);
+      for (int64_t s = 0; s < src_slices; ++s) {
+        const int64_t c0 = src_bounds[s];
+        state->src_in.push_back(
+            make_slice_reorder(with_spatial({1, src_bounds[s + 1] - c0}, in_spatial), spatial,
+                               c0 * in_size, true, static_cast<float*>(state->src_blocked.data())));
+      }
+    }
+    if (blocked) state->dst_blocked.reserve(static_cast<size_t>(state->dst_stride) * sizeof(float));
     state->slices.resize(static_cast<size_t>(slices));
     for (int64_t s = 0; s < slices; ++s) {
       ConvSlice& slice = state->slices[s];
@@ -193,17 +273,14 @@ std::shared_ptr<PreparedKernel> prepare_onednn_conv(const NodeDesc& node,
       slice.weights_offset = m0 * c_per_group * kernel_size;
       slice.bias_offset = m0;
 
-      memory::dims src_dims{images, c_count}, dst_dims{images, m_count}, w_dims;
-      src_dims.insert(src_dims.end(), in_spatial.begin(), in_spatial.end());
-      dst_dims.insert(dst_dims.end(), out_spatial.begin(), out_spatial.end());
-      if (grouped) {
-        w_dims = {u_count, m_per_group, c_per_group};
-      } else {
-        w_dims = {m_count, channels};
-      }
-      w_dims.insert(w_dims.end(), kernel.begin(), kernel.end());
-      const memory::desc src_md(src_dims, memory::data_type::f32, plain_tag(spatial));
-      const memory::desc dst_md(dst_dims, memory::data_type::f32, plain_tag(spatial));
+      const memory::dims dst_dims = with_spatial({images, m_count}, out_spatial);
+      const memory::dims w_dims =
+          with_spatial(grouped ? memory::dims{u_count, m_per_group, c_per_group}
+                               : memory::dims{m_count, channels},
+                       kernel);
+      const memory::desc src_md(with_spatial({images, c_count}, in_spatial), memory::data_type::f32,
+                                src_tag);
+      const memory::desc dst_md(dst_dims, memory::data_type::f32, dst_tag);
       const memory::desc user_w_md(w_dims, memory::data_type::f32, weights_tag(spatial, grouped));
       const memory::desc any_w_md(w_dims, memory::data_type::f32, Tag::any);
       const memory::desc bias_md({m_count}, memory::data_type::f32, Tag::x);
@@ -218,6 +295,12 @@ std::shared_ptr<PreparedKernel> prepare_onednn_conv(const NodeDesc& node,
       dnnl::primitive_attr attr;
       attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
       const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
+      // The reference implementations are far slower than im2col + sgemm;
+      // never worth measuring.
+      if (const std::string impl = pd.impl_info_str(); impl.rfind("ref", 0) == 0) {
+        fail(RTS_ERROR_UNSUPPORTED, "cpu: ", node.label(), ": oneDNN has only its reference ",
+             "convolution (", impl, ") for this layout");
+      }
       slice.conv = dnnl::convolution_forward(pd);
       slice.stream = dnnl::stream(engine);
       slice.weights_buffer.reserve(std::max<size_t>(pd.weights_desc().get_size(), 1));
@@ -225,9 +308,16 @@ std::shared_ptr<PreparedKernel> prepare_onednn_conv(const NodeDesc& node,
       slice.scratchpad_buffer.reserve(std::max<size_t>(pd.scratchpad_desc().get_size(), 1));
       slice.scratchpad = memory(pd.scratchpad_desc(), engine, slice.scratchpad_buffer.data());
       slice.user_weights = memory(user_w_md, engine, DNNL_MEMORY_NONE);
-      slice.src = memory(src_md, engine, DNNL_MEMORY_NONE);
-      slice.dst = memory(dst_md, engine, DNNL_MEMORY_NONE);
+      slice.src =
+          memory(src_md, engine, blocked_src ? state->src_blocked.data() : DNNL_MEMORY_NONE);
       slice.bias = memory(bias_md, engine, DNNL_MEMORY_NONE);
+      if (blocked) {
+        float* dst = static_cast<float*>(state->dst_blocked.data());
+        slice.dst = memory(dst_md, engine, dst + slice.dst_offset);
+        slice.dst_back = make_slice_reorder(dst_dims, spatial, slice.dst_offset, false, dst);
+      } else {
+        slice.dst = memory(dst_md, engine, DNNL_MEMORY_NONE);
+      }
       slice.weights_reorder = dnnl::reorder(slice.user_weights, slice.weights);
       if (w.data != nullptr) {
         slice.user_weights.set_data_handle(w.as<float>() + slice.weights_offset);
@@ -241,6 +331,22 @@ std::shared_ptr<PreparedKernel> prepare_onednn_conv(const NodeDesc& node,
   return state;
 }
 
+}  // namespace
+
+std::shared_ptr<PreparedKernel> prepare_onednn_conv(const NodeDesc& node,
+                                                    std::span<const TensorRef> inputs,
+                                                    std::span<const TensorRef> outputs,
+                                                    const KernelTuning& tuning) {
+  return prepare(node, inputs, outputs, tuning.grain, false);
+}
+
+std::shared_ptr<PreparedKernel> prepare_onednn_conv_blocked(const NodeDesc& node,
+                                                            std::span<const TensorRef> inputs,
+                                                            std::span<const TensorRef> outputs,
+                                                            const KernelTuning& tuning) {
+  return prepare(node, inputs, outputs, tuning.grain, true);
+}
+
 bool run_onednn_conv(const KernelArgs& args) {
   auto* state =
       args.tuning != nullptr ? dynamic_cast<OnednnConv*>(args.tuning->prepared.get()) : nullptr;
@@ -250,23 +356,43 @@ bool run_onednn_conv(const KernelArgs& args) {
   auto* bias = state->has_bias ? args.inputs[2].as<float>() : nullptr;
   float* y = args.outputs[0].as<float>();
   const bool fresh_weights = w != state->weights_source;
-  const int64_t slices = static_cast<int64_t>(state->slices.size());
-  args.pool.parallel_for(slices, 1, [&](int64_t begin, int64_t end) {
-    const SingleOpenMpThread single;
-    for (int64_t s = begin; s < end; ++s) {
-      ConvSlice& slice = state->slices[s];
-      if (fresh_weights) {
-        slice.user_weights.set_data_handle(w + slice.weights_offset);
-        reorder_weights(slice);
-      }
-      if (bias != nullptr) slice.bias.set_data_handle(bias + slice.bias_offset);
-      for (int64_t call = 0; call < state->calls; ++call) {
-        slice.src.set_data_handle(x + call * state->src_stride + slice.src_offset);
-        slice.dst.set_data_handle(y + call * state->dst_stride + slice.dst_offset);
-        execute_conv(slice, bias != nullptr);
-      }
+  const bool blocked_src = !state->src_in.empty();
+  for (int64_t call = 0; call < state->calls; ++call) {
+    float* src = x + call * state->src_stride;
+    float* dst = y + call * state->dst_stride;
+    if (blocked_src) {
+      const auto src_slices = static_cast<int64_t>(state->src_in.size());
+      args.pool.parallel_for(src_slices, 1, [&](int64_t begin, int64_t end) {
+        const SingleOpenMpThread single;
+        for (int64_t s = begin; s < end; ++s) {
+          SliceReorder& reorder = state->src_in[s];
+          reorder.from.set_data_handle(src + reorder.offset);
+          run_reorder(reorder);
+        }
+      });
     }
-  });
+    const auto slices = static_cast<int64_t>(state->slices.size());
+    args.pool.parallel_for(slices, 1, [&](int64_t begin, int64_t end) {
+      const SingleOpenMpThread single;
+      for (int64_t s = begin; s < end; ++s) {
+        ConvSlice& slice = state->slices[s];
+        if (fresh_weights && call == 0) {
+          slice.user_weights.set_data_handle(w + slice.weights_offset);
+          reorder_weights(slice);
+        }
+        if (bias != nullptr) slice.bias.set_data_handle(bias + slice.bias_offset);
+        if (!blocked_src) slice.src.set_data_handle(src + slice.src_offset);
+        if (slice.dst_back) {
+          execute_conv(slice, bias != nullptr);
+          slice.dst_back->to.set_data_handle(dst + slice.dst_back->offset);
+          run_reorder(*slice.dst_back);
+        } else {
+          slice.dst.set_data_handle(dst + slice.dst_offset);
+          execute_conv(slice, bias != nullptr);
+        }
+      }
+    });
+  }
   return true;
 }
 

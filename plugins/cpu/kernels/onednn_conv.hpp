@@ -5,8 +5,11 @@
 // primitive asked for (format_tag::any), the scratchpad. An execute only
 // points the primitives at its tensors and runs them.
 //
-// Source and destination stay in the graph's plain layout (ncw, nchw,
-// ncdhw), so no reorder runs per execute. The output channels (or, with
+// Two layouts: the graph's plain one (ncw, nchw, ncdhw), which oneDNN runs
+// as im2col + its own sgemm with no reorder per execute; and the blocked
+// one (16 channels innermost), which its direct vector kernels want: the
+// input is reordered into it and each output slice back, per execute,
+// both by channel slices over the pool. The output channels (or, with
 // groups, the groups) are split into `tuning.grain` slices with a
 // primitive each, which run on the plugin's pool with oneDNN single-
 // threaded inside, like the oneDNN products (onednn_gemm.hpp).
@@ -24,18 +27,28 @@ namespace rtscope::cpu {
 // offered.
 bool onednn_conv_supports(std::span<const Dims* const> inputs, std::span<const Dims> outputs);
 
+// Whether the blocked layout applies: one group, output channels in
+// whole blocks.
+bool onednn_conv_blocked_supports(const NodeDesc& node, const Dims& weights);
+
 // The most slices worth offering: one per pool thread, each with at
 // least a few output channels (or groups).
 int64_t onednn_conv_max_slices(const NodeDesc& node, const Dims& weights, unsigned threads);
 
-// PrepareFn of the oneDNN conv variant: primitives for `tuning.grain`
+// PrepareFn of the plain-layout variants: primitives for `tuning.grain`
 // slices (0 or 1: one), weights reordered now when input 1 is a
-// constant. Throws Error naming the node when oneDNN has no
-// implementation for it.
+// constant. Throws Error naming the node when oneDNN has no fast
+// implementation for it (only its reference one).
 std::shared_ptr<PreparedKernel> prepare_onednn_conv(const NodeDesc& node,
                                                     std::span<const TensorRef> inputs,
                                                     std::span<const TensorRef> outputs,
                                                     const KernelTuning& tuning);
+
+// The same in the blocked layout.
+std::shared_ptr<PreparedKernel> prepare_onednn_conv_blocked(const NodeDesc& node,
+                                                            std::span<const TensorRef> inputs,
+                                                            std::span<const TensorRef> outputs,
+                                                            const KernelTuning& tuning);
 
 // Runs the node on the state prepare_onednn_conv() built; false when
 // `args` carries none (the caller then runs another kernel). Weights

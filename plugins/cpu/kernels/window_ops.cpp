@@ -131,7 +131,8 @@ void run_conv_onednn(const KernelArgs& args) {
 }
 
 // im2col + sgemm, and oneDNN in one slice (`onednn`) and in one slice per
-// pool thread where the channels allow it (`onednn_split`).
+// pool thread where the channels allow it (`onednn_split`), both in the
+// plain layout, and in the blocked layout split the same way.
 void tune_conv(const NodeDesc& node, std::span<const Dims* const> inputs,
                std::span<const Dims> outputs, unsigned threads, TuningSpace& space) {
   space.variants.push_back({"conv.im2col_sgemm", run_conv, {}});
@@ -141,6 +142,12 @@ void tune_conv(const NodeDesc& node, std::span<const Dims* const> inputs,
   if (max_slices > 1) {
     space.variants.push_back(
         {"conv.onednn_split", run_conv_onednn, {.grain = max_slices}, prepare_onednn_conv});
+  }
+  if (onednn_conv_blocked_supports(node, *inputs[1])) {
+    space.variants.push_back({"conv.onednn_blocked",
+                              run_conv_onednn,
+                              {.grain = max_slices},
+                              prepare_onednn_conv_blocked});
   }
 }
 
