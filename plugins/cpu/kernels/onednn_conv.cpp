@@ -1,14 +1,12 @@
 #include "kernels/onednn_conv.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
-#include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "aligned_buffer.hpp"
+#include "kernels/onednn_support.hpp"
 #include "kit_names.hpp"
 #include "thread_pool.hpp"
 
@@ -18,34 +16,7 @@ namespace {
 using dnnl::memory;
 using Tag = memory::format_tag;
 
-// oneDNN decides its thread partitioning when a primitive is created and
-// would start an OpenMP team per call; the plugin's pool is the
-// parallelism, so creation and execution both run with one OpenMP thread.
-// Leaves the thread's setting as it found it.
-class SingleOpenMpThread {
- public:
-  SingleOpenMpThread() : outer_(omp_get_max_threads()) {
-    if (outer_ != 1) omp_set_num_threads(1);
-  }
-  ~SingleOpenMpThread() {
-    if (outer_ != 1) omp_set_num_threads(outer_);
-  }
-  SingleOpenMpThread(const SingleOpenMpThread&) = delete;
-  SingleOpenMpThread& operator=(const SingleOpenMpThread&) = delete;
-
- private:
-  int outer_;
-};
-
-const dnnl::engine& cpu_engine() {
-  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
-
-Tag plain_tag(int spatial) {
-  static constexpr Tag kTags[] = {Tag::ncw, Tag::nchw, Tag::ncdhw};
-  return kTags[spatial - 1];
-}
+Tag plain_tag(int spatial) { return plain_activation_tag(spatial); }
 Tag blocked_tag(int spatial) {
   static constexpr Tag kTags[] = {Tag::nCw16c, Tag::nChw16c, Tag::nCdhw16c};
   return kTags[spatial - 1];
@@ -100,35 +71,26 @@ struct OnednnConv final : PreparedKernel {
   int64_t dst_stride = 0;
 };
 
-void check(dnnl_status_t status, const char* what) {
-  if (status != dnnl_success) {
-    fail(RTS_ERROR_INTERNAL, "cpu: oneDNN ", what, " failed (dnnl status ",
-         static_cast<int>(status), ")");
-  }
-}
-
 void execute_conv(ConvSlice& slice, bool has_bias) {
   const dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, slice.src.get()},
                                   {DNNL_ARG_WEIGHTS, slice.weights.get()},
                                   {DNNL_ARG_DST, slice.dst.get()},
                                   {DNNL_ARG_SCRATCHPAD, slice.scratchpad.get()},
                                   {DNNL_ARG_BIAS, slice.bias.get()}};
-  check(dnnl_primitive_execute(slice.conv.get(), slice.stream.get(), has_bias ? 5 : 4, args),
-        "convolution");
+  execute_primitive(slice.conv, slice.stream, args, has_bias ? 5 : 4, "convolution");
 }
 
 void run_reorder(SliceReorder& reorder) {
   const dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, reorder.from.get()},
                                   {DNNL_ARG_TO, reorder.to.get()}};
-  check(dnnl_primitive_execute(reorder.primitive.get(), reorder.stream.get(), 2, args),
-        "layout reorder");
+  execute_primitive(reorder.primitive, reorder.stream, args, 2, "layout reorder");
 }
 
 // A reorder of channels [offset / inner, ...) of one image, `dims` the
 // slice's, between `plain` and `blocked` buffers that hold whole images.
 SliceReorder make_slice_reorder(const memory::dims& dims, int spatial, int64_t offset,
                                 bool to_blocked, float* blocked) {
-  const auto& engine = cpu_engine();
+  const auto& engine = onednn_cpu_engine();
   const memory::desc plain_md(dims, memory::data_type::f32, plain_tag(spatial));
   const memory::desc blocked_md(dims, memory::data_type::f32, blocked_tag(spatial));
   SliceReorder reorder;
@@ -145,8 +107,7 @@ SliceReorder make_slice_reorder(const memory::dims& dims, int spatial, int64_t o
 void reorder_weights(ConvSlice& slice) {
   const dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, slice.user_weights.get()},
                                   {DNNL_ARG_TO, slice.weights.get()}};
-  check(dnnl_primitive_execute(slice.weights_reorder.get(), slice.stream.get(), 2, args),
-        "weights reorder");
+  execute_primitive(slice.weights_reorder, slice.stream, args, 2, "weights reorder");
 }
 
 // Slice boundaries over `units` (output channels, or groups): output
@@ -246,7 +207,7 @@ std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const Te
   const bool blocked_src = blocked && channels % kBlock == 0;
   const Tag src_tag = blocked_src ? blocked_tag(spatial) : plain_tag(spatial);
   const Tag dst_tag = blocked ? blocked_tag(spatial) : plain_tag(spatial);
-  const auto& engine = cpu_engine();
+  const auto& engine = onednn_cpu_engine();
   try {
     if (blocked_src) {
       state->src_blocked.reserve(static_cast<size_t>(state->src_stride) * sizeof(float));
