@@ -86,8 +86,9 @@ void run_reorder(SliceReorder& reorder) {
   execute_primitive(reorder.primitive, reorder.stream, args, 2, "layout reorder");
 }
 
-// A reorder of channels [offset / inner, ...) of one image, `dims` the
-// slice's, between `plain` and `blocked` buffers that hold whole images.
+// A reorder of one image's channel slice of `dims`, starting on a block
+// `offset` floats into the image, between the plain tensor (pointed at per
+// execute) and `blocked`, the state's buffer of one blocked image.
 SliceReorder make_slice_reorder(const memory::dims& dims, int spatial, int64_t offset,
                                 bool to_blocked, float* blocked) {
   const auto& engine = onednn_cpu_engine();
