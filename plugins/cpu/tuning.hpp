@@ -46,12 +46,21 @@ class Tuner {
   // The variant `task.node` should run at the task's shapes: from this
   // context's memo, the runtime cache, or by measuring every candidate.
   // nullopt when `cancel` became true before a result was reached.
-  // Thread-safe.
+  // Thread-safe. A variant with per-node state (KernelVariant::prepare)
+  // comes back with it built for this node; when building it fails, the
+  // op's generic kernel comes back instead.
   std::optional<KernelVariant> choose(const NodeTask& task, const std::atomic<bool>* cancel);
 
   const TuningCounters& counters() const { return counters_; }
 
  private:
+  // The choice for the task's op and shapes, shared by every node alike
+  // (memo, runtime cache, measurement); without per-node state.
+  std::optional<KernelVariant> choose_shared(const NodeTask& task, const std::atomic<bool>* cancel);
+  // The task's tensors as a PrepareFn sees them: constant float inputs
+  // with the engine's f32 data, everything else without data.
+  void constant_refs(const NodeTask& task, std::vector<TensorRef>& inputs,
+                     std::vector<TensorRef>& outputs) const;
   std::optional<KernelVariant> load(const std::string& key, const TuningSpace& space);
   void store(const std::string& key, const KernelVariant& variant, uint64_t best_ns);
   // Fastest candidate by the minimum over a few timed runs; nullopt when

@@ -38,10 +38,16 @@ std::string tuning_key(const OpSpec& spec, const NodeDesc& node, std::span<const
                        unsigned pool_threads) {
   std::string key = str_cat("tune.v", kTuningRecordVersion, "/", spec.op, "/");
   for (const Dims& dims : inputs) key += shape_str(dims);
+  // Integer and integer-list attributes shape the work (a conv's strides,
+  // pads and dilations; a pool's window), and which candidates exist.
   for (const schema::AttrSpec& attr : op_table().schema(spec).attrs) {
-    if (attr.kind != schema::AttrKind::integer) continue;
-    if (const AttrDesc* value = node.find_attr(attr.name))
+    const AttrDesc* value = node.find_attr(attr.name);
+    if (value == nullptr) continue;
+    if (attr.kind == schema::AttrKind::integer) {
       key += str_cat("/", attr.name, "=", value->i);
+    } else if (attr.kind == schema::AttrKind::ints) {
+      key += str_cat("/", attr.name, "=", shape_str(value->ints));
+    }
   }
   return str_cat(key, "/t", pool_threads);
 }

@@ -21,8 +21,8 @@ namespace rtscope::cpu {
 inline constexpr uint16_t kTuningRecordVersion = 3;
 
 // "tune.v3/linear/[1,1,256][256,1024]/t2": the op, every input shape, the
-// integer attributes the op declares (they can change the work), and the
-// pool size the measurement ran with.
+// integer and integer-list attributes the op declares (they can change the
+// work and the candidates), and the pool size the measurement ran with.
 std::string tuning_key(const OpSpec& spec, const NodeDesc& node, std::span<const Dims> inputs,
                        unsigned pool_threads);
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -37,12 +38,23 @@ struct TensorRef {
   }
 };
 
+// What a variant builds once for one node at a plan's shapes (library
+// primitives, weights in the library's layout): made when the plan is
+// specialized, never per execute, and kept alive by the plan and by any
+// capture of it. Used by the execute thread of one context only.
+struct PreparedKernel {
+  virtual ~PreparedKernel() = default;
+};
+
 // How a specialized kernel splits its work: a value chosen per concrete
 // shape by measurement (see tuning.hpp).
 struct KernelTuning {
   // Work items (elements, rows or columns, as the kernel defines them) per
   // pool task; 0: the kernel's shape-agnostic default.
   int64_t grain = 0;
+  // The variant's per-node state (KernelVariant::prepare); nullptr for
+  // variants that need none. Not part of the tuning record.
+  std::shared_ptr<PreparedKernel> prepared = nullptr;
 };
 
 struct KernelArgs {
@@ -63,12 +75,23 @@ struct KernelArgs {
 
 using KernelFn = void (*)(const KernelArgs& args);
 
+// Builds a variant's per-node state at concrete shapes. `inputs` carry
+// data only for constant inputs (weights, bias; f32), nullptr elsewhere;
+// `outputs` carry no data. Throws Error when the variant cannot run the
+// node; the tuner then does not choose it.
+using PrepareFn = std::shared_ptr<PreparedKernel> (*)(const NodeDesc& node,
+                                                      std::span<const TensorRef> inputs,
+                                                      std::span<const TensorRef> outputs,
+                                                      const KernelTuning& tuning);
+
 // One candidate implementation of a node for concrete shapes. `name` is
 // static and stable: tuning results are stored by (name, grain).
 struct KernelVariant {
   const char* name = nullptr;
   KernelFn run = nullptr;
   KernelTuning tuning;
+  // nullptr: the variant keeps no per-node state.
+  PrepareFn prepare = nullptr;
 };
 
 // The candidates worth measuring for one node at concrete shapes.

@@ -1,13 +1,18 @@
 // CPU kernels of the sliding-window ops: conv (any number of spatial dims,
-// groups, dilations, pads) as im2col + sgemm per image and group, max_pool
-// and avg_pool, and pad (constant, reflect, edge; any dtype).
+// groups, dilations, pads) as im2col + sgemm per image and group, or through
+// oneDNN (kernels/onednn_conv.hpp) where tuning measures it faster; max_pool
+// and avg_pool, by a window loop or oneDNN (kernels/onednn_pool.hpp); and
+// pad (constant, reflect, edge; any dtype).
 #include <cblas.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <vector>
 
+#include "kernels/onednn_conv.hpp"
+#include "kernels/onednn_pool.hpp"
 #include "kernels/onnx_support.hpp"
 #include "rtscope/op_pad.hpp"
 #include "thread_pool.hpp"
@@ -124,6 +129,31 @@ void run_conv(const KernelArgs& args) {
   }
 }
 
+void run_conv_onednn(const KernelArgs& args) {
+  if (!run_onednn_conv(args)) run_conv(args);  // no prepared state: the generic kernel
+}
+
+// im2col + sgemm, and oneDNN in one slice (`onednn`) and in one slice per
+// pool thread where the channels allow it (`onednn_split`), both in the
+// plain layout, and in the blocked layout split the same way.
+void tune_conv(const NodeDesc& node, std::span<const Dims* const> inputs,
+               std::span<const Dims> outputs, unsigned threads, TuningSpace& space) {
+  space.variants.push_back({"conv.im2col_sgemm", run_conv, {}});
+  if (!onednn_conv_supports(inputs, outputs)) return;
+  const int64_t max_slices = onednn_conv_max_slices(node, *inputs[1], threads);
+  space.variants.push_back({"conv.onednn", run_conv_onednn, {.grain = 1}, prepare_onednn_conv});
+  if (max_slices > 1) {
+    space.variants.push_back(
+        {"conv.onednn_split", run_conv_onednn, {.grain = max_slices}, prepare_onednn_conv});
+  }
+  if (onednn_conv_blocked_supports(node, *inputs[1])) {
+    space.variants.push_back({"conv.onednn_blocked",
+                              run_conv_onednn,
+                              {.grain = max_slices},
+                              prepare_onednn_conv_blocked});
+  }
+}
+
 // Each input element spreads through the kernel into the output
 // (the adjoint of conv); the output starts from the bias.
 void run_conv_transpose(const KernelArgs& args) {
@@ -237,6 +267,30 @@ void run_pool(const KernelArgs& args) {
   });
 }
 
+void run_max_pool_onednn(const KernelArgs& args) {
+  if (!run_onednn_pool(args)) run_pool<true>(args);  // no prepared state: the generic kernel
+}
+void run_avg_pool_onednn(const KernelArgs& args) {
+  if (!run_onednn_pool(args)) run_pool<false>(args);
+}
+
+// The plugin's window loop, and oneDNN's pooling in one channel slice per
+// pool thread.
+template <bool IsMax>
+void tune_pool(const NodeDesc& node, std::span<const Dims* const> inputs,
+               std::span<const Dims> outputs, unsigned threads, TuningSpace& space) {
+  space.variants.push_back({IsMax ? "max_pool.f32" : "avg_pool.f32", run_pool<IsMax>, {}});
+  if (!onednn_pool_supports(node, inputs, outputs)) return;
+  const int64_t slices = std::clamp<int64_t>((*inputs[0])[1], 1, threads);
+  if (IsMax) {
+    space.variants.push_back(
+        {"max_pool.onednn", run_max_pool_onednn, {.grain = slices}, prepare_onednn_max_pool});
+  } else {
+    space.variants.push_back(
+        {"avg_pool.onednn", run_avg_pool_onednn, {.grain = slices}, prepare_onednn_avg_pool});
+  }
+}
+
 void run_pad(const KernelArgs& args) {
   const TensorRef& x = args.inputs[0];
   const TensorRef& y = args.outputs[0];
@@ -272,7 +326,8 @@ const OpSpec kWindowOps[] = {
     {.op = "conv",
      .f16_mode = F16Mode::kComputeInF32,
      .run = run_conv,
-     .kernel_name = "cpu.conv.im2col_sgemm"},
+     .kernel_name = "cpu.conv.im2col_sgemm",
+     .tune_space = tune_conv},
     {.op = "conv_transpose",
      .f16_mode = F16Mode::kComputeInF32,
      .run = run_conv_transpose,
@@ -280,11 +335,13 @@ const OpSpec kWindowOps[] = {
     {.op = "max_pool",
      .f16_mode = F16Mode::kComputeInF32,
      .run = run_pool<true>,
-     .kernel_name = "cpu.max_pool.f32"},
+     .kernel_name = "cpu.max_pool.f32",
+     .tune_space = tune_pool<true>},
     {.op = "avg_pool",
      .f16_mode = F16Mode::kComputeInF32,
      .run = run_pool<false>,
-     .kernel_name = "cpu.avg_pool.f32"},
+     .kernel_name = "cpu.avg_pool.f32",
+     .tune_space = tune_pool<false>},
     {.op = "pad",
      .f16_mode = F16Mode::kRawElements,
      .run = run_pad,

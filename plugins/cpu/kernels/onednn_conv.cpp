@@ -1,0 +1,361 @@
+#include "kernels/onednn_conv.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aligned_buffer.hpp"
+#include "kernels/onednn_support.hpp"
+#include "kit_names.hpp"
+#include "thread_pool.hpp"
+
+namespace rtscope::cpu {
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+
+Tag plain_tag(int spatial) { return plain_activation_tag(spatial); }
+Tag blocked_tag(int spatial) {
+  static constexpr Tag kTags[] = {Tag::nCw16c, Tag::nChw16c, Tag::nCdhw16c};
+  return kTags[spatial - 1];
+}
+constexpr int64_t kBlock = 16;  // channels per block of blocked_tag()
+Tag weights_tag(int spatial, bool grouped) {
+  static constexpr Tag kPlain[] = {Tag::oiw, Tag::oihw, Tag::oidhw};
+  static constexpr Tag kGrouped[] = {Tag::goiw, Tag::goihw, Tag::goidhw};
+  return grouped ? kGrouped[spatial - 1] : kPlain[spatial - 1];
+}
+
+// A reorder of one channel slice of one image between the plain and the
+// blocked layout; slices start on a block, so both sides are dense at
+// the same float offset.
+struct SliceReorder {
+  dnnl::reorder primitive;
+  memory from, to;
+  dnnl::stream stream;
+  int64_t offset = 0;
+};
+
+// One slice of the output channels (or groups) with its own primitive.
+// Offsets are in floats, within one call's images.
+struct ConvSlice {
+  dnnl::convolution_forward conv;
+  dnnl::reorder weights_reorder;  // the node's weights slice -> the primitive's layout
+  memory src, weights, user_weights, bias, dst, scratchpad;
+  AlignedBuffer weights_buffer;
+  AlignedBuffer scratchpad_buffer;
+  dnnl::stream stream;
+  int64_t src_offset = 0;
+  int64_t dst_offset = 0;
+  int64_t weights_offset = 0;  // into the node's oihw (goihw) weights
+  int64_t bias_offset = 0;
+  // Blocked layout: the slice's output back into the plain output.
+  std::optional<SliceReorder> dst_back;
+};
+
+struct OnednnConv final : PreparedKernel {
+  std::vector<ConvSlice> slices;
+  // Blocked layout: the input image into `src_blocked`, by channel slices
+  // (empty: the primitive reads the plain input).
+  std::vector<SliceReorder> src_in;
+  AlignedBuffer src_blocked;
+  AlignedBuffer dst_blocked;  // blocked layout: one image of output
+  // The constant the weights were reordered from at prepare time; nullptr
+  // when input 1 was not a constant.
+  const void* weights_source = nullptr;
+  bool has_bias = false;
+  int64_t calls = 1;       // primitive calls per slice: images one at a time, or one for all
+  int64_t src_stride = 0;  // floats between the images of successive calls
+  int64_t dst_stride = 0;
+};
+
+void execute_conv(ConvSlice& slice, bool has_bias) {
+  const dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, slice.src.get()},
+                                  {DNNL_ARG_WEIGHTS, slice.weights.get()},
+                                  {DNNL_ARG_DST, slice.dst.get()},
+                                  {DNNL_ARG_SCRATCHPAD, slice.scratchpad.get()},
+                                  {DNNL_ARG_BIAS, slice.bias.get()}};
+  execute_primitive(slice.conv, slice.stream, args, has_bias ? 5 : 4, "convolution");
+}
+
+void run_reorder(SliceReorder& reorder) {
+  const dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, reorder.from.get()},
+                                  {DNNL_ARG_TO, reorder.to.get()}};
+  execute_primitive(reorder.primitive, reorder.stream, args, 2, "layout reorder");
+}
+
+// A reorder of one image's channel slice of `dims`, starting on a block
+// `offset` floats into the image, between the plain tensor (pointed at per
+// execute) and `blocked`, the state's buffer of one blocked image.
+SliceReorder make_slice_reorder(const memory::dims& dims, int spatial, int64_t offset,
+                                bool to_blocked, float* blocked) {
+  const auto& engine = onednn_cpu_engine();
+  const memory::desc plain_md(dims, memory::data_type::f32, plain_tag(spatial));
+  const memory::desc blocked_md(dims, memory::data_type::f32, blocked_tag(spatial));
+  SliceReorder reorder;
+  reorder.offset = offset;
+  reorder.stream = dnnl::stream(engine);
+  const memory plain(plain_md, engine, DNNL_MEMORY_NONE);
+  const memory block(blocked_md, engine, blocked + offset);
+  reorder.from = to_blocked ? plain : block;
+  reorder.to = to_blocked ? block : plain;
+  reorder.primitive = dnnl::reorder(reorder.from, reorder.to);
+  return reorder;
+}
+
+void reorder_weights(ConvSlice& slice) {
+  const dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, slice.user_weights.get()},
+                                  {DNNL_ARG_TO, slice.weights.get()}};
+  execute_primitive(slice.weights_reorder, slice.stream, args, 2, "weights reorder");
+}
+
+// Slice boundaries over `units` (output channels, or groups): output
+// channel slices start on multiples of 16, the block oneDNN's vector
+// kernels work in, where there are enough channels for it.
+std::vector<int64_t> slice_bounds(int64_t units, int64_t slices, bool channels) {
+  std::vector<int64_t> bounds(static_cast<size_t>(slices) + 1);
+  const int64_t align = channels && units >= 16 * slices ? 16 : 1;
+  for (int64_t s = 0; s <= slices; ++s) bounds[s] = units * s / slices / align * align;
+  bounds[slices] = units;
+  return bounds;
+}
+
+}  // namespace
+
+bool onednn_conv_supports(std::span<const Dims* const> inputs, std::span<const Dims> outputs) {
+  const Dims& x = *inputs[0];
+  const size_t rank = x.size();
+  return rank >= 3 && rank <= 5 && element_count(x) > 0 && element_count(outputs[0]) > 0;
+}
+
+bool onednn_conv_blocked_supports(const NodeDesc& node, const Dims& weights) {
+  return node.attr_int("group") == 1 && weights[0] % kBlock == 0;
+}
+
+int64_t onednn_conv_max_slices(const NodeDesc& node, const Dims& weights, unsigned threads) {
+  const int64_t group = node.attr_int("group");
+  const int64_t units = group > 1 ? group : weights[0];
+  // A slice of fewer than 16 channels (or 2 groups) costs more in calls
+  // than it gains in parallelism.
+  const int64_t least = group > 1 ? 2 : kBlock;
+  return std::clamp<int64_t>(units / least, 1, threads);
+}
+
+namespace {
+
+std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const TensorRef> inputs,
+                                        std::span<const TensorRef> outputs, int64_t grain,
+                                        bool blocked) {
+  const SingleOpenMpThread single;
+  const TensorRef& x = inputs[0];
+  const TensorRef& w = inputs[1];
+  const TensorRef& y = outputs[0];
+  const int spatial = x.rank() - 2;
+  if (spatial < 1 || spatial > 3) {
+    fail(RTS_ERROR_UNSUPPORTED, "cpu: ", node.label(),
+         ": oneDNN conv takes 1 to 3 spatial dims, not ", spatial);
+  }
+  const int64_t batch = x.dims[0];
+  const int64_t channels = x.dims[1];
+  const int64_t m_total = w.dims[0];
+  const int64_t group = node.attr_int("group");
+  const int64_t c_per_group = channels / group;
+  const int64_t m_per_group = m_total / group;
+  const bool grouped = group > 1;
+  if (blocked && (grouped || m_total % kBlock != 0)) {
+    fail(RTS_ERROR_UNSUPPORTED, "cpu: ", node.label(),
+         ": the blocked oneDNN conv needs one group and output channels in blocks of ", kBlock);
+  }
+  const int64_t units = grouped ? group : m_total;
+  const int64_t slices = std::clamp<int64_t>(grain, 1, units);
+  const std::vector<int64_t> bounds = slice_bounds(units, slices, !grouped);
+
+  const auto& strides = node.attr_ints("strides");
+  const auto& dilations = node.attr_ints("dilations");
+  const auto& pads = node.attr_ints("pads");
+  memory::dims stride_dims, dilate_dims, pad_l, pad_r, in_spatial, out_spatial, kernel;
+  int64_t in_size = 1, out_size = 1, kernel_size = 1;
+  for (int d = 0; d < spatial; ++d) {
+    stride_dims.push_back(strides.empty() ? 1 : strides[d]);
+    dilate_dims.push_back((dilations.empty() ? 1 : dilations[d]) - 1);  // oneDNN counts from 0
+    pad_l.push_back(pads.empty() ? 0 : pads[d]);
+    pad_r.push_back(pads.empty() ? 0 : pads[spatial + d]);
+    in_spatial.push_back(x.dims[2 + d]);
+    out_spatial.push_back(y.dims[2 + d]);
+    kernel.push_back(w.dims[2 + d]);
+    in_size *= x.dims[2 + d];
+    out_size *= y.dims[2 + d];
+    kernel_size *= w.dims[2 + d];
+  }
+  const auto with_spatial = [](memory::dims dims, const memory::dims& rest) {
+    dims.insert(dims.end(), rest.begin(), rest.end());
+    return dims;
+  };
+  // Plain and one slice: every image in one call. Otherwise images go one
+  // at a time (a channel slice of several images is not dense).
+  auto state = std::make_shared<OnednnConv>();
+  state->has_bias = inputs.size() > 2;
+  state->weights_source = w.data;
+  const int64_t images = slices == 1 && !blocked ? batch : 1;
+  state->calls = batch / images;
+  state->src_stride = channels * in_size;
+  state->dst_stride = m_total * out_size;
+  // Blocked: an input whose channels fill whole blocks is reordered per
+  // image, in channel slices over the pool; a few channels (the first
+  // layer's) stay plain, which oneDNN's blocked kernels read directly.
+  const bool blocked_src = blocked && channels % kBlock == 0;
+  const Tag src_tag = blocked_src ? blocked_tag(spatial) : plain_tag(spatial);
+  const Tag dst_tag = blocked ? blocked_tag(spatial) : plain_tag(spatial);
+  const auto& engine = onednn_cpu_engine();
+  try {
+    if (blocked_src) {
+      state->src_blocked.reserve(static_cast<size_t>(state->src_stride) * sizeof(float));
+      const int64_t src_slices = std::clamp<int64_t>(channels / kBlock, 1, slices);
+      const std::vector<int64_t> src_bounds = slice_bounds(channels, src_slices, true);
+      for (int64_t s = 0; s < src_slices; ++s) {
+        const int64_t c0 = src_bounds[s];
+        state->src_in.push_back(
+            make_slice_reorder(with_spatial({1, src_bounds[s + 1] - c0}, in_spatial), spatial,
+                               c0 * in_size, true, static_cast<float*>(state->src_blocked.data())));
+      }
+    }
+    if (blocked) state->dst_blocked.reserve(static_cast<size_t>(state->dst_stride) * sizeof(float));
+    state->slices.resize(static_cast<size_t>(slices));
+    for (int64_t s = 0; s < slices; ++s) {
+      ConvSlice& slice = state->slices[s];
+      const int64_t u0 = bounds[s];
+      const int64_t u_count = bounds[s + 1] - u0;
+      const int64_t m0 = grouped ? u0 * m_per_group : u0;  // first output channel
+      const int64_t m_count = grouped ? u_count * m_per_group : u_count;
+      const int64_t c_count = grouped ? u_count * c_per_group : channels;
+      slice.src_offset = grouped ? u0 * c_per_group * in_size : 0;
+      slice.dst_offset = m0 * out_size;
+      slice.weights_offset = m0 * c_per_group * kernel_size;
+      slice.bias_offset = m0;
+
+      const memory::dims dst_dims = with_spatial({images, m_count}, out_spatial);
+      const memory::dims w_dims =
+          with_spatial(grouped ? memory::dims{u_count, m_per_group, c_per_group}
+                               : memory::dims{m_count, channels},
+                       kernel);
+      const memory::desc src_md(with_spatial({images, c_count}, in_spatial), memory::data_type::f32,
+                                src_tag);
+      const memory::desc dst_md(dst_dims, memory::data_type::f32, dst_tag);
+      const memory::desc user_w_md(w_dims, memory::data_type::f32, weights_tag(spatial, grouped));
+      const memory::desc any_w_md(w_dims, memory::data_type::f32, Tag::any);
+      const memory::desc bias_md({m_count}, memory::data_type::f32, Tag::x);
+      const auto desc =
+          state->has_bias
+              ? dnnl::convolution_forward::desc(
+                    dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md,
+                    any_w_md, bias_md, dst_md, stride_dims, dilate_dims, pad_l, pad_r)
+              : dnnl::convolution_forward::desc(
+                    dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md,
+                    any_w_md, dst_md, stride_dims, dilate_dims, pad_l, pad_r);
+      dnnl::primitive_attr attr;
+      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+      const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
+      // The reference implementations are far slower than im2col + sgemm;
+      // never worth measuring.
+      if (const std::string impl = pd.impl_info_str(); impl.rfind("ref", 0) == 0) {
+        fail(RTS_ERROR_UNSUPPORTED, "cpu: ", node.label(), ": oneDNN has only its reference ",
+             "convolution (", impl, ") for this layout");
+      }
+      slice.conv = dnnl::convolution_forward(pd);
+      slice.stream = dnnl::stream(engine);
+      slice.weights_buffer.reserve(std::max<size_t>(pd.weights_desc().get_size(), 1));
+      slice.weights = memory(pd.weights_desc(), engine, slice.weights_buffer.data());
+      slice.scratchpad_buffer.reserve(std::max<size_t>(pd.scratchpad_desc().get_size(), 1));
+      slice.scratchpad = memory(pd.scratchpad_desc(), engine, slice.scratchpad_buffer.data());
+      slice.user_weights = memory(user_w_md, engine, DNNL_MEMORY_NONE);
+      slice.src =
+          memory(src_md, engine, blocked_src ? state->src_blocked.data() : DNNL_MEMORY_NONE);
+      slice.bias = memory(bias_md, engine, DNNL_MEMORY_NONE);
+      if (blocked) {
+        float* dst = static_cast<float*>(state->dst_blocked.data());
+        slice.dst = memory(dst_md, engine, dst + slice.dst_offset);
+        slice.dst_back = make_slice_reorder(dst_dims, spatial, slice.dst_offset, false, dst);
+      } else {
+        slice.dst = memory(dst_md, engine, DNNL_MEMORY_NONE);
+      }
+      slice.weights_reorder = dnnl::reorder(slice.user_weights, slice.weights);
+      if (w.data != nullptr) {
+        slice.user_weights.set_data_handle(w.as<float>() + slice.weights_offset);
+        reorder_weights(slice);
+      }
+    }
+  } catch (const dnnl::error& error) {
+    fail(RTS_ERROR_UNSUPPORTED, "cpu: ", node.label(), ": oneDNN has no convolution for input ",
+         shape_str(x.dims), ", weights ", shape_str(w.dims), " (", error.what(), ")");
+  }
+  return state;
+}
+
+}  // namespace
+
+std::shared_ptr<PreparedKernel> prepare_onednn_conv(const NodeDesc& node,
+                                                    std::span<const TensorRef> inputs,
+                                                    std::span<const TensorRef> outputs,
+                                                    const KernelTuning& tuning) {
+  return prepare(node, inputs, outputs, tuning.grain, false);
+}
+
+std::shared_ptr<PreparedKernel> prepare_onednn_conv_blocked(const NodeDesc& node,
+                                                            std::span<const TensorRef> inputs,
+                                                            std::span<const TensorRef> outputs,
+                                                            const KernelTuning& tuning) {
+  return prepare(node, inputs, outputs, tuning.grain, true);
+}
+
+bool run_onednn_conv(const KernelArgs& args) {
+  auto* state =
+      args.tuning != nullptr ? dynamic_cast<OnednnConv*>(args.tuning->prepared.get()) : nullptr;
+  if (state == nullptr) return false;
+  auto* x = args.inputs[0].as<float>();
+  auto* w = args.inputs[1].as<float>();
+  auto* bias = state->has_bias ? args.inputs[2].as<float>() : nullptr;
+  float* y = args.outputs[0].as<float>();
+  const bool fresh_weights = w != state->weights_source;
+  const bool blocked_src = !state->src_in.empty();
+  for (int64_t call = 0; call < state->calls; ++call) {
+    float* src = x + call * state->src_stride;
+    float* dst = y + call * state->dst_stride;
+    if (blocked_src) {
+      const auto src_slices = static_cast<int64_t>(state->src_in.size());
+      args.pool.parallel_for(src_slices, 1, [&](int64_t begin, int64_t end) {
+        const SingleOpenMpThread single;
+        for (int64_t s = begin; s < end; ++s) {
+          SliceReorder& reorder = state->src_in[s];
+          reorder.from.set_data_handle(src + reorder.offset);
+          run_reorder(reorder);
+        }
+      });
+    }
+    const auto slices = static_cast<int64_t>(state->slices.size());
+    args.pool.parallel_for(slices, 1, [&](int64_t begin, int64_t end) {
+      const SingleOpenMpThread single;
+      for (int64_t s = begin; s < end; ++s) {
+        ConvSlice& slice = state->slices[s];
+        if (fresh_weights && call == 0) {
+          slice.user_weights.set_data_handle(w + slice.weights_offset);
+          reorder_weights(slice);
+        }
+        if (bias != nullptr) slice.bias.set_data_handle(bias + slice.bias_offset);
+        if (!blocked_src) slice.src.set_data_handle(src + slice.src_offset);
+        if (slice.dst_back) {
+          execute_conv(slice, bias != nullptr);
+          slice.dst_back->to.set_data_handle(dst + slice.dst_back->offset);
+          run_reorder(*slice.dst_back);
+        } else {
+          slice.dst.set_data_handle(dst + slice.dst_offset);
+          execute_conv(slice, bias != nullptr);
+        }
+      }
+    });
+  }
+  return true;
+}
+
+}  // namespace rtscope::cpu

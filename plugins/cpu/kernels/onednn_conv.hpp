@@ -1,0 +1,59 @@
+// conv through oneDNN's convolution_forward: a tuning candidate next to
+// im2col + OpenBLAS sgemm (kernels/window_ops.cpp). Everything that depends
+// only on the node and its shapes is built once, when the plan is
+// specialized: the primitives, the weights reordered into the layout the
+// primitive asked for (format_tag::any), the scratchpad. An execute only
+// points the primitives at its tensors and runs them.
+//
+// Two layouts: the graph's plain one (ncw, nchw, ncdhw), which oneDNN runs
+// as im2col + its own sgemm with no reorder per execute; and the blocked
+// one (16 channels innermost), which its direct vector kernels want: the
+// input is reordered into it and each output slice back, per execute,
+// both by channel slices over the pool. The output channels (or, with
+// groups, the groups) are split into `tuning.grain` slices with a
+// primitive each, which run on the plugin's pool with oneDNN single-
+// threaded inside, like the oneDNN products (onednn_gemm.hpp).
+#pragma once
+
+#include <memory>
+#include <span>
+
+#include "kernels/op_spec.hpp"
+
+namespace rtscope::cpu {
+
+// Whether oneDNN's convolution takes this node at these shapes: f32, one
+// to three spatial dims. Slices beyond what the channels allow are not
+// offered.
+bool onednn_conv_supports(std::span<const Dims* const> inputs, std::span<const Dims> outputs);
+
+// Whether the blocked layout applies: one group, output channels in
+// whole blocks.
+bool onednn_conv_blocked_supports(const NodeDesc& node, const Dims& weights);
+
+// The most slices worth offering: one per pool thread, each with at
+// least a few output channels (or groups).
+int64_t onednn_conv_max_slices(const NodeDesc& node, const Dims& weights, unsigned threads);
+
+// PrepareFn of the plain-layout variants: primitives for `tuning.grain`
+// slices (0 or 1: one), weights reordered now when input 1 is a
+// constant. Throws Error naming the node when oneDNN has no fast
+// implementation for it (only its reference one).
+std::shared_ptr<PreparedKernel> prepare_onednn_conv(const NodeDesc& node,
+                                                    std::span<const TensorRef> inputs,
+                                                    std::span<const TensorRef> outputs,
+                                                    const KernelTuning& tuning);
+
+// The same in the blocked layout.
+std::shared_ptr<PreparedKernel> prepare_onednn_conv_blocked(const NodeDesc& node,
+                                                            std::span<const TensorRef> inputs,
+                                                            std::span<const TensorRef> outputs,
+                                                            const KernelTuning& tuning);
+
+// Runs the node on the state prepare_onednn_conv() built; false when
+// `args` carries none (the caller then runs another kernel). Weights
+// other than the constant they were prepared from (a runtime input) are
+// reordered on every call into the state's own buffer.
+bool run_onednn_conv(const KernelArgs& args);
+
+}  // namespace rtscope::cpu

@@ -1,0 +1,202 @@
+// The CPU plugin's conv kernels (im2col + OpenBLAS sgemm, oneDNN in one
+// slice and in one slice of channels or groups per pool thread, oneDNN in
+// the blocked layout), each
+// forced with RTSCOPE_CPU_FORCE_VARIANT, against the float64 reference:
+// strides, pads, dilations, groups (depthwise too), 1d and 2d, with and
+// without bias and a following relu, weights as constants (reordered once
+// per plan) and as runtime inputs (reordered per execute).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "rtscope/graph.hpp"
+#include "rtscope/model.hpp"
+#include "rtscope/plugin_registry.hpp"
+#include "rtscope/reference/reference.hpp"
+#include "support/reference_outputs.hpp"
+
+namespace rtscope {
+namespace {
+
+class ForcedVariant {
+ public:
+  explicit ForcedVariant(const std::string& name) {
+    setenv("RTSCOPE_CPU_FORCE_VARIANT", name.c_str(), 1);
+  }
+  ~ForcedVariant() { unsetenv("RTSCOPE_CPU_FORCE_VARIANT"); }
+};
+
+struct ConvCase {
+  std::string label;
+  Shape x;
+  Shape w;
+  bool bias = false;
+  bool relu = false;
+  AttrMap attrs;
+};
+
+AttrValue ints(std::vector<int64_t> values) { return AttrValue{std::move(values)}; }
+
+SymShape fixed(const Shape& shape) {
+  SymShape out;
+  for (int64_t d : shape) out.push_back(Dim::fixed(d));
+  return out;
+}
+
+// x is an input; w (and b) are seeded weights, or inputs too with
+// `runtime_weights`; the output is "y".
+Graph conv_graph(const ConvCase& c, bool runtime_weights) {
+  Graph g;
+  g.name = "conv_" + c.label;
+  g.loc = {"conv_variants_test", 0, 0};
+  g.inputs.push_back({"x", {DType::f32, fixed(c.x)}, g.loc});
+  const Shape bias_shape{c.w[0]};
+  const auto add_operand = [&](const std::string& name, const Shape& shape, uint64_t seed) {
+    if (runtime_weights) {
+      g.inputs.push_back({name, {DType::f32, fixed(shape)}, g.loc});
+    } else {
+      WeightInit init;  // seeded, uniform in [-0.5, 0.5]
+      init.seed = seed;
+      init.scale = 0.5;
+      g.weights.push_back({{name, {DType::f32, fixed(shape)}, g.loc}, init});
+    }
+  };
+  add_operand("w", c.w, 3);
+  Node conv{"conv", "conv", {"x", "w"}, {c.relu ? "pre" : "y"}, c.attrs, g.loc};
+  if (c.bias) {
+    add_operand("b", bias_shape, 4);
+    conv.inputs.push_back("b");
+  }
+  g.nodes.push_back(conv);
+  if (c.relu) g.nodes.push_back({"relu", "relu", {"pre"}, {"y"}, {}, g.loc});
+  g.outputs.push_back("y");
+  validate(g);
+  return g;
+}
+
+uint64_t variant_nodes(const Model& model, const std::string& variant) {
+  const auto counters = model.modules().at(0)->stats().plugin_counters;
+  const auto found = counters.find("variant." + variant);
+  return found == counters.end() ? 0 : found->second;
+}
+
+const std::vector<ConvCase>& cases() {
+  static const std::vector<ConvCase> all = {
+      {"plain_3x3_pad", {1, 8, 9, 9}, {40, 8, 3, 3}, true, true, {{"pads", ints({1, 1, 1, 1})}}},
+      {"strided_asymmetric_pads_dilated",
+       {2, 5, 11, 10},
+       {36, 5, 3, 2},
+       false,
+       false,
+       {{"strides", ints({2, 1})}, {"pads", ints({1, 0, 2, 1})}, {"dilations", ints({2, 3})}}},
+      {"groups",
+       {2, 12, 7, 6},
+       {48, 3, 3, 3},
+       true,
+       false,
+       {{"group", int64_t{4}}, {"pads", ints({1, 1, 1, 1})}, {"strides", ints({2, 2})}}},
+      {"depthwise",
+       {1, 32, 8, 8},
+       {32, 1, 3, 3},
+       true,
+       true,
+       {{"group", int64_t{32}}, {"pads", ints({1, 1, 1, 1})}}},
+      {"depthwise_multiplier",
+       {1, 6, 7, 7},
+       {12, 1, 5, 5},
+       false,
+       false,
+       {{"group", int64_t{6}}, {"pads", ints({2, 2, 2, 2})}, {"dilations", ints({1, 2})}}},
+      {"pointwise_strided",
+       {1, 16, 14, 14},
+       {64, 16, 1, 1},
+       true,
+       false,
+       {{"strides", ints({2, 2})}}},
+      {"conv1d",
+       {3, 4, 20},
+       {34, 4, 5},
+       true,
+       true,
+       {{"pads", ints({2, 1})}, {"strides", ints({3})}, {"dilations", ints({2})}}},
+      {"conv1d_groups", {1, 8, 15}, {8, 2, 3}, false, false, {{"group", int64_t{4}}}},
+      // Channels in whole blocks of 16: the blocked layout applies.
+      {"blocks_3x3", {1, 32, 9, 9}, {48, 32, 3, 3}, true, true, {{"pads", ints({1, 1, 1, 1})}}},
+      {"blocks_first_layer",
+       {2, 3, 20, 20},
+       {32, 3, 7, 7},
+       true,
+       false,
+       {{"strides", ints({2, 2})}, {"pads", ints({3, 3, 3, 3})}}},
+      {"blocks_conv1d",
+       {2, 16, 30},
+       {32, 16, 3},
+       false,
+       true,
+       {{"dilations", ints({2})}, {"pads", ints({2, 2})}}},
+  };
+  return all;
+}
+
+class ConvVariants : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override { registry_.load({.name = "cpu"}); }
+
+  void check(bool runtime_weights) {
+    const std::string variant = GetParam();
+    const ForcedVariant forced(variant);
+    uint64_t seed = 100;
+    for (const ConvCase& c : cases()) {
+      SCOPED_TRACE(c.label + (runtime_weights ? ", runtime weights" : ", constant weights"));
+      const Graph graph = conv_graph(c, runtime_weights);
+      auto model = Model::build(graph, registry_, {.backends = {"cpu"}});
+      for (Module* module : model->modules()) {
+        RuntimeSettings settings = module->runtime_settings();
+        settings.kernel_specialization = KernelSpecialization::eager;
+        module->set_runtime_settings(settings);
+      }
+      // Two executes: the second runs on state left by the first.
+      for (int round = 0; round < 2; ++round) {
+        std::map<std::string, Tensor> inputs = {{"x", Tensor::random(DType::f32, c.x, ++seed)}};
+        if (runtime_weights) {
+          inputs["w"] = Tensor::random(DType::f32, c.w, ++seed);
+          if (c.bias) inputs["b"] = Tensor::random(DType::f32, {c.w[0]}, ++seed);
+        }
+        const auto expected = testing::reference_outputs(graph, inputs);
+        const Tensor y = model->run(inputs).at("y");
+        EXPECT_LE(reference::closeness(y, expected.at("y"), 1e-4, 1e-4), 1.0) << "round " << round;
+      }
+      // The split is offered only where the pool has several threads (one
+      // per core) and the channels (or groups) make two slices; the
+      // blocked layout only without groups and with whole output blocks.
+      const int64_t group =
+          c.attrs.count("group") != 0 ? std::get<int64_t>(c.attrs.at("group")) : 1;
+      const bool splits = std::thread::hardware_concurrency() > 1 && (c.w[0] >= 32 || group >= 4);
+      const bool blocks = group == 1 && c.w[0] % 16 == 0;
+      if ((variant != "conv.onednn_split" || splits) &&
+          (variant != "conv.onednn_blocked" || blocks)) {
+        EXPECT_EQ(variant_nodes(*model, variant), 1u);
+      }
+    }
+  }
+
+  PluginRegistry registry_;
+};
+
+TEST_P(ConvVariants, ConstantWeightsMatchFloat64Reference) { check(false); }
+TEST_P(ConvVariants, RuntimeWeightsMatchFloat64Reference) { check(true); }
+
+INSTANTIATE_TEST_SUITE_P(Cpu, ConvVariants,
+                         ::testing::Values("conv.im2col_sgemm", "conv.onednn", "conv.onednn_split",
+                                           "conv.onednn_blocked"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& c : name) c = c == '.' ? '_' : c;
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace rtscope

@@ -1,0 +1,128 @@
+// The CPU plugin's max_pool and avg_pool kernels (its window loop and
+// oneDNN's pooling over channel slices), each forced with
+// RTSCOPE_CPU_FORCE_VARIANT, against the float64 reference: strides,
+// pads, dilations, ceil_mode, padding counted or not, 1d and 2d.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "rtscope/graph.hpp"
+#include "rtscope/model.hpp"
+#include "rtscope/plugin_registry.hpp"
+#include "rtscope/reference/reference.hpp"
+#include "support/reference_outputs.hpp"
+
+namespace rtscope {
+namespace {
+
+class ForcedVariant {
+ public:
+  explicit ForcedVariant(const std::string& name) {
+    setenv("RTSCOPE_CPU_FORCE_VARIANT", name.c_str(), 1);
+  }
+  ~ForcedVariant() { unsetenv("RTSCOPE_CPU_FORCE_VARIANT"); }
+};
+
+struct PoolCase {
+  std::string label;
+  Shape x;
+  AttrMap attrs;
+};
+
+AttrValue ints(std::vector<int64_t> values) { return AttrValue{std::move(values)}; }
+
+Graph pool_graph(const std::string& op, const PoolCase& c) {
+  Graph g;
+  g.name = op + "_" + c.label;
+  g.loc = {"pool_variants_test", 0, 0};
+  SymShape shape;
+  for (int64_t d : c.x) shape.push_back(Dim::fixed(d));
+  g.inputs.push_back({"x", {DType::f32, shape}, g.loc});
+  g.nodes.push_back({"pool", op, {"x"}, {"y"}, c.attrs, g.loc});
+  g.outputs.push_back("y");
+  validate(g);
+  return g;
+}
+
+uint64_t variant_nodes(const Model& model, const std::string& variant) {
+  const auto counters = model.modules().at(0)->stats().plugin_counters;
+  const auto found = counters.find("variant." + variant);
+  return found == counters.end() ? 0 : found->second;
+}
+
+const std::vector<PoolCase>& cases() {
+  static const std::vector<PoolCase> all = {
+      {"strided_padded",
+       {2, 5, 9, 9},
+       {{"kernel", ints({3, 3})}, {"strides", ints({2, 2})}, {"pads", ints({1, 1, 1, 1})}}},
+      {"asymmetric_dilated",
+       {1, 4, 10, 11},
+       {{"kernel", ints({2, 3})}, {"pads", ints({1, 0, 0, 2})}, {"dilations", ints({2, 1})}}},
+      {"ceil_mode_1d",
+       {1, 3, 10},
+       {{"kernel", ints({3})}, {"strides", ints({2})}, {"ceil_mode", int64_t{1}}}},
+      {"ceil_mode_2d",
+       {1, 6, 7, 8},
+       {{"kernel", ints({2, 2})}, {"strides", ints({2, 2})}, {"ceil_mode", int64_t{1}}}},
+  };
+  return all;
+}
+
+struct Param {
+  const char* op;
+  const char* variant;
+  bool count_include_pad;
+};
+
+class PoolVariants : public ::testing::TestWithParam<Param> {
+ protected:
+  void SetUp() override { registry_.load({.name = "cpu"}); }
+  PluginRegistry registry_;
+};
+
+TEST_P(PoolVariants, MatchFloat64Reference) {
+  const Param param = GetParam();
+  const ForcedVariant forced(param.variant);
+  uint64_t seed = 40;
+  for (PoolCase c : cases()) {
+    if (param.count_include_pad) c.attrs["count_include_pad"] = int64_t{1};
+    SCOPED_TRACE(c.label);
+    const Graph graph = pool_graph(param.op, c);
+    auto model = Model::build(graph, registry_, {.backends = {"cpu"}});
+    for (Module* module : model->modules()) {
+      RuntimeSettings settings = module->runtime_settings();
+      settings.kernel_specialization = KernelSpecialization::eager;
+      module->set_runtime_settings(settings);
+    }
+    for (int round = 0; round < 2; ++round) {
+      const std::map<std::string, Tensor> inputs = {{"x", Tensor::random(DType::f32, c.x, ++seed)}};
+      const auto expected = testing::reference_outputs(graph, inputs);
+      const Tensor y = model->run(inputs).at("y");
+      EXPECT_LE(reference::closeness(y, expected.at("y"), 1e-5, 1e-5), 1.0) << "round " << round;
+    }
+    // Dilated windows, and counting padding past the declared pads
+    // (ceil_mode), are the window loop's alone.
+    const bool offered = std::string(param.variant).find("onednn") == std::string::npos ||
+                         (c.label != "asymmetric_dilated" &&
+                          (!param.count_include_pad || c.label.rfind("ceil_mode", 0) != 0));
+    EXPECT_EQ(variant_nodes(*model, param.variant), offered ? 1u : 0u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cpu, PoolVariants,
+                         ::testing::Values(Param{"max_pool", "max_pool.f32", false},
+                                           Param{"max_pool", "max_pool.onednn", false},
+                                           Param{"avg_pool", "avg_pool.f32", false},
+                                           Param{"avg_pool", "avg_pool.onednn", false},
+                                           Param{"avg_pool", "avg_pool.f32", true},
+                                           Param{"avg_pool", "avg_pool.onednn", true}),
+                         [](const auto& info) {
+                           std::string name = info.param.variant;
+                           for (char& c : name) c = c == '.' ? '_' : c;
+                           return name + (info.param.count_include_pad ? "_counting_pads" : "");
+                         });
+
+}  // namespace
+}  // namespace rtscope
