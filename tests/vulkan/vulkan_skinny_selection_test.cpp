@@ -42,9 +42,11 @@ TEST(VulkanSkinnySelection, EnginesAddTheVariantOnlyForF16OnTensorCores) {
   EXPECT_FALSE(adds_skinny_coop_variant(true, false, SkinnyMode::kCoop));  // f32 linear
 }
 
-TEST(VulkanSkinnySelection, ByDefaultTensorCoresRunTwoToSixteenRows) {
-  EXPECT_FALSE(runs_skinny_coop(projection(1), SkinnyMode::kAuto, true));
-  for (uint32_t rows : {2u, 3u, 4u, 8u, 16u}) {
+TEST(VulkanSkinnySelection, ByDefaultTensorCoresRunEightToSixteenRows) {
+  for (uint32_t rows : {1u, 2u, 4u, 7u}) {
+    EXPECT_FALSE(runs_skinny_coop(projection(rows), SkinnyMode::kAuto, true)) << rows;
+  }
+  for (uint32_t rows : {8u, 12u, 16u}) {
     EXPECT_TRUE(runs_skinny_coop(projection(rows), SkinnyMode::kAuto, true)) << rows;
   }
   EXPECT_FALSE(runs_skinny_coop(projection(17), SkinnyMode::kAuto, true));
@@ -71,12 +73,12 @@ TEST(VulkanSkinnySelection, ShapesOutsideTheTilesStayOnMatvecT) {
   const auto runs = [](SkinnyShape shape) {
     return runs_skinny_coop(shape, SkinnyMode::kAuto, true);
   };
-  EXPECT_TRUE(runs({4, 200, 272, kMatmulTransposeB, 0}));   // N and K off 64: fine
-  EXPECT_FALSE(runs({4, 200, 264, kMatmulTransposeB, 0}));  // K off the 16-wide step
-  EXPECT_FALSE(runs({4, 8, 256, kMatmulTransposeB, 0}));    // fewer than 16 columns
-  EXPECT_FALSE(runs({4, 200, 0, kMatmulTransposeB, 0}));
+  EXPECT_TRUE(runs({8, 200, 272, kMatmulTransposeB, 0}));   // N and K off 64: fine
+  EXPECT_FALSE(runs({8, 200, 264, kMatmulTransposeB, 0}));  // K off the 16-wide step
+  EXPECT_FALSE(runs({8, 8, 256, kMatmulTransposeB, 0}));    // fewer than 16 columns
+  EXPECT_FALSE(runs({8, 200, 0, kMatmulTransposeB, 0}));
   // Weights past 32-bit indexing.
-  EXPECT_FALSE(runs({4, 1u << 20, 1u << 13, kMatmulTransposeB, 0}));
+  EXPECT_FALSE(runs({8, 1u << 20, 1u << 13, kMatmulTransposeB, 0}));
   // Every fusion of matvec_t is covered.
   for (uint32_t flags : {kMatmulBias, kMatmulResidual, kMatmulNormRows | kMatmulResidual,
                          kMatmulGated | kMatmulNormRows}) {

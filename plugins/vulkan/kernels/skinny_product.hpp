@@ -5,8 +5,10 @@
 // shapes its tiles allow, and matvec_t runs everything else.
 //
 // RTSCOPE_VULKAN_SKINNY chooses between them on a device that has both:
-//   unset   tensor cores from 2 rows on (a single row stays on matvec_t,
-//           which reads the weights at full bandwidth already);
+//   unset   tensor cores from 8 rows on: below that matvec_t is as fast or
+//           faster (H200, decode step at 4 rows: 1.24 ms on matvec_t,
+//           1.41 ms on tensor cores; at 8 rows 2.00 vs 1.47 ms), and a
+//           single row reads the weights at full bandwidth on matvec_t;
 //   coop    tensor cores for every row count they cover (1 included);
 //   matvec  matvec_t always.
 // Pure functions of their arguments, no Vulkan calls: unit-tested without
@@ -32,7 +34,7 @@ std::string_view skinny_mode_name(SkinnyMode mode);
 // supports_coop_matrix_f16 already requires for matmul_coop.comp.
 inline constexpr uint32_t kSkinnyCoopMaxRows = 16;  // one 16-row tile of A
 inline constexpr uint32_t kSkinnyCoopTile = 16;     // columns per workgroup; K step
-inline constexpr uint32_t kSkinnyCoopAutoMinRows = 2;
+inline constexpr uint32_t kSkinnyCoopAutoMinRows = 8;
 
 // A skinny product as the encoder sees it: the MatvecPush words.
 struct SkinnyShape {
