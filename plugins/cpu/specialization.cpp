@@ -11,6 +11,8 @@ void install_choices(ExecutionPlan& plan, std::span<const NodeChoice> choices) {
     plan.kernels[choice.node] = choice.variant.run;
     plan.tuning[choice.node] = choice.variant.tuning;
     plan.variant[choice.node] = choice.variant.name;
+    if (const auto& prepared = choice.variant.tuning.prepared)
+      plan.prepared_bytes += prepared->bytes();
   }
   plan.specialized = true;
 }
@@ -38,7 +40,17 @@ bool Specializer::tune(const std::vector<NodeTask>& tasks, const std::atomic<boo
   for (const NodeTask& task : tasks) {
     std::optional<KernelVariant> variant = tuner_.choose(task, cancel);
     if (!variant) return false;
-    choices.push_back({task.node, *variant});
+    try {
+      tuner_.prepare(task, *variant);  // packs here, before the plan runs it
+    } catch (const std::exception& error) {
+      // The node keeps its generic kernel; the rest of the plan is tuned.
+      const EngineNode& node = engine_.nodes()[task.node];
+      engine_.plugin().log(RTS_LOG_WARN, str_cat("cpu: could not prepare ", variant->name, " for ",
+                                                 node.desc->label(), ": ", error.what(),
+                                                 "; it runs its generic kernel"));
+      variant = KernelVariant{node.spec->kernel_name, node.spec->run, {}};
+    }
+    choices.push_back({task.node, std::move(*variant)});
   }
   return true;
 }

@@ -20,6 +20,7 @@
 namespace rtscope::cpu {
 
 class Engine;
+struct EngineNode;
 
 // One node of a plan with its concrete shapes, copied so that tuning never
 // reads a plan (which the context may evict meanwhile).
@@ -49,9 +50,18 @@ class Tuner {
   // Thread-safe.
   std::optional<KernelVariant> choose(const NodeTask& task, const std::atomic<bool>* cancel);
 
+  // Builds the prepared state of a variant with a `prepare` step (packed
+  // weights) from the engine's constants at the task's shapes; nothing for
+  // other variants. choose() never returns a prepared variant: what it
+  // remembers is shared by every node of the same shapes, while packed
+  // weights belong to one node of one plan. Throws Error.
+  void prepare(const NodeTask& task, KernelVariant& variant) const;
+
   const TuningCounters& counters() const { return counters_; }
 
  private:
+  // Whether every input after the first is an engine constant.
+  bool constant_operands(const EngineNode& node) const;
   std::optional<KernelVariant> load(const std::string& key, const TuningSpace& space);
   void store(const std::string& key, const KernelVariant& variant, uint64_t best_ns);
   // Fastest candidate by the minimum over a few timed runs; nullopt when

@@ -5,7 +5,9 @@
 // specs of one group of ops.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -37,12 +39,30 @@ struct TensorRef {
   }
 };
 
+// What a variant builds once from a node's constant inputs when the plan
+// is specialized (weights packed into the layout its library wants, the
+// library's operator objects), instead of on every run. The plan owns it,
+// and captures recorded from the plan share it; it goes with the last.
+class PreparedKernel {
+ public:
+  virtual ~PreparedKernel() = default;
+  // Bytes it holds (packed weights, scratch), for the memory counters.
+  virtual size_t bytes() const = 0;
+};
+
 // How a specialized kernel splits its work: a value chosen per concrete
 // shape by measurement (see tuning.hpp).
 struct KernelTuning {
+  KernelTuning() = default;
+  // Not explicit: candidate lists spell a tuning as `{grain}`.
+  KernelTuning(int64_t grain) : grain(grain) {}  // NOLINT(google-explicit-constructor)
+
   // Work items (elements, rows or columns, as the kernel defines them) per
   // pool task; 0: the kernel's shape-agnostic default.
   int64_t grain = 0;
+  // Variants with a `prepare` step: what it built for this node and shape.
+  // Never stored in the runtime cache (only the variant name and grain are).
+  std::shared_ptr<const PreparedKernel> prepared;
 };
 
 struct KernelArgs {
@@ -63,12 +83,21 @@ struct KernelArgs {
 
 using KernelFn = void (*)(const KernelArgs& args);
 
+// Builds a variant's prepared state from `args`, whose inputs from index 1
+// on are the node's constants (the tuner offers the variant only where
+// they all are) and whose tuning holds the variant's grain. Throws Error
+// when the library refuses the shape.
+using PrepareFn = std::shared_ptr<const PreparedKernel> (*)(const KernelArgs& args);
+
 // One candidate implementation of a node for concrete shapes. `name` is
 // static and stable: tuning results are stored by (name, grain).
 struct KernelVariant {
   const char* name = nullptr;
   KernelFn run = nullptr;
   KernelTuning tuning;
+  // nullptr: the variant runs on the tensors as they are. Otherwise `run`
+  // reads `tuning.prepared`, built by this once per plan.
+  PrepareFn prepare = nullptr;
 };
 
 // The candidates worth measuring for one node at concrete shapes.
