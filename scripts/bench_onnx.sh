@@ -21,7 +21,10 @@
 # node 20 runs it.
 #
 # RTSCOPE_BENCH_ROUNDS (3), RTSCOPE_BENCH_ITERATIONS (200; the CNN runs a
-# tenth of them) set the effort.
+# tenth of them) set the effort. RTSCOPE_BENCH_BASELINE_PLUGIN_DIR, a
+# folder holding another build's librtscope_plugin_cpu.so: every rtscope
+# row also runs with that plugin, alternating with this build's, and the
+# table adds its p50 and ratio (a before/after from one run).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 build="${1:-build}"
