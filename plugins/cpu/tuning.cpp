@@ -111,10 +111,10 @@ std::optional<KernelVariant> Tuner::choose(const NodeTask& task, const std::atom
   node.spec->tune_space(*node.desc, input_dims, task.outputs, threads, space);
   // A variant that packs inputs 1.. at build needs them fixed for the
   // plan's life: engine constants.
-  if (!constant_operands(node)) {
-    std::erase_if(space.variants,
-                  [](const KernelVariant& variant) { return variant.prepare != nullptr; });
-  }
+  const bool dropped_packed =
+      !constant_operands(node) && std::erase_if(space.variants, [](const KernelVariant& variant) {
+                                    return variant.prepare != nullptr;
+                                  }) > 0;
   if (space.variants.empty()) return KernelVariant{node.spec->kernel_name, node.spec->run, {}};
   // A single candidate needs no measurement and no cache entry.
   if (space.variants.size() == 1) return space.variants.front();
@@ -124,7 +124,11 @@ std::optional<KernelVariant> Tuner::choose(const NodeTask& task, const std::atom
     }
   }
 
-  const std::string key = tuning_key(*node.spec, *node.desc, task.inputs, threads);
+  // Nodes of the same shapes share a result, unless one of them cannot
+  // pack: its (smaller) candidate set gets a key of its own, so that a
+  // packed choice never reaches it from the memo or the runtime cache.
+  std::string key = tuning_key(*node.spec, *node.desc, task.inputs, threads);
+  if (dropped_packed) key += "/unpacked";
   {
     std::lock_guard lock(memo_mutex_);
     const auto found = memo_.find(key);

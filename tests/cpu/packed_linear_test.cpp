@@ -127,6 +127,38 @@ TEST_F(PackedLinear, WeightsThatAreInputsAreNeverPacked) {
   EXPECT_EQ(counter(*model, "prepared_bytes"), 0u);
 }
 
+// Two products of the same shapes, one on constant weights and one on
+// weights bound per execute: whatever tuning picks for the first (packed
+// weights win at these shapes) never reaches the second through the
+// tuner's memory of equal shapes.
+TEST_F(PackedLinear, SameShapesWithInputWeightsNeverReusePackedChoice) {
+  Graph g;
+  g.name = "constant_and_input_weights";
+  g.inputs.push_back({"x", f32({4, 256}), {}});
+  g.inputs.push_back({"w_in", f32({256, 1024}), {}});
+  g.weights.push_back({{"w", f32({256, 1024}), {}}, {WeightInit::Kind::seeded, 13, 0.5, 0.0, {}}});
+  g.nodes = {{"constant", "linear", {"x", "w"}, {"a"}, {}, {}},
+             {"bound", "linear", {"x", "w_in"}, {"b"}, {}, {}}};
+  g.outputs = {"a", "b"};
+  validate(g);
+  auto model = Model::build(g, registry_, {.backends = {"cpu"}});
+  auto config = runtime_config(*model, {{"kernel_specialization", "eager"}});
+  for (uint64_t seed : {1, 2}) {
+    const std::map<std::string, Tensor> inputs = {
+        {"x", Tensor::random(DType::f32, {4, 256}, 30 + seed)},
+        {"w_in", Tensor::random(DType::f32, {256, 1024}, 40 + seed)}};
+    const auto out = model->run(inputs);
+    const auto expected = testing::reference_outputs(g, inputs);
+    for (const char* name : {"a", "b"}) {
+      EXPECT_LE(reference::closeness(out.at(name), expected.at(name), 1e-5, 1e-5), 1.0)
+          << name << " seed " << seed;
+    }
+  }
+  EXPECT_LE(counter(*model, "variant.linear.onednn_packed") +
+                counter(*model, "variant.linear.onednn_packed_split_n"),
+            1u);
+}
+
 // A one-row product (a decode step) keeps the kernels that allocate
 // nothing per call: oneDNN's primitive execute does.
 TEST_F(PackedLinear, OneRowIsNotPacked) {
