@@ -21,7 +21,10 @@
 # node 20 runs it.
 #
 # RTSCOPE_BENCH_ROUNDS (3), RTSCOPE_BENCH_ITERATIONS (200; the CNN runs a
-# tenth of them) set the effort.
+# tenth of them) set the effort. RTSCOPE_BENCH_BASELINE_PLUGIN_DIR, a
+# folder holding another build's librtscope_plugin_cpu.so: every rtscope
+# row also runs with that plugin, alternating with this build's, and the
+# table adds its p50 and ratio (a before/after from one run).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 build="${1:-build}"
@@ -70,10 +73,15 @@ rows=(
   "resnet18 batch 1|--onnx $models/resnet18.onnx --shapes input:1x3x224x224 --set run.0.iterations=$cnn_iterations|node tests/bench/ort_latency.cjs $models/resnet18.onnx input:1x3x224x224 $cnn_iterations 3"
 )
 
-declare -A ours_p50 theirs_p50
+baseline="${RTSCOPE_BENCH_BASELINE_PLUGIN_DIR:-}"
+declare -A ours_p50 theirs_p50 base_p50
 for round in $(seq "$rounds"); do
   for i in "${!rows[@]}"; do
     IFS='|' read -r name rt ort <<<"${rows[$i]}"
+    if [[ -n "$baseline" ]]; then
+      # shellcheck disable=SC2086
+      base_p50[$i]+="$(RTSCOPE_PLUGIN_PATH="$baseline" ours $rt) "
+    fi
     # shellcheck disable=SC2086
     ours_p50[$i]+="$(ours $rt) "
     # shellcheck disable=SC2086
@@ -81,14 +89,25 @@ for round in $(seq "$rounds"); do
   done
 done
 
-printf '%-26s %22s %22s %8s\n' model "rtscope p50 ms" "ORT p50 ms" ratio
+if [[ -n "$baseline" ]]; then
+  printf '%-26s %22s %22s %22s %8s %8s\n' model "baseline p50 ms" "rtscope p50 ms" "ORT p50 ms" \
+    "base/ORT" ratio
+else
+  printf '%-26s %22s %22s %8s\n' model "rtscope p50 ms" "ORT p50 ms" ratio
+fi
 for i in "${!rows[@]}"; do
   IFS='|' read -r name _ _ <<<"${rows[$i]}"
-  python3 - "$name" "${ours_p50[$i]}" "${theirs_p50[$i]}" <<'PY'
+  python3 - "$name" "${ours_p50[$i]}" "${theirs_p50[$i]}" "${base_p50[$i]:-}" <<'PY'
 import statistics, sys
-name, ours, theirs = sys.argv[1], [float(x) for x in sys.argv[2].split()], [float(x) for x in sys.argv[3].split()]
+name = sys.argv[1]
+ours, theirs, base = ([float(x) for x in arg.split()] for arg in sys.argv[2:5])
 a, b = statistics.median(ours), statistics.median(theirs)
 cell = lambda v, xs: f"{v:.3f} ({min(xs):.3f}-{max(xs):.3f})"
-print(f"{name:<26} {cell(a, ours):>22} {cell(b, theirs):>22} {a / b:8.2f}")
+if base:
+    c = statistics.median(base)
+    print(f"{name:<26} {cell(c, base):>22} {cell(a, ours):>22} {cell(b, theirs):>22} "
+          f"{c / b:8.2f} {a / b:8.2f}")
+else:
+    print(f"{name:<26} {cell(a, ours):>22} {cell(b, theirs):>22} {a / b:8.2f}")
 PY
 done

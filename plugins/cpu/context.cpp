@@ -442,6 +442,7 @@ void Context::note_current_plan(const ExecutionPlan& plan) {
   planned_peak_bytes_.store(plan.arena_bytes, std::memory_order_relaxed);
   fused_groups_.store(plan.groups.size(), std::memory_order_relaxed);
   naive_peak_bytes_.store(plan.naive_bytes, std::memory_order_relaxed);
+  prepared_bytes_.store(plan.prepared_bytes, std::memory_order_relaxed);
   std::map<std::string, uint64_t> counts;
   for (size_t n = 0; n < plan.variant.size(); ++n) {
     if (plan.specialized && plan.tunable[n] && plan.variant[n] != nullptr) {
@@ -472,6 +473,7 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("dynamic_shape_resolutions", dynamic_shape_resolutions_);
   report("planned_peak_bytes", planned_peak_bytes_);
   report("naive_peak_bytes", naive_peak_bytes_);
+  report("prepared_bytes", prepared_bytes_);
   report("fused_groups", fused_groups_);
   const TuningCounters& tuning = specializer_.counters();
   report("tuning_runs", tuning.runs);

@@ -122,6 +122,8 @@ class Context : public kit::Context {
   std::atomic<uint64_t> planned_peak_bytes_{0};
   std::atomic<uint64_t> naive_peak_bytes_{0};
   std::atomic<uint64_t> fused_groups_{0};  // in the current plan
+  // Packed weights and scratch the current plan's kernels prepared at build.
+  std::atomic<uint64_t> prepared_bytes_{0};
   // Kernel variants of the current plan ("variant.<name>" -> nodes), for
   // module.stats(); replaced when the current plan changes.
   mutable std::mutex variants_mutex_;

@@ -58,7 +58,10 @@ struct ExecutionPlan {
   // specialization.cpp installs the measured choice of every tunable node
   // at once (`specialized`), between executes.
   std::vector<KernelFn> kernels;
-  std::vector<KernelTuning> tuning;  // per node; meaningful once specialized
+  // Per node; meaningful once specialized. Holds what variants prepared
+  // (packed weights), so the plan owns them.
+  std::vector<KernelTuning> tuning;
+  size_t prepared_bytes = 0;         // held by the prepared states in `tuning`
   std::vector<const char*> variant;  // per node: the chosen variant's name, or nullptr
   std::vector<uint8_t> tunable;      // per node: the op offers specialized variants
   size_t tunable_nodes = 0;

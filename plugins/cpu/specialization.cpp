@@ -11,6 +11,9 @@ void install_choices(ExecutionPlan& plan, std::span<const NodeChoice> choices) {
     plan.kernels[choice.node] = choice.variant.run;
     plan.tuning[choice.node] = choice.variant.tuning;
     plan.variant[choice.node] = choice.variant.name;
+    if (const auto& prepared = choice.variant.tuning.prepared) {
+      plan.prepared_bytes += prepared->bytes();
+    }
   }
   plan.specialized = true;
 }
@@ -38,7 +41,7 @@ bool Specializer::tune(const std::vector<NodeTask>& tasks, const std::atomic<boo
   for (const NodeTask& task : tasks) {
     std::optional<KernelVariant> variant = tuner_.choose(task, cancel);
     if (!variant) return false;
-    choices.push_back({task.node, *variant});
+    choices.push_back({task.node, std::move(*variant)});
   }
   return true;
 }

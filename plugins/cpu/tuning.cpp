@@ -148,6 +148,12 @@ std::optional<KernelVariant> Tuner::choose_shared(const NodeTask& task,
   const unsigned threads = plugin.pool().size();
   TuningSpace space;
   node.spec->tune_space(*node.desc, input_dims, task.outputs, threads, space);
+  // A variant that keeps inputs 1.. from its prepare step needs them fixed
+  // for the plan's life: engine constants.
+  const bool dropped_packed =
+      !constant_operands(node) && std::erase_if(space.variants, [](const KernelVariant& variant) {
+                                    return variant.needs_constant_operands;
+                                  }) > 0;
   if (space.variants.empty()) return KernelVariant{node.spec->kernel_name, node.spec->run, {}};
   // A single candidate needs no measurement and no cache entry.
   if (space.variants.size() == 1) return space.variants.front();
@@ -157,7 +163,11 @@ std::optional<KernelVariant> Tuner::choose_shared(const NodeTask& task,
     }
   }
 
-  const std::string key = tuning_key(*node.spec, *node.desc, task.inputs, threads);
+  // Nodes of the same shapes share a result, unless one of them cannot
+  // pack: its (smaller) candidate set gets a key of its own, so that a
+  // packed choice never reaches it from the memo or the runtime cache.
+  std::string key = tuning_key(*node.spec, *node.desc, task.inputs, threads);
+  if (dropped_packed) key += "/unpacked";
   {
     std::lock_guard lock(memo_mutex_);
     const auto found = memo_.find(key);
@@ -177,6 +187,13 @@ std::optional<KernelVariant> Tuner::choose_shared(const NodeTask& task,
   }
   std::lock_guard lock(memo_mutex_);
   return memo_.emplace(key, *chosen).first->second;
+}
+
+bool Tuner::constant_operands(const EngineNode& node) const {
+  for (size_t i = 1; i < node.inputs.size(); ++i) {
+    if (engine_.values()[node.inputs[i]].role != ValueRole::kConstant) return false;
+  }
+  return true;
 }
 
 std::optional<KernelVariant> Tuner::load(const std::string& key, const TuningSpace& space) {

@@ -20,6 +20,7 @@
 namespace rtscope::cpu {
 
 class Engine;
+struct EngineNode;
 
 // One node of a plan with its concrete shapes, copied so that tuning never
 // reads a plan (which the context may evict meanwhile).
@@ -55,12 +56,16 @@ class Tuner {
 
  private:
   // The choice for the task's op and shapes, shared by every node alike
-  // (memo, runtime cache, measurement); without per-node state.
+  // (memo, runtime cache, measurement); without per-node state. A node
+  // whose inputs after the first are not all constants is offered no
+  // variant that needs them to be, and tunes under a key of its own.
   std::optional<KernelVariant> choose_shared(const NodeTask& task, const std::atomic<bool>* cancel);
   // The task's tensors as a PrepareFn sees them: constant float inputs
   // with the engine's f32 data, everything else without data.
   void constant_refs(const NodeTask& task, std::vector<TensorRef>& inputs,
                      std::vector<TensorRef>& outputs) const;
+  // Whether every input after the first is an engine constant.
+  bool constant_operands(const EngineNode& node) const;
   std::optional<KernelVariant> load(const std::string& key, const TuningSpace& space);
   void store(const std::string& key, const KernelVariant& variant, uint64_t best_ns);
   // Fastest candidate by the minimum over a few timed runs; nullopt when

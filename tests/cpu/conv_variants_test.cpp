@@ -77,10 +77,14 @@ Graph conv_graph(const ConvCase& c, bool runtime_weights) {
   return g;
 }
 
-uint64_t variant_nodes(const Model& model, const std::string& variant) {
+uint64_t counter(const Model& model, const std::string& name) {
   const auto counters = model.modules().at(0)->stats().plugin_counters;
-  const auto found = counters.find("variant." + variant);
+  const auto found = counters.find(name);
   return found == counters.end() ? 0 : found->second;
+}
+
+uint64_t variant_nodes(const Model& model, const std::string& variant) {
+  return counter(model, "variant." + variant);
 }
 
 const std::vector<ConvCase>& cases() {
@@ -179,6 +183,16 @@ class ConvVariants : public ::testing::TestWithParam<const char*> {
       if ((variant != "conv.onednn_split" || splits) &&
           (variant != "conv.onednn_blocked" || blocks)) {
         EXPECT_EQ(variant_nodes(*model, variant), 1u);
+        // A oneDNN form holds the weights in its own layout (reordered
+        // once, or per execute from a runtime input) in its prepared
+        // state, counted by the plan; im2col + sgemm prepares nothing.
+        uint64_t weight_bytes = sizeof(float);
+        for (const int64_t d : c.w) weight_bytes *= static_cast<uint64_t>(d);
+        if (variant.starts_with("conv.onednn")) {
+          EXPECT_GE(counter(*model, "prepared_bytes"), weight_bytes);
+        } else {
+          EXPECT_EQ(counter(*model, "prepared_bytes"), 0u);
+        }
       }
     }
   }

@@ -147,8 +147,8 @@ Graph epilogue_graph(int64_t rows) {
 }
 
 TEST_F(CpuFusion, EpiloguesMatchFloat64Reference) {
-  const char* variants[] = {"linear.sgemm", "linear.sgemv", "linear.split_n", "linear.onednn",
-                            "linear.onednn_split_n"};
+  const char* variants[] = {"linear.sgemm",  "linear.sgemv",          "linear.split_n",
+                            "linear.onednn", "linear.onednn_split_n", "linear.onednn_packed"};
   for (const char* variant : variants) {
     const EnvGuard forced("RTSCOPE_CPU_FORCE_VARIANT", variant);
     for (const int64_t rows : {1, 3, 20}) {
@@ -165,6 +165,12 @@ TEST_F(CpuFusion, EpiloguesMatchFloat64Reference) {
             << variant << " rows " << rows << " " << name;
       }
       EXPECT_EQ(counter(*model, "fused_groups"), 3u) << variant;
+      // Packed weights are a candidate from two rows on; the products onto
+      // r (in place) and onto z (a new tensor) and the gated pair all ran
+      // it.
+      if (std::string(variant) == "linear.onednn_packed" && rows >= 2) {
+        EXPECT_EQ(counter(*model, "variant.linear.onednn_packed"), 4u) << rows;
+      }
       // The sum over r lives in r's storage (the product accumulated onto
       // it), and nothing else is ever live beside it: the arena holds one
       // [rows, 40] f32 tensor (64-byte aligned) at its peak.

@@ -1,5 +1,6 @@
 // Every specialized variant of the CPU plugin's products (OpenBLAS sgemm
-// and sgemv, oneDNN on the calling thread and over the pool) against the
+// and sgemv, oneDNN on the calling thread and over the pool, oneDNN's
+// matmul primitive on packed weights on both) against the
 // float64 reference, each forced with RTSCOPE_CPU_FORCE_VARIANT, at a
 // decode row, a few rows and a batch: tuning may pick any of them.
 #include <gtest/gtest.h>
@@ -62,8 +63,12 @@ TEST_P(LinearVariants, MatchFloat64Reference) {
     const auto expected = testing::reference_outputs(graph, {{"x", x}});
     const Tensor y = model->run({{"x", x}}).at("y");
     EXPECT_LE(reference::closeness(y, expected.at("y"), 1e-4, 1e-4), 1.0) << "batch " << batch;
-    // sgemv is a candidate for a few rows only.
-    if (variant != "linear.sgemv" || batch <= 4) {
+    // sgemv is a candidate for a few rows only, packed weights from two
+    // rows on.
+    const bool offered = variant == "linear.sgemv"                     ? batch <= 4
+                         : variant.starts_with("linear.onednn_packed") ? batch >= 2
+                                                                       : true;
+    if (offered) {
       EXPECT_GT(variant_nodes(*model, variant), 0u) << "batch " << batch;
     }
   }
@@ -71,7 +76,8 @@ TEST_P(LinearVariants, MatchFloat64Reference) {
 
 INSTANTIATE_TEST_SUITE_P(Cpu, LinearVariants,
                          ::testing::Values("linear.sgemm", "linear.sgemv", "linear.split_n",
-                                           "linear.onednn", "linear.onednn_split_n"),
+                                           "linear.onednn", "linear.onednn_split_n",
+                                           "linear.onednn_packed", "linear.onednn_packed_split_n"),
                          [](const auto& info) {
                            std::string name = info.param;
                            for (char& c : name) c = c == '.' ? '_' : c;

@@ -3,7 +3,9 @@
 // Specialized forms, chosen per shape by measurement: per-batch or
 // pool-parallel batches for matmul; sgemv for few rows and output columns
 // split over the plugin's pool for linear; oneDNN's sgemm, on the calling
-// thread or over column blocks on the pool, for both.
+// thread or over column blocks on the pool, for both; for linear on
+// constant weights, oneDNN's matmul primitive on weights packed once per
+// plan (packed_linear.hpp).
 #include <cblas.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include "kernels/fused_elementwise.hpp"
 #include "kernels/onednn_gemm.hpp"
 #include "kernels/op_spec.hpp"
+#include "kernels/packed_linear.hpp"
 #include "thread_pool.hpp"
 
 namespace rtscope::cpu {
@@ -348,6 +351,7 @@ void run_linear_onednn_split_n(const KernelArgs& args) {
 
 void tune_linear(const NodeDesc&, std::span<const Dims* const> inputs,
                  std::span<const Dims> outputs, unsigned threads, TuningSpace& space) {
+  const int64_t k = (*inputs[1])[0];
   const int64_t n = (*inputs[1])[1];
   const int64_t m = n > 0 ? element_count(outputs[0]) / n : 0;
   space.variants.push_back({"linear.sgemm", run_linear, {}});
@@ -360,6 +364,8 @@ void tune_linear(const NodeDesc&, std::span<const Dims* const> inputs,
     space.variants.push_back(
         {"linear.onednn_split_n", run_linear_onednn_split_n, {column_grain(n, threads)}});
   }
+  add_packed_linear_variants(m, n, k, n >= 128 ? threads : 1, column_grain(n, threads),
+                             space.variants);
 }
 
 const OpSpec kMatmulOps[] = {

@@ -69,6 +69,14 @@ struct OnednnConv final : PreparedKernel {
   int64_t calls = 1;       // primitive calls per slice: images one at a time, or one for all
   int64_t src_stride = 0;  // floats between the images of successive calls
   int64_t dst_stride = 0;
+
+  size_t bytes() const override {
+    size_t total = src_blocked.capacity() + dst_blocked.capacity();
+    for (const ConvSlice& slice : slices) {
+      total += slice.weights_buffer.capacity() + slice.scratchpad_buffer.capacity();
+    }
+    return total;
+  }
 };
 
 void execute_conv(ConvSlice& slice, bool has_bias) {

@@ -30,6 +30,12 @@ struct OnednnPool final : PreparedKernel {
   int64_t images = 0;
   int64_t src_stride = 0;  // floats per image
   int64_t dst_stride = 0;
+
+  size_t bytes() const override {
+    size_t total = 0;
+    for (const PoolSlice& slice : slices) total += slice.scratchpad_buffer.capacity();
+    return total;
+  }
 };
 
 // The window geometry as oneDNN takes it. The end padding covers every

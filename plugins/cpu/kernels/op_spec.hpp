@@ -5,6 +5,7 @@
 // specs of one group of ops.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -40,10 +41,14 @@ struct TensorRef {
 
 // What a variant builds once for one node at a plan's shapes (library
 // primitives, weights in the library's layout): made when the plan is
-// specialized, never per execute, and kept alive by the plan and by any
-// capture of it. Used by the execute thread of one context only.
+// specialized, never per execute. The plan owns it, captures recorded
+// from the plan share it, and it goes with the last of them. Used by the
+// execute thread of one context only.
 struct PreparedKernel {
   virtual ~PreparedKernel() = default;
+  // Bytes it holds (weights in the library's layout, scratchpads, staging
+  // buffers), for the plan's prepared_bytes counter.
+  virtual size_t bytes() const = 0;
 };
 
 // How a specialized kernel splits its work: a value chosen per concrete
@@ -53,7 +58,8 @@ struct KernelTuning {
   // pool task; 0: the kernel's shape-agnostic default.
   int64_t grain = 0;
   // The variant's per-node state (KernelVariant::prepare); nullptr for
-  // variants that need none. Not part of the tuning record.
+  // variants that need none. Never stored in the runtime cache (only the
+  // variant name and grain are).
   std::shared_ptr<PreparedKernel> prepared = nullptr;
 };
 
@@ -90,8 +96,13 @@ struct KernelVariant {
   const char* name = nullptr;
   KernelFn run = nullptr;
   KernelTuning tuning;
-  // nullptr: the variant keeps no per-node state.
+  // nullptr: the variant keeps no per-node state. Otherwise `run` reads
+  // `tuning.prepared`, built by this once per plan.
   PrepareFn prepare = nullptr;
+  // `prepare` keeps inputs 1.. for the plan's life (packed weights with no
+  // per-execute reorder): the tuner offers the variant only where they are
+  // all engine constants, and such a node tunes under a key of its own.
+  bool needs_constant_operands = false;
 };
 
 // The candidates worth measuring for one node at concrete shapes.
