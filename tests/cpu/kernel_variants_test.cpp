@@ -13,20 +13,14 @@
 #include "rtscope/reference/reference.hpp"
 #include "rtscope/scopes.hpp"
 #include "rtscope/templates.hpp"
+#include "support/forced_variant.hpp"
 #include "support/reference_outputs.hpp"
 #include "support/small_models.hpp"
 
 namespace rtscope {
 namespace {
 
-// Sets RTSCOPE_CPU_FORCE_VARIANT for the contexts created in its scope.
-class ForcedVariant {
- public:
-  explicit ForcedVariant(const std::string& name) {
-    setenv("RTSCOPE_CPU_FORCE_VARIANT", name.c_str(), 1);
-  }
-  ~ForcedVariant() { unsetenv("RTSCOPE_CPU_FORCE_VARIANT"); }
-};
+using testing::ForcedVariant;
 
 uint64_t variant_nodes(const Model& model, const std::string& variant) {
   const auto counters = model.modules().at(0)->stats().plugin_counters;

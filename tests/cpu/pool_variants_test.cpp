@@ -12,18 +12,13 @@
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/reference/reference.hpp"
+#include "support/forced_variant.hpp"
 #include "support/reference_outputs.hpp"
 
 namespace rtscope {
 namespace {
 
-class ForcedVariant {
- public:
-  explicit ForcedVariant(const std::string& name) {
-    setenv("RTSCOPE_CPU_FORCE_VARIANT", name.c_str(), 1);
-  }
-  ~ForcedVariant() { unsetenv("RTSCOPE_CPU_FORCE_VARIANT"); }
-};
+using testing::ForcedVariant;
 
 struct PoolCase {
   std::string label;
