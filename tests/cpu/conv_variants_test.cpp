@@ -16,13 +16,14 @@
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/reference/reference.hpp"
-#include "support/forced_variant.hpp"
+#include "support/cpu_variants.hpp"
 #include "support/reference_outputs.hpp"
 
 namespace rtscope {
 namespace {
 
 using testing::ForcedVariant;
+using testing::variant_nodes;
 
 struct ConvCase {
   std::string label;
@@ -70,16 +71,6 @@ Graph conv_graph(const ConvCase& c, bool runtime_weights) {
   g.outputs.push_back("y");
   validate(g);
   return g;
-}
-
-uint64_t counter(const Model& model, const std::string& name) {
-  const auto counters = model.modules().at(0)->stats().plugin_counters;
-  const auto found = counters.find(name);
-  return found == counters.end() ? 0 : found->second;
-}
-
-uint64_t variant_nodes(const Model& model, const std::string& variant) {
-  return counter(model, "variant." + variant);
 }
 
 const std::vector<ConvCase>& cases() {
@@ -151,12 +142,7 @@ class ConvVariants : public ::testing::TestWithParam<const char*> {
     for (const ConvCase& c : cases()) {
       SCOPED_TRACE(c.label + (runtime_weights ? ", runtime weights" : ", constant weights"));
       const Graph graph = conv_graph(c, runtime_weights);
-      auto model = Model::build(graph, registry_, {.backends = {"cpu"}});
-      for (Module* module : model->modules()) {
-        RuntimeSettings settings = module->runtime_settings();
-        settings.kernel_specialization = KernelSpecialization::eager;
-        module->set_runtime_settings(settings);
-      }
+      auto model = testing::eager_cpu_model(registry_, graph);
       // Two executes: the second runs on state left by the first.
       for (int round = 0; round < 2; ++round) {
         std::map<std::string, Tensor> inputs = {{"x", Tensor::random(DType::f32, c.x, ++seed)}};
@@ -184,9 +170,9 @@ class ConvVariants : public ::testing::TestWithParam<const char*> {
         uint64_t weight_bytes = sizeof(float);
         for (const int64_t d : c.w) weight_bytes *= static_cast<uint64_t>(d);
         if (variant.starts_with("conv.onednn")) {
-          EXPECT_GE(counter(*model, "prepared_bytes"), weight_bytes);
+          EXPECT_GE(testing::plugin_counter(*model, "prepared_bytes"), weight_bytes);
         } else {
-          EXPECT_EQ(counter(*model, "prepared_bytes"), 0u);
+          EXPECT_EQ(testing::plugin_counter(*model, "prepared_bytes"), 0u);
         }
       }
     }
@@ -201,11 +187,7 @@ TEST_P(ConvVariants, RuntimeWeightsMatchFloat64Reference) { check(true); }
 INSTANTIATE_TEST_SUITE_P(Cpu, ConvVariants,
                          ::testing::Values("conv.im2col_sgemm", "conv.onednn", "conv.onednn_split",
                                            "conv.onednn_blocked"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           for (char& c : name) c = c == '.' ? '_' : c;
-                           return name;
-                         });
+                         [](const auto& info) { return testing::test_name_of(info.param); });
 
 }  // namespace
 }  // namespace rtscope

@@ -14,6 +14,7 @@
 #include "rtscope/reference/reference.hpp"
 #include "rtscope/scopes.hpp"
 #include "rtscope/templates.hpp"
+#include "support/cpu_variants.hpp"
 #include "support/decoder_stream_check.hpp"
 #include "support/env_guard.hpp"
 #include "support/reference_outputs.hpp"
@@ -27,11 +28,7 @@ using testing::EnvGuard;
 using testing::fixed_shape;
 using testing::position_tensor;
 
-uint64_t counter(const Model& model, const std::string& name) {
-  const auto counters = model.modules().at(0)->stats().plugin_counters;
-  const auto found = counters.find(name);
-  return found == counters.end() ? 0 : found->second;
-}
+using testing::plugin_counter;
 
 class CpuFusion : public ::testing::Test {
  protected:
@@ -71,34 +68,31 @@ TEST_P(FusedDecoderVariants, StreamMatchesFloat64Reference) {
   auto config = runtime_config(
       *model, {{"kernel_specialization", "eager"}, {"graph_capture", param.capture}});
   testing::expect_stream_matches_reference(*model, params);
-  EXPECT_EQ(counter(*model, "fused_groups"), kGroupsPerLayer * params.layers);
-  EXPECT_GT(counter(*model, std::string("variant.") + param.variant), 0u);
+  EXPECT_EQ(plugin_counter(*model, "fused_groups"), kGroupsPerLayer * params.layers);
+  EXPECT_GT(plugin_counter(*model, std::string("variant.") + param.variant), 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Cpu, FusedDecoderVariants,
-                         ::testing::Values(VariantCase{"linear.sgemm", false, "disabled"},
-                                           VariantCase{"linear.sgemv", false, "whole_graph"},
-                                           VariantCase{"linear.split_n", false, "disabled"},
-                                           VariantCase{"linear.onednn", false, "whole_graph"},
-                                           VariantCase{"linear.onednn_split_n", false,
-                                                       "whole_graph"},
-                                           VariantCase{"linear.onednn_split_n", false, "disabled"},
-                                           VariantCase{"matmul.generic", true, "disabled"},
-                                           VariantCase{"matmul.onednn", true, "whole_graph"},
-                                           VariantCase{"matmul.onednn_split_n", true, "disabled"}),
-                         [](const auto& info) {
-                           std::string name =
-                               std::string(info.param.variant) + "_" + info.param.capture;
-                           for (char& c : name) c = c == '.' ? '_' : c;
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Cpu, FusedDecoderVariants,
+    ::testing::Values(VariantCase{"linear.sgemm", false, "disabled"},
+                      VariantCase{"linear.sgemv", false, "whole_graph"},
+                      VariantCase{"linear.split_n", false, "disabled"},
+                      VariantCase{"linear.onednn", false, "whole_graph"},
+                      VariantCase{"linear.onednn_split_n", false, "whole_graph"},
+                      VariantCase{"linear.onednn_split_n", false, "disabled"},
+                      VariantCase{"matmul.generic", true, "disabled"},
+                      VariantCase{"matmul.onednn", true, "whole_graph"},
+                      VariantCase{"matmul.onednn_split_n", true, "disabled"}),
+    [](const auto& info) {
+      return testing::test_name_of(std::string(info.param.variant) + "_" + info.param.capture);
+    });
 
 TEST_F(CpuFusion, OffRunsEveryNodeAndStillMatchesReference) {
   const EnvGuard off("RTSCOPE_CPU_FUSION", "0");
   const DecoderParams params = testing::small_decoder_params();
   auto model = build(build_decoder(params));
   testing::expect_stream_matches_reference(*model, params);
-  EXPECT_EQ(counter(*model, "fused_groups"), 0u);
+  EXPECT_EQ(plugin_counter(*model, "fused_groups"), 0u);
 }
 
 // f16 nodes convert around f32 kernels and are never fused.
@@ -106,7 +100,7 @@ TEST_F(CpuFusion, F16DecoderRunsUnfused) {
   const DecoderParams params = testing::small_decoder_params(DType::f16);
   auto model = build(build_decoder(params));
   testing::expect_stream_matches_reference(*model, params);
-  EXPECT_EQ(counter(*model, "fused_groups"), 0u);
+  EXPECT_EQ(plugin_counter(*model, "fused_groups"), 0u);
 }
 
 ValueType f32(const Shape& dims) { return {DType::f32, fixed_shape(dims)}; }
@@ -164,18 +158,18 @@ TEST_F(CpuFusion, EpiloguesMatchFloat64Reference) {
         EXPECT_LE(reference::closeness(out.at(name), expected.at(name), 1e-5, 1e-5), 1.0)
             << variant << " rows " << rows << " " << name;
       }
-      EXPECT_EQ(counter(*model, "fused_groups"), 3u) << variant;
+      EXPECT_EQ(plugin_counter(*model, "fused_groups"), 3u) << variant;
       // Packed weights are a candidate from two rows on; the products onto
       // r (in place) and onto z (a new tensor) and the gated pair all ran
       // it.
       if (std::string(variant) == "linear.onednn_packed" && rows >= 2) {
-        EXPECT_EQ(counter(*model, "variant.linear.onednn_packed"), 4u) << rows;
+        EXPECT_EQ(plugin_counter(*model, "variant.linear.onednn_packed"), 4u) << rows;
       }
       // The sum over r lives in r's storage (the product accumulated onto
       // it), and nothing else is ever live beside it: the arena holds one
       // [rows, 40] f32 tensor (64-byte aligned) at its peak.
       const uint64_t one_tensor = (static_cast<uint64_t>(rows) * 40 * 4 + 63) / 64 * 64;
-      EXPECT_EQ(counter(*model, "planned_peak_bytes"), one_tensor) << variant;
+      EXPECT_EQ(plugin_counter(*model, "planned_peak_bytes"), one_tensor) << variant;
     }
   }
 }
@@ -220,7 +214,7 @@ TEST_F(CpuFusion, RopeGroupsMatchFloat64Reference) {
               << capture << " batch " << batch << " seq " << seq << " " << name;
         }
       }
-      EXPECT_EQ(counter(*model, "fused_groups"), 2u);
+      EXPECT_EQ(plugin_counter(*model, "fused_groups"), 2u);
     }
   }
 }
@@ -272,7 +266,8 @@ TEST_F(CpuFusion, OnAndOffGenerateTheSameTokens) {
       auto config =
           runtime_config(*model, {{"kernel_specialization", "eager"}, {"graph_capture", capture}});
       tokens[fused] = greedy_tokens(*model, 24);
-      EXPECT_EQ(counter(*model, "fused_groups"), fused ? kGroupsPerLayer * params.layers : 0u);
+      EXPECT_EQ(plugin_counter(*model, "fused_groups"),
+                fused ? kGroupsPerLayer * params.layers : 0u);
     }
     EXPECT_EQ(tokens[0], tokens[1]) << capture;
   }

@@ -13,7 +13,7 @@
 #include "rtscope/reference/reference.hpp"
 #include "rtscope/scopes.hpp"
 #include "rtscope/templates.hpp"
-#include "support/forced_variant.hpp"
+#include "support/cpu_variants.hpp"
 #include "support/reference_outputs.hpp"
 #include "support/small_models.hpp"
 
@@ -21,22 +21,7 @@ namespace rtscope {
 namespace {
 
 using testing::ForcedVariant;
-
-uint64_t variant_nodes(const Model& model, const std::string& variant) {
-  const auto counters = model.modules().at(0)->stats().plugin_counters;
-  const auto found = counters.find("variant." + variant);
-  return found == counters.end() ? 0 : found->second;
-}
-
-std::unique_ptr<Model> eager_model(PluginRegistry& registry, const Graph& graph) {
-  auto model = Model::build(graph, registry, {.backends = {"cpu"}});
-  for (Module* module : model->modules()) {
-    RuntimeSettings settings = module->runtime_settings();
-    settings.kernel_specialization = KernelSpecialization::eager;
-    module->set_runtime_settings(settings);
-  }
-  return model;
-}
+using testing::variant_nodes;
 
 class LinearVariants : public ::testing::TestWithParam<const char*> {
  protected:
@@ -52,7 +37,7 @@ TEST_P(LinearVariants, MatchFloat64Reference) {
   const Graph graph =
       build_mlp(MlpParams{.layers = 2, .d_in = 40, .hidden = 160, .d_out = 144, .seed = 9});
   for (const int64_t batch : {1, 3, 48}) {
-    auto model = eager_model(registry_, graph);
+    auto model = testing::eager_cpu_model(registry_, graph);
     const Tensor x = Tensor::random(DType::f32, {batch, 40}, 20 + batch);
     const auto expected = testing::reference_outputs(graph, {{"x", x}});
     const Tensor y = model->run({{"x", x}}).at("y");
@@ -72,11 +57,7 @@ INSTANTIATE_TEST_SUITE_P(Cpu, LinearVariants,
                          ::testing::Values("linear.sgemm", "linear.sgemv", "linear.split_n",
                                            "linear.onednn", "linear.onednn_split_n",
                                            "linear.onednn_packed", "linear.onednn_packed_split_n"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           for (char& c : name) c = c == '.' ? '_' : c;
-                           return name;
-                         });
+                         [](const auto& info) { return testing::test_name_of(info.param); });
 
 class MatmulVariants : public LinearVariants {};
 
@@ -90,7 +71,7 @@ TEST_P(MatmulVariants, MatchFloat64Reference) {
   params.tied_embeddings = true;
   params.out_in_weights = true;
   const Graph graph = build_decoder(params);
-  auto model = eager_model(registry_, graph);
+  auto model = testing::eager_cpu_model(registry_, graph);
   std::map<std::string, reference::RefTensor> states;
   int64_t pos = 0;
   for (const int64_t seq : {4, 1, 1}) {
@@ -109,11 +90,7 @@ TEST_P(MatmulVariants, MatchFloat64Reference) {
 INSTANTIATE_TEST_SUITE_P(Cpu, MatmulVariants,
                          ::testing::Values("matmul.generic", "matmul.onednn",
                                            "matmul.onednn_split_n"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           for (char& c : name) c = c == '.' ? '_' : c;
-                           return name;
-                         });
+                         [](const auto& info) { return testing::test_name_of(info.param); });
 
 }  // namespace
 }  // namespace rtscope

@@ -15,6 +15,7 @@
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/reference/reference.hpp"
 #include "rtscope/scopes.hpp"
+#include "support/cpu_variants.hpp"
 #include "support/env_guard.hpp"
 #include "support/reference_outputs.hpp"
 #include "support/tiny_graphs.hpp"
@@ -25,11 +26,7 @@ namespace {
 using testing::EnvGuard;
 using testing::fixed_shape;
 
-uint64_t counter(const Model& model, const std::string& name) {
-  const auto counters = model.modules().at(0)->stats().plugin_counters;
-  const auto found = counters.find(name);
-  return found == counters.end() ? 0 : found->second;
-}
+using testing::plugin_counter;
 
 ValueType f32(const Shape& dims) { return {DType::f32, fixed_shape(dims)}; }
 
@@ -89,9 +86,9 @@ TEST_P(PackedLinear, MatchesFloat64Reference) {
       // Column blocks over the pool are a candidate from 128 columns on,
       // with more than one pool thread.
       if (!split || (c.n >= 128 && std::thread::hardware_concurrency() > 1)) {
-        EXPECT_EQ(counter(*model, "variant." + variant), 1u) << capture;
+        EXPECT_EQ(plugin_counter(*model, "variant." + variant), 1u) << capture;
         // The packed copy of the weights is held by the plan.
-        EXPECT_GE(counter(*model, "prepared_bytes"),
+        EXPECT_GE(plugin_counter(*model, "prepared_bytes"),
                   static_cast<uint64_t>(c.k * c.n) * sizeof(float))
             << capture;
       }
@@ -101,11 +98,7 @@ TEST_P(PackedLinear, MatchesFloat64Reference) {
 
 INSTANTIATE_TEST_SUITE_P(Cpu, PackedLinear,
                          ::testing::Values("linear.onednn_packed", "linear.onednn_packed_split_n"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           for (char& c : name) c = c == '.' ? '_' : c;
-                           return name;
-                         });
+                         [](const auto& info) { return testing::test_name_of(info.param); });
 
 // Weights bound per execute could change between runs: the packed
 // candidate is not offered, even when forced, and nothing is prepared.
@@ -123,8 +116,8 @@ TEST_F(PackedLinear, WeightsThatAreInputsAreNeverPacked) {
     const auto expected = testing::reference_outputs(graph, inputs);
     EXPECT_LE(reference::closeness(y, expected.at("y"), 1e-5, 1e-5), 1.0) << "seed " << seed;
   }
-  EXPECT_EQ(counter(*model, "variant.linear.onednn_packed"), 0u);
-  EXPECT_EQ(counter(*model, "prepared_bytes"), 0u);
+  EXPECT_EQ(plugin_counter(*model, "variant.linear.onednn_packed"), 0u);
+  EXPECT_EQ(plugin_counter(*model, "prepared_bytes"), 0u);
 }
 
 // Two products of the same shapes, one on constant weights and one on
@@ -154,8 +147,8 @@ TEST_F(PackedLinear, SameShapesWithInputWeightsNeverReusePackedChoice) {
           << name << " seed " << seed;
     }
   }
-  EXPECT_LE(counter(*model, "variant.linear.onednn_packed") +
-                counter(*model, "variant.linear.onednn_packed_split_n"),
+  EXPECT_LE(plugin_counter(*model, "variant.linear.onednn_packed") +
+                plugin_counter(*model, "variant.linear.onednn_packed_split_n"),
             1u);
 }
 
@@ -172,8 +165,8 @@ TEST_F(PackedLinear, OneRowIsNotPacked) {
   const Tensor y = model->run(inputs).at("y");
   const auto expected = testing::reference_outputs(graph, inputs);
   EXPECT_LE(reference::closeness(y, expected.at("y"), 1e-5, 1e-5), 1.0);
-  EXPECT_EQ(counter(*model, "variant.linear.onednn_packed"), 0u);
-  EXPECT_EQ(counter(*model, "prepared_bytes"), 0u);
+  EXPECT_EQ(plugin_counter(*model, "variant.linear.onednn_packed"), 0u);
+  EXPECT_EQ(plugin_counter(*model, "prepared_bytes"), 0u);
 }
 
 }  // namespace

@@ -12,13 +12,14 @@
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/reference/reference.hpp"
-#include "support/forced_variant.hpp"
+#include "support/cpu_variants.hpp"
 #include "support/reference_outputs.hpp"
 
 namespace rtscope {
 namespace {
 
 using testing::ForcedVariant;
+using testing::variant_nodes;
 
 struct PoolCase {
   std::string label;
@@ -39,12 +40,6 @@ Graph pool_graph(const std::string& op, const PoolCase& c) {
   g.outputs.push_back("y");
   validate(g);
   return g;
-}
-
-uint64_t variant_nodes(const Model& model, const std::string& variant) {
-  const auto counters = model.modules().at(0)->stats().plugin_counters;
-  const auto found = counters.find("variant." + variant);
-  return found == counters.end() ? 0 : found->second;
 }
 
 const std::vector<PoolCase>& cases() {
@@ -85,12 +80,7 @@ TEST_P(PoolVariants, MatchFloat64Reference) {
     if (param.count_include_pad) c.attrs["count_include_pad"] = int64_t{1};
     SCOPED_TRACE(c.label);
     const Graph graph = pool_graph(param.op, c);
-    auto model = Model::build(graph, registry_, {.backends = {"cpu"}});
-    for (Module* module : model->modules()) {
-      RuntimeSettings settings = module->runtime_settings();
-      settings.kernel_specialization = KernelSpecialization::eager;
-      module->set_runtime_settings(settings);
-    }
+    auto model = testing::eager_cpu_model(registry_, graph);
     for (int round = 0; round < 2; ++round) {
       const std::map<std::string, Tensor> inputs = {{"x", Tensor::random(DType::f32, c.x, ++seed)}};
       const auto expected = testing::reference_outputs(graph, inputs);
@@ -114,9 +104,8 @@ INSTANTIATE_TEST_SUITE_P(Cpu, PoolVariants,
                                            Param{"avg_pool", "avg_pool.f32", true},
                                            Param{"avg_pool", "avg_pool.onednn", true}),
                          [](const auto& info) {
-                           std::string name = info.param.variant;
-                           for (char& c : name) c = c == '.' ? '_' : c;
-                           return name + (info.param.count_include_pad ? "_counting_pads" : "");
+                           return testing::test_name_of(info.param.variant) +
+                                  (info.param.count_include_pad ? "_counting_pads" : "");
                          });
 
 }  // namespace

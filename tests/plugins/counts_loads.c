@@ -20,8 +20,8 @@ __attribute__((constructor)) static void record_load(void) {
   fclose(file);
 }
 
-static rts_status counts_loads_init(const rts_host_api* host, uint32_t abi_minor,
-                                    rts_plugin** out, const rts_error_sink* err) {
+static rts_status counts_loads_init(const rts_host_api* host, uint32_t abi_minor, rts_plugin** out,
+                                    const rts_error_sink* err) {
   (void)host;
   (void)abi_minor;
   (void)err;
