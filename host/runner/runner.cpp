@@ -234,22 +234,11 @@ class Runner {
       spec.optional = plugin.optional;
       specs.push_back(std::move(spec));
     }
-    std::vector<PluginRegistry::LoadOutcome> outcomes;
-    if (serial_start()) {
-      for (const PluginSpec& spec : specs) {
-        PluginRegistry::LoadOutcome outcome;
-        const auto start = Clock::now();
-        try {
-          outcome.plugin = registry_.load(spec);
-        } catch (...) {
-          outcome.error = std::current_exception();
-        }
-        outcome.ms = ms_since(start);
-        outcomes.push_back(std::move(outcome));
-      }
-    } else {
-      const auto start = Clock::now();
-      outcomes = registry_.load_concurrently(specs);
+    const bool concurrently = !serial_start();
+    const auto start = Clock::now();
+    const std::vector<PluginRegistry::LoadOutcome> outcomes =
+        registry_.load_each(specs, concurrently);
+    if (concurrently) {
       together_ms_ = ms_since(start);
       for (const auto& outcome : outcomes) {
         if (outcome.plugin) loaded_together_.insert(outcome.plugin->id());
@@ -637,7 +626,7 @@ class Runner {
   // Declared before models_ so it outlives every model built on it.
   PluginRegistry registry_;
   std::map<std::string, double> load_ms_;          // plugin id -> load time
-  std::set<std::string> loaded_together_;          // ids load_concurrently loaded
+  std::set<std::string> loaded_together_;          // ids loaded on threads at once
   double together_ms_ = 0;                         // its wall time
   std::set<std::string> failed_optional_;          // names of optional plugins that failed
   std::map<std::string, PreparedGraph> prepared_;  // graphs read while the plugins loaded

@@ -232,8 +232,8 @@ std::shared_ptr<Plugin> PluginRegistry::adopt(std::shared_ptr<Plugin> plugin) {
   return plugin;
 }
 
-std::vector<PluginRegistry::LoadOutcome> PluginRegistry::load_concurrently(
-    const std::vector<PluginSpec>& specs) {
+std::vector<PluginRegistry::LoadOutcome> PluginRegistry::load_each(
+    const std::vector<PluginSpec>& specs, bool concurrently) {
   const auto open_one = [this](const PluginSpec& spec) {
     LoadOutcome outcome;
     const auto start = std::chrono::steady_clock::now();
@@ -246,11 +246,19 @@ std::vector<PluginRegistry::LoadOutcome> PluginRegistry::load_concurrently(
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     return outcome;
   };
+  std::vector<LoadOutcome> outcomes;
+  if (!concurrently) {
+    // Each registered before the next opens, as load() in turn.
+    for (const PluginSpec& spec : specs) {
+      outcomes.push_back(open_one(spec));
+      if (outcomes.back().plugin) outcomes.back().plugin = adopt(outcomes.back().plugin);
+    }
+    return outcomes;
+  }
   std::vector<std::future<LoadOutcome>> pending;
   for (std::size_t i = 1; i < specs.size(); ++i) {
     pending.push_back(std::async(std::launch::async, open_one, std::cref(specs[i])));
   }
-  std::vector<LoadOutcome> outcomes;
   if (!specs.empty()) outcomes.push_back(open_one(specs.front()));  // on this thread
   for (auto& outcome : pending) outcomes.push_back(outcome.get());
   for (LoadOutcome& outcome : outcomes) {

@@ -138,7 +138,10 @@ TEST(PluginRegistry, InitialisesAPluginLibraryOncePerLoad) {
   EXPECT_EQ(lines.size(), 1u) << "the library's constructor ran " << lines.size() << " times";
 }
 
-TEST(PluginRegistry, LoadsConcurrentlyAndRegistersInTheSpecsOrder) {
+class PluginRegistryLoadEach : public ::testing::TestWithParam<bool> {};
+
+// On threads at once or in turn, the same outcomes and registration order.
+TEST_P(PluginRegistryLoadEach, RegistersInTheSpecsOrder) {
   PluginRegistry registry;
   const std::vector<PluginSpec> specs = {
       {.name = "testing"},
@@ -146,7 +149,7 @@ TEST(PluginRegistry, LoadsConcurrentlyAndRegistersInTheSpecsOrder) {
       {.name = "cpu"},
       {.name = "testing"},  // the same id twice: one plugin
   };
-  const auto outcomes = registry.load_concurrently(specs);
+  const auto outcomes = registry.load_each(specs, GetParam());
   ASSERT_EQ(outcomes.size(), specs.size());
   ASSERT_TRUE(outcomes[0].plugin);
   EXPECT_EQ(outcomes[0].plugin->id(), "testing");
@@ -168,6 +171,10 @@ TEST(PluginRegistry, LoadsConcurrentlyAndRegistersInTheSpecsOrder) {
   EXPECT_EQ(loaded[0]->id(), "testing");
   EXPECT_EQ(loaded[1]->id(), "cpu");
 }
+
+INSTANTIATE_TEST_SUITE_P(Registry, PluginRegistryLoadEach, ::testing::Bool(), [](const auto& info) {
+  return std::string(info.param ? "concurrently" : "in_turn");
+});
 
 TEST(PluginRegistry, OneBadPluginNeverStopsTheOthers) {
   PluginRegistry registry;

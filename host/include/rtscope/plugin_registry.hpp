@@ -59,18 +59,18 @@ class PluginRegistry {
   // of a non-optional spec is returned too (the caller decides to stop).
   std::vector<PluginLoadFailure> load_all(const std::vector<PluginSpec>& specs);
 
-  // What loading one spec of load_concurrently gave: the plugin, or the
-  // error load() would have thrown; and how long that took.
+  // What loading one spec of load_each gave: the plugin, or the error
+  // load() would have thrown; and how long that took.
   struct LoadOutcome {
     std::shared_ptr<Plugin> plugin;
     std::exception_ptr error;
     double ms = 0;
   };
-  // Loads every spec at once, each on its own thread, so that one plugin's
-  // start-up (a GPU driver's, mostly) overlaps the others'. The plugins are
-  // registered in the specs' order, whatever order they finish in; one
-  // outcome per spec, in that order. Nothing is thrown.
-  std::vector<LoadOutcome> load_concurrently(const std::vector<PluginSpec>& specs);
+  // Loads every spec, `concurrently` each on its own thread (one plugin's
+  // start-up, a GPU driver's mostly, then overlaps the others') or in turn.
+  // The plugins are registered in the specs' order, whatever order they
+  // finish in; one outcome per spec, in that order. Nothing is thrown.
+  std::vector<LoadOutcome> load_each(const std::vector<PluginSpec>& specs, bool concurrently);
 
   // Throws PluginError listing the loaded ids when absent.
   std::shared_ptr<Plugin> get(const std::string& id) const;
