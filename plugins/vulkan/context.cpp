@@ -156,14 +156,21 @@ ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
   for (uint32_t i = 0; i < args.n_inputs; ++i) {
     input_dims.emplace_back(args.inputs[i].dims, args.inputs[i].dims + args.inputs[i].rank);
   }
+  const bool first = plans_built_.load(std::memory_order_relaxed) == 0;
+  const auto plan_start = std::chrono::steady_clock::now();
   std::unique_ptr<ExecutionPlan> plan =
       build_plan(engine_, input_dims, device_bindings_, *pipelines_);
+  if (first) first_.plan_ns.store(kit::elapsed_ns(plan_start), std::memory_order_relaxed);
   plans_built_.fetch_add(1, std::memory_order_relaxed);
   if (engine_.plugin().profiling() && device_.caps().timestamp_bits > 0) {
     plan->profile = std::make_unique<PlanProfile>(device_, plan->commands.batch_labels(*pipelines_),
                                                   plan->commands.dispatches());
   }
+  const auto specialize_start = std::chrono::steady_clock::now();
   specialize(*plan);
+  if (first) {
+    first_.specialize_ns.store(kit::elapsed_ns(specialize_start), std::memory_order_relaxed);
+  }
   engine_.plugin().log(
       RTS_LOG_DEBUG,
       str_cat("vulkan: engine '", engine_.graph().name, "': planned new input shapes (",
@@ -309,6 +316,8 @@ VkCommandBuffer Context::recorded_commands(ExecutionPlan& plan) {
 }
 
 void Context::submit_and_wait(ExecutionPlan& plan) {
+  const bool first = submits_.load(std::memory_order_relaxed) == 0;
+  const auto record_start = std::chrono::steady_clock::now();
   VkCommandBuffer commands = commands_;
   if (settings_.graph_capture == RTS_GRAPH_CAPTURE_WHOLE_GRAPH) {
     commands = recorded_commands(plan);
@@ -316,6 +325,14 @@ void Context::submit_and_wait(ExecutionPlan& plan) {
     check_vk(vkResetCommandBuffer(commands_, 0), "vkResetCommandBuffer");
     plan.mix = record(plan, commands_, VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT);
   }
+  if (first) first_.record_ns.store(kit::elapsed_ns(record_start), std::memory_order_relaxed);
+  if (!constants_ready_) {
+    // Everything up to here overlapped the engine's background upload.
+    const uint64_t waited = engine_.wait_for_constants();
+    if (first) first_.upload_wait_ns.store(waited, std::memory_order_relaxed);
+    constants_ready_ = true;
+  }
+  const auto submit_start = std::chrono::steady_clock::now();
   check_vk(vkResetFences(device_.handle(), 1, &fence_), "vkResetFences");
   device_.submit(commands, fence_);
   submits_.fetch_add(1, std::memory_order_relaxed);
@@ -325,6 +342,7 @@ void Context::submit_and_wait(ExecutionPlan& plan) {
   start_background_compile(plan);
   device_.wait(fence_, fence_spin(device_, plan.last_gpu_ns));
   in_flight_ = false;
+  if (first) first_.device_ns.store(kit::elapsed_ns(submit_start), std::memory_order_relaxed);
   plan.last_gpu_ns = read_gpu_time();
   if (plan.profile) profile_.collect(device_, *plan.profile);
 }
@@ -486,7 +504,7 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   // Start-up phases (the runner's plugin phases): plugin-wide ones inside
   // the host's plugin load, the device's and the engine's inside its build.
   const VulkanPlugin& plugin = engine_.plugin();
-  const Engine::UploadReport& upload = engine_.upload_report();
+  const Engine::UploadReport upload = engine_.upload_report();
   report("startup_instance_ns", plugin.instance_create_ns());
   report("startup_devices_list_ns", plugin.devices_list_ns());
   report("startup_device_create_ns", device_.create_ns());
@@ -496,6 +514,18 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("startup_upload_fill_ns", upload.transfer.fill_ns);
   report("startup_upload_drain_ns", upload.transfer.drain_ns);
   report("startup_upload_stall_ns", upload.transfer.stall_ns);
+  // Inside the first inference: the context's generic pipelines (from the
+  // runtime cache when warm), then its first execute's plan, specialized
+  // pipelines, recording and submit until the fence signalled.
+  report("startup_pipelines_ns", pipeline_create_ns_);
+  report("startup_first_plan_ns", load(first_.plan_ns));
+  report("startup_first_specialize_ns", load(first_.specialize_ns));
+  report("startup_first_record_ns", load(first_.record_ns));
+  report("startup_first_submit_ns", load(first_.device_ns));
+  // How long the first submit waited for the engine's background upload
+  // (RTSCOPE_VULKAN_UPLOAD_OVERLAP), and whether it ran in the background.
+  report("startup_upload_wait_ns", load(first_.upload_wait_ns));
+  report("upload_overlapped", upload.overlapped ? 1 : 0);
   report("upload_direct_bytes", upload.transfer.direct_bytes);
   report("upload_staged_bytes", upload.transfer.staged_bytes);
   report("upload_chunks", upload.transfer.chunks);

@@ -3,7 +3,9 @@
 // input-shape signature and device binding. An execute stages host inputs
 // in, records the plan's commands into the one command buffer, submits
 // once, waits, and stages host outputs back; device-resident bindings
-// (device_alloc) are read and written in place.
+// (device_alloc) are read and written in place. The first submit first
+// waits for the engine's weights, which may still be being written: the
+// pipelines, the first plan and its recording overlap that upload.
 //
 // graph_capture whole_graph: the plan's commands are recorded once into a
 // command buffer of their own and every later execute with the same shapes
@@ -124,6 +126,22 @@ class Context : public kit::Context {
   std::atomic<uint64_t> fused_ropes_{0};
   std::atomic<uint64_t> skinny_coop_products_{0};
   uint64_t pipeline_create_ns_ = 0;  // set once by the constructor
+  // Where the host time of the context's first execute went (start-up
+  // phases: its plan, the plan's specialized pipelines, recording, the
+  // submit until the fence): written by that execute only, read by
+  // report_counters (a later call, thread-safe through the atomics).
+  struct FirstExecute {
+    std::atomic<uint64_t> plan_ns{0};
+    std::atomic<uint64_t> specialize_ns{0};
+    std::atomic<uint64_t> record_ns{0};
+    std::atomic<uint64_t> device_ns{0};
+    // Waiting for the engine's background upload before the submit.
+    std::atomic<uint64_t> upload_wait_ns{0};
+  };
+  // The engine's constants are known to be on the device (set by the
+  // first submit that waited for them).
+  bool constants_ready_ = false;
+  FirstExecute first_;
   std::atomic<uint64_t> output_allocations_{0};
   std::atomic<uint64_t> device_bound_bytes_{0};
   std::atomic<uint64_t> shadowed_bytes_{0};

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 #include <string_view>
+#include <system_error>
 
 #include "context.hpp"
 #include "device.hpp"
@@ -64,7 +65,9 @@ Engine::Engine(VulkanPlugin& plugin, uint32_t device, GraphDesc graph, bool segm
   plugin_.log(RTS_LOG_DEBUG, str_cat("vulkan: built engine '", desc.name, "': ", nodes().size(),
                                      " nodes, ", shader_variants_.size(), " shader variants, ",
                                      desc.constants.size(), " constants (", constant_bytes,
-                                     " bytes uploaded), ", aliases().size(), " aliases"));
+                                     upload_thread_ ? " bytes uploading in the background), "
+                                                    : " bytes uploaded), ",
+                                     aliases().size(), " aliases"));
 }
 
 std::unique_ptr<kit::Context> Engine::create_context(const rts_runtime_settings* settings) const {
@@ -163,7 +166,44 @@ void Engine::upload_constants() {
                      transposed ? static_cast<size_t>(constant.value.dims[0]) : 0});
   }
   upload_stats_.alloc_ns = kit::elapsed_ns(start);
-  upload_stats_.transfer = upload(*device_, items, device_->upload_options());
+  upload_items_ = std::move(items);
+  const UploadOptions& options = device_->upload_options();
+  if (options.overlap && !upload_items_.empty()) {
+    try {
+      upload_thread_ = std::make_unique<UploadThread>(
+          [this, options] { return upload(*device_, upload_items_, options); },
+          [this](const std::string& failure) {
+            plugin_.log(RTS_LOG_WARN,
+                        str_cat("vulkan: engine '", graph().name,
+                                "': the background upload of its constants failed (", failure,
+                                "); uploading them again before the "
+                                "first submit"));
+          });
+      upload_stats_.overlapped = true;
+      return;
+    } catch (const std::system_error& error) {
+      plugin_.log(RTS_LOG_WARN, str_cat("vulkan: engine '", graph().name,
+                                        "': no thread for a background upload (", error.what(),
+                                        "); uploading the constants during the build"));
+    }
+  }
+  upload_stats_.transfer = upload(*device_, upload_items_, options);
+}
+
+Engine::UploadReport Engine::upload_report() const {
+  UploadReport report = upload_stats_;
+  if (upload_thread_) report.transfer = upload_thread_->stats().value_or(UploadStats{});
+  return report;
+}
+
+uint64_t Engine::wait_for_constants() const {
+  if (!upload_thread_) return 0;
+  try {
+    return upload_thread_->wait();
+  } catch (const Error& error) {
+    fail(error.status(), "vulkan: engine '", graph().name,
+         "': uploading its constants failed: ", error.what());
+  }
 }
 
 std::vector<Dims> Engine::infer_shapes(std::span<const Dims> input_dims) const {

@@ -1,7 +1,10 @@
 // An engine: a validated copy of one partition, resolved into value ids,
 // op specs and shader variants, with its constants (weights) uploaded to
-// device-local memory once, at build. Immutable after construction, so any
-// number of contexts and threads may share it.
+// device-local memory once: allocated at build and written on a thread of
+// its own that the build leaves running (upload_thread.hpp), so that
+// contexts are made and plans built meanwhile; a context's first submit
+// waits for it. Immutable after construction otherwise, so any number of
+// contexts and threads may share it.
 #pragma once
 
 #include <atomic>
@@ -20,6 +23,7 @@
 #include "rtscope/plugin_abi.h"
 #include "segments.hpp"
 #include "upload.hpp"
+#include "upload_thread.hpp"
 
 namespace rtscope::vulkan {
 
@@ -79,14 +83,22 @@ class Engine : public kit::Engine, public kit::ResolvedGraph<EngineValue, Engine
   // pipelines of its own.
   const std::vector<Segment>& segments() const { return segments_; }
 
-  // What building the engine cost: allocating device memory for the
-  // constants and uploading them (zero for a segmented engine, whose
-  // segments upload their own).
+  // What uploading the constants cost: allocating device memory for them
+  // and writing them (zero for a segmented engine, whose segments upload
+  // their own). `transfer` stays zero while a background upload runs.
   struct UploadReport {
     uint64_t alloc_ns = 0;
     UploadStats transfer;
+    bool overlapped = false;  // written on a thread of its own (upload_thread.hpp)
   };
-  const UploadReport& upload_report() const { return upload_stats_; }
+  UploadReport upload_report() const;
+
+  // Blocks until the constants are on the device (they are written after
+  // the build returns unless RTSCOPE_VULKAN_UPLOAD_OVERLAP=0) and returns
+  // how long this call waited. A background upload that failed is run
+  // again in line, once, with a warning; a failed retry throws Error
+  // naming the engine, on every call. Thread-safe.
+  uint64_t wait_for_constants() const;
 
   // True exactly once: for the first execute of any of the engine's
   // contexts that stages host memory (which then says so in the log).
@@ -115,6 +127,11 @@ class Engine : public kit::Engine, public kit::ResolvedGraph<EngineValue, Engine
   std::vector<Allocation> constants_;
   std::vector<Segment> segments_;
   UploadReport upload_stats_;
+  // What the background upload reads: one item per constant.
+  std::vector<UploadItem> upload_items_;
+  // The background upload (null: done during the build). Declared after
+  // the constants so that it is joined before they are freed.
+  std::unique_ptr<UploadThread> upload_thread_;
   mutable std::atomic<bool> staging_reported_{false};
 };
 

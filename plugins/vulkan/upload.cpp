@@ -350,6 +350,7 @@ UploadOptions UploadOptions::from_environment() {
       static_cast<uint32_t>(parse_count("RTSCOPE_VULKAN_UPLOAD_RING", options.ring, 1, 64));
   options.chunk_bytes =
       parse_count("RTSCOPE_VULKAN_UPLOAD_CHUNK_MB", options.chunk_bytes >> 20, 1, 1024) << 20;
+  options.overlap = parse_count("RTSCOPE_VULKAN_UPLOAD_OVERLAP", 1, 0, 1) == 1;
   return options;
 }
 

@@ -52,6 +52,11 @@ struct UploadOptions {
   uint32_t ring = 4;
   // Bytes per staging chunk (RTSCOPE_VULKAN_UPLOAD_CHUNK_MB).
   VkDeviceSize chunk_bytes = VkDeviceSize{16} << 20;
+  // The upload runs on a thread of its own after the engine build returns,
+  // overlapping the context's pipelines and first plan; the first submit
+  // waits for it (upload_thread.hpp). RTSCOPE_VULKAN_UPLOAD_OVERLAP=0
+  // finishes it inside the build instead.
+  bool overlap = true;
 
   // Throws Error naming the variable and its valid values.
   static UploadOptions from_environment();

@@ -1,7 +1,8 @@
 // rtscope-run reports, per module, the bytes the Vulkan plugin staged
 // between host memory and the device: a decoder whose KV caches stay on
 // the device stages only each step's tokens, position, logits and next
-// token.
+// token. It also lists the plugin's start-up phases, each inside the
+// runner phase it belongs to.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -80,6 +81,8 @@ StartUpPhases start_up_phases(const nlohmann::json& report) {
 
 TEST_F(VulkanRun, VulkanStartUpPhasesAreReportedInsideTheirRunnerPhases) {
   rtscope::testing::EnvGuard lazy("RTSCOPE_VULKAN_EAGER_DEVICE", "0");
+  // The whole upload inside the engine build.
+  rtscope::testing::EnvGuard in_build("RTSCOPE_VULKAN_UPLOAD_OVERLAP", "0");
   const CommandResult result = run_config();
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("vulkan.upload_fill ms"), std::string::npos) << result.out;
@@ -99,6 +102,7 @@ TEST_F(VulkanRun, VulkanStartUpPhasesAreReportedInsideTheirRunnerPhases) {
 
 TEST_F(VulkanRun, VulkanOpensTheDefaultDeviceWhileTheHostPrepares) {
   rtscope::testing::EnvGuard eager("RTSCOPE_VULKAN_EAGER_DEVICE", "1");
+  rtscope::testing::EnvGuard in_build("RTSCOPE_VULKAN_UPLOAD_OVERLAP", "0");
   const CommandResult result = run_config();
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const StartUpPhases phases = start_up_phases(json_report());
@@ -108,6 +112,33 @@ TEST_F(VulkanRun, VulkanOpensTheDefaultDeviceWhileTheHostPrepares) {
   EXPECT_LE(phases.ms("vulkan.device_wait") + phases.ms("vulkan.constants_alloc") +
                 phases.ms("vulkan.upload_fill") + phases.ms("vulkan.upload_drain"),
             phases.ms("upload"));
+}
+
+// By default the weights are written on a thread of their own after the
+// engine build returns: the build holds only the device and the
+// allocations, the first inference holds the context's pipelines, the
+// first plan, its specialized pipelines, the recording, the wait for the
+// upload and the first submit, and the fill ends before the first token.
+TEST_F(VulkanRun, VulkanFirstInferencePhasesOverlapTheUpload) {
+  rtscope::testing::EnvGuard lazy("RTSCOPE_VULKAN_EAGER_DEVICE", "0");
+  rtscope::testing::EnvGuard overlap("RTSCOPE_VULKAN_UPLOAD_OVERLAP", "1");
+  const CommandResult result = run_config();
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("vulkan.upload_wait ms"), std::string::npos) << result.out;
+  const StartUpPhases phases = start_up_phases(json_report());
+  EXPECT_LE(phases.ms("vulkan.device_create") + phases.ms("vulkan.constants_alloc"),
+            phases.ms("upload"))
+      << phases.plugin.dump();
+  EXPECT_GT(phases.ms("vulkan.upload_fill"), 0.0);
+  EXPECT_LE(phases.ms("vulkan.upload_fill"), phases.ms("start_to_first_token"));
+  EXPECT_GT(phases.ms("vulkan.pipelines"), 0.0);
+  EXPECT_GT(phases.ms("vulkan.first_plan"), 0.0);
+  EXPECT_GT(phases.ms("vulkan.first_record"), 0.0);
+  EXPECT_GT(phases.ms("vulkan.first_submit"), 0.0);
+  EXPECT_LE(phases.ms("vulkan.pipelines") + phases.ms("vulkan.first_plan") +
+                phases.ms("vulkan.first_specialize") + phases.ms("vulkan.first_record") +
+                phases.ms("vulkan.upload_wait") + phases.ms("vulkan.first_submit"),
+            phases.ms("first_inference"));
 }
 
 }  // namespace

@@ -4,7 +4,8 @@
 // odd element counts and a weight the engine stores transposed. The device
 // must hold exactly the weights' bytes: each weight comes back through an
 // exact op (w + 0, or an identity matrix times w) and is compared bit for
-// bit, and the plugin's counters say which path ran.
+// bit, and the plugin's counters say which path ran. Each path runs
+// written in the background after the build (the default) and during it.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -67,17 +68,18 @@ uint64_t constant_bytes(const Graph& graph) {
 
 struct Case {
   const char* name;
-  const char* mode;   // RTSCOPE_VULKAN_UPLOAD
-  const char* ring;   // RTSCOPE_VULKAN_UPLOAD_RING; nullptr: default
-  const char* chunk;  // RTSCOPE_VULKAN_UPLOAD_CHUNK_MB; nullptr: default
-  bool direct;        // every constant written in place
+  const char* mode;               // RTSCOPE_VULKAN_UPLOAD
+  const char* ring;               // RTSCOPE_VULKAN_UPLOAD_RING; nullptr: default
+  const char* chunk;              // RTSCOPE_VULKAN_UPLOAD_CHUNK_MB; nullptr: default
+  bool direct;                    // every constant written in place
+  const char* overlap = nullptr;  // RTSCOPE_VULKAN_UPLOAD_OVERLAP; nullptr: default (on)
 };
 
 class VulkanUpload : public ::testing::TestWithParam<Case> {
  protected:
   void TearDown() override {
     for (const char* name : {"RTSCOPE_VULKAN_UPLOAD", "RTSCOPE_VULKAN_UPLOAD_RING",
-                             "RTSCOPE_VULKAN_UPLOAD_CHUNK_MB"}) {
+                             "RTSCOPE_VULKAN_UPLOAD_CHUNK_MB", "RTSCOPE_VULKAN_UPLOAD_OVERLAP"}) {
       unsetenv(name);
     }
   }
@@ -96,6 +98,7 @@ TEST_P(VulkanUpload, DeviceHoldsTheWeightsBitForBit) {
   set_or_unset("RTSCOPE_VULKAN_UPLOAD", c.mode);
   set_or_unset("RTSCOPE_VULKAN_UPLOAD_RING", c.ring);
   set_or_unset("RTSCOPE_VULKAN_UPLOAD_CHUNK_MB", c.chunk);
+  set_or_unset("RTSCOPE_VULKAN_UPLOAD_OVERLAP", c.overlap);
   PluginRegistry registry;
   RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
   const Graph graph = upload_graph();
@@ -131,16 +134,60 @@ TEST_P(VulkanUpload, DeviceHoldsTheWeightsBitForBit) {
   }
   EXPECT_GT(counter(module, "startup_device_create_ns"), 0u);
   EXPECT_GT(counter(module, "startup_upload_fill_ns"), 0u);
+  const bool overlapped = c.overlap == nullptr || std::string(c.overlap) != "0";
+  EXPECT_EQ(counter(module, "upload_overlapped"), overlapped ? 1u : 0u);
+  if (!overlapped) EXPECT_EQ(counter(module, "startup_upload_wait_ns"), 0u);
   expect_no_validation_errors(*model);
 }
 
 // lavapipe maps all of its memory, so `auto` writes in place there.
-INSTANTIATE_TEST_SUITE_P(Paths, VulkanUpload,
-                         ::testing::Values(Case{"staged_one_chunk_in_flight", "staged", "1", "1",
-                                                false},
-                                           Case{"staged_ring_of_three", "staged", "3", "1", false},
-                                           Case{"direct", "direct", nullptr, nullptr, true}),
-                         [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(
+    Paths, VulkanUpload,
+    ::testing::Values(Case{"staged_one_chunk_in_flight", "staged", "1", "1", false},
+                      Case{"staged_ring_of_three", "staged", "3", "1", false},
+                      Case{"direct", "direct", nullptr, nullptr, true},
+                      // The same, written during the engine build.
+                      Case{"staged_in_build", "staged", "3", "1", false, "0"},
+                      Case{"direct_in_build", "direct", nullptr, nullptr, true, "0"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// An engine destroyed while its weights are still being written in the
+// background waits for the writing, then frees them; another model built
+// next on the same device is unaffected.
+TEST(VulkanUploadOverlap, AModelDestroyedBeforeItsFirstRunWaitsForItsUpload) {
+  unsetenv("RTSCOPE_VULKAN_UPLOAD_OVERLAP");
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  const Graph graph = upload_graph();
+  for (int i = 0; i < 3; ++i) {
+    auto model = Model::build(graph, registry, {.backends = {"vulkan"}});
+    ASSERT_EQ(model->modules().size(), 1u);
+  }
+  auto model = Model::build(graph, registry, {.backends = {"vulkan"}});
+  const auto out = model->run({{"zero16", Tensor::zeros(DType::f16, {1})},
+                               {"zero32", Tensor::zeros(DType::f32, {1})},
+                               {"eye", Tensor::zeros(DType::f32, {kIdentity, kIdentity})}});
+  const Tensor& want = graph.weights[0].init.data;
+  const Tensor& got = out.at("big16_copy");
+  ASSERT_EQ(got.size_bytes(), want.size_bytes());
+  EXPECT_EQ(
+      std::memcmp(got.data_as<unsigned char>(), want.data_as<unsigned char>(), want.size_bytes()),
+      0);
+}
+
+TEST(VulkanUploadOptions, ABadOverlapSwitchIsAnErrorNamingIt) {
+  setenv("RTSCOPE_VULKAN_UPLOAD_OVERLAP", "yes", 1);
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  try {
+    Model::build(upload_graph(), registry, {.backends = {"vulkan"}});
+    ADD_FAILURE() << "RTSCOPE_VULKAN_UPLOAD_OVERLAP=yes was accepted";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("RTSCOPE_VULKAN_UPLOAD_OVERLAP='yes'"), std::string::npos)
+        << e.what();
+  }
+  unsetenv("RTSCOPE_VULKAN_UPLOAD_OVERLAP");
+}
 
 TEST(VulkanUploadOptions, ABadSwitchIsAnErrorNamingIt) {
   setenv("RTSCOPE_VULKAN_UPLOAD", "fastest", 1);
