@@ -176,8 +176,7 @@ void Engine::upload_constants() {
             plugin_.log(RTS_LOG_WARN,
                         str_cat("vulkan: engine '", graph().name,
                                 "': the background upload of its constants failed (", failure,
-                                "); uploading them again before the "
-                                "first submit"));
+                                "); uploading them again before the first submit"));
           });
       upload_stats_.overlapped = true;
       return;
