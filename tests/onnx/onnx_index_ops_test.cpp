@@ -1,0 +1,108 @@
+// ONNX Mod, TopK, ScatterElements and GatherND imported and run on cpu
+// against the float64 reference of the imported graph, and index
+// initializers a file may hold that are out of range: each is one error
+// line naming the node, at import (TopK's K) or when the model runs.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "onnx_model_builder.hpp"
+#include "rtscope/error.hpp"
+#include "rtscope/model.hpp"
+#include "rtscope/onnx_import.hpp"
+#include "rtscope/plugin_registry.hpp"
+#include "rtscope/reference/reference.hpp"
+
+namespace rtscope {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using testing::OnnxModelBuilder;
+
+std::unique_ptr<Model> build_on_cpu(Graph graph, PluginRegistry& registry) {
+  registry.load({.name = "cpu"});
+  return Model::build(std::move(graph), registry, {.backends = {"cpu"}});
+}
+
+std::string one_line_error(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const std::exception& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    return message;
+  }
+  ADD_FAILURE() << "no error";
+  return {};
+}
+
+TEST(OnnxIndexOps, ImportedIndexOpsMatchTheReference) {
+  OnnxModelBuilder b(13);
+  b.input("x", {3, 5}).input("u", {3, 2});
+  b.output("values", {3, 2}).output("positions", {3, 2}, onnx::TensorProto::INT64);
+  b.output("picked", {2, 5}).output("rest", {3, 5});
+  // Negative and repeated indices along axis 1.
+  b.ints("idx", {3, 2}, {-1, 2, 0, 0, 4, -5});
+  b.ints("k", {1}, {2});
+  b.ints("rows", {2, 1}, {2, -3});
+  b.raw_floats("m", {5}, {0.75f, -1.5f, 2.0f, -0.5f, 1.25f});
+  testing::set_attr(b.node("ScatterElements", {"x", "idx", "u"}, {"s"}, "scatter"), "axis",
+                    int64_t{1});
+  testing::set_attr(b.node("TopK", {"s", "k"}, {"values", "positions"}, "top"), "largest",
+                    int64_t{0});
+  b.node("GatherND", {"x", "rows"}, {"picked"}, "rows_of_x");
+  testing::set_attr(b.node("Mod", {"x", "m"}, {"rest"}, "mod"), "fmod", int64_t{1});
+  Graph graph = import_onnx(b.write(testing::fresh_dir("index_ops")), {});
+
+  const std::map<std::string, Tensor> inputs = {{"x", Tensor::random(DType::f32, {3, 5}, 1, 4.0)},
+                                                {"u", Tensor::random(DType::f32, {3, 2}, 2, 4.0)}};
+  std::map<std::string, reference::RefTensor> ref_inputs;
+  for (const auto& [name, t] : inputs) ref_inputs[name] = reference::RefTensor::from(t);
+  std::map<std::string, reference::RefTensor> states;
+  const auto expected = reference::run_graph(graph, ref_inputs, states);
+  PluginRegistry registry;
+  auto model = build_on_cpu(std::move(graph), registry);
+  const auto actual = model->run(inputs);
+  ASSERT_EQ(actual.size(), 4u);
+  for (const auto& [name, value] : expected) {
+    EXPECT_LE(reference::closeness(actual.at(name), value, 1e-6, 1e-6), 1.0) << name;
+  }
+  EXPECT_EQ(actual.at("positions").dtype(), DType::i64);
+}
+
+TEST(OnnxIndexOps, OutOfRangeIndicesInTheFileNameTheNode) {
+  OnnxModelBuilder b(13);
+  b.input("x", {2, 3}).input("u", {1, 3});
+  b.output("s", {2, 3}).output("g", {1});
+  b.ints("idx", {1, 3}, {0, 7, 1});
+  b.ints("tuples", {1, 2}, {1, -9});
+  testing::set_attr(b.node("ScatterElements", {"x", "idx", "u"}, {"s"}, "scatter"), "axis",
+                    int64_t{1});
+  b.node("GatherND", {"x", "tuples"}, {"g"}, "gather");
+  Graph graph = import_onnx(b.write(testing::fresh_dir("hostile_indices")), {});
+  PluginRegistry registry;
+  auto model = build_on_cpu(std::move(graph), registry);
+  const std::string message = one_line_error([&] {
+    model->run({{"x", Tensor::random(DType::f32, {2, 3}, 3)},
+                {"u", Tensor::random(DType::f32, {1, 3}, 4)}});
+  });
+  // Whichever node runs first reports its index.
+  EXPECT_THAT(message, ::testing::AnyOf(AllOf(HasSubstr("'scatter'"), HasSubstr("index 7")),
+                                        AllOf(HasSubstr("'gather'"), HasSubstr("index -9"))));
+}
+
+TEST(OnnxIndexOps, TopKBeyondTheAxisIsAnImportErrorNamingTheNode) {
+  OnnxModelBuilder b(13);
+  b.input("x", {2, 3}).output("v", {2, 4}).output("i", {2, 4}, onnx::TensorProto::INT64);
+  b.ints("k", {1}, {4});
+  b.node("TopK", {"x", "k"}, {"v", "i"}, "top");
+  OnnxImportOptions options;
+  options.check = false;  // shape inference would reject it first; the importer must too
+  const std::string message =
+      one_line_error([&] { import_onnx(b.write(testing::fresh_dir("top_k_too_big")), options); });
+  EXPECT_THAT(message, AllOf(HasSubstr("model.onnx"), HasSubstr("node 'top'"),
+                             HasSubstr("k 4 exceeds dim 1")));
+}
+
+}  // namespace
+}  // namespace rtscope
