@@ -5,6 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <set>
+
 #include "onnx_model_builder.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/model.hpp"
@@ -68,6 +71,41 @@ TEST(OnnxIndexOps, ImportedIndexOpsMatchTheReference) {
     EXPECT_LE(reference::closeness(actual.at(name), value, 1e-6, 1e-6), 1.0) << name;
   }
   EXPECT_EQ(actual.at("positions").dtype(), DType::i64);
+}
+
+// Compress along an axis (with a condition shorter than it) and of the
+// flattened data: the output length follows the condition at each run.
+TEST(OnnxIndexOps, CompressMatchesTheReferenceAsTheConditionVaries) {
+  OnnxModelBuilder b(13);
+  b.input("x", {3, 4})
+      .input("c", {3}, onnx::TensorProto::BOOL)
+      .input("f", {12}, onnx::TensorProto::BOOL);
+  b.output("rows", {-1, 4}).output("cols", {3, -1}).output("flat", {-1});
+  testing::set_attr(b.node("Compress", {"x", "c"}, {"rows"}, "by_rows"), "axis", int64_t{0});
+  testing::set_attr(b.node("Compress", {"x", "c"}, {"cols"}, "by_cols"), "axis", int64_t{-1});
+  b.node("Compress", {"x", "f"}, {"flat"}, "flattened");
+  Graph graph = import_onnx(b.write(testing::fresh_dir("compress")), {});
+  const Graph imported = graph;
+  PluginRegistry registry;
+  auto model = build_on_cpu(std::move(graph), registry);
+  std::set<int64_t> lengths;
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    const std::map<std::string, Tensor> inputs = {
+        {"x", Tensor::random(DType::f32, {3, 4}, seed, 4.0)},
+        {"c", Tensor::random(DType::boolean, {3}, seed + 10, 1.0)},
+        {"f", Tensor::random(DType::boolean, {12}, seed + 20, 1.0)}};
+    std::map<std::string, reference::RefTensor> ref_inputs;
+    for (const auto& [name, t] : inputs) ref_inputs[name] = reference::RefTensor::from(t);
+    std::map<std::string, reference::RefTensor> states;
+    const auto expected = reference::run_graph(imported, ref_inputs, states);
+    const auto actual = model->run(inputs);
+    for (const auto& [name, value] : expected) {
+      EXPECT_EQ(actual.at(name).shape(), value.shape) << name;
+      EXPECT_EQ(actual.at(name).to_doubles(), value.data) << name;
+    }
+    lengths.insert(actual.at("flat").shape()[0]);
+  }
+  EXPECT_GT(lengths.size(), 1u) << "the seeds should select different counts";
 }
 
 TEST(OnnxIndexOps, OutOfRangeIndicesInTheFileNameTheNode) {
