@@ -221,6 +221,20 @@ TEST_F(CpuIndexOps, ScatterElementsMatchesTheReferenceForEachReduction) {
   }
 }
 
+// Integer sums and products from a file's updates wrap around instead of
+// overflowing (undefined behaviour, which the sanitizer builds would flag).
+TEST_F(CpuIndexOps, IntegerReductionsWrapAround) {
+  auto model = build("scatter_elements", {{DType::i32, {2}}, {DType::i64, {2}}, {DType::i32, {2}}},
+                     {{"reduction", std::string("add")}});
+  const Tensor out = model
+                         ->run({{"in0", integers(DType::i32, {2}, {2147483647, -2147483647 - 1})},
+                                {"in1", integers(DType::i64, {2}, {0, 1})},
+                                {"in2", integers(DType::i32, {2}, {1, -1})}})
+                         .at("y");
+  EXPECT_EQ(out.data_as<int32_t>()[0], -2147483647 - 1);
+  EXPECT_EQ(out.data_as<int32_t>()[1], 2147483647);
+}
+
 TEST_F(CpuIndexOps, ScatterNdMatchesTheReferenceForEachReduction) {
   const Shape data{4, 3, 5};
   const Shape indices{6, 2};  // 6 tuples into 12 rows: duplicates likely

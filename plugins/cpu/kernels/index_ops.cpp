@@ -8,6 +8,7 @@
 #include <cstring>
 #include <numeric>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/onnx_support.hpp"
@@ -73,13 +74,28 @@ Reduction reduction_of(const NodeDesc& node) {
   return Reduction::none;
 }
 
+// Integers wrap around (two's complement, computed unsigned): updates
+// from a file must not make the kernel's arithmetic undefined.
+template <typename T>
+T add_or_mul(T a, T b, Reduction reduction) {
+  if constexpr (std::is_integral_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    const auto x = static_cast<U>(a);
+    const auto y = static_cast<U>(b);
+    return static_cast<T>(reduction == Reduction::add ? static_cast<U>(x + y)
+                                                      : static_cast<U>(x * y));
+  } else {
+    return reduction == Reduction::add ? a + b : a * b;
+  }
+}
+
 template <typename T>
 void combine_as(void* target, const void* update, Reduction reduction) {
   T t;
   T u;
   std::memcpy(&t, target, sizeof(T));
   std::memcpy(&u, update, sizeof(T));
-  t = reduction == Reduction::add ? static_cast<T>(t + u) : static_cast<T>(t * u);
+  t = add_or_mul(t, u, reduction);
   std::memcpy(target, &t, sizeof(T));
 }
 
