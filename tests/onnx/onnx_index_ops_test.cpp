@@ -14,6 +14,7 @@
 #include "rtscope/onnx_import.hpp"
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/reference/reference.hpp"
+#include "vulkan/vulkan_test_support.hpp"
 
 namespace rtscope {
 namespace {
@@ -39,12 +40,13 @@ std::string one_line_error(const std::function<void()>& action) {
   return {};
 }
 
-TEST(OnnxIndexOps, ImportedIndexOpsMatchTheReference) {
+// x [3, 5], u [3, 2] -> ScatterElements (negative and repeated indices)
+// -> TopK (smallest 2); GatherND of rows of x; Mod of x (fmod 1).
+Graph index_ops_graph() {
   OnnxModelBuilder b(13);
   b.input("x", {3, 5}).input("u", {3, 2});
   b.output("values", {3, 2}).output("positions", {3, 2}, onnx::TensorProto::INT64);
   b.output("picked", {2, 5}).output("rest", {3, 5});
-  // Negative and repeated indices along axis 1.
   b.ints("idx", {3, 2}, {-1, 2, 0, 0, 4, -5});
   b.ints("k", {1}, {2});
   b.ints("rows", {2, 1}, {2, -3});
@@ -55,23 +57,51 @@ TEST(OnnxIndexOps, ImportedIndexOpsMatchTheReference) {
                     int64_t{0});
   b.node("GatherND", {"x", "rows"}, {"picked"}, "rows_of_x");
   testing::set_attr(b.node("Mod", {"x", "m"}, {"rest"}, "mod"), "fmod", int64_t{1});
-  Graph graph = import_onnx(b.write(testing::fresh_dir("index_ops")), {});
+  return import_onnx(b.write(testing::fresh_dir("index_ops")), {});
+}
 
+// Runs `model` on seeded inputs and compares every output with the
+// reference of `graph`.
+void expect_index_ops_match_reference(Model& model, const Graph& graph) {
   const std::map<std::string, Tensor> inputs = {{"x", Tensor::random(DType::f32, {3, 5}, 1, 4.0)},
                                                 {"u", Tensor::random(DType::f32, {3, 2}, 2, 4.0)}};
   std::map<std::string, reference::RefTensor> ref_inputs;
   for (const auto& [name, t] : inputs) ref_inputs[name] = reference::RefTensor::from(t);
   std::map<std::string, reference::RefTensor> states;
   const auto expected = reference::run_graph(graph, ref_inputs, states);
-  PluginRegistry registry;
-  auto model = build_on_cpu(std::move(graph), registry);
-  const auto actual = model->run(inputs);
+  const auto actual = model.run(inputs);
   ASSERT_EQ(actual.size(), 4u);
   for (const auto& [name, value] : expected) {
     EXPECT_LE(reference::closeness(actual.at(name), value, 1e-6, 1e-6), 1.0) << name;
   }
   EXPECT_EQ(actual.at("positions").dtype(), DType::i64);
 }
+
+TEST(OnnxIndexOps, ImportedIndexOpsMatchTheReference) {
+  const Graph graph = index_ops_graph();
+  PluginRegistry registry;
+  auto model = build_on_cpu(graph, registry);
+  expect_index_ops_match_reference(*model, graph);
+}
+
+#ifdef RTSCOPE_HAVE_VULKAN_PLUGIN
+// On [vulkan, cpu] the ops without Vulkan kernels run on cpu, the rest
+// (TopK's gather_elements) on vulkan, and the results are the same.
+TEST(OnnxIndexOps, OpsWithoutVulkanKernelsRunOnCpuBesideVulkan) {
+  const Graph graph = index_ops_graph();
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  registry.load({.name = "cpu"});
+  auto model = Model::build(graph, registry, {.backends = {"vulkan", "cpu"}});
+  std::map<std::string, std::string> plugin_of;
+  for (const NodePlacement& p : model->placements()) plugin_of[p.op] = p.plugin;
+  for (const char* op : {"scatter_elements", "top_k", "gather_nd", "mod"}) {
+    EXPECT_EQ(plugin_of[op], "cpu") << op;
+  }
+  EXPECT_EQ(plugin_of["gather_elements"], "vulkan");
+  expect_index_ops_match_reference(*model, graph);
+}
+#endif
 
 // Compress along an axis (with a condition shorter than it) and of the
 // flattened data: the output length follows the condition at each run.
