@@ -11,6 +11,7 @@ const MapperTable& mappers() {
     add_tensor_mappers(t);
     add_nn_mappers(t);
     add_resize_mappers(t);
+    add_index_mappers(t);
     return t;
   }();
   return table;

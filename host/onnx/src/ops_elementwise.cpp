@@ -228,6 +228,12 @@ void map_is_inf(Context& ctx) {
   }
 }
 
+// Mod: fmod 1 truncates (C's fmod), 0 floors (Python's %); ONNX allows
+// fmod 0 only on integers, the rtscope op defines it for floats too.
+void map_mod(Context& ctx) {
+  ctx.emit("mod", {ctx.input(0), ctx.input(1)}, {{"fmod", ctx.attr_int("fmod", 0)}}, ctx.output(0));
+}
+
 void map_where(Context& ctx) {
   // rtscope's where takes (x, y, cond): its output dtype is its first input's.
   ctx.emit("where", {ctx.input(1), ctx.input(2), ctx.input(0)}, {}, ctx.output(0));
@@ -241,6 +247,7 @@ void add_elementwise_mappers(MapperTable& t) {
   t["Mul"] = {binary<kMul>};
   t["Div"] = {binary<kDiv>};
   t["Pow"] = {map_pow};
+  t["Mod"] = {map_mod, 10};
   t["Sum"] = {map_sum};
   t["Mean"] = {map_mean};
   t["Max"] = {map_max};

@@ -14,6 +14,28 @@
 namespace rtscope::reference::detail {
 namespace {
 
+// mod on integers exactly (as int64; the values came from integer
+// tensors) and on floats in double; an integer divisor of 0 is an error.
+void mod_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
+                std::vector<RefTensor>& out) {
+  RefTensor& result = out[0];
+  const bool truncated = attr_int(attrs, "fmod") != 0;
+  const bool integral = in[0].dtype == DType::i32 || in[0].dtype == DType::i64;
+  const std::vector<int64_t> from_a = broadcast_sources(result.shape, in[0].shape);
+  const std::vector<int64_t> from_b = broadcast_sources(result.shape, in[1].shape);
+  for (std::size_t i = 0; i < result.data.size(); ++i) {
+    const double a = in[0].data[from_a[i]];
+    const double b = in[1].data[from_b[i]];
+    if (!integral) {
+      result.data[i] = math::mod(a, b, truncated);
+      continue;
+    }
+    if (b == 0.0) throw InputError("mod: integer division by zero");
+    result.data[i] =
+        static_cast<double>(math::mod(static_cast<int64_t>(a), static_cast<int64_t>(b), truncated));
+  }
+}
+
 template <math::Unary Op>
 void unary_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
                   std::vector<RefTensor>& out) {
@@ -193,6 +215,7 @@ Kernel find_math_kernel(std::string_view op) {
     t["cast_i32"] = cast_kernel<DType::i32>;
     t["cast_i64"] = cast_kernel<DType::i64>;
     t["cast_bool"] = cast_kernel<DType::boolean>;
+    t["mod"] = mod_kernel;
     t["where"] = where_kernel;
     t["expand"] = expand_kernel;
     t["gather"] = gather_kernel;

@@ -19,11 +19,12 @@ using Kernel = void (*)(const std::vector<RefTensor>& in, const AttrMap& attrs,
 
 // nullptr when the reference has no kernel of that name.
 Kernel find_kernel(std::string_view op);
-// The kernels of the math, window and select ops (ref_math.cpp,
-// ref_window.cpp, ref_select.cpp).
+// The kernels of the math, window, select and index ops (ref_math.cpp,
+// ref_window.cpp, ref_select.cpp, ref_index.cpp).
 Kernel find_math_kernel(std::string_view op);
 Kernel find_window_kernel(std::string_view op);
 Kernel find_select_kernel(std::string_view op);
+Kernel find_index_kernel(std::string_view op);
 
 // For every element of a tensor of shape `out` (row-major), the flat index of
 // the element of a tensor of shape `in` that numpy broadcasting reads.

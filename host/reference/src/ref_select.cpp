@@ -102,7 +102,7 @@ Kernel find_select_kernel(std::string_view op) {
       {"nll_loss", nll_loss_kernel},
   };
   auto it = kernels.find(op);
-  return it == kernels.end() ? nullptr : it->second;
+  return it == kernels.end() ? find_index_kernel(op) : it->second;
 }
 
 }  // namespace rtscope::reference::detail

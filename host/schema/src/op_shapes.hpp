@@ -71,5 +71,6 @@ void add_layout_schemas(std::vector<OpSchema>& schemas);
 void add_math_schemas(std::vector<OpSchema>& schemas);
 void add_window_schemas(std::vector<OpSchema>& schemas);
 void add_select_schemas(std::vector<OpSchema>& schemas);
+void add_index_schemas(std::vector<OpSchema>& schemas);
 
 }  // namespace rtscope::schema::detail

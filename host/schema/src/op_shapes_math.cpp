@@ -25,6 +25,15 @@ AttrSpec real(std::string name, double value) {
   return AttrSpec{std::move(name), AttrKind::real, false, value};
 }
 
+// The remainder of a / b: truncated (sign of a, C's fmod) with fmod 1,
+// floored (sign of b, Python's %) with fmod 0.
+std::vector<ValueType> infer_mod(const std::vector<ValueType>& in, const AttrMap& attrs) {
+  if (in[0].dtype == DType::boolean) fail(describe("a", in[0]) + " must be f32, f16, i32 or i64");
+  const int64_t fmod = attr_int(attrs, "fmod");
+  if (fmod != 0 && fmod != 1) fail("fmod must be 0 or 1, got " + std::to_string(fmod));
+  return broadcast_pair(in, attrs);
+}
+
 std::vector<ValueType> infer_where(const std::vector<ValueType>& in, const AttrMap&) {
   const SymShape xy = broadcast_shapes("x", in[0], "y", in[1]);
   return {ValueType{in[0].dtype,
@@ -112,6 +121,8 @@ void add_math_schemas(std::vector<OpSchema>& schemas) {
   for (const char* name : {"div", "pow", "max", "min", "prelu"}) {
     schemas.push_back(make(name, {a, b}, broadcast_pair));
   }
+  schemas.push_back(make("mod", {{"a", InputDtype::any}, {"b", InputDtype::same_as_first}},
+                         infer_mod, {AttrSpec{"fmod", AttrKind::integer, false, int64_t{0}}}));
   for (const char* name : {"equal", "less", "greater", "less_equal", "greater_equal"}) {
     OpSchema schema =
         make(name, {{"a", InputDtype::any}, {"b", InputDtype::same_as_first}}, broadcast_pair);

@@ -23,6 +23,7 @@ const SchemaTable& schemas() {
     detail::add_math_schemas(list);
     detail::add_window_schemas(list);
     detail::add_select_schemas(list);
+    detail::add_index_schemas(list);
     SchemaTable result;
     for (OpSchema& schema : list) {
       // Every op checks its input dtypes by its declared rule before its

@@ -71,6 +71,45 @@ void run_compare(const KernelArgs& args) {
   }
 }
 
+// mod on integers exactly (a zero divisor is an error naming the node)
+// and on f32 and f16 in f32 (the remainder of two floats is exact).
+template <typename T>
+void mod_integers(const KernelArgs& args, bool truncated) {
+  const TensorRef& out = args.outputs[0];
+  const Broadcast a(out.dims, args.inputs[0].dims);
+  const Broadcast b(out.dims, args.inputs[1].dims);
+  const T* x = args.inputs[0].as<const T>();
+  const T* y = args.inputs[1].as<const T>();
+  T* z = out.as<T>();
+  for (int64_t i = 0; i < out.elements(); ++i) {
+    const T divisor = y[b.source(i)];
+    if (divisor == 0) fail_node(args.node, "integer division by zero");
+    z[i] = math::mod(x[a.source(i)], divisor, truncated);
+  }
+}
+
+void run_mod(const KernelArgs& args) {
+  const bool truncated = args.node.attr_int("fmod") != 0;
+  const TensorRef& out = args.outputs[0];
+  switch (out.dtype) {
+    case RTS_DTYPE_I64:
+      return mod_integers<int64_t>(args, truncated);
+    case RTS_DTYPE_I32:
+      return mod_integers<int32_t>(args, truncated);
+    default:
+      break;
+  }
+  const TensorRef& x = args.inputs[0];
+  const TensorRef& y = args.inputs[1];
+  const Broadcast a(out.dims, x.dims);
+  const Broadcast b(out.dims, y.dims);
+  for (int64_t i = 0; i < out.elements(); ++i) {
+    const auto r = math::mod(static_cast<float>(load(x, a.source(i))),
+                             static_cast<float>(load(y, b.source(i))), truncated);
+    store(out, i, r);
+  }
+}
+
 void run_not(const KernelArgs& args) {
   const auto* in = args.inputs[0].as<const uint8_t>();
   auto* out = args.outputs[0].as<uint8_t>();
@@ -201,6 +240,7 @@ const std::vector<OpSpec>& specs() {
     t.push_back(binary_spec<B::logical_and>("cpu.and.broadcast"));
     t.push_back(binary_spec<B::logical_or>("cpu.or.broadcast"));
     t.push_back(binary_spec<B::logical_xor>("cpu.xor.broadcast"));
+    t.push_back(raw_kernel("mod", run_mod, "cpu.mod.broadcast"));
     t.push_back(raw_kernel("not", run_not, "cpu.not.bool"));
     for (const char* op : {"cast_f32", "cast_f16", "cast_i32", "cast_i64", "cast_bool"}) {
       t.push_back(raw_kernel(op, run_cast, "cpu.cast.elementwise"));

@@ -9,7 +9,7 @@ const kit::OpTable<OpSpec>& op_table() {
   static const kit::OpTable<OpSpec> table(
       "cpu", {kOpSpecs<kElementwise>, kOpSpecs<kMatmul>, kOpSpecs<kNorm>, kOpSpecs<kReduction>,
               kOpSpecs<kAttention>, kOpSpecs<kShape>, kOpSpecs<kDataDependent>, kOpSpecs<kMath>,
-              kOpSpecs<kReduce>, kOpSpecs<kWindow>, kOpSpecs<kSelect>});
+              kOpSpecs<kReduce>, kOpSpecs<kWindow>, kOpSpecs<kSelect>, kOpSpecs<kIndex>});
   return table;
 }
 

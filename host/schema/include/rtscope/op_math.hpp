@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <type_traits>
 
 #include "rtscope/op_schema.hpp"
 
@@ -253,6 +254,34 @@ T binary(Binary op, T x, T y) {
       return (x != T(0)) != (y != T(0));
   }
   return x;
+}
+
+// mod: the remainder of a / b, truncated (sign of a, C's fmod) when
+// `truncated`, else floored (sign of b, Python's %). Integers are exact;
+// a zero integer divisor is the caller's to reject. A divisor of -1 gives
+// 0 without dividing, since INT_MIN % -1 overflows.
+template <typename T>
+T mod(T a, T b, bool truncated) {
+  T r;
+  if constexpr (std::is_integral_v<T>) {
+    if (b == -1) return 0;
+    r = a % b;
+  } else {
+    r = std::fmod(a, b);
+  }
+  if (!truncated && r != 0 && ((r < 0) != (b < 0))) r += b;
+  return r;
+}
+
+// top_k's order: whether element (a, at index ia) comes before (b, ib)
+// among the k largest (or smallest). NaN counts as larger than any
+// number; equal values keep their index order, as ONNX's TopK requires.
+template <typename T>
+bool top_k_before(T a, int64_t ia, T b, int64_t ib, bool largest) {
+  const auto greater = [](T x, T y) { return (std::isnan(x) && !std::isnan(y)) || x > y; };
+  const bool ab = largest ? greater(a, b) : greater(b, a);
+  const bool ba = largest ? greater(b, a) : greater(a, b);
+  return ab || (!ba && ia < ib);
 }
 
 }  // namespace rtscope::math

@@ -54,6 +54,7 @@ enum class OpFamily : uint8_t {
   kReduce,         // kernels/reduce_ops.cpp: reduce_* over axes, log_softmax
   kWindow,         // kernels/window_ops.cpp: convolution, pooling, padding
   kSelect,         // kernels/select_ops.cpp: index-driven ops (gather_elements, trilu)
+  kIndex,          // kernels/index_ops.cpp: top_k, scatter_elements, scatter_nd, gather_nd
 };
 
 // What an input holds by the op's dtype rule: float data (whose dtype picks
