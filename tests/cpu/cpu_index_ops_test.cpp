@@ -192,6 +192,17 @@ TEST_F(CpuIndexOps, TopKMatchesTheReferenceLargestAndSmallestOnAnyAxis) {
   }
 }
 
+TEST_F(CpuIndexOps, TopKOrdersI64ValuesBeyondDoublePrecision) {
+  // 2^53 + 1 and 2^53 are one double apart from nothing: compared as
+  // doubles they tie and index order would win.
+  constexpr int64_t kBig = int64_t{1} << 53;
+  auto model = build("top_k", {{DType::i64, {4}}}, {{"k", int64_t{2}}, {"largest", int64_t{1}}});
+  const Tensor got =
+      model->run({{"in0", integers(DType::i64, {4}, {kBig, -3, kBig + 1, 5})}}).at("y");
+  EXPECT_EQ(got.data_as<int64_t>()[0], 2);
+  EXPECT_EQ(got.data_as<int64_t>()[1], 0);
+}
+
 TEST_F(CpuIndexOps, TopKWithKBeyondTheDimIsRejectedByTheSchema) {
   try {
     build("top_k", {{DType::f32, {2, 3}}}, {{"k", int64_t{4}}});

@@ -1,5 +1,5 @@
 // CPU kernels of the index ops: top_k (i64 positions of the k largest or
-// smallest along an axis, any dtype read as double), scatter_elements and
+// smallest along an axis, compared in the element type), scatter_elements and
 // scatter_nd (any dtype: elements copied, or combined by add or mul in
 // the data's own type), gather_nd (elements moved raw). Index values come
 // from data, often a model file: each is checked against its dim and an
@@ -39,7 +39,10 @@ int64_t product(std::span<const int64_t> dims, size_t begin, size_t end) {
   return p;
 }
 
-void run_top_k(const KernelArgs& args) {
+// The k positions of each lane, comparing elements in type T: i64 values
+// beyond 2^53 keep their order (f16 is compared as float, exactly).
+template <typename T, typename Load>
+void top_k_positions(const KernelArgs& args, Load load_element) {
   const TensorRef& x = args.inputs[0];
   const TensorRef& out = args.outputs[0];
   const int axis = normalize_axis(args.node, args.node.attr_int("axis"), x.rank());
@@ -49,11 +52,11 @@ void run_top_k(const KernelArgs& args) {
   const int64_t outer = product(x.dims, 0, axis);
   const int64_t inner = product(x.dims, axis + 1, x.dims.size());
   auto* positions = out.as<int64_t>();
-  std::vector<double> values(static_cast<size_t>(length));
+  std::vector<T> values(static_cast<size_t>(length));
   std::vector<int64_t> order(static_cast<size_t>(length));
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t i = 0; i < inner; ++i) {
-      for (int64_t j = 0; j < length; ++j) values[j] = load(x, (o * length + j) * inner + i);
+      for (int64_t j = 0; j < length; ++j) values[j] = load_element((o * length + j) * inner + i);
       std::iota(order.begin(), order.end(), int64_t{0});
       const auto before = [&](int64_t a, int64_t b) {
         return math::top_k_before(values[a], a, values[b], b, largest);
@@ -61,6 +64,21 @@ void run_top_k(const KernelArgs& args) {
       std::partial_sort(order.begin(), order.begin() + k, order.end(), before);
       for (int64_t j = 0; j < k; ++j) positions[(o * k + j) * inner + i] = order[j];
     }
+  }
+}
+
+void run_top_k(const KernelArgs& args) {
+  const TensorRef& x = args.inputs[0];
+  switch (x.dtype) {
+    case RTS_DTYPE_I64:
+      top_k_positions<int64_t>(args, [&](int64_t i) { return x.as<const int64_t>()[i]; });
+      return;
+    case RTS_DTYPE_I32:
+      top_k_positions<int32_t>(args, [&](int64_t i) { return x.as<const int32_t>()[i]; });
+      return;
+    default:
+      top_k_positions<float>(args, [&](int64_t i) { return static_cast<float>(load(x, i)); });
+      return;
   }
 }
 

@@ -278,7 +278,12 @@ T mod(T a, T b, bool truncated) {
 // number; equal values keep their index order, as ONNX's TopK requires.
 template <typename T>
 bool top_k_before(T a, int64_t ia, T b, int64_t ib, bool largest) {
-  const auto greater = [](T x, T y) { return (std::isnan(x) && !std::isnan(y)) || x > y; };
+  const auto greater = [](T x, T y) {
+    if constexpr (std::is_floating_point_v<T>) {
+      if (std::isnan(x) || std::isnan(y)) return std::isnan(x) && !std::isnan(y);
+    }
+    return x > y;
+  };
   const bool ab = largest ? greater(a, b) : greater(b, a);
   const bool ba = largest ? greater(b, a) : greater(a, b);
   return ab || (!ba && ia < ib);
