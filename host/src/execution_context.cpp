@@ -51,7 +51,6 @@ ExecutionContext::~ExecutionContext() {
 }
 
 void ExecutionContext::execute(const rts_execute_args& args, const std::string& module_name) {
-  std::lock_guard lock(execute_mutex_);
   if (execute_what_.empty()) execute_what_ = "execute of module '" + module_name + "'";
   engine_->plugin().execute(handle_, args, execute_what_);
 }

@@ -6,7 +6,6 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "engine.hpp"
@@ -29,7 +28,9 @@ class ExecutionContext {
   ExecutionContext(const ExecutionContext&) = delete;
   ExecutionContext& operator=(const ExecutionContext&) = delete;
 
-  // Serialized per context (the ABI requires external synchronization).
+  // Not thread-safe: the ABI requires executes of one context to be
+  // externally synchronized, and its Module hands it to one execute at a
+  // time.
   void execute(const rts_execute_args& args, const std::string& module_name);
 
   std::map<std::string, uint64_t> counters() const;
@@ -43,10 +44,9 @@ class ExecutionContext {
   // until destroy_context returns.
   std::unique_ptr<host_callbacks::CacheStore> cache_store_;
   rts_context* handle_ = nullptr;
-  std::mutex execute_mutex_;
   // "execute of module 'm'" for error messages, built on the first execute
   // (a context runs for one module) so that a step builds no string.
-  std::string execute_what_;  // guarded by execute_mutex_
+  std::string execute_what_;
 };
 
 }  // namespace rtscope

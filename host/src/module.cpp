@@ -201,41 +201,101 @@ void Module::set_runtime_settings(const RuntimeSettings& settings) {
       implicit_cache_ = std::move(new_cache);
       implicit_cache_path_ = path ? *path : std::filesystem::path();
     }
-    dropped = std::move(context_);
+    // From here on no execute takes the context without the mutex.
+    const uint32_t state = state_.fetch_or(kSlow, std::memory_order_acq_rel);
+    if (state & kBusy) {
+      // The execute in flight keeps running on it and drops it when done.
+      context_stale_ = context_ != nullptr;
+    } else {
+      dropped = std::move(context_);
+    }
   }
   // `dropped` is destroyed here, outside the lock, when nothing runs on it.
 }
 
-std::shared_ptr<ExecutionContext> Module::acquire_context() {
-  std::lock_guard lock(mutex_);
-  if (!context_) {
-    std::shared_ptr<RuntimeCache> cache;
-    if (auto* shared = std::get_if<std::shared_ptr<RuntimeCache>>(&settings_.runtime_cache)) {
-      cache = *shared;
-    } else if (std::holds_alternative<std::filesystem::path>(settings_.runtime_cache)) {
-      cache = implicit_cache_;
-    }
-    trace::Span span("context", "create context " + name_);
-    context_ = std::make_shared<ExecutionContext>(engine_, settings_, std::move(cache));
-    ++contexts_created_;
+ExecutionContext& Module::acquire_context() {
+  uint32_t expected = 0;
+  if (state_.compare_exchange_strong(expected, kBusy, std::memory_order_acquire,
+                                     std::memory_order_relaxed)) [[likely]] {
+    executes_.store(executes_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    return *context_;
   }
-  ++executes_;
-  ++in_flight_;
-  return context_;
+  return acquire_context_slowly();
 }
 
-void Module::release_context() {
-  // Under the mutex: once wait_idle can see zero, this thread no longer
-  // touches the module (its caller may destroy it right away).
-  std::lock_guard lock(mutex_);
-  if (--in_flight_ == 0 && idle_waiters_ > 0) idle_.notify_all();
+ExecutionContext& Module::acquire_context_slowly() {
+  std::unique_lock lock(mutex_);
+  state_.fetch_or(kSlow, std::memory_order_acquire);
+  ++context_waiters_;
+  idle_.wait(lock, [&] { return !(state_.load(std::memory_order_acquire) & kBusy); });
+  --context_waiters_;
+  state_.store(kSlow | kBusy, std::memory_order_relaxed);
+  if (!context_) {
+    try {
+      std::shared_ptr<RuntimeCache> cache;
+      if (auto* shared = std::get_if<std::shared_ptr<RuntimeCache>>(&settings_.runtime_cache)) {
+        cache = *shared;
+      } else if (std::holds_alternative<std::filesystem::path>(settings_.runtime_cache)) {
+        cache = implicit_cache_;
+      }
+      trace::Span span("context", "create context " + name_);
+      context_ = std::make_shared<ExecutionContext>(engine_, settings_, std::move(cache));
+    } catch (...) {
+      state_.store(kSlow, std::memory_order_release);
+      if (context_waiters_ > 0 || idle_waiters_ > 0) idle_.notify_all();
+      throw;
+    }
+    ++contexts_created_;
+  }
+  executes_.store(executes_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  // Nobody else waits: the release can take the fast path.
+  if (context_waiters_ == 0 && idle_waiters_ == 0) state_.store(kBusy, std::memory_order_release);
+  return *context_;
+}
+
+void Module::release_context() noexcept {
+  uint32_t expected = kBusy;
+  if (state_.compare_exchange_strong(expected, 0, std::memory_order_release,
+                                     std::memory_order_relaxed)) [[likely]] {
+    return;
+  }
+  release_context_slowly();
+}
+
+void Module::release_context_slowly() noexcept {
+  std::unique_lock lock(mutex_);
+  if (context_stale_) {
+    // Destroyed before the context is given back, so that a wait_idle
+    // returning afterwards finds no work of this module still running.
+    std::shared_ptr<ExecutionContext> dropped = std::move(context_);
+    context_stale_ = false;
+    lock.unlock();
+    dropped.reset();
+    lock.lock();
+  }
+  // Under the mutex (and with kSlow set) until the end: once a waiter can
+  // see kBusy clear, this thread no longer touches the module (its caller
+  // may destroy it right away).
+  state_.store(kSlow, std::memory_order_release);
+  reopen_fast_path();
+  if (context_waiters_ > 0 || idle_waiters_ > 0) idle_.notify_all();
+}
+
+void Module::reopen_fast_path() const {
+  if (context_ && !context_stale_ && context_waiters_ == 0 && idle_waiters_ == 0) {
+    state_.store(0, std::memory_order_release);
+  }
 }
 
 void Module::wait_idle() const {
   std::unique_lock lock(mutex_);
   ++idle_waiters_;
-  idle_.wait(lock, [&] { return in_flight_ == 0; });
+  state_.fetch_or(kSlow, std::memory_order_acq_rel);
+  idle_.wait(lock, [&] {
+    return !(state_.load(std::memory_order_acquire) & kBusy) && context_waiters_ == 0;
+  });
   --idle_waiters_;
+  reopen_fast_path();
 }
 
 std::shared_ptr<RuntimeCache> Module::runtime_cache() const {
@@ -346,17 +406,19 @@ void Module::execute_bound(const Inputs& inputs, std::span<Tensor> outputs) {
   const rts_execute_args args = execute_args({abi_inputs.data(), abi_inputs.size()},
                                              {abi_outputs.data(), abi_outputs.size()}, &allocator);
 
+  // Held until the outputs are in place: wait_idle waits for all of it.
   struct InFlight {
     Module* module;
-    std::shared_ptr<ExecutionContext> context;
-    ~InFlight() {
-      context.reset();  // the last reference may be ours: destroy before idling
-      module->release_context();
-    }
+    ExecutionContext& context;
+    ~InFlight() { module->release_context(); }
   } in_flight{this, acquire_context()};
-  {
+  if (trace::enabled()) [[unlikely]] {
     trace::Span span("execute", name_);
-    in_flight.context->execute(args, name_);
+    in_flight.context.execute(args, name_);
+  } else {
+    // No Span at all: even an idle one is two calls and an Event to build
+    // and destroy, a tenth of an empty engine's round trip.
+    in_flight.context.execute(args, name_);
   }
 
   // Aliased outputs written into a host copy go back to their device.
@@ -395,9 +457,10 @@ ModuleStats Module::stats() const {
   {
     std::lock_guard lock(mutex_);
     stats.contexts_created = contexts_created_;
-    stats.executes = executes_;
+    stats.executes = executes_.load(std::memory_order_relaxed);
     stats.staged_bytes = staged_bytes_.load(std::memory_order_relaxed);
-    context = context_;
+    // A context that a settings change dropped is no longer this module's.
+    if (!context_stale_) context = context_;
   }
   if (context) stats.plugin_counters = context->counters();
   return stats;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "capture_chain.hpp"
 #include "engine.hpp"
 #include "kit_names.hpp"
 #include "plugin.hpp"
@@ -152,10 +153,19 @@ Capture::Capture(const Engine& engine, const ExecutionPlan& plan, const rts_exec
   }
 
   conversion_scratch_.reserve(std::max<size_t>(plan.conversion_bytes, 1));
+  // A profile times every node on its own: no chains there.
+  const std::vector<int> readers =
+      profiling_.profile == nullptr ? count_readers(engine_) : std::vector<int>{};
   for (size_t n = 0; n < engine_.nodes().size(); ++n) {
     if (plan.runs_nothing(n)) continue;
     if (plan.runs_group(n)) {
       record_group(plan.groups[plan.group_of[n]], plan);
+    } else if (const size_t chained =
+                   readers.empty()
+                       ? 0
+                       : record_elementwise_chain(engine_, plan, storage_, readers, n, steps_)) {
+      for (size_t member = n; member < n + chained; ++member) count_node(member, plan);
+      n += chained - 1;
     } else {
       record_node(n, plan);
     }
@@ -174,12 +184,16 @@ Capture::Capture(const Engine& engine, const ExecutionPlan& plan, const rts_exec
   }
 }
 
+void Capture::count_node(size_t node_index, const ExecutionPlan& plan) {
+  ++nodes_;
+  if (plan.tunable[node_index]) ++(plan.specialized ? specialized_nodes_ : generic_nodes_);
+}
+
 void Capture::record_node(size_t node_index, const ExecutionPlan& plan) {
   const EngineNode& node = engine_.nodes()[node_index];
   const std::vector<EngineValue>& values = engine_.values();
   ThreadPool& pool = engine_.plugin().pool();
-  ++nodes_;
-  if (plan.tunable[node_index]) ++(plan.specialized ? specialized_nodes_ : generic_nodes_);
+  count_node(node_index, plan);
 
   std::vector<TensorRef> refs;
   for (uint32_t id : node.inputs) refs.push_back({values[id].dtype, dims_[id], storage_[id]});

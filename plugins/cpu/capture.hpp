@@ -8,6 +8,9 @@
 // the capture's input buffers, runs the steps and copies the results into
 // the output bindings: no shape inference, no plan lookup, no allocation.
 //
+// Consecutive small elementwise nodes become one step (capture_chain.hpp)
+// that keeps the running value in registers.
+//
 // Aliased inputs (e.g. KV caches updated in place) are bound directly to
 // the caller's storage, so a decode step never copies its cache. Their
 // addresses are baked into the steps: when a later execute passes an
@@ -88,6 +91,8 @@ class Capture {
   };
 
   void* new_buffer(size_t bytes);
+  // A node recorded: counted, and its kernel's kind (tunable nodes).
+  void count_node(size_t node_index, const ExecutionPlan& plan);
   void record_node(size_t node_index, const ExecutionPlan& plan);
   void record_group(const FusedGroup& group, const ExecutionPlan& plan);
 

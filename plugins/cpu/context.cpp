@@ -422,6 +422,7 @@ void Context::execute_captured(const rts_execute_args& args) {
       profiling = {profile_.get(), rows.group, rows.rows};
     }
     capture_ = std::make_unique<Capture>(engine_, plan, args, profiling);
+    capture_steps_.store(capture_->steps(), std::memory_order_relaxed);
     bump(records_);
   }
   const kit::TraceSpan span(engine_.plugin().host(), "capture",
@@ -469,6 +470,7 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("specialized_ready", specialized_ready_);
   report("records", records_);
   report("replays", replays_);
+  report("capture_steps", capture_steps_);
   report("eager_instead_of_capture", eager_instead_of_capture_);
   report("dynamic_shape_resolutions", dynamic_shape_resolutions_);
   report("planned_peak_bytes", planned_peak_bytes_);

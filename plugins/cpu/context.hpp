@@ -116,6 +116,7 @@ class Context : public kit::Context {
   std::atomic<uint64_t> specialized_ready_{0};
   std::atomic<uint64_t> records_{0};
   std::atomic<uint64_t> replays_{0};
+  std::atomic<uint64_t> capture_steps_{0};  // of the current recording
   std::atomic<uint64_t> eager_instead_of_capture_{0};
   std::atomic<uint64_t> dynamic_shape_resolutions_{0};
   // Memory of the current plan: its arena and every intermediate apart.

@@ -32,6 +32,13 @@ void wait_until(Clock::time_point deadline) {
   }
 }
 
+// Counters of an execute have one writer (executes of a context are
+// externally synchronized) and readers on any thread: a relaxed load and
+// store keeps every read untorn without a locked read-modify-write.
+void bump(std::atomic<uint64_t>& counter) {
+  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
 }  // namespace
 
 Context::Context(const Engine& engine, const rts_runtime_settings* settings)
@@ -133,11 +140,28 @@ void* Context::bind_output(const rts_execute_args& args, uint32_t index, const S
 }
 
 void Context::execute(const rts_execute_args& args) {
-  const Config config = engine_.plugin().config();
-  if (config.fail_execute) fail(RTS_ERROR_DEVICE, *config.fail_execute);
-  // The clock is read only when a cost is configured: the round-trip
-  // benchmark times this path.
-  const auto start = config.execute_cost_us > 0 ? Clock::now() : Clock::time_point{};
+  // Without $RTSCOPE_TESTING_CONFIG (the round-trip benchmark times this
+  // path) no Config is built: zeroing one costs more than the rest of an
+  // empty execute. The clock is read only when a cost is configured.
+  // Overlapping executes would share the scratch state below; say so
+  // instead of computing garbage (relaxed: a detector, not a lock).
+  if (executing_.load(std::memory_order_relaxed)) {
+    fail(RTS_ERROR_INTERNAL,
+         "testing: execute entered while another execute of the same context runs; the ABI "
+         "requires the host to serialize the executes of one context");
+  }
+  executing_.store(true, std::memory_order_relaxed);
+  struct Executing {
+    std::atomic<bool>& flag;
+    ~Executing() { flag.store(false, std::memory_order_relaxed); }
+  } executing{executing_};
+  uint64_t execute_cost_us = 0;
+  if (TestingPlugin::configured()) {
+    const Config config = engine_.plugin().config();
+    if (config.fail_execute) fail(RTS_ERROR_DEVICE, *config.fail_execute);
+    execute_cost_us = config.execute_cost_us;
+  }
+  const auto start = execute_cost_us > 0 ? Clock::now() : Clock::time_point{};
   if (!RTS_HAS_FIELD(&args, rts_execute_args, allocator)) {
     fail(RTS_ERROR_INVALID_ARGUMENT, "rts_execute_args struct_size is too small");
   }
@@ -205,10 +229,8 @@ void Context::execute(const rts_execute_args& args) {
   }
 
   track_capture();
-  if (config.execute_cost_us > 0) {
-    wait_until(start + std::chrono::microseconds(config.execute_cost_us));
-  }
-  executes_.fetch_add(1);
+  if (execute_cost_us > 0) wait_until(start + std::chrono::microseconds(execute_cost_us));
+  bump(executes_);
 }
 
 void Context::track_capture() {
@@ -221,13 +243,13 @@ void Context::track_capture() {
     same = slot_shapes_[inputs[i]] == recorded_shapes_[i];
   }
   if (same) {
-    replays_.fetch_add(1);
+    bump(replays_);
     return;
   }
   recorded_shapes_.clear();
   for (uint32_t id : inputs) recorded_shapes_.push_back(slot_shapes_[id]);
   recorded_ = true;
-  records_.fetch_add(1);
+  bump(records_);
 }
 
 void Context::report_counters(const rts_counter_sink& sink) const {

@@ -37,6 +37,8 @@ class Context : public kit::Context {
   const Engine& engine_;
   kit::ContextSettings settings_;
 
+  // Set while an execute runs: a second one entering meanwhile fails.
+  std::atomic<bool> executing_{false};
   std::atomic<uint64_t> executes_{0};
   std::atomic<uint64_t> kernels_compiled_{0};
   std::atomic<uint64_t> kernel_cache_hits_{0};

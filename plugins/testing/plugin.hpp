@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,9 @@ class TestingPlugin : public kit::OneDeviceBackend {
   // distinct value of the variable, so a config with a typo does not log on
   // every execute.
   Config config();
+  // Whether $RTSCOPE_TESTING_CONFIG is set at all: without it config() is
+  // empty.
+  static bool configured() { return std::getenv(kConfigEnv) != nullptr; }
 
   rts_support query_node(uint32_t device, const kit::NodeDesc& node, const rts_value* inputs,
                          const rts_value* outputs) override;

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include "bench_support.hpp"
@@ -274,9 +275,13 @@ void side_by_side() {
       "  the same 64 ops as plain loops, no runtime: CPU median %.2f ns per node (min %.2f);\n"
       "  per-node overhead above them, from the minimums: eager %.2f ns, replay %.2f ns\n",
       floor.median, floor.min, e_marginal - floor.min, r_marginal - floor.min);
-  std::printf("  outputs equal: %s   records %llu   replays %llu\n", a == b ? "yes" : "NO",
-              static_cast<unsigned long long>(counters.at("records")),
-              static_cast<unsigned long long>(counters.at("replays")));
+  // Steps of the replay: 64 when every node runs on its own, fewer when
+  // the capture chained elementwise nodes (plugins/cpu/capture_chain.hpp).
+  const auto steps = counters.find("capture_steps");
+  std::printf("  outputs equal: %s   records %llu   replays %llu   replay steps %s\n",
+              a == b ? "yes" : "NO", static_cast<unsigned long long>(counters.at("records")),
+              static_cast<unsigned long long>(counters.at("replays")),
+              steps == counters.end() ? "(not reported)" : std::to_string(steps->second).c_str());
 }
 
 }  // namespace

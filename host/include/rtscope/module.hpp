@@ -7,7 +7,11 @@
 //    never frees it; the change applies to the next execute.
 //  - Nothing creates a context before the first execute. A settings change
 //    only drops the current context; identical settings change nothing.
-//  - Executes of one module are serialized on its context.
+//  - Executes of one module are serialized: one at a time holds the
+//    module's context. Taking and giving it back is one atomic
+//    compare-exchange each when nothing else is going on (no other execute
+//    waiting, no settings change, no wait_idle); anything else takes the
+//    module's mutex.
 #pragma once
 
 #include <atomic>
@@ -137,8 +141,16 @@ class Module : public SettingsTarget {
   template <typename Inputs>
   void execute_bound(const Inputs& inputs, std::span<Tensor> outputs);
 
-  std::shared_ptr<ExecutionContext> acquire_context();
-  void release_context();
+  // The context for one execute, held exclusively until release_context.
+  // Creates it (under the mutex) when there is none. Throws PluginError
+  // when the plugin cannot create it.
+  ExecutionContext& acquire_context();
+  ExecutionContext& acquire_context_slowly();
+  void release_context() noexcept;
+  void release_context_slowly() noexcept;
+  // Under mutex_, with kSlow set and kBusy clear: reopens the fast path
+  // when the context is current and nobody waits.
+  void reopen_fast_path() const;
 
   std::string name_;
   std::shared_ptr<Engine> engine_;
@@ -146,14 +158,32 @@ class Module : public SettingsTarget {
   CompileOptions compile_options_;
   std::atomic<uint64_t> staged_bytes_{0};
   std::atomic<bool> logged_staging_{false};  // the first staging is logged once
-  mutable std::mutex mutex_;                 // guards settings_, context_, counters
-  RuntimeSettings settings_;
+
+  // Who may touch the context. kBusy: an execute holds it. kSlow: the
+  // state may change only under mutex_ (no current context, or someone
+  // waits: an execute for the context, wait_idle, or a settings change
+  // that must drop the context its holder is running). An execute takes
+  // the context with one compare-exchange 0 -> kBusy and gives it back
+  // with kBusy -> 0; when either fails, it goes through mutex_. Invariant:
+  // the state is 0 only while context_ is current and nobody waits.
+  static constexpr uint32_t kBusy = 1;
+  static constexpr uint32_t kSlow = 2;
+  mutable std::atomic<uint32_t> state_{kSlow};
+  // Written only under mutex_ by a thread that holds kBusy or that set
+  // kSlow while kBusy was clear; read by the holder of kBusy without the
+  // mutex, and by anyone under it.
   std::shared_ptr<ExecutionContext> context_;
+  mutable std::mutex mutex_;  // guards settings_, context_stale_, the caches and waiters
+  RuntimeSettings settings_;
+  // The settings changed while an execute held context_: the holder drops
+  // it when it gives it back.
+  bool context_stale_ = false;
   uint64_t contexts_created_ = 0;
-  uint64_t executes_ = 0;
-  // Executes running and threads in wait_idle, under mutex_: the last
-  // release notifies only when someone waits.
-  uint64_t in_flight_ = 0;
+  // Written by the holder of kBusy only; read anywhere.
+  std::atomic<uint64_t> executes_{0};
+  // Executes waiting for the context and threads in wait_idle, under
+  // mutex_; both wait on idle_.
+  uint64_t context_waiters_ = 0;
   mutable uint64_t idle_waiters_ = 0;
   mutable std::condition_variable idle_;
   // Implicit cache of a `runtime_cache: PATH` setting.
