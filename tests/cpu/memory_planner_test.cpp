@@ -16,6 +16,7 @@
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/reference/reference.hpp"
 #include "rtscope/templates.hpp"
+#include "support/cpu_variants.hpp"
 #include "support/small_models.hpp"
 
 namespace rtscope::cpu {
@@ -260,11 +261,7 @@ TEST(MemoryPlanner, RejectsMalformedPlans) {
 // The planner inside the cpu plugin
 // ---------------------------------------------------------------------------
 
-uint64_t plugin_counter(const Model& model, const std::string& name) {
-  const auto counters = model.modules().at(0)->stats().plugin_counters;
-  const auto found = counters.find(name);
-  return found == counters.end() ? 0 : found->second;
-}
+using testing::plugin_counter_or_zero;
 
 // cache_in -> scale -> cache (internal) -> kv_cache_update -> next (internal)
 // -> scale -> y. The update's cache is dead after it, so the plan writes it
@@ -303,8 +300,8 @@ TEST(PlannedCpuEngine, InternalCacheUpdateIsWrittenInPlace) {
   EXPECT_LE(reference::closeness(out.at("y"), expected.at("y"), 1e-6, 1e-6), 1.0);
 
   const uint64_t cache_bytes = 1 * 2 * 16 * 8 * sizeof(float);
-  EXPECT_EQ(plugin_counter(*model, "planned_peak_bytes"), cache_bytes);
-  EXPECT_EQ(plugin_counter(*model, "naive_peak_bytes"), 2 * cache_bytes);
+  EXPECT_EQ(plugin_counter_or_zero(*model, "planned_peak_bytes"), cache_bytes);
+  EXPECT_EQ(plugin_counter_or_zero(*model, "naive_peak_bytes"), 2 * cache_bytes);
 }
 
 // B12 as a check: the default decoder's prefill of 16 tokens needs at most
@@ -318,8 +315,8 @@ TEST(PlannedCpuEngine, DefaultDecoderPrefillPlansAtMostSixtyPercentOfNaive) {
   ASSERT_EQ(model->modules().size(), 1u);
   const Tensor tokens = Tensor::random(DType::i64, {1, 16}, 3, double(params.vocab - 1));
   model->run({{"tokens", tokens}, {"pos", testing::position_tensor(0)}});
-  const uint64_t planned = plugin_counter(*model, "planned_peak_bytes");
-  const uint64_t naive = plugin_counter(*model, "naive_peak_bytes");
+  const uint64_t planned = plugin_counter_or_zero(*model, "planned_peak_bytes");
+  const uint64_t naive = plugin_counter_or_zero(*model, "naive_peak_bytes");
   ASSERT_GT(planned, 0u);
   EXPECT_LE(static_cast<double>(planned), 0.6 * static_cast<double>(naive))
       << "planned " << planned << " bytes, naive " << naive;

@@ -36,7 +36,7 @@ inline std::unique_ptr<Model> eager_cpu_model(PluginRegistry& registry, const Gr
 }
 
 // The first module's plugin counter `name`; 0 when absent.
-inline uint64_t plugin_counter(const Model& model, const std::string& name) {
+inline uint64_t plugin_counter_or_zero(const Model& model, const std::string& name) {
   const auto counters = model.modules().at(0)->stats().plugin_counters;
   const auto found = counters.find(name);
   return found == counters.end() ? 0 : found->second;
@@ -44,7 +44,7 @@ inline uint64_t plugin_counter(const Model& model, const std::string& name) {
 
 // Nodes of the first module that ran `variant`.
 inline uint64_t variant_nodes(const Model& model, const std::string& variant) {
-  return plugin_counter(model, "variant." + variant);
+  return plugin_counter_or_zero(model, "variant." + variant);
 }
 
 // "conv.onednn_split" -> "conv_onednn_split": a valid test name.
