@@ -142,6 +142,19 @@ bool onednn_conv_blocked_supports(const NodeDesc& node, const Dims& weights) {
   return node.attr_int("group") == 1 && weights[0] % kBlock == 0;
 }
 
+bool onednn_conv_winograd_supports(const NodeDesc& node, std::span<const Dims* const> inputs) {
+  const Dims& x = *inputs[0];
+  const Dims& w = *inputs[1];
+  if (x.size() != 4 || w[2] != 3 || w[3] != 3 || !onednn_conv_blocked_supports(node, w)) {
+    return false;
+  }
+  if (x[1] % kBlock != 0) return false;
+  const auto all_one = [](const std::vector<int64_t>& values) {
+    return std::all_of(values.begin(), values.end(), [](int64_t v) { return v == 1; });
+  };
+  return all_one(node.attr_ints("strides")) && all_one(node.attr_ints("dilations"));
+}
+
 int64_t onednn_conv_max_slices(const NodeDesc& node, const Dims& weights, unsigned threads) {
   const int64_t group = node.attr_int("group");
   const int64_t units = group > 1 ? group : weights[0];
@@ -155,7 +168,7 @@ namespace {
 
 std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const TensorRef> inputs,
                                         std::span<const TensorRef> outputs, int64_t grain,
-                                        bool blocked) {
+                                        bool blocked, dnnl::algorithm algorithm) {
   const SingleOpenMpThread single;
   const TensorRef& x = inputs[0];
   const TensorRef& w = inputs[1];
@@ -255,13 +268,12 @@ std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const Te
       const memory::desc any_w_md(w_dims, memory::data_type::f32, Tag::any);
       const memory::desc bias_md({m_count}, memory::data_type::f32, Tag::x);
       const auto desc =
-          state->has_bias
-              ? dnnl::convolution_forward::desc(
-                    dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md,
-                    any_w_md, bias_md, dst_md, stride_dims, dilate_dims, pad_l, pad_r)
-              : dnnl::convolution_forward::desc(
-                    dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md,
-                    any_w_md, dst_md, stride_dims, dilate_dims, pad_l, pad_r);
+          state->has_bias ? dnnl::convolution_forward::desc(
+                                dnnl::prop_kind::forward_inference, algorithm, src_md, any_w_md,
+                                bias_md, dst_md, stride_dims, dilate_dims, pad_l, pad_r)
+                          : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                            algorithm, src_md, any_w_md, dst_md,
+                                                            stride_dims, dilate_dims, pad_l, pad_r);
       dnnl::primitive_attr attr;
       attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
       const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
@@ -307,14 +319,21 @@ std::shared_ptr<PreparedKernel> prepare_onednn_conv(const NodeDesc& node,
                                                     std::span<const TensorRef> inputs,
                                                     std::span<const TensorRef> outputs,
                                                     const KernelTuning& tuning) {
-  return prepare(node, inputs, outputs, tuning.grain, false);
+  return prepare(node, inputs, outputs, tuning.grain, false, dnnl::algorithm::convolution_direct);
 }
 
 std::shared_ptr<PreparedKernel> prepare_onednn_conv_blocked(const NodeDesc& node,
                                                             std::span<const TensorRef> inputs,
                                                             std::span<const TensorRef> outputs,
                                                             const KernelTuning& tuning) {
-  return prepare(node, inputs, outputs, tuning.grain, true);
+  return prepare(node, inputs, outputs, tuning.grain, true, dnnl::algorithm::convolution_direct);
+}
+
+std::shared_ptr<PreparedKernel> prepare_onednn_conv_winograd(const NodeDesc& node,
+                                                             std::span<const TensorRef> inputs,
+                                                             std::span<const TensorRef> outputs,
+                                                             const KernelTuning& tuning) {
+  return prepare(node, inputs, outputs, tuning.grain, true, dnnl::algorithm::convolution_winograd);
 }
 
 bool run_onednn_conv(const KernelArgs& args) {

@@ -135,7 +135,8 @@ void run_conv_onednn(const KernelArgs& args) {
 
 // im2col + sgemm, and oneDNN in one slice (`onednn`) and in one slice per
 // pool thread where the channels allow it (`onednn_split`), both in the
-// plain layout, and in the blocked layout split the same way.
+// plain layout, and in the blocked layout split the same way, directly
+// and (3x3, stride 1) by Winograd.
 void tune_conv(const NodeDesc& node, std::span<const Dims* const> inputs,
                std::span<const Dims> outputs, unsigned threads, TuningSpace& space) {
   space.variants.push_back({"conv.im2col_sgemm", run_conv, {}});
@@ -151,6 +152,12 @@ void tune_conv(const NodeDesc& node, std::span<const Dims* const> inputs,
                               run_conv_onednn,
                               {.grain = max_slices},
                               prepare_onednn_conv_blocked});
+  }
+  if (onednn_conv_winograd_supports(node, inputs)) {
+    space.variants.push_back({"conv.onednn_winograd",
+                              run_conv_onednn,
+                              {.grain = max_slices},
+                              prepare_onednn_conv_winograd});
   }
 }
 
