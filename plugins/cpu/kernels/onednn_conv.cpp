@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "aligned_buffer.hpp"
+#include "kernels/fused_elementwise.hpp"
 #include "kernels/onednn_support.hpp"
 #include "kit_names.hpp"
 #include "thread_pool.hpp"
@@ -51,6 +52,7 @@ struct ConvSlice {
   int64_t dst_offset = 0;
   int64_t weights_offset = 0;  // into the node's oihw (goihw) weights
   int64_t bias_offset = 0;
+  int64_t rows = 0;  // output channels (of every image in the call) the slice writes
   // Blocked layout: the slice's output back into the plain output.
   std::optional<SliceReorder> dst_back;
 };
@@ -69,6 +71,7 @@ struct OnednnConv final : PreparedKernel {
   int64_t calls = 1;       // primitive calls per slice: images one at a time, or one for all
   int64_t src_stride = 0;  // floats between the images of successive calls
   int64_t dst_stride = 0;
+  int64_t out_size = 0;  // output positions per channel
 
   size_t bytes() const override {
     size_t total = src_blocked.capacity() + dst_blocked.capacity();
@@ -223,6 +226,7 @@ std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const Te
   state->calls = batch / images;
   state->src_stride = channels * in_size;
   state->dst_stride = m_total * out_size;
+  state->out_size = out_size;
   // Blocked: an input whose channels fill whole blocks is reordered per
   // image, in channel slices over the pool; a few channels (the first
   // layer's) stay plain, which oneDNN's blocked kernels read directly.
@@ -255,6 +259,7 @@ std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const Te
       slice.dst_offset = m0 * out_size;
       slice.weights_offset = m0 * c_per_group * kernel_size;
       slice.bias_offset = m0;
+      slice.rows = images * m_count;  // one slice when several images: contiguous
 
       const memory::dims dst_dims = with_spatial({images, m_count}, out_spatial);
       const memory::dims w_dims =
@@ -378,6 +383,13 @@ bool run_onednn_conv(const KernelArgs& args) {
         } else {
           slice.dst.set_data_handle(dst + slice.dst_offset);
           execute_conv(slice, bias != nullptr);
+        }
+        if (args.epilogue != nullptr) {
+          // A fused relu or residual add (fusion.hpp), on the slice just
+          // written while it is in this thread's cache.
+          float* written = dst + slice.dst_offset;
+          apply_epilogue(args.epilogue->shifted(written - y), written, slice.rows, state->out_size,
+                         0, state->out_size);
         }
       }
     });

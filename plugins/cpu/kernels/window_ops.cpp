@@ -11,6 +11,7 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/fused_elementwise.hpp"
 #include "kernels/onednn_conv.hpp"
 #include "kernels/onednn_pool.hpp"
 #include "kernels/onnx_support.hpp"
@@ -124,6 +125,10 @@ void run_conv(const KernelArgs& args) {
           const float v = bias[g * m_per_group + m];
           for (int64_t o = 0; o < w.out_size; ++o) dst[m * w.out_size + o] += v;
         }
+      }
+      if (args.epilogue != nullptr) {  // a fused relu or residual add (fusion.hpp)
+        apply_epilogue(args.epilogue->shifted(dst - out), dst, m_per_group, w.out_size, 0,
+                       w.out_size);
       }
     }
   }
