@@ -42,6 +42,9 @@ void add_group_step(const Engine& engine, const FusedGroup& group, const Executi
       step.aliases.push_back({group.output, group.cache, AliasKind::kInPlaceIfDead});
       break;
     case FusedKind::kLinearSiluMul:
+    case FusedKind::kConvRelu:  // conv kernels write their output slice by slice
+    case FusedKind::kConvResidual:
+    case FusedKind::kConvResidualRelu:
       break;
   }
 }
@@ -179,13 +182,11 @@ ExecutionPlan build_plan(const Engine& engine, std::span<const Dims> input_dims,
       plan.skip_node[n] = 1;
     }
     if (!plan.runs_nothing(n)) ++plan.run_nodes;
-    // A fused group runs its product's tuned kernel; its other members
+    // A fused group runs its product's (or conv's) tuned kernel; its other members
     // (and a rope group's rope) are not tuned.
     const int32_t group = plan.group_of[n];
     const bool runs_own_kernel =
-        group < 0 ||
-        (plan.groups[group].main == n && (plan.groups[group].kind == FusedKind::kLinearResidual ||
-                                          plan.groups[group].kind == FusedKind::kLinearSiluMul));
+        group < 0 || (plan.groups[group].main == n && runs_main_kernel(plan.groups[group].kind));
     if (!plan.skip_node[n] && runs_own_kernel && node.spec->tune_space != nullptr &&
         n < plan.first_dynamic_node) {
       plan.tunable[n] = 1;
@@ -240,7 +241,7 @@ std::string node_profile_label(const Engine& engine, const ExecutionPlan& plan, 
 std::string group_profile_label(const Engine& engine, const ExecutionPlan& plan, size_t group) {
   const FusedGroup& g = plan.groups[group];
   std::string kernel;
-  if (g.kind == FusedKind::kLinearResidual || g.kind == FusedKind::kLinearSiluMul) {
+  if (runs_main_kernel(g.kind)) {
     kernel = engine.nodes()[g.main].spec->kernel_name;
     if (const KernelTuning* tuning = plan.tuning_for(g.main); tuning != nullptr) {
       kernel = plan.variant[g.main] != nullptr ? plan.variant[g.main] : "?";

@@ -135,6 +135,55 @@ bool match_epilogue(Matcher& m, uint32_t n, FusedGroup& group) {
   return false;
 }
 
+// relu(conv), add(residual, conv) and relu(add(residual, conv)), matched
+// at the add or, without one, at the relu; either operand order.
+bool match_conv_tail(Matcher& m, uint32_t n, FusedGroup& group) {
+  const EngineNode& tail = m.node(n);
+  if (!m.is_f32(n)) return false;
+  if (is_op(tail, "relu") && tail.inputs.size() == 1) {
+    const int conv = m.internal_producer(tail.inputs[0]);
+    if (conv < 0 || !is_op(m.node(conv), "conv") || !m.same_dims(tail.inputs[0], tail.outputs[0])) {
+      return false;
+    }
+    const std::vector<uint32_t> members{static_cast<uint32_t>(conv), n};
+    if (!m.no_update_between(members)) return false;
+    group.kind = FusedKind::kConvRelu;
+    group.nodes = members;
+    group.main = static_cast<uint32_t>(conv);
+    group.operand = m.node(conv).inputs[0];
+    group.output = tail.outputs[0];
+    group.reads = m.node(conv).inputs;
+    return true;
+  }
+  if (!is_op(tail, "add") || tail.inputs.size() != 2) return false;
+  const uint32_t sum = tail.outputs[0];
+  for (const int side : {1, 0}) {
+    const uint32_t conv_value = tail.inputs[side];
+    const uint32_t other = tail.inputs[1 - side];
+    const int conv = m.internal_producer(conv_value);
+    if (conv < 0 || !is_op(m.node(conv), "conv") || conv_value == other) continue;
+    if (!m.same_dims(conv_value, sum) || !m.same_dims(other, sum)) continue;
+    if (m.dtype(other) != RTS_DTYPE_F32) continue;
+    std::vector<uint32_t> members{static_cast<uint32_t>(conv), n};
+    group.kind = FusedKind::kConvResidual;
+    group.output = sum;
+    const int relu = m.internal_consumer(sum);
+    if (relu >= 0 && is_op(m.node(relu), "relu") && m.same_dims(sum, m.node(relu).outputs[0])) {
+      members.push_back(static_cast<uint32_t>(relu));
+      group.kind = FusedKind::kConvResidualRelu;
+      group.output = m.node(relu).outputs[0];
+    }
+    if (!m.no_update_between(members)) continue;
+    group.nodes = members;
+    group.main = static_cast<uint32_t>(conv);
+    group.operand = other;
+    group.reads = m.node(conv).inputs;
+    group.reads.push_back(other);
+    return true;
+  }
+  return false;
+}
+
 bool is_heads_transpose(const EngineNode& node, const Dims& input) {
   if (!is_op(node, "transpose") || input.size() != 4) return false;
   const std::array<int, RTS_MAX_RANK> perm = resolve_perm(*node.desc, 4);
@@ -218,7 +267,7 @@ std::vector<FusedGroup> find_fused_groups(const Engine& engine, std::span<const 
   for (uint32_t n = 0; n < m.limit(); ++n) {
     if (m.claimed(n)) continue;
     FusedGroup group;
-    if (match_rope(m, n, group) || match_epilogue(m, n, group)) {
+    if (match_rope(m, n, group) || match_epilogue(m, n, group) || match_conv_tail(m, n, group)) {
       m.claim(group);
       groups.push_back(std::move(group));
     }
@@ -230,10 +279,21 @@ std::vector<FusedGroup> find_fused_groups(const Engine& engine, std::span<const 
   return groups;
 }
 
+bool runs_main_kernel(FusedKind kind) {
+  return kind != FusedKind::kRopeToHeads && kind != FusedKind::kRopeIntoCache;
+}
+
 LinearEpilogue linear_epilogue(const FusedGroup& group, const TensorRef& operand) {
-  return {group.kind == FusedKind::kLinearSiluMul ? LinearEpilogue::Kind::kSiluGateMul
-                                                  : LinearEpilogue::Kind::kResidualAdd,
-          operand.as<const float>()};
+  switch (group.kind) {
+    case FusedKind::kLinearSiluMul:
+      return {LinearEpilogue::Kind::kSiluGateMul, operand.as<const float>()};
+    case FusedKind::kConvRelu:
+      return {LinearEpilogue::Kind::kRelu, nullptr};
+    case FusedKind::kConvResidualRelu:
+      return {LinearEpilogue::Kind::kResidualAddRelu, operand.as<const float>()};
+    default:
+      return {LinearEpilogue::Kind::kResidualAdd, operand.as<const float>()};
+  }
 }
 
 FusedRopeArgs fused_rope_args(const FusedGroup& group, const TensorRef& x, const TensorRef& pos,
@@ -297,6 +357,12 @@ const char* group_kernel_suffix(FusedKind kind) {
       return "rope to heads";
     case FusedKind::kRopeIntoCache:
       return "rope into kv cache";
+    case FusedKind::kConvRelu:
+      return "relu epilogue";
+    case FusedKind::kConvResidual:
+      return "residual epilogue";
+    case FusedKind::kConvResidualRelu:
+      return "residual+relu epilogue";
   }
   return "?";
 }

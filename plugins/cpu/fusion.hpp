@@ -13,6 +13,10 @@
 //                                     layout; in x's storage when S is 1
 //   kv_cache_update(cache, transpose(rope(x, pos)), pos)
 //                                     rope written straight into the cache rows
+// and, as a CNN has them (a ResNet block's tails):
+//   relu(conv(x, W))                  each channel slice of the convolution's
+//   r + conv(x, W)                    output is rewritten as it is written
+//   relu(r + conv(x, W))
 // A transpose that keeps the order of every dim larger than 1 (a decode
 // step's [B,1,H,D] <-> [B,H,1,D]) becomes a view of its input.
 //
@@ -35,20 +39,29 @@ namespace rtscope::cpu {
 class Engine;
 
 enum class FusedKind : uint8_t {
-  kLinearSiluMul,   // mul(silu(operand), linear/matmul(...))
-  kLinearResidual,  // add(operand, linear/matmul(...))
-  kRopeToHeads,     // transpose(rope(x, pos), [0,2,1,3])
-  kRopeIntoCache,   // kv_cache_update(cache, transpose(rope(x, pos)), pos)
+  kLinearSiluMul,     // mul(silu(operand), linear/matmul(...))
+  kLinearResidual,    // add(operand, linear/matmul(...))
+  kRopeToHeads,       // transpose(rope(x, pos), [0,2,1,3])
+  kRopeIntoCache,     // kv_cache_update(cache, transpose(rope(x, pos)), pos)
+  kConvRelu,          // relu(conv(...))
+  kConvResidual,      // add(operand, conv(...))
+  kConvResidualRelu,  // relu(add(operand, conv(...)))
 };
+
+// Whether the group runs its main node's (tuned) kernel with an epilogue:
+// the linear and conv kinds; the rope kinds run the fused rope.
+bool runs_main_kernel(FusedKind kind);
 
 struct FusedGroup {
   FusedKind kind = FusedKind::kLinearResidual;
   std::vector<uint32_t> nodes;  // members in graph order; the group runs at the last
-  // The node whose kernel runs (linear kinds: the product, with its tuned
-  // variant) or whose attributes apply (rope kinds: the rope).
+  // The node whose kernel runs (linear and conv kinds: the product or the
+  // conv, with its tuned variant) or whose attributes apply (rope kinds:
+  // the rope).
   uint32_t main = 0;
-  // Value ids. Linear kinds read the product's inputs and `operand` (the
-  // gate before silu, or the residual); rope kinds read `x` [B,S,H,D],
+  // Value ids. Linear and conv kinds read the main node's inputs and
+  // `operand` (the gate before silu, or the residual; kConvRelu has none
+  // and names the conv's input there); rope kinds read `x` [B,S,H,D],
   // `pos` ([1] or [B]) and, into the cache, `cache` [B,H,L,D].
   uint32_t operand = 0;
   uint32_t x = 0;
@@ -80,8 +93,8 @@ std::vector<FusedGroup> find_fused_groups(const Engine& engine, std::span<const 
 bool transpose_keeps_layout(const NodeDesc& node, const Dims& input);
 
 // The arguments of a group's kernel from its resolved tensors (the
-// execute's or a capture's). Linear kinds: the epilogue the product
-// applies; rope kinds: the fused rope call (`cache` only into the cache;
+// execute's or a capture's). Linear and conv kinds: the epilogue the
+// main kernel applies; rope kinds: the fused rope call (`cache` only into the cache;
 // `error_node` is named when a position does not fit).
 LinearEpilogue linear_epilogue(const FusedGroup& group, const TensorRef& operand);
 FusedRopeArgs fused_rope_args(const FusedGroup& group, const TensorRef& x, const TensorRef& pos,

@@ -1,12 +1,13 @@
 // The CPU plugin's conv kernels (im2col + OpenBLAS sgemm, oneDNN in one
 // slice and in one slice of channels or groups per pool thread, oneDNN in
-// the blocked layout), each
+// the blocked layout, directly and by Winograd), each
 // forced with RTSCOPE_CPU_FORCE_VARIANT, against the float64 reference:
 // strides, pads, dilations, groups (depthwise too), 1d and 2d, with and
 // without bias and a following relu, weights as constants (reordered once
 // per plan) and as runtime inputs (reordered per execute).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -121,6 +122,14 @@ const std::vector<ConvCase>& cases() {
        true,
        false,
        {{"strides", ints({2, 2})}, {"pads", ints({3, 3, 3, 3})}}},
+      // Winograd applies too (3x3, stride 1): a deep reduction, and no pads.
+      {"blocks_3x3_deep",
+       {2, 64, 12, 11},
+       {64, 64, 3, 3},
+       true,
+       true,
+       {{"pads", ints({1, 1, 1, 1})}}},
+      {"blocks_3x3_valid", {1, 16, 8, 10}, {32, 16, 3, 3}, false, false, {}},
       {"blocks_conv1d",
        {2, 16, 30},
        {32, 16, 3},
@@ -161,8 +170,16 @@ class ConvVariants : public ::testing::TestWithParam<const char*> {
           c.attrs.count("group") != 0 ? std::get<int64_t>(c.attrs.at("group")) : 1;
       const bool splits = std::thread::hardware_concurrency() > 1 && (c.w[0] >= 32 || group >= 4);
       const bool blocks = group == 1 && c.w[0] % 16 == 0;
+      const auto unit = [&](const char* attr) {
+        if (c.attrs.count(attr) == 0) return true;
+        const auto& values = std::get<std::vector<int64_t>>(c.attrs.at(attr));
+        return std::all_of(values.begin(), values.end(), [](int64_t v) { return v == 1; });
+      };
+      const bool winograd = blocks && c.x.size() == 4 && c.x[1] % 16 == 0 && c.w[2] == 3 &&
+                            c.w[3] == 3 && unit("strides") && unit("dilations");
       if ((variant != "conv.onednn_split" || splits) &&
-          (variant != "conv.onednn_blocked" || blocks)) {
+          (variant != "conv.onednn_blocked" || blocks) &&
+          (variant != "conv.onednn_winograd" || winograd)) {
         EXPECT_EQ(variant_nodes(*model, variant), 1u);
         // A oneDNN form holds the weights in its own layout (reordered
         // once, or per execute from a runtime input) in its prepared
@@ -186,7 +203,7 @@ TEST_P(ConvVariants, RuntimeWeightsMatchFloat64Reference) { check(true); }
 
 INSTANTIATE_TEST_SUITE_P(Cpu, ConvVariants,
                          ::testing::Values("conv.im2col_sgemm", "conv.onednn", "conv.onednn_split",
-                                           "conv.onednn_blocked"),
+                                           "conv.onednn_blocked", "conv.onednn_winograd"),
                          [](const auto& info) { return testing::test_name_of(info.param); });
 
 }  // namespace

@@ -1,8 +1,8 @@
-// Elementwise tails fused into a product's output (fusion.hpp): the
-// product writes a block of output columns, and the tail rewrites that
-// block while it is still in cache, on the same thread. The arithmetic is
-// the unfused ops' own (add, silu then mul), so a fused step gives the
-// floats an unfused one does.
+// Elementwise tails fused into a product's or a convolution's output
+// (fusion.hpp): the kernel writes a block of output columns (or channels),
+// and the tail rewrites that block while it is still in cache, on the same
+// thread. The arithmetic is the unfused ops' own (add, silu then mul,
+// relu), so a fused step gives the floats an unfused one does.
 #pragma once
 
 #include <cstdint>
@@ -11,8 +11,10 @@ namespace rtscope::cpu {
 
 struct LinearEpilogue {
   enum class Kind : uint8_t {
-    kResidualAdd,  // out = operand + out
-    kSiluGateMul,  // out = silu(operand) * out
+    kResidualAdd,      // out = operand + out
+    kSiluGateMul,      // out = silu(operand) * out
+    kRelu,             // out = relu(out); no operand
+    kResidualAddRelu,  // out = relu(operand + out)
   };
   Kind kind = Kind::kResidualAdd;
   // [rows, n], laid out like the output. A residual operand may be the
@@ -22,6 +24,12 @@ struct LinearEpilogue {
 
   bool accumulates_in_place(const float* out) const {
     return kind == Kind::kResidualAdd && operand == out;
+  }
+
+  // The same tail for the part of the output that starts `offset` floats
+  // in: the operand moves along with it.
+  LinearEpilogue shifted(int64_t offset) const {
+    return {kind, operand != nullptr && kind != Kind::kRelu ? operand + offset : operand};
   }
 };
 

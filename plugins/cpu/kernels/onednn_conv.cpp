@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "aligned_buffer.hpp"
+#include "kernels/fused_elementwise.hpp"
 #include "kernels/onednn_support.hpp"
 #include "kit_names.hpp"
 #include "thread_pool.hpp"
@@ -51,6 +52,7 @@ struct ConvSlice {
   int64_t dst_offset = 0;
   int64_t weights_offset = 0;  // into the node's oihw (goihw) weights
   int64_t bias_offset = 0;
+  int64_t rows = 0;  // output channels (of every image in the call) the slice writes
   // Blocked layout: the slice's output back into the plain output.
   std::optional<SliceReorder> dst_back;
 };
@@ -69,6 +71,7 @@ struct OnednnConv final : PreparedKernel {
   int64_t calls = 1;       // primitive calls per slice: images one at a time, or one for all
   int64_t src_stride = 0;  // floats between the images of successive calls
   int64_t dst_stride = 0;
+  int64_t out_size = 0;  // output positions per channel
 
   size_t bytes() const override {
     size_t total = src_blocked.capacity() + dst_blocked.capacity();
@@ -142,6 +145,19 @@ bool onednn_conv_blocked_supports(const NodeDesc& node, const Dims& weights) {
   return node.attr_int("group") == 1 && weights[0] % kBlock == 0;
 }
 
+bool onednn_conv_winograd_supports(const NodeDesc& node, std::span<const Dims* const> inputs) {
+  const Dims& x = *inputs[0];
+  const Dims& w = *inputs[1];
+  if (x.size() != 4 || w[2] != 3 || w[3] != 3 || !onednn_conv_blocked_supports(node, w)) {
+    return false;
+  }
+  if (x[1] % kBlock != 0) return false;
+  const auto all_one = [](const std::vector<int64_t>& values) {
+    return std::all_of(values.begin(), values.end(), [](int64_t v) { return v == 1; });
+  };
+  return all_one(node.attr_ints("strides")) && all_one(node.attr_ints("dilations"));
+}
+
 int64_t onednn_conv_max_slices(const NodeDesc& node, const Dims& weights, unsigned threads) {
   const int64_t group = node.attr_int("group");
   const int64_t units = group > 1 ? group : weights[0];
@@ -155,7 +171,7 @@ namespace {
 
 std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const TensorRef> inputs,
                                         std::span<const TensorRef> outputs, int64_t grain,
-                                        bool blocked) {
+                                        bool blocked, dnnl::algorithm algorithm) {
   const SingleOpenMpThread single;
   const TensorRef& x = inputs[0];
   const TensorRef& w = inputs[1];
@@ -210,6 +226,7 @@ std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const Te
   state->calls = batch / images;
   state->src_stride = channels * in_size;
   state->dst_stride = m_total * out_size;
+  state->out_size = out_size;
   // Blocked: an input whose channels fill whole blocks is reordered per
   // image, in channel slices over the pool; a few channels (the first
   // layer's) stay plain, which oneDNN's blocked kernels read directly.
@@ -242,6 +259,7 @@ std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const Te
       slice.dst_offset = m0 * out_size;
       slice.weights_offset = m0 * c_per_group * kernel_size;
       slice.bias_offset = m0;
+      slice.rows = images * m_count;  // one slice when several images: contiguous
 
       const memory::dims dst_dims = with_spatial({images, m_count}, out_spatial);
       const memory::dims w_dims =
@@ -255,13 +273,12 @@ std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const Te
       const memory::desc any_w_md(w_dims, memory::data_type::f32, Tag::any);
       const memory::desc bias_md({m_count}, memory::data_type::f32, Tag::x);
       const auto desc =
-          state->has_bias
-              ? dnnl::convolution_forward::desc(
-                    dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md,
-                    any_w_md, bias_md, dst_md, stride_dims, dilate_dims, pad_l, pad_r)
-              : dnnl::convolution_forward::desc(
-                    dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md,
-                    any_w_md, dst_md, stride_dims, dilate_dims, pad_l, pad_r);
+          state->has_bias ? dnnl::convolution_forward::desc(
+                                dnnl::prop_kind::forward_inference, algorithm, src_md, any_w_md,
+                                bias_md, dst_md, stride_dims, dilate_dims, pad_l, pad_r)
+                          : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                            algorithm, src_md, any_w_md, dst_md,
+                                                            stride_dims, dilate_dims, pad_l, pad_r);
       dnnl::primitive_attr attr;
       attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
       const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
@@ -307,14 +324,21 @@ std::shared_ptr<PreparedKernel> prepare_onednn_conv(const NodeDesc& node,
                                                     std::span<const TensorRef> inputs,
                                                     std::span<const TensorRef> outputs,
                                                     const KernelTuning& tuning) {
-  return prepare(node, inputs, outputs, tuning.grain, false);
+  return prepare(node, inputs, outputs, tuning.grain, false, dnnl::algorithm::convolution_direct);
 }
 
 std::shared_ptr<PreparedKernel> prepare_onednn_conv_blocked(const NodeDesc& node,
                                                             std::span<const TensorRef> inputs,
                                                             std::span<const TensorRef> outputs,
                                                             const KernelTuning& tuning) {
-  return prepare(node, inputs, outputs, tuning.grain, true);
+  return prepare(node, inputs, outputs, tuning.grain, true, dnnl::algorithm::convolution_direct);
+}
+
+std::shared_ptr<PreparedKernel> prepare_onednn_conv_winograd(const NodeDesc& node,
+                                                             std::span<const TensorRef> inputs,
+                                                             std::span<const TensorRef> outputs,
+                                                             const KernelTuning& tuning) {
+  return prepare(node, inputs, outputs, tuning.grain, true, dnnl::algorithm::convolution_winograd);
 }
 
 bool run_onednn_conv(const KernelArgs& args) {
@@ -359,6 +383,13 @@ bool run_onednn_conv(const KernelArgs& args) {
         } else {
           slice.dst.set_data_handle(dst + slice.dst_offset);
           execute_conv(slice, bias != nullptr);
+        }
+        if (args.epilogue != nullptr) {
+          // A fused relu or residual add (fusion.hpp), on the slice just
+          // written while it is in this thread's cache.
+          float* written = dst + slice.dst_offset;
+          apply_epilogue(args.epilogue->shifted(written - y), written, slice.rows, state->out_size,
+                         0, state->out_size);
         }
       }
     });

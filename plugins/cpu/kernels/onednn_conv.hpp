@@ -31,6 +31,11 @@ bool onednn_conv_supports(std::span<const Dims* const> inputs, std::span<const D
 // whole blocks.
 bool onednn_conv_blocked_supports(const NodeDesc& node, const Dims& weights);
 
+// Whether oneDNN's Winograd convolution may apply: 2d, 3x3, stride and
+// dilation 1, one group, input and output channels in whole blocks.
+// oneDNN may still refuse a shape (prepare then fails).
+bool onednn_conv_winograd_supports(const NodeDesc& node, std::span<const Dims* const> inputs);
+
 // The most slices worth offering: one per pool thread, each with at
 // least a few output channels (or groups).
 int64_t onednn_conv_max_slices(const NodeDesc& node, const Dims& weights, unsigned threads);
@@ -49,6 +54,16 @@ std::shared_ptr<PreparedKernel> prepare_onednn_conv_blocked(const NodeDesc& node
                                                             std::span<const TensorRef> inputs,
                                                             std::span<const TensorRef> outputs,
                                                             const KernelTuning& tuning);
+
+// The same with oneDNN's Winograd algorithm (F(2x2,3x3) or F(4x4,3x3),
+// its choice), in the blocked layout: about half the multiplications of
+// the direct form for 3x3 stride-1 convolutions, with rounding errors a
+// few times larger (still well within 1e-4 of the float64 result at the
+// channel counts of CNNs).
+std::shared_ptr<PreparedKernel> prepare_onednn_conv_winograd(const NodeDesc& node,
+                                                             std::span<const TensorRef> inputs,
+                                                             std::span<const TensorRef> outputs,
+                                                             const KernelTuning& tuning);
 
 // Runs the node on the state prepare_onednn_conv() built; false when
 // `args` carries none (the caller then runs another kernel). Weights

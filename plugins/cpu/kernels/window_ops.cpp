@@ -11,6 +11,7 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/fused_elementwise.hpp"
 #include "kernels/onednn_conv.hpp"
 #include "kernels/onednn_pool.hpp"
 #include "kernels/onnx_support.hpp"
@@ -125,6 +126,10 @@ void run_conv(const KernelArgs& args) {
           for (int64_t o = 0; o < w.out_size; ++o) dst[m * w.out_size + o] += v;
         }
       }
+      if (args.epilogue != nullptr) {  // a fused relu or residual add (fusion.hpp)
+        apply_epilogue(args.epilogue->shifted(dst - out), dst, m_per_group, w.out_size, 0,
+                       w.out_size);
+      }
     }
   }
 }
@@ -135,7 +140,8 @@ void run_conv_onednn(const KernelArgs& args) {
 
 // im2col + sgemm, and oneDNN in one slice (`onednn`) and in one slice per
 // pool thread where the channels allow it (`onednn_split`), both in the
-// plain layout, and in the blocked layout split the same way.
+// plain layout, and in the blocked layout split the same way, directly
+// and (3x3, stride 1) by Winograd.
 void tune_conv(const NodeDesc& node, std::span<const Dims* const> inputs,
                std::span<const Dims> outputs, unsigned threads, TuningSpace& space) {
   space.variants.push_back({"conv.im2col_sgemm", run_conv, {}});
@@ -151,6 +157,12 @@ void tune_conv(const NodeDesc& node, std::span<const Dims* const> inputs,
                               run_conv_onednn,
                               {.grain = max_slices},
                               prepare_onednn_conv_blocked});
+  }
+  if (onednn_conv_winograd_supports(node, inputs)) {
+    space.variants.push_back({"conv.onednn_winograd",
+                              run_conv_onednn,
+                              {.grain = max_slices},
+                              prepare_onednn_conv_winograd});
   }
 }
 

@@ -1,0 +1,126 @@
+// Convolutions with their relu and residual add fused into the kernel
+// (plugins/cpu/fusion.hpp: relu(conv), r + conv, relu(r + conv)), as a
+// ResNet block has them, with each conv kernel forced: against the float64
+// reference, eager and captured, and unfused (RTSCOPE_CPU_FUSION=0) on the
+// same inputs.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "rtscope/model.hpp"
+#include "rtscope/plugin_registry.hpp"
+#include "rtscope/reference/reference.hpp"
+#include "rtscope/scopes.hpp"
+#include "support/cpu_variants.hpp"
+#include "support/env_guard.hpp"
+#include "support/reference_outputs.hpp"
+#include "support/tiny_graphs.hpp"
+
+namespace rtscope {
+namespace {
+
+using testing::EnvGuard;
+using testing::fixed_shape;
+using testing::plugin_counter;
+
+ValueType f32(const Shape& dims) { return {DType::f32, fixed_shape(dims)}; }
+
+WeightInit seeded(uint64_t seed) { return {WeightInit::Kind::seeded, seed, 0.2, 0.0, {}}; }
+
+AttrMap pads1() { return {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}; }
+
+constexpr int64_t kBatch = 2, kIn = 16, kOut = 32, kH = 10, kW = 9;
+
+// A ResNet block with a downsampling shortcut, then a plain residual:
+//   a  = relu(conv(x, w1, b1))                       conv + relu
+//   y1 = relu(conv(a, w2) + conv(x, wd, bd))         conv + add + relu
+//   y2 = z + conv(y1, w3, b3)                        conv + add
+Graph block_graph() {
+  Graph g;
+  g.name = "conv_block";
+  g.inputs.push_back({"x", f32({kBatch, kIn, kH, kW}), {}});
+  g.inputs.push_back({"z", f32({kBatch, kOut, kH, kW}), {}});
+  g.weights.push_back({{"w1", f32({kOut, kIn, 3, 3}), {}}, seeded(1)});
+  g.weights.push_back({{"b1", f32({kOut}), {}}, seeded(2)});
+  g.weights.push_back({{"w2", f32({kOut, kOut, 3, 3}), {}}, seeded(3)});
+  g.weights.push_back({{"wd", f32({kOut, kIn, 1, 1}), {}}, seeded(4)});
+  g.weights.push_back({{"bd", f32({kOut}), {}}, seeded(5)});
+  g.weights.push_back({{"w3", f32({kOut, kOut, 3, 3}), {}}, seeded(6)});
+  g.weights.push_back({{"b3", f32({kOut}), {}}, seeded(7)});
+  g.nodes = {
+      {"c1", "conv", {"x", "w1", "b1"}, {"c1o"}, pads1(), {}},
+      {"r1", "relu", {"c1o"}, {"a"}, {}, {}},
+      {"c2", "conv", {"a", "w2"}, {"c2o"}, pads1(), {}},
+      {"ds", "conv", {"x", "wd", "bd"}, {"dso"}, {}, {}},
+      {"sum", "add", {"c2o", "dso"}, {"s"}, {}, {}},
+      {"out", "relu", {"s"}, {"y1"}, {}, {}},
+      {"c3", "conv", {"y1", "w3", "b3"}, {"c3o"}, pads1(), {}},
+      {"res", "add", {"z", "c3o"}, {"y2"}, {}, {}},
+  };
+  g.outputs = {"y1", "y2"};
+  validate(g);
+  return g;
+}
+
+class CpuConvFusion : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override { registry_.load({.name = "cpu"}); }
+  PluginRegistry registry_;
+};
+
+TEST_P(CpuConvFusion, BlockMatchesFloat64Reference) {
+  const std::string variant = GetParam();
+  const testing::ForcedVariant forced(variant);
+  const Graph graph = block_graph();
+  uint64_t seed = 70;
+  for (const char* capture : {"disabled", "whole_graph"}) {
+    auto model = Model::build(graph, registry_, {.backends = {"cpu"}});
+    auto config =
+        runtime_config(*model, {{"kernel_specialization", "eager"}, {"graph_capture", capture}});
+    for (int round = 0; round < 2; ++round) {  // a capture records, then replays
+      const std::map<std::string, Tensor> inputs = {
+          {"x", Tensor::random(DType::f32, {kBatch, kIn, kH, kW}, ++seed)},
+          {"z", Tensor::random(DType::f32, {kBatch, kOut, kH, kW}, ++seed)}};
+      const auto out = model->run(inputs);
+      const auto expected = testing::reference_outputs(graph, inputs);
+      for (const char* name : {"y1", "y2"}) {
+        EXPECT_LE(reference::closeness(out.at(name), expected.at(name), 1e-4, 1e-4), 1.0)
+            << capture << " round " << round << " " << name;
+      }
+    }
+    EXPECT_EQ(plugin_counter(*model, "fused_groups"), 3u) << capture;
+    // The forced kernel ran the groups' convolutions where it is offered
+    // (Winograd: the 3x3 ones).
+    const uint64_t expected_nodes = variant == "conv.onednn_winograd" ? 3u : 4u;
+    EXPECT_EQ(testing::variant_nodes(*model, variant), expected_nodes) << capture;
+  }
+}
+
+TEST_P(CpuConvFusion, UnfusedGivesTheSameFloats) {
+  const testing::ForcedVariant forced(GetParam());
+  const Graph graph = block_graph();
+  const std::map<std::string, Tensor> inputs = {
+      {"x", Tensor::random(DType::f32, {kBatch, kIn, kH, kW}, 90)},
+      {"z", Tensor::random(DType::f32, {kBatch, kOut, kH, kW}, 91)}};
+  std::map<std::string, Tensor> fused, unfused;
+  for (const char* fusion : {"1", "0"}) {
+    const EnvGuard guard("RTSCOPE_CPU_FUSION", fusion);
+    auto model = Model::build(graph, registry_, {.backends = {"cpu"}});
+    auto config = runtime_config(*model, {{"kernel_specialization", "eager"}});
+    (std::string(fusion) == "1" ? fused : unfused) = model->run(inputs);
+    EXPECT_EQ(plugin_counter(*model, "fused_groups"), std::string(fusion) == "1" ? 3u : 0u);
+  }
+  // The epilogue does the unfused ops' arithmetic on the same conv output.
+  for (const char* name : {"y1", "y2"}) {
+    EXPECT_EQ(fused.at(name).to_doubles(), unfused.at(name).to_doubles()) << name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cpu, CpuConvFusion,
+                         ::testing::Values("conv.im2col_sgemm", "conv.onednn", "conv.onednn_split",
+                                           "conv.onednn_blocked", "conv.onednn_winograd"),
+                         [](const auto& info) { return testing::test_name_of(info.param); });
+
+}  // namespace
+}  // namespace rtscope
