@@ -63,11 +63,7 @@ Graph block_graph() {
   return g;
 }
 
-class CpuConvFusion : public ::testing::TestWithParam<const char*> {
- protected:
-  void SetUp() override { registry_.load({.name = "cpu"}); }
-  PluginRegistry registry_;
-};
+class CpuConvFusion : public testing::WithCpuPlugin<::testing::TestWithParam<const char*>> {};
 
 TEST_P(CpuConvFusion, BlockMatchesFloat64Reference) {
   const std::string variant = GetParam();
@@ -75,7 +71,7 @@ TEST_P(CpuConvFusion, BlockMatchesFloat64Reference) {
   const Graph graph = block_graph();
   uint64_t seed = 70;
   for (const char* capture : {"disabled", "whole_graph"}) {
-    auto model = Model::build(graph, registry_, {.backends = {"cpu"}});
+    auto model = Model::build(graph, *registry_, {.backends = {"cpu"}});
     auto config =
         runtime_config(*model, {{"kernel_specialization", "eager"}, {"graph_capture", capture}});
     for (int round = 0; round < 2; ++round) {  // a capture records, then replays
@@ -106,7 +102,7 @@ TEST_P(CpuConvFusion, UnfusedGivesTheSameFloats) {
   std::map<std::string, Tensor> fused, unfused;
   for (const char* fusion : {"1", "0"}) {
     const EnvGuard guard("RTSCOPE_CPU_FUSION", fusion);
-    auto model = Model::build(graph, registry_, {.backends = {"cpu"}});
+    auto model = Model::build(graph, *registry_, {.backends = {"cpu"}});
     auto config = runtime_config(*model, {{"kernel_specialization", "eager"}});
     (std::string(fusion) == "1" ? fused : unfused) = model->run(inputs);
     EXPECT_EQ(plugin_counter_or_zero(*model, "fused_groups"), std::string(fusion) == "1" ? 3u : 0u);

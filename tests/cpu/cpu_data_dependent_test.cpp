@@ -13,6 +13,7 @@
 #include "rtscope/reference/reference.hpp"
 #include "rtscope/scopes.hpp"
 #include "rtscope/tensor.hpp"
+#include "support/cpu_variants.hpp"
 #include "support/reference_outputs.hpp"
 #include "support/tiny_graphs.hpp"
 
@@ -41,17 +42,8 @@ Tensor sparse_random(DType dtype, const Shape& shape, uint64_t seed) {
   return result;
 }
 
-class CpuDataDependent : public ::testing::TestWithParam<DType> {
+class CpuDataDependent : public testing::WithCpuPlugin<::testing::TestWithParam<DType>> {
  protected:
-  static void SetUpTestSuite() {
-    registry_ = new PluginRegistry();
-    registry_->load({.name = "cpu"});
-  }
-  static void TearDownTestSuite() {
-    delete registry_;
-    registry_ = nullptr;
-  }
-
   static std::unique_ptr<Model> build(Graph g) {
     validate(g);
     return Model::build(std::move(g), *registry_, {.backends = {"cpu"}});
@@ -69,11 +61,7 @@ class CpuDataDependent : public ::testing::TestWithParam<DType> {
       EXPECT_EQ(got.data, expected.at(name).data) << name;
     }
   }
-
-  static PluginRegistry* registry_;
 };
-
-PluginRegistry* CpuDataDependent::registry_ = nullptr;
 
 Graph nonzero_graph(DType dtype, const Shape& shape, int64_t max_count) {
   Graph g;

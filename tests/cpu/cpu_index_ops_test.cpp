@@ -13,6 +13,7 @@
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/reference/reference.hpp"
 #include "rtscope/tensor.hpp"
+#include "support/cpu_variants.hpp"
 #include "support/reference_outputs.hpp"
 #include "support/tiny_graphs.hpp"
 
@@ -23,17 +24,8 @@ using ::testing::AllOf;
 using testing::fixed_shape;
 using ::testing::HasSubstr;
 
-class CpuIndexOps : public ::testing::Test {
+class CpuIndexOps : public testing::WithCpuPlugin<::testing::Test> {
  protected:
-  static void SetUpTestSuite() {
-    registry_ = new PluginRegistry();
-    registry_->load({.name = "cpu"});
-  }
-  static void TearDownTestSuite() {
-    delete registry_;
-    registry_ = nullptr;
-  }
-
   // One node `op` named "node" on inputs of the given types; output "y".
   static std::unique_ptr<Model> build(const std::string& op,
                                       const std::vector<std::pair<DType, Shape>>& inputs,
@@ -82,11 +74,7 @@ class CpuIndexOps : public ::testing::Test {
     ADD_FAILURE() << "the run succeeded";
     return {};
   }
-
-  static PluginRegistry* registry_;
 };
-
-PluginRegistry* CpuIndexOps::registry_ = nullptr;
 
 // Integers of `dtype` from `values`.
 Tensor integers(DType dtype, const Shape& shape, const std::vector<int64_t>& values) {

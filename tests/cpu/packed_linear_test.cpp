@@ -57,11 +57,7 @@ Graph linear_graph(const LinearCase& c, bool weights_as_input = false) {
   return g;
 }
 
-class PackedLinear : public ::testing::TestWithParam<const char*> {
- protected:
-  void SetUp() override { registry_.load({.name = "cpu"}); }
-  PluginRegistry registry_;
-};
+class PackedLinear : public testing::WithCpuPlugin<::testing::TestWithParam<const char*>> {};
 
 TEST_P(PackedLinear, MatchesFloat64Reference) {
   const std::string variant = GetParam();
@@ -72,7 +68,7 @@ TEST_P(PackedLinear, MatchesFloat64Reference) {
   for (const LinearCase& c : cases) {
     SCOPED_TRACE(::testing::Message() << c.rows << "x" << c.k << "x" << c.n << " bias " << c.bias);
     const Graph graph = linear_graph(c);
-    auto model = Model::build(graph, registry_, {.backends = {"cpu"}});
+    auto model = Model::build(graph, *registry_, {.backends = {"cpu"}});
     for (const char* capture : {"disabled", "whole_graph"}) {
       auto config =
           runtime_config(*model, {{"kernel_specialization", "eager"}, {"graph_capture", capture}});
@@ -106,7 +102,7 @@ TEST_F(PackedLinear, WeightsThatAreInputsAreNeverPacked) {
   const EnvGuard forced("RTSCOPE_CPU_FORCE_VARIANT", "linear.onednn_packed");
   const LinearCase c{2, 64, 160, true};
   const Graph graph = linear_graph(c, /*weights_as_input=*/true);
-  auto model = Model::build(graph, registry_, {.backends = {"cpu"}});
+  auto model = Model::build(graph, *registry_, {.backends = {"cpu"}});
   auto config = runtime_config(*model, {{"kernel_specialization", "eager"}});
   for (uint64_t seed : {1, 2}) {
     const std::map<std::string, Tensor> inputs = {
@@ -134,7 +130,7 @@ TEST_F(PackedLinear, SameShapesWithInputWeightsNeverReusePackedChoice) {
              {"bound", "linear", {"x", "w_in"}, {"b"}, {}, {}}};
   g.outputs = {"a", "b"};
   validate(g);
-  auto model = Model::build(g, registry_, {.backends = {"cpu"}});
+  auto model = Model::build(g, *registry_, {.backends = {"cpu"}});
   auto config = runtime_config(*model, {{"kernel_specialization", "eager"}});
   for (uint64_t seed : {1, 2}) {
     const std::map<std::string, Tensor> inputs = {
@@ -158,7 +154,7 @@ TEST_F(PackedLinear, OneRowIsNotPacked) {
   const EnvGuard forced("RTSCOPE_CPU_FORCE_VARIANT", "linear.onednn_packed");
   const LinearCase c{1, 256, 1024, true};
   const Graph graph = linear_graph(c);
-  auto model = Model::build(graph, registry_, {.backends = {"cpu"}});
+  auto model = Model::build(graph, *registry_, {.backends = {"cpu"}});
   auto config = runtime_config(*model, {{"kernel_specialization", "eager"}});
   const std::map<std::string, Tensor> inputs = {
       {"x", Tensor::random(DType::f32, {c.rows, c.k}, 5)}};

@@ -4,6 +4,8 @@
 // name made from a variant's dotted name.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -14,6 +16,22 @@
 #include "support/env_guard.hpp"
 
 namespace rtscope::testing {
+
+// A test suite with the cpu plugin loaded once for all its tests
+// (`registry_`), on gtest's `Base` (::testing::Test or a TestWithParam).
+template <typename Base = ::testing::Test>
+class WithCpuPlugin : public Base {
+ protected:
+  static void SetUpTestSuite() {
+    registry_ = new PluginRegistry();
+    registry_->load({.name = "cpu"});
+  }
+  static void TearDownTestSuite() {
+    delete registry_;
+    registry_ = nullptr;
+  }
+  static inline PluginRegistry* registry_ = nullptr;
+};
 
 class ForcedVariant {
  public:
