@@ -71,6 +71,13 @@ struct StartUpPhases {
   double ms(const char* name) const {
     return (plugin.contains(name) ? plugin : runner).at(name).get<double>();
   }
+  // What the engine build holds when it writes the weights itself: the
+  // device (`device_phase`: created, or waited for), the allocations and
+  // the upload; together no longer than the runner's `upload`.
+  double build_ms(const char* device_phase) const {
+    return ms(device_phase) + ms("vulkan.constants_alloc") + ms("vulkan.upload_fill") +
+           ms("vulkan.upload_drain");
+  }
 };
 
 // Both phase lists of a run's report.
@@ -95,9 +102,7 @@ TEST_F(VulkanRun, VulkanStartUpPhasesAreReportedInsideTheirRunnerPhases) {
   EXPECT_GT(phases.ms("vulkan.device_create"), 0.0);
   EXPECT_EQ(phases.ms("vulkan.device_wait"), 0.0) << "nothing was opened ahead";
   EXPECT_GT(phases.ms("vulkan.upload_fill"), 0.0);
-  EXPECT_LE(phases.ms("vulkan.device_create") + phases.ms("vulkan.constants_alloc") +
-                phases.ms("vulkan.upload_fill") + phases.ms("vulkan.upload_drain"),
-            phases.ms("upload"));
+  EXPECT_LE(phases.build_ms("vulkan.device_create"), phases.ms("upload"));
 }
 
 TEST_F(VulkanRun, VulkanOpensTheDefaultDeviceWhileTheHostPrepares) {
@@ -109,9 +114,7 @@ TEST_F(VulkanRun, VulkanOpensTheDefaultDeviceWhileTheHostPrepares) {
   EXPECT_GT(phases.ms("vulkan.device_create"), 0.0) << phases.plugin.dump();
   // The engine build waits only for what is left of opening the device.
   EXPECT_LE(phases.ms("vulkan.device_wait"), phases.ms("vulkan.device_create"));
-  EXPECT_LE(phases.ms("vulkan.device_wait") + phases.ms("vulkan.constants_alloc") +
-                phases.ms("vulkan.upload_fill") + phases.ms("vulkan.upload_drain"),
-            phases.ms("upload"));
+  EXPECT_LE(phases.build_ms("vulkan.device_wait"), phases.ms("upload"));
 }
 
 // By default the weights are written on a thread of their own after the
