@@ -11,6 +11,7 @@
 #include "fuse_patterns.hpp"
 #include "kv_alias.hpp"
 #include "onnx_tensor.hpp"
+#include "onnx_writer.hpp"
 #include "passes.hpp"
 #include "regular_file.hpp"
 #include "rtscope/error.hpp"
@@ -118,16 +119,7 @@ ValueInfo input_info(Context& ctx, const onnx::ValueInfoProto& input,
 // Writes the concrete input shapes into the model so ONNX shape inference
 // sees them.
 void patch_input_shape(onnx::ValueInfoProto& input, const ValueType& type) {
-  auto* shape = input.mutable_type()->mutable_tensor_type()->mutable_shape();
-  shape->clear_dim();
-  for (const Dim& d : type.shape) {
-    auto* dim = shape->add_dim();
-    if (d.is_static()) {
-      dim->set_dim_value(d.value);
-    } else {
-      dim->set_dim_param(d.symbol);
-    }
-  }
+  onnx_export::set_shape(*input.mutable_type()->mutable_tensor_type()->mutable_shape(), type.shape);
 }
 
 Graph import_model(std::shared_ptr<onnx::ModelProto> model, const fs::path& file,

@@ -23,19 +23,23 @@ int32_t elem_type(DType dtype) {
   return onnx::TensorProto::UNDEFINED;
 }
 
-void value_info(onnx::ValueInfoProto& info, const std::string& name, const ValueType& type) {
-  info.set_name(name);
-  auto* tensor = info.mutable_type()->mutable_tensor_type();
-  tensor->set_elem_type(elem_type(type.dtype));
-  auto* shape = tensor->mutable_shape();
-  for (const Dim& d : type.shape) {
-    auto* dim = shape->add_dim();
+void set_shape(onnx::TensorShapeProto& shape, const std::vector<Dim>& dims) {
+  shape.clear_dim();
+  for (const Dim& d : dims) {
+    auto* dim = shape.add_dim();
     if (d.is_static()) {
       dim->set_dim_value(d.value);
     } else {
       dim->set_dim_param(d.symbol);
     }
   }
+}
+
+void value_info(onnx::ValueInfoProto& info, const std::string& name, const ValueType& type) {
+  info.set_name(name);
+  auto* tensor = info.mutable_type()->mutable_tensor_type();
+  tensor->set_elem_type(elem_type(type.dtype));
+  set_shape(*tensor->mutable_shape(), type.shape);
 }
 
 OnnxWriter::OnnxWriter(const std::string& name) {

@@ -16,6 +16,9 @@ namespace rtscope::onnx_export {
 // The ONNX element type of an rtscope dtype.
 int32_t elem_type(DType dtype);
 
+// Replaces `shape`'s dims with `dims` (symbols as dim_params).
+void set_shape(onnx::TensorShapeProto& shape, const std::vector<Dim>& dims);
+
 // Writes `name: dtype[shape]` (symbols as dim_params) into `info`.
 void value_info(onnx::ValueInfoProto& info, const std::string& name, const ValueType& type);
 
