@@ -24,7 +24,7 @@ using testing::EnvGuard;
 using testing::fixed_shape;
 using testing::plugin_counter_or_zero;
 
-ValueType f32(const Shape& dims) { return {DType::f32, fixed_shape(dims)}; }
+using testing::f32_value;
 
 WeightInit seeded(uint64_t seed) { return {WeightInit::Kind::seeded, seed, 0.2, 0.0, {}}; }
 
@@ -39,15 +39,15 @@ constexpr int64_t kBatch = 2, kIn = 16, kOut = 32, kH = 10, kW = 9;
 Graph block_graph() {
   Graph g;
   g.name = "conv_block";
-  g.inputs.push_back({"x", f32({kBatch, kIn, kH, kW}), {}});
-  g.inputs.push_back({"z", f32({kBatch, kOut, kH, kW}), {}});
-  g.weights.push_back({{"w1", f32({kOut, kIn, 3, 3}), {}}, seeded(1)});
-  g.weights.push_back({{"b1", f32({kOut}), {}}, seeded(2)});
-  g.weights.push_back({{"w2", f32({kOut, kOut, 3, 3}), {}}, seeded(3)});
-  g.weights.push_back({{"wd", f32({kOut, kIn, 1, 1}), {}}, seeded(4)});
-  g.weights.push_back({{"bd", f32({kOut}), {}}, seeded(5)});
-  g.weights.push_back({{"w3", f32({kOut, kOut, 3, 3}), {}}, seeded(6)});
-  g.weights.push_back({{"b3", f32({kOut}), {}}, seeded(7)});
+  g.inputs.push_back({"x", f32_value({kBatch, kIn, kH, kW}), {}});
+  g.inputs.push_back({"z", f32_value({kBatch, kOut, kH, kW}), {}});
+  g.weights.push_back({{"w1", f32_value({kOut, kIn, 3, 3}), {}}, seeded(1)});
+  g.weights.push_back({{"b1", f32_value({kOut}), {}}, seeded(2)});
+  g.weights.push_back({{"w2", f32_value({kOut, kOut, 3, 3}), {}}, seeded(3)});
+  g.weights.push_back({{"wd", f32_value({kOut, kIn, 1, 1}), {}}, seeded(4)});
+  g.weights.push_back({{"bd", f32_value({kOut}), {}}, seeded(5)});
+  g.weights.push_back({{"w3", f32_value({kOut, kOut, 3, 3}), {}}, seeded(6)});
+  g.weights.push_back({{"b3", f32_value({kOut}), {}}, seeded(7)});
   g.nodes = {
       {"c1", "conv", {"x", "w1", "b1"}, {"c1o"}, pads1(), {}},
       {"r1", "relu", {"c1o"}, {"a"}, {}, {}},

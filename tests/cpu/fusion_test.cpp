@@ -103,7 +103,7 @@ TEST_F(CpuFusion, F16DecoderRunsUnfused) {
   EXPECT_EQ(plugin_counter_or_zero(*model, "fused_groups"), 0u);
 }
 
-ValueType f32(const Shape& dims) { return {DType::f32, fixed_shape(dims)}; }
+using testing::f32_value;
 
 WeightInit seeded(uint64_t seed, double scale = 0.3) {
   return {WeightInit::Kind::seeded, seed, scale, 0.0, {}};
@@ -116,13 +116,13 @@ WeightInit seeded(uint64_t seed, double scale = 0.3) {
 Graph epilogue_graph(int64_t rows) {
   Graph g;
   g.name = "epilogues";
-  g.inputs.push_back({"x", f32({rows, 24}), {}});
-  g.inputs.push_back({"z", f32({rows, 40}), {}});
-  g.weights.push_back({{"w", f32({24, 40}), {}}, seeded(1)});
-  g.weights.push_back({{"b", f32({40}), {}}, seeded(2)});
-  g.weights.push_back({{"w2", f32({24, 40}), {}}, seeded(3)});
-  g.weights.push_back({{"wg", f32({24, 40}), {}}, seeded(4)});
-  g.weights.push_back({{"wu", f32({24, 40}), {}}, seeded(5)});
+  g.inputs.push_back({"x", f32_value({rows, 24}), {}});
+  g.inputs.push_back({"z", f32_value({rows, 40}), {}});
+  g.weights.push_back({{"w", f32_value({24, 40}), {}}, seeded(1)});
+  g.weights.push_back({{"b", f32_value({40}), {}}, seeded(2)});
+  g.weights.push_back({{"w2", f32_value({24, 40}), {}}, seeded(3)});
+  g.weights.push_back({{"wg", f32_value({24, 40}), {}}, seeded(4)});
+  g.weights.push_back({{"wu", f32_value({24, 40}), {}}, seeded(5)});
   g.nodes = {
       {"r", "relu", {"z"}, {"r"}, {}, {}},
       {"proj", "linear", {"x", "w", "b"}, {"p"}, {}, {}},
@@ -179,9 +179,9 @@ TEST_F(CpuFusion, EpiloguesMatchFloat64Reference) {
 Graph rope_graph(int64_t batch, int64_t seq) {
   Graph g;
   g.name = "rope_kinds";
-  g.inputs.push_back({"x", f32({batch, seq, 3, 8}), {}});
+  g.inputs.push_back({"x", f32_value({batch, seq, 3, 8}), {}});
   g.inputs.push_back({"pos", {DType::i64, fixed_shape({1})}, {}});
-  g.inputs.push_back({"cache", f32({batch, 3, 12, 8}), {}});
+  g.inputs.push_back({"cache", f32_value({batch, 3, 12, 8}), {}});
   g.nodes = {
       {"q_rope", "rope", {"x", "pos"}, {"q_rot"}, {{"base", 500.0}}, {}},
       {"q_heads", "transpose", {"q_rot"}, {"q"}, {{"perm", std::vector<int64_t>{0, 2, 1, 3}}}, {}},

@@ -28,7 +28,7 @@ using testing::fixed_shape;
 
 using testing::plugin_counter_or_zero;
 
-ValueType f32(const Shape& dims) { return {DType::f32, fixed_shape(dims)}; }
+using testing::f32_value;
 
 struct LinearCase {
   int64_t rows, k, n;
@@ -40,15 +40,17 @@ struct LinearCase {
 Graph linear_graph(const LinearCase& c, bool weights_as_input = false) {
   Graph g;
   g.name = "packed_linear";
-  g.inputs.push_back({"x", f32({c.rows, c.k}), {}});
+  g.inputs.push_back({"x", f32_value({c.rows, c.k}), {}});
   if (weights_as_input) {
-    g.inputs.push_back({"w", f32({c.k, c.n}), {}});
+    g.inputs.push_back({"w", f32_value({c.k, c.n}), {}});
   } else {
-    g.weights.push_back({{"w", f32({c.k, c.n}), {}}, {WeightInit::Kind::seeded, 11, 0.5, 0.0, {}}});
+    g.weights.push_back(
+        {{"w", f32_value({c.k, c.n}), {}}, {WeightInit::Kind::seeded, 11, 0.5, 0.0, {}}});
   }
   std::vector<std::string> inputs = {"x", "w"};
   if (c.bias) {
-    g.weights.push_back({{"b", f32({c.n}), {}}, {WeightInit::Kind::seeded, 12, 0.5, 0.0, {}}});
+    g.weights.push_back(
+        {{"b", f32_value({c.n}), {}}, {WeightInit::Kind::seeded, 12, 0.5, 0.0, {}}});
     inputs.push_back("b");
   }
   g.nodes = {{"proj", "linear", inputs, {"y"}, {}, {}}};
@@ -123,9 +125,10 @@ TEST_F(PackedLinear, WeightsThatAreInputsAreNeverPacked) {
 TEST_F(PackedLinear, SameShapesWithInputWeightsNeverReusePackedChoice) {
   Graph g;
   g.name = "constant_and_input_weights";
-  g.inputs.push_back({"x", f32({4, 256}), {}});
-  g.inputs.push_back({"w_in", f32({256, 1024}), {}});
-  g.weights.push_back({{"w", f32({256, 1024}), {}}, {WeightInit::Kind::seeded, 13, 0.5, 0.0, {}}});
+  g.inputs.push_back({"x", f32_value({4, 256}), {}});
+  g.inputs.push_back({"w_in", f32_value({256, 1024}), {}});
+  g.weights.push_back(
+      {{"w", f32_value({256, 1024}), {}}, {WeightInit::Kind::seeded, 13, 0.5, 0.0, {}}});
   g.nodes = {{"constant", "linear", {"x", "w"}, {"a"}, {}, {}},
              {"bound", "linear", {"x", "w_in"}, {"b"}, {}, {}}};
   g.outputs = {"a", "b"};

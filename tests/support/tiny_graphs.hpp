@@ -25,6 +25,9 @@ inline SymShape fixed_shape(const Shape& dims) {
   return shape;
 }
 
+// An f32 value of fixed dims.
+inline ValueType f32_value(const Shape& dims) { return {DType::f32, fixed_shape(dims)}; }
+
 using rtscope::seeded_init;
 
 // A chain over the host's builder of the built-in templates: every value
