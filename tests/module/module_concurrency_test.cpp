@@ -15,6 +15,7 @@
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
 #include "rtscope/scopes.hpp"
+#include "support/abi_values.hpp"
 #include "support/env_guard.hpp"
 #include "support/plugin_fixtures.hpp"
 #include "support/tiny_graphs.hpp"
@@ -150,18 +151,8 @@ TEST(TestingPluginContext, RefusesAnExecuteThatOverlapsAnotherOnTheSameContext) 
   PluginRegistry registry;
   auto plugin = registry.load({.name = "testing"});
   // x f32[4] passed straight through: no nodes.
-  rts_value x{};
-  x.name = "x";
-  x.dtype = RTS_DTYPE_F32;
-  x.rank = 1;
-  x.dims[0] = x.min_dims[0] = x.max_dims[0] = 4;
-  rts_graph graph{};
-  graph.struct_size = sizeof(graph);
-  graph.name = "pass";
-  graph.inputs = &x;
-  graph.n_inputs = 1;
-  graph.outputs = &x;
-  graph.n_outputs = 1;
+  const rts_value x = testing::static_value("x", RTS_DTYPE_F32, {4});
+  const rts_graph graph = testing::pass_through_graph("pass", &x);
   ExecutionContext context(Engine::build(plugin, 0, graph), RuntimeSettings{}, nullptr);
 
   struct Call {

@@ -21,6 +21,19 @@ inline rts_value static_value(const char* name, rts_dtype dtype, const std::vect
   return v;
 }
 
+// A graph without nodes whose one output is its one input `x` (which must
+// outlive the graph).
+inline rts_graph pass_through_graph(const char* name, const rts_value* x) {
+  rts_graph graph{};
+  graph.struct_size = sizeof(graph);
+  graph.name = name;
+  graph.inputs = x;
+  graph.n_inputs = 1;
+  graph.outputs = x;
+  graph.n_outputs = 1;
+  return graph;
+}
+
 // A graph of one two-input node (named after its op) in the ABI's structs,
 // which point into this object: keep it alive, and in place, while a
 // plugin reads `graph`.
