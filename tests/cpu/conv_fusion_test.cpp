@@ -21,10 +21,8 @@ namespace rtscope {
 namespace {
 
 using testing::EnvGuard;
-using testing::fixed_shape;
-using testing::plugin_counter_or_zero;
-
 using testing::f32_value;
+using testing::plugin_counter_or_zero;
 
 WeightInit seeded(uint64_t seed) { return {WeightInit::Kind::seeded, seed, 0.2, 0.0, {}}; }
 

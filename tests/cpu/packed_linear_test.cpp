@@ -24,11 +24,8 @@ namespace rtscope {
 namespace {
 
 using testing::EnvGuard;
-using testing::fixed_shape;
-
-using testing::plugin_counter_or_zero;
-
 using testing::f32_value;
+using testing::plugin_counter_or_zero;
 
 struct LinearCase {
   int64_t rows, k, n;
