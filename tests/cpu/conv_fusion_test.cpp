@@ -5,6 +5,8 @@
 // same inputs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -106,8 +108,21 @@ TEST_P(CpuConvFusion, UnfusedGivesTheSameFloats) {
     EXPECT_EQ(plugin_counter_or_zero(*model, "fused_groups"), std::string(fusion) == "1" ? 3u : 0u);
   }
   // The epilogue does the unfused ops' arithmetic on the same conv output.
+  // oneDNN's Winograd convolution is not bitwise reproducible between two
+  // primitive instances in the sanitizer builds (sums a few ulps apart);
+  // there the outputs must agree to float rounding.
+  const bool winograd = std::string(GetParam()) == "conv.onednn_winograd";
   for (const char* name : {"y1", "y2"}) {
-    EXPECT_EQ(fused.at(name).to_doubles(), unfused.at(name).to_doubles()) << name;
+    const std::vector<double> a = fused.at(name).to_doubles();
+    const std::vector<double> b = unfused.at(name).to_doubles();
+    if (!winograd) {
+      EXPECT_EQ(a, b) << name;
+      continue;
+    }
+    ASSERT_EQ(a.size(), b.size()) << name;
+    for (size_t i = 0; i < a.size(); ++i) {
+      ASSERT_NEAR(a[i], b[i], 4e-6 * std::max(1.0, std::abs(b[i]))) << name << "[" << i << "]";
+    }
   }
 }
 

@@ -34,7 +34,8 @@ Tag weights_tag(int spatial, bool grouped) {
 // the same float offset.
 struct SliceReorder {
   dnnl::reorder primitive;
-  memory from, to;
+  memory from, to, scratchpad;
+  AlignedBuffer scratchpad_buffer;
   dnnl::stream stream;
   int64_t offset = 0;
 };
@@ -44,9 +45,10 @@ struct SliceReorder {
 struct ConvSlice {
   dnnl::convolution_forward conv;
   dnnl::reorder weights_reorder;  // the node's weights slice -> the primitive's layout
-  memory src, weights, user_weights, bias, dst, scratchpad;
+  memory src, weights, user_weights, bias, dst, scratchpad, weights_reorder_scratchpad;
   AlignedBuffer weights_buffer;
   AlignedBuffer scratchpad_buffer;
+  AlignedBuffer weights_reorder_scratchpad_buffer;
   dnnl::stream stream;
   int64_t src_offset = 0;
   int64_t dst_offset = 0;
@@ -76,7 +78,8 @@ struct OnednnConv final : PreparedKernel {
   size_t bytes() const override {
     size_t total = src_blocked.capacity() + dst_blocked.capacity();
     for (const ConvSlice& slice : slices) {
-      total += slice.weights_buffer.capacity() + slice.scratchpad_buffer.capacity();
+      total += slice.weights_buffer.capacity() + slice.scratchpad_buffer.capacity() +
+               slice.weights_reorder_scratchpad_buffer.capacity();
     }
     return total;
   }
@@ -91,10 +94,26 @@ void execute_conv(ConvSlice& slice, bool has_bias) {
   execute_primitive(slice.conv, slice.stream, args, has_bias ? 5 : 4, "convolution");
 }
 
+// A reorder with a scratchpad of its own (`buffer`, described by
+// `scratchpad`). The library's scratchpad is one buffer shared by every
+// primitive (Debian's oneDNN is built without DNNL_ENABLE_CONCURRENT_EXEC),
+// so reorders that pool threads run at once would race on it: the
+// Winograd weight transform uses one.
+dnnl::reorder make_reorder(const memory& from, const memory& to, AlignedBuffer& buffer,
+                           memory& scratchpad) {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  const dnnl::reorder::primitive_desc pd(from, to, attr);
+  buffer.reserve(std::max<size_t>(pd.scratchpad_desc().get_size(), 1));
+  scratchpad = memory(pd.scratchpad_desc(), onednn_cpu_engine(), buffer.data());
+  return dnnl::reorder(pd);
+}
+
 void run_reorder(SliceReorder& reorder) {
   const dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, reorder.from.get()},
-                                  {DNNL_ARG_TO, reorder.to.get()}};
-  execute_primitive(reorder.primitive, reorder.stream, args, 2, "layout reorder");
+                                  {DNNL_ARG_TO, reorder.to.get()},
+                                  {DNNL_ARG_SCRATCHPAD, reorder.scratchpad.get()}};
+  execute_primitive(reorder.primitive, reorder.stream, args, 3, "layout reorder");
 }
 
 // A reorder of one image's channel slice of `dims`, starting on a block
@@ -112,14 +131,16 @@ SliceReorder make_slice_reorder(const memory::dims& dims, int spatial, int64_t o
   const memory block(blocked_md, engine, blocked + offset);
   reorder.from = to_blocked ? plain : block;
   reorder.to = to_blocked ? block : plain;
-  reorder.primitive = dnnl::reorder(reorder.from, reorder.to);
+  reorder.primitive =
+      make_reorder(reorder.from, reorder.to, reorder.scratchpad_buffer, reorder.scratchpad);
   return reorder;
 }
 
 void reorder_weights(ConvSlice& slice) {
   const dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, slice.user_weights.get()},
-                                  {DNNL_ARG_TO, slice.weights.get()}};
-  execute_primitive(slice.weights_reorder, slice.stream, args, 2, "weights reorder");
+                                  {DNNL_ARG_TO, slice.weights.get()},
+                                  {DNNL_ARG_SCRATCHPAD, slice.weights_reorder_scratchpad.get()}};
+  execute_primitive(slice.weights_reorder, slice.stream, args, 3, "weights reorder");
 }
 
 // Slice boundaries over `units` (output channels, or groups): output
@@ -305,7 +326,9 @@ std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const Te
       } else {
         slice.dst = memory(dst_md, engine, DNNL_MEMORY_NONE);
       }
-      slice.weights_reorder = dnnl::reorder(slice.user_weights, slice.weights);
+      slice.weights_reorder =
+          make_reorder(slice.user_weights, slice.weights, slice.weights_reorder_scratchpad_buffer,
+                       slice.weights_reorder_scratchpad);
       if (w.data != nullptr) {
         slice.user_weights.set_data_handle(w.as<float>() + slice.weights_offset);
         reorder_weights(slice);
