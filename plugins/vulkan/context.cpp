@@ -315,9 +315,12 @@ VkCommandBuffer Context::recorded_commands(ExecutionPlan& plan) {
   return recorded;
 }
 
+using Clock = std::chrono::steady_clock;
+
 void Context::submit_and_wait(ExecutionPlan& plan) {
+  // The first submit's phases are timed; later ones read no clock.
   const bool first = submits_.load(std::memory_order_relaxed) == 0;
-  const auto record_start = std::chrono::steady_clock::now();
+  const auto record_start = first ? Clock::now() : Clock::time_point{};
   VkCommandBuffer commands = commands_;
   if (settings_.graph_capture == RTS_GRAPH_CAPTURE_WHOLE_GRAPH) {
     commands = recorded_commands(plan);
@@ -332,7 +335,7 @@ void Context::submit_and_wait(ExecutionPlan& plan) {
     if (first) first_.upload_wait_ns.store(waited, std::memory_order_relaxed);
     constants_ready_ = true;
   }
-  const auto submit_start = std::chrono::steady_clock::now();
+  const auto submit_start = first ? Clock::now() : Clock::time_point{};
   check_vk(vkResetFences(device_.handle(), 1, &fence_), "vkResetFences");
   device_.submit(commands, fence_);
   submits_.fetch_add(1, std::memory_order_relaxed);
