@@ -343,6 +343,7 @@ void Context::execute(const rts_execute_args& args) {
   // when nothing finished.
   const uint64_t start = profile_ != nullptr ? StepProfile::now_ns() : 0;
   if (specializer_.has_ready()) install_specializations();
+  const MeasurementGate::Turn turn(specializer_.gate());
   if (settings_.graph_capture == RTS_GRAPH_CAPTURE_WHOLE_GRAPH && capture_refusal_.empty()) {
     execute_captured(args);
   } else {

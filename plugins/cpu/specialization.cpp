@@ -19,7 +19,9 @@ void install_choices(ExecutionPlan& plan, std::span<const NodeChoice> choices) {
 }
 
 Specializer::Specializer(const Engine& engine, const ContextSettings& settings)
-    : engine_(engine), mode_(settings.kernel_specialization), tuner_(engine, settings.cache) {}
+    : engine_(engine), mode_(settings.kernel_specialization), tuner_(engine, settings.cache) {
+  if (mode_ == RTS_KERNEL_SPECIALIZATION_LAZY) tuner_.set_gate(&gate_);
+}
 
 std::vector<NodeTask> Specializer::tasks_for(const ExecutionPlan& plan) const {
   std::vector<NodeTask> tasks;
@@ -63,9 +65,17 @@ void Specializer::on_new_plan(ExecutionPlan& plan, const Signature& signature) {
     plan.specialized = true;  // nothing to build: the plan is as good as it gets
     return;
   }
+  // Executes from now on take turns with the timed runs, until the tuning
+  // ends (a plan tuned from the runtime cache measures nothing, and the
+  // gate closes again at once).
+  gate_.open();
   // The task owns copies of the shapes; `this` outlives it because the
   // worker is a member that joins first on destruction.
   worker_.post([this, signature, tasks = tasks_for(plan)](const std::atomic<bool>& cancel) {
+    struct Close {
+      MeasurementGate& gate;
+      ~Close() { gate.close(); }
+    } close{gate_};
     Result result{signature, {}};
     try {
       if (!tune(tasks, &cancel, result.choices)) return;

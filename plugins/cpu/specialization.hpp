@@ -51,6 +51,9 @@ class Specializer {
 
   const TuningCounters& counters() const { return tuner_.counters(); }
 
+  // Lazy: executes take turns with the background thread's timed runs.
+  MeasurementGate& gate() { return gate_; }
+
  private:
   struct Result {
     Signature signature;
@@ -64,6 +67,7 @@ class Specializer {
 
   const Engine& engine_;
   rts_kernel_specialization mode_;
+  MeasurementGate gate_;
   Tuner tuner_;
   std::mutex ready_mutex_;
   std::vector<Result> ready_;

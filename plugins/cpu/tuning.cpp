@@ -21,7 +21,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // A few runs per candidate, fewer when one run is slow: enough to see
-// a difference between strategies without stretching a cold start.
+// a difference between strategies without stretching a cold start. The
+// budget is per candidate; candidates take their runs in turn.
 constexpr int kMinTimedRuns = 3;
 constexpr int kMaxTimedRuns = 10;
 constexpr auto kCandidateBudget = std::chrono::milliseconds(2);
@@ -242,29 +243,43 @@ std::optional<KernelVariant> Tuner::measure(const NodeTask& task, const TuningSp
   const EngineNode& node = engine_.nodes()[task.node];
   Workspace workspace(engine_, task, space.position);
   ThreadPool& pool = engine_.plugin().pool();
-  const KernelVariant* best = nullptr;
-  best_ns = std::numeric_limits<uint64_t>::max();
+  // Every candidate that runs, with its state built from the node's own
+  // constants (building it is a one-time cost left out of the timing).
+  struct Candidate {
+    const KernelVariant* variant;
+    KernelTuning tuning;
+    std::vector<uint64_t> times;  // of the timed runs
+    bool failed = false;
+    // The median run: a candidate whose runs only sometimes go fast (one
+    // that waits on pool workers that other work may hold) does not win
+    // on its luckiest run.
+    uint64_t score() {
+      if (times.empty()) return std::numeric_limits<uint64_t>::max();
+      const auto middle = times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2);
+      std::nth_element(times.begin(), middle, times.end());
+      return *middle;
+    }
+  };
+  std::vector<Candidate> candidates;
+  const auto run = [&](Candidate& candidate) {
+    const KernelArgs args{*node.desc, workspace.inputs(), workspace.outputs(), pool,
+                          &candidate.tuning};
+    candidate.variant->run(args);
+  };
+  const auto timed_run = [&](Candidate& candidate) {
+    const Clock::time_point begin = Clock::now();
+    run(candidate);
+    return elapsed_ns(begin);
+  };
   for (const KernelVariant& variant : space.variants) {
     if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) return std::nullopt;
-    KernelTuning tuning = variant.tuning;
-    const KernelArgs args{*node.desc, workspace.inputs(), workspace.outputs(), pool, &tuning};
-    uint64_t fastest = std::numeric_limits<uint64_t>::max();
+    Candidate candidate{&variant, variant.tuning};
     try {
       if (variant.prepare != nullptr) {
-        // Measured as it will run: on state built from the node's own
-        // constants; building it is a one-time cost left out of the timing.
         std::vector<TensorRef> inputs;
         std::vector<TensorRef> outputs;
         constant_refs(task, inputs, outputs);
-        tuning.prepared = variant.prepare(*node.desc, inputs, outputs, tuning);
-      }
-      variant.run(args);  // warm-up: page faults, thread wake-ups, code
-      const Clock::time_point budget_start = Clock::now();
-      for (int run = 0; run < kMaxTimedRuns; ++run) {
-        const Clock::time_point begin = Clock::now();
-        variant.run(args);
-        fastest = std::min(fastest, elapsed_ns(begin));
-        if (run + 1 >= kMinTimedRuns && Clock::now() - budget_start > kCandidateBudget) break;
+        candidate.tuning.prepared = variant.prepare(*node.desc, inputs, outputs, candidate.tuning);
       }
     } catch (const std::exception& error) {
       // A candidate that cannot run this shape is simply not chosen.
@@ -273,10 +288,55 @@ std::optional<KernelVariant> Tuner::measure(const NodeTask& task, const TuningSp
                                    node.desc->label(), ": ", error.what()));
       continue;
     }
+    candidates.push_back(std::move(candidate));
+  }
+  // Rounds of one timed run per candidate, in turn, so that whatever else
+  // the machine does at the time falls on every candidate alike; each
+  // candidate's median run counts. In the background (lazy), the context's
+  // executes wait while a node is measured (tens of milliseconds at
+  // most), rather than run alongside and be measured with it.
+  const auto measure_all = [&] {
+    for (Candidate& candidate : candidates) {
+      try {
+        timed_run(candidate);  // warm-up: page faults, thread wake-ups, code
+      } catch (const std::exception& error) {
+        // A candidate that cannot run this shape is simply not chosen.
+        candidate.failed = true;
+        engine_.plugin().log(
+            RTS_LOG_DEBUG, str_cat("cpu: tuning candidate ", candidate.variant->name, " failed on ",
+                                   node.desc->label(), ": ", error.what()));
+      }
+    }
+    const Clock::time_point timing_start = Clock::now();
+    const auto budget =
+        kCandidateBudget * static_cast<int64_t>(std::max<size_t>(candidates.size(), 1));
+    for (int round = 0; round < kMaxTimedRuns; ++round) {
+      if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) return;
+      for (Candidate& candidate : candidates) {
+        if (!candidate.failed) candidate.times.push_back(timed_run(candidate));
+      }
+      if (round + 1 >= kMinTimedRuns && Clock::now() - timing_start > budget) break;
+    }
+  };
+  if (gate_ != nullptr) {
+    gate_->measure(measure_all);
+  } else {
+    measure_all();
+  }
+  if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) return std::nullopt;
+  const Candidate* best = nullptr;
+  uint64_t best_score = std::numeric_limits<uint64_t>::max();
+  for (Candidate& candidate : candidates) {
+    if (candidate.failed) continue;
     counters_.runs.fetch_add(1, std::memory_order_relaxed);
-    if (fastest < best_ns) {
-      best_ns = fastest;
-      best = &variant;
+    const uint64_t score = candidate.score();
+    engine_.plugin().log(RTS_LOG_TRACE,
+                         str_cat("cpu: tuning ", node.desc->label(), ": ", candidate.variant->name,
+                                 " grain ", candidate.variant->tuning.grain, " ", score,
+                                 " ns (median of ", candidate.times.size(), ")"));
+    if (best == nullptr || score < best_score) {
+      best = &candidate;
+      best_score = score;
     }
   }
   counters_.micros.fetch_add(elapsed_ns(started) / 1000, std::memory_order_relaxed);
@@ -286,7 +346,8 @@ std::optional<KernelVariant> Tuner::measure(const NodeTask& task, const TuningSp
     best_ns = 0;
     return space.variants.front();
   }
-  return *best;
+  best_ns = best_score;
+  return *best->variant;
 }
 
 }  // namespace rtscope::cpu

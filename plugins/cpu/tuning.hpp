@@ -15,6 +15,7 @@
 
 #include "kernels/op_spec.hpp"
 #include "kit_names.hpp"
+#include "measurement_gate.hpp"
 #include "rtscope/plugin_abi.h"
 
 namespace rtscope::cpu {
@@ -44,6 +45,9 @@ class Tuner {
   // for the context's lifetime, and the tuner lives inside the context).
   Tuner(const Engine& engine, const rts_cache_store* cache);
 
+  // Lazy tuning: every timed run goes through `gate` (null: none).
+  void set_gate(MeasurementGate* gate) { gate_ = gate; }
+
   // The variant `task.node` should run at the task's shapes: from this
   // context's memo, the runtime cache, or by measuring every candidate.
   // nullopt when `cancel` became true before a result was reached.
@@ -68,7 +72,7 @@ class Tuner {
   bool constant_operands(const EngineNode& node) const;
   std::optional<KernelVariant> load(const std::string& key, const TuningSpace& space);
   void store(const std::string& key, const KernelVariant& variant, uint64_t best_ns);
-  // Fastest candidate by the minimum over a few timed runs; nullopt when
+  // Fastest candidate by the median of a few timed runs; nullopt when
   // cancelled.
   std::optional<KernelVariant> measure(const NodeTask& task, const TuningSpace& space,
                                        const std::atomic<bool>* cancel, uint64_t& best_ns);
@@ -79,6 +83,7 @@ class Tuner {
   // candidate, without measuring or caching (tests run every variant
   // against the reference this way); empty when unset.
   std::string forced_variant_;
+  MeasurementGate* gate_ = nullptr;
   TuningCounters counters_;
   std::mutex memo_mutex_;
   std::map<std::string, KernelVariant> memo_;  // by tuning key

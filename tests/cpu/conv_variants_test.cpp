@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
+#include <numeric>
 #include <string>
 #include <thread>
 #include <vector>
@@ -130,6 +132,21 @@ const std::vector<ConvCase>& cases() {
        true,
        {{"pads", ints({1, 1, 1, 1})}}},
       {"blocks_3x3_valid", {1, 16, 8, 10}, {32, 16, 3, 3}, false, false, {}},
+      // Images larger than the weights: row slices are offered too (odd
+      // row counts, strides, asymmetric pads and dilation at the cuts).
+      {"rows_3x3", {2, 16, 27, 24}, {16, 16, 3, 3}, true, true, {{"pads", ints({1, 1, 1, 1})}}},
+      {"rows_first_layer",
+       {1, 3, 45, 40},
+       {16, 3, 7, 7},
+       true,
+       false,
+       {{"strides", ints({2, 2})}, {"pads", ints({3, 3, 2, 3})}}},
+      {"rows_dilated",
+       {1, 16, 30, 20},
+       {16, 16, 3, 3},
+       false,
+       true,
+       {{"dilations", ints({2, 1})}, {"pads", ints({2, 1, 1, 1})}}},
       {"blocks_conv1d",
        {2, 16, 30},
        {32, 16, 3},
@@ -153,6 +170,7 @@ class ConvVariants : public ::testing::TestWithParam<const char*> {
       const Graph graph = conv_graph(c, runtime_weights);
       auto model = testing::eager_cpu_model(registry_, graph);
       // Two executes: the second runs on state left by the first.
+      Shape y_shape;
       for (int round = 0; round < 2; ++round) {
         std::map<std::string, Tensor> inputs = {{"x", Tensor::random(DType::f32, c.x, ++seed)}};
         if (runtime_weights) {
@@ -161,6 +179,7 @@ class ConvVariants : public ::testing::TestWithParam<const char*> {
         }
         const auto expected = testing::reference_outputs(graph, inputs);
         const Tensor y = model->run(inputs).at("y");
+        y_shape = y.shape();
         EXPECT_LE(reference::closeness(y, expected.at("y"), 1e-4, 1e-4), 1.0) << "round " << round;
       }
       // The split is offered only where the pool has several threads (one
@@ -177,9 +196,19 @@ class ConvVariants : public ::testing::TestWithParam<const char*> {
       };
       const bool winograd = blocks && c.x.size() == 4 && c.x[1] % 16 == 0 && c.w[2] == 3 &&
                             c.w[3] == 3 && unit("strides") && unit("dilations");
+      // Row slices: 2 or 3 spatial dims, as many output rows as threads,
+      // and an image larger than the weights (Winograd's: 4 times).
+      const int64_t image =
+          std::accumulate(c.x.begin() + 1, c.x.end(), int64_t{1}, std::multiplies<>());
+      const int64_t weights =
+          std::accumulate(c.w.begin(), c.w.end(), int64_t{1}, std::multiplies<>());
+      const bool rows =
+          std::thread::hardware_concurrency() > 1 && y_shape.size() >= 4 && y_shape[2] >= 2;
       if ((variant != "conv.onednn_split" || splits) &&
           (variant != "conv.onednn_blocked" || blocks) &&
-          (variant != "conv.onednn_winograd" || winograd)) {
+          (variant != "conv.onednn_winograd" || winograd) &&
+          (variant != "conv.onednn_blocked_rows" || (blocks && rows && weights <= image)) &&
+          (variant != "conv.onednn_winograd_rows" || (winograd && rows && 4 * weights <= image))) {
         EXPECT_EQ(variant_nodes(*model, variant), 1u);
         // A oneDNN form holds the weights in its own layout (reordered
         // once, or per execute from a runtime input) in its prepared
@@ -203,7 +232,8 @@ TEST_P(ConvVariants, RuntimeWeightsMatchFloat64Reference) { check(true); }
 
 INSTANTIATE_TEST_SUITE_P(Cpu, ConvVariants,
                          ::testing::Values("conv.im2col_sgemm", "conv.onednn", "conv.onednn_split",
-                                           "conv.onednn_blocked", "conv.onednn_winograd"),
+                                           "conv.onednn_blocked", "conv.onednn_winograd",
+                                           "conv.onednn_blocked_rows", "conv.onednn_winograd_rows"),
                          [](const auto& info) { return testing::test_name_of(info.param); });
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Reference kernels of the sliding-window ops (op_shapes_window): conv,
 // max_pool, avg_pool, and pad. Written over any number of spatial dims
 // with explicit index arithmetic.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -44,26 +45,29 @@ Window window_of(const AttrMap& attrs, std::size_t n, std::vector<int64_t> kerne
           ints_or(attrs, "dilations", n, 1)};
 }
 
-// Appends to `index` the spatial position that `at` (an index whose dims
-// from 2 on are spatial) reaches through kernel offset `k` in a tensor of
-// `shape`: the output-to-input step of conv and the input-to-output step
-// of conv_transpose. False when that position lies in the padding.
+// Writes to `index` (dims from 2 on) the spatial position that `at` (an
+// index whose dims from 2 on are spatial) reaches through kernel offset
+// `k` in a tensor of `shape`: the output-to-input step of conv and the
+// input-to-output step of conv_transpose. False when that position lies
+// in the padding.
 bool reach(const Window& win, const std::vector<int64_t>& at, const std::vector<int64_t>& k,
            const Shape& shape, std::vector<int64_t>& index) {
   bool inside = true;
   for (std::size_t d = 0; d < k.size(); ++d) {
     const int64_t pos = at[2 + d] * win.strides[d] - win.pads[d] + k[d] * win.dilations[d];
     inside = inside && pos >= 0 && pos < shape[2 + d];
-    index.push_back(pos);
+    index[2 + d] = pos;
   }
   return inside;
 }
 
-// The weight's index of channels `first`, `second` at kernel offset `k`.
-std::vector<int64_t> weight_index(int64_t first, int64_t second, const std::vector<int64_t>& k) {
-  std::vector<int64_t> index{first, second};
-  index.insert(index.end(), k.begin(), k.end());
-  return index;
+// The flat offset of the weight of channels `first`, `second` at kernel
+// offset `k`.
+int64_t weight_offset(const Shape& shape, int64_t first, int64_t second,
+                      const std::vector<int64_t>& k) {
+  int64_t f = first * shape[1] + second;
+  for (std::size_t d = 0; d < k.size(); ++d) f = f * shape[2 + d] + k[d];
+  return f;
 }
 
 // The window of conv and conv_transpose: the kernel is w's spatial dims.
@@ -81,17 +85,20 @@ void conv_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
   const int64_t m_per_group = w.shape[0] / attr_int(attrs, "group");
   RefTensor& y = out[0];
   std::vector<int64_t> o(y.shape.size(), 0);
+  std::vector<int64_t> xi(x.shape.size(), 0);
+  std::vector<int64_t> k(n, 0);
   do {
     const int64_t batch = o[0];
     const int64_t m = o[1];
     const int64_t g = m / m_per_group;
     double sum = in.size() > 2 ? in[2].data[m] : 0.0;
     for (int64_t c = 0; c < c_per_group; ++c) {
-      std::vector<int64_t> k(n, 0);
+      std::fill(k.begin(), k.end(), 0);
+      xi[0] = batch;
+      xi[1] = g * c_per_group + c;
       do {
-        std::vector<int64_t> xi{batch, g * c_per_group + c};
         if (!reach(win, o, k, x.shape, xi)) continue;
-        sum += x.data[flat(x.shape, xi)] * w.data[flat(w.shape, weight_index(m, c, k))];
+        sum += x.data[flat(x.shape, xi)] * w.data[weight_offset(w.shape, m, c, k)];
       } while (n > 0 && next(k, win.kernel));
     }
     y.data[flat(y.shape, o)] = sum;
@@ -114,17 +121,20 @@ void conv_transpose_kernel(const std::vector<RefTensor>& in, const AttrMap& attr
     }
   }
   std::vector<int64_t> xi(x.shape.size(), 0);
+  std::vector<int64_t> yi(y.shape.size(), 0);
+  std::vector<int64_t> k(win.n, 0);
   // Every input element spreads over the output through the kernel.
   do {
     const int64_t c = xi[1];
     const int64_t g = c / c_per_group;
     for (int64_t m = 0; m < m_per_group; ++m) {
-      std::vector<int64_t> k(win.n, 0);
+      std::fill(k.begin(), k.end(), 0);
+      yi[0] = xi[0];
+      yi[1] = g * m_per_group + m;
       do {
-        std::vector<int64_t> yi{xi[0], g * m_per_group + m};
         if (!reach(win, xi, k, y.shape, yi)) continue;
         y.data[flat(y.shape, yi)] +=
-            x.data[flat(x.shape, xi)] * w.data[flat(w.shape, weight_index(c, m, k))];
+            x.data[flat(x.shape, xi)] * w.data[weight_offset(w.shape, c, m, k)];
       } while (next(k, win.kernel));
     }
   } while (next(xi, x.shape));

@@ -57,6 +57,17 @@ struct ConvSlice {
   int64_t rows = 0;  // output channels (of every image in the call) the slice writes
   // Blocked layout: the slice's output back into the plain output.
   std::optional<SliceReorder> dst_back;
+  // The weights buffer is another slice's (same layout, constant
+  // weights): reordered once, by that slice.
+  bool shares_weights = false;
+  // Split by output rows: the input rows the slice reads (with its halo),
+  // copied into `src_buffer` in the primitive's layout, and its output
+  // rows in `dst_buffer` until `dst_back` writes them out.
+  std::optional<SliceReorder> src_window;
+  AlignedBuffer src_buffer;
+  AlignedBuffer dst_buffer;
+  int64_t row_begin = 0;  // output rows [row_begin, row_end) of the first spatial dim
+  int64_t row_end = 0;
 };
 
 struct OnednnConv final : PreparedKernel {
@@ -74,12 +85,15 @@ struct OnednnConv final : PreparedKernel {
   int64_t src_stride = 0;  // floats between the images of successive calls
   int64_t dst_stride = 0;
   int64_t out_size = 0;  // output positions per channel
+  int64_t out_row = 0;   // output positions per row of the first spatial dim
+  bool by_rows = false;  // slices split the output rows, not the channels
 
   size_t bytes() const override {
     size_t total = src_blocked.capacity() + dst_blocked.capacity();
     for (const ConvSlice& slice : slices) {
       total += slice.weights_buffer.capacity() + slice.scratchpad_buffer.capacity() +
-               slice.weights_reorder_scratchpad_buffer.capacity();
+               slice.weights_reorder_scratchpad_buffer.capacity() + slice.src_buffer.capacity() +
+               slice.dst_buffer.capacity();
     }
     return total;
   }
@@ -131,6 +145,31 @@ SliceReorder make_slice_reorder(const memory::dims& dims, int spatial, int64_t o
   const memory block(blocked_md, engine, blocked + offset);
   reorder.from = to_blocked ? plain : block;
   reorder.to = to_blocked ? block : plain;
+  reorder.primitive =
+      make_reorder(reorder.from, reorder.to, reorder.scratchpad_buffer, reorder.scratchpad);
+  return reorder;
+}
+
+// A reorder between a window of rows of one plain image (`image` dims,
+// pointed at per execute, `offset` floats in) and `dense`, a buffer of
+// the window alone in layout `dense_tag`.
+SliceReorder make_window_reorder(const memory::dims& window, const memory::dims& image,
+                                 int64_t offset, Tag dense_tag, bool into_dense, float* dense) {
+  const auto& engine = onednn_cpu_engine();
+  memory::dims strides(image.size());
+  int64_t stride = 1;
+  for (size_t d = image.size(); d-- > 0;) {
+    strides[d] = stride;
+    stride *= image[d];
+  }
+  SliceReorder reorder;
+  reorder.offset = offset;
+  reorder.stream = dnnl::stream(engine);
+  const memory plain(memory::desc(window, memory::data_type::f32, strides), engine,
+                     DNNL_MEMORY_NONE);
+  const memory packed(memory::desc(window, memory::data_type::f32, dense_tag), engine, dense);
+  reorder.from = into_dense ? plain : packed;
+  reorder.to = into_dense ? packed : plain;
   reorder.primitive =
       make_reorder(reorder.from, reorder.to, reorder.scratchpad_buffer, reorder.scratchpad);
   return reorder;
@@ -190,9 +229,155 @@ int64_t onednn_conv_max_slices(const NodeDesc& node, const Dims& weights, unsign
 
 namespace {
 
+// The geometry of one convolution node, in oneDNN's terms.
+struct ConvGeometry {
+  int spatial = 0;
+  memory::dims strides, dilates, pad_l, pad_r, in_spatial, out_spatial, kernel;
+  int64_t in_size = 1, out_size = 1, kernel_size = 1;
+};
+
+ConvGeometry conv_geometry(const NodeDesc& node, const TensorRef& x, const TensorRef& w,
+                           const TensorRef& y) {
+  ConvGeometry g;
+  g.spatial = x.rank() - 2;
+  const auto& strides = node.attr_ints("strides");
+  const auto& dilations = node.attr_ints("dilations");
+  const auto& pads = node.attr_ints("pads");
+  for (int d = 0; d < g.spatial; ++d) {
+    g.strides.push_back(strides.empty() ? 1 : strides[d]);
+    g.dilates.push_back((dilations.empty() ? 1 : dilations[d]) - 1);  // oneDNN counts from 0
+    g.pad_l.push_back(pads.empty() ? 0 : pads[d]);
+    g.pad_r.push_back(pads.empty() ? 0 : pads[g.spatial + d]);
+    g.in_spatial.push_back(x.dims[2 + d]);
+    g.out_spatial.push_back(y.dims[2 + d]);
+    g.kernel.push_back(w.dims[2 + d]);
+    g.in_size *= x.dims[2 + d];
+    g.out_size *= y.dims[2 + d];
+    g.kernel_size *= w.dims[2 + d];
+  }
+  return g;
+}
+
+memory::dims with_spatial(memory::dims dims, const memory::dims& rest) {
+  dims.insert(dims.end(), rest.begin(), rest.end());
+  return dims;
+}
+
+// The slice's primitive for `src_md` -> `dst_md` with weights `w_dims`
+// (paddings `pad_l`/`pad_r`), its scratchpad, and its weights in the
+// primitive's layout: reordered from `weights` (the node's constant, at
+// the slice's offset) now, or per execute when `weights` is null.
+// `shared` is an earlier slice whose reordered weights this one reuses
+// when the layouts agree (constant weights only).
+void build_slice(ConvSlice& slice, const NodeDesc& node, const ConvGeometry& g,
+                 const memory::desc& src_md, const memory::desc& dst_md, const memory::dims& w_dims,
+                 bool grouped, bool has_bias, const memory::dims& pad_l, const memory::dims& pad_r,
+                 dnnl::algorithm algorithm, const float* weights, const ConvSlice* shared) {
+  const auto& engine = onednn_cpu_engine();
+  const memory::desc user_w_md(w_dims, memory::data_type::f32, weights_tag(g.spatial, grouped));
+  const memory::desc any_w_md(w_dims, memory::data_type::f32, Tag::any);
+  const memory::desc bias_md({dst_md.dims()[1]}, memory::data_type::f32, Tag::x);
+  const auto desc = has_bias ? dnnl::convolution_forward::desc(
+                                   dnnl::prop_kind::forward_inference, algorithm, src_md, any_w_md,
+                                   bias_md, dst_md, g.strides, g.dilates, pad_l, pad_r)
+                             : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                               algorithm, src_md, any_w_md, dst_md,
+                                                               g.strides, g.dilates, pad_l, pad_r);
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
+  // The reference implementations are far slower than im2col + sgemm;
+  // never worth measuring.
+  if (const std::string impl = pd.impl_info_str(); impl.rfind("ref", 0) == 0) {
+    fail(RTS_ERROR_UNSUPPORTED, "cpu: ", node.label(), ": oneDNN has only its reference ",
+         "convolution (", impl, ") for this layout");
+  }
+  slice.conv = dnnl::convolution_forward(pd);
+  slice.stream = dnnl::stream(engine);
+  slice.scratchpad_buffer.reserve(std::max<size_t>(pd.scratchpad_desc().get_size(), 1));
+  slice.scratchpad = memory(pd.scratchpad_desc(), engine, slice.scratchpad_buffer.data());
+  slice.bias = memory(bias_md, engine, DNNL_MEMORY_NONE);
+  if (shared != nullptr && weights != nullptr && shared->weights.get_desc() == pd.weights_desc()) {
+    slice.weights = shared->weights;
+    slice.user_weights = shared->user_weights;
+    slice.shares_weights = true;
+    return;
+  }
+  slice.weights_buffer.reserve(std::max<size_t>(pd.weights_desc().get_size(), 1));
+  slice.weights = memory(pd.weights_desc(), engine, slice.weights_buffer.data());
+  slice.user_weights = memory(user_w_md, engine, DNNL_MEMORY_NONE);
+  slice.weights_reorder =
+      make_reorder(slice.user_weights, slice.weights, slice.weights_reorder_scratchpad_buffer,
+                   slice.weights_reorder_scratchpad);
+  if (weights != nullptr) {
+    slice.user_weights.set_data_handle(const_cast<float*>(weights) + slice.weights_offset);
+    reorder_weights(slice);
+  }
+}
+
+// Slices over the rows of the first spatial dim of the output, every
+// slice with all channels and the whole weights: each copies the input
+// rows it reads into a buffer of its own, convolves them, and writes its
+// rows back, so the slices share nothing but the weights. A Winograd
+// convolution transforms each input tile once this way, where channel
+// slices would each transform the whole input.
+void prepare_row_slices(OnednnConv& state, const NodeDesc& node, const ConvGeometry& g,
+                        const TensorRef& x, const TensorRef& w, int64_t grain,
+                        dnnl::algorithm algorithm) {
+  const int64_t channels = x.dims[1];
+  const int64_t m_total = w.dims[0];
+  const int64_t out_rows = g.out_spatial[0];
+  const int64_t in_rows = g.in_spatial[0];
+  const int64_t slices = std::clamp<int64_t>(grain, 1, out_rows);
+  const int64_t in_row = g.in_size / in_rows;
+  state.out_row = g.out_size / out_rows;
+  state.by_rows = true;
+  const Tag src_tag = channels % kBlock == 0 ? blocked_tag(g.spatial) : plain_tag(g.spatial);
+  const memory::dims image_in = with_spatial({1, channels}, g.in_spatial);
+  const memory::dims image_out = with_spatial({1, m_total}, g.out_spatial);
+  const int64_t extent = g.dilates[0] * (g.kernel[0] - 1) + g.kernel[0];  // rows one output reads
+  state.slices.resize(static_cast<size_t>(slices));
+  for (int64_t s = 0; s < slices; ++s) {
+    ConvSlice& slice = state.slices[s];
+    slice.row_begin = out_rows * s / slices;
+    slice.row_end = out_rows * (s + 1) / slices;
+    slice.rows = m_total;
+    // Input rows the slice's outputs read, padding included, then
+    // clipped to the image: what is cut off becomes the slice's padding.
+    const int64_t first = slice.row_begin * g.strides[0] - g.pad_l[0];
+    const int64_t last = (slice.row_end - 1) * g.strides[0] - g.pad_l[0] + extent;  // exclusive
+    const int64_t lo = std::max<int64_t>(first, 0);
+    const int64_t hi = std::min<int64_t>(last, in_rows);
+    memory::dims pad_l = g.pad_l;
+    memory::dims pad_r = g.pad_r;
+    pad_l[0] = lo - first;
+    pad_r[0] = last - hi;
+    memory::dims in_window = g.in_spatial;
+    in_window[0] = hi - lo;
+    memory::dims out_window = g.out_spatial;
+    out_window[0] = slice.row_end - slice.row_begin;
+    const memory::dims src_dims = with_spatial({1, channels}, in_window);
+    const memory::dims dst_dims = with_spatial({1, m_total}, out_window);
+    const memory::desc src_md(src_dims, memory::data_type::f32, src_tag);
+    const memory::desc dst_md(dst_dims, memory::data_type::f32, blocked_tag(g.spatial));
+    slice.src_buffer.reserve(src_md.get_size());
+    slice.dst_buffer.reserve(dst_md.get_size());
+    slice.src = memory(src_md, onednn_cpu_engine(), slice.src_buffer.data());
+    slice.dst = memory(dst_md, onednn_cpu_engine(), slice.dst_buffer.data());
+    slice.src_window = make_window_reorder(src_dims, image_in, lo * in_row, src_tag, true,
+                                           static_cast<float*>(slice.src_buffer.data()));
+    slice.dst_back = make_window_reorder(dst_dims, image_out, slice.row_begin * state.out_row,
+                                         blocked_tag(g.spatial), false,
+                                         static_cast<float*>(slice.dst_buffer.data()));
+    build_slice(slice, node, g, src_md, dst_md, with_spatial({m_total, channels}, g.kernel), false,
+                state.has_bias, pad_l, pad_r, algorithm, w.as<float>(),
+                s > 0 ? &state.slices[0] : nullptr);
+  }
+}
+
 std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const TensorRef> inputs,
                                         std::span<const TensorRef> outputs, int64_t grain,
-                                        bool blocked, dnnl::algorithm algorithm) {
+                                        bool blocked, bool by_rows, dnnl::algorithm algorithm) {
   const SingleOpenMpThread single;
   const TensorRef& x = inputs[0];
   const TensorRef& w = inputs[1];
@@ -213,58 +398,46 @@ std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const Te
     fail(RTS_ERROR_UNSUPPORTED, "cpu: ", node.label(),
          ": the blocked oneDNN conv needs one group and output channels in blocks of ", kBlock);
   }
-  const int64_t units = grouped ? group : m_total;
-  const int64_t slices = std::clamp<int64_t>(grain, 1, units);
-  const std::vector<int64_t> bounds = slice_bounds(units, slices, !grouped);
-
-  const auto& strides = node.attr_ints("strides");
-  const auto& dilations = node.attr_ints("dilations");
-  const auto& pads = node.attr_ints("pads");
-  memory::dims stride_dims, dilate_dims, pad_l, pad_r, in_spatial, out_spatial, kernel;
-  int64_t in_size = 1, out_size = 1, kernel_size = 1;
-  for (int d = 0; d < spatial; ++d) {
-    stride_dims.push_back(strides.empty() ? 1 : strides[d]);
-    dilate_dims.push_back((dilations.empty() ? 1 : dilations[d]) - 1);  // oneDNN counts from 0
-    pad_l.push_back(pads.empty() ? 0 : pads[d]);
-    pad_r.push_back(pads.empty() ? 0 : pads[spatial + d]);
-    in_spatial.push_back(x.dims[2 + d]);
-    out_spatial.push_back(y.dims[2 + d]);
-    kernel.push_back(w.dims[2 + d]);
-    in_size *= x.dims[2 + d];
-    out_size *= y.dims[2 + d];
-    kernel_size *= w.dims[2 + d];
-  }
-  const auto with_spatial = [](memory::dims dims, const memory::dims& rest) {
-    dims.insert(dims.end(), rest.begin(), rest.end());
-    return dims;
-  };
-  // Plain and one slice: every image in one call. Otherwise images go one
-  // at a time (a channel slice of several images is not dense).
+  const ConvGeometry g = conv_geometry(node, x, w, y);
   auto state = std::make_shared<OnednnConv>();
   state->has_bias = inputs.size() > 2;
   state->weights_source = w.data;
-  const int64_t images = slices == 1 && !blocked ? batch : 1;
-  state->calls = batch / images;
-  state->src_stride = channels * in_size;
-  state->dst_stride = m_total * out_size;
-  state->out_size = out_size;
-  // Blocked: an input whose channels fill whole blocks is reordered per
-  // image, in channel slices over the pool; a few channels (the first
-  // layer's) stay plain, which oneDNN's blocked kernels read directly.
-  const bool blocked_src = blocked && channels % kBlock == 0;
-  const Tag src_tag = blocked_src ? blocked_tag(spatial) : plain_tag(spatial);
-  const Tag dst_tag = blocked ? blocked_tag(spatial) : plain_tag(spatial);
-  const auto& engine = onednn_cpu_engine();
+  state->src_stride = channels * g.in_size;
+  state->dst_stride = m_total * g.out_size;
+  state->out_size = g.out_size;
   try {
+    if (by_rows) {
+      if (!blocked || spatial < 2) {
+        fail(RTS_ERROR_UNSUPPORTED, "cpu: ", node.label(),
+             ": oneDNN conv splits rows only in the blocked layout, with 2 or 3 spatial dims");
+      }
+      state->calls = batch;
+      prepare_row_slices(*state, node, g, x, w, grain, algorithm);
+      return state;
+    }
+    const int64_t units = grouped ? group : m_total;
+    const int64_t slices = std::clamp<int64_t>(grain, 1, units);
+    const std::vector<int64_t> bounds = slice_bounds(units, slices, !grouped);
+    // Plain and one slice: every image in one call. Otherwise images go
+    // one at a time (a channel slice of several images is not dense).
+    const int64_t images = slices == 1 && !blocked ? batch : 1;
+    state->calls = batch / images;
+    // Blocked: an input whose channels fill whole blocks is reordered per
+    // image, in channel slices over the pool; a few channels (the first
+    // layer's) stay plain, which oneDNN's blocked kernels read directly.
+    const bool blocked_src = blocked && channels % kBlock == 0;
+    const Tag src_tag = blocked_src ? blocked_tag(spatial) : plain_tag(spatial);
+    const Tag dst_tag = blocked ? blocked_tag(spatial) : plain_tag(spatial);
+    const auto& engine = onednn_cpu_engine();
     if (blocked_src) {
       state->src_blocked.reserve(static_cast<size_t>(state->src_stride) * sizeof(float));
       const int64_t src_slices = std::clamp<int64_t>(channels / kBlock, 1, slices);
       const std::vector<int64_t> src_bounds = slice_bounds(channels, src_slices, true);
       for (int64_t s = 0; s < src_slices; ++s) {
         const int64_t c0 = src_bounds[s];
-        state->src_in.push_back(
-            make_slice_reorder(with_spatial({1, src_bounds[s + 1] - c0}, in_spatial), spatial,
-                               c0 * in_size, true, static_cast<float*>(state->src_blocked.data())));
+        state->src_in.push_back(make_slice_reorder(
+            with_spatial({1, src_bounds[s + 1] - c0}, g.in_spatial), spatial, c0 * g.in_size, true,
+            static_cast<float*>(state->src_blocked.data())));
       }
     }
     if (blocked) state->dst_blocked.reserve(static_cast<size_t>(state->dst_stride) * sizeof(float));
@@ -276,49 +449,22 @@ std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const Te
       const int64_t m0 = grouped ? u0 * m_per_group : u0;  // first output channel
       const int64_t m_count = grouped ? u_count * m_per_group : u_count;
       const int64_t c_count = grouped ? u_count * c_per_group : channels;
-      slice.src_offset = grouped ? u0 * c_per_group * in_size : 0;
-      slice.dst_offset = m0 * out_size;
-      slice.weights_offset = m0 * c_per_group * kernel_size;
+      slice.src_offset = grouped ? u0 * c_per_group * g.in_size : 0;
+      slice.dst_offset = m0 * g.out_size;
+      slice.weights_offset = m0 * c_per_group * g.kernel_size;
       slice.bias_offset = m0;
       slice.rows = images * m_count;  // one slice when several images: contiguous
 
-      const memory::dims dst_dims = with_spatial({images, m_count}, out_spatial);
+      const memory::dims dst_dims = with_spatial({images, m_count}, g.out_spatial);
       const memory::dims w_dims =
           with_spatial(grouped ? memory::dims{u_count, m_per_group, c_per_group}
                                : memory::dims{m_count, channels},
-                       kernel);
-      const memory::desc src_md(with_spatial({images, c_count}, in_spatial), memory::data_type::f32,
-                                src_tag);
+                       g.kernel);
+      const memory::desc src_md(with_spatial({images, c_count}, g.in_spatial),
+                                memory::data_type::f32, src_tag);
       const memory::desc dst_md(dst_dims, memory::data_type::f32, dst_tag);
-      const memory::desc user_w_md(w_dims, memory::data_type::f32, weights_tag(spatial, grouped));
-      const memory::desc any_w_md(w_dims, memory::data_type::f32, Tag::any);
-      const memory::desc bias_md({m_count}, memory::data_type::f32, Tag::x);
-      const auto desc =
-          state->has_bias ? dnnl::convolution_forward::desc(
-                                dnnl::prop_kind::forward_inference, algorithm, src_md, any_w_md,
-                                bias_md, dst_md, stride_dims, dilate_dims, pad_l, pad_r)
-                          : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                            algorithm, src_md, any_w_md, dst_md,
-                                                            stride_dims, dilate_dims, pad_l, pad_r);
-      dnnl::primitive_attr attr;
-      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-      const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
-      // The reference implementations are far slower than im2col + sgemm;
-      // never worth measuring.
-      if (const std::string impl = pd.impl_info_str(); impl.rfind("ref", 0) == 0) {
-        fail(RTS_ERROR_UNSUPPORTED, "cpu: ", node.label(), ": oneDNN has only its reference ",
-             "convolution (", impl, ") for this layout");
-      }
-      slice.conv = dnnl::convolution_forward(pd);
-      slice.stream = dnnl::stream(engine);
-      slice.weights_buffer.reserve(std::max<size_t>(pd.weights_desc().get_size(), 1));
-      slice.weights = memory(pd.weights_desc(), engine, slice.weights_buffer.data());
-      slice.scratchpad_buffer.reserve(std::max<size_t>(pd.scratchpad_desc().get_size(), 1));
-      slice.scratchpad = memory(pd.scratchpad_desc(), engine, slice.scratchpad_buffer.data());
-      slice.user_weights = memory(user_w_md, engine, DNNL_MEMORY_NONE);
       slice.src =
           memory(src_md, engine, blocked_src ? state->src_blocked.data() : DNNL_MEMORY_NONE);
-      slice.bias = memory(bias_md, engine, DNNL_MEMORY_NONE);
       if (blocked) {
         float* dst = static_cast<float*>(state->dst_blocked.data());
         slice.dst = memory(dst_md, engine, dst + slice.dst_offset);
@@ -326,13 +472,8 @@ std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const Te
       } else {
         slice.dst = memory(dst_md, engine, DNNL_MEMORY_NONE);
       }
-      slice.weights_reorder =
-          make_reorder(slice.user_weights, slice.weights, slice.weights_reorder_scratchpad_buffer,
-                       slice.weights_reorder_scratchpad);
-      if (w.data != nullptr) {
-        slice.user_weights.set_data_handle(w.as<float>() + slice.weights_offset);
-        reorder_weights(slice);
-      }
+      build_slice(slice, node, g, src_md, dst_md, w_dims, grouped, state->has_bias, g.pad_l,
+                  g.pad_r, algorithm, w.as<float>(), nullptr);
     }
   } catch (const dnnl::error& error) {
     fail(RTS_ERROR_UNSUPPORTED, "cpu: ", node.label(), ": oneDNN has no convolution for input ",
@@ -347,22 +488,74 @@ std::shared_ptr<PreparedKernel> prepare_onednn_conv(const NodeDesc& node,
                                                     std::span<const TensorRef> inputs,
                                                     std::span<const TensorRef> outputs,
                                                     const KernelTuning& tuning) {
-  return prepare(node, inputs, outputs, tuning.grain, false, dnnl::algorithm::convolution_direct);
+  return prepare(node, inputs, outputs, tuning.grain, false, false,
+                 dnnl::algorithm::convolution_direct);
 }
 
 std::shared_ptr<PreparedKernel> prepare_onednn_conv_blocked(const NodeDesc& node,
                                                             std::span<const TensorRef> inputs,
                                                             std::span<const TensorRef> outputs,
                                                             const KernelTuning& tuning) {
-  return prepare(node, inputs, outputs, tuning.grain, true, dnnl::algorithm::convolution_direct);
+  return prepare(node, inputs, outputs, tuning.grain, true, false,
+                 dnnl::algorithm::convolution_direct);
+}
+
+std::shared_ptr<PreparedKernel> prepare_onednn_conv_blocked_rows(const NodeDesc& node,
+                                                                 std::span<const TensorRef> inputs,
+                                                                 std::span<const TensorRef> outputs,
+                                                                 const KernelTuning& tuning) {
+  return prepare(node, inputs, outputs, tuning.grain, true, true,
+                 dnnl::algorithm::convolution_direct);
 }
 
 std::shared_ptr<PreparedKernel> prepare_onednn_conv_winograd(const NodeDesc& node,
                                                              std::span<const TensorRef> inputs,
                                                              std::span<const TensorRef> outputs,
                                                              const KernelTuning& tuning) {
-  return prepare(node, inputs, outputs, tuning.grain, true, dnnl::algorithm::convolution_winograd);
+  return prepare(node, inputs, outputs, tuning.grain, true, false,
+                 dnnl::algorithm::convolution_winograd);
 }
+
+std::shared_ptr<PreparedKernel> prepare_onednn_conv_winograd_rows(
+    const NodeDesc& node, std::span<const TensorRef> inputs, std::span<const TensorRef> outputs,
+    const KernelTuning& tuning) {
+  return prepare(node, inputs, outputs, tuning.grain, true, true,
+                 dnnl::algorithm::convolution_winograd);
+}
+
+namespace {
+
+void run_row_slices(OnednnConv& state, const KernelArgs& args, const float* x, const float* w,
+                    const float* bias, float* y, bool fresh_weights) {
+  const auto slices = static_cast<int64_t>(state.slices.size());
+  for (int64_t call = 0; call < state.calls; ++call) {
+    const float* src = x + call * state.src_stride;
+    float* dst = y + call * state.dst_stride;
+    args.pool.parallel_for(slices, 1, [&](int64_t begin, int64_t end) {
+      const SingleOpenMpThread single;
+      for (int64_t s = begin; s < end; ++s) {
+        ConvSlice& slice = state.slices[s];
+        if (fresh_weights && call == 0) {
+          slice.user_weights.set_data_handle(const_cast<float*>(w));
+          reorder_weights(slice);
+        }
+        if (bias != nullptr) slice.bias.set_data_handle(const_cast<float*>(bias));
+        slice.src_window->from.set_data_handle(const_cast<float*>(src) + slice.src_window->offset);
+        run_reorder(*slice.src_window);
+        execute_conv(slice, bias != nullptr);
+        slice.dst_back->to.set_data_handle(dst + slice.dst_back->offset);
+        run_reorder(*slice.dst_back);
+        if (args.epilogue != nullptr) {
+          // Every channel's rows of this slice, still in this thread's cache.
+          apply_epilogue(args.epilogue->shifted(dst - y), dst, slice.rows, state.out_size,
+                         slice.row_begin * state.out_row, slice.row_end * state.out_row);
+        }
+      }
+    });
+  }
+}
+
+}  // namespace
 
 bool run_onednn_conv(const KernelArgs& args) {
   auto* state =
@@ -373,6 +566,10 @@ bool run_onednn_conv(const KernelArgs& args) {
   auto* bias = state->has_bias ? args.inputs[2].as<float>() : nullptr;
   float* y = args.outputs[0].as<float>();
   const bool fresh_weights = w != state->weights_source;
+  if (state->by_rows) {
+    run_row_slices(*state, args, x, w, bias, y, fresh_weights);
+    return true;
+  }
   const bool blocked_src = !state->src_in.empty();
   for (int64_t call = 0; call < state->calls; ++call) {
     float* src = x + call * state->src_stride;

@@ -65,6 +65,19 @@ std::shared_ptr<PreparedKernel> prepare_onednn_conv_winograd(const NodeDesc& nod
                                                              std::span<const TensorRef> outputs,
                                                              const KernelTuning& tuning);
 
+// The blocked and Winograd forms split by rows of the first spatial dim
+// (2 or 3 spatial dims) instead of output channels: each of `tuning.grain`
+// slices copies the input rows it reads (halo included) into a buffer of
+// its own and computes every channel of its output rows, with the whole
+// weights (one reordered copy where the slices' layouts agree).
+std::shared_ptr<PreparedKernel> prepare_onednn_conv_blocked_rows(const NodeDesc& node,
+                                                                 std::span<const TensorRef> inputs,
+                                                                 std::span<const TensorRef> outputs,
+                                                                 const KernelTuning& tuning);
+std::shared_ptr<PreparedKernel> prepare_onednn_conv_winograd_rows(
+    const NodeDesc& node, std::span<const TensorRef> inputs, std::span<const TensorRef> outputs,
+    const KernelTuning& tuning);
+
 // Runs the node on the state prepare_onednn_conv() built; false when
 // `args` carries none (the caller then runs another kernel). Weights
 // other than the constant they were prepared from (a runtime input) are

@@ -140,8 +140,8 @@ void run_conv_onednn(const KernelArgs& args) {
 
 // im2col + sgemm, and oneDNN in one slice (`onednn`) and in one slice per
 // pool thread where the channels allow it (`onednn_split`), both in the
-// plain layout, and in the blocked layout split the same way, directly
-// and (3x3, stride 1) by Winograd.
+// plain layout, and in the blocked layout split the same way or by output
+// rows, directly and (3x3, stride 1) by Winograd.
 void tune_conv(const NodeDesc& node, std::span<const Dims* const> inputs,
                std::span<const Dims> outputs, unsigned threads, TuningSpace& space) {
   space.variants.push_back({"conv.im2col_sgemm", run_conv, {}});
@@ -152,17 +152,41 @@ void tune_conv(const NodeDesc& node, std::span<const Dims* const> inputs,
     space.variants.push_back(
         {"conv.onednn_split", run_conv_onednn, {.grain = max_slices}, prepare_onednn_conv});
   }
+  // Rows: one slice per pool thread wherever the first spatial dim has
+  // that many output rows. Each row slice reads the whole weights (a
+  // Winograd form's are 36/9 as large), each channel slice the whole
+  // input image: rows are offered only where they read less. Measured
+  // alone, a slice finds the weights in cache, which in a network they
+  // are not, so timing cannot be left to tell the two apart.
+  const Dims& x = *inputs[0];
+  const int64_t image_floats = x.empty() || x[0] == 0 ? 0 : element_count(x) / x[0];
+  const int64_t weight_floats = element_count(*inputs[1]);
+  const int64_t row_slices = outputs[0].size() >= 4 ? std::min<int64_t>(threads, outputs[0][2]) : 1;
+  const bool rows_direct = row_slices > 1 && weight_floats <= image_floats;
+  const bool rows_winograd = row_slices > 1 && weight_floats * 4 <= image_floats;
   if (onednn_conv_blocked_supports(node, *inputs[1])) {
     space.variants.push_back({"conv.onednn_blocked",
                               run_conv_onednn,
                               {.grain = max_slices},
                               prepare_onednn_conv_blocked});
+    if (rows_direct) {
+      space.variants.push_back({"conv.onednn_blocked_rows",
+                                run_conv_onednn,
+                                {.grain = row_slices},
+                                prepare_onednn_conv_blocked_rows});
+    }
   }
   if (onednn_conv_winograd_supports(node, inputs)) {
     space.variants.push_back({"conv.onednn_winograd",
                               run_conv_onednn,
                               {.grain = max_slices},
                               prepare_onednn_conv_winograd});
+    if (rows_winograd) {
+      space.variants.push_back({"conv.onednn_winograd_rows",
+                                run_conv_onednn,
+                                {.grain = row_slices},
+                                prepare_onednn_conv_winograd_rows});
+    }
   }
 }
 
