@@ -3,6 +3,7 @@
 #include "engine.hpp"
 #include "kit_names.hpp"
 #include "plugin.hpp"
+#include "thread_pool.hpp"
 
 namespace rtscope::cpu {
 
@@ -40,6 +41,7 @@ std::vector<NodeTask> Specializer::tasks_for(const ExecutionPlan& plan) const {
 bool Specializer::tune(const std::vector<NodeTask>& tasks, const std::atomic<bool>* cancel,
                        std::vector<NodeChoice>& choices) {
   choices.reserve(tasks.size());
+  const ThreadPool::KeepAwake awake(engine_.plugin().pool());
   for (const NodeTask& task : tasks) {
     std::optional<KernelVariant> variant = tuner_.choose(task, cancel);
     if (!variant) return false;

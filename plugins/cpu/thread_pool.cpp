@@ -71,9 +71,21 @@ bool ThreadPool::spin_for_job() const {
       if (job_count_.load(std::memory_order_acquire) != 0) return true;
       cpu_relax();
     }
-    if (std::chrono::steady_clock::now() >= deadline) return false;
+    if (std::chrono::steady_clock::now() >= deadline && !held_awake()) return false;
   }
 }
+
+ThreadPool::KeepAwake::KeepAwake(ThreadPool& pool) : pool_(pool) {
+  pool_.awake_holds_.fetch_add(1, std::memory_order_acq_rel);
+  bool wake = false;
+  {
+    const std::lock_guard lock(pool_.mutex_);
+    wake = pool_.sleepers_ > 0;
+  }
+  if (wake) pool_.work_available_.notify_all();
+}
+
+ThreadPool::KeepAwake::~KeepAwake() { pool_.awake_holds_.fetch_sub(1, std::memory_order_acq_rel); }
 
 void ThreadPool::worker_loop() {
   std::unique_lock lock(mutex_);
@@ -82,9 +94,12 @@ void ThreadPool::worker_loop() {
       lock.unlock();
       spin_for_job();
       lock.lock();
-      ++sleepers_;
-      work_available_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-      --sleepers_;
+      if (jobs_.empty() && !stopping_ && !held_awake()) {
+        ++sleepers_;
+        work_available_.wait(lock, [this] { return stopping_ || !jobs_.empty() || held_awake(); });
+        --sleepers_;
+      }
+      continue;
     }
     if (stopping_) return;
     Job* job = jobs_.front();

@@ -47,11 +47,35 @@ class ThreadPool {
 
   unsigned size() const { return static_cast<unsigned>(workers_.size()) + 1; }
 
+  // Workers asleep on the condition variable now (not spinning).
+  int sleeping_workers() {
+    const std::lock_guard lock(mutex_);
+    return sleepers_;
+  }
+
   // Calls body(begin, end) over disjoint ranges covering [0, count). Ranges
   // hold at least `min_per_task` items, so small work runs inline on the
   // caller without waking anyone. The first exception a range throws is
   // rethrown here after every range has finished.
   void parallel_for(int64_t count, int64_t min_per_task, RangeFunction body);
+
+  // While one lives, idle workers spin instead of sleeping. Tuning holds
+  // one while it measures: a worker woken for each timed run may land on
+  // the caller's core for a scheduler tick and leave the caller to run
+  // every chunk, so a two-thread kernel would measure at one thread's
+  // speed now and then. A network's steady stream of nodes keeps the
+  // workers awake on their own cores the same way. Must not outlive the
+  // pool.
+  class KeepAwake {
+   public:
+    explicit KeepAwake(ThreadPool& pool);
+    ~KeepAwake();
+    KeepAwake(const KeepAwake&) = delete;
+    KeepAwake& operator=(const KeepAwake&) = delete;
+
+   private:
+    ThreadPool& pool_;
+  };
 
  private:
   struct Job;
@@ -64,8 +88,10 @@ class ThreadPool {
   // decode step, so its nodes find the workers awake.
   static constexpr int64_t kSpinNs = 200'000;
 
-  // Polls job_count_ for up to kSpinNs; true when a job was posted.
+  // Polls job_count_ for up to kSpinNs, or for as long as a KeepAwake
+  // lives; true when a job was posted.
   bool spin_for_job() const;
+  bool held_awake() const { return awake_holds_.load(std::memory_order_acquire) > 0; }
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
@@ -78,6 +104,7 @@ class ThreadPool {
   std::atomic<size_t> job_count_{0};  // jobs_.size(), for spinning workers
   int sleepers_ = 0;                  // workers waiting on work_available_; guarded by mutex_
   bool stopping_ = false;
+  std::atomic<int> awake_holds_{0};  // live KeepAwake objects
 };
 
 // Rows per task so that each task touches about `kMinElementsPerTask`

@@ -21,8 +21,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // A few runs per candidate, fewer when one run is slow: enough to see
-// a difference between strategies without stretching a cold start. The
-// budget is per candidate; candidates take their runs in turn.
+// a difference between strategies without stretching a cold start.
 constexpr int kMinTimedRuns = 3;
 constexpr int kMaxTimedRuns = 10;
 constexpr auto kCandidateBudget = std::chrono::milliseconds(2);
@@ -290,15 +289,23 @@ std::optional<KernelVariant> Tuner::measure(const NodeTask& task, const TuningSp
     }
     candidates.push_back(std::move(candidate));
   }
-  // Rounds of one timed run per candidate, in turn, so that whatever else
-  // the machine does at the time falls on every candidate alike; each
-  // candidate's median run counts. In the background (lazy), the context's
-  // executes wait while a node is measured (tens of milliseconds at
-  // most), rather than run alongside and be measured with it.
+  // Each candidate's runs back to back, after a warm-up run (page faults,
+  // code, and pool workers woken as a network's steady stream of nodes
+  // keeps them), scored by the median run: a kernel that is only
+  // sometimes fast (one that waits on pool workers) does not win on its
+  // luckiest run. In the background (lazy), the context's executes wait
+  // while a node is measured, rather than run alongside and be measured
+  // with it.
   const auto measure_all = [&] {
     for (Candidate& candidate : candidates) {
+      if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) return;
       try {
-        timed_run(candidate);  // warm-up: page faults, thread wake-ups, code
+        timed_run(candidate);  // warm-up
+        const Clock::time_point budget_start = Clock::now();
+        for (int run = 0; run < kMaxTimedRuns; ++run) {
+          candidate.times.push_back(timed_run(candidate));
+          if (run + 1 >= kMinTimedRuns && Clock::now() - budget_start > kCandidateBudget) break;
+        }
       } catch (const std::exception& error) {
         // A candidate that cannot run this shape is simply not chosen.
         candidate.failed = true;
@@ -306,16 +313,6 @@ std::optional<KernelVariant> Tuner::measure(const NodeTask& task, const TuningSp
             RTS_LOG_DEBUG, str_cat("cpu: tuning candidate ", candidate.variant->name, " failed on ",
                                    node.desc->label(), ": ", error.what()));
       }
-    }
-    const Clock::time_point timing_start = Clock::now();
-    const auto budget =
-        kCandidateBudget * static_cast<int64_t>(std::max<size_t>(candidates.size(), 1));
-    for (int round = 0; round < kMaxTimedRuns; ++round) {
-      if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) return;
-      for (Candidate& candidate : candidates) {
-        if (!candidate.failed) candidate.times.push_back(timed_run(candidate));
-      }
-      if (round + 1 >= kMinTimedRuns && Clock::now() - timing_start > budget) break;
     }
   };
   if (gate_ != nullptr) {
