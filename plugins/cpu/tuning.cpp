@@ -37,12 +37,14 @@ void fill_random(float* data, int64_t count, uint32_t seed) {
   }
 }
 
+}  // namespace
+
 // Inputs and outputs of one node at its task's shapes. Float tensors are
 // f32 (f16 nodes run f32 kernels); constant inputs use the engine's own
 // weights, everything else scratch memory.
-class Workspace {
+class TuningWorkspace {
  public:
-  Workspace(const Engine& engine, const NodeTask& task, int64_t position) {
+  TuningWorkspace(const Engine& engine, const NodeTask& task, int64_t position) {
     const EngineNode& node = engine.nodes()[task.node];
     buffers_.reserve(task.inputs.size() + task.outputs.size());
     for (size_t i = 0; i < task.inputs.size(); ++i) {
@@ -89,8 +91,6 @@ class Workspace {
   std::vector<TensorRef> inputs_;
   std::vector<TensorRef> outputs_;
 };
-
-}  // namespace
 
 Tuner::Tuner(const Engine& engine, const rts_cache_store* cache)
     : engine_(engine), cache_(kit::complete_cache(cache)) {
@@ -236,82 +236,78 @@ void Tuner::store(const std::string& key, const KernelVariant& variant, uint64_t
   }
 }
 
+namespace {
+
+// The median of `times` (reordered): a candidate whose runs only
+// sometimes go fast (one that waits on pool workers) does not win on its
+// luckiest run.
+uint64_t median_ns(std::vector<uint64_t>& times) {
+  const auto middle = times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2);
+  std::nth_element(times.begin(), middle, times.end());
+  return *middle;
+}
+
+}  // namespace
+
+uint64_t Tuner::time_candidate(const NodeTask& task, const KernelVariant& variant,
+                               const TuningWorkspace& workspace) {
+  const EngineNode& node = engine_.nodes()[task.node];
+  KernelTuning tuning = variant.tuning;
+  if (variant.prepare != nullptr) {
+    // Measured as it will run: on state built from the node's own
+    // constants; building it is a one-time cost left out of the timing.
+    // The state goes when this returns, so one candidate's state (packed
+    // weights, say) is alive at a time.
+    std::vector<TensorRef> inputs;
+    std::vector<TensorRef> outputs;
+    constant_refs(task, inputs, outputs);
+    tuning.prepared = variant.prepare(*node.desc, inputs, outputs, tuning);
+  }
+  const KernelArgs args{*node.desc, workspace.inputs(), workspace.outputs(),
+                        engine_.plugin().pool(), &tuning};
+  variant.run(args);  // warm-up: page faults, code
+  std::vector<uint64_t> times;
+  times.reserve(kMaxTimedRuns);
+  const Clock::time_point budget_start = Clock::now();
+  for (int run = 0; run < kMaxTimedRuns; ++run) {
+    const Clock::time_point begin = Clock::now();
+    variant.run(args);
+    times.push_back(elapsed_ns(begin));
+    if (run + 1 >= kMinTimedRuns && Clock::now() - budget_start > kCandidateBudget) break;
+  }
+  return median_ns(times);
+}
+
 std::optional<KernelVariant> Tuner::measure(const NodeTask& task, const TuningSpace& space,
                                             const std::atomic<bool>* cancel, uint64_t& best_ns) {
   const Clock::time_point started = Clock::now();
   const EngineNode& node = engine_.nodes()[task.node];
-  Workspace workspace(engine_, task, space.position);
-  ThreadPool& pool = engine_.plugin().pool();
-  // Every candidate that runs, with its state built from the node's own
-  // constants (building it is a one-time cost left out of the timing).
-  struct Candidate {
-    const KernelVariant* variant;
-    KernelTuning tuning;
-    std::vector<uint64_t> times;  // of the timed runs
-    bool failed = false;
-    // The median run: a candidate whose runs only sometimes go fast (one
-    // that waits on pool workers that other work may hold) does not win
-    // on its luckiest run.
-    uint64_t score() {
-      if (times.empty()) return std::numeric_limits<uint64_t>::max();
-      const auto middle = times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2);
-      std::nth_element(times.begin(), middle, times.end());
-      return *middle;
-    }
-  };
-  std::vector<Candidate> candidates;
-  const auto run = [&](Candidate& candidate) {
-    const KernelArgs args{*node.desc, workspace.inputs(), workspace.outputs(), pool,
-                          &candidate.tuning};
-    candidate.variant->run(args);
-  };
-  const auto timed_run = [&](Candidate& candidate) {
-    const Clock::time_point begin = Clock::now();
-    run(candidate);
-    return elapsed_ns(begin);
-  };
-  for (const KernelVariant& variant : space.variants) {
-    if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) return std::nullopt;
-    Candidate candidate{&variant, variant.tuning};
-    try {
-      if (variant.prepare != nullptr) {
-        std::vector<TensorRef> inputs;
-        std::vector<TensorRef> outputs;
-        constant_refs(task, inputs, outputs);
-        candidate.tuning.prepared = variant.prepare(*node.desc, inputs, outputs, candidate.tuning);
-      }
-    } catch (const std::exception& error) {
-      // A candidate that cannot run this shape is simply not chosen.
-      engine_.plugin().log(RTS_LOG_DEBUG,
-                           str_cat("cpu: tuning candidate ", variant.name, " failed on ",
-                                   node.desc->label(), ": ", error.what()));
-      continue;
-    }
-    candidates.push_back(std::move(candidate));
-  }
-  // Each candidate's runs back to back, after a warm-up run (page faults,
-  // code, and pool workers woken as a network's steady stream of nodes
-  // keeps them), scored by the median run: a kernel that is only
-  // sometimes fast (one that waits on pool workers) does not win on its
-  // luckiest run. In the background (lazy), the context's executes wait
-  // while a node is measured, rather than run alongside and be measured
-  // with it.
+  const TuningWorkspace workspace(engine_, task, space.position);
+  const KernelVariant* best = nullptr;
+  best_ns = std::numeric_limits<uint64_t>::max();
+  // Candidate after candidate, each scored by its median run. In the
+  // background (lazy), the context's executes wait while a node is
+  // measured, rather than run alongside and be measured with it.
   const auto measure_all = [&] {
-    for (Candidate& candidate : candidates) {
+    for (const KernelVariant& variant : space.variants) {
       if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) return;
+      uint64_t ns = 0;
       try {
-        timed_run(candidate);  // warm-up
-        const Clock::time_point budget_start = Clock::now();
-        for (int run = 0; run < kMaxTimedRuns; ++run) {
-          candidate.times.push_back(timed_run(candidate));
-          if (run + 1 >= kMinTimedRuns && Clock::now() - budget_start > kCandidateBudget) break;
-        }
+        ns = time_candidate(task, variant, workspace);
       } catch (const std::exception& error) {
         // A candidate that cannot run this shape is simply not chosen.
-        candidate.failed = true;
-        engine_.plugin().log(
-            RTS_LOG_DEBUG, str_cat("cpu: tuning candidate ", candidate.variant->name, " failed on ",
-                                   node.desc->label(), ": ", error.what()));
+        engine_.plugin().log(RTS_LOG_DEBUG,
+                             str_cat("cpu: tuning candidate ", variant.name, " failed on ",
+                                     node.desc->label(), ": ", error.what()));
+        continue;
+      }
+      counters_.runs.fetch_add(1, std::memory_order_relaxed);
+      engine_.plugin().log(
+          RTS_LOG_TRACE, str_cat("cpu: tuning ", node.desc->label(), ": ", variant.name, " grain ",
+                                 variant.tuning.grain, ": median ", ns, " ns"));
+      if (ns < best_ns) {
+        best_ns = ns;
+        best = &variant;
       }
     }
   };
@@ -320,31 +316,15 @@ std::optional<KernelVariant> Tuner::measure(const NodeTask& task, const TuningSp
   } else {
     measure_all();
   }
-  if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) return std::nullopt;
-  const Candidate* best = nullptr;
-  uint64_t best_score = std::numeric_limits<uint64_t>::max();
-  for (Candidate& candidate : candidates) {
-    if (candidate.failed) continue;
-    counters_.runs.fetch_add(1, std::memory_order_relaxed);
-    const uint64_t score = candidate.score();
-    engine_.plugin().log(RTS_LOG_TRACE,
-                         str_cat("cpu: tuning ", node.desc->label(), ": ", candidate.variant->name,
-                                 " grain ", candidate.variant->tuning.grain, " ", score,
-                                 " ns (median of ", candidate.times.size(), ")"));
-    if (best == nullptr || score < best_score) {
-      best = &candidate;
-      best_score = score;
-    }
-  }
   counters_.micros.fetch_add(elapsed_ns(started) / 1000, std::memory_order_relaxed);
+  if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) return std::nullopt;
   // Every candidate failed: the first one still computes the node correctly
   // (the real inputs may well be valid where the scratch ones were not).
   if (best == nullptr) {
     best_ns = 0;
     return space.variants.front();
   }
-  best_ns = best_score;
-  return *best->variant;
+  return *best;
 }
 
 }  // namespace rtscope::cpu
