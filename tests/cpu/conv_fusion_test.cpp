@@ -127,10 +127,7 @@ TEST_P(CpuConvFusion, UnfusedGivesTheSameFloats) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Cpu, CpuConvFusion,
-                         ::testing::Values("conv.im2col_sgemm", "conv.onednn", "conv.onednn_split",
-                                           "conv.onednn_blocked", "conv.onednn_winograd",
-                                           "conv.onednn_blocked_rows", "conv.onednn_winograd_rows"),
+INSTANTIATE_TEST_SUITE_P(Cpu, CpuConvFusion, ::testing::ValuesIn(testing::kConvVariants),
                          [](const auto& info) { return testing::test_name_of(info.param); });
 
 }  // namespace

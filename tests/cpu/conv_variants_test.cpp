@@ -230,10 +230,7 @@ class ConvVariants : public ::testing::TestWithParam<const char*> {
 TEST_P(ConvVariants, ConstantWeightsMatchFloat64Reference) { check(false); }
 TEST_P(ConvVariants, RuntimeWeightsMatchFloat64Reference) { check(true); }
 
-INSTANTIATE_TEST_SUITE_P(Cpu, ConvVariants,
-                         ::testing::Values("conv.im2col_sgemm", "conv.onednn", "conv.onednn_split",
-                                           "conv.onednn_blocked", "conv.onednn_winograd",
-                                           "conv.onednn_blocked_rows", "conv.onednn_winograd_rows"),
+INSTANTIATE_TEST_SUITE_P(Cpu, ConvVariants, ::testing::ValuesIn(testing::kConvVariants),
                          [](const auto& info) { return testing::test_name_of(info.param); });
 
 }  // namespace

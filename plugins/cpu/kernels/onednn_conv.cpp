@@ -484,44 +484,30 @@ std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const Te
 
 }  // namespace
 
+template <OnednnConvForm Form>
 std::shared_ptr<PreparedKernel> prepare_onednn_conv(const NodeDesc& node,
                                                     std::span<const TensorRef> inputs,
                                                     std::span<const TensorRef> outputs,
                                                     const KernelTuning& tuning) {
-  return prepare(node, inputs, outputs, tuning.grain, false, false,
-                 dnnl::algorithm::convolution_direct);
+  constexpr bool kWinograd =
+      Form == OnednnConvForm::kWinograd || Form == OnednnConvForm::kWinogradRows;
+  constexpr bool kRows =
+      Form == OnednnConvForm::kBlockedRows || Form == OnednnConvForm::kWinogradRows;
+  return prepare(
+      node, inputs, outputs, tuning.grain, Form != OnednnConvForm::kPlain, kRows,
+      kWinograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct);
 }
 
-std::shared_ptr<PreparedKernel> prepare_onednn_conv_blocked(const NodeDesc& node,
-                                                            std::span<const TensorRef> inputs,
-                                                            std::span<const TensorRef> outputs,
-                                                            const KernelTuning& tuning) {
-  return prepare(node, inputs, outputs, tuning.grain, true, false,
-                 dnnl::algorithm::convolution_direct);
-}
-
-std::shared_ptr<PreparedKernel> prepare_onednn_conv_blocked_rows(const NodeDesc& node,
-                                                                 std::span<const TensorRef> inputs,
-                                                                 std::span<const TensorRef> outputs,
-                                                                 const KernelTuning& tuning) {
-  return prepare(node, inputs, outputs, tuning.grain, true, true,
-                 dnnl::algorithm::convolution_direct);
-}
-
-std::shared_ptr<PreparedKernel> prepare_onednn_conv_winograd(const NodeDesc& node,
-                                                             std::span<const TensorRef> inputs,
-                                                             std::span<const TensorRef> outputs,
-                                                             const KernelTuning& tuning) {
-  return prepare(node, inputs, outputs, tuning.grain, true, false,
-                 dnnl::algorithm::convolution_winograd);
-}
-
-std::shared_ptr<PreparedKernel> prepare_onednn_conv_winograd_rows(
-    const NodeDesc& node, std::span<const TensorRef> inputs, std::span<const TensorRef> outputs,
-    const KernelTuning& tuning) {
-  return prepare(node, inputs, outputs, tuning.grain, true, true,
-                 dnnl::algorithm::convolution_winograd);
-}
+template std::shared_ptr<PreparedKernel> prepare_onednn_conv<OnednnConvForm::kPlain>(
+    const NodeDesc&, std::span<const TensorRef>, std::span<const TensorRef>, const KernelTuning&);
+template std::shared_ptr<PreparedKernel> prepare_onednn_conv<OnednnConvForm::kBlocked>(
+    const NodeDesc&, std::span<const TensorRef>, std::span<const TensorRef>, const KernelTuning&);
+template std::shared_ptr<PreparedKernel> prepare_onednn_conv<OnednnConvForm::kBlockedRows>(
+    const NodeDesc&, std::span<const TensorRef>, std::span<const TensorRef>, const KernelTuning&);
+template std::shared_ptr<PreparedKernel> prepare_onednn_conv<OnednnConvForm::kWinograd>(
+    const NodeDesc&, std::span<const TensorRef>, std::span<const TensorRef>, const KernelTuning&);
+template std::shared_ptr<PreparedKernel> prepare_onednn_conv<OnednnConvForm::kWinogradRows>(
+    const NodeDesc&, std::span<const TensorRef>, std::span<const TensorRef>, const KernelTuning&);
 
 namespace {
 

@@ -40,43 +40,33 @@ bool onednn_conv_winograd_supports(const NodeDesc& node, std::span<const Dims* c
 // least a few output channels (or groups).
 int64_t onednn_conv_max_slices(const NodeDesc& node, const Dims& weights, unsigned threads);
 
-// PrepareFn of the plain-layout variants: primitives for `tuning.grain`
-// slices (0 or 1: one), weights reordered now when input 1 is a
-// constant. Throws Error naming the node when oneDNN has no fast
-// implementation for it (only its reference one).
+// The forms of oneDNN's convolution that tuning offers.
+enum class OnednnConvForm {
+  kPlain,         // the graph's layout: oneDNN's im2col + sgemm
+  kBlocked,       // 16 channels innermost: its direct vector kernels
+  kBlockedRows,   // the same, slices split by output rows
+  kWinograd,      // blocked, Winograd (2d 3x3 stride 1)
+  kWinogradRows,  // the same, slices split by output rows
+};
+
+// PrepareFn of each form: primitives for `tuning.grain` slices (0 or 1:
+// one), split by output channels (or groups) or, for the *Rows forms, by
+// rows of the first spatial dim (2 or 3 spatial dims): each row slice
+// copies the input rows it reads (halo included) into a buffer of its own
+// and computes every channel of its rows with the whole weights (one
+// reordered copy where the slices' layouts agree). Weights are reordered
+// now when input 1 is a constant. Throws Error naming the node when
+// oneDNN has no fast implementation for it (only its reference one).
+//
+// Winograd (F(2x2,3x3) or F(4x4,3x3), oneDNN's choice) needs about half
+// the multiplications of the direct form for 3x3 stride-1 convolutions,
+// with rounding errors a few times larger (still well within 1e-4 of the
+// float64 result at the channel counts of CNNs).
+template <OnednnConvForm Form>
 std::shared_ptr<PreparedKernel> prepare_onednn_conv(const NodeDesc& node,
                                                     std::span<const TensorRef> inputs,
                                                     std::span<const TensorRef> outputs,
                                                     const KernelTuning& tuning);
-
-// The same in the blocked layout.
-std::shared_ptr<PreparedKernel> prepare_onednn_conv_blocked(const NodeDesc& node,
-                                                            std::span<const TensorRef> inputs,
-                                                            std::span<const TensorRef> outputs,
-                                                            const KernelTuning& tuning);
-
-// The same with oneDNN's Winograd algorithm (F(2x2,3x3) or F(4x4,3x3),
-// its choice), in the blocked layout: about half the multiplications of
-// the direct form for 3x3 stride-1 convolutions, with rounding errors a
-// few times larger (still well within 1e-4 of the float64 result at the
-// channel counts of CNNs).
-std::shared_ptr<PreparedKernel> prepare_onednn_conv_winograd(const NodeDesc& node,
-                                                             std::span<const TensorRef> inputs,
-                                                             std::span<const TensorRef> outputs,
-                                                             const KernelTuning& tuning);
-
-// The blocked and Winograd forms split by rows of the first spatial dim
-// (2 or 3 spatial dims) instead of output channels: each of `tuning.grain`
-// slices copies the input rows it reads (halo included) into a buffer of
-// its own and computes every channel of its output rows, with the whole
-// weights (one reordered copy where the slices' layouts agree).
-std::shared_ptr<PreparedKernel> prepare_onednn_conv_blocked_rows(const NodeDesc& node,
-                                                                 std::span<const TensorRef> inputs,
-                                                                 std::span<const TensorRef> outputs,
-                                                                 const KernelTuning& tuning);
-std::shared_ptr<PreparedKernel> prepare_onednn_conv_winograd_rows(
-    const NodeDesc& node, std::span<const TensorRef> inputs, std::span<const TensorRef> outputs,
-    const KernelTuning& tuning);
 
 // Runs the node on the state prepare_onednn_conv() built; false when
 // `args` carries none (the caller then runs another kernel). Weights

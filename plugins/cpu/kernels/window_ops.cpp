@@ -147,11 +147,12 @@ void tune_conv(const NodeDesc& node, std::span<const Dims* const> inputs,
   space.variants.push_back({"conv.im2col_sgemm", run_conv, {}});
   if (!onednn_conv_supports(inputs, outputs)) return;
   const int64_t max_slices = onednn_conv_max_slices(node, *inputs[1], threads);
-  space.variants.push_back({"conv.onednn", run_conv_onednn, {.grain = 1}, prepare_onednn_conv});
-  if (max_slices > 1) {
-    space.variants.push_back(
-        {"conv.onednn_split", run_conv_onednn, {.grain = max_slices}, prepare_onednn_conv});
-  }
+  const auto offer = [&](const char* name, int64_t grain, PrepareFn prepare) {
+    space.variants.push_back({name, run_conv_onednn, {.grain = grain}, prepare});
+  };
+  using enum OnednnConvForm;
+  offer("conv.onednn", 1, prepare_onednn_conv<kPlain>);
+  if (max_slices > 1) offer("conv.onednn_split", max_slices, prepare_onednn_conv<kPlain>);
   // Rows: one slice per pool thread wherever the first spatial dim has
   // that many output rows. Each row slice reads the whole weights (a
   // Winograd form's are 36/9 as large), each channel slice the whole
@@ -162,30 +163,16 @@ void tune_conv(const NodeDesc& node, std::span<const Dims* const> inputs,
   const int64_t image_floats = x.empty() || x[0] == 0 ? 0 : element_count(x) / x[0];
   const int64_t weight_floats = element_count(*inputs[1]);
   const int64_t row_slices = outputs[0].size() >= 4 ? std::min<int64_t>(threads, outputs[0][2]) : 1;
-  const bool rows_direct = row_slices > 1 && weight_floats <= image_floats;
-  const bool rows_winograd = row_slices > 1 && weight_floats * 4 <= image_floats;
   if (onednn_conv_blocked_supports(node, *inputs[1])) {
-    space.variants.push_back({"conv.onednn_blocked",
-                              run_conv_onednn,
-                              {.grain = max_slices},
-                              prepare_onednn_conv_blocked});
-    if (rows_direct) {
-      space.variants.push_back({"conv.onednn_blocked_rows",
-                                run_conv_onednn,
-                                {.grain = row_slices},
-                                prepare_onednn_conv_blocked_rows});
+    offer("conv.onednn_blocked", max_slices, prepare_onednn_conv<kBlocked>);
+    if (row_slices > 1 && weight_floats <= image_floats) {
+      offer("conv.onednn_blocked_rows", row_slices, prepare_onednn_conv<kBlockedRows>);
     }
   }
   if (onednn_conv_winograd_supports(node, inputs)) {
-    space.variants.push_back({"conv.onednn_winograd",
-                              run_conv_onednn,
-                              {.grain = max_slices},
-                              prepare_onednn_conv_winograd});
-    if (rows_winograd) {
-      space.variants.push_back({"conv.onednn_winograd_rows",
-                                run_conv_onednn,
-                                {.grain = row_slices},
-                                prepare_onednn_conv_winograd_rows});
+    offer("conv.onednn_winograd", max_slices, prepare_onednn_conv<kWinograd>);
+    if (row_slices > 1 && weight_floats * 4 <= image_floats) {
+      offer("conv.onednn_winograd_rows", row_slices, prepare_onednn_conv<kWinogradRows>);
     }
   }
 }
