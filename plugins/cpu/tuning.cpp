@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <mutex>
 
 #include "aligned_buffer.hpp"
 #include "engine.hpp"
@@ -35,6 +36,20 @@ void fill_random(float* data, int64_t count, uint32_t seed) {
     state = state * 1664525u + 1013904223u;
     data[i] = static_cast<float>(state >> 8) / static_cast<float>(1u << 23) - 1.0f;
   }
+}
+
+// Builds a variant's per-node state. One at a time in the process: the
+// states are oneDNN primitives, and contexts tune on threads of their
+// own. oneDNN's primitive creation is meant to be thread-safe, but its
+// cache publishes its lock through code the sanitizers cannot see, and
+// creation is rare (once per node and candidate) and never on a step.
+std::shared_ptr<PreparedKernel> prepare_state(const KernelVariant& variant, const NodeDesc& node,
+                                              std::span<const TensorRef> inputs,
+                                              std::span<const TensorRef> outputs,
+                                              const KernelTuning& tuning) {
+  static std::mutex creation;
+  const std::lock_guard lock(creation);
+  return variant.prepare(node, inputs, outputs, tuning);
 }
 
 }  // namespace
@@ -109,7 +124,7 @@ std::optional<KernelVariant> Tuner::choose(const NodeTask& task, const std::atom
     std::vector<TensorRef> inputs;
     std::vector<TensorRef> outputs;
     constant_refs(task, inputs, outputs);
-    chosen->tuning.prepared = chosen->prepare(*node.desc, inputs, outputs, chosen->tuning);
+    chosen->tuning.prepared = prepare_state(*chosen, *node.desc, inputs, outputs, chosen->tuning);
   } catch (const std::exception& error) {
     engine_.plugin().log(RTS_LOG_WARN, str_cat("cpu: could not prepare kernel ", chosen->name,
                                                " for ", node.desc->label(), ": ", error.what(),
@@ -261,7 +276,7 @@ uint64_t Tuner::time_candidate(const NodeTask& task, const KernelVariant& varian
     std::vector<TensorRef> inputs;
     std::vector<TensorRef> outputs;
     constant_refs(task, inputs, outputs);
-    tuning.prepared = variant.prepare(*node.desc, inputs, outputs, tuning);
+    tuning.prepared = prepare_state(variant, *node.desc, inputs, outputs, tuning);
   }
   const KernelArgs args{*node.desc, workspace.inputs(), workspace.outputs(),
                         engine_.plugin().pool(), &tuning};
