@@ -112,8 +112,13 @@ TEST_F(VulkanRun, VulkanOpensTheDefaultDeviceWhileTheHostPrepares) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const StartUpPhases phases = start_up_phases(json_report());
   EXPECT_GT(phases.ms("vulkan.device_create"), 0.0) << phases.plugin.dump();
-  // The engine build waits only for what is left of opening the device.
-  EXPECT_LE(phases.ms("vulkan.device_wait"), phases.ms("vulkan.device_create"));
+  // The engine build waits only for what is left of opening the device,
+  // never for a second open. The wait can still outlast the driver's own
+  // create time by the opener thread's start and the waiter's wake-up,
+  // which a loaded machine stretches (0.4 ms seen on two busy cores).
+  constexpr double kSchedulingSlackMs = 25.0;
+  EXPECT_LE(phases.ms("vulkan.device_wait"),
+            phases.ms("vulkan.device_create") + kSchedulingSlackMs);
   EXPECT_LE(phases.build_ms("vulkan.device_wait"), phases.ms("upload"));
 }
 
