@@ -57,9 +57,6 @@ struct ConvSlice {
   int64_t rows = 0;  // output channels (of every image in the call) the slice writes
   // Blocked layout: the slice's output back into the plain output.
   std::optional<SliceReorder> dst_back;
-  // The weights buffer is another slice's (same layout, constant
-  // weights): reordered once, by that slice.
-  bool shares_weights = false;
   // Split by output rows: the input rows the slice reads (with its halo),
   // copied into `src_buffer` in the primitive's layout, and its output
   // rows in `dst_buffer` until `dst_back` writes them out.
@@ -109,17 +106,12 @@ void execute_conv(ConvSlice& slice, bool has_bias) {
 }
 
 // A reorder with a scratchpad of its own (`buffer`, described by
-// `scratchpad`). The library's scratchpad is one buffer shared by every
-// primitive (Debian's oneDNN is built without DNNL_ENABLE_CONCURRENT_EXEC),
-// so reorders that pool threads run at once would race on it: the
-// Winograd weight transform uses one.
+// `scratchpad`): the Winograd weight transform uses one, and pool threads
+// run reorders at once.
 dnnl::reorder make_reorder(const memory& from, const memory& to, AlignedBuffer& buffer,
                            memory& scratchpad) {
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  const dnnl::reorder::primitive_desc pd(from, to, attr);
-  buffer.reserve(std::max<size_t>(pd.scratchpad_desc().get_size(), 1));
-  scratchpad = memory(pd.scratchpad_desc(), onednn_cpu_engine(), buffer.data());
+  const dnnl::reorder::primitive_desc pd(from, to, user_scratchpad_attr());
+  scratchpad = user_scratchpad(pd, buffer);
   return dnnl::reorder(pd);
 }
 
@@ -130,29 +122,11 @@ void run_reorder(SliceReorder& reorder) {
   execute_primitive(reorder.primitive, reorder.stream, args, 3, "layout reorder");
 }
 
-// A reorder of one image's channel slice of `dims`, starting on a block
-// `offset` floats into the image, between the plain tensor (pointed at per
-// execute) and `blocked`, the state's buffer of one blocked image.
-SliceReorder make_slice_reorder(const memory::dims& dims, int spatial, int64_t offset,
-                                bool to_blocked, float* blocked) {
-  const auto& engine = onednn_cpu_engine();
-  const memory::desc plain_md(dims, memory::data_type::f32, plain_tag(spatial));
-  const memory::desc blocked_md(dims, memory::data_type::f32, blocked_tag(spatial));
-  SliceReorder reorder;
-  reorder.offset = offset;
-  reorder.stream = dnnl::stream(engine);
-  const memory plain(plain_md, engine, DNNL_MEMORY_NONE);
-  const memory block(blocked_md, engine, blocked + offset);
-  reorder.from = to_blocked ? plain : block;
-  reorder.to = to_blocked ? block : plain;
-  reorder.primitive =
-      make_reorder(reorder.from, reorder.to, reorder.scratchpad_buffer, reorder.scratchpad);
-  return reorder;
-}
-
-// A reorder between a window of rows of one plain image (`image` dims,
-// pointed at per execute, `offset` floats in) and `dense`, a buffer of
-// the window alone in layout `dense_tag`.
+// A reorder between a window of one plain image (`image` dims, pointed at
+// per execute, `offset` floats in) and `dense`, a buffer of the window
+// alone in layout `dense_tag`. The window is a slice of rows or, when it
+// equals `image` in all but the channel count, a slice of channels that
+// starts on a block.
 SliceReorder make_window_reorder(const memory::dims& window, const memory::dims& image,
                                  int64_t offset, Tag dense_tag, bool into_dense, float* dense) {
   const auto& engine = onednn_cpu_engine();
@@ -258,11 +232,6 @@ ConvGeometry conv_geometry(const NodeDesc& node, const TensorRef& x, const Tenso
   return g;
 }
 
-memory::dims with_spatial(memory::dims dims, const memory::dims& rest) {
-  dims.insert(dims.end(), rest.begin(), rest.end());
-  return dims;
-}
-
 // The slice's primitive for `src_md` -> `dst_md` with weights `w_dims`
 // (paddings `pad_l`/`pad_r`), its scratchpad, and its weights in the
 // primitive's layout: reordered from `weights` (the node's constant, at
@@ -283,24 +252,16 @@ void build_slice(ConvSlice& slice, const NodeDesc& node, const ConvGeometry& g,
                              : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
                                                                algorithm, src_md, any_w_md, dst_md,
                                                                g.strides, g.dilates, pad_l, pad_r);
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
-  // The reference implementations are far slower than im2col + sgemm;
-  // never worth measuring.
-  if (const std::string impl = pd.impl_info_str(); impl.rfind("ref", 0) == 0) {
-    fail(RTS_ERROR_UNSUPPORTED, "cpu: ", node.label(), ": oneDNN has only its reference ",
-         "convolution (", impl, ") for this layout");
-  }
+  const dnnl::convolution_forward::primitive_desc pd(desc, user_scratchpad_attr(), engine);
+  refuse_reference(pd, node.label(), "convolution", "this layout");
   slice.conv = dnnl::convolution_forward(pd);
   slice.stream = dnnl::stream(engine);
-  slice.scratchpad_buffer.reserve(std::max<size_t>(pd.scratchpad_desc().get_size(), 1));
-  slice.scratchpad = memory(pd.scratchpad_desc(), engine, slice.scratchpad_buffer.data());
+  slice.scratchpad = user_scratchpad(pd, slice.scratchpad_buffer);
   slice.bias = memory(bias_md, engine, DNNL_MEMORY_NONE);
   if (shared != nullptr && weights != nullptr && shared->weights.get_desc() == pd.weights_desc()) {
+    // Constant weights in the same layout: reordered once, by `shared`.
     slice.weights = shared->weights;
     slice.user_weights = shared->user_weights;
-    slice.shares_weights = true;
     return;
   }
   slice.weights_buffer.reserve(std::max<size_t>(pd.weights_desc().get_size(), 1));
@@ -435,9 +396,10 @@ std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const Te
       const std::vector<int64_t> src_bounds = slice_bounds(channels, src_slices, true);
       for (int64_t s = 0; s < src_slices; ++s) {
         const int64_t c0 = src_bounds[s];
-        state->src_in.push_back(make_slice_reorder(
-            with_spatial({1, src_bounds[s + 1] - c0}, g.in_spatial), spatial, c0 * g.in_size, true,
-            static_cast<float*>(state->src_blocked.data())));
+        const memory::dims dims = with_spatial({1, src_bounds[s + 1] - c0}, g.in_spatial);
+        state->src_in.push_back(
+            make_window_reorder(dims, dims, c0 * g.in_size, blocked_tag(spatial), true,
+                                static_cast<float*>(state->src_blocked.data()) + c0 * g.in_size));
       }
     }
     if (blocked) state->dst_blocked.reserve(static_cast<size_t>(state->dst_stride) * sizeof(float));
@@ -468,7 +430,8 @@ std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const Te
       if (blocked) {
         float* dst = static_cast<float*>(state->dst_blocked.data());
         slice.dst = memory(dst_md, engine, dst + slice.dst_offset);
-        slice.dst_back = make_slice_reorder(dst_dims, spatial, slice.dst_offset, false, dst);
+        slice.dst_back = make_window_reorder(dst_dims, dst_dims, slice.dst_offset,
+                                             blocked_tag(spatial), false, dst + slice.dst_offset);
       } else {
         slice.dst = memory(dst_md, engine, DNNL_MEMORY_NONE);
       }

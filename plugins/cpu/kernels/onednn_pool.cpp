@@ -98,10 +98,6 @@ std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const Te
   state->src_stride = channels * in_size;
   state->dst_stride = channels * out_size;
   const auto& engine = onednn_cpu_engine();
-  const auto with_spatial = [](memory::dims dims, const memory::dims& rest) {
-    dims.insert(dims.end(), rest.begin(), rest.end());
-    return dims;
-  };
   try {
     state->slices.resize(static_cast<size_t>(slices));
     for (int64_t s = 0; s < slices; ++s) {
@@ -117,17 +113,11 @@ std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const Te
       const dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm,
                                                 src_md, dst_md, g.strides, g.kernel, g.dilations,
                                                 g.pad_l, g.pad_r);
-      dnnl::primitive_attr attr;
-      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-      const dnnl::pooling_v2_forward::primitive_desc pd(desc, attr, engine);
-      if (const std::string impl = pd.impl_info_str(); impl.rfind("ref", 0) == 0) {
-        fail(RTS_ERROR_UNSUPPORTED, "cpu: ", node.label(),
-             ": oneDNN has only its reference pooling (", impl, ") for this shape");
-      }
+      const dnnl::pooling_v2_forward::primitive_desc pd(desc, user_scratchpad_attr(), engine);
+      refuse_reference(pd, node.label(), "pooling", "this shape");
       slice.pool = dnnl::pooling_v2_forward(pd);
       slice.stream = dnnl::stream(engine);
-      slice.scratchpad_buffer.reserve(std::max<size_t>(pd.scratchpad_desc().get_size(), 1));
-      slice.scratchpad = memory(pd.scratchpad_desc(), engine, slice.scratchpad_buffer.data());
+      slice.scratchpad = user_scratchpad(pd, slice.scratchpad_buffer);
       slice.src = memory(src_md, engine, DNNL_MEMORY_NONE);
       slice.dst = memory(dst_md, engine, DNNL_MEMORY_NONE);
     }
