@@ -52,14 +52,12 @@ std::shared_ptr<PreparedKernel> prepare_state(const KernelVariant& variant, cons
   return variant.prepare(node, inputs, outputs, tuning);
 }
 
-}  // namespace
-
 // Inputs and outputs of one node at its task's shapes. Float tensors are
 // f32 (f16 nodes run f32 kernels); constant inputs use the engine's own
 // weights, everything else scratch memory.
-class TuningWorkspace {
+class Workspace {
  public:
-  TuningWorkspace(const Engine& engine, const NodeTask& task, int64_t position) {
+  Workspace(const Engine& engine, const NodeTask& task, int64_t position) {
     const EngineNode& node = engine.nodes()[task.node];
     buffers_.reserve(task.inputs.size() + task.outputs.size());
     for (size_t i = 0; i < task.inputs.size(); ++i) {
@@ -106,6 +104,27 @@ class TuningWorkspace {
   std::vector<TensorRef> inputs_;
   std::vector<TensorRef> outputs_;
 };
+
+// The median of a few timed runs of `variant` on `args` after a warm-up
+// run (page faults, code): a candidate whose runs only sometimes go fast
+// (one that waits on pool workers) does not win on its luckiest run.
+uint64_t median_run_ns(const KernelVariant& variant, const KernelArgs& args) {
+  variant.run(args);
+  std::vector<uint64_t> times;
+  times.reserve(kMaxTimedRuns);
+  const Clock::time_point budget_start = Clock::now();
+  for (int run = 0; run < kMaxTimedRuns; ++run) {
+    const Clock::time_point begin = Clock::now();
+    variant.run(args);
+    times.push_back(elapsed_ns(begin));
+    if (run + 1 >= kMinTimedRuns && Clock::now() - budget_start > kCandidateBudget) break;
+  }
+  const auto middle = times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2);
+  std::nth_element(times.begin(), middle, times.end());
+  return *middle;
+}
+
+}  // namespace
 
 Tuner::Tuner(const Engine& engine, const rts_cache_store* cache)
     : engine_(engine), cache_(kit::complete_cache(cache)) {
@@ -251,53 +270,11 @@ void Tuner::store(const std::string& key, const KernelVariant& variant, uint64_t
   }
 }
 
-namespace {
-
-// The median of `times` (reordered): a candidate whose runs only
-// sometimes go fast (one that waits on pool workers) does not win on its
-// luckiest run.
-uint64_t median_ns(std::vector<uint64_t>& times) {
-  const auto middle = times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2);
-  std::nth_element(times.begin(), middle, times.end());
-  return *middle;
-}
-
-}  // namespace
-
-uint64_t Tuner::time_candidate(const NodeTask& task, const KernelVariant& variant,
-                               const TuningWorkspace& workspace) {
-  const EngineNode& node = engine_.nodes()[task.node];
-  KernelTuning tuning = variant.tuning;
-  if (variant.prepare != nullptr) {
-    // Measured as it will run: on state built from the node's own
-    // constants; building it is a one-time cost left out of the timing.
-    // The state goes when this returns, so one candidate's state (packed
-    // weights, say) is alive at a time.
-    std::vector<TensorRef> inputs;
-    std::vector<TensorRef> outputs;
-    constant_refs(task, inputs, outputs);
-    tuning.prepared = prepare_state(variant, *node.desc, inputs, outputs, tuning);
-  }
-  const KernelArgs args{*node.desc, workspace.inputs(), workspace.outputs(),
-                        engine_.plugin().pool(), &tuning};
-  variant.run(args);  // warm-up: page faults, code
-  std::vector<uint64_t> times;
-  times.reserve(kMaxTimedRuns);
-  const Clock::time_point budget_start = Clock::now();
-  for (int run = 0; run < kMaxTimedRuns; ++run) {
-    const Clock::time_point begin = Clock::now();
-    variant.run(args);
-    times.push_back(elapsed_ns(begin));
-    if (run + 1 >= kMinTimedRuns && Clock::now() - budget_start > kCandidateBudget) break;
-  }
-  return median_ns(times);
-}
-
 std::optional<KernelVariant> Tuner::measure(const NodeTask& task, const TuningSpace& space,
                                             const std::atomic<bool>* cancel, uint64_t& best_ns) {
   const Clock::time_point started = Clock::now();
   const EngineNode& node = engine_.nodes()[task.node];
-  const TuningWorkspace workspace(engine_, task, space.position);
+  const Workspace workspace(engine_, task, space.position);
   const KernelVariant* best = nullptr;
   best_ns = std::numeric_limits<uint64_t>::max();
   // Candidate after candidate, each scored by its median run. In the
@@ -308,7 +285,19 @@ std::optional<KernelVariant> Tuner::measure(const NodeTask& task, const TuningSp
       if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) return;
       uint64_t ns = 0;
       try {
-        ns = time_candidate(task, variant, workspace);
+        KernelTuning tuning = variant.tuning;
+        if (variant.prepare != nullptr) {
+          // Measured as it will run: on state built from the node's own
+          // constants; building it is a one-time cost left out of the
+          // timing. The state goes with this iteration, so one
+          // candidate's state (packed weights, say) is alive at a time.
+          std::vector<TensorRef> inputs;
+          std::vector<TensorRef> outputs;
+          constant_refs(task, inputs, outputs);
+          tuning.prepared = prepare_state(variant, *node.desc, inputs, outputs, tuning);
+        }
+        ns = median_run_ns(variant, {*node.desc, workspace.inputs(), workspace.outputs(),
+                                     engine_.plugin().pool(), &tuning});
       } catch (const std::exception& error) {
         // A candidate that cannot run this shape is simply not chosen.
         engine_.plugin().log(RTS_LOG_DEBUG,

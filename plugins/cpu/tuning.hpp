@@ -22,7 +22,6 @@ namespace rtscope::cpu {
 
 class Engine;
 struct EngineNode;
-class TuningWorkspace;
 
 // One node of a plan with its concrete shapes, copied so that tuning never
 // reads a plan (which the context may evict meanwhile).
@@ -73,11 +72,6 @@ class Tuner {
   bool constant_operands(const EngineNode& node) const;
   std::optional<KernelVariant> load(const std::string& key, const TuningSpace& space);
   void store(const std::string& key, const KernelVariant& variant, uint64_t best_ns);
-  // The median of a few timed runs of `variant` after a warm-up, on state
-  // prepared for the node (freed on return). Throws what the variant
-  // throws.
-  uint64_t time_candidate(const NodeTask& task, const KernelVariant& variant,
-                          const TuningWorkspace& workspace);
   // Fastest candidate by the median of a few timed runs; nullopt when
   // cancelled.
   std::optional<KernelVariant> measure(const NodeTask& task, const TuningSpace& space,
