@@ -63,8 +63,10 @@ struct ConvSlice {
   std::optional<SliceReorder> src_window;
   AlignedBuffer src_buffer;
   AlignedBuffer dst_buffer;
-  int64_t row_begin = 0;  // output rows [row_begin, row_end) of the first spatial dim
-  int64_t row_end = 0;
+  // Output positions [first, end) of each channel the slice writes: all of
+  // them for a channel slice, its rows' for a row slice.
+  int64_t positions_begin = 0;
+  int64_t positions_end = 0;
 };
 
 struct OnednnConv final : PreparedKernel {
@@ -82,8 +84,6 @@ struct OnednnConv final : PreparedKernel {
   int64_t src_stride = 0;  // floats between the images of successive calls
   int64_t dst_stride = 0;
   int64_t out_size = 0;  // output positions per channel
-  int64_t out_row = 0;   // output positions per row of the first spatial dim
-  bool by_rows = false;  // slices split the output rows, not the channels
 
   size_t bytes() const override {
     size_t total = src_blocked.capacity() + dst_blocked.capacity();
@@ -291,8 +291,7 @@ void prepare_row_slices(OnednnConv& state, const NodeDesc& node, const ConvGeome
   const int64_t in_rows = g.in_spatial[0];
   const int64_t slices = std::clamp<int64_t>(grain, 1, out_rows);
   const int64_t in_row = g.in_size / in_rows;
-  state.out_row = g.out_size / out_rows;
-  state.by_rows = true;
+  const int64_t out_row = g.out_size / out_rows;
   const Tag src_tag = channels % kBlock == 0 ? blocked_tag(g.spatial) : plain_tag(g.spatial);
   const memory::dims image_in = with_spatial({1, channels}, g.in_spatial);
   const memory::dims image_out = with_spatial({1, m_total}, g.out_spatial);
@@ -300,13 +299,15 @@ void prepare_row_slices(OnednnConv& state, const NodeDesc& node, const ConvGeome
   state.slices.resize(static_cast<size_t>(slices));
   for (int64_t s = 0; s < slices; ++s) {
     ConvSlice& slice = state.slices[s];
-    slice.row_begin = out_rows * s / slices;
-    slice.row_end = out_rows * (s + 1) / slices;
+    const int64_t row_begin = out_rows * s / slices;
+    const int64_t row_end = out_rows * (s + 1) / slices;
+    slice.positions_begin = row_begin * out_row;
+    slice.positions_end = row_end * out_row;
     slice.rows = m_total;
     // Input rows the slice's outputs read, padding included, then
     // clipped to the image: what is cut off becomes the slice's padding.
-    const int64_t first = slice.row_begin * g.strides[0] - g.pad_l[0];
-    const int64_t last = (slice.row_end - 1) * g.strides[0] - g.pad_l[0] + extent;  // exclusive
+    const int64_t first = row_begin * g.strides[0] - g.pad_l[0];
+    const int64_t last = (row_end - 1) * g.strides[0] - g.pad_l[0] + extent;  // exclusive
     const int64_t lo = std::max<int64_t>(first, 0);
     const int64_t hi = std::min<int64_t>(last, in_rows);
     memory::dims pad_l = g.pad_l;
@@ -316,7 +317,7 @@ void prepare_row_slices(OnednnConv& state, const NodeDesc& node, const ConvGeome
     memory::dims in_window = g.in_spatial;
     in_window[0] = hi - lo;
     memory::dims out_window = g.out_spatial;
-    out_window[0] = slice.row_end - slice.row_begin;
+    out_window[0] = row_end - row_begin;
     const memory::dims src_dims = with_spatial({1, channels}, in_window);
     const memory::dims dst_dims = with_spatial({1, m_total}, out_window);
     const memory::desc src_md(src_dims, memory::data_type::f32, src_tag);
@@ -327,9 +328,9 @@ void prepare_row_slices(OnednnConv& state, const NodeDesc& node, const ConvGeome
     slice.dst = memory(dst_md, onednn_cpu_engine(), slice.dst_buffer.data());
     slice.src_window = make_window_reorder(src_dims, image_in, lo * in_row, src_tag, true,
                                            static_cast<float*>(slice.src_buffer.data()));
-    slice.dst_back = make_window_reorder(dst_dims, image_out, slice.row_begin * state.out_row,
-                                         blocked_tag(g.spatial), false,
-                                         static_cast<float*>(slice.dst_buffer.data()));
+    slice.dst_back =
+        make_window_reorder(dst_dims, image_out, slice.positions_begin, blocked_tag(g.spatial),
+                            false, static_cast<float*>(slice.dst_buffer.data()));
     build_slice(slice, node, g, src_md, dst_md, with_spatial({m_total, channels}, g.kernel), false,
                 state.has_bias, pad_l, pad_r, algorithm, w.as<float>(),
                 s > 0 ? &state.slices[0] : nullptr);
@@ -416,6 +417,7 @@ std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const Te
       slice.weights_offset = m0 * c_per_group * g.kernel_size;
       slice.bias_offset = m0;
       slice.rows = images * m_count;  // one slice when several images: contiguous
+      slice.positions_end = g.out_size;
 
       const memory::dims dst_dims = with_spatial({images, m_count}, g.out_spatial);
       const memory::dims w_dims =
@@ -474,33 +476,36 @@ template std::shared_ptr<PreparedKernel> prepare_onednn_conv<OnednnConvForm::kWi
 
 namespace {
 
-void run_row_slices(OnednnConv& state, const KernelArgs& args, const float* x, const float* w,
-                    const float* bias, float* y, bool fresh_weights) {
-  const auto slices = static_cast<int64_t>(state.slices.size());
-  for (int64_t call = 0; call < state.calls; ++call) {
-    const float* src = x + call * state.src_stride;
-    float* dst = y + call * state.dst_stride;
-    args.pool.parallel_for(slices, 1, [&](int64_t begin, int64_t end) {
-      const SingleOpenMpThread single;
-      for (int64_t s = begin; s < end; ++s) {
-        ConvSlice& slice = state.slices[s];
-        if (fresh_weights && call == 0) {
-          slice.user_weights.set_data_handle(const_cast<float*>(w));
-          reorder_weights(slice);
-        }
-        if (bias != nullptr) slice.bias.set_data_handle(const_cast<float*>(bias));
-        slice.src_window->from.set_data_handle(const_cast<float*>(src) + slice.src_window->offset);
-        run_reorder(*slice.src_window);
-        execute_conv(slice, bias != nullptr);
-        slice.dst_back->to.set_data_handle(dst + slice.dst_back->offset);
-        run_reorder(*slice.dst_back);
-        if (args.epilogue != nullptr) {
-          // Every channel's rows of this slice, still in this thread's cache.
-          apply_epilogue(args.epilogue->shifted(dst - y), dst, slice.rows, state.out_size,
-                         slice.row_begin * state.out_row, slice.row_end * state.out_row);
-        }
-      }
-    });
+// One slice of one image (`src`, `dst`; `y` is the whole output, which
+// the fused tail's operand is laid out like). `refresh_weights`: input 1
+// is not the constant the weights were reordered from.
+void run_slice(const OnednnConv& state, ConvSlice& slice, const KernelArgs& args, const float* src,
+               const float* w, const float* bias, float* dst, float* y, bool refresh_weights) {
+  if (refresh_weights) {
+    slice.user_weights.set_data_handle(const_cast<float*>(w) + slice.weights_offset);
+    reorder_weights(slice);
+  }
+  if (bias != nullptr) slice.bias.set_data_handle(const_cast<float*>(bias) + slice.bias_offset);
+  if (slice.src_window) {
+    slice.src_window->from.set_data_handle(const_cast<float*>(src) + slice.src_window->offset);
+    run_reorder(*slice.src_window);
+  } else if (state.src_in.empty()) {
+    slice.src.set_data_handle(const_cast<float*>(src) + slice.src_offset);
+  }
+  if (slice.dst_back) {
+    execute_conv(slice, bias != nullptr);
+    slice.dst_back->to.set_data_handle(dst + slice.dst_back->offset);
+    run_reorder(*slice.dst_back);
+  } else {
+    slice.dst.set_data_handle(dst + slice.dst_offset);
+    execute_conv(slice, bias != nullptr);
+  }
+  if (args.epilogue != nullptr) {
+    // A fused relu or residual add (fusion.hpp), on what the slice just
+    // wrote while it is in this thread's cache.
+    float* written = dst + slice.dst_offset;
+    apply_epilogue(args.epilogue->shifted(written - y), written, slice.rows, state.out_size,
+                   slice.positions_begin, slice.positions_end);
   }
 }
 
@@ -515,15 +520,10 @@ bool run_onednn_conv(const KernelArgs& args) {
   auto* bias = state->has_bias ? args.inputs[2].as<float>() : nullptr;
   float* y = args.outputs[0].as<float>();
   const bool fresh_weights = w != state->weights_source;
-  if (state->by_rows) {
-    run_row_slices(*state, args, x, w, bias, y, fresh_weights);
-    return true;
-  }
-  const bool blocked_src = !state->src_in.empty();
   for (int64_t call = 0; call < state->calls; ++call) {
     float* src = x + call * state->src_stride;
     float* dst = y + call * state->dst_stride;
-    if (blocked_src) {
+    if (!state->src_in.empty()) {
       const auto src_slices = static_cast<int64_t>(state->src_in.size());
       args.pool.parallel_for(src_slices, 1, [&](int64_t begin, int64_t end) {
         const SingleOpenMpThread single;
@@ -538,28 +538,7 @@ bool run_onednn_conv(const KernelArgs& args) {
     args.pool.parallel_for(slices, 1, [&](int64_t begin, int64_t end) {
       const SingleOpenMpThread single;
       for (int64_t s = begin; s < end; ++s) {
-        ConvSlice& slice = state->slices[s];
-        if (fresh_weights && call == 0) {
-          slice.user_weights.set_data_handle(w + slice.weights_offset);
-          reorder_weights(slice);
-        }
-        if (bias != nullptr) slice.bias.set_data_handle(bias + slice.bias_offset);
-        if (!blocked_src) slice.src.set_data_handle(src + slice.src_offset);
-        if (slice.dst_back) {
-          execute_conv(slice, bias != nullptr);
-          slice.dst_back->to.set_data_handle(dst + slice.dst_back->offset);
-          run_reorder(*slice.dst_back);
-        } else {
-          slice.dst.set_data_handle(dst + slice.dst_offset);
-          execute_conv(slice, bias != nullptr);
-        }
-        if (args.epilogue != nullptr) {
-          // A fused relu or residual add (fusion.hpp), on the slice just
-          // written while it is in this thread's cache.
-          float* written = dst + slice.dst_offset;
-          apply_epilogue(args.epilogue->shifted(written - y), written, slice.rows, state->out_size,
-                         0, state->out_size);
-        }
+        run_slice(*state, state->slices[s], args, src, w, bias, dst, y, fresh_weights && call == 0);
       }
     });
   }
