@@ -87,6 +87,7 @@ AbiPartition::AbiPartition(const Graph& graph, const Partition& partition, const
   for (const auto& w : graph.weights) weights[w.info.name] = &w;
 
   std::set<std::string> declared;
+  std::vector<const Weight*> used_weights;  // in the order the nodes read them
   for (const auto& in : partition.inputs) {
     inputs_.push_back(to_abi_value(in, graph.type_of(in), graph));
     declared.insert(in);
@@ -101,13 +102,7 @@ AbiPartition::AbiPartition(const Graph& graph, const Partition& partition, const
     for (const auto& in : node.inputs) {
       auto w = weights.find(in);
       if (w == weights.end() || !declared.insert(in).second) continue;
-      Tensor data = materialize_weight(*w->second);
-      rts_constant c{};
-      c.value = to_abi_value(w->second->info.name, w->second->info.type, graph);
-      c.data = data.data();
-      c.size_bytes = data.size_bytes();
-      constants_.push_back(c);
-      weight_data_.push_back(std::move(data));
+      used_weights.push_back(w->second);
     }
     for (const auto& out : node.outputs) {
       if (declared.insert(out).second)
@@ -129,6 +124,15 @@ AbiPartition::AbiPartition(const Graph& graph, const Partition& partition, const
         }
       }
     }
+  }
+  // Materialized together: seeded weights share storage (graph.hpp).
+  weight_data_ = materialize_weights(used_weights);
+  for (std::size_t i = 0; i < used_weights.size(); ++i) {
+    rts_constant c{};
+    c.value = to_abi_value(used_weights[i]->info.name, used_weights[i]->info.type, graph);
+    c.data = weight_data_[i].data();
+    c.size_bytes = weight_data_[i].size_bytes();
+    constants_.push_back(c);
   }
   graph_.struct_size = sizeof(graph_);
   graph_.name = name_.c_str();

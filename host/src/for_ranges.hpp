@@ -16,7 +16,7 @@ namespace rtscope {
 // in a second rather than in ten. `fill` must not throw (a worker thread
 // would terminate the process); record a failure and report it afterwards.
 inline void for_ranges(int64_t count, const std::function<void(int64_t, int64_t)>& fill) {
-  constexpr int64_t kMinPerThread = int64_t{1} << 20;
+  constexpr int64_t kMinPerThread = int64_t{1} << 16;
   const int64_t threads = std::clamp<int64_t>(count / kMinPerThread, 1,
                                               std::max(1u, std::thread::hardware_concurrency()));
   if (threads == 1) {

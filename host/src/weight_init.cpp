@@ -5,12 +5,11 @@
 #include <string>
 #include <vector>
 
-#include "element_access.hpp"
 #include "for_ranges.hpp"
 #include "regular_file.hpp"
 #include "rtscope/error.hpp"
 #include "rtscope/graph.hpp"
-#include "seeded_random.hpp"
+#include "seeded_weights.hpp"
 
 namespace rtscope {
 namespace {
@@ -65,17 +64,9 @@ Tensor allocate(const Weight& weight, Shape shape) {
 
 Tensor seeded(const Weight& weight, Shape shape) {
   Tensor tensor = allocate(weight, std::move(shape));
-  // The name is part of the key so weights sharing a seed still differ.
-  const uint64_t key = detail::stream_key(weight.init.seed ^ detail::fnv1a64(weight.info.name));
-  const DType dtype = tensor.dtype();
   void* data = tensor.data();
   for_ranges(tensor.numel(), [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const double value =
-          detail::random_symmetric(key, static_cast<uint64_t>(i), weight.init.scale) +
-          weight.init.offset;
-      detail::store_element(dtype, data, i, value);
-    }
+    detail::fill_seeded(weight, tensor.dtype(), data, begin, end);
   });
   return tensor;
 }
@@ -146,6 +137,25 @@ Tensor materialize_weight(const Weight& weight) {
   if (weight.init.kind == WeightInit::Kind::tensor) return given(weight, shape);
   if (weight.init.kind == WeightInit::Kind::file) return from_file(weight, std::move(shape));
   return seeded(weight, std::move(shape));
+}
+
+std::vector<Tensor> materialize_weights(std::span<const Weight* const> weights) {
+  std::vector<Tensor> tensors(weights.size());
+  std::vector<detail::SeededSlot> slots;
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    const Weight& weight = *weights[i];
+    Shape shape = static_shape(weight.info);
+    if (weight.init.kind == WeightInit::Kind::tensor) {
+      tensors[i] = given(weight, shape);
+    } else if (weight.init.kind == WeightInit::Kind::file) {
+      tensors[i] = from_file(weight, std::move(shape));
+    } else {
+      weight_bytes(weight, shape);  // an impossible size fails here, named
+      slots.push_back({i, detail::SeededKey::of(weight, std::move(shape))});
+    }
+  }
+  detail::fill_seeded_weights(weights, slots, tensors);
+  return tensors;
 }
 
 }  // namespace rtscope

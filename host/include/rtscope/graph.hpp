@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -100,5 +101,14 @@ void validate(Graph& graph);
 // The values of a weight: deterministic ones of a seeded weight (same on
 // every machine), a file's, or the given tensor (shared, not copied).
 Tensor materialize_weight(const Weight& weight);
+
+// The values of several weights, as materialize_weight() gives each, for a
+// model being built. Seeded weights share one allocation (huge pages where
+// it is large: a start then takes a handful of page faults for its weights
+// instead of thousands), and a seeded weight that another model of this
+// process already holds (same name, seed, scale, offset, dtype and shape:
+// models built from one template, parameters and seed) is shared with it,
+// not generated again. Weights are constants: nothing writes to them.
+std::vector<Tensor> materialize_weights(std::span<const Weight* const> weights);
 
 }  // namespace rtscope
