@@ -17,10 +17,11 @@ namespace rtscope::cpu {
 
 // Raised whenever an op's candidates change, so that stored choices are
 // measured again (2: oneDNN for matmul and linear; 3: no pool split of
-// tiny work).
-inline constexpr uint16_t kTuningRecordVersion = 3;
+// tiny work; 4: the serial OpenBLAS, whose sgemm runs on the calling
+// thread alone).
+inline constexpr uint16_t kTuningRecordVersion = 4;
 
-// "tune.v3/linear/[1,1,256][256,1024]/t2": the op, every input shape, the
+// "tune.v4/linear/[1,1,256][256,1024]/t2": the op, every input shape, the
 // integer and integer-list attributes the op declares (they can change the
 // work and the candidates), and the pool size the measurement ran with.
 std::string tuning_key(const OpSpec& spec, const NodeDesc& node, std::span<const Dims> inputs,

@@ -387,7 +387,7 @@ class TuningCacheValidation : public CpuStrategies {
     x_ = Tensor::random(DType::f32, {4, 32}, 8);
     const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
     key_ = {"cpu", plugin_->devices().at(0).fingerprint,
-            "tune.v3/linear/[4,32][32,16]/t" + std::to_string(threads)};
+            "tune.v4/linear/[4,32][32,16]/t" + std::to_string(threads)};
   }
 
   // Runs a fresh model on `cache_` (eager) and returns its counters.
