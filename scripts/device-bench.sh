@@ -42,6 +42,10 @@
 # RTSCOPE_BENCH_TEST_FILTER=<gtest filter> narrows the test_vulkan run.
 # RTSCOPE_BENCH_SKINNY_AB=1 repeats B16 with RTSCOPE_VULKAN_SKINNY=matvec
 # (OUT_DIR/skinny_matvec/): tensor-core against shader-core projections.
+# RTSCOPE_BENCH_SKINNY_COOP_BUILDS="t2s16 staged-t2s8 ..." repeats B16 with
+# each named build of the tensor-core product (RTSCOPE_VULKAN_SKINNY_COOP,
+# OUT_DIR/skinny_coop_<build>/); RTSCOPE_BENCH_TEST_FILTER='*Skinny*'
+# checks every build against the float64 reference first.
 set -uo pipefail
 
 usage() {
@@ -241,36 +245,35 @@ if $decoder_ok; then
   # and KV rows; every weight is read once per step for all of them. The
   # pipelines specialized to B are built before the first step (eager), so
   # no timed step runs the generic ones while they compile.
-  for batch in 1 4 8 16; do
-    run_decoder "batch_$batch" --set runtime.graph_capture=whole_graph \
-      --set runtime.kernel_specialization=eager \
-      --set "models.decoder.params.batch=$batch" --set "run.0.workload.batch=$batch" ||
-      decoder_ok=false
-  done
-  if command -v python3 >/dev/null; then
-    python3 "$repo/tests/bench/batch_scaling_report.py" "$out" ||
-      log "B16: batch_scaling_report.py failed; the runs' JSON is in $out/decoder_batch_*.json"
-  fi
-  # B16 A/B of the skinny products: the same runs with every projection on
-  # matvec_t (RTSCOPE_VULKAN_SKINNY=matvec; the runs above take the
-  # tensor-core skinny_coop from 2 rows on where the device has it), in
-  # OUT_DIR/skinny_matvec/ with its own report.
-  if [[ "${RTSCOPE_BENCH_SKINNY_AB:-0}" == 1 ]]; then
+  run_b16() {  # SUBDIR: the runs and their report in OUT_DIR/SUBDIR
     (
-      out="$out/skinny_matvec"
+      out="$out/$1"
       mkdir -p "$out"
-      export RTSCOPE_VULKAN_SKINNY=matvec
       for batch in 1 4 8 16; do
         run_decoder "batch_$batch" --set runtime.graph_capture=whole_graph \
           --set runtime.kernel_specialization=eager \
-          --set "models.decoder.params.batch=$batch" --set "run.0.workload.batch=$batch"
+          --set "models.decoder.params.batch=$batch" --set "run.0.workload.batch=$batch" || exit 1
       done
       if command -v python3 >/dev/null; then
         python3 "$repo/tests/bench/batch_scaling_report.py" "$out" ||
-          log "B16 matvec: batch_scaling_report.py failed; see $out"
+          log "B16: batch_scaling_report.py failed; the runs' JSON is in $out/decoder_batch_*.json"
       fi
-    ) || decoder_ok=false
+    )
+  }
+  run_b16 . || decoder_ok=false
+  # B16 A/B of the skinny products: the same runs with every projection on
+  # matvec_t (RTSCOPE_VULKAN_SKINNY=matvec; the runs above take the
+  # tensor-core skinny_coop from 8 rows on where the device has it), and
+  # with each build of skinny_coop.comp named in
+  # RTSCOPE_BENCH_SKINNY_COOP_BUILDS (RTSCOPE_VULKAN_SKINNY_COOP), each in
+  # OUT_DIR/skinny_<...>/ with its own report.
+  if [[ "${RTSCOPE_BENCH_SKINNY_AB:-0}" == 1 ]]; then
+    (export RTSCOPE_VULKAN_SKINNY=matvec && run_b16 skinny_matvec) || decoder_ok=false
   fi
+  for coop_build in ${RTSCOPE_BENCH_SKINNY_COOP_BUILDS:-}; do
+    (export RTSCOPE_VULKAN_SKINNY_COOP="$coop_build" && run_b16 "skinny_coop_$coop_build") ||
+      decoder_ok=false
+  done
 fi
 
 # --- B14 from a Hugging Face checkpoint ------------------------------------------

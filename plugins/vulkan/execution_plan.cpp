@@ -599,7 +599,7 @@ class PlanBuilder {
           up ? &*up : nullptr, wants_scratch_[n] ? &scratch_ : nullptr, rope});
     }
     for (uint32_t p = 0; p < pipelines_.size(); ++p) {
-      if (shader_family(pipelines_.name(p)) == "skinny_coop") {
+      if (shader_family(pipelines_.name(p)).starts_with("skinny_coop")) {
         plan_.skinny_coop_products += plan_.commands.dispatches_on(p);
       }
     }

@@ -54,6 +54,9 @@ struct DeviceCaps {
   // Which shader runs skinny f16 linears where both could
   // (RTSCOPE_VULKAN_SKINNY, kernels/skinny_product.hpp).
   SkinnyMode skinny = SkinnyMode::kAuto;
+  // The build of skinny_coop.comp those linears run
+  // (RTSCOPE_VULKAN_SKINNY_COOP, kSkinnyCoopBuilds).
+  std::string_view skinny_coop_shader = kSkinnyCoopBuilds.front().shader;
 };
 
 struct PhysicalDevice {

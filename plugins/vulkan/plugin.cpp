@@ -45,7 +45,27 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
     fail_invalid("RTSCOPE_VULKAN_SKINNY='", skinny,
                  "' is not a skinny-product choice: set coop, matvec or leave it unset");
   }
-  for (PhysicalDevice& device : physical_) device.caps.skinny = *skinny_mode;
+  const char* coop_name = std::getenv("RTSCOPE_VULKAN_SKINNY_COOP");
+  const std::optional<SkinnyCoopBuild> coop_build = skinny_coop_build(coop_name);
+  if (!coop_build) {
+    fail_invalid("RTSCOPE_VULKAN_SKINNY_COOP='", coop_name,
+                 "' is not a build of the tensor-core skinny product: set one of ",
+                 skinny_coop_build_names(), " or leave it unset");
+  }
+  for (PhysicalDevice& device : physical_) {
+    device.caps.skinny = *skinny_mode;
+    device.caps.skinny_coop_shader = coop_build->shader;
+    const VkPhysicalDeviceLimits& limits = device.properties.limits;
+    if (device.caps.coop_matrix_f16 &&
+        (device.caps.max_shared_memory < coop_build->shared_bytes ||
+         limits.maxComputeWorkGroupInvocations < coop_build->invocations)) {
+      fail_invalid("RTSCOPE_VULKAN_SKINNY_COOP=", coop_build->name, " needs ",
+                   coop_build->shared_bytes, " bytes of shared memory and ",
+                   coop_build->invocations, "-invocation workgroups; device '",
+                   device.properties.deviceName, "' has ", device.caps.max_shared_memory, " and ",
+                   limits.maxComputeWorkGroupInvocations, ": choose another build");
+    }
+  }
   devices_.resize(physical_.size());
   for (uint32_t i = 0; i < physical_.size(); ++i) {
     const PhysicalDevice& device = physical_[i];

@@ -32,7 +32,7 @@ WorkgroupShape workgroup_shape(std::string_view family) {
 uint32_t shape_constant_count(std::string_view family) {
   // Mirrors the SHAPE_CONSTANT declarations of each shader.
   if (family == "matmul" || family == "matmul_coop") return 5;  // m n k flags batches
-  if (family == "matvec" || family == "matvec_t" || family == "skinny_coop") {
+  if (family == "matvec" || family == "matvec_t" || family.starts_with("skinny_coop")) {
     return 4;  // m n k flags
   }
   if (family == "attention") return 4;        // rows seq cache_len head_dim

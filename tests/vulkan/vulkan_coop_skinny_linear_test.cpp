@@ -3,16 +3,20 @@
 // single row runs on it too), N and K off multiples of 64 (a last partial
 // tile of 16 columns), with a bias, a fused residual add, a fused rmsnorm,
 // a fused SwiGLU gate and a fused rope; and a K off its 16-wide step,
-// which stays on matvec_t. Needs a device with f16 cooperative matrices
-// (VK_NV_cooperative_matrix): elsewhere (lavapipe) each case runs on
-// matvec_t, checks the same numbers and fusions, then skips and says so.
+// which stays on matvec_t; each case on every build of skinny_coop.comp
+// (RTSCOPE_VULKAN_SKINNY_COOP). Needs a device with f16 cooperative
+// matrices (VK_NV_cooperative_matrix): elsewhere (lavapipe) each case runs
+// on matvec_t (the default build's case only: the others would run the
+// same), checks the same numbers and fusions, then skips and says so.
 #include <gtest/gtest.h>
 
 #include <map>
 #include <ostream>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "kernels/skinny_product.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
 #include "support/env_guard.hpp"
@@ -21,6 +25,10 @@
 #include "support/tiny_graphs.hpp"
 #include "vulkan/fusion_check.hpp"
 #include "vulkan/vulkan_test_support.hpp"
+
+namespace rtscope::vulkan {
+void PrintTo(const SkinnyCoopBuild& build, std::ostream* out) { *out << "build " << build.name; }
+}  // namespace rtscope::vulkan
 
 namespace rtscope::vulkan_testing {
 namespace {
@@ -94,26 +102,42 @@ Graph skinny_graph(const SkinnyCase& c) {
   return g.outputs({y}).build();
 }
 
-class VulkanCoopSkinnyLinear : public ::testing::TestWithParam<SkinnyCase> {
+using vulkan::kSkinnyCoopBuilds;
+using vulkan::SkinnyCoopBuild;
+
+class VulkanCoopSkinnyLinear
+    : public ::testing::TestWithParam<std::tuple<SkinnyCase, SkinnyCoopBuild>> {
  protected:
   void SetUp() override {
-    // Read when the plugin loads: tensor cores for every row count.
+    // Read when the plugin loads: tensor cores for every row count, and
+    // the build under test.
     const testing::EnvGuard skinny("RTSCOPE_VULKAN_SKINNY", "coop");
+    const std::string build(std::get<1>(GetParam()).name);
+    const testing::EnvGuard coop_build("RTSCOPE_VULKAN_SKINNY_COOP", build.c_str());
     RTSCOPE_LOAD_VULKAN_OR_SKIP(registry_);
   }
   PluginRegistry registry_;
 };
 
 TEST_P(VulkanCoopSkinnyLinear, MatchesFloat64Reference) {
-  const SkinnyCase c = GetParam();
+  const auto& [c, build] = GetParam();
+  const bool default_build = build.name == kSkinnyCoopBuilds.front().name;
   auto model = Model::build(skinny_graph(c), registry_, {.backends = {"vulkan"}});
   std::string reason;
   for (const NodePlacement& placement : model->placements()) {
     if (placement.node == "proj") reason = placement.reason;
   }
   // Devices with f16 cooperative matrices list matmul_coop_f16 among the
-  // linear's shaders.
+  // linear's shaders, and the build's skinny_coop shader after it.
   const bool tensor_cores = reason.find("matmul_coop_f16") != std::string::npos;
+  if (tensor_cores && c.coop) {
+    EXPECT_NE(reason.find(build.shader), std::string::npos) << reason;
+  }
+  if (!tensor_cores && !default_build) {
+    GTEST_SKIP() << "skipping: no f16 cooperative matrices on this Vulkan device, so build "
+                 << build.name << " of skinny_coop.comp cannot run; the default build's case "
+                 << "checks matvec_t here";
+  }
   std::map<std::string, Tensor> inputs = {{"x", Tensor::random(DType::f16, x_shape(c), 41)}};
   if (c.residual) inputs.emplace("skip", Tensor::random(DType::f16, {c.rows, c.n}, 42));
   if (c.head_dim > 0) inputs.emplace("pos", positions(c));
@@ -139,19 +163,21 @@ TEST_P(VulkanCoopSkinnyLinear, MatchesFloat64Reference) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, VulkanCoopSkinnyLinear,
-    ::testing::Values(
-        SkinnyCase{.rows = 1, .k = 272, .n = 200, .bias = true, .residual = true},
-        SkinnyCase{.rows = 3, .k = 272, .n = 200, .bias = true},
-        SkinnyCase{.rows = 4, .k = 1040, .n = 96, .residual = true},              // many K steps
-        SkinnyCase{.rows = 8, .k = 48, .n = 40, .bias = true, .residual = true},  // one K step
-        SkinnyCase{.rows = 16, .k = 528, .n = 1000, .bias = true, .residual = true},
-        SkinnyCase{.rows = 8, .k = 272, .n = 200, .residual = true, .norm = true},
-        SkinnyCase{.rows = 8, .k = 272, .n = 200, .norm = true, .gated = true},
-        SkinnyCase{.rows = 4, .k = 272, .n = 96, .norm = true, .head_dim = 32},
-        SkinnyCase{.rows = 8, .k = 256, .n = 256, .head_dim = 64, .streams = true},
-        SkinnyCase{.rows = 5, .k = 72, .n = 64, .bias = true, .coop = false}),  // K % 16 != 0
-    [](const ::testing::TestParamInfo<SkinnyCase>& info) {
-      const SkinnyCase& c = info.param;
+    ::testing::Combine(
+        ::testing::Values(
+            SkinnyCase{.rows = 1, .k = 272, .n = 200, .bias = true, .residual = true},
+            SkinnyCase{.rows = 3, .k = 272, .n = 200, .bias = true},
+            SkinnyCase{.rows = 4, .k = 1040, .n = 96, .residual = true},  // many K steps
+            SkinnyCase{.rows = 8, .k = 48, .n = 40, .bias = true, .residual = true},  // one K step
+            SkinnyCase{.rows = 16, .k = 528, .n = 1000, .bias = true, .residual = true},
+            SkinnyCase{.rows = 8, .k = 272, .n = 200, .residual = true, .norm = true},
+            SkinnyCase{.rows = 8, .k = 272, .n = 200, .norm = true, .gated = true},
+            SkinnyCase{.rows = 4, .k = 272, .n = 96, .norm = true, .head_dim = 32},
+            SkinnyCase{.rows = 8, .k = 256, .n = 256, .head_dim = 64, .streams = true},
+            SkinnyCase{.rows = 5, .k = 72, .n = 64, .bias = true, .coop = false}),  // K % 16 != 0
+        ::testing::ValuesIn(kSkinnyCoopBuilds)),
+    [](const ::testing::TestParamInfo<std::tuple<SkinnyCase, SkinnyCoopBuild>>& info) {
+      const SkinnyCase& c = std::get<0>(info.param);
       std::string name =
           "m" + std::to_string(c.rows) + "_k" + std::to_string(c.k) + "_n" + std::to_string(c.n);
       if (c.bias) name += "_bias";
@@ -160,6 +186,8 @@ INSTANTIATE_TEST_SUITE_P(
       if (c.gated) name += "_gated";
       if (c.head_dim > 0) name += "_rope" + std::to_string(c.head_dim);
       if (c.streams) name += "_streams";
+      name += "_";
+      for (char ch : std::get<1>(info.param).name) name += ch == '-' ? '_' : ch;
       return name;
     });
 

@@ -34,6 +34,20 @@ TEST(VulkanSkinnySelection, ParsesTheSwitch) {
   EXPECT_EQ(skinny_mode_name(SkinnyMode::kCoop), "coop");
 }
 
+TEST(VulkanSkinnySelection, ParsesTheBuildSwitch) {
+  const auto shader = [](const char* value) {
+    const std::optional<SkinnyCoopBuild> build = skinny_coop_build(value);
+    return build ? std::optional<std::string_view>(build->shader) : std::nullopt;
+  };
+  EXPECT_EQ(shader(nullptr), "skinny_coop_f16");
+  EXPECT_EQ(shader(""), "skinny_coop_f16");
+  EXPECT_EQ(shader("t4s8"), "skinny_coop_f16");
+  EXPECT_EQ(shader("staged-t2s8"), "skinny_coop_staged_t2s8_f16");
+  EXPECT_EQ(shader("staged"), std::nullopt);
+  EXPECT_EQ(shader("skinny_coop_f16"), std::nullopt);  // a build's name, not its shader
+  EXPECT_EQ(skinny_coop_build_names(), "t4s8, t2s16, staged-t2s8, staged-t4s4, staged-t1s16");
+}
+
 TEST(VulkanSkinnySelection, EnginesAddTheVariantOnlyForF16OnTensorCores) {
   EXPECT_TRUE(adds_skinny_coop_variant(true, true, SkinnyMode::kAuto));
   EXPECT_TRUE(adds_skinny_coop_variant(true, true, SkinnyMode::kCoop));
@@ -116,6 +130,16 @@ TEST(VulkanSkinnySelection, ThePluginRejectsAnUnknownSwitchValue) {
     const vulkan_testing::LoadResult load = vulkan_testing::load_vulkan(registry);
     EXPECT_TRUE(load.failure.empty()) << value << ": " << load.failure;
   }
+}
+
+TEST(VulkanSkinnySelection, ThePluginRejectsAnUnknownBuild) {
+  const testing::EnvGuard env("RTSCOPE_VULKAN_SKINNY_COOP", "staged");
+  PluginRegistry registry;
+  const vulkan_testing::LoadResult load = vulkan_testing::load_vulkan(registry);
+  if (!load.skip_reason.empty()) GTEST_SKIP() << load.skip_reason;
+  EXPECT_NE(load.failure.find("RTSCOPE_VULKAN_SKINNY_COOP='staged'"), std::string::npos)
+      << load.failure;
+  EXPECT_NE(load.failure.find("staged-t2s8"), std::string::npos) << load.failure;
 }
 
 }  // namespace

@@ -28,6 +28,23 @@ std::string_view skinny_mode_name(SkinnyMode mode) {
   return "auto";
 }
 
+std::optional<SkinnyCoopBuild> skinny_coop_build(const char* value) {
+  if (value == nullptr || *value == '\0') return kSkinnyCoopBuilds.front();
+  for (const SkinnyCoopBuild& build : kSkinnyCoopBuilds) {
+    if (build.name == value) return build;
+  }
+  return std::nullopt;
+}
+
+std::string skinny_coop_build_names() {
+  std::string names;
+  for (const SkinnyCoopBuild& build : kSkinnyCoopBuilds) {
+    if (!names.empty()) names += ", ";
+    names += build.name;
+  }
+  return names;
+}
+
 bool adds_skinny_coop_variant(bool device_coop_f16, bool f16_variants, SkinnyMode mode) {
   return device_coop_f16 && f16_variants && mode != SkinnyMode::kMatvec;
 }

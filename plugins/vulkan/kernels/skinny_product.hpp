@@ -11,12 +11,16 @@
 //           single row reads the weights at full bandwidth on matvec_t;
 //   coop    tensor cores for every row count they cover (1 included);
 //   matvec  matvec_t always.
+// RTSCOPE_VULKAN_SKINNY_COOP picks which build of skinny_coop.comp runs
+// them (kSkinnyCoopBuilds), to compare the builds on one device.
 // Pure functions of their arguments, no Vulkan calls: unit-tested without
 // a device.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace rtscope::vulkan {
@@ -29,12 +33,38 @@ std::optional<SkinnyMode> parse_skinny_mode(const char* value);
 // "auto", "coop" or "matvec".
 std::string_view skinny_mode_name(SkinnyMode mode);
 
-// skinny_coop.comp's limits (mirrored from the shader). Its workgroup (256
-// invocations, 32-wide subgroups, 19 KiB of shared memory) is within what
-// supports_coop_matrix_f16 already requires for matmul_coop.comp.
+// skinny_coop.comp's limits (mirrored from the shader). The default
+// build's workgroup (256 invocations, 32-wide subgroups, 19 KiB of shared
+// memory) is within what supports_coop_matrix_f16 already requires for
+// matmul_coop.comp; the plugin checks the others' needs when one is chosen.
 inline constexpr uint32_t kSkinnyCoopMaxRows = 16;  // one 16-row tile of A
 inline constexpr uint32_t kSkinnyCoopTile = 16;     // columns per workgroup; K step
 inline constexpr uint32_t kSkinnyCoopAutoMinRows = 8;
+
+// The builds of skinny_coop.comp (CMakeLists.txt): how many k-tiles a
+// subgroup takes per step, how many subgroups split K, and whether the
+// weight tiles are loaded straight from the weight buffer or staged
+// through shared memory with 16-byte loads. The first is the default.
+struct SkinnyCoopBuild {
+  std::string_view name;    // RTSCOPE_VULKAN_SKINNY_COOP's value
+  std::string_view shader;  // embedded shader variant
+  // What its workgroup needs (mirrored from the shader's pool sizes).
+  uint32_t shared_bytes = 0;
+  uint32_t invocations = 0;
+};
+inline constexpr std::array<SkinnyCoopBuild, 5> kSkinnyCoopBuilds = {{
+    {"t4s8", "skinny_coop_f16", 19456, 256},
+    {"t2s16", "skinny_coop_t2s16_f16", 34816, 512},
+    {"staged-t2s8", "skinny_coop_staged_t2s8_f16", 31744, 256},
+    {"staged-t4s4", "skinny_coop_staged_t4s4_f16", 28160, 128},
+    {"staged-t1s16", "skinny_coop_staged_t1s16_f16", 38912, 512},
+}};
+
+// The build RTSCOPE_VULKAN_SKINNY_COOP names: nullptr or "" is the
+// default one; nullopt for a name that is not a build.
+std::optional<SkinnyCoopBuild> skinny_coop_build(const char* value);
+// "t4s8, t2s16, ...": the builds' names, for error messages.
+std::string skinny_coop_build_names();
 
 // A skinny product as the encoder sees it: the MatvecPush words.
 struct SkinnyShape {

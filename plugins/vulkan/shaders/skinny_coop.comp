@@ -24,6 +24,12 @@
 // bias, residual, rmsnorm of A's rows (gain applied while staging; the
 // per-row 1/rms after the product), gated silu(A·Bᵀ)·(A·Uᵀ), and rope.
 //
+// Builds (CMakeLists.txt, kSkinnyCoopBuilds): T_TILES sets T (default 4),
+// SUBGROUP_COUNT the subgroups per workgroup (default 8), and STAGED makes
+// each subgroup copy its weight tiles of the step into shared memory with
+// 16-byte loads (8 lanes per 128 bytes of a weight row) and load the
+// 16x16 tiles from there, instead of loading them from the weight buffer.
+//
 // The encoder (kernels/skinny_product.hpp) uses it only when K % 16 == 0,
 // N >= 16 (a last partial tile of columns is moved left to end at N and
 // writes only its new columns) and, with rope, head_dim / 2 % 16 == 0;
@@ -37,11 +43,17 @@
 #extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
 
+#ifndef T_TILES
+#define T_TILES 4
+#endif
+#ifndef SUBGROUP_COUNT
+#define SUBGROUP_COUNT 8
+#endif
 const uint L = 16;  // cooperative matrix side (M, N and K)
-const uint SUBGROUPS = 8;
+const uint SUBGROUPS = SUBGROUP_COUNT;
 const uint SUBGROUP_SIZE = 32;  // checked on the host (DeviceCaps)
 const uint THREADS = SUBGROUPS * SUBGROUP_SIZE;
-const uint T = 4;  // k-tiles per subgroup step
+const uint T = T_TILES;  // k-tiles per subgroup step
 const uint HALVES_PER_VEC = 8;
 // A slice in shared memory: 16 rows of 16T halves, padded by one vector
 // so that the rows do not start on one bank.
@@ -50,14 +62,24 @@ const uint A_STRIDE = A_VECS_PER_ROW + 1u;  // in uvec4
 const uint A_SLICE = L * A_STRIDE;          // uvec4 per subgroup
 const uint LANES_PER_ROW = SUBGROUP_SIZE / L;
 const uint TILE_VECS = L * L / 4u;  // one f32 16x16 tile in uvec4
-// The A slices, and after the K loop (a barrier apart) the partial tiles
-// of every subgroup (two per subgroup with a gate or rope).
+#ifdef STAGED
+// Staged weights: each subgroup copies its 16 weight rows x 16T halves
+// (two such slices with a gate or rope) with 16-byte coalesced loads into
+// shared memory, laid out like the A slice, and loads the tiles from there.
+const uint W_SLICE = A_SLICE;
+const uint W_PER_LANE = L * A_VECS_PER_ROW / SUBGROUP_SIZE;  // uvec4 per lane and slice
+const uint A_POOL = SUBGROUPS * (A_SLICE + 2u * W_SLICE);
+#else
 const uint A_POOL = SUBGROUPS * A_SLICE;
+#endif
+// The A slices (and staged weight slices), and after the K loop (a barrier
+// apart) the partial tiles of every subgroup (two per subgroup with a gate
+// or rope).
 const uint C_POOL = SUBGROUPS * 2u * TILE_VECS;
 shared uvec4 pool[A_POOL > C_POOL ? A_POOL : C_POOL];
 shared float squares_part[THREADS];  // per lane: sum of squares of its row of A
 
-layout(local_size_x = 256, local_size_y = 1, local_size_z = 1) in;
+layout(local_size_x = SUBGROUP_COUNT * 32, local_size_y = 1, local_size_z = 1) in;
 
 layout(std430, binding = 0) readonly buffer InA { uvec4 a[]; };
 layout(std430, binding = 1) readonly buffer InB { uvec4 b[]; };
@@ -143,6 +165,81 @@ void main() {
     // This lane's vectors of A (and of the gain) for the current step,
     // zero beyond M rows and K; the next step's are fetched with its
     // weights, so a step waits on nothing but the previous one's loads.
+#ifdef STAGED
+    uvec4 xs[T];
+    uvec4 gs[T];
+    uvec4 xs_next[T];
+    uvec4 gs_next[T];
+    // This lane's share of the step's weight slices (16 rows x 16T halves,
+    // 8-lane runs of 16-byte vectors along each row), staged through shared
+    // memory; the next step's are fetched while this one is multiplied.
+    uvec4 ws_next[W_PER_LANE];
+    uvec4 ws2_next[W_PER_LANE];
+    const uint w_slice = SUBGROUPS * A_SLICE + sub * 2u * W_SLICE;
+    for (uint step = sub; step < steps + SUBGROUPS; step += SUBGROUPS) {
+      // Iteration `step` fetches step `step` and multiplies step - SUBGROUPS.
+      const bool fetch = step < steps;
+      if (fetch) {
+        [[unroll]] for (uint j = 0u; j < W_PER_LANE; ++j) {
+          const uint v = j * SUBGROUP_SIZE + lane;
+          const uint row = v / A_VECS_PER_ROW;
+          const uint col = step * A_VECS_PER_ROW + v % A_VECS_PER_ROW;
+          const bool valid = col < KV;
+          ws_next[j] = valid ? b[(n0 + row) * KV + col] : uvec4(0u);
+          if (gated) ws2_next[j] = valid ? up[(n0 + row) * KV + col] : uvec4(0u);
+          if (rope) ws2_next[j] = valid ? b[(n1 + row) * KV + col] : uvec4(0u);
+        }
+        [[unroll]] for (uint j = 0u; j < T; ++j) {
+          const uint kv = step * A_VECS_PER_ROW + a_vec + j * LANES_PER_ROW;
+          const bool valid = a_row < M && kv < KV;
+          xs_next[j] = valid ? a[a_row * KV + kv] : uvec4(0u);
+          gs_next[j] = valid && norm_rows ? gain[kv] : uvec4(0u);
+        }
+      }
+      if (step >= SUBGROUPS) {
+        const uint prev = step - SUBGROUPS;
+        [[unroll]] for (uint j = 0u; j < T; ++j) {
+          if (prev * T + j < k_tiles) {
+            fcoopmatNV<16, gl_ScopeSubgroup, L, L> x;
+            fcoopmatNV<16, gl_ScopeSubgroup, L, L> w;
+            coopMatLoadNV(x, pool, slice + j * (L / HALVES_PER_VEC), A_STRIDE, false);
+            coopMatLoadNV(w, pool, w_slice + j * (L / HALVES_PER_VEC), A_STRIDE, true);
+            acc = coopMatMulAddNV(x, w, acc);
+            if (paired) {
+              coopMatLoadNV(w, pool, w_slice + W_SLICE + j * (L / HALVES_PER_VEC), A_STRIDE, true);
+              acc2 = coopMatMulAddNV(x, w, acc2);
+            }
+          }
+        }
+        // Every lane's reads of the slices are done before they are refilled.
+        subgroupBarrier();
+      }
+      if (fetch) {
+        // The fetched step into shared memory: A times the gain with a
+        // fused rmsnorm (whose sum of squares is taken on the way).
+        [[unroll]] for (uint j = 0u; j < W_PER_LANE; ++j) {
+          const uint v = j * SUBGROUP_SIZE + lane;
+          const uint at = w_slice + (v / A_VECS_PER_ROW) * A_STRIDE + v % A_VECS_PER_ROW;
+          pool[at] = ws_next[j];
+          if (paired) pool[at + W_SLICE] = ws2_next[j];
+        }
+        [[unroll]] for (uint j = 0u; j < T; ++j) {
+          uvec4 x = xs_next[j];
+          if (norm_rows) {
+            [[unroll]] for (uint i = 0u; i < 4u; ++i) {
+              const vec2 p = unpackHalf2x16(x[i]);
+              squares = fma(p.x, p.x, fma(p.y, p.y, squares));
+              x[i] = packHalf2x16(p * unpackHalf2x16(gs_next[j][i]));
+            }
+          }
+          pool[slice + a_row * A_STRIDE + a_vec + j * LANES_PER_ROW] = x;
+        }
+        subgroupMemoryBarrierShared();
+        subgroupBarrier();
+      }
+    }
+
+#else
     uvec4 xs[T];
     uvec4 gs[T];
     uvec4 xs_next[T];
@@ -210,16 +307,18 @@ void main() {
       }
     }
 
+#endif
     barrier();  // every subgroup is done with its slice of A: reuse the pool
     coopMatStoreNV(acc, pool, (sub * 2u) * TILE_VECS, L / 4u, false);
     if (paired) coopMatStoreNV(acc2, pool, (sub * 2u + 1u) * TILE_VECS, L / 4u, false);
     squares_part[sub * SUBGROUP_SIZE + lane] = squares;
     barrier();
 
-    // Any invocation may take any element: one each.
-    const uint row = tid / L;
-    const uint j = tid % L;
-    if (row < M) {
+    // Any invocation may take any element.
+    for (uint e = tid; e < L * L; e += THREADS) {
+      const uint row = e / L;
+      const uint j = e % L;
+      if (row >= M) break;
       float total = 0.0;
       float total2 = 0.0;
       float row_squares = 0.0;
