@@ -263,7 +263,7 @@ if $decoder_ok; then
   run_b16 . || decoder_ok=false
   # B16 A/B of the skinny products: the same runs with every projection on
   # matvec_t (RTSCOPE_VULKAN_SKINNY=matvec; the runs above take the
-  # tensor-core skinny_coop from 8 rows on where the device has it), and
+  # tensor-core skinny_coop from 4 rows on where the device has it), and
   # with each build of skinny_coop.comp named in
   # RTSCOPE_BENCH_SKINNY_COOP_BUILDS (RTSCOPE_VULKAN_SKINNY_COOP), each in
   # OUT_DIR/skinny_<...>/ with its own report.

@@ -122,7 +122,7 @@ void Engine::transpose_linear_weights() {
     node.shaders[1] = "matvec_t" + suffix;
     // Fourth, after matmul_coop_f16: the skinny product on tensor cores.
     if (adds_skinny_coop_variant(caps_.coop_matrix_f16, suffix == "_f16", caps_.skinny)) {
-      node.shaders.emplace_back(caps_.skinny_coop_shader);
+      node.shaders.emplace_back(caps_.skinny_coop->shader);
     }
   }
 }

@@ -55,8 +55,8 @@ struct DeviceCaps {
   // (RTSCOPE_VULKAN_SKINNY, kernels/skinny_product.hpp).
   SkinnyMode skinny = SkinnyMode::kAuto;
   // The build of skinny_coop.comp those linears run
-  // (RTSCOPE_VULKAN_SKINNY_COOP, kSkinnyCoopBuilds).
-  std::string_view skinny_coop_shader = kSkinnyCoopBuilds.front().shader;
+  // (RTSCOPE_VULKAN_SKINNY_COOP, kSkinnyCoopBuilds); static storage.
+  const SkinnyCoopBuild* skinny_coop = &kSkinnyCoopBuilds[1];
 };
 
 struct PhysicalDevice {

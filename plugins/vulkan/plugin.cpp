@@ -46,24 +46,25 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
                  "' is not a skinny-product choice: set coop, matvec or leave it unset");
   }
   const char* coop_name = std::getenv("RTSCOPE_VULKAN_SKINNY_COOP");
-  const std::optional<SkinnyCoopBuild> coop_build = skinny_coop_build(coop_name);
-  if (!coop_build) {
+  const bool coop_named = coop_name != nullptr && *coop_name != '\0';
+  const SkinnyCoopBuild* coop_build = find_skinny_coop_build(coop_name);
+  if (coop_named && coop_build == nullptr) {
     fail_invalid("RTSCOPE_VULKAN_SKINNY_COOP='", coop_name,
                  "' is not a build of the tensor-core skinny product: set one of ",
                  skinny_coop_build_names(), " or leave it unset");
   }
   for (PhysicalDevice& device : physical_) {
     device.caps.skinny = *skinny_mode;
-    device.caps.skinny_coop_shader = coop_build->shader;
-    const VkPhysicalDeviceLimits& limits = device.properties.limits;
-    if (device.caps.coop_matrix_f16 &&
-        (device.caps.max_shared_memory < coop_build->shared_bytes ||
-         limits.maxComputeWorkGroupInvocations < coop_build->invocations)) {
-      fail_invalid("RTSCOPE_VULKAN_SKINNY_COOP=", coop_build->name, " needs ",
-                   coop_build->shared_bytes, " bytes of shared memory and ",
-                   coop_build->invocations, "-invocation workgroups; device '",
-                   device.properties.deviceName, "' has ", device.caps.max_shared_memory, " and ",
-                   limits.maxComputeWorkGroupInvocations, ": choose another build");
+    const uint32_t shared = device.caps.max_shared_memory;
+    const uint32_t invocations = device.properties.limits.maxComputeWorkGroupInvocations;
+    const SkinnyCoopBuild& build =
+        coop_named ? *coop_build : default_skinny_coop_build(shared, invocations);
+    device.caps.skinny_coop = &build;
+    if (device.caps.coop_matrix_f16 && !fits_skinny_coop_build(build, shared, invocations)) {
+      fail_invalid("RTSCOPE_VULKAN_SKINNY_COOP=", build.name, " needs ", build.shared_bytes,
+                   " bytes of shared memory and ", build.invocations,
+                   "-invocation workgroups; device '", device.properties.deviceName, "' has ",
+                   shared, " and ", invocations, ": choose another build");
     }
   }
   devices_.resize(physical_.size());
@@ -75,7 +76,9 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
                 ", enumeration index ", device.enumeration_index, ", ", device.fingerprint,
                 ", f16 tensor cores: ",
                 device.caps.coop_matrix_f16 ? "yes" : "no (" + device.caps.coop_matrix_note + ")",
-                ", skinny products: ", skinny_mode_name(device.caps.skinny)));
+                ", skinny products: ", skinny_mode_name(device.caps.skinny),
+                device.caps.coop_matrix_f16 ? str_cat(" (", device.caps.skinny_coop->name, ")")
+                                            : std::string()));
   }
   // Opening the default device is driver work (tens of milliseconds on a
   // discrete GPU) that needs nothing from the host: done on a thread, it

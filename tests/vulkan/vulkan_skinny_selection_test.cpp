@@ -18,6 +18,9 @@
 namespace rtscope::vulkan {
 namespace {
 
+// The build a device like the H200 runs.
+const SkinnyCoopBuild* const kDefault = &kSkinnyCoopBuilds.front();
+
 // A decode projection of the GPU reference decoder (d_model 2048).
 SkinnyShape projection(uint32_t rows, uint32_t flags = 0) {
   return {rows, 2048, 2048, kMatmulTransposeB | flags, 0};
@@ -36,16 +39,27 @@ TEST(VulkanSkinnySelection, ParsesTheSwitch) {
 
 TEST(VulkanSkinnySelection, ParsesTheBuildSwitch) {
   const auto shader = [](const char* value) {
-    const std::optional<SkinnyCoopBuild> build = skinny_coop_build(value);
-    return build ? std::optional<std::string_view>(build->shader) : std::nullopt;
+    const SkinnyCoopBuild* build = find_skinny_coop_build(value);
+    return build != nullptr ? std::optional<std::string_view>(build->shader) : std::nullopt;
   };
-  EXPECT_EQ(shader(nullptr), "skinny_coop_f16");
-  EXPECT_EQ(shader(""), "skinny_coop_f16");
   EXPECT_EQ(shader("t4s8"), "skinny_coop_f16");
   EXPECT_EQ(shader("staged-t2s8"), "skinny_coop_staged_t2s8_f16");
+  EXPECT_EQ(shader(nullptr), std::nullopt);
+  EXPECT_EQ(shader(""), std::nullopt);
   EXPECT_EQ(shader("staged"), std::nullopt);
   EXPECT_EQ(shader("skinny_coop_f16"), std::nullopt);  // a build's name, not its shader
-  EXPECT_EQ(skinny_coop_build_names(), "t4s8, t2s16, staged-t2s8, staged-t4s4, staged-t1s16");
+  EXPECT_EQ(skinny_coop_build_names(), "staged-t1s16, t4s8, t2s16, staged-t2s8, staged-t4s4");
+}
+
+TEST(VulkanSkinnySelection, ByDefaultADeviceRunsTheFirstBuildItCanHold) {
+  // The H200's limits: 48 KiB of shared memory, 1024 invocations.
+  EXPECT_EQ(default_skinny_coop_build(49152, 1024).name, "staged-t1s16");
+  // Too little shared memory or too small workgroups for it: t4s8, which
+  // every device with cooperative matrices can hold.
+  EXPECT_EQ(default_skinny_coop_build(32768, 1024).name, "t4s8");
+  EXPECT_EQ(default_skinny_coop_build(49152, 256).name, "t4s8");
+  EXPECT_EQ(default_skinny_coop_build(0, 0).name, "t4s8");
+  EXPECT_TRUE(fits_skinny_coop_build(kSkinnyCoopBuilds[1], 27136, 256));
 }
 
 TEST(VulkanSkinnySelection, EnginesAddTheVariantOnlyForF16OnTensorCores) {
@@ -56,36 +70,40 @@ TEST(VulkanSkinnySelection, EnginesAddTheVariantOnlyForF16OnTensorCores) {
   EXPECT_FALSE(adds_skinny_coop_variant(true, false, SkinnyMode::kCoop));  // f32 linear
 }
 
-TEST(VulkanSkinnySelection, ByDefaultTensorCoresRunEightToSixteenRows) {
-  for (uint32_t rows : {1u, 2u, 4u, 7u}) {
-    EXPECT_FALSE(runs_skinny_coop(projection(rows), SkinnyMode::kAuto, true)) << rows;
+TEST(VulkanSkinnySelection, ByDefaultTensorCoresRunFourToSixteenRows) {
+  for (uint32_t rows : {1u, 2u, 3u}) {
+    EXPECT_FALSE(runs_skinny_coop(projection(rows), SkinnyMode::kAuto, kDefault)) << rows;
   }
-  for (uint32_t rows : {8u, 12u, 16u}) {
-    EXPECT_TRUE(runs_skinny_coop(projection(rows), SkinnyMode::kAuto, true)) << rows;
+  for (uint32_t rows : {4u, 8u, 12u, 16u}) {
+    EXPECT_TRUE(runs_skinny_coop(projection(rows), SkinnyMode::kAuto, kDefault)) << rows;
   }
-  EXPECT_FALSE(runs_skinny_coop(projection(17), SkinnyMode::kAuto, true));
-  EXPECT_FALSE(runs_skinny_coop(projection(64), SkinnyMode::kAuto, true));
+  EXPECT_FALSE(runs_skinny_coop(projection(17), SkinnyMode::kAuto, kDefault));
+  EXPECT_FALSE(runs_skinny_coop(projection(64), SkinnyMode::kAuto, kDefault));
+  // The fallback build t4s8 starts at 8 rows, where it beat matvec_t.
+  const SkinnyCoopBuild* t4s8 = &kSkinnyCoopBuilds[1];
+  EXPECT_FALSE(runs_skinny_coop(projection(4), SkinnyMode::kAuto, t4s8));
+  EXPECT_TRUE(runs_skinny_coop(projection(8), SkinnyMode::kAuto, t4s8));
 }
 
 TEST(VulkanSkinnySelection, TheSwitchForcesEitherShader) {
   // coop: a single row too; matvec: never.
-  EXPECT_TRUE(runs_skinny_coop(projection(1), SkinnyMode::kCoop, true));
-  EXPECT_TRUE(runs_skinny_coop(projection(16), SkinnyMode::kCoop, true));
-  EXPECT_FALSE(runs_skinny_coop(projection(17), SkinnyMode::kCoop, true));
+  EXPECT_TRUE(runs_skinny_coop(projection(1), SkinnyMode::kCoop, kDefault));
+  EXPECT_TRUE(runs_skinny_coop(projection(16), SkinnyMode::kCoop, kDefault));
+  EXPECT_FALSE(runs_skinny_coop(projection(17), SkinnyMode::kCoop, kDefault));
   for (uint32_t rows : {1u, 4u, 8u, 16u}) {
-    EXPECT_FALSE(runs_skinny_coop(projection(rows), SkinnyMode::kMatvec, true)) << rows;
+    EXPECT_FALSE(runs_skinny_coop(projection(rows), SkinnyMode::kMatvec, kDefault)) << rows;
   }
 }
 
 TEST(VulkanSkinnySelection, WithoutTheVariantMatvecTRunsEverything) {
   for (SkinnyMode mode : {SkinnyMode::kAuto, SkinnyMode::kCoop}) {
-    EXPECT_FALSE(runs_skinny_coop(projection(8), mode, false));
+    EXPECT_FALSE(runs_skinny_coop(projection(8), mode, nullptr));
   }
 }
 
 TEST(VulkanSkinnySelection, ShapesOutsideTheTilesStayOnMatvecT) {
   const auto runs = [](SkinnyShape shape) {
-    return runs_skinny_coop(shape, SkinnyMode::kAuto, true);
+    return runs_skinny_coop(shape, SkinnyMode::kAuto, kDefault);
   };
   EXPECT_TRUE(runs({8, 200, 272, kMatmulTransposeB, 0}));   // N and K off 64: fine
   EXPECT_FALSE(runs({8, 200, 264, kMatmulTransposeB, 0}));  // K off the 16-wide step

@@ -28,12 +28,12 @@ std::string_view skinny_mode_name(SkinnyMode mode) {
   return "auto";
 }
 
-std::optional<SkinnyCoopBuild> skinny_coop_build(const char* value) {
-  if (value == nullptr || *value == '\0') return kSkinnyCoopBuilds.front();
+const SkinnyCoopBuild* find_skinny_coop_build(const char* value) {
+  if (value == nullptr) return nullptr;
   for (const SkinnyCoopBuild& build : kSkinnyCoopBuilds) {
-    if (build.name == value) return build;
+    if (build.name == value) return &build;
   }
-  return std::nullopt;
+  return nullptr;
 }
 
 std::string skinny_coop_build_names() {
@@ -45,13 +45,25 @@ std::string skinny_coop_build_names() {
   return names;
 }
 
+bool fits_skinny_coop_build(const SkinnyCoopBuild& build, uint32_t shared_bytes,
+                            uint32_t invocations) {
+  return build.shared_bytes <= shared_bytes && build.invocations <= invocations;
+}
+
+const SkinnyCoopBuild& default_skinny_coop_build(uint32_t shared_bytes, uint32_t invocations) {
+  for (const SkinnyCoopBuild& build : kSkinnyCoopBuilds) {
+    if (fits_skinny_coop_build(build, shared_bytes, invocations)) return build;
+  }
+  return kSkinnyCoopBuilds[1];  // t4s8
+}
+
 bool adds_skinny_coop_variant(bool device_coop_f16, bool f16_variants, SkinnyMode mode) {
   return device_coop_f16 && f16_variants && mode != SkinnyMode::kMatvec;
 }
 
-bool runs_skinny_coop(const SkinnyShape& shape, SkinnyMode mode, bool coop_variant) {
-  if (!coop_variant || mode == SkinnyMode::kMatvec) return false;
-  const uint32_t min_rows = mode == SkinnyMode::kCoop ? 1 : kSkinnyCoopAutoMinRows;
+bool runs_skinny_coop(const SkinnyShape& shape, SkinnyMode mode, const SkinnyCoopBuild* build) {
+  if (build == nullptr || mode == SkinnyMode::kMatvec) return false;
+  const uint32_t min_rows = mode == SkinnyMode::kCoop ? 1 : build->auto_min_rows;
   if (shape.m < min_rows || shape.m > kSkinnyCoopMaxRows) return false;
   // Whole 16-wide K steps: the weight tiles are read without bounds checks.
   if (shape.k == 0 || shape.k % kSkinnyCoopTile != 0) return false;

@@ -5,10 +5,11 @@
 // shapes its tiles allow, and matvec_t runs everything else.
 //
 // RTSCOPE_VULKAN_SKINNY chooses between them on a device that has both:
-//   unset   tensor cores from 8 rows on: below that matvec_t is as fast or
-//           faster (H200, decode step at 4 rows: 1.24 ms on matvec_t,
-//           1.41 ms on tensor cores; at 8 rows 2.00 vs 1.47 ms), and a
-//           single row reads the weights at full bandwidth on matvec_t;
+//   unset   tensor cores from the build's auto_min_rows on (4 for the
+//           default build): below that matvec_t is faster (H200, GPU
+//           reference decoder step at 2 rows: 0.73 ms on matvec_t, 1.07 ms
+//           on tensor cores; at 4 rows 1.25 vs 1.08 ms), and a single row
+//           reads the weights at full bandwidth on matvec_t;
 //   coop    tensor cores for every row count they cover (1 included);
 //   matvec  matvec_t always.
 // RTSCOPE_VULKAN_SKINNY_COOP picks which build of skinny_coop.comp runs
@@ -39,30 +40,44 @@ std::string_view skinny_mode_name(SkinnyMode mode);
 // matmul_coop.comp; the plugin checks the others' needs when one is chosen.
 inline constexpr uint32_t kSkinnyCoopMaxRows = 16;  // one 16-row tile of A
 inline constexpr uint32_t kSkinnyCoopTile = 16;     // columns per workgroup; K step
-inline constexpr uint32_t kSkinnyCoopAutoMinRows = 8;
 
 // The builds of skinny_coop.comp (CMakeLists.txt): how many k-tiles a
 // subgroup takes per step, how many subgroups split K, and whether the
 // weight tiles are loaded straight from the weight buffer or staged
-// through shared memory with 16-byte loads. The first is the default.
+// through shared memory with 16-byte loads. Unless
+// RTSCOPE_VULKAN_SKINNY_COOP names one, a device runs the first whose
+// workgroup it can hold; t4s8 is within what every device with
+// cooperative matrices offers (supports_coop_matrix_f16). On the H200 the
+// GPU reference decoder's batched step at 8 rows took 1.16-1.17 ms on
+// staged-t1s16, 1.21-1.22 on t2s16, 1.25-1.30 on staged-t2s8, 1.37-1.38 on
+// staged-t4s4 and 1.46-1.49 on t4s8 (docs/benchmarks.md).
 struct SkinnyCoopBuild {
   std::string_view name;    // RTSCOPE_VULKAN_SKINNY_COOP's value
   std::string_view shader;  // embedded shader variant
   // What its workgroup needs (mirrored from the shader's pool sizes).
   uint32_t shared_bytes = 0;
   uint32_t invocations = 0;
+  // Fewest rows it runs without RTSCOPE_VULKAN_SKINNY=coop: from there on
+  // it was faster than matvec_t on the H200.
+  uint32_t auto_min_rows = 0;
 };
 inline constexpr std::array<SkinnyCoopBuild, 5> kSkinnyCoopBuilds = {{
-    {"t4s8", "skinny_coop_f16", 19456, 256},
-    {"t2s16", "skinny_coop_t2s16_f16", 34816, 512},
-    {"staged-t2s8", "skinny_coop_staged_t2s8_f16", 31744, 256},
-    {"staged-t4s4", "skinny_coop_staged_t4s4_f16", 28160, 128},
-    {"staged-t1s16", "skinny_coop_staged_t1s16_f16", 38912, 512},
+    {"staged-t1s16", "skinny_coop_staged_t1s16_f16", 38912, 512, 4},
+    {"t4s8", "skinny_coop_f16", 19456, 256, 8},
+    {"t2s16", "skinny_coop_t2s16_f16", 34816, 512, 4},
+    {"staged-t2s8", "skinny_coop_staged_t2s8_f16", 31744, 256, 4},
+    {"staged-t4s4", "skinny_coop_staged_t4s4_f16", 28160, 128, 8},
 }};
 
-// The build RTSCOPE_VULKAN_SKINNY_COOP names: nullptr or "" is the
-// default one; nullopt for a name that is not a build.
-std::optional<SkinnyCoopBuild> skinny_coop_build(const char* value);
+// The build RTSCOPE_VULKAN_SKINNY_COOP names (an entry of
+// kSkinnyCoopBuilds); nullptr for nullptr or a name that is not a build.
+const SkinnyCoopBuild* find_skinny_coop_build(const char* value);
+// Whether a device with these limits can run `build`'s workgroup.
+bool fits_skinny_coop_build(const SkinnyCoopBuild& build, uint32_t shared_bytes,
+                            uint32_t invocations);
+// The first build a device with these limits can run (the last resort:
+// t4s8, which supports_coop_matrix_f16 guarantees).
+const SkinnyCoopBuild& default_skinny_coop_build(uint32_t shared_bytes, uint32_t invocations);
 // "t4s8, t2s16, ...": the builds' names, for error messages.
 std::string skinny_coop_build_names();
 
@@ -81,10 +96,10 @@ struct SkinnyShape {
 // the _f16 ones) and `mode` is not kMatvec.
 bool adds_skinny_coop_variant(bool device_coop_f16, bool f16_variants, SkinnyMode mode);
 
-// Whether skinny_coop.comp runs `shape`. `coop_variant`: the node has the
-// skinny_coop_f16 pipeline (an f16 linear on a device with cooperative
-// matrices, and a mode other than kMatvec when the engine was built).
-bool runs_skinny_coop(const SkinnyShape& shape, SkinnyMode mode, bool coop_variant);
+// Whether skinny_coop.comp runs `shape`. `build`: the build whose pipeline
+// the node has (an f16 linear on a device with cooperative matrices, and a
+// mode other than kMatvec when the engine was built); nullptr: none.
+bool runs_skinny_coop(const SkinnyShape& shape, SkinnyMode mode, const SkinnyCoopBuild* build);
 
 // Workgroups skinny_coop.comp needs for `shape` (one per tile of 16
 // columns, or of 16 rope pairs), before the device's group-count limit.

@@ -29,6 +29,10 @@
 // each subgroup copy its weight tiles of the step into shared memory with
 // 16-byte loads (8 lanes per 128 bytes of a weight row) and load the
 // 16x16 tiles from there, instead of loading them from the weight buffer.
+// The text above describes the defaults (t4s8); the plugin runs
+// STAGED T_TILES=1 SUBGROUP_COUNT=16 (staged-t1s16) where the device can
+// hold its workgroup: more warps per tile of columns is what kept enough
+// weight bytes in flight on an H200.
 //
 // The encoder (kernels/skinny_product.hpp) uses it only when K % 16 == 0,
 // N >= 16 (a last partial tile of columns is moved left to end at N and
