@@ -88,9 +88,34 @@ TEST_P(MatmulVariants, MatchFloat64Reference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cpu, MatmulVariants,
-                         ::testing::Values("matmul.generic", "matmul.onednn",
+                         ::testing::Values("matmul.generic", "matmul.onednn", "matmul.split_n",
                                            "matmul.onednn_split_n"),
                          [](const auto& info) { return testing::test_name_of(info.param); });
+
+// Without specialization the generic kernels run. OpenBLAS is its serial
+// build, so a large product splits its columns over the pool by itself:
+// an MLP with 64×512×1024 and 64×1024×512 products (33 M multiply-adds
+// each, over the split threshold), a batch with 48 rows (under it for the
+// second layer's narrower output: 48×1024×40 is 2 M), checked against the
+// float64 reference.
+TEST(GenericProducts, LargeOnesMatchFloat64ReferenceWithoutSpecialization) {
+  PluginRegistry registry;
+  registry.load({.name = "cpu"});
+  const Graph graph =
+      build_mlp(MlpParams{.layers = 2, .d_in = 512, .hidden = 1024, .d_out = 40, .seed = 5});
+  auto model = Model::build(graph, registry, {.backends = {"cpu"}});
+  for (Module* module : model->modules()) {
+    RuntimeSettings settings = module->runtime_settings();
+    settings.kernel_specialization = KernelSpecialization::none;
+    module->set_runtime_settings(settings);
+  }
+  for (const int64_t batch : {64, 48}) {
+    const Tensor x = Tensor::random(DType::f32, {batch, 512}, 60 + batch);
+    const auto expected = testing::reference_outputs(graph, {{"x", x}});
+    const Tensor y = model->run({{"x", x}}).at("y");
+    EXPECT_LE(reference::closeness(y, expected.at("y"), 1e-4, 1e-4), 1.0) << "batch " << batch;
+  }
+}
 
 }  // namespace
 }  // namespace rtscope

@@ -22,6 +22,16 @@ namespace {
 
 bool transpose_b(const NodeDesc& node) { return node.attr_int("transpose_b", 0) != 0; }
 
+// C[m,n] = A[m,k] · B (B is [k,n], or [n,k] when transposed) with leading
+// dimensions, through OpenBLAS; the signature of onednn_sgemm. beta 0 or 1.
+void openblas_sgemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
+                    int64_t lda, int64_t ldb, int64_t ldc, bool b_transposed, float beta) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, b_transposed ? CblasTrans : CblasNoTrans,
+              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, a,
+              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
+              static_cast<blasint>(ldc));
+}
+
 // C[m,n] = A[m,k] · B (B is [k,n], or [n,k] when transposed); beta 0 or 1.
 void sgemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k,
            bool b_transposed, float beta) {
@@ -30,10 +40,7 @@ void sgemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64
     if (beta == 0.0f) std::memset(c, 0, static_cast<size_t>(m * n) * sizeof(float));
     return;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, b_transposed ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, a,
-              static_cast<blasint>(k), b, static_cast<blasint>(b_transposed ? k : n), beta, c,
-              static_cast<blasint>(n));
+  openblas_sgemm(a, b, c, m, n, k, k, b_transposed ? k : n, n, b_transposed, beta);
 }
 
 // A fused elementwise tail (fusion.hpp) on output columns [begin, end) of
@@ -125,8 +132,57 @@ void matmul_batches(const KernelArgs& args, const MatmulShape& shape, int64_t be
 
 // Generic: folds the batch into one sgemm when b is shared, else one
 // sgemm per batch.
+// A product with the signature of onednn_sgemm: oneDNN's or OpenBLAS's.
+using GemmFn = void (*)(const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t,
+                        int64_t, int64_t, bool, float);
+
+// A folded batch: output columns [begin, end) of the one [batches*m, n]
+// product, through `gemm`.
+void matmul_columns(const KernelArgs& args, const MatmulShape& shape, int64_t begin, int64_t end,
+                    GemmFn gemm) {
+  if (end <= begin) return;
+  const int64_t rows = shape.batches * shape.m;
+  const float* b = args.inputs[1].as<const float>();
+  float* out = args.outputs[0].as<float>() + begin;
+  if (shape.k == 0) {
+    for (int64_t row = 0; row < rows; ++row) std::fill_n(out + row * shape.n, end - begin, 0.0f);
+    return;
+  }
+  if (rows == 0) return;
+  gemm(args.inputs[0].as<const float>(), shape.b_transposed ? b + begin * shape.k : b + begin, out,
+       rows, end - begin, shape.k, shape.k, shape.b_transposed ? shape.k : shape.n, shape.n,
+       shape.b_transposed, 0.0f);
+}
+
+// Column blocks of at least 64 keep each product call efficient; 16 keeps
+// block starts on 64-byte boundaries.
+int64_t column_grain(int64_t n, unsigned threads) {
+  const int64_t per_thread = (n + threads - 1) / threads;
+  return (per_thread + 15) / 16 * 16;
+}
+
+// Whether a generic kernel (no tuning: kernel_specialization none, or a
+// plan not yet specialized) splits its product's columns over the pool:
+// OpenBLAS is the serial build, so a large product would otherwise run on
+// the calling thread alone. Below this many multiply-adds a task hand-off
+// costs more than it saves. A tuned choice of the single-call form keeps
+// it.
+bool generic_splits(const ThreadPool& pool, int64_t m, int64_t n, int64_t k) {
+  constexpr int64_t kMinMacs = int64_t{1} << 22;
+  return pool.size() > 1 && n >= 128 && m * n * k >= kMinMacs;
+}
+
 void run_matmul(const KernelArgs& args) {
   const MatmulShape shape = matmul_shape(args);
+  if (args.tuning == nullptr && shape.foldable &&
+      generic_splits(args.pool, shape.batches * shape.m, shape.n, shape.k)) {
+    const int64_t grain = column_grain(shape.n, args.pool.size());
+    args.pool.parallel_for(shape.n, grain, [&](int64_t begin, int64_t end) {
+      matmul_columns(args, shape, begin, end, openblas_sgemm);
+      finish_columns(args, shape.batches * shape.m, shape.n, begin, end);
+    });
+    return;
+  }
   if (shape.foldable) {
     sgemm(args.inputs[0].as<const float>(), args.inputs[1].as<const float>(),
           args.outputs[0].as<float>(), shape.batches * shape.m, shape.n, shape.k,
@@ -154,44 +210,22 @@ void run_matmul_batch_pool(const KernelArgs& args) {
   finish_output(args);
 }
 
-// oneDNN on a folded batch: output columns [begin, end) of the one
-// [batches*m, n] product.
-void onednn_matmul_columns(const KernelArgs& args, const MatmulShape& shape, int64_t begin,
-                           int64_t end) {
-  if (end <= begin) return;
-  const int64_t rows = shape.batches * shape.m;
-  const float* b = args.inputs[1].as<const float>();
-  float* out = args.outputs[0].as<float>() + begin;
-  if (shape.k == 0) {
-    for (int64_t row = 0; row < rows; ++row) std::fill_n(out + row * shape.n, end - begin, 0.0f);
-    return;
-  }
-  onednn_sgemm(args.inputs[0].as<const float>(),
-               shape.b_transposed ? b + begin * shape.k : b + begin, out, rows, end - begin,
-               shape.k, shape.k, shape.b_transposed ? shape.k : shape.n, shape.n,
-               shape.b_transposed, 0.0f);
-}
-
 // Offered only where the batch folds (tune_matmul checks).
 void run_matmul_onednn(const KernelArgs& args) {
   const MatmulShape shape = matmul_shape(args);
-  onednn_matmul_columns(args, shape, 0, shape.n);
+  matmul_columns(args, shape, 0, shape.n, onednn_sgemm);
   finish_columns(args, shape.batches * shape.m, shape.n, 0, shape.n);
 }
 
-void run_matmul_onednn_split_n(const KernelArgs& args) {
+// Column blocks of the folded product over the pool, through `Gemm`:
+// OpenBLAS (its serial build) and oneDNN each run one block per task.
+template <GemmFn Gemm>
+void run_matmul_split_n(const KernelArgs& args) {
   const MatmulShape shape = matmul_shape(args);
   args.pool.parallel_for(shape.n, args.grain_or(shape.n), [&](int64_t begin, int64_t end) {
-    onednn_matmul_columns(args, shape, begin, end);
+    matmul_columns(args, shape, begin, end, Gemm);
     finish_columns(args, shape.batches * shape.m, shape.n, begin, end);
   });
-}
-
-// Column blocks of at least 64 keep each product call efficient; 16 keeps
-// block starts on 64-byte boundaries.
-int64_t column_grain(int64_t n, unsigned threads) {
-  const int64_t per_thread = (n + threads - 1) / threads;
-  return (per_thread + 15) / 16 * 16;
 }
 
 void tune_matmul(const NodeDesc&, std::span<const Dims* const> inputs,
@@ -208,7 +242,9 @@ void tune_matmul(const NodeDesc&, std::span<const Dims* const> inputs,
     const int64_t n = out.back();
     if (threads > 1 && n >= 128) {
       space.variants.push_back(
-          {"matmul.onednn_split_n", run_matmul_onednn_split_n, {column_grain(n, threads)}});
+          {"matmul.split_n", run_matmul_split_n<openblas_sgemm>, {column_grain(n, threads)}});
+      space.variants.push_back(
+          {"matmul.onednn_split_n", run_matmul_split_n<onednn_sgemm>, {column_grain(n, threads)}});
     }
   }
   if (batches > 1) {
@@ -257,8 +293,17 @@ float prefill_bias(const KernelArgs& args, const LinearShape& shape) {
 }
 
 // Generic: one sgemm over every row (OpenBLAS threads it internally).
+void run_linear_split_n(const KernelArgs& args);
+
 void run_linear(const KernelArgs& args) {
   const LinearShape shape = linear_shape(args);
+  if (args.tuning == nullptr && generic_splits(args.pool, shape.m, shape.n, shape.k)) {
+    const KernelTuning columns{.grain = column_grain(shape.n, args.pool.size())};
+    KernelArgs split = args;
+    split.tuning = &columns;
+    run_linear_split_n(split);
+    return;
+  }
   const float beta = prefill_bias(args, shape);
   sgemm(args.inputs[0].as<const float>(), args.inputs[1].as<const float>(),
         args.outputs[0].as<float>(), shape.m, shape.n, shape.k, false, beta);
