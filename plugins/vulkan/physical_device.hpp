@@ -56,7 +56,7 @@ struct DeviceCaps {
   SkinnyMode skinny = SkinnyMode::kAuto;
   // The build of skinny_coop.comp those linears run
   // (RTSCOPE_VULKAN_SKINNY_COOP, kSkinnyCoopBuilds); static storage.
-  const SkinnyCoopBuild* skinny_coop = &kSkinnyCoopBuilds[1];
+  const SkinnyCoopBuild* skinny_coop = &kSkinnyCoopFallbackBuild;
 };
 
 struct PhysicalDevice {

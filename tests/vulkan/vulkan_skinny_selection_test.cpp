@@ -59,7 +59,8 @@ TEST(VulkanSkinnySelection, ByDefaultADeviceRunsTheFirstBuildItCanHold) {
   EXPECT_EQ(default_skinny_coop_build(32768, 1024).name, "t4s8");
   EXPECT_EQ(default_skinny_coop_build(49152, 256).name, "t4s8");
   EXPECT_EQ(default_skinny_coop_build(0, 0).name, "t4s8");
-  EXPECT_TRUE(fits_skinny_coop_build(kSkinnyCoopBuilds[1], 27136, 256));
+  EXPECT_EQ(kSkinnyCoopFallbackBuild.name, "t4s8");
+  EXPECT_TRUE(fits_skinny_coop_build(kSkinnyCoopFallbackBuild, 27136, 256));
 }
 
 TEST(VulkanSkinnySelection, EnginesAddTheVariantOnlyForF16OnTensorCores) {
@@ -80,7 +81,7 @@ TEST(VulkanSkinnySelection, ByDefaultTensorCoresRunFourToSixteenRows) {
   EXPECT_FALSE(runs_skinny_coop(projection(17), SkinnyMode::kAuto, kDefault));
   EXPECT_FALSE(runs_skinny_coop(projection(64), SkinnyMode::kAuto, kDefault));
   // The fallback build t4s8 starts at 8 rows, where it beat matvec_t.
-  const SkinnyCoopBuild* t4s8 = &kSkinnyCoopBuilds[1];
+  const SkinnyCoopBuild* t4s8 = &kSkinnyCoopFallbackBuild;
   EXPECT_FALSE(runs_skinny_coop(projection(4), SkinnyMode::kAuto, t4s8));
   EXPECT_TRUE(runs_skinny_coop(projection(8), SkinnyMode::kAuto, t4s8));
 }

@@ -54,7 +54,7 @@ const SkinnyCoopBuild& default_skinny_coop_build(uint32_t shared_bytes, uint32_t
   for (const SkinnyCoopBuild& build : kSkinnyCoopBuilds) {
     if (fits_skinny_coop_build(build, shared_bytes, invocations)) return build;
   }
-  return kSkinnyCoopBuilds[1];  // t4s8
+  return kSkinnyCoopFallbackBuild;
 }
 
 bool adds_skinny_coop_variant(bool device_coop_f16, bool f16_variants, SkinnyMode mode) {

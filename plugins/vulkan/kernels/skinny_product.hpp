@@ -68,6 +68,8 @@ inline constexpr std::array<SkinnyCoopBuild, 5> kSkinnyCoopBuilds = {{
     {"staged-t2s8", "skinny_coop_staged_t2s8_f16", 31744, 256, 4},
     {"staged-t4s4", "skinny_coop_staged_t4s4_f16", 28160, 128, 8},
 }};
+// t4s8: within what every device with cooperative matrices offers.
+inline constexpr const SkinnyCoopBuild& kSkinnyCoopFallbackBuild = kSkinnyCoopBuilds[1];
 
 // The build RTSCOPE_VULKAN_SKINNY_COOP names (an entry of
 // kSkinnyCoopBuilds); nullptr for nullptr or a name that is not a build.
