@@ -7,8 +7,6 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache
   libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libxxhash-dev
   libopenblas-dev libeigen3-dev
-  # the serial OpenBLAS the cpu plugin links (CMakeLists.txt says why)
-  libopenblas-serial-dev
   # the CPU plugin's oneDNN sgemm candidates (OpenMP is its threading runtime)
   libdnnl-dev
   # the runtime cache's remote tier: its client, and a server the tests start

@@ -17,8 +17,8 @@ namespace rtscope::cpu {
 
 // Raised whenever an op's candidates change, so that stored choices are
 // measured again (2: oneDNN for matmul and linear; 3: no pool split of
-// tiny work; 4: the serial OpenBLAS, whose sgemm runs on the calling
-// thread alone, and matmul.split_n, its column blocks over the pool).
+// tiny work; 4: OpenBLAS on one thread per call, and matmul.split_n,
+// column blocks of it over the pool).
 inline constexpr uint16_t kTuningRecordVersion = 4;
 
 // "tune.v4/linear/[1,1,256][256,1024]/t2": the op, every input shape, the

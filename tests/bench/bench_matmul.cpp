@@ -1,8 +1,8 @@
 // B8: 1024x1024x1024 f32 matrix product on all cores, three ways:
 //   BM_Matmul_Cblas      cblas_sgemm called directly: the OpenBLAS ceiling.
-//                        The build links OpenBLAS's serial library (as the
-//                        cpu plugin does), so every core runs one sgemm on
-//                        its own block of columns, started together.
+//                        OpenBLAS on one thread per call (as the cpu plugin
+//                        sets it), every core running one sgemm on its own
+//                        block of columns, started together.
 //   BM_Matmul_Eigen      Eigen MatrixXf product (threads through OpenMP).
 //   BM_Matmul_CpuPlugin  the cpu plugin's one-node matmul engine executed
 //                        through the C ABI (dlopen, entry, init, build,
@@ -49,6 +49,7 @@ void BM_Matmul_Cblas(benchmark::State& state) {
   const std::vector<float> a = random_matrix(1);
   const std::vector<float> b = random_matrix(2);
   std::vector<float> c(kSize * kSize);
+  openblas_set_num_threads(1);
   const int64_t cores = std::max(1u, std::thread::hardware_concurrency());
   const int64_t block = (kSize + cores - 1) / cores;
   const auto columns = [&](int64_t begin) {

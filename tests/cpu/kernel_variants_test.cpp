@@ -92,8 +92,8 @@ INSTANTIATE_TEST_SUITE_P(Cpu, MatmulVariants,
                                            "matmul.onednn_split_n"),
                          [](const auto& info) { return testing::test_name_of(info.param); });
 
-// Without specialization the generic kernels run. OpenBLAS is its serial
-// build, so a large product splits its columns over the pool by itself:
+// Without specialization the generic kernels run. OpenBLAS runs one
+// thread per call, so a large product splits its columns over the pool by itself:
 // an MLP with 64×512×1024 and 64×1024×512 products (33 M multiply-adds
 // each, over the split threshold), a batch with 48 rows (under it for the
 // second layer's narrower output: 48×1024×40 is 2 M), checked against the

@@ -163,7 +163,7 @@ int64_t column_grain(int64_t n, unsigned threads) {
 
 // Whether a generic kernel (no tuning: kernel_specialization none, or a
 // plan not yet specialized) splits its product's columns over the pool:
-// OpenBLAS is the serial build, so a large product would otherwise run on
+// OpenBLAS runs one thread per call (plugin.cpp), so a large product would otherwise run on
 // the calling thread alone. Below this many multiply-adds a task hand-off
 // costs more than it saves. A tuned choice of the single-call form keeps
 // it.
@@ -218,7 +218,7 @@ void run_matmul_onednn(const KernelArgs& args) {
 }
 
 // Column blocks of the folded product over the pool, through `Gemm`:
-// OpenBLAS (its serial build) and oneDNN each run one block per task.
+// OpenBLAS and oneDNN each run one block per task on one thread.
 template <GemmFn Gemm>
 void run_matmul_split_n(const KernelArgs& args) {
   const MatmulShape shape = matmul_shape(args);
