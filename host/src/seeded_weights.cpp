@@ -18,10 +18,16 @@
 namespace rtscope::detail {
 namespace {
 
+// Value i of a seeded weight's stream `key`: uniform in
+// [offset - scale, offset + scale).
+double seeded_value(uint64_t key, int64_t i, const WeightInit& init) {
+  return random_symmetric(key, static_cast<uint64_t>(i), init.scale) + init.offset;
+}
+
 template <typename T>
 void fill_typed(T* out, int64_t begin, int64_t end, uint64_t key, const WeightInit& init) {
   for (int64_t i = begin; i < end; ++i) {
-    const double value = random_symmetric(key, static_cast<uint64_t>(i), init.scale) + init.offset;
+    const double value = seeded_value(key, i, init);
     if constexpr (std::is_same_v<T, uint16_t>) {
       out[i] = float_to_half(static_cast<float>(value));
     } else {
@@ -102,9 +108,7 @@ void fill_seeded(const Weight& weight, DType dtype, void* data, int64_t begin, i
       return;
     default:
       for (int64_t i = begin; i < end; ++i) {
-        const double value =
-            random_symmetric(key, static_cast<uint64_t>(i), weight.init.scale) + weight.init.offset;
-        store_element(dtype, data, i, value);
+        store_element(dtype, data, i, seeded_value(key, i, weight.init));
       }
   }
 }

@@ -130,31 +130,32 @@ TEST(VulkanSkinnySelection, OneWorkgroupPerTileOfColumns) {
   EXPECT_EQ(skinny_coop_groups({8, 2048, 2048, kMatmulTransposeB | kMatmulRope, 128}), 64u);
 }
 
+// How the plugin loaded with `variable`=`value` in its environment (read
+// when it loads); unloaded again before this returns.
+vulkan_testing::LoadResult load_with(const char* variable, const char* value) {
+  const testing::EnvGuard env(variable, value);
+  PluginRegistry registry;
+  vulkan_testing::LoadResult result = vulkan_testing::load_vulkan(registry);
+  result.plugin.reset();
+  return result;
+}
+
 // The plugin reads the switch when it loads: an unknown value is an error
 // that names the variable; coop and matvec load, and wherever the engine
 // has no tensor cores nothing runs on skinny_coop.
 TEST(VulkanSkinnySelection, ThePluginRejectsAnUnknownSwitchValue) {
-  {
-    const testing::EnvGuard env("RTSCOPE_VULKAN_SKINNY", "tensor");
-    PluginRegistry registry;
-    const vulkan_testing::LoadResult load = vulkan_testing::load_vulkan(registry);
-    if (!load.skip_reason.empty()) GTEST_SKIP() << load.skip_reason;
-    EXPECT_NE(load.failure.find("RTSCOPE_VULKAN_SKINNY='tensor'"), std::string::npos)
-        << load.failure;
-    EXPECT_NE(load.failure.find("coop, matvec"), std::string::npos) << load.failure;
-  }
+  const vulkan_testing::LoadResult load = load_with("RTSCOPE_VULKAN_SKINNY", "tensor");
+  if (!load.skip_reason.empty()) GTEST_SKIP() << load.skip_reason;
+  EXPECT_NE(load.failure.find("RTSCOPE_VULKAN_SKINNY='tensor'"), std::string::npos) << load.failure;
+  EXPECT_NE(load.failure.find("coop, matvec"), std::string::npos) << load.failure;
   for (const char* value : {"coop", "matvec"}) {
-    const testing::EnvGuard env("RTSCOPE_VULKAN_SKINNY", value);
-    PluginRegistry registry;
-    const vulkan_testing::LoadResult load = vulkan_testing::load_vulkan(registry);
-    EXPECT_TRUE(load.failure.empty()) << value << ": " << load.failure;
+    const vulkan_testing::LoadResult good = load_with("RTSCOPE_VULKAN_SKINNY", value);
+    EXPECT_TRUE(good.failure.empty()) << value << ": " << good.failure;
   }
 }
 
 TEST(VulkanSkinnySelection, ThePluginRejectsAnUnknownBuild) {
-  const testing::EnvGuard env("RTSCOPE_VULKAN_SKINNY_COOP", "staged");
-  PluginRegistry registry;
-  const vulkan_testing::LoadResult load = vulkan_testing::load_vulkan(registry);
+  const vulkan_testing::LoadResult load = load_with("RTSCOPE_VULKAN_SKINNY_COOP", "staged");
   if (!load.skip_reason.empty()) GTEST_SKIP() << load.skip_reason;
   EXPECT_NE(load.failure.find("RTSCOPE_VULKAN_SKINNY_COOP='staged'"), std::string::npos)
       << load.failure;

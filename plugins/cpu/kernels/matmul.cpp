@@ -130,8 +130,6 @@ void matmul_batches(const KernelArgs& args, const MatmulShape& shape, int64_t be
   }
 }
 
-// Generic: folds the batch into one sgemm when b is shared, else one
-// sgemm per batch.
 // A product with the signature of onednn_sgemm: oneDNN's or OpenBLAS's.
 using GemmFn = void (*)(const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t,
                         int64_t, int64_t, bool, float);
@@ -154,6 +152,17 @@ void matmul_columns(const KernelArgs& args, const MatmulShape& shape, int64_t be
        shape.b_transposed, 0.0f);
 }
 
+// Column blocks of the folded product over the pool, through `Gemm`:
+// OpenBLAS and oneDNN each run one block per task on one thread.
+template <GemmFn Gemm>
+void run_matmul_split_n(const KernelArgs& args) {
+  const MatmulShape shape = matmul_shape(args);
+  args.pool.parallel_for(shape.n, args.grain_or(shape.n), [&](int64_t begin, int64_t end) {
+    matmul_columns(args, shape, begin, end, Gemm);
+    finish_columns(args, shape.batches * shape.m, shape.n, begin, end);
+  });
+}
+
 // Column blocks of at least 64 keep each product call efficient; 16 keeps
 // block starts on 64-byte boundaries.
 int64_t column_grain(int64_t n, unsigned threads) {
@@ -162,25 +171,31 @@ int64_t column_grain(int64_t n, unsigned threads) {
 }
 
 // Whether a generic kernel (no tuning: kernel_specialization none, or a
-// plan not yet specialized) splits its product's columns over the pool:
-// OpenBLAS runs one thread per call (plugin.cpp), so a large product would otherwise run on
-// the calling thread alone. Below this many multiply-adds a task hand-off
-// costs more than it saves. A tuned choice of the single-call form keeps
-// it.
-bool generic_splits(const ThreadPool& pool, int64_t m, int64_t n, int64_t k) {
+// plan not yet specialized) runs its product as column blocks over the
+// pool: OpenBLAS runs one thread per call (plugin.cpp), so a large product
+// would otherwise run on the calling thread alone. Below this many
+// multiply-adds a task hand-off costs more than it saves. A tuned choice
+// of the single-call form keeps it.
+bool generic_splits(const KernelArgs& args, int64_t m, int64_t n, int64_t k) {
   constexpr int64_t kMinMacs = int64_t{1} << 22;
-  return pool.size() > 1 && n >= 128 && m * n * k >= kMinMacs;
+  return args.tuning == nullptr && args.pool.size() > 1 && n >= 128 && m * n * k >= kMinMacs;
 }
 
+// Runs `split` (a column-block kernel) with one block of columns per pool
+// thread, as tuning would give it.
+void run_with_column_grain(const KernelArgs& args, int64_t n, KernelFn split) {
+  const KernelTuning columns{.grain = column_grain(n, args.pool.size())};
+  KernelArgs with_grain = args;
+  with_grain.tuning = &columns;
+  split(with_grain);
+}
+
+// Generic: folds the batch into one sgemm when b is shared (column blocks
+// over the pool when large), else one sgemm per batch.
 void run_matmul(const KernelArgs& args) {
   const MatmulShape shape = matmul_shape(args);
-  if (args.tuning == nullptr && shape.foldable &&
-      generic_splits(args.pool, shape.batches * shape.m, shape.n, shape.k)) {
-    const int64_t grain = column_grain(shape.n, args.pool.size());
-    args.pool.parallel_for(shape.n, grain, [&](int64_t begin, int64_t end) {
-      matmul_columns(args, shape, begin, end, openblas_sgemm);
-      finish_columns(args, shape.batches * shape.m, shape.n, begin, end);
-    });
+  if (shape.foldable && generic_splits(args, shape.batches * shape.m, shape.n, shape.k)) {
+    run_with_column_grain(args, shape.n, run_matmul_split_n<openblas_sgemm>);
     return;
   }
   if (shape.foldable) {
@@ -215,17 +230,6 @@ void run_matmul_onednn(const KernelArgs& args) {
   const MatmulShape shape = matmul_shape(args);
   matmul_columns(args, shape, 0, shape.n, onednn_sgemm);
   finish_columns(args, shape.batches * shape.m, shape.n, 0, shape.n);
-}
-
-// Column blocks of the folded product over the pool, through `Gemm`:
-// OpenBLAS and oneDNN each run one block per task on one thread.
-template <GemmFn Gemm>
-void run_matmul_split_n(const KernelArgs& args) {
-  const MatmulShape shape = matmul_shape(args);
-  args.pool.parallel_for(shape.n, args.grain_or(shape.n), [&](int64_t begin, int64_t end) {
-    matmul_columns(args, shape, begin, end, Gemm);
-    finish_columns(args, shape.batches * shape.m, shape.n, begin, end);
-  });
 }
 
 void tune_matmul(const NodeDesc&, std::span<const Dims* const> inputs,
@@ -292,24 +296,6 @@ float prefill_bias(const KernelArgs& args, const LinearShape& shape) {
   return 1.0f;
 }
 
-// Generic: one sgemm over every row (OpenBLAS threads it internally).
-void run_linear_split_n(const KernelArgs& args);
-
-void run_linear(const KernelArgs& args) {
-  const LinearShape shape = linear_shape(args);
-  if (args.tuning == nullptr && generic_splits(args.pool, shape.m, shape.n, shape.k)) {
-    const KernelTuning columns{.grain = column_grain(shape.n, args.pool.size())};
-    KernelArgs split = args;
-    split.tuning = &columns;
-    run_linear_split_n(split);
-    return;
-  }
-  const float beta = prefill_bias(args, shape);
-  sgemm(args.inputs[0].as<const float>(), args.inputs[1].as<const float>(),
-        args.outputs[0].as<float>(), shape.m, shape.n, shape.k, false, beta);
-  finish_columns(args, shape.m, shape.n, 0, shape.n);
-}
-
 // out[row] = x[row] · W[:, begin:end] as a matrix-vector product: for a
 // few rows (decode steps) sgemv avoids sgemm's packing.
 void gemv_columns(const KernelArgs& args, const LinearShape& shape, int64_t row, int64_t begin,
@@ -333,10 +319,9 @@ void run_linear_gemv(const KernelArgs& args) {
   finish_columns(args, shape.m, shape.n, 0, shape.n);
 }
 
-// Output columns split over the plugin's pool, `grain` columns per task.
-// OpenBLAS runs products this small on the calling thread, so the pool
-// (not OpenBLAS's process-global thread count) decides the parallelism;
-// measurement drops this form where it loses.
+// Output columns split over the plugin's pool, `grain` columns per task,
+// each block one OpenBLAS call on its task's thread; measurement drops
+// this form where it loses.
 void run_linear_split_n(const KernelArgs& args) {
   const LinearShape shape = linear_shape(args);
   const float beta = prefill_bias(args, shape);
@@ -359,6 +344,20 @@ void run_linear_split_n(const KernelArgs& args) {
     }
     finish_columns(args, shape.m, shape.n, begin, end);
   });
+}
+
+// Generic: one sgemm over every row (column blocks over the pool when
+// large).
+void run_linear(const KernelArgs& args) {
+  const LinearShape shape = linear_shape(args);
+  if (generic_splits(args, shape.m, shape.n, shape.k)) {
+    run_with_column_grain(args, shape.n, run_linear_split_n);
+    return;
+  }
+  const float beta = prefill_bias(args, shape);
+  sgemm(args.inputs[0].as<const float>(), args.inputs[1].as<const float>(),
+        args.outputs[0].as<float>(), shape.m, shape.n, shape.k, false, beta);
+  finish_columns(args, shape.m, shape.n, 0, shape.n);
 }
 
 // oneDNN: output columns [begin, end) of every row, onto the bias when
