@@ -83,6 +83,10 @@ TEST_F(ModuleConcurrencyTest, SettingsChangesWhileThreadsExecuteDropEveryOldCont
       }
     });
   }
+  // Every thread has executed before the settings start changing: on a
+  // slow machine (a sanitizer build) the 300 changes could otherwise all
+  // land before the first execute, leaving nothing to drop.
+  while (calls.load() < 4) std::this_thread::yield();
   for (int i = 0; i < 300; ++i) {
     RuntimeSettings settings;
     settings.kernel_specialization =
