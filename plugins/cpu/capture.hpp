@@ -29,8 +29,8 @@
 #include "aligned_buffer.hpp"
 #include "execution_plan.hpp"
 #include "kernels/step_list.hpp"
+#include "rtscope/kit/step_profile.hpp"
 #include "rtscope/plugin_abi.h"
-#include "step_profile.hpp"
 
 namespace rtscope::cpu {
 

@@ -46,7 +46,7 @@ Context::Context(const Engine& engine, const rts_runtime_settings* settings)
   output_stand_ins_.resize(engine_.output_values().size());
   output_uses_stand_in_.assign(engine_.output_values().size(), 0);
   runtime_dims_.resize(engine_.values().size());
-  if (StepProfile::requested()) profile_ = std::make_unique<StepProfile>();
+  if (StepProfile::requested("RTSCOPE_CPU_PROFILE")) profile_ = std::make_unique<StepProfile>();
   if (settings_.graph_capture == RTS_GRAPH_CAPTURE_WHOLE_GRAPH &&
       engine_.has_data_dependent_nodes()) {
     const EngineNode& node = engine_.nodes()[engine_.first_data_dependent_node()];

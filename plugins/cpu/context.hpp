@@ -20,9 +20,9 @@
 #include "kernels/op_spec.hpp"
 #include "rtscope/kit/backend.hpp"
 #include "rtscope/kit/plan_cache.hpp"
+#include "rtscope/kit/step_profile.hpp"
 #include "rtscope/plugin_abi.h"
 #include "specialization.hpp"
-#include "step_profile.hpp"
 
 namespace rtscope::cpu {
 

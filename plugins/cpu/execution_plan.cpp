@@ -6,7 +6,7 @@
 #include "aligned_buffer.hpp"
 #include "engine.hpp"
 #include "kit_names.hpp"
-#include "memory_planner.hpp"
+#include "rtscope/kit/memory_planner.hpp"
 
 namespace rtscope::cpu {
 namespace {

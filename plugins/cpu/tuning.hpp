@@ -15,7 +15,7 @@
 
 #include "kernels/op_spec.hpp"
 #include "kit_names.hpp"
-#include "measurement_gate.hpp"
+#include "rtscope/kit/measurement_gate.hpp"
 #include "rtscope/plugin_abi.h"
 
 namespace rtscope::cpu {

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "kit_names.hpp"
+#include "rtscope/kit/blob_io.hpp"
 
 namespace rtscope::cpu {
 namespace {
@@ -11,15 +12,6 @@ constexpr uint32_t kMagic = 0x4E555452;  // "RTUN" little-endian
 constexpr size_t kHeaderBytes = 4 + 2 + 2 + 4;
 constexpr size_t kChecksumBytes = 8;
 constexpr size_t kMaxNameBytes = 64;
-
-uint64_t fnv1a(const uint8_t* data, size_t size) {
-  uint64_t hash = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < size; ++i) {
-    hash ^= data[i];
-    hash *= 0x100000001b3ull;
-  }
-  return hash;
-}
 
 // Fixed little-endian encoding, independent of the host's byte order.
 void put_le(std::vector<uint8_t>& out, uint64_t value, int bytes) {

@@ -3,6 +3,8 @@
 #include <cstring>
 
 #include "error.hpp"
+#include "kit_names.hpp"
+#include "rtscope/kit/blob_io.hpp"
 
 namespace rtscope::vulkan {
 namespace {
@@ -34,15 +36,6 @@ static_assert(sizeof(DriverHeader) == 32);
 
 }  // namespace
 
-uint64_t fnv1a64(const void* data, size_t size, uint64_t hash) {
-  const auto* bytes = static_cast<const unsigned char*>(data);
-  for (size_t i = 0; i < size; ++i) {
-    hash ^= bytes[i];
-    hash *= 0x100000001b3ull;
-  }
-  return hash;
-}
-
 std::vector<uint8_t> encode_pipeline_cache(const PhysicalDevice& device, const std::string& key,
                                            std::span<const uint8_t> driver_bytes) {
   Header header{};
@@ -52,9 +45,9 @@ std::vector<uint8_t> encode_pipeline_cache(const PhysicalDevice& device, const s
   header.device_id = device.properties.deviceID;
   header.driver_version = device.properties.driverVersion;
   std::memcpy(header.cache_uuid, device.properties.pipelineCacheUUID, VK_UUID_SIZE);
-  header.key_hash = fnv1a64(key.data(), key.size());
+  header.key_hash = fnv1a(key.data(), key.size());
   header.payload_bytes = driver_bytes.size();
-  header.payload_hash = fnv1a64(driver_bytes.data(), driver_bytes.size());
+  header.payload_hash = fnv1a(driver_bytes.data(), driver_bytes.size());
   std::vector<uint8_t> blob(sizeof(Header) + driver_bytes.size());
   std::memcpy(blob.data(), &header, sizeof(Header));
   if (!driver_bytes.empty()) {
@@ -87,13 +80,13 @@ std::optional<std::vector<uint8_t>> decode_pipeline_cache(const PhysicalDevice& 
                      properties.driverVersion);
   } else if (std::memcmp(header.cache_uuid, properties.pipelineCacheUUID, VK_UUID_SIZE) != 0) {
     reason = "pipelineCacheUUID differs";
-  } else if (header.key_hash != fnv1a64(key.data(), key.size())) {
+  } else if (header.key_hash != fnv1a(key.data(), key.size())) {
     reason = "stored under another key";
   } else if (header.payload_bytes != blob.size() - sizeof(Header)) {
     reason = str_cat("payload size ", header.payload_bytes, " but ", blob.size() - sizeof(Header),
                      " bytes follow the header");
   } else if (header.payload_hash !=
-             fnv1a64(blob.data() + sizeof(Header), blob.size() - sizeof(Header))) {
+             fnv1a(blob.data() + sizeof(Header), blob.size() - sizeof(Header))) {
     reason = "payload checksum mismatch";
   }
   if (!reason.empty()) return std::nullopt;

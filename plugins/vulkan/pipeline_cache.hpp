@@ -32,6 +32,4 @@ std::optional<std::vector<uint8_t>> decode_pipeline_cache(const PhysicalDevice& 
                                                           std::span<const uint8_t> blob,
                                                           std::string& reason);
 
-uint64_t fnv1a64(const void* data, size_t size, uint64_t hash = 0xcbf29ce484222325ull);
-
 }  // namespace rtscope::vulkan

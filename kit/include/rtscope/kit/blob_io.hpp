@@ -20,6 +20,9 @@ inline constexpr uint64_t kFnvPrime = 0x100000001b3ull;
 
 // Continues the 64-bit FNV-1a hash `hash` over `size` bytes.
 uint64_t fnv1a(uint64_t hash, const void* data, size_t size);
+// The 64-bit FNV-1a hash of `size` bytes: the checksum of every record a
+// backend stores in the runtime cache.
+inline uint64_t fnv1a(const void* data, size_t size) { return fnv1a(kFnvOffset, data, size); }
 
 // Buffers small fields and streams large ones (constants) to the sink,
 // hashing everything it writes.

@@ -1,4 +1,4 @@
-#include "step_profile.hpp"
+#include "rtscope/kit/step_profile.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -6,10 +6,10 @@
 #include <cstring>
 #include <utility>
 
-namespace rtscope::cpu {
+namespace rtscope::kit {
 
-bool StepProfile::requested() {
-  const char* value = std::getenv("RTSCOPE_CPU_PROFILE");
+bool StepProfile::requested(const char* variable) {
+  const char* value = std::getenv(variable);
   return value != nullptr && value[0] != '\0' && std::strcmp(value, "0") != 0;
 }
 
@@ -104,4 +104,4 @@ std::string StepProfile::table(size_t max_rows) const {
   return text;
 }
 
-}  // namespace rtscope::cpu
+}  // namespace rtscope::kit

@@ -1,14 +1,15 @@
-// The CPU plugin's host profile (RTSCOPE_CPU_PROFILE): medians per node
+// The kit's host profile (the cpu plugin's RTSCOPE_CPU_PROFILE): medians per node
 // row resist the executes another process preempted, rows that ran in
 // some executes only count for their share, and groups of executes with
 // other input shapes stay apart.
-#include "step_profile.hpp"
+#include "rtscope/kit/step_profile.hpp"
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
 
-namespace rtscope::cpu {
+namespace rtscope::kit {
 namespace {
 
 TEST(StepProfile, MediansPerRowAndGroupOutlierResistant) {
@@ -57,5 +58,21 @@ TEST(StepProfile, MediansPerRowAndGroupOutlierResistant) {
   EXPECT_NE(profile.table(1).find("(2 more rows)"), std::string::npos);
 }
 
+// The switch is the backend's own variable: set to anything but "0" turns
+// the profile on; unset, empty or "0" leaves it off.
+TEST(StepProfile, RequestedReadsTheBackendsVariable) {
+  const char* variable = "RTSCOPE_KIT_TEST_PROFILE";
+  ::unsetenv(variable);
+  EXPECT_FALSE(StepProfile::requested(variable));
+  ::setenv(variable, "", 1);
+  EXPECT_FALSE(StepProfile::requested(variable));
+  ::setenv(variable, "0", 1);
+  EXPECT_FALSE(StepProfile::requested(variable));
+  ::setenv(variable, "1", 1);
+  EXPECT_TRUE(StepProfile::requested(variable));
+  EXPECT_FALSE(StepProfile::requested("RTSCOPE_KIT_TEST_PROFILE_UNSET"));
+  ::unsetenv(variable);
+}
+
 }  // namespace
-}  // namespace rtscope::cpu
+}  // namespace rtscope::kit

@@ -1,4 +1,4 @@
-#include "memory_planner.hpp"
+#include "rtscope/kit/memory_planner.hpp"
 
 #include <algorithm>
 #include <iterator>
@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace rtscope::cpu {
+namespace rtscope::kit {
 namespace {
 
 [[noreturn]] void malformed(const std::string& what) {
@@ -223,4 +223,4 @@ MemoryPlan plan_memory(std::span<const PlanValue> values, std::span<const PlanSt
   return plan;
 }
 
-}  // namespace rtscope::cpu
+}  // namespace rtscope::kit

@@ -1,8 +1,8 @@
 // The gate between lazy tuning's timed runs and the context's executes
-// (plugins/cpu/measurement_gate.hpp): while a plan is tuned the two never
+// (rtscope/kit/measurement_gate.hpp): while a plan is tuned the two never
 // overlap, and neither side starves; with no tuning under way an execute
 // never waits.
-#include "measurement_gate.hpp"
+#include "rtscope/kit/measurement_gate.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <future>
 #include <thread>
 
-namespace rtscope::cpu {
+namespace rtscope::kit {
 namespace {
 
 using namespace std::chrono_literals;
@@ -97,4 +97,4 @@ TEST(CpuMeasurementGate, ExecutesResumeWhenTheTunerYields) {
 }
 
 }  // namespace
-}  // namespace rtscope::cpu
+}  // namespace rtscope::kit

@@ -1,4 +1,5 @@
-// Lazy tuning times kernels on the context's background thread while the
+// Lazy tuning (a backend that picks kernels by timing them, as the cpu
+// plugin does) times kernels on the context's background thread while the
 // context keeps executing. On a machine with few cores, a timed run that
 // overlaps an execute measures the contention, not the kernel, and the
 // choice then changes from one run of a program to the next. The gate
@@ -14,7 +15,7 @@
 #include <condition_variable>
 #include <mutex>
 
-namespace rtscope::cpu {
+namespace rtscope::kit {
 
 class MeasurementGate {
  public:
@@ -106,4 +107,4 @@ class MeasurementGate {
   Clock::time_point held_since_;
 };
 
-}  // namespace rtscope::cpu
+}  // namespace rtscope::kit

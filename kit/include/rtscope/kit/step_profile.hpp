@@ -1,5 +1,5 @@
-// Host time per node, for finding where an execute's time goes
-// (RTSCOPE_CPU_PROFILE=1). Rows are interned when a plan or a capture is
+// Host time per node, for finding where an execute's time goes (the cpu
+// plugin's RTSCOPE_CPU_PROFILE=1). Rows are interned when a plan or a capture is
 // built (a label per node or fused group: its name, the kernel that runs
 // it, its output shape), so an execute adds into a vector by index and
 // does no lookup. Executes are grouped by their input shapes (a prefill
@@ -19,12 +19,13 @@
 #include <utility>
 #include <vector>
 
-namespace rtscope::cpu {
+namespace rtscope::kit {
 
 class StepProfile {
  public:
-  // Whether RTSCOPE_CPU_PROFILE is set to a value other than "0".
-  static bool requested();
+  // Whether the environment variable `variable` (a backend's switch, e.g.
+  // RTSCOPE_CPU_PROFILE) is set to a value other than "0".
+  static bool requested(const char* variable);
 
   static uint64_t now_ns() {
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -91,4 +92,4 @@ class StepProfile {
   std::map<std::pair<uint32_t, std::string>, uint32_t> row_ids_;
 };
 
-}  // namespace rtscope::cpu
+}  // namespace rtscope::kit

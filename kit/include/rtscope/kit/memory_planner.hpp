@@ -8,8 +8,10 @@
 // arena and later values reuse them (best fit by size). The result is one
 // byte offset per value in a single arena and that arena's size.
 //
-// Pure: no plugin types, so it is tested on hand-built plans and linked
-// into the conformance tests on its own.
+// Pure: no plugin types, so any backend that places its intermediates in
+// one arena can use it, and it is tested on hand-built plans
+// (tests/kit/memory_planner_test.cpp). The cpu plugin plans its host
+// arena with it.
 #pragma once
 
 #include <cstddef>
@@ -17,7 +19,7 @@
 #include <span>
 #include <vector>
 
-namespace rtscope::cpu {
+namespace rtscope::kit {
 
 struct PlanValue {
   size_t bytes = 0;
@@ -78,4 +80,4 @@ struct MemoryPlan {
 MemoryPlan plan_memory(std::span<const PlanValue> values, std::span<const PlanStep> steps,
                        size_t alignment);
 
-}  // namespace rtscope::cpu
+}  // namespace rtscope::kit
