@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The GPU benchmarks of BENCHMARKS.md (B5, B6, B9, B10, B11, B13, B14) in one call,
-# on a prebuilt tree: a build dir, or a bundle from scripts/gpu-bundle.sh
-# (no compiler or Debian packages needed on the GPU machine).
+# The GPU benchmarks of BENCHMARKS.md (B5, B6, B9, B10, B11, B13, B14, B15's
+# GPU row, B16) in one call, on a prebuilt tree: a build dir, or a bundle
+# from scripts/gpu-bundle.sh (no compiler or Debian packages needed on the
+# GPU machine).
 #
 #   scripts/device-bench.sh BUILD_DIR [OUT_DIR] [--quick]
 #
@@ -14,6 +15,9 @@
 #   B10/B13  decode steps of the warm (eager) and captured runs, the faster p50
 #   B5       a third run with graph_capture whole_graph, against the eager ones
 #   B11      two more runs with max_seq 256 and 4096 (KV caches on the device)
+#   B15      the same decoder exported to ONNX and imported
+#            (configs/gpu-decoder-onnx.yaml), eager and captured, alternating
+#            with the built-in decoder: imported / built-in step
 #   B16      batched decode, captured: B = 1, 4, 8, 16 independent streams per
 #            step (models.decoder.params.batch=B, run.0.workload.batch=B),
 #            tokens/s of each and the B=8 / B=1 ratio
@@ -40,6 +44,8 @@
 # checking the script end to end on any Vulkan device (lavapipe in CI).
 # RTSCOPE_BENCH_TORCH=0 skips the PyTorch comparison;
 # RTSCOPE_BENCH_TEST_FILTER=<gtest filter> narrows the test_vulkan run.
+# RTSCOPE_BENCH_IMPORTED=0 skips B15's imported decoder;
+# RTSCOPE_BENCH_IMPORTED_ROUNDS (2) sets its alternations.
 # RTSCOPE_BENCH_SKINNY_AB=1 repeats B16 with RTSCOPE_VULKAN_SKINNY=matvec
 # (OUT_DIR/skinny_matvec/): tensor-core against shader-core projections.
 # RTSCOPE_BENCH_SKINNY_COOP_BUILDS="t2s16 staged-t2s8 ..." repeats B16 with
@@ -213,15 +219,15 @@ fi
 cache="$out/runtime-cache.bin"
 rm -f "$cache" "$cache.lock"
 
-# run_decoder NAME [--set ...]: one fresh process; its wall time in NAME.wall_ms
-run_decoder() {
-  local name="$1"
-  shift
+# run_config CONFIG NAME [ARGS ...]: one fresh process of rtscope-run CONFIG
+# ARGS; its report in decoder_NAME.json, its wall time in NAME.wall_ms
+run_config() {
+  local config="$1" name="$2"
+  shift 2
   log "decoder: $name"
   local begin end
   begin=$(now_ns)
-  (cd "$repo" && "$runner" configs/gpu-decoder.yaml "${decoder_sets[@]}" \
-    --set "runtime.cache=$cache" "$@" --json "$out/decoder_$name.json") >"$out/decoder_$name.log" 2>&1
+  (cd "$repo" && "$runner" "$config" "$@" --json "$out/decoder_$name.json") >"$out/decoder_$name.log" 2>&1
   local rc=$?
   end=$(now_ns)
   echo $(((end - begin) / 1000000)) >"$out/decoder_$name.wall_ms"
@@ -230,6 +236,12 @@ run_decoder() {
     tail -5 "$out/decoder_$name.log" >&2
     return 1
   fi
+}
+# run_decoder NAME [--set ...]: the built-in decoder, with the shared cache
+run_decoder() {
+  local name="$1"
+  shift
+  run_config configs/gpu-decoder.yaml "$name" "${decoder_sets[@]}" --set "runtime.cache=$cache" "$@"
 }
 
 decoder_ok=true
@@ -274,6 +286,58 @@ if $decoder_ok; then
     (export RTSCOPE_VULKAN_SKINNY_COOP="$coop_build" && run_b16 "skinny_coop_$coop_build") ||
       decoder_ok=false
   done
+fi
+
+# --- B15 on the GPU: the same decoder imported from ONNX -----------------------
+# rtscope-onnx-export writes the decoder of the runs above (same sizes and
+# seed, a fixed max_seq-row KV cache that the importer holds as in-place
+# state), and configs/gpu-decoder-onnx.yaml runs it. The first imported run
+# fills a runtime cache of its own (onnx_cold); then, for each of
+# RTSCOPE_BENCH_IMPORTED_ROUNDS rounds (2), eager and captured, the
+# imported decoder and the built-in one alternate with warm caches. The
+# report compares the medians of each side's p50s (target: imported <=
+# 1.05x built-in). RTSCOPE_BENCH_IMPORTED=0 skips it.
+export_tool="$build/host/onnx/rtscope-onnx-export"
+if $decoder_ok && [[ "${RTSCOPE_BENCH_IMPORTED:-1}" != 0 ]]; then
+  if [[ ! -x "$export_tool" ]]; then
+    log "B15: $export_tool is missing; the imported-decoder rows are skipped"
+  else
+    onnx_model="$out/gpu-decoder.onnx"
+    onnx_cache="$out/runtime-cache-onnx.bin"
+    rm -f "$onnx_cache" "$onnx_cache.lock"
+    export_params=()
+    for key in layers d_model heads ffn vocab max_seq; do
+      export_params+=(--param "$key=${!key}")
+    done
+    log "B15: rtscope-onnx-export --builtin decoder --kv-cache fixed ${export_params[*]} --param dtype=f16 --param seed=7"
+    if "$export_tool" --builtin decoder --kv-cache fixed "${export_params[@]}" \
+      --param dtype=f16 --param seed=7 "$onnx_model" >"$out/onnx_export.log" 2>&1; then
+      run_imported() {  # NAME [--set ...]
+        local name="$1"
+        shift
+        run_config configs/gpu-decoder-onnx.yaml "$name" \
+          --set "models.decoder.onnx=$onnx_model" --set "models.prefill.onnx=$onnx_model" \
+          --set "run.0.workload.prompt=$prompt" --set "run.0.workload.tokens=$tokens" \
+          --set "run.0.warmup=$warmup" --set "run.0.iterations=$iterations" \
+          --set "runtime.cache=$onnx_cache" "$@"
+      }
+      run_imported onnx_cold || decoder_ok=false
+      for round in $(seq 1 "${RTSCOPE_BENCH_IMPORTED_ROUNDS:-2}"); do
+        $decoder_ok || break
+        for capture in disabled whole_graph; do
+          run_imported "onnx_${capture}_r$round" --set "runtime.graph_capture=$capture" ||
+            decoder_ok=false
+          run_decoder "builtin_${capture}_r$round" --set "runtime.graph_capture=$capture" ||
+            decoder_ok=false
+        done
+      done
+    else
+      log "B15: the export failed; see $out/onnx_export.log"
+      tail -5 "$out/onnx_export.log" >&2
+      decoder_ok=false
+    fi
+    rm -f "$onnx_model" "$onnx_model".*
+  fi
 fi
 
 # --- B14 from a Hugging Face checkpoint ------------------------------------------

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Turns the raw files of scripts/device-bench.sh into one JSON per GPU
-benchmark (B5, B6, B9, B10, B11, B13, B14 .json), a
+benchmark (B5, B6, B9, B10, B11, B13, B14, B15 .json), a
 combined results.json, and a table on stdout:
 
   id, what, ours, reference (PyTorch on the same GPU), ratio, target, met
@@ -53,6 +53,12 @@ def number(value, unit):
 
 def fmt_ms(value):
     return f"{value:.3f}" if value is not None else "n/a"
+
+
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def ratio(a, b):
@@ -262,6 +268,36 @@ def build_rows(folder):
             ratio(long_ms, short_ms), "<= 1.2", "<=", 1.2,
             note="max_seq from the runs' settings; caches updated in place in device memory"),
     ]
+    # B15's GPU row: the decoder imported from ONNX against the built-in one,
+    # same settings, runs alternating (decoder_onnx_<capture>_r<n>.json and
+    # decoder_builtin_<capture>_r<n>.json); medians of each side's p50s.
+    b15 = []
+    for capture, label in (("disabled", "eager"), ("whole_graph", "captured")):
+        sides = {}
+        for side in ("onnx", "builtin"):
+            p50s, round_ = [], 1
+            while True:
+                run = load(folder, f"decoder_{side}_{capture}_r{round_}.json")
+                if run is None:
+                    break
+                value = dig(first_model(run), "latency_ms", "p50")
+                if value:
+                    p50s.append(value)
+                round_ += 1
+            sides[side] = p50s
+        if not sides["onnx"] or not sides["builtin"]:
+            continue
+        imported, builtin = median(sides["onnx"]), median(sides["builtin"])
+        b15.append(row(
+            "B15", f"decode step, imported ONNX / built-in decoder ({label})",
+            f"{imported:.3f} ms", f"{builtin:.3f} ms (built-in)", ratio(imported, builtin),
+            "<= 1.05", "<=", 1.05,
+            note=f"{label} p50 per round, imported " + ", ".join(f"{v:.3f}" for v in sides["onnx"])
+                 + "; built-in " + ", ".join(f"{v:.3f}" for v in sides["builtin"])
+                 + f" ms; first imported run (cold cache) "
+                 f"{fmt_ms(dig(first_model(load(folder, 'decoder_onnx_cold.json')), 'latency_ms', 'p50'))} ms"))
+    if b15:
+        results["B15"] = b15
     return info, results, {"torch": torch or None, "matmul": matmul,
                            "decoder": {"cold": cold, "warm": warm, "captured": captured}}
 
