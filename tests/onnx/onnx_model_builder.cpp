@@ -154,6 +154,28 @@ void set_attr(onnx::NodeProto& node, const std::string& name, const std::vector<
   for (int64_t v : value) a->add_ints(v);
 }
 
+void set_attr(onnx::NodeProto& node, const std::string& name, const std::vector<float>& value) {
+  auto* a = node.add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::FLOATS);
+  for (float v : value) a->add_floats(v);
+}
+
+void set_attr(onnx::NodeProto& node, const std::string& name, const std::string& value) {
+  auto* a = node.add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::STRING);
+  a->set_s(value);
+}
+
+void set_attr(onnx::NodeProto& node, const std::string& name,
+              const std::vector<std::string>& value) {
+  auto* a = node.add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::STRINGS);
+  for (const std::string& v : value) a->add_strings(v);
+}
+
 namespace {
 
 std::string dir_prefix() { return "rtscope_onnx_" + std::to_string(::getpid()) + "_"; }

@@ -56,6 +56,10 @@ class OnnxModelBuilder {
 void set_attr(onnx::NodeProto& node, const std::string& name, int64_t value);
 void set_attr(onnx::NodeProto& node, const std::string& name, float value);
 void set_attr(onnx::NodeProto& node, const std::string& name, const std::vector<int64_t>& value);
+void set_attr(onnx::NodeProto& node, const std::string& name, const std::vector<float>& value);
+void set_attr(onnx::NodeProto& node, const std::string& name, const std::string& value);
+void set_attr(onnx::NodeProto& node, const std::string& name,
+              const std::vector<std::string>& value);
 
 // A fresh empty folder under the test temp dir.
 std::filesystem::path fresh_dir(const std::string& name);

@@ -12,6 +12,7 @@ const MapperTable& mappers() {
     add_nn_mappers(t);
     add_resize_mappers(t);
     add_index_mappers(t);
+    add_recurrent_mappers(t);
     return t;
   }();
   return table;
