@@ -13,6 +13,7 @@ const MapperTable& mappers() {
     add_resize_mappers(t);
     add_index_mappers(t);
     add_recurrent_mappers(t);
+    add_spectral_mappers(t);
     return t;
   }();
   return table;

@@ -97,9 +97,36 @@ void map_variadic(Context& ctx, const char* op) {
   }
 }
 
+// Max and Min of integers (rtscope's max and min take floats): each pair
+// as where(compare(a, b), a, b), exact for every value.
+void map_integer_extreme(Context& ctx, const char* compare) {
+  std::string acc = ctx.input(0);
+  if (ctx.input_count() == 1) {
+    ctx.identity(acc, ctx.output(0));
+    return;
+  }
+  for (std::size_t i = 1; i < ctx.input_count(); ++i) {
+    const std::string& next = ctx.input(i);
+    if (ctx.dtype(next) != ctx.dtype(acc)) {
+      ctx.fail("input '" + next + "' is " + std::string(to_string(ctx.dtype(next))) + ", input '" +
+               ctx.input(0) + "' " + std::string(to_string(ctx.dtype(acc))));
+    }
+    const std::string keep = ctx.emit(compare, {acc, next});
+    acc = ctx.emit("where", {acc, next, keep}, {}, i + 1 == ctx.input_count() ? ctx.output(0) : "");
+  }
+}
+
+bool is_integer(DType dtype) { return dtype == DType::i32 || dtype == DType::i64; }
+
 void map_sum(Context& ctx) { map_variadic(ctx, "add"); }
-void map_max(Context& ctx) { map_variadic(ctx, "max"); }
-void map_min(Context& ctx) { map_variadic(ctx, "min"); }
+void map_max(Context& ctx) {
+  if (is_integer(ctx.dtype(ctx.input(0)))) return map_integer_extreme(ctx, "greater");
+  map_variadic(ctx, "max");
+}
+void map_min(Context& ctx) {
+  if (is_integer(ctx.dtype(ctx.input(0)))) return map_integer_extreme(ctx, "less");
+  map_variadic(ctx, "min");
+}
 
 void map_mean(Context& ctx) {
   std::string acc = ctx.input(0);

@@ -1,6 +1,7 @@
 // Mappers of the ONNX ops that read or write at index positions: TopK,
-// ScatterElements / Scatter, ScatterND, GatherND, Compress. Index tensors may be
-// runtime values; the rtscope ops check every index when they run.
+// ScatterElements / Scatter, ScatterND, GatherND, Compress, ReverseSequence,
+// MaxUnpool. Index tensors may be runtime values; the rtscope ops check
+// every index when they run.
 #include "mappers.hpp"
 
 namespace rtscope::onnx_import {
@@ -66,9 +67,110 @@ void map_compress(Context& ctx) {
   ctx.emit("gather", {data, positions}, {{"axis", axis}}, ctx.output(0));
 }
 
+// ReverseSequence: the first sequence_lens[b] entries of each batch entry
+// reversed along the time axis, the rest kept; gather_elements along the
+// time axis at positions computed at import, so sequence_lens must be
+// known then (an initializer, a Constant, or a folded value).
+void map_reverse_sequence(Context& ctx) {
+  const std::string& data = ctx.input(0);
+  const Shape shape = ctx.static_shape(data);
+  if (shape.size() < 2) ctx.fail("input must have rank 2 or more");
+  const int64_t batch_axis = ctx.attr_int("batch_axis", 1);
+  const int64_t time_axis = ctx.attr_int("time_axis", 0);
+  if (!((batch_axis == 0 && time_axis == 1) || (batch_axis == 1 && time_axis == 0))) {
+    ctx.fail("batch_axis " + std::to_string(batch_axis) + " and time_axis " +
+             std::to_string(time_axis) + " must be 0 and 1 in some order");
+  }
+  if (ctx.constant(ctx.input(1)) == nullptr) {
+    ctx.unsupported("sequence_lens '" + ctx.input(1) + "' must be known at import");
+  }
+  const std::vector<int64_t> lens = ctx.constant_ints(ctx.input(1), "sequence_lens");
+  const int64_t batch = shape[static_cast<std::size_t>(batch_axis)];
+  const int64_t steps = shape[static_cast<std::size_t>(time_axis)];
+  if (static_cast<int64_t>(lens.size()) != batch) {
+    ctx.fail("sequence_lens has " + std::to_string(lens.size()) + " entries for a batch of " +
+             std::to_string(batch));
+  }
+  for (int64_t len : lens) {
+    if (len < 0 || len > steps) {
+      ctx.fail("sequence_lens entry " + std::to_string(len) + " is outside [0, " +
+               std::to_string(steps) + "]");
+    }
+  }
+  Tensor positions = Tensor::empty(DType::i64, shape);
+  int64_t inner = 1;
+  for (std::size_t d = 2; d < shape.size(); ++d) inner *= shape[d];
+  int64_t* out = positions.data_as<int64_t>();
+  for (int64_t i = 0; i < shape[0]; ++i) {
+    for (int64_t j = 0; j < shape[1]; ++j) {
+      const int64_t t = time_axis == 0 ? i : j;
+      const int64_t len = lens[static_cast<std::size_t>(time_axis == 0 ? j : i)];
+      const int64_t source = t < len ? len - 1 - t : t;
+      std::fill_n(out + (i * shape[1] + j) * inner, inner, source);
+    }
+  }
+  ctx.emit("gather_elements", {data, ctx.add_weight("reversed_positions", std::move(positions))},
+           {{"axis", time_axis}}, ctx.output(0));
+}
+
+// MaxUnpool: zeros with X's values written at the positions I holds (flat
+// over the whole unpooled tensor, as MaxPool's Indices are):
+// scatter_elements into the flattened zeros of the shape the pooling
+// attributes invert. An output_shape input larger than that pads zeros at
+// the end of each spatial dim, where ONNX's reference places them.
+void map_max_unpool(Context& ctx) {
+  const Shape x = ctx.static_shape(ctx.input(0));
+  if (x.size() < 3) ctx.fail("X must have rank 3 or more");
+  if (ctx.static_shape(ctx.input(1)) != x) ctx.fail("I must have X's shape");
+  const std::size_t spatial = x.size() - 2;
+  const std::vector<int64_t> kernel = ctx.attr_ints("kernel_shape");
+  const std::vector<int64_t> strides = ctx.attr_ints("strides", std::vector<int64_t>(spatial, 1));
+  const std::vector<int64_t> pads = ctx.attr_ints("pads", std::vector<int64_t>(2 * spatial, 0));
+  if (kernel.size() != spatial || strides.size() != spatial || pads.size() != 2 * spatial) {
+    ctx.fail("kernel_shape, strides and pads must cover the " + std::to_string(spatial) +
+             " spatial dims");
+  }
+  Shape unpooled = {x[0], x[1]};
+  for (std::size_t d = 0; d < spatial; ++d) {
+    unpooled.push_back((x[d + 2] - 1) * strides[d] + kernel[d] - pads[d] - pads[spatial + d]);
+  }
+  int64_t count = 1;
+  for (int64_t dim : unpooled) {
+    if (dim <= 0 || dim > (int64_t{1} << 31) || count > (int64_t{1} << 31) / dim) {
+      ctx.fail("unpooled shape " + shape_to_string(unpooled) + " is empty or too large");
+    }
+    count *= dim;
+  }
+  Shape out = unpooled;
+  if (ctx.has_input(2)) {
+    out = ctx.constant_ints(ctx.input(2), "output_shape");
+    bool fits = out.size() == unpooled.size() && out[0] == x[0] && out[1] == x[1];
+    for (std::size_t d = 2; fits && d < out.size(); ++d) fits = out[d] >= unpooled[d];
+    if (!fits) {
+      ctx.fail("output_shape " + shape_to_string(out) + " is smaller than the unpooled shape " +
+               shape_to_string(unpooled) + " or changes its batch or channels");
+    }
+  }
+  const int64_t n = element_count(x);
+  const std::string zeros = ctx.add_scalar("unpooled", 0.0, ctx.dtype(ctx.input(0)), {count});
+  const std::string flat =
+      ctx.emit("scatter_elements",
+               {zeros, ctx.reshape(ctx.input(1), {n}), ctx.reshape(ctx.value(ctx.input(0)), {n})},
+               {{"axis", int64_t{0}}, {"reduction", std::string("none")}});
+  if (out == unpooled) {
+    ctx.reshape(flat, out, ctx.output(0));
+    return;
+  }
+  std::vector<int64_t> extra(2 * out.size(), 0);
+  for (std::size_t d = 2; d < out.size(); ++d) extra[out.size() + d] = out[d] - unpooled[d];
+  ctx.emit("pad", {ctx.reshape(flat, unpooled)}, {{"pads", extra}}, ctx.output(0));
+}
+
 }  // namespace
 
 void add_index_mappers(MapperTable& t) {
+  t["MaxUnpool"] = {map_max_unpool, 9};
+  t["ReverseSequence"] = {map_reverse_sequence, 10};
   t["TopK"] = {map_top_k};
   t["Scatter"] = {map_scatter_elements, 9};
   t["ScatterElements"] = {map_scatter_elements, 11};
