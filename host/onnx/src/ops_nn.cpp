@@ -479,9 +479,21 @@ void map_reduce_sum_square(Context& ctx) { reduce(ctx, "reduce_sum", "square", "
 void map_reduce_log_sum(Context& ctx) { reduce(ctx, "reduce_sum", "", "log"); }
 void map_reduce_log_sum_exp(Context& ctx) { reduce(ctx, "reduce_log_sum_exp", "", ""); }
 
+// GridSample 16 (4-D): rtscope's grid_sample, same modes and padding.
+void map_grid_sample(Context& ctx) {
+  ctx.only_attrs({"mode", "padding_mode", "align_corners"});
+  require_float(ctx, ctx.input(0));
+  ctx.emit("grid_sample", {ctx.value(ctx.input(0)), ctx.value(ctx.input(1))},
+           {{"mode", ctx.attr_string("mode", "bilinear")},
+            {"padding_mode", ctx.attr_string("padding_mode", "zeros")},
+            {"align_corners", ctx.attr_int("align_corners", 0)}},
+           ctx.output(0));
+}
+
 }  // namespace
 
 void add_nn_mappers(MapperTable& t) {
+  t["GridSample"] = {map_grid_sample, 16};
   t["MatMul"] = {map_matmul};
   t["Gemm"] = {map_gemm};
   t["Softmax"] = {map_softmax};

@@ -1,5 +1,5 @@
 // Reference kernels of the sliding-window ops (op_shapes_window): conv,
-// max_pool, avg_pool, and pad. Written over any number of spatial dims
+// max_pool, avg_pool, pad and grid_sample. Written over any number of spatial dims
 // with explicit index arithmetic.
 #include <algorithm>
 #include <cmath>
@@ -7,6 +7,7 @@
 #include <map>
 
 #include "ref_ops.hpp"
+#include "rtscope/op_grid_sample.hpp"
 #include "rtscope/op_pad.hpp"
 #include "rtscope/op_registry.hpp"
 
@@ -198,6 +199,27 @@ void pad_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
   } while (rank > 0 && next(o, y.shape));
 }
 
+void grid_sample_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
+                        std::vector<RefTensor>& out) {
+  const RefTensor& x = in[0];
+  const RefTensor& grid = in[1];
+  math::GridSampling sampling;
+  sampling.mode = *math::grid_mode(attr_string(attrs, "mode"));
+  sampling.padding = *math::grid_padding(attr_string(attrs, "padding_mode"));
+  sampling.align_corners = attr_int(attrs, "align_corners") != 0;
+  const int64_t channels = x.shape[1], height = x.shape[2], width = x.shape[3];
+  const int64_t points = out[0].shape[2] * out[0].shape[3];
+  for (int64_t plane = 0; plane < x.shape[0] * channels; ++plane) {
+    const double* image = x.data.data() + plane * height * width;
+    const double* g = grid.data.data() + (plane / channels) * points * 2;
+    for (int64_t p = 0; p < points; ++p) {
+      out[0].data[plane * points + p] = math::grid_sample_point(
+          g[2 * p], g[2 * p + 1], height, width, sampling,
+          [image, width](int64_t row, int64_t col) { return image[row * width + col]; });
+    }
+  }
+}
+
 }  // namespace
 
 Kernel find_window_kernel(std::string_view op) {
@@ -207,6 +229,7 @@ Kernel find_window_kernel(std::string_view op) {
       {"max_pool", pool_kernel<true>},
       {"avg_pool", pool_kernel<false>},
       {"pad", pad_kernel},
+      {"grid_sample", grid_sample_kernel},
   };
   auto it = kernels.find(op);
   return it == kernels.end() ? find_select_kernel(op) : it->second;

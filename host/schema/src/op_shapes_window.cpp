@@ -1,5 +1,6 @@
 // Schemas of the sliding-window ops of CNNs: conv (1-d to 3-d, groups,
-// dilations, explicit pads), max_pool and avg_pool, and pad.
+// dilations, explicit pads), max_pool and avg_pool, pad, and grid_sample
+// (x sampled at the points of a grid).
 #include <limits>
 
 #include "op_shapes.hpp"
@@ -178,6 +179,27 @@ AttrSpec integer(const char* name, int64_t value) {
   return AttrSpec{name, AttrKind::integer, false, value};
 }
 
+// x [N, C, H, W] sampled at grid [N, Ho, Wo, 2] (x, y in [-1, 1]): [N, C, Ho, Wo].
+std::vector<ValueType> infer_grid_sample(const std::vector<ValueType>& in, const AttrMap& attrs) {
+  const ValueType& x = in[0];
+  const ValueType& grid = in[1];
+  require_rank("x", x, 4);
+  require_rank("grid", grid, 4);
+  if (!(grid.shape[3] == Dim::fixed(2))) {
+    fail(describe("grid", grid) + " must end in 2 (x, y), not " + grid.shape[3].str());
+  }
+  require_same_dim(x.shape[0], grid.shape[0], "batch dims of x and grid");
+  const std::string& mode = attr_string(attrs, "mode");
+  if (mode != "bilinear" && mode != "nearest" && mode != "bicubic") {
+    fail("mode '" + mode + "' is not one of bilinear, nearest, bicubic");
+  }
+  const std::string& padding = attr_string(attrs, "padding_mode");
+  if (padding != "zeros" && padding != "border" && padding != "reflection") {
+    fail("padding_mode '" + padding + "' is not one of zeros, border, reflection");
+  }
+  return {ValueType{x.dtype, {x.shape[0], x.shape[1], grid.shape[1], grid.shape[2]}}};
+}
+
 }  // namespace
 
 void add_window_schemas(std::vector<OpSchema>& schemas) {
@@ -207,6 +229,12 @@ void add_window_schemas(std::vector<OpSchema>& schemas) {
       {ints("pads", true), AttrSpec{"mode", AttrKind::string, false, std::string("constant")},
        AttrSpec{"value", AttrKind::real, false, 0.0}},
       infer_pad));
+  schemas.push_back(
+      fixed_inputs("grid_sample", {{"x", InputDtype::floating}, {"grid", InputDtype::floating}},
+                   {AttrSpec{"mode", AttrKind::string, false, std::string("bilinear")},
+                    AttrSpec{"padding_mode", AttrKind::string, false, std::string("zeros")},
+                    integer("align_corners", 0)},
+                   infer_grid_sample));
 }
 
 }  // namespace rtscope::schema::detail

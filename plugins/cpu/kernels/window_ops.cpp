@@ -1,8 +1,8 @@
 // CPU kernels of the sliding-window ops: conv (any number of spatial dims,
 // groups, dilations, pads) as im2col + sgemm per image and group, or through
 // oneDNN (kernels/onednn_conv.hpp) where tuning measures it faster; max_pool
-// and avg_pool, by a window loop or oneDNN (kernels/onednn_pool.hpp); and
-// pad (constant, reflect, edge; any dtype).
+// and avg_pool, by a window loop or oneDNN (kernels/onednn_pool.hpp); pad
+// (constant, reflect, edge; any dtype); and grid_sample (f32).
 #include <cblas.h>
 
 #include <algorithm>
@@ -15,6 +15,7 @@
 #include "kernels/onednn_conv.hpp"
 #include "kernels/onednn_pool.hpp"
 #include "kernels/onnx_support.hpp"
+#include "rtscope/op_grid_sample.hpp"
 #include "rtscope/op_pad.hpp"
 #include "thread_pool.hpp"
 
@@ -345,6 +346,39 @@ void run_pad(const KernelArgs& args) {
   }
 }
 
+// grid_sample: each (image, channel) plane sampled at its image's grid
+// points, planes spread over the pool.
+void run_grid_sample(const KernelArgs& args) {
+  const TensorRef& x = args.inputs[0];
+  const TensorRef& grid = args.inputs[1];
+  const TensorRef& y = args.outputs[0];
+  math::GridSampling sampling;
+  // The schema checked both names.
+  sampling.mode = *math::grid_mode(onnx_kernels::attr_string(args.node, "mode"));
+  sampling.padding = *math::grid_padding(onnx_kernels::attr_string(args.node, "padding_mode"));
+  sampling.align_corners = args.node.attr_int("align_corners") != 0;
+  const int64_t channels = x.dims[1];
+  const int64_t height = x.dims[2];
+  const int64_t width = x.dims[3];
+  const int64_t points = y.dims[2] * y.dims[3];
+  const float* in = x.as<const float>();
+  const float* at = grid.as<const float>();
+  float* out = y.as<float>();
+  args.pool.parallel_for(x.dims[0] * channels, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t plane = begin; plane < end; ++plane) {
+      const float* image = in + plane * height * width;
+      const float* g = at + (plane / channels) * points * 2;
+      const auto pixel = [image, width](int64_t row, int64_t col) {
+        return image[row * width + col];
+      };
+      for (int64_t p = 0; p < points; ++p) {
+        out[plane * points + p] =
+            math::grid_sample_point(g[2 * p], g[2 * p + 1], height, width, sampling, pixel);
+      }
+    }
+  });
+}
+
 const OpSpec kWindowOps[] = {
     {.op = "conv",
      .f16_mode = F16Mode::kComputeInF32,
@@ -369,6 +403,10 @@ const OpSpec kWindowOps[] = {
      .f16_mode = F16Mode::kRawElements,
      .run = run_pad,
      .kernel_name = "cpu.pad.elements"},
+    {.op = "grid_sample",
+     .f16_mode = F16Mode::kComputeInF32,
+     .run = run_grid_sample,
+     .kernel_name = "cpu.grid_sample.f32"},
 };
 
 }  // namespace
