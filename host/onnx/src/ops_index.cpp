@@ -1,7 +1,9 @@
 // Mappers of the ONNX ops that read or write at index positions: TopK,
 // ScatterElements / Scatter, ScatterND, GatherND, Compress, ReverseSequence,
-// MaxUnpool. Index tensors may be runtime values; the rtscope ops check
+// MaxUnpool, NonMaxSuppression. Index tensors may be runtime values; the rtscope ops check
 // every index when they run.
+#include <optional>
+
 #include "mappers.hpp"
 
 namespace rtscope::onnx_import {
@@ -80,9 +82,6 @@ void map_reverse_sequence(Context& ctx) {
   if (!((batch_axis == 0 && time_axis == 1) || (batch_axis == 1 && time_axis == 0))) {
     ctx.fail("batch_axis " + std::to_string(batch_axis) + " and time_axis " +
              std::to_string(time_axis) + " must be 0 and 1 in some order");
-  }
-  if (ctx.constant(ctx.input(1)) == nullptr) {
-    ctx.unsupported("sequence_lens '" + ctx.input(1) + "' must be known at import");
   }
   const std::vector<int64_t> lens = ctx.constant_ints(ctx.input(1), "sequence_lens");
   const int64_t batch = shape[static_cast<std::size_t>(batch_axis)];
@@ -166,9 +165,36 @@ void map_max_unpool(Context& ctx) {
   ctx.emit("pad", {ctx.reshape(flat, unpooled)}, {{"pads", extra}}, ctx.output(0));
 }
 
+// NonMaxSuppression: rtscope's non_max_suppression with the optional
+// scalar inputs (max_output_boxes_per_class, iou_threshold,
+// score_threshold) as attributes, so they must be known at import.
+void map_non_max_suppression(Context& ctx) {
+  ctx.only_attrs({"center_point_box"});
+  auto known = [&ctx](std::size_t index, const char* role) -> std::optional<double> {
+    if (!ctx.has_input(index)) return std::nullopt;
+    const std::vector<double> values = ctx.constant_doubles(ctx.input(index), role);
+    if (values.size() != 1) ctx.fail(std::string(role) + " must hold one value");
+    return values[0];
+  };
+  const std::optional<double> max_per_class = known(2, "max_output_boxes_per_class");
+  if (!max_per_class || *max_per_class <= 0) {
+    ctx.unsupported("max_output_boxes_per_class 0 selects no box (rtscope has no empty outputs)");
+  }
+  if (*max_per_class > double(int64_t{1} << 31)) {
+    ctx.fail("max_output_boxes_per_class " + std::to_string(*max_per_class) + " is too large");
+  }
+  AttrMap attrs{{"center_point_box", ctx.attr_int("center_point_box", 0)},
+                {"max_output_boxes_per_class", static_cast<int64_t>(*max_per_class)}};
+  if (const auto iou = known(3, "iou_threshold")) attrs["iou_threshold"] = *iou;
+  if (const auto score = known(4, "score_threshold")) attrs["score_threshold"] = *score;
+  ctx.emit("non_max_suppression", {ctx.value(ctx.input(0)), ctx.value(ctx.input(1))},
+           std::move(attrs), ctx.output(0));
+}
+
 }  // namespace
 
 void add_index_mappers(MapperTable& t) {
+  t["NonMaxSuppression"] = {map_non_max_suppression, 10};
   t["MaxUnpool"] = {map_max_unpool, 9};
   t["ReverseSequence"] = {map_reverse_sequence, 10};
   t["TopK"] = {map_top_k};

@@ -1,11 +1,12 @@
 // Reference kernels of the index-driven ops (op_shapes_select):
-// gather_elements, trilu and nll_loss.
+// gather_elements, trilu, nll_loss and non_max_suppression.
 #include <cmath>
 #include <limits>
 #include <map>
 
 #include "ref_ops.hpp"
 #include "rtscope/error.hpp"
+#include "rtscope/op_non_max_suppression.hpp"
 #include "rtscope/op_registry.hpp"
 
 namespace rtscope::reference::detail {
@@ -93,6 +94,26 @@ void nll_loss_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
   if (reduction == "mean") out[0].data[0] = total / weights;
 }
 
+void non_max_suppression_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
+                                std::vector<RefTensor>& out) {
+  const RefTensor& boxes = in[0];
+  const RefTensor& scores = in[1];
+  const math::NmsParams params{
+      attr_int(attrs, "center_point_box") != 0, attr_int(attrs, "max_output_boxes_per_class"),
+      attr_real(attrs, "iou_threshold"), attr_real(attrs, "score_threshold")};
+  const int64_t count = boxes.shape[1];
+  const int64_t classes = scores.shape[1];
+  const auto selected = math::non_max_suppression(
+      boxes.shape[0], classes, count, params,
+      [&](int64_t b, int64_t s, int k) { return boxes.data[(b * count + s) * 4 + k]; },
+      [&](int64_t b, int64_t c, int64_t s) { return scores.data[(b * classes + c) * count + s]; });
+  out[0].shape = {static_cast<int64_t>(selected.size()), 3};
+  out[0].data.clear();
+  for (const auto& triple : selected) {
+    for (int64_t v : triple) out[0].data.push_back(static_cast<double>(v));
+  }
+}
+
 }  // namespace
 
 Kernel find_select_kernel(std::string_view op) {
@@ -100,6 +121,7 @@ Kernel find_select_kernel(std::string_view op) {
       {"gather_elements", gather_elements_kernel},
       {"trilu", trilu_kernel},
       {"nll_loss", nll_loss_kernel},
+      {"non_max_suppression", non_max_suppression_kernel},
   };
   auto it = kernels.find(op);
   return it == kernels.end() ? find_index_kernel(op) : it->second;

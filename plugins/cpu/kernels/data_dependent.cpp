@@ -1,13 +1,17 @@
-// nonzero and masked_select: ops whose output size depends on the values
-// they read. nonzero with max_count > 0 has a static padded output
+// nonzero, masked_select and non_max_suppression: ops whose output size
+// depends on the values they read. nonzero with max_count > 0 has a static padded output
 // [max_count, rank]; without it (and masked_select always) the output's
 // first dim is a count known only after reading the data. For those nodes
 // `infer` gives the worst case (every element selected), which the memory
 // plan is sized for, and `infer_from_data` the real dims at execute time.
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <vector>
 
+#include "kernels/onnx_support.hpp"
 #include "kernels/op_spec.hpp"
+#include "rtscope/op_non_max_suppression.hpp"
 
 namespace rtscope::cpu {
 namespace {
@@ -115,6 +119,44 @@ void run_masked_select(const KernelArgs& args) {
   });
 }
 
+// The boxes non_max_suppression keeps (rtscope/op_non_max_suppression.hpp),
+// read from f32 or f16 inputs.
+std::vector<std::array<int64_t, 3>> select_boxes(const NodeDesc& node,
+                                                 std::span<const TensorRef> inputs) {
+  const TensorRef& boxes = inputs[0];
+  const TensorRef& scores = inputs[1];
+  const math::NmsParams params{node.attr_int("center_point_box") != 0,
+                               node.attr_int("max_output_boxes_per_class"),
+                               node.attr_real("iou_threshold"), node.attr_real("score_threshold")};
+  const int64_t count = boxes.dims[1];
+  const int64_t classes = scores.dims[1];
+  return math::non_max_suppression(
+      boxes.dims[0], classes, count, params,
+      [&](int64_t b, int64_t s, int k) {
+        return onnx_kernels::load(boxes, (b * count + s) * 4 + k);
+      },
+      [&](int64_t b, int64_t c, int64_t s) {
+        return onnx_kernels::load(scores, (b * classes + c) * count + s);
+      });
+}
+
+bool non_max_suppression_is_data_dependent(const NodeDesc&) { return true; }
+
+void infer_non_max_suppression_from_data(const NodeDesc& node, std::span<const TensorRef> inputs,
+                                         std::span<Dims> outputs) {
+  outputs[0] = {static_cast<int64_t>(select_boxes(node, inputs).size()), 3};
+}
+
+void run_non_max_suppression(const KernelArgs& args) {
+  const auto selected = select_boxes(args.node, args.inputs);
+  const TensorRef& out = args.outputs[0];
+  const auto rows = std::min<int64_t>(out.dim(0), static_cast<int64_t>(selected.size()));
+  auto* cursor = out.as<int64_t>();
+  for (int64_t r = 0; r < rows; ++r) {
+    std::copy(selected[r].begin(), selected[r].end(), cursor + r * 3);
+  }
+}
+
 const OpSpec kDataDependentOps[] = {
     {.op = "nonzero",
      .f16_mode = F16Mode::kRawElements,
@@ -129,6 +171,12 @@ const OpSpec kDataDependentOps[] = {
      .kernel_name = "cpu.masked_select.scan",
      .data_dependent = masked_select_is_data_dependent,
      .infer_from_data = infer_masked_select_from_data},
+    {.op = "non_max_suppression",
+     .f16_mode = F16Mode::kComputeInF32,
+     .run = run_non_max_suppression,
+     .kernel_name = "cpu.non_max_suppression.greedy",
+     .data_dependent = non_max_suppression_is_data_dependent,
+     .infer_from_data = infer_non_max_suppression_from_data},
 };
 
 }  // namespace
