@@ -490,9 +490,29 @@ void map_grid_sample(Context& ctx) {
            ctx.output(0));
 }
 
+// RoiAlign 10 and 16: rtscope's roi_align. Opset 10's regions are what 16
+// calls output_half_pixel; 16's default is half_pixel.
+void map_roi_align(Context& ctx) {
+  ctx.only_attrs({"mode", "output_height", "output_width", "sampling_ratio", "spatial_scale",
+                  "coordinate_transformation_mode"});
+  require_float(ctx, ctx.input(0));
+  const std::string transform =
+      ctx.opset() < 16 ? "output_half_pixel"
+                       : ctx.attr_string("coordinate_transformation_mode", "half_pixel");
+  ctx.emit("roi_align", {ctx.value(ctx.input(0)), ctx.value(ctx.input(1)), ctx.value(ctx.input(2))},
+           {{"mode", ctx.attr_string("mode", "avg")},
+            {"output_height", ctx.attr_int("output_height", 1)},
+            {"output_width", ctx.attr_int("output_width", 1)},
+            {"sampling_ratio", ctx.attr_int("sampling_ratio", 0)},
+            {"spatial_scale", ctx.attr_float("spatial_scale", 1.0)},
+            {"coordinate_transformation_mode", transform}},
+           ctx.output(0));
+}
+
 }  // namespace
 
 void add_nn_mappers(MapperTable& t) {
+  t["RoiAlign"] = {map_roi_align, 10};
   t["GridSample"] = {map_grid_sample, 16};
   t["MatMul"] = {map_matmul};
   t["Gemm"] = {map_gemm};

@@ -1,5 +1,5 @@
 // Reference kernels of the sliding-window ops (op_shapes_window): conv,
-// max_pool, avg_pool, pad and grid_sample. Written over any number of spatial dims
+// max_pool, avg_pool, pad, grid_sample and roi_align. Written over any number of spatial dims
 // with explicit index arithmetic.
 #include <algorithm>
 #include <cmath>
@@ -7,9 +7,11 @@
 #include <map>
 
 #include "ref_ops.hpp"
+#include "rtscope/error.hpp"
 #include "rtscope/op_grid_sample.hpp"
 #include "rtscope/op_pad.hpp"
 #include "rtscope/op_registry.hpp"
+#include "rtscope/op_roi_align.hpp"
 
 namespace rtscope::reference::detail {
 namespace {
@@ -220,6 +222,38 @@ void grid_sample_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
   }
 }
 
+void roi_align_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
+                      std::vector<RefTensor>& out) {
+  const RefTensor& x = in[0];
+  const RefTensor& rois = in[1];
+  const RefTensor& batch = in[2];
+  math::RoiAlignParams params;
+  params.max_mode = attr_string(attrs, "mode") == "max";
+  params.half_pixel = attr_string(attrs, "coordinate_transformation_mode") == "half_pixel";
+  params.output_height = attr_int(attrs, "output_height");
+  params.output_width = attr_int(attrs, "output_width");
+  params.sampling_ratio = attr_int(attrs, "sampling_ratio");
+  params.spatial_scale = attr_real(attrs, "spatial_scale");
+  const int64_t channels = x.shape[1], height = x.shape[2], width = x.shape[3];
+  const int64_t bins = params.output_height * params.output_width;
+  for (int64_t r = 0; r < rois.shape[0]; ++r) {
+    const double n = batch.data[r];
+    if (!(n >= 0 && n < static_cast<double>(x.shape[0]))) {
+      throw InputError("roi_align: batch index " + std::to_string(static_cast<int64_t>(n)) +
+                       " of region " + std::to_string(r) + " is outside [0, " +
+                       std::to_string(x.shape[0]) + ")");
+    }
+    for (int64_t c = 0; c < channels; ++c) {
+      const double* image =
+          x.data.data() + (static_cast<int64_t>(n) * channels + c) * height * width;
+      math::roi_align_plane(
+          rois.data.data() + r * 4, height, width, params,
+          [image, width](int64_t row, int64_t col) { return image[row * width + col]; },
+          out[0].data.data() + (r * channels + c) * bins);
+    }
+  }
+}
+
 }  // namespace
 
 Kernel find_window_kernel(std::string_view op) {
@@ -230,6 +264,7 @@ Kernel find_window_kernel(std::string_view op) {
       {"avg_pool", pool_kernel<false>},
       {"pad", pad_kernel},
       {"grid_sample", grid_sample_kernel},
+      {"roi_align", roi_align_kernel},
   };
   auto it = kernels.find(op);
   return it == kernels.end() ? find_select_kernel(op) : it->second;

@@ -1,6 +1,7 @@
 // Schemas of the sliding-window ops of CNNs: conv (1-d to 3-d, groups,
-// dilations, explicit pads), max_pool and avg_pool, pad, and grid_sample
-// (x sampled at the points of a grid).
+// dilations, explicit pads), max_pool and avg_pool, pad, grid_sample (x
+// sampled at the points of a grid) and roi_align (regions of x pooled to a
+// fixed size).
 #include <limits>
 
 #include "op_shapes.hpp"
@@ -200,6 +201,35 @@ std::vector<ValueType> infer_grid_sample(const std::vector<ValueType>& in, const
   return {ValueType{x.dtype, {x.shape[0], x.shape[1], grid.shape[1], grid.shape[2]}}};
 }
 
+// x [N, C, H, W], rois [R, 4], batch_indices [R] -> [R, C, oh, ow].
+std::vector<ValueType> infer_roi_align(const std::vector<ValueType>& in, const AttrMap& attrs) {
+  const ValueType& x = in[0];
+  const ValueType& rois = in[1];
+  const ValueType& batch = in[2];
+  require_rank("x", x, 4);
+  require_rank("rois", rois, 2);
+  require_rank("batch_indices", batch, 1);
+  if (!(rois.shape[1] == Dim::fixed(4))) {
+    fail(describe("rois", rois) + " must end in 4 (x1, y1, x2, y2)");
+  }
+  require_same_dim(rois.shape[0], batch.shape[0], "region counts of rois and batch_indices");
+  const std::string& mode = attr_string(attrs, "mode");
+  if (mode != "avg" && mode != "max") fail("mode '" + mode + "' is not one of avg, max");
+  const std::string& transform = attr_string(attrs, "coordinate_transformation_mode");
+  if (transform != "half_pixel" && transform != "output_half_pixel") {
+    fail("coordinate_transformation_mode '" + transform +
+         "' is not one of half_pixel, output_half_pixel");
+  }
+  const int64_t height = attr_int(attrs, "output_height");
+  const int64_t width = attr_int(attrs, "output_width");
+  if (height < 1 || width < 1 || height > (1 << 16) || width > (1 << 16)) {
+    fail("output_height and output_width must be in [1, 65536], got " + std::to_string(height) +
+         " and " + std::to_string(width));
+  }
+  if (attr_int(attrs, "sampling_ratio") < 0) fail("sampling_ratio must be >= 0");
+  return {ValueType{x.dtype, {rois.shape[0], x.shape[1], Dim::fixed(height), Dim::fixed(width)}}};
+}
+
 }  // namespace
 
 void add_window_schemas(std::vector<OpSchema>& schemas) {
@@ -235,6 +265,17 @@ void add_window_schemas(std::vector<OpSchema>& schemas) {
                     AttrSpec{"padding_mode", AttrKind::string, false, std::string("zeros")},
                     integer("align_corners", 0)},
                    infer_grid_sample));
+  schemas.push_back(fixed_inputs(
+      "roi_align",
+      {{"x", InputDtype::floating},
+       {"rois", InputDtype::floating},
+       {"batch_indices", InputDtype::indices}},
+      {AttrSpec{"mode", AttrKind::string, false, std::string("avg")}, integer("output_height", 1),
+       integer("output_width", 1), integer("sampling_ratio", 0),
+       AttrSpec{"spatial_scale", AttrKind::real, false, 1.0},
+       AttrSpec{"coordinate_transformation_mode", AttrKind::string, false,
+                std::string("half_pixel")}},
+      infer_roi_align));
 }
 
 }  // namespace rtscope::schema::detail

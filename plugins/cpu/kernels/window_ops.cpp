@@ -2,7 +2,7 @@
 // groups, dilations, pads) as im2col + sgemm per image and group, or through
 // oneDNN (kernels/onednn_conv.hpp) where tuning measures it faster; max_pool
 // and avg_pool, by a window loop or oneDNN (kernels/onednn_pool.hpp); pad
-// (constant, reflect, edge; any dtype); and grid_sample (f32).
+// (constant, reflect, edge; any dtype); grid_sample and roi_align (f32).
 #include <cblas.h>
 
 #include <algorithm>
@@ -17,6 +17,7 @@
 #include "kernels/onnx_support.hpp"
 #include "rtscope/op_grid_sample.hpp"
 #include "rtscope/op_pad.hpp"
+#include "rtscope/op_roi_align.hpp"
 #include "thread_pool.hpp"
 
 namespace rtscope::cpu {
@@ -379,6 +380,47 @@ void run_grid_sample(const KernelArgs& args) {
   });
 }
 
+// roi_align: each (region, channel) plane pooled from its batch entry's
+// image, planes spread over the pool; a batch index outside the input is
+// an error naming the node.
+void run_roi_align(const KernelArgs& args) {
+  const TensorRef& x = args.inputs[0];
+  const TensorRef& rois = args.inputs[1];
+  const TensorRef& batch = args.inputs[2];
+  const TensorRef& y = args.outputs[0];
+  math::RoiAlignParams params;
+  params.max_mode = onnx_kernels::attr_string(args.node, "mode") == "max";
+  params.half_pixel =
+      onnx_kernels::attr_string(args.node, "coordinate_transformation_mode") == "half_pixel";
+  params.output_height = y.dims[2];
+  params.output_width = y.dims[3];
+  params.sampling_ratio = args.node.attr_int("sampling_ratio");
+  params.spatial_scale = args.node.attr_real("spatial_scale");
+  const int64_t regions = rois.dims[0];
+  const int64_t channels = x.dims[1], height = x.dims[2], width = x.dims[3];
+  for (int64_t r = 0; r < regions; ++r) {
+    const auto n = static_cast<int64_t>(onnx_kernels::load(batch, r));
+    if (n < 0 || n >= x.dims[0]) {
+      fail_node(args.node, "batch index ", n, " of region ", r, " is outside [0, ", x.dims[0], ")");
+    }
+  }
+  const float* in = x.as<const float>();
+  const float* boxes = rois.as<const float>();
+  float* out = y.as<float>();
+  const int64_t bins = params.output_height * params.output_width;
+  args.pool.parallel_for(regions * channels, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t plane = begin; plane < end; ++plane) {
+      const int64_t r = plane / channels;
+      const auto n = static_cast<int64_t>(onnx_kernels::load(batch, r));
+      const float* image = in + (n * channels + plane % channels) * height * width;
+      math::roi_align_plane(
+          boxes + r * 4, height, width, params,
+          [image, width](int64_t row, int64_t col) { return image[row * width + col]; },
+          out + plane * bins);
+    }
+  });
+}
+
 const OpSpec kWindowOps[] = {
     {.op = "conv",
      .f16_mode = F16Mode::kComputeInF32,
@@ -407,6 +449,10 @@ const OpSpec kWindowOps[] = {
      .f16_mode = F16Mode::kComputeInF32,
      .run = run_grid_sample,
      .kernel_name = "cpu.grid_sample.f32"},
+    {.op = "roi_align",
+     .f16_mode = F16Mode::kComputeInF32,
+     .run = run_roi_align,
+     .kernel_name = "cpu.roi_align.f32"},
 };
 
 }  // namespace
