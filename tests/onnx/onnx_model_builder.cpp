@@ -17,8 +17,6 @@ OnnxModelBuilder::OnnxModelBuilder(int64_t opset) {
   model_.mutable_graph()->set_name("test");
 }
 
-namespace {
-
 // Names `value` a tensor of `elem_type` with `dims`; a dim < 0 becomes the
 // dim_param `symbol`, or stays unknown when `symbol` is empty.
 void describe_tensor(onnx::ValueInfoProto& value, const std::string& name,
@@ -37,8 +35,6 @@ void describe_tensor(onnx::ValueInfoProto& value, const std::string& name,
     }
   }
 }
-
-}  // namespace
 
 OnnxModelBuilder& OnnxModelBuilder::input(const std::string& name, const std::vector<int64_t>& dims,
                                           int32_t elem_type, const std::string& symbol) {
@@ -166,6 +162,13 @@ void set_attr(onnx::NodeProto& node, const std::string& name, const std::string&
   a->set_name(name);
   a->set_type(onnx::AttributeProto::STRING);
   a->set_s(value);
+}
+
+void set_attr(onnx::NodeProto& node, const std::string& name, const onnx::GraphProto& value) {
+  auto* a = node.add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::GRAPH);
+  *a->mutable_g() = value;
 }
 
 void set_attr(onnx::NodeProto& node, const std::string& name,

@@ -60,6 +60,14 @@ void set_attr(onnx::NodeProto& node, const std::string& name, const std::vector<
 void set_attr(onnx::NodeProto& node, const std::string& name, const std::string& value);
 void set_attr(onnx::NodeProto& node, const std::string& name,
               const std::vector<std::string>& value);
+// A subgraph (If's branches, Loop's and Scan's body).
+void set_attr(onnx::NodeProto& node, const std::string& name, const onnx::GraphProto& value);
+
+// Names `value` a tensor of `elem_type` with `dims` (a graph's or a
+// subgraph's input or output); a dim < 0 becomes the dim_param `symbol`.
+void describe_tensor(onnx::ValueInfoProto& value, const std::string& name,
+                     const std::vector<int64_t>& dims, int32_t elem_type,
+                     const std::string& symbol = "N");
 
 // A fresh empty folder under the test temp dir.
 std::filesystem::path fresh_dir(const std::string& name);

@@ -32,6 +32,7 @@ class Context {
   // The node being imported (messages name it).
   void begin_node(const onnx::NodeProto& node, std::size_t index);
   const onnx::NodeProto& node() const { return *node_; }
+  std::size_t node_index() const { return node_index_; }
   int64_t opset() const;  // of the node's domain
 
   // One line: "file: node 'n' (Op, domain ai.onnx, opset 13): message".
@@ -112,6 +113,10 @@ bool fold_node(Context& ctx);
 
 // Maps the node onto rtscope ops; fails when the op has no mapping.
 void map_node(Context& ctx);
+
+// Imports one node (the graph's, or a subgraph's that control flow
+// inlines): its domain checked, then folded or mapped.
+void import_node(Context& ctx, const onnx::NodeProto& node, std::size_t index);
 
 // ONNX op types with a mapping, for docs and messages.
 std::vector<std::string> mapped_op_types();

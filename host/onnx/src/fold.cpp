@@ -426,6 +426,9 @@ bool evaluate(Context& ctx, const std::vector<Value>& in, std::vector<Value>& ou
   if (op == "Abs")
     return elementwise(
         ctx, in, d0, [](Args a) { return std::fabs(a[0]); }, out[0]);
+  if (op == "Relu")
+    return elementwise(
+        ctx, in, d0, [](Args a) { return a[0] < 0 ? 0.0 : a[0]; }, out[0]);
   if (op == "Floor" && !integral)
     return elementwise(
         ctx, in, d0, [](Args a) { return std::floor(a[0]); }, out[0]);

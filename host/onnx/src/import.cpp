@@ -201,15 +201,11 @@ Graph import_model(std::shared_ptr<onnx::ModelProto> model, const fs::path& file
   for (int i = 0; i < graph.node_size(); ++i) {
     if (!live[static_cast<std::size_t>(i)]) continue;
     const onnx::NodeProto& node = graph.node(i);
-    ctx.begin_node(node, static_cast<std::size_t>(i));
-    const std::string& domain = node.domain();
-    if (!domain.empty() && domain != "ai.onnx") {
-      ctx.unsupported("domain '" + domain + "' has no rtscope mappings (only ai.onnx)");
-    }
     if (auto kv = kv_pairs.find(static_cast<std::size_t>(i)); kv != kv_pairs.end()) {
+      ctx.begin_node(node, static_cast<std::size_t>(i));
       map_kv_update(ctx, kv->second);
-    } else if (!fold_node(ctx)) {
-      map_node(ctx);
+    } else {
+      import_node(ctx, node, static_cast<std::size_t>(i));
     }
   }
   // Outputs known at import time still come out of a node (an identity

@@ -14,6 +14,7 @@ const MapperTable& mappers() {
     add_index_mappers(t);
     add_recurrent_mappers(t);
     add_spectral_mappers(t);
+    add_control_mappers(t);
     return t;
   }();
   return table;
@@ -57,6 +58,15 @@ void map_node(Context& ctx) {
     ctx.unsupported("op " + op + " is mapped from opset " + std::to_string(it->second.min_opset));
   }
   it->second.map(ctx);
+}
+
+void import_node(Context& ctx, const onnx::NodeProto& node, std::size_t index) {
+  ctx.begin_node(node, index);
+  const std::string& domain = node.domain();
+  if (!domain.empty() && domain != "ai.onnx") {
+    ctx.unsupported("domain '" + domain + "' has no rtscope mappings (only ai.onnx)");
+  }
+  if (!fold_node(ctx)) map_node(ctx);
 }
 
 std::vector<std::string> mapped_op_types() {

@@ -196,6 +196,24 @@ void fold_batchnorm(Context& ctx, onnx::GraphProto& graph) {
   graph.mutable_node()->Swap(&kept);
 }
 
+namespace {
+
+// Every name the nodes of `graph` and of its own subgraphs read: a control
+// flow node's body reads outer values without listing them as inputs.
+void subgraph_reads(const onnx::GraphProto& graph, std::set<std::string>& names) {
+  for (const onnx::NodeProto& node : graph.node()) {
+    for (const std::string& in : node.input()) {
+      if (!in.empty()) names.insert(in);
+    }
+    for (const onnx::AttributeProto& attr : node.attribute()) {
+      if (attr.has_g()) subgraph_reads(attr.g(), names);
+      for (const onnx::GraphProto& g : attr.graphs()) subgraph_reads(g, names);
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<bool> live_nodes(const onnx::GraphProto& graph) {
   std::set<std::string> needed;
   for (const auto& out : graph.output()) needed.insert(out.name());
@@ -210,6 +228,10 @@ std::vector<bool> live_nodes(const onnx::GraphProto& graph) {
     live[static_cast<std::size_t>(i)] = true;
     for (const std::string& in : node.input()) {
       if (!in.empty()) needed.insert(in);
+    }
+    for (const onnx::AttributeProto& attr : node.attribute()) {
+      if (attr.has_g()) subgraph_reads(attr.g(), needed);
+      for (const onnx::GraphProto& g : attr.graphs()) subgraph_reads(g, needed);
     }
   }
   return live;
