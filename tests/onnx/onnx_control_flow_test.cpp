@@ -171,5 +171,36 @@ TEST(OnnxControlFlow, ScanRunsOverItsAxisInEitherDirection) {
   EXPECT_EQ(run_on_cpu(graph, inputs, "s"), (std::vector<float>{6.5f, 59}));
 }
 
+// A loop of 150 iterations inside a loop of 150 asks for 22,650 body
+// imports: refused, naming the node, before the graph grows without bound.
+TEST(OnnxControlFlow, NestedLoopsAreBoundedAcrossTheModel) {
+  OnnxModelBuilder m(13);
+  m.input("x", {2}).output("v", {2});
+  m.ints("m", {}, {150});
+  auto loop_body = [](const std::string& tag, const onnx::GraphProto* inner) {
+    onnx::GraphProto body;
+    body.set_name(tag);
+    describe_tensor(*body.add_input(), tag + "_i", {}, kInt64);
+    describe_tensor(*body.add_input(), tag + "_cond", {}, kBool);
+    describe_tensor(*body.add_input(), tag + "_v", {2}, kFloat);
+    if (inner == nullptr) {
+      add_node(body, "Add", {tag + "_v", "x"}, {tag + "_out"});
+    } else {
+      onnx::NodeProto& node = add_node(body, "Loop", {"m", "", tag + "_v"}, {tag + "_out"});
+      testing::set_attr(node, "body", *inner);
+    }
+    add_node(body, "Identity", {tag + "_cond"}, {tag + "_cond_out"});
+    describe_tensor(*body.add_output(), tag + "_cond_out", {}, kBool);
+    describe_tensor(*body.add_output(), tag + "_out", {2}, kFloat);
+    return body;
+  };
+  const onnx::GraphProto inner = loop_body("inner", nullptr);
+  const onnx::GraphProto outer = loop_body("outer", &inner);
+  onnx::NodeProto& node = m.node("Loop", {"m", "", "x"}, {"v"}, "nested");
+  testing::set_attr(node, "body", outer);
+  const std::string error = import_error(m, "nested_loops");
+  EXPECT_THAT(error, HasSubstr("imports more than 16384 subgraph bodies"));
+}
+
 }  // namespace
 }  // namespace rtscope

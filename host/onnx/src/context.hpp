@@ -95,6 +95,11 @@ class Context {
   void identity(const std::string& in, const std::string& out);
 
   std::set<std::string> names;  // every name in use
+  // Subgraph bodies imported so far (If branches, Loop and Scan
+  // iterations), bounded so nested loops cannot multiply without limit.
+  int64_t inlined_bodies = 0;
+  // Recurrent steps unrolled so far (RNN, GRU, LSTM), bounded the same way.
+  int64_t unrolled_steps = 0;
 
  private:
   const onnx::NodeProto* node_ = nullptr;

@@ -19,6 +19,9 @@ namespace rtscope::onnx_import {
 namespace {
 
 constexpr int64_t kMaxIterations = 4096;
+// Bodies imported in the whole model: nested loops multiply their trip
+// counts, and a hostile file could otherwise ask for 4096^depth copies.
+constexpr int64_t kMaxInlinedBodies = 16384;
 
 // Renames every input of `graph`'s nodes (and of their own subgraphs) found
 // in `names`; ONNX's names are unique across scopes, so no name shadows.
@@ -47,6 +50,10 @@ const onnx::GraphProto& subgraph(Context& ctx, const char* name) {
 std::vector<std::string> inline_body(Context& ctx, const onnx::GraphProto& body,
                                      const std::vector<std::string>& bound,
                                      std::deque<onnx::GraphProto>& nodes) {
+  if (++ctx.inlined_bodies > kMaxInlinedBodies) {
+    ctx.unsupported("imports more than " + std::to_string(kMaxInlinedBodies) +
+                    " subgraph bodies (branches and loop iterations, nested ones multiplied)");
+  }
   if (static_cast<std::size_t>(body.input_size()) != bound.size()) {
     ctx.fail("its body takes " + std::to_string(body.input_size()) + " inputs, " +
              std::to_string(bound.size()) + " are given");

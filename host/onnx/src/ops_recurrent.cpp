@@ -17,8 +17,10 @@ namespace rtscope::onnx_import {
 namespace {
 
 // Steps x directions above this are refused: each step is several nodes,
-// and a graph of millions of nodes is not what the user meant.
+// and a graph of millions of nodes is not what the user meant. The whole
+// model's recurrent nodes together unroll at most kMaxModelSteps.
 constexpr int64_t kMaxUnrolledSteps = 4096;
+constexpr int64_t kMaxModelSteps = 65536;
 
 enum class Cell { kRnn, kGru, kLstm };
 
@@ -197,6 +199,11 @@ Problem read_problem(Context& ctx, Cell cell) {
     ctx.unsupported(std::to_string(p.steps) + " steps x " + std::to_string(p.directions) +
                     " direction(s) unrolled; the importer unrolls at most " +
                     std::to_string(kMaxUnrolledSteps));
+  }
+  ctx.unrolled_steps += p.steps * p.directions;
+  if (ctx.unrolled_steps > kMaxModelSteps) {
+    ctx.unsupported("the model's recurrent nodes unroll more than " +
+                    std::to_string(kMaxModelSteps) + " steps in all");
   }
   p.bias = optional_input(ctx, 3);
   if (p.bias && ctx.static_shape(*p.bias) != Shape{p.directions, 2 * rows}) {
