@@ -509,9 +509,22 @@ void map_roi_align(Context& ctx) {
            ctx.output(0));
 }
 
+// CumSum: rtscope's cumsum, its axis input known at import.
+void map_cumsum(Context& ctx) {
+  ctx.only_attrs({"exclusive", "reverse"});
+  const std::vector<int64_t> axis = ctx.constant_ints(ctx.input(1), "axis");
+  if (axis.size() != 1) ctx.fail("axis must hold one value");
+  ctx.emit("cumsum", {ctx.value(ctx.input(0))},
+           {{"axis", axis_in(ctx, axis[0], ctx.type(ctx.input(0)).shape.size())},
+            {"exclusive", ctx.attr_int("exclusive", 0)},
+            {"reverse", ctx.attr_int("reverse", 0)}},
+           ctx.output(0));
+}
+
 }  // namespace
 
 void add_nn_mappers(MapperTable& t) {
+  t["CumSum"] = {map_cumsum, 11};
   t["RoiAlign"] = {map_roi_align, 10};
   t["GridSample"] = {map_grid_sample, 16};
   t["MatMul"] = {map_matmul};

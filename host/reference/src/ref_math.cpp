@@ -199,6 +199,39 @@ void add_binary(std::map<std::string, Kernel, std::less<>>& table, std::index_se
   ((table[std::string(math::kBinaryNames[I])] = binary_kernel<static_cast<math::Binary>(I)>), ...);
 }
 
+// Running sums along `axis` (exclusive: each leaves its own element out;
+// reverse: from the end).
+void cumsum_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
+                   std::vector<RefTensor>& out) {
+  const Shape& shape = in[0].shape;
+  const auto rank = static_cast<int64_t>(shape.size());
+  int64_t axis = attr_int(attrs, "axis");
+  if (axis < 0) axis += rank;
+  const bool exclusive = attr_int(attrs, "exclusive") != 0;
+  const bool reverse = attr_int(attrs, "reverse") != 0;
+  int64_t inner = 1;
+  for (int64_t d = axis + 1; d < rank; ++d) inner *= shape[d];
+  const int64_t length = shape[axis];
+  const int64_t outer =
+      length == 0 ? 0 : static_cast<int64_t>(in[0].data.size()) / (length * inner);
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t i = 0; i < inner; ++i) {
+      double sum = 0.0;
+      for (int64_t s = 0; s < length; ++s) {
+        const int64_t k = reverse ? length - 1 - s : s;
+        const int64_t at = (o * length + k) * inner + i;
+        if (exclusive) {
+          out[0].data[at] = sum;
+          sum += in[0].data[at];
+        } else {
+          sum += in[0].data[at];
+          out[0].data[at] = sum;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Kernel find_math_kernel(std::string_view op) {
@@ -226,6 +259,7 @@ Kernel find_math_kernel(std::string_view op) {
     t["reduce_prod"] = reduce_kernel<Reduce::prod>;
     t["reduce_log_sum_exp"] = reduce_kernel<Reduce::log_sum_exp>;
     t["log_softmax"] = log_softmax_kernel;
+    t["cumsum"] = cumsum_kernel;
     return t;
   }();
   auto it = kernels.find(op);

@@ -89,6 +89,12 @@ std::vector<ValueType> infer_axis_op(const std::vector<ValueType>& in, const Att
   return {in[0]};
 }
 
+// cumsum: running sums along `axis` of any number type.
+std::vector<ValueType> infer_cumsum(const std::vector<ValueType>& in, const AttrMap& attrs) {
+  if (in[0].dtype == DType::boolean) fail(describe("x", in[0]) + " must be a number, not bool");
+  return infer_axis_op(in, attrs);
+}
+
 // Unary float functions: the names docs/ops.md lists.
 const std::vector<std::string>& float_unary_ops() {
   static const std::vector<std::string> names = {
@@ -177,6 +183,10 @@ void add_math_schemas(std::vector<OpSchema>& schemas) {
   }
   schemas.push_back(make("log_softmax", {x}, infer_axis_op,
                          {AttrSpec{"axis", AttrKind::integer, false, int64_t{-1}}}));
+  schemas.push_back(make("cumsum", {{"x", InputDtype::any}}, infer_cumsum,
+                         {AttrSpec{"axis", AttrKind::integer, true, int64_t{0}},
+                          AttrSpec{"exclusive", AttrKind::integer, false, int64_t{0}},
+                          AttrSpec{"reverse", AttrKind::integer, false, int64_t{0}}}));
 }
 
 }  // namespace rtscope::schema::detail

@@ -1,10 +1,12 @@
 // CPU kernels of the reductions of imported models (reduce_sum, _mean,
-// _max, _min, _prod, _log_sum_exp over any set of axes) and log_softmax.
-// f32; f16 is converted by the context. Sums accumulate in double.
+// _max, _min, _prod, _log_sum_exp over any set of axes), log_softmax and
+// cumsum. f32, f16 converted by the context; cumsum takes any number type.
+// Float sums accumulate in double, integer ones in int64.
 #include <cmath>
 #include <limits>
 #include <vector>
 
+#include "kernels/onnx_support.hpp"
 #include "kernels/op_spec.hpp"
 #include "thread_pool.hpp"
 
@@ -118,6 +120,56 @@ void run_log_softmax(const KernelArgs& args) {
   });
 }
 
+// Running sums of one dtype's values, `Acc` the accumulator.
+template <typename Acc, typename Load, typename Store>
+void running_sums(const KernelArgs& args, const Load& load, const Store& store) {
+  const TensorRef& x = args.inputs[0];
+  const int axis = normalize_axis(args.node, args.node.attr_int("axis"), x.rank());
+  const bool exclusive = args.node.attr_int("exclusive") != 0;
+  const bool reverse = args.node.attr_int("reverse") != 0;
+  int64_t inner = 1;
+  for (int d = axis + 1; d < x.rank(); ++d) inner *= x.dims[d];
+  const int64_t length = x.dims[axis];
+  if (length == 0 || inner == 0) return;
+  const int64_t outer = x.elements() / (length * inner);
+  args.pool.parallel_for(outer * inner, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t base = (r / inner) * length * inner + r % inner;
+      Acc sum{};
+      for (int64_t s = 0; s < length; ++s) {
+        const int64_t at = base + (reverse ? length - 1 - s : s) * inner;
+        const Acc value = load(at);
+        if (!exclusive) sum += value;
+        store(at, sum);
+        if (exclusive) sum += value;
+      }
+    }
+  });
+}
+
+void run_cumsum(const KernelArgs& args) {
+  const TensorRef& x = args.inputs[0];
+  const TensorRef& y = args.outputs[0];
+  if (x.dtype == RTS_DTYPE_I64) {
+    const auto* in = x.as<const int64_t>();
+    auto* out = y.as<int64_t>();
+    // Wraps like ONNX Runtime's int64 sums rather than overflowing.
+    running_sums<uint64_t>(
+        args, [in](int64_t i) { return static_cast<uint64_t>(in[i]); },
+        [out](int64_t i, uint64_t v) { out[i] = static_cast<int64_t>(v); });
+  } else if (x.dtype == RTS_DTYPE_I32) {
+    const auto* in = x.as<const int32_t>();
+    auto* out = y.as<int32_t>();
+    running_sums<int64_t>(
+        args, [in](int64_t i) { return int64_t{in[i]}; },
+        [out](int64_t i, int64_t v) { out[i] = static_cast<int32_t>(static_cast<uint32_t>(v)); });
+  } else {
+    running_sums<double>(
+        args, [&x](int64_t i) { return onnx_kernels::load(x, i); },
+        [&y](int64_t i, double v) { onnx_kernels::store(y, i, v); });
+  }
+}
+
 const OpSpec kReduceOps[] = {
     f32_kernel("reduce_sum", run_reduce<Reduce::sum>, "cpu.reduce_sum.f32"),
     f32_kernel("reduce_mean", run_reduce<Reduce::mean>, "cpu.reduce_mean.f32"),
@@ -126,6 +178,7 @@ const OpSpec kReduceOps[] = {
     f32_kernel("reduce_prod", run_reduce<Reduce::prod>, "cpu.reduce_prod.f32"),
     f32_kernel("reduce_log_sum_exp", run_reduce<Reduce::log_sum_exp>, "cpu.reduce_log_sum_exp.f32"),
     f32_kernel("log_softmax", run_log_softmax, "cpu.log_softmax.f32"),
+    raw_kernel("cumsum", run_cumsum, "cpu.cumsum.scan"),
 };
 
 }  // namespace

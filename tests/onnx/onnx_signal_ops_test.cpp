@@ -1,8 +1,10 @@
 // ONNX DFT against a float64 transform written here, in the cases ONNX's
 // backend tests leave out: a dft_length that pads or truncates the signal,
 // one-sided output, and the inverse of a complex signal along a middle
-// axis. Then the import-time errors of the index mappers that need values
-// at import (ReverseSequence's lengths, MaxUnpool's output_shape).
+// axis. CumSum imported (its backend tests are all float64, which rtscope
+// lacks) against sums worked out here. Then the import-time errors of the
+// index mappers that need values at import (ReverseSequence's lengths,
+// MaxUnpool's output_shape).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -83,12 +85,33 @@ void expect_dft_matches(const DftCase& c) {
   EXPECT_LE(worst, 1e-5) << "samples " << c.samples << " length " << c.length;
 }
 
-TEST(OnnxSpectral, DftMatchesTheFloat64Transform) {
+TEST(OnnxSignal, DftMatchesTheFloat64Transform) {
   expect_dft_matches({.samples = 6, .length = 8});                    // zero padded
   expect_dft_matches({.samples = 6, .length = 4});                    // truncated
   expect_dft_matches({.samples = 7, .length = 7, .onesided = true});  // odd, one-sided
   expect_dft_matches({.samples = 5, .length = 5, .complex_input = true, .inverse = true});
   expect_dft_matches({.samples = 5, .length = 6, .complex_input = true});
+}
+
+// CumSum over the last axis (a negative axis initializer), exclusive and
+// reversed: [1, 2, 3] -> [5, 3, 0].
+TEST(OnnxSignal, CumSumImportsWithItsAxisAndFlags) {
+  OnnxModelBuilder m(14);
+  m.input("x", {2, 3}).output("y", {2, 3});
+  m.ints("axis", {}, {-1});
+  onnx::NodeProto& node = m.node("CumSum", {"x", "axis"}, {"y"}, "sums");
+  testing::set_attr(node, "exclusive", int64_t{1});
+  testing::set_attr(node, "reverse", int64_t{1});
+  const Graph graph = import_onnx(m.write(testing::fresh_dir("cumsum")), {});
+  PluginRegistry registry;
+  registry.load({.name = "cpu"});
+  auto model = Model::build(graph, registry, {.backends = {"cpu"}});
+  Tensor x = Tensor::empty(DType::f32, {2, 3});
+  const float values[] = {1, 2, 3, -1, 0.5f, 4};
+  std::copy(std::begin(values), std::end(values), x.data_as<float>());
+  const Tensor y = model->run({{"x", x}}).at("y");
+  EXPECT_EQ(std::vector<float>(y.data_as<float>(), y.data_as<float>() + 6),
+            (std::vector<float>{5, 3, 0, 4.5f, 4, 0}));
 }
 
 std::string import_error(const OnnxModelBuilder& m, const std::string& dir) {
@@ -116,7 +139,8 @@ TEST(OnnxIndexOps, ValuesNeededAtImportAreNamedWhenMissing) {
   testing::set_attr(node, "strides", std::vector<int64_t>{2, 2});
   const std::string small = import_error(unpool, "unpool_small");
   EXPECT_THAT(small, HasSubstr("node 'unpool'"));
-  EXPECT_THAT(small, HasSubstr("output_shape [1,1,3,3] is smaller than the unpooled shape [1,1,4,4]"));
+  EXPECT_THAT(small,
+              HasSubstr("output_shape [1,1,3,3] is smaller than the unpooled shape [1,1,4,4]"));
 }
 
 }  // namespace
