@@ -15,6 +15,7 @@ const MapperTable& mappers() {
     add_recurrent_mappers(t);
     add_spectral_mappers(t);
     add_control_mappers(t);
+    add_einsum_mappers(t);
     return t;
   }();
   return table;

@@ -26,6 +26,7 @@ void add_index_mappers(MapperTable& table);
 void add_recurrent_mappers(MapperTable& table);
 void add_spectral_mappers(MapperTable& table);
 void add_control_mappers(MapperTable& table);
+void add_einsum_mappers(MapperTable& table);
 
 // Helpers shared by the mappers.
 // Normalizes an axis in [-rank, rank).
