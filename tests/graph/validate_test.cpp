@@ -340,7 +340,7 @@ TEST(OpRegistryTest, NamesAndLookup) {
       "reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_log_sum_exp",
       "log_softmax", "conv", "conv_transpose", "max_pool", "avg_pool", "pad", "gather_elements",
       "trilu", "nll_loss", "mod", "top_k", "scatter_elements", "scatter_nd", "gather_nd",
-      "grid_sample", "non_max_suppression", "roi_align", "cumsum"};
+      "grid_sample", "non_max_suppression", "roi_align", "cumsum", "det"};
   EXPECT_THAT(names, ::testing::UnorderedElementsAreArray(expected));
   EXPECT_EQ(find_op("nope"), nullptr);
   ASSERT_NE(find_op("kv_cache_update"), nullptr);

@@ -524,6 +524,11 @@ void map_cumsum(Context& ctx) {
 }  // namespace
 
 void add_nn_mappers(MapperTable& t) {
+  t["Det"] = {[](Context& ctx) {
+                require_float(ctx, ctx.input(0));
+                ctx.emit("det", {ctx.value(ctx.input(0))}, {}, ctx.output(0));
+              },
+              11};
   t["CumSum"] = {map_cumsum, 11};
   t["RoiAlign"] = {map_roi_align, 10};
   t["GridSample"] = {map_grid_sample, 16};

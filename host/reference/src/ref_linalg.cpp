@@ -1,5 +1,7 @@
-// Reference kernels of matmul and linear: plain triple loops in float64.
+// Reference kernels of matmul and linear (plain triple loops in float64)
+// and det (rtscope/op_det.hpp).
 #include "ref_ops.hpp"
+#include "rtscope/op_det.hpp"
 #include "rtscope/op_registry.hpp"
 
 namespace rtscope::reference::detail {
@@ -51,6 +53,17 @@ void linear_kernel(const std::vector<RefTensor>& in, const AttrMap&, std::vector
       for (int64_t p = 0; p < k; ++p) sum += x.data[r * k + p] * w.data[p * n + j];
       out[0].data[r * n + j] = sum;
     }
+  }
+}
+
+void det_kernel(const std::vector<RefTensor>& in, const AttrMap&, std::vector<RefTensor>& out) {
+  const RefTensor& x = in[0];
+  const int64_t n = x.shape.back();
+  const auto size = static_cast<std::size_t>(n * n);
+  for (std::size_t m = 0; m < out[0].data.size(); ++m) {
+    std::vector<double> matrix(x.data.begin() + static_cast<std::ptrdiff_t>(m * size),
+                               x.data.begin() + static_cast<std::ptrdiff_t>((m + 1) * size));
+    out[0].data[m] = math::determinant(matrix, n);
   }
 }
 

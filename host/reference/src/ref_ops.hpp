@@ -57,6 +57,7 @@ void gelu_kernel(const std::vector<RefTensor>&, const AttrMap&, std::vector<RefT
 void silu_kernel(const std::vector<RefTensor>&, const AttrMap&, std::vector<RefTensor>&);
 void matmul_kernel(const std::vector<RefTensor>&, const AttrMap&, std::vector<RefTensor>&);
 void linear_kernel(const std::vector<RefTensor>&, const AttrMap&, std::vector<RefTensor>&);
+void det_kernel(const std::vector<RefTensor>&, const AttrMap&, std::vector<RefTensor>&);
 void softmax_kernel(const std::vector<RefTensor>&, const AttrMap&, std::vector<RefTensor>&);
 void layernorm_kernel(const std::vector<RefTensor>&, const AttrMap&, std::vector<RefTensor>&);
 void rmsnorm_kernel(const std::vector<RefTensor>&, const AttrMap&, std::vector<RefTensor>&);

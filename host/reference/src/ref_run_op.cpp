@@ -22,6 +22,7 @@ Kernel find_kernel(std::string_view op) {
       {"silu", silu_kernel},
       {"matmul", matmul_kernel},
       {"linear", linear_kernel},
+      {"det", det_kernel},
       {"softmax", softmax_kernel},
       {"layernorm", layernorm_kernel},
       {"rmsnorm", rmsnorm_kernel},

@@ -1,5 +1,5 @@
-// Schemas of the matrix products: matmul (batched, optional transposed b)
-// and linear (x·w + bias).
+// Schemas of the matrix ops: matmul (batched, optional transposed b),
+// linear (x·w + bias) and det (determinants of square matrices).
 #include "op_shapes.hpp"
 
 namespace rtscope::schema::detail {
@@ -53,6 +53,14 @@ std::vector<ValueType> infer_linear(const std::vector<ValueType>& in, const Attr
   return {ValueType{x.dtype, std::move(out)}};
 }
 
+// x [..., M, M] -> [...].
+std::vector<ValueType> infer_det(const std::vector<ValueType>& in, const AttrMap&) {
+  const ValueType& x = in[0];
+  require_min_rank("x", x, 2);
+  require_same_dim(x.shape[x.shape.size() - 2], x.shape.back(), "the last two dims of x");
+  return {ValueType{x.dtype, SymShape(x.shape.begin(), x.shape.end() - 2)}};
+}
+
 }  // namespace
 
 void add_linalg_schemas(std::vector<OpSchema>& schemas) {
@@ -65,6 +73,7 @@ void add_linalg_schemas(std::vector<OpSchema>& schemas) {
       {}, infer_linear);
   linear.min_inputs = 2;  // the bias is optional
   schemas.push_back(std::move(linear));
+  schemas.push_back(fixed_inputs("det", {{"x", InputDtype::floating}}, {}, infer_det));
 }
 
 }  // namespace rtscope::schema::detail

@@ -5,7 +5,8 @@
 // split over the plugin's pool for linear; oneDNN's sgemm, on the calling
 // thread or over column blocks on the pool, for both; for linear on
 // constant weights, oneDNN's matmul primitive on weights packed once per
-// plan (packed_linear.hpp).
+// plan (packed_linear.hpp). And det: each matrix's determinant by LU in
+// double (rtscope/op_det.hpp).
 #include <cblas.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "kernels/onednn_gemm.hpp"
 #include "kernels/op_spec.hpp"
 #include "kernels/packed_linear.hpp"
+#include "rtscope/op_det.hpp"
 #include "thread_pool.hpp"
 
 namespace rtscope::cpu {
@@ -412,6 +414,21 @@ void tune_linear(const NodeDesc&, std::span<const Dims* const> inputs,
                              space.variants);
 }
 
+void run_det(const KernelArgs& args) {
+  const TensorRef& x = args.inputs[0];
+  const int64_t n = x.dim(-1);
+  const int64_t matrices = args.outputs[0].elements();
+  const float* in = x.as<const float>();
+  float* out = args.outputs[0].as<float>();
+  args.pool.parallel_for(matrices, 16, [&](int64_t begin, int64_t end) {
+    std::vector<double> matrix(static_cast<std::size_t>(n * n));
+    for (int64_t m = begin; m < end; ++m) {
+      std::copy(in + m * n * n, in + (m + 1) * n * n, matrix.begin());
+      out[m] = static_cast<float>(math::determinant(matrix, n));
+    }
+  });
+}
+
 const OpSpec kMatmulOps[] = {
     {.op = "matmul",
      .f16_mode = F16Mode::kComputeInF32,
@@ -423,6 +440,7 @@ const OpSpec kMatmulOps[] = {
      .run = run_linear,
      .kernel_name = "cpu.linear.openblas_sgemm",
      .tune_space = tune_linear},
+    f32_kernel("det", run_det, "cpu.det.lu"),
 };
 
 }  // namespace
