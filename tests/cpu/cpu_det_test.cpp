@@ -53,12 +53,7 @@ TEST_F(CpuDet, BatchesMatchTheReference) {
       SCOPED_TRACE(std::string(to_string(dtype)) + " " + shape_to_string(shape));
       auto model = build(dtype, shape);
       const std::map<std::string, Tensor> inputs = {{"x", Tensor::random(dtype, shape, 81, 2.0)}};
-      const Tensor got = model->run(inputs).at("y");
-      const reference::RefTensor expected =
-          testing::reference_outputs(model->graph(), inputs).at("y");
-      ASSERT_EQ(got.shape(), expected.shape);
-      const double tolerance = dtype == DType::f16 ? 1e-2 : 1e-5;
-      EXPECT_LE(reference::closeness(got, expected, tolerance, tolerance), 1.0);
+      testing::expect_matches_reference(*model, inputs, dtype == DType::f16 ? 1e-2 : 1e-5);
     }
   }
 }

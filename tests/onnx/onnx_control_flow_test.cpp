@@ -22,6 +22,7 @@ namespace {
 
 using testing::describe_tensor;
 using ::testing::HasSubstr;
+using testing::import_error;
 using testing::OnnxModelBuilder;
 
 constexpr int32_t kFloat = onnx::TensorProto::FLOAT;
@@ -58,15 +59,6 @@ Tensor floats(const Shape& shape, const std::vector<float>& values) {
   Tensor t = Tensor::empty(DType::f32, shape);
   std::copy(values.begin(), values.end(), t.data_as<float>());
   return t;
-}
-
-std::string import_error(const OnnxModelBuilder& m, const std::string& dir) {
-  try {
-    import_onnx(m.write(testing::fresh_dir(dir)), {});
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 // y = If(cond) then x + c (c an outer initializer) else x * x.

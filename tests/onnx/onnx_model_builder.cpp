@@ -7,6 +7,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "rtscope/onnx_import.hpp"
+
 namespace rtscope::testing {
 
 OnnxModelBuilder::OnnxModelBuilder(int64_t opset) {
@@ -207,6 +209,15 @@ std::filesystem::path fresh_dir(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+std::string import_error(const OnnxModelBuilder& model, const std::string& dir) {
+  try {
+    import_onnx(model.write(fresh_dir(dir)), {});
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "no error";
 }
 
 }  // namespace rtscope::testing

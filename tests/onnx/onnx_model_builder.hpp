@@ -69,6 +69,10 @@ void describe_tensor(onnx::ValueInfoProto& value, const std::string& name,
                      const std::vector<int64_t>& dims, int32_t elem_type,
                      const std::string& symbol = "N");
 
+// The message of the error importing `model` (written into a fresh folder
+// named `dir`) raises; "no error" when it imports.
+std::string import_error(const OnnxModelBuilder& model, const std::string& dir);
+
 // A fresh empty folder under the test temp dir.
 std::filesystem::path fresh_dir(const std::string& name);
 

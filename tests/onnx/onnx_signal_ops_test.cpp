@@ -24,6 +24,7 @@ namespace rtscope {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::import_error;
 using testing::OnnxModelBuilder;
 
 struct DftCase {
@@ -112,15 +113,6 @@ TEST(OnnxSignal, CumSumImportsWithItsAxisAndFlags) {
   const Tensor y = model->run({{"x", x}}).at("y");
   EXPECT_EQ(std::vector<float>(y.data_as<float>(), y.data_as<float>() + 6),
             (std::vector<float>{5, 3, 0, 4.5f, 4, 0}));
-}
-
-std::string import_error(const OnnxModelBuilder& m, const std::string& dir) {
-  try {
-    import_onnx(m.write(testing::fresh_dir(dir)), {});
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 TEST(OnnxIndexOps, ValuesNeededAtImportAreNamedWhenMissing) {

@@ -141,15 +141,11 @@ void gather_nd_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
 
 }  // namespace
 
-Kernel find_index_kernel(std::string_view op) {
-  static const std::map<std::string, Kernel, std::less<>> kernels = {
-      {"top_k", top_k_kernel},
-      {"scatter_elements", scatter_elements_kernel},
-      {"scatter_nd", scatter_nd_kernel},
-      {"gather_nd", gather_nd_kernel},
-  };
-  auto it = kernels.find(op);
-  return it == kernels.end() ? nullptr : it->second;
+void add_index_kernels(KernelTable& table) {
+  table["top_k"] = top_k_kernel;
+  table["scatter_elements"] = scatter_elements_kernel;
+  table["scatter_nd"] = scatter_nd_kernel;
+  table["gather_nd"] = gather_nd_kernel;
 }
 
 }  // namespace rtscope::reference::detail

@@ -234,37 +234,30 @@ void cumsum_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
 
 }  // namespace
 
-Kernel find_math_kernel(std::string_view op) {
-  static const std::map<std::string, Kernel, std::less<>> kernels = [] {
-    std::map<std::string, Kernel, std::less<>> t;
-    add_unary(t, std::make_index_sequence<std::size(math::kUnaryNames)>());
-    add_binary(t, std::make_index_sequence<std::size(math::kBinaryNames)>());
-    t["not"] = [](const std::vector<RefTensor>& in, const AttrMap&, std::vector<RefTensor>& out) {
-      for (std::size_t i = 0; i < out[0].data.size(); ++i)
-        out[0].data[i] = in[0].data[i] == 0.0 ? 1.0 : 0.0;
-    };
-    t["cast_f32"] = cast_kernel<DType::f32>;
-    t["cast_f16"] = cast_kernel<DType::f16>;
-    t["cast_i32"] = cast_kernel<DType::i32>;
-    t["cast_i64"] = cast_kernel<DType::i64>;
-    t["cast_bool"] = cast_kernel<DType::boolean>;
-    t["mod"] = mod_kernel;
-    t["where"] = where_kernel;
-    t["expand"] = expand_kernel;
-    t["gather"] = gather_kernel;
-    t["reduce_sum"] = reduce_kernel<Reduce::sum>;
-    t["reduce_mean"] = reduce_kernel<Reduce::mean>;
-    t["reduce_max"] = reduce_kernel<Reduce::max>;
-    t["reduce_min"] = reduce_kernel<Reduce::min>;
-    t["reduce_prod"] = reduce_kernel<Reduce::prod>;
-    t["reduce_log_sum_exp"] = reduce_kernel<Reduce::log_sum_exp>;
-    t["log_softmax"] = log_softmax_kernel;
-    t["cumsum"] = cumsum_kernel;
-    return t;
-  }();
-  auto it = kernels.find(op);
-  if (it != kernels.end()) return it->second;
-  return find_window_kernel(op);
+void add_math_kernels(KernelTable& t) {
+  add_unary(t, std::make_index_sequence<std::size(math::kUnaryNames)>());
+  add_binary(t, std::make_index_sequence<std::size(math::kBinaryNames)>());
+  t["not"] = [](const std::vector<RefTensor>& in, const AttrMap&, std::vector<RefTensor>& out) {
+    for (std::size_t i = 0; i < out[0].data.size(); ++i)
+      out[0].data[i] = in[0].data[i] == 0.0 ? 1.0 : 0.0;
+  };
+  t["cast_f32"] = cast_kernel<DType::f32>;
+  t["cast_f16"] = cast_kernel<DType::f16>;
+  t["cast_i32"] = cast_kernel<DType::i32>;
+  t["cast_i64"] = cast_kernel<DType::i64>;
+  t["cast_bool"] = cast_kernel<DType::boolean>;
+  t["mod"] = mod_kernel;
+  t["where"] = where_kernel;
+  t["expand"] = expand_kernel;
+  t["gather"] = gather_kernel;
+  t["reduce_sum"] = reduce_kernel<Reduce::sum>;
+  t["reduce_mean"] = reduce_kernel<Reduce::mean>;
+  t["reduce_max"] = reduce_kernel<Reduce::max>;
+  t["reduce_min"] = reduce_kernel<Reduce::min>;
+  t["reduce_prod"] = reduce_kernel<Reduce::prod>;
+  t["reduce_log_sum_exp"] = reduce_kernel<Reduce::log_sum_exp>;
+  t["log_softmax"] = log_softmax_kernel;
+  t["cumsum"] = cumsum_kernel;
 }
 
 }  // namespace rtscope::reference::detail

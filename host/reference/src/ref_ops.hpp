@@ -6,6 +6,7 @@
 // data already set from the schema's inferred types.
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,12 +20,13 @@ using Kernel = void (*)(const std::vector<RefTensor>& in, const AttrMap& attrs,
 
 // nullptr when the reference has no kernel of that name.
 Kernel find_kernel(std::string_view op);
-// The kernels of the math, window, select and index ops (ref_math.cpp,
-// ref_window.cpp, ref_select.cpp, ref_index.cpp).
-Kernel find_math_kernel(std::string_view op);
-Kernel find_window_kernel(std::string_view op);
-Kernel find_select_kernel(std::string_view op);
-Kernel find_index_kernel(std::string_view op);
+// Every kernel by op name; each group's file adds its own (ref_math.cpp,
+// ref_window.cpp, ref_select.cpp, ref_index.cpp), ref_run_op.cpp the rest.
+using KernelTable = std::map<std::string, Kernel, std::less<>>;
+void add_math_kernels(KernelTable& table);
+void add_window_kernels(KernelTable& table);
+void add_select_kernels(KernelTable& table);
+void add_index_kernels(KernelTable& table);
 
 // For every element of a tensor of shape `out` (row-major), the flat index of
 // the element of a tensor of shape `in` that numpy broadcasting reads.

@@ -12,34 +12,40 @@ namespace rtscope::reference {
 namespace detail {
 
 Kernel find_kernel(std::string_view op) {
-  static const std::map<std::string, Kernel, std::less<>> kernels = {
-      {"add", add_kernel},
-      {"sub", sub_kernel},
-      {"mul", mul_kernel},
-      {"scale", scale_kernel},
-      {"relu", relu_kernel},
-      {"gelu", gelu_kernel},
-      {"silu", silu_kernel},
-      {"matmul", matmul_kernel},
-      {"linear", linear_kernel},
-      {"det", det_kernel},
-      {"softmax", softmax_kernel},
-      {"layernorm", layernorm_kernel},
-      {"rmsnorm", rmsnorm_kernel},
-      {"rope", rope_kernel},
-      {"attention", attention_kernel},
-      {"kv_cache_update", kv_cache_update_kernel},
-      {"embedding", embedding_kernel},
-      {"reshape", reshape_kernel},
-      {"transpose", transpose_kernel},
-      {"concat", concat_kernel},
-      {"slice", slice_kernel},
-      {"argmax", argmax_kernel},
-      {"nonzero", nonzero_kernel},
-      {"masked_select", masked_select_kernel},
-  };
+  static const KernelTable kernels = [] {
+    KernelTable t;
+    t["add"] = add_kernel;
+    t["sub"] = sub_kernel;
+    t["mul"] = mul_kernel;
+    t["scale"] = scale_kernel;
+    t["relu"] = relu_kernel;
+    t["gelu"] = gelu_kernel;
+    t["silu"] = silu_kernel;
+    t["matmul"] = matmul_kernel;
+    t["linear"] = linear_kernel;
+    t["det"] = det_kernel;
+    t["softmax"] = softmax_kernel;
+    t["layernorm"] = layernorm_kernel;
+    t["rmsnorm"] = rmsnorm_kernel;
+    t["rope"] = rope_kernel;
+    t["attention"] = attention_kernel;
+    t["kv_cache_update"] = kv_cache_update_kernel;
+    t["embedding"] = embedding_kernel;
+    t["reshape"] = reshape_kernel;
+    t["transpose"] = transpose_kernel;
+    t["concat"] = concat_kernel;
+    t["slice"] = slice_kernel;
+    t["argmax"] = argmax_kernel;
+    t["nonzero"] = nonzero_kernel;
+    t["masked_select"] = masked_select_kernel;
+    add_math_kernels(t);
+    add_window_kernels(t);
+    add_select_kernels(t);
+    add_index_kernels(t);
+    return t;
+  }();
   auto it = kernels.find(op);
-  return it == kernels.end() ? find_math_kernel(op) : it->second;
+  return it == kernels.end() ? nullptr : it->second;
 }
 
 std::vector<int64_t> broadcast_sources(const Shape& out, const Shape& in) {

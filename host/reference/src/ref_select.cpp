@@ -116,15 +116,11 @@ void non_max_suppression_kernel(const std::vector<RefTensor>& in, const AttrMap&
 
 }  // namespace
 
-Kernel find_select_kernel(std::string_view op) {
-  static const std::map<std::string, Kernel, std::less<>> kernels = {
-      {"gather_elements", gather_elements_kernel},
-      {"trilu", trilu_kernel},
-      {"nll_loss", nll_loss_kernel},
-      {"non_max_suppression", non_max_suppression_kernel},
-  };
-  auto it = kernels.find(op);
-  return it == kernels.end() ? find_index_kernel(op) : it->second;
+void add_select_kernels(KernelTable& table) {
+  table["gather_elements"] = gather_elements_kernel;
+  table["trilu"] = trilu_kernel;
+  table["nll_loss"] = nll_loss_kernel;
+  table["non_max_suppression"] = non_max_suppression_kernel;
 }
 
 }  // namespace rtscope::reference::detail

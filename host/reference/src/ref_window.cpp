@@ -256,18 +256,14 @@ void roi_align_kernel(const std::vector<RefTensor>& in, const AttrMap& attrs,
 
 }  // namespace
 
-Kernel find_window_kernel(std::string_view op) {
-  static const std::map<std::string, Kernel, std::less<>> kernels = {
-      {"conv", conv_kernel},
-      {"conv_transpose", conv_transpose_kernel},
-      {"max_pool", pool_kernel<true>},
-      {"avg_pool", pool_kernel<false>},
-      {"pad", pad_kernel},
-      {"grid_sample", grid_sample_kernel},
-      {"roi_align", roi_align_kernel},
-  };
-  auto it = kernels.find(op);
-  return it == kernels.end() ? find_select_kernel(op) : it->second;
+void add_window_kernels(KernelTable& table) {
+  table["conv"] = conv_kernel;
+  table["conv_transpose"] = conv_transpose_kernel;
+  table["max_pool"] = pool_kernel<true>;
+  table["avg_pool"] = pool_kernel<false>;
+  table["pad"] = pad_kernel;
+  table["grid_sample"] = grid_sample_kernel;
+  table["roi_align"] = roi_align_kernel;
 }
 
 }  // namespace rtscope::reference::detail

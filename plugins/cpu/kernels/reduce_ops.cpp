@@ -171,6 +171,7 @@ void run_cumsum(const KernelArgs& args) {
 }
 
 const OpSpec kReduceOps[] = {
+    raw_kernel("cumsum", run_cumsum, "cpu.cumsum.scan"),
     f32_kernel("reduce_sum", run_reduce<Reduce::sum>, "cpu.reduce_sum.f32"),
     f32_kernel("reduce_mean", run_reduce<Reduce::mean>, "cpu.reduce_mean.f32"),
     f32_kernel("reduce_max", run_reduce<Reduce::max>, "cpu.reduce_max.f32"),
@@ -178,7 +179,6 @@ const OpSpec kReduceOps[] = {
     f32_kernel("reduce_prod", run_reduce<Reduce::prod>, "cpu.reduce_prod.f32"),
     f32_kernel("reduce_log_sum_exp", run_reduce<Reduce::log_sum_exp>, "cpu.reduce_log_sum_exp.f32"),
     f32_kernel("log_softmax", run_log_softmax, "cpu.log_softmax.f32"),
-    raw_kernel("cumsum", run_cumsum, "cpu.cumsum.scan"),
 };
 
 }  // namespace

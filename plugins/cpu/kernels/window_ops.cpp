@@ -422,6 +422,8 @@ void run_roi_align(const KernelArgs& args) {
 }
 
 const OpSpec kWindowOps[] = {
+    f32_kernel("grid_sample", run_grid_sample, "cpu.grid_sample.f32"),
+    f32_kernel("roi_align", run_roi_align, "cpu.roi_align.f32"),
     {.op = "conv",
      .f16_mode = F16Mode::kComputeInF32,
      .run = run_conv,
@@ -445,14 +447,6 @@ const OpSpec kWindowOps[] = {
      .f16_mode = F16Mode::kRawElements,
      .run = run_pad,
      .kernel_name = "cpu.pad.elements"},
-    {.op = "grid_sample",
-     .f16_mode = F16Mode::kComputeInF32,
-     .run = run_grid_sample,
-     .kernel_name = "cpu.grid_sample.f32"},
-    {.op = "roi_align",
-     .f16_mode = F16Mode::kComputeInF32,
-     .run = run_roi_align,
-     .kernel_name = "cpu.roi_align.f32"},
 };
 
 }  // namespace

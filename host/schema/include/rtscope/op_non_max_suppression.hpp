@@ -19,10 +19,10 @@
 namespace rtscope::math {
 
 struct NmsParams {
-  bool center_point_box = false;
-  int64_t max_per_class = 0;
-  double iou_threshold = 0.0;
-  double score_threshold = 0.0;
+  bool center_point_box = false;  // boxes as [x, y, width, height]
+  int64_t max_per_class = 0;      // boxes kept per batch entry and class, at most
+  double iou_threshold = 0.0;     // a box overlapping a kept one more is dropped
+  double score_threshold = 0.0;   // only boxes scoring above it are candidates
 };
 
 // `box(b, s, k)`: coordinate k of box s of batch entry b; `score(b, c, s)`:
