@@ -194,5 +194,25 @@ TEST(OnnxControlFlow, NestedLoopsAreBoundedAcrossTheModel) {
   EXPECT_THAT(error, HasSubstr("imports more than 16384 subgraph bodies"));
 }
 
+// A Scan with fewer outputs than state variables is an error naming the
+// node (it once asked for a vector of -1 axes).
+TEST(OnnxControlFlow, ScanWithTooFewOutputsNamesTheNode) {
+  OnnxModelBuilder m(11);
+  m.input("s0", {2}).input("s1", {2}).input("x", {2, 3}).output("s", {2});
+  onnx::GraphProto body;
+  body.set_name("body");
+  describe_tensor(*body.add_input(), "s0_in", {2}, kFloat);
+  describe_tensor(*body.add_input(), "s1_in", {2}, kFloat);
+  describe_tensor(*body.add_input(), "column", {2}, kFloat);
+  add_node(body, "Add", {"s0_in", "column"}, {"s_out"});
+  describe_tensor(*body.add_output(), "s_out", {2}, kFloat);
+  onnx::NodeProto& node = m.node("Scan", {"s0", "s1", "x"}, {"s"}, "short");
+  testing::set_attr(node, "body", body);
+  testing::set_attr(node, "num_scan_inputs", int64_t{1});
+  const std::string error = import_error(m, "scan_short");
+  EXPECT_THAT(error, HasSubstr("node 'short'"));
+  EXPECT_THAT(error, HasSubstr("has 1 outputs for 2 state variables"));
+}
+
 }  // namespace
 }  // namespace rtscope

@@ -5,6 +5,7 @@
 #include <onnx/shape_inference/implementation.h>
 
 #include <climits>
+#include <new>
 #include <set>
 
 #include "context.hpp"
@@ -293,7 +294,18 @@ std::shared_ptr<onnx::ModelProto> parse(const void* data, std::size_t size, cons
 
 Graph import_onnx_bytes(const void* data, std::size_t size, const std::filesystem::path& file_name,
                         const OnnxImportOptions& options) {
-  return onnx_import::import_model(onnx_import::parse(data, size, file_name), file_name, options);
+  try {
+    return onnx_import::import_model(onnx_import::parse(data, size, file_name), file_name, options);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw InputError(file_name.string() + ": out of memory while importing it");
+  } catch (const std::exception& e) {
+    // Every check the importer makes throws rtscope's errors; anything else
+    // is a gap in them. The file still gets one line, never a crash.
+    throw InputError(file_name.string() + ": internal error while importing it (" + e.what() +
+                     "); please report it with the file");
+  }
 }
 
 namespace {

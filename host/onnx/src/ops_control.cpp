@@ -159,6 +159,10 @@ void map_loop(Context& ctx) {
   std::vector<std::string> carried;
   for (std::size_t i = 2; i < ctx.input_count(); ++i) carried.push_back(ctx.input(i));
   const auto states = carried.size();
+  if (static_cast<std::size_t>(ctx.node().output_size()) < states) {
+    ctx.fail("has " + std::to_string(ctx.node().output_size()) + " outputs for " +
+             std::to_string(states) + " loop-carried values");
+  }
   const auto scan_outputs = static_cast<std::size_t>(ctx.node().output_size()) - states;
   if (static_cast<std::size_t>(body.output_size()) != 1 + states + scan_outputs) {
     ctx.fail("its body has " + std::to_string(body.output_size()) + " outputs; 1 + " +
@@ -205,6 +209,10 @@ void map_scan(Context& ctx) {
   }
   const int64_t states = inputs - scan_inputs;
   const int64_t scan_outputs = ctx.node().output_size() - states;
+  if (scan_outputs < 0) {
+    ctx.fail("has " + std::to_string(ctx.node().output_size()) + " outputs for " +
+             std::to_string(states) + " state variables");
+  }
   const std::vector<int64_t> in_axes =
       ctx.attr_ints("scan_input_axes", std::vector<int64_t>(scan_inputs, 0));
   const std::vector<int64_t> in_reverse =

@@ -135,7 +135,8 @@ void map_max_unpool(Context& ctx) {
   }
   int64_t count = 1;
   for (int64_t dim : unpooled) {
-    if (dim <= 0 || dim > (int64_t{1} << 31) || count > (int64_t{1} << 31) / dim) {
+    // The zeros are a weight of the model: at most 2^28 of them.
+    if (dim <= 0 || dim > (int64_t{1} << 28) || count > (int64_t{1} << 28) / dim) {
       ctx.fail("unpooled shape " + shape_to_string(unpooled) + " is empty or too large");
     }
     count *= dim;

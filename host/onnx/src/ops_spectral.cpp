@@ -16,6 +16,8 @@
 namespace rtscope::onnx_import {
 namespace {
 
+constexpr int64_t kMaxTableEntries = int64_t{1} << 24;
+
 // Transforms the last axis of `re` (and `im`, empty for a real signal):
 // the real and imaginary parts of the K bins.
 std::pair<std::string, std::string> transform_last_axis(Context& ctx, const std::string& re,
@@ -24,6 +26,13 @@ std::pair<std::string, std::string> transform_last_axis(Context& ctx, const std:
   const Shape shape = ctx.static_shape(re);
   const int64_t samples = shape.back();
   const DType dtype = ctx.dtype(re);
+  // Two [samples, bins] tables are made here: bounded, so a hostile file
+  // cannot ask for gigabytes of them.
+  if (samples > kMaxTableEntries / bins) {
+    ctx.unsupported("a transform of " + std::to_string(samples) + " samples into " +
+                    std::to_string(bins) + " bins needs tables larger than " +
+                    std::to_string(kMaxTableEntries) + " entries");
+  }
   Tensor cos_table = Tensor::empty(DType::f32, {samples, bins});
   Tensor sin_table = Tensor::empty(DType::f32, {samples, bins});
   // The inverse transform's 1/L goes into its matrices.
