@@ -170,7 +170,7 @@ void map_einsum(Context& ctx) {
         }
       }
     }
-    terms.push_back({ctx.value(ctx.input(i)), letters});
+    terms.push_back({ctx.input(i), letters});
   }
   // The output's letters: given, or (implicit form) the ellipsis and then
   // every letter used once, in alphabetical order.

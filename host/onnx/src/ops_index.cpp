@@ -153,10 +153,9 @@ void map_max_unpool(Context& ctx) {
   }
   const int64_t n = element_count(x);
   const std::string zeros = ctx.add_scalar("unpooled", 0.0, ctx.dtype(ctx.input(0)), {count});
-  const std::string flat =
-      ctx.emit("scatter_elements",
-               {zeros, ctx.reshape(ctx.input(1), {n}), ctx.reshape(ctx.value(ctx.input(0)), {n})},
-               {{"axis", int64_t{0}}, {"reduction", std::string("none")}});
+  const std::string flat = ctx.emit(
+      "scatter_elements", {zeros, ctx.reshape(ctx.input(1), {n}), ctx.reshape(ctx.input(0), {n})},
+      {{"axis", int64_t{0}}, {"reduction", std::string("none")}});
   if (out == unpooled) {
     ctx.reshape(flat, out, ctx.output(0));
     return;
@@ -188,8 +187,7 @@ void map_non_max_suppression(Context& ctx) {
                 {"max_output_boxes_per_class", static_cast<int64_t>(*max_per_class)}};
   if (const auto iou = known(3, "iou_threshold")) attrs["iou_threshold"] = *iou;
   if (const auto score = known(4, "score_threshold")) attrs["score_threshold"] = *score;
-  ctx.emit("non_max_suppression", {ctx.value(ctx.input(0)), ctx.value(ctx.input(1))},
-           std::move(attrs), ctx.output(0));
+  ctx.emit("non_max_suppression", {ctx.input(0), ctx.input(1)}, std::move(attrs), ctx.output(0));
 }
 
 }  // namespace

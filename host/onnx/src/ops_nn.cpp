@@ -483,7 +483,7 @@ void map_reduce_log_sum_exp(Context& ctx) { reduce(ctx, "reduce_log_sum_exp", ""
 void map_grid_sample(Context& ctx) {
   ctx.only_attrs({"mode", "padding_mode", "align_corners"});
   require_float(ctx, ctx.input(0));
-  ctx.emit("grid_sample", {ctx.value(ctx.input(0)), ctx.value(ctx.input(1))},
+  ctx.emit("grid_sample", {ctx.input(0), ctx.input(1)},
            {{"mode", ctx.attr_string("mode", "bilinear")},
             {"padding_mode", ctx.attr_string("padding_mode", "zeros")},
             {"align_corners", ctx.attr_int("align_corners", 0)}},
@@ -499,7 +499,7 @@ void map_roi_align(Context& ctx) {
   const std::string transform =
       ctx.opset() < 16 ? "output_half_pixel"
                        : ctx.attr_string("coordinate_transformation_mode", "half_pixel");
-  ctx.emit("roi_align", {ctx.value(ctx.input(0)), ctx.value(ctx.input(1)), ctx.value(ctx.input(2))},
+  ctx.emit("roi_align", {ctx.input(0), ctx.input(1), ctx.input(2)},
            {{"mode", ctx.attr_string("mode", "avg")},
             {"output_height", ctx.attr_int("output_height", 1)},
             {"output_width", ctx.attr_int("output_width", 1)},
@@ -514,7 +514,7 @@ void map_cumsum(Context& ctx) {
   ctx.only_attrs({"exclusive", "reverse"});
   const std::vector<int64_t> axis = ctx.constant_ints(ctx.input(1), "axis");
   if (axis.size() != 1) ctx.fail("axis must hold one value");
-  ctx.emit("cumsum", {ctx.value(ctx.input(0))},
+  ctx.emit("cumsum", {ctx.input(0)},
            {{"axis", axis_in(ctx, axis[0], ctx.type(ctx.input(0)).shape.size())},
             {"exclusive", ctx.attr_int("exclusive", 0)},
             {"reverse", ctx.attr_int("reverse", 0)}},
@@ -526,7 +526,7 @@ void map_cumsum(Context& ctx) {
 void add_nn_mappers(MapperTable& t) {
   t["Det"] = {[](Context& ctx) {
                 require_float(ctx, ctx.input(0));
-                ctx.emit("det", {ctx.value(ctx.input(0))}, {}, ctx.output(0));
+                ctx.emit("det", {ctx.input(0)}, {}, ctx.output(0));
               },
               11};
   t["CumSum"] = {map_cumsum, 11};

@@ -152,7 +152,7 @@ struct Problem {
 // An optional input as a value nodes can read, or nullopt when absent.
 std::optional<std::string> optional_input(Context& ctx, std::size_t index) {
   if (!ctx.has_input(index)) return std::nullopt;
-  return ctx.value(ctx.input(index));
+  return ctx.input(index);
 }
 
 // A [batch, directions, hidden] state (layout 1) as [directions, batch, hidden].
@@ -164,7 +164,7 @@ Problem read_problem(Context& ctx, Cell cell) {
   const CellInfo info = cell_info(cell);
   Problem p;
   p.cell = cell;
-  const std::string x = ctx.value(ctx.input(0));
+  const std::string& x = ctx.input(0);
   require_float(ctx, x);
   p.dtype = ctx.dtype(x);
   const Shape xs = ctx.static_shape(x);
@@ -179,8 +179,8 @@ Problem read_problem(Context& ctx, Cell cell) {
     ctx.fail("direction '" + direction + "' is not forward, reverse or bidirectional");
   }
   p.directions = direction == "bidirectional" ? 2 : 1;
-  p.w = ctx.value(ctx.input(1));
-  p.r = ctx.value(ctx.input(2));
+  p.w = ctx.input(1);
+  p.r = ctx.input(2);
   const Shape ws = ctx.static_shape(p.w);
   const Shape rs = ctx.static_shape(p.r);
   p.hidden = ctx.attr_int("hidden_size", rs.size() == 3 ? rs[2] : 0);

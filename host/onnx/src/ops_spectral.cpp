@@ -114,7 +114,7 @@ std::pair<int64_t, int64_t> length_and_bins(Context& ctx, int64_t length, bool o
 // DFT (opset 17: axis attribute, optional dft_length input).
 void map_dft(Context& ctx) {
   ctx.only_attrs({"axis", "inverse", "onesided"});
-  const std::string signal = ctx.value(ctx.input(0));
+  const std::string& signal = ctx.input(0);
   require_float(ctx, signal);
   const Shape shape = ctx.static_shape(signal);
   if (shape.size() < 3) ctx.fail("input must have rank 3 or more ([batch, ..., N, 1 | 2])");
@@ -149,7 +149,7 @@ void map_dft(Context& ctx) {
 // window, transformed; [batch, frames, bins, 2].
 void map_stft(Context& ctx) {
   ctx.only_attrs({"onesided"});
-  const std::string signal = ctx.value(ctx.input(0));
+  const std::string& signal = ctx.input(0);
   require_float(ctx, signal);
   const Shape shape = ctx.static_shape(signal);
   if (shape.size() != 3) ctx.fail("signal must be [batch, length, 1 | 2]");
@@ -186,7 +186,7 @@ void map_stft(Context& ctx) {
   auto framed = [&](const std::string& v) -> std::string {
     if (v.empty()) return v;
     std::string out = ctx.emit("gather", {v, at}, {{"axis", int64_t{1}}});
-    if (has_window) out = ctx.emit("mul", {out, ctx.value(ctx.input(2))});
+    if (has_window) out = ctx.emit("mul", {out, ctx.input(2)});
     return out;
   };
   const auto [length, bins] = length_and_bins(ctx, frame_length, onesided);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "kernels/onnx_support.hpp"
@@ -142,13 +143,31 @@ std::vector<std::array<int64_t, 3>> select_boxes(const NodeDesc& node,
 
 bool non_max_suppression_is_data_dependent(const NodeDesc&) { return true; }
 
+// The selection that sized a node's output, handed to its kernel: the
+// context infers a data-dependent node's dims and then runs it on the same
+// thread, so the selection is made once. Taken by the kernel (never kept
+// past it); a kernel that finds none for its node and inputs (f16 inputs
+// reach it converted, at other addresses) selects again.
+struct PendingSelection {
+  const NodeDesc* node = nullptr;
+  const void* boxes = nullptr;
+  const void* scores = nullptr;
+  std::vector<std::array<int64_t, 3>> selected;
+};
+thread_local PendingSelection pending_selection;
+
 void infer_non_max_suppression_from_data(const NodeDesc& node, std::span<const TensorRef> inputs,
                                          std::span<Dims> outputs) {
-  outputs[0] = {static_cast<int64_t>(select_boxes(node, inputs).size()), 3};
+  pending_selection = {&node, inputs[0].data, inputs[1].data, select_boxes(node, inputs)};
+  outputs[0] = {static_cast<int64_t>(pending_selection.selected.size()), 3};
 }
 
 void run_non_max_suppression(const KernelArgs& args) {
-  const auto selected = select_boxes(args.node, args.inputs);
+  PendingSelection pending = std::exchange(pending_selection, {});
+  const bool sized_here = pending.node == &args.node && pending.boxes == args.inputs[0].data &&
+                          pending.scores == args.inputs[1].data;
+  const auto selected =
+      sized_here ? std::move(pending.selected) : select_boxes(args.node, args.inputs);
   const TensorRef& out = args.outputs[0];
   const auto rows = std::min<int64_t>(out.dim(0), static_cast<int64_t>(selected.size()));
   auto* cursor = out.as<int64_t>();

@@ -398,11 +398,13 @@ void run_roi_align(const KernelArgs& args) {
   params.spatial_scale = args.node.attr_real("spatial_scale");
   const int64_t regions = rois.dims[0];
   const int64_t channels = x.dims[1], height = x.dims[2], width = x.dims[3];
+  std::vector<int64_t> entries(static_cast<size_t>(regions));
   for (int64_t r = 0; r < regions; ++r) {
     const auto n = static_cast<int64_t>(onnx_kernels::load(batch, r));
     if (n < 0 || n >= x.dims[0]) {
       fail_node(args.node, "batch index ", n, " of region ", r, " is outside [0, ", x.dims[0], ")");
     }
+    entries[r] = n;
   }
   const float* in = x.as<const float>();
   const float* boxes = rois.as<const float>();
@@ -411,8 +413,7 @@ void run_roi_align(const KernelArgs& args) {
   args.pool.parallel_for(regions * channels, 1, [&](int64_t begin, int64_t end) {
     for (int64_t plane = begin; plane < end; ++plane) {
       const int64_t r = plane / channels;
-      const auto n = static_cast<int64_t>(onnx_kernels::load(batch, r));
-      const float* image = in + (n * channels + plane % channels) * height * width;
+      const float* image = in + (entries[r] * channels + plane % channels) * height * width;
       math::roi_align_plane(
           boxes + r * 4, height, width, params,
           [image, width](int64_t row, int64_t col) { return image[row * width + col]; },
