@@ -6,6 +6,7 @@
 // known; with `sequence_lens`, a step past a batch entry's length keeps its
 // state and writes zeros to Y, as ONNX defines.
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -42,16 +43,29 @@ CellInfo cell_info(Cell cell) {
   return {"RNN", 1, {"Tanh"}};
 }
 
-// One activation with its alpha and beta (ONNX's defaults where the node
-// gives none).
+// ONNX's recurrent activations: which take an alpha and a beta, and their
+// defaults (those of the ONNX operators of the same name).
+struct ActivationKind {
+  const char* name;
+  std::optional<double> alpha, beta;
+};
+constexpr ActivationKind kActivations[] = {
+    {"Sigmoid", {}, {}},          {"Tanh", {}, {}},         {"Relu", {}, {}},
+    {"Softsign", {}, {}},         {"Softplus", {}, {}},     {"LeakyRelu", 0.01, {}},
+    {"ThresholdedRelu", 1.0, {}}, {"Elu", 1.0, {}},         {"HardSigmoid", 0.2, 0.5},
+    {"Affine", 1.0, 0.0},         {"ScaledTanh", 1.0, 1.0},
+};
+
+// One activation with its alpha and beta, where it takes them.
 struct Activation {
   std::string name;
-  std::optional<double> alpha, beta;
+  double alpha = 0.0, beta = 0.0;
 };
 
 // The node's activations, two directions' worth when bidirectional.
 // activation_alpha / activation_beta are consumed in order by the
-// activations that take them, as ONNX Runtime reads them.
+// activations that take them, as ONNX Runtime reads them; the rest keep
+// their defaults.
 std::vector<Activation> read_activations(Context& ctx, const CellInfo& info, int64_t directions) {
   std::vector<std::string> names;
   if (const onnx::AttributeProto* attr = ctx.attr("activations")) {
@@ -71,46 +85,45 @@ std::vector<Activation> read_activations(Context& ctx, const CellInfo& info, int
   std::size_t next_alpha = 0, next_beta = 0;
   std::vector<Activation> out;
   for (const std::string& name : names) {
-    Activation a{name, std::nullopt, std::nullopt};
-    const bool takes_alpha = name == "LeakyRelu" || name == "ThresholdedRelu" || name == "Elu" ||
-                             name == "HardSigmoid" || name == "Affine" || name == "ScaledTanh";
-    const bool takes_beta = name == "HardSigmoid" || name == "Affine" || name == "ScaledTanh";
-    if (takes_alpha && next_alpha < alphas.size()) a.alpha = alphas[next_alpha++];
-    if (takes_beta && next_beta < betas.size()) a.beta = betas[next_beta++];
+    const ActivationKind* kind = nullptr;
+    for (const ActivationKind& k : kActivations) {
+      if (name == k.name) kind = &k;
+    }
+    if (kind == nullptr) {
+      std::string supported;
+      for (const ActivationKind& k : kActivations) {
+        supported += supported.empty() ? k.name : std::string(", ") + k.name;
+      }
+      ctx.unsupported("activation '" + name + "' (supported: " + supported + ")");
+    }
+    Activation a{name, kind->alpha.value_or(0.0), kind->beta.value_or(0.0)};
+    if (kind->alpha && next_alpha < alphas.size()) a.alpha = alphas[next_alpha++];
+    if (kind->beta && next_beta < betas.size()) a.beta = betas[next_beta++];
     out.push_back(std::move(a));
   }
   return out;
 }
 
-// f(x) for one of ONNX's recurrent activations.
+// f(x) for one of the activations read_activations accepted.
 std::string activate(Context& ctx, const Activation& a, const std::string& x) {
-  const DType dtype = ctx.dtype(x);
-  if (a.name == "Sigmoid") return ctx.emit("sigmoid", {x});
-  if (a.name == "Tanh") return ctx.emit("tanh", {x});
-  if (a.name == "Relu") return ctx.emit("relu", {x});
-  if (a.name == "Softsign") return ctx.emit("softsign", {x});
-  if (a.name == "Softplus") return ctx.emit("softplus", {x});
-  if (a.name == "LeakyRelu")
-    return ctx.emit("leaky_relu", {x}, {{"alpha", a.alpha.value_or(0.01)}});
-  if (a.name == "ThresholdedRelu") {
-    return ctx.emit("thresholded_relu", {x}, {{"alpha", a.alpha.value_or(1.0)}});
-  }
-  if (a.name == "Elu") return ctx.emit("elu", {x}, {{"alpha", a.alpha.value_or(1.0)}});
-  if (a.name == "HardSigmoid") {
-    return ctx.emit("hard_sigmoid", {x},
-                    {{"alpha", a.alpha.value_or(0.2)}, {"beta", a.beta.value_or(0.5)}});
-  }
   if (a.name == "Affine") {  // alpha * x + beta
-    const std::string scaled = ctx.emit("scale", {x}, {{"factor", a.alpha.value_or(1.0)}});
-    return ctx.emit("add", {scaled, ctx.add_scalar("affine_beta", a.beta.value_or(0.0), dtype)});
+    const std::string scaled = ctx.emit("scale", {x}, {{"factor", a.alpha}});
+    return ctx.emit("add", {scaled, ctx.add_scalar("affine_beta", a.beta, ctx.dtype(x))});
   }
   if (a.name == "ScaledTanh") {  // alpha * tanh(beta * x)
-    const std::string inner = ctx.emit("scale", {x}, {{"factor", a.beta.value_or(1.0)}});
-    return ctx.emit("scale", {ctx.emit("tanh", {inner})}, {{"factor", a.alpha.value_or(1.0)}});
+    const std::string inner = ctx.emit("scale", {x}, {{"factor", a.beta}});
+    return ctx.emit("scale", {ctx.emit("tanh", {inner})}, {{"factor", a.alpha}});
   }
-  ctx.unsupported("activation '" + a.name +
-                  "' (supported: Sigmoid, Tanh, Relu, LeakyRelu, ThresholdedRelu, Elu, "
-                  "HardSigmoid, Affine, ScaledTanh, Softsign, Softplus)");
+  if (a.name == "HardSigmoid") {
+    return ctx.emit("hard_sigmoid", {x}, {{"alpha", a.alpha}, {"beta", a.beta}});
+  }
+  if (a.name == "LeakyRelu") return ctx.emit("leaky_relu", {x}, {{"alpha", a.alpha}});
+  if (a.name == "ThresholdedRelu") return ctx.emit("thresholded_relu", {x}, {{"alpha", a.alpha}});
+  if (a.name == "Elu") return ctx.emit("elu", {x}, {{"alpha", a.alpha}});
+  // Sigmoid, Tanh, Relu, Softsign, Softplus: rtscope's op of the same name.
+  std::string op = a.name;
+  for (char& c : op) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ctx.emit(op, {x});
 }
 
 // Columns [begin, end) of a [rows, N] value.
