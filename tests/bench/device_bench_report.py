@@ -11,6 +11,7 @@ cells, never an error: a missing PyTorch leaves the reference column empty.
 """
 import json
 import os
+import statistics
 import sys
 
 
@@ -53,12 +54,6 @@ def number(value, unit):
 
 def fmt_ms(value):
     return f"{value:.3f}" if value is not None else "n/a"
-
-
-def median(values):
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def ratio(a, b):
@@ -287,7 +282,7 @@ def build_rows(folder):
             sides[side] = p50s
         if not sides["onnx"] or not sides["builtin"]:
             continue
-        imported, builtin = median(sides["onnx"]), median(sides["builtin"])
+        imported, builtin = statistics.median(sides["onnx"]), statistics.median(sides["builtin"])
         b15.append(row(
             "B15", f"decode step, imported ONNX / built-in decoder ({label})",
             f"{imported:.3f} ms", f"{builtin:.3f} ms (built-in)", ratio(imported, builtin),
