@@ -532,6 +532,7 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("upload_direct_bytes", upload.transfer.direct_bytes);
   report("upload_staged_bytes", upload.transfer.staged_bytes);
   report("upload_chunks", upload.transfer.chunks);
+  report("upload_shared_bytes", upload.shared_bytes);
   // Plugin-wide: validation messages are not tied to one context.
   report("validation_errors", engine_.plugin().validation_errors());
   report("validation_enabled", engine_.plugin().validation_enabled() ? 1 : 0);

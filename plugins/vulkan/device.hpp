@@ -15,6 +15,7 @@
 #include "device_tensors.hpp"
 #include "instance.hpp"
 #include "physical_device.hpp"
+#include "shared_constants.hpp"
 #include "upload.hpp"
 
 namespace rtscope::vulkan {
@@ -47,6 +48,8 @@ class Device {
   uint64_t create_ns() const { return create_ns_; }
   // Tensors the host keeps on this device (device_alloc).
   DeviceTensors& tensors() { return *tensors_; }
+  // Device copies of constants that engines share (shared_constants.hpp).
+  ConstantPool& constants() { return constants_; }
 
   VkDescriptorSetLayout set_layout() const { return set_layout_; }
   VkPipelineLayout pipeline_layout() const { return pipeline_layout_; }
@@ -86,6 +89,7 @@ class Device {
   UploadOptions upload_options_;
   uint64_t create_ns_ = 0;
   std::unique_ptr<DeviceTensors> tensors_;  // released before the allocators
+  ConstantPool constants_;  // weak references only: engines own the copies
 
   std::mutex one_shot_mutex_;
   VkCommandPool one_shot_pool_ = VK_NULL_HANDLE;

@@ -62,12 +62,14 @@ Engine::Engine(VulkanPlugin& plugin, uint32_t device, GraphDesc graph, bool segm
   if (segments_.empty()) upload_constants();
   size_t constant_bytes = 0;
   for (const ConstantDesc& constant : desc.constants) constant_bytes += constant.bytes.size();
-  plugin_.log(RTS_LOG_DEBUG, str_cat("vulkan: built engine '", desc.name, "': ", nodes().size(),
-                                     " nodes, ", shader_variants_.size(), " shader variants, ",
-                                     desc.constants.size(), " constants (", constant_bytes,
-                                     upload_thread_ ? " bytes uploading in the background), "
-                                                    : " bytes uploaded), ",
-                                     aliases().size(), " aliases"));
+  plugin_.log(RTS_LOG_DEBUG,
+              str_cat("vulkan: built engine '", desc.name, "': ", nodes().size(), " nodes, ",
+                      shader_variants_.size(), " shader variants, ", desc.constants.size(),
+                      " constants (", constant_bytes,
+                      upload_thread_ ? " bytes uploading in the background, "
+                                     : " bytes uploaded, ",
+                      upload_stats_.shared_bytes, " of them shared with another engine), ",
+                      aliases().size(), " aliases"));
 }
 
 std::unique_ptr<kit::Context> Engine::create_context(const rts_runtime_settings* settings) const {
@@ -142,36 +144,49 @@ void Engine::upload_constants() {
   // Weights stored [N, K] for a linear are transposed while they are
   // written: no host copy of them is made.
   const auto start = std::chrono::steady_clock::now();
-  std::vector<UploadItem> items;
   BlockAllocator* direct = device_->direct_memory();
+  const UploadOptions& options = device_->upload_options();
   for (const ConstantDesc& constant : graph().constants) {
     const rts_dtype stored = device_dtype(constant.value.dtype, caps_);
     const size_t elements = static_cast<size_t>(element_count(constant.value.dims));
     const size_t bytes = elements * dtype_size(stored);
-    const std::string what = str_cat("constant '", constant.value.name, "'");
-    Allocation allocation;
-    if (direct != nullptr) {
-      try {
-        allocation = direct->allocate(bytes, what);
-      } catch (const Error&) {
-        // The mapped memory is full (a small BAR window): stage the rest.
-        direct = nullptr;
-      }
-    }
-    if (!allocation) allocation = device_->device_memory().allocate(bytes, what);
-    constants_.push_back(std::move(allocation));
     const bool transposed = values()[find_value(constant.value.name)].transposed;
-    items.push_back({constant.bytes.data(), elements, constant.value.dtype, stored,
-                     constants_.back().region(), constants_.back().mapped(),
-                     transposed ? static_cast<size_t>(constant.value.dims[0]) : 0});
+    const ConstantKey key{constant.bytes.data(), elements, constant.value.dtype, stored,
+                          transposed ? static_cast<size_t>(constant.value.dims[0]) : 0};
+    const auto allocate = [&] {
+      const std::string what = str_cat("constant '", constant.value.name, "'");
+      Allocation allocation;
+      if (direct != nullptr) {
+        try {
+          allocation = direct->allocate(bytes, what);
+        } catch (const Error&) {
+          // The mapped memory is full (a small BAR window): stage the rest.
+          direct = nullptr;
+        }
+      }
+      if (!allocation) allocation = device_->device_memory().allocate(bytes, what);
+      return allocation;
+    };
+    ConstantPool::Share share;
+    if (options.share && !constant.bytes.empty()) {
+      share = device_->constants().acquire(key, allocate);
+    } else {
+      share = {std::make_shared<SharedConstant>(allocate()), true};
+    }
+    const Allocation& allocation = share.constant->allocation();
+    const UploadItem item{key.data,           elements, key.host_dtype, key.device_dtype,
+                          allocation.region(), allocation.mapped(), key.transpose_rows};
+    (share.created ? created_ : shared_).push_back(constants_.size());
+    (share.created ? upload_items_ : shared_items_).push_back(item);
+    if (!share.created) upload_stats_.shared_bytes += bytes;
+    constants_.push_back(std::move(share.constant));
   }
   upload_stats_.alloc_ns = kit::elapsed_ns(start);
-  upload_items_ = std::move(items);
-  const UploadOptions& options = device_->upload_options();
-  if (options.overlap && !upload_items_.empty()) {
+  if (upload_items_.empty()) return;
+  if (options.overlap) {
     try {
       upload_thread_ = std::make_unique<UploadThread>(
-          [this, options] { return upload(*device_, upload_items_, options); },
+          [this] { return upload_created(); },
           [this](const std::string& failure) {
             plugin_.log(RTS_LOG_WARN,
                         str_cat("vulkan: engine '", graph().name,
@@ -186,7 +201,40 @@ void Engine::upload_constants() {
                                         "); uploading the constants during the build"));
     }
   }
-  upload_stats_.transfer = upload(*device_, upload_items_, options);
+  upload_stats_.transfer = upload_created();
+}
+
+UploadStats Engine::upload_created() const {
+  const auto mark = [this](SharedConstant::State state) {
+    for (const size_t index : created_) constants_[index]->mark(state);
+  };
+  try {
+    UploadStats stats = upload(*device_, upload_items_, device_->upload_options());
+    mark(SharedConstant::State::written);
+    return stats;
+  } catch (...) {
+    mark(SharedConstant::State::failed);
+    throw;
+  }
+}
+
+uint64_t Engine::wait_for_shared_constants() const {
+  if (shared_.empty() || shared_written_.load(std::memory_order_acquire)) return 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < shared_.size(); ++i) {
+    SharedConstant& constant = *constants_[shared_[i]];
+    if (constant.wait_written()) continue;
+    // The engine that uploads it failed: the bytes are this engine's too.
+    try {
+      upload(*device_, std::span(&shared_items_[i], 1), device_->upload_options());
+    } catch (const Error& error) {
+      fail(error.status(), "vulkan: engine '", graph().name, "': uploading constant '",
+           graph().constants[shared_[i]].value.name, "' failed: ", error.what());
+    }
+    constant.mark(SharedConstant::State::written);
+  }
+  shared_written_.store(true, std::memory_order_release);
+  return kit::elapsed_ns(start);
 }
 
 Engine::UploadReport Engine::upload_report() const {
@@ -196,13 +244,16 @@ Engine::UploadReport Engine::upload_report() const {
 }
 
 uint64_t Engine::wait_for_constants() const {
-  if (!upload_thread_) return 0;
-  try {
-    return upload_thread_->wait();
-  } catch (const Error& error) {
-    fail(error.status(), "vulkan: engine '", graph().name,
-         "': uploading its constants failed: ", error.what());
+  uint64_t waited = 0;
+  if (upload_thread_) {
+    try {
+      waited = upload_thread_->wait();
+    } catch (const Error& error) {
+      fail(error.status(), "vulkan: engine '", graph().name,
+           "': uploading its constants failed: ", error.what());
+    }
   }
+  return waited + wait_for_shared_constants();
 }
 
 std::vector<Dims> Engine::infer_shapes(std::span<const Dims> input_dims) const {

@@ -22,6 +22,7 @@
 #include "rtscope/kit/resolved_graph.hpp"
 #include "rtscope/plugin_abi.h"
 #include "segments.hpp"
+#include "shared_constants.hpp"
 #include "upload.hpp"
 #include "upload_thread.hpp"
 
@@ -69,7 +70,9 @@ class Engine : public kit::Engine, public kit::ResolvedGraph<EngineValue, Engine
   // pipelines for.
   const std::vector<std::string>& shader_variants() const { return shader_variants_; }
   // Device range of constant `index`.
-  BufferRegion constant_region(uint32_t index) const { return constants_[index].region(); }
+  BufferRegion constant_region(uint32_t index) const {
+    return constants_[index]->allocation().region();
+  }
 
   // Dims of every value for concrete input dims (one per engine input);
   // checks them against the declarations. Throws Error naming the node.
@@ -90,6 +93,10 @@ class Engine : public kit::Engine, public kit::ResolvedGraph<EngineValue, Engine
     uint64_t alloc_ns = 0;
     UploadStats transfer;
     bool overlapped = false;  // written on a thread of its own (upload_thread.hpp)
+    // Bytes of device copies this engine shares with another engine that
+    // uploaded them first (shared_constants.hpp): neither allocated nor
+    // written here.
+    uint64_t shared_bytes = 0;
   };
   UploadReport upload_report() const;
 
@@ -97,7 +104,9 @@ class Engine : public kit::Engine, public kit::ResolvedGraph<EngineValue, Engine
   // the build returns unless RTSCOPE_VULKAN_UPLOAD_OVERLAP=0) and returns
   // how long this call waited. A background upload that failed is run
   // again in line, once, with a warning; a failed retry throws Error
-  // naming the engine, on every call. Thread-safe.
+  // naming the engine, on every call. Constants shared with an engine
+  // that uploads them are waited for too, and written here when that
+  // upload failed. Thread-safe.
   uint64_t wait_for_constants() const;
 
   // True exactly once: for the first execute of any of the engine's
@@ -118,16 +127,27 @@ class Engine : public kit::Engine, public kit::ResolvedGraph<EngineValue, Engine
   void transpose_linear_weights();
   void collect_shader_variants();
   void upload_constants();
+  // Runs the upload of the constants this engine created and marks them
+  // written, or failed when it throws.
+  UploadStats upload_created() const;
+  uint64_t wait_for_shared_constants() const;
 
   VulkanPlugin& plugin_;
   uint32_t device_index_;
   const DeviceCaps& caps_;
   Device* device_ = nullptr;
   std::vector<std::string> shader_variants_;
-  std::vector<Allocation> constants_;
+  // One per constant, in the graph's order; created here or shared.
+  std::vector<std::shared_ptr<SharedConstant>> constants_;
+  // Indices into constants_ of those this engine uploads, and of those it
+  // shares with the engine uploading them, with what writing each takes.
+  std::vector<size_t> created_;
+  std::vector<size_t> shared_;
+  std::vector<UploadItem> shared_items_;
+  mutable std::atomic<bool> shared_written_{false};
   std::vector<Segment> segments_;
   UploadReport upload_stats_;
-  // What the background upload reads: one item per constant.
+  // What the background upload reads: one item per created constant.
   std::vector<UploadItem> upload_items_;
   // The background upload (null: done during the build). Declared after
   // the constants so that it is joined before they are freed.

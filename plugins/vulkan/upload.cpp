@@ -351,6 +351,7 @@ UploadOptions UploadOptions::from_environment() {
   options.chunk_bytes =
       parse_count("RTSCOPE_VULKAN_UPLOAD_CHUNK_MB", options.chunk_bytes >> 20, 1, 1024) << 20;
   options.overlap = parse_count("RTSCOPE_VULKAN_UPLOAD_OVERLAP", 1, 0, 1) == 1;
+  options.share = parse_count("RTSCOPE_VULKAN_SHARE_CONSTANTS", 1, 0, 1) == 1;
   return options;
 }
 

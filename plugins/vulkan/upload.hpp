@@ -57,6 +57,10 @@ struct UploadOptions {
   // waits for it (upload_thread.hpp). RTSCOPE_VULKAN_UPLOAD_OVERLAP=0
   // finishes it inside the build instead.
   bool overlap = true;
+  // Engines on one device share the device copy of identical constants
+  // (shared_constants.hpp); RTSCOPE_VULKAN_SHARE_CONSTANTS=0 gives each
+  // engine its own, for A/B runs.
+  bool share = true;
 
   // Throws Error naming the variable and its valid values.
   static UploadOptions from_environment();

@@ -76,6 +76,64 @@ TEST(OnnxImport, MlpWithRawTypedAndExternalWeightsMatchesReference) {
   expect_matches_reference(std::move(graph), {{"x", tensor_of({3, 8}, seeded(24, 5))}});
 }
 
+const Tensor& weight_named(const Graph& graph, const std::string& name) {
+  for (const Weight& w : graph.weights) {
+    if (w.info.name == name) return w.init.data;
+  }
+  throw std::runtime_error("no weight " + name);
+}
+
+std::filesystem::path write_mlp(const std::filesystem::path& dir, uint32_t seed) {
+  OnnxModelBuilder b;
+  b.input("x", {-1, 8}).output("y", {-1, 4});
+  b.raw_floats("w1", {8, 1024}, seeded(8 * 1024, seed));  // beyond the parse's stripping size
+  b.typed_floats("b1", {1024}, seeded(1024, seed + 1));
+  b.external_floats("w2", {1024, 4}, seeded(4096, seed + 2), "weights/w2.bin", 0);
+  b.node("MatMul", {"x", "w1"}, {"m"});
+  b.node("Add", {"m", "b1"}, {"h"});
+  b.node("MatMul", {"h", "w2"}, {"y"});
+  return b.write(dir);
+}
+
+// Two imports of one file with different shapes (a decoder and its prefill
+// model) share the weights' bytes, so a plugin can share their device
+// copies; each still matches the reference at its own shapes.
+TEST(OnnxImport, ImportsOfOneFileShareTheWeightsBytes) {
+  const auto path = write_mlp(testing::fresh_dir("shared_mlp"), 21);
+  OnnxImportOptions step;
+  step.shapes["x"] = {1, 8};
+  OnnxImportOptions prompt;
+  prompt.shapes["x"] = {5, 8};
+  Graph a = import_onnx(path, step);
+  Graph b = import_onnx(path, prompt);
+  EXPECT_EQ(a.inputs[0].type.str(), "f32[1,8]");
+  EXPECT_EQ(b.inputs[0].type.str(), "f32[5,8]");
+  for (const char* name : {"w1", "b1", "w2"}) {
+    EXPECT_EQ(weight_named(a, name).data(), weight_named(b, name).data()) << name;
+  }
+  expect_matches_reference(std::move(a), {{"x", tensor_of({1, 8}, seeded(8, 5))}});
+  expect_matches_reference(std::move(b), {{"x", tensor_of({5, 8}, seeded(40, 6))}});
+}
+
+// A file rewritten while a graph of it is alive is read again: the new
+// import has the new weights, the old graph keeps the old ones.
+TEST(OnnxImport, ARewrittenFileIsReadAgain) {
+  const auto dir = testing::fresh_dir("rewritten_mlp");
+  const auto path = write_mlp(dir, 31);
+  OnnxImportOptions options;
+  options.shapes["x"] = {1, 8};
+  const Graph before = import_onnx(path, options);
+  std::filesystem::remove(path);  // a new inode, whatever the clock's granularity
+  write_mlp(dir, 41);
+  const Graph after = import_onnx(path, options);
+  const std::vector<float> old_w1 = seeded(8 * 1024, 31);
+  const std::vector<float> new_w1 = seeded(8 * 1024, 41);
+  const auto* old_values = static_cast<const float*>(weight_named(before, "w1").data());
+  const auto* new_values = static_cast<const float*>(weight_named(after, "w1").data());
+  EXPECT_TRUE(std::equal(old_w1.begin(), old_w1.end(), old_values));
+  EXPECT_TRUE(std::equal(new_w1.begin(), new_w1.end(), new_values));
+}
+
 TEST(OnnxImport, DimParamStaysSymbolicWithoutShapes) {
   OnnxModelBuilder b;
   b.input("x", {-1, 8}, onnx::TensorProto::FLOAT, "batch").output("y", {-1, 8});

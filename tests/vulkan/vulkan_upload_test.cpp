@@ -175,6 +175,85 @@ TEST(VulkanUploadOverlap, AModelDestroyedBeforeItsFirstRunWaitsForItsUpload) {
       0);
 }
 
+// Every weight of `model` read back bit for bit.
+void expect_weights_on_device(Model& model, const Graph& graph) {
+  Tensor eye = Tensor::zeros(DType::f32, {kIdentity, kIdentity});
+  for (int64_t i = 0; i < kIdentity; ++i) eye.data_as<float>()[i * kIdentity + i] = 1.0f;
+  const auto out = model.run({{"zero16", Tensor::zeros(DType::f16, {1})},
+                              {"zero32", Tensor::zeros(DType::f32, {1})},
+                              {"eye", eye}});
+  for (const Weight& weight : graph.weights) {
+    const Tensor& got = out.at(weight.info.name + "_copy");
+    const Tensor& want = weight.init.data;
+    ASSERT_EQ(got.size_bytes(), want.size_bytes()) << weight.info.name;
+    EXPECT_EQ(
+        std::memcmp(got.data_as<unsigned char>(), want.data_as<unsigned char>(), want.size_bytes()),
+        0)
+        << weight.info.name << ": the device's copy differs from the weight";
+  }
+}
+
+// Two models of the same weights (a decoder and its prefill model, say)
+// hold one device copy: the second shares what the first uploads, and
+// keeps it when the first is destroyed. Both read every weight back bit
+// for bit, in either order of first run.
+TEST(VulkanSharedConstants, ASecondModelOfTheSameWeightsSharesTheDeviceCopy) {
+  for (const char* overlap : {"1", "0"}) {
+    SCOPED_TRACE(std::string("RTSCOPE_VULKAN_UPLOAD_OVERLAP=") + overlap);
+    setenv("RTSCOPE_VULKAN_UPLOAD_OVERLAP", overlap, 1);
+    unsetenv("RTSCOPE_VULKAN_SHARE_CONSTANTS");
+    PluginRegistry registry;
+    RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+    const Graph graph = upload_graph();
+    auto first = Model::build(graph, registry, {.backends = {"vulkan"}});
+    auto second = Model::build(graph, registry, {.backends = {"vulkan"}});
+    // The sharing model runs first: it waits for the first model's upload.
+    expect_weights_on_device(*second, graph);
+    expect_weights_on_device(*first, graph);
+    EXPECT_EQ(counter(*first->modules()[0], "upload_shared_bytes"), 0u);
+    EXPECT_EQ(counter(*second->modules()[0], "upload_shared_bytes"), constant_bytes(graph));
+    EXPECT_EQ(counter(*second->modules()[0], "upload_direct_bytes") +
+                  counter(*second->modules()[0], "upload_staged_bytes"),
+              0u)
+        << "the sharing model wrote weights of its own";
+    first.reset();
+    expect_weights_on_device(*second, graph);
+    // Once no model holds them, the next one uploads its own again.
+    second.reset();
+    auto third = Model::build(graph, registry, {.backends = {"vulkan"}});
+    expect_weights_on_device(*third, graph);
+    EXPECT_EQ(counter(*third->modules()[0], "upload_shared_bytes"), 0u);
+    expect_no_validation_errors(*third);
+  }
+  unsetenv("RTSCOPE_VULKAN_UPLOAD_OVERLAP");
+}
+
+// Equal values at different host addresses are different constants; and
+// RTSCOPE_VULKAN_SHARE_CONSTANTS=0 gives every model its own copy.
+TEST(VulkanSharedConstants, OnlyTheSameBytesAreSharedAndSharingCanBeTurnedOff) {
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  const Graph graph = upload_graph();
+  Graph copy = graph;
+  for (Weight& weight : copy.weights) weight.init.data = weight.init.data.clone();
+  auto first = Model::build(graph, registry, {.backends = {"vulkan"}});
+  auto other = Model::build(copy, registry, {.backends = {"vulkan"}});
+  expect_weights_on_device(*other, copy);
+  EXPECT_EQ(counter(*other->modules()[0], "upload_shared_bytes"), 0u);
+
+  setenv("RTSCOPE_VULKAN_SHARE_CONSTANTS", "0", 1);
+  PluginRegistry unshared;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(unshared);
+  auto a = Model::build(graph, unshared, {.backends = {"vulkan"}});
+  auto b = Model::build(graph, unshared, {.backends = {"vulkan"}});
+  unsetenv("RTSCOPE_VULKAN_SHARE_CONSTANTS");
+  expect_weights_on_device(*b, graph);
+  EXPECT_EQ(counter(*b->modules()[0], "upload_shared_bytes"), 0u);
+  EXPECT_EQ(counter(*b->modules()[0], "upload_direct_bytes") +
+                counter(*b->modules()[0], "upload_staged_bytes"),
+            constant_bytes(graph));
+}
+
 TEST(VulkanUploadOptions, ABadOverlapSwitchIsAnErrorNamingIt) {
   setenv("RTSCOPE_VULKAN_UPLOAD_OVERLAP", "yes", 1);
   PluginRegistry registry;

@@ -13,6 +13,7 @@
 #include "kv_alias.hpp"
 #include "onnx_tensor.hpp"
 #include "onnx_writer.hpp"
+#include "parsed_model.hpp"
 #include "passes.hpp"
 #include "regular_file.hpp"
 #include "rtscope/error.hpp"
@@ -123,17 +124,18 @@ void patch_input_shape(onnx::ValueInfoProto& input, const ValueType& type) {
   onnx_export::set_shape(*input.mutable_type()->mutable_tensor_type()->mutable_shape(), type.shape);
 }
 
-Graph import_model(std::shared_ptr<onnx::ModelProto> model, const fs::path& file,
+Graph import_model(const ParsedModel& parsed, const fs::path& file,
                    const OnnxImportOptions& options) {
   Context ctx;
   ctx.file = file.string();
   ctx.dir = file.parent_path();
+  const std::shared_ptr<onnx::ModelProto> model = parsed.working_copy();
   check_opsets(ctx, *model);
   if (options.check) {
     try {
       onnx::checker::CheckerContext checker;
       checker.set_model_dir(ctx.dir.empty() ? std::string(".") : ctx.dir.string());
-      onnx::checker::check_model(*model, checker);
+      onnx::checker::check_model(parsed.full(), checker);
     } catch (const std::exception& e) {
       std::string text = e.what();
       for (char& c : text) c = c == '\n' ? ' ' : c;
@@ -147,11 +149,11 @@ Graph import_model(std::shared_ptr<onnx::ModelProto> model, const fs::path& file
 
   // Initializers first: an input that has one is a constant (old IR
   // versions list every initializer as an input too).
-  const auto owner = std::static_pointer_cast<const void>(model);
-  for (const auto& init : graph.initializer()) {
-    TensorSource source{ctx.file + ": initializer '" + init.name() + "'", ctx.dir, owner};
-    ctx.constants[init.name()] = tensor_from_proto(init, source);
-    ctx.names.insert(init.name());
+  const std::vector<Tensor> initializers = parsed.initializers({ctx.file, ctx.dir, nullptr});
+  for (int i = 0; i < graph.initializer_size(); ++i) {
+    const std::string& name = graph.initializer(i).name();
+    ctx.constants[name] = initializers[static_cast<std::size_t>(i)];
+    ctx.names.insert(name);
   }
   std::map<std::string, int64_t> sizes;
   for (auto& input : *graph.mutable_input()) {
@@ -274,70 +276,47 @@ Graph import_model(std::shared_ptr<onnx::ModelProto> model, const fs::path& file
   return std::move(ctx.graph);
 }
 
-std::shared_ptr<onnx::ModelProto> parse(const void* data, std::size_t size, const fs::path& file) {
-  if (size > static_cast<std::size_t>(INT_MAX)) {
-    throw InputError(file.string() + ": " + std::to_string(size) +
-                     " bytes is more than protobuf's 2 GiB limit; store the weights as external "
-                     "data (onnx.save_model(..., save_as_external_data=True))");
-  }
-  auto model = std::make_shared<onnx::ModelProto>();
-  if (!model->ParseFromArray(data, static_cast<int>(size))) {
-    throw InputError(file.string() +
-                     ": is not a valid ONNX model (protobuf parse failed; truncated or not .onnx)");
-  }
-  if (!model->has_graph()) throw InputError(file.string() + ": the model has no graph");
-  return model;
-}
-
 }  // namespace
 }  // namespace onnx_import
 
-Graph import_onnx_bytes(const void* data, std::size_t size, const std::filesystem::path& file_name,
-                        const OnnxImportOptions& options) {
+namespace {
+
+// Every check the importer makes throws rtscope's errors; anything else is
+// a gap in them. The file still gets one line, never a crash.
+template <typename Import>
+Graph guarded_import(const std::filesystem::path& file, const Import& import) {
   try {
-    return onnx_import::import_model(onnx_import::parse(data, size, file_name), file_name, options);
+    return import();
   } catch (const Error&) {
     throw;
   } catch (const std::bad_alloc&) {
-    throw InputError(file_name.string() + ": out of memory while importing it");
+    throw InputError(file.string() + ": out of memory while importing it");
   } catch (const std::exception& e) {
-    // Every check the importer makes throws rtscope's errors; anything else
-    // is a gap in them. The file still gets one line, never a crash.
-    throw InputError(file_name.string() + ": internal error while importing it (" + e.what() +
+    throw InputError(file.string() + ": internal error while importing it (" + e.what() +
                      "); please report it with the file");
   }
 }
 
-namespace {
-
-std::string read_model_file(const std::filesystem::path& path) {
-  const RegularFile file(path);
-  if (!file.is_open()) {
-    throw InputError(path.string() + ": " +
-                     (file.missing() ? std::string("not found") : "is " + file.problem()));
-  }
-  if (file.size() > static_cast<uint64_t>(INT_MAX)) {
-    throw InputError(path.string() + ": " + std::to_string(file.size()) +
-                     " bytes is more than protobuf's 2 GiB limit; store the weights as external "
-                     "data");
-  }
-  std::string bytes(static_cast<std::size_t>(file.size()), '\0');
-  if (!file.read_all(bytes.data(), bytes.size())) {
-    throw InputError(path.string() + ": could not be read in full (changed while reading?)");
-  }
-  return bytes;
-}
-
 }  // namespace
 
+Graph import_onnx_bytes(const void* data, std::size_t size, const std::filesystem::path& file_name,
+                        const OnnxImportOptions& options) {
+  return guarded_import(file_name, [&] {
+    const auto parsed = std::make_shared<const onnx_import::ParsedModel>(data, size, file_name);
+    return onnx_import::import_model(*parsed, file_name, options);
+  });
+}
+
 Graph import_onnx(const std::filesystem::path& path, const OnnxImportOptions& options) {
-  const std::string bytes = read_model_file(path);
-  return import_onnx_bytes(bytes.data(), bytes.size(), path, options);
+  return guarded_import(path, [&] {
+    const auto parsed = onnx_import::open_model(path);
+    return onnx_import::import_model(*parsed, path, options);
+  });
 }
 
 std::vector<std::string> onnx_input_names(const std::filesystem::path& path) {
-  const std::string bytes = read_model_file(path);
-  const auto model = onnx_import::parse(bytes.data(), bytes.size(), path);
+  const auto parsed = onnx_import::open_model(path);
+  const onnx::ModelProto* model = &parsed->full();
   std::set<std::string> initialized;
   for (const auto& init : model->graph().initializer()) initialized.insert(init.name());
   std::vector<std::string> names;
