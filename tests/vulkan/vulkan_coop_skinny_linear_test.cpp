@@ -19,11 +19,13 @@
 #include "kernels/skinny_product.hpp"
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
+#include "rtscope/scopes.hpp"
 #include "support/env_guard.hpp"
 #include "support/reference_outputs.hpp"
 #include "support/small_models.hpp"
 #include "support/tiny_graphs.hpp"
 #include "vulkan/fusion_check.hpp"
+#include "vulkan/matvec_t_probe.hpp"
 #include "vulkan/vulkan_test_support.hpp"
 
 namespace rtscope::vulkan {
@@ -188,6 +190,65 @@ INSTANTIATE_TEST_SUITE_P(
       if (c.streams) name += "_streams";
       name += "_";
       for (char ch : std::get<1>(info.param).name) name += ch == '-' ? '_' : ch;
+      return name;
+    });
+
+// The same products on matvec_t with its pipeline specialized to the row
+// count (kernel_specialization eager), on every Vulkan device: 2 to 8
+// rows compute four columns per subgroup and 9 to 16 rows two, N off those
+// multiples (a last partial group of columns), K off the 8-vector step,
+// and each fused epilogue.
+class VulkanMatvecRowsLinear : public ::testing::TestWithParam<SkinnyCase> {
+ protected:
+  void SetUp() override {
+    const testing::EnvGuard skinny("RTSCOPE_VULKAN_SKINNY", "matvec");
+    RTSCOPE_LOAD_VULKAN_OR_SKIP(registry_);
+  }
+  PluginRegistry registry_;
+};
+
+TEST_P(VulkanMatvecRowsLinear, SpecializedToTheRowsMatchesFloat64Reference) {
+  const SkinnyCase& c = GetParam();
+  auto model = Model::build(skinny_graph(c), registry_, {.backends = {"vulkan"}});
+  if (!device_runs_matvec_t(registry_)) {
+    GTEST_SKIP() << "skipping: this Vulkan device has no subgroup arithmetic, so linear "
+                    "weights are not stored [N, K] and matvec_t does not run";
+  }
+  auto settings = runtime_config(*model, {{"kernel_specialization", "eager"}});
+  std::map<std::string, Tensor> inputs = {{"x", Tensor::random(DType::f16, x_shape(c), 43)}};
+  if (c.residual) inputs.emplace("skip", Tensor::random(DType::f16, {c.rows, c.n}, 44));
+  if (c.head_dim > 0) inputs.emplace("pos", positions(c));
+  testing::expect_matches_reference(*model, inputs, 2e-2);
+  const Module& module = *model->modules()[0];
+  EXPECT_EQ(counter(module, "dispatches"), 1u) << "every neighbour fused into one dispatch";
+  EXPECT_EQ(counter(module, "specialized_dispatches"), 1u) << "the pipeline specialized to M";
+  EXPECT_EQ(counter(module, "skinny_coop_products"), 0u);
+  expect_no_validation_errors(*model);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rows, VulkanMatvecRowsLinear,
+    ::testing::Values(
+        SkinnyCase{.rows = 2, .k = 272, .n = 202, .bias = true, .residual = true},
+        SkinnyCase{.rows = 5, .k = 1040, .n = 97, .bias = true},  // many K steps, a K tail
+        SkinnyCase{.rows = 8, .k = 48, .n = 41, .residual = true},  // K below one step
+        SkinnyCase{.rows = 9, .k = 528, .n = 203, .bias = true, .residual = true},
+        SkinnyCase{.rows = 16, .k = 272, .n = 1001, .bias = true},
+        SkinnyCase{.rows = 8, .k = 272, .n = 202, .residual = true, .norm = true},
+        SkinnyCase{.rows = 6, .k = 272, .n = 198, .norm = true, .gated = true},
+        SkinnyCase{.rows = 12, .k = 272, .n = 198, .gated = true},
+        SkinnyCase{.rows = 4, .k = 272, .n = 96, .norm = true, .head_dim = 32},
+        SkinnyCase{.rows = 8, .k = 256, .n = 320, .head_dim = 64, .streams = true}),
+    [](const ::testing::TestParamInfo<SkinnyCase>& info) {
+      const SkinnyCase& c = info.param;
+      std::string name =
+          "m" + std::to_string(c.rows) + "_k" + std::to_string(c.k) + "_n" + std::to_string(c.n);
+      if (c.bias) name += "_bias";
+      if (c.residual) name += "_residual";
+      if (c.norm) name += "_norm";
+      if (c.gated) name += "_gated";
+      if (c.head_dim > 0) name += "_rope" + std::to_string(c.head_dim);
+      if (c.streams) name += "_streams";
       return name;
     });
 
