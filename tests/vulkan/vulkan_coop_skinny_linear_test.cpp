@@ -58,6 +58,19 @@ void PrintTo(const SkinnyCase& c, std::ostream* out) {
   if (c.streams) *out << ", a position per row";
 }
 
+// The case's name in test names: m8_k272_n200_bias_residual.
+std::string case_name(const SkinnyCase& c) {
+  std::string name =
+      "m" + std::to_string(c.rows) + "_k" + std::to_string(c.k) + "_n" + std::to_string(c.n);
+  if (c.bias) name += "_bias";
+  if (c.residual) name += "_residual";
+  if (c.norm) name += "_norm";
+  if (c.gated) name += "_gated";
+  if (c.head_dim > 0) name += "_rope" + std::to_string(c.head_dim);
+  if (c.streams) name += "_streams";
+  return name;
+}
+
 // x as the graph takes it: [rows, K], or with a rope [B, S, K], the rows
 // one sequence (S = rows) or one stream each (B = rows, own positions).
 Shape x_shape(const SkinnyCase& c) {
@@ -179,16 +192,7 @@ INSTANTIATE_TEST_SUITE_P(
             SkinnyCase{.rows = 5, .k = 72, .n = 64, .bias = true, .coop = false}),  // K % 16 != 0
         ::testing::ValuesIn(kSkinnyCoopBuilds)),
     [](const ::testing::TestParamInfo<std::tuple<SkinnyCase, SkinnyCoopBuild>>& info) {
-      const SkinnyCase& c = std::get<0>(info.param);
-      std::string name =
-          "m" + std::to_string(c.rows) + "_k" + std::to_string(c.k) + "_n" + std::to_string(c.n);
-      if (c.bias) name += "_bias";
-      if (c.residual) name += "_residual";
-      if (c.norm) name += "_norm";
-      if (c.gated) name += "_gated";
-      if (c.head_dim > 0) name += "_rope" + std::to_string(c.head_dim);
-      if (c.streams) name += "_streams";
-      name += "_";
+      std::string name = case_name(std::get<0>(info.param)) + "_";
       for (char ch : std::get<1>(info.param).name) name += ch == '-' ? '_' : ch;
       return name;
     });
@@ -239,18 +243,7 @@ INSTANTIATE_TEST_SUITE_P(
         SkinnyCase{.rows = 12, .k = 272, .n = 198, .gated = true},
         SkinnyCase{.rows = 4, .k = 272, .n = 96, .norm = true, .head_dim = 32},
         SkinnyCase{.rows = 8, .k = 256, .n = 320, .head_dim = 64, .streams = true}),
-    [](const ::testing::TestParamInfo<SkinnyCase>& info) {
-      const SkinnyCase& c = info.param;
-      std::string name =
-          "m" + std::to_string(c.rows) + "_k" + std::to_string(c.k) + "_n" + std::to_string(c.n);
-      if (c.bias) name += "_bias";
-      if (c.residual) name += "_residual";
-      if (c.norm) name += "_norm";
-      if (c.gated) name += "_gated";
-      if (c.head_dim > 0) name += "_rope" + std::to_string(c.head_dim);
-      if (c.streams) name += "_streams";
-      return name;
-    });
+    [](const ::testing::TestParamInfo<SkinnyCase>& info) { return case_name(info.param); });
 
 }  // namespace
 }  // namespace rtscope::vulkan_testing

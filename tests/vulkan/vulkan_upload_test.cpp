@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "rtscope/model.hpp"
 #include "rtscope/plugin_registry.hpp"
@@ -254,32 +255,27 @@ TEST(VulkanSharedConstants, OnlyTheSameBytesAreSharedAndSharingCanBeTurnedOff) {
             constant_bytes(graph));
 }
 
-TEST(VulkanUploadOptions, ABadOverlapSwitchIsAnErrorNamingIt) {
-  setenv("RTSCOPE_VULKAN_UPLOAD_OVERLAP", "yes", 1);
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  try {
-    Model::build(upload_graph(), registry, {.backends = {"vulkan"}});
-    ADD_FAILURE() << "RTSCOPE_VULKAN_UPLOAD_OVERLAP=yes was accepted";
-  } catch (const std::exception& e) {
-    EXPECT_NE(std::string(e.what()).find("RTSCOPE_VULKAN_UPLOAD_OVERLAP='yes'"), std::string::npos)
-        << e.what();
-  }
-  unsetenv("RTSCOPE_VULKAN_UPLOAD_OVERLAP");
-}
-
+// A bad value of each switch fails the model build with a message naming
+// the variable and the value.
 TEST(VulkanUploadOptions, ABadSwitchIsAnErrorNamingIt) {
-  setenv("RTSCOPE_VULKAN_UPLOAD", "fastest", 1);
-  PluginRegistry registry;
-  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  try {
-    Model::build(upload_graph(), registry, {.backends = {"vulkan"}});
-    ADD_FAILURE() << "RTSCOPE_VULKAN_UPLOAD=fastest was accepted";
-  } catch (const std::exception& e) {
-    EXPECT_NE(std::string(e.what()).find("RTSCOPE_VULKAN_UPLOAD='fastest'"), std::string::npos)
-        << e.what();
+  const std::pair<const char*, const char*> cases[] = {
+      {"RTSCOPE_VULKAN_UPLOAD", "fastest"},
+      {"RTSCOPE_VULKAN_UPLOAD_OVERLAP", "yes"},
+      {"RTSCOPE_VULKAN_SHARE_CONSTANTS", "2"},
+  };
+  for (const auto& [name, value] : cases) {
+    setenv(name, value, 1);
+    PluginRegistry registry;
+    RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+    const std::string expected = std::string(name) + "='" + value + "'";
+    try {
+      Model::build(upload_graph(), registry, {.backends = {"vulkan"}});
+      ADD_FAILURE() << expected << " was accepted";
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+    unsetenv(name);
   }
-  unsetenv("RTSCOPE_VULKAN_UPLOAD");
 }
 
 }  // namespace
