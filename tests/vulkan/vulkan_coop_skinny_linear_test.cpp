@@ -198,10 +198,10 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 // The same products on matvec_t with its pipeline specialized to the row
-// count (kernel_specialization eager), on every Vulkan device: 2 to 8
-// rows compute four columns per subgroup and 9 to 16 rows two, N off those
-// multiples (a last partial group of columns), K off the 8-vector step,
-// and each fused epilogue.
+// count (kernel_specialization eager: one block of up to 16 rows reads each
+// weight once), on every Vulkan device: 2 to 16 rows, N off multiples of
+// the subgroups per workgroup, K off the in-flight step, and each fused
+// epilogue.
 class VulkanMatvecRowsLinear : public ::testing::TestWithParam<SkinnyCase> {
  protected:
   void SetUp() override {

@@ -30,6 +30,7 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 256;
 
+const uint IN_FLIGHT = 8;  // 16-byte weight loads per invocation and row
 #ifdef ELEM_F16
 const uint VEC = 8;  // halves per uvec4
 #else
@@ -76,34 +77,38 @@ SHAPE_CONSTANT(11, S_FLAGS);
 // single row keeps one accumulator), else 4, which keeps the generic
 // pipeline small to compile and light on registers.
 const uint MAX_ROWS = S_M == 0u ? 4u : (S_M < 16u ? S_M : 16u);
-// Columns per subgroup. One row: one, with the most weight loads in
-// flight. Several rows (a batched decode step): each lane's slice of a row
-// of A is loaded and converted once for COLS columns instead of once per
-// column, which at 8 rows would otherwise take more load and convert
-// instructions than the products themselves.
-const uint COLS = S_M <= 1u ? 1u : (S_M <= 8u ? 4u : 2u);
-// 16-byte weight loads per invocation, column and row of weights.
-const uint IN_FLIGHT = 8u / COLS;
 
-// The VEC elements of a 16-byte vector, in f32.
-void unpack16(uvec4 x, out float f[VEC]) {
+// Dot product of two 16-byte vectors, accumulated in f32.
+float dot16(uvec4 x, uvec4 y, float acc) {
 #ifdef ELEM_F16
   [[unroll]] for (uint i = 0u; i < 4u; ++i) {
     const vec2 p = unpackHalf2x16(x[i]);
-    f[2u * i] = p.x;
-    f[2u * i + 1u] = p.y;
+    const vec2 q = unpackHalf2x16(y[i]);
+    acc = fma(p.x, q.x, acc);
+    acc = fma(p.y, q.y, acc);
   }
 #else
   const vec4 p = uintBitsToFloat(x);
-  [[unroll]] for (uint i = 0u; i < 4u; ++i) f[i] = p[i];
+  const vec4 q = uintBitsToFloat(y);
+  [[unroll]] for (uint i = 0u; i < 4u; ++i) acc = fma(p[i], q[i], acc);
 #endif
+  return acc;
 }
 
-// acc + x·y for x already in f32, accumulated in f32 element by element.
-float dot16_f(float x[VEC], uvec4 y, float acc) {
-  float q[VEC];
-  unpack16(y, q);
-  [[unroll]] for (uint i = 0u; i < VEC; ++i) acc = fma(x[i], q[i], acc);
+// Sum of x·g·y over two 16-byte vectors and a gain vector, in f32.
+float dot16_gain(uvec4 x, uvec4 g, uvec4 y, float acc) {
+#ifdef ELEM_F16
+  [[unroll]] for (uint i = 0u; i < 4u; ++i) {
+    const vec2 p = unpackHalf2x16(x[i]) * unpackHalf2x16(g[i]);
+    const vec2 q = unpackHalf2x16(y[i]);
+    acc = fma(p.x, q.x, acc);
+    acc = fma(p.y, q.y, acc);
+  }
+#else
+  const vec4 p = uintBitsToFloat(x) * uintBitsToFloat(g);
+  const vec4 q = uintBitsToFloat(y);
+  [[unroll]] for (uint i = 0u; i < 4u; ++i) acc = fma(p[i], q[i], acc);
+#endif
   return acc;
 }
 
@@ -117,103 +122,77 @@ void main() {
   const bool norm_rows = (FLAGS & 8u) != 0u;
   const bool gated = (FLAGS & 16u) != 0u;
   const bool rope = (FLAGS & 32u) != 0u;
-  const bool paired = gated || rope;  // two weight rows per column
+  const bool paired = gated || rope;  // two weight rows per subgroup
   const uint half_dim = pc.head_dim / 2u;
   // Rope: one task per pair of columns; else one per column.
   const uint tasks = rope ? N / 2u : N;
   const uint vecs = K / VEC;  // 16-byte vectors per row of A and B
   const uint lane = gl_SubgroupInvocationID;
   const uint lanes = gl_SubgroupSize;
-  const uint stride = gl_NumWorkGroups.x * gl_NumSubgroups * COLS;
-  for (uint t0 = (gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID) * COLS; t0 < tasks;
-       t0 += stride) {
-    uint i[COLS];        // rope: the pair's first index in its head
-    uint c[COLS];        // the output column
-    uint column[COLS];   // its weight row, in vectors
-    uint column2[COLS];  // the second weight row: U's row c (gated) or B's row c + Dh/2 (rope)
-    float add[COLS];
-    [[unroll]] for (uint cc = 0u; cc < COLS; ++cc) {
-      // A column past the end computes a copy of the first and is not stored.
-      const uint t = t0 + cc < tasks ? t0 + cc : t0;
-      i[cc] = rope ? t % half_dim : 0u;
-      c[cc] = rope ? (t / half_dim) * pc.head_dim + i[cc] : t;
-      column[cc] = c[cc] * vecs;
-      column2[cc] = rope ? (c[cc] + half_dim) * vecs : column[cc];
-      add[cc] = has_bias && !norm_rows ? float(bias[c[cc]]) : 0.0;
-    }
-    // Rows in blocks of MAX_ROWS: after the first block the columns'
+  const uint columns = gl_NumWorkGroups.x * gl_NumSubgroups;
+  for (uint t = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID; t < tasks; t += columns) {
+    const uint i = rope ? t % half_dim : 0u;  // rope: the pair's first index in its head
+    const uint c = rope ? (t / half_dim) * pc.head_dim + i : t;
+    const uint column = c * vecs;
+    // The second weight row: U's row c (gated) or B's row c + Dh/2 (rope).
+    const uint column2 = rope ? (c + half_dim) * vecs : column;
+    const float add = has_bias && !norm_rows ? float(bias[c]) : 0.0;
+    // Rows in blocks of MAX_ROWS: after the first block the column's
     // weights come from the cache, so a short prompt reads them from
     // memory once.
     for (uint row0 = 0u; row0 < M; row0 += MAX_ROWS) {
       const uint rows = min(MAX_ROWS, M - row0);
-      float acc[COLS][MAX_ROWS];
-      float acc_up[COLS][MAX_ROWS];  // the second weight row's sums
-      float squares[MAX_ROWS];       // of each row of A, for the fused rmsnorm
+      float acc[MAX_ROWS];
+      float acc_up[MAX_ROWS];   // the second row's sums: U's (gated), c + Dh/2 (rope)
+      float squares[MAX_ROWS];  // of each row of A, for the fused rmsnorm
       [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
+        acc[r] = 0.0;
+        acc_up[r] = 0.0;
         squares[r] = 0.0;
-        [[unroll]] for (uint cc = 0u; cc < COLS; ++cc) {
-          acc[cc][r] = 0.0;
-          acc_up[cc][r] = 0.0;
-        }
       }
       uint v = lane;
-      // IN_FLIGHT weight vectors per column (twice that with a second
-      // row) in flight per invocation before the first use: a 2048-wide
-      // f16 row is then one round trip to memory per subgroup.
+      // IN_FLIGHT weight vectors (twice that with a second row) in flight
+      // per invocation before the first use: a 2048-wide f16 row is then
+      // one round trip to memory per subgroup.
       for (; v + (IN_FLIGHT - 1u) * lanes < vecs; v += IN_FLIGHT * lanes) {
-        uvec4 w[COLS][IN_FLIGHT];
-        uvec4 u[COLS][IN_FLIGHT];
-        [[unroll]] for (uint cc = 0u; cc < COLS; ++cc) {
-          [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
-            w[cc][j] = b[column[cc] + v + j * lanes];
-            if (gated) {
-              u[cc][j] = up[column[cc] + v + j * lanes];
-            } else if (rope) {
-              u[cc][j] = b[column2[cc] + v + j * lanes];
-            }
-          }
+        uvec4 w[IN_FLIGHT];
+        uvec4 u[IN_FLIGHT];
+        [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) w[j] = b[column + v + j * lanes];
+        if (gated) {
+          [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) u[j] = up[column + v + j * lanes];
+        } else if (rope) {
+          [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) u[j] = b[column2 + v + j * lanes];
         }
         [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
           if (r < rows) {
             [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
               const uvec4 x = a[(row0 + r) * vecs + v + j * lanes];
-              float xf[VEC];
-              unpack16(x, xf);
               if (norm_rows) {
-                squares[r] = dot16_f(xf, x, squares[r]);
-                float g[VEC];
-                unpack16(gain[v + j * lanes], g);
-                [[unroll]] for (uint e = 0u; e < VEC; ++e) xf[e] *= g[e];
-              }
-              [[unroll]] for (uint cc = 0u; cc < COLS; ++cc) {
-                acc[cc][r] = dot16_f(xf, w[cc][j], acc[cc][r]);
-                if (paired) acc_up[cc][r] = dot16_f(xf, u[cc][j], acc_up[cc][r]);
+                const uvec4 g = gain[v + j * lanes];
+                acc[r] = dot16_gain(x, g, w[j], acc[r]);
+                if (paired) acc_up[r] = dot16_gain(x, g, u[j], acc_up[r]);
+                squares[r] = dot16(x, x, squares[r]);
+              } else {
+                acc[r] = dot16(x, w[j], acc[r]);
+                if (paired) acc_up[r] = dot16(x, u[j], acc_up[r]);
               }
             }
           }
         }
       }
       for (; v < vecs; v += lanes) {
-        uvec4 w[COLS];
-        uvec4 u[COLS];
-        [[unroll]] for (uint cc = 0u; cc < COLS; ++cc) {
-          w[cc] = b[column[cc] + v];
-          u[cc] = gated ? up[column[cc] + v] : rope ? b[column2[cc] + v] : uvec4(0u);
-        }
+        const uvec4 w = b[column + v];
+        const uvec4 u = gated ? up[column + v] : rope ? b[column2 + v] : uvec4(0u);
         [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
           if (r < rows) {
             const uvec4 x = a[(row0 + r) * vecs + v];
-            float xf[VEC];
-            unpack16(x, xf);
             if (norm_rows) {
-              squares[r] = dot16_f(xf, x, squares[r]);
-              float g[VEC];
-              unpack16(gain[v], g);
-              [[unroll]] for (uint e = 0u; e < VEC; ++e) xf[e] *= g[e];
-            }
-            [[unroll]] for (uint cc = 0u; cc < COLS; ++cc) {
-              acc[cc][r] = dot16_f(xf, w[cc], acc[cc][r]);
-              if (paired) acc_up[cc][r] = dot16_f(xf, u[cc], acc_up[cc][r]);
+              acc[r] = dot16_gain(x, gain[v], w, acc[r]);
+              if (paired) acc_up[r] = dot16_gain(x, gain[v], u, acc_up[r]);
+              squares[r] = dot16(x, x, squares[r]);
+            } else {
+              acc[r] = dot16(x, w, acc[r]);
+              if (paired) acc_up[r] = dot16(x, u, acc_up[r]);
             }
           }
         }
@@ -221,35 +200,34 @@ void main() {
       [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
         if (r < rows) {
           const uint row = row0 + r;
-          const float inv_rms =
-              norm_rows ? inversesqrt(subgroupAdd(squares[r]) / float(K) + pc.eps) : 1.0;
-          [[unroll]] for (uint cc = 0u; cc < COLS; ++cc) {
-            float total = subgroupAdd(acc[cc][r]) * inv_rms;
-            float up_total = paired ? subgroupAdd(acc_up[cc][r]) * inv_rms : 0.0;
-            if (lane == 0u && t0 + cc < tasks) {
-              const uint col = c[cc];
-              if (rope) {
-                // Rounded where the unfused projection would store them.
-                const float first = float(ELEM(total));
-                const float second = float(ELEM(up_total));
-                const int pos = LOW_WORD(pos_words, (FLAGS & 64u) != 0u ? row / pc.seq : 0u);
-                const float inv_freq =
-                    exp2(-2.0 * float(i[cc]) / float(pc.head_dim) * pc.log2_base);
-                const float theta = float(pos + int(row % pc.seq)) * inv_freq;
-                const float cs = cos(theta);
-                const float sn = sin(theta);
-                o[row * N + col] = ELEM(first * cs - second * sn);
-                o[row * N + col + half_dim] = ELEM(second * cs + first * sn);
-              } else if (gated) {
-                // Rounded to the storage type where the unfused gate, up
-                // and silu would store them, so both paths agree.
-                const float g = float(ELEM(total));
-                const float s = float(ELEM(g / (1.0 + exp(-g))));
-                o[row * N + col] = ELEM(s * float(ELEM(up_total)));
-              } else {
-                const float skip = has_residual ? float(residual[row * N + col]) : 0.0;
-                o[row * N + col] = ELEM(total + add[cc] + skip);
-              }
+          float total = subgroupAdd(acc[r]);
+          float up_total = paired ? subgroupAdd(acc_up[r]) : 0.0;
+          if (norm_rows) {
+            const float inv_rms = inversesqrt(subgroupAdd(squares[r]) / float(K) + pc.eps);
+            total *= inv_rms;
+            up_total *= inv_rms;
+          }
+          if (lane == 0u) {
+            if (rope) {
+              // Rounded where the unfused projection would store them.
+              const float first = float(ELEM(total));
+              const float second = float(ELEM(up_total));
+              const int pos = LOW_WORD(pos_words, (FLAGS & 64u) != 0u ? row / pc.seq : 0u);
+              const float inv_freq = exp2(-2.0 * float(i) / float(pc.head_dim) * pc.log2_base);
+              const float theta = float(pos + int(row % pc.seq)) * inv_freq;
+              const float cs = cos(theta);
+              const float sn = sin(theta);
+              o[row * N + c] = ELEM(first * cs - second * sn);
+              o[row * N + c + half_dim] = ELEM(second * cs + first * sn);
+            } else if (gated) {
+              // Rounded to the storage type where the unfused gate, up
+              // and silu would store them, so both paths agree.
+              const float g = float(ELEM(total));
+              const float s = float(ELEM(g / (1.0 + exp(-g))));
+              o[row * N + c] = ELEM(s * float(ELEM(up_total)));
+            } else {
+              const float skip = has_residual ? float(residual[row * N + c]) : 0.0;
+              o[row * N + c] = ELEM(total + add + skip);
             }
           }
         }
