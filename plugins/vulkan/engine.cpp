@@ -66,8 +66,7 @@ Engine::Engine(VulkanPlugin& plugin, uint32_t device, GraphDesc graph, bool segm
               str_cat("vulkan: built engine '", desc.name, "': ", nodes().size(), " nodes, ",
                       shader_variants_.size(), " shader variants, ", desc.constants.size(),
                       " constants (", constant_bytes,
-                      upload_thread_ ? " bytes uploading in the background, "
-                                     : " bytes uploaded, ",
+                      upload_thread_ ? " bytes uploading in the background, " : " bytes uploaded, ",
                       upload_stats_.shared_bytes, " of them shared with another engine), ",
                       aliases().size(), " aliases"));
 }
@@ -140,46 +139,61 @@ void Engine::collect_shader_variants() {
   }
 }
 
+ConstantPool::Share Engine::place_constant(const ConstantDesc& constant, const ConstantKey& key,
+                                           size_t bytes, BlockAllocator*& direct) {
+  const auto allocate = [&] {
+    const std::string what = str_cat("constant '", constant.value.name, "'");
+    Allocation allocation;
+    if (direct != nullptr) {
+      try {
+        allocation = direct->allocate(bytes, what);
+      } catch (const Error&) {
+        // The mapped memory is full (a small BAR window): stage the rest.
+        direct = nullptr;
+      }
+    }
+    if (!allocation) allocation = device_->device_memory().allocate(bytes, what);
+    return allocation;
+  };
+  if (device_->upload_options().share && !constant.bytes.empty()) {
+    return device_->constants().acquire(key, allocate);
+  }
+  return {std::make_shared<SharedConstant>(allocate()), true};
+}
+
 void Engine::upload_constants() {
   // Weights stored [N, K] for a linear are transposed while they are
   // written: no host copy of them is made.
   const auto start = std::chrono::steady_clock::now();
   BlockAllocator* direct = device_->direct_memory();
   const UploadOptions& options = device_->upload_options();
-  for (const ConstantDesc& constant : graph().constants) {
-    const rts_dtype stored = device_dtype(constant.value.dtype, caps_);
-    const size_t elements = static_cast<size_t>(element_count(constant.value.dims));
-    const size_t bytes = elements * dtype_size(stored);
-    const bool transposed = values()[find_value(constant.value.name)].transposed;
-    const ConstantKey key{constant.bytes.data(), elements, constant.value.dtype, stored,
-                          transposed ? static_cast<size_t>(constant.value.dims[0]) : 0};
-    const auto allocate = [&] {
-      const std::string what = str_cat("constant '", constant.value.name, "'");
-      Allocation allocation;
-      if (direct != nullptr) {
-        try {
-          allocation = direct->allocate(bytes, what);
-        } catch (const Error&) {
-          // The mapped memory is full (a small BAR window): stage the rest.
-          direct = nullptr;
-        }
-      }
-      if (!allocation) allocation = device_->device_memory().allocate(bytes, what);
-      return allocation;
-    };
-    ConstantPool::Share share;
-    if (options.share && !constant.bytes.empty()) {
-      share = device_->constants().acquire(key, allocate);
-    } else {
-      share = {std::make_shared<SharedConstant>(allocate()), true};
+  try {
+    for (const ConstantDesc& constant : graph().constants) {
+      const rts_dtype stored = device_dtype(constant.value.dtype, caps_);
+      const size_t elements = static_cast<size_t>(element_count(constant.value.dims));
+      const size_t bytes = elements * dtype_size(stored);
+      const bool transposed = values()[find_value(constant.value.name)].transposed;
+      const ConstantKey key{constant.bytes.data(), elements, constant.value.dtype, stored,
+                            transposed ? static_cast<size_t>(constant.value.dims[0]) : 0};
+      ConstantPool::Share share = place_constant(constant, key, bytes, direct);
+      const Allocation& allocation = share.constant->allocation();
+      const UploadItem item{key.data,
+                            elements,
+                            key.host_dtype,
+                            key.device_dtype,
+                            allocation.region(),
+                            allocation.mapped(),
+                            key.transpose_rows};
+      (share.created ? created_ : shared_).push_back(constants_.size());
+      (share.created ? upload_items_ : shared_items_).push_back(item);
+      if (!share.created) upload_stats_.shared_bytes += bytes;
+      constants_.push_back(std::move(share.constant));
     }
-    const Allocation& allocation = share.constant->allocation();
-    const UploadItem item{key.data,           elements, key.host_dtype, key.device_dtype,
-                          allocation.region(), allocation.mapped(), key.transpose_rows};
-    (share.created ? created_ : shared_).push_back(constants_.size());
-    (share.created ? upload_items_ : shared_items_).push_back(item);
-    if (!share.created) upload_stats_.shared_bytes += bytes;
-    constants_.push_back(std::move(share.constant));
+  } catch (...) {
+    // Copies this engine made and will never write: an engine that
+    // shares one writes it itself instead of waiting.
+    for (const size_t index : created_) constants_[index]->mark(SharedConstant::State::failed);
+    throw;
   }
   upload_stats_.alloc_ns = kit::elapsed_ns(start);
   if (upload_items_.empty()) return;

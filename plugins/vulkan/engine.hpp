@@ -127,6 +127,11 @@ class Engine : public kit::Engine, public kit::ResolvedGraph<EngineValue, Engine
   void transpose_linear_weights();
   void collect_shader_variants();
   void upload_constants();
+  // The constant's device copy: a live one another engine on the device
+  // holds, or a new one in mapped memory while `direct` has room (it is
+  // cleared once full), else device-local.
+  ConstantPool::Share place_constant(const ConstantDesc& constant, const ConstantKey& key,
+                                     size_t bytes, BlockAllocator*& direct);
   // Runs the upload of the constants this engine created and marks them
   // written, or failed when it throws.
   UploadStats upload_created() const;
