@@ -89,7 +89,7 @@ class Device {
   UploadOptions upload_options_;
   uint64_t create_ns_ = 0;
   std::unique_ptr<DeviceTensors> tensors_;  // released before the allocators
-  ConstantPool constants_;  // weak references only: engines own the copies
+  ConstantPool constants_;                  // weak references only: engines own the copies
 
   std::mutex one_shot_mutex_;
   VkCommandPool one_shot_pool_ = VK_NULL_HANDLE;

@@ -234,7 +234,7 @@ INSTANTIATE_TEST_SUITE_P(
     Rows, VulkanMatvecRowsLinear,
     ::testing::Values(
         SkinnyCase{.rows = 2, .k = 272, .n = 202, .bias = true, .residual = true},
-        SkinnyCase{.rows = 5, .k = 1040, .n = 97, .bias = true},  // many K steps, a K tail
+        SkinnyCase{.rows = 5, .k = 1040, .n = 97, .bias = true},    // many K steps, a K tail
         SkinnyCase{.rows = 8, .k = 48, .n = 41, .residual = true},  // K below one step
         SkinnyCase{.rows = 9, .k = 528, .n = 203, .bias = true, .residual = true},
         SkinnyCase{.rows = 16, .k = 272, .n = 1001, .bias = true},

@@ -109,10 +109,10 @@ std::vector<Tensor> ParsedModel::initializers(const TensorSource& source_templat
   std::vector<Tensor> views;
   views.reserve(initializers_->size());
   for (const Tensor& tensor : *initializers_) {
-    views.push_back(tensor.size_bytes() == 0
-                        ? tensor
-                        : Tensor::wrap(tensor.dtype(), tensor.shape(),
-                                       const_cast<void*>(tensor.data()), self));
+    views.push_back(
+        tensor.size_bytes() == 0
+            ? tensor
+            : Tensor::wrap(tensor.dtype(), tensor.shape(), const_cast<void*>(tensor.data()), self));
   }
   return views;
 }
@@ -128,8 +128,8 @@ std::shared_ptr<const ParsedModel> open_model(const fs::path& path) {
     const std::string bytes = read_all(file, path);
     return std::make_shared<const ParsedModel>(bytes.data(), bytes.size(), path);
   }
-  const FileIdentity identity{status.st_dev, status.st_ino, status.st_size,
-                              status.st_mtim.tv_sec, status.st_mtim.tv_nsec};
+  const FileIdentity identity{status.st_dev, status.st_ino, status.st_size, status.st_mtim.tv_sec,
+                              status.st_mtim.tv_nsec};
   std::shared_ptr<Slot> slot;
   {
     std::lock_guard lock(cache().mutex);
