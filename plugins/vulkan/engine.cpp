@@ -184,9 +184,13 @@ void Engine::upload_constants() {
                             allocation.region(),
                             allocation.mapped(),
                             key.transpose_rows};
-      (share.created ? created_ : shared_).push_back(constants_.size());
-      (share.created ? upload_items_ : shared_items_).push_back(item);
-      if (!share.created) upload_stats_.shared_bytes += bytes;
+      if (share.created) {
+        created_.push_back(constants_.size());
+        upload_items_.push_back(item);
+      } else {
+        shared_.push_back({constants_.size(), item});
+        upload_stats_.shared_bytes += bytes;
+      }
       constants_.push_back(std::move(share.constant));
     }
   } catch (...) {
@@ -235,15 +239,15 @@ UploadStats Engine::upload_created() const {
 uint64_t Engine::wait_for_shared_constants() const {
   if (shared_.empty() || shared_written_.load(std::memory_order_acquire)) return 0;
   const auto start = std::chrono::steady_clock::now();
-  for (size_t i = 0; i < shared_.size(); ++i) {
-    SharedConstant& constant = *constants_[shared_[i]];
+  for (const SharedUse& use : shared_) {
+    SharedConstant& constant = *constants_[use.index];
     if (constant.wait_written()) continue;
     // The engine that uploads it failed: the bytes are this engine's too.
     try {
-      upload(*device_, std::span(&shared_items_[i], 1), device_->upload_options());
+      upload(*device_, std::span(&use.item, 1), device_->upload_options());
     } catch (const Error& error) {
       fail(error.status(), "vulkan: engine '", graph().name, "': uploading constant '",
-           graph().constants[shared_[i]].value.name, "' failed: ", error.what());
+           graph().constants[use.index].value.name, "' failed: ", error.what());
     }
     constant.mark(SharedConstant::State::written);
   }

@@ -144,11 +144,15 @@ class Engine : public kit::Engine, public kit::ResolvedGraph<EngineValue, Engine
   std::vector<std::string> shader_variants_;
   // One per constant, in the graph's order; created here or shared.
   std::vector<std::shared_ptr<SharedConstant>> constants_;
-  // Indices into constants_ of those this engine uploads, and of those it
-  // shares with the engine uploading them, with what writing each takes.
+  // Indices into constants_ of those this engine uploads (upload_items_
+  // holds what writing them takes), and of those it shares with the engine
+  // uploading them, with what writing each would take here.
   std::vector<size_t> created_;
-  std::vector<size_t> shared_;
-  std::vector<UploadItem> shared_items_;
+  struct SharedUse {
+    size_t index;
+    UploadItem item;
+  };
+  std::vector<SharedUse> shared_;
   mutable std::atomic<bool> shared_written_{false};
   std::vector<Segment> segments_;
   UploadReport upload_stats_;

@@ -38,11 +38,4 @@ ConstantPool::Share ConstantPool::acquire(const ConstantKey& key,
   return {std::move(created), true};
 }
 
-size_t ConstantPool::live() const {
-  std::lock_guard lock(mutex_);
-  size_t count = 0;
-  for (const auto& entry : copies_) count += entry.second.expired() ? 0 : 1;
-  return count;
-}
-
 }  // namespace rtscope::vulkan

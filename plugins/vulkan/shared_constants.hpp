@@ -68,8 +68,6 @@ class ConstantPool {
   // The live copy of `key`, or a new one in memory from `allocate` (which
   // may throw; nothing is kept then). Thread-safe.
   Share acquire(const ConstantKey& key, const std::function<Allocation()>& allocate);
-  // Copies live now (for tests and the log).
-  size_t live() const;
 
  private:
   mutable std::mutex mutex_;

@@ -67,6 +67,24 @@ uint64_t constant_bytes(const Graph& graph) {
   return bytes;
 }
 
+// Every weight of `model` read back bit for bit.
+void expect_weights_on_device(Model& model, const Graph& graph) {
+  Tensor eye = Tensor::zeros(DType::f32, {kIdentity, kIdentity});
+  for (int64_t i = 0; i < kIdentity; ++i) eye.data_as<float>()[i * kIdentity + i] = 1.0f;
+  const auto out = model.run({{"zero16", Tensor::zeros(DType::f16, {1})},
+                              {"zero32", Tensor::zeros(DType::f32, {1})},
+                              {"eye", eye}});
+  for (const Weight& weight : graph.weights) {
+    const Tensor& got = out.at(weight.info.name + "_copy");
+    const Tensor& want = weight.init.data;
+    ASSERT_EQ(got.size_bytes(), want.size_bytes()) << weight.info.name;
+    EXPECT_EQ(
+        std::memcmp(got.data_as<unsigned char>(), want.data_as<unsigned char>(), want.size_bytes()),
+        0)
+        << weight.info.name << ": the device's copy differs from the weight";
+  }
+}
+
 struct Case {
   const char* name;
   const char* mode;               // RTSCOPE_VULKAN_UPLOAD
@@ -105,21 +123,7 @@ TEST_P(VulkanUpload, DeviceHoldsTheWeightsBitForBit) {
   const Graph graph = upload_graph();
   auto model = Model::build(graph, registry, {.backends = {"vulkan"}});
   ASSERT_EQ(model->modules().size(), 1u);
-
-  Tensor eye = Tensor::zeros(DType::f32, {kIdentity, kIdentity});
-  for (int64_t i = 0; i < kIdentity; ++i) eye.data_as<float>()[i * kIdentity + i] = 1.0f;
-  const auto out = model->run({{"zero16", Tensor::zeros(DType::f16, {1})},
-                               {"zero32", Tensor::zeros(DType::f32, {1})},
-                               {"eye", eye}});
-  for (const Weight& weight : graph.weights) {
-    const Tensor& got = out.at(weight.info.name + "_copy");
-    const Tensor& want = weight.init.data;
-    ASSERT_EQ(got.size_bytes(), want.size_bytes()) << weight.info.name;
-    EXPECT_EQ(
-        std::memcmp(got.data_as<unsigned char>(), want.data_as<unsigned char>(), want.size_bytes()),
-        0)
-        << weight.info.name << ": the device's copy differs from the weight";
-  }
+  expect_weights_on_device(*model, graph);
 
   const Module& module = *model->modules()[0];
   const uint64_t bytes = constant_bytes(graph);
@@ -174,24 +178,6 @@ TEST(VulkanUploadOverlap, AModelDestroyedBeforeItsFirstRunWaitsForItsUpload) {
   EXPECT_EQ(
       std::memcmp(got.data_as<unsigned char>(), want.data_as<unsigned char>(), want.size_bytes()),
       0);
-}
-
-// Every weight of `model` read back bit for bit.
-void expect_weights_on_device(Model& model, const Graph& graph) {
-  Tensor eye = Tensor::zeros(DType::f32, {kIdentity, kIdentity});
-  for (int64_t i = 0; i < kIdentity; ++i) eye.data_as<float>()[i * kIdentity + i] = 1.0f;
-  const auto out = model.run({{"zero16", Tensor::zeros(DType::f16, {1})},
-                              {"zero32", Tensor::zeros(DType::f32, {1})},
-                              {"eye", eye}});
-  for (const Weight& weight : graph.weights) {
-    const Tensor& got = out.at(weight.info.name + "_copy");
-    const Tensor& want = weight.init.data;
-    ASSERT_EQ(got.size_bytes(), want.size_bytes()) << weight.info.name;
-    EXPECT_EQ(
-        std::memcmp(got.data_as<unsigned char>(), want.data_as<unsigned char>(), want.size_bytes()),
-        0)
-        << weight.info.name << ": the device's copy differs from the weight";
-  }
 }
 
 // Two models of the same weights (a decoder and its prefill model, say)

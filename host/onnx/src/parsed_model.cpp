@@ -19,12 +19,18 @@ namespace fs = std::filesystem;
 // inference reads the values of small ones (Reshape's shape, say) only.
 constexpr std::size_t kStrippedBytes = 4096;
 
-std::string read_all(const RegularFile& file, const fs::path& path) {
-  if (file.size() > static_cast<uint64_t>(INT_MAX)) {
-    throw InputError(path.string() + ": " + std::to_string(file.size()) +
+// Protobuf parses at most 2 GiB; a bigger file is refused before a byte is
+// read or allocated.
+void check_protobuf_limit(uint64_t size, const fs::path& file) {
+  if (size > static_cast<uint64_t>(INT_MAX)) {
+    throw InputError(file.string() + ": " + std::to_string(size) +
                      " bytes is more than protobuf's 2 GiB limit; store the weights as external "
-                     "data");
+                     "data (onnx.save_model(..., save_as_external_data=True))");
   }
+}
+
+std::string read_all(const RegularFile& file, const fs::path& path) {
+  check_protobuf_limit(file.size(), path);
   std::string bytes(static_cast<std::size_t>(file.size()), '\0');
   if (!file.read_all(bytes.data(), bytes.size())) {
     throw InputError(path.string() + ": could not be read in full (changed while reading?)");
@@ -54,11 +60,7 @@ Cache& cache() {
 }  // namespace
 
 ParsedModel::ParsedModel(const void* data, std::size_t size, const fs::path& file) {
-  if (size > static_cast<std::size_t>(INT_MAX)) {
-    throw InputError(file.string() + ": " + std::to_string(size) +
-                     " bytes is more than protobuf's 2 GiB limit; store the weights as external "
-                     "data (onnx.save_model(..., save_as_external_data=True))");
-  }
+  check_protobuf_limit(size, file);
   auto model = std::make_shared<onnx::ModelProto>();
   if (!model->ParseFromArray(data, static_cast<int>(size))) {
     throw InputError(file.string() +
