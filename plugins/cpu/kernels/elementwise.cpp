@@ -8,6 +8,7 @@
 #include "kernels/op_spec.hpp"
 #include "kernels/step_list.hpp"
 #include "thread_pool.hpp"
+#include "vector_math.hpp"
 
 namespace rtscope::cpu {
 namespace {
@@ -131,15 +132,26 @@ void binary_contiguous(const float* a, const float* b, float* out, int64_t count
   });
 }
 
+// out[i] = op(in[i]) for i < count: through the op's own vectorized loop
+// where it has one (`Op::span`), else one element at a time.
+template <typename Op>
+void apply_unary(const Op& op, const float* in, float* out, int64_t count) {
+  if constexpr (requires { Op::span(in, out, count); }) {
+    Op::span(in, out, count);
+  } else {
+    for (int64_t i = 0; i < count; ++i) out[i] = op(in[i]);
+  }
+}
+
 template <typename Op>
 void unary_contiguous(const float* in, float* out, int64_t count, int64_t grain, ThreadPool& pool,
                       Op op) {
   if (count <= grain) {
-    for (int64_t i = 0; i < count; ++i) out[i] = op(in[i]);
+    apply_unary(op, in, out, count);
     return;
   }
   pool.parallel_for(count, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) out[i] = op(in[i]);
+    apply_unary(op, in + begin, out + begin, end - begin);
   });
 }
 
@@ -183,6 +195,7 @@ struct Silu {
   static constexpr const char* kName = "silu.contiguous";
   static Silu from(const NodeDesc&) { return {}; }
   float operator()(float x) const { return x / (1.0f + std::exp(-x)); }
+  static void span(const float* in, float* out, int64_t count) { silu(in, out, count); }
 };
 
 bool same_shapes(std::span<const int64_t> a, std::span<const int64_t> b) {
@@ -325,7 +338,7 @@ struct InlineUnaryStep {
 
 template <typename Op>
 void inline_unary_step(const InlineUnaryStep<Op>& step) {
-  for (int64_t i = 0; i < step.count; ++i) step.out[i] = step.op(step.in[i]);
+  apply_unary(step.op, step.in, step.out, step.count);
 }
 
 template <typename Op>
@@ -333,7 +346,11 @@ void disjoint_unary_step(const InlineUnaryStep<Op>& step) {
   const float* __restrict in = step.in;
   float* __restrict out = step.out;
   const Op op = step.op;
-  for (int64_t i = 0; i < step.count; ++i) out[i] = op(in[i]);
+  if constexpr (requires { Op::span(in, out, step.count); }) {
+    Op::span(in, out, step.count);
+  } else {
+    for (int64_t i = 0; i < step.count; ++i) out[i] = op(in[i]);
+  }
 }
 
 template <typename Op>

@@ -1,6 +1,6 @@
 #include "kernels/fused_elementwise.hpp"
 
-#include <cmath>
+#include "vector_math.hpp"
 
 namespace rtscope::cpu {
 
@@ -17,10 +17,7 @@ void apply_epilogue(const LinearEpilogue& epilogue, float* out, int64_t rows, in
         for (int64_t c = begin; c < end; ++c) dst[c] = operand[c] + dst[c];
         break;
       case LinearEpilogue::Kind::kSiluGateMul:
-        for (int64_t c = begin; c < end; ++c) {
-          const float gate = operand[c];
-          dst[c] = gate / (1.0f + std::exp(-gate)) * dst[c];
-        }
+        silu_gate_mul(operand + begin, dst + begin, end - begin);
         break;
       case LinearEpilogue::Kind::kRelu:
         for (int64_t c = begin; c < end; ++c) dst[c] = dst[c] > 0.0f ? dst[c] : 0.0f;

@@ -1,0 +1,18 @@
+// Element-wise functions that need exp, vectorized: glibc's libmvec
+// (expf for 4, 8 or 16 lanes, chosen at run time by the CPU's vector ISA)
+// computes the exponentials, where a loop of std::exp runs one lane at a
+// time (about 2.6 ns per element for silu on a 2-core Zen 5, against 0.4).
+#pragma once
+
+#include <cstdint>
+
+namespace rtscope::cpu {
+
+// out[i] = x[i] / (1 + exp(-x[i])). `out` may be `x`.
+void silu(const float* x, float* out, int64_t n);
+
+// inout[i] = silu(gate[i]) * inout[i]: SwiGLU's gate applied to the up
+// projection (kernels/fused_elementwise.hpp).
+void silu_gate_mul(const float* gate, float* inout, int64_t n);
+
+}  // namespace rtscope::cpu
