@@ -123,8 +123,10 @@ std::vector<CheckResult> error_checks(const Probe& probe) {
          rts_tensor& t = b.inputs[0];
          t.dims[t.rank ? t.rank - 1 : 0] += 1;
        }}};
-  for (const auto& [name, breaker] : bad_executes) {
-    rows.push_back(run_check(name, dtype, [&] {
+  // Not a structured binding: clang 14 cannot capture one in a lambda.
+  for (const auto& bad : bad_executes) {
+    const auto& breaker = bad.second;
+    rows.push_back(run_check(bad.first, dtype, [&] {
       Bindings bindings(info, values);
       breaker(bindings);
       rts_execute_args args = bindings.args();

@@ -9,6 +9,7 @@
 #include "rtscope/half.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define RTSCOPE_KIT_HAVE_X86 1
 #endif
@@ -43,8 +44,14 @@ __attribute__((target("avx,f16c"))) inline void float_to_half_f16c(const float* 
   for (; i < count; ++i) out[i] = float_to_half(in[i]);
 }
 
+// F16C from CPUID (clang 14's __builtin_cpu_supports does not know
+// "f16c"); "avx" also covers the OS saving the YMM registers.
 inline bool processor_has_f16c() {
-  static const bool has = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+  static const bool has = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0 &&
+           __builtin_cpu_supports("avx");
+  }();
   return has;
 }
 #endif
