@@ -116,6 +116,10 @@ const std::vector<OpCase>& op_cases() {
        {{"axis", int64_t{1}}, {"start", int64_t{2}}, {"end", int64_t{-3}}}},
       {"argmax", "argmax", {f("x", {3, 4, 33})}, {}},
       {"argmax_axis0", "argmax", {f("x", {6, 5})}, {{"axis", int64_t{0}}}},
+      // A long contiguous axis in whole 16-byte vectors (plugins may read
+      // it that way): past four vectors per invocation of a 256-wide
+      // workgroup, and ties once the values are rounded to f16.
+      {"argmax_long_rows", "argmax", {f("x", {3, 16400})}, {}},
   };
   return cases;
 }

@@ -2,12 +2,19 @@
 // argmax along one axis of a tensor viewed as [outer, axis_len, inner]; one
 // workgroup per lane. The first index wins on ties, as in the reference.
 // Results are i64, written as two uint words.
+// A contiguous axis (inner 1) whose length is a multiple of the elements
+// in 16 bytes is read 16 bytes per load, four loads in flight per
+// invocation: a decode step's argmax over a 32000-token vocabulary is one
+// workgroup reading 64 KB, where one element per load leaves it waiting
+// on memory 125 times per invocation.
 #include "common.glsl"
+#extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 128;
 
 layout(std430, binding = 0) readonly buffer In { ELEM x[]; };
+layout(std430, binding = 0) readonly buffer InVec { uvec4 xv[]; };
 layout(std430, binding = 1) writeonly buffer Out { uint o[]; };
 
 // Mirrors ArgmaxPush in shader_interface.hpp.
@@ -31,6 +38,34 @@ bool better(float value, uint index, float best, uint best_index) {
   return value > best || (value == best && index < best_index);
 }
 
+#ifdef ELEM_F16
+const uint VEC = 8u;  // halves per uvec4
+#else
+const uint VEC = 4u;  // floats per uvec4
+#endif
+
+// Element e of a 16-byte vector.
+float element(uvec4 q, uint e) {
+#ifdef ELEM_F16
+  return unpackHalf2x16(q[e / 2u])[e % 2u];
+#else
+  return uintBitsToFloat(q[e]);
+#endif
+}
+
+// The elements of vector q, indices first..first + VEC - 1, in order:
+// an invocation sees its indices in increasing order, so a strictly
+// larger value is what replaces its best (the first index wins).
+void consider(uvec4 q, uint first, inout float best, inout uint best_index) {
+  [[unroll]] for (uint e = 0u; e < VEC; ++e) {
+    const float value = element(q, e);
+    if (best_index == 0xffffffffu || value > best) {
+      best = value;
+      best_index = first + e;
+    }
+  }
+}
+
 void main() {
   const uint LANES = SHAPE(S_LANES, pc.lanes);
   const uint AXIS_LEN = SHAPE(S_AXIS_LEN, pc.axis_len);
@@ -40,11 +75,25 @@ void main() {
     const uint base = (lane / INNER) * AXIS_LEN * INNER + lane % INNER;
     float best = -1.0 / 0.0;
     uint best_index = 0xffffffffu;
-    for (uint i = lid; i < AXIS_LEN; i += WG) {
-      const float value = float(x[base + i * INNER]);
-      if (best_index == 0xffffffffu || value > best) {
-        best = value;
-        best_index = i;
+    if (INNER == 1u && AXIS_LEN % VEC == 0u) {
+      const uint vecs = AXIS_LEN / VEC;
+      const uint first_vec = base / VEC;
+      uint v = lid;
+      for (; v + 3u * WG < vecs; v += 4u * WG) {
+        uvec4 q[4];
+        [[unroll]] for (uint j = 0u; j < 4u; ++j) q[j] = xv[first_vec + v + j * WG];
+        [[unroll]] for (uint j = 0u; j < 4u; ++j) {
+          consider(q[j], (v + j * WG) * VEC, best, best_index);
+        }
+      }
+      for (; v < vecs; v += WG) consider(xv[first_vec + v], v * VEC, best, best_index);
+    } else {
+      for (uint i = lid; i < AXIS_LEN; i += WG) {
+        const float value = float(x[base + i * INNER]);
+        if (best_index == 0xffffffffu || value > best) {
+          best = value;
+          best_index = i;
+        }
       }
     }
     best_values[lid] = best;
