@@ -6,36 +6,81 @@
 // vector division under the flag is exact to a rounding (1 / (1 + inf)
 // would give NaN through it). silu(±inf) and silu(NaN) come out as in
 // float64 (tests/cpu/vector_math_test.cpp).
+//
+// Each loop is compiled three times, for AVX-512, AVX2 and the baseline
+// (libmvec's 16-, 8- and 4-lane expf), and the first call picks one by
+// the CPU's features. Not target_clones: its ifunc resolvers run while
+// the dynamic loader relocates, before a sanitizer's runtime is up, which
+// crashes the sanitizer builds of programs that link this file.
 #include "vector_math.hpp"
 
 #include <cmath>
 
 namespace rtscope::cpu {
-
-// One clone per vector ISA, picked once by the dynamic loader's resolver.
-#define RTSCOPE_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-
 namespace {
 
 // x · sigmoid(x), with e = exp(-|x|) in (0, 1]: sigmoid(x) is 1 / (1 + e)
 // for x >= 0 and e / (1 + e) below.
-inline float silu_one(float x) {
+inline __attribute__((always_inline)) float silu_one(float x) {
   const float e = std::exp(-std::fabs(x));
   const float r = 1.0f / (1.0f + e);
   return x * (x >= 0.0f ? r : e * r);
 }
 
-}  // namespace
-
-RTSCOPE_VECTOR_CLONES void silu(const float* x, float* out, int64_t n) {
+// Inlined into each ISA's function below, so that each is vectorized for
+// its own ISA.
+inline __attribute__((always_inline)) void silu_loop(const float* x, float* out, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) out[i] = silu_one(x[i]);
 }
 
-RTSCOPE_VECTOR_CLONES void silu_gate_mul(const float* __restrict gate, float* __restrict inout,
-                                         int64_t n) {
+inline __attribute__((always_inline)) void silu_gate_mul_loop(const float* __restrict gate,
+                                                              float* __restrict inout, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) inout[i] = silu_one(gate[i]) * inout[i];
+}
+
+using Elementwise = void (*)(const float*, float*, int64_t);
+
+// The build of one loop for this CPU: AVX-512, else AVX2, else the baseline.
+template <Elementwise Avx512, Elementwise Avx2, Elementwise Baseline>
+Elementwise for_this_cpu() {
+  if (__builtin_cpu_supports("avx512f")) return Avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Avx2;
+  return Baseline;
+}
+
+__attribute__((target("avx512f"))) void silu_avx512(const float* x, float* out, int64_t n) {
+  silu_loop(x, out, n);
+}
+__attribute__((target("avx2,fma"))) void silu_avx2(const float* x, float* out, int64_t n) {
+  silu_loop(x, out, n);
+}
+void silu_baseline(const float* x, float* out, int64_t n) { silu_loop(x, out, n); }
+
+__attribute__((target("avx512f"))) void silu_gate_mul_avx512(const float* gate, float* inout,
+                                                             int64_t n) {
+  silu_gate_mul_loop(gate, inout, n);
+}
+__attribute__((target("avx2,fma"))) void silu_gate_mul_avx2(const float* gate, float* inout,
+                                                            int64_t n) {
+  silu_gate_mul_loop(gate, inout, n);
+}
+void silu_gate_mul_baseline(const float* gate, float* inout, int64_t n) {
+  silu_gate_mul_loop(gate, inout, n);
+}
+
+}  // namespace
+
+void silu(const float* x, float* out, int64_t n) {
+  static const Elementwise run = for_this_cpu<silu_avx512, silu_avx2, silu_baseline>();
+  run(x, out, n);
+}
+
+void silu_gate_mul(const float* gate, float* inout, int64_t n) {
+  static const Elementwise run =
+      for_this_cpu<silu_gate_mul_avx512, silu_gate_mul_avx2, silu_gate_mul_baseline>();
+  run(gate, inout, n);
 }
 
 }  // namespace rtscope::cpu

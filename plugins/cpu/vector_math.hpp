@@ -1,7 +1,8 @@
 // Element-wise functions that need exp, vectorized: glibc's libmvec
-// (expf for 4, 8 or 16 lanes, chosen at run time by the CPU's vector ISA)
-// computes the exponentials, where a loop of std::exp runs one lane at a
-// time (about 2.6 ns per element for silu on a 2-core Zen 5, against 0.4).
+// (expf for 4, 8 or 16 lanes, in the build for the CPU's vector ISA
+// picked at the first call) computes the exponentials, where a loop of
+// std::exp runs one lane at a time (about 2.6 ns per element for silu on
+// a 2-core Zen 5, against 0.4).
 #pragma once
 
 #include <cstdint>
