@@ -1,11 +1,11 @@
 // Built with -ffast-math (CMakeLists.txt): only then does glibc declare
 // libmvec's vector expf to the compiler. What the flag relaxes is kept out
 // of reach: every loop computes each element on its own (no sum to
-// reorder), and exp only ever sees -|x|, so it never overflows and the
-// divisor stays in [1, 2], where the reciprocal estimate GCC uses for a
-// vector division under the flag is exact to a rounding (1 / (1 + inf)
-// would give NaN through it). silu(±inf) and silu(NaN) come out as in
-// float64 (tests/cpu/vector_math_test.cpp).
+// reorder: callers sum), and exp never sees a positive argument, so it
+// never overflows; in silu the divisor stays in [1, 2], where the
+// reciprocal estimate GCC uses for a vector division under the flag is
+// exact to a rounding (1 / (1 + inf) would give NaN through it). silu(±inf)
+// and silu(NaN) come out as in float64 (tests/cpu/vector_math_test.cpp).
 //
 // Each loop is compiled three times, for AVX-512, AVX2 and the baseline
 // (libmvec's 16-, 8- and 4-lane expf), and the first call picks one by
@@ -27,8 +27,8 @@ inline __attribute__((always_inline)) float silu_one(float x) {
   return x * (x >= 0.0f ? r : e * r);
 }
 
-// Inlined into each ISA's function below, so that each is vectorized for
-// its own ISA.
+// The loops, inlined into each ISA's function below so that each is
+// vectorized for its own ISA.
 inline __attribute__((always_inline)) void silu_loop(const float* x, float* out, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) out[i] = silu_one(x[i]);
@@ -40,47 +40,48 @@ inline __attribute__((always_inline)) void silu_gate_mul_loop(const float* __res
   for (int64_t i = 0; i < n; ++i) inout[i] = silu_one(gate[i]) * inout[i];
 }
 
-using Elementwise = void (*)(const float*, float*, int64_t);
+inline __attribute__((always_inline)) void exp_below_loop(const float* x, float top, float* out,
+                                                          int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) out[i] = std::exp(x[i] - top);
+}
+
+// NAME_avx512, NAME_avx2 and NAME_baseline: NAME_loop built for each ISA.
+#define RTSCOPE_ISA_BUILDS(name, params, args)                                       \
+  __attribute__((target("avx512f"))) void name##_avx512 params { name##_loop args; } \
+  __attribute__((target("avx2,fma"))) void name##_avx2 params { name##_loop args; }  \
+  void name##_baseline params { name##_loop args; }
+
+RTSCOPE_ISA_BUILDS(silu, (const float* x, float* out, int64_t n), (x, out, n))
+RTSCOPE_ISA_BUILDS(silu_gate_mul, (const float* gate, float* inout, int64_t n), (gate, inout, n))
+RTSCOPE_ISA_BUILDS(exp_below, (const float* x, float top, float* out, int64_t n), (x, top, out, n))
+
+#undef RTSCOPE_ISA_BUILDS
 
 // The build of one loop for this CPU: AVX-512, else AVX2, else the baseline.
-template <Elementwise Avx512, Elementwise Avx2, Elementwise Baseline>
-Elementwise for_this_cpu() {
+template <auto Avx512, auto Avx2, auto Baseline>
+decltype(Baseline) for_this_cpu() {
   if (__builtin_cpu_supports("avx512f")) return Avx512;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Avx2;
   return Baseline;
 }
 
-__attribute__((target("avx512f"))) void silu_avx512(const float* x, float* out, int64_t n) {
-  silu_loop(x, out, n);
-}
-__attribute__((target("avx2,fma"))) void silu_avx2(const float* x, float* out, int64_t n) {
-  silu_loop(x, out, n);
-}
-void silu_baseline(const float* x, float* out, int64_t n) { silu_loop(x, out, n); }
-
-__attribute__((target("avx512f"))) void silu_gate_mul_avx512(const float* gate, float* inout,
-                                                             int64_t n) {
-  silu_gate_mul_loop(gate, inout, n);
-}
-__attribute__((target("avx2,fma"))) void silu_gate_mul_avx2(const float* gate, float* inout,
-                                                            int64_t n) {
-  silu_gate_mul_loop(gate, inout, n);
-}
-void silu_gate_mul_baseline(const float* gate, float* inout, int64_t n) {
-  silu_gate_mul_loop(gate, inout, n);
-}
-
 }  // namespace
 
 void silu(const float* x, float* out, int64_t n) {
-  static const Elementwise run = for_this_cpu<silu_avx512, silu_avx2, silu_baseline>();
+  static const auto run = for_this_cpu<silu_avx512, silu_avx2, silu_baseline>();
   run(x, out, n);
 }
 
 void silu_gate_mul(const float* gate, float* inout, int64_t n) {
-  static const Elementwise run =
+  static const auto run =
       for_this_cpu<silu_gate_mul_avx512, silu_gate_mul_avx2, silu_gate_mul_baseline>();
   run(gate, inout, n);
+}
+
+void exp_below(const float* x, float top, float* out, int64_t n) {
+  static const auto run = for_this_cpu<exp_below_avx512, exp_below_avx2, exp_below_baseline>();
+  run(x, top, out, n);
 }
 
 }  // namespace rtscope::cpu

@@ -16,4 +16,8 @@ void silu(const float* x, float* out, int64_t n);
 // projection (kernels/fused_elementwise.hpp).
 void silu_gate_mul(const float* gate, float* inout, int64_t n);
 
+// out[i] = exp(x[i] - top) for a top no smaller than any x[i] (a softmax's
+// maximum), so no exponential overflows. `out` may be `x`.
+void exp_below(const float* x, float top, float* out, int64_t n);
+
 }  // namespace rtscope::cpu

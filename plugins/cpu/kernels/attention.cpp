@@ -10,6 +10,7 @@
 
 #include "kernels/op_spec.hpp"
 #include "thread_pool.hpp"
+#include "vector_math.hpp"
 
 namespace rtscope::cpu {
 namespace {
@@ -181,11 +182,9 @@ void run_attention(const KernelArgs& args) {
         scores[j] = dot_fixed<kHeadDim>(query, keys + j * head_dim, head_dim) * scale_f;
         max_score = std::max(max_score, scores[j]);
       }
+      exp_below(scores, max_score, scores, visible);
       float sum = 0.0f;
-      for (int64_t j = 0; j < visible; ++j) {
-        scores[j] = std::exp(scores[j] - max_score);
-        sum += scores[j];
-      }
+      for (int64_t j = 0; j < visible; ++j) sum += scores[j];
       const float inv_sum = 1.0f / sum;
       std::fill(dst, dst + head_dim, 0.0f);
       for (int64_t j = 0; j < visible; ++j) {

@@ -6,6 +6,7 @@
 
 #include "kernels/op_spec.hpp"
 #include "thread_pool.hpp"
+#include "vector_math.hpp"
 
 namespace rtscope::cpu {
 namespace {
@@ -27,10 +28,15 @@ void run_softmax(const KernelArgs& args) {
           float max_value = -INFINITY;
           for (int64_t i = 0; i < view.length; ++i) max_value = std::max(max_value, src[i * step]);
           double sum = 0.0;
-          for (int64_t i = 0; i < view.length; ++i) {
-            const float e = std::exp(src[i * step] - max_value);
-            dst[i * step] = e;
-            sum += e;
+          if (step == 1) {
+            exp_below(src, max_value, dst, view.length);
+            for (int64_t i = 0; i < view.length; ++i) sum += dst[i];
+          } else {
+            for (int64_t i = 0; i < view.length; ++i) {
+              const float e = std::exp(src[i * step] - max_value);
+              dst[i * step] = e;
+              sum += e;
+            }
           }
           const float inv_sum = static_cast<float>(1.0 / sum);
           for (int64_t i = 0; i < view.length; ++i) dst[i * step] *= inv_sum;
