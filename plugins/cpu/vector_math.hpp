@@ -20,4 +20,11 @@ void silu_gate_mul(const float* gate, float* inout, int64_t n);
 // maximum), so no exponential overflows. `out` may be `x`.
 void exp_below(const float* x, float top, float* out, int64_t n);
 
+// out[i] = f(x[i]) for the unary ops exp, tanh and erf. `out` may be `x`.
+// (sigmoid stays scalar: a vector one differed by a few ulps, enough to
+// fail ONNX's GRU test whose output cancels to about 1e-7.)
+void exp_each(const float* x, float* out, int64_t n);
+void tanh_each(const float* x, float* out, int64_t n);
+void erf_each(const float* x, float* out, int64_t n);
+
 }  // namespace rtscope::cpu

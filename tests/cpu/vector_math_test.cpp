@@ -85,6 +85,53 @@ TEST(CpuVectorMath, ExpBelowTheMaximumMatchesFloat64) {
   }
 }
 
+// The unary ops with a vectorized loop, each against its float64 function.
+struct UnaryCase {
+  const char* name;
+  void (*vectorized)(const float*, float*, int64_t);
+  double (*reference)(double);
+  bool exp_of_argument;  // the float input's rounding is amplified by exp
+};
+
+const UnaryCase kUnaryCases[] = {
+    {"exp", exp_each, [](double x) { return std::exp(x); }, true},
+    {"tanh", tanh_each, [](double x) { return std::tanh(x); }, false},
+    {"erf", erf_each, [](double x) { return std::erf(x); }, false},
+};
+
+TEST(CpuVectorMath, UnaryOpsMatchFloat64) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  const std::vector<float> specials = {kInf,    -kInf,  std::numeric_limits<float>::quiet_NaN(),
+                                       0.0f,    -0.0f,  1e-30f,
+                                       -1e-30f, 89.0f,  -89.0f,
+                                       104.0f,  -104.0f};
+  for (const UnaryCase& c : kUnaryCases) {
+    for (size_t n : kLengths) {
+      std::vector<float> x = random_inputs(n, static_cast<uint32_t>(n) + 400);
+      for (size_t i = 0; i < specials.size() && i < n; ++i)
+        x[i * n / specials.size()] = specials[i];
+      std::vector<float> out(n, -1.0f);
+      c.vectorized(x.data(), out.data(), static_cast<int64_t>(n));
+      for (size_t i = 0; i < n; ++i) {
+        const double expected = c.reference(x[i]);
+        SCOPED_TRACE(::testing::Message() << c.name << "(" << x[i] << "), length " << n);
+        const float rounded = static_cast<float>(expected);
+        if (std::isinf(rounded) || rounded == 0.0f) {
+          EXPECT_EQ(out[i], rounded) << "element " << i;  // overflow and underflow as float
+        } else {
+          expect_close(expected, out[i], i, c.exp_of_argument ? x[i] : 0.0);
+        }
+      }
+      c.vectorized(x.data(), x.data(), static_cast<int64_t>(n));  // in place
+      for (size_t i = 0; i < n; ++i) {
+        if (!std::isnan(out[i])) {
+          EXPECT_EQ(x[i], out[i]) << c.name << " element " << i;
+        }
+      }
+    }
+  }
+}
+
 TEST(CpuVectorMath, SpecialValuesComeOutAsInFloat64) {
   constexpr float kInf = std::numeric_limits<float>::infinity();
   const std::vector<float> x = {kInf,

@@ -10,6 +10,7 @@
 #include "kernels/onnx_support.hpp"
 #include "rtscope/op_math.hpp"
 #include "thread_pool.hpp"
+#include "vector_math.hpp"
 
 namespace rtscope::cpu {
 namespace {
@@ -17,6 +18,15 @@ namespace {
 using onnx_kernels::Broadcast;
 using onnx_kernels::load;
 using onnx_kernels::store;
+
+// The vectorized loop of Op (vector_math.hpp), or nullptr where it has none.
+template <math::Unary Op>
+constexpr void (*vectorized_unary())(const float*, float*, int64_t) {
+  if constexpr (Op == math::Unary::exp) return exp_each;
+  if constexpr (Op == math::Unary::tanh) return tanh_each;
+  if constexpr (Op == math::Unary::erf) return erf_each;
+  return nullptr;
+}
 
 template <math::Unary Op>
 void run_unary(const KernelArgs& args) {
@@ -31,8 +41,12 @@ void run_unary(const KernelArgs& args) {
   float* out = args.outputs[0].as<float>();
   args.pool.parallel_for(args.outputs[0].elements(), kMinElementsPerTask,
                          [&](int64_t begin, int64_t end) {
-                           for (int64_t i = begin; i < end; ++i)
-                             out[i] = math::unary(Op, in[i], params);
+                           if constexpr (vectorized_unary<Op>() != nullptr) {
+                             vectorized_unary<Op>()(in + begin, out + begin, end - begin);
+                           } else {
+                             for (int64_t i = begin; i < end; ++i)
+                               out[i] = math::unary(Op, in[i], params);
+                           }
                          });
 }
 
