@@ -19,13 +19,16 @@ using onnx_kernels::Broadcast;
 using onnx_kernels::load;
 using onnx_kernels::store;
 
-// The vectorized loop of Op (vector_math.hpp), or nullptr where it has none.
+// Whether Op has a vectorized loop (vector_math.hpp), and that loop.
 template <math::Unary Op>
-constexpr void (*vectorized_unary())(const float*, float*, int64_t) {
-  if constexpr (Op == math::Unary::exp) return exp_each;
-  if constexpr (Op == math::Unary::tanh) return tanh_each;
-  if constexpr (Op == math::Unary::erf) return erf_each;
-  return nullptr;
+constexpr bool kVectorizedUnary =
+    Op == math::Unary::exp || Op == math::Unary::tanh || Op == math::Unary::erf;
+
+template <math::Unary Op>
+void vectorized_unary(const float* in, float* out, int64_t n) {
+  if constexpr (Op == math::Unary::exp) exp_each(in, out, n);
+  if constexpr (Op == math::Unary::tanh) tanh_each(in, out, n);
+  if constexpr (Op == math::Unary::erf) erf_each(in, out, n);
 }
 
 template <math::Unary Op>
@@ -41,8 +44,8 @@ void run_unary(const KernelArgs& args) {
   float* out = args.outputs[0].as<float>();
   args.pool.parallel_for(args.outputs[0].elements(), kMinElementsPerTask,
                          [&](int64_t begin, int64_t end) {
-                           if constexpr (vectorized_unary<Op>() != nullptr) {
-                             vectorized_unary<Op>()(in + begin, out + begin, end - begin);
+                           if constexpr (kVectorizedUnary<Op>) {
+                             vectorized_unary<Op>(in + begin, out + begin, end - begin);
                            } else {
                              for (int64_t i = begin; i < end; ++i)
                                out[i] = math::unary(Op, in[i], params);
