@@ -104,7 +104,10 @@ TEST(GraphSizes, WeightFileThatIsNotARegularFileSaysWhatItIs) {
       {(dir / "dir.bin").string(), "is a directory, not a regular file"},
       {(dir / "fifo.bin").string(), "is a FIFO (named pipe), not a regular file"},
       {"/dev/zero", "is a character device, not a regular file"}};
-  for (const auto& [path, expected] : cases) {
+  // Not a structured binding: clang 14 cannot capture one in a lambda.
+  for (const auto& entry : cases) {
+    const std::string& path = entry.first;
+    const std::string& expected = entry.second;
     const std::string message = testing::error_of([&] {
       parse_graph_yaml(graph_with_weight("[4, 3]", "{file: " + path + "}"),
                        (dir / "g.yaml").string());
