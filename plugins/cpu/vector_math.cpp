@@ -1,4 +1,4 @@
-// Built with -ffast-math (CMakeLists.txt): only then does glibc declare
+// Built with -ffast-math by GCC (CMakeLists.txt): only then does glibc declare
 // libmvec's vector expf, tanhf and erff to the compiler. What the flag
 // relaxes is kept out of reach: every loop computes each element on its
 // own (no sum to reorder: callers sum); the only comparison is a select on
