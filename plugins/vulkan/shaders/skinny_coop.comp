@@ -28,9 +28,7 @@
 // SUBGROUP_COUNT the subgroups per workgroup (default 8), and STAGED makes
 // each subgroup copy its weight tiles of the step into shared memory with
 // 16-byte loads (8 lanes per 128 bytes of a weight row) and load the
-// 16x16 tiles from there, instead of loading them from the weight buffer;
-// with STAGED, DEPTH (default 1) is how many steps a subgroup has fetched
-// into registers before the oldest goes to shared memory.
+// 16x16 tiles from there, instead of loading them from the weight buffer.
 // The text above describes the defaults (t4s8); the plugin runs
 // STAGED T_TILES=1 SUBGROUP_COUNT=16 (staged-t1s16) where the device can
 // hold its workgroup: more warps per tile of columns is what kept enough
@@ -54,9 +52,6 @@
 #endif
 #ifndef SUBGROUP_COUNT
 #define SUBGROUP_COUNT 8
-#endif
-#ifndef DEPTH
-#define DEPTH 1  // STAGED: steps fetched ahead into registers
 #endif
 const uint L = 16;  // cooperative matrix side (M, N and K)
 const uint SUBGROUPS = SUBGROUP_COUNT;
@@ -175,87 +170,76 @@ void main() {
     // zero beyond M rows and K; the next step's are fetched with its
     // weights, so a step waits on nothing but the previous one's loads.
 #ifdef STAGED
-    // A ring of DEPTH register slots: the step fetched in iteration i goes
-    // to slot i % DEPTH and into shared memory DEPTH - 1 iterations later.
-    // The iterations are unrolled by DEPTH so that every slot index is a
-    // constant: a slot's registers are never copied, and nothing waits on
-    // a load before its step is stored. This lane's share of a step is its
-    // vectors of A (and of the gain) and of the step's weight slices (16
-    // rows x 16T halves, 8-lane runs of 16-byte vectors along each row).
-    // With few workgroups per SM (2048 columns are 128 workgroups) the
-    // bytes in flight per lane are what bound the read rate.
-    uvec4 xs_ring[DEPTH][T];
-    uvec4 gs_ring[DEPTH][T];
-    uvec4 ws_ring[DEPTH][W_PER_LANE];
-    uvec4 ws2_ring[DEPTH][W_PER_LANE];
+    uvec4 xs[T];
+    uvec4 gs[T];
+    uvec4 xs_next[T];
+    uvec4 gs_next[T];
+    // This lane's share of the step's weight slices (16 rows x 16T halves,
+    // 8-lane runs of 16-byte vectors along each row), staged through shared
+    // memory; the next step's are fetched while this one is multiplied.
+    uvec4 ws_next[W_PER_LANE];
+    uvec4 ws2_next[W_PER_LANE];
     const uint w_slice = SUBGROUPS * A_SLICE + sub * 2u * W_SLICE;
-    const uint ahead = (DEPTH - 1u) * SUBGROUPS;  // fetched to stored
-    for (uint base = sub; base < steps + ahead + SUBGROUPS; base += DEPTH * SUBGROUPS) {
-      [[unroll]] for (uint d = 0u; d < DEPTH; ++d) {
-        // Iteration `step` fetches step `step` into slot d, multiplies the
-        // step stored by the previous iteration and stores step - ahead,
-        // fetched DEPTH - 1 iterations ago into slot (d + 1) % DEPTH.
-        const uint step = base + d * SUBGROUPS;
-        const uint stored = (d + 1u) % DEPTH;
-        if (step < steps) {
-          [[unroll]] for (uint j = 0u; j < W_PER_LANE; ++j) {
-            const uint v = j * SUBGROUP_SIZE + lane;
-            const uint row = v / A_VECS_PER_ROW;
-            const uint col = step * A_VECS_PER_ROW + v % A_VECS_PER_ROW;
-            const bool valid = col < KV;
-            ws_ring[d][j] = valid ? b[(n0 + row) * KV + col] : uvec4(0u);
-            if (gated) ws2_ring[d][j] = valid ? up[(n0 + row) * KV + col] : uvec4(0u);
-            if (rope) ws2_ring[d][j] = valid ? b[(n1 + row) * KV + col] : uvec4(0u);
-          }
-          [[unroll]] for (uint j = 0u; j < T; ++j) {
-            const uint kv = step * A_VECS_PER_ROW + a_vec + j * LANES_PER_ROW;
-            const bool valid = a_row < M && kv < KV;
-            xs_ring[d][j] = valid ? a[a_row * KV + kv] : uvec4(0u);
-            gs_ring[d][j] = valid && norm_rows ? gain[kv] : uvec4(0u);
-          }
+    for (uint step = sub; step < steps + SUBGROUPS; step += SUBGROUPS) {
+      // Iteration `step` fetches step `step` and multiplies step - SUBGROUPS.
+      const bool fetch = step < steps;
+      if (fetch) {
+        [[unroll]] for (uint j = 0u; j < W_PER_LANE; ++j) {
+          const uint v = j * SUBGROUP_SIZE + lane;
+          const uint row = v / A_VECS_PER_ROW;
+          const uint col = step * A_VECS_PER_ROW + v % A_VECS_PER_ROW;
+          const bool valid = col < KV;
+          ws_next[j] = valid ? b[(n0 + row) * KV + col] : uvec4(0u);
+          if (gated) ws2_next[j] = valid ? up[(n0 + row) * KV + col] : uvec4(0u);
+          if (rope) ws2_next[j] = valid ? b[(n1 + row) * KV + col] : uvec4(0u);
         }
-        if (step >= ahead + SUBGROUPS && step - ahead - SUBGROUPS < steps) {
-          const uint prev = step - ahead - SUBGROUPS;
-          [[unroll]] for (uint j = 0u; j < T; ++j) {
-            if (prev * T + j < k_tiles) {
-              fcoopmatNV<16, gl_ScopeSubgroup, L, L> x;
-              fcoopmatNV<16, gl_ScopeSubgroup, L, L> w;
-              coopMatLoadNV(x, pool, slice + j * (L / HALVES_PER_VEC), A_STRIDE, false);
-              coopMatLoadNV(w, pool, w_slice + j * (L / HALVES_PER_VEC), A_STRIDE, true);
-              acc = coopMatMulAddNV(x, w, acc);
-              if (paired) {
-                coopMatLoadNV(w, pool, w_slice + W_SLICE + j * (L / HALVES_PER_VEC), A_STRIDE,
-                              true);
-                acc2 = coopMatMulAddNV(x, w, acc2);
-              }
+        [[unroll]] for (uint j = 0u; j < T; ++j) {
+          const uint kv = step * A_VECS_PER_ROW + a_vec + j * LANES_PER_ROW;
+          const bool valid = a_row < M && kv < KV;
+          xs_next[j] = valid ? a[a_row * KV + kv] : uvec4(0u);
+          gs_next[j] = valid && norm_rows ? gain[kv] : uvec4(0u);
+        }
+      }
+      if (step >= SUBGROUPS) {
+        const uint prev = step - SUBGROUPS;
+        [[unroll]] for (uint j = 0u; j < T; ++j) {
+          if (prev * T + j < k_tiles) {
+            fcoopmatNV<16, gl_ScopeSubgroup, L, L> x;
+            fcoopmatNV<16, gl_ScopeSubgroup, L, L> w;
+            coopMatLoadNV(x, pool, slice + j * (L / HALVES_PER_VEC), A_STRIDE, false);
+            coopMatLoadNV(w, pool, w_slice + j * (L / HALVES_PER_VEC), A_STRIDE, true);
+            acc = coopMatMulAddNV(x, w, acc);
+            if (paired) {
+              coopMatLoadNV(w, pool, w_slice + W_SLICE + j * (L / HALVES_PER_VEC), A_STRIDE, true);
+              acc2 = coopMatMulAddNV(x, w, acc2);
             }
           }
-          // Every lane's reads of the slices are done before they are refilled.
-          subgroupBarrier();
         }
-        if (step >= ahead && step - ahead < steps) {
-          // The stored slot into shared memory: A times the gain with a fused rmsnorm
-          // (whose sum of squares is taken on the way).
-          [[unroll]] for (uint j = 0u; j < W_PER_LANE; ++j) {
-            const uint v = j * SUBGROUP_SIZE + lane;
-            const uint at = w_slice + (v / A_VECS_PER_ROW) * A_STRIDE + v % A_VECS_PER_ROW;
-            pool[at] = ws_ring[stored][j];
-            if (paired) pool[at + W_SLICE] = ws2_ring[stored][j];
-          }
-          [[unroll]] for (uint j = 0u; j < T; ++j) {
-            uvec4 x = xs_ring[stored][j];
-            if (norm_rows) {
-              [[unroll]] for (uint i = 0u; i < 4u; ++i) {
-                const vec2 p = unpackHalf2x16(x[i]);
-                squares = fma(p.x, p.x, fma(p.y, p.y, squares));
-                x[i] = packHalf2x16(p * unpackHalf2x16(gs_ring[stored][j][i]));
-              }
+        // Every lane's reads of the slices are done before they are refilled.
+        subgroupBarrier();
+      }
+      if (fetch) {
+        // The fetched step into shared memory: A times the gain with a
+        // fused rmsnorm (whose sum of squares is taken on the way).
+        [[unroll]] for (uint j = 0u; j < W_PER_LANE; ++j) {
+          const uint v = j * SUBGROUP_SIZE + lane;
+          const uint at = w_slice + (v / A_VECS_PER_ROW) * A_STRIDE + v % A_VECS_PER_ROW;
+          pool[at] = ws_next[j];
+          if (paired) pool[at + W_SLICE] = ws2_next[j];
+        }
+        [[unroll]] for (uint j = 0u; j < T; ++j) {
+          uvec4 x = xs_next[j];
+          if (norm_rows) {
+            [[unroll]] for (uint i = 0u; i < 4u; ++i) {
+              const vec2 p = unpackHalf2x16(x[i]);
+              squares = fma(p.x, p.x, fma(p.y, p.y, squares));
+              x[i] = packHalf2x16(p * unpackHalf2x16(gs_next[j][i]));
             }
-            pool[slice + a_row * A_STRIDE + a_vec + j * LANES_PER_ROW] = x;
           }
-          subgroupMemoryBarrierShared();
-          subgroupBarrier();
+          pool[slice + a_row * A_STRIDE + a_vec + j * LANES_PER_ROW] = x;
         }
+        subgroupMemoryBarrierShared();
+        subgroupBarrier();
       }
     }
 
