@@ -132,11 +132,17 @@ void binary_contiguous(const float* a, const float* b, float* out, int64_t count
   });
 }
 
+// An op with its own vectorized loop over a span (`Op::span`).
+template <typename Op>
+concept HasSpanLoop = requires(const float* in, float* out, int64_t count) {
+  Op::span(in, out, count);
+};
+
 // out[i] = op(in[i]) for i < count: through the op's own vectorized loop
-// where it has one (`Op::span`), else one element at a time.
+// where it has one, else one element at a time.
 template <typename Op>
 void apply_unary(const Op& op, const float* in, float* out, int64_t count) {
-  if constexpr (requires { Op::span(in, out, count); }) {
+  if constexpr (HasSpanLoop<Op>) {
     Op::span(in, out, count);
   } else {
     for (int64_t i = 0; i < count; ++i) out[i] = op(in[i]);
@@ -346,7 +352,7 @@ void disjoint_unary_step(const InlineUnaryStep<Op>& step) {
   const float* __restrict in = step.in;
   float* __restrict out = step.out;
   const Op op = step.op;
-  if constexpr (requires { Op::span(in, out, step.count); }) {
+  if constexpr (HasSpanLoop<Op>) {
     Op::span(in, out, step.count);
   } else {
     for (int64_t i = 0; i < step.count; ++i) out[i] = op(in[i]);

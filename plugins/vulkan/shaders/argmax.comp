@@ -53,17 +53,18 @@ float element(uvec4 q, uint e) {
 #endif
 }
 
-// The elements of vector q, indices first..first + VEC - 1, in order:
-// an invocation sees its indices in increasing order, so a strictly
+// An invocation sees its indices in increasing order, so a strictly
 // larger value is what replaces its best (the first index wins).
-void consider(uvec4 q, uint first, inout float best, inout uint best_index) {
-  [[unroll]] for (uint e = 0u; e < VEC; ++e) {
-    const float value = element(q, e);
-    if (best_index == 0xffffffffu || value > best) {
-      best = value;
-      best_index = first + e;
-    }
+void keep(float value, uint index, inout float best, inout uint best_index) {
+  if (best_index == 0xffffffffu || value > best) {
+    best = value;
+    best_index = index;
   }
+}
+
+// The elements of vector q, indices first..first + VEC - 1, in order.
+void consider(uvec4 q, uint first, inout float best, inout uint best_index) {
+  [[unroll]] for (uint e = 0u; e < VEC; ++e) keep(element(q, e), first + e, best, best_index);
 }
 
 void main() {
@@ -89,11 +90,7 @@ void main() {
       for (; v < vecs; v += WG) consider(xv[first_vec + v], v * VEC, best, best_index);
     } else {
       for (uint i = lid; i < AXIS_LEN; i += WG) {
-        const float value = float(x[base + i * INNER]);
-        if (best_index == 0xffffffffu || value > best) {
-          best = value;
-          best_index = i;
-        }
+        keep(float(x[base + i * INNER]), i, best, best_index);
       }
     }
     best_values[lid] = best;
