@@ -79,10 +79,11 @@ class Tuner {
 
   const Engine& engine_;
   const rts_cache_store* cache_;
-  // RTSCOPE_CPU_FORCE_VARIANT: a variant name that wins wherever it is a
-  // candidate, without measuring or caching (tests run every variant
-  // against the reference this way); empty when unset.
-  std::string forced_variant_;
+  // RTSCOPE_CPU_FORCE_VARIANT: variant names, comma-separated, of which
+  // the first that is a node's candidate wins there, without measuring or
+  // caching (tests run every variant against the reference this way);
+  // empty when unset.
+  std::vector<std::string> forced_variants_;
   MeasurementGate* gate_ = nullptr;
   TuningCounters counters_;
   std::mutex memo_mutex_;

@@ -9,14 +9,13 @@
 // exact to a rounding (1 / (1 + inf) would give NaN through it). ±inf and
 // NaN come out as in float64 (tests/cpu/vector_math_test.cpp).
 //
-// Each loop is compiled three times, for AVX-512, AVX2 and the baseline
-// (libmvec's 16-, 8- and 4-lane expf), and the first call picks one by
-// the CPU's features. Not target_clones: its ifunc resolvers run while
-// the dynamic loader relocates, before a sanitizer's runtime is up, which
-// crashes the sanitizer builds of programs that link this file.
+// Each loop is compiled three times (isa_builds.hpp), for AVX-512, AVX2
+// and the baseline: libmvec's 16-, 8- and 4-lane expf.
 #include "vector_math.hpp"
 
 #include <cmath>
+
+#include "isa_builds.hpp"
 
 namespace rtscope::cpu {
 namespace {
@@ -63,28 +62,12 @@ inline __attribute__((always_inline)) void exp_below_loop(const float* x, float 
   for (int64_t i = 0; i < n; ++i) out[i] = std::exp(x[i] - top);
 }
 
-// NAME_avx512, NAME_avx2 and NAME_baseline: NAME_loop built for each ISA.
-#define RTSCOPE_ISA_BUILDS(name, params, args)                                       \
-  __attribute__((target("avx512f"))) void name##_avx512 params { name##_loop args; } \
-  __attribute__((target("avx2,fma"))) void name##_avx2 params { name##_loop args; }  \
-  void name##_baseline params { name##_loop args; }
-
 RTSCOPE_ISA_BUILDS(silu, (const float* x, float* out, int64_t n), (x, out, n))
 RTSCOPE_ISA_BUILDS(silu_gate_mul, (const float* gate, float* inout, int64_t n), (gate, inout, n))
 RTSCOPE_ISA_BUILDS(exp_below, (const float* x, float top, float* out, int64_t n), (x, top, out, n))
 RTSCOPE_ISA_BUILDS(exp_each, (const float* x, float* out, int64_t n), (x, out, n))
 RTSCOPE_ISA_BUILDS(tanh_each, (const float* x, float* out, int64_t n), (x, out, n))
 RTSCOPE_ISA_BUILDS(erf_each, (const float* x, float* out, int64_t n), (x, out, n))
-
-#undef RTSCOPE_ISA_BUILDS
-
-// The build of one loop for this CPU: AVX-512, else AVX2, else the baseline.
-template <auto Avx512, auto Avx2, auto Baseline>
-decltype(Baseline) for_this_cpu() {
-  if (__builtin_cpu_supports("avx512f")) return Avx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Avx2;
-  return Baseline;
-}
 
 }  // namespace
 

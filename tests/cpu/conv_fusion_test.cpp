@@ -66,9 +66,16 @@ Graph block_graph() {
 
 class CpuConvFusion : public testing::WithCpuPlugin<::testing::TestWithParam<const char*>> {};
 
+// The forced kernels: the parameter, and where it runs only the 1x1
+// shortcut, im2col + sgemm for the 3x3 convolutions, so that a fused and
+// an unfused model run the same kernels (tuned, they might pick two).
+std::string forced_kernels(const std::string& variant) {
+  return variant == "conv.pointwise_sgemm" ? variant + ",conv.im2col_sgemm" : variant;
+}
+
 TEST_P(CpuConvFusion, BlockMatchesFloat64Reference) {
   const std::string variant = GetParam();
-  const testing::ForcedVariant forced(variant);
+  const testing::ForcedVariant forced(forced_kernels(variant));
   const Graph graph = block_graph();
   uint64_t seed = 70;
   for (const char* capture : {"disabled", "whole_graph"}) {
@@ -88,14 +95,16 @@ TEST_P(CpuConvFusion, BlockMatchesFloat64Reference) {
     }
     EXPECT_EQ(plugin_counter_or_zero(*model, "fused_groups"), 3u) << capture;
     // The forced kernel ran the groups' convolutions where it is offered
-    // (Winograd: the 3x3 ones).
-    const uint64_t expected_nodes = variant.starts_with("conv.onednn_winograd") ? 3u : 4u;
+    // (Winograd: the 3x3 ones; the pointwise product: the 1x1 shortcut).
+    const uint64_t expected_nodes = variant.starts_with("conv.onednn_winograd") ? 3u
+                                    : variant == "conv.pointwise_sgemm"         ? 1u
+                                                                                : 4u;
     EXPECT_EQ(testing::variant_nodes(*model, variant), expected_nodes) << capture;
   }
 }
 
 TEST_P(CpuConvFusion, UnfusedGivesTheSameFloats) {
-  const testing::ForcedVariant forced(GetParam());
+  const testing::ForcedVariant forced(forced_kernels(GetParam()));
   const Graph graph = block_graph();
   const std::map<std::string, Tensor> inputs = {
       {"x", Tensor::random(DType::f32, {kBatch, kIn, kH, kW}, 90)},

@@ -1,6 +1,7 @@
 // The CPU plugin's conv kernels (im2col + OpenBLAS sgemm, oneDNN in one
 // slice and in one slice of channels or groups per pool thread, oneDNN in
-// the blocked layout, directly and by Winograd), each
+// the blocked layout, directly and by Winograd; a 1x1 kernel as one
+// oneDNN sgemm on the plain layout, strided ones through a gathered copy), each
 // forced with RTSCOPE_CPU_FORCE_VARIANT, against the float64 reference:
 // strides, pads, dilations, groups (depthwise too), 1d and 2d, with and
 // without bias and a following relu, weights as constants (reordered once
@@ -116,6 +117,16 @@ const std::vector<ConvCase>& cases() {
        true,
        {{"pads", ints({2, 1})}, {"strides", ints({3})}, {"dilations", ints({2})}}},
       {"conv1d_groups", {1, 8, 15}, {8, 2, 3}, false, false, {{"group", int64_t{4}}}},
+      // 1x1 kernels: unstrided over a batch (the product reads the input
+      // in place), and strided in 3 spatial dims (the gathered copy walks
+      // every dim); output channels not a multiple of 16.
+      {"pointwise_1d_batch", {3, 24, 9}, {40, 24, 1}, false, true, {}},
+      {"pointwise_3d_strided",
+       {2, 8, 5, 6, 7},
+       {20, 8, 1, 1, 1},
+       true,
+       true,
+       {{"strides", ints({2, 1, 3})}}},
       // Channels in whole blocks of 16: the blocked layout applies.
       {"blocks_3x3", {1, 32, 9, 9}, {48, 32, 3, 3}, true, true, {{"pads", ints({1, 1, 1, 1})}}},
       {"blocks_first_layer",
@@ -204,7 +215,13 @@ class ConvVariants : public ::testing::TestWithParam<const char*> {
           std::accumulate(c.w.begin(), c.w.end(), int64_t{1}, std::multiplies<>());
       const bool rows =
           std::thread::hardware_concurrency() > 1 && y_shape.size() >= 4 && y_shape[2] >= 2;
+      const bool pointwise =
+          group == 1 && std::all_of(c.w.begin() + 2, c.w.end(), [](int64_t k) { return k == 1; }) &&
+          (c.attrs.count("pads") == 0 ||
+           std::ranges::all_of(std::get<std::vector<int64_t>>(c.attrs.at("pads")),
+                               [](int64_t p) { return p == 0; }));
       if ((variant != "conv.onednn_split" || splits) &&
+          (variant != "conv.pointwise_sgemm" || pointwise) &&
           (variant != "conv.onednn_blocked" || blocks) &&
           (variant != "conv.onednn_winograd" || winograd) &&
           (variant != "conv.onednn_blocked_rows" || (blocks && rows && weights <= image)) &&
@@ -212,13 +229,24 @@ class ConvVariants : public ::testing::TestWithParam<const char*> {
         EXPECT_EQ(variant_nodes(*model, variant), 1u);
         // A oneDNN form holds the weights in its own layout (reordered
         // once, or per execute from a runtime input) in its prepared
-        // state, counted by the plan; im2col + sgemm prepares nothing.
+        // state, counted by the plan; im2col + sgemm prepares nothing,
+        // the pointwise product at most its gathered copy.
         uint64_t weight_bytes = sizeof(float);
         for (const int64_t d : c.w) weight_bytes *= static_cast<uint64_t>(d);
         if (variant.starts_with("conv.onednn")) {
           EXPECT_GE(testing::plugin_counter_or_zero(*model, "prepared_bytes"), weight_bytes);
-        } else {
+        } else if (variant == "conv.im2col_sgemm") {
           EXPECT_EQ(testing::plugin_counter_or_zero(*model, "prepared_bytes"), 0u);
+        } else {
+          // The gathered copy of a strided node's input, [C, out positions].
+          const uint64_t gathered = unit("strides")
+                                        ? 0
+                                        : sizeof(float) * static_cast<uint64_t>(c.x[1]) *
+                                              std::accumulate(y_shape.begin() + 2, y_shape.end(),
+                                                              uint64_t{1}, std::multiplies<>());
+          const uint64_t prepared = testing::plugin_counter_or_zero(*model, "prepared_bytes");
+          EXPECT_GE(prepared, gathered);
+          EXPECT_LT(prepared, gathered + 64);  // rounded up to a cache line
         }
       }
     }

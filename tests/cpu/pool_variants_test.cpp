@@ -4,7 +4,9 @@
 // pads, dilations, ceil_mode, padding counted or not, 1d and 2d.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -56,6 +58,11 @@ const std::vector<PoolCase>& cases() {
       {"ceil_mode_2d",
        {1, 6, 7, 8},
        {{"kernel", ints({2, 2})}, {"strides", ints({2, 2})}, {"ceil_mode", int64_t{1}}}},
+      // Windows wider than the stride, rows overlapping, and pads that
+      // leave some windows mostly padding.
+      {"overlapping_asymmetric",
+       {2, 3, 11, 13},
+       {{"kernel", ints({3, 4})}, {"strides", ints({1, 3})}, {"pads", ints({0, 2, 1, 1})}}},
   };
   return all;
 }
@@ -94,6 +101,31 @@ TEST_P(PoolVariants, MatchFloat64Reference) {
                           (!param.count_include_pad || c.label.rfind("ceil_mode", 0) != 0));
     EXPECT_EQ(variant_nodes(*model, param.variant), offered ? 1u : 0u);
   }
+}
+
+// A NaN in a window makes that window's max NaN, and no other: the row
+// by row 2d kernel (max_pool.f32 without dilation) as the window loop.
+TEST(MaxPool, NaNReachesEveryWindowHoldingItAndNoOther) {
+  PluginRegistry registry;
+  registry.load({.name = "cpu"});
+  const ForcedVariant forced("max_pool.f32");
+  const PoolCase c{
+      "nan",
+      {1, 2, 6, 6},
+      {{"kernel", ints({3, 3})}, {"strides", ints({2, 2})}, {"pads", ints({1, 1, 1, 1})}}};
+  const Graph graph = pool_graph("max_pool", c);
+  auto model = testing::eager_cpu_model(registry, graph);
+  Tensor x = Tensor::random(DType::f32, c.x, 7);
+  x.data_as<float>()[2 * 6 + 3] = std::numeric_limits<float>::quiet_NaN();  // plane 0, (2, 3)
+  const Tensor y = model->run({{"x", x}}).at("y");
+  ASSERT_EQ(y.shape(), (Shape{1, 2, 3, 3}));
+  const float* out = y.data_as<float>();
+  for (int64_t i = 0; i < y.numel(); ++i) {
+    // Plane 0's windows over rows 1..3 and columns 1..3 or 3..5.
+    const bool holds_nan = i == 1 * 3 + 1 || i == 1 * 3 + 2;
+    EXPECT_EQ(std::isnan(out[i]), holds_nan) << "output " << i;
+  }
+  EXPECT_EQ(variant_nodes(*model, "max_pool.f32"), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Cpu, PoolVariants,

@@ -18,10 +18,10 @@
 namespace rtscope::testing {
 
 // Every kernel the cpu plugin offers for conv, for tests that force each.
-inline const char* const kConvVariants[] = {"conv.im2col_sgemm",        "conv.onednn",
-                                            "conv.onednn_split",        "conv.onednn_blocked",
-                                            "conv.onednn_winograd",     "conv.onednn_blocked_rows",
-                                            "conv.onednn_winograd_rows"};
+inline const char* const kConvVariants[] = {"conv.im2col_sgemm",         "conv.onednn",
+                                            "conv.onednn_split",         "conv.onednn_blocked",
+                                            "conv.onednn_winograd",      "conv.onednn_blocked_rows",
+                                            "conv.onednn_winograd_rows", "conv.pointwise_sgemm"};
 
 // A test suite with the cpu plugin loaded once for all its tests
 // (`registry_`), on gtest's `Base` (::testing::Test or a TestWithParam).

@@ -1,11 +1,13 @@
 #include "kernels/onednn_conv.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "aligned_buffer.hpp"
+#include "kernels/channel_blocks.hpp"
 #include "kernels/fused_elementwise.hpp"
 #include "kernels/onednn_support.hpp"
 #include "kit_names.hpp"
@@ -22,23 +24,43 @@ Tag blocked_tag(int spatial) {
   static constexpr Tag kTags[] = {Tag::nCw16c, Tag::nChw16c, Tag::nCdhw16c};
   return kTags[spatial - 1];
 }
-constexpr int64_t kBlock = 16;  // channels per block of blocked_tag()
+constexpr int64_t kBlock = kChannelBlock;  // channels per block of blocked_tag()
 Tag weights_tag(int spatial, bool grouped) {
   static constexpr Tag kPlain[] = {Tag::oiw, Tag::oihw, Tag::oidhw};
   static constexpr Tag kGrouped[] = {Tag::goiw, Tag::goihw, Tag::goidhw};
   return grouped ? kGrouped[spatial - 1] : kPlain[spatial - 1];
 }
 
-// A reorder of one channel slice of one image between the plain and the
-// blocked layout; slices start on a block, so both sides are dense at
-// the same float offset.
-struct SliceReorder {
-  dnnl::reorder primitive;
-  memory from, to, scratchpad;
-  AlignedBuffer scratchpad_buffer;
-  dnnl::stream stream;
+// A window of one plain image and a dense buffer holding it in the
+// primitive's layout: `channels` planes (`plane_stride` floats apart in
+// the image), `positions` of each from `offset` floats in. A channel slice
+// takes whole planes, a row slice a range of rows of every plane.
+struct WindowCopy {
   int64_t offset = 0;
+  int64_t channels = 0;
+  int64_t positions = 0;
+  int64_t plane_stride = 0;
+  float* dense = nullptr;
+  bool blocked = true;  // else the planes packed one after another
 };
+
+void copy_into(const WindowCopy& window, const float* image) {
+  const float* from = image + window.offset;
+  if (window.blocked) {
+    to_channel_blocks(from, window.plane_stride, window.dense, window.channels, window.positions);
+    return;
+  }
+  for (int64_t c = 0; c < window.channels; ++c) {
+    std::memcpy(window.dense + c * window.positions, from + c * window.plane_stride,
+                static_cast<size_t>(window.positions) * sizeof(float));
+  }
+}
+
+// Outputs are always blocked.
+void copy_back(const WindowCopy& window, float* image) {
+  from_channel_blocks(window.dense, image + window.offset, window.plane_stride, window.channels,
+                      window.positions);
+}
 
 // One slice of the output channels (or groups) with its own primitive.
 // Offsets are in floats, within one call's images.
@@ -56,11 +78,11 @@ struct ConvSlice {
   int64_t bias_offset = 0;
   int64_t rows = 0;  // output channels (of every image in the call) the slice writes
   // Blocked layout: the slice's output back into the plain output.
-  std::optional<SliceReorder> dst_back;
+  std::optional<WindowCopy> dst_back;
   // Split by output rows: the input rows the slice reads (with its halo),
   // copied into `src_buffer` in the primitive's layout, and its output
   // rows in `dst_buffer` until `dst_back` writes them out.
-  std::optional<SliceReorder> src_window;
+  std::optional<WindowCopy> src_window;
   AlignedBuffer src_buffer;
   AlignedBuffer dst_buffer;
   // Output positions [first, end) of each channel the slice writes: all of
@@ -73,7 +95,7 @@ struct OnednnConv final : PreparedKernel {
   std::vector<ConvSlice> slices;
   // Blocked layout: the input image into `src_blocked`, by channel slices
   // (empty: the primitive reads the plain input).
-  std::vector<SliceReorder> src_in;
+  std::vector<WindowCopy> src_in;
   AlignedBuffer src_blocked;
   AlignedBuffer dst_blocked;  // blocked layout: one image of output
   // The constant the weights were reordered from at prepare time; nullptr
@@ -113,40 +135,6 @@ dnnl::reorder make_reorder(const memory& from, const memory& to, AlignedBuffer& 
   const dnnl::reorder::primitive_desc pd(from, to, user_scratchpad_attr());
   scratchpad = user_scratchpad(pd, buffer);
   return dnnl::reorder(pd);
-}
-
-void run_reorder(SliceReorder& reorder) {
-  const dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, reorder.from.get()},
-                                  {DNNL_ARG_TO, reorder.to.get()},
-                                  {DNNL_ARG_SCRATCHPAD, reorder.scratchpad.get()}};
-  execute_primitive(reorder.primitive, reorder.stream, args, 3, "layout reorder");
-}
-
-// A reorder between a window of one plain image (`image` dims, pointed at
-// per execute, `offset` floats in) and `dense`, a buffer of the window
-// alone in layout `dense_tag`. The window is a slice of rows or, when it
-// equals `image` in all but the channel count, a slice of channels that
-// starts on a block.
-SliceReorder make_window_reorder(const memory::dims& window, const memory::dims& image,
-                                 int64_t offset, Tag dense_tag, bool into_dense, float* dense) {
-  const auto& engine = onednn_cpu_engine();
-  memory::dims strides(image.size());
-  int64_t stride = 1;
-  for (size_t d = image.size(); d-- > 0;) {
-    strides[d] = stride;
-    stride *= image[d];
-  }
-  SliceReorder reorder;
-  reorder.offset = offset;
-  reorder.stream = dnnl::stream(engine);
-  const memory plain(memory::desc(window, memory::data_type::f32, strides), engine,
-                     DNNL_MEMORY_NONE);
-  const memory packed(memory::desc(window, memory::data_type::f32, dense_tag), engine, dense);
-  reorder.from = into_dense ? plain : packed;
-  reorder.to = into_dense ? packed : plain;
-  reorder.primitive =
-      make_reorder(reorder.from, reorder.to, reorder.scratchpad_buffer, reorder.scratchpad);
-  return reorder;
 }
 
 void reorder_weights(ConvSlice& slice) {
@@ -293,8 +281,6 @@ void prepare_row_slices(OnednnConv& state, const NodeDesc& node, const ConvGeome
   const int64_t in_row = g.in_size / in_rows;
   const int64_t out_row = g.out_size / out_rows;
   const Tag src_tag = channels % kBlock == 0 ? blocked_tag(g.spatial) : plain_tag(g.spatial);
-  const memory::dims image_in = with_spatial({1, channels}, g.in_spatial);
-  const memory::dims image_out = with_spatial({1, m_total}, g.out_spatial);
   const int64_t extent = g.dilates[0] * (g.kernel[0] - 1) + g.kernel[0];  // rows one output reads
   state.slices.resize(static_cast<size_t>(slices));
   for (int64_t s = 0; s < slices; ++s) {
@@ -326,11 +312,17 @@ void prepare_row_slices(OnednnConv& state, const NodeDesc& node, const ConvGeome
     slice.dst_buffer.reserve(dst_md.get_size());
     slice.src = memory(src_md, onednn_cpu_engine(), slice.src_buffer.data());
     slice.dst = memory(dst_md, onednn_cpu_engine(), slice.dst_buffer.data());
-    slice.src_window = make_window_reorder(src_dims, image_in, lo * in_row, src_tag, true,
-                                           static_cast<float*>(slice.src_buffer.data()));
-    slice.dst_back =
-        make_window_reorder(dst_dims, image_out, slice.positions_begin, blocked_tag(g.spatial),
-                            false, static_cast<float*>(slice.dst_buffer.data()));
+    slice.src_window = WindowCopy{.offset = lo * in_row,
+                                  .channels = channels,
+                                  .positions = (hi - lo) * in_row,
+                                  .plane_stride = g.in_size,
+                                  .dense = static_cast<float*>(slice.src_buffer.data()),
+                                  .blocked = src_tag != plain_tag(g.spatial)};
+    slice.dst_back = WindowCopy{.offset = slice.positions_begin,
+                                .channels = m_total,
+                                .positions = slice.positions_end - slice.positions_begin,
+                                .plane_stride = g.out_size,
+                                .dense = static_cast<float*>(slice.dst_buffer.data())};
     build_slice(slice, node, g, src_md, dst_md, with_spatial({m_total, channels}, g.kernel), false,
                 state.has_bias, pad_l, pad_r, algorithm, w.as<float>(),
                 s > 0 ? &state.slices[0] : nullptr);
@@ -397,10 +389,12 @@ std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const Te
       const std::vector<int64_t> src_bounds = slice_bounds(channels, src_slices, true);
       for (int64_t s = 0; s < src_slices; ++s) {
         const int64_t c0 = src_bounds[s];
-        const memory::dims dims = with_spatial({1, src_bounds[s + 1] - c0}, g.in_spatial);
         state->src_in.push_back(
-            make_window_reorder(dims, dims, c0 * g.in_size, blocked_tag(spatial), true,
-                                static_cast<float*>(state->src_blocked.data()) + c0 * g.in_size));
+            WindowCopy{.offset = c0 * g.in_size,
+                       .channels = src_bounds[s + 1] - c0,
+                       .positions = g.in_size,
+                       .plane_stride = g.in_size,
+                       .dense = static_cast<float*>(state->src_blocked.data()) + c0 * g.in_size});
       }
     }
     if (blocked) state->dst_blocked.reserve(static_cast<size_t>(state->dst_stride) * sizeof(float));
@@ -432,8 +426,15 @@ std::shared_ptr<PreparedKernel> prepare(const NodeDesc& node, std::span<const Te
       if (blocked) {
         float* dst = static_cast<float*>(state->dst_blocked.data());
         slice.dst = memory(dst_md, engine, dst + slice.dst_offset);
-        slice.dst_back = make_window_reorder(dst_dims, dst_dims, slice.dst_offset,
-                                             blocked_tag(spatial), false, dst + slice.dst_offset);
+        if (m0 % kBlock != 0) {
+          fail(RTS_ERROR_UNSUPPORTED, "cpu: ", node.label(),
+               ": a blocked oneDNN conv slice must start on a block of ", kBlock, " channels");
+        }
+        slice.dst_back = WindowCopy{.offset = slice.dst_offset,
+                                    .channels = m_count,
+                                    .positions = g.out_size,
+                                    .plane_stride = g.out_size,
+                                    .dense = dst + slice.dst_offset};
       } else {
         slice.dst = memory(dst_md, engine, DNNL_MEMORY_NONE);
       }
@@ -487,15 +488,13 @@ void run_slice(const OnednnConv& state, ConvSlice& slice, const KernelArgs& args
   }
   if (bias != nullptr) slice.bias.set_data_handle(const_cast<float*>(bias) + slice.bias_offset);
   if (slice.src_window) {
-    slice.src_window->from.set_data_handle(const_cast<float*>(src) + slice.src_window->offset);
-    run_reorder(*slice.src_window);
+    copy_into(*slice.src_window, src);
   } else if (state.src_in.empty()) {
     slice.src.set_data_handle(const_cast<float*>(src) + slice.src_offset);
   }
   if (slice.dst_back) {
     execute_conv(slice, bias != nullptr);
-    slice.dst_back->to.set_data_handle(dst + slice.dst_back->offset);
-    run_reorder(*slice.dst_back);
+    copy_back(*slice.dst_back, dst);
   } else {
     slice.dst.set_data_handle(dst + slice.dst_offset);
     execute_conv(slice, bias != nullptr);
@@ -527,11 +526,7 @@ bool run_onednn_conv(const KernelArgs& args) {
       const auto src_slices = static_cast<int64_t>(state->src_in.size());
       args.pool.parallel_for(src_slices, 1, [&](int64_t begin, int64_t end) {
         const SingleOpenMpThread single;
-        for (int64_t s = begin; s < end; ++s) {
-          SliceReorder& reorder = state->src_in[s];
-          reorder.from.set_data_handle(src + reorder.offset);
-          run_reorder(reorder);
-        }
+        for (int64_t s = begin; s < end; ++s) copy_into(state->src_in[s], src);
       });
     }
     const auto slices = static_cast<int64_t>(state->slices.size());
