@@ -12,6 +12,7 @@
 #include "engine.hpp"
 #include "kit_names.hpp"
 #include "plugin.hpp"
+#include "rtscope/kit/candidate_race.hpp"
 #include "rtscope/kit/elapsed.hpp"
 #include "rtscope/kit/settings.hpp"
 #include "rtscope/kit/trace_span.hpp"
@@ -27,9 +28,6 @@ using Clock = std::chrono::steady_clock;
 constexpr int kMinTimedRuns = 3;
 constexpr int kMaxTimedRuns = 10;
 constexpr auto kCandidateBudget = std::chrono::milliseconds(2);
-// Candidates whose first median is within this factor of the best are
-// measured a second time (Tuner::measure).
-constexpr double kCloseRace = 1.25;
 
 using kit::elapsed_ns;
 
@@ -284,10 +282,7 @@ std::optional<KernelVariant> Tuner::measure(const NodeTask& task, const TuningSp
   const Clock::time_point started = Clock::now();
   const EngineNode& node = engine_.nodes()[task.node];
   const Workspace workspace(engine_, task, space.position);
-  // Each candidate's score: the least of its medians over the rounds that
-  // measured it; UINT64_MAX for one that failed or was not measured.
-  std::vector<uint64_t> scores(space.variants.size(), std::numeric_limits<uint64_t>::max());
-  const auto measure_one = [&](size_t index) {
+  const auto measure_one = [&](size_t index) -> std::optional<uint64_t> {
     const KernelVariant& variant = space.variants[index];
     uint64_t ns = 0;
     try {
@@ -309,39 +304,23 @@ std::optional<KernelVariant> Tuner::measure(const NodeTask& task, const TuningSp
       engine_.plugin().log(RTS_LOG_DEBUG,
                            str_cat("cpu: tuning candidate ", variant.name, " failed on ",
                                    node.desc->label(), ": ", error.what()));
-      return;
+      return std::nullopt;
     }
     counters_.runs.fetch_add(1, std::memory_order_relaxed);
     engine_.plugin().log(RTS_LOG_TRACE,
                          str_cat("cpu: tuning ", node.desc->label(), ": ", variant.name, " grain ",
                                  variant.tuning.grain, ": median ", ns, " ns"));
-    scores[index] = std::min(scores[index], ns);
+    return ns;
   };
-  // Candidate after candidate, each scored by its median run; then the
-  // candidates within kCloseRace of the best again, in reverse order, each
-  // keeping the better of its two medians. A machine that slows down for
-  // a while (another process, a shared host) slows whichever candidates
-  // it catches: with one round, the choice between two close kernels then
-  // changed from one start of a program to the next (ResNet-18's layer1
-  // convolutions: 460 against 640 us). In the background (lazy), the
-  // context's executes wait while a node is measured, rather than run
-  // alongside and be measured with it.
+  // Each candidate scored by its median run, the close ones twice
+  // (kit/candidate_race.hpp). In the background (lazy), the context's
+  // executes wait while a node is measured, rather than run alongside and
+  // be measured with it.
+  kit::RaceResult race;
   const auto measure_all = [&] {
-    const auto cancelled = [&] {
+    race = kit::run_candidate_race(space.variants.size(), measure_one, [&] {
       return cancel != nullptr && cancel->load(std::memory_order_relaxed);
-    };
-    for (size_t i = 0; i < space.variants.size() && !cancelled(); ++i) measure_one(i);
-    if (scores.empty()) return;
-    const uint64_t first_best = *std::min_element(scores.begin(), scores.end());
-    std::vector<size_t> close;
-    for (size_t i = 0; i < scores.size(); ++i) {
-      if (scores[i] != std::numeric_limits<uint64_t>::max() &&
-          static_cast<double>(scores[i]) <= static_cast<double>(first_best) * kCloseRace) {
-        close.push_back(i);
-      }
-    }
-    if (close.size() < 2) return;
-    for (auto it = close.rbegin(); it != close.rend() && !cancelled(); ++it) measure_one(*it);
+    });
   };
   if (gate_ != nullptr) {
     gate_->measure(measure_all);
@@ -350,15 +329,14 @@ std::optional<KernelVariant> Tuner::measure(const NodeTask& task, const TuningSp
   }
   counters_.micros.fetch_add(elapsed_ns(started) / 1000, std::memory_order_relaxed);
   if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) return std::nullopt;
-  const auto best = std::min_element(scores.begin(), scores.end());
   // Every candidate failed: the first one still computes the node correctly
   // (the real inputs may well be valid where the scratch ones were not).
-  if (best == scores.end() || *best == std::numeric_limits<uint64_t>::max()) {
+  if (!race.winner) {
     best_ns = 0;
     return space.variants.front();
   }
-  best_ns = *best;
-  return space.variants[static_cast<size_t>(best - scores.begin())];
+  best_ns = race.best_ns;
+  return space.variants[*race.winner];
 }
 
 }  // namespace rtscope::cpu

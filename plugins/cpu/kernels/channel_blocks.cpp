@@ -50,11 +50,18 @@ void to_block_scalar(const float* plain, int64_t plane_stride, float* block, int
   }
 }
 
+// The epilogue's arithmetic: operand + value, then value > 0 ? value : 0.
+float through(float value, const BlockTail& tail, int64_t at) {
+  if (tail.residual != nullptr) value = tail.residual[at] + value;
+  return tail.relu ? (value > 0.0f ? value : 0.0f) : value;
+}
+
 void from_block_scalar(const float* block, float* plain, int64_t plane_stride, int64_t from,
-                       int64_t positions) {
+                       int64_t positions, const BlockTail& tail) {
   for (int64_t c = 0; c < kChannelBlock; ++c) {
     for (int64_t p = from; p < positions; ++p) {
-      plain[c * plane_stride + p] = block[p * kChannelBlock + c];
+      plain[c * plane_stride + p] =
+          through(block[p * kChannelBlock + c], tail, c * plane_stride + p);
     }
   }
 }
@@ -72,15 +79,25 @@ __attribute__((target("avx512f"))) int64_t to_block_avx512(const float* plain, i
   return tiles;
 }
 
+// max(value, +0) is relu's value > 0 ? value : 0 for NaN and -0 too: the
+// instruction returns its second operand when either is NaN or both are
+// zeros.
 __attribute__((target("avx512f"))) int64_t from_block_avx512(const float* block, float* plain,
                                                              int64_t plane_stride,
-                                                             int64_t positions) {
+                                                             int64_t positions,
+                                                             const BlockTail& tail) {
   const int64_t tiles = positions / kChannelBlock * kChannelBlock;
+  const __m512 zero = _mm512_setzero_ps();
   for (int64_t p = 0; p < tiles; p += kChannelBlock) {
     __m512 r[16];
     for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(block + (p + i) * kChannelBlock);
     transpose16(r);
-    for (int c = 0; c < 16; ++c) _mm512_storeu_ps(plain + c * plane_stride + p, r[c]);
+    for (int c = 0; c < 16; ++c) {
+      const int64_t at = c * plane_stride + p;
+      if (tail.residual != nullptr) r[c] = _mm512_add_ps(_mm512_loadu_ps(tail.residual + at), r[c]);
+      if (tail.relu) r[c] = _mm512_max_ps(r[c], zero);
+      _mm512_storeu_ps(plain + at, r[c]);
+    }
   }
   return tiles;
 }
@@ -104,13 +121,16 @@ void to_channel_blocks(const float* plain, int64_t plane_stride, float* blocked,
 }
 
 void from_channel_blocks(const float* blocked, float* plain, int64_t plane_stride, int64_t channels,
-                         int64_t positions) {
+                         int64_t positions, BlockTail tail) {
   const bool wide = has_avx512();
   for (int64_t c0 = 0; c0 < channels; c0 += kChannelBlock) {
     const float* block = blocked + c0 * positions;
     float* dst = plain + c0 * plane_stride;
-    const int64_t done = wide ? from_block_avx512(block, dst, plane_stride, positions) : 0;
-    from_block_scalar(block, dst, plane_stride, done, positions);
+    BlockTail block_tail = tail;
+    if (tail.residual != nullptr) block_tail.residual = tail.residual + c0 * plane_stride;
+    const int64_t done =
+        wide ? from_block_avx512(block, dst, plane_stride, positions, block_tail) : 0;
+    from_block_scalar(block, dst, plane_stride, done, positions, block_tail);
   }
 }
 

@@ -21,8 +21,16 @@ inline constexpr int64_t kChannelBlock = 16;
 void to_channel_blocks(const float* plain, int64_t plane_stride, float* blocked, int64_t channels,
                        int64_t positions);
 
-// The reverse: blocked -> plain[c * plane_stride + p].
+// What a convolution's fused tail does to each value on its way out:
+// add `residual` (laid out like the plain side), then relu, as
+// fused_elementwise.hpp's epilogues do.
+struct BlockTail {
+  const float* residual = nullptr;
+  bool relu = false;
+};
+
+// The reverse: blocked -> plain[c * plane_stride + p], through `tail`.
 void from_channel_blocks(const float* blocked, float* plain, int64_t plane_stride, int64_t channels,
-                         int64_t positions);
+                         int64_t positions, BlockTail tail = {});
 
 }  // namespace rtscope::cpu

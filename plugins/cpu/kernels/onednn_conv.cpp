@@ -56,10 +56,11 @@ void copy_into(const WindowCopy& window, const float* image) {
   }
 }
 
-// Outputs are always blocked.
-void copy_back(const WindowCopy& window, float* image) {
-  from_channel_blocks(window.dense, image + window.offset, window.plane_stride, window.channels,
-                      window.positions);
+// Outputs are always blocked. `residual`: the tail's operand for `image`.
+void copy_back(const WindowCopy& window, float* image, const float* residual, bool relu) {
+  from_channel_blocks(
+      window.dense, image + window.offset, window.plane_stride, window.channels, window.positions,
+      {.residual = residual != nullptr ? residual + window.offset : nullptr, .relu = relu});
 }
 
 // One slice of the output channels (or groups) with its own primitive.
@@ -494,7 +495,20 @@ void run_slice(const OnednnConv& state, ConvSlice& slice, const KernelArgs& args
   }
   if (slice.dst_back) {
     execute_conv(slice, bias != nullptr);
-    copy_back(*slice.dst_back, dst);
+    // A relu or residual tail goes with the copy out of the blocked
+    // layout, one pass over the slice's output instead of two.
+    const LinearEpilogue* tail = args.epilogue;
+    using Kind = LinearEpilogue::Kind;
+    if (tail == nullptr || tail->kind == Kind::kRelu ||
+        ((tail->kind == Kind::kResidualAdd || tail->kind == Kind::kResidualAddRelu) &&
+         !tail->accumulates_in_place(y))) {
+      const float* residual =
+          tail != nullptr && tail->kind != Kind::kRelu ? tail->operand + (dst - y) : nullptr;
+      copy_back(*slice.dst_back, dst, residual,
+                tail != nullptr && tail->kind != Kind::kResidualAdd);
+      return;
+    }
+    copy_back(*slice.dst_back, dst, nullptr, false);
   } else {
     slice.dst.set_data_handle(dst + slice.dst_offset);
     execute_conv(slice, bias != nullptr);
