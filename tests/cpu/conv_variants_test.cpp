@@ -1,4 +1,4 @@
-// The CPU plugin's conv kernels (im2col + OpenBLAS sgemm, oneDNN in one
+// The CPU plugin's conv kernels (im2col + oneDNN sgemm by blocks of channels, oneDNN in one
 // slice and in one slice of channels or groups per pool thread, oneDNN in
 // the blocked layout, directly and by Winograd; a 1x1 kernel as one
 // oneDNN sgemm on the plain layout, strided ones through a gathered copy), each

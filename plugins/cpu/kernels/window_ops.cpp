@@ -3,7 +3,6 @@
 // oneDNN (kernels/onednn_conv.hpp) where tuning measures it faster; max_pool
 // and avg_pool, by a window loop or oneDNN (kernels/onednn_pool.hpp); pad
 // (constant, reflect, edge; any dtype); grid_sample and roi_align (f32).
-#include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
@@ -14,6 +13,7 @@
 #include "isa_builds.hpp"
 #include "kernels/fused_elementwise.hpp"
 #include "kernels/onednn_conv.hpp"
+#include "kernels/onednn_gemm.hpp"
 #include "kernels/onednn_pool.hpp"
 #include "kernels/onnx_support.hpp"
 #include "kernels/pointwise_conv.hpp"
@@ -85,6 +85,40 @@ int64_t tap(const Window& w, int64_t o, int64_t k, bool* padded = nullptr) {
   return inside ? offset : -1;
 }
 
+// One im2col row of a 2d convolution: kernel tap `k` of one input plane
+// at every output position, row by row: the columns of an output row that
+// read inside the plane are one strided copy, the rest zeros (padding).
+void im2col_row_2d(const Window& w, const float* plane, int64_t k, float* col) {
+  const int64_t kh = k / w.kernel[1];
+  const int64_t kw = k % w.kernel[1];
+  const int64_t out_w = w.out[1];
+  const int64_t stride = w.strides[1];
+  // Input column of output column o: o * stride + shift.
+  const int64_t shift = kw * w.dilations[1] - w.pad_begin[1];
+  const int64_t first = shift >= 0 ? 0 : std::min(out_w, (-shift + stride - 1) / stride);
+  const int64_t last = std::clamp<int64_t>((w.in[1] - shift + stride - 1) / stride, first, out_w);
+  for (int64_t oh = 0; oh < w.out[0]; ++oh) {
+    float* dst = col + oh * out_w;
+    const int64_t ih = oh * w.strides[0] - w.pad_begin[0] + kh * w.dilations[0];
+    if (ih < 0 || ih >= w.in[0]) {
+      std::fill(dst, dst + out_w, 0.0f);
+      continue;
+    }
+    const float* row = plane + ih * w.in[1];
+    std::fill(dst, dst + first, 0.0f);
+    if (stride == 1) {
+      std::copy(row + first + shift, row + last + shift, dst + first);
+    } else {
+      for (int64_t o = first; o < last; ++o) dst[o] = row[o * stride + shift];
+    }
+    std::fill(dst + last, dst + out_w, 0.0f);
+  }
+}
+
+// Output channels per pool task of im2col + sgemm: whole blocks of 16 rows,
+// the width of oneDNN's sgemm kernels.
+constexpr int64_t kConvRowBlock = 16;
+
 void run_conv(const KernelArgs& args) {
   const TensorRef& x = args.inputs[0];
   const TensorRef& weights = args.inputs[1];
@@ -98,9 +132,14 @@ void run_conv(const KernelArgs& args) {
   const int64_t m_per_group = m_total / group;
   const int64_t rows = c_per_group * w.kernel_size;  // im2col rows per group
   // Offsets of every (output, tap) pair, computed once for all channels.
-  std::vector<int64_t> taps(static_cast<size_t>(w.kernel_size * w.out_size));
-  for (int64_t k = 0; k < w.kernel_size; ++k) {
-    for (int64_t o = 0; o < w.out_size; ++o) taps[k * w.out_size + o] = tap(w, o, k);
+  // Offsets of every (output, tap) pair, computed once for all channels;
+  // 2d convolutions copy row segments instead (im2col_row_2d).
+  std::vector<int64_t> taps;
+  if (w.n != 2) {
+    taps.resize(static_cast<size_t>(w.kernel_size * w.out_size));
+    for (int64_t k = 0; k < w.kernel_size; ++k) {
+      for (int64_t o = 0; o < w.out_size; ++o) taps[k * w.out_size + o] = tap(w, o, k);
+    }
   }
   const float* in = x.as<const float>();
   const float* wd = weights.as<const float>();
@@ -114,26 +153,38 @@ void run_conv(const KernelArgs& args) {
           const int64_t c = r / w.kernel_size;
           const int64_t k = r % w.kernel_size;
           const float* plane = in + ((b * channels) + g * c_per_group + c) * w.in_size;
-          const int64_t* t = taps.data() + k * w.out_size;
           float* col = columns.data() + r * w.out_size;
+          if (w.n == 2) {
+            im2col_row_2d(w, plane, k, col);
+            continue;
+          }
+          const int64_t* t = taps.data() + k * w.out_size;
           for (int64_t o = 0; o < w.out_size; ++o) col[o] = t[o] >= 0 ? plane[t[o]] : 0.0f;
         }
       });
       float* dst = out + (b * m_total + g * m_per_group) * w.out_size;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(m_per_group),
-                  static_cast<blasint>(w.out_size), static_cast<blasint>(rows), 1.0f,
-                  wd + g * m_per_group * rows, static_cast<blasint>(rows), columns.data(),
-                  static_cast<blasint>(w.out_size), 0.0f, dst, static_cast<blasint>(w.out_size));
-      if (bias != nullptr) {
-        for (int64_t m = 0; m < m_per_group; ++m) {
-          const float v = bias[g * m_per_group + m];
-          for (int64_t o = 0; o < w.out_size; ++o) dst[m * w.out_size + o] += v;
+      // The product in blocks of output channels over the pool, each
+      // block's bias and fused tail while its rows are in cache. oneDNN's
+      // sgemm: OpenBLAS 0.3.21 has no kernels tuned for recent AVX-512
+      // CPUs and ran these products at half its speed.
+      const int64_t blocks = (m_per_group + kConvRowBlock - 1) / kConvRowBlock;
+      args.pool.parallel_for(blocks, 1, [&](int64_t begin, int64_t end) {
+        const int64_t m0 = begin * kConvRowBlock;
+        const int64_t count = std::min(end * kConvRowBlock, m_per_group) - m0;
+        float* target = dst + m0 * w.out_size;
+        onednn_sgemm(wd + (g * m_per_group + m0) * rows, columns.data(), target, count, w.out_size,
+                     rows, rows, w.out_size, w.out_size, false, 0.0f);
+        if (bias != nullptr) {
+          for (int64_t m = 0; m < count; ++m) {
+            const float v = bias[g * m_per_group + m0 + m];
+            for (int64_t o = 0; o < w.out_size; ++o) target[m * w.out_size + o] += v;
+          }
         }
-      }
-      if (args.epilogue != nullptr) {  // a fused relu or residual add (fusion.hpp)
-        apply_epilogue(args.epilogue->shifted(dst - out), dst, m_per_group, w.out_size, 0,
-                       w.out_size);
-      }
+        if (args.epilogue != nullptr) {  // a fused relu or residual add (fusion.hpp)
+          apply_epilogue(args.epilogue->shifted(target - out), target, count, w.out_size, 0,
+                         w.out_size);
+        }
+      });
     }
   }
 }
