@@ -9,6 +9,9 @@
 // kSpin before it sleeps, so the next node's job starts without a futex
 // wake and a scheduler round trip (several microseconds, against kernels
 // of one or two), and a caller that finds no sleeper skips the notify.
+// Likewise a caller whose own chunks are done polls for the workers' for
+// up to kSpin before it sleeps until they finish: on a VM an idle vCPU may
+// be taken away, and waking it cost more than the chunks it waited for.
 #pragma once
 
 #include <atomic>
