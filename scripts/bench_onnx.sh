@@ -21,7 +21,12 @@
 # node 20 runs it.
 #
 # RTSCOPE_BENCH_ROUNDS (3), RTSCOPE_BENCH_ITERATIONS (200; the CNN runs a
-# tenth of them) set the effort. RTSCOPE_BENCH_BASELINE_PLUGIN_DIR, a
+# tenth of them, or RTSCOPE_BENCH_CNN_ITERATIONS) set the effort;
+# RTSCOPE_BENCH_ROWS, a regular expression, keeps the rows whose name
+# matches (e.g. resnet). The last column is the median over rounds of each
+# round's rtscope/ORT ratio: the two sides of a round run seconds apart,
+# so it follows a VM whose speed moves between minutes better than the
+# ratio of the medians does. RTSCOPE_BENCH_BASELINE_PLUGIN_DIR, a
 # folder holding another build's librtscope_plugin_cpu.so: every rtscope
 # row also runs with that plugin, alternating with this build's, and the
 # table adds its p50 and ratio (a before/after from one run).
@@ -30,7 +35,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 build="${1:-build}"
 rounds="${RTSCOPE_BENCH_ROUNDS:-3}"
 iterations="${RTSCOPE_BENCH_ITERATIONS:-200}"
-cnn_iterations=$(( iterations / 10 > 5 ? iterations / 10 : 5 ))
+cnn_iterations=${RTSCOPE_BENCH_CNN_ITERATIONS:-$(( iterations / 10 > 5 ? iterations / 10 : 5 ))}
+row_filter="${RTSCOPE_BENCH_ROWS:-.}"
 
 if [[ ! -d build-ort/node_modules/onnxruntime-node ]]; then
   mkdir -p build-ort
@@ -78,6 +84,7 @@ declare -A ours_p50 theirs_p50 base_p50
 for round in $(seq "$rounds"); do
   for i in "${!rows[@]}"; do
     IFS='|' read -r name rt ort <<<"${rows[$i]}"
+    [[ $name =~ $row_filter ]] || continue
     if [[ -n "$baseline" ]]; then
       # shellcheck disable=SC2086
       base_p50[$i]+="$(RTSCOPE_PLUGIN_PATH="$baseline" ours $rt) "
@@ -90,24 +97,26 @@ for round in $(seq "$rounds"); do
 done
 
 if [[ -n "$baseline" ]]; then
-  printf '%-26s %22s %22s %22s %8s %8s\n' model "baseline p50 ms" "rtscope p50 ms" "ORT p50 ms" \
-    "base/ORT" ratio
+  printf '%-26s %22s %22s %22s %8s %8s %8s\n' model "baseline p50 ms" "rtscope p50 ms" \
+    "ORT p50 ms" "base/ORT" ratio "rounds"
 else
-  printf '%-26s %22s %22s %8s\n' model "rtscope p50 ms" "ORT p50 ms" ratio
+  printf '%-26s %22s %22s %8s %8s\n' model "rtscope p50 ms" "ORT p50 ms" ratio "rounds"
 fi
 for i in "${!rows[@]}"; do
   IFS='|' read -r name _ _ <<<"${rows[$i]}"
+  [[ $name =~ $row_filter ]] || continue
   python3 - "$name" "${ours_p50[$i]}" "${theirs_p50[$i]}" "${base_p50[$i]:-}" <<'PY'
 import statistics, sys
 name = sys.argv[1]
 ours, theirs, base = ([float(x) for x in arg.split()] for arg in sys.argv[2:5])
 a, b = statistics.median(ours), statistics.median(theirs)
+per_round = statistics.median(x / y for x, y in zip(ours, theirs))
 cell = lambda v, xs: f"{v:.3f} ({min(xs):.3f}-{max(xs):.3f})"
 if base:
     c = statistics.median(base)
     print(f"{name:<26} {cell(c, base):>22} {cell(a, ours):>22} {cell(b, theirs):>22} "
-          f"{c / b:8.2f} {a / b:8.2f}")
+          f"{c / b:8.2f} {a / b:8.2f} {per_round:8.3f}")
 else:
-    print(f"{name:<26} {cell(a, ours):>22} {cell(b, theirs):>22} {a / b:8.2f}")
+    print(f"{name:<26} {cell(a, ours):>22} {cell(b, theirs):>22} {a / b:8.2f} {per_round:8.3f}")
 PY
 done
