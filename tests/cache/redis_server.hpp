@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -199,6 +200,14 @@ class RedisServer {
         pid_ = -1;
         return false;
       }
+      // Only this server's own log says it is listening: another test's
+      // server may hold the same port (the probe and the bind race across
+      // processes), and a connection would then reach that one, its keys
+      // and its kill included. Ours then exits, and the caller retries.
+      if (!logged_ready()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        continue;
+      }
       redisContext* c = redisConnectWithTimeout("127.0.0.1", port_, {0, 200000});
       if (c != nullptr && c->err == 0) {
         redisFree(c);
@@ -206,6 +215,15 @@ class RedisServer {
       }
       if (c) redisFree(c);
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+
+  bool logged_ready() const {
+    std::ifstream log(dir_ / "redis.log");
+    std::string line;
+    while (std::getline(log, line)) {
+      if (line.find("Ready to accept connections") != std::string::npos) return true;
     }
     return false;
   }
