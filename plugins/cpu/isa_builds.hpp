@@ -16,10 +16,14 @@ namespace rtscope::cpu {
   __attribute__((target("avx2,fma"))) void name##_avx2 params { name##_loop args; }  \
   void name##_baseline params { name##_loop args; }
 
+// Whether this CPU runs AVX-512 (foundation) code, for files with a
+// hand-written AVX-512 path beside a portable one.
+inline bool cpu_has_avx512() { return __builtin_cpu_supports("avx512f"); }
+
 // The build of one loop for this CPU: AVX-512, else AVX2, else the baseline.
 template <auto Avx512, auto Avx2, auto Baseline>
 decltype(Baseline) for_this_cpu() {
-  if (__builtin_cpu_supports("avx512f")) return Avx512;
+  if (cpu_has_avx512()) return Avx512;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Avx2;
   return Baseline;
 }

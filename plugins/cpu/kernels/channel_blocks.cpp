@@ -2,6 +2,8 @@
 
 #include <immintrin.h>
 
+#include "isa_builds.hpp"
+
 // GCC 12 warns that the unpack intrinsics' pass-through operand, which
 // avx512fintrin.h leaves undefined on purpose, may be used uninitialized.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -102,16 +104,11 @@ __attribute__((target("avx512f"))) int64_t from_block_avx512(const float* block,
   return tiles;
 }
 
-bool has_avx512() {
-  static const bool supported = __builtin_cpu_supports("avx512f");
-  return supported;
-}
-
 }  // namespace
 
 void to_channel_blocks(const float* plain, int64_t plane_stride, float* blocked, int64_t channels,
                        int64_t positions) {
-  const bool wide = has_avx512();
+  static const bool wide = cpu_has_avx512();
   for (int64_t c0 = 0; c0 < channels; c0 += kChannelBlock) {
     const float* src = plain + c0 * plane_stride;
     float* block = blocked + c0 * positions;
@@ -122,7 +119,7 @@ void to_channel_blocks(const float* plain, int64_t plane_stride, float* blocked,
 
 void from_channel_blocks(const float* blocked, float* plain, int64_t plane_stride, int64_t channels,
                          int64_t positions, BlockTail tail) {
-  const bool wide = has_avx512();
+  static const bool wide = cpu_has_avx512();
   for (int64_t c0 = 0; c0 < channels; c0 += kChannelBlock) {
     const float* block = blocked + c0 * positions;
     float* dst = plain + c0 * plane_stride;

@@ -56,11 +56,33 @@ void copy_into(const WindowCopy& window, const float* image) {
   }
 }
 
-// Outputs are always blocked. `residual`: the tail's operand for `image`.
-void copy_back(const WindowCopy& window, float* image, const float* residual, bool relu) {
-  from_channel_blocks(
-      window.dense, image + window.offset, window.plane_stride, window.channels, window.positions,
-      {.residual = residual != nullptr ? residual + window.offset : nullptr, .relu = relu});
+// Outputs are always blocked. `tail`: its residual laid out like `image`.
+void copy_back(const WindowCopy& window, float* image, BlockTail tail) {
+  if (tail.residual != nullptr) tail.residual += window.offset;
+  from_channel_blocks(window.dense, image + window.offset, window.plane_stride, window.channels,
+                      window.positions, tail);
+}
+
+// `epilogue` (for the output `y`) as the copy out of the blocked layout
+// applies it to the image at `image`: none, relu, a residual add, or both;
+// nullopt for one it cannot take (a gate, or a residual the product was to
+// accumulate onto in place), which then runs on its own.
+std::optional<BlockTail> block_tail_of(const LinearEpilogue* epilogue, const float* image,
+                                       const float* y) {
+  if (epilogue == nullptr) return BlockTail{};
+  using Kind = LinearEpilogue::Kind;
+  switch (epilogue->kind) {
+    case Kind::kRelu:
+      return BlockTail{.relu = true};
+    case Kind::kResidualAdd:
+    case Kind::kResidualAddRelu:
+      if (epilogue->accumulates_in_place(y)) return std::nullopt;
+      return BlockTail{.residual = epilogue->operand + (image - y),
+                       .relu = epilogue->kind == Kind::kResidualAddRelu};
+    case Kind::kSiluGateMul:
+      return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 // One slice of the output channels (or groups) with its own primitive.
@@ -497,18 +519,11 @@ void run_slice(const OnednnConv& state, ConvSlice& slice, const KernelArgs& args
     execute_conv(slice, bias != nullptr);
     // A relu or residual tail goes with the copy out of the blocked
     // layout, one pass over the slice's output instead of two.
-    const LinearEpilogue* tail = args.epilogue;
-    using Kind = LinearEpilogue::Kind;
-    if (tail == nullptr || tail->kind == Kind::kRelu ||
-        ((tail->kind == Kind::kResidualAdd || tail->kind == Kind::kResidualAddRelu) &&
-         !tail->accumulates_in_place(y))) {
-      const float* residual =
-          tail != nullptr && tail->kind != Kind::kRelu ? tail->operand + (dst - y) : nullptr;
-      copy_back(*slice.dst_back, dst, residual,
-                tail != nullptr && tail->kind != Kind::kResidualAdd);
+    if (const std::optional<BlockTail> tail = block_tail_of(args.epilogue, dst, y)) {
+      copy_back(*slice.dst_back, dst, *tail);
       return;
     }
-    copy_back(*slice.dst_back, dst, nullptr, false);
+    copy_back(*slice.dst_back, dst, {});
   } else {
     slice.dst.set_data_handle(dst + slice.dst_offset);
     execute_conv(slice, bias != nullptr);

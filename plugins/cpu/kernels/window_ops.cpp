@@ -8,15 +8,16 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <vector>
 
+#include "aligned_buffer.hpp"
 #include "isa_builds.hpp"
 #include "kernels/fused_elementwise.hpp"
 #include "kernels/onednn_conv.hpp"
 #include "kernels/onednn_gemm.hpp"
 #include "kernels/onednn_pool.hpp"
 #include "kernels/onnx_support.hpp"
-#include "kernels/pointwise_conv.hpp"
 #include "rtscope/op_grid_sample.hpp"
 #include "rtscope/op_pad.hpp"
 #include "rtscope/op_roi_align.hpp"
@@ -119,7 +120,23 @@ void im2col_row_2d(const Window& w, const float* plane, int64_t k, float* col) {
 // the width of oneDNN's sgemm kernels.
 constexpr int64_t kConvRowBlock = 16;
 
-void run_conv(const KernelArgs& args) {
+// Whether a conv's im2col would copy its input unchanged (one group, a
+// kernel of 1 with stride 1 in every spatial dim, no padding): the product
+// then reads the input itself.
+bool im2col_is_input(const Window& w, int64_t group) {
+  if (group != 1) return false;
+  for (int d = 0; d < w.n; ++d) {
+    if (w.kernel[d] != 1 || w.strides[d] != 1 || w.pad_begin[d] != 0 || w.pad_end[d] != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// im2col + sgemm, the columns in `prepared` (reserved by a variant's
+// prepare, rows x output positions floats) or, when it is null, in a
+// buffer of this call.
+void run_conv_on(const KernelArgs& args, AlignedBuffer* prepared) {
   const TensorRef& x = args.inputs[0];
   const TensorRef& weights = args.inputs[1];
   const TensorRef& y = args.outputs[0];
@@ -131,11 +148,11 @@ void run_conv(const KernelArgs& args) {
   const int64_t c_per_group = channels / group;
   const int64_t m_per_group = m_total / group;
   const int64_t rows = c_per_group * w.kernel_size;  // im2col rows per group
-  // Offsets of every (output, tap) pair, computed once for all channels.
+  const bool reads_input = im2col_is_input(w, group);
   // Offsets of every (output, tap) pair, computed once for all channels;
   // 2d convolutions copy row segments instead (im2col_row_2d).
   std::vector<int64_t> taps;
-  if (w.n != 2) {
+  if (!reads_input && w.n != 2) {
     taps.resize(static_cast<size_t>(w.kernel_size * w.out_size));
     for (int64_t k = 0; k < w.kernel_size; ++k) {
       for (int64_t o = 0; o < w.out_size; ++o) taps[k * w.out_size + o] = tap(w, o, k);
@@ -145,23 +162,34 @@ void run_conv(const KernelArgs& args) {
   const float* wd = weights.as<const float>();
   float* out = y.as<float>();
   const float* bias = args.inputs.size() > 2 ? args.inputs[2].as<const float>() : nullptr;
-  std::vector<float> columns(static_cast<size_t>(rows * w.out_size));
+  std::vector<float> local;
+  float* columns = nullptr;
+  if (!reads_input) {
+    if (prepared == nullptr) local.resize(static_cast<size_t>(rows * w.out_size));
+    columns = prepared != nullptr ? static_cast<float*>(prepared->data()) : local.data();
+  }
+  const LinearEpilogue* epilogue = args.epilogue;  // a fused relu or residual add (fusion.hpp)
+  const bool accumulate = epilogue != nullptr && epilogue->accumulates_in_place(out);
   for (int64_t b = 0; b < batch; ++b) {
     for (int64_t g = 0; g < group; ++g) {
-      args.pool.parallel_for(rows, 1, [&](int64_t begin, int64_t end) {
-        for (int64_t r = begin; r < end; ++r) {
-          const int64_t c = r / w.kernel_size;
-          const int64_t k = r % w.kernel_size;
-          const float* plane = in + ((b * channels) + g * c_per_group + c) * w.in_size;
-          float* col = columns.data() + r * w.out_size;
-          if (w.n == 2) {
-            im2col_row_2d(w, plane, k, col);
-            continue;
+      const float* product_input = in + b * channels * w.in_size;
+      if (!reads_input) {
+        args.pool.parallel_for(rows, 1, [&](int64_t begin, int64_t end) {
+          for (int64_t r = begin; r < end; ++r) {
+            const int64_t c = r / w.kernel_size;
+            const int64_t k = r % w.kernel_size;
+            const float* plane = in + ((b * channels) + g * c_per_group + c) * w.in_size;
+            float* col = columns + r * w.out_size;
+            if (w.n == 2) {
+              im2col_row_2d(w, plane, k, col);
+              continue;
+            }
+            const int64_t* t = taps.data() + k * w.out_size;
+            for (int64_t o = 0; o < w.out_size; ++o) col[o] = t[o] >= 0 ? plane[t[o]] : 0.0f;
           }
-          const int64_t* t = taps.data() + k * w.out_size;
-          for (int64_t o = 0; o < w.out_size; ++o) col[o] = t[o] >= 0 ? plane[t[o]] : 0.0f;
-        }
-      });
+        });
+        product_input = columns;
+      }
       float* dst = out + (b * m_total + g * m_per_group) * w.out_size;
       // The product in blocks of output channels over the pool, each
       // block's bias and fused tail while its rows are in cache. oneDNN's
@@ -172,36 +200,74 @@ void run_conv(const KernelArgs& args) {
         const int64_t m0 = begin * kConvRowBlock;
         const int64_t count = std::min(end * kConvRowBlock, m_per_group) - m0;
         float* target = dst + m0 * w.out_size;
-        onednn_sgemm(wd + (g * m_per_group + m0) * rows, columns.data(), target, count, w.out_size,
-                     rows, rows, w.out_size, w.out_size, false, 0.0f);
+        onednn_sgemm(wd + (g * m_per_group + m0) * rows, product_input, target, count, w.out_size,
+                     rows, rows, w.out_size, w.out_size, false, accumulate ? 1.0f : 0.0f);
         if (bias != nullptr) {
           for (int64_t m = 0; m < count; ++m) {
             const float v = bias[g * m_per_group + m0 + m];
             for (int64_t o = 0; o < w.out_size; ++o) target[m * w.out_size + o] += v;
           }
         }
-        if (args.epilogue != nullptr) {  // a fused relu or residual add (fusion.hpp)
-          apply_epilogue(args.epilogue->shifted(target - out), target, count, w.out_size, 0,
-                         w.out_size);
+        if (epilogue != nullptr) {
+          apply_epilogue(epilogue->shifted(target - out), target, count, w.out_size, 0, w.out_size);
         }
       });
     }
   }
 }
 
-void run_conv_onednn(const KernelArgs& args) {
-  if (!run_onednn_conv(args)) run_conv(args);  // no prepared state: the generic kernel
+void run_conv(const KernelArgs& args) { run_conv_on(args, nullptr); }
+
+// conv.pointwise_sgemm: a 1x1 kernel (one group, no padding) as im2col +
+// sgemm with its columns reserved once per plan. The product reads the
+// input itself, or at a stride the positions it reads, gathered (a quarter
+// of the input at stride 2), where the blocked oneDNN forms copy the
+// whole input in and the output back.
+struct PointwiseColumns final : PreparedKernel {
+  AlignedBuffer columns;  // empty when every stride is 1
+  size_t bytes() const override { return columns.capacity(); }
+};
+
+bool pointwise_conv_supports(const NodeDesc& node, std::span<const Dims* const> inputs) {
+  const Dims& w = *inputs[1];
+  if (w.size() < 3 || node.attr_int("group") != 1) return false;
+  for (size_t d = 2; d < w.size(); ++d) {
+    if (w[d] != 1) return false;
+  }
+  const auto& pads = node.attr_ints("pads");
+  return std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; });
+}
+
+std::shared_ptr<PreparedKernel> prepare_pointwise_conv(const NodeDesc& node,
+                                                       std::span<const TensorRef> inputs,
+                                                       std::span<const TensorRef> outputs,
+                                                       const KernelTuning& /*tuning*/) {
+  auto state = std::make_shared<PointwiseColumns>();
+  const auto& strides = node.attr_ints("strides");
+  if (std::any_of(strides.begin(), strides.end(), [](int64_t s) { return s != 1; })) {
+    const TensorRef& y = outputs[0];
+    const int64_t positions = y.elements() / y.dims[0] / y.dims[1];
+    state->columns.reserve(static_cast<size_t>(inputs[0].dims[1] * positions) * sizeof(float));
+  }
+  return state;
 }
 
 void run_conv_pointwise(const KernelArgs& args) {
-  if (!run_pointwise_conv(args)) run_conv(args);
+  auto* state = args.tuning != nullptr
+                    ? dynamic_cast<PointwiseColumns*>(args.tuning->prepared.get())
+                    : nullptr;
+  run_conv_on(args, state != nullptr ? &state->columns : nullptr);
+}
+
+void run_conv_onednn(const KernelArgs& args) {
+  if (!run_onednn_conv(args)) run_conv(args);  // no prepared state: the generic kernel
 }
 
 // im2col + sgemm, and oneDNN in one slice (`onednn`) and in one slice per
 // pool thread where the channels allow it (`onednn_split`), both in the
 // plain layout, and in the blocked layout split the same way or by output
 // rows, directly and (3x3, stride 1) by Winograd; a 1x1 kernel also as
-// one product in the plain layout (kernels/pointwise_conv.hpp).
+// im2col + sgemm on columns reserved once (conv.pointwise_sgemm).
 void tune_conv(const NodeDesc& node, std::span<const Dims* const> inputs,
                std::span<const Dims> outputs, unsigned threads, TuningSpace& space) {
   space.variants.push_back({"conv.im2col_sgemm", run_conv, {}});
