@@ -142,6 +142,9 @@ std::optional<PhysicalDevice> describe(VkPhysicalDevice handle, uint32_t index,
       (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0 &&
       (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) != 0 &&
       caps.subgroup_size >= 4;
+  const bool shuffle = (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) != 0;
+  caps.matvec_split_rows =
+      caps.subgroup_arithmetic && shuffle && caps.subgroup_size >= 8 ? kMatvecSplitRows : 0;
   caps.max_shared_memory = limits.maxComputeSharedMemorySize;
   caps.max_push_constants = limits.maxPushConstantsSize;
   caps.max_storage_range = limits.maxStorageBufferRange;

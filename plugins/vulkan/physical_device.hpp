@@ -25,6 +25,14 @@ struct DeviceCaps {
   // Subgroup arithmetic (subgroupAdd) in compute shaders: linear weights
   // are then stored transposed for the matvec_t decode shader (engine.hpp).
   bool subgroup_arithmetic = false;
+  // Weight rows per workgroup of matvec_t's split-K path for batched rows
+  // (spec constant 1; RTSCOPE_VULKAN_MATVEC_SPLIT): 0 where the device has
+  // no subgroup shuffles or subgroups of fewer than 8 lanes, or when the
+  // variable turns it off.
+  uint32_t matvec_split_rows = 0;
+  // Rows of A per pass of that path over its weight rows (spec constant 2;
+  // RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS).
+  uint32_t matvec_split_block_rows = 8;
   uint32_t max_shared_memory = 0;         // maxComputeSharedMemorySize
   uint32_t max_push_constants = 0;        // maxPushConstantsSize
   uint64_t max_storage_range = 0;         // maxStorageBufferRange

@@ -34,6 +34,12 @@ Specialization specialization_for(const DeviceCaps& caps, std::string_view varia
     case WorkgroupShape::kRows:
       spec.values[0] = caps.rows_workgroup;
       spec.label = str_cat("wg", caps.rows_workgroup);
+      if (shader_family(variant) == "matvec_t") {
+        spec.values[1] = caps.matvec_split_rows;
+        spec.values[2] = caps.matvec_split_block_rows;
+        spec.count = 3;
+        spec.label += str_cat("s", caps.matvec_split_rows, "b", caps.matvec_split_block_rows);
+      }
       break;
     case WorkgroupShape::kTiles:
       spec.values[0] = caps.tile_x;

@@ -9,6 +9,7 @@
 #include "engine.hpp"
 #include "error.hpp"
 #include "rtscope/kit/elapsed.hpp"
+#include "shader_interface.hpp"
 
 namespace rtscope::vulkan {
 namespace {
@@ -53,8 +54,26 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
                  "' is not a build of the tensor-core skinny product: set one of ",
                  skinny_coop_build_names(), " or leave it unset");
   }
+  const char* split = std::getenv("RTSCOPE_VULKAN_MATVEC_SPLIT");
+  const std::optional<uint32_t> split_rows = parse_matvec_split(split, kMatvecSplitRows);
+  if (!split_rows) {
+    fail_invalid("RTSCOPE_VULKAN_MATVEC_SPLIT='", split,
+                 "' is not a count of weight rows per workgroup: set 2, 4, 8, 16, 0 (off) or "
+                 "leave it unset");
+  }
+  const char* block = std::getenv("RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS");
+  const std::optional<uint32_t> block_rows = parse_matvec_block_rows(block, kMatvecSplitBlockRows);
+  if (!block_rows) {
+    fail_invalid("RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS='", block,
+                 "' is not a count of rows per pass over the weights: set 2, 4, 8 or leave it "
+                 "unset");
+  }
   for (PhysicalDevice& device : physical_) {
     device.caps.skinny = *skinny_mode;
+    // The device decides whether the split path can run; the variables
+    // only size or disable it.
+    if (device.caps.matvec_split_rows != 0) device.caps.matvec_split_rows = *split_rows;
+    device.caps.matvec_split_block_rows = *block_rows;
     const uint32_t shared = device.caps.max_shared_memory;
     const uint32_t invocations = device.properties.limits.maxComputeWorkGroupInvocations;
     const SkinnyCoopBuild& build =

@@ -81,6 +81,17 @@ inline constexpr uint32_t kMatvecMaxRows = 4;  // MAX_ROWS in matvec.comp
 // which reads a transposed B poorly.
 inline constexpr uint32_t kMatvecTransposedMaxRows = 64;
 inline constexpr uint32_t kMatvecColumns = 32;  // COLS in matvec.comp
+// matvec_t's split-K path (pipelines specialized to 2+ rows): weight rows
+// per workgroup by default (SPLIT_WEIGHT_ROWS, spec constant 1), and the
+// tasks a workgroup takes for a given count: that many columns, or half as
+// many pairs of weight rows (a gate and its up projection, or a rope's
+// two halves).
+inline constexpr uint32_t kMatvecSplitRows = 8;
+// Rows of A per pass over them (SPLIT_BLOCK_ROWS, spec constant 2).
+inline constexpr uint32_t kMatvecSplitBlockRows = 8;
+inline constexpr uint32_t matvec_split_tasks(uint32_t weight_rows, bool paired) {
+  return paired ? weight_rows / 2 : weight_rows;
+}
 
 struct SoftmaxPush {
   uint32_t lanes;

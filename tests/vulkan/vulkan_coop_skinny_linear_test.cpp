@@ -198,21 +198,33 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 // The same products on matvec_t with its pipeline specialized to the row
-// count (kernel_specialization eager: one block of up to 16 rows reads each
+// count (kernel_specialization eager: blocks of up to 8 rows read each
 // weight once), on every Vulkan device: 2 to 16 rows, N off multiples of
-// the subgroups per workgroup, K off the in-flight step, and each fused
-// epilogue.
-class VulkanMatvecRowsLinear : public ::testing::TestWithParam<SkinnyCase> {
+// the tasks per workgroup, K off the workgroup's stride, and each fused
+// epilogue; on the split-K path with each count of weight rows per
+// workgroup and of rows per pass (RTSCOPE_VULKAN_MATVEC_SPLIT and
+// RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS; "" is the default) and with one column
+// per subgroup (split "0").
+struct SplitConfig {
+  const char* weight_rows;
+  const char* block_rows = "";
+};
+
+class VulkanMatvecRowsLinear
+    : public ::testing::TestWithParam<std::tuple<SkinnyCase, SplitConfig>> {
  protected:
   void SetUp() override {
     const testing::EnvGuard skinny("RTSCOPE_VULKAN_SKINNY", "matvec");
+    const SplitConfig& split = std::get<1>(GetParam());
+    const testing::EnvGuard weight_rows("RTSCOPE_VULKAN_MATVEC_SPLIT", split.weight_rows);
+    const testing::EnvGuard block_rows("RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS", split.block_rows);
     RTSCOPE_LOAD_VULKAN_OR_SKIP(registry_);
   }
   PluginRegistry registry_;
 };
 
 TEST_P(VulkanMatvecRowsLinear, SpecializedToTheRowsMatchesFloat64Reference) {
-  const SkinnyCase& c = GetParam();
+  const SkinnyCase& c = std::get<0>(GetParam());
   auto model = Model::build(skinny_graph(c), registry_, {.backends = {"vulkan"}});
   if (!device_runs_matvec_t(registry_)) {
     GTEST_SKIP() << "skipping: this Vulkan device has no subgroup arithmetic, so linear "
@@ -230,20 +242,45 @@ TEST_P(VulkanMatvecRowsLinear, SpecializedToTheRowsMatchesFloat64Reference) {
   expect_no_validation_errors(*model);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Rows, VulkanMatvecRowsLinear,
-    ::testing::Values(
-        SkinnyCase{.rows = 2, .k = 272, .n = 202, .bias = true, .residual = true},
-        SkinnyCase{.rows = 5, .k = 1040, .n = 97, .bias = true},    // many K steps, a K tail
-        SkinnyCase{.rows = 8, .k = 48, .n = 41, .residual = true},  // K below one step
-        SkinnyCase{.rows = 9, .k = 528, .n = 203, .bias = true, .residual = true},
-        SkinnyCase{.rows = 16, .k = 272, .n = 1001, .bias = true},
-        SkinnyCase{.rows = 8, .k = 272, .n = 202, .residual = true, .norm = true},
-        SkinnyCase{.rows = 6, .k = 272, .n = 198, .norm = true, .gated = true},
-        SkinnyCase{.rows = 12, .k = 272, .n = 198, .gated = true},
-        SkinnyCase{.rows = 4, .k = 272, .n = 96, .norm = true, .head_dim = 32},
-        SkinnyCase{.rows = 8, .k = 256, .n = 320, .head_dim = 64, .streams = true}),
-    [](const ::testing::TestParamInfo<SkinnyCase>& info) { return case_name(info.param); });
+const SkinnyCase kRowsCases[] = {
+    {.rows = 2, .k = 272, .n = 202, .bias = true, .residual = true},
+    {.rows = 3, .k = 4112, .n = 37, .bias = true},  // several slots of K per invocation
+    {.rows = 5, .k = 1040, .n = 97, .bias = true},  // many K steps, a K tail
+    {.rows = 7, .k = 2056, .n = 19, .residual = true, .norm = true},
+    {.rows = 8, .k = 48, .n = 41, .residual = true},  // K below one step
+    {.rows = 9, .k = 528, .n = 203, .bias = true, .residual = true},
+    {.rows = 16, .k = 272, .n = 1001, .bias = true},
+    {.rows = 8, .k = 272, .n = 202, .residual = true, .norm = true},
+    {.rows = 6, .k = 272, .n = 198, .norm = true, .gated = true},
+    {.rows = 12, .k = 272, .n = 198, .gated = true},
+    {.rows = 4, .k = 272, .n = 96, .norm = true, .head_dim = 32},
+    {.rows = 3, .k = 272, .n = 108, .head_dim = 36},  // 54 pairs: a part-filled last workgroup
+    {.rows = 8, .k = 256, .n = 320, .head_dim = 64, .streams = true},
+};
+
+std::string rows_case_name(
+    const ::testing::TestParamInfo<std::tuple<SkinnyCase, SplitConfig>>& info) {
+  const SplitConfig& split = std::get<1>(info.param);
+  std::string name = case_name(std::get<0>(info.param)) + "_split";
+  name += *split.weight_rows == '\0' ? "default" : split.weight_rows;
+  if (*split.block_rows != '\0') name += std::string("_block") + split.block_rows;
+  return name;
+}
+
+// Every case on the default split and on one column per subgroup.
+INSTANTIATE_TEST_SUITE_P(Rows, VulkanMatvecRowsLinear,
+                         ::testing::Combine(::testing::ValuesIn(kRowsCases),
+                                            ::testing::Values(SplitConfig{""}, SplitConfig{"0"})),
+                         rows_case_name);
+
+// The smallest and largest splits on the epilogues that pair weight rows
+// (gate, rope) and on row counts past one pass.
+INSTANTIATE_TEST_SUITE_P(SplitSizes, VulkanMatvecRowsLinear,
+                         ::testing::Combine(::testing::Values(kRowsCases[1], kRowsCases[6],
+                                                              kRowsCases[8], kRowsCases[11]),
+                                            ::testing::Values(SplitConfig{"2", "2"},
+                                                              SplitConfig{"16", "4"})),
+                         rows_case_name);
 
 }  // namespace
 }  // namespace rtscope::vulkan_testing

@@ -37,6 +37,23 @@ TEST(VulkanSkinnySelection, ParsesTheSwitch) {
   EXPECT_EQ(skinny_mode_name(SkinnyMode::kCoop), "coop");
 }
 
+TEST(VulkanSkinnySelection, ParsesTheSplitSwitch) {
+  EXPECT_EQ(parse_matvec_split(nullptr, 8), 8u);
+  EXPECT_EQ(parse_matvec_split("", 8), 8u);
+  EXPECT_EQ(parse_matvec_split("0", 8), 0u);
+  EXPECT_EQ(parse_matvec_split("off", 8), 0u);
+  EXPECT_EQ(parse_matvec_split("2", 8), 2u);
+  EXPECT_EQ(parse_matvec_split("16", 8), 16u);
+  EXPECT_EQ(parse_matvec_split("3", 8), std::nullopt);  // not a power of two
+  EXPECT_EQ(parse_matvec_split("32", 8), std::nullopt);
+  EXPECT_EQ(parse_matvec_split("8 ", 8), std::nullopt);
+  EXPECT_EQ(parse_matvec_split("-8", 8), std::nullopt);
+  EXPECT_EQ(parse_matvec_block_rows(nullptr, 8), 8u);
+  EXPECT_EQ(parse_matvec_block_rows("4", 8), 4u);
+  EXPECT_EQ(parse_matvec_block_rows("0", 8), std::nullopt);  // no pass without rows
+  EXPECT_EQ(parse_matvec_block_rows("16", 8), std::nullopt);
+}
+
 TEST(VulkanSkinnySelection, ParsesTheBuildSwitch) {
   const auto shader = [](const char* value) {
     const SkinnyCoopBuild* build = find_skinny_coop_build(value);

@@ -1,6 +1,7 @@
 #include "kernels/skinny_product.hpp"
 
 #include <cctype>
+#include <initializer_list>
 #include <string>
 
 #include "shader_interface.hpp"
@@ -14,6 +15,29 @@ std::optional<SkinnyMode> parse_skinny_mode(const char* value) {
   if (text == "coop") return SkinnyMode::kCoop;
   if (text == "matvec") return SkinnyMode::kMatvec;
   return std::nullopt;
+}
+
+namespace {
+
+// `value` as one of `counts`; nullptr or "" gives `fallback`.
+std::optional<uint32_t> parse_count(const char* value, uint32_t fallback,
+                                    std::initializer_list<uint32_t> counts) {
+  if (value == nullptr || *value == '\0') return fallback;
+  for (const uint32_t count : counts) {
+    if (value == std::to_string(count)) return count;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<uint32_t> parse_matvec_split(const char* value, uint32_t fallback) {
+  if (value != nullptr && std::string_view(value) == "off") return 0;
+  return parse_count(value, fallback, {0, 2, 4, 8, 16});
+}
+
+std::optional<uint32_t> parse_matvec_block_rows(const char* value, uint32_t fallback) {
+  return parse_count(value, fallback, {2, 4, 8});
 }
 
 std::string_view skinny_mode_name(SkinnyMode mode) {

@@ -12,6 +12,11 @@
 //           reads the weights at full bandwidth on matvec_t;
 //   coop    tensor cores for every row count they cover (1 included);
 //   matvec  matvec_t always.
+// RTSCOPE_VULKAN_MATVEC_SPLIT sets how many weight rows a workgroup of
+// matvec_t's split-K path takes for batched rows (2, 4, 8 or 16; 0 or off:
+// one column per subgroup at every row count), and
+// RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS how many rows of A it takes per pass
+// over them (2, 4 or 8), to compare them on one device.
 // RTSCOPE_VULKAN_SKINNY_COOP picks which build of skinny_coop.comp runs
 // them (kSkinnyCoopBuilds), to compare the builds on one device.
 // Pure functions of their arguments, no Vulkan calls: unit-tested without
@@ -27,6 +32,13 @@
 namespace rtscope::vulkan {
 
 enum class SkinnyMode : uint8_t { kAuto, kCoop, kMatvec };
+
+// RTSCOPE_VULKAN_MATVEC_SPLIT's value: nullptr or "" gives `fallback`,
+// "0" or "off" 0, "2", "4", "8" or "16" that count; nullopt otherwise.
+std::optional<uint32_t> parse_matvec_split(const char* value, uint32_t fallback);
+// RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS's value: nullptr or "" gives
+// `fallback`, "2", "4" or "8" that count; nullopt otherwise.
+std::optional<uint32_t> parse_matvec_block_rows(const char* value, uint32_t fallback);
 
 // RTSCOPE_VULKAN_SKINNY's value: nullptr or "" is kAuto, "coop" and
 // "matvec" (any case) their modes; nullopt for anything else.

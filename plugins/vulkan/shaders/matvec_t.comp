@@ -22,13 +22,23 @@
 // pair of columns i and i + Dh/2 of one head and rotates them, with pos in
 // binding 4: one position for every row, or (flag bit 6) one per batch
 // row, row r at pos[r / seq].
+// Two or more rows (spec constant 1 not 0): the workgroup splits K
+// instead, see split_k below.
 #include "common.glsl"
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 256;
+// Weight rows per workgroup on the split-K path (DeviceCaps::
+// matvec_split_rows, a power of two); 0: batched rows stay one column per
+// subgroup.
+layout(constant_id = 1) const uint SPLIT_WEIGHT_ROWS = 8;
+// Rows of A per pass over them (DeviceCaps::matvec_split_block_rows: 2, 4
+// or 8).
+layout(constant_id = 2) const uint SPLIT_BLOCK_ROWS = 8;
 
 const uint IN_FLIGHT = 8;  // 16-byte weight loads per invocation and row
 #ifdef ELEM_F16
@@ -112,13 +122,40 @@ float dot16_gain(uvec4 x, uvec4 g, uvec4 y, float acc) {
   return acc;
 }
 
-void main() {
-  const uint M = SHAPE(S_M, pc.m);
-  const uint N = SHAPE(S_N, pc.n);
-  const uint K = SHAPE(S_K, pc.k);
-  const uint FLAGS = SHAPE(S_FLAGS, pc.flags);
+// Writes output column c of `row` (and c + Dh/2 with a rope, i being the
+// pair's first index in its head) from the row's reduced sums: `total`
+// (bias added, rmsnorm applied) and `up_total`, the second weight row's
+// sum (the up projection's with a gate, column c + Dh/2's with a rope).
+void store_output(uint row, uint c, uint i, uint N, uint FLAGS, float total, float up_total) {
+  if ((FLAGS & 32u) != 0u) {
+    // Rounded where the unfused projection would store them.
+    const uint half_dim = pc.head_dim / 2u;
+    const float first = float(ELEM(total));
+    const float second = float(ELEM(up_total));
+    const int pos = LOW_WORD(pos_words, (FLAGS & 64u) != 0u ? row / pc.seq : 0u);
+    const float inv_freq = exp2(-2.0 * float(i) / float(pc.head_dim) * pc.log2_base);
+    const float theta = float(pos + int(row % pc.seq)) * inv_freq;
+    const float cs = cos(theta);
+    const float sn = sin(theta);
+    o[row * N + c] = ELEM(first * cs - second * sn);
+    o[row * N + c + half_dim] = ELEM(second * cs + first * sn);
+  } else if ((FLAGS & 16u) != 0u) {
+    // Rounded to the storage type where the unfused gate, up and silu
+    // would store them, so both paths agree.
+    const float g = float(ELEM(total));
+    const float s = float(ELEM(g / (1.0 + exp(-g))));
+    o[row * N + c] = ELEM(s * float(ELEM(up_total)));
+  } else {
+    const float skip = (FLAGS & 4u) != 0u ? float(residual[row * N + c]) : 0.0;
+    o[row * N + c] = ELEM(total + skip);
+  }
+}
+
+// One subgroup per output column (per pair of columns with a gate or a
+// rope), its lanes splitting K: a single row reads its weights at full
+// memory bandwidth this way.
+void one_column_per_subgroup(uint M, uint N, uint K, uint FLAGS) {
   const bool has_bias = (FLAGS & 2u) != 0u;
-  const bool has_residual = (FLAGS & 4u) != 0u;
   const bool norm_rows = (FLAGS & 8u) != 0u;
   const bool gated = (FLAGS & 16u) != 0u;
   const bool rope = (FLAGS & 32u) != 0u;
@@ -207,31 +244,208 @@ void main() {
             total *= inv_rms;
             up_total *= inv_rms;
           }
-          if (lane == 0u) {
-            if (rope) {
-              // Rounded where the unfused projection would store them.
-              const float first = float(ELEM(total));
-              const float second = float(ELEM(up_total));
-              const int pos = LOW_WORD(pos_words, (FLAGS & 64u) != 0u ? row / pc.seq : 0u);
-              const float inv_freq = exp2(-2.0 * float(i) / float(pc.head_dim) * pc.log2_base);
-              const float theta = float(pos + int(row % pc.seq)) * inv_freq;
-              const float cs = cos(theta);
-              const float sn = sin(theta);
-              o[row * N + c] = ELEM(first * cs - second * sn);
-              o[row * N + c + half_dim] = ELEM(second * cs + first * sn);
-            } else if (gated) {
-              // Rounded to the storage type where the unfused gate, up
-              // and silu would store them, so both paths agree.
-              const float g = float(ELEM(total));
-              const float s = float(ELEM(g / (1.0 + exp(-g))));
-              o[row * N + c] = ELEM(s * float(ELEM(up_total)));
-            } else {
-              const float skip = has_residual ? float(residual[row * N + c]) : 0.0;
-              o[row * N + c] = ELEM(total + add + skip);
+          if (lane == 0u) store_output(row, c, i, N, FLAGS, total + add, up_total);
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Split K, for batched rows (decode streams, short prompts). With one
+// column per subgroup, every row of A is loaded and widened once per output
+// column, so at 4+ rows the loads and conversions of A rather than the
+// weights bound the product. Here a workgroup takes WEIGHT_ROWS weight rows
+// (as many columns, or half as many pairs with a gate or a rope) for a
+// block of up to BLOCK_ROWS rows of A, and each invocation a 16-byte slot
+// of K at a time: a slot of A is loaded and widened once for all the
+// weight rows, and a slot of weights once for all the rows of the block.
+// The partial sums are reduced across each subgroup by a transposing
+// butterfly and across the subgroups through shared memory. Each row's
+// sums are added in the same order whatever the block, so the generic
+// pipeline (which takes this path from 2 rows on too) and one specialized
+// to the rows give the same bits.
+const bool SPLIT = SPLIT_WEIGHT_ROWS != 0u && S_M != 1u;
+const uint WEIGHT_ROWS = SPLIT_WEIGHT_ROWS < 2u ? 2u : SPLIT_WEIGHT_ROWS;
+const uint BLOCK_ROWS =
+    S_M == 0u ? SPLIT_BLOCK_ROWS : (S_M < 2u ? 2u : (S_M < SPLIT_BLOCK_ROWS ? S_M : SPLIT_BLOCK_ROWS));
+// Sums per weight row: the block's rows padded to a power of two, which
+// the butterfly halves.
+const uint PADDED_ROWS = BLOCK_ROWS <= 2u ? 2u : (BLOCK_ROWS <= 4u ? 4u : 8u);
+const uint SUMS = WEIGHT_ROWS * PADDED_ROWS;
+// Subgroups the shared sums have room for: subgroups of at least 8 lanes
+// (the host enables the path only for those, and main checks).
+const uint MAX_SUBGROUPS = WG / 8u;
+shared float split_sums[SPLIT ? MAX_SUBGROUPS * SUMS : 1u];
+shared float split_squares[SPLIT ? MAX_SUBGROUPS * PADDED_ROWS : 1u];
+
+// The VEC elements of a 16-byte vector, in f32.
+void unpack16(uvec4 x, out float f[VEC]) {
+#ifdef ELEM_F16
+  [[unroll]] for (uint i = 0u; i < 4u; ++i) {
+    const vec2 p = unpackHalf2x16(x[i]);
+    f[2u * i] = p.x;
+    f[2u * i + 1u] = p.y;
+  }
+#else
+  const vec4 p = uintBitsToFloat(x);
+  [[unroll]] for (uint i = 0u; i < 4u; ++i) f[i] = p[i];
+#endif
+}
+
+// Sums vals[0..COUNT) over the subgroup, COUNT a power of two. At each
+// step, lanes one bit apart swap half of what they hold: the lane with the
+// bit set keeps the upper half, its partner the lower, and each adds what
+// it receives, so a lane's count halves (COUNT - 1 shuffles in all, where
+// a subgroupAdd per sum takes log2(lanes) each). Once a single sum is
+// left, the remaining steps add it across their bit. A lane then holds
+// max(1, COUNT / lanes) sums: vals[j] is sum number butterfly_base + j.
+#define BUTTERFLY_SUM(vals, COUNT)                                       \
+  [[unroll]] for (uint step = 0u; step < 7u; ++step) {                   \
+    const uint mask = 1u << step;                                        \
+    if (mask < gl_SubgroupSize) {                                        \
+      const uint half_count = (COUNT) >> (step + 1u);                    \
+      if (half_count == 0u) {                                            \
+        vals[0] += subgroupShuffleXor(vals[0], mask);                    \
+      } else {                                                           \
+        const bool upper = (gl_SubgroupInvocationID & mask) != 0u;       \
+        [[unroll]] for (uint j = 0u; j < (COUNT) / 2u; ++j) {            \
+          if (j < half_count) {                                          \
+            const float give = upper ? vals[j] : vals[j + half_count];   \
+            const float keep = upper ? vals[j + half_count] : vals[j];   \
+            vals[j] = keep + subgroupShuffleXor(give, mask);             \
+          }                                                              \
+        }                                                                \
+      }                                                                  \
+    }                                                                    \
+  }
+
+// Which of the COUNT sums this lane's vals[0] holds after BUTTERFLY_SUM.
+uint butterfly_base(uint count) {
+  uint base = 0u;
+  for (uint step = 0u; step < 7u; ++step) {
+    const uint mask = 1u << step;
+    const uint half_count = count >> (step + 1u);
+    if (mask < gl_SubgroupSize && half_count != 0u && (gl_SubgroupInvocationID & mask) != 0u) {
+      base += half_count;
+    }
+  }
+  return base;
+}
+
+// Stores this subgroup's COUNT sums into dest[subgroup * COUNT ..]: lanes
+// past COUNT hold copies and store nothing.
+#define STORE_SUMS(vals, COUNT, dest)                                               \
+  if (gl_SubgroupInvocationID < (COUNT)) {                                          \
+    const uint base = gl_SubgroupID * (COUNT) + butterfly_base(COUNT);              \
+    const uint held = (COUNT) > gl_SubgroupSize ? (COUNT) / gl_SubgroupSize : 1u;   \
+    [[unroll]] for (uint j = 0u; j < (COUNT); ++j) {                                \
+      if (j < held) dest[base + j] = vals[j];                                       \
+    }                                                                               \
+  }
+
+void split_k(uint M, uint N, uint K, uint FLAGS) {
+  const bool has_bias = (FLAGS & 2u) != 0u;
+  const bool norm_rows = (FLAGS & 8u) != 0u;
+  const bool gated = (FLAGS & 16u) != 0u;
+  const bool rope = (FLAGS & 32u) != 0u;
+  const bool paired = gated || rope;
+  const uint half_dim = pc.head_dim / 2u;
+  const uint tasks = rope ? N / 2u : N;
+  // Tasks per workgroup: weight row w serves task w, or with a second
+  // weight row per task, w - group_tasks's second row.
+  const uint group_tasks = paired ? WEIGHT_ROWS / 2u : WEIGHT_ROWS;
+  const uint vecs = K / VEC;
+  const uint tid = gl_LocalInvocationIndex;
+  for (uint t0 = gl_WorkGroupID.x * group_tasks; t0 < tasks;
+       t0 += gl_NumWorkGroups.x * group_tasks) {
+    // Each weight row's first vector; a task past the end reads t0's
+    // rows and stores nothing.
+    uint start[WEIGHT_ROWS];
+    [[unroll]] for (uint w = 0u; w < WEIGHT_ROWS; ++w) {
+      const bool second = paired && w >= group_tasks;
+      const uint t = t0 + (second ? w - group_tasks : w);
+      const uint task = t < tasks ? t : t0;
+      const uint c = rope ? (task / half_dim) * pc.head_dim + task % half_dim : task;
+      start[w] = (rope && second ? c + half_dim : c) * vecs;
+    }
+    for (uint row0 = 0u; row0 < M; row0 += BLOCK_ROWS) {
+      const uint rows = min(BLOCK_ROWS, M - row0);
+      float acc[SUMS];  // weight row w's sum for row r at w * PADDED_ROWS + r
+      float squares[PADDED_ROWS];
+      [[unroll]] for (uint j = 0u; j < SUMS; ++j) acc[j] = 0.0;
+      [[unroll]] for (uint r = 0u; r < PADDED_ROWS; ++r) squares[r] = 0.0;
+      for (uint v = tid; v < vecs; v += WG) {
+        float weights[WEIGHT_ROWS][VEC];
+        [[unroll]] for (uint w = 0u; w < WEIGHT_ROWS; ++w) {
+          unpack16(gated && w >= group_tasks ? up[start[w] + v] : b[start[w] + v], weights[w]);
+        }
+        float g[VEC];
+        if (norm_rows) unpack16(gain[v], g);
+        [[unroll]] for (uint r = 0u; r < BLOCK_ROWS; ++r) {
+          if (r < rows) {
+            float x[VEC];
+            unpack16(a[(row0 + r) * vecs + v], x);
+            if (norm_rows) {
+              [[unroll]] for (uint e = 0u; e < VEC; ++e) {
+                squares[r] = fma(x[e], x[e], squares[r]);
+                x[e] *= g[e];
+              }
+            }
+            [[unroll]] for (uint w = 0u; w < WEIGHT_ROWS; ++w) {
+              [[unroll]] for (uint e = 0u; e < VEC; ++e) {
+                acc[w * PADDED_ROWS + r] = fma(x[e], weights[w][e], acc[w * PADDED_ROWS + r]);
+              }
             }
           }
         }
       }
+      BUTTERFLY_SUM(acc, SUMS)
+      STORE_SUMS(acc, SUMS, split_sums)
+      if (norm_rows) {
+        BUTTERFLY_SUM(squares, PADDED_ROWS)
+        STORE_SUMS(squares, PADDED_ROWS, split_squares)
+      }
+      barrier();
+      // One invocation per task and row of the block.
+      if (tid < group_tasks * PADDED_ROWS) {
+        const uint j = tid / PADDED_ROWS;
+        const uint r = tid % PADDED_ROWS;
+        const uint t = t0 + j;
+        if (r < rows && t < tasks) {
+          float total = 0.0;
+          float up_total = 0.0;
+          float sum_squares = 0.0;
+          for (uint s = 0u; s < gl_NumSubgroups; ++s) {
+            total += split_sums[s * SUMS + j * PADDED_ROWS + r];
+            if (paired) up_total += split_sums[s * SUMS + (j + group_tasks) * PADDED_ROWS + r];
+            if (norm_rows) sum_squares += split_squares[s * PADDED_ROWS + r];
+          }
+          if (norm_rows) {
+            const float inv_rms = inversesqrt(sum_squares / float(K) + pc.eps);
+            total *= inv_rms;
+            up_total *= inv_rms;
+          } else if (has_bias) {
+            total += float(bias[t]);
+          }
+          const uint i = rope ? t % half_dim : 0u;
+          const uint c = rope ? (t / half_dim) * pc.head_dim + i : t;
+          store_output(row0 + r, c, i, N, FLAGS, total, up_total);
+        }
+      }
+      barrier();  // the sums are stored again by the next block
     }
+  }
+}
+
+void main() {
+  const uint M = SHAPE(S_M, pc.m);
+  const uint N = SHAPE(S_N, pc.n);
+  const uint K = SHAPE(S_K, pc.k);
+  const uint FLAGS = SHAPE(S_FLAGS, pc.flags);
+  if (SPLIT && M >= 2u && gl_NumSubgroups <= MAX_SUBGROUPS) {
+    split_k(M, N, K, FLAGS);
+  } else {
+    one_column_per_subgroup(M, N, K, FLAGS);
   }
 }
