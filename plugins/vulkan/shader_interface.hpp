@@ -81,12 +81,14 @@ inline constexpr uint32_t kMatvecMaxRows = 4;  // MAX_ROWS in matvec.comp
 // which reads a transposed B poorly.
 inline constexpr uint32_t kMatvecTransposedMaxRows = 64;
 inline constexpr uint32_t kMatvecColumns = 32;  // COLS in matvec.comp
-// matvec_t's split-K path (pipelines specialized to 2+ rows): weight rows
-// per workgroup by default (SPLIT_WEIGHT_ROWS, spec constant 1), and the
+// matvec_t's split-K path (2+ rows): weight rows per workgroup by default
+// (SPLIT_WEIGHT_ROWS, spec constant 1; on an H100 the 8-stream decode step
+// took 1.11-1.17 ms with 4, 1.24-1.25 with 8, 1.24 with 2 and 1.64 with
+// 16, the 4-stream step 0.78 ms with 4 and 0.87 with 8), and the
 // tasks a workgroup takes for a given count: that many columns, or half as
 // many pairs of weight rows (a gate and its up projection, or a rope's
 // two halves).
-inline constexpr uint32_t kMatvecSplitRows = 8;
+inline constexpr uint32_t kMatvecSplitRows = 4;
 // Rows of A per pass over them (SPLIT_BLOCK_ROWS, spec constant 2).
 inline constexpr uint32_t kMatvecSplitBlockRows = 8;
 inline constexpr uint32_t matvec_split_tasks(uint32_t weight_rows, bool paired) {

@@ -88,7 +88,7 @@ TEST(VulkanSkinnySelection, EnginesAddTheVariantOnlyForF16OnTensorCores) {
   EXPECT_FALSE(adds_skinny_coop_variant(true, false, SkinnyMode::kCoop));  // f32 linear
 }
 
-TEST(VulkanSkinnySelection, ByDefaultTensorCoresRunFourToSixteenRows) {
+TEST(VulkanSkinnySelection, WithOneColumnPerSubgroupTensorCoresRunFourToSixteenRows) {
   for (uint32_t rows : {1u, 2u, 3u}) {
     EXPECT_FALSE(runs_skinny_coop(projection(rows), SkinnyMode::kAuto, kDefault)) << rows;
   }
@@ -101,6 +101,19 @@ TEST(VulkanSkinnySelection, ByDefaultTensorCoresRunFourToSixteenRows) {
   const SkinnyCoopBuild* t4s8 = &kSkinnyCoopFallbackBuild;
   EXPECT_FALSE(runs_skinny_coop(projection(4), SkinnyMode::kAuto, t4s8));
   EXPECT_TRUE(runs_skinny_coop(projection(8), SkinnyMode::kAuto, t4s8));
+}
+
+TEST(VulkanSkinnySelection, WhereMatvecTSplitsKTensorCoresRunNineToSixteenRows) {
+  for (uint32_t rows : {1u, 2u, 4u, 8u}) {
+    EXPECT_FALSE(runs_skinny_coop(projection(rows), SkinnyMode::kAuto, kDefault, true)) << rows;
+  }
+  for (uint32_t rows : {9u, 12u, 16u}) {
+    EXPECT_TRUE(runs_skinny_coop(projection(rows), SkinnyMode::kAuto, kDefault, true)) << rows;
+  }
+  EXPECT_FALSE(runs_skinny_coop(projection(17), SkinnyMode::kAuto, kDefault, true));
+  // The switch still forces either shader.
+  EXPECT_TRUE(runs_skinny_coop(projection(4), SkinnyMode::kCoop, kDefault, true));
+  EXPECT_FALSE(runs_skinny_coop(projection(12), SkinnyMode::kMatvec, kDefault, true));
 }
 
 TEST(VulkanSkinnySelection, TheSwitchForcesEitherShader) {

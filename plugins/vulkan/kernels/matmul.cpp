@@ -86,7 +86,7 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
     const SkinnyShape shape{skinny_push.m, skinny_push.n, skinny_push.k, skinny_push.flags,
                             skinny_push.head_dim};
     if (skinny_transposed && args.pipelines.size() > 3 &&
-        runs_skinny_coop(shape, caps.skinny, caps.skinny_coop)) {
+        runs_skinny_coop(shape, caps.skinny, caps.skinny_coop, caps.matvec_split_rows != 0)) {
       // Tensor cores (skinny_coop.comp): one workgroup per 16 columns.
       args.commands.dispatch(args.pipelines[3], {{a}, {b}, {bias}, {out, true}, {fourth}},
                              skinny_push,

@@ -85,9 +85,11 @@ bool adds_skinny_coop_variant(bool device_coop_f16, bool f16_variants, SkinnyMod
   return device_coop_f16 && f16_variants && mode != SkinnyMode::kMatvec;
 }
 
-bool runs_skinny_coop(const SkinnyShape& shape, SkinnyMode mode, const SkinnyCoopBuild* build) {
+bool runs_skinny_coop(const SkinnyShape& shape, SkinnyMode mode, const SkinnyCoopBuild* build,
+                      bool matvec_split) {
   if (build == nullptr || mode == SkinnyMode::kMatvec) return false;
-  const uint32_t min_rows = mode == SkinnyMode::kCoop ? 1 : build->auto_min_rows;
+  const uint32_t auto_min_rows = matvec_split ? kSkinnyCoopMinRowsAfterSplit : build->auto_min_rows;
+  const uint32_t min_rows = mode == SkinnyMode::kCoop ? 1 : auto_min_rows;
   if (shape.m < min_rows || shape.m > kSkinnyCoopMaxRows) return false;
   // Whole 16-wide K steps: the weight tiles are read without bounds checks.
   if (shape.k == 0 || shape.k % kSkinnyCoopTile != 0) return false;

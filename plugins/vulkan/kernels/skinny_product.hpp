@@ -5,11 +5,16 @@
 // shapes its tiles allow, and matvec_t runs everything else.
 //
 // RTSCOPE_VULKAN_SKINNY chooses between them on a device that has both:
-//   unset   tensor cores from the build's auto_min_rows on (4 for the
-//           default build): below that matvec_t is faster (H200, GPU
-//           reference decoder step at 2 rows: 0.73 ms on matvec_t, 1.07 ms
-//           on tensor cores; at 4 rows 1.25 vs 1.08 ms), and a single row
-//           reads the weights at full bandwidth on matvec_t;
+//   unset   tensor cores from 9 rows on where matvec_t splits K across
+//           its workgroups (DeviceCaps::matvec_split_rows, the default):
+//           up to 8 rows that path is as fast or faster (H100, GPU
+//           reference decoder step at 4 rows: 0.78 ms on matvec_t, 1.13 ms
+//           on tensor cores; at 8 rows 1.11-1.17 against 1.14; at 16 rows
+//           2.28 against 1.35). With one column per subgroup, from the
+//           build's auto_min_rows on (4 for the default build; H200, step
+//           at 2 rows: 0.73 ms on matvec_t, 1.07 ms on tensor cores; at 4
+//           rows 1.25 vs 1.08 ms). A single row reads the weights at full
+//           bandwidth on matvec_t either way;
 //   coop    tensor cores for every row count they cover (1 included);
 //   matvec  matvec_t always.
 // RTSCOPE_VULKAN_MATVEC_SPLIT sets how many weight rows a workgroup of
@@ -52,6 +57,8 @@ std::string_view skinny_mode_name(SkinnyMode mode);
 // matmul_coop.comp; the plugin checks the others' needs when one is chosen.
 inline constexpr uint32_t kSkinnyCoopMaxRows = 16;  // one 16-row tile of A
 inline constexpr uint32_t kSkinnyCoopTile = 16;     // columns per workgroup; K step
+// Fewest rows on tensor cores by default where matvec_t splits K.
+inline constexpr uint32_t kSkinnyCoopMinRowsAfterSplit = 9;
 
 // The builds of skinny_coop.comp (CMakeLists.txt): how many k-tiles a
 // subgroup takes per step, how many subgroups split K, and whether the
@@ -113,7 +120,11 @@ bool adds_skinny_coop_variant(bool device_coop_f16, bool f16_variants, SkinnyMod
 // Whether skinny_coop.comp runs `shape`. `build`: the build whose pipeline
 // the node has (an f16 linear on a device with cooperative matrices, and a
 // mode other than kMatvec when the engine was built); nullptr: none.
-bool runs_skinny_coop(const SkinnyShape& shape, SkinnyMode mode, const SkinnyCoopBuild* build);
+// `matvec_split`: whether matvec_t runs batched rows on its split-K path
+// on this device (DeviceCaps::matvec_split_rows != 0), which moves the
+// default start to kSkinnyCoopMinRowsAfterSplit.
+bool runs_skinny_coop(const SkinnyShape& shape, SkinnyMode mode, const SkinnyCoopBuild* build,
+                      bool matvec_split = false);
 
 // Workgroups skinny_coop.comp needs for `shape` (one per tile of 16
 // columns, or of 16 rope pairs), before the device's group-count limit.

@@ -35,7 +35,7 @@ layout(constant_id = 0) const uint WG = 256;
 // Weight rows per workgroup on the split-K path (DeviceCaps::
 // matvec_split_rows, a power of two); 0: batched rows stay one column per
 // subgroup.
-layout(constant_id = 1) const uint SPLIT_WEIGHT_ROWS = 8;
+layout(constant_id = 1) const uint SPLIT_WEIGHT_ROWS = 4;
 // Rows of A per pass over them (DeviceCaps::matvec_split_block_rows: 2, 4
 // or 8).
 layout(constant_id = 2) const uint SPLIT_BLOCK_ROWS = 8;
