@@ -52,6 +52,12 @@
 # each named build of the tensor-core product (RTSCOPE_VULKAN_SKINNY_COOP,
 # OUT_DIR/skinny_coop_<build>/); RTSCOPE_BENCH_TEST_FILTER='*Skinny*'
 # checks every build against the float64 reference first.
+# RTSCOPE_BENCH_MATVEC_SPLITS="4 8 4x4 ..." repeats B16 with every
+# projection of 2+ rows on matvec_t's split-K path, W weight rows per
+# workgroup and R rows per pass for each WxR (RTSCOPE_VULKAN_MATVEC_SPLIT,
+# RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS; W alone keeps the default R), in
+# OUT_DIR/matvec_split_<W[xR]>/; RTSCOPE_BENCH_TEST_FILTER='*MatvecRows*'
+# checks the path against the float64 reference first.
 set -uo pipefail
 
 usage() {
@@ -275,7 +281,7 @@ if $decoder_ok; then
   run_b16 . || decoder_ok=false
   # B16 A/B of the skinny products: the same runs with every projection on
   # matvec_t (RTSCOPE_VULKAN_SKINNY=matvec; the runs above take the
-  # tensor-core skinny_coop from 4 rows on where the device has it), and
+  # tensor-core skinny_coop from 9 rows on where the device has it), and
   # with each build of skinny_coop.comp named in
   # RTSCOPE_BENCH_SKINNY_COOP_BUILDS (RTSCOPE_VULKAN_SKINNY_COOP), each in
   # OUT_DIR/skinny_<...>/ with its own report.
@@ -285,6 +291,13 @@ if $decoder_ok; then
   for coop_build in ${RTSCOPE_BENCH_SKINNY_COOP_BUILDS:-}; do
     (export RTSCOPE_VULKAN_SKINNY_COOP="$coop_build" && run_b16 "skinny_coop_$coop_build") ||
       decoder_ok=false
+  done
+  for split in ${RTSCOPE_BENCH_MATVEC_SPLITS:-}; do
+    (
+      export RTSCOPE_VULKAN_SKINNY=matvec RTSCOPE_VULKAN_MATVEC_SPLIT="${split%%x*}"
+      [[ "$split" == *x* ]] && export RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS="${split#*x}"
+      run_b16 "matvec_split_$split"
+    ) || decoder_ok=false
   done
 fi
 
