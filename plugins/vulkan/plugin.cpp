@@ -54,26 +54,27 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
                  "' is not a build of the tensor-core skinny product: set one of ",
                  skinny_coop_build_names(), " or leave it unset");
   }
-  const char* split = std::getenv("RTSCOPE_VULKAN_MATVEC_SPLIT");
-  const std::optional<uint32_t> split_rows = parse_matvec_split(split, kMatvecSplitRows);
-  if (!split_rows) {
-    fail_invalid("RTSCOPE_VULKAN_MATVEC_SPLIT='", split,
-                 "' is not a count of weight rows per workgroup: set 2, 4, 8, 16, 0 (off) or "
-                 "leave it unset");
-  }
-  const char* block = std::getenv("RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS");
-  const std::optional<uint32_t> block_rows = parse_matvec_block_rows(block, kMatvecSplitBlockRows);
-  if (!block_rows) {
-    fail_invalid("RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS='", block,
-                 "' is not a count of rows per pass over the weights: set 2, 4, 8 or leave it "
-                 "unset");
-  }
+  // matvec_t's split-K sizes: a value the parser rejects fails the load and
+  // says what the variable takes.
+  const auto matvec_count = [](const char* variable, auto parse, uint32_t fallback,
+                               const char* what) {
+    const char* value = std::getenv(variable);
+    const std::optional<uint32_t> count = parse(value, fallback);
+    if (!count) fail_invalid(variable, "='", value, "' is not ", what, " or leave it unset");
+    return *count;
+  };
+  const uint32_t split_rows =
+      matvec_count("RTSCOPE_VULKAN_MATVEC_SPLIT", parse_matvec_split, kMatvecSplitRows,
+                   "a count of weight rows per workgroup: set 2, 4, 8, 16, 0 (off)");
+  const uint32_t block_rows =
+      matvec_count("RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS", parse_matvec_block_rows,
+                   kMatvecSplitBlockRows, "a count of rows per pass over the weights: set 2, 4, 8");
   for (PhysicalDevice& device : physical_) {
     device.caps.skinny = *skinny_mode;
     // The device decides whether the split path can run; the variables
     // only size or disable it.
-    if (device.caps.matvec_split_rows != 0) device.caps.matvec_split_rows = *split_rows;
-    device.caps.matvec_split_block_rows = *block_rows;
+    if (device.caps.matvec_split_rows != 0) device.caps.matvec_split_rows = split_rows;
+    device.caps.matvec_split_block_rows = block_rows;
     const uint32_t shared = device.caps.max_shared_memory;
     const uint32_t invocations = device.properties.limits.maxComputeWorkGroupInvocations;
     const SkinnyCoopBuild& build =

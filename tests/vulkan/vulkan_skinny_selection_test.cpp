@@ -192,5 +192,23 @@ TEST(VulkanSkinnySelection, ThePluginRejectsAnUnknownBuild) {
   EXPECT_NE(load.failure.find("staged-t2s8"), std::string::npos) << load.failure;
 }
 
+TEST(VulkanSkinnySelection, ThePluginRejectsSplitSizesItHasNoPathFor) {
+  const struct {
+    const char* variable;
+    const char* value;
+    const char* valid;
+  } cases[] = {{"RTSCOPE_VULKAN_MATVEC_SPLIT", "3", "2, 4, 8, 16, 0 (off)"},
+               {"RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS", "16", "2, 4, 8"}};
+  for (const auto& c : cases) {
+    const vulkan_testing::LoadResult load = load_with(c.variable, c.value);
+    if (!load.skip_reason.empty()) GTEST_SKIP() << load.skip_reason;
+    const std::string named = std::string(c.variable) + "='" + c.value + "'";
+    EXPECT_NE(load.failure.find(named), std::string::npos) << load.failure;
+    EXPECT_NE(load.failure.find(c.valid), std::string::npos) << load.failure;
+  }
+  const vulkan_testing::LoadResult off = load_with("RTSCOPE_VULKAN_MATVEC_SPLIT", "off");
+  EXPECT_TRUE(off.failure.empty()) << off.failure;
+}
+
 }  // namespace
 }  // namespace rtscope::vulkan
