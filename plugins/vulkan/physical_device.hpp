@@ -16,6 +16,7 @@
 #include "instance.hpp"
 #include "kernels/skinny_product.hpp"
 #include "rtscope/plugin_abi.h"
+#include "shader_interface.hpp"
 
 namespace rtscope::vulkan {
 
@@ -32,7 +33,7 @@ struct DeviceCaps {
   uint32_t matvec_split_rows = 0;
   // Rows of A per pass of that path over its weight rows (spec constant 2;
   // RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS).
-  uint32_t matvec_split_block_rows = 8;
+  uint32_t matvec_split_block_rows = kMatvecSplitBlockRows;
   uint32_t max_shared_memory = 0;         // maxComputeSharedMemorySize
   uint32_t max_push_constants = 0;        // maxPushConstantsSize
   uint64_t max_storage_range = 0;         // maxStorageBufferRange

@@ -101,15 +101,14 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
         skinny_transposed ? std::max(1u, caps.rows_workgroup / caps.subgroup_size) : kMatvecColumns;
     // A rope takes one subgroup per pair of columns.
     const uint64_t tasks = args.rope.pos ? push.n / 2 : push.n;
-    uint64_t groups = (tasks + columns - 1) / columns;
-    if (skinny_transposed && push.m >= 2 && caps.matvec_split_rows != 0) {
-      // A pipeline specialized to these rows takes the split-K path, with
-      // fewer tasks per workgroup; the generic one loops over whatever
-      // count it gets.
-      const uint64_t split_tasks =
-          matvec_split_tasks(caps.matvec_split_rows, args.gated_up != nullptr || args.rope.pos);
-      groups = std::max(groups, (tasks + split_tasks - 1) / split_tasks);
-    }
+    // From 2 rows on matvec_t (generic or specialized) splits K across the
+    // workgroup where the device allows it: a few tasks per workgroup.
+    const uint64_t per_group =
+        skinny_transposed && push.m >= 2 && caps.matvec_split_rows != 0
+            ? matvec_split_tasks(caps.matvec_split_rows,
+                                 args.gated_up != nullptr || args.rope.pos != nullptr)
+            : columns;
+    const uint64_t groups = (tasks + per_group - 1) / per_group;
     args.commands.dispatch(
         args.pipelines[1], {{a}, {b}, {bias}, {out, true}, {fourth}}, skinny_push,
         Groups{static_cast<uint32_t>(std::min<uint64_t>(groups, caps.max_group_count[0])), 1, 1});

@@ -122,6 +122,13 @@ float dot16_gain(uvec4 x, uvec4 g, uvec4 y, float acc) {
   return acc;
 }
 
+// Task t's first output column: column t, or with a rope the first of its
+// pair (i, i + Dh/2) in its head, i = t % (Dh/2).
+uint task_column(uint t, bool rope) {
+  const uint half_dim = pc.head_dim / 2u;
+  return rope ? (t / half_dim) * pc.head_dim + t % half_dim : t;
+}
+
 // Writes output column c of `row` (and c + Dh/2 with a rope, i being the
 // pair's first index in its head) from the row's reduced sums: `total`
 // (bias added, rmsnorm applied) and `up_total`, the second weight row's
@@ -169,7 +176,7 @@ void one_column_per_subgroup(uint M, uint N, uint K, uint FLAGS) {
   const uint columns = gl_NumWorkGroups.x * gl_NumSubgroups;
   for (uint t = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID; t < tasks; t += columns) {
     const uint i = rope ? t % half_dim : 0u;  // rope: the pair's first index in its head
-    const uint c = rope ? (t / half_dim) * pc.head_dim + i : t;
+    const uint c = task_column(t, rope);
     const uint column = c * vecs;
     // The second weight row: U's row c (gated) or B's row c + Dh/2 (rope).
     const uint column2 = rope ? (c + half_dim) * vecs : column;
@@ -366,7 +373,7 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
       const bool second = paired && w >= group_tasks;
       const uint t = t0 + (second ? w - group_tasks : w);
       const uint task = t < tasks ? t : t0;
-      const uint c = rope ? (task / half_dim) * pc.head_dim + task % half_dim : task;
+      const uint c = task_column(task, rope);
       start[w] = (rope && second ? c + half_dim : c) * vecs;
     }
     for (uint row0 = 0u; row0 < M; row0 += BLOCK_ROWS) {
@@ -428,9 +435,8 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
           } else if (has_bias) {
             total += float(bias[t]);
           }
-          const uint i = rope ? t % half_dim : 0u;
-          const uint c = rope ? (t / half_dim) * pc.head_dim + i : t;
-          store_output(row0 + r, c, i, N, FLAGS, total, up_total);
+          store_output(row0 + r, task_column(t, rope), rope ? t % half_dim : 0u, N, FLAGS, total,
+                       up_total);
         }
       }
       barrier();  // the sums are stored again by the next block
