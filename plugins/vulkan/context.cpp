@@ -442,6 +442,7 @@ void Context::run(const rts_execute_args& args) {
   fused_row_norms_.fetch_add(plan.fused_row_norms, std::memory_order_relaxed);
   fused_gated_products_.fetch_add(plan.fused_gated_products, std::memory_order_relaxed);
   fused_ropes_.fetch_add(plan.fused_ropes, std::memory_order_relaxed);
+  fused_cache_writes_.fetch_add(plan.fused_cache_writes, std::memory_order_relaxed);
   skinny_coop_products_.fetch_add(plan.skinny_coop_products, std::memory_order_relaxed);
   uint64_t device_bytes = 0;
   for (uint32_t i = 0; i < args.n_inputs; ++i) {
@@ -480,6 +481,7 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("fused_gated_products", load(fused_gated_products_));
   // ropes run inside the projection producing their input.
   report("fused_ropes", load(fused_ropes_));
+  report("fused_cache_writes", load(fused_cache_writes_));
   // Skinny linears (few rows) run on tensor cores (skinny_coop.comp).
   report("skinny_coop_products", load(skinny_coop_products_));
   report("output_allocations", load(output_allocations_));

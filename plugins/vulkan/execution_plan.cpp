@@ -324,6 +324,8 @@ class PlanBuilder {
   // kv_cache_update output views the cache when nothing reads the old cache
   // afterwards (then the update happens in place on the device).
   void find_views() {
+    cache_write_.assign(nodes_.size(), std::nullopt);
+    const Links before_views = links();
     const int end = static_cast<int>(nodes_.size());
     for (uint32_t id = 0; id < values_.size(); ++id) root_[id] = id;
     for (size_t n = 0; n < nodes_.size(); ++n) {
@@ -346,12 +348,82 @@ class PlanBuilder {
             last_use_[cache] <= static_cast<int>(n) && may_update_in_place(cache, output)) {
           viewed = cache;
           ++plan_.in_place_updates;
+          if (engine_.device().caps().fuse_cache_writes) fuse_cache_write(n, before_views);
         }
       }
       if (viewed == UINT32_MAX) continue;
       root_[output] = viewed;
       last_use_[viewed] = std::max(last_use_[viewed], last_use_[output]);
     }
+  }
+
+  // An in-place kv_cache_update n of transpose(perm 0,2,1,3) of y, where y
+  // is [B, S, H, Dh] (S or H 1, so the transpose is a view) and is a
+  // projection's output with its rope fused, or a reshape view of the
+  // output [B, S, H·Dh] of a projection running matvec_t without a
+  // residual or a gate, each value read only by the next: the projection
+  // writes its rows into the cache at the position itself
+  // (kMatmulCacheWrite), with the position appended to its inputs, and
+  // the update runs nothing (its inputs stay for the host's position
+  // check). Nothing else may read the cache between the two.
+  void fuse_cache_write(size_t n, const Links& links) {
+    const EngineNode& update = nodes_[n];
+    if (update.inputs.size() != 3 || update.outputs.size() != 1) return;
+    // The node producing `value` when it is a view of kind `op` (it runs
+    // nothing) and `value` has no other reader; else -1.
+    const auto view_producer = [&](uint32_t value, const char* op) {
+      const int v = links.producer[value];
+      return v >= 0 && links.readers[value] == 1 && !runs_[v] && nodes_[v].desc->op == op &&
+                     nodes_[v].inputs.size() == 1
+                 ? v
+                 : -1;
+    };
+    const int t = view_producer(update.inputs[1], "transpose");
+    if (t < 0 || nodes_[t].desc->attr_ints("perm") != std::vector<int64_t>{0, 2, 1, 3}) return;
+    const uint32_t heads_value = nodes_[t].inputs[0];
+    if (links.readers[heads_value] != 1) return;
+    const Dims& cache = plan_.dims[update.inputs[0]];
+    const Dims& x = plan_.dims[update.inputs[1]];
+    const Dims& heads = plan_.dims[heads_value];
+    if (cache.size() != 4 || x.size() != 4 || heads.size() != 4 || x[0] != cache[0] ||
+        x[1] != cache[1] || x[3] != cache[3] || heads != Dims{x[0], x[2], x[1], x[3]} ||
+        (x[1] != 1 && x[2] != 1) || x[2] <= 0 || x[3] <= 0 || cache[2] > UINT32_MAX ||
+        x[3] > UINT32_MAX || x[2] > cache[2]) {
+      return;
+    }
+    int p = links.producer[heads_value];
+    if (p >= 0 && !rope_[p]) {
+      // No rope: a reshape view of the flat product.
+      const int r = view_producer(heads_value, "reshape");
+      if (r < 0) return;
+      const uint32_t flat = nodes_[r].inputs[0];
+      if (links.readers[flat] != 1 || plan_.dims[flat].empty() ||
+          plan_.dims[flat].back() != x[1] * x[3]) {
+        return;
+      }
+      p = links.producer[flat];
+    }
+    if (p < 0 || !runs_[p]) return;
+    EngineNode& projection = nodes_[p];
+    const uint32_t pos = update.inputs[2];
+    if (projection.desc->op != "linear" || projection.outputs.size() != 1 || residual_[p] ||
+        gated_[p] || !runs_matvec_t(projection) ||
+        values_[update.outputs[0]].device_dtype != values_[projection.outputs[0]].device_dtype ||
+        (rope_[p] && root_[projection.inputs.back()] != root_[pos])) {
+      return;
+    }
+    const uint32_t storage = root_[update.inputs[0]];
+    for (size_t m = static_cast<size_t>(p) + 1; m < n; ++m) {
+      for (uint32_t id : nodes_[m].inputs) {
+        if (root_[id] == storage) return;
+      }
+    }
+    projection.inputs.push_back(pos);
+    projection.outputs = {update.outputs[0]};
+    cache_write_[p] = CacheWriteFusion{static_cast<uint32_t>(x[3]), static_cast<uint32_t>(x[2]),
+                                       static_cast<uint32_t>(cache[2])};
+    runs_[n] = false;
+    ++plan_.fused_cache_writes;
   }
 
   // Dependency levels of the nodes: one more than the latest earlier node
@@ -567,7 +639,16 @@ class PlanBuilder {
       outputs.clear();
       for (uint32_t id : node.inputs) inputs.push_back(arg(id));
       for (uint32_t id : node.outputs) outputs.push_back(arg(id));
-      // Fused inputs were appended: the gain, the up weight, the residual.
+      // Fused inputs were appended: the gain, the up weight, the rope's
+      // position, the residual, the cache write's position.
+      std::optional<TensorArg> cache_pos;
+      EncodeArgs::CacheWrite cache_write;
+      if (cache_write_[n]) {
+        cache_pos = inputs.back();
+        inputs.pop_back();
+        cache_write = {&*cache_pos, cache_write_[n]->head_dim, cache_write_[n]->seq,
+                       cache_write_[n]->cache_len};
+      }
       std::optional<TensorArg> residual;
       std::optional<TensorArg> gain;
       std::optional<TensorArg> up;
@@ -596,7 +677,7 @@ class PlanBuilder {
       node.spec->encode(EncodeArgs{
           *node.desc, inputs, outputs, pipelines, engine_.device().caps(), plan_.commands,
           residual ? &*residual : nullptr, gain ? &*gain : nullptr, row_norm_eps_[n].value_or(0.0f),
-          up ? &*up : nullptr, wants_scratch_[n] ? &scratch_ : nullptr, rope});
+          up ? &*up : nullptr, wants_scratch_[n] ? &scratch_ : nullptr, rope, cache_write});
     }
     for (uint32_t p = 0; p < pipelines_.size(); ++p) {
       if (shader_family(pipelines_.name(p)).starts_with("skinny_coop")) {
@@ -663,6 +744,14 @@ class PlanBuilder {
     float log2_base = 0;
   };
   std::vector<std::optional<RopeFusion>> rope_;
+  // Per node: the cache it writes its output into, with the position
+  // appended last to its inputs (fuse_cache_write).
+  struct CacheWriteFusion {
+    uint32_t head_dim = 0;
+    uint32_t seq = 0;
+    uint32_t cache_len = 0;
+  };
+  std::vector<std::optional<CacheWriteFusion>> cache_write_;
   std::vector<bool> wants_scratch_;  // per node: it gets scratch_ (place_scratch)
   BufferRegion scratch_{};
   std::vector<uint32_t> root_;  // the value whose storage each value uses

@@ -69,12 +69,19 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
   const uint32_t block_rows =
       matvec_count("RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS", parse_matvec_block_rows,
                    kMatvecSplitBlockRows, "a count of rows per pass over the weights: set 2, 4, 8");
+  const uint32_t split_groups = matvec_count(
+      "RTSCOPE_VULKAN_MATVEC_SPLIT_GROUPS",
+      [](const char* value, uint32_t) { return parse_matvec_split_groups(value); }, 0,
+      "a count of workgroups per dispatch: set 1 to 65535, 0 (one per task group)");
+  const bool fuse_cache_writes = env_flag("RTSCOPE_VULKAN_FUSE_CACHE_WRITES", true);
   for (PhysicalDevice& device : physical_) {
     device.caps.skinny = *skinny_mode;
     // The device decides whether the split path can run; the variables
     // only size or disable it.
     if (device.caps.matvec_split_rows != 0) device.caps.matvec_split_rows = split_rows;
     device.caps.matvec_split_block_rows = block_rows;
+    device.caps.matvec_split_groups = split_groups;
+    device.caps.fuse_cache_writes = fuse_cache_writes;
     const uint32_t shared = device.caps.max_shared_memory;
     const uint32_t invocations = device.properties.limits.maxComputeWorkGroupInvocations;
     const SkinnyCoopBuild& build =

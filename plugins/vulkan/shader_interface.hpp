@@ -59,20 +59,27 @@ inline constexpr uint32_t kMatmulGated = 16;
 // [rows, heads, head_dim], gets rotate-half RoPE at pos + row % seq (a rope
 // after the projection fused, ExecutionPlan).
 inline constexpr uint32_t kMatmulRope = 32;
-// With kMatmulRope: one position per batch row (pos [B]), row r at
-// pos[r / seq]; without it every row shares pos[0].
-inline constexpr uint32_t kMatmulRopePerRow = 64;
+// With kMatmulRope or kMatmulCacheWrite: one position per batch row
+// (pos [B]), row r at pos[r / seq]; without it every row shares pos[0].
+inline constexpr uint32_t kMatmulPosPerRow = 64;
+// matvec_t and skinny_coop: binding 4 holds the i64 position and binding 3
+// is a KV cache [B, N / head_dim, cache_len, head_dim]: row r = b·seq + s of
+// the output, column h·head_dim + d, goes to the cache at [b, h, pos + s, d]
+// (a kv_cache_update of the projection's heads fused, ExecutionPlan). A
+// batch row whose position leaves no room for seq steps stores nothing.
+inline constexpr uint32_t kMatmulCacheWrite = 128;
 
 // matvec.comp: the skinny matmul for at most kMatvecMaxRows rows.
 struct MatvecPush {
   uint32_t m;
   uint32_t n;
   uint32_t k;
-  uint32_t flags;         // kMatmulBias, and the matvec_t flags above
-  float eps;              // kMatmulNormRows
-  uint32_t head_dim = 0;  // kMatmulRope
-  uint32_t seq = 0;       // kMatmulRope
-  float log2_base = 0;    // kMatmulRope
+  uint32_t flags;          // kMatmulBias, and the matvec_t flags above
+  float eps;               // kMatmulNormRows
+  uint32_t head_dim = 0;   // kMatmulRope, kMatmulCacheWrite
+  uint32_t seq = 0;        // kMatmulRope, kMatmulCacheWrite
+  float log2_base = 0;     // kMatmulRope
+  uint32_t cache_len = 0;  // kMatmulCacheWrite
 };
 inline constexpr uint32_t kMatvecMaxRows = 4;  // MAX_ROWS in matvec.comp
 // matvec_t computes blocks of 16 rows per weight read (a batched decode step

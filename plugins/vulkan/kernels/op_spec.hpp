@@ -69,6 +69,17 @@ struct EncodeArgs {
     float log2_base = 0;
   };
   Rope rope;
+  // Set when the plan fused the kv_cache_update of this node's output
+  // (viewed as [B, cache heads, seq, head_dim]) into it: the node's output
+  // is then the cache [B, cache heads, cache_len, head_dim], written at
+  // the position (kMatmulCacheWrite). With a rope too, both read one pos.
+  struct CacheWrite {
+    const TensorArg* pos = nullptr;
+    uint32_t head_dim = 0;
+    uint32_t seq = 0;
+    uint32_t cache_len = 0;
+  };
+  CacheWrite cache_write;
 };
 
 // Appends the node's commands. Nothing is recorded yet: the plan keeps the

@@ -22,6 +22,8 @@
 // pair of columns i and i + Dh/2 of one head and rotates them, with pos in
 // binding 4: one position for every row, or (flag bit 6) one per batch
 // row, row r at pos[r / seq].
+// Cache write (flag bit 7): the output binding is a KV cache and each
+// output goes to its row at the row's position (cache_slot.glsl).
 // Two or more rows (spec constant 1 not 0): the workgroup splits K
 // instead, see split_k below.
 #include "common.glsl"
@@ -56,7 +58,7 @@ layout(std430, binding = 3) writeonly buffer Out { ELEM o[]; };
 layout(std430, binding = 4) readonly buffer InResidual { ELEM residual[]; };
 // With bit 4 of flags the same binding holds the second (up) weight U[N, K].
 layout(std430, binding = 4) readonly buffer InUp { uvec4 up[]; };
-// With bit 5 of flags the same binding holds the i64 position.
+// With bit 5 or 7 of flags the same binding holds the i64 position.
 layout(std430, binding = 4) readonly buffer InPos { uint pos_words[]; };
 
 // Mirrors MatvecPush in shader_interface.hpp.
@@ -69,12 +71,16 @@ layout(push_constant) uniform Push {
                // bit 3: rmsnorm each row of A with gain g[K] first (fused);
                // bit 4: gated, silu(A·Bᵀ) · (A·Uᵀ) with U in binding 4;
                // bit 5: rope on the output, pos in binding 4;
-               // bit 6: with bit 5, one position per batch row (pos [B])
+               // bit 6: with bit 5 or 7, one position per batch row (pos [B]);
+               // bit 7: the output is a KV cache (cache_slot.glsl), pos in binding 4
   float eps;   // bit 3
-  uint head_dim;     // bit 5
-  uint seq;          // bit 5
+  uint head_dim;     // bits 5, 7
+  uint seq;          // bits 5, 7
   float log2_base;   // bit 5
+  uint cache_len;    // bit 7
 } pc;
+
+#include "cache_slot.glsl"
 
 // Shape constants (SHAPE in common.glsl): push words 0..3.
 SHAPE_CONSTANT(8, S_M);
@@ -134,6 +140,8 @@ uint task_column(uint t, bool rope) {
 // (bias added, rmsnorm applied) and `up_total`, the second weight row's
 // sum (the up projection's with a gate, column c + Dh/2's with a rope).
 void store_output(uint row, uint c, uint i, uint N, uint FLAGS, float total, float up_total) {
+  const uint slot = output_slot(row, c, N, FLAGS);
+  if (slot == NO_SLOT) return;
   if ((FLAGS & 32u) != 0u) {
     // Rounded where the unfused projection would store them.
     const uint half_dim = pc.head_dim / 2u;
@@ -144,17 +152,17 @@ void store_output(uint row, uint c, uint i, uint N, uint FLAGS, float total, flo
     const float theta = float(pos + int(row % pc.seq)) * inv_freq;
     const float cs = cos(theta);
     const float sn = sin(theta);
-    o[row * N + c] = ELEM(first * cs - second * sn);
-    o[row * N + c + half_dim] = ELEM(second * cs + first * sn);
+    o[slot] = ELEM(first * cs - second * sn);
+    o[slot + half_dim] = ELEM(second * cs + first * sn);
   } else if ((FLAGS & 16u) != 0u) {
     // Rounded to the storage type where the unfused gate, up and silu
     // would store them, so both paths agree.
     const float g = float(ELEM(total));
     const float s = float(ELEM(g / (1.0 + exp(-g))));
-    o[row * N + c] = ELEM(s * float(ELEM(up_total)));
+    o[slot] = ELEM(s * float(ELEM(up_total)));
   } else {
     const float skip = (FLAGS & 4u) != 0u ? float(residual[row * N + c]) : 0.0;
-    o[row * N + c] = ELEM(total + skip);
+    o[slot] = ELEM(total + skip);
   }
 }
 
@@ -351,6 +359,56 @@ uint butterfly_base(uint count) {
     }                                                                               \
   }
 
+// Adds one 16-byte slot v of K to the block's sums: `raw` holds the slot
+// of each weight row, and each row of the block from row0 on is loaded,
+// widened (and normalized) once for all of them.
+void accumulate_slot(uvec4 raw[WEIGHT_ROWS], uint v, uint vecs, uint row0, uint rows,
+                     bool norm_rows, inout float acc[SUMS], inout float squares[PADDED_ROWS]) {
+  float weights[WEIGHT_ROWS][VEC];
+  [[unroll]] for (uint w = 0u; w < WEIGHT_ROWS; ++w) unpack16(raw[w], weights[w]);
+  float g[VEC];
+  if (norm_rows) unpack16(gain[v], g);
+  [[unroll]] for (uint r = 0u; r < BLOCK_ROWS; ++r) {
+    if (r < rows) {
+      float x[VEC];
+      unpack16(a[(row0 + r) * vecs + v], x);
+      if (norm_rows) {
+        [[unroll]] for (uint e = 0u; e < VEC; ++e) {
+          squares[r] = fma(x[e], x[e], squares[r]);
+          x[e] *= g[e];
+        }
+      }
+      [[unroll]] for (uint w = 0u; w < WEIGHT_ROWS; ++w) {
+        [[unroll]] for (uint e = 0u; e < VEC; ++e) {
+          acc[w * PADDED_ROWS + r] = fma(x[e], weights[w][e], acc[w * PADDED_ROWS + r]);
+        }
+      }
+    }
+  }
+}
+
+// Each weight row's first vector for the task group from t0 on; a task
+// past the end reads t0's rows (and stores nothing).
+void task_group_starts(uint t0, uint tasks, uint group_tasks, uint vecs, bool paired, bool rope,
+                       out uint start[WEIGHT_ROWS]) {
+  const uint half_dim = pc.head_dim / 2u;
+  [[unroll]] for (uint w = 0u; w < WEIGHT_ROWS; ++w) {
+    const bool second = paired && w >= group_tasks;
+    const uint t = t0 + (second ? w - group_tasks : w);
+    const uint task = t < tasks ? t : t0;
+    const uint c = task_column(task, rope);
+    start[w] = (rope && second ? c + half_dim : c) * vecs;
+  }
+}
+
+// Slot v of every weight row of a task group.
+void load_slot(uint start[WEIGHT_ROWS], uint v, uint group_tasks, bool gated,
+               out uvec4 raw[WEIGHT_ROWS]) {
+  [[unroll]] for (uint w = 0u; w < WEIGHT_ROWS; ++w) {
+    raw[w] = gated && w >= group_tasks ? up[start[w] + v] : b[start[w] + v];
+  }
+}
+
 void split_k(uint M, uint N, uint K, uint FLAGS) {
   const bool has_bias = (FLAGS & 2u) != 0u;
   const bool norm_rows = (FLAGS & 8u) != 0u;
@@ -364,48 +422,37 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
   const uint group_tasks = paired ? WEIGHT_ROWS / 2u : WEIGHT_ROWS;
   const uint vecs = K / VEC;
   const uint tid = gl_LocalInvocationIndex;
-  for (uint t0 = gl_WorkGroupID.x * group_tasks; t0 < tasks;
-       t0 += gl_NumWorkGroups.x * group_tasks) {
-    // Each weight row's first vector; a task past the end reads t0's
-    // rows and stores nothing.
-    uint start[WEIGHT_ROWS];
-    [[unroll]] for (uint w = 0u; w < WEIGHT_ROWS; ++w) {
-      const bool second = paired && w >= group_tasks;
-      const uint t = t0 + (second ? w - group_tasks : w);
-      const uint task = t < tasks ? t : t0;
-      const uint c = task_column(task, rope);
-      start[w] = (rope && second ? c + half_dim : c) * vecs;
-    }
+  const uint stride = gl_NumWorkGroups.x * group_tasks;
+  uint t0 = gl_WorkGroupID.x * group_tasks;
+  uint start[WEIGHT_ROWS];
+  if (t0 < tasks) task_group_starts(t0, tasks, group_tasks, vecs, paired, rope, start);
+  // The first slot of the task group's weights, loaded before its turn:
+  // when a workgroup takes several task groups, the next group's loads
+  // are in flight while this one's sums are reduced.
+  uvec4 ahead[WEIGHT_ROWS];
+  if (t0 < tasks && tid < vecs) load_slot(start, tid, group_tasks, gated, ahead);
+  for (; t0 < tasks; t0 += stride) {
+    const uint next_t0 = t0 + stride;
+    uint next_start[WEIGHT_ROWS];
+    if (next_t0 < tasks) task_group_starts(next_t0, tasks, group_tasks, vecs, paired, rope, next_start);
     for (uint row0 = 0u; row0 < M; row0 += BLOCK_ROWS) {
       const uint rows = min(BLOCK_ROWS, M - row0);
       float acc[SUMS];  // weight row w's sum for row r at w * PADDED_ROWS + r
       float squares[PADDED_ROWS];
       [[unroll]] for (uint j = 0u; j < SUMS; ++j) acc[j] = 0.0;
       [[unroll]] for (uint r = 0u; r < PADDED_ROWS; ++r) squares[r] = 0.0;
-      for (uint v = tid; v < vecs; v += WG) {
-        float weights[WEIGHT_ROWS][VEC];
-        [[unroll]] for (uint w = 0u; w < WEIGHT_ROWS; ++w) {
-          unpack16(gated && w >= group_tasks ? up[start[w] + v] : b[start[w] + v], weights[w]);
-        }
-        float g[VEC];
-        if (norm_rows) unpack16(gain[v], g);
-        [[unroll]] for (uint r = 0u; r < BLOCK_ROWS; ++r) {
-          if (r < rows) {
-            float x[VEC];
-            unpack16(a[(row0 + r) * vecs + v], x);
-            if (norm_rows) {
-              [[unroll]] for (uint e = 0u; e < VEC; ++e) {
-                squares[r] = fma(x[e], x[e], squares[r]);
-                x[e] *= g[e];
-              }
-            }
-            [[unroll]] for (uint w = 0u; w < WEIGHT_ROWS; ++w) {
-              [[unroll]] for (uint e = 0u; e < VEC; ++e) {
-                acc[w * PADDED_ROWS + r] = fma(x[e], weights[w][e], acc[w * PADDED_ROWS + r]);
-              }
-            }
-          }
-        }
+      uint v = tid;
+      if (row0 == 0u && v < vecs) {
+        accumulate_slot(ahead, v, vecs, row0, rows, norm_rows, acc, squares);
+        v += WG;
+      }
+      for (; v < vecs; v += WG) {
+        uvec4 raw[WEIGHT_ROWS];
+        load_slot(start, v, group_tasks, gated, raw);
+        accumulate_slot(raw, v, vecs, row0, rows, norm_rows, acc, squares);
+      }
+      if (row0 + BLOCK_ROWS >= M && next_t0 < tasks && tid < vecs) {
+        load_slot(next_start, tid, group_tasks, gated, ahead);
       }
       BUTTERFLY_SUM(acc, SUMS)
       STORE_SUMS(acc, SUMS, split_sums)
@@ -441,6 +488,7 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
       }
       barrier();  // the sums are stored again by the next block
     }
+    [[unroll]] for (uint w = 0u; w < WEIGHT_ROWS; ++w) start[w] = next_start[w];
   }
 }
 

@@ -94,7 +94,7 @@ layout(std430, binding = 3) writeonly buffer Out { float16_t o[]; };
 layout(std430, binding = 4) readonly buffer InResidual { float16_t residual[]; };
 // With bit 4 of flags the same binding holds the second (up) weight U[N, K].
 layout(std430, binding = 4) readonly buffer InUp { uvec4 up[]; };
-// With bit 5 of flags the same binding holds the i64 position.
+// With bit 5 or 7 of flags the same binding holds the i64 position.
 layout(std430, binding = 4) readonly buffer InPos { uint pos_words[]; };
 
 // Mirrors MatvecPush in shader_interface.hpp (the flags of matvec_t.comp).
@@ -107,7 +107,10 @@ layout(push_constant) uniform Push {
   uint head_dim;
   uint seq;
   float log2_base;
+  uint cache_len;
 } pc;
+
+#include "cache_slot.glsl"
 
 // Shape constants (SHAPE in common.glsl): push words 0..3.
 SHAPE_CONSTANT(8, S_M);
@@ -343,6 +346,8 @@ void main() {
         total2 *= inv_rms;
       }
       const uint c = n0 + j;
+      const uint slot = output_slot(row, c, N, FLAGS);
+      if (slot == NO_SLOT) continue;
       if (rope) {
         // Rounded where the unfused projection would store them.
         const float x1 = f16_round(total);
@@ -353,18 +358,18 @@ void main() {
         const float theta = float(pos + int(row % pc.seq)) * inv_freq;
         const float cs = cos(theta);
         const float sn = sin(theta);
-        o[row * N + c] = float16_t(x1 * cs - x2 * sn);
-        o[row * N + c + half_dim] = float16_t(x2 * cs + x1 * sn);
+        o[slot] = float16_t(x1 * cs - x2 * sn);
+        o[slot + half_dim] = float16_t(x2 * cs + x1 * sn);
       } else if (c >= first) {
         if (gated) {
           // Rounded where the unfused gate, up and silu would store them.
           const float g = f16_round(total);
           const float s = f16_round(g / (1.0 + exp(-g)));
-          o[row * N + c] = float16_t(s * f16_round(total2));
+          o[slot] = float16_t(s * f16_round(total2));
         } else {
           const float add = has_bias && !norm_rows ? float(bias[c]) : 0.0;
           const float skip = has_residual ? float(residual[row * N + c]) : 0.0;
-          o[row * N + c] = float16_t(total + add + skip);
+          o[slot] = float16_t(total + add + skip);
         }
       }
     }
