@@ -45,11 +45,24 @@ void CommandList::copy(const BufferRegion& source, VkDeviceSize source_offset,
   command.target = {target.buffer, target.offset + target_offset, size};
 }
 
+void CommandList::zero(const BufferRegion& target) {
+  if (target.size == 0) return;
+  if (target.offset % 4 != 0 || target.size % 4 != 0) {
+    fail(RTS_ERROR_INTERNAL, "vulkan: a fill of ", target.size, " bytes at offset ", target.offset,
+         " is not in whole words");
+  }
+  Command& command = commands_.emplace_back();
+  command.kind = Kind::kZero;
+  command.target = target;
+}
+
 void CommandList::accesses_of(const Command& command, std::vector<Access>& out) {
   out.clear();
-  if (command.kind == Kind::kCopy) {
-    out.push_back(
-        {command.source, false, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT});
+  if (command.kind == Kind::kCopy || command.kind == Kind::kZero) {
+    if (command.kind == Kind::kCopy) {
+      out.push_back(
+          {command.source, false, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT});
+    }
     out.push_back(
         {command.target, true, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT});
     return;
@@ -167,8 +180,9 @@ std::vector<std::string> CommandList::batch_labels(const PipelineSet& pipelines)
   for (size_t i = 0; i < commands_.size(); ++i) {
     const Command& command = commands_[i];
     if (command.block_stages != 0 && i > 0) close();
-    const std::string name =
-        command.kind == Kind::kCopy ? std::string("copy") : pipelines.name(command.pipeline);
+    const std::string name = command.kind == Kind::kCopy   ? std::string("copy")
+                             : command.kind == Kind::kZero ? std::string("zero")
+                                                           : pipelines.name(command.pipeline);
     auto found = std::find_if(batch.begin(), batch.end(),
                               [&](const auto& entry) { return entry.first == name; });
     if (found == batch.end()) {
@@ -202,6 +216,11 @@ DispatchMix CommandList::record(VkCommandBuffer commands, const PipelineSet& pip
       barrier.dstAccessMask = command.block_access;
       vkCmdPipelineBarrier(commands, command.wait_stages, command.block_stages, 0, 1, &barrier, 0,
                            nullptr, 0, nullptr);
+    }
+    if (command.kind == Kind::kZero) {
+      vkCmdFillBuffer(commands, command.target.buffer, command.target.offset, command.target.size,
+                      0);
+      continue;
     }
     if (command.kind == Kind::kCopy) {
       const VkBufferCopy region{command.source.offset, command.target.offset, command.target.size};

@@ -60,6 +60,8 @@ class CommandList {
     std::memcpy(command.push.data(), &push, sizeof(Push));
     command.push_bytes = sizeof(Push);
   }
+  // Appends a fill of `target` (offset and size multiples of 4) with zeros.
+  void zero(const BufferRegion& target);
   // Appends a buffer copy of `size` bytes.
   void copy(const BufferRegion& source, VkDeviceSize source_offset, const BufferRegion& target,
             VkDeviceSize target_offset, VkDeviceSize size);
@@ -94,7 +96,7 @@ class CommandList {
   bool empty() const { return commands_.empty(); }
 
  private:
-  enum class Kind : uint8_t { kDispatch, kCopy };
+  enum class Kind : uint8_t { kDispatch, kCopy, kZero };
   struct Command {
     Kind kind = Kind::kDispatch;
     // Dispatch.
@@ -106,7 +108,7 @@ class CommandList {
     uint32_t push_bytes = 0;
     Groups groups;
     VkDescriptorSet set = VK_NULL_HANDLE;
-    // Copy.
+    // Copy (source and target), zero (target).
     BufferRegion source;
     BufferRegion target;
     // Barrier recorded before this command; stage 0: none.

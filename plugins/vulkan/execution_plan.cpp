@@ -553,6 +553,10 @@ class PlanBuilder {
       const uint64_t wanted = node.spec->scratch_bytes(dims, engine_.device().caps());
       wants_scratch_[n] = wanted > 0;
       bytes = std::max(bytes, wanted);
+      if (wanted > 0 && node.spec->scratch_zeroed_bytes != nullptr) {
+        scratch_zeroed_ = std::max(scratch_zeroed_,
+                                   node.spec->scratch_zeroed_bytes(dims, engine_.device().caps()));
+      }
     }
     if (bytes == 0) return;
     plan_.buffers.push_back(
@@ -620,6 +624,11 @@ class PlanBuilder {
   }
 
   void encode() {
+    // Counters the scratch's users keep zero between their runs start at
+    // zero in every execute, whatever an earlier, failed one left.
+    if (scratch_zeroed_ > 0) {
+      plan_.commands.zero({scratch_.buffer, scratch_.offset, scratch_zeroed_});
+    }
     for (const StagedTensor& staged : plan_.staged_inputs) {
       plan_.commands.copy(plan_.staging.region(), staged.staging_offset,
                           plan_.regions[staged.value], 0,
@@ -754,12 +763,13 @@ class PlanBuilder {
   std::vector<std::optional<CacheWriteFusion>> cache_write_;
   std::vector<bool> wants_scratch_;  // per node: it gets scratch_ (place_scratch)
   BufferRegion scratch_{};
-  std::vector<uint32_t> root_;  // the value whose storage each value uses
-  std::vector<int> last_use_;   // last node reading the value (or a view of it)
-  std::vector<int> slot_of_;    // arena slot of each root intermediate; -1: none
-  std::vector<bool> runs_;      // per node: false for a view in this plan
-  std::vector<int> level_;      // dependency level of each node
-  std::vector<size_t> order_;   // nodes by level, then graph order
+  VkDeviceSize scratch_zeroed_ = 0;  // bytes of scratch_ zeroed at the start (place_scratch)
+  std::vector<uint32_t> root_;       // the value whose storage each value uses
+  std::vector<int> last_use_;        // last node reading the value (or a view of it)
+  std::vector<int> slot_of_;         // arena slot of each root intermediate; -1: none
+  std::vector<bool> runs_;           // per node: false for a view in this plan
+  std::vector<int> level_;           // dependency level of each node
+  std::vector<size_t> order_;        // nodes by level, then graph order
 };
 
 }  // namespace

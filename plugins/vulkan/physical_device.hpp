@@ -41,6 +41,10 @@ struct DeviceCaps {
   // cache rows of a kv_cache_update after it itself (ExecutionPlan;
   // RTSCOPE_VULKAN_FUSE_CACHE_WRITES=0 turns it off, to compare).
   bool fuse_cache_writes = true;
+  // Whether split attention combines each row's blocks in its partial pass
+  // (the last block of a row to finish does) instead of in a pass of its
+  // own (RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE=0, to compare).
+  bool fuse_attention_combine = true;
   uint32_t max_shared_memory = 0;         // maxComputeSharedMemorySize
   uint32_t max_push_constants = 0;        // maxPushConstantsSize
   uint64_t max_storage_range = 0;         // maxStorageBufferRange

@@ -74,6 +74,7 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
       [](const char* value, uint32_t) { return parse_matvec_split_groups(value); }, 0,
       "a count of workgroups per dispatch: set 1 to 65535, 0 (one per task group)");
   const bool fuse_cache_writes = env_flag("RTSCOPE_VULKAN_FUSE_CACHE_WRITES", true);
+  const bool fuse_attention_combine = env_flag("RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE", true);
   for (PhysicalDevice& device : physical_) {
     device.caps.skinny = *skinny_mode;
     // The device decides whether the split path can run; the variables
@@ -82,6 +83,7 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
     device.caps.matvec_split_block_rows = block_rows;
     device.caps.matvec_split_groups = split_groups;
     device.caps.fuse_cache_writes = fuse_cache_writes;
+    device.caps.fuse_attention_combine = fuse_attention_combine;
     const uint32_t shared = device.caps.max_shared_memory;
     const uint32_t invocations = device.properties.limits.maxComputeWorkGroupInvocations;
     const SkinnyCoopBuild& build =

@@ -12,7 +12,7 @@ namespace rtscope::vulkan {
 
 // Every pipeline uses one descriptor set of this many storage buffers
 // (attention binds the most: q, k, v, pos, out) and one push-constant range.
-inline constexpr uint32_t kMaxBindings = 5;
+inline constexpr uint32_t kMaxBindings = 6;
 inline constexpr uint32_t kMaxShaderRank = 8;  // MAX_RANK in common.glsl
 
 struct BinaryPush {
@@ -139,6 +139,10 @@ inline constexpr uint32_t kAttentionVectorKeys = 1;
 inline constexpr uint32_t kAttentionMaxHeadDim = 256;  // MAX_HEAD_DIM in attention.comp
 // attention_split.comp: the combine pass (else the per-block partial pass).
 inline constexpr uint32_t kAttentionCombine = 2;
+// attention_split.comp: the partial pass, and the last block of each row to
+// finish combines the row's blocks (counted in the scratch's first words),
+// writing the output to binding 5.
+inline constexpr uint32_t kAttentionFusedCombine = 4;
 inline constexpr uint32_t kAttentionSplitBlock = 32;  // BLOCK in attention_split.comp
 
 struct KvUpdatePush {

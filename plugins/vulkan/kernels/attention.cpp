@@ -41,6 +41,11 @@ void encode_rope(const EncodeArgs& args) {
 // row.
 constexpr uint64_t kAttentionSplitMaxScratch = uint64_t{64} << 20;
 
+// The scratch of the split starts with one counter word per row (rounded
+// up to 16 bytes; the blocks of a row that finish count themselves there
+// when the partial pass combines), then the per-block partials.
+uint64_t split_attention_counter_bytes(uint64_t rows) { return (rows * 4 + 15) / 16 * 16; }
+
 // Scratch bytes of the split for q and k dims, or 0 where it does not run.
 uint64_t split_attention_bytes(std::span<const int64_t> q, std::span<const int64_t> k,
                                const DeviceCaps& caps) {
@@ -52,12 +57,21 @@ uint64_t split_attention_bytes(std::span<const int64_t> q, std::span<const int64
       (static_cast<uint64_t>(k[2]) + kAttentionSplitBlock - 1) / kAttentionSplitBlock;
   if (rows == 0 || rows > caps.max_group_count[1] || blocks > caps.max_group_count[0]) return 0;
   // rows < 2^32, blocks < 2^32 / 32 and head_dim + 2 ≤ 258: no overflow.
-  const uint64_t bytes = rows * blocks * (static_cast<uint64_t>(head_dim) + 2) * sizeof(float);
+  const uint64_t bytes = split_attention_counter_bytes(rows) +
+                         rows * blocks * (static_cast<uint64_t>(head_dim) + 2) * sizeof(float);
   return bytes <= kAttentionSplitMaxScratch ? bytes : 0;
 }
 
 uint64_t attention_scratch_bytes(std::span<const Dims* const> inputs, const DeviceCaps& caps) {
   return inputs.size() < 2 ? 0 : split_attention_bytes(*inputs[0], *inputs[1], caps);
+}
+
+// The row counters, zero whenever no attention is running, where the
+// partial pass combines.
+uint64_t attention_zeroed_bytes(std::span<const Dims* const> inputs, const DeviceCaps& caps) {
+  if (!caps.fuse_attention_combine || attention_scratch_bytes(inputs, caps) == 0) return 0;
+  const Dims& q = *inputs[0];
+  return split_attention_counter_bytes(static_cast<uint64_t>(element_count(q) / q[3]));
 }
 
 void encode_attention(const EncodeArgs& args) {
@@ -83,9 +97,23 @@ void encode_attention(const EncodeArgs& args) {
   if (args.scratch != nullptr && args.pipelines.size() > 1 &&
       split_attention_bytes(q.dims, k.dims, args.caps) > 0) {
     // Per-block partials into the scratch, then one workgroup per row
-    // merges them; binding 0 is q, then the output.
+    // merges them: the last block of the row to finish, or a pass of its
+    // own where binding 0 is the output.
     const uint32_t blocks = (push.cache_len + kAttentionSplitBlock - 1) / kAttentionSplitBlock;
     const BufferRegion& scratch = *args.scratch;
+    if (args.caps.fuse_attention_combine) {
+      AttentionPush fused = push;
+      fused.flags |= kAttentionFusedCombine;
+      args.commands.dispatch(args.pipelines[1],
+                             {{q.region},
+                              {k.region},
+                              {args.inputs[2].region},
+                              {args.inputs[3].region},
+                              {scratch, true},
+                              {args.outputs[0].region, true}},
+                             fused, Groups{blocks, push.rows, 1});
+      return;
+    }
     args.commands.dispatch(
         args.pipelines[1],
         {{q.region}, {k.region}, {args.inputs[2].region}, {args.inputs[3].region}, {scratch, true}},
@@ -146,7 +174,8 @@ const OpSpec kAttentionOps[] = {
      .shader_kind = ShaderKind::kFloat,
      .kernel_name = "vulkan.attention.causal_online_softmax",
      .alternate_shader = "attention_split",
-     .scratch_bytes = attention_scratch_bytes},
+     .scratch_bytes = attention_scratch_bytes,
+     .scratch_zeroed_bytes = attention_zeroed_bytes},
     {.op = "kv_cache_update",
      .encode = encode_kv_cache_update,
      .shader = "kv_update",

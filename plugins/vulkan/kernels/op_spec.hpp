@@ -143,6 +143,11 @@ struct OpSpec {
   // largest size (EncodeArgs::scratch): nodes that use it are ordered by
   // the barriers its writes bring.
   uint64_t (*scratch_bytes)(std::span<const Dims* const> inputs, const DeviceCaps& caps) = nullptr;
+  // Bytes at the start of that scratch the node needs zero when it runs
+  // and leaves zero (counters; nullptr or 0: none): the plan zeroes the
+  // largest such prefix once at the start of every execute.
+  uint64_t (*scratch_zeroed_bytes)(std::span<const Dims* const> inputs,
+                                   const DeviceCaps& caps) = nullptr;
 };
 
 // The spec of a kernel whose only optional property is a check of the

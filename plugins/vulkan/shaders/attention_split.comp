@@ -10,6 +10,12 @@
 //     grid covers the whole cache, since pos is only known on the device).
 //   combine (bit 1 set): one workgroup per row merges the visible blocks,
 //     out = Σ exp(m_b − M)·acc_b / Σ exp(m_b − M)·l_b with M = max m_b.
+// Or one dispatch (bit 2 set): the partial pass, after which each visible
+// block counts itself in its row's counter (the scratch's first words,
+// zero between dispatches), and the block that counts last merges the
+// row as the combine pass would and sets the counter back to zero; the
+// output is then binding 5. A decode step saves the combine's dispatch
+// and the barrier before it.
 // Requires WG ≥ BLOCK (the host checks).
 #include "common.glsl"
 
@@ -27,8 +33,12 @@ layout(std430, binding = 1) readonly buffer K { ELEM k[]; };
 layout(std430, binding = 1) readonly buffer KVectors { uvec4 k4[]; };
 layout(std430, binding = 2) readonly buffer V { ELEM v[]; };
 layout(std430, binding = 3) readonly buffer Pos { uint pos_words[]; };
-// Per (row, block): m, l, then Dh accumulator sums, in f32.
-layout(std430, binding = 4) buffer Scratch { float scratch[]; };
+// One counter per row (rounded up to 4 words), then per (row, block): m,
+// l, then Dh accumulator sums, in f32. Coherent: with bit 2 a row's last
+// block reads what the row's other workgroups wrote.
+layout(std430, binding = 4) coherent buffer Scratch { float scratch[]; };
+layout(std430, binding = 4) coherent buffer ScratchWords { uint scratch_words[]; };
+layout(std430, binding = 5) writeonly buffer FusedOut { ELEM fused_out[]; };
 
 // Mirrors AttentionPush in shader_interface.hpp.
 layout(push_constant) uniform Push {
@@ -37,7 +47,8 @@ layout(push_constant) uniform Push {
   uint cache_len;
   uint head_dim;
   float scale;
-  uint flags;  // bit 0: key rows are 16-byte vectors (k4); bit 1: combine pass
+  uint flags;  // bit 0: key rows are 16-byte vectors (k4); bit 1: combine pass;
+               // bit 2: partial pass that combines (output in binding 5)
   uint per_pos;  // rows per position: 0 (pos [1]) or H·S (pos [B], batch row b at pos[b])
   uint group;  // query heads per KV head: H / Hkv
 } pc;
@@ -58,6 +69,10 @@ shared float query[MAX_HEAD_DIM];
 shared float part_scores[WG];  // WG / BLOCK partial dot products per key
 shared float weights[BLOCK];
 shared float part_values[WG];
+shared bool last_block;
+
+// Where the partials start in the scratch, after the row counters.
+uint partials_base(uint rows) { return (rows + 3u) & ~3u; }
 
 // Sum of query[i·VEC ..] · key vector i over i = first, first+step, ...
 float vector_dot(uint key_vector, uint vectors, uint first, uint step) {
@@ -85,7 +100,7 @@ uint visible_keys(uint row, uint seq, uint cache_len) {
   return uint(clamp(pos + int(row % seq) + 1, 0, int(cache_len)));
 }
 
-void partial_pass(uint row, uint block, uint dh, uint visible, uint cache_len) {
+void partial_pass(uint row, uint block, uint dh, uint visible, uint cache_len, uint rows) {
   const uint lid = gl_LocalInvocationID.x;
   const uint key0 = block * BLOCK;
   const uint count = min(BLOCK, visible - key0);
@@ -123,7 +138,8 @@ void partial_pass(uint row, uint block, uint dh, uint visible, uint cache_len) {
   barrier();  // every invocation read the scores before they become weights
   if (lid < BLOCK) weights[lid] = lid < count ? exp(weights[lid] - block_max) : 0.0;
   barrier();
-  const uint out_at = (row * ((cache_len + BLOCK - 1u) / BLOCK) + block) * (dh + 2u);
+  const uint out_at =
+      partials_base(rows) + (row * ((cache_len + BLOCK - 1u) / BLOCK) + block) * (dh + 2u);
   if (lid == 0u) {
     float sum = 0.0;
     for (uint j = 0u; j < count; ++j) sum += weights[j];
@@ -159,10 +175,10 @@ void partial_pass(uint row, uint block, uint dh, uint visible, uint cache_len) {
   }
 }
 
-void combine_pass(uint row, uint dh, uint visible, uint cache_len) {
+void combine_pass(uint row, uint dh, uint visible, uint cache_len, uint rows, bool fused) {
   const uint blocks = (cache_len + BLOCK - 1u) / BLOCK;
   const uint used = (visible + BLOCK - 1u) / BLOCK;
-  const uint first = row * blocks * (dh + 2u);
+  const uint first = partials_base(rows) + row * blocks * (dh + 2u);
   float overall_max = -1.0 / 0.0;
   for (uint b = 0u; b < used; ++b) overall_max = max(overall_max, scratch[first + b * (dh + 2u)]);
   float total_sum = 0.0;
@@ -177,7 +193,11 @@ void combine_pass(uint row, uint dh, uint visible, uint cache_len) {
       const uint at = first + b * (dh + 2u);
       value = fma(exp(scratch[at] - overall_max), scratch[at + 2u + d], value);
     }
-    o[row * dh + d] = ELEM(value * inv_sum);
+    if (fused) {
+      fused_out[row * dh + d] = ELEM(value * inv_sum);
+    } else {
+      o[row * dh + d] = ELEM(value * inv_sum);
+    }
   }
 }
 
@@ -188,14 +208,36 @@ void main() {
   const uint dh = SHAPE(S_HEAD_DIM, pc.head_dim);
   if ((pc.flags & 2u) != 0u) {
     for (uint row = gl_WorkGroupID.x; row < ROWS; row += gl_NumWorkGroups.x) {
-      combine_pass(row, dh, visible_keys(row, SEQ, CACHE_LEN), CACHE_LEN);
+      combine_pass(row, dh, visible_keys(row, SEQ, CACHE_LEN), CACHE_LEN, ROWS, false);
     }
     return;
   }
+  const bool fused = (pc.flags & 4u) != 0u;
   const uint row = gl_WorkGroupID.y;
   const uint block = gl_WorkGroupID.x;
+  if (row >= ROWS) return;
+  const uint visible = visible_keys(row, SEQ, CACHE_LEN);
   // Uniform per workgroup, before any barrier: a block past the row's
-  // visible keys has nothing to add (the combine pass skips it).
-  if (row >= ROWS || block * BLOCK >= visible_keys(row, SEQ, CACHE_LEN)) return;
-  partial_pass(row, block, dh, visible_keys(row, SEQ, CACHE_LEN), CACHE_LEN);
+  // visible keys has nothing to add (the combine skips it). A row that
+  // sees no key (a position the host could not check) still gets its
+  // zeros, from block 0.
+  if (block * BLOCK >= visible) {
+    if (fused && visible == 0u && block == 0u) combine_pass(row, dh, 0u, CACHE_LEN, ROWS, true);
+    return;
+  }
+  partial_pass(row, block, dh, visible, CACHE_LEN, ROWS);
+  if (!fused) return;
+  // The partials are written before the count says so; the row's last
+  // block reads them after it.
+  memoryBarrierBuffer();
+  barrier();
+  if (gl_LocalInvocationID.x == 0u) {
+    const uint used = (visible + BLOCK - 1u) / BLOCK;
+    last_block = atomicAdd(scratch_words[row], 1u) == used - 1u;
+  }
+  barrier();
+  if (!last_block) return;
+  memoryBarrierBuffer();
+  combine_pass(row, dh, visible, CACHE_LEN, ROWS, true);
+  if (gl_LocalInvocationID.x == 0u) scratch_words[row] = 0u;
 }
