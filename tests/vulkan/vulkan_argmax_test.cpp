@@ -2,7 +2,7 @@
 // answer hangs on the tie rule: each row holds its maximum several times
 // (twice within one 16-byte vector, and again further on, where the same
 // invocation or another one reads it), so only the first index is right.
-// Rows long enough for argmax.comp's four-loads-per-invocation loop, short
+// Rows long enough for argmax.comp's loop of 16 loads per invocation, short
 // rows in whole vectors, and rows that are not (one element per load).
 #include <gtest/gtest.h>
 

@@ -3,10 +3,11 @@
 // workgroup per lane. The first index wins on ties, as in the reference.
 // Results are i64, written as two uint words.
 // A contiguous axis (inner 1) whose length is a multiple of the elements
-// in 16 bytes is read 16 bytes per load, four loads in flight per
+// in 16 bytes is read 16 bytes per load, IN_FLIGHT loads in flight per
 // invocation: a decode step's argmax over a 32000-token vocabulary is one
 // workgroup reading 64 KB, where one element per load leaves it waiting
-// on memory 125 times per invocation.
+// on memory 125 times per invocation, and four loads at a time 4 times
+// (256 invocations).
 #include "common.glsl"
 #extension GL_EXT_control_flow_attributes : require
 
@@ -37,6 +38,8 @@ shared uint best_indices[WG];
 bool better(float value, uint index, float best, uint best_index) {
   return value > best || (value == best && index < best_index);
 }
+
+const uint IN_FLIGHT = 16u;  // 16-byte loads per invocation before the first use
 
 #ifdef ELEM_F16
 const uint VEC = 8u;  // halves per uvec4
@@ -79,15 +82,17 @@ void main() {
     if (INNER == 1u && AXIS_LEN % VEC == 0u) {
       const uint vecs = AXIS_LEN / VEC;
       const uint first_vec = base / VEC;
-      uint v = lid;
-      for (; v + 3u * WG < vecs; v += 4u * WG) {
-        uvec4 q[4];
-        [[unroll]] for (uint j = 0u; j < 4u; ++j) q[j] = xv[first_vec + v + j * WG];
-        [[unroll]] for (uint j = 0u; j < 4u; ++j) {
-          consider(q[j], (v + j * WG) * VEC, best, best_index);
+      // Every invocation issues its loads of a round together, the last
+      // round's too (guarded), then considers them in index order.
+      for (uint v = lid; v < vecs; v += IN_FLIGHT * WG) {
+        uvec4 q[IN_FLIGHT];
+        [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
+          if (v + j * WG < vecs) q[j] = xv[first_vec + v + j * WG];
+        }
+        [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
+          if (v + j * WG < vecs) consider(q[j], (v + j * WG) * VEC, best, best_index);
         }
       }
-      for (; v < vecs; v += WG) consider(xv[first_vec + v], v * VEC, best, best_index);
     } else {
       for (uint i = lid; i < AXIS_LEN; i += WG) {
         keep(float(x[base + i * INNER]), i, best, best_index);
