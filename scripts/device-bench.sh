@@ -58,6 +58,10 @@
 # RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS; W alone keeps the default R), in
 # OUT_DIR/matvec_split_<W[xR]>/; RTSCOPE_BENCH_TEST_FILTER='*MatvecRows*'
 # checks the path against the float64 reference first.
+# RTSCOPE_BENCH_B16_ENV="NAME:VAR=VALUE[,VAR=VALUE...] ..." repeats B16 with
+# each entry's variables set, in OUT_DIR/b16_<NAME>/, e.g.
+# "unfused:RTSCOPE_VULKAN_FUSE_CACHE_WRITES=0,RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE=0
+# g528:RTSCOPE_VULKAN_MATVEC_SPLIT_GROUPS=528".
 set -uo pipefail
 
 usage() {
@@ -297,6 +301,25 @@ if $decoder_ok; then
       export RTSCOPE_VULKAN_SKINNY=matvec RTSCOPE_VULKAN_MATVEC_SPLIT="${split%%x*}"
       [[ "$split" == *x* ]] && export RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS="${split#*x}"
       run_b16 "matvec_split_$split"
+    ) || decoder_ok=false
+  done
+  for variant in ${RTSCOPE_BENCH_B16_ENV:-}; do
+    name="${variant%%:*}"
+    if [[ "$variant" != *:* || ! "$name" =~ ^[A-Za-z0-9_-]+$ ]]; then
+      log "B16: RTSCOPE_BENCH_B16_ENV entry '$variant' is not NAME:VAR=VALUE[,VAR=VALUE...]; skipped"
+      decoder_ok=false
+      continue
+    fi
+    (
+      IFS=, read -ra assignments <<<"${variant#*:}"
+      for assignment in "${assignments[@]}"; do
+        if [[ ! "$assignment" =~ ^[A-Z][A-Z0-9_]*=.*$ ]]; then
+          log "B16: '$assignment' in RTSCOPE_BENCH_B16_ENV entry '$name' is not VAR=VALUE"
+          exit 1
+        fi
+        export "${assignment?}"
+      done
+      run_b16 "b16_$name"
     ) || decoder_ok=false
   done
 fi
