@@ -58,11 +58,11 @@ void CommandList::zero(const BufferRegion& target) {
 
 void CommandList::accesses_of(const Command& command, std::vector<Access>& out) {
   out.clear();
-  if (command.kind == Kind::kCopy || command.kind == Kind::kZero) {
-    if (command.kind == Kind::kCopy) {
-      out.push_back(
-          {command.source, false, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT});
-    }
+  if (command.kind == Kind::kCopy) {
+    out.push_back(
+        {command.source, false, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT});
+  }
+  if (command.kind != Kind::kDispatch) {  // a copy's target, or a zeroed region
     out.push_back(
         {command.target, true, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT});
     return;

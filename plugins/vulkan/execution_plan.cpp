@@ -83,7 +83,7 @@ class PlanBuilder {
     residual_.assign(nodes_.size(), false);
     row_norm_eps_.assign(nodes_.size(), std::nullopt);
     gated_.assign(nodes_.size(), false);
-    rope_.assign(nodes_.size(), std::nullopt);
+    heads_.assign(nodes_.size(), std::nullopt);
     fuse_row_norms();
     fuse_gated_products();
     fuse_rope_projections();
@@ -258,7 +258,7 @@ class PlanBuilder {
       EngineNode& projection = nodes_[p];
       const size_t plain_inputs = row_norm_eps_[p] ? 3 : 2;
       if (projection.desc->op != "linear" || projection.inputs.size() != plain_inputs ||
-          projection.outputs.size() != 1 || gated_[p] || rope_[p] || !runs_matvec_t(projection)) {
+          projection.outputs.size() != 1 || gated_[p] || heads_[p] || !runs_matvec_t(projection)) {
         continue;
       }
       const Dims& heads = plan_.dims[heads_view];
@@ -269,13 +269,13 @@ class PlanBuilder {
           heads[1] > UINT32_MAX || heads[3] > UINT32_MAX) {
         continue;
       }
-      RopeFusion fused;
-      fused.head_dim = static_cast<uint32_t>(heads[3]);
-      fused.seq = static_cast<uint32_t>(heads[1]);
-      fused.log2_base = static_cast<float>(std::log2(rope.desc->attr_real("base", 10000.0)));
       projection.inputs.push_back(rope.inputs[1]);
       projection.outputs = {rope.outputs[0]};
-      rope_[p] = fused;
+      heads_[p] = EncodeArgs::Heads{
+          .head_dim = static_cast<uint32_t>(heads[3]),
+          .seq = static_cast<uint32_t>(heads[1]),
+          .rope = true,
+          .log2_base = static_cast<float>(std::log2(rope.desc->attr_real("base", 10000.0)))};
       drop(static_cast<size_t>(v));
       drop(r);
       ++plan_.fused_ropes;
@@ -298,7 +298,7 @@ class PlanBuilder {
         const int p = producer[product];
         if (p < 0 || readers[product] != 1 || product == residual) continue;
         EngineNode& projection = nodes_[p];
-        if (projection.outputs.size() != 1 || residual_[p] || gated_[p] || rope_[p] ||
+        if (projection.outputs.size() != 1 || residual_[p] || gated_[p] || heads_[p] ||
             producer[residual] >= p) {
           continue;
         }
@@ -324,7 +324,6 @@ class PlanBuilder {
   // kv_cache_update output views the cache when nothing reads the old cache
   // afterwards (then the update happens in place on the device).
   void find_views() {
-    cache_write_.assign(nodes_.size(), std::nullopt);
     const Links before_views = links();
     const int end = static_cast<int>(nodes_.size());
     for (uint32_t id = 0; id < values_.size(); ++id) root_[id] = id;
@@ -363,7 +362,8 @@ class PlanBuilder {
   // output [B, S, H·Dh] of a projection running matvec_t without a
   // residual or a gate, each value read only by the next: the projection
   // writes its rows into the cache at the position itself
-  // (kMatmulCacheWrite), with the position appended to its inputs, and
+  // (kMatmulCacheWrite), with the position appended to its inputs unless
+  // its rope already brought that one, and
   // the update runs nothing (its inputs stay for the host's position
   // check). Nothing else may read the cache between the two.
   void fuse_cache_write(size_t n, const Links& links) {
@@ -392,7 +392,7 @@ class PlanBuilder {
       return;
     }
     int p = links.producer[heads_value];
-    if (p >= 0 && !rope_[p]) {
+    if (p >= 0 && !heads_[p]) {
       // No rope: a reshape view of the flat product.
       const int r = view_producer(heads_value, "reshape");
       if (r < 0) return;
@@ -409,7 +409,7 @@ class PlanBuilder {
     if (projection.desc->op != "linear" || projection.outputs.size() != 1 || residual_[p] ||
         gated_[p] || !runs_matvec_t(projection) ||
         values_[update.outputs[0]].device_dtype != values_[projection.outputs[0]].device_dtype ||
-        (rope_[p] && root_[projection.inputs.back()] != root_[pos])) {
+        (heads_[p] && root_[projection.inputs.back()] != root_[pos])) {
       return;
     }
     const uint32_t storage = root_[update.inputs[0]];
@@ -418,10 +418,14 @@ class PlanBuilder {
         if (root_[id] == storage) return;
       }
     }
-    projection.inputs.push_back(pos);
     projection.outputs = {update.outputs[0]};
-    cache_write_[p] = CacheWriteFusion{static_cast<uint32_t>(x[3]), static_cast<uint32_t>(x[2]),
-                                       static_cast<uint32_t>(cache[2])};
+    if (!heads_[p]) {
+      // Without a rope the position comes in here; with one it is there.
+      projection.inputs.push_back(pos);
+      heads_[p] = EncodeArgs::Heads{.head_dim = static_cast<uint32_t>(x[3]),
+                                    .seq = static_cast<uint32_t>(x[2])};
+    }
+    heads_[p]->cache_len = static_cast<uint32_t>(cache[2]);
     runs_[n] = false;
     ++plan_.fused_cache_writes;
   }
@@ -648,16 +652,8 @@ class PlanBuilder {
       outputs.clear();
       for (uint32_t id : node.inputs) inputs.push_back(arg(id));
       for (uint32_t id : node.outputs) outputs.push_back(arg(id));
-      // Fused inputs were appended: the gain, the up weight, the rope's
-      // position, the residual, the cache write's position.
-      std::optional<TensorArg> cache_pos;
-      EncodeArgs::CacheWrite cache_write;
-      if (cache_write_[n]) {
-        cache_pos = inputs.back();
-        inputs.pop_back();
-        cache_write = {&*cache_pos, cache_write_[n]->head_dim, cache_write_[n]->seq,
-                       cache_write_[n]->cache_len};
-      }
+      // Fused inputs were appended: the gain, the up weight, the position
+      // (of a rope, a cache write or both), the residual.
       std::optional<TensorArg> residual;
       std::optional<TensorArg> gain;
       std::optional<TensorArg> up;
@@ -666,11 +662,12 @@ class PlanBuilder {
         inputs.pop_back();
       }
       std::optional<TensorArg> pos;
-      EncodeArgs::Rope rope;
-      if (rope_[n]) {
+      EncodeArgs::Heads heads;
+      if (heads_[n]) {
         pos = inputs.back();
         inputs.pop_back();
-        rope = {&*pos, rope_[n]->head_dim, rope_[n]->seq, rope_[n]->log2_base};
+        heads = *heads_[n];
+        heads.pos = &*pos;
       }
       if (gated_[n]) {
         up = inputs.back();
@@ -686,7 +683,7 @@ class PlanBuilder {
       node.spec->encode(EncodeArgs{
           *node.desc, inputs, outputs, pipelines, engine_.device().caps(), plan_.commands,
           residual ? &*residual : nullptr, gain ? &*gain : nullptr, row_norm_eps_[n].value_or(0.0f),
-          up ? &*up : nullptr, wants_scratch_[n] ? &scratch_ : nullptr, rope, cache_write});
+          up ? &*up : nullptr, wants_scratch_[n] ? &scratch_ : nullptr, heads});
     }
     for (uint32_t p = 0; p < pipelines_.size(); ++p) {
       if (shader_family(pipelines_.name(p)).starts_with("skinny_coop")) {
@@ -745,22 +742,10 @@ class PlanBuilder {
   // Per node: it computes silu(its product) · (input 0 · the weight
   // appended after the gain), fuse_gated_products.
   std::vector<bool> gated_;
-  // Per node: the rope it applies to its output, with the position appended
-  // to its inputs after the up weight, fuse_rope_projections.
-  struct RopeFusion {
-    uint32_t head_dim = 0;
-    uint32_t seq = 0;
-    float log2_base = 0;
-  };
-  std::vector<std::optional<RopeFusion>> rope_;
-  // Per node: the cache it writes its output into, with the position
-  // appended last to its inputs (fuse_cache_write).
-  struct CacheWriteFusion {
-    uint32_t head_dim = 0;
-    uint32_t seq = 0;
-    uint32_t cache_len = 0;
-  };
-  std::vector<std::optional<CacheWriteFusion>> cache_write_;
+  // Per node: the rope (fuse_rope_projections) and the cache write
+  // (fuse_cache_write) it applies to its output, with their one position
+  // appended to its inputs after the up weight; pos is set when encoding.
+  std::vector<std::optional<EncodeArgs::Heads>> heads_;
   std::vector<bool> wants_scratch_;  // per node: it gets scratch_ (place_scratch)
   BufferRegion scratch_{};
   VkDeviceSize scratch_zeroed_ = 0;  // bytes of scratch_ zeroed at the start (place_scratch)

@@ -11,7 +11,8 @@
 namespace rtscope::vulkan {
 
 // Every pipeline uses one descriptor set of this many storage buffers
-// (attention binds the most: q, k, v, pos, out) and one push-constant range.
+// (split attention combining in its partial pass binds the most: q, k, v,
+// pos, scratch, out) and one push-constant range.
 inline constexpr uint32_t kMaxBindings = 6;
 inline constexpr uint32_t kMaxShaderRank = 8;  // MAX_RANK in common.glsl
 

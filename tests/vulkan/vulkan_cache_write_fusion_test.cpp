@@ -35,9 +35,9 @@ struct CacheWriteCase {
   bool rope;
   bool norm;
   bool old_cache_read_after;  // read after the update: it cannot run in place
-  uint64_t fused;            // cache writes run inside the projection, per execute
-  uint64_t dispatches;       // per execute
-  const char* skinny = "";   // RTSCOPE_VULKAN_SKINNY ("coop": tensor cores where present)
+  uint64_t fused;             // cache writes run inside the projection, per execute
+  uint64_t dispatches;        // per execute
+  const char* skinny = "";    // RTSCOPE_VULKAN_SKINNY ("coop": tensor cores where present)
 };
 
 void PrintTo(const CacheWriteCase& c, std::ostream* out) {

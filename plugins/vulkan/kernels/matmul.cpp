@@ -58,9 +58,9 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
   const uint32_t skinny_rows = skinny_transposed ? kMatvecTransposedMaxRows : kMatvecMaxRows;
   const bool skinny =
       push.m <= skinny_rows && push.batches == 1 && b_transposed == skinny_transposed;
-  const TensorArg* pos = args.rope.pos != nullptr ? args.rope.pos : args.cache_write.pos;
+  const EncodeArgs::Heads& heads = args.heads;
   if ((args.residual != nullptr || args.row_norm_gain != nullptr || args.gated_up != nullptr ||
-       pos != nullptr) &&
+       heads.pos != nullptr) &&
       !(skinny && skinny_transposed)) {
     fail(RTS_ERROR_INTERNAL, args.node.label(),
          ": a neighbouring node was fused into a product that does not run matvec_t");
@@ -72,18 +72,18 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
         push.k,
         push.flags | (args.residual ? kMatmulResidual : 0) |
             (args.row_norm_gain ? kMatmulNormRows : 0) | (args.gated_up ? kMatmulGated : 0) |
-            (args.rope.pos ? kMatmulRope : 0) | (args.cache_write.pos ? kMatmulCacheWrite : 0) |
-            (pos != nullptr && pos->elements() > 1 ? kMatmulPosPerRow : 0),
+            (heads.rope ? kMatmulRope : 0) | (heads.cache_len != 0 ? kMatmulCacheWrite : 0) |
+            (heads.pos != nullptr && heads.pos->elements() > 1 ? kMatmulPosPerRow : 0),
         args.row_norm_eps,
-        args.rope.pos ? args.rope.head_dim : args.cache_write.head_dim,
-        args.rope.pos ? args.rope.seq : args.cache_write.seq,
-        args.rope.log2_base,
-        args.cache_write.cache_len};
+        heads.head_dim,
+        heads.seq,
+        heads.log2_base,
+        heads.cache_len};
     // Binding 4: the residual, the up weight of a gated product, or the
     // position of a rope or a cache write.
     const BufferRegion& fourth = args.residual   ? args.residual->region
                                  : args.gated_up ? args.gated_up->region
-                                 : pos           ? pos->region
+                                 : heads.pos     ? heads.pos->region
                                                  : a;
     const SkinnyShape shape{skinny_push.m, skinny_push.n, skinny_push.k, skinny_push.flags,
                             skinny_push.head_dim};
@@ -102,13 +102,12 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
     const uint64_t columns =
         skinny_transposed ? std::max(1u, caps.rows_workgroup / caps.subgroup_size) : kMatvecColumns;
     // A rope takes one subgroup per pair of columns.
-    const uint64_t tasks = args.rope.pos ? push.n / 2 : push.n;
+    const uint64_t tasks = heads.rope ? push.n / 2 : push.n;
     // From 2 rows on matvec_t (generic or specialized) splits K across the
     // workgroup where the device allows it: a few tasks per workgroup.
     const bool split = skinny_transposed && push.m >= 2 && caps.matvec_split_rows != 0;
     const uint64_t per_group =
-        split ? matvec_split_tasks(caps.matvec_split_rows,
-                                   args.gated_up != nullptr || args.rope.pos != nullptr)
+        split ? matvec_split_tasks(caps.matvec_split_rows, args.gated_up != nullptr || heads.rope)
               : columns;
     uint64_t groups = (tasks + per_group - 1) / per_group;
     if (split && caps.matvec_split_groups != 0) {
@@ -211,19 +210,17 @@ void encode_linear(const EncodeArgs& args) {
   if (has_bias && args.row_norm_gain != nullptr) {
     fail(RTS_ERROR_INTERNAL, node.label(), ": an rmsnorm was fused into a linear with a bias");
   }
-  if (has_bias && (args.gated_up != nullptr || args.rope.pos != nullptr)) {
+  if (has_bias && (args.gated_up != nullptr || args.heads.rope)) {
     fail(RTS_ERROR_INTERNAL, node.label(),
          ": a gated product or a rope was fused into a linear with a bias");
   }
   MatmulPush push{};
   push.k = to_u32(node, w.dim(0), "inner dim");
   push.n = to_u32(node, w.dim(1), "column count");
-  // Rows from the output, or with a cache write (the output is then the
-  // whole cache) from x.
-  const int64_t written = args.cache_write.pos != nullptr
-                              ? x.elements() / std::max<int64_t>(w.dim(0), 1) * w.dim(1)
-                              : out.elements();
-  push.m = push.n > 0 ? to_u32(node, written / push.n, "row count") : 0;
+  // Rows from x: with a cache write the output is the whole cache.
+  push.m = push.k > 0   ? to_u32(node, x.elements() / push.k, "row count")
+           : push.n > 0 ? to_u32(node, out.elements() / push.n, "row count")
+                        : 0;
   // A weight the engine stores as [N, K] (Engine::transpose_linear_weights).
   push.flags = (has_bias ? kMatmulBias : 0) | (w.transposed ? kMatmulTransposeB : 0);
   push.batches = 1;

@@ -60,26 +60,20 @@ struct EncodeArgs {
   // dispatches to pass partial results through; nullptr when it asked
   // for none.
   const BufferRegion* scratch = nullptr;
-  // Set when the plan fused a rope of this node's output (viewed as
-  // [B, S, heads, head_dim]) into it: the position and the rope's shape.
-  struct Rope {
+  // Set when the plan fused a rope of this node's output, the
+  // kv_cache_update of it, or both, the output viewed as [B, seq, heads,
+  // head_dim]: the one position they read and what each needs.
+  struct Heads {
     const TensorArg* pos = nullptr;
     uint32_t head_dim = 0;
     uint32_t seq = 0;
-    float log2_base = 0;
-  };
-  Rope rope;
-  // Set when the plan fused the kv_cache_update of this node's output
-  // (viewed as [B, cache heads, seq, head_dim]) into it: the node's output
-  // is then the cache [B, cache heads, cache_len, head_dim], written at
-  // the position (kMatmulCacheWrite). With a rope too, both read one pos.
-  struct CacheWrite {
-    const TensorArg* pos = nullptr;
-    uint32_t head_dim = 0;
-    uint32_t seq = 0;
+    bool rope = false;
+    float log2_base = 0;  // rope
+    // Cache write (kMatmulCacheWrite): the output is then the cache
+    // [B, heads, cache_len, head_dim], written at the position; 0: none.
     uint32_t cache_len = 0;
   };
-  CacheWrite cache_write;
+  Heads heads;
 };
 
 // Appends the node's commands. Nothing is recorded yet: the plan keeps the
