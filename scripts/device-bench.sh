@@ -45,6 +45,7 @@
 # RTSCOPE_BENCH_TORCH=0 skips the PyTorch comparison;
 # RTSCOPE_BENCH_TEST_FILTER=<gtest filter> narrows the test_vulkan run.
 # RTSCOPE_BENCH_IMPORTED=0 skips B15's imported decoder;
+# RTSCOPE_BENCH_CHECKPOINT=0 skips B14's Hugging Face checkpoint rows;
 # RTSCOPE_BENCH_IMPORTED_ROUNDS (2) sets its alternations.
 # RTSCOPE_BENCH_SKINNY_AB=1 repeats B16 with RTSCOPE_VULKAN_SKINNY=matvec
 # (OUT_DIR/skinny_matvec/): tensor-core against shader-core projections.
@@ -380,7 +381,9 @@ fi
 # The same decoder sizes with 4 KV heads, loaded from safetensors instead of
 # seeded weights; the checkpoint was just written, so it is in the page cache.
 checkpoint_ok=skipped
-if [[ "${RTSCOPE_BENCH_TORCH:-1}" != 0 ]] && python3 -c 'import torch, transformers' 2>/dev/null; then
+if [[ "${RTSCOPE_BENCH_CHECKPOINT:-1}" == 0 ]]; then
+  log "checkpoint: RTSCOPE_BENCH_CHECKPOINT=0; the checkpoint rows are skipped"
+elif [[ "${RTSCOPE_BENCH_TORCH:-1}" != 0 ]] && python3 -c 'import torch, transformers' 2>/dev/null; then
   checkpoint_args=()
   [[ "$quick" == 1 ]] && checkpoint_args=(--quick)
   log "checkpoint: scripts/llama-transformers-check.py $build ${checkpoint_args[*]} --out $out/llama"
