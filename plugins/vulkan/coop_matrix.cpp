@@ -49,8 +49,7 @@ bool supports_coop_matrix_f16(VkInstance instance, VkPhysicalDevice device,
       vk_struct<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2);
   wanted.link(&features.pNext);
   vkGetPhysicalDeviceFeatures2(device, &features);
-  if (!wanted.coop.cooperativeMatrix || !wanted.float16.shaderFloat16 ||
-      !wanted.memory_model.vulkanMemoryModel) {
+  if (!wanted.coop.cooperativeMatrix || !wanted.float16.shaderFloat16 || !caps.memory_model) {
     why = "cooperativeMatrix, shaderFloat16 or vulkanMemoryModel feature missing";
     return false;
   }
@@ -83,13 +82,10 @@ CoopMatrixFeatures::CoopMatrixFeatures()
     : coop(vk_struct<VkPhysicalDeviceCooperativeMatrixFeaturesNV>(
           VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV)),
       float16(vk_struct<VkPhysicalDeviceShaderFloat16Int8Features>(
-          VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES)),
-      memory_model(vk_struct<VkPhysicalDeviceVulkanMemoryModelFeatures>(
-          VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES)) {}
+          VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES)) {}
 
 void CoopMatrixFeatures::link(void** chain) {
-  memory_model.pNext = *chain;
-  float16.pNext = &memory_model;
+  float16.pNext = *chain;
   coop.pNext = &float16;
   *chain = &coop;
 }

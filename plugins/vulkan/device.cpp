@@ -37,11 +37,19 @@ Device::Device(const PhysicalDevice& physical, LogFn log)
 
   std::vector<const char*> extensions;
   if (caps.storage_8bit_needs_extension) extensions.push_back(VK_KHR_8BIT_STORAGE_EXTENSION_NAME);
+  // The memory model with its device scope, as a pair (DeviceCaps).
+  auto memory_model = vk_struct<VkPhysicalDeviceVulkanMemoryModelFeatures>(
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES);
+  if (caps.memory_model) {
+    memory_model.vulkanMemoryModel = VK_TRUE;
+    memory_model.vulkanMemoryModelDeviceScope = caps.memory_model_device_scope ? VK_TRUE : VK_FALSE;
+    memory_model.pNext = features.pNext;
+    features.pNext = &memory_model;
+  }
   CoopMatrixFeatures coop_matrix;
   if (caps.coop_matrix_f16) {
     coop_matrix.coop.cooperativeMatrix = VK_TRUE;
     coop_matrix.float16.shaderFloat16 = VK_TRUE;
-    coop_matrix.memory_model.vulkanMemoryModel = VK_TRUE;
     coop_matrix.link(&features.pNext);
     extensions.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
   }

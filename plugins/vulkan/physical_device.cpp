@@ -166,10 +166,20 @@ std::optional<PhysicalDevice> describe(VkPhysicalDevice handle, uint32_t index,
   auto storage8 = vk_struct<VkPhysicalDevice8BitStorageFeatures>(
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES);
   if (has_8bit) storage16.pNext = &storage8;
+  auto memory_model = vk_struct<VkPhysicalDeviceVulkanMemoryModelFeatures>(
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES);
+  const bool has_memory_model = properties.apiVersion >= VK_API_VERSION_1_2;
+  if (has_memory_model) {
+    memory_model.pNext = storage16.pNext;
+    storage16.pNext = &memory_model;
+  }
   auto features =
       vk_struct<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2);
   features.pNext = &storage16;
   vkGetPhysicalDeviceFeatures2(handle, &features);
+  caps.memory_model = has_memory_model && memory_model.vulkanMemoryModel == VK_TRUE;
+  caps.memory_model_device_scope =
+      caps.memory_model && memory_model.vulkanMemoryModelDeviceScope == VK_TRUE;
   caps.storage_16bit = allow_16bit_storage && storage16.storageBuffer16BitAccess == VK_TRUE;
   caps.storage_8bit = has_8bit && storage8.storageBuffer8BitAccess == VK_TRUE;
   caps.storage_8bit_needs_extension =

@@ -56,7 +56,14 @@ struct DeviceCaps {
   bool storage_16bit = false;
   bool storage_8bit = false;                  // bool tensors in data-movement ops
   bool storage_8bit_needs_extension = false;  // device < 1.2: enable VK_KHR_8bit_storage
-  uint32_t queue_family = 0;                  // a family with compute (and therefore transfer)
+  // The Vulkan memory model (Vulkan 1.2) and its device scope. Both are
+  // enabled wherever the device has them: cooperative matrices need the
+  // model, and once it is on, a shader using Device scope (split
+  // attention's combining block: its atomic counter and buffer barrier)
+  // needs the device scope too (VUID-RuntimeSpirv-vulkanMemoryModel-06265).
+  bool memory_model = false;
+  bool memory_model_device_scope = false;
+  uint32_t queue_family = 0;  // a family with compute (and therefore transfer)
   // Device timestamps on that queue (timestampValidBits; 0: none) and the
   // nanoseconds per tick (timestampPeriod), for the gpu_time_ns counter.
   uint32_t timestamp_bits = 0;

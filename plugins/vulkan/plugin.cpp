@@ -83,7 +83,11 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
     device.caps.matvec_split_block_rows = block_rows;
     device.caps.matvec_split_groups = split_groups;
     device.caps.fuse_cache_writes = fuse_cache_writes;
-    device.caps.fuse_attention_combine = fuse_attention_combine;
+    // The combining block's Device-scope atomic and barrier are invalid
+    // under a memory model without its device scope.
+    device.caps.fuse_attention_combine =
+        fuse_attention_combine &&
+        (!device.caps.memory_model || device.caps.memory_model_device_scope);
     const uint32_t shared = device.caps.max_shared_memory;
     const uint32_t invocations = device.properties.limits.maxComputeWorkGroupInvocations;
     const SkinnyCoopBuild& build =
