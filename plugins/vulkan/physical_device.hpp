@@ -37,10 +37,6 @@ struct DeviceCaps {
   // Most workgroups per dispatch of that path (RTSCOPE_VULKAN_MATVEC_
   // SPLIT_GROUPS); 0: one per task group.
   uint32_t matvec_split_groups = 0;
-  // Whether on that path each subgroup splits K for a task group of its own
-  // instead of the whole workgroup for one (spec constant 4; RTSCOPE_VULKAN_
-  // MATVEC_SPLIT_SCOPE=subgroup).
-  bool matvec_split_per_subgroup = false;
   // Whether a projection running matvec_t (or skinny_coop) writes the KV
   // cache rows of a kv_cache_update after it itself (ExecutionPlan;
   // RTSCOPE_VULKAN_FUSE_CACHE_WRITES=0 turns it off, to compare).

@@ -73,12 +73,6 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
       "RTSCOPE_VULKAN_MATVEC_SPLIT_GROUPS",
       [](const char* value, uint32_t) { return parse_matvec_split_groups(value); }, 0,
       "a count of workgroups per dispatch: set 1 to 65535, 0 (one per task group)");
-  const char* split_scope = std::getenv("RTSCOPE_VULKAN_MATVEC_SPLIT_SCOPE");
-  const std::optional<bool> split_per_subgroup = parse_matvec_split_per_subgroup(split_scope);
-  if (!split_per_subgroup) {
-    fail_invalid("RTSCOPE_VULKAN_MATVEC_SPLIT_SCOPE='", split_scope,
-                 "' is not a unit that splits K: set workgroup, subgroup or leave it unset");
-  }
   const bool fuse_cache_writes = env_flag("RTSCOPE_VULKAN_FUSE_CACHE_WRITES", true);
   const bool fuse_attention_combine = env_flag("RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE", true);
   for (PhysicalDevice& device : physical_) {
@@ -88,7 +82,6 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
     if (device.caps.matvec_split_rows != 0) device.caps.matvec_split_rows = split_rows;
     device.caps.matvec_split_block_rows = block_rows;
     device.caps.matvec_split_groups = split_groups;
-    device.caps.matvec_split_per_subgroup = *split_per_subgroup;
     device.caps.fuse_cache_writes = fuse_cache_writes;
     // The combining block's Device-scope atomic and barrier are invalid
     // under a memory model without its device scope.

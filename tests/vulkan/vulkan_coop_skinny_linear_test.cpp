@@ -205,14 +205,12 @@ INSTANTIATE_TEST_SUITE_P(
 // workgroup and of rows per pass (RTSCOPE_VULKAN_MATVEC_SPLIT and
 // RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS; "" is the default), with few
 // workgroups that each take task groups in turn
-// (RTSCOPE_VULKAN_MATVEC_SPLIT_GROUPS), with each subgroup splitting K for
-// a task group of its own (RTSCOPE_VULKAN_MATVEC_SPLIT_SCOPE), and with one
-// column per subgroup (split "0").
+// (RTSCOPE_VULKAN_MATVEC_SPLIT_GROUPS), and with one column per subgroup
+// (split "0").
 struct SplitConfig {
   const char* weight_rows;
   const char* block_rows = "";
   const char* groups = "";
-  const char* scope = "";
 };
 
 class VulkanMatvecRowsLinear
@@ -224,7 +222,6 @@ class VulkanMatvecRowsLinear
     const testing::EnvGuard weight_rows("RTSCOPE_VULKAN_MATVEC_SPLIT", split.weight_rows);
     const testing::EnvGuard block_rows("RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS", split.block_rows);
     const testing::EnvGuard groups("RTSCOPE_VULKAN_MATVEC_SPLIT_GROUPS", split.groups);
-    const testing::EnvGuard scope("RTSCOPE_VULKAN_MATVEC_SPLIT_SCOPE", split.scope);
     RTSCOPE_LOAD_VULKAN_OR_SKIP(registry_);
   }
   PluginRegistry registry_;
@@ -272,7 +269,6 @@ std::string rows_case_name(
   name += *split.weight_rows == '\0' ? "default" : split.weight_rows;
   if (*split.block_rows != '\0') name += std::string("_block") + split.block_rows;
   if (*split.groups != '\0') name += std::string("_groups") + split.groups;
-  if (*split.scope != '\0') name += std::string("_per_") + split.scope;
   return name;
 }
 
@@ -301,21 +297,6 @@ INSTANTIATE_TEST_SUITE_P(
                                          kRowsCases[8], kRowsCases[11]),
                        ::testing::Values(SplitConfig{"", "", "1"}, SplitConfig{"4", "4", "3"})),
     rows_case_name);
-
-// Each subgroup splitting K for a task group of its own: every case on the
-// default sizes, and with subgroups taking task groups in turn (loads
-// ahead) on the pairing epilogues and a second pass over the rows.
-INSTANTIATE_TEST_SUITE_P(SplitPerSubgroup, VulkanMatvecRowsLinear,
-                         ::testing::Combine(::testing::ValuesIn(kRowsCases),
-                                            ::testing::Values(SplitConfig{"", "", "", "subgroup"})),
-                         rows_case_name);
-INSTANTIATE_TEST_SUITE_P(SplitPerSubgroupGroups, VulkanMatvecRowsLinear,
-                         ::testing::Combine(::testing::Values(kRowsCases[1], kRowsCases[6],
-                                                              kRowsCases[8], kRowsCases[11]),
-                                            ::testing::Values(SplitConfig{"", "", "1", "subgroup"},
-                                                              SplitConfig{"2", "4", "3",
-                                                                          "subgroup"})),
-                         rows_case_name);
 
 }  // namespace
 }  // namespace rtscope::vulkan_testing

@@ -52,12 +52,6 @@ TEST(VulkanSkinnySelection, ParsesTheSplitSwitch) {
   EXPECT_EQ(parse_matvec_block_rows("4", 8), 4u);
   EXPECT_EQ(parse_matvec_block_rows("0", 8), std::nullopt);  // no pass without rows
   EXPECT_EQ(parse_matvec_block_rows("16", 8), std::nullopt);
-  EXPECT_EQ(parse_matvec_split_per_subgroup(nullptr), false);
-  EXPECT_EQ(parse_matvec_split_per_subgroup(""), false);
-  EXPECT_EQ(parse_matvec_split_per_subgroup("workgroup"), false);
-  EXPECT_EQ(parse_matvec_split_per_subgroup("subgroup"), true);
-  EXPECT_EQ(parse_matvec_split_per_subgroup("Subgroup"), std::nullopt);
-  EXPECT_EQ(parse_matvec_split_per_subgroup("1"), std::nullopt);
   EXPECT_EQ(parse_matvec_split_groups(nullptr), 0u);
   EXPECT_EQ(parse_matvec_split_groups(""), 0u);
   EXPECT_EQ(parse_matvec_split_groups("0"), 0u);
@@ -215,8 +209,7 @@ TEST(VulkanSkinnySelection, ThePluginRejectsSplitSizesItHasNoPathFor) {
     const char* valid;
   } cases[] = {{"RTSCOPE_VULKAN_MATVEC_SPLIT", "3", "2, 4, 8, 16, 0 (off)"},
                {"RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS", "16", "2, 4, 8"},
-               {"RTSCOPE_VULKAN_MATVEC_SPLIT_GROUPS", "many", "1 to 65535, 0"},
-               {"RTSCOPE_VULKAN_MATVEC_SPLIT_SCOPE", "warp", "workgroup, subgroup"}};
+               {"RTSCOPE_VULKAN_MATVEC_SPLIT_GROUPS", "many", "1 to 65535, 0"}};
   for (const auto& c : cases) {
     const vulkan_testing::LoadResult load = load_with(c.variable, c.value);
     if (!load.skip_reason.empty()) GTEST_SKIP() << load.skip_reason;

@@ -106,10 +106,8 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
     // From 2 rows on matvec_t (generic or specialized) splits K across the
     // workgroup where the device allows it: a few tasks per workgroup.
     const bool split = skinny_transposed && push.m >= 2 && caps.matvec_split_rows != 0;
-    // A split workgroup takes one task group, or one per subgroup.
     const uint64_t per_group =
-        split ? matvec_split_tasks(caps.matvec_split_rows, args.gated_up != nullptr || heads.rope) *
-                    (caps.matvec_split_per_subgroup ? columns : 1)
+        split ? matvec_split_tasks(caps.matvec_split_rows, args.gated_up != nullptr || heads.rope)
               : columns;
     uint64_t groups = (tasks + per_group - 1) / per_group;
     if (split && caps.matvec_split_groups != 0) {

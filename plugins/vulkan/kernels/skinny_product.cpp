@@ -52,14 +52,6 @@ std::optional<uint32_t> parse_matvec_split_groups(const char* value) {
   return groups;
 }
 
-std::optional<bool> parse_matvec_split_per_subgroup(const char* value) {
-  if (value == nullptr || *value == '\0') return false;
-  const std::string_view text(value);
-  if (text == "workgroup") return false;
-  if (text == "subgroup") return true;
-  return std::nullopt;
-}
-
 std::string_view skinny_mode_name(SkinnyMode mode) {
   switch (mode) {
     case SkinnyMode::kAuto:

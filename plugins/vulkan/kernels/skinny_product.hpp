@@ -53,11 +53,6 @@ std::optional<uint32_t> parse_matvec_block_rows(const char* value, uint32_t fall
 inline constexpr uint32_t kMatvecSplitMaxGroups = 65535;
 std::optional<uint32_t> parse_matvec_split_groups(const char* value);
 
-// RTSCOPE_VULKAN_MATVEC_SPLIT_SCOPE: which unit splits K on that path.
-// "workgroup" (nullptr or "": the default) gives false, "subgroup" true
-// (each subgroup a task group of its own), anything else nullopt.
-std::optional<bool> parse_matvec_split_per_subgroup(const char* value);
-
 // RTSCOPE_VULKAN_SKINNY's value: nullptr or "" is kAuto, "coop" and
 // "matvec" (any case) their modes; nullopt for anything else.
 std::optional<SkinnyMode> parse_skinny_mode(const char* value);

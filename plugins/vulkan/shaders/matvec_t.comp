@@ -45,12 +45,6 @@ layout(constant_id = 2) const uint SPLIT_BLOCK_ROWS = 8;
 // (DeviceCaps::matvec_split_groups set): it then loads the next group's
 // first weight slot while it reduces the current group's sums.
 layout(constant_id = 3) const uint SPLIT_AHEAD = 0;
-// 1: on that path each subgroup takes a task group of its own and splits K
-// across its lanes alone (DeviceCaps::matvec_split_scope, RTSCOPE_VULKAN_
-// MATVEC_SPLIT_SCOPE=subgroup): more of K per invocation between
-// reductions, and neither the workgroup's barriers nor its shared sums in
-// between. 0: the whole workgroup splits K for one task group.
-layout(constant_id = 4) const uint SPLIT_PER_SUBGROUP = 0;
 
 const uint IN_FLIGHT = 8;  // 16-byte weight loads per invocation and row
 #ifdef ELEM_F16
@@ -286,9 +280,7 @@ void one_column_per_subgroup(uint M, uint N, uint K, uint FLAGS) {
 // of K at a time: a slot of A is loaded and widened once for all the
 // weight rows, and a slot of weights once for all the rows of the block.
 // The partial sums are reduced across each subgroup by a transposing
-// butterfly and across the subgroups through shared memory. With
-// SPLIT_PER_SUBGROUP the splitting unit is a subgroup instead: each takes
-// its own task group, and its butterfly's sums are final. Each row's
+// butterfly and across the subgroups through shared memory. Each row's
 // sums are added in the same order whatever the block, so the generic
 // pipeline (which takes this path from 2 rows on too) and one specialized
 // to the rows give the same bits.
@@ -433,17 +425,10 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
   // weight row per task, w - group_tasks's second row.
   const uint group_tasks = paired ? WEIGHT_ROWS / 2u : WEIGHT_ROWS;
   const uint vecs = K / VEC;
-  // The unit that splits K (a workgroup, or a subgroup of its own), this
-  // invocation's place in it and its width.
-  const bool per_subgroup = SPLIT_PER_SUBGROUP != 0u;
-  const uint unit = per_subgroup ? gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID
-                                 : gl_WorkGroupID.x;
-  const uint units = per_subgroup ? gl_NumWorkGroups.x * gl_NumSubgroups : gl_NumWorkGroups.x;
-  const uint tid = per_subgroup ? gl_SubgroupInvocationID : gl_LocalInvocationIndex;
-  const uint width = per_subgroup ? gl_SubgroupSize : WG;
-  const uint stride = units * group_tasks;
+  const uint tid = gl_LocalInvocationIndex;
+  const uint stride = gl_NumWorkGroups.x * group_tasks;
   const bool ahead_loads = SPLIT_AHEAD != 0u;
-  uint t0 = unit * group_tasks;
+  uint t0 = gl_WorkGroupID.x * group_tasks;
   uint start[WEIGHT_ROWS];
   // With loads ahead, the first slot of a task group's weights is loaded
   // before its turn: the next group's loads are then in flight while this
@@ -470,21 +455,9 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
       uint v = tid;
       if (ahead_loads && row0 == 0u && v < vecs) {
         accumulate_slot(ahead, v, vecs, row0, rows, norm_rows, acc, squares);
-        v += width;
+        v += WG;
       }
-      // A subgroup covers K in several passes: two slots per weight row
-      // are loaded before either is used, so more bytes are in flight.
-      if (per_subgroup) {
-        for (; v + width < vecs; v += 2u * width) {
-          uvec4 raw[WEIGHT_ROWS];
-          uvec4 raw2[WEIGHT_ROWS];
-          load_slot(start, v, group_tasks, gated, raw);
-          load_slot(start, v + width, group_tasks, gated, raw2);
-          accumulate_slot(raw, v, vecs, row0, rows, norm_rows, acc, squares);
-          accumulate_slot(raw2, v + width, vecs, row0, rows, norm_rows, acc, squares);
-        }
-      }
-      for (; v < vecs; v += width) {
+      for (; v < vecs; v += WG) {
         uvec4 raw[WEIGHT_ROWS];
         load_slot(start, v, group_tasks, gated, raw);
         accumulate_slot(raw, v, vecs, row0, rows, norm_rows, acc, squares);
@@ -498,25 +471,17 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
         BUTTERFLY_SUM(squares, PADDED_ROWS)
         STORE_SUMS(squares, PADDED_ROWS, split_squares)
       }
-      if (per_subgroup) {
-        subgroupMemoryBarrierShared();
-        subgroupBarrier();
-      } else {
-        barrier();
-      }
-      // One invocation per task and row of the block; the subgroups whose
-      // sums add up to them: all, or this one alone.
-      const uint first_subgroup = per_subgroup ? gl_SubgroupID : 0u;
-      const uint end_subgroup = per_subgroup ? gl_SubgroupID + 1u : gl_NumSubgroups;
-      for (uint e = tid; e < group_tasks * PADDED_ROWS; e += width) {
-        const uint j = e / PADDED_ROWS;
-        const uint r = e % PADDED_ROWS;
+      barrier();
+      // One invocation per task and row of the block.
+      if (tid < group_tasks * PADDED_ROWS) {
+        const uint j = tid / PADDED_ROWS;
+        const uint r = tid % PADDED_ROWS;
         const uint t = t0 + j;
         if (r < rows && t < tasks) {
           float total = 0.0;
           float up_total = 0.0;
           float sum_squares = 0.0;
-          for (uint s = first_subgroup; s < end_subgroup; ++s) {
+          for (uint s = 0u; s < gl_NumSubgroups; ++s) {
             total += split_sums[s * SUMS + j * PADDED_ROWS + r];
             if (paired) up_total += split_sums[s * SUMS + (j + group_tasks) * PADDED_ROWS + r];
             if (norm_rows) sum_squares += split_squares[s * PADDED_ROWS + r];
@@ -532,12 +497,7 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
                        up_total);
         }
       }
-      // The sums are stored again by the next block.
-      if (per_subgroup) {
-        subgroupBarrier();
-      } else {
-        barrier();
-      }
+      barrier();  // the sums are stored again by the next block
     }
     if (ahead_loads) {
       [[unroll]] for (uint w = 0u; w < WEIGHT_ROWS; ++w) start[w] = next_start[w];
