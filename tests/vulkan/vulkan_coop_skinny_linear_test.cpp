@@ -203,14 +203,11 @@ INSTANTIATE_TEST_SUITE_P(
 // the tasks per workgroup, K off the workgroup's stride, and each fused
 // epilogue; on the split-K path with each count of weight rows per
 // workgroup and of rows per pass (RTSCOPE_VULKAN_MATVEC_SPLIT and
-// RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS; "" is the default), with few
-// workgroups that each take task groups in turn
-// (RTSCOPE_VULKAN_MATVEC_SPLIT_GROUPS), and with one column per subgroup
-// (split "0").
+// RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS; "" is the default), and with one
+// column per subgroup (split "0").
 struct SplitConfig {
   const char* weight_rows;
   const char* block_rows = "";
-  const char* groups = "";
 };
 
 class VulkanMatvecRowsLinear
@@ -221,7 +218,6 @@ class VulkanMatvecRowsLinear
     const SplitConfig& split = std::get<1>(GetParam());
     const testing::EnvGuard weight_rows("RTSCOPE_VULKAN_MATVEC_SPLIT", split.weight_rows);
     const testing::EnvGuard block_rows("RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS", split.block_rows);
-    const testing::EnvGuard groups("RTSCOPE_VULKAN_MATVEC_SPLIT_GROUPS", split.groups);
     RTSCOPE_LOAD_VULKAN_OR_SKIP(registry_);
   }
   PluginRegistry registry_;
@@ -268,7 +264,6 @@ std::string rows_case_name(
   std::string name = case_name(std::get<0>(info.param)) + "_split";
   name += *split.weight_rows == '\0' ? "default" : split.weight_rows;
   if (*split.block_rows != '\0') name += std::string("_block") + split.block_rows;
-  if (*split.groups != '\0') name += std::string("_groups") + split.groups;
   return name;
 }
 
@@ -286,17 +281,6 @@ INSTANTIATE_TEST_SUITE_P(SplitSizes, VulkanMatvecRowsLinear,
                                             ::testing::Values(SplitConfig{"2", "2"},
                                                               SplitConfig{"16", "4"})),
                          rows_case_name);
-
-// One and three workgroups taking every task group in turn, each loading
-// the next group's first slot ahead: several slots of K, a second pass
-// over the rows, each epilogue that pairs weight rows, a part-filled last
-// task group.
-INSTANTIATE_TEST_SUITE_P(
-    SplitGroups, VulkanMatvecRowsLinear,
-    ::testing::Combine(::testing::Values(kRowsCases[0], kRowsCases[1], kRowsCases[6], kRowsCases[7],
-                                         kRowsCases[8], kRowsCases[11]),
-                       ::testing::Values(SplitConfig{"", "", "1"}, SplitConfig{"4", "4", "3"})),
-    rows_case_name);
 
 }  // namespace
 }  // namespace rtscope::vulkan_testing

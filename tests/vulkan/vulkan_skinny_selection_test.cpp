@@ -52,16 +52,6 @@ TEST(VulkanSkinnySelection, ParsesTheSplitSwitch) {
   EXPECT_EQ(parse_matvec_block_rows("4", 8), 4u);
   EXPECT_EQ(parse_matvec_block_rows("0", 8), std::nullopt);  // no pass without rows
   EXPECT_EQ(parse_matvec_block_rows("16", 8), std::nullopt);
-  EXPECT_EQ(parse_matvec_split_groups(nullptr), 0u);
-  EXPECT_EQ(parse_matvec_split_groups(""), 0u);
-  EXPECT_EQ(parse_matvec_split_groups("0"), 0u);
-  EXPECT_EQ(parse_matvec_split_groups("528"), 528u);
-  EXPECT_EQ(parse_matvec_split_groups("65535"), 65535u);
-  EXPECT_EQ(parse_matvec_split_groups("65536"),
-            std::nullopt);  // past maxComputeWorkGroupCount's floor
-  EXPECT_EQ(parse_matvec_split_groups("12x"), std::nullopt);
-  EXPECT_EQ(parse_matvec_split_groups("-1"), std::nullopt);
-  EXPECT_EQ(parse_matvec_split_groups("99999999999"), std::nullopt);
 }
 
 TEST(VulkanSkinnySelection, ParsesTheBuildSwitch) {
@@ -208,8 +198,7 @@ TEST(VulkanSkinnySelection, ThePluginRejectsSplitSizesItHasNoPathFor) {
     const char* value;
     const char* valid;
   } cases[] = {{"RTSCOPE_VULKAN_MATVEC_SPLIT", "3", "2, 4, 8, 16, 0 (off)"},
-               {"RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS", "16", "2, 4, 8"},
-               {"RTSCOPE_VULKAN_MATVEC_SPLIT_GROUPS", "many", "1 to 65535, 0"}};
+               {"RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS", "16", "2, 4, 8"}};
   for (const auto& c : cases) {
     const vulkan_testing::LoadResult load = load_with(c.variable, c.value);
     if (!load.skip_reason.empty()) GTEST_SKIP() << load.skip_reason;

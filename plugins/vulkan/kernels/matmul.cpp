@@ -109,10 +109,7 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
     const uint64_t per_group =
         split ? matvec_split_tasks(caps.matvec_split_rows, args.gated_up != nullptr || heads.rope)
               : columns;
-    uint64_t groups = (tasks + per_group - 1) / per_group;
-    if (split && caps.matvec_split_groups != 0) {
-      groups = std::min<uint64_t>(groups, caps.matvec_split_groups);
-    }
+    const uint64_t groups = (tasks + per_group - 1) / per_group;
     args.commands.dispatch(
         args.pipelines[1], {{a}, {b}, {bias}, {out, true}, {fourth}}, skinny_push,
         Groups{static_cast<uint32_t>(std::min<uint64_t>(groups, caps.max_group_count[0])), 1, 1});

@@ -1,7 +1,6 @@
 #include "kernels/skinny_product.hpp"
 
 #include <cctype>
-#include <charconv>
 #include <initializer_list>
 #include <string>
 
@@ -39,17 +38,6 @@ std::optional<uint32_t> parse_matvec_split(const char* value, uint32_t fallback)
 
 std::optional<uint32_t> parse_matvec_block_rows(const char* value, uint32_t fallback) {
   return parse_count(value, fallback, {2, 4, 8});
-}
-
-std::optional<uint32_t> parse_matvec_split_groups(const char* value) {
-  if (value == nullptr || *value == '\0') return 0;
-  const std::string_view text(value);
-  uint32_t groups = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), groups);
-  if (error != std::errc{} || end != text.data() + text.size() || groups > kMatvecSplitMaxGroups) {
-    return std::nullopt;
-  }
-  return groups;
 }
 
 std::string_view skinny_mode_name(SkinnyMode mode) {

@@ -22,9 +22,6 @@
 // one column per subgroup at every row count), and
 // RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS how many rows of A it takes per pass
 // over them (2, 4 or 8), to compare them on one device.
-// RTSCOPE_VULKAN_MATVEC_SPLIT_GROUPS caps that path's workgroups per
-// dispatch: each then takes several task groups in turn, loading the next
-// one's first weights while it reduces the current one's sums.
 // RTSCOPE_VULKAN_SKINNY_COOP picks which build of skinny_coop.comp runs
 // them (kSkinnyCoopBuilds), to compare the builds on one device.
 // Pure functions of their arguments, no Vulkan calls: unit-tested without
@@ -47,11 +44,6 @@ std::optional<uint32_t> parse_matvec_split(const char* value, uint32_t fallback)
 // RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS's value: nullptr or "" gives
 // `fallback`, "2", "4" or "8" that count; nullopt otherwise.
 std::optional<uint32_t> parse_matvec_block_rows(const char* value, uint32_t fallback);
-// RTSCOPE_VULKAN_MATVEC_SPLIT_GROUPS's value: nullptr, "" or "0" give 0
-// (one workgroup per task group), a decimal count up to
-// kMatvecSplitMaxGroups that count; nullopt otherwise.
-inline constexpr uint32_t kMatvecSplitMaxGroups = 65535;
-std::optional<uint32_t> parse_matvec_split_groups(const char* value);
 
 // RTSCOPE_VULKAN_SKINNY's value: nullptr or "" is kAuto, "coop" and
 // "matvec" (any case) their modes; nullopt for anything else.

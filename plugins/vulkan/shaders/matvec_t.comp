@@ -41,10 +41,6 @@ layout(constant_id = 1) const uint SPLIT_WEIGHT_ROWS = 4;
 // Rows of A per pass over them (DeviceCaps::matvec_split_block_rows: 2, 4
 // or 8).
 layout(constant_id = 2) const uint SPLIT_BLOCK_ROWS = 8;
-// 1 where a workgroup of that path takes several task groups in turn
-// (DeviceCaps::matvec_split_groups set): it then loads the next group's
-// first weight slot while it reduces the current group's sums.
-layout(constant_id = 3) const uint SPLIT_AHEAD = 0;
 
 const uint IN_FLIGHT = 8;  // 16-byte weight loads per invocation and row
 #ifdef ELEM_F16
@@ -426,44 +422,20 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
   const uint group_tasks = paired ? WEIGHT_ROWS / 2u : WEIGHT_ROWS;
   const uint vecs = K / VEC;
   const uint tid = gl_LocalInvocationIndex;
-  const uint stride = gl_NumWorkGroups.x * group_tasks;
-  const bool ahead_loads = SPLIT_AHEAD != 0u;
-  uint t0 = gl_WorkGroupID.x * group_tasks;
-  uint start[WEIGHT_ROWS];
-  // With loads ahead, the first slot of a task group's weights is loaded
-  // before its turn: the next group's loads are then in flight while this
-  // one's sums are reduced.
-  uvec4 ahead[WEIGHT_ROWS];
-  if (ahead_loads && t0 < tasks) {
+  for (uint t0 = gl_WorkGroupID.x * group_tasks; t0 < tasks;
+       t0 += gl_NumWorkGroups.x * group_tasks) {
+    uint start[WEIGHT_ROWS];
     task_group_starts(t0, tasks, group_tasks, vecs, paired, rope, start);
-    if (tid < vecs) load_slot(start, tid, group_tasks, gated, ahead);
-  }
-  for (; t0 < tasks; t0 += stride) {
-    const uint next_t0 = t0 + stride;
-    uint next_start[WEIGHT_ROWS];
-    if (!ahead_loads) {
-      task_group_starts(t0, tasks, group_tasks, vecs, paired, rope, start);
-    } else if (next_t0 < tasks) {
-      task_group_starts(next_t0, tasks, group_tasks, vecs, paired, rope, next_start);
-    }
     for (uint row0 = 0u; row0 < M; row0 += BLOCK_ROWS) {
       const uint rows = min(BLOCK_ROWS, M - row0);
       float acc[SUMS];  // weight row w's sum for row r at w * PADDED_ROWS + r
       float squares[PADDED_ROWS];
       [[unroll]] for (uint j = 0u; j < SUMS; ++j) acc[j] = 0.0;
       [[unroll]] for (uint r = 0u; r < PADDED_ROWS; ++r) squares[r] = 0.0;
-      uint v = tid;
-      if (ahead_loads && row0 == 0u && v < vecs) {
-        accumulate_slot(ahead, v, vecs, row0, rows, norm_rows, acc, squares);
-        v += WG;
-      }
-      for (; v < vecs; v += WG) {
+      for (uint v = tid; v < vecs; v += WG) {
         uvec4 raw[WEIGHT_ROWS];
         load_slot(start, v, group_tasks, gated, raw);
         accumulate_slot(raw, v, vecs, row0, rows, norm_rows, acc, squares);
-      }
-      if (ahead_loads && row0 + BLOCK_ROWS >= M && next_t0 < tasks && tid < vecs) {
-        load_slot(next_start, tid, group_tasks, gated, ahead);
       }
       BUTTERFLY_SUM(acc, SUMS)
       STORE_SUMS(acc, SUMS, split_sums)
@@ -498,9 +470,6 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
         }
       }
       barrier();  // the sums are stored again by the next block
-    }
-    if (ahead_loads) {
-      [[unroll]] for (uint w = 0u; w < WEIGHT_ROWS; ++w) start[w] = next_start[w];
     }
   }
 }
