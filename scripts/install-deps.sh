@@ -17,6 +17,8 @@ packages=(
   libvulkan-dev glslc spirv-tools mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
   # scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes
   clang libclang-rt-14-dev
+  # the GPU report's test (tests/bench/device_bench_report_test.py)
+  python3
 )
 
 missing=()
