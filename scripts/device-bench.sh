@@ -137,8 +137,14 @@ unset RTSCOPE_VULKAN_VALIDATION
 
 log() { echo "device-bench: $*" >&2; }
 # The tree's commit, "+dirty" with local changes; "unknown" without git.
+# The binaries' commit: a bundle's source-commit (scripts/gpu-bundle.sh),
+# else the repo's HEAD (+dirty).
 commit_id() {
   local id
+  if [[ -s "$build/source-commit" ]]; then
+    head -c 64 "$build/source-commit" | tr -cd '0-9a-zA-Z+._-'
+    return
+  fi
   id="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null)" || { echo unknown; return; }
   git -C "$repo" diff --quiet HEAD 2>/dev/null || id+="+dirty"
   echo "$id"

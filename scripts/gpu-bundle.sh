@@ -62,4 +62,12 @@ for lib in libGLdispatch.so.0 libGLX.so.0 libEGL.so.1 libOpenGL.so.0 libGL.so.1 
   cp -L "/usr/lib/x86_64-linux-gnu/$lib" "$out/glvnd/" 2>/dev/null || true
 done
 
-echo "gpu-bundle: $(du -sh "$out" | cut -f1) in $out ($(ls "$out/deps" | wc -l) libraries)"
+# The source tree's commit at bundling time (+dirty with uncommitted
+# changes), which device-bench.sh reports: a copy of the repo on the GPU
+# machine may carry git metadata that does not match the binaries.
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+commit="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+git -C "$repo" diff --quiet HEAD 2>/dev/null || commit+="+dirty"
+echo "$commit" >"$out/source-commit"
+
+echo "gpu-bundle: $(du -sh "$out" | cut -f1) in $out ($(ls "$out/deps" | wc -l) libraries, commit $commit)"
