@@ -70,11 +70,16 @@ void choose_workgroups(const VkPhysicalDeviceLimits& limits, DeviceCaps& caps) {
   const uint32_t invocations = limits.maxComputeWorkGroupInvocations;
   caps.linear_workgroup =
       std::min({kPreferredWorkgroup, invocations, limits.maxComputeWorkGroupSize[0]});
-  // Row shaders also keep reduction scratch in shared memory: 8 bytes per
-  // invocation (argmax) plus the attention row buffers.
+  // Row shaders also keep reduction scratch in shared memory. The most is
+  // attention_split's: 11 floats per invocation (two per-invocation
+  // arrays, and 8 value sums each in its vector pass) plus a query row
+  // and a block's weights; attention.comp and argmax need less.
   uint32_t rows = floor_power_of_two(caps.linear_workgroup);
-  const uint32_t attention_shared = 2 * kAttentionMaxHeadDim * sizeof(float);
-  while (rows > 32 && rows * 8 + attention_shared > caps.max_shared_memory) rows /= 2;
+  const uint32_t attention_shared =
+      (kAttentionMaxHeadDim + kAttentionSplitBlock + 2) * sizeof(float);
+  while (rows > 32 && rows * 11 * sizeof(float) + attention_shared > caps.max_shared_memory) {
+    rows /= 2;
+  }
   caps.rows_workgroup = rows;
   // Matmul: 16×16 threads (64×64 tiles) where the device allows, else 8×8.
   caps.tile_x = caps.tile_y = 16;

@@ -131,7 +131,7 @@ struct AttentionPush {
   uint32_t cache_len;
   uint32_t head_dim;
   float scale;
-  uint32_t flags;    // kAttentionVectorKeys
+  uint32_t flags;    // kAttentionVectorKeys, kAttentionCombine, ...
   uint32_t per_pos;  // rows per position: 0 (one shared) or H·S
   uint32_t group;    // query heads per KV head, H / Hkv (1: every head has its own)
 };
@@ -145,6 +145,9 @@ inline constexpr uint32_t kAttentionCombine = 2;
 // writing the output to binding 5.
 inline constexpr uint32_t kAttentionFusedCombine = 4;
 inline constexpr uint32_t kAttentionSplitBlock = 32;  // BLOCK in attention_split.comp
+// attention_split.comp: q, k and v rows start on 16-byte boundaries and
+// hold whole 16-byte vectors (every load of a block goes out at once).
+inline constexpr uint32_t kAttentionVectorRows = 8;
 
 struct KvUpdatePush {
   uint32_t count;

@@ -92,7 +92,12 @@ void encode_attention(const EncodeArgs& args) {
   push.scale = static_cast<float>(scale);
   if (per_batch_row(args.inputs[3])) push.per_pos = push.rows / to_u32(node, q.dim(0), "batch");
   const uint64_t row_bytes = uint64_t{push.head_dim} * dtype_size(k.dtype);
-  if (row_bytes % 16 == 0 && k.region.offset % 16 == 0) push.flags |= kAttentionVectorKeys;
+  if (row_bytes % 16 == 0 && k.region.offset % 16 == 0) {
+    push.flags |= kAttentionVectorKeys;
+    if (q.region.offset % 16 == 0 && args.inputs[2].region.offset % 16 == 0) {
+      push.flags |= kAttentionVectorRows;
+    }
+  }
   if (push.rows == 0 || push.head_dim == 0) return;
   if (args.scratch != nullptr && args.pipelines.size() > 1 &&
       split_attention_bytes(q.dims, k.dims, args.caps) > 0) {

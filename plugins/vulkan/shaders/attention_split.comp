@@ -16,8 +16,15 @@
 // row as the combine pass would and sets the counter back to zero; the
 // output is then binding 5. A decode step saves the combine's dispatch
 // and the barrier before it.
+// A decode step's attention is bound by latency, not bandwidth (a block of
+// 32 keys is 16 KB at Dh 128): with flags bit 3 (q, k and v rows of whole
+// 16-byte vectors) and Dh / VEC dividing WG, partial_pass_vectors issues
+// every load of the block (the query, keys and values) before using any,
+// one round trip to memory where the element-wise pass takes one per key
+// it walks, and the combine loads the blocks' partials in rounds.
 // Requires WG ≥ BLOCK (the host checks).
 #include "common.glsl"
+#extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 128;
@@ -27,11 +34,13 @@ const uint BLOCK = 32;  // keys per workgroup; kAttentionSplitBlock
 
 // Binding 0 is q in the partial pass and the output in the combine pass.
 layout(std430, binding = 0) readonly buffer Q { ELEM q[]; };
+layout(std430, binding = 0) readonly buffer QVectors { uvec4 q4[]; };
 layout(std430, binding = 0) writeonly buffer Out { ELEM o[]; };
 layout(std430, binding = 1) readonly buffer K { ELEM k[]; };
 // The same cache as 16-byte vectors, for rows that hold whole vectors.
 layout(std430, binding = 1) readonly buffer KVectors { uvec4 k4[]; };
 layout(std430, binding = 2) readonly buffer V { ELEM v[]; };
+layout(std430, binding = 2) readonly buffer VVectors { uvec4 v4[]; };
 layout(std430, binding = 3) readonly buffer Pos { uint pos_words[]; };
 // One counter per row (rounded up to 4 words), then per (row, block): m,
 // l, then Dh accumulator sums, in f32. Coherent: with bit 2 a row's last
@@ -48,7 +57,8 @@ layout(push_constant) uniform Push {
   uint head_dim;
   float scale;
   uint flags;  // bit 0: key rows are 16-byte vectors (k4); bit 1: combine pass;
-               // bit 2: partial pass that combines (output in binding 5)
+               // bit 2: partial pass that combines (output in binding 5);
+               // bit 3: q, k and v rows are 16-byte vectors (q4, k4, v4)
   uint per_pos;  // rows per position: 0 (pos [1]) or H·S (pos [B], batch row b at pos[b])
   uint group;  // query heads per KV head: H / Hkv
 } pc;
@@ -70,6 +80,14 @@ shared float part_scores[WG];  // WG / BLOCK partial dot products per key
 shared float weights[BLOCK];
 shared float part_values[WG];
 shared bool last_block;
+
+// partial_pass_vectors: rounds of ROUNDS·WG units whose loads go out
+// together.
+const uint ROUNDS = 4u;
+// Its per-unit dot products (ROUNDS·WG), then its per-invocation value
+// sums (WG·VEC); the combine's maxima and block factors (WG).
+shared float unit_sums[ROUNDS * WG > WG * VEC ? ROUNDS * WG : WG * VEC];
+shared float overall_max_shared;
 
 // Where the partials start in the scratch, after the row counters.
 uint partials_base(uint rows) { return (rows + 3u) & ~3u; }
@@ -175,28 +193,177 @@ void partial_pass(uint row, uint block, uint dh, uint visible, uint cache_len, u
   }
 }
 
+// The VEC elements of a 16-byte vector, in f32.
+void unpack16(uvec4 x, out float f[VEC]) {
+#ifdef ELEM_F16
+  [[unroll]] for (uint i = 0u; i < 4u; ++i) {
+    const vec2 p = unpackHalf2x16(x[i]);
+    f[2u * i] = p.x;
+    f[2u * i + 1u] = p.y;
+  }
+#else
+  const vec4 p = uintBitsToFloat(x);
+  [[unroll]] for (uint i = 0u; i < 4u; ++i) f[i] = p[i];
+#endif
+}
+
+// The partial pass over 16-byte vectors. Unit i of the block (vector
+// i % units of key i / units, units = Dh / VEC) belongs to invocation
+// i % WG: units divides WG, so an invocation's units are all one vector
+// slot of the row (its query vector and value sums stay in registers) and
+// a key's units sit side by side. Each round of ROUNDS·WG units loads its
+// keys and values before using them; a decode step's block (32 keys of up
+// to Dh 256 in f16) is one round.
+void partial_pass_vectors(uint row, uint block, uint dh, uint visible, uint cache_len, uint rows) {
+  const uint lid = gl_LocalInvocationID.x;
+  const uint units = dh / VEC;
+  const uint key0 = block * BLOCK;
+  const uint count = min(BLOCK, visible - key0);
+  const uint total = count * units;
+  // Grouped-query: query plane b·H + h reads KV plane b·Hkv + h / group.
+  const uint kv_first = ((row / SHAPE(S_SEQ, pc.seq) / pc.group) * cache_len + key0) * units;
+  float query_part[VEC];
+  unpack16(q4[row * units + lid % units], query_part);
+  // Scores, a round at a time. A single round's value vectors wait in
+  // registers (`held`) for the softmax: the decode step's case.
+  const uint rounds = (total + ROUNDS * WG - 1u) / (ROUNDS * WG);
+  uvec4 held[ROUNDS];
+  for (uint round = 0u; round < rounds; ++round) {
+    const uint first = round * ROUNDS * WG + lid;
+    uvec4 keys[ROUNDS];
+    [[unroll]] for (uint c = 0u; c < ROUNDS; ++c) {
+      const uint i = first + c * WG;
+      if (i < total) {
+        keys[c] = k4[kv_first + i];
+        held[c] = v4[kv_first + i];
+      }
+    }
+    [[unroll]] for (uint c = 0u; c < ROUNDS; ++c) {
+      float dot_qk = 0.0;
+      if (first + c * WG < total) {
+        float key[VEC];
+        unpack16(keys[c], key);
+        [[unroll]] for (uint e = 0u; e < VEC; ++e) dot_qk = fma(query_part[e], key[e], dot_qk);
+      }
+      unit_sums[c * WG + lid] = dot_qk;
+    }
+    barrier();
+    // One invocation per key of the round adds up the key's units.
+    const uint round_keys = ROUNDS * WG / units;
+    const uint key = round * round_keys + lid;
+    if (lid < round_keys && key < count) {
+      float score = 0.0;
+      for (uint u = 0u; u < units; ++u) score += unit_sums[lid * units + u];
+      weights[key] = score * pc.scale;
+    }
+    barrier();  // unit_sums is written again next
+  }
+  float block_max = -1.0 / 0.0;
+  for (uint j = 0u; j < count; ++j) block_max = max(block_max, weights[j]);
+  // Values: an invocation's units share its slot, so it sums VEC output
+  // elements over its keys.
+  float value_sums[VEC];
+  [[unroll]] for (uint e = 0u; e < VEC; ++e) value_sums[e] = 0.0;
+  for (uint round = 0u; round < rounds; ++round) {
+    const uint first = round * ROUNDS * WG + lid;
+    [[unroll]] for (uint c = 0u; c < ROUNDS; ++c) {
+      const uint i = first + c * WG;
+      if (i < total) {
+        float value[VEC];
+        unpack16(rounds == 1u ? held[c] : v4[kv_first + i], value);
+        const float p = exp(weights[i / units] - block_max);
+        [[unroll]] for (uint e = 0u; e < VEC; ++e) value_sums[e] = fma(p, value[e], value_sums[e]);
+      }
+    }
+  }
+  const uint out_at =
+      partials_base(rows) + (row * ((cache_len + BLOCK - 1u) / BLOCK) + block) * (dh + 2u);
+  if (lid == 0u) {
+    float sum = 0.0;
+    for (uint j = 0u; j < count; ++j) sum += exp(weights[j] - block_max);
+    scratch[out_at] = block_max;
+    scratch[out_at + 1u] = sum;
+  }
+  // Invocation lid's sums are elements (lid % units)·VEC.. of key group
+  // lid / units: at lid·VEC in a [WG / units, Dh] layout.
+  [[unroll]] for (uint e = 0u; e < VEC; ++e) unit_sums[lid * VEC + e] = value_sums[e];
+  barrier();
+  const uint groups = WG / units;
+  for (uint d = lid; d < dh; d += WG) {
+    float total_value = 0.0;
+    for (uint g = 0u; g < groups; ++g) total_value += unit_sums[g * dh + d];
+    scratch[out_at + 2u + d] = total_value;
+  }
+}
+
+// Partials of one output element loaded together in the combine.
+const uint COMBINE_IN_FLIGHT = 8u;
+// Output elements per invocation in the combine (Dh ≤ MAX_HEAD_DIM, and
+// WG ≥ BLOCK).
+const uint COMBINE_ELEMENTS = (MAX_HEAD_DIM + WG - 1u) / WG;
+
+// Merges row `row`'s visible blocks: their maxima are read in parallel and
+// reduced through shared memory, then, WG blocks at a time, invocation b
+// keeps block b's factor exp(m_b − M) (and its share of the sum) there and
+// each output element loads
+// COMBINE_IN_FLIGHT blocks' sums at a time. Called by the whole workgroup.
 void combine_pass(uint row, uint dh, uint visible, uint cache_len, uint rows, bool fused) {
+  const uint lid = gl_LocalInvocationID.x;
   const uint blocks = (cache_len + BLOCK - 1u) / BLOCK;
   const uint used = (visible + BLOCK - 1u) / BLOCK;
   const uint first = partials_base(rows) + row * blocks * (dh + 2u);
-  float overall_max = -1.0 / 0.0;
-  for (uint b = 0u; b < used; ++b) overall_max = max(overall_max, scratch[first + b * (dh + 2u)]);
+  float local_max = -1.0 / 0.0;
+  for (uint b = lid; b < used; b += WG) local_max = max(local_max, scratch[first + b * (dh + 2u)]);
+  barrier();  // unit_sums may still be read by the caller's last step
+  unit_sums[lid] = local_max;
+  barrier();
+  if (lid == 0u) {
+    float overall = -1.0 / 0.0;
+    for (uint i = 0u; i < min(used, WG); ++i) overall = max(overall, unit_sums[i]);
+    overall_max_shared = overall;
+  }
+  barrier();
+  const float overall_max = overall_max_shared;
+  float value_sums[COMBINE_ELEMENTS];
+  [[unroll]] for (uint j = 0u; j < COMBINE_ELEMENTS; ++j) value_sums[j] = 0.0;
   float total_sum = 0.0;
-  for (uint b = 0u; b < used; ++b) {
-    const uint at = first + b * (dh + 2u);
-    total_sum += exp(scratch[at] - overall_max) * scratch[at + 1u];
+  for (uint b0 = 0u; b0 < used; b0 += WG) {
+    const uint here = min(WG, used - b0);
+    barrier();  // the factors of the last round are read
+    if (lid < here) {
+      const uint at = first + (b0 + lid) * (dh + 2u);
+      const float factor = exp(scratch[at] - overall_max);
+      unit_sums[lid] = factor;
+      unit_sums[WG + lid] = factor * scratch[at + 1u];
+    }
+    barrier();
+    for (uint b = 0u; b < here; ++b) total_sum += unit_sums[WG + b];
+    [[unroll]] for (uint j = 0u; j < COMBINE_ELEMENTS; ++j) {
+      const uint d = lid + j * WG;
+      if (d < dh) {
+        float value = value_sums[j];
+        for (uint b = 0u; b < here; b += COMBINE_IN_FLIGHT) {
+          float parts[COMBINE_IN_FLIGHT];
+          [[unroll]] for (uint c = 0u; c < COMBINE_IN_FLIGHT; ++c) {
+            parts[c] = b + c < here ? scratch[first + (b0 + b + c) * (dh + 2u) + 2u + d] : 0.0;
+          }
+          [[unroll]] for (uint c = 0u; c < COMBINE_IN_FLIGHT; ++c) {
+            if (b + c < here) value = fma(unit_sums[b + c], parts[c], value);
+          }
+        }
+        value_sums[j] = value;
+      }
+    }
   }
   const float inv_sum = total_sum > 0.0 ? 1.0 / total_sum : 0.0;
-  for (uint d = gl_LocalInvocationID.x; d < dh; d += WG) {
-    float value = 0.0;
-    for (uint b = 0u; b < used; ++b) {
-      const uint at = first + b * (dh + 2u);
-      value = fma(exp(scratch[at] - overall_max), scratch[at + 2u + d], value);
-    }
-    if (fused) {
-      fused_out[row * dh + d] = ELEM(value * inv_sum);
-    } else {
-      o[row * dh + d] = ELEM(value * inv_sum);
+  [[unroll]] for (uint j = 0u; j < COMBINE_ELEMENTS; ++j) {
+    const uint d = lid + j * WG;
+    if (d < dh) {
+      if (fused) {
+        fused_out[row * dh + d] = ELEM(value_sums[j] * inv_sum);
+      } else {
+        o[row * dh + d] = ELEM(value_sums[j] * inv_sum);
+      }
     }
   }
 }
@@ -225,7 +392,11 @@ void main() {
     if (fused && visible == 0u && block == 0u) combine_pass(row, dh, 0u, CACHE_LEN, ROWS, true);
     return;
   }
-  partial_pass(row, block, dh, visible, CACHE_LEN, ROWS);
+  if ((pc.flags & 8u) != 0u && WG % (dh / VEC) == 0u) {
+    partial_pass_vectors(row, block, dh, visible, CACHE_LEN, ROWS);
+  } else {
+    partial_pass(row, block, dh, visible, CACHE_LEN, ROWS);
+  }
   if (!fused) return;
   // The partials are written before the count says so; the row's last
   // block reads them after it.
