@@ -4,10 +4,12 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include "rtscope/checked_math.hpp"
+#include "rtscope/device_memory.hpp"
 #include "rtscope/error.hpp"
 
 namespace rtscope::runner {
@@ -107,6 +109,7 @@ class StreamWorkload : public Workload {
     decode_.inputs[decode_.pos] = position_tensor_;
     timed_run(model_, decode_.inputs, decode_.outputs, elapsed);
     take_last_column(decode_.outputs[decode_.next_token]);
+    keep_unread_outputs_on_device(model_, decode_);
     for (int64_t& position : positions_) ++position;
     ++step_;
     return elapsed;
@@ -206,6 +209,7 @@ class StreamWorkload : public Workload {
     }
     timed_run(prefill_, prefill_step_.inputs, prefill_step_.outputs, ignored);
     take_last_column(prefill_step_.outputs[prefill_step_.next_token]);
+    keep_unread_outputs_on_device(prefill_, prefill_step_);
     end_untimed();
     std::fill(positions_.begin(), positions_.end(), config_.prompt);
     step_ = 0;
@@ -241,6 +245,20 @@ class StreamWorkload : public Workload {
     step.inputs.resize(graph.inputs.size());
     step.outputs.resize(graph.outputs.size());
     return step;
+  }
+
+  // The outputs a stream does not read (the logits) stay on the device
+  // that computes them from the next step on (Model::run_into writes such
+  // slots in place): a step then copies only its next tokens to the host,
+  // as a PyTorch decode loop does.
+  static void keep_unread_outputs_on_device(const Model& model, StepBindings& step) {
+    for (std::size_t k = 0; k < step.outputs.size(); ++k) {
+      Tensor& output = step.outputs[k];
+      if (k == step.next_token || !output.defined() || output.on_device()) continue;
+      if (std::shared_ptr<const DeviceMemory> device = model.output_device(k)) {
+        output = Tensor::empty_on(std::move(device), output.dtype(), output.shape());
+      }
+    }
   }
 
   // The last column of next_token, read as integers into next_ (in place:

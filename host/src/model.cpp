@@ -195,10 +195,16 @@ void Model::run_into(std::span<const Tensor> inputs, std::span<Tensor> outputs) 
     const auto [module, binding] = input_checks_[i];
     if (module >= 0) modules_[module]->check_input(binding, inputs[i]);
   }
-  // Results of an earlier step (or a failed one) are never written into.
+  // Results of an earlier step (or a failed one) are never written into,
+  // except device slots the caller passed for that (run_into's contract).
   for (Step& step : steps_) {
     for (std::size_t o = 0; o < step.outputs.size(); ++o) {
       if (!step.aliased[o]) step.outputs[o] = Tensor();
+    }
+  }
+  for (std::size_t k = 0; k < output_slots_.size(); ++k) {
+    if (writes_in_place(k, outputs[k])) {
+      steps_[output_slots_[k].partition].outputs[output_slots_[k].index] = outputs[k];
     }
   }
 
@@ -248,6 +254,30 @@ void Model::run_into(std::span<const Tensor> inputs, std::span<Tensor> outputs) 
 // A state buffer lives on a device when every module that reads it runs on
 // that one device and its plugin offers device memory: the KV caches of a
 // GPU decoder then never cross the bus. Anything else keeps it on the host.
+std::shared_ptr<const DeviceMemory> Model::output_device(std::size_t index) const {
+  if (index >= output_slots_.size()) {
+    throw InputError("model '" + graph_.name + "': output " + std::to_string(index) +
+                     " is past its " + std::to_string(output_slots_.size()) + " outputs");
+  }
+  const Slot& slot = output_slots_[index];
+  if (slot.kind != Slot::Kind::output || steps_[slot.partition].aliased[slot.index]) return nullptr;
+  return modules_[slot.partition]->device_memory();
+}
+
+// Whether `given`, in the slot of graph output k, is where the module
+// computing that output writes it: a tensor of the output's dtype on that
+// module's device, for a result moved out to the caller (no later output
+// or state shares it).
+bool Model::writes_in_place(std::size_t k, const Tensor& given) const {
+  if (!given.on_device() || !output_moves_[k]) return false;
+  const Slot& slot = output_slots_[k];
+  if (slot.kind != Slot::Kind::output || steps_[slot.partition].aliased[slot.index]) return false;
+  const Module& module = *modules_[slot.partition];
+  const std::shared_ptr<const DeviceMemory>& device = module.device_memory();
+  return device && given.device_memory()->same_as(*device) &&
+         given.dtype() == module.outputs()[slot.index].dtype;
+}
+
 std::shared_ptr<const DeviceMemory> Model::state_device(const std::string& name) const {
   std::shared_ptr<const DeviceMemory> device;
   for (std::size_t p = 0; p < modules_.size(); ++p) {

@@ -80,10 +80,20 @@ class Model {
   // the binding of the first module that reads it; modules reached from here
   // check nothing again. Throws InputError naming the model or the module
   // and binding.
+  // An output slot that holds a tensor on output_device() of that output
+  // is written in place and stays on the device (a decode step's logits
+  // that only the device reads) when it holds the output's bytes. Every
+  // other slot is replaced by a new tensor, so results of an earlier step
+  // are never written into.
   void run_into(std::span<const Tensor> inputs, std::span<Tensor> outputs);
   // Positions for run_into. Throw InputError listing the valid names.
   std::size_t input_index(std::string_view name) const;
   std::size_t output_index(std::string_view name) const;
+  // Memory of the device that computes graph output `index` (by position),
+  // or null when a host-memory plugin computes it or the output is a graph
+  // input or state passed through. Throws InputError for an index past
+  // the outputs.
+  std::shared_ptr<const DeviceMemory> output_device(std::size_t index) const;
 
   // Thread-safe (may be read while a run is in flight).
   const CompileOptions& compile_options() const { return compile_options_; }
@@ -131,6 +141,7 @@ class Model {
     std::vector<Tensor> outputs;       // per output, the step's results
   };
   const Tensor& at(const Slot& slot, std::span<const Tensor> inputs) const;
+  bool writes_in_place(std::size_t output, const Tensor& given) const;
   std::vector<Step> steps_;           // one per module
   std::vector<Tensor*> state_slots_;  // state_ entries, in graph.states order
   std::vector<Slot> state_updates_;   // per graph.states entry
