@@ -83,7 +83,9 @@ Device::Device(const PhysicalDevice& physical, LogFn log)
 
     BlockAllocator::Options staging_options;
     staging_options.label = "staging";
-    staging_options.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    // Storage: small host outputs are written there by their dispatch.
+    staging_options.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+                            VK_BUFFER_USAGE_TRANSFER_DST_BIT;
     staging_options.required =
         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
     // Cached memory makes reading results back fast.

@@ -58,6 +58,11 @@ class SlotAllocator {
 
 constexpr VkDeviceSize kStagingAlignment = 256;
 
+// Host outputs up to this size are written by their dispatch straight into
+// the staging buffer (host memory): a decode step's next tokens then need
+// no copy at the end, nor the barrier before it.
+constexpr VkDeviceSize kDirectOutputMaxBytes = 4096;
+
 VkDeviceSize align_up(VkDeviceSize value) {
   return (value + kStagingAlignment - 1) / kStagingAlignment * kStagingAlignment;
 }
@@ -90,6 +95,7 @@ class PlanBuilder {
     fuse_residual_adds();
     find_views();
     schedule_nodes();
+    choose_direct_outputs();
     place_values();
     place_scratch();
     stage_bindings();
@@ -467,6 +473,23 @@ class PlanBuilder {
                      [this](size_t a, size_t b) { return level_[a] < level_[b]; });
   }
 
+  // Host outputs written straight into staging (kDirectOutputMaxBytes): a
+  // value computed here (not an input, a constant or a view), small, and
+  // returned once.
+  void choose_direct_outputs() {
+    direct_output_.assign(values_.size(), false);
+    const std::vector<uint32_t>& outputs = engine_.output_values();
+    for (uint32_t o = 0; o < outputs.size(); ++o) {
+      const uint32_t id = outputs[o];
+      if (device_output(o) || root_[id] != id || values_[id].role != ValueRole::kIntermediate ||
+          std::count(outputs.begin(), outputs.end(), id) != 1) {
+        continue;
+      }
+      direct_output_[id] =
+          value_bytes(plan_.dims[id], values_[id].device_dtype) <= kDirectOutputMaxBytes;
+    }
+  }
+
   // Constants live in the engine; every engine input gets its own buffer
   // (staging writes it before anything runs); intermediates and outputs
   // share slots by lifetime.
@@ -506,7 +529,7 @@ class PlanBuilder {
       while (end < order_.size() && level_[order_[end]] == level) ++end;
       for (size_t i = first; i < end; ++i) {
         for (uint32_t id : nodes_[order_[i]].outputs) {
-          if (root_[id] != id || slot_of_[id] >= 0) continue;
+          if (root_[id] != id || slot_of_[id] >= 0 || direct_output_[id]) continue;
           slot_of_[id] =
               static_cast<int>(slots.take(value_bytes(plan_.dims[id], values_[id].device_dtype)));
         }
@@ -596,6 +619,17 @@ class PlanBuilder {
     }
     plan_.staging = engine_.device().staging_memory().allocate(std::max<VkDeviceSize>(offset, 4),
                                                                str_cat(engine_label(), " staging"));
+    for (StagedTensor& staged : plan_.staged_outputs) {
+      if (!direct_output_[staged.value]) continue;
+      staged.direct = true;
+      const BufferRegion staging = plan_.staging.region();
+      const BufferRegion region{
+          staging.buffer, staging.offset + staged.staging_offset,
+          std::max<VkDeviceSize>(staged.elements * dtype_size(staged.device_dtype), 4)};
+      for (uint32_t id = 0; id < values_.size(); ++id) {
+        if (root_[id] == staged.value) plan_.regions[id] = region;
+      }
+    }
   }
 
   // Positions and ids that are engine inputs are visible to the host:
@@ -691,6 +725,7 @@ class PlanBuilder {
       }
     }
     for (const StagedTensor& staged : plan_.staged_outputs) {
+      if (staged.direct) continue;  // written in place
       plan_.commands.copy(plan_.regions[staged.value], 0, plan_.staging.region(),
                           staged.staging_offset, staged.elements * dtype_size(staged.device_dtype));
     }
@@ -752,6 +787,7 @@ class PlanBuilder {
   std::vector<uint32_t> root_;       // the value whose storage each value uses
   std::vector<int> last_use_;        // last node reading the value (or a view of it)
   std::vector<int> slot_of_;         // arena slot of each root intermediate; -1: none
+  std::vector<bool> direct_output_;  // per value: written straight into staging
   std::vector<bool> runs_;           // per node: false for a view in this plan
   std::vector<int> level_;           // dependency level of each node
   std::vector<size_t> order_;        // nodes by level, then graph order

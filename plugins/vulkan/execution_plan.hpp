@@ -13,7 +13,8 @@
 // read from its device range, an output aliased onto such an input (a KV
 // cache updated in place) is written there, and any other device-resident
 // output gets a device-to-device copy at the end. Only host bindings go
-// through the staging buffer.
+// through the staging buffer; a small host output is computed there
+// directly.
 #pragma once
 
 #include <cstdint>
@@ -42,6 +43,8 @@ struct StagedTensor {
   size_t elements = 0;
   rts_dtype host_dtype = RTS_DTYPE_F32;
   rts_dtype device_dtype = RTS_DTYPE_F32;
+  // An output its dispatch writes into the staging buffer itself (no copy).
+  bool direct = false;
 };
 
 // A data-dependent argument the shaders cannot reject, checked on the host
