@@ -58,10 +58,13 @@ class SlotAllocator {
 
 constexpr VkDeviceSize kStagingAlignment = 256;
 
-// Host outputs up to this size are written by their dispatch straight into
-// the staging buffer (host memory): a decode step's next tokens then need
-// no copy at the end, nor the barrier before it.
-constexpr VkDeviceSize kDirectOutputMaxBytes = 4096;
+// Host bindings up to this size are used in the staging buffer (host
+// memory) itself: an output its dispatch writes there (a decode step's next
+// tokens need no copy at the end, nor the barrier before it), and an input
+// that a single node reads (the tokens an embedding reads while the other
+// inputs are copied in). An input several nodes read (a position every
+// layer reads) is copied to device memory, where reads are cheap.
+constexpr VkDeviceSize kDirectStagingMaxBytes = 4096;
 
 VkDeviceSize align_up(VkDeviceSize value) {
   return (value + kStagingAlignment - 1) / kStagingAlignment * kStagingAlignment;
@@ -95,7 +98,7 @@ class PlanBuilder {
     fuse_residual_adds();
     find_views();
     schedule_nodes();
-    choose_direct_outputs();
+    choose_direct_staging();
     place_values();
     place_scratch();
     stage_bindings();
@@ -473,20 +476,36 @@ class PlanBuilder {
                      [this](size_t a, size_t b) { return level_[a] < level_[b]; });
   }
 
-  // Host outputs written straight into staging (kDirectOutputMaxBytes): a
-  // value computed here (not an input, a constant or a view), small, and
-  // returned once.
-  void choose_direct_outputs() {
-    direct_output_.assign(values_.size(), false);
+  // Host bindings used in the staging buffer itself (kDirectStagingMaxBytes):
+  // a value that is no constant or view, small, and bound once; an input
+  // read by one node, an output computed here.
+  void choose_direct_staging() {
+    direct_.assign(values_.size(), false);
+    auto small = [&](uint32_t id) {
+      return root_[id] == id &&
+             value_bytes(plan_.dims[id], values_[id].device_dtype) <= kDirectStagingMaxBytes;
+    };
+    const std::vector<uint32_t>& inputs = engine_.input_values();
+    for (uint32_t i = 0; i < inputs.size(); ++i) {
+      const uint32_t id = inputs[i];
+      if (device_input(i) || !small(id) || std::count(inputs.begin(), inputs.end(), id) != 1 ||
+          std::count(engine_.output_values().begin(), engine_.output_values().end(), id) != 0) {
+        continue;
+      }
+      size_t readers = 0;
+      for (size_t n = 0; n < nodes_.size(); ++n) {
+        if (!runs_[n]) continue;
+        readers += std::any_of(nodes_[n].inputs.begin(), nodes_[n].inputs.end(),
+                               [&](uint32_t input) { return root_[input] == id; });
+      }
+      direct_[id] = readers == 1;
+    }
     const std::vector<uint32_t>& outputs = engine_.output_values();
     for (uint32_t o = 0; o < outputs.size(); ++o) {
       const uint32_t id = outputs[o];
-      if (device_output(o) || root_[id] != id || values_[id].role != ValueRole::kIntermediate ||
-          std::count(outputs.begin(), outputs.end(), id) != 1) {
-        continue;
-      }
-      direct_output_[id] =
-          value_bytes(plan_.dims[id], values_[id].device_dtype) <= kDirectOutputMaxBytes;
+      direct_[id] = !device_output(o) && small(id) &&
+                    values_[id].role == ValueRole::kIntermediate &&
+                    std::count(outputs.begin(), outputs.end(), id) == 1;
     }
   }
 
@@ -500,7 +519,7 @@ class PlanBuilder {
         plan_.regions[id] = engine_.constant_region(values_[id].role_index);
       } else if (values_[id].role == ValueRole::kInput && device_input(values_[id].role_index)) {
         plan_.regions[id] = *device_input(values_[id].role_index);
-      } else if (values_[id].role == ValueRole::kInput) {
+      } else if (values_[id].role == ValueRole::kInput && !direct_[id]) {
         plan_.buffers.push_back(device.device_memory().allocate(
             value_bytes(plan_.dims[id], values_[id].device_dtype),
             str_cat(engine_label(), " input '", values_[id].name, "'")));
@@ -529,7 +548,7 @@ class PlanBuilder {
       while (end < order_.size() && level_[order_[end]] == level) ++end;
       for (size_t i = first; i < end; ++i) {
         for (uint32_t id : nodes_[order_[i]].outputs) {
-          if (root_[id] != id || slot_of_[id] >= 0 || direct_output_[id]) continue;
+          if (root_[id] != id || slot_of_[id] >= 0 || direct_[id]) continue;
           slot_of_[id] =
               static_cast<int>(slots.take(value_bytes(plan_.dims[id], values_[id].device_dtype)));
         }
@@ -619,15 +638,17 @@ class PlanBuilder {
     }
     plan_.staging = engine_.device().staging_memory().allocate(std::max<VkDeviceSize>(offset, 4),
                                                                str_cat(engine_label(), " staging"));
-    for (StagedTensor& staged : plan_.staged_outputs) {
-      if (!direct_output_[staged.value]) continue;
-      staged.direct = true;
-      const BufferRegion staging = plan_.staging.region();
-      const BufferRegion region{
-          staging.buffer, staging.offset + staged.staging_offset,
-          std::max<VkDeviceSize>(staged.elements * dtype_size(staged.device_dtype), 4)};
-      for (uint32_t id = 0; id < values_.size(); ++id) {
-        if (root_[id] == staged.value) plan_.regions[id] = region;
+    for (auto* list : {&plan_.staged_inputs, &plan_.staged_outputs}) {
+      for (StagedTensor& staged : *list) {
+        if (!direct_[staged.value]) continue;
+        staged.direct = true;
+        const BufferRegion staging = plan_.staging.region();
+        const BufferRegion region{
+            staging.buffer, staging.offset + staged.staging_offset,
+            std::max<VkDeviceSize>(staged.elements * dtype_size(staged.device_dtype), 4)};
+        for (uint32_t id = 0; id < values_.size(); ++id) {
+          if (root_[id] == staged.value) plan_.regions[id] = region;
+        }
       }
     }
   }
@@ -668,6 +689,7 @@ class PlanBuilder {
       plan_.commands.zero({scratch_.buffer, scratch_.offset, scratch_zeroed_});
     }
     for (const StagedTensor& staged : plan_.staged_inputs) {
+      if (staged.direct) continue;  // read where the host wrote it
       plan_.commands.copy(plan_.staging.region(), staged.staging_offset,
                           plan_.regions[staged.value], 0,
                           staged.elements * dtype_size(staged.device_dtype));
@@ -787,7 +809,7 @@ class PlanBuilder {
   std::vector<uint32_t> root_;       // the value whose storage each value uses
   std::vector<int> last_use_;        // last node reading the value (or a view of it)
   std::vector<int> slot_of_;         // arena slot of each root intermediate; -1: none
-  std::vector<bool> direct_output_;  // per value: written straight into staging
+  std::vector<bool> direct_;         // per value: bound in staging (choose_direct_staging)
   std::vector<bool> runs_;           // per node: false for a view in this plan
   std::vector<int> level_;           // dependency level of each node
   std::vector<size_t> order_;        // nodes by level, then graph order
