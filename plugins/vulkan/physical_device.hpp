@@ -34,12 +34,6 @@ struct DeviceCaps {
   // Rows of A per pass of that path over its weight rows (spec constant 2;
   // RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS).
   uint32_t matvec_split_block_rows = kMatvecSplitBlockRows;
-  // 16-byte slots of K each invocation of that path loads per weight row
-  // before adding any (spec constant 3; RTSCOPE_VULKAN_MATVEC_SPLIT_SLOTS,
-  // 1 or 2). matvec_t's workgroups are rows_workgroup / slots invocations,
-  // so a K-wide row still takes one round of loads.
-  uint32_t matvec_split_slots = 1;
-  uint32_t matvec_workgroup() const { return rows_workgroup / matvec_split_slots; }
   // Whether a projection running matvec_t (or skinny_coop) writes the KV
   // cache rows of a kv_cache_update after it itself (ExecutionPlan;
   // RTSCOPE_VULKAN_FUSE_CACHE_WRITES=0 turns it off, to compare).

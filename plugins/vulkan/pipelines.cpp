@@ -19,7 +19,7 @@ namespace {
 
 // Specialization constants of a variant on a device (ids 0 to count - 1).
 struct Specialization {
-  uint32_t values[4] = {0, 0, 0, 0};
+  uint32_t values[3] = {0, 0, 0};
   uint32_t count = 1;
   std::string label;  // for the cache key
 };
@@ -35,13 +35,10 @@ Specialization specialization_for(const DeviceCaps& caps, std::string_view varia
       spec.values[0] = caps.rows_workgroup;
       spec.label = str_cat("wg", caps.rows_workgroup);
       if (shader_family(variant) == "matvec_t") {
-        spec.values[0] = caps.matvec_workgroup();
         spec.values[1] = caps.matvec_split_rows;
         spec.values[2] = caps.matvec_split_block_rows;
-        spec.values[3] = caps.matvec_split_slots;
-        spec.count = 4;
-        spec.label = str_cat("wg", caps.matvec_workgroup(), "s", caps.matvec_split_rows, "b",
-                             caps.matvec_split_block_rows, "k", caps.matvec_split_slots);
+        spec.count = 3;
+        spec.label += str_cat("s", caps.matvec_split_rows, "b", caps.matvec_split_block_rows);
       }
       break;
     case WorkgroupShape::kTiles:

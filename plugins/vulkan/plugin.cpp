@@ -69,9 +69,6 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
   const uint32_t block_rows =
       matvec_count("RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS", parse_matvec_block_rows,
                    kMatvecSplitBlockRows, "a count of rows per pass over the weights: set 2, 4, 8");
-  const uint32_t split_slots =
-      matvec_count("RTSCOPE_VULKAN_MATVEC_SPLIT_SLOTS", parse_matvec_split_slots, 1,
-                   "a count of slots loaded per weight row before adding: set 1 or 2");
   const bool fuse_cache_writes = env_flag("RTSCOPE_VULKAN_FUSE_CACHE_WRITES", true);
   const bool fuse_attention_combine = env_flag("RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE", true);
   for (PhysicalDevice& device : physical_) {
@@ -80,9 +77,6 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
     // only size or disable it.
     if (device.caps.matvec_split_rows != 0) device.caps.matvec_split_rows = split_rows;
     device.caps.matvec_split_block_rows = block_rows;
-    // Halving the workgroup keeps at least 32 invocations (8-lane subgroups).
-    device.caps.matvec_split_slots =
-        device.caps.rows_workgroup / split_slots >= 32 ? split_slots : 1;
     device.caps.fuse_cache_writes = fuse_cache_writes;
     // The combining block's Device-scope atomic and barrier are invalid
     // under a memory model without its device scope.

@@ -204,13 +204,10 @@ INSTANTIATE_TEST_SUITE_P(
 // epilogue; on the split-K path with each count of weight rows per
 // workgroup and of rows per pass (RTSCOPE_VULKAN_MATVEC_SPLIT and
 // RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS; "" is the default), and with one
-// column per subgroup (split "0"); and with two slots of K loaded per
-// weight row before adding, in half-size workgroups
-// (RTSCOPE_VULKAN_MATVEC_SPLIT_SLOTS=2).
+// column per subgroup (split "0").
 struct SplitConfig {
   const char* weight_rows;
   const char* block_rows = "";
-  const char* slots = "";
 };
 
 class VulkanMatvecRowsLinear
@@ -221,7 +218,6 @@ class VulkanMatvecRowsLinear
     const SplitConfig& split = std::get<1>(GetParam());
     const testing::EnvGuard weight_rows("RTSCOPE_VULKAN_MATVEC_SPLIT", split.weight_rows);
     const testing::EnvGuard block_rows("RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS", split.block_rows);
-    const testing::EnvGuard slots("RTSCOPE_VULKAN_MATVEC_SPLIT_SLOTS", split.slots);
     RTSCOPE_LOAD_VULKAN_OR_SKIP(registry_);
   }
   PluginRegistry registry_;
@@ -268,7 +264,6 @@ std::string rows_case_name(
   std::string name = case_name(std::get<0>(info.param)) + "_split";
   name += *split.weight_rows == '\0' ? "default" : split.weight_rows;
   if (*split.block_rows != '\0') name += std::string("_block") + split.block_rows;
-  if (*split.slots != '\0') name += std::string("_slots") + split.slots;
   return name;
 }
 
@@ -285,14 +280,6 @@ INSTANTIATE_TEST_SUITE_P(SplitSizes, VulkanMatvecRowsLinear,
                                                               kRowsCases[8], kRowsCases[11]),
                                             ::testing::Values(SplitConfig{"2", "2"},
                                                               SplitConfig{"16", "4"})),
-                         rows_case_name);
-
-// Every case with two slots per weight row in flight, on the default split
-// and on one column per subgroup in the half-size workgroup.
-INSTANTIATE_TEST_SUITE_P(TwoSlots, VulkanMatvecRowsLinear,
-                         ::testing::Combine(::testing::ValuesIn(kRowsCases),
-                                            ::testing::Values(SplitConfig{"", "", "2"},
-                                                              SplitConfig{"0", "", "2"})),
                          rows_case_name);
 
 }  // namespace

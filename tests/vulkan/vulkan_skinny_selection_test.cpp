@@ -52,10 +52,6 @@ TEST(VulkanSkinnySelection, ParsesTheSplitSwitch) {
   EXPECT_EQ(parse_matvec_block_rows("4", 8), 4u);
   EXPECT_EQ(parse_matvec_block_rows("0", 8), std::nullopt);  // no pass without rows
   EXPECT_EQ(parse_matvec_block_rows("16", 8), std::nullopt);
-  EXPECT_EQ(parse_matvec_split_slots(nullptr, 1), 1u);
-  EXPECT_EQ(parse_matvec_split_slots("2", 1), 2u);
-  EXPECT_EQ(parse_matvec_split_slots("0", 1), std::nullopt);
-  EXPECT_EQ(parse_matvec_split_slots("4", 1), std::nullopt);
 }
 
 TEST(VulkanSkinnySelection, ParsesTheBuildSwitch) {

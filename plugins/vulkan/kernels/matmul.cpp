@@ -99,9 +99,8 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
     }
     // matvec: kMatvecColumns columns per workgroup; matvec_t: one column
     // per subgroup.
-    const uint64_t columns = skinny_transposed
-                                 ? std::max(1u, caps.matvec_workgroup() / caps.subgroup_size)
-                                 : kMatvecColumns;
+    const uint64_t columns =
+        skinny_transposed ? std::max(1u, caps.rows_workgroup / caps.subgroup_size) : kMatvecColumns;
     // A rope takes one subgroup per pair of columns.
     const uint64_t tasks = heads.rope ? push.n / 2 : push.n;
     // From 2 rows on matvec_t (generic or specialized) splits K across the

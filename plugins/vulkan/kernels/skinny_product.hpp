@@ -44,8 +44,6 @@ std::optional<uint32_t> parse_matvec_split(const char* value, uint32_t fallback)
 // RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS's value: nullptr or "" gives
 // `fallback`, "2", "4" or "8" that count; nullopt otherwise.
 std::optional<uint32_t> parse_matvec_block_rows(const char* value, uint32_t fallback);
-// RTSCOPE_VULKAN_MATVEC_SPLIT_SLOTS: 1 or 2; unset or empty: `fallback`.
-std::optional<uint32_t> parse_matvec_split_slots(const char* value, uint32_t fallback);
 
 // RTSCOPE_VULKAN_SKINNY's value: nullptr or "" is kAuto, "coop" and
 // "matvec" (any case) their modes; nullopt for anything else.

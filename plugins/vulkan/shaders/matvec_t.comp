@@ -41,9 +41,6 @@ layout(constant_id = 1) const uint SPLIT_WEIGHT_ROWS = 4;
 // Rows of A per pass over them (DeviceCaps::matvec_split_block_rows: 2, 4
 // or 8).
 layout(constant_id = 2) const uint SPLIT_BLOCK_ROWS = 8;
-// Slots of K each invocation loads per weight row before adding any
-// (DeviceCaps::matvec_split_slots: 1 or 2; the workgroup is halved for 2).
-layout(constant_id = 3) const uint SPLIT_SLOTS = 1;
 
 const uint IN_FLIGHT = 8;  // 16-byte weight loads per invocation and row
 #ifdef ELEM_F16
@@ -435,18 +432,10 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
       float squares[PADDED_ROWS];
       [[unroll]] for (uint j = 0u; j < SUMS; ++j) acc[j] = 0.0;
       [[unroll]] for (uint r = 0u; r < PADDED_ROWS; ++r) squares[r] = 0.0;
-      // SPLIT_SLOTS slots in flight per weight row, added in the order
-      // of v as with one.
-      for (uint v0 = tid; v0 < vecs; v0 += SPLIT_SLOTS * WG) {
-        uvec4 raw[SPLIT_SLOTS][WEIGHT_ROWS];
-        [[unroll]] for (uint slot = 0u; slot < SPLIT_SLOTS; ++slot) {
-          if (v0 + slot * WG < vecs) load_slot(start, v0 + slot * WG, group_tasks, gated, raw[slot]);
-        }
-        [[unroll]] for (uint slot = 0u; slot < SPLIT_SLOTS; ++slot) {
-          if (v0 + slot * WG < vecs) {
-            accumulate_slot(raw[slot], v0 + slot * WG, vecs, row0, rows, norm_rows, acc, squares);
-          }
-        }
+      for (uint v = tid; v < vecs; v += WG) {
+        uvec4 raw[WEIGHT_ROWS];
+        load_slot(start, v, group_tasks, gated, raw);
+        accumulate_slot(raw, v, vecs, row0, rows, norm_rows, acc, squares);
       }
       BUTTERFLY_SUM(acc, SUMS)
       STORE_SUMS(acc, SUMS, split_sums)
