@@ -251,9 +251,6 @@ void Model::run_into(std::span<const Tensor> inputs, std::span<Tensor> outputs) 
   }
 }
 
-// A state buffer lives on a device when every module that reads it runs on
-// that one device and its plugin offers device memory: the KV caches of a
-// GPU decoder then never cross the bus. Anything else keeps it on the host.
 std::shared_ptr<const DeviceMemory> Model::output_device(std::size_t index) const {
   if (index >= output_slots_.size()) {
     throw InputError("model '" + graph_.name + "': output " + std::to_string(index) +
@@ -278,6 +275,9 @@ bool Model::writes_in_place(std::size_t k, const Tensor& given) const {
          given.dtype() == module.outputs()[slot.index].dtype;
 }
 
+// A state buffer lives on a device when every module that reads it runs on
+// that one device and its plugin offers device memory: the KV caches of a
+// GPU decoder then never cross the bus. Anything else keeps it on the host.
 std::shared_ptr<const DeviceMemory> Model::state_device(const std::string& name) const {
   std::shared_ptr<const DeviceMemory> device;
   for (std::size_t p = 0; p < modules_.size(); ++p) {

@@ -101,10 +101,16 @@ void CommandList::finalize(VkDevice device, VkDescriptorSetLayout layout) {
     }
     pending.insert(pending.end(), current.begin(), current.end());
   }
-  for (const Access& access : pending) {
-    if (!access.write) continue;
-    final_stages_ |= access.stage;
-    final_access_ |= access.access;
+  // The final barrier makes every write of the list available to the
+  // host, not only the last batch's: a dispatch may write host-visible
+  // staging memory itself (a small output) batches before the end.
+  for (const Command& command : commands_) {
+    accesses_of(command, current);
+    for (const Access& access : current) {
+      if (!access.write) continue;
+      final_stages_ |= access.stage;
+      final_access_ |= access.access;
+    }
   }
 
   // One descriptor set per dispatch, written once for the plan's lifetime.
