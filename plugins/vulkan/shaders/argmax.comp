@@ -10,6 +10,7 @@
 // (256 invocations).
 #include "common.glsl"
 #extension GL_EXT_control_flow_attributes : require
+#include "vec16.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 128;
@@ -41,11 +42,6 @@ bool better(float value, uint index, float best, uint best_index) {
 
 const uint IN_FLIGHT = 16u;  // 16-byte loads per invocation before the first use
 
-#ifdef ELEM_F16
-const uint VEC = 8u;  // halves per uvec4
-#else
-const uint VEC = 4u;  // floats per uvec4
-#endif
 
 // Element e of a 16-byte vector.
 float element(uvec4 q, uint e) {

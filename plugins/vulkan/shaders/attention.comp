@@ -8,6 +8,8 @@
 // Each invocation scores one key (with 16-byte loads when rows hold whole
 // vectors); the value pass splits the chunk's keys over WG / Dh groups.
 #include "common.glsl"
+#extension GL_EXT_control_flow_attributes : require
+#include "vec16.glsl"
 #include "reduce.glsl"
 
 const uint MAX_HEAD_DIM = 256;
@@ -32,11 +34,6 @@ layout(push_constant) uniform Push {
   uint group;  // query heads per KV head: H / Hkv
 } pc;
 
-#ifdef ELEM_F16
-const uint VEC = 8u;  // halves per uvec4
-#else
-const uint VEC = 4u;  // floats per uvec4
-#endif
 
 // Shape constants (SHAPE in common.glsl): push words 0..3.
 SHAPE_CONSTANT(8, S_ROWS);

@@ -25,6 +25,7 @@
 // Requires WG ≥ BLOCK (the host checks).
 #include "common.glsl"
 #extension GL_EXT_control_flow_attributes : require
+#include "vec16.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 128;
@@ -63,11 +64,6 @@ layout(push_constant) uniform Push {
   uint group;  // query heads per KV head: H / Hkv
 } pc;
 
-#ifdef ELEM_F16
-const uint VEC = 8u;  // halves per uvec4
-#else
-const uint VEC = 4u;  // floats per uvec4
-#endif
 
 // Shape constants (SHAPE in common.glsl): push words 0..3.
 SHAPE_CONSTANT(8, S_ROWS);
@@ -191,20 +187,6 @@ void partial_pass(uint row, uint block, uint dh, uint visible, uint cache_len, u
       scratch[out_at + 2u + d] = value;
     }
   }
-}
-
-// The VEC elements of a 16-byte vector, in f32.
-void unpack16(uvec4 x, out float f[VEC]) {
-#ifdef ELEM_F16
-  [[unroll]] for (uint i = 0u; i < 4u; ++i) {
-    const vec2 p = unpackHalf2x16(x[i]);
-    f[2u * i] = p.x;
-    f[2u * i + 1u] = p.y;
-  }
-#else
-  const vec4 p = uintBitsToFloat(x);
-  [[unroll]] for (uint i = 0u; i < 4u; ++i) f[i] = p[i];
-#endif
 }
 
 // The partial pass over 16-byte vectors. Unit i of the block (vector

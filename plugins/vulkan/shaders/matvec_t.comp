@@ -31,6 +31,7 @@
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_EXT_control_flow_attributes : require
+#include "vec16.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 256;
@@ -43,11 +44,6 @@ layout(constant_id = 1) const uint SPLIT_WEIGHT_ROWS = 4;
 layout(constant_id = 2) const uint SPLIT_BLOCK_ROWS = 8;
 
 const uint IN_FLIGHT = 8;  // 16-byte weight loads per invocation and row
-#ifdef ELEM_F16
-const uint VEC = 8;  // halves per uvec4
-#else
-const uint VEC = 4;  // floats per uvec4
-#endif
 
 layout(std430, binding = 0) readonly buffer InA { uvec4 a[]; };
 layout(std430, binding = 1) readonly buffer InB { uvec4 b[]; };
@@ -293,20 +289,6 @@ const uint SUMS = WEIGHT_ROWS * PADDED_ROWS;
 const uint MAX_SUBGROUPS = WG / 8u;
 shared float split_sums[SPLIT ? MAX_SUBGROUPS * SUMS : 1u];
 shared float split_squares[SPLIT ? MAX_SUBGROUPS * PADDED_ROWS : 1u];
-
-// The VEC elements of a 16-byte vector, in f32.
-void unpack16(uvec4 x, out float f[VEC]) {
-#ifdef ELEM_F16
-  [[unroll]] for (uint i = 0u; i < 4u; ++i) {
-    const vec2 p = unpackHalf2x16(x[i]);
-    f[2u * i] = p.x;
-    f[2u * i + 1u] = p.y;
-  }
-#else
-  const vec4 p = uintBitsToFloat(x);
-  [[unroll]] for (uint i = 0u; i < 4u; ++i) f[i] = p[i];
-#endif
-}
 
 // Sums vals[0..COUNT) over the subgroup, COUNT a power of two. At each
 // step, lanes one bit apart swap half of what they hold: the lane with the
