@@ -136,9 +136,8 @@ fi
 unset RTSCOPE_VULKAN_VALIDATION
 
 log() { echo "device-bench: $*" >&2; }
-# The tree's commit, "+dirty" with local changes; "unknown" without git.
 # The binaries' commit: a bundle's source-commit (scripts/gpu-bundle.sh),
-# else the repo's HEAD (+dirty).
+# else the repo's HEAD ("+dirty" with local changes; "unknown" without git).
 commit_id() {
   local id
   if [[ -s "$build/source-commit" ]]; then

@@ -267,12 +267,10 @@ std::shared_ptr<const DeviceMemory> Model::output_device(std::size_t index) cons
 // or state shares it).
 bool Model::writes_in_place(std::size_t k, const Tensor& given) const {
   if (!given.on_device() || !output_moves_[k]) return false;
+  const std::shared_ptr<const DeviceMemory> device = output_device(k);
   const Slot& slot = output_slots_[k];
-  if (slot.kind != Slot::Kind::output || steps_[slot.partition].aliased[slot.index]) return false;
-  const Module& module = *modules_[slot.partition];
-  const std::shared_ptr<const DeviceMemory>& device = module.device_memory();
   return device && given.device_memory()->same_as(*device) &&
-         given.dtype() == module.outputs()[slot.index].dtype;
+         given.dtype() == modules_[slot.partition]->outputs()[slot.index].dtype;
 }
 
 // A state buffer lives on a device when every module that reads it runs on

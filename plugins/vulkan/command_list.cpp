@@ -76,7 +76,10 @@ void CommandList::accesses_of(const Command& command, std::vector<Access>& out) 
 }
 
 void CommandList::finalize(VkDevice device, VkDescriptorSetLayout layout) {
-  // Barriers: `pending` holds the accesses since the last barrier.
+  // Barriers: `pending` holds the accesses since the last barrier. The
+  // final barrier makes every write of the list available to the host,
+  // not only the last batch's: a dispatch may write host-visible staging
+  // memory itself (a small output) batches before the end.
   std::vector<Access> pending;
   std::vector<Access> current;
   for (Command& command : commands_) {
@@ -99,18 +102,12 @@ void CommandList::finalize(VkDevice device, VkDescriptorSetLayout layout) {
       pending.clear();
       ++barriers_;
     }
-    pending.insert(pending.end(), current.begin(), current.end());
-  }
-  // The final barrier makes every write of the list available to the
-  // host, not only the last batch's: a dispatch may write host-visible
-  // staging memory itself (a small output) batches before the end.
-  for (const Command& command : commands_) {
-    accesses_of(command, current);
-    for (const Access& access : current) {
-      if (!access.write) continue;
-      final_stages_ |= access.stage;
-      final_access_ |= access.access;
+    for (const Access& now : current) {
+      if (!now.write) continue;
+      final_stages_ |= now.stage;
+      final_access_ |= now.access;
     }
+    pending.insert(pending.end(), current.begin(), current.end());
   }
 
   // One descriptor set per dispatch, written once for the plan's lifetime.

@@ -622,7 +622,7 @@ class PlanBuilder {
       staged.elements = static_cast<size_t>(element_count(plan_.dims[id]));
       staged.host_dtype = value.dtype;
       staged.device_dtype = value.device_dtype;
-      const VkDeviceSize bytes = staged.elements * dtype_size(value.device_dtype);
+      const VkDeviceSize bytes = staged.bytes();
       offset += align_up(bytes);
       list.push_back(staged);
       return bytes;
@@ -643,9 +643,8 @@ class PlanBuilder {
         if (!direct_[staged.value]) continue;
         staged.direct = true;
         const BufferRegion staging = plan_.staging.region();
-        const BufferRegion region{
-            staging.buffer, staging.offset + staged.staging_offset,
-            std::max<VkDeviceSize>(staged.elements * dtype_size(staged.device_dtype), 4)};
+        const BufferRegion region{staging.buffer, staging.offset + staged.staging_offset,
+                                  std::max<VkDeviceSize>(staged.bytes(), 4)};
         for (uint32_t id = 0; id < values_.size(); ++id) {
           if (root_[id] == staged.value) plan_.regions[id] = region;
         }
@@ -691,8 +690,7 @@ class PlanBuilder {
     for (const StagedTensor& staged : plan_.staged_inputs) {
       if (staged.direct) continue;  // read where the host wrote it
       plan_.commands.copy(plan_.staging.region(), staged.staging_offset,
-                          plan_.regions[staged.value], 0,
-                          staged.elements * dtype_size(staged.device_dtype));
+                          plan_.regions[staged.value], 0, staged.bytes());
     }
     std::vector<TensorArg> inputs;
     std::vector<TensorArg> outputs;
@@ -749,7 +747,7 @@ class PlanBuilder {
     for (const StagedTensor& staged : plan_.staged_outputs) {
       if (staged.direct) continue;  // written in place
       plan_.commands.copy(plan_.regions[staged.value], 0, plan_.staging.region(),
-                          staged.staging_offset, staged.elements * dtype_size(staged.device_dtype));
+                          staged.staging_offset, staged.bytes());
     }
     // A device-resident output not already written in place (an aliased
     // cache updated in place is) gets its value copied over.

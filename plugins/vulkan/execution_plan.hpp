@@ -27,6 +27,7 @@
 #include "command_list.hpp"
 #include "dispatch_profile.hpp"
 #include "kit_names.hpp"
+#include "rtscope/kit/error.hpp"
 #include "rtscope/plugin_abi.h"
 
 namespace rtscope::vulkan {
@@ -43,8 +44,11 @@ struct StagedTensor {
   size_t elements = 0;
   rts_dtype host_dtype = RTS_DTYPE_F32;
   rts_dtype device_dtype = RTS_DTYPE_F32;
-  // An output its dispatch writes into the staging buffer itself (no copy).
+  // An output its dispatch writes into the staging buffer itself, or an
+  // input read there (no copy).
   bool direct = false;
+
+  VkDeviceSize bytes() const { return elements * dtype_size(device_dtype); }
 };
 
 // A data-dependent argument the shaders cannot reject, checked on the host
