@@ -168,18 +168,23 @@ void CommandList::specialize(PipelineSet& pipelines, std::vector<SpecializedPipe
   }
 }
 
-std::vector<std::string> CommandList::batch_labels(const PipelineSet& pipelines) const {
-  std::vector<std::string> labels;
+std::vector<BatchLabel> CommandList::batch_labels(const PipelineSet& pipelines) const {
+  std::vector<BatchLabel> labels;
   std::vector<std::pair<std::string, uint32_t>> batch;  // name, count, in first-use order
+  std::vector<BufferRegion> regions;                    // bound by the batch, each once
   auto close = [&] {
     std::string label;
     for (const auto& [name, count] : batch) {
       if (!label.empty()) label += " + ";
       label += count > 1 ? str_cat(name, " x", count) : name;
     }
-    labels.push_back(label.empty() ? "(empty)" : label);
+    uint64_t bytes = 0;
+    for (const BufferRegion& region : regions) bytes += region.size;
+    labels.push_back({label.empty() ? "(empty)" : label, bytes});
     batch.clear();
+    regions.clear();
   };
+  std::vector<Access> accesses;
   for (size_t i = 0; i < commands_.size(); ++i) {
     const Command& command = commands_[i];
     if (command.block_stages != 0 && i > 0) close();
@@ -193,8 +198,15 @@ std::vector<std::string> CommandList::batch_labels(const PipelineSet& pipelines)
     } else {
       ++found->second;
     }
+    accesses_of(command, accesses);
+    for (const Access& access : accesses) {
+      if (std::find(regions.begin(), regions.end(), access.region) == regions.end()) {
+        regions.push_back(access.region);
+      }
+    }
   }
   close();
+  if (final_stages_ != 0) labels.push_back({std::string(kFinalBarrierLabel), 0});
   return labels;
 }
 
@@ -207,7 +219,7 @@ DispatchMix CommandList::record(VkCommandBuffer commands, const PipelineSet& pip
     vkCmdWriteTimestamp(commands, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, profile, query++);
   };
   if (profile != VK_NULL_HANDLE) {
-    vkCmdResetQueryPool(commands, profile, 0, static_cast<uint32_t>(batches() + 1));
+    vkCmdResetQueryPool(commands, profile, 0, static_cast<uint32_t>(profiled_spans() + 1));
     stamp();
   }
   for (size_t i = 0; i < commands_.size(); ++i) {
@@ -252,6 +264,7 @@ DispatchMix CommandList::record(VkCommandBuffer commands, const PipelineSet& pip
     vkCmdDispatch(commands, command.groups.x, command.groups.y, command.groups.z);
   }
   if (final_stages_ != 0) {
+    if (profile != VK_NULL_HANDLE) stamp();
     auto barrier = vk_struct<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
     barrier.srcAccessMask = final_access_;
     barrier.dstAccessMask = VK_ACCESS_HOST_READ_BIT;

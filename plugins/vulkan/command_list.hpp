@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "buffer.hpp"
+#include "dispatch_profile.hpp"
 #include "shader_interface.hpp"
 
 namespace rtscope::vulkan {
@@ -78,14 +79,18 @@ class CommandList {
   // Records every command into `commands` (in the recording state), ending
   // with a barrier that makes transfer writes visible to the host. A
   // dispatch runs its specialized pipeline when it has one that is ready,
-  // else the generic one. With a `profile` pool (batches() + 1 queries) it
-  // writes a timestamp at the start, before every barrier and at the end.
+  // else the generic one. With a `profile` pool (profiled_spans() + 1
+  // queries) it writes a timestamp at the start, before every barrier
+  // (the final one included) and at the end.
   DispatchMix record(VkCommandBuffer commands, const PipelineSet& pipelines,
                      VkPipelineLayout layout, VkQueryPool profile = VK_NULL_HANDLE) const;
 
   // What each batch between barriers runs, e.g. "matvec_t_f16 x3" or
-  // "norm_f16 + copy", in order (dispatch_profile.hpp).
-  std::vector<std::string> batch_labels(const PipelineSet& pipelines) const;
+  // "norm_f16 + copy", and the bytes its commands bind, in order; then
+  // the final barrier to the host, when there is one (dispatch_profile.hpp).
+  std::vector<BatchLabel> batch_labels(const PipelineSet& pipelines) const;
+  // Spans a profile times: the batches, and the final barrier if any.
+  uint64_t profiled_spans() const { return batches() + (final_stages_ != 0 ? 1 : 0); }
 
   uint64_t dispatches() const { return dispatches_; }
   // Dispatches of generic pipeline `pipeline` (a PipelineSet index).

@@ -163,8 +163,9 @@ ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
   if (first) first_.plan_ns.store(kit::elapsed_ns(plan_start), std::memory_order_relaxed);
   plans_built_.fetch_add(1, std::memory_order_relaxed);
   if (engine_.plugin().profiling() && device_.caps().timestamp_bits > 0) {
-    plan->profile = std::make_unique<PlanProfile>(device_, plan->commands.batch_labels(*pipelines_),
-                                                  plan->commands.dispatches());
+    plan->profile =
+        std::make_unique<PlanProfile>(device_, plan->commands.batch_labels(*pipelines_),
+                                      plan->commands.dispatches(), plan->commands.barriers());
   }
   const auto specialize_start = std::chrono::steady_clock::now();
   specialize(*plan);
@@ -335,9 +336,11 @@ void Context::submit_and_wait(ExecutionPlan& plan) {
     if (first) first_.upload_wait_ns.store(waited, std::memory_order_relaxed);
     constants_ready_ = true;
   }
-  const auto submit_start = first ? Clock::now() : Clock::time_point{};
+  const bool timed = first || plan.profile != nullptr;
+  const auto submit_start = timed ? Clock::now() : Clock::time_point{};
   check_vk(vkResetFences(device_.handle(), 1, &fence_), "vkResetFences");
   device_.submit(commands, fence_);
+  const auto submitted = plan.profile ? Clock::now() : Clock::time_point{};
   submits_.fetch_add(1, std::memory_order_relaxed);
   in_flight_ = true;
   // The first submit of a lazy plan has its generic pipelines bound: the
@@ -346,8 +349,14 @@ void Context::submit_and_wait(ExecutionPlan& plan) {
   device_.wait(fence_, fence_spin(device_, plan.last_gpu_ns));
   in_flight_ = false;
   if (first) first_.device_ns.store(kit::elapsed_ns(submit_start), std::memory_order_relaxed);
+  if (plan.profile) {
+    const auto signalled = Clock::now();
+    host_spans_.submit = kit::ns_between(submit_start, submitted);
+    host_spans_.wait = kit::ns_between(submitted, signalled);
+    fence_seen_ = signalled;
+    submit_start_ = submit_start;
+  }
   plan.last_gpu_ns = read_gpu_time();
-  if (plan.profile) profile_.collect(device_, *plan.profile);
 }
 
 uint64_t Context::read_gpu_time() {
@@ -417,6 +426,7 @@ void Context::execute(const rts_execute_args& args) {
 }
 
 void Context::run(const rts_execute_args& args) {
+  const auto start = engine_.plugin().profiling() ? Clock::now() : Clock::time_point{};
   check_inputs(args);
   ExecutionPlan& plan = plan_for(args);
   run_host_checks(plan, args);
@@ -429,6 +439,11 @@ void Context::run(const rts_execute_args& args) {
   stage_in(plan, args);
   submit_and_wait(plan);
   stage_out(plan, args);
+  if (plan.profile) {
+    host_spans_.before_submit = kit::ns_between(start, submit_start_);
+    host_spans_.after = kit::elapsed_ns(fence_seen_);
+    profile_.collect(device_, *plan.profile, host_spans_);
+  }
 
   executes_.fetch_add(1, std::memory_order_relaxed);
   dispatches_.fetch_add(plan.commands.dispatches(), std::memory_order_relaxed);

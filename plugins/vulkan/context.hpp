@@ -26,6 +26,7 @@
 #include <vulkan/vulkan.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -153,6 +154,11 @@ class Context : public kit::Context {
   std::atomic<uint64_t> specialized_dispatches_{0};
   std::atomic<uint64_t> generic_dispatches_{0};
   DispatchProfile profile_;  // RTSCOPE_VULKAN_PROFILE
+  // The profiled execute's host spans, and the clock readings they are
+  // taken between (set by submit_and_wait, finished by run).
+  HostSpans host_spans_;
+  std::chrono::steady_clock::time_point submit_start_;
+  std::chrono::steady_clock::time_point fence_seen_;
 
   // Set for an engine with data-dependent nodes: execute and counters go
   // to its segments' contexts instead (segments.hpp).

@@ -9,8 +9,9 @@
 
 namespace rtscope::vulkan {
 
-PlanProfile::PlanProfile(Device& device, std::vector<std::string> batch_labels, uint64_t dispatches)
-    : device_(device), dispatches_(dispatches), labels_(std::move(batch_labels)) {
+PlanProfile::PlanProfile(Device& device, std::vector<BatchLabel> spans, uint64_t dispatches,
+                         uint64_t barriers)
+    : device_(device), dispatches_(dispatches), barriers_(barriers), spans_(std::move(spans)) {
   auto info = vk_struct<VkQueryPoolCreateInfo>(VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO);
   info.queryType = VK_QUERY_TYPE_TIMESTAMP;
   info.queryCount = queries();
@@ -20,7 +21,7 @@ PlanProfile::PlanProfile(Device& device, std::vector<std::string> batch_labels, 
 
 PlanProfile::~PlanProfile() { vkDestroyQueryPool(device_.handle(), pool_, nullptr); }
 
-void DispatchProfile::collect(Device& device, const PlanProfile& plan) {
+void DispatchProfile::collect(Device& device, const PlanProfile& plan, const HostSpans& host) {
   std::vector<uint64_t> ticks(plan.queries());
   if (vkGetQueryPoolResults(device.handle(), plan.pool(), 0, plan.queries(),
                             ticks.size() * sizeof(uint64_t), ticks.data(), sizeof(uint64_t),
@@ -30,41 +31,58 @@ void DispatchProfile::collect(Device& device, const PlanProfile& plan) {
   const uint32_t bits = device.caps().timestamp_bits;
   const uint64_t mask = bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
   const double period = device.caps().timestamp_period_ns;
-  for (size_t batch = 0; batch < plan.labels().size(); ++batch) {
-    const uint64_t span = (ticks[batch + 1] - ticks[batch]) & mask;
-    const auto ns = static_cast<uint64_t>(static_cast<double>(span) * period);
-    Total& total = totals_[plan.labels()[batch]];
+  for (size_t span = 0; span < plan.spans().size(); ++span) {
+    const uint64_t ticks_spent = (ticks[span + 1] - ticks[span]) & mask;
+    const auto ns = static_cast<uint64_t>(static_cast<double>(ticks_spent) * period);
+    const BatchLabel& label = plan.spans()[span];
+    Total& total = totals_[{label.label, label.bytes}];
     total.ns += ns;
     ++total.batches;
     total_ns_ += ns;
   }
   dispatches_ += plan.dispatches();
-  barriers_ += plan.labels().empty() ? 0 : plan.labels().size() - 1;
+  barriers_ += plan.barriers();
+  host_.before_submit += host.before_submit;
+  host_.submit += host.submit;
+  host_.wait += host.wait;
+  host_.after += host.after;
   ++executes_;
 }
 
 std::string DispatchProfile::table(size_t rows) const {
   if (executes_ == 0) return {};
-  std::vector<std::pair<std::string, Total>> sorted(totals_.begin(), totals_.end());
+  std::vector<std::pair<std::pair<std::string, uint64_t>, Total>> sorted(totals_.begin(),
+                                                                         totals_.end());
   std::sort(sorted.begin(), sorted.end(),
             [](const auto& a, const auto& b) { return a.second.ns > b.second.ns; });
-  char line[256];
   const auto executes = static_cast<double>(executes_);
+  const auto us_per_execute = [executes](uint64_t ns) {
+    return static_cast<double>(ns) / 1e3 / executes;
+  };
+  char line[320];
   std::snprintf(
       line, sizeof(line),
       "%.1f us of device time per execute over %llu executes; %.1f dispatches and "
-      "%.1f barriers per execute",
-      static_cast<double>(total_ns_) / 1e3 / executes, static_cast<unsigned long long>(executes_),
-      static_cast<double>(dispatches_) / executes, static_cast<double>(barriers_) / executes);
+      "%.1f barriers per execute; host time per execute: %.1f us before the submit, %.1f us "
+      "in vkQueueSubmit, %.1f us until the fence was seen signalled, %.1f us after it",
+      us_per_execute(total_ns_), static_cast<unsigned long long>(executes_),
+      static_cast<double>(dispatches_) / executes, static_cast<double>(barriers_) / executes,
+      us_per_execute(host_.before_submit), us_per_execute(host_.submit), us_per_execute(host_.wait),
+      us_per_execute(host_.after));
   std::string text = line;
-  text += "\n  us/execute  share  batches/execute  us/batch  batch";
+  // GB/s: the bytes bound over the batch's time, an upper bound on the
+  // rate it moved data at (1 GB/s = 1 byte/ns).
+  text += "\n  us/execute  share  batches/execute  us/batch  MB bound   GB/s  batch";
   for (size_t i = 0; i < sorted.size() && i < rows; ++i) {
-    const auto& [label, total] = sorted[i];
-    const double per_execute = static_cast<double>(total.ns) / 1e3 / static_cast<double>(executes_);
-    std::snprintf(line, sizeof(line), "\n  %10.1f  %4.1f%%  %15.1f  %8.2f  %s", per_execute,
+    const auto& [key, total] = sorted[i];
+    const auto& [label, bytes] = key;
+    const double per_batch_ns = static_cast<double>(total.ns) / static_cast<double>(total.batches);
+    std::snprintf(line, sizeof(line), "\n  %10.1f  %4.1f%%  %15.1f  %8.2f  %8.2f  %5.0f  %s",
+                  us_per_execute(total.ns),
                   100.0 * static_cast<double>(total.ns) / static_cast<double>(total_ns_),
-                  static_cast<double>(total.batches) / static_cast<double>(executes_),
-                  static_cast<double>(total.ns) / 1e3 / static_cast<double>(total.batches),
+                  static_cast<double>(total.batches) / executes, per_batch_ns / 1e3,
+                  static_cast<double>(bytes) / 1e6,
+                  per_batch_ns > 0 ? static_cast<double>(bytes) / per_batch_ns : 0.0,
                   label.c_str());
     text += line;
   }

@@ -1,10 +1,12 @@
 // RTSCOPE_VULKAN_PROFILE: a context times each batch of dispatches between
 // barriers on the device and logs, when destroyed, where the time went,
-// labelled by the pipelines each batch ran.
+// labelled by the pipelines each batch ran and the bytes they bind, with
+// the final barrier to the host and the host's time around the submit.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <map>
+#include <sstream>
 #include <string>
 
 #include "rtscope/model.hpp"
@@ -25,8 +27,8 @@ using ::testing::Not;
 // both (a second batch after a barrier).
 Graph two_batch_graph() {
   return testing::GraphBuilder("profiled")
-      .input("a", DType::f32, {64, 32})
-      .input("b", DType::f32, {64, 32})
+      .input("a", DType::f32, {512, 256})
+      .input("b", DType::f32, {512, 256})
       .node("sum", "add", {"a", "b"}, "s")
       .node("product", "mul", {"a", "b"}, "p")
       .node("total", "add", {"s", "p"}, "y")
@@ -37,8 +39,8 @@ Graph two_batch_graph() {
 // Runs the graph three times on a plugin loaded by the caller (with
 // RTSCOPE_VULKAN_PROFILE set or not) and returns what was logged.
 std::string run_three_times(PluginRegistry& registry) {
-  const std::map<std::string, Tensor> inputs = {{"a", Tensor::random(DType::f32, {64, 32}, 3)},
-                                                {"b", Tensor::random(DType::f32, {64, 32}, 4)}};
+  const std::map<std::string, Tensor> inputs = {{"a", Tensor::random(DType::f32, {512, 256}, 3)},
+                                                {"b", Tensor::random(DType::f32, {512, 256}, 4)}};
   ::testing::internal::CaptureStderr();
   {
     auto model = Model::build(two_batch_graph(), registry, {.backends = {"vulkan"}});
@@ -50,6 +52,16 @@ std::string run_three_times(PluginRegistry& registry) {
     }
   }  // the context logs its profile when destroyed
   return ::testing::internal::GetCapturedStderr();
+}
+
+// The table's row whose label is `label` (the rest of the line after the
+// numbers), or "" if none.
+std::string row_of(const std::string& log, const std::string& label) {
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.size() > label.size() && line.ends_with("  " + label)) return line;
+  }
+  return {};
 }
 
 TEST(VulkanProfile, LogsDeviceTimePerBarrierBatchWhenTheContextEnds) {
@@ -64,8 +76,14 @@ TEST(VulkanProfile, LogsDeviceTimePerBarrierBatchWhenTheContextEnds) {
   // two batches and before the copies out.
   EXPECT_THAT(log, HasSubstr("; 3.0 dispatches and 3.0 barriers per execute")) << log;
   // The independent add and mul share a batch; the final add is its own.
-  EXPECT_THAT(log, HasSubstr("binary_f32 x2\n")) << log;
-  EXPECT_THAT(log, HasSubstr("  binary_f32\n")) << log;
+  // Each row gives the bytes its batch binds, 512 KB a tensor: a, b, s
+  // and p for the pair, s, p and y for the final add.
+  EXPECT_THAT(row_of(log, "binary_f32 x2"), HasSubstr("  2.10  ")) << log;
+  EXPECT_THAT(row_of(log, "binary_f32"), HasSubstr("  1.57  ")) << log;
+  // The barrier that hands the results to the host is a span of its own.
+  EXPECT_NE(row_of(log, "(final barrier to the host)"), "") << log;
+  EXPECT_THAT(log, HasSubstr("; host time per execute: ")) << log;
+  EXPECT_THAT(log, HasSubstr(" in vkQueueSubmit, ")) << log;
 }
 
 TEST(VulkanProfile, IsOffByDefault) {
