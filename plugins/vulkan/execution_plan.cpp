@@ -509,11 +509,50 @@ class PlanBuilder {
     }
   }
 
+  // An output computed here into the caller's device memory directly,
+  // instead of into a slot copied there at the end (a decode step's logits
+  // left on the device): a value of its own, bound to this output only,
+  // at an offset a dispatch can bind, and apart from every other device
+  // binding (an aliased KV cache is updated in place its own way).
+  bool computed_in_binding(uint32_t output) const {
+    const std::optional<BufferRegion>& bound = device_output(output);
+    const std::vector<uint32_t>& outputs = engine_.output_values();
+    const uint32_t id = outputs[output];
+    if (!bound || root_[id] != id || values_[id].role != ValueRole::kIntermediate ||
+        std::count(outputs.begin(), outputs.end(), id) != 1) {
+      return false;
+    }
+    const VkDeviceSize bytes = value_bytes(plan_.dims[id], values_[id].device_dtype);
+    const VkDeviceSize alignment =
+        std::max<VkDeviceSize>(16, engine_.device().caps().storage_offset_alignment);
+    if (bytes == 0 || bound->size < std::max<VkDeviceSize>(bytes, 4) ||
+        bound->offset % alignment != 0) {
+      return false;
+    }
+    for (const auto& input : device_bindings_.inputs) {
+      if (input && input->overlaps(*bound)) return false;
+    }
+    for (uint32_t o = 0; o < outputs.size(); ++o) {
+      if (o != output && device_output(o) && device_output(o)->overlaps(*bound)) return false;
+    }
+    return true;
+  }
+
   // Constants live in the engine; every engine input gets its own buffer
-  // (staging writes it before anything runs); intermediates and outputs
-  // share slots by lifetime.
+  // (staging writes it before anything runs); outputs computed into the
+  // caller's device memory are placed there; other intermediates and
+  // outputs share slots by lifetime.
   void place_values() {
     Device& device = engine_.device();
+    std::vector<bool> in_binding(values_.size(), false);
+    for (uint32_t o = 0; o < engine_.output_values().size(); ++o) {
+      if (!computed_in_binding(o)) continue;
+      const uint32_t id = engine_.output_values()[o];
+      in_binding[id] = true;
+      plan_.regions[id] = {
+          device_output(o)->buffer, device_output(o)->offset,
+          std::max<VkDeviceSize>(value_bytes(plan_.dims[id], values_[id].device_dtype), 4)};
+    }
     for (uint32_t id = 0; id < values_.size(); ++id) {
       if (values_[id].role == ValueRole::kConstant) {
         plan_.regions[id] = engine_.constant_region(values_[id].role_index);
@@ -548,7 +587,7 @@ class PlanBuilder {
       while (end < order_.size() && level_[order_[end]] == level) ++end;
       for (size_t i = first; i < end; ++i) {
         for (uint32_t id : nodes_[order_[i]].outputs) {
-          if (root_[id] != id || slot_of_[id] >= 0 || direct_[id]) continue;
+          if (root_[id] != id || slot_of_[id] >= 0 || direct_[id] || in_binding[id]) continue;
           slot_of_[id] =
               static_cast<int>(slots.take(value_bytes(plan_.dims[id], values_[id].device_dtype)));
         }

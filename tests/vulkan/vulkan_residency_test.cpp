@@ -101,6 +101,57 @@ TEST_F(VulkanResidency, DeviceAllocRoundTripsAndBindsInPlace) {
   expect_no_validation_errors(*model);
 }
 
+// y = a · w on f32[64, 64]: every output element reads a whole row of a.
+Graph square_product_graph() {
+  return testing::GraphBuilder("square_product")
+      .input("a", DType::f32, {64, 64})
+      .input("w", DType::f32, {64, 64})
+      .node("product", "matmul", {"a", "w"}, "y")
+      .outputs({"y"})
+      .build();
+}
+
+// An output slot in the plugin's device memory is where the output is
+// computed (no copy into it at the end, so no barrier before one), step
+// after step; a slot that is also an input's memory gets the result copied
+// in after everything read that input.
+TEST_F(VulkanResidency, DeviceOutputSlotIsComputedInPlace) {
+  auto model = build(square_product_graph());
+  const std::shared_ptr<const DeviceMemory> memory = model->output_device(0);
+  ASSERT_TRUE(memory) << "the vulkan plugin computes y in its device memory";
+  const Tensor w = Tensor::random(DType::f32, {64, 64}, 5);
+  Tensor device_w = Tensor::empty_on(memory, DType::f32, {64, 64});
+  device_w.copy_from(w);
+  const Tensor slot = Tensor::empty_on(memory, DType::f32, {64, 64});
+  std::vector<Tensor> outputs{slot};
+  for (uint64_t seed : {31, 32}) {
+    Tensor device_a = Tensor::empty_on(memory, DType::f32, {64, 64});
+    const Tensor a = Tensor::random(DType::f32, {64, 64}, seed);
+    device_a.copy_from(a);
+    model->run_into(std::vector<Tensor>{device_a, device_w}, outputs);
+    EXPECT_EQ(outputs[0].data(), slot.data()) << "seed " << seed;
+    const auto expected = testing::reference_outputs(model->graph(), {{"a", a}, {"w", w}});
+    EXPECT_LE(reference::closeness(outputs[0], expected.at("y"), 1e-5, 1e-5), 1.0);
+  }
+  const Module& module = *model->modules()[0];
+  EXPECT_EQ(counter(module, "barriers"), 0u) << "one dispatch, nothing copied after it";
+  EXPECT_EQ(counter(module, "staged_bytes"), 0u);
+
+  // y's slot is a's memory: computed in place, the product would write rows
+  // of a other workgroups still read.
+  const Tensor a = Tensor::random(DType::f32, {64, 64}, 33);
+  Tensor shared = Tensor::empty_on(memory, DType::f32, {64, 64});
+  shared.copy_from(a);
+  outputs[0] = shared;
+  const uint64_t barriers = counter(module, "barriers");
+  model->run_into(std::vector<Tensor>{shared, device_w}, outputs);
+  EXPECT_EQ(outputs[0].data(), shared.data());
+  const auto expected = testing::reference_outputs(model->graph(), {{"a", a}, {"w", w}});
+  EXPECT_LE(reference::closeness(outputs[0], expected.at("y"), 1e-5, 1e-5), 1.0);
+  EXPECT_EQ(counter(module, "barriers") - barriers, 1u) << "the copy waits for the product";
+  expect_no_validation_errors(*model);
+}
+
 // A cache input in device memory, aliased by the engine to the update's
 // output: the host binds the output onto it and the device writes it in
 // place; only the new rows and the position are staged.
