@@ -34,9 +34,6 @@ struct DeviceCaps {
   // Rows of A per pass of that path over its weight rows (spec constant 2;
   // RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS).
   uint32_t matvec_split_block_rows = kMatvecSplitBlockRows;
-  // Weight loads in flight per invocation on matvec_t's one-row path for
-  // long rows (spec constant 3; RTSCOPE_VULKAN_MATVEC_ROW_LOADS).
-  uint32_t matvec_row_loads = kMatvecRowLoads;
   // Whether a projection running matvec_t (or skinny_coop) writes the KV
   // cache rows of a kv_cache_update after it itself (ExecutionPlan;
   // RTSCOPE_VULKAN_FUSE_CACHE_WRITES=0 turns it off, to compare).

@@ -19,7 +19,7 @@ namespace {
 
 // Specialization constants of a variant on a device (ids 0 to count - 1).
 struct Specialization {
-  uint32_t values[4] = {0, 0, 0, 0};
+  uint32_t values[3] = {0, 0, 0};
   uint32_t count = 1;
   std::string label;  // for the cache key
 };
@@ -37,10 +37,8 @@ Specialization specialization_for(const DeviceCaps& caps, std::string_view varia
       if (shader_family(variant) == "matvec_t") {
         spec.values[1] = caps.matvec_split_rows;
         spec.values[2] = caps.matvec_split_block_rows;
-        spec.values[3] = caps.matvec_row_loads;
-        spec.count = 4;
-        spec.label += str_cat("s", caps.matvec_split_rows, "b", caps.matvec_split_block_rows, "l",
-                              caps.matvec_row_loads);
+        spec.count = 3;
+        spec.label += str_cat("s", caps.matvec_split_rows, "b", caps.matvec_split_block_rows);
       }
       break;
     case WorkgroupShape::kTiles:
@@ -259,7 +257,7 @@ VkPipeline PipelineSet::create(std::string_view variant, std::span<const uint32_
   check_vk(vkCreatePipelineCache(device, &cache_info, nullptr, &driver_cache.handle),
            str_cat("vkCreatePipelineCache (", variant, ")"));
 
-  // Workgroup constants (ids 0..3), then the shape words (ids 8..).
+  // Workgroup constants (ids 0..2), then the shape words (ids 8..).
   const Specialization spec = specialization_for(device_.caps(), variant);
   std::vector<uint32_t> values(spec.values, spec.values + spec.count);
   std::vector<VkSpecializationMapEntry> entries;

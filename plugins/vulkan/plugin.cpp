@@ -69,9 +69,6 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
   const uint32_t block_rows =
       matvec_count("RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS", parse_matvec_block_rows,
                    kMatvecSplitBlockRows, "a count of rows per pass over the weights: set 2, 4, 8");
-  const uint32_t row_loads =
-      matvec_count("RTSCOPE_VULKAN_MATVEC_ROW_LOADS", parse_matvec_row_loads, kMatvecRowLoads,
-                   "a count of weight loads in flight per invocation: set 8, 16, 32");
   const bool fuse_cache_writes = env_flag("RTSCOPE_VULKAN_FUSE_CACHE_WRITES", true);
   const bool fuse_attention_combine = env_flag("RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE", true);
   for (PhysicalDevice& device : physical_) {
@@ -80,7 +77,6 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
     // only size or disable it.
     if (device.caps.matvec_split_rows != 0) device.caps.matvec_split_rows = split_rows;
     device.caps.matvec_split_block_rows = block_rows;
-    device.caps.matvec_row_loads = row_loads;
     device.caps.fuse_cache_writes = fuse_cache_writes;
     // The combining block's Device-scope atomic and barrier are invalid
     // under a memory model without its device scope.

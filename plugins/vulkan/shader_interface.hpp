@@ -99,13 +99,6 @@ inline constexpr uint32_t kMatvecColumns = 32;  // COLS in matvec.comp
 inline constexpr uint32_t kMatvecSplitRows = 4;
 // Rows of A per pass over them (SPLIT_BLOCK_ROWS, spec constant 2).
 inline constexpr uint32_t kMatvecSplitBlockRows = 8;
-// 16-byte weight loads in flight per invocation and weight row on
-// matvec_t's one-row path (ROW_LOADS, spec constant 3) where a row is long
-// enough to fill them in a 32-lane subgroup and the subgroup streams one
-// weight row: a 8192-wide f16 row is then 2 round trips to memory per
-// subgroup instead of 4 (8 loads stay for shorter rows, which fill only
-// one round, and for gated or roped pairs, which stream two rows).
-inline constexpr uint32_t kMatvecRowLoads = 8;
 inline constexpr uint32_t matvec_split_tasks(uint32_t weight_rows, bool paired) {
   return paired ? weight_rows / 2 : weight_rows;
 }

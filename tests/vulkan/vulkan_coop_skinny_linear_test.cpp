@@ -204,12 +204,10 @@ INSTANTIATE_TEST_SUITE_P(
 // epilogue; on the split-K path with each count of weight rows per
 // workgroup and of rows per pass (RTSCOPE_VULKAN_MATVEC_SPLIT and
 // RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS; "" is the default), and with one
-// column per subgroup (split "0"); and single rows long enough for more
-// weight loads in flight per invocation (RTSCOPE_VULKAN_MATVEC_ROW_LOADS).
+// column per subgroup (split "0").
 struct SplitConfig {
   const char* weight_rows;
   const char* block_rows = "";
-  const char* row_loads = "";
 };
 
 class VulkanMatvecRowsLinear
@@ -220,7 +218,6 @@ class VulkanMatvecRowsLinear
     const SplitConfig& split = std::get<1>(GetParam());
     const testing::EnvGuard weight_rows("RTSCOPE_VULKAN_MATVEC_SPLIT", split.weight_rows);
     const testing::EnvGuard block_rows("RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS", split.block_rows);
-    const testing::EnvGuard row_loads("RTSCOPE_VULKAN_MATVEC_ROW_LOADS", split.row_loads);
     RTSCOPE_LOAD_VULKAN_OR_SKIP(registry_);
   }
   PluginRegistry registry_;
@@ -267,7 +264,6 @@ std::string rows_case_name(
   std::string name = case_name(std::get<0>(info.param)) + "_split";
   name += *split.weight_rows == '\0' ? "default" : split.weight_rows;
   if (*split.block_rows != '\0') name += std::string("_block") + split.block_rows;
-  if (*split.row_loads != '\0') name += std::string("_loads") + split.row_loads;
   return name;
 }
 
@@ -284,21 +280,6 @@ INSTANTIATE_TEST_SUITE_P(SplitSizes, VulkanMatvecRowsLinear,
                                                               kRowsCases[8], kRowsCases[11]),
                                             ::testing::Values(SplitConfig{"2", "2"},
                                                               SplitConfig{"16", "4"})),
-                         rows_case_name);
-
-// One row whose K fills 16 or 32 loads per lane of a 32-lane subgroup
-// (with a tail past them), a residual and a bias; and a gated pair, which
-// keeps 8 loads per row.
-const SkinnyCase kLongRowCases[] = {
-    {.rows = 1, .k = 8200, .n = 37, .residual = true},
-    {.rows = 1, .k = 4104, .n = 19, .bias = true},
-    {.rows = 1, .k = 8192, .n = 21, .norm = true, .gated = true},
-};
-
-INSTANTIATE_TEST_SUITE_P(RowLoads, VulkanMatvecRowsLinear,
-                         ::testing::Combine(::testing::ValuesIn(kLongRowCases),
-                                            ::testing::Values(SplitConfig{"", "", "16"},
-                                                              SplitConfig{"", "", "32"})),
                          rows_case_name);
 
 }  // namespace

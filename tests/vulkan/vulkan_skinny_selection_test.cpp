@@ -52,9 +52,6 @@ TEST(VulkanSkinnySelection, ParsesTheSplitSwitch) {
   EXPECT_EQ(parse_matvec_block_rows("4", 8), 4u);
   EXPECT_EQ(parse_matvec_block_rows("0", 8), std::nullopt);  // no pass without rows
   EXPECT_EQ(parse_matvec_block_rows("16", 8), std::nullopt);
-  EXPECT_EQ(parse_matvec_row_loads(nullptr, 8), 8u);
-  EXPECT_EQ(parse_matvec_row_loads("32", 8), 32u);
-  EXPECT_EQ(parse_matvec_row_loads("12", 8), std::nullopt);
 }
 
 TEST(VulkanSkinnySelection, ParsesTheBuildSwitch) {

@@ -40,10 +40,6 @@ std::optional<uint32_t> parse_matvec_block_rows(const char* value, uint32_t fall
   return parse_count(value, fallback, {2, 4, 8});
 }
 
-std::optional<uint32_t> parse_matvec_row_loads(const char* value, uint32_t fallback) {
-  return parse_count(value, fallback, {8, 16, 32});
-}
-
 std::string_view skinny_mode_name(SkinnyMode mode) {
   switch (mode) {
     case SkinnyMode::kAuto:

@@ -45,10 +45,6 @@ std::optional<uint32_t> parse_matvec_split(const char* value, uint32_t fallback)
 // `fallback`, "2", "4" or "8" that count; nullopt otherwise.
 std::optional<uint32_t> parse_matvec_block_rows(const char* value, uint32_t fallback);
 
-// RTSCOPE_VULKAN_MATVEC_ROW_LOADS's value: nullptr or "" gives `fallback`,
-// "8", "16" or "32" that count; nullopt otherwise.
-std::optional<uint32_t> parse_matvec_row_loads(const char* value, uint32_t fallback);
-
 // RTSCOPE_VULKAN_SKINNY's value: nullptr or "" is kAuto, "coop" and
 // "matvec" (any case) their modes; nullopt for anything else.
 std::optional<SkinnyMode> parse_skinny_mode(const char* value);

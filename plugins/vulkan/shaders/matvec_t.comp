@@ -43,11 +43,7 @@ layout(constant_id = 1) const uint SPLIT_WEIGHT_ROWS = 4;
 // or 8).
 layout(constant_id = 2) const uint SPLIT_BLOCK_ROWS = 8;
 
-// 16-byte weight loads in flight per invocation and weight row on the
-// one-column path (kMatvecRowLoads): ROW_LOADS where the pipeline is
-// specialized to a K that fills them in a 32-lane subgroup and the subgroup
-// streams one weight row (no gate, no rope), else 8.
-layout(constant_id = 3) const uint ROW_LOADS = 8;
+const uint IN_FLIGHT = 8;  // 16-byte weight loads per invocation and row
 
 layout(std430, binding = 0) readonly buffer InA { uvec4 a[]; };
 layout(std430, binding = 1) readonly buffer InB { uvec4 b[]; };
@@ -87,9 +83,6 @@ SHAPE_CONSTANT(8, S_M);
 SHAPE_CONSTANT(9, S_N);
 SHAPE_CONSTANT(10, S_K);
 SHAPE_CONSTANT(11, S_FLAGS);
-
-// (Nested selects: glslang mis-emits && between specialization constants.)
-const uint IN_FLIGHT = S_K / VEC >= ROW_LOADS * 32u ? ((S_FLAGS & 48u) == 0u ? ROW_LOADS : 8u) : 8u;
 
 // Rows per block: M itself up to 16 when the pipeline is specialized to M
 // (a batched decode step reads each weight once for all its rows, and a
