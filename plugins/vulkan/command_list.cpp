@@ -1,7 +1,6 @@
 #include "command_list.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <utility>
 
 #include "error.hpp"
@@ -76,90 +75,7 @@ void CommandList::accesses_of(const Command& command, std::vector<Access>& out) 
   }
 }
 
-void CommandList::enable_chaining(const BufferRegion& counters, std::byte* mapped, bool touch,
-                                  uint32_t backoff, bool keep_barriers) {
-  chain_counters_ = counters;
-  chain_mapped_ = mapped;
-  chain_touch_ = touch;
-  chain_backoff_ = backoff;
-  chain_keep_barriers_ = keep_barriers;
-}
-
-bool CommandList::chain_timed_out() const {
-  if (chained_ == 0 || chain_mapped_ == nullptr) return false;
-  uint32_t flag = 0;
-  std::memcpy(&flag, chain_mapped_, sizeof(flag));
-  return flag != 0;
-}
-
-void CommandList::chain_batches(const std::vector<bool>& chain_pipelines) {
-  auto chainable = [&](const Command& command) {
-    return command.kind == Kind::kDispatch && command.pipeline < chain_pipelines.size() &&
-           chain_pipelines[command.pipeline];
-  };
-  std::vector<size_t> starts{0};  // each batch's first command
-  for (size_t i = 1; i < commands_.size(); ++i) {
-    if (commands_[i].block_stages != 0) starts.push_back(i);
-  }
-  starts.push_back(commands_.size());
-  auto batch_chainable = [&](size_t batch) {
-    return std::all_of(commands_.begin() + static_cast<std::ptrdiff_t>(starts[batch]),
-                       commands_.begin() + static_cast<std::ptrdiff_t>(starts[batch + 1]),
-                       chainable);
-  };
-  // A barrier kept after left-out ones also waits for what they would
-  // have.
-  VkPipelineStageFlags carried_stages = 0;
-  VkAccessFlags carried_access = 0;
-  const size_t batches = starts.size() - 1;
-  uint32_t slot = 0;
-  // From batch 2 on: batch 0 zeroes the counters, and the barrier before
-  // batch 1 orders that before any count.
-  for (size_t batch = 1; batch < batches; ++batch) {
-    Command& first = commands_[starts[batch]];
-    uint64_t workgroups = 0;
-    for (size_t i = starts[batch - 1]; i < starts[batch]; ++i) {
-      const Groups& g = commands_[i].groups;
-      workgroups += uint64_t{g.x} * g.y * g.z;
-    }
-    const bool chain = batch >= 2 && batch_chainable(batch - 1) && batch_chainable(batch) &&
-                       workgroups <= UINT32_MAX && slot + 1 < chain_words();
-    if (!chain) {
-      first.wait_stages |= carried_stages;
-      first.wait_access |= carried_access;
-      carried_stages = 0;
-      carried_access = 0;
-      continue;
-    }
-    ++slot;
-    for (size_t i = starts[batch - 1]; i < starts[batch]; ++i)
-      commands_[i].chain.signal_slot = slot;
-    for (size_t i = starts[batch]; i < starts[batch + 1]; ++i) {
-      commands_[i].chain.wait_slot = slot;
-      commands_[i].chain.wait_count = static_cast<uint32_t>(workgroups);
-      commands_[i].chain.touch = chain_touch_ ? 1 : 0;
-      commands_[i].chain.backoff = chain_backoff_;
-    }
-    if (chain_keep_barriers_) continue;
-    carried_stages |= first.wait_stages;
-    carried_access |= first.wait_access;
-    first.wait_stages = first.block_stages = 0;
-    first.wait_access = first.block_access = 0;
-    --barriers_;
-    ++chained_;
-  }
-}
-
-void CommandList::finalize(VkDevice device, VkDescriptorSetLayout layout,
-                           const std::vector<bool>& chain_pipelines) {
-  const bool chaining = chain_counters_.buffer != VK_NULL_HANDLE;
-  if (chaining) {
-    // Zeroed first, in batch 0 (chain_batches).
-    Command zero;
-    zero.kind = Kind::kZero;
-    zero.target = {chain_counters_.buffer, chain_counters_.offset, chain_words() * 4};
-    commands_.insert(commands_.begin(), zero);
-  }
+void CommandList::finalize(VkDevice device, VkDescriptorSetLayout layout) {
   // Barriers: `pending` holds the accesses since the last barrier. The
   // final barrier makes every write of the list available to the host,
   // not only the last batch's: a dispatch may write host-visible staging
@@ -193,19 +109,6 @@ void CommandList::finalize(VkDevice device, VkDescriptorSetLayout layout,
     }
     pending.insert(pending.end(), current.begin(), current.end());
   }
-  if (chaining) chain_batches(chain_pipelines);
-  // Every dispatch of a chain pipeline pushes the chain's words (zero: not
-  // chained), which those shaders read whatever the plan.
-  for (Command& command : commands_) {
-    if (command.kind != Kind::kDispatch || command.pipeline >= chain_pipelines.size() ||
-        !chain_pipelines[command.pipeline]) {
-      continue;
-    }
-    std::memcpy(command.push.data() + kChainPushWord, &command.chain, sizeof(ChainPush));
-    command.push_bytes =
-        std::max<uint32_t>(command.push_bytes, kChainPushWord * 4 + sizeof(ChainPush));
-    command.chain_bound = chaining;
-  }
 
   // One descriptor set per dispatch, written once for the plan's lifetime.
   device_ = device;
@@ -238,9 +141,7 @@ void CommandList::finalize(VkDevice device, VkDescriptorSetLayout layout,
     for (uint32_t b = 0; b < kMaxBindings; ++b) {
       // Bindings a shader does not declare still get a valid buffer, so the
       // set is complete whatever the pipeline.
-      const BufferRegion& region = b == kChainBinding && command.chain_bound
-                                       ? chain_counters_
-                                       : command.bindings[b < command.binding_count ? b : 0].region;
+      const BufferRegion& region = command.bindings[b < command.binding_count ? b : 0].region;
       infos.push_back({region.buffer, region.offset, region.size});
       auto write = vk_struct<VkWriteDescriptorSet>(VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET);
       write.dstSet = command.set;

@@ -67,26 +67,9 @@ class CommandList {
   void copy(const BufferRegion& source, VkDeviceSize source_offset, const BufferRegion& target,
             VkDeviceSize target_offset, VkDeviceSize size);
 
-  // Lets finalize chain batches (shaders/chain.glsl): where a batch and
-  // the one after it run only chain pipelines (finalize), the barrier
-  // between them is left out and the second waits on a counter the first
-  // counts its workgroups in. `counters`: device-local memory the host
-  // maps (`mapped`), of at least chain_words() words; word 0 is set when a
-  // wait gave up (chain_timed_out). The list zeroes it at the start of
-  // every execute.
-  // `touch`: a waiting matvec_t first sends for its first weight rows.
-  void enable_chaining(const BufferRegion& counters, std::byte* mapped, bool touch,
-                       uint32_t backoff, bool keep_barriers);
-  // Words of counters chaining may use: one per barrier at most, and word 0.
-  uint64_t chain_words() const { return dispatches_ + 1; }
-
-  // Places barriers (and chains batches where enabled) and writes
-  // descriptor sets. `chain_pipelines[p]`: pipeline p (a PipelineSet
-  // index) is a shader that takes part in chains, whose dispatches get
-  // the chain's push words (zeros where not chained) and binding. Call
-  // once, after the last command was added.
-  void finalize(VkDevice device, VkDescriptorSetLayout layout,
-                const std::vector<bool>& chain_pipelines);
+  // Places barriers and writes descriptor sets. Call once, after the last
+  // command was added.
+  void finalize(VkDevice device, VkDescriptorSetLayout layout);
 
   // Gives every dispatch whose family has shape constants the pipeline
   // slot specialized to its push-constant words, and appends the distinct
@@ -113,12 +96,6 @@ class CommandList {
   // Dispatches of generic pipeline `pipeline` (a PipelineSet index).
   uint64_t dispatches_on(uint32_t pipeline) const;
   uint64_t barriers() const { return barriers_; }
-  // Barriers left out by chaining batches.
-  uint64_t chained() const { return chained_; }
-  // Whether a chained wait of the last execute gave up (read after its
-  // fence): the device did not start workgroups in the order chaining
-  // needs.
-  bool chain_timed_out() const;
   // Runs of commands between barriers (the first command never waits).
   uint64_t batches() const { return barriers_ + 1; }
   bool empty() const { return commands_.empty(); }
@@ -144,10 +121,6 @@ class CommandList {
     VkPipelineStageFlags block_stages = 0;
     VkAccessFlags wait_access = 0;
     VkAccessFlags block_access = 0;
-    // Chained batches: the dispatch's chain push words, and whether its
-    // chain binding holds the counters.
-    ChainPush chain;
-    bool chain_bound = false;
   };
   struct Access {
     BufferRegion region;
@@ -158,8 +131,6 @@ class CommandList {
 
   Command& add_dispatch(uint32_t pipeline, std::initializer_list<Binding> bindings, Groups groups);
   static void accesses_of(const Command& command, std::vector<Access>& out);
-  // Leaves out the barriers between chainable batches (enable_chaining).
-  void chain_batches(const std::vector<bool>& chain_pipelines);
 
   std::vector<Command> commands_;
   VkDevice device_ = VK_NULL_HANDLE;
@@ -169,13 +140,6 @@ class CommandList {
   VkAccessFlags final_access_ = 0;
   uint64_t dispatches_ = 0;
   uint64_t barriers_ = 0;
-  uint64_t chained_ = 0;
-  // enable_chaining's arguments.
-  BufferRegion chain_counters_{};
-  std::byte* chain_mapped_ = nullptr;
-  bool chain_touch_ = false;
-  uint32_t chain_backoff_ = 0;
-  bool chain_keep_barriers_ = false;
 };
 
 }  // namespace rtscope::vulkan

@@ -176,8 +176,7 @@ ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
       RTS_LOG_DEBUG,
       str_cat("vulkan: engine '", engine_.graph().name, "': planned new input shapes (",
               plan->buffers.size(), " buffers, ", plan->commands.dispatches(), " dispatches, ",
-              plan->commands.barriers(), " barriers, ", plan->commands.chained(),
-              " batches chained without one, ", plan->in_place_updates,
+              plan->commands.barriers(), " barriers, ", plan->in_place_updates,
               " in-place cache updates)"));
   return plans_.insert(std::move(plan));
 }
@@ -358,13 +357,6 @@ void Context::submit_and_wait(ExecutionPlan& plan) {
     submit_start_ = submit_start;
   }
   plan.last_gpu_ns = read_gpu_time();
-  if (plan.commands.chain_timed_out()) {
-    fail(RTS_ERROR_DEVICE, "vulkan: engine '", engine_.graph().name,
-         "': a chained batch waited too long for the one before (device '",
-         device_.physical().properties.deviceName,
-         "' did not start workgroups in dispatch order); its results are not valid. "
-         "Set RTSCOPE_VULKAN_CHAIN=0 to keep barriers between batches");
-  }
 }
 
 uint64_t Context::read_gpu_time() {
@@ -458,7 +450,6 @@ void Context::run(const rts_execute_args& args) {
   specialized_dispatches_.fetch_add(plan.mix.specialized, std::memory_order_relaxed);
   generic_dispatches_.fetch_add(plan.mix.generic, std::memory_order_relaxed);
   barriers_.fetch_add(plan.commands.barriers(), std::memory_order_relaxed);
-  chained_.fetch_add(plan.commands.chained(), std::memory_order_relaxed);
   staged_in_bytes_.fetch_add(plan.staged_in_bytes, std::memory_order_relaxed);
   staged_out_bytes_.fetch_add(plan.staged_out_bytes, std::memory_order_relaxed);
   in_place_updates_.fetch_add(plan.in_place_updates, std::memory_order_relaxed);
@@ -486,8 +477,6 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("submits", load(submits_));
   report("dispatches", load(dispatches_));
   report("barriers", load(barriers_));
-  // Barriers left out between chained batches (shaders/chain.glsl).
-  report("chained_batches", load(chained_));
   report("plans_built", load(plans_built_));
   report("staged_in_bytes", load(staged_in_bytes_));
   report("staged_out_bytes", load(staged_out_bytes_));

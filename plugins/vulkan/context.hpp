@@ -149,7 +149,6 @@ class Context : public kit::Context {
   std::atomic<uint64_t> shadowed_bytes_{0};
   std::atomic<uint64_t> recordings_{0};
   std::atomic<uint64_t> replays_{0};
-  std::atomic<uint64_t> chained_{0};
   std::atomic<uint64_t> gpu_time_ns_{0};
   std::atomic<uint64_t> gpu_timed_executes_{0};
   std::atomic<uint64_t> specialized_dispatches_{0};

@@ -104,35 +104,11 @@ class PlanBuilder {
     stage_bindings();
     add_host_checks();
     encode();
-    chain_batches();
-    plan_.commands.finalize(engine_.device().handle(), engine_.device().set_layout(),
-                            chain_pipelines());
+    plan_.commands.finalize(engine_.device().handle(), engine_.device().set_layout());
   }
 
  private:
   std::string engine_label() const { return str_cat("engine '", engine_.graph().name, "'"); }
-
-  // The pipelines whose shaders take part in chained batches (chain.glsl).
-  std::vector<bool> chain_pipelines() const {
-    std::vector<bool> chain(pipelines_.size());
-    for (uint32_t p = 0; p < pipelines_.size(); ++p) {
-      const std::string_view family = shader_family(pipelines_.name(p));
-      chain[p] = family == "matvec_t" || family == "attention_split";
-    }
-    return chain;
-  }
-
-  // Counters for chained batches, in device-local memory the host reads
-  // (a wait that gave up says so there), where the device has it.
-  void chain_batches() {
-    Device& device = engine_.device();
-    if (!device.caps().chain_batches || device.direct_memory() == nullptr) return;
-    plan_.buffers.push_back(device.direct_memory()->allocate(
-        plan_.commands.chain_words() * 4, str_cat(engine_label(), " chain counters")));
-    const Allocation& counters = plan_.buffers.back();
-    plan_.commands.enable_chaining(counters.region(), counters.mapped(), device.caps().chain_touch,
-                                   device.caps().chain_backoff, device.caps().chain_keep_barriers);
-  }
 
   // Whether `node` runs matvec_t for this plan's shapes, so that it can
   // take in a neighbour (OpSpec::runs_matvec_t).

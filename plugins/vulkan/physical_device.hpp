@@ -42,20 +42,6 @@ struct DeviceCaps {
   // (the last block of a row to finish does) instead of in a pass of its
   // own (RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE=0, to compare).
   bool fuse_attention_combine = true;
-  // Whether decode-step batches of matvec_t and split attention run
-  // chained, without barriers between them (shaders/chain.glsl): on
-  // NVIDIA GPUs by default, whose workgroups start in dispatch order;
-  // RTSCOPE_VULKAN_CHAIN=1 or 0 forces it on or off.
-  bool chain_batches = false;
-  // Whether a chained matvec_t sends for the weight rows it reads first
-  // before it waits (RTSCOPE_VULKAN_CHAIN_TOUCH).
-  bool chain_touch = false;
-  // Arithmetic steps between polls of a chained wait
-  // (RTSCOPE_VULKAN_CHAIN_BACKOFF), and whether chained batches keep their
-  // barriers too (RTSCOPE_VULKAN_CHAIN_KEEP_BARRIERS: to measure what the
-  // coherent reads cost).
-  uint32_t chain_backoff = 0;
-  bool chain_keep_barriers = false;
   uint32_t max_shared_memory = 0;         // maxComputeSharedMemorySize
   uint32_t max_push_constants = 0;        // maxPushConstantsSize
   uint64_t max_storage_range = 0;         // maxStorageBufferRange

@@ -71,7 +71,6 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
                    kMatvecSplitBlockRows, "a count of rows per pass over the weights: set 2, 4, 8");
   const bool fuse_cache_writes = env_flag("RTSCOPE_VULKAN_FUSE_CACHE_WRITES", true);
   const bool fuse_attention_combine = env_flag("RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE", true);
-  constexpr uint32_t kNvidiaVendorId = 0x10de;
   for (PhysicalDevice& device : physical_) {
     device.caps.skinny = *skinny_mode;
     // The device decides whether the split path can run; the variables
@@ -84,15 +83,6 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
     device.caps.fuse_attention_combine =
         fuse_attention_combine &&
         (!device.caps.memory_model || device.caps.memory_model_device_scope);
-    // The chain's Device-scope atomics and barriers likewise.
-    device.caps.chain_batches =
-        env_flag("RTSCOPE_VULKAN_CHAIN", device.properties.vendorID == kNvidiaVendorId) &&
-        (!device.caps.memory_model || device.caps.memory_model_device_scope);
-    device.caps.chain_touch = env_flag("RTSCOPE_VULKAN_CHAIN_TOUCH", false);
-    device.caps.chain_keep_barriers = env_flag("RTSCOPE_VULKAN_CHAIN_KEEP_BARRIERS", false);
-    if (const char* backoff = std::getenv("RTSCOPE_VULKAN_CHAIN_BACKOFF")) {
-      device.caps.chain_backoff = static_cast<uint32_t>(std::strtoul(backoff, nullptr, 10));
-    }
     const uint32_t shared = device.caps.max_shared_memory;
     const uint32_t invocations = device.properties.limits.maxComputeWorkGroupInvocations;
     const SkinnyCoopBuild& build =

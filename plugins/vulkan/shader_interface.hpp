@@ -12,21 +12,8 @@ namespace rtscope::vulkan {
 
 // Every pipeline uses one descriptor set of this many storage buffers
 // (split attention combining in its partial pass binds the most: q, k, v,
-// pos, scratch, out, and the chain counters) and one push-constant range.
-inline constexpr uint32_t kMaxBindings = 7;
-
-// Batches chained without a barrier (shaders/chain.glsl): the counters'
-// binding in the shaders that take part, and their push words, after the
-// shader's own.
-inline constexpr uint32_t kChainBinding = 6;
-inline constexpr uint32_t kChainPushWord = 12;
-struct ChainPush {
-  uint32_t wait_slot = 0;    // counter to wait on; 0: none
-  uint32_t wait_count = 0;   // workgroups of the batch before
-  uint32_t signal_slot = 0;  // counter to count this dispatch's workgroups in; 0: none
-  uint32_t touch = 0;        // a waiting dispatch first sends for its first weights
-  uint32_t backoff = 0;      // arithmetic steps between two polls of a wait
-};
+// pos, scratch, out) and one push-constant range.
+inline constexpr uint32_t kMaxBindings = 6;
 inline constexpr uint32_t kMaxShaderRank = 8;  // MAX_RANK in common.glsl
 
 struct BinaryPush {
@@ -320,10 +307,6 @@ static_assert(sizeof(ReducePush) <= kPushConstantBytes &&
 static_assert(sizeof(BinaryPush) <= kPushConstantBytes && sizeof(MatmulPush) <= kPushConstantBytes);
 static_assert(sizeof(SelectPush) <= kPushConstantBytes);
 static_assert(kPushConstantBytes <= 128, "Vulkan guarantees only 128 bytes of push constants");
-static_assert(sizeof(MatvecPush) <= kChainPushWord * 4 &&
-                  sizeof(AttentionPush) <= kChainPushWord * 4,
-              "the chain's push words follow the shader's own");
-static_assert(kChainPushWord * 4 + sizeof(ChainPush) <= kPushConstantBytes);
 
 // How a shader family is specialized for a device.
 enum class WorkgroupShape : uint8_t {

@@ -23,9 +23,6 @@
 // one round trip to memory where the element-wise pass takes one per key
 // it walks, and the combine loads the blocks' partials in rounds.
 // Requires WG ≥ BLOCK (the host checks).
-// Chained (chain.glsl): q and the caches are read through coherent
-// declarations (a chained decode step's projections wrote them without a
-// barrier between), and every workgroup counts itself when done.
 #include "common.glsl"
 #extension GL_EXT_control_flow_attributes : require
 #include "vec16.glsl"
@@ -37,14 +34,14 @@ const uint MAX_HEAD_DIM = 256;
 const uint BLOCK = 32;  // keys per workgroup; kAttentionSplitBlock
 
 // Binding 0 is q in the partial pass and the output in the combine pass.
-layout(std430, binding = 0) coherent readonly buffer Q { ELEM q[]; };
-layout(std430, binding = 0) coherent readonly buffer QVectors { uvec4 q4[]; };
+layout(std430, binding = 0) readonly buffer Q { ELEM q[]; };
+layout(std430, binding = 0) readonly buffer QVectors { uvec4 q4[]; };
 layout(std430, binding = 0) writeonly buffer Out { ELEM o[]; };
-layout(std430, binding = 1) coherent readonly buffer K { ELEM k[]; };
+layout(std430, binding = 1) readonly buffer K { ELEM k[]; };
 // The same cache as 16-byte vectors, for rows that hold whole vectors.
-layout(std430, binding = 1) coherent readonly buffer KVectors { uvec4 k4[]; };
-layout(std430, binding = 2) coherent readonly buffer V { ELEM v[]; };
-layout(std430, binding = 2) coherent readonly buffer VVectors { uvec4 v4[]; };
+layout(std430, binding = 1) readonly buffer KVectors { uvec4 k4[]; };
+layout(std430, binding = 2) readonly buffer V { ELEM v[]; };
+layout(std430, binding = 2) readonly buffer VVectors { uvec4 v4[]; };
 layout(std430, binding = 3) readonly buffer Pos { uint pos_words[]; };
 // One counter per row (rounded up to 4 words), then per (row, block): m,
 // l, then Dh accumulator sums, in f32. Coherent: with bit 2 a row's last
@@ -65,10 +62,7 @@ layout(push_constant) uniform Push {
                // bit 3: q, k and v rows are 16-byte vectors (q4, k4, v4)
   uint per_pos;  // rows per position: 0 (pos [1]) or H·S (pos [B], batch row b at pos[b])
   uint group;  // query heads per KV head: H / Hkv
-  CHAIN_PUSH_FIELDS
 } pc;
-
-#include "chain.glsl"
 
 
 // Shape constants (SHAPE in common.glsl): push words 0..3.
@@ -356,7 +350,7 @@ void combine_pass(uint row, uint dh, uint visible, uint cache_len, uint rows, bo
   }
 }
 
-void attend() {
+void main() {
   const uint ROWS = SHAPE(S_ROWS, pc.rows);
   const uint SEQ = SHAPE(S_SEQ, pc.seq);
   const uint CACHE_LEN = SHAPE(S_CACHE_LEN, pc.cache_len);
@@ -399,10 +393,4 @@ void attend() {
   memoryBarrierBuffer();
   combine_pass(row, dh, visible, CACHE_LEN, ROWS, true);
   if (gl_LocalInvocationID.x == 0u) scratch_words[row] = 0u;
-}
-
-void main() {
-  chain_wait();
-  attend();  // returns in uniform control flow only
-  chain_signal();
 }

@@ -60,16 +60,4 @@
 #define SHAPE_CONSTANT(id, name) layout(constant_id = id) const uint name = 0u
 #define SHAPE(name, field) ((name) != 0u ? (name) : (field))
 
-// The last fields of the push block of a shader taking part in chained
-// batches (chain.glsl): push words 12..14 (ChainPush in
-// shader_interface.hpp), the counter to wait on (0: none) and its count,
-// the counter to count the workgroups in (0: none), and whether a waiting
-// dispatch first sends for its first weights.
-#define CHAIN_PUSH_FIELDS                   \
-  layout(offset = 48) uint chain_wait_slot; \
-  uint chain_wait_count;                    \
-  uint chain_signal_slot;                   \
-  uint chain_touch;                         \
-  uint chain_backoff;
-
 #endif  // RTSCOPE_COMMON_GLSL

@@ -26,9 +26,6 @@
 // output goes to its row at the row's position (cache_slot.glsl).
 // Two or more rows (spec constant 1 not 0): the workgroup splits K
 // instead, see split_k below.
-// Chained (chain.glsl): a dispatch waiting on the batch before first sends
-// for the weight rows it reads first, then waits, then reads its input
-// rows (and residual) through coherent declarations.
 #include "common.glsl"
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -55,11 +52,6 @@ layout(std430, binding = 2) readonly buffer InBias { ELEM bias[]; };
 layout(std430, binding = 2) readonly buffer InGain { uvec4 gain[]; };
 layout(std430, binding = 3) writeonly buffer Out { ELEM o[]; };
 layout(std430, binding = 4) readonly buffer InResidual { ELEM residual[]; };
-// The same bindings read when chained, past the non-coherent caches.
-layout(std430, binding = 0) coherent readonly buffer InACoherent { uvec4 a_coherent[]; };
-layout(std430, binding = 4) coherent readonly buffer InResidualCoherent {
-  ELEM residual_coherent[];
-};
 // With bit 4 of flags the same binding holds the second (up) weight U[N, K].
 layout(std430, binding = 4) readonly buffer InUp { uvec4 up[]; };
 // With bit 5 or 7 of flags the same binding holds the i64 position.
@@ -82,18 +74,7 @@ layout(push_constant) uniform Push {
   uint seq;          // bits 5, 7
   float log2_base;   // bit 5
   uint cache_len;    // bit 7
-  CHAIN_PUSH_FIELDS
 } pc;
-
-#include "chain.glsl"
-
-uvec4 load_a(uint i) { return chain_waits() ? a_coherent[i] : a[i]; }
-
-// Widened on each side: a select between 16-bit values would need the
-// Float16 capability, not just 16-bit storage.
-float load_residual(uint i) {
-  return chain_waits() ? float(residual_coherent[i]) : float(residual[i]);
-}
 
 #include "cache_slot.glsl"
 
@@ -102,13 +83,6 @@ SHAPE_CONSTANT(8, S_M);
 SHAPE_CONSTANT(9, S_N);
 SHAPE_CONSTANT(10, S_K);
 SHAPE_CONSTANT(11, S_FLAGS);
-
-// A single row of A, read once per workgroup into shared memory when
-// chained (a one-row pipeline): the coherent reads then cross to the
-// cache once per workgroup rather than once per subgroup. Sized for K up
-// to 8192 at f16.
-const uint A_SHARED_VECS = S_M == 1u ? 1024u : 1u;
-shared uvec4 a_shared[A_SHARED_VECS];
 
 // Rows per block: M itself up to 16 when the pipeline is specialized to M
 // (a batched decode step reads each weight once for all its rows, and a
@@ -183,7 +157,7 @@ void store_output(uint row, uint c, uint i, uint N, uint FLAGS, float total, flo
     const float s = float(ELEM(g / (1.0 + exp(-g))));
     o[slot] = ELEM(s * float(ELEM(up_total)));
   } else {
-    const float skip = (FLAGS & 4u) != 0u ? load_residual(row * N + c) : 0.0;
+    const float skip = (FLAGS & 4u) != 0u ? float(residual[row * N + c]) : 0.0;
     o[slot] = ELEM(total + skip);
   }
 }
@@ -204,12 +178,6 @@ void one_column_per_subgroup(uint M, uint N, uint K, uint FLAGS) {
   const uint lane = gl_SubgroupInvocationID;
   const uint lanes = gl_SubgroupSize;
   const uint columns = gl_NumWorkGroups.x * gl_NumSubgroups;
-  // Uniform across the workgroup (before the task loop, which is not).
-  const bool shared_a = chain_waits() && S_M == 1u && vecs <= A_SHARED_VECS;
-  if (shared_a) {
-    for (uint i = gl_LocalInvocationIndex; i < vecs; i += WG) a_shared[i] = a_coherent[i];
-    barrier();
-  }
   for (uint t = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID; t < tasks; t += columns) {
     const uint i = rope ? t % half_dim : 0u;  // rope: the pair's first index in its head
     const uint c = task_column(t, rope);
@@ -246,8 +214,7 @@ void one_column_per_subgroup(uint M, uint N, uint K, uint FLAGS) {
         [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
           if (r < rows) {
             [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
-              const uvec4 x = shared_a ? a_shared[v + j * lanes]
-                                       : load_a((row0 + r) * vecs + v + j * lanes);
+              const uvec4 x = a[(row0 + r) * vecs + v + j * lanes];
               if (norm_rows) {
                 const uvec4 g = gain[v + j * lanes];
                 acc[r] = dot16_gain(x, g, w[j], acc[r]);
@@ -266,7 +233,7 @@ void one_column_per_subgroup(uint M, uint N, uint K, uint FLAGS) {
         const uvec4 u = gated ? up[column + v] : rope ? b[column2 + v] : uvec4(0u);
         [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
           if (r < rows) {
-            const uvec4 x = shared_a ? a_shared[v] : load_a((row0 + r) * vecs + v);
+            const uvec4 x = a[(row0 + r) * vecs + v];
             if (norm_rows) {
               acc[r] = dot16_gain(x, gain[v], w, acc[r]);
               if (paired) acc_up[r] = dot16_gain(x, gain[v], u, acc_up[r]);
@@ -386,7 +353,7 @@ void accumulate_slot(uvec4 raw[WEIGHT_ROWS], uint v, uint vecs, uint row0, uint 
   [[unroll]] for (uint r = 0u; r < BLOCK_ROWS; ++r) {
     if (r < rows) {
       float x[VEC];
-      unpack16(load_a((row0 + r) * vecs + v), x);
+      unpack16(a[(row0 + r) * vecs + v], x);
       if (norm_rows) {
         [[unroll]] for (uint e = 0u; e < VEC; ++e) {
           squares[r] = fma(x[e], x[e], squares[r]);
@@ -489,69 +456,14 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
   }
 }
 
-// ---------------------------------------------------------------------------
-// Chained dispatches: the weight rows a workgroup reads first are sent for
-// before it waits (one word per 32-byte sector, TOUCH_LOADS in flight per
-// invocation), so that they are in the cache, or on their way, when it may
-// read its input. Returns the words xor-ed, for a store that never happens
-// (the loads would otherwise be dropped).
-const uint TOUCH_LOADS = 16u;
-
-uint touch_row(uint first_vec, uint vecs, uint index, uint count, bool up_weight) {
-  uint sink = 0u;
-  for (uint v0 = index * 2u; v0 < vecs; v0 += TOUCH_LOADS * count * 2u) {
-    uint words[TOUCH_LOADS];
-    [[unroll]] for (uint j = 0u; j < TOUCH_LOADS; ++j) {
-      const uint v = v0 + j * count * 2u;
-      words[j] = v < vecs ? (up_weight ? up[first_vec + v].x : b[first_vec + v].x) : 0u;
-    }
-    [[unroll]] for (uint j = 0u; j < TOUCH_LOADS; ++j) sink ^= words[j];
-  }
-  return sink;
-}
-
-uint touch_first_rows(bool split, uint N, uint K, uint FLAGS) {
-  const bool gated = (FLAGS & 16u) != 0u;
-  const bool rope = (FLAGS & 32u) != 0u;
-  const bool paired = gated || rope;
-  const uint tasks = rope ? N / 2u : N;
-  const uint vecs = K / VEC;
-  uint sink = 0u;
-  if (split) {
-    const uint group_tasks = paired ? WEIGHT_ROWS / 2u : WEIGHT_ROWS;
-    const uint t0 = gl_WorkGroupID.x * group_tasks;
-    if (t0 >= tasks) return 0u;
-    uint start[WEIGHT_ROWS];
-    task_group_starts(t0, tasks, group_tasks, vecs, paired, rope, start);
-    [[unroll]] for (uint w = 0u; w < WEIGHT_ROWS; ++w) {
-      sink ^= touch_row(start[w], vecs, gl_LocalInvocationIndex, WG, gated && w >= group_tasks);
-    }
-    return sink;
-  }
-  const uint t = gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID;
-  if (t >= tasks) return 0u;
-  const uint c = task_column(t, rope);
-  const uint lane = gl_SubgroupInvocationID;
-  sink = touch_row(c * vecs, vecs, lane, gl_SubgroupSize, false);
-  if (gated) sink ^= touch_row(c * vecs, vecs, lane, gl_SubgroupSize, true);
-  if (rope) sink ^= touch_row((c + pc.head_dim / 2u) * vecs, vecs, lane, gl_SubgroupSize, false);
-  return sink;
-}
-
 void main() {
   const uint M = SHAPE(S_M, pc.m);
   const uint N = SHAPE(S_N, pc.n);
   const uint K = SHAPE(S_K, pc.k);
   const uint FLAGS = SHAPE(S_FLAGS, pc.flags);
-  const bool split = SPLIT && M >= 2u && gl_NumSubgroups <= MAX_SUBGROUPS;
-  const uint sink = chain_waits() && chain_touches() ? touch_first_rows(split, N, K, FLAGS) : 0u;
-  chain_wait();
-  if (split) {
+  if (SPLIT && M >= 2u && gl_NumSubgroups <= MAX_SUBGROUPS) {
     split_k(M, N, K, FLAGS);
   } else {
     one_column_per_subgroup(M, N, K, FLAGS);
   }
-  // Never true (a dispatch that waits waits for at least one workgroup).
-  if (sink == 0x9e3779b9u && pc.chain_wait_count == 0u) o[0] = ELEM(uintBitsToFloat(sink));
-  chain_signal();
 }
