@@ -428,7 +428,9 @@ void Context::execute(const rts_execute_args& args) {
 void Context::run(const rts_execute_args& args) {
   const auto start = engine_.plugin().profiling() ? Clock::now() : Clock::time_point{};
   check_inputs(args);
+  const uint64_t plans_before = plans_built_.load(std::memory_order_relaxed);
   ExecutionPlan& plan = plan_for(args);
+  const bool plan_built = plans_built_.load(std::memory_order_relaxed) != plans_before;
   run_host_checks(plan, args);
   std::vector<const Dims*> output_dims;
   for (uint32_t id : engine_.output_values()) output_dims.push_back(&plan.dims[id]);
@@ -442,7 +444,7 @@ void Context::run(const rts_execute_args& args) {
   if (plan.profile) {
     host_spans_.before_submit = kit::ns_between(start, submit_start_);
     host_spans_.after = kit::elapsed_ns(fence_seen_);
-    profile_.collect(device_, *plan.profile, host_spans_);
+    profile_.collect(device_, *plan.profile, plan_built ? nullptr : &host_spans_);
   }
 
   executes_.fetch_add(1, std::memory_order_relaxed);

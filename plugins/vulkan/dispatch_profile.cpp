@@ -21,7 +21,7 @@ PlanProfile::PlanProfile(Device& device, std::vector<BatchLabel> spans, uint64_t
 
 PlanProfile::~PlanProfile() { vkDestroyQueryPool(device_.handle(), pool_, nullptr); }
 
-void DispatchProfile::collect(Device& device, const PlanProfile& plan, const HostSpans& host) {
+void DispatchProfile::collect(Device& device, const PlanProfile& plan, const HostSpans* host) {
   std::vector<uint64_t> ticks(plan.queries());
   if (vkGetQueryPoolResults(device.handle(), plan.pool(), 0, plan.queries(),
                             ticks.size() * sizeof(uint64_t), ticks.data(), sizeof(uint64_t),
@@ -42,10 +42,13 @@ void DispatchProfile::collect(Device& device, const PlanProfile& plan, const Hos
   }
   dispatches_ += plan.dispatches();
   barriers_ += plan.barriers();
-  host_.before_submit += host.before_submit;
-  host_.submit += host.submit;
-  host_.wait += host.wait;
-  host_.after += host.after;
+  if (host != nullptr) {
+    host_.before_submit += host->before_submit;
+    host_.submit += host->submit;
+    host_.wait += host->wait;
+    host_.after += host->after;
+    ++host_executes_;
+  }
   ++executes_;
 }
 
@@ -59,16 +62,21 @@ std::string DispatchProfile::table(size_t rows) const {
   const auto us_per_execute = [executes](uint64_t ns) {
     return static_cast<double>(ns) / 1e3 / executes;
   };
-  char line[320];
-  std::snprintf(
-      line, sizeof(line),
-      "%.1f us of device time per execute over %llu executes; %.1f dispatches and "
-      "%.1f barriers per execute; host time per execute: %.1f us before the submit, %.1f us "
-      "in vkQueueSubmit, %.1f us until the fence was seen signalled, %.1f us after it",
-      us_per_execute(total_ns_), static_cast<unsigned long long>(executes_),
-      static_cast<double>(dispatches_) / executes, static_cast<double>(barriers_) / executes,
-      us_per_execute(host_.before_submit), us_per_execute(host_.submit), us_per_execute(host_.wait),
-      us_per_execute(host_.after));
+  const double host_executes = static_cast<double>(std::max<uint64_t>(host_executes_, 1));
+  const auto host_us = [host_executes](uint64_t ns) {
+    return static_cast<double>(ns) / 1e3 / host_executes;
+  };
+  char line[400];
+  std::snprintf(line, sizeof(line),
+                "%.1f us of device time per execute over %llu executes; %.1f dispatches and "
+                "%.1f barriers per execute; host time per execute over the %llu that reused "
+                "their plan: %.1f us before the submit, %.1f us in vkQueueSubmit, %.1f us until "
+                "the fence was seen signalled, %.1f us after it",
+                us_per_execute(total_ns_), static_cast<unsigned long long>(executes_),
+                static_cast<double>(dispatches_) / executes,
+                static_cast<double>(barriers_) / executes,
+                static_cast<unsigned long long>(host_executes_), host_us(host_.before_submit),
+                host_us(host_.submit), host_us(host_.wait), host_us(host_.after));
   std::string text = line;
   // GB/s: the bytes bound over the batch's time, an upper bound on the
   // rate it moved data at (1 GB/s = 1 byte/ns).

@@ -74,8 +74,9 @@ class PlanProfile {
 class DispatchProfile {
  public:
   // Reads the finished submit's timestamps from `plan` and adds them up,
-  // with the execute's host spans.
-  void collect(Device& device, const PlanProfile& plan, const HostSpans& host);
+  // with the execute's host spans unless null (an execute that built its
+  // plan, whose host time is the plan's).
+  void collect(Device& device, const PlanProfile& plan, const HostSpans* host);
   // The table, largest share first; empty before the first collect.
   std::string table(size_t rows) const;
 
@@ -85,7 +86,8 @@ class DispatchProfile {
     uint64_t batches = 0;
   };
   std::map<std::pair<std::string, uint64_t>, Total> totals_;  // by label and bytes
-  HostSpans host_;                                            // summed
+  HostSpans host_;                                            // summed over host_executes_
+  uint64_t host_executes_ = 0;
   uint64_t executes_ = 0;
   uint64_t total_ns_ = 0;
   uint64_t dispatches_ = 0;  // over every execute
