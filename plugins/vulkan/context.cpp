@@ -318,7 +318,7 @@ VkCommandBuffer Context::recorded_commands(ExecutionPlan& plan) {
 
 using Clock = std::chrono::steady_clock;
 
-void Context::submit_and_wait(ExecutionPlan& plan) {
+Context::SubmitTimes Context::submit_and_wait(ExecutionPlan& plan) {
   // The first submit's phases are timed; later ones read no clock.
   const bool first = submits_.load(std::memory_order_relaxed) == 0;
   const auto record_start = first ? Clock::now() : Clock::time_point{};
@@ -336,11 +336,11 @@ void Context::submit_and_wait(ExecutionPlan& plan) {
     if (first) first_.upload_wait_ns.store(waited, std::memory_order_relaxed);
     constants_ready_ = true;
   }
-  const bool timed = first || plan.profile != nullptr;
-  const auto submit_start = timed ? Clock::now() : Clock::time_point{};
+  SubmitTimes times;
+  if (first || plan.profile) times.submit_start = Clock::now();
   check_vk(vkResetFences(device_.handle(), 1, &fence_), "vkResetFences");
   device_.submit(commands, fence_);
-  const auto submitted = plan.profile ? Clock::now() : Clock::time_point{};
+  if (plan.profile) times.submitted = Clock::now();
   submits_.fetch_add(1, std::memory_order_relaxed);
   in_flight_ = true;
   // The first submit of a lazy plan has its generic pipelines bound: the
@@ -348,15 +348,12 @@ void Context::submit_and_wait(ExecutionPlan& plan) {
   start_background_compile(plan);
   device_.wait(fence_, fence_spin(device_, plan.last_gpu_ns));
   in_flight_ = false;
-  if (first) first_.device_ns.store(kit::elapsed_ns(submit_start), std::memory_order_relaxed);
-  if (plan.profile) {
-    const auto signalled = Clock::now();
-    host_spans_.submit = kit::ns_between(submit_start, submitted);
-    host_spans_.wait = kit::ns_between(submitted, signalled);
-    fence_seen_ = signalled;
-    submit_start_ = submit_start;
+  if (first) {
+    first_.device_ns.store(kit::elapsed_ns(times.submit_start), std::memory_order_relaxed);
   }
+  if (plan.profile) times.signalled = Clock::now();
   plan.last_gpu_ns = read_gpu_time();
+  return times;
 }
 
 uint64_t Context::read_gpu_time() {
@@ -439,12 +436,14 @@ void Context::run(const rts_execute_args& args) {
       std::memory_order_relaxed);
   report_first_staging(plan);
   stage_in(plan, args);
-  submit_and_wait(plan);
+  const SubmitTimes times = submit_and_wait(plan);
   stage_out(plan, args);
   if (plan.profile) {
-    host_spans_.before_submit = kit::ns_between(start, submit_start_);
-    host_spans_.after = kit::elapsed_ns(fence_seen_);
-    profile_.collect(device_, *plan.profile, plan_built ? nullptr : &host_spans_);
+    const HostSpans host{kit::ns_between(start, times.submit_start),
+                         kit::ns_between(times.submit_start, times.submitted),
+                         kit::ns_between(times.submitted, times.signalled),
+                         kit::elapsed_ns(times.signalled)};
+    profile_.collect(device_, *plan.profile, plan_built ? nullptr : &host);
   }
 
   executes_.fetch_add(1, std::memory_order_relaxed);

@@ -81,7 +81,15 @@ class Context : public kit::Context {
   void stage_in(const ExecutionPlan& plan, const rts_execute_args& args) const;
   DispatchMix record(const ExecutionPlan& plan, VkCommandBuffer commands,
                      VkCommandBufferUsageFlags usage) const;
-  void submit_and_wait(ExecutionPlan& plan);
+  // When the submit started, returned, and its fence was seen signalled;
+  // read only for a profiled plan (zero otherwise, except submit_start on
+  // the first submit).
+  struct SubmitTimes {
+    std::chrono::steady_clock::time_point submit_start;
+    std::chrono::steady_clock::time_point submitted;
+    std::chrono::steady_clock::time_point signalled;
+  };
+  SubmitTimes submit_and_wait(ExecutionPlan& plan);
   // Adds the finished submit's device time to gpu_time_ns and returns it
   // (0 when not timed).
   uint64_t read_gpu_time();
@@ -154,11 +162,6 @@ class Context : public kit::Context {
   std::atomic<uint64_t> specialized_dispatches_{0};
   std::atomic<uint64_t> generic_dispatches_{0};
   DispatchProfile profile_;  // RTSCOPE_VULKAN_PROFILE
-  // The profiled execute's host spans, and the clock readings they are
-  // taken between (set by submit_and_wait, finished by run).
-  HostSpans host_spans_;
-  std::chrono::steady_clock::time_point submit_start_;
-  std::chrono::steady_clock::time_point fence_seen_;
 
   // Set for an engine with data-dependent nodes: execute and counters go
   // to its segments' contexts instead (segments.hpp).

@@ -509,33 +509,36 @@ class PlanBuilder {
     }
   }
 
-  // An output computed here into the caller's device memory directly,
-  // instead of into a slot copied there at the end (a decode step's logits
-  // left on the device): a value of its own, bound to this output only,
-  // at an offset a dispatch can bind, and apart from every other device
-  // binding (an aliased KV cache is updated in place its own way).
-  bool computed_in_binding(uint32_t output) const {
+  // Where output `output` is computed into the caller's device memory
+  // directly, instead of into a slot copied there at the end (a decode
+  // step's logits left on the device), or nullopt: a value of its own,
+  // bound to this output only, at an offset a dispatch can bind, and apart
+  // from every other device binding (an aliased KV cache is updated in
+  // place its own way).
+  std::optional<BufferRegion> computed_in_binding(uint32_t output) const {
     const std::optional<BufferRegion>& bound = device_output(output);
     const std::vector<uint32_t>& outputs = engine_.output_values();
     const uint32_t id = outputs[output];
     if (!bound || root_[id] != id || values_[id].role != ValueRole::kIntermediate ||
         std::count(outputs.begin(), outputs.end(), id) != 1) {
-      return false;
+      return std::nullopt;
     }
     const VkDeviceSize bytes = value_bytes(plan_.dims[id], values_[id].device_dtype);
+    const VkDeviceSize bound_bytes = std::max<VkDeviceSize>(bytes, 4);  // as a slot's region
     const VkDeviceSize alignment =
         std::max<VkDeviceSize>(16, engine_.device().caps().storage_offset_alignment);
-    if (bytes == 0 || bound->size < std::max<VkDeviceSize>(bytes, 4) ||
-        bound->offset % alignment != 0) {
-      return false;
+    if (bytes == 0 || bound->size < bound_bytes || bound->offset % alignment != 0) {
+      return std::nullopt;
     }
     for (const auto& input : device_bindings_.inputs) {
-      if (input && input->overlaps(*bound)) return false;
+      if (input && input->overlaps(*bound)) return std::nullopt;
     }
     for (uint32_t o = 0; o < outputs.size(); ++o) {
-      if (o != output && device_output(o) && device_output(o)->overlaps(*bound)) return false;
+      if (o != output && device_output(o) && device_output(o)->overlaps(*bound)) {
+        return std::nullopt;
+      }
     }
-    return true;
+    return BufferRegion{bound->buffer, bound->offset, bound_bytes};
   }
 
   // Constants live in the engine; every engine input gets its own buffer
@@ -546,12 +549,11 @@ class PlanBuilder {
     Device& device = engine_.device();
     std::vector<bool> in_binding(values_.size(), false);
     for (uint32_t o = 0; o < engine_.output_values().size(); ++o) {
-      if (!computed_in_binding(o)) continue;
+      const std::optional<BufferRegion> region = computed_in_binding(o);
+      if (!region) continue;
       const uint32_t id = engine_.output_values()[o];
       in_binding[id] = true;
-      plan_.regions[id] = {
-          device_output(o)->buffer, device_output(o)->offset,
-          std::max<VkDeviceSize>(value_bytes(plan_.dims[id], values_[id].device_dtype), 4)};
+      plan_.regions[id] = *region;
     }
     for (uint32_t id = 0; id < values_.size(); ++id) {
       if (values_[id].role == ValueRole::kConstant) {
