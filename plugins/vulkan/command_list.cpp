@@ -1,7 +1,6 @@
 #include "command_list.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <utility>
 
 #include "error.hpp"
@@ -76,15 +75,8 @@ void CommandList::accesses_of(const Command& command, std::vector<Access>& out) 
   }
 }
 
-void CommandList::finalize(VkDevice device, VkDescriptorSetLayout layout,
-                           const PrefetchPolicy* prefetch) {
-  place_barriers();
-  if (prefetch != nullptr) insert_prefetches(*prefetch);
-  write_descriptor_sets(device, layout);
-}
-
-void CommandList::place_barriers() {
-  // `pending` holds the accesses since the last barrier. The
+void CommandList::finalize(VkDevice device, VkDescriptorSetLayout layout) {
+  // Barriers: `pending` holds the accesses since the last barrier. The
   // final barrier makes every write of the list available to the host,
   // not only the last batch's: a dispatch may write host-visible staging
   // memory itself (a small output) batches before the end.
@@ -117,69 +109,7 @@ void CommandList::place_barriers() {
     }
     pending.insert(pending.end(), current.begin(), current.end());
   }
-}
 
-void CommandList::insert_prefetches(const PrefetchPolicy& policy) {
-  // Batches as [begin, end) ranges of commands, and the weights each one
-  // streams (its dispatches' streamed bindings, once each, in order).
-  std::vector<size_t> begins;
-  for (size_t i = 0; i < commands_.size(); ++i) {
-    if (i == 0 || commands_[i].block_stages != 0) begins.push_back(i);
-  }
-  const size_t batches = begins.size();
-  std::vector<std::vector<BufferRegion>> streamed(batches);
-  std::vector<uint64_t> streamed_bytes(batches, 0);
-  for (size_t b = 0; b < batches; ++b) {
-    const size_t end = b + 1 < batches ? begins[b + 1] : commands_.size();
-    for (size_t i = begins[b]; i < end; ++i) {
-      const Command& command = commands_[i];
-      if (command.kind != Kind::kDispatch) continue;
-      for (uint32_t k = 0; k < command.binding_count; ++k) {
-        const Binding& binding = command.bindings[k];
-        if (!binding.streamed || binding.written) continue;
-        auto& regions = streamed[b];
-        if (std::find(regions.begin(), regions.end(), binding.region) != regions.end()) continue;
-        regions.push_back(binding.region);
-        streamed_bytes[b] += binding.region.size;
-      }
-    }
-  }
-  std::vector<Command> out;
-  out.reserve(commands_.size() + 2 * batches);
-  for (size_t b = 0; b < batches; ++b) {
-    const size_t end = b + 1 < batches ? begins[b + 1] : commands_.size();
-    for (size_t i = begins[b]; i < end; ++i) out.push_back(std::move(commands_[i]));
-    const uint64_t budget = streamed_bytes[b] == 0 ? policy.light_bytes : policy.heavy_bytes;
-    // The next batch that streams weights; past the last batch, the first
-    // ones of the next execute (a replayed decode step).
-    size_t next = (b + 1) % batches;
-    while (next != b && streamed_bytes[next] == 0) next = (next + 1) % batches;
-    if (budget == 0 || streamed_bytes[next] == 0 || (next == b && batches > 1)) continue;
-    // Each region gets its share of the budget from its start: the next
-    // batch's first workgroups read there first.
-    const double share = std::min(1.0, static_cast<double>(budget) / streamed_bytes[next]);
-    for (const BufferRegion& region : streamed[next]) {
-      const VkDeviceSize bytes =
-          static_cast<VkDeviceSize>(static_cast<double>(region.size) * share) / 4 * 4;
-      if (bytes == 0) continue;
-      Command& command = out.emplace_back();
-      command.kind = Kind::kDispatch;
-      command.pipeline = policy.pipeline;
-      command.binding_count = 2;
-      command.bindings[0] = {{region.buffer, region.offset, bytes}};
-      command.bindings[1] = {policy.sink};
-      const PrefetchPush push{static_cast<uint32_t>(bytes / 4), 0x9e3779b9u};
-      std::memcpy(command.push.data(), &push, sizeof(push));
-      command.push_bytes = sizeof(push);
-      const uint64_t groups = (bytes + policy.group_bytes - 1) / policy.group_bytes;
-      command.groups.x = static_cast<uint32_t>(std::min<uint64_t>(groups, policy.max_groups));
-      ++dispatches_;
-    }
-  }
-  commands_ = std::move(out);
-}
-
-void CommandList::write_descriptor_sets(VkDevice device, VkDescriptorSetLayout layout) {
   // One descriptor set per dispatch, written once for the plan's lifetime.
   device_ = device;
   if (dispatches_ == 0) return;

@@ -29,19 +29,6 @@ struct SpecializedPipeline;
 struct Binding {
   BufferRegion region;
   bool written = false;
-  // Read whole, once, from memory (a projection's weight): the batch
-  // before may read it into the cache first (insert_prefetches).
-  bool streamed = false;
-};
-
-// Which prefetches finalize() adds (DeviceCaps::prefetch_light_bytes).
-struct PrefetchPolicy {
-  uint32_t pipeline = 0;  // prefetch.comp's PipelineSet index
-  BufferRegion sink;      // a few bytes of the plan's that nothing reads
-  uint64_t light_bytes = 0;
-  uint64_t heavy_bytes = 0;
-  uint32_t group_bytes = 1;  // bytes one workgroup reads
-  uint32_t max_groups = 1;   // maxComputeWorkGroupCount[0]
 };
 
 // Which pipelines one recording of a list used.
@@ -80,10 +67,9 @@ class CommandList {
   void copy(const BufferRegion& source, VkDeviceSize source_offset, const BufferRegion& target,
             VkDeviceSize target_offset, VkDeviceSize size);
 
-  // Places barriers, adds the prefetches of `prefetch` (when given) and
-  // writes descriptor sets. Call once, after the last command was added.
-  void finalize(VkDevice device, VkDescriptorSetLayout layout,
-                const PrefetchPolicy* prefetch = nullptr);
+  // Places barriers and writes descriptor sets. Call once, after the last
+  // command was added.
+  void finalize(VkDevice device, VkDescriptorSetLayout layout);
 
   // Gives every dispatch whose family has shape constants the pipeline
   // slot specialized to its push-constant words, and appends the distinct
@@ -145,9 +131,6 @@ class CommandList {
 
   Command& add_dispatch(uint32_t pipeline, std::initializer_list<Binding> bindings, Groups groups);
   static void accesses_of(const Command& command, std::vector<Access>& out);
-  void place_barriers();
-  void insert_prefetches(const PrefetchPolicy& policy);
-  void write_descriptor_sets(VkDevice device, VkDescriptorSetLayout layout);
 
   std::vector<Command> commands_;
   VkDevice device_ = VK_NULL_HANDLE;

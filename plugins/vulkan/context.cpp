@@ -2,10 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <optional>
-#include <string_view>
 
 #include "device.hpp"
 #include "engine.hpp"
@@ -60,15 +58,6 @@ Context::Context(const Engine& engine, const rts_runtime_settings* settings)
   auto fence_info = vk_struct<VkFenceCreateInfo>(VK_STRUCTURE_TYPE_FENCE_CREATE_INFO);
   VkResult result = vkAllocateCommandBuffers(device, &buffer_info, &commands_);
   if (result == VK_SUCCESS) result = vkCreateFence(device, &fence_info, nullptr, &fence_);
-  const char* timeline = std::getenv("RTSCOPE_VULKAN_TIMELINE");
-  if (result == VK_SUCCESS && device_.caps().timeline_semaphore && timeline != nullptr &&
-      std::string_view(timeline) == "1") {
-    auto type = vk_struct<VkSemaphoreTypeCreateInfo>(VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO);
-    type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
-    auto semaphore_info = vk_struct<VkSemaphoreCreateInfo>(VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO);
-    semaphore_info.pNext = &type;
-    result = vkCreateSemaphore(device, &semaphore_info, nullptr, &timeline_);
-  }
   if (result == VK_SUCCESS && device_.caps().timestamp_bits > 0) {
     // Two timestamps around every submitted command buffer: gpu_time_ns.
     auto query_info = vk_struct<VkQueryPoolCreateInfo>(VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO);
@@ -77,7 +66,6 @@ Context::Context(const Engine& engine, const rts_runtime_settings* settings)
     result = vkCreateQueryPool(device, &query_info, nullptr, &timestamps_);
   }
   if (result != VK_SUCCESS) {
-    if (timeline_ != VK_NULL_HANDLE) vkDestroySemaphore(device, timeline_, nullptr);
     if (fence_ != VK_NULL_HANDLE) vkDestroyFence(device, fence_, nullptr);
     vkDestroyCommandPool(device, pool_, nullptr);
     check_vk(result, "vkAllocateCommandBuffers/vkCreateFence/vkCreateQueryPool");
@@ -96,13 +84,7 @@ Context::~Context() {
   }
   const VkDevice device = device_.handle();
   if (in_flight_) {
-    auto wait = vk_struct<VkSemaphoreWaitInfo>(VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO);
-    wait.semaphoreCount = 1;
-    wait.pSemaphores = &timeline_;
-    wait.pValues = &timeline_value_;
-    const VkResult result = timeline_ != VK_NULL_HANDLE
-                                ? vkWaitSemaphores(device, &wait, 10'000'000'000ull)
-                                : vkWaitForFences(device, 1, &fence_, VK_TRUE, 10'000'000'000ull);
+    const VkResult result = vkWaitForFences(device, 1, &fence_, VK_TRUE, 10'000'000'000ull);
     if (result != VK_SUCCESS) {
       engine_.plugin().log(RTS_LOG_ERROR, str_cat("vulkan: destroying a context whose last submit "
                                                   "did not finish: vkWaitForFences returned ",
@@ -111,7 +93,6 @@ Context::~Context() {
   }
   plans_.clear();
   if (timestamps_ != VK_NULL_HANDLE) vkDestroyQueryPool(device, timestamps_, nullptr);
-  if (timeline_ != VK_NULL_HANDLE) vkDestroySemaphore(device, timeline_, nullptr);
   if (fence_ != VK_NULL_HANDLE) vkDestroyFence(device, fence_, nullptr);
   if (pool_ != VK_NULL_HANDLE) vkDestroyCommandPool(device, pool_, nullptr);
 }
@@ -357,23 +338,15 @@ Context::SubmitTimes Context::submit_and_wait(ExecutionPlan& plan) {
   }
   SubmitTimes times;
   if (first || plan.profile) times.submit_start = Clock::now();
-  if (timeline_ != VK_NULL_HANDLE) {
-    device_.submit(commands, VK_NULL_HANDLE, timeline_, ++timeline_value_);
-  } else {
-    check_vk(vkResetFences(device_.handle(), 1, &fence_), "vkResetFences");
-    device_.submit(commands, fence_);
-  }
+  check_vk(vkResetFences(device_.handle(), 1, &fence_), "vkResetFences");
+  device_.submit(commands, fence_);
   if (plan.profile) times.submitted = Clock::now();
   submits_.fetch_add(1, std::memory_order_relaxed);
   in_flight_ = true;
   // The first submit of a lazy plan has its generic pipelines bound: the
   // specialized ones compile from here on, overlapping the device's work.
   start_background_compile(plan);
-  if (timeline_ != VK_NULL_HANDLE) {
-    device_.wait(timeline_, timeline_value_, fence_spin(device_, plan.last_gpu_ns));
-  } else {
-    device_.wait(fence_, fence_spin(device_, plan.last_gpu_ns));
-  }
+  device_.wait(fence_, fence_spin(device_, plan.last_gpu_ns));
   in_flight_ = false;
   if (first) {
     first_.device_ns.store(kit::elapsed_ns(times.submit_start), std::memory_order_relaxed);

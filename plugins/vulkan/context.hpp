@@ -112,10 +112,6 @@ class Context : public kit::Context {
   VkCommandPool pool_ = VK_NULL_HANDLE;
   VkCommandBuffer commands_ = VK_NULL_HANDLE;
   VkFence fence_ = VK_NULL_HANDLE;
-  // Where the device has timeline semaphores, submits signal this one to
-  // the submit count instead of the fence.
-  VkSemaphore timeline_ = VK_NULL_HANDLE;
-  uint64_t timeline_value_ = 0;
   VkQueryPool timestamps_ = VK_NULL_HANDLE;  // 2 timestamps; null without device support
   // A submit whose fence was not seen signalled (its wait failed); the
   // destructor waits before freeing what it uses.

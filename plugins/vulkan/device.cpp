@@ -46,13 +46,6 @@ Device::Device(const PhysicalDevice& physical, LogFn log)
     memory_model.pNext = features.pNext;
     features.pNext = &memory_model;
   }
-  auto timeline = vk_struct<VkPhysicalDeviceTimelineSemaphoreFeatures>(
-      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_TIMELINE_SEMAPHORE_FEATURES);
-  if (caps.timeline_semaphore) {
-    timeline.timelineSemaphore = VK_TRUE;
-    timeline.pNext = features.pNext;
-    features.pNext = &timeline;
-  }
   CoopMatrixFeatures coop_matrix;
   if (caps.coop_matrix_f16) {
     coop_matrix.coop.cooperativeMatrix = VK_TRUE;
@@ -223,44 +216,12 @@ void Device::release() {
   device_ = VK_NULL_HANDLE;
 }
 
-void Device::submit(VkCommandBuffer commands, VkFence fence, VkSemaphore timeline, uint64_t value) {
+void Device::submit(VkCommandBuffer commands, VkFence fence) {
   auto info = vk_struct<VkSubmitInfo>(VK_STRUCTURE_TYPE_SUBMIT_INFO);
   info.commandBufferCount = 1;
   info.pCommandBuffers = &commands;
-  auto signal =
-      vk_struct<VkTimelineSemaphoreSubmitInfo>(VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO);
-  if (timeline != VK_NULL_HANDLE) {
-    signal.signalSemaphoreValueCount = 1;
-    signal.pSignalSemaphoreValues = &value;
-    info.pNext = &signal;
-    info.signalSemaphoreCount = 1;
-    info.pSignalSemaphores = &timeline;
-  }
   std::lock_guard lock(queue_mutex_);
   check_vk(vkQueueSubmit(queue_, 1, &info, fence), "vkQueueSubmit");
-}
-
-void Device::wait(VkSemaphore timeline, uint64_t value, std::chrono::microseconds spin,
-                  std::chrono::seconds timeout) const {
-  const auto spin_until = std::chrono::steady_clock::now() + spin;
-  while (true) {
-    uint64_t reached = 0;
-    check_vk(vkGetSemaphoreCounterValue(device_, timeline, &reached), "vkGetSemaphoreCounterValue");
-    if (reached >= value) return;
-    if (std::chrono::steady_clock::now() >= spin_until) break;
-  }
-  auto info = vk_struct<VkSemaphoreWaitInfo>(VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO);
-  info.semaphoreCount = 1;
-  info.pSemaphores = &timeline;
-  info.pValues = &value;
-  const uint64_t nanoseconds =
-      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count());
-  const VkResult result = vkWaitSemaphores(device_, &info, nanoseconds);
-  if (result == VK_TIMEOUT) {
-    fail(RTS_ERROR_DEVICE, "vulkan: vkWaitSemaphores timed out after ", timeout.count(),
-         " s (the device may be hung)");
-  }
-  check_vk(result, "vkWaitSemaphores");
 }
 
 void Device::wait(VkFence fence, std::chrono::microseconds spin,

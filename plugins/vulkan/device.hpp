@@ -54,20 +54,15 @@ class Device {
   VkDescriptorSetLayout set_layout() const { return set_layout_; }
   VkPipelineLayout pipeline_layout() const { return pipeline_layout_; }
 
-  // Submits `commands` to the queue, signalling `fence` (may be null) and,
-  // when given, timeline semaphore `timeline` to `value`. The queue is
+  // Submits `commands` to the queue, signalling `fence`. The queue is
   // externally synchronized in Vulkan; this serializes submits of every
   // context. Thread-safe.
-  void submit(VkCommandBuffer commands, VkFence fence, VkSemaphore timeline = VK_NULL_HANDLE,
-              uint64_t value = 0);
+  void submit(VkCommandBuffer commands, VkFence fence);
 
   // Waits for `fence`, first polling vkGetFenceStatus for `spin` (a wake-up
   // from vkWaitForFences costs tens of microseconds), then blocking. Throws
   // on device loss or a wait beyond `timeout`.
   void wait(VkFence fence, std::chrono::microseconds spin,
-            std::chrono::seconds timeout = std::chrono::seconds(120)) const;
-  // The same for timeline semaphore `timeline` to reach `value`.
-  void wait(VkSemaphore timeline, uint64_t value, std::chrono::microseconds spin,
             std::chrono::seconds timeout = std::chrono::seconds(120)) const;
 
   // Records through `record` into a one-shot command buffer, submits it and

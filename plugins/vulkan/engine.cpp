@@ -12,7 +12,6 @@
 #include "kernels/skinny_product.hpp"
 #include "plugin.hpp"
 #include "rtscope/kit/elapsed.hpp"
-#include "shader_registry.hpp"
 #include "upload.hpp"
 
 namespace rtscope::vulkan {
@@ -130,20 +129,13 @@ void Engine::transpose_linear_weights() {
 }
 
 void Engine::collect_shader_variants() {
-  bool streams_weights = false;
   for (const EngineNode& node : nodes()) {
     for (const std::string& shader : node.shaders) {
-      streams_weights = streams_weights || shader_family(shader) == "matvec_t";
       if (std::find(shader_variants_.begin(), shader_variants_.end(), shader) ==
           shader_variants_.end()) {
         shader_variants_.push_back(shader);
       }
     }
-  }
-  // Batches read the next batch's weights into the cache ahead of it
-  // (CommandList::insert_prefetches).
-  if (streams_weights && (caps_.prefetch_light_bytes != 0 || caps_.prefetch_heavy_bytes != 0)) {
-    shader_variants_.emplace_back("prefetch");
   }
 }
 

@@ -104,9 +104,7 @@ class PlanBuilder {
     stage_bindings();
     add_host_checks();
     encode();
-    const std::optional<PrefetchPolicy> prefetch = prefetch_policy();
-    plan_.commands.finalize(engine_.device().handle(), engine_.device().set_layout(),
-                            prefetch ? &*prefetch : nullptr);
+    plan_.commands.finalize(engine_.device().handle(), engine_.device().set_layout());
   }
 
  private:
@@ -626,23 +624,6 @@ class PlanBuilder {
     for (uint32_t id = 0; id < values_.size(); ++id) {
       if (root_[id] != id) plan_.regions[id] = plan_.regions[root_[id]];
     }
-  }
-
-  // Prefetches where the device asks for them and the engine has the
-  // pipeline (Engine::collect_shader_variants), with a sink of their own.
-  std::optional<PrefetchPolicy> prefetch_policy() {
-    const DeviceCaps& caps = engine_.device().caps();
-    const std::optional<uint32_t> pipeline = pipelines_.find("prefetch");
-    if (!pipeline) return std::nullopt;
-    constexpr VkDeviceSize kSinkBytes = 16;
-    plan_.buffers.push_back(engine_.device().device_memory().allocate(
-        kSinkBytes, str_cat(engine_label(), " prefetch sink")));
-    return PrefetchPolicy{*pipeline,
-                          plan_.buffers.back().region(),
-                          caps.prefetch_light_bytes,
-                          caps.prefetch_heavy_bytes,
-                          caps.linear_workgroup * kPrefetchBytesPerInvocation,
-                          caps.max_group_count[0]};
   }
 
   // One scratch buffer, of the largest size a node asks for

@@ -178,17 +178,10 @@ std::optional<PhysicalDevice> describe(VkPhysicalDevice handle, uint32_t index,
     memory_model.pNext = storage16.pNext;
     storage16.pNext = &memory_model;
   }
-  auto timeline = vk_struct<VkPhysicalDeviceTimelineSemaphoreFeatures>(
-      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_TIMELINE_SEMAPHORE_FEATURES);
-  if (has_memory_model) {  // Vulkan 1.2, like the memory model
-    timeline.pNext = storage16.pNext;
-    storage16.pNext = &timeline;
-  }
   auto features =
       vk_struct<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2);
   features.pNext = &storage16;
   vkGetPhysicalDeviceFeatures2(handle, &features);
-  caps.timeline_semaphore = has_memory_model && timeline.timelineSemaphore == VK_TRUE;
   caps.memory_model = has_memory_model && memory_model.vulkanMemoryModel == VK_TRUE;
   caps.memory_model_device_scope =
       caps.memory_model && memory_model.vulkanMemoryModelDeviceScope == VK_TRUE;

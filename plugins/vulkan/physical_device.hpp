@@ -42,14 +42,6 @@ struct DeviceCaps {
   // (the last block of a row to finish does) instead of in a pass of its
   // own (RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE=0, to compare).
   bool fuse_attention_combine = true;
-  // Bytes of the next batch's weights a batch reads into the cache ahead
-  // of it (prefetch.comp, CommandList::insert_prefetches): a batch that
-  // streams no weights of its own (attention, an argmax) reads up to
-  // prefetch_light_bytes, one that does up to prefetch_heavy_bytes while
-  // its last workgroups drain. 0 and 0: no prefetches
-  // (RTSCOPE_VULKAN_PREFETCH).
-  uint64_t prefetch_light_bytes = 0;
-  uint64_t prefetch_heavy_bytes = 0;
   uint32_t max_shared_memory = 0;         // maxComputeSharedMemorySize
   uint32_t max_push_constants = 0;        // maxPushConstantsSize
   uint64_t max_storage_range = 0;         // maxStorageBufferRange
@@ -68,9 +60,6 @@ struct DeviceCaps {
   // needs the device scope too (VUID-RuntimeSpirv-vulkanMemoryModel-06265).
   bool memory_model = false;
   bool memory_model_device_scope = false;
-  // Timeline semaphores (Vulkan 1.2): a context's submits signal one
-  // instead of a fence (Context).
-  bool timeline_semaphore = false;
   uint32_t queue_family = 0;  // a family with compute (and therefore transfer)
   // Device timestamps on that queue (timestampValidBits; 0: none) and the
   // nanoseconds per tick (timestampPeriod), for the gpu_time_ns counter.

@@ -120,15 +120,10 @@ PipelineSet::~PipelineSet() {
   }
 }
 
-std::optional<uint32_t> PipelineSet::find(std::string_view variant) const {
+uint32_t PipelineSet::index_of(std::string_view variant) const {
   for (uint32_t i = 0; i < names_.size(); ++i) {
     if (names_[i] == variant) return i;
   }
-  return std::nullopt;
-}
-
-uint32_t PipelineSet::index_of(std::string_view variant) const {
-  if (const std::optional<uint32_t> index = find(variant)) return *index;
   fail(RTS_ERROR_INTERNAL, "vulkan: pipeline '", variant, "' was not created for this context");
 }
 

@@ -73,8 +73,6 @@ class PipelineSet {
 
   // Index of `variant`; throws Error (internal) if the set lacks it.
   uint32_t index_of(std::string_view variant) const;
-  // The index of `variant`, or nullopt where the context has no such pipeline.
-  std::optional<uint32_t> find(std::string_view variant) const;
   VkPipeline pipeline(uint32_t index) const { return pipelines_[index]; }
   const std::string& name(uint32_t index) const { return names_[index]; }
   size_t size() const { return pipelines_.size(); }

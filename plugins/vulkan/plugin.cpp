@@ -69,22 +69,6 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
   const uint32_t block_rows =
       matvec_count("RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS", parse_matvec_block_rows,
                    kMatvecSplitBlockRows, "a count of rows per pass over the weights: set 2, 4, 8");
-  // RTSCOPE_VULKAN_PREFETCH="light/heavy" in MB (DeviceCaps::prefetch_light_bytes).
-  uint64_t prefetch_light = 0;
-  uint64_t prefetch_heavy = 0;
-  if (const char* prefetch = std::getenv("RTSCOPE_VULKAN_PREFETCH");
-      prefetch != nullptr && *prefetch != '\0') {
-    char* end = nullptr;
-    const double light = std::strtod(prefetch, &end);
-    double heavy = 0;
-    if (*end == '/') heavy = std::strtod(end + 1, &end);
-    if (*end != '\0' || !(light >= 0 && light <= 4096) || !(heavy >= 0 && heavy <= 4096)) {
-      fail_invalid("RTSCOPE_VULKAN_PREFETCH='", prefetch,
-                   "' is not two sizes in MB (light/heavy), e.g. 16/2; or leave it unset");
-    }
-    prefetch_light = static_cast<uint64_t>(light * 1048576.0);
-    prefetch_heavy = static_cast<uint64_t>(heavy * 1048576.0);
-  }
   const bool fuse_cache_writes = env_flag("RTSCOPE_VULKAN_FUSE_CACHE_WRITES", true);
   const bool fuse_attention_combine = env_flag("RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE", true);
   for (PhysicalDevice& device : physical_) {
@@ -94,8 +78,6 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
     if (device.caps.matvec_split_rows != 0) device.caps.matvec_split_rows = split_rows;
     device.caps.matvec_split_block_rows = block_rows;
     device.caps.fuse_cache_writes = fuse_cache_writes;
-    device.caps.prefetch_light_bytes = prefetch_light;
-    device.caps.prefetch_heavy_bytes = prefetch_heavy;
     // The combining block's Device-scope atomic and barrier are invalid
     // under a memory model without its device scope.
     device.caps.fuse_attention_combine =

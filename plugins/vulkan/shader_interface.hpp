@@ -70,14 +70,6 @@ inline constexpr uint32_t kMatmulPosPerRow = 64;
 // batch row whose position leaves no room for seq steps stores nothing.
 inline constexpr uint32_t kMatmulCacheWrite = 128;
 
-// prefetch.comp: reads `words` words of binding 0, one per 32-byte sector.
-struct PrefetchPush {
-  uint32_t words;
-  uint32_t key;
-};
-// Bytes one prefetch workgroup covers per invocation (8 sectors of 32).
-inline constexpr uint32_t kPrefetchBytesPerInvocation = 8 * 32;
-
 // matvec.comp: the skinny matmul for at most kMatvecMaxRows rows.
 struct MatvecPush {
   uint32_t m;

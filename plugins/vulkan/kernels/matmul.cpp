@@ -85,14 +85,12 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
                                  : args.gated_up ? args.gated_up->region
                                  : heads.pos     ? heads.pos->region
                                                  : a;
-    // The weights (and a gated product's up weight) are read once, whole.
-    const Binding up{fourth, false, args.gated_up != nullptr};
     const SkinnyShape shape{skinny_push.m, skinny_push.n, skinny_push.k, skinny_push.flags,
                             skinny_push.head_dim};
     if (skinny_transposed && args.pipelines.size() > 3 &&
         runs_skinny_coop(shape, caps.skinny, caps.skinny_coop, caps.matvec_split_rows != 0)) {
       // Tensor cores (skinny_coop.comp): one workgroup per 16 columns.
-      args.commands.dispatch(args.pipelines[3], {{a}, {b, false, true}, {bias}, {out, true}, up},
+      args.commands.dispatch(args.pipelines[3], {{a}, {b}, {bias}, {out, true}, {fourth}},
                              skinny_push,
                              Groups{static_cast<uint32_t>(std::min<uint64_t>(
                                         skinny_coop_groups(shape), caps.max_group_count[0])),
@@ -113,7 +111,7 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
               : columns;
     const uint64_t groups = (tasks + per_group - 1) / per_group;
     args.commands.dispatch(
-        args.pipelines[1], {{a}, {b, false, true}, {bias}, {out, true}, up}, skinny_push,
+        args.pipelines[1], {{a}, {b}, {bias}, {out, true}, {fourth}}, skinny_push,
         Groups{static_cast<uint32_t>(std::min<uint64_t>(groups, caps.max_group_count[0])), 1, 1});
     return;
   }
