@@ -42,10 +42,6 @@ layout(constant_id = 1) const uint SPLIT_WEIGHT_ROWS = 4;
 // Rows of A per pass over them (DeviceCaps::matvec_split_block_rows: 2, 4
 // or 8).
 layout(constant_id = 2) const uint SPLIT_BLOCK_ROWS = 8;
-// Timing only, results wrong (RTSCOPE_VULKAN_MATVEC_DIAG): bit 0 leaves
-// out the fused rmsnorm's arithmetic on the split-K path, bit 1 its loads
-// and widening of A (x taken from the weights instead).
-layout(constant_id = 3) const uint DIAG = 0;
 
 const uint IN_FLIGHT = 8;  // 16-byte weight loads per invocation and row
 
@@ -357,12 +353,8 @@ void accumulate_slot(uvec4 raw[WEIGHT_ROWS], uint v, uint vecs, uint row0, uint 
   [[unroll]] for (uint r = 0u; r < BLOCK_ROWS; ++r) {
     if (r < rows) {
       float x[VEC];
-      if ((DIAG & 2u) != 0u) {
-        [[unroll]] for (uint e = 0u; e < VEC; ++e) x[e] = weights[0][e] + float(r);
-      } else {
-        unpack16(a[(row0 + r) * vecs + v], x);
-      }
-      if (norm_rows && (DIAG & 1u) == 0u) {
+      unpack16(a[(row0 + r) * vecs + v], x);
+      if (norm_rows) {
         [[unroll]] for (uint e = 0u; e < VEC; ++e) {
           squares[r] = fma(x[e], x[e], squares[r]);
           x[e] *= g[e];
