@@ -19,20 +19,13 @@ namespace {
 
 // Specialization constants of a variant on a device (ids 0 to count - 1).
 struct Specialization {
-  uint32_t values[4] = {0, 0, 0, 0};
+  uint32_t values[3] = {0, 0, 0};
   uint32_t count = 1;
   std::string label;  // for the cache key
 };
 
 Specialization specialization_for(const DeviceCaps& caps, std::string_view variant) {
   Specialization spec;
-  if (shader_family(variant).starts_with("skinny_coop")) {
-    const char* diag = std::getenv("RTSCOPE_VULKAN_COOP_DIAG");
-    spec.values[3] = diag != nullptr ? static_cast<uint32_t>(std::atoi(diag)) : 0;
-    spec.count = 4;
-    spec.label = str_cat("d", spec.values[3]);
-    return spec;
-  }
   switch (workgroup_shape(shader_family(variant))) {
     case WorkgroupShape::kLinear:
       spec.values[0] = caps.linear_workgroup;

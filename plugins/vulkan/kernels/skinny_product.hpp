@@ -80,16 +80,15 @@ struct SkinnyCoopBuild {
   // it was faster than matvec_t on the H200.
   uint32_t auto_min_rows = 0;
 };
-inline constexpr std::array<SkinnyCoopBuild, 6> kSkinnyCoopBuilds = {{
+inline constexpr std::array<SkinnyCoopBuild, 5> kSkinnyCoopBuilds = {{
     {"staged-t1s16", "skinny_coop_staged_t1s16_f16", 38912, 512, 4},
-    {"rows-t1s16", "skinny_coop_rows_t1s16_f16", 38912, 512, 4},
     {"t4s8", "skinny_coop_f16", 19456, 256, 8},
     {"t2s16", "skinny_coop_t2s16_f16", 34816, 512, 4},
     {"staged-t2s8", "skinny_coop_staged_t2s8_f16", 31744, 256, 4},
     {"staged-t4s4", "skinny_coop_staged_t4s4_f16", 28160, 128, 8},
 }};
 // t4s8: within what every device with cooperative matrices offers.
-inline constexpr const SkinnyCoopBuild& kSkinnyCoopFallbackBuild = kSkinnyCoopBuilds[2];
+inline constexpr const SkinnyCoopBuild& kSkinnyCoopFallbackBuild = kSkinnyCoopBuilds[1];
 
 // The build RTSCOPE_VULKAN_SKINNY_COOP names (an entry of
 // kSkinnyCoopBuilds); nullptr for nullptr or a name that is not a build.

@@ -53,9 +53,6 @@
 #ifndef SUBGROUP_COUNT
 #define SUBGROUP_COUNT 8
 #endif
-#if defined(ROW_LOADS) && (!defined(STAGED) || T_TILES != 1 || SUBGROUP_COUNT != 16)
-#error "ROW_LOADS: one subgroup per row of a 16-row tile, one k-tile per step, staged"
-#endif
 const uint L = 16;  // cooperative matrix side (M, N and K)
 const uint SUBGROUPS = SUBGROUP_COUNT;
 const uint SUBGROUP_SIZE = 32;  // checked on the host (DeviceCaps)
@@ -121,10 +118,6 @@ SHAPE_CONSTANT(9, S_N);
 SHAPE_CONSTANT(10, S_K);
 SHAPE_CONSTANT(11, S_FLAGS);
 
-// Timing only, results wrong (RTSCOPE_VULKAN_COOP_DIAG): bit 0 stages no
-// A slices after the first step, bit 1 loads no weights (zeros).
-layout(constant_id = 3) const uint DIAG = 0;
-
 float f16_round(float x) { return float(float16_t(x)); }
 
 void main() {
@@ -179,72 +172,7 @@ void main() {
     // This lane's vectors of A (and of the gain) for the current step,
     // zero beyond M rows and K; the next step's are fetched with its
     // weights, so a step waits on nothing but the previous one's loads.
-#if defined(STAGED) && defined(ROW_LOADS)
-    // Row loads: the SUBGROUPS steps of a round (the round's k-tiles, one
-    // per subgroup) are fetched a weight row per subgroup, 512 contiguous
-    // bytes per load, and put where each step's subgroup reads its tile;
-    // workgroup barriers then stand where the subgroup ones are below.
-    uvec4 xs_next[T];
-    uvec4 gs_next[T];
-    uvec4 ws_next;
-    uvec4 ws2_next;
-    const uint w_slice = SUBGROUPS * A_SLICE + sub * 2u * W_SLICE;
-    const uint rounds = (steps + SUBGROUPS - 1u) / SUBGROUPS;
-    // Where this lane's vector of its row goes: the slice of the subgroup
-    // whose step it is part of.
-    const uint row_at = SUBGROUPS * A_SLICE + (lane / A_VECS_PER_ROW) * 2u * W_SLICE +
-                        sub * A_STRIDE + lane % A_VECS_PER_ROW;
-    for (uint round = 0u; round <= rounds; ++round) {
-      // Iteration `round` fetches round `round` and multiplies the one before.
-      const bool fetch = round < rounds;
-      const uint step = round * SUBGROUPS + sub;
-      if (fetch) {
-        const uint col = round * SUBGROUPS * A_VECS_PER_ROW + lane;
-        const bool valid = col < KV;
-        ws_next = valid ? b[(n0 + sub) * KV + col] : uvec4(0u);
-        if (gated) ws2_next = valid ? up[(n0 + sub) * KV + col] : uvec4(0u);
-        if (rope) ws2_next = valid ? b[(n1 + sub) * KV + col] : uvec4(0u);
-        [[unroll]] for (uint j = 0u; j < T; ++j) {
-          const uint kv = step * A_VECS_PER_ROW + a_vec + j * LANES_PER_ROW;
-          const bool a_valid = a_row < M && kv < KV;
-          xs_next[j] = a_valid ? a[a_row * KV + kv] : uvec4(0u);
-          gs_next[j] = a_valid && norm_rows ? gain[kv] : uvec4(0u);
-        }
-      }
-      if (round > 0u) {
-        barrier();  // the round's slices are stored
-        const uint prev = step - SUBGROUPS;
-        if (prev < k_tiles) {
-          fcoopmatNV<16, gl_ScopeSubgroup, L, L> x;
-          fcoopmatNV<16, gl_ScopeSubgroup, L, L> w;
-          coopMatLoadNV(x, pool, slice, A_STRIDE, false);
-          coopMatLoadNV(w, pool, w_slice, A_STRIDE, true);
-          acc = coopMatMulAddNV(x, w, acc);
-          if (paired) {
-            coopMatLoadNV(w, pool, w_slice + W_SLICE, A_STRIDE, true);
-            acc2 = coopMatMulAddNV(x, w, acc2);
-          }
-        }
-        barrier();  // every slice is read before it is refilled
-      }
-      if (fetch) {
-        pool[row_at] = ws_next;
-        if (paired) pool[row_at + W_SLICE] = ws2_next;
-        [[unroll]] for (uint j = 0u; j < T; ++j) {
-          uvec4 x = xs_next[j];
-          if (norm_rows) {
-            [[unroll]] for (uint i = 0u; i < 4u; ++i) {
-              const vec2 p = unpackHalf2x16(x[i]);
-              squares = fma(p.x, p.x, fma(p.y, p.y, squares));
-              x[i] = packHalf2x16(p * unpackHalf2x16(gs_next[j][i]));
-            }
-          }
-          pool[slice + a_row * A_STRIDE + a_vec + j * LANES_PER_ROW] = x;
-        }
-      }
-    }
-
-#elif defined(STAGED)
+#ifdef STAGED
     uvec4 xs[T];
     uvec4 gs[T];
     uvec4 xs_next[T];
@@ -264,25 +192,11 @@ void main() {
           const uint row = v / A_VECS_PER_ROW;
           const uint col = step * A_VECS_PER_ROW + v % A_VECS_PER_ROW;
           const bool valid = col < KV;
-          if ((DIAG & 2u) != 0u) {
-            ws_next[j] = uvec4(step);
-            ws2_next[j] = uvec4(step);
-            continue;
-          }
-          if ((DIAG & 4u) != 0u) {
-            // The same bytes in a contiguous order: 512 bytes per load.
-            const uint at_flat = n0 * KV + (step * W_PER_LANE + j) * SUBGROUP_SIZE + lane;
-            ws_next[j] = valid ? b[at_flat] : uvec4(0u);
-            if (gated) ws2_next[j] = valid ? up[at_flat] : uvec4(0u);
-            if (rope) ws2_next[j] = valid ? b[at_flat + (n1 - n0) * KV] : uvec4(0u);
-            continue;
-          }
           ws_next[j] = valid ? b[(n0 + row) * KV + col] : uvec4(0u);
           if (gated) ws2_next[j] = valid ? up[(n0 + row) * KV + col] : uvec4(0u);
           if (rope) ws2_next[j] = valid ? b[(n1 + row) * KV + col] : uvec4(0u);
         }
         [[unroll]] for (uint j = 0u; j < T; ++j) {
-          if ((DIAG & 1u) != 0u && step != sub) continue;
           const uint kv = step * A_VECS_PER_ROW + a_vec + j * LANES_PER_ROW;
           const bool valid = a_row < M && kv < KV;
           xs_next[j] = valid ? a[a_row * KV + kv] : uvec4(0u);
@@ -317,7 +231,6 @@ void main() {
           if (paired) pool[at + W_SLICE] = ws2_next[j];
         }
         [[unroll]] for (uint j = 0u; j < T; ++j) {
-          if ((DIAG & 1u) != 0u && step != sub) continue;
           uvec4 x = xs_next[j];
           if (norm_rows) {
             [[unroll]] for (uint i = 0u; i < 4u; ++i) {
