@@ -197,6 +197,18 @@ for candidate in "$build/tests/vulkan/test_vulkan" "$build/tests/test_vulkan"; d
 done
 if [[ -n "$test_binary" ]]; then
   log "correctness: $test_binary --gtest_filter='$vulkan_filter'"
+  # A pattern that matches no test (a parameterized suite is named
+  # Prefix/Suite, so 'Suite*' misses it) would pass silently: each of the
+  # filter's positive patterns must name at least one test.
+  IFS=':' read -r -a patterns <<<"${vulkan_filter%%-*}"
+  for pattern in "${patterns[@]}"; do
+    [[ -n "$pattern" ]] || continue
+    matched=$("$test_binary" --gtest_list_tests --gtest_filter="$pattern" | grep -c '^  ' || true)
+    if [[ "$matched" == 0 ]]; then
+      log "correctness: filter pattern '$pattern' matches no test in $test_binary"
+      status_correct=false
+    fi
+  done
   # The tests find the conformance data through the source tree they were
   # built from; run them from the repo root.
   if (cd "$repo" && "$test_binary" --gtest_brief=1 --gtest_filter="$vulkan_filter" \
