@@ -197,6 +197,9 @@ for candidate in "$build/tests/vulkan/test_vulkan" "$build/tests/test_vulkan"; d
 done
 if [[ -n "$test_binary" ]]; then
   log "correctness: $test_binary --gtest_filter='$vulkan_filter'"
+  # The tests that start rtscope-run find it in this tree, wherever it was
+  # built.
+  export RTSCOPE_RUN_BINARY="$runner"
   # A pattern that matches no test (a parameterized suite is named
   # Prefix/Suite, so 'Suite*' misses it) would pass silently: each of the
   # filter's positive patterns must name at least one test.

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -23,6 +24,15 @@ inline constexpr const char* kRtscopeRunBinary = RTSCOPE_RUN_BINARY;
 #else
 inline constexpr const char* kRtscopeRunBinary = "";
 #endif
+
+// The rtscope-run the tests start: the one built beside them, unless the
+// environment's RTSCOPE_RUN_BINARY names another (a build moved elsewhere,
+// such as a GPU bundle, scripts/gpu-bundle.sh).
+inline std::string rtscope_run_binary() {
+  const char* moved = std::getenv("RTSCOPE_RUN_BINARY");
+  if (moved != nullptr && *moved != '\0' && kRtscopeRunBinary[0] != '\0') return moved;
+  return kRtscopeRunBinary;
+}
 
 // One built-in decoder streamed on one plugin, as a run config.
 struct StreamRun {
@@ -62,7 +72,7 @@ inline std::string tiny_decoder_config(std::string_view kernel_specialization, i
 
 class RtscopeRun : public rtscope::testing::ProgramTest {
  protected:
-  RtscopeRun() : ProgramTest(kRtscopeRunBinary) {}
+  RtscopeRun() : ProgramTest(rtscope_run_binary()) {}
   void SetUp() override {
     if (binary_.empty()) GTEST_SKIP() << "rtscope-run is not built (RTSCOPE_RUN_BINARY undefined)";
   }
