@@ -43,10 +43,7 @@ void DispatchProfile::collect(Device& device, const PlanProfile& plan, const Hos
   dispatches_ += plan.dispatches();
   barriers_ += plan.barriers();
   if (host != nullptr) {
-    host_.before_submit += host->before_submit;
-    host_.submit += host->submit;
-    host_.wait += host->wait;
-    host_.after += host->after;
+    host_ += *host;
     ++host_executes_;
   }
   ++executes_;
@@ -54,8 +51,7 @@ void DispatchProfile::collect(Device& device, const PlanProfile& plan, const Hos
 
 std::string DispatchProfile::table(size_t rows) const {
   if (executes_ == 0) return {};
-  std::vector<std::pair<std::pair<std::string, uint64_t>, Total>> sorted(totals_.begin(),
-                                                                         totals_.end());
+  std::vector<std::pair<Key, Total>> sorted(totals_.begin(), totals_.end());
   std::sort(sorted.begin(), sorted.end(),
             [](const auto& a, const auto& b) { return a.second.ns > b.second.ns; });
   const auto executes = static_cast<double>(executes_);

@@ -43,6 +43,14 @@ struct HostSpans {
   uint64_t submit = 0;         // inside vkQueueSubmit
   uint64_t wait = 0;           // vkQueueSubmit's return to the fence seen signalled
   uint64_t after = 0;          // the fence to execute's return (outputs staged out)
+
+  HostSpans& operator+=(const HostSpans& other) {
+    before_submit += other.before_submit;
+    submit += other.submit;
+    wait += other.wait;
+    after += other.after;
+    return *this;
+  }
 };
 
 // One plan's timestamps: a query pool with a slot per batch boundary.
@@ -85,8 +93,9 @@ class DispatchProfile {
     uint64_t ns = 0;
     uint64_t batches = 0;
   };
-  std::map<std::pair<std::string, uint64_t>, Total> totals_;  // by label and bytes
-  HostSpans host_;                                            // summed over host_executes_
+  using Key = std::pair<std::string, uint64_t>;  // a batch's label and bytes
+  std::map<Key, Total> totals_;
+  HostSpans host_;  // summed over host_executes_
   uint64_t host_executes_ = 0;
   uint64_t executes_ = 0;
   uint64_t total_ns_ = 0;
