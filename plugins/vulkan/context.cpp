@@ -459,6 +459,7 @@ void Context::run(const rts_execute_args& args) {
   fused_gated_products_.fetch_add(plan.fused_gated_products, std::memory_order_relaxed);
   fused_ropes_.fetch_add(plan.fused_ropes, std::memory_order_relaxed);
   fused_cache_writes_.fetch_add(plan.fused_cache_writes, std::memory_order_relaxed);
+  fused_argmaxes_.fetch_add(plan.fused_argmaxes, std::memory_order_relaxed);
   skinny_coop_products_.fetch_add(plan.skinny_coop_products, std::memory_order_relaxed);
   uint64_t device_bytes = 0;
   for (uint32_t i = 0; i < args.n_inputs; ++i) {
@@ -498,6 +499,7 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   // ropes run inside the projection producing their input.
   report("fused_ropes", load(fused_ropes_));
   report("fused_cache_writes", load(fused_cache_writes_));
+  report("fused_argmaxes", load(fused_argmaxes_));
   // Skinny linears (few rows) run on tensor cores (skinny_coop.comp).
   report("skinny_coop_products", load(skinny_coop_products_));
   report("output_allocations", load(output_allocations_));

@@ -92,15 +92,18 @@ class PlanBuilder {
     row_norm_eps_.assign(nodes_.size(), std::nullopt);
     gated_.assign(nodes_.size(), false);
     heads_.assign(nodes_.size(), std::nullopt);
+    argmax_state_.assign(nodes_.size(), std::nullopt);
     fuse_row_norms();
     fuse_gated_products();
     fuse_rope_projections();
     fuse_residual_adds();
+    if (engine_.device().caps().fuse_argmax) fuse_argmaxes();
     find_views();
     schedule_nodes();
     choose_direct_staging();
     place_values();
     place_scratch();
+    place_argmax_states();
     stage_bindings();
     add_host_checks();
     encode();
@@ -325,6 +328,50 @@ class PlanBuilder {
         ++plan_.fused_residual_adds;
         break;
       }
+    }
+  }
+
+  static bool over_last_axis(const EngineNode& argmax, size_t rank) {
+    const int64_t axis = argmax.desc->attr_int("axis", -1);
+    return axis == -1 || axis == static_cast<int64_t>(rank) - 1;
+  }
+
+  // i = argmax(p) over p's last axis, where p is an f16 projection running
+  // matvec_t without a residual, a gate or heads, of at most
+  // kMatvecArgmaxMaxRows rows and kMatvecArgmaxPages pages of columns: the
+  // projection writes p as before (the logits may be read elsewhere) and
+  // i as a second output (kMatmulArgmax), and the argmax runs nothing. A
+  // decode step then picks its next token without a dispatch of its own.
+  void fuse_argmaxes() {
+    const auto [producer, readers] = links();
+    for (size_t m = 0; m < nodes_.size(); ++m) {
+      EngineNode& argmax = nodes_[m];
+      if (argmax.desc->op != "argmax" || argmax.inputs.size() != 1 || argmax.outputs.size() != 1) {
+        continue;
+      }
+      const uint32_t logits = argmax.inputs[0];
+      const uint32_t index = argmax.outputs[0];
+      const int p = producer[logits];
+      if (p < 0) continue;
+      EngineNode& projection = nodes_[p];
+      const Dims& dims = plan_.dims[logits];
+      const size_t plain_inputs = row_norm_eps_[p] ? 3 : 2;
+      if (projection.desc->op != "linear" || projection.inputs.size() != plain_inputs ||
+          projection.outputs.size() != 1 || residual_[p] || gated_[p] || heads_[p] ||
+          !runs_matvec_t(projection) || dims.empty() || !over_last_axis(argmax, dims.size()) ||
+          values_[logits].device_dtype != RTS_DTYPE_F16 ||
+          values_[index].device_dtype != RTS_DTYPE_I64) {
+        continue;
+      }
+      const int64_t columns = dims.back();
+      if (columns <= 0 || element_count(dims) / columns > kMatvecArgmaxMaxRows ||
+          columns > int64_t{kMatvecArgmaxPages} * kMatvecArgmaxPageColumns) {
+        continue;
+      }
+      projection.outputs.push_back(index);
+      argmax_state_[p] = BufferRegion{};  // placed by place_argmax_states
+      drop(m);
+      ++plan_.fused_argmaxes;
     }
   }
 
@@ -651,6 +698,17 @@ class PlanBuilder {
     scratch_ = plan_.buffers.back().region();
   }
 
+  // Each fused argmax's counter and keys (kMatvecArgmaxStateBytes), its
+  // own: two of them may run between the same barriers.
+  void place_argmax_states() {
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      if (!argmax_state_[n]) continue;
+      plan_.buffers.push_back(engine_.device().device_memory().allocate(
+          kMatvecArgmaxStateBytes, str_cat(engine_label(), " argmax state")));
+      argmax_state_[n] = plan_.buffers.back().region();
+    }
+  }
+
   // Staging layout: inputs the engine reads, then every output.
   void stage_bindings() {
     VkDeviceSize offset = 0;
@@ -728,6 +786,9 @@ class PlanBuilder {
     if (scratch_zeroed_ > 0) {
       plan_.commands.zero({scratch_.buffer, scratch_.offset, scratch_zeroed_});
     }
+    for (const std::optional<BufferRegion>& state : argmax_state_) {
+      if (state) plan_.commands.zero(*state);
+    }
     for (const StagedTensor& staged : plan_.staged_inputs) {
       if (staged.direct) continue;  // read where the host wrote it
       plan_.commands.copy(plan_.staging.region(), staged.staging_offset,
@@ -749,6 +810,12 @@ class PlanBuilder {
       for (uint32_t id : node.outputs) outputs.push_back(arg(id));
       // Fused inputs were appended: the gain, the up weight, the position
       // (of a rope, a cache write or both), the residual.
+      // A fused argmax's indices: the second output.
+      std::optional<TensorArg> argmax;
+      if (argmax_state_[n]) {
+        argmax = outputs.back();
+        outputs.pop_back();
+      }
       std::optional<TensorArg> residual;
       std::optional<TensorArg> gain;
       std::optional<TensorArg> up;
@@ -778,7 +845,8 @@ class PlanBuilder {
       node.spec->encode(EncodeArgs{
           *node.desc, inputs, outputs, pipelines, engine_.device().caps(), plan_.commands,
           residual ? &*residual : nullptr, gain ? &*gain : nullptr, row_norm_eps_[n].value_or(0.0f),
-          up ? &*up : nullptr, wants_scratch_[n] ? &scratch_ : nullptr, heads});
+          up ? &*up : nullptr, wants_scratch_[n] ? &scratch_ : nullptr, heads,
+          EncodeArgs::Argmax{argmax ? &*argmax : nullptr, argmax_state_[n].value_or(BufferRegion{})}});
     }
     for (uint32_t p = 0; p < pipelines_.size(); ++p) {
       if (shader_family(pipelines_.name(p)).starts_with("skinny_coop")) {
@@ -842,6 +910,9 @@ class PlanBuilder {
   // (fuse_cache_write) it applies to its output, with their one position
   // appended to its inputs after the up weight; pos is set when encoding.
   std::vector<std::optional<EncodeArgs::Heads>> heads_;
+  // Per node: it computes an argmax of its output too (fuse_argmaxes), the
+  // indices its second output, with this state (place_argmax_states).
+  std::vector<std::optional<BufferRegion>> argmax_state_;
   std::vector<bool> wants_scratch_;  // per node: it gets scratch_ (place_scratch)
   BufferRegion scratch_{};
   VkDeviceSize scratch_zeroed_ = 0;  // bytes of scratch_ zeroed at the start (place_scratch)

@@ -121,6 +121,11 @@ std::optional<PhysicalDevice> describe(VkPhysicalDevice handle, uint32_t index,
     why = "has no compute queue";
     return std::nullopt;
   }
+  if (properties.limits.maxPerStageDescriptorStorageBuffers < kMaxBindings) {
+    why = str_cat("allows ", properties.limits.maxPerStageDescriptorStorageBuffers,
+                  " storage buffers per shader stage; the plugin's pipelines bind ", kMaxBindings);
+    return std::nullopt;
+  }
 
   DeviceCaps& caps = device.caps;
   caps.api_version = properties.apiVersion;

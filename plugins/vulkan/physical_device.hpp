@@ -42,6 +42,10 @@ struct DeviceCaps {
   // (the last block of a row to finish does) instead of in a pass of its
   // own (RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE=0, to compare).
   bool fuse_attention_combine = true;
+  // Whether an argmax over a projection's f16 output runs inside the
+  // projection's matvec_t dispatch (ExecutionPlan::fuse_argmaxes;
+  // RTSCOPE_VULKAN_FUSE_ARGMAX=0 turns it off, to compare).
+  bool fuse_argmax = true;
   uint32_t max_shared_memory = 0;         // maxComputeSharedMemorySize
   uint32_t max_push_constants = 0;        // maxPushConstantsSize
   uint64_t max_storage_range = 0;         // maxStorageBufferRange

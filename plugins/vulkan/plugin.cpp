@@ -71,6 +71,7 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
                    kMatvecSplitBlockRows, "a count of rows per pass over the weights: set 2, 4, 8");
   const bool fuse_cache_writes = env_flag("RTSCOPE_VULKAN_FUSE_CACHE_WRITES", true);
   const bool fuse_attention_combine = env_flag("RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE", true);
+  const bool fuse_argmax = env_flag("RTSCOPE_VULKAN_FUSE_ARGMAX", true);
   for (PhysicalDevice& device : physical_) {
     device.caps.skinny = *skinny_mode;
     // The device decides whether the split path can run; the variables
@@ -80,9 +81,11 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
     device.caps.fuse_cache_writes = fuse_cache_writes;
     // The combining block's Device-scope atomic and barrier are invalid
     // under a memory model without its device scope.
-    device.caps.fuse_attention_combine =
-        fuse_attention_combine &&
-        (!device.caps.memory_model || device.caps.memory_model_device_scope);
+    const bool device_scope_atomics =
+        !device.caps.memory_model || device.caps.memory_model_device_scope;
+    device.caps.fuse_attention_combine = fuse_attention_combine && device_scope_atomics;
+    // The fused argmax counts its workgroups the same way.
+    device.caps.fuse_argmax = fuse_argmax && device_scope_atomics;
     const uint32_t shared = device.caps.max_shared_memory;
     const uint32_t invocations = device.properties.limits.maxComputeWorkGroupInvocations;
     const SkinnyCoopBuild& build =

@@ -11,9 +11,10 @@
 namespace rtscope::vulkan {
 
 // Every pipeline uses one descriptor set of this many storage buffers
-// (split attention combining in its partial pass binds the most: q, k, v,
-// pos, scratch, out) and one push-constant range.
-inline constexpr uint32_t kMaxBindings = 6;
+// (matvec_t with a fused argmax binds the most: a, b, bias or gain, out,
+// the fourth operand, the argmax's state and its output) and one
+// push-constant range.
+inline constexpr uint32_t kMaxBindings = 7;
 inline constexpr uint32_t kMaxShaderRank = 8;  // MAX_RANK in common.glsl
 
 struct BinaryPush {
@@ -69,6 +70,19 @@ inline constexpr uint32_t kMatmulPosPerRow = 64;
 // (a kv_cache_update of the projection's heads fused, ExecutionPlan). A
 // batch row whose position leaves no room for seq steps stores nothing.
 inline constexpr uint32_t kMatmulCacheWrite = 128;
+// matvec_t only, f16: binding 6 gets each row's argmax over its N columns
+// as an i64 (the first index on ties, NaN never winning), through the
+// counter and keys in binding 5 (kMatvecArgmaxStateBytes, zero before the
+// dispatch and zero again after it); at most kMatvecArgmaxMaxRows rows and
+// kMatvecArgmaxPages pages of kMatvecArgmaxPageColumns columns (an argmax
+// after the projection fused, ExecutionPlan).
+inline constexpr uint32_t kMatmulArgmax = 256;
+inline constexpr uint32_t kMatvecArgmaxMaxRows = 16;        // ARGMAX_ROWS in matvec_t.comp
+inline constexpr uint32_t kMatvecArgmaxPages = 4;           // ARGMAX_PAGES
+inline constexpr uint32_t kMatvecArgmaxPageColumns = 65536;  // a key's index bits
+// A 16-byte header (the count), then a key per (row, page).
+inline constexpr uint32_t kMatvecArgmaxStateBytes =
+    16 + kMatvecArgmaxMaxRows * kMatvecArgmaxPages * 4;
 
 // matvec.comp: the skinny matmul for at most kMatvecMaxRows rows.
 struct MatvecPush {

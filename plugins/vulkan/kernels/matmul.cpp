@@ -59,8 +59,9 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
   const bool skinny =
       push.m <= skinny_rows && push.batches == 1 && b_transposed == skinny_transposed;
   const EncodeArgs::Heads& heads = args.heads;
+  const bool argmax = args.argmax.out != nullptr;
   if ((args.residual != nullptr || args.row_norm_gain != nullptr || args.gated_up != nullptr ||
-       heads.pos != nullptr) &&
+       heads.pos != nullptr || argmax) &&
       !(skinny && skinny_transposed)) {
     fail(RTS_ERROR_INTERNAL, args.node.label(),
          ": a neighbouring node was fused into a product that does not run matvec_t");
@@ -73,7 +74,8 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
         push.flags | (args.residual ? kMatmulResidual : 0) |
             (args.row_norm_gain ? kMatmulNormRows : 0) | (args.gated_up ? kMatmulGated : 0) |
             (heads.rope ? kMatmulRope : 0) | (heads.cache_len != 0 ? kMatmulCacheWrite : 0) |
-            (heads.pos != nullptr && heads.pos->elements() > 1 ? kMatmulPosPerRow : 0),
+            (heads.pos != nullptr && heads.pos->elements() > 1 ? kMatmulPosPerRow : 0) |
+            (argmax ? kMatmulArgmax : 0),
         args.row_norm_eps,
         heads.head_dim,
         heads.seq,
@@ -87,7 +89,8 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
                                                  : a;
     const SkinnyShape shape{skinny_push.m, skinny_push.n, skinny_push.k, skinny_push.flags,
                             skinny_push.head_dim};
-    if (skinny_transposed && args.pipelines.size() > 3 &&
+    // The argmax is matvec_t's alone.
+    if (skinny_transposed && !argmax && args.pipelines.size() > 3 &&
         runs_skinny_coop(shape, caps.skinny, caps.skinny_coop, caps.matvec_split_rows != 0)) {
       // Tensor cores (skinny_coop.comp): one workgroup per 16 columns.
       args.commands.dispatch(args.pipelines[3], {{a}, {b}, {bias}, {out, true}, {fourth}},
@@ -109,10 +112,23 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
     const uint64_t per_group =
         split ? matvec_split_tasks(caps.matvec_split_rows, args.gated_up != nullptr || heads.rope)
               : columns;
-    const uint64_t groups = (tasks + per_group - 1) / per_group;
-    args.commands.dispatch(
-        args.pipelines[1], {{a}, {b}, {bias}, {out, true}, {fourth}}, skinny_push,
-        Groups{static_cast<uint32_t>(std::min<uint64_t>(groups, caps.max_group_count[0])), 1, 1});
+    const Groups groups{static_cast<uint32_t>(std::min<uint64_t>(
+                            (tasks + per_group - 1) / per_group, caps.max_group_count[0])),
+                        1, 1};
+    if (argmax) {
+      args.commands.dispatch(args.pipelines[1],
+                             {{a},
+                              {b},
+                              {bias},
+                              {out, true},
+                              {fourth},
+                              {args.argmax.state, true},
+                              {args.argmax.out->region, true}},
+                             skinny_push, groups);
+    } else {
+      args.commands.dispatch(args.pipelines[1], {{a}, {b}, {bias}, {out, true}, {fourth}},
+                             skinny_push, groups);
+    }
     return;
   }
   if (args.pipelines.size() > 2 && fits_coop_matrix_tiles(push)) {

@@ -74,6 +74,14 @@ struct EncodeArgs {
     uint32_t cache_len = 0;
   };
   Heads heads;
+  // Set when the plan fused an argmax over the last axis of this node's
+  // output into it (kMatmulArgmax): where the indices go, and the state
+  // of kMatvecArgmaxStateBytes the dispatch counts and compares in.
+  struct Argmax {
+    const TensorArg* out = nullptr;
+    BufferRegion state{};
+  };
+  Argmax argmax;
 };
 
 // Appends the node's commands. Nothing is recorded yet: the plan keeps the

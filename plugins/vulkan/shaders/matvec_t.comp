@@ -24,6 +24,10 @@
 // row, row r at pos[r / seq].
 // Cache write (flag bit 7): the output binding is a KV cache and each
 // output goes to its row at the row's position (cache_slot.glsl).
+// Argmax (flag bit 8, f16 only): each row's argmax over its columns, the
+// first index on ties, goes to binding 6 as an i64 (a decode step's next
+// token picked by the projection that computes the logits, with no
+// dispatch of its own nor the barrier before it); see argmax_* below.
 // Two or more rows (spec constant 1 not 0): the workgroup splits K
 // instead, see split_k below.
 #include "common.glsl"
@@ -68,7 +72,8 @@ layout(push_constant) uniform Push {
                // bit 4: gated, silu(A·Bᵀ) · (A·Uᵀ) with U in binding 4;
                // bit 5: rope on the output, pos in binding 4;
                // bit 6: with bit 5 or 7, one position per batch row (pos [B]);
-               // bit 7: the output is a KV cache (cache_slot.glsl), pos in binding 4
+               // bit 7: the output is a KV cache (cache_slot.glsl), pos in binding 4;
+               // bit 8: argmax of each row too (f16; bindings 5 and 6)
   float eps;   // bit 3
   uint head_dim;     // bits 5, 7
   uint seq;          // bits 5, 7
@@ -77,6 +82,77 @@ layout(push_constant) uniform Push {
 } pc;
 
 #include "cache_slot.glsl"
+
+#ifdef ELEM_F16
+// The fused argmax (flag bit 8). Every stored value gets a 32-bit key that
+// orders as the value and then as the first index: the f16 bits made
+// monotone above the column's index within its page of 65536 columns,
+// inverted. A workgroup keeps the largest key per (row, page) in shared
+// memory, then adds them into binding 5 with one atomicMax each and counts
+// itself in; the workgroup that counts last reads the row's pages, writes
+// the winner, and sets the keys and the count back to zero (the plan also
+// zeroes them at the start of every execute). 32-bit atomics only, and the
+// same answer whichever workgroup finishes first.
+// Mirrors kMatvecArgmax* in shader_interface.hpp.
+const uint ARGMAX_ROWS = 16u;
+const uint ARGMAX_PAGES = 4u;
+const uint ARGMAX_KEYS = 4u;  // the keys start after a 16-byte header (the count)
+layout(std430, binding = 5) coherent buffer ArgmaxState { uint argmax_state[]; };
+layout(std430, binding = 6) writeonly buffer ArgmaxOut { uint argmax_out[]; };
+shared uint argmax_best[ARGMAX_ROWS * ARGMAX_PAGES];
+shared bool argmax_last;
+
+// NaN orders below every value (it never wins, as in argmax.comp, where no
+// value is larger than it), and -0 as +0 (they compare equal there).
+uint argmax_key(float value, uint column) {
+  const uint bits = packHalf2x16(vec2(value == 0.0 ? 0.0 : value, 0.0)) & 0xffffu;
+  const uint ordered = isnan(value)                ? 0u
+                       : (bits & 0x8000u) != 0u ? (~bits & 0xffffu)
+                                                : (bits | 0x8000u);
+  return (ordered << 16) | (0xffffu - (column & 0xffffu));
+}
+
+void argmax_start() {
+  for (uint i = gl_LocalInvocationIndex; i < ARGMAX_ROWS * ARGMAX_PAGES; i += WG) {
+    argmax_best[i] = 0u;
+  }
+  barrier();
+}
+
+void argmax_finish(uint M, uint N) {
+  const uint pages = (N + 0xffffu) >> 16;
+  barrier();  // every key of the workgroup is in argmax_best
+  if (gl_LocalInvocationIndex == 0u) {
+    for (uint r = 0u; r < M; ++r) {
+      for (uint p = 0u; p < pages; ++p) {
+        const uint key = argmax_best[r * ARGMAX_PAGES + p];
+        if (key != 0u) atomicMax(argmax_state[ARGMAX_KEYS + r * ARGMAX_PAGES + p], key);
+      }
+    }
+    memoryBarrierBuffer();
+    argmax_last = atomicAdd(argmax_state[0], 1u) == gl_NumWorkGroups.x - 1u;
+  }
+  barrier();
+  if (!argmax_last) return;
+  memoryBarrierBuffer();
+  if (gl_LocalInvocationIndex < M) {
+    const uint r = gl_LocalInvocationIndex;
+    uint best_ordered = 0u;
+    uint best_index = 0u;
+    for (uint p = 0u; p < pages; ++p) {
+      const uint key = atomicExchange(argmax_state[ARGMAX_KEYS + r * ARGMAX_PAGES + p], 0u);
+      const uint ordered = key >> 16;
+      if (p == 0u || ordered > best_ordered) {  // equal: the earlier page's index is smaller
+        best_ordered = ordered;
+        best_index = (p << 16) + (0xffffu - (key & 0xffffu));
+      }
+    }
+    argmax_out[r * 2u] = best_index;
+    argmax_out[r * 2u + 1u] = 0u;
+  }
+  if (gl_LocalInvocationIndex == 0u) atomicExchange(argmax_state[0], 0u);
+}
+#endif
 
 // Shape constants (SHAPE in common.glsl): push words 0..3.
 SHAPE_CONSTANT(8, S_M);
@@ -158,7 +234,14 @@ void store_output(uint row, uint c, uint i, uint N, uint FLAGS, float total, flo
     o[slot] = ELEM(s * float(ELEM(up_total)));
   } else {
     const float skip = (FLAGS & 4u) != 0u ? float(residual[row * N + c]) : 0.0;
-    o[slot] = ELEM(total + skip);
+    // As stored: the argmax compares the values a reader of o would see.
+    const float stored = float(ELEM(total + skip));
+    o[slot] = ELEM(stored);
+#ifdef ELEM_F16
+    if ((FLAGS & 256u) != 0u) {
+      atomicMax(argmax_best[row * ARGMAX_PAGES + (c >> 16)], argmax_key(stored, c));
+    }
+#endif
   }
 }
 
@@ -461,9 +544,16 @@ void main() {
   const uint N = SHAPE(S_N, pc.n);
   const uint K = SHAPE(S_K, pc.k);
   const uint FLAGS = SHAPE(S_FLAGS, pc.flags);
+#ifdef ELEM_F16
+  const bool argmax = (FLAGS & 256u) != 0u;
+  if (argmax) argmax_start();
+#endif
   if (SPLIT && M >= 2u && gl_NumSubgroups <= MAX_SUBGROUPS) {
     split_k(M, N, K, FLAGS);
   } else {
     one_column_per_subgroup(M, N, K, FLAGS);
   }
+#ifdef ELEM_F16
+  if (argmax) argmax_finish(M, N);
+#endif
 }
