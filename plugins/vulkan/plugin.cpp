@@ -72,6 +72,10 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
   const bool fuse_cache_writes = env_flag("RTSCOPE_VULKAN_FUSE_CACHE_WRITES", true);
   const bool fuse_attention_combine = env_flag("RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE", true);
   const bool fuse_argmax = env_flag("RTSCOPE_VULKAN_FUSE_ARGMAX", true);
+  const char* argmax_groups_value = std::getenv("RTSCOPE_VULKAN_ARGMAX_GROUPS");
+  const uint32_t argmax_groups =
+      argmax_groups_value ? static_cast<uint32_t>(std::strtoul(argmax_groups_value, nullptr, 10))
+                          : 0;
   for (PhysicalDevice& device : physical_) {
     device.caps.skinny = *skinny_mode;
     // The device decides whether the split path can run; the variables
@@ -86,6 +90,7 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
     device.caps.fuse_attention_combine = fuse_attention_combine && device_scope_atomics;
     // The fused argmax counts its workgroups the same way.
     device.caps.fuse_argmax = fuse_argmax && device_scope_atomics;
+    device.caps.argmax_groups = argmax_groups;
     const uint32_t shared = device.caps.max_shared_memory;
     const uint32_t invocations = device.properties.limits.maxComputeWorkGroupInvocations;
     const SkinnyCoopBuild& build =

@@ -112,9 +112,12 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
     const uint64_t per_group =
         split ? matvec_split_tasks(caps.matvec_split_rows, args.gated_up != nullptr || heads.rope)
               : columns;
-    const Groups groups{static_cast<uint32_t>(std::min<uint64_t>(
-                            (tasks + per_group - 1) / per_group, caps.max_group_count[0])),
-                        1, 1};
+    uint64_t group_count = std::min<uint64_t>((tasks + per_group - 1) / per_group,
+                                              caps.max_group_count[0]);
+    if (argmax && caps.argmax_groups != 0) {
+      group_count = std::min<uint64_t>(group_count, caps.argmax_groups);
+    }
+    const Groups groups{static_cast<uint32_t>(group_count), 1, 1};
     if (argmax) {
       args.commands.dispatch(args.pipelines[1],
                              {{a},
