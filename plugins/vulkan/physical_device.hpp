@@ -48,7 +48,7 @@ struct DeviceCaps {
   bool fuse_argmax = true;
   // The most workgroups a projection with a fused argmax runs (0: one per
   // task group, as without it); the rest loop (RTSCOPE_VULKAN_ARGMAX_GROUPS).
-  uint32_t argmax_groups = 0;
+  uint32_t argmax_groups = kMatvecArgmaxGroups;
   uint32_t max_shared_memory = 0;         // maxComputeSharedMemorySize
   uint32_t max_push_constants = 0;        // maxPushConstantsSize
   uint64_t max_storage_range = 0;         // maxStorageBufferRange

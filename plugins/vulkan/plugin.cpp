@@ -72,10 +72,10 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
   const bool fuse_cache_writes = env_flag("RTSCOPE_VULKAN_FUSE_CACHE_WRITES", true);
   const bool fuse_attention_combine = env_flag("RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE", true);
   const bool fuse_argmax = env_flag("RTSCOPE_VULKAN_FUSE_ARGMAX", true);
-  const char* argmax_groups_value = std::getenv("RTSCOPE_VULKAN_ARGMAX_GROUPS");
   const uint32_t argmax_groups =
-      argmax_groups_value ? static_cast<uint32_t>(std::strtoul(argmax_groups_value, nullptr, 10))
-                          : 0;
+      matvec_count("RTSCOPE_VULKAN_ARGMAX_GROUPS", parse_argmax_groups, kMatvecArgmaxGroups,
+                   "a cap on the workgroups of a projection with a fused argmax: set 256, 512, "
+                   "1024, 2048, 4096, 0 (off)");
   for (PhysicalDevice& device : physical_) {
     device.caps.skinny = *skinny_mode;
     // The device decides whether the split path can run; the variables

@@ -40,6 +40,11 @@ std::optional<uint32_t> parse_matvec_block_rows(const char* value, uint32_t fall
   return parse_count(value, fallback, {2, 4, 8});
 }
 
+std::optional<uint32_t> parse_argmax_groups(const char* value, uint32_t fallback) {
+  if (value != nullptr && std::string_view(value) == "off") return 0;
+  return parse_count(value, fallback, {0, 256, 512, 1024, 2048, 4096});
+}
+
 std::string_view skinny_mode_name(SkinnyMode mode) {
   switch (mode) {
     case SkinnyMode::kAuto:
