@@ -6,6 +6,7 @@
 // three after merging); when b has no batch dims and a is a full batch, the
 // batch folds into M so that one dispatch covers every row.
 #include <algorithm>
+#include <cstdlib>
 
 #include "command_list.hpp"
 #include "kernels/op_spec.hpp"
@@ -116,6 +117,10 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
                                               caps.max_group_count[0]);
     if (argmax && caps.argmax_groups != 0) {
       group_count = std::min<uint64_t>(group_count, caps.argmax_groups);
+    }
+    if (const char* cap = std::getenv("RTSCOPE_VULKAN_MATVEC_GROUPS"); cap != nullptr) {
+      const uint64_t most = std::strtoull(cap, nullptr, 10);
+      if (most != 0) group_count = std::min<uint64_t>(group_count, most);
     }
     const Groups groups{static_cast<uint32_t>(group_count), 1, 1};
     if (argmax) {
