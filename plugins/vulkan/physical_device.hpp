@@ -46,9 +46,10 @@ struct DeviceCaps {
   // projection's matvec_t dispatch (ExecutionPlan::fuse_argmaxes;
   // RTSCOPE_VULKAN_FUSE_ARGMAX=0 turns it off, to compare).
   bool fuse_argmax = true;
-  // The most workgroups a projection with a fused argmax runs (0: one per
-  // task group, as without it); the rest loop (RTSCOPE_VULKAN_ARGMAX_GROUPS).
-  uint32_t argmax_groups = kMatvecArgmaxGroups;
+  // The most workgroups a matvec_t dispatch runs; they loop over the rest
+  // of its task groups (0: one workgroup per task group;
+  // RTSCOPE_VULKAN_MATVEC_GROUPS).
+  uint32_t matvec_groups = kMatvecMaxGroups;
   uint32_t max_shared_memory = 0;         // maxComputeSharedMemorySize
   uint32_t max_push_constants = 0;        // maxPushConstantsSize
   uint64_t max_storage_range = 0;         // maxStorageBufferRange

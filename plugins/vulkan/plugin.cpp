@@ -72,10 +72,10 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
   const bool fuse_cache_writes = env_flag("RTSCOPE_VULKAN_FUSE_CACHE_WRITES", true);
   const bool fuse_attention_combine = env_flag("RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE", true);
   const bool fuse_argmax = env_flag("RTSCOPE_VULKAN_FUSE_ARGMAX", true);
-  const uint32_t argmax_groups =
-      matvec_count("RTSCOPE_VULKAN_ARGMAX_GROUPS", parse_argmax_groups, kMatvecArgmaxGroups,
-                   "a cap on the workgroups of a projection with a fused argmax: set 256, 512, "
-                   "1024, 2048, 4096, 0 (off)");
+  const uint32_t matvec_groups =
+      matvec_count("RTSCOPE_VULKAN_MATVEC_GROUPS", parse_matvec_groups, kMatvecMaxGroups,
+                   "a cap on the workgroups of a skinny product: set a count up to 65535, or 0 "
+                   "(off)");
   for (PhysicalDevice& device : physical_) {
     device.caps.skinny = *skinny_mode;
     // The device decides whether the split path can run; the variables
@@ -90,7 +90,7 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
     device.caps.fuse_attention_combine = fuse_attention_combine && device_scope_atomics;
     // The fused argmax counts its workgroups the same way.
     device.caps.fuse_argmax = fuse_argmax && device_scope_atomics;
-    device.caps.argmax_groups = argmax_groups;
+    device.caps.matvec_groups = matvec_groups;
     const uint32_t shared = device.caps.max_shared_memory;
     const uint32_t invocations = device.properties.limits.maxComputeWorkGroupInvocations;
     const SkinnyCoopBuild& build =

@@ -83,14 +83,16 @@ inline constexpr uint32_t kMatvecArgmaxPageColumns = 65536;  // a key's index bi
 // A 16-byte header (the count), then a key per (row, page).
 inline constexpr uint32_t kMatvecArgmaxStateBytes =
     16 + kMatvecArgmaxMaxRows * kMatvecArgmaxPages * 4;
-// Every workgroup of such a dispatch counts itself in after its last
-// column (a round trip to memory and an atomic on one word): capped near
-// what a large GPU holds at once, each workgroup loops over several task
-// groups and pays that once. H100, GPU reference decoder, device time per
-// step: at one stream 0.608 ms uncapped, 0.603-0.607 capped at 528, 1056
-// or 2112; at 8 streams 1.047-1.049 uncapped (a loss against 1.023-1.025
-// with the argmax in a dispatch of its own), 1.012-1.028 capped.
-inline constexpr uint32_t kMatvecArgmaxGroups = 1024;
+// The most workgroups a matvec_t dispatch runs (DeviceCaps::matvec_groups),
+// about what a large GPU holds at once: they loop over the rest of the task
+// groups. A fused argmax's workgroups count themselves in once each (a
+// round trip to memory and an atomic on one word), and the split-K path
+// runs more task groups per workgroup for the same bytes. H100, GPU
+// reference decoder, device time per step: at one stream 0.612-0.613 ms
+// capped at 1056 or 2112 as uncapped (528: 0.616); at 8 streams
+// 0.999-1.008 against 1.019-1.023 uncapped, and a fused argmax 1.047-1.049
+// uncapped against 1.023-1.025 in a dispatch of its own.
+inline constexpr uint32_t kMatvecMaxGroups = 1024;
 
 // matvec.comp: the skinny matmul for at most kMatvecMaxRows rows.
 struct MatvecPush {

@@ -137,7 +137,7 @@ INSTANTIATE_TEST_SUITE_P(
         // Two pages: the winner in the second, then equal in both.
         ArgmaxFusionCase{DType::f16, 4, 70000, true, false, {65543, 65600, 69999}, 1},
         ArgmaxFusionCase{DType::f16, 3, 70000, false, false, {65536 + 17, 17}, 1},
-        // One row over more workgroups than kMatvecArgmaxGroups: each loops.
+        // One row over more workgroups than kMatvecMaxGroups: each loops.
         ArgmaxFusionCase{DType::f16, 1, 70000, false, false, {69000, 66000}, 1},
         // Every stream of a batched step (split K), and row blocks.
         ArgmaxFusionCase{DType::f16, 16, 3000, true, true, {}, 1},

@@ -16,6 +16,7 @@
 #include "rtscope/scopes.hpp"
 #include "rtscope/templates.hpp"
 #include "support/batched_stream_check.hpp"
+#include "support/env_guard.hpp"
 #include "support/small_models.hpp"
 #include "vulkan/matvec_t_probe.hpp"
 #include "vulkan/vulkan_test_support.hpp"
@@ -94,6 +95,31 @@ INSTANTIATE_TEST_SUITE_P(Batches, VulkanBatchedDecode,
                                            BatchCase{8, DType::f16, true, "eager", 1},
                                            BatchCase{3, DType::f32, true, "none"}),
                          case_name);
+
+// matvec_t runs at most DeviceCaps::matvec_groups workgroups, which loop
+// over the rest of their task groups. At 3 workgroups every projection of
+// the f16 decoder loops, on both paths (one stream: a column per subgroup;
+// three: split K) and with every fusion (rmsnorm, rope with the cache
+// write, gated SwiGLU, residual, the argmax counted in once per
+// workgroup), and still matches the reference, eager and captured.
+TEST(VulkanBatchedDecodeStreams, ProjectionsWhoseWorkgroupsLoopMatchTheReference) {
+  const testing::EnvGuard groups("RTSCOPE_VULKAN_MATVEC_GROUPS", "3");
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  for (const int64_t batch : {int64_t{1}, int64_t{3}}) {
+    SCOPED_TRACE(::testing::Message() << "batch " << batch);
+    const DecoderParams params = batched(batch, DType::f16);
+    auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+    auto settings = runtime_config(*model, {{"kernel_specialization", "eager"}});
+    RuntimeConfigScope capture = graph_capture(*model);
+    const BatchedStreams streams{.batch = batch, .prompt = 1, .steps = 3};
+    run_batched_streams(*model, params, streams, 0, batch, 3e-2);
+    if (device_runs_matvec_t(registry)) {
+      EXPECT_EQ(counter(*model->modules()[0], "fused_argmaxes"), streams.steps + 1);
+    }
+    expect_no_validation_errors(*model);
+  }
+}
 
 TEST(VulkanBatchedDecodeStreams, EachStreamEqualsTheStreamDecodedAlone) {
   PluginRegistry registry;

@@ -52,12 +52,16 @@ TEST(VulkanSkinnySelection, ParsesTheSplitSwitch) {
   EXPECT_EQ(parse_matvec_block_rows("4", 8), 4u);
   EXPECT_EQ(parse_matvec_block_rows("0", 8), std::nullopt);  // no pass without rows
   EXPECT_EQ(parse_matvec_block_rows("16", 8), std::nullopt);
-  EXPECT_EQ(parse_argmax_groups(nullptr, 1024), 1024u);
-  EXPECT_EQ(parse_argmax_groups("", 1024), 1024u);
-  EXPECT_EQ(parse_argmax_groups("off", 1024), 0u);
-  EXPECT_EQ(parse_argmax_groups("512", 1024), 512u);
-  EXPECT_EQ(parse_argmax_groups("1000", 1024), std::nullopt);
-  EXPECT_EQ(parse_argmax_groups("1024x", 1024), std::nullopt);
+  EXPECT_EQ(parse_matvec_groups(nullptr, 1024), 1024u);
+  EXPECT_EQ(parse_matvec_groups("", 1024), 1024u);
+  EXPECT_EQ(parse_matvec_groups("off", 1024), 0u);
+  EXPECT_EQ(parse_matvec_groups("0", 1024), 0u);
+  EXPECT_EQ(parse_matvec_groups("3", 1024), 3u);
+  EXPECT_EQ(parse_matvec_groups("65535", 1024), 65535u);
+  EXPECT_EQ(parse_matvec_groups("65536", 1024), std::nullopt);
+  EXPECT_EQ(parse_matvec_groups("1024x", 1024), std::nullopt);
+  EXPECT_EQ(parse_matvec_groups("-1", 1024), std::nullopt);
+  EXPECT_EQ(parse_matvec_groups("99999999999", 1024), std::nullopt);
 }
 
 TEST(VulkanSkinnySelection, ParsesTheBuildSwitch) {

@@ -6,7 +6,6 @@
 // three after merging); when b has no batch dims and a is a full batch, the
 // batch folds into M so that one dispatch covers every row.
 #include <algorithm>
-#include <cstdlib>
 
 #include "command_list.hpp"
 #include "kernels/op_spec.hpp"
@@ -113,15 +112,10 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
     const uint64_t per_group =
         split ? matvec_split_tasks(caps.matvec_split_rows, args.gated_up != nullptr || heads.rope)
               : columns;
+    // Capped (DeviceCaps::matvec_groups): the workgroups loop over the rest.
     uint64_t group_count = std::min<uint64_t>((tasks + per_group - 1) / per_group,
                                               caps.max_group_count[0]);
-    if (argmax && caps.argmax_groups != 0) {
-      group_count = std::min<uint64_t>(group_count, caps.argmax_groups);
-    }
-    if (const char* cap = std::getenv("RTSCOPE_VULKAN_MATVEC_GROUPS"); cap != nullptr) {
-      const uint64_t most = std::strtoull(cap, nullptr, 10);
-      if (most != 0) group_count = std::min<uint64_t>(group_count, most);
-    }
+    if (caps.matvec_groups != 0) group_count = std::min<uint64_t>(group_count, caps.matvec_groups);
     const Groups groups{static_cast<uint32_t>(group_count), 1, 1};
     if (argmax) {
       args.commands.dispatch(args.pipelines[1],

@@ -1,5 +1,6 @@
 #include "kernels/skinny_product.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <initializer_list>
 #include <string>
@@ -40,9 +41,17 @@ std::optional<uint32_t> parse_matvec_block_rows(const char* value, uint32_t fall
   return parse_count(value, fallback, {2, 4, 8});
 }
 
-std::optional<uint32_t> parse_argmax_groups(const char* value, uint32_t fallback) {
-  if (value != nullptr && std::string_view(value) == "off") return 0;
-  return parse_count(value, fallback, {0, 256, 512, 1024, 2048, 4096});
+std::optional<uint32_t> parse_matvec_groups(const char* value, uint32_t fallback) {
+  if (value == nullptr || *value == '\0') return fallback;
+  const std::string_view text(value);
+  if (text == "off") return 0;
+  if (text.size() > 5 || !std::all_of(text.begin(), text.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) != 0;
+      })) {
+    return std::nullopt;
+  }
+  const uint32_t count = static_cast<uint32_t>(std::stoul(std::string(text)));
+  return count <= 65535 ? std::optional<uint32_t>(count) : std::nullopt;
 }
 
 std::string_view skinny_mode_name(SkinnyMode mode) {

@@ -45,10 +45,10 @@ std::optional<uint32_t> parse_matvec_split(const char* value, uint32_t fallback)
 // `fallback`, "2", "4" or "8" that count; nullopt otherwise.
 std::optional<uint32_t> parse_matvec_block_rows(const char* value, uint32_t fallback);
 
-// RTSCOPE_VULKAN_ARGMAX_GROUPS's value (DeviceCaps::argmax_groups):
-// nullptr or "" gives `fallback`, "0" or "off" 0 (no cap), "256", "512",
-// "1024", "2048" or "4096" that cap; nullopt otherwise.
-std::optional<uint32_t> parse_argmax_groups(const char* value, uint32_t fallback);
+// RTSCOPE_VULKAN_MATVEC_GROUPS's value (DeviceCaps::matvec_groups): nullptr
+// or "" gives `fallback`, "0" or "off" 0 (no cap), a decimal count up to
+// 65535 that cap; nullopt otherwise.
+std::optional<uint32_t> parse_matvec_groups(const char* value, uint32_t fallback);
 
 // RTSCOPE_VULKAN_SKINNY's value: nullptr or "" is kAuto, "coop" and
 // "matvec" (any case) their modes; nullopt for anything else.
