@@ -1,7 +1,5 @@
 #include "command_list.hpp"
 
-#include <cstdlib>
-
 #include <algorithm>
 #include <utility>
 
@@ -234,8 +232,6 @@ DispatchMix CommandList::record(VkCommandBuffer commands, const PipelineSet& pip
       vkCmdPipelineBarrier(commands, command.wait_stages, command.block_stages, 0, 1, &barrier, 0,
                            nullptr, 0, nullptr);
     }
-    static const bool skip_transfers = std::getenv("RTSCOPE_VULKAN_DIAG_NO_TRANSFERS") != nullptr;
-    if (skip_transfers && command.kind != Kind::kDispatch) continue;
     if (command.kind == Kind::kZero) {
       vkCmdFillBuffer(commands, command.target.buffer, command.target.offset, command.target.size,
                       0);
