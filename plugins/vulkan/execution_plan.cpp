@@ -846,7 +846,8 @@ class PlanBuilder {
           *node.desc, inputs, outputs, pipelines, engine_.device().caps(), plan_.commands,
           residual ? &*residual : nullptr, gain ? &*gain : nullptr, row_norm_eps_[n].value_or(0.0f),
           up ? &*up : nullptr, wants_scratch_[n] ? &scratch_ : nullptr, heads,
-          EncodeArgs::Argmax{argmax ? &*argmax : nullptr, argmax_state_[n].value_or(BufferRegion{})}});
+          EncodeArgs::Argmax{argmax ? &*argmax : nullptr,
+                             argmax_state_[n].value_or(BufferRegion{})}});
     }
     for (uint32_t p = 0; p < pipelines_.size(); ++p) {
       if (shader_family(pipelines_.name(p)).starts_with("skinny_coop")) {

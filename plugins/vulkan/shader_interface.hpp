@@ -77,8 +77,8 @@ inline constexpr uint32_t kMatmulCacheWrite = 128;
 // kMatvecArgmaxPages pages of kMatvecArgmaxPageColumns columns (an argmax
 // after the projection fused, ExecutionPlan).
 inline constexpr uint32_t kMatmulArgmax = 256;
-inline constexpr uint32_t kMatvecArgmaxMaxRows = 16;        // ARGMAX_ROWS in matvec_t.comp
-inline constexpr uint32_t kMatvecArgmaxPages = 4;           // ARGMAX_PAGES
+inline constexpr uint32_t kMatvecArgmaxMaxRows = 16;         // ARGMAX_ROWS in matvec_t.comp
+inline constexpr uint32_t kMatvecArgmaxPages = 4;            // ARGMAX_PAGES
 inline constexpr uint32_t kMatvecArgmaxPageColumns = 65536;  // a key's index bits
 // A 16-byte header (the count), then a key per (row, page).
 inline constexpr uint32_t kMatvecArgmaxStateBytes =

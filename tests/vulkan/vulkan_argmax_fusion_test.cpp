@@ -26,8 +26,8 @@ struct ArgmaxFusionCase {
   DType dtype;
   int64_t rows;
   int64_t columns;
-  bool norm;                    // the projection reads rmsnorm(x, gain)
-  bool logits_out;              // the logits are an output too
+  bool norm;                     // the projection reads rmsnorm(x, gain)
+  bool logits_out;               // the logits are an output too
   std::vector<int64_t> planted;  // equal winning columns; none: seeded weights alone
   uint64_t fused;                // argmaxes fused per execute
 };

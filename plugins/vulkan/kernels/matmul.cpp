@@ -113,8 +113,8 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
         split ? matvec_split_tasks(caps.matvec_split_rows, args.gated_up != nullptr || heads.rope)
               : columns;
     // Capped (DeviceCaps::matvec_groups): the workgroups loop over the rest.
-    uint64_t group_count = std::min<uint64_t>((tasks + per_group - 1) / per_group,
-                                              caps.max_group_count[0]);
+    uint64_t group_count =
+        std::min<uint64_t>((tasks + per_group - 1) / per_group, caps.max_group_count[0]);
     if (caps.matvec_groups != 0) group_count = std::min<uint64_t>(group_count, caps.matvec_groups);
     const Groups groups{static_cast<uint32_t>(group_count), 1, 1};
     if (argmax) {
