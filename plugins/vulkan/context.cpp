@@ -209,8 +209,6 @@ void Context::start_background_compile(ExecutionPlan& plan) {
 void Context::release_plan(ExecutionPlan& plan) {
   if (plan.recorded != VK_NULL_HANDLE)
     vkFreeCommandBuffers(device_.handle(), pool_, 1, &plan.recorded);
-  if (plan.recorded_spare != VK_NULL_HANDLE)
-    vkFreeCommandBuffers(device_.handle(), pool_, 1, &plan.recorded_spare);
 }
 
 void Context::run_host_checks(const ExecutionPlan& plan, const rts_execute_args& args) const {
@@ -295,22 +293,8 @@ VkCommandBuffer Context::recorded_commands(ExecutionPlan& plan) {
     vkFreeCommandBuffers(device_.handle(), pool_, 1, &plan.recorded);
     plan.recorded = VK_NULL_HANDLE;
   }
-  static const char* diag = std::getenv("RTSCOPE_VULKAN_DIAG_RECORDING");
-  static const bool two = diag != nullptr && std::string_view(diag) == "two";
-  static const bool simultaneous = diag != nullptr && std::string_view(diag) == "simultaneous";
-  if (plan.recorded != VK_NULL_HANDLE && two && plan.recorded_spare == VK_NULL_HANDLE) {
-    auto spare_info =
-        vk_struct<VkCommandBufferAllocateInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO);
-    spare_info.commandPool = pool_;
-    spare_info.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-    spare_info.commandBufferCount = 1;
-    check_vk(vkAllocateCommandBuffers(device_.handle(), &spare_info, &plan.recorded_spare),
-             "vkAllocateCommandBuffers (spare)");
-    record(plan, plan.recorded_spare, 0);
-  }
   if (plan.recorded != VK_NULL_HANDLE) {
     replays_.fetch_add(1, std::memory_order_relaxed);
-    if (two) std::swap(plan.recorded, plan.recorded_spare);
     return plan.recorded;
   }
   auto info =
@@ -322,7 +306,7 @@ VkCommandBuffer Context::recorded_commands(ExecutionPlan& plan) {
   check_vk(vkAllocateCommandBuffers(device_.handle(), &info, &recorded),
            "vkAllocateCommandBuffers (whole-graph capture)");
   try {
-    plan.mix = record(plan, recorded, simultaneous ? VK_COMMAND_BUFFER_USAGE_SIMULTANEOUS_USE_BIT : 0);
+    plan.mix = record(plan, recorded, 0);
   } catch (...) {
     vkFreeCommandBuffers(device_.handle(), pool_, 1, &recorded);
     throw;

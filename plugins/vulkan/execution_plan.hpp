@@ -93,7 +93,6 @@ struct ExecutionPlan {
   // The commands recorded once for whole_graph replay; owned by the
   // context's command pool (VK_NULL_HANDLE: not recorded yet).
   VkCommandBuffer recorded = VK_NULL_HANDLE;
-  VkCommandBuffer recorded_spare = VK_NULL_HANDLE;
   // Shape-specialized pipelines the commands use (kernel_specialization
   // eager or lazy; empty under none), and what the last recording ran.
   std::vector<SpecializedPipeline*> specialized;
