@@ -3,7 +3,8 @@
 // RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE=0) against the float64 reference:
 // caches of several blocks with a partial last one, positions inside the
 // first block and deep in the cache, several query rows that see different
-// key counts, head dims read as 16-byte vectors or not; twice in a row, at
+// key counts, head dims read as 16-byte vectors or not, more blocks than
+// the combine merges in one round; twice in a row, at
 // two positions, so that the row counters start from zero again.
 #include <gtest/gtest.h>
 
@@ -79,7 +80,12 @@ const SplitCase kSplitCases[] = {{DType::f32, 3, 1, 100, 64, 70},   // 3 blocks 
                                  {DType::f16, 2, 1, 200, 128, 5},   // inside the first block
                                  {DType::f32, 2, 4, 70, 12, 30},    // rows see 31..34 keys
                                  {DType::f16, 2, 3, 40, 12, 31},    // scalar keys (24-byte rows)
-                                 {DType::f32, 1, 1, 64, 256, 63}};  // the largest head dim
+                                 {DType::f32, 1, 1, 64, 256, 63},   // the largest head dim
+                                 // More blocks than the combine loads in
+                                 // one round (8): the running maximum rises
+                                 // from round to round.
+                                 {DType::f32, 2, 1, 700, 64, 650},
+                                 {DType::f16, 1, 2, 600, 128, 520}};
 
 INSTANTIATE_TEST_SUITE_P(Shapes, VulkanSplitAttention,
                          ::testing::Combine(::testing::ValuesIn(kSplitCases), ::testing::Bool()),

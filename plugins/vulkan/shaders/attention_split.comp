@@ -83,7 +83,6 @@ const uint ROUNDS = 4u;
 // Its per-unit dot products (ROUNDS·WG), then its per-invocation value
 // sums (WG·VEC); the combine's maxima and block factors (WG).
 shared float unit_sums[ROUNDS * WG > WG * VEC ? ROUNDS * WG : WG * VEC];
-shared float overall_max_shared;
 
 // Where the partials start in the scratch, after the row counters.
 uint partials_base(uint rows) { return (rows + 3u) & ~3u; }
@@ -283,13 +282,70 @@ const uint COMBINE_IN_FLIGHT = 8u;
 // Output elements per invocation in the combine (Dh ≤ MAX_HEAD_DIM, and
 // WG ≥ BLOCK).
 const uint COMBINE_ELEMENTS = (MAX_HEAD_DIM + WG - 1u) / WG;
+shared float overall_max_shared;
+
+// Merges row `row`'s visible blocks in one round trip per
+// COMBINE_IN_FLIGHT blocks: each output element loads every block's
+// maximum m_b, sum l_b and its own element of the block's value sums
+// together, and folds them into a running maximum M with the sums rescaled
+// by exp(M_old − M) as it rises (an online softmax over the blocks):
+// out = Σ exp(m_b − M)·acc_b / Σ exp(m_b − M)·l_b. A decode step's few
+// blocks are one round, with no barrier and nothing shared between the
+// invocations. Called by the whole workgroup.
+void combine_pass(uint row, uint dh, uint visible, uint cache_len, uint rows, bool fused) {
+  const uint lid = gl_LocalInvocationID.x;
+  const uint blocks = (cache_len + BLOCK - 1u) / BLOCK;
+  const uint used = (visible + BLOCK - 1u) / BLOCK;
+  const uint first = partials_base(rows) + row * blocks * (dh + 2u);
+  [[unroll]] for (uint j = 0u; j < COMBINE_ELEMENTS; ++j) {
+    const uint d = lid + j * WG;
+    if (d < dh) {
+      float running_max = -1.0 / 0.0;
+      float sum = 0.0;
+      float value = 0.0;
+      for (uint b0 = 0u; b0 < used; b0 += COMBINE_IN_FLIGHT) {
+        float maxima[COMBINE_IN_FLIGHT];
+        float sums[COMBINE_IN_FLIGHT];
+        float parts[COMBINE_IN_FLIGHT];
+        [[unroll]] for (uint c = 0u; c < COMBINE_IN_FLIGHT; ++c) {
+          const uint at = first + (b0 + c) * (dh + 2u);
+          const bool here = b0 + c < used;
+          maxima[c] = here ? scratch[at] : -1.0 / 0.0;
+          sums[c] = here ? scratch[at + 1u] : 0.0;
+          parts[c] = here ? scratch[at + 2u + d] : 0.0;
+        }
+        float new_max = running_max;
+        [[unroll]] for (uint c = 0u; c < COMBINE_IN_FLIGHT; ++c) new_max = max(new_max, maxima[c]);
+        // Nothing folded in yet (or only blocks without a finite maximum):
+        // no rescale, and no exp(-inf - -inf).
+        const float rescale = isinf(running_max) ? 0.0 : exp(running_max - new_max);
+        sum *= rescale;
+        value *= rescale;
+        [[unroll]] for (uint c = 0u; c < COMBINE_IN_FLIGHT; ++c) {
+          if (b0 + c < used) {
+            const float factor = exp(maxima[c] - new_max);
+            sum = fma(factor, sums[c], sum);
+            value = fma(factor, parts[c], value);
+          }
+        }
+        running_max = new_max;
+      }
+      const float result = sum > 0.0 ? value / sum : 0.0;
+      if (fused) {
+        fused_out[row * dh + d] = ELEM(result);
+      } else {
+        o[row * dh + d] = ELEM(result);
+      }
+    }
+  }
+}
 
 // Merges row `row`'s visible blocks: their maxima are read in parallel and
 // reduced through shared memory, then, WG blocks at a time, invocation b
 // keeps block b's factor exp(m_b − M) (and its share of the sum) there and
 // each output element loads
 // COMBINE_IN_FLIGHT blocks' sums at a time. Called by the whole workgroup.
-void combine_pass(uint row, uint dh, uint visible, uint cache_len, uint rows, bool fused) {
+void combine_pass_rounds(uint row, uint dh, uint visible, uint cache_len, uint rows, bool fused) {
   const uint lid = gl_LocalInvocationID.x;
   const uint blocks = (cache_len + BLOCK - 1u) / BLOCK;
   const uint used = (visible + BLOCK - 1u) / BLOCK;
@@ -357,6 +413,7 @@ void main() {
   const uint dh = SHAPE(S_HEAD_DIM, pc.head_dim);
   if ((pc.flags & 2u) != 0u) {
     for (uint row = gl_WorkGroupID.x; row < ROWS; row += gl_NumWorkGroups.x) {
+      if ((pc.flags & 16u) != 0u) combine_pass_rounds(row, dh, visible_keys(row, SEQ, CACHE_LEN), CACHE_LEN, ROWS, false); else
       combine_pass(row, dh, visible_keys(row, SEQ, CACHE_LEN), CACHE_LEN, ROWS, false);
     }
     return;
@@ -391,6 +448,7 @@ void main() {
   barrier();
   if (!last_block) return;
   memoryBarrierBuffer();
+  if ((pc.flags & 16u) != 0u) combine_pass_rounds(row, dh, visible, CACHE_LEN, ROWS, true); else
   combine_pass(row, dh, visible, CACHE_LEN, ROWS, true);
   if (gl_LocalInvocationID.x == 0u) scratch_words[row] = 0u;
 }
