@@ -7,7 +7,6 @@
 // row (pos [1]) or one per batch row (pos [B]); the host checks each
 // against the cache length before submitting (execution_plan.hpp).
 #include <cmath>
-#include <cstdlib>
 
 #include "command_list.hpp"
 #include "kernels/op_spec.hpp"
@@ -100,7 +99,6 @@ void encode_attention(const EncodeArgs& args) {
     }
   }
   if (push.rows == 0 || push.head_dim == 0) return;
-  if (std::getenv("RTSCOPE_VULKAN_DIAG_OLD_COMBINE") != nullptr) push.flags |= 16u;
   if (args.scratch != nullptr && args.pipelines.size() > 1 &&
       split_attention_bytes(q.dims, k.dims, args.caps) > 0) {
     // Per-block partials into the scratch, then one workgroup per row

@@ -21,7 +21,8 @@
 // 16-byte vectors) and Dh / VEC dividing WG, partial_pass_vectors issues
 // every load of the block (the query, keys and values) before using any,
 // one round trip to memory where the element-wise pass takes one per key
-// it walks, and the combine loads the blocks' partials in rounds.
+// it walks, and the combine loads every block's partials at once (8
+// blocks per round trip).
 // Requires WG ≥ BLOCK (the host checks).
 #include "common.glsl"
 #extension GL_EXT_control_flow_attributes : require
@@ -81,7 +82,7 @@ shared bool last_block;
 // together.
 const uint ROUNDS = 4u;
 // Its per-unit dot products (ROUNDS·WG), then its per-invocation value
-// sums (WG·VEC); the combine's maxima and block factors (WG).
+// sums (WG·VEC).
 shared float unit_sums[ROUNDS * WG > WG * VEC ? ROUNDS * WG : WG * VEC];
 
 // Where the partials start in the scratch, after the row counters.
@@ -282,7 +283,6 @@ const uint COMBINE_IN_FLIGHT = 8u;
 // Output elements per invocation in the combine (Dh ≤ MAX_HEAD_DIM, and
 // WG ≥ BLOCK).
 const uint COMBINE_ELEMENTS = (MAX_HEAD_DIM + WG - 1u) / WG;
-shared float overall_max_shared;
 
 // Merges row `row`'s visible blocks in one round trip per
 // COMBINE_IN_FLIGHT blocks: each output element loads every block's
@@ -340,72 +340,6 @@ void combine_pass(uint row, uint dh, uint visible, uint cache_len, uint rows, bo
   }
 }
 
-// Merges row `row`'s visible blocks: their maxima are read in parallel and
-// reduced through shared memory, then, WG blocks at a time, invocation b
-// keeps block b's factor exp(m_b − M) (and its share of the sum) there and
-// each output element loads
-// COMBINE_IN_FLIGHT blocks' sums at a time. Called by the whole workgroup.
-void combine_pass_rounds(uint row, uint dh, uint visible, uint cache_len, uint rows, bool fused) {
-  const uint lid = gl_LocalInvocationID.x;
-  const uint blocks = (cache_len + BLOCK - 1u) / BLOCK;
-  const uint used = (visible + BLOCK - 1u) / BLOCK;
-  const uint first = partials_base(rows) + row * blocks * (dh + 2u);
-  float local_max = -1.0 / 0.0;
-  for (uint b = lid; b < used; b += WG) local_max = max(local_max, scratch[first + b * (dh + 2u)]);
-  barrier();  // unit_sums may still be read by the caller's last step
-  unit_sums[lid] = local_max;
-  barrier();
-  if (lid == 0u) {
-    float overall = -1.0 / 0.0;
-    for (uint i = 0u; i < min(used, WG); ++i) overall = max(overall, unit_sums[i]);
-    overall_max_shared = overall;
-  }
-  barrier();
-  const float overall_max = overall_max_shared;
-  float value_sums[COMBINE_ELEMENTS];
-  [[unroll]] for (uint j = 0u; j < COMBINE_ELEMENTS; ++j) value_sums[j] = 0.0;
-  float total_sum = 0.0;
-  for (uint b0 = 0u; b0 < used; b0 += WG) {
-    const uint here = min(WG, used - b0);
-    barrier();  // the factors of the last round are read
-    if (lid < here) {
-      const uint at = first + (b0 + lid) * (dh + 2u);
-      const float factor = exp(scratch[at] - overall_max);
-      unit_sums[lid] = factor;
-      unit_sums[WG + lid] = factor * scratch[at + 1u];
-    }
-    barrier();
-    for (uint b = 0u; b < here; ++b) total_sum += unit_sums[WG + b];
-    [[unroll]] for (uint j = 0u; j < COMBINE_ELEMENTS; ++j) {
-      const uint d = lid + j * WG;
-      if (d < dh) {
-        float value = value_sums[j];
-        for (uint b = 0u; b < here; b += COMBINE_IN_FLIGHT) {
-          float parts[COMBINE_IN_FLIGHT];
-          [[unroll]] for (uint c = 0u; c < COMBINE_IN_FLIGHT; ++c) {
-            parts[c] = b + c < here ? scratch[first + (b0 + b + c) * (dh + 2u) + 2u + d] : 0.0;
-          }
-          [[unroll]] for (uint c = 0u; c < COMBINE_IN_FLIGHT; ++c) {
-            if (b + c < here) value = fma(unit_sums[b + c], parts[c], value);
-          }
-        }
-        value_sums[j] = value;
-      }
-    }
-  }
-  const float inv_sum = total_sum > 0.0 ? 1.0 / total_sum : 0.0;
-  [[unroll]] for (uint j = 0u; j < COMBINE_ELEMENTS; ++j) {
-    const uint d = lid + j * WG;
-    if (d < dh) {
-      if (fused) {
-        fused_out[row * dh + d] = ELEM(value_sums[j] * inv_sum);
-      } else {
-        o[row * dh + d] = ELEM(value_sums[j] * inv_sum);
-      }
-    }
-  }
-}
-
 void main() {
   const uint ROWS = SHAPE(S_ROWS, pc.rows);
   const uint SEQ = SHAPE(S_SEQ, pc.seq);
@@ -413,7 +347,6 @@ void main() {
   const uint dh = SHAPE(S_HEAD_DIM, pc.head_dim);
   if ((pc.flags & 2u) != 0u) {
     for (uint row = gl_WorkGroupID.x; row < ROWS; row += gl_NumWorkGroups.x) {
-      if ((pc.flags & 16u) != 0u) combine_pass_rounds(row, dh, visible_keys(row, SEQ, CACHE_LEN), CACHE_LEN, ROWS, false); else
       combine_pass(row, dh, visible_keys(row, SEQ, CACHE_LEN), CACHE_LEN, ROWS, false);
     }
     return;
@@ -448,7 +381,6 @@ void main() {
   barrier();
   if (!last_block) return;
   memoryBarrierBuffer();
-  if ((pc.flags & 16u) != 0u) combine_pass_rounds(row, dh, visible, CACHE_LEN, ROWS, true); else
   combine_pass(row, dh, visible, CACHE_LEN, ROWS, true);
   if (gl_LocalInvocationID.x == 0u) scratch_words[row] = 0u;
 }
