@@ -9,13 +9,22 @@
 // host rejects it before submitting when it can read pos).
 const uint NO_SLOT = 0xffffffffu;
 
-uint output_slot(uint row, uint c, uint N, uint FLAGS) {
+// The position of output row `row` (its batch row's with flag bit 6).
+int row_position(uint row, uint FLAGS) {
+  return LOW_WORD(pos_words, (FLAGS & 64u) != 0u ? row / pc.seq : 0u);
+}
+
+// The slot with the row's position already read (`pos`: row_position).
+uint output_slot_at(uint row, uint c, uint N, uint FLAGS, int pos) {
   if ((FLAGS & 128u) == 0u) return row * N + c;
   const uint b = row / pc.seq;
-  const int pos = LOW_WORD(pos_words, (FLAGS & 64u) != 0u ? b : 0u);
   if (pos < 0 || pos > int(pc.cache_len) - int(pc.seq)) return NO_SLOT;
   const uint heads = N / pc.head_dim;
   const uint h = c / pc.head_dim;
   return ((b * heads + h) * pc.cache_len + uint(pos) + row % pc.seq) * pc.head_dim +
          c % pc.head_dim;
+}
+
+uint output_slot(uint row, uint c, uint N, uint FLAGS) {
+  return output_slot_at(row, c, N, FLAGS, (FLAGS & 128u) != 0u ? row_position(row, FLAGS) : 0);
 }

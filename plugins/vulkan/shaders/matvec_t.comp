@@ -207,19 +207,35 @@ uint task_column(uint t, bool rope) {
   return rope ? (t / half_dim) * pc.head_dim + t % half_dim : t;
 }
 
+// What storing output (row, c) reads besides the sums: the residual and
+// the row's position (a rope's angle, a cache write's slot). Read before
+// the weights are (row_inputs), so that storing waits on no load.
+struct RowInputs {
+  float skip;  // residual[row, c], or 0
+  int pos;     // the row's position, or 0
+};
+
+RowInputs row_inputs(uint row, uint c, uint N, uint FLAGS) {
+  RowInputs inputs;
+  inputs.skip = (FLAGS & 4u) != 0u ? float(residual[row * N + c]) : 0.0;
+  inputs.pos = (FLAGS & (32u | 128u)) != 0u ? row_position(row, FLAGS) : 0;
+  return inputs;
+}
+
 // Writes output column c of `row` (and c + Dh/2 with a rope, i being the
 // pair's first index in its head) from the row's reduced sums: `total`
 // (bias added, rmsnorm applied) and `up_total`, the second weight row's
 // sum (the up projection's with a gate, column c + Dh/2's with a rope).
-void store_output(uint row, uint c, uint i, uint N, uint FLAGS, float total, float up_total) {
-  const uint slot = output_slot(row, c, N, FLAGS);
+void store_output(uint row, uint c, uint i, uint N, uint FLAGS, float total, float up_total,
+                  RowInputs inputs) {
+  const uint slot = output_slot_at(row, c, N, FLAGS, inputs.pos);
   if (slot == NO_SLOT) return;
   if ((FLAGS & 32u) != 0u) {
     // Rounded where the unfused projection would store them.
     const uint half_dim = pc.head_dim / 2u;
     const float first = float(ELEM(total));
     const float second = float(ELEM(up_total));
-    const int pos = LOW_WORD(pos_words, (FLAGS & 64u) != 0u ? row / pc.seq : 0u);
+    const int pos = inputs.pos;
     const float inv_freq = exp2(-2.0 * float(i) / float(pc.head_dim) * pc.log2_base);
     const float theta = float(pos + int(row % pc.seq)) * inv_freq;
     const float cs = cos(theta);
@@ -233,9 +249,8 @@ void store_output(uint row, uint c, uint i, uint N, uint FLAGS, float total, flo
     const float s = float(ELEM(g / (1.0 + exp(-g))));
     o[slot] = ELEM(s * float(ELEM(up_total)));
   } else {
-    const float skip = (FLAGS & 4u) != 0u ? float(residual[row * N + c]) : 0.0;
     // As stored: the argmax compares the values a reader of o would see.
-    const float stored = float(ELEM(total + skip));
+    const float stored = float(ELEM(total + inputs.skip));
     o[slot] = ELEM(stored);
 #ifdef ELEM_F16
     if ((FLAGS & 256u) != 0u) {
@@ -244,6 +259,10 @@ void store_output(uint row, uint c, uint i, uint N, uint FLAGS, float total, flo
 #endif
   }
 }
+
+// Rows of a block whose RowInputs one_column_per_subgroup reads before
+// the weights (registers for more would cost occupancy).
+const uint EARLY_ROWS = MAX_ROWS <= 4u ? MAX_ROWS : 1u;
 
 // One subgroup per output column (per pair of columns with a gate or a
 // rope), its lanes splitting K: a single row reads its weights at full
@@ -276,10 +295,15 @@ void one_column_per_subgroup(uint M, uint N, uint K, uint FLAGS) {
       float acc[MAX_ROWS];
       float acc_up[MAX_ROWS];   // the second row's sums: U's (gated), c + Dh/2 (rope)
       float squares[MAX_ROWS];  // of each row of A, for the fused rmsnorm
+      // Up to 4 rows, what storing reads comes in with the weights.
+      RowInputs early[EARLY_ROWS];
       [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
         acc[r] = 0.0;
         acc_up[r] = 0.0;
         squares[r] = 0.0;
+        if (r < EARLY_ROWS && r < rows) {
+          early[min(r, EARLY_ROWS - 1u)] = row_inputs(row0 + r, c, N, FLAGS);
+        }
       }
       uint v = lane;
       // IN_FLIGHT weight vectors (twice that with a second row) in flight
@@ -338,7 +362,11 @@ void one_column_per_subgroup(uint M, uint N, uint K, uint FLAGS) {
             total *= inv_rms;
             up_total *= inv_rms;
           }
-          if (lane == 0u) store_output(row, c, i, N, FLAGS, total + add, up_total);
+          if (lane == 0u) {
+            store_output(row, c, i, N, FLAGS, total + add, up_total,
+                         MAX_ROWS <= EARLY_ROWS ? early[min(r, EARLY_ROWS - 1u)]
+                                                : row_inputs(row, c, N, FLAGS));
+          }
         }
       }
     }
@@ -497,6 +525,16 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
       float squares[PADDED_ROWS];
       [[unroll]] for (uint j = 0u; j < SUMS; ++j) acc[j] = 0.0;
       [[unroll]] for (uint r = 0u; r < PADDED_ROWS; ++r) squares[r] = 0.0;
+      // The invocation that stores (task j, row r) below reads what storing
+      // needs now, while the weights load.
+      const uint store_task = t0 + tid / PADDED_ROWS;
+      const uint store_row = tid % PADDED_ROWS;
+      const bool stores =
+          tid < group_tasks * PADDED_ROWS && store_row < rows && store_task < tasks;
+      RowInputs store_inputs;
+      if (stores) {
+        store_inputs = row_inputs(row0 + store_row, task_column(store_task, rope), N, FLAGS);
+      }
       for (uint v = tid; v < vecs; v += WG) {
         uvec4 raw[WEIGHT_ROWS];
         load_slot(start, v, group_tasks, gated, raw);
@@ -514,7 +552,7 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
         const uint j = tid / PADDED_ROWS;
         const uint r = tid % PADDED_ROWS;
         const uint t = t0 + j;
-        if (r < rows && t < tasks) {
+        if (stores) {
           float total = 0.0;
           float up_total = 0.0;
           float sum_squares = 0.0;
@@ -531,7 +569,7 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
             total += float(bias[t]);
           }
           store_output(row0 + r, task_column(t, rope), rope ? t % half_dim : 0u, N, FLAGS, total,
-                       up_total);
+                       up_total, store_inputs);
         }
       }
       barrier();  // the sums are stored again by the next block
