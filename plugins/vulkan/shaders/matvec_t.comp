@@ -208,8 +208,11 @@ uint task_column(uint t, bool rope) {
 }
 
 // What storing output (row, c) reads besides the sums: the residual and
-// the row's position (a rope's angle, a cache write's slot). Read before
-// the weights are (row_inputs), so that storing waits on no load.
+// the row's position (a rope's angle, a cache write's slot). The split-K
+// path reads them before its weights (row_inputs), so that storing, which
+// the whole workgroup waits for at a barrier, waits on no load: an H100's
+// 8-stream step took 0.946-0.948 ms of device time against 1.010-1.012
+// with them read after the reduction.
 struct RowInputs {
   float skip;  // residual[row, c], or 0
   int pos;     // the row's position, or 0
@@ -260,10 +263,6 @@ void store_output(uint row, uint c, uint i, uint N, uint FLAGS, float total, flo
   }
 }
 
-// Rows of a block whose RowInputs one_column_per_subgroup reads before
-// the weights (registers for more would cost occupancy).
-const uint EARLY_ROWS = MAX_ROWS <= 4u ? MAX_ROWS : 1u;
-
 // One subgroup per output column (per pair of columns with a gate or a
 // rope), its lanes splitting K: a single row reads its weights at full
 // memory bandwidth this way.
@@ -295,15 +294,10 @@ void one_column_per_subgroup(uint M, uint N, uint K, uint FLAGS) {
       float acc[MAX_ROWS];
       float acc_up[MAX_ROWS];   // the second row's sums: U's (gated), c + Dh/2 (rope)
       float squares[MAX_ROWS];  // of each row of A, for the fused rmsnorm
-      // Up to 4 rows, what storing reads comes in with the weights.
-      RowInputs early[EARLY_ROWS];
       [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
         acc[r] = 0.0;
         acc_up[r] = 0.0;
         squares[r] = 0.0;
-        if (r < EARLY_ROWS && r < rows) {
-          early[min(r, EARLY_ROWS - 1u)] = row_inputs(row0 + r, c, N, FLAGS);
-        }
       }
       uint v = lane;
       // IN_FLIGHT weight vectors (twice that with a second row) in flight
@@ -362,10 +356,11 @@ void one_column_per_subgroup(uint M, uint N, uint K, uint FLAGS) {
             total *= inv_rms;
             up_total *= inv_rms;
           }
+          // What storing reads is read here: read with the weights (all
+          // lanes, before the loop) it made an H100's one-stream step
+          // slower (0.606 against 0.602 ms), unlike the split-K path's.
           if (lane == 0u) {
-            store_output(row, c, i, N, FLAGS, total + add, up_total,
-                         MAX_ROWS <= EARLY_ROWS ? early[min(r, EARLY_ROWS - 1u)]
-                                                : row_inputs(row, c, N, FLAGS));
+            store_output(row, c, i, N, FLAGS, total + add, up_total, row_inputs(row, c, N, FLAGS));
           }
         }
       }
