@@ -510,11 +510,6 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
   const uint group_tasks = paired ? WEIGHT_ROWS / 2u : WEIGHT_ROWS;
   const uint vecs = K / VEC;
   const uint tid = gl_LocalInvocationIndex;
-  // The next task group's first slot, loaded while this group's sums are
-  // reduced and stored (a workgroup loops over task groups, capped by
-  // DeviceCaps::matvec_groups).
-  uvec4 ahead[WEIGHT_ROWS];
-  bool have_ahead = false;
   for (uint t0 = gl_WorkGroupID.x * group_tasks; t0 < tasks;
        t0 += gl_NumWorkGroups.x * group_tasks) {
     uint start[WEIGHT_ROWS];
@@ -537,20 +532,8 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
       }
       for (uint v = tid; v < vecs; v += WG) {
         uvec4 raw[WEIGHT_ROWS];
-        if (have_ahead && v == tid) {
-          [[unroll]] for (uint w = 0u; w < WEIGHT_ROWS; ++w) raw[w] = ahead[w];
-        } else {
-          load_slot(start, v, group_tasks, gated, raw);
-        }
+        load_slot(start, v, group_tasks, gated, raw);
         accumulate_slot(raw, v, vecs, row0, rows, norm_rows, acc, squares);
-      }
-      have_ahead = false;
-      const uint next_t0 = t0 + gl_NumWorkGroups.x * group_tasks;
-      if (row0 + BLOCK_ROWS >= M && next_t0 < tasks) {
-        uint next_start[WEIGHT_ROWS];
-        task_group_starts(next_t0, tasks, group_tasks, vecs, paired, rope, next_start);
-        if (tid < vecs) load_slot(next_start, tid, group_tasks, gated, ahead);
-        have_ahead = true;
       }
       BUTTERFLY_SUM(acc, SUMS)
       STORE_SUMS(acc, SUMS, split_sums)
