@@ -75,12 +75,12 @@ TEST_P(VulkanSplitAttention, MatchesTheReference) {
                       {{"dispatches", 2 * per_execute}, {"executes", 2}});
 }
 
-const SplitCase kSplitCases[] = {{DType::f32, 3, 1, 100, 64, 70},   // 3 blocks seen of 4
-                                 {DType::f16, 3, 1, 100, 64, 99},   // the partial last block
-                                 {DType::f16, 2, 1, 200, 128, 5},   // inside the first block
-                                 {DType::f32, 2, 4, 70, 12, 30},    // rows see 31..34 keys
-                                 {DType::f16, 2, 3, 40, 12, 31},    // scalar keys (24-byte rows)
-                                 {DType::f32, 1, 1, 64, 256, 63},   // the largest head dim
+const SplitCase kSplitCases[] = {{DType::f32, 3, 1, 100, 64, 70},  // 3 blocks seen of 4
+                                 {DType::f16, 3, 1, 100, 64, 99},  // the partial last block
+                                 {DType::f16, 2, 1, 200, 128, 5},  // inside the first block
+                                 {DType::f32, 2, 4, 70, 12, 30},   // rows see 31..34 keys
+                                 {DType::f16, 2, 3, 40, 12, 31},   // scalar keys (24-byte rows)
+                                 {DType::f32, 1, 1, 64, 256, 63},  // the largest head dim
                                  // More blocks than the combine loads in
                                  // one round (8): the running maximum rises
                                  // from round to round.
