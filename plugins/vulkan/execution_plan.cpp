@@ -343,7 +343,7 @@ class PlanBuilder {
   // i as a second output (kMatmulArgmax), and the argmax runs nothing. A
   // decode step then picks its next token without a dispatch of its own.
   void fuse_argmaxes() {
-    const auto [producer, readers] = links();
+    const std::vector<int> producer = links().producer;
     for (size_t m = 0; m < nodes_.size(); ++m) {
       EngineNode& argmax = nodes_[m];
       if (argmax.desc->op != "argmax" || argmax.inputs.size() != 1 || argmax.outputs.size() != 1) {
@@ -808,14 +808,14 @@ class PlanBuilder {
       outputs.clear();
       for (uint32_t id : node.inputs) inputs.push_back(arg(id));
       for (uint32_t id : node.outputs) outputs.push_back(arg(id));
-      // Fused inputs were appended: the gain, the up weight, the position
-      // (of a rope, a cache write or both), the residual.
       // A fused argmax's indices: the second output.
       std::optional<TensorArg> argmax;
       if (argmax_state_[n]) {
         argmax = outputs.back();
         outputs.pop_back();
       }
+      // Fused inputs were appended: the gain, the up weight, the position
+      // (of a rope, a cache write or both), the residual.
       std::optional<TensorArg> residual;
       std::optional<TensorArg> gain;
       std::optional<TensorArg> up;

@@ -20,6 +20,7 @@
 #include "half.hpp"
 #include "rtscope/kit/elapsed.hpp"
 #include "rtscope/kit/parallel_for.hpp"
+#include "whole_number.hpp"
 
 namespace rtscope::vulkan {
 namespace {
@@ -322,12 +323,11 @@ class StagedPipeline {
 uint64_t parse_count(const char* name, uint64_t fallback, uint64_t low, uint64_t high) {
   const char* value = std::getenv(name);
   if (value == nullptr || *value == '\0') return fallback;
-  char* end = nullptr;
-  const unsigned long long parsed = std::strtoull(value, &end, 10);
-  if (*end != '\0' || value[0] == '-' || parsed < low || parsed > high) {
+  const std::optional<uint64_t> parsed = parse_whole_number(value, low, high);
+  if (!parsed) {
     fail_invalid(name, "='", value, "': expected a whole number from ", low, " to ", high);
   }
-  return parsed;
+  return *parsed;
 }
 
 }  // namespace

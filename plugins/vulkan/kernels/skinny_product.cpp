@@ -1,11 +1,11 @@
 #include "kernels/skinny_product.hpp"
 
-#include <algorithm>
 #include <cctype>
 #include <initializer_list>
 #include <string>
 
 #include "shader_interface.hpp"
+#include "whole_number.hpp"
 
 namespace rtscope::vulkan {
 
@@ -43,15 +43,9 @@ std::optional<uint32_t> parse_matvec_block_rows(const char* value, uint32_t fall
 
 std::optional<uint32_t> parse_matvec_groups(const char* value, uint32_t fallback) {
   if (value == nullptr || *value == '\0') return fallback;
-  const std::string_view text(value);
-  if (text == "off") return 0;
-  if (text.size() > 5 || !std::all_of(text.begin(), text.end(), [](char c) {
-        return std::isdigit(static_cast<unsigned char>(c)) != 0;
-      })) {
-    return std::nullopt;
-  }
-  const uint32_t count = static_cast<uint32_t>(std::stoul(std::string(text)));
-  return count <= 65535 ? std::optional<uint32_t>(count) : std::nullopt;
+  if (std::string_view(value) == "off") return 0;
+  const std::optional<uint64_t> count = parse_whole_number(value, 0, 65535);
+  return count ? std::optional<uint32_t>(static_cast<uint32_t>(*count)) : std::nullopt;
 }
 
 std::string_view skinny_mode_name(SkinnyMode mode) {

@@ -542,30 +542,29 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
         STORE_SUMS(squares, PADDED_ROWS, split_squares)
       }
       barrier();
-      // One invocation per task and row of the block.
-      if (tid < group_tasks * PADDED_ROWS) {
+      // One invocation per task and row of the block: task group member
+      // j = tid / PADDED_ROWS (store_task), row store_row.
+      if (stores) {
         const uint j = tid / PADDED_ROWS;
-        const uint r = tid % PADDED_ROWS;
-        const uint t = t0 + j;
-        if (stores) {
-          float total = 0.0;
-          float up_total = 0.0;
-          float sum_squares = 0.0;
-          for (uint s = 0u; s < gl_NumSubgroups; ++s) {
-            total += split_sums[s * SUMS + j * PADDED_ROWS + r];
-            if (paired) up_total += split_sums[s * SUMS + (j + group_tasks) * PADDED_ROWS + r];
-            if (norm_rows) sum_squares += split_squares[s * PADDED_ROWS + r];
+        float total = 0.0;
+        float up_total = 0.0;
+        float sum_squares = 0.0;
+        for (uint s = 0u; s < gl_NumSubgroups; ++s) {
+          total += split_sums[s * SUMS + j * PADDED_ROWS + store_row];
+          if (paired) {
+            up_total += split_sums[s * SUMS + (j + group_tasks) * PADDED_ROWS + store_row];
           }
-          if (norm_rows) {
-            const float inv_rms = inversesqrt(sum_squares / float(K) + pc.eps);
-            total *= inv_rms;
-            up_total *= inv_rms;
-          } else if (has_bias) {
-            total += float(bias[t]);
-          }
-          store_output(row0 + r, task_column(t, rope), rope ? t % half_dim : 0u, N, FLAGS, total,
-                       up_total, store_inputs);
+          if (norm_rows) sum_squares += split_squares[s * PADDED_ROWS + store_row];
         }
+        if (norm_rows) {
+          const float inv_rms = inversesqrt(sum_squares / float(K) + pc.eps);
+          total *= inv_rms;
+          up_total *= inv_rms;
+        } else if (has_bias) {
+          total += float(bias[store_task]);
+        }
+        store_output(row0 + store_row, task_column(store_task, rope),
+                     rope ? store_task % half_dim : 0u, N, FLAGS, total, up_total, store_inputs);
       }
       barrier();  // the sums are stored again by the next block
     }
