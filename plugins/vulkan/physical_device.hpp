@@ -34,6 +34,9 @@ struct DeviceCaps {
   // Rows of A per pass of that path over its weight rows (spec constant 2;
   // RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS).
   uint32_t matvec_split_block_rows = kMatvecSplitBlockRows;
+  // Slots of K per invocation a team of that path aims at (spec constant
+  // 3; RTSCOPE_VULKAN_MATVEC_TEAM_SLOTS; 0: one team per workgroup).
+  uint32_t matvec_team_slots = kMatvecTeamSlots;
   // Whether a projection running matvec_t (or skinny_coop) writes the KV
   // cache rows of a kv_cache_update after it itself (ExecutionPlan;
   // RTSCOPE_VULKAN_FUSE_CACHE_WRITES=0 turns it off, to compare).

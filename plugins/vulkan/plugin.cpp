@@ -69,6 +69,10 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
   const uint32_t block_rows =
       matvec_count("RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS", parse_matvec_block_rows,
                    kMatvecSplitBlockRows, "a count of rows per pass over the weights: set 2, 4, 8");
+  const uint32_t team_slots =
+      matvec_count("RTSCOPE_VULKAN_MATVEC_TEAM_SLOTS", parse_matvec_team_slots, kMatvecTeamSlots,
+                   "a count of K slots per invocation of a split-K team: set 1, 2, 4, 8, 16, "
+                   "or 0 (one team per workgroup)");
   const bool fuse_cache_writes = env_flag("RTSCOPE_VULKAN_FUSE_CACHE_WRITES", true);
   const bool fuse_attention_combine = env_flag("RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE", true);
   const bool fuse_argmax = env_flag("RTSCOPE_VULKAN_FUSE_ARGMAX", true);
@@ -82,6 +86,7 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
     // only size or disable it.
     if (device.caps.matvec_split_rows != 0) device.caps.matvec_split_rows = split_rows;
     device.caps.matvec_split_block_rows = block_rows;
+    device.caps.matvec_team_slots = team_slots;
     device.caps.fuse_cache_writes = fuse_cache_writes;
     // The combining block's Device-scope atomic and barrier are invalid
     // under a memory model without its device scope.

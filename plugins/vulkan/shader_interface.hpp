@@ -126,6 +126,23 @@ inline constexpr uint32_t kMatvecSplitBlockRows = 8;
 inline constexpr uint32_t matvec_split_tasks(uint32_t weight_rows, bool paired) {
   return paired ? weight_rows / 2 : weight_rows;
 }
+// Slots of K (16 bytes each) per invocation that a team of the split-K
+// path aims at (SPLIT_TEAM_SLOTS, spec constant 3; 0: the whole workgroup
+// takes one task group at a time).
+inline constexpr uint32_t kMatvecTeamSlots = 4;
+// Subgroups per team for `vecs` slots of K: split_team_subgroups in
+// matvec_t.comp.
+inline constexpr uint32_t matvec_split_team_subgroups(uint32_t vecs, uint32_t storers,
+                                                      uint32_t subgroup_size, uint32_t subgroups,
+                                                      uint32_t team_slots) {
+  if (team_slots == 0 || subgroup_size == 0) return subgroups;
+  uint32_t team = 1;
+  while (team < subgroups &&
+         (uint64_t{team} * team_slots * subgroup_size < vecs || team * subgroup_size < storers)) {
+    team *= 2;
+  }
+  return team;
+}
 
 struct SoftmaxPush {
   uint32_t lanes;

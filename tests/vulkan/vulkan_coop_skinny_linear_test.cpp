@@ -213,11 +213,13 @@ INSTANTIATE_TEST_SUITE_P(
 // the tasks per workgroup, K off the workgroup's stride, and each fused
 // epilogue; on the split-K path with each count of weight rows per
 // workgroup and of rows per pass (RTSCOPE_VULKAN_MATVEC_SPLIT and
-// RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS; "" is the default), and with one
-// column per subgroup (split "0").
+// RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS; "" is the default), with teams of
+// each size (RTSCOPE_VULKAN_MATVEC_TEAM_SLOTS: 1, the most teams per
+// workgroup, to 0, one), and with one column per subgroup (split "0").
 struct SplitConfig {
   const char* weight_rows;
   const char* block_rows = "";
+  const char* team_slots = "";
 };
 
 class VulkanMatvecRowsLinear
@@ -228,6 +230,7 @@ class VulkanMatvecRowsLinear
     const SplitConfig& split = std::get<1>(GetParam());
     const testing::EnvGuard weight_rows("RTSCOPE_VULKAN_MATVEC_SPLIT", split.weight_rows);
     const testing::EnvGuard block_rows("RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS", split.block_rows);
+    const testing::EnvGuard team_slots("RTSCOPE_VULKAN_MATVEC_TEAM_SLOTS", split.team_slots);
     RTSCOPE_LOAD_VULKAN_OR_SKIP(registry_);
   }
   PluginRegistry registry_;
@@ -274,6 +277,7 @@ std::string rows_case_name(
   std::string name = case_name(std::get<0>(info.param)) + "_split";
   name += *split.weight_rows == '\0' ? "default" : split.weight_rows;
   if (*split.block_rows != '\0') name += std::string("_block") + split.block_rows;
+  if (*split.team_slots != '\0') name += std::string("_team") + split.team_slots;
   return name;
 }
 
@@ -290,6 +294,15 @@ INSTANTIATE_TEST_SUITE_P(SplitSizes, VulkanMatvecRowsLinear,
                                                               kRowsCases[8], kRowsCases[11]),
                                             ::testing::Values(SplitConfig{"2", "2"},
                                                               SplitConfig{"16", "4"})),
+                         rows_case_name);
+
+// Teams of one subgroup up to the whole workgroup, on several slots of K
+// per invocation, a norm, a gate and a rope.
+INSTANTIATE_TEST_SUITE_P(TeamSizes, VulkanMatvecRowsLinear,
+                         ::testing::Combine(::testing::Values(kRowsCases[1], kRowsCases[3],
+                                                              kRowsCases[8], kRowsCases[10]),
+                                            ::testing::Values(SplitConfig{"", "", "1"},
+                                                              SplitConfig{"", "", "0"})),
                          rows_case_name);
 
 }  // namespace

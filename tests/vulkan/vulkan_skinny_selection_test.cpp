@@ -62,6 +62,31 @@ TEST(VulkanSkinnySelection, ParsesTheSplitSwitch) {
   EXPECT_EQ(parse_matvec_groups("1024x", 1024), std::nullopt);
   EXPECT_EQ(parse_matvec_groups("-1", 1024), std::nullopt);
   EXPECT_EQ(parse_matvec_groups("99999999999", 1024), std::nullopt);
+  EXPECT_EQ(parse_matvec_team_slots(nullptr, 4), 4u);
+  EXPECT_EQ(parse_matvec_team_slots("off", 4), 0u);
+  EXPECT_EQ(parse_matvec_team_slots("0", 4), 0u);
+  EXPECT_EQ(parse_matvec_team_slots("1", 4), 1u);
+  EXPECT_EQ(parse_matvec_team_slots("16", 4), 16u);
+  EXPECT_EQ(parse_matvec_team_slots("3", 4), std::nullopt);
+  EXPECT_EQ(parse_matvec_team_slots("32", 4), std::nullopt);
+}
+
+// Subgroups per team of matvec_t's split-K path (the shader's
+// split_team_subgroups): enough for about `team_slots` slots of K per
+// invocation and one storing invocation per task and row, a power of two
+// up to the workgroup's subgroups.
+TEST(VulkanSkinnySelection, SizesSplitTeamsByTheSlotsOfK) {
+  // An H100's 8 subgroups of 32: K = 2048 in f16 is 256 slots, 2 subgroups
+  // give 4 slots each (4 teams); K = 8192 needs the whole workgroup.
+  EXPECT_EQ(matvec_split_team_subgroups(256, 32, 32, 8, 4), 2u);
+  EXPECT_EQ(matvec_split_team_subgroups(1024, 32, 32, 8, 4), 8u);
+  EXPECT_EQ(matvec_split_team_subgroups(4096, 32, 32, 8, 4), 8u);  // capped
+  EXPECT_EQ(matvec_split_team_subgroups(256, 32, 32, 8, 0), 8u);   // one team
+  EXPECT_EQ(matvec_split_team_subgroups(256, 32, 32, 8, 8), 1u);
+  // lavapipe's 32 subgroups of 8: the storing invocations set the floor.
+  EXPECT_EQ(matvec_split_team_subgroups(34, 8, 8, 32, 4), 2u);
+  EXPECT_EQ(matvec_split_team_subgroups(34, 64, 8, 32, 4), 8u);
+  EXPECT_EQ(matvec_split_team_subgroups(1, 8, 8, 32, 16), 1u);
 }
 
 TEST(VulkanSkinnySelection, ParsesTheBuildSwitch) {
@@ -208,7 +233,8 @@ TEST(VulkanSkinnySelection, ThePluginRejectsSplitSizesItHasNoPathFor) {
     const char* value;
     const char* valid;
   } cases[] = {{"RTSCOPE_VULKAN_MATVEC_SPLIT", "3", "2, 4, 8, 16, 0 (off)"},
-               {"RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS", "16", "2, 4, 8"}};
+               {"RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS", "16", "2, 4, 8"},
+               {"RTSCOPE_VULKAN_MATVEC_TEAM_SLOTS", "3", "1, 2, 4, 8, 16"}};
   for (const auto& c : cases) {
     const vulkan_testing::LoadResult load = load_with(c.variable, c.value);
     if (!load.skip_reason.empty()) GTEST_SKIP() << load.skip_reason;

@@ -109,9 +109,17 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
     // From 2 rows on matvec_t (generic or specialized) splits K across the
     // workgroup where the device allows it: a few tasks per workgroup.
     const bool split = skinny_transposed && push.m >= 2 && caps.matvec_split_rows != 0;
-    const uint64_t per_group =
-        split ? matvec_split_tasks(caps.matvec_split_rows, args.gated_up != nullptr || heads.rope)
-              : columns;
+    const uint32_t split_tasks =
+        matvec_split_tasks(caps.matvec_split_rows, args.gated_up != nullptr || heads.rope);
+    // A split-K workgroup takes one task group per team at a time.
+    const uint32_t subgroups = std::max(1u, caps.rows_workgroup / std::max(1u, caps.subgroup_size));
+    const uint32_t teams =
+        split ? subgroups /
+                    matvec_split_team_subgroups(
+                        push.k / (16 / static_cast<uint32_t>(dtype_size(args.outputs[0].dtype))),
+                        split_tasks * 8, caps.subgroup_size, subgroups, caps.matvec_team_slots)
+              : 1;
+    const uint64_t per_group = split ? uint64_t{split_tasks} * teams : columns;
     // Capped (DeviceCaps::matvec_groups): the workgroups loop over the rest.
     uint64_t group_count =
         std::min<uint64_t>((tasks + per_group - 1) / per_group, caps.max_group_count[0]);

@@ -41,6 +41,11 @@ std::optional<uint32_t> parse_matvec_block_rows(const char* value, uint32_t fall
   return parse_count(value, fallback, {2, 4, 8});
 }
 
+std::optional<uint32_t> parse_matvec_team_slots(const char* value, uint32_t fallback) {
+  if (value != nullptr && std::string_view(value) == "off") return 0;
+  return parse_count(value, fallback, {0, 1, 2, 4, 8, 16});
+}
+
 std::optional<uint32_t> parse_matvec_groups(const char* value, uint32_t fallback) {
   if (value == nullptr || *value == '\0') return fallback;
   if (std::string_view(value) == "off") return 0;

@@ -47,6 +47,10 @@ layout(constant_id = 1) const uint SPLIT_WEIGHT_ROWS = 4;
 // or 8).
 layout(constant_id = 2) const uint SPLIT_BLOCK_ROWS = 8;
 
+// Slots of K per invocation a team of the split-K path aims at
+// (DeviceCaps::matvec_team_slots; 0: one team per workgroup).
+layout(constant_id = 3) const uint SPLIT_TEAM_SLOTS = 4;
+
 const uint IN_FLIGHT = 8;  // 16-byte weight loads per invocation and row
 
 layout(std430, binding = 0) readonly buffer InA { uvec4 a[]; };
@@ -451,20 +455,21 @@ uint butterfly_base(uint count) {
 // of each weight row, and each row of the block from row0 on is loaded,
 // widened (and normalized) once for all of them.
 void accumulate_slot(uvec4 raw[WEIGHT_ROWS], uint v, uint vecs, uint row0, uint rows,
-                     bool norm_rows, inout float acc[SUMS], inout float squares[PADDED_ROWS]) {
+                     bool apply_gain, bool add_squares, inout float acc[SUMS],
+                     inout float squares[PADDED_ROWS]) {
   float weights[WEIGHT_ROWS][VEC];
   [[unroll]] for (uint w = 0u; w < WEIGHT_ROWS; ++w) unpack16(raw[w], weights[w]);
   float g[VEC];
-  if (norm_rows) unpack16(gain[v], g);
+  if (apply_gain) unpack16(gain[v], g);
   [[unroll]] for (uint r = 0u; r < BLOCK_ROWS; ++r) {
     if (r < rows) {
       float x[VEC];
       unpack16(a[(row0 + r) * vecs + v], x);
-      if (norm_rows) {
-        [[unroll]] for (uint e = 0u; e < VEC; ++e) {
-          squares[r] = fma(x[e], x[e], squares[r]);
-          x[e] *= g[e];
-        }
+      if (add_squares) {
+        [[unroll]] for (uint e = 0u; e < VEC; ++e) squares[r] = fma(x[e], x[e], squares[r]);
+      }
+      if (apply_gain) {
+        [[unroll]] for (uint e = 0u; e < VEC; ++e) x[e] *= g[e];
       }
       [[unroll]] for (uint w = 0u; w < WEIGHT_ROWS; ++w) {
         [[unroll]] for (uint e = 0u; e < VEC; ++e) {
@@ -497,6 +502,23 @@ void load_slot(uint start[WEIGHT_ROWS], uint v, uint group_tasks, bool gated,
   }
 }
 
+// Subgroups per team: enough that each invocation takes about TEAM_SLOTS
+// of the vecs slots of K (TEAM_SLOTS 0: the whole workgroup is one team),
+// at least `storers` invocations (one per task and row of a task group
+// stores it), a power of two up to the workgroup's subgroups. Mirrors
+// matvec_split_team_subgroups in shader_interface.hpp, with which the
+// host sizes the dispatch; the two only need to agree for speed.
+uint split_team_subgroups(uint vecs, uint storers) {
+  const uint subgroups = gl_NumSubgroups;
+  if (SPLIT_TEAM_SLOTS == 0u) return subgroups;
+  const uint per_subgroup = SPLIT_TEAM_SLOTS * gl_SubgroupSize;
+  uint team = 1u;
+  while (team < subgroups && (team * per_subgroup < vecs || team * gl_SubgroupSize < storers)) {
+    team *= 2u;
+  }
+  return team;
+}
+
 void split_k(uint M, uint N, uint K, uint FLAGS) {
   const bool has_bias = (FLAGS & 2u) != 0u;
   const bool norm_rows = (FLAGS & 8u) != 0u;
@@ -509,11 +531,32 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
   // weight row per task, w - group_tasks's second row.
   const uint group_tasks = paired ? WEIGHT_ROWS / 2u : WEIGHT_ROWS;
   const uint vecs = K / VEC;
-  const uint tid = gl_LocalInvocationIndex;
-  for (uint t0 = gl_WorkGroupID.x * group_tasks; t0 < tasks;
-       t0 += gl_NumWorkGroups.x * group_tasks) {
+  // Teams: team_subgroups subgroups take a task group together, each
+  // invocation about TEAM_SLOTS slots of K, and the workgroup's teams take
+  // task groups side by side (split_team_subgroups).
+  // Sized for 8 storing rows whatever the block, so that a pipeline
+  // specialized to the rows and the generic one add in the same order.
+  const uint team_subgroups = split_team_subgroups(vecs, group_tasks * 8u);
+  const uint team_size = team_subgroups * gl_SubgroupSize;
+  const uint teams = gl_NumSubgroups / team_subgroups;
+  const uint team = gl_SubgroupID / team_subgroups;
+  const uint first_subgroup = team * team_subgroups;
+  // This invocation's index in its team.
+  const uint tid = (gl_SubgroupID - first_subgroup) * gl_SubgroupSize + gl_SubgroupInvocationID;
+  const uint task_groups = (tasks + group_tasks - 1u) / group_tasks;
+  const uint all_teams = gl_NumWorkGroups.x * teams;
+  // With a single block of rows, the rows' sums of squares are the same
+  // for every task group: a team that takes several adds them up in its
+  // first and keeps them in split_squares.
+  const bool squares_once = norm_rows && M <= BLOCK_ROWS;
+  bool have_squares = false;
+  // Rounds in step across the workgroup (it meets at barriers); a team
+  // past the last task group idles through a round.
+  for (uint round0 = 0u; round0 < task_groups; round0 += all_teams) {
+    const uint t0 = (round0 + gl_WorkGroupID.x * teams + team) * group_tasks;
+    const bool busy = t0 < tasks;
     uint start[WEIGHT_ROWS];
-    task_group_starts(t0, tasks, group_tasks, vecs, paired, rope, start);
+    task_group_starts(busy ? t0 : 0u, tasks, group_tasks, vecs, paired, rope, start);
     for (uint row0 = 0u; row0 < M; row0 += BLOCK_ROWS) {
       const uint rows = min(BLOCK_ROWS, M - row0);
       float acc[SUMS];  // weight row w's sum for row r at w * PADDED_ROWS + r
@@ -525,19 +568,20 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
       const uint store_task = t0 + tid / PADDED_ROWS;
       const uint store_row = tid % PADDED_ROWS;
       const bool stores =
-          tid < group_tasks * PADDED_ROWS && store_row < rows && store_task < tasks;
+          busy && tid < group_tasks * PADDED_ROWS && store_row < rows && store_task < tasks;
       RowInputs store_inputs;
       if (stores) {
         store_inputs = row_inputs(row0 + store_row, task_column(store_task, rope), N, FLAGS);
       }
-      for (uint v = tid; v < vecs; v += WG) {
+      const bool add_squares = norm_rows && !(squares_once && have_squares);
+      for (uint v = tid; busy && v < vecs; v += team_size) {
         uvec4 raw[WEIGHT_ROWS];
         load_slot(start, v, group_tasks, gated, raw);
-        accumulate_slot(raw, v, vecs, row0, rows, norm_rows, acc, squares);
+        accumulate_slot(raw, v, vecs, row0, rows, norm_rows, add_squares, acc, squares);
       }
       BUTTERFLY_SUM(acc, SUMS)
       STORE_SUMS(acc, SUMS, split_sums)
-      if (norm_rows) {
+      if (add_squares) {
         BUTTERFLY_SUM(squares, PADDED_ROWS)
         STORE_SUMS(squares, PADDED_ROWS, split_squares)
       }
@@ -549,7 +593,7 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
         float total = 0.0;
         float up_total = 0.0;
         float sum_squares = 0.0;
-        for (uint s = 0u; s < gl_NumSubgroups; ++s) {
+        for (uint s = first_subgroup; s < first_subgroup + team_subgroups; ++s) {
           total += split_sums[s * SUMS + j * PADDED_ROWS + store_row];
           if (paired) {
             up_total += split_sums[s * SUMS + (j + group_tasks) * PADDED_ROWS + store_row];
@@ -568,6 +612,7 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
       }
       barrier();  // the sums are stored again by the next block
     }
+    have_squares = true;
   }
 }
 
