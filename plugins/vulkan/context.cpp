@@ -494,6 +494,7 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("fused_residual_adds", load(fused_residual_adds_));
   // rmsnorms run inside the projections reading their output.
   report("fused_row_norms", load(fused_row_norms_));
+  report("folded_norm_gains", engine_.folded_norm_gains());
   // SwiGLU gate/up/silu/mul groups run as one gated projection.
   report("fused_gated_products", load(fused_gated_products_));
   // ropes run inside the projection producing their input.

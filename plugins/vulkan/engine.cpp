@@ -9,6 +9,7 @@
 #include "context.hpp"
 #include "device.hpp"
 #include "error.hpp"
+#include "half.hpp"
 #include "kernels/skinny_product.hpp"
 #include "plugin.hpp"
 #include "rtscope/kit/elapsed.hpp"
@@ -50,6 +51,7 @@ Engine::Engine(VulkanPlugin& plugin, uint32_t device, GraphDesc graph, bool segm
       caps_(plugin.physical(device).caps) {
   for (EngineValue& value : values()) value.device_dtype = device_dtype(value.dtype, caps_);
   transpose_linear_weights();
+  fold_norm_gains();
   collect_shader_variants();
 
   // With static inputs every shape is known now: check them all before
@@ -128,6 +130,72 @@ void Engine::transpose_linear_weights() {
   }
 }
 
+void Engine::fold_norm_gains() {
+  if (!caps_.fold_norm_gains) return;
+  const GraphDesc& desc = graph();
+  std::vector<std::vector<std::pair<size_t, size_t>>> readers(values().size());  // node, input
+  for (size_t n = 0; n < nodes().size(); ++n) {
+    for (size_t i = 0; i < nodes()[n].inputs.size(); ++i) {
+      readers[nodes()[n].inputs[i]].emplace_back(n, i);
+    }
+  }
+  std::vector<bool> engine_output(values().size(), false);
+  for (uint32_t id : output_values()) engine_output[id] = true;
+  const auto op = [&](size_t n) { return std::string_view(nodes()[n].spec->op); };
+  for (uint32_t g = 0; g < values().size(); ++g) {
+    const EngineValue& gain = values()[g];
+    if (gain.role != ValueRole::kConstant || readers[g].empty() || engine_output[g]) continue;
+    const ConstantDesc& gain_constant = desc.constants[gain.role_index];
+    const Dims& gain_dims = gain_constant.value.dims;
+    const size_t k = gain_dims.size() == 1 ? static_cast<size_t>(gain_dims[0]) : 0;
+    if (k == 0 || gain_constant.bytes.size() != k * dtype_size(gain.dtype) ||
+        (gain.dtype != RTS_DTYPE_F32 && gain.dtype != RTS_DTYPE_F16)) {
+      continue;
+    }
+    // g's readers: rmsnorms taking it as their gain; theirs: linears taking
+    // the norm as their input and a transposed weight of K rows.
+    std::vector<uint32_t> normed;
+    std::vector<uint32_t> weights;
+    bool folds = true;
+    for (const auto& [n, i] : readers[g]) {
+      const EngineNode& norm = nodes()[n];
+      folds = folds && op(n) == "rmsnorm" && i == 1 && norm.inputs.size() == 2 &&
+              norm.inputs[0] != g && norm.outputs.size() == 1 && !engine_output[norm.outputs[0]] &&
+              !readers[norm.outputs[0]].empty();
+      if (!folds) break;
+      normed.push_back(norm.outputs[0]);
+      for (const auto& [p, j] : readers[norm.outputs[0]]) {
+        const EngineNode& projection = nodes()[p];
+        folds = op(p) == "linear" && j == 0 && projection.inputs.size() >= 2 &&
+                projection.inputs[1] != norm.outputs[0] &&
+                values()[projection.inputs[1]].transposed;
+        if (!folds) break;
+        weights.push_back(projection.inputs[1]);
+      }
+      if (!folds) break;
+    }
+    // Each weight read only with one of g's norms (transposed weights are
+    // read by linears alone), and of K rows.
+    for (size_t w = 0; folds && w < weights.size(); ++w) {
+      const EngineValue& weight = values()[weights[w]];
+      folds = weight.scaled_by < 0 &&
+              desc.constants[weight.role_index].value.dims[0] == static_cast<int64_t>(k);
+      for (const auto& [p, j] : readers[weights[w]]) {
+        folds = folds && j == 1 &&
+                std::find(normed.begin(), normed.end(), nodes()[p].inputs[0]) != normed.end();
+      }
+    }
+    if (!folds) continue;
+    std::vector<float> scale(k);
+    convert_elements(scale.data(), RTS_DTYPE_F32, gain_constant.bytes.data(), gain.dtype, k,
+                     sizeof(float));
+    const auto index = static_cast<int32_t>(folded_gains_.size());
+    folded_gains_.push_back({gain_constant.bytes.data(), std::move(scale)});
+    values()[g].unit_gain = true;
+    for (const uint32_t w : weights) values()[w].scaled_by = index;
+  }
+}
+
 void Engine::collect_shader_variants() {
   for (const EngineNode& node : nodes()) {
     for (const std::string& shader : node.shaders) {
@@ -172,9 +240,16 @@ void Engine::upload_constants() {
       const rts_dtype stored = device_dtype(constant.value.dtype, caps_);
       const size_t elements = static_cast<size_t>(element_count(constant.value.dims));
       const size_t bytes = elements * dtype_size(stored);
-      const bool transposed = values()[find_value(constant.value.name)].transposed;
-      const ConstantKey key{constant.bytes.data(), elements, constant.value.dtype, stored,
-                            transposed ? static_cast<size_t>(constant.value.dims[0]) : 0};
+      const EngineValue& value = values()[find_value(constant.value.name)];
+      const FoldedGain* folded =
+          value.scaled_by >= 0 ? &folded_gains_[static_cast<size_t>(value.scaled_by)] : nullptr;
+      const ConstantKey key{constant.bytes.data(),
+                            elements,
+                            constant.value.dtype,
+                            stored,
+                            value.transposed ? static_cast<size_t>(constant.value.dims[0]) : 0,
+                            value.unit_gain,
+                            folded != nullptr ? folded->source : nullptr};
       ConstantPool::Share share = place_constant(constant, key, bytes, direct);
       const Allocation& allocation = share.constant->allocation();
       const UploadItem item{key.data,
@@ -183,7 +258,9 @@ void Engine::upload_constants() {
                             key.device_dtype,
                             allocation.region(),
                             allocation.mapped(),
-                            key.transpose_rows};
+                            key.transpose_rows,
+                            key.ones,
+                            folded != nullptr ? folded->scale.data() : nullptr};
       if (share.created) {
         created_.push_back(constants_.size());
         upload_items_.push_back(item);

@@ -38,6 +38,12 @@ struct EngineValue : kit::ResolvedValue {
   rts_dtype device_dtype = RTS_DTYPE_F32;
   // A constant stored transposed on the device (transpose_linear_weights).
   bool transposed = false;
+  // A norm gain folded into the weights of the projections reading its
+  // norm (fold_norm_gains): the device holds ones in its place.
+  bool unit_gain = false;
+  // A linear weight those gains scale on upload, row k (its K axis) by
+  // gain k: an index into Engine::folded_gains_, or -1.
+  int32_t scaled_by = -1;
 };
 
 struct EngineNode : kit::ResolvedNode {
@@ -113,6 +119,9 @@ class Engine : public kit::Engine, public kit::ResolvedGraph<EngineValue, Engine
   // contexts that stages host memory (which then says so in the log).
   bool first_staging() const { return !staging_reported_.exchange(true); }
 
+  // Norm gains folded into projection weights (fold_norm_gains).
+  uint64_t folded_norm_gains() const { return folded_gains_.size(); }
+
  private:
   Engine(VulkanPlugin& plugin, uint32_t device, GraphDesc graph, bool segment);
   void split_into_segments();
@@ -125,6 +134,14 @@ class Engine : public kit::Engine, public kit::ResolvedGraph<EngineValue, Engine
   // RTSCOPE_VULKAN_SKINNY=matvec), which the encoder picks for the shapes
   // it covers.
   void transpose_linear_weights();
+  // y = rmsnorm(x, g) · W = rmsnorm(x, 1) · (g ⊙ W): where a constant gain
+  // g [K] belongs to rmsnorms whose outputs only transposed linear weights
+  // [K, N] read (and those weights nothing else), the device holds ones
+  // for g and g ⊙ W for each W, written so on upload. The projections
+  // that take the norm in (ExecutionPlan) then skip the gain
+  // (kMatmulUnitGain), and an unfused norm multiplies by ones. Off with
+  // RTSCOPE_VULKAN_FOLD_NORM_GAINS=0 (DeviceCaps::fold_norm_gains).
+  void fold_norm_gains();
   void collect_shader_variants();
   void upload_constants();
   // The constant's device copy: a live one another engine on the device
@@ -142,6 +159,13 @@ class Engine : public kit::Engine, public kit::ResolvedGraph<EngineValue, Engine
   const DeviceCaps& caps_;
   Device* device_ = nullptr;
   std::vector<std::string> shader_variants_;
+  // Each folded gain: its host bytes (what tells shared copies apart) and
+  // its values in f32, for the uploads that scale weights by it.
+  struct FoldedGain {
+    const void* source = nullptr;
+    std::vector<float> scale;
+  };
+  std::vector<FoldedGain> folded_gains_;
   // One per constant, in the graph's order; created here or shared.
   std::vector<std::shared_ptr<SharedConstant>> constants_;
   // Indices into constants_ of those this engine uploads (upload_items_

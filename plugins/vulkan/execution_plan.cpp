@@ -799,7 +799,7 @@ class PlanBuilder {
     std::vector<uint32_t> pipelines;
     auto arg = [&](uint32_t id) {
       return TensorArg{values_[id].device_dtype, plan_.dims[id], plan_.regions[id],
-                       values_[id].transposed};
+                       values_[id].transposed, values_[id].unit_gain};
     };
     for (size_t n : order_) {
       const EngineNode& node = nodes_[n];

@@ -37,6 +37,10 @@ struct DeviceCaps {
   // Slots of K per invocation a team of that path aims at (spec constant
   // 3; RTSCOPE_VULKAN_MATVEC_TEAM_SLOTS; 0: one team per workgroup).
   uint32_t matvec_team_slots = kMatvecTeamSlots;
+  // Whether engines fold rmsnorm gains into the transposed weights of the
+  // projections after them (Engine::fold_norm_gains;
+  // RTSCOPE_VULKAN_FOLD_NORM_GAINS=0 turns it off, to compare).
+  bool fold_norm_gains = true;
   // Whether a projection running matvec_t (or skinny_coop) writes the KV
   // cache rows of a kv_cache_update after it itself (ExecutionPlan;
   // RTSCOPE_VULKAN_FUSE_CACHE_WRITES=0 turns it off, to compare).

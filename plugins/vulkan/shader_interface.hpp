@@ -77,6 +77,9 @@ inline constexpr uint32_t kMatmulCacheWrite = 128;
 // kMatvecArgmaxPages pages of kMatvecArgmaxPageColumns columns (an argmax
 // after the projection fused, ExecutionPlan).
 inline constexpr uint32_t kMatmulArgmax = 256;
+// With kMatmulNormRows: the gain is all ones (a norm gain folded into the
+// weights on upload, Engine::fold_norm_gains), so the shader skips it.
+inline constexpr uint32_t kMatmulUnitGain = 512;
 inline constexpr uint32_t kMatvecArgmaxMaxRows = 16;         // ARGMAX_ROWS in matvec_t.comp
 inline constexpr uint32_t kMatvecArgmaxPages = 4;            // ARGMAX_PAGES
 inline constexpr uint32_t kMatvecArgmaxPageColumns = 65536;  // a key's index bits

@@ -36,6 +36,10 @@ struct ConstantKey {
   rts_dtype host_dtype = RTS_DTYPE_F32;
   rts_dtype device_dtype = RTS_DTYPE_F32;
   size_t transpose_rows = 0;  // UploadItem::transpose_rows
+  // UploadItem::ones, and the folded gain a weight is scaled by (its host
+  // bytes; UploadItem::row_scale holds them in f32).
+  bool ones = false;
+  const void* scale = nullptr;
   auto operator<=>(const ConstantKey&) const = default;
 };
 

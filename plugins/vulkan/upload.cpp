@@ -57,15 +57,28 @@ To convert_one(From value) {
 // (target[c][r] = source[r][c]), in 64 x 64 tiles so that reads and writes
 // both stay within cache lines.
 template <typename From, typename To>
-void transpose_columns(const From* in, To* out, size_t rows, size_t cols, size_t c0, size_t c1) {
+To scaled(From value, float scale) {
+  const float product = convert_one<From, float>(value) * scale;
+  return convert_one<float, To>(product);
+}
+
+template <typename From, typename To>
+void transpose_columns(const From* in, To* out, size_t rows, size_t cols, size_t c0, size_t c1,
+                       const float* row_scale) {
   constexpr size_t kTile = 64;
   for (size_t r0 = 0; r0 < rows; r0 += kTile) {
     const size_t r1 = std::min(rows, r0 + kTile);
     for (size_t cb = c0; cb < c1; cb += kTile) {
       const size_t ce = std::min(c1, cb + kTile);
       for (size_t r = r0; r < r1; ++r) {
-        for (size_t c = cb; c < ce; ++c) {
-          out[(c - c0) * rows + r] = convert_one<From, To>(in[r * cols + c]);
+        if (row_scale != nullptr) {
+          for (size_t c = cb; c < ce; ++c) {
+            out[(c - c0) * rows + r] = scaled<From, To>(in[r * cols + c], row_scale[r]);
+          }
+        } else {
+          for (size_t c = cb; c < ce; ++c) {
+            out[(c - c0) * rows + r] = convert_one<From, To>(in[r * cols + c]);
+          }
         }
       }
     }
@@ -77,7 +90,7 @@ void fill_transposed(const UploadItem& item, size_t first, size_t count, void* o
   const size_t rows = item.transpose_rows;
   const size_t cols = item.elements / rows;
   transpose_columns(static_cast<const From*>(item.data), static_cast<To*>(out), rows, cols,
-                    first / rows, (first + count) / rows);
+                    first / rows, (first + count) / rows, item.row_scale);
 }
 
 // What upload() writes to the target for elements [first, first + count)
@@ -85,6 +98,14 @@ void fill_transposed(const UploadItem& item, size_t first, size_t count, void* o
 // `first` and `count` are whole target rows.
 void fill(const UploadItem& item, size_t first, size_t count, void* out) {
   const size_t host_element = dtype_size(item.host_dtype);
+  if (item.ones) {
+    const float one = 1.0f;
+    for (size_t i = 0; i < count; ++i) {
+      convert_elements(static_cast<std::byte*>(out) + i * dtype_size(item.device_dtype),
+                       item.device_dtype, &one, RTS_DTYPE_F32, 1, sizeof(float));
+    }
+    return;
+  }
   if (item.transpose_rows == 0) {
     convert_elements(out, item.device_dtype,
                      static_cast<const std::byte*>(item.data) + first * host_element,

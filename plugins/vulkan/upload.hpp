@@ -36,6 +36,12 @@ struct UploadItem {
   // Non-zero: `data` is a [rows, elements / rows] row-major matrix that the
   // target holds transposed ([elements / rows, rows]).
   size_t transpose_rows = 0;
+  // Written as ones whatever `data` holds (a folded norm gain,
+  // Engine::fold_norm_gains).
+  bool ones = false;
+  // With transpose_rows: source row r is multiplied by row_scale[r] (a
+  // folded norm gain, one per row) before it is converted.
+  const float* row_scale = nullptr;
 };
 
 // How constants reach the device; read once per device from the

@@ -3,6 +3,10 @@
 // the memory order for the bound shapes is a view that runs nothing.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+
+#include "support/env_guard.hpp"
 #include "support/reference_outputs.hpp"
 #include "support/tiny_graphs.hpp"
 #include "vulkan/fusion_check.hpp"
@@ -123,6 +127,10 @@ struct PreNormCase {
   int64_t rows;
   bool normed_is_output;
   uint64_t dispatches;  // per execute
+  // The gain folded into the three weights (Engine::fold_norm_gains): the
+  // device then holds ones for it, which an unfused norm (80 rows: the
+  // tiled shader) multiplies by.
+  uint64_t folded;
 };
 
 using VulkanRowNormFusion = VulkanCaseTest<PreNormCase>;
@@ -158,17 +166,49 @@ TEST_P(VulkanRowNormFusion, MatchesTheReferenceFusedOrNot) {
   const PreNormCase c = GetParam();
   auto model = build(pre_norm_graph(c.dtype, c.rows, c.normed_is_output));
   expect_fused_or_not(registry_, *model, {{"x", Tensor::random(c.dtype, {c.rows, 64}, 41)}},
-                      tolerance(c.dtype), c.dispatches < 5, {{"dispatches", c.dispatches}});
+                      tolerance(c.dtype), c.dispatches < 5 || c.folded > 0,
+                      {{"dispatches", c.dispatches}, {"folded_norm_gains", c.folded}});
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, VulkanRowNormFusion,
-    ::testing::Values(PreNormCase{DType::f32, 1, false,
-                                  3},  // three projections, norm and add inside
-                      PreNormCase{DType::f16, 4, false, 3},   // f16, one block of rows
-                      PreNormCase{DType::f32, 19, false, 3},  // row blocks and a rest
-                      PreNormCase{DType::f32, 80, false, 5},  // tiled shader: nothing fused
-                      PreNormCase{DType::f32, 1, true, 4}));  // n is read outside: the norm runs
+    ::testing::Values(PreNormCase{DType::f32, 1, false, 3,
+                                  1},  // three projections, norm and add inside
+                      PreNormCase{DType::f16, 4, false, 3, 1},   // f16, one block of rows
+                      PreNormCase{DType::f32, 19, false, 3, 1},  // row blocks and a rest
+                      PreNormCase{DType::f32, 80, false, 5, 1},  // tiled shader: nothing fused
+                      PreNormCase{DType::f32, 1, true, 4, 0}));  // n is read outside: the norm runs
+
+// The gain is read by an op besides the norm: it keeps its values and
+// nothing is folded. With RTSCOPE_VULKAN_FOLD_NORM_GAINS=0 nothing is
+// folded either, and the fused projections multiply by the gain.
+TEST(VulkanNormGainFolding, AGainReadElsewhereOrTheSwitchOffIsNotFolded) {
+  constexpr int64_t k = 64;
+  testing::GraphBuilder g("gain_read_elsewhere");
+  g.input("x", DType::f32, {1, k});
+  const std::string n = optional_rmsnorm(g, /*norm=*/true, DType::f32, k, 7);
+  g.weight("wq", DType::f32, {k, 24}, seeded_init(8, 0.5))
+      .node("q_proj", "linear", {n, "wq"}, "q")
+      .node("scaled", "mul", {"x", "gain"}, "s")
+      .outputs({"q", "s"});
+  const Graph graph = g.build();
+  const std::map<std::string, Tensor> inputs = {{"x", Tensor::random(DType::f32, {1, k}, 42)}};
+  {
+    PluginRegistry registry;
+    RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+    auto model = Model::build(graph, registry, {.backends = {"vulkan"}});
+    expect_fused_or_not(registry, *model, inputs, tolerance(DType::f32), false,
+                        {{"folded_norm_gains", 0}});
+  }
+  const testing::EnvGuard off("RTSCOPE_VULKAN_FOLD_NORM_GAINS", "0");
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  auto model =
+      Model::build(pre_norm_graph(DType::f32, 1, false), registry, {.backends = {"vulkan"}});
+  expect_fused_or_not(registry, *model, {{"x", Tensor::random(DType::f32, {1, k}, 41)}},
+                      tolerance(DType::f32), true,
+                      {{"folded_norm_gains", 0}, {"fused_row_norms", 1}});
+}
 
 }  // namespace
 }  // namespace rtscope::vulkan_testing

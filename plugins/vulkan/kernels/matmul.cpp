@@ -75,7 +75,8 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
             (args.row_norm_gain ? kMatmulNormRows : 0) | (args.gated_up ? kMatmulGated : 0) |
             (heads.rope ? kMatmulRope : 0) | (heads.cache_len != 0 ? kMatmulCacheWrite : 0) |
             (heads.pos != nullptr && heads.pos->elements() > 1 ? kMatmulPosPerRow : 0) |
-            (argmax ? kMatmulArgmax : 0),
+            (argmax ? kMatmulArgmax : 0) |
+            (args.row_norm_gain && args.row_norm_gain->ones ? kMatmulUnitGain : 0),
         args.row_norm_eps,
         heads.head_dim,
         heads.seq,

@@ -31,6 +31,9 @@ struct TensorArg {
   // A rank-2 constant stored transposed ([dims[1], dims[0]] row-major);
   // only `linear` weights are (Engine::transpose_linear_weights).
   bool transposed = false;
+  // A constant of ones on the device: a norm gain folded into the weights
+  // of the projections reading its norm (Engine::fold_norm_gains).
+  bool ones = false;
 
   int64_t elements() const { return element_count(dims); }
   int rank() const { return static_cast<int>(dims.size()); }

@@ -77,7 +77,8 @@ layout(push_constant) uniform Push {
                // bit 5: rope on the output, pos in binding 4;
                // bit 6: with bit 5 or 7, one position per batch row (pos [B]);
                // bit 7: the output is a KV cache (cache_slot.glsl), pos in binding 4;
-               // bit 8: argmax of each row too (f16; bindings 5 and 6)
+               // bit 8: argmax of each row too (f16; bindings 5 and 6);
+               // bit 9: with bit 3, the gain is all ones (folded into B)
   float eps;   // bit 3
   uint head_dim;     // bits 5, 7
   uint seq;          // bits 5, 7
@@ -273,6 +274,7 @@ void store_output(uint row, uint c, uint i, uint N, uint FLAGS, float total, flo
 void one_column_per_subgroup(uint M, uint N, uint K, uint FLAGS) {
   const bool has_bias = (FLAGS & 2u) != 0u;
   const bool norm_rows = (FLAGS & 8u) != 0u;
+  const bool unit_gain = norm_rows && (FLAGS & 512u) != 0u;
   const bool gated = (FLAGS & 16u) != 0u;
   const bool rope = (FLAGS & 32u) != 0u;
   const bool paired = gated || rope;  // two weight rows per subgroup
@@ -320,7 +322,11 @@ void one_column_per_subgroup(uint M, uint N, uint K, uint FLAGS) {
           if (r < rows) {
             [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
               const uvec4 x = a[(row0 + r) * vecs + v + j * lanes];
-              if (norm_rows) {
+              if (unit_gain) {
+                acc[r] = dot16(x, w[j], acc[r]);
+                if (paired) acc_up[r] = dot16(x, u[j], acc_up[r]);
+                squares[r] = dot16(x, x, squares[r]);
+              } else if (norm_rows) {
                 const uvec4 g = gain[v + j * lanes];
                 acc[r] = dot16_gain(x, g, w[j], acc[r]);
                 if (paired) acc_up[r] = dot16_gain(x, g, u[j], acc_up[r]);
@@ -339,7 +345,11 @@ void one_column_per_subgroup(uint M, uint N, uint K, uint FLAGS) {
         [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
           if (r < rows) {
             const uvec4 x = a[(row0 + r) * vecs + v];
-            if (norm_rows) {
+            if (unit_gain) {
+              acc[r] = dot16(x, w, acc[r]);
+              if (paired) acc_up[r] = dot16(x, u, acc_up[r]);
+              squares[r] = dot16(x, x, squares[r]);
+            } else if (norm_rows) {
               acc[r] = dot16_gain(x, gain[v], w, acc[r]);
               if (paired) acc_up[r] = dot16_gain(x, gain[v], u, acc_up[r]);
               squares[r] = dot16(x, x, squares[r]);
@@ -549,6 +559,7 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
   // for every task group: a team that takes several adds them up in its
   // first and keeps them in split_squares.
   const bool squares_once = norm_rows && M <= BLOCK_ROWS;
+  const bool apply_gain = norm_rows && (FLAGS & 512u) == 0u;
   bool have_squares = false;
   // Rounds in step across the workgroup (it meets at barriers); a team
   // past the last task group idles through a round.
@@ -577,7 +588,7 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
       for (uint v = tid; busy && v < vecs; v += team_size) {
         uvec4 raw[WEIGHT_ROWS];
         load_slot(start, v, group_tasks, gated, raw);
-        accumulate_slot(raw, v, vecs, row0, rows, norm_rows, add_squares, acc, squares);
+        accumulate_slot(raw, v, vecs, row0, rows, apply_gain, add_squares, acc, squares);
       }
       BUTTERFLY_SUM(acc, SUMS)
       STORE_SUMS(acc, SUMS, split_sums)
