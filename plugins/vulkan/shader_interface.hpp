@@ -131,8 +131,11 @@ inline constexpr uint32_t matvec_split_tasks(uint32_t weight_rows, bool paired) 
 }
 // Slots of K (16 bytes each) per invocation that a team of the split-K
 // path aims at (SPLIT_TEAM_SLOTS, spec constant 3; 0: the whole workgroup
-// takes one task group at a time).
-inline constexpr uint32_t kMatvecTeamSlots = 4;
+// takes one task group at a time). On an H100 the 8-stream decode step
+// took 0.78 ms of device time with 8 (a subgroup per team at K = 2048),
+// 0.81-0.82 with 4 or 16, 0.85-0.87 with 2 and 1.0 with one team per
+// workgroup; the 4-stream step 0.71 with 8 and 0.74 with 16.
+inline constexpr uint32_t kMatvecTeamSlots = 8;
 // Subgroups per team for `vecs` slots of K: split_team_subgroups in
 // matvec_t.comp.
 inline constexpr uint32_t matvec_split_team_subgroups(uint32_t vecs, uint32_t storers,

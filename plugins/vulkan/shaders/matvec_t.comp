@@ -49,7 +49,7 @@ layout(constant_id = 2) const uint SPLIT_BLOCK_ROWS = 8;
 
 // Slots of K per invocation a team of the split-K path aims at
 // (DeviceCaps::matvec_team_slots; 0: one team per workgroup).
-layout(constant_id = 3) const uint SPLIT_TEAM_SLOTS = 4;
+layout(constant_id = 3) const uint SPLIT_TEAM_SLOTS = 8;
 
 const uint IN_FLIGHT = 8;  // 16-byte weight loads per invocation and row
 
@@ -542,8 +542,9 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
   const uint group_tasks = paired ? WEIGHT_ROWS / 2u : WEIGHT_ROWS;
   const uint vecs = K / VEC;
   // Teams: team_subgroups subgroups take a task group together, each
-  // invocation about TEAM_SLOTS slots of K, and the workgroup's teams take
-  // task groups side by side (split_team_subgroups).
+  // invocation about TEAM_SLOTS slots of K between two reductions, and the
+  // workgroup's teams take task groups side by side
+  // (split_team_subgroups).
   // Sized for 8 storing rows whatever the block, so that a pipeline
   // specialized to the rows and the generic one add in the same order.
   const uint team_subgroups = split_team_subgroups(vecs, group_tasks * 8u);
