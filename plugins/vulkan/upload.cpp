@@ -53,15 +53,17 @@ To convert_one(From value) {
   }
 }
 
-// Source columns [c0, c1) of a [rows, cols] matrix as target rows
-// (target[c][r] = source[r][c]), in 64 x 64 tiles so that reads and writes
-// both stay within cache lines.
+// `value` times `scale`, rounded once to the target type (a weight scaled
+// by a folded norm gain).
 template <typename From, typename To>
 To scaled(From value, float scale) {
   const float product = convert_one<From, float>(value) * scale;
   return convert_one<float, To>(product);
 }
 
+// Source columns [c0, c1) of a [rows, cols] matrix as target rows
+// (target[c][r] = source[r][c], times row_scale[r] when it is set), in
+// 64 x 64 tiles so that reads and writes both stay within cache lines.
 template <typename From, typename To>
 void transpose_columns(const From* in, To* out, size_t rows, size_t cols, size_t c0, size_t c1,
                        const float* row_scale) {
