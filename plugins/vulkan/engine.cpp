@@ -114,8 +114,7 @@ void Engine::transpose_linear_weights() {
       continue;
     }
     const Dims& dims = graph().constants[value.role_index].value.dims;
-    const int64_t vector_elements = 16 / static_cast<int64_t>(dtype_size(value.device_dtype));
-    if (dims.size() != 2 || dims[0] % vector_elements != 0) continue;
+    if (dims.size() != 2 || dims[0] % vector_elements(value.device_dtype) != 0) continue;
     value.transposed = true;
   }
   for (EngineNode& node : nodes()) {

@@ -101,10 +101,12 @@ void fill_transposed(const UploadItem& item, size_t first, size_t count, void* o
 void fill(const UploadItem& item, size_t first, size_t count, void* out) {
   const size_t host_element = dtype_size(item.host_dtype);
   if (item.ones) {
-    const float one = 1.0f;
+    const size_t element = dtype_size(item.device_dtype);
+    const float value = 1.0f;
+    std::byte one[sizeof(float)];
+    convert_elements(one, item.device_dtype, &value, RTS_DTYPE_F32, 1, sizeof(float));
     for (size_t i = 0; i < count; ++i) {
-      convert_elements(static_cast<std::byte*>(out) + i * dtype_size(item.device_dtype),
-                       item.device_dtype, &one, RTS_DTYPE_F32, 1, sizeof(float));
+      std::memcpy(static_cast<std::byte*>(out) + i * element, one, element);
     }
     return;
   }

@@ -103,8 +103,8 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
     }
     // matvec: kMatvecColumns columns per workgroup; matvec_t: one column
     // per subgroup.
-    const uint64_t columns =
-        skinny_transposed ? std::max(1u, caps.rows_workgroup / caps.subgroup_size) : kMatvecColumns;
+    const uint32_t subgroups = std::max(1u, caps.rows_workgroup / std::max(1u, caps.subgroup_size));
+    const uint64_t columns = skinny_transposed ? subgroups : kMatvecColumns;
     // A rope takes one subgroup per pair of columns.
     const uint64_t tasks = heads.rope ? push.n / 2 : push.n;
     // From 2 rows on matvec_t (generic or specialized) splits K across the
@@ -113,12 +113,10 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
     const uint32_t split_tasks =
         matvec_split_tasks(caps.matvec_split_rows, args.gated_up != nullptr || heads.rope);
     // A split-K workgroup takes one task group per team at a time.
-    const uint32_t subgroups = std::max(1u, caps.rows_workgroup / std::max(1u, caps.subgroup_size));
     const uint32_t teams =
-        split ? subgroups /
-                    matvec_split_team_subgroups(
-                        push.k / (16 / static_cast<uint32_t>(dtype_size(args.outputs[0].dtype))),
-                        split_tasks * 8, caps.subgroup_size, subgroups, caps.matvec_team_slots)
+        split ? subgroups / matvec_split_team_subgroups(
+                                push.k / vector_elements(args.outputs[0].dtype), split_tasks * 8,
+                                caps.subgroup_size, subgroups, caps.matvec_team_slots)
               : 1;
     const uint64_t per_group = split ? uint64_t{split_tasks} * teams : columns;
     // Capped (DeviceCaps::matvec_groups): the workgroups loop over the rest.

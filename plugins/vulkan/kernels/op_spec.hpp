@@ -24,6 +24,12 @@ namespace rtscope::vulkan {
 // A tensor as a node's encoder sees it: its storage dtype on the device
 // (f16 is f32 there when the device lacks 16-bit storage), its dims and the
 // device range that holds it (row-major, contiguous).
+// Elements of `dtype` in the 16-byte vectors the row shaders load (VEC in
+// vec16.glsl).
+inline uint32_t vector_elements(rts_dtype dtype) {
+  return 16 / static_cast<uint32_t>(dtype_size(dtype));
+}
+
 struct TensorArg {
   rts_dtype dtype = RTS_DTYPE_F32;
   std::span<const int64_t> dims;

@@ -268,13 +268,29 @@ void store_output(uint row, uint c, uint i, uint N, uint FLAGS, float total, flo
   }
 }
 
+// Adds vector x of a row of A times weight vector w (and u, a second
+// weight row's, when `paired`) to the row's sums, through the gain's
+// vector gain_vec where it applies, and x·x to `squares` for a norm.
+void add_vector(uvec4 x, uvec4 w, uvec4 u, uint gain_vec, bool paired, bool apply_gain,
+                bool norm_rows, inout float acc, inout float acc_up, inout float squares) {
+  if (apply_gain) {
+    const uvec4 g = gain[gain_vec];
+    acc = dot16_gain(x, g, w, acc);
+    if (paired) acc_up = dot16_gain(x, g, u, acc_up);
+  } else {
+    acc = dot16(x, w, acc);
+    if (paired) acc_up = dot16(x, u, acc_up);
+  }
+  if (norm_rows) squares = dot16(x, x, squares);
+}
+
 // One subgroup per output column (per pair of columns with a gate or a
 // rope), its lanes splitting K: a single row reads its weights at full
 // memory bandwidth this way.
 void one_column_per_subgroup(uint M, uint N, uint K, uint FLAGS) {
   const bool has_bias = (FLAGS & 2u) != 0u;
   const bool norm_rows = (FLAGS & 8u) != 0u;
-  const bool unit_gain = norm_rows && (FLAGS & 512u) != 0u;
+  const bool apply_gain = norm_rows && (FLAGS & 512u) == 0u;  // bit 9: folded into B
   const bool gated = (FLAGS & 16u) != 0u;
   const bool rope = (FLAGS & 32u) != 0u;
   const bool paired = gated || rope;  // two weight rows per subgroup
@@ -321,20 +337,8 @@ void one_column_per_subgroup(uint M, uint N, uint K, uint FLAGS) {
         [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
           if (r < rows) {
             [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
-              const uvec4 x = a[(row0 + r) * vecs + v + j * lanes];
-              if (unit_gain) {
-                acc[r] = dot16(x, w[j], acc[r]);
-                if (paired) acc_up[r] = dot16(x, u[j], acc_up[r]);
-                squares[r] = dot16(x, x, squares[r]);
-              } else if (norm_rows) {
-                const uvec4 g = gain[v + j * lanes];
-                acc[r] = dot16_gain(x, g, w[j], acc[r]);
-                if (paired) acc_up[r] = dot16_gain(x, g, u[j], acc_up[r]);
-                squares[r] = dot16(x, x, squares[r]);
-              } else {
-                acc[r] = dot16(x, w[j], acc[r]);
-                if (paired) acc_up[r] = dot16(x, u[j], acc_up[r]);
-              }
+              add_vector(a[(row0 + r) * vecs + v + j * lanes], w[j], u[j], v + j * lanes, paired,
+                         apply_gain, norm_rows, acc[r], acc_up[r], squares[r]);
             }
           }
         }
@@ -344,19 +348,8 @@ void one_column_per_subgroup(uint M, uint N, uint K, uint FLAGS) {
         const uvec4 u = gated ? up[column + v] : rope ? b[column2 + v] : uvec4(0u);
         [[unroll]] for (uint r = 0u; r < MAX_ROWS; ++r) {
           if (r < rows) {
-            const uvec4 x = a[(row0 + r) * vecs + v];
-            if (unit_gain) {
-              acc[r] = dot16(x, w, acc[r]);
-              if (paired) acc_up[r] = dot16(x, u, acc_up[r]);
-              squares[r] = dot16(x, x, squares[r]);
-            } else if (norm_rows) {
-              acc[r] = dot16_gain(x, gain[v], w, acc[r]);
-              if (paired) acc_up[r] = dot16_gain(x, gain[v], u, acc_up[r]);
-              squares[r] = dot16(x, x, squares[r]);
-            } else {
-              acc[r] = dot16(x, w, acc[r]);
-              if (paired) acc_up[r] = dot16(x, u, acc_up[r]);
-            }
+            add_vector(a[(row0 + r) * vecs + v], w, u, v, paired, apply_gain, norm_rows, acc[r],
+                       acc_up[r], squares[r]);
           }
         }
       }
