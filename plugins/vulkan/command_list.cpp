@@ -1,7 +1,6 @@
 #include "command_list.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <utility>
 
 #include "error.hpp"
@@ -211,18 +210,6 @@ std::vector<BatchLabel> CommandList::batch_labels(const PipelineSet& pipelines) 
   return labels;
 }
 
-namespace {
-// PROBE (results wrong): RTSCOPE_VULKAN_DIAG_NOBARRIER=all|<pipeline prefix>,
-// RTSCOPE_VULKAN_DIAG_DROP=<pipeline prefix>.
-std::string diag_env(const char* name) {
-  const char* v = std::getenv(name);
-  return v == nullptr ? std::string() : std::string(v);
-}
-bool diag_match(const std::string& pattern, const std::string& name) {
-  return !pattern.empty() && (pattern == "all" || name.rfind(pattern, 0) == 0);
-}
-}  // namespace
-
 DispatchMix CommandList::record(VkCommandBuffer commands, const PipelineSet& pipelines,
                                 VkPipelineLayout layout, VkQueryPool profile) const {
   DispatchMix mix;
@@ -235,15 +222,10 @@ DispatchMix CommandList::record(VkCommandBuffer commands, const PipelineSet& pip
     vkCmdResetQueryPool(commands, profile, 0, static_cast<uint32_t>(profiled_spans() + 1));
     stamp();
   }
-  static const std::string no_barrier = diag_env("RTSCOPE_VULKAN_DIAG_NOBARRIER");
-  static const std::string drop = diag_env("RTSCOPE_VULKAN_DIAG_DROP");
   for (size_t i = 0; i < commands_.size(); ++i) {
     const Command& command = commands_[i];
-    const std::string diag_name =
-        command.kind == Kind::kDispatch ? pipelines.name(command.pipeline) : std::string("xfer");
     if (profile != VK_NULL_HANDLE && command.block_stages != 0 && i > 0) stamp();
-    if (command.kind == Kind::kDispatch && diag_match(drop, diag_name)) continue;
-    if (command.block_stages != 0 && !diag_match(no_barrier, diag_name)) {
+    if (command.block_stages != 0) {
       auto barrier = vk_struct<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
       barrier.srcAccessMask = command.wait_access;
       barrier.dstAccessMask = command.block_access;
