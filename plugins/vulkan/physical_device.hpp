@@ -37,6 +37,9 @@ struct DeviceCaps {
   // Slots of K per invocation a team of that path aims at (spec constant
   // 3; RTSCOPE_VULKAN_MATVEC_TEAM_SLOTS; 0: one team per workgroup).
   uint32_t matvec_team_slots = kMatvecTeamSlots;
+  // The same for products of up to kMatvecFewRows rows (spec constant 4;
+  // RTSCOPE_VULKAN_MATVEC_FEW_ROW_TEAM_SLOTS).
+  uint32_t matvec_few_row_team_slots = kMatvecFewRowTeamSlots;
   // Whether engines fold rmsnorm gains into the transposed weights of the
   // projections after them (Engine::fold_norm_gains;
   // RTSCOPE_VULKAN_FOLD_NORM_GAINS=0 turns it off, to compare).

@@ -73,6 +73,10 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
       matvec_count("RTSCOPE_VULKAN_MATVEC_TEAM_SLOTS", parse_matvec_team_slots, kMatvecTeamSlots,
                    "a count of K slots per invocation of a split-K team: set 1, 2, 4, 8, 16, "
                    "or 0 (one team per workgroup)");
+  const uint32_t few_row_team_slots = matvec_count(
+      "RTSCOPE_VULKAN_MATVEC_FEW_ROW_TEAM_SLOTS", parse_matvec_team_slots, kMatvecFewRowTeamSlots,
+      "a count of K slots per invocation of a split-K team for up to 4 rows: set 1, 2, 4, 8, 16, "
+      "or 0 (one team per workgroup)");
   const bool fold_norm_gains = env_flag("RTSCOPE_VULKAN_FOLD_NORM_GAINS", true);
   const bool fuse_cache_writes = env_flag("RTSCOPE_VULKAN_FUSE_CACHE_WRITES", true);
   const bool fuse_attention_combine = env_flag("RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE", true);
@@ -88,6 +92,7 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
     if (device.caps.matvec_split_rows != 0) device.caps.matvec_split_rows = split_rows;
     device.caps.matvec_split_block_rows = block_rows;
     device.caps.matvec_team_slots = team_slots;
+    device.caps.matvec_few_row_team_slots = few_row_team_slots;
     device.caps.fold_norm_gains = fold_norm_gains;
     device.caps.fuse_cache_writes = fuse_cache_writes;
     // The combining block's Device-scope atomic and barrier are invalid

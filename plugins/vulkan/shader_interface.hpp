@@ -136,6 +136,21 @@ inline constexpr uint32_t matvec_split_tasks(uint32_t weight_rows, bool paired) 
 // 0.81-0.82 with 4 or 16, 0.85-0.87 with 2 and 1.0 with one team per
 // workgroup; the 4-stream step 0.71 with 8 and 0.74 with 16.
 inline constexpr uint32_t kMatvecTeamSlots = 8;
+// The same for up to kMatvecFewRows rows (SPLIT_FEW_ROW_TEAM_SLOTS, spec
+// constant 4): teams of twice the subgroups there. On an H100 (GPU
+// reference decoder, captured, same call) 4 slots against 8 took the
+// 2-stream step from 0.665 to 0.622 ms of device time and the 4-stream
+// step from 0.703 to 0.662, where the 8-stream step is 0.03 ms faster
+// with 8.
+inline constexpr uint32_t kMatvecFewRowTeamSlots = 4;
+inline constexpr uint32_t kMatvecFewRows = 4;
+// The slots per invocation a split-K team of a `rows`-row product aims at:
+// team_slots in matvec_t.comp. Both pipelines of a product (generic and
+// specialized to the rows) see the same rows, so they add in the same order.
+inline constexpr uint32_t matvec_team_slots_for_rows(uint32_t team_slots,
+                                                     uint32_t few_row_team_slots, uint32_t rows) {
+  return rows <= kMatvecFewRows ? few_row_team_slots : team_slots;
+}
 // Subgroups per team for `vecs` slots of K: split_team_subgroups in
 // matvec_t.comp.
 inline constexpr uint32_t matvec_split_team_subgroups(uint32_t vecs, uint32_t storers,

@@ -214,12 +214,14 @@ INSTANTIATE_TEST_SUITE_P(
 // epilogue; on the split-K path with each count of weight rows per
 // workgroup and of rows per pass (RTSCOPE_VULKAN_MATVEC_SPLIT and
 // RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS; "" is the default), with teams of
-// each size (RTSCOPE_VULKAN_MATVEC_TEAM_SLOTS: 1, the most teams per
+// each size (RTSCOPE_VULKAN_MATVEC_TEAM_SLOTS for 5 rows on and
+// RTSCOPE_VULKAN_MATVEC_FEW_ROW_TEAM_SLOTS up to 4: 1, the most teams per
 // workgroup, to 0, one), and with one column per subgroup (split "0").
 struct SplitConfig {
   const char* weight_rows;
   const char* block_rows = "";
   const char* team_slots = "";
+  const char* few_row_team_slots = "";
 };
 
 class VulkanMatvecRowsLinear
@@ -231,6 +233,8 @@ class VulkanMatvecRowsLinear
     const testing::EnvGuard weight_rows("RTSCOPE_VULKAN_MATVEC_SPLIT", split.weight_rows);
     const testing::EnvGuard block_rows("RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS", split.block_rows);
     const testing::EnvGuard team_slots("RTSCOPE_VULKAN_MATVEC_TEAM_SLOTS", split.team_slots);
+    const testing::EnvGuard few_row_team_slots("RTSCOPE_VULKAN_MATVEC_FEW_ROW_TEAM_SLOTS",
+                                               split.few_row_team_slots);
     RTSCOPE_LOAD_VULKAN_OR_SKIP(registry_);
   }
   PluginRegistry registry_;
@@ -278,6 +282,7 @@ std::string rows_case_name(
   name += *split.weight_rows == '\0' ? "default" : split.weight_rows;
   if (*split.block_rows != '\0') name += std::string("_block") + split.block_rows;
   if (*split.team_slots != '\0') name += std::string("_team") + split.team_slots;
+  if (*split.few_row_team_slots != '\0') name += std::string("_few") + split.few_row_team_slots;
   return name;
 }
 
@@ -297,12 +302,14 @@ INSTANTIATE_TEST_SUITE_P(SplitSizes, VulkanMatvecRowsLinear,
                          rows_case_name);
 
 // Teams of one subgroup up to the whole workgroup, on several slots of K
-// per invocation, a norm, a gate and a rope.
+// per invocation, a norm, a gate and a rope, for a few rows (3 and 4) and
+// more (6 and 7): each count on its own, so that a product takes the one
+// for its rows.
 INSTANTIATE_TEST_SUITE_P(TeamSizes, VulkanMatvecRowsLinear,
                          ::testing::Combine(::testing::Values(kRowsCases[1], kRowsCases[3],
                                                               kRowsCases[8], kRowsCases[10]),
-                                            ::testing::Values(SplitConfig{"", "", "1"},
-                                                              SplitConfig{"", "", "0"})),
+                                            ::testing::Values(SplitConfig{"", "", "1", "0"},
+                                                              SplitConfig{"", "", "0", "1"})),
                          rows_case_name);
 
 }  // namespace

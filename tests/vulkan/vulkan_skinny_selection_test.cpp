@@ -89,6 +89,25 @@ TEST(VulkanSkinnySelection, SizesSplitTeamsByTheSlotsOfK) {
   EXPECT_EQ(matvec_split_team_subgroups(1, 8, 8, 32, 16), 1u);
 }
 
+// Up to kMatvecFewRows rows a team aims at the few-row count of slots:
+// at 2 or 4 rows an H100's teams are 2 subgroups at K = 2048 (4 slots),
+// from 5 rows on one (8).
+TEST(VulkanSkinnySelection, TakesTheFewRowTeamSlotsUpToFourRows) {
+  EXPECT_EQ(matvec_team_slots_for_rows(8, 4, 2), 4u);
+  EXPECT_EQ(matvec_team_slots_for_rows(8, 4, 4), 4u);
+  EXPECT_EQ(matvec_team_slots_for_rows(8, 4, 5), 8u);
+  EXPECT_EQ(matvec_team_slots_for_rows(8, 4, 16), 8u);
+  EXPECT_EQ(matvec_team_slots_for_rows(kMatvecTeamSlots, kMatvecFewRowTeamSlots, 4), 4u);
+  EXPECT_EQ(
+      matvec_split_team_subgroups(
+          256, 32, 32, 8, matvec_team_slots_for_rows(kMatvecTeamSlots, kMatvecFewRowTeamSlots, 4)),
+      2u);
+  EXPECT_EQ(
+      matvec_split_team_subgroups(
+          256, 32, 32, 8, matvec_team_slots_for_rows(kMatvecTeamSlots, kMatvecFewRowTeamSlots, 8)),
+      1u);
+}
+
 TEST(VulkanSkinnySelection, ParsesTheBuildSwitch) {
   const auto shader = [](const char* value) {
     const SkinnyCoopBuild* build = find_skinny_coop_build(value);
@@ -234,7 +253,8 @@ TEST(VulkanSkinnySelection, ThePluginRejectsSplitSizesItHasNoPathFor) {
     const char* valid;
   } cases[] = {{"RTSCOPE_VULKAN_MATVEC_SPLIT", "3", "2, 4, 8, 16, 0 (off)"},
                {"RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS", "16", "2, 4, 8"},
-               {"RTSCOPE_VULKAN_MATVEC_TEAM_SLOTS", "3", "1, 2, 4, 8, 16"}};
+               {"RTSCOPE_VULKAN_MATVEC_TEAM_SLOTS", "3", "1, 2, 4, 8, 16"},
+               {"RTSCOPE_VULKAN_MATVEC_FEW_ROW_TEAM_SLOTS", "32", "for up to 4 rows"}};
   for (const auto& c : cases) {
     const vulkan_testing::LoadResult load = load_with(c.variable, c.value);
     if (!load.skip_reason.empty()) GTEST_SKIP() << load.skip_reason;

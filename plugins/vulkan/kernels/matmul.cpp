@@ -116,7 +116,9 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
     const uint32_t teams =
         split ? subgroups / matvec_split_team_subgroups(
                                 push.k / vector_elements(args.outputs[0].dtype), split_tasks * 8,
-                                caps.subgroup_size, subgroups, caps.matvec_team_slots)
+                                caps.subgroup_size, subgroups,
+                                matvec_team_slots_for_rows(caps.matvec_team_slots,
+                                                           caps.matvec_few_row_team_slots, push.m))
               : 1;
     const uint64_t per_group = split ? uint64_t{split_tasks} * teams : columns;
     // Capped (DeviceCaps::matvec_groups): the workgroups loop over the rest.

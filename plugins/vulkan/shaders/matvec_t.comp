@@ -50,6 +50,10 @@ layout(constant_id = 2) const uint SPLIT_BLOCK_ROWS = 8;
 // Slots of K per invocation a team of the split-K path aims at
 // (DeviceCaps::matvec_team_slots; 0: one team per workgroup).
 layout(constant_id = 3) const uint SPLIT_TEAM_SLOTS = 8;
+// The same for products of up to FEW_ROWS rows (DeviceCaps::
+// matvec_few_row_team_slots). Mirrors kMatvecFewRows.
+layout(constant_id = 4) const uint SPLIT_FEW_ROW_TEAM_SLOTS = 4;
+const uint FEW_ROWS = 4u;
 
 const uint IN_FLIGHT = 8;  // 16-byte weight loads per invocation and row
 
@@ -505,16 +509,21 @@ void load_slot(uint start[WEIGHT_ROWS], uint v, uint group_tasks, bool gated,
   }
 }
 
-// Subgroups per team: enough that each invocation takes about TEAM_SLOTS
-// of the vecs slots of K (TEAM_SLOTS 0: the whole workgroup is one team),
-// at least `storers` invocations (one per task and row of a task group
-// stores it), a power of two up to the workgroup's subgroups. Mirrors
+// Slots of K per invocation a team aims at for an M-row product: the
+// fewer rows, the less work per slot, so a few rows take more invocations
+// per team. Mirrors matvec_team_slots_for_rows in shader_interface.hpp.
+uint team_slots(uint M) { return M <= FEW_ROWS ? SPLIT_FEW_ROW_TEAM_SLOTS : SPLIT_TEAM_SLOTS; }
+
+// Subgroups per team: enough that each invocation takes about `slots`
+// of the vecs slots of K (0: the whole workgroup is one team), at least
+// `storers` invocations (one per task and row of a task group stores
+// it), a power of two up to the workgroup's subgroups. Mirrors
 // matvec_split_team_subgroups in shader_interface.hpp, with which the
 // host sizes the dispatch; the two only need to agree for speed.
-uint split_team_subgroups(uint vecs, uint storers) {
+uint split_team_subgroups(uint vecs, uint storers, uint slots) {
   const uint subgroups = gl_NumSubgroups;
-  if (SPLIT_TEAM_SLOTS == 0u) return subgroups;
-  const uint per_subgroup = SPLIT_TEAM_SLOTS * gl_SubgroupSize;
+  if (slots == 0u) return subgroups;
+  const uint per_subgroup = slots * gl_SubgroupSize;
   uint team = 1u;
   while (team < subgroups && (team * per_subgroup < vecs || team * gl_SubgroupSize < storers)) {
     team *= 2u;
@@ -540,7 +549,7 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
   // (split_team_subgroups).
   // Sized for 8 storing rows whatever the block, so that a pipeline
   // specialized to the rows and the generic one add in the same order.
-  const uint team_subgroups = split_team_subgroups(vecs, group_tasks * 8u);
+  const uint team_subgroups = split_team_subgroups(vecs, group_tasks * 8u, team_slots(M));
   const uint team_size = team_subgroups * gl_SubgroupSize;
   const uint teams = gl_NumSubgroups / team_subgroups;
   const uint team = gl_SubgroupID / team_subgroups;
