@@ -214,9 +214,10 @@ INSTANTIATE_TEST_SUITE_P(
 // epilogue; on the split-K path with each count of weight rows per
 // workgroup and of rows per pass (RTSCOPE_VULKAN_MATVEC_SPLIT and
 // RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS; "" is the default), with teams of
-// each size (RTSCOPE_VULKAN_MATVEC_TEAM_SLOTS for 5 rows on and
-// RTSCOPE_VULKAN_MATVEC_FEW_ROW_TEAM_SLOTS up to 4: 1, the most teams per
-// workgroup, to 0, one), and with one column per subgroup (split "0").
+// other sizes (RTSCOPE_VULKAN_MATVEC_TEAM_SLOTS for 5 rows on and
+// RTSCOPE_VULKAN_MATVEC_FEW_ROW_TEAM_SLOTS up to 4: 1 slot of K per
+// invocation, the largest teams short of one, and 0, one team per
+// workgroup), and with one column per subgroup (split "0").
 struct SplitConfig {
   const char* weight_rows;
   const char* block_rows = "";
@@ -301,10 +302,10 @@ INSTANTIATE_TEST_SUITE_P(SplitSizes, VulkanMatvecRowsLinear,
                                                               SplitConfig{"16", "4"})),
                          rows_case_name);
 
-// Teams of one subgroup up to the whole workgroup, on several slots of K
-// per invocation, a norm, a gate and a rope, for a few rows (3 and 4) and
-// more (6 and 7): each count on its own, so that a product takes the one
-// for its rows.
+// Teams of 1 slot per invocation and of the whole workgroup, on several
+// slots of K, a norm, a gate and a rope, for a few rows (3 and 4) and
+// more (6 and 7): the two counts differ, so that each product takes the
+// one for its rows.
 INSTANTIATE_TEST_SUITE_P(TeamSizes, VulkanMatvecRowsLinear,
                          ::testing::Combine(::testing::Values(kRowsCases[1], kRowsCases[3],
                                                               kRowsCases[8], kRowsCases[10]),
