@@ -57,7 +57,7 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
   // matvec_t's split-K sizes: a value the parser rejects fails the load and
   // says what the variable takes.
   const auto matvec_count = [](const char* variable, auto parse, uint32_t fallback,
-                               const char* what) {
+                               const auto& what) {
     const char* value = std::getenv(variable);
     const std::optional<uint32_t> count = parse(value, fallback);
     if (!count) fail_invalid(variable, "='", value, "' is not ", what, " or leave it unset");
@@ -69,14 +69,14 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
   const uint32_t block_rows =
       matvec_count("RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS", parse_matvec_block_rows,
                    kMatvecSplitBlockRows, "a count of rows per pass over the weights: set 2, 4, 8");
-  const uint32_t team_slots =
-      matvec_count("RTSCOPE_VULKAN_MATVEC_TEAM_SLOTS", parse_matvec_team_slots, kMatvecTeamSlots,
-                   "a count of K slots per invocation of a split-K team: set 1, 2, 4, 8, 16, "
-                   "or 0 (one team per workgroup)");
+  const std::string_view team_slot_choices = "set 1, 2, 4, 8, 16, or 0 (one team per workgroup)";
+  const uint32_t team_slots = matvec_count(
+      "RTSCOPE_VULKAN_MATVEC_TEAM_SLOTS", parse_matvec_team_slots, kMatvecTeamSlots,
+      str_cat("a count of K slots per invocation of a split-K team: ", team_slot_choices));
   const uint32_t few_row_team_slots = matvec_count(
       "RTSCOPE_VULKAN_MATVEC_FEW_ROW_TEAM_SLOTS", parse_matvec_team_slots, kMatvecFewRowTeamSlots,
-      "a count of K slots per invocation of a split-K team for up to 4 rows: set 1, 2, 4, 8, 16, "
-      "or 0 (one team per workgroup)");
+      str_cat("a count of K slots per invocation of a split-K team for up to ", kMatvecFewRows,
+              " rows: ", team_slot_choices));
   const bool fold_norm_gains = env_flag("RTSCOPE_VULKAN_FOLD_NORM_GAINS", true);
   const bool fuse_cache_writes = env_flag("RTSCOPE_VULKAN_FUSE_CACHE_WRITES", true);
   const bool fuse_attention_combine = env_flag("RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE", true);

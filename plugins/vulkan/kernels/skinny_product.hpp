@@ -44,10 +44,10 @@ std::optional<uint32_t> parse_matvec_split(const char* value, uint32_t fallback)
 // RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS's value: nullptr or "" gives
 // `fallback`, "2", "4" or "8" that count; nullopt otherwise.
 std::optional<uint32_t> parse_matvec_block_rows(const char* value, uint32_t fallback);
-// RTSCOPE_VULKAN_MATVEC_TEAM_SLOTS's value (DeviceCaps::matvec_team_slots):
-// nullptr or "" gives
-// `fallback`, "0" or "off" 0, "1", "2", "4", "8" or "16" that count;
-// nullopt otherwise.
+// RTSCOPE_VULKAN_MATVEC_TEAM_SLOTS's or RTSCOPE_VULKAN_MATVEC_FEW_ROW_TEAM_SLOTS's
+// value (DeviceCaps::matvec_team_slots, matvec_few_row_team_slots): nullptr
+// or "" gives `fallback`, "0" or "off" 0, "1", "2", "4", "8" or "16" that
+// count; nullopt otherwise.
 std::optional<uint32_t> parse_matvec_team_slots(const char* value, uint32_t fallback);
 
 // RTSCOPE_VULKAN_MATVEC_GROUPS's value (DeviceCaps::matvec_groups): nullptr
