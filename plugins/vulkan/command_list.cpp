@@ -56,7 +56,27 @@ void CommandList::zero(const BufferRegion& target) {
   command.target = target;
 }
 
-void CommandList::accesses_of(const Command& command, std::vector<Access>& out) {
+void CommandList::enable_chaining(const BufferRegion& counters, const BufferRegion& stall_word) {
+  if (counters.size < 8 || counters.size % 4 != 0 || counters.offset % 4 != 0 ||
+      stall_word.size < 4) {
+    fail(RTS_ERROR_INTERNAL, "vulkan: chain counters of ", counters.size, " bytes at offset ",
+         counters.offset, " or a stall word of ", stall_word.size, " bytes");
+  }
+  counters_ = counters;
+  stall_word_ = {stall_word.buffer, stall_word.offset, 4};
+}
+
+ChainPush CommandList::chain_words(const Command& command) {
+  ChainPush words;
+  std::memcpy(&words, command.push.data() + kChainPushOffset / 4, sizeof(words));
+  return words;
+}
+
+void CommandList::set_chain_words(Command& command, const ChainPush& words) {
+  std::memcpy(command.push.data() + kChainPushOffset / 4, &words, sizeof(words));
+}
+
+void CommandList::accesses_of(const Command& command, std::vector<Access>& out) const {
   out.clear();
   if (command.kind == Kind::kCopy) {
     out.push_back(
@@ -73,34 +93,90 @@ void CommandList::accesses_of(const Command& command, std::vector<Access>& out) 
                    binding.written ? VkAccessFlags{VK_ACCESS_SHADER_WRITE_BIT}
                                    : VkAccessFlags{VK_ACCESS_SHADER_READ_BIT}});
   }
+  if (command.chains && counters_.buffer != VK_NULL_HANDLE) {
+    out.push_back({counters_, true, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                   VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT, true});
+  }
 }
 
-void CommandList::finalize(VkDevice device, VkDescriptorSetLayout layout) {
-  // Barriers: `pending` holds the accesses since the last barrier. The
-  // final barrier makes every write of the list available to the host,
-  // not only the last batch's: a dispatch may write host-visible staging
-  // memory itself (a small output) batches before the end.
+void CommandList::place_barriers(bool chain) {
+  barriers_ = 0;
+  chained_waits_ = 0;
+  final_stages_ = 0;
+  final_access_ = 0;
+  // Counter words; word 0 is unused (slot 0 means none).
+  const uint64_t slots = chain ? counters_.size / 4 - 1 : 0;
+  // `pending` holds the accesses since the last barrier or counter;
+  // `batch` the commands since then, whether all of them chain, and their
+  // workgroups.
   std::vector<Access> pending;
   std::vector<Access> current;
-  for (Command& command : commands_) {
+  std::vector<size_t> batch;
+  bool batch_chains = true;
+  uint64_t batch_groups = 0;
+  ChainPush wait;  // what the batch waits for (wait 0: a barrier, or the start)
+  // The chained batches since the last barrier, which the next one covers.
+  VkPipelineStageFlags chained_stages = 0;
+  VkAccessFlags chained_access = 0;
+  for (size_t i = 0; i < commands_.size(); ++i) {
+    Command& command = commands_[i];
+    command.wait_stages = command.block_stages = 0;
+    command.wait_access = command.block_access = 0;
+    if (command.chains) set_chain_words(command, {});
     accesses_of(command, current);
     bool hazard = false;
     for (const Access& now : current) {
       for (const Access& before : pending) {
-        if ((now.write || before.write) && now.region.overlaps(before.region)) hazard = true;
+        if ((now.write || before.write) && !(now.counters && before.counters) &&
+            now.region.overlaps(before.region)) {
+          hazard = true;
+        }
       }
     }
-    if (hazard) {
-      for (const Access& before : pending) {
-        command.wait_stages |= before.stage;
-        if (before.write) command.wait_access |= before.access;
-      }
-      for (const Access& now : current) {
-        command.block_stages |= now.stage;
-        command.block_access |= now.access;
+    // A command that would not wait for the batch's counter needs a
+    // barrier even where it touches nothing of the batch: the batch
+    // before may still run.
+    if (hazard || (wait.wait != 0 && !command.waits)) {
+      const bool chained = hazard && command.waits && batch_chains && !batch.empty() &&
+                           chained_waits_ < slots && batch_groups <= UINT32_MAX;
+      if (chained) {
+        const uint32_t slot = static_cast<uint32_t>(++chained_waits_);
+        for (size_t member : batch) {
+          ChainPush words = chain_words(commands_[member]);
+          words.signal = slot;
+          set_chain_words(commands_[member], words);
+        }
+        wait = {slot, static_cast<uint32_t>(batch_groups), 0, 0};
+        for (const Access& before : pending) {
+          chained_stages |= before.stage;
+          if (before.write) chained_access |= before.access;
+        }
+      } else {
+        command.wait_stages = chained_stages;
+        command.wait_access = chained_access;
+        for (const Access& before : pending) {
+          command.wait_stages |= before.stage;
+          if (before.write) command.wait_access |= before.access;
+        }
+        for (const Access& now : current) {
+          command.block_stages |= now.stage;
+          command.block_access |= now.access;
+        }
+        ++barriers_;
+        wait = {};
+        chained_stages = 0;
+        chained_access = 0;
       }
       pending.clear();
-      ++barriers_;
+      batch.clear();
+      batch_chains = true;
+      batch_groups = 0;
+    }
+    if (command.waits) set_chain_words(command, wait);
+    batch.push_back(i);
+    batch_chains = batch_chains && command.chains;
+    if (command.kind == Kind::kDispatch) {
+      batch_groups += uint64_t{command.groups.x} * command.groups.y * command.groups.z;
     }
     for (const Access& now : current) {
       if (!now.write) continue;
@@ -108,6 +184,23 @@ void CommandList::finalize(VkDevice device, VkDescriptorSetLayout layout) {
       final_access_ |= now.access;
     }
     pending.insert(pending.end(), current.begin(), current.end());
+  }
+}
+
+void CommandList::finalize(VkDevice device, VkDescriptorSetLayout layout) {
+  // The final barrier makes every write of the list available to the
+  // host, not only the last batch's: a dispatch may write host-visible
+  // staging memory itself (a small output) batches before the end.
+  const bool chain = counters_.buffer != VK_NULL_HANDLE;
+  place_barriers(chain);
+  if (chain && chained_waits_ > 0) {
+    // The counters start at zero in every execute. Then the barriers
+    // again, now around the zeroing.
+    Command zero;
+    zero.kind = Kind::kZero;
+    zero.target = counters_;
+    commands_.insert(commands_.begin(), zero);
+    place_barriers(true);
   }
 
   // One descriptor set per dispatch, written once for the plan's lifetime.
@@ -141,7 +234,10 @@ void CommandList::finalize(VkDevice device, VkDescriptorSetLayout layout) {
     for (uint32_t b = 0; b < kMaxBindings; ++b) {
       // Bindings a shader does not declare still get a valid buffer, so the
       // set is complete whatever the pipeline.
-      const BufferRegion& region = command.bindings[b < command.binding_count ? b : 0].region;
+      const BufferRegion& region = b == kChainStallBinding && command.waits && chain ? stall_word_
+                                   : b == kChainBinding && command.chains && chain
+                                       ? counters_
+                                       : command.bindings[b < command.binding_count ? b : 0].region;
       infos.push_back({region.buffer, region.offset, region.size});
       auto write = vk_struct<VkWriteDescriptorSet>(VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET);
       write.dstSet = command.set;

@@ -3,7 +3,12 @@
 // copies out. finalize() places a memory barrier before a command only
 // where it touches a region an earlier command since the last barrier
 // wrote (or writes one it read): dependent dispatches get barriers,
-// independent ones run back to back. It also
+// independent ones run back to back. Before a batch of waiting dispatches
+// (ChainedPush with kWaits: attention_split) that depends on a batch of
+// counting ones (any ChainedPush: matvec_t too) it places, once
+// enable_chaining() gave it counters, a counter instead of a barrier
+// (shaders/chain.glsl): the first batch's workgroups count themselves in,
+// the second's wait for the count. It also
 // writes one descriptor set per dispatch, so recording an execute only
 // binds, pushes and dispatches.
 #pragma once
@@ -60,12 +65,24 @@ class CommandList {
     Command& command = add_dispatch(pipeline, bindings, groups);
     std::memcpy(command.push.data(), &push, sizeof(Push));
     command.push_bytes = sizeof(Push);
+    if constexpr (requires { Push::waits; }) {
+      command.chains = true;
+      command.waits = Push::waits;
+    }
   }
   // Appends a fill of `target` (offset and size multiples of 4) with zeros.
   void zero(const BufferRegion& target);
   // Appends a buffer copy of `size` bytes.
   void copy(const BufferRegion& source, VkDeviceSize source_offset, const BufferRegion& target,
             VkDeviceSize target_offset, VkDeviceSize size);
+
+  // Lets finalize() chain batches through `counters` (device-local, at
+  // least 8 bytes): one counter per chained batch from word 1 on, as many
+  // as fit, zeroed at the start of the list. Waiting dispatches get
+  // `stall_word` (4 host-visible bytes the host zeroes before each
+  // submit): nonzero after it means a wait gave up (chain.glsl) and the
+  // execute's results are wrong.
+  void enable_chaining(const BufferRegion& counters, const BufferRegion& stall_word);
 
   // Places barriers and writes descriptor sets. Call once, after the last
   // command was added.
@@ -96,6 +113,8 @@ class CommandList {
   // Dispatches of generic pipeline `pipeline` (a PipelineSet index).
   uint64_t dispatches_on(uint32_t pipeline) const;
   uint64_t barriers() const { return barriers_; }
+  // Batches that wait for a counter instead of a barrier.
+  uint64_t chained_waits() const { return chained_waits_; }
   // Runs of commands between barriers (the first command never waits).
   uint64_t batches() const { return barriers_ + 1; }
   bool empty() const { return commands_.empty(); }
@@ -111,6 +130,8 @@ class CommandList {
     uint32_t binding_count = 0;
     std::array<uint32_t, kPushConstantBytes / 4> push{};
     uint32_t push_bytes = 0;
+    bool chains = false;  // a ChainedPush dispatch: it counts itself in
+    bool waits = false;   // and can wait for a count
     Groups groups;
     VkDescriptorSet set = VK_NULL_HANDLE;
     // Copy (source and target), zero (target).
@@ -127,10 +148,15 @@ class CommandList {
     bool write;
     VkPipelineStageFlags stage;
     VkAccessFlags access;
+    bool counters = false;  // a chaining dispatch's counters, ordered by their atomics
   };
 
   Command& add_dispatch(uint32_t pipeline, std::initializer_list<Binding> bindings, Groups groups);
-  static void accesses_of(const Command& command, std::vector<Access>& out);
+  void accesses_of(const Command& command, std::vector<Access>& out) const;
+  // Places the barriers and, with `chain`, the counters (finalize).
+  void place_barriers(bool chain);
+  static ChainPush chain_words(const Command& command);
+  static void set_chain_words(Command& command, const ChainPush& words);
 
   std::vector<Command> commands_;
   VkDevice device_ = VK_NULL_HANDLE;
@@ -140,6 +166,9 @@ class CommandList {
   VkAccessFlags final_access_ = 0;
   uint64_t dispatches_ = 0;
   uint64_t barriers_ = 0;
+  uint64_t chained_waits_ = 0;
+  BufferRegion counters_{};  // enable_chaining
+  BufferRegion stall_word_{};
 };
 
 }  // namespace rtscope::vulkan

@@ -163,9 +163,9 @@ ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
   if (first) first_.plan_ns.store(kit::elapsed_ns(plan_start), std::memory_order_relaxed);
   plans_built_.fetch_add(1, std::memory_order_relaxed);
   if (engine_.plugin().profiling() && device_.caps().timestamp_bits > 0) {
-    plan->profile =
-        std::make_unique<PlanProfile>(device_, plan->commands.batch_labels(*pipelines_),
-                                      plan->commands.dispatches(), plan->commands.barriers());
+    plan->profile = std::make_unique<PlanProfile>(
+        device_, plan->commands.batch_labels(*pipelines_), plan->commands.dispatches(),
+        plan->commands.barriers(), plan->commands.chained_waits());
   }
   const auto specialize_start = std::chrono::steady_clock::now();
   specialize(*plan);
@@ -176,8 +176,8 @@ ExecutionPlan& Context::plan_for(const rts_execute_args& args) {
       RTS_LOG_DEBUG,
       str_cat("vulkan: engine '", engine_.graph().name, "': planned new input shapes (",
               plan->buffers.size(), " buffers, ", plan->commands.dispatches(), " dispatches, ",
-              plan->commands.barriers(), " barriers, ", plan->in_place_updates,
-              " in-place cache updates)"));
+              plan->commands.barriers(), " barriers, ", plan->commands.chained_waits(),
+              " chained waits, ", plan->in_place_updates, " in-place cache updates)"));
   return plans_.insert(std::move(plan));
 }
 
@@ -252,6 +252,10 @@ void Context::stage_in(const ExecutionPlan& plan, const rts_execute_args& args) 
     convert_elements(staging + staged.staging_offset, staged.device_dtype,
                      args.inputs[staged.binding].data, staged.host_dtype, staged.elements,
                      dtype_size(staged.device_dtype));
+  }
+  // A chained wait that gives up sets it (check_chain_progress).
+  if (plan.commands.chained_waits() > 0) {
+    std::memset(staging + plan.stall_word_offset, 0, sizeof(uint32_t));
   }
 }
 
@@ -401,6 +405,20 @@ void Context::stage_out(const ExecutionPlan& plan, const rts_execute_args& args)
   }
 }
 
+// A chained batch whose wait gave up (shaders/chain.glsl) ran on inputs
+// not yet written: fail rather than hand those results on. The stall word
+// is host-visible memory the waiting shaders write directly.
+void Context::check_chain_progress(const ExecutionPlan& plan) const {
+  if (plan.commands.chained_waits() == 0) return;
+  uint32_t stalled = 0;
+  std::memcpy(&stalled, plan.staging.mapped() + plan.stall_word_offset, sizeof(stalled));
+  if (stalled == 0) return;
+  fail(RTS_ERROR_DEVICE, "vulkan: engine '", engine_.graph().name,
+       "': a chained batch waited past its bound for the batch before it, so this execute's "
+       "results are wrong; the device may not start dispatches in order: set "
+       "RTSCOPE_VULKAN_CHAIN=0");
+}
+
 void Context::execute(const rts_execute_args& args) {
   if (segmented_) return segmented_->execute(args);
   // Device tensors in a representation the shaders do not read (f16 on a
@@ -437,6 +455,7 @@ void Context::run(const rts_execute_args& args) {
   report_first_staging(plan);
   stage_in(plan, args);
   const SubmitTimes times = submit_and_wait(plan);
+  check_chain_progress(plan);
   stage_out(plan, args);
   if (plan.profile) {
     const HostSpans host{kit::ns_between(start, times.submit_start),
@@ -451,6 +470,7 @@ void Context::run(const rts_execute_args& args) {
   specialized_dispatches_.fetch_add(plan.mix.specialized, std::memory_order_relaxed);
   generic_dispatches_.fetch_add(plan.mix.generic, std::memory_order_relaxed);
   barriers_.fetch_add(plan.commands.barriers(), std::memory_order_relaxed);
+  chained_waits_.fetch_add(plan.commands.chained_waits(), std::memory_order_relaxed);
   staged_in_bytes_.fetch_add(plan.staged_in_bytes, std::memory_order_relaxed);
   staged_out_bytes_.fetch_add(plan.staged_out_bytes, std::memory_order_relaxed);
   in_place_updates_.fetch_add(plan.in_place_updates, std::memory_order_relaxed);
@@ -479,6 +499,7 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("submits", load(submits_));
   report("dispatches", load(dispatches_));
   report("barriers", load(barriers_));
+  report("chained_waits", load(chained_waits_));
   report("plans_built", load(plans_built_));
   report("staged_in_bytes", load(staged_in_bytes_));
   report("staged_out_bytes", load(staged_out_bytes_));

@@ -102,6 +102,8 @@ class Context : public kit::Context {
   void start_background_compile(ExecutionPlan& plan);
   void report_first_staging(const ExecutionPlan& plan) const;
   void stage_out(const ExecutionPlan& plan, const rts_execute_args& args) const;
+  // Fails the execute when a chained batch stopped waiting (chain.glsl).
+  void check_chain_progress(const ExecutionPlan& plan) const;
 
   const Engine& engine_;
   Device& device_;
@@ -125,6 +127,7 @@ class Context : public kit::Context {
   std::atomic<uint64_t> submits_{0};
   std::atomic<uint64_t> dispatches_{0};
   std::atomic<uint64_t> barriers_{0};
+  std::atomic<uint64_t> chained_waits_{0};  // batches that waited for a counter, not a barrier
   std::atomic<uint64_t> plans_built_{0};
   std::atomic<uint64_t> staged_in_bytes_{0};
   std::atomic<uint64_t> staged_out_bytes_{0};

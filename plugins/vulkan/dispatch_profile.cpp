@@ -10,8 +10,12 @@
 namespace rtscope::vulkan {
 
 PlanProfile::PlanProfile(Device& device, std::vector<BatchLabel> spans, uint64_t dispatches,
-                         uint64_t barriers)
-    : device_(device), dispatches_(dispatches), barriers_(barriers), spans_(std::move(spans)) {
+                         uint64_t barriers, uint64_t chained)
+    : device_(device),
+      dispatches_(dispatches),
+      barriers_(barriers),
+      chained_(chained),
+      spans_(std::move(spans)) {
   auto info = vk_struct<VkQueryPoolCreateInfo>(VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO);
   info.queryType = VK_QUERY_TYPE_TIMESTAMP;
   info.queryCount = queries();
@@ -42,6 +46,7 @@ void DispatchProfile::collect(Device& device, const PlanProfile& plan, const Hos
   }
   dispatches_ += plan.dispatches();
   barriers_ += plan.barriers();
+  chained_ += plan.chained();
   if (host != nullptr) {
     host_ += *host;
     ++host_executes_;
@@ -62,15 +67,22 @@ std::string DispatchProfile::table(size_t rows) const {
   const auto host_us = [host_executes](uint64_t ns) {
     return static_cast<double>(ns) / 1e3 / host_executes;
   };
-  char line[400];
+  // Chained batches (CommandList::enable_chaining) share a span with the
+  // batch before them.
+  char chained[96] = "";
+  if (chained_ > 0) {
+    std::snprintf(chained, sizeof(chained), " (and %.1f batches chained by counters)",
+                  static_cast<double>(chained_) / executes);
+  }
+  char line[512];
   std::snprintf(line, sizeof(line),
                 "%.1f us of device time per execute over %llu executes; %.1f dispatches and "
-                "%.1f barriers per execute; host time per execute over the %llu that reused "
+                "%.1f barriers per execute%s; host time per execute over the %llu that reused "
                 "their plan: %.1f us before the submit, %.1f us in vkQueueSubmit, %.1f us until "
                 "the fence was seen signalled, %.1f us after it",
                 us_per_execute(total_ns_), static_cast<unsigned long long>(executes_),
                 static_cast<double>(dispatches_) / executes,
-                static_cast<double>(barriers_) / executes,
+                static_cast<double>(barriers_) / executes, chained,
                 static_cast<unsigned long long>(host_executes_), host_us(host_.before_submit),
                 host_us(host_.submit), host_us(host_.wait), host_us(host_.after));
   std::string text = line;

@@ -57,9 +57,11 @@ struct HostSpans {
 class PlanProfile {
  public:
   // `dispatches`: the plan's dispatches per execute; `barriers`: its
-  // barriers between batches (the final one not counted).
-  PlanProfile(Device& device, std::vector<BatchLabel> spans, uint64_t dispatches,
-              uint64_t barriers);
+  // barriers between batches (the final one not counted); `chained`: its
+  // batches that wait for a counter instead (a span times all the
+  // batches between two barriers).
+  PlanProfile(Device& device, std::vector<BatchLabel> spans, uint64_t dispatches, uint64_t barriers,
+              uint64_t chained);
   ~PlanProfile();
   PlanProfile(const PlanProfile&) = delete;
   PlanProfile& operator=(const PlanProfile&) = delete;
@@ -69,11 +71,13 @@ class PlanProfile {
   const std::vector<BatchLabel>& spans() const { return spans_; }
   uint64_t dispatches() const { return dispatches_; }
   uint64_t barriers() const { return barriers_; }
+  uint64_t chained() const { return chained_; }
 
  private:
   Device& device_;
   uint64_t dispatches_ = 0;
   uint64_t barriers_ = 0;
+  uint64_t chained_ = 0;
   std::vector<BatchLabel> spans_;  // per timed span
   VkQueryPool pool_ = VK_NULL_HANDLE;
 };
@@ -101,6 +105,7 @@ class DispatchProfile {
   uint64_t total_ns_ = 0;
   uint64_t dispatches_ = 0;  // over every execute
   uint64_t barriers_ = 0;    // over every execute
+  uint64_t chained_ = 0;     // over every execute
 };
 
 }  // namespace rtscope::vulkan

@@ -107,6 +107,7 @@ class PlanBuilder {
     stage_bindings();
     add_host_checks();
     encode();
+    if (engine_.device().caps().chain_batches) enable_chaining();
     plan_.commands.finalize(engine_.device().handle(), engine_.device().set_layout());
   }
 
@@ -709,7 +710,21 @@ class PlanBuilder {
     }
   }
 
-  // Staging layout: inputs the engine reads, then every output.
+  // Counters for batches the commands chain instead of separating them by
+  // a barrier (CommandList::enable_chaining): word 0 unused and one per
+  // batch at most.
+  void enable_chaining() {
+    const uint64_t dispatches = plan_.commands.dispatches();
+    if (dispatches < 2) return;
+    plan_.buffers.push_back(engine_.device().device_memory().allocate(
+        4 * (dispatches + 1), str_cat(engine_label(), " chain counters")));
+    const BufferRegion staging = plan_.staging.region();
+    plan_.commands.enable_chaining(plan_.buffers.back().region(),
+                                   {staging.buffer, staging.offset + plan_.stall_word_offset, 4});
+  }
+
+  // Staging layout: inputs the engine reads, then every output, then the
+  // stall word of chained waits.
   void stage_bindings() {
     VkDeviceSize offset = 0;
     auto add = [&](std::vector<StagedTensor>& list, uint32_t binding, uint32_t id) {
@@ -735,8 +750,10 @@ class PlanBuilder {
       if (device_output(o)) continue;
       plan_.staged_out_bytes += add(plan_.staged_outputs, o, engine_.output_values()[o]);
     }
-    plan_.staging = engine_.device().staging_memory().allocate(std::max<VkDeviceSize>(offset, 4),
-                                                               str_cat(engine_label(), " staging"));
+    plan_.stall_word_offset = offset;  // CommandList::enable_chaining
+    offset += align_up(4);
+    plan_.staging =
+        engine_.device().staging_memory().allocate(offset, str_cat(engine_label(), " staging"));
     for (auto* list : {&plan_.staged_inputs, &plan_.staged_outputs}) {
       for (StagedTensor& staged : *list) {
         if (!direct_[staged.value]) continue;

@@ -90,6 +90,9 @@ struct ExecutionPlan {
   uint64_t skinny_coop_products = 0;  // linears run on skinny_coop.comp (tensor cores)
   uint64_t staged_in_bytes = 0;
   uint64_t staged_out_bytes = 0;
+  // Where in `staging` the stall word of chained waits is
+  // (CommandList::enable_chaining).
+  VkDeviceSize stall_word_offset = 0;
   // The commands recorded once for whole_graph replay; owned by the
   // context's command pool (VK_NULL_HANDLE: not recorded yet).
   VkCommandBuffer recorded = VK_NULL_HANDLE;

@@ -56,6 +56,11 @@ struct DeviceCaps {
   // projection's matvec_t dispatch (ExecutionPlan::fuse_argmaxes;
   // RTSCOPE_VULKAN_FUSE_ARGMAX=0 turns it off, to compare).
   bool fuse_argmax = true;
+  // Whether a split attention waits for a counter of the matvec_t batch
+  // it depends on (its q, k and v projections) instead of a barrier
+  // (CommandList::enable_chaining, shaders/chain.glsl;
+  // RTSCOPE_VULKAN_CHAIN).
+  bool chain_batches = false;
   // The most workgroups a matvec_t dispatch runs; they loop over the rest
   // of its task groups (0: one workgroup per task group;
   // RTSCOPE_VULKAN_MATVEC_GROUPS).

@@ -24,6 +24,20 @@ bool env_flag(const char* name, bool fallback) {
   return text == "1" || text == "true" || text == "on" || text == "yes";
 }
 
+constexpr uint32_t kNvidiaVendorId = 0x10de;
+
+// RTSCOPE_VULKAN_CHAIN: unset or auto (nullopt: the device decides), or
+// on or off.
+std::optional<std::optional<bool>> parse_chain_choice(const char* value) {
+  if (value == nullptr || *value == '\0') return std::optional<bool>{};
+  std::string text(value);
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (text == "auto") return std::optional<bool>{};
+  if (text == "1" || text == "true" || text == "on" || text == "yes") return true;
+  if (text == "0" || text == "false" || text == "off" || text == "no") return false;
+  return std::nullopt;
+}
+
 }  // namespace
 
 VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
@@ -81,6 +95,12 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
   const bool fuse_cache_writes = env_flag("RTSCOPE_VULKAN_FUSE_CACHE_WRITES", true);
   const bool fuse_attention_combine = env_flag("RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE", true);
   const bool fuse_argmax = env_flag("RTSCOPE_VULKAN_FUSE_ARGMAX", true);
+  const char* chain_value = std::getenv("RTSCOPE_VULKAN_CHAIN");
+  const std::optional<std::optional<bool>> chain = parse_chain_choice(chain_value);
+  if (!chain) {
+    fail_invalid("RTSCOPE_VULKAN_CHAIN='", chain_value,
+                 "' is not a choice: set 1 (on), 0 (off), auto or leave it unset");
+  }
   const uint32_t matvec_groups =
       matvec_count("RTSCOPE_VULKAN_MATVEC_GROUPS", parse_matvec_groups, kMatvecMaxGroups,
                    "a cap on the workgroups of a skinny product: set a count up to 65535, or 0 "
@@ -102,6 +122,13 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
     device.caps.fuse_attention_combine = fuse_attention_combine && device_scope_atomics;
     // The fused argmax counts its workgroups the same way.
     device.caps.fuse_argmax = fuse_argmax && device_scope_atomics;
+    // Chained batches wait for earlier workgroups to finish, which needs a
+    // device that starts them in order: on by default where measured
+    // (NVIDIA, and lavapipe, which runs dispatches one after another).
+    const bool chain_measured = device.properties.vendorID == kNvidiaVendorId ||
+                                device.properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+    device.caps.chain_batches =
+        chain->value_or(chain_measured) && device_scope_atomics && device.caps.subgroup_arithmetic;
     device.caps.matvec_groups = matvec_groups;
     const uint32_t shared = device.caps.max_shared_memory;
     const uint32_t invocations = device.properties.limits.maxComputeWorkGroupInvocations;

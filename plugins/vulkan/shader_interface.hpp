@@ -12,9 +12,9 @@ namespace rtscope::vulkan {
 
 // Every pipeline uses one descriptor set of this many storage buffers
 // (matvec_t with a fused argmax binds the most: a, b, bias or gain, out,
-// the fourth operand, the argmax's state and its output) and one
-// push-constant range.
-inline constexpr uint32_t kMaxBindings = 7;
+// the fourth operand, the argmax's state and its output, and the chain
+// counters) and one push-constant range.
+inline constexpr uint32_t kMaxBindings = 8;
 inline constexpr uint32_t kMaxShaderRank = 8;  // MAX_RANK in common.glsl
 
 struct BinaryPush {
@@ -361,8 +361,39 @@ struct NllLossPush {
 };
 inline constexpr uint32_t kNllLossWeighted = 1;
 
+// Chained batches (shaders/chain.glsl, CommandList): the last words of a
+// chaining shader's push constants say which counter its workgroups wait
+// for and up to what count, and which counter they count themselves into
+// when done (word indices into the counters in binding kChainBinding;
+// 0: none, word 0 is the stall word).
+struct ChainPush {
+  uint32_t wait = 0;
+  uint32_t count = 0;
+  uint32_t signal = 0;
+  uint32_t unused = 0;
+};
+inline constexpr uint32_t kChainBinding = 7;
+// A waiting shader's stall word: 4 bytes of host-visible memory.
+inline constexpr uint32_t kChainStallBinding = 6;
+inline constexpr uint32_t kChainPushOffset = 112;  // CHAIN_PUSH in chain.glsl
+
+// A chaining shader's block with its chain words at kChainPushOffset,
+// zero unless CommandList::finalize chains the dispatch: every chaining
+// shader counts its workgroups in (matvec_t), and those with kWaits also
+// wait for a count (attention_split).
+template <typename Push, bool kWaits = false>
+struct ChainedPush {
+  static_assert(sizeof(Push) <= kChainPushOffset);
+  static constexpr bool waits = kWaits;
+  Push push;
+  uint32_t unused[(kChainPushOffset - sizeof(Push)) / 4] = {};
+  ChainPush chain;
+};
+
 // The largest block above; the size of the shared push-constant range.
-inline constexpr uint32_t kPushConstantBytes = sizeof(CopyPush);
+inline constexpr uint32_t kPushConstantBytes = sizeof(ChainedPush<MatvecPush>);
+static_assert(kPushConstantBytes == kChainPushOffset + sizeof(ChainPush));
+static_assert(sizeof(CopyPush) <= kPushConstantBytes);
 static_assert(sizeof(WindowPush) <= kPushConstantBytes && sizeof(WherePush) <= kPushConstantBytes);
 static_assert(sizeof(ReducePush) <= kPushConstantBytes &&
               sizeof(ComparePush) <= kPushConstantBytes);

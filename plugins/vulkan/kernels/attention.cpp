@@ -116,19 +116,19 @@ void encode_attention(const EncodeArgs& args) {
                               {args.inputs[3].region},
                               {scratch, true},
                               {args.outputs[0].region, true}},
-                             fused, Groups{blocks, push.rows, 1});
+                             ChainedPush<AttentionPush, true>{fused}, Groups{blocks, push.rows, 1});
       return;
     }
     args.commands.dispatch(
         args.pipelines[1],
         {{q.region}, {k.region}, {args.inputs[2].region}, {args.inputs[3].region}, {scratch, true}},
-        push, Groups{blocks, push.rows, 1});
+        ChainedPush<AttentionPush, true>{push}, Groups{blocks, push.rows, 1});
     AttentionPush combine = push;
     combine.flags |= kAttentionCombine;
     args.commands.dispatch(
         args.pipelines[1],
         {{args.outputs[0].region, true}, {scratch}, {scratch}, {args.inputs[3].region}, {scratch}},
-        combine, row_groups(push.rows, args.caps));
+        ChainedPush<AttentionPush, true>{combine}, row_groups(push.rows, args.caps));
     return;
   }
   args.commands.dispatch(args.pipelines[0],

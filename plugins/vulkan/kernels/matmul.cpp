@@ -135,7 +135,12 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
                               {fourth},
                               {args.argmax.state, true},
                               {args.argmax.out->region, true}},
-                             skinny_push, groups);
+                             ChainedPush<MatvecPush>{skinny_push}, groups);
+    } else if (skinny_transposed) {
+      // matvec_t counts its workgroups in for a split attention chained
+      // after it (CommandList); matvec does not.
+      args.commands.dispatch(args.pipelines[1], {{a}, {b}, {bias}, {out, true}, {fourth}},
+                             ChainedPush<MatvecPush>{skinny_push}, groups);
     } else {
       args.commands.dispatch(args.pipelines[1], {{a}, {b}, {bias}, {out, true}, {fourth}},
                              skinny_push, groups);

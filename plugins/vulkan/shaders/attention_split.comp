@@ -23,10 +23,15 @@
 // one round trip to memory where the element-wise pass takes one per key
 // it walks, and the combine loads every block's partials at once (8
 // blocks per round trip).
+// Chained (chain.glsl): a workgroup with keys to score waits for the
+// batch before first, and every workgroup counts itself in when done; q,
+// k and v are read coherent.
 // Requires WG ≥ BLOCK (the host checks).
 #include "common.glsl"
 #extension GL_EXT_control_flow_attributes : require
 #include "vec16.glsl"
+#define CHAIN_WAITS
+#include "chain.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 128;
@@ -35,14 +40,14 @@ const uint MAX_HEAD_DIM = 256;
 const uint BLOCK = 32;  // keys per workgroup; kAttentionSplitBlock
 
 // Binding 0 is q in the partial pass and the output in the combine pass.
-layout(std430, binding = 0) readonly buffer Q { ELEM q[]; };
-layout(std430, binding = 0) readonly buffer QVectors { uvec4 q4[]; };
+layout(std430, binding = 0) coherent readonly buffer Q { ELEM q[]; };
+layout(std430, binding = 0) coherent readonly buffer QVectors { uvec4 q4[]; };
 layout(std430, binding = 0) writeonly buffer Out { ELEM o[]; };
-layout(std430, binding = 1) readonly buffer K { ELEM k[]; };
+layout(std430, binding = 1) coherent readonly buffer K { ELEM k[]; };
 // The same cache as 16-byte vectors, for rows that hold whole vectors.
-layout(std430, binding = 1) readonly buffer KVectors { uvec4 k4[]; };
-layout(std430, binding = 2) readonly buffer V { ELEM v[]; };
-layout(std430, binding = 2) readonly buffer VVectors { uvec4 v4[]; };
+layout(std430, binding = 1) coherent readonly buffer KVectors { uvec4 k4[]; };
+layout(std430, binding = 2) coherent readonly buffer V { ELEM v[]; };
+layout(std430, binding = 2) coherent readonly buffer VVectors { uvec4 v4[]; };
 layout(std430, binding = 3) readonly buffer Pos { uint pos_words[]; };
 // One counter per row (rounded up to 4 words), then per (row, block): m,
 // l, then Dh accumulator sums, in f32. Coherent: with bit 2 a row's last
@@ -63,6 +68,7 @@ layout(push_constant) uniform Push {
                // bit 3: q, k and v rows are 16-byte vectors (q4, k4, v4)
   uint per_pos;  // rows per position: 0 (pos [1]) or H·S (pos [B], batch row b at pos[b])
   uint group;  // query heads per KV head: H / Hkv
+  CHAIN_PUSH
 } pc;
 
 
@@ -340,12 +346,14 @@ void combine_pass(uint row, uint dh, uint visible, uint cache_len, uint rows, bo
   }
 }
 
-void main() {
+// The pass this workgroup runs (main counts it in after).
+void run_pass() {
   const uint ROWS = SHAPE(S_ROWS, pc.rows);
   const uint SEQ = SHAPE(S_SEQ, pc.seq);
   const uint CACHE_LEN = SHAPE(S_CACHE_LEN, pc.cache_len);
   const uint dh = SHAPE(S_HEAD_DIM, pc.head_dim);
   if ((pc.flags & 2u) != 0u) {
+    chain_wait_workgroup(pc.chain_wait, pc.chain_count);
     for (uint row = gl_WorkGroupID.x; row < ROWS; row += gl_NumWorkGroups.x) {
       combine_pass(row, dh, visible_keys(row, SEQ, CACHE_LEN), CACHE_LEN, ROWS, false);
     }
@@ -361,9 +369,13 @@ void main() {
   // sees no key (a position the host could not check) still gets its
   // zeros, from block 0.
   if (block * BLOCK >= visible) {
-    if (fused && visible == 0u && block == 0u) combine_pass(row, dh, 0u, CACHE_LEN, ROWS, true);
+    if (fused && visible == 0u && block == 0u) {
+      chain_wait_workgroup(pc.chain_wait, pc.chain_count);  // it writes the output
+      combine_pass(row, dh, 0u, CACHE_LEN, ROWS, true);
+    }
     return;
   }
+  chain_wait_workgroup(pc.chain_wait, pc.chain_count);
   if ((pc.flags & 8u) != 0u && WG % (dh / VEC) == 0u) {
     partial_pass_vectors(row, block, dh, visible, CACHE_LEN, ROWS);
   } else {
@@ -383,4 +395,9 @@ void main() {
   memoryBarrierBuffer();
   combine_pass(row, dh, visible, CACHE_LEN, ROWS, true);
   if (gl_LocalInvocationID.x == 0u) scratch_words[row] = 0u;
+}
+
+void main() {
+  run_pass();
+  chain_signal_workgroup(pc.chain_signal);
 }

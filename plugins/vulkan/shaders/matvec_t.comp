@@ -30,12 +30,15 @@
 // dispatch of its own nor the barrier before it); see argmax_* below.
 // Two or more rows (spec constant 1 not 0): the workgroup splits K
 // instead, see split_k below.
+// Chained (chain.glsl): every workgroup counts itself in when done, for a
+// split attention after it that waits for the count instead of a barrier.
 #include "common.glsl"
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_EXT_control_flow_attributes : require
 #include "vec16.glsl"
+#include "chain.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 256;
@@ -88,6 +91,7 @@ layout(push_constant) uniform Push {
   uint seq;          // bits 5, 7
   float log2_base;   // bit 5
   uint cache_len;    // bit 7
+  CHAIN_PUSH
 } pc;
 
 #include "cache_slot.glsl"
@@ -142,24 +146,27 @@ void argmax_finish(uint M, uint N) {
     argmax_last = atomicAdd(argmax_state[0], 1u) == gl_NumWorkGroups.x - 1u;
   }
   barrier();
-  if (!argmax_last) return;
-  memoryBarrierBuffer();
-  if (gl_LocalInvocationIndex < M) {
-    const uint r = gl_LocalInvocationIndex;
-    uint best_ordered = 0u;
-    uint best_index = 0u;
-    for (uint p = 0u; p < pages; ++p) {
-      const uint key = atomicExchange(argmax_state[ARGMAX_KEYS + r * ARGMAX_PAGES + p], 0u);
-      const uint ordered = key >> 16;
-      if (p == 0u || ordered > best_ordered) {  // equal: the earlier page's index is smaller
-        best_ordered = ordered;
-        best_index = (p << 16) + (0xffffu - (key & 0xffffu));
+  // Only the last workgroup goes on, without returning: main counts every
+  // workgroup in after this (chain.glsl).
+  if (argmax_last) {
+    memoryBarrierBuffer();
+    if (gl_LocalInvocationIndex < M) {
+      const uint r = gl_LocalInvocationIndex;
+      uint best_ordered = 0u;
+      uint best_index = 0u;
+      for (uint p = 0u; p < pages; ++p) {
+        const uint key = atomicExchange(argmax_state[ARGMAX_KEYS + r * ARGMAX_PAGES + p], 0u);
+        const uint ordered = key >> 16;
+        if (p == 0u || ordered > best_ordered) {  // equal: the earlier page's index is smaller
+          best_ordered = ordered;
+          best_index = (p << 16) + (0xffffu - (key & 0xffffu));
+        }
       }
+      argmax_out[r * 2u] = best_index;
+      argmax_out[r * 2u + 1u] = 0u;
     }
-    argmax_out[r * 2u] = best_index;
-    argmax_out[r * 2u + 1u] = 0u;
+    if (gl_LocalInvocationIndex == 0u) atomicExchange(argmax_state[0], 0u);
   }
-  if (gl_LocalInvocationIndex == 0u) atomicExchange(argmax_state[0], 0u);
 }
 #endif
 
@@ -647,4 +654,5 @@ void main() {
 #ifdef ELEM_F16
   if (argmax) argmax_finish(M, N);
 #endif
+  chain_signal_workgroup(pc.chain_signal);
 }
