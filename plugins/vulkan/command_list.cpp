@@ -56,7 +56,8 @@ void CommandList::zero(const BufferRegion& target) {
   command.target = target;
 }
 
-void CommandList::enable_chaining(const BufferRegion& counters, const BufferRegion& stall_word) {
+void CommandList::enable_chaining(const BufferRegion& counters, const BufferRegion& stall_word,
+                                  bool unreachable) {
   if (counters.size < 8 || counters.size % 4 != 0 || counters.offset % 4 != 0 ||
       stall_word.size < 4) {
     fail(RTS_ERROR_INTERNAL, "vulkan: chain counters of ", counters.size, " bytes at offset ",
@@ -64,6 +65,7 @@ void CommandList::enable_chaining(const BufferRegion& counters, const BufferRegi
   }
   counters_ = counters;
   stall_word_ = {stall_word.buffer, stall_word.offset, 4};
+  count_excess_ = unreachable ? 1 : 0;
 }
 
 ChainPush CommandList::chain_words(const Command& command) {
@@ -138,7 +140,7 @@ void CommandList::place_barriers(bool chain) {
     // before may still run.
     if (hazard || (wait.wait != 0 && !command.waits)) {
       const bool chained = hazard && command.waits && batch_chains && !batch.empty() &&
-                           chained_waits_ < slots && batch_groups <= UINT32_MAX;
+                           chained_waits_ < slots && batch_groups < UINT32_MAX;
       if (chained) {
         const uint32_t slot = static_cast<uint32_t>(++chained_waits_);
         for (size_t member : batch) {
@@ -146,7 +148,7 @@ void CommandList::place_barriers(bool chain) {
           words.signal = slot;
           set_chain_words(commands_[member], words);
         }
-        wait = {slot, static_cast<uint32_t>(batch_groups), 0, 0};
+        wait = {slot, static_cast<uint32_t>(batch_groups) + count_excess_, 0, 0};
         for (const Access& before : pending) {
           chained_stages |= before.stage;
           if (before.write) chained_access |= before.access;

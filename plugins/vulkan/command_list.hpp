@@ -82,7 +82,10 @@ class CommandList {
   // `stall_word` (4 host-visible bytes the host zeroes before each
   // submit): nonzero after it means a wait gave up (chain.glsl) and the
   // execute's results are wrong.
-  void enable_chaining(const BufferRegion& counters, const BufferRegion& stall_word);
+  // `unreachable`: every wait is for that many workgroups more than its
+  // batch has, so that each gives up (RTSCOPE_VULKAN_DIAG_CHAIN_STALL).
+  void enable_chaining(const BufferRegion& counters, const BufferRegion& stall_word,
+                       bool unreachable = false);
 
   // Places barriers and writes descriptor sets. Call once, after the last
   // command was added.
@@ -168,6 +171,7 @@ class CommandList {
   uint64_t barriers_ = 0;
   uint64_t chained_waits_ = 0;
   BufferRegion counters_{};  // enable_chaining
+  uint32_t count_excess_ = 0;
   BufferRegion stall_word_{};
 };
 

@@ -720,7 +720,8 @@ class PlanBuilder {
         4 * (dispatches + 1), str_cat(engine_label(), " chain counters")));
     const BufferRegion staging = plan_.staging.region();
     plan_.commands.enable_chaining(plan_.buffers.back().region(),
-                                   {staging.buffer, staging.offset + plan_.stall_word_offset, 4});
+                                   {staging.buffer, staging.offset + plan_.stall_word_offset, 4},
+                                   engine_.device().caps().chain_stall_diagnostic);
   }
 
   // Staging layout: inputs the engine reads, then every output, then the

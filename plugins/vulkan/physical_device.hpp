@@ -61,6 +61,10 @@ struct DeviceCaps {
   // (CommandList::enable_chaining, shaders/chain.glsl;
   // RTSCOPE_VULKAN_CHAIN).
   bool chain_batches = false;
+  // RTSCOPE_VULKAN_DIAG_CHAIN_STALL=1: every chained wait is for one
+  // workgroup more than its batch has, so each gives up (a test of the
+  // stall word and the error it raises).
+  bool chain_stall_diagnostic = false;
   // The most workgroups a matvec_t dispatch runs; they loop over the rest
   // of its task groups (0: one workgroup per task group;
   // RTSCOPE_VULKAN_MATVEC_GROUPS).

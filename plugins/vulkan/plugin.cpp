@@ -95,6 +95,7 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
   const bool fuse_cache_writes = env_flag("RTSCOPE_VULKAN_FUSE_CACHE_WRITES", true);
   const bool fuse_attention_combine = env_flag("RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE", true);
   const bool fuse_argmax = env_flag("RTSCOPE_VULKAN_FUSE_ARGMAX", true);
+  const bool chain_stall_diagnostic = env_flag("RTSCOPE_VULKAN_DIAG_CHAIN_STALL", false);
   const char* chain_value = std::getenv("RTSCOPE_VULKAN_CHAIN");
   const std::optional<std::optional<bool>> chain = parse_chain_choice(chain_value);
   if (!chain) {
@@ -127,6 +128,7 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
     // (NVIDIA, and lavapipe, which runs dispatches one after another).
     const bool chain_measured = device.properties.vendorID == kNvidiaVendorId ||
                                 device.properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+    device.caps.chain_stall_diagnostic = chain_stall_diagnostic;
     device.caps.chain_batches =
         chain->value_or(chain_measured) && device_scope_atomics && device.caps.subgroup_arithmetic;
     device.caps.matvec_groups = matvec_groups;

@@ -84,6 +84,33 @@ TEST(VulkanChainedBatches, DecodeStepsWaitForCountersAndMatchTheUnchainedTokens)
   }
 }
 
+// A wait that gives up (here every wait, for one workgroup more than its
+// batch has: RTSCOPE_VULKAN_DIAG_CHAIN_STALL) sets the stall word, and the
+// execute fails with an error that names the switch, instead of handing
+// on the attention's results. (The bound is two nested loops: lavapipe
+// ends a single loop after 65535 iterations, which had let every wait go
+// on with nothing flagged.)
+TEST(VulkanChainedBatches, AWaitThatGivesUpFailsTheExecute) {
+  const testing::EnvGuard chain("RTSCOPE_VULKAN_CHAIN", "1");
+  const testing::EnvGuard stall("RTSCOPE_VULKAN_DIAG_CHAIN_STALL", "1");
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  if (!device_runs_matvec_t(registry)) {
+    GTEST_SKIP() << "skipping: this Vulkan device has no subgroup arithmetic, so nothing chains";
+  }
+  const DecoderParams params = testing::small_decoder_params(DType::f16);
+  auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+  const Tensor tokens = Tensor::random(DType::i64, {1, 1}, 3, double(params.vocab - 1));
+  try {
+    model->run({{"tokens", tokens}, {"pos", testing::position_tensor(0)}});
+    FAIL() << "expected the stalled wait to fail the execute";
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("waited past its bound"), std::string::npos) << message;
+    EXPECT_NE(message.find("RTSCOPE_VULKAN_CHAIN=0"), std::string::npos) << message;
+  }
+}
+
 // The variable is read when the plugin loads; a value that is not a choice
 // fails the load, naming it and the choices.
 TEST(VulkanChainedBatches, ThePluginRejectsAnUnknownChoice) {

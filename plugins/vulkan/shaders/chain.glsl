@@ -18,7 +18,7 @@
 // every workgroup of the dispatches recorded before it, so the
 // workgroups a count waits for are running or done (lavapipe runs the
 // dispatches one after another). The wait is bounded all the same: past
-// CHAIN_MAX_POLLS polls it sets the stall word (binding
+// 2^22 polls it sets the stall word (binding
 // kChainStallBinding, host-visible: with CHAIN_WAITS defined) and goes on,
 // and the host fails the execute (Context) rather than hang the device.
 //
@@ -34,19 +34,22 @@
 // kChainBinding. Volatile: every poll reads the counter again.
 layout(std430, binding = 7) volatile coherent buffer ChainCounters { uint chain[]; };
 
-const uint CHAIN_MAX_POLLS = 1u << 22;
+// 2^22 polls at most (a few seconds on a GPU), as two nested loops:
+// lavapipe's compiler ends any single loop after 65535 iterations.
+const uint CHAIN_POLL_ROUNDS = 1024u;
+const uint CHAIN_POLLS_PER_ROUND = 4096u;
 
 #ifdef CHAIN_WAITS
 layout(std430, binding = 6) buffer ChainStall { uint chain_stall[]; };
 
-// Polls counter `wait` until it reaches `count` or the bound.
+// Polls counter `wait` until it reaches `count`, or sets the stall word.
 void chain_poll(uint wait, uint count) {
-  for (uint polls = 0u; chain[wait] < count; ++polls) {
-    if (polls == CHAIN_MAX_POLLS) {
-      chain_stall[0] = 1u;
-      break;
+  for (uint round = 0u; round < CHAIN_POLL_ROUNDS; ++round) {
+    for (uint poll = 0u; poll < CHAIN_POLLS_PER_ROUND; ++poll) {
+      if (chain[wait] >= count) return;
     }
   }
+  chain_stall[0] = 1u;
 }
 
 // Waits for the batch before, one invocation polling for the workgroup.
