@@ -84,6 +84,26 @@ TEST(VulkanChainedBatches, DecodeStepsWaitForCountersAndMatchTheUnchainedTokens)
   }
 }
 
+// With the attention's combine in a pass of its own
+// (RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE=0), the partial pass waits for the
+// projections and the combine pass for the partial pass: two counters a
+// layer, and the same tokens.
+TEST(VulkanChainedBatches, TheCombinePassWaitsForThePartialPass) {
+  {
+    PluginRegistry probe;
+    RTSCOPE_LOAD_VULKAN_OR_SKIP(probe);
+  }
+  const testing::EnvGuard combine("RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE", "0");
+  const ChainedRun off = run_with_chain("0", 1);
+  const ChainedRun on = run_with_chain("1", 1);
+  EXPECT_EQ(on.tokens, off.tokens);
+  ASSERT_EQ(on.executes, off.executes);
+  if (!on.runs_matvec_t) GTEST_SKIP() << "skipping: no matvec_t on this device, nothing chains";
+  const uint64_t layers = testing::small_decoder_params(DType::f16).layers;
+  EXPECT_EQ(on.chained_waits, on.executes * layers * 2);
+  EXPECT_EQ(on.barriers + on.chained_waits, off.barriers);
+}
+
 // A wait that gives up (here every wait, for one workgroup more than its
 // batch has: RTSCOPE_VULKAN_DIAG_CHAIN_STALL) sets the stall word, and the
 // execute fails with an error that names the switch, instead of handing
