@@ -18,17 +18,17 @@
 // every workgroup of the dispatches recorded before it, so the
 // workgroups a count waits for are running or done (lavapipe runs the
 // dispatches one after another). The wait is bounded all the same: past
-// 2^22 polls it sets the stall word (binding
-// kChainStallBinding, host-visible: with CHAIN_WAITS defined) and goes on,
-// and the host fails the execute (Context) rather than hang the device.
+// 2^22 polls it sets the stall word (binding kChainStallBinding,
+// host-visible; declared with CHAIN_WAITS) and goes on, and the host fails
+// the execute (Context) rather than hang the device.
 //
 // The shader's push block ends with CHAIN_PUSH (mirrors ChainPush at
 // kChainPushOffset in shader_interface.hpp); the functions take its words.
 
-#define CHAIN_PUSH           \
+#define CHAIN_PUSH                      \
   layout(offset = 112) uint chain_wait; \
-  uint chain_count;          \
-  uint chain_signal;         \
+  uint chain_count;                     \
+  uint chain_signal;                    \
   uint chain_unused;
 
 // kChainBinding. Volatile: every poll reads the counter again.
