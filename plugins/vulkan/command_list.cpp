@@ -70,7 +70,8 @@ void CommandList::enable_chaining(const BufferRegion& counters, const BufferRegi
 
 ChainPush CommandList::chain_words(const Command& command) {
   ChainPush words;
-  std::memcpy(&words, command.push.data() + kChainPushOffset / 4, sizeof(words));
+  std::memcpy(static_cast<void*>(&words), command.push.data() + kChainPushOffset / 4,
+              sizeof(words));
   return words;
 }
 

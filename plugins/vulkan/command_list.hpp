@@ -15,6 +15,7 @@
 
 #include <vulkan/vulkan.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -118,6 +119,11 @@ class CommandList {
   uint64_t barriers() const { return barriers_; }
   // Batches that wait for a counter instead of a barrier.
   uint64_t chained_waits() const { return chained_waits_; }
+  // Whether any dispatch can wait for a counter (worth enable_chaining).
+  bool has_waiting_dispatch() const {
+    return std::any_of(commands_.begin(), commands_.end(),
+                       [](const Command& command) { return command.waits; });
+  }
   // Runs of commands between barriers (the first command never waits).
   uint64_t batches() const { return barriers_ + 1; }
   bool empty() const { return commands_.empty(); }

@@ -715,7 +715,7 @@ class PlanBuilder {
   // batch at most.
   void enable_chaining() {
     const uint64_t dispatches = plan_.commands.dispatches();
-    if (dispatches < 2) return;
+    if (dispatches < 2 || !plan_.commands.has_waiting_dispatch()) return;
     plan_.buffers.push_back(engine_.device().device_memory().allocate(
         4 * (dispatches + 1), str_cat(engine_label(), " chain counters")));
     const BufferRegion staging = plan_.staging.region();

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <string>
+#include <string_view>
 
 #include "engine.hpp"
 #include "error.hpp"
@@ -16,26 +18,35 @@ namespace {
 
 // "1", "true", "on", "yes" (any case) are true; unset or anything else is
 // `fallback` for unset and false otherwise.
+// A switch's value, lower-cased: true for 1/true/on/yes, false for
+// 0/false/off/no, nullopt for anything else.
+std::optional<bool> parse_switch(const char* value) {
+  std::string text(value);
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (text == "1" || text == "true" || text == "on" || text == "yes") return true;
+  if (text == "0" || text == "false" || text == "off" || text == "no") return false;
+  return std::nullopt;
+}
+
 bool env_flag(const char* name, bool fallback) {
   const char* value = std::getenv(name);
   if (value == nullptr || *value == '\0') return fallback;
-  std::string text(value);
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text == "1" || text == "true" || text == "on" || text == "yes";
+  return parse_switch(value).value_or(false);
 }
 
 constexpr uint32_t kNvidiaVendorId = 0x10de;
 
-// RTSCOPE_VULKAN_CHAIN: unset or auto (nullopt: the device decides), or
-// on or off.
-std::optional<std::optional<bool>> parse_chain_choice(const char* value) {
-  if (value == nullptr || *value == '\0') return std::optional<bool>{};
-  std::string text(value);
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (text == "auto") return std::optional<bool>{};
-  if (text == "1" || text == "true" || text == "on" || text == "yes") return true;
-  if (text == "0" || text == "false" || text == "off" || text == "no") return false;
-  return std::nullopt;
+// RTSCOPE_VULKAN_CHAIN: unset or auto (the device decides), on, off, or
+// not a choice.
+enum class ChainChoice : uint8_t { kAuto, kOn, kOff, kInvalid };
+
+ChainChoice parse_chain_choice(const char* value) {
+  if (value == nullptr || *value == '\0' || std::string_view(value) == "auto") {
+    return ChainChoice::kAuto;
+  }
+  const std::optional<bool> on = parse_switch(value);
+  if (!on) return ChainChoice::kInvalid;
+  return *on ? ChainChoice::kOn : ChainChoice::kOff;
 }
 
 }  // namespace
@@ -97,8 +108,8 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
   const bool fuse_argmax = env_flag("RTSCOPE_VULKAN_FUSE_ARGMAX", true);
   const bool chain_stall_diagnostic = env_flag("RTSCOPE_VULKAN_DIAG_CHAIN_STALL", false);
   const char* chain_value = std::getenv("RTSCOPE_VULKAN_CHAIN");
-  const std::optional<std::optional<bool>> chain = parse_chain_choice(chain_value);
-  if (!chain) {
+  const ChainChoice chain = parse_chain_choice(chain_value);
+  if (chain == ChainChoice::kInvalid) {
     fail_invalid("RTSCOPE_VULKAN_CHAIN='", chain_value,
                  "' is not a choice: set 1 (on), 0 (off), auto or leave it unset");
   }
@@ -130,7 +141,8 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
                                 device.properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
     device.caps.chain_stall_diagnostic = chain_stall_diagnostic;
     device.caps.chain_batches =
-        chain->value_or(chain_measured) && device_scope_atomics && device.caps.subgroup_arithmetic;
+        (chain == ChainChoice::kAuto ? chain_measured : chain == ChainChoice::kOn) &&
+        device_scope_atomics && device.caps.subgroup_arithmetic;
     device.caps.matvec_groups = matvec_groups;
     const uint32_t shared = device.caps.max_shared_memory;
     const uint32_t invocations = device.properties.limits.maxComputeWorkGroupInvocations;

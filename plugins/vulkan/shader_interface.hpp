@@ -365,7 +365,7 @@ inline constexpr uint32_t kNllLossWeighted = 1;
 // chaining shader's push constants say which counter its workgroups wait
 // for and up to what count, and which counter they count themselves into
 // when done (word indices into the counters in binding kChainBinding;
-// 0: none, word 0 is the stall word).
+// 0: none, so word 0 is never used).
 struct ChainPush {
   uint32_t wait = 0;
   uint32_t count = 0;
