@@ -70,16 +70,6 @@ Context::Context(const Engine& engine, const rts_runtime_settings* settings)
     vkDestroyCommandPool(device, pool_, nullptr);
     check_vk(result, "vkAllocateCommandBuffers/vkCreateFence/vkCreateQueryPool");
   }
-  if (device_.caps().submit_ahead && settings_.graph_capture == RTS_GRAPH_CAPTURE_WHOLE_GRAPH) {
-    try {
-      ahead_ = std::make_unique<SubmitAhead>(device_);
-    } catch (...) {
-      if (timestamps_ != VK_NULL_HANDLE) vkDestroyQueryPool(device, timestamps_, nullptr);
-      vkDestroyFence(device, fence_, nullptr);
-      vkDestroyCommandPool(device, pool_, nullptr);
-      throw;
-    }
-  }
 }
 
 Context::~Context() {
@@ -101,7 +91,6 @@ Context::~Context() {
                                                   vk_result_name(result)));
     }
   }
-  ahead_.reset();  // cancels a held replay before its commands are freed
   plans_.clear();
   if (timestamps_ != VK_NULL_HANDLE) vkDestroyQueryPool(device, timestamps_, nullptr);
   if (fence_ != VK_NULL_HANDLE) vkDestroyFence(device, fence_, nullptr);
@@ -217,15 +206,9 @@ void Context::start_background_compile(ExecutionPlan& plan) {
   });
 }
 
-void Context::release_plan(ExecutionPlan& plan) { free_replays(plan); }
-
-void Context::free_replays(ExecutionPlan& plan) {
-  if (ahead_) ahead_->drop(&plan);
-  for (VkCommandBuffer& recorded : plan.recorded) {
-    if (recorded != VK_NULL_HANDLE) vkFreeCommandBuffers(device_.handle(), pool_, 1, &recorded);
-    recorded = VK_NULL_HANDLE;
-  }
-  plan.next_recording = 0;
+void Context::release_plan(ExecutionPlan& plan) {
+  if (plan.recorded != VK_NULL_HANDLE)
+    vkFreeCommandBuffers(device_.handle(), pool_, 1, &plan.recorded);
 }
 
 void Context::run_host_checks(const ExecutionPlan& plan, const rts_execute_args& args) const {
@@ -277,8 +260,7 @@ void Context::stage_in(const ExecutionPlan& plan, const rts_execute_args& args) 
 }
 
 DispatchMix Context::record(const ExecutionPlan& plan, VkCommandBuffer commands,
-                            VkCommandBufferUsageFlags usage,
-                            const std::optional<BufferRegion>& predicate) const {
+                            VkCommandBufferUsageFlags usage) const {
   auto begin = vk_struct<VkCommandBufferBeginInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO);
   begin.flags = usage;
   check_vk(vkBeginCommandBuffer(commands, &begin), "vkBeginCommandBuffer");
@@ -294,28 +276,10 @@ DispatchMix Context::record(const ExecutionPlan& plan, VkCommandBuffer commands,
                           VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
   const VkPipelineStageFlags stages =
       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
-  VkPipelineStageFlags wait_stages = stages;
-  VkPipelineStageFlags block_stages = stages;
-  if (predicate) {
-    // A held replay reads its predicate and staged inputs written by the
-    // host after its submit, before the semaphore signal that starts it.
-    wait_stages |= VK_PIPELINE_STAGE_HOST_BIT;
-    barrier.srcAccessMask |= VK_ACCESS_HOST_WRITE_BIT;
-    block_stages |= VK_PIPELINE_STAGE_CONDITIONAL_RENDERING_BIT_EXT;
-    barrier.dstAccessMask |= VK_ACCESS_CONDITIONAL_RENDERING_READ_BIT_EXT;
-  }
-  vkCmdPipelineBarrier(commands, wait_stages, block_stages, 0, 1, &barrier, 0, nullptr, 0, nullptr);
-  if (predicate) {
-    auto begin_conditional = vk_struct<VkConditionalRenderingBeginInfoEXT>(
-        VK_STRUCTURE_TYPE_CONDITIONAL_RENDERING_BEGIN_INFO_EXT);
-    begin_conditional.buffer = predicate->buffer;
-    begin_conditional.offset = predicate->offset;
-    device_.begin_conditional_rendering()(commands, &begin_conditional);
-  }
+  vkCmdPipelineBarrier(commands, stages, stages, 0, 1, &barrier, 0, nullptr, 0, nullptr);
   const DispatchMix mix =
       plan.commands.record(commands, *pipelines_, device_.pipeline_layout(),
                            plan.profile ? plan.profile->pool() : VK_NULL_HANDLE);
-  if (predicate) device_.end_conditional_rendering()(commands);
   if (timestamps_ != VK_NULL_HANDLE) {
     vkCmdWriteTimestamp(commands, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, timestamps_, 1);
   }
@@ -323,40 +287,37 @@ DispatchMix Context::record(const ExecutionPlan& plan, VkCommandBuffer commands,
   return mix;
 }
 
-void Context::record_replays(ExecutionPlan& plan) {
+VkCommandBuffer Context::recorded_commands(ExecutionPlan& plan) {
   // A recording that ran generic pipelines for specializations still
   // compiling is replaced once every one of them is finished: one more
   // recording, not one per pipeline that lands.
-  if (plan.recorded[0] != VK_NULL_HANDLE && plan.mix.waiting > 0 &&
+  if (plan.recorded != VK_NULL_HANDLE && plan.mix.waiting > 0 &&
       std::all_of(plan.specialized.begin(), plan.specialized.end(),
                   [](const SpecializedPipeline* slot) { return slot->finished(); })) {
-    free_replays(plan);
+    vkFreeCommandBuffers(device_.handle(), pool_, 1, &plan.recorded);
+    plan.recorded = VK_NULL_HANDLE;
   }
-  if (plan.recorded[0] != VK_NULL_HANDLE) {
+  if (plan.recorded != VK_NULL_HANDLE) {
     replays_.fetch_add(1, std::memory_order_relaxed);
-    return;
+    return plan.recorded;
   }
-  const uint32_t copies = ahead_ ? 2 : 1;
   auto info =
       vk_struct<VkCommandBufferAllocateInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO);
   info.commandPool = pool_;
   info.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-  info.commandBufferCount = copies;
-  std::array<VkCommandBuffer, 2> recorded{};
-  check_vk(vkAllocateCommandBuffers(device_.handle(), &info, recorded.data()),
+  info.commandBufferCount = 1;
+  VkCommandBuffer recorded = VK_NULL_HANDLE;
+  check_vk(vkAllocateCommandBuffers(device_.handle(), &info, &recorded),
            "vkAllocateCommandBuffers (whole-graph capture)");
   try {
-    for (uint32_t copy = 0; copy < copies; ++copy) {
-      plan.mix = record(plan, recorded[copy], 0,
-                        ahead_ ? std::optional(ahead_->predicate(copy)) : std::nullopt);
-    }
+    plan.mix = record(plan, recorded, 0);
   } catch (...) {
-    vkFreeCommandBuffers(device_.handle(), pool_, copies, recorded.data());
+    vkFreeCommandBuffers(device_.handle(), pool_, 1, &recorded);
     throw;
   }
   plan.recorded = recorded;
-  plan.next_recording = 0;
   recordings_.fetch_add(1, std::memory_order_relaxed);
+  return recorded;
 }
 
 using Clock = std::chrono::steady_clock;
@@ -367,8 +328,7 @@ Context::SubmitTimes Context::submit_and_wait(ExecutionPlan& plan) {
   const auto record_start = first ? Clock::now() : Clock::time_point{};
   VkCommandBuffer commands = commands_;
   if (settings_.graph_capture == RTS_GRAPH_CAPTURE_WHOLE_GRAPH) {
-    record_replays(plan);
-    commands = plan.recorded[0];
+    commands = recorded_commands(plan);
   } else {
     check_vk(vkResetCommandBuffer(commands_, 0), "vkResetCommandBuffer");
     plan.mix = record(plan, commands_, VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT);
@@ -382,24 +342,15 @@ Context::SubmitTimes Context::submit_and_wait(ExecutionPlan& plan) {
   }
   SubmitTimes times;
   if (first || plan.profile) times.submit_start = Clock::now();
-  if (ahead_) {
-    ahead_->run(plan);
-    if (!device_.caps().query_reads_wait_for_queue) ahead_->hold_next(plan);
-  } else {
-    check_vk(vkResetFences(device_.handle(), 1, &fence_), "vkResetFences");
-    device_.submit(commands, fence_);
-  }
+  check_vk(vkResetFences(device_.handle(), 1, &fence_), "vkResetFences");
+  device_.submit(commands, fence_);
   if (plan.profile) times.submitted = Clock::now();
   submits_.fetch_add(1, std::memory_order_relaxed);
-  in_flight_ = !ahead_;
+  in_flight_ = true;
   // The first submit of a lazy plan has its generic pipelines bound: the
   // specialized ones compile from here on, overlapping the device's work.
   start_background_compile(plan);
-  if (ahead_) {
-    ahead_->wait(fence_spin(device_, plan.last_gpu_ns));
-  } else {
-    device_.wait(fence_, fence_spin(device_, plan.last_gpu_ns));
-  }
+  device_.wait(fence_, fence_spin(device_, plan.last_gpu_ns));
   in_flight_ = false;
   if (first) {
     first_.device_ns.store(kit::elapsed_ns(times.submit_start), std::memory_order_relaxed);
@@ -513,7 +464,6 @@ void Context::run(const rts_execute_args& args) {
                          kit::elapsed_ns(times.signalled)};
     profile_.collect(device_, *plan.profile, plan_built ? nullptr : &host);
   }
-  if (ahead_) ahead_->hold_next(plan);  // where queries waited for the queue: now
 
   executes_.fetch_add(1, std::memory_order_relaxed);
   dispatches_.fetch_add(plan.commands.dispatches(), std::memory_order_relaxed);
@@ -559,10 +509,6 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   report("device_bound_bytes", load(device_bound_bytes_));
   report("records", load(recordings_));
   report("replays", load(replays_));
-  // Replays submitted one execute ahead that ran when their execute came,
-  // and those cancelled instead (another submit came first, other shapes).
-  report("replays_submitted_ahead", ahead_ ? ahead_->released() : 0);
-  report("replays_ahead_cancelled", ahead_ ? ahead_->cancelled() : 0);
   report("device_allocations_live", device_.tensors().live());
   report("in_place_updates", load(in_place_updates_));
   // Residual adds run inside the projection producing their input.

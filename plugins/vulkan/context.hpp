@@ -12,9 +12,7 @@
 // and device bindings replays it with one submit; only staged host inputs
 // are refreshed (the plan's addresses are fixed). New shapes or bindings
 // select or build another plan, which records on its first execute. An
-// execute waits for its replay; with DeviceCaps::submit_ahead the next
-// replay is submitted while the device runs this one, and held on the
-// device until its execute comes (submit_ahead.hpp).
+// execute waits for its submit, so one recording per plan suffices.
 //
 // kernel_specialization: `none` runs the generic pipelines (shapes in push
 // constants). `eager` compiles each new plan's shape-specialized pipelines
@@ -43,7 +41,6 @@
 #include "rtscope/kit/settings.hpp"
 #include "rtscope/plugin_abi.h"
 #include "segmented_run.hpp"
-#include "submit_ahead.hpp"
 
 namespace rtscope::vulkan {
 
@@ -82,11 +79,8 @@ class Context : public kit::Context {
   void release_plan(ExecutionPlan& plan);
   void run_host_checks(const ExecutionPlan& plan, const rts_execute_args& args) const;
   void stage_in(const ExecutionPlan& plan, const rts_execute_args& args) const;
-  // Records the plan's commands; with a `predicate`, its dispatches run
-  // only while that word is non-zero (submit_ahead.hpp).
   DispatchMix record(const ExecutionPlan& plan, VkCommandBuffer commands,
-                     VkCommandBufferUsageFlags usage,
-                     const std::optional<BufferRegion>& predicate = std::nullopt) const;
+                     VkCommandBufferUsageFlags usage) const;
   // When the submit started, returned, and its fence was seen signalled;
   // read only for a profiled plan (zero otherwise, except submit_start on
   // the first submit).
@@ -99,12 +93,9 @@ class Context : public kit::Context {
   // Adds the finished submit's device time to gpu_time_ns and returns it
   // (0 when not timed).
   uint64_t read_gpu_time();
-  // The plan's command buffers under whole_graph capture (two when
-  // submitting ahead): recorded on first use and again when lazy
-  // specialization finished for its pipelines.
-  void record_replays(ExecutionPlan& plan);
-  // Frees them, first cancelling a replay of them still held.
-  void free_replays(ExecutionPlan& plan);
+  // The plan's command buffer under whole_graph capture: recorded on first
+  // use and again when lazy specialization finished for its pipelines.
+  VkCommandBuffer recorded_commands(ExecutionPlan& plan);
   // Registers a new plan's specialized pipelines; eager compiles them now.
   void specialize(ExecutionPlan& plan);
   // Lazy: hands a plan's specialized pipelines to the background worker.
@@ -124,9 +115,6 @@ class Context : public kit::Context {
   VkCommandBuffer commands_ = VK_NULL_HANDLE;
   VkFence fence_ = VK_NULL_HANDLE;
   VkQueryPool timestamps_ = VK_NULL_HANDLE;  // 2 timestamps; null without device support
-  // whole_graph replays submitted one execute ahead (null: submitted when
-  // their execute comes; DeviceCaps::submit_ahead).
-  std::unique_ptr<SubmitAhead> ahead_;
   // A submit whose fence was not seen signalled (its wait failed); the
   // destructor waits before freeing what it uses.
   bool in_flight_ = false;

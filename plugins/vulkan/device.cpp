@@ -46,20 +46,6 @@ Device::Device(const PhysicalDevice& physical, LogFn log)
     memory_model.pNext = features.pNext;
     features.pNext = &memory_model;
   }
-  // Submitting replays ahead (submit_ahead.hpp): timeline semaphores and
-  // conditional rendering.
-  auto timeline = vk_struct<VkPhysicalDeviceTimelineSemaphoreFeatures>(
-      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_TIMELINE_SEMAPHORE_FEATURES);
-  auto conditional = vk_struct<VkPhysicalDeviceConditionalRenderingFeaturesEXT>(
-      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_CONDITIONAL_RENDERING_FEATURES_EXT);
-  if (caps.submit_ahead) {
-    timeline.timelineSemaphore = VK_TRUE;
-    conditional.conditionalRendering = VK_TRUE;
-    timeline.pNext = &conditional;
-    conditional.pNext = features.pNext;
-    features.pNext = &timeline;
-    extensions.push_back(VK_EXT_CONDITIONAL_RENDERING_EXTENSION_NAME);
-  }
   CoopMatrixFeatures coop_matrix;
   if (caps.coop_matrix_f16) {
     coop_matrix.coop.cooperativeMatrix = VK_TRUE;
@@ -77,19 +63,6 @@ Device::Device(const PhysicalDevice& physical, LogFn log)
   check_vk(vkCreateDevice(physical_.handle, &info, nullptr, &device_),
            str_cat("vkCreateDevice ('", physical_.properties.deviceName, "')"));
   vkGetDeviceQueue(device_, caps.queue_family, 0, &queue_);
-  if (caps.submit_ahead) {
-    begin_conditional_ = reinterpret_cast<PFN_vkCmdBeginConditionalRenderingEXT>(
-        vkGetDeviceProcAddr(device_, "vkCmdBeginConditionalRenderingEXT"));
-    end_conditional_ = reinterpret_cast<PFN_vkCmdEndConditionalRenderingEXT>(
-        vkGetDeviceProcAddr(device_, "vkCmdEndConditionalRenderingEXT"));
-    if (begin_conditional_ == nullptr || end_conditional_ == nullptr) {
-      vkDestroyDevice(device_, nullptr);
-      device_ = VK_NULL_HANDLE;
-      fail(RTS_ERROR_DEVICE, "vulkan: '", physical_.properties.deviceName,
-           "' lists VK_EXT_conditional_rendering but returns no vkCmdBeginConditionalRenderingEXT;"
-           " set RTSCOPE_VULKAN_SUBMIT_AHEAD=0");
-    }
-  }
 
   try {
     create_layouts();
@@ -113,8 +86,6 @@ Device::Device(const PhysicalDevice& physical, LogFn log)
     // Storage: small host outputs are written there by their dispatch.
     staging_options.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
                             VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-    // The predicate words of replays submitted ahead live there too.
-    if (caps.submit_ahead) staging_options.usage |= VK_BUFFER_USAGE_CONDITIONAL_RENDERING_BIT_EXT;
     staging_options.required =
         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
     // Cached memory makes reading results back fast.
@@ -228,12 +199,6 @@ Device::~Device() { release(); }
 
 void Device::release() {
   if (device_ == VK_NULL_HANDLE) return;
-  {
-    // A held submit would keep the queue from ever going idle (its context
-    // cancels it when destroyed; this is for one that was not).
-    std::lock_guard lock(queue_mutex_);
-    signal_held_locked(0);
-  }
   vkDeviceWaitIdle(device_);
   if (one_shot_fence_ != VK_NULL_HANDLE) vkDestroyFence(device_, one_shot_fence_, nullptr);
   if (one_shot_pool_ != VK_NULL_HANDLE) vkDestroyCommandPool(device_, one_shot_pool_, nullptr);
@@ -256,64 +221,7 @@ void Device::submit(VkCommandBuffer commands, VkFence fence) {
   info.commandBufferCount = 1;
   info.pCommandBuffers = &commands;
   std::lock_guard lock(queue_mutex_);
-  signal_held_locked(0);  // it would block this submit behind it
   check_vk(vkQueueSubmit(queue_, 1, &info, fence), "vkQueueSubmit");
-}
-
-uint64_t Device::submit_held(VkCommandBuffer commands, VkFence fence, const Hold& hold) {
-  auto timeline =
-      vk_struct<VkTimelineSemaphoreSubmitInfo>(VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO);
-  timeline.waitSemaphoreValueCount = 1;
-  timeline.pWaitSemaphoreValues = &hold.value;
-  const VkPipelineStageFlags wait_stage = VK_PIPELINE_STAGE_ALL_COMMANDS_BIT;
-  auto info = vk_struct<VkSubmitInfo>(VK_STRUCTURE_TYPE_SUBMIT_INFO);
-  info.pNext = &timeline;
-  info.waitSemaphoreCount = 1;
-  info.pWaitSemaphores = &hold.semaphore;
-  info.pWaitDstStageMask = &wait_stage;
-  info.commandBufferCount = 1;
-  info.pCommandBuffers = &commands;
-  std::lock_guard lock(queue_mutex_);
-  signal_held_locked(0);
-  check_vk(vkQueueSubmit(queue_, 1, &info, fence), "vkQueueSubmit (held)");
-  held_ = hold;
-  held_ticket_ = ++tickets_;
-  return held_ticket_;
-}
-
-bool Device::release_held(uint64_t ticket) {
-  std::lock_guard lock(queue_mutex_);
-  if (ticket == 0 || ticket != held_ticket_) return false;
-  signal_held_locked(1);
-  return true;
-}
-
-void Device::cancel_held(uint64_t ticket) {
-  std::lock_guard lock(queue_mutex_);
-  if (ticket != 0 && ticket == held_ticket_) signal_held_locked(0);
-}
-
-void Device::retire_held() {
-  std::lock_guard lock(queue_mutex_);
-  if (held_ticket_ == 0) return;
-  const VkFence fence = held_.fence;
-  signal_held_locked(0);
-  // Under the lock, so that the holding context (whose destructor cancels
-  // through the same lock) cannot destroy the fence meanwhile.
-  wait(fence, std::chrono::microseconds(0));
-}
-
-void Device::signal_held_locked(uint32_t predicate) {
-  if (held_ticket_ == 0) return;
-  // Host-coherent memory: the write is visible to the device once the
-  // signal below is (the recording's opening barrier covers host writes).
-  *held_.predicate = predicate;
-  auto signal = vk_struct<VkSemaphoreSignalInfo>(VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO);
-  signal.semaphore = held_.semaphore;
-  signal.value = held_.value;
-  held_ticket_ = 0;
-  held_ = Hold{};
-  check_vk(vkSignalSemaphore(device_, &signal), "vkSignalSemaphore (held submit)");
 }
 
 void Device::wait(VkFence fence, std::chrono::microseconds spin,

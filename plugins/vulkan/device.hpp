@@ -69,34 +69,6 @@ class Device {
   // waits. For uploads at engine build; serialized. Thread-safe.
   void run_one_shot(const std::function<void(VkCommandBuffer)>& record);
 
-  // A submit held back on the device (submit_ahead.hpp): its batch waits
-  // for `value` of the timeline `semaphore`; `predicate` is the host's
-  // mapping of the word its conditional rendering reads.
-  struct Hold {
-    VkSemaphore semaphore = VK_NULL_HANDLE;
-    uint64_t value = 0;
-    uint32_t* predicate = nullptr;
-    VkFence fence = VK_NULL_HANDLE;  // the held submit's
-  };
-  // Submits `commands` held back until release_held(ticket) lets it run.
-  // At most one submit is held per device: this one, and every submit
-  // after it (submit, run_one_shot, another hold), first cancels the one
-  // held before, which then runs as a no-op (predicate 0). Thread-safe.
-  uint64_t submit_held(VkCommandBuffer commands, VkFence fence, const Hold& hold);
-  // Lets the held submit `ticket` run (predicate 1). False when it was
-  // cancelled meanwhile: it then runs, or ran, as a no-op. Thread-safe.
-  bool release_held(uint64_t ticket);
-  // Cancels the held submit `ticket`, if it is still held. Thread-safe.
-  void cancel_held(uint64_t ticket);
-  // Cancels whatever submit is held and waits until it passed: before
-  // memory it may be bound to is freed (device_free). Thread-safe.
-  void retire_held();
-  // vkCmdBegin/EndConditionalRenderingEXT (caps().submit_ahead only).
-  PFN_vkCmdBeginConditionalRenderingEXT begin_conditional_rendering() const {
-    return begin_conditional_;
-  }
-  PFN_vkCmdEndConditionalRenderingEXT end_conditional_rendering() const { return end_conditional_; }
-
  private:
   void create_layouts();
   void create_direct_memory(const BlockAllocator::Options& device_options);
@@ -109,15 +81,6 @@ class Device {
   VkDevice device_ = VK_NULL_HANDLE;
   VkQueue queue_ = VK_NULL_HANDLE;
   std::mutex queue_mutex_;
-  // The held submit, its ticket (0: none) and the last ticket given out;
-  // guarded by queue_mutex_.
-  Hold held_;
-  uint64_t held_ticket_ = 0;
-  uint64_t tickets_ = 0;
-  // Under queue_mutex_: lets the held submit run with `predicate`.
-  void signal_held_locked(uint32_t predicate);
-  PFN_vkCmdBeginConditionalRenderingEXT begin_conditional_ = nullptr;
-  PFN_vkCmdEndConditionalRenderingEXT end_conditional_ = nullptr;
   VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
   VkPipelineLayout pipeline_layout_ = VK_NULL_HANDLE;
   std::unique_ptr<BlockAllocator> device_memory_;

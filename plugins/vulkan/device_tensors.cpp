@@ -49,9 +49,6 @@ bool DeviceTensors::free(void* handle) {
     released = std::move(found->second);
     entries_.erase(found);
   }
-  // A replay held on the queue may be bound to this memory: it passes
-  // before the memory can be given to anything else.
-  device_.retire_held();
   return true;  // `released` returns the range outside the lock
 }
 

@@ -17,7 +17,6 @@
 // directly.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -95,10 +94,8 @@ struct ExecutionPlan {
   // (CommandList::enable_chaining).
   VkDeviceSize stall_word_offset = 0;
   // The commands recorded once for whole_graph replay; owned by the
-  // context's command pool (VK_NULL_HANDLE: not recorded yet). Submitting
-  // ahead (submit_ahead.hpp) records them twice, and alternates.
-  std::array<VkCommandBuffer, 2> recorded{};
-  uint32_t next_recording = 0;
+  // context's command pool (VK_NULL_HANDLE: not recorded yet).
+  VkCommandBuffer recorded = VK_NULL_HANDLE;
   // Shape-specialized pipelines the commands use (kernel_specialization
   // eager or lazy; empty under none), and what the last recording ran.
   std::vector<SpecializedPipeline*> specialized;

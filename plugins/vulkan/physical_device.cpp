@@ -183,27 +183,10 @@ std::optional<PhysicalDevice> describe(VkPhysicalDevice handle, uint32_t index,
     memory_model.pNext = storage16.pNext;
     storage16.pNext = &memory_model;
   }
-  auto timeline = vk_struct<VkPhysicalDeviceTimelineSemaphoreFeatures>(
-      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_TIMELINE_SEMAPHORE_FEATURES);
-  if (has_memory_model) {  // core in Vulkan 1.2, as the memory model
-    timeline.pNext = storage16.pNext;
-    storage16.pNext = &timeline;
-  }
-  auto conditional = vk_struct<VkPhysicalDeviceConditionalRenderingFeaturesEXT>(
-      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_CONDITIONAL_RENDERING_FEATURES_EXT);
-  const bool has_conditional =
-      has_device_extension(handle, VK_EXT_CONDITIONAL_RENDERING_EXTENSION_NAME);
-  if (has_conditional) {
-    conditional.pNext = storage16.pNext;
-    storage16.pNext = &conditional;
-  }
   auto features =
       vk_struct<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2);
   features.pNext = &storage16;
   vkGetPhysicalDeviceFeatures2(handle, &features);
-  caps.query_reads_wait_for_queue = properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
-  caps.submit_ahead_supported = has_memory_model && timeline.timelineSemaphore == VK_TRUE &&
-                                has_conditional && conditional.conditionalRendering == VK_TRUE;
   caps.memory_model = has_memory_model && memory_model.vulkanMemoryModel == VK_TRUE;
   caps.memory_model_device_scope =
       caps.memory_model && memory_model.vulkanMemoryModelDeviceScope == VK_TRUE;

@@ -87,16 +87,6 @@ struct DeviceCaps {
   // needs the device scope too (VUID-RuntimeSpirv-vulkanMemoryModel-06265).
   bool memory_model = false;
   bool memory_model_device_scope = false;
-  // Timeline semaphores (Vulkan 1.2) and VK_EXT_conditional_rendering: what
-  // submitting a replay ahead needs (submit_ahead.hpp).
-  bool submit_ahead_supported = false;
-  // Whether whole-graph replays are submitted one execute ahead
-  // (RTSCOPE_VULKAN_SUBMIT_AHEAD); the device enables both features then.
-  bool submit_ahead = false;
-  // vkGetQueryPoolResults waits for everything submitted to the queue, a
-  // held replay too (lavapipe): the next replay is held only after the
-  // execute read its timestamps.
-  bool query_reads_wait_for_queue = false;
   uint32_t queue_family = 0;  // a family with compute (and therefore transfer)
   // Device timestamps on that queue (timestampValidBits; 0: none) and the
   // nanoseconds per tick (timestampPeriod), for the gpu_time_ns counter.

@@ -36,31 +36,17 @@ bool env_flag(const char* name, bool fallback) {
 
 constexpr uint32_t kNvidiaVendorId = 0x10de;
 
-// A switch the device decides by default (RTSCOPE_VULKAN_CHAIN,
-// RTSCOPE_VULKAN_SUBMIT_AHEAD): unset or auto, on, off, or not a choice.
-enum class AutoSwitch : uint8_t { kAuto, kOn, kOff, kInvalid };
+// RTSCOPE_VULKAN_CHAIN: unset or auto (the device decides), on, off, or
+// not a choice.
+enum class ChainChoice : uint8_t { kAuto, kOn, kOff, kInvalid };
 
-AutoSwitch parse_auto_switch(const char* value) {
+ChainChoice parse_chain_choice(const char* value) {
   if (value == nullptr || *value == '\0' || std::string_view(value) == "auto") {
-    return AutoSwitch::kAuto;
+    return ChainChoice::kAuto;
   }
   const std::optional<bool> on = parse_switch(value);
-  if (!on) return AutoSwitch::kInvalid;
-  return *on ? AutoSwitch::kOn : AutoSwitch::kOff;
-}
-
-AutoSwitch read_auto_switch(const char* variable) {
-  const char* value = std::getenv(variable);
-  const AutoSwitch choice = parse_auto_switch(value);
-  if (choice == AutoSwitch::kInvalid) {
-    fail_invalid(variable, "='", value,
-                 "' is not a choice: set 1 (on), 0 (off), auto or leave it unset");
-  }
-  return choice;
-}
-
-bool decide(AutoSwitch choice, bool by_default) {
-  return choice == AutoSwitch::kAuto ? by_default : choice == AutoSwitch::kOn;
+  if (!on) return ChainChoice::kInvalid;
+  return *on ? ChainChoice::kOn : ChainChoice::kOff;
 }
 
 }  // namespace
@@ -121,8 +107,12 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
   const bool fuse_attention_combine = env_flag("RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE", true);
   const bool fuse_argmax = env_flag("RTSCOPE_VULKAN_FUSE_ARGMAX", true);
   const bool chain_stall_diagnostic = env_flag("RTSCOPE_VULKAN_DIAG_CHAIN_STALL", false);
-  const AutoSwitch chain = read_auto_switch("RTSCOPE_VULKAN_CHAIN");
-  const AutoSwitch submit_ahead = read_auto_switch("RTSCOPE_VULKAN_SUBMIT_AHEAD");
+  const char* chain_value = std::getenv("RTSCOPE_VULKAN_CHAIN");
+  const ChainChoice chain = parse_chain_choice(chain_value);
+  if (chain == ChainChoice::kInvalid) {
+    fail_invalid("RTSCOPE_VULKAN_CHAIN='", chain_value,
+                 "' is not a choice: set 1 (on), 0 (off), auto or leave it unset");
+  }
   const uint32_t matvec_groups =
       matvec_count("RTSCOPE_VULKAN_MATVEC_GROUPS", parse_matvec_groups, kMatvecMaxGroups,
                    "a cap on the workgroups of a skinny product: set a count up to 65535, or 0 "
@@ -151,11 +141,8 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
                                 device.properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
     device.caps.chain_stall_diagnostic = chain_stall_diagnostic;
     device.caps.chain_batches =
-        decide(chain, chain_measured) && device_scope_atomics && device.caps.subgroup_arithmetic;
-    // Replays submitted ahead: measured on NVIDIA; lavapipe runs them too,
-    // so that CI covers the path.
-    device.caps.submit_ahead =
-        decide(submit_ahead, chain_measured) && device.caps.submit_ahead_supported;
+        (chain == ChainChoice::kAuto ? chain_measured : chain == ChainChoice::kOn) &&
+        device_scope_atomics && device.caps.subgroup_arithmetic;
     device.caps.matvec_groups = matvec_groups;
     const uint32_t shared = device.caps.max_shared_memory;
     const uint32_t invocations = device.properties.limits.maxComputeWorkGroupInvocations;
