@@ -79,6 +79,13 @@ void CommandList::set_chain_words(Command& command, const ChainPush& words) {
   std::memcpy(command.push.data() + kChainPushOffset / 4, &words, sizeof(words));
 }
 
+const BufferRegion& CommandList::binding_region(const Command& command, uint32_t binding,
+                                                bool chain) const {
+  if (chain && command.waits && binding == kChainStallBinding) return stall_word_;
+  if (chain && command.chains && binding == kChainBinding) return counters_;
+  return command.bindings[binding < command.binding_count ? binding : 0].region;
+}
+
 void CommandList::accesses_of(const Command& command, std::vector<Access>& out) const {
   out.clear();
   if (command.kind == Kind::kCopy) {
@@ -235,12 +242,7 @@ void CommandList::finalize(VkDevice device, VkDescriptorSetLayout layout) {
     if (command.kind != Kind::kDispatch) continue;
     command.set = sets[next_set++];
     for (uint32_t b = 0; b < kMaxBindings; ++b) {
-      // Bindings a shader does not declare still get a valid buffer, so the
-      // set is complete whatever the pipeline.
-      const BufferRegion& region = b == kChainStallBinding && command.waits && chain ? stall_word_
-                                   : b == kChainBinding && command.chains && chain
-                                       ? counters_
-                                       : command.bindings[b < command.binding_count ? b : 0].region;
+      const BufferRegion& region = binding_region(command, b, chain);
       infos.push_back({region.buffer, region.offset, region.size});
       auto write = vk_struct<VkWriteDescriptorSet>(VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET);
       write.dstSet = command.set;

@@ -162,6 +162,11 @@ class CommandList {
 
   Command& add_dispatch(uint32_t pipeline, std::initializer_list<Binding> bindings, Groups groups);
   void accesses_of(const Command& command, std::vector<Access>& out) const;
+  // What descriptor `binding` of `command` refers to: the chain's counters
+  // and stall word where `chain` gives them, else the command's binding
+  // (its first for one the shader does not declare, so the set is
+  // complete whatever the pipeline).
+  const BufferRegion& binding_region(const Command& command, uint32_t binding, bool chain) const;
   // Places the barriers and, with `chain`, the counters (finalize).
   void place_barriers(bool chain);
   static ChainPush chain_words(const Command& command);

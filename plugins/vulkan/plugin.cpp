@@ -16,9 +16,7 @@
 namespace rtscope::vulkan {
 namespace {
 
-// "1", "true", "on", "yes" (any case) are true; unset or anything else is
-// `fallback` for unset and false otherwise.
-// A switch's value, lower-cased: true for 1/true/on/yes, false for
+// A switch's value, in any case: true for 1/true/on/yes, false for
 // 0/false/off/no, nullopt for anything else.
 std::optional<bool> parse_switch(const char* value) {
   std::string text(value);
@@ -28,6 +26,8 @@ std::optional<bool> parse_switch(const char* value) {
   return std::nullopt;
 }
 
+// Variable `name` as a switch: `fallback` when unset or empty, false for
+// anything parse_switch does not take as true.
 bool env_flag(const char* name, bool fallback) {
   const char* value = std::getenv(name);
   if (value == nullptr || *value == '\0') return fallback;

@@ -385,6 +385,7 @@ template <typename Push, bool kWaits = false>
 struct ChainedPush {
   static_assert(sizeof(Push) <= kChainPushOffset);
   static constexpr bool waits = kWaits;
+  explicit ChainedPush(const Push& block) : push(block) {}
   Push push;
   uint32_t unused[(kChainPushOffset - sizeof(Push)) / 4] = {};
   ChainPush chain;
