@@ -99,8 +99,7 @@ void choose_workgroups(const VkPhysicalDeviceLimits& limits, DeviceCaps& caps) {
 // Describes `handle`; nullopt (with the reason in `why`) when the plugin
 // cannot use it.
 std::optional<PhysicalDevice> describe(VkPhysicalDevice handle, uint32_t index,
-                                       bool allow_16bit_storage, QueueChoice queue,
-                                       std::string& why) {
+                                       bool allow_16bit_storage, std::string& why) {
   PhysicalDevice device;
   device.handle = handle;
   device.enumeration_index = index;
@@ -114,7 +113,10 @@ std::optional<PhysicalDevice> describe(VkPhysicalDevice handle, uint32_t index,
   vkGetPhysicalDeviceQueueFamilyProperties(handle, &family_count, nullptr);
   std::vector<VkQueueFamilyProperties> families(family_count);
   vkGetPhysicalDeviceQueueFamilyProperties(handle, &family_count, families.data());
-  const std::optional<QueueFamily> family = choose_queue_family(families, queue);
+  std::optional<uint32_t> family;
+  for (uint32_t i = 0; i < family_count && !family; ++i) {
+    if ((families[i].queueFlags & VK_QUEUE_COMPUTE_BIT) && families[i].queueCount > 0) family = i;
+  }
   if (!family) {
     why = "has no compute queue";
     return std::nullopt;
@@ -127,9 +129,8 @@ std::optional<PhysicalDevice> describe(VkPhysicalDevice handle, uint32_t index,
 
   DeviceCaps& caps = device.caps;
   caps.api_version = properties.apiVersion;
-  caps.queue_family = family->index;
-  caps.queue_compute_only = family->compute_only;
-  caps.timestamp_bits = family->timestamp_bits;
+  caps.queue_family = *family;
+  caps.timestamp_bits = families[*family].timestampValidBits;
   caps.timestamp_period_ns = properties.limits.timestampPeriod;
 
   auto subgroup = vk_struct<VkPhysicalDeviceSubgroupProperties>(
@@ -258,8 +259,7 @@ const char* device_type_name(VkPhysicalDeviceType type) {
 }
 
 std::vector<PhysicalDevice> list_devices(const Instance& instance, const char* selection,
-                                         bool allow_16bit_storage, QueueChoice queue,
-                                         const LogFn& log) {
+                                         bool allow_16bit_storage, const LogFn& log) {
   const std::vector<VkPhysicalDevice> handles = instance.physical_devices();
   if (handles.empty()) {
     fail(RTS_ERROR_DEVICE, "no Vulkan device: vkEnumeratePhysicalDevices found none");
@@ -267,7 +267,7 @@ std::vector<PhysicalDevice> list_devices(const Instance& instance, const char* s
   std::vector<PhysicalDevice> devices;
   for (uint32_t i = 0; i < handles.size(); ++i) {
     std::string why;
-    std::optional<PhysicalDevice> device = describe(handles[i], i, allow_16bit_storage, queue, why);
+    std::optional<PhysicalDevice> device = describe(handles[i], i, allow_16bit_storage, why);
     if (!device) {
       VkPhysicalDeviceProperties properties{};
       vkGetPhysicalDeviceProperties(handles[i], &properties);

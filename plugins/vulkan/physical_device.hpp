@@ -15,7 +15,6 @@
 
 #include "instance.hpp"
 #include "kernels/skinny_product.hpp"
-#include "queue_family.hpp"
 #include "rtscope/plugin_abi.h"
 #include "shader_interface.hpp"
 
@@ -88,8 +87,7 @@ struct DeviceCaps {
   // needs the device scope too (VUID-RuntimeSpirv-vulkanMemoryModel-06265).
   bool memory_model = false;
   bool memory_model_device_scope = false;
-  uint32_t queue_family = 0;        // a family with compute (and therefore transfer)
-  bool queue_compute_only = false;  // that family has no graphics (queue_family.hpp)
+  uint32_t queue_family = 0;  // a family with compute (and therefore transfer)
   // Device timestamps on that queue (timestampValidBits; 0: none) and the
   // nanoseconds per tick (timestampPeriod), for the gpu_time_ns counter.
   uint32_t timestamp_bits = 0;
@@ -130,12 +128,10 @@ bool has_device_extension(VkPhysicalDevice device, const char* name);
 // the plugin exposes them. `selection` is RTSCOPE_VULKAN_DEVICE (index in
 // enumeration order, or a case-insensitive substring of the name; NULL or
 // empty: automatic). `allow_16bit_storage` false forces f16 through f32
-// (RTSCOPE_VULKAN_F16_STORAGE=0); `queue` picks each device's queue family
-// (RTSCOPE_VULKAN_QUEUE). Throws Error starting "no Vulkan device:"
+// (RTSCOPE_VULKAN_F16_STORAGE=0). Throws Error starting "no Vulkan device:"
 // when there is none, and naming every device when `selection` matches none.
 std::vector<PhysicalDevice> list_devices(const Instance& instance, const char* selection,
-                                         bool allow_16bit_storage, QueueChoice queue,
-                                         const LogFn& log);
+                                         bool allow_16bit_storage, const LogFn& log);
 
 const char* device_type_name(VkPhysicalDeviceType type);
 

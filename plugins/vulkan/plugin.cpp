@@ -62,16 +62,8 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
                                          validation_errors_);
   instance_create_ns_ = kit::elapsed_ns(start);
   start = std::chrono::steady_clock::now();
-  const char* queue_value = std::getenv("RTSCOPE_VULKAN_QUEUE");
-  const std::optional<QueueChoice> queue = parse_queue_choice(queue_value);
-  if (!queue) {
-    fail_invalid("RTSCOPE_VULKAN_QUEUE='", queue_value,
-                 "' is not a queue choice: set general (the first family with compute), compute "
-                 "(a family with compute and no graphics, where the device has one) or leave it "
-                 "unset");
-  }
   physical_ = list_devices(*instance_, std::getenv("RTSCOPE_VULKAN_DEVICE"),
-                           env_flag("RTSCOPE_VULKAN_F16_STORAGE", true), *queue, log);
+                           env_flag("RTSCOPE_VULKAN_F16_STORAGE", true), log);
   devices_list_ns_ = kit::elapsed_ns(start);
   const char* skinny = std::getenv("RTSCOPE_VULKAN_SKINNY");
   const std::optional<SkinnyMode> skinny_mode = parse_skinny_mode(skinny);
