@@ -62,6 +62,13 @@ def ratio(a, b):
     return a / b
 
 
+# The targets of BENCHMARKS.md's table that this report judges by a
+# bound of its own choosing (the others are spelled at their rows).
+B10_MIN_COPY_SHARE = 0.7      # decode step bytes/s over the device copy bandwidth
+B13_MAX_VS_TORCH = 0.6        # decode step over the fastest PyTorch variant
+B14_MAX_WARM_OVER_COLD = 0.1  # start to first token, warm over cold
+
+
 def row(bench_id, what, ours, reference, ratio_value, target, op, bound, unit="", note=""):
     """op: "<=", "<" or ">=": how ratio_value must compare with bound."""
     if ratio_value is None:
@@ -204,7 +211,8 @@ def build_rows(folder):
                  f"ms cold, {dig(warm, 'phases_ms', 'model_build') or 0:.0f} ms warm"),
         row("B14", "start to first token, warm / cold",
             f"{warm_ttft:.0f} / {cold_ttft:.0f} ms" if warm_ttft and cold_ttft else None, None,
-            ratio(warm_ttft, cold_ttft), "<= 0.05", "<=", 0.05),
+            ratio(warm_ttft, cold_ttft), f"<= {B14_MAX_WARM_OVER_COLD:g}", "<=",
+            B14_MAX_WARM_OVER_COLD),
     ]
     # The same from a Hugging Face checkpoint (GQA, f16 safetensors in the
     # page cache): no weights are generated, they are mapped and uploaded.
@@ -216,7 +224,8 @@ def build_rows(folder):
         row("B14", "checkpoint: start to first token, warm / cold",
             f"{ckpt_warm_ttft:.0f} / {ckpt_cold_ttft:.0f} ms"
             if ckpt_warm_ttft and ckpt_cold_ttft else None, None,
-            ratio(ckpt_warm_ttft, ckpt_cold_ttft), "<= 0.1", "<=", 0.1,
+            ratio(ckpt_warm_ttft, ckpt_cold_ttft), f"<= {B14_MAX_WARM_OVER_COLD:g}", "<=",
+            B14_MAX_WARM_OVER_COLD,
             note=f"model build (map + upload) {dig(ckpt_warm, 'phases_ms', 'model_build') or 0:.0f}"
                  f" ms warm; transformers check: max abs logit error "
                  f"{check.get('max_abs_logit_error', 'n/a')}, passed {check.get('passed', 'n/a')}"),
@@ -261,7 +270,8 @@ def build_rows(folder):
         row("B10", "decode step bytes/s vs device copy bandwidth",
             number(achieved / 1e9, "GB/s") if achieved else None,
             number(copy_bw / 1e9, "GB/s") if copy_bw else None,
-            ratio(achieved, copy_bw), ">= 0.6", ">=", 0.6, note=bytes_note),
+            ratio(achieved, copy_bw), f">= {B10_MIN_COPY_SHARE:g}", ">=", B10_MIN_COPY_SHARE,
+            note=bytes_note),
     ]
     torch_variants = {
         "eager": torch_eager, "cuda_graph": torch_graph,
@@ -272,7 +282,7 @@ def build_rows(folder):
         row("B13", "decode step latency vs fastest PyTorch",
             f"{best_ms:.3f} ms" if best_ms else None,
             f"{fastest[0]:.3f} ms ({fastest[1]})" if fastest[0] else None,
-            ratio(best_ms, fastest[0]), "<= 1.0", "<=", 1.0,
+            ratio(best_ms, fastest[0]), f"<= {B13_MAX_VS_TORCH:g}", "<=", B13_MAX_VS_TORCH,
             note=f"ours eager p50 {fmt_ms(dig(cold, 'latency_ms', 'p50'))} (cold run) / "
                  f"{fmt_ms(eager_ms)} (warm run), replay {fmt_ms(replay_ms)} "
                  f"[{fmt_ms(dig(captured, 'latency_ms', 'min'))}, "
