@@ -40,6 +40,10 @@ struct DeviceCaps {
   // The same for products of up to kMatvecFewRows rows (spec constant 4;
   // RTSCOPE_VULKAN_MATVEC_FEW_ROW_TEAM_SLOTS).
   uint32_t matvec_few_row_team_slots = kMatvecFewRowTeamSlots;
+  // The fewest workgroups a split-K product aims to fill, in larger teams
+  // where it is narrow (spec constant 5; RTSCOPE_VULKAN_MATVEC_MIN_GROUPS;
+  // 0: no bound).
+  uint32_t matvec_min_groups = kMatvecSplitMinGroups;
   // Whether engines fold rmsnorm gains into the transposed weights of the
   // projections after them (Engine::fold_norm_gains;
   // RTSCOPE_VULKAN_FOLD_NORM_GAINS=0 turns it off, to compare).

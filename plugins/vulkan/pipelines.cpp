@@ -19,7 +19,7 @@ namespace {
 
 // Specialization constants of a variant on a device (ids 0 to count - 1).
 struct Specialization {
-  uint32_t values[5] = {0, 0, 0, 0, 0};
+  uint32_t values[6] = {0, 0, 0, 0, 0, 0};
   uint32_t count = 1;
   std::string label;  // for the cache key
 };
@@ -39,9 +39,11 @@ Specialization specialization_for(const DeviceCaps& caps, std::string_view varia
         spec.values[2] = caps.matvec_split_block_rows;
         spec.values[3] = caps.matvec_team_slots;
         spec.values[4] = caps.matvec_few_row_team_slots;
-        spec.count = 5;
+        spec.values[5] = caps.matvec_min_groups;
+        spec.count = 6;
         spec.label += str_cat("s", caps.matvec_split_rows, "b", caps.matvec_split_block_rows, "t",
-                              caps.matvec_team_slots, "f", caps.matvec_few_row_team_slots);
+                              caps.matvec_team_slots, "f", caps.matvec_few_row_team_slots, "g",
+                              caps.matvec_min_groups);
       }
       break;
     case WorkgroupShape::kTiles:

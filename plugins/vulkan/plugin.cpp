@@ -102,6 +102,9 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
       "RTSCOPE_VULKAN_MATVEC_FEW_ROW_TEAM_SLOTS", parse_matvec_team_slots, kMatvecFewRowTeamSlots,
       str_cat("a count of K slots per invocation of a split-K team for up to ", kMatvecFewRows,
               " rows: ", team_slot_choices));
+  const uint32_t min_groups = matvec_count(
+      "RTSCOPE_VULKAN_MATVEC_MIN_GROUPS", parse_matvec_groups, kMatvecSplitMinGroups,
+      "the fewest workgroups a split-K product aims to fill: set a count up to 65535, or 0 (off)");
   const bool fold_norm_gains = env_flag("RTSCOPE_VULKAN_FOLD_NORM_GAINS", true);
   const bool fuse_cache_writes = env_flag("RTSCOPE_VULKAN_FUSE_CACHE_WRITES", true);
   const bool fuse_attention_combine = env_flag("RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE", true);
@@ -125,6 +128,7 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
     device.caps.matvec_split_block_rows = block_rows;
     device.caps.matvec_team_slots = team_slots;
     device.caps.matvec_few_row_team_slots = few_row_team_slots;
+    device.caps.matvec_min_groups = min_groups;
     device.caps.fold_norm_gains = fold_norm_gains;
     device.caps.fuse_cache_writes = fuse_cache_writes;
     // The combining block's Device-scope atomic and barrier are invalid

@@ -165,6 +165,30 @@ inline constexpr uint32_t matvec_split_team_subgroups(uint32_t vecs, uint32_t st
   return team;
 }
 
+// The fewest workgroups a split-K product aims to fill by default
+// (DeviceCaps::matvec_min_groups, spec constant 5 of matvec_t;
+// RTSCOPE_VULKAN_MATVEC_MIN_GROUPS; 0: no bound).
+inline constexpr uint32_t kMatvecSplitMinGroups = 0;
+// The slots per invocation a split-K product of `task_groups` task groups
+// aims at: `slots` (matvec_team_slots_for_rows), halved while its teams
+// would fill fewer than `min_groups` workgroups, so that a narrow product
+// (the output projection at K = 2048: 64 workgroups of one-subgroup teams
+// for 8 rows) spreads over the device in larger teams. Mirrors
+// product_team_slots in matvec_t.comp; both pipelines of a product see
+// the same shape, so they still add in the same order.
+inline constexpr uint32_t matvec_product_team_slots(uint32_t slots, uint32_t min_groups,
+                                                    uint32_t vecs, uint32_t storers,
+                                                    uint32_t subgroup_size, uint32_t subgroups,
+                                                    uint64_t task_groups) {
+  while (slots > 1 && min_groups != 0) {
+    const uint32_t teams =
+        subgroups / matvec_split_team_subgroups(vecs, storers, subgroup_size, subgroups, slots);
+    if ((task_groups + teams - 1) / teams >= min_groups) break;
+    slots /= 2;
+  }
+  return slots;
+}
+
 struct SoftmaxPush {
   uint32_t lanes;
   uint32_t axis_len;

@@ -217,12 +217,15 @@ INSTANTIATE_TEST_SUITE_P(
 // other sizes (RTSCOPE_VULKAN_MATVEC_TEAM_SLOTS for 5 rows on and
 // RTSCOPE_VULKAN_MATVEC_FEW_ROW_TEAM_SLOTS up to 4: 1 slot of K per
 // invocation, the largest teams short of one, and 0, one team per
-// workgroup), and with one column per subgroup (split "0").
+// workgroup), with narrow products in larger teams
+// (RTSCOPE_VULKAN_MATVEC_MIN_GROUPS), and with one column per subgroup
+// (split "0").
 struct SplitConfig {
   const char* weight_rows;
   const char* block_rows = "";
   const char* team_slots = "";
   const char* few_row_team_slots = "";
+  const char* min_groups = "";
 };
 
 class VulkanMatvecRowsLinear
@@ -236,6 +239,7 @@ class VulkanMatvecRowsLinear
     const testing::EnvGuard team_slots("RTSCOPE_VULKAN_MATVEC_TEAM_SLOTS", split.team_slots);
     const testing::EnvGuard few_row_team_slots("RTSCOPE_VULKAN_MATVEC_FEW_ROW_TEAM_SLOTS",
                                                split.few_row_team_slots);
+    const testing::EnvGuard min_groups("RTSCOPE_VULKAN_MATVEC_MIN_GROUPS", split.min_groups);
     RTSCOPE_LOAD_VULKAN_OR_SKIP(registry_);
   }
   PluginRegistry registry_;
@@ -284,6 +288,7 @@ std::string rows_case_name(
   if (*split.block_rows != '\0') name += std::string("_block") + split.block_rows;
   if (*split.team_slots != '\0') name += std::string("_team") + split.team_slots;
   if (*split.few_row_team_slots != '\0') name += std::string("_few") + split.few_row_team_slots;
+  if (*split.min_groups != '\0') name += std::string("_groups") + split.min_groups;
   return name;
 }
 
@@ -312,6 +317,19 @@ INSTANTIATE_TEST_SUITE_P(TeamSizes, VulkanMatvecRowsLinear,
                                             ::testing::Values(SplitConfig{"", "", "1", "0"},
                                                               SplitConfig{"", "", "0", "1"})),
                          rows_case_name);
+
+// Products too narrow for the workgroups asked of them take fewer slots of
+// K per invocation in larger teams: from 16 slots down to 1 where no team
+// size reaches the bound (65535), and from the defaults with a bound a
+// few of them reach (64), on several slots of K, a norm, a gate, a rope
+// and one position per stream.
+INSTANTIATE_TEST_SUITE_P(
+    NarrowProducts, VulkanMatvecRowsLinear,
+    ::testing::Combine(::testing::Values(kRowsCases[1], kRowsCases[3], kRowsCases[8],
+                                         kRowsCases[10], kRowsCases[12]),
+                       ::testing::Values(SplitConfig{"", "", "16", "16", "65535"},
+                                         SplitConfig{"", "", "", "", "64"})),
+    rows_case_name);
 
 }  // namespace
 }  // namespace rtscope::vulkan_testing

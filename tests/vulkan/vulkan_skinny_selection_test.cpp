@@ -26,6 +26,27 @@ SkinnyShape projection(uint32_t rows, uint32_t flags = 0) {
   return {rows, 2048, 2048, kMatmulTransposeB | flags, 0};
 }
 
+// A split-K product too narrow for the workgroups asked of it takes fewer
+// slots of K per invocation, so larger teams and more workgroups: on an
+// H100 or H200 (32-lane subgroups, 8 per workgroup) at 8 rows, the output
+// projection (K = 2048, 2048 columns in 512 task groups) fills 64
+// workgroups with 8 slots, 128 with 4 and 256 with 2.
+TEST(VulkanSkinnySelection, NarrowProductsTakeFewerSlotsPerInvocation) {
+  const uint32_t vecs = 2048 / 8;  // f16 slots of K
+  const uint32_t storers = kMatvecSplitRows * 8;
+  EXPECT_EQ(matvec_product_team_slots(8, 0, vecs, storers, 32, 8, 512), 8u) << "no bound";
+  EXPECT_EQ(matvec_product_team_slots(8, 64, vecs, storers, 32, 8, 512), 8u);
+  EXPECT_EQ(matvec_product_team_slots(8, 65, vecs, storers, 32, 8, 512), 4u);
+  EXPECT_EQ(matvec_product_team_slots(8, 256, vecs, storers, 32, 8, 512), 2u);
+  // The gated gate/up (4096 task groups of 2 pairs) fills 512 with 8.
+  EXPECT_EQ(matvec_product_team_slots(8, 256, vecs, kMatvecSplitRows / 2 * 8, 32, 8, 4096), 8u);
+  // No team size reaches the bound: the smallest slot count, never 0
+  // (which would mean one team per workgroup, a different choice).
+  EXPECT_EQ(matvec_product_team_slots(8, 65535, vecs, storers, 32, 8, 512), 1u);
+  EXPECT_EQ(matvec_product_team_slots(0, 256, vecs, storers, 32, 8, 512), 0u)
+      << "one team per workgroup stays so";
+}
+
 TEST(VulkanSkinnySelection, ParsesTheSwitch) {
   EXPECT_EQ(parse_skinny_mode(nullptr), SkinnyMode::kAuto);
   EXPECT_EQ(parse_skinny_mode(""), SkinnyMode::kAuto);

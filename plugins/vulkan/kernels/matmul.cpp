@@ -113,13 +113,18 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
     const uint32_t split_tasks =
         matvec_split_tasks(caps.matvec_split_rows, args.gated_up != nullptr || heads.rope);
     // A split-K workgroup takes one task group per team at a time.
-    const uint32_t teams =
-        split ? subgroups / matvec_split_team_subgroups(
-                                push.k / vector_elements(args.outputs[0].dtype), split_tasks * 8,
-                                caps.subgroup_size, subgroups,
-                                matvec_team_slots_for_rows(caps.matvec_team_slots,
-                                                           caps.matvec_few_row_team_slots, push.m))
-              : 1;
+    uint32_t teams = 1;
+    if (split) {
+      const uint32_t vecs = push.k / vector_elements(args.outputs[0].dtype);
+      const uint32_t storers = split_tasks * 8;
+      const uint32_t team_slots = matvec_product_team_slots(
+          matvec_team_slots_for_rows(caps.matvec_team_slots, caps.matvec_few_row_team_slots,
+                                     push.m),
+          caps.matvec_min_groups, vecs, storers, caps.subgroup_size, subgroups,
+          (tasks + split_tasks - 1) / split_tasks);
+      teams = subgroups /
+              matvec_split_team_subgroups(vecs, storers, caps.subgroup_size, subgroups, team_slots);
+    }
     const uint64_t per_group = split ? uint64_t{split_tasks} * teams : columns;
     // Capped (DeviceCaps::matvec_groups): the workgroups loop over the rest.
     uint64_t group_count =

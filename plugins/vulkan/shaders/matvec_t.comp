@@ -57,6 +57,9 @@ layout(constant_id = 3) const uint SPLIT_TEAM_SLOTS = 8;
 // matvec_few_row_team_slots). Mirrors kMatvecFewRows.
 layout(constant_id = 4) const uint SPLIT_FEW_ROW_TEAM_SLOTS = 4;
 const uint FEW_ROWS = 4u;
+// The fewest workgroups a split-K product aims to fill (DeviceCaps::
+// matvec_min_groups; 0: no bound): product_team_slots.
+layout(constant_id = 5) const uint SPLIT_MIN_GROUPS = 0;
 
 const uint IN_FLIGHT = 8;  // 16-byte weight loads per invocation and row
 
@@ -538,6 +541,19 @@ uint split_team_subgroups(uint vecs, uint storers, uint slots) {
   return team;
 }
 
+// team_slots(M), halved while the product's teams would fill fewer than
+// SPLIT_MIN_GROUPS workgroups. Mirrors matvec_product_team_slots in
+// shader_interface.hpp.
+uint product_team_slots(uint M, uint vecs, uint storers, uint task_groups) {
+  uint slots = team_slots(M);
+  while (slots > 1u && SPLIT_MIN_GROUPS != 0u) {
+    const uint teams = gl_NumSubgroups / split_team_subgroups(vecs, storers, slots);
+    if ((task_groups + teams - 1u) / teams >= SPLIT_MIN_GROUPS) break;
+    slots /= 2u;
+  }
+  return slots;
+}
+
 void split_k(uint M, uint N, uint K, uint FLAGS) {
   const bool has_bias = (FLAGS & 2u) != 0u;
   const bool norm_rows = (FLAGS & 8u) != 0u;
@@ -553,17 +569,20 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
   // Teams: team_subgroups subgroups take a task group together, each
   // invocation about TEAM_SLOTS slots of K between two reductions, and the
   // workgroup's teams take task groups side by side
-  // (split_team_subgroups).
+  // (split_team_subgroups), fewer slots each where the product is narrow
+  // (product_team_slots).
   // Sized for 8 storing rows whatever the block, so that a pipeline
   // specialized to the rows and the generic one add in the same order.
-  const uint team_subgroups = split_team_subgroups(vecs, group_tasks * 8u, team_slots(M));
+  const uint task_groups = (tasks + group_tasks - 1u) / group_tasks;
+  const uint storers = group_tasks * 8u;
+  const uint team_subgroups =
+      split_team_subgroups(vecs, storers, product_team_slots(M, vecs, storers, task_groups));
   const uint team_size = team_subgroups * gl_SubgroupSize;
   const uint teams = gl_NumSubgroups / team_subgroups;
   const uint team = gl_SubgroupID / team_subgroups;
   const uint first_subgroup = team * team_subgroups;
   // This invocation's index in its team.
   const uint tid = (gl_SubgroupID - first_subgroup) * gl_SubgroupSize + gl_SubgroupInvocationID;
-  const uint task_groups = (tasks + group_tasks - 1u) / group_tasks;
   const uint all_teams = gl_NumWorkGroups.x * teams;
   // With a single block of rows, the rows' sums of squares are the same
   // for every task group: a team that takes several adds them up in its
