@@ -53,6 +53,15 @@ Device::Device(const PhysicalDevice& physical, LogFn log)
     coop_matrix.link(&features.pNext);
     extensions.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
   }
+  // f16 products need shaderFloat16 too; the cooperative matrices' struct
+  // enables it where they are on (a struct may appear once in the chain).
+  auto float16 = vk_struct<VkPhysicalDeviceShaderFloat16Int8Features>(
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES);
+  if (caps.f16_products && !caps.coop_matrix_f16) {
+    float16.shaderFloat16 = VK_TRUE;
+    float16.pNext = features.pNext;
+    features.pNext = &float16;
+  }
 
   auto info = vk_struct<VkDeviceCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO);
   info.pNext = &features;

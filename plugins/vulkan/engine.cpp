@@ -122,6 +122,7 @@ void Engine::transpose_linear_weights() {
       continue;
     const std::string suffix = node.shaders[1].substr(node.shaders[1].rfind('_'));
     node.shaders[1] = "matvec_t" + suffix;
+    if (suffix == "_f16" && caps_.f16_products) node.shaders[1] = "matvec_t_f16math";
     // Fourth, after matmul_coop_f16: the skinny product on tensor cores.
     if (adds_skinny_coop_variant(caps_.coop_matrix_f16, suffix == "_f16", caps_.skinny)) {
       node.shaders.emplace_back(caps_.skinny_coop->shader);

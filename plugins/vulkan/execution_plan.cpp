@@ -871,6 +871,9 @@ class PlanBuilder {
       if (shader_family(pipelines_.name(p)).starts_with("skinny_coop")) {
         plan_.skinny_coop_products += plan_.commands.dispatches_on(p);
       }
+      if (pipelines_.name(p) == "matvec_t_f16math") {
+        plan_.f16_math_products += plan_.commands.dispatches_on(p);
+      }
     }
     for (const StagedTensor& staged : plan_.staged_outputs) {
       if (staged.direct) continue;  // written in place

@@ -183,6 +183,13 @@ std::optional<PhysicalDevice> describe(VkPhysicalDevice handle, uint32_t index,
     memory_model.pNext = storage16.pNext;
     storage16.pNext = &memory_model;
   }
+  // Core in Vulkan 1.2, like the memory model; 1.1 devices go without.
+  auto float16 = vk_struct<VkPhysicalDeviceShaderFloat16Int8Features>(
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES);
+  if (has_memory_model) {
+    float16.pNext = storage16.pNext;
+    storage16.pNext = &float16;
+  }
   auto features =
       vk_struct<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2);
   features.pNext = &storage16;
@@ -191,6 +198,7 @@ std::optional<PhysicalDevice> describe(VkPhysicalDevice handle, uint32_t index,
   caps.memory_model_device_scope =
       caps.memory_model && memory_model.vulkanMemoryModelDeviceScope == VK_TRUE;
   caps.storage_16bit = allow_16bit_storage && storage16.storageBuffer16BitAccess == VK_TRUE;
+  caps.shader_float16 = caps.storage_16bit && float16.shaderFloat16 == VK_TRUE;
   caps.storage_8bit = has_8bit && storage8.storageBuffer8BitAccess == VK_TRUE;
   caps.storage_8bit_needs_extension =
       caps.storage_8bit && properties.apiVersion < VK_API_VERSION_1_2;

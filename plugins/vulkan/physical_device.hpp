@@ -91,6 +91,13 @@ struct DeviceCaps {
   // needs the device scope too (VUID-RuntimeSpirv-vulkanMemoryModel-06265).
   bool memory_model = false;
   bool memory_model_device_scope = false;
+  // shaderFloat16 (Vulkan 1.2) with 16-bit storage: f16 arithmetic in
+  // shaders, enabled on the logical device only where a variant needs it.
+  bool shader_float16 = false;
+  // Whether f16 linears run matvec_t_f16math, whose split-K path multiplies
+  // in f16 (RTSCOPE_VULKAN_F16_PRODUCTS=1, where shader_float16 holds; off
+  // by default).
+  bool f16_products = false;
   uint32_t queue_family = 0;  // a family with compute (and therefore transfer)
   // Device timestamps on that queue (timestampValidBits; 0: none) and the
   // nanoseconds per tick (timestampPeriod), for the gpu_time_ns counter.

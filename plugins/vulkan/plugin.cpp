@@ -109,6 +109,7 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
   const bool fuse_cache_writes = env_flag("RTSCOPE_VULKAN_FUSE_CACHE_WRITES", true);
   const bool fuse_attention_combine = env_flag("RTSCOPE_VULKAN_FUSE_ATTENTION_COMBINE", true);
   const bool fuse_argmax = env_flag("RTSCOPE_VULKAN_FUSE_ARGMAX", true);
+  const bool f16_products = env_flag("RTSCOPE_VULKAN_F16_PRODUCTS", false);
   const bool chain_stall_diagnostic = env_flag("RTSCOPE_VULKAN_DIAG_CHAIN_STALL", false);
   const char* chain_value = std::getenv("RTSCOPE_VULKAN_CHAIN");
   const ChainChoice chain = parse_chain_choice(chain_value);
@@ -131,6 +132,7 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
     device.caps.matvec_min_groups = min_groups;
     device.caps.fold_norm_gains = fold_norm_gains;
     device.caps.fuse_cache_writes = fuse_cache_writes;
+    device.caps.f16_products = f16_products && device.caps.shader_float16;
     // The combining block's Device-scope atomic and barrier are invalid
     // under a memory model without its device scope.
     const bool device_scope_atomics =
@@ -171,7 +173,10 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
                 device.caps.coop_matrix_f16 ? "yes" : "no (" + device.caps.coop_matrix_note + ")",
                 ", skinny products: ", skinny_mode_name(device.caps.skinny),
                 device.caps.coop_matrix_f16 ? str_cat(" (", device.caps.skinny_coop->name, ")")
-                                            : std::string()));
+                                            : std::string(),
+                !f16_products              ? ""
+                : device.caps.f16_products ? ", f16 products: yes"
+                                           : ", f16 products: no (no shaderFloat16)"));
   }
   // Opening the default device is driver work (tens of milliseconds on a
   // discrete GPU) that needs nothing from the host: done on a thread, it

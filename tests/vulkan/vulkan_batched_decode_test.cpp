@@ -18,6 +18,7 @@
 #include "support/batched_stream_check.hpp"
 #include "support/env_guard.hpp"
 #include "support/small_models.hpp"
+#include "vulkan/f16_products_probe.hpp"
 #include "vulkan/matvec_t_probe.hpp"
 #include "vulkan/vulkan_test_support.hpp"
 
@@ -119,6 +120,28 @@ TEST(VulkanBatchedDecodeStreams, ProjectionsWhoseWorkgroupsLoopMatchTheReference
     }
     expect_no_validation_errors(*model);
   }
+}
+
+// With f16 products (RTSCOPE_VULKAN_F16_PRODUCTS=1) the captured f16
+// decode of 8 streams runs its projections on matvec_t_f16math and every
+// stream still matches the reference.
+TEST(VulkanBatchedDecodeStreams, F16ProductsMatchTheReference) {
+  PluginRegistry registry;
+  bool f16_products = false;
+  RTSCOPE_LOAD_VULKAN_WITH_F16_PRODUCTS(registry, f16_products);
+  const DecoderParams params = batched(8, DType::f16);
+  auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+  auto settings = runtime_config(*model, {{"kernel_specialization", "eager"}});
+  RuntimeConfigScope capture = graph_capture(*model);
+  const BatchedStreams streams{.batch = 8, .prompt = 1, .steps = 3};
+  run_batched_streams(*model, params, streams, 0, 8, 3e-2);
+  const uint64_t products = counter(*model->modules()[0], "f16_math_products");
+  if (f16_products && device_runs_matvec_t(registry)) {
+    EXPECT_GT(products, 0u);
+  } else {
+    EXPECT_EQ(products, 0u);
+  }
+  expect_no_validation_errors(*model);
 }
 
 TEST(VulkanBatchedDecodeStreams, EachStreamEqualsTheStreamDecodedAlone) {

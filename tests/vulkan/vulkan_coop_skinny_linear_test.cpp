@@ -24,6 +24,7 @@
 #include "support/reference_outputs.hpp"
 #include "support/small_models.hpp"
 #include "support/tiny_graphs.hpp"
+#include "vulkan/f16_products_probe.hpp"
 #include "vulkan/fusion_check.hpp"
 #include "vulkan/matvec_t_probe.hpp"
 #include "vulkan/vulkan_test_support.hpp"
@@ -218,14 +219,15 @@ INSTANTIATE_TEST_SUITE_P(
 // RTSCOPE_VULKAN_MATVEC_FEW_ROW_TEAM_SLOTS up to 4: 1 slot of K per
 // invocation, the largest teams short of one, and 0, one team per
 // workgroup), with narrow products in larger teams
-// (RTSCOPE_VULKAN_MATVEC_MIN_GROUPS), and with one column per subgroup
-// (split "0").
+// (RTSCOPE_VULKAN_MATVEC_MIN_GROUPS), with one column per subgroup
+// (split "0"), and with f16 products (RTSCOPE_VULKAN_F16_PRODUCTS=1).
 struct SplitConfig {
   const char* weight_rows;
   const char* block_rows = "";
   const char* team_slots = "";
   const char* few_row_team_slots = "";
   const char* min_groups = "";
+  bool f16_products = false;
 };
 
 class VulkanMatvecRowsLinear
@@ -240,9 +242,14 @@ class VulkanMatvecRowsLinear
     const testing::EnvGuard few_row_team_slots("RTSCOPE_VULKAN_MATVEC_FEW_ROW_TEAM_SLOTS",
                                                split.few_row_team_slots);
     const testing::EnvGuard min_groups("RTSCOPE_VULKAN_MATVEC_MIN_GROUPS", split.min_groups);
-    RTSCOPE_LOAD_VULKAN_OR_SKIP(registry_);
+    if (split.f16_products) {
+      RTSCOPE_LOAD_VULKAN_WITH_F16_PRODUCTS(registry_, f16_products_);
+    } else {
+      RTSCOPE_LOAD_VULKAN_OR_SKIP(registry_);
+    }
   }
   PluginRegistry registry_;
+  bool f16_products_ = false;  // the product runs matvec_t_f16math
 };
 
 TEST_P(VulkanMatvecRowsLinear, SpecializedToTheRowsMatchesFloat64Reference) {
@@ -261,6 +268,7 @@ TEST_P(VulkanMatvecRowsLinear, SpecializedToTheRowsMatchesFloat64Reference) {
   EXPECT_EQ(counter(module, "dispatches"), 1u) << "every neighbour fused into one dispatch";
   EXPECT_EQ(counter(module, "specialized_dispatches"), 1u) << "the pipeline specialized to M";
   EXPECT_EQ(counter(module, "skinny_coop_products"), 0u);
+  EXPECT_EQ(counter(module, "f16_math_products"), f16_products_ ? 1u : 0u);
   expect_no_validation_errors(*model);
 }
 
@@ -289,6 +297,7 @@ std::string rows_case_name(
   if (*split.team_slots != '\0') name += std::string("_team") + split.team_slots;
   if (*split.few_row_team_slots != '\0') name += std::string("_few") + split.few_row_team_slots;
   if (*split.min_groups != '\0') name += std::string("_groups") + split.min_groups;
+  if (split.f16_products) name += "_f16math";
   return name;
 }
 
@@ -329,6 +338,25 @@ INSTANTIATE_TEST_SUITE_P(
                                          kRowsCases[10], kRowsCases[12]),
                        ::testing::Values(SplitConfig{"", "", "16", "16", "65535"},
                                          SplitConfig{"", "", "", "", "64"})),
+    rows_case_name);
+
+// f16 products on every case: the default split, the smallest and largest
+// on the paired epilogues (gate, rope) and on rows past one pass, and
+// one column per subgroup (which multiplies in f32 in that variant too).
+// The 8 products of a slot are summed in f16, one more rounding of
+// relative 2^-11 per slot, within the tolerance of the f16 output.
+INSTANTIATE_TEST_SUITE_P(F16Products, VulkanMatvecRowsLinear,
+                         ::testing::Combine(::testing::ValuesIn(kRowsCases),
+                                            ::testing::Values(SplitConfig{.weight_rows = "",
+                                                                          .f16_products = true})),
+                         rows_case_name);
+INSTANTIATE_TEST_SUITE_P(
+    F16ProductSplits, VulkanMatvecRowsLinear,
+    ::testing::Combine(
+        ::testing::Values(kRowsCases[1], kRowsCases[6], kRowsCases[8], kRowsCases[11]),
+        ::testing::Values(SplitConfig{.weight_rows = "2", .block_rows = "2", .f16_products = true},
+                          SplitConfig{.weight_rows = "16", .block_rows = "4", .f16_products = true},
+                          SplitConfig{.weight_rows = "0", .f16_products = true})),
     rows_case_name);
 
 }  // namespace

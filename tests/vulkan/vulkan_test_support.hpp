@@ -47,14 +47,17 @@ inline LoadResult load_vulkan(PluginRegistry& registry) {
   return result;
 }
 
-// In a test body: loads the plugin into `registry` or skips / fails.
-#define RTSCOPE_LOAD_VULKAN_OR_SKIP(registry)                                                    \
+// In a test body: skips or fails unless `result` (a LoadResult) loaded.
+#define RTSCOPE_CHECK_VULKAN_LOAD(result)                                                        \
   do {                                                                                           \
-    const ::rtscope::vulkan_testing::LoadResult load_ =                                          \
-        ::rtscope::vulkan_testing::load_vulkan(registry);                                        \
+    const ::rtscope::vulkan_testing::LoadResult& load_ = (result);                               \
     if (!load_.skip_reason.empty()) GTEST_SKIP() << load_.skip_reason;                           \
     ASSERT_TRUE(load_.failure.empty()) << "loading the vulkan plugin failed: " << load_.failure; \
   } while (0)
+
+// In a test body: loads the plugin into `registry` or skips / fails.
+#define RTSCOPE_LOAD_VULKAN_OR_SKIP(registry) \
+  RTSCOPE_CHECK_VULKAN_LOAD(::rtscope::vulkan_testing::load_vulkan(registry))
 
 // A registry with the vulkan plugin loaded before each test (skipped on a
 // machine without a Vulkan device), and models built on it alone.

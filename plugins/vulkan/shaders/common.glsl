@@ -1,6 +1,7 @@
 // Declarations shared by every rtscope compute shader. Each shader is built
 // into variants by defines (plugins/vulkan/CMakeLists.txt):
 //   ELEM_F16   float tensors are stored as float16_t and computed in f32
+//              (matvec_t's F16_PRODUCTS variant multiplies in f16)
 //   RAW_BITS   element width of the data-movement shaders: 32, 16 or 8
 // Workgroup sizes are specialization constants chosen per device from its
 // limits (pipelines.cpp), so one SPIR-V module serves every device.

@@ -37,6 +37,12 @@
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_EXT_control_flow_attributes : require
+#ifdef F16_PRODUCTS
+// f16 weights and rows multiplied in f16 on the split-K path
+// (accumulate_slot); the host runs this variant only on devices with
+// shaderFloat16 and enables the feature for it.
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#endif
 #include "vec16.glsl"
 #include "chain.glsl"
 
@@ -474,6 +480,35 @@ uint butterfly_base(uint count) {
 void accumulate_slot(uvec4 raw[WEIGHT_ROWS], uint v, uint vecs, uint row0, uint rows,
                      bool apply_gain, bool add_squares, inout float acc[SUMS],
                      inout float squares[PADDED_ROWS]) {
+#ifdef F16_PRODUCTS
+  // Packed f16 products (DeviceCaps::f16_products): at 8 rows a 16-byte
+  // slot of one weight row takes 64 f32 FMAs plus the conversions, which
+  // on a GPU at its copy rate is most of the f32 issue rate. As f16 pairs
+  // it takes 4 FMAs per (weight row, row of A), the 8 products of a slot
+  // summed in f16 and then added to the f32 sum. A norm's squares (and
+  // gain) need the row in f32: those slots take the f32 path below.
+  if (!apply_gain && !add_squares) {
+    f16vec2 wh[WEIGHT_ROWS][4];
+    [[unroll]] for (uint w = 0u; w < WEIGHT_ROWS; ++w) {
+      [[unroll]] for (uint i = 0u; i < 4u; ++i) wh[w][i] = unpackFloat2x16(raw[w][i]);
+    }
+    [[unroll]] for (uint r = 0u; r < BLOCK_ROWS; ++r) {
+      if (r < rows) {
+        const uvec4 xr = a[(row0 + r) * vecs + v];
+        f16vec2 xh[4];
+        [[unroll]] for (uint i = 0u; i < 4u; ++i) xh[i] = unpackFloat2x16(xr[i]);
+        [[unroll]] for (uint w = 0u; w < WEIGHT_ROWS; ++w) {
+          f16vec2 s = xh[0] * wh[w][0];
+          s = fma(xh[1], wh[w][1], s);
+          s = fma(xh[2], wh[w][2], s);
+          s = fma(xh[3], wh[w][3], s);
+          acc[w * PADDED_ROWS + r] += float(s.x) + float(s.y);
+        }
+      }
+    }
+    return;
+  }
+#endif
   float weights[WEIGHT_ROWS][VEC];
   [[unroll]] for (uint w = 0u; w < WEIGHT_ROWS; ++w) unpack16(raw[w], weights[w]);
   float g[VEC];
