@@ -174,9 +174,10 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
                 ", skinny products: ", skinny_mode_name(device.caps.skinny),
                 device.caps.coop_matrix_f16 ? str_cat(" (", device.caps.skinny_coop->name, ")")
                                             : std::string(),
-                !f16_products              ? ""
-                : device.caps.f16_products ? ", f16 products: yes"
-                                           : ", f16 products: no (no shaderFloat16)"));
+                !f16_products ? ""
+                : device.caps.f16_products
+                    ? ", f16 products: yes"
+                    : ", f16 products: no (needs shaderFloat16 and 16-bit storage)"));
   }
   // Opening the default device is driver work (tens of milliseconds on a
   // discrete GPU) that needs nothing from the host: done on a thread, it

@@ -359,5 +359,27 @@ INSTANTIATE_TEST_SUITE_P(
                           SplitConfig{.weight_rows = "0", .f16_products = true})),
     rows_case_name);
 
+// A device without 16-bit storage (here by RTSCOPE_VULKAN_F16_STORAGE=0)
+// keeps f16 tensors in f32, so f16 products do not apply: the device line
+// says why, and the product runs the f32 variant and still matches.
+TEST(VulkanF16Products, WithoutF16StorageTheDeviceLineSaysWhyAndTheProductStaysF32) {
+  const testing::EnvGuard storage("RTSCOPE_VULKAN_F16_STORAGE", "0");
+  PluginRegistry registry;
+  const F16ProductsLoad load = load_vulkan_with_f16_products(registry);
+  RTSCOPE_CHECK_VULKAN_LOAD(load.load);
+  EXPECT_FALSE(load.f16_products);
+  EXPECT_NE(load.log.find("f16 products: no (needs shaderFloat16 and 16-bit storage)"),
+            std::string::npos)
+      << load.log;
+  const SkinnyCase& c = kRowsCases[5];
+  auto model = Model::build(skinny_graph(c), registry, {.backends = {"vulkan"}});
+  auto settings = runtime_config(*model, {{"kernel_specialization", "eager"}});
+  std::map<std::string, Tensor> inputs = {{"x", Tensor::random(DType::f16, x_shape(c), 45)},
+                                          {"skip", Tensor::random(DType::f16, {c.rows, c.n}, 46)}};
+  testing::expect_matches_reference(*model, inputs, 2e-2);
+  EXPECT_EQ(counter(*model->modules()[0], "f16_math_products"), 0u);
+  expect_no_validation_errors(*model);
+}
+
 }  // namespace
 }  // namespace rtscope::vulkan_testing
