@@ -44,6 +44,10 @@ struct DeviceCaps {
   // where it is narrow (spec constant 5; RTSCOPE_VULKAN_MATVEC_MIN_GROUPS;
   // 0: no bound).
   uint32_t matvec_min_groups = kMatvecSplitMinGroups;
+  // Whether a split-K team of one subgroup syncs with a subgroup barrier
+  // instead of the workgroup's (spec constant 6;
+  // RTSCOPE_VULKAN_MATVEC_SOLO_TEAMS=1; off by default).
+  bool matvec_solo_teams = false;
   // Whether engines fold rmsnorm gains into the transposed weights of the
   // projections after them (Engine::fold_norm_gains;
   // RTSCOPE_VULKAN_FOLD_NORM_GAINS=0 turns it off, to compare).

@@ -144,6 +144,24 @@ TEST(VulkanBatchedDecodeStreams, F16ProductsMatchTheReference) {
   expect_no_validation_errors(*model);
 }
 
+// Split-K teams of one subgroup that sync alone
+// (RTSCOPE_VULKAN_MATVEC_SOLO_TEAMS=1): with 2 weight rows per workgroup
+// the gate/up and rope projections take such teams on 8-lane subgroups
+// too, and the captured f16 decode of 8 streams still matches.
+TEST(VulkanBatchedDecodeStreams, SoloTeamsMatchTheReference) {
+  const testing::EnvGuard solo("RTSCOPE_VULKAN_MATVEC_SOLO_TEAMS", "1");
+  const testing::EnvGuard split("RTSCOPE_VULKAN_MATVEC_SPLIT", "2");
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  const DecoderParams params = batched(8, DType::f16);
+  auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+  auto settings = runtime_config(*model, {{"kernel_specialization", "eager"}});
+  RuntimeConfigScope capture = graph_capture(*model);
+  const BatchedStreams streams{.batch = 8, .prompt = 1, .steps = 3};
+  run_batched_streams(*model, params, streams, 0, 8, 3e-2);
+  expect_no_validation_errors(*model);
+}
+
 TEST(VulkanBatchedDecodeStreams, EachStreamEqualsTheStreamDecodedAlone) {
   PluginRegistry registry;
   RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);

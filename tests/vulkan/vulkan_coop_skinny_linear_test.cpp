@@ -220,7 +220,8 @@ INSTANTIATE_TEST_SUITE_P(
 // invocation, the largest teams short of one, and 0, one team per
 // workgroup), with narrow products in larger teams
 // (RTSCOPE_VULKAN_MATVEC_MIN_GROUPS), with one column per subgroup
-// (split "0"), and with f16 products (RTSCOPE_VULKAN_F16_PRODUCTS=1).
+// (split "0"), with f16 products (RTSCOPE_VULKAN_F16_PRODUCTS=1), and with
+// teams of one subgroup that sync alone (RTSCOPE_VULKAN_MATVEC_SOLO_TEAMS).
 struct SplitConfig {
   const char* weight_rows;
   const char* block_rows = "";
@@ -228,6 +229,7 @@ struct SplitConfig {
   const char* few_row_team_slots = "";
   const char* min_groups = "";
   bool f16_products = false;
+  const char* solo_teams = "";
 };
 
 class VulkanMatvecRowsLinear
@@ -242,6 +244,7 @@ class VulkanMatvecRowsLinear
     const testing::EnvGuard few_row_team_slots("RTSCOPE_VULKAN_MATVEC_FEW_ROW_TEAM_SLOTS",
                                                split.few_row_team_slots);
     const testing::EnvGuard min_groups("RTSCOPE_VULKAN_MATVEC_MIN_GROUPS", split.min_groups);
+    const testing::EnvGuard solo_teams("RTSCOPE_VULKAN_MATVEC_SOLO_TEAMS", split.solo_teams);
     if (split.f16_products) {
       RTSCOPE_LOAD_VULKAN_WITH_F16_PRODUCTS(registry_, f16_products_);
     } else {
@@ -298,6 +301,7 @@ std::string rows_case_name(
   if (*split.few_row_team_slots != '\0') name += std::string("_few") + split.few_row_team_slots;
   if (*split.min_groups != '\0') name += std::string("_groups") + split.min_groups;
   if (split.f16_products) name += "_f16math";
+  if (*split.solo_teams != '\0') name += std::string("_solo") + split.solo_teams;
   return name;
 }
 
@@ -357,6 +361,24 @@ INSTANTIATE_TEST_SUITE_P(
         ::testing::Values(SplitConfig{.weight_rows = "2", .block_rows = "2", .f16_products = true},
                           SplitConfig{.weight_rows = "16", .block_rows = "4", .f16_products = true},
                           SplitConfig{.weight_rows = "0", .f16_products = true})),
+    rows_case_name);
+
+// Teams of one subgroup that sync alone. With 8-lane subgroups (lavapipe)
+// a team is one subgroup where a task group is one paired task (2 weight
+// rows: a gate or a rope) and its slots of K fit one subgroup: split "2"
+// on 5+ rows (8 slots per invocation) and on 3 and 4 rows with 8 slots
+// per invocation for few rows; 32-lane subgroups (NVIDIA) take the
+// default split's teams alone too. Each case also on the default split,
+// where lavapipe's teams are larger and still meet at the workgroup
+// barrier.
+INSTANTIATE_TEST_SUITE_P(
+    SoloTeams, VulkanMatvecRowsLinear,
+    ::testing::Combine(::testing::Values(kRowsCases[8], kRowsCases[9], kRowsCases[10],
+                                         kRowsCases[11], kRowsCases[12]),
+                       ::testing::Values(SplitConfig{.weight_rows = "2",
+                                                     .few_row_team_slots = "8",
+                                                     .solo_teams = "1"},
+                                         SplitConfig{.weight_rows = "", .solo_teams = "1"})),
     rows_case_name);
 
 // A device without 16-bit storage (here by RTSCOPE_VULKAN_F16_STORAGE=0)

@@ -66,6 +66,10 @@ const uint FEW_ROWS = 4u;
 // The fewest workgroups a split-K product aims to fill (DeviceCaps::
 // matvec_min_groups; 0: no bound): product_team_slots.
 layout(constant_id = 5) const uint SPLIT_MIN_GROUPS = 0;
+// Whether a team of one subgroup meets only itself between its sums and
+// their stores (DeviceCaps::matvec_solo_teams; 0: the workgroup meets at
+// every round): team_barrier.
+layout(constant_id = 6) const uint SPLIT_SOLO_TEAMS = 0;
 
 const uint IN_FLIGHT = 8;  // 16-byte weight loads per invocation and row
 
@@ -589,6 +593,21 @@ uint product_team_slots(uint M, uint vecs, uint storers, uint task_groups) {
   return slots;
 }
 
+// Orders a team's shared sums between their stores and loads. A team of
+// one subgroup (`solo`, the same for the whole workgroup) keeps them in
+// its own slice of split_sums and split_squares, so a subgroup barrier is
+// enough and the workgroup's other teams go on to their next task group
+// without waiting for the slowest; larger teams meet at the workgroup
+// barrier.
+void team_barrier(bool solo) {
+  if (solo) {
+    subgroupMemoryBarrierShared();
+    subgroupBarrier();
+  } else {
+    barrier();
+  }
+}
+
 void split_k(uint M, uint N, uint K, uint FLAGS) {
   const bool has_bias = (FLAGS & 2u) != 0u;
   const bool norm_rows = (FLAGS & 8u) != 0u;
@@ -618,6 +637,7 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
   const uint first_subgroup = team * team_subgroups;
   // This invocation's index in its team.
   const uint tid = (gl_SubgroupID - first_subgroup) * gl_SubgroupSize + gl_SubgroupInvocationID;
+  const bool solo = SPLIT_SOLO_TEAMS != 0u && team_subgroups == 1u;
   const uint all_teams = gl_NumWorkGroups.x * teams;
   // With a single block of rows, the rows' sums of squares are the same
   // for every task group: a team that takes several adds them up in its
@@ -625,8 +645,8 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
   const bool squares_once = norm_rows && M <= BLOCK_ROWS;
   const bool apply_gain = norm_rows && (FLAGS & 512u) == 0u;
   bool have_squares = false;
-  // Rounds in step across the workgroup (it meets at barriers); a team
-  // past the last task group idles through a round.
+  // Rounds in step across the workgroup (it meets at barriers, unless its
+  // teams are solo); a team past the last task group idles through a round.
   for (uint round0 = 0u; round0 < task_groups; round0 += all_teams) {
     const uint t0 = (round0 + gl_WorkGroupID.x * teams + team) * group_tasks;
     const bool busy = t0 < tasks;
@@ -660,7 +680,7 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
         BUTTERFLY_SUM(squares, PADDED_ROWS)
         STORE_SUMS(squares, PADDED_ROWS, split_squares)
       }
-      barrier();
+      team_barrier(solo);
       // One invocation per task and row of the block: task group member
       // j = tid / PADDED_ROWS (store_task), row store_row.
       if (stores) {
@@ -685,7 +705,7 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
         store_output(row0 + store_row, task_column(store_task, rope),
                      rope ? store_task % half_dim : 0u, N, FLAGS, total, up_total, store_inputs);
       }
-      barrier();  // the sums are stored again by the next block
+      team_barrier(solo);  // the sums are stored again by the next block
     }
     have_squares = true;
   }
