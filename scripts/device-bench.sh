@@ -83,20 +83,12 @@ done
 [[ ${#positional[@]} -ge 1 && ${#positional[@]} -le 2 ]] || usage
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-build="$(cd "${positional[0]}" 2>/dev/null && pwd)" || {
-  echo "device-bench: build dir '${positional[0]}' does not exist" >&2
-  exit 2
-}
-
+# Libraries and plugins of the prebuilt tree; sets $build.
+# shellcheck source=lib/prebuilt-tree.sh
+source "$repo/scripts/lib/prebuilt-tree.sh"
+prebuilt_tree_use device-bench "${positional[0]}"
 runner="$build/host/runner/rtscope-run"
 matmul_bench="$build/tests/bench/bench_vulkan_matmul"
-vulkan_plugin="$build/plugins/vulkan/librtscope_plugin_vulkan.so"
-for file in "$runner" "$vulkan_plugin"; do
-  [[ -x "$file" || -f "$file" ]] || {
-    echo "device-bench: $file is missing; build with -DRTSCOPE_BUILD_VULKAN=ON (or bundle with scripts/gpu-bundle.sh)" >&2
-    exit 2
-  }
-done
 
 out="${positional[1]:-device-bench-$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$out" && out="$(cd "$out" && pwd)" || {
@@ -104,50 +96,8 @@ mkdir -p "$out" && out="$(cd "$out" && pwd)" || {
   exit 2
 }
 
-# --- environment: libraries and plugins of the prebuilt tree ---------------
-# The build's own libraries first, then a bundle's deps/; the bundle's glvnd/
-# copies go last, used only when the machine lacks those libraries (bare GPU
-# images lack libGLdispatch, which the NVIDIA ICD libGLX_nvidia needs).
-export LD_LIBRARY_PATH="$build/host:$build/deps${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}:$build/glvnd"
-# The build tree's plugin dir is compiled in as an absolute path, which a
-# copied tree does not have; name the dirs explicitly.
-export RTSCOPE_PLUGIN_PATH="$build/plugins/cpu:$build/plugins/vulkan${RTSCOPE_PLUGIN_PATH:+:$RTSCOPE_PLUGIN_PATH}"
-# NVIDIA containers often keep the Vulkan ICD outside the loader's search path.
-if [[ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ]]; then
-  for icd in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
-    [[ -f "$icd" ]] && break
-    icd=""
-  done
-  if [[ -z "$icd" && -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]]; then
-    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-  fi
-fi
-# A bundle carries the Khronos validation layer that test_vulkan enables.
-[[ -d "$build/layers" ]] && export VK_ADD_LAYER_PATH="$build/layers${VK_ADD_LAYER_PATH:+:$VK_ADD_LAYER_PATH}"
-export __GL_SHADER_DISK_CACHE=0 MESA_SHADER_CACHE_DISABLE=true
-
-# A plain build dir needs the build machine's libraries (yaml-cpp, spdlog,
-# OpenBLAS, ...); a GPU machine without them needs a bundle.
-missing="$(ldd "$runner" "$vulkan_plugin" "$build/plugins/cpu/librtscope_plugin_cpu.so" 2>/dev/null | awk '/not found/ {print $1}' | sort -u | paste -sd ' ' -)"
-if [[ -n "$missing" ]]; then
-  echo "device-bench: libraries not found for $build: $missing; on a machine without the build's packages, run scripts/gpu-bundle.sh $build BUNDLE where it was built and pass BUNDLE instead" >&2
-  exit 2
-fi
-unset RTSCOPE_VULKAN_VALIDATION
-
 log() { echo "device-bench: $*" >&2; }
-# The binaries' commit: a bundle's source-commit (scripts/gpu-bundle.sh),
-# else the repo's HEAD ("+dirty" with local changes; "unknown" without git).
-commit_id() {
-  local id
-  if [[ -s "$build/source-commit" ]]; then
-    head -c 64 "$build/source-commit" | tr -cd '0-9a-zA-Z+._-'
-    return
-  fi
-  id="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null)" || { echo unknown; return; }
-  git -C "$repo" diff --quiet HEAD 2>/dev/null || id+="+dirty"
-  echo "$id"
-}
+commit_id() { prebuilt_tree_commit "$build" "$repo"; }
 now_ns() { date +%s%N; }
 
 # --- sizes -------------------------------------------------------------------

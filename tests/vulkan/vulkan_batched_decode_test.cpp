@@ -122,6 +122,21 @@ TEST(VulkanBatchedDecodeStreams, ProjectionsWhoseWorkgroupsLoopMatchTheReference
   }
 }
 
+// The captured f16 decode of 8 streams (pipelines specialized to the rows,
+// one-token prompts) checked against the reference step by step, with no
+// validation error; its f16_math_products counter, read while the
+// settings still hold (leaving them starts new contexts).
+uint64_t check_eight_captured_f16_streams(PluginRegistry& registry) {
+  const DecoderParams params = batched(8, DType::f16);
+  auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
+  auto settings = runtime_config(*model, {{"kernel_specialization", "eager"}});
+  RuntimeConfigScope capture = graph_capture(*model);
+  const BatchedStreams streams{.batch = 8, .prompt = 1, .steps = 3};
+  run_batched_streams(*model, params, streams, 0, 8, 3e-2);
+  expect_no_validation_errors(*model);
+  return counter(*model->modules()[0], "f16_math_products");
+}
+
 // With f16 products (RTSCOPE_VULKAN_F16_PRODUCTS=1) the captured f16
 // decode of 8 streams runs its projections on matvec_t_f16math and every
 // stream still matches the reference.
@@ -129,19 +144,12 @@ TEST(VulkanBatchedDecodeStreams, F16ProductsMatchTheReference) {
   PluginRegistry registry;
   bool f16_products = false;
   RTSCOPE_LOAD_VULKAN_WITH_F16_PRODUCTS(registry, f16_products);
-  const DecoderParams params = batched(8, DType::f16);
-  auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
-  auto settings = runtime_config(*model, {{"kernel_specialization", "eager"}});
-  RuntimeConfigScope capture = graph_capture(*model);
-  const BatchedStreams streams{.batch = 8, .prompt = 1, .steps = 3};
-  run_batched_streams(*model, params, streams, 0, 8, 3e-2);
-  const uint64_t products = counter(*model->modules()[0], "f16_math_products");
+  const uint64_t products = check_eight_captured_f16_streams(registry);
   if (f16_products && device_runs_matvec_t(registry)) {
     EXPECT_GT(products, 0u);
   } else {
     EXPECT_EQ(products, 0u);
   }
-  expect_no_validation_errors(*model);
 }
 
 // Split-K teams of one subgroup that sync alone
@@ -153,13 +161,7 @@ TEST(VulkanBatchedDecodeStreams, SoloTeamsMatchTheReference) {
   const testing::EnvGuard split("RTSCOPE_VULKAN_MATVEC_SPLIT", "2");
   PluginRegistry registry;
   RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
-  const DecoderParams params = batched(8, DType::f16);
-  auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
-  auto settings = runtime_config(*model, {{"kernel_specialization", "eager"}});
-  RuntimeConfigScope capture = graph_capture(*model);
-  const BatchedStreams streams{.batch = 8, .prompt = 1, .steps = 3};
-  run_batched_streams(*model, params, streams, 0, 8, 3e-2);
-  expect_no_validation_errors(*model);
+  check_eight_captured_f16_streams(registry);
 }
 
 TEST(VulkanBatchedDecodeStreams, EachStreamEqualsTheStreamDecodedAlone) {
