@@ -121,8 +121,8 @@ void Engine::transpose_linear_weights() {
     if (std::string_view(node.spec->op) != "linear" || !values()[node.inputs[1]].transposed)
       continue;
     const std::string suffix = node.shaders[1].substr(node.shaders[1].rfind('_'));
-    node.shaders[1] = "matvec_t" + suffix;
-    if (suffix == "_f16" && caps_.f16_products) node.shaders[1] = "matvec_t_f16math";
+    node.shaders[1] =
+        suffix == "_f16" && caps_.f16_products ? "matvec_t_f16math" : "matvec_t" + suffix;
     // Fourth, after matmul_coop_f16: the skinny product on tensor cores.
     if (adds_skinny_coop_variant(caps_.coop_matrix_f16, suffix == "_f16", caps_.skinny)) {
       node.shaders.emplace_back(caps_.skinny_coop->shader);

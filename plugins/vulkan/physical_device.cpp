@@ -178,23 +178,20 @@ std::optional<PhysicalDevice> describe(VkPhysicalDevice handle, uint32_t index,
   if (has_8bit) storage16.pNext = &storage8;
   auto memory_model = vk_struct<VkPhysicalDeviceVulkanMemoryModelFeatures>(
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES);
-  const bool has_memory_model = properties.apiVersion >= VK_API_VERSION_1_2;
-  if (has_memory_model) {
-    memory_model.pNext = storage16.pNext;
-    storage16.pNext = &memory_model;
-  }
-  // Core in Vulkan 1.2, like the memory model; 1.1 devices go without.
+  // Core in Vulkan 1.2, as is shaderFloat16; 1.1 devices go without both.
+  const bool vulkan_1_2 = properties.apiVersion >= VK_API_VERSION_1_2;
   auto float16 = vk_struct<VkPhysicalDeviceShaderFloat16Int8Features>(
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES);
-  if (has_memory_model) {
-    float16.pNext = storage16.pNext;
+  if (vulkan_1_2) {
+    memory_model.pNext = storage16.pNext;
+    float16.pNext = &memory_model;
     storage16.pNext = &float16;
   }
   auto features =
       vk_struct<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2);
   features.pNext = &storage16;
   vkGetPhysicalDeviceFeatures2(handle, &features);
-  caps.memory_model = has_memory_model && memory_model.vulkanMemoryModel == VK_TRUE;
+  caps.memory_model = vulkan_1_2 && memory_model.vulkanMemoryModel == VK_TRUE;
   caps.memory_model_device_scope =
       caps.memory_model && memory_model.vulkanMemoryModelDeviceScope == VK_TRUE;
   caps.storage_16bit = allow_16bit_storage && storage16.storageBuffer16BitAccess == VK_TRUE;
