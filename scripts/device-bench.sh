@@ -290,6 +290,7 @@ if $decoder_ok; then
         fi
         export "${assignment?}"
       done
+      log "B16 variant '$name' (${variant#*:}):"
       run_b16 "b16_$name"
     ) || decoder_ok=false
   done

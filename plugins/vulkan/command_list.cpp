@@ -36,6 +36,14 @@ uint64_t CommandList::dispatches_on(uint32_t pipeline) const {
       [&](const Command& c) { return c.kind == Kind::kDispatch && c.pipeline == pipeline; }));
 }
 
+uint64_t CommandList::dispatches_on(uint32_t pipeline, size_t word, uint32_t bits) const {
+  return static_cast<uint64_t>(
+      std::count_if(commands_.begin(), commands_.end(), [&](const Command& c) {
+        return c.kind == Kind::kDispatch && c.pipeline == pipeline && word * 4 < c.push_bytes &&
+               (c.push[word] & bits) == bits;
+      }));
+}
+
 void CommandList::copy(const BufferRegion& source, VkDeviceSize source_offset,
                        const BufferRegion& target, VkDeviceSize target_offset, VkDeviceSize size) {
   if (size == 0) return;

@@ -116,6 +116,9 @@ class CommandList {
   uint64_t dispatches() const { return dispatches_; }
   // Dispatches of generic pipeline `pipeline` (a PipelineSet index).
   uint64_t dispatches_on(uint32_t pipeline) const;
+  // Those whose push-constant word `word` has every bit of `bits` set (a
+  // flag of MatvecPush, say).
+  uint64_t dispatches_on(uint32_t pipeline, size_t word, uint32_t bits) const;
   uint64_t barriers() const { return barriers_; }
   // Batches that wait for a counter instead of a barrier.
   uint64_t chained_waits() const { return chained_waits_; }

@@ -482,6 +482,7 @@ void Context::run(const rts_execute_args& args) {
   fused_argmaxes_.fetch_add(plan.fused_argmaxes, std::memory_order_relaxed);
   skinny_coop_products_.fetch_add(plan.skinny_coop_products, std::memory_order_relaxed);
   f16_math_products_.fetch_add(plan.f16_math_products, std::memory_order_relaxed);
+  spread_products_.fetch_add(plan.spread_products, std::memory_order_relaxed);
   uint64_t device_bytes = 0;
   for (uint32_t i = 0; i < args.n_inputs; ++i) {
     if (device_bindings_.inputs[i]) device_bytes += kit::tensor_bytes(args.inputs[i]);
@@ -526,6 +527,9 @@ void Context::report_counters(const rts_counter_sink& sink) const {
   // Skinny linears (few rows) run on tensor cores (skinny_coop.comp).
   report("skinny_coop_products", load(skinny_coop_products_));
   report("f16_math_products", load(f16_math_products_));
+  // Split-K products alone in their batch that took larger teams to fill
+  // more workgroups (kMatmulSpreadTeams).
+  report("spread_products", load(spread_products_));
   report("output_allocations", load(output_allocations_));
   report("pipelines_created", load(pipeline_counters_.created));
   report("pipeline_cache_hits", load(pipeline_counters_.cache_hits));

@@ -140,6 +140,7 @@ class Context : public kit::Context {
   std::atomic<uint64_t> fused_argmaxes_{0};
   std::atomic<uint64_t> skinny_coop_products_{0};
   std::atomic<uint64_t> f16_math_products_{0};
+  std::atomic<uint64_t> spread_products_{0};
   uint64_t pipeline_create_ns_ = 0;  // set once by the constructor
   // Where the host time of the context's first execute went (start-up
   // phases: its plan, the plan's specialized pipelines, recording, the

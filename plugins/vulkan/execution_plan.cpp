@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstddef>
 
 #include "device.hpp"
 #include "engine.hpp"
@@ -815,6 +816,14 @@ class PlanBuilder {
     std::vector<TensorArg> inputs;
     std::vector<TensorArg> outputs;
     std::vector<uint32_t> pipelines;
+    // Nodes that run per dependency level: one alone has its batch.
+    std::vector<uint32_t> level_nodes;
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      if (!runs_[n]) continue;
+      const auto level = static_cast<size_t>(level_[n]);
+      if (level >= level_nodes.size()) level_nodes.resize(level + 1, 0);
+      ++level_nodes[level];
+    }
     auto arg = [&](uint32_t id) {
       return TensorArg{values_[id].device_dtype, plan_.dims[id], plan_.regions[id],
                        values_[id].transposed, values_[id].unit_gain};
@@ -865,7 +874,8 @@ class PlanBuilder {
           residual ? &*residual : nullptr, gain ? &*gain : nullptr, row_norm_eps_[n].value_or(0.0f),
           up ? &*up : nullptr, wants_scratch_[n] ? &scratch_ : nullptr, heads,
           EncodeArgs::Argmax{argmax ? &*argmax : nullptr,
-                             argmax_state_[n].value_or(BufferRegion{})}});
+                             argmax_state_[n].value_or(BufferRegion{})},
+          level_nodes[static_cast<size_t>(level_[n])] == 1});
     }
     for (uint32_t p = 0; p < pipelines_.size(); ++p) {
       if (shader_family(pipelines_.name(p)).starts_with("skinny_coop")) {
@@ -873,6 +883,10 @@ class PlanBuilder {
       }
       if (pipelines_.name(p) == "matvec_t_f16math") {
         plan_.f16_math_products += plan_.commands.dispatches_on(p);
+      }
+      if (shader_family(pipelines_.name(p)) == "matvec_t") {
+        plan_.spread_products +=
+            plan_.commands.dispatches_on(p, offsetof(MatvecPush, flags) / 4, kMatmulSpreadTeams);
       }
     }
     for (const StagedTensor& staged : plan_.staged_outputs) {

@@ -89,6 +89,7 @@ struct ExecutionPlan {
   uint64_t fused_argmaxes = 0;        // argmaxes computed by the projection before them
   uint64_t skinny_coop_products = 0;  // linears run on skinny_coop.comp (tensor cores)
   uint64_t f16_math_products = 0;     // linears run on matvec_t_f16math (f16 products)
+  uint64_t spread_products = 0;       // narrow products alone in their batch, larger teams
   uint64_t staged_in_bytes = 0;
   uint64_t staged_out_bytes = 0;
   // Where in `staging` the stall word of chained waits is

@@ -40,9 +40,9 @@ struct DeviceCaps {
   // The same for products of up to kMatvecFewRows rows (spec constant 4;
   // RTSCOPE_VULKAN_MATVEC_FEW_ROW_TEAM_SLOTS).
   uint32_t matvec_few_row_team_slots = kMatvecFewRowTeamSlots;
-  // The fewest workgroups a split-K product aims to fill, in larger teams
-  // where it is narrow (spec constant 5; RTSCOPE_VULKAN_MATVEC_MIN_GROUPS;
-  // 0: no bound).
+  // The fewest workgroups a split-K product alone in its batch aims to
+  // fill, in larger teams where it is narrow (spec constant 5;
+  // RTSCOPE_VULKAN_MATVEC_MIN_GROUPS; 0: no bound).
   uint32_t matvec_min_groups = kMatvecSplitMinGroups;
   // Whether a split-K team of one subgroup syncs with a subgroup barrier
   // instead of the workgroup's (spec constant 6;

@@ -80,6 +80,13 @@ inline constexpr uint32_t kMatmulArgmax = 256;
 // With kMatmulNormRows: the gain is all ones (a norm gain folded into the
 // weights on upload, Engine::fold_norm_gains), so the shader skips it.
 inline constexpr uint32_t kMatmulUnitGain = 512;
+// matvec_t only, split-K: the product has its batch to itself (no other
+// node of the plan runs between its barriers) and is too narrow for
+// DeviceCaps::matvec_min_groups workgroups, so it takes fewer slots of K
+// per invocation, in larger teams (matvec_product_team_slots). Products
+// that share their batch (the q, k and v projections) fill the device
+// together and keep their teams.
+inline constexpr uint32_t kMatmulSpreadTeams = 1024;
 inline constexpr uint32_t kMatvecArgmaxMaxRows = 16;         // ARGMAX_ROWS in matvec_t.comp
 inline constexpr uint32_t kMatvecArgmaxPages = 4;            // ARGMAX_PAGES
 inline constexpr uint32_t kMatvecArgmaxPageColumns = 65536;  // a key's index bits
@@ -165,10 +172,15 @@ inline constexpr uint32_t matvec_split_team_subgroups(uint32_t vecs, uint32_t st
   return team;
 }
 
-// The fewest workgroups a split-K product aims to fill by default
-// (DeviceCaps::matvec_min_groups, spec constant 5 of matvec_t;
-// RTSCOPE_VULKAN_MATVEC_MIN_GROUPS; 0: no bound).
-inline constexpr uint32_t kMatvecSplitMinGroups = 0;
+// The fewest workgroups a split-K product alone in its batch aims to fill
+// by default (DeviceCaps::matvec_min_groups, spec constant 5 of matvec_t;
+// RTSCOPE_VULKAN_MATVEC_MIN_GROUPS; 0: no bound). About two per SM of an
+// H100: at 8 streams its output projection (K = 2048, 64 workgroups of
+// one-subgroup teams) in 256 workgroups of 4-subgroup teams took the
+// decode step from 1.552-1.557 to 1.524-1.528 ms of device time, where
+// the same bound on every product (the q, k and v projections too, which
+// share their batch) made it 1.596 (docs/benchmarks.md).
+inline constexpr uint32_t kMatvecSplitMinGroups = 256;
 // The slots per invocation a split-K product of `task_groups` task groups
 // aims at: `slots` (matvec_team_slots_for_rows), halved while its teams
 // would fill fewer than `min_groups` workgroups, so that a narrow product

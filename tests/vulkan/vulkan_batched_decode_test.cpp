@@ -123,10 +123,11 @@ TEST(VulkanBatchedDecodeStreams, ProjectionsWhoseWorkgroupsLoopMatchTheReference
 }
 
 // The captured f16 decode of 8 streams (pipelines specialized to the rows,
-// one-token prompts) checked against the reference step by step, with no
-// validation error; its f16_math_products counter, read while the
+// one-token prompts, 4 executes) checked against the reference step by
+// step, with no validation error; its counter `name`, read while the
 // settings still hold (leaving them starts new contexts).
-uint64_t check_eight_captured_f16_streams(PluginRegistry& registry) {
+uint64_t check_eight_captured_f16_streams(PluginRegistry& registry,
+                                          const char* name = "f16_math_products") {
   const DecoderParams params = batched(8, DType::f16);
   auto model = Model::build(build_decoder(params), registry, {.backends = {"vulkan"}});
   auto settings = runtime_config(*model, {{"kernel_specialization", "eager"}});
@@ -134,7 +135,7 @@ uint64_t check_eight_captured_f16_streams(PluginRegistry& registry) {
   const BatchedStreams streams{.batch = 8, .prompt = 1, .steps = 3};
   run_batched_streams(*model, params, streams, 0, 8, 3e-2);
   expect_no_validation_errors(*model);
-  return counter(*model->modules()[0], "f16_math_products");
+  return counter(*model->modules()[0], name);
 }
 
 // With f16 products (RTSCOPE_VULKAN_F16_PRODUCTS=1) the captured f16
@@ -162,6 +163,24 @@ TEST(VulkanBatchedDecodeStreams, SoloTeamsMatchTheReference) {
   PluginRegistry registry;
   RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
   check_eight_captured_f16_streams(registry);
+}
+
+// With a bound no product reaches (RTSCOPE_VULKAN_MATVEC_MIN_GROUPS=65535)
+// every split-K product alone in its batch takes larger teams: per layer
+// the output, gate/up and down projections, and the lm head; the q, k and
+// v projections, which share theirs, never do. The captured f16 decode of
+// 8 streams still matches the reference.
+TEST(VulkanBatchedDecodeStreams, ProductsAloneInTheirBatchSpread) {
+  const testing::EnvGuard min_groups("RTSCOPE_VULKAN_MATVEC_MIN_GROUPS", "65535");
+  PluginRegistry registry;
+  RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+  const uint64_t spread = check_eight_captured_f16_streams(registry, "spread_products");
+  if (!device_runs_matvec_t(registry)) {
+    EXPECT_EQ(spread, 0u) << "no split-K products without matvec_t";
+    return;
+  }
+  const uint64_t executes = 4;
+  EXPECT_EQ(spread, executes * (3 * batched(8, DType::f16).layers + 1));
 }
 
 TEST(VulkanBatchedDecodeStreams, EachStreamEqualsTheStreamDecodedAlone) {

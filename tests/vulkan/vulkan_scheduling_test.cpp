@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "rtscope/scopes.hpp"
 #include "support/env_guard.hpp"
 #include "support/reference_outputs.hpp"
 #include "support/tiny_graphs.hpp"
@@ -208,6 +209,48 @@ TEST(VulkanNormGainFolding, AGainReadElsewhereOrTheSwitchOffIsNotFolded) {
   expect_fused_or_not(registry, *model, {{"x", Tensor::random(DType::f32, {1, k}, 41)}},
                       tolerance(DType::f32), true,
                       {{"folded_norm_gains", 0}, {"fused_row_norms", 1}});
+}
+
+// q, k and v = linear(x, w*) share a dependency level, as an attention
+// block's projections do; o = linear(q, wo) is alone in the next one, as
+// the output projection is. 8 rows, so every product runs split-K.
+Graph sibling_and_lone_products() {
+  constexpr int64_t rows = 8;
+  constexpr int64_t k = 256;
+  testing::GraphBuilder g("sibling_and_lone_products");
+  g.input("x", DType::f16, {rows, k});
+  uint64_t seed = 50;
+  for (const char* name : {"wq", "wk", "wv"}) {
+    g.weight(name, DType::f16, {k, 64}, seeded_init(++seed, 0.5));
+  }
+  g.weight("wo", DType::f16, {64, 96}, seeded_init(++seed, 0.5))
+      .node("q_proj", "linear", {"x", "wq"}, "q")
+      .node("k_proj", "linear", {"x", "wk"}, "k")
+      .node("v_proj", "linear", {"x", "wv"}, "v")
+      .node("o_proj", "linear", {"q", "wo"}, "o")
+      .outputs({"k", "v", "o"});
+  return g.build();
+}
+
+// A narrow split-K product alone in its batch takes larger teams to fill
+// RTSCOPE_VULKAN_MATVEC_MIN_GROUPS workgroups; products sharing a batch
+// keep theirs, since together they fill the device (at 8 streams on an
+// H100 spreading the q, k and v projections too cost 3% of the step).
+// With a bound no product reaches only the lone one spreads; with none,
+// none does; the generic and the specialized pipelines (eager) both
+// match the reference either way.
+TEST(VulkanSpreadProducts, OnlyAProductAloneInItsLevelSpreads) {
+  for (const char* bound : {"65535", "0"}) {
+    SCOPED_TRACE(std::string("RTSCOPE_VULKAN_MATVEC_MIN_GROUPS=") + bound);
+    const testing::EnvGuard min_groups("RTSCOPE_VULKAN_MATVEC_MIN_GROUPS", bound);
+    PluginRegistry registry;
+    RTSCOPE_LOAD_VULKAN_OR_SKIP(registry);
+    auto model = Model::build(sibling_and_lone_products(), registry, {.backends = {"vulkan"}});
+    auto settings = runtime_config(*model, {{"kernel_specialization", "eager"}});
+    expect_fused_or_not(registry, *model, {{"x", Tensor::random(DType::f16, {8, 256}, 61)}},
+                        tolerance(DType::f16), true,
+                        {{"dispatches", 4u}, {"spread_products", *bound == '0' ? 0u : 1u}});
+  }
 }
 
 }  // namespace

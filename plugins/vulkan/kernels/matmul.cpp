@@ -67,7 +67,7 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
          ": a neighbouring node was fused into a product that does not run matvec_t");
   }
   if (skinny) {
-    const MatvecPush skinny_push{
+    MatvecPush skinny_push{
         push.m,
         push.n,
         push.k,
@@ -117,11 +117,18 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
     if (split) {
       const uint32_t vecs = push.k / vector_elements(args.outputs[0].dtype);
       const uint32_t storers = split_tasks * 8;
-      const uint32_t team_slots = matvec_product_team_slots(
-          matvec_team_slots_for_rows(caps.matvec_team_slots, caps.matvec_few_row_team_slots,
-                                     push.m),
-          caps.matvec_min_groups, vecs, storers, caps.subgroup_size, subgroups,
-          (tasks + split_tasks - 1) / split_tasks);
+      const uint32_t row_slots = matvec_team_slots_for_rows(caps.matvec_team_slots,
+                                                            caps.matvec_few_row_team_slots, push.m);
+      // Only a product alone in its batch spreads: one that shares it (the
+      // q, k and v projections) fills the device with its neighbours.
+      const uint32_t team_slots =
+          args.alone_in_level ? matvec_product_team_slots(row_slots, caps.matvec_min_groups, vecs,
+                                                          storers, caps.subgroup_size, subgroups,
+                                                          (tasks + split_tasks - 1) / split_tasks)
+                              : row_slots;
+      // The shader halves the slots as the host did only under this flag,
+      // which both pipelines of the product (generic and specialized) see.
+      if (team_slots != row_slots) skinny_push.flags |= kMatmulSpreadTeams;
       teams = subgroups /
               matvec_split_team_subgroups(vecs, storers, caps.subgroup_size, subgroups, team_slots);
     }

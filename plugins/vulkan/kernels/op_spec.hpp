@@ -91,6 +91,11 @@ struct EncodeArgs {
     BufferRegion state{};
   };
   Argmax argmax;
+  // No other node of the plan runs in this node's dependency level, so its
+  // dispatches have their batch (the stretch between two barriers) to
+  // themselves: a narrow product may then spread over the device
+  // (kMatmulSpreadTeams).
+  bool alone_in_level = false;
 };
 
 // Appends the node's commands. Nothing is recorded yet: the plan keeps the

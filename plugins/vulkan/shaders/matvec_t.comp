@@ -63,9 +63,9 @@ layout(constant_id = 3) const uint SPLIT_TEAM_SLOTS = 8;
 // matvec_few_row_team_slots). Mirrors kMatvecFewRows.
 layout(constant_id = 4) const uint SPLIT_FEW_ROW_TEAM_SLOTS = 4;
 const uint FEW_ROWS = 4u;
-// The fewest workgroups a split-K product aims to fill (DeviceCaps::
-// matvec_min_groups; 0: no bound): product_team_slots.
-layout(constant_id = 5) const uint SPLIT_MIN_GROUPS = 0;
+// The fewest workgroups a split-K product alone in its batch aims to fill
+// (DeviceCaps::matvec_min_groups; 0: no bound): product_team_slots.
+layout(constant_id = 5) const uint SPLIT_MIN_GROUPS = 256;
 // Whether a team of one subgroup meets only itself between its sums and
 // their stores (DeviceCaps::matvec_solo_teams; 0: the workgroup meets at
 // every round): team_barrier.
@@ -98,7 +98,8 @@ layout(push_constant) uniform Push {
                // bit 6: with bit 5 or 7, one position per batch row (pos [B]);
                // bit 7: the output is a KV cache (cache_slot.glsl), pos in binding 4;
                // bit 8: argmax of each row too (f16; bindings 5 and 6);
-               // bit 9: with bit 3, the gain is all ones (folded into B)
+               // bit 9: with bit 3, the gain is all ones (folded into B);
+               // bit 10: split-K, alone in its batch: product_team_slots
   float eps;   // bit 3
   uint head_dim;     // bits 5, 7
   uint seq;          // bits 5, 7
@@ -582,12 +583,13 @@ uint split_team_subgroups(uint vecs, uint storers, uint slots) {
   return team;
 }
 
-// team_slots(M), halved while the product's teams would fill fewer than
-// SPLIT_MIN_GROUPS workgroups. Mirrors matvec_product_team_slots in
-// shader_interface.hpp.
-uint product_team_slots(uint M, uint vecs, uint storers, uint task_groups) {
+// team_slots(M), and for a product alone in its batch (flag bit 10, set
+// by the host where this halves them) halved while its teams would fill
+// fewer than SPLIT_MIN_GROUPS workgroups. Mirrors matvec_product_team_slots
+// in shader_interface.hpp.
+uint product_team_slots(uint M, uint vecs, uint storers, uint task_groups, uint FLAGS) {
   uint slots = team_slots(M);
-  while (slots > 1u && SPLIT_MIN_GROUPS != 0u) {
+  while (slots > 1u && SPLIT_MIN_GROUPS != 0u && (FLAGS & 1024u) != 0u) {
     const uint teams = gl_NumSubgroups / split_team_subgroups(vecs, storers, slots);
     if ((task_groups + teams - 1u) / teams >= SPLIT_MIN_GROUPS) break;
     slots /= 2u;
@@ -632,7 +634,7 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
   const uint task_groups = (tasks + group_tasks - 1u) / group_tasks;
   const uint storers = group_tasks * 8u;
   const uint team_subgroups =
-      split_team_subgroups(vecs, storers, product_team_slots(M, vecs, storers, task_groups));
+      split_team_subgroups(vecs, storers, product_team_slots(M, vecs, storers, task_groups, FLAGS));
   const uint team_size = team_subgroups * gl_SubgroupSize;
   const uint teams = gl_NumSubgroups / team_subgroups;
   const uint team = gl_SubgroupID / team_subgroups;
