@@ -177,9 +177,10 @@ inline constexpr uint32_t matvec_split_team_subgroups(uint32_t vecs, uint32_t st
 // RTSCOPE_VULKAN_MATVEC_MIN_GROUPS; 0: no bound). About two per SM of an
 // H100: at 8 streams its output projection (K = 2048, 64 workgroups of
 // one-subgroup teams) in 256 workgroups of 4-subgroup teams took the
-// decode step from 1.552-1.557 to 1.524-1.528 ms of device time, where
-// the same bound on every product (the q, k and v projections too, which
-// share their batch) made it 1.596 (docs/benchmarks.md).
+// decode step from 1.552-1.557 to 1.524-1.528 ms of device time (an H200:
+// 1.438 to 1.406), where the same bound on every product (the q, k and v
+// projections too, which share their batch) made it 1.596
+// (docs/benchmarks.md).
 inline constexpr uint32_t kMatvecSplitMinGroups = 256;
 // The slots per invocation a split-K product of `task_groups` task groups
 // aims at: `slots` (matvec_team_slots_for_rows), halved while its teams
