@@ -46,7 +46,8 @@
 # RTSCOPE_BENCH_TEST_FILTER=<gtest filter> narrows the test_vulkan run.
 # RTSCOPE_BENCH_IMPORTED=0 skips B15's imported decoder;
 # RTSCOPE_BENCH_CHECKPOINT=0 skips B14's Hugging Face checkpoint rows;
-# RTSCOPE_BENCH_IMPORTED_ROUNDS (2) sets its alternations.
+# RTSCOPE_BENCH_IMPORTED_ROUNDS (2) sets its alternations;
+# RTSCOPE_BENCH_B16_ROUNDS (3; 1 with --quick) B16's.
 # RTSCOPE_BENCH_SKINNY_AB=1 repeats B16 with RTSCOPE_VULKAN_SKINNY=matvec
 # (OUT_DIR/skinny_matvec/): tensor-core against shader-core projections.
 # RTSCOPE_BENCH_SKINNY_COOP_BUILDS="t2s16 staged-t2s8 ..." repeats B16 with
@@ -108,6 +109,7 @@ if [[ "$quick" == 1 ]]; then
   matmul_args=(--quick)
   torch_args=(--quick)
   vulkan_filter='*Decoder*'
+  b16_rounds=1
 else
   # GPU reference size (DESIGN.md); ~200 timed steps per run.
   layers=8 d_model=2048 heads=16 ffn=8192 vocab=32000 max_seq=1024 b11_short=256 b11_long=4096
@@ -115,8 +117,14 @@ else
   matmul_args=()
   torch_args=(--steps 100 --warmup 10)
   vulkan_filter='*'
+  b16_rounds=3
 fi
 vulkan_filter="${RTSCOPE_BENCH_TEST_FILTER:-$vulkan_filter}"
+b16_rounds="${RTSCOPE_BENCH_B16_ROUNDS:-$b16_rounds}"
+if [[ ! "$b16_rounds" =~ ^[1-9][0-9]?$ ]]; then
+  echo "device-bench: RTSCOPE_BENCH_B16_ROUNDS='$b16_rounds' is not a count of rounds (1 to 99)" >&2
+  exit 2
+fi
 decoder_sets=()
 for key in layers d_model heads ffn vocab max_seq; do
   decoder_sets+=(--set "models.decoder.params.$key=${!key}")
@@ -238,18 +246,24 @@ if $decoder_ok; then
   # and KV rows; every weight is read once per step for all of them. The
   # pipelines specialized to B are built before the first step (eager), so
   # no timed step runs the generic ones while they compile.
+  # Rounds alternate the batches, and the report takes each batch's median
+  # (a single round's ratio moved by 5% with one slow one-stream run).
   run_b16() {  # SUBDIR: the runs and their report in OUT_DIR/SUBDIR
     (
       out="$out/$1"
       mkdir -p "$out"
-      for batch in 1 4 8 16; do
-        run_decoder "batch_$batch" --set runtime.graph_capture=whole_graph \
-          --set runtime.kernel_specialization=eager \
-          --set "models.decoder.params.batch=$batch" --set "run.0.workload.batch=$batch" || exit 1
+      rm -f "$out"/decoder_batch_*  # an earlier call's runs would join the report
+      for round in $(seq "$b16_rounds"); do
+        for batch in 1 4 8 16; do
+          run_decoder "batch_${batch}_r$round" --set runtime.graph_capture=whole_graph \
+            --set runtime.kernel_specialization=eager \
+            --set "models.decoder.params.batch=$batch" --set "run.0.workload.batch=$batch" ||
+            exit 1
+        done
       done
       if command -v python3 >/dev/null; then
         python3 "$repo/tests/bench/batch_scaling_report.py" "$out" ||
-          log "B16: batch_scaling_report.py failed; the runs' JSON is in $out/decoder_batch_*.json"
+          log "B16: batch_scaling_report.py failed; the runs' JSON is in $out/decoder_batch_*_r*.json"
       fi
     )
   }
