@@ -11,7 +11,8 @@
 # BUILD_DIR is a build dir or a bundle (scripts/gpu-bundle.sh), as for
 # scripts/device-bench.sh. A VARIANT is NAME:VAR=VALUE[,VAR=VALUE...], the
 # variables set for its runs; one may set RTSCOPE_PLUGIN_PATH to run
-# another build of the vulkan plugin (dirs searched in order). Each run
+# another build of the vulkan plugin (dirs searched in order, before the
+# tree's own plugin dirs, which still serve the cpu plugin). Each run
 # leaves OUT_DIR/<NAME>_r<round>.json (rtscope-run --json) and .log; then
 # tests/bench/ab_report.py prints device time and p50 per step for every
 # variant, its median over the rounds and its ratio to the default's, and
@@ -97,8 +98,10 @@ run() {
   shift 2
   local file="$out/${name}_r$round"
   echo "device-ab: round $round: $name" >&2
+  # The log opens with what the run set, as it was set.
+  echo "device-ab: $name, round $round: ${*:-no variables set}" >"$file.log"
   (cd "$repo" && env "$@" "$runner" configs/gpu-decoder.yaml "${sets[@]}" \
-    --set "runtime.cache=$out/cache_$name.bin" --json "$file.json") >"$file.log" 2>&1 || {
+    --set "runtime.cache=$out/cache_$name.bin" --json "$file.json") >>"$file.log" 2>&1 || {
     echo "device-ab: $name failed in round $round; see $file.log:" >&2
     tail -5 "$file.log" >&2
     return 1
@@ -110,6 +113,13 @@ for ((round = 1; round <= rounds; ++round)); do
   run default "$round" || status=1
   for variant in "${variants[@]}"; do
     IFS=, read -ra assignments <<<"${variant#*:}"
+    for i in "${!assignments[@]}"; do
+      # A variant's plugin dirs go before the tree's, which still serve the
+      # plugins it does not replace (the runner loads cpu too).
+      if [[ "${assignments[$i]}" == RTSCOPE_PLUGIN_PATH=* ]]; then
+        assignments[i]+=":$RTSCOPE_PLUGIN_PATH"
+      fi
+    done
     run "${variant%%:*}" "$round" "${assignments[@]}" || status=1
   done
 done

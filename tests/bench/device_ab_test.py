@@ -47,9 +47,13 @@ class MalformedVariantsTest(unittest.TestCase):
 
 class QuickRunTest(unittest.TestCase):
     def test_the_default_and_a_variant_each_get_a_row(self):
+        # The variant also names a plugin dir holding only the vulkan
+        # plugin: the tree's dirs still serve the cpu plugin after it.
+        plugin_dir = BUILD / "plugins" / "vulkan"
         with tempfile.TemporaryDirectory() as out:
             result = device_ab(out, "--quick", "--batch", "3", "--rounds", "1",
-                               "solo:RTSCOPE_VULKAN_MATVEC_SOLO_TEAMS=1")
+                               "solo:RTSCOPE_VULKAN_MATVEC_SOLO_TEAMS=1,"
+                               f"RTSCOPE_PLUGIN_PATH={plugin_dir}")
             log = pathlib.Path(out, "default_r1.log")
             if result.returncode != 0 and log.exists() and "no Vulkan device" in log.read_text():
                 print("skipping: the Vulkan plugin found no Vulkan device", file=sys.stderr)
@@ -61,6 +65,12 @@ class QuickRunTest(unittest.TestCase):
                 self.assertGreater(row["median_p50_ms"], 0, name)
                 self.assertEqual(len(row["p50_ms"]), 1, name)
             self.assertIn("solo", result.stdout)
+            # The tree's own plugin dirs follow the variant's (in a bundle,
+            # whose compiled-in plugin dir is wrong, the cpu plugin is
+            # found only there).
+            first_line = pathlib.Path(out, "solo_r1.log").read_text().splitlines()[0]
+            self.assertIn(f"RTSCOPE_PLUGIN_PATH={plugin_dir}:", first_line)
+            self.assertIn(str(BUILD / "plugins" / "cpu"), first_line)
             report = json.loads(pathlib.Path(out, "solo_r1.json").read_text())
             model = next(iter(report["models"].values()))
             self.assertEqual(model["batch"], 3)
