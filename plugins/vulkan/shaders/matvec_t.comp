@@ -492,8 +492,8 @@ void accumulate_slot(uvec4 raw[WEIGHT_ROWS], uint v, uint vecs, uint row0, uint 
   // takes 4 FMAs per (weight row, row of A), the 8 products of a slot
   // summed in f16 and then added to the f32 sum. (On an H100 this was 3%
   // slower at 8 rows and on an H200 2%: the f32 path is not bound by its
-  // instructions there; docs/benchmarks.md.) A norm's squares (and gain) need the row in f32:
-  // those slots take the f32 path below.
+  // instructions there; docs/benchmarks.md.) A norm's squares (and gain)
+  // need the row in f32: those slots take the f32 path below.
   if (!apply_gain && !add_squares) {
     f16vec2 wh[WEIGHT_ROWS][4];
     [[unroll]] for (uint w = 0u; w < WEIGHT_ROWS; ++w) {
