@@ -18,18 +18,14 @@ import re
 import statistics
 import sys
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from device_bench_report import device_time_per_iteration, first_model  # noqa: E402
+
 
 def read_run(path: pathlib.Path):
     """(device ms per step or None, p50 ms) of one rtscope-run report."""
-    report = json.loads(path.read_text())
-    model = next(iter(report["models"].values()))
-    iterations = model["iterations"]
-    device_ns = [
-        partition["measured_counters"]["gpu_time_ns"]
-        for partition in model["partitions"]
-        if "gpu_time_ns" in partition.get("measured_counters", {})
-    ]
-    device_ms = sum(device_ns) / 1e6 / iterations if device_ns and iterations > 0 else None
+    model = first_model(json.loads(path.read_text()))
+    device_ms, _ = device_time_per_iteration(model)
     return device_ms, model["latency_ms"]["p50"]
 
 
