@@ -63,6 +63,15 @@ Device::Device(const PhysicalDevice& physical, LogFn log)
     features.pNext = &float16;
   }
 
+  auto executable = vk_struct<VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR>(
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR);
+  if (caps.pipeline_statistics) {
+    executable.pipelineExecutableInfo = VK_TRUE;
+    executable.pNext = features.pNext;
+    features.pNext = &executable;
+    extensions.push_back(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
+  }
+
   auto info = vk_struct<VkDeviceCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO);
   info.pNext = &features;
   info.queueCreateInfoCount = 1;
@@ -72,6 +81,12 @@ Device::Device(const PhysicalDevice& physical, LogFn log)
   check_vk(vkCreateDevice(physical_.handle, &info, nullptr, &device_),
            str_cat("vkCreateDevice ('", physical_.properties.deviceName, "')"));
   vkGetDeviceQueue(device_, caps.queue_family, 0, &queue_);
+  if (caps.pipeline_statistics) {
+    statistics_queries_.properties = reinterpret_cast<PFN_vkGetPipelineExecutablePropertiesKHR>(
+        vkGetDeviceProcAddr(device_, "vkGetPipelineExecutablePropertiesKHR"));
+    statistics_queries_.statistics = reinterpret_cast<PFN_vkGetPipelineExecutableStatisticsKHR>(
+        vkGetDeviceProcAddr(device_, "vkGetPipelineExecutableStatisticsKHR"));
+  }
 
   try {
     create_layouts();
@@ -137,7 +152,8 @@ Device::Device(const PhysicalDevice& physical, LogFn log)
                caps.max_storage_range, " B; f16 ",
                caps.storage_16bit ? "stored as f16" : "stored as f32 (no 16-bit storage)",
                "; workgroups ", caps.linear_workgroup, "/", caps.rows_workgroup, "/", caps.tile_x,
-               "x", caps.tile_y, "r", caps.tile_regs, "; constants ",
+               "x", caps.tile_y, "r", caps.tile_regs, " (matvec_t ", caps.matvec_workgroup,
+               "); constants ",
                direct_memory_ ? "written in place (host-visible device memory)"
                               : "uploaded through staging",
                ")"));

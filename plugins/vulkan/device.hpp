@@ -15,6 +15,7 @@
 #include "device_tensors.hpp"
 #include "instance.hpp"
 #include "physical_device.hpp"
+#include "pipeline_statistics.hpp"
 #include "shared_constants.hpp"
 #include "upload.hpp"
 
@@ -34,6 +35,9 @@ class Device {
   const DeviceCaps& caps() const { return physical_.caps; }
   const std::string& fingerprint() const { return physical_.fingerprint; }
   void log(rts_log_level level, const std::string& message) const { log_(level, message); }
+  // The extension's queries where caps().pipeline_statistics holds
+  // (RTSCOPE_VULKAN_PIPELINE_STATS), else null entry points.
+  const PipelineStatisticsQueries& statistics_queries() const { return statistics_queries_; }
 
   // Device-local memory for constants and intermediates.
   BlockAllocator& device_memory() { return *device_memory_; }
@@ -78,6 +82,7 @@ class Device {
 
   const PhysicalDevice& physical_;
   LogFn log_;
+  PipelineStatisticsQueries statistics_queries_;
   VkDevice device_ = VK_NULL_HANDLE;
   VkQueue queue_ = VK_NULL_HANDLE;
   std::mutex queue_mutex_;

@@ -81,6 +81,7 @@ void choose_workgroups(const VkPhysicalDeviceLimits& limits, DeviceCaps& caps) {
     rows /= 2;
   }
   caps.rows_workgroup = rows;
+  caps.matvec_workgroup = rows;
   // Matmul: 16×16 threads (64×64 tiles) where the device allows, else 8×8.
   caps.tile_x = caps.tile_y = 16;
   auto tile_fits = [&](uint32_t tile) {
@@ -199,6 +200,17 @@ std::optional<PhysicalDevice> describe(VkPhysicalDevice handle, uint32_t index,
   caps.storage_8bit = has_8bit && storage8.storageBuffer8BitAccess == VK_TRUE;
   caps.storage_8bit_needs_extension =
       caps.storage_8bit && properties.apiVersion < VK_API_VERSION_1_2;
+  // What the driver compiled, for RTSCOPE_VULKAN_PIPELINE_STATS; its
+  // feature struct is queried only where the extension exists.
+  if (has_device_extension(handle, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME)) {
+    auto executable = vk_struct<VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR>(
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR);
+    auto executable_features =
+        vk_struct<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2);
+    executable_features.pNext = &executable;
+    vkGetPhysicalDeviceFeatures2(handle, &executable_features);
+    caps.pipeline_executable_info = executable.pipelineExecutableInfo == VK_TRUE;
+  }
 
   vkGetPhysicalDeviceMemoryProperties(handle, &device.memory);
   choose_workgroups(limits, caps);

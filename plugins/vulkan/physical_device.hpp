@@ -77,6 +77,11 @@ struct DeviceCaps {
   // of its task groups (0: one workgroup per task group;
   // RTSCOPE_VULKAN_MATVEC_GROUPS).
   uint32_t matvec_groups = kMatvecMaxGroups;
+  // Invocations per matvec_t workgroup (spec constant 0): the row shaders'
+  // (rows_workgroup) unless RTSCOPE_VULKAN_MATVEC_WORKGROUP sets it. Fewer
+  // per workgroup let an SM hold a workgroup more where registers, not
+  // invocations, bound how many it holds.
+  uint32_t matvec_workgroup = 0;
   uint32_t max_shared_memory = 0;         // maxComputeSharedMemorySize
   uint32_t max_push_constants = 0;        // maxPushConstantsSize
   uint64_t max_storage_range = 0;         // maxStorageBufferRange
@@ -102,6 +107,13 @@ struct DeviceCaps {
   // in f16 (RTSCOPE_VULKAN_F16_PRODUCTS=1, where shader_float16 holds; off
   // by default).
   bool f16_products = false;
+  // VK_KHR_pipeline_executable_properties with its pipelineExecutableInfo
+  // feature: the driver reports what it compiled (pipeline_statistics.hpp).
+  bool pipeline_executable_info = false;
+  // Whether pipelines are created with their statistics captured and
+  // logged (RTSCOPE_VULKAN_PIPELINE_STATS=1, where the device has the
+  // above; off by default).
+  bool pipeline_statistics = false;
   uint32_t queue_family = 0;  // a family with compute (and therefore transfer)
   // Device timestamps on that queue (timestampValidBits; 0: none) and the
   // nanoseconds per tick (timestampPeriod), for the gpu_time_ns counter.

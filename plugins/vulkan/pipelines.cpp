@@ -9,6 +9,7 @@
 #include "device.hpp"
 #include "error.hpp"
 #include "pipeline_cache.hpp"
+#include "pipeline_statistics.hpp"
 #include "rtscope/kit/parallel_for.hpp"
 #include "rtscope/kit/settings.hpp"
 #include "shader_interface.hpp"
@@ -35,6 +36,8 @@ Specialization specialization_for(const DeviceCaps& caps, std::string_view varia
       spec.values[0] = caps.rows_workgroup;
       spec.label = str_cat("wg", caps.rows_workgroup);
       if (shader_family(variant) == "matvec_t") {
+        spec.values[0] = caps.matvec_workgroup;
+        spec.label = str_cat("wg", caps.matvec_workgroup);
         spec.values[1] = caps.matvec_split_rows;
         spec.values[2] = caps.matvec_split_block_rows;
         spec.values[3] = caps.matvec_team_slots;
@@ -285,10 +288,24 @@ VkPipeline PipelineSet::create(std::string_view variant, std::span<const uint32_
   info.stage.pName = "main";
   info.stage.pSpecializationInfo = &specialization;
   info.layout = device_.pipeline_layout();
+  const bool statistics = device_.caps().pipeline_statistics;
+  if (statistics) info.flags |= VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR;
   VkPipeline pipeline = VK_NULL_HANDLE;
   check_vk(vkCreateComputePipelines(device, driver_cache.handle, 1, &info, nullptr, &pipeline),
            str_cat("vkCreateComputePipelines (", variant, ")"));
   counters.created.fetch_add(1, std::memory_order_relaxed);
+  if (statistics) {
+    std::string label = str_cat("'", variant, "'");
+    if (!words.empty()) {
+      label += " specialized to [";
+      for (size_t i = 0; i < words.size(); ++i) label += str_cat(i == 0 ? "" : " ", words[i]);
+      label += "]";
+    }
+    for (const std::string& line :
+         describe_pipeline_executables(device, pipeline, device_.statistics_queries(), label)) {
+      device_.log(RTS_LOG_INFO, line);
+    }
+  }
 
   if (cache != nullptr && !seed && cache->put != nullptr) {
     size_t size = 0;

@@ -1,5 +1,6 @@
 #include "plugin.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
@@ -112,6 +113,7 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
   const bool f16_products = env_flag("RTSCOPE_VULKAN_F16_PRODUCTS", false);
   const bool solo_teams = env_flag("RTSCOPE_VULKAN_MATVEC_SOLO_TEAMS", false);
   const bool chain_stall_diagnostic = env_flag("RTSCOPE_VULKAN_DIAG_CHAIN_STALL", false);
+  const bool pipeline_statistics = env_flag("RTSCOPE_VULKAN_PIPELINE_STATS", false);
   const char* chain_value = std::getenv("RTSCOPE_VULKAN_CHAIN");
   const ChainChoice chain = parse_chain_choice(chain_value);
   if (chain == ChainChoice::kInvalid) {
@@ -122,11 +124,35 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
       matvec_count("RTSCOPE_VULKAN_MATVEC_GROUPS", parse_matvec_groups, kMatvecMaxGroups,
                    "a cap on the workgroups of a skinny product: set a count up to 65535, or 0 "
                    "(off)");
+  const char* matvec_workgroup_value = std::getenv("RTSCOPE_VULKAN_MATVEC_WORKGROUP");
+  const std::optional<uint32_t> matvec_workgroup = parse_matvec_workgroup(matvec_workgroup_value);
+  if (!matvec_workgroup) {
+    fail_invalid("RTSCOPE_VULKAN_MATVEC_WORKGROUP='", matvec_workgroup_value,
+                 "' is not a workgroup size of matvec_t: set 64, 128, 256 or 512, or leave it "
+                 "unset");
+  }
   for (PhysicalDevice& device : physical_) {
     device.caps.skinny = *skinny_mode;
     // The device decides whether the split path can run; the variables
     // only size or disable it.
     if (device.caps.matvec_split_rows != 0) device.caps.matvec_split_rows = split_rows;
+    if (*matvec_workgroup != 0) {
+      const VkPhysicalDeviceLimits& limits = device.properties.limits;
+      const uint32_t shared = matvec_shared_bytes(*matvec_workgroup, device.caps.matvec_split_rows);
+      if (*matvec_workgroup < device.caps.subgroup_size ||
+          *matvec_workgroup > limits.maxComputeWorkGroupInvocations ||
+          *matvec_workgroup > limits.maxComputeWorkGroupSize[0] ||
+          shared > device.caps.max_shared_memory) {
+        fail_invalid(
+            "RTSCOPE_VULKAN_MATVEC_WORKGROUP=", *matvec_workgroup, " does not fit device '",
+            device.properties.deviceName, "': its subgroups have ", device.caps.subgroup_size,
+            " invocations, its workgroups at most ",
+            std::min(limits.maxComputeWorkGroupInvocations, limits.maxComputeWorkGroupSize[0]),
+            ", and matvec_t would need ", shared, " of its ", device.caps.max_shared_memory,
+            " bytes of shared memory: choose another size");
+      }
+      device.caps.matvec_workgroup = *matvec_workgroup;
+    }
     device.caps.matvec_split_block_rows = block_rows;
     device.caps.matvec_team_slots = team_slots;
     device.caps.matvec_few_row_team_slots = few_row_team_slots;
@@ -152,6 +178,7 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
         (chain == ChainChoice::kAuto ? chain_measured : chain == ChainChoice::kOn) &&
         device_scope_atomics && device.caps.subgroup_arithmetic;
     device.caps.matvec_groups = matvec_groups;
+    device.caps.pipeline_statistics = pipeline_statistics && device.caps.pipeline_executable_info;
     const uint32_t shared = device.caps.max_shared_memory;
     const uint32_t invocations = device.properties.limits.maxComputeWorkGroupInvocations;
     const SkinnyCoopBuild& build =
@@ -179,7 +206,11 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
                 !f16_products ? ""
                 : device.caps.f16_products
                     ? ", f16 products: yes"
-                    : ", f16 products: no (needs shaderFloat16 and 16-bit storage)"));
+                    : ", f16 products: no (needs shaderFloat16 and 16-bit storage)",
+                !pipeline_statistics              ? ""
+                : device.caps.pipeline_statistics ? ", pipeline statistics: yes"
+                                                  : ", pipeline statistics: no (the driver lacks "
+                                                    "VK_KHR_pipeline_executable_properties)"));
   }
   // Opening the default device is driver work (tens of milliseconds on a
   // discrete GPU) that needs nothing from the host: done on a thread, it

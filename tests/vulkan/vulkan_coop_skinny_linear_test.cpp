@@ -221,7 +221,8 @@ INSTANTIATE_TEST_SUITE_P(
 // workgroup), with narrow products in larger teams
 // (RTSCOPE_VULKAN_MATVEC_MIN_GROUPS), with one column per subgroup
 // (split "0"), with f16 products (RTSCOPE_VULKAN_F16_PRODUCTS=1), and with
-// teams of one subgroup that sync alone (RTSCOPE_VULKAN_MATVEC_SOLO_TEAMS).
+// teams of one subgroup that sync alone (RTSCOPE_VULKAN_MATVEC_SOLO_TEAMS),
+// and in workgroups of other sizes (RTSCOPE_VULKAN_MATVEC_WORKGROUP).
 struct SplitConfig {
   const char* weight_rows;
   const char* block_rows = "";
@@ -230,6 +231,7 @@ struct SplitConfig {
   const char* min_groups = "";
   bool f16_products = false;
   const char* solo_teams = "";
+  const char* workgroup = "";
 };
 
 class VulkanMatvecRowsLinear
@@ -245,6 +247,7 @@ class VulkanMatvecRowsLinear
                                                split.few_row_team_slots);
     const testing::EnvGuard min_groups("RTSCOPE_VULKAN_MATVEC_MIN_GROUPS", split.min_groups);
     const testing::EnvGuard solo_teams("RTSCOPE_VULKAN_MATVEC_SOLO_TEAMS", split.solo_teams);
+    const testing::EnvGuard workgroup("RTSCOPE_VULKAN_MATVEC_WORKGROUP", split.workgroup);
     if (split.f16_products) {
       RTSCOPE_LOAD_VULKAN_WITH_F16_PRODUCTS(registry_, f16_products_);
     } else {
@@ -302,6 +305,7 @@ std::string rows_case_name(
   if (*split.min_groups != '\0') name += std::string("_groups") + split.min_groups;
   if (split.f16_products) name += "_f16math";
   if (*split.solo_teams != '\0') name += std::string("_solo") + split.solo_teams;
+  if (*split.workgroup != '\0') name += std::string("_wg") + split.workgroup;
   return name;
 }
 
@@ -380,6 +384,44 @@ INSTANTIATE_TEST_SUITE_P(
                                                      .solo_teams = "1"},
                                          SplitConfig{.weight_rows = "", .solo_teams = "1"})),
     rows_case_name);
+
+// Workgroups of 64 and 512 invocations (8 and 64 subgroups of 8 lanes on
+// lavapipe, 2 and 16 of 32 on NVIDIA): fewer or more teams per workgroup
+// and task groups per dispatch, on every case, on the split-K path and on
+// one column per subgroup.
+INSTANTIATE_TEST_SUITE_P(
+    Workgroups, VulkanMatvecRowsLinear,
+    ::testing::Combine(::testing::ValuesIn(kRowsCases),
+                       ::testing::Values(SplitConfig{.weight_rows = "", .workgroup = "64"},
+                                         SplitConfig{.weight_rows = "", .workgroup = "512"},
+                                         SplitConfig{.weight_rows = "0", .workgroup = "64"})),
+    rows_case_name);
+
+// The size reaches the device: its line names the workgroup matvec_t
+// runs, which the cases above cannot tell from their results (any size
+// computes the same sums).
+TEST(VulkanMatvecWorkgroup, TheDeviceLineNamesTheSizeMatvecTRuns) {
+  const testing::EnvGuard info_level("RTSCOPE_LOG_LEVEL", "info");
+  const testing::EnvGuard workgroup("RTSCOPE_VULKAN_MATVEC_WORKGROUP", "64");
+  ::testing::internal::CaptureStderr();
+  std::string log;
+  {
+    PluginRegistry registry;
+    const LoadResult load = load_vulkan(registry);
+    if (load.failure.empty() && load.skip_reason.empty()) {
+      const SkinnyCase c = kRowsCases[7];
+      auto model = Model::build(skinny_graph(c), registry, {.backends = {"vulkan"}});
+      const std::map<std::string, Tensor> inputs = {
+          {"x", Tensor::random(DType::f16, x_shape(c), 45)},
+          {"skip", Tensor::random(DType::f16, {c.rows, c.n}, 46)}};
+      testing::expect_matches_reference(*model, inputs, 2e-2);
+    }
+    log = ::testing::internal::GetCapturedStderr();
+    if (!load.skip_reason.empty()) GTEST_SKIP() << load.skip_reason;
+    ASSERT_TRUE(load.failure.empty()) << load.failure;
+  }
+  EXPECT_NE(log.find("(matvec_t 64)"), std::string::npos) << log;
+}
 
 // A device without 16-bit storage (here by RTSCOPE_VULKAN_F16_STORAGE=0)
 // keeps f16 tensors in f32, so f16 products do not apply: the device line

@@ -83,6 +83,20 @@ TEST(VulkanSkinnySelection, ParsesTheSplitSwitch) {
   EXPECT_EQ(parse_matvec_groups("1024x", 1024), std::nullopt);
   EXPECT_EQ(parse_matvec_groups("-1", 1024), std::nullopt);
   EXPECT_EQ(parse_matvec_groups("99999999999", 1024), std::nullopt);
+  EXPECT_EQ(parse_matvec_workgroup(nullptr), 0u);  // the row shaders' size
+  EXPECT_EQ(parse_matvec_workgroup(""), 0u);
+  EXPECT_EQ(parse_matvec_workgroup("64"), 64u);
+  EXPECT_EQ(parse_matvec_workgroup("512"), 512u);
+  EXPECT_EQ(parse_matvec_workgroup("96"), std::nullopt);  // not a power of two
+  EXPECT_EQ(parse_matvec_workgroup("1024"), std::nullopt);
+  EXPECT_EQ(parse_matvec_workgroup("0"), std::nullopt);
+  // matvec_t's shared arrays: 32 subgroups of 4 weight rows x 8 sums and 8
+  // squares, and 64 argmax keys; 16 weight rows in 512 invocations pass
+  // lavapipe's 32 KiB, 4 do not.
+  EXPECT_EQ(matvec_shared_bytes(256, 4), (32u * 40 + 64) * 4);
+  EXPECT_EQ(matvec_shared_bytes(256, 0), (2u + 64) * 4);
+  EXPECT_GT(matvec_shared_bytes(512, 16), 32768u);
+  EXPECT_LT(matvec_shared_bytes(512, 4), 32768u);
   EXPECT_EQ(parse_matvec_team_slots(nullptr, 4), 4u);
   EXPECT_EQ(parse_matvec_team_slots("off", 4), 0u);
   EXPECT_EQ(parse_matvec_team_slots("0", 4), 0u);
@@ -275,7 +289,8 @@ TEST(VulkanSkinnySelection, ThePluginRejectsSplitSizesItHasNoPathFor) {
   } cases[] = {{"RTSCOPE_VULKAN_MATVEC_SPLIT", "3", "2, 4, 8, 16, 0 (off)"},
                {"RTSCOPE_VULKAN_MATVEC_BLOCK_ROWS", "16", "2, 4, 8"},
                {"RTSCOPE_VULKAN_MATVEC_TEAM_SLOTS", "3", "1, 2, 4, 8, 16"},
-               {"RTSCOPE_VULKAN_MATVEC_FEW_ROW_TEAM_SLOTS", "32", "for up to 4 rows"}};
+               {"RTSCOPE_VULKAN_MATVEC_FEW_ROW_TEAM_SLOTS", "32", "for up to 4 rows"},
+               {"RTSCOPE_VULKAN_MATVEC_WORKGROUP", "96", "64, 128, 256 or 512"}};
   for (const auto& c : cases) {
     const vulkan_testing::LoadResult load = load_with(c.variable, c.value);
     if (!load.skip_reason.empty()) GTEST_SKIP() << load.skip_reason;

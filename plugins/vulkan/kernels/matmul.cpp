@@ -103,7 +103,8 @@ void dispatch_matmul(const EncodeArgs& args, MatmulPush push, const BufferRegion
     }
     // matvec: kMatvecColumns columns per workgroup; matvec_t: one column
     // per subgroup.
-    const uint32_t subgroups = std::max(1u, caps.rows_workgroup / std::max(1u, caps.subgroup_size));
+    const uint32_t subgroups =
+        std::max(1u, caps.matvec_workgroup / std::max(1u, caps.subgroup_size));
     const uint64_t columns = skinny_transposed ? subgroups : kMatvecColumns;
     // A rope takes one subgroup per pair of columns.
     const uint64_t tasks = heads.rope ? push.n / 2 : push.n;

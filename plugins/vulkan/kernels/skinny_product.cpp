@@ -1,5 +1,6 @@
 #include "kernels/skinny_product.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <initializer_list>
 #include <string>
@@ -51,6 +52,19 @@ std::optional<uint32_t> parse_matvec_groups(const char* value, uint32_t fallback
   if (std::string_view(value) == "off") return 0;
   const std::optional<uint64_t> count = parse_whole_number(value, 0, 65535);
   return count ? std::optional<uint32_t>(static_cast<uint32_t>(*count)) : std::nullopt;
+}
+
+std::optional<uint32_t> parse_matvec_workgroup(const char* value) {
+  return parse_count(value, 0, {64, 128, 256, 512});
+}
+
+uint32_t matvec_shared_bytes(uint32_t invocations, uint32_t weight_rows) {
+  // MAX_SUBGROUPS = WG / 8 subgroups, each with the sums of its weight
+  // rows (at least 2: WEIGHT_ROWS) x 8 padded rows and 8 squares; the
+  // argmax's keys for its rows and pages. Without a split, one float each.
+  const uint32_t subgroups = invocations / 8;
+  const uint32_t split = weight_rows == 0 ? 2 : subgroups * (std::max(weight_rows, 2u) * 8 + 8);
+  return (split + kMatvecArgmaxMaxRows * kMatvecArgmaxPages) * static_cast<uint32_t>(sizeof(float));
 }
 
 std::string_view skinny_mode_name(SkinnyMode mode) {

@@ -55,6 +55,18 @@ std::optional<uint32_t> parse_matvec_team_slots(const char* value, uint32_t fall
 // 65535 that cap; nullopt otherwise.
 std::optional<uint32_t> parse_matvec_groups(const char* value, uint32_t fallback);
 
+// RTSCOPE_VULKAN_MATVEC_WORKGROUP's value (DeviceCaps::matvec_workgroup):
+// nullptr or "" gives 0 (the device's row-shader workgroup), "64", "128",
+// "256" or "512" that many invocations; nullopt otherwise.
+std::optional<uint32_t> parse_matvec_workgroup(const char* value);
+
+// The shared memory matvec_t declares for a workgroup of `invocations`
+// with `weight_rows` weight rows per split-K workgroup (DeviceCaps::
+// matvec_split_rows; 0: no split): its split-K sums and squares and the
+// fused argmax's keys, in bytes. Mirrors split_sums, split_squares and
+// argmax_best in matvec_t.comp.
+uint32_t matvec_shared_bytes(uint32_t invocations, uint32_t weight_rows);
+
 // RTSCOPE_VULKAN_SKINNY's value: nullptr or "" is kAuto, "coop" and
 // "matvec" (any case) their modes; nullopt for anything else.
 std::optional<SkinnyMode> parse_skinny_mode(const char* value);
