@@ -40,22 +40,17 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 [[ ${#positional[@]} -eq 2 ]] || usage
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib/run-variant.sh
+source "$repo/scripts/lib/run-variant.sh"
 for variant in "${variants[@]}"; do
-  name="${variant%%:*}"
-  if [[ ! "$name" =~ ^[A-Za-z0-9-]+$ || "$name" == default ]]; then
-    echo "device-ab: variant '$variant': NAME must be letters, digits and '-', and not 'default'" >&2
+  run_variant_parse device-ab "$variant" || exit 2
+  if [[ "$variant_name" == default ]]; then
+    echo "device-ab: variant '$variant': 'default' names the run without variables" >&2
     exit 2
   fi
-  IFS=, read -ra assignments <<<"${variant#*:}"
-  for assignment in "${assignments[@]}"; do
-    [[ "$assignment" =~ ^[A-Za-z_][A-Za-z0-9_]*=.*$ ]] || {
-      echo "device-ab: variant '$name': '$assignment' is not VAR=VALUE" >&2
-      exit 2
-    }
-  done
 done
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Libraries and plugins of the prebuilt tree; sets $build.
 # shellcheck source=lib/prebuilt-tree.sh
 source "$repo/scripts/lib/prebuilt-tree.sh"
@@ -112,15 +107,8 @@ status=0
 for ((round = 1; round <= rounds; ++round)); do
   run default "$round" || status=1
   for variant in "${variants[@]}"; do
-    IFS=, read -ra assignments <<<"${variant#*:}"
-    for i in "${!assignments[@]}"; do
-      # A variant's plugin dirs go before the tree's, which still serve the
-      # plugins it does not replace (the runner loads cpu too).
-      if [[ "${assignments[$i]}" == RTSCOPE_PLUGIN_PATH=* ]]; then
-        assignments[i]+=":$RTSCOPE_PLUGIN_PATH"
-      fi
-    done
-    run "${variant%%:*}" "$round" "${assignments[@]}" || status=1
+    run_variant_parse device-ab "$variant" && run_variant_complete_plugin_path
+    run "$variant_name" "$round" "${variant_assignments[@]}" || status=1
   done
 done
 python3 "$repo/tests/bench/ab_report.py" "$out" || status=1

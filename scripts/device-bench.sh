@@ -125,6 +125,12 @@ if [[ ! "$b16_rounds" =~ ^[1-9][0-9]?$ ]]; then
   echo "device-bench: RTSCOPE_BENCH_B16_ROUNDS='$b16_rounds' is not a count of rounds (1 to 99)" >&2
   exit 2
 fi
+# Malformed B16 variants are refused before anything runs.
+# shellcheck source=lib/run-variant.sh
+source "$repo/scripts/lib/run-variant.sh"
+for variant in ${RTSCOPE_BENCH_B16_ENV:-}; do
+  run_variant_parse "device-bench: RTSCOPE_BENCH_B16_ENV" "$variant" || exit 2
+done
 decoder_sets=()
 for key in layers d_model heads ffn vocab max_seq; do
   decoder_sets+=(--set "models.decoder.params.$key=${!key}")
@@ -289,23 +295,11 @@ if $decoder_ok; then
     ) || decoder_ok=false
   done
   for variant in ${RTSCOPE_BENCH_B16_ENV:-}; do
-    name="${variant%%:*}"
-    if [[ "$variant" != *:* || ! "$name" =~ ^[A-Za-z0-9_-]+$ ]]; then
-      log "B16: RTSCOPE_BENCH_B16_ENV entry '$variant' is not NAME:VAR=VALUE[,VAR=VALUE...]; skipped"
-      decoder_ok=false
-      continue
-    fi
     (
-      IFS=, read -ra assignments <<<"${variant#*:}"
-      for assignment in "${assignments[@]}"; do
-        if [[ ! "$assignment" =~ ^[A-Z][A-Z0-9_]*=.*$ ]]; then
-          log "B16: '$assignment' in RTSCOPE_BENCH_B16_ENV entry '$name' is not VAR=VALUE"
-          exit 1
-        fi
-        export "${assignment?}"
-      done
-      log "B16 variant '$name' (${variant#*:}):"
-      run_b16 "b16_$name"
+      run_variant_parse device-bench "$variant" && run_variant_complete_plugin_path
+      for assignment in "${variant_assignments[@]}"; do export "${assignment?}"; done
+      log "B16 variant '$variant_name' (${variant_assignments[*]}):"
+      run_b16 "b16_$variant_name"
     ) || decoder_ok=false
   done
 fi

@@ -1,6 +1,6 @@
 """scripts/device-ab.sh end to end on a build tree with the Vulkan plugin
 (--quick: the tiny decoder, on lavapipe in CI), and its refusal of
-malformed variants before anything runs.
+malformed variants before anything runs (device-bench's B16 variants too).
 
     tests/bench/device_ab_test.py BUILD_DIR
 
@@ -43,6 +43,18 @@ class MalformedVariantsTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as out:
             result = device_ab(out, "--quick", "default:RTSCOPE_VULKAN_F16_PRODUCTS=1")
             self.assertEqual(result.returncode, 2)
+
+
+class DeviceBenchVariantsTest(unittest.TestCase):
+    def test_a_malformed_b16_variant_is_refused_before_anything_runs(self):
+        with tempfile.TemporaryDirectory() as out:
+            env = dict(os.environ, RTSCOPE_BENCH_B16_ENV="solo:RTSCOPE_VULKAN_MATVEC_SOLO_TEAMS=1 f16")
+            result = subprocess.run(["bash", str(REPO / "scripts" / "device-bench.sh"), str(BUILD),
+                                     out, "--quick"], capture_output=True, text=True, timeout=120,
+                                    env=env)
+            self.assertEqual(result.returncode, 2, result.stderr)
+            self.assertIn("RTSCOPE_BENCH_B16_ENV: variant 'f16'", result.stderr)
+            self.assertEqual(os.listdir(out), [], "nothing ran")
 
 
 class QuickRunTest(unittest.TestCase):
