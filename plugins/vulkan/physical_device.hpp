@@ -48,10 +48,6 @@ struct DeviceCaps {
   // instead of the workgroup's (spec constant 6;
   // RTSCOPE_VULKAN_MATVEC_SOLO_TEAMS=1; off by default).
   bool matvec_solo_teams = false;
-  // Whether that path loads a team's next slot of weights before it
-  // multiplies the current one (spec constant 7;
-  // RTSCOPE_VULKAN_MATVEC_PREFETCH=1; off by default).
-  bool matvec_prefetch = false;
   // Whether engines fold rmsnorm gains into the transposed weights of the
   // projections after them (Engine::fold_norm_gains;
   // RTSCOPE_VULKAN_FOLD_NORM_GAINS=0 turns it off, to compare).

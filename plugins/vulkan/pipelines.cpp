@@ -20,7 +20,7 @@ namespace {
 
 // Specialization constants of a variant on a device (ids 0 to count - 1).
 struct Specialization {
-  uint32_t values[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  uint32_t values[7] = {0, 0, 0, 0, 0, 0, 0};
   uint32_t count = 1;
   std::string label;  // for the cache key
 };
@@ -44,12 +44,10 @@ Specialization specialization_for(const DeviceCaps& caps, std::string_view varia
         spec.values[4] = caps.matvec_few_row_team_slots;
         spec.values[5] = caps.matvec_min_groups;
         spec.values[6] = caps.matvec_solo_teams ? 1 : 0;
-        spec.values[7] = caps.matvec_prefetch ? 1 : 0;
-        spec.count = 8;
+        spec.count = 7;
         spec.label += str_cat("s", caps.matvec_split_rows, "b", caps.matvec_split_block_rows, "t",
                               caps.matvec_team_slots, "f", caps.matvec_few_row_team_slots, "g",
-                              caps.matvec_min_groups, caps.matvec_solo_teams ? "o" : "",
-                              caps.matvec_prefetch ? "p" : "");
+                              caps.matvec_min_groups, caps.matvec_solo_teams ? "o" : "");
       }
       break;
     case WorkgroupShape::kTiles:

@@ -112,7 +112,6 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
   const bool fuse_argmax = env_flag("RTSCOPE_VULKAN_FUSE_ARGMAX", true);
   const bool f16_products = env_flag("RTSCOPE_VULKAN_F16_PRODUCTS", false);
   const bool solo_teams = env_flag("RTSCOPE_VULKAN_MATVEC_SOLO_TEAMS", false);
-  const bool matvec_prefetch = env_flag("RTSCOPE_VULKAN_MATVEC_PREFETCH", false);
   const bool chain_stall_diagnostic = env_flag("RTSCOPE_VULKAN_DIAG_CHAIN_STALL", false);
   const bool pipeline_statistics = env_flag("RTSCOPE_VULKAN_PIPELINE_STATS", false);
   const char* chain_value = std::getenv("RTSCOPE_VULKAN_CHAIN");
@@ -159,7 +158,6 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
     device.caps.matvec_few_row_team_slots = few_row_team_slots;
     device.caps.matvec_min_groups = min_groups;
     device.caps.matvec_solo_teams = solo_teams;
-    device.caps.matvec_prefetch = matvec_prefetch;
     device.caps.fold_norm_gains = fold_norm_gains;
     device.caps.fuse_cache_writes = fuse_cache_writes;
     device.caps.f16_products = f16_products && device.caps.shader_float16;

@@ -222,8 +222,7 @@ INSTANTIATE_TEST_SUITE_P(
 // (RTSCOPE_VULKAN_MATVEC_MIN_GROUPS), with one column per subgroup
 // (split "0"), with f16 products (RTSCOPE_VULKAN_F16_PRODUCTS=1), and with
 // teams of one subgroup that sync alone (RTSCOPE_VULKAN_MATVEC_SOLO_TEAMS),
-// in workgroups of other sizes (RTSCOPE_VULKAN_MATVEC_WORKGROUP), and
-// with each team's next slot loaded ahead (RTSCOPE_VULKAN_MATVEC_PREFETCH).
+// and in workgroups of other sizes (RTSCOPE_VULKAN_MATVEC_WORKGROUP).
 struct SplitConfig {
   const char* weight_rows;
   const char* block_rows = "";
@@ -233,7 +232,6 @@ struct SplitConfig {
   bool f16_products = false;
   const char* solo_teams = "";
   const char* workgroup = "";
-  const char* prefetch = "";
 };
 
 class VulkanMatvecRowsLinear
@@ -250,7 +248,6 @@ class VulkanMatvecRowsLinear
     const testing::EnvGuard min_groups("RTSCOPE_VULKAN_MATVEC_MIN_GROUPS", split.min_groups);
     const testing::EnvGuard solo_teams("RTSCOPE_VULKAN_MATVEC_SOLO_TEAMS", split.solo_teams);
     const testing::EnvGuard workgroup("RTSCOPE_VULKAN_MATVEC_WORKGROUP", split.workgroup);
-    const testing::EnvGuard prefetch("RTSCOPE_VULKAN_MATVEC_PREFETCH", split.prefetch);
     if (split.f16_products) {
       RTSCOPE_LOAD_VULKAN_WITH_F16_PRODUCTS(registry_, f16_products_);
     } else {
@@ -309,7 +306,6 @@ std::string rows_case_name(
   if (split.f16_products) name += "_f16math";
   if (*split.solo_teams != '\0') name += std::string("_solo") + split.solo_teams;
   if (*split.workgroup != '\0') name += std::string("_wg") + split.workgroup;
-  if (*split.prefetch != '\0') name += std::string("_prefetch") + split.prefetch;
   return name;
 }
 
@@ -399,21 +395,6 @@ INSTANTIATE_TEST_SUITE_P(
                        ::testing::Values(SplitConfig{.weight_rows = "", .workgroup = "64"},
                                          SplitConfig{.weight_rows = "", .workgroup = "512"},
                                          SplitConfig{.weight_rows = "0", .workgroup = "64"})),
-    rows_case_name);
-
-// The next slot loaded ahead, on every case: on the default split, with
-// teams aiming at one slot of K per invocation (most invocations then
-// have no next slot to load), and on the largest split with rows past
-// one pass.
-INSTANTIATE_TEST_SUITE_P(
-    Prefetch, VulkanMatvecRowsLinear,
-    ::testing::Combine(
-        ::testing::ValuesIn(kRowsCases),
-        ::testing::Values(
-            SplitConfig{.weight_rows = "", .prefetch = "1"},
-            SplitConfig{
-                .weight_rows = "", .team_slots = "1", .few_row_team_slots = "1", .prefetch = "1"},
-            SplitConfig{.weight_rows = "16", .block_rows = "4", .prefetch = "1"})),
     rows_case_name);
 
 // The size reaches the device: its line names the workgroup matvec_t

@@ -70,10 +70,6 @@ layout(constant_id = 5) const uint SPLIT_MIN_GROUPS = 256;
 // their stores (DeviceCaps::matvec_solo_teams; 0: the workgroup meets at
 // every round): team_barrier.
 layout(constant_id = 6) const uint SPLIT_SOLO_TEAMS = 0;
-// Whether the split-K path loads a team's next slot of weights before it
-// multiplies the current one (DeviceCaps::matvec_prefetch; 0: one slot in
-// flight per invocation): split_k.
-layout(constant_id = 7) const uint SPLIT_PREFETCH = 0;
 
 const uint IN_FLIGHT = 8;  // 16-byte weight loads per invocation and row
 
@@ -677,26 +673,10 @@ void split_k(uint M, uint N, uint K, uint FLAGS) {
         store_inputs = row_inputs(row0 + store_row, task_column(store_task, rope), N, FLAGS);
       }
       const bool add_squares = norm_rows && !(squares_once && have_squares);
-      if (SPLIT_PREFETCH != 0u) {
-        // Two slots in flight: at 8 rows the sums and the widened weights
-        // take most of an invocation's registers (128 on an H100, 2
-        // workgroups per SM), so the bytes in flight per SM come from
-        // loads per invocation, not from more invocations. Same slots,
-        // same order: the same sums.
-        uvec4 next[WEIGHT_ROWS];
-        if (busy && tid < vecs) load_slot(start, tid, group_tasks, gated, next);
-        for (uint v = tid; busy && v < vecs; v += team_size) {
-          uvec4 raw[WEIGHT_ROWS];
-          [[unroll]] for (uint w = 0u; w < WEIGHT_ROWS; ++w) raw[w] = next[w];
-          if (v + team_size < vecs) load_slot(start, v + team_size, group_tasks, gated, next);
-          accumulate_slot(raw, v, vecs, row0, rows, apply_gain, add_squares, acc, squares);
-        }
-      } else {
-        for (uint v = tid; busy && v < vecs; v += team_size) {
-          uvec4 raw[WEIGHT_ROWS];
-          load_slot(start, v, group_tasks, gated, raw);
-          accumulate_slot(raw, v, vecs, row0, rows, apply_gain, add_squares, acc, squares);
-        }
+      for (uint v = tid; busy && v < vecs; v += team_size) {
+        uvec4 raw[WEIGHT_ROWS];
+        load_slot(start, v, group_tasks, gated, raw);
+        accumulate_slot(raw, v, vecs, row0, rows, apply_gain, add_squares, acc, squares);
       }
       BUTTERFLY_SUM(acc, SUMS)
       STORE_SUMS(acc, SUMS, split_sums)
