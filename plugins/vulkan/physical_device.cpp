@@ -200,17 +200,6 @@ std::optional<PhysicalDevice> describe(VkPhysicalDevice handle, uint32_t index,
   caps.storage_8bit = has_8bit && storage8.storageBuffer8BitAccess == VK_TRUE;
   caps.storage_8bit_needs_extension =
       caps.storage_8bit && properties.apiVersion < VK_API_VERSION_1_2;
-  // What the driver compiled, for RTSCOPE_VULKAN_PIPELINE_STATS; its
-  // feature struct is queried only where the extension exists.
-  if (has_device_extension(handle, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME)) {
-    auto executable = vk_struct<VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR>(
-        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR);
-    auto executable_features =
-        vk_struct<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2);
-    executable_features.pNext = &executable;
-    vkGetPhysicalDeviceFeatures2(handle, &executable_features);
-    caps.pipeline_executable_info = executable.pipelineExecutableInfo == VK_TRUE;
-  }
 
   vkGetPhysicalDeviceMemoryProperties(handle, &device.memory);
   choose_workgroups(limits, caps);
@@ -252,6 +241,20 @@ std::string describe_list(const std::vector<PhysicalDevice>& devices) {
 }
 
 }  // namespace
+
+bool supports_pipeline_statistics(VkPhysicalDevice device) {
+  // The feature struct is queried only where the extension exists.
+  if (!has_device_extension(device, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME)) {
+    return false;
+  }
+  auto executable = vk_struct<VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR>(
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR);
+  auto features =
+      vk_struct<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2);
+  features.pNext = &executable;
+  vkGetPhysicalDeviceFeatures2(device, &features);
+  return executable.pipelineExecutableInfo == VK_TRUE;
+}
 
 bool has_device_extension(VkPhysicalDevice device, const char* name) {
   uint32_t count = 0;

@@ -107,12 +107,9 @@ struct DeviceCaps {
   // in f16 (RTSCOPE_VULKAN_F16_PRODUCTS=1, where shader_float16 holds; off
   // by default).
   bool f16_products = false;
-  // VK_KHR_pipeline_executable_properties with its pipelineExecutableInfo
-  // feature: the driver reports what it compiled (pipeline_statistics.hpp).
-  bool pipeline_executable_info = false;
   // Whether pipelines are created with their statistics captured and
-  // logged (RTSCOPE_VULKAN_PIPELINE_STATS=1, where the device has the
-  // above; off by default).
+  // logged (RTSCOPE_VULKAN_PIPELINE_STATS=1, where
+  // supports_pipeline_statistics holds; off by default).
   bool pipeline_statistics = false;
   uint32_t queue_family = 0;  // a family with compute (and therefore transfer)
   // Device timestamps on that queue (timestampValidBits; 0: none) and the
@@ -150,6 +147,12 @@ struct PhysicalDevice {
 
 // Whether `device` offers device extension `name`.
 bool has_device_extension(VkPhysicalDevice device, const char* name);
+
+// Whether `device` has VK_KHR_pipeline_executable_properties with its
+// pipelineExecutableInfo feature: the driver reports what it compiled
+// (pipeline_statistics.hpp). Asked only when RTSCOPE_VULKAN_PIPELINE_STATS
+// is set, so that plugin load does not pay for it otherwise.
+bool supports_pipeline_statistics(VkPhysicalDevice device);
 
 // Usable devices (Vulkan 1.1 or newer with a compute queue), in the order
 // the plugin exposes them. `selection` is RTSCOPE_VULKAN_DEVICE (index in

@@ -32,12 +32,11 @@ Specialization specialization_for(const DeviceCaps& caps, std::string_view varia
       spec.values[0] = caps.linear_workgroup;
       spec.label = str_cat("wg", caps.linear_workgroup);
       break;
-    case WorkgroupShape::kRows:
-      spec.values[0] = caps.rows_workgroup;
-      spec.label = str_cat("wg", caps.rows_workgroup);
-      if (shader_family(variant) == "matvec_t") {
-        spec.values[0] = caps.matvec_workgroup;
-        spec.label = str_cat("wg", caps.matvec_workgroup);
+    case WorkgroupShape::kRows: {
+      const bool matvec_t = shader_family(variant) == "matvec_t";
+      spec.values[0] = matvec_t ? caps.matvec_workgroup : caps.rows_workgroup;
+      spec.label = str_cat("wg", spec.values[0]);
+      if (matvec_t) {
         spec.values[1] = caps.matvec_split_rows;
         spec.values[2] = caps.matvec_split_block_rows;
         spec.values[3] = caps.matvec_team_slots;
@@ -50,6 +49,7 @@ Specialization specialization_for(const DeviceCaps& caps, std::string_view varia
                               caps.matvec_min_groups, caps.matvec_solo_teams ? "o" : "");
       }
       break;
+    }
     case WorkgroupShape::kTiles:
       spec.values[0] = caps.tile_x;
       spec.values[1] = caps.tile_y;

@@ -178,7 +178,8 @@ VulkanPlugin::VulkanPlugin(const rts_host_api* host, uint32_t abi_minor)
         (chain == ChainChoice::kAuto ? chain_measured : chain == ChainChoice::kOn) &&
         device_scope_atomics && device.caps.subgroup_arithmetic;
     device.caps.matvec_groups = matvec_groups;
-    device.caps.pipeline_statistics = pipeline_statistics && device.caps.pipeline_executable_info;
+    device.caps.pipeline_statistics =
+        pipeline_statistics && supports_pipeline_statistics(device.handle);
     const uint32_t shared = device.caps.max_shared_memory;
     const uint32_t invocations = device.properties.limits.maxComputeWorkGroupInvocations;
     const SkinnyCoopBuild& build =

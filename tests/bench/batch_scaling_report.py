@@ -20,6 +20,9 @@ import re
 import statistics
 import sys
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from device_bench_report import first_model  # noqa: E402
+
 TARGET_B8_OVER_B1 = 6.0
 RUN_NAME = re.compile(r"decoder_batch_(\d+)(?:_r(\d+))?\.json")
 
@@ -37,8 +40,7 @@ def load_runs(out: pathlib.Path):
         named = [(path, match) for path, match in named if match.group(2)]
     runs = {}
     for path, match in named:
-        report = json.loads(path.read_text())
-        model = next(iter(report["models"].values()))
+        model = first_model(json.loads(path.read_text()))
         batch = int(match.group(1))
         runs.setdefault(batch, []).append({
             "round": int(match.group(2) or 1),

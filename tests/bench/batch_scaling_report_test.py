@@ -21,6 +21,13 @@ def run(batch, p50_ms):
     }}}
 
 
+def rounds(*p50_by_batch):
+    """Run files of rounds 1, 2, ...: each argument maps a batch to its
+    step p50 in that round."""
+    return {f"decoder_batch_{batch}_r{number}.json": run(batch, p50)
+            for number, p50s in enumerate(p50_by_batch, 1) for batch, p50 in p50s.items()}
+
+
 def report(runs):
     """The report's exit status, batch_scaling.json and printed text for a
     folder of `runs` (file name: JSON content)."""
@@ -43,11 +50,8 @@ class BatchScalingReportTest(unittest.TestCase):
     def test_the_ratio_takes_each_sides_median_over_the_rounds(self):
         # Round 2's one-stream run is slow (as an H200's was: 0.533 ms
         # against 0.505-0.508): its own ratio is 6.05x, the medians' 5.72x.
-        status, summary, printed = report({
-            "decoder_batch_1_r1.json": run(1, 0.505), "decoder_batch_8_r1.json": run(8, 0.710),
-            "decoder_batch_1_r2.json": run(1, 0.533), "decoder_batch_8_r2.json": run(8, 0.705),
-            "decoder_batch_1_r3.json": run(1, 0.508), "decoder_batch_8_r3.json": run(8, 0.714),
-        })
+        status, summary, printed = report(
+            rounds({1: 0.505, 8: 0.710}, {1: 0.533, 8: 0.705}, {1: 0.508, 8: 0.714}))
         self.assertEqual(status, 0)
         self.assertAlmostEqual(summary["runs"]["1"]["step_p50_ms"], 0.508)
         self.assertAlmostEqual(summary["runs"]["8"]["step_p50_ms"], 0.710)
@@ -74,15 +78,14 @@ class BatchScalingReportTest(unittest.TestCase):
         # An earlier call's one-round files left in the output folder.
         status, summary, _ = report({
             "decoder_batch_1.json": run(1, 9.0), "decoder_batch_8.json": run(8, 9.0),
-            "decoder_batch_1_r1.json": run(1, 0.5), "decoder_batch_8_r1.json": run(8, 0.7),
-            "decoder_batch_1_r2.json": run(1, 0.5), "decoder_batch_8_r2.json": run(8, 0.7),
+            **rounds({1: 0.5, 8: 0.7}, {1: 0.5, 8: 0.7}),
         })
         self.assertEqual(status, 0)
         self.assertEqual(len(summary["runs"]["1"]["rounds"]), 2)
         self.assertAlmostEqual(summary["b8_over_b1"], 8 * 0.5 / 0.7, places=6)
 
     def test_without_one_stream_there_is_no_ratio(self):
-        status, summary, _ = report({"decoder_batch_8_r1.json": run(8, 0.8)})
+        status, summary, _ = report(rounds({8: 0.8}))
         self.assertEqual(status, 0)
         self.assertNotIn("b8_over_b1", summary)
 
