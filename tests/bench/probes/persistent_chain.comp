@@ -55,7 +55,7 @@ float dot8(uvec4 w, uint at) {
 
 void wait_for(uint counter, uint count) {
   if (gl_LocalInvocationIndex == 0u) {
-    for (uint round = 0u; round < 1024u; ++round) {
+    for (uint round = 0u; round < 256u; ++round) {
       bool done = false;
       for (uint poll = 0u; poll < 4096u; ++poll) {
         if (counters[counter] >= count) {
