@@ -28,6 +28,8 @@ struct Stage {
 
 layout(std430, binding = 0) readonly buffer Weights { uvec4 w4[]; };
 layout(std430, binding = 1) coherent buffer Activations { float act[]; };
+// The same as 16-byte vectors (every stage's input starts at a multiple of 4).
+layout(std430, binding = 1) coherent buffer ActivationVectors { vec4 act4[]; };
 layout(std430, binding = 2) readonly buffer Stages { Stage stages[]; };
 layout(std430, binding = 3) volatile coherent buffer Counters { uint counters[]; };
 
@@ -92,9 +94,15 @@ void main() {
       }
     }
     if (pc.persistent != 0u && s > pc.first) wait_for(s - 1u, gl_NumWorkGroups.x);
-    for (uint i = gl_LocalInvocationIndex; i < st.k / 4u; i += gl_WorkGroupSize.x) {
-      const uint at = st.in_at + i * 4u;
-      xs[i] = vec4(act[at], act[at + 1u], act[at + 2u], act[at + 3u]);
+    // The input in one round trip: every load is sent before any store.
+    vec4 staged[MAX_K / 4u / 256u];
+    [[unroll]] for (uint j = 0u; j < MAX_K / 4u / 256u; ++j) {
+      const uint i = gl_LocalInvocationIndex + j * 256u;
+      if (i < st.k / 4u) staged[j] = act4[st.in_at / 4u + i];
+    }
+    [[unroll]] for (uint j = 0u; j < MAX_K / 4u / 256u; ++j) {
+      const uint i = gl_LocalInvocationIndex + j * 256u;
+      if (i < st.k / 4u) xs[i] = staged[j];
     }
     barrier();
     for (uint t = first_task; t < st.n; t += subgroups) {
