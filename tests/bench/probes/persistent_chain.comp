@@ -36,7 +36,7 @@ layout(std430, binding = 3) volatile coherent buffer Counters { uint counters[];
 layout(push_constant) uniform Push {
   uint first;     // first stage
   uint count;     // stages this dispatch runs
-  uint persistent;
+  uint persistent;  // 0: one dispatch per stage; 1: persistent; 3: persistent, no waits
   uint prefetch;
 } pc;
 
@@ -80,20 +80,22 @@ void main() {
   for (uint s = pc.first; s < pc.first + pc.count; ++s) {
     const Stage st = stages[s];
     const uint vecs = st.k / 8u;
-    // The first row's first weights, sent for before the wait.
-    uvec4 pre_w[IN_FLIGHT];
-    uvec4 pre_u[IN_FLIGHT];
+    // The first row's first weights, sent for before the wait, into the
+    // registers the row's first round uses.
+    uvec4 w[IN_FLIGHT];
+    uvec4 u[IN_FLIGHT];
     const bool has_pre = pc.prefetch != 0u && first_task < st.n;
     if (has_pre) {
       [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
         const uint v = lane + j * lanes;
         if (v < vecs) {
-          pre_w[j] = w4[st.w + first_task * vecs + v];
-          if (st.gated != 0u) pre_u[j] = w4[st.u + first_task * vecs + v];
+          w[j] = w4[st.w + first_task * vecs + v];
+          if (st.gated != 0u) u[j] = w4[st.u + first_task * vecs + v];
         }
       }
     }
-    if (pc.persistent != 0u && s > pc.first) wait_for(s - 1u, gl_NumWorkGroups.x);
+    // Bit 1 of `persistent`: no waits (a control; results wrong).
+    if (pc.persistent == 1u && s > pc.first) wait_for(s - 1u, gl_NumWorkGroups.x);
     // The input in one round trip: every load is sent before any store.
     vec4 staged[MAX_K / 4u / 256u];
     [[unroll]] for (uint j = 0u; j < MAX_K / 4u / 256u; ++j) {
@@ -111,12 +113,7 @@ void main() {
       const uint row_w = st.w + t * vecs;
       const uint row_u = st.u + t * vecs;
       for (uint v0 = 0u; v0 < vecs; v0 += IN_FLIGHT * lanes) {
-        uvec4 w[IN_FLIGHT];
-        uvec4 u[IN_FLIGHT];
-        if (has_pre && t == first_task && v0 == 0u) {
-          w = pre_w;
-          u = pre_u;
-        } else {
+        if (!has_pre || t != first_task || v0 != 0u) {
           [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
             const uint v = v0 + lane + j * lanes;
             if (v < vecs) {

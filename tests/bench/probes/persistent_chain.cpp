@@ -426,11 +426,17 @@ int main(int argc, char** argv) try {
     uint32_t groups;  // 0: one dispatch per stage
     bool barriers;
     bool prefetch;
+    bool waits = true;
+    uint32_t stage_groups = 0;  // one dispatch per stage: 0, a row per subgroup; else this many
   };
   std::vector<Form> forms = {{"barriers", 0, true, false},
                              {"barriers, first weights sent for first", 0, true, true},
                              {"no barriers (results wrong)", 0, false, false}};
   for (uint32_t g : group_counts) {
+    forms.push_back(
+        {"barriers, " + std::to_string(g) + " workgroups per stage", 0, true, true, true, g});
+    forms.push_back({"persistent, " + std::to_string(g) + " workgroups, no waits (results wrong)",
+                     g, false, true, false});
     forms.push_back({"persistent, " + std::to_string(g) + " workgroups", g, false, false});
     forms.push_back({"persistent, " + std::to_string(g) + " workgroups, weights before the wait", g,
                      false, true});
@@ -451,7 +457,7 @@ int main(int argc, char** argv) try {
                               &set, 0, nullptr);
       vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, probe.queries(), 0);
       if (form.groups != 0) {
-        const uint32_t push[4] = {0, stage_count, 1, form.prefetch ? 1u : 0u};
+        const uint32_t push[4] = {0, stage_count, form.waits ? 1u : 3u, form.prefetch ? 1u : 0u};
         vkCmdPushConstants(cb, probe.pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, 16, push);
         vkCmdDispatch(cb, form.groups, 1, 1);
       } else {
@@ -463,7 +469,8 @@ int main(int argc, char** argv) try {
           const uint32_t push[4] = {s, 1, 0, form.prefetch ? 1u : 0u};
           vkCmdPushConstants(cb, probe.pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, 16, push);
           // One row per subgroup of 32 lanes, 8 per workgroup (fewer lanes: rows loop).
-          vkCmdDispatch(cb, (stages[s].n + 7) / 8, 1, 1);
+          vkCmdDispatch(cb, form.stage_groups != 0 ? form.stage_groups : (stages[s].n + 7) / 8, 1,
+                        1);
         }
       }
       vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, probe.queries(), 1);
@@ -471,7 +478,7 @@ int main(int argc, char** argv) try {
       if (it >= 10) times.push_back(probe.elapsed_us());
       // A persistent form whose workgroups are not all resident at once
       // waits out its bound at every stage: stop after one execute.
-      if (it == 0 && form.groups != 0 && !expected.empty()) {
+      if (it == 0 && form.groups != 0 && form.waits && !expected.empty()) {
         probe.copy(act, 0, staging, 0, act.size);
         if (std::memcmp(staging.mapped, expected.data(), act.size) != 0) break;
       }
