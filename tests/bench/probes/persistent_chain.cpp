@@ -102,9 +102,29 @@ class Probe {
     queue_info.queueFamilyIndex = family_;
     queue_info.queueCount = 1;
     queue_info.pQueuePriorities = &priority;
+    // The compiled pipeline's statistics (registers, shared memory), where
+    // the driver reports them.
+    uint32_t extension_count = 0;
+    vkEnumerateDeviceExtensionProperties(physical_, nullptr, &extension_count, nullptr);
+    std::vector<VkExtensionProperties> extensions(extension_count);
+    vkEnumerateDeviceExtensionProperties(physical_, nullptr, &extension_count, extensions.data());
+    for (const VkExtensionProperties& e : extensions) {
+      if (std::strcmp(e.extensionName, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME) == 0) {
+        statistics_ = true;
+      }
+    }
+    auto executable_features = VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR};
+    executable_features.pipelineExecutableInfo = VK_TRUE;
+    const char* extension_names[] = {VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME};
     auto device_info = VkDeviceCreateInfo{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
     device_info.queueCreateInfoCount = 1;
     device_info.pQueueCreateInfos = &queue_info;
+    if (statistics_) {
+      device_info.pNext = &executable_features;
+      device_info.enabledExtensionCount = 1;
+      device_info.ppEnabledExtensionNames = extension_names;
+    }
     check(vkCreateDevice(physical_, &device_info, nullptr, &device_), "vkCreateDevice");
     vkGetDeviceQueue(device_, family_, 0, &queue_);
 
@@ -158,9 +178,35 @@ class Probe {
     pipeline_info.stage.module = module;
     pipeline_info.stage.pName = "main";
     pipeline_info.layout = pipeline_layout_;
+    if (statistics_) pipeline_info.flags = VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR;
     check(vkCreateComputePipelines(device_, VK_NULL_HANDLE, 1, &pipeline_info, nullptr, &pipeline_),
           "vkCreateComputePipelines");
     vkDestroyShaderModule(device_, module, nullptr);
+    if (statistics_) print_statistics();
+  }
+
+  void print_statistics() {
+    auto get = reinterpret_cast<PFN_vkGetPipelineExecutableStatisticsKHR>(
+        vkGetDeviceProcAddr(device_, "vkGetPipelineExecutableStatisticsKHR"));
+    if (get == nullptr) return;
+    auto info = VkPipelineExecutableInfoKHR{VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR};
+    info.pipeline = pipeline_;
+    info.executableIndex = 0;
+    uint32_t count = 0;
+    if (get(device_, &info, &count, nullptr) != VK_SUCCESS) return;
+    std::vector<VkPipelineExecutableStatisticKHR> stats(
+        std::min<uint32_t>(count, 64),
+        VkPipelineExecutableStatisticKHR{VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR});
+    count = static_cast<uint32_t>(stats.size());
+    if (get(device_, &info, &count, stats.data()) < 0) return;
+    for (uint32_t i = 0; i < count; ++i) {
+      const auto& st = stats[i];
+      if (st.format == VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR) {
+        std::printf("pipeline: %s %llu\n", st.name, static_cast<unsigned long long>(st.value.u64));
+      } else if (st.format == VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR) {
+        std::printf("pipeline: %s %lld\n", st.name, static_cast<long long>(st.value.i64));
+      }
+    }
   }
 
   const VkPhysicalDeviceProperties& properties() const { return properties_; }
@@ -286,6 +332,7 @@ class Probe {
   VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
   VkPipelineLayout pipeline_layout_ = VK_NULL_HANDLE;
   VkPipeline pipeline_ = VK_NULL_HANDLE;
+  bool statistics_ = false;
 };
 
 std::vector<Stage> make_stages(const Shape& s, uint64_t& weight_vectors, uint32_t& floats) {
