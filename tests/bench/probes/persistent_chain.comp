@@ -1,0 +1,263 @@
+#version 450
+// Probe: a chain of dependent matrix-vector products shaped like the
+// reference decoder's decode step (per layer q/k/v 6144x2048, output
+// 2048x2048, gated gate/up 2x8192x2048, down 2048x8192; then an lm head
+// 32000x2048; f16 weights stored [N, K], f32 activations), run either as
+// one dispatch per stage with a pipeline barrier between them, or as one
+// persistent dispatch whose workgroups meet at a device counter between
+// stages. With `prefetch`, a workgroup sends for its first row's weights
+// before it waits for the stage before, so they are in flight during the
+// wait. Each output row is one subgroup's dot product in a fixed order,
+// so both forms store the same bits.
+// Ticket form (persistent = 4): workgroups take chunks of a stage (one
+// row, or gated pair, per subgroup) in order from a device counter, and
+// wait for the stage before only when they enter a stage. Every chunk a
+// workgroup waits for was taken before its own by a workgroup already
+// running, so the form cannot deadlock however many workgroups the device
+// keeps resident: the structure a plugin could ship.
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_EXT_control_flow_attributes : require
+
+layout(local_size_x_id = 0) in;
+// Invocations per workgroup, and 16-byte weight loads per invocation and
+// row in one round: a workgroup of 1024 gets at most 64 registers an
+// invocation, so with IN_FLIGHT = 4 every workgroup of a persistent grid
+// of one per SM is resident, with 32 subgroups streaming on each SM.
+layout(constant_id = 0) const uint WG = 256;
+layout(constant_id = 1) const uint IN_FLIGHT = 8;
+// 1: a stage's rows are dealt to the workgroups in turn (row r to
+// workgroup r % G), so that a stage of fewer rows than the grid has
+// subgroups keeps every workgroup busy; 0: consecutive rows to one
+// workgroup's subgroups.
+layout(constant_id = 2) const uint SPREAD = 0;
+
+struct Stage {
+  uint n;        // output rows
+  uint k;        // inputs (a multiple of 8)
+  uint gated;    // 1: silu(W x) * (U x)
+  uint w;        // first 16-byte vector of W [n, k]
+  uint u;        // first 16-byte vector of U [n, k]
+  uint in_at;    // first input float
+  uint out_at;   // first output float
+  uint unused;
+};
+
+layout(std430, binding = 0) readonly buffer Weights { uvec4 w4[]; };
+layout(std430, binding = 1) coherent buffer Activations { float act[]; };
+// The same as 16-byte vectors (every stage's input starts at a multiple of 4).
+layout(std430, binding = 1) coherent buffer ActivationVectors { vec4 act4[]; };
+layout(std430, binding = 2) readonly buffer Stages { Stage stages[]; };
+layout(std430, binding = 3) volatile coherent buffer Counters { uint counters[]; };
+
+layout(push_constant) uniform Push {
+  uint first;     // first stage
+  uint count;     // stages this dispatch runs
+  uint persistent;  // 0: one dispatch per stage; 1: persistent; 3: persistent, no waits;
+                    // 4: persistent, chunks taken by ticket
+  uint prefetch;
+} pc;
+
+const uint MAX_K = 8192u;
+// The stage's input as f16, 8 to a 16-byte vector (as the plugin stores
+// activations): 16 KB at most, one shared load per weight vector.
+shared uvec4 xs[MAX_K / 8u];
+
+float dot8(uvec4 w, uint at) {
+  const uvec4 x = xs[at];
+  float acc = 0.0;
+  [[unroll]] for (uint i = 0u; i < 4u; ++i) {
+    const vec2 p = unpackHalf2x16(w[i]);
+    const vec2 q = unpackHalf2x16(x[i]);
+    acc = fma(p.x, q.x, acc);
+    acc = fma(p.y, q.y, acc);
+  }
+  return acc;
+}
+
+// A wait that gives up counts itself in the word after the stages'.
+void wait_for(uint counter, uint count) {
+  if (gl_LocalInvocationIndex == 0u) {
+    bool held = false;
+    for (uint round = 0u; round < 16u && !held; ++round) {
+      for (uint poll = 0u; poll < 4096u; ++poll) {
+        if (counters[counter] >= count) {
+          held = true;
+          break;
+        }
+      }
+    }
+    if (!held) atomicAdd(counters[pc.first + pc.count], 1u);
+  }
+  barrier();
+  memoryBarrierBuffer();
+}
+
+// The stage's input into xs as f16, in one round trip: every load sent
+// before any store.
+void stage_input(Stage st) {
+  vec4 staged[MAX_K / 4u / WG];
+  [[unroll]] for (uint j = 0u; j < MAX_K / 4u / WG; ++j) {
+    const uint i = gl_LocalInvocationIndex + j * WG;
+    if (i < st.k / 4u) staged[j] = act4[st.in_at / 4u + i];
+  }
+  [[unroll]] for (uint j = 0u; j < MAX_K / 4u / WG; ++j) {
+    const uint i = gl_LocalInvocationIndex + j * WG;  // floats 4i..4i+3: half of xs[i / 2]
+    if (i < st.k / 4u) {
+      const uint packed_lo = packHalf2x16(staged[j].xy);
+      const uint packed_hi = packHalf2x16(staged[j].zw);
+      const uint slot = i / 2u;
+      if ((i & 1u) == 0u) {
+        xs[slot].x = packed_lo;
+        xs[slot].y = packed_hi;
+      } else {
+        xs[slot].z = packed_lo;
+        xs[slot].w = packed_hi;
+      }
+    }
+  }
+  barrier();
+}
+
+// A subgroup's two weight rows: W and U of output t (gated), or W's rows
+// t and t2.
+uint second_row(Stage st, uint t, uint t2) {
+  const uint vecs = st.k / 8u;
+  return st.gated != 0u ? st.u + t * vecs : st.w + t2 * vecs;
+}
+
+// The first round's weights of rows t (and t2), sent for ahead.
+void load_first(Stage st, uint t, uint t2, bool has_second, inout uvec4 w[IN_FLIGHT],
+                inout uvec4 u[IN_FLIGHT]) {
+  const uint vecs = st.k / 8u;
+  const uint lane = gl_SubgroupInvocationID;
+  [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
+    const uint v = lane + j * gl_SubgroupSize;
+    if (v < vecs) {
+      w[j] = w4[st.w + t * vecs + v];
+      if (has_second) u[j] = w4[second_row(st, t, t2) + v];
+    }
+  }
+}
+
+// Output t (and t2 when not gated) from xs; the first round's weights are
+// already in w and u when `loaded`.
+void stream_rows(Stage st, uint t, uint t2, bool has_second, bool loaded, inout uvec4 w[IN_FLIGHT],
+                 inout uvec4 u[IN_FLIGHT]) {
+  const bool gated = st.gated != 0u;
+  const uint vecs = st.k / 8u;
+  const uint lane = gl_SubgroupInvocationID;
+  const uint lanes = gl_SubgroupSize;
+  const uint row_w = st.w + t * vecs;
+  const uint row_2 = second_row(st, t, t2);
+  float acc = 0.0;
+  float acc_2 = 0.0;
+  for (uint v0 = 0u; v0 < vecs; v0 += IN_FLIGHT * lanes) {
+    if (!loaded || v0 != 0u) {
+      [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
+        const uint v = v0 + lane + j * lanes;
+        if (v < vecs) {
+          w[j] = w4[row_w + v];
+          if (has_second) u[j] = w4[row_2 + v];
+        }
+      }
+    }
+    [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
+      const uint v = v0 + lane + j * lanes;
+      if (v < vecs) {
+        acc += dot8(w[j], v);
+        if (has_second) acc_2 += dot8(u[j], v);
+      }
+    }
+  }
+  const float total = subgroupAdd(acc);
+  const float total_2 = subgroupAdd(acc_2);
+  if (lane == 0u) {
+    if (gated) {
+      act[st.out_at + t] = total / (1.0 + exp(-total)) * total_2;
+    } else {
+      act[st.out_at + t] = total;
+      if (has_second) act[st.out_at + t2] = total_2;
+    }
+  }
+}
+
+// The ticket form: chunks of gl_NumSubgroups rows (gated: pairs), taken in
+// order from the counter after the give-up count.
+shared uint ticket_shared;
+
+uint chunks_of(Stage st) { return (st.n + gl_NumSubgroups - 1u) / gl_NumSubgroups; }
+
+void ticket_main() {
+  const uint ticket_counter = pc.first + pc.count + 1u;
+  uint entered = 0xffffffffu;  // the stage whose input is in xs
+  uvec4 w[IN_FLIGHT];
+  uvec4 u[IN_FLIGHT];
+  for (;;) {
+    if (gl_LocalInvocationIndex == 0u) ticket_shared = atomicAdd(counters[ticket_counter], 1u);
+    barrier();
+    uint chunk = ticket_shared;
+    barrier();  // every invocation has read it before the next ticket
+    uint s = pc.first;
+    while (s < pc.first + pc.count && chunk >= chunks_of(stages[s])) {
+      chunk -= chunks_of(stages[s]);
+      ++s;
+    }
+    if (s == pc.first + pc.count) return;
+    const Stage st = stages[s];
+    const bool gated = st.gated != 0u;
+    const uint t = chunk * gl_NumSubgroups + gl_SubgroupID;
+    const bool has_row = t < st.n;
+    const bool pre = pc.prefetch != 0u && has_row && s != entered;
+    if (pre) load_first(st, t, 0u, gated, w, u);
+    if (s != entered) {
+      if (s > pc.first) wait_for(s - 1u, chunks_of(stages[s - 1u]));
+      stage_input(st);
+      entered = s;
+    }
+    if (has_row) stream_rows(st, t, 0u, gated, pre, w, u);
+    memoryBarrierBuffer();
+    barrier();
+    if (gl_LocalInvocationIndex == 0u) atomicAdd(counters[s], 1u);
+  }
+}
+
+void main() {
+  if (pc.persistent == 4u) {
+    ticket_main();
+    return;
+  }
+  const uint subgroups = gl_NumWorkGroups.x * gl_NumSubgroups;
+  const uint first_task = SPREAD != 0u ? gl_SubgroupID * gl_NumWorkGroups.x + gl_WorkGroupID.x
+                                        : gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID;
+  for (uint s = pc.first; s < pc.first + pc.count; ++s) {
+    const Stage st = stages[s];
+    // A subgroup streams two weight rows at a time: W and U of one output
+    // (gated), or W's rows t and t + subgroups.
+    const bool gated = st.gated != 0u;
+    const uint step = gated ? subgroups : 2u * subgroups;
+    uvec4 w[IN_FLIGHT];
+    uvec4 u[IN_FLIGHT];
+    // The first pair's first weights, sent for before the wait, into the
+    // registers its first round uses.
+    const bool has_pre = pc.prefetch != 0u && first_task < st.n;
+    if (has_pre) {
+      load_first(st, first_task, first_task + subgroups, gated || first_task + subgroups < st.n, w,
+                 u);
+    }
+    // Bit 1 of `persistent`: no waits (a control; results wrong).
+    if (pc.persistent == 1u && s > pc.first) wait_for(s - 1u, gl_NumWorkGroups.x);
+    stage_input(st);
+    for (uint t = first_task; t < st.n; t += step) {
+      const uint t2 = t + subgroups;  // the second row's output when not gated
+      stream_rows(st, t, t2, gated || t2 < st.n, has_pre && t == first_task, w, u);
+    }
+    if (pc.persistent != 0u) {
+      memoryBarrierBuffer();
+      barrier();
+      if (gl_LocalInvocationIndex == 0u) atomicAdd(counters[s], 1u);
+    } else {
+      barrier();  // xs is written again by the next stage
+    }
+  }
+}
