@@ -31,6 +31,14 @@ layout(constant_id = 1) const uint IN_FLIGHT = 8;
 // subgroups keeps every workgroup busy; 0: consecutive rows to one
 // workgroup's subgroups.
 layout(constant_id = 2) const uint SPREAD = 0;
+// 1: the flat product (flat_rows): a workgroup's rows of a stage (dealt
+// in turn) read as one stream of 16-byte vectors, WG consecutive vectors
+// per step, so every invocation loads the same number of vectors (±1)
+// whatever the stage's rows and K; 0: a row (or pair) per subgroup.
+layout(constant_id = 3) const uint FLAT = 0;
+// Rounds of 4096 polls before a wait gives up: a GPU's stage takes
+// microseconds, lavapipe's milliseconds.
+layout(constant_id = 4) const uint WAIT_ROUNDS = 16;
 
 struct Stage {
   uint n;        // output rows
@@ -62,6 +70,11 @@ const uint MAX_K = 8192u;
 // The stage's input as f16, 8 to a 16-byte vector (as the plugin stores
 // activations): 16 KB at most, one shared load per weight vector.
 shared uvec4 xs[MAX_K / 8u];
+// The flat product's partial sums, one per subgroup-wide chunk of a row
+// (of W, and of U when gated), summed in chunk order per row.
+const uint PARTIALS = 2048u;
+shared float partial_w[PARTIALS];
+shared float partial_u[PARTIALS];
 
 float dot8(uvec4 w, uint at) {
   const uvec4 x = xs[at];
@@ -79,7 +92,7 @@ float dot8(uvec4 w, uint at) {
 void wait_for(uint counter, uint count) {
   if (gl_LocalInvocationIndex == 0u) {
     bool held = false;
-    for (uint round = 0u; round < 16u && !held; ++round) {
+    for (uint round = 0u; round < WAIT_ROUNDS && !held; ++round) {
       for (uint poll = 0u; poll < 4096u; ++poll) {
         if (counters[counter] >= count) {
           held = true;
@@ -182,6 +195,92 @@ void stream_rows(Stage st, uint t, uint t2, bool has_second, bool loaded, inout 
   }
 }
 
+// The flat product. A workgroup's rows of a stage are first_row,
+// first_row + stride, ...; taken in blocks of rows whose chunks fit in the
+// partials. Element e of a block is vector e % V of its row e / V, and
+// step m covers elements m * WG .. m * WG + WG - 1, so a subgroup's lanes
+// read consecutive vectors of one row (V is a multiple of the lanes).
+uint flat_block_rows(Stage st) { return max(1u, PARTIALS * gl_SubgroupSize / (st.k / 8u)); }
+
+uint flat_rows_of(Stage st, uint first_row, uint stride) {
+  return first_row < st.n ? (st.n - first_row + stride - 1u) / stride : 0u;
+}
+
+// Steps a round loads: IN_FLIGHT into w (and the same vectors of U into u
+// when gated), else 2 * IN_FLIGHT, the second half into u.
+uint flat_round(Stage st) { return st.gated != 0u ? IN_FLIGHT : 2u * IN_FLIGHT; }
+
+void flat_load(Stage st, uint first_row, uint stride, uint b, uint block, uint m0,
+               inout uvec4 w[IN_FLIGHT], inout uvec4 u[IN_FLIGHT]) {
+  const uint V = st.k / 8u;
+  const uint total = block * V;
+  const bool gated = st.gated != 0u;
+  [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
+    const uint e = gl_LocalInvocationIndex + (m0 + j) * WG;
+    if (e < total) {
+      const uint at = (first_row + (b + e / V) * stride) * V + e % V;
+      w[j] = w4[st.w + at];
+      if (gated) u[j] = w4[st.u + at];
+    }
+    if (!gated) {
+      const uint e2 = gl_LocalInvocationIndex + (m0 + IN_FLIGHT + j) * WG;
+      if (e2 < total) u[j] = w4[st.w + (first_row + (b + e2 / V) * stride) * V + e2 % V];
+    }
+  }
+}
+
+void flat_partial(uint m, uint total, float p, bool to_u) {
+  const float sum = subgroupAdd(p);
+  if (gl_SubgroupInvocationID == 0u && m * WG + gl_SubgroupID * gl_SubgroupSize < total) {
+    const uint chunk = m * (WG / gl_SubgroupSize) + gl_SubgroupID;
+    if (to_u) {
+      partial_u[chunk] = sum;
+    } else {
+      partial_w[chunk] = sum;
+    }
+  }
+}
+
+// Call in workgroup-uniform control flow (it meets at barriers).
+void flat_rows(Stage st, uint first_row, uint stride, uint rows, bool loaded,
+               inout uvec4 w[IN_FLIGHT], inout uvec4 u[IN_FLIGHT]) {
+  const uint V = st.k / 8u;
+  const bool gated = st.gated != 0u;
+  const uint lid = gl_LocalInvocationIndex;
+  const uint block_max = flat_block_rows(st);
+  for (uint b = 0u; b < rows; b += block_max) {
+    const uint block = min(block_max, rows - b);
+    const uint total = block * V;
+    const uint steps = (total + WG - 1u) / WG;
+    for (uint m0 = 0u; m0 < steps; m0 += flat_round(st)) {
+      if (!loaded || b != 0u || m0 != 0u) flat_load(st, first_row, stride, b, block, m0, w, u);
+      [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
+        const uint e = lid + (m0 + j) * WG;
+        flat_partial(m0 + j, total, e < total ? dot8(w[j], e % V) : 0.0, false);
+        if (gated) {
+          flat_partial(m0 + j, total, e < total ? dot8(u[j], e % V) : 0.0, true);
+        } else {
+          const uint e2 = lid + (m0 + IN_FLIGHT + j) * WG;
+          flat_partial(m0 + IN_FLIGHT + j, total, e2 < total ? dot8(u[j], e2 % V) : 0.0, false);
+        }
+      }
+    }
+    barrier();
+    const uint chunks = V / gl_SubgroupSize;
+    for (uint i = lid; i < block; i += WG) {
+      float g = 0.0;
+      float v = 0.0;
+      for (uint c = 0u; c < chunks; ++c) {
+        g += partial_w[i * chunks + c];
+        if (gated) v += partial_u[i * chunks + c];
+      }
+      const uint row = first_row + (b + i) * stride;
+      act[st.out_at + row] = gated ? g / (1.0 + exp(-g)) * v : g;
+    }
+    barrier();  // the partials are written again by the next block
+  }
+}
+
 // The ticket form: chunks of gl_NumSubgroups rows (gated: pairs), taken in
 // order from the counter after the give-up count.
 shared uint ticket_shared;
@@ -238,19 +337,29 @@ void main() {
     const uint step = gated ? subgroups : 2u * subgroups;
     uvec4 w[IN_FLIGHT];
     uvec4 u[IN_FLIGHT];
-    // The first pair's first weights, sent for before the wait, into the
-    // registers its first round uses.
-    const bool has_pre = pc.prefetch != 0u && first_task < st.n;
-    if (has_pre) {
-      load_first(st, first_task, first_task + subgroups, gated || first_task + subgroups < st.n, w,
-                 u);
-    }
-    // Bit 1 of `persistent`: no waits (a control; results wrong).
-    if (pc.persistent == 1u && s > pc.first) wait_for(s - 1u, gl_NumWorkGroups.x);
-    stage_input(st);
-    for (uint t = first_task; t < st.n; t += step) {
-      const uint t2 = t + subgroups;  // the second row's output when not gated
-      stream_rows(st, t, t2, gated || t2 < st.n, has_pre && t == first_task, w, u);
+    if (FLAT != 0u) {
+      const uint G = gl_NumWorkGroups.x;
+      const uint rows = flat_rows_of(st, gl_WorkGroupID.x, G);
+      const bool pre = pc.prefetch != 0u && rows > 0u;
+      if (pre) flat_load(st, gl_WorkGroupID.x, G, 0u, min(flat_block_rows(st), rows), 0u, w, u);
+      if (pc.persistent == 1u && s > pc.first) wait_for(s - 1u, G);
+      stage_input(st);
+      if (rows > 0u) flat_rows(st, gl_WorkGroupID.x, G, rows, pre, w, u);
+    } else {
+      // The first pair's first weights, sent for before the wait, into the
+      // registers its first round uses.
+      const bool has_pre = pc.prefetch != 0u && first_task < st.n;
+      if (has_pre) {
+        load_first(st, first_task, first_task + subgroups, gated || first_task + subgroups < st.n, w,
+                   u);
+      }
+      // Bit 1 of `persistent`: no waits (a control; results wrong).
+      if (pc.persistent == 1u && s > pc.first) wait_for(s - 1u, gl_NumWorkGroups.x);
+      stage_input(st);
+      for (uint t = first_task; t < st.n; t += step) {
+        const uint t2 = t + subgroups;  // the second row's output when not gated
+        stream_rows(st, t, t2, gated || t2 < st.n, has_pre && t == first_task, w, u);
+      }
     }
     if (pc.persistent != 0u) {
       memoryBarrierBuffer();

@@ -174,10 +174,12 @@ class Probe {
 
   // The shader built for workgroups of `wg` invocations and `in_flight`
   // weight loads per invocation and row; the current pipeline from now on.
-  void use_pipeline(uint32_t wg, uint32_t in_flight, uint32_t spread) {
-    const uint32_t values[3] = {wg, in_flight, spread};
-    const VkSpecializationMapEntry entries[3] = {{0, 0, 4}, {1, 4, 4}, {2, 8, 4}};
-    VkSpecializationInfo specialization{3, entries, sizeof(values), values};
+  void use_pipeline(uint32_t wg, uint32_t in_flight, uint32_t spread, uint32_t flat,
+                    uint32_t wait_rounds) {
+    const uint32_t values[5] = {wg, in_flight, spread, flat, wait_rounds};
+    const VkSpecializationMapEntry entries[5] = {
+        {0, 0, 4}, {1, 4, 4}, {2, 8, 4}, {3, 12, 4}, {4, 16, 4}};
+    VkSpecializationInfo specialization{5, entries, sizeof(values), values};
     auto pipeline_info =
         VkComputePipelineCreateInfo{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
     pipeline_info.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
@@ -411,6 +413,7 @@ int main(int argc, char** argv) try {
     uint32_t wg, in_flight;
     std::vector<uint32_t> groups;
     uint32_t spread = 0;
+    uint32_t flat = 0;
   };
   std::vector<Variant> variants;
   int iterations = 100;
@@ -426,7 +429,8 @@ int main(int argc, char** argv) try {
         if (*p == ',') ++p;
       }
     } else if (arg == "--variant" && i + 1 < argc) {
-      // WG:IN_FLIGHT:G,G,...[:s] (s: rows dealt to workgroups in turn)
+      // WG:IN_FLIGHT:G,G,...[:sf] (s: rows dealt to workgroups in turn;
+      // f: the flat product)
       Variant v{};
       char* p = argv[++i];
       v.wg = static_cast<uint32_t>(std::strtoul(p, &p, 10));
@@ -440,9 +444,10 @@ int main(int argc, char** argv) try {
         else if (*p)
           break;
       }
-      if (std::strcmp(p, ":s") == 0)
-        v.spread = 1;
-      else if (*p) {
+      if (*p == ':') {
+        for (++p; *p == 's' || *p == 'f'; ++p) (*p == 's' ? v.spread : v.flat) = 1;
+      }
+      if (*p) {
         std::fprintf(stderr, "bad --variant %s\n", argv[i]);
         return 2;
       }
@@ -531,13 +536,17 @@ int main(int argc, char** argv) try {
   };
   if (variants.empty()) variants.push_back({256, 8, group_counts});
   VkCommandBuffer cb = probe.commands();
-  std::vector<float> expected;
   for (const Variant& variant : variants) {
-    std::printf("workgroups of %u, %u loads in flight per invocation and row%s\n", variant.wg,
-                variant.in_flight, variant.spread ? ", rows dealt in turn" : "");
-    probe.use_pipeline(variant.wg, variant.in_flight, variant.spread);
+    // Each variant's first form is its reference: the flat product adds in
+    // another order than a row per subgroup.
+    std::vector<float> expected;
+    std::printf("workgroups of %u, %u loads in flight per invocation and row%s%s\n", variant.wg,
+                variant.in_flight, variant.spread ? ", rows dealt in turn" : "",
+                variant.flat ? ", flat product" : "");
+    probe.use_pipeline(variant.wg, variant.in_flight, variant.spread, variant.flat,
+                       small ? 16384 : 16);
     const std::string tag = std::to_string(variant.wg) + "/" + std::to_string(variant.in_flight) +
-                            (variant.spread ? "s " : " ");
+                            (variant.spread ? "s" : "") + (variant.flat ? "f" : "") + " ";
     std::vector<Form> forms = {{tag + "barriers", 0, true, false},
                                {tag + "no barriers (results wrong)", 0, false, false}};
     for (uint32_t g : variant.groups) {
@@ -546,6 +555,7 @@ int main(int argc, char** argv) try {
       forms.push_back({gs + ", persistent, no waits (results wrong)", g, false, true, false});
       forms.push_back({gs + ", persistent", g, false, false});
       forms.push_back({gs + ", persistent, weights before the wait", g, false, true});
+      if (variant.flat) continue;  // the ticket form streams a row per subgroup
       forms.push_back({gs + ", tickets", g, false, false, true, 0, true});
       forms.push_back({gs + ", tickets, weights before the wait", g, false, true, true, 0, true});
     }
