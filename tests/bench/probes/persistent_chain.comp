@@ -34,7 +34,9 @@ layout(constant_id = 2) const uint SPREAD = 0;
 // 1: the flat product (flat_rows): a workgroup's rows of a stage (dealt
 // in turn) read as one stream of 16-byte vectors, WG consecutive vectors
 // per step, so every invocation loads the same number of vectors (±1)
-// whatever the stage's rows and K; 0: a row (or pair) per subgroup.
+// whatever the stage's rows and K; 2: the span product (span_rows), the
+// same stream cut into one contiguous span per subgroup; 0: a row (or
+// pair) per subgroup.
 layout(constant_id = 3) const uint FLAT = 0;
 // Rounds of 4096 polls before a wait gives up: a GPU's stage takes
 // microseconds, lavapipe's milliseconds.
@@ -281,6 +283,102 @@ void flat_rows(Stage st, uint first_row, uint stride, uint rows, bool loaded,
   }
 }
 
+// The span product. A block's stream of vectors is cut into chunks of
+// one vector per lane (V is a multiple of the lanes, so a chunk lies in
+// one row), and subgroup i takes the i-th of gl_NumSubgroups equal runs
+// of chunks. A lane adds its products in registers and the subgroup sums
+// them only where a row ends within its run, or the run ends: one
+// subgroupAdd per row piece, not per vector as in flat_rows. The sums go
+// to the piece's last chunk (zeros elsewhere), and each row adds its
+// chunks in order.
+void span_load(Stage st, uint first_row, uint stride, uint b, uint c0, uint end,
+               inout uvec4 w[IN_FLIGHT], inout uvec4 u[IN_FLIGHT]) {
+  const uint V = st.k / 8u;
+  const uint lanes = gl_SubgroupSize;
+  const bool gated = st.gated != 0u;
+  [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
+    const uint e = (c0 + j) * lanes + gl_SubgroupInvocationID;
+    if (c0 + j < end) {
+      const uint at = (first_row + (b + e / V) * stride) * V + e % V;
+      w[j] = w4[st.w + at];
+      if (gated) u[j] = w4[st.u + at];
+    }
+    if (!gated) {
+      const uint e2 = (c0 + IN_FLIGHT + j) * lanes + gl_SubgroupInvocationID;
+      if (c0 + IN_FLIGHT + j < end) u[j] = w4[st.w + (first_row + (b + e2 / V) * stride) * V + e2 % V];
+    }
+  }
+}
+
+// Chunk c's products are in acc (and acc_u): store the piece's sums if a
+// row or the run ends at c, else a zero.
+void span_chunk(uint c, uint end, uint V, bool gated, inout float acc, inout float acc_u) {
+  const bool last = c + 1u == end || ((c + 1u) * gl_SubgroupSize) % V == 0u;
+  float sum = 0.0;
+  float sum_u = 0.0;
+  if (last) {
+    sum = subgroupAdd(acc);
+    if (gated) sum_u = subgroupAdd(acc_u);
+    acc = 0.0;
+    acc_u = 0.0;
+  }
+  if (gl_SubgroupInvocationID == 0u) {
+    partial_w[c] = sum;
+    if (gated) partial_u[c] = sum_u;
+  }
+}
+
+// Call in workgroup-uniform control flow (it meets at barriers).
+void span_rows(Stage st, uint first_row, uint stride, uint rows, bool loaded,
+               inout uvec4 w[IN_FLIGHT], inout uvec4 u[IN_FLIGHT]) {
+  const uint V = st.k / 8u;
+  const uint lanes = gl_SubgroupSize;
+  const bool gated = st.gated != 0u;
+  const uint block_max = flat_block_rows(st);
+  const uint round = flat_round(st);
+  for (uint b = 0u; b < rows; b += block_max) {
+    const uint block = min(block_max, rows - b);
+    const uint chunks = block * V / lanes;
+    const uint begin = chunks * gl_SubgroupID / gl_NumSubgroups;
+    const uint end = chunks * (gl_SubgroupID + 1u) / gl_NumSubgroups;
+    float acc = 0.0;
+    float acc_u = 0.0;
+    for (uint c0 = begin; c0 < end; c0 += round) {
+      if (!loaded || b != 0u || c0 != begin) span_load(st, first_row, stride, b, c0, end, w, u);
+      [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
+        const uint c = c0 + j;
+        if (c < end) {
+          const uint e = c * lanes + gl_SubgroupInvocationID;
+          acc += dot8(w[j], e % V);
+          if (gated) acc_u += dot8(u[j], e % V);
+          span_chunk(c, end, V, gated, acc, acc_u);
+        }
+      }
+      if (!gated) {
+        [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
+          const uint c = c0 + IN_FLIGHT + j;
+          if (c < end) {
+            acc += dot8(u[j], (c * lanes + gl_SubgroupInvocationID) % V);
+            span_chunk(c, end, V, false, acc, acc_u);
+          }
+        }
+      }
+    }
+    barrier();
+    const uint row_chunks = V / lanes;
+    for (uint i = gl_LocalInvocationIndex; i < block; i += WG) {
+      float g = 0.0;
+      float v = 0.0;
+      for (uint c = 0u; c < row_chunks; ++c) {
+        g += partial_w[i * row_chunks + c];
+        if (gated) v += partial_u[i * row_chunks + c];
+      }
+      act[st.out_at + first_row + (b + i) * stride] = gated ? g / (1.0 + exp(-g)) * v : g;
+    }
+    barrier();  // the partials are written again by the next block
+  }
+}
+
 // The ticket form: chunks of gl_NumSubgroups rows (gated: pairs), taken in
 // order from the counter after the give-up count.
 shared uint ticket_shared;
@@ -341,10 +439,25 @@ void main() {
       const uint G = gl_NumWorkGroups.x;
       const uint rows = flat_rows_of(st, gl_WorkGroupID.x, G);
       const bool pre = pc.prefetch != 0u && rows > 0u;
-      if (pre) flat_load(st, gl_WorkGroupID.x, G, 0u, min(flat_block_rows(st), rows), 0u, w, u);
+      if (pre) {
+        const uint block = min(flat_block_rows(st), rows);
+        if (FLAT == 2u) {
+          const uint chunks = block * (st.k / 8u) / gl_SubgroupSize;
+          span_load(st, gl_WorkGroupID.x, G, 0u, chunks * gl_SubgroupID / gl_NumSubgroups,
+                    chunks * (gl_SubgroupID + 1u) / gl_NumSubgroups, w, u);
+        } else {
+          flat_load(st, gl_WorkGroupID.x, G, 0u, block, 0u, w, u);
+        }
+      }
       if (pc.persistent == 1u && s > pc.first) wait_for(s - 1u, G);
       stage_input(st);
-      if (rows > 0u) flat_rows(st, gl_WorkGroupID.x, G, rows, pre, w, u);
+      if (rows > 0u) {
+        if (FLAT == 2u) {
+          span_rows(st, gl_WorkGroupID.x, G, rows, pre, w, u);
+        } else {
+          flat_rows(st, gl_WorkGroupID.x, G, rows, pre, w, u);
+        }
+      }
     } else {
       // The first pair's first weights, sent for before the wait, into the
       // registers its first round uses.
