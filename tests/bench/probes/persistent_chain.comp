@@ -214,19 +214,20 @@ uint flat_round(Stage st) { return st.gated != 0u ? IN_FLIGHT : 2u * IN_FLIGHT; 
 
 void flat_load(Stage st, uint first_row, uint stride, uint b, uint block, uint m0,
                inout uvec4 w[IN_FLIGHT], inout uvec4 u[IN_FLIGHT]) {
-  const uint V = st.k / 8u;
+  const uint V = st.k / 8u;  // a power of two here
+  const uint vs = uint(findMSB(V));
   const uint total = block * V;
   const bool gated = st.gated != 0u;
   [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
     const uint e = gl_LocalInvocationIndex + (m0 + j) * WG;
     if (e < total) {
-      const uint at = (first_row + (b + e / V) * stride) * V + e % V;
+      const uint at = (first_row + (b + (e >> vs)) * stride) * V + (e & (V - 1u));
       w[j] = w4[st.w + at];
       if (gated) u[j] = w4[st.u + at];
     }
     if (!gated) {
       const uint e2 = gl_LocalInvocationIndex + (m0 + IN_FLIGHT + j) * WG;
-      if (e2 < total) u[j] = w4[st.w + (first_row + (b + e2 / V) * stride) * V + e2 % V];
+      if (e2 < total) u[j] = w4[st.w + (first_row + (b + (e2 >> vs)) * stride) * V + (e2 & (V - 1u))];
     }
   }
 }
@@ -246,7 +247,8 @@ void flat_partial(uint m, uint total, float p, bool to_u) {
 // Call in workgroup-uniform control flow (it meets at barriers).
 void flat_rows(Stage st, uint first_row, uint stride, uint rows, bool loaded,
                inout uvec4 w[IN_FLIGHT], inout uvec4 u[IN_FLIGHT]) {
-  const uint V = st.k / 8u;
+  const uint V = st.k / 8u;  // a power of two here
+  const uint vs = uint(findMSB(V));
   const bool gated = st.gated != 0u;
   const uint lid = gl_LocalInvocationIndex;
   const uint block_max = flat_block_rows(st);
@@ -258,12 +260,12 @@ void flat_rows(Stage st, uint first_row, uint stride, uint rows, bool loaded,
       if (!loaded || b != 0u || m0 != 0u) flat_load(st, first_row, stride, b, block, m0, w, u);
       [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
         const uint e = lid + (m0 + j) * WG;
-        flat_partial(m0 + j, total, e < total ? dot8(w[j], e % V) : 0.0, false);
+        flat_partial(m0 + j, total, e < total ? dot8(w[j], (e & (V - 1u))) : 0.0, false);
         if (gated) {
-          flat_partial(m0 + j, total, e < total ? dot8(u[j], e % V) : 0.0, true);
+          flat_partial(m0 + j, total, e < total ? dot8(u[j], (e & (V - 1u))) : 0.0, true);
         } else {
           const uint e2 = lid + (m0 + IN_FLIGHT + j) * WG;
-          flat_partial(m0 + IN_FLIGHT + j, total, e2 < total ? dot8(u[j], e2 % V) : 0.0, false);
+          flat_partial(m0 + IN_FLIGHT + j, total, e2 < total ? dot8(u[j], (e2 & (V - 1u))) : 0.0, false);
         }
       }
     }
@@ -293,19 +295,20 @@ void flat_rows(Stage st, uint first_row, uint stride, uint rows, bool loaded,
 // chunks in order.
 void span_load(Stage st, uint first_row, uint stride, uint b, uint c0, uint end,
                inout uvec4 w[IN_FLIGHT], inout uvec4 u[IN_FLIGHT]) {
-  const uint V = st.k / 8u;
+  const uint V = st.k / 8u;  // a power of two here
+  const uint vs = uint(findMSB(V));
   const uint lanes = gl_SubgroupSize;
   const bool gated = st.gated != 0u;
   [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
     const uint e = (c0 + j) * lanes + gl_SubgroupInvocationID;
     if (c0 + j < end) {
-      const uint at = (first_row + (b + e / V) * stride) * V + e % V;
+      const uint at = (first_row + (b + (e >> vs)) * stride) * V + (e & (V - 1u));
       w[j] = w4[st.w + at];
       if (gated) u[j] = w4[st.u + at];
     }
     if (!gated) {
       const uint e2 = (c0 + IN_FLIGHT + j) * lanes + gl_SubgroupInvocationID;
-      if (c0 + IN_FLIGHT + j < end) u[j] = w4[st.w + (first_row + (b + e2 / V) * stride) * V + e2 % V];
+      if (c0 + IN_FLIGHT + j < end) u[j] = w4[st.w + (first_row + (b + (e2 >> vs)) * stride) * V + (e2 & (V - 1u))];
     }
   }
 }
@@ -313,7 +316,7 @@ void span_load(Stage st, uint first_row, uint stride, uint b, uint c0, uint end,
 // Chunk c's products are in acc (and acc_u): store the piece's sums if a
 // row or the run ends at c, else a zero.
 void span_chunk(uint c, uint end, uint V, bool gated, inout float acc, inout float acc_u) {
-  const bool last = c + 1u == end || ((c + 1u) * gl_SubgroupSize) % V == 0u;
+  const bool last = c + 1u == end || (((c + 1u) * gl_SubgroupSize) & (V - 1u)) == 0u;
   float sum = 0.0;
   float sum_u = 0.0;
   if (last) {
@@ -331,7 +334,8 @@ void span_chunk(uint c, uint end, uint V, bool gated, inout float acc, inout flo
 // Call in workgroup-uniform control flow (it meets at barriers).
 void span_rows(Stage st, uint first_row, uint stride, uint rows, bool loaded,
                inout uvec4 w[IN_FLIGHT], inout uvec4 u[IN_FLIGHT]) {
-  const uint V = st.k / 8u;
+  const uint V = st.k / 8u;  // a power of two here
+  const uint vs = uint(findMSB(V));
   const uint lanes = gl_SubgroupSize;
   const bool gated = st.gated != 0u;
   const uint block_max = flat_block_rows(st);
@@ -349,8 +353,8 @@ void span_rows(Stage st, uint first_row, uint stride, uint rows, bool loaded,
         const uint c = c0 + j;
         if (c < end) {
           const uint e = c * lanes + gl_SubgroupInvocationID;
-          acc += dot8(w[j], e % V);
-          if (gated) acc_u += dot8(u[j], e % V);
+          acc += dot8(w[j], (e & (V - 1u)));
+          if (gated) acc_u += dot8(u[j], (e & (V - 1u)));
           span_chunk(c, end, V, gated, acc, acc_u);
         }
       }
@@ -358,7 +362,7 @@ void span_rows(Stage st, uint first_row, uint stride, uint rows, bool loaded,
         [[unroll]] for (uint j = 0u; j < IN_FLIGHT; ++j) {
           const uint c = c0 + IN_FLIGHT + j;
           if (c < end) {
-            acc += dot8(u[j], (c * lanes + gl_SubgroupInvocationID) % V);
+            acc += dot8(u[j], ((c * lanes + gl_SubgroupInvocationID) & (V - 1u)));
             span_chunk(c, end, V, false, acc, acc_u);
           }
         }
